@@ -1,0 +1,79 @@
+/* Bounds-checked buffers: the only code in insel that walks untrusted bytes.
+ *
+ * struct buf_reader reads big-endian integers and byte runs from a fixed region; every
+ * read checks the remaining length first. Errors are sticky: after the first failure every
+ * later read fails too and br_error() reports it, so a parser can chain reads and check
+ * once at the end. struct buf_writer is the same for writing into a fixed region.
+ * struct buf is a growable byte queue with a hard maximum, for stream reassembly; it wipes
+ * its memory when freed because it may have held secrets. */
+#ifndef INSEL_BUF_H
+#define INSEL_BUF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct buf_reader {
+	const uint8_t *data;
+	size_t len;
+	size_t off;
+	int err;
+};
+
+void br_init(struct buf_reader *r, const void *data, size_t len);
+size_t br_remaining(const struct buf_reader *r);
+int br_error(const struct buf_reader *r);
+/* Position of the next byte to read (for computing authenticated-data spans). */
+size_t br_offset(const struct buf_reader *r);
+
+int br_u8(struct buf_reader *r, uint8_t *out);
+int br_u16(struct buf_reader *r, uint16_t *out);
+int br_u32(struct buf_reader *r, uint32_t *out);
+int br_u64(struct buf_reader *r, uint64_t *out);
+/* Copies n bytes out. */
+int br_copy(struct buf_reader *r, void *out, size_t n);
+/* Points *out at the next n bytes inside the reader's region, without copying. */
+int br_view(struct buf_reader *r, const uint8_t **out, size_t n);
+/* Points *out at everything left and consumes it. */
+int br_rest(struct buf_reader *r, const uint8_t **out, size_t *n);
+int br_skip(struct buf_reader *r, size_t n);
+/* A sub-reader over the next n bytes (for length-prefixed fields). */
+int br_sub(struct buf_reader *r, struct buf_reader *sub, size_t n);
+
+struct buf_writer {
+	uint8_t *data;
+	size_t cap;
+	size_t len;
+	int err;
+};
+
+void bw_init(struct buf_writer *w, void *data, size_t cap);
+size_t bw_len(const struct buf_writer *w);
+int bw_error(const struct buf_writer *w);
+int bw_u8(struct buf_writer *w, uint8_t v);
+int bw_u16(struct buf_writer *w, uint16_t v);
+int bw_u32(struct buf_writer *w, uint32_t v);
+int bw_u64(struct buf_writer *w, uint64_t v);
+int bw_bytes(struct buf_writer *w, const void *src, size_t n);
+/* Reserves n bytes and points *out at them, for callers that fill them in place. */
+int bw_reserve(struct buf_writer *w, size_t n, uint8_t **out);
+
+struct buf {
+	uint8_t *data;
+	size_t len;  /* bytes held, from data[0] */
+	size_t cap;  /* bytes allocated */
+	size_t max;  /* hard limit on len */
+};
+
+void buf_init(struct buf *b, size_t max);
+/* Appends n bytes; INSEL_E_TOO_BIG if len would pass max, -ENOMEM on allocation failure. */
+int buf_append(struct buf *b, const void *src, size_t n);
+/* Drops the first n bytes (n <= len). */
+void buf_consume(struct buf *b, size_t n);
+/* Wipes and frees the storage; the buf can be reused after buf_init. */
+void buf_free(struct buf *b);
+
+/* Overwrites memory in a way the compiler may not elide. */
+void secure_wipe(void *p, size_t n);
+
+#endif

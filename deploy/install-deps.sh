@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs, with apt-get, everything insel needs to build, test and run its demo on Debian 12.
+# Idempotent: when every package is already there it changes nothing and asks no mirror.
+set -euo pipefail
+
+packages=(
+	# toolchain and build
+	gcc clang libclang-rt-14-dev meson ninja-build pkg-config python3
+	# libraries insel links against
+	libgnutls28-dev libuv1-dev libjansson-dev libsqlite3-dev libinih-dev
+	# unit tests
+	libcmocka-dev
+	# integration tests, demo and benchmarks: namespaces, NAT, real applications
+	iproute2 nftables netcat-openbsd iperf3 iputils-ping iputils-tracepath sqlite3 procps
+	gnutls-bin
+)
+
+missing=()
+for p in "${packages[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+		missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+	exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+	echo "install-deps: missing packages (${missing[*]}); run as root to install them" >&2
+	exit 1
+fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,14 @@
+/* insel-principal: the organisation's directory service and its operator CLI.
+ * Each subcommand lives in its own file as <name>_main(). */
+#include "cmd.h"
+#include "principal.h"
+
+static const struct command commands[] = {
+	{"plan", plan_main, "show the addressing plan of a CIDR prefix"},
+};
+
+int main(int argc, char **argv)
+{
+	return cmd_dispatch("insel-principal", "insel directory service and operator CLI",
+			    commands, sizeof commands / sizeof commands[0], argc, argv);
+}

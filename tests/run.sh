@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# The README's test command: installs what is needed, builds insel three ways and runs the
+# whole suite.
+#   1. gcc, warnings as errors: unit tests;
+#   2. clang with AddressSanitizer and UndefinedBehaviorSanitizer, warnings as errors:
+#      every test (unit and network-namespace integration);
+#   3. clang with libFuzzer: each fuzz target for a few seconds from its seed corpus.
+# Ends with one line "N passed, N failed" and exits non-zero on any failure.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+top=$PWD
+fuzz_seconds=${INSEL_FUZZ_SECONDS:-10}
+
+bash deploy/install-deps.sh || exit 1
+
+passed=0
+failed=0
+failures=()
+
+setup() {  # setup DIR ARGS... : configure once, reconfigure afterwards
+	local dir=$1
+	shift
+	if [ -f "$dir/build.ninja" ]; then
+		meson setup --reconfigure "$dir" "$@" >"$dir.setup.log" 2>&1
+	else
+		meson setup "$dir" "$@" >"$dir.setup.log" 2>&1
+	fi || { cat "$dir.setup.log"; return 1; }
+}
+
+# Adds a meson run's results (from its JSON log) to the totals.
+count_meson() {
+	local dir=$1 label=$2 line
+	while read -r line; do
+		case "$line" in
+		PASS*) passed=$((passed + 1)) ;;
+		FAIL*) failed=$((failed + 1)); failures+=("$label: ${line#FAIL }") ;;
+		esac
+	done < <(python3 - "$dir/meson-logs/testlog.json" <<'PY'
+import json, sys
+for line in open(sys.argv[1]):
+    t = json.loads(line)
+    ok = t["result"] in ("OK", "EXPECTEDFAIL", "SKIP")
+    print(("PASS " if ok else "FAIL ") + t["name"])
+PY
+)
+}
+
+stage() {  # stage LABEL DIR MESON-TEST-ARGS...
+	local label=$1 dir=$2
+	shift 2
+	echo "== $label"
+	if ! ninja -C "$dir" >"$dir.build.log" 2>&1; then
+		cat "$dir.build.log"
+		failed=$((failed + 1)); failures+=("$label: build")
+		return
+	fi
+	meson test -C "$dir" --print-errorlogs "$@" || true
+	count_meson "$dir" "$label"
+}
+
+export CC=gcc
+if setup build-gcc -Dwerror=true; then
+	stage "gcc -Werror, unit tests" build-gcc --suite unit
+else
+	failed=$((failed + 1)); failures+=("gcc: configure")
+fi
+
+export CC=clang
+if setup build-asan -Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false; then
+	stage "clang ASan+UBSan, all tests" build-asan
+else
+	failed=$((failed + 1)); failures+=("asan: configure")
+fi
+
+echo "== fuzz targets, ${fuzz_seconds}s each"
+if setup build-fuzz -Dfuzz=true -Dtests=false -Db_sanitize=address,undefined \
+	-Db_lundef=false && ninja -C build-fuzz >build-fuzz.build.log 2>&1; then
+	for target in build-fuzz/tests/fuzz/fuzz-*; do
+		[ -f "$target" ] && [ -x "$target" ] || continue
+		name=${target##*/fuzz-}
+		corpus=$(mktemp -d)
+		cp -r "$top/tests/fuzz/corpus/$name/." "$corpus/" 2>/dev/null || true
+		if "$target" -max_total_time="$fuzz_seconds" -max_len=4096 -timeout=10 \
+			"$corpus" >"build-fuzz/fuzz-$name.log" 2>&1; then
+			echo "fuzz-$name: $(grep -o 'Done [0-9]* runs' "build-fuzz/fuzz-$name.log")"
+			passed=$((passed + 1))
+		else
+			tail -40 "build-fuzz/fuzz-$name.log"
+			failed=$((failed + 1)); failures+=("fuzz-$name")
+		fi
+		rm -rf "$corpus"
+	done
+else
+	cat build-fuzz.build.log 2>/dev/null
+	failed=$((failed + 1)); failures+=("fuzz: build")
+fi
+
+echo
+for f in "${failures[@]}"; do
+	echo "FAILED: $f"
+done
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
