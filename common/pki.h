@@ -1,0 +1,49 @@
+/* The organisation's PKI, on GnuTLS's X.509 API: a CA, and certificates for the principal,
+ * each secondary and (optionally) users. The role and name live in the certificate; keys
+ * are written with mode 0600. Verification checks the chain to the CA, the validity
+ * dates, the role, the name and a revocation list, and says which check failed. */
+#ifndef INSEL_PKI_H
+#define INSEL_PKI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+enum pki_role {
+	PKI_ROLE_NONE = 0,
+	PKI_ROLE_CA,
+	PKI_ROLE_PRINCIPAL,
+	PKI_ROLE_SECONDARY,
+	PKI_ROLE_USER,
+};
+
+#define PKI_NAME_MAX 64
+#define PKI_FINGERPRINT_LEN 64  /* SHA-256 of the DER certificate, lowercase hex */
+#define PKI_SERIAL_MAX 40       /* lowercase hex */
+
+struct pki_identity {
+	enum pki_role role;
+	char name[PKI_NAME_MAX + 1];
+	char fingerprint[PKI_FINGERPRINT_LEN + 1];
+	char serial[PKI_SERIAL_MAX + 1];
+	long long not_after;  /* seconds since the epoch */
+};
+
+const char *pki_role_name(enum pki_role r);            /* "principal", "secondary", ... */
+enum pki_role pki_role_from_name(const char *name);    /* PKI_ROLE_NONE if unknown */
+/* Names of LANs, secondaries and users: 1..PKI_NAME_MAX of [a-z0-9._-], starting with a
+ * letter or digit. */
+bool pki_name_valid(const char *name);
+
+/* Creates dir/ca.crt and dir/ca.key (0600) for the organisation; refuses to overwrite. */
+int pki_ca_init(const char *dir, const char *organisation, unsigned days, char *err,
+		size_t errlen);
+/* Issues a certificate signed by dir/ca.{crt,key}, writing cert_path and key_path (0600);
+ * refuses to overwrite. The identity of the new certificate is written to *out if non-NULL. */
+int pki_issue(const char *ca_dir, enum pki_role role, const char *name, unsigned days,
+	      const char *cert_path, const char *key_path, struct pki_identity *out, char *err,
+	      size_t errlen);
+/* Reads the identity (role, name, fingerprint, serial) from a PEM certificate file. */
+int pki_read_identity(const char *cert_path, struct pki_identity *out, char *err,
+		      size_t errlen);
+
+#endif

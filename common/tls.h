@@ -1,0 +1,91 @@
+/* Mutually authenticated TLS 1.3 connections on libuv, carrying framed JSON control
+ * messages (msg.h). Used by the principal's API, the secondaries' registration, the peer
+ * protocol between secondaries and the client API.
+ *
+ * Both sides present a certificate issued by the organisation CA (pki.h). A connection is
+ * usable once its ready callback reports 0: by then the peer's chain, validity dates,
+ * role, name (when one was expected) and revocation status have been checked, and
+ * tls_conn_peer() tells who it is. A failed check ends the connection with a reason that
+ * says which check failed (tls_last_error()).
+ *
+ * GnuTLS runs over memory buffers: libuv reads ciphertext into the session, and records
+ * that GnuTLS produces are written with uv_write; so one event loop serves many
+ * connections without blocking. */
+#ifndef INSEL_TLS_H
+#define INSEL_TLS_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <uv.h>
+
+#include "addr.h"
+#include "pki.h"
+
+struct tls_creds;
+struct tls_conn;
+struct tls_server;
+
+/* Loads the CA certificate, this party's certificate and its private key. On failure
+ * returns a negative error and writes a sentence naming the file and the problem. */
+int tls_creds_load(struct tls_creds **out, const char *ca_file, const char *cert_file,
+		   const char *key_file, char *err, size_t errlen);
+void tls_creds_free(struct tls_creds *c);
+/* Revocation is asked of the owner at every handshake (the principal looks in its
+ * directory; a secondary in the list it fetched from the principal). Return true if the
+ * certificate with that serial (lowercase hex) is revoked. */
+typedef bool (*tls_revoked_fn)(void *ctx, const char *serial_hex);
+void tls_creds_set_revocation_check(struct tls_creds *c, tls_revoked_fn fn, void *ctx);
+/* This party's own identity, as read from its certificate. */
+const struct pki_identity *tls_creds_identity(const struct tls_creds *c);
+
+struct tls_conn_callbacks {
+	/* Handshake and peer checks finished: status 0, or a negative error (the connection
+	 * is then closing; close is still called). */
+	void (*ready)(struct tls_conn *c, int status);
+	/* One control message, as msg_frame_cb in msg.h (msg borrowed; err for skipped
+	 * frames). */
+	void (*message)(struct tls_conn *c, json_t *msg, int err);
+	/* The connection is gone; the struct is freed right after this returns. */
+	void (*close)(struct tls_conn *c);
+};
+
+/* Accepted connections: the server calls on_accept with a new conn whose handshake is
+ * under way; the owner sets callbacks and data there. allowed_roles: a peer whose
+ * certificate has another role is refused at the handshake. */
+typedef void (*tls_accept_fn)(struct tls_server *s, struct tls_conn *c);
+int tls_server_listen(uv_loop_t *loop, struct tls_creds *creds, const struct ip_endpoint *bind,
+		      const enum pki_role *allowed_roles, size_t nroles, tls_accept_fn on_accept,
+		      void *data, struct tls_server **out);
+void *tls_server_data(const struct tls_server *s);
+/* The port actually bound (useful with port 0). */
+uint16_t tls_server_port(const struct tls_server *s);
+/* Stops listening; open connections are not affected. */
+void tls_server_close(struct tls_server *s);
+
+/* Connects and handshakes; expect_name NULL accepts any name of that role. */
+int tls_connect(uv_loop_t *loop, struct tls_creds *creds, const struct ip_endpoint *to,
+		enum pki_role expect_role, const char *expect_name,
+		const struct tls_conn_callbacks *cb, void *data, struct tls_conn **out);
+
+void tls_conn_set_callbacks(struct tls_conn *c, const struct tls_conn_callbacks *cb,
+			    void *data);
+void *tls_conn_data(const struct tls_conn *c);
+int tls_conn_send(struct tls_conn *c, const json_t *msg);
+/* Sends msg and drops the reference. */
+int tls_conn_send_new(struct tls_conn *c, json_t *msg);
+/* Who the peer is; valid after ready reported 0. */
+const struct pki_identity *tls_conn_peer(const struct tls_conn *c);
+/* The peer's address as seen on the socket. */
+int tls_conn_peer_endpoint(const struct tls_conn *c, struct ip_endpoint *out);
+/* RFC 8446 keying-material exporter; both ends get the same bytes for the same label and
+ * context, and nothing of them ever crosses the wire. */
+int tls_conn_export_keying(struct tls_conn *c, const char *label, const void *context,
+			   size_t context_len, void *out, size_t out_len);
+/* Closes (sending close_notify when possible); reason is kept for the close callback. */
+void tls_conn_close(struct tls_conn *c, int reason);
+int tls_conn_close_reason(const struct tls_conn *c);
+/* A sentence describing the last handshake or verification failure on c. */
+const char *tls_conn_error(const struct tls_conn *c);
+
+#endif
