@@ -1,0 +1,168 @@
+#!/usr/bin/env bash
+# Shared helpers for integration tests and the demo: a per-run set of network namespaces
+# standing for a principal, a simulated Internet ("wan", 198.18.0.0/15) and sites with a
+# gateway and hosts on 10.N.0.0/24. Everything lives in namespaces this run creates; the
+# root namespace gets no address, route or rule, and sends nothing.
+#
+# Use:  source tests/netns/lib.sh; netns_begin; topo_two_sites; ...; (cleanup is trapped)
+#
+# Layout made by topo_two_sites (names carry the per-run prefix $NS, e.g. insel-1234-):
+#   ${NS}principal  198.18.0.2/24 --- ${NS}wan 198.18.0.1
+#   ${NS}gw-a       198.18.1.2/24 --- ${NS}wan 198.18.1.1    LAN 10.1.0.1/24
+#   ${NS}gw-b       198.18.2.2/24 --- ${NS}wan 198.18.2.1    LAN 10.2.0.1/24
+#   ${NS}a1 10.1.0.11, ${NS}a2 10.1.0.12 on gw-a's LAN; ${NS}b1 10.2.0.11, ${NS}b2 10.2.0.12
+# The wan routes only 198.18.0.0/15, so LAN A and LAN B cannot reach each other except
+# through insel.
+
+NS="insel-$$-"
+NETNS_LIST=()
+NETNS_PIDS=()
+NETNS_TMP=""
+
+netns_cleanup() {
+	local pid ns
+	for pid in "${NETNS_PIDS[@]}"; do
+		kill "$pid" 2>/dev/null || true
+	done
+	for pid in "${NETNS_PIDS[@]}"; do
+		# Give each started process a moment, then insist.
+		for _ in 1 2 3 4 5 6 7 8 9 10; do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -9 "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	done
+	for ns in "${NETNS_LIST[@]}"; do
+		ip netns delete "$ns" 2>/dev/null || true
+	done
+	if [ -n "$NETNS_TMP" ]; then
+		rm -rf "$NETNS_TMP"
+	fi
+}
+
+# Starts a run: temp dir, clean-up on every exit path.
+netns_begin() {
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "SKIP: network namespace tests need root" >&2
+		exit 77
+	fi
+	NETNS_TMP=$(mktemp -d /tmp/insel-test.XXXXXX)
+	trap netns_cleanup EXIT
+	trap 'exit 130' INT TERM
+}
+
+ns_add() {  # ns_add NAME: creates ${NS}NAME with loopback up
+	ip netns add "${NS}$1"
+	NETNS_LIST+=("${NS}$1")
+	ip -n "${NS}$1" link set lo up
+}
+
+in_ns() {  # in_ns NAME CMD...: runs CMD inside ${NS}NAME
+	local name=$1
+	shift
+	ip netns exec "${NS}${name}" "$@"
+}
+
+# Runs CMD in the background inside a namespace and records its PID for clean-up; the
+# PID is left in $LAST_PID.
+spawn_in_ns() {  # spawn_in_ns NAME LOGFILE CMD...
+	local name=$1 log=$2
+	shift 2
+	ip netns exec "${NS}${name}" "$@" >"$log" 2>&1 &
+	LAST_PID=$!
+	NETNS_PIDS+=("$LAST_PID")
+}
+
+# Stops one process that spawn_in_ns started (SIGTERM, then SIGKILL after a second).
+stop_pid() {
+	local pid=$1
+	kill "$pid" 2>/dev/null || true
+	for _ in 1 2 3 4 5 6 7 8 9 10; do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -9 "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+}
+
+link_ns() {  # link_ns NS1 ADDR1/LEN NS2 ADDR2/LEN : veth pair between two namespaces
+	local a=$1 aaddr=$2 b=$3 baddr=$4
+	local ifa="v-${b}" ifb="v-${a}"
+	ip link add "${ifa:0:15}" netns "${NS}$a" type veth peer name "${ifb:0:15}" netns "${NS}$b"
+	ip -n "${NS}$a" addr add "$aaddr" dev "${ifa:0:15}"
+	ip -n "${NS}$b" addr add "$baddr" dev "${ifb:0:15}"
+	ip -n "${NS}$a" link set "${ifa:0:15}" up
+	ip -n "${NS}$b" link set "${ifb:0:15}" up
+}
+
+enable_forwarding() {  # enable_forwarding NAME
+	in_ns "$1" sysctl -qw net.ipv4.ip_forward=1
+	in_ns "$1" sysctl -qw net.ipv6.conf.all.forwarding=1
+}
+
+# A site: gateway ns gw-X on the wan as 198.18.N.2, and a LAN bridge "lan" in the gateway
+# holding 10.N.0.1/24, with one veth per host.
+topo_site() {  # topo_site LETTER N HOST...
+	local x=$1 n=$2 h i=11 gw="${NS}gw-$1"
+	shift 2
+	ns_add "gw-$x"
+	link_ns wan "198.18.$n.1/24" "gw-$x" "198.18.$n.2/24"
+	ip -n "$gw" route add default via "198.18.$n.1"
+	enable_forwarding "gw-$x"
+	ip -n "$gw" link add lan type bridge
+	ip -n "$gw" addr add "10.$n.0.1/24" dev lan
+	ip -n "$gw" link set lan up
+	for h in "$@"; do
+		ns_add "$h"
+		ip link add "p-$h" netns "$gw" type veth peer name eth0 netns "${NS}$h"
+		ip -n "$gw" link set "p-$h" master lan up
+		ip -n "${NS}$h" addr add "10.$n.0.$i/24" dev eth0
+		ip -n "${NS}$h" link set eth0 up
+		ip -n "${NS}$h" route add default via "10.$n.0.1"
+		i=$((i + 1))
+	done
+	# Like any site router, the gateway hides its LAN behind its public address.
+	in_ns "gw-$x" nft -f - <<NFT
+table ip insel_nat {
+	chain post {
+		type nat hook postrouting priority srcnat;
+		ip saddr 10.$n.0.0/24 oifname "v-wan" masquerade
+	}
+}
+NFT
+}
+
+topo_two_sites() {
+	ns_add wan
+	enable_forwarding wan
+	ns_add principal
+	link_ns wan 198.18.0.1/24 principal 198.18.0.2/24
+	ip -n "${NS}principal" route add default via 198.18.0.1
+	topo_site a 1 a1 a2
+	topo_site b 2 b1 b2
+}
+
+# Waits until a TCP or UDP port is bound inside a namespace (bounded).
+wait_port() {  # wait_port NAME PORT [tcp|udp] [SECONDS]
+	local name=$1 port=$2 proto=${3:-tcp} secs=${4:-10} flag=-ltn
+	[ "$proto" = udp ] && flag=-lun
+	for _ in $(seq 1 $((secs * 10))); do
+		if in_ns "$name" ss $flag | awk '{print $4}' | grep -q ":$port\$"; then
+			return 0
+		fi
+		sleep 0.1
+	done
+	echo "timed out waiting for $proto port $port in ${NS}$name" >&2
+	return 1
+}
+
+# Test assertions that print what failed and stop the test.
+fail() {
+	echo "FAIL: $*" >&2
+	exit 1
+}
+
+pass() {
+	echo "ok - $*"
+}
