@@ -165,10 +165,15 @@ json_t *msg_hello(json_int_t id, const char *role)
 
 static _Thread_local char field_error[160];
 
-static int bad_field(const char *key, const char *why)
+int msg_bad_field(const char *key, const char *why)
 {
 	snprintf(field_error, sizeof field_error, "field '%s' %s", key, why);
 	return INSEL_E_BAD_FIELD;
+}
+
+static int bad_field(const char *key, const char *why)
+{
+	return msg_bad_field(key, why);
 }
 
 const char *msg_field_error(void)

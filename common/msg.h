@@ -68,6 +68,9 @@ int msg_get_bool_opt(const json_t *msg, const char *key, bool dflt, bool *out);
 int msg_get_array(const json_t *msg, const char *key, size_t max_items, json_t **out);
 int msg_get_object(const json_t *msg, const char *key, json_t **out);
 const char *msg_field_error(void);
+/* For parsers with checks of their own: sets msg_field_error() to "field 'key' why" and
+ * returns INSEL_E_BAD_FIELD. */
+int msg_bad_field(const char *key, const char *why);
 
 /* The request id of a message, or -1 if it has none. */
 json_int_t msg_id(const json_t *msg);

@@ -26,6 +26,7 @@ struct pki_identity {
 	char fingerprint[PKI_FINGERPRINT_LEN + 1];
 	char serial[PKI_SERIAL_MAX + 1];
 	long long not_after;  /* seconds since the epoch */
+	long long not_before; /* seconds since the epoch */
 };
 
 const char *pki_role_name(enum pki_role r);            /* "principal", "secondary", ... */
@@ -45,5 +46,14 @@ int pki_issue(const char *ca_dir, enum pki_role role, const char *name, unsigned
 /* Reads the identity (role, name, fingerprint, serial) from a PEM certificate file. */
 int pki_read_identity(const char *cert_path, struct pki_identity *out, char *err,
 		      size_t errlen);
+
+/* pki_issue with explicit validity dates (seconds since the epoch), for tests that need
+ * expired or not-yet-valid certificates and for operators aligning renewals. */
+int pki_issue_validity(const char *ca_dir, enum pki_role role, const char *name,
+		       long long not_before, long long not_after, const char *cert_path,
+		       const char *key_path, struct pki_identity *out, char *err, size_t errlen);
+/* The identity of a DER certificate (as received in a handshake); no verification. */
+int pki_identity_from_der(const void *der, size_t len, struct pki_identity *out, char *err,
+			  size_t errlen);
 
 #endif

@@ -6,7 +6,7 @@
  * usable once its ready callback reports 0: by then the peer's chain, validity dates,
  * role, name (when one was expected) and revocation status have been checked, and
  * tls_conn_peer() tells who it is. A failed check ends the connection with a reason that
- * says which check failed (tls_last_error()).
+ * says which check failed (tls_conn_error()).
  *
  * GnuTLS runs over memory buffers: libuv reads ciphertext into the session, and records
  * that GnuTLS produces are written with uv_write; so one event loop serves many
@@ -27,7 +27,9 @@ struct tls_conn;
 struct tls_server;
 
 /* Loads the CA certificate, this party's certificate and its private key. On failure
- * returns a negative error and writes a sentence naming the file and the problem. */
+ * returns a negative error and writes a sentence naming the file and the problem.
+ * cert_file and key_file both NULL: a party without a certificate (an end user's client)
+ * that can only connect to servers accepting PKI_ROLE_NONE. */
 int tls_creds_load(struct tls_creds **out, const char *ca_file, const char *cert_file,
 		   const char *key_file, char *err, size_t errlen);
 void tls_creds_free(struct tls_creds *c);
@@ -36,6 +38,10 @@ void tls_creds_free(struct tls_creds *c);
  * certificate with that serial (lowercase hex) is revoked. */
 typedef bool (*tls_revoked_fn)(void *ctx, const char *serial_hex);
 void tls_creds_set_revocation_check(struct tls_creds *c, tls_revoked_fn fn, void *ctx);
+/* A handshake (TCP connect included) that has not finished after this long is abandoned
+ * with INSEL_E_TIMEOUT, so a silent peer cannot hold a slot. 0 restores the default, 10 s.
+ * Applies to connections made after the call. */
+void tls_creds_set_handshake_timeout(struct tls_creds *c, unsigned ms);
 /* This party's own identity, as read from its certificate. */
 const struct pki_identity *tls_creds_identity(const struct tls_creds *c);
 
@@ -52,7 +58,9 @@ struct tls_conn_callbacks {
 
 /* Accepted connections: the server calls on_accept with a new conn whose handshake is
  * under way; the owner sets callbacks and data there. allowed_roles: a peer whose
- * certificate has another role is refused at the handshake. */
+ * certificate has another role is refused at the handshake. PKI_ROLE_NONE among them lets
+ * peers without a certificate in (their identity then has role NONE and no name); a peer
+ * that does present one is still verified in full. */
 typedef void (*tls_accept_fn)(struct tls_server *s, struct tls_conn *c);
 int tls_server_listen(uv_loop_t *loop, struct tls_creds *creds, const struct ip_endpoint *bind,
 		      const enum pki_role *allowed_roles, size_t nroles, tls_accept_fn on_accept,

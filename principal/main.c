@@ -5,6 +5,7 @@
 
 static const struct command commands[] = {
 	{"plan", plan_main, "show the addressing plan of a CIDR prefix"},
+	{"pki", pki_main, "the organisation CA: init, issue and show certificates"},
 };
 
 int main(int argc, char **argv)

@@ -3,5 +3,6 @@
 #define INSEL_PRINCIPAL_H
 
 int plan_main(int argc, char **argv);
+int pki_main(int argc, char **argv);
 
 #endif

@@ -1,0 +1,694 @@
+/* The data-channel state machine (see channel.h and docs/frames.md): sealing with
+ * fragmentation and rekeying on the way out; cheap checks, replay filter, AEAD, roaming
+ * and reassembly on the way in; keep-alive and dead-peer timers. */
+#include "channel.h"
+
+#include <errno.h>
+#include <gnutls/crypto.h>
+#include <gnutls/gnutls.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "aead.h"
+#include "buf.h"
+#include "err.h"
+#include "replay.h"
+
+#define KEY_LABEL "insel data key"  /* HKDF info prefix; the epoch follows, big-endian */
+
+/* One fragmented message being put together. Fragments are placed at frag * chunk, where
+ * chunk is the size of every fragment but the last; the last may arrive before chunk is
+ * known, so it waits at the very end of the buffer and moves into place on completion. */
+struct reasm_slot {
+	bool used;
+	uint64_t first_counter;  /* counter of fragment 0: the message's identity */
+	uint64_t started_ms;
+	uint8_t frags;
+	uint8_t got;
+	uint64_t have[4];        /* one bit per fragment index */
+	size_t chunk;            /* 0 until a non-last fragment arrived */
+	size_t last_len;         /* 0 until the last fragment arrived */
+	uint8_t *data;           /* CHANNEL_MAX_MSG bytes */
+};
+
+struct channel {
+	enum sec_cipher cipher;
+	uint32_t local_session, remote_session;
+	struct ip_endpoint peer;
+	size_t mtu;
+	uint64_t rekey_after_frames;
+	uint64_t rekey_after_ms, keepalive_ms, dead_after_ms;
+	uint64_t last_sent_ms, last_recv_ms;
+
+	/* Sending: the current epoch's key, raw (to derive the next) and prepared. */
+	uint8_t send_raw[SEC_KEY_LEN];
+	struct aead send_aead;
+	uint32_t send_epoch;
+	uint64_t send_counter;        /* next counter to use; never repeats, across epochs */
+	uint64_t send_epoch_frames;
+	uint64_t send_epoch_started_ms;
+
+	/* Receiving: previous (for a grace period), current and next epochs' keys. */
+	uint32_t recv_epoch;
+	struct aead recv_prev, recv_cur, recv_next;
+	uint64_t recv_prev_until_ms;
+	uint8_t recv_next_raw[SEC_KEY_LEN];  /* to derive the epoch after next */
+	struct replay_window replay;
+
+	struct reasm_slot slots[CHANNEL_REASM_SLOTS];
+	uint8_t *delivered;  /* reassembly buffer handed out last time; freed on next call */
+	uint8_t *rx;         /* decrypted payload of the datagram being opened */
+	uint8_t *tx;         /* datagram being built by channel_seal */
+	struct channel_stats stats;
+};
+
+/* ---- key schedule ---- */
+
+/* key(epoch) = HKDF-Expand-SHA256(key(epoch - 1), "insel data key" || epoch, 32). */
+static int derive_next_key(const uint8_t cur[SEC_KEY_LEN], uint32_t next_epoch,
+			   uint8_t out[SEC_KEY_LEN])
+{
+	uint8_t prk[SEC_KEY_LEN], info[sizeof KEY_LABEL - 1 + 4];
+	gnutls_datum_t key = {prk, SEC_KEY_LEN}, inf = {info, sizeof info};
+	struct buf_writer w;
+	int rc;
+
+	bw_init(&w, info, sizeof info);
+	bw_bytes(&w, KEY_LABEL, sizeof KEY_LABEL - 1);
+	bw_u32(&w, next_epoch);
+	memcpy(prk, cur, SEC_KEY_LEN);
+	rc = gnutls_hkdf_expand(GNUTLS_MAC_SHA256, &key, &inf, out, SEC_KEY_LEN);
+	secure_wipe(prk, sizeof prk);
+	return rc < 0 ? INSEL_E_CRYPTO : 0;
+}
+
+/* Moves the sending side to the next epoch; the old key is gone afterwards. */
+static int rekey_send(struct channel *ch, uint64_t now_ms)
+{
+	uint8_t next[SEC_KEY_LEN];
+	struct aead fresh;
+	int rc;
+
+	if ((rc = derive_next_key(ch->send_raw, ch->send_epoch + 1, next)) != 0)
+		return rc;
+	rc = aead_init(&fresh, ch->cipher, next);
+	if (rc == 0) {
+		aead_free(&ch->send_aead);
+		ch->send_aead = fresh;
+		memcpy(ch->send_raw, next, SEC_KEY_LEN);
+		ch->send_epoch++;
+		ch->send_epoch_frames = 0;
+		ch->send_epoch_started_ms = now_ms;
+		ch->stats.rekeys_out++;
+	}
+	secure_wipe(next, sizeof next);
+	return rc;
+}
+
+/* Prepares recv_next for epoch recv_epoch + 1 from recv_next_raw, which holds the key of
+ * recv_epoch on entry and of recv_epoch + 1 on return. */
+static int prepare_recv_next(struct channel *ch)
+{
+	uint8_t next[SEC_KEY_LEN];
+	int rc;
+
+	if ((rc = derive_next_key(ch->recv_next_raw, ch->recv_epoch + 1, next)) != 0)
+		return rc;
+	rc = aead_init(&ch->recv_next, ch->cipher, next);
+	memcpy(ch->recv_next_raw, next, SEC_KEY_LEN);
+	secure_wipe(next, sizeof next);
+	return rc;
+}
+
+/* The peer's sender moved to the next epoch (proved by a frame that authenticated under
+ * it): current becomes previous for a grace period, next becomes current. */
+static void promote_recv_epoch(struct channel *ch, uint64_t now_ms)
+{
+	aead_free(&ch->recv_prev);
+	ch->recv_prev = ch->recv_cur;
+	ch->recv_prev_until_ms = now_ms + CHANNEL_REKEY_GRACE_MS;
+	ch->recv_cur = ch->recv_next;
+	ch->recv_next.handle = NULL;
+	ch->recv_epoch++;
+	ch->stats.rekeys_in++;
+	/* On failure recv_next stays empty: frames of the following epoch are then dropped
+	 * as bad_epoch, which the peer sees as a dead channel rather than a silent hole. */
+	prepare_recv_next(ch);
+}
+
+/* The key for a frame's epoch byte, or NULL. */
+static struct aead *recv_key_for(struct channel *ch, uint8_t epoch, uint64_t now_ms)
+{
+	if (epoch == (uint8_t)ch->recv_epoch)
+		return &ch->recv_cur;
+	if (epoch == (uint8_t)(ch->recv_epoch + 1) && aead_ready(&ch->recv_next))
+		return &ch->recv_next;
+	if (epoch == (uint8_t)(ch->recv_epoch - 1) && aead_ready(&ch->recv_prev) &&
+	    now_ms < ch->recv_prev_until_ms)
+		return &ch->recv_prev;
+	return NULL;
+}
+
+/* ---- set-up and tear-down ---- */
+
+/* Milliseconds from since to now; 0 if the caller's clock stepped back. */
+static uint64_t elapsed(uint64_t now_ms, uint64_t since_ms)
+{
+	return now_ms > since_ms ? now_ms - since_ms : 0;
+}
+
+static uint64_t or_default(uint64_t v, uint64_t dflt)
+{
+	return v ? v : dflt;
+}
+
+static int check_params(const struct sec_channel_params *p)
+{
+	if (p->cipher != SEC_CIPHER_AES256GCM && p->cipher != SEC_CIPHER_CHACHA20POLY1305)
+		return -EINVAL;
+	if (p->compress != SEC_COMPRESS_NONE)
+		return -ENOTSUP;
+	if (p->local_session == 0 || p->remote_session == 0)
+		return -EINVAL;
+	if (p->mtu != 0 && (p->mtu < CHANNEL_MIN_MTU || p->mtu > FRAME_MAX_DATAGRAM))
+		return -EINVAL;
+	return 0;
+}
+
+static void copy_settings(struct channel *ch, const struct sec_channel_params *p,
+			  uint64_t now_ms)
+{
+	ch->cipher = p->cipher;
+	ch->local_session = p->local_session;
+	ch->remote_session = p->remote_session;
+	ch->peer = p->peer;
+	ch->mtu = or_default(p->mtu, CHANNEL_DEFAULT_MTU);
+	ch->rekey_after_frames = or_default(p->rekey_after_frames,
+					    CHANNEL_DEFAULT_REKEY_AFTER_FRAMES);
+	ch->rekey_after_ms = or_default(p->rekey_after_ms, CHANNEL_DEFAULT_REKEY_AFTER_MS);
+	ch->keepalive_ms = or_default(p->keepalive_ms, CHANNEL_DEFAULT_KEEPALIVE_MS);
+	ch->dead_after_ms = or_default(p->dead_after_ms, CHANNEL_DEFAULT_DEAD_AFTER_MS);
+	ch->last_sent_ms = now_ms;
+	ch->last_recv_ms = now_ms;
+	ch->send_epoch_started_ms = now_ms;
+}
+
+static int install_keys(struct channel *ch, const struct sec_channel_params *p)
+{
+	int rc;
+
+	memcpy(ch->send_raw, p->send_key, SEC_KEY_LEN);
+	memcpy(ch->recv_next_raw, p->recv_key, SEC_KEY_LEN);
+	if ((rc = aead_init(&ch->send_aead, ch->cipher, ch->send_raw)) != 0)
+		return rc;
+	if ((rc = aead_init(&ch->recv_cur, ch->cipher, ch->recv_next_raw)) != 0)
+		return rc;
+	return prepare_recv_next(ch);
+}
+
+int channel_new(const struct sec_channel_params *params, uint64_t now_ms,
+		struct channel **out)
+{
+	struct channel *ch;
+	int rc;
+
+	*out = NULL;
+	if ((rc = check_params(params)) != 0)
+		return rc;
+	if (!(ch = calloc(1, sizeof *ch)))
+		return -ENOMEM;
+	copy_settings(ch, params, now_ms);
+	replay_init(&ch->replay);
+	ch->rx = malloc(FRAME_MAX_DATAGRAM);
+	ch->tx = malloc(ch->mtu);
+	if (!ch->rx || !ch->tx) {
+		channel_free(ch);
+		return -ENOMEM;
+	}
+	if ((rc = install_keys(ch, params)) != 0) {
+		channel_free(ch);
+		return rc;
+	}
+	*out = ch;
+	return 0;
+}
+
+static void slot_release(struct channel *ch, struct reasm_slot *s)
+{
+	if (s->data) {
+		secure_wipe(s->data, CHANNEL_MAX_MSG);
+		free(s->data);
+		ch->stats.reasm_bytes -= CHANNEL_MAX_MSG;
+	}
+	memset(s, 0, sizeof *s);
+}
+
+static void release_delivered(struct channel *ch)
+{
+	if (!ch->delivered)
+		return;
+	secure_wipe(ch->delivered, CHANNEL_MAX_MSG);
+	free(ch->delivered);
+	ch->delivered = NULL;
+	ch->stats.reasm_bytes -= CHANNEL_MAX_MSG;
+}
+
+void channel_free(struct channel *ch)
+{
+	if (!ch)
+		return;
+	for (size_t i = 0; i < CHANNEL_REASM_SLOTS; i++)
+		slot_release(ch, &ch->slots[i]);
+	release_delivered(ch);
+	aead_free(&ch->send_aead);
+	aead_free(&ch->recv_prev);
+	aead_free(&ch->recv_cur);
+	aead_free(&ch->recv_next);
+	if (ch->rx)
+		secure_wipe(ch->rx, FRAME_MAX_DATAGRAM);
+	if (ch->tx)
+		secure_wipe(ch->tx, ch->mtu);
+	free(ch->rx);
+	free(ch->tx);
+	secure_wipe(ch, sizeof *ch);
+	free(ch);
+}
+
+/* ---- sending ---- */
+
+size_t channel_payload_max(const struct channel *ch)
+{
+	return ch->mtu - FRAME_OVERHEAD;
+}
+
+/* Rotates the send key when this epoch has carried enough frames or lived long enough. */
+static int maybe_rekey_send(struct channel *ch, uint64_t now_ms)
+{
+	if (ch->send_epoch_frames < ch->rekey_after_frames &&
+	    elapsed(now_ms, ch->send_epoch_started_ms) < ch->rekey_after_ms)
+		return 0;
+	return rekey_send(ch, now_ms);
+}
+
+/* Seals one frame of any type into out; returns the datagram length. */
+static long seal_frame(struct channel *ch, uint8_t type, uint8_t frag, uint8_t frags,
+		       const void *payload, size_t len, uint64_t now_ms, uint8_t *out,
+		       size_t cap)
+{
+	struct frame_header h;
+	uint8_t nonce[AEAD_NONCE_LEN];
+	long n;
+	int rc;
+
+	if (cap < FRAME_HEADER_LEN || len > cap - FRAME_OVERHEAD)
+		return INSEL_E_NOSPACE;
+	if (ch->send_counter >= REPLAY_COUNTER_LIMIT)
+		return INSEL_E_LIMIT;
+	if ((rc = maybe_rekey_send(ch, now_ms)) != 0)
+		return rc;
+	h = (struct frame_header){type, (uint8_t)ch->send_epoch, frag, frags,
+				  ch->remote_session, ch->send_counter};
+	frame_header_encode(&h, out, cap);
+	frame_nonce(h.epoch, h.counter, nonce);
+	n = aead_seal(&ch->send_aead, nonce, out, FRAME_HEADER_LEN, payload, len,
+		      out + FRAME_HEADER_LEN, cap - FRAME_HEADER_LEN);
+	if (n < 0)
+		return n;
+	/* The counter is spent even if the caller never sends the datagram. */
+	ch->send_counter++;
+	ch->send_epoch_frames++;
+	ch->last_sent_ms = now_ms;
+	ch->stats.frames_out++;
+	ch->stats.bytes_out += FRAME_HEADER_LEN + (uint64_t)n;
+	return FRAME_HEADER_LEN + n;
+}
+
+long channel_seal_one(struct channel *ch, const void *msg, size_t len, uint64_t now_ms,
+		      uint8_t *out, size_t cap)
+{
+	long n;
+
+	if (len > channel_payload_max(ch))
+		return INSEL_E_TOO_BIG;
+	n = seal_frame(ch, FRAME_DATA, 0, 1, msg, len, now_ms, out, cap);
+	if (n > 0)
+		ch->stats.msgs_out++;
+	return n;
+}
+
+int channel_seal(struct channel *ch, const void *msg, size_t len, uint64_t now_ms,
+		 channel_emit_fn emit, void *ctx)
+{
+	size_t chunk = channel_payload_max(ch);
+	size_t frags = len <= chunk ? 1 : (len + chunk - 1) / chunk;
+	const uint8_t *p = msg;
+
+	if (len > CHANNEL_MAX_MSG || frags > FRAME_MAX_FRAGMENTS)
+		return INSEL_E_TOO_BIG;
+	for (size_t i = 0; i < frags; i++) {
+		size_t off = i * chunk, n = len - off < chunk ? len - off : chunk;
+		long dlen = seal_frame(ch, FRAME_DATA, (uint8_t)i, (uint8_t)frags,
+				       p ? p + off : p, n, now_ms, ch->tx, ch->mtu);
+		int rc;
+
+		if (dlen < 0)
+			return (int)dlen;
+		if ((rc = emit(ctx, ch->tx, (size_t)dlen)) != 0)
+			return rc;
+	}
+	ch->stats.msgs_out++;
+	return (int)frags;
+}
+
+long channel_keepalive(struct channel *ch, uint64_t now_ms, uint8_t *out, size_t cap)
+{
+	long n = seal_frame(ch, FRAME_KEEPALIVE, 0, 1, NULL, 0, now_ms, out, cap);
+
+	if (n > 0)
+		ch->stats.keepalives_out++;
+	return n;
+}
+
+/* ---- reassembly ---- */
+
+static void reasm_expire(struct channel *ch, uint64_t now_ms)
+{
+	for (size_t i = 0; i < CHANNEL_REASM_SLOTS; i++) {
+		struct reasm_slot *s = &ch->slots[i];
+
+		if (s->used && elapsed(now_ms, s->started_ms) >= CHANNEL_REASM_TIMEOUT_MS) {
+			ch->stats.drop_reasm_timeout++;
+			slot_release(ch, s);
+		}
+	}
+}
+
+/* The slot for a message, or a new one (pushing out the oldest if all are busy). */
+static struct reasm_slot *reasm_slot_for(struct channel *ch, uint64_t first, uint8_t frags,
+					 uint64_t now_ms)
+{
+	struct reasm_slot *free_slot = NULL, *oldest = NULL;
+
+	for (size_t i = 0; i < CHANNEL_REASM_SLOTS; i++) {
+		struct reasm_slot *s = &ch->slots[i];
+
+		if (s->used && s->first_counter == first)
+			return s;
+		if (!s->used && !free_slot)
+			free_slot = s;
+		if (s->used && (!oldest || s->started_ms < oldest->started_ms))
+			oldest = s;
+	}
+	if (!free_slot) {
+		ch->stats.drop_reasm_evicted++;
+		slot_release(ch, oldest);
+		free_slot = oldest;
+	}
+	if (!(free_slot->data = malloc(CHANNEL_MAX_MSG)))
+		return NULL;
+	ch->stats.reasm_bytes += CHANNEL_MAX_MSG;
+	free_slot->used = true;
+	free_slot->first_counter = first;
+	free_slot->frags = frags;
+	free_slot->started_ms = now_ms;
+	return free_slot;
+}
+
+/* Whether what is known of the message's shape still fits CHANNEL_MAX_MSG. */
+static bool reasm_shape_ok(const struct reasm_slot *s)
+{
+	size_t body = s->chunk * (size_t)(s->frags - 1);
+
+	if (s->chunk && s->last_len > s->chunk)
+		return false;
+	return body <= CHANNEL_MAX_MSG && s->last_len <= CHANNEL_MAX_MSG - body;
+}
+
+/* Stores one authenticated fragment; returns 1 when the message is complete. */
+static int reasm_store(struct reasm_slot *s, uint8_t frag, const uint8_t *data, size_t len)
+{
+	bool last = frag == s->frags - 1;
+
+	if (s->have[frag / 64] & (1ULL << (frag % 64)))
+		return INSEL_E_MALFORMED;
+	if (len == 0)
+		return INSEL_E_MALFORMED;
+	if (last) {
+		s->last_len = len;
+	} else if (!s->chunk) {
+		s->chunk = len;
+	} else if (len != s->chunk) {
+		return INSEL_E_MALFORMED;
+	}
+	if (!reasm_shape_ok(s))
+		return INSEL_E_TOO_BIG;
+	if (last)
+		memcpy(s->data + CHANNEL_MAX_MSG - len, data, len);
+	else
+		memcpy(s->data + (size_t)frag * s->chunk, data, len);
+	s->have[frag / 64] |= 1ULL << (frag % 64);
+	s->got++;
+	return s->got == s->frags;
+}
+
+/* Moves a completed message out of its slot into *msg. */
+static void reasm_deliver(struct channel *ch, struct reasm_slot *s, struct channel_msg *msg)
+{
+	size_t body = s->chunk * (size_t)(s->frags - 1);
+
+	memmove(s->data + body, s->data + CHANNEL_MAX_MSG - s->last_len, s->last_len);
+	ch->delivered = s->data;
+	msg->data = s->data;
+	msg->len = body + s->last_len;
+	s->data = NULL;
+	memset(s, 0, sizeof *s);
+}
+
+static int reasm_add(struct channel *ch, const struct frame_header *h, const uint8_t *data,
+		     size_t len, uint64_t now_ms, struct channel_msg *msg)
+{
+	struct reasm_slot *s;
+	int rc;
+
+	if (h->counter < h->frag) {
+		ch->stats.drop_bad_fragment++;
+		return INSEL_E_MALFORMED;
+	}
+	s = reasm_slot_for(ch, h->counter - h->frag, h->frags, now_ms);
+	if (!s)
+		return -ENOMEM;
+	if (s->frags != h->frags) {
+		ch->stats.drop_bad_fragment++;
+		return INSEL_E_MALFORMED;
+	}
+	rc = reasm_store(s, h->frag, data, len);
+	if (rc < 0) {
+		if (rc == INSEL_E_TOO_BIG)
+			ch->stats.drop_too_big++;
+		else
+			ch->stats.drop_bad_fragment++;
+		slot_release(ch, s);
+		return rc;
+	}
+	if (rc == 0)
+		return 0;
+	reasm_deliver(ch, s, msg);
+	return 1;
+}
+
+/* ---- receiving ---- */
+
+static bool endpoint_equal(const struct ip_endpoint *a, const struct ip_endpoint *b)
+{
+	return a->port == b->port && ip_addr_equal(&a->addr, &b->addr);
+}
+
+/* Key-free checks, cheapest first; counts the drop reason. */
+static int precheck(struct channel *ch, const uint8_t *dgram, size_t len,
+		    struct frame_view *v)
+{
+	int rc;
+
+	if (len > FRAME_MAX_DATAGRAM) {
+		ch->stats.drop_too_big++;
+		return INSEL_E_TOO_BIG;
+	}
+	rc = frame_decode(dgram, len, v);
+	if (rc == INSEL_E_TRUNCATED) {
+		ch->stats.drop_truncated++;
+		return rc;
+	}
+	if (rc != 0) {
+		ch->stats.drop_malformed++;
+		return rc;
+	}
+	if (v->hdr.session != ch->local_session) {
+		ch->stats.drop_unknown_session++;
+		return INSEL_E_NOT_FOUND;
+	}
+	if (!replay_check(&ch->replay, v->hdr.counter)) {
+		ch->stats.drop_replay++;
+		return INSEL_E_REPLAY;
+	}
+	return 0;
+}
+
+/* Everything an authenticated frame changes besides its payload. */
+static void accept_frame(struct channel *ch, const struct frame_view *v, struct aead *key,
+			 size_t len, const struct ip_endpoint *from, uint64_t now_ms)
+{
+	replay_commit(&ch->replay, v->hdr.counter);
+	if (key == &ch->recv_next)
+		promote_recv_epoch(ch, now_ms);
+	if (from && !endpoint_equal(from, &ch->peer)) {
+		ch->peer = *from;
+		ch->stats.roams++;
+	}
+	ch->last_recv_ms = now_ms;
+	ch->stats.frames_in++;
+	ch->stats.bytes_in += len;
+}
+
+int channel_open(struct channel *ch, const uint8_t *dgram, size_t len,
+		 const struct ip_endpoint *from, uint64_t now_ms, struct channel_msg *msg)
+{
+	struct frame_view v;
+	uint8_t nonce[AEAD_NONCE_LEN];
+	struct aead *key;
+	long plen;
+	int rc;
+
+	release_delivered(ch);
+	if ((rc = precheck(ch, dgram, len, &v)) != 0)
+		return rc;
+	if (!(key = recv_key_for(ch, v.hdr.epoch, now_ms))) {
+		ch->stats.drop_bad_epoch++;
+		return INSEL_E_AUTH;
+	}
+	frame_nonce(v.hdr.epoch, v.hdr.counter, nonce);
+	plen = aead_open(key, nonce, v.ad, FRAME_HEADER_LEN, v.sealed, v.sealed_len, ch->rx,
+			 FRAME_MAX_DATAGRAM);
+	if (plen < 0) {
+		ch->stats.drop_bad_tag++;
+		return INSEL_E_AUTH;
+	}
+	accept_frame(ch, &v, key, len, from, now_ms);
+	if (v.hdr.type == FRAME_KEEPALIVE) {
+		ch->stats.keepalives_in++;
+		return 0;
+	}
+	if (v.hdr.frags == 1) {
+		msg->data = ch->rx;
+		msg->len = (size_t)plen;
+		ch->stats.msgs_in++;
+		return 1;
+	}
+	rc = reasm_add(ch, &v.hdr, ch->rx, (size_t)plen, now_ms, msg);
+	if (rc == 1)
+		ch->stats.msgs_in++;
+	return rc;
+}
+
+/* ---- timers ---- */
+
+static uint64_t earliest(uint64_t a, uint64_t b)
+{
+	return a < b ? a : b;
+}
+
+int channel_tick(struct channel *ch, uint64_t now_ms, uint64_t *next_ms)
+{
+	uint64_t next = now_ms + ch->keepalive_ms;
+	int events = 0;
+
+	release_delivered(ch);
+	reasm_expire(ch, now_ms);
+	if (aead_ready(&ch->recv_prev) && now_ms >= ch->recv_prev_until_ms)
+		aead_free(&ch->recv_prev);
+	if (elapsed(now_ms, ch->last_sent_ms) >= ch->keepalive_ms)
+		events |= CHANNEL_SEND_KEEPALIVE;
+	else
+		next = earliest(next, ch->last_sent_ms + ch->keepalive_ms);
+	if (elapsed(now_ms, ch->last_recv_ms) >= ch->dead_after_ms)
+		events |= CHANNEL_PEER_DEAD;
+	else
+		next = earliest(next, ch->last_recv_ms + ch->dead_after_ms);
+	for (size_t i = 0; i < CHANNEL_REASM_SLOTS; i++)
+		if (ch->slots[i].used)
+			next = earliest(next, ch->slots[i].started_ms + CHANNEL_REASM_TIMEOUT_MS);
+	if (aead_ready(&ch->recv_prev))
+		next = earliest(next, ch->recv_prev_until_ms);
+	if (next_ms)
+		*next_ms = next;
+	return events;
+}
+
+/* ---- inspection ---- */
+
+const struct ip_endpoint *channel_peer(const struct channel *ch)
+{
+	return &ch->peer;
+}
+
+uint32_t channel_local_session(const struct channel *ch)
+{
+	return ch->local_session;
+}
+
+uint32_t channel_send_epoch(const struct channel *ch)
+{
+	return ch->send_epoch;
+}
+
+uint32_t channel_recv_epoch(const struct channel *ch)
+{
+	return ch->recv_epoch;
+}
+
+const struct channel_stats *channel_stats(const struct channel *ch)
+{
+	return &ch->stats;
+}
+
+static json_t *stats_json(const struct channel_stats *s)
+{
+	json_t *drops = json_pack(
+		"{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+		"truncated", (json_int_t)s->drop_truncated,
+		"malformed", (json_int_t)s->drop_malformed,
+		"unknown_session", (json_int_t)s->drop_unknown_session,
+		"bad_epoch", (json_int_t)s->drop_bad_epoch,
+		"replay", (json_int_t)s->drop_replay,
+		"bad_tag", (json_int_t)s->drop_bad_tag,
+		"too_big", (json_int_t)s->drop_too_big,
+		"bad_fragment", (json_int_t)s->drop_bad_fragment,
+		"reassembly_timeout", (json_int_t)s->drop_reasm_timeout,
+		"reassembly_evicted", (json_int_t)s->drop_reasm_evicted);
+
+	return json_pack(
+		"{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o?}",
+		"frames_out", (json_int_t)s->frames_out, "bytes_out", (json_int_t)s->bytes_out,
+		"frames_in", (json_int_t)s->frames_in, "bytes_in", (json_int_t)s->bytes_in,
+		"msgs_out", (json_int_t)s->msgs_out, "msgs_in", (json_int_t)s->msgs_in,
+		"keepalives_out", (json_int_t)s->keepalives_out,
+		"keepalives_in", (json_int_t)s->keepalives_in,
+		"rekeys_out", (json_int_t)s->rekeys_out, "rekeys_in", (json_int_t)s->rekeys_in,
+		"roams", (json_int_t)s->roams, "reassembly_bytes", (json_int_t)s->reasm_bytes,
+		"drops", drops);
+}
+
+json_t *channel_status_json(const struct channel *ch)
+{
+	char peer[IP_STRLEN];
+
+	return json_pack("{s:s, s:I, s:I, s:s, s:I, s:I, s:I, s:o?}",
+			 "cipher", sec_cipher_name(ch->cipher),
+			 "local_session", (json_int_t)ch->local_session,
+			 "remote_session", (json_int_t)ch->remote_session,
+			 "peer", ip_endpoint_format(&ch->peer, peer, sizeof peer),
+			 "send_epoch", (json_int_t)ch->send_epoch,
+			 "recv_epoch", (json_int_t)ch->recv_epoch,
+			 "mtu", (json_int_t)ch->mtu,
+			 "stats", stats_json(&ch->stats));
+}

@@ -1,0 +1,130 @@
+/* One data channel of a call: the state machine behind the encrypted UDP frames
+ * (frame.h, docs/frames.md). It does no socket I/O and reads no clock: the caller passes
+ * datagrams in, takes datagrams out, and supplies the time in milliseconds from any
+ * monotonic clock. That keeps it usable from the auxiliary's libuv loop and from the
+ * blocking sec_send/sec_recv verbs alike, and testable with a fake clock.
+ *
+ * Sending: channel_seal() cuts a message into datagrams of at most params.mtu bytes and
+ * hands each to a callback; channel_seal_one() writes a message that fits one datagram
+ * straight into the caller's buffer; channel_keepalive() makes an empty frame.
+ * Receiving: channel_open() runs cheap checks, the replay check, the AEAD open, commits
+ * the replay window, moves the peer endpoint on authenticated frames (roaming), and
+ * reassembles fragments; it returns 1 when a whole message is ready.
+ * Timers: channel_tick() says when to send a keep-alive and when the peer is dead, and
+ * expires reassembly and old keys. Keys rotate by themselves (time or frame count),
+ * each epoch's key derived from the previous one with HKDF on both sides.
+ * Every frame refused is counted in struct channel_stats by reason; none is fatal.
+ * A channel has one owner: calls on one channel must not run concurrently. */
+#ifndef INSEL_CHANNEL_H
+#define INSEL_CHANNEL_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "addr.h"
+#include "chanparams.h"
+#include "frame.h"
+
+/* Protocol constants. */
+#define CHANNEL_MAX_MSG 65536            /* largest message, before fragmentation */
+#define CHANNEL_MIN_MTU 512              /* keeps a 64 KiB message within 255 fragments */
+#define CHANNEL_REASM_SLOTS 4            /* fragmented messages in flight per channel */
+
+/* Defaults for the params fields left at 0. */
+#define CHANNEL_DEFAULT_MTU 1400
+#define CHANNEL_DEFAULT_REKEY_AFTER_FRAMES (1ULL << 28)
+#define CHANNEL_DEFAULT_REKEY_AFTER_MS 120000u
+#define CHANNEL_DEFAULT_KEEPALIVE_MS 10000u
+#define CHANNEL_DEFAULT_DEAD_AFTER_MS 45000u
+
+/* Implementation tunables. */
+#define CHANNEL_REKEY_GRACE_MS 10000u   /* old receive key kept this long after a rekey */
+#define CHANNEL_REASM_TIMEOUT_MS 3000u  /* an incomplete message is dropped after this */
+
+struct channel;
+
+struct channel_stats {
+	uint64_t frames_out, bytes_out;    /* datagrams sealed and their bytes */
+	uint64_t frames_in, bytes_in;      /* datagrams accepted and their bytes */
+	uint64_t msgs_out, msgs_in;        /* whole messages */
+	uint64_t keepalives_out, keepalives_in;
+	uint64_t rekeys_out, rekeys_in;    /* epochs advanced, per direction */
+	uint64_t roams;                    /* peer endpoint moves */
+	/* Drops, by reason. */
+	uint64_t drop_truncated;           /* shorter than a header and a tag */
+	uint64_t drop_malformed;           /* unknown type, bad fragment fields */
+	uint64_t drop_unknown_session;     /* receiver id not ours */
+	uint64_t drop_bad_epoch;           /* no key for that epoch (too old or too new) */
+	uint64_t drop_replay;              /* counter seen before or behind the window */
+	uint64_t drop_bad_tag;             /* AEAD verification failed */
+	uint64_t drop_too_big;             /* datagram or reassembled message over the limits */
+	uint64_t drop_bad_fragment;        /* fragments that do not fit together */
+	uint64_t drop_reasm_timeout;       /* messages whose fragments did not all arrive */
+	uint64_t drop_reasm_evicted;       /* incomplete messages pushed out by newer ones */
+	/* Gauge: memory held for reassembly now. */
+	uint64_t reasm_bytes;
+};
+
+struct channel_msg {
+	const uint8_t *data;  /* valid until the next channel_open/tick/free */
+	size_t len;
+};
+
+/* What channel_tick asks of the caller (bit flags). */
+enum channel_event {
+	CHANNEL_SEND_KEEPALIVE = 1,  /* nothing sent for keepalive_ms: send channel_keepalive() */
+	CHANNEL_PEER_DEAD = 2,       /* nothing authenticated received for dead_after_ms */
+};
+
+/* Receives each datagram channel_seal produces; a non-zero return stops sealing and is
+ * returned by channel_seal. The datagram is only valid during the call. */
+typedef int (*channel_emit_fn)(void *ctx, const uint8_t *dgram, size_t len);
+
+/* Builds a channel from negotiated params at time now_ms (params are copied; the caller
+ * still wipes its copy). 0, -EINVAL for bad params, -ENOTSUP for compression, -ENOMEM,
+ * or INSEL_E_CRYPTO. */
+int channel_new(const struct sec_channel_params *params, uint64_t now_ms,
+		struct channel **out);
+/* Wipes every key and frees; NULL is fine. */
+void channel_free(struct channel *ch);
+
+/* Largest message channel_seal_one accepts: mtu minus FRAME_OVERHEAD. */
+size_t channel_payload_max(const struct channel *ch);
+/* Seals a message of up to CHANNEL_MAX_MSG bytes into as many datagrams as the MTU needs.
+ * Returns the number of datagrams, INSEL_E_TOO_BIG, INSEL_E_LIMIT (counter space spent),
+ * INSEL_E_CRYPTO, or what emit returned. */
+int channel_seal(struct channel *ch, const void *msg, size_t len, uint64_t now_ms,
+		 channel_emit_fn emit, void *ctx);
+/* Seals a message of at most channel_payload_max() bytes as one datagram into out.
+ * Returns the datagram length, or INSEL_E_TOO_BIG / INSEL_E_NOSPACE / INSEL_E_LIMIT /
+ * INSEL_E_CRYPTO. */
+long channel_seal_one(struct channel *ch, const void *msg, size_t len, uint64_t now_ms,
+		      uint8_t *out, size_t cap);
+/* Seals a keep-alive into out (FRAME_OVERHEAD bytes); returns its length or an error. */
+long channel_keepalive(struct channel *ch, uint64_t now_ms, uint8_t *out, size_t cap);
+
+/* Takes one received datagram from endpoint from (NULL: unknown, never roams) at now_ms.
+ * Returns 1 with *msg set when a whole message is ready, 0 when the frame was accepted but
+ * completes nothing (keep-alive, fragment), or a negative code when it was dropped
+ * (and counted): INSEL_E_TRUNCATED, INSEL_E_MALFORMED, INSEL_E_NOT_FOUND (session),
+ * INSEL_E_REPLAY, INSEL_E_AUTH (tag or epoch), INSEL_E_TOO_BIG. */
+int channel_open(struct channel *ch, const uint8_t *dgram, size_t len,
+		 const struct ip_endpoint *from, uint64_t now_ms, struct channel_msg *msg);
+
+/* Runs the timers at now_ms: returns a mask of enum channel_event and sets *next_ms
+ * (if non-NULL) to the latest time the caller should tick again. */
+int channel_tick(struct channel *ch, uint64_t now_ms, uint64_t *next_ms);
+
+/* Where frames go now (moves when the peer roams). */
+const struct ip_endpoint *channel_peer(const struct channel *ch);
+/* The receiver id frames to us carry, for demultiplexing several channels on one socket. */
+uint32_t channel_local_session(const struct channel *ch);
+/* Current key epochs (they advance independently per direction). */
+uint32_t channel_send_epoch(const struct channel *ch);
+uint32_t channel_recv_epoch(const struct channel *ch);
+const struct channel_stats *channel_stats(const struct channel *ch);
+/* Status for reports: ids, cipher, peer, epochs, counters. New reference or NULL. */
+json_t *channel_status_json(const struct channel *ch);
+
+#endif

@@ -1,0 +1,567 @@
+/* Unit tests for the data channel: two real channels (A and B, real GnuTLS keys) exchange
+ * datagrams through memory, with a fake millisecond clock. Covers round trips for both
+ * ciphers, every kind of bad frame (dropped, counted, channel goes on), reordering and
+ * replay, rekeying under reordered traffic, fragmentation and reassembly time-outs,
+ * roaming, keep-alives and dead-peer detection, and the status report. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "channel.h"
+#include "err.h"
+#include "replay.h"
+
+#define A_SESSION 0x11111111u
+#define B_SESSION 0x22222222u
+
+struct pair {
+	struct channel *a, *b;
+	struct ip_endpoint a_addr, b_addr;
+};
+
+static void make_params(struct sec_channel_params *a, struct sec_channel_params *b,
+			enum sec_cipher cipher)
+{
+	memset(a, 0, sizeof *a);
+	a->call_id = 0x1234;
+	a->cipher = cipher;
+	a->local_session = A_SESSION;
+	a->remote_session = B_SESSION;
+	for (int i = 0; i < SEC_KEY_LEN; i++) {
+		a->send_key[i] = (uint8_t)(0x40 + i);
+		a->recv_key[i] = (uint8_t)(0x90 + i);
+	}
+	assert_int_equal(ip_endpoint_parse("127.0.0.1:5002", &a->peer), 0);
+	*b = *a;
+	b->local_session = B_SESSION;
+	b->remote_session = A_SESSION;
+	memcpy(b->send_key, a->recv_key, SEC_KEY_LEN);
+	memcpy(b->recv_key, a->send_key, SEC_KEY_LEN);
+	assert_int_equal(ip_endpoint_parse("127.0.0.1:5001", &b->peer), 0);
+}
+
+static void pair_open(struct pair *p, struct sec_channel_params *pa,
+		      struct sec_channel_params *pb)
+{
+	assert_int_equal(channel_new(pa, 0, &p->a), 0);
+	assert_int_equal(channel_new(pb, 0, &p->b), 0);
+	p->a_addr = pb->peer;
+	p->b_addr = pa->peer;
+	chanparams_wipe(pa);
+	chanparams_wipe(pb);
+}
+
+static void pair_new(struct pair *p, enum sec_cipher cipher)
+{
+	struct sec_channel_params pa, pb;
+
+	make_params(&pa, &pb, cipher);
+	pair_open(p, &pa, &pb);
+}
+
+static void pair_free(struct pair *p)
+{
+	channel_free(p->a);
+	channel_free(p->b);
+}
+
+/* A sends one small message; returns the datagram length. */
+static size_t a_seal(struct pair *p, const char *text, uint64_t now, uint8_t *out, size_t cap)
+{
+	long n = channel_seal_one(p->a, text, strlen(text), now, out, cap);
+
+	assert_true(n > 0);
+	return (size_t)n;
+}
+
+static int b_open(struct pair *p, const uint8_t *d, size_t len, uint64_t now,
+		  struct channel_msg *m)
+{
+	return channel_open(p->b, d, len, &p->a_addr, now, m);
+}
+
+static uint64_t total_drops(const struct channel_stats *s)
+{
+	return s->drop_truncated + s->drop_malformed + s->drop_unknown_session +
+	       s->drop_bad_epoch + s->drop_replay + s->drop_bad_tag + s->drop_too_big +
+	       s->drop_bad_fragment;
+}
+
+static void round_trip(enum sec_cipher cipher)
+{
+	struct pair p;
+	uint8_t d[2048];
+	struct channel_msg m;
+	size_t n;
+	long back;
+
+	pair_new(&p, cipher);
+	n = a_seal(&p, "hello, B", 1, d, sizeof d);
+	assert_int_equal(n, strlen("hello, B") + FRAME_OVERHEAD);
+	assert_int_equal(b_open(&p, d, n, 1, &m), 1);
+	assert_int_equal(m.len, strlen("hello, B"));
+	assert_memory_equal(m.data, "hello, B", m.len);
+	/* And back, with a different session id and key. */
+	back = channel_seal_one(p.b, "hi A", 4, 2, d, sizeof d);
+	assert_int_equal(back, 4 + FRAME_OVERHEAD);
+	assert_int_equal(channel_open(p.a, d, (size_t)back, &p.b_addr, 2, &m), 1);
+	assert_memory_equal(m.data, "hi A", 4);
+	/* An empty message is still a message. */
+	back = channel_seal_one(p.a, NULL, 0, 3, d, sizeof d);
+	assert_int_equal(back, FRAME_OVERHEAD);
+	assert_int_equal(b_open(&p, d, (size_t)back, 3, &m), 1);
+	assert_int_equal(m.len, 0);
+	assert_int_equal(channel_stats(p.b)->msgs_in, 2);
+	assert_int_equal(channel_stats(p.a)->frames_out, 2);
+	assert_int_equal(total_drops(channel_stats(p.b)), 0);
+	pair_free(&p);
+}
+
+static void round_trip_aes_gcm(void **state)
+{
+	round_trip(SEC_CIPHER_AES256GCM);
+}
+
+static void round_trip_chacha(void **state)
+{
+	round_trip(SEC_CIPHER_CHACHA20POLY1305);
+}
+
+static void every_flipped_bit_is_dropped(void **state)
+{
+	struct pair p;
+	uint8_t d[256], bad[256];
+	struct channel_msg m;
+	size_t n;
+
+	pair_new(&p, SEC_CIPHER_AES256GCM);
+	n = a_seal(&p, "tamper with me", 1, d, sizeof d);
+	for (size_t i = 0; i < n; i++) {
+		for (int bit = 0; bit < 8; bit++) {
+			memcpy(bad, d, n);
+			bad[i] ^= (uint8_t)(1u << bit);
+			assert_true(b_open(&p, bad, n, 1, &m) < 0);
+		}
+	}
+	assert_int_equal(total_drops(channel_stats(p.b)), n * 8);
+	assert_true(channel_stats(p.b)->drop_bad_tag > 0);
+	assert_true(channel_stats(p.b)->drop_unknown_session == 32);
+	assert_true(channel_stats(p.b)->drop_malformed > 0);
+	assert_int_equal(channel_stats(p.b)->frames_in, 0);
+	/* The genuine frame still goes through: nothing forged moved the window. */
+	assert_int_equal(b_open(&p, d, n, 1, &m), 1);
+	assert_memory_equal(m.data, "tamper with me", m.len);
+	pair_free(&p);
+}
+
+static void replayed_frame_dropped(void **state)
+{
+	struct pair p;
+	uint8_t d[256];
+	struct channel_msg m;
+	size_t n;
+
+	pair_new(&p, SEC_CIPHER_AES256GCM);
+	n = a_seal(&p, "once", 1, d, sizeof d);
+	assert_int_equal(b_open(&p, d, n, 1, &m), 1);
+	assert_int_equal(b_open(&p, d, n, 2, &m), INSEL_E_REPLAY);
+	assert_int_equal(b_open(&p, d, n, 3, &m), INSEL_E_REPLAY);
+	assert_int_equal(channel_stats(p.b)->drop_replay, 2);
+	n = a_seal(&p, "twice", 4, d, sizeof d);
+	assert_int_equal(b_open(&p, d, n, 4, &m), 1);
+	pair_free(&p);
+}
+
+static void unknown_session_dropped(void **state)
+{
+	struct pair p;
+	uint8_t d[256];
+	struct channel_msg m;
+	size_t n;
+
+	pair_new(&p, SEC_CIPHER_AES256GCM);
+	n = a_seal(&p, "to B", 1, d, sizeof d);
+	/* A's own frame carries B's id, not A's. */
+	assert_int_equal(channel_open(p.a, d, n, &p.b_addr, 1, &m), INSEL_E_NOT_FOUND);
+	assert_int_equal(channel_stats(p.a)->drop_unknown_session, 1);
+	assert_int_equal(b_open(&p, d, n, 1, &m), 1);
+	pair_free(&p);
+}
+
+static void truncated_frames_dropped(void **state)
+{
+	struct pair p;
+	uint8_t d[256];
+	struct channel_msg m;
+	size_t n;
+
+	pair_new(&p, SEC_CIPHER_CHACHA20POLY1305);
+	n = a_seal(&p, "a frame of some length", 1, d, sizeof d);
+	for (size_t len = 0; len < n; len++)
+		assert_true(b_open(&p, d, len, 1, &m) < 0);
+	assert_int_equal(channel_stats(p.b)->drop_truncated, FRAME_OVERHEAD);
+	assert_int_equal(channel_stats(p.b)->drop_bad_tag, n - FRAME_OVERHEAD);
+	assert_int_equal(b_open(&p, NULL, 0, 1, &m), INSEL_E_TRUNCATED);
+	assert_int_equal(b_open(&p, d, n, 1, &m), 1);
+	pair_free(&p);
+}
+
+static void reordered_accepted_once_and_too_old_dropped(void **state)
+{
+	enum { N = 100, OLD = REPLAY_WINDOW + 200 };
+	static uint8_t d[OLD][64];
+	size_t len[OLD];
+	struct pair p;
+	struct channel_msg m;
+
+	pair_new(&p, SEC_CIPHER_AES256GCM);
+	for (size_t i = 0; i < OLD; i++)
+		len[i] = a_seal(&p, "x", 1, d[i], sizeof d[i]);
+	for (size_t i = N; i-- > 0;)
+		assert_int_equal(b_open(&p, d[i], len[i], 1, &m), 1);
+	for (size_t i = 0; i < N; i++)
+		assert_int_equal(b_open(&p, d[i], len[i], 1, &m), INSEL_E_REPLAY);
+	/* Jump to the newest; the frames just behind the window are now too old. */
+	assert_int_equal(b_open(&p, d[OLD - 1], len[OLD - 1], 1, &m), 1);
+	assert_int_equal(b_open(&p, d[150], len[150], 1, &m), INSEL_E_REPLAY);
+	assert_int_equal(b_open(&p, d[OLD - 1 - REPLAY_WINDOW], len[OLD - 1 - REPLAY_WINDOW], 1,
+				&m), 1);
+	assert_int_equal(b_open(&p, d[OLD - 2 - REPLAY_WINDOW], len[OLD - 2 - REPLAY_WINDOW], 1,
+				&m), INSEL_E_REPLAY);
+	assert_int_equal(channel_stats(p.b)->msgs_in, N + 2);
+	pair_free(&p);
+}
+
+/* Continuous traffic that rekeys every 50 frames, delivered in reversed blocks of 16 so
+ * that frames of the next epoch arrive before the last ones of the current. */
+static void rekey_under_reordering_loses_nothing(void **state)
+{
+	enum { N = 500, BLOCK = 16 };
+	static uint8_t d[N][64];
+	size_t len[N];
+	struct sec_channel_params pa, pb;
+	struct pair p;
+	struct channel_msg m;
+	char text[16];
+	size_t got = 0;
+
+	make_params(&pa, &pb, SEC_CIPHER_AES256GCM);
+	pa.rekey_after_frames = 50;
+	pair_open(&p, &pa, &pb);
+	for (size_t i = 0; i < N; i++) {
+		snprintf(text, sizeof text, "m%zu", i);
+		len[i] = a_seal(&p, text, 1, d[i], sizeof d[i]);
+	}
+	assert_int_equal(channel_send_epoch(p.a), N / 50 - 1);
+	assert_int_equal(channel_stats(p.a)->rekeys_out, N / 50 - 1);
+	for (size_t start = 0; start < N; start += BLOCK) {
+		size_t end = start + BLOCK < N ? start + BLOCK : N;
+
+		for (size_t i = end; i-- > start;) {
+			assert_int_equal(b_open(&p, d[i], len[i], 1, &m), 1);
+			snprintf(text, sizeof text, "m%zu", i);
+			assert_int_equal(m.len, strlen(text));
+			assert_memory_equal(m.data, text, m.len);
+			got++;
+		}
+	}
+	assert_int_equal(got, N);
+	assert_int_equal(channel_recv_epoch(p.b), N / 50 - 1);
+	assert_int_equal(total_drops(channel_stats(p.b)), 0);
+	pair_free(&p);
+}
+
+static void rekey_by_time_and_old_key_expires(void **state)
+{
+	struct sec_channel_params pa, pb;
+	struct pair p;
+	struct channel_msg m;
+	uint8_t old1[64], old2[64], d[64];
+	size_t old1_len, old2_len, n;
+
+	make_params(&pa, &pb, SEC_CIPHER_CHACHA20POLY1305);
+	pa.rekey_after_ms = 1000;
+	pair_open(&p, &pa, &pb);
+	old1_len = a_seal(&p, "epoch 0 a", 10, old1, sizeof old1);
+	old2_len = a_seal(&p, "epoch 0 b", 20, old2, sizeof old2);
+	assert_int_equal(channel_send_epoch(p.a), 0);
+	n = a_seal(&p, "epoch 1", 1010, d, sizeof d);
+	assert_int_equal(channel_send_epoch(p.a), 1);
+	assert_int_equal(b_open(&p, d, n, 1010, &m), 1);
+	assert_int_equal(channel_recv_epoch(p.b), 1);
+	/* A straggler from epoch 0 is fine within the grace period... */
+	assert_int_equal(b_open(&p, old1, old1_len, 1020, &m), 1);
+	assert_memory_equal(m.data, "epoch 0 a", 9);
+	/* ...but not once the old key is gone. */
+	channel_tick(p.b, 1010 + CHANNEL_REKEY_GRACE_MS, NULL);
+	assert_int_equal(b_open(&p, old2, old2_len, 1010 + CHANNEL_REKEY_GRACE_MS, &m),
+			 INSEL_E_AUTH);
+	assert_int_equal(channel_stats(p.b)->drop_bad_epoch, 1);
+	/* The next time-based epoch works as well. */
+	n = a_seal(&p, "epoch 2", 2100, d, sizeof d);
+	assert_int_equal(channel_send_epoch(p.a), 2);
+	assert_int_equal(b_open(&p, d, n, 2100 + CHANNEL_REKEY_GRACE_MS, &m), 1);
+	assert_int_equal(channel_recv_epoch(p.b), 2);
+	assert_memory_equal(m.data, "epoch 2", 7);
+	pair_free(&p);
+}
+
+struct captured {
+	uint8_t d[16][CHANNEL_DEFAULT_MTU];
+	size_t len[16];
+	size_t n;
+};
+
+static int capture(void *ctx, const uint8_t *dgram, size_t len)
+{
+	struct captured *c = ctx;
+
+	assert_true(c->n < 16);
+	assert_true(len <= CHANNEL_DEFAULT_MTU);
+	memcpy(c->d[c->n], dgram, len);
+	c->len[c->n++] = len;
+	return 0;
+}
+
+static void fill(uint8_t *buf, size_t n, unsigned seed)
+{
+	for (size_t i = 0; i < n; i++)
+		buf[i] = (uint8_t)(i * 7 + seed + (i >> 8));
+}
+
+static void big_message_fragmented_and_reassembled(void **state)
+{
+	static struct captured c;
+	static uint8_t msg[9000];
+	const size_t order[] = {3, 0, 6, 1, 5, 2, 4};
+	struct pair p;
+	struct channel_msg m;
+
+	pair_new(&p, SEC_CIPHER_AES256GCM);
+	fill(msg, sizeof msg, 1);
+	memset(&c, 0, sizeof c);
+	assert_int_equal(channel_seal(p.a, msg, sizeof msg, 1, capture, &c), 7);
+	assert_int_equal(c.n, 7);
+	assert_int_equal(c.len[0], CHANNEL_DEFAULT_MTU);
+	for (size_t i = 0; i < 6; i++)
+		assert_int_equal(b_open(&p, c.d[order[i]], c.len[order[i]], 2, &m), 0);
+	assert_true(channel_stats(p.b)->reasm_bytes > 0);
+	assert_int_equal(b_open(&p, c.d[order[6]], c.len[order[6]], 2, &m), 1);
+	assert_int_equal(m.len, sizeof msg);
+	assert_memory_equal(m.data, msg, sizeof msg);
+	assert_int_equal(channel_stats(p.b)->msgs_in, 1);
+	/* The delivered buffer is released on the next call. */
+	channel_tick(p.b, 3, NULL);
+	assert_int_equal(channel_stats(p.b)->reasm_bytes, 0);
+	/* Too big for any channel. */
+	assert_int_equal(channel_seal(p.a, msg, CHANNEL_MAX_MSG + 1, 3, capture, &c),
+			 INSEL_E_TOO_BIG);
+	pair_free(&p);
+}
+
+static void missing_fragment_times_out_and_frees(void **state)
+{
+	static struct captured c;
+	static uint8_t msg[9000];
+	struct pair p;
+	struct channel_msg m;
+	uint64_t next = 0;
+
+	pair_new(&p, SEC_CIPHER_CHACHA20POLY1305);
+	fill(msg, sizeof msg, 2);
+	memset(&c, 0, sizeof c);
+	assert_int_equal(channel_seal(p.a, msg, sizeof msg, 100, capture, &c), 7);
+	for (size_t i = 0; i < 7; i++)
+		if (i != 4)
+			assert_int_equal(b_open(&p, c.d[i], c.len[i], 100, &m), 0);
+	assert_int_equal(channel_stats(p.b)->reasm_bytes, CHANNEL_MAX_MSG);
+	channel_tick(p.b, 101, &next);
+	assert_true(next <= 100 + CHANNEL_REASM_TIMEOUT_MS);
+	channel_tick(p.b, 100 + CHANNEL_REASM_TIMEOUT_MS - 1, NULL);
+	assert_int_equal(channel_stats(p.b)->reasm_bytes, CHANNEL_MAX_MSG);
+	channel_tick(p.b, 100 + CHANNEL_REASM_TIMEOUT_MS, NULL);
+	assert_int_equal(channel_stats(p.b)->reasm_bytes, 0);
+	assert_int_equal(channel_stats(p.b)->drop_reasm_timeout, 1);
+	/* Messages keep flowing afterwards. */
+	memset(&c, 0, sizeof c);
+	assert_int_equal(channel_seal(p.a, msg, 2000, 4000, capture, &c), 2);
+	assert_int_equal(b_open(&p, c.d[1], c.len[1], 4000, &m), 0);
+	assert_int_equal(b_open(&p, c.d[0], c.len[0], 4000, &m), 1);
+	assert_memory_equal(m.data, msg, 2000);
+	pair_free(&p);
+}
+
+static void too_many_partial_messages_evict_oldest(void **state)
+{
+	static struct captured c[CHANNEL_REASM_SLOTS + 1];
+	static uint8_t msg[3000];
+	struct pair p;
+	struct channel_msg m;
+
+	pair_new(&p, SEC_CIPHER_AES256GCM);
+	fill(msg, sizeof msg, 3);
+	for (size_t k = 0; k <= CHANNEL_REASM_SLOTS; k++) {
+		memset(&c[k], 0, sizeof c[k]);
+		assert_int_equal(channel_seal(p.a, msg, sizeof msg, 10 + k, capture, &c[k]), 3);
+		assert_int_equal(b_open(&p, c[k].d[0], c[k].len[0], 10 + k, &m), 0);
+	}
+	assert_int_equal(channel_stats(p.b)->drop_reasm_evicted, 1);
+	assert_int_equal(channel_stats(p.b)->reasm_bytes,
+			 CHANNEL_REASM_SLOTS * (uint64_t)CHANNEL_MAX_MSG);
+	/* The newest completes; the evicted first one cannot any more. */
+	assert_int_equal(b_open(&p, c[CHANNEL_REASM_SLOTS].d[1], c[CHANNEL_REASM_SLOTS].len[1],
+				20, &m), 0);
+	assert_int_equal(b_open(&p, c[CHANNEL_REASM_SLOTS].d[2], c[CHANNEL_REASM_SLOTS].len[2],
+				20, &m), 1);
+	assert_memory_equal(m.data, msg, sizeof msg);
+	pair_free(&p);
+}
+
+static void roams_only_on_authenticated_frames(void **state)
+{
+	struct pair p;
+	uint8_t d[128], bad[128];
+	struct channel_msg m;
+	struct ip_endpoint elsewhere, third;
+	size_t n;
+
+	pair_new(&p, SEC_CIPHER_AES256GCM);
+	assert_int_equal(ip_endpoint_parse("127.0.0.9:7000", &elsewhere), 0);
+	assert_int_equal(ip_endpoint_parse("[::1]:7001", &third), 0);
+	n = a_seal(&p, "from a new address", 1, d, sizeof d);
+	memcpy(bad, d, n);
+	bad[n - 1] ^= 0x80;
+	assert_true(channel_open(p.b, bad, n, &elsewhere, 1, &m) < 0);
+	assert_true(ip_addr_equal(&channel_peer(p.b)->addr, &p.a_addr.addr));
+	assert_int_equal(channel_peer(p.b)->port, p.a_addr.port);
+	assert_int_equal(channel_open(p.b, d, n, &elsewhere, 1, &m), 1);
+	assert_int_equal(channel_peer(p.b)->port, 7000);
+	assert_int_equal(channel_stats(p.b)->roams, 1);
+	/* A replay of that genuine frame from a third address moves nothing. */
+	assert_int_equal(channel_open(p.b, d, n, &third, 2, &m), INSEL_E_REPLAY);
+	assert_int_equal(channel_peer(p.b)->port, 7000);
+	/* Nor does a frame with no known source. */
+	n = a_seal(&p, "no source", 3, d, sizeof d);
+	assert_int_equal(channel_open(p.b, d, n, NULL, 3, &m), 1);
+	assert_int_equal(channel_peer(p.b)->port, 7000);
+	assert_int_equal(channel_stats(p.b)->roams, 1);
+	pair_free(&p);
+}
+
+static void keepalive_and_dead_peer_timing(void **state)
+{
+	struct sec_channel_params pa, pb;
+	struct pair p;
+	struct channel_msg m;
+	uint8_t d[64];
+	uint64_t next = 0;
+	long n;
+
+	make_params(&pa, &pb, SEC_CIPHER_AES256GCM);
+	pa.keepalive_ms = 5000;
+	pa.dead_after_ms = 20000;
+	pb.keepalive_ms = 5000;
+	pb.dead_after_ms = 20000;
+	pair_open(&p, &pa, &pb);
+	assert_int_equal(channel_tick(p.a, 4999, &next), 0);
+	assert_int_equal(next, 5000);
+	assert_int_equal(channel_tick(p.a, 5000, &next), CHANNEL_SEND_KEEPALIVE);
+	n = channel_keepalive(p.a, 5000, d, sizeof d);
+	assert_int_equal(n, FRAME_OVERHEAD);
+	assert_int_equal(channel_tick(p.a, 5001, &next), 0);
+	assert_int_equal(next, 10000);
+	assert_int_equal(b_open(&p, d, (size_t)n, 5000, &m), 0);
+	assert_int_equal(channel_stats(p.b)->keepalives_in, 1);
+	assert_int_equal(channel_stats(p.b)->msgs_in, 0);
+	/* A clock that steps back raises nothing. */
+	assert_int_equal(channel_tick(p.a, 10, NULL), 0);
+	/* Sending data also resets the keep-alive timer. */
+	assert_true(channel_seal_one(p.a, "data", 4, 9000, d, sizeof d) > 0);
+	assert_int_equal(channel_tick(p.a, 13999, NULL), 0);
+	/* B heard from A at 5000 only: dead at 25000, not before. B keeps wanting to send
+	 * keep-alives since it never sent anything. */
+	assert_int_equal(channel_tick(p.b, 24999, NULL), CHANNEL_SEND_KEEPALIVE);
+	assert_int_equal(channel_tick(p.b, 25000, NULL),
+			 CHANNEL_SEND_KEEPALIVE | CHANNEL_PEER_DEAD);
+	/* A never heard from B at all: dead 20000 after creation. */
+	assert_int_equal(channel_tick(p.a, 19999, NULL) & CHANNEL_PEER_DEAD, 0);
+	assert_int_equal(channel_tick(p.a, 20000, NULL) & CHANNEL_PEER_DEAD, CHANNEL_PEER_DEAD);
+	pair_free(&p);
+}
+
+static void status_json_reports_counters(void **state)
+{
+	struct pair p;
+	uint8_t d[64];
+	struct channel_msg m;
+	size_t n;
+	json_t *j;
+
+	pair_new(&p, SEC_CIPHER_CHACHA20POLY1305);
+	n = a_seal(&p, "x", 1, d, sizeof d);
+	assert_int_equal(b_open(&p, d, n, 1, &m), 1);
+	assert_int_equal(b_open(&p, d, n, 1, &m), INSEL_E_REPLAY);
+	j = channel_status_json(p.b);
+	assert_non_null(j);
+	assert_string_equal(json_string_value(json_object_get(j, "cipher")),
+			    "chacha20-poly1305");
+	assert_string_equal(json_string_value(json_object_get(j, "peer")), "127.0.0.1:5001");
+	assert_int_equal(json_integer_value(json_object_get(j, "local_session")), B_SESSION);
+	assert_int_equal(json_integer_value(json_object_get(
+				 json_object_get(json_object_get(j, "stats"), "drops"), "replay")),
+			 1);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "stats"),
+							    "frames_in")), 1);
+	json_decref(j);
+	pair_free(&p);
+}
+
+static void bad_params_refused(void **state)
+{
+	struct sec_channel_params pa, pb;
+	struct channel *ch = (struct channel *)&pa;
+
+	make_params(&pa, &pb, SEC_CIPHER_NONE);
+	assert_int_equal(channel_new(&pa, 0, &ch), -EINVAL);
+	assert_null(ch);
+	make_params(&pa, &pb, SEC_CIPHER_AES256GCM);
+	pa.compress = SEC_COMPRESS_DEFLATE;
+	assert_int_equal(channel_new(&pa, 0, &ch), -ENOTSUP);
+	make_params(&pa, &pb, SEC_CIPHER_AES256GCM);
+	pa.mtu = 100;
+	assert_int_equal(channel_new(&pa, 0, &ch), -EINVAL);
+	make_params(&pa, &pb, SEC_CIPHER_AES256GCM);
+	pa.local_session = 0;
+	assert_int_equal(channel_new(&pa, 0, &ch), -EINVAL);
+	channel_free(NULL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(round_trip_aes_gcm),
+		cmocka_unit_test(round_trip_chacha),
+		cmocka_unit_test(every_flipped_bit_is_dropped),
+		cmocka_unit_test(replayed_frame_dropped),
+		cmocka_unit_test(unknown_session_dropped),
+		cmocka_unit_test(truncated_frames_dropped),
+		cmocka_unit_test(reordered_accepted_once_and_too_old_dropped),
+		cmocka_unit_test(rekey_under_reordering_loses_nothing),
+		cmocka_unit_test(rekey_by_time_and_old_key_expires),
+		cmocka_unit_test(big_message_fragmented_and_reassembled),
+		cmocka_unit_test(missing_fragment_times_out_and_frees),
+		cmocka_unit_test(too_many_partial_messages_evict_oldest),
+		cmocka_unit_test(roams_only_on_authenticated_frames),
+		cmocka_unit_test(keepalive_and_dead_peer_timing),
+		cmocka_unit_test(status_json_reports_counters),
+		cmocka_unit_test(bad_params_refused),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

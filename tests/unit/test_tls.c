@@ -1,0 +1,579 @@
+/* Unit tests for TLS connections (tls.h): real TLS 1.3 over 127.0.0.1 in one libuv loop.
+ * A good handshake carries messages both ways and both ends export the same keys; each
+ * failed check (foreign CA, expired, not yet valid, revoked, wrong role, wrong name)
+ * refuses the peer with a reason naming that check; a silent client times out; garbage
+ * instead of a ClientHello fails cleanly and the server goes on serving. Certificates are
+ * made at run time in a temporary directory. Callbacks only record; asserts come after
+ * the loop has ended with every handle closed. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "err.h"
+#include "msg.h"
+#include "pki.h"
+#include "tls.h"
+
+#define LABEL "EXPORTER-insel-test"
+
+static char dir[64];
+
+/* ---- certificates, made once for the whole file ---- */
+
+static void path_of(char *out, size_t n, const char *name, const char *ext)
+{
+	snprintf(out, n, "%s/%s.%s", dir, name, ext);
+}
+
+static void issue(const char *ca, enum pki_role role, const char *name, long long nb,
+		  long long na)
+{
+	char cert[256], key[256], err[256];
+
+	path_of(cert, sizeof cert, name, "crt");
+	path_of(key, sizeof key, name, "key");
+	assert_int_equal(pki_issue_validity(ca, role, name, nb, na, cert, key, NULL, err,
+					    sizeof err), 0);
+}
+
+static int make_pki(void **state)
+{
+	char good[128], evil[128], err[256], cmd[512];
+	long long now = (long long)time(NULL);
+
+	snprintf(dir, sizeof dir, "/tmp/insel-tls-XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	snprintf(good, sizeof good, "%s/ca", dir);
+	snprintf(evil, sizeof evil, "%s/evil", dir);
+	assert_int_equal(pki_ca_init(good, "Good Org", 10, err, sizeof err), 0);
+	assert_int_equal(pki_ca_init(evil, "Evil Org", 10, err, sizeof err), 0);
+	issue(good, PKI_ROLE_PRINCIPAL, "principal", now - 60, now + 86400);
+	issue(good, PKI_ROLE_SECONDARY, "lan-a", now - 60, now + 86400);
+	issue(good, PKI_ROLE_SECONDARY, "lan-b", now - 60, now + 86400);
+	issue(good, PKI_ROLE_USER, "alice", now - 60, now + 86400);
+	issue(good, PKI_ROLE_SECONDARY, "old", now - 7200, now - 3600);
+	issue(good, PKI_ROLE_SECONDARY, "future", now + 3600, now + 7200);
+	issue(evil, PKI_ROLE_SECONDARY, "mallory", now - 60, now + 86400);
+	/* A client that trusts both CAs, to get a foreign certificate as far as the server. */
+	snprintf(cmd, sizeof cmd, "mkdir %s/both && cat %s/ca.crt %s/ca.crt > %s/both/ca.crt",
+		 dir, good, evil, dir);
+	assert_int_equal(system(cmd), 0);
+	return 0;
+}
+
+static int remove_pki(void **state)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static struct tls_creds *creds_for(const char *ca_dir, const char *name)
+{
+	char ca[256], cert[256], key[256], err[256];
+	struct tls_creds *c = NULL;
+
+	snprintf(ca, sizeof ca, "%s/%s/ca.crt", dir, ca_dir);
+	path_of(cert, sizeof cert, name, "crt");
+	path_of(key, sizeof key, name, "key");
+	if (tls_creds_load(&c, ca, cert, key, err, sizeof err) != 0)
+		fail_msg("%s", err);
+	return c;
+}
+
+/* ---- one side's record of what happened ---- */
+
+struct side {
+	int ready_calls;
+	int ready_status;
+	int messages;
+	int bad_frames;
+	int closes;
+	int close_reason;
+	char error[256];
+	struct pki_identity peer;
+	uint8_t key[48];
+	int reply_after;  /* client: close after this many messages */
+};
+
+struct pair {
+	uv_loop_t loop;
+	struct tls_server *server;
+	struct tls_creds *server_creds, *client_creds;
+	struct side srv, cli;
+	int burst;              /* client: messages sent at once after ready */
+	const char *revoked;    /* serial the server treats as revoked */
+	bool start_good_client; /* after a raw client ends, connect a real one */
+	enum pki_role expect_role;
+	const char *expect_name;
+};
+
+static void record_ready(struct side *s, struct tls_conn *c, int status)
+{
+	s->ready_calls++;
+	s->ready_status = status;
+	if (status == 0) {
+		s->peer = *tls_conn_peer(c);
+		assert_int_equal(tls_conn_export_keying(c, LABEL, "ctx", 3, s->key, sizeof s->key),
+				 0);
+	}
+}
+
+static void record_close(struct side *s, struct tls_conn *c)
+{
+	s->closes++;
+	s->close_reason = tls_conn_close_reason(c);
+	snprintf(s->error, sizeof s->error, "%s", tls_conn_error(c));
+}
+
+static void srv_ready(struct tls_conn *c, int status)
+{
+	struct pair *p = tls_conn_data(c);
+
+	record_ready(&p->srv, c, status);
+}
+
+static void srv_message(struct tls_conn *c, json_t *msg, int err)
+{
+	struct pair *p = tls_conn_data(c);
+	json_t *reply;
+
+	if (!msg) {
+		p->srv.bad_frames++;
+		return;
+	}
+	p->srv.messages++;
+	reply = msg_reply_ok(msg_id(msg));
+	json_object_set_new(reply, "you", json_string(tls_conn_peer(c)->name));
+	assert_int_equal(tls_conn_send_new(c, reply), 0);
+}
+
+static void srv_close(struct tls_conn *c)
+{
+	struct pair *p = tls_conn_data(c);
+
+	record_close(&p->srv, c);
+	if (!p->start_good_client || p->srv.closes > 1) {
+		tls_server_close(p->server);
+		p->server = NULL;
+	}
+}
+
+static const struct tls_conn_callbacks srv_cb = {srv_ready, srv_message, srv_close};
+
+static bool is_revoked(void *ctx, const char *serial)
+{
+	struct pair *p = ctx;
+
+	return p->revoked && strcmp(serial, p->revoked) == 0;
+}
+
+static void on_accept(struct tls_server *s, struct tls_conn *c)
+{
+	tls_conn_set_callbacks(c, &srv_cb, tls_server_data(s));
+}
+
+static void cli_ready(struct tls_conn *c, int status)
+{
+	struct pair *p = tls_conn_data(c);
+
+	record_ready(&p->cli, c, status);
+	if (status)
+		return;
+	for (int i = 1; i <= p->burst; i++) {
+		json_t *m = msg_request("ping", i);
+
+		json_object_set_new(m, "pad", json_string("xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"));
+		assert_int_equal(tls_conn_send_new(c, m), 0);
+	}
+}
+
+static void cli_message(struct tls_conn *c, json_t *msg, int err)
+{
+	struct pair *p = tls_conn_data(c);
+
+	assert_non_null(msg);
+	assert_true(msg_reply_is_ok(msg, NULL, NULL));
+	p->cli.messages++;
+	if (p->cli.messages == p->burst)
+		tls_conn_close(c, 0);
+}
+
+static void cli_close(struct tls_conn *c)
+{
+	struct pair *p = tls_conn_data(c);
+
+	record_close(&p->cli, c);
+}
+
+static const struct tls_conn_callbacks cli_cb = {cli_ready, cli_message, cli_close};
+
+static void start_server(struct pair *p, const char *name, const enum pki_role *roles,
+			 size_t nroles)
+{
+	struct ip_endpoint bind;
+
+	assert_int_equal(uv_loop_init(&p->loop), 0);
+	p->server_creds = creds_for("ca", name);
+	tls_creds_set_revocation_check(p->server_creds, is_revoked, p);
+	assert_int_equal(ip_endpoint_parse("127.0.0.1:0", &bind), 0);
+	assert_int_equal(tls_server_listen(&p->loop, p->server_creds, &bind, roles, nroles,
+					   on_accept, p, &p->server), 0);
+	assert_int_not_equal(tls_server_port(p->server), 0);
+}
+
+static void server_endpoint(struct pair *p, struct ip_endpoint *to)
+{
+	assert_int_equal(ip_endpoint_parse("127.0.0.1:0", to), 0);
+	to->port = tls_server_port(p->server);
+}
+
+static void start_client(struct pair *p)
+{
+	struct ip_endpoint to;
+	struct tls_conn *c;
+
+	server_endpoint(p, &to);
+	assert_int_equal(tls_connect(&p->loop, p->client_creds, &to, p->expect_role,
+				     p->expect_name, &cli_cb, p, &c), 0);
+}
+
+static void finish(struct pair *p)
+{
+	assert_int_equal(uv_run(&p->loop, UV_RUN_DEFAULT), 0);
+	assert_int_equal(uv_loop_close(&p->loop), 0);
+	tls_creds_free(p->server_creds);
+	tls_creds_free(p->client_creds);
+}
+
+/* A secondary-serving server and a client with the given certificate. */
+static void run_pair(struct pair *p, const char *server_name, const char *client_ca,
+		     const char *client_name, enum pki_role expect_role, const char *expect_name)
+{
+	static const enum pki_role roles[] = {PKI_ROLE_SECONDARY};
+
+	start_server(p, server_name, roles, 1);
+	p->client_creds = creds_for(client_ca, client_name);
+	p->expect_role = expect_role;
+	p->expect_name = expect_name;
+	start_client(p);
+	finish(p);
+}
+
+/* ---- tests ---- */
+
+static void handshake_and_messages(void **state)
+{
+	struct pair p = {.burst = 3};
+
+	run_pair(&p, "principal", "ca", "lan-a", PKI_ROLE_PRINCIPAL, "principal");
+	assert_int_equal(p.srv.ready_calls, 1);
+	assert_int_equal(p.srv.ready_status, 0);
+	assert_int_equal(p.cli.ready_status, 0);
+	assert_string_equal(p.srv.peer.name, "lan-a");
+	assert_int_equal(p.srv.peer.role, PKI_ROLE_SECONDARY);
+	assert_string_equal(p.cli.peer.name, "principal");
+	assert_int_equal(p.cli.peer.role, PKI_ROLE_PRINCIPAL);
+	assert_int_equal(p.srv.messages, 3);
+	assert_int_equal(p.cli.messages, 3);
+	assert_memory_equal(p.srv.key, p.cli.key, sizeof p.srv.key);
+	assert_int_equal(p.srv.closes, 1);
+	assert_int_equal(p.cli.closes, 1);
+	assert_int_equal(p.srv.close_reason, INSEL_E_CLOSED);
+}
+
+static void many_messages_in_one_read(void **state)
+{
+	struct pair p = {.burst = 200};
+
+	run_pair(&p, "principal", "ca", "lan-b", PKI_ROLE_PRINCIPAL, NULL);
+	assert_int_equal(p.srv.messages, 200);
+	assert_int_equal(p.cli.messages, 200);
+	assert_int_equal(p.srv.bad_frames, 0);
+}
+
+/* The refusing side reports the check; the other side only learns it was refused. */
+static void assert_refused(const struct side *refuser, const struct side *other,
+			   const char *reason)
+{
+	assert_int_equal(refuser->ready_calls, 1);
+	assert_int_equal(refuser->ready_status, INSEL_E_VERIFY);
+	assert_int_equal(refuser->closes, 1);
+	if (!strstr(refuser->error, reason))
+		fail_msg("reason '%s' does not contain '%s'", refuser->error, reason);
+	assert_int_equal(other->closes, 1);
+	assert_int_equal(other->messages, 0);
+	assert_int_not_equal(other->close_reason, 0);
+}
+
+static void foreign_ca_refused(void **state)
+{
+	struct pair p = {.burst = 1};
+
+	run_pair(&p, "principal", "both", "mallory", PKI_ROLE_PRINCIPAL, NULL);
+	assert_refused(&p.srv, &p.cli,
+		       "certificate presented as 'mallory' is not signed by this organisation's CA");
+}
+
+static void client_refuses_foreign_server(void **state)
+{
+	struct pair p = {.burst = 1};
+
+	run_pair(&p, "principal", "evil", "mallory", PKI_ROLE_PRINCIPAL, NULL);
+	assert_refused(&p.cli, &p.srv,
+		       "certificate presented as 'principal' is not signed by this organisation's CA");
+	assert_int_equal(p.srv.ready_status, INSEL_E_REFUSED);
+}
+
+static void expired_refused(void **state)
+{
+	struct pair p = {.burst = 1};
+
+	run_pair(&p, "principal", "ca", "old", PKI_ROLE_PRINCIPAL, NULL);
+	assert_refused(&p.srv, &p.cli, "certificate of 'old' expired on");
+}
+
+static void not_yet_valid_refused(void **state)
+{
+	struct pair p = {.burst = 1};
+
+	run_pair(&p, "principal", "ca", "future", PKI_ROLE_PRINCIPAL, NULL);
+	assert_refused(&p.srv, &p.cli, "certificate of 'future' is not valid before");
+}
+
+static void revoked_refused(void **state)
+{
+	struct pair p = {.burst = 1};
+	struct pki_identity id;
+	char cert[256], err[256];
+
+	path_of(cert, sizeof cert, "lan-b", "crt");
+	assert_int_equal(pki_read_identity(cert, &id, err, sizeof err), 0);
+	p.revoked = id.serial;
+	run_pair(&p, "principal", "ca", "lan-b", PKI_ROLE_PRINCIPAL, NULL);
+	assert_refused(&p.srv, &p.cli, "certificate of 'lan-b' is revoked");
+}
+
+static void wrong_role_refused(void **state)
+{
+	struct pair p = {.burst = 1};
+
+	run_pair(&p, "principal", "ca", "alice", PKI_ROLE_PRINCIPAL, NULL);
+	assert_refused(&p.srv, &p.cli, "peer 'alice' has role 'user', expected 'secondary'");
+}
+
+static void client_checks_server_role(void **state)
+{
+	struct pair p = {.burst = 1};
+
+	/* The server is a secondary, the client wanted the principal. */
+	run_pair(&p, "lan-b", "ca", "lan-a", PKI_ROLE_PRINCIPAL, NULL);
+	assert_refused(&p.cli, &p.srv, "peer 'lan-b' has role 'secondary', expected 'principal'");
+}
+
+static void wrong_name_refused(void **state)
+{
+	struct pair p = {.burst = 1};
+
+	run_pair(&p, "lan-b", "ca", "lan-a", PKI_ROLE_SECONDARY, "lan-c");
+	assert_refused(&p.cli, &p.srv, "peer is 'lan-b', expected 'lan-c'");
+}
+
+/* A client with only the CA (an end user's `insel`), against a server that takes users
+ * without certificates, and against one that does not. */
+static void run_certless(struct pair *p, const enum pki_role *roles, size_t nroles)
+{
+	char ca[256], err[256];
+
+	start_server(p, "lan-b", roles, nroles);
+	snprintf(ca, sizeof ca, "%s/ca/ca.crt", dir);
+	if (tls_creds_load(&p->client_creds, ca, NULL, NULL, err, sizeof err) != 0)
+		fail_msg("%s", err);
+	p->expect_role = PKI_ROLE_SECONDARY;
+	p->expect_name = "lan-b";
+	start_client(p);
+	finish(p);
+}
+
+static void certless_client_where_allowed(void **state)
+{
+	static const enum pki_role roles[] = {PKI_ROLE_USER, PKI_ROLE_NONE};
+	struct pair p = {.burst = 2};
+
+	run_certless(&p, roles, 2);
+	assert_int_equal(p.srv.ready_status, 0);
+	assert_int_equal(p.srv.peer.role, PKI_ROLE_NONE);
+	assert_string_equal(p.srv.peer.name, "");
+	assert_int_equal(p.cli.ready_status, 0);
+	assert_string_equal(p.cli.peer.name, "lan-b");
+	assert_int_equal(p.srv.messages, 2);
+	assert_int_equal(p.cli.messages, 2);
+	assert_memory_equal(p.srv.key, p.cli.key, sizeof p.srv.key);
+}
+
+static void certless_client_refused_elsewhere(void **state)
+{
+	static const enum pki_role roles[] = {PKI_ROLE_SECONDARY};
+	struct pair p = {.burst = 1};
+
+	run_certless(&p, roles, 1);
+	assert_int_not_equal(p.srv.ready_status, 0);
+	assert_int_equal(p.srv.messages, 0);
+	assert_int_equal(p.cli.messages, 0);
+	assert_int_equal(p.cli.closes, 1);
+}
+
+/* ---- raw TCP clients: one that never speaks, one that speaks garbage ---- */
+
+struct raw {
+	uv_tcp_t tcp;
+	uv_connect_t req;
+	uv_write_t wreq;
+	struct pair *p;
+	const char *say;  /* NULL: stay silent */
+	int eof;
+};
+
+static void raw_alloc(uv_handle_t *h, size_t n, uv_buf_t *b)
+{
+	static char scratch[4096];
+
+	*b = uv_buf_init(scratch, sizeof scratch);
+}
+
+static void raw_closed(uv_handle_t *h)
+{
+	struct raw *r = h->data;
+
+	if (r->p->start_good_client)
+		start_client(r->p);
+}
+
+static void raw_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
+{
+	struct raw *r = s->data;
+
+	if (n < 0) {
+		r->eof++;
+		uv_close((uv_handle_t *)s, raw_closed);
+	}
+}
+
+static void raw_written(uv_write_t *w, int status)
+{
+}
+
+static void raw_connected(uv_connect_t *req, int status)
+{
+	struct raw *r = req->data;
+
+	assert_int_equal(status, 0);
+	if (r->say) {
+		uv_buf_t b = uv_buf_init((char *)r->say, (unsigned)strlen(r->say));
+
+		assert_int_equal(uv_write(&r->wreq, (uv_stream_t *)&r->tcp, &b, 1, raw_written), 0);
+	}
+	assert_int_equal(uv_read_start((uv_stream_t *)&r->tcp, raw_alloc, raw_read), 0);
+}
+
+static void start_raw(struct pair *p, struct raw *r)
+{
+	struct ip_endpoint to;
+	struct sockaddr_storage ss;
+
+	server_endpoint(p, &to);
+	ip_endpoint_to_sockaddr(&to, &ss);
+	r->p = p;
+	uv_tcp_init(&p->loop, &r->tcp);
+	r->tcp.data = r;
+	r->req.data = r;
+	assert_int_equal(uv_tcp_connect(&r->req, &r->tcp, (struct sockaddr *)&ss,
+					raw_connected), 0);
+}
+
+static void silent_client_times_out(void **state)
+{
+	static const enum pki_role roles[] = {PKI_ROLE_SECONDARY};
+	struct pair p = {.burst = 1};
+	struct raw r = {0};
+	uint64_t t0;
+
+	start_server(&p, "principal", roles, 1);
+	tls_creds_set_handshake_timeout(p.server_creds, 200);
+	start_raw(&p, &r);
+	t0 = uv_hrtime();
+	finish(&p);
+	assert_int_equal(p.srv.ready_status, INSEL_E_TIMEOUT);
+	assert_non_null(strstr(p.srv.error, "no TLS handshake within 200 ms"));
+	assert_int_equal(r.eof, 1);
+	assert_true(uv_hrtime() - t0 < 5000000000ULL);
+}
+
+static void garbage_then_good_client(void **state)
+{
+	static const enum pki_role roles[] = {PKI_ROLE_SECONDARY};
+	struct pair p = {.burst = 2, .start_good_client = true};
+	struct raw r = {.say = "GET / HTTP/1.1\r\nHost: insel\r\n\r\n"};
+
+	start_server(&p, "principal", roles, 1);
+	p.client_creds = creds_for("ca", "lan-a");
+	p.expect_role = PKI_ROLE_PRINCIPAL;
+	start_raw(&p, &r);
+	finish(&p);
+	/* The first server-side connection failed cleanly, the second served the client. */
+	assert_int_equal(p.srv.ready_calls, 2);
+	assert_int_equal(p.srv.closes, 2);
+	assert_int_equal(r.eof, 1);
+	assert_int_equal(p.cli.ready_status, 0);
+	assert_int_equal(p.cli.messages, 2);
+	assert_int_equal(p.srv.messages, 2);
+}
+
+static void creds_errors_name_the_file(void **state)
+{
+	char ca[256], cert[256], key[256], err[256];
+	struct tls_creds *c = NULL;
+
+	snprintf(ca, sizeof ca, "%s/ca/ca.crt", dir);
+	path_of(cert, sizeof cert, "lan-a", "crt");
+	path_of(key, sizeof key, "lan-b", "key");
+	assert_int_equal(tls_creds_load(&c, ca, cert, key, err, sizeof err), INSEL_E_CONFIG);
+	assert_non_null(strstr(err, "lan-b.key is not the private key of"));
+	path_of(key, sizeof key, "mallory", "key");
+	path_of(cert, sizeof cert, "mallory", "crt");
+	assert_int_equal(tls_creds_load(&c, ca, cert, key, err, sizeof err), INSEL_E_CONFIG);
+	assert_non_null(strstr(err, "mallory.crt is not signed by the CA in"));
+	assert_true(tls_creds_load(&c, "/nonexistent.crt", cert, key, err, sizeof err) < 0);
+	assert_non_null(strstr(err, "cannot read /nonexistent.crt"));
+	assert_null(c);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(handshake_and_messages),
+		cmocka_unit_test(many_messages_in_one_read),
+		cmocka_unit_test(foreign_ca_refused),
+		cmocka_unit_test(client_refuses_foreign_server),
+		cmocka_unit_test(expired_refused),
+		cmocka_unit_test(not_yet_valid_refused),
+		cmocka_unit_test(revoked_refused),
+		cmocka_unit_test(wrong_role_refused),
+		cmocka_unit_test(client_checks_server_role),
+		cmocka_unit_test(wrong_name_refused),
+		cmocka_unit_test(certless_client_where_allowed),
+		cmocka_unit_test(certless_client_refused_elsewhere),
+		cmocka_unit_test(silent_client_times_out),
+		cmocka_unit_test(garbage_then_good_client),
+		cmocka_unit_test(creds_errors_name_the_file),
+	};
+
+	return cmocka_run_group_tests(tests, make_pki, remove_pki);
+}
