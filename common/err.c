@@ -35,6 +35,10 @@ static const struct error_name project_errors[] = {
 	{INSEL_E_LIMIT, "limit", "limit reached"},
 	{INSEL_E_VERIFY, "verify_failed", "certificate verification failed"},
 	{INSEL_E_NO_COMMON, "no_common", "no choice acceptable to both sides"},
+	{INSEL_E_UNAVAILABLE, "unavailable", "not served by anyone right now"},
+	{INSEL_E_FORBIDDEN, "forbidden", "not allowed for this peer"},
+	{INSEL_E_UNKNOWN_OP, "unknown_op", "unknown operation"},
+	{INSEL_E_VERSION, "unsupported_version", "version not supported"},
 };
 
 static const struct error_name *find_project_error(int err)

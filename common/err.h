@@ -32,7 +32,11 @@ enum insel_error {
 	INSEL_E_LIMIT = INSEL_E_BASE - 23,      /* a configured limit was reached */
 	INSEL_E_VERIFY = INSEL_E_BASE - 24,     /* a certificate did not verify */
 	INSEL_E_NO_COMMON = INSEL_E_BASE - 25,  /* negotiation found no common choice */
-	INSEL_E_LAST = INSEL_E_BASE - 26,
+	INSEL_E_UNAVAILABLE = INSEL_E_BASE - 26, /* nobody serves it right now */
+	INSEL_E_FORBIDDEN = INSEL_E_BASE - 27,  /* this peer's role may not do that */
+	INSEL_E_UNKNOWN_OP = INSEL_E_BASE - 28, /* a request whose op nobody handles */
+	INSEL_E_VERSION = INSEL_E_BASE - 29,    /* a protocol or schema version not supported */
+	INSEL_E_LAST = INSEL_E_BASE - 30,
 };
 
 /* A sentence for any negative errno or INSEL_E_* value; never NULL. */

@@ -6,6 +6,14 @@
 static const struct command commands[] = {
 	{"plan", plan_main, "show the addressing plan of a CIDR prefix"},
 	{"pki", pki_main, "the organisation CA: init, issue and show certificates"},
+	{"lan", lan_main, "LANs and their prefixes: add, list, show, remove, ..."},
+	{"secondary", secondary_main, "LAN gateways: add, list, show, remove, revoke"},
+	{"host", host_main, "named hosts: add, list, show, remove"},
+	{"user", user_main, "users: add, passwd, list, show, remove"},
+	{"call", call_main, "call records: list, show, end"},
+	{"revoke", revoke_main, "revoked certificates: add, list, remove"},
+	{"status", status_main, "what the directory holds, at a glance"},
+	{"serve", serve_main, "run the directory's TLS API daemon"},
 };
 
 int main(int argc, char **argv)

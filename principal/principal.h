@@ -4,5 +4,13 @@
 
 int plan_main(int argc, char **argv);
 int pki_main(int argc, char **argv);
+int lan_main(int argc, char **argv);
+int secondary_main(int argc, char **argv);
+int host_main(int argc, char **argv);
+int user_main(int argc, char **argv);
+int call_main(int argc, char **argv);
+int revoke_main(int argc, char **argv);
+int status_main(int argc, char **argv);
+int serve_main(int argc, char **argv);
 
 #endif

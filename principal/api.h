@@ -1,0 +1,102 @@
+/* The principal's control API over mutually authenticated TLS: JSON requests framed per
+ * msg.h, answered by one handler per message family (api_session.c: hello, register,
+ * heartbeat; api_lookup.c: lookup, list, revocations; api_calls.c: call_start, call_end;
+ * api_user.c: verify_user). A table in api.c says which certificate role may send each
+ * op and that hello comes first. The handlers never see the transport: serve.c feeds
+ * them messages from TLS connections, tests/fuzz/fuzz_principal_api.c from a fuzzer.
+ *
+ * Bad input never changes the directory (each write is one transaction) and never ends
+ * the daemon; it gets {"id":N,"ok":false,"error":{"code":...,"message":...}}. A frame
+ * that could not be read at all is answered with id 0. The operations are documented
+ * in docs/principal-api.md. */
+#ifndef INSEL_PRINCIPAL_API_H
+#define INSEL_PRINCIPAL_API_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "db.h"
+#include "passwd.h"
+#include "pki.h"
+
+#define API_MAX_BAD_FRAMES 32      /* a peer sending more unreadable frames is cut off */
+#define API_MAX_VERIFY_PENDING 4   /* password checks in flight per connection */
+#define API_LIST_DEFAULT 100
+#define API_LIST_MAX 500
+#define API_TEXT_MAX 256           /* caller, callee, reason, ... */
+
+struct api_peer;
+struct api_verify;
+
+struct api_server {
+	struct db *db;
+	char name[PKI_NAME_MAX + 1];   /* the principal's own certificate name */
+	int64_t heartbeat_ms;          /* interval suggested to secondaries */
+	/* Runs a password check off the event loop, then calls api_verify_finish on it;
+	 * the fuzzer and tests run both steps inline. */
+	void (*run_verify)(struct api_server *s, struct api_verify *v);
+	int64_t (*now)(void);          /* seconds since the epoch */
+	unsigned dummy_iterations;     /* KDF cost for unknown users (0: the default) */
+	uint64_t requests, errors;     /* counters for the log */
+};
+
+struct api_peer {
+	struct api_server *srv;
+	struct pki_identity id;  /* from the peer's certificate */
+	bool hello_done;
+	unsigned bad_frames;
+	unsigned verify_pending;
+	bool gone;               /* the transport closed; freed once verify_pending is 0 */
+	/* Sends msg (taking the reference) and closes the transport. */
+	void (*send)(struct api_peer *p, json_t *msg);
+	void (*close)(struct api_peer *p, int reason);
+	void (*release)(struct api_peer *p);  /* frees p once gone and idle */
+	void *transport;
+};
+
+/* One message from the peer: msg NULL with err for a frame that could not be read. */
+void api_handle(struct api_peer *p, json_t *msg, int err);
+
+/* Replies, used by the handlers. */
+void api_reply_ok(struct api_peer *p, json_int_t id, json_t *fields);
+void api_reply_error(struct api_peer *p, json_int_t id, int err, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+/* A directory failure: the code of err and the directory's sentence. */
+void api_reply_db_error(struct api_peer *p, json_int_t id, int err);
+/* A field error from the msg_get_* getters. */
+void api_reply_field_error(struct api_peer *p, json_int_t id);
+/* A string field of at most API_TEXT_MAX printable bytes. */
+int api_get_text(struct api_peer *p, json_int_t id, const json_t *msg, const char *key,
+		 bool required, const char **out);
+
+/* The handlers, one family per file. */
+void hello_handle(struct api_peer *p, json_int_t id, const json_t *msg);
+void register_handle(struct api_peer *p, json_int_t id, const json_t *msg);
+void heartbeat_handle(struct api_peer *p, json_int_t id, const json_t *msg);
+void lookup_handle(struct api_peer *p, json_int_t id, const json_t *msg);
+void list_handle(struct api_peer *p, json_int_t id, const json_t *msg);
+void revocations_handle(struct api_peer *p, json_int_t id, const json_t *msg);
+void call_start_handle(struct api_peer *p, json_int_t id, const json_t *msg);
+void call_end_handle(struct api_peer *p, json_int_t id, const json_t *msg);
+void verify_user_handle(struct api_peer *p, json_int_t id, const json_t *msg);
+
+/* A password check in flight (api_user.c). */
+struct api_verify {
+	struct api_peer *peer;
+	json_int_t id;
+	char user[2 * DB_NAME_MAX + 2];  /* name@lan */
+	char lan[DB_NAME_MAX + 1];
+	char password[PASSWD_MAX_LEN + 1];
+	char hash[PASSWD_HASH_STRLEN];
+	bool known;                      /* the user exists */
+	unsigned dummy_iterations;
+	int result;
+	void *work;                      /* the runner's (a uv_work_t) */
+};
+/* The slow part, safe on a worker thread: touches only v. */
+void api_verify_compute(struct api_verify *v);
+/* Back on the loop: replies (unless the peer is gone), wipes and frees v. */
+void api_verify_finish(struct api_verify *v);
+
+#endif

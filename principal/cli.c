@@ -1,0 +1,345 @@
+/* Helpers shared by the operator subcommands (see cli.h). */
+#include "cli.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cmd.h"
+#include "err.h"
+
+static void print_verbs(const char *family, const char *summary, const struct cli_verb *verbs,
+			size_t n, FILE *out)
+{
+	fprintf(out, "insel-principal %s — %s\n\nUsage:\n", family, summary);
+	for (size_t i = 0; i < n; i++)
+		fprintf(out, "  insel-principal %s %s %s\n      %s\n", family, verbs[i].name,
+			verbs[i].usage, verbs[i].help);
+	fprintf(out, "\nEvery verb takes --db PATH (default %s) and --json.\n"
+		"Exit codes: 0 done, 1 failed (the message says why), 2 bad command line or "
+		"input, 4 directory unavailable.\n", DB_DEFAULT_PATH);
+}
+
+int cli_run_verbs(const char *family, const char *summary, const struct cli_verb *verbs,
+		  size_t n, int argc, char **argv)
+{
+	struct cli c;
+
+	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		print_verbs(family, summary, verbs, n, argc < 2 ? stderr : stdout);
+		return argc < 2 ? EXIT_USAGE : EXIT_OK;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(verbs[i].name, argv[1]) != 0)
+			continue;
+		memset(&c, 0, sizeof c);
+		snprintf(c.prog, sizeof c.prog, "insel-principal %s %s", family, verbs[i].name);
+		c.usage = verbs[i].usage;
+		c.db_path = DB_DEFAULT_PATH;
+		return verbs[i].fn(&c, argc - 1, argv + 1);
+	}
+	fprintf(stderr, "insel-principal %s: unknown verb '%s'\n", family, argv[1]);
+	print_verbs(family, summary, verbs, n, stderr);
+	return EXIT_USAGE;
+}
+
+int cli_usage_error(const struct cli *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", c->prog);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nUsage: %s %s [--db PATH] [--json]\n", c->prog, c->usage);
+	return EXIT_USAGE;
+}
+
+static bool in_list(const char *const *list, const char *name)
+{
+	for (size_t i = 0; list && list[i]; i++)
+		if (strcmp(list[i], name) == 0)
+			return true;
+	return false;
+}
+
+static int add_value(struct cli *c, const char *name, const char *value)
+{
+	if (c->nvals == CLI_MAX_VALS)
+		return cli_usage_error(c, "too many options");
+	c->vals[c->nvals].name = name;
+	c->vals[c->nvals].value = value;
+	c->nvals++;
+	return 0;
+}
+
+/* One "--name[=value]" argument at argv[*i]; consumes its value. */
+static int parse_option(struct cli *c, int argc, char **argv, int *i,
+			const char *const *value_opts, const char *const *flags)
+{
+	char name[48];
+	const char *arg = argv[*i], *eq = strchr(arg, '='), *value = NULL;
+	size_t len = eq ? (size_t)(eq - arg) : strlen(arg);
+
+	if (len >= sizeof name)
+		return cli_usage_error(c, "unknown option '%s'", arg);
+	memcpy(name, arg, len);
+	name[len] = '\0';
+	if (strcmp(name, "--json") == 0 && !eq) {
+		c->json = true;
+		return 0;
+	}
+	if (in_list(flags, name) && !eq)
+		return add_value(c, argv[*i], NULL);
+	if (strcmp(name, "--db") != 0 && !in_list(value_opts, name))
+		return cli_usage_error(c, "unknown option '%s'", arg);
+	if (eq)
+		value = eq + 1;
+	else if (*i + 1 < argc)
+		value = argv[++*i];
+	else
+		return cli_usage_error(c, "option %s needs a value", name);
+	if (strcmp(name, "--db") == 0) {
+		c->db_path = value;
+		return 0;
+	}
+	/* The name must outlive this frame: point at the matching list entry. */
+	for (size_t k = 0; value_opts[k]; k++)
+		if (strcmp(value_opts[k], name) == 0)
+			return add_value(c, value_opts[k], value);
+	return EXIT_USAGE;
+}
+
+int cli_parse(struct cli *c, int argc, char **argv, const char *const *value_opts,
+	      const char *const *flags, size_t min_pos, size_t max_pos)
+{
+	bool only_pos = false;
+
+	for (int i = 1; i < argc; i++) {
+		int rc;
+
+		if (!only_pos && strcmp(argv[i], "--help") == 0) {
+			printf("Usage: %s %s [--db PATH] [--json]\n", c->prog, c->usage);
+			c->exit_code = EXIT_OK;
+			return -1;
+		}
+		if (!only_pos && strcmp(argv[i], "--") == 0) {
+			only_pos = true;
+			continue;
+		}
+		if (!only_pos && strncmp(argv[i], "--", 2) == 0) {
+			rc = parse_option(c, argc, argv, &i, value_opts, flags);
+			if (rc) {
+				c->exit_code = rc;
+				return -1;
+			}
+			continue;
+		}
+		if (c->npos == CLI_MAX_POS || c->npos == max_pos) {
+			c->exit_code = cli_usage_error(c, "unexpected argument '%s'", argv[i]);
+			return -1;
+		}
+		c->pos[c->npos++] = argv[i];
+	}
+	if (c->npos < min_pos) {
+		c->exit_code = cli_usage_error(c, "missing argument");
+		return -1;
+	}
+	return 0;
+}
+
+const char *cli_opt_at(const struct cli *c, const char *name, size_t i)
+{
+	for (size_t k = 0; k < c->nvals; k++)
+		if (strcmp(c->vals[k].name, name) == 0 && i-- == 0)
+			return c->vals[k].value ? c->vals[k].value : "";
+	return NULL;
+}
+
+const char *cli_opt(const struct cli *c, const char *name)
+{
+	return cli_opt_at(c, name, 0);
+}
+
+size_t cli_opt_count(const struct cli *c, const char *name)
+{
+	size_t n = 0;
+
+	while (cli_opt_at(c, name, n))
+		n++;
+	return n;
+}
+
+bool cli_flag(const struct cli *c, const char *name)
+{
+	return cli_opt(c, name) != NULL;
+}
+
+struct db *cli_open_db(const struct cli *c)
+{
+	struct db *db;
+	char err[600];
+
+	if (db_open(c->db_path, &db, err, sizeof err)) {
+		fprintf(stderr, "%s: %s\n", c->prog, err);
+		return NULL;
+	}
+	return db;
+}
+
+static bool is_input_error(int err)
+{
+	return err == INSEL_E_BAD_FIELD || err == INSEL_E_BAD_ADDR || err == INSEL_E_BAD_PREFIX ||
+	       err == INSEL_E_HOST_BITS || err == INSEL_E_MALFORMED;
+}
+
+int cli_fail(const struct cli *c, struct db *db, int err)
+{
+	const char *msg = db ? db_errmsg(db) : insel_strerror(err);
+
+	fprintf(stderr, "%s: %s\n", c->prog, msg);
+	db_close(db);
+	return is_input_error(err) ? EXIT_USAGE : EXIT_FAILURE_GENERIC;
+}
+
+int64_t cli_now(void)
+{
+	return (int64_t)time(NULL);
+}
+
+/* ---- output ---- */
+
+static void format_time(json_int_t t, char *out, size_t outlen)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (gmtime_r(&tt, &tm))
+		strftime(out, outlen, "%Y-%m-%d %H:%M:%SZ", &tm);
+	else
+		snprintf(out, outlen, "%" JSON_INTEGER_FORMAT, t);
+}
+
+static void format_bytes(json_int_t n, char *out, size_t outlen)
+{
+	static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+	double v = (double)n;
+	int u = 0;
+
+	while (v >= 1024 && u < 4) {
+		v /= 1024;
+		u++;
+	}
+	snprintf(out, outlen, u ? "%.1f %s" : "%.0f %s", v, units[u]);
+}
+
+static void format_cell(const json_t *v, enum cli_kind kind, char *out, size_t outlen)
+{
+	size_t used = 0;
+
+	if (!v || json_is_null(v)) {
+		snprintf(out, outlen, "-");
+	} else if (kind == CLI_TIME && json_is_integer(v)) {
+		format_time(json_integer_value(v), out, outlen);
+	} else if (kind == CLI_BYTES && json_is_integer(v)) {
+		format_bytes(json_integer_value(v), out, outlen);
+	} else if (json_is_string(v)) {
+		snprintf(out, outlen, "%s", json_string_value(v));
+	} else if (json_is_integer(v)) {
+		snprintf(out, outlen, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+	} else if (json_is_boolean(v)) {
+		snprintf(out, outlen, "%s", json_is_true(v) ? "yes" : "no");
+	} else if (json_is_array(v) && kind == CLI_LIST) {
+		out[0] = '\0';
+		for (size_t i = 0; i < json_array_size(v) && used < outlen; i++)
+			used += (size_t)snprintf(out + used, outlen - used, "%s%s", i ? "," : "",
+						 json_string_value(json_array_get(v, i)));
+		if (!json_array_size(v))
+			snprintf(out, outlen, "-");
+	} else {
+		char *s = json_dumps(v, JSON_COMPACT);
+
+		snprintf(out, outlen, "%s", s ? s : "?");
+		free(s);
+	}
+}
+
+static void print_json(json_t *j)
+{
+	json_dumpf(j, stdout, JSON_INDENT(2));
+	putchar('\n');
+}
+
+int cli_print_list(const struct cli *c, struct db *db, json_t *rows,
+		   const struct cli_column *cols, size_t ncols)
+{
+	size_t width[16] = {0};
+	char cell[512];
+
+	db_close(db);
+	if (c->json || ncols > 16) {
+		print_json(rows);
+		json_decref(rows);
+		return EXIT_OK;
+	}
+	for (size_t k = 0; k < ncols; k++)
+		width[k] = strlen(cols[k].header);
+	for (size_t i = 0; i < json_array_size(rows); i++)
+		for (size_t k = 0; k < ncols; k++) {
+			format_cell(json_object_get(json_array_get(rows, i), cols[k].key),
+				    cols[k].kind, cell, sizeof cell);
+			if (strlen(cell) > width[k])
+				width[k] = strlen(cell);
+		}
+	for (size_t k = 0; k < ncols; k++)
+		printf("%-*s%s", k + 1 < ncols ? (int)width[k] : 0, cols[k].header,
+		       k + 1 < ncols ? "  " : "\n");
+	for (size_t i = 0; i < json_array_size(rows); i++)
+		for (size_t k = 0; k < ncols; k++) {
+			format_cell(json_object_get(json_array_get(rows, i), cols[k].key),
+				    cols[k].kind, cell, sizeof cell);
+			printf("%-*s%s", k + 1 < ncols ? (int)width[k] : 0, cell,
+			       k + 1 < ncols ? "  " : "\n");
+		}
+	if (json_array_size(rows) == 0)
+		printf("(none)\n");
+	json_decref(rows);
+	return EXIT_OK;
+}
+
+int cli_print_object(const struct cli *c, struct db *db, json_t *obj,
+		     const struct cli_column *cols, size_t ncols)
+{
+	char cell[1024];
+
+	db_close(db);
+	if (c->json) {
+		print_json(obj);
+	} else {
+		for (size_t k = 0; k < ncols; k++) {
+			format_cell(json_object_get(obj, cols[k].key), cols[k].kind, cell,
+				    sizeof cell);
+			printf("%-15s %s\n", cols[k].header, cell);
+		}
+	}
+	json_decref(obj);
+	return EXIT_OK;
+}
+
+int cli_done(const struct cli *c, struct db *db, const char *fmt, ...)
+{
+	va_list ap;
+
+	db_close(db);
+	if (c->json) {
+		printf("{\"ok\": true}\n");
+		return EXIT_OK;
+	}
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+	return EXIT_OK;
+}

@@ -1,0 +1,119 @@
+/* `insel-principal secondary ...`: the LAN gateways, their certificates and health. */
+#include <stdio.h>
+
+#include "cli.h"
+#include "cmd.h"
+#include "principal.h"
+
+static const struct cli_column columns[] = {
+	{"name", "SECONDARY", CLI_STR},
+	{"lans", "LANS", CLI_LIST},
+	{"state", "STATE", CLI_STR},
+	{"endpoint", "ENDPOINT", CLI_STR},
+	{"last_heartbeat", "LAST HEARTBEAT", CLI_TIME},
+	{"serial", "CERT SERIAL", CLI_STR},
+};
+static const struct cli_column fields[] = {
+	{"name", "secondary", CLI_STR},
+	{"lans", "LANs", CLI_LIST},
+	{"state", "state", CLI_STR},
+	{"endpoint", "endpoint", CLI_STR},
+	{"last_heartbeat", "last heartbeat", CLI_TIME},
+	{"fingerprint", "fingerprint", CLI_STR},
+	{"pinned", "pinned", CLI_BOOL},
+	{"serial", "cert serial", CLI_STR},
+};
+#define N(a) (sizeof a / sizeof a[0])
+
+static int sec_add(struct cli *c, int argc, char **argv)
+{
+	static const char *const opts[] = {"--fingerprint", NULL};
+	struct db *db;
+	int rc;
+
+	if (cli_parse(c, argc, argv, opts, NULL, 1, 1))
+		return c->exit_code;
+	if (!(db = cli_open_db(c)))
+		return EXIT_UNAVAILABLE;
+	rc = db_secondary_add(db, c->pos[0], cli_opt(c, "--fingerprint"), cli_now());
+	if (rc)
+		return cli_fail(c, db, rc);
+	return cli_done(c, db, "secondary %s added%s", c->pos[0],
+			cli_opt(c, "--fingerprint") ? ", pinned to its certificate" : "");
+}
+
+static int sec_list(struct cli *c, int argc, char **argv)
+{
+	struct db *db;
+	json_t *rows;
+	int rc;
+
+	if (cli_parse(c, argc, argv, NULL, NULL, 0, 0))
+		return c->exit_code;
+	if (!(db = cli_open_db(c)))
+		return EXIT_UNAVAILABLE;
+	if ((rc = db_secondary_list(db, cli_now(), &rows)))
+		return cli_fail(c, db, rc);
+	return cli_print_list(c, db, rows, columns, N(columns));
+}
+
+static int sec_show(struct cli *c, int argc, char **argv)
+{
+	struct db *db;
+	json_t *obj;
+	int rc;
+
+	if (cli_parse(c, argc, argv, NULL, NULL, 1, 1))
+		return c->exit_code;
+	if (!(db = cli_open_db(c)))
+		return EXIT_UNAVAILABLE;
+	if ((rc = db_secondary_show(db, c->pos[0], cli_now(), &obj)))
+		return cli_fail(c, db, rc);
+	return cli_print_object(c, db, obj, fields, N(fields));
+}
+
+static int sec_remove(struct cli *c, int argc, char **argv)
+{
+	struct db *db;
+	int rc;
+
+	if (cli_parse(c, argc, argv, NULL, NULL, 1, 1))
+		return c->exit_code;
+	if (!(db = cli_open_db(c)))
+		return EXIT_UNAVAILABLE;
+	if ((rc = db_secondary_remove(db, c->pos[0])))
+		return cli_fail(c, db, rc);
+	return cli_done(c, db, "secondary %s removed; its LANs are served by nobody now",
+			c->pos[0]);
+}
+
+static int sec_revoke(struct cli *c, int argc, char **argv)
+{
+	static const char *const opts[] = {"--reason", NULL};
+	struct db *db;
+	int rc;
+
+	if (cli_parse(c, argc, argv, opts, NULL, 1, 1))
+		return c->exit_code;
+	if (!(db = cli_open_db(c)))
+		return EXIT_UNAVAILABLE;
+	if ((rc = db_secondary_revoke(db, c->pos[0], cli_opt(c, "--reason"), cli_now())))
+		return cli_fail(c, db, rc);
+	return cli_done(c, db, "certificate of secondary %s revoked; it is marked down",
+			c->pos[0]);
+}
+
+static const struct cli_verb verbs[] = {
+	{"add", sec_add, "NAME [--fingerprint SHA256HEX]",
+	 "add a secondary ahead of its registration, optionally pinned to one certificate"},
+	{"list", sec_list, "", "list secondaries with their LANs and health"},
+	{"show", sec_show, "NAME", "show one secondary"},
+	{"remove", sec_remove, "NAME", "remove a secondary (its LANs stay, unserved)"},
+	{"revoke", sec_revoke, "NAME [--reason TEXT]",
+	 "revoke the certificate the secondary registered with"},
+};
+
+int secondary_main(int argc, char **argv)
+{
+	return cli_run_verbs("secondary", "the LAN gateways", verbs, N(verbs), argc, argv);
+}

@@ -1,0 +1,107 @@
+/* `insel-principal serve`: reads the configuration (a file, see
+ * deploy/principal.conf.example, and/or flags that override it) and runs the daemon. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "cmd.h"
+#include "config.h"
+#include "err.h"
+#include "principal.h"
+#include "serve.h"
+
+#define DEFAULT_LISTEN "0.0.0.0:7443"
+
+static const struct cfg_key schema[] = {
+	{"principal", "listen", CFG_ENDPOINT, 0, 0, 0, DEFAULT_LISTEN},
+	{"principal", "database", CFG_PATH, 0, 0, 0, DB_DEFAULT_PATH},
+	{"principal", "ca", CFG_PATH, 0, 0, 0, NULL},
+	{"principal", "cert", CFG_PATH, 0, 0, 0, NULL},
+	{"principal", "key", CFG_PATH, 0, 0, 0, NULL},
+	{"principal", "down_after", CFG_DURATION, 0, 1000, 86400000, "30s"},
+	{"principal", "heartbeat", CFG_DURATION, 0, 100, 3600000, "10s"},
+	{"principal", "max_connections", CFG_INT, 0, 1, 1000000, "4096"},
+};
+#define NKEYS (sizeof schema / sizeof schema[0])
+
+static const char *pick(const struct cli *c, const char *flag, const struct cfg *cfg,
+			const char *key)
+{
+	const char *v = cli_opt(c, flag);
+
+	return v ? v : cfg ? cfg_str(cfg, "principal", key) : NULL;
+}
+
+static int duration_s(const struct cli *c, const char *flag, const struct cfg *cfg,
+		      const char *key, uint64_t dflt_ms, uint64_t *ms)
+{
+	const char *v = cli_opt(c, flag);
+
+	if (v)
+		return cfg_parse_duration_ms(v, ms) ? cli_usage_error(c, "%s: not a duration "
+								      "(e.g. 30s, 2m)", flag)
+						    : 0;
+	*ms = cfg ? cfg_duration_ms(cfg, "principal", key) : dflt_ms;
+	return 0;
+}
+
+static int resolve(struct cli *c, const struct cfg *cfg, struct serve_options *o)
+{
+	const char *listen = pick(c, "--listen", cfg, "listen");
+	uint64_t down_ms, hb_ms;
+	long long maxc = cfg ? cfg_int(cfg, "principal", "max_connections") : 4096;
+	int rc;
+
+	if (ip_endpoint_parse(listen ? listen : DEFAULT_LISTEN, &o->listen))
+		return cli_usage_error(c, "--listen: '%s' is not ADDRESS:PORT", listen);
+	o->db_path = strcmp(c->db_path, DB_DEFAULT_PATH) != 0 || !cfg
+			     ? c->db_path : cfg_str(cfg, "principal", "database");
+	o->ca = pick(c, "--ca", cfg, "ca");
+	o->cert = pick(c, "--cert", cfg, "cert");
+	o->key = pick(c, "--key", cfg, "key");
+	if (!o->ca || !o->cert || !o->key)
+		return cli_usage_error(c, "the CA, certificate and key are needed: --ca, --cert, "
+				       "--key, or ca/cert/key in [principal] of --config");
+	if ((rc = duration_s(c, "--down-after", cfg, "down_after", 30000, &down_ms)) ||
+	    (rc = duration_s(c, "--heartbeat", cfg, "heartbeat", 10000, &hb_ms)))
+		return rc;
+	if (down_ms < 1000)
+		return cli_usage_error(c, "--down-after must be at least 1s");
+	o->down_after_s = (int64_t)(down_ms / 1000);
+	o->heartbeat_ms = (int64_t)hb_ms;
+	o->max_connections = (size_t)maxc;
+	o->port_file = cli_opt(c, "--port-file");
+	return 0;
+}
+
+int serve_main(int argc, char **argv)
+{
+	static const char *const opts[] = {"--config", "--listen", "--ca", "--cert", "--key",
+					   "--down-after", "--heartbeat", "--port-file", NULL};
+	struct cli c = {.db_path = DB_DEFAULT_PATH,
+			.usage = "[--config FILE] [--listen ADDR:PORT] [--ca FILE] [--cert FILE] "
+				 "[--key FILE] [--down-after DURATION] [--heartbeat DURATION] "
+				 "[--port-file FILE]"};
+	struct serve_options o = {0};
+	struct cfg cfg = {0};
+	bool have_cfg = false;
+	int rc;
+
+	snprintf(c.prog, sizeof c.prog, "insel-principal serve");
+	if (cli_parse(&c, argc, argv, opts, NULL, 0, 0))
+		return c.exit_code;
+	if (cli_opt(&c, "--config")) {
+		if (cfg_load_file(&cfg, cli_opt(&c, "--config"), schema, NKEYS)) {
+			fprintf(stderr, "%s: %s\n", c.prog, cfg_error(&cfg));
+			cfg_free(&cfg);
+			return EXIT_CONFIG;
+		}
+		have_cfg = true;
+	}
+	rc = resolve(&c, have_cfg ? &cfg : NULL, &o);
+	if (!rc)
+		rc = serve_run(&o);
+	if (have_cfg)
+		cfg_free(&cfg);
+	return rc;
+}

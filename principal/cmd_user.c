@@ -1,0 +1,183 @@
+/* `insel-principal user ...`: people who place calls, known as name@lan, with salted
+ * PBKDF2 password hashes (common/passwd.h). Passwords are read from the terminal without
+ * echo (asked twice), or as one line from standard input for scripts. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "cli.h"
+#include "cmd.h"
+#include "config.h"
+#include "err.h"
+#include "passwd.h"
+#include "principal.h"
+
+static const struct cli_column columns[] = {
+	{"user", "USER", CLI_STR},
+	{"lan", "LAN", CLI_STR},
+	{"iterations", "KDF ITERATIONS", CLI_INT},
+	{"created_at", "CREATED", CLI_TIME},
+};
+#define N(a) (sizeof a / sizeof a[0])
+
+static bool read_line(const char *prompt, char *out, size_t outlen)
+{
+	bool tty = isatty(STDIN_FILENO);
+	struct termios old, quiet;
+	bool ok;
+
+	if (tty) {
+		fprintf(stderr, "%s", prompt);
+		tcgetattr(STDIN_FILENO, &old);
+		quiet = old;
+		quiet.c_lflag &= ~(tcflag_t)ECHO;
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+	}
+	ok = fgets(out, (int)outlen, stdin) != NULL;
+	if (tty) {
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+		fputc('\n', stderr);
+	}
+	if (ok)
+		out[strcspn(out, "\r\n")] = '\0';
+	return ok;
+}
+
+static int read_password(const struct cli *c, char *out, size_t outlen)
+{
+	char again[PASSWD_MAX_LEN + 2];
+
+	if (!read_line("Password: ", out, outlen) || !out[0])
+		return cli_usage_error(c, "no password given (type it, or pipe one line to stdin)");
+	if (strlen(out) > PASSWD_MAX_LEN)
+		return cli_usage_error(c, "password longer than %d bytes", PASSWD_MAX_LEN);
+	if (isatty(STDIN_FILENO)) {
+		bool same = read_line("Again: ", again, sizeof again) && strcmp(again, out) == 0;
+
+		secure_wipe(again, sizeof again);
+		if (!same)
+			return cli_usage_error(c, "the passwords differ");
+	}
+	return 0;
+}
+
+/* Parses NAME@LAN and --iterations, reads the password and hashes it. */
+static int prepare_hash(const struct cli *c, char *name, char *lan, char *hash, size_t hashlen)
+{
+	char pw[PASSWD_MAX_LEN + 2];
+	long long iterations = PASSWD_DEFAULT_ITERATIONS;
+	int rc;
+
+	if (db_split_user(c->pos[0], name, lan))
+		return cli_usage_error(c, "'%s' is not NAME@LAN", c->pos[0]);
+	if (cli_opt(c, "--iterations") &&
+	    (cfg_parse_int(cli_opt(c, "--iterations"), &iterations) ||
+	     iterations < PASSWD_MIN_ITERATIONS || iterations > PASSWD_MAX_ITERATIONS))
+		return cli_usage_error(c, "--iterations must be from %u to %u",
+				       PASSWD_MIN_ITERATIONS, PASSWD_MAX_ITERATIONS);
+	if ((rc = read_password(c, pw, sizeof pw))) {
+		secure_wipe(pw, sizeof pw);
+		return rc;
+	}
+	rc = passwd_hash(pw, (unsigned)iterations, hash, hashlen);
+	secure_wipe(pw, sizeof pw);
+	if (rc)
+		return cli_fail(c, NULL, rc);
+	return 0;
+}
+
+static int user_write(struct cli *c, int argc, char **argv, bool add)
+{
+	static const char *const opts[] = {"--iterations", NULL};
+	char name[DB_NAME_MAX + 1], lan[DB_NAME_MAX + 1], hash[PASSWD_HASH_STRLEN];
+	struct db *db;
+	int rc;
+
+	if (cli_parse(c, argc, argv, opts, NULL, 1, 1))
+		return c->exit_code;
+	if ((rc = prepare_hash(c, name, lan, hash, sizeof hash)))
+		return rc;
+	if (!(db = cli_open_db(c)))
+		return EXIT_UNAVAILABLE;
+	rc = add ? db_user_add(db, name, lan, hash, cli_now())
+		 : db_user_set_hash(db, name, lan, hash);
+	if (rc)
+		return cli_fail(c, db, rc);
+	return cli_done(c, db, add ? "user %s added" : "password of %s changed", c->pos[0]);
+}
+
+static int user_add(struct cli *c, int argc, char **argv)
+{
+	return user_write(c, argc, argv, true);
+}
+
+static int user_passwd(struct cli *c, int argc, char **argv)
+{
+	return user_write(c, argc, argv, false);
+}
+
+static int user_list(struct cli *c, int argc, char **argv)
+{
+	static const char *const opts[] = {"--lan", NULL};
+	struct db *db;
+	json_t *rows;
+	int rc;
+
+	if (cli_parse(c, argc, argv, opts, NULL, 0, 0))
+		return c->exit_code;
+	if (!(db = cli_open_db(c)))
+		return EXIT_UNAVAILABLE;
+	if ((rc = db_user_list(db, cli_opt(c, "--lan"), &rows)))
+		return cli_fail(c, db, rc);
+	return cli_print_list(c, db, rows, columns, N(columns));
+}
+
+static int user_show_or_remove(struct cli *c, int argc, char **argv, bool remove)
+{
+	char name[DB_NAME_MAX + 1], lan[DB_NAME_MAX + 1];
+	struct db *db;
+	json_t *obj;
+	int rc;
+
+	if (cli_parse(c, argc, argv, NULL, NULL, 1, 1))
+		return c->exit_code;
+	if (db_split_user(c->pos[0], name, lan))
+		return cli_usage_error(c, "'%s' is not NAME@LAN", c->pos[0]);
+	if (!(db = cli_open_db(c)))
+		return EXIT_UNAVAILABLE;
+	if (remove) {
+		if ((rc = db_user_remove(db, name, lan)))
+			return cli_fail(c, db, rc);
+		return cli_done(c, db, "user %s removed", c->pos[0]);
+	}
+	if ((rc = db_user_show(db, name, lan, &obj)))
+		return cli_fail(c, db, rc);
+	return cli_print_object(c, db, obj, columns, N(columns));
+}
+
+static int user_show(struct cli *c, int argc, char **argv)
+{
+	return user_show_or_remove(c, argc, argv, false);
+}
+
+static int user_remove(struct cli *c, int argc, char **argv)
+{
+	return user_show_or_remove(c, argc, argv, true);
+}
+
+static const struct cli_verb verbs[] = {
+	{"add", user_add, "NAME@LAN [--iterations N]",
+	 "add a user; the password is asked for, or read as one line from stdin"},
+	{"passwd", user_passwd, "NAME@LAN [--iterations N]", "set a user's password"},
+	{"list", user_list, "[--lan LAN]", "list users"},
+	{"show", user_show, "NAME@LAN", "show one user"},
+	{"remove", user_remove, "NAME@LAN", "remove a user"},
+};
+
+int user_main(int argc, char **argv)
+{
+	return cli_run_verbs("user", "users who place calls", verbs, N(verbs), argc, argv);
+}

@@ -1,0 +1,529 @@
+/* The directory database: opening, migrations, the prepared-statement table and the
+ * helpers shared by the query families (db_lan.c, db_records.c, db_lookup.c). */
+#include "db_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "err.h"
+#include "schema.h"
+
+/* A secondary's state as look-ups should report it: 'up' turns 'down' once it has been
+ * silent since before the cut-off, even if the daemon's sweep has not run yet. */
+#define STATE_EXPR(cutoff) \
+	"CASE WHEN s.state = 'up' AND s.last_heartbeat < " cutoff " THEN 'down' " \
+	"ELSE s.state END"
+
+static const char *const stmt_sql[ST_COUNT] = {
+	[ST_BEGIN] = "BEGIN IMMEDIATE",
+	[ST_COMMIT] = "COMMIT",
+	[ST_ROLLBACK] = "ROLLBACK",
+
+	[ST_SEC_INSERT] = "INSERT INTO secondaries (name, fingerprint, pinned, created_at) "
+			  "VALUES (?1, ?2, ?3, ?4)",
+	[ST_SEC_DELETE] = "DELETE FROM secondaries WHERE name = ?1",
+	[ST_SEC_GET] = "SELECT id, fingerprint, pinned, serial FROM secondaries WHERE name = ?1",
+	[ST_SEC_LIST] = "SELECT s.name, "
+			"(SELECT group_concat(l.name, ' ') FROM lans l WHERE l.secondary_id = s.id), "
+			"s.fingerprint, s.serial, s.pinned, s.endpoint, " STATE_EXPR("?2") ", "
+			"s.last_heartbeat "
+			"FROM secondaries s WHERE ?1 IS NULL OR s.name = ?1 ORDER BY s.name",
+	[ST_SEC_REGISTER] = "UPDATE secondaries SET fingerprint = ?2, serial = ?3, endpoint = ?4, "
+			    "last_heartbeat = ?5, state = 'up' WHERE id = ?1",
+	[ST_SEC_HEARTBEAT] = "UPDATE secondaries SET last_heartbeat = ?2, state = 'up' "
+			     "WHERE name = ?1 AND endpoint IS NOT NULL",
+	[ST_SEC_MARK_DOWN] = "UPDATE secondaries SET state = 'down' "
+			     "WHERE state = 'up' AND last_heartbeat < ?1",
+	[ST_SEC_MARK_ONE_DOWN] = "UPDATE secondaries SET state = 'down' WHERE id = ?1",
+	[ST_SEC_SERVES] = "SELECT 1 FROM lans l JOIN secondaries s ON s.id = l.secondary_id "
+			  "WHERE s.name = ?1 AND l.name = ?2",
+
+	[ST_LAN_INSERT] = "INSERT INTO lans (name, secondary_id, created_at) VALUES (?1, ?2, ?3)",
+	[ST_LAN_GET] = "SELECT l.id, l.secondary_id, s.name FROM lans l "
+		       "LEFT JOIN secondaries s ON s.id = l.secondary_id WHERE l.name = ?1",
+	[ST_LAN_DELETE] = "DELETE FROM lans WHERE name = ?1",
+	[ST_LAN_SET_SECONDARY] = "UPDATE lans SET secondary_id = ?2 WHERE id = ?1",
+	[ST_LAN_LIST] = "SELECT l.name, "
+			"(SELECT group_concat(p.prefix, ' ') FROM lan_prefixes p "
+			" WHERE p.lan_id = l.id), "
+			"s.name, s.endpoint, " STATE_EXPR("?2") ", s.last_heartbeat, s.fingerprint, "
+			"(SELECT count(*) FROM hosts h WHERE h.lan_id = l.id), "
+			"(SELECT count(*) FROM users u WHERE u.lan_id = l.id) "
+			"FROM lans l LEFT JOIN secondaries s ON s.id = l.secondary_id "
+			"WHERE ?1 IS NULL OR l.name = ?1 ORDER BY l.name",
+	[ST_LAN_SERVING] = "SELECT s.name, s.endpoint, s.fingerprint, " STATE_EXPR("?2") ", "
+			   "s.last_heartbeat FROM lans l "
+			   "LEFT JOIN secondaries s ON s.id = l.secondary_id WHERE l.name = ?1",
+
+	[ST_PFX_INSERT] = "INSERT INTO lan_prefixes (prefix, lan_id, family, network, last_addr, "
+			  "len) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	[ST_PFX_DELETE_LAN] = "DELETE FROM lan_prefixes WHERE lan_id = ?1",
+	[ST_PFX_DELETE_ONE] = "DELETE FROM lan_prefixes WHERE lan_id = ?1 AND prefix = ?2",
+	/* No prefixes overlap, so only the one with the greatest network address not above
+	 * the new prefix's last address can overlap it. */
+	[ST_PFX_OVERLAP] = "SELECT p.prefix, l.name FROM lan_prefixes p "
+			   "JOIN lans l ON l.id = p.lan_id WHERE p.rowid = "
+			   "(SELECT rowid FROM lan_prefixes WHERE family = ?1 AND network <= ?3 "
+			   " ORDER BY network DESC LIMIT 1) AND p.last_addr >= ?2",
+	/* Longest-prefix match: with no overlaps, the candidate above is the only one. */
+	[ST_PFX_MATCH] = "SELECT p.prefix, l.name FROM lan_prefixes p "
+			 "JOIN lans l ON l.id = p.lan_id WHERE p.rowid = "
+			 "(SELECT rowid FROM lan_prefixes WHERE family = ?1 AND network <= ?2 "
+			 " ORDER BY network DESC LIMIT 1) AND p.last_addr >= ?2",
+	[ST_PFX_COUNT_LAN] = "SELECT count(*) FROM lan_prefixes WHERE lan_id = ?1",
+
+	[ST_HOST_INSERT] = "INSERT INTO hosts (name, lan_id, address, created_at) "
+			   "VALUES (?1, ?2, ?3, ?4)",
+	[ST_HOST_DELETE] = "DELETE FROM hosts WHERE name = ?1",
+	[ST_HOST_LIST] = "SELECT h.name, l.name, h.address FROM hosts h "
+			 "JOIN lans l ON l.id = h.lan_id WHERE (?1 IS NULL OR l.name = ?1) "
+			 "AND (?2 IS NULL OR h.name = ?2) ORDER BY l.name, h.name",
+	[ST_HOST_ADDRS_OF_LAN] = "SELECT name, address FROM hosts WHERE lan_id = ?1",
+	[ST_HOST_BY_NAME] = "SELECT h.address FROM hosts h WHERE h.name = ?1",
+	[ST_HOST_BY_ADDR] = "SELECT name FROM hosts WHERE address = ?1",
+
+	[ST_USER_INSERT] = "INSERT INTO users (name, lan_id, password_hash, created_at) "
+			   "VALUES (?1, ?2, ?3, ?4)",
+	[ST_USER_SET_HASH] = "UPDATE users SET password_hash = ?3 WHERE name = ?1 AND "
+			     "lan_id = (SELECT id FROM lans WHERE name = ?2)",
+	[ST_USER_DELETE] = "DELETE FROM users WHERE name = ?1 AND "
+			   "lan_id = (SELECT id FROM lans WHERE name = ?2)",
+	[ST_USER_HASH] = "SELECT u.password_hash FROM users u JOIN lans l ON l.id = u.lan_id "
+			 "WHERE u.name = ?1 AND l.name = ?2",
+	[ST_USER_LIST] = "SELECT u.name, l.name, u.password_hash, u.created_at FROM users u "
+			 "JOIN lans l ON l.id = u.lan_id WHERE (?1 IS NULL OR l.name = ?1) "
+			 "AND (?2 IS NULL OR u.name = ?2) ORDER BY l.name, u.name",
+
+	[ST_CALL_INSERT] = "INSERT INTO calls (id, caller, caller_lan, callee, callee_lan, "
+			   "channels, started_at, reported_by) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
+			   "(SELECT id FROM secondaries WHERE name = ?8))",
+	[ST_CALL_END] = "UPDATE calls SET ended_at = ?2, bytes_up = ?3, bytes_down = ?4, "
+			"end_reason = ?5 WHERE id = ?1 AND ended_at IS NULL",
+	[ST_CALL_GET] = "SELECT c.ended_at, s.name FROM calls c "
+			"LEFT JOIN secondaries s ON s.id = c.reported_by WHERE c.id = ?1",
+	[ST_CALL_LIST] = "SELECT c.id, c.caller, c.caller_lan, c.callee, c.callee_lan, "
+			 "c.channels, c.started_at, c.ended_at, "
+			 "coalesce(c.ended_at, ?4) - c.started_at, c.bytes_up, c.bytes_down, "
+			 "c.end_reason, s.name FROM calls c "
+			 "LEFT JOIN secondaries s ON s.id = c.reported_by "
+			 "WHERE (?1 = 0 OR c.ended_at IS NULL) AND (?2 IS NULL OR c.id = ?2) "
+			 "ORDER BY c.started_at DESC, c.rowid DESC LIMIT ?3",
+
+	[ST_REV_INSERT] = "INSERT INTO revoked_certs (serial, name, reason, revoked_at) "
+			  "VALUES (?1, ?2, ?3, ?4)",
+	[ST_REV_DELETE] = "DELETE FROM revoked_certs WHERE serial = ?1",
+	[ST_REV_EXISTS] = "SELECT 1 FROM revoked_certs WHERE serial = ?1",
+	[ST_REV_LIST] = "SELECT serial, name, reason, revoked_at FROM revoked_certs "
+			"ORDER BY revoked_at, serial",
+
+	[ST_STATUS] = "SELECT (SELECT count(*) FROM lans), (SELECT count(*) FROM secondaries), "
+		      "(SELECT count(*) FROM secondaries WHERE state = 'up' AND "
+		      " last_heartbeat >= ?1), "
+		      "(SELECT count(*) FROM hosts), (SELECT count(*) FROM users), "
+		      "(SELECT count(*) FROM calls WHERE ended_at IS NULL), "
+		      "(SELECT count(*) FROM calls), (SELECT count(*) FROM revoked_certs)",
+};
+
+/* ---- errors ---- */
+
+int db_set_error(struct db *db, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(db->err, sizeof db->err, fmt, ap);
+	va_end(ap);
+	return err;
+}
+
+int db_sqlite_error(struct db *db, const char *what)
+{
+	int ext = sqlite3_extended_errcode(db->sql);
+	int err = INSEL_E_DB;
+
+	if (ext == SQLITE_CONSTRAINT_UNIQUE || ext == SQLITE_CONSTRAINT_PRIMARYKEY)
+		err = INSEL_E_EXISTS;
+	else if (ext == SQLITE_CONSTRAINT_TRIGGER || ext == SQLITE_CONSTRAINT_FOREIGNKEY)
+		err = INSEL_E_CONFLICT;
+	return db_set_error(db, err, "%s: %s", what, sqlite3_errmsg(db->sql));
+}
+
+const char *db_errmsg(const struct db *db)
+{
+	return db->err[0] ? db->err : "no error";
+}
+
+/* ---- statements and transactions ---- */
+
+sqlite3_stmt *db_stmt(struct db *db, enum db_stmt_id id)
+{
+	sqlite3_stmt *st = db->stmt[id];
+
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return st;
+}
+
+int db_exec_stmt(struct db *db, sqlite3_stmt *st, const char *what)
+{
+	int rc = sqlite3_step(st);
+
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+		rc = db_sqlite_error(db, what);
+		sqlite3_reset(st);
+		return rc;
+	}
+	sqlite3_reset(st);
+	return 0;
+}
+
+int db_tx_begin(struct db *db)
+{
+	db->err[0] = '\0';
+	return db_exec_stmt(db, db_stmt(db, ST_BEGIN), "cannot start a transaction");
+}
+
+int db_tx_end(struct db *db, int rc)
+{
+	if (rc == 0) {
+		rc = db_exec_stmt(db, db_stmt(db, ST_COMMIT), "cannot commit");
+		if (rc == 0)
+			return 0;
+	}
+	if (!sqlite3_get_autocommit(db->sql)) {
+		char keep[sizeof db->err];
+
+		/* Keep the first error's sentence; the rollback's is not the interesting one. */
+		memcpy(keep, db->err, sizeof keep);
+		db_exec_stmt(db, db_stmt(db, ST_ROLLBACK), "cannot roll back");
+		memcpy(db->err, keep, sizeof keep);
+	}
+	return rc;
+}
+
+/* ---- binding and reading ---- */
+
+static void prefix_last(const struct ip_prefix *p, struct ip_addr *last)
+{
+	unsigned bits = ip_family_bits(p->addr.family);
+
+	*last = p->addr;
+	for (unsigned i = p->len; i < bits; i++)
+		last->bytes[i / 8] |= (uint8_t)(0x80u >> (i % 8));
+}
+
+static int family_number(int family)
+{
+	return family == AF_INET ? 4 : 6;
+}
+
+void db_bind_prefix(sqlite3_stmt *st, int i, const struct ip_prefix *p)
+{
+	struct ip_addr last;
+	int n = (int)ip_family_bits(p->addr.family) / 8;
+
+	prefix_last(p, &last);
+	sqlite3_bind_int(st, i, family_number(p->addr.family));
+	sqlite3_bind_blob(st, i + 1, p->addr.bytes, n, SQLITE_TRANSIENT);
+	sqlite3_bind_blob(st, i + 2, last.bytes, n, SQLITE_TRANSIENT);
+}
+
+void db_bind_addr(sqlite3_stmt *st, int i, const struct ip_addr *a)
+{
+	sqlite3_bind_int(st, i, family_number(a->family));
+	sqlite3_bind_blob(st, i + 1, a->bytes, (int)ip_family_bits(a->family) / 8,
+			  SQLITE_TRANSIENT);
+}
+
+void db_bind_text_or_null(sqlite3_stmt *st, int i, const char *text)
+{
+	if (text)
+		sqlite3_bind_text(st, i, text, -1, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+const char *db_col_text(sqlite3_stmt *st, int i)
+{
+	return (const char *)sqlite3_column_text(st, i);
+}
+
+json_t *db_col_json_str(sqlite3_stmt *st, int i)
+{
+	const char *t = db_col_text(st, i);
+
+	return t ? json_string(t) : json_null();
+}
+
+json_t *db_col_json_int(sqlite3_stmt *st, int i)
+{
+	if (sqlite3_column_type(st, i) == SQLITE_NULL)
+		return json_null();
+	return json_integer(sqlite3_column_int64(st, i));
+}
+
+json_t *db_col_json_words(sqlite3_stmt *st, int i)
+{
+	const char *t = db_col_text(st, i);
+	json_t *a = json_array();
+
+	while (t && *t) {
+		size_t n = strcspn(t, " ");
+
+		if (n)
+			json_array_append_new(a, json_stringn(t, n));
+		t += n;
+		t += strspn(t, " ");
+	}
+	return a;
+}
+
+int db_one_or_not_found(struct db *db, json_t *list, const char *what, const char *name,
+			json_t **out)
+{
+	if (json_array_size(list) == 0) {
+		json_decref(list);
+		return db_set_error(db, INSEL_E_NOT_FOUND, "no %s named '%s'", what, name);
+	}
+	*out = json_incref(json_array_get(list, 0));
+	json_decref(list);
+	return 0;
+}
+
+static int id_by_name(struct db *db, enum db_stmt_id id, const char *name, const char *what,
+		      int64_t *out)
+{
+	sqlite3_stmt *st = db_stmt(db, id);
+	int rc;
+
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*out = sqlite3_column_int64(st, 0);
+	else if (rc == SQLITE_DONE)
+		rc = db_set_error(db, INSEL_E_NOT_FOUND, "no %s named '%s'", what, name);
+	else
+		rc = db_sqlite_error(db, what);
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW ? 0 : rc;
+}
+
+int db_lan_id(struct db *db, const char *lan, int64_t *id)
+{
+	return id_by_name(db, ST_LAN_GET, lan, "LAN", id);
+}
+
+int db_secondary_id(struct db *db, const char *name, int64_t *id)
+{
+	return id_by_name(db, ST_SEC_GET, name, "secondary", id);
+}
+
+bool db_name_valid(const char *name)
+{
+	size_t n = name ? strlen(name) : 0;
+
+	if (n == 0 || n > DB_NAME_MAX)
+		return false;
+	if (!((name[0] >= 'a' && name[0] <= 'z') || (name[0] >= '0' && name[0] <= '9')))
+		return false;
+	return strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789._-") == n;
+}
+
+bool db_serial_valid(const char *serial)
+{
+	size_t n = serial ? strlen(serial) : 0;
+
+	return n > 0 && n <= 40 && strspn(serial, "0123456789abcdef") == n;
+}
+
+/* ---- opening and migrating ---- */
+
+static int read_user_version(struct db *db, int *version)
+{
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v2(db->sql, "PRAGMA user_version", -1, &st, NULL);
+
+	if (rc != SQLITE_OK)
+		return db_sqlite_error(db, "cannot read the schema version");
+	rc = sqlite3_step(st);
+	*version = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
+	sqlite3_finalize(st);
+	return *version < 0 ? db_sqlite_error(db, "cannot read the schema version") : 0;
+}
+
+static int exec_sql(struct db *db, const char *sql, const char *what)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(db->sql, sql, NULL, NULL, &msg) == SQLITE_OK)
+		return 0;
+	db_set_error(db, INSEL_E_DB, "%s: %s", what, msg ? msg : sqlite3_errmsg(db->sql));
+	sqlite3_free(msg);
+	return INSEL_E_DB;
+}
+
+/* One step, in its own transaction; re-reads the version inside it so that two
+ * processes opening an old database at once do not both apply the same step. */
+static int apply_migration(struct db *db, const struct schema_migration *m)
+{
+	int version, rc = exec_sql(db, "BEGIN IMMEDIATE", "cannot start a migration");
+
+	if (rc)
+		return rc;
+	rc = read_user_version(db, &version);
+	if (!rc && version == m->version - 1) {
+		rc = exec_sql(db, m->sql, m->name);
+		if (!rc)
+			rc = exec_sql(db, m->bump, m->name);
+	}
+	if (!rc)
+		return exec_sql(db, "COMMIT", "cannot commit a migration");
+	exec_sql(db, "ROLLBACK", "cannot roll back a migration");
+	return rc;
+}
+
+static int migrate(struct db *db, const char *path)
+{
+	int version, rc = read_user_version(db, &version);
+
+	if (rc)
+		return rc;
+	if (version > (int)schema_migration_count)
+		return db_set_error(db, INSEL_E_VERSION,
+				    "%s has schema version %d, newer than this insel-principal "
+				    "knows (%u); use a newer insel-principal",
+				    path, version, schema_migration_count);
+	for (unsigned i = (unsigned)version; i < schema_migration_count; i++) {
+		rc = apply_migration(db, &schema_migrations[i]);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+static int configure_connection(struct db *db)
+{
+	int rc;
+
+	sqlite3_busy_timeout(db->sql, DB_BUSY_TIMEOUT_MS);
+	sqlite3_extended_result_codes(db->sql, 1);
+	rc = exec_sql(db, "PRAGMA foreign_keys = ON", "cannot enable foreign keys");
+	if (!rc)
+		rc = exec_sql(db, "PRAGMA journal_mode = WAL", "cannot enable WAL");
+	/* Every commit reaches the disk: call records and registrations survive a crash. */
+	if (!rc)
+		rc = exec_sql(db, "PRAGMA synchronous = FULL", "cannot set synchronous");
+	return rc;
+}
+
+static int prepare_all(struct db *db)
+{
+	for (int i = 0; i < ST_COUNT; i++) {
+		if (sqlite3_prepare_v3(db->sql, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
+				       &db->stmt[i], NULL) != SQLITE_OK)
+			return db_set_error(db, INSEL_E_DB, "cannot prepare statement %d: %s", i,
+					    sqlite3_errmsg(db->sql));
+	}
+	return 0;
+}
+
+/* Creates the file with mode 0600 first: it holds password hashes. */
+static void create_private_file(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+
+	if (fd >= 0)
+		close(fd);
+}
+
+int db_open(const char *path, struct db **out, char *err, size_t errlen)
+{
+	struct db *db = calloc(1, sizeof *db);
+	int rc;
+
+	*out = NULL;
+	if (!db) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	db->down_after = DB_DEFAULT_DOWN_AFTER_S;
+	create_private_file(path);
+	if (sqlite3_open_v2(path, &db->sql, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+			    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "cannot open database %s: %s", path,
+			 db->sql ? sqlite3_errmsg(db->sql) : "out of memory");
+		db_close(db);
+		return INSEL_E_DB;
+	}
+	rc = configure_connection(db);
+	if (!rc)
+		rc = migrate(db, path);
+	if (!rc)
+		rc = prepare_all(db);
+	if (rc) {
+		snprintf(err, errlen, "%s", db->err);
+		db_close(db);
+		return rc;
+	}
+	*out = db;
+	return 0;
+}
+
+void db_close(struct db *db)
+{
+	if (!db)
+		return;
+	for (int i = 0; i < ST_COUNT; i++)
+		sqlite3_finalize(db->stmt[i]);
+	sqlite3_close(db->sql);
+	free(db);
+}
+
+int db_schema_version(struct db *db)
+{
+	int v;
+
+	return read_user_version(db, &v) ? -1 : v;
+}
+
+int db_schema_latest(void)
+{
+	return (int)schema_migration_count;
+}
+
+void db_set_down_after(struct db *db, int64_t seconds)
+{
+	db->down_after = seconds > 0 ? seconds : 1;
+}
+
+int64_t db_down_after(const struct db *db)
+{
+	return db->down_after;
+}
+
+int db_status(struct db *db, int64_t now, json_t **out)
+{
+	sqlite3_stmt *st = db_stmt(db, ST_STATUS);
+	static const char *const keys[] = {"lans", "secondaries", "secondaries_up", "hosts",
+					   "users", "active_calls", "calls", "revoked"};
+	int rc;
+
+	sqlite3_bind_int64(st, 1, db_cutoff(db, now));
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		rc = db_sqlite_error(db, "cannot count");
+		sqlite3_reset(st);
+		return rc;
+	}
+	*out = json_pack("{s:i, s:i}", "schema_version", db_schema_version(db),
+			 "schema_latest", db_schema_latest());
+	for (int i = 0; i < (int)(sizeof keys / sizeof keys[0]); i++)
+		json_object_set_new(*out, keys[i], json_integer(sqlite3_column_int64(st, i)));
+	sqlite3_reset(st);
+	return 0;
+}

@@ -1,0 +1,157 @@
+/* The principal's directory: an SQLite database (schema in schema/NNN_*.sql, embedded at
+ * build time) of LANs, secondaries, hosts, users, call records and revoked certificates.
+ *
+ * db_open() creates or upgrades the file (each migration in its own transaction with its
+ * PRAGMA user_version bump; a database newer than this program is refused), turns on WAL,
+ * foreign keys and a busy timeout, and prepares every statement once. Several processes
+ * may use the same file at once: the daemon and any number of operator commands.
+ *
+ * Every function returns 0 or a negative error (err.h). Writes run in one transaction
+ * each; on failure nothing is changed and db_errmsg() holds a sentence for the operator
+ * that names the clash ("prefix 10.1.0.0/24 overlaps 10.1.0.0/16 of LAN lan-b").
+ * Listings and look-ups return new jansson objects whose fields are what the CLI prints
+ * with --json and what the API sends; times are seconds since the epoch. */
+#ifndef INSEL_PRINCIPAL_DB_H
+#define INSEL_PRINCIPAL_DB_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "addr.h"
+
+#define DB_DEFAULT_PATH "/var/lib/insel/principal.db"
+#define DB_NAME_MAX 64        /* LAN, secondary, host and user names */
+#define DB_MAX_PREFIXES 64    /* per LAN */
+#define DB_BUSY_TIMEOUT_MS 5000
+#define DB_DEFAULT_DOWN_AFTER_S 30
+
+struct db;
+
+/* Opens (creating if needed) and migrates. On failure *out is NULL and err says why. */
+int db_open(const char *path, struct db **out, char *err, size_t errlen);
+void db_close(struct db *db);
+/* The sentence explaining the last failure on db. */
+const char *db_errmsg(const struct db *db);
+/* The schema version of the open database, and the newest this program knows. */
+int db_schema_version(struct db *db);
+int db_schema_latest(void);
+/* A secondary whose last heartbeat is older than this is reported down (default 30s). */
+void db_set_down_after(struct db *db, int64_t seconds);
+int64_t db_down_after(const struct db *db);
+
+/* Names of LANs, secondaries, hosts and users: 1..64 of [a-z0-9._-], starting with a
+ * letter or a digit. */
+bool db_name_valid(const char *name);
+
+/* ---- LANs and secondaries ---- */
+int db_lan_add(struct db *db, const char *name, const struct ip_prefix *prefixes, size_t n,
+	       const char *secondary, int64_t now);
+int db_lan_remove(struct db *db, const char *name);
+/* secondary NULL: no secondary serves the LAN any more. */
+int db_lan_set_secondary(struct db *db, const char *lan, const char *secondary);
+int db_lan_add_prefix(struct db *db, const char *lan, const struct ip_prefix *p);
+int db_lan_remove_prefix(struct db *db, const char *lan, const struct ip_prefix *p);
+/* [{name, prefixes:[..], secondary, endpoint, state, last_heartbeat, hosts, users}] */
+int db_lan_list(struct db *db, int64_t now, json_t **out);
+int db_lan_show(struct db *db, const char *name, int64_t now, json_t **out);
+
+/* fingerprint non-NULL pins the secondary to that certificate. */
+int db_secondary_add(struct db *db, const char *name, const char *fingerprint, int64_t now);
+int db_secondary_remove(struct db *db, const char *name);
+/* [{name, lans:[..], fingerprint, serial, pinned, endpoint, state, last_heartbeat}] */
+int db_secondary_list(struct db *db, int64_t now, json_t **out);
+int db_secondary_show(struct db *db, const char *name, int64_t now, json_t **out);
+/* Revokes the certificate the secondary last registered with and marks it down. */
+int db_secondary_revoke(struct db *db, const char *name, const char *reason, int64_t now);
+/* Whether secondary `name` serves LAN `lan`. */
+bool db_secondary_serves(struct db *db, const char *name, const char *lan);
+
+/* What a secondary states when it registers (API op "register"). */
+struct db_registration {
+	const char *secondary;    /* name from its certificate */
+	const char *fingerprint;  /* of its certificate */
+	const char *serial;       /* of its certificate */
+	const char *lan;
+	const struct ip_prefix *prefixes;
+	size_t nprefixes;
+	const char *endpoint;     /* canonical "ADDR:PORT" */
+};
+/* Creates the secondary if new and the LAN if new; replaces the LAN's prefixes with the
+ * stated ones. Refused (INSEL_E_CONFLICT, nothing changed) when the LAN is served by
+ * another secondary, a prefix overlaps another LAN's, a host of the LAN would fall
+ * outside the new prefixes, or the secondary is pinned to another certificate. */
+int db_register(struct db *db, const struct db_registration *r, int64_t now);
+/* Records a heartbeat; INSEL_E_NOT_FOUND if the secondary never registered. */
+int db_heartbeat(struct db *db, const char *secondary, int64_t now);
+/* Marks down every secondary that is up and silent for longer than down_after; returns
+ * how many, or a negative error. */
+int db_mark_down(struct db *db, int64_t now);
+
+/* ---- hosts ---- */
+int db_host_add(struct db *db, const char *name, const char *lan, const struct ip_addr *a,
+		int64_t now);
+int db_host_remove(struct db *db, const char *name);
+/* lan NULL: every LAN. [{name, lan, address}] */
+int db_host_list(struct db *db, const char *lan, json_t **out);
+int db_host_show(struct db *db, const char *name, json_t **out);
+
+/* ---- users ---- */
+int db_user_add(struct db *db, const char *name, const char *lan, const char *hash,
+		int64_t now);
+int db_user_set_hash(struct db *db, const char *name, const char *lan, const char *hash);
+int db_user_remove(struct db *db, const char *name, const char *lan);
+/* Copies the stored hash; INSEL_E_NOT_FOUND for an unknown user. */
+int db_user_hash(struct db *db, const char *name, const char *lan, char *out, size_t outlen);
+/* lan NULL: every LAN. [{name, lan, user:"name@lan", iterations, created_at}] */
+int db_user_list(struct db *db, const char *lan, json_t **out);
+int db_user_show(struct db *db, const char *name, const char *lan, json_t **out);
+/* Splits "name@lan"; INSEL_E_BAD_FIELD if either part is not a valid name. */
+int db_split_user(const char *text, char name[DB_NAME_MAX + 1], char lan[DB_NAME_MAX + 1]);
+
+/* ---- call records ---- */
+struct db_call_start {
+	const char *id;          /* 16 hex digits */
+	const char *caller;
+	const char *caller_lan;
+	const char *callee;
+	const char *callee_lan;  /* may be NULL */
+	const char *channels;    /* JSON text */
+	const char *reported_by; /* secondary name, may be NULL */
+};
+/* INSEL_E_EXISTS if a call with that id is already recorded. */
+int db_call_start(struct db *db, const struct db_call_start *c, int64_t now);
+/* Ends an active call; INSEL_E_NOT_FOUND if unknown, INSEL_E_CONFLICT if already ended. */
+int db_call_end(struct db *db, const char *id, int64_t bytes_up, int64_t bytes_down,
+		const char *reason, int64_t now);
+/* [{id, caller, caller_lan, callee, callee_lan, channels, started_at, ended_at, seconds,
+ *   bytes_up, bytes_down, end_reason, reported_by}] newest first, at most limit. */
+int db_call_list(struct db *db, bool active_only, int64_t limit, int64_t now, json_t **out);
+int db_call_show(struct db *db, const char *id, int64_t now, json_t **out);
+/* Name of the secondary that recorded the call's start (copied), for authorisation. */
+int db_call_reporter(struct db *db, const char *id, char *out, size_t outlen);
+
+/* ---- revoked certificates ---- */
+int db_revoke(struct db *db, const char *serial, const char *name, const char *reason,
+	      int64_t now);
+int db_unrevoke(struct db *db, const char *serial);
+bool db_is_revoked(struct db *db, const char *serial);
+/* [{serial, name, reason, revoked_at}] */
+int db_revoked_list(struct db *db, json_t **out);
+/* Lowercase hex, 1..40 digits (as pki.h prints serials). */
+bool db_serial_valid(const char *serial);
+
+/* ---- look-up ---- */
+/* Where is callee? "user@lan", a host name, or an address (longest-prefix match).
+ * {kind:"user"|"host"|"address", callee, lan, prefix?, address?, host?, user?,
+ *  secondary, endpoint, fingerprint, state:"up"|"down"|"new", last_heartbeat}
+ * INSEL_E_NOT_FOUND when nothing matches, INSEL_E_UNAVAILABLE when the LAN has no
+ * secondary. */
+int db_lookup(struct db *db, const char *callee, int64_t now, json_t **out);
+
+/* Counts for `status`: {schema_version, lans, secondaries, secondaries_up, hosts, users,
+ * active_calls, calls, revoked} */
+int db_status(struct db *db, int64_t now, json_t **out);
+
+#endif

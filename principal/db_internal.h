@@ -1,0 +1,114 @@
+/* Private to principal/db*.c: the prepared-statement table and the helpers every query
+ * family uses (errors, transactions, binding prefixes, reading columns). */
+#ifndef INSEL_PRINCIPAL_DB_INTERNAL_H
+#define INSEL_PRINCIPAL_DB_INTERNAL_H
+
+#include <sqlite3.h>
+
+#include "db.h"
+
+/* Every statement the directory runs, prepared once at open. */
+enum db_stmt_id {
+	ST_BEGIN,
+	ST_COMMIT,
+	ST_ROLLBACK,
+	ST_SEC_INSERT,
+	ST_SEC_DELETE,
+	ST_SEC_GET,
+	ST_SEC_LIST,
+	ST_SEC_REGISTER,
+	ST_SEC_HEARTBEAT,
+	ST_SEC_MARK_DOWN,
+	ST_SEC_MARK_ONE_DOWN,
+	ST_SEC_SERVES,
+	ST_LAN_INSERT,
+	ST_LAN_GET,
+	ST_LAN_DELETE,
+	ST_LAN_SET_SECONDARY,
+	ST_LAN_LIST,
+	ST_LAN_SERVING,
+	ST_PFX_INSERT,
+	ST_PFX_DELETE_LAN,
+	ST_PFX_DELETE_ONE,
+	ST_PFX_OVERLAP,
+	ST_PFX_MATCH,
+	ST_PFX_COUNT_LAN,
+	ST_HOST_INSERT,
+	ST_HOST_DELETE,
+	ST_HOST_LIST,
+	ST_HOST_ADDRS_OF_LAN,
+	ST_HOST_BY_NAME,
+	ST_HOST_BY_ADDR,
+	ST_USER_INSERT,
+	ST_USER_SET_HASH,
+	ST_USER_DELETE,
+	ST_USER_HASH,
+	ST_USER_LIST,
+	ST_CALL_INSERT,
+	ST_CALL_END,
+	ST_CALL_GET,
+	ST_CALL_LIST,
+	ST_REV_INSERT,
+	ST_REV_DELETE,
+	ST_REV_EXISTS,
+	ST_REV_LIST,
+	ST_STATUS,
+	ST_COUNT
+};
+
+struct db {
+	sqlite3 *sql;
+	sqlite3_stmt *stmt[ST_COUNT];
+	int64_t down_after;  /* seconds */
+	char err[512];
+};
+
+/* The statement, reset and with its bindings cleared, ready to bind and step. Callers
+ * reset it again when done so that no read snapshot stays open. */
+sqlite3_stmt *db_stmt(struct db *db, enum db_stmt_id id);
+/* Sets db->err and returns err. */
+int db_set_error(struct db *db, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Maps an SQLite failure on db to the error space, with the SQLite sentence. */
+int db_sqlite_error(struct db *db, const char *what);
+/* Steps a write statement to completion and resets it: 0 or an error. */
+int db_exec_stmt(struct db *db, sqlite3_stmt *st, const char *what);
+
+/* BEGIN IMMEDIATE ... then db_tx_end(db, rc): COMMIT if rc is 0, else ROLLBACK; returns
+ * rc, or the COMMIT failure. */
+int db_tx_begin(struct db *db);
+int db_tx_end(struct db *db, int rc);
+
+/* Binds a prefix as (family, network, last address) at positions i, i+1, i+2. */
+void db_bind_prefix(sqlite3_stmt *st, int i, const struct ip_prefix *p);
+/* Binds an address as (family, bytes) at positions i, i+1. */
+void db_bind_addr(sqlite3_stmt *st, int i, const struct ip_addr *a);
+void db_bind_text_or_null(sqlite3_stmt *st, int i, const char *text);
+
+/* Column as a JSON string, or JSON null for SQL NULL. */
+json_t *db_col_json_str(sqlite3_stmt *st, int i);
+/* Column as a JSON integer, or JSON null for SQL NULL. */
+json_t *db_col_json_int(sqlite3_stmt *st, int i);
+/* A space-separated column (group_concat) as a JSON array of strings. */
+json_t *db_col_json_words(sqlite3_stmt *st, int i);
+const char *db_col_text(sqlite3_stmt *st, int i);
+
+/* Reports "no such X" for an empty listing asked for by name. */
+int db_one_or_not_found(struct db *db, json_t *list, const char *what, const char *name,
+			json_t **out);
+
+/* Row ids by name; INSEL_E_NOT_FOUND with a message naming the kind. */
+int db_lan_id(struct db *db, const char *lan, int64_t *id);
+int db_secondary_id(struct db *db, const char *name, int64_t *id);
+
+/* The LAN (and its prefix) whose prefix contains a; lan is "" when none does. */
+int db_match_address(struct db *db, const struct ip_addr *a, char *lan, size_t lanlen,
+		     char *prefix, size_t prefixlen);
+
+/* The effective state cut-off: secondaries silent since before it are down. */
+static inline int64_t db_cutoff(const struct db *db, int64_t now)
+{
+	return now - db->down_after;
+}
+
+#endif

@@ -1,0 +1,678 @@
+/* Directory queries for LANs, their prefixes, secondaries (registration, heartbeats,
+ * down-marking) and hosts. The invariant kept here: no two prefixes overlap anywhere, and
+ * every host's address lies inside a prefix of its own LAN. */
+#include <stdio.h>
+#include <string.h>
+
+#include "db_internal.h"
+#include "err.h"
+
+static int check_name(struct db *db, const char *kind, const char *name)
+{
+	if (db_name_valid(name))
+		return 0;
+	return db_set_error(db, INSEL_E_BAD_FIELD,
+			    "invalid %s name '%s': use 1-%d of a-z 0-9 . _ -, starting with a "
+			    "letter or digit", kind, name ? name : "", DB_NAME_MAX);
+}
+
+/* ---- prefixes ---- */
+
+/* Names the prefix p would overlap, if any. */
+static int check_overlap(struct db *db, const struct ip_prefix *p)
+{
+	sqlite3_stmt *st = db_stmt(db, ST_PFX_OVERLAP);
+	char text[IP_STRLEN];
+	int rc;
+
+	db_bind_prefix(st, 1, p);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		rc = db_set_error(db, INSEL_E_CONFLICT, "prefix %s overlaps %s of LAN %s",
+				  ip_prefix_format(p, text, sizeof text), db_col_text(st, 0),
+				  db_col_text(st, 1));
+	else if (rc == SQLITE_DONE)
+		rc = 0;
+	else
+		rc = db_sqlite_error(db, "cannot check prefixes");
+	sqlite3_reset(st);
+	return rc;
+}
+
+static int insert_prefix(struct db *db, int64_t lan_id, const struct ip_prefix *p)
+{
+	sqlite3_stmt *st;
+	char text[IP_STRLEN];
+	int rc = check_overlap(db, p);
+
+	if (rc)
+		return rc;
+	st = db_stmt(db, ST_PFX_INSERT);
+	sqlite3_bind_text(st, 1, ip_prefix_format(p, text, sizeof text), -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 2, lan_id);
+	db_bind_prefix(st, 3, p);
+	sqlite3_bind_int(st, 6, (int)p->len);
+	return db_exec_stmt(db, st, "cannot add prefix");
+}
+
+static int insert_prefixes(struct db *db, int64_t lan_id, const struct ip_prefix *p, size_t n)
+{
+	if (n > DB_MAX_PREFIXES)
+		return db_set_error(db, INSEL_E_LIMIT, "a LAN has at most %d prefixes",
+				    DB_MAX_PREFIXES);
+	for (size_t i = 0; i < n; i++) {
+		int rc = insert_prefix(db, lan_id, &p[i]);
+
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+/* The LAN whose prefix contains a, copied into lan (empty if none). */
+static int lan_of_address(struct db *db, const struct ip_addr *a, char *lan, size_t lanlen,
+			  char *prefix, size_t prefixlen)
+{
+	sqlite3_stmt *st = db_stmt(db, ST_PFX_MATCH);
+	int rc;
+
+	db_bind_addr(st, 1, a);
+	lan[0] = '\0';
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		snprintf(lan, lanlen, "%s", db_col_text(st, 1));
+		if (prefix)
+			snprintf(prefix, prefixlen, "%s", db_col_text(st, 0));
+		rc = 0;
+	} else {
+		rc = rc == SQLITE_DONE ? 0 : db_sqlite_error(db, "cannot match prefixes");
+	}
+	sqlite3_reset(st);
+	return rc;
+}
+
+/* After the LAN's prefixes changed: every host must still be inside one of them. */
+static int check_hosts_inside(struct db *db, int64_t lan_id, const char *lan)
+{
+	sqlite3_stmt *st = db_stmt(db, ST_HOST_ADDRS_OF_LAN);
+	int rc = 0;
+
+	sqlite3_bind_int64(st, 1, lan_id);
+	while (rc == 0 && sqlite3_step(st) == SQLITE_ROW) {
+		char found[DB_NAME_MAX + 1];
+		struct ip_addr a;
+
+		if (ip_addr_parse(db_col_text(st, 1), &a))
+			continue;
+		rc = lan_of_address(db, &a, found, sizeof found, NULL, 0);
+		if (rc == 0 && strcmp(found, lan) != 0)
+			rc = db_set_error(db, INSEL_E_CONFLICT,
+					  "host %s (%s) of LAN %s would fall outside its prefixes; "
+					  "remove or move it first", db_col_text(st, 0),
+					  db_col_text(st, 1), lan);
+	}
+	sqlite3_reset(st);
+	return rc;
+}
+
+/* ---- LANs ---- */
+
+struct lan_row {
+	int64_t id;
+	bool has_secondary;
+	int64_t secondary_id;
+	char secondary[DB_NAME_MAX + 1];
+};
+
+/* 0 and *row, INSEL_E_NOT_FOUND, or an error. */
+static int lan_get(struct db *db, const char *name, struct lan_row *row)
+{
+	sqlite3_stmt *st = db_stmt(db, ST_LAN_GET);
+	int rc;
+
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		row->id = sqlite3_column_int64(st, 0);
+		row->has_secondary = sqlite3_column_type(st, 1) != SQLITE_NULL;
+		row->secondary_id = sqlite3_column_int64(st, 1);
+		snprintf(row->secondary, sizeof row->secondary, "%s",
+			 row->has_secondary ? db_col_text(st, 2) : "");
+		rc = 0;
+	} else if (rc == SQLITE_DONE) {
+		rc = db_set_error(db, INSEL_E_NOT_FOUND, "no LAN named '%s'", name);
+	} else {
+		rc = db_sqlite_error(db, "cannot read LAN");
+	}
+	sqlite3_reset(st);
+	return rc;
+}
+
+static int lan_insert(struct db *db, const char *name, const int64_t *secondary_id,
+		      int64_t now, int64_t *id)
+{
+	sqlite3_stmt *st = db_stmt(db, ST_LAN_INSERT);
+	int rc;
+
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+	if (secondary_id)
+		sqlite3_bind_int64(st, 2, *secondary_id);
+	sqlite3_bind_int64(st, 3, now);
+	rc = db_exec_stmt(db, st, "cannot add LAN");
+	if (rc == INSEL_E_EXISTS)
+		return db_set_error(db, rc, "LAN '%s' already exists", name);
+	*id = sqlite3_last_insert_rowid(db->sql);
+	return rc;
+}
+
+static int lan_add_tx(struct db *db, const char *name, const struct ip_prefix *prefixes,
+		      size_t n, const char *secondary, int64_t now)
+{
+	int64_t sec_id, lan_id;
+	int rc = 0;
+
+	if (secondary)
+		rc = db_secondary_id(db, secondary, &sec_id);
+	if (!rc)
+		rc = lan_insert(db, name, secondary ? &sec_id : NULL, now, &lan_id);
+	if (!rc)
+		rc = insert_prefixes(db, lan_id, prefixes, n);
+	return rc;
+}
+
+int db_lan_add(struct db *db, const char *name, const struct ip_prefix *prefixes, size_t n,
+	       const char *secondary, int64_t now)
+{
+	int rc = check_name(db, "LAN", name);
+
+	if (!rc)
+		rc = db_tx_begin(db);
+	if (rc)
+		return rc;
+	return db_tx_end(db, lan_add_tx(db, name, prefixes, n, secondary, now));
+}
+
+static int delete_by_name(struct db *db, enum db_stmt_id id, const char *name,
+			  const char *what)
+{
+	sqlite3_stmt *st = db_stmt(db, id);
+	int rc;
+
+	db->err[0] = '\0';
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+	rc = db_exec_stmt(db, st, "cannot remove");
+	if (!rc && sqlite3_changes(db->sql) == 0)
+		rc = db_set_error(db, INSEL_E_NOT_FOUND, "no %s named '%s'", what, name);
+	return rc;
+}
+
+int db_lan_remove(struct db *db, const char *name)
+{
+	/* Hosts, users and prefixes go with it (ON DELETE CASCADE); call records stay. */
+	return delete_by_name(db, ST_LAN_DELETE, name, "LAN");
+}
+
+static int lan_set_secondary_tx(struct db *db, const char *lan, const char *secondary)
+{
+	struct lan_row row;
+	int64_t sec_id;
+	sqlite3_stmt *st;
+	int rc = lan_get(db, lan, &row);
+
+	if (!rc && secondary)
+		rc = db_secondary_id(db, secondary, &sec_id);
+	if (rc)
+		return rc;
+	st = db_stmt(db, ST_LAN_SET_SECONDARY);
+	sqlite3_bind_int64(st, 1, row.id);
+	if (secondary)
+		sqlite3_bind_int64(st, 2, sec_id);
+	return db_exec_stmt(db, st, "cannot set the LAN's secondary");
+}
+
+int db_lan_set_secondary(struct db *db, const char *lan, const char *secondary)
+{
+	int rc = db_tx_begin(db);
+
+	return rc ? rc : db_tx_end(db, lan_set_secondary_tx(db, lan, secondary));
+}
+
+static int lan_add_prefix_tx(struct db *db, const char *lan, const struct ip_prefix *p)
+{
+	struct lan_row row;
+	sqlite3_stmt *st;
+	int rc = lan_get(db, lan, &row);
+
+	if (rc)
+		return rc;
+	st = db_stmt(db, ST_PFX_COUNT_LAN);
+	sqlite3_bind_int64(st, 1, row.id);
+	rc = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) >= DB_MAX_PREFIXES;
+	sqlite3_reset(st);
+	if (rc)
+		return db_set_error(db, INSEL_E_LIMIT, "a LAN has at most %d prefixes",
+				    DB_MAX_PREFIXES);
+	return insert_prefix(db, row.id, p);
+}
+
+int db_lan_add_prefix(struct db *db, const char *lan, const struct ip_prefix *p)
+{
+	int rc = db_tx_begin(db);
+
+	return rc ? rc : db_tx_end(db, lan_add_prefix_tx(db, lan, p));
+}
+
+static int lan_remove_prefix_tx(struct db *db, const char *lan, const struct ip_prefix *p)
+{
+	struct lan_row row;
+	char text[IP_STRLEN];
+	sqlite3_stmt *st;
+	int rc = lan_get(db, lan, &row);
+
+	if (rc)
+		return rc;
+	st = db_stmt(db, ST_PFX_DELETE_ONE);
+	sqlite3_bind_int64(st, 1, row.id);
+	sqlite3_bind_text(st, 2, ip_prefix_format(p, text, sizeof text), -1, SQLITE_TRANSIENT);
+	rc = db_exec_stmt(db, st, "cannot remove prefix");
+	if (!rc && sqlite3_changes(db->sql) == 0)
+		return db_set_error(db, INSEL_E_NOT_FOUND, "LAN %s has no prefix %s", lan, text);
+	return rc ? rc : check_hosts_inside(db, row.id, lan);
+}
+
+int db_lan_remove_prefix(struct db *db, const char *lan, const struct ip_prefix *p)
+{
+	int rc = db_tx_begin(db);
+
+	return rc ? rc : db_tx_end(db, lan_remove_prefix_tx(db, lan, p));
+}
+
+static json_t *lan_row_json(sqlite3_stmt *st)
+{
+	return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:I, s:I}",
+			 "name", db_col_json_str(st, 0), "prefixes", db_col_json_words(st, 1),
+			 "secondary", db_col_json_str(st, 2), "endpoint", db_col_json_str(st, 3),
+			 "state", db_col_json_str(st, 4), "last_heartbeat", db_col_json_int(st, 5),
+			 "fingerprint", db_col_json_str(st, 6),
+			 "hosts", (json_int_t)sqlite3_column_int64(st, 7),
+			 "users", (json_int_t)sqlite3_column_int64(st, 8));
+}
+
+static int lan_query(struct db *db, const char *name, int64_t now, json_t **out)
+{
+	sqlite3_stmt *st = db_stmt(db, ST_LAN_LIST);
+	json_t *list = json_array();
+	int rc;
+
+	db_bind_text_or_null(st, 1, name);
+	sqlite3_bind_int64(st, 2, db_cutoff(db, now));
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		json_array_append_new(list, lan_row_json(st));
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		json_decref(list);
+		return db_sqlite_error(db, "cannot list LANs");
+	}
+	*out = list;
+	return 0;
+}
+
+int db_lan_list(struct db *db, int64_t now, json_t **out)
+{
+	return lan_query(db, NULL, now, out);
+}
+
+int db_lan_show(struct db *db, const char *name, int64_t now, json_t **out)
+{
+	json_t *list;
+	int rc = lan_query(db, name, now, &list);
+
+	return rc ? rc : db_one_or_not_found(db, list, "LAN", name, out);
+}
+
+/* ---- secondaries ---- */
+
+int db_secondary_add(struct db *db, const char *name, const char *fingerprint, int64_t now)
+{
+	sqlite3_stmt *st;
+	int rc = check_name(db, "secondary", name);
+
+	if (rc)
+		return rc;
+	if (fingerprint && (strlen(fingerprint) != 64 ||
+			    strspn(fingerprint, "0123456789abcdef") != 64))
+		return db_set_error(db, INSEL_E_BAD_FIELD,
+				    "fingerprint must be 64 lowercase hex digits (SHA-256)");
+	db->err[0] = '\0';
+	st = db_stmt(db, ST_SEC_INSERT);
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+	db_bind_text_or_null(st, 2, fingerprint);
+	sqlite3_bind_int(st, 3, fingerprint != NULL);
+	sqlite3_bind_int64(st, 4, now);
+	rc = db_exec_stmt(db, st, "cannot add secondary");
+	if (rc == INSEL_E_EXISTS)
+		return db_set_error(db, rc, "secondary '%s' already exists", name);
+	return rc;
+}
+
+int db_secondary_remove(struct db *db, const char *name)
+{
+	/* Its LANs stay, served by nobody (ON DELETE SET NULL). */
+	return delete_by_name(db, ST_SEC_DELETE, name, "secondary");
+}
+
+static json_t *secondary_row_json(sqlite3_stmt *st)
+{
+	return json_pack("{s:o, s:o, s:o, s:o, s:b, s:o, s:o, s:o}",
+			 "name", db_col_json_str(st, 0), "lans", db_col_json_words(st, 1),
+			 "fingerprint", db_col_json_str(st, 2), "serial", db_col_json_str(st, 3),
+			 "pinned", sqlite3_column_int(st, 4), "endpoint", db_col_json_str(st, 5),
+			 "state", db_col_json_str(st, 6),
+			 "last_heartbeat", db_col_json_int(st, 7));
+}
+
+static int secondary_query(struct db *db, const char *name, int64_t now, json_t **out)
+{
+	sqlite3_stmt *st = db_stmt(db, ST_SEC_LIST);
+	json_t *list = json_array();
+	int rc;
+
+	db_bind_text_or_null(st, 1, name);
+	sqlite3_bind_int64(st, 2, db_cutoff(db, now));
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		json_array_append_new(list, secondary_row_json(st));
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		json_decref(list);
+		return db_sqlite_error(db, "cannot list secondaries");
+	}
+	*out = list;
+	return 0;
+}
+
+int db_secondary_list(struct db *db, int64_t now, json_t **out)
+{
+	return secondary_query(db, NULL, now, out);
+}
+
+int db_secondary_show(struct db *db, const char *name, int64_t now, json_t **out)
+{
+	json_t *list;
+	int rc = secondary_query(db, name, now, &list);
+
+	return rc ? rc : db_one_or_not_found(db, list, "secondary", name, out);
+}
+
+struct secondary_row {
+	int64_t id;
+	char fingerprint[65];
+	bool pinned;
+	char serial[41];
+};
+
+static int secondary_get(struct db *db, const char *name, struct secondary_row *row)
+{
+	sqlite3_stmt *st = db_stmt(db, ST_SEC_GET);
+	int rc;
+
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		const char *fp = db_col_text(st, 1), *serial = db_col_text(st, 3);
+
+		row->id = sqlite3_column_int64(st, 0);
+		snprintf(row->fingerprint, sizeof row->fingerprint, "%s", fp ? fp : "");
+		row->pinned = sqlite3_column_int(st, 2) != 0;
+		snprintf(row->serial, sizeof row->serial, "%s", serial ? serial : "");
+		rc = 0;
+	} else if (rc == SQLITE_DONE) {
+		rc = db_set_error(db, INSEL_E_NOT_FOUND, "no secondary named '%s'", name);
+	} else {
+		rc = db_sqlite_error(db, "cannot read secondary");
+	}
+	sqlite3_reset(st);
+	return rc;
+}
+
+static int secondary_revoke_tx(struct db *db, const char *name, const char *reason,
+			       int64_t now)
+{
+	struct secondary_row row;
+	sqlite3_stmt *st;
+	int rc = secondary_get(db, name, &row);
+
+	if (rc)
+		return rc;
+	if (!row.serial[0])
+		return db_set_error(db, INSEL_E_NOT_FOUND,
+				    "secondary '%s' never registered, so its certificate is not "
+				    "known; revoke it by serial with 'revoke add'", name);
+	rc = db_revoke(db, row.serial, name, reason, now);
+	if (rc)
+		return rc;
+	st = db_stmt(db, ST_SEC_MARK_ONE_DOWN);
+	sqlite3_bind_int64(st, 1, row.id);
+	return db_exec_stmt(db, st, "cannot mark the secondary down");
+}
+
+int db_secondary_revoke(struct db *db, const char *name, const char *reason, int64_t now)
+{
+	int rc = db_tx_begin(db);
+
+	return rc ? rc : db_tx_end(db, secondary_revoke_tx(db, name, reason, now));
+}
+
+bool db_secondary_serves(struct db *db, const char *name, const char *lan)
+{
+	sqlite3_stmt *st = db_stmt(db, ST_SEC_SERVES);
+	bool yes;
+
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 2, lan, -1, SQLITE_TRANSIENT);
+	yes = sqlite3_step(st) == SQLITE_ROW;
+	sqlite3_reset(st);
+	return yes;
+}
+
+/* ---- registration and heartbeats ---- */
+
+static int registering_secondary(struct db *db, const struct db_registration *r,
+				 int64_t now, struct secondary_row *row)
+{
+	int rc = secondary_get(db, r->secondary, row);
+
+	if (rc == INSEL_E_NOT_FOUND) {
+		/* A certificate from the organisation CA with the secondary role is enough to
+		 * appear in the directory; operators may pin it beforehand. */
+		rc = db_secondary_add(db, r->secondary, NULL, now);
+		if (!rc)
+			rc = secondary_get(db, r->secondary, row);
+	}
+	if (!rc && row->pinned && strcmp(row->fingerprint, r->fingerprint) != 0)
+		rc = db_set_error(db, INSEL_E_CONFLICT,
+				  "secondary %s is pinned to certificate %.16s..., not %.16s...",
+				  r->secondary, row->fingerprint, r->fingerprint);
+	return rc;
+}
+
+static int registering_lan(struct db *db, const struct db_registration *r,
+			   const struct secondary_row *sec, int64_t now, int64_t *lan_id)
+{
+	struct lan_row lan;
+	sqlite3_stmt *st;
+	int rc = lan_get(db, r->lan, &lan);
+
+	if (rc == INSEL_E_NOT_FOUND) {
+		db->err[0] = '\0';
+		return lan_insert(db, r->lan, &sec->id, now, lan_id);
+	}
+	if (rc)
+		return rc;
+	if (lan.has_secondary && lan.secondary_id != sec->id)
+		return db_set_error(db, INSEL_E_CONFLICT, "LAN %s is served by secondary %s",
+				    r->lan, lan.secondary);
+	*lan_id = lan.id;
+	st = db_stmt(db, ST_LAN_SET_SECONDARY);
+	sqlite3_bind_int64(st, 1, lan.id);
+	sqlite3_bind_int64(st, 2, sec->id);
+	rc = db_exec_stmt(db, st, "cannot set the LAN's secondary");
+	if (rc)
+		return rc;
+	st = db_stmt(db, ST_PFX_DELETE_LAN);
+	sqlite3_bind_int64(st, 1, lan.id);
+	return db_exec_stmt(db, st, "cannot replace the LAN's prefixes");
+}
+
+static int register_tx(struct db *db, const struct db_registration *r, int64_t now)
+{
+	struct secondary_row sec;
+	int64_t lan_id;
+	sqlite3_stmt *st;
+	int rc = registering_secondary(db, r, now, &sec);
+
+	if (!rc)
+		rc = registering_lan(db, r, &sec, now, &lan_id);
+	if (!rc)
+		rc = insert_prefixes(db, lan_id, r->prefixes, r->nprefixes);
+	if (!rc)
+		rc = check_hosts_inside(db, lan_id, r->lan);
+	if (rc)
+		return rc;
+	st = db_stmt(db, ST_SEC_REGISTER);
+	sqlite3_bind_int64(st, 1, sec.id);
+	sqlite3_bind_text(st, 2, r->fingerprint, -1, SQLITE_TRANSIENT);
+	db_bind_text_or_null(st, 3, r->serial);
+	sqlite3_bind_text(st, 4, r->endpoint, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 5, now);
+	return db_exec_stmt(db, st, "cannot record the registration");
+}
+
+int db_register(struct db *db, const struct db_registration *r, int64_t now)
+{
+	int rc = check_name(db, "secondary", r->secondary);
+
+	if (!rc)
+		rc = check_name(db, "LAN", r->lan);
+	if (!rc && r->nprefixes == 0)
+		rc = db_set_error(db, INSEL_E_BAD_FIELD, "a registration needs at least one prefix");
+	if (!rc)
+		rc = db_tx_begin(db);
+	if (rc)
+		return rc;
+	return db_tx_end(db, register_tx(db, r, now));
+}
+
+int db_heartbeat(struct db *db, const char *secondary, int64_t now)
+{
+	sqlite3_stmt *st = db_stmt(db, ST_SEC_HEARTBEAT);
+	int rc;
+
+	db->err[0] = '\0';
+	sqlite3_bind_text(st, 1, secondary, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 2, now);
+	rc = db_exec_stmt(db, st, "cannot record the heartbeat");
+	if (!rc && sqlite3_changes(db->sql) == 0)
+		rc = db_set_error(db, INSEL_E_NOT_FOUND,
+				  "secondary '%s' has not registered yet", secondary);
+	return rc;
+}
+
+int db_mark_down(struct db *db, int64_t now)
+{
+	sqlite3_stmt *st = db_stmt(db, ST_SEC_MARK_DOWN);
+	int rc;
+
+	sqlite3_bind_int64(st, 1, db_cutoff(db, now));
+	rc = db_exec_stmt(db, st, "cannot mark secondaries down");
+	return rc ? rc : sqlite3_changes(db->sql);
+}
+
+/* ---- hosts ---- */
+
+static int host_add_tx(struct db *db, const char *name, const char *lan,
+		       const struct ip_addr *a, int64_t now)
+{
+	char found[DB_NAME_MAX + 1], text[IP_STRLEN];
+	int64_t lan_id;
+	sqlite3_stmt *st;
+	int rc = db_lan_id(db, lan, &lan_id);
+
+	if (!rc)
+		rc = lan_of_address(db, a, found, sizeof found, NULL, 0);
+	if (rc)
+		return rc;
+	ip_addr_format(a, text, sizeof text);
+	if (strcmp(found, lan) != 0)
+		return db_set_error(db, INSEL_E_CONFLICT,
+				    "address %s is not inside any prefix of LAN %s%s%s", text, lan,
+				    found[0] ? "; it belongs to LAN " : "", found);
+	st = db_stmt(db, ST_HOST_INSERT);
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 2, lan_id);
+	sqlite3_bind_text(st, 3, text, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 4, now);
+	rc = db_exec_stmt(db, st, "cannot add host");
+	if (rc == INSEL_E_EXISTS)
+		rc = db_set_error(db, rc, "a host named '%s' or with address %s already exists",
+				  name, text);
+	return rc;
+}
+
+int db_host_add(struct db *db, const char *name, const char *lan, const struct ip_addr *a,
+		int64_t now)
+{
+	int rc = check_name(db, "host", name);
+
+	if (!rc)
+		rc = db_tx_begin(db);
+	return rc ? rc : db_tx_end(db, host_add_tx(db, name, lan, a, now));
+}
+
+int db_host_remove(struct db *db, const char *name)
+{
+	return delete_by_name(db, ST_HOST_DELETE, name, "host");
+}
+
+static int host_query(struct db *db, const char *lan, const char *name, json_t **out)
+{
+	sqlite3_stmt *st = db_stmt(db, ST_HOST_LIST);
+	json_t *list = json_array();
+	int rc;
+
+	db_bind_text_or_null(st, 1, lan);
+	db_bind_text_or_null(st, 2, name);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		json_array_append_new(list, json_pack("{s:o, s:o, s:o}", "name",
+						      db_col_json_str(st, 0), "lan",
+						      db_col_json_str(st, 1), "address",
+						      db_col_json_str(st, 2)));
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		json_decref(list);
+		return db_sqlite_error(db, "cannot list hosts");
+	}
+	*out = list;
+	return 0;
+}
+
+int db_host_list(struct db *db, const char *lan, json_t **out)
+{
+	int64_t id;
+	int rc = lan ? db_lan_id(db, lan, &id) : 0;
+
+	return rc ? rc : host_query(db, lan, NULL, out);
+}
+
+int db_host_show(struct db *db, const char *name, json_t **out)
+{
+	json_t *list;
+	int rc = host_query(db, NULL, name, &list);
+
+	return rc ? rc : db_one_or_not_found(db, list, "host", name, out);
+}
+
+int db_match_address(struct db *db, const struct ip_addr *a, char *lan, size_t lanlen,
+		     char *prefix, size_t prefixlen)
+{
+	return lan_of_address(db, a, lan, lanlen, prefix, prefixlen);
+}

@@ -1,0 +1,384 @@
+/* Directory queries for users (password hashes), call records and revoked certificates. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db_internal.h"
+#include "err.h"
+#include "rand.h"
+
+/* ---- users ---- */
+
+int db_split_user(const char *text, char name[DB_NAME_MAX + 1], char lan[DB_NAME_MAX + 1])
+{
+	const char *at = text ? strchr(text, '@') : NULL;
+	size_t n = at ? (size_t)(at - text) : 0;
+
+	if (!at || n == 0 || n > DB_NAME_MAX)
+		return INSEL_E_BAD_FIELD;
+	memcpy(name, text, n);
+	name[n] = '\0';
+	snprintf(lan, DB_NAME_MAX + 1, "%s", at + 1);
+	if (strlen(at + 1) > DB_NAME_MAX || !db_name_valid(name) || !db_name_valid(lan))
+		return INSEL_E_BAD_FIELD;
+	return 0;
+}
+
+static int user_add_tx(struct db *db, const char *name, const char *lan, const char *hash,
+		       int64_t now)
+{
+	int64_t lan_id;
+	sqlite3_stmt *st;
+	int rc = db_lan_id(db, lan, &lan_id);
+
+	if (rc)
+		return rc;
+	st = db_stmt(db, ST_USER_INSERT);
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 2, lan_id);
+	sqlite3_bind_text(st, 3, hash, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 4, now);
+	rc = db_exec_stmt(db, st, "cannot add user");
+	if (rc == INSEL_E_EXISTS)
+		rc = db_set_error(db, rc, "user %s@%s already exists", name, lan);
+	return rc;
+}
+
+int db_user_add(struct db *db, const char *name, const char *lan, const char *hash,
+		int64_t now)
+{
+	int rc;
+
+	if (!db_name_valid(name))
+		return db_set_error(db, INSEL_E_BAD_FIELD,
+				    "invalid user name '%s': use 1-%d of a-z 0-9 . _ -", name,
+				    DB_NAME_MAX);
+	rc = db_tx_begin(db);
+	return rc ? rc : db_tx_end(db, user_add_tx(db, name, lan, hash, now));
+}
+
+static int user_write(struct db *db, enum db_stmt_id id, const char *name, const char *lan,
+		      const char *hash)
+{
+	sqlite3_stmt *st = db_stmt(db, id);
+	int rc;
+
+	db->err[0] = '\0';
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 2, lan, -1, SQLITE_TRANSIENT);
+	if (hash)
+		sqlite3_bind_text(st, 3, hash, -1, SQLITE_TRANSIENT);
+	rc = db_exec_stmt(db, st, "cannot change user");
+	if (!rc && sqlite3_changes(db->sql) == 0)
+		rc = db_set_error(db, INSEL_E_NOT_FOUND, "no user %s@%s", name, lan);
+	return rc;
+}
+
+int db_user_set_hash(struct db *db, const char *name, const char *lan, const char *hash)
+{
+	return user_write(db, ST_USER_SET_HASH, name, lan, hash);
+}
+
+int db_user_remove(struct db *db, const char *name, const char *lan)
+{
+	return user_write(db, ST_USER_DELETE, name, lan, NULL);
+}
+
+int db_user_hash(struct db *db, const char *name, const char *lan, char *out, size_t outlen)
+{
+	sqlite3_stmt *st = db_stmt(db, ST_USER_HASH);
+	int rc;
+
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 2, lan, -1, SQLITE_TRANSIENT);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		snprintf(out, outlen, "%s", db_col_text(st, 0));
+		rc = 0;
+	} else if (rc == SQLITE_DONE) {
+		rc = db_set_error(db, INSEL_E_NOT_FOUND, "no user %s@%s", name, lan);
+	} else {
+		rc = db_sqlite_error(db, "cannot read user");
+	}
+	sqlite3_reset(st);
+	return rc;
+}
+
+/* The iteration count written in a hash, or 0. */
+static json_int_t hash_iterations(const char *hash)
+{
+	const char *p = hash ? strchr(hash, '$') : NULL;
+
+	return p ? (json_int_t)strtoul(p + 1, NULL, 10) : 0;
+}
+
+static int user_query(struct db *db, const char *lan, const char *name, json_t **out)
+{
+	sqlite3_stmt *st = db_stmt(db, ST_USER_LIST);
+	json_t *list = json_array();
+	int rc;
+
+	db_bind_text_or_null(st, 1, lan);
+	db_bind_text_or_null(st, 2, name);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		char full[2 * DB_NAME_MAX + 2];
+
+		snprintf(full, sizeof full, "%s@%s", db_col_text(st, 0), db_col_text(st, 1));
+		json_array_append_new(list, json_pack("{s:o, s:o, s:s, s:I, s:o}",
+						      "name", db_col_json_str(st, 0),
+						      "lan", db_col_json_str(st, 1), "user", full,
+						      "iterations",
+						      hash_iterations(db_col_text(st, 2)),
+						      "created_at", db_col_json_int(st, 3)));
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		json_decref(list);
+		return db_sqlite_error(db, "cannot list users");
+	}
+	*out = list;
+	return 0;
+}
+
+int db_user_list(struct db *db, const char *lan, json_t **out)
+{
+	int64_t id;
+	int rc = lan ? db_lan_id(db, lan, &id) : 0;
+
+	return rc ? rc : user_query(db, lan, NULL, out);
+}
+
+int db_user_show(struct db *db, const char *name, const char *lan, json_t **out)
+{
+	json_t *list;
+	char full[2 * DB_NAME_MAX + 2];
+	int rc = user_query(db, lan, name, &list);
+
+	snprintf(full, sizeof full, "%s@%s", name, lan);
+	return rc ? rc : db_one_or_not_found(db, list, "user", full, out);
+}
+
+/* ---- call records ---- */
+
+static bool call_id_valid(const char *id)
+{
+	uint64_t v;
+
+	return id && id_parse(id, &v) == 0 && strspn(id, "0123456789abcdef") == 16;
+}
+
+int db_call_start(struct db *db, const struct db_call_start *c, int64_t now)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (!call_id_valid(c->id))
+		return db_set_error(db, INSEL_E_BAD_FIELD, "a call id is 16 lowercase hex digits");
+	db->err[0] = '\0';
+	st = db_stmt(db, ST_CALL_INSERT);
+	sqlite3_bind_text(st, 1, c->id, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 2, c->caller, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 3, c->caller_lan, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 4, c->callee, -1, SQLITE_TRANSIENT);
+	db_bind_text_or_null(st, 5, c->callee_lan);
+	sqlite3_bind_text(st, 6, c->channels ? c->channels : "[]", -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 7, now);
+	db_bind_text_or_null(st, 8, c->reported_by);
+	rc = db_exec_stmt(db, st, "cannot record the call");
+	if (rc == INSEL_E_EXISTS)
+		rc = db_set_error(db, rc, "call %s is already recorded", c->id);
+	return rc;
+}
+
+struct call_row {
+	bool ended;
+	char reporter[DB_NAME_MAX + 1];
+};
+
+static int call_get(struct db *db, const char *id, struct call_row *row)
+{
+	sqlite3_stmt *st = db_stmt(db, ST_CALL_GET);
+	int rc;
+
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		const char *rep = db_col_text(st, 1);
+
+		row->ended = sqlite3_column_type(st, 0) != SQLITE_NULL;
+		snprintf(row->reporter, sizeof row->reporter, "%s", rep ? rep : "");
+		rc = 0;
+	} else if (rc == SQLITE_DONE) {
+		rc = db_set_error(db, INSEL_E_NOT_FOUND, "no call %s", id);
+	} else {
+		rc = db_sqlite_error(db, "cannot read call");
+	}
+	sqlite3_reset(st);
+	return rc;
+}
+
+static int call_end_tx(struct db *db, const char *id, int64_t up, int64_t down,
+		       const char *reason, int64_t now)
+{
+	struct call_row row;
+	sqlite3_stmt *st;
+	int rc = call_get(db, id, &row);
+
+	if (rc)
+		return rc;
+	if (row.ended)
+		return db_set_error(db, INSEL_E_CONFLICT, "call %s has already ended", id);
+	st = db_stmt(db, ST_CALL_END);
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 2, now);
+	sqlite3_bind_int64(st, 3, up);
+	sqlite3_bind_int64(st, 4, down);
+	sqlite3_bind_text(st, 5, reason, -1, SQLITE_TRANSIENT);
+	return db_exec_stmt(db, st, "cannot end the call");
+}
+
+int db_call_end(struct db *db, const char *id, int64_t bytes_up, int64_t bytes_down,
+		const char *reason, int64_t now)
+{
+	int rc;
+
+	if (bytes_up < 0 || bytes_down < 0)
+		return db_set_error(db, INSEL_E_BAD_FIELD, "byte counts cannot be negative");
+	rc = db_tx_begin(db);
+	return rc ? rc : db_tx_end(db, call_end_tx(db, id, bytes_up, bytes_down, reason, now));
+}
+
+int db_call_reporter(struct db *db, const char *id, char *out, size_t outlen)
+{
+	struct call_row row;
+	int rc = call_get(db, id, &row);
+
+	if (!rc)
+		snprintf(out, outlen, "%s", row.reporter);
+	return rc;
+}
+
+static json_t *channels_json(const char *text)
+{
+	json_t *j = text ? json_loads(text, 0, NULL) : NULL;
+
+	/* Written by this code as JSON, but an operator may have edited the row by hand. */
+	return j ? j : json_string(text ? text : "");
+}
+
+static json_t *call_row_json(sqlite3_stmt *st)
+{
+	return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
+			 "id", db_col_json_str(st, 0), "caller", db_col_json_str(st, 1),
+			 "caller_lan", db_col_json_str(st, 2), "callee", db_col_json_str(st, 3),
+			 "callee_lan", db_col_json_str(st, 4),
+			 "channels", channels_json(db_col_text(st, 5)),
+			 "started_at", db_col_json_int(st, 6), "ended_at", db_col_json_int(st, 7),
+			 "seconds", db_col_json_int(st, 8), "bytes_up", db_col_json_int(st, 9),
+			 "bytes_down", db_col_json_int(st, 10),
+			 "end_reason", db_col_json_str(st, 11),
+			 "reported_by", db_col_json_str(st, 12));
+}
+
+static int call_query(struct db *db, bool active_only, const char *id, int64_t limit,
+		      int64_t now, json_t **out)
+{
+	sqlite3_stmt *st = db_stmt(db, ST_CALL_LIST);
+	json_t *list = json_array();
+	int rc;
+
+	sqlite3_bind_int(st, 1, active_only);
+	db_bind_text_or_null(st, 2, id);
+	sqlite3_bind_int64(st, 3, limit > 0 ? limit : -1);
+	sqlite3_bind_int64(st, 4, now);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		json_array_append_new(list, call_row_json(st));
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		json_decref(list);
+		return db_sqlite_error(db, "cannot list calls");
+	}
+	*out = list;
+	return 0;
+}
+
+int db_call_list(struct db *db, bool active_only, int64_t limit, int64_t now, json_t **out)
+{
+	return call_query(db, active_only, NULL, limit, now, out);
+}
+
+int db_call_show(struct db *db, const char *id, int64_t now, json_t **out)
+{
+	json_t *list;
+	int rc = call_query(db, false, id, 1, now, &list);
+
+	return rc ? rc : db_one_or_not_found(db, list, "call", id, out);
+}
+
+/* ---- revoked certificates ---- */
+
+int db_revoke(struct db *db, const char *serial, const char *name, const char *reason,
+	      int64_t now)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (!db_serial_valid(serial))
+		return db_set_error(db, INSEL_E_BAD_FIELD,
+				    "a certificate serial is 1-40 lowercase hex digits");
+	st = db_stmt(db, ST_REV_INSERT);
+	sqlite3_bind_text(st, 1, serial, -1, SQLITE_TRANSIENT);
+	db_bind_text_or_null(st, 2, name);
+	db_bind_text_or_null(st, 3, reason);
+	sqlite3_bind_int64(st, 4, now);
+	rc = db_exec_stmt(db, st, "cannot revoke");
+	if (rc == INSEL_E_EXISTS)
+		rc = db_set_error(db, rc, "certificate %s is already revoked", serial);
+	return rc;
+}
+
+int db_unrevoke(struct db *db, const char *serial)
+{
+	sqlite3_stmt *st = db_stmt(db, ST_REV_DELETE);
+	int rc;
+
+	db->err[0] = '\0';
+	sqlite3_bind_text(st, 1, serial, -1, SQLITE_TRANSIENT);
+	rc = db_exec_stmt(db, st, "cannot remove the revocation");
+	if (!rc && sqlite3_changes(db->sql) == 0)
+		rc = db_set_error(db, INSEL_E_NOT_FOUND, "certificate %s is not revoked", serial);
+	return rc;
+}
+
+bool db_is_revoked(struct db *db, const char *serial)
+{
+	sqlite3_stmt *st = db_stmt(db, ST_REV_EXISTS);
+	int rc;
+
+	sqlite3_bind_text(st, 1, serial, -1, SQLITE_TRANSIENT);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	/* Fail closed: if the directory cannot answer, treat the certificate as revoked. */
+	return rc != SQLITE_DONE;
+}
+
+int db_revoked_list(struct db *db, json_t **out)
+{
+	sqlite3_stmt *st = db_stmt(db, ST_REV_LIST);
+	json_t *list = json_array();
+	int rc;
+
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		json_array_append_new(list, json_pack("{s:o, s:o, s:o, s:o}",
+						      "serial", db_col_json_str(st, 0),
+						      "name", db_col_json_str(st, 1),
+						      "reason", db_col_json_str(st, 2),
+						      "revoked_at", db_col_json_int(st, 3)));
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		json_decref(list);
+		return db_sqlite_error(db, "cannot list revocations");
+	}
+	*out = list;
+	return 0;
+}

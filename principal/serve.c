@@ -1,0 +1,303 @@
+/* `insel-principal serve`: the directory's TLS API daemon. One libuv loop accepts mutually
+ * authenticated TLS 1.3 connections (tls.h) from secondaries (full API) and principal-role
+ * tools (read-only), feeds each message to api_handle(), runs password checks on libuv's
+ * thread pool, marks silent secondaries down on a timer, and stops cleanly on SIGINT or
+ * SIGTERM. Revocation is checked against the directory at every handshake. */
+#include "serve.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <uv.h>
+
+#include "api.h"
+#include "err.h"
+#include "log.h"
+#include "tls.h"
+
+struct daemon;
+
+struct conn {
+	struct api_peer peer;
+	struct tls_conn *tls;
+	struct daemon *d;
+	struct conn *prev, *next;  /* the daemon's list of open connections */
+	bool ready;
+};
+
+struct daemon {
+	uv_loop_t loop;
+	struct api_server api;
+	struct tls_creds *creds;
+	struct tls_server *server;
+	uv_timer_t sweep;
+	uv_signal_t sigint, sigterm;
+	struct conn *conns;
+	size_t nconns, max_conns;
+	bool stopping;
+};
+
+static int64_t now_seconds(void)
+{
+	return (int64_t)time(NULL);
+}
+
+/* ---- connections ---- */
+
+static void conn_send(struct api_peer *p, json_t *msg)
+{
+	struct conn *c = p->transport;
+
+	if (!p->gone)
+		tls_conn_send_new(c->tls, msg);
+	else
+		json_decref(msg);
+}
+
+static void conn_close(struct api_peer *p, int reason)
+{
+	struct conn *c = p->transport;
+
+	if (!p->gone)
+		tls_conn_close(c->tls, reason);
+}
+
+static void conn_release(struct api_peer *p)
+{
+	free(p->transport);
+}
+
+static void conn_ready(struct tls_conn *t, int status)
+{
+	struct conn *c = tls_conn_data(t);
+
+	if (status)
+		return;  /* tls.c logged why; close follows */
+	c->ready = true;
+	c->peer.id = *tls_conn_peer(t);
+	log_debug("%s %s connected", pki_role_name(c->peer.id.role), c->peer.id.name);
+}
+
+static void conn_message(struct tls_conn *t, json_t *msg, int err)
+{
+	struct conn *c = tls_conn_data(t);
+
+	if (c->ready)
+		api_handle(&c->peer, msg, err);
+}
+
+static void conn_closed(struct tls_conn *t)
+{
+	struct conn *c = tls_conn_data(t);
+
+	c->peer.gone = true;
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		c->d->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	c->d->nconns--;
+	if (c->ready)
+		log_debug("%s %s disconnected", pki_role_name(c->peer.id.role), c->peer.id.name);
+	/* A password check still running frees it when it finishes (api_verify_finish). */
+	if (c->peer.verify_pending == 0)
+		free(c);
+}
+
+static const struct tls_conn_callbacks conn_callbacks = {
+	.ready = conn_ready,
+	.message = conn_message,
+	.close = conn_closed,
+};
+
+static void on_accept(struct tls_server *s, struct tls_conn *t)
+{
+	struct daemon *d = tls_server_data(s);
+	struct conn *c = calloc(1, sizeof *c);
+
+	if (!c || d->nconns >= d->max_conns || d->stopping) {
+		if (c)
+			log_warn("connection limit (%zu) reached; refusing one", d->max_conns);
+		free(c);
+		tls_conn_close(t, INSEL_E_LIMIT);
+		return;
+	}
+	c->tls = t;
+	c->d = d;
+	c->peer.srv = &d->api;
+	c->peer.send = conn_send;
+	c->peer.close = conn_close;
+	c->peer.release = conn_release;
+	c->peer.transport = c;
+	c->next = d->conns;
+	if (d->conns)
+		d->conns->prev = c;
+	d->conns = c;
+	d->nconns++;
+	tls_conn_set_callbacks(t, &conn_callbacks, c);
+}
+
+/* ---- password checks on the thread pool ---- */
+
+static void verify_work(uv_work_t *req)
+{
+	api_verify_compute(req->data);
+}
+
+static void verify_after(uv_work_t *req, int status)
+{
+	struct api_verify *v = req->data;
+
+	(void)status;
+	free(req);
+	api_verify_finish(v);
+}
+
+static void run_verify(struct api_server *s, struct api_verify *v)
+{
+	struct daemon *d = (struct daemon *)((char *)s - offsetof(struct daemon, api));
+	uv_work_t *req = calloc(1, sizeof *req);
+
+	if (req)
+		req->data = v;  /* before queueing: a worker may pick it up at once */
+	if (!req || uv_queue_work(&d->loop, req, verify_work, verify_after)) {
+		free(req);
+		v->result = INSEL_E_LIMIT;
+		api_verify_finish(v);
+	}
+}
+
+/* ---- timers and signals ---- */
+
+static void sweep_cb(uv_timer_t *t)
+{
+	struct daemon *d = t->data;
+	int n = db_mark_down(d->api.db, now_seconds());
+
+	if (n > 0)
+		log_warn("%d secondar%s marked down: no heartbeat for %llds", n, n == 1 ? "y" : "ies",
+			 (long long)db_down_after(d->api.db));
+	else if (n < 0)
+		log_error("cannot mark secondaries down: %s", db_errmsg(d->api.db));
+}
+
+static void stop(struct daemon *d)
+{
+	if (d->stopping)
+		return;
+	d->stopping = true;
+	log_info("stopping: %llu requests served, %llu refused",
+		 (unsigned long long)d->api.requests, (unsigned long long)d->api.errors);
+	tls_server_close(d->server);
+	uv_timer_stop(&d->sweep);
+	uv_close((uv_handle_t *)&d->sweep, NULL);
+	uv_close((uv_handle_t *)&d->sigint, NULL);
+	uv_close((uv_handle_t *)&d->sigterm, NULL);
+	for (struct conn *c = d->conns, *next; c; c = next) {
+		next = c->next;
+		tls_conn_close(c->tls, INSEL_E_CLOSED);
+	}
+}
+
+static void signal_cb(uv_signal_t *s, int signum)
+{
+	log_info("signal %d", signum);
+	stop(s->data);
+}
+
+static bool revoked_cb(void *ctx, const char *serial)
+{
+	struct daemon *d = ctx;
+
+	return db_is_revoked(d->api.db, serial);
+}
+
+/* ---- start and run ---- */
+
+static int start(struct daemon *d, const struct serve_options *o)
+{
+	static const enum pki_role roles[] = {PKI_ROLE_SECONDARY, PKI_ROLE_PRINCIPAL};
+	char err[512], ep[IP_STRLEN];
+	uint64_t sweep_ms = (uint64_t)o->down_after_s * 1000 / 4;
+	int rc;
+
+	rc = tls_creds_load(&d->creds, o->ca, o->cert, o->key, err, sizeof err);
+	if (rc) {
+		log_error("%s", err);
+		return rc;
+	}
+	tls_creds_set_revocation_check(d->creds, revoked_cb, d);
+	snprintf(d->api.name, sizeof d->api.name, "%s", tls_creds_identity(d->creds)->name);
+	rc = tls_server_listen(&d->loop, d->creds, &o->listen, roles, 2, on_accept, d, &d->server);
+	if (rc) {
+		log_error("cannot listen on %s: %s", ip_endpoint_format(&o->listen, ep, sizeof ep),
+			  insel_strerror(rc));
+		return rc;
+	}
+	uv_timer_init(&d->loop, &d->sweep);
+	d->sweep.data = d;
+	uv_timer_start(&d->sweep, sweep_cb, 0, sweep_ms < 250 ? 250 : sweep_ms > 5000 ? 5000
+										      : sweep_ms);
+	uv_signal_init(&d->loop, &d->sigint);
+	uv_signal_init(&d->loop, &d->sigterm);
+	d->sigint.data = d->sigterm.data = d;
+	uv_signal_start(&d->sigint, signal_cb, SIGINT);
+	uv_signal_start(&d->sigterm, signal_cb, SIGTERM);
+	return 0;
+}
+
+static void write_port_file(const char *path, uint16_t port)
+{
+	char tmp[4200];
+	FILE *f;
+
+	/* Written whole and renamed, so that a test polling for it never reads half. */
+	snprintf(tmp, sizeof tmp, "%s.tmp", path);
+	f = fopen(tmp, "w");
+	if (!f || fprintf(f, "%u\n", port) < 0 || fclose(f) != 0 || rename(tmp, path) != 0)
+		log_error("cannot write the port to %s", path);
+}
+
+int serve_run(const struct serve_options *o)
+{
+	struct daemon *d = calloc(1, sizeof *d);
+	char err[600], ep[IP_STRLEN];
+	int rc;
+
+	if (!d)
+		return EXIT_FAILURE;
+	signal(SIGPIPE, SIG_IGN);
+	uv_loop_init(&d->loop);
+	d->max_conns = o->max_connections;
+	d->api.heartbeat_ms = o->heartbeat_ms;
+	d->api.run_verify = run_verify;
+	d->api.now = now_seconds;
+	rc = db_open(o->db_path, &d->api.db, err, sizeof err);
+	if (rc)
+		log_error("%s", err);
+	else
+		db_set_down_after(d->api.db, o->down_after_s);
+	if (!rc)
+		rc = start(d, o);
+	if (!rc) {
+		ep[0] = '\0';
+		ip_endpoint_format(&o->listen, ep, sizeof ep);
+		log_info("serving the directory %s on %s (port %u), secondaries down after %llds",
+			 o->db_path, ep, tls_server_port(d->server), (long long)o->down_after_s);
+		if (o->port_file)
+			write_port_file(o->port_file, tls_server_port(d->server));
+		uv_run(&d->loop, UV_RUN_DEFAULT);
+	} else if (d->server) {
+		tls_server_close(d->server);
+	}
+	/* Let every close callback run before the loop goes away. */
+	uv_run(&d->loop, UV_RUN_DEFAULT);
+	uv_loop_close(&d->loop);
+	tls_creds_free(d->creds);
+	db_close(d->api.db);
+	free(d);
+	return rc ? 1 : 0;
+}

@@ -1,0 +1,23 @@
+/* The principal's daemon (serve.c), started by `insel-principal serve` (cmd_serve.c). */
+#ifndef INSEL_PRINCIPAL_SERVE_H
+#define INSEL_PRINCIPAL_SERVE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "addr.h"
+
+struct serve_options {
+	struct ip_endpoint listen;
+	const char *db_path;
+	const char *ca, *cert, *key;
+	int64_t down_after_s;      /* a secondary silent this long is down */
+	int64_t heartbeat_ms;      /* interval suggested to secondaries */
+	size_t max_connections;
+	const char *port_file;     /* if set, the bound port is written there */
+};
+
+/* Runs until SIGINT or SIGTERM; returns the exit code. */
+int serve_run(const struct serve_options *o);
+
+#endif

@@ -1,0 +1,312 @@
+#!/usr/bin/env bash
+# Integration test of `insel-principal serve` on 127.0.0.1 with real TLS clients:
+# registration, overlap refusal, look-ups, roles, verify_user, call records, heartbeats
+# and down-marking, a revoked certificate refused at the handshake, malformed and
+# oversized frames (raw TLS from Python), and persistence across a restart.
+# The operator CLI runs against the same database while the daemon serves.
+set -uo pipefail
+
+build=${INSEL_BUILD:-$(dirname "$0")/../../build}
+P=$build/principal/insel-principal
+C=$build/tests/integration/api-client
+tmp=$(mktemp -d /tmp/insel-principal-api.XXXXXX)
+pid=""
+failures=0
+checks=0
+
+cleanup() {
+	if [ -n "$pid" ]; then
+		kill "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+	fi
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+fail() {
+	echo "FAIL: $*"
+	failures=$((failures + 1))
+}
+
+# expect LABEL OUTPUT PATTERN: the output must contain the (extended regex) pattern.
+expect() {
+	checks=$((checks + 1))
+	if grep -Eq -- "$3" <<<"$2"; then
+		echo "ok: $1"
+	else
+		fail "$1: expected /$3/ in:"
+		echo "$2" | sed 's/^/    /'
+	fi
+}
+
+# refuse LABEL OUTPUT PATTERN: the output must not contain the pattern.
+refuse() {
+	checks=$((checks + 1))
+	if grep -Eq -- "$3" <<<"$2"; then
+		fail "$1: unexpected /$3/ in:"
+		echo "$2" | sed 's/^/    /'
+	else
+		echo "ok: $1"
+	fi
+}
+
+start_principal() {
+	rm -f "$tmp/port"
+	"$P" serve --db "$tmp/p.db" --listen 127.0.0.1:0 --ca "$tmp/ca/ca.crt" \
+		--cert "$tmp/ca/principal.crt" --key "$tmp/ca/principal.key" --down-after 2s \
+		--heartbeat 1s --port-file "$tmp/port" 2>>"$tmp/principal.log" &
+	pid=$!
+	for _ in $(seq 100); do
+		[ -s "$tmp/port" ] && break
+		sleep 0.1
+	done
+	[ -s "$tmp/port" ] || { cat "$tmp/principal.log"; echo "principal did not start"; exit 1; }
+	port=$(cat "$tmp/port")
+}
+
+stop_principal() {
+	kill -TERM "$pid"
+	wait "$pid"
+	local rc=$?
+	pid=""
+	return $rc
+}
+
+# client NAME < script: one TLS session with the certificate NAME.
+client() {
+	"$C" --ca "$tmp/ca/ca.crt" --cert "$tmp/ca/$1.crt" --key "$tmp/ca/$1.key" \
+		--connect "127.0.0.1:$port" 2>>"$tmp/client.log"
+}
+
+cli() {
+	"$P" "$@" --db "$tmp/p.db"
+}
+
+hello='{"op":"hello","id":1,"version":1}'
+
+# ---- PKI: a CA, the principal, three secondaries and a read-only tool ----
+"$P" pki init --dir "$tmp/ca" --org insel-test >/dev/null || exit 1
+for n in gw-a gw-b gw-evil; do
+	"$P" pki issue --dir "$tmp/ca" --role secondary --name "$n" >/dev/null || exit 1
+done
+"$P" pki issue --dir "$tmp/ca" --role principal --name principal >/dev/null || exit 1
+"$P" pki issue --dir "$tmp/ca" --role principal --name ops >/dev/null || exit 1
+
+start_principal
+
+# ---- registration and overlap refusal ----
+out=$(client gw-a <<EOF
+$hello
+{"op":"register","id":2,"lan":"lan-a","prefixes":["10.1.0.0/24"],"endpoint":"198.18.0.1:7443"}
+EOF
+)
+expect "hello answered with the version" "$out" '"id":1,"name":"principal","ok":true.*"version":1'
+expect "gw-a registers lan-a" "$out" '"id":2,"lan":"lan-a","ok":true'
+
+out=$(client gw-b <<EOF
+$hello
+{"op":"register","id":2,"lan":"lan-b","prefixes":["10.2.0.0/24","2001:db8:2::/48"],"endpoint":"198.18.0.2:7443"}
+{"op":"register","id":3,"lan":"lan-c","prefixes":["10.1.0.0/16"],"endpoint":"198.18.0.2:7443"}
+{"op":"register","id":4,"lan":"lan-a","prefixes":["10.5.0.0/24"],"endpoint":"198.18.0.2:7443"}
+{"op":"register","id":5,"lan":"lan-d","prefixes":["10.6.0.1/24"],"endpoint":"198.18.0.2:7443"}
+{"op":"register","id":6,"lan":"lan-d","prefixes":"10.6.0.0/24","endpoint":"198.18.0.2:7443"}
+EOF
+)
+expect "gw-b registers lan-b" "$out" '"id":2,"lan":"lan-b","ok":true'
+expect "overlap refused, naming the clash" "$out" \
+	'"code":"conflict","message":"prefix 10.1.0.0/16 overlaps 10.1.0.0/24 of LAN lan-a".*"id":3'
+expect "a served LAN cannot be taken over" "$out" 'served by secondary gw-a.*"id":4'
+expect "host bits refused" "$out" '"code":"host_bits".*"id":5'
+expect "wrong field type refused" "$out" '"code":"bad_field".*"id":6'
+
+# ---- the operator CLI works while the daemon runs ----
+cli host add printer --lan lan-b --address 10.2.0.20 >/dev/null
+echo "pw-alice" | cli user add alice@lan-a --iterations 1000 >/dev/null
+echo "pw-bob" | cli user add bob@lan-b --iterations 1000 >/dev/null
+out=$(cli lan list)
+expect "CLI lists both LANs up" "$out" 'lan-b +10.2.0.0/24,2001:db8:2::/48 +gw-b +up'
+out=$(cli host add pc9 --lan lan-a --address 10.2.0.9 2>&1; echo "rc=$?")
+expect "CLI refuses a host outside its LAN" "$out" 'belongs to LAN lan-b.*|rc=1'
+
+# ---- look-ups, roles, protocol errors ----
+out=$(client gw-a <<EOF
+{"op":"lookup","id":1,"callee":"bob@lan-b"}
+$hello
+{"op":"lookup","id":2,"callee":"bob@lan-b"}
+{"op":"lookup","id":3,"callee":"printer"}
+{"op":"lookup","id":4,"callee":"2001:db8:2::7"}
+{"op":"lookup","id":5,"callee":"10.9.9.9"}
+{"op":"lookup","id":6,"callee":"carol@lan-b"}
+{"op":"frobnicate","id":7}
+{"op":"lookup","id":8}
+{"op":"hello","id":9,"version":1}
+{"op":"list","id":10,"what":"lans"}
+{"op":"revocations","id":11}
+EOF
+)
+expect "hello comes first" "$out" '"message":"say hello first".*"id":1'
+expect "user look-up gives gw-b's endpoint" "$out" \
+	'"callee":"bob@lan-b","endpoint":"198.18.0.2:7443","fingerprint":"[0-9a-f]{64}","id":2,"kind":"user","lan":"lan-b".*"secondary":"gw-b","state":"up"'
+expect "host look-up" "$out" '"address":"10.2.0.20".*"host":"printer","id":3'
+expect "IPv6 address look-up (longest-prefix match)" "$out" '"id":4,"kind":"address","lan":"lan-b".*"prefix":"2001:db8:2::/48"'
+expect "unknown address" "$out" '"code":"not_found","message":"no LAN has a prefix containing 10.9.9.9".*"id":5'
+expect "unknown user" "$out" '"code":"not_found".*"id":6'
+expect "unknown op" "$out" '"code":"unknown_op".*"id":7'
+expect "missing field" "$out" '"code":"bad_field","message":"field .callee. is missing".*"id":8'
+expect "second hello refused" "$out" '"code":"protocol".*"id":9'
+expect "list of LANs" "$out" '"id":10,"items":\[.*"ok":true.*"total":2'
+expect "revocation list" "$out" '"id":11,.*"serials":\[\]'
+
+out=$(client ops <<EOF
+$hello
+{"op":"lookup","id":2,"callee":"printer"}
+{"op":"register","id":3,"lan":"lan-x","prefixes":["10.7.0.0/24"],"endpoint":"198.18.0.7:1"}
+{"op":"verify_user","id":4,"user":"alice@lan-a","password":"pw-alice"}
+EOF
+)
+expect "a principal-role tool may look up" "$out" '"host":"printer","id":2'
+expect "but may not register" "$out" '"code":"forbidden".*"id":3'
+expect "nor check passwords" "$out" '"code":"forbidden".*"id":4'
+
+# ---- verify_user: only for the caller's own LAN ----
+out=$(client gw-a <<EOF
+$hello
+{"op":"verify_user","id":2,"user":"alice@lan-a","password":"pw-alice"}
+{"op":"verify_user","id":3,"user":"alice@lan-a","password":"wrong"}
+{"op":"verify_user","id":4,"user":"nobody@lan-a","password":"pw-alice"}
+{"op":"verify_user","id":5,"user":"bob@lan-b","password":"pw-bob"}
+EOF
+)
+expect "right password accepted" "$out" '"id":2,"lan":"lan-a","ok":true,"user":"alice@lan-a"'
+expect "wrong password refused" "$out" '"code":"auth_failed".*"id":3'
+expect "unknown user refused alike" "$out" '"code":"auth_failed","message":"wrong user name or password".*"id":4'
+expect "another LAN's user is not ours to check" "$out" '"code":"forbidden".*"id":5'
+
+# ---- call records ----
+out=$(client gw-a <<EOF
+$hello
+{"op":"call_start","id":2,"call_id":"00112233aabbccdd","caller":"alice@lan-a","caller_lan":"lan-a","callee":"bob@lan-b","callee_lan":"lan-b","channels":[{"type":"udp","local":5004,"remote":5004}]}
+{"op":"call_start","id":3,"call_id":"00112233aabbccdd","caller":"alice@lan-a","caller_lan":"lan-a","callee":"bob@lan-b"}
+{"op":"call_start","id":4,"call_id":"0000000000000001","caller":"x","caller_lan":"lan-b","callee":"y"}
+{"op":"call_end","id":5,"call_id":"00112233aabbccdd","bytes_up":1000,"bytes_down":2000,"reason":"hangup"}
+{"op":"call_end","id":6,"call_id":"00112233aabbccdd"}
+{"op":"call_start","id":7,"call_id":"0000000000000002","caller":"alice@lan-a","caller_lan":"lan-a","callee":"printer"}
+EOF
+)
+expect "call start recorded" "$out" '"call_id":"00112233aabbccdd","id":2,"ok":true'
+expect "duplicate call id refused" "$out" '"code":"exists".*"id":3'
+expect "a call of foreign LANs refused" "$out" '"code":"forbidden".*"id":4'
+expect "call end recorded" "$out" '"call_id":"00112233aabbccdd","id":5,"ok":true'
+expect "second end refused" "$out" '"code":"conflict".*"id":6'
+out=$(cli call list --json)
+expect "CLI shows the ended call with bytes" "$out" '"bytes_down": 2000'
+out=$(cli call list --active)
+expect "CLI shows the active call" "$out" '0000000000000002 +alice@lan-a +printer'
+
+# ---- heartbeats and down-marking (down after 2s) ----
+for i in 1 2 3 4; do
+	out=$(printf '%s\n{"op":"heartbeat","id":2}\n' "$hello" | client gw-a)
+	sleep 1
+done
+expect "heartbeat acknowledged" "$out" '"down_after_ms":2000,"heartbeat_ms":1000,"id":2,"ok":true'
+out=$(printf '%s\n{"op":"lookup","id":2,"callee":"bob@lan-b"}\n{"op":"lookup","id":3,"callee":"alice@lan-a"}\n' "$hello" | client gw-a)
+expect "silent gw-b is reported down" "$out" '"secondary":"gw-b","state":"down"'
+expect "heartbeating gw-a stays up" "$out" '"id":3.*"secondary":"gw-a","state":"up"'
+out=$(cli secondary list)
+expect "CLI shows gw-b down (swept)" "$out" 'gw-b +lan-b +down'
+out=$(printf '%s\n{"op":"heartbeat","id":2}\n{"op":"lookup","id":3,"callee":"bob@lan-b"}\n' "$hello" | client gw-b)
+expect "a heartbeat brings gw-b back up" "$out" '"id":3.*"state":"up"'
+
+# ---- revoked certificates are refused at the handshake ----
+out=$(printf '%s\n' "$hello" | client gw-evil)
+expect "gw-evil accepted before revocation" "$out" '"ok":true'
+cli revoke add --cert "$tmp/ca/gw-evil.crt" --reason test >/dev/null
+# Under TLS 1.3 the client may finish its half of the handshake before the principal
+# checks its certificate; it then hears a bad_certificate alert instead of a reply.
+out=$(printf '%s\n' "$hello" | client gw-evil; echo "rc=$?")
+expect "revoked certificate refused" "$out" 'handshake failed|Certificate is bad'
+refuse "no reply for a revoked certificate" "$out" '"ok":true'
+
+# ---- malformed and oversized frames, over raw TLS ----
+out=$(python3 - "$tmp/ca" "$port" <<'PY'
+import json, socket, ssl, struct, sys
+d, port = sys.argv[1], int(sys.argv[2])
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+ctx.check_hostname = False
+ctx.load_verify_locations(d + "/ca.crt")
+ctx.load_cert_chain(d + "/gw-a.crt", d + "/gw-a.key")
+s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=10))
+def frame(body):
+    s.sendall(struct.pack(">I", len(body)) + body)
+def reply():
+    hdr = b""
+    while len(hdr) < 4:
+        hdr += s.recv(4 - len(hdr))
+    n = struct.unpack(">I", hdr)[0]
+    body = b""
+    while len(body) < n:
+        body += s.recv(n - len(body))
+    return json.loads(body)
+frame(b"this is not json")
+print("notjson", json.dumps(reply(), sort_keys=True))
+frame(b"[1,2,3]")
+print("array", json.dumps(reply(), sort_keys=True))
+frame(b'{"op":"hello","id":-5}')
+print("negid", json.dumps(reply(), sort_keys=True))
+frame(b'{"op":"hello","id":1,"id":2}')
+print("dupkey", json.dumps(reply(), sort_keys=True))
+frame(b"x" * (200 * 1024))
+print("oversized", json.dumps(reply(), sort_keys=True))
+frame(b'{"op":"hello","id":3,"version":"1"}')
+print("badtype", json.dumps(reply(), sort_keys=True))
+frame(b'{"op":"hello","id":4,"version":1}')
+print("hello", json.dumps(reply(), sort_keys=True))
+frame(json.dumps({"op": "lookup", "id": 5, "callee": "\u00e9" * 300}).encode())
+print("longcallee", json.dumps(reply(), sort_keys=True))
+frame(b'{"op":"register","id":6,"lan":"lan-a","prefixes":[1],"endpoint":"x"}')
+print("badprefix", json.dumps(reply(), sort_keys=True))
+s.close()
+PY
+)
+expect "non-JSON frame answered" "$out" 'notjson .*"code": "bad_json"'
+expect "non-object frame answered" "$out" 'array .*"code": "not_object"'
+expect "negative id answered with id 0" "$out" 'negid .*"id": 0'
+expect "duplicate keys refused" "$out" 'dupkey .*"code": "bad_json"'
+expect "oversized frame skipped and answered" "$out" 'oversized .*"code": "too_big"'
+expect "wrong type answered" "$out" 'badtype .*"code": "bad_field"'
+expect "the stream stays in sync after all that" "$out" 'hello .*"ok": true'
+expect "over-long text refused" "$out" 'longcallee .*"code": "bad_field"'
+expect "non-string prefix refused" "$out" 'badprefix .*"code": "bad_field"'
+out=$(printf '%s\n{"op":"lookup","id":2,"callee":"printer"}\n' "$hello" | client gw-a)
+expect "the daemon still serves" "$out" '"host":"printer","id":2'
+
+# ---- restart: nothing lost ----
+stop_principal || fail "principal did not stop cleanly on SIGTERM"
+out=$(cli status)
+expect "status after stop" "$out" 'LANs +2'
+start_principal
+out=$(client gw-a <<EOF
+$hello
+{"op":"lookup","id":2,"callee":"printer"}
+{"op":"verify_user","id":3,"user":"alice@lan-a","password":"pw-alice"}
+{"op":"revocations","id":4}
+EOF
+)
+expect "host survives a restart" "$out" '"host":"printer","id":2'
+expect "user survives a restart" "$out" '"id":3,"lan":"lan-a","ok":true'
+expect "revocation survives a restart" "$out" '"id":4.*"serials":\["[0-9a-f]+"\]'
+out=$(cli call show 00112233aabbccdd)
+expect "call record survives a restart" "$out" 'end reason +hangup'
+out=$(printf '%s\n' "$hello" | client gw-evil; echo "rc=$?")
+expect "revoked certificate still refused after restart" "$out" \
+	'handshake failed|Certificate is bad'
+refuse "still no reply for it" "$out" '"ok":true'
+stop_principal || fail "principal did not stop cleanly"
+if grep -qiE "AddressSanitizer|runtime error|LeakSanitizer" "$tmp/principal.log"; then
+	fail "sanitizer report in the principal's log"
+	cat "$tmp/principal.log"
+fi
+
+echo "$checks checks, $failures failed"
+[ "$failures" -eq 0 ]

@@ -1,0 +1,420 @@
+/* Unit tests for the principal's directory (principal/db*.c) on a temporary SQLite file:
+ * migrations and refusal of a newer schema, LANs and overlap refusal naming the clash,
+ * registration, heartbeats and down-marking, hosts inside their LAN, users, look-ups by
+ * user@lan, host name and address (longest-prefix match), call records, revocations,
+ * and that a failed write leaves nothing behind. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "db.h"
+#include "err.h"
+#include "passwd.h"
+
+#define NOW 1700000000
+
+struct fixture {
+	char dir[64];
+	char path[96];
+	struct db *db;
+};
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof *f);
+	char err[256];
+
+	snprintf(f->dir, sizeof f->dir, "/tmp/insel-test-db-XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	snprintf(f->path, sizeof f->path, "%s/principal.db", f->dir);
+	assert_int_equal(db_open(f->path, &f->db, err, sizeof err), 0);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	char p[128];
+
+	db_close(f->db);
+	unlink(f->path);
+	snprintf(p, sizeof p, "%s-wal", f->path);
+	unlink(p);
+	snprintf(p, sizeof p, "%s-shm", f->path);
+	unlink(p);
+	rmdir(f->dir);
+	free(f);
+	return 0;
+}
+
+static struct ip_prefix pfx(const char *text)
+{
+	struct ip_prefix p;
+
+	assert_int_equal(ip_prefix_parse(text, true, &p), 0);
+	return p;
+}
+
+static struct ip_addr addr(const char *text)
+{
+	struct ip_addr a;
+
+	assert_int_equal(ip_addr_parse(text, &a), 0);
+	return a;
+}
+
+static void register_lan(struct db *db, const char *sec, const char *lan, const char *prefix,
+			 const char *endpoint, int64_t now)
+{
+	struct ip_prefix p = pfx(prefix);
+	struct db_registration r = {sec, "aa", "01", lan, &p, 1, endpoint};
+
+	assert_int_equal(db_register(db, &r, now), 0);
+}
+
+static void schema_is_current(void **state)
+{
+	struct fixture *f = *state;
+	char err[256];
+	struct db *again;
+
+	assert_int_equal(db_schema_version(f->db), db_schema_latest());
+	/* Re-opening an up-to-date database changes nothing. */
+	assert_int_equal(db_open(f->path, &again, err, sizeof err), 0);
+	assert_int_equal(db_schema_version(again), db_schema_latest());
+	db_close(again);
+}
+
+static void newer_schema_refused(void **state)
+{
+	struct fixture *f = *state;
+	sqlite3 *raw;
+	struct db *again;
+	char err[256];
+
+	assert_int_equal(sqlite3_open(f->path, &raw), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(raw, "PRAGMA user_version = 999", NULL, NULL, NULL), 0);
+	sqlite3_close(raw);
+	assert_int_equal(db_open(f->path, &again, err, sizeof err), INSEL_E_VERSION);
+	assert_null(again);
+	assert_non_null(strstr(err, "newer"));
+}
+
+static void lan_overlap_refused_and_named(void **state)
+{
+	struct fixture *f = *state;
+	struct ip_prefix a[] = {pfx("10.1.0.0/16"), pfx("2001:db8:1::/48")};
+	struct ip_prefix b = pfx("10.1.2.0/24"), c = pfx("10.0.0.0/8"), d = pfx("10.2.0.0/16");
+	json_t *lans;
+
+	assert_int_equal(db_lan_add(f->db, "lan-a", a, 2, NULL, NOW), 0);
+	assert_int_equal(db_lan_add(f->db, "lan-b", &b, 1, NULL, NOW), INSEL_E_CONFLICT);
+	assert_non_null(strstr(db_errmsg(f->db), "10.1.0.0/16 of LAN lan-a"));
+	assert_int_equal(db_lan_add(f->db, "lan-c", &c, 1, NULL, NOW), INSEL_E_CONFLICT);
+	assert_int_equal(db_lan_add(f->db, "lan-a", &d, 1, NULL, NOW), INSEL_E_EXISTS);
+	assert_int_equal(db_lan_add(f->db, "Bad Name", &d, 1, NULL, NOW), INSEL_E_BAD_FIELD);
+	assert_int_equal(db_lan_add(f->db, "lan-d", &d, 1, "nobody", NOW), INSEL_E_NOT_FOUND);
+	/* None of the refused LANs left a row behind. */
+	assert_int_equal(db_lan_list(f->db, NOW, &lans), 0);
+	assert_int_equal(json_array_size(lans), 1);
+	assert_int_equal(json_array_size(json_object_get(json_array_get(lans, 0), "prefixes")),
+			 2);
+	json_decref(lans);
+	assert_int_equal(db_lan_add(f->db, "lan-d", &d, 1, NULL, NOW), 0);
+	assert_int_equal(db_lan_remove(f->db, "lan-d"), 0);
+	assert_int_equal(db_lan_remove(f->db, "lan-d"), INSEL_E_NOT_FOUND);
+}
+
+static void registration_and_conflicts(void **state)
+{
+	struct fixture *f = *state;
+	struct ip_prefix p = pfx("10.1.0.0/24"), q = pfx("10.1.0.128/25");
+	struct db_registration r = {"gw-b", "bb", "02", "lan-b", &q, 1, "198.18.0.2:7443"};
+	json_t *sec, *lan;
+
+	register_lan(f->db, "gw-a", "lan-a", "10.1.0.0/24", "198.18.0.1:7443", NOW);
+	/* Overlap with another LAN is refused and named. */
+	assert_int_equal(db_register(f->db, &r, NOW), INSEL_E_CONFLICT);
+	assert_non_null(strstr(db_errmsg(f->db), "LAN lan-a"));
+	/* Another secondary cannot take over a served LAN. */
+	r.lan = "lan-a";
+	r.prefixes = &p;
+	assert_int_equal(db_register(f->db, &r, NOW), INSEL_E_CONFLICT);
+	assert_non_null(strstr(db_errmsg(f->db), "served by secondary gw-a"));
+	/* The refused registration created nothing (the secondary row included). */
+	assert_int_equal(db_secondary_show(f->db, "gw-b", NOW, &sec), INSEL_E_NOT_FOUND);
+	assert_int_equal(db_secondary_show(f->db, "gw-a", NOW, &sec), 0);
+	assert_string_equal(json_string_value(json_object_get(sec, "state")), "up");
+	assert_string_equal(json_string_value(json_object_get(sec, "endpoint")),
+			    "198.18.0.1:7443");
+	json_decref(sec);
+	/* Re-registering replaces the prefixes. */
+	register_lan(f->db, "gw-a", "lan-a", "10.1.0.0/16", "198.18.0.1:7444", NOW + 1);
+	assert_int_equal(db_lan_show(f->db, "lan-a", NOW, &lan), 0);
+	assert_string_equal(json_string_value(json_array_get(json_object_get(lan, "prefixes"), 0)),
+			    "10.1.0.0/16");
+	assert_string_equal(json_string_value(json_object_get(lan, "endpoint")),
+			    "198.18.0.1:7444");
+	json_decref(lan);
+}
+
+static void pinned_fingerprint(void **state)
+{
+	struct fixture *f = *state;
+	const char *fp = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+	struct ip_prefix p = pfx("10.9.0.0/24");
+	struct db_registration r = {"gw-p", "ff", "09", "lan-p", &p, 1, "198.18.0.9:7443"};
+
+	assert_int_equal(db_secondary_add(f->db, "gw-p", "nothex", NOW), INSEL_E_BAD_FIELD);
+	assert_int_equal(db_secondary_add(f->db, "gw-p", fp, NOW), 0);
+	assert_int_equal(db_secondary_add(f->db, "gw-p", NULL, NOW), INSEL_E_EXISTS);
+	assert_int_equal(db_register(f->db, &r, NOW), INSEL_E_CONFLICT);
+	assert_non_null(strstr(db_errmsg(f->db), "pinned"));
+	r.fingerprint = fp;
+	assert_int_equal(db_register(f->db, &r, NOW), 0);
+}
+
+static void heartbeat_and_down_marking(void **state)
+{
+	struct fixture *f = *state;
+	json_t *res;
+
+	db_set_down_after(f->db, 10);
+	assert_int_equal(db_heartbeat(f->db, "gw-a", NOW), INSEL_E_NOT_FOUND);
+	register_lan(f->db, "gw-a", "lan-a", "10.1.0.0/24", "198.18.0.1:7443", NOW);
+	assert_int_equal(db_heartbeat(f->db, "gw-a", NOW + 5), 0);
+	assert_int_equal(db_mark_down(f->db, NOW + 10), 0);
+	assert_int_equal(db_lookup(f->db, "10.1.0.7", NOW + 10, &res), 0);
+	assert_string_equal(json_string_value(json_object_get(res, "state")), "up");
+	json_decref(res);
+	/* Silent for longer than down_after: look-ups say so even before the sweep. */
+	assert_int_equal(db_lookup(f->db, "10.1.0.7", NOW + 16, &res), 0);
+	assert_string_equal(json_string_value(json_object_get(res, "state")), "down");
+	json_decref(res);
+	assert_int_equal(db_mark_down(f->db, NOW + 16), 1);
+	assert_int_equal(db_mark_down(f->db, NOW + 17), 0);
+	/* A heartbeat brings it back. */
+	assert_int_equal(db_heartbeat(f->db, "gw-a", NOW + 20), 0);
+	assert_int_equal(db_lookup(f->db, "10.1.0.7", NOW + 20, &res), 0);
+	assert_string_equal(json_string_value(json_object_get(res, "state")), "up");
+	json_decref(res);
+}
+
+static void hosts_stay_inside_their_lan(void **state)
+{
+	struct fixture *f = *state;
+	struct ip_addr in = addr("10.1.0.5"), out = addr("10.2.0.5"), other = addr("10.1.0.6");
+	struct ip_prefix narrow = pfx("10.1.0.128/25");
+	struct db_registration r = {"gw-a", "aa", "01", "lan-a", &narrow, 1, "198.18.0.1:1"};
+	json_t *hosts;
+
+	register_lan(f->db, "gw-a", "lan-a", "10.1.0.0/24", "198.18.0.1:7443", NOW);
+	register_lan(f->db, "gw-b", "lan-b", "10.2.0.0/24", "198.18.0.2:7443", NOW);
+	assert_int_equal(db_host_add(f->db, "pc1", "lan-a", &in, NOW), 0);
+	assert_int_equal(db_host_add(f->db, "pc2", "lan-a", &out, NOW), INSEL_E_CONFLICT);
+	assert_non_null(strstr(db_errmsg(f->db), "belongs to LAN lan-b"));
+	assert_int_equal(db_host_add(f->db, "pc1", "lan-a", &other, NOW), INSEL_E_EXISTS);
+	assert_int_equal(db_host_add(f->db, "pc3", "lan-a", &in, NOW), INSEL_E_EXISTS);
+	assert_int_equal(db_host_add(f->db, "pc3", "lan-x", &other, NOW), INSEL_E_NOT_FOUND);
+	/* Shrinking the LAN so that pc1 falls outside is refused, and nothing changes. */
+	assert_int_equal(db_register(f->db, &r, NOW), INSEL_E_CONFLICT);
+	assert_non_null(strstr(db_errmsg(f->db), "pc1"));
+	assert_int_equal(db_lan_remove_prefix(f->db, "lan-a", &narrow),
+			 INSEL_E_NOT_FOUND);
+	assert_int_equal(db_host_list(f->db, "lan-a", &hosts), 0);
+	assert_int_equal(json_array_size(hosts), 1);
+	json_decref(hosts);
+	assert_int_equal(db_host_list(f->db, "lan-x", &hosts), INSEL_E_NOT_FOUND);
+	assert_int_equal(db_host_remove(f->db, "pc1"), 0);
+	assert_int_equal(db_host_remove(f->db, "pc1"), INSEL_E_NOT_FOUND);
+}
+
+static void lookups(void **state)
+{
+	struct fixture *f = *state;
+	struct ip_addr h = addr("10.2.0.20");
+	struct ip_prefix v6 = pfx("2001:db8:2::/48");
+	json_t *res;
+
+	register_lan(f->db, "gw-a", "lan-a", "10.1.0.0/24", "198.18.0.1:7443", NOW);
+	register_lan(f->db, "gw-b", "lan-b", "10.2.0.0/24", "198.18.0.2:7443", NOW);
+	assert_int_equal(db_lan_add_prefix(f->db, "lan-b", &v6), 0);
+	assert_int_equal(db_host_add(f->db, "printer", "lan-b", &h, NOW), 0);
+	assert_int_equal(db_user_add(f->db, "bob", "lan-b", "pbkdf2-sha256$1000$00$00", NOW), 0);
+
+	assert_int_equal(db_lookup(f->db, "bob@lan-b", NOW, &res), 0);
+	assert_string_equal(json_string_value(json_object_get(res, "kind")), "user");
+	assert_string_equal(json_string_value(json_object_get(res, "secondary")), "gw-b");
+	assert_string_equal(json_string_value(json_object_get(res, "endpoint")),
+			    "198.18.0.2:7443");
+	json_decref(res);
+	assert_int_equal(db_lookup(f->db, "printer", NOW, &res), 0);
+	assert_string_equal(json_string_value(json_object_get(res, "address")), "10.2.0.20");
+	assert_string_equal(json_string_value(json_object_get(res, "lan")), "lan-b");
+	json_decref(res);
+	assert_int_equal(db_lookup(f->db, "10.2.0.20", NOW, &res), 0);
+	assert_string_equal(json_string_value(json_object_get(res, "host")), "printer");
+	assert_string_equal(json_string_value(json_object_get(res, "prefix")), "10.2.0.0/24");
+	json_decref(res);
+	assert_int_equal(db_lookup(f->db, "2001:db8:2::99", NOW, &res), 0);
+	assert_string_equal(json_string_value(json_object_get(res, "lan")), "lan-b");
+	json_decref(res);
+	/* Edges of the prefixes: first and last address match, one beyond does not. */
+	assert_int_equal(db_lookup(f->db, "10.1.0.0", NOW, &res), 0);
+	json_decref(res);
+	assert_int_equal(db_lookup(f->db, "10.1.0.255", NOW, &res), 0);
+	json_decref(res);
+	assert_int_equal(db_lookup(f->db, "10.1.1.0", NOW, &res), INSEL_E_NOT_FOUND);
+	assert_int_equal(db_lookup(f->db, "9.255.255.255", NOW, &res), INSEL_E_NOT_FOUND);
+	assert_int_equal(db_lookup(f->db, "carol@lan-b", NOW, &res), INSEL_E_NOT_FOUND);
+	assert_int_equal(db_lookup(f->db, "nosuchhost", NOW, &res), INSEL_E_NOT_FOUND);
+	assert_int_equal(db_lookup(f->db, "bad name!", NOW, &res), INSEL_E_BAD_FIELD);
+	assert_int_equal(db_lookup(f->db, "@", NOW, &res), INSEL_E_BAD_FIELD);
+	assert_int_equal(db_lookup(f->db, "", NOW, &res), INSEL_E_BAD_FIELD);
+	/* A LAN nobody serves. */
+	assert_int_equal(db_lan_set_secondary(f->db, "lan-b", NULL), 0);
+	assert_int_equal(db_lookup(f->db, "printer", NOW, &res), INSEL_E_UNAVAILABLE);
+}
+
+static void users_and_passwords(void **state)
+{
+	struct fixture *f = *state;
+	struct ip_prefix p = pfx("10.3.0.0/24");
+	char hash[PASSWD_HASH_STRLEN], stored[PASSWD_HASH_STRLEN], name[65], lan[65];
+	json_t *users;
+
+	assert_int_equal(db_lan_add(f->db, "lan-c", &p, 1, NULL, NOW), 0);
+	assert_int_equal(passwd_hash("s3cret", PASSWD_MIN_ITERATIONS, hash, sizeof hash), 0);
+	assert_int_equal(db_user_add(f->db, "alice", "lan-c", hash, NOW), 0);
+	assert_int_equal(db_user_add(f->db, "alice", "lan-c", hash, NOW), INSEL_E_EXISTS);
+	assert_int_equal(db_user_add(f->db, "alice", "lan-x", hash, NOW), INSEL_E_NOT_FOUND);
+	assert_int_equal(db_user_hash(f->db, "alice", "lan-c", stored, sizeof stored), 0);
+	assert_int_equal(passwd_verify("s3cret", stored), 0);
+	assert_int_equal(passwd_hash("n3w", PASSWD_MIN_ITERATIONS, hash, sizeof hash), 0);
+	assert_int_equal(db_user_set_hash(f->db, "alice", "lan-c", hash), 0);
+	assert_int_equal(db_user_set_hash(f->db, "eve", "lan-c", hash), INSEL_E_NOT_FOUND);
+	assert_int_equal(db_user_hash(f->db, "alice", "lan-c", stored, sizeof stored), 0);
+	assert_int_equal(passwd_verify("s3cret", stored), INSEL_E_AUTH);
+	assert_int_equal(db_user_list(f->db, "lan-c", &users), 0);
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(users, 0),
+							    "iterations")),
+			 PASSWD_MIN_ITERATIONS);
+	json_decref(users);
+	assert_int_equal(db_split_user("alice@lan-c", name, lan), 0);
+	assert_string_equal(lan, "lan-c");
+	assert_int_equal(db_split_user("alice", name, lan), INSEL_E_BAD_FIELD);
+	assert_int_equal(db_split_user("a@b@c", name, lan), INSEL_E_BAD_FIELD);
+	/* Removing the LAN removes its users. */
+	assert_int_equal(db_lan_remove(f->db, "lan-c"), 0);
+	assert_int_equal(db_user_hash(f->db, "alice", "lan-c", stored, sizeof stored),
+			 INSEL_E_NOT_FOUND);
+}
+
+static void call_records(void **state)
+{
+	struct fixture *f = *state;
+	struct db_call_start c = {"00112233aabbccdd", "alice@lan-a", "lan-a", "printer",
+				  "lan-b", "[{\"type\":\"udp\"}]", "gw-a"};
+	char reporter[65];
+	json_t *calls, *call;
+
+	register_lan(f->db, "gw-a", "lan-a", "10.1.0.0/24", "198.18.0.1:7443", NOW);
+	assert_int_equal(db_call_start(f->db, &c, NOW), 0);
+	assert_int_equal(db_call_start(f->db, &c, NOW), INSEL_E_EXISTS);
+	c.id = "xyz";
+	assert_int_equal(db_call_start(f->db, &c, NOW), INSEL_E_BAD_FIELD);
+	assert_int_equal(db_call_list(f->db, true, 0, NOW + 3, &calls), 0);
+	assert_int_equal(json_array_size(calls), 1);
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(calls, 0), "seconds")),
+			 3);
+	json_decref(calls);
+	assert_int_equal(db_call_reporter(f->db, "00112233aabbccdd", reporter, sizeof reporter),
+			 0);
+	assert_string_equal(reporter, "gw-a");
+	assert_int_equal(db_call_end(f->db, "00112233aabbccdd", 100, 200, "hangup", NOW + 60), 0);
+	assert_int_equal(db_call_end(f->db, "00112233aabbccdd", 1, 2, "hangup", NOW + 61),
+			 INSEL_E_CONFLICT);
+	assert_int_equal(db_call_end(f->db, "ffffffffffffffff", 1, 2, "hangup", NOW),
+			 INSEL_E_NOT_FOUND);
+	assert_int_equal(db_call_list(f->db, true, 0, NOW, &calls), 0);
+	assert_int_equal(json_array_size(calls), 0);
+	json_decref(calls);
+	assert_int_equal(db_call_show(f->db, "00112233aabbccdd", NOW, &call), 0);
+	assert_int_equal(json_integer_value(json_object_get(call, "bytes_down")), 200);
+	assert_int_equal(json_integer_value(json_object_get(call, "seconds")), 60);
+	assert_string_equal(json_string_value(json_object_get(call, "end_reason")), "hangup");
+	assert_true(json_is_array(json_object_get(call, "channels")));
+	json_decref(call);
+}
+
+static void revocations(void **state)
+{
+	struct fixture *f = *state;
+	json_t *list, *sec;
+
+	assert_false(db_is_revoked(f->db, "0a1b"));
+	assert_int_equal(db_revoke(f->db, "0a1b", "gw-x", "key lost", NOW), 0);
+	assert_int_equal(db_revoke(f->db, "0a1b", NULL, NULL, NOW), INSEL_E_EXISTS);
+	assert_int_equal(db_revoke(f->db, "XYZ", NULL, NULL, NOW), INSEL_E_BAD_FIELD);
+	assert_true(db_is_revoked(f->db, "0a1b"));
+	assert_int_equal(db_revoked_list(f->db, &list), 0);
+	assert_int_equal(json_array_size(list), 1);
+	json_decref(list);
+	assert_int_equal(db_unrevoke(f->db, "0a1b"), 0);
+	assert_int_equal(db_unrevoke(f->db, "0a1b"), INSEL_E_NOT_FOUND);
+	/* Revoking a secondary revokes the certificate it registered with. */
+	assert_int_equal(db_secondary_add(f->db, "gw-new", NULL, NOW), 0);
+	assert_int_equal(db_secondary_revoke(f->db, "gw-new", NULL, NOW), INSEL_E_NOT_FOUND);
+	register_lan(f->db, "gw-a", "lan-a", "10.1.0.0/24", "198.18.0.1:7443", NOW);
+	assert_int_equal(db_secondary_revoke(f->db, "gw-a", "retired", NOW), 0);
+	assert_true(db_is_revoked(f->db, "01"));
+	assert_int_equal(db_secondary_show(f->db, "gw-a", NOW, &sec), 0);
+	assert_string_equal(json_string_value(json_object_get(sec, "state")), "down");
+	json_decref(sec);
+}
+
+static void persists_across_reopen(void **state)
+{
+	struct fixture *f = *state;
+	char err[256];
+	json_t *res;
+
+	register_lan(f->db, "gw-a", "lan-a", "10.1.0.0/24", "198.18.0.1:7443", NOW);
+	db_close(f->db);
+	assert_int_equal(db_open(f->path, &f->db, err, sizeof err), 0);
+	assert_int_equal(db_lookup(f->db, "10.1.0.1", NOW, &res), 0);
+	assert_string_equal(json_string_value(json_object_get(res, "secondary")), "gw-a");
+	json_decref(res);
+	assert_int_equal(db_status(f->db, NOW, &res), 0);
+	assert_int_equal(json_integer_value(json_object_get(res, "lans")), 1);
+	assert_int_equal(json_integer_value(json_object_get(res, "secondaries_up")), 1);
+	json_decref(res);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(schema_is_current, setup, teardown),
+		cmocka_unit_test_setup_teardown(newer_schema_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(lan_overlap_refused_and_named, setup, teardown),
+		cmocka_unit_test_setup_teardown(registration_and_conflicts, setup, teardown),
+		cmocka_unit_test_setup_teardown(pinned_fingerprint, setup, teardown),
+		cmocka_unit_test_setup_teardown(heartbeat_and_down_marking, setup, teardown),
+		cmocka_unit_test_setup_teardown(hosts_stay_inside_their_lan, setup, teardown),
+		cmocka_unit_test_setup_teardown(lookups, setup, teardown),
+		cmocka_unit_test_setup_teardown(users_and_passwords, setup, teardown),
+		cmocka_unit_test_setup_teardown(call_records, setup, teardown),
+		cmocka_unit_test_setup_teardown(revocations, setup, teardown),
+		cmocka_unit_test_setup_teardown(persists_across_reopen, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
