@@ -1,8 +1,14 @@
 /* insel-auxiliary: the per-call bridge, started by insel-secondary on inherited
- * descriptors. Its relay arrives with the calls issue. */
+ * descriptors (control socket on fd 3; docs/auxiliary.md). One subcommand: run. */
+#include "auxiliary.h"
 #include "cmd.h"
+
+static const struct command commands[] = {
+	{"run", run_main, "bridge one call (started by insel-secondary; control on fd 3)"},
+};
 
 int main(int argc, char **argv)
 {
-	return cmd_dispatch("insel-auxiliary", "insel per-call bridge", NULL, 0, argc, argv);
+	return cmd_dispatch("insel-auxiliary", "insel per-call bridge", commands,
+			    sizeof commands / sizeof commands[0], argc, argv);
 }

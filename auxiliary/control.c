@@ -1,0 +1,285 @@
+/* The control socket to the parent (fd 3): framed JSON requests dispatched from a table
+ * that also says in which states each is allowed, the replies, the stats object, and the
+ * orderly close at the end. The parent is trusted but may be buggy: a malformed or
+ * unexpected message gets an error reply and changes nothing. bind and start live in
+ * ctl_bind.c and ctl_start.c; stats and hangup are small enough to live here. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "auxiliary.h"
+#include "cmd.h"
+#include "err.h"
+#include "log.h"
+
+typedef void (*control_handler)(struct aux *a, json_int_t id, const json_t *msg);
+
+struct control_op {
+	const char *op;
+	control_handler handle;
+	unsigned states;  /* enum aux_state bits in which the request is allowed */
+};
+
+static void hello_handle(struct aux *a, json_int_t id, const json_t *msg);
+static void stats_handle(struct aux *a, json_int_t id, const json_t *msg);
+static void hangup_handle(struct aux *a, json_int_t id, const json_t *msg);
+
+static const struct control_op control_ops[] = {
+	{"hello", hello_handle, AUX_NEW},  /* optional: msg.h's usual first message */
+	{"bind", bind_handle, AUX_NEW},
+	{"start", start_handle, AUX_BOUND},
+	{"stats", stats_handle, AUX_ANY_LIVE},
+	{"hangup", hangup_handle, AUX_ANY_LIVE},
+};
+
+static const char *state_name(enum aux_state s)
+{
+	switch (s) {
+	case AUX_NEW: return "new";
+	case AUX_BOUND: return "bound";
+	case AUX_RUNNING: return "running";
+	case AUX_ENDING: return "ending";
+	}
+	return "unknown";
+}
+
+void control_reply(struct aux *a, json_t *reply)
+{
+	if (!reply) {
+		log_error("out of memory building a reply");
+		return;
+	}
+	if (a->control)
+		msg_stream_send(a->control, reply);
+	json_decref(reply);
+}
+
+void control_reply_error(struct aux *a, json_int_t id, int err, const char *code,
+			 const char *fmt, ...)
+{
+	char text[512];
+	va_list ap;
+	json_t *reply;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof text, fmt, ap);
+	va_end(ap);
+	if (!code)
+		code = insel_errcode(err);
+	log_warn("request %lld refused: %s: %s", (long long)id, code, text);
+	reply = msg_reply_error(id < 0 ? 0 : id, code, "%s", text);
+	/* A message we could not identify is answered with "id":null. */
+	if (reply && id < 0)
+		json_object_set_new(reply, "id", json_null());
+	control_reply(a, reply);
+}
+
+/* ---- the stats object ---- */
+
+static json_t *lan_json(const struct aux_lan *l)
+{
+	char from[IP_STRLEN];
+
+	return json_pack("{s:i, s:s?, s:I, s:I, s:I}",
+			 "lan_port", (int)l->port,
+			 "from", l->has_from ? ip_endpoint_format(&l->from, from, sizeof from) : NULL,
+			 "datagrams_in", (json_int_t)l->datagrams_in,
+			 "datagrams_out", (json_int_t)l->datagrams_out,
+			 "dropped", (json_int_t)l->dropped);
+}
+
+int aux_stats_into(const struct aux *a, json_t *obj)
+{
+	json_t *channels = json_array(), *lans = json_array();
+	int rc = 0;
+
+	for (unsigned i = 0; i < a->n_lan && channels && lans; i++) {
+		json_t *st = a->lan[i].ch ? channel_status_json(a->lan[i].ch) : json_null();
+
+		rc |= json_array_append_new(channels, st);
+		rc |= json_array_append_new(lans, lan_json(&a->lan[i]));
+	}
+	if (!channels || !lans || rc) {
+		json_decref(channels);
+		json_decref(lans);
+		return -ENOMEM;
+	}
+	rc |= json_object_set_new(obj, "state", json_string(state_name(a->state)));
+	if (a->wan_open)
+		rc |= json_object_set_new(obj, "wan_port", json_integer(a->wan_port));
+	rc |= json_object_set_new(obj, "channels", channels);
+	rc |= json_object_set_new(obj, "lan", lans);
+	rc |= json_object_set_new(obj, "wan",
+				  json_pack("{s:I, s:I, s:I}",
+					    "unknown_session", (json_int_t)a->wan_unknown_session,
+					    "truncated", (json_int_t)a->wan_truncated,
+					    "errors", (json_int_t)a->wan_errors));
+	return rc ? -ENOMEM : 0;
+}
+
+static json_t *reply_with_stats(const struct aux *a, json_int_t id)
+{
+	json_t *reply = msg_reply_ok(id);
+
+	if (reply && aux_stats_into(a, reply) != 0) {
+		json_decref(reply);
+		return NULL;
+	}
+	return reply;
+}
+
+static void hello_handle(struct aux *a, json_int_t id, const json_t *msg)
+{
+	json_int_t version;
+	json_t *reply;
+
+	if (msg_get_int(msg, "version", 1, INT32_MAX, &version) != 0) {
+		control_reply_error(a, id, INSEL_E_BAD_FIELD, NULL, "%s", msg_field_error());
+		return;
+	}
+	if (version != MSG_PROTOCOL_VERSION) {
+		control_reply_error(a, id, INSEL_E_VERSION, NULL, "version %lld not supported",
+				    (long long)version);
+		return;
+	}
+	reply = msg_reply_ok(id);
+	if (reply && (json_object_set_new(reply, "version", json_integer(MSG_PROTOCOL_VERSION)) ||
+		      json_object_set_new(reply, "role", json_string("auxiliary")))) {
+		json_decref(reply);
+		reply = NULL;
+	}
+	control_reply(a, reply);
+}
+
+static void stats_handle(struct aux *a, json_int_t id, const json_t *msg)
+{
+	control_reply(a, reply_with_stats(a, id));
+}
+
+static void hangup_handle(struct aux *a, json_int_t id, const json_t *msg)
+{
+	control_reply(a, reply_with_stats(a, id));
+	aux_end(a, "hangup", "hung up by the parent", EXIT_OK, false);
+}
+
+/* ---- dispatch ---- */
+
+static const struct control_op *find_op(const char *op)
+{
+	for (size_t i = 0; i < sizeof control_ops / sizeof control_ops[0]; i++)
+		if (strcmp(control_ops[i].op, op) == 0)
+			return &control_ops[i];
+	return NULL;
+}
+
+static void dispatch(struct aux *a, const json_t *msg)
+{
+	json_int_t id = msg_id(msg);
+	const char *op = msg_op(msg);
+	const struct control_op *entry;
+
+	if (id < 0) {
+		control_reply_error(a, -1, INSEL_E_BAD_FIELD, NULL,
+				    "field 'id' must be a non-negative integer");
+		return;
+	}
+	if (!op) {
+		control_reply_error(a, id, INSEL_E_BAD_FIELD, NULL,
+				    "field 'op' must be a string");
+		return;
+	}
+	entry = find_op(op);
+	if (!entry) {
+		control_reply_error(a, id, INSEL_E_UNKNOWN_OP, NULL, "unknown op '%s'", op);
+		return;
+	}
+	if (!(entry->states & a->state)) {
+		control_reply_error(a, id, 0, "bad_state", "'%s' is not allowed in state %s",
+				    op, state_name(a->state));
+		return;
+	}
+	entry->handle(a, id, msg);
+}
+
+static void on_control_msg(struct msg_stream *s, json_t *msg, int err)
+{
+	struct aux *a = s->data;
+
+	if (a->state == AUX_ENDING)
+		return;
+	if (!msg) {
+		control_reply_error(a, -1, err, NULL, "unreadable control message: %s",
+				    insel_strerror(err));
+		return;
+	}
+	dispatch(a, msg);
+}
+
+static void linger_closed(uv_handle_t *h)
+{
+	(void)h;
+}
+
+static void on_control_close(struct msg_stream *s)
+{
+	struct aux *a = s->data;
+	int reason = s->close_reason;
+
+	a->control = NULL;
+	if (!uv_is_closing((uv_handle_t *)&a->linger_timer))
+		uv_close((uv_handle_t *)&a->linger_timer, linger_closed);
+	if (a->state == AUX_ENDING)
+		return;
+	if (reason == INSEL_E_CLOSED)
+		aux_end(a, "hangup", "the parent closed the control socket", EXIT_OK, false);
+	else
+		aux_end(a, "error", insel_strerror(reason), EXIT_FAILURE_GENERIC, false);
+}
+
+int control_start(struct aux *a, int fd)
+{
+	a->control = msg_stream_open_fd(a->loop, fd, MSG_MAX_DEFAULT);
+	if (!a->control)
+		return -ENOMEM;
+	a->control->data = a;
+	return msg_stream_start(a->control, on_control_msg, on_control_close);
+}
+
+/* ---- the orderly close ---- */
+
+static void on_control_flushed(uv_shutdown_t *req, int status)
+{
+	struct aux *a = req->data;
+
+	if (a->control)
+		msg_stream_close(a->control, 0);
+}
+
+static void on_linger_expired(uv_timer_t *t)
+{
+	struct aux *a = t->data;
+
+	log_warn("the parent did not read the last control messages in time");
+	if (a->control)
+		msg_stream_close(a->control, INSEL_E_TIMEOUT);
+}
+
+void control_finish(struct aux *a)
+{
+	if (!a->control || a->control->closing) {
+		if (!uv_is_closing((uv_handle_t *)&a->linger_timer))
+			uv_close((uv_handle_t *)&a->linger_timer, linger_closed);
+		return;
+	}
+	/* Stop reading so that nothing else is dispatched; shut down the write side once
+	 * the queued replies are written, so that the parent reads them before EOF. */
+	uv_read_stop(&a->control->h.stream);
+	a->control_shutdown.data = a;
+	if (uv_shutdown(&a->control_shutdown, &a->control->h.stream, on_control_flushed) != 0) {
+		msg_stream_close(a->control, 0);
+		return;
+	}
+	uv_timer_start(&a->linger_timer, on_linger_expired, AUX_LINGER_MS, 0);
+}

@@ -1,0 +1,197 @@
+/* The fast path: LAN datagram on channel i -> channel_seal -> the peer auxiliary through
+ * the shared WAN socket; WAN datagram -> receiver session id -> that channel's
+ * channel_open -> the channel's LAN socket, towards the LAN application that spoke last
+ * (or the "deliver" address until one has). Nothing here allocates per packet: one static
+ * receive buffer serves every socket (callbacks run one at a time and consume it before
+ * returning), sends go out with uv_udp_try_send, and only when the kernel pushes back is a
+ * datagram copied into one of a fixed set of reusable send slots. libuv reads at most 32
+ * datagrams per socket per wake-up, which bounds the work per wake-up. Every datagram that
+ * cannot be relayed is dropped and counted (the channels count their own refusals). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "auxiliary.h"
+#include "err.h"
+#include "frame.h"
+#include "log.h"
+
+static uint8_t rx_buffer[AUX_DGRAM_MAX];
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
+{
+	*b = uv_buf_init((char *)rx_buffer, sizeof rx_buffer);
+}
+
+/* ---- sending ---- */
+
+static void on_slot_sent(uv_udp_send_t *req, int status)
+{
+	struct aux_send_slot *slot = req->data;
+
+	slot->busy = false;
+	if (status < 0 && status != UV_ECANCELED)
+		slot->aux->wan_errors++;
+}
+
+static struct aux_send_slot *free_slot(struct aux *a)
+{
+	for (size_t i = 0; i < AUX_SEND_SLOTS; i++) {
+		struct aux_send_slot *slot = &a->slots[i];
+
+		if (slot->busy)
+			continue;
+		if (!slot->data && !(slot->data = malloc(AUX_DGRAM_MAX)))
+			return NULL;
+		slot->aux = a;
+		slot->req.data = slot;
+		return slot;
+	}
+	return NULL;
+}
+
+static int queue_send(struct aux *a, uv_udp_t *sock, const struct sockaddr *dst,
+		      const uint8_t *data, size_t len)
+{
+	struct aux_send_slot *slot = free_slot(a);
+	uv_buf_t b;
+	int rc;
+
+	if (!slot)
+		return UV_ENOBUFS;
+	memcpy(slot->data, data, len);
+	b = uv_buf_init((char *)slot->data, (unsigned)len);
+	rc = uv_udp_send(&slot->req, sock, &b, 1, dst, on_slot_sent);
+	if (rc == 0)
+		slot->busy = true;
+	return rc;
+}
+
+int relay_send(struct aux *a, uv_udp_t *sock, const struct ip_endpoint *dst,
+	       const uint8_t *data, size_t len)
+{
+	struct sockaddr_storage ss;
+	uv_buf_t b = uv_buf_init((char *)data, (unsigned)len);
+	int rc;
+
+	if (len > AUX_DGRAM_MAX)
+		return INSEL_E_TOO_BIG;
+	ip_endpoint_to_sockaddr(dst, &ss);
+	rc = uv_udp_try_send(sock, &b, 1, (struct sockaddr *)&ss);
+	if (rc >= 0)
+		return 0;
+	/* EAGAIN also means earlier datagrams are still queued: keep the order. */
+	if (rc != UV_EAGAIN)
+		return rc;
+	return queue_send(a, sock, (struct sockaddr *)&ss, data, len);
+}
+
+/* ---- LAN -> WAN ---- */
+
+struct seal_target {
+	struct aux *a;
+	const struct ip_endpoint *peer;
+};
+
+static int emit_to_peer(void *ctx, const uint8_t *dgram, size_t len)
+{
+	struct seal_target *t = ctx;
+	int rc = relay_send(t->a, &t->a->wan, t->peer, dgram, len);
+
+	if (rc)
+		t->a->wan_errors++;
+	return rc;
+}
+
+static void on_lan_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *b,
+			const struct sockaddr *addr, unsigned flags)
+{
+	struct aux_lan *l = h->data;
+	struct aux *a = l->aux;
+	uint64_t now = uv_now(a->loop);
+	struct seal_target target = {a, NULL};
+	struct ip_endpoint from;
+
+	if (n == 0 && !addr)
+		return;  /* libuv: nothing more to read this time */
+	if (a->state != AUX_RUNNING)
+		return;
+	if (n < 0 || !addr || (flags & UV_UDP_PARTIAL) ||
+	    ip_endpoint_from_sockaddr(addr, &from) != 0) {
+		l->dropped++;
+		return;
+	}
+	l->datagrams_in++;
+	l->from = from;
+	l->has_from = true;
+	target.peer = channel_peer(l->ch);
+	if (channel_seal(l->ch, b->base, (size_t)n, now, emit_to_peer, &target) < 0) {
+		l->dropped++;
+		return;
+	}
+	a->last_data_ms = now;
+}
+
+/* ---- WAN -> LAN ---- */
+
+static struct aux_lan *lan_for_session(struct aux *a, uint32_t session)
+{
+	for (unsigned i = 0; i < a->n_lan; i++)
+		if (channel_local_session(a->lan[i].ch) == session)
+			return &a->lan[i];
+	return NULL;
+}
+
+static void deliver_to_lan(struct aux *a, struct aux_lan *l, const struct channel_msg *m,
+			   uint64_t now)
+{
+	const struct ip_endpoint *dst = l->has_from ? &l->from
+				      : l->has_deliver ? &l->deliver : NULL;
+
+	if (!dst || relay_send(a, &l->udp, dst, m->data, m->len) != 0) {
+		l->dropped++;
+		return;
+	}
+	l->datagrams_out++;
+	a->last_data_ms = now;
+}
+
+static void on_wan_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *b,
+			const struct sockaddr *addr, unsigned flags)
+{
+	struct aux *a = h->data;
+	uint64_t now = uv_now(a->loop);
+	const uint8_t *data = (const uint8_t *)b->base;
+	struct ip_endpoint from;
+	struct channel_msg m;
+	struct aux_lan *l;
+	uint32_t session;
+
+	if (n == 0 && !addr)
+		return;
+	if (a->state != AUX_RUNNING)
+		return;
+	if (n < 0 || !addr || (flags & UV_UDP_PARTIAL) ||
+	    ip_endpoint_from_sockaddr(addr, &from) != 0) {
+		a->wan_errors++;
+		return;
+	}
+	if (frame_peek_session(data, (size_t)n, &session) != 0) {
+		a->wan_truncated++;
+		return;
+	}
+	if (!(l = lan_for_session(a, session))) {
+		a->wan_unknown_session++;
+		return;
+	}
+	if (channel_open(l->ch, data, (size_t)n, &from, now, &m) == 1)
+		deliver_to_lan(a, l, &m, now);
+}
+
+int relay_start(struct aux *a)
+{
+	int rc = uv_udp_recv_start(&a->wan, on_alloc, on_wan_recv);
+
+	for (unsigned i = 0; rc == 0 && i < a->n_lan; i++)
+		rc = uv_udp_recv_start(&a->lan[i].udp, on_alloc, on_lan_recv);
+	return rc;
+}

@@ -1,0 +1,801 @@
+/* Process-level tests of insel-auxiliary: two real auxiliaries, started as the secondary
+ * starts them (fork/exec, control socketpair on fd 3), relaying real UDP over 127.0.0.1
+ * with real crypto. The test plays both parents and the LAN applications; it builds the
+ * matching channel parameters itself (A's send key is B's receive key, and so on).
+ * Covers the relay both ways on two channels (fragmented 9000-byte datagrams included),
+ * stats, tampered and unknown frames, malformed control messages, hang-up (ports freed),
+ * peer death, idle time-out, parent death, SIGTERM and a failed bind. Every wait is
+ * bounded; the teardown kills and reaps any child left by a failed assertion.
+ * Usage: test-auxiliary PATH-TO-insel-auxiliary */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pwd.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "buf.h"
+#include "chanparams.h"
+#include "frame.h"
+#include "msg.h"
+#include "rand.h"
+
+#define N_CH 2
+#define KEEPALIVE_MS 200
+#define DEAD_AFTER_MS 1000
+#define WAIT_MS 3000  /* bound on every wait for a reply or a datagram */
+
+static const char *aux_path;
+
+/* ---- children ---- */
+
+static pid_t children[8];
+
+static void remember_child(pid_t pid)
+{
+	for (size_t i = 0; i < 8; i++)
+		if (children[i] == 0) {
+			children[i] = pid;
+			return;
+		}
+	fail_msg("too many children");
+}
+
+static void forget_child(pid_t pid)
+{
+	for (size_t i = 0; i < 8; i++)
+		if (children[i] == pid)
+			children[i] = 0;
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Waits up to timeout_ms for pid to exit; returns its status, or -1 on time-out. */
+static int wait_exit(pid_t pid, unsigned timeout_ms)
+{
+	uint64_t end = now_ms() + timeout_ms;
+	int status;
+
+	do {
+		pid_t r = waitpid(pid, &status, WNOHANG);
+
+		if (r == pid) {
+			forget_child(pid);
+			return status;
+		}
+		if (r < 0)
+			return -1;
+		usleep(10000);
+	} while (now_ms() < end);
+	return -1;
+}
+
+static int kill_children(void **state)
+{
+	for (size_t i = 0; i < 8; i++)
+		if (children[i] > 0) {
+			kill(children[i], SIGKILL);
+			waitpid(children[i], NULL, 0);
+			children[i] = 0;
+		}
+	return 0;
+}
+
+/* ---- one auxiliary seen from its parent ---- */
+
+struct auxp {
+	pid_t pid;
+	int ctl;  /* the parent's end of the control socketpair */
+	uint16_t wan_port;
+	uint16_t lan_port[N_CH];
+};
+
+static void spawn_aux(struct auxp *p)
+{
+	int sv[2];
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	p->pid = fork();
+	assert_true(p->pid >= 0);
+	if (p->pid == 0) {
+		int null = open("/dev/null", O_RDONLY);
+
+		if (null < 0 || dup2(null, 0) < 0 || dup2(sv[1], 3) < 0)
+			_exit(127);
+		if (sv[1] == 3)
+			fcntl(3, F_SETFD, 0);
+		char parent[24];
+
+		snprintf(parent, sizeof parent, "%d", (int)getppid());
+		execl(aux_path, "insel-auxiliary", "run", "--parent", parent, (char *)NULL);
+		_exit(127);
+	}
+	remember_child(p->pid);
+	close(sv[1]);
+	p->ctl = sv[0];
+}
+
+static int wait_readable(int fd, uint64_t deadline)
+{
+	struct pollfd pfd = {.fd = fd, .events = POLLIN};
+	uint64_t now = now_ms();
+
+	if (now >= deadline)
+		return 0;
+	return poll(&pfd, 1, (int)(deadline - now)) > 0;
+}
+
+static int read_full(int fd, void *out, size_t n, uint64_t deadline)
+{
+	size_t got = 0;
+
+	while (got < n) {
+		ssize_t r;
+
+		if (!wait_readable(fd, deadline))
+			return -1;
+		r = read(fd, (char *)out + got, n - got);
+		if (r <= 0)
+			return -1;
+		got += (size_t)r;
+	}
+	return 0;
+}
+
+static void write_raw(int fd, const void *data, size_t len)
+{
+	assert_int_equal(write(fd, data, len), (ssize_t)len);
+}
+
+static void send_frame(int fd, const char *body, size_t len)
+{
+	uint8_t hdr[4] = {(uint8_t)(len >> 24), (uint8_t)(len >> 16), (uint8_t)(len >> 8),
+			  (uint8_t)len};
+
+	write_raw(fd, hdr, sizeof hdr);
+	write_raw(fd, body, len);
+}
+
+static void send_json(struct auxp *p, json_t *msg)
+{
+	char *text = json_dumps(msg, JSON_COMPACT);
+
+	assert_non_null(text);
+	send_frame(p->ctl, text, strlen(text));
+	free(text);
+	json_decref(msg);
+}
+
+/* The next control message from the aux, or NULL on time-out or EOF. */
+static json_t *recv_json(struct auxp *p, unsigned timeout_ms)
+{
+	uint64_t deadline = now_ms() + timeout_ms;
+	uint8_t hdr[4];
+	uint32_t len;
+	char *body;
+	json_t *msg;
+
+	if (read_full(p->ctl, hdr, 4, deadline))
+		return NULL;
+	len = (uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 | (uint32_t)hdr[2] << 8 | hdr[3];
+	assert_true(len < MSG_MAX_DEFAULT);
+	body = malloc(len);
+	assert_non_null(body);
+	if (read_full(p->ctl, body, len, deadline)) {
+		free(body);
+		return NULL;
+	}
+	msg = json_loadb(body, len, 0, NULL);
+	free(body);
+	assert_non_null(msg);
+	return msg;
+}
+
+/* Sends a request and returns its reply (asserting the id). */
+static json_t *request(struct auxp *p, json_t *msg)
+{
+	json_int_t id = msg_id(msg);
+	json_t *reply;
+
+	send_json(p, msg);
+	reply = recv_json(p, WAIT_MS);
+	assert_non_null(reply);
+	assert_int_equal(msg_id(reply), id);
+	return reply;
+}
+
+static void assert_ok(json_t *reply)
+{
+	const char *code = NULL, *message = NULL;
+
+	if (!msg_reply_is_ok(reply, &code, &message))
+		fail_msg("refused: %s: %s", code, message);
+}
+
+static void assert_error(json_t *reply, const char *want)
+{
+	const char *code = NULL;
+
+	assert_false(msg_reply_is_ok(reply, &code, NULL));
+	assert_string_equal(code, want);
+	json_decref(reply);
+}
+
+static json_t *json_path(json_t *obj, const char *a, size_t i, const char *b)
+{
+	json_t *v = json_array_get(json_object_get(obj, a), i);
+
+	return b ? json_object_get(v, b) : v;
+}
+
+static json_t *bind_request(const char *call, const char *lan_addr, const uint16_t *ports,
+			    const char *user)
+{
+	json_t *msg = json_pack("{s:s, s:i, s:s, s:s, s:s, s:[{s:i}, {s:i}]}", "op", "bind",
+				"id", 1, "call", call, "lan_addr", lan_addr, "wan_addr",
+				"127.0.0.1", "channels", "lan_port", ports ? ports[0] : 0,
+				"lan_port", ports ? ports[1] : 0);
+
+	if (user)
+		json_object_set_new(msg, "user", json_string(user));
+	return msg;
+}
+
+static void bind_aux(struct auxp *p, const char *call, const uint16_t *ports,
+		     const char *user)
+{
+	json_t *reply = request(p, bind_request(call, "127.0.0.1", ports, user));
+
+	assert_ok(reply);
+	p->wan_port = (uint16_t)json_integer_value(json_object_get(reply, "wan_port"));
+	assert_true(p->wan_port > 0);
+	for (int i = 0; i < N_CH; i++) {
+		p->lan_port[i] = (uint16_t)json_integer_value(json_path(reply, "channels", i,
+									 "lan_port"));
+		assert_true(p->lan_port[i] > 0);
+		if (ports && ports[i])
+			assert_int_equal(p->lan_port[i], ports[i]);
+	}
+	json_decref(reply);
+}
+
+/* ---- the LAN applications ---- */
+
+static int udp_socket(uint16_t port)
+{
+	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(port)};
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	assert_true(fd >= 0);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (bind(fd, (struct sockaddr *)&sin, sizeof sin) != 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static uint16_t local_port(int fd)
+{
+	struct sockaddr_in sin;
+	socklen_t len = sizeof sin;
+
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
+	return ntohs(sin.sin_port);
+}
+
+static void send_to_port(int fd, uint16_t port, const void *data, size_t len)
+{
+	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(port)};
+
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(sendto(fd, data, len, 0, (struct sockaddr *)&sin, sizeof sin),
+			 (ssize_t)len);
+}
+
+/* Receives one datagram within WAIT_MS; returns its length (-1 on time-out) and the
+ * sender's port. */
+static ssize_t recv_from_port(int fd, void *out, size_t cap, uint16_t *from_port)
+{
+	struct sockaddr_in sin;
+	socklen_t len = sizeof sin;
+	ssize_t n;
+
+	if (!wait_readable(fd, now_ms() + WAIT_MS))
+		return -1;
+	n = recvfrom(fd, out, cap, 0, (struct sockaddr *)&sin, &len);
+	if (from_port)
+		*from_port = ntohs(sin.sin_port);
+	return n;
+}
+
+/* ---- a whole call: two auxiliaries and their applications ---- */
+
+struct call {
+	char id[ID_STRLEN];
+	struct auxp a, b;
+	int app_a[N_CH], app_b[N_CH];
+	uint32_t session_a[N_CH], session_b[N_CH];  /* receiver ids */
+};
+
+static json_t *params_json(const struct call *c, unsigned i, bool for_a,
+			   const uint8_t *key_ab, const uint8_t *key_ba)
+{
+	struct sec_channel_params p;
+	json_t *j;
+
+	memset(&p, 0, sizeof p);
+	id_parse(c->id, &p.call_id);
+	p.channel = (uint8_t)i;
+	p.cipher = i == 0 ? SEC_CIPHER_AES256GCM : SEC_CIPHER_CHACHA20POLY1305;
+	p.local_session = for_a ? c->session_a[i] : c->session_b[i];
+	p.remote_session = for_a ? c->session_b[i] : c->session_a[i];
+	memcpy(p.send_key, for_a ? key_ab : key_ba, SEC_KEY_LEN);
+	memcpy(p.recv_key, for_a ? key_ba : key_ab, SEC_KEY_LEN);
+	ip_addr_parse("127.0.0.1", &p.peer.addr);
+	p.peer.port = for_a ? c->b.wan_port : c->a.wan_port;
+	p.mtu = 1400;
+	p.keepalive_ms = KEEPALIVE_MS;
+	p.dead_after_ms = DEAD_AFTER_MS;
+	j = chanparams_to_json(&p);
+	chanparams_wipe(&p);
+	assert_non_null(j);
+	return j;
+}
+
+static void start_both(struct call *c, json_int_t idle_ms)
+{
+	uint8_t key_ab[N_CH][SEC_KEY_LEN], key_ba[N_CH][SEC_KEY_LEN];
+	json_t *ca = json_array(), *cb = json_array(), *r;
+	char deliver[32];
+
+	for (unsigned i = 0; i < N_CH; i++) {
+		rand_key(key_ab[i], SEC_KEY_LEN);
+		rand_key(key_ba[i], SEC_KEY_LEN);
+		/* A has no deliver address: its application speaks first. */
+		json_array_append_new(ca, json_pack("{s:o}", "params",
+				params_json(c, i, true, key_ab[i], key_ba[i])));
+		snprintf(deliver, sizeof deliver, "127.0.0.1:%u", local_port(c->app_b[i]));
+		json_array_append_new(cb, json_pack("{s:o, s:s}", "params",
+				params_json(c, i, false, key_ab[i], key_ba[i]), "deliver", deliver));
+	}
+	r = request(&c->a, json_pack("{s:s, s:i, s:I, s:o}", "op", "start", "id", 2,
+				     "idle_timeout_ms", idle_ms, "channels", ca));
+	assert_ok(r);
+	json_decref(r);
+	r = request(&c->b, json_pack("{s:s, s:i, s:I, s:o}", "op", "start", "id", 2,
+				     "idle_timeout_ms", idle_ms, "channels", cb));
+	assert_ok(r);
+	json_decref(r);
+	secure_wipe(key_ab, sizeof key_ab);
+	secure_wipe(key_ba, sizeof key_ba);
+}
+
+static void setup_call(struct call *c, json_int_t idle_ms, const char *user_a)
+{
+	memset(c, 0, sizeof *c);
+	id_format(rand_id64(), c->id);
+	for (int i = 0; i < N_CH; i++) {
+		c->session_a[i] = rand_id32();
+		c->session_b[i] = rand_id32();
+		c->app_a[i] = udp_socket(0);
+		c->app_b[i] = udp_socket(0);
+	}
+	spawn_aux(&c->a);
+	spawn_aux(&c->b);
+	bind_aux(&c->a, c->id, NULL, user_a);
+	bind_aux(&c->b, c->id, NULL, NULL);
+	start_both(c, idle_ms);
+}
+
+static void close_call_fds(struct call *c)
+{
+	for (int i = 0; i < N_CH; i++) {
+		close(c->app_a[i]);
+		close(c->app_b[i]);
+	}
+	if (c->a.ctl >= 0)
+		close(c->a.ctl);
+	if (c->b.ctl >= 0)
+		close(c->b.ctl);
+}
+
+static void fill(uint8_t *p, size_t n, unsigned seed)
+{
+	for (size_t i = 0; i < n; i++)
+		p[i] = (uint8_t)(i * 31 + seed);
+}
+
+/* A's application sends len bytes on channel i; B's application gets them from B's LAN
+ * port, answers, and A's application gets the answer from A's LAN port. */
+static void round_trip(struct call *c, unsigned i, size_t len, unsigned seed)
+{
+	static uint8_t out[9100], in[9100];
+	uint16_t from;
+	ssize_t n;
+
+	fill(out, len, seed);
+	send_to_port(c->app_a[i], c->a.lan_port[i], out, len);
+	n = recv_from_port(c->app_b[i], in, sizeof in, &from);
+	assert_int_equal(n, (ssize_t)len);
+	assert_memory_equal(in, out, len);
+	assert_int_equal(from, c->b.lan_port[i]);
+
+	fill(out, len, seed + 1);
+	send_to_port(c->app_b[i], from, out, len);
+	n = recv_from_port(c->app_a[i], in, sizeof in, &from);
+	assert_int_equal(n, (ssize_t)len);
+	assert_memory_equal(in, out, len);
+	assert_int_equal(from, c->a.lan_port[i]);
+}
+
+static json_t *stats(struct auxp *p, json_int_t id)
+{
+	json_t *r = request(p, json_pack("{s:s, s:I}", "op", "stats", "id", id));
+
+	assert_ok(r);
+	return r;
+}
+
+static json_int_t channel_counter(json_t *st, size_t i, const char *name)
+{
+	json_t *s = json_object_get(json_path(st, "channels", i, NULL), "stats");
+
+	return json_integer_value(json_object_get(s, name));
+}
+
+static json_int_t channel_drop(json_t *st, size_t i, const char *name)
+{
+	json_t *s = json_object_get(json_path(st, "channels", i, NULL), "stats");
+
+	return json_integer_value(json_object_get(json_object_get(s, "drops"), name));
+}
+
+static void hang_up(struct auxp *p)
+{
+	json_t *r = request(p, json_pack("{s:s, s:i}", "op", "hangup", "id", 99));
+	int status;
+
+	assert_ok(r);
+	assert_non_null(json_object_get(r, "channels"));
+	json_decref(r);
+	status = wait_exit(p->pid, WAIT_MS);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+/* The ended notification, within timeout_ms. */
+static void expect_ended(struct auxp *p, const char *reason, unsigned timeout_ms)
+{
+	json_t *n = recv_json(p, timeout_ms);
+
+	assert_non_null(n);
+	assert_string_equal(msg_op(n), "ended");
+	assert_string_equal(json_string_value(json_object_get(n, "reason")), reason);
+	assert_int_equal(json_array_size(json_object_get(n, "channels")), N_CH);
+	json_decref(n);
+}
+
+static void expect_exit(struct auxp *p, int code)
+{
+	int status = wait_exit(p->pid, WAIT_MS);
+
+	assert_true(status != -1);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), code);
+}
+
+/* ---- (a)(b)(h) relay, stats, tampered frames, privileges ---- */
+
+static void check_privileges_dropped(pid_t pid)
+{
+	const struct passwd *pw = getpwnam("nobody");
+	char path[64], line[256], want[64];
+	bool uid_ok = false, nnp_ok = false;
+	FILE *f;
+
+	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	assert_non_null(pw);
+	snprintf(want, sizeof want, "Uid:\t%u\t%u\t%u", pw->pw_uid, pw->pw_uid, pw->pw_uid);
+	while (fgets(line, sizeof line, f)) {
+		uid_ok |= strncmp(line, want, strlen(want)) == 0;
+		nnp_ok |= strncmp(line, "NoNewPrivs:\t1", 13) == 0;
+	}
+	fclose(f);
+	assert_true(uid_ok);
+	assert_true(nnp_ok);
+}
+
+static void inject_tampered(struct call *c)
+{
+	struct frame_header h = {.type = FRAME_DATA, .frags = 1, .session = c->session_b[0],
+				 .counter = 1u << 20};
+	uint8_t dgram[FRAME_OVERHEAD + 40];
+	int fd = udp_socket(0);
+
+	memset(dgram, 0xa5, sizeof dgram);
+	assert_int_equal(frame_header_encode(&h, dgram, sizeof dgram), 0);
+	send_to_port(fd, c->b.wan_port, dgram, sizeof dgram);
+	h.session ^= 0x5a5a5a5a;  /* no such session */
+	assert_int_equal(frame_header_encode(&h, dgram, sizeof dgram), 0);
+	send_to_port(fd, c->b.wan_port, dgram, sizeof dgram);
+	send_to_port(fd, c->b.wan_port, dgram, 5);  /* too short to name a session */
+	close(fd);
+}
+
+static void relay_both_ways(void **state)
+{
+	static const size_t sizes[] = {1, 100, 1368, 1400, 5000, 9000};
+	bool root = geteuid() == 0 && getpwnam("nobody");
+	struct call c;
+	json_t *st;
+
+	setup_call(&c, 60000, root ? "nobody" : NULL);
+	if (root)
+		check_privileges_dropped(c.a.pid);
+	for (unsigned i = 0; i < N_CH; i++)
+		for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++)
+			round_trip(&c, i, sizes[s], (unsigned)(i * 10 + s));
+
+	st = stats(&c.a, 3);
+	assert_string_equal(json_string_value(json_object_get(st, "state")), "running");
+	assert_int_equal(channel_counter(st, 0, "msgs_out"), 6);
+	assert_int_equal(channel_counter(st, 1, "msgs_in"), 6);
+	/* 9000 bytes over an MTU of 1400 took several frames. */
+	assert_true(channel_counter(st, 0, "frames_out") > 6);
+	assert_int_equal(json_integer_value(json_path(st, "lan", 0, "dropped")), 0);
+	assert_int_equal(json_integer_value(json_path(st, "lan", 1, "datagrams_out")), 6);
+	assert_non_null(json_string_value(json_path(st, "lan", 0, "from")));
+	json_decref(st);
+
+	inject_tampered(&c);
+	round_trip(&c, 0, 777, 42);  /* the relay goes on */
+	st = stats(&c.b, 4);
+	assert_int_equal(channel_drop(st, 0, "bad_tag"), 1);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(st, "wan"),
+							    "unknown_session")), 1);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(st, "wan"),
+							    "truncated")), 1);
+	/* Before any LAN application spoke on B's side, "from" was null; now it is set. */
+	assert_non_null(json_string_value(json_path(st, "lan", 0, "from")));
+	json_decref(st);
+
+	hang_up(&c.a);
+	hang_up(&c.b);
+	close_call_fds(&c);
+}
+
+/* ---- (g) malformed control messages ---- */
+
+static void malformed_control_messages(void **state)
+{
+	static const char garbage[] = "{not json";
+	static const char array[] = "[1,2]";
+	uint16_t ports[N_CH];
+	int busy = udp_socket(0);
+	struct call c;
+	json_t *r;
+
+	memset(&c, 0, sizeof c);
+	id_format(rand_id64(), c.id);
+	spawn_aux(&c.a);
+
+	send_frame(c.a.ctl, garbage, strlen(garbage));
+	r = recv_json(&c.a, WAIT_MS);
+	assert_non_null(r);
+	assert_true(json_is_null(json_object_get(r, "id")));
+	assert_error(r, "bad_json");
+	send_frame(c.a.ctl, array, strlen(array));
+	assert_error(recv_json(&c.a, WAIT_MS), "not_object");
+	assert_error(request(&c.a, json_pack("{s:s, s:i}", "op", "frobnicate", "id", 5)),
+		     "unknown_op");
+	assert_error(request(&c.a, json_pack("{s:s, s:i, s:i}", "op", "hello", "id", 4,
+					     "version", 99)), "unsupported_version");
+	r = request(&c.a, json_pack("{s:s, s:i, s:i}", "op", "hello", "id", 4, "version", 1));
+	assert_ok(r);
+	json_decref(r);
+	assert_error(request(&c.a, json_pack("{s:i}", "id", 6)), "bad_field");
+	assert_error(request(&c.a, json_pack("{s:s, s:i, s:[]}", "op", "start", "id", 7,
+					     "channels")), "bad_state");
+	assert_error(request(&c.a, json_pack("{s:s, s:i, s:s}", "op", "bind", "id", 8, "call",
+					     "xyz")), "bad_field");
+	r = bind_request(c.id, "127.0.0.1", NULL, NULL);
+	json_object_set_new(r, "lan_addr", json_string("not-an-address"));
+	assert_error(request(&c.a, r), "bad_address");
+	send_frame(c.a.ctl, "", 0);
+	assert_error(recv_json(&c.a, WAIT_MS), "bad_json");
+
+	/* A busy requested port gives way to a free one; a free one is honoured. */
+	ports[0] = local_port(busy);
+	{
+		int probe = udp_socket(0);
+
+		ports[1] = local_port(probe);
+		close(probe);
+	}
+	r = request(&c.a, bind_request(c.id, "127.0.0.1", ports, NULL));
+	assert_ok(r);
+	assert_int_not_equal(json_integer_value(json_path(r, "channels", 0, "lan_port")),
+			     ports[0]);
+	assert_int_equal(json_integer_value(json_path(r, "channels", 1, "lan_port")), ports[1]);
+	json_decref(r);
+	assert_error(request(&c.a, bind_request(c.id, "127.0.0.1", NULL, NULL)), "bad_state");
+	r = request(&c.a, json_pack("{s:s, s:i, s:[{s:{}}, {s:{}}]}", "op", "start", "id", 9,
+				    "channels", "params", "params"));
+	assert_error(r, "bad_field");
+	/* Still serving: stats in the bound state, then hang-up. */
+	r = stats(&c.a, 10);
+	assert_string_equal(json_string_value(json_object_get(r, "state")), "bound");
+	assert_true(json_is_null(json_path(r, "channels", 0, NULL)));
+	json_decref(r);
+	hang_up(&c.a);
+	close(c.a.ctl);
+	close(busy);
+}
+
+/* After the relay runs, more garbage still leaves it running. */
+static void malformed_while_running(void **state)
+{
+	struct call c;
+
+	setup_call(&c, 60000, NULL);
+	round_trip(&c, 1, 300, 1);
+	send_frame(c.b.ctl, "}}}", 3);
+	assert_error(recv_json(&c.b, WAIT_MS), "bad_json");
+	assert_error(request(&c.b, bind_request(c.id, "127.0.0.1", NULL, NULL)), "bad_state");
+	assert_error(request(&c.b, json_pack("{s:s, s:i, s:[]}", "op", "start", "id", 3,
+					     "channels")), "bad_state");
+	round_trip(&c, 1, 300, 2);
+	round_trip(&c, 0, 9000, 3);
+	hang_up(&c.a);
+	hang_up(&c.b);
+	close_call_fds(&c);
+}
+
+/* ---- (c) hang-up frees the ports ---- */
+
+static void hangup_frees_ports(void **state)
+{
+	struct call c;
+	int fd;
+
+	setup_call(&c, 60000, NULL);
+	round_trip(&c, 0, 64, 1);
+	hang_up(&c.a);
+	/* The peer notices nothing yet; the ports of A are free again. */
+	fd = udp_socket(c.a.wan_port);
+	assert_true(fd >= 0);
+	close(fd);
+	for (int i = 0; i < N_CH; i++) {
+		fd = udp_socket(c.a.lan_port[i]);
+		assert_true(fd >= 0);
+		close(fd);
+	}
+	/* The control socket reached EOF after the reply. */
+	assert_null(recv_json(&c.a, 500));
+	hang_up(&c.b);
+	close_call_fds(&c);
+}
+
+/* ---- (d) the peer dies ---- */
+
+static void peer_killed_is_peer_dead(void **state)
+{
+	struct call c;
+	uint64_t t0;
+
+	setup_call(&c, 60000, NULL);
+	round_trip(&c, 0, 64, 1);
+	assert_int_equal(kill(c.a.pid, SIGKILL), 0);
+	assert_true(wait_exit(c.a.pid, WAIT_MS) != -1);
+	t0 = now_ms();
+	expect_ended(&c.b, "peer_dead", DEAD_AFTER_MS + 1000);
+	assert_true(now_ms() - t0 <= DEAD_AFTER_MS + 500);
+	expect_exit(&c.b, 0);
+	close_call_fds(&c);
+}
+
+/* ---- (e) idle time-out ---- */
+
+static void idle_timeout_ends_both(void **state)
+{
+	struct call c;
+
+	/* Keep-alives (every 200 ms) keep the channel up but are not data. */
+	setup_call(&c, 600, NULL);
+	round_trip(&c, 0, 64, 1);
+	expect_ended(&c.a, "idle", 2000);
+	expect_ended(&c.b, "idle", 2000);
+	expect_exit(&c.a, 0);
+	expect_exit(&c.b, 0);
+	close_call_fds(&c);
+}
+
+/* ---- (f) parent death, SIGTERM ---- */
+
+static void parent_gone_ends_aux(void **state)
+{
+	struct call c;
+
+	setup_call(&c, 60000, NULL);
+	round_trip(&c, 0, 64, 1);
+	close(c.a.ctl);
+	c.a.ctl = -1;
+	expect_exit(&c.a, 0);
+	assert_int_equal(kill(c.b.pid, SIGTERM), 0);
+	expect_ended(&c.b, "hangup", WAIT_MS);
+	expect_exit(&c.b, 0);
+	close_call_fds(&c);
+}
+
+static void parent_gone_before_bind(void **state)
+{
+	struct auxp p;
+
+	spawn_aux(&p);
+	close(p.ctl);
+	expect_exit(&p, 0);
+}
+
+/* ---- a bind that cannot succeed ---- */
+
+static void bind_failure_is_reported(void **state)
+{
+	struct auxp p;
+	char call[ID_STRLEN];
+	const char *message = NULL, *code = NULL;
+	json_t *r;
+
+	spawn_aux(&p);
+	/* TEST-NET-1 is on no interface here: binding it fails without sending anything. */
+	r = request(&p, bind_request(id_format(rand_id64(), call), "192.0.2.1", NULL, NULL));
+	assert_false(msg_reply_is_ok(r, &code, &message));
+	assert_string_equal(code, "bind_failed");
+	assert_non_null(strstr(message, "192.0.2.1"));
+	json_decref(r);
+	expect_exit(&p, 1);
+	close(p.ctl);
+}
+
+int main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_teardown(relay_both_ways, kill_children),
+		cmocka_unit_test_teardown(malformed_control_messages, kill_children),
+		cmocka_unit_test_teardown(malformed_while_running, kill_children),
+		cmocka_unit_test_teardown(hangup_frees_ports, kill_children),
+		cmocka_unit_test_teardown(peer_killed_is_peer_dead, kill_children),
+		cmocka_unit_test_teardown(idle_timeout_ends_both, kill_children),
+		cmocka_unit_test_teardown(parent_gone_ends_aux, kill_children),
+		cmocka_unit_test_teardown(parent_gone_before_bind, kill_children),
+		cmocka_unit_test_teardown(bind_failure_is_reported, kill_children),
+	};
+
+	if (argc < 2) {
+		fprintf(stderr, "usage: %s PATH-TO-insel-auxiliary\n", argv[0]);
+		return 2;
+	}
+	aux_path = argv[1];
+	signal(SIGPIPE, SIG_IGN);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
