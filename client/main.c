@@ -1,8 +1,22 @@
-/* insel: the end user's command (call, listen, calls, hangup, status). Its subcommands
- * arrive with the calls issue. */
+/* insel: the end user's command. It talks only to its own LAN's gateway (insel-secondary)
+ * and never carries call traffic itself: applications send to the address it prints. */
+#include <signal.h>
+
+#include "client.h"
 #include "cmd.h"
+
+static const struct command commands[] = {
+	{"call", call_main, "place a call: insel call USER@LAN|HOST [--udp PORT[,PORT]]"},
+	{"listen", listen_main, "wait for calls and answer them"},
+	{"calls", calls_main, "list your calls in progress"},
+	{"hangup", hangup_main, "end a call: insel hangup CALL-ID"},
+	{"status", status_main, "show the gateway's status"},
+};
 
 int main(int argc, char **argv)
 {
-	return cmd_dispatch("insel", "place and answer secure calls", NULL, 0, argc, argv);
+	/* A gateway that hangs up mid-write gives an error, not a silent death. */
+	signal(SIGPIPE, SIG_IGN);
+	return cmd_dispatch("insel", "place and answer secure calls", commands,
+			    sizeof commands / sizeof commands[0], argc, argv);
 }

@@ -1,9 +1,15 @@
-/* insel-secondary: a LAN's gateway daemon (registration, client API, peer protocol, call
- * supervision). Its subcommands arrive with the calls issue; today it only identifies
- * itself so that packaging and the demo can already find it. */
+/* insel-secondary: a LAN's gateway daemon. It registers the LAN with the principal and
+ * keeps a heartbeat; call negotiation and supervision of auxiliaries build on it. */
 #include "cmd.h"
+#include "secondary.h"
+
+static const struct command commands[] = {
+	{"run", run_main, "run the gateway daemon (--config FILE)"},
+	{"check-config", check_config_main, "validate a configuration file"},
+};
 
 int main(int argc, char **argv)
 {
-	return cmd_dispatch("insel-secondary", "insel LAN gateway daemon", NULL, 0, argc, argv);
+	return cmd_dispatch("insel-secondary", "insel LAN gateway daemon", commands,
+			    sizeof commands / sizeof commands[0], argc, argv);
 }

@@ -1,0 +1,85 @@
+/* Private to the `insel` client: its connection to the LAN's secondary, the sentences for
+ * protocol error codes, and the subcommands. */
+#ifndef INSEL_CLIENT_H
+#define INSEL_CLIENT_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <uv.h>
+
+#include "rpc.h"
+
+struct msg_stream;
+struct tls_conn;
+struct tls_creds;
+
+/* Where to reach the secondary and who we are; from options, environment
+ * (INSEL_SECONDARY, INSEL_CA, INSEL_USER, INSEL_PASSWORD, INSEL_PASSWORD_FILE) or
+ * /etc/insel/client.conf, in that order of precedence. */
+struct client_options {
+	const char *secondary;  /* ADDR:PORT for TLS, or a unix socket path (contains '/') */
+	const char *ca;         /* the organisation CA, for TLS */
+	const char *user;
+	const char *password_file;
+	bool json;              /* --json: machine-readable output */
+	char password[256];
+};
+
+/* Common options shared by every subcommand; returns the index of the first argument it
+ * did not take, or -1 after printing an error. */
+int client_parse_common(int argc, char **argv, int i, struct client_options *o, bool *taken);
+int client_finish_options(struct client_options *o);
+
+/* A logged-in session with the secondary over TLS or a unix socket. */
+struct client_session {
+	uv_loop_t loop;
+	struct client_options *opts;
+	struct msg_stream *stream;   /* unix socket transport, or */
+	struct tls_conn *tls;        /* TLS transport */
+	struct tls_creds *creds;
+	struct rpc rpc;
+	bool ready, closed;
+	bool done;                   /* the command has what it waited for */
+	int error;
+	/* Requests initiated by the secondary (e.g. "incoming" while listening). */
+	void (*on_request)(struct client_session *s, json_t *msg);
+	void *data;
+};
+
+/* Connects, says hello and logs in; on failure prints the reason and returns an exit code. */
+int session_open(struct client_session *s, struct client_options *o);
+/* Sends a request and waits for its reply; *reply is a new reference (or NULL on a
+ * transport error, with the return value saying why). */
+int session_request(struct client_session *s, json_t *req, unsigned timeout_ms,
+		    json_t **reply);
+int session_send(struct client_session *s, json_t *msg);
+/* Runs until the session closes or client_session.closed is set. */
+void session_run(struct client_session *s);
+void session_close(struct client_session *s);
+
+/* Prints a failed reply as a sentence telling the user what to do; returns an exit code. */
+int report_error_reply(const char *what, const json_t *reply);
+int report_transport_error(const char *what, int err);
+const char *error_advice(const char *code);
+
+void print_call(const json_t *call);
+void print_json(const json_t *j);
+
+/* A subcommand that sends one request and prints its reply. */
+struct simple_request {
+	const char *op;         /* request op, also the subcommand's name */
+	const char *what;       /* for error messages: "listing calls" */
+	const char *usage;
+	const char *arg_name;   /* a required positional argument, or NULL */
+	const char *arg_field;  /* the request field that carries it */
+	void (*print)(const json_t *reply, const char *arg);
+};
+int simple_request_main(int argc, char **argv, const struct simple_request *r);
+
+int call_main(int argc, char **argv);
+int listen_main(int argc, char **argv);
+int calls_main(int argc, char **argv);
+int hangup_main(int argc, char **argv);
+int status_main(int argc, char **argv);
+
+#endif

@@ -1,0 +1,134 @@
+/* `insel listen [--auto-answer|--reject] [--once]`: waits for calls to this user and
+ * answers them: automatically, by asking on the terminal, or by declining. Prints each
+ * call that comes up and each that ends. */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "client.h"
+#include "cmd.h"
+#include "msg.h"
+
+static const char usage[] =
+	"Usage: insel listen [--auto-answer | --reject] [--once] [common options]\n"
+	"  --auto-answer  accept every call without asking\n"
+	"  --reject       decline every call (for testing a caller's error path)\n"
+	"  --once         exit after the first call has ended\n";
+
+enum answer_policy { ASK, ACCEPT_ALL, REJECT_ALL };
+
+struct listener {
+	enum answer_policy policy;
+	bool once;
+	bool json;
+	int calls_ended;
+};
+
+static bool ask_user(const json_t *call)
+{
+	char line[16];
+
+	if (!isatty(STDIN_FILENO))
+		return false;
+	fprintf(stderr, "Accept call from %s? [y/N] ",
+		json_string_value(json_object_get(call, "caller")));
+	if (!fgets(line, sizeof line, stdin))
+		return false;
+	return line[0] == 'y' || line[0] == 'Y';
+}
+
+static void on_incoming(struct client_session *s, json_t *msg)
+{
+	struct listener *l = s->data;
+	const json_t *call = json_object_get(msg, "call");
+	json_t *reply = msg_reply_ok(msg_id(msg));
+	bool accept = l->policy == ACCEPT_ALL || (l->policy == ASK && ask_user(call));
+
+	printf("incoming call %s from %s: %s\n", json_string_value(json_object_get(call, "id")),
+	       json_string_value(json_object_get(call, "caller")),
+	       accept ? "accepting" : "declining");
+	fflush(stdout);
+	json_object_set_new(reply, "accept", json_boolean(accept));
+	session_send(s, reply);
+}
+
+static void on_request(struct client_session *s, json_t *msg)
+{
+	struct listener *l = s->data;
+	const char *op = msg_op(msg);
+
+	if (!op)
+		return;
+	if (strcmp(op, "incoming") == 0) {
+		on_incoming(s, msg);
+		return;
+	}
+	if (strcmp(op, "call_up") == 0) {
+		if (l->json)
+			print_json(json_object_get(msg, "call"));
+		else
+			print_call(json_object_get(msg, "call"));
+	} else if (strcmp(op, "call_ended") == 0) {
+		printf("call %s ended: %s\n", json_string_value(json_object_get(msg, "call")),
+		       json_string_value(json_object_get(msg, "reason")));
+		fflush(stdout);
+		if (l->once)
+			s->done = true;
+	}
+	if (msg_id(msg) >= 0)
+		session_send(s, msg_reply_ok(msg_id(msg)));
+}
+
+int listen_main(int argc, char **argv)
+{
+	struct client_options o = {0};
+	struct client_session s;
+	struct listener l = {.policy = ASK};
+	json_t *reply;
+	bool taken;
+	int rc;
+
+	for (int i = 1; i < argc;) {
+		int next = client_parse_common(argc, argv, i, &o, &taken);
+
+		if (next < 0)
+			return EXIT_USAGE;
+		if (taken)
+			i = next;
+		else if (strcmp(argv[i], "--auto-answer") == 0 && ++i)
+			l.policy = ACCEPT_ALL;
+		else if (strcmp(argv[i], "--reject") == 0 && ++i)
+			l.policy = REJECT_ALL;
+		else if (strcmp(argv[i], "--once") == 0 && ++i)
+			l.once = true;
+		else if (strcmp(argv[i], "--help") == 0) {
+			printf("%s", usage);
+			return EXIT_OK;
+		} else {
+			fprintf(stderr, "insel listen: unexpected '%s'\n%s", argv[i], usage);
+			return EXIT_USAGE;
+		}
+	}
+	l.json = o.json;
+	if (client_finish_options(&o))
+		return EXIT_USAGE;
+	rc = session_open(&s, &o);
+	if (rc)
+		return rc;
+	s.data = &l;
+	s.on_request = on_request;
+	rc = session_request(&s, msg_request("listen", 0), 10000, &reply);
+	if (rc || !msg_reply_is_ok(reply, NULL, NULL)) {
+		rc = rc ? report_transport_error("listening", rc)
+			: report_error_reply("listening", reply);
+		json_decref(reply);
+		session_close(&s);
+		return rc;
+	}
+	json_decref(reply);
+	printf("listening for calls to %s\n", o.user);
+	fflush(stdout);
+	session_run(&s);
+	session_close(&s);
+	return EXIT_OK;
+}

@@ -1,0 +1,141 @@
+/* The options every `insel` subcommand shares: which secondary, which CA, which user, and
+ * the password, from the command line, the environment or /etc/insel/client.conf. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "client.h"
+#include "config.h"
+
+#define CLIENT_CONFIG "/etc/insel/client.conf"
+
+static const struct cfg_key client_schema[] = {
+	{"client", "secondary", CFG_STRING, 0, 0, 0, NULL},
+	{"client", "ca", CFG_PATH, 0, 0, 0, NULL},
+	{"client", "user", CFG_STRING, 0, 0, 0, NULL},
+	{"client", "password_file", CFG_PATH, 0, 0, 0, NULL},
+};
+
+static struct cfg file_config;
+static bool file_loaded;
+
+int client_parse_common(int argc, char **argv, int i, struct client_options *o, bool *taken)
+{
+	static const struct {
+		const char *flag;
+		size_t offset;
+	} flags[] = {
+		{"--secondary", offsetof(struct client_options, secondary)},
+		{"--ca", offsetof(struct client_options, ca)},
+		{"--user", offsetof(struct client_options, user)},
+		{"--password-file", offsetof(struct client_options, password_file)},
+	};
+
+	*taken = false;
+	if (strcmp(argv[i], "--json") == 0) {
+		o->json = true;
+		*taken = true;
+		return i + 1;
+	}
+	for (size_t f = 0; f < sizeof flags / sizeof flags[0]; f++) {
+		if (strcmp(argv[i], flags[f].flag) != 0)
+			continue;
+		if (i + 1 >= argc) {
+			fprintf(stderr, "insel: %s needs a value\n", flags[f].flag);
+			return -1;
+		}
+		*(const char **)((char *)o + flags[f].offset) = argv[i + 1];
+		*taken = true;
+		return i + 2;
+	}
+	return i;
+}
+
+static const char *from_env_or_file(const char *current, const char *env, const char *key)
+{
+	if (current)
+		return current;
+	if (getenv(env))
+		return getenv(env);
+	return file_loaded ? cfg_str(&file_config, "client", key) : NULL;
+}
+
+static int read_password_file(struct client_options *o)
+{
+	FILE *f = fopen(o->password_file, "r");
+	size_t len;
+
+	if (!f) {
+		fprintf(stderr, "insel: cannot read password file %s: %s\n", o->password_file,
+			strerror(errno));
+		return -1;
+	}
+	if (!fgets(o->password, sizeof o->password, f))
+		o->password[0] = '\0';
+	fclose(f);
+	len = strcspn(o->password, "\r\n");
+	o->password[len] = '\0';
+	return 0;
+}
+
+static int prompt_password(struct client_options *o)
+{
+	struct termios old, quiet;
+	bool tty = isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &old) == 0;
+
+	if (!tty) {
+		fprintf(stderr, "insel: no password: give --password-file or set INSEL_PASSWORD\n");
+		return -1;
+	}
+	fprintf(stderr, "Password for %s: ", o->user);
+	quiet = old;
+	quiet.c_lflag &= (tcflag_t)~ECHO;
+	tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+	if (!fgets(o->password, sizeof o->password, stdin))
+		o->password[0] = '\0';
+	tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+	fputc('\n', stderr);
+	o->password[strcspn(o->password, "\r\n")] = '\0';
+	return 0;
+}
+
+int client_finish_options(struct client_options *o)
+{
+	if (!file_loaded && access(CLIENT_CONFIG, R_OK) == 0) {
+		if (cfg_load_file(&file_config, CLIENT_CONFIG, client_schema,
+				  sizeof client_schema / sizeof client_schema[0])) {
+			fprintf(stderr, "insel: %s\n", cfg_error(&file_config));
+			return -1;
+		}
+		file_loaded = true;
+	}
+	o->secondary = from_env_or_file(o->secondary, "INSEL_SECONDARY", "secondary");
+	o->ca = from_env_or_file(o->ca, "INSEL_CA", "ca");
+	o->user = from_env_or_file(o->user, "INSEL_USER", "user");
+	o->password_file = from_env_or_file(o->password_file, "INSEL_PASSWORD_FILE",
+					    "password_file");
+	if (!o->secondary) {
+		fprintf(stderr, "insel: which gateway? Give --secondary ADDRESS:PORT (or a socket "
+				"path), set INSEL_SECONDARY, or write it in %s\n", CLIENT_CONFIG);
+		return -1;
+	}
+	if (!strchr(o->secondary, '/') && !o->ca) {
+		fprintf(stderr, "insel: give --ca FILE (the organisation's CA certificate) to "
+				"check the gateway's identity\n");
+		return -1;
+	}
+	if (!o->user) {
+		fprintf(stderr, "insel: who are you? Give --user NAME or set INSEL_USER\n");
+		return -1;
+	}
+	if (o->password_file)
+		return read_password_file(o);
+	if (getenv("INSEL_PASSWORD")) {
+		snprintf(o->password, sizeof o->password, "%s", getenv("INSEL_PASSWORD"));
+		return 0;
+	}
+	return prompt_password(o);
+}

@@ -1,0 +1,61 @@
+/* The shape shared by the one-request subcommands (calls, hangup, status): parse the
+ * common options and up to one positional argument, open a session, send one request,
+ * print the reply. */
+#include <stdio.h>
+#include <string.h>
+
+#include "client.h"
+#include "cmd.h"
+#include "msg.h"
+
+int simple_request_main(int argc, char **argv, const struct simple_request *r)
+{
+	struct client_options o = {0};
+	struct client_session s;
+	const char *arg = NULL;
+	json_t *req, *reply;
+	bool taken;
+	int rc;
+
+	for (int i = 1; i < argc;) {
+		int next = client_parse_common(argc, argv, i, &o, &taken);
+
+		if (next < 0)
+			return EXIT_USAGE;
+		if (taken) {
+			i = next;
+		} else if (strcmp(argv[i], "--help") == 0) {
+			printf("%s", r->usage);
+			return EXIT_OK;
+		} else if (r->arg_name && !arg && argv[i][0] != '-') {
+			arg = argv[i++];
+		} else {
+			fprintf(stderr, "insel %s: unexpected '%s'\n%s", r->op, argv[i], r->usage);
+			return EXIT_USAGE;
+		}
+	}
+	if (r->arg_name && !arg) {
+		fprintf(stderr, "insel %s: missing %s\n%s", r->op, r->arg_name, r->usage);
+		return EXIT_USAGE;
+	}
+	if (client_finish_options(&o))
+		return EXIT_USAGE;
+	rc = session_open(&s, &o);
+	if (rc)
+		return rc;
+	req = msg_request(r->op, 0);
+	if (arg)
+		json_object_set_new(req, r->arg_field, json_string(arg));
+	rc = session_request(&s, req, 10000, &reply);
+	if (rc)
+		rc = report_transport_error(r->what, rc);
+	else if (!msg_reply_is_ok(reply, NULL, NULL))
+		rc = report_error_reply(r->what, reply);
+	else if (o.json)
+		print_json(reply);
+	else
+		r->print(reply, arg);
+	json_decref(reply);
+	session_close(&s);
+	return rc;
+}

@@ -1,0 +1,467 @@
+/* The client API: what `insel` on a LAN host (over TLS, authenticated by password) or on
+ * the gateway itself (over a unix socket) may ask of its secondary. Requests are dispatched
+ * from a table that says which need a logged-in user. The secondary also sends requests to
+ * clients: "incoming" (answer a call), "call_up" and "call_ended" (notices).
+ *
+ *   hello   {version}                       -> {secondary, lan}
+ *   login   {user, password}                -> {user, lan}
+ *   call    {callee, channels:[{kind,port}]} -> {call:{...}} once up, or an error
+ *   listen  {}                              -> {}; then "incoming" requests arrive
+ *   calls   {}                              -> {calls:[...]}
+ *   hangup  {call}                          -> {}
+ *   status  {}                              -> {secondary, lan, user, principal, calls, limit}
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "err.h"
+#include "log.h"
+#include "msg.h"
+#include "secondary.h"
+#include "tls.h"
+
+#define CLIENT_REQUEST_TIMEOUT_MS 10000
+#define LOGIN_TIMEOUT_MS 15000
+
+typedef void (*client_handler)(struct client_conn *c, json_t *req);
+
+struct client_op {
+	const char *op;
+	client_handler handle;
+	bool needs_login;
+};
+
+static void reply_error(struct client_conn *c, const json_t *req, const char *code,
+			const char *message)
+{
+	client_send(c, msg_reply_error(msg_id(req), code, "%s", message));
+}
+
+static void hello_handle(struct client_conn *c, json_t *req)
+{
+	json_int_t version;
+	json_t *reply;
+
+	if (msg_get_int(req, "version", 1, 1000, &version)) {
+		reply_error(c, req, "bad_request", msg_field_error());
+		return;
+	}
+	if (version != MSG_PROTOCOL_VERSION) {
+		reply_error(c, req, "version", "this gateway speaks protocol version 1");
+		return;
+	}
+	reply = msg_reply_ok(msg_id(req));
+	json_object_set_new(reply, "version", json_integer(MSG_PROTOCOL_VERSION));
+	json_object_set_new(reply, "secondary", json_string(c->sec->cfg.name));
+	json_object_set_new(reply, "lan", json_string(c->sec->cfg.lan));
+	client_send(c, reply);
+}
+
+/* The login's outcome comes back from the principal, which keeps the password hashes. */
+struct login_wait {
+	struct client_conn *conn;
+	json_int_t id;
+	char user[PKI_NAME_MAX + 1];
+};
+
+static void login_reply(void *ctx, const json_t *reply, int err)
+{
+	struct login_wait *w = ctx;
+	struct client_conn *c = w->conn;
+	const char *code, *message;
+	json_t *ok;
+
+	if (c) {
+		c->login_pending = false;
+		c->login_wait = NULL;
+		if (err) {
+			client_send(c, msg_reply_error(w->id, "principal_unreachable",
+						       "cannot check the password: %s",
+						       insel_strerror(err)));
+		} else if (!msg_reply_is_ok(reply, &code, &message)) {
+			log_info("login of '%s' refused: %s", w->user, message);
+			client_send(c, msg_reply_error(w->id, "bad_password",
+						       "wrong user name or password"));
+		} else {
+			snprintf(c->user, sizeof c->user, "%s", w->user);
+			log_info("user '%s' logged in", c->user);
+			ok = msg_reply_ok(w->id);
+			json_object_set_new(ok, "user", json_string(c->user));
+			json_object_set_new(ok, "lan", json_string(c->sec->cfg.lan));
+			client_send(c, ok);
+		}
+	}
+	free(w);
+}
+
+/* Users are named user@lan in the directory. */
+static json_t *json_pack_user(const char *user, const char *lan)
+{
+	char full[CALL_PARTY_MAX];
+
+	snprintf(full, sizeof full, "%s@%s", user, lan);
+	return json_string(full);
+}
+
+static void login_handle(struct client_conn *c, json_t *req)
+{
+	const char *user, *password;
+	struct login_wait *w;
+	json_t *check;
+	int rc;
+
+	if (msg_get_str(req, "user", &user) || msg_get_str(req, "password", &password)) {
+		reply_error(c, req, "bad_request", msg_field_error());
+		return;
+	}
+	if (!pki_name_valid(user)) {
+		reply_error(c, req, "bad_password", "wrong user name or password");
+		return;
+	}
+	if (c->login_pending) {
+		reply_error(c, req, "bad_request", "a login is already in progress");
+		return;
+	}
+	w = calloc(1, sizeof *w);
+	if (!w) {
+		reply_error(c, req, "internal", "out of memory");
+		return;
+	}
+	w->conn = c;
+	w->id = msg_id(req);
+	snprintf(w->user, sizeof w->user, "%s", user);
+	check = msg_request("verify_user", 0);
+	json_object_set_new(check, "user", json_pack_user(user, c->sec->cfg.lan));
+	json_object_set_new(check, "password", json_string(password));
+	rc = principal_request(c->sec, check, login_reply, w);
+	if (rc) {
+		free(w);
+		reply_error(c, req, "principal_unreachable",
+			    "the directory cannot be reached to check the password");
+		return;
+	}
+	c->login_pending = true;
+	c->login_wait = w;
+	c->user[0] = '\0';
+}
+
+static bool address_in_lan(const struct secondary *s, const struct ip_addr *a)
+{
+	for (size_t i = 0; i < s->cfg.nprefixes; i++)
+		if (ip_prefix_contains(&s->cfg.prefixes[i], a))
+			return true;
+	return false;
+}
+
+static void call_handle(struct client_conn *c, json_t *req)
+{
+	const char *callee;
+	json_t *channels;
+	char where[IP_STRLEN];
+
+	if (msg_get_str(req, "callee", &callee) ||
+	    msg_get_array(req, "channels", SEC_MAX_CHANNELS, &channels)) {
+		reply_error(c, req, "bad_request", msg_field_error());
+		return;
+	}
+	if (!address_in_lan(c->sec, &c->addr)) {
+		client_send(c, msg_reply_error(msg_id(req), "not_in_lan",
+					       "%s is not inside LAN %s",
+					       ip_addr_format(&c->addr, where, sizeof where),
+					       c->sec->cfg.lan));
+		return;
+	}
+	call_place(c->sec, c, msg_id(req), callee, channels);
+}
+
+static void listen_handle(struct client_conn *c, json_t *req)
+{
+	c->listening = true;
+	client_send(c, msg_reply_ok(msg_id(req)));
+}
+
+static bool call_involves(const struct call *call, const struct client_conn *c)
+{
+	char me[CALL_PARTY_MAX];
+
+	snprintf(me, sizeof me, "%s@%s", c->user, c->sec->cfg.lan);
+	return call->client == c || strcmp(call->caller, me) == 0 ||
+	       strcmp(call->callee_user, c->user) == 0;
+}
+
+static void calls_handle(struct client_conn *c, json_t *req)
+{
+	json_t *reply = msg_reply_ok(msg_id(req)), *list = json_array();
+
+	for (struct call *call = c->sec->calls; call; call = call->next)
+		if (call->state != CALL_ENDED && call_involves(call, c))
+			json_array_append_new(list, call_to_json(call));
+	json_object_set_new(reply, "calls", list);
+	client_send(c, reply);
+}
+
+static void hangup_handle(struct client_conn *c, json_t *req)
+{
+	const char *id;
+	struct call *call;
+
+	if (msg_get_str(req, "call", &id)) {
+		reply_error(c, req, "bad_request", msg_field_error());
+		return;
+	}
+	call = call_find(c->sec, id);
+	if (!call || !call_involves(call, c)) {
+		reply_error(c, req, "unknown_call", "no such call in progress");
+		return;
+	}
+	client_send(c, msg_reply_ok(msg_id(req)));
+	call_end(call, "hangup", "hung up by a party");
+}
+
+static void status_handle(struct client_conn *c, json_t *req)
+{
+	json_t *reply = msg_reply_ok(msg_id(req));
+	struct secondary *s = c->sec;
+
+	json_object_set_new(reply, "secondary", json_string(s->cfg.name));
+	json_object_set_new(reply, "lan", json_string(s->cfg.lan));
+	json_object_set_new(reply, "user", json_string(c->user));
+	json_object_set_new(reply, "principal",
+			    json_string(principal_link_up(&s->principal) ? "up" : "unreachable"));
+	json_object_set_new(reply, "calls", json_integer((json_int_t)call_count(s)));
+	json_object_set_new(reply, "limit", json_integer(s->cfg.max_calls));
+	client_send(c, reply);
+}
+
+static const struct client_op client_ops[] = {
+	{"hello", hello_handle, false},
+	{"login", login_handle, false},
+	{"call", call_handle, true},
+	{"listen", listen_handle, true},
+	{"calls", calls_handle, true},
+	{"hangup", hangup_handle, true},
+	{"status", status_handle, true},
+};
+
+static void dispatch(struct client_conn *c, json_t *msg, int err)
+{
+	const char *op;
+
+	if (err) {
+		client_send(c, msg_reply_error(-1, insel_errcode(err), "%s", insel_strerror(err)));
+		return;
+	}
+	if (rpc_take_reply(&c->rpc, msg))
+		return;
+	op = msg_op(msg);
+	for (size_t i = 0; op && i < sizeof client_ops / sizeof client_ops[0]; i++) {
+		if (strcmp(client_ops[i].op, op) != 0)
+			continue;
+		if (client_ops[i].needs_login && !c->user[0]) {
+			reply_error(c, msg, "not_logged_in", "log in first");
+			return;
+		}
+		client_ops[i].handle(c, msg);
+		return;
+	}
+	client_send(c, msg_reply_error(msg_id(msg), "unknown_op", "unknown request '%s'",
+				       op ? op : "(none)"));
+}
+
+int client_send(struct client_conn *c, json_t *msg)
+{
+	int rc = INSEL_E_CLOSED;
+
+	if (c->stream)
+		rc = msg_stream_send(c->stream, msg);
+	else if (c->tls)
+		rc = tls_conn_send(c->tls, msg);
+	json_decref(msg);
+	return rc;
+}
+
+static int send_raw(void *conn, const json_t *msg)
+{
+	struct client_conn *c = conn;
+
+	if (c->stream)
+		return msg_stream_send(c->stream, msg);
+	if (c->tls)
+		return tls_conn_send(c->tls, msg);
+	return INSEL_E_CLOSED;
+}
+
+static struct client_conn *client_new(struct secondary *s)
+{
+	struct client_conn *c = calloc(1, sizeof *c);
+
+	if (!c)
+		return NULL;
+	c->sec = s;
+	rpc_init(&c->rpc, s->loop, send_raw, c);
+	c->next = s->clients;
+	if (s->clients)
+		s->clients->prev = c;
+	s->clients = c;
+	return c;
+}
+
+static void client_gone(struct client_conn *c)
+{
+	struct secondary *s = c->sec;
+
+	c->stream = NULL;
+	c->tls = NULL;
+	/* A login still waiting on the principal must not touch this connection. */
+	if (c->login_pending)
+		((struct login_wait *)c->login_wait)->conn = NULL;
+	rpc_fail_all(&c->rpc, INSEL_E_CLOSED);
+	for (struct call *call = s->calls; call; call = call->next)
+		if (call->client == c)
+			call_client_closed(call, c);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		s->clients = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	free(c);
+}
+
+static void stream_msg(struct msg_stream *m, json_t *msg, int err)
+{
+	dispatch(m->data, msg, err);
+}
+
+static void stream_closed(struct msg_stream *m)
+{
+	client_gone(m->data);
+}
+
+static void pipe_connection(uv_stream_t *server, int status)
+{
+	struct secondary *s = server->data;
+	struct msg_stream *m;
+	struct client_conn *c;
+
+	if (status < 0)
+		return;
+	m = msg_stream_new_pipe(s->loop, MSG_MAX_DEFAULT);
+	if (!m)
+		return;
+	if (uv_accept(server, &m->h.stream) || !(c = client_new(s))) {
+		msg_stream_close(m, 0);
+		return;
+	}
+	/* A local client stands on the gateway, which is inside its LAN. */
+	c->addr = s->cfg.lan_address;
+	c->stream = m;
+	m->data = c;
+	msg_stream_start(m, stream_msg, stream_closed);
+}
+
+static void tls_client_ready(struct tls_conn *t, int status)
+{
+	struct client_conn *c = tls_conn_data(t);
+
+	if (status)
+		log_info("client handshake failed: %s", tls_conn_error(t));
+	else
+		c->tls = t;
+}
+
+static void tls_client_msg(struct tls_conn *t, json_t *msg, int err)
+{
+	dispatch(tls_conn_data(t), msg, err);
+}
+
+static void tls_client_closed(struct tls_conn *t)
+{
+	client_gone(tls_conn_data(t));
+}
+
+static const struct tls_conn_callbacks tls_client_callbacks = {
+	tls_client_ready, tls_client_msg, tls_client_closed,
+};
+
+static void tls_accept(struct tls_server *srv, struct tls_conn *t)
+{
+	struct secondary *s = tls_server_data(srv);
+	struct client_conn *c = client_new(s);
+	struct ip_endpoint from;
+
+	if (!c) {
+		tls_conn_close(t, -ENOMEM);
+		return;
+	}
+	c->tls = t;
+	if (tls_conn_peer_endpoint(t, &from) == 0)
+		c->addr = from.addr;
+	tls_conn_set_callbacks(t, &tls_client_callbacks, c);
+}
+
+static int listen_unix(struct secondary *s)
+{
+	const char *path = s->cfg.client_socket;
+	int rc;
+
+	uv_pipe_init(s->loop, &s->client_pipe, 0);
+	s->client_pipe.data = s;
+	s->client_pipe_open = true;
+	unlink(path);  /* a stale socket from an earlier run */
+	rc = uv_pipe_bind(&s->client_pipe, path);
+	if (rc == 0) {
+		chmod(path, 0666);  /* users log in with passwords; the socket is not the gate */
+		rc = uv_listen((uv_stream_t *)&s->client_pipe, 64, pipe_connection);
+	}
+	if (rc)
+		log_error("cannot listen on %s: %s", path, uv_strerror(rc));
+	return rc;
+}
+
+int client_api_start(struct secondary *s)
+{
+	static const enum pki_role client_roles[] = {PKI_ROLE_USER, PKI_ROLE_NONE};
+	int rc = listen_unix(s);
+
+	if (rc || !s->cfg.has_client_listen)
+		return rc;
+	rc = tls_server_listen(s->loop, s->creds, &s->cfg.client_listen, client_roles, 2,
+			       tls_accept, s, &s->client_server);
+	if (rc)
+		log_error("cannot listen for LAN clients: %s", insel_strerror(rc));
+	return rc;
+}
+
+void client_api_stop(struct secondary *s)
+{
+	if (s->client_server)
+		tls_server_close(s->client_server);
+	s->client_server = NULL;
+	if (s->client_pipe_open) {
+		uv_close((uv_handle_t *)&s->client_pipe, NULL);
+		unlink(s->cfg.client_socket);
+		s->client_pipe_open = false;
+	}
+	for (struct client_conn *c = s->clients; c; c = c->next) {
+		if (c->stream)
+			msg_stream_close(c->stream, 0);
+		else if (c->tls)
+			tls_conn_close(c->tls, 0);
+	}
+}
+
+struct client_conn *client_find_listener(struct secondary *s, const char *user,
+					 const struct ip_addr *addr)
+{
+	for (struct client_conn *c = s->clients; c; c = c->next)
+		if (c->listening && user && user[0] && strcmp(c->user, user) == 0)
+			return c;
+	for (struct client_conn *c = s->clients; c; c = c->next)
+		if (c->listening && addr && ip_addr_equal(&c->addr, addr))
+			return c;
+	return NULL;
+}

@@ -1,0 +1,104 @@
+/* `insel-secondary run --config FILE`: the LAN gateway daemon. Loads its configuration and
+ * credentials, keeps the link to the principal, and stops cleanly on SIGTERM or SIGINT.
+ * `insel-secondary check-config --config FILE` only validates the file. */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cmd.h"
+#include "err.h"
+#include "log.h"
+#include "secondary.h"
+#include "tls.h"
+
+static const char *config_arg(int argc, char **argv, const char *usage)
+{
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
+			return argv[i + 1];
+		if (strcmp(argv[i], "--help") == 0) {
+			printf("%s", usage);
+			return NULL;
+		}
+	}
+	fprintf(stderr, "%s", usage);
+	return NULL;
+}
+
+static void on_signal(uv_signal_t *sig, int signum)
+{
+	struct secondary *s = sig->data;
+
+	log_info("signal %d: stopping", signum);
+	s->stopping = true;
+	while (s->calls)
+		call_end(s->calls, "shutdown", "the gateway is stopping");
+	client_api_stop(s);
+	peer_api_stop(s);
+	principal_link_stop(&s->principal);
+	uv_close((uv_handle_t *)&s->sigterm, NULL);
+	uv_close((uv_handle_t *)&s->sigint, NULL);
+}
+
+static void watch_signals(struct secondary *s)
+{
+	uv_signal_init(s->loop, &s->sigterm);
+	uv_signal_init(s->loop, &s->sigint);
+	s->sigterm.data = s;
+	s->sigint.data = s;
+	uv_signal_start(&s->sigterm, on_signal, SIGTERM);
+	uv_signal_start(&s->sigint, on_signal, SIGINT);
+}
+
+int run_main(int argc, char **argv)
+{
+	static const char usage[] = "Usage: insel-secondary run --config FILE\n";
+	const char *path = config_arg(argc, argv, usage);
+	struct secondary s = {0};
+	char err[512];
+
+	if (!path)
+		return argc > 1 && strcmp(argv[1], "--help") == 0 ? EXIT_OK : EXIT_USAGE;
+	if (secondary_config_load(&s.cfg, path))
+		return EXIT_CONFIG;
+	if (tls_creds_load(&s.creds, s.cfg.ca, s.cfg.cert, s.cfg.key, err, sizeof err)) {
+		fprintf(stderr, "insel-secondary: %s\n", err);
+		secondary_config_free(&s.cfg);
+		return EXIT_CONFIG;
+	}
+	/* A peer that hangs up mid-write must not kill the daemon. */
+	signal(SIGPIPE, SIG_IGN);
+	s.loop = uv_default_loop();
+	if (peer_api_start(&s) || client_api_start(&s)) {
+		peer_api_stop(&s);
+		client_api_stop(&s);
+		uv_run(s.loop, UV_RUN_DEFAULT);
+		tls_creds_free(s.creds);
+		secondary_config_free(&s.cfg);
+		return EXIT_UNAVAILABLE;
+	}
+	watch_signals(&s);
+	principal_link_start(&s.principal, &s);
+	log_info("secondary '%s' for LAN '%s' started", s.cfg.name, s.cfg.lan);
+	uv_run(s.loop, UV_RUN_DEFAULT);
+	uv_loop_close(s.loop);
+	tls_creds_free(s.creds);
+	secondary_config_free(&s.cfg);
+	return EXIT_OK;
+}
+
+int check_config_main(int argc, char **argv)
+{
+	static const char usage[] = "Usage: insel-secondary check-config --config FILE\n";
+	const char *path = config_arg(argc, argv, usage);
+	struct secondary_config cfg;
+
+	if (!path)
+		return argc > 1 && strcmp(argv[1], "--help") == 0 ? EXIT_OK : EXIT_USAGE;
+	if (secondary_config_load(&cfg, path))
+		return EXIT_CONFIG;
+	printf("%s: configuration is valid (LAN '%s', %zu prefix%s)\n", path, cfg.lan,
+	       cfg.nprefixes, cfg.nprefixes == 1 ? "" : "es");
+	secondary_config_free(&cfg);
+	return EXIT_OK;
+}

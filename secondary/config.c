@@ -1,0 +1,141 @@
+/* insel-secondary's configuration file: its schema and the typed view of it
+ * (deploy/secondary.conf.example documents every key). */
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "err.h"
+#include "secondary.h"
+
+static const struct cfg_key secondary_schema[] = {
+	{"secondary", "name", CFG_STRING, CFG_REQUIRED, 0, 0, NULL},
+	{"secondary", "lan", CFG_STRING, CFG_REQUIRED, 0, 0, NULL},
+	{"secondary", "prefix", CFG_PREFIX, CFG_REQUIRED | CFG_MULTI, 0, 0, NULL},
+	{"secondary", "lan_address", CFG_ADDR, CFG_REQUIRED, 0, 0, NULL},
+	{"principal", "address", CFG_ENDPOINT, CFG_REQUIRED, 0, 0, NULL},
+	{"principal", "heartbeat", CFG_DURATION, 0, 1000, 600000, "10s"},
+	{"tls", "ca", CFG_PATH, CFG_REQUIRED, 0, 0, NULL},
+	{"tls", "cert", CFG_PATH, CFG_REQUIRED, 0, 0, NULL},
+	{"tls", "key", CFG_PATH, CFG_REQUIRED, 0, 0, NULL},
+	{"peers", "listen", CFG_ENDPOINT, CFG_REQUIRED, 0, 0, NULL},
+	{"peers", "public", CFG_ENDPOINT, 0, 0, 0, NULL},
+	{"peers", "wan_address", CFG_ADDR, 0, 0, 0, NULL},
+	{"peers", "ciphers", CFG_STRING, 0, 0, 0, "aes-256-gcm,chacha20-poly1305"},
+	{"clients", "listen", CFG_ENDPOINT, 0, 0, 0, NULL},
+	{"clients", "socket", CFG_PATH, 0, 0, 0, "/run/insel/secondary.sock"},
+	{"auxiliary", "program", CFG_PATH, 0, 0, 0, NULL},
+	{"auxiliary", "user", CFG_STRING, 0, 0, 0, "nobody"},
+	{"limits", "calls", CFG_INT, 0, 1, 10000, "64"},
+	{"limits", "idle_timeout", CFG_DURATION, 0, 1000, 86400000, "120s"},
+	{"limits", "ring_timeout", CFG_DURATION, 0, 1000, 600000, "30s"},
+	{"limits", "keepalive", CFG_DURATION, 0, 100, 600000, "10s"},
+	{"limits", "dead_after", CFG_DURATION, 0, 300, 3600000, "45s"},
+};
+
+/* The auxiliary installed beside this program, or in the build tree's auxiliary/. */
+static const char *default_aux_program(void)
+{
+	static char found[PATH_MAX];
+	char self[PATH_MAX], *dir;
+	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+	const char *const candidates[] = {"insel-auxiliary", "../auxiliary/insel-auxiliary"};
+
+	if (n <= 0)
+		return "insel-auxiliary";
+	self[n] = '\0';
+	dir = dirname(self);
+	for (size_t i = 0; i < sizeof candidates / sizeof candidates[0]; i++) {
+		snprintf(found, sizeof found, "%s/%s", dir, candidates[i]);
+		if (access(found, X_OK) == 0)
+			return found;
+	}
+	return "insel-auxiliary";
+}
+
+static int fail(struct secondary_config *c, const char *path, const char *what)
+{
+	fprintf(stderr, "insel-secondary: %s: %s\n", path, what);
+	cfg_free(&c->file);
+	return INSEL_E_CONFIG;
+}
+
+static bool ciphers_valid(const char *list)
+{
+	char copy[256], *save = NULL, *tok;
+	size_t n = 0;
+
+	snprintf(copy, sizeof copy, "%s", list);
+	for (tok = strtok_r(copy, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save), n++)
+		if (sec_cipher_from_name(tok) == SEC_CIPHER_NONE)
+			return false;
+	return n > 0;
+}
+
+static bool lan_address_inside(const struct secondary_config *c)
+{
+	for (size_t i = 0; i < c->nprefixes; i++)
+		if (ip_prefix_contains(&c->prefixes[i], &c->lan_address))
+			return true;
+	return false;
+}
+
+int secondary_config_load(struct secondary_config *c, const char *path)
+{
+	size_t n;
+	const char *user;
+
+	memset(c, 0, sizeof *c);
+	if (cfg_load_file(&c->file, path, secondary_schema,
+			  sizeof secondary_schema / sizeof secondary_schema[0])) {
+		fprintf(stderr, "insel-secondary: %s\n", cfg_error(&c->file));
+		cfg_free(&c->file);
+		return INSEL_E_CONFIG;
+	}
+	c->name = cfg_str(&c->file, "secondary", "name");
+	c->lan = cfg_str(&c->file, "secondary", "lan");
+	n = cfg_count(&c->file, "secondary", "prefix");
+	if (n > SECONDARY_MAX_PREFIXES)
+		return fail(c, path, "too many prefixes for one LAN (at most 16)");
+	for (c->nprefixes = 0; c->nprefixes < n; c->nprefixes++)
+		ip_prefix_parse(cfg_str_at(&c->file, "secondary", "prefix", c->nprefixes), true,
+				&c->prefixes[c->nprefixes]);
+	cfg_addr(&c->file, "secondary", "lan_address", &c->lan_address);
+	if (!lan_address_inside(c))
+		return fail(c, path, "lan_address is not inside any of the LAN's prefixes");
+	cfg_endpoint(&c->file, "principal", "address", &c->principal);
+	c->heartbeat_ms = cfg_duration_ms(&c->file, "principal", "heartbeat");
+	c->ca = cfg_str(&c->file, "tls", "ca");
+	c->cert = cfg_str(&c->file, "tls", "cert");
+	c->key = cfg_str(&c->file, "tls", "key");
+	cfg_endpoint(&c->file, "peers", "listen", &c->peer_listen);
+	if (cfg_endpoint(&c->file, "peers", "public", &c->peer_public))
+		c->peer_public = c->peer_listen;
+	if (cfg_addr(&c->file, "peers", "wan_address", &c->wan_address))
+		c->wan_address = c->peer_listen.addr;
+	c->ciphers = cfg_str(&c->file, "peers", "ciphers");
+	if (!ciphers_valid(c->ciphers))
+		return fail(c, path, "peers: ciphers must list aes-256-gcm and/or "
+				     "chacha20-poly1305, separated by commas");
+	c->has_client_listen = cfg_endpoint(&c->file, "clients", "listen", &c->client_listen) == 0;
+	c->client_socket = cfg_str(&c->file, "clients", "socket");
+	c->aux_program = cfg_str(&c->file, "auxiliary", "program");
+	if (!c->aux_program)
+		c->aux_program = default_aux_program();
+	user = cfg_str(&c->file, "auxiliary", "user");
+	c->aux_user = user && strcmp(user, "-") != 0 ? user : NULL;
+	c->max_calls = cfg_int(&c->file, "limits", "calls");
+	c->idle_timeout_ms = cfg_duration_ms(&c->file, "limits", "idle_timeout");
+	c->ring_timeout_ms = cfg_duration_ms(&c->file, "limits", "ring_timeout");
+	c->keepalive_ms = cfg_duration_ms(&c->file, "limits", "keepalive");
+	c->dead_after_ms = cfg_duration_ms(&c->file, "limits", "dead_after");
+	if (c->dead_after_ms <= c->keepalive_ms)
+		return fail(c, path, "limits: dead_after must be longer than keepalive");
+	return 0;
+}
+
+void secondary_config_free(struct secondary_config *c)
+{
+	cfg_free(&c->file);
+}

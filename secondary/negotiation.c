@@ -1,0 +1,130 @@
+/* The secondary's side of per-call negotiation (negotiate.h): builds the caller's offer
+ * from the call and this gateway's configuration, answers an offer on the callee's side,
+ * and derives each channel's parameters from the peer TLS connection's exporter, so that
+ * the keys never cross the wire and both gateways' randomness goes in. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "negotiate.h"
+#include "secondary.h"
+#include "tls.h"
+
+/* Our preference list from the "ciphers" key; unknown names were refused at load. */
+static void our_prefs(const struct secondary *s, struct negotiate_prefs *p)
+{
+	char *copy = strdup(s->cfg.ciphers), *save = NULL, *tok;
+
+	negotiate_prefs_default(p);
+	if (!copy)
+		return;
+	p->nciphers = 0;
+	for (tok = strtok_r(copy, ", ", &save); tok && p->nciphers < NEGOTIATE_MAX_CHOICES;
+	     tok = strtok_r(NULL, ", ", &save)) {
+		enum sec_cipher c = sec_cipher_from_name(tok);
+
+		if (c != SEC_CIPHER_NONE)
+			p->ciphers[p->nciphers++] = c;
+	}
+	free(copy);
+	if (p->nciphers == 0)
+		negotiate_prefs_default(p);
+}
+
+static int export_from_tls(void *ctx, const char *label, const void *context,
+			   size_t context_len, void *out, size_t out_len)
+{
+	return tls_conn_export_keying(ctx, label, context, context_len, out, out_len);
+}
+
+static void our_endpoint(const struct call *call, struct ip_endpoint *ep)
+{
+	ep->addr = call->sec->cfg.wan_address;
+	ep->port = call->wan_port;
+}
+
+/* Timers that are ours to set, not the peer's: keep-alives and the dead-peer bound. */
+static void finish_params(const struct call *call, struct sec_channel_params *params)
+{
+	for (size_t i = 0; i < call->nchannels; i++) {
+		params[i].keepalive_ms = (uint32_t)call->sec->cfg.keepalive_ms;
+		params[i].dead_after_ms = (uint32_t)call->sec->cfg.dead_after_ms;
+	}
+}
+
+json_t *negotiation_offer(struct call *call)
+{
+	struct negotiate_offer *o = &call->sent_offer;
+
+	memset(o, 0, sizeof *o);
+	o->call_id = call->id;
+	our_prefs(call->sec, &o->prefs);
+	o->nchannels = call->nchannels;
+	for (size_t i = 0; i < call->nchannels; i++) {
+		o->channels[i].port = call->channels[i].port;
+		o->channels[i].peer_port = call->channels[i].port;
+	}
+	negotiate_side_random(&o->caller, call->nchannels);
+	our_endpoint(call, &o->caller.endpoint);
+	return negotiate_offer_to_json(o);
+}
+
+int negotiation_answer(struct call *call, const json_t *offer_json, json_t **answer,
+		       struct sec_channel_params *params, char *why, size_t whylen)
+{
+	struct negotiate_offer offer;
+	struct negotiate_prefs allowed;
+	struct negotiate_side me;
+	struct negotiation n;
+	struct negotiate_refusal refusal;
+	int rc;
+
+	rc = negotiate_offer_parse(offer_json, &offer, why, whylen);
+	if (rc)
+		return rc;
+	if (offer.call_id != call->id || offer.nchannels != call->nchannels) {
+		snprintf(why, whylen, "the offer does not match the call request");
+		return INSEL_E_PROTOCOL;
+	}
+	our_prefs(call->sec, &allowed);
+	negotiate_side_random(&me, offer.nchannels);
+	our_endpoint(call, &me.endpoint);
+	rc = negotiate_choose(&offer, &allowed, &me, &n, &refusal);
+	if (rc) {
+		snprintf(why, whylen, "%s", refusal.message);
+		return rc;
+	}
+	rc = negotiate_derive(&n, false, export_from_tls, call->peer->tls, params);
+	if (rc) {
+		snprintf(why, whylen, "cannot derive the call's keys: %s", insel_strerror(rc));
+		return rc;
+	}
+	finish_params(call, params);
+	call->cipher = n.cipher;
+	*answer = negotiate_answer_to_json(&n);
+	return *answer ? 0 : INSEL_E_NOSPACE;
+}
+
+int negotiation_finish(struct call *call, const json_t *answer,
+		       struct sec_channel_params *params, char *why, size_t whylen)
+{
+	struct negotiation n;
+	int rc;
+
+	if (!call->peer) {
+		snprintf(why, whylen, "the connection to the callee's gateway is gone");
+		return INSEL_E_CLOSED;
+	}
+	rc = negotiate_answer_parse(answer, &call->sent_offer, &n, why, whylen);
+	if (rc)
+		return rc;
+	rc = negotiate_derive(&n, true, export_from_tls, call->peer->tls, params);
+	if (rc) {
+		snprintf(why, whylen, "cannot derive the call's keys: %s", insel_strerror(rc));
+		return rc;
+	}
+	finish_params(call, params);
+	call->cipher = n.cipher;
+	return 0;
+}

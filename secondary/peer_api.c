@@ -1,0 +1,268 @@
+/* The peer protocol between secondaries, over mutual TLS (both certificates from the
+ * organisation CA, role secondary; the caller's side also checks the callee secondary's
+ * name and fingerprint against the directory). One connection carries one call:
+ *
+ *   hello         {version}                                   -> {secondary}
+ *   call_request  {call, caller, callee, callee_user?, callee_address?, channels, offer}
+ *                 -> {answer} once the callee accepted, or an error
+ *                    (unknown_callee, not_listening, busy, rejected, no_answer, limit,
+ *                     no_common)
+ *   hangup        {call, reason}                              -> {}
+ *
+ * Losing the connection ends the call on both sides. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "log.h"
+#include "msg.h"
+#include "secondary.h"
+#include "tls.h"
+
+#define PEER_HELLO_TIMEOUT_MS 5000
+
+typedef void (*peer_handler)(struct peer_conn *p, json_t *req);
+
+static void hello_handle(struct peer_conn *p, json_t *req)
+{
+	json_int_t version;
+	json_t *reply;
+
+	if (msg_get_int(req, "version", 1, 1000, &version) || version != MSG_PROTOCOL_VERSION) {
+		peer_send(p, msg_reply_error(msg_id(req), "version",
+					     "this secondary speaks peer protocol version 1"));
+		return;
+	}
+	reply = msg_reply_ok(msg_id(req));
+	json_object_set_new(reply, "secondary", json_string(p->sec->cfg.name));
+	peer_send(p, reply);
+}
+
+static void call_request_handle(struct peer_conn *p, json_t *req)
+{
+	if (p->call) {
+		peer_send(p, msg_reply_error(msg_id(req), "bad_request",
+					     "this connection already carries a call"));
+		return;
+	}
+	call_incoming(p->sec, p, req);
+}
+
+/* A reason from the peer is untrusted text: keep it only if it is one short word. */
+static const char *reason_word(const char *reason)
+{
+	size_t n = strlen(reason);
+
+	if (n == 0 || n > 24 || strspn(reason, "abcdefghijklmnopqrstuvwxyz_") != n)
+		return "peer_ended";
+	return reason;
+}
+
+static void hangup_handle(struct peer_conn *p, json_t *req)
+{
+	const char *id, *reason;
+
+	if (msg_get_str(req, "call", &id) || msg_get_str_opt(req, "reason", "hangup", &reason)) {
+		peer_send(p, msg_reply_error(msg_id(req), "bad_request", "%s", msg_field_error()));
+		return;
+	}
+	peer_send(p, msg_reply_ok(msg_id(req)));
+	/* The other side says why the call ended (hangup, idle, aux_failed...): both
+	 * gateways then record and report the same reason. */
+	if (p->call && strcmp(p->call->id_hex, id) == 0)
+		call_end(p->call, reason_word(reason), "ended by the other site");
+}
+
+static const struct {
+	const char *op;
+	peer_handler handle;
+} peer_ops[] = {
+	{"hello", hello_handle},
+	{"call_request", call_request_handle},
+	{"hangup", hangup_handle},
+};
+
+static void peer_message(struct tls_conn *t, json_t *msg, int err)
+{
+	struct peer_conn *p = tls_conn_data(t);
+	const char *op;
+
+	if (err) {
+		peer_send(p, msg_reply_error(-1, insel_errcode(err), "%s", insel_strerror(err)));
+		return;
+	}
+	if (rpc_take_reply(&p->rpc, msg))
+		return;
+	op = msg_op(msg);
+	for (size_t i = 0; op && i < sizeof peer_ops / sizeof peer_ops[0]; i++) {
+		if (strcmp(peer_ops[i].op, op) == 0) {
+			peer_ops[i].handle(p, msg);
+			return;
+		}
+	}
+	peer_send(p, msg_reply_error(msg_id(msg), "unknown_op", "unknown request '%s'",
+				     op ? op : "(none)"));
+}
+
+static void peer_closed(struct tls_conn *t)
+{
+	struct peer_conn *p = tls_conn_data(t);
+
+	p->tls = NULL;
+	rpc_fail_all(&p->rpc, INSEL_E_CLOSED);
+	if (p->call) {
+		struct call *call = p->call;
+
+		p->call = NULL;
+		call->peer = NULL;
+		if (!p->ready && p->outgoing)
+			call_peer_ready(call, INSEL_E_CLOSED, tls_conn_error(t));
+		else
+			call_peer_closed(call);
+	}
+	free(p);
+}
+
+int peer_send(struct peer_conn *p, json_t *msg)
+{
+	int rc = p->tls ? tls_conn_send(p->tls, msg) : INSEL_E_CLOSED;
+
+	json_decref(msg);
+	return rc;
+}
+
+static int send_raw(void *conn, const json_t *msg)
+{
+	struct peer_conn *p = conn;
+
+	return p->tls ? tls_conn_send(p->tls, msg) : INSEL_E_CLOSED;
+}
+
+static struct peer_conn *peer_new(struct secondary *s, struct tls_conn *t)
+{
+	struct peer_conn *p = calloc(1, sizeof *p);
+
+	if (!p)
+		return NULL;
+	p->sec = s;
+	p->tls = t;
+	rpc_init(&p->rpc, s->loop, send_raw, p);
+	return p;
+}
+
+static void incoming_ready(struct tls_conn *t, int status)
+{
+	struct peer_conn *p = tls_conn_data(t);
+
+	if (status) {
+		log_warn("refused a peer connection: %s", tls_conn_error(t));
+		return;
+	}
+	p->ready = true;
+	log_debug("peer secondary '%s' connected", tls_conn_peer(t)->name);
+}
+
+static const struct tls_conn_callbacks incoming_callbacks = {
+	incoming_ready, peer_message, peer_closed,
+};
+
+static void peer_accept(struct tls_server *srv, struct tls_conn *t)
+{
+	struct peer_conn *p = peer_new(tls_server_data(srv), t);
+
+	if (!p) {
+		tls_conn_close(t, -ENOMEM);
+		return;
+	}
+	tls_conn_set_callbacks(t, &incoming_callbacks, p);
+}
+
+int peer_api_start(struct secondary *s)
+{
+	static const enum pki_role roles[] = {PKI_ROLE_SECONDARY};
+	int rc = tls_server_listen(s->loop, s->creds, &s->cfg.peer_listen, roles, 1, peer_accept,
+				   s, &s->peer_server);
+
+	if (rc)
+		log_error("cannot listen for peer secondaries: %s", insel_strerror(rc));
+	return rc;
+}
+
+void peer_api_stop(struct secondary *s)
+{
+	if (s->peer_server)
+		tls_server_close(s->peer_server);
+	s->peer_server = NULL;
+}
+
+/* ---- outgoing ---- */
+
+static void hello_reply(void *ctx, const json_t *reply, int err)
+{
+	struct peer_conn *p = ctx;
+	const char *code, *message;
+
+	if (!p->call)
+		return;
+	if (err || !msg_reply_is_ok(reply, &code, &message)) {
+		call_peer_ready(p->call, err ? err : INSEL_E_REFUSED,
+				err ? insel_strerror(err) : message);
+		return;
+	}
+	p->ready = true;
+	call_peer_ready(p->call, 0, NULL);
+}
+
+static void outgoing_ready(struct tls_conn *t, int status)
+{
+	struct peer_conn *p = tls_conn_data(t);
+	if (!p->call)
+		return;
+	if (status) {
+		/* peer_closed follows and reports the failure with the reason. */
+		return;
+	}
+	if (p->expected_fingerprint[0] &&
+	    strcmp(tls_conn_peer(t)->fingerprint, p->expected_fingerprint) != 0) {
+		log_error("secondary '%s' presented a certificate the directory does not know "
+			  "(fingerprint %s)", tls_conn_peer(t)->name, tls_conn_peer(t)->fingerprint);
+		tls_conn_close(t, INSEL_E_VERIFY);
+		return;
+	}
+	rpc_call(&p->rpc, msg_hello(0, "secondary"), PEER_HELLO_TIMEOUT_MS, hello_reply, p);
+}
+
+static const struct tls_conn_callbacks outgoing_callbacks = {
+	outgoing_ready, peer_message, peer_closed,
+};
+
+int peer_connect(struct secondary *s, struct call *call, const struct ip_endpoint *to,
+		 const char *name, const char *fingerprint, struct peer_conn **out)
+{
+	struct peer_conn *p = peer_new(s, NULL);
+	int rc;
+
+	if (!p)
+		return -ENOMEM;
+	p->call = call;
+	p->outgoing = true;
+	snprintf(p->expected_fingerprint, sizeof p->expected_fingerprint, "%s",
+		 fingerprint ? fingerprint : "");
+	rc = tls_connect(s->loop, s->creds, to, PKI_ROLE_SECONDARY, name, &outgoing_callbacks, p,
+			 &p->tls);
+	if (rc) {
+		free(p);
+		return rc;
+	}
+	*out = p;
+	return 0;
+}
+
+void peer_close(struct peer_conn *p)
+{
+	p->call = NULL;
+	if (p->tls)
+		tls_conn_close(p->tls, 0);
+}

@@ -1,0 +1,324 @@
+/* The secondary's link to the principal: connect over mutual TLS, say hello, register the
+ * LAN's prefixes and peer endpoint, heartbeat, and reconnect with exponential back-off
+ * (with jitter, so that many secondaries do not return in lock-step) whenever the link
+ * drops. Calls in progress never depend on this link being up. */
+#include <stdlib.h>
+
+#include "err.h"
+#include "log.h"
+#include "msg.h"
+#include "rand.h"
+#include "secondary.h"
+#include "tls.h"
+
+#define BACKOFF_FIRST_MS 500
+#define BACKOFF_MAX_MS 30000
+#define REQUEST_TIMEOUT_MS 5000
+#define OUTBOX_MAX 10000  /* records kept while the principal is away */
+#define REVOCATION_REFRESH_BEATS 6
+
+static void link_connect(struct principal_link *l);
+
+static const char *const state_names[] = {"down", "connecting", "registering", "up"};
+
+static void set_state(struct principal_link *l, enum principal_link_state st)
+{
+	if (l->state != st)
+		log_debug("principal link %s -> %s", state_names[l->state], state_names[st]);
+	l->state = st;
+}
+
+static void retry_cb(uv_timer_t *t)
+{
+	link_connect(t->data);
+}
+
+static void schedule_retry(struct principal_link *l)
+{
+	uint32_t jitter;
+	uint64_t delay;
+
+	if (l->owner->stopping)
+		return;
+	l->backoff_ms = l->backoff_ms ? l->backoff_ms * 2 : BACKOFF_FIRST_MS;
+	if (l->backoff_ms > BACKOFF_MAX_MS)
+		l->backoff_ms = BACKOFF_MAX_MS;
+	rand_nonce(&jitter, sizeof jitter);
+	delay = l->backoff_ms / 2 + jitter % (l->backoff_ms / 2 + 1);
+	set_state(l, LINK_DOWN);
+	uv_timer_start(&l->retry, retry_cb, delay, 0);
+}
+
+static int send_on_link(void *conn, const json_t *msg)
+{
+	return tls_conn_send(conn, msg);
+}
+
+static void heartbeat_reply(void *ctx, const json_t *reply, int err)
+{
+	struct principal_link *l = ctx;
+	const char *code, *message;
+
+	if (err) {
+		log_warn("principal did not answer a heartbeat (%s); reconnecting",
+			 insel_strerror(err));
+		if (l->conn)
+			tls_conn_close(l->conn, err);
+		return;
+	}
+	if (!msg_reply_is_ok(reply, &code, &message))
+		log_warn("principal refused a heartbeat: %s (%s)", message, code);
+}
+
+/* The revocation list, kept as an object of serials so that every peer handshake can
+ * ask it; refreshed after registering and every few heartbeats. */
+static void revocations_reply(void *ctx, const json_t *reply, int err)
+{
+	struct principal_link *l = ctx;
+	const json_t *serial;
+	json_t *set;
+	size_t i;
+
+	if (err || !msg_reply_is_ok(reply, NULL, NULL))
+		return;
+	set = json_object();
+	json_array_foreach(json_object_get(reply, "serials"), i, serial)
+		if (json_is_string(serial))
+			json_object_set_new(set, json_string_value(serial), json_true());
+	json_decref(l->revoked);
+	l->revoked = set;
+	if (json_object_size(set))
+		log_debug("%zu revoked certificate%s", json_object_size(set),
+			  json_object_size(set) == 1 ? "" : "s");
+}
+
+static void fetch_revocations(struct principal_link *l)
+{
+	json_t *req = msg_request("revocations", 0);
+
+	json_object_set_new(req, "limit", json_integer(500));
+	rpc_call(&l->rpc, req, REQUEST_TIMEOUT_MS, revocations_reply, l);
+}
+
+static bool is_revoked(void *ctx, const char *serial)
+{
+	struct principal_link *l = ctx;
+
+	return l->revoked && json_object_get(l->revoked, serial) != NULL;
+}
+
+static void heartbeat_cb(uv_timer_t *t)
+{
+	struct principal_link *l = t->data;
+
+	if (l->state != LINK_UP)
+		return;
+	if (++l->heartbeats % REVOCATION_REFRESH_BEATS == 0)
+		fetch_revocations(l);
+	rpc_call(&l->rpc, msg_request("heartbeat", 0), (uint32_t)l->owner->cfg.heartbeat_ms,
+		 heartbeat_reply, l);
+}
+
+static void record_reply(void *ctx, const json_t *reply, int err)
+{
+	const char *code, *message;
+
+	(void)ctx;
+	if (!err && !msg_reply_is_ok(reply, &code, &message))
+		log_warn("principal refused a call record: %s (%s)", message, code);
+}
+
+static void flush_outbox(struct principal_link *l)
+{
+	size_t n = json_array_size(l->outbox);
+
+	if (n)
+		log_info("sending %zu call record%s kept while the principal was away", n,
+			 n == 1 ? "" : "s");
+	while (json_array_size(l->outbox) > 0 && l->state == LINK_UP) {
+		json_t *req = json_incref(json_array_get(l->outbox, 0));
+
+		json_array_remove(l->outbox, 0);
+		rpc_call(&l->rpc, req, REQUEST_TIMEOUT_MS, record_reply, NULL);
+	}
+}
+
+static void register_reply(void *ctx, const json_t *reply, int err)
+{
+	struct principal_link *l = ctx;
+	const struct secondary_config *cfg = &l->owner->cfg;
+	const char *code, *message;
+
+	if (err || !msg_reply_is_ok(reply, &code, &message)) {
+		/* A refused registration (overlap, unknown LAN) will not fix itself quickly;
+		 * the back-off keeps us from hammering the principal meanwhile. */
+		log_error("registration of LAN '%s' refused: %s", cfg->lan,
+			  err ? insel_strerror(err) : message);
+		if (l->conn)
+			tls_conn_close(l->conn, err ? err : INSEL_E_REFUSED);
+		return;
+	}
+	set_state(l, LINK_UP);
+	l->backoff_ms = 0;
+	l->failures = 0;
+	log_info("registered LAN '%s' with the principal", cfg->lan);
+	fetch_revocations(l);
+	flush_outbox(l);
+	uv_timer_start(&l->heartbeat, heartbeat_cb, cfg->heartbeat_ms, cfg->heartbeat_ms);
+}
+
+static json_t *register_request(const struct secondary_config *cfg)
+{
+	char text[IP_STRLEN];
+	json_t *req = msg_request("register", 0);
+	json_t *prefixes = json_array();
+
+	for (size_t i = 0; i < cfg->nprefixes; i++)
+		json_array_append_new(prefixes, json_string(ip_prefix_format(&cfg->prefixes[i],
+									     text, sizeof text)));
+	json_object_set_new(req, "lan", json_string(cfg->lan));
+	json_object_set_new(req, "prefixes", prefixes);
+	json_object_set_new(req, "endpoint",
+			    json_string(ip_endpoint_format(&cfg->peer_public, text, sizeof text)));
+	return req;
+}
+
+static void hello_reply(void *ctx, const json_t *reply, int err)
+{
+	struct principal_link *l = ctx;
+	const char *code, *message;
+
+	if (err || !msg_reply_is_ok(reply, &code, &message)) {
+		log_error("principal refused hello: %s", err ? insel_strerror(err) : message);
+		if (l->conn)
+			tls_conn_close(l->conn, err ? err : INSEL_E_REFUSED);
+		return;
+	}
+	rpc_call(&l->rpc, register_request(&l->owner->cfg), REQUEST_TIMEOUT_MS, register_reply,
+		 l);
+}
+
+static void on_ready(struct tls_conn *c, int status)
+{
+	struct principal_link *l = tls_conn_data(c);
+
+	if (status) {
+		if (l->failures++ == 0)
+			log_warn("cannot reach the principal: %s", tls_conn_error(c));
+		return;  /* on_close follows and schedules the retry */
+	}
+	set_state(l, LINK_REGISTERING);
+	rpc_call(&l->rpc, msg_hello(0, "secondary"), REQUEST_TIMEOUT_MS, hello_reply, l);
+}
+
+static void on_message(struct tls_conn *c, json_t *msg, int err)
+{
+	struct principal_link *l = tls_conn_data(c);
+
+	if (err) {
+		log_warn("unreadable message from the principal: %s", insel_strerror(err));
+		return;
+	}
+	if (rpc_take_reply(&l->rpc, msg))
+		return;
+	tls_conn_send_new(c, msg_reply_error(msg_id(msg), "unknown_op",
+					     "a secondary does not serve '%s'",
+					     msg_op(msg) ? msg_op(msg) : "?"));
+}
+
+static void on_close(struct tls_conn *c)
+{
+	struct principal_link *l = tls_conn_data(c);
+
+	if (l->state == LINK_UP)
+		log_warn("lost the link to the principal; calls go on, reconnecting");
+	l->conn = NULL;
+	uv_timer_stop(&l->heartbeat);
+	rpc_fail_all(&l->rpc, INSEL_E_CLOSED);
+	schedule_retry(l);
+}
+
+static const struct tls_conn_callbacks link_callbacks = {
+	.ready = on_ready,
+	.message = on_message,
+	.close = on_close,
+};
+
+static void link_connect(struct principal_link *l)
+{
+	struct secondary *s = l->owner;
+	int rc;
+
+	set_state(l, LINK_CONNECTING);
+	rc = tls_connect(s->loop, s->creds, &s->cfg.principal, PKI_ROLE_PRINCIPAL, NULL,
+			 &link_callbacks, l, &l->conn);
+	if (rc) {
+		log_warn("cannot connect to the principal: %s", insel_strerror(rc));
+		l->conn = NULL;
+		schedule_retry(l);
+		return;
+	}
+	rpc_init(&l->rpc, s->loop, send_on_link, l->conn);
+}
+
+void principal_link_start(struct principal_link *l, struct secondary *s)
+{
+	l->owner = s;
+	l->conn = NULL;
+	l->state = LINK_DOWN;
+	l->backoff_ms = 0;
+	l->failures = 0;
+	rpc_init(&l->rpc, s->loop, send_on_link, NULL);
+	l->outbox = json_array();
+	l->revoked = NULL;
+	tls_creds_set_revocation_check(s->creds, is_revoked, l);
+	uv_timer_init(s->loop, &l->retry);
+	uv_timer_init(s->loop, &l->heartbeat);
+	l->retry.data = l;
+	l->heartbeat.data = l;
+	link_connect(l);
+}
+
+void principal_link_stop(struct principal_link *l)
+{
+	uv_timer_stop(&l->retry);
+	uv_timer_stop(&l->heartbeat);
+	uv_close((uv_handle_t *)&l->retry, NULL);
+	uv_close((uv_handle_t *)&l->heartbeat, NULL);
+	if (l->conn)
+		tls_conn_close(l->conn, 0);
+	json_decref(l->outbox);
+	l->outbox = NULL;
+	json_decref(l->revoked);
+	l->revoked = NULL;
+}
+
+bool principal_link_up(const struct principal_link *l)
+{
+	return l->state == LINK_UP;
+}
+
+void principal_record(struct secondary *s, json_t *req)
+{
+	struct principal_link *l = &s->principal;
+
+	if (principal_link_up(l) &&
+	    rpc_call(&l->rpc, json_incref(req), REQUEST_TIMEOUT_MS, record_reply, NULL) == 0) {
+		json_decref(req);
+		return;
+	}
+	if (json_array_size(l->outbox) >= OUTBOX_MAX) {
+		log_warn("principal away too long: dropping the oldest call record");
+		json_array_remove(l->outbox, 0);
+	}
+	json_array_append_new(l->outbox, req);
+}
+
+int principal_request(struct secondary *s, json_t *req, rpc_reply_cb cb, void *ctx)
+{
+	if (!principal_link_up(&s->principal)) {
+		json_decref(req);
+		return INSEL_E_UNAVAILABLE;
+	}
+	return rpc_call(&s->principal.rpc, req, REQUEST_TIMEOUT_MS, cb, ctx);
+}

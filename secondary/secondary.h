@@ -1,0 +1,257 @@
+/* Private to insel-secondary: the daemon's state and the entry points of its parts.
+ *
+ *   config.c          the configuration file
+ *   principal_link.c  registration, heartbeats and requests to the principal
+ *   client_api.c      LAN clients (TLS and a unix socket): login, call, listen, hang up
+ *   peer_api.c        other secondaries (mutual TLS): call requests and hang-ups
+ *   call.c            the call state machine that ties clients, peers and auxiliaries
+ *   supervise.c       spawning, talking to and reaping one auxiliary per call
+ */
+#ifndef INSEL_SECONDARY_H
+#define INSEL_SECONDARY_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "addr.h"
+#include "chanparams.h"
+#include "config.h"
+#include "negotiate.h"
+#include "pki.h"
+#include "rand.h"
+#include "rpc.h"
+
+#define SECONDARY_MAX_PREFIXES 16
+#define CALL_PARTY_MAX 160  /* "user@lan", a host name or an address */
+
+struct secondary_config {
+	struct cfg file;
+	const char *name;                 /* this secondary, as named in its certificate */
+	const char *lan;                  /* the LAN it serves, as named in the directory */
+	struct ip_prefix prefixes[SECONDARY_MAX_PREFIXES];
+	size_t nprefixes;
+	struct ip_addr lan_address;       /* the gateway's address on the LAN */
+	struct ip_endpoint principal;
+	uint64_t heartbeat_ms;
+	const char *ca, *cert, *key;
+	struct ip_endpoint peer_listen;   /* where other secondaries reach us */
+	struct ip_endpoint peer_public;   /* what we register (defaults to peer_listen) */
+	struct ip_addr wan_address;       /* where auxiliaries bind their encrypted side */
+	bool has_client_listen;
+	struct ip_endpoint client_listen; /* TLS for LAN clients */
+	const char *client_socket;        /* unix socket for local clients */
+	const char *aux_program;
+	const char *aux_user;             /* NULL: auxiliaries keep our identity */
+	long long max_calls;
+	uint64_t idle_timeout_ms;
+	uint64_t ring_timeout_ms;
+	uint64_t keepalive_ms;
+	uint64_t dead_after_ms;
+	const char *ciphers;              /* our preference, comma-separated */
+};
+
+int secondary_config_load(struct secondary_config *c, const char *path);
+void secondary_config_free(struct secondary_config *c);
+
+struct tls_creds;
+struct tls_conn;
+struct tls_server;
+struct msg_stream;
+struct secondary;
+struct call;
+
+/* ---- the link to the principal ---- */
+
+enum principal_link_state {
+	LINK_DOWN,         /* waiting to (re)connect */
+	LINK_CONNECTING,   /* TCP/TLS handshake under way */
+	LINK_REGISTERING,  /* hello and register sent */
+	LINK_UP,           /* registered; heartbeating */
+};
+
+struct principal_link {
+	struct secondary *owner;
+	struct tls_conn *conn;
+	struct rpc rpc;
+	enum principal_link_state state;
+	uv_timer_t retry;
+	uv_timer_t heartbeat;
+	uint64_t backoff_ms;
+	unsigned failures;
+	json_t *outbox;  /* records waiting for the link */
+	json_t *revoked; /* serials the principal revoked, as object keys */
+	unsigned heartbeats;
+};
+
+void principal_link_start(struct principal_link *l, struct secondary *s);
+void principal_link_stop(struct principal_link *l);
+bool principal_link_up(const struct principal_link *l);
+/* A request to the principal; INSEL_E_UNAVAILABLE at once if the link is not up. */
+int principal_request(struct secondary *s, json_t *req, rpc_reply_cb cb, void *ctx);
+/* A record (call start/end) for the principal: sent now, or kept (up to a bound) and
+ * sent once the link is back, so that a principal restart loses no call record. */
+void principal_record(struct secondary *s, json_t *req);
+
+/* ---- LAN clients ---- */
+
+struct client_conn {
+	struct secondary *sec;
+	struct client_conn *prev, *next;
+	struct msg_stream *stream;  /* local unix socket, or */
+	struct tls_conn *tls;       /* TLS from the LAN */
+	struct rpc rpc;             /* requests we send it: incoming, call_up, call_ended */
+	struct ip_addr addr;        /* where it connects from (the gateway itself for unix) */
+	char user[PKI_NAME_MAX + 1];  /* "" until logged in */
+	bool login_pending;
+	void *login_wait;           /* the pending login's state, while login_pending */
+	bool listening;
+	struct call *ringing;       /* the call it is being asked to answer */
+};
+
+int client_api_start(struct secondary *s);
+void client_api_stop(struct secondary *s);
+int client_send(struct client_conn *c, json_t *msg);
+/* A listening client for a callee: by user name, or else by host address. */
+struct client_conn *client_find_listener(struct secondary *s, const char *user,
+					 const struct ip_addr *addr);
+
+/* ---- peer secondaries ---- */
+
+struct peer_conn {
+	struct secondary *sec;
+	struct tls_conn *tls;
+	struct rpc rpc;
+	struct call *call;          /* one connection per call */
+	bool outgoing;
+	bool ready;
+	char expected_fingerprint[PKI_FINGERPRINT_LEN + 1];  /* outgoing: from the directory */
+};
+
+int peer_api_start(struct secondary *s);
+void peer_api_stop(struct secondary *s);
+int peer_send(struct peer_conn *p, json_t *msg);
+/* Connects to a peer secondary for an outgoing call; ready/failure go to call.c. */
+int peer_connect(struct secondary *s, struct call *call, const struct ip_endpoint *to,
+		 const char *name, const char *fingerprint, struct peer_conn **out);
+void peer_close(struct peer_conn *p);
+
+/* ---- auxiliaries ---- */
+
+struct aux {
+	struct secondary *sec;
+	struct call *call;
+	uv_process_t process;
+	struct msg_stream *control;
+	struct rpc rpc;
+	bool exited;
+	int64_t exit_status;
+	int term_signal;
+};
+
+typedef void (*aux_bound_cb)(struct call *call, const json_t *reply, int err);
+/* Spawns an auxiliary and asks it to bind the call's sockets. */
+int aux_spawn(struct secondary *s, struct call *call, const json_t *bind_request,
+	      aux_bound_cb cb, struct aux **out);
+int aux_request(struct aux *a, json_t *req, uint32_t timeout_ms, rpc_reply_cb cb, void *ctx);
+/* Asks the auxiliary to hang up (it exits after replying) and forgets it; the process
+ * is reaped in the background. */
+void aux_release(struct aux *a);
+
+/* ---- negotiation (negotiation.c): cipher, channels, endpoints and per-call keys ---- */
+
+/* Caller side: our offer (ciphers, our auxiliary's endpoint, nonce, session ids). */
+json_t *negotiation_offer(struct call *call);
+/* Callee side: answer the caller's offer and derive the channels' parameters. */
+int negotiation_answer(struct call *call, const json_t *offer, json_t **answer,
+		       struct sec_channel_params *params, char *why, size_t whylen);
+/* Caller side: read the answer and derive the channels' parameters. */
+int negotiation_finish(struct call *call, const json_t *answer,
+		       struct sec_channel_params *params, char *why, size_t whylen);
+
+/* ---- calls ---- */
+
+enum call_state {
+	CALL_LOOKUP,       /* caller side: asking the principal where the callee is */
+	CALL_DIALING,      /* caller side: TLS to the callee's secondary */
+	CALL_BINDING,      /* an auxiliary is binding sockets */
+	CALL_RINGING,      /* callee side: the callee's client is asked; caller: waiting */
+	CALL_UP,           /* auxiliaries relay */
+	CALL_ENDED,
+};
+
+struct call_channel {
+	uint16_t port;              /* the port the caller asked for */
+	uint16_t lan_port;          /* where the local auxiliary listens on the LAN */
+	struct ip_endpoint deliver; /* where peer traffic goes until a LAN app speaks */
+};
+
+struct call {
+	struct secondary *sec;
+	struct call *prev, *next;
+	uint64_t id;
+	char id_hex[ID_STRLEN];
+	bool outgoing;
+	enum call_state state;
+	char caller[CALL_PARTY_MAX];       /* user@lan */
+	char callee[CALL_PARTY_MAX];       /* as the caller named it */
+	char callee_user[CALL_PARTY_MAX];  /* resolved user name on the callee's LAN, if any */
+	char callee_lan[PKI_NAME_MAX + 1];  /* the callee's LAN, from the directory */
+	struct ip_addr caller_addr, callee_addr;
+	bool has_callee_addr;
+	struct call_channel channels[SEC_MAX_CHANNELS];
+	size_t nchannels;
+	enum sec_cipher cipher;
+	struct client_conn *client;    /* the local party's connection, while it lasts */
+	json_int_t client_request;     /* caller side: the pending "call" request's id */
+	struct peer_conn *peer;
+	json_int_t peer_request;       /* callee side: the pending "call_request" id */
+	json_t *offer;                 /* callee: the caller's offer, then our answer */
+	struct negotiate_offer sent_offer;  /* caller: what we proposed */
+	struct aux *aux;
+	uint16_t wan_port;
+	uv_timer_t timer;              /* ring time-out */
+	time_t started, answered;
+	uint64_t bytes_in, bytes_out;
+	bool recorded;                 /* the principal has a start record */
+};
+
+/* Caller side: a logged-in client asks for a call. The reply goes to the client when the
+ * call is up or has failed. */
+void call_place(struct secondary *s, struct client_conn *c, json_int_t request_id,
+		const char *callee, const json_t *channels);
+/* Callee side: a peer secondary's call_request. */
+void call_incoming(struct secondary *s, struct peer_conn *p, const json_t *request);
+/* Ends a call from any state and any side; reason is a stable word (hangup, rejected,
+ * idle, peer_dead, peer_lost, aux_failed, ...). */
+void call_end(struct call *call, const char *reason, const char *message);
+struct call *call_find(struct secondary *s, const char *id_hex);
+json_t *call_to_json(const struct call *call);
+/* Hooks from the connections and the auxiliary. */
+void call_peer_ready(struct call *call, int status, const char *why);
+void call_peer_closed(struct call *call);
+void call_client_closed(struct call *call, struct client_conn *c);
+void call_aux_ended(struct call *call, const json_t *notice);
+void call_aux_exited(struct call *call);
+size_t call_count(const struct secondary *s);
+
+struct secondary {
+	uv_loop_t *loop;
+	struct secondary_config cfg;
+	struct tls_creds *creds;
+	struct principal_link principal;
+	struct tls_server *peer_server;
+	struct tls_server *client_server;
+	uv_pipe_t client_pipe;
+	bool client_pipe_open;
+	struct client_conn *clients;
+	struct call *calls;
+	uv_signal_t sigterm, sigint;
+	bool stopping;
+};
+
+int run_main(int argc, char **argv);
+int check_config_main(int argc, char **argv);
+
+#endif

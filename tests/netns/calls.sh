@@ -1,0 +1,190 @@
+#!/usr/bin/env bash
+# Integration: secure UDP calls end to end (issue "Secure calls end to end"). A principal,
+# two sites (a gateway and two hosts each) and a wan between them, all real processes
+# with real TLS and real encrypted UDP:
+#   - a two-channel call carries bytes intact both ways; an `nc -u` chat across sites;
+#   - callee rejects, unknown callee, wrong password, caller outside the LAN, callee not
+#     listening: each a clear error, and the next call still works;
+#   - hang-up from the callee's side releases both auxiliaries and their ports and marks
+#     the call ended in the directory with its byte counts;
+#   - kill -9 of one auxiliary: the other side ends the call within the keep-alive bound;
+#   - principal stopped during a call: the call goes on, a new call fails clearly, and
+#     calls work again once it is back;
+#   - 50 concurrent calls through one pair of secondaries, each carrying traffic, all
+#     torn down cleanly.
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+source "$here/lib.sh"
+source "$here/insel_env.sh"
+netns_begin
+topo_two_sites
+insel_deploy || fail "deployment did not come up"
+
+failures=0
+check() {  # check LABEL COMMAND...: passes if COMMAND succeeds
+	local label=$1
+	shift
+	if "$@"; then
+		echo "ok - $label"
+	else
+		echo "FAIL - $label"
+		failures=$((failures + 1))
+	fi
+}
+contains() { grep -q -- "$2" <<<"$1"; }
+
+# The auxiliaries a secondary supervises right now (its children), by PID.
+aux_pids() { ps -o pid= --ppid "${SECONDARY_PID[$1]}" 2>/dev/null | tr -d ' '; }
+aux_count() { aux_pids "$1" | grep -c . || true; }
+wait_aux_count() {  # wait_aux_count SITE N SECONDS
+	for _ in $(seq 1 $(($3 * 10))); do
+		[ "$(aux_count "$1")" -eq "$2" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+call_id_of() { sed -n 's/^call \([0-9a-f]\{16\}\) .*/\1/p' <<<"$1" | head -n 1; }
+udp_bound() { in_ns "gw-$1" ss -lun | awk '{print $4}' | grep -q ":$2\$"; }
+
+# ---- a two-channel call, both ways ----
+listen_as b1 bob "$NETNS_TMP/listen-bob.log" --auto-answer || fail "bob cannot listen"
+spawn_in_ns b1 "$NETNS_TMP/echo-b1.log" python3 "$UDP_TOOL" echo 5004,5005 --count 100000 \
+	--timeout 120
+echo_pid=$LAST_PID
+out=$(insel_as a1 alice call bob@lan-b --udp 5004,5005 2>&1)
+check "alice calls bob on two channels" contains "$out" " up "
+echo "$out"
+call1=$(call_id_of "$out")
+check "channel 0 (RTP) carries 1000-byte datagrams intact both ways" \
+	in_ns a1 python3 "$UDP_TOOL" send 10.1.0.1 5004 --count 20 --size 1000
+check "channel 1 (RTCP) carries datagrams intact both ways" \
+	in_ns a1 python3 "$UDP_TOOL" send 10.1.0.1 5005 --count 20 --size 200
+check "a 9000-byte datagram crosses the 1400-byte channel MTU" \
+	in_ns a1 python3 "$UDP_TOOL" send 10.1.0.1 5004 --count 3 --size 9000
+calls=$(insel_as a1 alice calls 2>&1)
+check "insel calls lists the call" contains "$calls" "$call1"
+
+# ---- an nc -u chat between a host on each site, as in the Atún demonstration ----
+listen_as b2 dave "$NETNS_TMP/listen-dave.log" --auto-answer || fail "dave cannot listen"
+dave_listener=$LAST_PID
+out=$(insel_as a2 carol call dave@lan-b --udp 6000 2>&1)
+check "carol calls dave" contains "$out" " up "
+chat=$(call_id_of "$out")
+in_ns b2 bash -c '(sleep 1; echo "hello carol, dave here") | timeout 4 nc -u -l 6000' \
+	>"$NETNS_TMP/chat-b2.txt" 2>/dev/null &
+chat_pid=$!
+NETNS_PIDS+=("$chat_pid")
+sleep 0.3
+in_ns a2 bash -c '(echo "hello dave, carol here"; sleep 3) | timeout 4 nc -u 10.1.0.1 6000' \
+	>"$NETNS_TMP/chat-a2.txt" 2>/dev/null
+wait "$chat_pid" 2>/dev/null
+check "dave reads carol's line" grep -q "hello dave, carol here" "$NETNS_TMP/chat-b2.txt"
+check "carol reads dave's answer" grep -q "hello carol, dave here" "$NETNS_TMP/chat-a2.txt"
+insel_as a2 carol hangup "$chat" >/dev/null 2>&1
+
+# ---- errors, each clear, and the system keeps serving ----
+out=$(insel_as a1 alice call nobody@lan-b 2>&1)
+check "unknown callee: a sentence, exit 1" contains "$out" "Nobody by that name"
+out=$(in_ns a1 env INSEL_PASSWORD=wrong "$C" call bob@lan-b --secondary 10.1.0.1:7444 \
+	--ca "$PKI/ca.crt" --user alice 2>&1)
+check "wrong password: told to check name and password" contains "$out" "password is wrong"
+out=$(insel_as a1 alice call dave@lan-b 2>&1)
+check "a second listener on the other site answers too" contains "$out" " up "
+insel_as a1 alice hangup "$(call_id_of "$out")" >/dev/null 2>&1
+stop_pid "$dave_listener"
+out=$(insel_as a1 alice call dave@lan-b 2>&1)
+check "callee not listening: told to ask them" contains "$out" "not waiting for calls"
+listen_as b2 dave "$NETNS_TMP/listen-dave-reject.log" --reject || fail "dave cannot listen"
+out=$(insel_as a1 alice call dave@lan-b 2>&1)
+check "callee rejects: told the call was declined" contains "$out" "declined"
+# A host with a second address outside the LAN prefix, used to reach the gateway.
+ip -n "${NS}a2" addr add 10.9.9.9/32 dev eth0
+ip -n "${NS}a2" route replace 10.1.0.1/32 dev eth0 src 10.9.9.9
+ip -n "${NS}gw-a" route add 10.9.9.9/32 dev lan
+out=$(insel_as a2 carol call bob@lan-b 2>&1)
+check "caller outside the LAN prefix: refused" contains "$out" "inside your LAN"
+ip -n "${NS}a2" route del 10.1.0.1/32
+check "after all these errors the first call still carries traffic" \
+	in_ns a1 python3 "$UDP_TOOL" send 10.1.0.1 5004 --count 5 --size 500
+
+# ---- hang-up from the callee's side releases everything on both sides ----
+before_a=$(aux_count a)
+out=$(insel_as b1 bob hangup "$call1" 2>&1)
+echo "$out"
+check "bob hangs up alice's call" contains "$out" "hung up"
+check "the caller's auxiliary exits" wait_aux_count a $((before_a - 1)) 5
+check "the callee's auxiliary exits" wait_aux_count b 0 5
+check "the caller's LAN ports 5004/5005 are released" bash -c \
+	"! ( $(declare -f in_ns udp_bound); NS=$NS; udp_bound a 5004 || udp_bound a 5005 )"
+sleep 0.5
+rec=$(pdir call show "$call1" --json 2>&1)
+check "the directory marks the call ended" contains "$rec" '"end_reason": *"hangup"'
+check "the directory has its byte counts" bash -c "grep -Eq '\"bytes_up\": *[1-9]' <<<'$rec'"
+
+# ---- kill -9 of one auxiliary: the other side ends within the keep-alive bound ----
+out=$(insel_as a1 alice call bob@lan-b --udp 5004 2>&1)
+call2=$(call_id_of "$out")
+check "a new call goes up after the hang-up" contains "$out" " up "
+in_ns a1 python3 "$UDP_TOOL" send 10.1.0.1 5004 --count 2 --size 100 >/dev/null
+victim=$(aux_pids b | head -n 1)
+kill -9 "$victim"
+check "the caller's side ends the call within dead_after (2 s) + 2 s" wait_aux_count a 0 4
+sleep 0.5
+rec=$(pdir call show "$call2" --json 2>&1)
+echo "$rec"
+check "the directory records why: the peer died" \
+	bash -c "grep -Eq '\"end_reason\": *\"(peer_dead|peer_lost|aux_failed)\"' <<<'$rec'"
+
+# ---- principal stopped during a call ----
+out=$(insel_as a1 alice call bob@lan-b --udp 5004 2>&1)
+call3=$(call_id_of "$out")
+check "call before stopping the principal" contains "$out" " up "
+stop_pid "$PRINCIPAL_PID"
+sleep 0.5
+check "the call goes on without the principal" \
+	in_ns a1 python3 "$UDP_TOOL" send 10.1.0.1 5004 --count 5 --size 300
+out=$(insel_as a1 alice calls 2>&1)
+check "logins fail clearly while the principal is away" contains "$out" "directory"
+start_principal
+check "secondaries register again with the returned principal" wait_registered
+out=$(insel_as a1 alice call bob@lan-b --udp 5010 2>&1)
+echo "$out"
+check "new calls work again" contains "$out" " up "
+insel_as a1 alice hangup "$(call_id_of "$out")" >/dev/null 2>&1
+insel_as a1 alice hangup "$call3" >/dev/null 2>&1
+check "both calls torn down" wait_aux_count a 0 5
+
+# ---- 50 concurrent calls, each carrying traffic ----
+stop_pid "$echo_pid"
+spawn_in_ns b1 "$NETNS_TMP/echo-many.log" python3 "$UDP_TOOL" echo 7000-7049 --count 100000 \
+	--timeout 120
+ids=()
+for i in $(seq 0 49); do
+	out=$(insel_as a1 alice call bob@lan-b --udp $((7000 + i)) 2>&1)
+	id=$(call_id_of "$out")
+	[ -n "$id" ] && ids+=("$id")
+done
+check "50 calls up at once" test "${#ids[@]}" -eq 50
+check "50 auxiliaries on each gateway" bash -c "[ $(aux_count a) -eq 50 ] && [ $(aux_count b) -eq 50 ]"
+ok=0
+for i in $(seq 0 49); do
+	in_ns a1 python3 "$UDP_TOOL" send 10.1.0.1 $((7000 + i)) --count 3 --size 400 \
+		--timeout 5 >/dev/null && ok=$((ok + 1))
+done
+check "every one of the 50 calls carries traffic intact ($ok/50)" test "$ok" -eq 50
+for id in "${ids[@]}"; do
+	insel_as a1 alice hangup "$id" >/dev/null 2>&1
+done
+check "all 50 torn down on the caller's gateway" wait_aux_count a 0 10
+check "all 50 torn down on the callee's gateway" wait_aux_count b 0 10
+sleep 1
+active=$(pdir call list --active --json 2>&1)
+check "no call left active in the directory" bash -c "! grep -q '\"id\"' <<<'$active'"
+
+check "no sanitizer report in the daemons' logs" bash -c \
+	"! grep -l 'Sanitizer' $NETNS_TMP/*.log"
+if [ "$failures" -ne 0 ]; then
+	echo "---- logs"
+	tail -n 30 "$NETNS_TMP"/secondary-*.log "$NETNS_TMP/principal.log"
+	exit 1
+fi

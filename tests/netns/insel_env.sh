@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# An insel deployment on the namespace topology of lib.sh, for tests and the demo:
+# an organisation CA, a principal in ${NS}principal, and one secondary per site gateway,
+# with users alice and carol on lan-a, bob and dave on lan-b (password "pw-<name>").
+# Source lib.sh first, call netns_begin and topo_two_sites, then insel_deploy.
+
+INSEL_BUILD=${INSEL_BUILD:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build}
+P=$INSEL_BUILD/principal/insel-principal
+S=$INSEL_BUILD/secondary/insel-secondary
+C=$INSEL_BUILD/client/insel
+UDP_TOOL=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/udp_tool.py
+DB=""
+PKI=""
+PRINCIPAL_PID=""
+declare -A SECONDARY_PID
+
+# Knobs a test may set before insel_deploy.
+INSEL_HEARTBEAT=${INSEL_HEARTBEAT:-1s}
+INSEL_DOWN_AFTER=${INSEL_DOWN_AFTER:-5s}
+INSEL_KEEPALIVE=${INSEL_KEEPALIVE:-500ms}
+INSEL_DEAD_AFTER=${INSEL_DEAD_AFTER:-2s}
+INSEL_IDLE=${INSEL_IDLE:-120s}
+INSEL_MAX_CALLS=${INSEL_MAX_CALLS:-64}
+
+pdir() { "$P" "$@" --db "$DB"; }
+
+insel_pki() {
+	PKI=$NETNS_TMP/pki
+	"$P" pki init --dir "$PKI" --org "insel test" >/dev/null
+	"$P" pki issue --dir "$PKI" --role principal --name principal \
+		--out-cert "$PKI/principal.crt" --out-key "$PKI/principal.key" >/dev/null
+	for lan in lan-a lan-b; do
+		"$P" pki issue --dir "$PKI" --role secondary --name "$lan" \
+			--out-cert "$PKI/$lan.crt" --out-key "$PKI/$lan.key" >/dev/null
+	done
+}
+
+insel_directory() {
+	DB=$NETNS_TMP/directory.db
+	pdir lan add lan-a --prefix 10.1.0.0/24 >/dev/null
+	pdir lan add lan-b --prefix 10.2.0.0/24 >/dev/null
+	for u in alice@lan-a carol@lan-a bob@lan-b dave@lan-b; do
+		# Few KDF iterations: the tests log in often; production keeps the default.
+		echo "pw-${u%@*}" | pdir user add "$u" --iterations 1000 >/dev/null
+	done
+	pdir host add printer --lan lan-b --address 10.2.0.12 >/dev/null
+}
+
+start_principal() {
+	spawn_in_ns principal "$NETNS_TMP/principal.log" "$P" serve --db "$DB" \
+		--listen 198.18.0.2:7443 --ca "$PKI/ca.crt" --cert "$PKI/principal.crt" \
+		--key "$PKI/principal.key" --heartbeat "$INSEL_HEARTBEAT" \
+		--down-after "$INSEL_DOWN_AFTER"
+	PRINCIPAL_PID=$LAST_PID
+	wait_port principal 7443 tcp 10
+}
+
+# write_secondary_config LETTER N: the configuration of site X's secondary.
+write_secondary_config() {
+	local x=$1 n=$2
+	cat >"$NETNS_TMP/secondary-$x.conf" <<CONF
+[secondary]
+name = lan-$x
+lan = lan-$x
+prefix = 10.$n.0.0/24
+lan_address = 10.$n.0.1
+[principal]
+address = 198.18.0.2:7443
+heartbeat = $INSEL_HEARTBEAT
+[tls]
+ca = $PKI/ca.crt
+cert = $PKI/lan-$x.crt
+key = $PKI/lan-$x.key
+[peers]
+listen = 198.18.$n.2:7445
+[clients]
+listen = 10.$n.0.1:7444
+socket = $NETNS_TMP/secondary-$x.sock
+[auxiliary]
+program = $INSEL_BUILD/auxiliary/insel-auxiliary
+user = nobody
+[limits]
+calls = $INSEL_MAX_CALLS
+idle_timeout = $INSEL_IDLE
+keepalive = $INSEL_KEEPALIVE
+dead_after = $INSEL_DEAD_AFTER
+ring_timeout = 10s
+CONF
+}
+
+start_secondary() {  # start_secondary LETTER N
+	local x=$1 n=$2
+	[ -f "$NETNS_TMP/secondary-$x.conf" ] || write_secondary_config "$x" "$n"
+	spawn_in_ns "gw-$x" "$NETNS_TMP/secondary-$x.log" "$S" -v run \
+		--config "$NETNS_TMP/secondary-$x.conf"
+	SECONDARY_PID[$x]=$LAST_PID
+	wait_port "gw-$x" 7444 tcp 10
+}
+
+# Waits until the running principal has taken both secondaries' registrations and the
+# directory shows them up (bounded).
+wait_registered() {
+	for _ in $(seq 1 150); do
+		if grep -q "registered LAN lan-a" "$NETNS_TMP/principal.log" &&
+			grep -q "registered LAN lan-b" "$NETNS_TMP/principal.log" &&
+			[ "$(pdir lan list --json | grep -o '"state": *"up"' | wc -l)" -ge 2 ]; then
+			return 0
+		fi
+		sleep 0.1
+	done
+	echo "secondaries did not register; logs:" >&2
+	tail -n 20 "$NETNS_TMP"/secondary-*.log "$NETNS_TMP/principal.log" >&2
+	return 1
+}
+
+insel_deploy() {
+	insel_pki
+	insel_directory
+	start_principal
+	start_secondary a 1
+	start_secondary b 2
+	wait_registered
+}
+
+# insel_as HOST USER ARGS...: runs the client on a host as a user of its LAN.
+insel_as() {
+	local host=$1 user=$2 gw
+	shift 2
+	case "$host" in a*) gw=10.1.0.1 ;; *) gw=10.2.0.1 ;; esac
+	in_ns "$host" env INSEL_PASSWORD="pw-$user" "$C" "$@" --secondary "$gw:7444" \
+		--ca "$PKI/ca.crt" --user "$user"
+}
+
+# listen_as HOST USER LOG ARGS...: `insel listen` in the background; waits until ready.
+listen_as() {
+	local host=$1 user=$2 log=$3 gw
+	shift 3
+	case "$host" in a*) gw=10.1.0.1 ;; *) gw=10.2.0.1 ;; esac
+	spawn_in_ns "$host" "$log" env INSEL_PASSWORD="pw-$user" "$C" listen "$@" \
+		--secondary "$gw:7444" --ca "$PKI/ca.crt" --user "$user"
+	for _ in $(seq 1 50); do
+		grep -q "listening for calls" "$log" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	echo "insel listen did not start:" >&2
+	cat "$log" >&2
+	return 1
+}

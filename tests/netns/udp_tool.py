@@ -1,0 +1,119 @@
+#!/usr/bin/env python3
+"""UDP helper for the integration tests and the demo, bounded in count and time.
+
+  udp_tool.py echo PORTS [--count N] [--timeout S] [--bind ADDR]
+      Echoes each datagram back to its sender on any of PORTS (5004, 5004,5005 or
+      7000-7049); stops after N datagrams in all or S seconds.
+  udp_tool.py send HOST PORT [--count N] [--size B] [--timeout S] [--src-port P]
+      Sends N datagrams of B bytes (a pattern that carries the sequence number), waits
+      for each echo and checks it byte for byte. Prints one summary line; exits 0 only
+      if every datagram came back intact.
+"""
+import argparse
+import selectors
+import socket
+import statistics
+import sys
+import time
+
+
+def pattern(seq, size):
+    head = seq.to_bytes(4, "big")
+    body = bytes((seq + i) & 0xFF for i in range(max(size - 4, 0)))
+    return (head + body)[:size] if size >= 4 else head[:size]
+
+
+def parse_ports(text):
+    ports = []
+    for part in text.split(","):
+        if "-" in part:
+            lo, hi = part.split("-")
+            ports.extend(range(int(lo), int(hi) + 1))
+        else:
+            ports.append(int(part))
+    return ports
+
+
+def echo(args):
+    sel = selectors.DefaultSelector()
+    for port in parse_ports(args.port):
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.bind((args.bind, port))
+        s.setblocking(False)
+        sel.register(s, selectors.EVENT_READ)
+    deadline = time.monotonic() + args.timeout
+    n = 0
+    while n < args.count:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
+        for key, _ in sel.select(left):
+            try:
+                data, peer = key.fileobj.recvfrom(65535)
+            except BlockingIOError:
+                continue
+            key.fileobj.sendto(data, peer)
+            n += 1
+    print(f"echoed {n} datagrams", flush=True)
+    return 0
+
+
+def send(args):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    if args.src_port:
+        s.bind(("0.0.0.0", args.src_port))
+    deadline = time.monotonic() + args.timeout
+    ok = bad = lost = 0
+    rtts = []
+    for seq in range(args.count):
+        data = pattern(seq, args.size)
+        start = time.monotonic()
+        s.sendto(data, (args.host, args.port))
+        got = None
+        while time.monotonic() < deadline:
+            s.settimeout(min(args.wait, max(deadline - time.monotonic(), 0.001)))
+            try:
+                reply, _ = s.recvfrom(65535)
+            except socket.timeout:
+                break
+            if reply[:4] == data[:4]:
+                got = reply
+                break
+        if got is None:
+            lost += 1
+        elif got == data:
+            ok += 1
+            rtts.append((time.monotonic() - start) * 1e6)
+        else:
+            bad += 1
+        if time.monotonic() >= deadline:
+            lost += args.count - seq - 1
+            break
+    med = statistics.median(rtts) if rtts else 0
+    print(f"sent {args.count} x {args.size} B: {ok} intact, {bad} corrupted, {lost} lost,"
+          f" median rtt {med:.0f} us")
+    return 0 if ok == args.count else 1
+
+
+def main():
+    p = argparse.ArgumentParser()
+    sub = p.add_subparsers(dest="mode", required=True)
+    e = sub.add_parser("echo")
+    e.add_argument("port")
+    e.add_argument("--count", type=int, default=1000)
+    e.add_argument("--timeout", type=float, default=30)
+    e.add_argument("--bind", default="0.0.0.0")
+    c = sub.add_parser("send")
+    c.add_argument("host")
+    c.add_argument("port", type=int)
+    c.add_argument("--count", type=int, default=10)
+    c.add_argument("--size", type=int, default=100)
+    c.add_argument("--timeout", type=float, default=20)
+    c.add_argument("--wait", type=float, default=2)
+    c.add_argument("--src-port", type=int, default=0)
+    args = p.parse_args()
+    return echo(args) if args.mode == "echo" else send(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
