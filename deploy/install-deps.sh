@@ -12,6 +12,7 @@ packages=(
 	libcmocka-dev
 	# integration tests, demo and benchmarks: namespaces, NAT, real applications
 	iproute2 nftables netcat-openbsd iperf3 iputils-ping iputils-tracepath sqlite3 procps
+	tcpdump
 	gnutls-bin
 )
 

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Creates an organisation's insel PKI and directory on the principal's host, step by step
+# as the README describes:
+#   deploy/pki-bootstrap.sh ORG-NAME LAN:PREFIX[,PREFIX] ...
+# e.g. deploy/pki-bootstrap.sh "Example Ltd" lan-a:10.1.0.0/24 lan-b:10.2.0.0/24
+# writes /etc/insel/ca.{crt,key} (keep ca.key offline afterwards), the principal's
+# certificate, one certificate per LAN's secondary in /etc/insel/secondaries/, and the
+# LANs in the directory. Refuses to overwrite anything that exists.
+set -euo pipefail
+bin=${INSEL_BIN:-/usr/local/bin}
+etc=${INSEL_ETC:-/etc/insel}
+db=${INSEL_DB:-/var/lib/insel/principal.db}
+P="$bin/insel-principal"
+
+if [ $# -lt 2 ]; then
+	sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'
+	exit 2
+fi
+org=$1
+shift
+install -d -m 0755 "$etc"
+install -d -m 0700 "$etc/secondaries" "$(dirname "$db")"
+
+echo "1. The organisation CA in $etc"
+"$P" pki init --dir "$etc" --org "$org"
+echo "2. The principal's certificate"
+"$P" pki issue --dir "$etc" --role principal --name principal \
+	--out-cert "$etc/principal.crt" --out-key "$etc/principal.key"
+for spec in "$@"; do
+	lan=${spec%%:*}
+	prefixes=${spec#*:}
+	echo "3. LAN $lan ($prefixes) and the certificate of its secondary"
+	args=()
+	for p in ${prefixes//,/ }; do
+		args+=(--prefix "$p")
+	done
+	"$P" lan add "$lan" "${args[@]}" --db "$db"
+	"$P" pki issue --dir "$etc" --role secondary --name "$lan" \
+		--out-cert "$etc/secondaries/$lan.crt" --out-key "$etc/secondaries/$lan.key"
+done
+cat <<TXT
+
+Next:
+  - copy ca.crt, secondaries/LAN.crt and secondaries/LAN.key to each LAN's gateway
+    (/etc/insel/), with deploy/secondary.conf.example as /etc/insel/secondary.conf;
+  - add users:  $P user add alice@lan-a --db $db
+  - start:      systemctl enable --now insel-principal   (here)
+                systemctl enable --now insel-secondary   (on each gateway)
+  - move $etc/ca.key somewhere offline; it is only needed to issue certificates.
+TXT
