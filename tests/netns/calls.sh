@@ -82,6 +82,20 @@ check "dave reads carol's line" grep -q "hello dave, carol here" "$NETNS_TMP/cha
 check "carol reads dave's answer" grep -q "hello carol, dave here" "$NETNS_TMP/chat-a2.txt"
 insel_as a2 carol hangup "$chat" >/dev/null 2>&1
 
+# ---- either secondary can be the caller (the paper's role swap) ----
+listen_as a2 carol "$NETNS_TMP/listen-carol.log" --auto-answer || fail "carol cannot listen"
+spawn_in_ns a2 "$NETNS_TMP/echo-a2.log" python3 "$UDP_TOOL" echo 6100 --count 100 --timeout 60
+out=$(insel_as b1 bob call carol@lan-a --udp 6100 2>&1)
+check "bob on site B calls carol on site A" contains "$out" " up "
+check "the reverse call carries traffic" \
+	in_ns b1 python3 "$UDP_TOOL" send 10.2.0.1 6100 --count 10 --size 800
+insel_as b1 bob hangup "$(call_id_of "$out")" >/dev/null 2>&1
+
+# ---- a local client on the gateway itself, over the unix socket ----
+out=$(in_ns gw-a env INSEL_PASSWORD=pw-alice "$C" status \
+	--secondary "$NETNS_TMP/secondary-a.sock" --user alice 2>&1)
+check "insel on the gateway uses the unix socket" contains "$out" "principal  up"
+
 # ---- errors, each clear, and the system keeps serving ----
 out=$(insel_as a1 alice call nobody@lan-b 2>&1)
 check "unknown callee: a sentence, exit 1" contains "$out" "Nobody by that name"
