@@ -6,6 +6,7 @@
 
 #include "buf.h"
 #include "err.h"
+#include "hex.h"
 #include "msg.h"
 #include "rand.h"
 
@@ -79,44 +80,6 @@ int sec_compress_from_name(const char *name, enum sec_compress *out)
 
 /* ---- JSON ---- */
 
-static void hex_encode(const uint8_t *in, size_t n, char *out)
-{
-	static const char digits[] = "0123456789abcdef";
-
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = digits[in[i] >> 4];
-		out[2 * i + 1] = digits[in[i] & 0x0f];
-	}
-	out[2 * n] = '\0';
-}
-
-static int hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* Exactly 2*n hex digits into n bytes; INSEL_E_MALFORMED otherwise (out may be partly
- * written, and is wiped by the caller). */
-static int hex_decode(const char *in, uint8_t *out, size_t n)
-{
-	if (strlen(in) != 2 * n)
-		return INSEL_E_MALFORMED;
-	for (size_t i = 0; i < n; i++) {
-		int hi = hex_digit(in[2 * i]), lo = hex_digit(in[2 * i + 1]);
-
-		if (hi < 0 || lo < 0)
-			return INSEL_E_MALFORMED;
-		out[i] = (uint8_t)(hi << 4 | lo);
-	}
-	return 0;
-}
-
 json_t *chanparams_to_json(const struct sec_channel_params *p)
 {
 	char call[ID_STRLEN], peer[IP_STRLEN];
@@ -158,7 +121,7 @@ static int get_key(const json_t *j, const char *key, uint8_t out[SEC_KEY_LEN])
 
 	if ((rc = msg_get_str(j, key, &hex)) != 0)
 		return rc;
-	if (hex_decode(hex, out, SEC_KEY_LEN) != 0)
+	if (hex_decode(hex, strlen(hex), out, SEC_KEY_LEN) != 0)
 		return bad_content(key);
 	return 0;
 }

@@ -8,6 +8,7 @@
 
 #include "buf.h"
 #include "err.h"
+#include "hex.h"
 #include "msg.h"
 #include "rand.h"
 
@@ -60,42 +61,6 @@ void negotiate_side_random(struct negotiate_side *s, size_t n)
 
 /* ---- small codecs ---- */
 
-static void hex_encode(const uint8_t *in, size_t n, char *out)
-{
-	static const char digits[] = "0123456789abcdef";
-
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = digits[in[i] >> 4];
-		out[2 * i + 1] = digits[in[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
-static int hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-static int hex_decode_exact(const char *text, uint8_t *out, size_t n)
-{
-	if (strlen(text) != 2 * n)
-		return INSEL_E_MALFORMED;
-	for (size_t i = 0; i < n; i++) {
-		int hi = hex_digit(text[2 * i]), lo = hex_digit(text[2 * i + 1]);
-
-		if (hi < 0 || lo < 0)
-			return INSEL_E_MALFORMED;
-		out[i] = (uint8_t)(hi << 4 | lo);
-	}
-	return 0;
-}
-
 static json_t *name_list(const int *values, size_t n, bool cipher)
 {
 	json_t *a = json_array();
@@ -133,7 +98,7 @@ static int get_nonce(const json_t *j, uint8_t *out, char *err, size_t errlen)
 
 	if (msg_get_str(j, "nonce", &s))
 		return bad(err, errlen, INSEL_E_BAD_FIELD, "%s", msg_field_error());
-	if (hex_decode_exact(s, out, NEGOTIATE_NONCE_LEN))
+	if (hex_decode(s, strlen(s), out, NEGOTIATE_NONCE_LEN))
 		return bad(err, errlen, INSEL_E_BAD_FIELD, "field 'nonce' must be %d hex digits",
 			   2 * NEGOTIATE_NONCE_LEN);
 	return 0;

@@ -11,6 +11,7 @@
 
 #include "buf.h"
 #include "err.h"
+#include "hex.h"
 #include "rand.h"
 
 static int derive(const char *password, const uint8_t *salt, size_t salt_len,
@@ -21,41 +22,6 @@ static int derive(const char *password, const uint8_t *salt, size_t salt_len,
 
 	if (gnutls_pbkdf2(GNUTLS_MAC_SHA256, &pw, &s, iterations, key, PASSWD_KEY_LEN) < 0)
 		return INSEL_E_CRYPTO;
-	return 0;
-}
-
-static void hex_encode(const uint8_t *in, size_t n, char *out)
-{
-	static const char digits[] = "0123456789abcdef";
-
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = digits[in[i] >> 4];
-		out[2 * i + 1] = digits[in[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
-static int hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
-/* Decodes exactly 2*n lowercase hex digits from text (stopping at '$' or NUL). */
-static int hex_decode(const char *text, size_t textlen, uint8_t *out, size_t n)
-{
-	if (textlen != 2 * n)
-		return INSEL_E_MALFORMED;
-	for (size_t i = 0; i < n; i++) {
-		int hi = hex_value(text[2 * i]), lo = hex_value(text[2 * i + 1]);
-
-		if (hi < 0 || lo < 0)
-			return INSEL_E_MALFORMED;
-		out[i] = (uint8_t)(hi << 4 | lo);
-	}
 	return 0;
 }
 

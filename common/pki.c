@@ -32,6 +32,7 @@
 
 #include "buf.h"
 #include "err.h"
+#include "hex.h"
 #include "rand.h"
 
 #define SERIAL_BYTES 16
@@ -315,17 +316,6 @@ static char *join_path(const char *dir, const char *file)
 }
 
 /* ---- identity ---- */
-
-static void hex_encode(const uint8_t *in, size_t n, char *out)
-{
-	static const char digits[] = "0123456789abcdef";
-
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = digits[in[i] >> 4];
-		out[2 * i + 1] = digits[in[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
 
 static enum pki_role read_role(gnutls_x509_crt_t crt)
 {
