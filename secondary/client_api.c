@@ -319,9 +319,12 @@ static void client_gone(struct client_conn *c)
 	if (c->login_pending)
 		((struct login_wait *)c->login_wait)->conn = NULL;
 	rpc_fail_all(&c->rpc, INSEL_E_CLOSED);
-	for (struct call *call = s->calls; call; call = call->next)
+	/* call_client_closed may end (and unlink) the call: take the next one first. */
+	for (struct call *call = s->calls, *next; call; call = next) {
+		next = call->next;
 		if (call->client == c)
 			call_client_closed(call, c);
+	}
 	if (c->prev)
 		c->prev->next = c->next;
 	else
