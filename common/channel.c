@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 #include "aead.h"
 #include "buf.h"
@@ -26,6 +27,7 @@ struct reasm_slot {
 	uint64_t started_ms;
 	uint8_t frags;
 	uint8_t got;
+	uint8_t type;            /* FRAME_DATA or FRAME_DATA_DEFLATE, the same for all */
 	uint64_t have[4];        /* one bit per fragment index */
 	size_t chunk;            /* 0 until a non-last fragment arrived */
 	size_t last_len;         /* 0 until the last fragment arrived */
@@ -60,6 +62,13 @@ struct channel {
 	uint8_t *delivered;  /* reassembly buffer handed out last time; freed on next call */
 	uint8_t *rx;         /* decrypted payload of the datagram being opened */
 	uint8_t *tx;         /* datagram being built by channel_seal */
+
+	/* Compression (negotiated; off by default, see docs/frames.md on what it leaks).
+	 * Each message is deflated on its own, so that a lost datagram costs only its
+	 * message. */
+	bool deflate;
+	z_stream zout, zin;
+	uint8_t *zbuf;       /* CHANNEL_MAX_MSG: a message compressed or inflated */
 	struct channel_stats stats;
 };
 
@@ -167,7 +176,7 @@ static int check_params(const struct sec_channel_params *p)
 {
 	if (p->cipher != SEC_CIPHER_AES256GCM && p->cipher != SEC_CIPHER_CHACHA20POLY1305)
 		return -EINVAL;
-	if (p->compress != SEC_COMPRESS_NONE)
+	if (p->compress != SEC_COMPRESS_NONE && p->compress != SEC_COMPRESS_DEFLATE)
 		return -ENOTSUP;
 	if (p->local_session == 0 || p->remote_session == 0)
 		return -EINVAL;
@@ -207,6 +216,21 @@ static int install_keys(struct channel *ch, const struct sec_channel_params *p)
 	return prepare_recv_next(ch);
 }
 
+/* Raw deflate (no zlib header: the AEAD already guards integrity), fastest level. */
+static int deflate_setup(struct channel *ch)
+{
+	if (!(ch->zbuf = malloc(CHANNEL_MAX_MSG)))
+		return -ENOMEM;
+	if (deflateInit2(&ch->zout, Z_BEST_SPEED, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+		return -ENOMEM;
+	if (inflateInit2(&ch->zin, -15) != Z_OK) {
+		deflateEnd(&ch->zout);
+		return -ENOMEM;
+	}
+	ch->deflate = true;
+	return 0;
+}
+
 int channel_new(const struct sec_channel_params *params, uint64_t now_ms,
 		struct channel **out)
 {
@@ -226,7 +250,8 @@ int channel_new(const struct sec_channel_params *params, uint64_t now_ms,
 		channel_free(ch);
 		return -ENOMEM;
 	}
-	if ((rc = install_keys(ch, params)) != 0) {
+	if ((rc = install_keys(ch, params)) != 0 ||
+	    (params->compress == SEC_COMPRESS_DEFLATE && (rc = deflate_setup(ch)) != 0)) {
 		channel_free(ch);
 		return rc;
 	}
@@ -261,6 +286,14 @@ void channel_free(struct channel *ch)
 	for (size_t i = 0; i < CHANNEL_REASM_SLOTS; i++)
 		slot_release(ch, &ch->slots[i]);
 	release_delivered(ch);
+	if (ch->deflate) {
+		deflateEnd(&ch->zout);
+		inflateEnd(&ch->zin);
+	}
+	if (ch->zbuf) {
+		secure_wipe(ch->zbuf, CHANNEL_MAX_MSG);
+		free(ch->zbuf);
+	}
 	aead_free(&ch->send_aead);
 	aead_free(&ch->recv_prev);
 	aead_free(&ch->recv_cur);
@@ -324,14 +357,36 @@ static long seal_frame(struct channel *ch, uint8_t type, uint8_t frag, uint8_t f
 	return FRAME_HEADER_LEN + n;
 }
 
+/* With compression on, replaces (msg, len) by its deflated form when that is shorter and
+ * says which frame type carries it; otherwise leaves it alone. */
+static uint8_t maybe_deflate(struct channel *ch, const void **msg, size_t *len)
+{
+	size_t limit = *len;  /* only worth it if strictly smaller */
+
+	if (!ch->deflate || *len < 16 || deflateReset(&ch->zout) != Z_OK)
+		return FRAME_DATA;
+	ch->zout.next_in = (Bytef *)(uintptr_t)*msg;
+	ch->zout.avail_in = (uInt)*len;
+	ch->zout.next_out = ch->zbuf;
+	ch->zout.avail_out = (uInt)(limit - 1);
+	if (deflate(&ch->zout, Z_FINISH) != Z_STREAM_END)
+		return FRAME_DATA;  /* did not shrink */
+	*msg = ch->zbuf;
+	*len = ch->zout.total_out;
+	ch->stats.msgs_deflated_out++;
+	return FRAME_DATA_DEFLATE;
+}
+
 long channel_seal_one(struct channel *ch, const void *msg, size_t len, uint64_t now_ms,
 		      uint8_t *out, size_t cap)
 {
+	uint8_t type;
 	long n;
 
 	if (len > channel_payload_max(ch))
 		return INSEL_E_TOO_BIG;
-	n = seal_frame(ch, FRAME_DATA, 0, 1, msg, len, now_ms, out, cap);
+	type = maybe_deflate(ch, &msg, &len);
+	n = seal_frame(ch, type, 0, 1, msg, len, now_ms, out, cap);
 	if (n > 0)
 		ch->stats.msgs_out++;
 	return n;
@@ -340,15 +395,20 @@ long channel_seal_one(struct channel *ch, const void *msg, size_t len, uint64_t 
 int channel_seal(struct channel *ch, const void *msg, size_t len, uint64_t now_ms,
 		 channel_emit_fn emit, void *ctx)
 {
-	size_t chunk = channel_payload_max(ch);
-	size_t frags = len <= chunk ? 1 : (len + chunk - 1) / chunk;
-	const uint8_t *p = msg;
+	size_t chunk = channel_payload_max(ch), frags;
+	const uint8_t *p;
+	uint8_t type;
 
-	if (len > CHANNEL_MAX_MSG || frags > FRAME_MAX_FRAGMENTS)
+	if (len > CHANNEL_MAX_MSG)
+		return INSEL_E_TOO_BIG;
+	type = maybe_deflate(ch, &msg, &len);
+	p = msg;
+	frags = len <= chunk ? 1 : (len + chunk - 1) / chunk;
+	if (frags > FRAME_MAX_FRAGMENTS)
 		return INSEL_E_TOO_BIG;
 	for (size_t i = 0; i < frags; i++) {
 		size_t off = i * chunk, n = len - off < chunk ? len - off : chunk;
-		long dlen = seal_frame(ch, FRAME_DATA, (uint8_t)i, (uint8_t)frags,
+		long dlen = seal_frame(ch, type, (uint8_t)i, (uint8_t)frags,
 				       p ? p + off : p, n, now_ms, ch->tx, ch->mtu);
 		int rc;
 
@@ -386,7 +446,7 @@ static void reasm_expire(struct channel *ch, uint64_t now_ms)
 
 /* The slot for a message, or a new one (pushing out the oldest if all are busy). */
 static struct reasm_slot *reasm_slot_for(struct channel *ch, uint64_t first, uint8_t frags,
-					 uint64_t now_ms)
+					 uint8_t type, uint64_t now_ms)
 {
 	struct reasm_slot *free_slot = NULL, *oldest = NULL;
 
@@ -409,6 +469,7 @@ static struct reasm_slot *reasm_slot_for(struct channel *ch, uint64_t first, uin
 		return NULL;
 	ch->stats.reasm_bytes += CHANNEL_MAX_MSG;
 	free_slot->used = true;
+	free_slot->type = type;
 	free_slot->first_counter = first;
 	free_slot->frags = frags;
 	free_slot->started_ms = now_ms;
@@ -475,10 +536,10 @@ static int reasm_add(struct channel *ch, const struct frame_header *h, const uin
 		ch->stats.drop_bad_fragment++;
 		return INSEL_E_MALFORMED;
 	}
-	s = reasm_slot_for(ch, h->counter - h->frag, h->frags, now_ms);
+	s = reasm_slot_for(ch, h->counter - h->frag, h->frags, h->type, now_ms);
 	if (!s)
 		return -ENOMEM;
-	if (s->frags != h->frags) {
+	if (s->frags != h->frags || s->type != h->type) {
 		ch->stats.drop_bad_fragment++;
 		return INSEL_E_MALFORMED;
 	}
@@ -550,6 +611,32 @@ static void accept_frame(struct channel *ch, const struct frame_view *v, struct 
 	ch->stats.bytes_in += len;
 }
 
+/* Inflates a complete message into zbuf, refusing anything that would grow past
+ * CHANNEL_MAX_MSG (a compression bomb costs the sender, not us). */
+static int inflate_message(struct channel *ch, struct channel_msg *msg)
+{
+	int zrc;
+
+	if (inflateReset(&ch->zin) != Z_OK)
+		return INSEL_E_MALFORMED;
+	ch->zin.next_in = (Bytef *)(uintptr_t)msg->data;
+	ch->zin.avail_in = (uInt)msg->len;
+	ch->zin.next_out = ch->zbuf;
+	ch->zin.avail_out = CHANNEL_MAX_MSG;
+	zrc = inflate(&ch->zin, Z_FINISH);
+	if (zrc == Z_STREAM_END && ch->zin.avail_in == 0) {
+		msg->data = ch->zbuf;
+		msg->len = ch->zin.total_out;
+		return 1;
+	}
+	if (zrc == Z_BUF_ERROR && ch->zin.avail_out == 0) {
+		ch->stats.drop_too_big++;
+		return INSEL_E_TOO_BIG;
+	}
+	ch->stats.drop_bad_compression++;
+	return INSEL_E_MALFORMED;
+}
+
 int channel_open(struct channel *ch, const uint8_t *dgram, size_t len,
 		 const struct ip_endpoint *from, uint64_t now_ms, struct channel_msg *msg)
 {
@@ -578,13 +665,19 @@ int channel_open(struct channel *ch, const uint8_t *dgram, size_t len,
 		ch->stats.keepalives_in++;
 		return 0;
 	}
+	if (v.hdr.type == FRAME_DATA_DEFLATE && !ch->deflate) {
+		ch->stats.drop_malformed++;  /* compression was not negotiated */
+		return INSEL_E_MALFORMED;
+	}
 	if (v.hdr.frags == 1) {
 		msg->data = ch->rx;
 		msg->len = (size_t)plen;
-		ch->stats.msgs_in++;
-		return 1;
+		rc = 1;
+	} else {
+		rc = reasm_add(ch, &v.hdr, ch->rx, (size_t)plen, now_ms, msg);
 	}
-	rc = reasm_add(ch, &v.hdr, ch->rx, (size_t)plen, now_ms, msg);
+	if (rc == 1 && v.hdr.type == FRAME_DATA_DEFLATE)
+		rc = inflate_message(ch, msg);
 	if (rc == 1)
 		ch->stats.msgs_in++;
 	return rc;
@@ -665,8 +758,9 @@ static json_t *stats_json(const struct channel_stats *s)
 		"bad_fragment", (json_int_t)s->drop_bad_fragment,
 		"reassembly_timeout", (json_int_t)s->drop_reasm_timeout,
 		"reassembly_evicted", (json_int_t)s->drop_reasm_evicted);
+	json_object_set_new(drops, "bad_compression", json_integer((json_int_t)s->drop_bad_compression));
 
-	return json_pack(
+	json_t *j = json_pack(
 		"{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o?}",
 		"frames_out", (json_int_t)s->frames_out, "bytes_out", (json_int_t)s->bytes_out,
 		"frames_in", (json_int_t)s->frames_in, "bytes_in", (json_int_t)s->bytes_in,
@@ -676,6 +770,9 @@ static json_t *stats_json(const struct channel_stats *s)
 		"rekeys_out", (json_int_t)s->rekeys_out, "rekeys_in", (json_int_t)s->rekeys_in,
 		"roams", (json_int_t)s->roams, "reassembly_bytes", (json_int_t)s->reasm_bytes,
 		"drops", drops);
+
+	json_object_set_new(j, "msgs_deflated_out", json_integer((json_int_t)s->msgs_deflated_out));
+	return j;
 }
 
 json_t *channel_status_json(const struct channel *ch)

@@ -51,6 +51,7 @@ struct channel_stats {
 	uint64_t keepalives_out, keepalives_in;
 	uint64_t rekeys_out, rekeys_in;    /* epochs advanced, per direction */
 	uint64_t roams;                    /* peer endpoint moves */
+	uint64_t msgs_deflated_out;        /* messages sent compressed (compression on) */
 	/* Drops, by reason. */
 	uint64_t drop_truncated;           /* shorter than a header and a tag */
 	uint64_t drop_malformed;           /* unknown type, bad fragment fields */
@@ -62,6 +63,7 @@ struct channel_stats {
 	uint64_t drop_bad_fragment;        /* fragments that do not fit together */
 	uint64_t drop_reasm_timeout;       /* messages whose fragments did not all arrive */
 	uint64_t drop_reasm_evicted;       /* incomplete messages pushed out by newer ones */
+	uint64_t drop_bad_compression;     /* compressed messages that do not inflate */
 	/* Gauge: memory held for reassembly now. */
 	uint64_t reasm_bytes;
 };
@@ -82,8 +84,9 @@ enum channel_event {
 typedef int (*channel_emit_fn)(void *ctx, const uint8_t *dgram, size_t len);
 
 /* Builds a channel from negotiated params at time now_ms (params are copied; the caller
- * still wipes its copy). 0, -EINVAL for bad params, -ENOTSUP for compression, -ENOMEM,
- * or INSEL_E_CRYPTO. */
+ * still wipes its copy). With SEC_COMPRESS_DEFLATE each message that shrinks is sent
+ * raw-deflated in FRAME_DATA_DEFLATE frames. 0, -EINVAL for bad params, -ENOTSUP for an
+ * unknown compression, -ENOMEM, or INSEL_E_CRYPTO. */
 int channel_new(const struct sec_channel_params *params, uint64_t now_ms,
 		struct channel **out);
 /* Wipes every key and frees; NULL is fine. */

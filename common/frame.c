@@ -22,6 +22,7 @@ static int check_header(const struct frame_header *h, size_t sealed_len)
 {
 	switch (h->type) {
 	case FRAME_DATA:
+	case FRAME_DATA_DEFLATE:
 		if (h->frags == 0 || h->frag >= h->frags)
 			return INSEL_E_MALFORMED;
 		return 0;

@@ -26,6 +26,7 @@
 enum frame_type {
 	FRAME_DATA = 1,       /* a message, or one fragment of it */
 	FRAME_KEEPALIVE = 2,  /* empty payload: proves liveness, holds NAT bindings */
+	FRAME_DATA_DEFLATE = 3,  /* as FRAME_DATA, the message raw-deflated (RFC 1951) */
 };
 
 struct frame_header {

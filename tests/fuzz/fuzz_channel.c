@@ -6,7 +6,7 @@
  *   3: advance the clock and tick (reassembly time-outs, key grace, keep-alives)
  *   4: seal a keep-alive
  * so the fuzzer can reorder, duplicate, corrupt and drop genuine frames across rekeys and
- * fragment boundaries. Invariants: every message delivered is one that was sent, intact,
+ * fragment boundaries; the first byte turns deflate compression on. Invariants: every message delivered is one that was sent, intact,
  * and none is delivered twice; a frame that was tampered with is never accepted. */
 #include <stdbool.h>
 #include <stddef.h>
@@ -155,7 +155,7 @@ static void op_keepalive(struct script *s)
 	}
 }
 
-static void make_pair(struct script *s)
+static void make_pair(struct script *s, bool deflate)
 {
 	struct sec_channel_params a, b;
 
@@ -169,6 +169,7 @@ static void make_pair(struct script *s)
 	a.mtu = MTU;
 	a.rekey_after_frames = 40;  /* rekey often, so scripts cross epochs */
 	a.rekey_after_ms = 5000;
+	a.compress = deflate ? SEC_COMPRESS_DEFLATE : SEC_COMPRESS_NONE;
 	b = a;
 	b.local_session = 2;
 	b.remote_session = 1;
@@ -189,8 +190,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int steps = 0;
 
 	memset(&s, 0, sizeof s);
-	make_pair(&s);
 	br_init(&r, data, size);
+	/* The first byte chooses whether the pair compresses (then inflation of genuine,
+	 * reordered and fragmented messages is exercised too). */
+	if (br_u8(&r, &op) != 0)
+		return 0;
+	make_pair(&s, op & 1);
 	while (steps++ < 512 && br_u8(&r, &op) == 0) {
 		switch (op % 5) {
 		case 0: op_raw(&s, &r); break;
