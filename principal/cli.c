@@ -195,6 +195,19 @@ static bool is_input_error(int err)
 	       err == INSEL_E_HOST_BITS || err == INSEL_E_MALFORMED;
 }
 
+struct db *cli_begin(struct cli *c, int argc, char **argv, const char *const *value_opts,
+		     const char *const *flags, size_t min_pos, size_t max_pos)
+{
+	struct db *db;
+
+	if (cli_parse(c, argc, argv, value_opts, flags, min_pos, max_pos))
+		return NULL;
+	db = cli_open_db(c);
+	if (!db)
+		c->exit_code = EXIT_UNAVAILABLE;
+	return db;
+}
+
 int cli_fail(const struct cli *c, struct db *db, int err)
 {
 	const char *msg = db ? db_errmsg(db) : insel_strerror(err);
@@ -326,6 +339,22 @@ int cli_print_object(const struct cli *c, struct db *db, json_t *obj,
 	}
 	json_decref(obj);
 	return EXIT_OK;
+}
+
+int cli_list_result(const struct cli *c, struct db *db, int err, json_t *rows,
+		    const struct cli_column *cols, size_t ncols)
+{
+	if (err)
+		return cli_fail(c, db, err);
+	return cli_print_list(c, db, rows, cols, ncols);
+}
+
+int cli_object_result(const struct cli *c, struct db *db, int err, json_t *obj,
+		      const struct cli_column *cols, size_t ncols)
+{
+	if (err)
+		return cli_fail(c, db, err);
+	return cli_print_object(c, db, obj, cols, ncols);
 }
 
 int cli_done(const struct cli *c, struct db *db, const char *fmt, ...)

@@ -54,6 +54,10 @@ bool cli_flag(const struct cli *c, const char *name);
 /* Opens the directory named by --db (or the default); prints why and returns NULL on
  * failure. */
 struct db *cli_open_db(const struct cli *c);
+/* cli_parse, then cli_open_db: the directory, or NULL when the verb must return
+ * c->exit_code (after --help, a usage error, or a directory that cannot be opened). */
+struct db *cli_begin(struct cli *c, int argc, char **argv, const char *const *value_opts,
+		     const char *const *flags, size_t min_pos, size_t max_pos);
 /* Prints "PROG: message" (from db if given, else insel_strerror) and returns the exit
  * code for err: 2 for bad input, 1 otherwise. Closes db if non-NULL. */
 int cli_fail(const struct cli *c, struct db *db, int err);
@@ -76,6 +80,12 @@ int cli_print_list(const struct cli *c, struct db *db, json_t *rows,
 /* Prints one object as "key: value" lines, or as JSON with --json. Same contract. */
 int cli_print_object(const struct cli *c, struct db *db, json_t *obj,
 		     const struct cli_column *cols, size_t ncols);
+/* The end of a read: err from the query, or the rows/object it produced, printed as
+ * cli_print_list/cli_print_object do. Closes db; returns the exit code. */
+int cli_list_result(const struct cli *c, struct db *db, int err, json_t *rows,
+		    const struct cli_column *cols, size_t ncols);
+int cli_object_result(const struct cli *c, struct db *db, int err, json_t *obj,
+		      const struct cli_column *cols, size_t ncols);
 /* For writes: prints msg (unless --json, which prints {"ok":true}); closes db. */
 int cli_done(const struct cli *c, struct db *db, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

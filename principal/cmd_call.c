@@ -39,7 +39,7 @@ static int call_list(struct cli *c, int argc, char **argv)
 	static const char *const flags[] = {"--active", NULL};
 	long long limit = 100;
 	struct db *db;
-	json_t *rows;
+	json_t *rows = NULL;
 	int rc;
 
 	if (cli_parse(c, argc, argv, opts, flags, 0, 0))
@@ -48,24 +48,20 @@ static int call_list(struct cli *c, int argc, char **argv)
 		return cli_usage_error(c, "--limit must be a number (0 for all)");
 	if (!(db = cli_open_db(c)))
 		return EXIT_UNAVAILABLE;
-	if ((rc = db_call_list(db, cli_flag(c, "--active"), limit, cli_now(), &rows)))
-		return cli_fail(c, db, rc);
-	return cli_print_list(c, db, rows, columns, N(columns));
+	rc = db_call_list(db, cli_flag(c, "--active"), limit, cli_now(), &rows);
+	return cli_list_result(c, db, rc, rows, columns, N(columns));
 }
 
 static int call_show(struct cli *c, int argc, char **argv)
 {
 	struct db *db;
-	json_t *obj;
+	json_t *obj = NULL;
 	int rc;
 
-	if (cli_parse(c, argc, argv, NULL, NULL, 1, 1))
+	if (!(db = cli_begin(c, argc, argv, NULL, NULL, 1, 1)))
 		return c->exit_code;
-	if (!(db = cli_open_db(c)))
-		return EXIT_UNAVAILABLE;
-	if ((rc = db_call_show(db, c->pos[0], cli_now(), &obj)))
-		return cli_fail(c, db, rc);
-	return cli_print_object(c, db, obj, fields, N(fields));
+	rc = db_call_show(db, c->pos[0], cli_now(), &obj);
+	return cli_object_result(c, db, rc, obj, fields, N(fields));
 }
 
 static int call_end(struct cli *c, int argc, char **argv)

@@ -38,31 +38,25 @@ static int host_list(struct cli *c, int argc, char **argv)
 {
 	static const char *const opts[] = {"--lan", NULL};
 	struct db *db;
-	json_t *rows;
+	json_t *rows = NULL;
 	int rc;
 
-	if (cli_parse(c, argc, argv, opts, NULL, 0, 0))
+	if (!(db = cli_begin(c, argc, argv, opts, NULL, 0, 0)))
 		return c->exit_code;
-	if (!(db = cli_open_db(c)))
-		return EXIT_UNAVAILABLE;
-	if ((rc = db_host_list(db, cli_opt(c, "--lan"), &rows)))
-		return cli_fail(c, db, rc);
-	return cli_print_list(c, db, rows, columns, N(columns));
+	rc = db_host_list(db, cli_opt(c, "--lan"), &rows);
+	return cli_list_result(c, db, rc, rows, columns, N(columns));
 }
 
 static int host_show(struct cli *c, int argc, char **argv)
 {
 	struct db *db;
-	json_t *obj;
+	json_t *obj = NULL;
 	int rc;
 
-	if (cli_parse(c, argc, argv, NULL, NULL, 1, 1))
+	if (!(db = cli_begin(c, argc, argv, NULL, NULL, 1, 1)))
 		return c->exit_code;
-	if (!(db = cli_open_db(c)))
-		return EXIT_UNAVAILABLE;
-	if ((rc = db_host_show(db, c->pos[0], &obj)))
-		return cli_fail(c, db, rc);
-	return cli_print_object(c, db, obj, columns, N(columns));
+	rc = db_host_show(db, c->pos[0], &obj);
+	return cli_object_result(c, db, rc, obj, columns, N(columns));
 }
 
 static int host_remove(struct cli *c, int argc, char **argv)
@@ -70,10 +64,8 @@ static int host_remove(struct cli *c, int argc, char **argv)
 	struct db *db;
 	int rc;
 
-	if (cli_parse(c, argc, argv, NULL, NULL, 1, 1))
+	if (!(db = cli_begin(c, argc, argv, NULL, NULL, 1, 1)))
 		return c->exit_code;
-	if (!(db = cli_open_db(c)))
-		return EXIT_UNAVAILABLE;
 	if ((rc = db_host_remove(db, c->pos[0])))
 		return cli_fail(c, db, rc);
 	return cli_done(c, db, "host %s removed", c->pos[0]);

@@ -67,31 +67,25 @@ static int lan_add(struct cli *c, int argc, char **argv)
 static int lan_list(struct cli *c, int argc, char **argv)
 {
 	struct db *db;
-	json_t *rows;
+	json_t *rows = NULL;
 	int rc;
 
-	if (cli_parse(c, argc, argv, NULL, NULL, 0, 0))
+	if (!(db = cli_begin(c, argc, argv, NULL, NULL, 0, 0)))
 		return c->exit_code;
-	if (!(db = cli_open_db(c)))
-		return EXIT_UNAVAILABLE;
-	if ((rc = db_lan_list(db, cli_now(), &rows)))
-		return cli_fail(c, db, rc);
-	return cli_print_list(c, db, rows, lan_columns, N(lan_columns));
+	rc = db_lan_list(db, cli_now(), &rows);
+	return cli_list_result(c, db, rc, rows, lan_columns, N(lan_columns));
 }
 
 static int lan_show(struct cli *c, int argc, char **argv)
 {
 	struct db *db;
-	json_t *obj;
+	json_t *obj = NULL;
 	int rc;
 
-	if (cli_parse(c, argc, argv, NULL, NULL, 1, 1))
+	if (!(db = cli_begin(c, argc, argv, NULL, NULL, 1, 1)))
 		return c->exit_code;
-	if (!(db = cli_open_db(c)))
-		return EXIT_UNAVAILABLE;
-	if ((rc = db_lan_show(db, c->pos[0], cli_now(), &obj)))
-		return cli_fail(c, db, rc);
-	return cli_print_object(c, db, obj, lan_fields, N(lan_fields));
+	rc = db_lan_show(db, c->pos[0], cli_now(), &obj);
+	return cli_object_result(c, db, rc, obj, lan_fields, N(lan_fields));
 }
 
 static int lan_remove(struct cli *c, int argc, char **argv)
@@ -99,10 +93,8 @@ static int lan_remove(struct cli *c, int argc, char **argv)
 	struct db *db;
 	int rc;
 
-	if (cli_parse(c, argc, argv, NULL, NULL, 1, 1))
+	if (!(db = cli_begin(c, argc, argv, NULL, NULL, 1, 1)))
 		return c->exit_code;
-	if (!(db = cli_open_db(c)))
-		return EXIT_UNAVAILABLE;
 	if ((rc = db_lan_remove(db, c->pos[0])))
 		return cli_fail(c, db, rc);
 	return cli_done(c, db, "LAN %s removed, with its hosts and users", c->pos[0]);

@@ -51,16 +51,13 @@ static int revoke_add(struct cli *c, int argc, char **argv)
 static int revoke_list(struct cli *c, int argc, char **argv)
 {
 	struct db *db;
-	json_t *rows;
+	json_t *rows = NULL;
 	int rc;
 
-	if (cli_parse(c, argc, argv, NULL, NULL, 0, 0))
+	if (!(db = cli_begin(c, argc, argv, NULL, NULL, 0, 0)))
 		return c->exit_code;
-	if (!(db = cli_open_db(c)))
-		return EXIT_UNAVAILABLE;
-	if ((rc = db_revoked_list(db, &rows)))
-		return cli_fail(c, db, rc);
-	return cli_print_list(c, db, rows, columns, N(columns));
+	rc = db_revoked_list(db, &rows);
+	return cli_list_result(c, db, rc, rows, columns, N(columns));
 }
 
 static int revoke_remove(struct cli *c, int argc, char **argv)
@@ -68,10 +65,8 @@ static int revoke_remove(struct cli *c, int argc, char **argv)
 	struct db *db;
 	int rc;
 
-	if (cli_parse(c, argc, argv, NULL, NULL, 1, 1))
+	if (!(db = cli_begin(c, argc, argv, NULL, NULL, 1, 1)))
 		return c->exit_code;
-	if (!(db = cli_open_db(c)))
-		return EXIT_UNAVAILABLE;
 	if ((rc = db_unrevoke(db, c->pos[0])))
 		return cli_fail(c, db, rc);
 	return cli_done(c, db, "certificate %s is accepted again", c->pos[0]);

@@ -31,10 +31,8 @@ static int sec_add(struct cli *c, int argc, char **argv)
 	struct db *db;
 	int rc;
 
-	if (cli_parse(c, argc, argv, opts, NULL, 1, 1))
+	if (!(db = cli_begin(c, argc, argv, opts, NULL, 1, 1)))
 		return c->exit_code;
-	if (!(db = cli_open_db(c)))
-		return EXIT_UNAVAILABLE;
 	rc = db_secondary_add(db, c->pos[0], cli_opt(c, "--fingerprint"), cli_now());
 	if (rc)
 		return cli_fail(c, db, rc);
@@ -45,31 +43,25 @@ static int sec_add(struct cli *c, int argc, char **argv)
 static int sec_list(struct cli *c, int argc, char **argv)
 {
 	struct db *db;
-	json_t *rows;
+	json_t *rows = NULL;
 	int rc;
 
-	if (cli_parse(c, argc, argv, NULL, NULL, 0, 0))
+	if (!(db = cli_begin(c, argc, argv, NULL, NULL, 0, 0)))
 		return c->exit_code;
-	if (!(db = cli_open_db(c)))
-		return EXIT_UNAVAILABLE;
-	if ((rc = db_secondary_list(db, cli_now(), &rows)))
-		return cli_fail(c, db, rc);
-	return cli_print_list(c, db, rows, columns, N(columns));
+	rc = db_secondary_list(db, cli_now(), &rows);
+	return cli_list_result(c, db, rc, rows, columns, N(columns));
 }
 
 static int sec_show(struct cli *c, int argc, char **argv)
 {
 	struct db *db;
-	json_t *obj;
+	json_t *obj = NULL;
 	int rc;
 
-	if (cli_parse(c, argc, argv, NULL, NULL, 1, 1))
+	if (!(db = cli_begin(c, argc, argv, NULL, NULL, 1, 1)))
 		return c->exit_code;
-	if (!(db = cli_open_db(c)))
-		return EXIT_UNAVAILABLE;
-	if ((rc = db_secondary_show(db, c->pos[0], cli_now(), &obj)))
-		return cli_fail(c, db, rc);
-	return cli_print_object(c, db, obj, fields, N(fields));
+	rc = db_secondary_show(db, c->pos[0], cli_now(), &obj);
+	return cli_object_result(c, db, rc, obj, fields, N(fields));
 }
 
 static int sec_remove(struct cli *c, int argc, char **argv)
@@ -77,10 +69,8 @@ static int sec_remove(struct cli *c, int argc, char **argv)
 	struct db *db;
 	int rc;
 
-	if (cli_parse(c, argc, argv, NULL, NULL, 1, 1))
+	if (!(db = cli_begin(c, argc, argv, NULL, NULL, 1, 1)))
 		return c->exit_code;
-	if (!(db = cli_open_db(c)))
-		return EXIT_UNAVAILABLE;
 	if ((rc = db_secondary_remove(db, c->pos[0])))
 		return cli_fail(c, db, rc);
 	return cli_done(c, db, "secondary %s removed; its LANs are served by nobody now",
@@ -93,10 +83,8 @@ static int sec_revoke(struct cli *c, int argc, char **argv)
 	struct db *db;
 	int rc;
 
-	if (cli_parse(c, argc, argv, opts, NULL, 1, 1))
+	if (!(db = cli_begin(c, argc, argv, opts, NULL, 1, 1)))
 		return c->exit_code;
-	if (!(db = cli_open_db(c)))
-		return EXIT_UNAVAILABLE;
 	if ((rc = db_secondary_revoke(db, c->pos[0], cli_opt(c, "--reason"), cli_now())))
 		return cli_fail(c, db, rc);
 	return cli_done(c, db, "certificate of secondary %s revoked; it is marked down",

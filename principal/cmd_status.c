@@ -22,7 +22,7 @@ int status_main(int argc, char **argv)
 {
 	struct cli c = {.usage = "", .db_path = DB_DEFAULT_PATH};
 	struct db *db;
-	json_t *obj;
+	json_t *obj = NULL;
 	int rc;
 
 	snprintf(c.prog, sizeof c.prog, "insel-principal status");

@@ -123,23 +123,20 @@ static int user_list(struct cli *c, int argc, char **argv)
 {
 	static const char *const opts[] = {"--lan", NULL};
 	struct db *db;
-	json_t *rows;
+	json_t *rows = NULL;
 	int rc;
 
-	if (cli_parse(c, argc, argv, opts, NULL, 0, 0))
+	if (!(db = cli_begin(c, argc, argv, opts, NULL, 0, 0)))
 		return c->exit_code;
-	if (!(db = cli_open_db(c)))
-		return EXIT_UNAVAILABLE;
-	if ((rc = db_user_list(db, cli_opt(c, "--lan"), &rows)))
-		return cli_fail(c, db, rc);
-	return cli_print_list(c, db, rows, columns, N(columns));
+	rc = db_user_list(db, cli_opt(c, "--lan"), &rows);
+	return cli_list_result(c, db, rc, rows, columns, N(columns));
 }
 
 static int user_show_or_remove(struct cli *c, int argc, char **argv, bool remove)
 {
 	char name[DB_NAME_MAX + 1], lan[DB_NAME_MAX + 1];
 	struct db *db;
-	json_t *obj;
+	json_t *obj = NULL;
 	int rc;
 
 	if (cli_parse(c, argc, argv, NULL, NULL, 1, 1))
@@ -153,9 +150,8 @@ static int user_show_or_remove(struct cli *c, int argc, char **argv, bool remove
 			return cli_fail(c, db, rc);
 		return cli_done(c, db, "user %s removed", c->pos[0]);
 	}
-	if ((rc = db_user_show(db, name, lan, &obj)))
-		return cli_fail(c, db, rc);
-	return cli_print_object(c, db, obj, columns, N(columns));
+	rc = db_user_show(db, name, lan, &obj);
+	return cli_object_result(c, db, rc, obj, columns, N(columns));
 }
 
 static int user_show(struct cli *c, int argc, char **argv)
