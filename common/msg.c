@@ -112,26 +112,32 @@ int msg_reader_feed(struct msg_reader *r, const void *data, size_t len, msg_fram
 
 int msg_encode(const json_t *msg, struct buf *out)
 {
-	size_t len = json_dumpb(msg, NULL, 0, JSON_COMPACT);
+	/* Most messages fit here: serialised once, not once to size and once to copy. */
+	char small[2048];
+	size_t len = json_dumpb(msg, small, sizeof small, JSON_COMPACT);
 	uint8_t hdr[MSG_HEADER_LEN];
 	struct buf_writer w;
-	char *body;
+	char *body = small;
 	int rc;
 
 	if (len == 0)
 		return INSEL_E_MALFORMED;
 	if (len > UINT32_MAX || len > out->max)
 		return INSEL_E_TOO_BIG;
-	body = malloc(len);
-	if (!body)
-		return -ENOMEM;
-	json_dumpb(msg, body, len, JSON_COMPACT);
+	if (len > sizeof small) {
+		body = malloc(len);
+		if (!body)
+			return -ENOMEM;
+		json_dumpb(msg, body, len, JSON_COMPACT);
+	}
 	bw_init(&w, hdr, sizeof hdr);
 	bw_u32(&w, (uint32_t)len);
 	rc = buf_append(out, hdr, sizeof hdr);
 	if (!rc)
 		rc = buf_append(out, body, len);
-	free(body);
+	if (body != small)
+		free(body);
+	secure_wipe(small, len < sizeof small ? len : sizeof small);
 	return rc;
 }
 

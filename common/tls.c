@@ -784,6 +784,10 @@ static struct tls_conn *conn_new(uv_loop_t *loop, struct tls_creds *creds, bool 
 	buf_init(&c->out, MSG_MAX_QUEUED + 64 * 1024);
 	msg_reader_init(&c->reader, MSG_MAX_DEFAULT);
 	uv_tcp_init(loop, &c->tcp);
+	/* Control messages are small request/reply exchanges: without this, Nagle holds a
+	 * reply behind the unacknowledged previous one until a delayed ACK (tens of ms).
+	 * libuv applies it once the socket exists (accepted or connecting). */
+	uv_tcp_nodelay(&c->tcp, 1);
 	uv_timer_init(loop, &c->timer);
 	c->tcp.data = c;
 	c->timer.data = c;

@@ -43,8 +43,18 @@ static const struct api_op *find_op(const char *name)
 
 void api_reply_ok(struct api_peer *p, json_int_t id, json_t *fields)
 {
-	json_t *reply = msg_reply_ok(id);
+	json_t *reply;
 
+	/* The handler's object becomes the reply (no copy of its fields on the look-up
+	 * path); "id" and "ok" are the API's, so an object that has them is merged instead. */
+	if (json_is_object(fields) && !json_object_get(fields, "id") &&
+	    !json_object_get(fields, "ok") &&
+	    json_object_set_new(fields, "id", json_integer(id)) == 0 &&
+	    json_object_set_new(fields, "ok", json_true()) == 0) {
+		p->send(p, fields);
+		return;
+	}
+	reply = msg_reply_ok(id);
 	if (fields) {
 		json_object_update_missing(reply, fields);
 		json_decref(fields);

@@ -21,8 +21,12 @@
 
 static const char *const stmt_sql[ST_COUNT] = {
 	[ST_BEGIN] = "BEGIN IMMEDIATE",
+	[ST_BEGIN_READ] = "BEGIN DEFERRED",
 	[ST_COMMIT] = "COMMIT",
 	[ST_ROLLBACK] = "ROLLBACK",
+	[ST_SAVEPOINT] = "SAVEPOINT write",
+	[ST_RELEASE] = "RELEASE write",
+	[ST_ROLLBACK_TO] = "ROLLBACK TO write",
 
 	[ST_SEC_INSERT] = "INSERT INTO secondaries (name, fingerprint, pinned, created_at) "
 			  "VALUES (?1, ?2, ?3, ?4)",
@@ -171,7 +175,13 @@ sqlite3_stmt *db_stmt(struct db *db, enum db_stmt_id id)
 
 int db_exec_stmt(struct db *db, sqlite3_stmt *st, const char *what)
 {
-	int rc = sqlite3_step(st);
+	int rc;
+
+	/* A write never runs inside the read window's old snapshot. (BEGIN, COMMIT and the
+	 * like count as read-only here; db_tx_begin ends the window itself.) */
+	if (db->held && !sqlite3_stmt_readonly(st))
+		db_read_release(db);
+	rc = sqlite3_step(st);
 
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
 		rc = db_sqlite_error(db, what);
@@ -184,12 +194,31 @@ int db_exec_stmt(struct db *db, sqlite3_stmt *st, const char *what)
 
 int db_tx_begin(struct db *db)
 {
+	db_read_release(db);
 	db->err[0] = '\0';
+	if (db->batch)
+		return db_exec_stmt(db, db_stmt(db, ST_SAVEPOINT), "cannot start a savepoint");
 	return db_exec_stmt(db, db_stmt(db, ST_BEGIN), "cannot start a transaction");
+}
+
+/* Ends a write inside a batch: its changes join the batch, or are undone alone. */
+static int savepoint_end(struct db *db, int rc)
+{
+	char keep[sizeof db->err];
+
+	if (rc == 0)
+		return db_exec_stmt(db, db_stmt(db, ST_RELEASE), "cannot release a savepoint");
+	memcpy(keep, db->err, sizeof keep);
+	db_exec_stmt(db, db_stmt(db, ST_ROLLBACK_TO), "cannot roll back a savepoint");
+	db_exec_stmt(db, db_stmt(db, ST_RELEASE), "cannot release a savepoint");
+	memcpy(db->err, keep, sizeof keep);
+	return rc;
 }
 
 int db_tx_end(struct db *db, int rc)
 {
+	if (db->batch)
+		return savepoint_end(db, rc);
 	if (rc == 0) {
 		rc = db_exec_stmt(db, db_stmt(db, ST_COMMIT), "cannot commit");
 		if (rc == 0)
@@ -204,6 +233,61 @@ int db_tx_end(struct db *db, int rc)
 		memcpy(db->err, keep, sizeof keep);
 	}
 	return rc;
+}
+
+int db_batch_begin(struct db *db)
+{
+	int rc;
+
+	if (db->batch)
+		return db_set_error(db, INSEL_E_CONFLICT, "a batch is already open");
+	rc = db_tx_begin(db);
+	if (!rc)
+		db->batch = true;
+	return rc;
+}
+
+int db_batch_end(struct db *db, int rc)
+{
+	if (!db->batch)
+		return rc ? rc : db_set_error(db, INSEL_E_CONFLICT, "no batch is open");
+	db->batch = false;
+	return db_tx_end(db, rc);
+}
+
+bool db_read_begin(struct db *db)
+{
+	if (!sqlite3_get_autocommit(db->sql))
+		return false;
+	return db_exec_stmt(db, db_stmt(db, ST_BEGIN_READ), "cannot start reading") == 0;
+}
+
+void db_read_end(struct db *db, bool began)
+{
+	char keep[sizeof db->err];
+
+	if (!began || sqlite3_get_autocommit(db->sql))
+		return;
+	/* Nothing was written: COMMIT only ends the snapshot and drops the locks. The
+	 * sentence of an earlier failure is the one worth keeping. */
+	memcpy(keep, db->err, sizeof keep);
+	if (db_exec_stmt(db, db_stmt(db, ST_COMMIT), "cannot end reading"))
+		db_exec_stmt(db, db_stmt(db, ST_ROLLBACK), "cannot end reading");
+	memcpy(db->err, keep, sizeof keep);
+}
+
+void db_read_hold(struct db *db)
+{
+	if (!db->held && !db->batch)
+		db->held = db_read_begin(db);
+}
+
+void db_read_release(struct db *db)
+{
+	if (!db->held)
+		return;
+	db->held = false;
+	db_read_end(db, true);
 }
 
 /* ---- binding and reading ---- */
@@ -478,6 +562,8 @@ void db_close(struct db *db)
 {
 	if (!db)
 		return;
+	if (db->stmt[ST_COMMIT])
+		db_read_release(db);
 	for (int i = 0; i < ST_COUNT; i++)
 		sqlite3_finalize(db->stmt[i]);
 	sqlite3_close(db->sql);
@@ -486,7 +572,7 @@ void db_close(struct db *db)
 
 int db_schema_version(struct db *db)
 {
-	int v;
+	int v = -1;
 
 	return read_user_version(db, &v) ? -1 : v;
 }

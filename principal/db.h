@@ -41,6 +41,22 @@ int db_schema_latest(void);
 void db_set_down_after(struct db *db, int64_t seconds);
 int64_t db_down_after(const struct db *db);
 
+/* Bulk loading (imports, the benchmark): between db_batch_begin and db_batch_end every
+ * write joins one transaction, so thousands of rows cost one commit. Each write keeps its
+ * own all-or-nothing step (a savepoint), so a refused row changes nothing and the batch
+ * goes on; db_batch_end commits when rc is 0 and rolls the whole batch back otherwise,
+ * returning rc or the commit's failure. */
+int db_batch_begin(struct db *db);
+int db_batch_end(struct db *db, int rc);
+
+/* The daemon's read window: every query between db_read_hold and db_read_release runs in
+ * one read transaction, so a burst of look-ups sees one snapshot and takes the file's
+ * locks once instead of once per query. Any write ends the window first (it would
+ * otherwise write from an old snapshot), and so does db_close. Hold it only briefly: the
+ * daemon holds it for the messages of one event-loop turn. */
+void db_read_hold(struct db *db);
+void db_read_release(struct db *db);
+
 /* Names of LANs, secondaries, hosts and users: 1..64 of [a-z0-9._-], starting with a
  * letter or a digit. */
 bool db_name_valid(const char *name);

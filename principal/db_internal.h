@@ -10,8 +10,12 @@
 /* Every statement the directory runs, prepared once at open. */
 enum db_stmt_id {
 	ST_BEGIN,
+	ST_BEGIN_READ,
 	ST_COMMIT,
 	ST_ROLLBACK,
+	ST_SAVEPOINT,
+	ST_RELEASE,
+	ST_ROLLBACK_TO,
 	ST_SEC_INSERT,
 	ST_SEC_DELETE,
 	ST_SEC_GET,
@@ -60,6 +64,8 @@ struct db {
 	sqlite3 *sql;
 	sqlite3_stmt *stmt[ST_COUNT];
 	int64_t down_after;  /* seconds */
+	bool batch;          /* inside db_batch_begin: writes are savepoints */
+	bool held;           /* inside db_read_hold: a read transaction is open */
 	char err[512];
 };
 
@@ -75,9 +81,14 @@ int db_sqlite_error(struct db *db, const char *what);
 int db_exec_stmt(struct db *db, sqlite3_stmt *st, const char *what);
 
 /* BEGIN IMMEDIATE ... then db_tx_end(db, rc): COMMIT if rc is 0, else ROLLBACK; returns
- * rc, or the COMMIT failure. */
+ * rc, or the COMMIT failure. Inside a batch, a savepoint released or rolled back to. */
 int db_tx_begin(struct db *db);
 int db_tx_end(struct db *db, int rc);
+
+/* A read transaction for a few queries, unless one is open already (a batch, a held
+ * window, a caller's transaction): returns whether it began one, for db_read_end. */
+bool db_read_begin(struct db *db);
+void db_read_end(struct db *db, bool began);
 
 /* Binds a prefix as (family, network, last address) at positions i, i+1, i+2. */
 void db_bind_prefix(sqlite3_stmt *st, int i, const struct ip_prefix *p);

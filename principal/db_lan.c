@@ -168,7 +168,7 @@ static int lan_insert(struct db *db, const char *name, const int64_t *secondary_
 static int lan_add_tx(struct db *db, const char *name, const struct ip_prefix *prefixes,
 		      size_t n, const char *secondary, int64_t now)
 {
-	int64_t sec_id, lan_id;
+	int64_t sec_id = 0, lan_id = 0;
 	int rc = 0;
 
 	if (secondary)
@@ -526,7 +526,7 @@ static int registering_lan(struct db *db, const struct db_registration *r,
 static int register_tx(struct db *db, const struct db_registration *r, int64_t now)
 {
 	struct secondary_row sec;
-	int64_t lan_id;
+	int64_t lan_id = 0;
 	sqlite3_stmt *st;
 	int rc = registering_secondary(db, r, now, &sec);
 

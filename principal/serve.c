@@ -2,7 +2,11 @@
  * authenticated TLS 1.3 connections (tls.h) from secondaries (full API) and principal-role
  * tools (read-only), feeds each message to api_handle(), runs password checks on libuv's
  * thread pool, marks silent secondaries down on a timer, and stops cleanly on SIGINT or
- * SIGTERM. Revocation is checked against the directory at every handshake. */
+ * SIGTERM. Revocation is checked against the directory at every handshake.
+ *
+ * The messages that arrive in one turn of the loop are read in one read transaction of
+ * the directory (db_read_hold), ended after that turn's I/O (a check handle) or by the
+ * first write: a burst of look-ups pays for the file's locks once. */
 #include "serve.h"
 
 #include <signal.h>
@@ -33,6 +37,7 @@ struct daemon {
 	struct tls_creds *creds;
 	struct tls_server *server;
 	uv_timer_t sweep;
+	uv_check_t reads;  /* ends the turn's read transaction */
 	uv_signal_t sigint, sigterm;
 	struct conn *conns;
 	size_t nconns, max_conns;
@@ -84,8 +89,10 @@ static void conn_message(struct tls_conn *t, json_t *msg, int err)
 {
 	struct conn *c = tls_conn_data(t);
 
-	if (c->ready)
+	if (c->ready) {
+		db_read_hold(c->d->api.db);
 		api_handle(&c->peer, msg, err);
+	}
 }
 
 static void conn_closed(struct tls_conn *t)
@@ -172,6 +179,13 @@ static void run_verify(struct api_server *s, struct api_verify *v)
 
 /* ---- timers and signals ---- */
 
+static void reads_cb(uv_check_t *h)
+{
+	struct daemon *d = h->data;
+
+	db_read_release(d->api.db);
+}
+
 static void sweep_cb(uv_timer_t *t)
 {
 	struct daemon *d = t->data;
@@ -194,6 +208,8 @@ static void stop(struct daemon *d)
 	tls_server_close(d->server);
 	uv_timer_stop(&d->sweep);
 	uv_close((uv_handle_t *)&d->sweep, NULL);
+	db_read_release(d->api.db);
+	uv_close((uv_handle_t *)&d->reads, NULL);
 	uv_close((uv_handle_t *)&d->sigint, NULL);
 	uv_close((uv_handle_t *)&d->sigterm, NULL);
 	for (struct conn *c = d->conns, *next; c; c = next) {
@@ -241,6 +257,9 @@ static int start(struct daemon *d, const struct serve_options *o)
 	d->sweep.data = d;
 	uv_timer_start(&d->sweep, sweep_cb, 0, sweep_ms < 250 ? 250 : sweep_ms > 5000 ? 5000
 										      : sweep_ms);
+	uv_check_init(&d->loop, &d->reads);
+	d->reads.data = d;
+	uv_check_start(&d->reads, reads_cb);
 	uv_signal_init(&d->loop, &d->sigint);
 	uv_signal_init(&d->loop, &d->sigterm);
 	d->sigint.data = d->sigterm.data = d;
