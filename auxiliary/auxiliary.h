@@ -27,8 +27,14 @@
 
 /* Implementation tunables. */
 #define AUX_DGRAM_MAX 65536   /* receive buffer: a whole UDP payload, a whole message */
+#define AUX_WAN_RX_SLOTS 16   /* datagrams per recvmmsg on the WAN socket */
+#define AUX_WAN_SOCKBUF (4 << 20)  /* network calls: WAN socket buffers, bytes */
 #define AUX_SEND_SLOTS 32     /* datagrams queued when the kernel says EAGAIN */
 #define AUX_LINGER_MS 2000    /* at the end, how long the last reply may take to flush */
+#define AUX_TUN_PREFIXES 16   /* authorised prefixes per side of a network call */
+#define AUX_TUN_BATCH 64      /* packets read from the TUN per wake-up */
+#define AUX_TUN_DEFAULT_MTU 1368  /* CHANNEL_DEFAULT_MTU minus the frame overhead */
+#define AUX_TUN_MIN_MTU 576
 
 /* Lifecycle; the values are bits so that the dispatch table can allow several. */
 enum aux_state {
@@ -54,6 +60,31 @@ struct aux_lan {
 	struct ip_endpoint from;   /* the LAN application that spoke last (the paper's rule) */
 	bool has_from;
 	uint64_t datagrams_in, datagrams_out, dropped;
+};
+
+/* The TUN interface of a network call (tun.c): what it may carry and what it refused.
+ * "from_lan" is what the gateway's kernel routed into the interface; "to_lan" is what
+ * came from the peer and was written to it. */
+struct aux_tun {
+	bool open;                 /* fd is ours */
+	int fd;
+	uv_poll_t poll;
+	bool poll_open;
+	char name[16];             /* IFNAMSIZ */
+	int ifindex;
+	unsigned mtu;
+	struct ip_prefix local[AUX_TUN_PREFIXES], remote[AUX_TUN_PREFIXES];
+	size_t nlocal, nremote;
+	uint32_t gateway;          /* our LAN address (host order): may send ICMP errors */
+	uint32_t remote_gateway;   /* the peer gateway's LAN address, 0 if unknown */
+	uint64_t packets_from_lan, bytes_from_lan, packets_to_lan, bytes_to_lan;
+	uint64_t unauthorised_from_lan;  /* source or destination outside the call */
+	uint64_t unauthorised_from_peer;
+	uint64_t malformed;              /* not a whole IPv4 packet */
+	uint64_t not_ipv4;               /* IPv6 and others: not carried */
+	uint64_t too_big;                /* over the tunnel MTU (DF set: answered by ICMP) */
+	uint64_t icmp_sent;              /* ICMP errors written back into the TUN */
+	uint64_t errors;                 /* read, seal, send or write failures */
 };
 
 /* A datagram that could not be sent at once; its buffer is allocated on first use and
@@ -84,6 +115,8 @@ struct aux {
 	uint16_t wan_port;
 	struct aux_lan lan[SEC_MAX_CHANNELS];
 	unsigned n_lan;
+	bool tun_mode;               /* a network call: lan[0] has no socket, tun does */
+	struct aux_tun tun;
 
 	uint64_t idle_timeout_ms;    /* 0: never */
 	uint64_t last_data_ms;
@@ -125,6 +158,26 @@ int relay_start(struct aux *a);
 /* Sends one datagram from sock to dst without allocating unless the kernel pushes back. */
 int relay_send(struct aux *a, uv_udp_t *sock, const struct ip_endpoint *dst,
 	       const uint8_t *data, size_t len);
+
+/* tun.c: the endpoint of a network call. */
+struct aux_tun_request {
+	char name_hint[16];
+	unsigned mtu;
+	struct ip_prefix local[AUX_TUN_PREFIXES], remote[AUX_TUN_PREFIXES];
+	size_t nlocal, nremote;
+};
+/* Parses the "tun" object of a bind channel; 0 or INSEL_E_BAD_FIELD with why set. */
+int tun_parse_request(const json_t *obj, struct aux_tun_request *out, char *why,
+		      size_t whylen);
+/* Creates the interface (a free name after the hint), sets its MTU, brings it up and
+ * routes the remote prefixes through it. Needs CAP_NET_ADMIN; before the privilege drop. */
+int tun_create(struct aux *a, const struct aux_tun_request *req, char *why, size_t whylen);
+int tun_relay_start(struct aux *a);
+/* A whole message from the peer: check it and write it to the interface. */
+void tun_deliver(struct aux *a, const struct channel_msg *m, uint64_t now);
+json_t *tun_stats_json(const struct aux *a);
+void tun_close(struct aux *a);     /* stops polling (handle close) */
+void tun_release(struct aux *a);   /* closes the descriptor: the interface disappears */
 
 /* timers.c */
 int timers_start(struct aux *a);

@@ -37,6 +37,7 @@ static void close_all_handles(struct aux *a)
 	for (unsigned i = 0; i < a->n_lan; i++)
 		if (a->lan[i].udp_open)
 			close_handle((uv_handle_t *)&a->lan[i].udp);
+	tun_close(a);
 }
 
 static json_t *ended_notification(const struct aux *a, const char *reason,
@@ -132,6 +133,7 @@ static int run_loop(struct aux *a)
 	}
 	uv_run(a->loop, UV_RUN_DEFAULT);
 	release_memory(a);
+	tun_release(a);  /* the interface and its routes go with the descriptor */
 	rc = uv_loop_close(a->loop);
 	if (rc) {
 		log_error("loop not clean at exit: %s", insel_strerror(rc));

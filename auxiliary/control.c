@@ -111,6 +111,8 @@ int aux_stats_into(const struct aux *a, json_t *obj)
 		rc |= json_object_set_new(obj, "wan_port", json_integer(a->wan_port));
 	rc |= json_object_set_new(obj, "channels", channels);
 	rc |= json_object_set_new(obj, "lan", lans);
+	if (a->tun_mode && a->tun.open)
+		rc |= json_object_set_new(obj, "tun", tun_stats_json(a));
 	rc |= json_object_set_new(obj, "wan",
 				  json_pack("{s:I, s:I, s:I}",
 					    "unknown_session", (json_int_t)a->wan_unknown_session,

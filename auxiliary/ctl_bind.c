@@ -1,6 +1,10 @@
 /* "bind": the first request. Binds one UDP socket per channel on the gateway's LAN address
  * (falling back to a free port when the requested one is busy) and one WAN socket shared
  * by every channel of the call, then drops privileges before anything else is handled.
+ * A network call has one channel whose LAN side is a TUN interface (tun.c) instead:
+ *   "channels":[{"tun":{"name_hint":"lan-b","mtu":1440,"local":["10.1.0.0/24"],
+ *                       "remote":["10.2.0.0/24"]}}]
+ *   -> "channels":[{"interface":"lan-b","mtu":1440}]
  *
  *   {"op":"bind","id":1,"call":"<16 hex>","lan_addr":"10.1.0.1","wan_addr":"198.18.1.2",
  *    "channels":[{"lan_port":5004},{"lan_port":0}],"user":"nobody"}
@@ -10,6 +14,7 @@
  * be bound or privileges that cannot be dropped end the process (exit 1) after the error
  * reply, since the parent cannot fix the gateway's addresses from here. */
 #include <stdio.h>
+#include <sys/socket.h>
 #include <string.h>
 
 #include "auxiliary.h"
@@ -24,6 +29,8 @@ struct bind_request {
 	uint16_t ports[SEC_MAX_CHANNELS];
 	unsigned n_ports;
 	const char *user;  /* NULL: keep the current identity; points into the request */
+	bool tun;          /* a network call: one channel, a TUN interface instead of a port */
+	struct aux_tun_request tun_req;
 };
 
 static int parse_addr(const json_t *msg, const char *key, struct ip_addr *out, char *why,
@@ -64,6 +71,16 @@ static int parse_ports(const json_t *msg, struct bind_request *req, char *why, s
 		if (!json_is_object(entry)) {
 			snprintf(why, whylen, "channels[%zu] must be an object", i);
 			return INSEL_E_BAD_FIELD;
+		}
+		if (json_object_get(entry, "tun")) {
+			if (json_array_size(channels) != 1) {
+				snprintf(why, whylen, "a tun channel must be the call's only channel");
+				return INSEL_E_BAD_FIELD;
+			}
+			req->tun = true;
+			rc = tun_parse_request(json_object_get(entry, "tun"), &req->tun_req, why,
+					       whylen);
+			continue;
 		}
 		rc = msg_get_int_opt(entry, "lan_port", 0, UINT16_MAX, 0, &port);
 		req->ports[i] = (uint16_t)port;
@@ -133,7 +150,9 @@ static int bind_udp(struct aux *a, uv_udp_t *h, bool *open, const struct ip_addr
 		    uint16_t port, bool fallback, uint16_t *bound, char *why, size_t whylen)
 {
 	char text[IP_STRLEN];
-	int rc = uv_udp_init(a->loop, h);
+	/* The shared WAN socket reads in batches (recvmmsg); LAN sockets one by one. */
+	int rc = h == &a->wan ? uv_udp_init_ex(a->loop, h, AF_UNSPEC | UV_UDP_RECVMMSG)
+			      : uv_udp_init(a->loop, h);
 
 	if (rc == 0) {
 		*open = true;
@@ -152,6 +171,21 @@ static int bind_udp(struct aux *a, uv_udp_t *h, bool *open, const struct ip_addr
 	return rc;
 }
 
+/* Bursts of a network call (a TCP window of full-size packets) must not overflow the
+ * WAN socket: large buffers, forced past the sysctl limits while still privileged. */
+static void grow_wan_buffers(struct aux *a)
+{
+	int size = AUX_WAN_SOCKBUF;
+	uv_os_fd_t fd;
+
+	if (uv_fileno((uv_handle_t *)&a->wan, &fd) != 0)
+		return;
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) != 0)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof size) != 0)
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+}
+
 static int bind_sockets(struct aux *a, const struct bind_request *req, char *why,
 			size_t whylen)
 {
@@ -159,6 +193,19 @@ static int bind_sockets(struct aux *a, const struct bind_request *req, char *why
 			  why, whylen);
 
 	a->wan.data = a;
+	if (rc == 0 && req->tun)
+		grow_wan_buffers(a);
+	if (rc == 0 && req->tun) {
+		a->tun_mode = true;
+		a->lan[0].aux = a;
+		a->lan[0].index = 0;
+		a->n_lan = 1;
+		if (a->lan_addr.family != AF_INET) {
+			snprintf(why, whylen, "network calls need an IPv4 lan_addr");
+			return INSEL_E_BAD_FIELD;
+		}
+		return tun_create(a, &req->tun_req, why, whylen);
+	}
 	for (unsigned i = 0; rc == 0 && i < req->n_ports; i++) {
 		struct aux_lan *l = &a->lan[i];
 
@@ -177,8 +224,10 @@ static json_t *bind_reply(const struct aux *a, json_int_t id)
 	json_t *reply = msg_reply_ok(id), *channels = json_array();
 
 	for (unsigned i = 0; i < a->n_lan && channels; i++)
-		if (json_array_append_new(channels, json_pack("{s:i}", "lan_port",
-							      (int)a->lan[i].port))) {
+		if (json_array_append_new(channels, a->tun_mode
+				? json_pack("{s:s, s:i}", "interface", a->tun.name, "mtu",
+					    (int)a->tun.mtu)
+				: json_pack("{s:i}", "lan_port", (int)a->lan[i].port))) {
 			json_decref(channels);
 			channels = NULL;
 		}

@@ -6,6 +6,8 @@
  *    "channels":[{"params":{...chanparams JSON...},"deliver":"10.2.0.11:5004"}]}
  *   -> {"id":2,"ok":true}
  *
+ * A network call's one channel takes "remote_gateway" (the peer gateway's LAN address,
+ * whose ICMP errors may cross) instead of "deliver".
  * Every channel is checked before any is created, so a refused start changes nothing and
  * may be retried. The params must name the bound call and their own index, and each
  * channel needs its own receiver session id (the WAN socket demultiplexes on it). */
@@ -16,6 +18,7 @@
 #include "buf.h"
 #include "cmd.h"
 #include "err.h"
+#include "ipv4.h"
 #include "log.h"
 #include "rand.h"
 
@@ -23,6 +26,8 @@ struct start_channel {
 	struct sec_channel_params params;
 	struct ip_endpoint deliver;
 	bool has_deliver;
+	struct ip_addr remote_gateway;  /* network calls: the peer gateway's LAN address */
+	bool has_remote_gateway;
 };
 
 /* The hex keys also sit in the parsed request: wipe them there too (the request is ours
@@ -58,8 +63,22 @@ static int parse_deliver(const struct aux *a, unsigned i, const json_t *entry,
 			 struct start_channel *out, char *why, size_t whylen)
 {
 	const char *text;
-	int rc = msg_get_str_opt(entry, "deliver", NULL, &text);
+	int rc;
 
+	if (a->tun_mode) {
+		rc = msg_get_str_opt(entry, "remote_gateway", NULL, &text);
+		if (rc == 0 && text && (ip_addr_parse(text, &out->remote_gateway) ||
+					out->remote_gateway.family != AF_INET)) {
+			snprintf(why, whylen, "channels[%u]: 'remote_gateway' must be an IPv4 "
+				 "address", i);
+			return INSEL_E_BAD_FIELD;
+		}
+		if (rc)
+			snprintf(why, whylen, "channels[%u]: %s", i, msg_field_error());
+		out->has_remote_gateway = rc == 0 && text;
+		return rc;
+	}
+	rc = msg_get_str_opt(entry, "deliver", NULL, &text);
 	if (rc) {
 		snprintf(why, whylen, "channels[%u]: %s", i, msg_field_error());
 		return rc;
@@ -176,6 +195,8 @@ void start_handle(struct aux *a, json_int_t id, const json_t *msg)
 		a->lan[i].deliver = sc[i].deliver;
 		a->lan[i].has_deliver = sc[i].has_deliver;
 	}
+	if (a->tun_mode && sc[0].has_remote_gateway)
+		a->tun.remote_gateway = ipv4_from_addr(&sc[0].remote_gateway);
 	a->idle_timeout_ms = (uint64_t)idle_ms;
 	a->last_data_ms = uv_now(a->loop);
 	a->state = AUX_RUNNING;

@@ -16,10 +16,18 @@
 #include "log.h"
 
 static uint8_t rx_buffer[AUX_DGRAM_MAX];
+/* The WAN socket reads with recvmmsg (UV_UDP_RECVMMSG): libuv cuts this buffer into
+ * 64 KiB slots, one datagram each, and hands them over one by one. */
+static uint8_t wan_rx_buffer[AUX_WAN_RX_SLOTS * AUX_DGRAM_MAX];
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
 {
 	*b = uv_buf_init((char *)rx_buffer, sizeof rx_buffer);
+}
+
+static void on_wan_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
+{
+	*b = uv_buf_init((char *)wan_rx_buffer, sizeof wan_rx_buffer);
 }
 
 /* ---- sending ---- */
@@ -183,14 +191,20 @@ static void on_wan_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *b,
 		a->wan_unknown_session++;
 		return;
 	}
-	if (channel_open(l->ch, data, (size_t)n, &from, now, &m) == 1)
+	if (channel_open(l->ch, data, (size_t)n, &from, now, &m) != 1)
+		return;
+	if (a->tun_mode)
+		tun_deliver(a, &m, now);
+	else
 		deliver_to_lan(a, l, &m, now);
 }
 
 int relay_start(struct aux *a)
 {
-	int rc = uv_udp_recv_start(&a->wan, on_alloc, on_wan_recv);
+	int rc = uv_udp_recv_start(&a->wan, on_wan_alloc, on_wan_recv);
 
+	if (a->tun_mode)
+		return rc ? rc : tun_relay_start(a);
 	for (unsigned i = 0; rc == 0 && i < a->n_lan; i++)
 		rc = uv_udp_recv_start(&a->lan[i].udp, on_alloc, on_lan_recv);
 	return rc;

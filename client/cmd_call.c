@@ -1,6 +1,8 @@
-/* `insel call CALLEE [--udp PORT[,PORT...]] [--wait]`: places a call to USER@LAN, a host
- * name or an address on another site, and prints where the application must send. With
- * --wait it stays until the call ends and hangs up on Ctrl-C. */
+/* `insel call CALLEE [--udp PORT[,PORT...] | --tun] [--wait]`: places a call to USER@LAN,
+ * a host name or an address on another site, and prints where the application must send.
+ * With --tun it is a network call: the two gateways route IP traffic between this host
+ * and the callee's address through a TUN interface each (ping, TCP, anything IPv4).
+ * With --wait it stays until the call ends and hangs up on Ctrl-C. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,9 +15,11 @@
 #define CALL_TIMEOUT_MS 60000  /* the callee may take a while to answer */
 
 static const char usage[] =
-	"Usage: insel call CALLEE [--udp PORT[,PORT...]] [--wait] [common options]\n"
+	"Usage: insel call CALLEE [--udp PORT[,PORT...] | --tun] [--wait] [common options]\n"
 	"  CALLEE       USER@LAN, a host name, or an address on another site\n"
 	"  --udp PORTS  one UDP channel per port (RTP and RTCP: --udp 5004,5005); default 5004\n"
+	"  --tun        a network call: IP traffic between this host and CALLEE (a host name\n"
+	"               or address; the callee runs `insel listen --tun`)\n"
 	"  --wait       stay until the call ends; Ctrl-C hangs up\n"
 	"Common options: --secondary ADDR:PORT|SOCKET --ca FILE --user NAME\n"
 	"                --password-file FILE --json\n";
@@ -89,7 +93,7 @@ int call_main(int argc, char **argv)
 	struct client_options o = {0};
 	struct client_session s;
 	const char *callee = NULL, *ports = "5004";
-	bool wait = false, taken;
+	bool wait = false, tun = false, taken;
 	json_t *req, *reply, *channels;
 	int rc;
 
@@ -103,6 +107,9 @@ int call_main(int argc, char **argv)
 		} else if (strcmp(argv[i], "--udp") == 0 && i + 1 < argc) {
 			ports = argv[i + 1];
 			i += 2;
+		} else if (strcmp(argv[i], "--tun") == 0) {
+			tun = true;
+			i++;
 		} else if (strcmp(argv[i], "--wait") == 0) {
 			wait = true;
 			i++;
@@ -120,7 +127,7 @@ int call_main(int argc, char **argv)
 		fprintf(stderr, "insel call: whom to call?\n%s", usage);
 		return EXIT_USAGE;
 	}
-	channels = parse_udp_ports(ports);
+	channels = tun ? json_pack("[{s:s}]", "kind", "tun") : parse_udp_ports(ports);
 	if (!channels)
 		return EXIT_USAGE;
 	if (client_finish_options(&o)) {

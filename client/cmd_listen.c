@@ -1,6 +1,7 @@
-/* `insel listen [--auto-answer|--reject] [--once]`: waits for calls to this user and
- * answers them: automatically, by asking on the terminal, or by declining. Prints each
- * call that comes up and each that ends. */
+/* `insel listen [--auto-answer|--reject] [--once] [--tun]`: waits for calls to this user
+ * (or this host) and answers them: automatically, by asking on the terminal, or by
+ * declining. With --tun, network calls to this host's address are welcome too (without
+ * it the gateway declines them). Prints each call that comes up and each that ends. */
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -10,16 +11,19 @@
 #include "msg.h"
 
 static const char usage[] =
-	"Usage: insel listen [--auto-answer | --reject] [--once] [common options]\n"
+	"Usage: insel listen [--auto-answer | --reject] [--once] [--tun] [common options]\n"
 	"  --auto-answer  accept every call without asking\n"
 	"  --reject       decline every call (for testing a caller's error path)\n"
-	"  --once         exit after the first call has ended\n";
+	"  --once         exit after the first call has ended\n"
+	"  --tun          also take network calls (IP traffic to this host through the\n"
+	"                 gateways' TUN interfaces)\n";
 
 enum answer_policy { ASK, ACCEPT_ALL, REJECT_ALL };
 
 struct listener {
 	enum answer_policy policy;
 	bool once;
+	bool tun;
 	bool json;
 	int calls_ended;
 };
@@ -84,7 +88,7 @@ int listen_main(int argc, char **argv)
 	struct client_options o = {0};
 	struct client_session s;
 	struct listener l = {.policy = ASK};
-	json_t *reply;
+	json_t *req, *reply;
 	bool taken;
 	int rc;
 
@@ -101,6 +105,8 @@ int listen_main(int argc, char **argv)
 			l.policy = REJECT_ALL;
 		else if (strcmp(argv[i], "--once") == 0 && ++i)
 			l.once = true;
+		else if (strcmp(argv[i], "--tun") == 0 && ++i)
+			l.tun = true;
 		else if (strcmp(argv[i], "--help") == 0) {
 			printf("%s", usage);
 			return EXIT_OK;
@@ -117,7 +123,10 @@ int listen_main(int argc, char **argv)
 		return rc;
 	s.data = &l;
 	s.on_request = on_request;
-	rc = session_request(&s, msg_request("listen", 0), 10000, &reply);
+	req = msg_request("listen", 0);
+	if (l.tun)
+		json_object_set_new(req, "tun", json_true());
+	rc = session_request(&s, req, 10000, &reply);
 	if (rc || !msg_reply_is_ok(reply, NULL, NULL)) {
 		rc = rc ? report_transport_error("listening", rc)
 			: report_error_reply("listening", reply);

@@ -6,8 +6,12 @@
  *   hello   {version}                       -> {secondary, lan}
  *   login   {user, password}                -> {user, lan}
  *   call    {callee, channels:[{kind,port}]} -> {call:{...}} once up, or an error
- *   listen  {}                              -> {}; then "incoming" requests arrive
- *   calls   {}                              -> {calls:[...]}
+ *           (or channels:[{"kind":"tun"}]: a network call through TUN interfaces)
+ *   listen  {tun?}                          -> {}; then "incoming" requests arrive
+ *   calls   {}                              -> {calls:[...]} with each running call's
+ *                                              counters from its auxiliary; a client on
+ *                                              the gateway's unix socket (an operator)
+ *                                              sees every call, trunks included
  *   hangup  {call}                          -> {}
  *   status  {}                              -> {secondary, lan, user, principal, calls, limit}
  */
@@ -180,6 +184,7 @@ static void call_handle(struct client_conn *c, json_t *req)
 static void listen_handle(struct client_conn *c, json_t *req)
 {
 	c->listening = true;
+	c->accept_tun = json_is_true(json_object_get(req, "tun"));
 	client_send(c, msg_reply_ok(msg_id(req)));
 }
 
@@ -188,19 +193,111 @@ static bool call_involves(const struct call *call, const struct client_conn *c)
 	char me[CALL_PARTY_MAX];
 
 	snprintf(me, sizeof me, "%s@%s", c->user, c->sec->cfg.lan);
+	/* On the gateway itself (unix socket) a user is the operator. */
+	if (c->stream)
+		return true;
 	return call->client == c || strcmp(call->caller, me) == 0 ||
 	       strcmp(call->callee_user, c->user) == 0;
 }
 
+/* A "calls" request waits (briefly) for each running call's auxiliary counters. */
+#define CALLS_STATS_TIMEOUT_MS 1000
+
+struct calls_wait;
+struct calls_item {
+	struct calls_wait *w;
+	size_t index;
+};
+struct calls_wait {
+	struct client_conn *conn;  /* NULL once the client went away */
+	json_int_t id;
+	json_t *list;
+	size_t pending;
+	struct calls_item items[];
+};
+
+static void calls_finish(struct calls_wait *w)
+{
+	json_t *reply;
+
+	if (w->conn) {
+		w->conn->calls_wait = NULL;
+		reply = msg_reply_ok(w->id);
+		json_object_set_new(reply, "calls", w->list);
+		client_send(w->conn, reply);
+	} else {
+		json_decref(w->list);
+	}
+	free(w);
+}
+
+/* Adds the auxiliary's counters to the call object: bytes per channel, and for a
+ * network call its interface counters (forwarded, refused, ICMP sent). */
+static void merge_stats(json_t *call, const json_t *stats)
+{
+	const json_t *ch;
+	json_t *channels = json_object_get(call, "channels");
+	size_t i;
+
+	json_array_foreach(json_object_get(stats, "channels"), i, ch) {
+		const json_t *st = json_object_get(ch, "stats");
+		json_t *out = json_array_get(channels, i);
+
+		if (!out || !st)
+			continue;
+		json_object_set(out, "bytes_in", json_object_get(st, "bytes_in"));
+		json_object_set(out, "bytes_out", json_object_get(st, "bytes_out"));
+		if (json_object_get(stats, "tun"))
+			json_object_set(out, "counters", json_object_get(stats, "tun"));
+	}
+}
+
+static void calls_stats_reply(void *ctx, const json_t *reply, int err)
+{
+	struct calls_item *item = ctx;
+	struct calls_wait *w = item->w;
+
+	if (!err && msg_reply_is_ok(reply, NULL, NULL))
+		merge_stats(json_array_get(w->list, item->index), reply);
+	if (--w->pending == 0)
+		calls_finish(w);
+}
+
 static void calls_handle(struct client_conn *c, json_t *req)
 {
-	json_t *reply = msg_reply_ok(msg_id(req)), *list = json_array();
+	struct calls_wait *w;
+	size_t n = 0;
 
 	for (struct call *call = c->sec->calls; call; call = call->next)
-		if (call->state != CALL_ENDED && call_involves(call, c))
-			json_array_append_new(list, call_to_json(call));
-	json_object_set_new(reply, "calls", list);
-	client_send(c, reply);
+		n++;
+	w = calloc(1, sizeof *w + n * sizeof w->items[0]);
+	if (!w) {
+		reply_error(c, req, "internal", "out of memory");
+		return;
+	}
+	w->conn = c;
+	w->id = msg_id(req);
+	w->list = json_array();
+	w->pending = 1;  /* held until every request is out */
+	for (struct call *call = c->sec->calls; call; call = call->next) {
+		struct calls_item *item;
+
+		if (call->state == CALL_ENDED || !call_involves(call, c))
+			continue;
+		item = &w->items[json_array_size(w->list)];
+		item->w = w;
+		item->index = json_array_size(w->list);
+		json_array_append_new(w->list, call_to_json(call));
+		/* One gathering per client at a time; later ones list without counters. */
+		if (call->state == CALL_UP && call->aux && !c->calls_wait &&
+		    aux_request(call->aux, msg_request("stats", 0), CALLS_STATS_TIMEOUT_MS,
+				calls_stats_reply, item) == 0)
+			w->pending++;
+	}
+	if (!c->calls_wait && w->pending > 1)
+		c->calls_wait = w;
+	if (--w->pending == 0)
+		calls_finish(w);
 }
 
 static void hangup_handle(struct client_conn *c, json_t *req)
@@ -318,6 +415,8 @@ static void client_gone(struct client_conn *c)
 	/* A login still waiting on the principal must not touch this connection. */
 	if (c->login_pending)
 		((struct login_wait *)c->login_wait)->conn = NULL;
+	if (c->calls_wait)
+		((struct calls_wait *)c->calls_wait)->conn = NULL;
 	rpc_fail_all(&c->rpc, INSEL_E_CLOSED);
 	/* call_client_closed may end (and unlink) the call: take the next one first. */
 	for (struct call *call = s->calls, *next; call; call = next) {

@@ -31,6 +31,7 @@ static void on_signal(uv_signal_t *sig, int signum)
 
 	log_info("signal %d: stopping", signum);
 	s->stopping = true;
+	trunks_stop(s);
 	while (s->calls)
 		call_end(s->calls, "shutdown", "the gateway is stopping");
 	client_api_stop(s);
@@ -79,6 +80,7 @@ int run_main(int argc, char **argv)
 	}
 	watch_signals(&s);
 	principal_link_start(&s.principal, &s);
+	trunks_start(&s);
 	log_info("secondary '%s' for LAN '%s' started", s.cfg.name, s.cfg.lan);
 	uv_run(s.loop, UV_RUN_DEFAULT);
 	uv_loop_close(s.loop);

@@ -23,6 +23,10 @@ static const struct cfg_key secondary_schema[] = {
 	{"peers", "public", CFG_ENDPOINT, 0, 0, 0, NULL},
 	{"peers", "wan_address", CFG_ADDR, 0, 0, 0, NULL},
 	{"peers", "ciphers", CFG_STRING, 0, 0, 0, "aes-256-gcm,chacha20-poly1305"},
+	{"peers", "path_mtu", CFG_INT, 0, 576, 65535, "1500"},
+	{"trunk *", "peer_lan", CFG_STRING, CFG_REQUIRED, 0, 0, NULL},
+	{"trunk *", "local", CFG_PREFIX, CFG_MULTI, 0, 0, NULL},
+	{"trunk *", "remote", CFG_PREFIX, CFG_MULTI, 0, 0, NULL},
 	{"clients", "listen", CFG_ENDPOINT, 0, 0, 0, NULL},
 	{"clients", "socket", CFG_PATH, 0, 0, 0, "/run/insel/secondary.sock"},
 	{"auxiliary", "program", CFG_PATH, 0, 0, 0, NULL},
@@ -81,6 +85,75 @@ static bool lan_address_inside(const struct secondary_config *c)
 	return false;
 }
 
+static bool inside_lan(const struct secondary_config *c, const struct ip_prefix *p)
+{
+	for (size_t i = 0; i < c->nprefixes; i++)
+		if (ip_prefix_covers(&c->prefixes[i], p))
+			return true;
+	return false;
+}
+
+static int load_prefix_list(struct secondary_config *c, const char *section, const char *key,
+			    struct ip_prefix *out, size_t *n)
+{
+	size_t count = cfg_count(&c->file, section, key);
+
+	if (count > SECONDARY_MAX_PREFIXES)
+		return -1;
+	for (*n = 0; *n < count; (*n)++)
+		ip_prefix_parse(cfg_str_at(&c->file, section, key, *n), true, &out[*n]);
+	return 0;
+}
+
+static int fail_trunk(struct secondary_config *c, const char *path, const char *section,
+		      const char *what)
+{
+	char why[320];
+
+	snprintf(why, sizeof why, "[%.200s]: %s", section, what);
+	return fail(c, path, why);
+}
+
+/* "[trunk NAME]" sections: a peer LAN other than ours, local prefixes inside our LAN. */
+static int load_trunks(struct secondary_config *c, const char *path)
+{
+	const char *names[SECONDARY_MAX_TRUNKS + 1];
+	size_t n = cfg_sections(&c->file, "trunk ", names, SECONDARY_MAX_TRUNKS + 1);
+	if (n > SECONDARY_MAX_TRUNKS)
+		return fail(c, path, "too many [trunk] sections (at most 32)");
+	for (size_t i = 0; i < n; i++) {
+		struct trunk_config *t = &c->trunks[i];
+
+		t->name = names[i];
+		t->peer_lan = cfg_str(&c->file, names[i], "peer_lan");
+		if (strcmp(t->peer_lan, c->lan) == 0)
+			return fail_trunk(c, path, names[i], "peer_lan is this gateway's own LAN");
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(c->trunks[j].peer_lan, t->peer_lan) == 0)
+				return fail_trunk(c, path, names[i], "another trunk has the same "
+							    "peer_lan");
+		if (load_prefix_list(c, names[i], "local", t->local, &t->nlocal) ||
+		    load_prefix_list(c, names[i], "remote", t->remote, &t->nremote))
+			return fail_trunk(c, path, names[i], "at most 16 local and 16 remote prefixes");
+		for (size_t j = 0; j < t->nlocal; j++)
+			if (t->local[j].addr.family != AF_INET || !inside_lan(c, &t->local[j]))
+				return fail_trunk(c, path, names[i], "each local prefix must be IPv4 "
+							    "and inside the LAN's prefixes");
+		for (size_t j = 0; j < t->nremote; j++)
+			if (t->remote[j].addr.family != AF_INET)
+				return fail_trunk(c, path, names[i], "remote prefixes must be IPv4");
+		if (t->nlocal == 0) {
+			for (size_t j = 0; j < c->nprefixes; j++)
+				if (c->prefixes[j].addr.family == AF_INET)
+					t->local[t->nlocal++] = c->prefixes[j];
+			if (t->nlocal == 0)
+				return fail_trunk(c, path, names[i], "the LAN has no IPv4 prefix");
+		}
+	}
+	c->ntrunks = n;
+	return 0;
+}
+
 int secondary_config_load(struct secondary_config *c, const char *path)
 {
 	size_t n;
@@ -132,7 +205,8 @@ int secondary_config_load(struct secondary_config *c, const char *path)
 	c->dead_after_ms = cfg_duration_ms(&c->file, "limits", "dead_after");
 	if (c->dead_after_ms <= c->keepalive_ms)
 		return fail(c, path, "limits: dead_after must be longer than keepalive");
-	return 0;
+	c->path_mtu = (unsigned)cfg_int(&c->file, "peers", "path_mtu");
+	return load_trunks(c, path);
 }
 
 void secondary_config_free(struct secondary_config *c)

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "err.h"
+#include "frame.h"
 #include "negotiate.h"
 #include "secondary.h"
 #include "tls.h"
@@ -50,6 +51,10 @@ static void finish_params(const struct call *call, struct sec_channel_params *pa
 	for (size_t i = 0; i < call->nchannels; i++) {
 		params[i].keepalive_ms = (uint32_t)call->sec->cfg.keepalive_ms;
 		params[i].dead_after_ms = (uint32_t)call->sec->cfg.dead_after_ms;
+		/* A network call sends one frame per IP packet: the interface's MTU plus
+		 * the frame overhead fills the path. */
+		if (call->tun)
+			params[i].mtu = (uint16_t)(call_tun_mtu(call->sec) + FRAME_OVERHEAD);
 	}
 }
 

@@ -233,6 +233,9 @@ static void on_close(struct tls_conn *c)
 	if (l->state == LINK_UP)
 		log_warn("lost the link to the principal; calls go on, reconnecting");
 	l->conn = NULL;
+	/* Down at once, even when stopping (no retry then): nothing may be sent on the
+	 * connection being freed, e.g. a call record from a call ending at shutdown. */
+	set_state(l, LINK_DOWN);
 	uv_timer_stop(&l->heartbeat);
 	rpc_fail_all(&l->rpc, INSEL_E_CLOSED);
 	schedule_retry(l);
@@ -285,6 +288,7 @@ void principal_link_stop(struct principal_link *l)
 	uv_timer_stop(&l->heartbeat);
 	uv_close((uv_handle_t *)&l->retry, NULL);
 	uv_close((uv_handle_t *)&l->heartbeat, NULL);
+	set_state(l, LINK_DOWN);
 	if (l->conn)
 		tls_conn_close(l->conn, 0);
 	json_decref(l->outbox);

@@ -6,6 +6,7 @@
  *   peer_api.c        other secondaries (mutual TLS): call requests and hang-ups
  *   call.c            the call state machine that ties clients, peers and auxiliaries
  *   supervise.c       spawning, talking to and reaping one auxiliary per call
+ *   trunk.c           site-to-site trunks: network calls kept up between two LANs
  */
 #ifndef INSEL_SECONDARY_H
 #define INSEL_SECONDARY_H
@@ -24,6 +25,18 @@
 #include "rpc.h"
 
 #define SECONDARY_MAX_PREFIXES 16
+#define SECONDARY_MAX_TRUNKS 32
+
+/* "[trunk NAME]": a network call to another LAN that this gateway keeps up. */
+struct trunk_config {
+	const char *name;                 /* the section, "trunk NAME" */
+	const char *peer_lan;
+	struct ip_prefix local[SECONDARY_MAX_PREFIXES];   /* default: the LAN's prefixes */
+	size_t nlocal;
+	struct ip_prefix remote[SECONDARY_MAX_PREFIXES];  /* 0: the peer LAN's, from the
+							   * directory */
+	size_t nremote;
+};
 #define CALL_PARTY_MAX 160  /* "user@lan", a host name or an address */
 
 struct secondary_config {
@@ -50,6 +63,9 @@ struct secondary_config {
 	uint64_t keepalive_ms;
 	uint64_t dead_after_ms;
 	const char *ciphers;              /* our preference, comma-separated */
+	unsigned path_mtu;                /* between the gateways; sizes network calls */
+	struct trunk_config trunks[SECONDARY_MAX_TRUNKS];
+	size_t ntrunks;
 };
 
 int secondary_config_load(struct secondary_config *c, const char *path);
@@ -107,7 +123,9 @@ struct client_conn {
 	bool login_pending;
 	void *login_wait;           /* the pending login's state, while login_pending */
 	bool listening;
+	bool accept_tun;            /* listening with --tun: network calls welcome */
 	struct call *ringing;       /* the call it is being asked to answer */
+	void *calls_wait;           /* a "calls" request gathering auxiliaries' counters */
 };
 
 int client_api_start(struct secondary *s);
@@ -182,6 +200,7 @@ enum call_state {
 };
 
 struct call_channel {
+	bool tun;                   /* a network call's only channel: a TUN interface */
 	uint16_t port;              /* the port the caller asked for */
 	uint16_t lan_port;          /* where the local auxiliary listens on the LAN */
 	struct ip_endpoint deliver; /* where peer traffic goes until a LAN app speaks */
@@ -215,6 +234,19 @@ struct call {
 	time_t started, answered;
 	uint64_t bytes_in, bytes_out;
 	bool recorded;                 /* the principal has a start record */
+	/* Network calls (one tun channel): what may cross, where the interface is. */
+	bool tun;
+	struct trunk *trunk;           /* the site-to-site trunk it carries, or NULL */
+	struct ip_prefix tun_local[SECONDARY_MAX_PREFIXES], tun_remote[SECONDARY_MAX_PREFIXES];
+	size_t ntun_local, ntun_remote;
+	struct ip_addr remote_gateway;  /* the peer gateway's LAN address */
+	bool has_remote_gateway;
+	char tun_ifname[16];
+	unsigned tun_mtu;
+	struct ip_endpoint peer_endpoint;  /* trunk caller: the peer secondary, from the
+					    * directory */
+	char peer_name[PKI_NAME_MAX + 1];
+	char peer_fingerprint[PKI_FINGERPRINT_LEN + 1];
 };
 
 /* Caller side: a logged-in client asks for a call. The reply goes to the client when the
@@ -235,6 +267,30 @@ void call_client_closed(struct call *call, struct client_conn *c);
 void call_aux_ended(struct call *call, const json_t *notice);
 void call_aux_exited(struct call *call);
 size_t call_count(const struct secondary *s);
+/* A trunk's call (caller side): looks the peer LAN up in the directory, dials it. */
+int call_place_trunk(struct secondary *s, struct trunk *t);
+/* MTU of a network call's interface: path MTU minus IP, UDP and frame overhead. */
+unsigned call_tun_mtu(const struct secondary *s);
+
+/* ---- trunks (trunk.c) ---- */
+
+struct trunk {
+	struct secondary *sec;
+	const struct trunk_config *cfg;
+	bool initiator;                /* our LAN's name sorts lower: we dial */
+	struct call *call;             /* the call carrying it now, or NULL */
+	uv_timer_t retry;
+	uint64_t backoff_ms;
+	uint64_t up_since_ms;          /* 0: not up */
+	unsigned attempts;
+};
+
+void trunks_start(struct secondary *s);
+void trunks_stop(struct secondary *s);
+/* The trunk configured towards LAN lan, or NULL. */
+struct trunk *trunk_for_lan(struct secondary *s, const char *lan);
+void trunk_call_up(struct trunk *t, struct call *call);
+void trunk_call_ended(struct trunk *t, struct call *call, const char *reason);
 
 struct secondary {
 	uv_loop_t *loop;
@@ -249,6 +305,8 @@ struct secondary {
 	struct call *calls;
 	uv_signal_t sigterm, sigint;
 	bool stopping;
+	struct trunk trunks[SECONDARY_MAX_TRUNKS];
+	size_t ntrunks;
 };
 
 int run_main(int argc, char **argv);

@@ -146,3 +146,37 @@ listen_as() {
 	cat "$log" >&2
 	return 1
 }
+
+# add_trunk LETTER N TRUNK PEER_LAN [KEY=VALUE...]: appends a "[trunk TRUNK]" section to
+# site X's secondary configuration (written first if need be); it takes effect when the
+# secondary (re)starts. Extra arguments become lines of the section ("remote=10.2.0.0/24").
+add_trunk() {
+	local x=$1 n=$2 name=$3 peer=$4 kv
+	shift 4
+	[ -f "$NETNS_TMP/secondary-$x.conf" ] || write_secondary_config "$x" "$n"
+	{
+		echo "[trunk $name]"
+		echo "peer_lan = $peer"
+		for kv in "$@"; do
+			echo "${kv%%=*} = ${kv#*=}"
+		done
+	} >>"$NETNS_TMP/secondary-$x.conf"
+}
+
+# restart_secondary LETTER N: stops site X's secondary (SIGTERM: its calls end) and starts
+# it again with its configuration file as it is now.
+restart_secondary() {
+	local x=$1 n=$2
+	stop_pid "${SECONDARY_PID[$x]}"
+	start_secondary "$x" "$n"
+}
+
+# insel_operator LETTER ARGS...: the client on gateway X itself, over the secondary's
+# unix socket (an operator there sees every call, trunks included), as user alice/bob.
+insel_operator() {
+	local x=$1 user=alice
+	shift
+	[ "$x" = b ] && user=bob
+	in_ns "gw-$x" env INSEL_PASSWORD="pw-$user" "$C" "$@" \
+		--secondary "$NETNS_TMP/secondary-$x.sock" --user "$user"
+}

@@ -1,0 +1,472 @@
+/* The second endpoint kind of the auxiliary: a TUN interface on the gateway, for network
+ * calls (host to host, or a site-to-site trunk between two LANs).
+ *
+ * Set-up (from "bind", while still privileged): open /dev/net/tun (IFF_TUN | IFF_NO_PI),
+ * take the first free name among HINT, HINT1, HINT2, ... (at most 15 characters), set
+ * the MTU (path MTU minus the channel overhead, chosen by the secondary), bring it up and
+ * route the call's remote prefixes through it with the gateway's LAN address as the
+ * preferred source (rtnetlink, common/netlink.h). Nothing is persistent: when the
+ * descriptor closes (exit, crash, kill -9) the kernel deletes the interface and every
+ * route through it.
+ *
+ * Relay: a packet the kernel routed into the interface is carried only if its source is
+ * in the local prefixes and its destination in the remote ones (or it is an ICMP error
+ * from this gateway, which is what a router on the path sends); a packet from the peer
+ * only if its source is remote and its destination local (or it is an ICMP error from
+ * the peer gateway). Everything else is dropped and counted. The gateways' kernels are
+ * the routers on both ends: they decrement TTL and send "time exceeded" (so traceroute
+ * shows both gateways) and "fragmentation needed" for packets over the interface's MTU.
+ * Should a packet over the MTU reach us anyway, we answer a DF one the same way. */
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <linux/if_tun.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "auxiliary.h"
+#include "err.h"
+#include "frame.h"
+#include "ipv4.h"
+#include "log.h"
+#include "msg.h"
+#include "netlink.h"
+
+#define TUN_DEVICE "/dev/net/tun"
+#define TUN_NAME_TRIES 100
+#define TUN_BATCH_FRAME 2048  /* frames up to this size are batched; larger go one by one */
+
+static uint8_t tun_rx[AUX_DGRAM_MAX];
+static uint8_t tun_tx[AUX_DGRAM_MAX];
+
+/* Frames sealed during one wake-up, sent together with one sendmmsg. */
+static struct {
+	uint8_t frame[AUX_TUN_BATCH][TUN_BATCH_FRAME];
+	struct iovec iov[AUX_TUN_BATCH];
+	struct mmsghdr msg[AUX_TUN_BATCH];
+	struct sockaddr_storage to;
+	socklen_t tolen;
+	unsigned n;
+} batch;
+
+/* ---- the request ---- */
+
+static bool name_char_ok(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c == '-' || c == '_' || c == '.';
+}
+
+static int parse_prefixes(const json_t *obj, const char *key, struct ip_prefix *out,
+			  size_t *n, char *why, size_t whylen)
+{
+	json_t *list, *v;
+	size_t i;
+
+	if (msg_get_array(obj, key, AUX_TUN_PREFIXES, &list)) {
+		snprintf(why, whylen, "tun: %s", msg_field_error());
+		return INSEL_E_BAD_FIELD;
+	}
+	if (json_array_size(list) == 0) {
+		snprintf(why, whylen, "tun: field '%s' must list at least one prefix", key);
+		return INSEL_E_BAD_FIELD;
+	}
+	json_array_foreach(list, i, v) {
+		const char *text = json_string_value(v);
+
+		if (!text || ip_prefix_parse(text, false, &out[i]) ||
+		    out[i].addr.family != AF_INET) {
+			snprintf(why, whylen, "tun: %s[%zu] must be an IPv4 prefix", key, i);
+			return INSEL_E_BAD_FIELD;
+		}
+	}
+	*n = json_array_size(list);
+	return 0;
+}
+
+int tun_parse_request(const json_t *obj, struct aux_tun_request *out, char *why,
+		      size_t whylen)
+{
+	const char *hint;
+	json_int_t mtu;
+	size_t len;
+
+	memset(out, 0, sizeof *out);
+	if (!json_is_object(obj)) {
+		snprintf(why, whylen, "field 'tun' must be an object");
+		return INSEL_E_BAD_FIELD;
+	}
+	if (msg_get_str_opt(obj, "name_hint", "insel", &hint) ||
+	    msg_get_int_opt(obj, "mtu", AUX_TUN_MIN_MTU, CHANNEL_MAX_MSG - FRAME_OVERHEAD,
+			    AUX_TUN_DEFAULT_MTU, &mtu)) {
+		snprintf(why, whylen, "tun: %s", msg_field_error());
+		return INSEL_E_BAD_FIELD;
+	}
+	len = strlen(hint);
+	if (len == 0 || len >= sizeof out->name_hint) {
+		snprintf(why, whylen, "tun: name_hint must have 1 to 15 characters");
+		return INSEL_E_BAD_FIELD;
+	}
+	for (size_t i = 0; i < len; i++)
+		if (!name_char_ok(hint[i])) {
+			snprintf(why, whylen, "tun: name_hint may hold letters, digits, '-', "
+				 "'_' and '.'");
+			return INSEL_E_BAD_FIELD;
+		}
+	memcpy(out->name_hint, hint, len + 1);
+	out->mtu = (unsigned)mtu;
+	if (parse_prefixes(obj, "local", out->local, &out->nlocal, why, whylen) ||
+	    parse_prefixes(obj, "remote", out->remote, &out->nremote, why, whylen))
+		return INSEL_E_BAD_FIELD;
+	return 0;
+}
+
+/* ---- creating the interface ---- */
+
+/* HINT for try 0, then HINT1, HINT2...: the hint is shortened so the suffix fits. */
+static void candidate_name(const char *hint, unsigned attempt, char *out, size_t outlen)
+{
+	char suffix[8] = "";
+	size_t keep;
+
+	if (attempt)
+		snprintf(suffix, sizeof suffix, "%u", attempt);
+	keep = IFNAMSIZ - 1 - strlen(suffix);
+	snprintf(out, outlen, "%.*s%s", (int)keep, hint, suffix);
+}
+
+static int open_tun(struct aux_tun *t, const char *hint, char *why, size_t whylen)
+{
+	int fd = open(TUN_DEVICE, O_RDWR | O_CLOEXEC | O_NONBLOCK);
+
+	if (fd < 0) {
+		snprintf(why, whylen, "cannot open %s: %s", TUN_DEVICE, strerror(errno));
+		return -errno;
+	}
+	for (unsigned i = 0; i < TUN_NAME_TRIES; i++) {
+		struct ifreq ifr;
+
+		memset(&ifr, 0, sizeof ifr);
+		candidate_name(hint, i, ifr.ifr_name, sizeof ifr.ifr_name);
+		/* A name in use by any interface is skipped: TUNSETIFF would attach to it. */
+		if (if_nametoindex(ifr.ifr_name) != 0)
+			continue;
+		ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+		if (ioctl(fd, TUNSETIFF, &ifr) == 0) {
+			snprintf(t->name, sizeof t->name, "%s", ifr.ifr_name);
+			t->fd = fd;
+			t->open = true;
+			return 0;
+		}
+		if (errno != EBUSY && errno != EEXIST && errno != EINVAL) {
+			int err = -errno;
+
+			snprintf(why, whylen, "cannot create TUN interface %s: %s", ifr.ifr_name,
+				 strerror(errno));
+			close(fd);
+			return err;
+		}
+	}
+	close(fd);
+	snprintf(why, whylen, "no free interface name after '%s'", hint);
+	return -EEXIST;
+}
+
+/* IPv6 is not carried: keep the kernel from sending router solicitations into it. */
+static void disable_ipv6(const char *name)
+{
+	char path[96];
+	int fd;
+
+	snprintf(path, sizeof path, "/proc/sys/net/ipv6/conf/%s/disable_ipv6", name);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	if (write(fd, "1", 1) != 1)
+		log_debug("cannot disable IPv6 on %s", name);
+	close(fd);
+}
+
+int tun_create(struct aux *a, const struct aux_tun_request *req, char *why, size_t whylen)
+{
+	struct aux_tun *t = &a->tun;
+	char text[IP_STRLEN];
+	int rc;
+
+	memcpy(t->local, req->local, sizeof t->local);
+	memcpy(t->remote, req->remote, sizeof t->remote);
+	t->nlocal = req->nlocal;
+	t->nremote = req->nremote;
+	t->mtu = req->mtu;
+	t->gateway = ipv4_from_addr(&a->lan_addr);
+	if ((rc = open_tun(t, req->name_hint, why, whylen)) != 0)
+		return rc;
+	t->ifindex = (int)if_nametoindex(t->name);
+	if (t->ifindex == 0) {
+		snprintf(why, whylen, "interface %s vanished", t->name);
+		return -ENODEV;
+	}
+	disable_ipv6(t->name);
+	if ((rc = nl_link_up(t->ifindex, t->mtu)) != 0) {
+		snprintf(why, whylen, "cannot set MTU %u on %s and bring it up: %s", t->mtu,
+			 t->name, strerror(-rc));
+		return rc;
+	}
+	for (size_t i = 0; i < t->nremote; i++) {
+		rc = nl_route_add(t->ifindex, &t->remote[i], &a->lan_addr);
+		if (rc) {
+			snprintf(why, whylen, "cannot route %s through %s: %s%s",
+				 ip_prefix_format(&t->remote[i], text, sizeof text), t->name,
+				 strerror(-rc), rc == -EEXIST ? " (another route to it exists: "
+				 "is another network call or trunk carrying it?)" : "");
+			return rc;
+		}
+	}
+	log_info("interface %s: MTU %u, %zu remote prefix(es) routed", t->name, t->mtu,
+		 t->nremote);
+	return 0;
+}
+
+/* ---- relaying ---- */
+
+static bool allowed_from_lan(const struct aux_tun *t, const struct ipv4_info *ip)
+{
+	if (!ipv4_in_prefixes(ip->dst, t->remote, t->nremote))
+		return false;
+	return ipv4_in_prefixes(ip->src, t->local, t->nlocal) ||
+	       (ip->icmp_error && ip->src == t->gateway);
+}
+
+static bool allowed_from_peer(const struct aux_tun *t, const struct ipv4_info *ip)
+{
+	if (!ipv4_in_prefixes(ip->dst, t->local, t->nlocal))
+		return false;
+	return ipv4_in_prefixes(ip->src, t->remote, t->nremote) ||
+	       (ip->icmp_error && t->remote_gateway && ip->src == t->remote_gateway);
+}
+
+static void write_tun(struct aux_tun *t, const uint8_t *pkt, size_t len)
+{
+	if (write(t->fd, pkt, len) != (ssize_t)len)
+		t->errors++;
+}
+
+/* Answers a DF packet over the tunnel MTU as a router would. */
+static void too_big(struct aux_tun *t, const uint8_t *pkt, size_t len,
+		    const struct ipv4_info *ip)
+{
+	uint8_t icmp[ICMP_ERROR_MAX];
+	size_t n;
+
+	t->too_big++;
+	if (!(ip->frag & IPV4_FLAG_DF))
+		return;
+	n = icmp_build_error(icmp, sizeof icmp, pkt, len, ip, t->gateway, ICMP_DEST_UNREACH,
+			     ICMP_CODE_FRAG_NEEDED, (uint16_t)t->mtu);
+	if (n) {
+		write_tun(t, icmp, n);
+		t->icmp_sent++;
+	}
+}
+
+static void flush_batch(struct aux *a);
+
+struct tun_emit {
+	struct aux *a;
+};
+
+static int emit_fragment(void *ctx, const uint8_t *dgram, size_t len)
+{
+	struct tun_emit *e = ctx;
+
+	return relay_send(e->a, &e->a->wan, channel_peer(e->a->lan[0].ch), dgram, len);
+}
+
+/* One packet the kernel routed into the interface. */
+static void from_lan(struct aux *a, const uint8_t *pkt, size_t len, uint64_t now)
+{
+	struct aux_tun *t = &a->tun;
+	struct channel *ch = a->lan[0].ch;
+	struct ipv4_info ip;
+	long sealed;
+	int rc = ipv4_parse(pkt, len, &ip);
+
+	if (rc) {
+		t->malformed++;
+		return;
+	}
+	if (ip.version != 4) {
+		t->not_ipv4++;
+		return;
+	}
+	if (!allowed_from_lan(t, &ip)) {
+		t->unauthorised_from_lan++;
+		return;
+	}
+	len = ip.total_len;
+	if (len > t->mtu) {
+		too_big(t, pkt, len, &ip);
+		if (ip.frag & IPV4_FLAG_DF)
+			return;
+	}
+	if (len + FRAME_OVERHEAD <= TUN_BATCH_FRAME && len <= channel_payload_max(ch) &&
+	    batch.n < AUX_TUN_BATCH) {
+		sealed = channel_seal_one(ch, pkt, len, now, batch.frame[batch.n],
+					  TUN_BATCH_FRAME);
+		rc = sealed < 0 ? (int)sealed : 0;
+		if (rc == 0)
+			batch.iov[batch.n++].iov_len = (size_t)sealed;
+	} else if (len <= channel_payload_max(ch)) {
+		flush_batch(a);  /* keep the order */
+		sealed = channel_seal_one(ch, pkt, len, now, tun_tx, sizeof tun_tx);
+		rc = sealed < 0 ? (int)sealed
+				: relay_send(a, &a->wan, channel_peer(ch), tun_tx, (size_t)sealed);
+	} else {
+		struct tun_emit e = {a};
+
+		flush_batch(a);
+		rc = channel_seal(ch, pkt, len, now, emit_fragment, &e);
+		rc = rc < 0 ? rc : 0;
+	}
+	if (rc) {
+		t->errors++;
+		return;
+	}
+	t->packets_from_lan++;
+	t->bytes_from_lan += len;
+	a->last_data_ms = now;
+}
+
+/* Sends the batch with sendmmsg straight on the WAN socket when libuv has nothing
+ * queued there; what the kernel does not take goes through relay_send (which queues on
+ * EAGAIN, keeping the order). */
+static void flush_batch(struct aux *a)
+{
+	const struct ip_endpoint *peer = channel_peer(a->lan[0].ch);
+	unsigned done = 0;
+	uv_os_fd_t fd;
+
+	if (batch.n == 0)
+		return;
+	if (uv_udp_get_send_queue_count(&a->wan) == 0 && uv_fileno((uv_handle_t *)&a->wan,
+								  &fd) == 0) {
+		batch.tolen = ip_endpoint_to_sockaddr(peer, &batch.to);
+		for (unsigned i = 0; i < batch.n; i++) {
+			batch.msg[i].msg_hdr.msg_name = &batch.to;
+			batch.msg[i].msg_hdr.msg_namelen = batch.tolen;
+			batch.msg[i].msg_hdr.msg_iov = &batch.iov[i];
+			batch.msg[i].msg_hdr.msg_iovlen = 1;
+		}
+		while (done < batch.n) {
+			int sent = sendmmsg(fd, &batch.msg[done], batch.n - done, MSG_DONTWAIT);
+
+			if (sent <= 0)
+				break;
+			done += (unsigned)sent;
+		}
+	}
+	for (unsigned i = done; i < batch.n; i++)
+		if (relay_send(a, &a->wan, peer, batch.frame[i], batch.iov[i].iov_len) != 0)
+			a->tun.errors++;
+	batch.n = 0;
+}
+
+static void on_tun_readable(uv_poll_t *h, int status, int events)
+{
+	struct aux *a = h->data;
+	struct aux_tun *t = &a->tun;
+	uint64_t now;
+
+	if (a->state != AUX_RUNNING)
+		return;
+	if (status < 0) {
+		t->errors++;
+		return;
+	}
+	uv_update_time(a->loop);
+	now = uv_now(a->loop);
+	for (unsigned i = 0; i < AUX_TUN_BATCH; i++) {
+		ssize_t n = read(t->fd, tun_rx, sizeof tun_rx);
+
+		if (n < 0) {
+			if (errno != EAGAIN && errno != EINTR)
+				t->errors++;
+			break;
+		}
+		from_lan(a, tun_rx, (size_t)n, now);
+	}
+	flush_batch(a);
+}
+
+void tun_deliver(struct aux *a, const struct channel_msg *m, uint64_t now)
+{
+	struct aux_tun *t = &a->tun;
+	struct ipv4_info ip;
+
+	if (ipv4_parse(m->data, m->len, &ip) != 0) {
+		t->malformed++;
+		return;
+	}
+	if (ip.version != 4) {
+		t->not_ipv4++;
+		return;
+	}
+	if (!allowed_from_peer(t, &ip)) {
+		t->unauthorised_from_peer++;
+		return;
+	}
+	write_tun(t, m->data, ip.total_len);
+	t->packets_to_lan++;
+	t->bytes_to_lan += ip.total_len;
+	a->last_data_ms = now;
+}
+
+int tun_relay_start(struct aux *a)
+{
+	int rc = uv_poll_init(a->loop, &a->tun.poll, a->tun.fd);
+
+	for (unsigned i = 0; i < AUX_TUN_BATCH; i++)
+		batch.iov[i].iov_base = batch.frame[i];
+
+	if (rc)
+		return rc;
+	a->tun.poll_open = true;
+	a->tun.poll.data = a;
+	return uv_poll_start(&a->tun.poll, UV_READABLE, on_tun_readable);
+}
+
+json_t *tun_stats_json(const struct aux *a)
+{
+	const struct aux_tun *t = &a->tun;
+
+	return json_pack("{s:s, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+			 "interface", t->name, "mtu", (int)t->mtu,
+			 "packets_from_lan", (json_int_t)t->packets_from_lan,
+			 "bytes_from_lan", (json_int_t)t->bytes_from_lan,
+			 "packets_to_lan", (json_int_t)t->packets_to_lan,
+			 "bytes_to_lan", (json_int_t)t->bytes_to_lan,
+			 "unauthorised_from_lan", (json_int_t)t->unauthorised_from_lan,
+			 "unauthorised_from_peer", (json_int_t)t->unauthorised_from_peer,
+			 "malformed", (json_int_t)t->malformed,
+			 "not_ipv4", (json_int_t)t->not_ipv4,
+			 "too_big", (json_int_t)t->too_big,
+			 "icmp_sent", (json_int_t)t->icmp_sent,
+			 "errors", (json_int_t)t->errors);
+}
+
+void tun_close(struct aux *a)
+{
+	if (a->tun.poll_open && !uv_is_closing((uv_handle_t *)&a->tun.poll))
+		uv_close((uv_handle_t *)&a->tun.poll, NULL);
+}
+
+void tun_release(struct aux *a)
+{
+	if (a->tun.open) {
+		close(a->tun.fd);
+		a->tun.open = false;
+	}
+}

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Benchmark (not a test; prints figures): a site-to-site trunk against the raw routed
+# path between the same namespaces, in one run of the netns topology of tests/netns.
+#   1. raw: temporary routes in the wan namespace join the two LANs directly (gw-a's
+#      masquerade still applies); iperf3 single-stream TCP a1 -> b1 and ping RTT;
+#   2. the routes go, both secondaries start with a [trunk] to each other; the same
+#      iperf3 and ping through the trunk, plus the CPU time both auxiliaries used
+#      (utime + stime from /proc/PID/stat) per gigabyte carried.
+# Usage (root): INSEL_BUILD=/tmp/build bash tests/bench/tun.sh [SECONDS]
+set -uo pipefail
+here=$(cd "$(dirname "$0")/../netns" && pwd)
+source "$here/lib.sh"
+source "$here/insel_env.sh"
+secs=${1:-5}
+netns_begin
+topo_two_sites
+
+iperf_run() {  # iperf_run LABEL: prints Gbit/s and leaves bytes in $IPERF_BYTES
+	local out
+	spawn_in_ns b1 "$NETNS_TMP/iperf-s.log" iperf3 -s -1 -p 5201
+	local pid=$LAST_PID
+	wait_port b1 5201 tcp 5 || return 1
+	out=$(in_ns a1 timeout $((secs + 15)) iperf3 -c 10.2.0.11 -p 5201 -t "$secs" -J 2>&1)
+	stop_pid "$pid"
+	read -r IPERF_BPS IPERF_BYTES IPERF_RETR < <(python3 -c '
+import json, sys
+e = json.load(sys.stdin)["end"]
+print(int(e["sum_received"]["bits_per_second"]), int(e["sum_received"]["bytes"]),
+      int(e["sum_sent"].get("retransmits", 0)))' <<<"$out" 2>/dev/null || echo "0 0 0")
+	printf '%-8s iperf3 TCP single stream a1 -> b1: %6.2f Gbit/s (%d retransmits)\n' \
+		"$1" "$(python3 -c "print($IPERF_BPS / 1e9)")" "$IPERF_RETR"
+}
+
+ping_run() {  # ping_run LABEL
+	local out
+	out=$(in_ns a1 ping -n -q -c 200 -i 0.005 -W 1 10.2.0.11 2>&1)
+	printf '%-8s ping a1 -> b1 RTT min/avg/max/mdev: %s ms\n' "$1" \
+		"$(sed -n 's/.*= \([0-9.\/]*\) ms/\1/p' <<<"$out")"
+	PING_AVG=$(sed -n 's/.*= [0-9.]*\/\([0-9.]*\)\/.*/\1/p' <<<"$out")
+}
+
+aux_ticks() {  # sum of utime+stime (clock ticks) of both secondaries' children
+	local pid total=0
+	for pid in $(ps -o pid= --ppid "${SECONDARY_PID[a]}") $(ps -o pid= --ppid "${SECONDARY_PID[b]}"); do
+		total=$((total + $(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null || echo 0)))
+	done
+	echo "$total"
+}
+
+# ---- 1. the raw routed path ----
+ip -n "${NS}wan" route add 10.1.0.0/24 via 198.18.1.2
+ip -n "${NS}wan" route add 10.2.0.0/24 via 198.18.2.2
+ping_run raw
+raw_rtt=$PING_AVG
+iperf_run raw
+raw_bps=$IPERF_BPS
+ip -n "${NS}wan" route del 10.1.0.0/24 via 198.18.1.2
+ip -n "${NS}wan" route del 10.2.0.0/24 via 198.18.2.2
+
+# ---- 2. through a trunk ----
+insel_pki
+insel_directory
+start_principal
+add_trunk a 1 to-b lan-b
+add_trunk b 2 to-a lan-a
+start_secondary a 1
+start_secondary b 2
+wait_registered || fail "secondaries did not register"
+for _ in $(seq 1 80); do
+	in_ns a1 ping -n -c 1 -W 1 10.2.0.11 >/dev/null 2>&1 && break
+	sleep 0.5
+done
+in_ns a1 ping -n -c 1 -W 1 10.2.0.11 >/dev/null 2>&1 || fail "the trunk did not come up"
+ping_run trunk
+trunk_rtt=$PING_AVG
+hz=$(getconf CLK_TCK)
+t0=$(aux_ticks)
+iperf_run trunk
+t1=$(aux_ticks)
+trunk_bps=$IPERF_BPS
+python3 - "$raw_bps" "$trunk_bps" "$raw_rtt" "$trunk_rtt" "$t0" "$t1" "$hz" "$IPERF_BYTES" <<'PY'
+import sys
+raw, trunk, raw_rtt, trunk_rtt, t0, t1, hz, nbytes = sys.argv[1:]
+raw, trunk, t0, t1, hz, nbytes = map(float, (raw, trunk, t0, t1, hz, nbytes))
+print(f"summary: trunk {trunk/1e9:.2f} Gbit/s = {100*trunk/raw if raw else 0:.1f}% of raw "
+      f"{raw/1e9:.2f} Gbit/s; RTT added {float(trunk_rtt or 0) - float(raw_rtt or 0):.3f} ms")
+cpu = (t1 - t0) / hz
+if nbytes:
+    print(f"auxiliaries' CPU: {cpu:.2f} s for {nbytes/1e9:.2f} GB = {cpu/(nbytes/1e9):.2f} "
+          f"CPU-s per GB (both ends together)")
+PY
