@@ -64,6 +64,7 @@ struct tls_conn {
 	struct buf in;         /* ciphertext from the socket; in_off bytes already pulled */
 	size_t in_off;
 	struct buf out;        /* ciphertext from GnuTLS, not yet handed to uv_write */
+	struct buf frame;      /* the message being sent, framed (plaintext: wiped after) */
 	struct msg_reader reader;
 };
 
@@ -522,6 +523,19 @@ static int flush(struct tls_conn *c)
 		return 0;
 	if (queued_bytes(c) > MSG_MAX_QUEUED)
 		return INSEL_E_LIMIT;
+	/* With nothing queued in libuv, write at once: usually all of it goes, and the
+	 * buffer stays for the next message instead of moving to a write request. */
+	if (uv_stream_get_write_queue_size((const uv_stream_t *)&c->tcp) == 0) {
+		uv_buf_t now = uv_buf_init((char *)c->out.data, (unsigned)c->out.len);
+		int n = uv_try_write((uv_stream_t *)&c->tcp, &now, 1);
+
+		if (n < 0 && n != UV_EAGAIN)
+			return n;
+		if (n > 0)
+			buf_consume(&c->out, (size_t)n);
+		if (c->out.len == 0)
+			return 0;
+	}
 	w = calloc(1, sizeof *w);
 	if (!w)
 		return -ENOMEM;
@@ -544,6 +558,7 @@ static void conn_free(struct tls_conn *c)
 	gnutls_deinit(c->session);
 	buf_free(&c->in);
 	buf_free(&c->out);
+	buf_free(&c->frame);
 	msg_reader_free(&c->reader);
 	secure_wipe(&c->policy, sizeof c->policy);
 	free(c);
@@ -782,6 +797,7 @@ static struct tls_conn *conn_new(uv_loop_t *loop, struct tls_creds *creds, bool 
 	gnutls_transport_set_pull_timeout_function(c->session, pull_timeout_cb);
 	buf_init(&c->in, TLS_IN_MAX);
 	buf_init(&c->out, MSG_MAX_QUEUED + 64 * 1024);
+	buf_init(&c->frame, MSG_HEADER_LEN + MSG_MAX_DEFAULT);
 	msg_reader_init(&c->reader, MSG_MAX_DEFAULT);
 	uv_tcp_init(loop, &c->tcp);
 	/* Control messages are small request/reply exchanges: without this, Nagle holds a
@@ -946,7 +962,7 @@ void *tls_conn_data(const struct tls_conn *c)
 
 int tls_conn_send(struct tls_conn *c, const json_t *msg)
 {
-	struct buf frame;
+	struct buf *frame = &c->frame;
 	size_t off = 0;
 	int rc;
 
@@ -957,17 +973,16 @@ int tls_conn_send(struct tls_conn *c, const json_t *msg)
 			  MSG_MAX_QUEUED);
 		return INSEL_E_LIMIT;
 	}
-	buf_init(&frame, MSG_HEADER_LEN + MSG_MAX_DEFAULT);
-	rc = msg_encode(msg, &frame);
-	while (rc == 0 && off < frame.len) {
-		ssize_t n = gnutls_record_send(c->session, frame.data + off, frame.len - off);
+	rc = msg_encode(msg, frame);
+	while (rc == 0 && off < frame->len) {
+		ssize_t n = gnutls_record_send(c->session, frame->data + off, frame->len - off);
 
 		if (n < 0 && n != GNUTLS_E_AGAIN && n != GNUTLS_E_INTERRUPTED)
 			rc = INSEL_E_CRYPTO;
 		else if (n > 0)
 			off += (size_t)n;
 	}
-	buf_free(&frame);
+	buf_consume(frame, frame->len);  /* wipes the plaintext, keeps the memory */
 	/* A message too big to encode is the caller's problem; the connection is fine. */
 	if (rc == INSEL_E_TOO_BIG || rc == INSEL_E_MALFORMED || rc == INSEL_E_NOSPACE)
 		return rc;
