@@ -230,6 +230,8 @@ json_t *call_to_json(const struct call *call)
 	json_object_set_new(j, "state", json_string(state_names[call->state]));
 	if (call->cipher != SEC_CIPHER_NONE)
 		json_object_set_new(j, "cipher", json_string(sec_cipher_name(call->cipher)));
+	if (call->compress != SEC_COMPRESS_NONE)
+		json_object_set_new(j, "compression", json_string(sec_compress_name(call->compress)));
 	json_object_set_new(j, "started", json_integer((json_int_t)call->started));
 	for (size_t i = 0; i < call->nchannels; i++) {
 		json_t *ch;

@@ -24,6 +24,7 @@ static const struct cfg_key secondary_schema[] = {
 	{"peers", "wan_address", CFG_ADDR, 0, 0, 0, NULL},
 	{"peers", "ciphers", CFG_STRING, 0, 0, 0, "aes-256-gcm,chacha20-poly1305"},
 	{"peers", "path_mtu", CFG_INT, 0, 576, 65535, "1500"},
+	{"peers", "compression", CFG_STRING, 0, 0, 0, "none"},
 	{"trunk *", "peer_lan", CFG_STRING, CFG_REQUIRED, 0, 0, NULL},
 	{"trunk *", "local", CFG_PREFIX, CFG_MULTI, 0, 0, NULL},
 	{"trunk *", "remote", CFG_PREFIX, CFG_MULTI, 0, 0, NULL},
@@ -188,6 +189,9 @@ int secondary_config_load(struct secondary_config *c, const char *path)
 	if (cfg_addr(&c->file, "peers", "wan_address", &c->wan_address))
 		c->wan_address = c->peer_listen.addr;
 	c->ciphers = cfg_str(&c->file, "peers", "ciphers");
+	if (sec_compress_from_name(cfg_str(&c->file, "peers", "compression"),
+				   &c->compression) != 0)
+		return fail(c, path, "peers: compression must be none or deflate");
 	if (!ciphers_valid(c->ciphers))
 		return fail(c, path, "peers: ciphers must list aes-256-gcm and/or "
 				     "chacha20-poly1305, separated by commas");

@@ -31,6 +31,13 @@ static void our_prefs(const struct secondary *s, struct negotiate_prefs *p)
 	free(copy);
 	if (p->nciphers == 0)
 		negotiate_prefs_default(p);
+	/* Compression only where the operator turned it on (docs/frames.md says what it
+	 * can leak); "none" stays acceptable so that calls to other sites still work. */
+	if (s->cfg.compression == SEC_COMPRESS_DEFLATE) {
+		p->compress[0] = SEC_COMPRESS_DEFLATE;
+		p->compress[1] = SEC_COMPRESS_NONE;
+		p->ncompress = 2;
+	}
 }
 
 static int export_from_tls(void *ctx, const char *label, const void *context,
@@ -107,6 +114,7 @@ int negotiation_answer(struct call *call, const json_t *offer_json, json_t **ans
 	}
 	finish_params(call, params);
 	call->cipher = n.cipher;
+	call->compress = n.compress;
 	*answer = negotiate_answer_to_json(&n);
 	return *answer ? 0 : INSEL_E_NOSPACE;
 }
@@ -131,5 +139,6 @@ int negotiation_finish(struct call *call, const json_t *answer,
 	}
 	finish_params(call, params);
 	call->cipher = n.cipher;
+	call->compress = n.compress;
 	return 0;
 }

@@ -63,6 +63,7 @@ struct secondary_config {
 	uint64_t keepalive_ms;
 	uint64_t dead_after_ms;
 	const char *ciphers;              /* our preference, comma-separated */
+	enum sec_compress compression;    /* offered first and accepted; none by default */
 	unsigned path_mtu;                /* between the gateways; sizes network calls */
 	struct trunk_config trunks[SECONDARY_MAX_TRUNKS];
 	size_t ntrunks;
@@ -222,6 +223,7 @@ struct call {
 	struct call_channel channels[SEC_MAX_CHANNELS];
 	size_t nchannels;
 	enum sec_cipher cipher;
+	enum sec_compress compress;
 	struct client_conn *client;    /* the local party's connection, while it lasts */
 	json_int_t client_request;     /* caller side: the pending "call" request's id */
 	struct peer_conn *peer;

@@ -195,6 +195,27 @@ sleep 1
 active=$(pdir call list --active --json 2>&1)
 check "no call left active in the directory" bash -c "! grep -q '\"id\"' <<<'$active'"
 
+# ---- compression, where both operators turned it on ----
+for x in a b; do
+	sed -i 's/^\[peers\]$/[peers]\ncompression = deflate/' "$NETNS_TMP/secondary-$x.conf"
+done
+restart_secondary a 1
+restart_secondary b 2
+both_registered() { wait_secondary_registered a && wait_secondary_registered b; }
+check "secondaries come back with compression on" both_registered
+listen_as b1 bob "$NETNS_TMP/listen-bob-2.log" --auto-answer || fail "bob cannot listen again"
+spawn_in_ns b1 "$NETNS_TMP/echo-z.log" python3 "$UDP_TOOL" echo 5020 --count 100 --timeout 60
+out=$(insel_as a1 alice call bob@lan-b --udp 5020 2>&1)
+echo "$out"
+zcall=$(call_id_of "$out")
+check "the call negotiates deflate" contains "$(insel_as a1 alice calls --json 2>&1)" \
+	'"compression": *"deflate"'
+check "compressed call carries 4000-byte datagrams intact both ways" \
+	in_ns a1 python3 "$UDP_TOOL" send 10.1.0.1 5020 --count 10 --size 4000
+check "and the datagrams went compressed" contains "$(insel_as a1 alice calls --json 2>&1)" \
+	'"msgs_deflated_out": *[1-9]'
+insel_as a1 alice hangup "$zcall" >/dev/null 2>&1
+
 check "no sanitizer report in the daemons' logs" bash -c \
 	"! grep -l 'Sanitizer' $NETNS_TMP/*.log"
 if [ "$failures" -ne 0 ]; then

@@ -163,6 +163,16 @@ add_trunk() {
 	} >>"$NETNS_TMP/secondary-$x.conf"
 }
 
+# wait_secondary_registered LETTER: until site X's running secondary (its log starts anew
+# with each start) says it registered with the principal (bounded).
+wait_secondary_registered() {
+	for _ in $(seq 1 100); do
+		grep -q "registered LAN" "$NETNS_TMP/secondary-$1.log" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 # restart_secondary LETTER N: stops site X's secondary (SIGTERM: its calls end) and starts
 # it again with its configuration file as it is now.
 restart_secondary() {
