@@ -1,6 +1,8 @@
 /* Names and sentences for the project's error space (see err.h). */
 #include "err.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 struct error_name {
@@ -69,4 +71,16 @@ const char *insel_errcode(int err)
 	if (err < 0 && err > INSEL_E_BASE)
 		return "system";
 	return "internal";
+}
+
+int err_set(char *err, size_t errlen, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err && errlen) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return code;
 }

@@ -4,6 +4,8 @@
 #ifndef INSEL_ERR_H
 #define INSEL_ERR_H
 
+#include <stddef.h>
+
 #define INSEL_E_BASE (-1000)
 
 enum insel_error {
@@ -41,6 +43,11 @@ enum insel_error {
 
 /* A sentence for any negative errno or INSEL_E_* value; never NULL. */
 const char *insel_strerror(int err);
+
+/* For functions that explain a failure in a caller's buffer: writes the sentence into
+ * err (if err and errlen), and returns code, so that one line both says and fails. */
+int err_set(char *err, size_t errlen, int code, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 
 /* The stable wire name of an error (for {"error":{"code":...}}), e.g. "malformed". */
 const char *insel_errcode(int err);

@@ -14,21 +14,6 @@
 
 #define KEYS_PER_CHANNEL (2 * SEC_KEY_LEN)
 
-static int bad(char *err, size_t errlen, int code, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int bad(char *err, size_t errlen, int code, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return code;
-}
-
 void negotiate_prefs_default(struct negotiate_prefs *p)
 {
 	memset(p, 0, sizeof *p);
@@ -85,9 +70,9 @@ static int get_call(const json_t *j, uint64_t *out, char *err, size_t errlen)
 	const char *s;
 
 	if (msg_get_str(j, "call", &s))
-		return bad(err, errlen, INSEL_E_BAD_FIELD, "%s", msg_field_error());
+		return err_set(err, errlen, INSEL_E_BAD_FIELD, "%s", msg_field_error());
 	if (id_parse(s, out) || *out == 0)
-		return bad(err, errlen, INSEL_E_BAD_FIELD,
+		return err_set(err, errlen, INSEL_E_BAD_FIELD,
 			   "field 'call' must be 16 hex digits, not all zero");
 	return 0;
 }
@@ -97,9 +82,9 @@ static int get_nonce(const json_t *j, uint8_t *out, char *err, size_t errlen)
 	const char *s;
 
 	if (msg_get_str(j, "nonce", &s))
-		return bad(err, errlen, INSEL_E_BAD_FIELD, "%s", msg_field_error());
+		return err_set(err, errlen, INSEL_E_BAD_FIELD, "%s", msg_field_error());
 	if (hex_decode(s, strlen(s), out, NEGOTIATE_NONCE_LEN))
-		return bad(err, errlen, INSEL_E_BAD_FIELD, "field 'nonce' must be %d hex digits",
+		return err_set(err, errlen, INSEL_E_BAD_FIELD, "field 'nonce' must be %d hex digits",
 			   2 * NEGOTIATE_NONCE_LEN);
 	return 0;
 }
@@ -109,9 +94,9 @@ static int get_endpoint(const json_t *j, struct ip_endpoint *out, char *err, siz
 	const char *s;
 
 	if (msg_get_str(j, "endpoint", &s))
-		return bad(err, errlen, INSEL_E_BAD_FIELD, "%s", msg_field_error());
+		return err_set(err, errlen, INSEL_E_BAD_FIELD, "%s", msg_field_error());
 	if (ip_endpoint_parse(s, out) || out->port == 0)
-		return bad(err, errlen, INSEL_E_BAD_FIELD,
+		return err_set(err, errlen, INSEL_E_BAD_FIELD,
 			   "field 'endpoint' must be ADDRESS:PORT with a non-zero port");
 	return 0;
 }
@@ -121,7 +106,7 @@ static int get_session(const json_t *ch, size_t i, uint32_t *out, char *err, siz
 	json_int_t v;
 
 	if (msg_get_int(ch, "session", 1, UINT32_MAX, &v))
-		return bad(err, errlen, INSEL_E_BAD_FIELD, "channel %zu: %s", i, msg_field_error());
+		return err_set(err, errlen, INSEL_E_BAD_FIELD, "channel %zu: %s", i, msg_field_error());
 	*out = (uint32_t)v;
 	return 0;
 }
@@ -135,26 +120,26 @@ static int get_channels(const json_t *j, bool with_ports, struct negotiate_chann
 	size_t i;
 
 	if (msg_get_array(j, "channels", SEC_MAX_CHANNELS, &a))
-		return bad(err, errlen, INSEL_E_BAD_FIELD, "%s", msg_field_error());
+		return err_set(err, errlen, INSEL_E_BAD_FIELD, "%s", msg_field_error());
 	if (json_array_size(a) == 0)
-		return bad(err, errlen, INSEL_E_BAD_FIELD, "field 'channels' is empty");
+		return err_set(err, errlen, INSEL_E_BAD_FIELD, "field 'channels' is empty");
 	json_array_foreach(a, i, ch) {
 		json_int_t port, peer_port;
 		int rc;
 
 		if (!json_is_object(ch))
-			return bad(err, errlen, INSEL_E_BAD_FIELD, "channel %zu is not an object", i);
+			return err_set(err, errlen, INSEL_E_BAD_FIELD, "channel %zu is not an object", i);
 		rc = get_session(ch, i, &sessions[i], err, errlen);
 		if (rc)
 			return rc;
 		if (session_taken(sessions, i, sessions[i]))
-			return bad(err, errlen, INSEL_E_BAD_FIELD,
+			return err_set(err, errlen, INSEL_E_BAD_FIELD,
 				   "channel %zu repeats session id %u", i, (unsigned)sessions[i]);
 		if (!with_ports)
 			continue;
 		if (msg_get_int_opt(ch, "port", 0, 65535, 0, &port) ||
 		    msg_get_int_opt(ch, "peer_port", 0, 65535, 0, &peer_port))
-			return bad(err, errlen, INSEL_E_BAD_FIELD, "channel %zu: %s", i,
+			return err_set(err, errlen, INSEL_E_BAD_FIELD, "channel %zu: %s", i,
 				   msg_field_error());
 		chans[i].port = (uint16_t)port;
 		chans[i].peer_port = (uint16_t)peer_port;
@@ -192,16 +177,16 @@ static int get_choices(const json_t *j, const char *key, bool cipher,
 		return 0;
 	}
 	if (msg_get_array(j, key, NEGOTIATE_MAX_CHOICES, &a))
-		return bad(err, errlen, INSEL_E_BAD_FIELD, "%s", msg_field_error());
+		return err_set(err, errlen, INSEL_E_BAD_FIELD, "%s", msg_field_error());
 	if (json_array_size(a) == 0)
-		return bad(err, errlen, INSEL_E_BAD_FIELD, "field '%s' is empty", key);
+		return err_set(err, errlen, INSEL_E_BAD_FIELD, "field '%s' is empty", key);
 	json_array_foreach(a, i, v) {
 		const char *name = json_string_value(v);
 		enum sec_compress z;
 		enum sec_cipher c;
 
 		if (!name)
-			return bad(err, errlen, INSEL_E_BAD_FIELD, "field '%s' must list strings",
+			return err_set(err, errlen, INSEL_E_BAD_FIELD, "field '%s' must list strings",
 				   key);
 		if (cipher) {
 			c = sec_cipher_from_name(name);
@@ -245,7 +230,7 @@ int negotiate_offer_parse(const json_t *j, struct negotiate_offer *out, char *er
 
 	memset(out, 0, sizeof *out);
 	if (!json_is_object(j))
-		return bad(err, errlen, INSEL_E_BAD_FIELD, "the offer is not an object");
+		return err_set(err, errlen, INSEL_E_BAD_FIELD, "the offer is not an object");
 	rc = get_call(j, &out->call_id, err, errlen);
 	if (!rc)
 		rc = get_choices(j, "ciphers", true, &out->prefs, err, errlen);
@@ -344,9 +329,9 @@ static int refusal_of(const json_t *reply, char *err, size_t errlen)
 	msg_reply_is_ok(reply, &code, &message);
 	if (strcmp(code, NEGOTIATE_NO_COMMON_CIPHER) == 0 ||
 	    strcmp(code, NEGOTIATE_NO_COMMON_COMPRESSION) == 0)
-		return bad(err, errlen, INSEL_E_NO_COMMON, "the peer refused the call: %s",
+		return err_set(err, errlen, INSEL_E_NO_COMMON, "the peer refused the call: %s",
 			   message);
-	return bad(err, errlen, INSEL_E_REFUSED, "the peer refused the call (%s): %s", code,
+	return err_set(err, errlen, INSEL_E_REFUSED, "the peer refused the call (%s): %s", code,
 		   message);
 }
 
@@ -356,14 +341,14 @@ static int get_choice(const json_t *j, const struct negotiate_offer *sent,
 	const char *cipher, *compress;
 
 	if (msg_get_str(j, "cipher", &cipher) || msg_get_str(j, "compress", &compress))
-		return bad(err, errlen, INSEL_E_PROTOCOL, "answer: %s", msg_field_error());
+		return err_set(err, errlen, INSEL_E_PROTOCOL, "answer: %s", msg_field_error());
 	out->cipher = sec_cipher_from_name(cipher);
 	if (!has_cipher(&sent->prefs, out->cipher))
-		return bad(err, errlen, INSEL_E_PROTOCOL,
+		return err_set(err, errlen, INSEL_E_PROTOCOL,
 			   "the peer chose cipher '%.40s', which was not offered", cipher);
 	if (sec_compress_from_name(compress, &out->compress) ||
 	    !has_compress(&sent->prefs, out->compress))
-		return bad(err, errlen, INSEL_E_PROTOCOL,
+		return err_set(err, errlen, INSEL_E_PROTOCOL,
 			   "the peer chose compression '%.40s', which was not offered", compress);
 	return 0;
 }
@@ -377,12 +362,12 @@ int negotiate_answer_parse(const json_t *reply, const struct negotiate_offer *se
 
 	memset(out, 0, sizeof *out);
 	if (!json_is_object(reply))
-		return bad(err, errlen, INSEL_E_PROTOCOL, "the answer is not an object");
+		return err_set(err, errlen, INSEL_E_PROTOCOL, "the answer is not an object");
 	if (json_object_get(reply, "error") || json_is_false(json_object_get(reply, "ok")))
 		return refusal_of(reply, err, errlen);
 	rc = get_call(reply, &out->call_id, why, sizeof why);
 	if (!rc && out->call_id != sent->call_id)
-		return bad(err, errlen, INSEL_E_PROTOCOL, "the answer is for another call");
+		return err_set(err, errlen, INSEL_E_PROTOCOL, "the answer is for another call");
 	if (!rc)
 		rc = get_nonce(reply, out->callee.nonce, why, sizeof why);
 	if (!rc)
@@ -390,9 +375,9 @@ int negotiate_answer_parse(const json_t *reply, const struct negotiate_offer *se
 	if (!rc)
 		rc = get_channels(reply, false, NULL, out->callee.sessions, &n, why, sizeof why);
 	if (rc)
-		return bad(err, errlen, INSEL_E_PROTOCOL, "malformed answer: %s", why);
+		return err_set(err, errlen, INSEL_E_PROTOCOL, "malformed answer: %s", why);
 	if (n != sent->nchannels)
-		return bad(err, errlen, INSEL_E_PROTOCOL,
+		return err_set(err, errlen, INSEL_E_PROTOCOL,
 			   "the answer has %zu channels, the offer had %zu", n, sent->nchannels);
 	rc = get_choice(reply, sent, out, err, errlen);
 	if (rc)

@@ -84,21 +84,6 @@ bool pki_name_valid(const char *name)
 	return true;
 }
 
-static int fail(char *err, size_t errlen, int code, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int fail(char *err, size_t errlen, int code, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return code;
-}
-
 /* ---- files ---- */
 
 /* Creates path exclusively with exactly `mode` (umask notwithstanding); returns the fd. */
@@ -110,16 +95,16 @@ static int create_exclusive(const char *path, mode_t mode, char *err, size_t err
 		int e = errno;
 
 		if (e == EEXIST)
-			return fail(err, errlen, INSEL_E_EXISTS,
+			return err_set(err, errlen, INSEL_E_EXISTS,
 				    "%s already exists; refusing to overwrite it", path);
-		return fail(err, errlen, -e, "cannot create %s: %s", path, strerror(e));
+		return err_set(err, errlen, -e, "cannot create %s: %s", path, strerror(e));
 	}
 	if (fchmod(fd, mode) != 0) {
 		int e = errno;
 
 		close(fd);
 		unlink(path);
-		return fail(err, errlen, -e, "cannot set the mode of %s: %s", path, strerror(e));
+		return err_set(err, errlen, -e, "cannot set the mode of %s: %s", path, strerror(e));
 	}
 	return fd;
 }
@@ -138,12 +123,12 @@ static int write_and_close(int fd, const char *path, const gnutls_datum_t *d, ch
 			int e = n < 0 ? errno : EIO;
 
 			close(fd);
-			return fail(err, errlen, -e, "cannot write %s: %s", path, strerror(e));
+			return err_set(err, errlen, -e, "cannot write %s: %s", path, strerror(e));
 		}
 		off += (size_t)n;
 	}
 	if (fsync(fd) != 0 || close(fd) != 0)
-		return fail(err, errlen, -errno, "cannot write %s: %s", path, strerror(errno));
+		return err_set(err, errlen, -errno, "cannot write %s: %s", path, strerror(errno));
 	return 0;
 }
 
@@ -184,7 +169,7 @@ static int load_file(const char *path, gnutls_datum_t *out, char *err, size_t er
 	if (rc < 0) {
 		int e = errno ? errno : EIO;
 
-		return fail(err, errlen, -e, "cannot read %s: %s", path, strerror(e));
+		return err_set(err, errlen, -e, "cannot read %s: %s", path, strerror(e));
 	}
 	return 0;
 }
@@ -193,7 +178,7 @@ static int load_file(const char *path, gnutls_datum_t *out, char *err, size_t er
 
 static int gnutls_fail(char *err, size_t errlen, const char *what, int grc)
 {
-	return fail(err, errlen, INSEL_E_CRYPTO, "%s: %s", what, gnutls_strerror(grc));
+	return err_set(err, errlen, INSEL_E_CRYPTO, "%s: %s", what, gnutls_strerror(grc));
 }
 
 static int new_key(gnutls_x509_privkey_t *key, char *err, size_t errlen)
@@ -392,13 +377,13 @@ int pki_identity_from_der(const void *der, size_t len, struct pki_identity *out,
 	int rc;
 
 	if (len > UINT32_MAX || gnutls_x509_crt_init(&crt) < 0)
-		return fail(err, errlen, INSEL_E_CRYPTO, "cannot allocate a certificate");
+		return err_set(err, errlen, INSEL_E_CRYPTO, "cannot allocate a certificate");
 	rc = gnutls_x509_crt_import(crt, &d, GNUTLS_X509_FMT_DER);
 	if (rc < 0)
-		rc = fail(err, errlen, INSEL_E_MALFORMED, "certificate does not parse: %s",
+		rc = err_set(err, errlen, INSEL_E_MALFORMED, "certificate does not parse: %s",
 			  gnutls_strerror(rc));
 	else if (identity_from_crt(crt, out) != 0)
-		rc = fail(err, errlen, INSEL_E_MALFORMED, "certificate carries no usable name");
+		rc = err_set(err, errlen, INSEL_E_MALFORMED, "certificate carries no usable name");
 	gnutls_x509_crt_deinit(crt);
 	return rc < 0 ? rc : 0;
 }
@@ -419,7 +404,7 @@ static int import_crt_file(const char *path, gnutls_x509_crt_t *crt, char *err,
 	}
 	gnutls_free(pem.data);
 	if (rc < 0)
-		return fail(err, errlen, INSEL_E_MALFORMED,
+		return err_set(err, errlen, INSEL_E_MALFORMED,
 			    "%s is not a PEM certificate: %s", path, gnutls_strerror(rc));
 	return 0;
 }
@@ -435,7 +420,7 @@ int pki_read_identity(const char *cert_path, struct pki_identity *out, char *err
 	rc = identity_from_crt(crt, out);
 	gnutls_x509_crt_deinit(crt);
 	if (rc)
-		return fail(err, errlen, INSEL_E_MALFORMED,
+		return err_set(err, errlen, INSEL_E_MALFORMED,
 			    "%s: certificate carries no usable name", cert_path);
 	return 0;
 }
@@ -472,25 +457,25 @@ int pki_ca_init(const char *dir, const char *organisation, unsigned days, char *
 	int rc;
 
 	if (!organisation || !*organisation || strlen(organisation) > PKI_NAME_MAX)
-		return fail(err, errlen, INSEL_E_BAD_FIELD,
+		return err_set(err, errlen, INSEL_E_BAD_FIELD,
 			    "the organisation name must be 1 to %d characters", PKI_NAME_MAX);
 	if (days == 0 || days > 36500)
-		return fail(err, errlen, INSEL_E_BAD_FIELD,
+		return err_set(err, errlen, INSEL_E_BAD_FIELD,
 			    "the validity must be 1 to 36500 days, not %u", days);
 	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
-		return fail(err, errlen, -errno, "cannot create directory %s: %s", dir,
+		return err_set(err, errlen, -errno, "cannot create directory %s: %s", dir,
 			    strerror(errno));
 	cert_path = join_path(dir, "ca.crt");
 	key_path = join_path(dir, "ca.key");
 	if (!cert_path || !key_path) {
 		free(cert_path);
 		free(key_path);
-		return fail(err, errlen, -ENOMEM, "out of memory");
+		return err_set(err, errlen, -ENOMEM, "out of memory");
 	}
 	rc = new_key(&key, err, errlen);
 	if (rc == 0) {
 		if (gnutls_x509_crt_init(&crt) < 0) {
-			rc = fail(err, errlen, INSEL_E_CRYPTO, "cannot allocate a certificate");
+			rc = err_set(err, errlen, INSEL_E_CRYPTO, "cannot allocate a certificate");
 		} else {
 			int grc = build_ca(crt, key, organisation, days);
 
@@ -531,7 +516,7 @@ static int load_ca_key(const char *path, gnutls_x509_privkey_t *key, char *err,
 	secure_wipe(pem.data, pem.size);
 	gnutls_free(pem.data);
 	if (rc < 0)
-		return fail(err, errlen, INSEL_E_MALFORMED, "%s is not a PEM private key: %s",
+		return err_set(err, errlen, INSEL_E_MALFORMED, "%s is not a PEM private key: %s",
 			    path, gnutls_strerror(rc));
 	return 0;
 }
@@ -551,7 +536,7 @@ static int load_ca(const char *dir, struct ca *ca, char *err, size_t errlen)
 			gnutls_x509_crt_deinit(ca->crt);
 	}
 	if (rc == 0 && read_role(ca->crt) != PKI_ROLE_CA) {
-		rc = fail(err, errlen, INSEL_E_VERIFY, "%s is not an insel CA certificate",
+		rc = err_set(err, errlen, INSEL_E_VERIFY, "%s is not an insel CA certificate",
 			  cert_path);
 		gnutls_x509_crt_deinit(ca->crt);
 		gnutls_x509_privkey_deinit(ca->key);
@@ -560,7 +545,7 @@ static int load_ca(const char *dir, struct ca *ca, char *err, size_t errlen)
 						     0, 0, ca->org, &len) < 0)
 		ca->org[0] = '\0';
 	if (rc == -ENOMEM)
-		fail(err, errlen, rc, "out of memory");
+		err_set(err, errlen, rc, "out of memory");
 	free(cert_path);
 	free(key_path);
 	return rc;
@@ -611,14 +596,14 @@ int pki_issue_validity(const char *ca_dir, enum pki_role role, const char *name,
 	int rc;
 
 	if (role != PKI_ROLE_PRINCIPAL && role != PKI_ROLE_SECONDARY && role != PKI_ROLE_USER)
-		return fail(err, errlen, INSEL_E_BAD_FIELD,
+		return err_set(err, errlen, INSEL_E_BAD_FIELD,
 			    "the role must be principal, secondary or user");
 	if (!pki_name_valid(name))
-		return fail(err, errlen, INSEL_E_BAD_FIELD,
+		return err_set(err, errlen, INSEL_E_BAD_FIELD,
 			    "'%s' is not a valid name (1 to %d of a-z 0-9 . _ -, starting with a "
 			    "letter or digit)", name ? name : "", PKI_NAME_MAX);
 	if (not_after <= not_before)
-		return fail(err, errlen, INSEL_E_BAD_FIELD,
+		return err_set(err, errlen, INSEL_E_BAD_FIELD,
 			    "the certificate would expire before it becomes valid");
 	rc = load_ca(ca_dir, &ca, err, errlen);
 	if (rc)
@@ -626,7 +611,7 @@ int pki_issue_validity(const char *ca_dir, enum pki_role role, const char *name,
 	rc = new_key(&key, err, errlen);
 	if (rc == 0) {
 		if (gnutls_x509_crt_init(&crt) < 0) {
-			rc = fail(err, errlen, INSEL_E_CRYPTO, "cannot allocate a certificate");
+			rc = err_set(err, errlen, INSEL_E_CRYPTO, "cannot allocate a certificate");
 		} else {
 			int grc = build_leaf(crt, key, &ca, role, name, not_before, not_after);
 
@@ -634,7 +619,7 @@ int pki_issue_validity(const char *ca_dir, enum pki_role role, const char *name,
 				     : sign_and_write(crt, ca.crt, ca.key, key, cert_path,
 						      key_path, err, errlen);
 			if (rc == 0 && out && identity_from_crt(crt, out) != 0)
-				rc = fail(err, errlen, INSEL_E_CRYPTO,
+				rc = err_set(err, errlen, INSEL_E_CRYPTO,
 					  "cannot read back the new certificate");
 			gnutls_x509_crt_deinit(crt);
 		}
@@ -651,7 +636,7 @@ int pki_issue(const char *ca_dir, enum pki_role role, const char *name, unsigned
 	long long now = (long long)time(NULL);
 
 	if (days == 0 || days > 36500)
-		return fail(err, errlen, INSEL_E_BAD_FIELD,
+		return err_set(err, errlen, INSEL_E_BAD_FIELD,
 			    "the validity must be 1 to 36500 days, not %u", days);
 	return pki_issue_validity(ca_dir, role, name, now - BACKDATE_SECONDS,
 				  now + (long long)days * 86400, cert_path, key_path, out, err,

@@ -48,21 +48,6 @@ struct sec_call {
 	bool exported;
 };
 
-static int fail(char *err, size_t errlen, int code, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int fail(char *err, size_t errlen, int code, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return code;
-}
-
 static uint64_t now_ms(void)
 {
 	struct timespec ts;
@@ -145,7 +130,7 @@ int sec_init(const struct sec_options *opt, struct sec_socket **out, char *err,
 	int rc;
 
 	if (!s)
-		return fail(err, errlen, -ENOMEM, "out of memory");
+		return err_set(err, errlen, -ENOMEM, "out of memory");
 	s->listen_fd = -1;
 	s->timeout_ms = opt->timeout_ms ? opt->timeout_ms : SEC_TIMEOUT_DEFAULT_MS;
 	s->prefs = opt->prefs;
@@ -154,7 +139,7 @@ int sec_init(const struct sec_options *opt, struct sec_socket **out, char *err,
 	s->nroles = opt->allowed_roles ? opt->nroles : 1;
 	if (s->nroles == 0 || s->nroles > TLS_MAX_ROLES) {
 		free(s);
-		return fail(err, errlen, INSEL_E_BAD_FIELD, "between 1 and %d allowed roles",
+		return err_set(err, errlen, INSEL_E_BAD_FIELD, "between 1 and %d allowed roles",
 			    TLS_MAX_ROLES);
 	}
 	memcpy(s->roles, opt->allowed_roles ? opt->allowed_roles : secondaries,
@@ -165,7 +150,7 @@ int sec_init(const struct sec_options *opt, struct sec_socket **out, char *err,
 	if (!rc && opt->listen) {
 		rc = listen_on(opt->listen, &s->listen_fd, &s->port);
 		if (rc)
-			fail(err, errlen, rc, "cannot listen: %s", insel_strerror(rc));
+			err_set(err, errlen, rc, "cannot listen: %s", insel_strerror(rc));
 	}
 	if (rc) {
 		sec_free(s);
@@ -213,7 +198,7 @@ static int handshake(struct sec_socket *s, struct sec_call *c, bool server,
 		/* MSG_NOSIGNAL: a peer that hangs up must not kill us with SIGPIPE. */
 		rc = tls_session_new(&c->session, s->creds, server, &c->policy, GNUTLS_NO_SIGNAL);
 	if (rc)
-		return fail(err, errlen, rc, "cannot set up TLS: %s", insel_strerror(rc));
+		return err_set(err, errlen, rc, "cannot set up TLS: %s", insel_strerror(rc));
 	gnutls_transport_set_int(c->session, c->tcp_fd);
 	gnutls_handshake_set_timeout(c->session, s->timeout_ms);
 	do
@@ -224,10 +209,10 @@ static int handshake(struct sec_socket *s, struct sec_call *c, bool server,
 
 		if (rc != GNUTLS_E_FATAL_ALERT_RECEIVED)
 			gnutls_alert_send_appropriate(c->session, rc);
-		return fail(err, errlen, code, "%s", c->policy.error);
+		return err_set(err, errlen, code, "%s", c->policy.error);
 	}
 	if (!c->policy.verified && tls_verify_peer(c->session, &c->policy) != 0)
-		return fail(err, errlen, INSEL_E_VERIFY, "%s", c->policy.error);
+		return err_set(err, errlen, INSEL_E_VERIFY, "%s", c->policy.error);
 	gnutls_record_set_timeout(c->session, s->timeout_ms);
 	return 0;
 }
@@ -353,22 +338,22 @@ static int answer_offer(struct sec_socket *s, struct sec_call *c, const json_t *
 
 	if (negotiate_offer_parse(req, &offer, why, sizeof why) != 0) {
 		refuse_offer(c, msg_id(req), NEGOTIATE_BAD_OFFER, why);
-		return fail(err, errlen, INSEL_E_PROTOCOL, "bad offer from '%s': %s",
+		return err_set(err, errlen, INSEL_E_PROTOCOL, "bad offer from '%s': %s",
 			    c->policy.peer.name, why);
 	}
 	negotiate_side_random(&me, offer.nchannels);
 	rc = open_udp(c->tcp_fd, &c->udp_fd, &me.endpoint);
 	if (rc)
-		return fail(err, errlen, rc, "cannot open a UDP socket: %s", insel_strerror(rc));
+		return err_set(err, errlen, rc, "cannot open a UDP socket: %s", insel_strerror(rc));
 	rc = negotiate_choose(&offer, &s->prefs, &me, &agreed, &refusal);
 	if (rc) {
 		refuse_offer(c, msg_id(req), refusal.code, refusal.message);
-		return fail(err, errlen, rc, "call from '%s' refused: %s", c->policy.peer.name,
+		return err_set(err, errlen, rc, "call from '%s' refused: %s", c->policy.peer.name,
 			    refusal.message);
 	}
 	answer = negotiate_answer_to_json(&agreed);
 	if (!answer)
-		return fail(err, errlen, -ENOMEM, "out of memory");
+		return err_set(err, errlen, -ENOMEM, "out of memory");
 	json_object_set_new(answer, "id", json_integer(msg_id(req)));
 	json_object_set_new(answer, "ok", json_true());
 	rc = tls_send_msg(c, answer);
@@ -376,7 +361,7 @@ static int answer_offer(struct sec_socket *s, struct sec_call *c, const json_t *
 	if (!rc)
 		rc = derive_and_start(c, &agreed, false);
 	if (rc)
-		return fail(err, errlen, rc, "cannot answer '%s': %s", c->policy.peer.name,
+		return err_set(err, errlen, rc, "cannot answer '%s': %s", c->policy.peer.name,
 			    insel_strerror(rc));
 	return 0;
 }
@@ -388,15 +373,15 @@ int sec_accept(struct sec_socket *s, struct sec_call **out, char *err, size_t er
 	int rc;
 
 	if (s->listen_fd < 0)
-		return fail(err, errlen, INSEL_E_BAD_FIELD, "this secure socket does not listen");
+		return err_set(err, errlen, INSEL_E_BAD_FIELD, "this secure socket does not listen");
 	c = call_new();
 	if (!c)
-		return fail(err, errlen, -ENOMEM, "out of memory");
+		return err_set(err, errlen, -ENOMEM, "out of memory");
 	do
 		c->tcp_fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC);
 	while (c->tcp_fd < 0 && errno == EINTR);
 	if (c->tcp_fd < 0) {
-		rc = fail(err, errlen, -errno, "accept failed: %s", strerror(errno));
+		rc = err_set(err, errlen, -errno, "accept failed: %s", strerror(errno));
 		sec_close(c);
 		return rc;
 	}
@@ -405,7 +390,7 @@ int sec_accept(struct sec_socket *s, struct sec_call **out, char *err, size_t er
 	if (!rc) {
 		rc = tls_recv_msg(c, &req);
 		if (rc)
-			fail(err, errlen, rc, "no offer from '%s': %s", c->policy.peer.name,
+			err_set(err, errlen, rc, "no offer from '%s': %s", c->policy.peer.name,
 			     insel_strerror(rc));
 	}
 	if (!rc)
@@ -467,10 +452,10 @@ static int offer_and_wait(struct sec_socket *s, struct sec_call *c,
 	int rc = make_offer(s, c, channels, n, &offer);
 
 	if (rc)
-		return fail(err, errlen, rc, "cannot open a UDP socket: %s", insel_strerror(rc));
+		return err_set(err, errlen, rc, "cannot open a UDP socket: %s", insel_strerror(rc));
 	req = negotiate_offer_to_json(&offer);
 	if (!req)
-		return fail(err, errlen, -ENOMEM, "out of memory");
+		return err_set(err, errlen, -ENOMEM, "out of memory");
 	json_object_set_new(req, "op", json_string("negotiate"));
 	json_object_set_new(req, "id", json_integer(1));
 	rc = tls_send_msg(c, req);
@@ -478,14 +463,14 @@ static int offer_and_wait(struct sec_socket *s, struct sec_call *c,
 	if (!rc)
 		rc = tls_recv_msg(c, &reply);
 	if (rc)
-		return fail(err, errlen, rc, "no answer from '%s': %s", c->policy.peer.name,
+		return err_set(err, errlen, rc, "no answer from '%s': %s", c->policy.peer.name,
 			    insel_strerror(rc));
 	rc = negotiate_answer_parse(reply, &offer, &agreed, err, errlen);
 	json_decref(reply);
 	if (!rc) {
 		rc = derive_and_start(c, &agreed, true);
 		if (rc)
-			fail(err, errlen, rc, "cannot start the channels: %s", insel_strerror(rc));
+			err_set(err, errlen, rc, "cannot start the channels: %s", insel_strerror(rc));
 	}
 	return rc;
 }
@@ -499,14 +484,14 @@ int sec_connect(struct sec_socket *s, const struct ip_endpoint *to, enum pki_rol
 	int rc;
 
 	if (nchannels == 0 || nchannels > SEC_MAX_CHANNELS)
-		return fail(err, errlen, INSEL_E_BAD_FIELD, "a call has 1 to %d channels",
+		return err_set(err, errlen, INSEL_E_BAD_FIELD, "a call has 1 to %d channels",
 			    SEC_MAX_CHANNELS);
 	c = call_new();
 	if (!c)
-		return fail(err, errlen, -ENOMEM, "out of memory");
+		return err_set(err, errlen, -ENOMEM, "out of memory");
 	rc = tcp_connect(to, s->timeout_ms, &c->tcp_fd);
 	if (rc)
-		fail(err, errlen, rc, "cannot connect to %s: %s",
+		err_set(err, errlen, rc, "cannot connect to %s: %s",
 		     ip_endpoint_format(to, where, sizeof where), insel_strerror(rc));
 	if (!rc)
 		rc = handshake(s, c, false, &expect_role, 1, expect_name, err, errlen);

@@ -79,28 +79,13 @@ static void conn_fail(struct tls_conn *c, int err, const char *fmt, ...)
 
 /* ---- credentials ---- */
 
-static int creds_fail(char *err, size_t errlen, int code, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int creds_fail(char *err, size_t errlen, int code, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return code;
-}
-
 static int read_file(const char *path, gnutls_datum_t *out, char *err, size_t errlen)
 {
 	errno = 0;
 	if (gnutls_load_file(path, out) < 0) {
 		int e = errno ? errno : EIO;
 
-		return creds_fail(err, errlen, -e, "cannot read %s: %s", path, strerror(e));
+		return err_set(err, errlen, -e, "cannot read %s: %s", path, strerror(e));
 	}
 	return 0;
 }
@@ -125,7 +110,7 @@ static int check_own_chain(const gnutls_datum_t *ca_pem, const gnutls_datum_t *c
 
 	if (gnutls_x509_crt_list_import2(&cas, &ncas, ca_pem, GNUTLS_X509_FMT_PEM, 0) < 0 ||
 	    ncas == 0)
-		return creds_fail(err, errlen, INSEL_E_CONFIG, "%s holds no PEM certificate",
+		return err_set(err, errlen, INSEL_E_CONFIG, "%s holds no PEM certificate",
 				  ca_file);
 	rc = gnutls_x509_crt_init(&own);
 	if (rc >= 0) {
@@ -141,10 +126,10 @@ static int check_own_chain(const gnutls_datum_t *ca_pem, const gnutls_datum_t *c
 		gnutls_x509_crt_deinit(cas[i]);
 	gnutls_free(cas);
 	if (rc < 0)
-		return creds_fail(err, errlen, INSEL_E_CONFIG, "%s is not a PEM certificate: %s",
+		return err_set(err, errlen, INSEL_E_CONFIG, "%s is not a PEM certificate: %s",
 				  cert_file, gnutls_strerror(rc));
 	if (status)
-		return creds_fail(err, errlen, INSEL_E_CONFIG,
+		return err_set(err, errlen, INSEL_E_CONFIG,
 				  "%s is not signed by the CA in %s", cert_file, ca_file);
 	return 0;
 }
@@ -160,7 +145,7 @@ static int load_into(struct tls_creds *c, const char *ca_file, const char *cert_
 		/* A party without a certificate (an end user's client): it can only check
 		 * servers, and servers that accept it identify it by other means. */
 		if (gnutls_certificate_set_x509_trust_mem(c->cred, &ca, GNUTLS_X509_FMT_PEM) <= 0)
-			rc = creds_fail(err, errlen, INSEL_E_CONFIG,
+			rc = err_set(err, errlen, INSEL_E_CONFIG,
 					"%s holds no usable CA certificate", ca_file);
 		gnutls_free(ca.data);
 		return rc;
@@ -179,17 +164,17 @@ static int load_into(struct tls_creds *c, const char *ca_file, const char *cert_
 	if (!rc && c->self.not_before > (long long)time(NULL))
 		log_warn("%s is not valid yet: peers will refuse it", cert_file);
 	if (!rc && gnutls_certificate_set_x509_trust_mem(c->cred, &ca, GNUTLS_X509_FMT_PEM) <= 0)
-		rc = creds_fail(err, errlen, INSEL_E_CONFIG, "%s holds no usable CA certificate",
+		rc = err_set(err, errlen, INSEL_E_CONFIG, "%s holds no usable CA certificate",
 				ca_file);
 	if (!rc) {
 		int grc = gnutls_certificate_set_x509_key_mem(c->cred, &cert, &key,
 							      GNUTLS_X509_FMT_PEM);
 
 		if (grc == GNUTLS_E_CERTIFICATE_KEY_MISMATCH)
-			rc = creds_fail(err, errlen, INSEL_E_CONFIG,
+			rc = err_set(err, errlen, INSEL_E_CONFIG,
 					"%s is not the private key of %s", key_file, cert_file);
 		else if (grc < 0)
-			rc = creds_fail(err, errlen, INSEL_E_CONFIG,
+			rc = err_set(err, errlen, INSEL_E_CONFIG,
 					"cannot use %s with %s: %s", key_file, cert_file,
 					gnutls_strerror(grc));
 	}
@@ -206,10 +191,10 @@ int tls_creds_load(struct tls_creds **out, const char *ca_file, const char *cert
 	int rc;
 
 	if (!c)
-		return creds_fail(err, errlen, -ENOMEM, "out of memory");
+		return err_set(err, errlen, -ENOMEM, "out of memory");
 	if (gnutls_certificate_allocate_credentials(&c->cred) < 0) {
 		free(c);
-		return creds_fail(err, errlen, INSEL_E_CRYPTO, "cannot allocate TLS credentials");
+		return err_set(err, errlen, INSEL_E_CRYPTO, "cannot allocate TLS credentials");
 	}
 	c->handshake_timeout_ms = TLS_HANDSHAKE_TIMEOUT_MS;
 	rc = load_into(c, ca_file, cert_file, key_file, err, errlen);

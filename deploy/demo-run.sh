@@ -46,7 +46,7 @@ say "alice on a1 calls bob@lan-b with two UDP channels (RTP and RTCP)"
 show "insel call bob@lan-b --udp 5004,5005"
 out=$(insel_as a1 alice call bob@lan-b --udp 5004,5005)
 echo "$out"
-call=$(sed -n 's/^call \([0-9a-f]\{16\}\) .*/\1/p' <<<"$out" | head -n 1)
+call=$(call_id_of "$out")
 sleep 0.2
 echo "bob's side:"
 tail -n +2 "$NETNS_TMP/listen-bob.log"

@@ -26,7 +26,6 @@ listen_as b1 bob "$NETNS_TMP/listen.log" --auto-answer
 spawn_in_ns b1 "$NETNS_TMP/echo.log" python3 "$UDP_TOOL" echo 5004,5005 --count 100000 \
 	--timeout 600
 
-call_id_of() { sed -n 's/^call \([0-9a-f]\{16\}\) .*/\1/p' <<<"$1" | head -n 1; }
 ms_now() { date +%s%N; }
 
 echo "== call set-up, $CALLS calls one after another"

@@ -190,3 +190,30 @@ insel_operator() {
 	in_ns "gw-$x" env INSEL_PASSWORD="pw-$user" "$C" "$@" \
 		--secondary "$NETNS_TMP/secondary-$x.sock" --user "$user"
 }
+
+# ---- for tests: checks that count failures, and what they look at ----
+
+failures=0
+check() {  # check LABEL COMMAND...: passes if COMMAND succeeds
+	local label=$1
+	shift
+	if "$@"; then
+		echo "ok - $label"
+	else
+		echo "FAIL - $label"
+		failures=$((failures + 1))
+	fi
+}
+contains() { grep -q -- "$2" <<<"$1"; }
+
+# The auxiliaries a secondary supervises right now (its children), by PID.
+aux_pids() { ps -o pid= --ppid "${SECONDARY_PID[$1]}" 2>/dev/null | tr -d ' '; }
+aux_count() { aux_pids "$1" | grep -c . || true; }
+wait_aux_count() {  # wait_aux_count SITE N SECONDS
+	for _ in $(seq 1 $(($3 * 10))); do
+		[ "$(aux_count "$1")" -eq "$2" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+call_id_of() { sed -n 's/^call \([0-9a-f]\{16\}\) .*/\1/p' <<<"$1" | head -n 1; }

@@ -18,28 +18,6 @@ netns_begin
 topo_two_sites
 insel_deploy || fail "deployment did not come up"
 
-failures=0
-check() {  # check LABEL COMMAND...: passes if COMMAND succeeds
-	local label=$1
-	shift
-	if "$@"; then
-		echo "ok - $label"
-	else
-		echo "FAIL - $label"
-		failures=$((failures + 1))
-	fi
-}
-contains() { grep -q -- "$2" <<<"$1"; }
-aux_pids() { ps -o pid= --ppid "${SECONDARY_PID[$1]}" 2>/dev/null | tr -d ' '; }
-aux_count() { aux_pids "$1" | grep -c . || true; }
-wait_aux_count() {  # wait_aux_count SITE N SECONDS
-	for _ in $(seq 1 $(($3 * 10))); do
-		[ "$(aux_count "$1")" -eq "$2" ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
-call_id_of() { sed -n 's/^call \([0-9a-f]\{16\}\) .*/\1/p' <<<"$1" | head -n 1; }
 pings() { in_ns "$1" ping -n -c "${3:-1}" -W 1 -i 0.2 "$2" >/dev/null 2>&1; }
 no_ping() { ! pings "$1" "$2"; }
 tun_links() { ip -n "${NS}gw-$1" -o link show type tun 2>/dev/null | grep -c . || true; }
