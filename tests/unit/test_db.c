@@ -399,6 +399,63 @@ static void persists_across_reopen(void **state)
 	json_decref(res);
 }
 
+/* The daemon's read window: reads inside it share one snapshot (so another connection's
+ * write is not seen until the window is released: at most one loop turn later), and a
+ * write from this connection ends the window first and is seen at once. */
+static void read_window_sees_writes(void **state)
+{
+	struct fixture *f = *state;
+	struct ip_addr h1 = addr("10.2.0.21"), h2 = addr("10.2.0.22");
+	struct db *other;
+	char err[256];
+	json_t *res;
+
+	register_lan(f->db, "gw-b", "lan-b", "10.2.0.0/24", "198.18.0.2:7443", NOW);
+	assert_int_equal(db_open(f->path, &other, err, sizeof err), 0);
+	db_read_hold(f->db);
+	assert_int_equal(db_lookup(f->db, "printer", NOW, &res), INSEL_E_NOT_FOUND);
+	/* Our own write inside the window: the window ends first, the write commits. */
+	assert_int_equal(db_host_add(f->db, "printer", "lan-b", &h1, NOW), 0);
+	assert_int_equal(db_lookup(f->db, "printer", NOW, &res), 0);
+	json_decref(res);
+	/* Another connection writes while we hold a window: seen after the release. */
+	db_read_hold(f->db);
+	assert_int_equal(db_lookup(f->db, "scanner", NOW, &res), INSEL_E_NOT_FOUND);
+	assert_int_equal(db_host_add(other, "scanner", "lan-b", &h2, NOW), 0);
+	assert_int_equal(db_lookup(f->db, "scanner", NOW, &res), INSEL_E_NOT_FOUND);
+	db_read_release(f->db);
+	assert_int_equal(db_lookup(f->db, "scanner", NOW, &res), 0);
+	json_decref(res);
+	db_close(other);
+}
+
+/* A batch commits all its rows at once; a refused row inside it changes nothing and the
+ * batch goes on; a batch ended with an error leaves nothing. */
+static void batches(void **state)
+{
+	struct fixture *f = *state;
+	struct ip_addr in = addr("10.2.0.30"), out = addr("10.9.0.1"), also = addr("10.2.0.31");
+	struct ip_addr gone = addr("10.2.0.40");
+	json_t *res;
+
+	register_lan(f->db, "gw-b", "lan-b", "10.2.0.0/24", "198.18.0.2:7443", NOW);
+	assert_int_equal(db_batch_begin(f->db), 0);
+	assert_int_equal(db_host_add(f->db, "h-in", "lan-b", &in, NOW), 0);
+	assert_int_not_equal(db_host_add(f->db, "h-out", "lan-b", &out, NOW), 0);
+	assert_int_equal(db_host_add(f->db, "h-also", "lan-b", &also, NOW), 0);
+	assert_int_equal(db_batch_end(f->db, 0), 0);
+	assert_int_equal(db_lookup(f->db, "h-in", NOW, &res), 0);
+	json_decref(res);
+	assert_int_equal(db_lookup(f->db, "h-also", NOW, &res), 0);
+	json_decref(res);
+	assert_int_equal(db_lookup(f->db, "h-out", NOW, &res), INSEL_E_NOT_FOUND);
+
+	assert_int_equal(db_batch_begin(f->db), 0);
+	assert_int_equal(db_host_add(f->db, "h-gone", "lan-b", &gone, NOW), 0);
+	assert_int_equal(db_batch_end(f->db, INSEL_E_CONFLICT), INSEL_E_CONFLICT);
+	assert_int_equal(db_lookup(f->db, "h-gone", NOW, &res), INSEL_E_NOT_FOUND);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -414,6 +471,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(call_records, setup, teardown),
 		cmocka_unit_test_setup_teardown(revocations, setup, teardown),
 		cmocka_unit_test_setup_teardown(persists_across_reopen, setup, teardown),
+		cmocka_unit_test_setup_teardown(read_window_sees_writes, setup, teardown),
+		cmocka_unit_test_setup_teardown(batches, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
