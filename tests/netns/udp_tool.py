@@ -6,8 +6,9 @@
       7000-7049); stops after N datagrams in all or S seconds.
   udp_tool.py send HOST PORT [--count N] [--size B] [--timeout S] [--src-port P]
       Sends N datagrams of B bytes (a pattern that carries the sequence number), waits
-      for each echo and checks it byte for byte. Prints one summary line; exits 0 only
-      if every datagram came back intact.
+      for each echo (resending a datagram whose echo does not come, --retries times) and
+      checks it byte for byte. Prints one summary line; exits 0 only if every datagram
+      came back intact.
 """
 import argparse
 import selectors
@@ -65,19 +66,27 @@ def send(args):
     deadline = time.monotonic() + args.timeout
     ok = bad = lost = 0
     rtts = []
+    resent = 0
     for seq in range(args.count):
         data = pattern(seq, args.size)
-        start = time.monotonic()
-        s.sendto(data, (args.host, args.port))
         got = None
-        while time.monotonic() < deadline:
-            s.settimeout(min(args.wait, max(deadline - time.monotonic(), 0.001)))
-            try:
-                reply, _ = s.recvfrom(65535)
-            except socket.timeout:
-                break
-            if reply[:4] == data[:4]:
-                got = reply
+        # UDP promises nothing: a datagram with no echo is sent once more (counted)
+        # before it counts as lost; what does come back must be intact.
+        for attempt in range(1 + args.retries):
+            if attempt:
+                resent += 1
+            start = time.monotonic()
+            s.sendto(data, (args.host, args.port))
+            while time.monotonic() < deadline:
+                s.settimeout(min(args.wait, max(deadline - time.monotonic(), 0.001)))
+                try:
+                    reply, _ = s.recvfrom(65535)
+                except socket.timeout:
+                    break
+                if reply[:4] == data[:4]:
+                    got = reply
+                    break
+            if got is not None or time.monotonic() >= deadline:
                 break
         if got is None:
             lost += 1
@@ -91,7 +100,7 @@ def send(args):
             break
     med = statistics.median(rtts) if rtts else 0
     print(f"sent {args.count} x {args.size} B: {ok} intact, {bad} corrupted, {lost} lost,"
-          f" median rtt {med:.0f} us")
+          f" {resent} resent, median rtt {med:.0f} us")
     return 0 if ok == args.count else 1
 
 
@@ -111,6 +120,7 @@ def main():
     c.add_argument("--timeout", type=float, default=20)
     c.add_argument("--wait", type=float, default=2)
     c.add_argument("--src-port", type=int, default=0)
+    c.add_argument("--retries", type=int, default=1)
     args = p.parse_args()
     return echo(args) if args.mode == "echo" else send(args)
 

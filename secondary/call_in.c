@@ -1,0 +1,313 @@
+/* The callee's side of a call (see call.c for the whole state machine): a peer's
+ * call_request is read (call_parse.c), the caller's secondary is checked against the
+ * directory (for network calls, its prefixes too), our client is rung -> BINDING -> UP
+ * (answer sent). A trunk from a LAN we have a trunk for is accepted without ringing. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "call_internal.h"
+#include "err.h"
+#include "frame.h"
+#include "log.h"
+#include "msg.h"
+#include "tls.h"
+
+/* ---- callee side ---- */
+
+static void callee_up(struct call *call)
+{
+	json_t *notice;
+
+	log_info("call %s from %s to %s is up (%s)", call->id_hex, call->caller, call->callee,
+		 sec_cipher_name(call->cipher));
+	if (call->peer && call->peer_request >= 0) {
+		json_t *reply = msg_reply_ok(call->peer_request);
+
+		json_object_set_new(reply, "answer", json_incref(call->offer));
+		if (call->tun) {
+			char gw[IP_STRLEN];
+
+			json_object_set_new(reply, "tun", json_pack(
+				"{s:s}", "callee_gateway",
+				ip_addr_format(&call->sec->cfg.lan_address, gw, sizeof gw)));
+		}
+		peer_send(call->peer, reply);
+		call->peer_request = -1;
+	}
+	if (call->client) {
+		notice = json_pack("{s:s, s:o}", "op", "call_up", "call", call_to_json(call));
+		client_send(call->client, notice);
+	}
+	if (call->trunk)
+		trunk_call_up(call->trunk, call);
+}
+
+static void callee_bound(struct call *call, const json_t *reply, int err)
+{
+	struct sec_channel_params params[SEC_MAX_CHANNELS];
+	const char *why = NULL;
+	char reason[256];
+	json_t *offer = call->offer;
+
+	if (take_bound(call, reply, err, &why)) {
+		call_end(call, "aux_failed", why);
+		return;
+	}
+	/* call->offer held the caller's offer; it now holds our answer. */
+	call->offer = NULL;
+	if (negotiation_answer(call, offer, &call->offer, params, reason, sizeof reason)) {
+		json_decref(offer);
+		call_end(call, "no_common", reason);
+		return;
+	}
+	json_decref(offer);
+	start_relay(call, params, callee_up);
+	for (size_t i = 0; i < call->nchannels; i++)
+		chanparams_wipe(&params[i]);
+}
+
+static void answer_reply(void *ctx, const json_t *reply, int err)
+{
+	struct call *call = ctx;
+	int rc;
+
+	if (call->client)
+		call->client->ringing = NULL;
+	if (err) {
+		call_end(call, "no_answer", err == INSEL_E_TIMEOUT ? "nobody answered in time"
+								    : "the callee went away");
+		return;
+	}
+	if (!msg_reply_is_ok(reply, NULL, NULL) ||
+	    !json_is_true(json_object_get(reply, "accept"))) {
+		call_end(call, "rejected", "the callee declined the call");
+		return;
+	}
+	rc = spawn_aux(call, callee_bound);
+	if (rc)
+		call_end(call, "aux_failed", insel_strerror(rc));
+}
+
+static void ring(struct call *call)
+{
+	struct client_conn *c = call->client;
+	json_t *req = json_pack("{s:s, s:o}", "op", "incoming", "call", call_to_json(call));
+
+	c->ringing = call;
+	call->state = CALL_RINGING;
+	log_info("call %s: ringing %s for %s", call->id_hex, call->callee, call->caller);
+	if (rpc_call(&c->rpc, req, (uint32_t)call->sec->cfg.ring_timeout_ms, answer_reply, call))
+		call_end(call, "no_answer", "cannot reach the callee's client");
+}
+
+/* The callee's listening client, then ringing it. */
+static void find_callee(struct call *call)
+{
+	struct client_conn *listener;
+
+	listener = client_find_listener(call->sec, call->callee_user,
+					call->has_callee_addr ? &call->callee_addr : NULL);
+	if (!listener) {
+		call_end(call, "not_listening", "the callee is not waiting for calls");
+		return;
+	}
+	if (listener->ringing) {
+		call_end(call, "busy", "the callee is answering another call");
+		return;
+	}
+	if (call->tun && (!listener->accept_tun || !ip_addr_equal(&listener->addr,
+								  &call->callee_addr))) {
+		call_end(call, "rejected", "the callee does not take network calls "
+			 "(insel listen --tun)");
+		return;
+	}
+	call->client = listener;
+	for (size_t i = 0; i < call->nchannels && !call->tun; i++) {
+		call->channels[i].deliver.addr = listener->addr;
+		call->channels[i].deliver.port = call->channels[i].port;
+	}
+	ring(call);
+}
+
+static bool inside_our_lan(const struct secondary *s, const struct ip_prefix *p, size_t n)
+{
+	return prefixes_within(p, n, s->cfg.prefixes, s->cfg.nprefixes);
+}
+
+/* Host to host: the caller's address must be in the caller's LAN by the directory. */
+static void caller_addr_reply(void *ctx, const json_t *reply, int err)
+{
+	struct call *call = ctx;
+	const char *lan = strchr(call->caller, '@'), *found;
+
+	if (err) {
+		call_end(call, "principal_unreachable", "cannot check the caller with the directory");
+		return;
+	}
+	if (!msg_reply_is_ok(reply, NULL, NULL) || msg_get_str(reply, "lan", &found) || !lan ||
+	    strcmp(found, lan + 1) != 0) {
+		log_warn("call %s: network call from an address outside the caller's LAN",
+			 call->id_hex);
+		call_end(call, "forbidden", "the caller's address is not in the caller's LAN");
+		return;
+	}
+	find_callee(call);
+}
+
+/* Host to host: callee host /32 here, caller host /32 there, checked before ringing. */
+static void check_tun_caller(struct call *call)
+{
+	char text[IP_STRLEN];
+	json_t *req;
+
+	if (call->ntun_local != 1 || call->ntun_remote != 1 || call->tun_local[0].len != 32 ||
+	    call->tun_remote[0].len != 32 || !call->has_callee_addr ||
+	    !ip_addr_equal(&call->tun_local[0].addr, &call->callee_addr) ||
+	    !inside_our_lan(call->sec, call->tun_local, 1)) {
+		call_end(call, "forbidden", "a host-to-host network call joins one caller "
+			 "address to the callee's address");
+		return;
+	}
+	req = msg_request("lookup", 0);
+	json_object_set_new(req, "callee", json_string(ip_addr_format(&call->tun_remote[0].addr,
+								      text, sizeof text)));
+	if (principal_request(call->sec, req, caller_addr_reply, call))
+		call_end(call, "principal_unreachable",
+			 "the callee's gateway cannot reach the directory");
+}
+
+/* Trunk, callee side: the directory's record of the caller's LAN names the secondary that
+ * connected and covers the prefixes it wants to reach us from; ours are ours to give. */
+static void trunk_caller_reply(void *ctx, const json_t *reply, int err)
+{
+	struct call *call = ctx;
+	struct trunk *t = call->trunk;
+	struct ip_prefix dir[SECONDARY_MAX_PREFIXES];
+	const json_t *entry;
+	const char *fingerprint;
+	size_t ndir;
+
+	if (err || !msg_reply_is_ok(reply, NULL, NULL)) {
+		call_end(call, "principal_unreachable", "cannot check the trunk with the directory");
+		return;
+	}
+	if (!call->peer) {
+		call_end(call, "peer_lost", "the caller's gateway went away");
+		return;
+	}
+	entry = directory_lan(reply, call->caller);
+	fingerprint = json_string_value(json_object_get(entry, "fingerprint"));
+	if (!entry || !fingerprint ||
+	    strcmp(fingerprint, tls_conn_peer(call->peer->tls)->fingerprint) != 0) {
+		log_warn("call %s: trunk from LAN %s by a secondary the directory does not name",
+			 call->id_hex, call->caller);
+		call_end(call, "forbidden", "the calling gateway does not serve that LAN");
+		return;
+	}
+	ndir = directory_prefixes(entry, dir, SECONDARY_MAX_PREFIXES);
+	if (!prefixes_within(call->tun_remote, call->ntun_remote, dir, ndir) ||
+	    (t->cfg->nremote && !prefixes_within(call->tun_remote, call->ntun_remote,
+						 t->cfg->remote, t->cfg->nremote)) ||
+	    !prefixes_within(call->tun_local, call->ntun_local, t->cfg->local, t->cfg->nlocal)) {
+		log_warn("call %s: trunk from LAN %s asks for prefixes outside the configured "
+			 "and directory ones", call->id_hex, call->caller);
+		call_end(call, "forbidden", "the trunk's prefixes do not match this gateway's "
+			 "trunk configuration and the directory");
+		return;
+	}
+	if (t->call && t->call != call) {
+		log_info("trunk to LAN %s: a new call replaces call %s", call->caller,
+			 t->call->id_hex);
+		call_end(t->call, "replaced", "the peer gateway placed the trunk again");
+	}
+	t->call = call;
+	if (spawn_aux(call, callee_bound))
+		call_end(call, "aux_failed", "cannot start the call's auxiliary");
+}
+
+/* The directory's record of the caller's LAN must name the secondary that connected. */
+static void caller_check_reply(void *ctx, const json_t *reply, int err)
+{
+	struct call *call = ctx;
+	const char *fingerprint;
+	const struct pki_identity *peer;
+
+	if (err) {
+		call_end(call, "principal_unreachable", "cannot check the caller with the directory");
+		return;
+	}
+	if (!call->peer) {
+		call_end(call, "peer_lost", "the caller's gateway went away");
+		return;
+	}
+	peer = tls_conn_peer(call->peer->tls);
+	if (!msg_reply_is_ok(reply, NULL, NULL) || msg_get_str(reply, "fingerprint", &fingerprint) ||
+	    strcmp(fingerprint, peer->fingerprint) != 0) {
+		log_warn("call %s: secondary '%s' is not the directory's gateway for caller %s",
+			 call->id_hex, peer->name, call->caller);
+		call_end(call, "forbidden", "the caller does not belong to the calling gateway");
+		return;
+	}
+	if (call->tun) {
+		check_tun_caller(call);
+		return;
+	}
+	find_callee(call);
+}
+
+void call_incoming(struct secondary *s, struct peer_conn *p, const json_t *request)
+{
+	const char *id_text, *why;
+	uint64_t id;
+	struct call *call;
+	json_t *req;
+
+	if (msg_get_str(request, "call", &id_text) || id_parse(id_text, &id) || id == 0) {
+		peer_send(p, msg_reply_error(msg_id(request), "bad_request", "bad call id"));
+		return;
+	}
+	if (call_find(s, id_text)) {
+		peer_send(p, msg_reply_error(msg_id(request), "bad_request", "duplicate call id"));
+		return;
+	}
+	if ((long long)call_count(s) >= s->cfg.max_calls) {
+		peer_send(p, msg_reply_error(msg_id(request), "limit",
+					     "the callee's gateway is at its call limit"));
+		return;
+	}
+	call = call_new(s, false, id);
+	if (!call) {
+		peer_send(p, msg_reply_error(msg_id(request), "internal", "out of memory"));
+		return;
+	}
+	call->peer = p;
+	call->peer_request = msg_id(request);
+	p->call = call;
+	if (read_call_request(call, request, &why)) {
+		call_end(call, "bad_request", why);
+		return;
+	}
+	if (json_is_true(json_object_get(request, "trunk"))) {
+		call->trunk = trunk_for_lan(s, call->caller);
+		if (!call->trunk) {
+			log_warn("call %s: trunk call from LAN %s, which has no [trunk] here",
+				 call->id_hex, call->caller);
+			call_end(call, "forbidden", "no trunk to the calling LAN is configured on "
+				 "the callee's gateway");
+			return;
+		}
+		if (request_lan_list(call, trunk_caller_reply))
+			call_end(call, "principal_unreachable",
+				 "the callee's gateway cannot reach the directory");
+		return;
+	}
+	/* Who the caller claims to be is checked against who connected. */
+	req = msg_request("lookup", 0);
+	json_object_set_new(req, "callee", json_string(call->caller));
+	if (principal_request(s, req, caller_check_reply, call))
+		call_end(call, "principal_unreachable",
+			 "the callee's gateway cannot reach the directory");
+}

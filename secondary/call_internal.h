@@ -1,0 +1,44 @@
+/* Private to the call state machine (call.c, call_out.c, call_in.c, call_parse.c): what
+ * the caller's and the callee's sides share. */
+#ifndef INSEL_SECONDARY_CALL_INTERNAL_H
+#define INSEL_SECONDARY_CALL_INTERNAL_H
+
+#include "secondary.h"
+
+/* What to do once the auxiliary relays (caller_up, callee_up). */
+typedef void (*started_fn)(struct call *call);
+
+/* ---- call.c: life cycle, relay start, records ---- */
+/* A new call in the secondary's list (id 0: a fresh random one). */
+struct call *call_new(struct secondary *s, bool outgoing, uint64_t id);
+/* Out of the list, and freed once its timer has closed. */
+void unlink_call(struct call *call);
+void call_free(struct call *call);
+/* The caller's side tells the principal that the call is up. */
+void record_start(struct call *call);
+/* Asks the principal for its LANs (prefixes, secondaries) with cb(call, reply, err). */
+int request_lan_list(struct call *call, rpc_reply_cb cb);
+/* Spawns the call's auxiliary and has it bind; cb gets the bind reply. */
+int spawn_aux(struct call *call, aux_bound_cb cb);
+/* Reads the bind reply into the call (WAN port, LAN ports or interface). */
+int take_bound(struct call *call, const json_t *reply, int err, const char **why);
+/* Hands the negotiated channels to the auxiliary; next runs once it relays. */
+void start_relay(struct call *call, const struct sec_channel_params *params,
+		 started_fn next);
+
+/* ---- call_parse.c: untrusted JSON into the call ---- */
+json_t *prefixes_json(const struct ip_prefix *p, size_t n);
+/* Whether every prefix of inner lies within one of outer. */
+bool prefixes_within(const struct ip_prefix *inner, size_t n,
+		     const struct ip_prefix *outer, size_t m);
+void host_prefix(const struct ip_addr *a, struct ip_prefix *out);
+/* The entry for LAN name in a reply to {"op":"list","what":"lans"}, or NULL. */
+const json_t *directory_lan(const json_t *reply, const char *name);
+size_t directory_prefixes(const json_t *entry, struct ip_prefix *out, size_t max);
+/* A client's or peer's channel list into the call; on failure *why says what is wrong. */
+int parse_channels(struct call *call, const json_t *channels, const char **why);
+/* A peer secondary's call_request into the call (caller, callee, channels, offer, and
+ * for a network call its prefixes). */
+int read_call_request(struct call *call, const json_t *req, const char **why);
+
+#endif

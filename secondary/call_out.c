@@ -1,0 +1,344 @@
+/* The caller's side of a call (see call.c for the whole state machine): LOOKUP (the
+ * principal says where the callee is) -> DIALING (TLS to the callee's secondary, name and
+ * fingerprint checked against the directory) -> BINDING (our auxiliary binds) ->
+ * RINGING (call_request with our offer waits for the callee) -> UP (keys derived, the
+ * auxiliary started, the client told). Trunks are placed here too, without a client. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "call_internal.h"
+#include "err.h"
+#include "frame.h"
+#include "log.h"
+#include "msg.h"
+#include "tls.h"
+
+#define PEER_REPLY_MARGIN_MS 10000  /* on top of the ring time-out */
+
+/* ---- caller side ---- */
+
+static void caller_up(struct call *call)
+{
+	json_t *reply = msg_reply_ok(call->client_request);
+
+	log_info("call %s from %s to %s is up (%s)", call->id_hex, call->caller, call->callee,
+		 sec_cipher_name(call->cipher));
+	json_object_set_new(reply, "call", call_to_json(call));
+	if (call->client) {
+		client_send(call->client, reply);
+		call->client_request = -1;
+	} else {
+		json_decref(reply);
+	}
+	if (call->trunk)
+		trunk_call_up(call->trunk, call);
+	record_start(call);
+}
+
+static void call_request_reply(void *ctx, const json_t *reply, int err)
+{
+	struct call *call = ctx;
+	struct sec_channel_params params[SEC_MAX_CHANNELS];
+	const char *code, *message;
+	char why[256];
+
+	if (err) {
+		call_end(call, err == INSEL_E_TIMEOUT ? "no_answer" : "peer_down",
+			 insel_strerror(err));
+		return;
+	}
+	if (!msg_reply_is_ok(reply, &code, &message)) {
+		call_end(call, code, message);
+		return;
+	}
+	if (call->tun) {
+		const char *gw = json_string_value(json_object_get(json_object_get(reply, "tun"),
+								   "callee_gateway"));
+
+		call->has_remote_gateway = gw && ip_addr_parse(gw, &call->remote_gateway) == 0 &&
+					   call->remote_gateway.family == AF_INET;
+	}
+	if (negotiation_finish(call, json_object_get(reply, "answer"), params, why,
+			       sizeof why)) {
+		call_end(call, "no_common", why);
+		return;
+	}
+	start_relay(call, params, caller_up);
+	for (size_t i = 0; i < call->nchannels; i++)
+		chanparams_wipe(&params[i]);
+}
+
+static void caller_bound(struct call *call, const json_t *reply, int err)
+{
+	json_t *req, *channels = json_array();
+	const char *why = NULL;
+
+	if (take_bound(call, reply, err, &why)) {
+		call_end(call, "aux_failed", why);
+		return;
+	}
+	call->offer = negotiation_offer(call);
+	if (!call->offer) {
+		call_end(call, "internal", "cannot build the offer");
+		return;
+	}
+	for (size_t i = 0; i < call->nchannels; i++)
+		json_array_append_new(channels, call->tun ? json_pack("{s:s}", "kind", "tun")
+				      : json_pack("{s:s, s:i}", "kind", "udp", "port",
+						  call->channels[i].port));
+	req = msg_request("call_request", 0);
+	if (call->tun) {
+		char gw[IP_STRLEN];
+
+		json_object_set_new(req, "tun", json_pack(
+			"{s:o, s:o, s:s}",
+			"caller", prefixes_json(call->tun_local, call->ntun_local),
+			"callee", prefixes_json(call->tun_remote, call->ntun_remote),
+			"caller_gateway", ip_addr_format(&call->sec->cfg.lan_address, gw,
+							 sizeof gw)));
+		if (call->trunk)
+			json_object_set_new(req, "trunk", json_true());
+	}
+	json_object_set_new(req, "call", json_string(call->id_hex));
+	json_object_set_new(req, "caller", json_string(call->caller));
+	json_object_set_new(req, "callee", json_string(call->callee));
+	if (call->callee_user[0])
+		json_object_set_new(req, "callee_user", json_string(call->callee_user));
+	if (call->has_callee_addr) {
+		char text[IP_STRLEN];
+
+		json_object_set_new(req, "callee_address",
+				    json_string(ip_addr_format(&call->callee_addr, text,
+							       sizeof text)));
+	}
+	json_object_set_new(req, "channels", channels);
+	json_object_set_new(req, "offer", json_incref(call->offer));
+	call->state = CALL_RINGING;
+	if (rpc_call(&call->peer->rpc, req,
+		     (uint32_t)(call->sec->cfg.ring_timeout_ms + PEER_REPLY_MARGIN_MS),
+		     call_request_reply, call))
+		call_end(call, "peer_down", "cannot send the call request");
+}
+
+void call_peer_ready(struct call *call, int status, const char *why)
+{
+	int rc;
+
+	if (status) {
+		log_warn("call %s: cannot reach the callee's gateway: %s", call->id_hex,
+			 why ? why : insel_strerror(status));
+		call->peer = NULL;
+		call_end(call, "peer_down", why ? why : insel_strerror(status));
+		return;
+	}
+	rc = spawn_aux(call, caller_bound);
+	if (rc)
+		call_end(call, "aux_failed", insel_strerror(rc));
+}
+
+/* The principal's answer to "where is the callee?". */
+static void lookup_reply(void *ctx, const json_t *reply, int err)
+{
+	struct call *call = ctx;
+	const char *code, *message, *name, *endpoint_text, *fingerprint, *state, *lan, *text;
+	struct ip_endpoint endpoint;
+	int rc;
+
+	if (err) {
+		call_end(call, "principal_unreachable", insel_strerror(err));
+		return;
+	}
+	if (!msg_reply_is_ok(reply, &code, &message)) {
+		if (strcmp(code, "not_found") == 0)
+			call_end(call, "unknown_callee", message);
+		else if (strcmp(code, "unavailable") == 0)
+			call_end(call, "peer_down", message);
+		else
+			call_end(call, code, message);
+		return;
+	}
+	if (msg_get_str(reply, "lan", &lan) || msg_get_str(reply, "secondary", &name) ||
+	    msg_get_str(reply, "endpoint", &endpoint_text) ||
+	    msg_get_str(reply, "fingerprint", &fingerprint) ||
+	    msg_get_str_opt(reply, "state", "up", &state) ||
+	    ip_endpoint_parse(endpoint_text, &endpoint)) {
+		call_end(call, "internal", "the directory's answer is malformed");
+		return;
+	}
+	snprintf(call->callee_lan, sizeof call->callee_lan, "%s", lan);
+	if (strcmp(lan, call->sec->cfg.lan) == 0) {
+		call_end(call, "same_lan", "the callee is on this LAN: no call needed");
+		return;
+	}
+	if (strcmp(state, "up") != 0) {
+		call_end(call, "peer_down", "the callee's gateway is not reachable");
+		return;
+	}
+	if ((text = json_string_value(json_object_get(reply, "user"))))
+		snprintf(call->callee_user, sizeof call->callee_user, "%s", text);
+	if ((text = json_string_value(json_object_get(reply, "address"))) &&
+	    ip_addr_parse(text, &call->callee_addr) == 0)
+		call->has_callee_addr = true;
+	if (call->tun) {
+		if (!call->has_callee_addr || call->callee_addr.family != AF_INET) {
+			call_end(call, "bad_request", "a network call (--tun) needs the callee's "
+				 "host name or IPv4 address, not a user name");
+			return;
+		}
+		host_prefix(&call->callee_addr, &call->tun_remote[0]);
+		call->ntun_remote = 1;
+	}
+	call->state = CALL_DIALING;
+	rc = peer_connect(call->sec, call, &endpoint, name, fingerprint, &call->peer);
+	if (rc)
+		call_end(call, "peer_down", insel_strerror(rc));
+}
+
+void call_place(struct secondary *s, struct client_conn *c, json_int_t request_id,
+		const char *callee, const json_t *channels)
+{
+	struct call *call;
+	const char *why;
+	json_t *req;
+
+	if ((long long)call_count(s) >= s->cfg.max_calls) {
+		client_send(c, msg_reply_error(request_id, "limit",
+					       "this gateway carries at most %lld calls",
+					       s->cfg.max_calls));
+		return;
+	}
+	if (strlen(callee) == 0 || strlen(callee) >= CALL_PARTY_MAX) {
+		client_send(c, msg_reply_error(request_id, "unknown_callee", "no such callee"));
+		return;
+	}
+	call = call_new(s, true, 0);
+	if (!call) {
+		client_send(c, msg_reply_error(request_id, "internal", "out of memory"));
+		return;
+	}
+	if (parse_channels(call, channels, &why)) {
+		client_send(c, msg_reply_error(request_id, "bad_request", "%s", why));
+		unlink_call(call);
+		call->state = CALL_ENDED;
+		call_free(call);
+		return;
+	}
+	call->client = c;
+	call->client_request = request_id;
+	call->caller_addr = c->addr;
+	snprintf(call->caller, sizeof call->caller, "%s@%s", c->user, s->cfg.lan);
+	snprintf(call->callee, sizeof call->callee, "%s", callee);
+	for (size_t i = 0; i < call->nchannels && !call->tun; i++) {
+		call->channels[i].deliver.addr = c->addr;
+		call->channels[i].deliver.port = call->channels[i].port;
+	}
+	if (call->tun) {
+		if (c->addr.family != AF_INET) {
+			client_send(c, msg_reply_error(request_id, "bad_request",
+						       "network calls are IPv4 only"));
+			unlink_call(call);
+			call->state = CALL_ENDED;
+			call_free(call);
+			return;
+		}
+		host_prefix(&c->addr, &call->tun_local[0]);
+		call->ntun_local = 1;
+	}
+	log_info("call %s: %s calls %s%s", call->id_hex, call->caller, callee,
+		 call->tun ? " (network call)" : "");
+	req = msg_request("lookup", 0);
+	json_object_set_new(req, "callee", json_string(callee));
+	if (principal_request(s, req, lookup_reply, call))
+		call_end(call, "principal_unreachable",
+			 "the directory cannot be reached, so new calls cannot be placed");
+}
+
+/* ---- trunks, caller side (trunk.c decides when) ---- */
+
+/* The directory's record of the peer LAN: its secondary and its prefixes. */
+static void trunk_lookup_reply(void *ctx, const json_t *reply, int err)
+{
+	struct call *call = ctx;
+	const struct trunk_config *cfg = call->trunk->cfg;
+	struct ip_prefix dir[SECONDARY_MAX_PREFIXES];
+	const char *name, *endpoint, *fingerprint, *state;
+	const json_t *entry;
+	const char *code, *message;
+	size_t ndir;
+	int rc;
+
+	if (err || !msg_reply_is_ok(reply, &code, &message)) {
+		call_end(call, "principal_unreachable",
+			 err ? insel_strerror(err) : message);
+		return;
+	}
+	entry = directory_lan(reply, cfg->peer_lan);
+	if (!entry) {
+		call_end(call, "unknown_callee", "the directory has no such LAN");
+		return;
+	}
+	name = json_string_value(json_object_get(entry, "secondary"));
+	endpoint = json_string_value(json_object_get(entry, "endpoint"));
+	fingerprint = json_string_value(json_object_get(entry, "fingerprint"));
+	state = json_string_value(json_object_get(entry, "state"));
+	if (!name || !endpoint || !fingerprint || ip_endpoint_parse(endpoint, &call->peer_endpoint) ||
+	    !state || strcmp(state, "up") != 0) {
+		call_end(call, "peer_down", "the peer LAN's gateway is not reachable");
+		return;
+	}
+	ndir = directory_prefixes(entry, dir, SECONDARY_MAX_PREFIXES);
+	if (cfg->nremote) {
+		if (!prefixes_within(cfg->remote, cfg->nremote, dir, ndir)) {
+			call_end(call, "forbidden", "the trunk's remote prefixes are not all the "
+				 "peer LAN's in the directory");
+			return;
+		}
+		memcpy(call->tun_remote, cfg->remote, sizeof call->tun_remote);
+		call->ntun_remote = cfg->nremote;
+	} else {
+		call->ntun_remote = 0;
+		for (size_t i = 0; i < ndir; i++)
+			if (dir[i].addr.family == AF_INET)
+				call->tun_remote[call->ntun_remote++] = dir[i];
+		if (call->ntun_remote == 0) {
+			call_end(call, "no_common", "the peer LAN has no IPv4 prefix");
+			return;
+		}
+	}
+	snprintf(call->peer_name, sizeof call->peer_name, "%s", name);
+	snprintf(call->peer_fingerprint, sizeof call->peer_fingerprint, "%s", fingerprint);
+	call->state = CALL_DIALING;
+	rc = peer_connect(call->sec, call, &call->peer_endpoint, call->peer_name,
+			  call->peer_fingerprint, &call->peer);
+	if (rc)
+		call_end(call, "peer_down", insel_strerror(rc));
+}
+
+int call_place_trunk(struct secondary *s, struct trunk *t)
+{
+	struct call *call;
+
+	if ((long long)call_count(s) >= s->cfg.max_calls)
+		return INSEL_E_LIMIT;
+	call = call_new(s, true, 0);
+	if (!call)
+		return -ENOMEM;
+	call->tun = true;
+	call->nchannels = 1;
+	call->channels[0].tun = true;
+	call->trunk = t;
+	t->call = call;
+	snprintf(call->caller, sizeof call->caller, "%s", s->cfg.lan);
+	snprintf(call->callee, sizeof call->callee, "%s", t->cfg->peer_lan);
+	snprintf(call->callee_lan, sizeof call->callee_lan, "%s", t->cfg->peer_lan);
+	memcpy(call->tun_local, t->cfg->local, sizeof call->tun_local);
+	call->ntun_local = t->cfg->nlocal;
+	log_info("call %s: trunk %s from LAN %s to LAN %s", call->id_hex, t->cfg->name + 6,
+		 s->cfg.lan, t->cfg->peer_lan);
+	if (request_lan_list(call, trunk_lookup_reply))
+		call_end(call, "principal_unreachable", "the directory cannot be reached");
+	return 0;
+}
