@@ -68,6 +68,7 @@ struct aux_lan {
 struct aux_tun {
 	bool open;                 /* fd is ours */
 	int fd;
+	bool vnet;                 /* IFF_VNET_HDR: a virtio_net_hdr before every packet */
 	uv_poll_t poll;
 	bool poll_open;
 	char name[16];             /* IFNAMSIZ */
@@ -175,6 +176,8 @@ int tun_create(struct aux *a, const struct aux_tun_request *req, char *why, size
 int tun_relay_start(struct aux *a);
 /* A whole message from the peer: check it and write it to the interface. */
 void tun_deliver(struct aux *a, const struct channel_msg *m, uint64_t now);
+/* Writes what tun_deliver held back to coalesce; call at the end of each wake-up. */
+void tun_flush(struct aux *a);
 json_t *tun_stats_json(const struct aux *a);
 void tun_close(struct aux *a);     /* stops polling (handle close) */
 void tun_release(struct aux *a);   /* closes the descriptor: the interface disappears */

@@ -174,8 +174,12 @@ static void on_wan_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *b,
 	struct aux_lan *l;
 	uint32_t session;
 
-	if (n == 0 && !addr)
+	if (n == 0 && !addr) {
+		/* libuv: the end of a recvmmsg batch */
+		if (a->tun_mode && a->state == AUX_RUNNING)
+			tun_flush(a);
 		return;
+	}
 	if (a->state != AUX_RUNNING)
 		return;
 	if (n < 0 || !addr || (flags & UV_UDP_PARTIAL) ||

@@ -21,10 +21,14 @@
 #include <fcntl.h>
 #include <net/if.h>
 #include <linux/if_tun.h>
+#include <linux/udp.h>
+#include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "auxiliary.h"
@@ -34,23 +38,40 @@
 #include "log.h"
 #include "msg.h"
 #include "netlink.h"
+#include "tso.h"
 
 #define TUN_DEVICE "/dev/net/tun"
 #define TUN_NAME_TRIES 100
 #define TUN_BATCH_FRAME 2048  /* frames up to this size are batched; larger go one by one */
+#define TUN_TX_FRAMES 256     /* frames sealed before a flush */
+#define TUN_GSO_SEGS 64       /* UDP_MAX_SEGMENTS on older kernels */
+#define TUN_GSO_BYTES 65000   /* a GSO super-datagram stays a valid IPv4 UDP payload */
+#define TUN_OFFLOADS (TUN_F_CSUM | TUN_F_TSO4)
+/* The legacy virtio header is in the host's order; tso.c reads it little-endian. */
+#define VNET_OK (__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__)
 
-static uint8_t tun_rx[AUX_DGRAM_MAX];
+static uint8_t tun_rx[VNET_HDR_LEN + AUX_DGRAM_MAX];
 static uint8_t tun_tx[AUX_DGRAM_MAX];
+static uint8_t tun_seg[AUX_DGRAM_MAX];  /* one TCP segment cut from a super-segment */
 
-/* Frames sealed during one wake-up, sent together with one sendmmsg. */
+/* Frames sealed during one wake-up, sent together with sendmmsg, runs of equal-sized
+ * frames as UDP GSO super-datagrams. */
 static struct {
-	uint8_t frame[AUX_TUN_BATCH][TUN_BATCH_FRAME];
-	struct iovec iov[AUX_TUN_BATCH];
-	struct mmsghdr msg[AUX_TUN_BATCH];
+	uint8_t frame[TUN_TX_FRAMES][TUN_BATCH_FRAME];
+	size_t len[TUN_TX_FRAMES];
+	struct iovec iov[TUN_TX_FRAMES];
+	struct mmsghdr msg[TUN_TX_FRAMES];
+	char cmsg[TUN_TX_FRAMES][CMSG_SPACE(sizeof(uint16_t))]
+		__attribute__((aligned(__alignof__(struct cmsghdr))));
 	struct sockaddr_storage to;
 	socklen_t tolen;
 	unsigned n;
 } batch;
+static bool gso_enabled = true;
+
+/* Packets from the peer gathered into one super-segment for one write. */
+static uint8_t coalesce_buf[TSO_MAX_PACKET];
+static struct tso_coalesce coalesce;
 
 /* ---- the request ---- */
 
@@ -138,6 +159,14 @@ static void candidate_name(const char *hint, unsigned attempt, char *out, size_t
 	snprintf(out, outlen, "%.*s%s", (int)keep, hint, suffix);
 }
 
+/* Offloads unless the host is big-endian or INSEL_TUN_OFFLOAD=off (for comparisons). */
+static bool offloads_wanted(void)
+{
+	const char *env = getenv("INSEL_TUN_OFFLOAD");
+
+	return VNET_OK && !(env && strcmp(env, "off") == 0);
+}
+
 static int open_tun(struct aux_tun *t, const char *hint, char *why, size_t whylen)
 {
 	int fd = open(TUN_DEVICE, O_RDWR | O_CLOEXEC | O_NONBLOCK);
@@ -154,11 +183,17 @@ static int open_tun(struct aux_tun *t, const char *hint, char *why, size_t whyle
 		/* A name in use by any interface is skipped: TUNSETIFF would attach to it. */
 		if (if_nametoindex(ifr.ifr_name) != 0)
 			continue;
-		ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+		ifr.ifr_flags = IFF_TUN | IFF_NO_PI | (offloads_wanted() ? IFF_VNET_HDR : 0);
 		if (ioctl(fd, TUNSETIFF, &ifr) == 0) {
 			snprintf(t->name, sizeof t->name, "%s", ifr.ifr_name);
 			t->fd = fd;
 			t->open = true;
+			t->vnet = offloads_wanted();
+			/* Offloads: reads may then be TCP super-segments or need their checksum
+			 * completed (tso.h); without them every read is one plain packet. */
+			if (t->vnet && ioctl(fd, TUNSETOFFLOAD, (unsigned long)TUN_OFFLOADS) != 0)
+				log_info("interface %s: no TCP offloads (%s)", t->name,
+					 strerror(errno));
 			return 0;
 		}
 		if (errno != EBUSY && errno != EEXIST && errno != EINVAL) {
@@ -248,10 +283,30 @@ static bool allowed_from_peer(const struct aux_tun *t, const struct ipv4_info *i
 	       (ip->icmp_error && t->remote_gateway && ip->src == t->remote_gateway);
 }
 
+/* Writes one packet; with offloads on, after the virtio header h (NULL: an empty one). */
+static void write_tun_hdr(struct aux_tun *t, const struct vnet_hdr *h, const uint8_t *pkt,
+			  size_t len)
+{
+	uint8_t vh[VNET_HDR_LEN] = {0};
+	struct iovec iov[2] = {{vh, sizeof vh}, {(void *)(uintptr_t)pkt, len}};
+	ssize_t want = (ssize_t)len;
+	ssize_t n;
+
+	if (t->vnet) {
+		if (h)
+			vnet_hdr_encode(h, vh);
+		want += VNET_HDR_LEN;
+		n = writev(t->fd, iov, 2);
+	} else {
+		n = write(t->fd, pkt, len);
+	}
+	if (n != want)
+		t->errors++;
+}
+
 static void write_tun(struct aux_tun *t, const uint8_t *pkt, size_t len)
 {
-	if (write(t->fd, pkt, len) != (ssize_t)len)
-		t->errors++;
+	write_tun_hdr(t, NULL, pkt, len);
 }
 
 /* Answers a DF packet over the tunnel MTU as a router would. */
@@ -312,13 +367,14 @@ static void from_lan(struct aux *a, const uint8_t *pkt, size_t len, uint64_t now
 		if (ip.frag & IPV4_FLAG_DF)
 			return;
 	}
-	if (len + FRAME_OVERHEAD <= TUN_BATCH_FRAME && len <= channel_payload_max(ch) &&
-	    batch.n < AUX_TUN_BATCH) {
+	if (batch.n == TUN_TX_FRAMES)
+		flush_batch(a);
+	if (len + FRAME_OVERHEAD <= TUN_BATCH_FRAME && len <= channel_payload_max(ch)) {
 		sealed = channel_seal_one(ch, pkt, len, now, batch.frame[batch.n],
 					  TUN_BATCH_FRAME);
 		rc = sealed < 0 ? (int)sealed : 0;
 		if (rc == 0)
-			batch.iov[batch.n++].iov_len = (size_t)sealed;
+			batch.len[batch.n++] = (size_t)sealed;
 	} else if (len <= channel_payload_max(ch)) {
 		flush_batch(a);  /* keep the order */
 		sealed = channel_seal_one(ch, pkt, len, now, tun_tx, sizeof tun_tx);
@@ -340,9 +396,92 @@ static void from_lan(struct aux *a, const uint8_t *pkt, size_t len, uint64_t now
 	a->last_data_ms = now;
 }
 
-/* Sends the batch with sendmmsg straight on the WAN socket when libuv has nothing
- * queued there; what the kernel does not take goes through relay_send (which queues on
- * EAGAIN, keeping the order). */
+struct lan_emit {
+	struct aux *a;
+	uint64_t now;
+};
+
+static int emit_segment(void *ctx, const uint8_t *pkt, size_t len)
+{
+	struct lan_emit *e = ctx;
+
+	from_lan(e->a, pkt, len, e->now);
+	return 0;
+}
+
+/* Groups frames [from, n) for one message: a run of equal-sized datagrams, the last of
+ * which may be shorter, sent as one UDP GSO "super-datagram" (UDP_SEGMENT) that the
+ * kernel cuts at gso_size; returns the end of the run. */
+static unsigned gso_run(unsigned from, unsigned n)
+{
+	size_t size = batch.len[from], total = size;
+	unsigned i = from + 1;
+
+	while (i < n && i - from < TUN_GSO_SEGS && batch.len[i] <= size &&
+	       total + batch.len[i] <= TUN_GSO_BYTES) {
+		total += batch.len[i];
+		if (batch.len[i++] < size)
+			break;
+	}
+	return i;
+}
+
+/* Sends frames [0, batch.n) straight on the WAN socket with sendmmsg, each message a
+ * GSO run (or one datagram without GSO); returns how many frames went out. */
+static unsigned send_direct(int fd, const struct ip_endpoint *peer)
+{
+	unsigned nmsg = 0, first[TUN_TX_FRAMES + 1], done = 0, m = 0;
+
+	batch.tolen = ip_endpoint_to_sockaddr(peer, &batch.to);
+	for (unsigned i = 0; i < batch.n;) {
+		unsigned end = gso_enabled ? gso_run(i, batch.n) : i + 1;
+		struct msghdr *h = &batch.msg[nmsg].msg_hdr;
+
+		memset(h, 0, sizeof *h);
+		h->msg_name = &batch.to;
+		h->msg_namelen = batch.tolen;
+		h->msg_iov = &batch.iov[i];
+		h->msg_iovlen = end - i;
+		for (unsigned k = i; k < end; k++)
+			batch.iov[k].iov_len = batch.len[k];
+		if (end - i > 1) {
+			struct cmsghdr *c;
+
+			h->msg_control = batch.cmsg[nmsg];
+			h->msg_controllen = sizeof batch.cmsg[nmsg];
+			c = CMSG_FIRSTHDR(h);
+			c->cmsg_level = IPPROTO_UDP;
+			c->cmsg_type = UDP_SEGMENT;
+			c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+			memcpy(CMSG_DATA(c), &(uint16_t){(uint16_t)batch.len[i]}, sizeof(uint16_t));
+		}
+		first[nmsg++] = i;
+		i = end;
+	}
+	first[nmsg] = batch.n;
+	while (m < nmsg) {
+		int sent = sendmmsg(fd, &batch.msg[m], nmsg - m, MSG_DONTWAIT);
+
+		if (sent <= 0) {
+			/* A kernel or device without UDP GSO: plain datagrams from now on. */
+			if (sent < 0 && gso_enabled && (errno == EIO || errno == EINVAL ||
+			    errno == EOPNOTSUPP || errno == ENOPROTOOPT) &&
+			    batch.msg[m].msg_hdr.msg_controllen) {
+				gso_enabled = false;
+				log_info("UDP GSO refused (%s): sending datagrams one by one",
+					 strerror(errno));
+			}
+			break;
+		}
+		m += (unsigned)sent;
+		done = first[m];
+	}
+	return done;
+}
+
+/* Sends the batch straight on the WAN socket when libuv has nothing queued there; what
+ * the kernel does not take goes through relay_send (which queues on EAGAIN, keeping the
+ * order). */
 static void flush_batch(struct aux *a)
 {
 	const struct ip_endpoint *peer = channel_peer(a->lan[0].ch);
@@ -352,24 +491,10 @@ static void flush_batch(struct aux *a)
 	if (batch.n == 0)
 		return;
 	if (uv_udp_get_send_queue_count(&a->wan) == 0 && uv_fileno((uv_handle_t *)&a->wan,
-								  &fd) == 0) {
-		batch.tolen = ip_endpoint_to_sockaddr(peer, &batch.to);
-		for (unsigned i = 0; i < batch.n; i++) {
-			batch.msg[i].msg_hdr.msg_name = &batch.to;
-			batch.msg[i].msg_hdr.msg_namelen = batch.tolen;
-			batch.msg[i].msg_hdr.msg_iov = &batch.iov[i];
-			batch.msg[i].msg_hdr.msg_iovlen = 1;
-		}
-		while (done < batch.n) {
-			int sent = sendmmsg(fd, &batch.msg[done], batch.n - done, MSG_DONTWAIT);
-
-			if (sent <= 0)
-				break;
-			done += (unsigned)sent;
-		}
-	}
+								  &fd) == 0)
+		done = send_direct(fd, peer);
 	for (unsigned i = done; i < batch.n; i++)
-		if (relay_send(a, &a->wan, peer, batch.frame[i], batch.iov[i].iov_len) != 0)
+		if (relay_send(a, &a->wan, peer, batch.frame[i], batch.len[i]) != 0)
 			a->tun.errors++;
 	batch.n = 0;
 }
@@ -378,7 +503,7 @@ static void on_tun_readable(uv_poll_t *h, int status, int events)
 {
 	struct aux *a = h->data;
 	struct aux_tun *t = &a->tun;
-	uint64_t now;
+	struct lan_emit e = {a, 0};
 
 	if (a->state != AUX_RUNNING)
 		return;
@@ -387,18 +512,43 @@ static void on_tun_readable(uv_poll_t *h, int status, int events)
 		return;
 	}
 	uv_update_time(a->loop);
-	now = uv_now(a->loop);
+	e.now = uv_now(a->loop);
 	for (unsigned i = 0; i < AUX_TUN_BATCH; i++) {
 		ssize_t n = read(t->fd, tun_rx, sizeof tun_rx);
+		struct vnet_hdr vh;
+		int rc;
 
 		if (n < 0) {
 			if (errno != EAGAIN && errno != EINTR)
 				t->errors++;
 			break;
 		}
-		from_lan(a, tun_rx, (size_t)n, now);
+		if (!t->vnet) {
+			from_lan(a, tun_rx, (size_t)n, e.now);
+			continue;
+		}
+		if (vnet_hdr_parse(tun_rx, (size_t)n, &vh) != 0) {
+			t->malformed++;
+			continue;
+		}
+		rc = tso_segment(&vh, tun_rx + VNET_HDR_LEN, (size_t)n - VNET_HDR_LEN, tun_seg,
+				 sizeof tun_seg, emit_segment, &e);
+		if (rc < 0)
+			t->malformed++;
 	}
 	flush_batch(a);
+}
+
+/* Writes what tun_deliver gathered. */
+void tun_flush(struct aux *a)
+{
+	struct vnet_hdr vh;
+
+	if (coalesce.len == 0)
+		return;
+	tso_coalesce_finish(&coalesce, &vh);
+	write_tun_hdr(&a->tun, &vh, coalesce.buf, coalesce.len);
+	tso_coalesce_reset(&coalesce);
 }
 
 void tun_deliver(struct aux *a, const struct channel_msg *m, uint64_t now)
@@ -418,19 +568,27 @@ void tun_deliver(struct aux *a, const struct channel_msg *m, uint64_t now)
 		t->unauthorised_from_peer++;
 		return;
 	}
-	write_tun(t, m->data, ip.total_len);
 	t->packets_to_lan++;
 	t->bytes_to_lan += ip.total_len;
 	a->last_data_ms = now;
+	if (t->vnet) {
+		/* Consecutive segments of one TCP flow become one write (GRO's work). */
+		if (tso_coalesce_add(&coalesce, m->data, ip.total_len))
+			return;
+		tun_flush(a);
+		if (tso_coalesce_add(&coalesce, m->data, ip.total_len))
+			return;
+	}
+	write_tun(t, m->data, ip.total_len);
 }
 
 int tun_relay_start(struct aux *a)
 {
 	int rc = uv_poll_init(a->loop, &a->tun.poll, a->tun.fd);
 
-	for (unsigned i = 0; i < AUX_TUN_BATCH; i++)
+	for (unsigned i = 0; i < TUN_TX_FRAMES; i++)
 		batch.iov[i].iov_base = batch.frame[i];
-
+	tso_coalesce_init(&coalesce, coalesce_buf);
 	if (rc)
 		return rc;
 	a->tun.poll_open = true;

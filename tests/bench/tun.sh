@@ -6,9 +6,16 @@
 #   2. the routes go, both secondaries start with a [trunk] to each other; the same
 #      iperf3 and ping through the trunk, plus the CPU time both auxiliaries used
 #      (utime + stime from /proc/PID/stat) per gigabyte carried.
-# Usage (root): INSEL_BUILD=/tmp/build bash tests/bench/tun.sh [SECONDS]
+# Usage (root): bash tests/bench/tun.sh [BUILD-DIR] [SECONDS]
+#   (or INSEL_BUILD=/tmp/build bash tests/bench/tun.sh [SECONDS]). INSEL_TUN_OFFLOAD=off
+#   runs the auxiliaries without the TUN offloads (docs/tun.md), for comparison.
 set -uo pipefail
 here=$(cd "$(dirname "$0")/../netns" && pwd)
+if [ $# -gt 0 ] && [ -d "$1" ]; then
+	export INSEL_BUILD
+	INSEL_BUILD=$(cd "$1" && pwd)
+	shift
+fi
 source "$here/lib.sh"
 source "$here/insel_env.sh"
 secs=${1:-5}

@@ -1,0 +1,227 @@
+/* Unit tests for TCP segmentation and coalescing (common/tso.h): a synthetic 64 KiB TCP
+ * super-segment is cut into MSS-sized packets whose every header field and checksum is
+ * checked, then coalesced back into the original; plus the virtio header codec, partial
+ * checksums, the fast checksum against the reference one, and what must not coalesce. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "ipv4.h"
+#include "tso.h"
+
+#define MSS 1328
+#define HLEN (20 + 32)  /* IPv4 + TCP with 12 bytes of options (timestamps) */
+
+static uint16_t be16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static uint32_t be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static uint32_t pseudo(const uint8_t *ip, size_t tcp_len)
+{
+	return be16(ip + 12) + be16(ip + 14) + be16(ip + 16) + be16(ip + 18) + 6 +
+	       (uint32_t)tcp_len;
+}
+
+/* A TSO packet as the kernel hands it over: total length, a partial TCP checksum. */
+static size_t make_super(uint8_t *p, size_t payload, uint8_t flags)
+{
+	size_t len = HLEN + payload;
+
+	memset(p, 0, HLEN);
+	p[0] = 0x45;
+	p[2] = (uint8_t)(len >> 8);
+	p[3] = (uint8_t)len;
+	p[4] = 0x12;
+	p[5] = 0x34;
+	p[6] = 0x40;  /* DF */
+	p[8] = 64;
+	p[9] = 6;
+	memcpy(p + 12, (uint8_t[]){10, 1, 0, 11, 10, 2, 0, 11}, 8);
+	p[20] = 0x9c; p[21] = 0x40; p[22] = 0x14; p[23] = 0x51;      /* ports */
+	p[24] = 0xff; p[25] = 0xff; p[26] = 0xf0; p[27] = 0x00;      /* seq: wraps */
+	p[28] = 0; p[29] = 0; p[30] = 0x10; p[31] = 0x01;            /* ack */
+	p[32] = 8 << 4;
+	p[33] = flags;
+	p[34] = 0x01; p[35] = 0xf5;                                  /* window */
+	memcpy(p + 40, (uint8_t[]){1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2}, 12);
+	for (size_t i = 0; i < payload; i++)
+		p[HLEN + i] = (uint8_t)(i * 7 + 3);
+	uint16_t ipc = (uint16_t)~inet_checksum_fold(p, 20, 0);
+	p[10] = (uint8_t)(ipc >> 8);
+	p[11] = (uint8_t)ipc;
+	uint16_t part = inet_checksum_fold(NULL, 0, pseudo(p, len - 20));
+	p[36] = (uint8_t)(part >> 8);
+	p[37] = (uint8_t)part;
+	return len;
+}
+
+struct collected {
+	uint8_t pkt[64][2048];
+	size_t len[64];
+	unsigned n;
+};
+
+static int collect(void *ctx, const uint8_t *pkt, size_t len)
+{
+	struct collected *c = ctx;
+
+	assert_true(c->n < 64 && len <= 2048);
+	memcpy(c->pkt[c->n], pkt, len);
+	c->len[c->n++] = len;
+	return 0;
+}
+
+static void test_vnet_codec(void **state)
+{
+	struct vnet_hdr h = {VNET_F_NEEDS_CSUM, VNET_GSO_TCPV4, 52, 1328, 20, 16}, back;
+	uint8_t b[VNET_HDR_LEN];
+
+	(void)state;
+	vnet_hdr_encode(&h, b);
+	assert_int_equal(b[4], 1328 & 0xff);  /* little-endian */
+	assert_int_equal(vnet_hdr_parse(b, sizeof b, &back), 0);
+	assert_memory_equal(&h, &back, sizeof h);
+	assert_int_equal(vnet_hdr_parse(b, VNET_HDR_LEN - 1, &back), INSEL_E_TRUNCATED);
+}
+
+static void test_csum_matches_reference(void **state)
+{
+	uint8_t data[301];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof data; i++)
+		data[i] = (uint8_t)(i * 131 + 17);
+	for (size_t len = 0; len <= sizeof data; len++)
+		for (uint32_t sum = 0; sum < 0x30000; sum += 0xfff1)
+			assert_int_equal(tso_csum(data, len, sum),
+					 inet_checksum_fold(data, len, sum));
+}
+
+static void test_segment_and_coalesce(void **state)
+{
+	static uint8_t super[TSO_MAX_PACKET], scratch[4096], buf[TSO_MAX_PACKET];
+	static struct collected c;
+	size_t payload = 65535 - HLEN, len = make_super(super, payload, 0x18 /* ACK PSH */);
+	struct vnet_hdr h = {VNET_F_NEEDS_CSUM, VNET_GSO_TCPV4, HLEN, MSS, 20, 16}, out;
+	unsigned want = (unsigned)((payload + MSS - 1) / MSS);
+	struct tso_coalesce co;
+	int rc;
+
+	(void)state;
+	c.n = 0;
+	rc = tso_segment(&h, super, len, scratch, sizeof scratch, collect, &c);
+	assert_int_equal(rc, (int)want);
+	for (unsigned i = 0; i < c.n; i++) {
+		const uint8_t *p = c.pkt[i];
+		size_t n = i + 1 < c.n ? MSS : payload - (size_t)MSS * i;
+
+		assert_int_equal(c.len[i], HLEN + n);
+		assert_int_equal(be16(p + 2), HLEN + n);
+		assert_int_equal(be16(p + 4), 0x1234 + i);
+		assert_int_equal(inet_checksum_fold(p, 20, 0), 0xffff);
+		assert_int_equal(be32(p + 24), (uint32_t)(0xfffff000u + (uint32_t)MSS * i));
+		assert_int_equal(p[33], i + 1 < c.n ? 0x10 : 0x18);  /* PSH on the last only */
+		assert_int_equal(inet_checksum_fold(p + 20, c.len[i] - 20,
+						    pseudo(p, c.len[i] - 20)), 0xffff);
+		assert_memory_equal(p + HLEN, super + HLEN + (size_t)MSS * i, n);
+		assert_true(tso_coalescable(p, c.len[i]));
+	}
+	/* Back together: one super-segment equal to the original but for IP id. */
+	tso_coalesce_init(&co, buf);
+	for (unsigned i = 0; i < c.n; i++)
+		assert_int_equal(tso_coalesce_add(&co, c.pkt[i], c.len[i]), 1);
+	assert_int_equal(co.segs, c.n);
+	tso_coalesce_finish(&co, &out);
+	assert_int_equal(co.len, len);
+	assert_int_equal(out.gso_type, VNET_GSO_TCPV4);
+	assert_int_equal(out.flags, VNET_F_NEEDS_CSUM);
+	assert_int_equal(out.gso_size, MSS);
+	assert_int_equal(out.hdr_len, HLEN);
+	assert_int_equal(out.csum_start, 20);
+	assert_int_equal(out.csum_offset, 16);
+	assert_int_equal(inet_checksum_fold(buf, 20, 0), 0xffff);
+	assert_memory_equal(buf + 20, super + 20, len - 20);  /* incl. partial checksum */
+	assert_memory_equal(buf + 6, super + 6, 4);
+}
+
+static void test_partial_checksum_only(void **state)
+{
+	static uint8_t pkt[2048], scratch[2048];
+	static struct collected c;
+	size_t len = make_super(pkt, 1000, 0x10);
+	struct vnet_hdr h = {VNET_F_NEEDS_CSUM, VNET_GSO_NONE, 0, 0, 20, 16};
+
+	(void)state;
+	c.n = 0;
+	assert_int_equal(tso_segment(&h, pkt, len, scratch, sizeof scratch, collect, &c), 1);
+	assert_int_equal(inet_checksum_fold(c.pkt[0] + 20, len - 20, pseudo(pkt, len - 20)),
+			 0xffff);
+	/* A checksum offset outside the packet is refused. */
+	h.csum_offset = 2000;
+	assert_int_equal(tso_segment(&h, pkt, len, scratch, sizeof scratch, collect, &c),
+			 INSEL_E_MALFORMED);
+}
+
+static void test_refusals(void **state)
+{
+	static uint8_t pkt[4096], scratch[4096], buf[TSO_MAX_PACKET];
+	static struct collected c;
+	size_t len = make_super(pkt, 3000, 0x10);
+	struct vnet_hdr h = {VNET_F_NEEDS_CSUM, VNET_GSO_TCPV4, HLEN, MSS, 20, 16};
+	struct tso_coalesce co;
+
+	(void)state;
+	c.n = 0;
+	h.gso_type = VNET_GSO_UDP_L4;
+	assert_int_equal(tso_segment(&h, pkt, len, scratch, sizeof scratch, collect, &c),
+			 INSEL_E_MALFORMED);
+	h.gso_type = VNET_GSO_TCPV4;
+	h.gso_size = 10;  /* absurd MSS */
+	assert_int_equal(tso_segment(&h, pkt, len, scratch, sizeof scratch, collect, &c),
+			 INSEL_E_MALFORMED);
+	h.gso_size = MSS;
+	assert_int_equal(tso_segment(&h, pkt, len - 1, scratch, sizeof scratch, collect, &c),
+			 INSEL_E_TRUNCATED);
+	assert_int_equal(tso_segment(&h, pkt, len, scratch, 100, collect, &c),
+			 INSEL_E_NOSPACE);
+	assert_int_equal(c.n, 0);
+	assert_int_equal(tso_segment(&h, pkt, len, scratch, sizeof scratch, collect, &c), 3);
+	/* Out of order, a bad checksum, a SYN: not coalesced. */
+	tso_coalesce_init(&co, buf);
+	assert_int_equal(tso_coalesce_add(&co, c.pkt[0], c.len[0]), 1);
+	assert_int_equal(tso_coalesce_add(&co, c.pkt[2], c.len[2]), 0);
+	c.pkt[1][HLEN + 5] ^= 1;
+	assert_false(tso_coalescable(c.pkt[1], c.len[1]));
+	assert_int_equal(tso_coalesce_add(&co, c.pkt[1], c.len[1]), 0);
+	c.pkt[1][HLEN + 5] ^= 1;
+	assert_int_equal(tso_coalesce_add(&co, c.pkt[1], c.len[1]), 1);
+	assert_int_equal(tso_coalesce_add(&co, c.pkt[2], c.len[2]), 1);
+	/* The last segment was short: nothing more joins. */
+	assert_int_equal(tso_coalesce_add(&co, c.pkt[0], c.len[0]), 0);
+	make_super(pkt, 0, 0x02);
+	assert_false(tso_coalescable(pkt, HLEN));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_vnet_codec),
+		cmocka_unit_test(test_csum_matches_reference),
+		cmocka_unit_test(test_segment_and_coalesce),
+		cmocka_unit_test(test_partial_checksum_only),
+		cmocka_unit_test(test_refusals),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
