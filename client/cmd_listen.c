@@ -83,6 +83,22 @@ static void on_request(struct client_session *s, json_t *msg)
 		session_send(s, msg_reply_ok(msg_id(msg)));
 }
 
+/* This command's own flags; false if arg is none of them. */
+static bool take_listen_flag(const char *arg, struct listener *l)
+{
+	if (strcmp(arg, "--auto-answer") == 0)
+		l->policy = ACCEPT_ALL;
+	else if (strcmp(arg, "--reject") == 0)
+		l->policy = REJECT_ALL;
+	else if (strcmp(arg, "--once") == 0)
+		l->once = true;
+	else if (strcmp(arg, "--tun") == 0)
+		l->tun = true;
+	else
+		return false;
+	return true;
+}
+
 int listen_main(int argc, char **argv)
 {
 	struct client_options o = {0};
@@ -99,14 +115,8 @@ int listen_main(int argc, char **argv)
 			return EXIT_USAGE;
 		if (taken)
 			i = next;
-		else if (strcmp(argv[i], "--auto-answer") == 0 && ++i)
-			l.policy = ACCEPT_ALL;
-		else if (strcmp(argv[i], "--reject") == 0 && ++i)
-			l.policy = REJECT_ALL;
-		else if (strcmp(argv[i], "--once") == 0 && ++i)
-			l.once = true;
-		else if (strcmp(argv[i], "--tun") == 0 && ++i)
-			l.tun = true;
+		else if (take_listen_flag(argv[i], &l))
+			i++;
 		else if (strcmp(argv[i], "--help") == 0) {
 			printf("%s", usage);
 			return EXIT_OK;
