@@ -65,6 +65,23 @@ static void finish_params(const struct call *call, struct sec_channel_params *pa
 	}
 }
 
+/* Both sides, once agreed: derive the channels' keys from the peer connection and take
+ * what was chosen. */
+static int adopt(struct call *call, const struct negotiation *n, bool is_caller,
+		 struct sec_channel_params *params, char *why, size_t whylen)
+{
+	int rc = negotiate_derive(n, is_caller, export_from_tls, call->peer->tls, params);
+
+	if (rc) {
+		snprintf(why, whylen, "cannot derive the call's keys: %s", insel_strerror(rc));
+		return rc;
+	}
+	finish_params(call, params);
+	call->cipher = n->cipher;
+	call->compress = n->compress;
+	return 0;
+}
+
 json_t *negotiation_offer(struct call *call)
 {
 	struct negotiate_offer *o = &call->sent_offer;
@@ -107,14 +124,9 @@ int negotiation_answer(struct call *call, const json_t *offer_json, json_t **ans
 		snprintf(why, whylen, "%s", refusal.message);
 		return rc;
 	}
-	rc = negotiate_derive(&n, false, export_from_tls, call->peer->tls, params);
-	if (rc) {
-		snprintf(why, whylen, "cannot derive the call's keys: %s", insel_strerror(rc));
+	rc = adopt(call, &n, false, params, why, whylen);
+	if (rc)
 		return rc;
-	}
-	finish_params(call, params);
-	call->cipher = n.cipher;
-	call->compress = n.compress;
 	*answer = negotiate_answer_to_json(&n);
 	return *answer ? 0 : INSEL_E_NOSPACE;
 }
@@ -132,13 +144,5 @@ int negotiation_finish(struct call *call, const json_t *answer,
 	rc = negotiate_answer_parse(answer, &call->sent_offer, &n, why, whylen);
 	if (rc)
 		return rc;
-	rc = negotiate_derive(&n, true, export_from_tls, call->peer->tls, params);
-	if (rc) {
-		snprintf(why, whylen, "cannot derive the call's keys: %s", insel_strerror(rc));
-		return rc;
-	}
-	finish_params(call, params);
-	call->cipher = n.cipher;
-	call->compress = n.compress;
-	return 0;
+	return adopt(call, &n, true, params, why, whylen);
 }

@@ -25,13 +25,7 @@ netns_cleanup() {
 		kill "$pid" 2>/dev/null || true
 	done
 	for pid in "${NETNS_PIDS[@]}"; do
-		# Give each started process a moment, then insist.
-		for _ in 1 2 3 4 5 6 7 8 9 10; do
-			kill -0 "$pid" 2>/dev/null || break
-			sleep 0.1
-		done
-		kill -9 "$pid" 2>/dev/null || true
-		wait "$pid" 2>/dev/null || true
+		reap_pid "$pid"
 	done
 	for ns in "${NETNS_LIST[@]}"; do
 		ip netns delete "$ns" 2>/dev/null || true
@@ -76,8 +70,13 @@ spawn_in_ns() {  # spawn_in_ns NAME LOGFILE CMD...
 
 # Stops one process that spawn_in_ns started (SIGTERM, then SIGKILL after a second).
 stop_pid() {
+	kill "$1" 2>/dev/null || true
+	reap_pid "$1"
+}
+
+# Gives a process that was asked to stop a second, then insists, and reaps it.
+reap_pid() {
 	local pid=$1
-	kill "$pid" 2>/dev/null || true
 	for _ in 1 2 3 4 5 6 7 8 9 10; do
 		kill -0 "$pid" 2>/dev/null || break
 		sleep 0.1
