@@ -12,6 +12,8 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 #include <uv.h>
 
 #include "addr.h"
@@ -33,6 +35,8 @@
 #define AUX_LINGER_MS 2000    /* at the end, how long the last reply may take to flush */
 #define AUX_TUN_PREFIXES 16   /* authorised prefixes per side of a network call */
 #define AUX_TUN_BATCH 64      /* packets read from the TUN per wake-up */
+#define AUX_BATCH_FRAMES 256  /* datagrams gathered before a sendmmsg (batch.c) */
+#define AUX_BATCH_FRAME 2048  /* datagrams up to this size are batched, larger go alone */
 #define AUX_TUN_DEFAULT_MTU 1368  /* CHANNEL_DEFAULT_MTU minus the frame overhead */
 #define AUX_TUN_MIN_MTU 576
 
@@ -181,6 +185,35 @@ void tun_flush(struct aux *a);
 json_t *tun_stats_json(const struct aux *a);
 void tun_close(struct aux *a);     /* stops polling (handle close) */
 void tun_release(struct aux *a);   /* closes the descriptor: the interface disappears */
+
+/* batch.c: datagrams of one wake-up sent with one sendmmsg (UDP GSO where allowed). */
+struct aux_batch {
+	uint8_t frame[AUX_BATCH_FRAMES][AUX_BATCH_FRAME];
+	size_t len[AUX_BATCH_FRAMES];
+	struct iovec iov[AUX_BATCH_FRAMES];
+	struct mmsghdr msg[AUX_BATCH_FRAMES];
+	char cmsg[AUX_BATCH_FRAMES][CMSG_SPACE(sizeof(uint16_t))]
+		__attribute__((aligned(__alignof__(struct cmsghdr))));
+	struct sockaddr_storage to;
+	socklen_t tolen;
+	uv_udp_t *sock;            /* where the batch goes: one socket, one destination */
+	struct ip_endpoint dst;
+	uint64_t *errors;          /* counts the datagrams that could not be sent */
+	unsigned n;
+	bool gso;                  /* equal-sized runs as UDP GSO super-datagrams */
+};
+extern struct aux_batch aux_to_wan;  /* sealed frames toward the peer (GSO) */
+extern struct aux_batch aux_to_lan;  /* plaintext toward LAN applications (no GSO) */
+/* The buffer (AUX_BATCH_FRAME bytes) for the next datagram to sock/dst, flushing the batch
+ * first if it is full or goes elsewhere; batch_commit() then adds it with its length. */
+uint8_t *batch_slot(struct aux *a, struct aux_batch *b, uv_udp_t *sock,
+		    const struct ip_endpoint *dst, uint64_t *errors);
+void batch_commit(struct aux_batch *b, size_t len);
+/* Copies a datagram into the batch (one over AUX_BATCH_FRAME goes at once, in order). */
+int batch_add(struct aux *a, struct aux_batch *b, uv_udp_t *sock,
+	      const struct ip_endpoint *dst, const uint8_t *data, size_t len, uint64_t *errors);
+void batch_flush(struct aux *a, struct aux_batch *b);
+void batch_flush_all(struct aux *a);
 
 /* timers.c */
 int timers_start(struct aux *a);

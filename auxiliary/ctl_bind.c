@@ -150,9 +150,8 @@ static int bind_udp(struct aux *a, uv_udp_t *h, bool *open, const struct ip_addr
 		    uint16_t port, bool fallback, uint16_t *bound, char *why, size_t whylen)
 {
 	char text[IP_STRLEN];
-	/* The shared WAN socket reads in batches (recvmmsg); LAN sockets one by one. */
-	int rc = h == &a->wan ? uv_udp_init_ex(a->loop, h, AF_UNSPEC | UV_UDP_RECVMMSG)
-			      : uv_udp_init(a->loop, h);
+	/* Every socket reads in batches (recvmmsg; relay.c). */
+	int rc = uv_udp_init_ex(a->loop, h, AF_UNSPEC | UV_UDP_RECVMMSG);
 
 	if (rc == 0) {
 		*open = true;

@@ -1,12 +1,14 @@
 /* The fast path: LAN datagram on channel i -> channel_seal -> the peer auxiliary through
  * the shared WAN socket; WAN datagram -> receiver session id -> that channel's
  * channel_open -> the channel's LAN socket, towards the LAN application that spoke last
- * (or the "deliver" address until one has). Nothing here allocates per packet: one static
- * receive buffer serves every socket (callbacks run one at a time and consume it before
- * returning), sends go out with uv_udp_try_send, and only when the kernel pushes back is a
- * datagram copied into one of a fixed set of reusable send slots. libuv reads at most 32
- * datagrams per socket per wake-up, which bounds the work per wake-up. Every datagram that
- * cannot be relayed is dropped and counted (the channels count their own refusals). */
+ * (or the "deliver" address until one has). Nothing here allocates per packet: every
+ * socket reads with recvmmsg into one static buffer (callbacks run one at a time and
+ * consume it before returning; libuv reads at most 32 datagrams per socket per wake-up);
+ * sealed frames and delivered datagrams are gathered into the batches of batch.c and go
+ * out with one sendmmsg at the end of the wake-up (a lone datagram as a batch of one),
+ * and only when the kernel pushes back is a datagram copied into a send slot. Every
+ * datagram that cannot be relayed is dropped and counted (the channels count their own
+ * refusals). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,15 +17,9 @@
 #include "frame.h"
 #include "log.h"
 
-static uint8_t rx_buffer[AUX_DGRAM_MAX];
 /* The WAN socket reads with recvmmsg (UV_UDP_RECVMMSG): libuv cuts this buffer into
  * 64 KiB slots, one datagram each, and hands them over one by one. */
 static uint8_t wan_rx_buffer[AUX_WAN_RX_SLOTS * AUX_DGRAM_MAX];
-
-static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
-{
-	*b = uv_buf_init((char *)rx_buffer, sizeof rx_buffer);
-}
 
 static void on_wan_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
 {
@@ -100,10 +96,12 @@ struct seal_target {
 	const struct ip_endpoint *peer;
 };
 
+/* A fragment of a message larger than one frame: copied into the batch. */
 static int emit_to_peer(void *ctx, const uint8_t *dgram, size_t len)
 {
 	struct seal_target *t = ctx;
-	int rc = relay_send(t->a, &t->a->wan, t->peer, dgram, len);
+	int rc = batch_add(t->a, &aux_to_wan, &t->a->wan, t->peer, dgram, len,
+			   &t->a->wan_errors);
 
 	if (rc)
 		t->a->wan_errors++;
@@ -119,8 +117,12 @@ static void on_lan_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *b,
 	struct seal_target target = {a, NULL};
 	struct ip_endpoint from;
 
-	if (n == 0 && !addr)
-		return;  /* libuv: nothing more to read this time */
+	if (n == 0 && !addr) {
+		/* libuv: the end of a recvmmsg batch, or nothing more to read */
+		if (a->state == AUX_RUNNING)
+			batch_flush(a, &aux_to_wan);
+		return;
+	}
 	if (a->state != AUX_RUNNING)
 		return;
 	if (n < 0 || !addr || (flags & UV_UDP_PARTIAL) ||
@@ -132,7 +134,20 @@ static void on_lan_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *b,
 	l->from = from;
 	l->has_from = true;
 	target.peer = channel_peer(l->ch);
-	if (channel_seal(l->ch, b->base, (size_t)n, now, emit_to_peer, &target) < 0) {
+	if ((size_t)n <= channel_payload_max(l->ch) &&
+	    (size_t)n + FRAME_OVERHEAD <= AUX_BATCH_FRAME) {
+		/* The common case: sealed straight into the batch, no copy. */
+		uint8_t *slot = batch_slot(a, &aux_to_wan, &a->wan, target.peer,
+					   &a->wan_errors);
+		long sealed = channel_seal_one(l->ch, b->base, (size_t)n, now, slot,
+					       AUX_BATCH_FRAME);
+
+		if (sealed < 0) {
+			l->dropped++;
+			return;
+		}
+		batch_commit(&aux_to_wan, (size_t)sealed);
+	} else if (channel_seal(l->ch, b->base, (size_t)n, now, emit_to_peer, &target) < 0) {
 		l->dropped++;
 		return;
 	}
@@ -155,7 +170,7 @@ static void deliver_to_lan(struct aux *a, struct aux_lan *l, const struct channe
 	const struct ip_endpoint *dst = l->has_from ? &l->from
 				      : l->has_deliver ? &l->deliver : NULL;
 
-	if (!dst || relay_send(a, &l->udp, dst, m->data, m->len) != 0) {
+	if (!dst || batch_add(a, &aux_to_lan, &l->udp, dst, m->data, m->len, &l->dropped) != 0) {
 		l->dropped++;
 		return;
 	}
@@ -178,6 +193,8 @@ static void on_wan_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *b,
 		/* libuv: the end of a recvmmsg batch */
 		if (a->tun_mode && a->state == AUX_RUNNING)
 			tun_flush(a);
+		else if (a->state == AUX_RUNNING)
+			batch_flush(a, &aux_to_lan);
 		return;
 	}
 	if (a->state != AUX_RUNNING)
@@ -210,6 +227,6 @@ int relay_start(struct aux *a)
 	if (a->tun_mode)
 		return rc ? rc : tun_relay_start(a);
 	for (unsigned i = 0; rc == 0 && i < a->n_lan; i++)
-		rc = uv_udp_recv_start(&a->lan[i].udp, on_alloc, on_lan_recv);
+		rc = uv_udp_recv_start(&a->lan[i].udp, on_wan_alloc, on_lan_recv);
 	return rc;
 }

@@ -42,10 +42,6 @@
 
 #define TUN_DEVICE "/dev/net/tun"
 #define TUN_NAME_TRIES 100
-#define TUN_BATCH_FRAME 2048  /* frames up to this size are batched; larger go one by one */
-#define TUN_TX_FRAMES 256     /* frames sealed before a flush */
-#define TUN_GSO_SEGS 64       /* UDP_MAX_SEGMENTS on older kernels */
-#define TUN_GSO_BYTES 65000   /* a GSO super-datagram stays a valid IPv4 UDP payload */
 #define TUN_OFFLOADS (TUN_F_CSUM | TUN_F_TSO4)
 /* The legacy virtio header is in the host's order; tso.c reads it little-endian. */
 #define VNET_OK (__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__)
@@ -53,21 +49,6 @@
 static uint8_t tun_rx[VNET_HDR_LEN + AUX_DGRAM_MAX];
 static uint8_t tun_tx[AUX_DGRAM_MAX];
 static uint8_t tun_seg[AUX_DGRAM_MAX];  /* one TCP segment cut from a super-segment */
-
-/* Frames sealed during one wake-up, sent together with sendmmsg, runs of equal-sized
- * frames as UDP GSO super-datagrams. */
-static struct {
-	uint8_t frame[TUN_TX_FRAMES][TUN_BATCH_FRAME];
-	size_t len[TUN_TX_FRAMES];
-	struct iovec iov[TUN_TX_FRAMES];
-	struct mmsghdr msg[TUN_TX_FRAMES];
-	char cmsg[TUN_TX_FRAMES][CMSG_SPACE(sizeof(uint16_t))]
-		__attribute__((aligned(__alignof__(struct cmsghdr))));
-	struct sockaddr_storage to;
-	socklen_t tolen;
-	unsigned n;
-} batch;
-static bool gso_enabled = true;
 
 /* Packets from the peer gathered into one super-segment for one write. */
 static uint8_t coalesce_buf[TSO_MAX_PACKET];
@@ -327,8 +308,6 @@ static void too_big(struct aux_tun *t, const uint8_t *pkt, size_t len,
 	}
 }
 
-static void flush_batch(struct aux *a);
-
 struct tun_emit {
 	struct aux *a;
 };
@@ -367,23 +346,23 @@ static void from_lan(struct aux *a, const uint8_t *pkt, size_t len, uint64_t now
 		if (ip.frag & IPV4_FLAG_DF)
 			return;
 	}
-	if (batch.n == TUN_TX_FRAMES)
-		flush_batch(a);
-	if (len + FRAME_OVERHEAD <= TUN_BATCH_FRAME && len <= channel_payload_max(ch)) {
-		sealed = channel_seal_one(ch, pkt, len, now, batch.frame[batch.n],
-					  TUN_BATCH_FRAME);
+	if (len + FRAME_OVERHEAD <= AUX_BATCH_FRAME && len <= channel_payload_max(ch)) {
+		uint8_t *slot = batch_slot(a, &aux_to_wan, &a->wan, channel_peer(ch),
+					   &t->errors);
+
+		sealed = channel_seal_one(ch, pkt, len, now, slot, AUX_BATCH_FRAME);
 		rc = sealed < 0 ? (int)sealed : 0;
 		if (rc == 0)
-			batch.len[batch.n++] = (size_t)sealed;
+			batch_commit(&aux_to_wan, (size_t)sealed);
 	} else if (len <= channel_payload_max(ch)) {
-		flush_batch(a);  /* keep the order */
+		batch_flush(a, &aux_to_wan);  /* keep the order */
 		sealed = channel_seal_one(ch, pkt, len, now, tun_tx, sizeof tun_tx);
 		rc = sealed < 0 ? (int)sealed
 				: relay_send(a, &a->wan, channel_peer(ch), tun_tx, (size_t)sealed);
 	} else {
 		struct tun_emit e = {a};
 
-		flush_batch(a);
+		batch_flush(a, &aux_to_wan);
 		rc = channel_seal(ch, pkt, len, now, emit_fragment, &e);
 		rc = rc < 0 ? rc : 0;
 	}
@@ -407,96 +386,6 @@ static int emit_segment(void *ctx, const uint8_t *pkt, size_t len)
 
 	from_lan(e->a, pkt, len, e->now);
 	return 0;
-}
-
-/* Groups frames [from, n) for one message: a run of equal-sized datagrams, the last of
- * which may be shorter, sent as one UDP GSO "super-datagram" (UDP_SEGMENT) that the
- * kernel cuts at gso_size; returns the end of the run. */
-static unsigned gso_run(unsigned from, unsigned n)
-{
-	size_t size = batch.len[from], total = size;
-	unsigned i = from + 1;
-
-	while (i < n && i - from < TUN_GSO_SEGS && batch.len[i] <= size &&
-	       total + batch.len[i] <= TUN_GSO_BYTES) {
-		total += batch.len[i];
-		if (batch.len[i++] < size)
-			break;
-	}
-	return i;
-}
-
-/* Sends frames [0, batch.n) straight on the WAN socket with sendmmsg, each message a
- * GSO run (or one datagram without GSO); returns how many frames went out. */
-static unsigned send_direct(int fd, const struct ip_endpoint *peer)
-{
-	unsigned nmsg = 0, first[TUN_TX_FRAMES + 1], done = 0, m = 0;
-
-	batch.tolen = ip_endpoint_to_sockaddr(peer, &batch.to);
-	for (unsigned i = 0; i < batch.n;) {
-		unsigned end = gso_enabled ? gso_run(i, batch.n) : i + 1;
-		struct msghdr *h = &batch.msg[nmsg].msg_hdr;
-
-		memset(h, 0, sizeof *h);
-		h->msg_name = &batch.to;
-		h->msg_namelen = batch.tolen;
-		h->msg_iov = &batch.iov[i];
-		h->msg_iovlen = end - i;
-		for (unsigned k = i; k < end; k++)
-			batch.iov[k].iov_len = batch.len[k];
-		if (end - i > 1) {
-			struct cmsghdr *c;
-
-			h->msg_control = batch.cmsg[nmsg];
-			h->msg_controllen = sizeof batch.cmsg[nmsg];
-			c = CMSG_FIRSTHDR(h);
-			c->cmsg_level = IPPROTO_UDP;
-			c->cmsg_type = UDP_SEGMENT;
-			c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
-			memcpy(CMSG_DATA(c), &(uint16_t){(uint16_t)batch.len[i]}, sizeof(uint16_t));
-		}
-		first[nmsg++] = i;
-		i = end;
-	}
-	first[nmsg] = batch.n;
-	while (m < nmsg) {
-		int sent = sendmmsg(fd, &batch.msg[m], nmsg - m, MSG_DONTWAIT);
-
-		if (sent <= 0) {
-			/* A kernel or device without UDP GSO: plain datagrams from now on. */
-			if (sent < 0 && gso_enabled && (errno == EIO || errno == EINVAL ||
-			    errno == EOPNOTSUPP || errno == ENOPROTOOPT) &&
-			    batch.msg[m].msg_hdr.msg_controllen) {
-				gso_enabled = false;
-				log_info("UDP GSO refused (%s): sending datagrams one by one",
-					 strerror(errno));
-			}
-			break;
-		}
-		m += (unsigned)sent;
-		done = first[m];
-	}
-	return done;
-}
-
-/* Sends the batch straight on the WAN socket when libuv has nothing queued there; what
- * the kernel does not take goes through relay_send (which queues on EAGAIN, keeping the
- * order). */
-static void flush_batch(struct aux *a)
-{
-	const struct ip_endpoint *peer = channel_peer(a->lan[0].ch);
-	unsigned done = 0;
-	uv_os_fd_t fd;
-
-	if (batch.n == 0)
-		return;
-	if (uv_udp_get_send_queue_count(&a->wan) == 0 && uv_fileno((uv_handle_t *)&a->wan,
-								  &fd) == 0)
-		done = send_direct(fd, peer);
-	for (unsigned i = done; i < batch.n; i++)
-		if (relay_send(a, &a->wan, peer, batch.frame[i], batch.len[i]) != 0)
-			a->tun.errors++;
-	batch.n = 0;
 }
 
 static void on_tun_readable(uv_poll_t *h, int status, int events)
@@ -536,7 +425,7 @@ static void on_tun_readable(uv_poll_t *h, int status, int events)
 		if (rc < 0)
 			t->malformed++;
 	}
-	flush_batch(a);
+	batch_flush(a, &aux_to_wan);
 }
 
 /* Writes what tun_deliver gathered. */
@@ -586,8 +475,6 @@ int tun_relay_start(struct aux *a)
 {
 	int rc = uv_poll_init(a->loop, &a->tun.poll, a->tun.fd);
 
-	for (unsigned i = 0; i < TUN_TX_FRAMES; i++)
-		batch.iov[i].iov_base = batch.frame[i];
 	tso_coalesce_init(&coalesce, coalesce_buf);
 	if (rc)
 		return rc;

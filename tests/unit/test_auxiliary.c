@@ -585,6 +585,55 @@ static void relay_both_ways(void **state)
 	close_call_fds(&c);
 }
 
+/* A burst sent without waiting (the relay gathers it into batches: recvmmsg, one
+ * sendmmsg or UDP GSO run toward the peer, one sendmmsg toward the LAN) arrives whole
+ * and in order, both ways, with a fragmented datagram in the middle of a run of equal
+ * sizes and a shorter one ending it. */
+static void burst(struct call *c, bool a_to_b, unsigned count)
+{
+	static uint8_t out[6000], in[6000];
+	int src = a_to_b ? c->app_a[0] : c->app_b[0], dst = a_to_b ? c->app_b[0] : c->app_a[0];
+	uint16_t port = a_to_b ? c->a.lan_port[0] : c->b.lan_port[0], from;
+
+	for (unsigned k = 0; k < count; k++) {
+		size_t len = k == count / 2 ? 5000 : k == count - 1 ? 300 : 1200;
+
+		fill(out, len, k);
+		out[0] = (uint8_t)k;
+		send_to_port(src, port, out, len);
+	}
+	for (unsigned k = 0; k < count; k++) {
+		size_t len = k == count / 2 ? 5000 : k == count - 1 ? 300 : 1200;
+		ssize_t n = recv_from_port(dst, in, sizeof in, &from);
+
+		fill(out, len, k);
+		out[0] = (uint8_t)k;
+		assert_int_equal(n, (ssize_t)len);
+		assert_memory_equal(in, out, len);
+	}
+}
+
+static void relay_bursts_in_order(void **state)
+{
+	struct call c;
+	json_t *st;
+
+	setup_call(&c, 60000, NULL);
+	round_trip(&c, 0, 10, 1);  /* B's application has spoken: replies go to it */
+	for (unsigned r = 0; r < 3; r++) {
+		burst(&c, true, 60);
+		burst(&c, false, 60);
+	}
+	st = stats(&c.a, 3);
+	assert_int_equal(json_integer_value(json_path(st, "lan", 0, "dropped")), 0);
+	assert_int_equal(json_integer_value(json_path(st, "lan", 0, "datagrams_in")), 1 + 180);
+	assert_int_equal(json_integer_value(json_path(st, "lan", 0, "datagrams_out")), 1 + 180);
+	json_decref(st);
+	hang_up(&c.a);
+	hang_up(&c.b);
+	close_call_fds(&c);
+}
+
 /* ---- (g) malformed control messages ---- */
 
 static void malformed_control_messages(void **state)
@@ -781,6 +830,7 @@ int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(relay_both_ways, kill_children),
+		cmocka_unit_test_teardown(relay_bursts_in_order, kill_children),
 		cmocka_unit_test_teardown(malformed_control_messages, kill_children),
 		cmocka_unit_test_teardown(malformed_while_running, kill_children),
 		cmocka_unit_test_teardown(hangup_frees_ports, kill_children),

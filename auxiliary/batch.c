@@ -1,0 +1,155 @@
+/* Datagrams gathered during one wake-up and sent together: one sendmmsg on the socket,
+ * and, where allowed, each run of equal-sized datagrams as one UDP GSO super-datagram
+ * (UDP_SEGMENT) that the kernel cuts back into the same datagrams. Two batches exist:
+ * aux_to_wan (sealed frames toward the peer, from the TUN or the LAN sockets) and
+ * aux_to_lan (plaintext datagrams toward LAN applications, without GSO: a LAN datagram
+ * may be larger than the LAN's MTU, which UDP_SEGMENT refuses). A batch goes to one
+ * socket and one destination; asking for another flushes it first, so the order of the
+ * datagrams is kept. The frames live in static storage: nothing allocates per packet. */
+#include <errno.h>
+#include <linux/udp.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include "auxiliary.h"
+#include "err.h"
+#include "log.h"
+
+#define BATCH_GSO_SEGS 64      /* UDP_MAX_SEGMENTS on older kernels */
+#define BATCH_GSO_BYTES 65000  /* a GSO super-datagram stays a valid IPv4 UDP payload */
+
+struct aux_batch aux_to_wan = {.gso = true}, aux_to_lan = {.gso = false};
+static bool gso_refused;  /* the kernel said no once: plain datagrams from then on */
+
+static bool same_dst(const struct aux_batch *b, uv_udp_t *sock, const struct ip_endpoint *dst)
+{
+	return b->sock == sock && b->dst.port == dst->port && ip_addr_equal(&b->dst.addr, &dst->addr);
+}
+
+uint8_t *batch_slot(struct aux *a, struct aux_batch *b, uv_udp_t *sock,
+		    const struct ip_endpoint *dst, uint64_t *errors)
+{
+	if (b->n == AUX_BATCH_FRAMES || (b->n && (!same_dst(b, sock, dst) ||
+						   b->errors != errors)))
+		batch_flush(a, b);
+	if (b->n == 0) {
+		b->sock = sock;
+		b->dst = *dst;
+		b->errors = errors;
+	}
+	return b->frame[b->n];
+}
+
+void batch_commit(struct aux_batch *b, size_t len)
+{
+	b->len[b->n++] = len;
+}
+
+int batch_add(struct aux *a, struct aux_batch *b, uv_udp_t *sock,
+	      const struct ip_endpoint *dst, const uint8_t *data, size_t len, uint64_t *errors)
+{
+	if (len > AUX_BATCH_FRAME) {
+		batch_flush(a, b);  /* keep the order */
+		return relay_send(a, sock, dst, data, len);
+	}
+	memcpy(batch_slot(a, b, sock, dst, errors), data, len);
+	batch_commit(b, len);
+	return 0;
+}
+
+/* Frames [from, n) for one message: a run of equal-sized datagrams, the last of which may
+ * be shorter; returns the end of the run. */
+static unsigned gso_run(const struct aux_batch *b, unsigned from)
+{
+	size_t size = b->len[from], total = size;
+	unsigned i = from + 1;
+
+	while (i < b->n && i - from < BATCH_GSO_SEGS && b->len[i] <= size &&
+	       total + b->len[i] <= BATCH_GSO_BYTES) {
+		total += b->len[i];
+		if (b->len[i++] < size)
+			break;
+	}
+	return i;
+}
+
+/* Sends frames [0, n) straight on fd with sendmmsg; returns how many frames went out. */
+static unsigned send_direct(struct aux_batch *b, int fd)
+{
+	unsigned nmsg = 0, first[AUX_BATCH_FRAMES + 1], done = 0, m = 0;
+	bool gso = b->gso && !gso_refused;
+
+	b->tolen = ip_endpoint_to_sockaddr(&b->dst, &b->to);
+	for (unsigned i = 0; i < b->n;) {
+		unsigned end = gso ? gso_run(b, i) : i + 1;
+		struct msghdr *h = &b->msg[nmsg].msg_hdr;
+
+		memset(h, 0, sizeof *h);
+		h->msg_name = &b->to;
+		h->msg_namelen = b->tolen;
+		h->msg_iov = &b->iov[i];
+		h->msg_iovlen = end - i;
+		for (unsigned k = i; k < end; k++) {
+			b->iov[k].iov_base = b->frame[k];
+			b->iov[k].iov_len = b->len[k];
+		}
+		if (end - i > 1) {
+			struct cmsghdr *c;
+
+			h->msg_control = b->cmsg[nmsg];
+			h->msg_controllen = sizeof b->cmsg[nmsg];
+			c = CMSG_FIRSTHDR(h);
+			c->cmsg_level = IPPROTO_UDP;
+			c->cmsg_type = UDP_SEGMENT;
+			c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+			memcpy(CMSG_DATA(c), &(uint16_t){(uint16_t)b->len[i]}, sizeof(uint16_t));
+		}
+		first[nmsg++] = i;
+		i = end;
+	}
+	first[nmsg] = b->n;
+	while (m < nmsg) {
+		int sent = sendmmsg(fd, &b->msg[m], nmsg - m, MSG_DONTWAIT);
+
+		if (sent <= 0) {
+			/* A kernel or device without UDP GSO: plain datagrams from now on. */
+			if (sent < 0 && gso && (errno == EIO || errno == EINVAL ||
+			    errno == EOPNOTSUPP || errno == ENOPROTOOPT) &&
+			    b->msg[m].msg_hdr.msg_controllen) {
+				gso_refused = true;
+				log_info("UDP GSO refused (%s): sending datagrams one by one",
+					 strerror(errno));
+			}
+			break;
+		}
+		m += (unsigned)sent;
+		done = first[m];
+	}
+	return done;
+}
+
+/* Straight on the socket when libuv has nothing queued there; what the kernel does not
+ * take goes through relay_send (which queues on EAGAIN, keeping the order). */
+void batch_flush(struct aux *a, struct aux_batch *b)
+{
+	unsigned done = 0;
+	uv_os_fd_t fd;
+
+	if (b->n == 0)
+		return;
+	if (uv_udp_get_send_queue_count(b->sock) == 0 &&
+	    uv_fileno((uv_handle_t *)b->sock, &fd) == 0)
+		done = send_direct(b, fd);
+	for (unsigned i = done; i < b->n; i++)
+		if (relay_send(a, b->sock, &b->dst, b->frame[i], b->len[i]) != 0)
+			(*b->errors)++;
+	b->n = 0;
+}
+
+void batch_flush_all(struct aux *a)
+{
+	batch_flush(a, &aux_to_wan);
+	batch_flush(a, &aux_to_lan);
+}
