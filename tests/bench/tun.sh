@@ -38,12 +38,21 @@ print(int(e["sum_received"]["bits_per_second"]), int(e["sum_received"]["bytes"])
 		"$1" "$(python3 -c "print($IPERF_BPS / 1e9)")" "$IPERF_RETR"
 }
 
-ping_run() {  # ping_run LABEL
-	local out
-	out=$(in_ns a1 ping -n -q -c 200 -i 0.005 -W 1 10.2.0.11 2>&1)
-	printf '%-8s ping a1 -> b1 RTT min/avg/max/mdev: %s ms\n' "$1" \
-		"$(sed -n 's/.*= \([0-9.\/]*\) ms/\1/p' <<<"$out")"
-	PING_AVG=$(sed -n 's/.*= [0-9.]*\/\([0-9.]*\)\/.*/\1/p' <<<"$out")
+# ping_run LABEL: round trips a1 -> b1 at two rates. Back to back (-i 0.005) the
+# auxiliaries stay awake; at -i 0.05 every packet wakes both of them (and the raw path's
+# softirqs) from idle, which costs more on every path: compare like with like.
+ping_run() {
+	local out interval
+	for interval in 0.005 0.05; do
+		out=$(in_ns a1 ping -n -q -c 100 -i "$interval" -W 1 10.2.0.11 2>&1)
+		printf '%-8s ping -i %-5s a1 -> b1 RTT min/avg/max/mdev: %s ms\n' "$1" "$interval" \
+			"$(sed -n 's/.*= \([0-9.\/]*\) ms/\1/p' <<<"$out")"
+		if [ "$interval" = 0.005 ]; then
+			PING_AVG=$(sed -n 's/.*= [0-9.]*\/\([0-9.]*\)\/.*/\1/p' <<<"$out")
+		else
+			PING_AVG_SLOW=$(sed -n 's/.*= [0-9.]*\/\([0-9.]*\)\/.*/\1/p' <<<"$out")
+		fi
+	done
 }
 
 aux_ticks() {  # sum of utime+stime (clock ticks) of both secondaries' children
@@ -59,6 +68,7 @@ ip -n "${NS}wan" route add 10.1.0.0/24 via 198.18.1.2
 ip -n "${NS}wan" route add 10.2.0.0/24 via 198.18.2.2
 ping_run raw
 raw_rtt=$PING_AVG
+raw_rtt_slow=$PING_AVG_SLOW
 iperf_run raw
 raw_bps=$IPERF_BPS
 ip -n "${NS}wan" route del 10.1.0.0/24 via 198.18.1.2
@@ -80,17 +90,22 @@ done
 in_ns a1 ping -n -c 1 -W 1 10.2.0.11 >/dev/null 2>&1 || fail "the trunk did not come up"
 ping_run trunk
 trunk_rtt=$PING_AVG
+trunk_rtt_slow=$PING_AVG_SLOW
 hz=$(getconf CLK_TCK)
 t0=$(aux_ticks)
 iperf_run trunk
 t1=$(aux_ticks)
 trunk_bps=$IPERF_BPS
-python3 - "$raw_bps" "$trunk_bps" "$raw_rtt" "$trunk_rtt" "$t0" "$t1" "$hz" "$IPERF_BYTES" <<'PY'
+python3 - "$raw_bps" "$trunk_bps" "$raw_rtt" "$trunk_rtt" "$t0" "$t1" "$hz" "$IPERF_BYTES" \
+	"$raw_rtt_slow" "$trunk_rtt_slow" <<'PY'
 import sys
-raw, trunk, raw_rtt, trunk_rtt, t0, t1, hz, nbytes = sys.argv[1:]
+raw, trunk, raw_rtt, trunk_rtt, t0, t1, hz, nbytes, raw_slow, trunk_slow = sys.argv[1:]
 raw, trunk, t0, t1, hz, nbytes = map(float, (raw, trunk, t0, t1, hz, nbytes))
+added = float(trunk_rtt or 0) - float(raw_rtt or 0)
+added_slow = float(trunk_slow or 0) - float(raw_slow or 0)
 print(f"summary: trunk {trunk/1e9:.2f} Gbit/s = {100*trunk/raw if raw else 0:.1f}% of raw "
-      f"{raw/1e9:.2f} Gbit/s; RTT added {float(trunk_rtt or 0) - float(raw_rtt or 0):.3f} ms")
+      f"{raw/1e9:.2f} Gbit/s; RTT added {added:.3f} ms back to back, "
+      f"{added_slow:.3f} ms at one ping per 50 ms")
 cpu = (t1 - t0) / hz
 if nbytes:
     print(f"auxiliaries' CPU: {cpu:.2f} s for {nbytes/1e9:.2f} GB = {cpu/(nbytes/1e9):.2f} "
