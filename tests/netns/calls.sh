@@ -175,6 +175,8 @@ check "no call left active in the directory" bash -c "! grep -q '\"id\"' <<<'$ac
 for x in a b; do
 	sed -i 's/^\[peers\]$/[peers]\ncompression = deflate/' "$NETNS_TMP/secondary-$x.conf"
 done
+# ... and site A's gateway limited to one call at a time.
+sed -i 's/^calls = .*/calls = 1/' "$NETNS_TMP/secondary-a.conf"
 restart_secondary a 1
 restart_secondary b 2
 both_registered() { wait_secondary_registered a && wait_secondary_registered b; }
@@ -190,6 +192,8 @@ check "compressed call carries 4000-byte datagrams intact both ways" \
 	in_ns a1 python3 "$UDP_TOOL" send 10.1.0.1 5020 --count 10 --size 4000
 check "and the datagrams went compressed" contains "$(insel_as a1 alice calls --json 2>&1)" \
 	'"msgs_deflated_out": *[1-9]'
+out=$(insel_as a1 alice call bob@lan-b --udp 5021 2>&1)
+check "a second call over the gateway's limit: told so" contains "$out" "limit of concurrent"
 insel_as a1 alice hangup "$zcall" >/dev/null 2>&1
 
 check "no sanitizer report in the daemons' logs" bash -c \
