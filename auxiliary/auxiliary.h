@@ -153,6 +153,9 @@ void control_reply_error(struct aux *a, json_int_t id, int err, const char *code
 void bind_handle(struct aux *a, json_int_t id, const json_t *msg);
 void start_handle(struct aux *a, json_int_t id, const json_t *msg);
 
+/* sandbox.c: the syscall allowlist, last step of privdrop_to_user. */
+int sandbox_enter(void);
+
 /* privdrop.c */
 int privdrop_to_user(const char *user);
 /* Settings that need no privileges and protect the keys: not dumpable, parent-death. */

@@ -257,6 +257,10 @@ void bind_handle(struct aux *a, json_int_t id, const json_t *msg)
 		aux_end(a, "error", why, EXIT_FAILURE_GENERIC, false);
 		return;
 	}
+	/* libuv probes recvmmsg once, with a socket of its own, on the first receive: have
+	 * it probe now, since the allowlist entered below refuses new sockets (and libuv
+	 * would then quietly read one datagram per call). */
+	uv_udp_using_recvmmsg(&a->wan);
 	/* Drop before replying: once the parent hears "ok", the process is confined. */
 	if (privdrop_to_user(req.user) != 0) {
 		control_reply_error(a, id, 0, "privdrop_failed",

@@ -2,7 +2,8 @@
  * needed: not dumpable (session keys are in memory) and SIGTERM when the parent dies.
  * After its sockets are bound: if root and a user is named, leave root for good in the
  * fixed order supplementary groups, gid, uid, then prove root cannot be regained, then
- * forbid new privileges. A failure at any step is fatal to the caller. */
+ * forbid new privileges, then the syscall allowlist (sandbox.c). A failure at any step
+ * is fatal to the caller. */
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
@@ -90,5 +91,5 @@ int privdrop_to_user(const char *user)
 	/* Changing credentials resets both of these: set them again. */
 	if (privdrop_protect_process() != 0)
 		return -EPERM;
-	return 0;
+	return sandbox_enter();
 }
