@@ -82,11 +82,15 @@ struct aux_tun {
 	size_t nlocal, nremote;
 	uint32_t gateway;          /* our LAN address (host order): may send ICMP errors */
 	uint32_t remote_gateway;   /* the peer gateway's LAN address, 0 if unknown */
+	bool ipv6;                 /* a side has IPv6 prefixes: IPv6 is carried too */
+	bool has_gateway6, has_remote_gateway6;
+	uint8_t gateway6[16];      /* our IPv6 LAN address, if any: ICMPv6 errors */
+	uint8_t remote_gateway6[16];  /* the peer gateway's, if known */
 	uint64_t packets_from_lan, bytes_from_lan, packets_to_lan, bytes_to_lan;
 	uint64_t unauthorised_from_lan;  /* source or destination outside the call */
 	uint64_t unauthorised_from_peer;
-	uint64_t malformed;              /* not a whole IPv4 packet */
-	uint64_t not_ipv4;               /* IPv6 and others: not carried */
+	uint64_t malformed;              /* not a whole IPv4 or IPv6 packet */
+	uint64_t not_ipv4;               /* IPv6 in a call without IPv6 prefixes */
 	uint64_t too_big;                /* over the tunnel MTU (DF set: answered by ICMP) */
 	uint64_t icmp_sent;              /* ICMP errors written back into the TUN */
 	uint64_t errors;                 /* read, seal, send or write failures */
@@ -115,6 +119,8 @@ struct aux {
 
 	uint64_t call_id;
 	struct ip_addr lan_addr, wan_addr;
+	struct ip_addr lan_addr6;    /* network calls: the gateway's IPv6 LAN address */
+	bool has_lan_addr6;
 	uv_udp_t wan;
 	bool wan_open;
 	uint16_t wan_port;

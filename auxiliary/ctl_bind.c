@@ -8,6 +8,8 @@
  *
  *   {"op":"bind","id":1,"call":"<16 hex>","lan_addr":"10.1.0.1","wan_addr":"198.18.1.2",
  *    "channels":[{"lan_port":5004},{"lan_port":0}],"user":"nobody"}
+ * A network call may add "lan_addr6":"fd01::1", the gateway's IPv6 LAN address (source
+ * of the IPv6 routes and of ICMPv6 errors). 
  *   -> {"id":1,"ok":true,"wan_port":P,"channels":[{"lan_port":5004},{"lan_port":40123}]}
  *
  * A request that does not parse changes nothing and may be retried; a socket that cannot
@@ -26,6 +28,8 @@
 struct bind_request {
 	uint64_t call_id;
 	struct ip_addr lan_addr, wan_addr;
+	struct ip_addr lan_addr6;  /* optional: network calls carrying IPv6 */
+	bool has_lan_addr6;
 	uint16_t ports[SEC_MAX_CHANNELS];
 	unsigned n_ports;
 	const char *user;  /* NULL: keep the current identity; points into the request */
@@ -110,6 +114,15 @@ static int parse_bind(const json_t *msg, struct bind_request *req, char *why, si
 	    (rc = parse_addr(msg, "wan_addr", &req->wan_addr, why, whylen)) != 0 ||
 	    (rc = parse_ports(msg, req, why, whylen)) != 0)
 		return rc;
+	if (json_object_get(msg, "lan_addr6")) {
+		if ((rc = parse_addr(msg, "lan_addr6", &req->lan_addr6, why, whylen)) != 0)
+			return rc;
+		if (req->lan_addr6.family != AF_INET6) {
+			snprintf(why, whylen, "field 'lan_addr6' must be an IPv6 address");
+			return INSEL_E_BAD_FIELD;
+		}
+		req->has_lan_addr6 = true;
+	}
 	if ((rc = msg_get_str_opt(msg, "user", NULL, &req->user)) != 0) {
 		snprintf(why, whylen, "%s", msg_field_error());
 		return rc;
@@ -251,6 +264,8 @@ void bind_handle(struct aux *a, json_int_t id, const json_t *msg)
 	}
 	a->call_id = req.call_id;
 	a->lan_addr = req.lan_addr;
+	a->lan_addr6 = req.lan_addr6;
+	a->has_lan_addr6 = req.has_lan_addr6;
 	a->wan_addr = req.wan_addr;
 	if (bind_sockets(a, &req, why, sizeof why) != 0) {
 		control_reply_error(a, id, 0, "bind_failed", "%s", why);

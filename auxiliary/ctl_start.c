@@ -7,7 +7,8 @@
  *   -> {"id":2,"ok":true}
  *
  * A network call's one channel takes "remote_gateway" (the peer gateway's LAN address,
- * whose ICMP errors may cross) instead of "deliver".
+ * whose ICMP errors may cross) and, if it has one, "remote_gateway6" (its IPv6 LAN
+ * address, for ICMPv6 errors) instead of "deliver".
  * Every channel is checked before any is created, so a refused start changes nothing and
  * may be retried. The params must name the bound call and their own index, and each
  * channel needs its own receiver session id (the WAN socket demultiplexes on it). */
@@ -28,6 +29,8 @@ struct start_channel {
 	bool has_deliver;
 	struct ip_addr remote_gateway;  /* network calls: the peer gateway's LAN address */
 	bool has_remote_gateway;
+	struct ip_addr remote_gateway6;  /* and its IPv6 one, if it has one */
+	bool has_remote_gateway6;
 };
 
 /* The hex keys also sit in the parsed request: wipe them there too (the request is ours
@@ -76,6 +79,18 @@ static int parse_deliver(const struct aux *a, unsigned i, const json_t *entry,
 		if (rc)
 			snprintf(why, whylen, "channels[%u]: %s", i, msg_field_error());
 		out->has_remote_gateway = rc == 0 && text;
+		if (rc)
+			return rc;
+		rc = msg_get_str_opt(entry, "remote_gateway6", NULL, &text);
+		if (rc == 0 && text && (ip_addr_parse(text, &out->remote_gateway6) ||
+					out->remote_gateway6.family != AF_INET6)) {
+			snprintf(why, whylen, "channels[%u]: 'remote_gateway6' must be an IPv6 "
+				 "address", i);
+			return INSEL_E_BAD_FIELD;
+		}
+		if (rc)
+			snprintf(why, whylen, "channels[%u]: %s", i, msg_field_error());
+		out->has_remote_gateway6 = rc == 0 && text;
 		return rc;
 	}
 	rc = msg_get_str_opt(entry, "deliver", NULL, &text);
@@ -197,6 +212,10 @@ void start_handle(struct aux *a, json_int_t id, const json_t *msg)
 	}
 	if (a->tun_mode && sc[0].has_remote_gateway)
 		a->tun.remote_gateway = ipv4_from_addr(&sc[0].remote_gateway);
+	if (a->tun_mode && sc[0].has_remote_gateway6) {
+		memcpy(a->tun.remote_gateway6, sc[0].remote_gateway6.bytes, 16);
+		a->tun.has_remote_gateway6 = true;
+	}
 	a->idle_timeout_ms = (uint64_t)idle_ms;
 	a->last_data_ms = uv_now(a->loop);
 	a->state = AUX_RUNNING;

@@ -16,7 +16,12 @@
  * the peer gateway). Everything else is dropped and counted. The gateways' kernels are
  * the routers on both ends: they decrement TTL and send "time exceeded" (so traceroute
  * shows both gateways) and "fragmentation needed" for packets over the interface's MTU.
- * Should a packet over the MTU reach us anyway, we answer a DF one the same way. */
+ * Should a packet over the MTU reach us anyway, we answer a DF one the same way.
+ *
+ * IPv6 (common/ipv6.h) takes the same checks when a side of the call has IPv6 prefixes
+ * (IPv6 is then enabled on the interface, without an address of its own); an IPv6 packet
+ * over the MTU is always answered with "packet too big" (routers never fragment it).
+ * IPv6 is never segmented or coalesced: TSO6 is not offered to the kernel. */
 #include <errno.h>
 #include <fcntl.h>
 #include <net/if.h>
@@ -35,6 +40,7 @@
 #include "err.h"
 #include "frame.h"
 #include "ipv4.h"
+#include "ipv6.h"
 #include "log.h"
 #include "msg.h"
 #include "netlink.h"
@@ -79,9 +85,9 @@ static int parse_prefixes(const json_t *obj, const char *key, struct ip_prefix *
 	json_array_foreach(list, i, v) {
 		const char *text = json_string_value(v);
 
-		if (!text || ip_prefix_parse(text, false, &out[i]) ||
-		    out[i].addr.family != AF_INET) {
-			snprintf(why, whylen, "tun: %s[%zu] must be an IPv4 prefix", key, i);
+		if (!text || ip_prefix_parse(text, false, &out[i])) {
+			snprintf(why, whylen, "tun: %s[%zu] must be an IPv4 or IPv6 prefix", key,
+				 i);
 			return INSEL_E_BAD_FIELD;
 		}
 	}
@@ -191,19 +197,40 @@ static int open_tun(struct aux_tun *t, const char *hint, char *why, size_t whyle
 	return -EEXIST;
 }
 
-/* IPv6 is not carried: keep the kernel from sending router solicitations into it. */
-static void disable_ipv6(const char *name)
+static void write_ipv6_conf(const char *name, const char *key, const char *value)
 {
-	char path[96];
+	char path[128];
 	int fd;
 
-	snprintf(path, sizeof path, "/proc/sys/net/ipv6/conf/%s/disable_ipv6", name);
+	snprintf(path, sizeof path, "/proc/sys/net/ipv6/conf/%s/%s", name, key);
 	fd = open(path, O_WRONLY | O_CLOEXEC);
 	if (fd < 0)
 		return;
-	if (write(fd, "1", 1) != 1)
-		log_debug("cannot disable IPv6 on %s", name);
+	if (write(fd, value, strlen(value)) != (ssize_t)strlen(value))
+		log_debug("cannot set %s = %s on %s", key, value, name);
 	close(fd);
+}
+
+/* Without IPv6 prefixes, IPv6 stays off (no router solicitations into the tunnel). With
+ * them it is on, but with no address of its own (no link-local one either: addr_gen_mode
+ * none), no router advertisements taken and none asked for: the interface only forwards. */
+static void set_ipv6(const char *name, bool on)
+{
+	if (on) {
+		write_ipv6_conf(name, "addr_gen_mode", "1");
+		write_ipv6_conf(name, "accept_ra", "0");
+		write_ipv6_conf(name, "router_solicitations", "0");
+		write_ipv6_conf(name, "accept_dad", "0");
+	}
+	write_ipv6_conf(name, "disable_ipv6", on ? "0" : "1");
+}
+
+static bool has_family(const struct ip_prefix *p, size_t n, int family)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i].addr.family == family)
+			return true;
+	return false;
 }
 
 int tun_create(struct aux *a, const struct aux_tun_request *req, char *why, size_t whylen)
@@ -218,6 +245,12 @@ int tun_create(struct aux *a, const struct aux_tun_request *req, char *why, size
 	t->nremote = req->nremote;
 	t->mtu = req->mtu;
 	t->gateway = ipv4_from_addr(&a->lan_addr);
+	t->ipv6 = has_family(t->local, t->nlocal, AF_INET6) ||
+		  has_family(t->remote, t->nremote, AF_INET6);
+	if (a->has_lan_addr6) {
+		memcpy(t->gateway6, a->lan_addr6.bytes, 16);
+		t->has_gateway6 = true;
+	}
 	if ((rc = open_tun(t, req->name_hint, why, whylen)) != 0)
 		return rc;
 	t->ifindex = (int)if_nametoindex(t->name);
@@ -225,14 +258,16 @@ int tun_create(struct aux *a, const struct aux_tun_request *req, char *why, size
 		snprintf(why, whylen, "interface %s vanished", t->name);
 		return -ENODEV;
 	}
-	disable_ipv6(t->name);
+	set_ipv6(t->name, t->ipv6);
 	if ((rc = nl_link_up(t->ifindex, t->mtu)) != 0) {
 		snprintf(why, whylen, "cannot set MTU %u on %s and bring it up: %s", t->mtu,
 			 t->name, strerror(-rc));
 		return rc;
 	}
 	for (size_t i = 0; i < t->nremote; i++) {
-		rc = nl_route_add(t->ifindex, &t->remote[i], &a->lan_addr);
+		rc = nl_route_add(t->ifindex, &t->remote[i],
+				  t->remote[i].addr.family == AF_INET6 ?
+				  (a->has_lan_addr6 ? &a->lan_addr6 : NULL) : &a->lan_addr);
 		if (rc) {
 			snprintf(why, whylen, "cannot route %s through %s: %s%s",
 				 ip_prefix_format(&t->remote[i], text, sizeof text), t->name,
@@ -241,8 +276,8 @@ int tun_create(struct aux *a, const struct aux_tun_request *req, char *why, size
 			return rc;
 		}
 	}
-	log_info("interface %s: MTU %u, %zu remote prefix(es) routed", t->name, t->mtu,
-		 t->nremote);
+	log_info("interface %s: MTU %u, %zu remote prefix(es) routed%s", t->name, t->mtu,
+		 t->nremote, t->ipv6 ? ", IPv6 on" : "");
 	return 0;
 }
 
@@ -262,6 +297,23 @@ static bool allowed_from_peer(const struct aux_tun *t, const struct ipv4_info *i
 		return false;
 	return ipv4_in_prefixes(ip->src, t->remote, t->nremote) ||
 	       (ip->icmp_error && t->remote_gateway && ip->src == t->remote_gateway);
+}
+
+static bool allowed6_from_lan(const struct aux_tun *t, const struct ipv6_info *ip)
+{
+	if (!ipv6_in_prefixes(ip->dst, t->remote, t->nremote))
+		return false;
+	return ipv6_in_prefixes(ip->src, t->local, t->nlocal) ||
+	       (ip->icmp_error && t->has_gateway6 && memcmp(ip->src, t->gateway6, 16) == 0);
+}
+
+static bool allowed6_from_peer(const struct aux_tun *t, const struct ipv6_info *ip)
+{
+	if (!ipv6_in_prefixes(ip->dst, t->local, t->nlocal))
+		return false;
+	return ipv6_in_prefixes(ip->src, t->remote, t->nremote) ||
+	       (ip->icmp_error && t->has_remote_gateway6 &&
+		memcmp(ip->src, t->remote_gateway6, 16) == 0);
 }
 
 /* Writes one packet; with offloads on, after the virtio header h (NULL: an empty one). */
@@ -308,6 +360,25 @@ static void too_big(struct aux_tun *t, const uint8_t *pkt, size_t len,
 	}
 }
 
+/* IPv6 routers never fragment: a packet over the tunnel MTU is answered with "packet
+ * too big" (from our IPv6 LAN address: without one, nothing can be answered). */
+static void too_big6(struct aux_tun *t, const uint8_t *pkt, size_t len,
+		     const struct ipv6_info *ip)
+{
+	uint8_t icmp[ICMPV6_ERROR_MAX];
+	size_t n;
+
+	t->too_big++;
+	if (!t->has_gateway6)
+		return;
+	n = icmpv6_build_error(icmp, sizeof icmp, pkt, len, ip, t->gateway6,
+			       ICMPV6_PACKET_TOO_BIG, 0, t->mtu);
+	if (n) {
+		write_tun(t, icmp, n);
+		t->icmp_sent++;
+	}
+}
+
 struct tun_emit {
 	struct aux *a;
 };
@@ -319,33 +390,14 @@ static int emit_fragment(void *ctx, const uint8_t *dgram, size_t len)
 	return relay_send(e->a, &e->a->wan, channel_peer(e->a->lan[0].ch), dgram, len);
 }
 
-/* One packet the kernel routed into the interface. */
-static void from_lan(struct aux *a, const uint8_t *pkt, size_t len, uint64_t now)
+/* Seals one authorised packet of len bytes towards the peer. */
+static void carry(struct aux *a, const uint8_t *pkt, size_t len, uint64_t now)
 {
 	struct aux_tun *t = &a->tun;
 	struct channel *ch = a->lan[0].ch;
-	struct ipv4_info ip;
 	long sealed;
-	int rc = ipv4_parse(pkt, len, &ip);
+	int rc;
 
-	if (rc) {
-		t->malformed++;
-		return;
-	}
-	if (ip.version != 4) {
-		t->not_ipv4++;
-		return;
-	}
-	if (!allowed_from_lan(t, &ip)) {
-		t->unauthorised_from_lan++;
-		return;
-	}
-	len = ip.total_len;
-	if (len > t->mtu) {
-		too_big(t, pkt, len, &ip);
-		if (ip.frag & IPV4_FLAG_DF)
-			return;
-	}
 	if (len + FRAME_OVERHEAD <= AUX_BATCH_FRAME && len <= channel_payload_max(ch)) {
 		uint8_t *slot = batch_slot(a, &aux_to_wan, &a->wan, channel_peer(ch),
 					   &t->errors);
@@ -373,6 +425,57 @@ static void from_lan(struct aux *a, const uint8_t *pkt, size_t len, uint64_t now
 	t->packets_from_lan++;
 	t->bytes_from_lan += len;
 	a->last_data_ms = now;
+}
+
+static void from_lan6(struct aux *a, const uint8_t *pkt, size_t len, uint64_t now)
+{
+	struct aux_tun *t = &a->tun;
+	struct ipv6_info ip;
+
+	if (!t->ipv6) {
+		t->not_ipv4++;
+		return;
+	}
+	if (ipv6_parse(pkt, len, &ip) != 0) {
+		t->malformed++;
+		return;
+	}
+	if (!allowed6_from_lan(t, &ip)) {
+		t->unauthorised_from_lan++;
+		return;
+	}
+	if (ip.total_len > t->mtu) {
+		too_big6(t, pkt, ip.total_len, &ip);
+		return;
+	}
+	carry(a, pkt, ip.total_len, now);
+}
+
+/* One packet the kernel routed into the interface. */
+static void from_lan(struct aux *a, const uint8_t *pkt, size_t len, uint64_t now)
+{
+	struct aux_tun *t = &a->tun;
+	struct ipv4_info ip;
+
+	if (ipv4_parse(pkt, len, &ip) != 0) {
+		t->malformed++;
+		return;
+	}
+	if (ip.version == 6) {
+		from_lan6(a, pkt, len, now);
+		return;
+	}
+	if (!allowed_from_lan(t, &ip)) {
+		t->unauthorised_from_lan++;
+		return;
+	}
+	len = ip.total_len;
+	if (len > t->mtu) {
+		too_big(t, pkt, len, &ip);
+		if (ip.frag & IPV4_FLAG_DF)
+			return;
+	}
+	carry(a, pkt, len, now);
 }
 
 struct lan_emit {
@@ -440,6 +543,31 @@ void tun_flush(struct aux *a)
 	tso_coalesce_reset(&coalesce);
 }
 
+/* An IPv6 packet from the peer: never coalesced (no TSO6), written in order. */
+static void deliver6(struct aux *a, const struct channel_msg *m, uint64_t now)
+{
+	struct aux_tun *t = &a->tun;
+	struct ipv6_info ip;
+
+	if (!t->ipv6) {
+		t->not_ipv4++;
+		return;
+	}
+	if (ipv6_parse(m->data, m->len, &ip) != 0) {
+		t->malformed++;
+		return;
+	}
+	if (!allowed6_from_peer(t, &ip)) {
+		t->unauthorised_from_peer++;
+		return;
+	}
+	t->packets_to_lan++;
+	t->bytes_to_lan += ip.total_len;
+	a->last_data_ms = now;
+	tun_flush(a);
+	write_tun(t, m->data, ip.total_len);
+}
+
 void tun_deliver(struct aux *a, const struct channel_msg *m, uint64_t now)
 {
 	struct aux_tun *t = &a->tun;
@@ -449,8 +577,8 @@ void tun_deliver(struct aux *a, const struct channel_msg *m, uint64_t now)
 		t->malformed++;
 		return;
 	}
-	if (ip.version != 4) {
-		t->not_ipv4++;
+	if (ip.version == 6) {
+		deliver6(a, m, now);
 		return;
 	}
 	if (!allowed_from_peer(t, &ip)) {

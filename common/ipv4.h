@@ -3,7 +3,7 @@
  * call may carry, and the ICMP errors a router sends back ("fragmentation needed",
  * "time exceeded"). Every read of packet bytes goes through buf.h's bounds-checked reader;
  * nothing here allocates, so it runs on the relay's fast path. IPv6 packets are
- * recognised (so that they can be counted) but not carried. */
+ * recognised here (version 6) and read by ipv6.h. */
 #ifndef INSEL_IPV4_H
 #define INSEL_IPV4_H
 

@@ -417,6 +417,10 @@ void start_relay(struct call *call, const struct sec_channel_params *params,
 			json_object_set_new(ch, "remote_gateway",
 					    json_string(ip_addr_format(&call->remote_gateway, text,
 								       sizeof text)));
+		if (call->tun && call->has_remote_gateway6)
+			json_object_set_new(ch, "remote_gateway6",
+					    json_string(ip_addr_format(&call->remote_gateway6, text,
+								       sizeof text)));
 		if (call->channels[i].deliver.port)
 			json_object_set_new(ch, "deliver",
 					    json_string(ip_endpoint_format(&call->channels[i].deliver,
@@ -464,6 +468,10 @@ static json_t *bind_request(struct call *call)
 	json_object_set_new(req, "call", json_string(call->id_hex));
 	json_object_set_new(req, "lan_addr",
 			    json_string(ip_addr_format(&s->cfg.lan_address, text, sizeof text)));
+	if (call->tun && s->cfg.has_lan_address6)
+		json_object_set_new(req, "lan_addr6",
+				    json_string(ip_addr_format(&s->cfg.lan_address6, text,
+							       sizeof text)));
 	json_object_set_new(req, "wan_addr",
 			    json_string(ip_addr_format(&s->cfg.wan_address, text, sizeof text)));
 	json_object_set_new(req, "channels", channels);

@@ -33,6 +33,11 @@ static void callee_up(struct call *call)
 			json_object_set_new(reply, "tun", json_pack(
 				"{s:s}", "callee_gateway",
 				ip_addr_format(&call->sec->cfg.lan_address, gw, sizeof gw)));
+			if (call->sec->cfg.has_lan_address6)
+				json_object_set_new(json_object_get(reply, "tun"), "callee_gateway6",
+						    json_string(ip_addr_format(
+							&call->sec->cfg.lan_address6, gw,
+							sizeof gw)));
 		}
 		peer_send(call->peer, reply);
 		call->peer_request = -1;
@@ -157,14 +162,18 @@ static void caller_addr_reply(void *ctx, const json_t *reply, int err)
 	find_callee(call);
 }
 
-/* Host to host: callee host /32 here, caller host /32 there, checked before ringing. */
+/* Host to host: callee host /32 (/128) here, caller host /32 (/128) there, checked before
+ * ringing. */
 static void check_tun_caller(struct call *call)
 {
 	char text[IP_STRLEN];
 	json_t *req;
 
-	if (call->ntun_local != 1 || call->ntun_remote != 1 || call->tun_local[0].len != 32 ||
-	    call->tun_remote[0].len != 32 || !call->has_callee_addr ||
+	if (call->ntun_local != 1 || call->ntun_remote != 1 ||
+	    call->tun_local[0].len != ip_family_bits(call->tun_local[0].addr.family) ||
+	    call->tun_remote[0].len != ip_family_bits(call->tun_remote[0].addr.family) ||
+	    call->tun_local[0].addr.family != call->tun_remote[0].addr.family ||
+	    !call->has_callee_addr ||
 	    !ip_addr_equal(&call->tun_local[0].addr, &call->callee_addr) ||
 	    !inside_our_lan(call->sec, call->tun_local, 1)) {
 		call_end(call, "forbidden", "a host-to-host network call joins one caller "

@@ -55,11 +55,15 @@ static void call_request_reply(void *ctx, const json_t *reply, int err)
 		return;
 	}
 	if (call->tun) {
-		const char *gw = json_string_value(json_object_get(json_object_get(reply, "tun"),
-								   "callee_gateway"));
+		const json_t *tun = json_object_get(reply, "tun");
+		const char *gw = json_string_value(json_object_get(tun, "callee_gateway"));
+		const char *gw6 = json_string_value(json_object_get(tun, "callee_gateway6"));
 
 		call->has_remote_gateway = gw && ip_addr_parse(gw, &call->remote_gateway) == 0 &&
 					   call->remote_gateway.family == AF_INET;
+		call->has_remote_gateway6 = gw6 &&
+					    ip_addr_parse(gw6, &call->remote_gateway6) == 0 &&
+					    call->remote_gateway6.family == AF_INET6;
 	}
 	if (negotiation_finish(call, json_object_get(reply, "answer"), params, why,
 			       sizeof why)) {
@@ -99,6 +103,10 @@ static void caller_bound(struct call *call, const json_t *reply, int err)
 			"callee", prefixes_json(call->tun_remote, call->ntun_remote),
 			"caller_gateway", ip_addr_format(&call->sec->cfg.lan_address, gw,
 							 sizeof gw)));
+		if (call->sec->cfg.has_lan_address6)
+			json_object_set_new(json_object_get(req, "tun"), "caller_gateway6",
+					    json_string(ip_addr_format(&call->sec->cfg.lan_address6,
+								       gw, sizeof gw)));
 		if (call->trunk)
 			json_object_set_new(req, "trunk", json_true());
 	}
@@ -183,9 +191,18 @@ static void lookup_reply(void *ctx, const json_t *reply, int err)
 	    ip_addr_parse(text, &call->callee_addr) == 0)
 		call->has_callee_addr = true;
 	if (call->tun) {
-		if (!call->has_callee_addr || call->callee_addr.family != AF_INET) {
+		if (!call->has_callee_addr) {
 			call_end(call, "bad_request", "a network call (--tun) needs the callee's "
-				 "host name or IPv4 address, not a user name");
+				 "host name or IP address, not a user name");
+			return;
+		}
+		/* The caller's address is the one its gateway sees: of the same family. */
+		if (call->callee_addr.family != call->caller_addr.family) {
+			call_end(call, "bad_request", call->callee_addr.family == AF_INET6
+				 ? "a network call to an IPv6 address must be placed over IPv6 "
+				   "(connect to the gateway's IPv6 address)"
+				 : "a network call to an IPv4 address must be placed over IPv4 "
+				   "(connect to the gateway's IPv4 address)");
 			return;
 		}
 		host_prefix(&call->callee_addr, &call->tun_remote[0]);
@@ -236,14 +253,6 @@ void call_place(struct secondary *s, struct client_conn *c, json_int_t request_i
 		call->channels[i].deliver.port = call->channels[i].port;
 	}
 	if (call->tun) {
-		if (c->addr.family != AF_INET) {
-			client_send(c, msg_reply_error(request_id, "bad_request",
-						       "network calls are IPv4 only"));
-			unlink_call(call);
-			call->state = CALL_ENDED;
-			call_free(call);
-			return;
-		}
 		host_prefix(&c->addr, &call->tun_local[0]);
 		call->ntun_local = 1;
 	}
@@ -257,6 +266,14 @@ void call_place(struct secondary *s, struct client_conn *c, json_int_t request_i
 }
 
 /* ---- trunks, caller side (trunk.c decides when) ---- */
+
+static bool family_in(const struct ip_prefix *p, size_t n, int family)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i].addr.family == family)
+			return true;
+	return false;
+}
 
 /* The directory's record of the peer LAN: its secondary and its prefixes. */
 static void trunk_lookup_reply(void *ctx, const json_t *reply, int err)
@@ -299,12 +316,14 @@ static void trunk_lookup_reply(void *ctx, const json_t *reply, int err)
 		memcpy(call->tun_remote, cfg->remote, sizeof call->tun_remote);
 		call->ntun_remote = cfg->nremote;
 	} else {
+		/* The peer's prefixes of the families we have local prefixes of. */
 		call->ntun_remote = 0;
 		for (size_t i = 0; i < ndir; i++)
-			if (dir[i].addr.family == AF_INET)
+			if (family_in(cfg->local, cfg->nlocal, dir[i].addr.family))
 				call->tun_remote[call->ntun_remote++] = dir[i];
 		if (call->ntun_remote == 0) {
-			call_end(call, "no_common", "the peer LAN has no IPv4 prefix");
+			call_end(call, "no_common", "the peer LAN has no prefix of our LAN's "
+				 "address families");
 			return;
 		}
 	}

@@ -18,7 +18,7 @@ json_t *prefixes_json(const struct ip_prefix *p, size_t n)
 	return a;
 }
 
-/* 1..SECONDARY_MAX_PREFIXES IPv4 prefixes, host bits clear. */
+/* 1..SECONDARY_MAX_PREFIXES IPv4 or IPv6 prefixes, host bits clear. */
 static int prefixes_from_json(const json_t *a, struct ip_prefix *out, size_t *n)
 {
 	const json_t *v;
@@ -30,7 +30,7 @@ static int prefixes_from_json(const json_t *a, struct ip_prefix *out, size_t *n)
 	json_array_foreach(a, i, v) {
 		const char *text = json_string_value(v);
 
-		if (!text || ip_prefix_parse(text, true, &out[i]) || out[i].addr.family != AF_INET)
+		if (!text || ip_prefix_parse(text, true, &out[i]))
 			return INSEL_E_BAD_FIELD;
 	}
 	*n = json_array_size(a);
@@ -132,6 +132,7 @@ static int read_tun_request(struct call *call, const json_t *req, const char **w
 {
 	const json_t *tun = json_object_get(req, "tun");
 	const char *gw = json_string_value(json_object_get(tun, "caller_gateway"));
+	const char *gw6 = json_string_value(json_object_get(tun, "caller_gateway6"));
 
 	if (!call->tun)
 		return 0;
@@ -139,11 +140,13 @@ static int read_tun_request(struct call *call, const json_t *req, const char **w
 			       &call->ntun_remote) ||
 	    prefixes_from_json(json_object_get(tun, "callee"), call->tun_local,
 			       &call->ntun_local)) {
-		*why = "a tun channel needs 'tun' with caller and callee IPv4 prefixes";
+		*why = "a tun channel needs 'tun' with caller and callee prefixes";
 		return INSEL_E_BAD_FIELD;
 	}
 	call->has_remote_gateway = gw && ip_addr_parse(gw, &call->remote_gateway) == 0 &&
 				   call->remote_gateway.family == AF_INET;
+	call->has_remote_gateway6 = gw6 && ip_addr_parse(gw6, &call->remote_gateway6) == 0 &&
+				    call->remote_gateway6.family == AF_INET6;
 	return 0;
 }
 

@@ -14,6 +14,7 @@ static const struct cfg_key secondary_schema[] = {
 	{"secondary", "lan", CFG_STRING, CFG_REQUIRED, 0, 0, NULL},
 	{"secondary", "prefix", CFG_PREFIX, CFG_REQUIRED | CFG_MULTI, 0, 0, NULL},
 	{"secondary", "lan_address", CFG_ADDR, CFG_REQUIRED, 0, 0, NULL},
+	{"secondary", "lan_address6", CFG_ADDR, 0, 0, 0, NULL},
 	{"principal", "address", CFG_ENDPOINT, CFG_REQUIRED, 0, 0, NULL},
 	{"principal", "heartbeat", CFG_DURATION, 0, 1000, 600000, "10s"},
 	{"tls", "ca", CFG_PATH, CFG_REQUIRED, 0, 0, NULL},
@@ -78,10 +79,10 @@ static bool ciphers_valid(const char *list)
 	return n > 0;
 }
 
-static bool lan_address_inside(const struct secondary_config *c)
+static bool lan_address_inside(const struct secondary_config *c, const struct ip_addr *a)
 {
 	for (size_t i = 0; i < c->nprefixes; i++)
-		if (ip_prefix_contains(&c->prefixes[i], &c->lan_address))
+		if (ip_prefix_contains(&c->prefixes[i], a))
 			return true;
 	return false;
 }
@@ -137,18 +138,12 @@ static int load_trunks(struct secondary_config *c, const char *path)
 		    load_prefix_list(c, names[i], "remote", t->remote, &t->nremote))
 			return fail_trunk(c, path, names[i], "at most 16 local and 16 remote prefixes");
 		for (size_t j = 0; j < t->nlocal; j++)
-			if (t->local[j].addr.family != AF_INET || !inside_lan(c, &t->local[j]))
-				return fail_trunk(c, path, names[i], "each local prefix must be IPv4 "
-							    "and inside the LAN's prefixes");
-		for (size_t j = 0; j < t->nremote; j++)
-			if (t->remote[j].addr.family != AF_INET)
-				return fail_trunk(c, path, names[i], "remote prefixes must be IPv4");
-		if (t->nlocal == 0) {
-			for (size_t j = 0; j < c->nprefixes; j++)
-				if (c->prefixes[j].addr.family == AF_INET)
-					t->local[t->nlocal++] = c->prefixes[j];
-			if (t->nlocal == 0)
-				return fail_trunk(c, path, names[i], "the LAN has no IPv4 prefix");
+			if (!inside_lan(c, &t->local[j]))
+				return fail_trunk(c, path, names[i], "each local prefix must be "
+							    "inside the LAN's prefixes");
+		if (t->nlocal == 0) {  /* the LAN's prefixes, IPv4 and IPv6 */
+			memcpy(t->local, c->prefixes, sizeof t->local);
+			t->nlocal = c->nprefixes;
 		}
 	}
 	c->ntrunks = n;
@@ -176,8 +171,14 @@ int secondary_config_load(struct secondary_config *c, const char *path)
 		ip_prefix_parse(cfg_str_at(&c->file, "secondary", "prefix", c->nprefixes), true,
 				&c->prefixes[c->nprefixes]);
 	cfg_addr(&c->file, "secondary", "lan_address", &c->lan_address);
-	if (!lan_address_inside(c))
+	if (!lan_address_inside(c, &c->lan_address))
 		return fail(c, path, "lan_address is not inside any of the LAN's prefixes");
+	c->has_lan_address6 = cfg_addr(&c->file, "secondary", "lan_address6",
+				       &c->lan_address6) == 0;
+	if (c->has_lan_address6 && (c->lan_address6.family != AF_INET6 ||
+				    !lan_address_inside(c, &c->lan_address6)))
+		return fail(c, path, "lan_address6 must be an IPv6 address inside one of the "
+				     "LAN's prefixes");
 	cfg_endpoint(&c->file, "principal", "address", &c->principal);
 	c->heartbeat_ms = cfg_duration_ms(&c->file, "principal", "heartbeat");
 	c->ca = cfg_str(&c->file, "tls", "ca");

@@ -46,6 +46,9 @@ struct secondary_config {
 	struct ip_prefix prefixes[SECONDARY_MAX_PREFIXES];
 	size_t nprefixes;
 	struct ip_addr lan_address;       /* the gateway's address on the LAN */
+	struct ip_addr lan_address6;      /* optional: its IPv6 address there (network
+					   * calls carrying IPv6: routes, ICMPv6 errors) */
+	bool has_lan_address6;
 	struct ip_endpoint principal;
 	uint64_t heartbeat_ms;
 	const char *ca, *cert, *key;
@@ -243,6 +246,8 @@ struct call {
 	size_t ntun_local, ntun_remote;
 	struct ip_addr remote_gateway;  /* the peer gateway's LAN address */
 	bool has_remote_gateway;
+	struct ip_addr remote_gateway6; /* and its IPv6 one, if it has one */
+	bool has_remote_gateway6;
 	char tun_ifname[16];
 	unsigned tun_mtu;
 	struct ip_endpoint peer_endpoint;  /* trunk caller: the peer secondary, from the

@@ -21,6 +21,10 @@ INSEL_KEEPALIVE=${INSEL_KEEPALIVE:-500ms}
 INSEL_DEAD_AFTER=${INSEL_DEAD_AFTER:-2s}
 INSEL_IDLE=${INSEL_IDLE:-120s}
 INSEL_MAX_CALLS=${INSEL_MAX_CALLS:-64}
+# INSEL_IPV6=1: the LANs have their IPv6 prefix (fd0N::/64) too, in the directory and in
+# the secondaries' configurations (lan_address6 fd0N::1), and clients reach their gateway
+# over IPv6 at [fd0N::1]:7444 instead of 10.N.0.1:7444.
+INSEL_IPV6=${INSEL_IPV6:-}
 
 pdir() { "$P" "$@" --db "$DB"; }
 
@@ -37,8 +41,13 @@ insel_pki() {
 
 insel_directory() {
 	DB=$NETNS_TMP/directory.db
-	pdir lan add lan-a --prefix 10.1.0.0/24 >/dev/null
-	pdir lan add lan-b --prefix 10.2.0.0/24 >/dev/null
+	local v6a=() v6b=()
+	if [ -n "$INSEL_IPV6" ]; then
+		v6a=(--prefix fd01::/64)
+		v6b=(--prefix fd02::/64)
+	fi
+	pdir lan add lan-a --prefix 10.1.0.0/24 "${v6a[@]}" >/dev/null
+	pdir lan add lan-b --prefix 10.2.0.0/24 "${v6b[@]}" >/dev/null
 	for u in alice@lan-a carol@lan-a bob@lan-b dave@lan-b; do
 		# Few KDF iterations: the tests log in often; production keeps the default.
 		echo "pw-${u%@*}" | pdir user add "$u" --iterations 1000 >/dev/null
@@ -57,13 +66,18 @@ start_principal() {
 
 # write_secondary_config LETTER N: the configuration of site X's secondary.
 write_secondary_config() {
-	local x=$1 n=$2
+	local x=$1 n=$2 v6="" clients="10.$n.0.1:7444"
+	if [ -n "$INSEL_IPV6" ]; then
+		v6=$'prefix = fd0'$n$'::/64\nlan_address6 = fd0'$n'::1'
+		clients="[fd0$n::1]:7444"
+	fi
 	cat >"$NETNS_TMP/secondary-$x.conf" <<CONF
 [secondary]
 name = lan-$x
 lan = lan-$x
 prefix = 10.$n.0.0/24
 lan_address = 10.$n.0.1
+$v6
 [principal]
 address = 198.18.0.2:7443
 heartbeat = $INSEL_HEARTBEAT
@@ -74,7 +88,7 @@ key = $PKI/lan-$x.key
 [peers]
 listen = 198.18.$n.2:7445
 [clients]
-listen = 10.$n.0.1:7444
+listen = $clients
 socket = $NETNS_TMP/secondary-$x.sock
 [auxiliary]
 program = $INSEL_BUILD/auxiliary/insel-auxiliary
@@ -122,12 +136,19 @@ insel_deploy() {
 	wait_registered
 }
 
+# client_gateway HOST: where the clients of HOST's site reach their secondary.
+client_gateway() {
+	local n=2
+	case "$1" in a*) n=1 ;; esac
+	if [ -n "$INSEL_IPV6" ]; then echo "[fd0$n::1]:7444"; else echo "10.$n.0.1:7444"; fi
+}
+
 # insel_as HOST USER ARGS...: runs the client on a host as a user of its LAN.
 insel_as() {
 	local host=$1 user=$2 gw
 	shift 2
-	case "$host" in a*) gw=10.1.0.1 ;; *) gw=10.2.0.1 ;; esac
-	in_ns "$host" env INSEL_PASSWORD="pw-$user" "$C" "$@" --secondary "$gw:7444" \
+	gw=$(client_gateway "$host")
+	in_ns "$host" env INSEL_PASSWORD="pw-$user" "$C" "$@" --secondary "$gw" \
 		--ca "$PKI/ca.crt" --user "$user"
 }
 
@@ -135,9 +156,9 @@ insel_as() {
 listen_as() {
 	local host=$1 user=$2 log=$3 gw
 	shift 3
-	case "$host" in a*) gw=10.1.0.1 ;; *) gw=10.2.0.1 ;; esac
+	gw=$(client_gateway "$host")
 	spawn_in_ns "$host" "$log" env INSEL_PASSWORD="pw-$user" "$C" listen "$@" \
-		--secondary "$gw:7444" --ca "$PKI/ca.crt" --user "$user"
+		--secondary "$gw" --ca "$PKI/ca.crt" --user "$user"
 	for _ in $(seq 1 50); do
 		grep -q "listening for calls" "$log" 2>/dev/null && return 0
 		sleep 0.1

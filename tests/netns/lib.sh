@@ -11,6 +11,9 @@
 #   ${NS}gw-a       198.18.1.2/24 --- ${NS}wan 198.18.1.1    LAN 10.1.0.1/24
 #   ${NS}gw-b       198.18.2.2/24 --- ${NS}wan 198.18.2.1    LAN 10.2.0.1/24
 #   ${NS}a1 10.1.0.11, ${NS}a2 10.1.0.12 on gw-a's LAN; ${NS}b1 10.2.0.11, ${NS}b2 10.2.0.12
+# Inside each site only, IPv6 ULA addresses as well: LAN fd0N::/64 with the gateway at
+# fd0N::1 and the hosts at fd0N::11, fd0N::12 (no DAD, so they are usable at once). The
+# wan stays IPv4: no IPv6 address or route leaves a site.
 # The wan routes only 198.18.0.0/15, so LAN A and LAN B cannot reach each other except
 # through insel.
 
@@ -111,6 +114,7 @@ topo_site() {  # topo_site LETTER N HOST...
 	enable_forwarding "gw-$x"
 	ip -n "$gw" link add lan type bridge
 	ip -n "$gw" addr add "10.$n.0.1/24" dev lan
+	ip -n "$gw" addr add "fd0$n::1/64" dev lan nodad
 	ip -n "$gw" link set lan up
 	for h in "$@"; do
 		ns_add "$h"
@@ -119,6 +123,8 @@ topo_site() {  # topo_site LETTER N HOST...
 		ip -n "${NS}$h" addr add "10.$n.0.$i/24" dev eth0
 		ip -n "${NS}$h" link set eth0 up
 		ip -n "${NS}$h" route add default via "10.$n.0.1"
+		ip -n "${NS}$h" addr add "fd0$n::$i/64" dev eth0 nodad
+		ip -n "${NS}$h" -6 route add default via "fd0$n::1"
 		i=$((i + 1))
 	done
 	# Like any site router, the gateway hides its LAN behind its public address.

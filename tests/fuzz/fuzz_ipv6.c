@@ -1,0 +1,46 @@
+/* libFuzzer target: the IPv6 header parser and the ICMPv6 error builder of network calls
+ * (common/ipv6.h), which read packets from the TUN interface and from the peer. Whatever
+ * the bytes, the parser must not read past them and must report a total length within
+ * them; a "packet too big" built for an accepted packet must parse as an ICMPv6 error of
+ * its own, within the minimum MTU, whose checksum verifies, and never be answered. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ipv6.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static const uint8_t gateway[16] = {0xfd, 0x01, [15] = 1};
+	struct ipv6_info ip, back;
+	uint8_t out[ICMPV6_ERROR_MAX];
+	/* A private copy of exactly size bytes, so that ASan sees any over-read. */
+	uint8_t *pkt = malloc(size ? size : 1);
+	size_t n;
+
+	if (!pkt)
+		return 0;
+	memcpy(pkt, data, size);
+	if (ipv6_parse(pkt, size, &ip) == 0) {
+		if (ip.total_len > size || ip.total_len <= IPV6_HEADER_LEN)
+			abort();
+		(void)ipv6_in_prefixes(ip.src, NULL, 0);
+		n = icmpv6_build_error(out, sizeof out, pkt, size, &ip, gateway,
+				       ICMPV6_PACKET_TOO_BIG, 0, 1440);
+		if (n) {
+			if (n > sizeof out || ipv6_parse(out, n, &back) != 0 ||
+			    back.total_len != n || back.proto != IPV6_PROTO_ICMPV6 ||
+			    !back.icmp_error || memcmp(back.dst, ip.src, 16) != 0 ||
+			    icmpv6_checksum(back.src, back.dst, out + IPV6_HEADER_LEN,
+					    n - IPV6_HEADER_LEN) != 0)
+				abort();
+			if (icmpv6_build_error(out, sizeof out, out, n, &back, gateway,
+					       ICMPV6_TIME_EXCEEDED, 0, 0) != 0)
+				abort();
+		}
+	}
+	free(pkt);
+	return 0;
+}

@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# Integration: IPv6 inside network calls (the encrypted UDP between the gateways stays
+# IPv4 on the wan). The LANs have IPv6 ULA prefixes beside their IPv4 ones (lib.sh:
+# fd01::/64 and fd02::/64, gateways at fd0N::1); with INSEL_IPV6=1 the directory and the
+# secondaries know them and clients reach their gateway over IPv6.
+#   - host to host by IPv6 address: `insel call fd02::11 --tun`; ping -6 works, another
+#     host of the LAN is refused; hang-up removes interface and routes;
+#   - a trunk carrying both families: ping and ping -6 both ways; a ping -6 over the
+#     tunnel MTU gets "packet too big" and the sender's route MTU adapts; an IPv6 source
+#     outside the trunk's prefixes is dropped and counted;
+#   - stopping the secondaries leaves no interface, route, process.
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+source "$here/lib.sh"
+INSEL_IPV6=1
+source "$here/insel_env.sh"
+netns_begin
+topo_two_sites
+insel_deploy || fail "deployment did not come up"
+
+pings() { in_ns "$1" ping -n -c "${3:-1}" -W 1 -i 0.2 "$2" >/dev/null 2>&1; }
+no_ping() { ! pings "$1" "$2"; }
+tun_links() { ip -n "${NS}gw-$1" -o link show type tun 2>/dev/null | grep -c . || true; }
+has_link() { ip -n "${NS}gw-$1" link show "$2" >/dev/null 2>&1; }
+no_link() { ! has_link "$1" "$2"; }
+wait_ping() {  # wait_ping HOST ADDR SECONDS: until one ping gets through (bounded)
+	for _ in $(seq 1 "$3"); do
+		pings "$1" "$2" && return 0
+		sleep 0.5
+	done
+	return 1
+}
+tun_counter() {  # tun_counter JSON NAME: a TUN counter summed over the listed calls
+	python3 -c '
+import json, sys
+total = 0
+for line in sys.stdin.read().splitlines():
+    if line.strip().startswith("{"):
+        for call in json.loads(line).get("calls", []):
+            for ch in call.get("channels", []):
+                total += int(ch.get("counters", {}).get(sys.argv[1], 0))
+print(total)' "$2" <<<"$1" 2>/dev/null || echo 0
+}
+
+# ---- host to host by IPv6 address ----
+check "no IPv6 route between the LANs before any call" no_ping a1 fd02::11
+listen_as b1 bob "$NETNS_TMP/listen-bob.log" --auto-answer --tun || fail "bob cannot listen"
+out=$(insel_as a1 alice call fd02::11 --tun 2>&1)
+echo "$out"
+check "alice places a network call to fd02::11" contains "$out" " up "
+tun_call=$(call_id_of "$out")
+check "the caller's gateway routes fd02::11/128 through lan-b" \
+	bash -c "ip -n ${NS}gw-a -6 route show dev lan-b | grep -q 'fd02::11'"
+check "ping -6 a1 -> b1 through the network call" pings a1 fd02::11 3
+check "a2 is not part of the call: no ping -6" no_ping a2 fd02::11
+json=$(insel_as a1 alice calls --json 2>&1)
+refused=$(tun_counter "$json" unauthorised_from_lan)
+check "a2's IPv6 packets were dropped and counted ($refused)" test "$refused" -ge 1
+out=$(insel_as a1 alice hangup "$tun_call" 2>&1)
+check "hang-up of the IPv6 network call" contains "$out" "hung up"
+for _ in $(seq 1 30); do no_link a lan-b && no_link b lan-a && break; sleep 0.1; done
+check "hang-up removes both interfaces" bash -c "! ip -n ${NS}gw-a link show lan-b \
+	>/dev/null 2>&1 && ! ip -n ${NS}gw-b link show lan-a >/dev/null 2>&1"
+check "and the IPv6 route" bash -c "! ip -n ${NS}gw-a -6 route | grep -q fd02::11"
+check "no ping -6 after hang-up" no_ping a1 fd02::11
+check "all host calls torn down" wait_aux_count a 0 5
+
+# ---- a trunk carrying both families ----
+add_trunk a 1 to-b lan-b
+add_trunk b 2 to-a lan-a
+restart_secondary b 2
+restart_secondary a 1
+check "the trunk comes up by itself (IPv4)" wait_ping a1 10.2.0.11 40
+check "and carries IPv6: ping -6 a1 -> b1" wait_ping a1 fd02::11 10
+check "ping -6 b2 -> a2 the other way" pings b2 fd01::12 3
+check "ping a2 -> b2 over IPv4 still" pings a2 10.2.0.12 3
+check "the trunk routes LAN B's IPv6 prefix through lan-b" \
+	bash -c "ip -n ${NS}gw-a -6 route show dev lan-b | grep -q 'fd02::/64'"
+pmtu=$(in_ns a1 ping -6 -n -c 2 -W 1 -M do -s 1452 fd02::11 2>&1)
+echo "$pmtu"
+check "a 1500-byte ping -6 gets 'packet too big' back" \
+	bash -c "grep -Eiq 'too big|mtu' <<<'$pmtu'"
+check "the sender's IPv6 route MTU adapted to the tunnel (1440)" \
+	bash -c "ip -n ${NS}a1 -6 route get fd02::11 | grep -q 'mtu 1440'"
+check "a ping -6 that fits still passes" \
+	bash -c "ip netns exec ${NS}a1 ping -6 -n -c 1 -W 1 -s 1300 fd02::11 >/dev/null 2>&1"
+# An IPv6 source outside the trunk's prefixes (fd09::9 on a2, routed by gw-a to the LAN).
+before=$(tun_counter "$(insel_operator a calls --json 2>&1)" unauthorised_from_lan)
+ip -n "${NS}a2" addr add fd09::9/128 dev eth0 nodad
+ip -n "${NS}gw-a" -6 route add fd09::9/128 dev lan
+in_ns a2 ping -6 -n -c 3 -W 1 -i 0.2 -I fd09::9 fd02::11 >/dev/null 2>&1
+after=$(tun_counter "$(insel_operator a calls --json 2>&1)" unauthorised_from_lan)
+check "an IPv6 packet from outside the trunk's prefixes is dropped and counted ($before -> $after)" \
+	test "$after" -ge $((before + 3))
+check "b1 still answers a1 over IPv6" pings a1 fd02::11
+ip -n "${NS}gw-a" -6 route del fd09::9/128 dev lan
+ip -n "${NS}a2" addr del fd09::9/128 dev eth0
+
+# ---- nothing remains ----
+stop_pid "${SECONDARY_PID[a]}"
+stop_pid "${SECONDARY_PID[b]}"
+sleep 0.5
+check "no TUN interface left on gw-a" test "$(tun_links a)" -eq 0
+check "no TUN interface left on gw-b" test "$(tun_links b)" -eq 0
+check "no route left through a tunnel (IPv4 or IPv6)" \
+	bash -c "! ip -n ${NS}gw-a route | grep -q 'dev lan-' && ! ip -n ${NS}gw-a -6 route | grep -q 'dev lan-' && ! ip -n ${NS}gw-b -6 route | grep -q 'dev lan-'"
+check "no auxiliary left" test "$(ps -eo args | grep -c "^$INSEL_BUILD/auxiliary/insel-auxiliary")" -eq 0
+check "no sanitizer report in the daemons' logs" bash -c \
+	"! grep -l 'Sanitizer' $NETNS_TMP/*.log"
+if [ "$failures" -ne 0 ]; then
+	echo "---- logs"
+	tail -n 40 "$NETNS_TMP"/secondary-*.log "$NETNS_TMP/principal.log"
+	exit 1
+fi
