@@ -1,7 +1,8 @@
 /* `insel call CALLEE [--udp PORT[,PORT...] | --tun] [--wait]`: places a call to USER@LAN,
  * a host name or an address on another site, and prints where the application must send.
  * With --tun it is a network call: the two gateways route IP traffic between this host
- * and the callee's address through a TUN interface each (ping, TCP, anything over IPv4 or IPv6).
+ * and the callee's address through a TUN interface each (ping, TCP, anything over IPv4
+ * or IPv6).
  * With --wait it stays until the call ends and hangs up on Ctrl-C. */
 #include <signal.h>
 #include <stdio.h>
