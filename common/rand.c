@@ -47,6 +47,17 @@ uint32_t rand_id32(void)
 	return v;
 }
 
+uint64_t rand_backoff_ms(uint64_t *backoff_ms, uint64_t first_ms, uint64_t max_ms)
+{
+	uint32_t jitter;
+
+	*backoff_ms = *backoff_ms ? *backoff_ms * 2 : first_ms;
+	if (*backoff_ms > max_ms)
+		*backoff_ms = max_ms;
+	rand_nonce(&jitter, sizeof jitter);
+	return *backoff_ms / 2 + jitter % (*backoff_ms / 2 + 1);
+}
+
 char *id_format(uint64_t id, char out[ID_STRLEN])
 {
 	snprintf(out, ID_STRLEN, "%016llx", (unsigned long long)id);

@@ -35,16 +35,11 @@ static void retry_cb(uv_timer_t *t)
 
 static void schedule_retry(struct principal_link *l)
 {
-	uint32_t jitter;
 	uint64_t delay;
 
 	if (l->owner->stopping)
 		return;
-	l->backoff_ms = l->backoff_ms ? l->backoff_ms * 2 : BACKOFF_FIRST_MS;
-	if (l->backoff_ms > BACKOFF_MAX_MS)
-		l->backoff_ms = BACKOFF_MAX_MS;
-	rand_nonce(&jitter, sizeof jitter);
-	delay = l->backoff_ms / 2 + jitter % (l->backoff_ms / 2 + 1);
+	delay = rand_backoff_ms(&l->backoff_ms, BACKOFF_FIRST_MS, BACKOFF_MAX_MS);
 	set_state(l, LINK_DOWN);
 	uv_timer_start(&l->retry, retry_cb, delay, 0);
 }

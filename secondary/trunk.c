@@ -33,13 +33,7 @@ static void schedule(struct trunk *t, uint64_t delay_ms)
 
 static uint64_t next_backoff(struct trunk *t)
 {
-	uint32_t jitter;
-
-	t->backoff_ms = t->backoff_ms ? t->backoff_ms * 2 : TRUNK_BACKOFF_FIRST_MS;
-	if (t->backoff_ms > TRUNK_BACKOFF_MAX_MS)
-		t->backoff_ms = TRUNK_BACKOFF_MAX_MS;
-	rand_nonce(&jitter, sizeof jitter);
-	return t->backoff_ms / 2 + jitter % (t->backoff_ms / 2 + 1);
+	return rand_backoff_ms(&t->backoff_ms, TRUNK_BACKOFF_FIRST_MS, TRUNK_BACKOFF_MAX_MS);
 }
 
 static void trunk_dial(uv_timer_t *timer)
