@@ -78,16 +78,7 @@ ip -n "${NS}wan" route del 10.2.0.0/24 via 198.18.2.2
 insel_pki
 insel_directory
 start_principal
-add_trunk a 1 to-b lan-b
-add_trunk b 2 to-a lan-a
-start_secondary a 1
-start_secondary b 2
-wait_registered || fail "secondaries did not register"
-for _ in $(seq 1 80); do
-	in_ns a1 ping -n -c 1 -W 1 10.2.0.11 >/dev/null 2>&1 && break
-	sleep 0.5
-done
-in_ns a1 ping -n -c 1 -W 1 10.2.0.11 >/dev/null 2>&1 || fail "the trunk did not come up"
+start_trunk_pair
 ping_run trunk
 trunk_rtt=$PING_AVG
 trunk_rtt_slow=$PING_AVG_SLOW

@@ -20,15 +20,7 @@ topo_two_sites
 insel_pki
 insel_directory
 start_principal
-add_trunk a 1 to-b lan-b
-add_trunk b 2 to-a lan-a
-start_secondary a 1
-start_secondary b 2
-wait_registered || fail "secondaries did not register"
-for _ in $(seq 1 80); do
-	in_ns a1 ping -n -c 1 -W 1 10.2.0.11 >/dev/null 2>&1 && break
-	sleep 0.5
-done
+start_trunk_pair
 
 tun_of() { ip -n "${NS}$1" -o link show type tun | awk -F': ' '{print $2}' | cut -d@ -f1; }
 capture() {  # capture NS IFACE NAME FILTER

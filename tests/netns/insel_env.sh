@@ -238,3 +238,41 @@ wait_aux_count() {  # wait_aux_count SITE N SECONDS
 	return 1
 }
 call_id_of() { sed -n 's/^call \([0-9a-f]\{16\}\) .*/\1/p' <<<"$1" | head -n 1; }
+
+# ---- for network-call tests and benchmarks ----
+
+pings() { in_ns "$1" ping -n -c "${3:-1}" -W 1 -i 0.2 "$2" >/dev/null 2>&1; }
+no_ping() { ! pings "$1" "$2"; }
+tun_links() { ip -n "${NS}gw-$1" -o link show type tun 2>/dev/null | grep -c . || true; }
+has_link() { ip -n "${NS}gw-$1" link show "$2" >/dev/null 2>&1; }
+no_link() { ! has_link "$1" "$2"; }
+route_via() { ip -n "${NS}gw-$1" route show dev "$2" 2>/dev/null | grep -q .; }
+wait_ping() {  # wait_ping HOST ADDR SECONDS: until one ping gets through (bounded)
+	for _ in $(seq 1 "$3"); do
+		pings "$1" "$2" && return 0
+		sleep 0.5
+	done
+	return 1
+}
+tun_counter() {  # tun_counter JSON NAME: a TUN counter summed over the listed calls
+	python3 -c '
+import json, sys
+total = 0
+for line in sys.stdin.read().splitlines():
+    if line.strip().startswith("{"):
+        for call in json.loads(line).get("calls", []):
+            for ch in call.get("channels", []):
+                total += int(ch.get("counters", {}).get(sys.argv[1], 0))
+print(total)' "$2" <<<"$1" 2>/dev/null || echo 0
+}
+
+# Starts both secondaries with a trunk to each other, and waits (bounded) until ping
+# a1 -> b1 goes through it.
+start_trunk_pair() {
+	add_trunk a 1 to-b lan-b
+	add_trunk b 2 to-a lan-a
+	start_secondary a 1
+	start_secondary b 2
+	wait_registered || fail "secondaries did not register"
+	wait_ping a1 10.2.0.11 40 || fail "the trunk did not come up"
+}

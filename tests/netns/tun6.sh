@@ -18,30 +18,6 @@ netns_begin
 topo_two_sites
 insel_deploy || fail "deployment did not come up"
 
-pings() { in_ns "$1" ping -n -c "${3:-1}" -W 1 -i 0.2 "$2" >/dev/null 2>&1; }
-no_ping() { ! pings "$1" "$2"; }
-tun_links() { ip -n "${NS}gw-$1" -o link show type tun 2>/dev/null | grep -c . || true; }
-has_link() { ip -n "${NS}gw-$1" link show "$2" >/dev/null 2>&1; }
-no_link() { ! has_link "$1" "$2"; }
-wait_ping() {  # wait_ping HOST ADDR SECONDS: until one ping gets through (bounded)
-	for _ in $(seq 1 "$3"); do
-		pings "$1" "$2" && return 0
-		sleep 0.5
-	done
-	return 1
-}
-tun_counter() {  # tun_counter JSON NAME: a TUN counter summed over the listed calls
-	python3 -c '
-import json, sys
-total = 0
-for line in sys.stdin.read().splitlines():
-    if line.strip().startswith("{"):
-        for call in json.loads(line).get("calls", []):
-            for ch in call.get("channels", []):
-                total += int(ch.get("counters", {}).get(sys.argv[1], 0))
-print(total)' "$2" <<<"$1" 2>/dev/null || echo 0
-}
-
 # ---- host to host by IPv6 address ----
 check "no IPv6 route between the LANs before any call" no_ping a1 fd02::11
 listen_as b1 bob "$NETNS_TMP/listen-bob.log" --auto-answer --tun || fail "bob cannot listen"
