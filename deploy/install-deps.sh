@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs, with apt-get, everything insel needs to build, test and run its demo on Debian 12.
 # Idempotent: when every package is already there it changes nothing and asks no mirror.
+# With --bench it adds the yardstick tunnels the benchmarks compare insel with (socat,
+# OpenVPN); neither the tests nor the demo need them.
 set -euo pipefail
 
 packages=(
@@ -15,6 +17,12 @@ packages=(
 	tcpdump
 	gnutls-bin
 )
+if [ "${1:-}" = --bench ]; then
+	packages+=(socat openvpn)
+elif [ $# -gt 0 ]; then
+	echo "usage: install-deps.sh [--bench]" >&2
+	exit 2
+fi
 
 missing=()
 for p in "${packages[@]}"; do
