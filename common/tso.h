@@ -2,15 +2,16 @@
  * TUNSETOFFLOAD), so that one read or write of the interface moves up to 64 KiB.
  *
  * Out of the interface: each read starts with a virtio_net_hdr (docs/tun.md). A packet
- * marked GSO TCPv4 is a TCP "super-segment" that tso_segment() cuts into packets of at
- * most gso_size payload bytes each, with the IP length, id and checksum and the TCP
- * sequence number, flags and checksum of each fixed; a packet marked NEEDS_CSUM only has
- * its checksum completed. Every packet that leaves is a plain, whole IPv4 packet, so the
- * wire (docs/frames.md: one packet per frame) does not change.
+ * marked GSO TCPv4 or TCPv6 is a TCP "super-segment" that tso_segment() cuts into packets
+ * of at most gso_size payload bytes each, with the IP length (and, IPv4, id and header
+ * checksum) and the TCP sequence number, flags and checksum of each fixed; a packet
+ * marked NEEDS_CSUM only has its checksum completed. Every packet that leaves is a plain,
+ * whole IP packet, so the wire (docs/frames.md: one packet per frame) does not change.
+ * IPv6 extension headers are not walked: a TCPv6 super-segment with one is refused.
  * Into the interface: tso_coalesce_add() gathers consecutive in-order TCP segments of one
- * flow with verified checksums into one super-segment, which tso_coalesce_hdr() describes
- * with a virtio_net_hdr (GSO TCPv4, partial checksum) for one write; anything else is
- * written alone with an empty header.
+ * flow with verified checksums into one super-segment, which tso_coalesce_finish()
+ * describes with a virtio_net_hdr (GSO TCPv4 or TCPv6, partial checksum) for one write;
+ * anything else is written alone with an empty header.
  *
  * Parsing goes through buf.h's bounds-checked reader; nothing allocates. The header is
  * little-endian (the auxiliary enables offloads only on little-endian hosts, where the
@@ -33,7 +34,8 @@
 #define VNET_GSO_UDP_L4 5
 #define VNET_GSO_ECN 0x80
 
-#define TSO_MAX_PACKET 65535  /* an IPv4 packet's total length */
+/* An IPv4 packet's largest total length; coalesced IPv6 packets stay within it too. */
+#define TSO_MAX_PACKET 65535
 #define TSO_MIN_MSS 64        /* refuse absurd segment sizes (amplification) */
 #define TSO_MAX_SEGS 128      /* segments coalesced into one write */
 
@@ -54,7 +56,7 @@ uint16_t tso_csum(const uint8_t *data, size_t len, uint32_t sum);
 typedef int (*tso_emit_fn)(void *ctx, const uint8_t *pkt, size_t len);
 
 /* Turns one packet read from the interface (pkt[0..len), after the virtio header h) into
- * whole IPv4 packets passed to emit one by one: a GSO TCPv4 packet is cut into segments
+ * whole IP packets passed to emit one by one: a GSO TCP packet is cut into segments
  * built in scratch (at least h->gso_size + 120 bytes); a packet needing its checksum
  * completed gets it in place; anything else is passed as is. Returns the number of
  * packets emitted, what emit returned if not 0, INSEL_E_MALFORMED for an offload this
@@ -66,6 +68,7 @@ int tso_segment(const struct vnet_hdr *h, uint8_t *pkt, size_t len, uint8_t *scr
 struct tso_coalesce {
 	uint8_t *buf;
 	size_t len;          /* bytes in buf: 0 when empty */
+	size_t ihl;          /* IP header bytes: 20 or 40 */
 	size_t hlen;         /* IP + TCP header bytes */
 	size_t mss;          /* payload of the first segment: every one but the last */
 	unsigned segs;
@@ -74,11 +77,12 @@ struct tso_coalesce {
 };
 
 void tso_coalesce_init(struct tso_coalesce *c, uint8_t *buf);
-/* Offers one whole IPv4 packet. Returns 1 if it was appended to (or started) the
+/* Offers one whole IPv4 or IPv6 packet. Returns 1 if it was appended to (or started) the
  * super-segment in c, 0 if it cannot join: the caller then flushes c (if not empty) and
  * either offers the packet again or writes it alone (tso_coalescable() says which). */
 int tso_coalesce_add(struct tso_coalesce *c, const uint8_t *pkt, size_t len);
-/* Whether a packet could start a super-segment (TCP over IPv4, data, checksum right). */
+/* Whether a packet could start a super-segment (TCP over IPv4 or IPv6, data, checksums
+ * right). */
 bool tso_coalescable(const uint8_t *pkt, size_t len);
 /* Finishes c's packet (IP length and checksum, TCP pseudo-header checksum) and fills the
  * virtio header to write before it; c->len is then the packet's length. */

@@ -1,7 +1,8 @@
 /* Unit tests for TCP segmentation and coalescing (common/tso.h): a synthetic 64 KiB TCP
- * super-segment is cut into MSS-sized packets whose every header field and checksum is
- * checked, then coalesced back into the original; plus the virtio header codec, partial
- * checksums, the fast checksum against the reference one, and what must not coalesce. */
+ * super-segment (IPv4, then IPv6) is cut into MSS-sized packets whose every header field
+ * and checksum is checked, then coalesced back into the original; plus the virtio header
+ * codec, partial checksums, the fast checksum against the reference one, and what must
+ * not coalesce or segment. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -63,6 +64,43 @@ static size_t make_super(uint8_t *p, size_t payload, uint8_t flags)
 	uint16_t part = inet_checksum_fold(NULL, 0, pseudo(p, len - 20));
 	p[36] = (uint8_t)(part >> 8);
 	p[37] = (uint8_t)part;
+	return len;
+}
+
+/* IPv6: fixed header, TCP with the same options; addresses fd01::b and fd02::b. */
+#define HLEN6 (40 + 32)
+#define MSS6 1308
+
+static uint32_t pseudo6(const uint8_t *ip, size_t tcp_len)
+{
+	uint32_t sum = 6 + (uint32_t)tcp_len;
+
+	for (size_t i = 8; i < 40; i += 2)
+		sum += be16(ip + i);
+	return sum;
+}
+
+/* The IPv6 form of make_super: the TCP header is the IPv4 one's, moved. */
+static size_t make_super6(uint8_t *p, size_t payload, uint8_t flags)
+{
+	static uint8_t v4[TSO_MAX_PACKET];
+	size_t len = HLEN6 + payload;
+
+	make_super(v4, payload, flags);
+	memset(p, 0, 40);
+	p[0] = 0x60;
+	p[1] = 0x0a;  /* traffic class and flow label: must be kept */
+	p[3] = 0x77;
+	p[4] = (uint8_t)((len - 40) >> 8);
+	p[5] = (uint8_t)(len - 40);
+	p[6] = 6;
+	p[7] = 64;
+	p[8] = 0xfd; p[9] = 0x01; p[23] = 0x0b;
+	p[24] = 0xfd; p[25] = 0x02; p[39] = 0x0b;
+	memcpy(p + 40, v4 + 20, len - 40);
+	uint16_t part = inet_checksum_fold(NULL, 0, pseudo6(p, len - 40));
+	p[40 + 16] = (uint8_t)(part >> 8);
+	p[40 + 17] = (uint8_t)part;
 	return len;
 }
 
@@ -155,6 +193,88 @@ static void test_segment_and_coalesce(void **state)
 	assert_memory_equal(buf + 6, super + 6, 4);
 }
 
+static void test_segment_and_coalesce_ipv6(void **state)
+{
+	static uint8_t super[TSO_MAX_PACKET], scratch[4096], buf[TSO_MAX_PACKET];
+	static struct collected c;
+	size_t payload = 65535 - HLEN6, len = make_super6(super, payload, 0x19 /* ACK PSH FIN */);
+	struct vnet_hdr h = {VNET_F_NEEDS_CSUM, VNET_GSO_TCPV6, HLEN6, MSS6, 40, 16}, out;
+	unsigned want = (unsigned)((payload + MSS6 - 1) / MSS6);
+	struct tso_coalesce co;
+
+	(void)state;
+	c.n = 0;
+	assert_int_equal(tso_segment(&h, super, len, scratch, sizeof scratch, collect, &c),
+			 (int)want);
+	for (unsigned i = 0; i < c.n; i++) {
+		const uint8_t *p = c.pkt[i];
+		size_t n = i + 1 < c.n ? MSS6 : payload - (size_t)MSS6 * i;
+
+		assert_int_equal(c.len[i], HLEN6 + n);
+		assert_int_equal(be16(p + 4), HLEN6 - 40 + n);  /* payload length */
+		assert_memory_equal(p, super, 4);
+		assert_memory_equal(p + 6, super + 6, 34);
+		assert_int_equal(be32(p + 44), (uint32_t)(0xfffff000u + (uint32_t)MSS6 * i));
+		assert_int_equal(p[53], i + 1 < c.n ? 0x10 : 0x19);  /* PSH, FIN on the last */
+		assert_int_equal(inet_checksum_fold(p + 40, c.len[i] - 40,
+						    pseudo6(p, c.len[i] - 40)), 0xffff);
+		assert_memory_equal(p + HLEN6, super + HLEN6 + (size_t)MSS6 * i, n);
+	}
+	/* A FIN does not coalesce: the segments before it do, into the original's prefix. */
+	tso_coalesce_init(&co, buf);
+	for (unsigned i = 0; i + 1 < c.n; i++)
+		assert_int_equal(tso_coalesce_add(&co, c.pkt[i], c.len[i]), 1);
+	assert_int_equal(tso_coalesce_add(&co, c.pkt[c.n - 1], c.len[c.n - 1]), 0);
+	tso_coalesce_finish(&co, &out);
+	assert_int_equal(co.len, HLEN6 + (size_t)MSS6 * (c.n - 1));
+	assert_int_equal(be16(buf + 4), co.len - 40);
+	assert_int_equal(out.gso_type, VNET_GSO_TCPV6);
+	assert_int_equal(out.flags, VNET_F_NEEDS_CSUM);
+	assert_int_equal(out.gso_size, MSS6);
+	assert_int_equal(out.hdr_len, HLEN6);
+	assert_int_equal(out.csum_start, 40);
+	assert_int_equal(out.csum_offset, 16);
+	/* The partial checksum is the pseudo-header sum of the whole. */
+	assert_int_equal(be16(buf + 56), inet_checksum_fold(NULL, 0, pseudo6(buf, co.len - 40)));
+	assert_memory_equal(buf + HLEN6, super + HLEN6, co.len - HLEN6);
+}
+
+static void test_ipv6_refusals(void **state)
+{
+	static uint8_t pkt[4096], scratch[4096], buf[TSO_MAX_PACKET];
+	static struct collected c;
+	size_t len = make_super6(pkt, 3000, 0x10);
+	struct vnet_hdr h = {VNET_F_NEEDS_CSUM, VNET_GSO_TCPV4, HLEN6, MSS6, 40, 16};
+	struct tso_coalesce co;
+
+	(void)state;
+	c.n = 0;
+	/* The GSO type must match the packet's family. */
+	assert_int_equal(tso_segment(&h, pkt, len, scratch, sizeof scratch, collect, &c),
+			 INSEL_E_MALFORMED);
+	h.gso_type = VNET_GSO_TCPV6;
+	assert_int_equal(tso_segment(&h, pkt, len, scratch, sizeof scratch, collect, &c), 3);
+	/* Segments of two flows (another flow label) do not join. */
+	tso_coalesce_init(&co, buf);
+	assert_int_equal(tso_coalesce_add(&co, c.pkt[0], c.len[0]), 1);
+	c.pkt[1][3] ^= 1;
+	assert_int_equal(tso_coalesce_add(&co, c.pkt[1], c.len[1]), 0);
+	c.pkt[1][3] ^= 1;
+	assert_int_equal(tso_coalesce_add(&co, c.pkt[1], c.len[1]), 1);
+	/* An extension header (hop-by-hop) before TCP: neither segmented nor coalesced. */
+	pkt[6] = 0;
+	assert_int_equal(tso_segment(&h, pkt, len, scratch, sizeof scratch, collect, &c),
+			 INSEL_E_MALFORMED);
+	assert_true(tso_coalescable(c.pkt[2], c.len[2]));
+	c.pkt[2][6] = 0;
+	assert_false(tso_coalescable(c.pkt[2], c.len[2]));
+	/* A payload length beyond the bytes read. */
+	pkt[6] = 6;
+	pkt[4] = 0x20;
+	assert_int_equal(tso_segment(&h, pkt, len, scratch, sizeof scratch, collect, &c),
+			 INSEL_E_TRUNCATED);
+}
+
 static void test_partial_checksum_only(void **state)
 {
 	static uint8_t pkt[2048], scratch[2048];
@@ -219,6 +339,8 @@ int main(void)
 		cmocka_unit_test(test_vnet_codec),
 		cmocka_unit_test(test_csum_matches_reference),
 		cmocka_unit_test(test_segment_and_coalesce),
+		cmocka_unit_test(test_segment_and_coalesce_ipv6),
+		cmocka_unit_test(test_ipv6_refusals),
 		cmocka_unit_test(test_partial_checksum_only),
 		cmocka_unit_test(test_refusals),
 	};
