@@ -77,6 +77,7 @@ struct aux_tun {
 	bool poll_open;
 	char name[16];             /* IFNAMSIZ */
 	int ifindex;
+	uint32_t table;            /* host calls: the call's routing table (0: trunk, main) */
 	unsigned mtu;
 	struct ip_prefix local[AUX_TUN_PREFIXES], remote[AUX_TUN_PREFIXES];
 	size_t nlocal, nremote;
@@ -177,6 +178,7 @@ int relay_send(struct aux *a, uv_udp_t *sock, const struct ip_endpoint *dst,
 struct aux_tun_request {
 	char name_hint[16];
 	unsigned mtu;
+	bool source_routing;       /* a host call: own table, rules from local to remote */
 	struct ip_prefix local[AUX_TUN_PREFIXES], remote[AUX_TUN_PREFIXES];
 	size_t nlocal, nremote;
 };
@@ -184,7 +186,10 @@ struct aux_tun_request {
 int tun_parse_request(const json_t *obj, struct aux_tun_request *out, char *why,
 		      size_t whylen);
 /* Creates the interface (a free name after the hint), sets its MTU, brings it up and
- * routes the remote prefixes through it. Needs CAP_NET_ADMIN; before the privilege drop. */
+ * routes the remote prefixes through it: in the main table, or with source_routing in
+ * the call's own table with a rule per (local, remote) pair of one family. Needs
+ * CAP_NET_ADMIN; before the privilege drop. On failure the rules it added are gone again
+ * and the routes go with the interface. */
 int tun_create(struct aux *a, const struct aux_tun_request *req, char *why, size_t whylen);
 int tun_relay_start(struct aux *a);
 /* A whole message from the peer: check it and write it to the interface. */

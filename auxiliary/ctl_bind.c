@@ -5,6 +5,9 @@
  *   "channels":[{"tun":{"name_hint":"lan-b","mtu":1440,"local":["10.1.0.0/24"],
  *                       "remote":["10.2.0.0/24"]}}]
  *   -> "channels":[{"interface":"lan-b","mtu":1440}]
+ * A host call adds "source_routing":true to "tun": its routes go to a table of its own,
+ * selected by rules from its local to its remote prefixes, and the reply names it:
+ *   -> "channels":[{"interface":"lan-b","mtu":1440,"table":1000000012}]
  *
  *   {"op":"bind","id":1,"call":"<16 hex>","lan_addr":"10.1.0.1","wan_addr":"198.18.1.2",
  *    "channels":[{"lan_port":5004},{"lan_port":0}],"user":"nobody"}
@@ -231,14 +234,25 @@ static int bind_sockets(struct aux *a, const struct bind_request *req, char *why
 	return rc;
 }
 
+/* A network call's channel: the interface, and a host call's routing table, which the
+ * parent needs to remove the call's rules once we are gone. */
+static json_t *tun_channel_reply(const struct aux_tun *t)
+{
+	json_t *ch = json_pack("{s:s, s:i}", "interface", t->name, "mtu", (int)t->mtu);
+
+	if (ch && t->table && json_object_set_new(ch, "table", json_integer(t->table))) {
+		json_decref(ch);
+		return NULL;
+	}
+	return ch;
+}
+
 static json_t *bind_reply(const struct aux *a, json_int_t id)
 {
 	json_t *reply = msg_reply_ok(id), *channels = json_array();
 
 	for (unsigned i = 0; i < a->n_lan && channels; i++)
-		if (json_array_append_new(channels, a->tun_mode
-				? json_pack("{s:s, s:i}", "interface", a->tun.name, "mtu",
-					    (int)a->tun.mtu)
+		if (json_array_append_new(channels, a->tun_mode ? tun_channel_reply(&a->tun)
 				: json_pack("{s:i}", "lan_port", (int)a->lan[i].port))) {
 			json_decref(channels);
 			channels = NULL;

@@ -5,9 +5,13 @@
  * take the first free name among HINT, HINT1, HINT2, ... (at most 15 characters), set
  * the MTU (path MTU minus the channel overhead, chosen by the secondary), bring it up and
  * route the call's remote prefixes through it with the gateway's LAN address as the
- * preferred source (rtnetlink, common/netlink.h). Nothing is persistent: when the
- * descriptor closes (exit, crash, kill -9) the kernel deletes the interface and every
- * route through it.
+ * preferred source (rtnetlink, common/netlink.h). A trunk's routes go to the main table;
+ * a host call's ("source_routing") to a table of its own, which rules "from LOCAL to
+ * REMOTE" select, so that the call carries its own host's packets only and leaves the
+ * rest of the LAN's traffic to the same hosts to a trunk (docs/tun.md, "Routing"). The
+ * interface and its routes are not persistent: when the descriptor closes (exit, crash,
+ * kill -9) the kernel deletes them. The rules stay: the secondary removes them when this
+ * process has exited, since by then it has no privileges left to do it.
  *
  * Relay: a packet the kernel routed into the interface is carried only if its source is
  * in the local prefixes and its destination in the remote ones (or it is an ICMP error
@@ -26,6 +30,7 @@
 #include <fcntl.h>
 #include <net/if.h>
 #include <linux/if_tun.h>
+#include <linux/rtnetlink.h>
 #include <linux/udp.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -126,6 +131,10 @@ int tun_parse_request(const json_t *obj, struct aux_tun_request *out, char *why,
 		}
 	memcpy(out->name_hint, hint, len + 1);
 	out->mtu = (unsigned)mtu;
+	if (msg_get_bool_opt(obj, "source_routing", false, &out->source_routing)) {
+		snprintf(why, whylen, "tun: %s", msg_field_error());
+		return INSEL_E_BAD_FIELD;
+	}
 	if (parse_prefixes(obj, "local", out->local, &out->nlocal, why, whylen) ||
 	    parse_prefixes(obj, "remote", out->remote, &out->nremote, why, whylen))
 		return INSEL_E_BAD_FIELD;
@@ -137,7 +146,7 @@ int tun_parse_request(const json_t *obj, struct aux_tun_request *out, char *why,
 /* HINT for try 0, then HINT1, HINT2...: the hint is shortened so the suffix fits. */
 static void candidate_name(const char *hint, unsigned attempt, char *out, size_t outlen)
 {
-	char suffix[8] = "";
+	char suffix[12] = "";  /* room for any unsigned */
 	size_t keep;
 
 	if (attempt)
@@ -233,10 +242,91 @@ static bool has_family(const struct ip_prefix *p, size_t n, int family)
 	return false;
 }
 
+/* The preferred source of the gateway's own packets routed through the interface. */
+static const struct ip_addr *route_source(const struct aux *a, const struct ip_prefix *p)
+{
+	if (p->addr.family == AF_INET6)
+		return a->has_lan_addr6 ? &a->lan_addr6 : NULL;
+	return &a->lan_addr;
+}
+
+static int route_remotes(struct aux *a, char *why, size_t whylen)
+{
+	struct aux_tun *t = &a->tun;
+	uint32_t table = t->table ? t->table : RT_TABLE_MAIN;
+	char text[IP_STRLEN];
+
+	for (size_t i = 0; i < t->nremote; i++) {
+		int rc = nl_route_add(t->ifindex, &t->remote[i], route_source(a, &t->remote[i]),
+				      table);
+
+		if (rc) {
+			snprintf(why, whylen, "cannot route %s through %s: %s%s",
+				 ip_prefix_format(&t->remote[i], text, sizeof text), t->name,
+				 strerror(-rc), rc == -EEXIST ? " (another route to it exists: "
+				 "is another network call or trunk carrying it?)" : "");
+			return rc;
+		}
+	}
+	return 0;
+}
+
+/* The rule for pair k of the local x remote grid, if its two prefixes share a family. */
+static bool pair_rule(const struct aux_tun *t, size_t k, struct nl_rule *out)
+{
+	const struct ip_prefix *local = &t->local[k / t->nremote];
+	const struct ip_prefix *remote = &t->remote[k % t->nremote];
+
+	if (local->addr.family != remote->addr.family)
+		return false;
+	*out = (struct nl_rule){.src = *local, .dst = *remote, .table = t->table,
+				.priority = NL_RULE_PRIORITY, .protocol = NL_RULE_PROTOCOL};
+	return true;
+}
+
+/* Takes back the rules of the first pairs (a failed set-up leaves nothing behind). */
+static void remove_rules(const struct aux_tun *t, size_t pairs)
+{
+	struct nl_rule rule;
+
+	for (size_t k = 0; k < pairs; k++)
+		if (pair_rule(t, k, &rule) && nl_rule_del(&rule) != 0)
+			log_warn("cannot remove the rule for pair %zu of %s", k, t->name);
+}
+
+/* One rule "from LOCAL to REMOTE lookup TABLE" per pair of one family. */
+static int add_rules(struct aux_tun *t, char *why, size_t whylen)
+{
+	size_t pairs = t->nlocal * t->nremote, added = 0;
+	char src[IP_STRLEN], dst[IP_STRLEN];
+	struct nl_rule rule;
+
+	for (size_t k = 0; k < pairs; k++) {
+		int rc;
+
+		if (!pair_rule(t, k, &rule))
+			continue;
+		if ((rc = nl_rule_add(&rule)) != 0) {
+			remove_rules(t, k);
+			snprintf(why, whylen, "cannot add the rule 'from %s to %s lookup %u' for "
+				 "%s: %s", ip_prefix_format(&rule.src, src, sizeof src),
+				 ip_prefix_format(&rule.dst, dst, sizeof dst), (unsigned)t->table,
+				 t->name, strerror(-rc));
+			return rc;
+		}
+		added++;
+	}
+	if (added == 0) {
+		snprintf(why, whylen, "cannot route %s: no local and remote prefixes of one "
+			 "family to join", t->name);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int tun_create(struct aux *a, const struct aux_tun_request *req, char *why, size_t whylen)
 {
 	struct aux_tun *t = &a->tun;
-	char text[IP_STRLEN];
 	int rc;
 
 	memcpy(t->local, req->local, sizeof t->local);
@@ -264,20 +354,20 @@ int tun_create(struct aux *a, const struct aux_tun_request *req, char *why, size
 			 t->name, strerror(-rc));
 		return rc;
 	}
-	for (size_t i = 0; i < t->nremote; i++) {
-		rc = nl_route_add(t->ifindex, &t->remote[i],
-				  t->remote[i].addr.family == AF_INET6 ?
-				  (a->has_lan_addr6 ? &a->lan_addr6 : NULL) : &a->lan_addr);
-		if (rc) {
-			snprintf(why, whylen, "cannot route %s through %s: %s%s",
-				 ip_prefix_format(&t->remote[i], text, sizeof text), t->name,
-				 strerror(-rc), rc == -EEXIST ? " (another route to it exists: "
-				 "is another network call or trunk carrying it?)" : "");
-			return rc;
-		}
-	}
-	log_info("interface %s: MTU %u, %zu remote prefix(es) routed%s", t->name, t->mtu,
-		 t->nremote, t->ipv6 ? ", IPv6 on" : "");
+	if (req->source_routing)
+		t->table = nl_call_table(t->ifindex);
+	/* Routes first: a rule over an empty table would let the call's packets fall
+	 * through to the main table. */
+	if ((rc = route_remotes(a, why, whylen)) != 0 ||
+	    (req->source_routing && (rc = add_rules(t, why, whylen)) != 0))
+		return rc;
+	if (t->table)
+		log_info("interface %s: MTU %u, %zu remote prefix(es) routed in table %u for "
+			 "the call's local prefixes only%s", t->name, t->mtu, t->nremote,
+			 (unsigned)t->table, t->ipv6 ? ", IPv6 on" : "");
+	else
+		log_info("interface %s: MTU %u, %zu remote prefix(es) routed%s", t->name, t->mtu,
+			 t->nremote, t->ipv6 ? ", IPv6 on" : "");
 	return 0;
 }
 

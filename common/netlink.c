@@ -1,14 +1,17 @@
-/* rtnetlink requests with acknowledgement (see netlink.h). A request is built in a
- * fixed, aligned buffer: the netlink header, the family's fixed part, then attributes
- * (each a struct rtattr and its value, padded to 4 bytes). The reply is read with the
- * bounds-checked reader: the kernel is trusted, but no length is taken on faith. */
+/* rtnetlink requests with acknowledgement, and dumps (see netlink.h). A request is built
+ * in a fixed, aligned buffer: the netlink header, the family's fixed part, then
+ * attributes (each a struct rtattr and its value, padded to 4 bytes). Replies are read
+ * with the bounds-checked reader: the kernel is trusted, but no length is taken on faith.
+ * Attribute values are in host byte order, so integers are copied, not read big-endian. */
 #include "netlink.h"
 
 #include <errno.h>
+#include <linux/fib_rules.h>
 #include <linux/if_addr.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <net/if.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -19,6 +22,7 @@
 #define NL_REQUEST_MAX 256
 #define NL_REPLY_MAX 8192
 #define NL_ALIGN4(n) (((n) + 3u) & ~3u)
+#define NL_READ_ROUNDS 4096  /* receives per answer: bounds a dump (8 KiB each) */
 
 struct nl_request {
 	union {
@@ -52,40 +56,68 @@ static int nl_attr(struct nl_request *r, uint16_t type, const void *value, size_
 	return 0;
 }
 
-/* Reads replies until the acknowledgement of our request: its error field is 0 or a
- * negative errno (host byte order, as the kernel writes it). */
-static int nl_read_ack(int fd, uint32_t seq)
+/* Called for each message of a dump with its type and payload; non-zero stops. */
+typedef int (*nl_msg_fn)(uint16_t type, struct buf_reader *payload, void *ctx);
+
+/* Skips the padding after an object of len bytes (the last one may lack it). */
+static void skip_padding(struct buf_reader *r, size_t len)
+{
+	size_t pad = NL_ALIGN4(len) - len;
+
+	br_skip(r, pad < br_remaining(r) ? pad : br_remaining(r));
+}
+
+/* The status that ends an answer: an acknowledgement's error field (0 or a negative
+ * errno, as the kernel writes it) or the end of a dump (its status, if it has one). */
+static int answer_status(uint16_t type, struct buf_reader *payload)
+{
+	int32_t err = 0;
+
+	if (br_remaining(payload) >= sizeof err)
+		br_copy(payload, &err, sizeof err);
+	else if (type == NLMSG_ERROR)
+		return -EPROTO;
+	return err;
+}
+
+/* Reads the answer to request seq: the messages of a dump go to on_msg, until the
+ * acknowledgement or the end of the dump. */
+static int nl_read_answer(int fd, uint32_t seq, nl_msg_fn on_msg, void *ctx)
 {
 	static uint8_t reply[NL_REPLY_MAX];
 
-	for (int rounds = 0; rounds < 16; rounds++) {
-		ssize_t n = recv(fd, reply, sizeof reply, 0);
+	for (int rounds = 0; rounds < NL_READ_ROUNDS; rounds++) {
+		ssize_t n = recv(fd, reply, sizeof reply, MSG_TRUNC);
 		struct buf_reader r;
 
+		if (n < 0 && errno == EINTR)
+			continue;
 		if (n < 0)
-			return errno == EINTR ? 0 : -errno;
+			return -errno;
+		if ((size_t)n > sizeof reply)
+			return -EMSGSIZE;
 		br_init(&r, reply, (size_t)n);
 		while (br_remaining(&r) >= NLMSG_HDRLEN) {
 			struct nlmsghdr h;
-			int32_t err;
-			size_t skip;
+			struct buf_reader payload;
+			int rc;
 
 			if (br_copy(&r, &h, sizeof h) || h.nlmsg_len < NLMSG_HDRLEN ||
-			    h.nlmsg_len - NLMSG_HDRLEN > br_remaining(&r))
+			    br_sub(&r, &payload, h.nlmsg_len - NLMSG_HDRLEN))
 				return -EPROTO;
-			if (h.nlmsg_type == NLMSG_ERROR && h.nlmsg_seq == seq) {
-				if (br_copy(&r, &err, sizeof err))
-					return -EPROTO;
-				return err;
-			}
-			skip = NL_ALIGN4(h.nlmsg_len) - NLMSG_HDRLEN;
-			br_skip(&r, skip < br_remaining(&r) ? skip : br_remaining(&r));
+			skip_padding(&r, h.nlmsg_len);
+			if (h.nlmsg_seq != seq)
+				continue;
+			if (h.nlmsg_type == NLMSG_ERROR || h.nlmsg_type == NLMSG_DONE)
+				return answer_status(h.nlmsg_type, &payload);
+			if (on_msg && (rc = on_msg(h.nlmsg_type, &payload, ctx)) != 0)
+				return rc;
 		}
 	}
 	return -EPROTO;
 }
 
-static int nl_transact(struct nl_request *r)
+static int nl_transact(struct nl_request *r, nl_msg_fn on_msg, void *ctx)
 {
 	struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
 	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE), rc;
@@ -98,7 +130,7 @@ static int nl_transact(struct nl_request *r)
 		   sizeof kernel) < 0)
 		rc = -errno;
 	else
-		rc = nl_read_ack(fd, r->u.hdr.nlmsg_seq);
+		rc = nl_read_answer(fd, r->u.hdr.nlmsg_seq, on_msg, ctx);
 	close(fd);
 	return rc;
 }
@@ -120,7 +152,7 @@ int nl_link_up(int ifindex, unsigned mtu)
 	ifi->ifi_flags = IFF_UP;
 	ifi->ifi_change = IFF_UP;
 	rc = nl_attr(&r, IFLA_MTU, &value, sizeof value);
-	return rc ? rc : nl_transact(&r);
+	return rc ? rc : nl_transact(&r, NULL, NULL);
 }
 
 int nl_addr_add(int ifindex, const struct ip_addr *addr, unsigned prefix_len)
@@ -136,10 +168,11 @@ int nl_addr_add(int ifindex, const struct ip_addr *addr, unsigned prefix_len)
 	ifa->ifa_index = (unsigned)ifindex;
 	rc = nl_attr(&r, IFA_LOCAL, addr->bytes, addr_len(addr));
 	rc = rc ? rc : nl_attr(&r, IFA_ADDRESS, addr->bytes, addr_len(addr));
-	return rc ? rc : nl_transact(&r);
+	return rc ? rc : nl_transact(&r, NULL, NULL);
 }
 
-int nl_route_add(int ifindex, const struct ip_prefix *prefix, const struct ip_addr *prefsrc)
+int nl_route_add(int ifindex, const struct ip_prefix *prefix, const struct ip_addr *prefsrc,
+		 uint32_t table)
 {
 	struct nl_request r;
 	struct rtmsg *rtm = nl_begin(&r, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, sizeof *rtm);
@@ -148,13 +181,154 @@ int nl_route_add(int ifindex, const struct ip_prefix *prefix, const struct ip_ad
 
 	rtm->rtm_family = (unsigned char)prefix->addr.family;
 	rtm->rtm_dst_len = (unsigned char)prefix->len;
-	rtm->rtm_table = RT_TABLE_MAIN;
+	/* Ids past 255 only fit the attribute, which the kernel prefers anyway. */
+	rtm->rtm_table = table < 256 ? (unsigned char)table : RT_TABLE_UNSPEC;
 	rtm->rtm_protocol = RTPROT_STATIC;
 	rtm->rtm_scope = RT_SCOPE_LINK;
 	rtm->rtm_type = RTN_UNICAST;
 	rc = nl_attr(&r, RTA_DST, prefix->addr.bytes, addr_len(&prefix->addr));
 	rc = rc ? rc : nl_attr(&r, RTA_OIF, &oif, sizeof oif);
+	rc = rc ? rc : nl_attr(&r, RTA_TABLE, &table, sizeof table);
 	if (!rc && prefsrc && prefsrc->family == prefix->addr.family)
 		rc = nl_attr(&r, RTA_PREFSRC, prefsrc->bytes, addr_len(prefsrc));
-	return rc ? rc : nl_transact(&r);
+	return rc ? rc : nl_transact(&r, NULL, NULL);
+}
+
+/* ---- policy rules ---- */
+
+static int rule_request(struct nl_request *r, uint16_t type, uint16_t flags,
+			const struct nl_rule *rule)
+{
+	struct fib_rule_hdr *frh = nl_begin(r, type, flags, sizeof *frh);
+	uint32_t priority = rule->priority, table = rule->table;
+	uint8_t protocol = rule->protocol;
+	int rc;
+
+	frh->family = (uint8_t)rule->src.addr.family;
+	frh->src_len = (uint8_t)rule->src.len;
+	frh->dst_len = (uint8_t)rule->dst.len;
+	frh->table = table < 256 ? (uint8_t)table : RT_TABLE_UNSPEC;
+	frh->action = FR_ACT_TO_TBL;
+	rc = nl_attr(r, FRA_PRIORITY, &priority, sizeof priority);
+	rc = rc ? rc : nl_attr(r, FRA_TABLE, &table, sizeof table);
+	rc = rc ? rc : nl_attr(r, FRA_PROTOCOL, &protocol, sizeof protocol);
+	if (!rc && rule->src.len)
+		rc = nl_attr(r, FRA_SRC, rule->src.addr.bytes, addr_len(&rule->src.addr));
+	if (!rc && rule->dst.len)
+		rc = nl_attr(r, FRA_DST, rule->dst.addr.bytes, addr_len(&rule->dst.addr));
+	return rc;
+}
+
+int nl_rule_add(const struct nl_rule *rule)
+{
+	struct nl_request r;
+	int rc = rule_request(&r, RTM_NEWRULE, NLM_F_CREATE | NLM_F_EXCL, rule);
+
+	return rc ? rc : nl_transact(&r, NULL, NULL);
+}
+
+int nl_rule_del(const struct nl_rule *rule)
+{
+	struct nl_request r;
+	int rc = rule_request(&r, RTM_DELRULE, 0, rule);
+
+	return rc ? rc : nl_transact(&r, NULL, NULL);
+}
+
+/* The next attribute: 1 with its type and a reader over its value, 0 at the end. */
+static int next_attr(struct buf_reader *r, uint16_t *type, struct buf_reader *value)
+{
+	struct rtattr rta;
+
+	if (br_remaining(r) < RTA_LENGTH(0))
+		return 0;
+	if (br_copy(r, &rta, sizeof rta) || rta.rta_len < RTA_LENGTH(0) ||
+	    br_sub(r, value, rta.rta_len - RTA_LENGTH(0)))
+		return -EPROTO;
+	skip_padding(r, rta.rta_len);
+	*type = rta.rta_type;
+	return 1;
+}
+
+static void rule_attr(struct nl_rule *rule, uint16_t type, struct buf_reader *value)
+{
+	size_t alen = addr_len(&rule->src.addr);
+
+	switch (type) {
+	case FRA_TABLE:
+		br_copy(value, &rule->table, sizeof rule->table);
+		break;
+	case FRA_PRIORITY:
+		br_copy(value, &rule->priority, sizeof rule->priority);
+		break;
+	case FRA_PROTOCOL:
+		br_copy(value, &rule->protocol, sizeof rule->protocol);
+		break;
+	case FRA_SRC:
+		br_copy(value, rule->src.addr.bytes, alen);
+		break;
+	case FRA_DST:
+		br_copy(value, rule->dst.addr.bytes, alen);
+		break;
+	default:
+		break;
+	}
+}
+
+static int parse_rule(struct buf_reader *payload, struct nl_rule *rule)
+{
+	struct fib_rule_hdr frh;
+	struct buf_reader value;
+	uint16_t type;
+	int more;
+
+	memset(rule, 0, sizeof *rule);
+	if (br_copy(payload, &frh, sizeof frh))
+		return -EPROTO;
+	rule->src.addr.family = rule->dst.addr.family = frh.family;
+	rule->src.len = frh.src_len;
+	rule->dst.len = frh.dst_len;
+	rule->table = frh.table;
+	while ((more = next_attr(payload, &type, &value)) == 1)
+		rule_attr(rule, type, &value);
+	return more;
+}
+
+struct rule_list {
+	uint8_t protocol;
+	struct nl_rule *out;
+	size_t max, n;
+	bool overflow;
+};
+
+static int take_rule(uint16_t type, struct buf_reader *payload, void *ctx)
+{
+	struct rule_list *l = ctx;
+	struct nl_rule rule;
+	int rc;
+
+	if (type != RTM_NEWRULE)
+		return 0;
+	if ((rc = parse_rule(payload, &rule)) != 0)
+		return rc;
+	if (rule.protocol != l->protocol)
+		return 0;
+	if (l->n == l->max)
+		l->overflow = true;
+	else
+		l->out[l->n++] = rule;
+	return 0;
+}
+
+int nl_rule_list(int family, uint8_t protocol, struct nl_rule *out, size_t max, size_t *n)
+{
+	struct nl_request r;
+	struct fib_rule_hdr *frh = nl_begin(&r, RTM_GETRULE, NLM_F_DUMP, sizeof *frh);
+	struct rule_list l = {.protocol = protocol, .out = out, .max = max};
+	int rc;
+
+	frh->family = (uint8_t)family;
+	rc = nl_transact(&r, take_rule, &l);
+	*n = l.n;
+	return rc ? rc : l.overflow ? -ENOBUFS : 0;
 }

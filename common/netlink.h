@@ -1,20 +1,65 @@
-/* A small rtnetlink client for the one job insel has for it: setting up a call's TUN
+/* A small rtnetlink client for the jobs insel has for it: setting up a call's TUN
  * interface (MTU, up, routes towards the peer's prefixes through it) from the auxiliary
- * before it drops its privileges. Each function opens a NETLINK_ROUTE socket, sends one
- * request with NLM_F_ACK and waits for the kernel's acknowledgement, so the result is
- * known when it returns. No shelling out to ip(8). Returns 0 or a negative errno. */
+ * before it drops its privileges, and the policy rules that steer a host-to-host call's
+ * traffic into the call's own routing table (added by the auxiliary, removed by the
+ * secondary, which keeps CAP_NET_ADMIN). Each function opens a NETLINK_ROUTE socket,
+ * sends one request with NLM_F_ACK (or one dump) and waits for the kernel's answer, so
+ * the result is known when it returns. No shelling out to ip(8). Returns 0 or a negative
+ * errno. */
 #ifndef INSEL_NETLINK_H
 #define INSEL_NETLINK_H
 
+#include <stdint.h>
+
 #include "addr.h"
+
+/* Source routing of host-to-host network calls (docs/tun.md, "Routing"): a call's routes
+ * live in table NL_CALL_TABLE_BASE + the ifindex of its TUN interface, far above the
+ * kernel's 253-255 and the small ids operators give their own tables; rules
+ * "from LOCAL to REMOTE lookup TABLE" at NL_RULE_PRIORITY, before the main table's
+ * 32766, send the call's packets there. NL_RULE_PROTOCOL (not among the kernel's
+ * RTPROT_* values nor iproute2's rt_protos) marks insel's rules, so that leftovers can
+ * be found and removed. The kernel hands out ifindexes in increasing order, so a table
+ * number is not soon given to another call. */
+#define NL_CALL_TABLE_BASE 1000000000u
+#define NL_RULE_PRIORITY 32000u
+#define NL_RULE_PROTOCOL 73u  /* 'I' */
+
+static inline uint32_t nl_call_table(int ifindex)
+{
+	return NL_CALL_TABLE_BASE + (uint32_t)ifindex;
+}
+
+/* The interface whose call table is table, or 0 if table is not one. */
+static inline int nl_call_table_ifindex(uint32_t table)
+{
+	return table > NL_CALL_TABLE_BASE && table - NL_CALL_TABLE_BASE <= INT32_MAX
+	       ? (int)(table - NL_CALL_TABLE_BASE) : 0;
+}
+
+/* "from SRC to DST lookup TABLE", SRC and DST of one family (a length of 0: all). */
+struct nl_rule {
+	struct ip_prefix src, dst;
+	uint32_t table, priority;
+	uint8_t protocol;
+};
 
 /* Sets the MTU of interface ifindex and brings it up. */
 int nl_link_up(int ifindex, unsigned mtu);
 /* Adds addr/prefix_len to interface ifindex. */
 int nl_addr_add(int ifindex, const struct ip_addr *addr, unsigned prefix_len);
-/* Adds a route to prefix through interface ifindex (scope link, main table), with
- * prefsrc (may be NULL) as the source address for the gateway's own packets. An existing
- * route to the same prefix gives -EEXIST (nothing is replaced). */
-int nl_route_add(int ifindex, const struct ip_prefix *prefix, const struct ip_addr *prefsrc);
+/* Adds a route to prefix through interface ifindex (scope link) in routing table table
+ * (RT_TABLE_MAIN, or a call's table), with prefsrc (may be NULL) as the source address
+ * for the gateway's own packets. An existing route to the same prefix in that table
+ * gives -EEXIST (nothing is replaced). */
+int nl_route_add(int ifindex, const struct ip_prefix *prefix, const struct ip_addr *prefsrc,
+		 uint32_t table);
+/* Adds a rule (action: look up rule->table); the same rule already there gives -EEXIST. */
+int nl_rule_add(const struct nl_rule *rule);
+/* Deletes the rule with these selectors, priority, table and protocol (-ENOENT: none). */
+int nl_rule_del(const struct nl_rule *rule);
+/* The rules of family (AF_INET, AF_INET6) marked with protocol, into out; *n is how many.
+ * -ENOBUFS if there were more than max (out then holds the first max). */
+int nl_rule_list(int family, uint8_t protocol, struct nl_rule *out, size_t max, size_t *n);
 
 #endif

@@ -16,7 +16,11 @@
  *                 address, so that the directory gives its address; its client listens
  *                 with --tun);
  *   trunk:        the two LANs' prefixes (trunk.c); the callee's side accepts a trunk
- *                 only from a LAN it has a trunk configured for, and rings nobody. */
+ *                 only from a LAN it has a trunk configured for, and rings nobody.
+ * A host call's routes live in a table of its own, used only for packets from its local
+ * host to its remote one ("source_routing"), so two host calls to one remote host can
+ * coexist and a host call takes no traffic from a trunk; its auxiliary reports the table
+ * and the rules are removed here once it has exited (rules.c). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +32,7 @@
 #include "frame.h"
 #include "log.h"
 #include "msg.h"
+#include "netlink.h"
 #include "tls.h"
 
 #define AUX_START_TIMEOUT_MS 5000
@@ -105,6 +110,12 @@ struct call *call_find(struct secondary *s, const char *id_hex)
 }
 
 /* ---- network calls: prefixes and the directory's word on them ---- */
+
+/* A host-to-host network call: source-routed, unlike a trunk (docs/tun.md, "Routing"). */
+static bool source_routed(const struct call *call)
+{
+	return call->tun && !call->trunk;
+}
 
 unsigned call_tun_mtu(const struct secondary *s)
 {
@@ -460,10 +471,11 @@ static json_t *bind_request(struct call *call)
 
 		peer_lan = peer_lan && *peer_lan == '@' ? peer_lan + 1 : peer_lan;
 		json_array_append_new(channels, json_pack(
-			"{s:{s:s, s:i, s:o, s:o}}", "tun", "name_hint",
+			"{s:{s:s, s:i, s:o, s:o, s:b}}", "tun", "name_hint",
 			peer_lan && *peer_lan ? peer_lan : "insel", "mtu", (int)call_tun_mtu(s),
 			"local", prefixes_json(call->tun_local, call->ntun_local),
-			"remote", prefixes_json(call->tun_remote, call->ntun_remote)));
+			"remote", prefixes_json(call->tun_remote, call->ntun_remote),
+			"source_routing", source_routed(call)));
 	}
 	json_object_set_new(req, "call", json_string(call->id_hex));
 	json_object_set_new(req, "lan_addr",
@@ -480,7 +492,22 @@ static json_t *bind_request(struct call *call)
 	return req;
 }
 
-/* Reads the bind reply: the WAN port and each channel's LAN port. */
+/* A host call's routing table, kept with the auxiliary (which may outlive the call) so
+ * that its rules are removed when it exits. */
+static int take_rule_table(struct call *call, const json_t *ch)
+{
+	json_int_t table;
+
+	if (!source_routed(call))
+		return 0;
+	if (msg_get_int(ch, "table", NL_CALL_TABLE_BASE + 1, UINT32_MAX, &table))
+		return INSEL_E_PROTOCOL;
+	call->aux->rule_table = (uint32_t)table;
+	return 0;
+}
+
+/* Reads the bind reply: the WAN port and each channel's LAN port (a network call's:
+ * its interface, MTU and, for a host call, routing table). */
 int take_bound(struct call *call, const json_t *reply, int err, const char **why)
 {
 	const json_t *channels = json_object_get(reply, "channels");
@@ -505,7 +532,7 @@ int take_bound(struct call *call, const json_t *reply, int err, const char **why
 		json_int_t mtu;
 
 		if (msg_get_str(ch, "interface", &name) || strlen(name) >= sizeof call->tun_ifname ||
-		    msg_get_int(ch, "mtu", 68, 65535, &mtu)) {
+		    msg_get_int(ch, "mtu", 68, 65535, &mtu) || take_rule_table(call, ch)) {
 			*why = "the auxiliary's bind reply is malformed";
 			return INSEL_E_PROTOCOL;
 		}
@@ -530,6 +557,8 @@ int spawn_aux(struct call *call, aux_bound_cb cb)
 
 	call->state = CALL_BINDING;
 	rc = aux_spawn(call->sec, call, req, cb, &call->aux);
+	if (call->aux)
+		call->aux->source_routed = source_routed(call);
 	json_decref(req);
 	return rc;
 }

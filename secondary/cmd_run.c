@@ -79,6 +79,7 @@ int run_main(int argc, char **argv)
 		return EXIT_UNAVAILABLE;
 	}
 	watch_signals(&s);
+	rules_sweep_leftovers();
 	principal_link_start(&s.principal, &s);
 	trunks_start(&s);
 	log_info("secondary '%s' for LAN '%s' started", s.cfg.name, s.cfg.lan);

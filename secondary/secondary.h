@@ -6,6 +6,7 @@
  *   peer_api.c        other secondaries (mutual TLS): call requests and hang-ups
  *   call.c            the call state machine that ties clients, peers and auxiliaries
  *   supervise.c       spawning, talking to and reaping one auxiliary per call
+ *   rules.c           removing host calls' routing rules once their auxiliaries are gone
  *   trunk.c           site-to-site trunks: network calls kept up between two LANs
  */
 #ifndef INSEL_SECONDARY_H
@@ -170,6 +171,8 @@ struct aux {
 	bool exited;
 	int64_t exit_status;
 	int term_signal;
+	bool source_routed;    /* a host call's: its rules are ours to remove at exit */
+	uint32_t rule_table;   /* their table, from the bind reply (0: never heard) */
 };
 
 typedef void (*aux_bound_cb)(struct call *call, const json_t *reply, int err);
@@ -180,6 +183,14 @@ int aux_request(struct aux *a, json_t *req, uint32_t timeout_ms, rpc_reply_cb cb
 /* Asks the auxiliary to hang up (it exits after replying) and forgets it; the process
  * is reaped in the background. */
 void aux_release(struct aux *a);
+
+/* ---- routing rules of host-to-host network calls (rules.c) ---- */
+
+/* Removes the rules of table (0: the bind reply never came, so every rule of insel whose
+ * interface is gone), once the call's auxiliary has exited. */
+void rules_release(uint32_t table);
+/* At start-up, before any call: removes every rule of insel an earlier run left. */
+void rules_sweep_leftovers(void);
 
 /* ---- negotiation (negotiation.c): cipher, channels, endpoints and per-call keys ---- */
 

@@ -57,6 +57,9 @@ static void process_exited(uv_process_t *proc, int64_t status, int signal)
 			 (long long)status, signal);
 	else
 		log_debug("auxiliary %d exited", (int)proc->pid);
+	/* Its interface is gone with it; the rules that pointed there are ours to remove. */
+	if (a->source_routed)
+		rules_release(a->rule_table);
 	uv_timer_stop(&p->kill_timer);
 	uv_close((uv_handle_t *)&p->kill_timer, aux_handle_closed);
 	uv_close((uv_handle_t *)proc, aux_handle_closed);

@@ -226,6 +226,15 @@ check() {  # check LABEL COMMAND...: passes if COMMAND succeeds
 	fi
 }
 contains() { grep -q -- "$2" <<<"$1"; }
+both() {  # both COMMAND1... -- COMMAND2...: passes if both succeed
+	local first=()
+	while [ "$#" -gt 0 ] && [ "$1" != -- ]; do
+		first+=("$1")
+		shift
+	done
+	shift
+	"${first[@]}" && "$@"
+}
 
 # The auxiliaries a secondary supervises right now (its children), by PID.
 aux_pids() { ps -o pid= --ppid "${SECONDARY_PID[$1]}" 2>/dev/null | tr -d ' '; }
@@ -254,16 +263,51 @@ wait_ping() {  # wait_ping HOST ADDR SECONDS: until one ping gets through (bound
 	done
 	return 1
 }
-tun_counter() {  # tun_counter JSON NAME: a TUN counter summed over the listed calls
+# tun_counter JSON NAME [CALL]: a TUN counter summed over the listed calls, or only over
+# call CALL (its id), or with CALL "trunk" over the trunks.
+tun_counter() {
 	python3 -c '
 import json, sys
 total = 0
+want = sys.argv[2]
 for line in sys.stdin.read().splitlines():
     if line.strip().startswith("{"):
         for call in json.loads(line).get("calls", []):
             for ch in call.get("channels", []):
+                if want == "trunk" and "trunk" not in ch:
+                    continue
+                if want not in ("", "trunk") and call.get("id") != want:
+                    continue
                 total += int(ch.get("counters", {}).get(sys.argv[1], 0))
-print(total)' "$2" <<<"$1" 2>/dev/null || echo 0
+print(total)' "$2" "${3:-}" <<<"$1" 2>/dev/null || echo 0
+}
+
+# The source-routing rules of host calls (protocol 73, docs/tun.md "Routing") on gateway
+# X: IPv4 ones, or IPv6 ones with -6 as the last argument. (Filtered here: ip 6.1's
+# "rule list protocol" shows every rule.)
+insel_rules() { ip -n "${NS}gw-$1" ${2:-} rule 2>/dev/null | grep -w "proto 73" || true; }
+rule_count() { insel_rules "$@" | grep -c . || true; }
+has_rule() {  # has_rule SITE FROM TO [-6]: "from FROM to TO lookup <a call's table>"
+	local rules
+	rules=$(insel_rules "$1" "${4:-}")
+	grep -q "from $2 to $3 lookup 1[0-9]\{9\} " <<<"$rules"
+}
+rule_table() {  # rule_table SITE FROM TO [-6]: the table of that rule
+	insel_rules "$1" "${4:-}" | sed -n "s/.*from $2 to $3 lookup \([0-9]*\).*/\1/p" |
+		head -n 1
+}
+wait_rule_count() {  # wait_rule_count SITE N SECONDS [-6]
+	for _ in $(seq 1 $(($3 * 10))); do
+		[ "$(rule_count "$1" "${4:-}")" -eq "$2" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+# Only the kernel's own rules (local, main, default) on gateway X, IPv4 and IPv6.
+only_kernel_rules() {
+	local v4 v6
+	v4=$(ip -n "${NS}gw-$1" rule) && v6=$(ip -n "${NS}gw-$1" -6 rule) &&
+		! grep -qvE '^(0|32766|32767):' <<<"$v4" && ! grep -qvE '^(0|32766):' <<<"$v6"
 }
 
 # Starts both secondaries with a trunk to each other, and waits (bounded) until ping

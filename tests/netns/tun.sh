@@ -2,14 +2,22 @@
 # Integration: network calls through TUN (issue 6). A principal, two sites and a wan,
 # real processes, real TLS, real TUN interfaces in the gateways' namespaces:
 #   - host to host: `insel call 10.2.0.11 --tun` beside a UDP call; ping fails before and
-#     works after; another host of the LAN is refused (dropped and counted); hang-up
-#     removes the interface and its route;
+#     works after; its route lives in the call's own table, which an ip rule "from a1 to
+#     b1" selects on each gateway; another host of the LAN is not routed into the call
+#     (and dropped and counted if a rule sends it there anyway); a second host call to
+#     b1 from a2 at the same time, each call carrying its own host's pings; hang-up
+#     removes the interface, its route and its rule; kill -9 of a host call's auxiliary
+#     on either side: the secondaries remove the rules; kill -9 of a secondary leaves
+#     its calls' rules, which its next start removes; an auxiliary that fails after
+#     adding its rule (it cannot drop privileges) leaves none behind;
 #   - site-to-site trunk configured on both secondaries: comes up by itself; ping,
 #     tracepath (both gateways show as hops), an iperf3 TCP transfer between hosts of the
 #     two LANs; a DF packet over the tunnel MTU gets "fragmentation needed" and TCP adapts
 #     its MSS; a packet with a source outside the trunk's prefixes is dropped and counted;
+#   - a host call a1 -> b1 beside the trunk takes a1's traffic only: a2 -> b1 still goes
+#     through the trunk (the calls' counters say which carried what);
 #   - kill -9 of the trunk's auxiliary on either side: the trunk comes back;
-#   - stopping the secondaries leaves no interface, route, process or active call.
+#   - stopping the secondaries leaves no interface, route, rule, process or active call.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
@@ -34,22 +42,76 @@ check "the caller's gateway has interface lan-b" has_link a lan-b
 check "the callee's gateway has interface lan-a" has_link b lan-a
 check "lan-b's MTU is the path MTU minus the overhead (1440)" \
 	bash -c "ip -n ${NS}gw-a link show lan-b | grep -q 'mtu 1440'"
+insel_rules a
+check "gw-a sends a1's packets to b1 to the call's table (ip rule)" \
+	has_rule a 10.1.0.11 10.2.0.11
+check "gw-b sends b1's packets to a1 to the call's table (ip rule)" \
+	has_rule b 10.2.0.11 10.1.0.11
+table=$(rule_table a 10.1.0.11 10.2.0.11)
+check "b1's route is in that table ($table), not in the main one" bash -c \
+	"ip -n ${NS}gw-a route show table $table | grep -q '10.2.0.11 dev lan-b' &&
+	 ! ip -n ${NS}gw-a route | grep -q 10.2.0.11"
 check "ping a1 -> b1 through the network call" pings a1 10.2.0.11 3
 check "the UDP call beside it still carries datagrams" \
 	in_ns a1 python3 "$UDP_TOOL" send 10.1.0.1 5004 --count 5 --size 500
+check "gw-a routes a1's packets to b1 into the call" \
+	bash -c "ip -n ${NS}gw-a route get 10.2.0.11 from 10.1.0.11 iif lan | grep -q 'dev lan-b'"
 check "a2 is not part of the call: no ping" no_ping a2 10.2.0.11
-json=$(insel_as a1 alice calls --json 2>&1)
-refused=$(tun_counter "$json" unauthorised_from_lan)
-check "a2's packets were dropped and counted ($refused)" test "$refused" -ge 1
+check "gw-a does not route a2's packets into it" \
+	bash -c "! ip -n ${NS}gw-a route get 10.2.0.11 from 10.1.0.12 iif lan 2>&1 | grep -q 'dev lan-'"
+# Should a rule send a2's packets into the call anyway, its auxiliary drops them.
+refused() { tun_counter "$(insel_as a1 alice calls --json 2>&1)" unauthorised_from_lan; }
+before=$(refused)
+ip -n "${NS}gw-a" rule add from 10.1.0.12 to 10.2.0.11 lookup "$table" pref 100
+check "a2's packets forced into the call get no answer" bash -c \
+	"! ip netns exec ${NS}a2 ping -n -c 3 -W 1 -i 0.2 10.2.0.11 >/dev/null 2>&1"
+after=$(refused)
+check "they were dropped and counted (refused $before -> $after)" \
+	test "$after" -ge $((before + 3))
+ip -n "${NS}gw-a" rule del from 10.1.0.12 to 10.2.0.11 lookup "$table" pref 100
 out=$(insel_as a1 alice calls 2>&1)
 echo "$out"
 check "insel calls shows the network call" contains "$out" "network (tun lan-b"
+
+# ---- a second host call to b1 at the same time, from a2 ----
+out=$(insel_as a2 carol call 10.2.0.11 --tun 2>&1)
+echo "$out"
+check "carol on a2 places a network call to b1 too" contains "$out" " up "
+carol_call=$(call_id_of "$out")
+check "gw-a has a second interface for it (lan-b1)" has_link a lan-b1
+insel_rules a
+check "gw-a has the two calls' rules" test "$(rule_count a)" -eq 2
+check "one from a1 and one from a2" both has_rule a 10.1.0.11 10.2.0.11 -- \
+	has_rule a 10.1.0.12 10.2.0.11
+check "gw-b has the two calls' rules" test "$(rule_count b)" -eq 2
+alice_pkts() { tun_counter "$(insel_as a1 alice calls --json 2>&1)" packets_from_lan; }
+carol_pkts() { tun_counter "$(insel_as a2 carol calls --json 2>&1)" packets_from_lan; }
+a0=$(alice_pkts) c0=$(carol_pkts)
+check "ping a1 -> b1 with both calls up" pings a1 10.2.0.11 3
+a1n=$(alice_pkts) c1n=$(carol_pkts)
+check "alice's call carried a1's pings, carol's none (alice $a0 -> $a1n, carol $c0 -> $c1n)" \
+	test $((a1n - a0)) -ge 3 -a "$c1n" -eq "$c0"
+check "ping a2 -> b1 through carol's call" pings a2 10.2.0.11 3
+a2n=$(alice_pkts) c2n=$(carol_pkts)
+check "carol's call carried a2's pings, alice's none (alice $a1n -> $a2n, carol $c1n -> $c2n)" \
+	test $((c2n - c1n)) -ge 3 -a "$a2n" -eq "$a1n"
+out=$(insel_as a2 carol hangup "$carol_call" 2>&1)
+check "hang-up of carol's call" contains "$out" "hung up"
+check "removes its rule on gw-a" wait_rule_count a 1 5
+check "and on gw-b" wait_rule_count b 1 5
+check "alice's rule stays" has_rule a 10.1.0.11 10.2.0.11
+check "and her call still carries a1's pings" pings a1 10.2.0.11 2
+check "while a2 has no way to b1 again" no_ping a2 10.2.0.11
+
 out=$(insel_as a1 alice hangup "$tun_call" 2>&1)
 check "hang-up of the network call" contains "$out" "hung up"
 for _ in $(seq 1 30); do no_link a lan-b && no_link b lan-a && break; sleep 0.1; done
 check "hang-up removes the caller's interface" no_link a lan-b
 check "hang-up removes the callee's interface" no_link b lan-a
-check "and the route through it" bash -c "! ip -n ${NS}gw-a route | grep -q 10.2.0.11"
+check "and the route through it" \
+	bash -c "! ip -n ${NS}gw-a route show table all | grep -q 10.2.0.11"
+check "and the rule on gw-a" wait_rule_count a 0 5
+check "and the rule on gw-b" wait_rule_count b 0 5
 check "no ping after hang-up" no_ping a1 10.2.0.11
 check "the UDP call survives the network call's end" \
 	in_ns a1 python3 "$UDP_TOOL" send 10.1.0.1 5004 --count 3 --size 300
@@ -58,6 +120,46 @@ out=$(insel_as a2 carol call bob@lan-b --tun 2>&1)
 echo "$out"
 check "a network call to a user name is refused clearly" contains "$out" "host name"
 check "all host calls torn down" wait_aux_count a 0 5
+check "on both sides" wait_aux_count b 0 5
+
+# ---- kill -9 of a host call's auxiliary: the secondaries remove the rules ----
+for side in a b; do
+	out=$(insel_as a1 alice call 10.2.0.11 --tun 2>&1)
+	check "a host call for the kill -9 of gw-$side's auxiliary" contains "$out" " up "
+	check "with its rules" both test "$(rule_count a)" -eq 1 -- test "$(rule_count b)" -eq 1
+	kill -9 "$(aux_pids $side | head -n 1)"
+	check "kill -9 of gw-$side's auxiliary: its secondary removes its rule" \
+		wait_rule_count $side 0 5
+	check "the call ends on both sides, and no rule stays" both wait_rule_count a 0 10 -- \
+		wait_rule_count b 0 10
+	check "no auxiliary stays on either side" both wait_aux_count a 0 5 -- \
+		wait_aux_count b 0 5
+done
+
+# ---- a secondary killed with its calls leaves their rules; its next start removes them ----
+out=$(insel_as a1 alice call 10.2.0.11 --tun 2>&1)
+check "a host call before gw-a's secondary is killed" contains "$out" " up "
+kill -9 "${SECONDARY_PID[a]}"
+reap_pid "${SECONDARY_PID[a]}"
+for _ in $(seq 1 30); do no_link a lan-b && break; sleep 0.1; done
+check "kill -9 of gw-a's secondary: its auxiliary goes with it" no_link a lan-b
+check "but the call's rule stays behind" has_rule a 10.1.0.11 10.2.0.11
+# Started again with auxiliaries that cannot drop privileges (no such user): they fail
+# after adding their rules, and no bind reply tells the secondary their table.
+sed -i 's/^user = nobody$/user = insel-no-such-user/' "$NETNS_TMP/secondary-a.conf"
+start_secondary a 1
+check "the secondary's next start removes it" wait_rule_count a 0 5
+check "gw-b's side of the call ended, and its rule with it" wait_rule_count b 0 10
+wait_secondary_registered a || fail "gw-a's secondary did not register again"
+out=$(insel_as a1 alice call 10.2.0.11 --tun 2>&1)
+echo "$out"
+check "a host call whose auxiliary cannot drop privileges fails clearly" \
+	contains "$out" "cannot drop privileges"
+check "and leaves no rule behind" wait_rule_count a 0 5
+check "the secondary removed it (the rule of an interface that is gone)" \
+	grep -q "routing rule(s) of ended network calls removed" "$NETNS_TMP/secondary-a.log"
+check "nor an auxiliary" wait_aux_count a 0 5
+sed -i 's/^user = insel-no-such-user$/user = nobody/' "$NETNS_TMP/secondary-a.conf"
 
 # ---- a site-to-site trunk, configured on both secondaries ----
 add_trunk a 1 to-b lan-b
@@ -102,6 +204,30 @@ check "b1 never saw it: b1 still answers a1" pings a1 10.2.0.11
 ip -n "${NS}gw-a" route del 10.9.9.9/32 dev lan
 ip -n "${NS}a2" addr del 10.9.9.9/32 dev eth0
 
+# ---- a host call beside the trunk carries its own host's traffic only ----
+listen_as b1 bob "$NETNS_TMP/listen-bob-2.log" --auto-answer --tun || fail "bob cannot listen"
+out=$(insel_as a1 alice call 10.2.0.11 --tun 2>&1)
+echo "$out"
+check "a host call a1 -> b1 goes up beside the trunk" contains "$out" " up "
+host_call=$(call_id_of "$out")
+check "with its rule on gw-a" has_rule a 10.1.0.11 10.2.0.11
+pkts() { tun_counter "$(insel_operator a calls --json 2>&1)" packets_from_lan "$1"; }
+h0=$(pkts "$host_call") t0=$(pkts trunk)
+check "ping a2 -> b1 still goes through" pings a2 10.2.0.11 3
+h1=$(pkts "$host_call") t1=$(pkts trunk)
+check "through the trunk, not the host call (trunk $t0 -> $t1, host call $h0 -> $h1)" \
+	test $((t1 - t0)) -ge 3 -a "$h1" -eq "$h0"
+check "ping a1 -> b1" pings a1 10.2.0.11 3
+h2=$(pkts "$host_call") t2=$(pkts trunk)
+check "through the host call, not the trunk (trunk $t1 -> $t2, host call $h1 -> $h2)" \
+	test $((h2 - h1)) -ge 3 -a "$t2" -eq "$t1"
+out=$(insel_as a1 alice hangup "$host_call" 2>&1)
+check "hang-up of the host call" contains "$out" "hung up"
+check "removes its rules" both wait_rule_count a 0 5 -- wait_rule_count b 0 5
+check "a1 -> b1 goes through the trunk again" pings a1 10.2.0.11 2
+check "only the trunk's auxiliaries are left" both wait_aux_count a 1 5 -- \
+	wait_aux_count b 1 5
+
 # ---- the trunk comes back after its auxiliary is killed ----
 victim=$(aux_pids a | head -n 1)
 kill -9 "$victim"
@@ -124,7 +250,10 @@ sleep 0.5
 check "no TUN interface left on gw-a" test "$(tun_links a)" -eq 0
 check "no TUN interface left on gw-b" test "$(tun_links b)" -eq 0
 check "no route left through a tunnel" \
-	bash -c "! ip -n ${NS}gw-a route | grep -q 'dev lan-' && ! ip -n ${NS}gw-b route | grep -q 'dev lan-'"
+	bash -c "! ip -n ${NS}gw-a route show table all | grep -q 'dev lan-' &&
+		 ! ip -n ${NS}gw-b route show table all | grep -q 'dev lan-'"
+check "no routing rule left on gw-a (ip rule, ip -6 rule)" only_kernel_rules a
+check "no routing rule left on gw-b (ip rule, ip -6 rule)" only_kernel_rules b
 check "no auxiliary left" test "$(ps -eo args | grep -c "^$INSEL_BUILD/auxiliary/insel-auxiliary")" -eq 0
 check "no sanitizer report in the daemons' logs" bash -c \
 	"! grep -l 'Sanitizer' $NETNS_TMP/*.log"

@@ -3,12 +3,14 @@
 # IPv4 on the wan). The LANs have IPv6 ULA prefixes beside their IPv4 ones (lib.sh:
 # fd01::/64 and fd02::/64, gateways at fd0N::1); with INSEL_IPV6=1 the directory and the
 # secondaries know them and clients reach their gateway over IPv6.
-#   - host to host by IPv6 address: `insel call fd02::11 --tun`; ping -6 works, another
-#     host of the LAN is refused; hang-up removes interface and routes;
+#   - host to host by IPv6 address: `insel call fd02::11 --tun`; its routes live in the
+#     call's own table, which an ip -6 rule "from a1 to b1" selects on each gateway;
+#     ping -6 works, another host of the LAN is not routed into the call; hang-up
+#     removes interface, routes and rules;
 #   - a trunk carrying both families: ping and ping -6 both ways; a ping -6 over the
 #     tunnel MTU gets "packet too big" and the sender's route MTU adapts; an IPv6 source
 #     outside the trunk's prefixes is dropped and counted;
-#   - stopping the secondaries leaves no interface, route, process.
+#   - stopping the secondaries leaves no interface, route, rule, process.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
@@ -25,19 +27,40 @@ out=$(insel_as a1 alice call fd02::11 --tun 2>&1)
 echo "$out"
 check "alice places a network call to fd02::11" contains "$out" " up "
 tun_call=$(call_id_of "$out")
-check "the caller's gateway routes fd02::11/128 through lan-b" \
-	bash -c "ip -n ${NS}gw-a -6 route show dev lan-b | grep -q 'fd02::11'"
+insel_rules a -6
+check "gw-a sends a1's IPv6 packets to b1 to the call's table (ip -6 rule)" \
+	has_rule a fd01::11 fd02::11 -6
+check "gw-b sends b1's IPv6 packets to a1 to the call's table (ip -6 rule)" \
+	has_rule b fd02::11 fd01::11 -6
+check "and no IPv4 rule: the call has no IPv4 prefix" test "$(rule_count a)" -eq 0
+table=$(rule_table a fd01::11 fd02::11 -6)
+check "the caller's gateway routes fd02::11 through lan-b in that table ($table)" \
+	bash -c "ip -n ${NS}gw-a -6 route show table $table dev lan-b | grep -q 'fd02::11' &&
+		 ! ip -n ${NS}gw-a -6 route | grep -q fd02::11"
 check "ping -6 a1 -> b1 through the network call" pings a1 fd02::11 3
+check "gw-a routes a1's IPv6 packets to b1 into the call" \
+	bash -c "ip -n ${NS}gw-a -6 route get fd02::11 from fd01::11 iif lan | grep -q 'dev lan-b'"
 check "a2 is not part of the call: no ping -6" no_ping a2 fd02::11
-json=$(insel_as a1 alice calls --json 2>&1)
-refused=$(tun_counter "$json" unauthorised_from_lan)
-check "a2's IPv6 packets were dropped and counted ($refused)" test "$refused" -ge 1
+check "gw-a does not route a2's IPv6 packets into it" \
+	bash -c "! ip -n ${NS}gw-a -6 route get fd02::11 from fd01::12 iif lan 2>&1 | grep -q 'dev lan-'"
+# Should a rule send a2's packets into the call anyway, its auxiliary drops them.
+refused() { tun_counter "$(insel_as a1 alice calls --json 2>&1)" unauthorised_from_lan; }
+before=$(refused)
+ip -n "${NS}gw-a" -6 rule add from fd01::12 to fd02::11 lookup "$table" pref 100
+check "a2's IPv6 packets forced into the call get no answer" bash -c \
+	"! ip netns exec ${NS}a2 ping -6 -n -c 3 -W 1 -i 0.2 fd02::11 >/dev/null 2>&1"
+after=$(refused)
+check "they were dropped and counted (refused $before -> $after)" \
+	test "$after" -ge $((before + 3))
+ip -n "${NS}gw-a" -6 rule del from fd01::12 to fd02::11 lookup "$table" pref 100
 out=$(insel_as a1 alice hangup "$tun_call" 2>&1)
 check "hang-up of the IPv6 network call" contains "$out" "hung up"
 for _ in $(seq 1 30); do no_link a lan-b && no_link b lan-a && break; sleep 0.1; done
 check "hang-up removes both interfaces" bash -c "! ip -n ${NS}gw-a link show lan-b \
 	>/dev/null 2>&1 && ! ip -n ${NS}gw-b link show lan-a >/dev/null 2>&1"
-check "and the IPv6 route" bash -c "! ip -n ${NS}gw-a -6 route | grep -q fd02::11"
+check "and the IPv6 route" bash -c "! ip -n ${NS}gw-a -6 route show table all | grep -q fd02::11"
+check "and the IPv6 rule on gw-a" wait_rule_count a 0 5 -6
+check "and on gw-b" wait_rule_count b 0 5 -6
 check "no ping -6 after hang-up" no_ping a1 fd02::11
 check "all host calls torn down" wait_aux_count a 0 5
 
@@ -79,7 +102,11 @@ sleep 0.5
 check "no TUN interface left on gw-a" test "$(tun_links a)" -eq 0
 check "no TUN interface left on gw-b" test "$(tun_links b)" -eq 0
 check "no route left through a tunnel (IPv4 or IPv6)" \
-	bash -c "! ip -n ${NS}gw-a route | grep -q 'dev lan-' && ! ip -n ${NS}gw-a -6 route | grep -q 'dev lan-' && ! ip -n ${NS}gw-b -6 route | grep -q 'dev lan-'"
+	bash -c "! ip -n ${NS}gw-a route show table all | grep -q 'dev lan-' &&
+		 ! ip -n ${NS}gw-a -6 route show table all | grep -q 'dev lan-' &&
+		 ! ip -n ${NS}gw-b -6 route show table all | grep -q 'dev lan-'"
+check "no routing rule left on gw-a (ip rule, ip -6 rule)" only_kernel_rules a
+check "no routing rule left on gw-b (ip rule, ip -6 rule)" only_kernel_rules b
 check "no auxiliary left" test "$(ps -eo args | grep -c "^$INSEL_BUILD/auxiliary/insel-auxiliary")" -eq 0
 check "no sanitizer report in the daemons' logs" bash -c \
 	"! grep -l 'Sanitizer' $NETNS_TMP/*.log"

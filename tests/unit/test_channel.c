@@ -252,7 +252,7 @@ static void rekey_under_reordering_loses_nothing(void **state)
 	struct sec_channel_params pa, pb;
 	struct pair p;
 	struct channel_msg m;
-	char text[16];
+	char text[24];  /* "m" and any size_t */
 	size_t got = 0;
 
 	make_params(&pa, &pb, SEC_CIPHER_AES256GCM);
