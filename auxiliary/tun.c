@@ -53,7 +53,7 @@
 
 #define TUN_DEVICE "/dev/net/tun"
 #define TUN_NAME_TRIES 100
-#define TUN_OFFLOADS (TUN_F_CSUM | TUN_F_TSO4)
+#define TUN_OFFLOADS (TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6)
 /* The legacy virtio header is in the host's order; tso.c reads it little-endian. */
 #define VNET_OK (__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__)
 
@@ -633,7 +633,20 @@ void tun_flush(struct aux *a)
 	tso_coalesce_reset(&coalesce);
 }
 
-/* An IPv6 packet from the peer: never coalesced (no TSO6), written in order. */
+/* Writes an authorised packet from the peer: consecutive segments of one TCP flow become
+ * one write (GRO's work), anything else is written alone, in order. */
+static void write_from_peer(struct aux *a, const uint8_t *pkt, size_t len)
+{
+	if (a->tun.vnet) {
+		if (tso_coalesce_add(&coalesce, pkt, len))
+			return;
+		tun_flush(a);
+		if (tso_coalesce_add(&coalesce, pkt, len))
+			return;
+	}
+	write_tun(&a->tun, pkt, len);
+}
+
 static void deliver6(struct aux *a, const struct channel_msg *m, uint64_t now)
 {
 	struct aux_tun *t = &a->tun;
@@ -654,8 +667,7 @@ static void deliver6(struct aux *a, const struct channel_msg *m, uint64_t now)
 	t->packets_to_lan++;
 	t->bytes_to_lan += ip.total_len;
 	a->last_data_ms = now;
-	tun_flush(a);
-	write_tun(t, m->data, ip.total_len);
+	write_from_peer(a, m->data, ip.total_len);
 }
 
 void tun_deliver(struct aux *a, const struct channel_msg *m, uint64_t now)
@@ -678,15 +690,7 @@ void tun_deliver(struct aux *a, const struct channel_msg *m, uint64_t now)
 	t->packets_to_lan++;
 	t->bytes_to_lan += ip.total_len;
 	a->last_data_ms = now;
-	if (t->vnet) {
-		/* Consecutive segments of one TCP flow become one write (GRO's work). */
-		if (tso_coalesce_add(&coalesce, m->data, ip.total_len))
-			return;
-		tun_flush(a);
-		if (tso_coalesce_add(&coalesce, m->data, ip.total_len))
-			return;
-	}
-	write_tun(t, m->data, ip.total_len);
+	write_from_peer(a, m->data, ip.total_len);
 }
 
 int tun_relay_start(struct aux *a)

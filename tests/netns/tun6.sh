@@ -8,7 +8,8 @@
 #     ping -6 works, another host of the LAN is not routed into the call; hang-up
 #     removes interface, routes and rules;
 #   - a trunk carrying both families: ping and ping -6 both ways; a ping -6 over the
-#     tunnel MTU gets "packet too big" and the sender's route MTU adapts; an IPv6 source
+#     tunnel MTU gets "packet too big" and the sender's route MTU adapts; 16 MiB over
+#     TCP/IPv6 arrive intact and iperf3 -6 runs (the TSO6 offloads); an IPv6 source
 #     outside the trunk's prefixes is dropped and counted;
 #   - stopping the secondaries leaves no interface, route, rule, process.
 set -uo pipefail
@@ -83,6 +84,28 @@ check "the sender's IPv6 route MTU adapted to the tunnel (1440)" \
 	bash -c "ip -n ${NS}a1 -6 route get fd02::11 | grep -q 'mtu 1440'"
 check "a ping -6 that fits still passes" \
 	bash -c "ip netns exec ${NS}a1 ping -6 -n -c 1 -W 1 -s 1300 fd02::11 >/dev/null 2>&1"
+# TCP over IPv6 uses the TUN offloads (TSO6 out of the interface, coalescing into it):
+# 16 MiB cross intact, then a timed transfer, with nothing counted as malformed.
+head -c 16777216 /dev/urandom >"$NETNS_TMP/blob6"
+spawn_in_ns b1 "$NETNS_TMP/nc6.log" bash -c "timeout 20 nc -6 -l 5301 >$NETNS_TMP/blob6.got"
+nc_pid=$LAST_PID
+wait_port b1 5301 tcp 5
+in_ns a1 timeout 20 nc -6 -N fd02::11 5301 <"$NETNS_TMP/blob6"
+wait "$nc_pid" 2>/dev/null
+check "16 MiB over TCP/IPv6 through the trunk arrive intact" \
+	cmp -s "$NETNS_TMP/blob6" "$NETNS_TMP/blob6.got"
+spawn_in_ns b1 "$NETNS_TMP/iperf6-b1.log" iperf3 -s -1 -p 5201
+iperf_pid=$LAST_PID
+wait_port b1 5201 tcp 5
+ip=$(in_ns a1 timeout 20 iperf3 -6 -c fd02::11 -p 5201 -t 2 -J 2>&1)
+bps=$(python3 -c 'import json,sys; print(int(json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"]))' <<<"$ip" 2>/dev/null || echo 0)
+echo "iperf3 -6 a1 -> b1 through the trunk: $((bps / 1000000)) Mbit/s"
+check "iperf3 TCP/IPv6 transfer through the trunk" test "$bps" -gt 0
+stop_pid "$iperf_pid"
+json=$(insel_operator a calls --json 2>&1)
+check "no packet counted as malformed on gw-a" test "$(tun_counter "$json" malformed trunk)" -eq 0
+json=$(insel_operator b calls --json 2>&1)
+check "nor on gw-b" test "$(tun_counter "$json" malformed trunk)" -eq 0
 # An IPv6 source outside the trunk's prefixes (fd09::9 on a2, routed by gw-a to the LAN).
 before=$(tun_counter "$(insel_operator a calls --json 2>&1)" unauthorised_from_lan)
 ip -n "${NS}a2" addr add fd09::9/128 dev eth0 nodad
