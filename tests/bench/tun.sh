@@ -102,7 +102,7 @@ socat_up() {
 		spawn_in_ns "gw-$x" "$NETNS_TMP/socat-$x.log" socat \
 			"UDP:198.18.$peer.2:9000,bind=198.18.$n.2:9000" \
 			"TUN:10.99.0.$n/30,tun-name=st0,iff-no-pi,up"
-		SOCAT_PIDS+=("$LAST_PID")
+		YARDSTICK_PIDS+=("$LAST_PID")
 	done
 	for x in a b; do
 		for _ in $(seq 50); do
@@ -125,7 +125,7 @@ openvpn_up() {  # peer to peer with TLS; certificates from insel's own PKI
 			--remote "198.18.$peer.2" --rport 1194 $role --dh none --ca "$PKI/ca.crt" \
 			--cert "$PKI/lan-$x.crt" --key "$PKI/lan-$x.key" --data-ciphers AES-256-GCM \
 			--route "10.$peer.0.0" 255.255.255.0 --verb 3
-		OPENVPN_PIDS+=("$LAST_PID")
+		YARDSTICK_PIDS+=("$LAST_PID")
 	done
 	for _ in $(seq 100); do
 		grep -q "Initialization Sequence Completed" "$NETNS_TMP/openvpn-a.log" &&
@@ -138,9 +138,15 @@ openvpn_up() {  # peer to peer with TLS; certificates from insel's own PKI
 	return 1
 }
 
-stop_all() {  # stop_all PID...
+yardstick() {  # yardstick NAME: brings NAME's tunnel up (NAME_up), measures, stops it
 	local pid
-	for pid in "$@"; do
+	if ! command -v "$1" >/dev/null; then
+		echo "$1 skipped: not installed (bash deploy/install-deps.sh --bench)"
+		return
+	fi
+	YARDSTICK_PIDS=()
+	"$1_up" && measure "$1" "${YARDSTICK_PIDS[@]}"
+	for pid in "${YARDSTICK_PIDS[@]}"; do
 		stop_pid "$pid"
 	done
 }
@@ -172,20 +178,8 @@ ip -n "${NS}wan" route del 10.2.0.0/24 via 198.18.2.2
 
 insel_pki
 # ---- 2. yardsticks ----
-if command -v socat >/dev/null; then
-	SOCAT_PIDS=()
-	socat_up && measure socat "${SOCAT_PIDS[@]}"
-	stop_all "${SOCAT_PIDS[@]}"
-else
-	echo "socat   skipped: not installed (bash deploy/install-deps.sh --bench)"
-fi
-if command -v openvpn >/dev/null; then
-	OPENVPN_PIDS=()
-	openvpn_up && measure openvpn "${OPENVPN_PIDS[@]}"
-	stop_all "${OPENVPN_PIDS[@]}"
-else
-	echo "openvpn skipped: not installed (bash deploy/install-deps.sh --bench)"
-fi
+yardstick socat
+yardstick openvpn
 
 # ---- 3. through an insel trunk ----
 insel_directory
