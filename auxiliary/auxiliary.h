@@ -187,7 +187,8 @@ int tun_parse_request(const json_t *obj, struct aux_tun_request *out, char *why,
 		      size_t whylen);
 /* Creates the interface (a free name after the hint), sets its MTU, brings it up and
  * routes the remote prefixes through it: in the main table, or with source_routing in
- * the call's own table with a rule per (local, remote) pair of one family. Needs
+ * the call's own table with a rule per (local, remote) pair of one family and two per
+ * remote prefix for the gateway's own packets (docs/tun.md, "Routing"). Needs
  * CAP_NET_ADMIN; before the privilege drop. On failure the rules it added are gone again
  * and the routes go with the interface. */
 int tun_create(struct aux *a, const struct aux_tun_request *req, char *why, size_t whylen);

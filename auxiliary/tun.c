@@ -8,7 +8,9 @@
  * preferred source (rtnetlink, common/netlink.h). A trunk's routes go to the main table;
  * a host call's ("source_routing") to a table of its own, which rules "from LOCAL to
  * REMOTE" select, so that the call carries its own host's packets only and leaves the
- * rest of the LAN's traffic to the same hosts to a trunk (docs/tun.md, "Routing"). The
+ * rest of the LAN's traffic to the same hosts to a trunk, and rules "to REMOTE iif lo"
+ * for the gateway's own packets (its ICMP errors about the call's packets go back
+ * through the call unless a trunk has a route to REMOTE; docs/tun.md, "Routing"). The
  * interface and its routes are not persistent: when the descriptor closes (exit, crash,
  * kill -9) the kernel deletes them. The rules stay: the secondary removes them when this
  * process has exited, since by then it has no privileges left to do it.
@@ -271,55 +273,107 @@ static int route_remotes(struct aux *a, char *why, size_t whylen)
 	return 0;
 }
 
-/* The rule for pair k of the local x remote grid, if its two prefixes share a family. */
-static bool pair_rule(const struct aux_tun *t, size_t k, struct nl_rule *out)
+/* The rules of a host call, in the order they are added (docs/tun.md, "Routing"):
+ * first "from LOCAL to REMOTE lookup TABLE" for each pair k of the local x remote grid
+ * whose two prefixes share a family; then for each remote prefix, for the gateway's own
+ * packets to it (its ICMP errors about the call's packets), "to REMOTE iif lo lookup
+ * TABLE" and "to REMOTE iif lo lookup main suppress_prefixlength 0" (ahead of it by
+ * priority: a trunk's route wins). Rule k of them, if there is one at k; *exclusive is
+ * false for the last kind, which every host call to REMOTE adds a copy of. The secondary
+ * counts on the call's own rule to REMOTE being added before its copy of the shared one
+ * (secondary/rules.c). */
+static bool call_rule(const struct aux_tun *t, size_t k, struct nl_rule *out,
+		      bool *exclusive)
 {
-	const struct ip_prefix *local = &t->local[k / t->nremote];
-	const struct ip_prefix *remote = &t->remote[k % t->nremote];
+	size_t pairs = t->nlocal * t->nremote;
+	const struct ip_prefix *local, *remote;
 
-	if (local->addr.family != remote->addr.family)
-		return false;
-	*out = (struct nl_rule){.src = *local, .dst = *remote, .table = t->table,
-				.priority = NL_RULE_PRIORITY, .protocol = NL_RULE_PROTOCOL};
+	*exclusive = true;
+	if (k < pairs) {
+		local = &t->local[k / t->nremote];
+		remote = &t->remote[k % t->nremote];
+		if (local->addr.family != remote->addr.family)
+			return false;
+		*out = (struct nl_rule){.src = *local, .dst = *remote, .table = t->table,
+					.priority = NL_RULE_PRIORITY,
+					.protocol = NL_RULE_PROTOCOL};
+		return true;
+	}
+	remote = &t->remote[(k - pairs) / 2];
+	*out = (struct nl_rule){.src.addr.family = remote->addr.family, .dst = *remote,
+				.iif = NL_RULE_IIF_OWN, .table = t->table,
+				.priority = NL_RULE_PRIORITY_OWN_CALL,
+				.protocol = NL_RULE_PROTOCOL};
+	if ((k - pairs) % 2 == 1) {
+		out->table = RT_TABLE_MAIN;
+		out->priority = NL_RULE_PRIORITY_OWN_MAIN;
+		out->suppress = true;
+		out->suppress_prefixlen = 0;
+		*exclusive = false;
+	}
 	return true;
 }
 
-/* Takes back the rules of the first pairs (a failed set-up leaves nothing behind). */
-static void remove_rules(const struct aux_tun *t, size_t pairs)
+static size_t call_rule_count(const struct aux_tun *t)
 {
-	struct nl_rule rule;
-
-	for (size_t k = 0; k < pairs; k++)
-		if (pair_rule(t, k, &rule) && nl_rule_del(&rule) != 0)
-			log_warn("cannot remove the rule for pair %zu of %s", k, t->name);
+	return t->nlocal * t->nremote + 2 * t->nremote;
 }
 
-/* One rule "from LOCAL to REMOTE lookup TABLE" per pair of one family. */
+/* The rule as ip-rule(8) shows it, for messages. */
+static void call_rule_format(const struct nl_rule *rule, char *out, size_t outlen)
+{
+	char src[IP_STRLEN], dst[IP_STRLEN], table[16];
+
+	if (rule->table == RT_TABLE_MAIN)
+		snprintf(table, sizeof table, "main");
+	else
+		snprintf(table, sizeof table, "%u", (unsigned)rule->table);
+	if (rule->src.len)
+		ip_prefix_format(&rule->src, src, sizeof src);
+	ip_prefix_format(&rule->dst, dst, sizeof dst);
+	snprintf(out, outlen, "%s%s%sto %s%s%s lookup %s%s", rule->src.len ? "from " : "",
+		 rule->src.len ? src : "", rule->src.len ? " " : "", dst,
+		 rule->iif[0] ? " iif " : "", rule->iif, table,
+		 rule->suppress ? " suppress_prefixlength 0" : "");
+}
+
+/* Takes back the first n rules, last first (a failed set-up leaves nothing behind). */
+static void remove_rules(const struct aux_tun *t, size_t n)
+{
+	struct nl_rule rule;
+	bool exclusive;
+
+	while (n-- > 0)
+		if (call_rule(t, n, &rule, &exclusive) && nl_rule_del(&rule) != 0)
+			log_warn("cannot remove rule %zu of %s", n, t->name);
+}
+
 static int add_rules(struct aux_tun *t, char *why, size_t whylen)
 {
-	size_t pairs = t->nlocal * t->nremote, added = 0;
-	char src[IP_STRLEN], dst[IP_STRLEN];
+	size_t total = call_rule_count(t), pairs = 0;
+	char text[4 * IP_STRLEN];
 	struct nl_rule rule;
+	bool exclusive;
 
-	for (size_t k = 0; k < pairs; k++) {
-		int rc;
-
-		if (!pair_rule(t, k, &rule))
-			continue;
-		if ((rc = nl_rule_add(&rule)) != 0) {
-			remove_rules(t, k);
-			snprintf(why, whylen, "cannot add the rule 'from %s to %s lookup %u' for "
-				 "%s: %s", ip_prefix_format(&rule.src, src, sizeof src),
-				 ip_prefix_format(&rule.dst, dst, sizeof dst), (unsigned)t->table,
-				 t->name, strerror(-rc));
-			return rc;
-		}
-		added++;
-	}
-	if (added == 0) {
+	for (size_t k = 0; k < t->nlocal * t->nremote; k++)
+		pairs += call_rule(t, k, &rule, &exclusive);
+	if (pairs == 0) {
 		snprintf(why, whylen, "cannot route %s: no local and remote prefixes of one "
 			 "family to join", t->name);
 		return -EINVAL;
+	}
+	for (size_t k = 0; k < total; k++) {
+		int rc;
+
+		if (!call_rule(t, k, &rule, &exclusive))
+			continue;
+		if ((rc = nl_rule_add(&rule, exclusive)) != 0) {
+			remove_rules(t, k);
+			call_rule_format(&rule, text, sizeof text);
+			snprintf(why, whylen, "cannot add the rule '%s' for %s: %s", text, t->name,
+				 strerror(-rc));
+			return rc;
+		}
 	}
 	return 0;
 }

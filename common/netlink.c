@@ -201,6 +201,7 @@ static int rule_request(struct nl_request *r, uint16_t type, uint16_t flags,
 {
 	struct fib_rule_hdr *frh = nl_begin(r, type, flags, sizeof *frh);
 	uint32_t priority = rule->priority, table = rule->table;
+	uint32_t suppress = rule->suppress_prefixlen;
 	uint8_t protocol = rule->protocol;
 	int rc;
 
@@ -216,13 +217,18 @@ static int rule_request(struct nl_request *r, uint16_t type, uint16_t flags,
 		rc = nl_attr(r, FRA_SRC, rule->src.addr.bytes, addr_len(&rule->src.addr));
 	if (!rc && rule->dst.len)
 		rc = nl_attr(r, FRA_DST, rule->dst.addr.bytes, addr_len(&rule->dst.addr));
+	if (!rc && rule->iif[0])
+		rc = nl_attr(r, FRA_IIFNAME, rule->iif, strnlen(rule->iif, sizeof rule->iif) + 1);
+	if (!rc && rule->suppress)
+		rc = nl_attr(r, FRA_SUPPRESS_PREFIXLEN, &suppress, sizeof suppress);
 	return rc;
 }
 
-int nl_rule_add(const struct nl_rule *rule)
+int nl_rule_add(const struct nl_rule *rule, bool exclusive)
 {
 	struct nl_request r;
-	int rc = rule_request(&r, RTM_NEWRULE, NLM_F_CREATE | NLM_F_EXCL, rule);
+	int rc = rule_request(&r, RTM_NEWRULE,
+			      (uint16_t)(NLM_F_CREATE | (exclusive ? NLM_F_EXCL : 0)), rule);
 
 	return rc ? rc : nl_transact(&r, NULL, NULL);
 }
@@ -253,6 +259,7 @@ static int next_attr(struct buf_reader *r, uint16_t *type, struct buf_reader *va
 static void rule_attr(struct nl_rule *rule, uint16_t type, struct buf_reader *value)
 {
 	size_t alen = addr_len(&rule->src.addr);
+	uint32_t suppress;
 
 	switch (type) {
 	case FRA_TABLE:
@@ -269,6 +276,18 @@ static void rule_attr(struct nl_rule *rule, uint16_t type, struct buf_reader *va
 		break;
 	case FRA_DST:
 		br_copy(value, rule->dst.addr.bytes, alen);
+		break;
+	case FRA_IIFNAME:  /* NUL-terminated; one too long or unterminated is cut */
+		br_copy(value, rule->iif,
+			br_remaining(value) < sizeof rule->iif - 1 ? br_remaining(value)
+								   : sizeof rule->iif - 1);
+		rule->iif[sizeof rule->iif - 1] = '\0';
+		break;
+	case FRA_SUPPRESS_PREFIXLEN:  /* only there when set (the kernel's -1: none) */
+		if (br_copy(value, &suppress, sizeof suppress) == 0 && suppress <= 128) {
+			rule->suppress = true;
+			rule->suppress_prefixlen = (uint8_t)suppress;
+		}
 		break;
 	default:
 		break;

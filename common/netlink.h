@@ -9,6 +9,8 @@
 #ifndef INSEL_NETLINK_H
 #define INSEL_NETLINK_H
 
+#include <net/if.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "addr.h"
@@ -17,13 +19,23 @@
  * live in table NL_CALL_TABLE_BASE + the ifindex of its TUN interface, far above the
  * kernel's 253-255 and the small ids operators give their own tables; rules
  * "from LOCAL to REMOTE lookup TABLE" at NL_RULE_PRIORITY, before the main table's
- * 32766, send the call's packets there. NL_RULE_PROTOCOL (not among the kernel's
- * RTPROT_* values nor iproute2's rt_protos) marks insel's rules, so that leftovers can
- * be found and removed. The kernel hands out ifindexes in increasing order, so a table
- * number is not soon given to another call. */
+ * 32766, send the call's packets there. The gateway's own packets to REMOTE (its ICMP
+ * errors about the call's packets above all: the kernel looks their route up with no
+ * source) match none of those; for them, "to REMOTE iif lo lookup main
+ * suppress_prefixlength 0" just before (NL_RULE_PRIORITY_OWN_MAIN: a route more
+ * specific than the default one, a trunk's, keeps them), then "to REMOTE iif lo lookup
+ * TABLE" (NL_RULE_PRIORITY_OWN_CALL: otherwise into the call). ("iif lo" also matches
+ * the reverse-path check of a packet for the gateway itself, not that of a forwarded
+ * one, which looks up with the outgoing interface.) NL_RULE_PROTOCOL (not among the
+ * kernel's RTPROT_* values nor iproute2's rt_protos) marks insel's rules, so that
+ * leftovers can be found and removed. The kernel hands out ifindexes in increasing
+ * order, so a table number is not soon given to another call. */
 #define NL_CALL_TABLE_BASE 1000000000u
 #define NL_RULE_PRIORITY 32000u
+#define NL_RULE_PRIORITY_OWN_MAIN (NL_RULE_PRIORITY - 1u)
+#define NL_RULE_PRIORITY_OWN_CALL NL_RULE_PRIORITY
 #define NL_RULE_PROTOCOL 73u  /* 'I' */
+#define NL_RULE_IIF_OWN "lo"  /* the input interface of the gateway's own packets */
 
 static inline uint32_t nl_call_table(int ifindex)
 {
@@ -37,11 +49,15 @@ static inline int nl_call_table_ifindex(uint32_t table)
 	       ? (int)(table - NL_CALL_TABLE_BASE) : 0;
 }
 
-/* "from SRC to DST lookup TABLE", SRC and DST of one family (a length of 0: all). */
+/* "from SRC to DST [iif IIF] lookup TABLE [suppress_prefixlength N]", SRC and DST of one
+ * family (src.addr.family is the rule's, even when both lengths are 0: all). */
 struct nl_rule {
 	struct ip_prefix src, dst;
+	char iif[IF_NAMESIZE];       /* "": any input interface; "lo": the gateway's own */
 	uint32_t table, priority;
 	uint8_t protocol;
+	bool suppress;               /* suppress_prefixlength: a route found in table */
+	uint8_t suppress_prefixlen;  /*   with a prefix this short or shorter is ignored */
 };
 
 /* Sets the MTU of interface ifindex and brings it up. */
@@ -54,9 +70,11 @@ int nl_addr_add(int ifindex, const struct ip_addr *addr, unsigned prefix_len);
  * gives -EEXIST (nothing is replaced). */
 int nl_route_add(int ifindex, const struct ip_prefix *prefix, const struct ip_addr *prefsrc,
 		 uint32_t table);
-/* Adds a rule (action: look up rule->table); the same rule already there gives -EEXIST. */
-int nl_rule_add(const struct nl_rule *rule);
-/* Deletes the rule with these selectors, priority, table and protocol (-ENOENT: none). */
+/* Adds a rule (action: look up rule->table). exclusive: the same rule already there gives
+ * -EEXIST; otherwise one more copy of it is added (a delete removes one copy). */
+int nl_rule_add(const struct nl_rule *rule, bool exclusive);
+/* Deletes the rule with these selectors, priority, table, protocol and suppressor: one
+ * copy of it (-ENOENT: none). */
 int nl_rule_del(const struct nl_rule *rule);
 /* The rules of family (AF_INET, AF_INET6) marked with protocol, into out; *n is how many.
  * -ENOBUFS if there were more than max (out then holds the first max). */

@@ -187,7 +187,8 @@ void aux_release(struct aux *a);
 /* ---- routing rules of host-to-host network calls (rules.c) ---- */
 
 /* Removes the rules of table (0: the bind reply never came, so every rule of insel whose
- * interface is gone), once the call's auxiliary has exited. */
+ * interface is gone), once the call's auxiliary has exited; then the copies of the
+ * main-table rule for the gateway's own packets that no call needs any more. */
 void rules_release(uint32_t table);
 /* At start-up, before any call: removes every rule of insel an earlier run left. */
 void rules_sweep_leftovers(void);

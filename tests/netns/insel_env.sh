@@ -296,6 +296,20 @@ rule_table() {  # rule_table SITE FROM TO [-6]: the table of that rule
 	insel_rules "$1" "${4:-}" | sed -n "s/.*from $2 to $3 lookup \([0-9]*\).*/\1/p" |
 		head -n 1
 }
+# has_own_rules SITE REMOTE [-6]: the rules for gateway X's own packets to REMOTE (its
+# ICMP errors about a host call's packets): "to REMOTE iif lo lookup main
+# suppress_prefixlength 0" at 31999, then "to REMOTE iif lo lookup <a call's table>".
+has_own_rules() {
+	local rules
+	rules=$(insel_rules "$1" "${3:-}")
+	grep -q "^31999:[[:space:]]*from all to $2 iif lo lookup main suppress_prefixlength 0 " \
+		<<<"$rules" &&
+		grep -q "^32000:[[:space:]]*from all to $2 iif lo lookup 1[0-9]\{9\} " <<<"$rules"
+}
+# own_main_rules SITE REMOTE [-6]: how many copies of the first of them gateway X has.
+own_main_rules() { insel_rules "$1" "${3:-}" | grep -c "to $2 iif lo lookup main " || true; }
+# own_route SITE ADDR [-6]: the route gateway X's own packets to ADDR take (ip route get).
+own_route() { ip -n "${NS}gw-$1" ${3:-} route get "$2" 2>&1 | head -n 1; }
 wait_rule_count() {  # wait_rule_count SITE N SECONDS [-6]
 	for _ in $(seq 1 $(($3 * 10))); do
 		[ "$(rule_count "$1" "${4:-}")" -eq "$2" ] && return 0

@@ -4,18 +4,24 @@
 #   - host to host: `insel call 10.2.0.11 --tun` beside a UDP call; ping fails before and
 #     works after; its route lives in the call's own table, which an ip rule "from a1 to
 #     b1" selects on each gateway; another host of the LAN is not routed into the call
-#     (and dropped and counted if a rule sends it there anyway); a second host call to
-#     b1 from a2 at the same time, each call carrying its own host's pings; hang-up
-#     removes the interface, its route and its rule; kill -9 of a host call's auxiliary
-#     on either side: the secondaries remove the rules; kill -9 of a secondary leaves
-#     its calls' rules, which its next start removes; an auxiliary that fails after
-#     adding its rule (it cannot drop privileges) leaves none behind;
+#     (and dropped and counted if a rule sends it there anyway); the gateways' own
+#     packets to the remote host ("to b1 iif lo" rules) go into the call too: b1's ping
+#     with TTL 2 gets gw-a's "time exceeded" back through it, a1's tracepath shows gw-b,
+#     and gw-a's wan sees no ICMP meanwhile; a second host call to b1 from a2 at the
+#     same time, each call carrying its own host's pings; hang-up removes the interface,
+#     its route and its rules, and the copy of the shared main-table rule the other call
+#     no longer needs; kill -9 of a host call's auxiliary on either side: the
+#     secondaries remove the rules; kill -9 of a secondary leaves its calls' rules, which
+#     its next start removes; an auxiliary that fails after adding its rules (it cannot
+#     drop privileges) leaves none behind;
 #   - site-to-site trunk configured on both secondaries: comes up by itself; ping,
 #     tracepath (both gateways show as hops), an iperf3 TCP transfer between hosts of the
 #     two LANs; a DF packet over the tunnel MTU gets "fragmentation needed" and TCP adapts
 #     its MSS; a packet with a source outside the trunk's prefixes is dropped and counted;
 #   - a host call a1 -> b1 beside the trunk takes a1's traffic only: a2 -> b1 still goes
-#     through the trunk (the calls' counters say which carried what);
+#     through the trunk (the calls' counters say which carried what), and so do gw-a's
+#     own packets to b1; with a second host call a2 -> b1, hanging up the first leaves
+#     the second its rules (gw-a's own packets still take the trunk);
 #   - kill -9 of the trunk's auxiliary on either side: the trunk comes back;
 #   - stopping the secondaries leaves no interface, route, rule, process or active call.
 set -uo pipefail
@@ -56,6 +62,28 @@ check "the UDP call beside it still carries datagrams" \
 	in_ns a1 python3 "$UDP_TOOL" send 10.1.0.1 5004 --count 5 --size 500
 check "gw-a routes a1's packets to b1 into the call" \
 	bash -c "ip -n ${NS}gw-a route get 10.2.0.11 from 10.1.0.11 iif lan | grep -q 'dev lan-b'"
+# The gateways' own packets to the remote host: above all the ICMP errors about the
+# call's packets, whose route the kernel looks up with no source.
+check "gw-a has the rules for its own packets to b1 (to b1 iif lo)" has_own_rules a 10.2.0.11
+check "gw-b has them for its own packets to a1" has_own_rules b 10.1.0.11
+own=$(own_route a 10.2.0.11)
+check "gw-a's own packets to b1 go into the call, not by the default route ($own)" \
+	contains "$own" "dev lan-b table $table "
+spawn_in_ns gw-a "$NETNS_TMP/wan-a.txt" timeout 20 tcpdump -i v-wan -n -l 'icmp or udp'
+dump_pid=$LAST_PID
+for _ in $(seq 1 50); do grep -q "listening on" "$NETNS_TMP/wan-a.txt" && break; sleep 0.1; done
+ttl=$(in_ns b1 timeout 5 ping -n -c 1 -W 2 -t 2 10.1.0.11 2>&1)
+echo "$ttl"
+check "b1's ping with TTL 2 gets gw-a's 'time exceeded' back through the call" \
+	contains "$ttl" "From 10.1.0.1 .*Time to live exceeded"
+tp=$(in_ns a1 timeout 20 tracepath -n -m 6 10.2.0.11 2>&1)
+echo "$tp"
+check "tracepath a1 -> b1 through the host call shows gw-b (10.2.0.1)" contains "$tp" " 10.2.0.1 "
+check "and reaches b1" contains "$tp" "eached"
+sleep 0.3
+stop_pid "$dump_pid"
+check "gw-a's wan carried the call's UDP ($(grep -c ' UDP' "$NETNS_TMP/wan-a.txt") packets) and no ICMP" \
+	bash -c "grep -q ' UDP' $NETNS_TMP/wan-a.txt && ! grep -q ICMP $NETNS_TMP/wan-a.txt"
 check "a2 is not part of the call: no ping" no_ping a2 10.2.0.11
 check "gw-a does not route a2's packets into it" \
 	bash -c "! ip -n ${NS}gw-a route get 10.2.0.11 from 10.1.0.12 iif lan 2>&1 | grep -q 'dev lan-'"
@@ -80,10 +108,12 @@ check "carol on a2 places a network call to b1 too" contains "$out" " up "
 carol_call=$(call_id_of "$out")
 check "gw-a has a second interface for it (lan-b1)" has_link a lan-b1
 insel_rules a
-check "gw-a has the two calls' rules" test "$(rule_count a)" -eq 2
+check "gw-a has the two calls' rules (three each)" test "$(rule_count a)" -eq 6
 check "one from a1 and one from a2" both has_rule a 10.1.0.11 10.2.0.11 -- \
 	has_rule a 10.1.0.12 10.2.0.11
-check "gw-b has the two calls' rules" test "$(rule_count b)" -eq 2
+check "and a copy each of the main-table rule for gw-a's own packets to b1" \
+	test "$(own_main_rules a 10.2.0.11)" -eq 2
+check "gw-b has the two calls' rules" test "$(rule_count b)" -eq 6
 alice_pkts() { tun_counter "$(insel_as a1 alice calls --json 2>&1)" packets_from_lan; }
 carol_pkts() { tun_counter "$(insel_as a2 carol calls --json 2>&1)" packets_from_lan; }
 a0=$(alice_pkts) c0=$(carol_pkts)
@@ -97,10 +127,16 @@ check "carol's call carried a2's pings, alice's none (alice $a1n -> $a2n, carol 
 	test $((c2n - c1n)) -ge 3 -a "$a2n" -eq "$a1n"
 out=$(insel_as a2 carol hangup "$carol_call" 2>&1)
 check "hang-up of carol's call" contains "$out" "hung up"
-check "removes its rule on gw-a" wait_rule_count a 1 5
-check "and on gw-b" wait_rule_count b 1 5
-check "alice's rule stays" has_rule a 10.1.0.11 10.2.0.11
+check "removes its rules on gw-a" wait_rule_count a 3 5
+check "and on gw-b" wait_rule_count b 3 5
+check "alice's rules stay" both has_rule a 10.1.0.11 10.2.0.11 -- has_own_rules a 10.2.0.11
+check "with one copy of the main-table one" test "$(own_main_rules a 10.2.0.11)" -eq 1
 check "and her call still carries a1's pings" pings a1 10.2.0.11 2
+own=$(own_route a 10.2.0.11)
+check "and gw-a's own packets to b1 ($own)" contains "$own" "dev lan-b table $table "
+ttl=$(in_ns b1 timeout 5 ping -n -c 1 -W 2 -t 2 10.1.0.11 2>&1)
+check "b1's ping with TTL 2 still gets gw-a's 'time exceeded' back" \
+	contains "$ttl" "From 10.1.0.1 .*Time to live exceeded"
 check "while a2 has no way to b1 again" no_ping a2 10.2.0.11
 
 out=$(insel_as a1 alice hangup "$tun_call" 2>&1)
@@ -110,8 +146,11 @@ check "hang-up removes the caller's interface" no_link a lan-b
 check "hang-up removes the callee's interface" no_link b lan-a
 check "and the route through it" \
 	bash -c "! ip -n ${NS}gw-a route show table all | grep -q 10.2.0.11"
-check "and the rule on gw-a" wait_rule_count a 0 5
-check "and the rule on gw-b" wait_rule_count b 0 5
+check "and the rules on gw-a" wait_rule_count a 0 5
+check "and the rules on gw-b" wait_rule_count b 0 5
+own=$(own_route a 10.2.0.11)
+check "gw-a's own packets to b1 follow the main table again ($own)" \
+	contains "$own" "dev v-wan"
 check "no ping after hang-up" no_ping a1 10.2.0.11
 check "the UDP call survives the network call's end" \
 	in_ns a1 python3 "$UDP_TOOL" send 10.1.0.1 5004 --count 3 --size 300
@@ -126,9 +165,9 @@ check "on both sides" wait_aux_count b 0 5
 for side in a b; do
 	out=$(insel_as a1 alice call 10.2.0.11 --tun 2>&1)
 	check "a host call for the kill -9 of gw-$side's auxiliary" contains "$out" " up "
-	check "with its rules" both test "$(rule_count a)" -eq 1 -- test "$(rule_count b)" -eq 1
+	check "with its rules" both test "$(rule_count a)" -eq 3 -- test "$(rule_count b)" -eq 3
 	kill -9 "$(aux_pids $side | head -n 1)"
-	check "kill -9 of gw-$side's auxiliary: its secondary removes its rule" \
+	check "kill -9 of gw-$side's auxiliary: its secondary removes its rules" \
 		wait_rule_count $side 0 5
 	check "the call ends on both sides, and no rule stays" both wait_rule_count a 0 10 -- \
 		wait_rule_count b 0 10
@@ -156,7 +195,7 @@ echo "$out"
 check "a host call whose auxiliary cannot drop privileges fails clearly" \
 	contains "$out" "cannot drop privileges"
 check "and leaves no rule behind" wait_rule_count a 0 5
-check "the secondary removed it (the rule of an interface that is gone)" \
+check "the secondary removed them (the rules of an interface that is gone)" \
 	grep -q "routing rule(s) of ended network calls removed" "$NETNS_TMP/secondary-a.log"
 check "nor an auxiliary" wait_aux_count a 0 5
 sed -i 's/^user = insel-no-such-user$/user = nobody/' "$NETNS_TMP/secondary-a.conf"
@@ -221,9 +260,29 @@ check "ping a1 -> b1" pings a1 10.2.0.11 3
 h2=$(pkts "$host_call") t2=$(pkts trunk)
 check "through the host call, not the trunk (trunk $t1 -> $t2, host call $h1 -> $h2)" \
 	test $((h2 - h1)) -ge 3 -a "$t2" -eq "$t1"
+own=$(own_route a 10.2.0.11)
+check "gw-a's own packets to b1 take the trunk (main table: $own)" \
+	contains "$own" "dev lan-b src "
+out=$(insel_as a2 carol call 10.2.0.11 --tun 2>&1)
+echo "$out"
+check "a second host call a2 -> b1 beside them" contains "$out" " up "
+carol_call=$(call_id_of "$out")
+check "with its own copy of the main-table rule" test "$(own_main_rules a 10.2.0.11)" -eq 2
 out=$(insel_as a1 alice hangup "$host_call" 2>&1)
-check "hang-up of the host call" contains "$out" "hung up"
-check "removes its rules" both wait_rule_count a 0 5 -- wait_rule_count b 0 5
+check "hang-up of the first host call" contains "$out" "hung up"
+check "removes its rules (and one copy of the main-table rule)" \
+	both wait_rule_count a 3 5 -- wait_rule_count b 3 5
+check "the second call keeps what it needs" both has_rule a 10.1.0.12 10.2.0.11 -- \
+	has_own_rules a 10.2.0.11
+own=$(own_route a 10.2.0.11)
+check "gw-a's own packets to b1 still take the trunk ($own)" contains "$own" "dev lan-b src "
+c0=$(pkts "$carol_call")
+check "ping a2 -> b1" pings a2 10.2.0.11 3
+c1=$(pkts "$carol_call")
+check "through the second host call ($c0 -> $c1)" test $((c1 - c0)) -ge 3
+out=$(insel_as a2 carol hangup "$carol_call" 2>&1)
+check "hang-up of the second host call" contains "$out" "hung up"
+check "removes all the host calls' rules" both wait_rule_count a 0 5 -- wait_rule_count b 0 5
 check "a1 -> b1 goes through the trunk again" pings a1 10.2.0.11 2
 check "only the trunk's auxiliaries are left" both wait_aux_count a 1 5 -- \
 	wait_aux_count b 1 5

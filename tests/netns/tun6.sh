@@ -5,8 +5,10 @@
 # secondaries know them and clients reach their gateway over IPv6.
 #   - host to host by IPv6 address: `insel call fd02::11 --tun`; its routes live in the
 #     call's own table, which an ip -6 rule "from a1 to b1" selects on each gateway;
-#     ping -6 works, another host of the LAN is not routed into the call; hang-up
-#     removes interface, routes and rules;
+#     ping -6 works, another host of the LAN is not routed into the call; the gateway's
+#     own IPv6 packets to b1 ("to b1 iif lo" rules) go into the call too, so b1's ping -6
+#     with hop limit 2 gets gw-a's "time exceeded" back through it; hang-up removes
+#     interface, routes and rules;
 #   - a trunk carrying both families: ping and ping -6 both ways; a ping -6 over the
 #     tunnel MTU gets "packet too big" and the sender's route MTU adapts; 16 MiB over
 #     TCP/IPv6 arrive intact and iperf3 -6 runs (the TSO6 offloads); an IPv6 source
@@ -41,6 +43,16 @@ check "the caller's gateway routes fd02::11 through lan-b in that table ($table)
 check "ping -6 a1 -> b1 through the network call" pings a1 fd02::11 3
 check "gw-a routes a1's IPv6 packets to b1 into the call" \
 	bash -c "ip -n ${NS}gw-a -6 route get fd02::11 from fd01::11 iif lan | grep -q 'dev lan-b'"
+check "gw-a has the rules for its own IPv6 packets to b1 (to b1 iif lo)" \
+	has_own_rules a fd02::11 -6
+check "gw-b has them for its own IPv6 packets to a1" has_own_rules b fd01::11 -6
+own=$(own_route a fd02::11 -6)
+check "gw-a's own IPv6 packets to b1 go into the call ($own)" \
+	contains "$own" "dev lan-b table $table "
+ttl=$(in_ns b1 timeout 5 ping -6 -n -c 1 -W 2 -t 2 fd01::11 2>&1)
+echo "$ttl"
+check "b1's ping -6 with hop limit 2 gets gw-a's 'time exceeded' back through the call" \
+	contains "$ttl" "From fd01::1 .*Time exceeded"
 check "a2 is not part of the call: no ping -6" no_ping a2 fd02::11
 check "gw-a does not route a2's IPv6 packets into it" \
 	bash -c "! ip -n ${NS}gw-a -6 route get fd02::11 from fd01::12 iif lan 2>&1 | grep -q 'dev lan-'"
