@@ -92,6 +92,7 @@ struct aux_tun {
 	uint64_t unauthorised_from_peer;
 	uint64_t malformed;              /* not a whole IPv4 or IPv6 packet */
 	uint64_t not_ipv4;               /* IPv6 in a call without IPv6 prefixes */
+	uint64_t link_local;             /* IPv6 of link scope: the interface's own */
 	uint64_t too_big;                /* over the tunnel MTU (DF set: answered by ICMP) */
 	uint64_t icmp_sent;              /* ICMP errors written back into the TUN */
 	uint64_t errors;                 /* read, seal, send or write failures */

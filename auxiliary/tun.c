@@ -571,6 +571,19 @@ static void carry(struct aux *a, const uint8_t *pkt, size_t len, uint64_t now)
 	a->last_data_ms = now;
 }
 
+/* Link-local traffic of the interface itself, which no router forwards (RFC 4291 2.5.6,
+ * 2.7): from the unspecified address, to link-local unicast or to multicast of at most
+ * link scope. The kernel sends some into the interface on its own — MLD reports for its
+ * groups from :: — and they are not the LAN's traffic to refuse. */
+static bool link_scoped6(const struct ipv6_info *ip)
+{
+	static const uint8_t unspecified[16];
+
+	return memcmp(ip->src, unspecified, 16) == 0 ||
+	       (ip->dst[0] == 0xfe && (ip->dst[1] & 0xc0) == 0x80) ||
+	       (ip->dst[0] == 0xff && (ip->dst[1] & 0x0f) <= 2);
+}
+
 static void from_lan6(struct aux *a, const uint8_t *pkt, size_t len, uint64_t now)
 {
 	struct aux_tun *t = &a->tun;
@@ -582,6 +595,10 @@ static void from_lan6(struct aux *a, const uint8_t *pkt, size_t len, uint64_t no
 	}
 	if (ipv6_parse(pkt, len, &ip) != 0) {
 		t->malformed++;
+		return;
+	}
+	if (link_scoped6(&ip)) {
+		t->link_local++;
 		return;
 	}
 	if (!allowed6_from_lan(t, &ip)) {
@@ -763,7 +780,7 @@ json_t *tun_stats_json(const struct aux *a)
 {
 	const struct aux_tun *t = &a->tun;
 
-	return json_pack("{s:s, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+	return json_pack("{s:s, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 			 "interface", t->name, "mtu", (int)t->mtu,
 			 "packets_from_lan", (json_int_t)t->packets_from_lan,
 			 "bytes_from_lan", (json_int_t)t->bytes_from_lan,
@@ -773,6 +790,7 @@ json_t *tun_stats_json(const struct aux *a)
 			 "unauthorised_from_peer", (json_int_t)t->unauthorised_from_peer,
 			 "malformed", (json_int_t)t->malformed,
 			 "not_ipv4", (json_int_t)t->not_ipv4,
+			 "link_local", (json_int_t)t->link_local,
 			 "too_big", (json_int_t)t->too_big,
 			 "icmp_sent", (json_int_t)t->icmp_sent,
 			 "errors", (json_int_t)t->errors);

@@ -41,6 +41,8 @@ check "the caller's gateway routes fd02::11 through lan-b in that table ($table)
 	bash -c "ip -n ${NS}gw-a -6 route show table $table dev lan-b | grep -q 'fd02::11' &&
 		 ! ip -n ${NS}gw-a -6 route | grep -q fd02::11"
 check "ping -6 a1 -> b1 through the network call" pings a1 fd02::11 3
+check "nothing counted as unauthorised (the kernel's MLD reports from :: are link_local)" \
+	test "$(tun_counter "$(insel_as a1 alice calls --json 2>&1)" unauthorised_from_lan)" -eq 0
 check "gw-a routes a1's IPv6 packets to b1 into the call" \
 	bash -c "ip -n ${NS}gw-a -6 route get fd02::11 from fd01::11 iif lan | grep -q 'dev lan-b'"
 check "gw-a has the rules for its own IPv6 packets to b1 (to b1 iif lo)" \
@@ -86,6 +88,12 @@ check "the trunk comes up by itself (IPv4)" wait_ping a1 10.2.0.11 40
 check "and carries IPv6: ping -6 a1 -> b1" wait_ping a1 fd02::11 10
 check "ping -6 b2 -> a2 the other way" pings b2 fd01::12 3
 check "ping a2 -> b2 over IPv4 still" pings a2 10.2.0.12 3
+json=$(insel_operator a calls --json 2>&1)
+link_local=$(tun_counter "$json" link_local trunk)
+check "gw-a's trunk counted nothing as unauthorised (its kernel's MLD reports from :: are link_local: $link_local)" \
+	test "$(tun_counter "$json" unauthorised_from_lan trunk)" -eq 0
+check "nor gw-b's" \
+	test "$(tun_counter "$(insel_operator b calls --json 2>&1)" unauthorised_from_lan trunk)" -eq 0
 check "the trunk routes LAN B's IPv6 prefix through lan-b" \
 	bash -c "ip -n ${NS}gw-a -6 route show dev lan-b | grep -q 'fd02::/64'"
 pmtu=$(in_ns a1 ping -6 -n -c 2 -W 1 -M do -s 1452 fd02::11 2>&1)
