@@ -14,7 +14,8 @@
 # Paths, one after the other:
 #   raw      temporary routes in the wan namespace join the two LANs (gw-a's masquerade
 #            still applies);
-#   socat    a plain TUN <-> UDP relay in each gateway, no encryption: what any userspace
+#   socat    a plain TUN <-> UDP relay in each gateway (unconnected UDP: an early datagram
+#            refused by the peer must not end it), no encryption: what any userspace
 #            tunnel pays for its wake-ups and copies, the floor for insel's design;
 #   openvpn  OpenVPN 2.6, peer to peer with TLS and AES-256-GCM, no kernel offload: an
 #            established userspace VPN;
@@ -100,7 +101,7 @@ socat_up() {
 		n=$([ $x = a ] && echo 1 || echo 2)
 		peer=$([ $x = a ] && echo 2 || echo 1)
 		spawn_in_ns "gw-$x" "$NETNS_TMP/socat-$x.log" socat \
-			"UDP:198.18.$peer.2:9000,bind=198.18.$n.2:9000" \
+			"UDP-DATAGRAM:198.18.$peer.2:9000,bind=198.18.$n.2:9000" \
 			"TUN:10.99.0.$n/30,tun-name=st0,iff-no-pi,up"
 		YARDSTICK_PIDS+=("$LAST_PID")
 	done
@@ -110,8 +111,12 @@ socat_up() {
 			sleep 0.1
 		done
 	done
-	ip -n "${NS}gw-a" route add 10.2.0.0/24 dev st0 &&
-		ip -n "${NS}gw-b" route add 10.1.0.0/24 dev st0
+	if ! ip -n "${NS}gw-a" route add 10.2.0.0/24 dev st0 ||
+		! ip -n "${NS}gw-b" route add 10.1.0.0/24 dev st0; then
+		echo "socat did not come up:" >&2
+		tail -n 3 "$NETNS_TMP"/socat-*.log >&2
+		return 1
+	fi
 }
 
 openvpn_up() {  # peer to peer with TLS; certificates from insel's own PKI
