@@ -59,8 +59,19 @@ static bool every_rule(const struct nl_rule *rule, uint32_t table)
 	return true;
 }
 
-/* Deletes the rules of insel of one family that doomed selects; returns how many. A rule
- * already gone (another path removed it) counts as removed. */
+/* 1 if the rule is gone (also when another path removed it first), 0 if it stays. */
+static size_t delete_rule(const struct nl_rule *rule)
+{
+	int del = nl_rule_del(rule);
+
+	if (del == 0 || del == -ENOENT)
+		return 1;
+	log_warn("cannot remove the routing rule to table %u: %s", (unsigned)rule->table,
+		 strerror(-del));
+	return 0;
+}
+
+/* Deletes the rules of insel of one family that doomed selects; returns how many. */
 static size_t purge_family(int family, rule_doomed_fn doomed, uint32_t table)
 {
 	struct nl_rule *list = rule_list;
@@ -74,18 +85,9 @@ static size_t purge_family(int family, rule_doomed_fn doomed, uint32_t table)
 			log_warn("cannot list the routing rules: %s", strerror(-rc));
 			break;
 		}
-		for (size_t i = 0; i < n; i++) {
-			int del;
-
-			if (!doomed(&list[i], table))
-				continue;
-			del = nl_rule_del(&list[i]);
-			if (del == 0 || del == -ENOENT)
-				gone++;
-			else
-				log_warn("cannot remove the routing rule to table %u: %s",
-					 (unsigned)list[i].table, strerror(-del));
-		}
+		for (size_t i = 0; i < n; i++)
+			if (doomed(&list[i], table))
+				gone += delete_rule(&list[i]);
 		removed += gone;
 		/* Only a full list that shrank can hide more rules worth another look. */
 		if (rc != -ENOBUFS || gone == 0)
@@ -125,7 +127,6 @@ static size_t trim_own_main_family(int family)
 	}
 	for (size_t i = 0; i < n; i++) {
 		size_t needed = 0, before = 0;
-		int del;
 
 		if (list[i].table != RT_TABLE_MAIN)
 			continue;
@@ -136,14 +137,8 @@ static size_t trim_own_main_family(int family)
 				 same_prefix(&list[j].dst, &list[i].dst))
 				before++;  /* copies ahead of this one */
 		}
-		if (before < needed)
-			continue;
-		del = nl_rule_del(&list[i]);
-		if (del == 0 || del == -ENOENT)
-			removed++;
-		else
-			log_warn("cannot remove the routing rule to the main table: %s",
-				 strerror(-del));
+		if (before >= needed)
+			removed += delete_rule(&list[i]);
 	}
 	return removed;
 }
