@@ -123,8 +123,11 @@ struct aux {
 	struct ip_addr lan_addr, wan_addr;
 	struct ip_addr lan_addr6;    /* network calls: the gateway's IPv6 LAN address */
 	bool has_lan_addr6;
-	uv_udp_t wan;
+	uv_udp_t wan;                /* sends; wan_rx.c reads through a duplicate of it */
 	bool wan_open;
+	uv_poll_t wan_rx;
+	int wan_rx_fd;               /* -1 until bound */
+	bool wan_rx_open;
 	uint16_t wan_port;
 	struct aux_lan lan[SEC_MAX_CHANNELS];
 	unsigned n_lan;
@@ -174,6 +177,19 @@ int relay_start(struct aux *a);
 /* Sends one datagram from sock to dst without allocating unless the kernel pushes back. */
 int relay_send(struct aux *a, uv_udp_t *sock, const struct ip_endpoint *dst,
 	       const uint8_t *data, size_t len);
+/* One datagram from the WAN: its channel opens it, the LAN or the TUN gets it. */
+void relay_wan_datagram(struct aux *a, const uint8_t *data, size_t n,
+			const struct ip_endpoint *from, uint64_t now);
+/* The end of a WAN wake-up: what was gathered for the LAN or the TUN goes out. */
+void relay_wan_batch_end(struct aux *a);
+
+/* wan_rx.c: the WAN socket's receive path (UDP GRO). prepare at bind (privileged: the
+ * allowlist refuses new descriptors), start with the relay, close with the handles,
+ * release after the loop. */
+int wan_rx_prepare(struct aux *a);
+int wan_rx_start(struct aux *a);
+void wan_rx_close(struct aux *a);
+void wan_rx_release(struct aux *a);
 
 /* tun.c: the endpoint of a network call. */
 struct aux_tun_request {

@@ -34,6 +34,7 @@ static void close_all_handles(struct aux *a)
 	/* Closing a UDP handle cancels its queued sends; their callbacks free the slots. */
 	if (a->wan_open)
 		close_handle((uv_handle_t *)&a->wan);
+	wan_rx_close(a);
 	for (unsigned i = 0; i < a->n_lan; i++)
 		if (a->lan[i].udp_open)
 			close_handle((uv_handle_t *)&a->lan[i].udp);
@@ -133,6 +134,7 @@ static int run_loop(struct aux *a)
 	}
 	uv_run(a->loop, UV_RUN_DEFAULT);
 	release_memory(a);
+	wan_rx_release(a);
 	tun_release(a);  /* the interface and its routes go with the descriptor */
 	rc = uv_loop_close(a->loop);
 	if (rc) {
@@ -201,5 +203,6 @@ int run_main(int argc, char **argv)
 		return EXIT_FAILURE_GENERIC;
 	a.loop = &loop;
 	a.state = AUX_NEW;
+	a.wan_rx_fd = -1;
 	return run_loop(&a);
 }

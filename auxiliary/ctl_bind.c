@@ -288,8 +288,14 @@ void bind_handle(struct aux *a, json_int_t id, const json_t *msg)
 	}
 	/* libuv probes recvmmsg once, with a socket of its own, on the first receive: have
 	 * it probe now, since the allowlist entered below refuses new sockets (and libuv
-	 * would then quietly read one datagram per call). */
+	 * would then quietly read one datagram per call). The WAN socket's reader needs its
+	 * descriptor duplicated before then too. */
 	uv_udp_using_recvmmsg(&a->wan);
+	if (wan_rx_prepare(a) != 0) {
+		control_reply_error(a, id, 0, "bind_failed", "cannot prepare the WAN socket");
+		aux_end(a, "error", "cannot prepare the WAN socket", EXIT_FAILURE_GENERIC, false);
+		return;
+	}
 	/* Drop before replying: once the parent hears "ok", the process is confined. */
 	if (privdrop_to_user(req.user) != 0) {
 		control_reply_error(a, id, 0, "privdrop_failed",

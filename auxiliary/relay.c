@@ -2,8 +2,9 @@
  * the shared WAN socket; WAN datagram -> receiver session id -> that channel's
  * channel_open -> the channel's LAN socket, towards the LAN application that spoke last
  * (or the "deliver" address until one has). Nothing here allocates per packet: every
- * socket reads with recvmmsg into one static buffer (callbacks run one at a time and
- * consume it before returning; libuv reads at most 32 datagrams per socket per wake-up);
+ * socket reads with recvmmsg into static buffers (callbacks run one at a time and
+ * consume them before returning; the WAN socket is read by wan_rx.c, with UDP GRO, the
+ * LAN sockets by libuv, at most 32 datagrams per socket per wake-up);
  * sealed frames and delivered datagrams are gathered into the batches of batch.c and go
  * out with one sendmmsg at the end of the wake-up (a lone datagram as a batch of one),
  * and only when the kernel pushes back is a datagram copied into a send slot. Every
@@ -17,13 +18,13 @@
 #include "frame.h"
 #include "log.h"
 
-/* The WAN socket reads with recvmmsg (UV_UDP_RECVMMSG): libuv cuts this buffer into
+/* The LAN sockets read with recvmmsg (UV_UDP_RECVMMSG): libuv cuts this buffer into
  * 64 KiB slots, one datagram each, and hands them over one by one. */
-static uint8_t wan_rx_buffer[AUX_WAN_RX_SLOTS * AUX_DGRAM_MAX];
+static uint8_t lan_rx_buffer[AUX_WAN_RX_SLOTS * AUX_DGRAM_MAX];
 
-static void on_wan_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
+static void on_lan_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
 {
-	*b = uv_buf_init((char *)wan_rx_buffer, sizeof wan_rx_buffer);
+	*b = uv_buf_init((char *)lan_rx_buffer, sizeof lan_rx_buffer);
 }
 
 /* ---- sending ---- */
@@ -178,33 +179,22 @@ static void deliver_to_lan(struct aux *a, struct aux_lan *l, const struct channe
 	a->last_data_ms = now;
 }
 
-static void on_wan_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *b,
-			const struct sockaddr *addr, unsigned flags)
+void relay_wan_batch_end(struct aux *a)
 {
-	struct aux *a = h->data;
-	uint64_t now = uv_now(a->loop);
-	const uint8_t *data = (const uint8_t *)b->base;
-	struct ip_endpoint from;
+	if (a->tun_mode)
+		tun_flush(a);
+	else
+		batch_flush(a, &aux_to_lan);
+}
+
+void relay_wan_datagram(struct aux *a, const uint8_t *data, size_t n,
+			const struct ip_endpoint *from, uint64_t now)
+{
 	struct channel_msg m;
 	struct aux_lan *l;
 	uint32_t session;
 
-	if (n == 0 && !addr) {
-		/* libuv: the end of a recvmmsg batch */
-		if (a->tun_mode && a->state == AUX_RUNNING)
-			tun_flush(a);
-		else if (a->state == AUX_RUNNING)
-			batch_flush(a, &aux_to_lan);
-		return;
-	}
-	if (a->state != AUX_RUNNING)
-		return;
-	if (n < 0 || !addr || (flags & UV_UDP_PARTIAL) ||
-	    ip_endpoint_from_sockaddr(addr, &from) != 0) {
-		a->wan_errors++;
-		return;
-	}
-	if (frame_peek_session(data, (size_t)n, &session) != 0) {
+	if (frame_peek_session(data, n, &session) != 0) {
 		a->wan_truncated++;
 		return;
 	}
@@ -212,7 +202,7 @@ static void on_wan_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *b,
 		a->wan_unknown_session++;
 		return;
 	}
-	if (channel_open(l->ch, data, (size_t)n, &from, now, &m) != 1)
+	if (channel_open(l->ch, data, n, from, now, &m) != 1)
 		return;
 	if (a->tun_mode)
 		tun_deliver(a, &m, now);
@@ -222,11 +212,11 @@ static void on_wan_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *b,
 
 int relay_start(struct aux *a)
 {
-	int rc = uv_udp_recv_start(&a->wan, on_wan_alloc, on_wan_recv);
+	int rc = wan_rx_start(a);
 
 	if (a->tun_mode)
 		return rc ? rc : tun_relay_start(a);
 	for (unsigned i = 0; rc == 0 && i < a->n_lan; i++)
-		rc = uv_udp_recv_start(&a->lan[i].udp, on_wan_alloc, on_lan_recv);
+		rc = uv_udp_recv_start(&a->lan[i].udp, on_lan_alloc, on_lan_recv);
 	return rc;
 }
