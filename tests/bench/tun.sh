@@ -20,7 +20,8 @@
 #   openvpn  OpenVPN 2.6, peer to peer with TLS and AES-256-GCM, no kernel offload: an
 #            established userspace VPN;
 #   insel    both secondaries with a [trunk] to each other; plus the CPU time both
-#            auxiliaries used (utime + stime from /proc/PID/stat) per gigabyte carried.
+#            auxiliaries used (utime + stime from /proc/PID/stat) per gigabyte carried,
+#            and (insel-v6) iperf3 over IPv6 through the same dual-stack trunk.
 # socat and openvpn come with `bash deploy/install-deps.sh --bench`; without them their
 # rows are skipped.
 # Usage (root): bash tests/bench/tun.sh [BUILD-DIR] [SECONDS]
@@ -34,6 +35,8 @@ if [ $# -gt 0 ] && [ -d "$1" ]; then
 	shift
 fi
 source "$here/lib.sh"
+# Dual-stack LANs in the directory: the trunk carries IPv6 too (the insel-v6 row).
+INSEL_IPV6=1
 source "$here/insel_env.sh"
 secs=${1:-5}
 udpperf=$INSEL_BUILD/tests/bench/udpperf
@@ -42,12 +45,13 @@ netns_begin
 topo_two_sites
 declare -A RESULT  # RESULT[path,measure]
 
-iperf_run() {  # iperf_run PATH: Gbit/s into RESULT, bytes left in $IPERF_BYTES
+iperf_run() {  # iperf_run PATH [DST -6]: Gbit/s into RESULT, bytes left in $IPERF_BYTES
 	local out pid bps retr
 	spawn_in_ns b1 "$NETNS_TMP/iperf-s.log" iperf3 -s -1 -p 5201
 	pid=$LAST_PID
 	wait_port b1 5201 tcp 5 || return 1
-	out=$(in_ns a1 timeout $((secs + 15)) iperf3 -c 10.2.0.11 -p 5201 -t "$secs" -J 2>&1)
+	out=$(in_ns a1 timeout $((secs + 15)) iperf3 ${3:-} -c "${2:-10.2.0.11}" -p 5201 \
+		-t "$secs" -J 2>&1)
 	stop_pid "$pid"
 	read -r bps IPERF_BYTES retr < <(python3 -c '
 import json, sys
@@ -196,6 +200,10 @@ t0=$(aux_ticks)
 iperf_run insel
 t1=$(aux_ticks)
 PATHS+=(insel)
+if wait_ping a1 fd02::11 10; then
+	iperf_run insel-v6 fd02::11 -6
+	PATHS+=(insel-v6)
+fi
 stop_pid "$ECHO_PID"
 
 echo
