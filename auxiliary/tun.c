@@ -704,10 +704,13 @@ void tun_flush(struct aux *a)
 	tso_coalesce_reset(&coalesce);
 }
 
-/* Writes an authorised packet from the peer: consecutive segments of one TCP flow become
- * one write (GRO's work), anything else is written alone, in order. */
-static void write_from_peer(struct aux *a, const uint8_t *pkt, size_t len)
+/* Counts and writes an authorised packet from the peer: consecutive segments of one TCP
+ * flow become one write (GRO's work), anything else is written alone, in order. */
+static void write_from_peer(struct aux *a, const uint8_t *pkt, size_t len, uint64_t now)
 {
+	a->tun.packets_to_lan++;
+	a->tun.bytes_to_lan += len;
+	a->last_data_ms = now;
 	if (a->tun.vnet) {
 		if (tso_coalesce_add(&coalesce, pkt, len))
 			return;
@@ -735,10 +738,7 @@ static void deliver6(struct aux *a, const struct channel_msg *m, uint64_t now)
 		t->unauthorised_from_peer++;
 		return;
 	}
-	t->packets_to_lan++;
-	t->bytes_to_lan += ip.total_len;
-	a->last_data_ms = now;
-	write_from_peer(a, m->data, ip.total_len);
+	write_from_peer(a, m->data, ip.total_len, now);
 }
 
 void tun_deliver(struct aux *a, const struct channel_msg *m, uint64_t now)
@@ -758,10 +758,7 @@ void tun_deliver(struct aux *a, const struct channel_msg *m, uint64_t now)
 		t->unauthorised_from_peer++;
 		return;
 	}
-	t->packets_to_lan++;
-	t->bytes_to_lan += ip.total_len;
-	a->last_data_ms = now;
-	write_from_peer(a, m->data, ip.total_len);
+	write_from_peer(a, m->data, ip.total_len, now);
 }
 
 int tun_relay_start(struct aux *a)

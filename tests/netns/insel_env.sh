@@ -226,6 +226,18 @@ check() {  # check LABEL COMMAND...: passes if COMMAND succeeds
 	fi
 }
 contains() { grep -q -- "$2" <<<"$1"; }
+
+# The end of every namespace test: no sanitizer report in the daemons' logs; on any
+# failure, the logs' last lines and exit status 1.
+finish_checks() {
+	check "no sanitizer report in the daemons' logs" bash -c \
+		"! grep -l 'Sanitizer' $NETNS_TMP/*.log"
+	if [ "$failures" -ne 0 ]; then
+		echo "---- logs"
+		tail -n 40 "$NETNS_TMP"/secondary-*.log "$NETNS_TMP/principal.log"
+		exit 1
+	fi
+}
 both() {  # both COMMAND1... -- COMMAND2...: passes if both succeed
 	local first=()
 	while [ "$#" -gt 0 ] && [ "$1" != -- ]; do
@@ -322,6 +334,25 @@ only_kernel_rules() {
 	local v4 v6
 	v4=$(ip -n "${NS}gw-$1" rule) && v6=$(ip -n "${NS}gw-$1" -6 rule) &&
 		! grep -qvE '^(0|32766|32767):' <<<"$v4" && ! grep -qvE '^(0|32766):' <<<"$v6"
+}
+
+# Stops both secondaries (their auxiliaries die with them) and checks that neither
+# gateway keeps a TUN interface, a route through one (any table, either family), a rule
+# of insel's, or an auxiliary.
+check_tun_teardown() {
+	local x
+	stop_pid "${SECONDARY_PID[a]}"
+	stop_pid "${SECONDARY_PID[b]}"
+	sleep 0.5
+	for x in a b; do
+		check "no TUN interface left on gw-$x" test "$(tun_links $x)" -eq 0
+		check "no route left through a tunnel on gw-$x (IPv4 or IPv6)" \
+			bash -c "! ip -n ${NS}gw-$x route show table all | grep -q 'dev lan-' &&
+				 ! ip -n ${NS}gw-$x -6 route show table all | grep -q 'dev lan-'"
+		check "no routing rule left on gw-$x (ip rule, ip -6 rule)" only_kernel_rules $x
+	done
+	check "no auxiliary left" \
+		test "$(ps -eo args | grep -c "^$INSEL_BUILD/auxiliary/insel-auxiliary")" -eq 0
 }
 
 # Starts both secondaries with a trunk to each other, and waits (bounded) until ping

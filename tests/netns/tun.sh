@@ -303,21 +303,5 @@ rec=$(pdir call list --json 2>&1)
 check "the principal records the trunk's calls" contains "$rec" '"caller": *"lan-a"'
 
 # ---- nothing remains ----
-stop_pid "${SECONDARY_PID[a]}"
-stop_pid "${SECONDARY_PID[b]}"
-sleep 0.5
-check "no TUN interface left on gw-a" test "$(tun_links a)" -eq 0
-check "no TUN interface left on gw-b" test "$(tun_links b)" -eq 0
-check "no route left through a tunnel" \
-	bash -c "! ip -n ${NS}gw-a route show table all | grep -q 'dev lan-' &&
-		 ! ip -n ${NS}gw-b route show table all | grep -q 'dev lan-'"
-check "no routing rule left on gw-a (ip rule, ip -6 rule)" only_kernel_rules a
-check "no routing rule left on gw-b (ip rule, ip -6 rule)" only_kernel_rules b
-check "no auxiliary left" test "$(ps -eo args | grep -c "^$INSEL_BUILD/auxiliary/insel-auxiliary")" -eq 0
-check "no sanitizer report in the daemons' logs" bash -c \
-	"! grep -l 'Sanitizer' $NETNS_TMP/*.log"
-if [ "$failures" -ne 0 ]; then
-	echo "---- logs"
-	tail -n 40 "$NETNS_TMP"/secondary-*.log "$NETNS_TMP/principal.log"
-	exit 1
-fi
+check_tun_teardown
+finish_checks
