@@ -357,6 +357,20 @@ int cli_object_result(const struct cli *c, struct db *db, int err, json_t *obj,
 	return cli_print_object(c, db, obj, cols, ncols);
 }
 
+int cli_list_by_lan(struct cli *c, int argc, char **argv, cli_lan_list_fn list_fn,
+		    const struct cli_column *cols, size_t ncols)
+{
+	static const char *const opts[] = {"--lan", NULL};
+	struct db *db;
+	json_t *rows = NULL;
+	int rc;
+
+	if (!(db = cli_begin(c, argc, argv, opts, NULL, 0, 0)))
+		return c->exit_code;
+	rc = list_fn(db, cli_opt(c, "--lan"), &rows);
+	return cli_list_result(c, db, rc, rows, cols, ncols);
+}
+
 int cli_done(const struct cli *c, struct db *db, const char *fmt, ...)
 {
 	va_list ap;

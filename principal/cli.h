@@ -86,6 +86,10 @@ int cli_list_result(const struct cli *c, struct db *db, int err, json_t *rows,
 		    const struct cli_column *cols, size_t ncols);
 int cli_object_result(const struct cli *c, struct db *db, int err, json_t *obj,
 		      const struct cli_column *cols, size_t ncols);
+/* A whole "list [--lan LAN]" verb: the rows list_fn gives for the LAN (NULL: all). */
+typedef int (*cli_lan_list_fn)(struct db *db, const char *lan, json_t **out);
+int cli_list_by_lan(struct cli *c, int argc, char **argv, cli_lan_list_fn list_fn,
+		    const struct cli_column *cols, size_t ncols);
 /* For writes: prints msg (unless --json, which prints {"ok":true}); closes db. */
 int cli_done(const struct cli *c, struct db *db, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

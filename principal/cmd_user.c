@@ -121,15 +121,7 @@ static int user_passwd(struct cli *c, int argc, char **argv)
 
 static int user_list(struct cli *c, int argc, char **argv)
 {
-	static const char *const opts[] = {"--lan", NULL};
-	struct db *db;
-	json_t *rows = NULL;
-	int rc;
-
-	if (!(db = cli_begin(c, argc, argv, opts, NULL, 0, 0)))
-		return c->exit_code;
-	rc = db_user_list(db, cli_opt(c, "--lan"), &rows);
-	return cli_list_result(c, db, rc, rows, columns, N(columns));
+	return cli_list_by_lan(c, argc, argv, db_user_list, columns, N(columns));
 }
 
 static int user_show_or_remove(struct cli *c, int argc, char **argv, bool remove)

@@ -125,6 +125,11 @@ echo "pw-alice" | cli user add alice@lan-a --iterations 1000 >/dev/null
 echo "pw-bob" | cli user add bob@lan-b --iterations 1000 >/dev/null
 out=$(cli lan list)
 expect "CLI lists both LANs up" "$out" 'lan-b +10.2.0.0/24,2001:db8:2::/48 +gw-b +up'
+out=$(cli host list --lan lan-b)
+expect "CLI lists lan-b's hosts" "$out" 'printer.*10.2.0.20'
+out=$(cli user list --lan lan-a --json)
+expect "CLI lists lan-a's users only" "$out" '"alice@lan-a"'
+refuse "and not lan-b's" "$out" 'bob@lan-b'
 out=$(cli host add pc9 --lan lan-a --address 10.2.0.9 2>&1; echo "rc=$?")
 expect "CLI refuses a host outside its LAN" "$out" 'belongs to LAN lan-b.*|rc=1'
 
