@@ -5,7 +5,8 @@
 #   2. clang with AddressSanitizer and UndefinedBehaviorSanitizer, warnings as errors:
 #      every test (unit and network-namespace integration);
 #   3. clang with libFuzzer: each fuzz target for a few seconds from its seed corpus.
-# Ends with one line "N passed, N failed" and exits non-zero on any failure.
+# Ends with one line "N passed, N failed, N skipped" (a skip is never counted as a pass)
+# and exits non-zero on any failure.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 top=$PWD
@@ -15,7 +16,9 @@ bash deploy/install-deps.sh || exit 1
 
 passed=0
 failed=0
+skipped=0
 failures=()
+skips=()
 
 setup() {  # setup DIR ARGS... : configure once, reconfigure afterwards
 	local dir=$1
@@ -33,14 +36,18 @@ count_meson() {
 	while read -r line; do
 		case "$line" in
 		PASS*) passed=$((passed + 1)) ;;
+		SKIP*) skipped=$((skipped + 1)); skips+=("$label: ${line#SKIP }") ;;
 		FAIL*) failed=$((failed + 1)); failures+=("$label: ${line#FAIL }") ;;
 		esac
 	done < <(python3 - "$dir/meson-logs/testlog.json" <<'PY'
 import json, sys
 for line in open(sys.argv[1]):
     t = json.loads(line)
-    ok = t["result"] in ("OK", "EXPECTEDFAIL", "SKIP")
-    print(("PASS " if ok else "FAIL ") + t["name"])
+    if t["result"] == "SKIP":
+        print("SKIP " + t["name"])
+    else:
+        ok = t["result"] in ("OK", "EXPECTEDFAIL")
+        print(("PASS " if ok else "FAIL ") + t["name"])
 PY
 )
 }
@@ -99,5 +106,8 @@ echo
 for f in "${failures[@]}"; do
 	echo "FAILED: $f"
 done
-echo "$passed passed, $failed failed"
+for s in "${skips[@]}"; do
+	echo "SKIPPED: $s"
+done
+echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]
