@@ -9,7 +9,8 @@
  * signs in a subject is an assertion of the organisation):
  *   - the name (pki_name_valid) in the subject CN and in a dNSName subjectAltName; the SAN
  *     is authoritative when both are present;
- *   - the role in the subject's single OU ("principal", "secondary", "user", "ca"), the
+ *   - the role in the subject's single OU ("principal", "secondary", "user", "operator",
+ *     "ca"), the
  *     way Kubernetes carries groups in O. A private extension under a UUID arc (2.25.<uuid>,
  *     X.667) was the first choice, but libtasn1 cannot encode an OID arc wider than 63
  *     bits and silently saturates it; a certificate with more than one OU has no role.
@@ -46,6 +47,7 @@ static const char *const role_names[] = {
 	[PKI_ROLE_PRINCIPAL] = "principal",
 	[PKI_ROLE_SECONDARY] = "secondary",
 	[PKI_ROLE_USER] = "user",
+	[PKI_ROLE_OPERATOR] = "operator",
 };
 
 const char *pki_role_name(enum pki_role r)
@@ -595,9 +597,10 @@ int pki_issue_validity(const char *ca_dir, enum pki_role role, const char *name,
 	struct ca ca;
 	int rc;
 
-	if (role != PKI_ROLE_PRINCIPAL && role != PKI_ROLE_SECONDARY && role != PKI_ROLE_USER)
+	if (role != PKI_ROLE_PRINCIPAL && role != PKI_ROLE_SECONDARY && role != PKI_ROLE_USER &&
+	    role != PKI_ROLE_OPERATOR)
 		return err_set(err, errlen, INSEL_E_BAD_FIELD,
-			    "the role must be principal, secondary or user");
+			    "the role must be principal, secondary, user or operator");
 	if (!pki_name_valid(name))
 		return err_set(err, errlen, INSEL_E_BAD_FIELD,
 			    "'%s' is not a valid name (1 to %d of a-z 0-9 . _ -, starting with a "

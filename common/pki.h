@@ -14,6 +14,8 @@ enum pki_role {
 	PKI_ROLE_PRINCIPAL,
 	PKI_ROLE_SECONDARY,
 	PKI_ROLE_USER,
+	PKI_ROLE_OPERATOR,  /* operators' and monitoring tools: read-only at the principal,
+			     * and never taken for the directory by a secondary */
 };
 
 #define PKI_NAME_MAX 64

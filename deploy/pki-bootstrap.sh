@@ -4,8 +4,9 @@
 #   deploy/pki-bootstrap.sh ORG-NAME LAN:PREFIX[,PREFIX] ...
 # e.g. deploy/pki-bootstrap.sh "Example Ltd" lan-a:10.1.0.0/24 lan-b:10.2.0.0/24
 # writes /etc/insel/ca.{crt,key} (keep ca.key offline afterwards), the principal's
-# certificate, one certificate per LAN's secondary in /etc/insel/secondaries/, and the
-# LANs in the directory. Refuses to overwrite anything that exists.
+# certificate, an operator certificate for read-only tools, one certificate per LAN's
+# secondary in /etc/insel/secondaries/, and the LANs in the directory, each bound to the
+# secondary named after it. Refuses to overwrite anything that exists.
 set -euo pipefail
 bin=${INSEL_BIN:-/usr/local/bin}
 etc=${INSEL_ETC:-/etc/insel}
@@ -13,7 +14,7 @@ db=${INSEL_DB:-/var/lib/insel/principal.db}
 P="$bin/insel-principal"
 
 if [ $# -lt 2 ]; then
-	sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
 	exit 2
 fi
 org=$1
@@ -26,15 +27,20 @@ echo "1. The organisation CA in $etc"
 echo "2. The principal's certificate"
 "$P" pki issue --dir "$etc" --role principal --name principal \
 	--out-cert "$etc/principal.crt" --out-key "$etc/principal.key"
+echo "   and one for operators' read-only tools (role operator, never taken for the directory)"
+"$P" pki issue --dir "$etc" --role operator --name operator \
+	--out-cert "$etc/operator.crt" --out-key "$etc/operator.key"
 for spec in "$@"; do
 	lan=${spec%%:*}
 	prefixes=${spec#*:}
-	echo "3. LAN $lan ($prefixes) and the certificate of its secondary"
+	echo "3. LAN $lan ($prefixes), bound to its secondary $lan, and that secondary's certificate"
 	args=()
 	for p in ${prefixes//,/ }; do
 		args+=(--prefix "$p")
 	done
-	"$P" lan add "$lan" "${args[@]}" --db "$db"
+	# Only the operator binds a LAN to a secondary; its registration merely confirms it.
+	"$P" secondary add "$lan" --db "$db"
+	"$P" lan add "$lan" "${args[@]}" --secondary "$lan" --db "$db"
 	"$P" pki issue --dir "$etc" --role secondary --name "$lan" \
 		--out-cert "$etc/secondaries/$lan.crt" --out-key "$etc/secondaries/$lan.key"
 done

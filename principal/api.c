@@ -11,8 +11,8 @@
 
 #define ROLE(r) (1u << (r))
 #define BY_SECONDARY ROLE(PKI_ROLE_SECONDARY)
-/* A principal-role certificate: operators' and monitoring tools, read-only. */
-#define BY_ANYONE (ROLE(PKI_ROLE_SECONDARY) | ROLE(PKI_ROLE_PRINCIPAL))
+/* An operator-role certificate: operators' and monitoring tools, read-only. */
+#define BY_ANYONE (ROLE(PKI_ROLE_SECONDARY) | ROLE(PKI_ROLE_OPERATOR))
 
 struct api_op {
 	const char *name;

@@ -33,7 +33,7 @@ struct pki_args {
 static void pki_usage(FILE *f)
 {
 	fprintf(f, "Usage: insel-principal pki init --dir DIR [--org NAME] [--days N] [--json]\n"
-		   "       insel-principal pki issue --dir DIR --role principal|secondary|user "
+		   "       insel-principal pki issue --dir DIR --role principal|secondary|operator|user "
 		   "--name NAME\n"
 		   "                [--out-cert FILE --out-key FILE] [--days N] [--json]\n"
 		   "       insel-principal pki show CERT [--json]\n"
@@ -190,7 +190,7 @@ static int pki_issue_action(const struct pki_args *a)
 	role = pki_role_from_name(a->role);
 	if (role == PKI_ROLE_NONE || role == PKI_ROLE_CA) {
 		fprintf(stderr, "insel-principal pki issue: unknown role '%s' (principal, "
-				"secondary or user)\n", a->role);
+				"secondary, operator or user)\n", a->role);
 		return EXIT_USAGE;
 	}
 	if (!pki_name_valid(a->name)) {

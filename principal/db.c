@@ -66,7 +66,6 @@ static const char *const stmt_sql[ST_COUNT] = {
 
 	[ST_PFX_INSERT] = "INSERT INTO lan_prefixes (prefix, lan_id, family, network, last_addr, "
 			  "len) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-	[ST_PFX_DELETE_LAN] = "DELETE FROM lan_prefixes WHERE lan_id = ?1",
 	[ST_PFX_DELETE_ONE] = "DELETE FROM lan_prefixes WHERE lan_id = ?1 AND prefix = ?2",
 	/* No prefixes overlap, so only the one with the greatest network address not above
 	 * the new prefix's last address can overlap it. */
@@ -292,7 +291,7 @@ void db_read_release(struct db *db)
 
 /* ---- binding and reading ---- */
 
-static void prefix_last(const struct ip_prefix *p, struct ip_addr *last)
+void db_prefix_last(const struct ip_prefix *p, struct ip_addr *last)
 {
 	unsigned bits = ip_family_bits(p->addr.family);
 
@@ -311,7 +310,7 @@ void db_bind_prefix(sqlite3_stmt *st, int i, const struct ip_prefix *p)
 	struct ip_addr last;
 	int n = (int)ip_family_bits(p->addr.family) / 8;
 
-	prefix_last(p, &last);
+	db_prefix_last(p, &last);
 	sqlite3_bind_int(st, i, family_number(p->addr.family));
 	sqlite3_bind_blob(st, i + 1, p->addr.bytes, n, SQLITE_TRANSIENT);
 	sqlite3_bind_blob(st, i + 2, last.bytes, n, SQLITE_TRANSIENT);

@@ -94,10 +94,15 @@ struct db_registration {
 	size_t nprefixes;
 	const char *endpoint;     /* canonical "ADDR:PORT" */
 };
-/* Creates the secondary if new and the LAN if new; replaces the LAN's prefixes with the
- * stated ones. Refused (INSEL_E_CONFLICT, nothing changed) when the LAN is served by
- * another secondary, a prefix overlaps another LAN's, a host of the LAN would fall
- * outside the new prefixes, or the secondary is pinned to another certificate. */
+/* Records a registration against the operator's word: the secondary must be in the
+ * directory (`secondary add`), pinned to this certificate if pinned at all (else
+ * INSEL_E_CONFLICT), and the LAN must exist and be bound to it (`lan add --secondary`,
+ * `lan set-secondary`); every stated prefix must lie inside one of the LAN's prefixes
+ * (confirming or narrowing them). Each broken rule is refused with INSEL_E_FORBIDDEN and
+ * a sentence naming it: unknown secondary, unknown LAN, LAN served by another secondary,
+ * a second LAN for this secondary, an unbound LAN, a prefix outside the LAN's. The
+ * directory's LANs and prefixes are never changed by a registration; only the
+ * secondary's certificate, endpoint and heartbeat are recorded. */
 int db_register(struct db *db, const struct db_registration *r, int64_t now);
 /* Records a heartbeat; INSEL_E_NOT_FOUND if the secondary never registered. */
 int db_heartbeat(struct db *db, const char *secondary, int64_t now);

@@ -32,7 +32,6 @@ enum db_stmt_id {
 	ST_LAN_LIST,
 	ST_LAN_SERVING,
 	ST_PFX_INSERT,
-	ST_PFX_DELETE_LAN,
 	ST_PFX_DELETE_ONE,
 	ST_PFX_OVERLAP,
 	ST_PFX_MATCH,
@@ -92,6 +91,8 @@ void db_read_end(struct db *db, bool began);
 
 /* Binds a prefix as (family, network, last address) at positions i, i+1, i+2. */
 void db_bind_prefix(sqlite3_stmt *st, int i, const struct ip_prefix *p);
+/* The last address of p (every host bit set). */
+void db_prefix_last(const struct ip_prefix *p, struct ip_addr *last);
 /* Binds an address as (family, bytes) at positions i, i+1. */
 void db_bind_addr(sqlite3_stmt *st, int i, const struct ip_addr *a);
 void db_bind_text_or_null(sqlite3_stmt *st, int i, const char *text);

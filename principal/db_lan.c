@@ -476,18 +476,19 @@ bool db_secondary_serves(struct db *db, const char *name, const char *lan)
 
 /* ---- registration and heartbeats ---- */
 
+/* The operator's word on the registering secondary: it must be in the directory (added
+ * with `secondary add`), and pinned to the certificate it presents if pinned at all. */
 static int registering_secondary(struct db *db, const struct db_registration *r,
-				 int64_t now, struct secondary_row *row)
+				 struct secondary_row *row)
 {
 	int rc = secondary_get(db, r->secondary, row);
 
-	if (rc == INSEL_E_NOT_FOUND) {
-		/* A certificate from the organisation CA with the secondary role is enough to
-		 * appear in the directory; operators may pin it beforehand. */
-		rc = db_secondary_add(db, r->secondary, NULL, now);
-		if (!rc)
-			rc = secondary_get(db, r->secondary, row);
-	}
+	if (rc == INSEL_E_NOT_FOUND)
+		return db_set_error(db, INSEL_E_FORBIDDEN,
+				    "secondary %s is not in the directory: a registration cannot "
+				    "create one; the operator adds it ('secondary add %s') and "
+				    "binds its LAN ('lan add LAN --secondary %s')",
+				    r->secondary, r->secondary, r->secondary);
 	if (!rc && row->pinned && strcmp(row->fingerprint, r->fingerprint) != 0)
 		rc = db_set_error(db, INSEL_E_CONFLICT,
 				  "secondary %s is pinned to certificate %.16s..., not %.16s...",
@@ -495,32 +496,87 @@ static int registering_secondary(struct db *db, const struct db_registration *r,
 	return rc;
 }
 
-static int registering_lan(struct db *db, const struct db_registration *r,
-			   const struct secondary_row *sec, int64_t now, int64_t *lan_id)
+/* The LAN the secondary already serves, other than lan (into out; "" if none). */
+static int other_lan_served(struct db *db, const char *secondary, const char *lan,
+			    char *out, size_t outlen)
 {
+	json_t *sec;
+	const json_t *name;
+	size_t i;
+	int rc = db_secondary_show(db, secondary, 0, &sec);
+
+	out[0] = '\0';
+	if (rc)
+		return rc;
+	json_array_foreach(json_object_get(sec, "lans"), i, name)
+		if (strcmp(json_string_value(name), lan) != 0 && !out[0])
+			snprintf(out, outlen, "%s", json_string_value(name));
+	json_decref(sec);
+	return 0;
+}
+
+/* The operator's binding of the LAN: it must exist and be bound to this secondary. A
+ * registration never creates a LAN, takes one over, or claims an unbound one. */
+static int registering_lan(struct db *db, const struct db_registration *r, int64_t sec_id,
+			   int64_t *lan_id)
+{
+	char other[DB_NAME_MAX + 1];
 	struct lan_row lan;
-	sqlite3_stmt *st;
 	int rc = lan_get(db, r->lan, &lan);
 
-	if (rc == INSEL_E_NOT_FOUND) {
-		db->err[0] = '\0';
-		return lan_insert(db, r->lan, &sec->id, now, lan_id);
+	if (rc == INSEL_E_NOT_FOUND)
+		return db_set_error(db, INSEL_E_FORBIDDEN,
+				    "LAN %s is not in the directory: a registration cannot create "
+				    "a LAN; the operator adds it ('lan add %s --prefix PREFIX "
+				    "--secondary %s')", r->lan, r->lan, r->secondary);
+	if (rc)
+		return rc;
+	if (lan.has_secondary && lan.secondary_id != sec_id)
+		return db_set_error(db, INSEL_E_FORBIDDEN,
+				    "LAN %s is served by secondary %s, not %s: only the operator "
+				    "moves a LAN ('lan set-secondary')", r->lan, lan.secondary,
+				    r->secondary);
+	if (lan.has_secondary) {
+		*lan_id = lan.id;
+		return 0;
 	}
+	rc = other_lan_served(db, r->secondary, r->lan, other, sizeof other);
+	if (!rc && other[0])
+		return db_set_error(db, INSEL_E_FORBIDDEN,
+				    "secondary %s serves LAN %s and may not claim a second LAN "
+				    "(%s)", r->secondary, other, r->lan);
+	return rc ? rc : db_set_error(db, INSEL_E_FORBIDDEN,
+				      "LAN %s is bound to no secondary: a registration cannot "
+				      "claim it; the operator binds it ('lan set-secondary %s %s')",
+				      r->lan, r->lan, r->secondary);
+}
+
+/* A stated prefix must lie inside one of the LAN's prefixes (the same one holds its first
+ * and its last address, as no two prefixes overlap): confirming or narrowing, never
+ * widening or reaching into another LAN. */
+static int check_prefix_inside(struct db *db, const char *lan, const struct ip_prefix *p)
+{
+	char first_lan[DB_NAME_MAX + 1], last_lan[DB_NAME_MAX + 1];
+	char first_pfx[IP_STRLEN], last_pfx[IP_STRLEN], text[IP_STRLEN];
+	struct ip_addr last;
+	int rc;
+
+	db_prefix_last(p, &last);
+	rc = lan_of_address(db, &p->addr, first_lan, sizeof first_lan, first_pfx,
+			    sizeof first_pfx);
+	if (!rc)
+		rc = lan_of_address(db, &last, last_lan, sizeof last_lan, last_pfx,
+				    sizeof last_pfx);
 	if (rc)
 		return rc;
-	if (lan.has_secondary && lan.secondary_id != sec->id)
-		return db_set_error(db, INSEL_E_CONFLICT, "LAN %s is served by secondary %s",
-				    r->lan, lan.secondary);
-	*lan_id = lan.id;
-	st = db_stmt(db, ST_LAN_SET_SECONDARY);
-	sqlite3_bind_int64(st, 1, lan.id);
-	sqlite3_bind_int64(st, 2, sec->id);
-	rc = db_exec_stmt(db, st, "cannot set the LAN's secondary");
-	if (rc)
-		return rc;
-	st = db_stmt(db, ST_PFX_DELETE_LAN);
-	sqlite3_bind_int64(st, 1, lan.id);
-	return db_exec_stmt(db, st, "cannot replace the LAN's prefixes");
+	if (strcmp(first_lan, lan) == 0 && strcmp(last_lan, lan) == 0 &&
+	    strcmp(first_pfx, last_pfx) == 0)
+		return 0;
+	return db_set_error(db, INSEL_E_FORBIDDEN,
+			    "prefix %s is not inside a prefix of LAN %s in the directory: a "
+			    "registration may confirm or narrow the LAN's prefixes, never widen "
+			    "them; the operator changes them ('lan add-prefix')",
+			    ip_prefix_format(p, text, sizeof text), lan);
 }
 
 static int register_tx(struct db *db, const struct db_registration *r, int64_t now)
@@ -528,14 +584,12 @@ static int register_tx(struct db *db, const struct db_registration *r, int64_t n
 	struct secondary_row sec;
 	int64_t lan_id = 0;
 	sqlite3_stmt *st;
-	int rc = registering_secondary(db, r, now, &sec);
+	int rc = registering_secondary(db, r, &sec);
 
 	if (!rc)
-		rc = registering_lan(db, r, &sec, now, &lan_id);
-	if (!rc)
-		rc = insert_prefixes(db, lan_id, r->prefixes, r->nprefixes);
-	if (!rc)
-		rc = check_hosts_inside(db, lan_id, r->lan);
+		rc = registering_lan(db, r, sec.id, &lan_id);
+	for (size_t i = 0; !rc && i < r->nprefixes; i++)
+		rc = check_prefix_inside(db, r->lan, &r->prefixes[i]);
 	if (rc)
 		return rc;
 	st = db_stmt(db, ST_SEC_REGISTER);

@@ -1,5 +1,5 @@
 /* `insel-principal serve`: the directory's TLS API daemon. One libuv loop accepts mutually
- * authenticated TLS 1.3 connections (tls.h) from secondaries (full API) and principal-role
+ * authenticated TLS 1.3 connections (tls.h) from secondaries (full API) and operator-role
  * tools (read-only), feeds each message to api_handle(), runs password checks on libuv's
  * thread pool, marks silent secondaries down on a timer, and stops cleanly on SIGINT or
  * SIGTERM. Revocation is checked against the directory at every handshake.
@@ -235,7 +235,9 @@ static bool revoked_cb(void *ctx, const char *serial)
 
 static int start(struct daemon *d, const struct serve_options *o)
 {
-	static const enum pki_role roles[] = {PKI_ROLE_SECONDARY, PKI_ROLE_PRINCIPAL};
+	/* Secondaries and operators' tools; a principal-role certificate is the
+	 * directory's own and is never a client here. */
+	static const enum pki_role roles[] = {PKI_ROLE_SECONDARY, PKI_ROLE_OPERATOR};
 	char err[512], ep[IP_STRLEN];
 	uint64_t sweep_ms = (uint64_t)o->down_after_s * 1000 / 4;
 	int rc;

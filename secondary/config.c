@@ -17,6 +17,8 @@ static const struct cfg_key secondary_schema[] = {
 	{"secondary", "lan_address6", CFG_ADDR, 0, 0, 0, NULL},
 	{"principal", "address", CFG_ENDPOINT, CFG_REQUIRED, 0, 0, NULL},
 	{"principal", "heartbeat", CFG_DURATION, 0, 1000, 600000, "10s"},
+	{"principal", "name", CFG_STRING, CFG_REQUIRED, 0, 0, NULL},
+	{"principal", "fingerprint", CFG_STRING, 0, 0, 0, NULL},
 	{"tls", "ca", CFG_PATH, CFG_REQUIRED, 0, 0, NULL},
 	{"tls", "cert", CFG_PATH, CFG_REQUIRED, 0, 0, NULL},
 	{"tls", "key", CFG_PATH, CFG_REQUIRED, 0, 0, NULL},
@@ -77,6 +79,12 @@ static bool ciphers_valid(const char *list)
 		if (sec_cipher_from_name(tok) == SEC_CIPHER_NONE)
 			return false;
 	return n > 0;
+}
+
+static bool fingerprint_valid(const char *fp)
+{
+	return strlen(fp) == PKI_FINGERPRINT_LEN &&
+	       strspn(fp, "0123456789abcdef") == PKI_FINGERPRINT_LEN;
 }
 
 static bool lan_address_inside(const struct secondary_config *c, const struct ip_addr *a)
@@ -181,6 +189,14 @@ int secondary_config_load(struct secondary_config *c, const char *path)
 				     "LAN's prefixes");
 	cfg_endpoint(&c->file, "principal", "address", &c->principal);
 	c->heartbeat_ms = cfg_duration_ms(&c->file, "principal", "heartbeat");
+	c->principal_name = cfg_str(&c->file, "principal", "name");
+	if (!pki_name_valid(c->principal_name))
+		return fail(c, path, "principal: name must be the name in the principal's "
+				     "certificate (1-64 of a-z 0-9 . _ -)");
+	c->principal_fingerprint = cfg_str(&c->file, "principal", "fingerprint");
+	if (c->principal_fingerprint && !fingerprint_valid(c->principal_fingerprint))
+		return fail(c, path, "principal: fingerprint must be 64 lowercase hex digits "
+				     "(SHA-256, as `insel-principal pki show` prints it)");
 	c->ca = cfg_str(&c->file, "tls", "ca");
 	c->cert = cfg_str(&c->file, "tls", "cert");
 	c->key = cfg_str(&c->file, "tls", "key");

@@ -3,6 +3,7 @@
  * (with jitter, so that many secondaries do not return in lock-step) whenever the link
  * drops. Calls in progress never depend on this link being up. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "err.h"
 #include "log.h"
@@ -193,6 +194,19 @@ static void hello_reply(void *ctx, const json_t *reply, int err)
 		 l);
 }
 
+/* With principal_fingerprint configured, the directory is that one certificate. */
+static bool principal_pinned_ok(struct principal_link *l, struct tls_conn *c)
+{
+	const char *want = l->owner->cfg.principal_fingerprint;
+	const struct pki_identity *id = tls_conn_peer(c);
+
+	if (!want || strcmp(id->fingerprint, want) == 0)
+		return true;
+	log_error("principal '%s' presented certificate %.16s..., not the pinned %.16s...; "
+		  "refusing it", id->name, id->fingerprint, want);
+	return false;
+}
+
 static void on_ready(struct tls_conn *c, int status)
 {
 	struct principal_link *l = tls_conn_data(c);
@@ -201,6 +215,10 @@ static void on_ready(struct tls_conn *c, int status)
 		if (l->failures++ == 0)
 			log_warn("cannot reach the principal: %s", tls_conn_error(c));
 		return;  /* on_close follows and schedules the retry */
+	}
+	if (!principal_pinned_ok(l, c)) {
+		tls_conn_close(c, INSEL_E_VERIFY);
+		return;
 	}
 	set_state(l, LINK_REGISTERING);
 	rpc_call(&l->rpc, msg_hello(0, "secondary"), REQUEST_TIMEOUT_MS, hello_reply, l);
@@ -248,8 +266,9 @@ static void link_connect(struct principal_link *l)
 	int rc;
 
 	set_state(l, LINK_CONNECTING);
-	rc = tls_connect(s->loop, s->creds, &s->cfg.principal, PKI_ROLE_PRINCIPAL, NULL,
-			 &link_callbacks, l, &l->conn);
+	/* Only a principal-role certificate with the configured name is the directory. */
+	rc = tls_connect(s->loop, s->creds, &s->cfg.principal, PKI_ROLE_PRINCIPAL,
+			 s->cfg.principal_name, &link_callbacks, l, &l->conn);
 	if (rc) {
 		log_warn("cannot connect to the principal: %s", insel_strerror(rc));
 		l->conn = NULL;

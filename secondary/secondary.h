@@ -51,6 +51,8 @@ struct secondary_config {
 					   * calls carrying IPv6: routes, ICMPv6 errors) */
 	bool has_lan_address6;
 	struct ip_endpoint principal;
+	const char *principal_name;        /* the name in the principal's certificate */
+	const char *principal_fingerprint; /* NULL, or the SHA-256 its certificate must have */
 	uint64_t heartbeat_ms;
 	const char *ca, *cert, *key;
 	struct ip_endpoint peer_listen;   /* where other secondaries reach us */

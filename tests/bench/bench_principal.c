@@ -228,7 +228,12 @@ static int fill_lan(struct db *db, unsigned lan, const char *hash, int64_t now)
 	snprintf(ep, sizeof ep, "198.18.%u.%u:7443", a, b);
 	struct db_registration r = {sec, fp, serial, name, &prefix, 1, ep};
 
-	rc = db_register(db, &r, now);
+	/* As an operator would: the secondary and its LAN first, then its registration. */
+	rc = db_secondary_add(db, sec, NULL, now);
+	if (!rc)
+		rc = db_lan_add(db, name, &prefix, 1, sec, now);
+	if (!rc)
+		rc = db_register(db, &r, now);
 	for (unsigned h = 0; !rc && h < HOSTS_PER_LAN; h++) {
 		snprintf(text, sizeof text, "10.%u.%u.%u", a, b, h + 1);
 		rc = ip_addr_parse(text, &addr);

@@ -138,7 +138,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 1)
 		return 0;
 	peer.srv = &server;
-	peer.id.role = data[0] & 1 ? PKI_ROLE_PRINCIPAL : PKI_ROLE_SECONDARY;
+	peer.id.role = data[0] & 1 ? PKI_ROLE_OPERATOR : PKI_ROLE_SECONDARY;
 	peer.hello_done = data[0] & 2;
 	snprintf(peer.id.name, sizeof peer.id.name, "%s", data[0] & 4 ? "gw-b" : "gw-a");
 	snprintf(peer.id.serial, sizeof peer.id.serial, "0a");

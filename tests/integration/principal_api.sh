@@ -90,11 +90,17 @@ for n in gw-a gw-b gw-evil; do
 	"$P" pki issue --dir "$tmp/ca" --role secondary --name "$n" >/dev/null || exit 1
 done
 "$P" pki issue --dir "$tmp/ca" --role principal --name principal >/dev/null || exit 1
-"$P" pki issue --dir "$tmp/ca" --role principal --name ops >/dev/null || exit 1
+"$P" pki issue --dir "$tmp/ca" --role operator --name ops >/dev/null || exit 1
+
+# ---- the operator binds each LAN to its secondary; registrations only confirm ----
+cli secondary add gw-a >/dev/null
+cli secondary add gw-b >/dev/null
+cli lan add lan-a --prefix 10.1.0.0/24 --secondary gw-a >/dev/null
+cli lan add lan-b --prefix 10.2.0.0/24 --prefix 2001:db8:2::/48 --secondary gw-b >/dev/null
+cli lan add lan-e --prefix 10.8.0.0/24 >/dev/null
 
 start_principal
 
-# ---- registration and overlap refusal ----
 out=$(client gw-a <<EOF
 $hello
 {"op":"register","id":2,"lan":"lan-a","prefixes":["10.1.0.0/24"],"endpoint":"198.18.0.1:7443"}
@@ -107,17 +113,35 @@ out=$(client gw-b <<EOF
 $hello
 {"op":"register","id":2,"lan":"lan-b","prefixes":["10.2.0.0/24","2001:db8:2::/48"],"endpoint":"198.18.0.2:7443"}
 {"op":"register","id":3,"lan":"lan-c","prefixes":["10.1.0.0/16"],"endpoint":"198.18.0.2:7443"}
-{"op":"register","id":4,"lan":"lan-a","prefixes":["10.5.0.0/24"],"endpoint":"198.18.0.2:7443"}
+{"op":"register","id":4,"lan":"lan-a","prefixes":["10.1.0.0/24"],"endpoint":"198.18.0.2:7443"}
 {"op":"register","id":5,"lan":"lan-d","prefixes":["10.6.0.1/24"],"endpoint":"198.18.0.2:7443"}
 {"op":"register","id":6,"lan":"lan-d","prefixes":"10.6.0.0/24","endpoint":"198.18.0.2:7443"}
+{"op":"register","id":7,"lan":"lan-b","prefixes":["10.2.0.0/16"],"endpoint":"198.18.0.2:7443"}
+{"op":"register","id":8,"lan":"lan-e","prefixes":["10.8.0.0/24"],"endpoint":"198.18.0.2:7443"}
+{"op":"register","id":9,"lan":"lan-b","prefixes":["10.2.0.128/25"],"endpoint":"198.18.0.2:7443"}
 EOF
 )
 expect "gw-b registers lan-b" "$out" '"id":2,"lan":"lan-b","ok":true'
-expect "overlap refused, naming the clash" "$out" \
-	'"code":"conflict","message":"prefix 10.1.0.0/16 overlaps 10.1.0.0/24 of LAN lan-a".*"id":3'
-expect "a served LAN cannot be taken over" "$out" 'served by secondary gw-a.*"id":4'
+expect "a registration cannot create a LAN" "$out" \
+	'"code":"forbidden","message":"LAN lan-c is not in the directory.*"id":3'
+expect "a served LAN cannot be taken over" "$out" 'served by secondary gw-a, not gw-b.*"id":4'
 expect "host bits refused" "$out" '"code":"host_bits".*"id":5'
 expect "wrong field type refused" "$out" '"code":"bad_field".*"id":6'
+expect "prefixes cannot be widened" "$out" \
+	'"code":"forbidden","message":"prefix 10.2.0.0/16 is not inside a prefix of LAN lan-b.*never widen.*"id":7'
+expect "nor a second LAN claimed" "$out" \
+	'"message":"secondary gw-b serves LAN lan-b and may not claim a second LAN \(lan-e\).*"id":8'
+expect "narrowing is accepted" "$out" '"id":9,"lan":"lan-b","ok":true,"prefixes":\["10.2.0.128/25"\]'
+out=$(client gw-evil <<EOF
+$hello
+{"op":"register","id":2,"lan":"lan-e","prefixes":["10.8.0.0/24"],"endpoint":"198.18.0.9:7443"}
+EOF
+)
+expect "a secondary the operator never added cannot register" "$out" \
+	'"message":"secondary gw-evil is not in the directory.*"id":2'
+out=$(cli lan list)
+expect "the directory keeps the operator's prefixes" "$out" 'lan-b +10.2.0.0/24,2001:db8:2::/48 +gw-b'
+refuse "and no LAN was created by a registration" "$out" 'lan-c|lan-d'
 
 # ---- the operator CLI works while the daemon runs ----
 cli host add printer --lan lan-b --address 10.2.0.20 >/dev/null
@@ -159,7 +183,7 @@ expect "unknown user" "$out" '"code":"not_found".*"id":6'
 expect "unknown op" "$out" '"code":"unknown_op".*"id":7'
 expect "missing field" "$out" '"code":"bad_field","message":"field .callee. is missing".*"id":8'
 expect "second hello refused" "$out" '"code":"protocol".*"id":9'
-expect "list of LANs" "$out" '"id":10,"items":\[.*"ok":true.*"total":2'
+expect "list of LANs" "$out" '"id":10,"items":\[.*"ok":true.*"total":3'
 expect "revocation list" "$out" '"id":11,.*"serials":\[\]'
 
 out=$(client ops <<EOF
@@ -169,9 +193,13 @@ $hello
 {"op":"verify_user","id":4,"user":"alice@lan-a","password":"pw-alice"}
 EOF
 )
-expect "a principal-role tool may look up" "$out" '"host":"printer","id":2'
+expect "an operator-role tool may look up" "$out" '"host":"printer","id":2'
 expect "but may not register" "$out" '"code":"forbidden".*"id":3'
 expect "nor check passwords" "$out" '"code":"forbidden".*"id":4'
+out=$(printf '%s\n' "$hello" | client principal; echo "rc=$?")
+expect "a principal-role certificate is no client of the principal" "$out" \
+	'handshake failed|Certificate is bad|role'
+refuse "and gets no reply" "$out" '"ok":true'
 
 # ---- verify_user: only for the caller's own LAN ----
 out=$(client gw-a <<EOF
@@ -289,7 +317,7 @@ expect "the daemon still serves" "$out" '"host":"printer","id":2'
 # ---- restart: nothing lost ----
 stop_principal || fail "principal did not stop cleanly on SIGTERM"
 out=$(cli status)
-expect "status after stop" "$out" 'LANs +2'
+expect "status after stop" "$out" 'LANs +3'
 start_principal
 out=$(client gw-a <<EOF
 $hello

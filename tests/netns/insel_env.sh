@@ -46,8 +46,11 @@ insel_directory() {
 		v6a=(--prefix fd01::/64)
 		v6b=(--prefix fd02::/64)
 	fi
-	pdir lan add lan-a --prefix 10.1.0.0/24 "${v6a[@]}" >/dev/null
-	pdir lan add lan-b --prefix 10.2.0.0/24 "${v6b[@]}" >/dev/null
+	# The operator binds each LAN to its secondary; registrations only confirm it.
+	pdir secondary add lan-a >/dev/null
+	pdir secondary add lan-b >/dev/null
+	pdir lan add lan-a --prefix 10.1.0.0/24 "${v6a[@]}" --secondary lan-a >/dev/null
+	pdir lan add lan-b --prefix 10.2.0.0/24 "${v6b[@]}" --secondary lan-b >/dev/null
 	for u in alice@lan-a carol@lan-a bob@lan-b dave@lan-b; do
 		# Few KDF iterations: the tests log in often; production keeps the default.
 		echo "pw-${u%@*}" | pdir user add "$u" --iterations 1000 >/dev/null
@@ -80,6 +83,7 @@ lan_address = 10.$n.0.1
 $v6
 [principal]
 address = 198.18.0.2:7443
+name = principal
 heartbeat = $INSEL_HEARTBEAT
 [tls]
 ca = $PKI/ca.crt

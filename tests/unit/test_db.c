@@ -71,12 +71,26 @@ static struct ip_addr addr(const char *text)
 	return a;
 }
 
+/* What the operator does before a secondary may register: add it, and add its LAN bound
+ * to it (either may exist already). */
+static void bind_lan(struct db *db, const char *sec, const char *lan, const char *prefix,
+		     int64_t now)
+{
+	struct ip_prefix p = pfx(prefix);
+	int rc = db_secondary_add(db, sec, NULL, now);
+
+	assert_true(rc == 0 || rc == INSEL_E_EXISTS);
+	rc = db_lan_add(db, lan, &p, 1, sec, now);
+	assert_true(rc == 0 || rc == INSEL_E_EXISTS);
+}
+
 static void register_lan(struct db *db, const char *sec, const char *lan, const char *prefix,
 			 const char *endpoint, int64_t now)
 {
 	struct ip_prefix p = pfx(prefix);
 	struct db_registration r = {sec, "aa", "01", lan, &p, 1, endpoint};
 
+	bind_lan(db, sec, lan, prefix, now);
 	assert_int_equal(db_register(db, &r, now), 0);
 }
 
@@ -136,31 +150,87 @@ static void lan_overlap_refused_and_named(void **state)
 static void registration_and_conflicts(void **state)
 {
 	struct fixture *f = *state;
-	struct ip_prefix p = pfx("10.1.0.0/24"), q = pfx("10.1.0.128/25");
-	struct db_registration r = {"gw-b", "bb", "02", "lan-b", &q, 1, "198.18.0.2:7443"};
+	struct ip_prefix p = pfx("10.1.0.0/24"), q = pfx("10.2.0.0/24");
+	struct db_registration r = {"gw-b", "bb", "02", "lan-a", &p, 1, "198.18.0.2:7443"};
 	json_t *sec, *lan;
 
 	register_lan(f->db, "gw-a", "lan-a", "10.1.0.0/24", "198.18.0.1:7443", NOW);
-	/* Overlap with another LAN is refused and named. */
-	assert_int_equal(db_register(f->db, &r, NOW), INSEL_E_CONFLICT);
-	assert_non_null(strstr(db_errmsg(f->db), "LAN lan-a"));
-	/* Another secondary cannot take over a served LAN. */
-	r.lan = "lan-a";
-	r.prefixes = &p;
-	assert_int_equal(db_register(f->db, &r, NOW), INSEL_E_CONFLICT);
-	assert_non_null(strstr(db_errmsg(f->db), "served by secondary gw-a"));
-	/* The refused registration created nothing (the secondary row included). */
+	/* A secondary the operator never added cannot register, nor appear. */
+	assert_int_equal(db_register(f->db, &r, NOW), INSEL_E_FORBIDDEN);
+	assert_non_null(strstr(db_errmsg(f->db), "gw-b is not in the directory"));
 	assert_int_equal(db_secondary_show(f->db, "gw-b", NOW, &sec), INSEL_E_NOT_FOUND);
+	/* Another secondary cannot take over a served LAN. */
+	assert_int_equal(db_secondary_add(f->db, "gw-b", NULL, NOW), 0);
+	assert_int_equal(db_register(f->db, &r, NOW), INSEL_E_FORBIDDEN);
+	assert_non_null(strstr(db_errmsg(f->db), "served by secondary gw-a, not gw-b"));
+	/* A registration cannot create a LAN. */
+	r.lan = "lan-b";
+	r.prefixes = &q;
+	assert_int_equal(db_register(f->db, &r, NOW), INSEL_E_FORBIDDEN);
+	assert_non_null(strstr(db_errmsg(f->db), "LAN lan-b is not in the directory"));
+	assert_int_equal(db_lan_show(f->db, "lan-b", NOW, &lan), INSEL_E_NOT_FOUND);
+	/* Nor claim a LAN the operator bound to nobody. */
+	assert_int_equal(db_lan_add(f->db, "lan-b", &q, 1, NULL, NOW), 0);
+	assert_int_equal(db_register(f->db, &r, NOW), INSEL_E_FORBIDDEN);
+	assert_non_null(strstr(db_errmsg(f->db), "LAN lan-b is bound to no secondary"));
+	/* Nor serve a second LAN: gw-a serves lan-a. */
+	r.secondary = "gw-a";
+	assert_int_equal(db_register(f->db, &r, NOW), INSEL_E_FORBIDDEN);
+	assert_non_null(strstr(db_errmsg(f->db), "gw-a serves LAN lan-a and may not claim a "
+					  "second LAN (lan-b)"));
+	/* Bound by the operator, gw-b registers lan-b. */
+	r.secondary = "gw-b";
+	assert_int_equal(db_lan_set_secondary(f->db, "lan-b", "gw-b"), 0);
+	assert_int_equal(db_register(f->db, &r, NOW), 0);
 	assert_int_equal(db_secondary_show(f->db, "gw-a", NOW, &sec), 0);
 	assert_string_equal(json_string_value(json_object_get(sec, "state")), "up");
 	assert_string_equal(json_string_value(json_object_get(sec, "endpoint")),
 			    "198.18.0.1:7443");
 	json_decref(sec);
-	/* Re-registering replaces the prefixes. */
-	register_lan(f->db, "gw-a", "lan-a", "10.1.0.0/16", "198.18.0.1:7444", NOW + 1);
+}
+
+static void registration_may_narrow_never_widen(void **state)
+{
+	struct fixture *f = *state;
+	struct ip_prefix narrow = pfx("10.1.0.128/25"), wide = pfx("10.1.0.0/16");
+	struct ip_prefix across[] = {pfx("10.1.0.0/24"), pfx("10.2.0.0/25")};
+	struct ip_prefix outside = pfx("10.9.0.0/24"), two[] = {pfx("10.1.0.0/25"),
+								pfx("2001:db8:1::/64")};
+	struct ip_prefix v6 = pfx("2001:db8:1::/48");
+	struct db_registration r = {"gw-a", "aa", "01", "lan-a", &narrow, 1, "198.18.0.1:7444"};
+	json_t *lan;
+
+	register_lan(f->db, "gw-a", "lan-a", "10.1.0.0/24", "198.18.0.1:7443", NOW);
+	bind_lan(f->db, "gw-b", "lan-b", "10.2.0.0/24", NOW);
+	assert_int_equal(db_lan_add_prefix(f->db, "lan-a", &v6), 0);
+	/* Narrowing is accepted; the directory keeps the operator's prefixes. */
+	assert_int_equal(db_register(f->db, &r, NOW + 1), 0);
+	r.prefixes = two;
+	r.nprefixes = 2;
+	assert_int_equal(db_register(f->db, &r, NOW + 1), 0);
 	assert_int_equal(db_lan_show(f->db, "lan-a", NOW, &lan), 0);
+	assert_int_equal(json_array_size(json_object_get(lan, "prefixes")), 2);
 	assert_string_equal(json_string_value(json_array_get(json_object_get(lan, "prefixes"), 0)),
-			    "10.1.0.0/16");
+			    "10.1.0.0/24");
+	assert_string_equal(json_string_value(json_object_get(lan, "endpoint")),
+			    "198.18.0.1:7444");
+	json_decref(lan);
+	/* Widening, reaching into another LAN, or claiming unknown space is refused. */
+	r.nprefixes = 1;
+	r.prefixes = &wide;
+	assert_int_equal(db_register(f->db, &r, NOW + 2), INSEL_E_FORBIDDEN);
+	assert_non_null(strstr(db_errmsg(f->db), "prefix 10.1.0.0/16 is not inside a prefix of "
+					  "LAN lan-a"));
+	assert_non_null(strstr(db_errmsg(f->db), "never widen"));
+	r.prefixes = across;
+	r.nprefixes = 2;
+	assert_int_equal(db_register(f->db, &r, NOW + 2), INSEL_E_FORBIDDEN);
+	assert_non_null(strstr(db_errmsg(f->db), "prefix 10.2.0.0/25"));
+	r.prefixes = &outside;
+	r.nprefixes = 1;
+	assert_int_equal(db_register(f->db, &r, NOW + 2), INSEL_E_FORBIDDEN);
+	/* The refusals changed nothing: the endpoint is the accepted registration's. */
+	assert_int_equal(db_lan_show(f->db, "lan-a", NOW, &lan), 0);
 	assert_string_equal(json_string_value(json_object_get(lan, "endpoint")),
 			    "198.18.0.1:7444");
 	json_decref(lan);
@@ -176,6 +246,7 @@ static void pinned_fingerprint(void **state)
 	assert_int_equal(db_secondary_add(f->db, "gw-p", "nothex", NOW), INSEL_E_BAD_FIELD);
 	assert_int_equal(db_secondary_add(f->db, "gw-p", fp, NOW), 0);
 	assert_int_equal(db_secondary_add(f->db, "gw-p", NULL, NOW), INSEL_E_EXISTS);
+	assert_int_equal(db_lan_add(f->db, "lan-p", &p, 1, "gw-p", NOW), 0);
 	assert_int_equal(db_register(f->db, &r, NOW), INSEL_E_CONFLICT);
 	assert_non_null(strstr(db_errmsg(f->db), "pinned"));
 	r.fingerprint = fp;
@@ -224,9 +295,9 @@ static void hosts_stay_inside_their_lan(void **state)
 	assert_int_equal(db_host_add(f->db, "pc1", "lan-a", &other, NOW), INSEL_E_EXISTS);
 	assert_int_equal(db_host_add(f->db, "pc3", "lan-a", &in, NOW), INSEL_E_EXISTS);
 	assert_int_equal(db_host_add(f->db, "pc3", "lan-x", &other, NOW), INSEL_E_NOT_FOUND);
-	/* Shrinking the LAN so that pc1 falls outside is refused, and nothing changes. */
-	assert_int_equal(db_register(f->db, &r, NOW), INSEL_E_CONFLICT);
-	assert_non_null(strstr(db_errmsg(f->db), "pc1"));
+	/* A registration narrower than the LAN leaves the directory's prefixes (and so
+	 * pc1) as they are. */
+	assert_int_equal(db_register(f->db, &r, NOW), 0);
 	assert_int_equal(db_lan_remove_prefix(f->db, "lan-a", &narrow),
 			 INSEL_E_NOT_FOUND);
 	assert_int_equal(db_host_list(f->db, "lan-a", &hosts), 0);
@@ -463,6 +534,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(newer_schema_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(lan_overlap_refused_and_named, setup, teardown),
 		cmocka_unit_test_setup_teardown(registration_and_conflicts, setup, teardown),
+		cmocka_unit_test_setup_teardown(registration_may_narrow_never_widen, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(pinned_fingerprint, setup, teardown),
 		cmocka_unit_test_setup_teardown(heartbeat_and_down_marking, setup, teardown),
 		cmocka_unit_test_setup_teardown(hosts_stay_inside_their_lan, setup, teardown),
