@@ -123,6 +123,12 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_REV_EXISTS] = "SELECT 1 FROM revoked_certs WHERE serial = ?1",
 	[ST_REV_LIST] = "SELECT serial, name, reason, revoked_at FROM revoked_certs "
 			"ORDER BY revoked_at, serial",
+	/* Calls recorded by the secondary whose certificate is being revoked: it can never
+	 * record their end now, and its peers end them within seconds. */
+	[ST_CALL_END_REVOKED] = "UPDATE calls SET ended_at = ?2, end_reason = 'revoked' "
+				"WHERE ended_at IS NULL AND reported_by IN "
+				"(SELECT id FROM secondaries WHERE serial = ?1)",
+	[ST_DATA_VERSION] = "PRAGMA data_version",
 
 	[ST_STATUS] = "SELECT (SELECT count(*) FROM lans), (SELECT count(*) FROM secondaries), "
 		      "(SELECT count(*) FROM secondaries WHERE state = 'up' AND "
@@ -567,6 +573,19 @@ void db_close(struct db *db)
 		sqlite3_finalize(db->stmt[i]);
 	sqlite3_close(db->sql);
 	free(db);
+}
+
+int db_data_version(struct db *db, int64_t *out)
+{
+	sqlite3_stmt *st = db_stmt(db, ST_DATA_VERSION);
+	int rc = sqlite3_step(st);
+
+	if (rc == SQLITE_ROW)
+		*out = sqlite3_column_int64(st, 0);
+	else
+		rc = db_sqlite_error(db, "cannot read the data version");
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW ? 0 : rc;
 }
 
 int db_schema_version(struct db *db)

@@ -154,12 +154,18 @@ int db_call_show(struct db *db, const char *id, int64_t now, json_t **out);
 int db_call_reporter(struct db *db, const char *id, char *out, size_t outlen);
 
 /* ---- revoked certificates ---- */
+/* Revokes a serial; the active calls recorded by the secondary holding that certificate
+ * end with reason 'revoked' in the same transaction (it can no longer record them). */
 int db_revoke(struct db *db, const char *serial, const char *name, const char *reason,
 	      int64_t now);
 int db_unrevoke(struct db *db, const char *serial);
 bool db_is_revoked(struct db *db, const char *serial);
 /* [{serial, name, reason, revoked_at}] */
 int db_revoked_list(struct db *db, json_t **out);
+/* SQLite's PRAGMA data_version: changes whenever another connection (an operator command)
+ * committed to the file since the last call, so a daemon can poll for revocations
+ * cheaply. */
+int db_data_version(struct db *db, int64_t *out);
 /* Lowercase hex, 1..40 digits (as pki.h prints serials). */
 bool db_serial_valid(const char *serial);
 

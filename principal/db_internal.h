@@ -55,6 +55,8 @@ enum db_stmt_id {
 	ST_REV_DELETE,
 	ST_REV_EXISTS,
 	ST_REV_LIST,
+	ST_CALL_END_REVOKED,
+	ST_DATA_VERSION,
 	ST_STATUS,
 	ST_COUNT
 };
@@ -108,6 +110,10 @@ const char *db_col_text(sqlite3_stmt *st, int i);
 /* Reports "no such X" for an empty listing asked for by name. */
 int db_one_or_not_found(struct db *db, json_t *list, const char *what, const char *name,
 			json_t **out);
+
+/* db_revoke inside the caller's transaction. */
+int db_revoke_tx(struct db *db, const char *serial, const char *name, const char *reason,
+		 int64_t now);
 
 /* Row ids by name; INSEL_E_NOT_FOUND with a message naming the kind. */
 int db_lan_id(struct db *db, const char *lan, int64_t *id);

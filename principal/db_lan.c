@@ -447,7 +447,7 @@ static int secondary_revoke_tx(struct db *db, const char *name, const char *reas
 		return db_set_error(db, INSEL_E_NOT_FOUND,
 				    "secondary '%s' never registered, so its certificate is not "
 				    "known; revoke it by serial with 'revoke add'", name);
-	rc = db_revoke(db, row.serial, name, reason, now);
+	rc = db_revoke_tx(db, row.serial, name, reason, now);
 	if (rc)
 		return rc;
 	st = db_stmt(db, ST_SEC_MARK_ONE_DOWN);

@@ -317,8 +317,8 @@ int db_call_show(struct db *db, const char *id, int64_t now, json_t **out)
 
 /* ---- revoked certificates ---- */
 
-int db_revoke(struct db *db, const char *serial, const char *name, const char *reason,
-	      int64_t now)
+int db_revoke_tx(struct db *db, const char *serial, const char *name, const char *reason,
+		 int64_t now)
 {
 	sqlite3_stmt *st;
 	int rc;
@@ -333,8 +333,21 @@ int db_revoke(struct db *db, const char *serial, const char *name, const char *r
 	sqlite3_bind_int64(st, 4, now);
 	rc = db_exec_stmt(db, st, "cannot revoke");
 	if (rc == INSEL_E_EXISTS)
-		rc = db_set_error(db, rc, "certificate %s is already revoked", serial);
-	return rc;
+		return db_set_error(db, rc, "certificate %s is already revoked", serial);
+	if (rc)
+		return rc;
+	st = db_stmt(db, ST_CALL_END_REVOKED);
+	sqlite3_bind_text(st, 1, serial, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 2, now);
+	return db_exec_stmt(db, st, "cannot end the revoked secondary's calls");
+}
+
+int db_revoke(struct db *db, const char *serial, const char *name, const char *reason,
+	      int64_t now)
+{
+	int rc = db_tx_begin(db);
+
+	return rc ? rc : db_tx_end(db, db_revoke_tx(db, serial, name, reason, now));
 }
 
 int db_unrevoke(struct db *db, const char *serial)

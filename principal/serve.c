@@ -2,7 +2,11 @@
  * authenticated TLS 1.3 connections (tls.h) from secondaries (full API) and operator-role
  * tools (read-only), feeds each message to api_handle(), runs password checks on libuv's
  * thread pool, marks silent secondaries down on a timer, and stops cleanly on SIGINT or
- * SIGTERM. Revocation is checked against the directory at every handshake.
+ * SIGTERM. Revocation is checked against the directory at every handshake, and against
+ * the revocation watch (revocation_watch.h) at every request: a certificate revoked by
+ * the operator while its connection is open has that connection closed within half a
+ * second, and every secondary connected is told the new serials at once ("revoked"
+ * notice, docs/principal-api.md) so that it can end its calls with the revoked party.
  *
  * The messages that arrive in one turn of the loop are read in one read transaction of
  * the directory (db_read_hold), ended after that turn's I/O (a check handle) or by the
@@ -19,6 +23,7 @@
 #include "api.h"
 #include "err.h"
 #include "log.h"
+#include "revocation_watch.h"
 #include "tls.h"
 
 struct daemon;
@@ -39,6 +44,8 @@ struct daemon {
 	uv_timer_t sweep;
 	uv_check_t reads;  /* ends the turn's read transaction */
 	uv_signal_t sigint, sigterm;
+	struct revocation_watch revocations;
+	bool revocations_polled;  /* in this turn of the loop */
 	struct conn *conns;
 	size_t nconns, max_conns;
 	bool stopping;
@@ -85,13 +92,64 @@ static void conn_ready(struct tls_conn *t, int status)
 	log_debug("%s %s connected", pki_role_name(c->peer.id.role), c->peer.id.name);
 }
 
+/* Closes the connection if its certificate has been revoked since the handshake. */
+static bool close_if_revoked(struct conn *c)
+{
+	if (!revocation_watch_revoked(&c->d->revocations, c->peer.id.serial))
+		return false;
+	log_warn("closing the connection of %s %s: its certificate (serial %s) is revoked",
+		 pki_role_name(c->peer.id.role), c->peer.id.name, c->peer.id.serial);
+	tls_conn_close(c->tls, INSEL_E_VERIFY);
+	return true;
+}
+
 static void conn_message(struct tls_conn *t, json_t *msg, int err)
 {
 	struct conn *c = tls_conn_data(t);
+	struct daemon *d = c->d;
 
-	if (c->ready) {
-		db_read_hold(c->d->api.db);
-		api_handle(&c->peer, msg, err);
+	if (!c->ready)
+		return;
+	/* Once per turn of the loop, before the turn's read window opens. */
+	if (!d->revocations_polled) {
+		revocation_watch_refresh(&d->revocations);
+		d->revocations_polled = true;
+	}
+	if (close_if_revoked(c))
+		return;
+	db_read_hold(d->api.db);
+	api_handle(&c->peer, msg, err);
+}
+
+#define REVOKED_NOTICE_MAX 500  /* serials per notice, well inside a frame */
+
+/* {"op":"revoked","serials":[...]}: no id, and no reply expected. */
+static void notify_revoked(struct conn *c, const json_t *newly)
+{
+	size_t n = json_array_size(newly);
+
+	for (size_t first = 0; first < n; first += REVOKED_NOTICE_MAX) {
+		json_t *serials = json_array();
+
+		for (size_t i = first; i < n && i < first + REVOKED_NOTICE_MAX; i++)
+			json_array_append(serials, json_array_get(newly, i));
+		tls_conn_send_new(c->tls, json_pack("{s:s, s:o}", "op", "revoked", "serials",
+						    serials));
+	}
+}
+
+/* The operator revoked certificates: their connections close now, and every other
+ * secondary hears of it. */
+static void revocations_changed(void *ctx, const json_t *newly)
+{
+	struct daemon *d = ctx;
+
+	for (struct conn *c = d->conns, *next; c; c = next) {
+		next = c->next;
+		if (!c->ready || c->peer.gone || close_if_revoked(c))
+			continue;
+		if (c->peer.id.role == PKI_ROLE_SECONDARY && c->peer.hello_done)
+			notify_revoked(c, newly);
 	}
 }
 
@@ -184,6 +242,7 @@ static void reads_cb(uv_check_t *h)
 	struct daemon *d = h->data;
 
 	db_read_release(d->api.db);
+	d->revocations_polled = false;
 }
 
 static void sweep_cb(uv_timer_t *t)
@@ -209,6 +268,7 @@ static void stop(struct daemon *d)
 	uv_timer_stop(&d->sweep);
 	uv_close((uv_handle_t *)&d->sweep, NULL);
 	db_read_release(d->api.db);
+	revocation_watch_stop(&d->revocations);
 	uv_close((uv_handle_t *)&d->reads, NULL);
 	uv_close((uv_handle_t *)&d->sigint, NULL);
 	uv_close((uv_handle_t *)&d->sigterm, NULL);
@@ -248,6 +308,11 @@ static int start(struct daemon *d, const struct serve_options *o)
 		return rc;
 	}
 	tls_creds_set_revocation_check(d->creds, revoked_cb, d);
+	rc = revocation_watch_start(&d->revocations, &d->loop, d->api.db, revocations_changed, d);
+	if (rc) {
+		log_error("cannot watch the revocation list");
+		return rc;
+	}
 	snprintf(d->api.name, sizeof d->api.name, "%s", tls_creds_identity(d->creds)->name);
 	rc = tls_server_listen(&d->loop, d->creds, &o->listen, roles, 2, on_accept, d, &d->server);
 	if (rc) {
@@ -311,8 +376,10 @@ int serve_run(const struct serve_options *o)
 		if (o->port_file)
 			write_port_file(o->port_file, tls_server_port(d->server));
 		uv_run(&d->loop, UV_RUN_DEFAULT);
-	} else if (d->server) {
-		tls_server_close(d->server);
+	} else {
+		revocation_watch_stop(&d->revocations);  /* its timer would hold the loop */
+		if (d->server)
+			tls_server_close(d->server);
 	}
 	/* Let every close callback run before the loop goes away. */
 	uv_run(&d->loop, UV_RUN_DEFAULT);

@@ -250,10 +250,30 @@ expect "CLI shows gw-b down (swept)" "$out" 'gw-b +lan-b +down'
 out=$(printf '%s\n{"op":"heartbeat","id":2}\n{"op":"lookup","id":3,"callee":"bob@lan-b"}\n' "$hello" | client gw-b)
 expect "a heartbeat brings gw-b back up" "$out" '"id":3.*"state":"up"'
 
-# ---- revoked certificates are refused at the handshake ----
-out=$(printf '%s\n' "$hello" | client gw-evil)
-expect "gw-evil accepted before revocation" "$out" '"ok":true'
+# ---- revocation reaches open connections: closed at once, and secondaries are told ----
+printf '%s\n#sleep 4000\n{"op":"lookup","id":2,"callee":"printer"}\n' "$hello" |
+	client gw-evil >"$tmp/evil.out" &
+evil=$!
+printf '%s\n#sleep 4000\n{"op":"heartbeat","id":2}\n' "$hello" | client gw-a >"$tmp/watch.out" &
+watch=$!
+sleep 1
+evil_serial=$("$P" pki show "$tmp/ca/gw-evil.crt" --json | sed -n 's/.*"serial": *"\([0-9a-f]*\)".*/\1/p')
+t0=$(date +%s%N)
 cli revoke add --cert "$tmp/ca/gw-evil.crt" --reason test >/dev/null
+wait "$evil"
+t1=$(date +%s%N)
+wait "$watch"
+out=$(cat "$tmp/evil.out")
+expect "gw-evil accepted before revocation" "$out" '"id":1.*"ok":true'
+expect "its open connection is closed when it is revoked" "$out" 'closed by the principal'
+refuse "and its next request is never served" "$out" '"host":"printer"'
+ms=$(((t1 - t0) / 1000000))
+echo "revoked connection closed ${ms} ms after 'revoke add'"
+checks=$((checks + 1))
+[ "$ms" -lt 2500 ] && echo "ok: closed within 2.5 s" || fail "closed only after $ms ms"
+out=$(cat "$tmp/watch.out")
+expect "a connected secondary is told the new serial at once" "$out" \
+	"\"op\":\"revoked\",\"serials\":\[\"$evil_serial\"\]"
 # Under TLS 1.3 the client may finish its half of the handshake before the principal
 # checks its certificate; it then hears a bad_certificate alert instead of a reply.
 out=$(printf '%s\n' "$hello" | client gw-evil; echo "rc=$?")
