@@ -61,6 +61,8 @@ void session_close(struct client_session *s);
 int report_error_reply(const char *what, const json_t *reply);
 int report_transport_error(const char *what, int err);
 const char *error_advice(const char *code);
+/* A call_ended notice: "call ID ended: REASON", and the reason's sentence if it has one. */
+void print_call_ended(const json_t *notice);
 
 void print_call(const json_t *call);
 void print_json(const json_t *j);

@@ -61,8 +61,7 @@ static void call_event(struct client_session *s, json_t *msg)
 	const char *op = msg_op(msg);
 
 	if (op && strcmp(op, "call_ended") == 0) {
-		printf("call %s ended: %s\n", json_string_value(json_object_get(msg, "call")),
-		       json_string_value(json_object_get(msg, "reason")));
+		print_call_ended(msg);
 		s->done = true;
 	}
 	if (msg_id(msg) >= 0)

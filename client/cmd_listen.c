@@ -73,8 +73,7 @@ static void on_request(struct client_session *s, json_t *msg)
 		else
 			print_call(json_object_get(msg, "call"));
 	} else if (strcmp(op, "call_ended") == 0) {
-		printf("call %s ended: %s\n", json_string_value(json_object_get(msg, "call")),
-		       json_string_value(json_object_get(msg, "reason")));
+		print_call_ended(msg);
 		fflush(stdout);
 		if (l->once)
 			s->done = true;

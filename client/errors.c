@@ -43,6 +43,9 @@ static const struct advice advice_table[] = {
 	 EXIT_USAGE},
 	{"bad_field", "The request was not understood; check the command's arguments.",
 	 EXIT_USAGE},
+	{"revoked", "The operator revoked the certificate of a gateway in this call, so the call "
+		    "was ended. Calls to that site are refused until its gateway has a new "
+		    "certificate; ask your operator.", EXIT_FAILURE_GENERIC},
 	{"internal", "The gateway failed to handle the request; its log says why.",
 	 EXIT_FAILURE_GENERIC},
 };
@@ -60,6 +63,16 @@ const char *error_advice(const char *code)
 	const struct advice *a = find_advice(code);
 
 	return a ? a->sentence : NULL;
+}
+
+void print_call_ended(const json_t *notice)
+{
+	const char *reason = json_string_value(json_object_get(notice, "reason"));
+	const char *advice = error_advice(reason);
+
+	printf("call %s ended: %s\n", json_string_value(json_object_get(notice, "call")), reason);
+	if (advice)
+		printf("  %s\n", advice);
 }
 
 int report_error_reply(const char *what, const json_t *reply)

@@ -152,6 +152,12 @@ static struct peer_conn *peer_new(struct secondary *s, struct tls_conn *t)
 	return p;
 }
 
+static void remember_peer(struct peer_conn *p, const struct tls_conn *t)
+{
+	snprintf(p->name, sizeof p->name, "%s", tls_conn_peer(t)->name);
+	snprintf(p->serial, sizeof p->serial, "%s", tls_conn_peer(t)->serial);
+}
+
 static void incoming_ready(struct tls_conn *t, int status)
 {
 	struct peer_conn *p = tls_conn_data(t);
@@ -161,6 +167,7 @@ static void incoming_ready(struct tls_conn *t, int status)
 		return;
 	}
 	p->ready = true;
+	remember_peer(p, t);
 	log_debug("peer secondary '%s' connected", tls_conn_peer(t)->name);
 }
 
@@ -231,6 +238,7 @@ static void outgoing_ready(struct tls_conn *t, int status)
 		tls_conn_close(t, INSEL_E_VERIFY);
 		return;
 	}
+	remember_peer(p, t);
 	rpc_call(&p->rpc, msg_hello(0, "secondary"), PEER_HELLO_TIMEOUT_MS, hello_reply, p);
 }
 

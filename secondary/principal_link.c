@@ -1,7 +1,9 @@
-/* The secondary's link to the principal: connect over mutual TLS, say hello, register the
- * LAN's prefixes and peer endpoint, heartbeat, and reconnect with exponential back-off
- * (with jitter, so that many secondaries do not return in lock-step) whenever the link
- * drops. Calls in progress never depend on this link being up. */
+/* The secondary's link to the principal: connect over mutual TLS (only to a certificate of
+ * role principal with the configured name, and fingerprint if pinned), say hello,
+ * register the LAN's prefixes and peer endpoint, heartbeat, keep the revocation list
+ * (fetched whole, and pushed by the principal as it changes), and reconnect with
+ * exponential back-off (with jitter, so that many secondaries do not return in lock-step)
+ * whenever the link drops. Calls in progress never depend on this link being up. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,8 +19,14 @@
 #define REQUEST_TIMEOUT_MS 5000
 #define OUTBOX_MAX 10000  /* records kept while the principal is away */
 #define REVOCATION_REFRESH_BEATS 6
+#define REVOCATION_PAGE 500  /* the API's page maximum */
 
 static void link_connect(struct principal_link *l);
+
+static bool is_revoked_serial(const struct principal_link *l, const char *serial)
+{
+	return l->revoked && json_object_get(l->revoked, serial) != NULL;
+}
 
 static const char *const state_names[] = {"down", "connecting", "registering", "up"};
 
@@ -66,41 +74,120 @@ static void heartbeat_reply(void *ctx, const json_t *reply, int err)
 		log_warn("principal refused a heartbeat: %s (%s)", message, code);
 }
 
-/* The revocation list, kept as an object of serials so that every peer handshake can
- * ask it; refreshed after registering and every few heartbeats. */
+/* ---- revocations ----
+ * The list is kept as an object of serials so that every peer handshake can ask it. It
+ * is fetched whole (page after page until the principal's total) after registering and
+ * every few heartbeats; in between, the principal pushes each new revocation at once
+ * ("revoked" notice). Whenever a serial joins the list, every call and trunk whose peer
+ * gateway presented that certificate ends with reason "revoked". */
+
+/* Ends every call whose peer secondary's certificate is now revoked. */
+static void end_revoked_calls(struct principal_link *l)
+{
+	for (struct call *call = l->owner->calls, *next; call; call = next) {
+		next = call->next;
+		if (call->peer && call->peer->serial[0] && is_revoked_serial(l, call->peer->serial)) {
+			log_warn("call %s: the certificate of '%s' (serial %s) was revoked; ending it",
+				 call->id_hex, call->peer->name, call->peer->serial);
+			call_end(call, "revoked", "the other site's gateway certificate was revoked");
+		}
+	}
+}
+
+/* Adds serials (a JSON array) to set; how many were new. */
+static size_t add_serials(json_t *set, const json_t *serials)
+{
+	const json_t *serial;
+	size_t i, added = 0;
+
+	json_array_foreach(serials, i, serial) {
+		const char *text = json_string_value(serial);
+
+		if (text && strlen(text) <= PKI_SERIAL_MAX && !json_object_get(set, text)) {
+			json_object_set_new(set, text, json_true());
+			added++;
+		}
+	}
+	return added;
+}
+
+static void fetch_revocations_page(struct principal_link *l, size_t offset);
+
+/* One page of the list: gathered into l->revoked_next until the total is reached, which
+ * then replaces the list (so serials the operator un-revoked drop out too). */
 static void revocations_reply(void *ctx, const json_t *reply, int err)
 {
 	struct principal_link *l = ctx;
-	const json_t *serial;
-	json_t *set;
-	size_t i;
+	const json_t *serials = json_object_get(reply, "serials");
+	json_int_t total, offset;
+	size_t n = json_array_size(serials);
 
-	if (err || !msg_reply_is_ok(reply, NULL, NULL))
+	if (err || !msg_reply_is_ok(reply, NULL, NULL) ||
+	    msg_get_int(reply, "total", 0, INT32_MAX, &total) ||
+	    msg_get_int(reply, "offset", 0, INT32_MAX, &offset) || !l->revoked_next) {
+		json_decref(l->revoked_next);
+		l->revoked_next = NULL;  /* tried again at the next refresh */
 		return;
-	set = json_object();
-	json_array_foreach(json_object_get(reply, "serials"), i, serial)
-		if (json_is_string(serial))
-			json_object_set_new(set, json_string_value(serial), json_true());
+	}
+	add_serials(l->revoked_next, serials);
+	if (n > 0 && (json_int_t)(offset + (json_int_t)n) < total) {
+		fetch_revocations_page(l, (size_t)offset + n);
+		return;
+	}
 	json_decref(l->revoked);
-	l->revoked = set;
-	if (json_object_size(set))
-		log_debug("%zu revoked certificate%s", json_object_size(set),
-			  json_object_size(set) == 1 ? "" : "s");
+	l->revoked = l->revoked_next;
+	l->revoked_next = NULL;
+	if (json_object_size(l->revoked) != l->revoked_count)
+		log_info("revocation list: %zu certificate%s", json_object_size(l->revoked),
+			 json_object_size(l->revoked) == 1 ? "" : "s");
+	l->revoked_count = json_object_size(l->revoked);
+	end_revoked_calls(l);
+}
+
+static void fetch_revocations_page(struct principal_link *l, size_t offset)
+{
+	json_t *req = msg_request("revocations", 0);
+
+	json_object_set_new(req, "offset", json_integer((json_int_t)offset));
+	json_object_set_new(req, "limit", json_integer(REVOCATION_PAGE));
+	if (rpc_call(&l->rpc, req, REQUEST_TIMEOUT_MS, revocations_reply, l)) {
+		json_decref(l->revoked_next);
+		l->revoked_next = NULL;
+	}
 }
 
 static void fetch_revocations(struct principal_link *l)
 {
-	json_t *req = msg_request("revocations", 0);
+	if (l->revoked_next)
+		return;  /* a fetch is under way */
+	l->revoked_next = json_object();
+	fetch_revocations_page(l, 0);
+}
 
-	json_object_set_new(req, "limit", json_integer(500));
-	rpc_call(&l->rpc, req, REQUEST_TIMEOUT_MS, revocations_reply, l);
+/* {"op":"revoked","serials":[...]} from the principal: no reply. */
+static void revoked_notice(struct principal_link *l, const json_t *msg)
+{
+	const json_t *serials = json_object_get(msg, "serials");
+	size_t added;
+
+	if (!json_is_array(serials))
+		return;
+	if (!l->revoked)
+		l->revoked = json_object();
+	added = add_serials(l->revoked, serials);
+	if (l->revoked_next)  /* a fetch under way must not drop them */
+		add_serials(l->revoked_next, serials);
+	if (added == 0)
+		return;
+	l->revoked_count = json_object_size(l->revoked);
+	log_info("the principal revoked %zu certificate%s; revocation list: %zu", added,
+		 added == 1 ? "" : "s", l->revoked_count);
+	end_revoked_calls(l);
 }
 
 static bool is_revoked(void *ctx, const char *serial)
 {
-	struct principal_link *l = ctx;
-
-	return l->revoked && json_object_get(l->revoked, serial) != NULL;
+	return is_revoked_serial(ctx, serial);
 }
 
 static void heartbeat_cb(uv_timer_t *t)
@@ -234,6 +321,10 @@ static void on_message(struct tls_conn *c, json_t *msg, int err)
 	}
 	if (rpc_take_reply(&l->rpc, msg))
 		return;
+	if (msg_op(msg) && strcmp(msg_op(msg), "revoked") == 0) {
+		revoked_notice(l, msg);
+		return;
+	}
 	tls_conn_send_new(c, msg_reply_error(msg_id(msg), "unknown_op",
 					     "a secondary does not serve '%s'",
 					     msg_op(msg) ? msg_op(msg) : "?"));
@@ -251,6 +342,8 @@ static void on_close(struct tls_conn *c)
 	set_state(l, LINK_DOWN);
 	uv_timer_stop(&l->heartbeat);
 	rpc_fail_all(&l->rpc, INSEL_E_CLOSED);
+	json_decref(l->revoked_next);  /* a fetch cut short starts over */
+	l->revoked_next = NULL;
 	schedule_retry(l);
 }
 
@@ -288,6 +381,8 @@ void principal_link_start(struct principal_link *l, struct secondary *s)
 	rpc_init(&l->rpc, s->loop, send_on_link, NULL);
 	l->outbox = json_array();
 	l->revoked = NULL;
+	l->revoked_next = NULL;
+	l->revoked_count = 0;
 	tls_creds_set_revocation_check(s->creds, is_revoked, l);
 	uv_timer_init(s->loop, &l->retry);
 	uv_timer_init(s->loop, &l->heartbeat);
@@ -309,6 +404,8 @@ void principal_link_stop(struct principal_link *l)
 	l->outbox = NULL;
 	json_decref(l->revoked);
 	l->revoked = NULL;
+	json_decref(l->revoked_next);
+	l->revoked_next = NULL;
 }
 
 bool principal_link_up(const struct principal_link *l)

@@ -105,6 +105,8 @@ struct principal_link {
 	unsigned failures;
 	json_t *outbox;  /* records waiting for the link */
 	json_t *revoked; /* serials the principal revoked, as object keys */
+	json_t *revoked_next;   /* the list being fetched page by page, or NULL */
+	size_t revoked_count;   /* for the log: the size last reported */
 	unsigned heartbeats;
 };
 
@@ -152,6 +154,10 @@ struct peer_conn {
 	bool outgoing;
 	bool ready;
 	char expected_fingerprint[PKI_FINGERPRINT_LEN + 1];  /* outgoing: from the directory */
+	/* The peer's certificate, once the handshake is done: a revocation of that serial
+	 * ends the call (principal_link.c). */
+	char name[PKI_NAME_MAX + 1];
+	char serial[PKI_SERIAL_MAX + 1];
 };
 
 int peer_api_start(struct secondary *s);
