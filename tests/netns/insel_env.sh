@@ -69,7 +69,8 @@ start_principal() {
 
 # write_secondary_config LETTER N: the configuration of site X's secondary.
 write_secondary_config() {
-	local x=$1 n=$2 v6="" clients="10.$n.0.1:7444"
+	local x=$1 n=$2
+	local v6="" clients="10.$n.0.1:7444"
 	if [ -n "$INSEL_IPV6" ]; then
 		v6=$'prefix = fd0'$n$'::/64\nlan_address6 = fd0'$n'::1'
 		clients="[fd0$n::1]:7444"
