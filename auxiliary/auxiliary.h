@@ -164,11 +164,18 @@ void control_reply_error(struct aux *a, json_int_t id, int err, const char *code
 void bind_handle(struct aux *a, json_int_t id, const json_t *msg);
 void start_handle(struct aux *a, json_int_t id, const json_t *msg);
 
-/* sandbox.c: the syscall allowlist, last step of privdrop_to_user. */
+/* sandbox.c: the syscall allowlist, last step of privdrop_confine. */
 int sandbox_enter(void);
 
-/* privdrop.c */
-int privdrop_to_user(const char *user);
+/* privdrop.c. Who the process becomes once bound: its call's own uid (gid the same
+ * number, no supplementary groups) from the secondary's range, or else a named user;
+ * with neither it keeps its identity. */
+struct aux_identity {
+	const char *user;  /* NULL: none named */
+	uint32_t uid;      /* used when has_uid */
+	bool has_uid;
+};
+int privdrop_confine(const struct aux_identity *who);
 /* Settings that need no privileges and protect the keys: not dumpable, parent-death. */
 int privdrop_protect_process(void);
 

@@ -10,7 +10,9 @@
  *   -> "channels":[{"interface":"lan-b","mtu":1440,"table":1000000012}]
  *
  *   {"op":"bind","id":1,"call":"<16 hex>","lan_addr":"10.1.0.1","wan_addr":"198.18.1.2",
- *    "channels":[{"lan_port":5004},{"lan_port":0}],"user":"nobody"}
+ *    "channels":[{"lan_port":5004},{"lan_port":0}],"uid":200012}
+ * "uid" is the call's own unprivileged uid (and gid) to drop to; "user" names a user
+ * instead; with neither the process keeps its identity.
  * A network call may add "lan_addr6":"fd01::1", the gateway's IPv6 LAN address (source
  * of the IPv6 routes and of ICMPv6 errors). 
  *   -> {"id":1,"ok":true,"wan_port":P,"channels":[{"lan_port":5004},{"lan_port":40123}]}
@@ -35,7 +37,7 @@ struct bind_request {
 	bool has_lan_addr6;
 	uint16_t ports[SEC_MAX_CHANNELS];
 	unsigned n_ports;
-	const char *user;  /* NULL: keep the current identity; points into the request */
+	struct aux_identity who;  /* its user name points into the request */
 	bool tun;          /* a network call: one channel, a TUN interface instead of a port */
 	struct aux_tun_request tun_req;
 };
@@ -98,6 +100,22 @@ static int parse_ports(const json_t *msg, struct bind_request *req, char *why, s
 	return rc;
 }
 
+static int parse_uid(const json_t *msg, struct aux_identity *who, char *why, size_t whylen)
+{
+	json_int_t uid;
+	int rc;
+
+	if (!json_object_get(msg, "uid"))
+		return 0;
+	if ((rc = msg_get_int(msg, "uid", 1, (json_int_t)UINT32_MAX - 1, &uid)) != 0) {
+		snprintf(why, whylen, "%s", msg_field_error());
+		return rc;
+	}
+	who->uid = (uint32_t)uid;
+	who->has_uid = true;
+	return 0;
+}
+
 static int parse_bind(const json_t *msg, struct bind_request *req, char *why, size_t whylen)
 {
 	const char *call;
@@ -126,15 +144,16 @@ static int parse_bind(const json_t *msg, struct bind_request *req, char *why, si
 		}
 		req->has_lan_addr6 = true;
 	}
-	if ((rc = msg_get_str_opt(msg, "user", NULL, &req->user)) != 0) {
+	if ((rc = msg_get_str_opt(msg, "user", NULL, &req->who.user)) != 0) {
 		snprintf(why, whylen, "%s", msg_field_error());
 		return rc;
 	}
-	if (req->user && (req->user[0] == '\0' || strlen(req->user) >= AUX_USER_MAX)) {
+	if (req->who.user &&
+	    (req->who.user[0] == '\0' || strlen(req->who.user) >= AUX_USER_MAX)) {
 		snprintf(why, whylen, "field 'user' must be a user name");
 		return INSEL_E_BAD_FIELD;
 	}
-	return 0;
+	return parse_uid(msg, &req->who, why, whylen);
 }
 
 static int bound_port(const uv_udp_t *h, uint16_t *port)
@@ -297,9 +316,14 @@ void bind_handle(struct aux *a, json_int_t id, const json_t *msg)
 		return;
 	}
 	/* Drop before replying: once the parent hears "ok", the process is confined. */
-	if (privdrop_to_user(req.user) != 0) {
-		control_reply_error(a, id, 0, "privdrop_failed",
-				    "cannot drop privileges to user '%s'", req.user);
+	if (privdrop_confine(&req.who) != 0) {
+		if (req.who.has_uid)
+			control_reply_error(a, id, 0, "privdrop_failed", "cannot drop privileges "
+					    "to uid %u", (unsigned)req.who.uid);
+		else
+			control_reply_error(a, id, 0, "privdrop_failed", "cannot drop privileges "
+					    "to user '%s'",
+					    req.who.user ? req.who.user : "(current)");
 		aux_end(a, "error", "cannot drop privileges", EXIT_FAILURE_GENERIC, false);
 		return;
 	}

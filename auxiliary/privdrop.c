@@ -1,13 +1,15 @@
 /* Confinement of the auxiliary (STYLE.md, "Processes"). At start, with no privilege
  * needed: not dumpable (session keys are in memory) and SIGTERM when the parent dies.
- * After its sockets are bound: if root and a user is named, leave root for good in the
- * fixed order supplementary groups, gid, uid, then prove root cannot be regained, then
- * forbid new privileges, then the syscall allowlist (sandbox.c). A failure at any step
- * is fatal to the caller. */
+ * After its sockets are bound: if root, leave root for good for the call's own uid (one
+ * per call, from the secondary's range, so that no other call's auxiliary can signal or
+ * trace this one) or a named user, in the fixed order supplementary groups, gid, uid,
+ * then prove root cannot be regained, then forbid new privileges, then the syscall
+ * allowlist (sandbox.c). A failure at any step is fatal to the caller. */
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <unistd.h>
@@ -41,52 +43,76 @@ static int fail(const char *step, const char *user)
 	return err;
 }
 
-static int become_user(const struct passwd *pw)
+static int become(uid_t uid, gid_t gid, const char *name)
 {
-	if (setgroups(0, NULL) != 0)
-		return fail("setgroups", pw->pw_name);
-	if (setgid(pw->pw_gid) != 0)
-		return fail("setgid", pw->pw_name);
-	if (setuid(pw->pw_uid) != 0)
-		return fail("setuid", pw->pw_name);
-	/* If any saved id were still 0 this would succeed: then we are not confined. */
-	if (pw->pw_uid != 0 && setuid(0) != -1) {
+	if (uid == 0) {
 		errno = EPERM;
-		return fail("root could be regained", pw->pw_name);
+		return fail("the user is root", name);
 	}
-	if (getuid() != pw->pw_uid || geteuid() != pw->pw_uid || getegid() != pw->pw_gid) {
+	if (setgroups(0, NULL) != 0)
+		return fail("setgroups", name);
+	if (setgid(gid) != 0)
+		return fail("setgid", name);
+	if (setuid(uid) != 0)
+		return fail("setuid", name);
+	/* If any saved id were still 0 this would succeed: then we are not confined. */
+	if (setuid(0) != -1) {
 		errno = EPERM;
-		return fail("identity did not change", pw->pw_name);
+		return fail("root could be regained", name);
+	}
+	if (getuid() != uid || geteuid() != uid || getegid() != gid) {
+		errno = EPERM;
+		return fail("identity did not change", name);
 	}
 	return 0;
 }
 
-int privdrop_to_user(const char *user)
+static int become_user(const char *user)
 {
 	const struct passwd *pw;
-	int rc;
 
-	if (geteuid() == 0 && user) {
-		errno = 0;
-		pw = getpwnam(user);
-		if (!pw) {
-			if (!errno)
-				errno = ENOENT;
-			return fail("no such user", user);
-		}
-		if (pw->pw_uid == 0) {
-			errno = EPERM;
-			return fail("the user is root", user);
-		}
-		if ((rc = become_user(pw)) != 0)
-			return rc;
-		log_info("running as user '%s' (uid %u)", user, (unsigned)pw->pw_uid);
-	} else if (geteuid() == 0) {
-		log_warn("no user given: staying root");
+	errno = 0;
+	pw = getpwnam(user);
+	if (!pw) {
+		if (!errno)
+			errno = ENOENT;
+		return fail("no such user", user);
 	}
+	if (become(pw->pw_uid, pw->pw_gid, user) != 0)
+		return -EPERM;
+	log_info("running as user '%s' (uid %u)", user, (unsigned)pw->pw_uid);
+	return 0;
+}
+
+static int become_uid(uint32_t uid)
+{
+	char name[24];
+
+	snprintf(name, sizeof name, "uid %u", (unsigned)uid);
+	if (uid == (uint32_t)-1)  /* -1 means "unchanged" to setuid */
+		return fail("not a uid", name);
+	if (become((uid_t)uid, (gid_t)uid, name) != 0)
+		return -EPERM;
+	log_info("running as uid %u, gid %u", (unsigned)uid, (unsigned)uid);
+	return 0;
+}
+
+int privdrop_confine(const struct aux_identity *who)
+{
+	const char *name = who->user ? who->user : "(current)";
+	int rc = 0;
+
+	if (geteuid() == 0 && who->has_uid)
+		rc = become_uid(who->uid);
+	else if (geteuid() == 0 && who->user)
+		rc = become_user(who->user);
+	else if (geteuid() == 0)
+		log_warn("no uid or user given: staying root");
+	if (rc)
+		return rc;
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
 		errno = errno ? errno : EPERM;
-		return fail("prctl(PR_SET_NO_NEW_PRIVS)", user ? user : "(current)");
+		return fail("prctl(PR_SET_NO_NEW_PRIVS)", name);
 	}
 	/* Changing credentials resets both of these: set them again. */
 	if (privdrop_protect_process() != 0)

@@ -1,0 +1,151 @@
+/* Builds and loads a role's syscall allowlist (see syscall_filter.h) with libseccomp. */
+#include "syscall_filter.h"
+
+#include <errno.h>
+#include <sched.h>
+#include <seccomp.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "log.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define UNDER_SANITIZER 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNDER_SANITIZER 1
+#endif
+#endif
+
+#ifdef UNDER_SANITIZER
+/* What AddressSanitizer's runtime does after start-up: LeakSanitizer's check at exit
+ * runs a tracer (clone without CLONE_THREAD) that attaches to every thread (ptrace,
+ * wait4) after making the process dumpable and its tracer allowed (prctl), and reads
+ * /proc/self/{maps,task}; reports look at stderr (ioctl TCGETS, below). Production
+ * builds have none of these. */
+static const char *const sanitizer_allow[] = {
+	"clone", "ptrace", "wait4", "prctl", "open", "openat", "getdents", "getdents64", "readlink",
+	"readlinkat", "sched_getaffinity", "sched_yield", "sigaltstack", "getrlimit",
+	"prlimit64", "mincore", "exit", NULL,
+};
+#endif
+
+enum syscall_filter_mode syscall_filter_mode(enum syscall_filter_mode dflt)
+{
+	const char *env = getenv("INSEL_SECCOMP");
+
+	if (env && strcmp(env, "off") == 0)
+		return SYSCALL_FILTER_OFF;
+	if (env && strcmp(env, "log") == 0)
+		return SYSCALL_FILTER_LOG;
+	return dflt;
+}
+
+static struct scmp_arg_cmp compare(unsigned arg, enum scmp_compare op, scmp_datum_t a,
+				   scmp_datum_t b)
+{
+	struct scmp_arg_cmp c = {.arg = arg, .op = op, .datum_a = a, .datum_b = b};
+
+	return c;
+}
+
+/* Not every architecture has every call (newfstatat, epoll_wait...): skip those. */
+static int allow_names(scmp_filter_ctx ctx, const char *const *names)
+{
+	int rc = 0;
+
+	for (size_t i = 0; names && names[i] && rc == 0; i++) {
+		int nr = seccomp_syscall_resolve_name(names[i]);
+
+		if (nr != __NR_SCMP_ERROR)
+			rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0);
+	}
+	return rc;
+}
+
+/* Each listed value allowed; any other value of that argument takes the bad action.
+ * (libseccomp cannot AND several "!=" on one argument, so the catch-all is ">= 0",
+ * true of every value, which the exact matches take precedence over.) */
+static int add_arg_rule(scmp_filter_ctx ctx, const struct syscall_arg_rule *r,
+			uint32_t bad_action)
+{
+	int nr = seccomp_syscall_resolve_name(r->syscall);
+	int rc = 0;
+
+	if (nr == __NR_SCMP_ERROR || r->arg > 5)
+		return nr == __NR_SCMP_ERROR ? 0 : -EINVAL;
+	for (size_t i = 0; i < r->nvalues && rc == 0; i++)
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 1,
+				      compare(r->arg, SCMP_CMP_EQ, r->values[i], 0));
+#ifdef UNDER_SANITIZER
+	if (rc == 0 && nr == SCMP_SYS(ioctl))  /* is stderr a terminal (colours)? */
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 1, compare(1, SCMP_CMP_EQ, TCGETS, 0));
+#endif
+	if (rc || bad_action == SCMP_ACT_LOG)  /* log mode: the default action already logs */
+		return rc;
+	return seccomp_rule_add(ctx, bad_action, nr, 1, compare(r->arg, SCMP_CMP_GE, 0, 0));
+}
+
+static int add_special_rules(scmp_filter_ctx ctx, const struct syscall_policy *p,
+			     uint32_t bad_action)
+{
+	int rc = 0;
+
+	if (p->signals_to_self_only) {
+		unsigned long self = (unsigned long)getpid();
+		const struct syscall_arg_rule tgkill = {"tgkill", 0, &self, 1};
+
+		rc = add_arg_rule(ctx, &tgkill, bad_action);
+	}
+	if (rc == 0 && p->threads_only) {
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
+				      compare(0, SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD));
+		if (rc == 0 && bad_action != SCMP_ACT_LOG)
+			rc = seccomp_rule_add(ctx, bad_action, SCMP_SYS(clone), 1,
+					      compare(0, SCMP_CMP_GE, 0, 0));
+		rc = rc ? rc : seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
+	}
+	return rc;
+}
+
+static int build(scmp_filter_ctx ctx, const struct syscall_policy *p, uint32_t bad_action)
+{
+	int rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1);  /* every thread */
+
+	rc = rc ? rc : allow_names(ctx, p->allow);
+	for (size_t i = 0; i < p->nrules && rc == 0; i++)
+		rc = add_arg_rule(ctx, &p->rules[i], bad_action);
+	rc = rc ? rc : add_special_rules(ctx, p, bad_action);
+#ifdef UNDER_SANITIZER
+	rc = rc ? rc : allow_names(ctx, sanitizer_allow);
+#endif
+	return rc;
+}
+
+int syscall_filter_install(const struct syscall_policy *p, enum syscall_filter_mode mode)
+{
+	uint32_t bad_action = mode == SYSCALL_FILTER_LOG ? SCMP_ACT_LOG : SCMP_ACT_KILL_PROCESS;
+	scmp_filter_ctx ctx;
+	int rc;
+
+	if (mode == SYSCALL_FILTER_OFF) {
+		log_warn("%s: running without a syscall allowlist (seccomp off)", p->who);
+		return 0;
+	}
+	ctx = seccomp_init(mode == SYSCALL_FILTER_LOG ? SCMP_ACT_LOG : SCMP_ACT_ERRNO(EPERM));
+	if (!ctx)
+		return -ENOMEM;
+	rc = build(ctx, p, bad_action);
+	rc = rc ? rc : seccomp_load(ctx);
+	seccomp_release(ctx);
+	if (rc)
+		log_error("%s: cannot install the syscall allowlist: %s", p->who, strerror(-rc));
+	else if (mode == SYSCALL_FILTER_LOG)
+		log_warn("%s: syscall allowlist in log mode: nothing is refused", p->who);
+	else
+		log_debug("%s: syscall allowlist installed", p->who);
+	return rc;
+}

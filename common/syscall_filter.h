@@ -1,0 +1,53 @@
+/* Syscall allowlists (seccomp-bpf, built with libseccomp) for insel's processes. Each role
+ * declares its policy as data — the auxiliary once it is confined, the principal and the
+ * secondary once their sockets exist — and installs it with syscall_filter_install().
+ *
+ * What a policy does not name fails with EPERM (a library that probes for a call sees it
+ * refused and carries on). What a policy names with a list of argument values is allowed
+ * for those values only, and any other value kills the whole process at once (SIGSYS):
+ * no legitimate path passes it, so it is taken for a compromise. Sanitizer builds add
+ * what their runtimes need (LeakSanitizer's tracer: clone, ptrace, /proc reads) to every
+ * policy; docs/security.md lists both.
+ *
+ * INSEL_SECCOMP=off in the environment installs nothing; INSEL_SECCOMP=log installs a
+ * filter that allows everything but has the kernel log (audit, dmesg) each call the
+ * policy would refuse or kill, for finding what a new code path needs. */
+#ifndef INSEL_SYSCALL_FILTER_H
+#define INSEL_SYSCALL_FILTER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+enum syscall_filter_mode {
+	SYSCALL_FILTER_ENFORCE,
+	SYSCALL_FILTER_LOG,  /* allow all, log what would be refused */
+	SYSCALL_FILTER_OFF,
+};
+
+/* One syscall allowed only when one of its arguments takes one of the listed values. */
+struct syscall_arg_rule {
+	const char *syscall;
+	unsigned arg;                 /* 0 to 5 */
+	const unsigned long *values;
+	size_t nvalues;
+};
+
+struct syscall_policy {
+	const char *who;                      /* for logs: "auxiliary", "secondary"... */
+	const char *const *allow;             /* any arguments; NULL-terminated */
+	const struct syscall_arg_rule *rules; /* argument-checked */
+	size_t nrules;
+	/* kill and tgkill (raise, abort) only to this process itself. */
+	bool signals_to_self_only;
+	/* clone only with CLONE_THREAD (threads, never a new process); clone3, whose flags
+	 * a filter cannot read, answers ENOSYS so that the C library falls back to clone. */
+	bool threads_only;
+};
+
+/* The mode asked for by INSEL_SECCOMP ("off", "log"), or dflt when it is unset. */
+enum syscall_filter_mode syscall_filter_mode(enum syscall_filter_mode dflt);
+/* Installs the policy for this process and every child it will have (and sets
+ * PR_SET_NO_NEW_PRIVS, which an unprivileged process needs for it). 0 or -errno. */
+int syscall_filter_install(const struct syscall_policy *p, enum syscall_filter_mode mode);
+
+#endif

@@ -1,0 +1,174 @@
+/* The syscall allowlists, installed for real in forked children: what a role needs still
+ * works, an argument outside its list kills the process (SIGSYS), and a call outside the
+ * list fails with EPERM. The policies are the ones the programs install (the roles'
+ * sandbox.c files are compiled into this test). */
+#include <errno.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "syscall_filter.h"
+
+extern const struct syscall_policy aux_syscall_policy;
+
+enum { CHILD_OK = 0, CHILD_WRONG = 3, CHILD_NO_FILTER = 4 };
+
+typedef int (*child_fn)(void);
+
+/* Runs fn in a child under the policy; returns its wait status. */
+static int run_confined(const struct syscall_policy *p, child_fn fn)
+{
+	int status = 0;
+	pid_t pid;
+
+	fflush(NULL);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		if (syscall_filter_install(p, SYSCALL_FILTER_ENFORCE) != 0)
+			_exit(CHILD_NO_FILTER);
+		_exit(fn());
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	return status;
+}
+
+static void assert_exit_ok(int status)
+{
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), CHILD_OK);
+}
+
+static void assert_killed_by_filter(int status)
+{
+	assert_true(WIFSIGNALED(status));
+	assert_int_equal(WTERMSIG(status), SIGSYS);
+}
+
+/* ---- what the auxiliary needs ---- */
+
+static volatile sig_atomic_t got_usr1;
+
+static void on_usr1(int sig)
+{
+	got_usr1 = sig;
+}
+
+static int raise_to_itself(void)
+{
+	signal(SIGUSR1, on_usr1);
+	return raise(SIGUSR1) == 0 && got_usr1 == SIGUSR1 ? CHILD_OK : CHILD_WRONG;
+}
+
+static void auxiliary_keeps_what_it_uses(void **state)
+{
+	assert_exit_ok(run_confined(&aux_syscall_policy, raise_to_itself));
+}
+
+/* socketpair is refused under the filter, so the pair comes from before it. */
+static int sv_before[2] = {-1, -1};
+
+static int ioctls_on_inherited_socket(void)
+{
+	int on = 1;
+
+	return ioctl(sv_before[0], FIONBIO, &on) == 0 && ioctl(sv_before[0], FIOCLEX) == 0 &&
+		       ioctl(sv_before[0], FIONCLEX) == 0 ? CHILD_OK : CHILD_WRONG;
+}
+
+static void auxiliary_may_set_nonblocking_and_cloexec(void **state)
+{
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv_before), 0);
+	assert_exit_ok(run_confined(&aux_syscall_policy, ioctls_on_inherited_socket));
+	close(sv_before[0]);
+	close(sv_before[1]);
+}
+
+/* ---- what it must not do ---- */
+
+static int inject_into_terminal(void)
+{
+	char c = 'x';
+
+	ioctl(STDIN_FILENO, TIOCSTI, &c);
+	return CHILD_WRONG;  /* not reached */
+}
+
+static int change_an_interface(void)
+{
+	ioctl(STDIN_FILENO, SIOCSIFFLAGS, NULL);
+	return CHILD_WRONG;
+}
+
+static int signal_another_process(void)
+{
+	pid_t parent = getppid();
+
+	/* Signal 0: should the filter fail, nothing is delivered to the test. */
+	syscall(SYS_tgkill, parent, parent, 0);
+	return CHILD_WRONG;
+}
+
+static int open_a_socket(void)
+{
+	errno = 0;
+	return socket(AF_INET, SOCK_DGRAM, 0) == -1 && errno == EPERM ? CHILD_OK : CHILD_WRONG;
+}
+
+static int kill_another_process(void)
+{
+	errno = 0;
+	return kill(getppid(), 0) == -1 && errno == EPERM ? CHILD_OK : CHILD_WRONG;
+}
+
+static int start_a_program(void)
+{
+	char *argv[] = {"true", NULL}, *envp[] = {NULL};
+
+	errno = 0;
+	execve("/bin/true", argv, envp);
+	return errno == EPERM ? CHILD_OK : CHILD_WRONG;
+}
+
+static void auxiliary_dies_on_a_forbidden_ioctl(void **state)
+{
+	assert_killed_by_filter(run_confined(&aux_syscall_policy, inject_into_terminal));
+	assert_killed_by_filter(run_confined(&aux_syscall_policy, change_an_interface));
+}
+
+static void auxiliary_dies_signalling_another_process(void **state)
+{
+	assert_killed_by_filter(run_confined(&aux_syscall_policy, signal_another_process));
+}
+
+static void auxiliary_cannot_open_kill_or_exec(void **state)
+{
+	assert_exit_ok(run_confined(&aux_syscall_policy, open_a_socket));
+	assert_exit_ok(run_confined(&aux_syscall_policy, kill_another_process));
+	assert_exit_ok(run_confined(&aux_syscall_policy, start_a_program));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(auxiliary_keeps_what_it_uses),
+		cmocka_unit_test(auxiliary_may_set_nonblocking_and_cloexec),
+		cmocka_unit_test(auxiliary_dies_on_a_forbidden_ioctl),
+		cmocka_unit_test(auxiliary_dies_signalling_another_process),
+		cmocka_unit_test(auxiliary_cannot_open_kill_or_exec),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
