@@ -17,9 +17,11 @@ static const int syslog_priority[] = {3, 4, 6, 7};
 void log_init(const char *progname)
 {
 	const char *slash = strrchr(progname, '/');
+	const char *format = getenv("INSEL_LOG_FORMAT");
 
 	program = slash ? slash + 1 : progname;
-	to_journal = getenv("JOURNAL_STREAM") != NULL;
+	to_journal = getenv("JOURNAL_STREAM") != NULL ||
+		     (format && strcmp(format, "priority") == 0);
 }
 
 void log_set_level(enum log_level level)

@@ -1,6 +1,7 @@
 /* Logging to stderr with levels. Under systemd (JOURNAL_STREAM set) lines carry the
- * syslog priority prefix "<N>" that journald understands and no timestamp; elsewhere an
- * ISO-8601 UTC timestamp. Every line names the function that logged it. */
+ * syslog priority prefix "<N>" that journald understands and no timestamp; so do they
+ * with INSEL_LOG_FORMAT=priority (an auxiliary's, read and logged by its secondary);
+ * elsewhere an ISO-8601 UTC timestamp. Every line names the function that logged it. */
 #ifndef INSEL_LOG_H
 #define INSEL_LOG_H
 

@@ -33,15 +33,50 @@ static const char *const sanitizer_allow[] = {
 };
 #endif
 
-enum syscall_filter_mode syscall_filter_mode(enum syscall_filter_mode dflt)
+const char *const syscall_filter_daemon_base[] = {
+	/* descriptors and files */
+	"read", "write", "readv", "writev", "pread64", "pwrite64", "preadv", "pwritev",
+	"close", "close_range", "lseek", "fstat", "newfstatat", "stat", "lstat", "statx",
+	"fstatfs", "statfs", "access", "faccessat", "faccessat2", "readlink", "readlinkat",
+	"open", "openat", "getdents64", "unlink", "unlinkat", "rename", "renameat",
+	"renameat2", "mkdir", "mkdirat", "ftruncate", "fallocate", "fsync", "fdatasync",
+	"fcntl", "flock", "dup", "dup2", "dup3", "pipe", "pipe2", "getcwd", "umask", "fchmod",
+	"fchown",
+	/* sockets already created, accepted or connected (socket() itself is per role) */
+	"socketpair", "bind", "listen", "accept", "accept4", "connect", "getsockname",
+	"getpeername", "setsockopt", "getsockopt", "sendto", "recvfrom", "sendmsg",
+	"recvmsg", "sendmmsg", "recvmmsg", "shutdown",
+	/* the event loop and time */
+	"epoll_create", "epoll_create1", "epoll_ctl", "epoll_wait", "epoll_pwait",
+	"epoll_pwait2", "poll", "ppoll", "select", "pselect6", "eventfd", "eventfd2",
+	"clock_gettime", "clock_getres", "clock_nanosleep", "nanosleep", "gettimeofday",
+	"time",
+	/* memory and threads (clone is per role) */
+	"mmap", "munmap", "mremap", "mprotect", "madvise", "brk", "futex", "set_robust_list",
+	"get_robust_list", "rseq", "set_tid_address", "sched_yield", "sched_getaffinity",
+	"membarrier",
+	/* signals, identity, limits, randomness, the end */
+	"rt_sigaction", "rt_sigprocmask", "rt_sigreturn", "sigaltstack", "getpid", "getppid",
+	"gettid", "getuid", "geteuid", "getgid", "getegid", "getgroups", "getresuid",
+	"getresgid", "uname", "sysinfo", "getrlimit", "prlimit64", "getrusage", "getrandom",
+	"exit", "exit_group", "restart_syscall",
+	NULL,
+};
+
+const unsigned long syscall_filter_daemon_ioctls[SYSCALL_FILTER_DAEMON_NIOCTLS] = {
+	FIONBIO, FIOCLEX, FIONCLEX, TCGETS,
+};
+
+enum syscall_filter_mode syscall_filter_mode(const char *configured)
 {
 	const char *env = getenv("INSEL_SECCOMP");
+	const char *mode = env && *env ? env : configured;
 
-	if (env && strcmp(env, "off") == 0)
+	if (mode && strcmp(mode, "off") == 0)
 		return SYSCALL_FILTER_OFF;
-	if (env && strcmp(env, "log") == 0)
+	if (mode && strcmp(mode, "log") == 0)
 		return SYSCALL_FILTER_LOG;
-	return dflt;
+	return SYSCALL_FILTER_ENFORCE;
 }
 
 static struct scmp_arg_cmp compare(unsigned arg, enum scmp_compare op, scmp_datum_t a,
@@ -66,6 +101,16 @@ static int allow_names(scmp_filter_ctx ctx, const char *const *names)
 	return rc;
 }
 
+#ifdef UNDER_SANITIZER
+static bool lists(const struct syscall_arg_rule *r, unsigned long value)
+{
+	for (size_t i = 0; i < r->nvalues; i++)
+		if (r->values[i] == value)
+			return true;
+	return false;
+}
+#endif
+
 /* Each listed value allowed; any other value of that argument takes the bad action.
  * (libseccomp cannot AND several "!=" on one argument, so the catch-all is ">= 0",
  * true of every value, which the exact matches take precedence over.) */
@@ -81,7 +126,7 @@ static int add_arg_rule(scmp_filter_ctx ctx, const struct syscall_arg_rule *r,
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 1,
 				      compare(r->arg, SCMP_CMP_EQ, r->values[i], 0));
 #ifdef UNDER_SANITIZER
-	if (rc == 0 && nr == SCMP_SYS(ioctl))  /* is stderr a terminal (colours)? */
+	if (rc == 0 && nr == SCMP_SYS(ioctl) && !lists(r, TCGETS))  /* stderr a terminal? */
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 1, compare(1, SCMP_CMP_EQ, TCGETS, 0));
 #endif
 	if (rc || bad_action == SCMP_ACT_LOG)  /* log mode: the default action already logs */
@@ -116,6 +161,7 @@ static int build(scmp_filter_ctx ctx, const struct syscall_policy *p, uint32_t b
 	int rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1);  /* every thread */
 
 	rc = rc ? rc : allow_names(ctx, p->allow);
+	rc = rc ? rc : allow_names(ctx, p->allow_more);
 	for (size_t i = 0; i < p->nrules && rc == 0; i++)
 		rc = add_arg_rule(ctx, &p->rules[i], bad_action);
 	rc = rc ? rc : add_special_rules(ctx, p, bad_action);

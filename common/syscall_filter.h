@@ -35,6 +35,7 @@ struct syscall_arg_rule {
 struct syscall_policy {
 	const char *who;                      /* for logs: "auxiliary", "secondary"... */
 	const char *const *allow;             /* any arguments; NULL-terminated */
+	const char *const *allow_more;        /* a second such list, or NULL */
 	const struct syscall_arg_rule *rules; /* argument-checked */
 	size_t nrules;
 	/* kill and tgkill (raise, abort) only to this process itself. */
@@ -44,8 +45,18 @@ struct syscall_policy {
 	bool threads_only;
 };
 
-/* The mode asked for by INSEL_SECCOMP ("off", "log"), or dflt when it is unset. */
-enum syscall_filter_mode syscall_filter_mode(enum syscall_filter_mode dflt);
+/* What every daemon needs after start-up (the principal and the secondary add theirs):
+ * files (SQLite, certificates), sockets already created and accepted ones, the event
+ * loop, time, memory, threads' futexes, signals, identity queries, randomness, exit. */
+extern const char *const syscall_filter_daemon_base[];
+/* The ioctl requests the event loop and the C library make: FIONBIO, FIOCLEX, FIONCLEX,
+ * and TCGETS (isatty, before buffering a stream). */
+#define SYSCALL_FILTER_DAEMON_NIOCTLS 4
+extern const unsigned long syscall_filter_daemon_ioctls[SYSCALL_FILTER_DAEMON_NIOCTLS];
+
+/* The mode asked for by INSEL_SECCOMP ("off", "log") or else by the configuration's
+ * setting ("on", "off", "log"; NULL is "on"). */
+enum syscall_filter_mode syscall_filter_mode(const char *configured);
 /* Installs the policy for this process and every child it will have (and sets
  * PR_SET_NO_NEW_PRIVS, which an unprivileged process needs for it). 0 or -errno. */
 int syscall_filter_install(const struct syscall_policy *p, enum syscall_filter_mode mode);

@@ -21,6 +21,7 @@ static const struct cfg_key schema[] = {
 	{"principal", "down_after", CFG_DURATION, 0, 1000, 86400000, "30s"},
 	{"principal", "heartbeat", CFG_DURATION, 0, 100, 3600000, "10s"},
 	{"principal", "max_connections", CFG_INT, 0, 1, 1000000, "4096"},
+	{"principal", "seccomp", CFG_STRING, 0, 0, 0, "on"},
 };
 #define NKEYS (sizeof schema / sizeof schema[0])
 
@@ -71,6 +72,10 @@ static int resolve(struct cli *c, const struct cfg *cfg, struct serve_options *o
 	o->heartbeat_ms = (int64_t)hb_ms;
 	o->max_connections = (size_t)maxc;
 	o->port_file = cli_opt(c, "--port-file");
+	o->seccomp = cfg ? cfg_str(cfg, "principal", "seccomp") : NULL;
+	if (o->seccomp && strcmp(o->seccomp, "on") && strcmp(o->seccomp, "off") &&
+	    strcmp(o->seccomp, "log"))
+		return cli_usage_error(c, "seccomp must be on, off or log");
 	return 0;
 }
 

@@ -375,7 +375,12 @@ int serve_run(const struct serve_options *o)
 			 o->db_path, ep, tls_server_port(d->server), (long long)o->down_after_s);
 		if (o->port_file)
 			write_port_file(o->port_file, tls_server_port(d->server));
-		uv_run(&d->loop, UV_RUN_DEFAULT);
+		/* From here on the daemon only serves what it has opened. */
+		rc = principal_sandbox_enter(o->seccomp);
+		if (rc)
+			stop(d);
+		else
+			uv_run(&d->loop, UV_RUN_DEFAULT);
 	} else {
 		revocation_watch_stop(&d->revocations);  /* its timer would hold the loop */
 		if (d->server)

@@ -15,7 +15,11 @@ struct serve_options {
 	int64_t heartbeat_ms;      /* interval suggested to secondaries */
 	size_t max_connections;
 	const char *port_file;     /* if set, the bound port is written there */
+	const char *seccomp;       /* the syscall allowlist: "on" (NULL), "off", "log" */
 };
+
+/* sandbox.c: installs the daemon's syscall allowlist; 0 or -errno. */
+int principal_sandbox_enter(const char *mode);
 
 /* Runs until SIGINT or SIGTERM; returns the exit code. */
 int serve_run(const struct serve_options *o);

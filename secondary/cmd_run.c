@@ -82,6 +82,15 @@ int run_main(int argc, char **argv)
 	rules_sweep_leftovers();
 	principal_link_start(&s.principal, &s);
 	trunks_start(&s);
+	/* Listeners exist: from here on only what serving needs (sandbox.c). */
+	if (secondary_sandbox_enter(&s.cfg) != 0) {
+		on_signal(&s.sigterm, SIGTERM);
+		uv_run(s.loop, UV_RUN_DEFAULT);
+		uv_loop_close(s.loop);
+		tls_creds_free(s.creds);
+		secondary_config_free(&s.cfg);
+		return EXIT_UNAVAILABLE;
+	}
 	log_info("secondary '%s' for LAN '%s' started", s.cfg.name, s.cfg.lan);
 	uv_run(s.loop, UV_RUN_DEFAULT);
 	uv_loop_close(s.loop);

@@ -1,8 +1,11 @@
 /* insel-secondary's configuration file: its schema and the typed view of it
  * (deploy/secondary.conf.example documents every key). */
+#include <errno.h>
 #include <libgen.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -15,6 +18,7 @@ static const struct cfg_key secondary_schema[] = {
 	{"secondary", "prefix", CFG_PREFIX, CFG_REQUIRED | CFG_MULTI, 0, 0, NULL},
 	{"secondary", "lan_address", CFG_ADDR, CFG_REQUIRED, 0, 0, NULL},
 	{"secondary", "lan_address6", CFG_ADDR, 0, 0, 0, NULL},
+	{"secondary", "seccomp", CFG_STRING, 0, 0, 0, "on"},
 	{"principal", "address", CFG_ENDPOINT, CFG_REQUIRED, 0, 0, NULL},
 	{"principal", "heartbeat", CFG_DURATION, 0, 1000, 600000, "10s"},
 	{"principal", "name", CFG_STRING, CFG_REQUIRED, 0, 0, NULL},
@@ -34,7 +38,8 @@ static const struct cfg_key secondary_schema[] = {
 	{"clients", "listen", CFG_ENDPOINT, 0, 0, 0, NULL},
 	{"clients", "socket", CFG_PATH, 0, 0, 0, "/run/insel/secondary.sock"},
 	{"auxiliary", "program", CFG_PATH, 0, 0, 0, NULL},
-	{"auxiliary", "user", CFG_STRING, 0, 0, 0, "nobody"},
+	{"auxiliary", "uid_range", CFG_STRING, 0, 0, 0, "200000-200999"},
+	{"auxiliary", "user", CFG_STRING, 0, 0, 0, NULL},
 	{"limits", "calls", CFG_INT, 0, 1, 10000, "64"},
 	{"limits", "idle_timeout", CFG_DURATION, 0, 1000, 86400000, "120s"},
 	{"limits", "ring_timeout", CFG_DURATION, 0, 1000, 600000, "30s"},
@@ -158,6 +163,41 @@ static int load_trunks(struct secondary_config *c, const char *path)
 	return 0;
 }
 
+/* "FIRST-LAST": unprivileged uids no account uses, at least one per call allowed. */
+static int load_uid_range(struct secondary_config *c, const char *path)
+{
+	const char *text = cfg_str(&c->file, "auxiliary", "uid_range");
+	unsigned long first, last;
+	char *end;
+
+	errno = 0;
+	first = strtoul(text, &end, 10);
+	if (errno || end == text || *end != '-')
+		return fail(c, path, "auxiliary: uid_range must be FIRST-LAST (e.g. 200000-200999)");
+	text = end + 1;
+	last = strtoul(text, &end, 10);
+	if (errno || end == text || *end || first == 0 || last < first ||
+	    last >= UINT32_MAX || last - first >= UID_POOL_MAX)
+		return fail(c, path, "auxiliary: uid_range must be FIRST-LAST, above 0, with at "
+				     "most 65536 uids");
+	if (last - first + 1 < (unsigned long)c->max_calls + c->ntrunks)
+		return fail(c, path, "auxiliary: uid_range must hold a uid for every call "
+				     "([limits] calls) and trunk");
+	c->aux_uid_first = (uint32_t)first;
+	c->aux_uid_last = (uint32_t)last;
+	return 0;
+}
+
+static int load_seccomp(struct secondary_config *c, const char *path)
+{
+	const char *mode = cfg_str(&c->file, "secondary", "seccomp");
+
+	if (strcmp(mode, "on") && strcmp(mode, "off") && strcmp(mode, "log"))
+		return fail(c, path, "secondary: seccomp must be on, off or log");
+	c->seccomp = mode;
+	return 0;
+}
+
 int secondary_config_load(struct secondary_config *c, const char *path)
 {
 	size_t n;
@@ -218,7 +258,8 @@ int secondary_config_load(struct secondary_config *c, const char *path)
 	if (!c->aux_program)
 		c->aux_program = default_aux_program();
 	user = cfg_str(&c->file, "auxiliary", "user");
-	c->aux_user = user && strcmp(user, "-") != 0 ? user : NULL;
+	c->aux_keep_identity = user && strcmp(user, "-") == 0;
+	c->aux_user = user && !c->aux_keep_identity ? user : NULL;
 	c->max_calls = cfg_int(&c->file, "limits", "calls");
 	c->idle_timeout_ms = cfg_duration_ms(&c->file, "limits", "idle_timeout");
 	c->ring_timeout_ms = cfg_duration_ms(&c->file, "limits", "ring_timeout");
@@ -227,7 +268,9 @@ int secondary_config_load(struct secondary_config *c, const char *path)
 	if (c->dead_after_ms <= c->keepalive_ms)
 		return fail(c, path, "limits: dead_after must be longer than keepalive");
 	c->path_mtu = (unsigned)cfg_int(&c->file, "peers", "path_mtu");
-	return load_trunks(c, path);
+	if (load_trunks(c, path) || load_uid_range(c, path) || load_seccomp(c, path))
+		return INSEL_E_CONFIG;
+	return 0;
 }
 
 void secondary_config_free(struct secondary_config *c)

@@ -6,6 +6,8 @@
  *   peer_api.c        other secondaries (mutual TLS): call requests and hang-ups
  *   call.c            the call state machine that ties clients, peers and auxiliaries
  *   supervise.c       spawning, talking to and reaping one auxiliary per call
+ *   uid_pool.c        the per-call uids auxiliaries drop to
+ *   sandbox.c         the daemon's syscall allowlist
  *   rules.c           removing host calls' routing rules once their auxiliaries are gone
  *   trunk.c           site-to-site trunks: network calls kept up between two LANs
  */
@@ -62,7 +64,11 @@ struct secondary_config {
 	struct ip_endpoint client_listen; /* TLS for LAN clients */
 	const char *client_socket;        /* unix socket for local clients */
 	const char *aux_program;
-	const char *aux_user;             /* NULL: auxiliaries keep our identity */
+	const char *aux_user;             /* a user all auxiliaries share, instead of
+					   * aux_uid_first..last (one uid per call) */
+	bool aux_keep_identity;           /* user = "-": unprivileged test runs only */
+	uint32_t aux_uid_first, aux_uid_last;
+	const char *seccomp;              /* the daemon's allowlist: "on", "off", "log" */
 	long long max_calls;
 	uint64_t idle_timeout_ms;
 	uint64_t ring_timeout_ms;
@@ -319,6 +325,25 @@ struct trunk *trunk_for_lan(struct secondary *s, const char *lan);
 void trunk_call_up(struct trunk *t, struct call *call);
 void trunk_call_ended(struct trunk *t, struct call *call, const char *reason);
 
+/* ---- per-call uids of auxiliaries (uid_pool.c) ---- */
+
+#define UID_POOL_MAX 65536  /* uids in a range at most */
+struct uid_pool {
+	uint32_t first, count;  /* count 0: no range */
+	uint32_t next;          /* where the next search starts */
+	uint32_t in_use;
+	uint8_t used[UID_POOL_MAX / 8];
+};
+void uid_pool_init(struct uid_pool *p, uint32_t first, uint32_t last);
+/* A uid no live auxiliary has; -EAGAIN when every one is taken. */
+int uid_pool_take(struct uid_pool *p, uint32_t *uid);
+void uid_pool_give(struct uid_pool *p, uint32_t uid);
+
+/* ---- the daemon's syscall allowlist (sandbox.c) ---- */
+
+/* Installs it once the listeners exist, unless [secondary] seccomp = off. */
+int secondary_sandbox_enter(const struct secondary_config *cfg);
+
 struct secondary {
 	uv_loop_t *loop;
 	struct secondary_config cfg;
@@ -334,6 +359,7 @@ struct secondary {
 	bool stopping;
 	struct trunk trunks[SECONDARY_MAX_TRUNKS];
 	size_t ntrunks;
+	struct uid_pool aux_uids;
 };
 
 int run_main(int argc, char **argv);

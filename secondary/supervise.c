@@ -1,8 +1,11 @@
 /* Supervision of auxiliaries: one insel-auxiliary process per call, spawned onto fixed
  * descriptors (fd 3 is a socketpair for its control channel; stdin and stdout are
- * /dev/null, stderr is shared for logs), talked to in framed JSON (docs/auxiliary.md),
- * reaped by libuv, and killed if it will not leave after a hang-up. An auxiliary only ever
- * receives per-call keys; the secondary's long-term key never leaves this process. */
+ * /dev/null; stderr is a pipe whose lines we log under the call's id), in a session of
+ * its own (no controlling terminal, no signals from ours), told in "bind" which uid of
+ * the per-call range to become (uid_pool.c; given back once it is reaped), talked to in
+ * framed JSON (docs/auxiliary.md), reaped by libuv, and killed if it will not leave after
+ * a hang-up. An auxiliary only ever receives per-call keys; the secondary's long-term key
+ * never leaves this process. */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -18,13 +21,25 @@
 
 #define AUX_BIND_TIMEOUT_MS 5000
 #define AUX_HANGUP_GRACE_MS 3000
+#define AUX_LOG_LINE_MAX 1024  /* longer lines from an auxiliary are cut */
+
+extern char **environ;
 
 struct aux_private {
 	struct aux pub;
 	aux_bound_cb bound;
 	uv_timer_t kill_timer;
-	int handles_open;  /* process, kill timer, control stream: freed when all are closed */
+	uv_pipe_t stderr_pipe;
+	/* process, kill timer, stderr, control stream: freed when all are closed */
+	int handles_open;
 	bool released;
+	bool has_uid;
+	uint32_t uid;            /* its own, from the pool, until reaped */
+	char call_hex[ID_STRLEN];  /* for its log lines, which may outlive the call */
+	char line[AUX_LOG_LINE_MAX];
+	size_t line_len;
+	bool line_cut;           /* the rest of an over-long line is being skipped */
+	char chunk[512];
 };
 
 static void aux_handle_closed(uv_handle_t *h)
@@ -60,6 +75,10 @@ static void process_exited(uv_process_t *proc, int64_t status, int signal)
 	/* Its interface is gone with it; the rules that pointed there are ours to remove. */
 	if (a->source_routed)
 		rules_release(a->rule_table);
+	/* No process of that uid is left: another call may have it. */
+	if (p->has_uid)
+		uid_pool_give(&a->sec->aux_uids, p->uid);
+	p->has_uid = false;
 	uv_timer_stop(&p->kill_timer);
 	uv_close((uv_handle_t *)&p->kill_timer, aux_handle_closed);
 	uv_close((uv_handle_t *)proc, aux_handle_closed);
@@ -115,6 +134,94 @@ static void bound_reply(void *ctx, const json_t *reply, int err)
 		p->bound(p->pub.call, reply, err);
 }
 
+/* ---- the auxiliary's stderr, logged line by line ---- */
+
+/* Its lines carry the syslog priority "<N>" (INSEL_LOG_FORMAT=priority, log.h); anything
+ * else it writes (a sanitizer's report, say) is unexpected and logged as a warning. */
+static void log_aux_line(struct aux_private *p, char *line)
+{
+	enum log_level level = LOG_LVL_WARN;
+
+	if (line[0] == '<' && line[1] >= '0' && line[1] <= '7' && line[2] == '>') {
+		static const enum log_level by_priority[8] = {
+			LOG_LVL_ERROR, LOG_LVL_ERROR, LOG_LVL_ERROR, LOG_LVL_ERROR,
+			LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_INFO, LOG_LVL_DEBUG};
+
+		level = by_priority[line[1] - '0'];
+		line += 3;
+	}
+	if (level <= log_get_level())
+		log_write(level, "auxiliary", "call %s, pid %d: %s", p->call_hex,
+			  (int)p->pub.process.pid, line);
+}
+
+static void take_stderr_bytes(struct aux_private *p, const char *data, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		if (data[i] == '\n') {
+			if (!p->line_cut || p->line_len) {
+				p->line[p->line_len] = '\0';
+				log_aux_line(p, p->line);
+			}
+			p->line_len = 0;
+			p->line_cut = false;
+		} else if (p->line_cut) {
+			continue;
+		} else if (p->line_len + 4 < sizeof p->line) {
+			/* Control characters would forge lines of our own log. */
+			p->line[p->line_len++] = (unsigned char)data[i] < 0x20 ? '?' : data[i];
+		} else {
+			memcpy(p->line + p->line_len, "...", 4);
+			log_aux_line(p, p->line);
+			p->line_len = 0;
+			p->line_cut = true;
+		}
+	}
+}
+
+static void stderr_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	struct aux_private *p = h->data;
+
+	*buf = uv_buf_init(p->chunk, sizeof p->chunk);
+}
+
+static void stderr_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
+{
+	struct aux_private *p = st->data;
+
+	if (n > 0) {
+		take_stderr_bytes(p, buf->base, (size_t)n);
+	} else if (n < 0) {  /* end of file: it has exited, or closed its stderr */
+		if (p->line_len)
+			take_stderr_bytes(p, "\n", 1);
+		uv_close((uv_handle_t *)st, aux_handle_closed);
+	}
+}
+
+/* ---- spawning ---- */
+
+/* Ours, with INSEL_LOG_FORMAT=priority so that its log lines carry their level and no
+ * timestamp of their own. The array is freed by the caller; its strings are environ's. */
+static char **aux_environment(void)
+{
+	static char format[] = "INSEL_LOG_FORMAT=priority";
+	size_t n = 0, k = 0;
+	char **env;
+
+	while (environ[n])
+		n++;
+	env = calloc(n + 2, sizeof *env);
+	if (!env)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		if (strncmp(environ[i], "INSEL_LOG_FORMAT=", 17) != 0)
+			env[k++] = environ[i];
+	env[k++] = format;
+	env[k] = NULL;
+	return env;
+}
+
 static int start_process(struct aux_private *p, int child_fd)
 {
 	struct secondary *s = p->pub.sec;
@@ -124,16 +231,20 @@ static int start_process(struct aux_private *p, int child_fd)
 	uv_stdio_container_t stdio[4] = {
 		{.flags = UV_IGNORE},
 		{.flags = UV_IGNORE},
-		{.flags = UV_INHERIT_FD, .data.fd = STDERR_FILENO},
+		{.flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE,
+		 .data.stream = (uv_stream_t *)&p->stderr_pipe},
 		{.flags = UV_INHERIT_FD, .data.fd = child_fd},
 	};
 	uv_process_options_t opts = {
 		.file = s->cfg.aux_program,
 		.args = args,
+		.env = aux_environment(),
 		.exit_cb = process_exited,
+		.flags = UV_PROCESS_DETACHED,  /* setsid(): a session of its own */
 		.stdio_count = 4,
 		.stdio = stdio,
 	};
+	int rc;
 
 	/* --parent lets the auxiliary notice our death even if we are pid 1. */
 	snprintf(parent, sizeof parent, "%d", (int)getpid());
@@ -145,7 +256,44 @@ static int start_process(struct aux_private *p, int child_fd)
 	args[n++] = parent;
 	args[n] = NULL;
 	p->pub.process.data = p;
-	return uv_spawn(s->loop, &p->pub.process, &opts);
+	if (!opts.env)
+		return UV_ENOMEM;
+	rc = uv_spawn(s->loop, &p->pub.process, &opts);
+	free(opts.env);
+	return rc;
+}
+
+/* The bind request, with the uid this auxiliary is to become. */
+static json_t *bind_with_identity(struct aux_private *p, const json_t *bind_request)
+{
+	struct secondary *s = p->pub.sec;
+	json_t *req = json_deep_copy(bind_request);
+
+	if (!req || s->cfg.aux_user || s->cfg.aux_keep_identity)
+		return req;
+	if (json_object_set_new(req, "uid", json_integer(p->uid))) {
+		json_decref(req);
+		return NULL;
+	}
+	return req;
+}
+
+static int take_uid(struct aux_private *p)
+{
+	struct secondary *s = p->pub.sec;
+
+	if (s->cfg.aux_user || s->cfg.aux_keep_identity)
+		return 0;
+	if (s->aux_uids.count == 0)
+		uid_pool_init(&s->aux_uids, s->cfg.aux_uid_first, s->cfg.aux_uid_last);
+	if (uid_pool_take(&s->aux_uids, &p->uid) != 0) {
+		log_error("every uid of [auxiliary] uid_range %u-%u is in use: no auxiliary "
+			  "for call %s", (unsigned)s->cfg.aux_uid_first,
+			  (unsigned)s->cfg.aux_uid_last, p->call_hex);
+		return INSEL_E_UNAVAILABLE;
+	}
+	p->has_uid = true;
+	return 0;
 }
 
 int aux_spawn(struct secondary *s, struct call *call, const json_t *bind_request,
@@ -156,26 +304,40 @@ int aux_spawn(struct secondary *s, struct call *call, const json_t *bind_request
 
 	if (!p)
 		return -ENOMEM;
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
-		rc = -errno;
-		free(p);
-		return rc;
-	}
 	p->pub.sec = s;
 	p->pub.call = call;
 	p->bound = cb;
+	snprintf(p->call_hex, sizeof p->call_hex, "%s", call->id_hex);
+	if ((rc = take_uid(p)) != 0) {
+		free(p);
+		return rc;
+	}
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+		rc = -errno;
+		if (p->has_uid)
+			uid_pool_give(&s->aux_uids, p->uid);
+		free(p);
+		return rc;
+	}
+	uv_pipe_init(s->loop, &p->stderr_pipe, 0);
+	p->stderr_pipe.data = p;
 	rc = start_process(p, sv[1]);
 	close(sv[1]);
 	if (rc) {
 		log_error("cannot start the auxiliary %s: %s", s->cfg.aux_program, uv_strerror(rc));
 		close(sv[0]);
-		/* uv_spawn failed: the process handle is initialised and must be closed. */
-		p->handles_open = 1;
+		if (p->has_uid)
+			uid_pool_give(&s->aux_uids, p->uid);
+		/* uv_spawn failed: the process and pipe handles must be closed. */
+		p->handles_open = 2;
 		p->pub.process.data = p;
 		uv_close((uv_handle_t *)&p->pub.process, aux_handle_closed);
+		uv_close((uv_handle_t *)&p->stderr_pipe, aux_handle_closed);
 		return rc;
 	}
-	p->handles_open = 2;
+	p->handles_open = 3;
+	if (uv_read_start((uv_stream_t *)&p->stderr_pipe, stderr_alloc, stderr_read) != 0)
+		uv_close((uv_handle_t *)&p->stderr_pipe, aux_handle_closed);
 	uv_timer_init(s->loop, &p->kill_timer);
 	p->kill_timer.data = p;
 	p->pub.control = msg_stream_open_fd(s->loop, sv[0], MSG_MAX_DEFAULT);
@@ -187,9 +349,14 @@ int aux_spawn(struct secondary *s, struct call *call, const json_t *bind_request
 		close(sv[0]);
 	}
 	rpc_init(&p->pub.rpc, s->loop, control_send, &p->pub);
-	log_debug("auxiliary %d started for call %s", (int)p->pub.process.pid, call->id_hex);
+	if (p->has_uid)
+		log_debug("auxiliary %d started for call %s as uid %u", (int)p->pub.process.pid,
+			  call->id_hex, (unsigned)p->uid);
+	else
+		log_debug("auxiliary %d started for call %s", (int)p->pub.process.pid,
+			  call->id_hex);
 	*out = &p->pub;
-	return rpc_call(&p->pub.rpc, json_deep_copy(bind_request), AUX_BIND_TIMEOUT_MS,
+	return rpc_call(&p->pub.rpc, bind_with_identity(p, bind_request), AUX_BIND_TIMEOUT_MS,
 			bound_reply, p);
 }
 

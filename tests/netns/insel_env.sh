@@ -21,6 +21,7 @@ INSEL_KEEPALIVE=${INSEL_KEEPALIVE:-500ms}
 INSEL_DEAD_AFTER=${INSEL_DEAD_AFTER:-2s}
 INSEL_IDLE=${INSEL_IDLE:-120s}
 INSEL_MAX_CALLS=${INSEL_MAX_CALLS:-64}
+INSEL_AUX_UIDS=${INSEL_AUX_UIDS:-200000-200999}  # one uid of these per auxiliary
 # INSEL_IPV6=1: the LANs have their IPv6 prefix (fd0N::/64) too, in the directory and in
 # the secondaries' configurations (lan_address6 fd0N::1), and clients reach their gateway
 # over IPv6 at [fd0N::1]:7444 instead of 10.N.0.1:7444.
@@ -97,7 +98,7 @@ listen = $clients
 socket = $NETNS_TMP/secondary-$x.sock
 [auxiliary]
 program = $INSEL_BUILD/auxiliary/insel-auxiliary
-user = nobody
+uid_range = $INSEL_AUX_UIDS
 [limits]
 calls = $INSEL_MAX_CALLS
 idle_timeout = $INSEL_IDLE

@@ -185,7 +185,7 @@ check "kill -9 of gw-a's secondary: its auxiliary goes with it" no_link a lan-b
 check "but the call's rule stays behind" has_rule a 10.1.0.11 10.2.0.11
 # Started again with auxiliaries that cannot drop privileges (no such user): they fail
 # after adding their rules, and no bind reply tells the secondary their table.
-sed -i 's/^user = nobody$/user = insel-no-such-user/' "$NETNS_TMP/secondary-a.conf"
+sed -i 's/^\[auxiliary\]$/[auxiliary]\nuser = insel-no-such-user/' "$NETNS_TMP/secondary-a.conf"
 start_secondary a 1
 check "the secondary's next start removes it" wait_rule_count a 0 5
 check "gw-b's side of the call ended, and its rule with it" wait_rule_count b 0 10
@@ -198,7 +198,7 @@ check "and leaves no rule behind" wait_rule_count a 0 5
 check "the secondary removed them (the rules of an interface that is gone)" \
 	grep -q "routing rule(s) of ended network calls removed" "$NETNS_TMP/secondary-a.log"
 check "nor an auxiliary" wait_aux_count a 0 5
-sed -i 's/^user = insel-no-such-user$/user = nobody/' "$NETNS_TMP/secondary-a.conf"
+sed -i '/^user = insel-no-such-user$/d' "$NETNS_TMP/secondary-a.conf"
 
 # ---- a site-to-site trunk, configured on both secondaries ----
 add_trunk a 1 to-b lan-b

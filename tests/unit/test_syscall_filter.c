@@ -9,11 +9,14 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -22,6 +25,17 @@
 #include "syscall_filter.h"
 
 extern const struct syscall_policy aux_syscall_policy;
+extern const struct syscall_policy principal_syscall_policy;
+extern const struct syscall_policy secondary_syscall_policy;
+
+/* Sanitizer builds allow clone and prctl whole (LeakSanitizer's tracer). */
+#if defined(__SANITIZE_ADDRESS__)
+#define UNDER_SANITIZER 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNDER_SANITIZER 1
+#endif
+#endif
 
 enum { CHILD_OK = 0, CHILD_WRONG = 3, CHILD_NO_FILTER = 4 };
 
@@ -160,6 +174,100 @@ static void auxiliary_cannot_open_kill_or_exec(void **state)
 	assert_exit_ok(run_confined(&aux_syscall_policy, start_a_program));
 }
 
+/* ---- the daemons ---- */
+
+static int thread_arg;
+
+static void *thread_body(void *arg)
+{
+	return arg;
+}
+
+static int start_a_thread(void)
+{
+	pthread_t t;
+	void *back = NULL;
+
+	if (pthread_create(&t, NULL, thread_body, &thread_arg) != 0 ||
+	    pthread_join(t, &back) != 0)
+		return CHILD_WRONG;
+	return back == &thread_arg ? CHILD_OK : CHILD_WRONG;
+}
+
+static int start_a_process(void)
+{
+	pid_t pid = fork();
+	int status = 0;
+
+	if (pid == 0)
+		_exit(0);
+	return pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) ? CHILD_OK
+									     : CHILD_WRONG;
+}
+
+static int open_internet_and_netlink_sockets(void)
+{
+	int udp = socket(AF_INET6, SOCK_DGRAM, 0), nl = socket(AF_NETLINK, SOCK_RAW, 0);
+
+	return udp >= 0 && nl >= 0 ? CHILD_OK : CHILD_WRONG;
+}
+
+static int open_an_internet_socket(void)
+{
+	return socket(AF_INET, SOCK_STREAM, 0) >= 0 ? CHILD_OK : CHILD_WRONG;
+}
+
+static int open_a_packet_socket(void)
+{
+	socket(AF_PACKET, SOCK_RAW, 0);
+	return CHILD_WRONG;
+}
+
+static int mount_something(void)
+{
+	errno = 0;
+	return mount("none", "/mnt", "tmpfs", 0, NULL) == -1 && errno == EPERM ? CHILD_OK
+										: CHILD_WRONG;
+}
+
+#ifndef UNDER_SANITIZER
+static int change_memory_map_names(void)
+{
+	prctl(PR_SET_MM, PR_SET_MM_START_CODE, 0, 0, 0);
+	return CHILD_WRONG;
+}
+#endif
+
+static void principal_runs_threads_but_no_process(void **state)
+{
+	assert_exit_ok(run_confined(&principal_syscall_policy, start_a_thread));
+	assert_exit_ok(run_confined(&principal_syscall_policy, open_an_internet_socket));
+	assert_exit_ok(run_confined(&principal_syscall_policy, start_a_program));
+	assert_exit_ok(run_confined(&principal_syscall_policy, mount_something));
+	assert_killed_by_filter(run_confined(&principal_syscall_policy, open_a_packet_socket));
+	assert_killed_by_filter(run_confined(&principal_syscall_policy, inject_into_terminal));
+	assert_killed_by_filter(run_confined(&principal_syscall_policy,
+					     signal_another_process));
+#ifndef UNDER_SANITIZER
+	assert_killed_by_filter(run_confined(&principal_syscall_policy, start_a_process));
+#endif
+}
+
+static void secondary_starts_processes_within_bounds(void **state)
+{
+	assert_exit_ok(run_confined(&secondary_syscall_policy, start_a_thread));
+	assert_exit_ok(run_confined(&secondary_syscall_policy, start_a_process));
+	assert_exit_ok(run_confined(&secondary_syscall_policy,
+				    open_internet_and_netlink_sockets));
+	assert_exit_ok(run_confined(&secondary_syscall_policy, mount_something));
+	assert_killed_by_filter(run_confined(&secondary_syscall_policy, open_a_packet_socket));
+	assert_killed_by_filter(run_confined(&secondary_syscall_policy, inject_into_terminal));
+#ifndef UNDER_SANITIZER
+	assert_killed_by_filter(run_confined(&secondary_syscall_policy,
+					     change_memory_map_names));
+#endif
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -168,6 +276,8 @@ int main(void)
 		cmocka_unit_test(auxiliary_dies_on_a_forbidden_ioctl),
 		cmocka_unit_test(auxiliary_dies_signalling_another_process),
 		cmocka_unit_test(auxiliary_cannot_open_kill_or_exec),
+		cmocka_unit_test(principal_runs_threads_but_no_process),
+		cmocka_unit_test(secondary_starts_processes_within_bounds),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,32 @@
+/* The principal daemon's syscall allowlist, installed by `serve` once its listener and
+ * port file exist (common/syscall_filter.h has the mechanism). Beyond what every daemon
+ * needs (the directory's SQLite files, TLS, the event loop): threads for the password
+ * checks (clone with CLONE_THREAD only: never a new process, never a program started),
+ * sockets of the Internet and unix families only, the event loop's ioctls only, signals
+ * only to itself. Nothing here mounts, traces, loads modules or changes identity. */
+#include <sys/socket.h>
+
+#include "serve.h"
+#include "syscall_filter.h"
+
+static const unsigned long principal_socket_families[] = {AF_UNIX, AF_INET, AF_INET6};
+
+static const struct syscall_arg_rule principal_rules[] = {
+	{"socket", 0, principal_socket_families,
+	 sizeof principal_socket_families / sizeof principal_socket_families[0]},
+	{"ioctl", 1, syscall_filter_daemon_ioctls, SYSCALL_FILTER_DAEMON_NIOCTLS},
+};
+
+const struct syscall_policy principal_syscall_policy = {
+	.who = "principal",
+	.allow = syscall_filter_daemon_base,
+	.rules = principal_rules,
+	.nrules = sizeof principal_rules / sizeof principal_rules[0],
+	.signals_to_self_only = true,
+	.threads_only = true,
+};
+
+int principal_sandbox_enter(const char *mode)
+{
+	return syscall_filter_install(&principal_syscall_policy, syscall_filter_mode(mode));
+}

@@ -1,0 +1,67 @@
+/* The secondary daemon's syscall allowlist, installed by `run` once its listeners exist
+ * (common/syscall_filter.h has the mechanism). A filter is inherited by every process
+ * the daemon starts, so this one also bounds what an auxiliary may do before it confines
+ * itself further (auxiliary/sandbox.c), and what any other helper process of the
+ * secondary may do: keep the lists below in step with what those processes need.
+ *
+ * Beyond what every daemon needs: starting auxiliaries (clone, execve, setsid, waiting
+ * and signalling them; their start-up changes uid and gid, sets prctl options and loads
+ * their own filter), routing rules and interfaces over netlink, TUN set-up, and the
+ * ioctls of that set-up. Nothing here mounts, traces, loads modules, reboots or
+ * creates sockets other than unix, Internet and netlink ones. */
+#include <linux/if_tun.h>
+#include <linux/prctl.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+
+#include "secondary.h"
+#include "syscall_filter.h"
+
+/* Allowed with any arguments, on top of syscall_filter_daemon_base. */
+static const char *const secondary_allowed[] = {
+	/* auxiliaries: start (the C library's fork is clone), run, reap and signal */
+	"clone", "clone3", "fork", "vfork", "execve", "wait4", "waitid", "kill", "tgkill",
+	"setsid", "setpgid", "getpgid", "getsid",
+	/* an auxiliary's start-up before its own filter: the dynamic loader, then its drop
+	 * to its call's uid and the filter it loads itself */
+	"arch_prctl", "setgroups", "setgid", "setuid", "setresgid", "setresuid", "setregid",
+	"setreuid", "seccomp",
+	NULL,
+};
+
+static const unsigned long secondary_socket_families[] = {
+	AF_UNIX, AF_INET, AF_INET6, AF_NETLINK,
+};
+
+static const unsigned long secondary_ioctls[] = {
+	FIONBIO, FIOCLEX, FIONCLEX, TCGETS,  /* = syscall_filter_daemon_ioctls */
+	TUNSETIFF, TUNSETOFFLOAD,            /* an auxiliary creating its interface */
+	SIOCGIFINDEX,                        /* if_nametoindex */
+};
+
+static const unsigned long secondary_prctls[] = {
+	PR_SET_DUMPABLE, PR_GET_DUMPABLE, PR_SET_PDEATHSIG, PR_GET_PDEATHSIG,
+	PR_SET_NO_NEW_PRIVS, PR_GET_NO_NEW_PRIVS, PR_SET_SECCOMP, PR_GET_SECCOMP,
+};
+
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+static const struct syscall_arg_rule secondary_rules[] = {
+	{"socket", 0, secondary_socket_families, COUNT(secondary_socket_families)},
+	{"ioctl", 1, secondary_ioctls, COUNT(secondary_ioctls)},
+	{"prctl", 0, secondary_prctls, COUNT(secondary_prctls)},
+};
+
+const struct syscall_policy secondary_syscall_policy = {
+	.who = "secondary",
+	.allow = syscall_filter_daemon_base,
+	.allow_more = secondary_allowed,
+	.rules = secondary_rules,
+	.nrules = COUNT(secondary_rules),
+};
+
+int secondary_sandbox_enter(const struct secondary_config *cfg)
+{
+	return syscall_filter_install(&secondary_syscall_policy,
+				      syscall_filter_mode(cfg->seccomp));
+}
