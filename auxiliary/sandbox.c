@@ -43,6 +43,7 @@ const struct syscall_policy aux_syscall_policy = {
 	.rules = aux_rules,
 	.nrules = sizeof aux_rules / sizeof aux_rules[0],
 	.signals_to_self_only = true,
+	.bad_argument_kills = true,
 };
 
 int sandbox_enter(void)

@@ -129,7 +129,8 @@ static int add_arg_rule(scmp_filter_ctx ctx, const struct syscall_arg_rule *r,
 	if (rc == 0 && nr == SCMP_SYS(ioctl) && !lists(r, TCGETS))  /* stderr a terminal? */
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 1, compare(1, SCMP_CMP_EQ, TCGETS, 0));
 #endif
-	if (rc || bad_action == SCMP_ACT_LOG)  /* log mode: the default action already logs */
+	/* Where a bad value fails like an unlisted call, the default action covers it. */
+	if (rc || bad_action == SCMP_ACT_LOG || bad_action == SCMP_ACT_ERRNO(EPERM))
 		return rc;
 	return seccomp_rule_add(ctx, bad_action, nr, 1, compare(r->arg, SCMP_CMP_GE, 0, 0));
 }
@@ -148,7 +149,7 @@ static int add_special_rules(scmp_filter_ctx ctx, const struct syscall_policy *p
 	if (rc == 0 && p->threads_only) {
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
 				      compare(0, SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD));
-		if (rc == 0 && bad_action != SCMP_ACT_LOG)
+		if (rc == 0 && bad_action == SCMP_ACT_KILL_PROCESS)
 			rc = seccomp_rule_add(ctx, bad_action, SCMP_SYS(clone), 1,
 					      compare(0, SCMP_CMP_GE, 0, 0));
 		rc = rc ? rc : seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
@@ -159,6 +160,9 @@ static int add_special_rules(scmp_filter_ctx ctx, const struct syscall_policy *p
 static int build(scmp_filter_ctx ctx, const struct syscall_policy *p, uint32_t bad_action)
 {
 	int rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1);  /* every thread */
+
+	/* The kernel logs (audit, dmesg) every call refused, not only those that kill. */
+	rc = rc ? rc : seccomp_attr_set(ctx, SCMP_FLTATR_CTL_LOG, 1);
 
 	rc = rc ? rc : allow_names(ctx, p->allow);
 	rc = rc ? rc : allow_names(ctx, p->allow_more);
@@ -173,7 +177,9 @@ static int build(scmp_filter_ctx ctx, const struct syscall_policy *p, uint32_t b
 
 int syscall_filter_install(const struct syscall_policy *p, enum syscall_filter_mode mode)
 {
-	uint32_t bad_action = mode == SYSCALL_FILTER_LOG ? SCMP_ACT_LOG : SCMP_ACT_KILL_PROCESS;
+	uint32_t bad_action = mode == SYSCALL_FILTER_LOG ? SCMP_ACT_LOG
+			      : p->bad_argument_kills ? SCMP_ACT_KILL_PROCESS
+						      : SCMP_ACT_ERRNO(EPERM);
 	scmp_filter_ctx ctx;
 	int rc;
 

@@ -4,10 +4,11 @@
  *
  * What a policy does not name fails with EPERM (a library that probes for a call sees it
  * refused and carries on). What a policy names with a list of argument values is allowed
- * for those values only, and any other value kills the whole process at once (SIGSYS):
- * no legitimate path passes it, so it is taken for a compromise. Sanitizer builds add
- * what their runtimes need (LeakSanitizer's tracer: clone, ptrace, /proc reads) to every
- * policy; docs/security.md lists both.
+ * for those values only; any other value fails the same way, or, for a policy that says
+ * so (the auxiliary's: small, and every path of it tested), kills the whole process at
+ * once (SIGSYS), as a compromise. The kernel logs each refusal (audit, dmesg). Sanitizer
+ * builds add what their runtimes need (LeakSanitizer's tracer: clone, ptrace, /proc
+ * reads) to every policy; docs/security.md lists both.
  *
  * INSEL_SECCOMP=off in the environment installs nothing; INSEL_SECCOMP=log installs a
  * filter that allows everything but has the kernel log (audit, dmesg) each call the
@@ -38,8 +39,10 @@ struct syscall_policy {
 	const char *const *allow_more;        /* a second such list, or NULL */
 	const struct syscall_arg_rule *rules; /* argument-checked */
 	size_t nrules;
-	/* kill and tgkill (raise, abort) only to this process itself. */
+	/* tgkill (raise, abort) only to this process itself. */
 	bool signals_to_self_only;
+	/* An argument outside its list kills the process (else: EPERM). */
+	bool bad_argument_kills;
 	/* clone only with CLONE_THREAD (threads, never a new process); clone3, whose flags
 	 * a filter cannot read, answers ENOSYS so that the C library falls back to clone. */
 	bool threads_only;

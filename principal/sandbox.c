@@ -3,7 +3,8 @@
  * needs (the directory's SQLite files, TLS, the event loop): threads for the password
  * checks (clone with CLONE_THREAD only: never a new process, never a program started),
  * sockets of the Internet and unix families only, the event loop's ioctls only, signals
- * only to itself. Nothing here mounts, traces, loads modules or changes identity. */
+ * only to itself. Nothing here mounts, traces, loads modules or changes identity. A call
+ * or an argument outside the lists fails with EPERM, and the kernel logs it. */
 #include <sys/socket.h>
 
 #include "serve.h"

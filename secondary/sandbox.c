@@ -8,7 +8,9 @@
  * and signalling them; their start-up changes uid and gid, sets prctl options and loads
  * their own filter), routing rules and interfaces over netlink, TUN set-up, and the
  * ioctls of that set-up. Nothing here mounts, traces, loads modules, reboots or
- * creates sockets other than unix, Internet and netlink ones. */
+ * creates sockets other than unix, Internet and netlink ones. A call or an argument
+ * outside the lists fails with EPERM (a gateway is not killed for a path nobody
+ * foresaw), and the kernel logs it. */
 #include <linux/if_tun.h>
 #include <linux/prctl.h>
 #include <sys/ioctl.h>
@@ -36,7 +38,7 @@ static const unsigned long secondary_socket_families[] = {
 static const unsigned long secondary_ioctls[] = {
 	FIONBIO, FIOCLEX, FIONCLEX, TCGETS,  /* = syscall_filter_daemon_ioctls */
 	TUNSETIFF, TUNSETOFFLOAD,            /* an auxiliary creating its interface */
-	SIOCGIFINDEX,                        /* if_nametoindex */
+	SIOCGIFINDEX, SIOCGIFNAME,           /* if_nametoindex, if_indextoname */
 };
 
 static const unsigned long secondary_prctls[] = {
