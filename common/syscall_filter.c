@@ -79,6 +79,9 @@ enum syscall_filter_mode syscall_filter_mode(const char *configured)
 	return SYSCALL_FILTER_ENFORCE;
 }
 
+#define NEW_NAMESPACES (CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC | \
+			CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET)
+
 static struct scmp_arg_cmp compare(unsigned arg, enum scmp_compare op, scmp_datum_t a,
 				   scmp_datum_t b)
 {
@@ -152,6 +155,11 @@ static int add_special_rules(scmp_filter_ctx ctx, const struct syscall_policy *p
 		if (rc == 0 && bad_action == SCMP_ACT_KILL_PROCESS)
 			rc = seccomp_rule_add(ctx, bad_action, SCMP_SYS(clone), 1,
 					      compare(0, SCMP_CMP_GE, 0, 0));
+		rc = rc ? rc : seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
+	}
+	if (rc == 0 && p->no_new_namespaces) {
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
+				      compare(0, SCMP_CMP_MASKED_EQ, NEW_NAMESPACES, 0));
 		rc = rc ? rc : seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
 	}
 	return rc;

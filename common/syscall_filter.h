@@ -41,6 +41,8 @@ struct syscall_policy {
 	size_t nrules;
 	/* tgkill (raise, abort) only to this process itself. */
 	bool signals_to_self_only;
+	/* clone (a thread or a new process) never into new namespaces; clone3 as above. */
+	bool no_new_namespaces;
 	/* An argument outside its list kills the process (else: EPERM). */
 	bool bad_argument_kills;
 	/* clone only with CLONE_THREAD (threads, never a new process); clone3, whose flags

@@ -4,8 +4,8 @@
  * itself further (auxiliary/sandbox.c), and what any other helper process of the
  * secondary may do: keep the lists below in step with what those processes need.
  *
- * Beyond what every daemon needs: starting auxiliaries (clone, execve, setsid, waiting
- * and signalling them; their start-up changes uid and gid, sets prctl options and loads
+ * Beyond what every daemon needs: starting auxiliaries (clone without new namespaces,
+ * execve, setsid, waiting and signalling them; their start-up changes uid and gid, sets prctl options and loads
  * their own filter), routing rules and interfaces over netlink, TUN set-up, and the
  * ioctls of that set-up. Nothing here mounts, traces, loads modules, reboots or
  * creates sockets other than unix, Internet and netlink ones. A call or an argument
@@ -21,8 +21,8 @@
 
 /* Allowed with any arguments, on top of syscall_filter_daemon_base. */
 static const char *const secondary_allowed[] = {
-	/* auxiliaries: start (the C library's fork is clone), run, reap and signal */
-	"clone", "clone3", "fork", "vfork", "execve", "wait4", "waitid", "kill", "tgkill",
+	/* auxiliaries: start (fork; clone itself is below), run, reap and signal */
+	"fork", "vfork", "execve", "wait4", "waitid", "kill", "tgkill",
 	"setsid", "setpgid", "getpgid", "getsid",
 	/* an auxiliary's start-up before its own filter: the dynamic loader, then its drop
 	 * to its call's uid and the filter it loads itself */
@@ -60,6 +60,7 @@ const struct syscall_policy secondary_syscall_policy = {
 	.allow_more = secondary_allowed,
 	.rules = secondary_rules,
 	.nrules = COUNT(secondary_rules),
+	.no_new_namespaces = true,  /* clone for threads and auxiliaries, in our namespaces */
 };
 
 int secondary_sandbox_enter(const struct secondary_config *cfg)

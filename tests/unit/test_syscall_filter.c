@@ -205,6 +205,22 @@ static int start_a_process(void)
 									     : CHILD_WRONG;
 }
 
+#ifndef UNDER_SANITIZER
+static int child_in_new_namespace(void *arg)
+{
+	return 0;
+}
+
+static int enter_a_new_network_namespace(void)
+{
+	static char stack[16384] __attribute__((aligned(16)));
+
+	errno = 0;
+	return clone(child_in_new_namespace, stack + sizeof stack, CLONE_NEWNET | SIGCHLD,
+		     NULL) == -1 && errno == EPERM ? CHILD_OK : CHILD_WRONG;
+}
+#endif
+
 static int open_internet_and_netlink_sockets(void)
 {
 	int udp = socket(AF_INET6, SOCK_DGRAM, 0), nl = socket(AF_NETLINK, SOCK_RAW, 0);
@@ -289,6 +305,7 @@ static void secondary_starts_processes_within_bounds(void **state)
 	assert_exit_ok(run_confined(&secondary_syscall_policy, inject_into_terminal_fails));
 #ifndef UNDER_SANITIZER
 	assert_exit_ok(run_confined(&secondary_syscall_policy, change_memory_map_names));
+	assert_exit_ok(run_confined(&secondary_syscall_policy, enter_a_new_network_namespace));
 #endif
 }
 
