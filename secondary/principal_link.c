@@ -118,17 +118,19 @@ static void fetch_revocations_page(struct principal_link *l, size_t offset);
 static void revocations_reply(void *ctx, const json_t *reply, int err)
 {
 	struct principal_link *l = ctx;
-	const json_t *serials = json_object_get(reply, "serials");
+	json_t *serials = NULL;
 	json_int_t total, offset;
-	size_t n = json_array_size(serials);
+	size_t n;
 
 	if (err || !msg_reply_is_ok(reply, NULL, NULL) ||
+	    msg_get_array(reply, "serials", REVOCATION_PAGE, &serials) ||
 	    msg_get_int(reply, "total", 0, INT32_MAX, &total) ||
 	    msg_get_int(reply, "offset", 0, INT32_MAX, &offset) || !l->revoked_next) {
 		json_decref(l->revoked_next);
 		l->revoked_next = NULL;  /* tried again at the next refresh */
 		return;
 	}
+	n = json_array_size(serials);
 	add_serials(l->revoked_next, serials);
 	if (n > 0 && (json_int_t)(offset + (json_int_t)n) < total) {
 		fetch_revocations_page(l, (size_t)offset + n);
@@ -167,11 +169,13 @@ static void fetch_revocations(struct principal_link *l)
 /* {"op":"revoked","serials":[...]} from the principal: no reply. */
 static void revoked_notice(struct principal_link *l, const json_t *msg)
 {
-	const json_t *serials = json_object_get(msg, "serials");
+	json_t *serials;
 	size_t added;
 
-	if (!json_is_array(serials))
+	if (msg_get_array(msg, "serials", REVOCATION_PAGE, &serials)) {
+		log_warn("unreadable revocation notice from the principal: %s", msg_field_error());
 		return;
+	}
 	if (!l->revoked)
 		l->revoked = json_object();
 	added = add_serials(l->revoked, serials);
