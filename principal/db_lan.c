@@ -165,6 +165,17 @@ static int lan_insert(struct db *db, const char *name, const int64_t *secondary_
 	return rc;
 }
 
+/* The secondary a LAN is to be bound to: it must have been added first. */
+static int binding_secondary(struct db *db, const char *secondary, int64_t *id)
+{
+	int rc = db_secondary_id(db, secondary, id);
+
+	if (rc == INSEL_E_NOT_FOUND)
+		return db_set_error(db, rc, "no secondary named '%s'; add it first with "
+				    "'secondary add %s [--fingerprint SHA256]'", secondary, secondary);
+	return rc;
+}
+
 static int lan_add_tx(struct db *db, const char *name, const struct ip_prefix *prefixes,
 		      size_t n, const char *secondary, int64_t now)
 {
@@ -172,7 +183,7 @@ static int lan_add_tx(struct db *db, const char *name, const struct ip_prefix *p
 	int rc = 0;
 
 	if (secondary)
-		rc = db_secondary_id(db, secondary, &sec_id);
+		rc = binding_secondary(db, secondary, &sec_id);
 	if (!rc)
 		rc = lan_insert(db, name, secondary ? &sec_id : NULL, now, &lan_id);
 	if (!rc)
@@ -220,7 +231,7 @@ static int lan_set_secondary_tx(struct db *db, const char *lan, const char *seco
 	int rc = lan_get(db, lan, &row);
 
 	if (!rc && secondary)
-		rc = db_secondary_id(db, secondary, &sec_id);
+		rc = binding_secondary(db, secondary, &sec_id);
 	if (rc)
 		return rc;
 	st = db_stmt(db, ST_LAN_SET_SECONDARY);
