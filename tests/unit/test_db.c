@@ -452,6 +452,48 @@ static void revocations(void **state)
 	json_decref(sec);
 }
 
+/* The daemon sees an operator command's revocation through data_version, and a revoked
+ * secondary's own call records end with it. */
+static void revocation_seen_by_another_connection(void **state)
+{
+	struct fixture *f = *state;
+	struct db_call_start own = {"00000000000000a1", "alice@lan-a", "lan-a", "bob@lan-b",
+				    "lan-b", NULL, "gw-a"};
+	struct db_call_start other = {"00000000000000b1", "bob@lan-b", "lan-b", "alice@lan-a",
+				      "lan-a", NULL, "gw-b"};
+	struct db *operator;
+	int64_t before, after;
+	json_t *call;
+	char err[256];
+
+	struct ip_prefix b = pfx("10.2.0.0/24");
+	struct db_registration rb = {"gw-b", "bb", "02", "lan-b", &b, 1, "198.18.0.2:7443"};
+
+	register_lan(f->db, "gw-a", "lan-a", "10.1.0.0/24", "198.18.0.1:7443", NOW);
+	bind_lan(f->db, "gw-b", "lan-b", "10.2.0.0/24", NOW);
+	assert_int_equal(db_register(f->db, &rb, NOW), 0);
+	assert_int_equal(db_call_start(f->db, &own, NOW), 0);
+	assert_int_equal(db_call_start(f->db, &other, NOW), 0);
+	assert_int_equal(db_data_version(f->db, &before), 0);
+	assert_int_equal(db_open(f->path, &operator, err, sizeof err), 0);
+	assert_int_equal(db_secondary_revoke(operator, "gw-a", "retired", NOW + 5), 0);
+	db_close(operator);
+	assert_int_equal(db_data_version(f->db, &after), 0);
+	assert_true(after != before);
+	/* Its own writes do not count: nothing new to reload. */
+	assert_int_equal(db_heartbeat(f->db, "gw-b", NOW + 6), 0);
+	assert_int_equal(db_data_version(f->db, &before), 0);
+	assert_true(before == after);
+	/* gw-a's recorded call ended with the revocation; gw-b's goes on. */
+	assert_int_equal(db_call_show(f->db, own.id, NOW + 6, &call), 0);
+	assert_string_equal(json_string_value(json_object_get(call, "end_reason")), "revoked");
+	assert_int_equal(json_integer_value(json_object_get(call, "ended_at")), NOW + 5);
+	json_decref(call);
+	assert_int_equal(db_call_show(f->db, other.id, NOW + 6, &call), 0);
+	assert_true(json_is_null(json_object_get(call, "end_reason")));
+	json_decref(call);
+}
+
 static void persists_across_reopen(void **state)
 {
 	struct fixture *f = *state;
@@ -543,6 +585,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(users_and_passwords, setup, teardown),
 		cmocka_unit_test_setup_teardown(call_records, setup, teardown),
 		cmocka_unit_test_setup_teardown(revocations, setup, teardown),
+		cmocka_unit_test_setup_teardown(revocation_seen_by_another_connection, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(persists_across_reopen, setup, teardown),
 		cmocka_unit_test_setup_teardown(read_window_sees_writes, setup, teardown),
 		cmocka_unit_test_setup_teardown(batches, setup, teardown),
