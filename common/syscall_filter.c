@@ -138,6 +138,26 @@ static int add_arg_rule(scmp_filter_ctx ctx, const struct syscall_arg_rule *r,
 	return seccomp_rule_add(ctx, bad_action, nr, 1, compare(r->arg, SCMP_CMP_GE, 0, 0));
 }
 
+#define SOCKET_TYPE_MASK 0xf  /* the type without SOCK_NONBLOCK and SOCK_CLOEXEC */
+
+static int add_socket_kinds(scmp_filter_ctx ctx, const struct syscall_policy *p)
+{
+	int rc = 0;
+
+	for (size_t i = 0; i < p->nsockets && rc == 0; i++) {
+		const struct syscall_socket_kind *k = &p->sockets[i];
+		struct scmp_arg_cmp c[3] = {
+			compare(0, SCMP_CMP_EQ, (scmp_datum_t)k->family, 0),
+			compare(1, SCMP_CMP_MASKED_EQ, SOCKET_TYPE_MASK, (scmp_datum_t)k->type),
+			compare(2, SCMP_CMP_EQ, (scmp_datum_t)k->protocol, 0),
+		};
+
+		rc = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket),
+					    k->protocol < 0 ? 2 : 3, c);
+	}
+	return rc;
+}
+
 static int add_special_rules(scmp_filter_ctx ctx, const struct syscall_policy *p,
 			     uint32_t bad_action)
 {
@@ -176,6 +196,7 @@ static int build(scmp_filter_ctx ctx, const struct syscall_policy *p, uint32_t b
 	rc = rc ? rc : allow_names(ctx, p->allow_more);
 	for (size_t i = 0; i < p->nrules && rc == 0; i++)
 		rc = add_arg_rule(ctx, &p->rules[i], bad_action);
+	rc = rc ? rc : add_socket_kinds(ctx, p);
 	rc = rc ? rc : add_special_rules(ctx, p, bad_action);
 #ifdef UNDER_SANITIZER
 	rc = rc ? rc : allow_names(ctx, sanitizer_allow);

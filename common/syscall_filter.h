@@ -33,12 +33,20 @@ struct syscall_arg_rule {
 	size_t nvalues;
 };
 
+/* A kind of socket socket() may create: family, type (flags such as SOCK_CLOEXEC
+ * aside) and, unless -1, protocol. */
+struct syscall_socket_kind {
+	int family, type, protocol;
+};
+
 struct syscall_policy {
 	const char *who;                      /* for logs: "auxiliary", "secondary"... */
 	const char *const *allow;             /* any arguments; NULL-terminated */
 	const char *const *allow_more;        /* a second such list, or NULL */
 	const struct syscall_arg_rule *rules; /* argument-checked */
 	size_t nrules;
+	const struct syscall_socket_kind *sockets;  /* socket() for these only */
+	size_t nsockets;
 	/* tgkill (raise, abort) only to this process itself. */
 	bool signals_to_self_only;
 	/* clone (a thread or a new process) never into new namespaces; clone3 as above. */

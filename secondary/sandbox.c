@@ -8,10 +8,12 @@
  * execve, setsid, waiting and signalling them; their start-up changes uid and gid, sets prctl options and loads
  * their own filter), routing rules and interfaces over netlink, TUN set-up, and the
  * ioctls of that set-up. Nothing here mounts, traces, loads modules, reboots or
- * creates sockets other than unix, Internet and netlink ones. A call or an argument
+ * creates sockets other than unix, Internet (stream and datagram) and routing netlink
+ * ones. A call or an argument
  * outside the lists fails with EPERM (a gateway is not killed for a path nobody
  * foresaw), and the kernel logs it. */
 #include <linux/if_tun.h>
+#include <linux/netlink.h>
 #include <linux/prctl.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -31,8 +33,14 @@ static const char *const secondary_allowed[] = {
 	NULL,
 };
 
-static const unsigned long secondary_socket_families[] = {
-	AF_UNIX, AF_INET, AF_INET6, AF_NETLINK,
+/* Stream and datagram sockets of the unix and Internet families (no raw IP, no packet
+ * socket: nothing that sniffs or forges on the LAN) and routing netlink (routes, rules,
+ * interfaces; not netfilter). */
+static const struct syscall_socket_kind secondary_sockets[] = {
+	{AF_UNIX, SOCK_STREAM, -1}, {AF_UNIX, SOCK_DGRAM, -1}, {AF_UNIX, SOCK_SEQPACKET, -1},
+	{AF_INET, SOCK_STREAM, -1}, {AF_INET, SOCK_DGRAM, -1},
+	{AF_INET6, SOCK_STREAM, -1}, {AF_INET6, SOCK_DGRAM, -1},
+	{AF_NETLINK, SOCK_RAW, NETLINK_ROUTE}, {AF_NETLINK, SOCK_DGRAM, NETLINK_ROUTE},
 };
 
 static const unsigned long secondary_ioctls[] = {
@@ -49,7 +57,6 @@ static const unsigned long secondary_prctls[] = {
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
 static const struct syscall_arg_rule secondary_rules[] = {
-	{"socket", 0, secondary_socket_families, COUNT(secondary_socket_families)},
 	{"ioctl", 1, secondary_ioctls, COUNT(secondary_ioctls)},
 	{"prctl", 0, secondary_prctls, COUNT(secondary_prctls)},
 };
@@ -60,6 +67,8 @@ const struct syscall_policy secondary_syscall_policy = {
 	.allow_more = secondary_allowed,
 	.rules = secondary_rules,
 	.nrules = COUNT(secondary_rules),
+	.sockets = secondary_sockets,
+	.nsockets = COUNT(secondary_sockets),
 	.no_new_namespaces = true,  /* clone for threads and auxiliaries, in our namespaces */
 };
 

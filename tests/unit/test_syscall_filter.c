@@ -20,6 +20,8 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <linux/netlink.h>
+#include <netinet/in.h>
 #include <unistd.h>
 
 #include "syscall_filter.h"
@@ -264,6 +266,18 @@ static int start_a_process_fails(void)
 }
 #endif
 
+static int open_raw_and_netfilter_sockets(void)
+{
+	int raw, nf;
+
+	errno = 0;
+	raw = socket(AF_INET, SOCK_RAW, IPPROTO_ICMP);
+	if (raw != -1 || errno != EPERM)
+		return CHILD_WRONG;
+	nf = socket(AF_NETLINK, SOCK_RAW, NETLINK_NETFILTER);
+	return nf == -1 && errno == EPERM ? CHILD_OK : CHILD_WRONG;
+}
+
 static int mount_something(void)
 {
 	errno = 0;
@@ -287,6 +301,7 @@ static void principal_runs_threads_but_no_process_or_program(void **state)
 	assert_exit_ok(run_confined(&principal_syscall_policy, start_a_program));
 	assert_exit_ok(run_confined(&principal_syscall_policy, mount_something));
 	assert_exit_ok(run_confined(&principal_syscall_policy, open_a_packet_socket));
+	assert_exit_ok(run_confined(&principal_syscall_policy, open_raw_and_netfilter_sockets));
 	assert_exit_ok(run_confined(&principal_syscall_policy, inject_into_terminal_fails));
 	assert_exit_ok(run_confined(&principal_syscall_policy, signal_another_process_fails));
 #ifndef UNDER_SANITIZER
@@ -302,6 +317,7 @@ static void secondary_starts_processes_within_bounds(void **state)
 				    open_internet_and_netlink_sockets));
 	assert_exit_ok(run_confined(&secondary_syscall_policy, mount_something));
 	assert_exit_ok(run_confined(&secondary_syscall_policy, open_a_packet_socket));
+	assert_exit_ok(run_confined(&secondary_syscall_policy, open_raw_and_netfilter_sockets));
 	assert_exit_ok(run_confined(&secondary_syscall_policy, inject_into_terminal_fails));
 #ifndef UNDER_SANITIZER
 	assert_exit_ok(run_confined(&secondary_syscall_policy, change_memory_map_names));
