@@ -57,7 +57,7 @@ const char *const syscall_filter_daemon_base[] = {
 	"membarrier",
 	/* signals, identity, limits, randomness, the end */
 	"rt_sigaction", "rt_sigprocmask", "rt_sigreturn", "sigaltstack", "getpid", "getppid",
-	"gettid", "getuid", "geteuid", "getgid", "getegid", "getgroups", "getresuid",
+	"getpgrp", "gettid", "getuid", "geteuid", "getgid", "getegid", "getgroups", "getresuid",
 	"getresgid", "uname", "sysinfo", "getrlimit", "prlimit64", "getrusage", "getrandom",
 	"exit", "exit_group", "restart_syscall",
 	NULL,

@@ -77,7 +77,7 @@ static void call_request_reply(void *ctx, const json_t *reply, int err)
 
 static void caller_bound(struct call *call, const json_t *reply, int err)
 {
-	json_t *req, *channels = json_array();
+	json_t *req, *channels;
 	const char *why = NULL;
 
 	if (take_bound(call, reply, err, &why)) {
@@ -89,6 +89,7 @@ static void caller_bound(struct call *call, const json_t *reply, int err)
 		call_end(call, "internal", "cannot build the offer");
 		return;
 	}
+	channels = json_array();
 	for (size_t i = 0; i < call->nchannels; i++)
 		json_array_append_new(channels, call->tun ? json_pack("{s:s}", "kind", "tun")
 				      : json_pack("{s:s, s:i}", "kind", "udp", "port",

@@ -21,7 +21,9 @@
 
 #define AUX_BIND_TIMEOUT_MS 5000
 #define AUX_HANGUP_GRACE_MS 3000
-#define AUX_LOG_LINE_MAX 1024  /* longer lines from an auxiliary are cut */
+#define AUX_LOG_LINE_MAX 800  /* longer lines from an auxiliary are cut (our prefix
+				* and all fit in one log line) */
+#define AUX_LOG_LINES_PER_S 500  /* more in one second are counted, not logged */
 
 extern char **environ;
 
@@ -39,6 +41,8 @@ struct aux_private {
 	char line[AUX_LOG_LINE_MAX];
 	size_t line_len;
 	bool line_cut;           /* the rest of an over-long line is being skipped */
+	uint64_t lines_window_ms;  /* start of the current second of log lines */
+	unsigned lines_in_window, lines_dropped;
 	char chunk[512];
 };
 
@@ -136,12 +140,41 @@ static void bound_reply(void *ctx, const json_t *reply, int err)
 
 /* ---- the auxiliary's stderr, logged line by line ---- */
 
+static void report_dropped_lines(struct aux_private *p)
+{
+	if (p->lines_dropped)
+		log_warn("auxiliary of call %s, pid %d: %u log line(s) dropped (more than %d a "
+			 "second)", p->call_hex, (int)p->pub.process.pid, p->lines_dropped,
+			 AUX_LOG_LINES_PER_S);
+	p->lines_dropped = 0;
+}
+
+/* A compromised auxiliary must not be able to flood our log: a bounded rate. */
+static bool line_allowed(struct aux_private *p)
+{
+	uint64_t now = uv_now(p->pub.sec->loop);
+
+	if (now - p->lines_window_ms >= 1000) {
+		report_dropped_lines(p);
+		p->lines_window_ms = now;
+		p->lines_in_window = 0;
+	}
+	if (p->lines_in_window < AUX_LOG_LINES_PER_S) {
+		p->lines_in_window++;
+		return true;
+	}
+	p->lines_dropped++;
+	return false;
+}
+
 /* Its lines carry the syslog priority "<N>" (INSEL_LOG_FORMAT=priority, log.h); anything
  * else it writes (a sanitizer's report, say) is unexpected and logged as a warning. */
 static void log_aux_line(struct aux_private *p, char *line)
 {
 	enum log_level level = LOG_LVL_WARN;
 
+	if (!line_allowed(p))
+		return;
 	if (line[0] == '<' && line[1] >= '0' && line[1] <= '7' && line[2] == '>') {
 		static const enum log_level by_priority[8] = {
 			LOG_LVL_ERROR, LOG_LVL_ERROR, LOG_LVL_ERROR, LOG_LVL_ERROR,
@@ -195,6 +228,7 @@ static void stderr_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
 	} else if (n < 0) {  /* end of file: it has exited, or closed its stderr */
 		if (p->line_len)
 			take_stderr_bytes(p, "\n", 1);
+		report_dropped_lines(p);
 		uv_close((uv_handle_t *)st, aux_handle_closed);
 	}
 }

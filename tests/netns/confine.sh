@@ -115,5 +115,38 @@ echo "uids seen:$seen"
 check "only the two uids of the range were used" \
 	bash -c "! tr ' ' '\n' <<<'$seen' | grep -v -e '^\$' -e '^200500\$' -e '^200501\$'"
 
+# ---- what an auxiliary writes on stderr reaches the log bounded ----
+# (The long line and the forged one count towards the 500 of their second.)
+# A stand-in auxiliary that writes an over-long line, control characters that would
+# forge log lines, and a flood, then exits (the call fails; the log is what is looked at).
+cat >"$NETNS_TMP/noisy-aux.sh" <<'NOISY'
+#!/bin/bash
+head -c 3000 /dev/zero | tr '\0' x >&2
+echo >&2
+printf 'forged\rline\033[2J\n' >&2
+for i in $(seq 1 1500); do echo "<6>flood $i"; done >&2
+NOISY
+chmod 755 "$NETNS_TMP/noisy-aux.sh"
+stop_pid "${SECONDARY_PID[a]}"
+sed -i "s|^program = .*|program = $NETNS_TMP/noisy-aux.sh|" "$NETNS_TMP/secondary-a.conf"
+start_secondary a 1
+wait_secondary_registered a || fail "gw-a's secondary did not register again"
+out=$(insel_as a1 alice call bob@lan-b --udp 5004 2>&1)
+check "a call whose auxiliary only writes garbage fails" bash -c "! grep -q ' up ' <<<'$out'"
+log=$NETNS_TMP/secondary-a.log
+for _ in $(seq 1 50); do grep -q "log line(s) dropped" "$log" && break; sleep 0.1; done
+long=$(grep -a 'auxiliary: call [0-9a-f]*, pid [0-9]*: xxx' "$log" | head -n 1 |
+	sed 's/.*, pid [0-9]*: //')
+check "a 3000-byte line is cut at 800 bytes and marked" \
+	bash -c '[ ${#1} -le 800 ] && [ ${#1} -gt 700 ] && [ "${1: -3}" = ... ]' _ "$long"
+check "and its rest is not logged as lines of their own" \
+	test "$(grep -ac 'pid [0-9]*: xxx' "$log")" -eq 1
+check "control characters cannot forge log lines" grep -q 'forged?line?\[2J' "$log"
+logged=$(grep -ac 'pid [0-9]*: flood [0-9]*$' "$log")
+dropped=$(sed -n 's/.*: \([0-9]*\) log line(s) dropped.*/\1/p' "$log" | paste -sd+ | bc)
+echo "flood: $logged lines logged, ${dropped:-0} dropped"
+check "a flood is cut at 500 lines a second, and the rest counted" \
+	bash -c "[ $logged -le 1000 ] && [ $((logged + ${dropped:-0})) -eq 1500 ]"
+
 check_tun_teardown
 finish_checks
