@@ -150,12 +150,12 @@ static int lan_remove_prefix(struct cli *c, int argc, char **argv)
 
 static const struct cli_verb verbs[] = {
 	{"add", lan_add, "NAME --prefix PREFIX [--prefix PREFIX...] [--secondary NAME]",
-	 "add a LAN; its prefixes may not overlap any other LAN's"},
+	 "add a LAN bound to its secondary; no prefix may overlap another LAN's"},
 	{"list", lan_list, "", "list LANs with their secondary and its state"},
 	{"show", lan_show, "NAME", "show one LAN"},
 	{"remove", lan_remove, "NAME", "remove a LAN with its hosts and users"},
 	{"set-secondary", lan_set_secondary, "NAME (SECONDARY | --none)",
-	 "choose which secondary serves the LAN"},
+	 "bind the LAN to the secondary that serves it (registrations never do)"},
 	{"add-prefix", lan_add_prefix, "NAME PREFIX", "add a prefix to a LAN"},
 	{"remove-prefix", lan_remove_prefix, "NAME PREFIX",
 	 "remove a prefix (refused while a host of the LAN is inside it)"},

@@ -93,7 +93,7 @@ static int sec_revoke(struct cli *c, int argc, char **argv)
 
 static const struct cli_verb verbs[] = {
 	{"add", sec_add, "NAME [--fingerprint SHA256HEX]",
-	 "add a secondary ahead of its registration, optionally pinned to one certificate"},
+	 "add a secondary (only added ones may register), optionally pinned to a certificate"},
 	{"list", sec_list, "", "list secondaries with their LANs and health"},
 	{"show", sec_show, "NAME", "show one secondary"},
 	{"remove", sec_remove, "NAME", "remove a secondary (its LANs stay, unserved)"},
