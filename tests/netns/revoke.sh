@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Integration: revocation reaches live sessions. Two sites with a trunk between them, a
-# UDP call (carol@a2 -> dave@lan-b) and a host network call (a1 -> b1) on top, traffic
-# flowing through all three; then the operator revokes lan-b's secondary
+# UDP call (carol@a2 -> dave@lan-b), a host network call (a1 -> b1) and a UDP call placed
+# from lan-b (bob@b1 -> alice@lan-a) on top, traffic flowing; then the operator revokes
+# lan-b's secondary
 # (`insel-principal secondary revoke lan-b`) while it runs:
 #   - the principal closes lan-b's connection and pushes the serial to lan-a, which ends
 #     the UDP call, the host call and the trunk: gone on both gateways within 5 s
 #     (auxiliaries, TUN interfaces, routing rules);
-#   - the directory records the three calls as ended with reason "revoked", and the
-#     clients are told so in a sentence;
+#   - the directory records every call as ended with reason "revoked" (the call lan-b
+#     recorded itself is ended by the revocation, as lan-b can no longer reach the
+#     principal), and the clients are told so in a sentence;
 #   - a new call to lan-b is refused, and the trunk does not come back;
 #   - before any of it: with 600 serials already revoked, a secondary fetches the whole
 #     list (more than one 500-serial page).
@@ -55,13 +57,22 @@ check "the UDP call carries traffic" \
 	in_ns a2 python3 "$UDP_TOOL" send 10.1.0.1 6000 --count 20 --size 500
 check "the host call carries traffic" pings a1 10.2.0.11 3
 check "the trunk carries traffic" pings a2 10.2.0.12 3
-check "three auxiliaries on each gateway" both wait_aux_count a 3 5 -- wait_aux_count b 3 5
+listen_as a1 alice "$NETNS_TMP/listen-alice.log" --auto-answer || fail "alice cannot listen"
+spawn_in_ns a1 "$NETNS_TMP/echo-a1.log" python3 "$UDP_TOOL" echo 6100 --count 100000 \
+	--timeout 60
+out=$(insel_as b1 bob call alice@lan-a --udp 6100 2>&1)
+check "a UDP call placed from lan-b (bob -> alice) goes up" contains "$out" " up "
+b_call=$(call_id_of "$out")
+check "and carries traffic" in_ns b1 python3 "$UDP_TOOL" send 10.2.0.1 6100 --count 10 --size 300
+check "four auxiliaries on each gateway" both wait_aux_count a 4 5 -- wait_aux_count b 4 5
 
 # Traffic flowing through all three while the revocation lands (bounded: ~15 s each).
 spawn_in_ns a2 "$NETNS_TMP/udp-a2.log" python3 "$UDP_TOOL" send 10.1.0.1 6000 \
 	--count 100000 --size 200 --timeout 15
 spawn_in_ns a1 "$NETNS_TMP/ping-a1.log" ping -n -c 150 -i 0.1 -W 1 10.2.0.11
 spawn_in_ns a2 "$NETNS_TMP/ping-a2.log" ping -n -c 150 -i 0.1 -W 1 10.2.0.12
+spawn_in_ns b1 "$NETNS_TMP/udp-b1.log" python3 "$UDP_TOOL" send 10.2.0.1 6100 \
+	--count 100000 --size 200 --timeout 15
 sleep 1
 
 # ---- the operator revokes lan-b's secondary while everything runs ----
@@ -80,7 +91,7 @@ done
 t1=$(date +%s%N)
 ms=$(((t1 - t0) / 1000000))
 echo "every call, trunk and their traces gone ${ms} ms after the revocation"
-check "the UDP call, host call and trunk end on both gateways within 5 s (${ms} ms)" \
+check "the UDP calls, host call and trunk end on both gateways within 5 s (${ms} ms)" \
 	bash -c "[ $ms -le 5000 ]"
 check "no auxiliary left on either gateway" \
 	bash -c "[ $(aux_count a) -eq 0 ] && [ $(aux_count b) -eq 0 ]"
@@ -102,9 +113,9 @@ want = set(sys.argv[1:])
 ended = [c for c in calls if c.get("end_reason") == "revoked"]
 trunks = [c for c in ended if c.get("caller") == "lan-a"]
 ok = want <= {c["id"] for c in ended} and trunks and not [c for c in calls if c.get("ended_at") is None]
-sys.exit(0 if ok else 1)' "$udp_call" "$tun_call" <<<"$calls"
+sys.exit(0 if ok else 1)' "$udp_call" "$tun_call" "$b_call" <<<"$calls"
 }
-check "the directory shows the UDP call, the host call and the trunk ended: revoked" \
+check "the directory shows the UDP calls, the host call and the trunk ended: revoked" \
 	revoked_records
 for _ in $(seq 1 20); do
 	grep -q "ended: revoked" "$NETNS_TMP/listen-dave.log" && break
@@ -114,6 +125,8 @@ check "dave is told the call ended because a certificate was revoked" both \
 	grep -q "call $udp_call ended: revoked" "$NETNS_TMP/listen-dave.log" -- \
 	grep -q "revoked the certificate of a gateway" "$NETNS_TMP/listen-dave.log"
 check "bob is told too" grep -q "call $tun_call ended: revoked" "$NETNS_TMP/listen-bob.log"
+check "and alice, called from lan-b" \
+	grep -q "call $b_call ended: revoked" "$NETNS_TMP/listen-alice.log"
 out=$(insel_as a2 carol call dave@lan-b --udp 6001 2>&1)
 echo "$out"
 lacks() { ! grep -q -- "$2" <<<"$1"; }
