@@ -51,6 +51,13 @@ struct channel {
 	uint64_t send_epoch_frames;
 	uint64_t send_epoch_started_ms;
 
+	/* External rekeying (params.external_rekey): epochs come from channel_install_epoch.
+	 * The next epoch's send key waits here until the peer is known to hold it. */
+	bool external;
+	struct aead send_next;
+	bool rekey_due_reported;     /* CHANNEL_REKEY_DUE said once for this send epoch */
+	bool keepalive_wanted;       /* prove a new send epoch to the peer at once */
+
 	/* Receiving: previous (for a grace period), current and next epochs' keys. */
 	uint32_t recv_epoch;
 	struct aead recv_prev, recv_cur, recv_next;
@@ -92,6 +99,26 @@ static int derive_next_key(const uint8_t cur[SEC_KEY_LEN], uint32_t next_epoch,
 	return rc < 0 ? INSEL_E_CRYPTO : 0;
 }
 
+/* The sender's epoch advanced (either way of rekeying): the counters of the epoch. */
+static void send_epoch_started(struct channel *ch, uint64_t now_ms)
+{
+	ch->send_epoch++;
+	ch->send_epoch_frames = 0;
+	ch->send_epoch_started_ms = now_ms;
+	ch->rekey_due_reported = false;
+	ch->stats.rekeys_out++;
+}
+
+/* External rekeying: the installed key of the next epoch becomes the send key. */
+static void switch_send_to_next(struct channel *ch, uint64_t now_ms)
+{
+	aead_free(&ch->send_aead);
+	ch->send_aead = ch->send_next;
+	ch->send_next.handle = NULL;
+	send_epoch_started(ch, now_ms);
+	ch->keepalive_wanted = true;
+}
+
 /* Moves the sending side to the next epoch; the old key is gone afterwards. */
 static int rekey_send(struct channel *ch, uint64_t now_ms)
 {
@@ -106,10 +133,7 @@ static int rekey_send(struct channel *ch, uint64_t now_ms)
 		aead_free(&ch->send_aead);
 		ch->send_aead = fresh;
 		memcpy(ch->send_raw, next, SEC_KEY_LEN);
-		ch->send_epoch++;
-		ch->send_epoch_frames = 0;
-		ch->send_epoch_started_ms = now_ms;
-		ch->stats.rekeys_out++;
+		send_epoch_started(ch, now_ms);
 	}
 	secure_wipe(next, sizeof next);
 	return rc;
@@ -141,6 +165,12 @@ static void promote_recv_epoch(struct channel *ch, uint64_t now_ms)
 	ch->recv_next.handle = NULL;
 	ch->recv_epoch++;
 	ch->stats.rekeys_in++;
+	if (ch->external) {
+		/* The peer sends with the new epoch, so it holds its keys: we may too. */
+		if (aead_ready(&ch->send_next) && ch->send_epoch + 1 == ch->recv_epoch)
+			switch_send_to_next(ch, now_ms);
+		return;
+	}
 	/* On failure recv_next stays empty: frames of the following epoch are then dropped
 	 * as bad_epoch, which the peer sees as a dead channel rather than a silent hole. */
 	prepare_recv_next(ch);
@@ -201,6 +231,7 @@ static void copy_settings(struct channel *ch, const struct sec_channel_params *p
 	ch->last_sent_ms = now_ms;
 	ch->last_recv_ms = now_ms;
 	ch->send_epoch_started_ms = now_ms;
+	ch->external = p->external_rekey;
 }
 
 static int install_keys(struct channel *ch, const struct sec_channel_params *p)
@@ -213,6 +244,11 @@ static int install_keys(struct channel *ch, const struct sec_channel_params *p)
 		return rc;
 	if ((rc = aead_init(&ch->recv_cur, ch->cipher, ch->recv_next_raw)) != 0)
 		return rc;
+	if (ch->external) {
+		secure_wipe(ch->send_raw, sizeof ch->send_raw);
+		secure_wipe(ch->recv_next_raw, sizeof ch->recv_next_raw);
+		return 0;  /* the next epoch's keys come from channel_install_epoch */
+	}
 	return prepare_recv_next(ch);
 }
 
@@ -295,6 +331,7 @@ void channel_free(struct channel *ch)
 		free(ch->zbuf);
 	}
 	aead_free(&ch->send_aead);
+	aead_free(&ch->send_next);
 	aead_free(&ch->recv_prev);
 	aead_free(&ch->recv_cur);
 	aead_free(&ch->recv_next);
@@ -315,9 +352,17 @@ size_t channel_payload_max(const struct channel *ch)
 	return ch->mtu - FRAME_OVERHEAD;
 }
 
-/* Rotates the send key when this epoch has carried enough frames or lived long enough. */
+/* Rotates the send key when this epoch has carried enough frames or lived long enough.
+ * With external rekeying the epoch only changes by channel_install_epoch, and a key that
+ * has sealed rekey_after_frames frames seals no more. */
 static int maybe_rekey_send(struct channel *ch, uint64_t now_ms)
 {
+	if (ch->external) {
+		if (ch->send_epoch_frames < ch->rekey_after_frames)
+			return 0;
+		ch->stats.drop_key_exhausted++;
+		return INSEL_E_LIMIT;
+	}
 	if (ch->send_epoch_frames < ch->rekey_after_frames &&
 	    elapsed(now_ms, ch->send_epoch_started_ms) < ch->rekey_after_ms)
 		return 0;
@@ -425,9 +470,49 @@ long channel_keepalive(struct channel *ch, uint64_t now_ms, uint8_t *out, size_t
 {
 	long n = seal_frame(ch, FRAME_KEEPALIVE, 0, 1, NULL, 0, now_ms, out, cap);
 
-	if (n > 0)
+	if (n > 0) {
 		ch->stats.keepalives_out++;
+		ch->keepalive_wanted = false;
+	}
 	return n;
+}
+
+/* ---- external rekeying ---- */
+
+int channel_check_install(const struct channel *ch, uint32_t epoch)
+{
+	if (!ch->external)
+		return -EINVAL;
+	/* Both directions must have reached epoch - 1: then at most three epochs (the
+	 * previous in its grace period, the current, the installed one) are ever live. */
+	if (epoch != ch->recv_epoch + 1 || ch->send_epoch != ch->recv_epoch)
+		return INSEL_E_CONFLICT;
+	return 0;
+}
+
+int channel_install_epoch(struct channel *ch, uint32_t epoch,
+			  const uint8_t send_key[SEC_KEY_LEN],
+			  const uint8_t recv_key[SEC_KEY_LEN], bool send_now, uint64_t now_ms)
+{
+	struct aead send = {0}, recv = {0};
+	int rc;
+
+	if ((rc = channel_check_install(ch, epoch)) != 0)
+		return rc;
+	if ((rc = aead_init(&send, ch->cipher, send_key)) != 0 ||
+	    (rc = aead_init(&recv, ch->cipher, recv_key)) != 0) {
+		aead_free(&send);
+		return rc;
+	}
+	/* Installing an epoch again (an exchange run anew) replaces its unused keys. */
+	aead_free(&ch->send_next);
+	aead_free(&ch->recv_next);
+	ch->send_next = send;
+	ch->recv_next = recv;
+	ch->stats.epochs_installed++;
+	if (send_now)
+		switch_send_to_next(ch, now_ms);
+	return 0;
 }
 
 /* ---- reassembly ---- */
@@ -699,7 +784,12 @@ int channel_tick(struct channel *ch, uint64_t now_ms, uint64_t *next_ms)
 	reasm_expire(ch, now_ms);
 	if (aead_ready(&ch->recv_prev) && now_ms >= ch->recv_prev_until_ms)
 		aead_free(&ch->recv_prev);
-	if (elapsed(now_ms, ch->last_sent_ms) >= ch->keepalive_ms)
+	if (ch->external && !ch->rekey_due_reported &&
+	    ch->send_epoch_frames >= ch->rekey_after_frames / 2) {
+		ch->rekey_due_reported = true;
+		events |= CHANNEL_REKEY_DUE;
+	}
+	if (ch->keepalive_wanted || elapsed(now_ms, ch->last_sent_ms) >= ch->keepalive_ms)
 		events |= CHANNEL_SEND_KEEPALIVE;
 	else
 		next = earliest(next, ch->last_sent_ms + ch->keepalive_ms);
@@ -772,6 +862,8 @@ static json_t *stats_json(const struct channel_stats *s)
 		"drops", drops);
 
 	json_object_set_new(j, "msgs_deflated_out", json_integer((json_int_t)s->msgs_deflated_out));
+	json_object_set_new(j, "epochs_installed", json_integer((json_int_t)s->epochs_installed));
+	json_object_set_new(drops, "key_exhausted", json_integer((json_int_t)s->drop_key_exhausted));
 	return j;
 }
 
@@ -779,8 +871,9 @@ json_t *channel_status_json(const struct channel *ch)
 {
 	char peer[IP_STRLEN];
 
-	return json_pack("{s:s, s:I, s:I, s:s, s:I, s:I, s:I, s:o?}",
+	return json_pack("{s:s, s:s, s:I, s:I, s:s, s:I, s:I, s:I, s:o?}",
 			 "cipher", sec_cipher_name(ch->cipher),
+			 "rekey", ch->external ? "external" : "chain",
 			 "local_session", (json_int_t)ch->local_session,
 			 "remote_session", (json_int_t)ch->remote_session,
 			 "peer", ip_endpoint_format(&ch->peer, peer, sizeof peer),

@@ -12,13 +12,16 @@
  * reassembles fragments; it returns 1 when a whole message is ready.
  * Timers: channel_tick() says when to send a keep-alive and when the peer is dead, and
  * expires reassembly and old keys. Keys rotate by themselves (time or frame count),
- * each epoch's key derived from the previous one with HKDF on both sides.
+ * each epoch's key derived from the previous one with HKDF on both sides; or, with
+ * external rekeying, only when the owner installs the next epoch's keys (the secondary's
+ * ephemeral key exchanges, rekey.h), the sender switching once the peer holds them.
  * Every frame refused is counted in struct channel_stats by reason; none is fatal.
  * A channel has one owner: calls on one channel must not run concurrently. */
 #ifndef INSEL_CHANNEL_H
 #define INSEL_CHANNEL_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -52,6 +55,7 @@ struct channel_stats {
 	uint64_t rekeys_out, rekeys_in;    /* epochs advanced, per direction */
 	uint64_t roams;                    /* peer endpoint moves */
 	uint64_t msgs_deflated_out;        /* messages sent compressed (compression on) */
+	uint64_t epochs_installed;         /* external rekeying: channel_install_epoch calls */
 	/* Drops, by reason. */
 	uint64_t drop_truncated;           /* shorter than a header and a tag */
 	uint64_t drop_malformed;           /* unknown type, bad fragment fields */
@@ -64,6 +68,8 @@ struct channel_stats {
 	uint64_t drop_reasm_timeout;       /* messages whose fragments did not all arrive */
 	uint64_t drop_reasm_evicted;       /* incomplete messages pushed out by newer ones */
 	uint64_t drop_bad_compression;     /* compressed messages that do not inflate */
+	uint64_t drop_key_exhausted;       /* external rekeying: the send key sealed its
+					    * rekey_after_frames and no new one came */
 	/* Gauge: memory held for reassembly now. */
 	uint64_t reasm_bytes;
 };
@@ -77,6 +83,8 @@ struct channel_msg {
 enum channel_event {
 	CHANNEL_SEND_KEEPALIVE = 1,  /* nothing sent for keepalive_ms: send channel_keepalive() */
 	CHANNEL_PEER_DEAD = 2,       /* nothing authenticated received for dead_after_ms */
+	CHANNEL_REKEY_DUE = 4,       /* external rekeying: the send key sealed half its
+				      * rekey_after_frames; ask for a new epoch (once) */
 };
 
 /* Receives each datagram channel_seal produces; a non-zero return stops sealing and is
@@ -114,6 +122,19 @@ long channel_keepalive(struct channel *ch, uint64_t now_ms, uint8_t *out, size_t
  * INSEL_E_REPLAY, INSEL_E_AUTH (tag or epoch), INSEL_E_TOO_BIG. */
 int channel_open(struct channel *ch, const uint8_t *dgram, size_t len,
 		 const struct ip_endpoint *from, uint64_t now_ms, struct channel_msg *msg);
+
+/* External rekeying (params.external_rekey; docs/frames.md section 4): the keys of epoch
+ * recv_epoch + 1, once both directions are at recv_epoch (else INSEL_E_CONFLICT and
+ * nothing changes; -EINVAL without external rekeying). The receiver accepts the new
+ * epoch at once and the current one until the peer moves (then for a grace period).
+ * With send_now the sender switches at once (the peer already holds the keys) and a
+ * keep-alive is due at once to prove it; otherwise it switches on the first frame that
+ * authenticates under the new epoch. Installing the same epoch again replaces keys not
+ * used yet. check_install says whether install would be refused, changing nothing. */
+int channel_check_install(const struct channel *ch, uint32_t epoch);
+int channel_install_epoch(struct channel *ch, uint32_t epoch,
+			  const uint8_t send_key[SEC_KEY_LEN],
+			  const uint8_t recv_key[SEC_KEY_LEN], bool send_now, uint64_t now_ms);
 
 /* Runs the timers at now_ms: returns a mask of enum channel_event and sets *next_ms
  * (if non-NULL) to the latest time the caller should tick again. */

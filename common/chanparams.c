@@ -105,6 +105,8 @@ json_t *chanparams_to_json(const struct sec_channel_params *p)
 		      "dead_after_ms", (json_int_t)p->dead_after_ms);
 	secure_wipe(send_hex, sizeof send_hex);
 	secure_wipe(recv_hex, sizeof recv_hex);
+	if (j && p->external_rekey)
+		json_object_set_new(j, "external_rekey", json_true());
 	return j;
 }
 
@@ -153,6 +155,7 @@ static int get_names(const json_t *j, struct sec_channel_params *p)
 static int get_numbers(const json_t *j, struct sec_channel_params *p)
 {
 	json_int_t ch, ls, rs, mtu, frames, rekey_ms, ka_ms, dead_ms;
+	bool external = false;
 	int rc = 0;
 
 	rc = rc ? rc : msg_get_int(j, "channel", 0, SEC_MAX_CHANNELS - 1, &ch);
@@ -163,6 +166,7 @@ static int get_numbers(const json_t *j, struct sec_channel_params *p)
 	rc = rc ? rc : msg_get_int_opt(j, "rekey_after_ms", 0, UINT32_MAX, 0, &rekey_ms);
 	rc = rc ? rc : msg_get_int_opt(j, "keepalive_ms", 0, UINT32_MAX, 0, &ka_ms);
 	rc = rc ? rc : msg_get_int_opt(j, "dead_after_ms", 0, UINT32_MAX, 0, &dead_ms);
+	rc = rc ? rc : msg_get_bool_opt(j, "external_rekey", false, &external);
 	if (rc)
 		return rc;
 	p->channel = (uint8_t)ch;
@@ -173,6 +177,7 @@ static int get_numbers(const json_t *j, struct sec_channel_params *p)
 	p->rekey_after_ms = (uint32_t)rekey_ms;
 	p->keepalive_ms = (uint32_t)ka_ms;
 	p->dead_after_ms = (uint32_t)dead_ms;
+	p->external_rekey = external;
 	return 0;
 }
 

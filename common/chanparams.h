@@ -7,6 +7,7 @@
 #define INSEL_CHANPARAMS_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "addr.h"
@@ -40,6 +41,9 @@ struct sec_channel_params {
 	uint32_t rekey_after_ms;      /* 0: the default */
 	uint32_t keepalive_ms;        /* 0: the default */
 	uint32_t dead_after_ms;       /* peer silent this long: the channel is dead; 0: default */
+	bool external_rekey;          /* epochs after 0 come from channel_install_epoch (an
+				       * ephemeral key exchange run by the parent, rekey.h),
+				       * not from hashing the previous key */
 };
 
 const char *sec_cipher_name(enum sec_cipher c);       /* "aes-256-gcm", "chacha20-poly1305" */

@@ -9,7 +9,8 @@ packages=(
 	# toolchain and build
 	gcc clang libclang-rt-14-dev meson ninja-build pkg-config python3
 	# libraries insel links against
-	libgnutls28-dev libuv1-dev libjansson-dev libsqlite3-dev libinih-dev zlib1g-dev libseccomp-dev
+	libgnutls28-dev nettle-dev libuv1-dev libjansson-dev libsqlite3-dev libinih-dev zlib1g-dev
+	libseccomp-dev
 	# unit tests
 	libcmocka-dev
 	# integration tests, demo and benchmarks: namespaces, NAT, real applications

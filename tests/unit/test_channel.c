@@ -665,6 +665,121 @@ static void deflate_bomb_refused(void **state)
 	channel_free(b);
 }
 
+/* External rekeying (the secondaries' key exchanges): a pair whose epochs come only from
+ * channel_install_epoch. */
+static void external_pair(struct pair *p, uint64_t frames)
+{
+	struct sec_channel_params pa, pb;
+
+	make_params(&pa, &pb, SEC_CIPHER_AES256GCM);
+	pa.external_rekey = pb.external_rekey = true;
+	pa.rekey_after_ms = pb.rekey_after_ms = 1000;  /* ignored: no rotation by time */
+	pa.rekey_after_frames = pb.rekey_after_frames = frames;
+	pair_open(p, &pa, &pb);
+}
+
+static void fill_key(uint8_t k[SEC_KEY_LEN], uint8_t v)
+{
+	memset(k, v, SEC_KEY_LEN);
+}
+
+static void external_rekey_switches_without_loss(void **state)
+{
+	struct pair p;
+	struct channel_msg m;
+	uint8_t old[64], d[64], a2b[SEC_KEY_LEN], b2a[SEC_KEY_LEN];
+	size_t old_len, n;
+	long len;
+
+	external_pair(&p, 0);
+	old_len = a_seal(&p, "epoch 0", 5000, old, sizeof old);
+	assert_int_equal(channel_send_epoch(p.a), 0);  /* no rotation by time */
+	fill_key(a2b, 0x31);
+	fill_key(b2a, 0x32);
+	/* The responder (B) first: it accepts epoch 1 and still sends epoch 0. */
+	assert_int_equal(channel_install_epoch(p.b, 1, b2a, a2b, false, 5000), 0);
+	assert_int_equal(channel_send_epoch(p.b), 0);
+	len = channel_seal_one(p.b, "b0", 2, 5000, d, sizeof d);
+	assert_int_equal(channel_open(p.a, d, (size_t)len, &p.b_addr, 5000, &m), 1);
+	/* Then the initiator (A), which sends with it at once and wants a keep-alive. */
+	assert_int_equal(channel_install_epoch(p.a, 1, a2b, b2a, true, 5001), 0);
+	assert_int_equal(channel_send_epoch(p.a), 1);
+	assert_true(channel_tick(p.a, 5001, NULL) & CHANNEL_SEND_KEEPALIVE);
+	/* A's next epoch is refused until B is seen using epoch 1. */
+	assert_int_equal(channel_install_epoch(p.a, 2, a2b, b2a, true, 5001), INSEL_E_CONFLICT);
+	n = a_seal(&p, "epoch 1", 5002, d, sizeof d);
+	assert_int_equal(b_open(&p, d, n, 5002, &m), 1);
+	assert_int_equal(channel_recv_epoch(p.b), 1);
+	/* B's sender followed (A proved it holds the keys), and a straggler still opens. */
+	assert_int_equal(channel_send_epoch(p.b), 1);
+	assert_true(channel_tick(p.b, 5002, NULL) & CHANNEL_SEND_KEEPALIVE);
+	assert_int_equal(b_open(&p, old, old_len, 5003, &m), 1);
+	assert_memory_equal(m.data, "epoch 0", 7);
+	len = channel_keepalive(p.b, 5003, d, sizeof d);
+	assert_int_equal(channel_open(p.a, d, (size_t)len, &p.b_addr, 5003, &m), 0);
+	assert_int_equal(channel_recv_epoch(p.a), 1);
+	assert_false(channel_tick(p.b, 5004, NULL) & CHANNEL_SEND_KEEPALIVE);
+	/* Epoch 2 now, and an epoch that skips one is refused. */
+	assert_int_equal(channel_install_epoch(p.b, 3, b2a, a2b, false, 5004), INSEL_E_CONFLICT);
+	fill_key(a2b, 0x41);
+	assert_int_equal(channel_install_epoch(p.b, 2, b2a, a2b, false, 5004), 0);
+	assert_int_equal(channel_install_epoch(p.a, 2, a2b, b2a, true, 5004), 0);
+	n = a_seal(&p, "epoch 2", 5005, d, sizeof d);
+	assert_int_equal(b_open(&p, d, n, 5005, &m), 1);
+	assert_int_equal(channel_stats(p.b)->rekeys_in, 2);
+	assert_int_equal(channel_stats(p.a)->epochs_installed, 2);
+	assert_int_equal(total_drops(channel_stats(p.b)), 0);
+	pair_free(&p);
+}
+
+static void external_rekey_replaced_keys_and_frame_budget(void **state)
+{
+	struct pair p;
+	struct channel_msg m;
+	uint8_t d[64], k1[SEC_KEY_LEN], k2[SEC_KEY_LEN], back[SEC_KEY_LEN];
+	struct channel *spare;
+	struct sec_channel_params pa, pb;
+	size_t n;
+
+	external_pair(&p, 4);
+	fill_key(k1, 0x51);
+	fill_key(k2, 0x52);
+	fill_key(back, 0x53);
+	/* B installs epoch 1 twice (an exchange run again): the second keys replace the
+	 * first, which A never used. */
+	assert_int_equal(channel_install_epoch(p.b, 1, back, k1, false, 1), 0);
+	assert_int_equal(channel_install_epoch(p.b, 1, back, k2, false, 1), 0);
+	assert_int_equal(channel_install_epoch(p.a, 1, k2, back, true, 1), 0);
+	n = a_seal(&p, "k2", 2, d, sizeof d);
+	assert_int_equal(b_open(&p, d, n, 2, &m), 1);
+	/* A frame under the replaced keys does not authenticate. */
+	make_params(&pa, &pb, SEC_CIPHER_AES256GCM);
+	pa.external_rekey = true;
+	assert_int_equal(channel_new(&pa, 0, &spare), 0);
+	assert_int_equal(channel_install_epoch(spare, 1, k1, back, true, 0), 0);
+	n = (size_t)channel_seal_one(spare, "k1", 2, 3, d, sizeof d);
+	assert_int_equal(b_open(&p, d, n, 3, &m), INSEL_E_REPLAY);  /* counter 0 again */
+	n = (size_t)channel_seal_one(spare, "k1", 2, 3, d, sizeof d);
+	assert_int_equal(b_open(&p, d, n, 3, &m), INSEL_E_AUTH);    /* counter 1: bad tag */
+	assert_int_equal(channel_stats(p.b)->drop_bad_tag, 1);
+	channel_free(spare);
+	/* Frame budget: half of it asks for a new epoch (once), all of it stops sealing. */
+	assert_false(channel_tick(p.a, 4, NULL) & CHANNEL_REKEY_DUE);
+	a_seal(&p, "x", 4, d, sizeof d);
+	assert_true(channel_tick(p.a, 4, NULL) & CHANNEL_REKEY_DUE);
+	assert_false(channel_tick(p.a, 4, NULL) & CHANNEL_REKEY_DUE);
+	a_seal(&p, "x", 4, d, sizeof d);
+	a_seal(&p, "x", 4, d, sizeof d);
+	assert_int_equal(channel_seal_one(p.a, "x", 1, 4, d, sizeof d), INSEL_E_LIMIT);
+	assert_int_equal(channel_stats(p.a)->drop_key_exhausted, 1);
+	/* Without external rekeying there is nothing to install. */
+	make_params(&pa, &pb, SEC_CIPHER_AES256GCM);
+	assert_int_equal(channel_new(&pa, 0, &spare), 0);
+	assert_int_equal(channel_install_epoch(spare, 1, k1, back, true, 0), -EINVAL);
+	channel_free(spare);
+	pair_free(&p);
+}
+
 static void bad_params_refused(void **state)
 {
 	struct sec_channel_params pa, pb;
@@ -707,6 +822,8 @@ int main(void)
 		cmocka_unit_test(deflate_refused_when_not_negotiated),
 		cmocka_unit_test(deflate_bomb_refused),
 		cmocka_unit_test(bad_params_refused),
+		cmocka_unit_test(external_rekey_switches_without_loss),
+		cmocka_unit_test(external_rekey_replaced_keys_and_frame_budget),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
