@@ -163,6 +163,9 @@ void control_reply_error(struct aux *a, json_int_t id, int err, const char *code
 /* ctl_bind.c, ctl_start.c: the handlers with a parse step each. */
 void bind_handle(struct aux *a, json_int_t id, const json_t *msg);
 void start_handle(struct aux *a, json_int_t id, const json_t *msg);
+/* ctl_rekey.c: the next epoch's keys (external rekeying), and asking for them. */
+void rekey_handle(struct aux *a, json_int_t id, const json_t *msg);
+void rekey_notify_due(struct aux *a, unsigned channel);
 
 /* sandbox.c: the syscall allowlist, last step of privdrop_confine. */
 int sandbox_enter(void);
@@ -257,5 +260,7 @@ void batch_flush_all(struct aux *a);
 /* timers.c */
 int timers_start(struct aux *a);
 void timers_stop(struct aux *a);
+/* Runs the channel timers at once (a keep-alive is wanted now). */
+void timers_kick(struct aux *a);
 
 #endif

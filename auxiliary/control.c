@@ -1,8 +1,9 @@
 /* The control socket to the parent (fd 3): framed JSON requests dispatched from a table
  * that also says in which states each is allowed, the replies, the stats object, and the
  * orderly close at the end. The parent is trusted but may be buggy: a malformed or
- * unexpected message gets an error reply and changes nothing. bind and start live in
- * ctl_bind.c and ctl_start.c; stats and hangup are small enough to live here. */
+ * unexpected message gets an error reply and changes nothing. bind, start and rekey live
+ * in ctl_bind.c, ctl_start.c and ctl_rekey.c; stats and hangup are small enough to live
+ * here. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -30,6 +31,7 @@ static const struct control_op control_ops[] = {
 	{"hello", hello_handle, AUX_NEW},  /* optional: msg.h's usual first message */
 	{"bind", bind_handle, AUX_NEW},
 	{"start", start_handle, AUX_BOUND},
+	{"rekey", rekey_handle, AUX_RUNNING},
 	{"stats", stats_handle, AUX_ANY_LIVE},
 	{"hangup", hangup_handle, AUX_ANY_LIVE},
 };

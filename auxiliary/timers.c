@@ -1,6 +1,7 @@
 /* The call's timers. tick_timer runs every channel's channel_tick when the earliest of
  * them asks (keep-alive due, peer silent too long, reassembly or old-key expiry): it sends
- * the keep-alives and ends the call on a dead peer. idle_timer ends the call when no data
+ * the keep-alives, ends the call on a dead peer, and tells the parent when a channel's
+ * key is half spent (external rekeying). idle_timer ends the call when no data
  * has crossed either way for idle_timeout_ms; it is re-armed lazily from last_data_ms, so
  * the fast path only stores a time stamp. */
 #include <stdio.h>
@@ -38,6 +39,8 @@ static void on_tick(uv_timer_t *t)
 		}
 		if (events & CHANNEL_SEND_KEEPALIVE)
 			send_keepalive(a, l, now);
+		if (events & CHANNEL_REKEY_DUE)
+			rekey_notify_due(a, i);
 		if (ch_next < next)
 			next = ch_next;
 	}
@@ -66,6 +69,12 @@ int timers_start(struct aux *a)
 	if (rc == 0 && a->idle_timeout_ms)
 		rc = uv_timer_start(&a->idle_timer, on_idle_check, a->idle_timeout_ms, 0);
 	return rc;
+}
+
+void timers_kick(struct aux *a)
+{
+	if (a->state == AUX_RUNNING)
+		uv_timer_start(&a->tick_timer, on_tick, 0, 0);
 }
 
 void timers_stop(struct aux *a)

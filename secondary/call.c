@@ -185,6 +185,7 @@ json_t *call_to_json(const struct call *call)
 		json_array_append_new(channels, ch);
 	}
 	json_object_set_new(j, "channels", channels);
+	call_rekey_json(call, j);
 	return j;
 }
 
@@ -313,6 +314,7 @@ void call_end(struct call *call, const char *reason, const char *message)
 	call->state = CALL_ENDED;
 	unlink_call(call);
 	uv_timer_stop(&call->timer);
+	call_rekey_stop(call);
 	log_debug("call %s: %s -> ended (%s: %s)", call->id_hex, state_names[was], reason,
 		  message ? message : "");
 	if (call->client && call->client->ringing == call)
@@ -410,6 +412,7 @@ static void aux_started(void *ctx, const json_t *reply, int err)
 	}
 	call->state = CALL_UP;
 	call->answered = time(NULL);
+	call_rekey_start(call);
 	next(call);
 }
 

@@ -247,6 +247,9 @@ static void merge_stats(json_t *call, const json_t *stats)
 			continue;
 		json_object_set(out, "bytes_in", json_object_get(st, "bytes_in"));
 		json_object_set(out, "bytes_out", json_object_get(st, "bytes_out"));
+		/* The data plane's key epochs: they advance with each key exchange. */
+		json_object_set(out, "send_epoch", json_object_get(ch, "send_epoch"));
+		json_object_set(out, "recv_epoch", json_object_get(ch, "recv_epoch"));
 		if (json_integer_value(json_object_get(st, "msgs_deflated_out")) > 0)
 			json_object_set(out, "msgs_deflated_out",
 					json_object_get(st, "msgs_deflated_out"));

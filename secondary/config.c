@@ -32,6 +32,7 @@ static const struct cfg_key secondary_schema[] = {
 	{"peers", "ciphers", CFG_STRING, 0, 0, 0, "aes-256-gcm,chacha20-poly1305"},
 	{"peers", "path_mtu", CFG_INT, 0, 576, 65535, "1500"},
 	{"peers", "compression", CFG_STRING, 0, 0, 0, "none"},
+	{"peers", "rekey_interval", CFG_DURATION, 0, 1000, 120000, "120s"},
 	{"trunk *", "peer_lan", CFG_STRING, CFG_REQUIRED, 0, 0, NULL},
 	{"trunk *", "local", CFG_PREFIX, CFG_MULTI, 0, 0, NULL},
 	{"trunk *", "remote", CFG_PREFIX, CFG_MULTI, 0, 0, NULL},
@@ -268,6 +269,7 @@ int secondary_config_load(struct secondary_config *c, const char *path)
 	if (c->dead_after_ms <= c->keepalive_ms)
 		return fail(c, path, "limits: dead_after must be longer than keepalive");
 	c->path_mtu = (unsigned)cfg_int(&c->file, "peers", "path_mtu");
+	c->rekey_interval_ms = cfg_duration_ms(&c->file, "peers", "rekey_interval");
 	if (load_trunks(c, path) || load_uid_range(c, path) || load_seccomp(c, path))
 		return INSEL_E_CONFIG;
 	return 0;

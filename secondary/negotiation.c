@@ -6,9 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "err.h"
 #include "frame.h"
 #include "negotiate.h"
+#include "rekey.h"
 #include "secondary.h"
 #include "tls.h"
 
@@ -58,11 +60,29 @@ static void finish_params(const struct call *call, struct sec_channel_params *pa
 	for (size_t i = 0; i < call->nchannels; i++) {
 		params[i].keepalive_ms = (uint32_t)call->sec->cfg.keepalive_ms;
 		params[i].dead_after_ms = (uint32_t)call->sec->cfg.dead_after_ms;
+		/* Epochs after 0 come from our key exchanges (call_rekey.c). */
+		params[i].external_rekey = true;
 		/* A network call sends one frame per IP packet: the interface's MTU plus
 		 * the frame overhead fills the path. */
 		if (call->tun)
 			params[i].mtu = (uint16_t)(call_tun_mtu(call->sec) + FRAME_OVERHEAD);
 	}
+}
+
+/* The chain key of epoch 0 for the key exchanges within the call: exported from the
+ * same TLS session with the same context as the keys, under its own label. */
+static int prepare_rekey(struct call *call, const struct negotiation *n)
+{
+	uint8_t context[NEGOTIATE_CONTEXT_LEN], chain[REKEY_CHAIN_LEN];
+	int rc;
+
+	negotiate_exporter_context(n, context);
+	rc = tls_conn_export_keying(call->peer->tls, REKEY_EXPORTER_LABEL, context,
+				    sizeof context, chain, sizeof chain);
+	if (rc == 0)
+		rc = call_rekey_prepare(call, chain);
+	secure_wipe(chain, sizeof chain);
+	return rc;
 }
 
 /* Both sides, once agreed: derive the channels' keys from the peer connection and take
@@ -72,6 +92,8 @@ static int adopt(struct call *call, const struct negotiation *n, bool is_caller,
 {
 	int rc = negotiate_derive(n, is_caller, export_from_tls, call->peer->tls, params);
 
+	if (rc == 0)
+		rc = prepare_rekey(call, n);
 	if (rc) {
 		snprintf(why, whylen, "cannot derive the call's keys: %s", insel_strerror(rc));
 		return rc;

@@ -8,6 +8,8 @@
  *                    (unknown_callee, not_listening, busy, rejected, no_answer, limit,
  *                     no_common)
  *   hangup        {call, reason}                              -> {}
+ *   rekey         {call, epoch, public}                       -> {public}  (call_rekey.c)
+ *   rekey_done    {call, epoch}                                  (a notice, no reply)
  *
  * Losing the connection ends the call on both sides. */
 #include <errno.h>
@@ -75,6 +77,36 @@ static void hangup_handle(struct peer_conn *p, json_t *req)
 		call_end(p->call, reason_word(reason), "ended by the other site");
 }
 
+/* "rekey" and "rekey_done" (call_rekey.c) name the connection's own call. */
+static struct call *this_call(struct peer_conn *p, json_t *req)
+{
+	const char *id;
+
+	if (msg_get_str(req, "call", &id) || !p->call || strcmp(p->call->id_hex, id) != 0)
+		return NULL;
+	return p->call;
+}
+
+static void rekey_handle(struct peer_conn *p, json_t *req)
+{
+	struct call *call = this_call(p, req);
+
+	if (!call) {
+		peer_send(p, msg_reply_error(msg_id(req), "unknown_call",
+					     "this connection carries no such call"));
+		return;
+	}
+	call_rekey_request(call, req);
+}
+
+static void rekey_done_handle(struct peer_conn *p, json_t *req)
+{
+	struct call *call = this_call(p, req);
+
+	if (call)
+		call_rekey_done(call, req);
+}
+
 static const struct {
 	const char *op;
 	peer_handler handle;
@@ -82,6 +114,8 @@ static const struct {
 	{"hello", hello_handle},
 	{"call_request", call_request_handle},
 	{"hangup", hangup_handle},
+	{"rekey", rekey_handle},
+	{"rekey_done", rekey_done_handle},
 };
 
 static void peer_message(struct tls_conn *t, json_t *msg, int err)

@@ -10,6 +10,7 @@
  *   sandbox.c         the daemon's syscall allowlist
  *   rules.c           removing host calls' routing rules once their auxiliaries are gone
  *   trunk.c           site-to-site trunks: network calls kept up between two LANs
+ *   call_rekey.c      ephemeral key exchanges that renew each call's keys
  */
 #ifndef INSEL_SECONDARY_H
 #define INSEL_SECONDARY_H
@@ -77,6 +78,7 @@ struct secondary_config {
 	const char *ciphers;              /* our preference, comma-separated */
 	enum sec_compress compression;    /* offered first and accepted; none by default */
 	unsigned path_mtu;                /* between the gateways; sizes network calls */
+	uint64_t rekey_interval_ms;       /* ephemeral key exchange within each call */
 	struct trunk_config trunks[SECONDARY_MAX_TRUNKS];
 	size_t ntrunks;
 };
@@ -280,6 +282,7 @@ struct call {
 					    * directory */
 	char peer_name[PKI_NAME_MAX + 1];
 	char peer_fingerprint[PKI_FINGERPRINT_LEN + 1];
+	struct call_rekey *rekey;      /* key exchanges within the call (call_rekey.c) */
 };
 
 /* Caller side: a logged-in client asks for a call. The reply goes to the client when the
@@ -304,6 +307,24 @@ size_t call_count(const struct secondary *s);
 int call_place_trunk(struct secondary *s, struct trunk *t);
 /* MTU of a network call's interface: path MTU minus IP, UDP and frame overhead. */
 unsigned call_tun_mtu(const struct secondary *s);
+
+/* ---- key exchanges within calls (call_rekey.c) ---- */
+
+struct call_rekey;
+/* After negotiation: the call's chain key of epoch 0, exported from the peer TLS
+ * session like its keys (common/rekey.h). */
+int call_rekey_prepare(struct call *call, const uint8_t chain0[32]);
+/* The call is up: exchanges start on the configured interval. */
+void call_rekey_start(struct call *call);
+/* The call ends: its timer stops and its secrets are wiped. */
+void call_rekey_stop(struct call *call);
+/* Peer requests: "rekey" (answered once our auxiliary holds the keys), "rekey_done". */
+void call_rekey_request(struct call *call, const json_t *req);
+void call_rekey_done(struct call *call, const json_t *notice);
+/* The auxiliary's "rekey_due": a channel's key is half spent. */
+void call_rekey_due(struct call *call);
+/* Adds epoch, dh_rekeys and rekey_interval_ms to a call's JSON. */
+void call_rekey_json(const struct call *call, json_t *obj);
 
 /* ---- trunks (trunk.c) ---- */
 

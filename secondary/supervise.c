@@ -108,6 +108,8 @@ static void control_msg(struct msg_stream *m, json_t *msg, int err)
 		return;
 	if (msg_op(msg) && strcmp(msg_op(msg), "ended") == 0 && a->call)
 		call_aux_ended(a->call, msg);
+	else if (msg_op(msg) && strcmp(msg_op(msg), "rekey_due") == 0 && a->call)
+		call_rekey_due(a->call);
 }
 
 static void control_closed(struct msg_stream *m)

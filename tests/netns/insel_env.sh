@@ -22,6 +22,7 @@ INSEL_DEAD_AFTER=${INSEL_DEAD_AFTER:-2s}
 INSEL_IDLE=${INSEL_IDLE:-120s}
 INSEL_MAX_CALLS=${INSEL_MAX_CALLS:-64}
 INSEL_AUX_UIDS=${INSEL_AUX_UIDS:-200000-200999}  # one uid of these per auxiliary
+INSEL_REKEY_INTERVAL=${INSEL_REKEY_INTERVAL:-120s}
 # INSEL_IPV6=1: the LANs have their IPv6 prefix (fd0N::/64) too, in the directory and in
 # the secondaries' configurations (lan_address6 fd0N::1), and clients reach their gateway
 # over IPv6 at [fd0N::1]:7444 instead of 10.N.0.1:7444.
@@ -93,6 +94,7 @@ cert = $PKI/lan-$x.crt
 key = $PKI/lan-$x.key
 [peers]
 listen = 198.18.$n.2:7445
+rekey_interval = $INSEL_REKEY_INTERVAL
 [clients]
 listen = $clients
 socket = $NETNS_TMP/secondary-$x.sock

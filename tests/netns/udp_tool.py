@@ -5,10 +5,11 @@
       Echoes each datagram back to its sender on any of PORTS (5004, 5004,5005 or
       7000-7049); stops after N datagrams in all or S seconds.
   udp_tool.py send HOST PORT [--count N] [--size B] [--timeout S] [--src-port P]
+                             [--interval S]
       Sends N datagrams of B bytes (a pattern that carries the sequence number), waits
       for each echo (resending a datagram whose echo does not come, --retries times) and
-      checks it byte for byte. Prints one summary line; exits 0 only if every datagram
-      came back intact.
+      checks it byte for byte; with --interval, a steady stream of one datagram every S
+      seconds. Prints one summary line; exits 0 only if every datagram came back intact.
 """
 import argparse
 import selectors
@@ -68,6 +69,8 @@ def send(args):
     rtts = []
     resent = 0
     for seq in range(args.count):
+        if args.interval:
+            time.sleep(args.interval)
         data = pattern(seq, args.size)
         got = None
         # UDP promises nothing: a datagram with no echo is sent once more (counted)
@@ -121,6 +124,7 @@ def main():
     c.add_argument("--wait", type=float, default=2)
     c.add_argument("--src-port", type=int, default=0)
     c.add_argument("--retries", type=int, default=1)
+    c.add_argument("--interval", type=float, default=0)
     args = p.parse_args()
     return echo(args) if args.mode == "echo" else send(args)
 
