@@ -33,6 +33,10 @@ static const struct advice advice_table[] = {
 	{"principal_unreachable", "Your site cannot reach the directory server right now, so "
 				  "new calls cannot be placed. Calls in progress go on.",
 	 EXIT_UNAVAILABLE},
+	{"rekey_failed", "The call ended because the two sites could not renew its keys in "
+			 "time (they do so every two minutes or less to keep it secret). Place "
+			 "it again; if this repeats, ask your operator to check the link between "
+			 "the gateways.", EXIT_UNAVAILABLE},
 	{"limit", "Your gateway has reached its limit of concurrent calls. Hang up another "
 		  "call or try again later.", EXIT_UNAVAILABLE},
 	{"no_common", "The two sites have no cipher or option in common; ask your operators "
