@@ -3,7 +3,8 @@
  * with real crypto. The test plays both parents and the LAN applications; it builds the
  * matching channel parameters itself (A's send key is B's receive key, and so on).
  * Covers the relay both ways on two channels (fragmented 9000-byte datagrams included),
- * stats, tampered and unknown frames, malformed control messages, hang-up (ports freed),
+ * stats, tampered and unknown frames, key epochs installed with "rekey" (and refused when
+ * they do not fit), malformed control messages, hang-up (ports freed),
  * peer death, idle time-out, parent death, SIGTERM and a failed bind. Every wait is
  * bounded; the teardown kills and reaps any child left by a failed assertion.
  * Usage: test-auxiliary PATH-TO-insel-auxiliary */
@@ -31,6 +32,7 @@
 #include "frame.h"
 #include "msg.h"
 #include "rand.h"
+#include "rekey.h"
 
 #define N_CH 2
 #define KEEPALIVE_MS 200
@@ -38,6 +40,7 @@
 #define WAIT_MS 3000  /* bound on every wait for a reply or a datagram */
 
 static const char *aux_path;
+static bool external_rekey;  /* the next call's channels take epochs from "rekey" */
 
 /* ---- children ---- */
 
@@ -355,6 +358,7 @@ static json_t *params_json(const struct call *c, unsigned i, bool for_a,
 	p.mtu = 1400;
 	p.keepalive_ms = KEEPALIVE_MS;
 	p.dead_after_ms = DEAD_AFTER_MS;
+	p.external_rekey = external_rekey;
 	j = chanparams_to_json(&p);
 	chanparams_wipe(&p);
 	assert_non_null(j);
@@ -638,6 +642,104 @@ static void relay_bursts_in_order(void **state)
 
 /* ---- (g) malformed control messages ---- */
 
+/* The "rekey" op (external rekeying) between two real auxiliaries: B (the responder)
+ * takes epoch E first, A (the initiator) sends with it at once, B follows; traffic goes
+ * on both ways with nothing refused, and requests that do not fit change nothing. */
+static json_t *rekey_request(json_int_t id, const struct rekey_keys *k, bool send_now)
+{
+	json_t *req = json_pack("{s:s, s:I}", "op", "rekey", "id", id);
+
+	assert_int_equal(rekey_install_to_json(k, send_now, req), 0);
+	return req;
+}
+
+static void new_epoch(struct rekey_keys *a, struct rekey_keys *b, uint32_t epoch)
+{
+	a->epoch = b->epoch = epoch;
+	a->nchannels = b->nchannels = N_CH;
+	for (unsigned i = 0; i < N_CH; i++) {
+		rand_key(a->send[i], SEC_KEY_LEN);
+		rand_key(a->recv[i], SEC_KEY_LEN);
+		memcpy(b->send[i], a->recv[i], SEC_KEY_LEN);
+		memcpy(b->recv[i], a->send[i], SEC_KEY_LEN);
+	}
+}
+
+static void rekey_op_switches_epochs(void **state)
+{
+	struct rekey_keys ka, kb;
+	struct call c;
+	json_t *r, *st;
+
+	external_rekey = true;
+	setup_call(&c, 60000, NULL);
+	external_rekey = false;
+	round_trip(&c, 0, 500, 1);
+	for (uint32_t epoch = 1; epoch <= 3; epoch++) {
+		new_epoch(&ka, &kb, epoch);
+		/* An epoch that skips one, or keys for one channel only: refused. */
+		kb.epoch = epoch + 1;
+		r = request(&c.b, rekey_request(10, &kb, false));
+		assert_error(r, "rekey_pending");
+		kb.epoch = epoch;
+		kb.nchannels = 1;
+		r = request(&c.b, rekey_request(11, &kb, false));
+		assert_error(r, "bad_field");
+		kb.nchannels = N_CH;
+		r = request(&c.b, rekey_request(12, &kb, false));
+		assert_ok(r);
+		assert_int_equal(json_integer_value(json_path(r, "channels", 1, "send_epoch")),
+				 epoch - 1);
+		json_decref(r);
+		r = request(&c.a, rekey_request(13, &ka, true));
+		assert_ok(r);
+		assert_int_equal(json_integer_value(json_path(r, "channels", 0, "send_epoch")),
+				 epoch);
+		json_decref(r);
+		for (unsigned i = 0; i < N_CH; i++)
+			round_trip(&c, i, 1000, epoch * 10 + i);
+	}
+	rekey_keys_wipe(&ka);
+	rekey_keys_wipe(&kb);
+	for (int side = 0; side < 2; side++) {
+		st = stats(side ? &c.b : &c.a, 20);
+		for (unsigned i = 0; i < N_CH; i++) {
+			json_t *ch = json_path(st, "channels", i, NULL);
+
+			assert_string_equal(json_string_value(json_object_get(ch, "rekey")),
+					    "external");
+			assert_int_equal(json_integer_value(json_object_get(ch, "send_epoch")), 3);
+			assert_int_equal(json_integer_value(json_object_get(ch, "recv_epoch")), 3);
+			assert_int_equal(channel_counter(st, i, "epochs_installed"), 3);
+			assert_int_equal(channel_drop(st, i, "bad_epoch"), 0);
+			assert_int_equal(channel_drop(st, i, "bad_tag"), 0);
+		}
+		json_decref(st);
+	}
+	hang_up(&c.a);
+	hang_up(&c.b);
+	close_call_fds(&c);
+}
+
+/* A call started without external rekeying has no "rekey". */
+static void rekey_op_refused_without_external(void **state)
+{
+	struct rekey_keys ka, kb;
+	struct call c;
+	json_t *r;
+
+	setup_call(&c, 60000, NULL);
+	new_epoch(&ka, &kb, 1);
+	r = request(&c.a, rekey_request(10, &ka, true));
+	assert_error(r, "bad_state");
+	rekey_keys_wipe(&ka);
+	rekey_keys_wipe(&kb);
+	round_trip(&c, 0, 100, 3);
+	hang_up(&c.a);
+	hang_up(&c.b);
+	close_call_fds(&c);
+}
+
 static void malformed_control_messages(void **state)
 {
 	static const char garbage[] = "{not json";
@@ -833,6 +935,8 @@ int main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(relay_both_ways, kill_children),
 		cmocka_unit_test_teardown(relay_bursts_in_order, kill_children),
+		cmocka_unit_test_teardown(rekey_op_switches_epochs, kill_children),
+		cmocka_unit_test_teardown(rekey_op_refused_without_external, kill_children),
 		cmocka_unit_test_teardown(malformed_control_messages, kill_children),
 		cmocka_unit_test_teardown(malformed_while_running, kill_children),
 		cmocka_unit_test_teardown(hangup_frees_ports, kill_children),
