@@ -27,9 +27,9 @@
  * /proc/self/{maps,task}; reports look at stderr (ioctl TCGETS, below). Production
  * builds have none of these. */
 static const char *const sanitizer_allow[] = {
-	"clone", "ptrace", "wait4", "prctl", "open", "openat", "getdents", "getdents64", "readlink",
-	"readlinkat", "sched_getaffinity", "sched_yield", "sigaltstack", "getrlimit",
-	"prlimit64", "mincore", "exit", NULL,
+	"clone", "ptrace", "wait4", "prctl", "open", "openat", "getdents", "getdents64",
+	"readlink", "readlinkat", "sched_getaffinity", "sched_yield", "sigaltstack",
+	"getrlimit", "prlimit64", "mincore", "exit", NULL,
 };
 #endif
 
@@ -130,7 +130,8 @@ static int add_arg_rule(scmp_filter_ctx ctx, const struct syscall_arg_rule *r,
 				      compare(r->arg, SCMP_CMP_EQ, r->values[i], 0));
 #ifdef UNDER_SANITIZER
 	if (rc == 0 && nr == SCMP_SYS(ioctl) && !lists(r, TCGETS))  /* stderr a terminal? */
-		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 1, compare(1, SCMP_CMP_EQ, TCGETS, 0));
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 1,
+				      compare(1, SCMP_CMP_EQ, TCGETS, 0));
 #endif
 	/* Where a bad value fails like an unlisted call, the default action covers it. */
 	if (rc || bad_action == SCMP_ACT_LOG || bad_action == SCMP_ACT_ERRNO(EPERM))

@@ -2,9 +2,10 @@
  * port file exist (common/syscall_filter.h has the mechanism). Beyond what every daemon
  * needs (the directory's SQLite files, TLS, the event loop): threads for the password
  * checks (clone with CLONE_THREAD only: never a new process, never a program started),
- * stream and datagram sockets of the Internet and unix families only (no raw socket), the event loop's ioctls only, signals
- * only to itself. Nothing here mounts, traces, loads modules or changes identity. A call
- * or an argument outside the lists fails with EPERM, and the kernel logs it. */
+ * stream and datagram sockets of the Internet and unix families only (no raw socket),
+ * the event loop's ioctls only, signals only to itself. Nothing here mounts, traces,
+ * loads modules or changes identity. A call or an argument outside the lists fails with
+ * EPERM, and the kernel logs it. */
 #include <sys/socket.h>
 
 #include "serve.h"

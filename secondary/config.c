@@ -174,7 +174,8 @@ static int load_uid_range(struct secondary_config *c, const char *path)
 	errno = 0;
 	first = strtoul(text, &end, 10);
 	if (errno || end == text || *end != '-')
-		return fail(c, path, "auxiliary: uid_range must be FIRST-LAST (e.g. 200000-200999)");
+		return fail(c, path, "auxiliary: uid_range must be FIRST-LAST (e.g. "
+				     "200000-200999)");
 	text = end + 1;
 	last = strtoul(text, &end, 10);
 	if (errno || end == text || *end || first == 0 || last < first ||

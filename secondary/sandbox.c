@@ -5,13 +5,12 @@
  * secondary may do: keep the lists below in step with what those processes need.
  *
  * Beyond what every daemon needs: starting auxiliaries (clone without new namespaces,
- * execve, setsid, waiting and signalling them; their start-up changes uid and gid, sets prctl options and loads
- * their own filter), routing rules and interfaces over netlink, TUN set-up, and the
- * ioctls of that set-up. Nothing here mounts, traces, loads modules, reboots or
- * creates sockets other than unix, Internet (stream and datagram) and routing netlink
- * ones. A call or an argument
- * outside the lists fails with EPERM (a gateway is not killed for a path nobody
- * foresaw), and the kernel logs it. */
+ * execve, setsid, waiting and signalling them; their start-up changes uid and gid, sets
+ * prctl options and loads their own filter), routing rules and interfaces over netlink,
+ * TUN set-up, and the ioctls of that set-up. Nothing here mounts, traces, loads modules,
+ * reboots or creates sockets other than unix, Internet (stream and datagram) and routing
+ * netlink ones. A call or an argument outside the lists fails with EPERM (a gateway is
+ * not killed for a path nobody foresaw), and the kernel logs it. */
 #include <linux/if_tun.h>
 #include <linux/netlink.h>
 #include <linux/prctl.h>

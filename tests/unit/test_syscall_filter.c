@@ -1,7 +1,8 @@
 /* The syscall allowlists, installed for real in forked children: what a role needs still
  * works, a call outside the list fails with EPERM, and so does an argument outside its
- * list — except in the auxiliary, where it kills the process (SIGSYS). The policies are the ones the programs install (the roles'
- * sandbox.c files are compiled into this test). */
+ * list — except in the auxiliary, where it kills the process (SIGSYS). The policies are
+ * the ones the programs install (the roles' sandbox.c files are compiled into this
+ * test). */
 #include <errno.h>
 #include <setjmp.h>
 #include <signal.h>
