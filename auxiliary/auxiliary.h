@@ -64,6 +64,7 @@ struct aux_lan {
 	struct ip_endpoint from;   /* the LAN application that spoke last (the paper's rule) */
 	bool has_from;
 	uint64_t datagrams_in, datagrams_out, dropped;
+	uint64_t foreign_lan_sender;  /* datagrams from a LAN address not the call's party */
 };
 
 /* The TUN interface of a network call (tun.c): what it may carry and what it refused.
@@ -113,6 +114,7 @@ struct aux {
 	int exit_code;
 
 	struct msg_stream *control;  /* NULL once closed */
+	bool hello_done;             /* the parent said hello (and is a secondary) */
 	uv_shutdown_t control_shutdown;
 	uv_signal_t sigterm, sigint;
 	uv_timer_t tick_timer;       /* channel timers: keep-alive, peer dead, reassembly */
@@ -123,6 +125,7 @@ struct aux {
 	struct ip_addr lan_addr, wan_addr;
 	struct ip_addr lan_addr6;    /* network calls: the gateway's IPv6 LAN address */
 	bool has_lan_addr6;
+	struct ip_addr party;        /* UDP calls: the only LAN host the channels hear */
 	uv_udp_t wan;                /* sends; wan_rx.c reads through a duplicate of it */
 	bool wan_open;
 	uv_poll_t wan_rx;

@@ -1,9 +1,10 @@
 /* The control socket to the parent (fd 3): framed JSON requests dispatched from a table
  * that also says in which states each is allowed, the replies, the stats object, and the
- * orderly close at the end. The parent is trusted but may be buggy: a malformed or
- * unexpected message gets an error reply and changes nothing. bind, start and rekey live
- * in ctl_bind.c, ctl_start.c and ctl_rekey.c; stats and hangup are small enough to live
- * here. */
+ * orderly close at the end. The first request must be "hello" from the parent's role
+ * ("secondary"); anything else before it is refused and changes nothing. The parent is
+ * trusted but may be buggy: a malformed or unexpected message gets an error reply and
+ * changes nothing. bind, start and rekey live in ctl_bind.c, ctl_start.c and
+ * ctl_rekey.c; stats and hangup are small enough to live here. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -28,7 +29,7 @@ static void stats_handle(struct aux *a, json_int_t id, const json_t *msg);
 static void hangup_handle(struct aux *a, json_int_t id, const json_t *msg);
 
 static const struct control_op control_ops[] = {
-	{"hello", hello_handle, AUX_NEW},  /* optional: msg.h's usual first message */
+	{"hello", hello_handle, AUX_NEW},  /* first, once: msg.h's usual first message */
 	{"bind", bind_handle, AUX_NEW},
 	{"start", start_handle, AUX_BOUND},
 	{"rekey", rekey_handle, AUX_RUNNING},
@@ -84,12 +85,13 @@ static json_t *lan_json(const struct aux_lan *l)
 {
 	char from[IP_STRLEN];
 
-	return json_pack("{s:i, s:s?, s:I, s:I, s:I}",
+	return json_pack("{s:i, s:s?, s:I, s:I, s:I, s:I}",
 			 "lan_port", (int)l->port,
 			 "from", l->has_from ? ip_endpoint_format(&l->from, from, sizeof from) : NULL,
 			 "datagrams_in", (json_int_t)l->datagrams_in,
 			 "datagrams_out", (json_int_t)l->datagrams_out,
-			 "dropped", (json_int_t)l->dropped);
+			 "dropped", (json_int_t)l->dropped,
+			 "foreign_lan_sender", (json_int_t)l->foreign_lan_sender);
 }
 
 int aux_stats_into(const struct aux *a, json_t *obj)
@@ -137,6 +139,7 @@ static json_t *reply_with_stats(const struct aux *a, json_int_t id)
 static void hello_handle(struct aux *a, json_int_t id, const json_t *msg)
 {
 	json_int_t version;
+	const char *role;
 	json_t *reply;
 
 	if (msg_get_int(msg, "version", 1, INT32_MAX, &version) != 0) {
@@ -148,6 +151,16 @@ static void hello_handle(struct aux *a, json_int_t id, const json_t *msg)
 				    (long long)version);
 		return;
 	}
+	if (a->hello_done) {
+		control_reply_error(a, id, INSEL_E_PROTOCOL, NULL, "hello was already said");
+		return;
+	}
+	if (msg_get_str(msg, "role", &role) != 0 || strcmp(role, "secondary") != 0) {
+		control_reply_error(a, id, INSEL_E_FORBIDDEN, NULL,
+				    "only the secondary that started this process may drive it");
+		return;
+	}
+	a->hello_done = true;
 	reply = msg_reply_ok(id);
 	if (reply && (json_object_set_new(reply, "version", json_integer(MSG_PROTOCOL_VERSION)) ||
 		      json_object_set_new(reply, "role", json_string("auxiliary")))) {
@@ -197,6 +210,10 @@ static void dispatch(struct aux *a, const json_t *msg)
 	entry = find_op(op);
 	if (!entry) {
 		control_reply_error(a, id, INSEL_E_UNKNOWN_OP, NULL, "unknown op '%s'", op);
+		return;
+	}
+	if (!a->hello_done && entry->handle != hello_handle) {
+		control_reply_error(a, id, INSEL_E_PROTOCOL, NULL, "say hello first");
 		return;
 	}
 	if (!(entry->states & a->state)) {

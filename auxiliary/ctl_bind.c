@@ -10,9 +10,11 @@
  *   -> "channels":[{"interface":"lan-b","mtu":1440,"table":1000000012}]
  *
  *   {"op":"bind","id":1,"call":"<16 hex>","lan_addr":"10.1.0.1","wan_addr":"198.18.1.2",
- *    "channels":[{"lan_port":5004},{"lan_port":0}],"uid":200012}
+ *    "party":"10.1.0.11","channels":[{"lan_port":5004},{"lan_port":0}],"uid":200012}
  * "uid" is the call's own unprivileged uid (and gid) to drop to; "user" names a user
  * instead; with neither the process keeps its identity.
+ * "party" (UDP channels; of lan_addr's family): the call's own host on the LAN, the only
+ * address whose datagrams the LAN sockets relay (relay.c).
  * A network call may add "lan_addr6":"fd01::1", the gateway's IPv6 LAN address (source
  * of the IPv6 routes and of ICMPv6 errors). 
  *   -> {"id":1,"ok":true,"wan_port":P,"channels":[{"lan_port":5004},{"lan_port":40123}]}
@@ -35,6 +37,7 @@ struct bind_request {
 	struct ip_addr lan_addr, wan_addr;
 	struct ip_addr lan_addr6;  /* optional: network calls carrying IPv6 */
 	bool has_lan_addr6;
+	struct ip_addr party;      /* UDP channels: the call's own LAN host */
 	uint16_t ports[SEC_MAX_CHANNELS];
 	unsigned n_ports;
 	struct aux_identity who;  /* its user name points into the request */
@@ -135,6 +138,14 @@ static int parse_bind(const json_t *msg, struct bind_request *req, char *why, si
 	    (rc = parse_addr(msg, "wan_addr", &req->wan_addr, why, whylen)) != 0 ||
 	    (rc = parse_ports(msg, req, why, whylen)) != 0)
 		return rc;
+	if (!req->tun) {
+		if ((rc = parse_addr(msg, "party", &req->party, why, whylen)) != 0)
+			return rc;
+		if (req->party.family != req->lan_addr.family) {
+			snprintf(why, whylen, "field 'party' must be of lan_addr's family");
+			return INSEL_E_BAD_FIELD;
+		}
+	}
 	if (json_object_get(msg, "lan_addr6")) {
 		if ((rc = parse_addr(msg, "lan_addr6", &req->lan_addr6, why, whylen)) != 0)
 			return rc;
@@ -299,6 +310,7 @@ void bind_handle(struct aux *a, json_int_t id, const json_t *msg)
 	a->lan_addr = req.lan_addr;
 	a->lan_addr6 = req.lan_addr6;
 	a->has_lan_addr6 = req.has_lan_addr6;
+	a->party = req.party;
 	a->wan_addr = req.wan_addr;
 	if (bind_sockets(a, &req, why, sizeof why) != 0) {
 		control_reply_error(a, id, 0, "bind_failed", "%s", why);

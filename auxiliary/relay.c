@@ -1,7 +1,10 @@
 /* The fast path: LAN datagram on channel i -> channel_seal -> the peer auxiliary through
  * the shared WAN socket; WAN datagram -> receiver session id -> that channel's
  * channel_open -> the channel's LAN socket, towards the LAN application that spoke last
- * (or the "deliver" address until one has). Nothing here allocates per packet: every
+ * (or the "deliver" address until one has). A LAN socket hears only the call's own
+ * party: a datagram from any other LAN address is dropped and counted
+ * (foreign_lan_sender), so no other host can take the peer's stream over; the party's
+ * port may change, its address may not. Nothing here allocates per packet: every
  * socket reads with recvmmsg into static buffers (callbacks run one at a time and
  * consume them before returning; the WAN socket is read by wan_rx.c, with UDP GRO, the
  * LAN sockets by libuv, at most 32 datagrams per socket per wake-up);
@@ -129,6 +132,10 @@ static void on_lan_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *b,
 	if (n < 0 || !addr || (flags & UV_UDP_PARTIAL) ||
 	    ip_endpoint_from_sockaddr(addr, &from) != 0) {
 		l->dropped++;
+		return;
+	}
+	if (!ip_addr_equal(&from.addr, &a->party)) {
+		l->foreign_lan_sender++;
 		return;
 	}
 	l->datagrams_in++;

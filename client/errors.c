@@ -41,6 +41,10 @@ static const struct advice advice_table[] = {
 		  "call or try again later.", EXIT_UNAVAILABLE},
 	{"no_common", "The two sites have no cipher or option in common; ask your operators "
 		      "to align their configuration.", EXIT_FAILURE_GENERIC},
+	{"gateway_outside_lan", "The other site's gateway announced a LAN address outside its "
+				"LAN's prefixes in the directory, so the call was refused. Ask "
+				"your operator to check that site's lan_address and the "
+				"directory's prefixes.", EXIT_FAILURE_GENERIC},
 	{"unknown_call", "There is no such call (it may have ended already). `insel calls` "
 			 "lists the calls in progress.", EXIT_FAILURE_GENERIC},
 	{"bad_request", "The request was not understood; check the command's arguments.",

@@ -489,6 +489,9 @@ static json_t *bind_request(struct call *call)
 							       sizeof text)));
 	json_object_set_new(req, "wan_addr",
 			    json_string(ip_addr_format(&s->cfg.wan_address, text, sizeof text)));
+	if (!call->tun)
+		json_object_set_new(req, "party", json_string(ip_addr_format(&call->party_addr,
+									     text, sizeof text)));
 	json_object_set_new(req, "channels", channels);
 	if (s->cfg.aux_user)
 		json_object_set_new(req, "user", json_string(s->cfg.aux_user));

@@ -129,7 +129,14 @@ static void find_callee(struct call *call)
 			 "(insel listen --tun)");
 		return;
 	}
+	if (!call->tun && listener->addr.family != call->sec->cfg.lan_address.family) {
+		call_end(call, "rejected", "the callee listens over another IP family than the "
+			 "gateway's LAN address, which UDP calls use");
+		return;
+	}
 	call->client = listener;
+	call->party_addr = listener->addr;
+	snprintf(call->party_user, sizeof call->party_user, "%s", listener->user);
 	for (size_t i = 0; i < call->nchannels && !call->tun; i++) {
 		call->channels[i].deliver.addr = listener->addr;
 		call->channels[i].deliver.port = call->channels[i].port;
@@ -142,21 +149,38 @@ static bool inside_our_lan(const struct secondary *s, const struct ip_prefix *p,
 	return prefixes_within(p, n, s->cfg.prefixes, s->cfg.nprefixes);
 }
 
-/* Host to host: the caller's address must be in the caller's LAN by the directory. */
-static void caller_addr_reply(void *ctx, const json_t *reply, int err)
+static void refuse_gateway(struct call *call)
+{
+	log_warn("call %s: the caller's gateway names a LAN address outside LAN %s's prefixes",
+		 call->id_hex, call->caller);
+	call_end(call, "gateway_outside_lan", "the caller's gateway gave a LAN address outside "
+		 "its LAN's prefixes in the directory");
+}
+
+/* Host to host: the caller's address, and its gateway's, must be in the caller's LAN by
+ * the directory. */
+static void caller_lan_reply(void *ctx, const json_t *reply, int err)
 {
 	struct call *call = ctx;
-	const char *lan = strchr(call->caller, '@'), *found;
+	const char *lan = strchr(call->caller, '@');
+	struct ip_prefix dir[SECONDARY_MAX_PREFIXES];
+	const json_t *entry = NULL;
+	size_t ndir = 0;
 
-	if (err) {
+	if (err || !msg_reply_is_ok(reply, NULL, NULL)) {
 		call_end(call, "principal_unreachable", "cannot check the caller with the directory");
 		return;
 	}
-	if (!msg_reply_is_ok(reply, NULL, NULL) || msg_get_str(reply, "lan", &found) || !lan ||
-	    strcmp(found, lan + 1) != 0) {
+	if (lan && (entry = directory_lan(reply, lan + 1)))
+		ndir = directory_prefixes(entry, dir, SECONDARY_MAX_PREFIXES);
+	if (!prefixes_within(call->tun_remote, call->ntun_remote, dir, ndir)) {
 		log_warn("call %s: network call from an address outside the caller's LAN",
 			 call->id_hex);
 		call_end(call, "forbidden", "the caller's address is not in the caller's LAN");
+		return;
+	}
+	if (!gateways_within(call, dir, ndir)) {
+		refuse_gateway(call);
 		return;
 	}
 	find_callee(call);
@@ -166,9 +190,6 @@ static void caller_addr_reply(void *ctx, const json_t *reply, int err)
  * ringing. */
 static void check_tun_caller(struct call *call)
 {
-	char text[IP_STRLEN];
-	json_t *req;
-
 	if (call->ntun_local != 1 || call->ntun_remote != 1 ||
 	    call->tun_local[0].len != ip_family_bits(call->tun_local[0].addr.family) ||
 	    call->tun_remote[0].len != ip_family_bits(call->tun_remote[0].addr.family) ||
@@ -180,10 +201,7 @@ static void check_tun_caller(struct call *call)
 			 "address to the callee's address");
 		return;
 	}
-	req = msg_request("lookup", 0);
-	json_object_set_new(req, "callee", json_string(ip_addr_format(&call->tun_remote[0].addr,
-								      text, sizeof text)));
-	if (principal_request(call->sec, req, caller_addr_reply, call))
+	if (request_lan_list(call, caller_lan_reply))
 		call_end(call, "principal_unreachable",
 			 "the callee's gateway cannot reach the directory");
 }
@@ -225,6 +243,10 @@ static void trunk_caller_reply(void *ctx, const json_t *reply, int err)
 			 "and directory ones", call->id_hex, call->caller);
 		call_end(call, "forbidden", "the trunk's prefixes do not match this gateway's "
 			 "trunk configuration and the directory");
+		return;
+	}
+	if (!gateways_within(call, dir, ndir)) {
+		refuse_gateway(call);
 		return;
 	}
 	if (t->call && t->call != call) {

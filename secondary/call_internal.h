@@ -32,6 +32,10 @@ json_t *prefixes_json(const struct ip_prefix *p, size_t n);
 bool prefixes_within(const struct ip_prefix *inner, size_t n,
 		     const struct ip_prefix *outer, size_t m);
 void host_prefix(const struct ip_addr *a, struct ip_prefix *out);
+/* Whether the peer gateway's LAN addresses that the call knows (remote_gateway and
+ * remote_gateway6, which let ICMP errors through a network call) lie within dir, the
+ * peer LAN's prefixes in the directory. */
+bool gateways_within(const struct call *call, const struct ip_prefix *dir, size_t n);
 /* The entry for LAN name in a reply to {"op":"list","what":"lans"}, or NULL. */
 const json_t *directory_lan(const json_t *reply, const char *name);
 size_t directory_prefixes(const json_t *entry, struct ip_prefix *out, size_t max);

@@ -64,6 +64,13 @@ static void call_request_reply(void *ctx, const json_t *reply, int err)
 		call->has_remote_gateway6 = gw6 &&
 					    ip_addr_parse(gw6, &call->remote_gateway6) == 0 &&
 					    call->remote_gateway6.family == AF_INET6;
+		if (!gateways_within(call, call->peer_prefixes, call->npeer_prefixes)) {
+			log_warn("call %s: the callee's gateway names a LAN address outside LAN "
+				 "%s's prefixes", call->id_hex, call->callee_lan);
+			call_end(call, "gateway_outside_lan", "the callee's gateway gave a LAN "
+				 "address outside its LAN's prefixes in the directory");
+			return;
+		}
 	}
 	if (negotiation_finish(call, json_object_get(reply, "answer"), params, why,
 			       sizeof why)) {
@@ -148,13 +155,41 @@ void call_peer_ready(struct call *call, int status, const char *why)
 		call_end(call, "aux_failed", insel_strerror(rc));
 }
 
+/* TLS to the peer secondary the directory named (call->peer_*). */
+static void dial(struct call *call)
+{
+	int rc;
+
+	call->state = CALL_DIALING;
+	rc = peer_connect(call->sec, call, &call->peer_endpoint, call->peer_name,
+			  call->peer_fingerprint, &call->peer);
+	if (rc)
+		call_end(call, "peer_down", insel_strerror(rc));
+}
+
+/* A network call: the callee LAN's prefixes, which must hold its gateway's addresses. */
+static void callee_lan_reply(void *ctx, const json_t *reply, int err)
+{
+	struct call *call = ctx;
+	const json_t *entry;
+
+	if (err || !msg_reply_is_ok(reply, NULL, NULL)) {
+		call_end(call, "principal_unreachable", "cannot read the callee's LAN from the "
+			 "directory");
+		return;
+	}
+	entry = directory_lan(reply, call->callee_lan);
+	call->npeer_prefixes = entry ? directory_prefixes(entry, call->peer_prefixes,
+							  SECONDARY_MAX_PREFIXES) : 0;
+	dial(call);
+}
+
 /* The principal's answer to "where is the callee?". */
 static void lookup_reply(void *ctx, const json_t *reply, int err)
 {
 	struct call *call = ctx;
 	const char *code, *message, *name, *endpoint_text, *fingerprint, *state, *lan, *text;
 	struct ip_endpoint endpoint;
-	int rc;
 
 	if (err) {
 		call_end(call, "principal_unreachable", insel_strerror(err));
@@ -209,17 +244,20 @@ static void lookup_reply(void *ctx, const json_t *reply, int err)
 		host_prefix(&call->callee_addr, &call->tun_remote[0]);
 		call->ntun_remote = 1;
 	}
-	call->state = CALL_DIALING;
-	rc = peer_connect(call->sec, call, &endpoint, name, fingerprint, &call->peer);
-	if (rc)
-		call_end(call, "peer_down", insel_strerror(rc));
+	call->peer_endpoint = endpoint;
+	snprintf(call->peer_name, sizeof call->peer_name, "%s", name);
+	snprintf(call->peer_fingerprint, sizeof call->peer_fingerprint, "%s", fingerprint);
+	if (!call->tun)
+		dial(call);
+	else if (request_lan_list(call, callee_lan_reply))
+		call_end(call, "principal_unreachable", "the directory cannot be reached");
 }
 
 void call_place(struct secondary *s, struct client_conn *c, json_int_t request_id,
 		const char *callee, const json_t *channels)
 {
 	struct call *call;
-	const char *why;
+	const char *why = NULL;
 	json_t *req;
 
 	if ((long long)call_count(s) >= s->cfg.max_calls) {
@@ -237,7 +275,12 @@ void call_place(struct secondary *s, struct client_conn *c, json_int_t request_i
 		client_send(c, msg_reply_error(request_id, "internal", "out of memory"));
 		return;
 	}
-	if (parse_channels(call, channels, &why)) {
+	if (parse_channels(call, channels, &why) == 0 && !call->tun &&
+	    c->addr.family != s->cfg.lan_address.family)
+		why = s->cfg.lan_address.family == AF_INET
+		      ? "UDP calls are placed over IPv4: connect to the gateway's IPv4 address"
+		      : "UDP calls are placed over IPv6: connect to the gateway's IPv6 address";
+	if (why) {
 		client_send(c, msg_reply_error(request_id, "bad_request", "%s", why));
 		unlink_call(call);
 		call->state = CALL_ENDED;
@@ -247,6 +290,8 @@ void call_place(struct secondary *s, struct client_conn *c, json_int_t request_i
 	call->client = c;
 	call->client_request = request_id;
 	call->caller_addr = c->addr;
+	call->party_addr = c->addr;
+	snprintf(call->party_user, sizeof call->party_user, "%s", c->user);
 	snprintf(call->caller, sizeof call->caller, "%s@%s", c->user, s->cfg.lan);
 	snprintf(call->callee, sizeof call->callee, "%s", callee);
 	for (size_t i = 0; i < call->nchannels && !call->tun; i++) {
@@ -286,7 +331,6 @@ static void trunk_lookup_reply(void *ctx, const json_t *reply, int err)
 	const json_t *entry;
 	const char *code, *message;
 	size_t ndir;
-	int rc;
 
 	if (err || !msg_reply_is_ok(reply, &code, &message)) {
 		call_end(call, "principal_unreachable",
@@ -328,13 +372,11 @@ static void trunk_lookup_reply(void *ctx, const json_t *reply, int err)
 			return;
 		}
 	}
+	memcpy(call->peer_prefixes, dir, sizeof call->peer_prefixes);
+	call->npeer_prefixes = ndir;
 	snprintf(call->peer_name, sizeof call->peer_name, "%s", name);
 	snprintf(call->peer_fingerprint, sizeof call->peer_fingerprint, "%s", fingerprint);
-	call->state = CALL_DIALING;
-	rc = peer_connect(call->sec, call, &call->peer_endpoint, call->peer_name,
-			  call->peer_fingerprint, &call->peer);
-	if (rc)
-		call_end(call, "peer_down", insel_strerror(rc));
+	dial(call);
 }
 
 int call_place_trunk(struct secondary *s, struct trunk *t)

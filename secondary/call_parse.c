@@ -57,6 +57,23 @@ void host_prefix(const struct ip_addr *a, struct ip_prefix *out)
 	out->len = ip_family_bits(a->family);
 }
 
+bool gateways_within(const struct call *call, const struct ip_prefix *dir, size_t n)
+{
+	struct ip_prefix host;
+
+	if (call->has_remote_gateway) {
+		host_prefix(&call->remote_gateway, &host);
+		if (!prefixes_within(&host, 1, dir, n))
+			return false;
+	}
+	if (call->has_remote_gateway6) {
+		host_prefix(&call->remote_gateway6, &host);
+		if (!prefixes_within(&host, 1, dir, n))
+			return false;
+	}
+	return true;
+}
+
 /* The entry for LAN name in a reply to {"op":"list","what":"lans"}, or NULL. */
 const json_t *directory_lan(const json_t *reply, const char *name)
 {

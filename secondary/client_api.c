@@ -9,15 +9,19 @@
  *           (or channels:[{"kind":"tun"}]: a network call through TUN interfaces)
  *   listen  {tun?}                          -> {}; then "incoming" requests arrive
  *   calls   {}                              -> {calls:[...]} with each running call's
- *                                              counters from its auxiliary; a client on
- *                                              the gateway's unix socket (an operator)
- *                                              sees every call, trunks included
- *   hangup  {call}                          -> {}
+ *                                              counters from its auxiliary: the calls
+ *                                              whose local party is this user; the
+ *                                              operator sees every call, trunks included
+ *   hangup  {call}                          -> {} (a call listed by "calls")
  *   status  {}                              -> {secondary, lan, user, principal, calls, limit}
- */
+ *
+ * hello comes first and once; a client over TLS has a user certificate or none. The
+ * operator is a client on the gateway's unix socket whose process runs as root or in the
+ * configured operator_group (SO_PEERCRED, SO_PEERGROUPS), not any user logged in there. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -35,6 +39,7 @@ typedef void (*client_handler)(struct client_conn *c, json_t *req);
 struct client_op {
 	const char *op;
 	client_handler handle;
+	bool needs_hello;
 	bool needs_login;
 };
 
@@ -49,7 +54,14 @@ static void hello_handle(struct client_conn *c, json_t *req)
 	json_int_t version;
 	json_t *reply;
 
-	if (msg_get_int(req, "version", 1, 1000, &version)) {
+	const char *role;
+
+	if (c->hello_done) {
+		reply_error(c, req, "protocol", "hello was already said");
+		return;
+	}
+	if (msg_get_int(req, "version", 1, 1000, &version) ||
+	    msg_get_str_opt(req, "role", "client", &role)) {
 		reply_error(c, req, "bad_request", msg_field_error());
 		return;
 	}
@@ -57,6 +69,11 @@ static void hello_handle(struct client_conn *c, json_t *req)
 		reply_error(c, req, "version", "this gateway speaks protocol version 1");
 		return;
 	}
+	if (strcmp(role, "client") != 0) {
+		reply_error(c, req, "forbidden", "this is the client port; only clients speak here");
+		return;
+	}
+	c->hello_done = true;
 	reply = msg_reply_ok(msg_id(req));
 	json_object_set_new(reply, "version", json_integer(MSG_PROTOCOL_VERSION));
 	json_object_set_new(reply, "secondary", json_string(c->sec->cfg.name));
@@ -188,16 +205,15 @@ static void listen_handle(struct client_conn *c, json_t *req)
 	client_send(c, msg_reply_ok(msg_id(req)));
 }
 
+/* A call is this client's if it is the call's local party (the caller here, or the
+ * callee who answered here), by connection or by user name; the operator's are all. A
+ * name the remote side gave (the callee's user on the other LAN) never counts. */
 static bool call_involves(const struct call *call, const struct client_conn *c)
 {
-	char me[CALL_PARTY_MAX];
-
-	snprintf(me, sizeof me, "%s@%s", c->user, c->sec->cfg.lan);
-	/* On the gateway itself (unix socket) a user is the operator. */
-	if (c->stream)
+	if (c->operator)
 		return true;
-	return call->client == c || strcmp(call->caller, me) == 0 ||
-	       strcmp(call->callee_user, c->user) == 0;
+	return call->client == c ||
+	       (call->party_user[0] && strcmp(call->party_user, c->user) == 0);
 }
 
 /* A "calls" request waits (briefly) for each running call's auxiliary counters. */
@@ -231,8 +247,9 @@ static void calls_finish(struct calls_wait *w)
 	free(w);
 }
 
-/* Adds the auxiliary's counters to the call object: bytes per channel, and for a
- * network call its interface counters (forwarded, refused, ICMP sent). */
+/* Adds the auxiliary's counters to the call object: bytes per channel, datagrams refused
+ * from LAN hosts that are no party to the call, and for a network call its interface
+ * counters (forwarded, refused, ICMP sent). */
 static void merge_stats(json_t *call, const json_t *stats)
 {
 	const json_t *ch;
@@ -241,10 +258,14 @@ static void merge_stats(json_t *call, const json_t *stats)
 
 	json_array_foreach(json_object_get(stats, "channels"), i, ch) {
 		const json_t *st = json_object_get(ch, "stats");
+		const json_t *lan = json_array_get(json_object_get(stats, "lan"), i);
 		json_t *out = json_array_get(channels, i);
 
 		if (!out || !st)
 			continue;
+		if (json_object_get(lan, "foreign_lan_sender") && !json_object_get(stats, "tun"))
+			json_object_set(out, "foreign_lan_sender",
+					json_object_get(lan, "foreign_lan_sender"));
 		json_object_set(out, "bytes_in", json_object_get(st, "bytes_in"));
 		json_object_set(out, "bytes_out", json_object_get(st, "bytes_out"));
 		/* The data plane's key epochs: they advance with each key exchange. */
@@ -340,14 +361,26 @@ static void status_handle(struct client_conn *c, json_t *req)
 }
 
 static const struct client_op client_ops[] = {
-	{"hello", hello_handle, false},
-	{"login", login_handle, false},
-	{"call", call_handle, true},
-	{"listen", listen_handle, true},
-	{"calls", calls_handle, true},
-	{"hangup", hangup_handle, true},
-	{"status", status_handle, true},
+	{"hello", hello_handle, false, false},
+	{"login", login_handle, true, false},
+	{"call", call_handle, true, true},
+	{"listen", listen_handle, true, true},
+	{"calls", calls_handle, true, true},
+	{"hangup", hangup_handle, true, true},
+	{"status", status_handle, true, true},
 };
+
+/* Over TLS, a user certificate or none (the listener refuses others at the handshake;
+ * checked again here, before any request is served). */
+static bool client_role_allowed(const struct client_conn *c)
+{
+	const struct pki_identity *id;
+
+	if (!c->tls)
+		return true;
+	id = tls_conn_peer(c->tls);
+	return id && (id->role == PKI_ROLE_USER || id->role == PKI_ROLE_NONE);
+}
 
 static void dispatch(struct client_conn *c, json_t *msg, int err)
 {
@@ -363,6 +396,15 @@ static void dispatch(struct client_conn *c, json_t *msg, int err)
 	for (size_t i = 0; op && i < sizeof client_ops / sizeof client_ops[0]; i++) {
 		if (strcmp(client_ops[i].op, op) != 0)
 			continue;
+		if (!client_role_allowed(c)) {
+			reply_error(c, msg, "forbidden", "this certificate's role may not use the "
+				    "client port");
+			return;
+		}
+		if (client_ops[i].needs_hello && !c->hello_done) {
+			reply_error(c, msg, "protocol", "say hello first");
+			return;
+		}
 		if (client_ops[i].needs_login && !c->user[0]) {
 			reply_error(c, msg, "not_logged_in", "log in first");
 			return;
@@ -449,6 +491,33 @@ static void stream_closed(struct msg_stream *m)
 	client_gone(m->data);
 }
 
+/* Whether the process at the other end of a unix-socket connection runs as root or in
+ * the operator group (primary or supplementary), as the kernel saw it at connect(). */
+static bool peer_is_operator(const struct secondary *s, uv_pipe_t *pipe)
+{
+	struct ucred cred;
+	socklen_t len = sizeof cred;
+	gid_t groups[256];
+	uv_os_fd_t fd;
+
+	if (uv_fileno((uv_handle_t *)pipe, &fd) != 0 ||
+	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0)
+		return false;
+	if (cred.uid == 0)
+		return true;
+	if (!s->cfg.has_operator_gid)
+		return false;
+	if (cred.gid == s->cfg.operator_gid)
+		return true;
+	len = sizeof groups;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) != 0)
+		return false;
+	for (size_t i = 0; i < len / sizeof groups[0]; i++)
+		if (groups[i] == s->cfg.operator_gid)
+			return true;
+	return false;
+}
+
 static void pipe_connection(uv_stream_t *server, int status)
 {
 	struct secondary *s = server->data;
@@ -466,6 +535,7 @@ static void pipe_connection(uv_stream_t *server, int status)
 	}
 	/* A local client stands on the gateway, which is inside its LAN. */
 	c->addr = s->cfg.lan_address;
+	c->operator = peer_is_operator(s, &m->h.pipe);
 	c->stream = m;
 	m->data = c;
 	msg_stream_start(m, stream_msg, stream_closed);

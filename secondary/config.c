@@ -1,6 +1,7 @@
 /* insel-secondary's configuration file: its schema and the typed view of it
  * (deploy/secondary.conf.example documents every key). */
 #include <errno.h>
+#include <grp.h>
 #include <libgen.h>
 #include <limits.h>
 #include <stdint.h>
@@ -38,6 +39,7 @@ static const struct cfg_key secondary_schema[] = {
 	{"trunk *", "remote", CFG_PREFIX, CFG_MULTI, 0, 0, NULL},
 	{"clients", "listen", CFG_ENDPOINT, 0, 0, 0, NULL},
 	{"clients", "socket", CFG_PATH, 0, 0, 0, "/run/insel/secondary.sock"},
+	{"clients", "operator_group", CFG_STRING, 0, 0, 0, NULL},
 	{"auxiliary", "program", CFG_PATH, 0, 0, 0, NULL},
 	{"auxiliary", "uid_range", CFG_STRING, 0, 0, 0, "200000-200999"},
 	{"auxiliary", "user", CFG_STRING, 0, 0, 0, NULL},
@@ -200,6 +202,22 @@ static int load_seccomp(struct secondary_config *c, const char *path)
 	return 0;
 }
 
+/* The group whose members, on the gateway's unix socket, are operators (root always is). */
+static int load_operator_group(struct secondary_config *c)
+{
+	const char *name = cfg_str(&c->file, "clients", "operator_group");
+	struct group *g;
+
+	if (!name)
+		return 0;
+	g = getgrnam(name);
+	if (!g)
+		return -1;
+	c->operator_gid = g->gr_gid;
+	c->has_operator_gid = true;
+	return 0;
+}
+
 int secondary_config_load(struct secondary_config *c, const char *path)
 {
 	size_t n;
@@ -256,6 +274,8 @@ int secondary_config_load(struct secondary_config *c, const char *path)
 				     "chacha20-poly1305, separated by commas");
 	c->has_client_listen = cfg_endpoint(&c->file, "clients", "listen", &c->client_listen) == 0;
 	c->client_socket = cfg_str(&c->file, "clients", "socket");
+	if (load_operator_group(c) != 0)
+		return fail(c, path, "clients: operator_group names no group of this system");
 	c->aux_program = cfg_str(&c->file, "auxiliary", "program");
 	if (!c->aux_program)
 		c->aux_program = default_aux_program();

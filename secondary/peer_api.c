@@ -11,7 +11,11 @@
  *   rekey         {call, epoch, public}                       -> {public}  (call_rekey.c)
  *   rekey_done    {call, epoch}                                  (a notice, no reply)
  *
- * Losing the connection ends the call on both sides. */
+ * Losing the connection ends the call on both sides. The dialled side takes hello first
+ * and once, then one call_request; hangup and rekey only for the connection's call; on
+ * the dialling side the peer may only hang up and rekey (its hello was our own). Every request must come from a
+ * secondary's certificate (the listener refuses others at the handshake; checked again
+ * here before anything is served). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,11 +36,16 @@ static void hello_handle(struct peer_conn *p, json_t *req)
 	json_int_t version;
 	json_t *reply;
 
+	if (p->hello_done) {
+		peer_send(p, msg_reply_error(msg_id(req), "protocol", "hello was already said"));
+		return;
+	}
 	if (msg_get_int(req, "version", 1, 1000, &version) || version != MSG_PROTOCOL_VERSION) {
 		peer_send(p, msg_reply_error(msg_id(req), "version",
 					     "this secondary speaks peer protocol version 1"));
 		return;
 	}
+	p->hello_done = true;
 	reply = msg_reply_ok(msg_id(req));
 	json_object_set_new(reply, "secondary", json_string(p->sec->cfg.name));
 	peer_send(p, reply);
@@ -70,11 +79,15 @@ static void hangup_handle(struct peer_conn *p, json_t *req)
 		peer_send(p, msg_reply_error(msg_id(req), "bad_request", "%s", msg_field_error()));
 		return;
 	}
+	if (!p->call || strcmp(p->call->id_hex, id) != 0) {
+		peer_send(p, msg_reply_error(msg_id(req), "unknown_call",
+					     "this connection carries no such call"));
+		return;
+	}
 	peer_send(p, msg_reply_ok(msg_id(req)));
 	/* The other side says why the call ended (hangup, idle, aux_failed...): both
 	 * gateways then record and report the same reason. */
-	if (p->call && strcmp(p->call->id_hex, id) == 0)
-		call_end(p->call, reason_word(reason), "ended by the other site");
+	call_end(p->call, reason_word(reason), "ended by the other site");
 }
 
 /* "rekey" and "rekey_done" (call_rekey.c) name the connection's own call. */
@@ -106,17 +119,46 @@ static void rekey_done_handle(struct peer_conn *p, json_t *req)
 	if (call)
 		call_rekey_done(call, req);
 }
+/* Who may send what: the side that was dialled (incoming) or the side that dialled. */
+#define PEER_INCOMING 1u
+#define PEER_OUTGOING 2u
 
 static const struct {
 	const char *op;
 	peer_handler handle;
+	unsigned sides;     /* PEER_INCOMING and/or PEER_OUTGOING */
+	bool before_hello;  /* allowed before hello was said */
 } peer_ops[] = {
-	{"hello", hello_handle},
-	{"call_request", call_request_handle},
-	{"hangup", hangup_handle},
-	{"rekey", rekey_handle},
-	{"rekey_done", rekey_done_handle},
+	{"hello", hello_handle, PEER_INCOMING, true},
+	{"call_request", call_request_handle, PEER_INCOMING, false},
+	{"hangup", hangup_handle, PEER_INCOMING | PEER_OUTGOING, false},
+	{"rekey", rekey_handle, PEER_INCOMING | PEER_OUTGOING, false},
+	{"rekey_done", rekey_done_handle, PEER_INCOMING | PEER_OUTGOING, false},
 };
+
+/* Refuses (with a reply) a request this connection may not carry now; true if refused. */
+static bool peer_refuses(struct peer_conn *p, struct tls_conn *t, size_t op, json_t *msg)
+{
+	const struct pki_identity *id = tls_conn_peer(t);
+	const char *name = peer_ops[op].op;
+	json_int_t req = msg_id(msg);
+
+	if (!id || id->role != PKI_ROLE_SECONDARY) {
+		peer_send(p, msg_reply_error(req, "forbidden", "'%s': only secondaries speak the "
+					     "peer protocol", name));
+		return true;
+	}
+	if (!(peer_ops[op].sides & (p->outgoing ? PEER_OUTGOING : PEER_INCOMING))) {
+		peer_send(p, msg_reply_error(req, "bad_state", "'%s' is not allowed on a "
+					     "connection this gateway dialled", name));
+		return true;
+	}
+	if (!peer_ops[op].before_hello && !(p->outgoing ? p->ready : p->hello_done)) {
+		peer_send(p, msg_reply_error(req, "protocol", "'%s': say hello first", name));
+		return true;
+	}
+	return false;
+}
 
 static void peer_message(struct tls_conn *t, json_t *msg, int err)
 {
@@ -132,7 +174,8 @@ static void peer_message(struct tls_conn *t, json_t *msg, int err)
 	op = msg_op(msg);
 	for (size_t i = 0; op && i < sizeof peer_ops / sizeof peer_ops[0]; i++) {
 		if (strcmp(peer_ops[i].op, op) == 0) {
-			peer_ops[i].handle(p, msg);
+			if (!peer_refuses(p, t, i, msg))
+				peer_ops[i].handle(p, msg);
 			return;
 		}
 	}

@@ -18,6 +18,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <uv.h>
 
 #include "addr.h"
@@ -64,6 +65,8 @@ struct secondary_config {
 	bool has_client_listen;
 	struct ip_endpoint client_listen; /* TLS for LAN clients */
 	const char *client_socket;        /* unix socket for local clients */
+	bool has_operator_gid;            /* operator_group: its members' unix-socket */
+	gid_t operator_gid;               /* clients (and root's) see every call */
 	const char *aux_program;
 	const char *aux_user;             /* a user all auxiliaries share, instead of
 					   * aux_uid_first..last (one uid per call) */
@@ -136,6 +139,9 @@ struct client_conn {
 	struct tls_conn *tls;       /* TLS from the LAN */
 	struct rpc rpc;             /* requests we send it: incoming, call_up, call_ended */
 	struct ip_addr addr;        /* where it connects from (the gateway itself for unix) */
+	bool hello_done;            /* it said hello (as a client): other requests may follow */
+	bool operator;              /* unix socket, peer root or in operator_group: sees
+				     * and may hang up every call */
 	char user[PKI_NAME_MAX + 1];  /* "" until logged in */
 	bool login_pending;
 	void *login_wait;           /* the pending login's state, while login_pending */
@@ -161,6 +167,7 @@ struct peer_conn {
 	struct call *call;          /* one connection per call */
 	bool outgoing;
 	bool ready;
+	bool hello_done;            /* incoming: the peer said hello */
 	char expected_fingerprint[PKI_FINGERPRINT_LEN + 1];  /* outgoing: from the directory */
 	/* The peer's certificate, once the handshake is done: a revocation of that serial
 	 * ends the call (principal_link.c). */
@@ -251,6 +258,11 @@ struct call {
 	char callee_lan[PKI_NAME_MAX + 1];  /* the callee's LAN, from the directory */
 	struct ip_addr caller_addr, callee_addr;
 	bool has_callee_addr;
+	/* Our side's party: the caller's host (caller side) or the host of the listening
+	 * client that answered (callee side). Its UDP channels hear only that address, and
+	 * only that user (or the operator) may list or hang up the call. */
+	struct ip_addr party_addr;
+	char party_user[PKI_NAME_MAX + 1];  /* "" for a trunk */
 	struct call_channel channels[SEC_MAX_CHANNELS];
 	size_t nchannels;
 	enum sec_cipher cipher;
@@ -278,11 +290,15 @@ struct call {
 	bool has_remote_gateway6;
 	char tun_ifname[16];
 	unsigned tun_mtu;
-	struct ip_endpoint peer_endpoint;  /* trunk caller: the peer secondary, from the
+	struct ip_endpoint peer_endpoint;  /* caller: the peer secondary, from the
 					    * directory */
 	char peer_name[PKI_NAME_MAX + 1];
 	char peer_fingerprint[PKI_FINGERPRINT_LEN + 1];
 	struct call_rekey *rekey;      /* key exchanges within the call (call_rekey.c) */
+	/* Caller of a network call: the callee LAN's prefixes in the directory, which must
+	 * hold the gateway address(es) the callee's secondary answers with. */
+	struct ip_prefix peer_prefixes[SECONDARY_MAX_PREFIXES];
+	size_t npeer_prefixes;
 };
 
 /* Caller side: a logged-in client asks for a call. The reply goes to the client when the

@@ -332,6 +332,14 @@ static int take_uid(struct aux_private *p)
 	return 0;
 }
 
+static void hello_reply(void *ctx, const json_t *reply, int err)
+{
+	const char *message;
+
+	if (!err && !msg_reply_is_ok(reply, NULL, &message))
+		log_warn("the auxiliary refused hello: %s", message);
+}
+
 int aux_spawn(struct secondary *s, struct call *call, const json_t *bind_request,
 	      aux_bound_cb cb, struct aux **out)
 {
@@ -392,8 +400,12 @@ int aux_spawn(struct secondary *s, struct call *call, const json_t *bind_request
 		log_debug("auxiliary %d started for call %s", (int)p->pub.process.pid,
 			  call->id_hex);
 	*out = &p->pub;
-	return rpc_call(&p->pub.rpc, bind_with_identity(p, bind_request), AUX_BIND_TIMEOUT_MS,
-			bound_reply, p);
+	/* hello first (the auxiliary refuses anything before it); a refusal shows in the
+	 * bind reply, answered after it. */
+	rc = rpc_call(&p->pub.rpc, msg_hello(0, "secondary"), AUX_BIND_TIMEOUT_MS, hello_reply,
+		      p);
+	return rc ? rc : rpc_call(&p->pub.rpc, bind_with_identity(p, bind_request),
+				  AUX_BIND_TIMEOUT_MS, bound_reply, p);
 }
 
 int aux_request(struct aux *a, json_t *req, uint32_t timeout_ms, rpc_reply_cb cb, void *ctx)

@@ -10,6 +10,12 @@
       for each echo (resending a datagram whose echo does not come, --retries times) and
       checks it byte for byte; with --interval, a steady stream of one datagram every S
       seconds. Prints one summary line; exits 0 only if every datagram came back intact.
+  udp_tool.py stream HOST PORT [--count N] [--interval S] [--src-port P] [--delay S]
+                     [--linger S]
+      After --delay seconds, sends N datagrams to HOST:PORT, one every S seconds, from
+      one socket, counting what arrives on that socket until --linger seconds after the
+      last; prints "sent N received M". HOST "-" sends nothing (a sink: it only counts
+      what arrives on --src-port for --linger seconds).
 """
 import argparse
 import selectors
@@ -107,6 +113,35 @@ def send(args):
     return 0 if ok == args.count else 1
 
 
+def stream(args):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("0.0.0.0", args.src_port))
+    sent = received = 0
+
+    def drain(until):
+        nonlocal received
+        while True:
+            left = until - time.monotonic()
+            if left <= 0:
+                return
+            s.settimeout(left)
+            try:
+                s.recvfrom(65535)
+            except socket.timeout:
+                return
+            received += 1
+
+    drain(time.monotonic() + args.delay)
+    if args.host != "-":
+        for seq in range(args.count):
+            s.sendto(pattern(seq, args.size), (args.host, args.port))
+            sent += 1
+            drain(time.monotonic() + args.interval)
+    drain(time.monotonic() + args.linger)
+    print(f"sent {sent} received {received}", flush=True)
+    return 0
+
+
 def main():
     p = argparse.ArgumentParser()
     sub = p.add_subparsers(dest="mode", required=True)
@@ -125,8 +160,17 @@ def main():
     c.add_argument("--src-port", type=int, default=0)
     c.add_argument("--retries", type=int, default=1)
     c.add_argument("--interval", type=float, default=0)
+    t = sub.add_parser("stream")
+    t.add_argument("host")
+    t.add_argument("port", type=int)
+    t.add_argument("--count", type=int, default=20)
+    t.add_argument("--size", type=int, default=200)
+    t.add_argument("--interval", type=float, default=0.1)
+    t.add_argument("--src-port", type=int, default=0)
+    t.add_argument("--delay", type=float, default=0)
+    t.add_argument("--linger", type=float, default=1)
     args = p.parse_args()
-    return echo(args) if args.mode == "echo" else send(args)
+    return {"echo": echo, "send": send, "stream": stream}[args.mode](args)
 
 
 if __name__ == "__main__":

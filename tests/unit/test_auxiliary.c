@@ -111,7 +111,11 @@ struct auxp {
 	uint16_t lan_port[N_CH];
 };
 
-static void spawn_aux(struct auxp *p)
+static json_t *request(struct auxp *p, json_t *msg);
+static void assert_ok(json_t *reply);
+
+/* The process only, before its first message (hello). */
+static void spawn_aux_silent(struct auxp *p)
 {
 	int sv[2];
 
@@ -134,6 +138,17 @@ static void spawn_aux(struct auxp *p)
 	remember_child(p->pid);
 	close(sv[1]);
 	p->ctl = sv[0];
+}
+
+/* Started as the secondary starts it: the process, then hello. */
+static void spawn_aux(struct auxp *p)
+{
+	json_t *r;
+
+	spawn_aux_silent(p);
+	r = request(p, msg_hello(0, "secondary"));
+	assert_ok(r);
+	json_decref(r);
 }
 
 static int wait_readable(int fd, uint64_t deadline)
@@ -252,10 +267,10 @@ static json_t *json_path(json_t *obj, const char *a, size_t i, const char *b)
 static json_t *bind_request(const char *call, const char *lan_addr, const uint16_t *ports,
 			    const char *user)
 {
-	json_t *msg = json_pack("{s:s, s:i, s:s, s:s, s:s, s:[{s:i}, {s:i}]}", "op", "bind",
+	json_t *msg = json_pack("{s:s, s:i, s:s, s:s, s:s, s:s, s:[{s:i}, {s:i}]}", "op", "bind",
 				"id", 1, "call", call, "lan_addr", lan_addr, "wan_addr",
-				"127.0.0.1", "channels", "lan_port", ports ? ports[0] : 0,
-				"lan_port", ports ? ports[1] : 0);
+				"127.0.0.1", "party", "127.0.0.1", "channels", "lan_port",
+				ports ? ports[0] : 0, "lan_port", ports ? ports[1] : 0);
 
 	if (user)
 		json_object_set_new(msg, "user", json_string(user));
@@ -282,18 +297,25 @@ static void bind_aux(struct auxp *p, const char *call, const uint16_t *ports,
 
 /* ---- the LAN applications ---- */
 
-static int udp_socket(uint16_t port)
+/* A LAN application's socket on 127.0.0.1 (the call's party) or another loopback
+ * address (a host that is no party to the call). */
+static int udp_socket_at(uint32_t addr, uint16_t port)
 {
 	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(port)};
 	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 
 	assert_true(fd >= 0);
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sin.sin_addr.s_addr = htonl(addr);
 	if (bind(fd, (struct sockaddr *)&sin, sizeof sin) != 0) {
 		close(fd);
 		return -1;
 	}
 	return fd;
+}
+
+static int udp_socket(uint16_t port)
+{
+	return udp_socket_at(INADDR_LOOPBACK, port);
 }
 
 static uint16_t local_port(int fd)
@@ -640,6 +662,54 @@ static void relay_bursts_in_order(void **state)
 	close_call_fds(&c);
 }
 
+/* ---- a LAN host that is no party to the call ---- */
+
+/* A's party is 127.0.0.1: a datagram from 127.0.0.2 to A's LAN port is dropped and
+ * counted, B's application never sees it, and B's stream keeps going to A's
+ * application, not to the intruder; the party may change its port. */
+static void foreign_lan_sender_dropped(void **state)
+{
+	static uint8_t out[600], in[600];
+	struct call c;
+	int intruder, moved;
+	uint16_t from;
+	json_t *st;
+
+	setup_call(&c, 60000, NULL);
+	round_trip(&c, 0, 100, 1);
+	intruder = udp_socket_at(INADDR_LOOPBACK + 1, 0);
+	assert_true(intruder >= 0);
+	for (unsigned k = 0; k < 5; k++) {
+		fill(out, 200, k);
+		send_to_port(intruder, c.a.lan_port[0], out, 200);
+	}
+	/* B's application answers: the answer goes to A's application, as before. */
+	fill(out, 300, 7);
+	send_to_port(c.app_b[0], c.b.lan_port[0], out, 300);
+	assert_int_equal(recv_from_port(c.app_a[0], in, sizeof in, &from), 300);
+	assert_memory_equal(in, out, 300);
+	assert_int_equal(recv_from_port(c.app_b[0], in, sizeof in, &from), -1);
+	assert_false(wait_readable(intruder, now_ms() + 200));
+	st = stats(&c.a, 5);
+	assert_int_equal(json_integer_value(json_path(st, "lan", 0, "foreign_lan_sender")), 5);
+	assert_int_equal(json_integer_value(json_path(st, "lan", 0, "datagrams_in")), 1);
+	assert_int_equal(json_integer_value(json_path(st, "lan", 1, "foreign_lan_sender")), 0);
+	json_decref(st);
+	/* The party's application on another port is still the party. */
+	moved = udp_socket(0);
+	fill(out, 400, 9);
+	send_to_port(moved, c.a.lan_port[0], out, 400);
+	assert_int_equal(recv_from_port(c.app_b[0], in, sizeof in, &from), 400);
+	assert_memory_equal(in, out, 400);
+	send_to_port(c.app_b[0], from, out, 100);
+	assert_int_equal(recv_from_port(moved, in, sizeof in, &from), 100);
+	close(moved);
+	close(intruder);
+	hang_up(&c.a);
+	hang_up(&c.b);
+	close_call_fds(&c);
+}
+
 /* ---- (g) malformed control messages ---- */
 
 /* The "rekey" op (external rekeying) between two real auxiliaries: B (the responder)
@@ -751,7 +821,7 @@ static void malformed_control_messages(void **state)
 
 	memset(&c, 0, sizeof c);
 	id_format(rand_id64(), c.id);
-	spawn_aux(&c.a);
+	spawn_aux_silent(&c.a);
 
 	send_frame(c.a.ctl, garbage, strlen(garbage));
 	r = recv_json(&c.a, WAIT_MS);
@@ -762,11 +832,17 @@ static void malformed_control_messages(void **state)
 	assert_error(recv_json(&c.a, WAIT_MS), "not_object");
 	assert_error(request(&c.a, json_pack("{s:s, s:i}", "op", "frobnicate", "id", 5)),
 		     "unknown_op");
+	/* hello first, from the secondary, once. */
+	assert_error(request(&c.a, bind_request(c.id, "127.0.0.1", NULL, NULL)), "protocol");
+	assert_error(request(&c.a, json_pack("{s:s, s:i}", "op", "stats", "id", 3)),
+		     "protocol");
 	assert_error(request(&c.a, json_pack("{s:s, s:i, s:i}", "op", "hello", "id", 4,
 					     "version", 99)), "unsupported_version");
-	r = request(&c.a, json_pack("{s:s, s:i, s:i}", "op", "hello", "id", 4, "version", 1));
+	assert_error(request(&c.a, msg_hello(4, "client")), "forbidden");
+	r = request(&c.a, msg_hello(4, "secondary"));
 	assert_ok(r);
 	json_decref(r);
+	assert_error(request(&c.a, msg_hello(5, "secondary")), "protocol");
 	assert_error(request(&c.a, json_pack("{s:i}", "id", 6)), "bad_field");
 	assert_error(request(&c.a, json_pack("{s:s, s:i, s:[]}", "op", "start", "id", 7,
 					     "channels")), "bad_state");
@@ -775,6 +851,12 @@ static void malformed_control_messages(void **state)
 	r = bind_request(c.id, "127.0.0.1", NULL, NULL);
 	json_object_set_new(r, "lan_addr", json_string("not-an-address"));
 	assert_error(request(&c.a, r), "bad_address");
+	r = bind_request(c.id, "127.0.0.1", NULL, NULL);
+	json_object_del(r, "party");
+	assert_error(request(&c.a, r), "bad_field");  /* UDP channels need their party */
+	r = bind_request(c.id, "127.0.0.1", NULL, NULL);
+	json_object_set_new(r, "party", json_string("::1"));
+	assert_error(request(&c.a, r), "bad_field");
 	send_frame(c.a.ctl, "", 0);
 	assert_error(recv_json(&c.a, WAIT_MS), "bad_json");
 
@@ -944,6 +1026,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test_teardown(idle_timeout_ends_both, kill_children),
 		cmocka_unit_test_teardown(parent_gone_ends_aux, kill_children),
 		cmocka_unit_test_teardown(parent_gone_before_bind, kill_children),
+		cmocka_unit_test_teardown(foreign_lan_sender_dropped, kill_children),
 		cmocka_unit_test_teardown(bind_failure_is_reported, kill_children),
 	};
 
