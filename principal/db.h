@@ -141,7 +141,9 @@ struct db_call_start {
 	const char *channels;    /* JSON text */
 	const char *reported_by; /* secondary name, may be NULL */
 };
-/* INSEL_E_EXISTS if a call with that id is already recorded. */
+/* INSEL_E_EXISTS if a call with that id is already recorded; INSEL_E_FORBIDDEN if the
+ * caller is not of caller_lan, or reported_by does not serve caller_lan (a secondary
+ * records only its own LAN's side of a call). */
 int db_call_start(struct db *db, const struct db_call_start *c, int64_t now);
 /* Ends an active call; INSEL_E_NOT_FOUND if unknown, INSEL_E_CONFLICT if already ended. */
 int db_call_end(struct db *db, const char *id, int64_t bytes_up, int64_t bytes_down,

@@ -167,6 +167,28 @@ static bool call_id_valid(const char *id)
 	return id && id_parse(id, &v) == 0 && strspn(id, "0123456789abcdef") == 16;
 }
 
+/* The caller is a user of caller_lan (user@lan) or, for a trunk, the LAN itself. */
+static bool caller_in_lan(const char *caller, const char *lan)
+{
+	const char *at = strchr(caller, '@');
+
+	return strcmp(at ? at + 1 : caller, lan) == 0;
+}
+
+/* A secondary records calls as the caller's side: only calls from a LAN it serves,
+ * placed by a caller of that LAN, so that no call can be recorded under another LAN's
+ * name (the callee's LAN, named by the record, is the other side's word). */
+static int check_recorder(struct db *db, const struct db_call_start *c)
+{
+	if (!caller_in_lan(c->caller, c->caller_lan))
+		return db_set_error(db, INSEL_E_FORBIDDEN, "caller %s is not of LAN %s",
+				    c->caller, c->caller_lan);
+	if (c->reported_by && !db_secondary_serves(db, c->reported_by, c->caller_lan))
+		return db_set_error(db, INSEL_E_FORBIDDEN, "secondary %s does not serve LAN %s, "
+				    "the caller's side it records", c->reported_by, c->caller_lan);
+	return 0;
+}
+
 int db_call_start(struct db *db, const struct db_call_start *c, int64_t now)
 {
 	sqlite3_stmt *st;
@@ -174,6 +196,8 @@ int db_call_start(struct db *db, const struct db_call_start *c, int64_t now)
 
 	if (!call_id_valid(c->id))
 		return db_set_error(db, INSEL_E_BAD_FIELD, "a call id is 16 lowercase hex digits");
+	if ((rc = check_recorder(db, c)) != 0)
+		return rc;
 	db->err[0] = '\0';
 	st = db_stmt(db, ST_CALL_INSERT);
 	sqlite3_bind_text(st, 1, c->id, -1, SQLITE_TRANSIENT);

@@ -224,13 +224,26 @@ $hello
 {"op":"call_end","id":5,"call_id":"00112233aabbccdd","bytes_up":1000,"bytes_down":2000,"reason":"hangup"}
 {"op":"call_end","id":6,"call_id":"00112233aabbccdd"}
 {"op":"call_start","id":7,"call_id":"0000000000000002","caller":"alice@lan-a","caller_lan":"lan-a","callee":"printer"}
+{"op":"call_start","id":8,"call_id":"0000000000000003","caller":"mallory@lan-b","caller_lan":"lan-a","callee":"printer"}
 EOF
 )
 expect "call start recorded" "$out" '"call_id":"00112233aabbccdd","id":2,"ok":true'
 expect "duplicate call id refused" "$out" '"code":"exists".*"id":3'
 expect "a call of foreign LANs refused" "$out" '"code":"forbidden".*"id":4'
+expect "a caller of another LAN than caller_lan refused" "$out" \
+	'"code":"forbidden","message":"caller mallory@lan-b is not of LAN lan-a".*"id":8'
 expect "call end recorded" "$out" '"call_id":"00112233aabbccdd","id":5,"ok":true'
 expect "second end refused" "$out" '"code":"conflict".*"id":6'
+# The callee's secondary may not record a call under the caller's LAN's name.
+out=$(client gw-b <<EOF
+$hello
+{"op":"call_start","id":2,"call_id":"0000000000000004","caller":"alice@lan-a","caller_lan":"lan-a","callee":"bob@lan-b","callee_lan":"lan-b"}
+{"op":"call_start","id":3,"call_id":"0000000000000005","caller":"bob@lan-b","caller_lan":"lan-b","callee":"alice@lan-a","callee_lan":"lan-a"}
+EOF
+)
+expect "the callee's secondary cannot record the caller's LAN's side" "$out" \
+	'"code":"forbidden","message":"secondary gw-b does not serve LAN lan-a.*"id":2'
+expect "but records its own LAN's calls" "$out" '"call_id":"0000000000000005","id":3,"ok":true'
 out=$(cli call list --json)
 expect "CLI shows the ended call with bytes" "$out" '"bytes_down": 2000'
 out=$(cli call list --active)

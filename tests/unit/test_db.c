@@ -426,6 +426,35 @@ static void call_records(void **state)
 	json_decref(call);
 }
 
+/* A secondary records only its own LAN's side: never a call under another LAN's name. */
+static void call_records_only_for_own_lan(void **state)
+{
+	struct fixture *f = *state;
+	struct db_call_start c = {"0000000000000abc", "alice@lan-a", "lan-a", "bob@lan-b",
+				  "lan-b", NULL, "gw-b"};
+	json_t *calls;
+
+	register_lan(f->db, "gw-a", "lan-a", "10.1.0.0/24", "198.18.0.1:7443", NOW);
+	register_lan(f->db, "gw-b", "lan-b", "10.2.0.0/24", "198.18.0.2:7443", NOW);
+	/* gw-b serves the callee's LAN, not the caller's it would record. */
+	assert_int_equal(db_call_start(f->db, &c, NOW), INSEL_E_FORBIDDEN);
+	assert_non_null(strstr(db_errmsg(f->db), "does not serve LAN lan-a"));
+	/* A caller named in another LAN than the one given. */
+	c.reported_by = "gw-a";
+	c.caller = "mallory@lan-b";
+	assert_int_equal(db_call_start(f->db, &c, NOW), INSEL_E_FORBIDDEN);
+	assert_int_equal(db_call_list(f->db, false, 0, NOW, &calls), 0);
+	assert_int_equal(json_array_size(calls), 0);
+	json_decref(calls);
+	/* Its own side: a user of its LAN, or a trunk named after its LAN. */
+	c.caller = "alice@lan-a";
+	assert_int_equal(db_call_start(f->db, &c, NOW), 0);
+	c.id = "0000000000000abd";
+	c.caller = "lan-a";
+	c.callee = "lan-b";
+	assert_int_equal(db_call_start(f->db, &c, NOW), 0);
+}
+
 static void revocations(void **state)
 {
 	struct fixture *f = *state;
@@ -584,6 +613,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(lookups, setup, teardown),
 		cmocka_unit_test_setup_teardown(users_and_passwords, setup, teardown),
 		cmocka_unit_test_setup_teardown(call_records, setup, teardown),
+		cmocka_unit_test_setup_teardown(call_records_only_for_own_lan, setup, teardown),
 		cmocka_unit_test_setup_teardown(revocations, setup, teardown),
 		cmocka_unit_test_setup_teardown(revocation_seen_by_another_connection, setup,
 						teardown),
