@@ -666,7 +666,10 @@ static void read_records(struct tls_conn *c)
 		} else if (n == 0 || n == GNUTLS_E_PREMATURE_TERMINATION) {
 			conn_fail(c, INSEL_E_CLOSED, "the peer closed the connection");
 		} else if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED) {
-			break;
+			/* A post-handshake message (a TLS 1.3 session ticket from a peer
+			 * that sends them) also gives AGAIN, with records still at hand. */
+			if (c->in.len == c->in_off && gnutls_record_check_pending(c->session) == 0)
+				break;
 		} else if (n == GNUTLS_E_FATAL_ALERT_RECEIVED) {
 			conn_fail(c, INSEL_E_REFUSED, "the peer ended the connection (alert: %s)",
 				  gnutls_alert_get_name(gnutls_alert_get(c->session)));

@@ -286,12 +286,16 @@ void peer_api_stop(struct secondary *s)
 static void hello_reply(void *ctx, const json_t *reply, int err)
 {
 	struct peer_conn *p = ctx;
+	struct call *call = p->call;
 	const char *code, *message;
 
-	if (!p->call)
+	/* A connection already gone is reported by peer_closed, with its reason. */
+	if (!call || !p->tls)
 		return;
 	if (err || !msg_reply_is_ok(reply, &code, &message)) {
-		call_peer_ready(p->call, err ? err : INSEL_E_REFUSED,
+		/* The call lets go of the connection, which must not keep pointing at it. */
+		peer_close(p);
+		call_peer_ready(call, err ? err : INSEL_E_REFUSED,
 				err ? insel_strerror(err) : message);
 		return;
 	}
