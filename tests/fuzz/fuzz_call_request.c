@@ -1,6 +1,7 @@
 /* libFuzzer target: what a secondary reads from an untrusted peer or client when a call is
  * set up (secondary/call_parse.c): a peer's call_request with its channels, tun prefixes
- * and offer, and the directory's LAN list entries. The input is one JSON document. */
+ * and offer (with the peer gateway's addresses, checked against the directory's prefixes),
+ * and the directory's LAN list entries. The input is one JSON document. */
 #include <stdint.h>
 #include <string.h>
 
@@ -15,6 +16,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static struct call call;
 	const char *why = NULL;
 	const json_t *lan;
+	size_t n = 0;
 
 	if (!j)
 		return 0;
@@ -27,7 +29,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	json_decref(call.offer);
 	lan = directory_lan(j, "lan-b");
 	if (lan)
-		directory_prefixes(lan, prefixes, SECONDARY_MAX_PREFIXES);
+		n = directory_prefixes(lan, prefixes, SECONDARY_MAX_PREFIXES);
+	/* The peer's gateway addresses against the directory's prefixes: a gateway outside
+	 * every prefix is never accepted. */
+	if (gateways_within(&call, prefixes, n) && n == 0 &&
+	    (call.has_remote_gateway || call.has_remote_gateway6))
+		__builtin_trap();
 	json_decref(j);
 	return 0;
 }
