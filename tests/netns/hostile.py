@@ -6,7 +6,8 @@ check failed. Every wait is bounded.
 
   hostile.py peer HOST PORT PKI       the peer protocol (a secondary's port), with the
                                       certificates in PKI (lan-a is the directory's
-                                      gateway of lan-a; principal, user-eve: other roles)
+                                      gateway of lan-a; principal, tool-ops, user-eve:
+                                      other roles)
   hostile.py client HOST PORT PKI     the client protocol over TLS
   hostile.py unix PATH                the client protocol on the gateway's unix socket
   hostile.py fake-callee HOST PORT PKI
@@ -211,6 +212,7 @@ def peer(host, port, pki):
         return connect(host, port, pki, "lan-a")
 
     for name, label in (("principal", "a principal-role certificate"),
+                        ("tool-ops", "an operator tool's certificate"),
                         ("user-eve", "a user-role certificate"), (None, "no certificate")):
         check(f"peer port: {label} is refused", refused(host, port, pki, name, "secondary"))
     c = open_sec()
@@ -304,7 +306,8 @@ def client(host, port, pki):
         return connect(host, port, pki, None)
 
     for name, label in (("lan-a", "a secondary certificate"),
-                        ("principal", "a principal-role certificate")):
+                        ("principal", "a principal-role certificate"),
+                        ("tool-ops", "an operator tool's certificate")):
         check(f"client port: {label} is refused", refused(host, port, pki, name, "client"))
     c = open_client()
     check("client port: a client without a certificate is accepted", c is not None)

@@ -2,7 +2,7 @@
 # Integration: hostile peers and clients against a running secondary (hostile.py speaks
 # the protocols), and the secondary still serves a real call afterwards:
 #   - peer port (lan-b's secondary, dialled by a program holding lan-a's certificate):
-#     certificates of other roles (principal, user, none) refused; requests before hello,
+#     certificates of other roles (principal, operator tool, user, none) refused; requests before hello,
 #     a second hello, a hangup of no call, a second call_request on one connection,
 #     garbage JSON, a frame cut short, a 4 GiB length prefix, 5000 pipelined requests,
 #     100 connections at once; a forged caller, a malformed call_request, and network
@@ -25,6 +25,8 @@ topo_two_sites
 insel_deploy || fail "deployment did not come up"
 "$P" pki issue --dir "$PKI" --role user --name eve --out-cert "$PKI/user-eve.crt" \
 	--out-key "$PKI/user-eve.key" >/dev/null
+"$P" pki issue --dir "$PKI" --role operator --name ops --out-cert "$PKI/tool-ops.crt" \
+	--out-key "$PKI/tool-ops.key" >/dev/null
 HOSTILE=$here/hostile.py
 
 hostile() {  # hostile NS LABEL ARGS...: runs hostile.py inside NS; its checks count here
