@@ -265,5 +265,8 @@ int timers_start(struct aux *a);
 void timers_stop(struct aux *a);
 /* Runs the channel timers at once (a keep-alive is wanted now). */
 void timers_kick(struct aux *a);
+/* After a WAN wake-up: a channel that switched its send epoch on the peer's first frame
+ * of it and has sent nothing since proves it with a keep-alive now. */
+void timers_prove_epochs(struct aux *a);
 
 #endif

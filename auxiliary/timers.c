@@ -77,6 +77,15 @@ void timers_kick(struct aux *a)
 		uv_timer_start(&a->tick_timer, on_tick, 0, 0);
 }
 
+void timers_prove_epochs(struct aux *a)
+{
+	for (unsigned i = 0; i < a->n_lan; i++)
+		if (a->lan[i].ch && channel_keepalive_wanted(a->lan[i].ch)) {
+			timers_kick(a);
+			return;
+		}
+}
+
 void timers_stop(struct aux *a)
 {
 	uv_timer_stop(&a->tick_timer);

@@ -119,8 +119,10 @@ static void on_wan_readable(uv_poll_t *p, int status, int events)
 		if (n < AUX_WAN_RX_SLOTS)
 			break;  /* drained; level-triggered polling says if more came */
 	}
-	if (a->state == AUX_RUNNING)
+	if (a->state == AUX_RUNNING) {
 		relay_wan_batch_end(a);
+		timers_prove_epochs(a);
+	}
 }
 
 int wan_rx_start(struct aux *a)

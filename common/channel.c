@@ -395,6 +395,7 @@ static long seal_frame(struct channel *ch, uint8_t type, uint8_t frag, uint8_t f
 		return n;
 	/* The counter is spent even if the caller never sends the datagram. */
 	ch->send_counter++;
+	ch->keepalive_wanted = false;  /* any frame proves the send epoch to the peer */
 	ch->send_epoch_frames++;
 	ch->last_sent_ms = now_ms;
 	ch->stats.frames_out++;
@@ -470,10 +471,8 @@ long channel_keepalive(struct channel *ch, uint64_t now_ms, uint8_t *out, size_t
 {
 	long n = seal_frame(ch, FRAME_KEEPALIVE, 0, 1, NULL, 0, now_ms, out, cap);
 
-	if (n > 0) {
+	if (n > 0)
 		ch->stats.keepalives_out++;
-		ch->keepalive_wanted = false;
-	}
 	return n;
 }
 
@@ -817,6 +816,11 @@ const struct ip_endpoint *channel_peer(const struct channel *ch)
 uint32_t channel_local_session(const struct channel *ch)
 {
 	return ch->local_session;
+}
+
+bool channel_keepalive_wanted(const struct channel *ch)
+{
+	return ch->keepalive_wanted;
 }
 
 uint32_t channel_send_epoch(const struct channel *ch)

@@ -144,6 +144,9 @@ int channel_tick(struct channel *ch, uint64_t now_ms, uint64_t *next_ms);
 const struct ip_endpoint *channel_peer(const struct channel *ch);
 /* The receiver id frames to us carry, for demultiplexing several channels on one socket. */
 uint32_t channel_local_session(const struct channel *ch);
+/* External rekeying: the sender switched epochs and has sealed nothing since, so a
+ * keep-alive now would prove the new epoch to the peer (channel_tick asks for it too). */
+bool channel_keepalive_wanted(const struct channel *ch);
 /* Current key epochs (they advance independently per direction). */
 uint32_t channel_send_epoch(const struct channel *ch);
 uint32_t channel_recv_epoch(const struct channel *ch);

@@ -712,13 +712,17 @@ static void external_rekey_switches_without_loss(void **state)
 	assert_int_equal(channel_recv_epoch(p.b), 1);
 	/* B's sender followed (A proved it holds the keys), and a straggler still opens. */
 	assert_int_equal(channel_send_epoch(p.b), 1);
+	assert_true(channel_keepalive_wanted(p.b));
 	assert_true(channel_tick(p.b, 5002, NULL) & CHANNEL_SEND_KEEPALIVE);
 	assert_int_equal(b_open(&p, old, old_len, 5003, &m), 1);
 	assert_memory_equal(m.data, "epoch 0", 7);
 	len = channel_keepalive(p.b, 5003, d, sizeof d);
 	assert_int_equal(channel_open(p.a, d, (size_t)len, &p.b_addr, 5003, &m), 0);
 	assert_int_equal(channel_recv_epoch(p.a), 1);
+	assert_false(channel_keepalive_wanted(p.b));
 	assert_false(channel_tick(p.b, 5004, NULL) & CHANNEL_SEND_KEEPALIVE);
+	/* A data frame proves the epoch as well as a keep-alive: A's "epoch 1" did. */
+	assert_false(channel_keepalive_wanted(p.a));
 	/* Epoch 2 now, and an epoch that skips one is refused. */
 	assert_int_equal(channel_install_epoch(p.b, 3, b2a, a2b, false, 5004), INSEL_E_CONFLICT);
 	fill_key(a2b, 0x41);

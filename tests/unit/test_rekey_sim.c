@@ -249,6 +249,15 @@ static void deliver_frames(struct sim *s)
 		s->delivered++;
 	}
 	s->nflights = kept;
+	/* As the auxiliary does after a WAN wake-up: prove a new send epoch at once. */
+	for (int i = 0; i < 2 && !s->draining; i++) {
+		struct side *me = i ? &s->callee : &s->caller;
+		uint8_t d[128];
+
+		if (channel_keepalive_wanted(me->ch))
+			send_frame(s, me == &s->caller, d,
+				   channel_keepalive(me->ch, s->now, d, sizeof d));
+	}
 }
 
 static void run(struct sim *s, uint64_t until)
