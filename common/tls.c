@@ -10,6 +10,7 @@
 #include "tls.h"
 
 #include <errno.h>
+#include <gnutls/abstract.h>
 #include <gnutls/x509.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -33,6 +34,8 @@ struct tls_creds {
 	tls_revoked_fn revoked;
 	void *revoked_ctx;
 	unsigned handshake_timeout_ms;
+	struct tls_signer signer;      /* a key held elsewhere: signer.sign is set */
+	uint8_t spki[TLS_SPKI_MAX];    /* its public half (signer.spki points here) */
 };
 
 struct tls_server {
@@ -134,14 +137,155 @@ static int check_own_chain(const gnutls_datum_t *ca_pem, const gnutls_datum_t *c
 	return 0;
 }
 
+/* What every party with a certificate loads: the CA (trusted for peers), and its own
+ * certificate, checked against the CA and read for its identity. */
+static int load_public(struct tls_creds *c, const char *ca_file, const char *cert_file,
+		       gnutls_datum_t *ca, gnutls_datum_t *cert, char *err, size_t errlen)
+{
+	int rc = read_file(cert_file, cert, err, errlen);
+
+	if (!rc)
+		rc = pki_read_identity(cert_file, &c->self, err, errlen);
+	if (!rc)
+		rc = check_own_chain(ca, cert, ca_file, cert_file, err, errlen);
+	/* Loading still works, so that the peer's refusal names the problem; but say so now. */
+	if (!rc && c->self.not_after < (long long)time(NULL))
+		log_warn("%s has expired: peers will refuse it", cert_file);
+	if (!rc && c->self.not_before > (long long)time(NULL))
+		log_warn("%s is not valid yet: peers will refuse it", cert_file);
+	if (!rc && gnutls_certificate_set_x509_trust_mem(c->cred, ca, GNUTLS_X509_FMT_PEM) <= 0)
+		rc = err_set(err, errlen, INSEL_E_CONFIG, "%s holds no usable CA certificate",
+				ca_file);
+	return rc;
+}
+
+static int set_key_file(struct tls_creds *c, const gnutls_datum_t *cert,
+			const char *cert_file, const char *key_file, char *err, size_t errlen)
+{
+	gnutls_datum_t key = {NULL, 0};
+	int rc = read_file(key_file, &key, err, errlen);
+	int grc;
+
+	if (rc)
+		return rc;
+	grc = gnutls_certificate_set_x509_key_mem(c->cred, cert, &key, GNUTLS_X509_FMT_PEM);
+	if (grc == GNUTLS_E_CERTIFICATE_KEY_MISMATCH)
+		rc = err_set(err, errlen, INSEL_E_CONFIG, "%s is not the private key of %s",
+				key_file, cert_file);
+	else if (grc < 0)
+		rc = err_set(err, errlen, INSEL_E_CONFIG, "cannot use %s with %s: %s", key_file,
+				cert_file, gnutls_strerror(grc));
+	free_secret(&key);
+	return rc;
+}
+
+/* ---- a key held by another process ---- */
+
+/* GnuTLS hashes before it calls an external ECDSA key, so this gets the digest. */
+static int external_sign_hash(gnutls_privkey_t key, gnutls_sign_algorithm_t algo,
+			      void *userdata, unsigned flags, const gnutls_datum_t *digest,
+			      gnutls_datum_t *signature)
+{
+	struct tls_creds *c = userdata;
+	uint8_t sig[1024];
+	int n;
+
+	(void)key;
+	(void)flags;
+	n = c->signer.sign(c->signer.ctx, c->spki, c->signer.spki_len, (unsigned)algo,
+			   digest->data, digest->size, sig, sizeof sig);
+	if (n <= 0)
+		return GNUTLS_E_PK_SIGN_FAILED;
+	signature->data = gnutls_malloc((size_t)n);
+	if (!signature->data)
+		return GNUTLS_E_MEMORY_ERROR;
+	memcpy(signature->data, sig, (size_t)n);
+	signature->size = (unsigned)n;
+	return 0;
+}
+
+static int external_info(gnutls_privkey_t key, unsigned flags, void *userdata)
+{
+	struct tls_creds *c = userdata;
+
+	(void)key;
+	if (flags & GNUTLS_PRIVKEY_INFO_HAVE_SIGN_ALGO)
+		return c->signer.can_sign(c->signer.ctx, c->signer.pk_algo, c->signer.bits,
+					  GNUTLS_FLAGS_TO_SIGN_ALGO(flags))
+			       ? 1
+			       : 0;
+	if (flags & GNUTLS_PRIVKEY_INFO_PK_ALGO)
+		return (int)c->signer.pk_algo;
+	if (flags & GNUTLS_PRIVKEY_INFO_PK_ALGO_BITS)
+		return (int)c->signer.bits;
+	return -1;
+}
+
+/* The certificate's public key must be the one the signer holds: the same DER. */
+static int check_signer_key(const struct tls_creds *c, gnutls_pcert_st *pcert,
+			    const char *cert_file, char *err, size_t errlen)
+{
+	gnutls_datum_t der = {NULL, 0};
+	bool same;
+
+	if (gnutls_pubkey_export2(pcert->pubkey, GNUTLS_X509_FMT_DER, &der) < 0)
+		return err_set(err, errlen, INSEL_E_CONFIG, "cannot read the public key of %s",
+				  cert_file);
+	same = der.size == c->signer.spki_len && memcmp(der.data, c->spki, der.size) == 0;
+	gnutls_free(der.data);
+	if (!same)
+		return err_set(err, errlen, INSEL_E_CONFIG,
+				  "%s is not the certificate of the key the key holder has",
+				  cert_file);
+	return 0;
+}
+
+#define TLS_CHAIN_MAX 8
+
+static int set_external_key(struct tls_creds *c, const gnutls_datum_t *cert,
+			    const char *cert_file, char *err, size_t errlen)
+{
+	gnutls_pcert_st pcerts[TLS_CHAIN_MAX];
+	unsigned n = TLS_CHAIN_MAX;
+	gnutls_privkey_t key = NULL;
+	int rc, grc;
+
+	grc = gnutls_pcert_list_import_x509_raw(pcerts, &n, cert, GNUTLS_X509_FMT_PEM, 0);
+	if (grc < 0 || n == 0)
+		return err_set(err, errlen, INSEL_E_CONFIG, "%s is not a PEM certificate",
+				  cert_file);
+	rc = check_signer_key(c, &pcerts[0], cert_file, err, errlen);
+	if (!rc && (gnutls_privkey_init(&key) < 0 ||
+		    gnutls_privkey_import_ext4(key, c, NULL, external_sign_hash, NULL, NULL,
+					       external_info, 0) < 0))
+		rc = err_set(err, errlen, INSEL_E_CRYPTO, "cannot set up the external key");
+	/* The match was checked above on the public key; GnuTLS's own check would ask for
+	 * a signature of a test message, which the holder rightly refuses. */
+	if (!rc) {
+		gnutls_certificate_set_flags(c->cred, GNUTLS_CERTIFICATE_SKIP_KEY_CERT_MATCH);
+		grc = gnutls_certificate_set_key(c->cred, NULL, 0, pcerts, n, key);
+		if (grc < 0)
+			rc = err_set(err, errlen, INSEL_E_CONFIG, "cannot use %s: %s", cert_file,
+					gnutls_strerror(grc));
+	}
+	if (rc) {  /* on success, the credentials own the certificates and the key */
+		for (unsigned i = 0; i < n; i++)
+			gnutls_pcert_deinit(&pcerts[i]);
+		if (key)
+			gnutls_privkey_deinit(key);
+	}
+	return rc;
+}
+
+/* key_file, or else the signer, provides the private key; neither: no certificate. */
 static int load_into(struct tls_creds *c, const char *ca_file, const char *cert_file,
 		     const char *key_file, char *err, size_t errlen)
 {
-	gnutls_datum_t ca = {NULL, 0}, cert = {NULL, 0}, key = {NULL, 0};
+	gnutls_datum_t ca = {NULL, 0}, cert = {NULL, 0};
 	int rc;
 
 	rc = read_file(ca_file, &ca, err, errlen);
-	if (!rc && !cert_file && !key_file) {
+	if (!rc && !cert_file && !key_file && !c->signer.sign) {
 		/* A party without a certificate (an end user's client): it can only check
 		 * servers, and servers that accept it identify it by other means. */
 		if (gnutls_certificate_set_x509_trust_mem(c->cred, &ca, GNUTLS_X509_FMT_PEM) <= 0)
@@ -151,44 +295,20 @@ static int load_into(struct tls_creds *c, const char *ca_file, const char *cert_
 		return rc;
 	}
 	if (!rc)
-		rc = read_file(cert_file, &cert, err, errlen);
-	if (!rc)
-		rc = read_file(key_file, &key, err, errlen);
-	if (!rc)
-		rc = pki_read_identity(cert_file, &c->self, err, errlen);
-	if (!rc)
-		rc = check_own_chain(&ca, &cert, ca_file, cert_file, err, errlen);
-	/* Loading still works, so that the peer's refusal names the problem; but say so now. */
-	if (!rc && c->self.not_after < (long long)time(NULL))
-		log_warn("%s has expired: peers will refuse it", cert_file);
-	if (!rc && c->self.not_before > (long long)time(NULL))
-		log_warn("%s is not valid yet: peers will refuse it", cert_file);
-	if (!rc && gnutls_certificate_set_x509_trust_mem(c->cred, &ca, GNUTLS_X509_FMT_PEM) <= 0)
-		rc = err_set(err, errlen, INSEL_E_CONFIG, "%s holds no usable CA certificate",
-				ca_file);
-	if (!rc) {
-		int grc = gnutls_certificate_set_x509_key_mem(c->cred, &cert, &key,
-							      GNUTLS_X509_FMT_PEM);
-
-		if (grc == GNUTLS_E_CERTIFICATE_KEY_MISMATCH)
-			rc = err_set(err, errlen, INSEL_E_CONFIG,
-					"%s is not the private key of %s", key_file, cert_file);
-		else if (grc < 0)
-			rc = err_set(err, errlen, INSEL_E_CONFIG,
-					"cannot use %s with %s: %s", key_file, cert_file,
-					gnutls_strerror(grc));
-	}
+		rc = load_public(c, ca_file, cert_file, &ca, &cert, err, errlen);
+	if (!rc && c->signer.sign)
+		rc = set_external_key(c, &cert, cert_file, err, errlen);
+	else if (!rc)
+		rc = set_key_file(c, &cert, cert_file, key_file, err, errlen);
 	gnutls_free(ca.data);
 	gnutls_free(cert.data);
-	free_secret(&key);
 	return rc;
 }
 
-int tls_creds_load(struct tls_creds **out, const char *ca_file, const char *cert_file,
-		   const char *key_file, char *err, size_t errlen)
+static int creds_new(struct tls_creds **out, const struct tls_signer *signer, char *err,
+		     size_t errlen)
 {
 	struct tls_creds *c = calloc(1, sizeof *c);
-	int rc;
 
 	if (!c)
 		return err_set(err, errlen, -ENOMEM, "out of memory");
@@ -197,7 +317,45 @@ int tls_creds_load(struct tls_creds **out, const char *ca_file, const char *cert
 		return err_set(err, errlen, INSEL_E_CRYPTO, "cannot allocate TLS credentials");
 	}
 	c->handshake_timeout_ms = TLS_HANDSHAKE_TIMEOUT_MS;
+	if (signer) {
+		c->signer = *signer;
+		memcpy(c->spki, signer->spki, signer->spki_len);
+		c->signer.spki = c->spki;
+	}
+	*out = c;
+	return 0;
+}
+
+int tls_creds_load(struct tls_creds **out, const char *ca_file, const char *cert_file,
+		   const char *key_file, char *err, size_t errlen)
+{
+	struct tls_creds *c;
+	int rc = creds_new(&c, NULL, err, errlen);
+
+	if (rc)
+		return rc;
 	rc = load_into(c, ca_file, cert_file, key_file, err, errlen);
+	if (rc) {
+		tls_creds_free(c);
+		return rc;
+	}
+	*out = c;
+	return 0;
+}
+
+int tls_creds_load_signer(struct tls_creds **out, const char *ca_file, const char *cert_file,
+			  const struct tls_signer *signer, char *err, size_t errlen)
+{
+	struct tls_creds *c;
+	int rc;
+
+	if (!signer || !signer->sign || !signer->can_sign || !cert_file ||
+	    signer->spki_len == 0 || signer->spki_len > TLS_SPKI_MAX)
+		return err_set(err, errlen, INSEL_E_BAD_FIELD, "no usable external key");
+	rc = creds_new(&c, signer, err, errlen);
+	if (rc)
+		return rc;
+	rc = load_into(c, ca_file, cert_file, NULL, err, errlen);
 	if (rc) {
 		tls_creds_free(c);
 		return rc;

@@ -17,6 +17,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <uv.h>
 
 #include "addr.h"
@@ -33,6 +34,28 @@ struct tls_server;
 int tls_creds_load(struct tls_creds **out, const char *ca_file, const char *cert_file,
 		   const char *key_file, char *err, size_t errlen);
 void tls_creds_free(struct tls_creds *c);
+/* A private key that another process holds (keyholder.h): its public half, and how to
+ * have a handshake signed with it. */
+#define TLS_SPKI_MAX 1024
+struct tls_signer {
+	/* Signs digest (GnuTLS hashes first) with the GnuTLS signature algorithm sign_algo,
+	 * using the key whose public half is spki. Returns the signature's length in sig (at
+	 * most cap bytes) or a negative error; the handshake then fails. */
+	int (*sign)(void *ctx, const uint8_t *spki, size_t spki_len, unsigned sign_algo,
+		    const void *digest, size_t len, uint8_t *sig, size_t cap);
+	/* May this key sign with sign_algo? */
+	bool (*can_sign)(void *ctx, unsigned pk_algo, unsigned bits, unsigned sign_algo);
+	void *ctx;                 /* must outlive the credentials */
+	unsigned pk_algo;          /* gnutls_pk_algorithm_t */
+	unsigned bits;
+	const uint8_t *spki;       /* DER SubjectPublicKeyInfo; copied */
+	size_t spki_len;
+};
+/* tls_creds_load for a party whose private key stays in another process: the key is
+ * never read here; each handshake's signature is asked of signer. The certificate's
+ * public key must be signer's. */
+int tls_creds_load_signer(struct tls_creds **out, const char *ca_file, const char *cert_file,
+			  const struct tls_signer *signer, char *err, size_t errlen);
 /* Revocation is asked of the owner at every handshake (the principal looks in its
  * directory; a secondary in the list it fetched from the principal). Return true if the
  * certificate with that serial (lowercase hex) is revoked. */

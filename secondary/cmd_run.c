@@ -1,5 +1,6 @@
-/* `insel-secondary run --config FILE`: the LAN gateway daemon. Loads its configuration and
- * credentials, keeps the link to the principal, and stops cleanly on SIGTERM or SIGINT.
+/* `insel-secondary run --config FILE`: the LAN gateway daemon. Loads its configuration,
+ * forks the key holder (keyholder_proc.c) and loads its certificate, keeps the link to the
+ * principal, and stops cleanly on SIGTERM or SIGINT.
  * `insel-secondary check-config --config FILE` only validates the file. */
 #include <signal.h>
 #include <stdio.h>
@@ -7,6 +8,7 @@
 
 #include "cmd.h"
 #include "err.h"
+#include "keyholder_proc.h"
 #include "log.h"
 #include "secondary.h"
 #include "tls.h"
@@ -39,6 +41,7 @@ static void on_signal(uv_signal_t *sig, int signum)
 	principal_link_stop(&s->principal);
 	uv_close((uv_handle_t *)&s->sigterm, NULL);
 	uv_close((uv_handle_t *)&s->sigint, NULL);
+	uv_close((uv_handle_t *)&s->sigchld, NULL);
 }
 
 static void watch_signals(struct secondary *s)
@@ -49,6 +52,22 @@ static void watch_signals(struct secondary *s)
 	s->sigint.data = s;
 	uv_signal_start(&s->sigterm, on_signal, SIGTERM);
 	uv_signal_start(&s->sigint, on_signal, SIGINT);
+}
+
+/* The key holder is forked first, before any socket exists: from then on this process
+ * has only the certificate, and asks the holder for every handshake's signature. */
+static int load_credentials(struct secondary *s, char *err, size_t errlen)
+{
+	struct tls_signer signer;
+	int rc = keyholder_spawn(s->cfg.key, &s->keyholder, err, errlen);
+
+	if (rc)
+		return rc;
+	keyholder_tls_signer(&s->keyholder, &s->keyholder.current, &signer);
+	rc = tls_creds_load_signer(&s->creds, s->cfg.ca, s->cfg.cert, &signer, err, errlen);
+	if (rc)
+		keyholder_close(&s->keyholder);
+	return rc;
 }
 
 int run_main(int argc, char **argv)
@@ -62,7 +81,7 @@ int run_main(int argc, char **argv)
 		return argc > 1 && strcmp(argv[1], "--help") == 0 ? EXIT_OK : EXIT_USAGE;
 	if (secondary_config_load(&s.cfg, path))
 		return EXIT_CONFIG;
-	if (tls_creds_load(&s.creds, s.cfg.ca, s.cfg.cert, s.cfg.key, err, sizeof err)) {
+	if (load_credentials(&s, err, sizeof err)) {
 		fprintf(stderr, "insel-secondary: %s\n", err);
 		secondary_config_free(&s.cfg);
 		return EXIT_CONFIG;
@@ -70,11 +89,14 @@ int run_main(int argc, char **argv)
 	/* A peer that hangs up mid-write must not kill the daemon. */
 	signal(SIGPIPE, SIG_IGN);
 	s.loop = uv_default_loop();
+	keyholder_watch(s.loop, &s.keyholder, &s.sigchld);
 	if (peer_api_start(&s) || client_api_start(&s)) {
 		peer_api_stop(&s);
 		client_api_stop(&s);
+		uv_close((uv_handle_t *)&s.sigchld, NULL);
 		uv_run(s.loop, UV_RUN_DEFAULT);
 		tls_creds_free(s.creds);
+		keyholder_close(&s.keyholder);
 		secondary_config_free(&s.cfg);
 		return EXIT_UNAVAILABLE;
 	}
@@ -95,6 +117,7 @@ int run_main(int argc, char **argv)
 	uv_run(s.loop, UV_RUN_DEFAULT);
 	uv_loop_close(s.loop);
 	tls_creds_free(s.creds);
+	keyholder_close(&s.keyholder);
 	secondary_config_free(&s.cfg);
 	return EXIT_OK;
 }

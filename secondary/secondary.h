@@ -11,6 +11,8 @@
  *   rules.c           removing host calls' routing rules once their auxiliaries are gone
  *   trunk.c           site-to-site trunks: network calls kept up between two LANs
  *   call_rekey.c      ephemeral key exchanges that renew each call's keys
+ *   keyholder_proc.c  the key holder process, which alone holds the private key, and
+ *   keyholder_serve.c   its answers to signature and renewal requests
  */
 #ifndef INSEL_SECONDARY_H
 #define INSEL_SECONDARY_H
@@ -24,6 +26,7 @@
 #include "addr.h"
 #include "chanparams.h"
 #include "config.h"
+#include "keyholder.h"
 #include "negotiate.h"
 #include "pki.h"
 #include "rand.h"
@@ -384,7 +387,9 @@ int secondary_sandbox_enter(const struct secondary_config *cfg);
 struct secondary {
 	uv_loop_t *loop;
 	struct secondary_config cfg;
-	struct tls_creds *creds;
+	struct tls_creds *creds;       /* our certificate; the key is the key holder's */
+	struct keyholder keyholder;    /* the process that signs our handshakes */
+	uv_signal_t sigchld;           /* says so when the key holder dies */
 	struct principal_link principal;
 	struct tls_server *peer_server;
 	struct tls_server *client_server;

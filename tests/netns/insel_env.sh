@@ -256,8 +256,16 @@ both() {  # both COMMAND1... -- COMMAND2...: passes if both succeed
 	"${first[@]}" && "$@"
 }
 
-# The auxiliaries a secondary supervises right now (its children), by PID.
-aux_pids() { ps -o pid= --ppid "${SECONDARY_PID[$1]}" 2>/dev/null | tr -d ' '; }
+# The auxiliaries a secondary supervises right now (its children but its key holder), by
+# PID; and its key holder.
+aux_pids() {
+	ps -o pid=,comm= --ppid "${SECONDARY_PID[$1]}" 2>/dev/null |
+		awk '$2 != "insel-keyholder" { print $1 }'
+}
+keyholder_pid() {
+	ps -o pid=,comm= --ppid "${SECONDARY_PID[$1]}" 2>/dev/null |
+		awk '$2 == "insel-keyholder" { print $1 }'
+}
 aux_count() { aux_pids "$1" | grep -c . || true; }
 wait_aux_count() {  # wait_aux_count SITE N SECONDS
 	for _ in $(seq 1 $(($3 * 10))); do
