@@ -84,7 +84,8 @@ static const char *const holder_syscalls[] = {
 	"brk", "mmap", "munmap", "mremap", "madvise", "mprotect", "futex", "getrandom",
 	"clock_gettime", "gettimeofday", "time", "getpid", "gettid",
 	/* signals and the end */
-	"rt_sigreturn", "rt_sigprocmask", "restart_syscall", "exit", "exit_group",
+	"rt_sigreturn", "rt_sigprocmask", "sigaltstack", "restart_syscall", "exit",
+	"exit_group",
 };
 
 /* INSEL_SECCOMP=off skips the filter, =log only logs what it would refuse (as for the
@@ -126,6 +127,7 @@ static int detach(pid_t parent, int fd)
 	int devnull;
 
 	prctl(PR_SET_NAME, "insel-keyholder");
+	log_init("insel-keyholder");
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
 		return -EPERM;
 	if (prctl(PR_SET_DUMPABLE, 0) != 0)
