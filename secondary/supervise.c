@@ -4,8 +4,8 @@
  * its own (no controlling terminal, no signals from ours), told in "bind" which uid of
  * the per-call range to become (uid_pool.c; given back once it is reaped), talked to in
  * framed JSON (docs/auxiliary.md), reaped by libuv, and killed if it will not leave after
- * a hang-up. An auxiliary only ever receives per-call keys; the secondary's long-term key
- * never leaves this process. */
+ * a hang-up. An auxiliary only ever receives per-call keys; the long-term key is not even
+ * in this process (the key holder has it: keyholder_proc.c). */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
