@@ -34,8 +34,6 @@ struct tls_creds {
 	tls_revoked_fn revoked;
 	void *revoked_ctx;
 	unsigned handshake_timeout_ms;
-	struct tls_signer signer;      /* a key held elsewhere: signer.sign is set */
-	uint8_t spki[TLS_SPKI_MAX];    /* its public half (signer.spki points here) */
 };
 
 struct tls_server {
@@ -181,19 +179,26 @@ static int set_key_file(struct tls_creds *c, const gnutls_datum_t *cert,
 
 /* ---- a key held by another process ---- */
 
+/* What GnuTLS's external key calls back with; owned by that key (freed with it), so that
+ * credentials replaced while sessions still use them keep signing with their own key. */
+struct external_key {
+	struct tls_signer signer;
+	uint8_t spki[TLS_SPKI_MAX];  /* signer.spki points here */
+};
+
 /* GnuTLS hashes before it calls an external ECDSA key, so this gets the digest. */
 static int external_sign_hash(gnutls_privkey_t key, gnutls_sign_algorithm_t algo,
 			      void *userdata, unsigned flags, const gnutls_datum_t *digest,
 			      gnutls_datum_t *signature)
 {
-	struct tls_creds *c = userdata;
+	const struct tls_signer *sg = &((struct external_key *)userdata)->signer;
 	uint8_t sig[1024];
 	int n;
 
 	(void)key;
 	(void)flags;
-	n = c->signer.sign(c->signer.ctx, c->spki, c->signer.spki_len, (unsigned)algo,
-			   digest->data, digest->size, sig, sizeof sig);
+	n = sg->sign(sg->ctx, sg->spki, sg->spki_len, (unsigned)algo, digest->data,
+		     digest->size, sig, sizeof sig);
 	if (n <= 0)
 		return GNUTLS_E_PK_SIGN_FAILED;
 	signature->data = gnutls_malloc((size_t)n);
@@ -206,23 +211,29 @@ static int external_sign_hash(gnutls_privkey_t key, gnutls_sign_algorithm_t algo
 
 static int external_info(gnutls_privkey_t key, unsigned flags, void *userdata)
 {
-	struct tls_creds *c = userdata;
+	const struct tls_signer *sg = &((struct external_key *)userdata)->signer;
 
 	(void)key;
 	if (flags & GNUTLS_PRIVKEY_INFO_HAVE_SIGN_ALGO)
-		return c->signer.can_sign(c->signer.ctx, c->signer.pk_algo, c->signer.bits,
-					  GNUTLS_FLAGS_TO_SIGN_ALGO(flags))
+		return sg->can_sign(sg->ctx, sg->pk_algo, sg->bits,
+				    GNUTLS_FLAGS_TO_SIGN_ALGO(flags))
 			       ? 1
 			       : 0;
 	if (flags & GNUTLS_PRIVKEY_INFO_PK_ALGO)
-		return (int)c->signer.pk_algo;
+		return (int)sg->pk_algo;
 	if (flags & GNUTLS_PRIVKEY_INFO_PK_ALGO_BITS)
-		return (int)c->signer.bits;
+		return (int)sg->bits;
 	return -1;
 }
 
+static void external_free(gnutls_privkey_t key, void *userdata)
+{
+	(void)key;
+	free(userdata);
+}
+
 /* The certificate's public key must be the one the signer holds: the same DER. */
-static int check_signer_key(const struct tls_creds *c, gnutls_pcert_st *pcert,
+static int check_signer_key(const struct tls_signer *sg, gnutls_pcert_st *pcert,
 			    const char *cert_file, char *err, size_t errlen)
 {
 	gnutls_datum_t der = {NULL, 0};
@@ -231,7 +242,7 @@ static int check_signer_key(const struct tls_creds *c, gnutls_pcert_st *pcert,
 	if (gnutls_pubkey_export2(pcert->pubkey, GNUTLS_X509_FMT_DER, &der) < 0)
 		return err_set(err, errlen, INSEL_E_CONFIG, "cannot read the public key of %s",
 				  cert_file);
-	same = der.size == c->signer.spki_len && memcmp(der.data, c->spki, der.size) == 0;
+	same = der.size == sg->spki_len && memcmp(der.data, sg->spki, der.size) == 0;
 	gnutls_free(der.data);
 	if (!same)
 		return err_set(err, errlen, INSEL_E_CONFIG,
@@ -240,10 +251,35 @@ static int check_signer_key(const struct tls_creds *c, gnutls_pcert_st *pcert,
 	return 0;
 }
 
+/* A GnuTLS private key whose operations are signer's; NULL if out of memory. */
+static gnutls_privkey_t external_key_new(const struct tls_signer *signer)
+{
+	struct external_key *ek = calloc(1, sizeof *ek);
+	gnutls_privkey_t key = NULL;
+
+	if (!ek || signer->spki_len > sizeof ek->spki)
+		goto fail;
+	ek->signer = *signer;
+	memcpy(ek->spki, signer->spki, signer->spki_len);
+	ek->signer.spki = ek->spki;
+	if (gnutls_privkey_init(&key) < 0)
+		goto fail;
+	if (gnutls_privkey_import_ext4(key, ek, NULL, external_sign_hash, NULL, external_free,
+				       external_info, GNUTLS_PRIVKEY_IMPORT_AUTO_RELEASE) < 0)
+		goto fail;
+	return key;  /* it owns ek now */
+fail:
+	if (key)
+		gnutls_privkey_deinit(key);
+	free(ek);
+	return NULL;
+}
+
 #define TLS_CHAIN_MAX 8
 
 static int set_external_key(struct tls_creds *c, const gnutls_datum_t *cert,
-			    const char *cert_file, char *err, size_t errlen)
+			    const char *cert_file, const struct tls_signer *signer, char *err,
+			    size_t errlen)
 {
 	gnutls_pcert_st pcerts[TLS_CHAIN_MAX];
 	unsigned n = TLS_CHAIN_MAX;
@@ -254,10 +290,8 @@ static int set_external_key(struct tls_creds *c, const gnutls_datum_t *cert,
 	if (grc < 0 || n == 0)
 		return err_set(err, errlen, INSEL_E_CONFIG, "%s is not a PEM certificate",
 				  cert_file);
-	rc = check_signer_key(c, &pcerts[0], cert_file, err, errlen);
-	if (!rc && (gnutls_privkey_init(&key) < 0 ||
-		    gnutls_privkey_import_ext4(key, c, NULL, external_sign_hash, NULL, NULL,
-					       external_info, 0) < 0))
+	rc = check_signer_key(signer, &pcerts[0], cert_file, err, errlen);
+	if (!rc && !(key = external_key_new(signer)))
 		rc = err_set(err, errlen, INSEL_E_CRYPTO, "cannot set up the external key");
 	/* The match was checked above on the public key; GnuTLS's own check would ask for
 	 * a signature of a test message, which the holder rightly refuses. */
@@ -277,15 +311,16 @@ static int set_external_key(struct tls_creds *c, const gnutls_datum_t *cert,
 	return rc;
 }
 
-/* key_file, or else the signer, provides the private key; neither: no certificate. */
+/* key_file, or else signer, provides the private key; neither: no certificate. */
 static int load_into(struct tls_creds *c, const char *ca_file, const char *cert_file,
-		     const char *key_file, char *err, size_t errlen)
+		     const char *key_file, const struct tls_signer *signer, char *err,
+		     size_t errlen)
 {
 	gnutls_datum_t ca = {NULL, 0}, cert = {NULL, 0};
 	int rc;
 
 	rc = read_file(ca_file, &ca, err, errlen);
-	if (!rc && !cert_file && !key_file && !c->signer.sign) {
+	if (!rc && !cert_file && !key_file && !signer) {
 		/* A party without a certificate (an end user's client): it can only check
 		 * servers, and servers that accept it identify it by other means. */
 		if (gnutls_certificate_set_x509_trust_mem(c->cred, &ca, GNUTLS_X509_FMT_PEM) <= 0)
@@ -296,8 +331,8 @@ static int load_into(struct tls_creds *c, const char *ca_file, const char *cert_
 	}
 	if (!rc)
 		rc = load_public(c, ca_file, cert_file, &ca, &cert, err, errlen);
-	if (!rc && c->signer.sign)
-		rc = set_external_key(c, &cert, cert_file, err, errlen);
+	if (!rc && signer)
+		rc = set_external_key(c, &cert, cert_file, signer, err, errlen);
 	else if (!rc)
 		rc = set_key_file(c, &cert, cert_file, key_file, err, errlen);
 	gnutls_free(ca.data);
@@ -305,8 +340,7 @@ static int load_into(struct tls_creds *c, const char *ca_file, const char *cert_
 	return rc;
 }
 
-static int creds_new(struct tls_creds **out, const struct tls_signer *signer, char *err,
-		     size_t errlen)
+static int creds_new(struct tls_creds **out, char *err, size_t errlen)
 {
 	struct tls_creds *c = calloc(1, sizeof *c);
 
@@ -317,11 +351,6 @@ static int creds_new(struct tls_creds **out, const struct tls_signer *signer, ch
 		return err_set(err, errlen, INSEL_E_CRYPTO, "cannot allocate TLS credentials");
 	}
 	c->handshake_timeout_ms = TLS_HANDSHAKE_TIMEOUT_MS;
-	if (signer) {
-		c->signer = *signer;
-		memcpy(c->spki, signer->spki, signer->spki_len);
-		c->signer.spki = c->spki;
-	}
 	*out = c;
 	return 0;
 }
@@ -330,11 +359,11 @@ int tls_creds_load(struct tls_creds **out, const char *ca_file, const char *cert
 		   const char *key_file, char *err, size_t errlen)
 {
 	struct tls_creds *c;
-	int rc = creds_new(&c, NULL, err, errlen);
+	int rc = creds_new(&c, err, errlen);
 
 	if (rc)
 		return rc;
-	rc = load_into(c, ca_file, cert_file, key_file, err, errlen);
+	rc = load_into(c, ca_file, cert_file, key_file, NULL, err, errlen);
 	if (rc) {
 		tls_creds_free(c);
 		return rc;
@@ -352,10 +381,10 @@ int tls_creds_load_signer(struct tls_creds **out, const char *ca_file, const cha
 	if (!signer || !signer->sign || !signer->can_sign || !cert_file ||
 	    signer->spki_len == 0 || signer->spki_len > TLS_SPKI_MAX)
 		return err_set(err, errlen, INSEL_E_BAD_FIELD, "no usable external key");
-	rc = creds_new(&c, signer, err, errlen);
+	rc = creds_new(&c, err, errlen);
 	if (rc)
 		return rc;
-	rc = load_into(c, ca_file, cert_file, NULL, err, errlen);
+	rc = load_into(c, ca_file, cert_file, NULL, signer, err, errlen);
 	if (rc) {
 		tls_creds_free(c);
 		return rc;
