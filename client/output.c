@@ -51,6 +51,10 @@ void print_call(const json_t *call)
 	       str(call, "callee", "?"), str(call, "state", "?"));
 	if (json_object_get(call, "cipher"))
 		printf("  (%s)", str(call, "cipher", ""));
+	/* Keys renewed by a fresh key exchange so far (docs/frames.md section 4). */
+	if (json_integer_value(json_object_get(call, "epoch")) > 0)
+		printf("  keys renewed %lld times",
+		       (long long)json_integer_value(json_object_get(call, "epoch")));
 	putchar('\n');
 	json_array_foreach(channels, i, ch) {
 		if (strcmp(str(ch, "kind", "udp"), "tun") == 0) {

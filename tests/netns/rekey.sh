@@ -69,6 +69,10 @@ check "the secondaries log epochs from key exchanges" both \
 	grep -q "call $call: epoch 3 from a fresh key exchange (ECDHE)" "$NETNS_TMP/secondary-b.log"
 check "no exchange failed for good" bash -c \
 	"! grep -q 'rekey_failed' $NETNS_TMP/secondary-a.log $NETNS_TMP/secondary-b.log"
+human=$(insel_as a1 alice calls 2>&1)
+echo "$human"
+check "insel calls tells the user how often the keys were renewed" \
+	contains "$human" "keys renewed [0-9]* times"
 insel_as a1 alice hangup "$call" >/dev/null 2>&1
 check "the call's auxiliaries are gone after hang-up" both wait_aux_count a 0 5 -- \
 	wait_aux_count b 0 5
