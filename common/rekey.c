@@ -249,6 +249,8 @@ int rekey_respond(struct rekey *r, uint32_t epoch, const uint8_t peer_pub[32],
 
 	if (r->exchanging && (r->is_caller || r->answered))
 		return INSEL_E_CONFLICT;
+	if (r->exchanges && now_ms < r->committed_ms + REKEY_MIN_SPACING_MS)
+		return INSEL_E_LIMIT;
 	if (epoch != r->epoch + 1)
 		return INSEL_E_REPLAY;
 	rekey_x25519_keypair(priv, pub);

@@ -51,6 +51,7 @@
 #define REKEY_EXCHANGE_TIMEOUT_MS 10000u  /* an initiator gives up waiting after this */
 #define REKEY_RETRY_MS 1000u              /* after an exchange that failed */
 #define REKEY_LATE_MS 30000u              /* no commit for interval + this: call ends */
+#define REKEY_MIN_SPACING_MS 250u         /* a peer's exchanges no closer than this */
 
 /* What rekey_tick asks of the caller (bit flags). */
 enum rekey_event {
@@ -135,8 +136,9 @@ void rekey_abandon(struct rekey *r, uint64_t seq, uint64_t now_ms);
 /* Responder: the peer's exchange for epoch with its public key. Fills pub (the answer)
  * and keys (to install, sending unchanged) and keeps the new chain key tentative.
  * INSEL_E_CONFLICT if our own exchange wins (we are the caller and ours is under way, or
- * our auxiliary is installing ours), INSEL_E_REPLAY if epoch is not the next one,
- * INSEL_E_CRYPTO. On success an exchange of ours that loses is abandoned. */
+ * our auxiliary is installing ours), INSEL_E_LIMIT within REKEY_MIN_SPACING_MS of the
+ * last commit (a peer cannot make us spend our CPU on exchanges back to back),
+ * INSEL_E_REPLAY if epoch is not the next one, INSEL_E_CRYPTO. On success an exchange of ours that loses is abandoned. */
 int rekey_respond(struct rekey *r, uint32_t epoch, const uint8_t peer_pub[32],
 		  uint64_t now_ms, uint8_t pub[32], struct rekey_keys *keys);
 /* Both: the tentative epoch is in use on both sides now (initiator: our auxiliary took

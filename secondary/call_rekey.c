@@ -292,9 +292,11 @@ void call_rekey_request(struct call *call, const json_t *req)
 	}
 	rc = rekey_respond(&rk->r, epoch, peer_pub, now_ms(rk), rk->answer_pub, &keys);
 	if (rc) {
-		answer_error(call, id, rc == INSEL_E_CONFLICT ? "rekey_busy"
-				       : rc == INSEL_E_REPLAY ? "bad_epoch" : "bad_key",
+		answer_error(call, id,
+			     rc == INSEL_E_CONFLICT || rc == INSEL_E_LIMIT ? "rekey_busy"
+			     : rc == INSEL_E_REPLAY ? "bad_epoch" : "bad_key",
 			     rc == INSEL_E_CONFLICT ? "this side's own exchange is under way"
+			     : rc == INSEL_E_LIMIT ? "the last exchange was a moment ago"
 			     : rc == INSEL_E_REPLAY ? "not the next epoch"
 			     : "the public key is not usable");
 		return;

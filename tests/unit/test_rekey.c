@@ -164,6 +164,7 @@ static void caller_starts_on_its_interval(void **state)
 static void callee_steps_in_when_the_caller_is_late(void **state)
 {
 	struct sides s;
+	uint64_t t;
 
 	sides_init(&s, 0);
 	assert_int_equal(rekey_tick(&s.e, INTERVAL + INTERVAL / 4, NULL), REKEY_START);
@@ -171,10 +172,11 @@ static void callee_steps_in_when_the_caller_is_late(void **state)
 	assert_int_equal(s.c.epoch, 1);
 	/* An auxiliary asking (frame budget) starts one at once, on either side. */
 	rekey_request_early(&s.e);
-	assert_int_equal(rekey_tick(&s.e, INTERVAL + INTERVAL / 4 + 1, NULL), REKEY_START);
-	exchange(&s.e, &s.c, INTERVAL + INTERVAL / 4 + 1);
+	t = INTERVAL + INTERVAL / 4 + REKEY_MIN_SPACING_MS;
+	assert_int_equal(rekey_tick(&s.e, t, NULL), REKEY_START);
+	exchange(&s.e, &s.c, t);
 	assert_int_equal(s.e.epoch, 2);
-	assert_int_equal(rekey_tick(&s.e, INTERVAL + INTERVAL / 4 + 2, NULL), 0);
+	assert_int_equal(rekey_tick(&s.e, t + 1, NULL), 0);
 }
 
 static void collision_caller_wins(void **state)
@@ -249,9 +251,12 @@ static void responder_refuses_wrong_epochs(void **state)
 	assert_int_equal(rekey_respond(&s.e, 0, pub, 1, out, &k), INSEL_E_REPLAY);
 	assert_int_equal(rekey_respond(&s.e, 2, pub, 1, out, &k), INSEL_E_REPLAY);
 	exchange(&s.c, &s.e, 5);
-	assert_int_equal(rekey_respond(&s.e, 1, pub, 6, out, &k), INSEL_E_REPLAY);
+	/* A peer cannot make us run exchanges back to back. */
+	assert_int_equal(rekey_respond(&s.e, 2, pub, 5 + REKEY_MIN_SPACING_MS - 1, out, &k),
+			 INSEL_E_LIMIT);
+	assert_int_equal(rekey_respond(&s.e, 1, pub, 500, out, &k), INSEL_E_REPLAY);
 	memset(pub, 0, sizeof pub);
-	assert_int_equal(rekey_respond(&s.e, 2, pub, 6, out, &k), INSEL_E_CRYPTO);
+	assert_int_equal(rekey_respond(&s.e, 2, pub, 500, out, &k), INSEL_E_CRYPTO);
 	assert_false(s.e.tentative);
 }
 
