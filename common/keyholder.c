@@ -115,6 +115,7 @@ int keyholder_encode_request(const struct keyholder_msg *m, uint8_t *out, size_t
 		bw_bytes(&w, m->name, m->name_len);
 		break;
 	case KEYHOLDER_COMMIT:
+	case KEYHOLDER_DISCARD:
 		bw_bytes(&w, m->key_id, KEYHOLDER_ID_LEN);
 		break;
 	default:
@@ -128,8 +129,8 @@ int keyholder_encode_reply(const struct keyholder_msg *m, uint8_t *out, size_t c
 	uint8_t op = m->op & (uint8_t)~KEYHOLDER_REPLY;
 	struct buf_writer w;
 
-	if (m->key.spki_len > KEYHOLDER_SPKI_MAX || m->sig_len > KEYHOLDER_SIG_MAX ||
-	    m->csr_len > KEYHOLDER_CSR_MAX)
+	if (m->key.spki_len > KEYHOLDER_SPKI_MAX || m->pending.spki_len > KEYHOLDER_SPKI_MAX ||
+	    m->sig_len > KEYHOLDER_SIG_MAX || m->csr_len > KEYHOLDER_CSR_MAX)
 		return INSEL_E_TOO_BIG;
 	bw_init(&w, out, cap);
 	bw_u8(&w, KEYHOLDER_VERSION);
@@ -141,6 +142,9 @@ int keyholder_encode_reply(const struct keyholder_msg *m, uint8_t *out, size_t c
 	switch (op) {
 	case KEYHOLDER_INFO:
 		put_key(&w, &m->key);
+		bw_u8(&w, m->has_pending ? 1 : 0);
+		if (m->has_pending)
+			put_key(&w, &m->pending);
 		break;
 	case KEYHOLDER_SIGN:
 		bw_u16(&w, (uint16_t)m->sig_len);
@@ -152,6 +156,7 @@ int keyholder_encode_reply(const struct keyholder_msg *m, uint8_t *out, size_t c
 		bw_bytes(&w, m->csr, m->csr_len);
 		break;
 	case KEYHOLDER_COMMIT:
+	case KEYHOLDER_DISCARD:
 		break;
 	default:
 		return INSEL_E_MALFORMED;
@@ -185,6 +190,19 @@ static int get_key(struct buf_reader *r, struct keyholder_key *k)
 	if (br_error(r) == 0)
 		memcpy(k->spki, spki, k->spki_len);
 	return br_error(r);
+}
+
+/* INFO's flag and, if set, the pending key. */
+static int get_pending(struct buf_reader *r, struct keyholder_msg *m)
+{
+	uint8_t flag = 0;
+
+	if (br_u8(r, &flag))
+		return br_error(r);
+	if (flag > 1)
+		return INSEL_E_MALFORMED;
+	m->has_pending = flag == 1;
+	return m->has_pending ? get_key(r, &m->pending) : 0;
 }
 
 /* Version, op and sequence number; then nothing more than the body may follow. */
@@ -237,6 +255,7 @@ int keyholder_parse_request(const uint8_t *msg, size_t len, struct keyholder_msg
 		br_view(&r, &out->name, namelen);
 		break;
 	case KEYHOLDER_COMMIT:
+	case KEYHOLDER_DISCARD:
 		br_copy(&r, out->key_id, KEYHOLDER_ID_LEN);
 		break;
 	default:
@@ -263,6 +282,8 @@ int keyholder_parse_reply(const uint8_t *msg, size_t len, struct keyholder_msg *
 	switch (out->op & (uint8_t)~KEYHOLDER_REPLY) {
 	case KEYHOLDER_INFO:
 		rc = get_key(&r, &out->key);
+		if (!rc)
+			rc = get_pending(&r, out);
 		break;
 	case KEYHOLDER_SIGN:
 		rc = get_run(&r, KEYHOLDER_SIG_MAX, &out->sig, &out->sig_len);
@@ -273,6 +294,7 @@ int keyholder_parse_reply(const uint8_t *msg, size_t len, struct keyholder_msg *
 			rc = get_run(&r, KEYHOLDER_CSR_MAX, &out->csr, &out->csr_len);
 		break;
 	case KEYHOLDER_COMMIT:
+	case KEYHOLDER_DISCARD:
 		break;
 	default:
 		return INSEL_E_MALFORMED;
@@ -377,6 +399,9 @@ int keyholder_info(struct keyholder *kh, struct keyholder_key *out)
 
 	if (!rc)
 		rc = take_key(&reply.key, &kh->current);
+	kh->has_pending = !rc && reply.has_pending;
+	if (kh->has_pending)
+		rc = take_key(&reply.pending, &kh->pending);
 	if (!rc && out)
 		*out = kh->current;
 	return rc;
@@ -417,13 +442,24 @@ int keyholder_generate(struct keyholder *kh, const char *name, struct keyholder_
 	return take_key(&reply.key, out);
 }
 
-int keyholder_commit(struct keyholder *kh, const uint8_t key_id[KEYHOLDER_ID_LEN])
+static int about_pending(struct keyholder *kh, uint8_t op,
+			 const uint8_t key_id[KEYHOLDER_ID_LEN])
 {
-	struct keyholder_msg req = {.op = KEYHOLDER_COMMIT}, reply;
+	struct keyholder_msg req = {.op = op}, reply;
 	uint8_t buf[KEYHOLDER_MSG_MAX];
 
 	memcpy(req.key_id, key_id, KEYHOLDER_ID_LEN);
 	return round_trip(kh, &req, buf, sizeof buf, &reply);
+}
+
+int keyholder_commit(struct keyholder *kh, const uint8_t key_id[KEYHOLDER_ID_LEN])
+{
+	return about_pending(kh, KEYHOLDER_COMMIT, key_id);
+}
+
+int keyholder_discard(struct keyholder *kh, const uint8_t key_id[KEYHOLDER_ID_LEN])
+{
+	return about_pending(kh, KEYHOLDER_DISCARD, key_id);
 }
 
 static int tls_sign(void *ctx, const uint8_t *spki, size_t spki_len, unsigned sign_algo,

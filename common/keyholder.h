@@ -1,6 +1,6 @@
 /* The key holder's protocol: how a daemon that parses network input has its TLS handshakes
  * signed by a small process that alone holds the long-term private key (OpenSSH's
- * privilege-separation monitor, reduced to one key and four requests).
+ * privilege-separation monitor, reduced to one key and five requests).
  *
  * The two processes share a SOCK_SEQPACKET socket pair, so every message is one datagram
  * of at most KEYHOLDER_MSG_MAX bytes. All integers are big-endian. A request is
@@ -9,12 +9,14 @@
  *     u8 version (1) | u8 op | 0x80 | u32 seq | u16 status | body (only when status is 0)
  * Bodies, each of exactly the size its lengths say (nothing may follow):
  *     INFO      request: (none)
- *               reply:   key
+ *               reply:   key | u8 pending (0 or 1) | key (the pending one, if pending)
  *     SIGN      request: key_id[32] | u16 sign_algo | u16 n | digest[n]
  *               reply:   u16 n | signature[n]
  *     GENERATE  request: u8 n | name[n]   (the CN of the certificate request)
  *               reply:   key | u16 n | csr[n]   (PKCS#10, DER, signed by the new key)
  *     COMMIT    request: key_id[32]
+ *               reply:   (none)
+ *     DISCARD   request: key_id[32]
  *               reply:   (none)
  * where key is  u16 pk_algo | u16 bits | u16 n | spki[n]  (DER SubjectPublicKeyInfo) and a
  * key_id is the SHA-256 of a key's spki. Algorithms are GnuTLS's numbers.
@@ -25,10 +27,13 @@
  * external ECDSA key anything; so a compromised daemon can have digests of its choice
  * signed while it runs (what it needs to complete handshakes anyway), but never learns
  * the key, and loses the signer the moment it is stopped. Only ECDSA keys are held.
- * GENERATE makes a new key (kept pending, beside the current one) for a certificate
- * renewal; COMMIT writes the pending key over the key file and makes it the current one.
- * Both keys sign until the holder exits, so handshakes under the old certificate still
- * complete while the new one is being installed.
+ * GENERATE gives the pending key of a certificate renewal, making it first if there is
+ * none: a new key of the current one's kind, written to KEY.pending (0600) beside the key
+ * file KEY, so that a renewal that waits for an operator's approval survives a restart
+ * (the holder loads KEY.pending at start-up too). COMMIT renames KEY.pending over KEY and
+ * makes the pending key the current one; both keys sign until the holder exits, so
+ * handshakes under the old certificate still complete while the new one is being
+ * installed. DISCARD forgets the pending key and removes KEY.pending.
  *
  * This file has the codec (used by both ends, and fuzzed) and the daemon's side: a
  * blocking client with a time-out, whose failure the daemon treats as "cannot sign"
@@ -57,6 +62,7 @@ enum keyholder_op {
 	KEYHOLDER_SIGN = 2,
 	KEYHOLDER_GENERATE = 3,
 	KEYHOLDER_COMMIT = 4,
+	KEYHOLDER_DISCARD = 5,
 };
 
 /* Reply statuses: what the holder says when it refuses. */
@@ -65,7 +71,7 @@ enum keyholder_status {
 	KEYHOLDER_MALFORMED = 1,    /* the request does not parse */
 	KEYHOLDER_REFUSED = 2,      /* not this key's TLS 1.3 scheme, or not one digest of it */
 	KEYHOLDER_UNKNOWN_KEY = 3,  /* no key with that id */
-	KEYHOLDER_NO_PENDING = 4,   /* COMMIT without a pending key of that id */
+	KEYHOLDER_NO_PENDING = 4,   /* COMMIT or DISCARD without a pending key of that id */
 	KEYHOLDER_FAILED = 5,       /* the crypto library or the file system failed */
 };
 
@@ -83,13 +89,15 @@ struct keyholder_msg {
 	uint8_t op;                 /* with KEYHOLDER_REPLY set for replies */
 	uint32_t seq;
 	uint16_t status;            /* replies */
-	uint8_t key_id[KEYHOLDER_ID_LEN];  /* SIGN, COMMIT requests */
+	uint8_t key_id[KEYHOLDER_ID_LEN];  /* SIGN, COMMIT, DISCARD requests */
 	uint16_t sign_algo;         /* SIGN request */
 	const uint8_t *data;        /* SIGN request: the digest to sign */
 	size_t data_len;
 	const uint8_t *name;        /* GENERATE request */
 	size_t name_len;
 	struct keyholder_key key;   /* INFO, GENERATE replies */
+	bool has_pending;           /* INFO reply: */
+	struct keyholder_key pending;  /* the renewal's key, not yet committed */
 	const uint8_t *sig;         /* SIGN reply */
 	size_t sig_len;
 	const uint8_t *csr;         /* GENERATE reply */
@@ -126,21 +134,27 @@ struct keyholder {
 	bool up;                    /* it answered once: its loss is worth a loud log line */
 	bool gone;                  /* it died or stopped answering: nothing more is asked */
 	struct keyholder_key current;
+	bool has_pending;           /* as of the last INFO: a renewal's key is pending */
+	struct keyholder_key pending;
 };
 
-/* Asks for the current key's description (and keeps it in kh->current). */
+/* Asks for the current key's description (and keeps it in kh->current, with the pending
+ * one, if any, in kh->pending). */
 int keyholder_info(struct keyholder *kh, struct keyholder_key *out);
 /* A signature of a digest with the key whose id is key_id; sig holds cap bytes. Returns the
  * signature's length or a negative error: INSEL_E_REFUSED (the holder said no),
  * INSEL_E_TIMEOUT or INSEL_E_CLOSED (it is gone; every later request fails at once). */
 int keyholder_sign(struct keyholder *kh, const uint8_t key_id[KEYHOLDER_ID_LEN],
 		   uint16_t sign_algo, const void *data, size_t len, uint8_t *sig, size_t cap);
-/* A new key for a renewal: its description, and a certificate request for name (written
- * to csr, cap bytes; its length to *csr_len). The key stays pending until committed. */
+/* The pending key of a renewal (made now if there is none): its description, and a
+ * certificate request for name signed by it (written to csr, cap bytes; its length to
+ * *csr_len). The key stays pending (in KEY.pending) until committed or discarded. */
 int keyholder_generate(struct keyholder *kh, const char *name, struct keyholder_key *out,
 		       uint8_t *csr, size_t cap, size_t *csr_len);
-/* Writes the pending key with that id over the key file and makes it the current one. */
+/* Renames KEY.pending (the key with that id) over KEY and makes it the current one. */
 int keyholder_commit(struct keyholder *kh, const uint8_t key_id[KEYHOLDER_ID_LEN]);
+/* Forgets the pending key with that id and removes KEY.pending. */
+int keyholder_discard(struct keyholder *kh, const uint8_t key_id[KEYHOLDER_ID_LEN]);
 /* TLS credentials' view of a held key (tls_creds_load_signer): signatures are asked of
  * kh, for the key whose description is key (copied). kh must outlive the credentials. */
 struct tls_signer;

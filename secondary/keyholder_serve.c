@@ -1,13 +1,15 @@
 /* Inside the key holder process: the keys it holds and its answer to each request
- * (common/keyholder.h has the protocol). It holds the current key, and at most one other:
- * the key a renewal generated and has not committed yet, or, after a commit, the key it
- * replaced, which still signs for handshakes under the old certificate.
+ * (common/keyholder.h has the protocol). It holds the current key (KEY), and at most one
+ * other: the pending key of a renewal (KEY.pending, loaded at start-up if an earlier run
+ * left one), or, after a commit, the key it replaced, which still signs for handshakes
+ * under the old certificate.
  *
  * Every request is parsed with the bounds-checked reader and refused whole if anything is
- * off; a signature is made only for one digest in the key's own TLS 1.3 scheme. Writing a
- * committed key goes through a descriptor of the key file's directory opened before the
- * syscall filter, which allows file creation, renaming and removal there and nowhere else:
- * a new file beside the old one, fsync, rename over it, fsync the directory. */
+ * off; a signature is made only for one digest in the key's own TLS 1.3 scheme. Files are
+ * reached through a descriptor of the key file's directory opened before the syscall
+ * filter, which allows creating, renaming and removing files there and nowhere else: a
+ * pending key is written to KEY.pending (exclusive, 0600, the owner of KEY, fsynced), a
+ * commit renames it over KEY and fsyncs the directory. */
 #include <errno.h>
 #include <fcntl.h>
 #include <gnutls/abstract.h>
@@ -25,7 +27,7 @@
 #include "log.h"
 #include "pki.h"
 
-#define NEW_SUFFIX ".new"
+#define PENDING_SUFFIX ".pending"
 
 /* ---- one key ---- */
 
@@ -102,7 +104,7 @@ static int open_key_dir(struct holder *h, const char *key_file, char *err, size_
 	else
 		snprintf(dir, sizeof dir, ".");
 	if (snprintf(h->name, sizeof h->name, "%s", slash ? slash + 1 : key_file) >=
-		    (int)sizeof h->name - (int)sizeof NEW_SUFFIX ||
+		    (int)sizeof h->name - (int)sizeof PENDING_SUFFIX ||
 	    h->name[0] == '\0')
 		return err_set(err, errlen, INSEL_E_CONFIG, "%s: unusable key file name",
 				  key_file);
@@ -111,6 +113,39 @@ static int open_key_dir(struct holder *h, const char *key_file, char *err, size_
 		return err_set(err, errlen, -errno, "cannot open the directory of %s: %s",
 				  key_file, strerror(errno));
 	return 0;
+}
+
+static void pending_name(const struct holder *h, char *out, size_t n)
+{
+	snprintf(out, n, "%s%s", h->name, PENDING_SUFFIX);
+}
+
+/* KEY.pending, if an earlier run left one: a renewal still waiting for its certificate. */
+static void load_pending(struct holder *h, const char *key_file)
+{
+	char name[sizeof h->name + sizeof PENDING_SUFFIX], path[4096], err[256];
+	gnutls_datum_t pem = {NULL, 0};
+	int rc;
+
+	pending_name(h, name, sizeof name);
+	snprintf(path, sizeof path, "%s%s", key_file, PENDING_SUFFIX);
+	if (faccessat(h->dirfd, name, F_OK, AT_SYMLINK_NOFOLLOW) != 0)
+		return;
+	if (gnutls_load_file(path, &pem) < 0) {
+		log_warn("cannot read %s: %s; a renewal will make a new key", path,
+			 strerror(errno ? errno : EIO));
+		return;
+	}
+	rc = key_import(&h->other, &pem, path, err, sizeof err);
+	secure_wipe(pem.data, pem.size);
+	gnutls_free(pem.data);
+	if (rc) {
+		log_warn("%s; a renewal will make a new key", err);
+		key_free(&h->other);
+		return;
+	}
+	h->other_pending = true;
+	log_info("a renewal's key is pending in %s", path);
 }
 
 int holder_load(struct holder *h, const char *key_file, char *err, size_t errlen)
@@ -131,6 +166,8 @@ int holder_load(struct holder *h, const char *key_file, char *err, size_t errlen
 	gnutls_free(pem.data);
 	if (!rc)
 		rc = open_key_dir(h, key_file, err, errlen);
+	if (!rc)
+		load_pending(h, key_file);
 	if (rc)
 		holder_free(h);
 	return rc;
@@ -211,36 +248,6 @@ static gnutls_ecc_curve_t curve_of(const struct held_key *k)
 	}
 }
 
-/* A new key of the current one's kind, pending until COMMIT; replaces any other key. */
-static uint16_t do_generate(struct holder *h, const struct keyholder_msg *req,
-			    struct keyholder_msg *reply, gnutls_datum_t *csr)
-{
-	struct held_key fresh = {0};
-	char name[KEYHOLDER_NAME_MAX + 1];
-	char err[160];
-
-	memcpy(name, req->name, req->name_len);
-	name[req->name_len] = '\0';
-	if (!pki_name_valid(name))
-		return KEYHOLDER_MALFORMED;
-	if (gnutls_x509_privkey_init(&fresh.x509) < 0 ||
-	    gnutls_x509_privkey_generate(fresh.x509, GNUTLS_PK_ECDSA,
-					 GNUTLS_CURVE_TO_BITS(curve_of(&h->current)), 0) < 0 ||
-	    key_describe(&fresh, err, sizeof err) != 0 || make_csr(&fresh, name, csr) < 0 ||
-	    csr->size > KEYHOLDER_CSR_MAX) {
-		key_free(&fresh);
-		return KEYHOLDER_FAILED;
-	}
-	key_free(&h->other);
-	h->other = fresh;
-	h->other_pending = true;
-	log_info("generated a new key for a renewal (not in use until committed)");
-	reply->key = h->other.pub;
-	reply->csr = csr->data;
-	reply->csr_len = csr->size;
-	return KEYHOLDER_OK;
-}
-
 static int write_all(int fd, const uint8_t *p, size_t n)
 {
 	while (n > 0) {
@@ -256,56 +263,122 @@ static int write_all(int fd, const uint8_t *p, size_t n)
 	return 0;
 }
 
-/* The key in PKCS#8 PEM, as the PKI writes keys, to name.new, then renamed over name;
- * with the old file's owner kept. */
-static int write_key_file(struct holder *h, struct held_key *k)
+/* The key in PKCS#8 PEM, as the PKI writes keys, to KEY.pending: exclusive, 0600, with
+ * KEY's owner, fsynced. */
+static int write_pending_file(struct holder *h, struct held_key *k)
 {
-	char tmp[sizeof h->name + sizeof NEW_SUFFIX];
+	char name[sizeof h->name + sizeof PENDING_SUFFIX];
 	gnutls_datum_t pem = {NULL, 0};
 	struct stat old;
 	int fd, rc = -1;
 
-	snprintf(tmp, sizeof tmp, "%s%s", h->name, NEW_SUFFIX);
+	pending_name(h, name, sizeof name);
 	if (gnutls_x509_privkey_export2_pkcs8(k->x509, GNUTLS_X509_FMT_PEM, NULL,
 					      GNUTLS_PKCS_PLAIN, &pem) < 0)
 		return -1;
-	unlinkat(h->dirfd, tmp, 0);  /* a leftover of an interrupted commit */
-	fd = openat(h->dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	unlinkat(h->dirfd, name, 0);  /* one we could not read */
+	fd = openat(h->dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd >= 0) {
 		if (fstatat(h->dirfd, h->name, &old, AT_SYMLINK_NOFOLLOW) == 0 &&
 		    fchown(fd, old.st_uid, old.st_gid) != 0)
-			log_warn("cannot keep the owner of %s: %s", h->name, strerror(errno));
+			log_warn("cannot give %s the owner of %s: %s", name, h->name,
+				 strerror(errno));
 		rc = write_all(fd, pem.data, pem.size) == 0 && fsync(fd) == 0 ? 0 : -1;
 		if (close(fd) != 0)
 			rc = -1;
 		if (rc == 0)
-			rc = renameat(h->dirfd, tmp, h->dirfd, h->name);
-		if (rc == 0)
 			fsync(h->dirfd);
 		else
-			unlinkat(h->dirfd, tmp, 0);
+			unlinkat(h->dirfd, name, 0);
 	}
 	if (rc != 0)
-		log_error("cannot write the new key over %s: %s", h->name, strerror(errno));
+		log_error("cannot write %s: %s", name, strerror(errno));
 	secure_wipe(pem.data, pem.size);
 	gnutls_free(pem.data);
 	return rc;
 }
 
-/* The pending key becomes the current one (on disk first); the old one keeps signing. */
+/* A new key of the current one's kind, written to KEY.pending; replaces the previous key
+ * kept after a commit. */
+static int make_pending(struct holder *h)
+{
+	struct held_key fresh = {0};
+	char err[160];
+
+	if (gnutls_x509_privkey_init(&fresh.x509) < 0 ||
+	    gnutls_x509_privkey_generate(fresh.x509, GNUTLS_PK_ECDSA,
+					 GNUTLS_CURVE_TO_BITS(curve_of(&h->current)), 0) < 0 ||
+	    key_describe(&fresh, err, sizeof err) != 0 || write_pending_file(h, &fresh) != 0) {
+		key_free(&fresh);
+		return -1;
+	}
+	key_free(&h->other);
+	h->other = fresh;
+	h->other_pending = true;
+	log_info("generated a new key for a renewal (not in use until committed)");
+	return 0;
+}
+
+/* The pending key (made first if there is none) and a certificate request signed by it. */
+static uint16_t do_generate(struct holder *h, const struct keyholder_msg *req,
+			    struct keyholder_msg *reply, gnutls_datum_t *csr)
+{
+	char name[KEYHOLDER_NAME_MAX + 1];
+
+	memcpy(name, req->name, req->name_len);
+	name[req->name_len] = '\0';
+	if (!pki_name_valid(name))
+		return KEYHOLDER_MALFORMED;
+	if (!h->other_pending && make_pending(h) != 0)
+		return KEYHOLDER_FAILED;
+	if (make_csr(&h->other, name, csr) < 0 || csr->size > KEYHOLDER_CSR_MAX)
+		return KEYHOLDER_FAILED;
+	reply->key = h->other.pub;
+	reply->csr = csr->data;
+	reply->csr_len = csr->size;
+	return KEYHOLDER_OK;
+}
+
+static struct held_key *find_pending(struct holder *h, const uint8_t *id)
+{
+	return h->other_pending && find_key(h, id) == &h->other ? &h->other : NULL;
+}
+
+/* KEY.pending becomes KEY, and the pending key the current one; the old one keeps
+ * signing. */
 static uint16_t do_commit(struct holder *h, const struct keyholder_msg *req)
 {
+	char name[sizeof h->name + sizeof PENDING_SUFFIX];
 	struct held_key old;
 
-	if (!h->other_pending || find_key(h, req->key_id) != &h->other)
+	if (!find_pending(h, req->key_id))
 		return KEYHOLDER_NO_PENDING;
-	if (write_key_file(h, &h->other) != 0)
+	pending_name(h, name, sizeof name);
+	if (renameat(h->dirfd, name, h->dirfd, h->name) != 0) {
+		log_error("cannot rename %s over %s: %s", name, h->name, strerror(errno));
 		return KEYHOLDER_FAILED;
+	}
+	fsync(h->dirfd);
 	old = h->current;
 	h->current = h->other;
 	h->other = old;
 	h->other_pending = false;
-	log_info("the renewed key is now in use and written to %s", h->name);
+	log_info("the renewed key is now in use, in %s", h->name);
+	return KEYHOLDER_OK;
+}
+
+static uint16_t do_discard(struct holder *h, const struct keyholder_msg *req)
+{
+	char name[sizeof h->name + sizeof PENDING_SUFFIX];
+
+	if (!find_pending(h, req->key_id))
+		return KEYHOLDER_NO_PENDING;
+	pending_name(h, name, sizeof name);
+	if (unlinkat(h->dirfd, name, 0) != 0 && errno != ENOENT)
+		log_warn("cannot remove %s: %s", name, strerror(errno));
+	key_free(&h->other);
+	h->other_pending = false;
+	log_info("the pending renewal key is discarded");
 	return KEYHOLDER_OK;
 }
 
@@ -323,12 +396,17 @@ int holder_handle(struct holder *h, const uint8_t *msg, size_t len, uint8_t *out
 		reply.status = KEYHOLDER_MALFORMED;
 	} else if (req.op == KEYHOLDER_INFO) {
 		reply.key = h->current.pub;
+		reply.has_pending = h->other_pending;
+		if (h->other_pending)
+			reply.pending = h->other.pub;
 	} else if (req.op == KEYHOLDER_SIGN) {
 		reply.status = do_sign(h, &req, &reply, &extra);
 	} else if (req.op == KEYHOLDER_GENERATE) {
 		reply.status = do_generate(h, &req, &reply, &extra);
-	} else {
+	} else if (req.op == KEYHOLDER_COMMIT) {
 		reply.status = do_commit(h, &req);
+	} else {
+		reply.status = do_discard(h, &req);
 	}
 	if (reply.status != KEYHOLDER_OK && reply.status != KEYHOLDER_MALFORMED)
 		log_warn("refused: %s", keyholder_status_str(reply.status));

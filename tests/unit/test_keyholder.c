@@ -147,6 +147,10 @@ static void codec_requests(void **state)
 	assert_int_equal(round_trip_request(&in, &out, buf), 6);
 	in = (struct keyholder_msg){.op = KEYHOLDER_COMMIT, .seq = 2};
 	assert_int_equal(round_trip_request(&in, &out, buf), 6 + 32);
+	in = (struct keyholder_msg){.op = KEYHOLDER_DISCARD, .seq = 3};
+	in.key_id[31] = 9;
+	assert_int_equal(round_trip_request(&in, &out, buf), 6 + 32);
+	assert_int_equal(out.key_id[31], 9);
 }
 
 static void codec_refusals(void **state)
@@ -218,6 +222,27 @@ static void codec_replies(void **state)
 	assert_int_equal(keyholder_parse_reply(buf, (size_t)n, &out), 0);
 	assert_int_equal(out.sig_len, sizeof sig);
 	assert_memory_equal(out.sig, sig, sizeof sig);
+
+	/* INFO: the current key, and the pending one when there is one */
+	in = (struct keyholder_msg){.op = KEYHOLDER_INFO | KEYHOLDER_REPLY, .seq = 80,
+				    .has_pending = true};
+	in.key.pk_algo = in.pending.pk_algo = GNUTLS_PK_ECDSA;
+	in.key.bits = in.pending.bits = 256;
+	in.key.spki_len = in.pending.spki_len = 3;
+	memcpy(in.key.spki, "cur", 3);
+	memcpy(in.pending.spki, "new", 3);
+	n = keyholder_encode_reply(&in, buf, sizeof buf);
+	assert_int_equal(n, 8 + 9 + 1 + 9);
+	assert_int_equal(keyholder_parse_reply(buf, (size_t)n, &out), 0);
+	assert_true(out.has_pending);
+	assert_memory_equal(out.pending.spki, "new", 3);
+	buf[8 + 9] = 2;  /* the flag is 0 or 1 */
+	assert_int_equal(keyholder_parse_reply(buf, (size_t)n, &out), INSEL_E_MALFORMED);
+	in.has_pending = false;
+	n = keyholder_encode_reply(&in, buf, sizeof buf);
+	assert_int_equal(n, 8 + 9 + 1);
+	assert_int_equal(keyholder_parse_reply(buf, (size_t)n, &out), 0);
+	assert_false(out.has_pending);
 
 	/* a refusal carries its status and nothing else */
 	in = (struct keyholder_msg){.op = KEYHOLDER_SIGN | KEYHOLDER_REPLY, .seq = 79,
@@ -541,48 +566,86 @@ static void wrong_certificate_refused(void **state)
 	keyholder_close(&a);
 }
 
+static void spawn_on(const char *path, struct keyholder *kh)
+{
+	char err[256];
+
+	if (keyholder_spawn(path, kh, err, sizeof err) != 0)
+		fail_msg("%s", err);
+}
+
+static bool exists(const char *path, const char *suffix)
+{
+	char p[300];
+	struct stat st;
+
+	snprintf(p, sizeof p, "%s%s", path, suffix);
+	return stat(p, &st) == 0;
+}
+
+static void check_csr(const uint8_t *csr, size_t len, const char *name)
+{
+	gnutls_x509_crq_t crq;
+	gnutls_datum_t d = {(unsigned char *)csr, (unsigned)len};
+	char cn[64];
+	size_t cnlen = sizeof cn;
+
+	assert_true(gnutls_x509_crq_init(&crq) >= 0);
+	assert_true(gnutls_x509_crq_import(crq, &d, GNUTLS_X509_FMT_DER) >= 0);
+	assert_true(gnutls_x509_crq_verify(crq, 0) >= 0);
+	assert_true(gnutls_x509_crq_get_dn_by_oid(crq, GNUTLS_OID_X520_COMMON_NAME, 0, 0, cn,
+						  &cnlen) >= 0);
+	assert_string_equal(cn, name);
+	gnutls_x509_crq_deinit(crq);
+}
+
+/* Generate (KEY.pending, 0600), the same key again and after a restart, commit (renamed
+ * over KEY through the syscall allowlist), both keys sign; discard. */
 static void renewal(void **state)
 {
 	char key[256], copy[256], err[256], cmd[600];
 	uint8_t csr[KEYHOLDER_CSR_MAX], sig[128], digest[32] = {1};
 	struct keyholder kh;
-	struct keyholder_key old, fresh;
+	struct keyholder_key old, fresh, again;
 	size_t csr_len = 0;
 	struct holder h;
 	struct stat st;
-	gnutls_x509_crq_t crq;
-	gnutls_datum_t d;
-	char cn[64];
-	size_t cnlen = sizeof cn;
 
 	(void)state;
 	path_of(key, sizeof key, "lan-a", "key");
 	path_of(copy, sizeof copy, "renewed", "key");
 	snprintf(cmd, sizeof cmd, "cp -p '%s' '%s'", key, copy);
 	assert_int_equal(system(cmd), 0);
-	if (keyholder_spawn(copy, &kh, err, sizeof err) != 0)
-		fail_msg("%s", err);
+	spawn_on(copy, &kh);
 	old = kh.current;
+	assert_false(kh.has_pending);
 
 	assert_int_equal(keyholder_generate(&kh, "lan-a", &fresh, csr, sizeof csr, &csr_len), 0);
 	assert_memory_not_equal(fresh.id, old.id, sizeof old.id);
-	/* a certificate request for lan-a, signed by the new key */
-	assert_true(gnutls_x509_crq_init(&crq) >= 0);
-	d = (gnutls_datum_t){csr, (unsigned)csr_len};
-	assert_true(gnutls_x509_crq_import(crq, &d, GNUTLS_X509_FMT_DER) >= 0);
-	assert_true(gnutls_x509_crq_verify(crq, 0) >= 0);
-	assert_true(gnutls_x509_crq_get_dn_by_oid(crq, GNUTLS_OID_X520_COMMON_NAME, 0, 0, cn,
-						  &cnlen) >= 0);
-	assert_string_equal(cn, "lan-a");
-	gnutls_x509_crq_deinit(crq);
-	assert_int_equal(keyholder_generate(&kh, "Not A Name", &fresh, csr, sizeof csr,
+	check_csr(csr, csr_len, "lan-a");
+	snprintf(cmd, sizeof cmd, "%s.pending", copy);
+	assert_int_equal(stat(cmd, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	assert_int_equal(keyholder_generate(&kh, "Not A Name", &again, csr, sizeof csr,
 					    &csr_len),
 			 INSEL_E_REFUSED);
-	assert_int_equal(keyholder_generate(&kh, "lan-a", &fresh, csr, sizeof csr, &csr_len), 0);
+	/* asked again: the same pending key, a new request */
+	assert_int_equal(keyholder_generate(&kh, "lan-a", &again, csr, sizeof csr, &csr_len), 0);
+	assert_memory_equal(again.id, fresh.id, sizeof fresh.id);
+	/* a restart finds it pending */
+	keyholder_close(&kh);
+	spawn_on(copy, &kh);
+	assert_memory_equal(kh.current.id, old.id, sizeof old.id);
+	assert_true(kh.has_pending);
+	assert_memory_equal(kh.pending.id, fresh.id, sizeof fresh.id);
+	assert_int_equal(keyholder_generate(&kh, "lan-a", &again, csr, sizeof csr, &csr_len), 0);
+	assert_memory_equal(again.id, fresh.id, sizeof fresh.id);
 
-	/* committed: written over the key file (0600), and both keys sign */
+	/* committed: KEY.pending renamed over KEY, and both keys sign */
+	assert_int_equal(keyholder_commit(&kh, old.id), INSEL_E_REFUSED);
 	assert_int_equal(keyholder_commit(&kh, fresh.id), 0);
 	assert_int_equal(keyholder_commit(&kh, fresh.id), INSEL_E_REFUSED);
+	assert_false(exists(copy, ".pending"));
 	assert_int_equal(stat(copy, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0600);
 	assert_true(keyholder_sign(&kh, fresh.id, GNUTLS_SIGN_ECDSA_SECP256R1_SHA256, digest, 32,
@@ -591,13 +654,19 @@ static void renewal(void **state)
 				   sig, sizeof sig) > 0);
 	assert_int_equal(keyholder_info(&kh, NULL), 0);
 	assert_memory_equal(kh.current.id, fresh.id, sizeof fresh.id);
+	assert_false(kh.has_pending);
+
+	/* a second renewal, discarded: KEY.pending is gone, KEY unchanged */
+	assert_int_equal(keyholder_generate(&kh, "lan-a", &again, csr, sizeof csr, &csr_len), 0);
+	assert_true(exists(copy, ".pending"));
+	assert_int_equal(keyholder_discard(&kh, again.id), 0);
+	assert_false(exists(copy, ".pending"));
+	assert_int_equal(keyholder_commit(&kh, again.id), INSEL_E_REFUSED);
 	keyholder_close(&kh);
-	/* the file now holds the new key */
 	assert_int_equal(holder_load(&h, copy, err, sizeof err), 0);
 	assert_memory_equal(h.current.pub.id, fresh.id, sizeof fresh.id);
+	assert_false(h.other_pending);
 	holder_free(&h);
-	snprintf(cmd, sizeof cmd, "test ! -e '%s.new'", copy);
-	assert_int_equal(system(cmd), 0);
 }
 
 /* ---- the client against a holder that misbehaves ---- */
