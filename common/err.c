@@ -41,6 +41,7 @@ static const struct error_name project_errors[] = {
 	{INSEL_E_FORBIDDEN, "forbidden", "not allowed for this peer"},
 	{INSEL_E_UNKNOWN_OP, "unknown_op", "unknown operation"},
 	{INSEL_E_VERSION, "unsupported_version", "version not supported"},
+	{INSEL_E_BUSY, "busy", "too many attempts; try again later"},
 };
 
 static const struct error_name *find_project_error(int err)

@@ -38,7 +38,8 @@ enum insel_error {
 	INSEL_E_FORBIDDEN = INSEL_E_BASE - 27,  /* this peer's role may not do that */
 	INSEL_E_UNKNOWN_OP = INSEL_E_BASE - 28, /* a request whose op nobody handles */
 	INSEL_E_VERSION = INSEL_E_BASE - 29,    /* a protocol or schema version not supported */
-	INSEL_E_LAST = INSEL_E_BASE - 30,
+	INSEL_E_BUSY = INSEL_E_BASE - 30,       /* too many attempts: wait, then try again */
+	INSEL_E_LAST = INSEL_E_BASE - 31,
 };
 
 /* A sentence for any negative errno or INSEL_E_* value; never NULL. */
