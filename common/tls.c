@@ -5,8 +5,14 @@
  * flush() hands to uv_write; its pull function reads from conn->in, which the libuv read
  * callback fills. Every wake-up ends in drive(), which advances the handshake or decrypts
  * what arrived into the msg_reader. A timer bounds the handshake (a silent peer cannot
- * hold a slot) and, once closing, bounds the wait for close_notify to drain. Handles are
- * freed only from their close callbacks; the conn when both its handles are closed. */
+ * hold a slot) and, once closing, bounds the wait for close_notify to drain; in between,
+ * it carries the owner's deadline (a login, an idle time-out). Handles are freed only from
+ * their close callbacks; the conn when both its handles are closed.
+ *
+ * A server counts the connections it accepted: pending ones (not yet authenticated) in
+ * total and per source, authenticated ones apart, and resets at accept whatever is over a
+ * pending cap. The server struct lives until its listener and its last counted connection
+ * are both gone. */
 #include "tls.h"
 
 #include <errno.h>
@@ -27,6 +33,8 @@
 #define TLS_IN_MAX (256 * 1024)   /* ciphertext read but not yet decrypted */
 #define TLS_CLOSE_GRACE_MS 2000   /* how long close_notify may take to drain */
 #define TLS_LISTEN_BACKLOG 128
+#define TLS_REFUSAL_LOG_MS 10000  /* at most one line per listener this often */
+#define TLS_DEADLINE_TEXT_MAX 96
 
 struct tls_creds {
 	gnutls_certificate_credentials_t cred;
@@ -44,6 +52,14 @@ struct tls_server {
 	tls_accept_fn on_accept;
 	void *data;
 	uint16_t port;
+	struct tls_server_limits limits;
+	struct tls_server_counts counts;
+	struct tls_conn *pending;       /* pending connections, to count them per source */
+	size_t nconns;                  /* accepted connections not yet closing */
+	bool closed;                    /* listener closed: freed with its last connection */
+	bool refusal_logged;
+	uint64_t refusal_logged_at;     /* uv_now() of the last line about refusals */
+	uint64_t refusals_since_log;
 };
 
 enum conn_state { CONN_CONNECTING, CONN_HANDSHAKE, CONN_OPEN, CONN_CLOSING };
@@ -67,6 +83,14 @@ struct tls_conn {
 	struct buf out;        /* ciphertext from GnuTLS, not yet handed to uv_write */
 	struct buf frame;      /* the message being sent, framed (plaintext: wiped after) */
 	struct msg_reader reader;
+	unsigned handshake_ms; /* this connection's handshake deadline */
+	char deadline_what[TLS_DEADLINE_TEXT_MAX];  /* why the owner's deadline ends it */
+	/* Accepted connections: the server that counts them, until they close. */
+	struct tls_server *server;
+	struct tls_conn *pending_prev, *pending_next;
+	struct ip_addr source; /* as the per-source cap counts it */
+	bool pending;          /* not authenticated yet */
+	bool authenticated;
 };
 
 struct tls_write {
@@ -77,6 +101,8 @@ struct tls_write {
 
 static void conn_fail(struct tls_conn *c, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+static void server_detach(struct tls_conn *c);
+static bool server_handshake_done(struct tls_conn *c);
 
 /* ---- credentials ---- */
 
@@ -773,6 +799,7 @@ void tls_conn_close(struct tls_conn *c, int reason)
 
 	if (c->state == CONN_CLOSING)
 		return;
+	server_detach(c);
 	c->state = CONN_CLOSING;
 	c->close_reason = reason;
 	uv_timer_stop(&c->timer);
@@ -827,8 +854,30 @@ static void handshake_timed_out(uv_timer_t *t)
 {
 	struct tls_conn *c = t->data;
 
-	conn_fail(c, INSEL_E_TIMEOUT, "no TLS handshake within %u ms",
-		  c->policy.creds->handshake_timeout_ms);
+	if (c->server)
+		c->server->counts.timed_out++;
+	conn_fail(c, INSEL_E_TIMEOUT, "no TLS handshake within %u ms", c->handshake_ms);
+}
+
+static void deadline_passed(uv_timer_t *t)
+{
+	struct tls_conn *c = t->data;
+
+	if (c->server && c->pending)
+		c->server->counts.timed_out++;
+	conn_fail(c, INSEL_E_TIMEOUT, "%s", c->deadline_what);
+}
+
+void tls_conn_set_deadline(struct tls_conn *c, unsigned ms, const char *what)
+{
+	if (c->state != CONN_OPEN)
+		return;
+	if (ms == 0) {
+		uv_timer_stop(&c->timer);
+		return;
+	}
+	snprintf(c->deadline_what, sizeof c->deadline_what, "%s", what ? what : "time-out");
+	uv_timer_start(&c->timer, deadline_passed, ms, 0);
 }
 
 static int frame_cb(void *ctx, json_t *msg, int err)
@@ -890,6 +939,8 @@ static void handshake_step(struct tls_conn *c)
 	}
 	uv_timer_stop(&c->timer);
 	c->state = CONN_OPEN;
+	if (c->server && !server_handshake_done(c))
+		return;
 	report_ready(c, 0);
 }
 
@@ -984,15 +1035,171 @@ static struct tls_conn *conn_new(uv_loop_t *loop, struct tls_creds *creds, bool 
 	c->timer.data = c;
 	c->open_handles = 2;
 	c->state = CONN_CONNECTING;
-	uv_timer_start(&c->timer, handshake_timed_out, creds->handshake_timeout_ms, 0);
+	c->handshake_ms = creds->handshake_timeout_ms;
+	uv_timer_start(&c->timer, handshake_timed_out, c->handshake_ms, 0);
 	return c;
 }
 
 /* ---- server ---- */
 
+/* The per-source cap counts an IPv4 address, or an IPv6 /64 (what one host or one
+ * subscriber usually holds). */
+static void source_of(const struct ip_endpoint *from, struct ip_addr *out)
+{
+	static const uint8_t v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
+	*out = from->addr;
+	if (out->family == AF_INET6 && memcmp(out->bytes, v4mapped, sizeof v4mapped) != 0)
+		memset(out->bytes + 8, 0, 8);
+}
+
+static unsigned pending_from(const struct tls_server *s, const struct ip_addr *source)
+{
+	unsigned n = 0;
+
+	for (const struct tls_conn *c = s->pending; c; c = c->pending_next)
+		n += ip_addr_equal(&c->source, source);
+	return n;
+}
+
+/* A flood is summed up, not logged line by line. */
+static void log_refusal(struct tls_server *s, const struct ip_addr *source, const char *why)
+{
+	uint64_t now = uv_now(s->tcp.loop);
+	char from[IP_STRLEN];
+
+	s->refusals_since_log++;
+	if (s->refusal_logged && now - s->refusal_logged_at < TLS_REFUSAL_LOG_MS)
+		return;
+	log_warn("port %u: refusing connections not yet authenticated: %s (the latest from "
+		 "%s; %llu refused since the last such line)", s->port, why,
+		 ip_addr_format(source, from, sizeof from),
+		 (unsigned long long)s->refusals_since_log);
+	s->refusal_logged = true;
+	s->refusal_logged_at = now;
+	s->refusals_since_log = 0;
+}
+
+/* 0 if the caps leave room for one more pending connection from source. */
+static int admit(struct tls_server *s, const struct ip_addr *source)
+{
+	const struct tls_server_limits *l = &s->limits;
+
+	if (l->max_pending && s->counts.pending >= l->max_pending) {
+		s->counts.refused_pending++;
+		log_refusal(s, source, "all pending slots are taken");
+		return INSEL_E_LIMIT;
+	}
+	if (l->max_pending_per_source && pending_from(s, source) >= l->max_pending_per_source) {
+		s->counts.refused_source++;
+		log_refusal(s, source, "that source holds its share of pending slots");
+		return INSEL_E_LIMIT;
+	}
+	return 0;
+}
+
+static void server_attach(struct tls_server *s, struct tls_conn *c, const struct ip_addr *src)
+{
+	c->server = s;
+	c->source = *src;
+	c->pending = true;
+	c->pending_next = s->pending;
+	if (s->pending)
+		s->pending->pending_prev = c;
+	s->pending = c;
+	s->counts.pending++;
+	s->nconns++;
+	if (s->limits.handshake_timeout_ms) {
+		c->handshake_ms = s->limits.handshake_timeout_ms;
+		uv_timer_start(&c->timer, handshake_timed_out, c->handshake_ms, 0);
+	}
+}
+
+static void leave_pending(struct tls_conn *c)
+{
+	struct tls_server *s = c->server;
+
+	if (!c->pending)
+		return;
+	if (c->pending_prev)
+		c->pending_prev->pending_next = c->pending_next;
+	else
+		s->pending = c->pending_next;
+	if (c->pending_next)
+		c->pending_next->pending_prev = c->pending_prev;
+	c->pending_prev = c->pending_next = NULL;
+	c->pending = false;
+	s->counts.pending--;
+}
+
+static void server_detach(struct tls_conn *c)
+{
+	struct tls_server *s = c->server;
+
+	if (!s)
+		return;
+	leave_pending(c);
+	if (c->authenticated)
+		s->counts.authenticated--;
+	c->authenticated = false;
+	c->server = NULL;
+	if (--s->nconns == 0 && s->closed)
+		free(s);
+}
+
+int tls_conn_authenticated(struct tls_conn *c)
+{
+	struct tls_server *s = c->server;
+
+	if (!s || !c->pending)
+		return 0;
+	if (s->limits.max_authenticated && s->counts.authenticated >= s->limits.max_authenticated) {
+		s->counts.refused_authenticated++;
+		return INSEL_E_LIMIT;
+	}
+	leave_pending(c);
+	c->authenticated = true;
+	s->counts.authenticated++;
+	if (c->state == CONN_OPEN)
+		uv_timer_stop(&c->timer);
+	return 0;
+}
+
+/* The handshake of an accepted connection has succeeded: either that authenticates it,
+ * or the owner's login deadline starts. False if the connection is failing instead. */
+static bool server_handshake_done(struct tls_conn *c)
+{
+	struct tls_server *s = c->server;
+	char what[TLS_DEADLINE_TEXT_MAX];
+
+	if (s->limits.login_timeout_ms) {
+		snprintf(what, sizeof what, "no login within %u ms", s->limits.login_timeout_ms);
+		tls_conn_set_deadline(c, s->limits.login_timeout_ms, what);
+		return true;
+	}
+	if (tls_conn_authenticated(c) == 0)
+		return true;
+	conn_fail(c, INSEL_E_LIMIT, "the server holds its limit of %u authenticated connections",
+		  s->limits.max_authenticated);
+	return false;
+}
+
+/* Over a cap: reset at once (no TIME_WAIT here, no handshake work). */
+static void refuse(struct tls_conn *c)
+{
+	struct linger hard = {.l_onoff = 1, .l_linger = 0};
+	uv_os_fd_t fd;
+
+	if (uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0)
+		setsockopt(fd, SOL_SOCKET, SO_LINGER, &hard, sizeof hard);
+	tls_conn_close(c, INSEL_E_LIMIT);
+}
+
 static void on_connection(uv_stream_t *listener, int status)
 {
 	struct tls_server *s = listener->data;
+	struct ip_endpoint from;
+	struct ip_addr source;
 	struct tls_conn *c;
 
 	if (status < 0) {
@@ -1004,17 +1211,42 @@ static void on_connection(uv_stream_t *listener, int status)
 		log_error("out of memory for a new TLS connection");
 		return;
 	}
-	if (uv_accept(listener, (uv_stream_t *)&c->tcp) != 0 || start_io(c) != 0) {
+	if (uv_accept(listener, (uv_stream_t *)&c->tcp) != 0 ||
+	    tls_conn_peer_endpoint(c, &from) != 0) {
 		tls_conn_close(c, INSEL_E_CLOSED);
 		return;
 	}
+	source_of(&from, &source);
+	if (admit(s, &source) != 0) {
+		refuse(c);
+		return;
+	}
+	if (start_io(c) != 0) {
+		tls_conn_close(c, INSEL_E_CLOSED);
+		return;
+	}
+	server_attach(s, c, &source);
 	if (s->on_accept)
 		s->on_accept(s, c);
 }
 
+void tls_server_set_limits(struct tls_server *s, const struct tls_server_limits *l)
+{
+	s->limits = *l;
+}
+
+void tls_server_counts(const struct tls_server *s, struct tls_server_counts *out)
+{
+	*out = s->counts;
+}
+
 static void server_closed(uv_handle_t *h)
 {
-	free(h->data);
+	struct tls_server *s = h->data;
+
+	s->closed = true;
+	if (s->nconns == 0)
+		free(s);
 }
 
 int tls_server_listen(uv_loop_t *loop, struct tls_creds *creds, const struct ip_endpoint *bind,

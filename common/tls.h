@@ -89,6 +89,33 @@ int tls_server_listen(uv_loop_t *loop, struct tls_creds *creds, const struct ip_
 		      const enum pki_role *allowed_roles, size_t nroles, tls_accept_fn on_accept,
 		      void *data, struct tls_server **out);
 void *tls_server_data(const struct tls_server *s);
+
+/* What a listening server lets in before and after authentication. A connection is
+ * pending from accept until it authenticates: at the end of the TLS handshake where the
+ * certificate is the authentication, or when the owner calls tls_conn_authenticated (a
+ * password login) on servers with a login deadline. One source (an IPv4 address, an IPv6
+ * /64) holding many idle connections thus fills only its own share of the pending slots,
+ * never the authenticated ones. A count of 0 means no cap. */
+struct tls_server_limits {
+	unsigned max_pending;             /* pending connections; more are reset at accept */
+	unsigned max_pending_per_source;  /* pending connections from one source */
+	unsigned max_authenticated;       /* authenticated connections; more are closed as
+					   * they authenticate (INSEL_E_LIMIT) */
+	unsigned handshake_timeout_ms;    /* TLS handshake deadline (0: the credentials') */
+	unsigned login_timeout_ms;        /* 0: the handshake authenticates; else the owner
+					   * must call tls_conn_authenticated this long after
+					   * the handshake, or the connection ends */
+};
+void tls_server_set_limits(struct tls_server *s, const struct tls_server_limits *l);
+
+struct tls_server_counts {
+	unsigned pending, authenticated;  /* now */
+	uint64_t refused_pending;         /* reset at accept: over max_pending */
+	uint64_t refused_source;          /* reset at accept: over max_pending_per_source */
+	uint64_t refused_authenticated;   /* closed on authenticating: over max_authenticated */
+	uint64_t timed_out;               /* handshake or login deadline passed */
+};
+void tls_server_counts(const struct tls_server *s, struct tls_server_counts *out);
 /* The port actually bound (useful with port 0). */
 uint16_t tls_server_port(const struct tls_server *s);
 /* Stops listening; open connections are not affected. */
@@ -113,6 +140,15 @@ int tls_conn_peer_endpoint(const struct tls_conn *c, struct ip_endpoint *out);
  * context, and nothing of them ever crosses the wire. */
 int tls_conn_export_keying(struct tls_conn *c, const char *label, const void *context,
 			   size_t context_len, void *out, size_t out_len);
+/* The owner has authenticated the peer of an accepted connection (a password login): it
+ * leaves its server's pending count and its login deadline. INSEL_E_LIMIT if the server
+ * already holds max_authenticated connections: the owner says so and closes. 0 for a
+ * connection that is already authenticated or was not accepted by a server. */
+int tls_conn_authenticated(struct tls_conn *c);
+/* A deadline the owner sets on an open connection (an idle time-out): unless cleared
+ * (ms 0) or set again before it passes, the connection fails with INSEL_E_TIMEOUT and
+ * the sentence `what` as its error. Replaces a login deadline still running. */
+void tls_conn_set_deadline(struct tls_conn *c, unsigned ms, const char *what);
 /* Closes (sending close_notify when possible); reason is kept for the close callback. */
 void tls_conn_close(struct tls_conn *c, int reason);
 int tls_conn_close_reason(const struct tls_conn *c);

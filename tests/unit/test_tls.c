@@ -536,6 +536,329 @@ static void garbage_then_good_client(void **state)
 	assert_int_equal(p.srv.messages, 2);
 }
 
+/* ---- limits before authentication ---- */
+
+struct flood {
+	uv_loop_t *loop;
+	struct tls_server *server;
+	uv_timer_t stop;
+	int closes, timeouts, limits, readies;
+	bool login_on_message;  /* the owner authenticates on the first message */
+};
+
+struct timed_raw {
+	uv_tcp_t tcp;
+	uv_connect_t req;
+	uint64_t started_ms, ended_ms;
+	bool ended;
+};
+
+static void flood_ready(struct tls_conn *c, int status)
+{
+	struct flood *f = tls_conn_data(c);
+
+	f->readies++;
+	if (status == INSEL_E_LIMIT)
+		f->limits++;
+}
+
+static void flood_message(struct tls_conn *c, json_t *msg, int err)
+{
+	struct flood *f = tls_conn_data(c);
+
+	if (f->login_on_message && msg)
+		assert_int_equal(tls_conn_authenticated(c), 0);
+	tls_conn_send_new(c, msg_reply_ok(msg ? msg_id(msg) : 0));
+}
+
+static void flood_close(struct tls_conn *c)
+{
+	struct flood *f = tls_conn_data(c);
+
+	f->closes++;
+	if (tls_conn_close_reason(c) == INSEL_E_TIMEOUT)
+		f->timeouts++;
+}
+
+static const struct tls_conn_callbacks flood_cb = {flood_ready, flood_message, flood_close};
+
+static void flood_accept(struct tls_server *s, struct tls_conn *c)
+{
+	tls_conn_set_callbacks(c, &flood_cb, tls_server_data(s));
+}
+
+static void flood_stop(uv_timer_t *t)
+{
+	struct flood *f = t->data;
+
+	tls_server_close(f->server);
+	uv_close((uv_handle_t *)t, NULL);
+}
+
+static void timed_raw_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
+{
+	struct timed_raw *r = s->data;
+
+	(void)b;
+	if (n < 0) {
+		r->ended = true;
+		r->ended_ms = uv_now(s->loop);
+		uv_close((uv_handle_t *)s, NULL);
+	}
+}
+
+static void timed_raw_connected(uv_connect_t *req, int status)
+{
+	struct timed_raw *r = req->data;
+
+	if (status < 0) {  /* reset before the connect completed here */
+		r->ended = true;
+		r->ended_ms = uv_now(req->handle->loop);
+		uv_close((uv_handle_t *)req->handle, NULL);
+		return;
+	}
+	assert_int_equal(uv_read_start((uv_stream_t *)&r->tcp, raw_alloc, timed_raw_read), 0);
+}
+
+/* A raw TCP client from a chosen loopback address that never speaks. */
+static void start_timed_raw(uv_loop_t *loop, struct tls_server *s, const char *from,
+			    struct timed_raw *r)
+{
+	struct ip_endpoint to, src;
+	struct sockaddr_storage ss, sss;
+
+	assert_int_equal(ip_endpoint_parse("127.0.0.1:0", &to), 0);
+	to.port = tls_server_port(s);
+	assert_int_equal(ip_endpoint_parse(from, &src), 0);
+	ip_endpoint_to_sockaddr(&to, &ss);
+	ip_endpoint_to_sockaddr(&src, &sss);
+	uv_tcp_init(loop, &r->tcp);
+	r->tcp.data = r;
+	r->req.data = r;
+	r->started_ms = uv_now(loop);
+	assert_int_equal(uv_tcp_bind(&r->tcp, (struct sockaddr *)&sss, 0), 0);
+	assert_int_equal(uv_tcp_connect(&r->req, &r->tcp, (struct sockaddr *)&ss,
+					timed_raw_connected), 0);
+}
+
+static struct tls_server *flood_server(uv_loop_t *loop, struct tls_creds *creds,
+				       struct flood *f, const enum pki_role *roles, size_t n,
+				       const struct tls_server_limits *l, uint64_t run_ms)
+{
+	struct ip_endpoint bind;
+
+	assert_int_equal(ip_endpoint_parse("127.0.0.1:0", &bind), 0);
+	assert_int_equal(tls_server_listen(loop, creds, &bind, roles, n, flood_accept, f,
+					   &f->server), 0);
+	tls_server_set_limits(f->server, l);
+	f->loop = loop;
+	uv_timer_init(loop, &f->stop);
+	f->stop.data = f;
+	uv_timer_start(&f->stop, flood_stop, run_ms, 0);
+	return f->server;
+}
+
+/* Ten silent connections from one address: three are held (until the handshake deadline),
+ * seven are reset at once; the other address still gets its slots. */
+static void pending_capped_per_source(void **state)
+{
+	static const enum pki_role roles[] = {PKI_ROLE_SECONDARY};
+	struct tls_server_limits l = {.max_pending = 100, .max_pending_per_source = 3,
+				      .handshake_timeout_ms = 400};
+	struct timed_raw one[10] = {0}, two[2] = {0};
+	struct tls_server_counts n;
+	struct flood f = {0};
+	struct tls_creds *creds;
+	uv_loop_t loop;
+	int quick = 0, held = 0;
+
+	(void)state;
+	assert_int_equal(uv_loop_init(&loop), 0);
+	creds = creds_for("ca", "principal");
+	flood_server(&loop, creds, &f, roles, 1, &l, 1500);
+	for (int i = 0; i < 10; i++)
+		start_timed_raw(&loop, f.server, "127.0.0.1:0", &one[i]);
+	for (int i = 0; i < 2; i++)
+		start_timed_raw(&loop, f.server, "127.0.0.2:0", &two[i]);
+	do {
+		assert_int_not_equal(uv_run(&loop, UV_RUN_ONCE), 0);
+		tls_server_counts(f.server, &n);
+	} while (n.pending + n.refused_source < 12);
+	assert_int_equal(n.pending, 5);
+	assert_int_equal(n.refused_source, 7);
+	assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
+	for (int i = 0; i < 10; i++) {
+		assert_true(one[i].ended);
+		if (one[i].ended_ms - one[i].started_ms < 300)
+			quick++;
+		else
+			held++;
+	}
+	assert_int_equal(quick, 7);
+	assert_int_equal(held, 3);
+	for (int i = 0; i < 2; i++)
+		assert_true(two[i].ended && two[i].ended_ms - two[i].started_ms >= 300);
+	assert_int_equal(f.timeouts, 5);
+	assert_int_equal(uv_loop_close(&loop), 0);
+	tls_creds_free(creds);
+}
+
+/* The total cap: the fourth silent connection is reset whatever its source. */
+static void pending_capped_in_total(void **state)
+{
+	static const enum pki_role roles[] = {PKI_ROLE_SECONDARY};
+	struct tls_server_limits l = {.max_pending = 3, .handshake_timeout_ms = 300};
+	struct timed_raw r[5] = {0};
+	struct tls_server_counts n;
+	struct flood f = {0};
+	struct tls_creds *creds;
+	uv_loop_t loop;
+	char from[32];
+
+	(void)state;
+	assert_int_equal(uv_loop_init(&loop), 0);
+	creds = creds_for("ca", "principal");
+	flood_server(&loop, creds, &f, roles, 1, &l, 1000);
+	for (int i = 0; i < 5; i++) {
+		snprintf(from, sizeof from, "127.0.1.%d:0", i + 1);
+		start_timed_raw(&loop, f.server, from, &r[i]);
+	}
+	do {
+		assert_int_not_equal(uv_run(&loop, UV_RUN_ONCE), 0);
+		tls_server_counts(f.server, &n);
+	} while (n.pending + n.refused_pending < 5);
+	assert_int_equal(n.pending, 3);
+	assert_int_equal(n.refused_pending, 2);
+	assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
+	assert_int_equal(f.timeouts, 3);
+	assert_int_equal(uv_loop_close(&loop), 0);
+	tls_creds_free(creds);
+}
+
+struct login_client {
+	struct tls_conn *conn;
+	int ready_status, replies, closes, close_reason;
+	bool speak;  /* send one message once ready */
+};
+
+static void lc_ready(struct tls_conn *c, int status)
+{
+	struct login_client *lc = tls_conn_data(c);
+
+	lc->ready_status = status;
+	if (!status && lc->speak)
+		tls_conn_send_new(c, msg_request("login", 1));
+}
+
+static void lc_message(struct tls_conn *c, json_t *msg, int err)
+{
+	struct login_client *lc = tls_conn_data(c);
+
+	(void)msg;
+	(void)err;
+	lc->replies++;
+}
+
+static void lc_close(struct tls_conn *c)
+{
+	struct login_client *lc = tls_conn_data(c);
+
+	lc->closes++;
+	lc->close_reason = tls_conn_close_reason(c);
+}
+
+static const struct tls_conn_callbacks lc_cb = {lc_ready, lc_message, lc_close};
+
+/* With a login deadline, a client that completes the handshake but never logs in is
+ * ended; one that logs in stays (until the server stops), and the authenticated cap
+ * turns a second login away. */
+static void login_deadline_and_authenticated_cap(void **state)
+{
+	static const enum pki_role roles[] = {PKI_ROLE_SECONDARY};
+	struct tls_server_limits l = {.max_pending = 10, .max_pending_per_source = 10,
+				      .max_authenticated = 1, .handshake_timeout_ms = 2000,
+				      .login_timeout_ms = 300};
+	struct login_client silent = {0}, talker = {.speak = true};
+	struct tls_creds *creds, *cli;
+	struct tls_server_counts n;
+	struct ip_endpoint to;
+	struct flood f = {.login_on_message = true};
+	uv_loop_t loop;
+
+	(void)state;
+	assert_int_equal(uv_loop_init(&loop), 0);
+	creds = creds_for("ca", "principal");
+	cli = creds_for("ca", "lan-a");
+	flood_server(&loop, creds, &f, roles, 1, &l, 800);
+	assert_int_equal(ip_endpoint_parse("127.0.0.1:0", &to), 0);
+	to.port = tls_server_port(f.server);
+	assert_int_equal(tls_connect(&loop, cli, &to, PKI_ROLE_PRINCIPAL, NULL, &lc_cb, &silent,
+				     &silent.conn), 0);
+	assert_int_equal(tls_connect(&loop, cli, &to, PKI_ROLE_PRINCIPAL, NULL, &lc_cb, &talker,
+				     &talker.conn), 0);
+	while (talker.replies == 0 || silent.closes == 0)
+		assert_int_not_equal(uv_run(&loop, UV_RUN_ONCE), 0);
+	tls_server_counts(f.server, &n);
+	assert_int_equal(n.authenticated, 1);
+	assert_int_equal(n.pending, 0);
+	assert_int_equal(n.timed_out, 1);
+	assert_int_equal(silent.ready_status, 0);
+	assert_int_equal(talker.replies, 1);
+	assert_int_equal(talker.closes, 0);
+	/* A third client logs in while the one slot is taken. */
+	silent = (struct login_client){.speak = true};
+	assert_int_equal(tls_connect(&loop, cli, &to, PKI_ROLE_PRINCIPAL, NULL, &lc_cb, &silent,
+				     &silent.conn), 0);
+	f.login_on_message = false;
+	while (silent.replies == 0)
+		assert_int_not_equal(uv_run(&loop, UV_RUN_ONCE), 0);
+	assert_int_equal(tls_conn_authenticated(silent.conn), 0);  /* a client conn: no-op */
+	tls_conn_close(talker.conn, 0);
+	tls_conn_close(silent.conn, 0);
+	assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
+	assert_int_equal(uv_loop_close(&loop), 0);
+	tls_creds_free(creds);
+	tls_creds_free(cli);
+}
+
+/* Without a login deadline the handshake authenticates, and the cap applies there. */
+static void authenticated_cap_at_handshake(void **state)
+{
+	static const enum pki_role roles[] = {PKI_ROLE_SECONDARY};
+	struct tls_server_limits l = {.max_authenticated = 1};
+	struct login_client a = {.speak = true}, b = {0};
+	struct tls_creds *creds, *cli;
+	struct tls_server_counts n;
+	struct ip_endpoint to;
+	struct flood f = {0};
+	uv_loop_t loop;
+
+	(void)state;
+	assert_int_equal(uv_loop_init(&loop), 0);
+	creds = creds_for("ca", "principal");
+	cli = creds_for("ca", "lan-a");
+	flood_server(&loop, creds, &f, roles, 1, &l, 600);
+	assert_int_equal(ip_endpoint_parse("127.0.0.1:0", &to), 0);
+	to.port = tls_server_port(f.server);
+	assert_int_equal(tls_connect(&loop, cli, &to, PKI_ROLE_PRINCIPAL, NULL, &lc_cb, &a,
+				     &a.conn), 0);
+	while (a.replies == 0)
+		assert_int_not_equal(uv_run(&loop, UV_RUN_ONCE), 0);
+	assert_int_equal(tls_connect(&loop, cli, &to, PKI_ROLE_PRINCIPAL, NULL, &lc_cb, &b,
+				     &b.conn), 0);
+	while (b.closes == 0)
+		assert_int_not_equal(uv_run(&loop, UV_RUN_ONCE), 0);
+	tls_server_counts(f.server, &n);
+	assert_int_equal(n.refused_authenticated, 1);
+	assert_int_equal(n.authenticated, 1);
+	assert_int_equal(f.limits, 1);
+	tls_conn_close(a.conn, 0);
+	assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
+	assert_int_equal(uv_loop_close(&loop), 0);
+	tls_creds_free(creds);
+	tls_creds_free(cli);
+}
+
 static void creds_errors_name_the_file(void **state)
 {
 	char ca[256], cert[256], key[256], err[256];
@@ -572,6 +895,10 @@ int main(void)
 		cmocka_unit_test(certless_client_refused_elsewhere),
 		cmocka_unit_test(silent_client_times_out),
 		cmocka_unit_test(garbage_then_good_client),
+		cmocka_unit_test(pending_capped_per_source),
+		cmocka_unit_test(pending_capped_in_total),
+		cmocka_unit_test(login_deadline_and_authenticated_cap),
+		cmocka_unit_test(authenticated_cap_at_handshake),
 		cmocka_unit_test(creds_errors_name_the_file),
 	};
 
