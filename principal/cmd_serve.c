@@ -22,6 +22,9 @@ static const struct cfg_key schema[] = {
 	{"principal", "heartbeat", CFG_DURATION, 0, 100, 3600000, "10s"},
 	{"principal", "max_connections", CFG_INT, 0, 1, 1000000, "4096"},
 	{"principal", "seccomp", CFG_STRING, 0, 0, 0, "on"},
+	{"principal", "max_pending", CFG_INT, 0, 1, 1000000, "256"},
+	{"principal", "max_pending_per_source", CFG_INT, 0, 1, 1000000, "16"},
+	{"principal", "handshake_timeout", CFG_DURATION, 0, 100, 600000, "10s"},
 };
 #define NKEYS (sizeof schema / sizeof schema[0])
 
@@ -46,11 +49,25 @@ static int duration_s(const struct cli *c, const char *flag, const struct cfg *c
 	return 0;
 }
 
+/* A count from a flag, else from the file, else its default. */
+static int count_opt(const struct cli *c, const char *flag, const struct cfg *cfg,
+		     const char *key, long long dflt, long long *out)
+{
+	const char *v = cli_opt(c, flag);
+
+	if (v)
+		return cfg_parse_int(v, out) || *out < 1 || *out > 1000000
+			       ? cli_usage_error(c, "%s: a number from 1 to 1000000", flag)
+			       : 0;
+	*out = cfg ? cfg_int(cfg, "principal", key) : dflt;
+	return 0;
+}
+
 static int resolve(struct cli *c, const struct cfg *cfg, struct serve_options *o)
 {
 	const char *listen = pick(c, "--listen", cfg, "listen");
-	uint64_t down_ms, hb_ms;
-	long long maxc = cfg ? cfg_int(cfg, "principal", "max_connections") : 4096;
+	long long maxc, pending, per_source;
+	uint64_t down_ms, hb_ms, handshake_ms;
 	int rc;
 
 	if (ip_endpoint_parse(listen ? listen : DEFAULT_LISTEN, &o->listen))
@@ -64,13 +81,24 @@ static int resolve(struct cli *c, const struct cfg *cfg, struct serve_options *o
 		return cli_usage_error(c, "the CA, certificate and key are needed: --ca, --cert, "
 				       "--key, or ca/cert/key in [principal] of --config");
 	if ((rc = duration_s(c, "--down-after", cfg, "down_after", 30000, &down_ms)) ||
-	    (rc = duration_s(c, "--heartbeat", cfg, "heartbeat", 10000, &hb_ms)))
+	    (rc = duration_s(c, "--heartbeat", cfg, "heartbeat", 10000, &hb_ms)) ||
+	    (rc = duration_s(c, "--handshake-timeout", cfg, "handshake_timeout", 10000,
+			     &handshake_ms)) ||
+	    (rc = count_opt(c, "--max-connections", cfg, "max_connections", 4096, &maxc)) ||
+	    (rc = count_opt(c, "--max-pending", cfg, "max_pending", 256, &pending)) ||
+	    (rc = count_opt(c, "--max-pending-per-source", cfg, "max_pending_per_source", 16,
+			    &per_source)))
 		return rc;
+	if (handshake_ms < 100 || handshake_ms > 600000)
+		return cli_usage_error(c, "--handshake-timeout must be from 100ms to 10m");
 	if (down_ms < 1000)
 		return cli_usage_error(c, "--down-after must be at least 1s");
 	o->down_after_s = (int64_t)(down_ms / 1000);
 	o->heartbeat_ms = (int64_t)hb_ms;
 	o->max_connections = (size_t)maxc;
+	o->max_pending = (unsigned)pending;
+	o->max_pending_per_source = (unsigned)per_source;
+	o->handshake_timeout_ms = (unsigned)handshake_ms;
 	o->port_file = cli_opt(c, "--port-file");
 	o->seccomp = cfg ? cfg_str(cfg, "principal", "seccomp") : NULL;
 	if (o->seccomp && strcmp(o->seccomp, "on") && strcmp(o->seccomp, "off") &&
@@ -82,11 +110,14 @@ static int resolve(struct cli *c, const struct cfg *cfg, struct serve_options *o
 int serve_main(int argc, char **argv)
 {
 	static const char *const opts[] = {"--config", "--listen", "--ca", "--cert", "--key",
-					   "--down-after", "--heartbeat", "--port-file", NULL};
+					   "--down-after", "--heartbeat", "--port-file",
+					   "--max-connections", "--max-pending",
+					   "--max-pending-per-source", "--handshake-timeout", NULL};
 	struct cli c = {.db_path = DB_DEFAULT_PATH,
 			.usage = "[--config FILE] [--listen ADDR:PORT] [--ca FILE] [--cert FILE] "
 				 "[--key FILE] [--down-after DURATION] [--heartbeat DURATION] "
-				 "[--port-file FILE]"};
+				 "[--port-file FILE] [--max-connections N] [--max-pending N] "
+				 "[--max-pending-per-source N] [--handshake-timeout DURATION]"};
 	struct serve_options o = {0};
 	struct cfg cfg = {0};
 	bool have_cfg = false;

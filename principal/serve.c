@@ -13,6 +13,7 @@
  * first write: a burst of look-ups pays for the file's locks once. */
 #include "serve.h"
 
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,7 +48,7 @@ struct daemon {
 	struct revocation_watch revocations;
 	bool revocations_polled;  /* in this turn of the loop */
 	struct conn *conns;
-	size_t nconns, max_conns;
+	size_t nconns;
 	bool stopping;
 };
 
@@ -183,9 +184,8 @@ static void on_accept(struct tls_server *s, struct tls_conn *t)
 	struct daemon *d = tls_server_data(s);
 	struct conn *c = calloc(1, sizeof *c);
 
-	if (!c || d->nconns >= d->max_conns || d->stopping) {
-		if (c)
-			log_warn("connection limit (%zu) reached; refusing one", d->max_conns);
+	/* The caps (pending and authenticated) are the TLS server's (tls_server_set_limits). */
+	if (!c || d->stopping) {
 		free(c);
 		tls_conn_close(t, INSEL_E_LIMIT);
 		return;
@@ -320,6 +320,13 @@ static int start(struct daemon *d, const struct serve_options *o)
 			  insel_strerror(rc));
 		return rc;
 	}
+	tls_server_set_limits(d->server, &(struct tls_server_limits){
+		.max_pending = o->max_pending,
+		.max_pending_per_source = o->max_pending_per_source,
+		.max_authenticated = o->max_connections > UINT_MAX ? UINT_MAX
+								  : (unsigned)o->max_connections,
+		.handshake_timeout_ms = o->handshake_timeout_ms,
+	});
 	uv_timer_init(&d->loop, &d->sweep);
 	d->sweep.data = d;
 	uv_timer_start(&d->sweep, sweep_cb, 0, sweep_ms < 250 ? 250 : sweep_ms > 5000 ? 5000
@@ -357,7 +364,6 @@ int serve_run(const struct serve_options *o)
 		return EXIT_FAILURE;
 	signal(SIGPIPE, SIG_IGN);
 	uv_loop_init(&d->loop);
-	d->max_conns = o->max_connections;
 	d->api.heartbeat_ms = o->heartbeat_ms;
 	d->api.run_verify = run_verify;
 	d->api.now = now_seconds;

@@ -13,7 +13,10 @@ struct serve_options {
 	const char *ca, *cert, *key;
 	int64_t down_after_s;      /* a secondary silent this long is down */
 	int64_t heartbeat_ms;      /* interval suggested to secondaries */
-	size_t max_connections;
+	size_t max_connections;    /* authenticated connections */
+	unsigned max_pending;      /* connections still in their handshake, in total */
+	unsigned max_pending_per_source;
+	unsigned handshake_timeout_ms;
 	const char *port_file;     /* if set, the bound port is written there */
 	const char *seccomp;       /* the syscall allowlist: "on" (NULL), "off", "log" */
 };

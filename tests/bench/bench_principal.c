@@ -324,7 +324,7 @@ static void start_principal(const char *bin, struct ip_endpoint *to)
 		}
 		execl(bin, bin, "serve", "--db", db, "--listen", "127.0.0.1:0", "--ca", ca,
 		      "--cert", crt, "--key", key, "--port-file", port_file,
-		      "--down-after", "10m", (char *)NULL);
+		      "--down-after", "10m", "--max-pending-per-source", "1000", (char *)NULL);
 		_exit(127);
 	}
 	while (now_ms() - t0 < START_LIMIT_MS && !interrupted) {
