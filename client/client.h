@@ -59,6 +59,8 @@ void session_close(struct client_session *s);
 
 /* Prints a failed reply as a sentence telling the user what to do; returns an exit code. */
 int report_error_reply(const char *what, const json_t *reply);
+/* The step "what" of the login: its codes have sentences of their own ("busy"). */
+#define LOGGING_IN "logging in"
 int report_transport_error(const char *what, int err);
 const char *error_advice(const char *code);
 /* A call_ended notice: "call ID ended: REASON", and the reason's sentence if it has one. */

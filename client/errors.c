@@ -1,5 +1,6 @@
 /* Turns the protocol's stable error codes into sentences that tell the user what happened
- * and what to do about it. */
+ * and what to do about it. A code may mean something else in one step (while logging in,
+ * "busy" is about login attempts, not about the callee): such entries name the step. */
 #include <stdio.h>
 #include <string.h>
 
@@ -12,6 +13,16 @@ struct advice {
 	const char *code;
 	const char *sentence;
 	int exit_code;
+};
+
+/* What a code means while logging in, where it differs from the table below. */
+static const struct advice login_advice_table[] = {
+	{"busy", "Too many failed logins from this host or for this user: the gateway "
+		 "refuses more attempts for a while. Wait for the time given, then try again "
+		 "(with the right password).", EXIT_UNAVAILABLE},
+	{"limit", "The gateway serves as many logged-in clients as it allows. Try again "
+		  "later, or ask your operator to raise [clients] max_connections.",
+	 EXIT_UNAVAILABLE},
 };
 
 static const struct advice advice_table[] = {
@@ -58,17 +69,28 @@ static const struct advice advice_table[] = {
 	 EXIT_FAILURE_GENERIC},
 };
 
-static const struct advice *find_advice(const char *code)
+static const struct advice *find_in(const struct advice *table, size_t n, const char *code)
 {
-	for (size_t i = 0; i < sizeof advice_table / sizeof advice_table[0]; i++)
-		if (code && strcmp(advice_table[i].code, code) == 0)
-			return &advice_table[i];
+	for (size_t i = 0; code && i < n; i++)
+		if (strcmp(table[i].code, code) == 0)
+			return &table[i];
 	return NULL;
+}
+
+/* The entry for code in this step, else the general one. */
+static const struct advice *find_advice(const char *code, const char *step)
+{
+	const struct advice *a = NULL;
+
+	if (step && strcmp(step, LOGGING_IN) == 0)
+		a = find_in(login_advice_table,
+			    sizeof login_advice_table / sizeof login_advice_table[0], code);
+	return a ? a : find_in(advice_table, sizeof advice_table / sizeof advice_table[0], code);
 }
 
 const char *error_advice(const char *code)
 {
-	const struct advice *a = find_advice(code);
+	const struct advice *a = find_advice(code, NULL);
 
 	return a ? a->sentence : NULL;
 }
@@ -90,7 +112,7 @@ int report_error_reply(const char *what, const json_t *reply)
 
 	if (reply)
 		msg_reply_is_ok(reply, &code, &message);
-	a = find_advice(code);
+	a = find_advice(code, what);
 	if (a)
 		fprintf(stderr, "insel: %s: %s\n  (%s: %s)\n", what, a->sentence, code, message);
 	else

@@ -206,7 +206,7 @@ static int hello_and_login(struct client_session *s)
 	if (rc)
 		return report_transport_error("logging in", rc);
 	if (!msg_reply_is_ok(reply, NULL, NULL)) {
-		rc = report_error_reply("logging in", reply);
+		rc = report_error_reply(LOGGING_IN, reply);
 		json_decref(reply);
 		return rc;
 	}

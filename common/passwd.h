@@ -12,7 +12,7 @@
 #include <stddef.h>
 
 #define PASSWD_SCHEME "pbkdf2-sha256"
-#define PASSWD_DEFAULT_ITERATIONS 300000u
+#define PASSWD_DEFAULT_ITERATIONS 600000u  /* new hashes; stored ones keep theirs */
 #define PASSWD_MIN_ITERATIONS 1000u
 #define PASSWD_MAX_ITERATIONS 10000000u
 #define PASSWD_SALT_LEN 16

@@ -16,12 +16,14 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "backoff.h"
 #include "db.h"
 #include "passwd.h"
 #include "pki.h"
 
 #define API_MAX_BAD_FRAMES 32      /* a peer sending more unreadable frames is cut off */
-#define API_MAX_VERIFY_PENDING 4   /* password checks in flight per connection */
+#define API_MAX_VERIFY_PENDING 8   /* password checks in flight per connection */
+#define API_GUESS_KEYS 4096        /* users, and sources, whose failures are remembered */
 #define API_LIST_DEFAULT 100
 #define API_LIST_MAX 500
 #define API_TEXT_MAX 256           /* caller, callee, reason, ... */
@@ -37,9 +39,18 @@ struct api_server {
 	 * the fuzzer and tests run both steps inline. */
 	void (*run_verify)(struct api_server *s, struct api_verify *v);
 	int64_t (*now)(void);          /* seconds since the epoch */
-	unsigned dummy_iterations;     /* KDF cost for unknown users (0: the default) */
+	uint64_t (*clock_ms)(void);    /* monotonic, for back-off (NULL: now() in ms) */
+	/* Password guessing (api_auth_init): back-off per user and per source address, and
+	 * the hash that an unknown user's password is checked against, at full cost. */
+	struct backoff_table *guess_by_user, *guess_by_source;
+	char dummy_hash[PASSWD_HASH_STRLEN];
 	uint64_t requests, errors;     /* counters for the log */
 };
+
+/* Sets up the guessing defences: the back-off tables, and a dummy hash with the given
+ * iteration count (what new hashes get) of a random password. 0 or a negative error. */
+int api_auth_init(struct api_server *s, unsigned iterations);
+void api_auth_free(struct api_server *s);
 
 struct api_peer {
 	struct api_server *srv;
@@ -88,9 +99,9 @@ struct api_verify {
 	char user[2 * DB_NAME_MAX + 2];  /* name@lan */
 	char lan[DB_NAME_MAX + 1];
 	char password[PASSWD_MAX_LEN + 1];
-	char hash[PASSWD_HASH_STRLEN];
+	char hash[PASSWD_HASH_STRLEN];   /* the user's, or the dummy hash */
 	bool known;                      /* the user exists */
-	unsigned dummy_iterations;
+	char source_key[BACKOFF_KEY_MAX + 1];  /* back-off keys, released when done */
 	int result;
 	void *work;                      /* the runner's (a uv_work_t) */
 };

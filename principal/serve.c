@@ -57,6 +57,11 @@ static int64_t now_seconds(void)
 	return (int64_t)time(NULL);
 }
 
+static uint64_t monotonic_ms(void)
+{
+	return uv_hrtime() / 1000000;
+}
+
 /* ---- connections ---- */
 
 static void conn_send(struct api_peer *p, json_t *msg)
@@ -367,8 +372,11 @@ int serve_run(const struct serve_options *o)
 	d->api.heartbeat_ms = o->heartbeat_ms;
 	d->api.run_verify = run_verify;
 	d->api.now = now_seconds;
-	rc = db_open(o->db_path, &d->api.db, err, sizeof err);
+	d->api.clock_ms = monotonic_ms;
+	rc = api_auth_init(&d->api, PASSWD_DEFAULT_ITERATIONS);
 	if (rc)
+		log_error("cannot set up password checks: %s", insel_strerror(rc));
+	if (!rc && (rc = db_open(o->db_path, &d->api.db, err, sizeof err)))
 		log_error("%s", err);
 	else
 		db_set_down_after(d->api.db, o->down_after_s);
@@ -397,6 +405,7 @@ int serve_run(const struct serve_options *o)
 	uv_loop_close(&d->loop);
 	tls_creds_free(d->creds);
 	db_close(d->api.db);
+	api_auth_free(&d->api);
 	free(d);
 	return rc ? 1 : 0;
 }

@@ -32,7 +32,6 @@
 #include "tls.h"
 
 #define CLIENT_REQUEST_TIMEOUT_MS 10000
-#define LOGIN_TIMEOUT_MS 15000
 
 typedef void (*client_handler)(struct client_conn *c, json_t *req);
 
@@ -88,6 +87,31 @@ struct login_wait {
 	char user[PKI_NAME_MAX + 1];
 };
 
+/* The principal's refusal, as the client hears it: only a checked password that did not
+ * match is a wrong password; too many attempts is "busy", with the principal's sentence
+ * (it says when to try again). */
+static json_t *login_refusal(json_int_t id, const char *code, const char *message)
+{
+	if (strcmp(code, "auth_failed") == 0)
+		return msg_reply_error(id, "bad_password", "wrong user name or password");
+	if (strcmp(code, "busy") == 0 || strcmp(code, "limit") == 0)
+		return msg_reply_error(id, "busy", "%s", message);
+	return msg_reply_error(id, "internal", "the directory could not check the password: %s",
+			       message);
+}
+
+/* A TLS client that logged in takes an authenticated slot of the listener. */
+static bool login_slot(struct client_conn *c, json_int_t id)
+{
+	if (!c->tls || tls_conn_authenticated(c->tls) == 0)
+		return true;
+	client_send(c, msg_reply_error(id, "limit", "this gateway serves its maximum of %u "
+				       "logged-in clients", c->sec->cfg.client_limits
+								   .max_authenticated));
+	tls_conn_close(c->tls, INSEL_E_LIMIT);
+	return false;
+}
+
 static void login_reply(void *ctx, const json_t *reply, int err)
 {
 	struct login_wait *w = ctx;
@@ -103,10 +127,9 @@ static void login_reply(void *ctx, const json_t *reply, int err)
 						       "cannot check the password: %s",
 						       insel_strerror(err)));
 		} else if (!msg_reply_is_ok(reply, &code, &message)) {
-			log_info("login of '%s' refused: %s", w->user, message);
-			client_send(c, msg_reply_error(w->id, "bad_password",
-						       "wrong user name or password"));
-		} else {
+			log_info("login of '%s' refused: %s (%s)", w->user, message, code);
+			client_send(c, login_refusal(w->id, code, message));
+		} else if (login_slot(c, w->id)) {
 			snprintf(c->user, sizeof c->user, "%s", w->user);
 			log_info("user '%s' logged in", c->user);
 			ok = msg_reply_ok(w->id);
@@ -130,6 +153,7 @@ static json_t *json_pack_user(const char *user, const char *lan)
 static void login_handle(struct client_conn *c, json_t *req)
 {
 	const char *user, *password;
+	char from[IP_STRLEN];
 	struct login_wait *w;
 	json_t *check;
 	int rc;
@@ -157,6 +181,9 @@ static void login_handle(struct client_conn *c, json_t *req)
 	check = msg_request("verify_user", 0);
 	json_object_set_new(check, "user", json_pack_user(user, c->sec->cfg.lan));
 	json_object_set_new(check, "password", json_string(password));
+	/* The principal backs off per source address as well as per user. */
+	json_object_set_new(check, "source", json_string(ip_addr_format(&c->addr, from,
+									  sizeof from)));
 	rc = principal_request(c->sec, check, login_reply, w);
 	if (rc) {
 		free(w);
@@ -611,6 +638,8 @@ int client_api_start(struct secondary *s)
 			       tls_accept, s, &s->client_server);
 	if (rc)
 		log_error("cannot listen for LAN clients: %s", insel_strerror(rc));
+	else
+		tls_server_set_limits(s->client_server, &s->cfg.client_limits);
 	return rc;
 }
 

@@ -34,12 +34,22 @@ static const struct cfg_key secondary_schema[] = {
 	{"peers", "path_mtu", CFG_INT, 0, 576, 65535, "1500"},
 	{"peers", "compression", CFG_STRING, 0, 0, 0, "none"},
 	{"peers", "rekey_interval", CFG_DURATION, 0, 1000, 120000, "120s"},
+	{"peers", "max_connections", CFG_INT, 0, 1, 100000, "256"},
+	{"peers", "max_pending", CFG_INT, 0, 1, 100000, "64"},
+	{"peers", "max_pending_per_source", CFG_INT, 0, 1, 100000, "16"},
+	{"peers", "handshake_timeout", CFG_DURATION, 0, 100, 600000, "10s"},
+	{"peers", "idle_timeout", CFG_DURATION, 0, 100, 3600000, "30s"},
 	{"trunk *", "peer_lan", CFG_STRING, CFG_REQUIRED, 0, 0, NULL},
 	{"trunk *", "local", CFG_PREFIX, CFG_MULTI, 0, 0, NULL},
 	{"trunk *", "remote", CFG_PREFIX, CFG_MULTI, 0, 0, NULL},
 	{"clients", "listen", CFG_ENDPOINT, 0, 0, 0, NULL},
 	{"clients", "socket", CFG_PATH, 0, 0, 0, "/run/insel/secondary.sock"},
 	{"clients", "operator_group", CFG_STRING, 0, 0, 0, NULL},
+	{"clients", "max_connections", CFG_INT, 0, 1, 100000, "256"},
+	{"clients", "max_pending", CFG_INT, 0, 1, 100000, "64"},
+	{"clients", "max_pending_per_source", CFG_INT, 0, 1, 100000, "8"},
+	{"clients", "handshake_timeout", CFG_DURATION, 0, 100, 600000, "10s"},
+	{"clients", "login_timeout", CFG_DURATION, 0, 100, 600000, "15s"},
 	{"auxiliary", "program", CFG_PATH, 0, 0, 0, NULL},
 	{"auxiliary", "uid_range", CFG_STRING, 0, 0, 0, "200000-200999"},
 	{"auxiliary", "user", CFG_STRING, 0, 0, 0, NULL},
@@ -218,6 +228,16 @@ static int load_operator_group(struct secondary_config *c)
 	return 0;
 }
 
+/* The caps and handshake deadline of the [peers] or [clients] listener. */
+static void load_listener_limits(const struct cfg *f, const char *section,
+				 struct tls_server_limits *l)
+{
+	l->max_authenticated = (unsigned)cfg_int(f, section, "max_connections");
+	l->max_pending = (unsigned)cfg_int(f, section, "max_pending");
+	l->max_pending_per_source = (unsigned)cfg_int(f, section, "max_pending_per_source");
+	l->handshake_timeout_ms = (unsigned)cfg_duration_ms(f, section, "handshake_timeout");
+}
+
 int secondary_config_load(struct secondary_config *c, const char *path)
 {
 	size_t n;
@@ -291,6 +311,11 @@ int secondary_config_load(struct secondary_config *c, const char *path)
 		return fail(c, path, "limits: dead_after must be longer than keepalive");
 	c->path_mtu = (unsigned)cfg_int(&c->file, "peers", "path_mtu");
 	c->rekey_interval_ms = cfg_duration_ms(&c->file, "peers", "rekey_interval");
+	load_listener_limits(&c->file, "peers", &c->peer_limits);
+	c->peer_idle_ms = (unsigned)cfg_duration_ms(&c->file, "peers", "idle_timeout");
+	load_listener_limits(&c->file, "clients", &c->client_limits);
+	c->client_limits.login_timeout_ms =
+		(unsigned)cfg_duration_ms(&c->file, "clients", "login_timeout");
 	if (load_trunks(c, path) || load_uid_range(c, path) || load_seccomp(c, path))
 		return INSEL_E_CONFIG;
 	return 0;

@@ -59,6 +59,10 @@ static void call_request_handle(struct peer_conn *p, json_t *req)
 		return;
 	}
 	call_incoming(p->sec, p, req);
+	/* The idle deadline stops once the connection carries a call (which closes it when
+	 * it ends); a refused request leaves it running. */
+	if (p->call && p->tls)
+		tls_conn_set_deadline(p->tls, 0, NULL);
 }
 
 /* A reason from the peer is untrusted text: keep it only if it is one short word. */
@@ -246,6 +250,7 @@ static void incoming_ready(struct tls_conn *t, int status)
 	p->ready = true;
 	remember_peer(p, t);
 	log_debug("peer secondary '%s' connected", tls_conn_peer(t)->name);
+	tls_conn_set_deadline(t, p->sec->cfg.peer_idle_ms, "no call on this peer connection");
 }
 
 static const struct tls_conn_callbacks incoming_callbacks = {
@@ -271,6 +276,8 @@ int peer_api_start(struct secondary *s)
 
 	if (rc)
 		log_error("cannot listen for peer secondaries: %s", insel_strerror(rc));
+	else
+		tls_server_set_limits(s->peer_server, &s->cfg.peer_limits);
 	return rc;
 }
 

@@ -31,6 +31,7 @@
 #include "pki.h"
 #include "rand.h"
 #include "rpc.h"
+#include "tls.h"
 
 #define SECONDARY_MAX_PREFIXES 16
 #define SECONDARY_MAX_TRUNKS 32
@@ -85,6 +86,9 @@ struct secondary_config {
 	enum sec_compress compression;    /* offered first and accepted; none by default */
 	unsigned path_mtu;                /* between the gateways; sizes network calls */
 	uint64_t rekey_interval_ms;       /* ephemeral key exchange within each call */
+	struct tls_server_limits peer_limits;    /* caps and handshake deadline */
+	unsigned peer_idle_ms;            /* an incoming peer connection with no call */
+	struct tls_server_limits client_limits;  /* the same, and the login deadline */
 	struct trunk_config trunks[SECONDARY_MAX_TRUNKS];
 	size_t ntrunks;
 };

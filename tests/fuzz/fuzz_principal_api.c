@@ -78,6 +78,7 @@ static void cleanup(void)
 	char p[128];
 
 	db_close(server.db);
+	api_auth_free(&server);
 	check_integrity();
 	unlink(path);
 	snprintf(p, sizeof p, "%s-wal", path);
@@ -114,7 +115,8 @@ static void seed(void)
 	server.heartbeat_ms = 1000;
 	server.run_verify = run_inline;
 	server.now = fixed_now;
-	server.dummy_iterations = PASSWD_MIN_ITERATIONS;
+	if (api_auth_init(&server, PASSWD_MIN_ITERATIONS))
+		abort();
 	snprintf(server.name, sizeof server.name, "principal");
 }
 
