@@ -27,6 +27,9 @@ INSEL_REKEY_INTERVAL=${INSEL_REKEY_INTERVAL:-120s}
 # the secondaries' configurations (lan_address6 fd0N::1), and clients reach their gateway
 # over IPv6 at [fd0N::1]:7444 instead of 10.N.0.1:7444.
 INSEL_IPV6=${INSEL_IPV6:-}
+# INSEL_PRINCIPAL_CONF=FILE: the principal also reads that configuration file (the flags
+# above still win).
+INSEL_PRINCIPAL_CONF=${INSEL_PRINCIPAL_CONF:-}
 
 pdir() { "$P" "$@" --db "$DB"; }
 
@@ -54,8 +57,7 @@ insel_directory() {
 	pdir lan add lan-a --prefix 10.1.0.0/24 "${v6a[@]}" --secondary lan-a >/dev/null
 	pdir lan add lan-b --prefix 10.2.0.0/24 "${v6b[@]}" --secondary lan-b >/dev/null
 	for u in alice@lan-a carol@lan-a bob@lan-b dave@lan-b; do
-		# Few KDF iterations: the tests log in often; production keeps the default.
-		echo "pw-${u%@*}" | pdir user add "$u" --iterations 1000 >/dev/null
+		echo "pw-${u%@*}" | pdir user add "$u" >/dev/null
 	done
 	pdir host add printer --lan lan-b --address 10.2.0.12 >/dev/null
 }
@@ -64,7 +66,7 @@ start_principal() {
 	spawn_in_ns principal "$NETNS_TMP/principal.log" "$P" serve --db "$DB" \
 		--listen 198.18.0.2:7443 --ca "$PKI/ca.crt" --cert "$PKI/principal.crt" \
 		--key "$PKI/principal.key" --heartbeat "$INSEL_HEARTBEAT" \
-		--down-after "$INSEL_DOWN_AFTER"
+		--down-after "$INSEL_DOWN_AFTER" ${INSEL_PRINCIPAL_CONF:+--config "$INSEL_PRINCIPAL_CONF"}
 	PRINCIPAL_PID=$LAST_PID
 	wait_port principal 7443 tcp 10
 }

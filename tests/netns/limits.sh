@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# Integration: limits before authentication (issue "Limits before authentication"). One LAN
+# host (a2) floods, every flood bounded in count, rate and time:
+#   - thousands of idle TCP connections to its gateway's client and peer listeners, and
+#     wrong-password logins through the client listener, while alice on another host (a1)
+#     logs in and places a UDP call to bob with bytes through it, within 10 s; the flood
+#     keeps only its per-source share of pending slots, its guesses get "busy" (never
+#     "wrong password") after a few, and the client explains "busy";
+#   - thousands of idle TCP connections to the principal (from behind site A's NAT) while
+#     site B's secondary restarts, registers and looks up within 10 s: the principal's
+#     authenticated cap (set low here, as on a small organisation's) is not filled by
+#     connections that never authenticate;
+#   - nothing is left behind.
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+source "$here/lib.sh"
+source "$here/insel_env.sh"
+FLOOD=$here/flood_tool.py
+netns_begin
+topo_two_sites
+# A small cap of authenticated connections: before pending connections were counted
+# apart, the idle flood filled it and kept gateways out.
+INSEL_PRINCIPAL_CONF=$NETNS_TMP/principal.conf
+printf '[principal]\nmax_connections = 100\n' >"$INSEL_PRINCIPAL_CONF"
+insel_deploy || fail "deployment did not come up"
+
+json_field() { python3 -c 'import json,sys; print(json.loads(sys.argv[1]).get(sys.argv[2], 0))' "$1" "$2" 2>/dev/null || echo -1; }
+last_json() { grep '^{' "$1" | tail -n 1; }
+
+# call_with_bytes LABEL: alice on a1 logs in, calls bob and sends 20 datagrams through the
+# call and back, all within 10 s.
+call_with_bytes() {
+	local t0 t1 out ok=1
+	t0=$(date +%s%N)
+	out=$(insel_as a1 alice call bob@lan-b --udp 5004 2>&1)
+	contains "$out" " up " || ok=0
+	if [ "$ok" = 1 ]; then
+		in_ns a1 python3 "$UDP_TOOL" send 10.1.0.1 5004 --count 20 --size 600 \
+			--timeout 8 >/dev/null || ok=0
+	fi
+	t1=$(date +%s%N)
+	echo "$1: call and 20 echoes in $(((t1 - t0) / 1000000)) ms"
+	[ "$ok" = 1 ] || echo "$out"
+	check "$1: alice's call is up and carries bytes" test "$ok" = 1
+	check "$1: within 10 s" test $(((t1 - t0) / 1000000)) -lt 10000
+	insel_as a1 alice hangup "$(call_id_of "$out")" >/dev/null 2>&1
+}
+
+listen_as b1 bob "$NETNS_TMP/listen-bob.log" --auto-answer || fail "bob cannot listen"
+spawn_in_ns b1 "$NETNS_TMP/echo-b1.log" python3 "$UDP_TOOL" echo 5004 --count 100000 \
+	--timeout 100
+call_with_bytes "before any flood"
+
+# ---- phase 1: the gateway's listeners ----
+spawn_in_ns a2 "$NETNS_TMP/flood-clients.log" python3 "$FLOOD" idle 10.1.0.1 7444 \
+	--connections 3000 --rate 600 --seconds 14
+flood_clients=$LAST_PID
+spawn_in_ns a2 "$NETNS_TMP/flood-peers.log" python3 "$FLOOD" idle 198.18.1.2 7445 \
+	--connections 1500 --rate 400 --seconds 14
+flood_peers=$LAST_PID
+spawn_in_ns a2 "$NETNS_TMP/flood-logins.log" python3 "$FLOOD" logins 10.1.0.1 7444 \
+	--ca "$PKI/ca.crt" --users carol,ghost1,ghost2,ghost3 --parallel 6 --seconds 14
+flood_logins=$LAST_PID
+sleep 4
+call_with_bytes "during the flood of the gateway"
+wait "$flood_clients" "$flood_peers" "$flood_logins" 2>/dev/null
+clients=$(last_json "$NETNS_TMP/flood-clients.log")
+peers=$(last_json "$NETNS_TMP/flood-peers.log")
+guesses=$(last_json "$NETNS_TMP/flood-logins.log")
+echo "client listener flood: $clients"
+echo "peer listener flood:   $peers"
+echo "login flood:           $guesses"
+check "the flood opened thousands of connections to the client listener" \
+	test "$(json_field "$clients" opened)" -ge 2000
+check "it kept at most its per-source share (8) of the client listener's pending slots" \
+	test "$(json_field "$clients" held)" -le 8
+check "it kept at most its share (16) of the peer listener's pending slots" \
+	test "$(json_field "$peers" held)" -le 16
+check "most guesses were answered 'busy' without a password check" \
+	test "$(json_field "$guesses" busy)" -gt "$(json_field "$guesses" bad_password)"
+check "only a handful of guesses reached the password hashes" \
+	test "$(json_field "$guesses" bad_password)" -le 12
+check "the secondary logged the refusals (summed up)" \
+	grep -q "refusing connections not yet authenticated" "$NETNS_TMP/secondary-a.log"
+# Once the flood has stopped, the guessing host may connect again, and is told to wait.
+out=$(in_ns a2 env INSEL_PASSWORD=wrong "$C" status --secondary 10.1.0.1:7444 \
+	--ca "$PKI/ca.crt" --user carol 2>&1)
+echo "$out"
+check "a guesser from the flooding host is told 'busy', not 'wrong password'" \
+	contains "$out" "Too many failed logins"
+check "... with the time to wait" contains "$out" "try again in"
+
+# ---- phase 2: the principal ----
+spawn_in_ns a2 "$NETNS_TMP/flood-principal.log" python3 "$FLOOD" idle 198.18.0.2 7443 \
+	--connections 3000 --rate 600 --seconds 16
+flood_principal=$LAST_PID
+sleep 4
+t0=$(date +%s%N)
+restart_secondary b 2
+check "site B's secondary registers during the flood" wait_secondary_registered b
+echo "site B registered $((($(date +%s%N) - t0) / 1000000)) ms after its restart"
+check "... within 10 s" test $((($(date +%s%N) - t0) / 1000000)) -lt 10000
+listen_as b1 bob "$NETNS_TMP/listen-bob-2.log" --auto-answer || fail "bob cannot listen again"
+call_with_bytes "during the flood of the principal"
+wait "$flood_principal" 2>/dev/null
+principal=$(last_json "$NETNS_TMP/flood-principal.log")
+echo "principal flood: $principal"
+check "the flood opened thousands of connections to the principal" \
+	test "$(json_field "$principal" opened)" -ge 2000
+check "it kept at most its per-source share (16) of the principal's pending slots" \
+	test "$(json_field "$principal" held)" -le 16
+check "the principal logged the refusals" \
+	grep -q "refusing connections not yet authenticated" "$NETNS_TMP/principal.log"
+
+check_tun_teardown
+finish_checks
