@@ -84,6 +84,7 @@ static uint64_t clock_ms(const struct api_server *s)
 static int source_key(struct api_peer *p, json_int_t id, const json_t *msg, char *out,
 		      size_t outlen, char *shown, size_t shownlen)
 {
+	char addr[IP_STRLEN];
 	const char *text;
 	struct ip_addr a;
 
@@ -100,8 +101,9 @@ static int source_key(struct api_peer *p, json_int_t id, const json_t *msg, char
 		api_reply_error(p, id, INSEL_E_BAD_FIELD, "field 'source' must be an IP address");
 		return INSEL_E_BAD_FIELD;
 	}
-	ip_addr_format(&a, shown, shownlen);
-	snprintf(out, outlen, "%s %s", p->id.name, shown);
+	ip_addr_format(&a, addr, sizeof addr);
+	snprintf(shown, shownlen, "%s", addr);
+	snprintf(out, outlen, "%s %s", p->id.name, addr);
 	return 0;
 }
 
