@@ -34,6 +34,7 @@
 #include "buf.h"
 #include "err.h"
 #include "hex.h"
+#include "pki_priv.h"
 #include "rand.h"
 
 #define SERIAL_BYTES 16
@@ -183,7 +184,7 @@ static int gnutls_fail(char *err, size_t errlen, const char *what, int grc)
 	return err_set(err, errlen, INSEL_E_CRYPTO, "%s: %s", what, gnutls_strerror(grc));
 }
 
-static int new_key(gnutls_x509_privkey_t *key, char *err, size_t errlen)
+int pki_key_generate(gnutls_x509_privkey_t *key, char *err, size_t errlen)
 {
 	int rc = gnutls_x509_privkey_init(key);
 
@@ -198,7 +199,7 @@ static int new_key(gnutls_x509_privkey_t *key, char *err, size_t errlen)
 	return 0;
 }
 
-static int set_serial(gnutls_x509_crt_t crt)
+int pki_crt_set_serial(gnutls_x509_crt_t crt)
 {
 	uint8_t serial[SERIAL_BYTES];
 
@@ -235,7 +236,7 @@ static int set_common(gnutls_x509_crt_t crt, gnutls_x509_privkey_t key, long lon
 
 	rc = gnutls_x509_crt_set_version(crt, 3);
 	if (rc >= 0)
-		rc = set_serial(crt);
+		rc = pki_crt_set_serial(crt);
 	if (rc >= 0)
 		rc = gnutls_x509_crt_set_activation_time(crt, (time_t)not_before);
 	if (rc >= 0)
@@ -350,7 +351,7 @@ static int read_name(gnutls_x509_crt_t crt, char *out, size_t cap)
 	return 0;
 }
 
-static int identity_from_crt(gnutls_x509_crt_t crt, struct pki_identity *out)
+int pki_crt_identity(gnutls_x509_crt_t crt, struct pki_identity *out)
 {
 	uint8_t digest[32], serial[PKI_SERIAL_MAX / 2];
 	size_t dlen = sizeof digest, slen = sizeof serial;
@@ -384,7 +385,7 @@ int pki_identity_from_der(const void *der, size_t len, struct pki_identity *out,
 	if (rc < 0)
 		rc = err_set(err, errlen, INSEL_E_MALFORMED, "certificate does not parse: %s",
 			  gnutls_strerror(rc));
-	else if (identity_from_crt(crt, out) != 0)
+	else if (pki_crt_identity(crt, out) != 0)
 		rc = err_set(err, errlen, INSEL_E_MALFORMED, "certificate carries no usable name");
 	gnutls_x509_crt_deinit(crt);
 	return rc < 0 ? rc : 0;
@@ -419,7 +420,7 @@ int pki_read_identity(const char *cert_path, struct pki_identity *out, char *err
 
 	if (rc)
 		return rc;
-	rc = identity_from_crt(crt, out);
+	rc = pki_crt_identity(crt, out);
 	gnutls_x509_crt_deinit(crt);
 	if (rc)
 		return err_set(err, errlen, INSEL_E_MALFORMED,
@@ -474,7 +475,7 @@ int pki_ca_init(const char *dir, const char *organisation, unsigned days, char *
 		free(key_path);
 		return err_set(err, errlen, -ENOMEM, "out of memory");
 	}
-	rc = new_key(&key, err, errlen);
+	rc = pki_key_generate(&key, err, errlen);
 	if (rc == 0) {
 		if (gnutls_x509_crt_init(&crt) < 0) {
 			rc = err_set(err, errlen, INSEL_E_CRYPTO, "cannot allocate a certificate");
@@ -494,12 +495,6 @@ int pki_ca_init(const char *dir, const char *organisation, unsigned days, char *
 }
 
 /* ---- issuing ---- */
-
-struct ca {
-	gnutls_x509_crt_t crt;
-	gnutls_x509_privkey_t key;
-	char org[PKI_NAME_MAX + 1];
-};
 
 static int load_ca_key(const char *path, gnutls_x509_privkey_t *key, char *err,
 		       size_t errlen)
@@ -523,15 +518,14 @@ static int load_ca_key(const char *path, gnutls_x509_privkey_t *key, char *err,
 	return 0;
 }
 
-static int load_ca(const char *dir, struct ca *ca, char *err, size_t errlen)
+int pki_ca_load(const char *cert_path, const char *key_path, struct pki_ca *ca, char *err,
+		size_t errlen)
 {
-	char *cert_path = join_path(dir, "ca.crt"), *key_path = join_path(dir, "ca.key");
 	size_t len = sizeof ca->org - 1;
-	int rc = -ENOMEM;
+	int rc;
 
 	memset(ca, 0, sizeof *ca);
-	if (cert_path && key_path)
-		rc = import_crt_file(cert_path, &ca->crt, err, errlen);
+	rc = import_crt_file(cert_path, &ca->crt, err, errlen);
 	if (rc == 0) {
 		rc = load_ca_key(key_path, &ca->key, err, errlen);
 		if (rc)
@@ -546,29 +540,33 @@ static int load_ca(const char *dir, struct ca *ca, char *err, size_t errlen)
 	if (rc == 0 && gnutls_x509_crt_get_dn_by_oid(ca->crt, GNUTLS_OID_X520_ORGANIZATION_NAME,
 						     0, 0, ca->org, &len) < 0)
 		ca->org[0] = '\0';
-	if (rc == -ENOMEM)
-		err_set(err, errlen, rc, "out of memory");
+	return rc;
+}
+
+static int load_ca(const char *dir, struct pki_ca *ca, char *err, size_t errlen)
+{
+	char *cert_path = join_path(dir, "ca.crt"), *key_path = join_path(dir, "ca.key");
+	int rc = cert_path && key_path ? pki_ca_load(cert_path, key_path, ca, err, errlen)
+				       : err_set(err, errlen, -ENOMEM, "out of memory");
+
 	free(cert_path);
 	free(key_path);
 	return rc;
 }
 
-static void free_ca(struct ca *ca)
+void pki_ca_free(struct pki_ca *ca)
 {
 	gnutls_x509_crt_deinit(ca->crt);
 	gnutls_x509_privkey_deinit(ca->key);
 }
 
-static int build_leaf(gnutls_x509_crt_t crt, gnutls_x509_privkey_t key, const struct ca *ca,
-		      enum pki_role role, const char *name, long long not_before,
-		      long long not_after)
+int pki_leaf_set_identity(gnutls_x509_crt_t crt, const struct pki_ca *ca, enum pki_role role,
+			  const char *name)
 {
 	uint8_t keyid[64];
 	size_t keyidlen = sizeof keyid;
-	int rc = set_common(crt, key, not_before, not_after);
+	int rc = set_subject(crt, ca->org, pki_role_name(role), name);
 
-	if (rc >= 0)
-		rc = set_subject(crt, ca->org, pki_role_name(role), name);
 	if (rc >= 0)
 		rc = gnutls_x509_crt_set_subject_alt_name(crt, GNUTLS_SAN_DNSNAME, name,
 							  (unsigned)strlen(name), GNUTLS_FSAN_SET);
@@ -588,13 +586,24 @@ static int build_leaf(gnutls_x509_crt_t crt, gnutls_x509_privkey_t key, const st
 	return rc;
 }
 
+static int build_leaf(gnutls_x509_crt_t crt, gnutls_x509_privkey_t key, const struct pki_ca *ca,
+		      enum pki_role role, const char *name, long long not_before,
+		      long long not_after)
+{
+	int rc = set_common(crt, key, not_before, not_after);
+
+	if (rc >= 0)
+		rc = pki_leaf_set_identity(crt, ca, role, name);
+	return rc;
+}
+
 int pki_issue_validity(const char *ca_dir, enum pki_role role, const char *name,
 		       long long not_before, long long not_after, const char *cert_path,
 		       const char *key_path, struct pki_identity *out, char *err, size_t errlen)
 {
 	gnutls_x509_privkey_t key;
 	gnutls_x509_crt_t crt;
-	struct ca ca;
+	struct pki_ca ca;
 	int rc;
 
 	if (role != PKI_ROLE_PRINCIPAL && role != PKI_ROLE_SECONDARY && role != PKI_ROLE_USER &&
@@ -611,7 +620,7 @@ int pki_issue_validity(const char *ca_dir, enum pki_role role, const char *name,
 	rc = load_ca(ca_dir, &ca, err, errlen);
 	if (rc)
 		return rc;
-	rc = new_key(&key, err, errlen);
+	rc = pki_key_generate(&key, err, errlen);
 	if (rc == 0) {
 		if (gnutls_x509_crt_init(&crt) < 0) {
 			rc = err_set(err, errlen, INSEL_E_CRYPTO, "cannot allocate a certificate");
@@ -621,14 +630,14 @@ int pki_issue_validity(const char *ca_dir, enum pki_role role, const char *name,
 			rc = grc < 0 ? gnutls_fail(err, errlen, "cannot build the certificate", grc)
 				     : sign_and_write(crt, ca.crt, ca.key, key, cert_path,
 						      key_path, err, errlen);
-			if (rc == 0 && out && identity_from_crt(crt, out) != 0)
+			if (rc == 0 && out && pki_crt_identity(crt, out) != 0)
 				rc = err_set(err, errlen, INSEL_E_CRYPTO,
 					  "cannot read back the new certificate");
 			gnutls_x509_crt_deinit(crt);
 		}
 		gnutls_x509_privkey_deinit(key);
 	}
-	free_ca(&ca);
+	pki_ca_free(&ca);
 	return rc;
 }
 
