@@ -91,7 +91,7 @@ int cfg_parse_duration_ms(const char *text, uint64_t *out)
 	static const struct {
 		const char *suffix;
 		uint64_t ms;
-	} units[] = {{"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}, {"", 1000}};
+	} units[] = {{"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}, {"d", 86400000}, {"", 1000}};
 	char *end;
 	unsigned long long v;
 
@@ -156,7 +156,7 @@ static bool value_valid(const struct cfg_key *k, const char *text, char *why, si
 		if (cfg_parse_duration_ms(text, &ms) || ms > INT64_MAX ||
 		    out_of_range(k, (long long)ms)) {
 			snprintf(why, whylen,
-				 "must be a duration such as 500ms, 30s, 5m or 2h%s, got '%s'",
+				 "must be a duration such as 500ms, 30s, 5m, 2h or 30d%s, got '%s'",
 				 k->min || k->max ? " within the allowed range" : "", text);
 			return false;
 		}

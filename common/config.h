@@ -18,7 +18,7 @@ enum cfg_type {
 	CFG_STRING,
 	CFG_INT,       /* decimal integer within [min, max] */
 	CFG_BOOL,      /* yes/no, true/false, on/off, 1/0 */
-	CFG_DURATION,  /* "250ms", "30s", "5m", "2h"; a bare number is seconds; in ms */
+	CFG_DURATION,  /* "250ms", "30s", "5m", "2h", "30d"; a bare number is seconds; in ms */
 	CFG_ADDR,      /* IPv4 or IPv6 address */
 	CFG_PREFIX,    /* CIDR prefix, host bits zero */
 	CFG_ENDPOINT,  /* ADDR:PORT or [ADDR6]:PORT */

@@ -31,6 +31,7 @@ static const struct api_op ops[] = {
 	{"call_start", call_start_handle, BY_SECONDARY, false},
 	{"call_end", call_end_handle, BY_SECONDARY, false},
 	{"verify_user", verify_user_handle, BY_SECONDARY, false},
+	{"renew", renew_handle, BY_SECONDARY, false},
 };
 
 static const struct api_op *find_op(const char *name)

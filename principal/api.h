@@ -1,7 +1,7 @@
 /* The principal's control API over mutually authenticated TLS: JSON requests framed per
  * msg.h, answered by one handler per message family (api_session.c: hello, register,
  * heartbeat; api_lookup.c: lookup, list, revocations; api_calls.c: call_start, call_end;
- * api_user.c: verify_user). A table in api.c says which certificate role may send each
+ * api_user.c: verify_user; api_renew.c: renew). A table in api.c says which certificate role may send each
  * op and that hello comes first. The handlers never see the transport: serve.c feeds
  * them messages from TLS connections, tests/fuzz/fuzz_principal_api.c from a fuzzer.
  *
@@ -44,6 +44,8 @@ struct api_server {
 	 * the hash that an unknown user's password is checked against, at full cost. */
 	struct backoff_table *guess_by_user, *guess_by_source;
 	char dummy_hash[PASSWD_HASH_STRLEN];
+	struct pki_issuer *issuer;     /* online issuing key for renewals, or NULL: queued */
+	int64_t issue_validity_s;      /* lifetime of certificates issued on renewal */
 	uint64_t requests, errors;     /* counters for the log */
 };
 
@@ -91,6 +93,16 @@ void revocations_handle(struct api_peer *p, json_int_t id, const json_t *msg);
 void call_start_handle(struct api_peer *p, json_int_t id, const json_t *msg);
 void call_end_handle(struct api_peer *p, json_int_t id, const json_t *msg);
 void verify_user_handle(struct api_peer *p, json_int_t id, const json_t *msg);
+void renew_handle(struct api_peer *p, json_int_t id, const json_t *msg);
+
+/* Renewal and registration (api_renew.c): a registration made with the certificate a
+ * secondary is being renewed from confirms the new one (the fingerprint and serial in *r
+ * are swapped for the current ones, stored in the caller's buffers); one made with the
+ * current certificate ends the switch and records its expiry. */
+struct db_registration;
+bool renew_registration_identity(struct api_peer *p, struct db_registration *r,
+				 char *fingerprint, char *serial);
+void renew_registered(struct api_peer *p, bool with_previous);
 
 /* A password check in flight (api_user.c). */
 struct api_verify {

@@ -106,12 +106,15 @@ void register_handle(struct api_peer *p, json_int_t id, const json_t *msg)
 	ip_endpoint_format(&ep, endpoint, sizeof endpoint);
 	struct db_registration r = {p->id.name, p->id.fingerprint, p->id.serial, lan,
 				    prefixes, json_array_size(list), endpoint};
+	char current_fp[PKI_FINGERPRINT_LEN + 1], current_serial[PKI_SERIAL_MAX + 1];
+	bool with_previous = renew_registration_identity(p, &r, current_fp, current_serial);
 
 	rc = db_register(p->srv->db, &r, p->srv->now());
 	if (rc) {
 		api_reply_db_error(p, id, rc);
 		return;
 	}
+	renew_registered(p, with_previous);
 	log_info("secondary %s registered LAN %s at %s", p->id.name, lan, endpoint);
 	reply = timers_json(p->srv);
 	json_object_set_new(reply, "secondary", json_string(p->id.name));

@@ -1,6 +1,8 @@
 /* `insel-principal pki ...`: the operator's certificate authority (pki.h).
  *   pki init  --dir DIR [--org NAME] [--days N]           the CA: DIR/ca.crt, DIR/ca.key
- *   pki issue --dir DIR --role ROLE --name NAME [--out-cert F --out-key F] [--days N]
+ *   pki issue --dir DIR --role ROLE --name NAME [--out-cert F --out-key F]
+ *             [--days N | --seconds N]                    (--seconds: short-lived, tests)
+ *   pki requests|approve|reject                            renewals (cmd_pki_requests.c)
  *   pki show  CERT                                          role, name, serial, dates
  * Every action takes --json for machine-readable output. Errors go to stderr as one
  * sentence and give a non-zero exit (EXIT_USAGE for a bad command line). */
@@ -17,6 +19,8 @@
 
 #define CA_DAYS_DEFAULT 3650
 #define CERT_DAYS_DEFAULT 365
+#define MAX_SECONDS (36500LL * 86400)
+#define BACKDATE_S (10 * 60)  /* as pki_issue: a lagging clock still accepts it */
 
 struct pki_args {
 	const char *dir;
@@ -27,6 +31,7 @@ struct pki_args {
 	const char *out_key;
 	const char *cert;  /* positional, for show */
 	unsigned days;
+	long long seconds;  /* --seconds: validity in seconds instead of days */
 	bool json;
 };
 
@@ -35,8 +40,12 @@ static void pki_usage(FILE *f)
 	fprintf(f, "Usage: insel-principal pki init --dir DIR [--org NAME] [--days N] [--json]\n"
 		   "       insel-principal pki issue --dir DIR --role principal|secondary|operator|user "
 		   "--name NAME\n"
-		   "                [--out-cert FILE --out-key FILE] [--days N] [--json]\n"
+		   "                [--out-cert FILE --out-key FILE] [--days N | --seconds N] "
+		   "[--json]\n"
 		   "       insel-principal pki show CERT [--json]\n"
+		   "       insel-principal pki requests [--all] [--json]\n"
+		   "       insel-principal pki approve ID --dir DIR [--days N | --seconds N]\n"
+		   "       insel-principal pki reject ID\n"
 		   "Keys are written with mode 0600; existing files are never overwritten.\n"
 		   "issue writes DIR/NAME.crt and DIR/NAME.key unless --out-cert/--out-key say.\n");
 }
@@ -49,6 +58,17 @@ static int parse_days(const char *text, unsigned *out)
 	if (!*text || *end || v == 0 || v > 36500 || text[0] == '-')
 		return -1;
 	*out = (unsigned)v;
+	return 0;
+}
+
+static int parse_seconds(const char *text, long long *out)
+{
+	char *end;
+	long long v = strtoll(text, &end, 10);
+
+	if (!*text || *end || v <= 0 || v > MAX_SECONDS)
+		return -1;
+	*out = v;
 	return 0;
 }
 
@@ -75,6 +95,15 @@ static int parse_args(int argc, char **argv, struct pki_args *a)
 			slot = &a->out_cert;
 		else if (strcmp(o, "--out-key") == 0)
 			slot = &a->out_key;
+		if (strcmp(o, "--seconds") == 0) {
+			if (i + 1 >= argc || parse_seconds(argv[i + 1], &a->seconds) != 0) {
+				fprintf(stderr, "insel-principal pki: --seconds must be 1 to %lld\n",
+					MAX_SECONDS);
+				return EXIT_USAGE;
+			}
+			i++;
+			continue;
+		}
 		if (slot || strcmp(o, "--days") == 0) {
 			if (i + 1 >= argc) {
 				fprintf(stderr, "insel-principal pki: %s needs a value\n", o);
@@ -177,6 +206,18 @@ static int pki_init_action(const struct pki_args *a)
 	return show_identity(&id, cert, NULL, a->json);
 }
 
+static int issue_for(const struct pki_args *a, enum pki_role role, const char *cert,
+		     const char *key, struct pki_identity *id, char *err, size_t errlen)
+{
+	long long now = (long long)time(NULL);
+
+	if (a->seconds)
+		return pki_issue_validity(a->dir, role, a->name, now - BACKDATE_S,
+					  now + a->seconds, cert, key, id, err, errlen);
+	return pki_issue(a->dir, role, a->name, a->days ? a->days : CERT_DAYS_DEFAULT, cert, key,
+			 id, err, errlen);
+}
+
 static int pki_issue_action(const struct pki_args *a)
 {
 	char err[512], cert[4096], key[4096];
@@ -201,9 +242,12 @@ static int pki_issue_action(const struct pki_args *a)
 	}
 	snprintf(cert, sizeof cert, "%s/%s.crt", a->dir, a->name);
 	snprintf(key, sizeof key, "%s/%s.key", a->dir, a->name);
-	if (pki_issue(a->dir, role, a->name, a->days ? a->days : CERT_DAYS_DEFAULT,
-		      a->out_cert ? a->out_cert : cert, a->out_key ? a->out_key : key, &id, err,
-		      sizeof err) != 0) {
+	if (a->days && a->seconds) {
+		fprintf(stderr, "insel-principal pki issue: give --days or --seconds, not both\n");
+		return EXIT_USAGE;
+	}
+	if (issue_for(a, role, a->out_cert ? a->out_cert : cert, a->out_key ? a->out_key : key,
+		      &id, err, sizeof err) != 0) {
 		fprintf(stderr, "insel-principal pki issue: %s\n", err);
 		return EXIT_FAILURE_GENERIC;
 	}
@@ -236,6 +280,8 @@ int pki_main(int argc, char **argv)
 		pki_usage(argc < 2 ? stderr : stdout);
 		return argc < 2 ? EXIT_USAGE : EXIT_OK;
 	}
+	if (pki_request_verb(argv[1]))
+		return pki_request_main(argc, argv);
 	rc = parse_args(argc, argv, &a);
 	if (rc)
 		return rc;
@@ -250,7 +296,8 @@ int pki_main(int argc, char **argv)
 		return pki_issue_action(&a);
 	if (strcmp(argv[1], "show") == 0)
 		return pki_show_action(&a);
-	fprintf(stderr, "insel-principal pki: unknown action '%s' (init, issue or show)\n",
+	fprintf(stderr, "insel-principal pki: unknown action '%s' (init, issue, show, requests, "
+			"approve or reject)\n",
 		argv[1]);
 	return EXIT_USAGE;
 }

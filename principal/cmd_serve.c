@@ -25,6 +25,9 @@ static const struct cfg_key schema[] = {
 	{"principal", "max_pending", CFG_INT, 0, 1, 1000000, "256"},
 	{"principal", "max_pending_per_source", CFG_INT, 0, 1, 1000000, "16"},
 	{"principal", "handshake_timeout", CFG_DURATION, 0, 100, 600000, "10s"},
+	{"principal", "issuing_ca_key", CFG_PATH, 0, 0, 0, NULL},
+	{"principal", "issue_validity", CFG_DURATION, 0, 60000, 36500LL * 86400000, "365d"},
+	{"principal", "expiry_warning", CFG_DURATION, 0, 1000, 36500LL * 86400000, "30d"},
 };
 #define NKEYS (sizeof schema / sizeof schema[0])
 
@@ -60,6 +63,25 @@ static int count_opt(const struct cli *c, const char *flag, const struct cfg *cf
 			       ? cli_usage_error(c, "%s: a number from 1 to 1000000", flag)
 			       : 0;
 	*out = cfg ? cfg_int(cfg, "principal", key) : dflt;
+	return 0;
+}
+
+/* Renewal and expiry warnings: issuing_ca_key, issue_validity, expiry_warning. */
+static int resolve_lifecycle(struct cli *c, const struct cfg *cfg, struct serve_options *o)
+{
+	uint64_t validity_ms, warning_ms;
+	int rc;
+
+	o->issuing_ca_key = pick(c, "--issuing-ca-key", cfg, "issuing_ca_key");
+	if ((rc = duration_s(c, "--issue-validity", cfg, "issue_validity", 365ULL * 86400000,
+			     &validity_ms)) ||
+	    (rc = duration_s(c, "--expiry-warning", cfg, "expiry_warning", 30ULL * 86400000,
+			     &warning_ms)))
+		return rc;
+	if (validity_ms < 60000)
+		return cli_usage_error(c, "--issue-validity must be at least 60s");
+	o->issue_validity_s = (int64_t)(validity_ms / 1000);
+	o->expiry_warning_s = (int64_t)(warning_ms / 1000);
 	return 0;
 }
 
@@ -104,7 +126,7 @@ static int resolve(struct cli *c, const struct cfg *cfg, struct serve_options *o
 	if (o->seccomp && strcmp(o->seccomp, "on") && strcmp(o->seccomp, "off") &&
 	    strcmp(o->seccomp, "log"))
 		return cli_usage_error(c, "seccomp must be on, off or log");
-	return 0;
+	return resolve_lifecycle(c, cfg, o);
 }
 
 int serve_main(int argc, char **argv)
@@ -112,12 +134,16 @@ int serve_main(int argc, char **argv)
 	static const char *const opts[] = {"--config", "--listen", "--ca", "--cert", "--key",
 					   "--down-after", "--heartbeat", "--port-file",
 					   "--max-connections", "--max-pending",
-					   "--max-pending-per-source", "--handshake-timeout", NULL};
+					   "--max-pending-per-source", "--handshake-timeout",
+					   "--issuing-ca-key", "--issue-validity", "--expiry-warning",
+					   NULL};
 	struct cli c = {.db_path = DB_DEFAULT_PATH,
 			.usage = "[--config FILE] [--listen ADDR:PORT] [--ca FILE] [--cert FILE] "
 				 "[--key FILE] [--down-after DURATION] [--heartbeat DURATION] "
 				 "[--port-file FILE] [--max-connections N] [--max-pending N] "
-				 "[--max-pending-per-source N] [--handshake-timeout DURATION]"};
+				 "[--max-pending-per-source N] [--handshake-timeout DURATION] "
+				 "[--issuing-ca-key FILE] [--issue-validity DURATION] "
+				 "[--expiry-warning DURATION]"};
 	struct serve_options o = {0};
 	struct cfg cfg = {0};
 	bool have_cfg = false;

@@ -57,11 +57,12 @@ static const char *const stmt_sql[ST_COUNT] = {
 			" WHERE p.lan_id = l.id), "
 			"s.name, s.endpoint, " STATE_EXPR("?2") ", s.last_heartbeat, s.fingerprint, "
 			"(SELECT count(*) FROM hosts h WHERE h.lan_id = l.id), "
-			"(SELECT count(*) FROM users u WHERE u.lan_id = l.id) "
+			"(SELECT count(*) FROM users u WHERE u.lan_id = l.id), "
+			"s.previous_fingerprint "
 			"FROM lans l LEFT JOIN secondaries s ON s.id = l.secondary_id "
 			"WHERE ?1 IS NULL OR l.name = ?1 ORDER BY l.name",
 	[ST_LAN_SERVING] = "SELECT s.name, s.endpoint, s.fingerprint, " STATE_EXPR("?2") ", "
-			   "s.last_heartbeat FROM lans l "
+			   "s.last_heartbeat, s.previous_fingerprint FROM lans l "
 			   "LEFT JOIN secondaries s ON s.id = l.secondary_id WHERE l.name = ?1",
 
 	[ST_PFX_INSERT] = "INSERT INTO lan_prefixes (prefix, lan_id, family, network, last_addr, "
@@ -136,6 +137,45 @@ static const char *const stmt_sql[ST_COUNT] = {
 		      "(SELECT count(*) FROM hosts), (SELECT count(*) FROM users), "
 		      "(SELECT count(*) FROM calls WHERE ended_at IS NULL), "
 		      "(SELECT count(*) FROM calls), (SELECT count(*) FROM revoked_certs)",
+
+	[ST_RENEW_SECONDARY] = "SELECT id, fingerprint, serial, not_after, previous_serial "
+			       "FROM secondaries WHERE name = ?1",
+	[ST_RENEW_FIND] = "SELECT id, state FROM cert_requests "
+			  "WHERE secondary_id = ?1 AND key_id = ?2",
+	[ST_RENEW_SUPERSEDE] = "UPDATE cert_requests SET state = 'superseded', decided_at = ?2 "
+			       "WHERE secondary_id = ?1 AND state = 'pending'",
+	[ST_RENEW_INSERT] = "INSERT INTO cert_requests (secondary_id, key_id, csr, requested_with, "
+			    "requested_with_serial, requested_with_not_after, created_at) "
+			    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	[ST_RENEW_GET] = "SELECT r.id, s.name, r.state, r.key_id, r.requested_with, "
+			 "r.requested_with_serial, r.requested_with_not_after, r.created_at, "
+			 "r.decided_at, r.serial, r.fingerprint, r.not_after, r.issued_by, "
+			 "r.certificate, r.csr, s.id FROM cert_requests r "
+			 "JOIN secondaries s ON s.id = r.secondary_id WHERE r.id = ?1",
+	[ST_RENEW_LIST] = "SELECT r.id, s.name, r.state, r.key_id, r.requested_with, "
+			  "r.requested_with_serial, r.requested_with_not_after, r.created_at, "
+			  "r.decided_at, r.serial, r.fingerprint, r.not_after, r.issued_by "
+			  "FROM cert_requests r JOIN secondaries s ON s.id = r.secondary_id "
+			  "WHERE ?1 = 0 OR r.state = 'pending' ORDER BY r.id",
+	[ST_RENEW_DECIDE] = "UPDATE cert_requests SET state = ?2, certificate = ?3, serial = ?4, "
+			    "fingerprint = ?5, not_after = ?6, issued_by = ?7, decided_at = ?8 "
+			    "WHERE id = ?1 AND state = 'pending'",
+	[ST_RENEW_SET_CERT] = "UPDATE secondaries SET previous_fingerprint = ?2, "
+			      "previous_serial = ?3, previous_not_after = ?4, fingerprint = ?5, "
+			      "serial = ?6, not_after = ?7 WHERE id = ?1",
+	[ST_RENEW_SEEN] = "UPDATE secondaries SET not_after = ?3, previous_fingerprint = NULL, "
+			  "previous_serial = NULL, previous_not_after = NULL "
+			  "WHERE name = ?1 AND fingerprint = ?2",
+	[ST_RENEW_PREVIOUS] = "SELECT fingerprint, serial FROM secondaries "
+			      "WHERE name = ?1 AND previous_fingerprint = ?2 "
+			      "AND previous_not_after > ?3",
+	[ST_PCERT_PUT] = "INSERT OR REPLACE INTO principal_certs (kind, name, serial, fingerprint, "
+			 "not_before, not_after, recorded_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	[ST_EXPIRY_LIST] = "SELECT kind, name, serial, not_after, NULL FROM principal_certs "
+			   "UNION ALL SELECT 'secondary', s.name, s.serial, s.not_after, "
+			   "(SELECT max(r.id) FROM cert_requests r WHERE r.secondary_id = s.id "
+			   " AND r.state = 'pending') FROM secondaries s "
+			   "WHERE s.not_after IS NOT NULL ORDER BY 4",
 };
 
 /* ---- errors ---- */

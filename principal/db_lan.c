@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "db_internal.h"
+#include "db_renew.h"
 #include "err.h"
 
 static int check_name(struct db *db, const char *kind, const char *name)
@@ -300,13 +301,18 @@ int db_lan_remove_prefix(struct db *db, const char *lan, const struct ip_prefix 
 
 static json_t *lan_row_json(sqlite3_stmt *st)
 {
-	return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:I, s:I}",
+	json_t *row = json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:I, s:I}",
 			 "name", db_col_json_str(st, 0), "prefixes", db_col_json_words(st, 1),
 			 "secondary", db_col_json_str(st, 2), "endpoint", db_col_json_str(st, 3),
 			 "state", db_col_json_str(st, 4), "last_heartbeat", db_col_json_int(st, 5),
 			 "fingerprint", db_col_json_str(st, 6),
 			 "hosts", (json_int_t)sqlite3_column_int64(st, 7),
 			 "users", (json_int_t)sqlite3_column_int64(st, 8));
+
+	/* A secondary switching to a renewed certificate: both are its own. */
+	if (row && sqlite3_column_type(st, 9) != SQLITE_NULL)
+		json_object_set_new(row, "previous_fingerprint", db_col_json_str(st, 9));
+	return row;
 }
 
 static int lan_query(struct db *db, const char *name, int64_t now, json_t **out)
@@ -459,6 +465,8 @@ static int secondary_revoke_tx(struct db *db, const char *name, const char *reas
 				    "secondary '%s' never registered, so its certificate is not "
 				    "known; revoke it by serial with 'revoke add'", name);
 	rc = db_revoke_tx(db, row.serial, name, reason, now);
+	if (!rc)
+		rc = db_renew_revoke_previous(db, name, reason, now);
 	if (rc)
 		return rc;
 	st = db_stmt(db, ST_SEC_MARK_ONE_DOWN);

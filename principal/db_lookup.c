@@ -25,6 +25,9 @@ static int add_serving(struct db *db, const char *lan, int64_t now, json_t *resu
 		json_object_set_new(result, "fingerprint", db_col_json_str(st, 2));
 		json_object_set_new(result, "state", db_col_json_str(st, 3));
 		json_object_set_new(result, "last_heartbeat", db_col_json_int(st, 4));
+		/* A secondary switching to a renewed certificate: both are its own. */
+		if (sqlite3_column_type(st, 5) != SQLITE_NULL)
+			json_object_set_new(result, "previous_fingerprint", db_col_json_str(st, 5));
 		rc = 0;
 	} else if (rc == SQLITE_ROW || rc == SQLITE_DONE) {
 		rc = db_set_error(db, INSEL_E_UNAVAILABLE, "no secondary serves LAN %s", lan);

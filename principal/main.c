@@ -5,7 +5,7 @@
 
 static const struct command commands[] = {
 	{"plan", plan_main, "show the addressing plan of a CIDR prefix"},
-	{"pki", pki_main, "the organisation CA: init, issue and show certificates"},
+	{"pki", pki_main, "the organisation CA: init, issue, show; renewal requests"},
 	{"lan", lan_main, "LANs and their prefixes: add, list, show, remove, ..."},
 	{"secondary", secondary_main, "LAN gateways: add, list, show, remove, revoke"},
 	{"host", host_main, "named hosts: add, list, show, remove"},

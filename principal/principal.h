@@ -2,8 +2,13 @@
 #ifndef INSEL_PRINCIPAL_H
 #define INSEL_PRINCIPAL_H
 
+#include <stdbool.h>
+
 int plan_main(int argc, char **argv);
 int pki_main(int argc, char **argv);
+/* pki requests|approve|reject (cmd_pki_requests.c), dispatched by pki_main. */
+bool pki_request_verb(const char *name);
+int pki_request_main(int argc, char **argv);
 int lan_main(int argc, char **argv);
 int secondary_main(int argc, char **argv);
 int host_main(int argc, char **argv);

@@ -23,7 +23,9 @@
 
 #include "api.h"
 #include "err.h"
+#include "expiry.h"
 #include "log.h"
+#include "pki_csr.h"
 #include "revocation_watch.h"
 #include "tls.h"
 
@@ -50,6 +52,8 @@ struct daemon {
 	struct conn *conns;
 	size_t nconns;
 	bool stopping;
+	struct expiry_log expiries;
+	int64_t expiry_warning_s;
 };
 
 static int64_t now_seconds(void)
@@ -260,6 +264,7 @@ static void sweep_cb(uv_timer_t *t)
 			 (long long)db_down_after(d->api.db));
 	else if (n < 0)
 		log_error("cannot mark secondaries down: %s", db_errmsg(d->api.db));
+	expiry_log_check(&d->expiries, d->api.db, now_seconds(), d->expiry_warning_s);
 }
 
 static void stop(struct daemon *d)
@@ -298,6 +303,31 @@ static bool revoked_cb(void *ctx, const char *serial)
 
 /* ---- start and run ---- */
 
+/* Certificate lifecycle: record the CA's and our own expiry, load the online issuing key
+ * if there is one (refusing to start with one that does not load). */
+static int start_lifecycle(struct daemon *d, const struct serve_options *o)
+{
+	char err[512];
+	int rc;
+
+	d->expiry_warning_s = o->expiry_warning_s > 0 ? o->expiry_warning_s
+						      : EXPIRY_WARN_DEFAULT_S;
+	d->api.issue_validity_s = o->issue_validity_s;
+	expiry_record_principal(d->api.db, o->ca, tls_creds_identity(d->creds), now_seconds());
+	if (!o->issuing_ca_key) {
+		log_info("renewal requests wait for 'insel-principal pki approve' (no "
+			 "issuing_ca_key)");
+		return 0;
+	}
+	rc = pki_issuer_load(o->ca, o->issuing_ca_key, &d->api.issuer, err, sizeof err);
+	if (rc)
+		log_error("issuing_ca_key: %s", err);
+	else
+		log_info("renewals are issued at once with the key in %s, valid for %llds",
+			 o->issuing_ca_key, (long long)o->issue_validity_s);
+	return rc;
+}
+
 static int start(struct daemon *d, const struct serve_options *o)
 {
 	/* Secondaries and operators' tools; a principal-role certificate is the
@@ -319,6 +349,9 @@ static int start(struct daemon *d, const struct serve_options *o)
 		return rc;
 	}
 	snprintf(d->api.name, sizeof d->api.name, "%s", tls_creds_identity(d->creds)->name);
+	rc = start_lifecycle(d, o);
+	if (rc)
+		return rc;
 	rc = tls_server_listen(&d->loop, d->creds, &o->listen, roles, 2, on_accept, d, &d->server);
 	if (rc) {
 		log_error("cannot listen on %s: %s", ip_endpoint_format(&o->listen, ep, sizeof ep),
@@ -404,6 +437,8 @@ int serve_run(const struct serve_options *o)
 	uv_run(&d->loop, UV_RUN_DEFAULT);
 	uv_loop_close(&d->loop);
 	tls_creds_free(d->creds);
+	pki_issuer_free(d->api.issuer);
+	expiry_log_free(&d->expiries);
 	db_close(d->api.db);
 	api_auth_free(&d->api);
 	free(d);

@@ -19,6 +19,9 @@ struct serve_options {
 	unsigned handshake_timeout_ms;
 	const char *port_file;     /* if set, the bound port is written there */
 	const char *seccomp;       /* the syscall allowlist: "on" (NULL), "off", "log" */
+	const char *issuing_ca_key;  /* online issuing key for renewals (NULL: queue them) */
+	int64_t issue_validity_s;  /* lifetime of certificates issued on renewal */
+	int64_t expiry_warning_s;  /* warn of certificates expiring within this */
 };
 
 /* sandbox.c: installs the daemon's syscall allowlist; 0 or -errno. */

@@ -98,10 +98,10 @@ static void errors_name_file_line_and_problem(void **state)
 		     "x.conf:3: key 'compress' in [limits] must be yes or no, got 'maybe'");
 	expect_error("name = a\n[principal]\nheartbeat = 10 s\n",
 		     "x.conf:3: key 'heartbeat' in [principal] must be a duration such as 500ms, "
-		     "30s, 5m or 2h within the allowed range, got '10 s'");
+		     "30s, 5m, 2h or 30d within the allowed range, got '10 s'");
 	expect_error("name = a\n[principal]\nheartbeat = 2h\n",
 		     "x.conf:3: key 'heartbeat' in [principal] must be a duration such as 500ms, "
-		     "30s, 5m or 2h within the allowed range, got '2h'");
+		     "30s, 5m, 2h or 30d within the allowed range, got '2h'");
 	expect_error("name = a\n[princpal]\naddress = 198.18.0.1:1\n",
 		     "x.conf:3: unknown section [princpal]");
 	expect_error("name = a\n[lan]\nprefixes = 10.0.0.0/8\n",
@@ -160,7 +160,9 @@ static void value_parsers(void **state)
 	assert_int_equal(cfg_parse_duration_ms("7", &ms), 0);
 	assert_true(ms == 7000);
 	assert_int_equal(cfg_parse_duration_ms("-1s", &ms), INSEL_E_CONFIG);
-	assert_int_equal(cfg_parse_duration_ms("1d", &ms), INSEL_E_CONFIG);
+	assert_int_equal(cfg_parse_duration_ms("30d", &ms), 0);
+	assert_true(ms == 30ULL * 86400000);
+	assert_int_equal(cfg_parse_duration_ms("1w", &ms), INSEL_E_CONFIG);
 	assert_int_equal(cfg_parse_duration_ms("99999999999999999999h", &ms), INSEL_E_CONFIG);
 	assert_int_equal(cfg_parse_bool("Off", &b), 0);
 	assert_false(b);

@@ -1,0 +1,366 @@
+/* Renewal requests and certificate expiries in the directory (see db_renew.h).
+ *
+ * A request is keyed by (secondary, key id), so a secondary that asks again with the
+ * same key (polling while an operator decides, or after a restart) finds its request
+ * instead of filing another. Issuing records the certificate on the request and on the
+ * secondary in one transaction: the certificate reaches the secondary only after that
+ * commit, so the directory never lags behind a certificate in use. The certificate the
+ * secondary asked with becomes its `previous` one, accepted by peers until it registers
+ * with the new one. */
+#include <stdio.h>
+#include <string.h>
+
+#include "db_internal.h"
+#include "db_renew.h"
+#include "err.h"
+
+struct renew_secondary {
+	int64_t id;
+	char previous_serial[PKI_SERIAL_MAX + 1];
+};
+
+static int renew_secondary_get(struct db *db, const char *name, struct renew_secondary *row)
+{
+	sqlite3_stmt *st = db_stmt(db, ST_RENEW_SECONDARY);
+	int rc;
+
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		const char *prev = db_col_text(st, 4);
+
+		row->id = sqlite3_column_int64(st, 0);
+		snprintf(row->previous_serial, sizeof row->previous_serial, "%s",
+			 prev ? prev : "");
+		rc = 0;
+	} else if (rc == SQLITE_DONE) {
+		rc = db_set_error(db, INSEL_E_NOT_FOUND, "no secondary named '%s'", name);
+	} else {
+		rc = db_sqlite_error(db, "cannot read the secondary");
+	}
+	sqlite3_reset(st);
+	return rc;
+}
+
+static const char *state_word(const char *text)
+{
+	static const char *const words[] = {"pending", "issued", "rejected", "superseded"};
+
+	for (size_t i = 0; text && i < sizeof words / sizeof words[0]; i++)
+		if (strcmp(text, words[i]) == 0)
+			return words[i];
+	return "pending";
+}
+
+/* The secondary's request for key_id: 0 with *id and *state, or INSEL_E_NOT_FOUND. */
+static int find_request(struct db *db, int64_t secondary_id, const char *key_id, int64_t *id,
+			const char **state)
+{
+	sqlite3_stmt *st = db_stmt(db, ST_RENEW_FIND);
+	int rc;
+
+	sqlite3_bind_int64(st, 1, secondary_id);
+	sqlite3_bind_text(st, 2, key_id, -1, SQLITE_TRANSIENT);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*id = sqlite3_column_int64(st, 0);
+		*state = state_word(db_col_text(st, 1));
+		rc = 0;
+	} else {
+		rc = rc == SQLITE_DONE ? INSEL_E_NOT_FOUND
+				       : db_sqlite_error(db, "cannot read renewal requests");
+	}
+	sqlite3_reset(st);
+	return rc;
+}
+
+static int file_request_tx(struct db *db, const struct db_renew_request *r, int64_t now,
+			   int64_t *id, const char **state)
+{
+	struct renew_secondary sec;
+	sqlite3_stmt *st;
+	int rc = renew_secondary_get(db, r->secondary, &sec);
+
+	if (!rc)
+		rc = find_request(db, sec.id, r->key_id, id, state);
+	if (rc != INSEL_E_NOT_FOUND)
+		return rc;
+	/* One pending request per secondary: the newest key is the one it will use. */
+	st = db_stmt(db, ST_RENEW_SUPERSEDE);
+	sqlite3_bind_int64(st, 1, sec.id);
+	sqlite3_bind_int64(st, 2, now);
+	rc = db_exec_stmt(db, st, "cannot supersede older requests");
+	if (rc)
+		return rc;
+	st = db_stmt(db, ST_RENEW_INSERT);
+	sqlite3_bind_int64(st, 1, sec.id);
+	sqlite3_bind_text(st, 2, r->key_id, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 3, r->csr, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 4, r->requested_with->fingerprint, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 5, r->requested_with->serial, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 6, r->requested_with->not_after);
+	sqlite3_bind_int64(st, 7, now);
+	rc = db_exec_stmt(db, st, "cannot file the renewal request");
+	if (rc)
+		return rc;
+	*id = sqlite3_last_insert_rowid(db->sql);
+	*state = "pending";
+	return 0;
+}
+
+int db_renew_file(struct db *db, const struct db_renew_request *r, int64_t now, int64_t *id,
+		  const char **state)
+{
+	int rc = db_tx_begin(db);
+
+	return rc ? rc : db_tx_end(db, file_request_tx(db, r, now, id, state));
+}
+
+/* ---- reading requests ---- */
+
+static json_t *request_row_json(sqlite3_stmt *st, bool with_pem)
+{
+	json_t *row = json_pack("{s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
+				"request", (json_int_t)sqlite3_column_int64(st, 0),
+				"secondary", db_col_json_str(st, 1),
+				"state", db_col_json_str(st, 2),
+				"key_id", db_col_json_str(st, 3),
+				"requested_with", db_col_json_str(st, 4),
+				"requested_with_serial", db_col_json_str(st, 5),
+				"requested_with_not_after", db_col_json_int(st, 6),
+				"created_at", db_col_json_int(st, 7),
+				"decided_at", db_col_json_int(st, 8),
+				"serial", db_col_json_str(st, 9),
+				"fingerprint", db_col_json_str(st, 10),
+				"not_after", db_col_json_int(st, 11),
+				"issued_by", db_col_json_str(st, 12));
+
+	if (row && with_pem) {
+		json_object_set_new(row, "certificate", db_col_json_str(st, 13));
+		json_object_set_new(row, "csr", db_col_json_str(st, 14));
+	}
+	return row;
+}
+
+int db_renew_get(struct db *db, int64_t id, bool with_pem, json_t **out)
+{
+	sqlite3_stmt *st = db_stmt(db, ST_RENEW_GET);
+	int rc;
+
+	sqlite3_bind_int64(st, 1, id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*out = request_row_json(st, with_pem);
+		rc = *out ? 0 : db_set_error(db, INSEL_E_DB, "out of memory");
+	} else if (rc == SQLITE_DONE) {
+		rc = db_set_error(db, INSEL_E_NOT_FOUND, "no renewal request %lld", (long long)id);
+	} else {
+		rc = db_sqlite_error(db, "cannot read the renewal request");
+	}
+	sqlite3_reset(st);
+	return rc;
+}
+
+int db_renew_list(struct db *db, bool pending_only, json_t **out)
+{
+	sqlite3_stmt *st = db_stmt(db, ST_RENEW_LIST);
+	bool began = db_read_begin(db);
+	json_t *list = json_array();
+	int rc;
+
+	sqlite3_bind_int(st, 1, pending_only);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		json_array_append_new(list, request_row_json(st, false));
+	if (rc != SQLITE_DONE) {
+		rc = db_sqlite_error(db, "cannot list renewal requests");
+		json_decref(list);
+	} else {
+		rc = 0;
+		*out = list;
+	}
+	sqlite3_reset(st);
+	db_read_end(db, began);
+	return rc;
+}
+
+/* ---- deciding ---- */
+
+static int decide(struct db *db, int64_t id, const char *state, const char *cert_pem,
+		  const struct pki_identity *cert, const char *issued_by, int64_t now)
+{
+	sqlite3_stmt *st = db_stmt(db, ST_RENEW_DECIDE);
+	int rc;
+
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_text(st, 2, state, -1, SQLITE_STATIC);
+	db_bind_text_or_null(st, 3, cert_pem);
+	db_bind_text_or_null(st, 4, cert ? cert->serial : NULL);
+	db_bind_text_or_null(st, 5, cert ? cert->fingerprint : NULL);
+	if (cert)
+		sqlite3_bind_int64(st, 6, cert->not_after);
+	db_bind_text_or_null(st, 7, issued_by);
+	sqlite3_bind_int64(st, 8, now);
+	rc = db_exec_stmt(db, st, "cannot record the decision");
+	if (!rc && sqlite3_changes(db->sql) != 1)
+		rc = db_set_error(db, INSEL_E_CONFLICT,
+				  "renewal request %lld is not pending any more", (long long)id);
+	return rc;
+}
+
+/* Reads what issuing needs from request id: the secondary's row and the certificate it
+ * asked with. */
+static int request_origin(struct db *db, int64_t id, int64_t *secondary_id,
+			  char fingerprint[PKI_FINGERPRINT_LEN + 1],
+			  char serial[PKI_SERIAL_MAX + 1], int64_t *not_after)
+{
+	sqlite3_stmt *st = db_stmt(db, ST_RENEW_GET);
+	int rc;
+
+	sqlite3_bind_int64(st, 1, id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		const char *fp = db_col_text(st, 4), *sn = db_col_text(st, 5);
+
+		snprintf(fingerprint, PKI_FINGERPRINT_LEN + 1, "%s", fp ? fp : "");
+		snprintf(serial, PKI_SERIAL_MAX + 1, "%s", sn ? sn : "");
+		*not_after = sqlite3_column_int64(st, 6);
+		*secondary_id = sqlite3_column_int64(st, 15);
+		rc = 0;
+	} else if (rc == SQLITE_DONE) {
+		rc = db_set_error(db, INSEL_E_NOT_FOUND, "no renewal request %lld", (long long)id);
+	} else {
+		rc = db_sqlite_error(db, "cannot read the renewal request");
+	}
+	sqlite3_reset(st);
+	return rc;
+}
+
+static int issued_tx(struct db *db, int64_t id, const char *cert_pem,
+		     const struct pki_identity *cert, const char *issued_by, int64_t now)
+{
+	char fingerprint[PKI_FINGERPRINT_LEN + 1], serial[PKI_SERIAL_MAX + 1];
+	int64_t secondary_id, not_after;
+	sqlite3_stmt *st;
+	int rc = request_origin(db, id, &secondary_id, fingerprint, serial, &not_after);
+
+	if (!rc)
+		rc = decide(db, id, "issued", cert_pem, cert, issued_by, now);
+	if (rc)
+		return rc;
+	st = db_stmt(db, ST_RENEW_SET_CERT);
+	sqlite3_bind_int64(st, 1, secondary_id);
+	sqlite3_bind_text(st, 2, fingerprint, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 3, serial, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 4, not_after);
+	sqlite3_bind_text(st, 5, cert->fingerprint, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 6, cert->serial, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 7, cert->not_after);
+	return db_exec_stmt(db, st, "cannot record the secondary's new certificate");
+}
+
+int db_renew_issued(struct db *db, int64_t id, const char *cert_pem,
+		    const struct pki_identity *cert, const char *issued_by, int64_t now)
+{
+	int rc = db_tx_begin(db);
+
+	return rc ? rc : db_tx_end(db, issued_tx(db, id, cert_pem, cert, issued_by, now));
+}
+
+int db_renew_reject(struct db *db, int64_t id, int64_t now)
+{
+	int rc = db_tx_begin(db);
+
+	return rc ? rc : db_tx_end(db, decide(db, id, "rejected", NULL, NULL, NULL, now));
+}
+
+/* ---- registration during and after a switch ---- */
+
+bool db_renew_previous_registers(struct db *db, const char *secondary,
+				 const char *fingerprint, int64_t now,
+				 char current_fingerprint[PKI_FINGERPRINT_LEN + 1],
+				 char current_serial[PKI_SERIAL_MAX + 1])
+{
+	sqlite3_stmt *st = db_stmt(db, ST_RENEW_PREVIOUS);
+	bool found = false;
+
+	sqlite3_bind_text(st, 1, secondary, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 2, fingerprint, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 3, now);
+	if (sqlite3_step(st) == SQLITE_ROW && db_col_text(st, 0) && db_col_text(st, 1)) {
+		snprintf(current_fingerprint, PKI_FINGERPRINT_LEN + 1, "%s", db_col_text(st, 0));
+		snprintf(current_serial, PKI_SERIAL_MAX + 1, "%s", db_col_text(st, 1));
+		found = true;
+	}
+	sqlite3_reset(st);
+	return found;
+}
+
+int db_renew_registered(struct db *db, const char *secondary, const struct pki_identity *id)
+{
+	sqlite3_stmt *st = db_stmt(db, ST_RENEW_SEEN);
+
+	sqlite3_bind_text(st, 1, secondary, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 2, id->fingerprint, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 3, id->not_after);
+	return db_exec_stmt(db, st, "cannot record the certificate's expiry");
+}
+
+int db_renew_revoke_previous(struct db *db, const char *secondary, const char *reason,
+			     int64_t now)
+{
+	struct renew_secondary row;
+	int rc = renew_secondary_get(db, secondary, &row);
+
+	if (rc || !row.previous_serial[0] || db_is_revoked(db, row.previous_serial))
+		return rc;
+	return db_revoke_tx(db, row.previous_serial, secondary, reason, now);
+}
+
+/* ---- expiries ---- */
+
+int db_principal_cert_put(struct db *db, const char *kind, const struct pki_identity *id,
+			  int64_t now)
+{
+	sqlite3_stmt *st = db_stmt(db, ST_PCERT_PUT);
+
+	db_read_release(db);
+	sqlite3_bind_text(st, 1, kind, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 2, id->name, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 3, id->serial, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 4, id->fingerprint, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 5, id->not_before);
+	sqlite3_bind_int64(st, 6, id->not_after);
+	sqlite3_bind_int64(st, 7, now);
+	return db_exec_stmt(db, st, "cannot record the certificate");
+}
+
+int db_expiry_list(struct db *db, int64_t now, json_t **out)
+{
+	sqlite3_stmt *st = db_stmt(db, ST_EXPIRY_LIST);
+	bool began = db_read_begin(db);
+	json_t *list = json_array();
+	int rc;
+
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int64_t not_after = sqlite3_column_int64(st, 3);
+		json_t *row = json_pack("{s:o, s:o, s:o, s:I, s:I}", "role", db_col_json_str(st, 0),
+					"name", db_col_json_str(st, 1),
+					"serial", db_col_json_str(st, 2),
+					"not_after", (json_int_t)not_after,
+					"seconds_left", (json_int_t)(not_after - now));
+
+		if (row && sqlite3_column_type(st, 4) != SQLITE_NULL)
+			json_object_set_new(row, "pending_request", db_col_json_int(st, 4));
+		json_array_append_new(list, row);
+	}
+	if (rc != SQLITE_DONE) {
+		rc = db_sqlite_error(db, "cannot list certificate expiries");
+		json_decref(list);
+	} else {
+		rc = 0;
+		*out = list;
+	}
+	sqlite3_reset(st);
+	db_read_end(db, began);
+	return rc;
+}
