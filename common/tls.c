@@ -36,8 +36,19 @@
 #define TLS_REFUSAL_LOG_MS 10000  /* at most one line per listener this often */
 #define TLS_DEADLINE_TEXT_MAX 96
 
+/* Credentials replaced while sessions made with them were still open (a renewed
+ * certificate): kept until the last of those sessions is freed. */
+struct tls_retired_cred {
+	gnutls_certificate_credentials_t cred;
+	unsigned sessions;
+	struct tls_retired_cred *next;
+};
+
 struct tls_creds {
 	gnutls_certificate_credentials_t cred;
+	unsigned sessions;          /* open sessions made with cred */
+	struct tls_retired_cred *retired;
+	char *ca_file;              /* for tls_creds_replace */
 	struct pki_identity self;
 	tls_revoked_fn revoked;
 	void *revoked_ctx;
@@ -366,6 +377,14 @@ static int load_into(struct tls_creds *c, const char *ca_file, const char *cert_
 	return rc;
 }
 
+/* The CA file, kept for tls_creds_replace. */
+static int keep_ca_file(struct tls_creds *c, const char *ca_file, char *err, size_t errlen)
+{
+	if (!(c->ca_file = strdup(ca_file)))
+		return err_set(err, errlen, -ENOMEM, "out of memory");
+	return 0;
+}
+
 static int creds_new(struct tls_creds **out, char *err, size_t errlen)
 {
 	struct tls_creds *c = calloc(1, sizeof *c);
@@ -390,6 +409,8 @@ int tls_creds_load(struct tls_creds **out, const char *ca_file, const char *cert
 	if (rc)
 		return rc;
 	rc = load_into(c, ca_file, cert_file, key_file, NULL, err, errlen);
+	if (!rc)
+		rc = keep_ca_file(c, ca_file, err, errlen);
 	if (rc) {
 		tls_creds_free(c);
 		return rc;
@@ -411,6 +432,8 @@ int tls_creds_load_signer(struct tls_creds **out, const char *ca_file, const cha
 	if (rc)
 		return rc;
 	rc = load_into(c, ca_file, cert_file, NULL, signer, err, errlen);
+	if (!rc)
+		rc = keep_ca_file(c, ca_file, err, errlen);
 	if (rc) {
 		tls_creds_free(c);
 		return rc;
@@ -424,7 +447,83 @@ void tls_creds_free(struct tls_creds *c)
 	if (!c)
 		return;
 	gnutls_certificate_free_credentials(c->cred);
+	while (c->retired) {
+		struct tls_retired_cred *r = c->retired;
+
+		c->retired = r->next;
+		gnutls_certificate_free_credentials(r->cred);
+		free(r);
+	}
+	free(c->ca_file);
 	free(c);
+}
+
+int tls_creds_replace(struct tls_creds *c, const char *cert_file, const char *key_file,
+		      const struct tls_signer *signer, char *err, size_t errlen)
+{
+	struct tls_creds next = {.handshake_timeout_ms = c->handshake_timeout_ms};
+	struct tls_retired_cred *r = NULL;
+	int rc;
+
+	if (!cert_file || !key_file == !signer || !c->ca_file)
+		return err_set(err, errlen, INSEL_E_BAD_FIELD,
+			       "a certificate and either a key file or a key holder are needed");
+	if (gnutls_certificate_allocate_credentials(&next.cred) < 0)
+		return err_set(err, errlen, INSEL_E_CRYPTO, "cannot allocate TLS credentials");
+	rc = load_into(&next, c->ca_file, cert_file, key_file, signer, err, errlen);
+	if (!rc && c->sessions && !(r = calloc(1, sizeof *r)))
+		rc = err_set(err, errlen, -ENOMEM, "out of memory");
+	if (rc) {
+		gnutls_certificate_free_credentials(next.cred);
+		return rc;
+	}
+	if (r) {
+		r->cred = c->cred;
+		r->sessions = c->sessions;
+		r->next = c->retired;
+		c->retired = r;
+	} else {
+		gnutls_certificate_free_credentials(c->cred);
+	}
+	c->cred = next.cred;
+	c->sessions = 0;
+	c->self = next.self;
+	return 0;
+}
+
+/* A session made with c is gone: its credentials may go too if they were replaced. */
+static void release_session_cred(struct tls_creds *c, gnutls_certificate_credentials_t used)
+{
+	struct tls_retired_cred **pp;
+
+	if (used == c->cred) {
+		if (c->sessions)
+			c->sessions--;
+		return;
+	}
+	for (pp = &c->retired; *pp; pp = &(*pp)->next) {
+		struct tls_retired_cred *r = *pp;
+
+		if (r->cred != used)
+			continue;
+		if (--r->sessions == 0) {
+			*pp = r->next;
+			gnutls_certificate_free_credentials(r->cred);
+			free(r);
+		}
+		return;
+	}
+}
+
+void tls_session_free(gnutls_session_t s, struct tls_creds *creds)
+{
+	void *used = NULL;
+
+	if (gnutls_credentials_get(s, GNUTLS_CRD_CERTIFICATE, &used) < 0)
+		used = NULL;
+	gnutls_deinit(s);
+	if (used)
+		release_session_cred(creds, used);
 }
 
 void tls_creds_set_revocation_check(struct tls_creds *c, tls_revoked_fn fn, void *ctx)
@@ -617,6 +716,7 @@ int tls_session_new(gnutls_session_t *out, struct tls_creds *creds, bool server,
 	}
 	gnutls_session_set_ptr(s, policy);
 	gnutls_session_set_verify_function(s, verify_during_handshake);
+	creds->sessions++;
 	*out = s;
 	return 0;
 }
@@ -753,7 +853,7 @@ static int flush(struct tls_conn *c)
 
 static void conn_free(struct tls_conn *c)
 {
-	gnutls_deinit(c->session);
+	tls_session_free(c->session, (struct tls_creds *)c->policy.creds);
 	buf_free(&c->in);
 	buf_free(&c->out);
 	buf_free(&c->frame);

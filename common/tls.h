@@ -56,6 +56,14 @@ struct tls_signer {
  * public key must be signer's. */
 int tls_creds_load_signer(struct tls_creds **out, const char *ca_file, const char *cert_file,
 			  const struct tls_signer *signer, char *err, size_t errlen);
+/* Replaces this party's certificate and its key (a key file, or a signer for a key held
+ * by another process: exactly one of them) for every connection made or accepted from now
+ * on (a renewed certificate), after the same checks as tls_creds_load (they match, the
+ * certificate chains to the CA loaded then). Connections already open keep the
+ * credentials they were made with, which are freed with the last of them. On failure
+ * nothing changes. */
+int tls_creds_replace(struct tls_creds *c, const char *cert_file, const char *key_file,
+		      const struct tls_signer *signer, char *err, size_t errlen);
 /* Revocation is asked of the owner at every handshake (the principal looks in its
  * directory; a secondary in the list it fetched from the principal). Return true if the
  * certificate with that serial (lowercase hex) is revoked. */

@@ -36,6 +36,9 @@ int tls_policy_init(struct tls_policy *p, const struct tls_creds *creds,
  * handshake. extra_flags adds to gnutls_init's (e.g. GNUTLS_NONBLOCK). */
 int tls_session_new(gnutls_session_t *out, struct tls_creds *creds, bool server,
 		    struct tls_policy *policy, unsigned extra_flags);
+/* Frees a session made by tls_session_new, and with it (if they were replaced since)
+ * the credentials it was made with. */
+void tls_session_free(gnutls_session_t s, struct tls_creds *creds);
 /* The one verification of a peer: chain to the organisation CA, validity dates, role,
  * name, revocation. 0, or INSEL_E_VERIFY with policy->error naming the failed check. */
 int tls_verify_peer(gnutls_session_t s, struct tls_policy *policy);

@@ -2,7 +2,8 @@
  * A good handshake carries messages both ways and both ends export the same keys; each
  * failed check (foreign CA, expired, not yet valid, revoked, wrong role, wrong name)
  * refuses the peer with a reason naming that check; a silent client times out; garbage
- * instead of a ClientHello fails cleanly and the server goes on serving. Certificates are
+ * instead of a ClientHello fails cleanly and the server goes on serving; a replaced
+ * (renewed) certificate serves new connections while an open one goes on. Certificates are
  * made at run time in a temporary directory. Callbacks only record; asserts come after
  * the loop has ended with every handle closed. */
 #include <setjmp.h>
@@ -60,6 +61,15 @@ static int make_pki(void **state)
 	issue(good, PKI_ROLE_SECONDARY, "old", now - 7200, now - 3600);
 	issue(good, PKI_ROLE_SECONDARY, "future", now + 3600, now + 7200);
 	issue(evil, PKI_ROLE_SECONDARY, "mallory", now - 60, now + 86400);
+	/* lan-b renewed: same name, new key (renewed.crt, renewed.key). */
+	snprintf(cmd, sizeof cmd, "%s/renewed.crt", dir);
+	snprintf(err, sizeof err, "%s/renewed.key", dir);
+	{
+		char why[256];
+
+		assert_int_equal(pki_issue_validity(good, PKI_ROLE_SECONDARY, "lan-b", now - 60,
+						    now + 86400, cmd, err, NULL, why, sizeof why), 0);
+	}
 	/* A client that trusts both CAs, to get a foreign certificate as far as the server. */
 	snprintf(cmd, sizeof cmd, "mkdir %s/both && cat %s/ca.crt %s/ca.crt > %s/both/ca.crt",
 		 dir, good, evil, dir);
@@ -859,6 +869,121 @@ static void authenticated_cap_at_handshake(void **state)
 	tls_creds_free(cli);
 }
 
+/* ---- replacing the server's certificate while a connection made with it is open ---- */
+
+struct renewal {
+	uv_loop_t loop;
+	struct tls_server *server;
+	struct tls_creds *server_creds, *client_creds;
+	struct tls_conn *first;      /* client connection made before the switch */
+	char first_fp[PKI_FINGERPRINT_LEN + 1], second_fp[PKI_FINGERPRINT_LEN + 1];
+	int replies, closes, ready;
+	int replace_rc, bad_replace_rc;
+};
+
+static void renewal_client_ready(struct tls_conn *c, int status);
+static void renewal_client_message(struct tls_conn *c, json_t *msg, int err);
+static void renewal_client_close(struct tls_conn *c);
+static const struct tls_conn_callbacks renewal_cli_cb = {
+	renewal_client_ready, renewal_client_message, renewal_client_close};
+
+static void renewal_connect(struct renewal *r, struct tls_conn **out)
+{
+	struct ip_endpoint to;
+
+	assert_int_equal(ip_endpoint_parse("127.0.0.1:0", &to), 0);
+	to.port = tls_server_port(r->server);
+	assert_int_equal(tls_connect(&r->loop, r->client_creds, &to, PKI_ROLE_SECONDARY, "lan-b",
+				     &renewal_cli_cb, r, out), 0);
+}
+
+static void renewal_client_ready(struct tls_conn *c, int status)
+{
+	struct renewal *r = tls_conn_data(c);
+	char cert[256], key[256], err[256];
+	struct tls_conn *second;
+
+	assert_int_equal(status, 0);
+	if (r->ready++ == 0) {
+		/* The switch, with the first connection open and idle. */
+		snprintf(r->first_fp, sizeof r->first_fp, "%s", tls_conn_peer(c)->fingerprint);
+		path_of(cert, sizeof cert, "renewed", "crt");
+		path_of(key, sizeof key, "lan-a", "key");
+		r->bad_replace_rc = tls_creds_replace(r->server_creds, cert, key, NULL, err,
+						       sizeof err);
+		path_of(key, sizeof key, "renewed", "key");
+		r->replace_rc = tls_creds_replace(r->server_creds, cert, key, NULL, err, sizeof err);
+		renewal_connect(r, &second);
+		return;
+	}
+	/* The second connection sees the new certificate; the first still carries messages. */
+	snprintf(r->second_fp, sizeof r->second_fp, "%s", tls_conn_peer(c)->fingerprint);
+	tls_conn_close(c, 0);
+	assert_int_equal(tls_conn_send_new(r->first, msg_request("ping", 1)), 0);
+}
+
+static void renewal_client_message(struct tls_conn *c, json_t *msg, int err)
+{
+	struct renewal *r = tls_conn_data(c);
+
+	assert_non_null(msg);
+	r->replies++;
+	tls_conn_close(c, 0);
+}
+
+static void renewal_client_close(struct tls_conn *c)
+{
+	struct renewal *r = tls_conn_data(c);
+
+	if (++r->closes == 2) {
+		tls_server_close(r->server);
+		r->server = NULL;
+	}
+}
+
+static void renewal_srv_message(struct tls_conn *c, json_t *msg, int err)
+{
+	if (msg)
+		assert_int_equal(tls_conn_send_new(c, msg_reply_ok(msg_id(msg))), 0);
+}
+
+static const struct tls_conn_callbacks renewal_srv_cb = {NULL, renewal_srv_message, NULL};
+
+static void renewal_accept(struct tls_server *s, struct tls_conn *c)
+{
+	tls_conn_set_callbacks(c, &renewal_srv_cb, tls_server_data(s));
+}
+
+static void replaced_certificate_for_new_connections_only(void **state)
+{
+	static const enum pki_role roles[] = {PKI_ROLE_SECONDARY};
+	struct renewal r = {0};
+	struct ip_endpoint bind;
+	char renewed[256], err[256];
+	struct pki_identity id;
+
+	assert_int_equal(uv_loop_init(&r.loop), 0);
+	r.server_creds = creds_for("ca", "lan-b");
+	r.client_creds = creds_for("ca", "lan-a");
+	assert_int_equal(ip_endpoint_parse("127.0.0.1:0", &bind), 0);
+	assert_int_equal(tls_server_listen(&r.loop, r.server_creds, &bind, roles, 1,
+					   renewal_accept, &r, &r.server), 0);
+	renewal_connect(&r, &r.first);
+	assert_int_equal(uv_run(&r.loop, UV_RUN_DEFAULT), 0);
+	assert_int_equal(uv_loop_close(&r.loop), 0);
+	path_of(renewed, sizeof renewed, "renewed", "crt");
+	assert_int_equal(pki_read_identity(renewed, &id, err, sizeof err), 0);
+	assert_int_equal(r.bad_replace_rc, INSEL_E_CONFIG);
+	assert_int_equal(r.replace_rc, 0);
+	assert_int_equal(r.ready, 2);
+	assert_string_not_equal(r.first_fp, r.second_fp);
+	assert_string_equal(r.second_fp, id.fingerprint);
+	assert_string_equal(tls_creds_identity(r.server_creds)->fingerprint, id.fingerprint);
+	assert_int_equal(r.replies, 1);
+	tls_creds_free(r.server_creds);
+	tls_creds_free(r.client_creds);
+}
+
 static void creds_errors_name_the_file(void **state)
 {
 	char ca[256], cert[256], key[256], err[256];
@@ -900,6 +1025,7 @@ int main(void)
 		cmocka_unit_test(login_deadline_and_authenticated_cap),
 		cmocka_unit_test(authenticated_cap_at_handshake),
 		cmocka_unit_test(creds_errors_name_the_file),
+		cmocka_unit_test(replaced_certificate_for_new_connections_only),
 	};
 
 	return cmocka_run_group_tests(tests, make_pki, remove_pki);
