@@ -1,5 +1,6 @@
 /* `insel status`: the gateway's view: which LAN, whether the principal is reachable, how
- * many calls run against the limit. */
+ * many calls run against the limit, and warnings of certificates expiring soon (the
+ * gateway's own, the CA's) with the state of the gateway's renewal. */
 #include <stdio.h>
 
 #include "client.h"
@@ -11,6 +12,24 @@ static const char *str(const json_t *o, const char *key)
 	return v ? v : "?";
 }
 
+static void print_certificates(const json_t *reply)
+{
+	const json_t *renewal = json_object_get(reply, "renewal"), *w;
+	size_t i;
+
+	if (renewal) {
+		printf("renewal    %s", str(renewal, "state"));
+		if (json_object_get(renewal, "request"))
+			printf(" (request %lld)",
+			       (long long)json_integer_value(json_object_get(renewal, "request")));
+		if (json_object_get(renewal, "last_error"))
+			printf("; last attempt: %s", str(renewal, "last_error"));
+		printf("\n");
+	}
+	json_array_foreach(json_object_get(reply, "warnings"), i, w)
+		printf("%s  %s\n", i == 0 ? "WARNING" : "       ", json_string_value(w));
+}
+
 static void print_status(const json_t *reply, const char *arg)
 {
 	(void)arg;
@@ -20,6 +39,7 @@ static void print_status(const json_t *reply, const char *arg)
 	printf("calls      %lld of at most %lld\n",
 	       (long long)json_integer_value(json_object_get(reply, "calls")),
 	       (long long)json_integer_value(json_object_get(reply, "limit")));
+	print_certificates(reply);
 }
 
 int status_main(int argc, char **argv)

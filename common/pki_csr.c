@@ -439,3 +439,45 @@ bool pki_cert_matches_key(const char *cert_pem, size_t cert_len, const char *key
 		return false;
 	return pki_key_id(key_pem, key_len, key_id) == 0 && strcmp(cert_id, key_id) == 0;
 }
+
+int pki_csr_der_to_pem(const void *der, size_t len, char **pem)
+{
+	gnutls_datum_t in = {(unsigned char *)der, (unsigned)len}, out = {NULL, 0};
+	gnutls_x509_crq_t crq;
+	int rc;
+
+	if (len > PKI_CSR_MAX || gnutls_x509_crq_init(&crq) < 0)
+		return INSEL_E_TOO_BIG;
+	rc = gnutls_x509_crq_import(crq, &in, GNUTLS_X509_FMT_DER);
+	if (rc >= 0)
+		rc = gnutls_x509_crq_export2(crq, GNUTLS_X509_FMT_PEM, &out);
+	gnutls_x509_crq_deinit(crq);
+	if (rc < 0)
+		return INSEL_E_MALFORMED;
+	*pem = datum_to_string(&out, false);
+	return *pem ? 0 : -ENOMEM;
+}
+
+int pki_cert_spki(const char *pem, size_t len, unsigned char *out, size_t cap,
+		  size_t *out_len)
+{
+	gnutls_x509_crt_t crt;
+	gnutls_pubkey_t pub;
+	size_t n = cap;
+	int rc = import_cert(pem, len, &crt);
+
+	if (rc)
+		return rc;
+	rc = gnutls_pubkey_init(&pub);
+	if (rc >= 0) {
+		rc = gnutls_pubkey_import_x509(pub, crt, 0);
+		if (rc >= 0)
+			rc = gnutls_pubkey_export(pub, GNUTLS_X509_FMT_DER, out, &n);
+		gnutls_pubkey_deinit(pub);
+	}
+	gnutls_x509_crt_deinit(crt);
+	if (rc < 0)
+		return INSEL_E_MALFORMED;
+	*out_len = n;
+	return 0;
+}

@@ -61,6 +61,11 @@ bool pki_cert_matches_key(const char *cert_pem, size_t cert_len, const char *key
 			  size_t key_len);
 /* The key id (as in pki_csr_info) of the key in key_pem. */
 int pki_key_id(const char *key_pem, size_t key_len, char out[PKI_KEYID_LEN + 1]);
+/* A request in DER (as a key holder makes it) as PEM text (malloc'd). */
+int pki_csr_der_to_pem(const void *der, size_t len, char **pem);
+/* The DER SubjectPublicKeyInfo of a PEM certificate's key, in out (cap bytes). */
+int pki_cert_spki(const char *pem, size_t len, unsigned char *out, size_t cap,
+		  size_t *out_len);
 /* Wipes and frees a secret string. */
 void pki_secret_free(char *secret);
 

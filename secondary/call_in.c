@@ -214,7 +214,6 @@ static void trunk_caller_reply(void *ctx, const json_t *reply, int err)
 	struct trunk *t = call->trunk;
 	struct ip_prefix dir[SECONDARY_MAX_PREFIXES];
 	const json_t *entry;
-	const char *fingerprint;
 	size_t ndir;
 
 	if (err || !msg_reply_is_ok(reply, NULL, NULL)) {
@@ -226,9 +225,8 @@ static void trunk_caller_reply(void *ctx, const json_t *reply, int err)
 		return;
 	}
 	entry = directory_lan(reply, call->caller);
-	fingerprint = json_string_value(json_object_get(entry, "fingerprint"));
-	if (!entry || !fingerprint ||
-	    strcmp(fingerprint, tls_conn_peer(call->peer->tls)->fingerprint) != 0) {
+	if (!entry ||
+	    !directory_names_certificate(entry, tls_conn_peer(call->peer->tls)->fingerprint)) {
 		log_warn("call %s: trunk from LAN %s by a secondary the directory does not name",
 			 call->id_hex, call->caller);
 		call_end(call, "forbidden", "the calling gateway does not serve that LAN");
@@ -263,7 +261,6 @@ static void trunk_caller_reply(void *ctx, const json_t *reply, int err)
 static void caller_check_reply(void *ctx, const json_t *reply, int err)
 {
 	struct call *call = ctx;
-	const char *fingerprint;
 	const struct pki_identity *peer;
 
 	if (err) {
@@ -275,8 +272,8 @@ static void caller_check_reply(void *ctx, const json_t *reply, int err)
 		return;
 	}
 	peer = tls_conn_peer(call->peer->tls);
-	if (!msg_reply_is_ok(reply, NULL, NULL) || msg_get_str(reply, "fingerprint", &fingerprint) ||
-	    strcmp(fingerprint, peer->fingerprint) != 0) {
+	if (!msg_reply_is_ok(reply, NULL, NULL) ||
+	    !directory_names_certificate(reply, peer->fingerprint)) {
 		log_warn("call %s: secondary '%s' is not the directory's gateway for caller %s",
 			 call->id_hex, peer->name, call->caller);
 		call_end(call, "forbidden", "the caller does not belong to the calling gateway");

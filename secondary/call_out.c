@@ -165,6 +165,8 @@ static void dial(struct call *call)
 			  call->peer_fingerprint, &call->peer);
 	if (rc)
 		call_end(call, "peer_down", insel_strerror(rc));
+	else
+		peer_also_accept(call->peer, call->peer_previous);
 }
 
 /* A network call: the callee LAN's prefixes, which must hold its gateway's addresses. */
@@ -247,6 +249,7 @@ static void lookup_reply(void *ctx, const json_t *reply, int err)
 	call->peer_endpoint = endpoint;
 	snprintf(call->peer_name, sizeof call->peer_name, "%s", name);
 	snprintf(call->peer_fingerprint, sizeof call->peer_fingerprint, "%s", fingerprint);
+	directory_previous_fingerprint(reply, call->peer_previous);
 	if (!call->tun)
 		dial(call);
 	else if (request_lan_list(call, callee_lan_reply))
@@ -376,6 +379,7 @@ static void trunk_lookup_reply(void *ctx, const json_t *reply, int err)
 	call->npeer_prefixes = ndir;
 	snprintf(call->peer_name, sizeof call->peer_name, "%s", name);
 	snprintf(call->peer_fingerprint, sizeof call->peer_fingerprint, "%s", fingerprint);
+	directory_previous_fingerprint(entry, call->peer_previous);
 	dial(call);
 }
 

@@ -13,7 +13,8 @@
  *                                              whose local party is this user; the
  *                                              operator sees every call, trunks included
  *   hangup  {call}                          -> {} (a call listed by "calls")
- *   status  {}                              -> {secondary, lan, user, principal, calls, limit}
+ *   status  {}                              -> {secondary, lan, user, principal, calls, limit,
+ *                                               certificates, warnings, renewal}
  *
  * hello comes first and once; a client over TLS has a user certificate or none. The
  * operator is a client on the gateway's unix socket whose process runs as root or in the
@@ -384,6 +385,7 @@ static void status_handle(struct client_conn *c, json_t *req)
 			    json_string(principal_link_up(&s->principal) ? "up" : "unreachable"));
 	json_object_set_new(reply, "calls", json_integer((json_int_t)call_count(s)));
 	json_object_set_new(reply, "limit", json_integer(s->cfg.max_calls));
+	renew_status(s, reply);
 	client_send(c, reply);
 }
 

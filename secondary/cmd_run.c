@@ -38,6 +38,7 @@ static void on_signal(uv_signal_t *sig, int signum)
 		call_end(s->calls, "shutdown", "the gateway is stopping");
 	client_api_stop(s);
 	peer_api_stop(s);
+	renew_stop(s);
 	principal_link_stop(&s->principal);
 	uv_close((uv_handle_t *)&s->sigterm, NULL);
 	uv_close((uv_handle_t *)&s->sigint, NULL);
@@ -63,6 +64,7 @@ static int load_credentials(struct secondary *s, char *err, size_t errlen)
 
 	if (rc)
 		return rc;
+	renew_recover_files(&s->cfg, &s->keyholder.current);
 	keyholder_tls_signer(&s->keyholder, &s->keyholder.current, &signer);
 	rc = tls_creds_load_signer(&s->creds, s->cfg.ca, s->cfg.cert, &signer, err, errlen);
 	if (rc)
@@ -103,6 +105,7 @@ int run_main(int argc, char **argv)
 	watch_signals(&s);
 	rules_sweep_leftovers();
 	principal_link_start(&s.principal, &s);
+	renew_start(&s);
 	trunks_start(&s);
 	/* Listeners exist: from here on only what serving needs (sandbox.c). */
 	if (secondary_sandbox_enter(&s.cfg) != 0) {

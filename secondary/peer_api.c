@@ -320,7 +320,8 @@ static void outgoing_ready(struct tls_conn *t, int status)
 		return;
 	}
 	if (p->expected_fingerprint[0] &&
-	    strcmp(tls_conn_peer(t)->fingerprint, p->expected_fingerprint) != 0) {
+	    strcmp(tls_conn_peer(t)->fingerprint, p->expected_fingerprint) != 0 &&
+	    strcmp(tls_conn_peer(t)->fingerprint, p->expected_previous) != 0) {
 		log_error("secondary '%s' presented a certificate the directory does not know "
 			  "(fingerprint %s)", tls_conn_peer(t)->name, tls_conn_peer(t)->fingerprint);
 		tls_conn_close(t, INSEL_E_VERIFY);
@@ -354,6 +355,12 @@ int peer_connect(struct secondary *s, struct call *call, const struct ip_endpoin
 	}
 	*out = p;
 	return 0;
+}
+
+void peer_also_accept(struct peer_conn *p, const char *previous_fingerprint)
+{
+	if (previous_fingerprint && strlen(previous_fingerprint) == PKI_FINGERPRINT_LEN)
+		memcpy(p->expected_previous, previous_fingerprint, PKI_FINGERPRINT_LEN + 1);
 }
 
 void peer_close(struct peer_conn *p)

@@ -13,6 +13,7 @@
  *   call_rekey.c      ephemeral key exchanges that renew each call's keys
  *   keyholder_proc.c  the key holder process, which alone holds the private key, and
  *   keyholder_serve.c   its answers to signature and renewal requests
+ *   renew.c           certificate renewal through the principal, expiry warnings
  */
 #ifndef INSEL_SECONDARY_H
 #define INSEL_SECONDARY_H
@@ -180,6 +181,8 @@ struct peer_conn {
 	 * ends the call (principal_link.c). */
 	char name[PKI_NAME_MAX + 1];
 	char serial[PKI_SERIAL_MAX + 1];
+	char expected_previous[PKI_FINGERPRINT_LEN + 1];     /* and its certificate before a
+							      * renewal, if switching */
 };
 
 int peer_api_start(struct secondary *s);
@@ -189,6 +192,9 @@ int peer_send(struct peer_conn *p, json_t *msg);
 int peer_connect(struct secondary *s, struct call *call, const struct ip_endpoint *to,
 		 const char *name, const char *fingerprint, struct peer_conn **out);
 void peer_close(struct peer_conn *p);
+/* An outgoing connection also accepts the certificate the directory names as the peer
+ * secondary's previous one (it is switching to a renewed certificate). */
+void peer_also_accept(struct peer_conn *p, const char *previous_fingerprint);
 
 /* ---- auxiliaries ---- */
 
@@ -301,6 +307,8 @@ struct call {
 					    * directory */
 	char peer_name[PKI_NAME_MAX + 1];
 	char peer_fingerprint[PKI_FINGERPRINT_LEN + 1];
+	char peer_previous[PKI_FINGERPRINT_LEN + 1];  /* the directory's previous_fingerprint
+						       * of that secondary (renewing), or "" */
 	struct call_rekey *rekey;      /* key exchanges within the call (call_rekey.c) */
 	/* Caller of a network call: the callee LAN's prefixes in the directory, which must
 	 * hold the gateway address(es) the callee's secondary answers with. */
@@ -388,6 +396,27 @@ void uid_pool_give(struct uid_pool *p, uint32_t uid);
 /* Installs it once the listeners exist, unless [secondary] seccomp = off. */
 int secondary_sandbox_enter(const struct secondary_config *cfg);
 
+/* ---- certificate renewal (renew.c) ---- */
+
+struct renew;
+/* Before the credentials are loaded: finishes a certificate switch that a crash or power
+ * loss interrupted (the holder's key, key, already the new one, the certificate not). */
+void renew_recover_files(const struct secondary_config *cfg, const struct keyholder_key *key);
+int renew_start(struct secondary *s);
+void renew_stop(struct secondary *s);
+/* Replaces the gateway's certificate, and the key (held by the key holder) that signs for
+ * it, for every connection made from now on; connections already open (calls, the
+ * principal link) keep theirs. */
+int secondary_creds_replace(struct secondary *s, const char *cert_path,
+			    const struct keyholder_key *key, char *err, size_t errlen);
+/* Adds the certificates' expiries, warnings and the renewal's state to a status reply. */
+void renew_status(struct secondary *s, json_t *reply);
+/* Whether a directory entry (look-up reply or LAN) names this certificate fingerprint as
+ * its secondary's: the current one, or the one it is being renewed from. */
+bool directory_names_certificate(const json_t *entry, const char *fingerprint);
+/* The entry's previous_fingerprint into out ("" if none). */
+void directory_previous_fingerprint(const json_t *entry, char out[PKI_FINGERPRINT_LEN + 1]);
+
 struct secondary {
 	uv_loop_t *loop;
 	struct secondary_config cfg;
@@ -406,6 +435,8 @@ struct secondary {
 	struct trunk trunks[SECONDARY_MAX_TRUNKS];
 	size_t ntrunks;
 	struct uid_pool aux_uids;
+
+	struct renew *renew;
 };
 
 int run_main(int argc, char **argv);
