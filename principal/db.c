@@ -142,6 +142,8 @@ static const char *const stmt_sql[ST_COUNT] = {
 			       "FROM secondaries WHERE name = ?1",
 	[ST_RENEW_FIND] = "SELECT id, state FROM cert_requests "
 			  "WHERE secondary_id = ?1 AND key_id = ?2",
+	[ST_RENEW_RECENT] = "SELECT count(*) FROM cert_requests "
+			    "WHERE secondary_id = ?1 AND created_at > ?2",
 	[ST_RENEW_SUPERSEDE] = "UPDATE cert_requests SET state = 'superseded', decided_at = ?2 "
 			       "WHERE secondary_id = ?1 AND state = 'pending'",
 	[ST_RENEW_INSERT] = "INSERT INTO cert_requests (secondary_id, key_id, csr, requested_with, "

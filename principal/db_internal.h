@@ -61,6 +61,7 @@ enum db_stmt_id {
 	/* certificate lifecycle (db_renew.c) */
 	ST_RENEW_SECONDARY,
 	ST_RENEW_FIND,
+	ST_RENEW_RECENT,
 	ST_RENEW_SUPERSEDE,
 	ST_RENEW_INSERT,
 	ST_RENEW_GET,

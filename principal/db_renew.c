@@ -74,6 +74,27 @@ static int find_request(struct db *db, int64_t secondary_id, const char *key_id,
 	return rc;
 }
 
+/* New keys are cheap for a secondary, rows are not for the directory. */
+static int check_request_rate(struct db *db, int64_t secondary_id, const char *name,
+			      int64_t now)
+{
+	sqlite3_stmt *st = db_stmt(db, ST_RENEW_RECENT);
+	int64_t recent = -1;
+
+	sqlite3_bind_int64(st, 1, secondary_id);
+	sqlite3_bind_int64(st, 2, now - 86400);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		recent = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	if (recent < 0)
+		return db_sqlite_error(db, "cannot count renewal requests");
+	if (recent >= DB_RENEW_MAX_PER_DAY)
+		return db_set_error(db, INSEL_E_LIMIT,
+				    "secondary %s filed %lld renewal requests in the last day; no "
+				    "more until some are older", name, (long long)recent);
+	return 0;
+}
+
 static int file_request_tx(struct db *db, const struct db_renew_request *r, int64_t now,
 			   int64_t *id, const char **state)
 {
@@ -84,6 +105,9 @@ static int file_request_tx(struct db *db, const struct db_renew_request *r, int6
 	if (!rc)
 		rc = find_request(db, sec.id, r->key_id, id, state);
 	if (rc != INSEL_E_NOT_FOUND)
+		return rc;
+	rc = check_request_rate(db, sec.id, r->secondary, now);
+	if (rc)
 		return rc;
 	/* One pending request per secondary: the newest key is the one it will use. */
 	st = db_stmt(db, ST_RENEW_SUPERSEDE);
@@ -239,7 +263,7 @@ static int issued_tx(struct db *db, int64_t id, const char *cert_pem,
 		     const struct pki_identity *cert, const char *issued_by, int64_t now)
 {
 	char fingerprint[PKI_FINGERPRINT_LEN + 1], serial[PKI_SERIAL_MAX + 1];
-	int64_t secondary_id, not_after;
+	int64_t secondary_id = 0, not_after = 0;
 	sqlite3_stmt *st;
 	int rc = request_origin(db, id, &secondary_id, fingerprint, serial, &not_after);
 

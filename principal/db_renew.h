@@ -20,8 +20,10 @@ struct db_renew_request {
 	const struct pki_identity *requested_with;  /* the certificate it asked over */
 };
 
+#define DB_RENEW_MAX_PER_DAY 24  /* new requests (new keys) a secondary may file a day */
+
 /* Finds the secondary's request for this key, or files it (superseding the secondary's
- * other pending requests). *id is the request's number, *issued whether a certificate
+ * other pending requests); INSEL_E_LIMIT past DB_RENEW_MAX_PER_DAY new requests. *id is the request's number, *issued whether a certificate
  * for it exists already, *state its state ("pending", "issued", "rejected",
  * "superseded"; a static string). INSEL_E_NOT_FOUND if the secondary is unknown. */
 int db_renew_file(struct db *db, const struct db_renew_request *r, int64_t now, int64_t *id,

@@ -117,6 +117,9 @@ void expiry_log_check(struct expiry_log *l, struct db *db, int64_t now, int64_t 
 	json_t *warnings, *row;
 	size_t i;
 
+	if (l->checked_at && now - l->checked_at < EXPIRY_CHECK_S)
+		return;
+	l->checked_at = now;
 	if (!l->last)
 		l->last = json_object();
 	if (expiry_warnings(db, now, warn_before_s, &warnings)) {

@@ -25,8 +25,10 @@ void expiry_format_duration(int64_t seconds, char *out, size_t n);
 /* The daemon's logging of expiries: each one in the window is logged when first seen,
  * then again after half of what remained (at most daily, at least 10 s apart). */
 struct expiry_log {
-	json_t *last;  /* "role/name/serial" -> time last logged */
+	json_t *last;        /* "role/name/serial" -> time last logged */
+	int64_t checked_at;  /* the directory is read at most every EXPIRY_CHECK_S */
 };
+#define EXPIRY_CHECK_S 30
 void expiry_log_check(struct expiry_log *l, struct db *db, int64_t now, int64_t warn_before_s);
 void expiry_log_free(struct expiry_log *l);
 

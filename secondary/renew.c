@@ -416,6 +416,13 @@ static void ask(struct renew *r)
 		r->state = RENEW_ASKING;
 }
 
+/* The principal's certificate, while the link is up. */
+static const struct pki_identity *principal_identity(const struct secondary *s)
+{
+	return s->principal.conn && principal_link_up(&s->principal)
+		       ? tls_conn_peer(s->principal.conn) : NULL;
+}
+
 static void warn_of_expiries(struct renew *r)
 {
 	const struct pki_identity *self = tls_creds_identity(r->sec->creds);
@@ -428,6 +435,10 @@ static void warn_of_expiries(struct renew *r)
 	if (r->have_ca && r->ca.not_after - now < r->warning_s)
 		log_warn("the organisation CA expires in %llds: every certificate stops with it",
 			 (long long)(r->ca.not_after - now));
+	if (principal_identity(r->sec) &&
+	    principal_identity(r->sec)->not_after - now < r->warning_s)
+		log_warn("the principal's certificate expires in %llds: tell its operator",
+			 (long long)(principal_identity(r->sec)->not_after - now));
 }
 
 static void check_cb(uv_timer_t *t)
@@ -521,9 +532,8 @@ void renew_status(struct secondary *s, json_t *reply)
 	json_array_append_new(certs, expiry_json("secondary", self, now));
 	if (r && r->have_ca)
 		json_array_append_new(certs, expiry_json("ca", &r->ca, now));
-	if (s->principal.conn && principal_link_up(&s->principal))
-		json_array_append_new(certs, expiry_json("principal",
-							 tls_conn_peer(s->principal.conn), now));
+	if (principal_identity(s))
+		json_array_append_new(certs, expiry_json("principal", principal_identity(s), now));
 	if (r && self->not_after - now < r->warning_s)
 		add_warning(warnings, "the gateway's certificate", self->not_after - now,
 			    r->state == RENEW_WAITING ? "; its renewal waits for the operator's "
@@ -532,6 +542,9 @@ void renew_status(struct secondary *s, json_t *reply)
 	if (r && r->have_ca && r->ca.not_after - now < r->warning_s)
 		add_warning(warnings, "the organisation's CA", r->ca.not_after - now,
 			    "; tell the operator: every certificate stops with it");
+	if (r && principal_identity(s) && principal_identity(s)->not_after - now < r->warning_s)
+		add_warning(warnings, "the principal's certificate",
+			    principal_identity(s)->not_after - now, "; tell the operator");
 	renewal = json_pack("{s:s, s:b, s:I, s:I}", "state",
 			    r ? state_names[r->state] : "off", "enabled", r && r->enabled,
 			    "renewals", (json_int_t)(r ? r->renewals : 0), "due_at",
