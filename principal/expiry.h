@@ -28,7 +28,7 @@ struct expiry_log {
 	json_t *last;        /* "role/name/serial" -> time last logged */
 	int64_t checked_at;  /* the directory is read at most every EXPIRY_CHECK_S */
 };
-#define EXPIRY_CHECK_S 30
+#define EXPIRY_CHECK_S 10
 void expiry_log_check(struct expiry_log *l, struct db *db, int64_t now, int64_t warn_before_s);
 void expiry_log_free(struct expiry_log *l);
 

@@ -11,7 +11,8 @@
 #     the new certificate, the gateway still presents the old one) a call to the gateway
 #     goes up (peers accept both); the gateway switches at its next poll, the call in
 #     progress goes on, new calls work, and once it registers again the directory forgets
-#     the old certificate.
+#     the old certificate;
+#   - a switch interrupted between its two renames is finished when the gateway starts.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
@@ -88,7 +89,7 @@ check "insel-principal status --json lists it" \
 check "and knows the CA's and the principal's expiries" \
 	contains "$(pdir status --warn-before 36500d 2>&1)" "ca certificate of insel test CA"
 check "the principal logs the warning" \
-	wait_log "$NETNS_TMP/principal.log" "certificate of lan-a expires in" 10
+	wait_log "$NETNS_TMP/principal.log" "certificate of lan-a expires in" 20
 out=$(insel_as a1 alice status 2>&1)
 echo "$out"
 check "the client's insel status warns of the gateway's expiry" \
@@ -120,6 +121,7 @@ check "new certificate and key match" same_key "$PKI/lan-a.crt" "$PKI/lan-a.key"
 check "no pending key or new certificate left beside them" \
 	test ! -e "$PKI/lan-a.key.pending" -a ! -e "$PKI/lan-a.crt.new"
 fp2=$(fingerprint_of "$PKI/lan-a.crt")
+cp "$PKI/lan-a.crt" "$NETNS_TMP/lan-a-second.crt"
 check "the directory records it as lan-a's certificate" \
 	contains "$(pdir secondary show lan-a --json 2>&1)" "\"fingerprint\": *\"$fp2\""
 check "pki requests --all: issued online" \
@@ -192,5 +194,17 @@ check "the switches were logged as such" \
 
 insel_as a1 alice hangup "$long_call" >/dev/null 2>&1
 check "the call ends on both gateways" both wait_aux_count a 0 5 -- wait_aux_count b 0 5
+
+# ---- a switch cut short between its renames (new key in place, certificate not) ----
+fp3=$(fingerprint_of "$PKI/lan-a.crt")
+stop_pid "${SECONDARY_PID[a]}"
+mv "$PKI/lan-a.crt" "$PKI/lan-a.crt.new"
+cp "$NETNS_TMP/lan-a-second.crt" "$PKI/lan-a.crt"
+start_secondary a 1
+check "the gateway finishes the interrupted switch at start" \
+	wait_log "$NETNS_TMP/secondary-a.log" "finishing a certificate switch" 5
+check "and registers with the new certificate" wait_secondary_registered a
+check "the certificate in place is the new one" \
+	test "$(fingerprint_of "$PKI/lan-a.crt")" = "$fp3" -a ! -e "$PKI/lan-a.crt.new"
 check_tun_teardown
 finish_checks
