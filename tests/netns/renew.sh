@@ -106,6 +106,8 @@ sender "$NETNS_TMP/send-1.log" 5004 300
 send1=$LAST_PID
 check "lan-a's gateway renews its certificate by itself (online issuing key)" \
 	wait_renewals 1 60
+check "the new key was made inside the key holder, not the daemon" \
+	grep -q "generated a new key for a renewal" "$NETNS_TMP/secondary-a.log"
 check "the principal issued it at once" \
 	grep -q "renewed the certificate of lan-a" "$NETNS_TMP/principal.log"
 second_serial=$(serial_of "$PKI/lan-a.crt")
@@ -118,8 +120,8 @@ same_key() {  # same_key CERT KEY: the certificate certifies that key
 		"$(certtool --key-id --load-privkey "$2" 2>/dev/null)" ]
 }
 check "new certificate and key match" same_key "$PKI/lan-a.crt" "$PKI/lan-a.key"
-check "no pending key or new certificate left beside them" \
-	test ! -e "$PKI/lan-a.key.pending" -a ! -e "$PKI/lan-a.crt.new"
+check "no new key or certificate left beside them" \
+	test ! -e "$PKI/lan-a.key.new" -a ! -e "$PKI/lan-a.crt.new"
 fp2=$(fingerprint_of "$PKI/lan-a.crt")
 cp "$PKI/lan-a.crt" "$NETNS_TMP/lan-a-second.crt"
 check "the directory records it as lan-a's certificate" \
