@@ -64,7 +64,7 @@ static int load_credentials(struct secondary *s, char *err, size_t errlen)
 
 	if (rc)
 		return rc;
-	renew_recover_files(&s->cfg, &s->keyholder.current);
+	renew_recover_files(&s->cfg, &s->keyholder);
 	keyholder_tls_signer(&s->keyholder, &s->keyholder.current, &signer);
 	rc = tls_creds_load_signer(&s->creds, s->cfg.ca, s->cfg.cert, &signer, err, errlen);
 	if (rc)

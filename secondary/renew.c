@@ -17,7 +17,8 @@
  *      the two;
  *   4. the link to the principal is reopened once idle, so that it registers with the new
  *      certificate (which ends the window in which peers accept both).
- * A restart while a request waits makes a new key and a new request, which supersedes it.
+ * The holder keeps the pending key in KEY.pending: a restart while a request waits asks
+ * again with the same key, which finds the same request at the principal.
  *
  * Expiry of the CA, the principal and this gateway's certificate are reported in the
  * client's `insel status` and logged when within expiry_warning. */
@@ -175,13 +176,21 @@ static int install_cert(const char *new_cert, const char *cert)
 	return 0;
 }
 
-void renew_recover_files(const struct secondary_config *cfg, const struct keyholder_key *key)
+void renew_recover_files(const struct secondary_config *cfg, struct keyholder *kh)
 {
+	const struct keyholder_key *key = &kh->current;
 	char new_cert[PATH_MAX];
 
 	sibling(new_cert, sizeof new_cert, cfg->cert, ".new");
 	if (access(new_cert, F_OK) != 0)
 		return;
+	/* Stopped before the holder committed the key: commit it now. */
+	if (kh->has_pending &&
+	    cert_file_is_of_key(new_cert, kh->pending.spki, kh->pending.spki_len) &&
+	    keyholder_commit(kh, kh->pending.id) == 0) {
+		kh->current = kh->pending;
+		kh->has_pending = false;
+	}
 	if (cert_file_is_of_key(new_cert, key->spki, key->spki_len)) {
 		log_warn("finishing a certificate switch that was interrupted: installing %s",
 			 new_cert);
@@ -369,8 +378,10 @@ static void renew_reply(void *ctx, const json_t *reply, int err)
 			 err ? insel_strerror(err) : message ? message : "refused");
 		log_warn("renewal: the principal did not renew the certificate: %s", r->last_error);
 		/* A refused request will not be answered otherwise: the next one gets a new key. */
-		if (!err && code && strcmp(code, "refused") == 0)
+		if (!err && code && strcmp(code, "refused") == 0) {
+			keyholder_discard(&r->sec->keyholder, r->pending.id);
 			forget_pending(r);
+		}
 		schedule(r, r->poll_ms);
 		return;
 	}

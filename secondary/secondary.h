@@ -400,8 +400,9 @@ int secondary_sandbox_enter(const struct secondary_config *cfg);
 
 struct renew;
 /* Before the credentials are loaded: finishes a certificate switch that a crash or power
- * loss interrupted (the holder's key, key, already the new one, the certificate not). */
-void renew_recover_files(const struct secondary_config *cfg, const struct keyholder_key *key);
+ * loss interrupted (the new certificate written, its key still pending in the holder or
+ * already the current one, the certificate file not yet replaced). */
+void renew_recover_files(const struct secondary_config *cfg, struct keyholder *kh);
 int renew_start(struct secondary *s);
 void renew_stop(struct secondary *s);
 /* Replaces the gateway's certificate, and the key (held by the key holder) that signs for

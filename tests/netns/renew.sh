@@ -121,7 +121,7 @@ same_key() {  # same_key CERT KEY: the certificate certifies that key
 }
 check "new certificate and key match" same_key "$PKI/lan-a.crt" "$PKI/lan-a.key"
 check "no new key or certificate left beside them" \
-	test ! -e "$PKI/lan-a.key.new" -a ! -e "$PKI/lan-a.crt.new"
+	test ! -e "$PKI/lan-a.key.pending" -a ! -e "$PKI/lan-a.key.new" -a ! -e "$PKI/lan-a.crt.new"
 fp2=$(fingerprint_of "$PKI/lan-a.crt")
 cp "$PKI/lan-a.crt" "$NETNS_TMP/lan-a-second.crt"
 check "the directory records it as lan-a's certificate" \
