@@ -547,6 +547,17 @@ static bool peer_is_operator(const struct secondary *s, uv_pipe_t *pipe)
 	return false;
 }
 
+/* Connections on the unix socket, which [clients] max_connections caps too (the
+ * operator is never turned away). */
+static unsigned local_clients(const struct secondary *s)
+{
+	unsigned n = 0;
+
+	for (const struct client_conn *c = s->clients; c; c = c->next)
+		n += c->stream != NULL;
+	return n;
+}
+
 static void pipe_connection(uv_stream_t *server, int status)
 {
 	struct secondary *s = server->data;
@@ -565,6 +576,13 @@ static void pipe_connection(uv_stream_t *server, int status)
 	/* A local client stands on the gateway, which is inside its LAN. */
 	c->addr = s->cfg.lan_address;
 	c->operator = peer_is_operator(s, &m->h.pipe);
+	if (!c->operator && local_clients(s) >= s->cfg.client_limits.max_authenticated) {
+		log_warn("local clients: %u connections on %s already; refusing one",
+			 s->cfg.client_limits.max_authenticated, s->cfg.client_socket);
+		client_gone(c);
+		msg_stream_close(m, 0);
+		return;
+	}
 	c->stream = m;
 	m->data = c;
 	msg_stream_start(m, stream_msg, stream_closed);

@@ -6,6 +6,7 @@
 #     logs in and places a UDP call to bob with bytes through it, within 10 s; the flood
 #     keeps only its per-source share of pending slots, its guesses get "busy" (never
 #     "wrong password") after a few, and the client explains "busy";
+#   - a local user opening 300 connections on the gateway's unix socket keeps 256;
 #   - thousands of idle TCP connections to the principal (from behind site A's NAT) while
 #     site B's secondary restarts, registers and looks up within 10 s: the principal's
 #     authenticated cap (set low here, as on a small organisation's) is not filled by
@@ -89,6 +90,42 @@ echo "$out"
 check "a guesser from the flooding host is told 'busy', not 'wrong password'" \
 	contains "$out" "Too many failed logins"
 check "... with the time to wait" contains "$out" "try again in"
+
+# ---- the gateway's unix socket: a local user (not the operator) gets its cap ----
+chmod 711 "$NETNS_TMP"  # let an unprivileged user reach the socket (0666) inside it
+cat >"$NETNS_TMP/local_flood.py" <<'PY'
+import socket, sys, time
+conns = []
+for _ in range(300):
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(sys.argv[1])  # blocking: waits while the listen backlog is full
+    conns.append(s)
+time.sleep(1)
+closed = 0
+for s in conns:
+    s.setblocking(False)
+    try:
+        closed += s.recv(1) == b""
+    except BlockingIOError:
+        pass
+    except OSError:
+        closed += 1
+print(closed, flush=True)
+time.sleep(3)  # hold the rest while the operator comes in
+PY
+chmod 644 "$NETNS_TMP/local_flood.py"
+spawn_in_ns gw-a "$NETNS_TMP/local-flood.log" timeout 20 setpriv --reuid=65534 \
+	--regid=65534 --clear-groups /usr/bin/python3 "$NETNS_TMP/local_flood.py" "$NETNS_TMP/secondary-a.sock"
+local_flood=$LAST_PID
+sleep 2
+out=$(insel_operator a status 2>&1)
+check "the operator (root) still gets in on the unix socket meanwhile" contains "$out" "principal"
+wait "$local_flood" 2>/dev/null
+local_closed=$(grep -x '[0-9]*' "$NETNS_TMP/local-flood.log" | head -n 1)
+[ -n "$local_closed" ] || cat "$NETNS_TMP/local-flood.log"
+echo "unix socket: $local_closed of 300 local connections closed by the gateway"
+check "a local user holds at most [clients] max_connections (256) of 300 unix connections" \
+	test "${local_closed:-0}" -eq 44
 
 # ---- phase 2: the principal ----
 spawn_in_ns a2 "$NETNS_TMP/flood-principal.log" python3 "$FLOOD" idle 198.18.0.2 7443 \
