@@ -51,11 +51,30 @@ static void reply_page(struct api_peer *p, json_int_t id, const json_t *msg, con
 	api_reply_ok(p, id, extra);
 }
 
-/* {"op":"list","id":N,"what":"lans"|"secondaries","offset":0,"limit":100} ->
- * {what, items:[...], total, offset} (items as `insel-principal lan list --json`) */
+/* One LAN as a list of zero or one items: a secondary checking a call asks for the LAN
+ * involved, whatever the size of the directory. */
+static int lan_list_named(struct api_peer *p, const char *name, json_t **out)
+{
+	json_t *lan;
+	int rc = db_lan_show(p->srv->db, name, p->srv->now(), &lan);
+
+	if (rc == INSEL_E_NOT_FOUND) {
+		*out = json_array();
+		return 0;
+	}
+	if (rc)
+		return rc;
+	*out = json_array();
+	json_array_append_new(*out, lan);
+	return 0;
+}
+
+/* {"op":"list","id":N,"what":"lans"|"secondaries","name"?:"...","offset":0,"limit":100} ->
+ * {what, items:[...], total, offset} (items as `insel-principal lan list --json`; with a
+ * name, that LAN alone, or no item) */
 void list_handle(struct api_peer *p, json_int_t id, const json_t *msg)
 {
-	const char *what;
+	const char *what, *name;
 	json_t *all;
 	int rc;
 
@@ -63,7 +82,15 @@ void list_handle(struct api_peer *p, json_int_t id, const json_t *msg)
 		api_reply_field_error(p, id);
 		return;
 	}
-	if (strcmp(what, "lans") == 0)
+	if (api_get_text(p, id, msg, "name", false, &name))
+		return;
+	if (name && strcmp(what, "lans") != 0) {
+		api_reply_error(p, id, INSEL_E_BAD_FIELD, "field 'name' applies to LANs only");
+		return;
+	}
+	if (name)
+		rc = lan_list_named(p, name, &all);
+	else if (strcmp(what, "lans") == 0)
 		rc = db_lan_list(p->srv->db, p->srv->now(), &all);
 	else if (strcmp(what, "secondaries") == 0)
 		rc = db_secondary_list(p->srv->db, p->srv->now(), &all);

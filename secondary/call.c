@@ -124,12 +124,12 @@ unsigned call_tun_mtu(const struct secondary *s)
 	return s->cfg.path_mtu - ip_udp - FRAME_OVERHEAD;
 }
 
-int request_lan_list(struct call *call, rpc_reply_cb cb)
+int request_lan_list(struct call *call, const char *lan, rpc_reply_cb cb)
 {
 	json_t *req = msg_request("list", 0);
 
 	json_object_set_new(req, "what", json_string("lans"));
-	json_object_set_new(req, "limit", json_integer(500));  /* the API's page maximum */
+	json_object_set_new(req, "name", json_string(lan));
 	return principal_request(call->sec, req, cb, call);
 }
 

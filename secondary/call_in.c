@@ -190,6 +190,8 @@ static void caller_lan_reply(void *ctx, const json_t *reply, int err)
  * ringing. */
 static void check_tun_caller(struct call *call)
 {
+	const char *caller_lan;
+
 	if (call->ntun_local != 1 || call->ntun_remote != 1 ||
 	    call->tun_local[0].len != ip_family_bits(call->tun_local[0].addr.family) ||
 	    call->tun_remote[0].len != ip_family_bits(call->tun_remote[0].addr.family) ||
@@ -201,7 +203,8 @@ static void check_tun_caller(struct call *call)
 			 "address to the callee's address");
 		return;
 	}
-	if (request_lan_list(call, caller_lan_reply))
+	caller_lan = strchr(call->caller, '@');
+	if (request_lan_list(call, caller_lan ? caller_lan + 1 : call->caller, caller_lan_reply))
 		call_end(call, "principal_unreachable",
 			 "the callee's gateway cannot reach the directory");
 }
@@ -327,7 +330,7 @@ void call_incoming(struct secondary *s, struct peer_conn *p, const json_t *reque
 				 "the callee's gateway");
 			return;
 		}
-		if (request_lan_list(call, trunk_caller_reply))
+		if (request_lan_list(call, call->caller, trunk_caller_reply))
 			call_end(call, "principal_unreachable",
 				 "the callee's gateway cannot reach the directory");
 		return;

@@ -16,8 +16,9 @@ void unlink_call(struct call *call);
 void call_free(struct call *call);
 /* The caller's side tells the principal that the call is up. */
 void record_start(struct call *call);
-/* Asks the principal for its LANs (prefixes, secondaries) with cb(call, reply, err). */
-int request_lan_list(struct call *call, rpc_reply_cb cb);
+/* Asks the principal for LAN lan's record (prefixes, secondary) with cb(call, reply, err);
+ * the reply lists it alone, or nothing if the directory has no such LAN. */
+int request_lan_list(struct call *call, const char *lan, rpc_reply_cb cb);
 /* Spawns the call's auxiliary and has it bind; cb gets the bind reply. */
 int spawn_aux(struct call *call, aux_bound_cb cb);
 /* Reads the bind reply into the call (WAN port, LAN ports or interface). */

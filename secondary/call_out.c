@@ -252,7 +252,7 @@ static void lookup_reply(void *ctx, const json_t *reply, int err)
 	directory_previous_fingerprint(reply, call->peer_previous);
 	if (!call->tun)
 		dial(call);
-	else if (request_lan_list(call, callee_lan_reply))
+	else if (request_lan_list(call, call->callee_lan, callee_lan_reply))
 		call_end(call, "principal_unreachable", "the directory cannot be reached");
 }
 
@@ -404,7 +404,7 @@ int call_place_trunk(struct secondary *s, struct trunk *t)
 	call->ntun_local = t->cfg->nlocal;
 	log_info("call %s: trunk %s from LAN %s to LAN %s", call->id_hex, t->cfg->name + 6,
 		 s->cfg.lan, t->cfg->peer_lan);
-	if (request_lan_list(call, trunk_lookup_reply))
+	if (request_lan_list(call, t->cfg->peer_lan, trunk_lookup_reply))
 		call_end(call, "principal_unreachable", "the directory cannot be reached");
 	return 0;
 }

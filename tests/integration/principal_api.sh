@@ -171,6 +171,9 @@ $hello
 {"op":"hello","id":9,"version":1}
 {"op":"list","id":10,"what":"lans"}
 {"op":"revocations","id":11}
+{"op":"list","id":12,"what":"lans","name":"lan-b"}
+{"op":"list","id":13,"what":"lans","name":"lan-nowhere"}
+{"op":"list","id":14,"what":"secondaries","name":"gw-b"}
 EOF
 )
 expect "hello comes first" "$out" '"message":"say hello first".*"id":1'
@@ -185,6 +188,9 @@ expect "missing field" "$out" '"code":"bad_field","message":"field .callee. is m
 expect "second hello refused" "$out" '"code":"protocol".*"id":9'
 expect "list of LANs" "$out" '"id":10,"items":\[.*"ok":true.*"total":3'
 expect "revocation list" "$out" '"id":11,.*"serials":\[\]'
+expect "one LAN by name" "$out" '"id":12,"items":\[\{"[^{}]*"name":"lan-b"[^{}]*\}\],"offset":0,"ok":true,"total":1'
+expect "an unknown LAN by name: no item" "$out" '"id":13,"items":\[\],"offset":0,"ok":true,"total":0'
+expect "a name applies to LANs only" "$out" '"code":"bad_field","message":"field .name. applies to LANs only".*"id":14'
 
 out=$(client ops <<EOF
 $hello

@@ -23,7 +23,8 @@
 #     own packets to b1; with a second host call a2 -> b1, hanging up the first leaves
 #     the second its rules (gw-a's own packets still take the trunk);
 #   - kill -9 of the trunk's auxiliary on either side: the trunk comes back;
-#   - stopping the secondaries leaves no interface, route, rule, process or active call.
+#   - stopping the secondaries leaves no interface, route, rule, process or active call;
+#   - all of it with 510 other LANs in the directory, listed before the two sites.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
@@ -31,6 +32,12 @@ source "$here/insel_env.sh"
 netns_begin
 topo_two_sites
 insel_deploy || fail "deployment did not come up"
+# 510 other LANs whose names sort first: the directory's first page of LANs (500) holds
+# neither site, so the gateways must ask for the LAN a call involves by name.
+for i in $(seq 0 509); do
+	pdir lan add "aa-$i" --prefix "10.$((200 + i / 256)).$((i % 256)).0/24" >/dev/null ||
+		fail "cannot add LAN aa-$i"
+done
 
 # ---- host to host, beside a UDP call ----
 check "no route between the LANs before any call" no_ping a1 10.2.0.11
