@@ -11,6 +11,11 @@
       passwords for the users in turn, reconnecting when the server closes, for S
       seconds, at most 50 attempts a second per thread. Prints one JSON line counting the
       replies by error code.
+  flood_tool.py hold HOST PORT [--ca FILE [--cert FILE --key FILE] [--hello ROLE]]
+                [--seconds S]
+      One connection that then says nothing: bare TCP, or with --ca a TLS handshake (with
+      the certificate, if given) and, with --hello, a hello in that role. Prints how many
+      seconds passed until the server closed it, or "open" after S seconds.
 """
 import argparse
 import json
@@ -153,6 +158,37 @@ def logins(args):
     return 0
 
 
+def hold(args):
+    raw = socket.create_connection((args.host, args.port), timeout=args.seconds + 5)
+    s = raw
+    if args.ca:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+        ctx.check_hostname = False
+        ctx.load_verify_locations(args.ca)
+        if args.cert:
+            ctx.load_cert_chain(args.cert, args.key)
+        s = ctx.wrap_socket(raw)
+        if args.hello:
+            s.sendall(frame({"op": "hello", "id": 1, "version": 1, "role": args.hello}))
+            read_msg(s)
+    start = time.monotonic()
+    s.settimeout(0.2)
+    while time.monotonic() - start < args.seconds:
+        try:
+            if not s.recv(4096):
+                break
+        except socket.timeout:
+            continue
+        except (OSError, ssl.SSLError):
+            break
+    else:
+        print("open", flush=True)
+        return 0
+    print("%.1f" % (time.monotonic() - start), flush=True)
+    return 0
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -170,7 +206,19 @@ def main():
     lg.add_argument("--users", default="carol")
     lg.add_argument("--parallel", type=int, default=4)
     lg.add_argument("--seconds", type=float, default=10)
+    h = sub.add_parser("hold")
+    h.add_argument("host")
+    h.add_argument("port", type=int)
+    h.add_argument("--ca")
+    h.add_argument("--cert")
+    h.add_argument("--key")
+    h.add_argument("--hello")
+    h.add_argument("--seconds", type=float, default=10)
     args = p.parse_args()
+    if args.mode == "hold":
+        if args.seconds > 120:
+            p.error("at most 120 s")
+        return hold(args)
     if args.mode == "idle":
         if not 0 < args.connections <= 10000 or args.seconds > 120:
             p.error("at most 10000 connections for at most 120 s")

@@ -6,6 +6,8 @@
 #     logs in and places a UDP call to bob with bytes through it, within 10 s; the flood
 #     keeps only its per-source share of pending slots, its guesses get "busy" (never
 #     "wrong password") after a few, and the client explains "busy";
+#   - a silent TCP connection, a client that never logs in and a peer connection that
+#     carries no call each end at their deadline (3 s on site A here);
 #   - a local user opening 300 connections on the gateway's unix socket keeps 256;
 #   - thousands of idle TCP connections to the principal (from behind site A's NAT) while
 #     site B's secondary restarts, registers and looks up within 10 s: the principal's
@@ -23,7 +25,22 @@ topo_two_sites
 # apart, the idle flood filled it and kept gateways out.
 INSEL_PRINCIPAL_CONF=$NETNS_TMP/principal.conf
 printf '[principal]\nmax_connections = 100\n' >"$INSEL_PRINCIPAL_CONF"
-insel_deploy || fail "deployment did not come up"
+# Site A's deadlines are short here, so that the test can wait for them.
+insel_pki
+insel_directory
+write_secondary_config a 1
+cat >>"$NETNS_TMP/secondary-a.conf" <<CONF
+[peers]
+handshake_timeout = 3s
+idle_timeout = 3s
+[clients]
+handshake_timeout = 3s
+login_timeout = 3s
+CONF
+start_principal
+start_secondary a 1
+start_secondary b 2
+wait_registered || fail "deployment did not come up"
 
 json_field() { python3 -c 'import json,sys; print(json.loads(sys.argv[1]).get(sys.argv[2], 0))' "$1" "$2" 2>/dev/null || echo -1; }
 last_json() { grep '^{' "$1" | tail -n 1; }
@@ -51,6 +68,20 @@ listen_as b1 bob "$NETNS_TMP/listen-bob.log" --auto-answer || fail "bob cannot l
 spawn_in_ns b1 "$NETNS_TMP/echo-b1.log" python3 "$UDP_TOOL" echo 5004 --count 100000 \
 	--timeout 100
 call_with_bytes "before any flood"
+
+# ---- deadlines: nobody holds a slot by saying nothing ----
+between() { awk -v t="$1" -v lo="$2" -v hi="$3" 'BEGIN { exit !(t + 0 >= lo && t + 0 <= hi) }'; }
+t=$(in_ns a2 python3 "$FLOOD" hold 10.1.0.1 7444 --seconds 10)
+check "a silent TCP connection to the client port ends at the handshake deadline (${t})" \
+	between "$t" 2.5 6
+t=$(in_ns a2 python3 "$FLOOD" hold 10.1.0.1 7444 --ca "$PKI/ca.crt" --hello client \
+	--seconds 10)
+check "a client that says hello but never logs in ends at the login deadline (${t})" \
+	between "$t" 2.5 6
+t=$(in_ns gw-b python3 "$FLOOD" hold 198.18.1.2 7445 --ca "$PKI/ca.crt" \
+	--cert "$PKI/lan-b.crt" --key "$PKI/lan-b.key" --hello secondary --seconds 10)
+check "a peer connection that carries no call ends at the idle deadline (${t})" \
+	between "$t" 2.5 6
 
 # ---- phase 1: the gateway's listeners ----
 # The guesser first: its six connections stay open between guesses, and so keep six of the
