@@ -34,6 +34,7 @@
 #define TLS_CLOSE_GRACE_MS 2000   /* how long close_notify may take to drain */
 #define TLS_LISTEN_BACKLOG 128
 #define TLS_REFUSAL_LOG_MS 10000  /* at most one line per listener this often */
+#define TLS_SILENT_DISPLACE_MS 1000  /* a pending connection silent this long may give way */
 #define TLS_DEADLINE_TEXT_MAX 96
 
 /* Credentials replaced while sessions made with them were still open (a renewed
@@ -102,6 +103,8 @@ struct tls_conn {
 	struct ip_addr source; /* as the per-source cap counts it */
 	bool pending;          /* not authenticated yet */
 	bool authenticated;
+	bool spoke;            /* the peer has sent at least one byte */
+	uint64_t accepted_ms;  /* uv_now() at accept */
 };
 
 struct tls_write {
@@ -1088,6 +1091,8 @@ static void read_cb(uv_stream_t *stream, ssize_t n, const uv_buf_t *b)
 			  TLS_IN_MAX);
 		return;
 	}
+	if (n > 0)
+		c->spoke = true;
 	drive(c);
 	if (c->eof && c->state == CONN_HANDSHAKE)
 		conn_fail(c, INSEL_E_CLOSED,
@@ -1180,17 +1185,40 @@ static void log_refusal(struct tls_server *s, const struct ip_addr *source, cons
 	s->refusals_since_log = 0;
 }
 
-/* 0 if the caps leave room for one more pending connection from source. */
+/* When the slots are short, a pending connection that has sent nothing for a second (an
+ * idle holder: a real client sends its ClientHello at once) gives way to the newcomer; the
+ * oldest such, from source (NULL: from anyone). False if there is none. */
+static bool displace_silent(struct tls_server *s, const struct ip_addr *source)
+{
+	uint64_t now = uv_now(s->tcp.loop);
+	struct tls_conn *pick = NULL;
+
+	for (struct tls_conn *c = s->pending; c; c = c->pending_next)
+		if (!c->spoke && now - c->accepted_ms >= TLS_SILENT_DISPLACE_MS &&
+		    (!source || ip_addr_equal(&c->source, source)) &&
+		    (!pick || c->accepted_ms <= pick->accepted_ms))
+			pick = c;
+	if (!pick)
+		return false;
+	s->counts.displaced++;
+	conn_fail(pick, INSEL_E_LIMIT, "silent for over %d ms while pending slots were short",
+		  TLS_SILENT_DISPLACE_MS);
+	return true;
+}
+
+/* 0 if the caps leave room for one more pending connection from source (if need be by
+ * displacing a silent one). */
 static int admit(struct tls_server *s, const struct ip_addr *source)
 {
 	const struct tls_server_limits *l = &s->limits;
 
-	if (l->max_pending && s->counts.pending >= l->max_pending) {
+	if (l->max_pending && s->counts.pending >= l->max_pending && !displace_silent(s, NULL)) {
 		s->counts.refused_pending++;
 		log_refusal(s, source, "all pending slots are taken");
 		return INSEL_E_LIMIT;
 	}
-	if (l->max_pending_per_source && pending_from(s, source) >= l->max_pending_per_source) {
+	if (l->max_pending_per_source && pending_from(s, source) >= l->max_pending_per_source &&
+	    !displace_silent(s, source)) {
 		s->counts.refused_source++;
 		log_refusal(s, source, "that source holds its share of pending slots");
 		return INSEL_E_LIMIT;
@@ -1202,6 +1230,7 @@ static void server_attach(struct tls_server *s, struct tls_conn *c, const struct
 {
 	c->server = s;
 	c->source = *src;
+	c->accepted_ms = uv_now(s->tcp.loop);
 	c->pending = true;
 	c->pending_next = s->pending;
 	if (s->pending)

@@ -103,7 +103,11 @@ void *tls_server_data(const struct tls_server *s);
  * certificate is the authentication, or when the owner calls tls_conn_authenticated (a
  * password login) on servers with a login deadline. One source (an IPv4 address, an IPv6
  * /64) holding many idle connections thus fills only its own share of the pending slots,
- * never the authenticated ones. A count of 0 means no cap. */
+ * never the authenticated ones. When a cap is reached, the oldest pending connection (of
+ * that source, for the per-source cap) that has sent nothing for a second gives way to
+ * the newcomer; without one, the newcomer is reset. So idle holders cannot keep out even
+ * a client behind the same address (a gateway and its NATed LAN hosts). A count of 0
+ * means no cap. */
 struct tls_server_limits {
 	unsigned max_pending;             /* pending connections; more are reset at accept */
 	unsigned max_pending_per_source;  /* pending connections from one source */
@@ -121,6 +125,7 @@ struct tls_server_counts {
 	uint64_t refused_pending;         /* reset at accept: over max_pending */
 	uint64_t refused_source;          /* reset at accept: over max_pending_per_source */
 	uint64_t refused_authenticated;   /* closed on authenticating: over max_authenticated */
+	uint64_t displaced;               /* pending, silent for a second, closed to make room */
 	uint64_t timed_out;               /* handshake or login deadline passed */
 };
 void tls_server_counts(const struct tls_server *s, struct tls_server_counts *out);

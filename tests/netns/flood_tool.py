@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Floods for the limits test, bounded in count, rate and time.
 
-  flood_tool.py idle HOST PORT [--connections N] [--rate R] [--seconds S]
+  flood_tool.py idle HOST PORT [--connections N] [--rate R] [--seconds S] [--reopen-after T]
       Opens up to N TCP connections that never send a byte, at most R new ones a second,
-      and reopens each one the server closes (a patient attacker), for S seconds. Prints
+      and reopens each one the server closes (at once, or T seconds later: a patient
+      attacker), for S seconds. Prints
       one JSON line: connections opened, closed by the server, open at the end, and
       "held": open at the end and older than a second (what the server let it keep).
   flood_tool.py logins HOST PORT --ca FILE [--users U,...] [--parallel P] [--seconds S]
@@ -38,6 +39,7 @@ def idle(args):
     raise_fd_limit()
     sel = selectors.DefaultSelector()
     opened_at = {}
+    reopen_at = []  # when each connection the server closed may be opened again
     stats = {"opened": 0, "closed_by_server": 0, "connect_failed": 0}
     start = time.monotonic()
     end = start + args.seconds
@@ -58,7 +60,9 @@ def idle(args):
             break
         budget = min(budget + (now - last) * args.rate, args.rate)
         last = now
-        while len(opened_at) < args.connections and budget >= 1:
+        waiting = sum(1 for t in reopen_at if t > now)
+        reopen_at = [t for t in reopen_at if t > now]
+        while len(opened_at) + waiting < args.connections and budget >= 1:
             open_one()
             budget -= 1
         for key, _ in sel.select(0.05):
@@ -75,6 +79,8 @@ def idle(args):
                 del opened_at[s]
                 s.close()
                 stats["closed_by_server"] += 1
+                if args.reopen_after:
+                    reopen_at.append(time.monotonic() + args.reopen_after)
     now = time.monotonic()
     stats["open_at_end"] = len(opened_at)
     stats["held"] = sum(1 for t in opened_at.values() if now - t > 1.0)
@@ -199,6 +205,7 @@ def main():
     i.add_argument("--connections", type=int, default=3000)
     i.add_argument("--rate", type=float, default=1000)
     i.add_argument("--seconds", type=float, default=10)
+    i.add_argument("--reopen-after", type=float, default=0)
     lg = sub.add_parser("logins")
     lg.add_argument("host")
     lg.add_argument("port", type=int)

@@ -13,6 +13,8 @@
 #     site B's secondary restarts, registers and looks up within 10 s: the principal's
 #     authenticated cap (set low here, as on a small organisation's) is not filled by
 #     connections that never authenticate;
+#   - a patient flood of the principal from behind site A's own NAT address while site
+#     A's secondary restarts: idle connections give way, and it registers within 10 s;
 #   - nothing is left behind.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -185,6 +187,26 @@ check "it kept at most its per-source share (16) of the principal's pending slot
 	test "$(json_field "$principal" held)" -le 16
 check "the principal logged the refusals" \
 	grep -q "refusing connections not yet authenticated" "$NETNS_TMP/principal.log"
+
+# ---- phase 3: a patient flood from behind site A's own address ----
+# a2 reaches the principal through gw-a's masquerade: its connections come from the very
+# address lan-a's secondary uses. It opens 2,000 idle connections in 5 s and reopens each
+# one closed 10 s later. A pending connection that has said nothing for a second gives
+# way to a newcomer, so the restarting secondary still gets in.
+spawn_in_ns a2 "$NETNS_TMP/flood-patient.log" python3 "$FLOOD" idle 198.18.0.2 7443 \
+	--connections 2000 --rate 400 --seconds 20 --reopen-after 10
+flood_patient=$LAST_PID
+sleep 1
+t0=$(date +%s%N)
+restart_secondary a 1
+check "site A's secondary, behind the flooding host's address, registers" \
+	wait_secondary_registered a
+echo "site A registered $((($(date +%s%N) - t0) / 1000000)) ms after its restart"
+check "... within 10 s" test $((($(date +%s%N) - t0) / 1000000)) -lt 10000
+wait "$flood_patient" 2>/dev/null
+echo "patient flood: $(last_json "$NETNS_TMP/flood-patient.log")"
+check "the principal displaced silent connections to make room" \
+	grep -q "silent for over 1000 ms while pending slots were short" "$NETNS_TMP/principal.log"
 
 check_tun_teardown
 finish_checks

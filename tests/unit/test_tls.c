@@ -713,6 +713,71 @@ static void pending_capped_per_source(void **state)
 	tls_creds_free(creds);
 }
 
+struct later_raw {
+	uv_timer_t timer;
+	struct timed_raw *raw;
+	struct tls_server *server;
+};
+
+static void later_raw_fire(uv_timer_t *t)
+{
+	struct later_raw *l = t->data;
+
+	start_timed_raw(t->loop, l->server, "127.0.0.1:0", l->raw);
+	uv_close((uv_handle_t *)t, NULL);
+}
+
+static void start_raw_after(uv_loop_t *loop, struct tls_server *s, struct timed_raw *r,
+			    struct later_raw *l, uint64_t ms)
+{
+	l->raw = r;
+	l->server = s;
+	uv_timer_init(loop, &l->timer);
+	l->timer.data = l;
+	uv_timer_start(&l->timer, later_raw_fire, ms, 0);
+}
+
+/* At the per-source cap, a newcomer displaces the oldest connection of its source that has
+ * been silent for a second; with none that old, the newcomer is reset. */
+static void silent_holders_give_way(void **state)
+{
+	static const enum pki_role roles[] = {PKI_ROLE_SECONDARY};
+	struct tls_server_limits l = {.max_pending = 100, .max_pending_per_source = 3,
+				      .handshake_timeout_ms = 2000};
+	struct timed_raw r[5] = {0};
+	struct later_raw young = {0}, late = {0};
+	struct tls_server_counts n;
+	struct flood f = {0};
+	struct tls_creds *creds;
+	uv_loop_t loop;
+
+	(void)state;
+	assert_int_equal(uv_loop_init(&loop), 0);
+	creds = creds_for("ca", "principal");
+	flood_server(&loop, creds, &f, roles, 1, &l, 2500);
+	for (int i = 0; i < 3; i++)
+		start_timed_raw(&loop, f.server, "127.0.0.1:0", &r[i]);
+	start_raw_after(&loop, f.server, &r[3], &young, 200);
+	start_raw_after(&loop, f.server, &r[4], &late, 1300);
+	do {
+		assert_int_not_equal(uv_run(&loop, UV_RUN_ONCE), 0);
+		tls_server_counts(f.server, &n);
+	} while (n.displaced + n.refused_source < 2);
+	assert_int_equal(n.refused_source, 1);
+	assert_int_equal(n.displaced, 1);
+	assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
+	/* The one at 200 ms found nobody silent for a second: reset at once. */
+	assert_true(r[3].ended && r[3].ended_ms - r[3].started_ms < 300);
+	/* The one at 1300 ms displaced the oldest and was held to the handshake deadline. */
+	assert_true(r[0].ended && r[0].ended_ms - r[0].started_ms >= 1200 &&
+		    r[0].ended_ms - r[0].started_ms < 1900);
+	assert_true(r[4].ended && r[4].ended_ms - r[4].started_ms >= 1900);
+	for (int i = 1; i < 3; i++)
+		assert_true(r[i].ended && r[i].ended_ms - r[i].started_ms >= 1900);
+	assert_int_equal(uv_loop_close(&loop), 0);
+	tls_creds_free(creds);
+}
+
 /* The total cap: the fourth silent connection is reset whatever its source. */
 static void pending_capped_in_total(void **state)
 {
@@ -1022,6 +1087,7 @@ int main(void)
 		cmocka_unit_test(garbage_then_good_client),
 		cmocka_unit_test(pending_capped_per_source),
 		cmocka_unit_test(pending_capped_in_total),
+		cmocka_unit_test(silent_holders_give_way),
 		cmocka_unit_test(login_deadline_and_authenticated_cap),
 		cmocka_unit_test(authenticated_cap_at_handshake),
 		cmocka_unit_test(creds_errors_name_the_file),
