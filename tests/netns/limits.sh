@@ -190,11 +190,11 @@ check "the principal logged the refusals" \
 
 # ---- phase 3: a patient flood from behind site A's own address ----
 # a2 reaches the principal through gw-a's masquerade: its connections come from the very
-# address lan-a's secondary uses. It opens 2,000 idle connections in 5 s and reopens each
+# address lan-a's secondary uses. It opens 2,000 idle connections in 2 s and reopens each
 # one closed 10 s later. A pending connection that has said nothing for a second gives
 # way to a newcomer, so the restarting secondary still gets in.
 spawn_in_ns a2 "$NETNS_TMP/flood-patient.log" python3 "$FLOOD" idle 198.18.0.2 7443 \
-	--connections 2000 --rate 400 --seconds 20 --reopen-after 10
+	--connections 2000 --rate 1000 --seconds 20 --reopen-after 10
 flood_patient=$LAST_PID
 sleep 1
 t0=$(date +%s%N)
