@@ -239,10 +239,13 @@ static void schedule(struct renew *r, uint64_t ms)
 	uv_timer_start(&r->timer, check_cb, ms, 0);
 }
 
+/* The next look at the clock: when the certificate is due, at least hourly, and never
+ * sooner than renew_poll (renewal off, or a certificate issued already due, must not
+ * spin). */
 static void schedule_next_check(struct renew *r)
 {
 	int64_t wait = due_at(r) - now_s();
-	uint64_t ms = wait <= 0 ? 0 : (uint64_t)wait * 1000;
+	uint64_t ms = wait <= 0 ? r->poll_ms : (uint64_t)wait * 1000;
 
 	schedule(r, ms > RENEW_CHECK_MAX_MS ? RENEW_CHECK_MAX_MS : ms);
 }
