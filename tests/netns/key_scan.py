@@ -2,7 +2,7 @@
 """Looks for a private key's material in a running process's memory.
 
 Usage: key_scan.py PID KEYFILE
-Prints "found" (and exits 0) if the memory of PID holds the key file's base64 body, its
+Prints "found" (and exits 0) if the memory of PID holds the key file's base64 text, its
 DER, or the ECDSA private scalar (big-endian as in the file, or little-endian as big-number
 libraries keep it in limbs); "absent" (exit 1) otherwise; exit 2 if it cannot tell. Reads /proc/PID/mem region by
 region, skipping regions it cannot read and the huge reservations of sanitizer runtimes.
@@ -25,7 +25,9 @@ def needles(keyfile):
         sys.exit(2)
     end = at + 5 + der[at + 4]
     scalar = der[end - 32:end]
-    return [body[:48].encode(), der, scalar, scalar[::-1]]
+    # The body's first 48 characters encode the header every P-256 key shares; the next
+    # 48 encode the scalar, which is this key's alone.
+    return [body[48:96].encode(), der, scalar, scalar[::-1]]
 
 
 def regions(pid):
