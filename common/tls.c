@@ -403,15 +403,17 @@ static int creds_new(struct tls_creds **out, char *err, size_t errlen)
 	return 0;
 }
 
-int tls_creds_load(struct tls_creds **out, const char *ca_file, const char *cert_file,
-		   const char *key_file, char *err, size_t errlen)
+/* Credentials whose private key is a file (key_file) or an external signer. */
+static int creds_build(struct tls_creds **out, const char *ca_file, const char *cert_file,
+		       const char *key_file, const struct tls_signer *signer, char *err,
+		       size_t errlen)
 {
-	struct tls_creds *c;
+	struct tls_creds *c = NULL;
 	int rc = creds_new(&c, err, errlen);
 
 	if (rc)
 		return rc;
-	rc = load_into(c, ca_file, cert_file, key_file, NULL, err, errlen);
+	rc = load_into(c, ca_file, cert_file, key_file, signer, err, errlen);
 	if (!rc)
 		rc = keep_ca_file(c, ca_file, err, errlen);
 	if (rc) {
@@ -422,27 +424,19 @@ int tls_creds_load(struct tls_creds **out, const char *ca_file, const char *cert
 	return 0;
 }
 
+int tls_creds_load(struct tls_creds **out, const char *ca_file, const char *cert_file,
+		   const char *key_file, char *err, size_t errlen)
+{
+	return creds_build(out, ca_file, cert_file, key_file, NULL, err, errlen);
+}
+
 int tls_creds_load_signer(struct tls_creds **out, const char *ca_file, const char *cert_file,
 			  const struct tls_signer *signer, char *err, size_t errlen)
 {
-	struct tls_creds *c;
-	int rc;
-
 	if (!signer || !signer->sign || !signer->can_sign || !cert_file ||
 	    signer->spki_len == 0 || signer->spki_len > TLS_SPKI_MAX)
 		return err_set(err, errlen, INSEL_E_BAD_FIELD, "no usable external key");
-	rc = creds_new(&c, err, errlen);
-	if (rc)
-		return rc;
-	rc = load_into(c, ca_file, cert_file, NULL, signer, err, errlen);
-	if (!rc)
-		rc = keep_ca_file(c, ca_file, err, errlen);
-	if (rc) {
-		tls_creds_free(c);
-		return rc;
-	}
-	*out = c;
-	return 0;
+	return creds_build(out, ca_file, cert_file, NULL, signer, err, errlen);
 }
 
 void tls_creds_free(struct tls_creds *c)
