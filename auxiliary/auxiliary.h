@@ -21,7 +21,7 @@
 #include "chanparams.h"
 #include "msg.h"
 
-/* Contract with the parent (DESIGN.md "Processes and roles", docs/auxiliary.md). */
+/* Contract with the parent (docs/auxiliary.md). */
 #define AUX_CONTROL_FD 3
 #define AUX_DEFAULT_IDLE_TIMEOUT_MS 120000  /* ETCP's idle close after two minutes */
 #define AUX_MAX_IDLE_TIMEOUT_MS (7LL * 24 * 3600 * 1000)

@@ -1,4 +1,4 @@
-/* Confinement of the auxiliary (STYLE.md, "Processes"). At start, with no privilege
+/* Confinement of the auxiliary (docs/security.md, "Processes"). At start, with no privilege
  * needed: not dumpable (session keys are in memory) and SIGTERM when the parent dies.
  * After its sockets are bound: if root, leave root for good for the call's own uid (one
  * per call, from the secondary's range, so that no other call's auxiliary can signal or

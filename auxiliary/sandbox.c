@@ -1,4 +1,4 @@
-/* The last step of the auxiliary's confinement (STYLE.md, "Processes": dedicated user, no
+/* The last step of the auxiliary's confinement (docs/security.md: dedicated user, no
  * new privileges, then a syscall allowlist): once its sockets and interface exist and it
  * runs as its call's own unprivileged uid, the process may only do what relaying needs —
  * read, write, send and receive on descriptors it has, wait for events, keep time,

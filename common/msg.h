@@ -1,5 +1,5 @@
-/* Control messages: JSON objects framed by a 4-byte big-endian length (DESIGN.md, "Wire
- * formats"). Used on every control path: principal API, peer protocol, client API and
+/* Control messages: JSON objects framed by a 4-byte big-endian length (docs/protocol.md).
+ * Used on every control path: principal API, peer protocol, client API and
  * parent<->auxiliary.
  *
  *   request: {"op":"lookup","id":7,...}

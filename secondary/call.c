@@ -1,4 +1,4 @@
-/* The call state machine (DESIGN.md, "Calls"). A call joins the local party's client
+/* The call state machine (docs/protocol.md). A call joins the local party's client
  * connection, one TLS connection to the peer secondary, and one auxiliary process.
  *
  * Caller side:  LOOKUP (principal: where is the callee?) -> DIALING (TLS to the callee's
