@@ -199,7 +199,7 @@ int pki_key_generate(gnutls_x509_privkey_t *key, char *err, size_t errlen)
 	return 0;
 }
 
-int pki_crt_set_serial(gnutls_x509_crt_t crt)
+static int set_serial(gnutls_x509_crt_t crt)
 {
 	uint8_t serial[SERIAL_BYTES];
 
@@ -207,6 +207,19 @@ int pki_crt_set_serial(gnutls_x509_crt_t crt)
 	/* Positive and exactly 16 bytes long: no leading zero byte to strip. */
 	serial[0] = (uint8_t)((serial[0] & 0x7f) | 0x40);
 	return gnutls_x509_crt_set_serial(crt, serial, sizeof serial);
+}
+
+int pki_crt_set_dates(gnutls_x509_crt_t crt, long long not_before, long long not_after)
+{
+	int rc = gnutls_x509_crt_set_version(crt, 3);
+
+	if (rc >= 0)
+		rc = set_serial(crt);
+	if (rc >= 0)
+		rc = gnutls_x509_crt_set_activation_time(crt, (time_t)not_before);
+	if (rc >= 0)
+		rc = gnutls_x509_crt_set_expiration_time(crt, (time_t)not_after);
+	return rc;
 }
 
 static int set_subject(gnutls_x509_crt_t crt, const char *org, const char *unit,
@@ -232,15 +245,8 @@ static int set_common(gnutls_x509_crt_t crt, gnutls_x509_privkey_t key, long lon
 {
 	uint8_t keyid[64];
 	size_t keyidlen = sizeof keyid;
-	int rc;
+	int rc = pki_crt_set_dates(crt, not_before, not_after);
 
-	rc = gnutls_x509_crt_set_version(crt, 3);
-	if (rc >= 0)
-		rc = pki_crt_set_serial(crt);
-	if (rc >= 0)
-		rc = gnutls_x509_crt_set_activation_time(crt, (time_t)not_before);
-	if (rc >= 0)
-		rc = gnutls_x509_crt_set_expiration_time(crt, (time_t)not_after);
 	if (rc >= 0)
 		rc = gnutls_x509_crt_set_key(crt, key);
 	if (rc >= 0)

@@ -322,14 +322,8 @@ static int build_from_request(gnutls_x509_crt_t crt, gnutls_x509_crq_t crq,
 			      const struct pki_issuer *is, enum pki_role role, const char *name,
 			      long long not_before, long long not_after)
 {
-	int rc = gnutls_x509_crt_set_version(crt, 3);
+	int rc = pki_crt_set_dates(crt, not_before, not_after);
 
-	if (rc >= 0)
-		rc = pki_crt_set_serial(crt);
-	if (rc >= 0)
-		rc = gnutls_x509_crt_set_activation_time(crt, (time_t)not_before);
-	if (rc >= 0)
-		rc = gnutls_x509_crt_set_expiration_time(crt, (time_t)not_after);
 	if (rc >= 0)
 		rc = set_request_key(crt, crq);
 	if (rc >= 0)

@@ -23,8 +23,9 @@ int pki_ca_load(const char *cert_path, const char *key_path, struct pki_ca *ca, 
 void pki_ca_free(struct pki_ca *ca);
 /* A new ECDSA P-256 key. */
 int pki_key_generate(gnutls_x509_privkey_t *key, char *err, size_t errlen);
-/* 128 random bits, positive. */
-int pki_crt_set_serial(gnutls_x509_crt_t crt);
+/* Version 3, a serial of 128 random bits (positive) and the validity period. A GnuTLS
+ * error code (< 0) on failure. */
+int pki_crt_set_dates(gnutls_x509_crt_t crt, long long not_before, long long not_after);
 /* Everything that makes a leaf an insel identity: subject, SAN, basic constraints, key
  * usage, purposes, authority key id. A GnuTLS error code (< 0) on failure. */
 int pki_leaf_set_identity(gnutls_x509_crt_t crt, const struct pki_ca *ca, enum pki_role role,
