@@ -1,5 +1,5 @@
 /* "rekey": the keys of the call's next epoch, which the secondaries agreed by an
- * ephemeral key exchange over their peer connection (common/rekey.h; docs/frames.md
+ * ephemeral key exchange over their peer connection (common/data/rekey.h; docs/frames.md
  * section 4, docs/auxiliary.md). The auxiliary never sees the exchange or the chain key,
  * only each epoch's data keys, as it saw epoch 0's in "start".
  *

@@ -7,7 +7,7 @@
  * Two calls are allowed for some arguments only, and any other argument kills the
  * process: ioctl for the requests libuv makes on descriptors it has (FIONBIO, FIOCLEX,
  * FIONCLEX: no TIOCSTI, no interface or routing changes), tgkill to itself (raise,
- * abort) and to no other process. common/syscall_filter.h has the mechanism and the
+ * abort) and to no other process. common/sys/syscall_filter.h has the mechanism and the
  * INSEL_SECCOMP=off|log switches. */
 #include <sys/ioctl.h>
 

@@ -5,7 +5,7 @@
  * take the first free name among HINT, HINT1, HINT2, ... (at most 15 characters), set
  * the MTU (path MTU minus the channel overhead, chosen by the secondary), bring it up and
  * route the call's remote prefixes through it with the gateway's LAN address as the
- * preferred source (rtnetlink, common/netlink.h). A trunk's routes go to the main table;
+ * preferred source (rtnetlink, common/sys/netlink.h). A trunk's routes go to the main table;
  * a host call's ("source_routing") to a table of its own, which rules "from LOCAL to
  * REMOTE" select, so that the call carries its own host's packets only and leaves the
  * rest of the LAN's traffic to the same hosts to a trunk, and rules "to REMOTE iif lo"
@@ -24,7 +24,7 @@
  * shows both gateways) and "fragmentation needed" for packets over the interface's MTU.
  * Should a packet over the MTU reach us anyway, we answer a DF one the same way.
  *
- * IPv6 (common/ipv6.h) takes the same checks when a side of the call has IPv6 prefixes
+ * IPv6 (auxiliary/ipv6.h) takes the same checks when a side of the call has IPv6 prefixes
  * (IPv6 is then enabled on the interface, without an address of its own); an IPv6 packet
  * over the MTU is always answered with "packet too big" (routers never fragment it).
  * IPv6 is never segmented or coalesced: TSO6 is not offered to the kernel. */

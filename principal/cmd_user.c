@@ -1,5 +1,5 @@
 /* `insel-principal user ...`: people who place calls, known as name@lan, with salted
- * PBKDF2 password hashes (common/passwd.h). Passwords are read from the terminal without
+ * PBKDF2 password hashes (principal/passwd.h). Passwords are read from the terminal without
  * echo (asked twice), or as one line from standard input for scripts. */
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,5 +1,5 @@
 /* The principal daemon's syscall allowlist, installed by `serve` once its listener and
- * port file exist (common/syscall_filter.h has the mechanism). Beyond what every daemon
+ * port file exist (common/sys/syscall_filter.h has the mechanism). Beyond what every daemon
  * needs (the directory's SQLite files, TLS, the event loop): threads for the password
  * checks (clone with CLONE_THREAD only: never a new process, never a program started),
  * stream and datagram sockets of the Internet and unix families only (no raw socket),

@@ -78,7 +78,7 @@ CREATE TABLE hosts (
 CREATE INDEX hosts_by_lan ON hosts(lan_id);
 
 -- users: people who place calls, known as name@lan. password_hash is
--- "pbkdf2-sha256$ITERATIONS$SALT_HEX$KEY_HEX" (see common/passwd.h).
+-- "pbkdf2-sha256$ITERATIONS$SALT_HEX$KEY_HEX" (see principal/passwd.h).
 CREATE TABLE users (
 	id            INTEGER PRIMARY KEY,
 	name          TEXT NOT NULL,

@@ -1,5 +1,5 @@
 /* Forward secrecy within calls: the secondary's side of the ephemeral key exchanges
- * (common/rekey.h holds the exchange and its timing; docs/frames.md section 4 the key
+ * (common/data/rekey.h holds the exchange and its timing; docs/frames.md section 4 the key
  * schedule). Each call that is up has a timer; when rekey_tick says so, this side sends
  * the peer secondary
  *

@@ -1,5 +1,5 @@
 /* The secondary daemon's syscall allowlist, installed by `run` once its listeners exist
- * (common/syscall_filter.h has the mechanism). A filter is inherited by every process
+ * (common/sys/syscall_filter.h has the mechanism). A filter is inherited by every process
  * the daemon starts, so this one also bounds what an auxiliary may do before it confines
  * itself further (auxiliary/sandbox.c), and what any other helper process of the
  * secondary may do: keep the lists below in step with what those processes need.

@@ -343,7 +343,7 @@ unsigned call_tun_mtu(const struct secondary *s);
 
 struct call_rekey;
 /* After negotiation: the call's chain key of epoch 0, exported from the peer TLS
- * session like its keys (common/rekey.h). */
+ * session like its keys (common/data/rekey.h). */
 int call_rekey_prepare(struct call *call, const uint8_t chain0[32]);
 /* The call is up: exchanges start on the configured interval. */
 void call_rekey_start(struct call *call);

@@ -1,5 +1,5 @@
 /* libFuzzer target: the IPv4 header parser and the ICMP error builder of network calls
- * (common/ipv4.h), which read packets from the TUN interface and from the peer. Whatever
+ * (auxiliary/ipv4.h), which read packets from the TUN interface and from the peer. Whatever
  * the bytes, the parser must not read past them, must report a total length within them,
  * and an ICMP error built for an accepted packet must be a well-formed packet of its own
  * whose checksums verify, quoting no more than the original. */

@@ -1,5 +1,5 @@
 /* libFuzzer target: the IPv6 header parser and the ICMPv6 error builder of network calls
- * (common/ipv6.h), which read packets from the TUN interface and from the peer. Whatever
+ * (auxiliary/ipv6.h), which read packets from the TUN interface and from the peer. Whatever
  * the bytes, the parser must not read past them and must report a total length within
  * them; a "packet too big" built for an accepted packet must parse as an ICMPv6 error of
  * its own, within the minimum MTU, whose checksum verifies, and never be answered. */

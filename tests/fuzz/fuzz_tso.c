@@ -1,5 +1,5 @@
 /* libFuzzer target: what the auxiliary does with a read from a TUN interface with offloads
- * (common/tso.h): the virtio header, then segmentation or checksum completion, then
+ * (auxiliary/tso.h): the virtio header, then segmentation or checksum completion, then
  * coalescing of what came out. The first bytes are the virtio header, the rest the
  * packet. Nothing may read or write past the buffers, every emitted packet must fit the
  * scratch buffer, and a coalesced super-segment must stay a valid IPv4 length. */

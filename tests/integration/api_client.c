@@ -1,4 +1,4 @@
-/* Test tool: a real TLS client of the principal's API, built on common/tls.h.
+/* Test tool: a real TLS client of the principal's API, built on common/control/tls.h.
  *
  *   api-client --ca CA --cert CERT --key KEY --connect ADDR:PORT < script
  *

@@ -1,4 +1,4 @@
-/* Unit tests for IPv6 packets in network calls (common/ipv6.h): the header parser (fixed
+/* Unit tests for IPv6 packets in network calls (auxiliary/ipv6.h): the header parser (fixed
  * header, extension headers walked to the upper layer, fragments, truncation, a bound on
  * the walk), prefix membership, and "packet too big" with its checksum over the
  * pseudo-header. */

@@ -1,4 +1,4 @@
-/* Unit tests for password hashes (common/passwd.c): round trip, wrong password, salts
+/* Unit tests for password hashes (principal/passwd.c): round trip, wrong password, salts
  * differ, the iteration count is kept in the string, malformed hashes are refused. */
 #include <setjmp.h>
 #include <stdarg.h>

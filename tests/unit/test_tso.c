@@ -1,4 +1,4 @@
-/* Unit tests for TCP segmentation and coalescing (common/tso.h): a synthetic 64 KiB TCP
+/* Unit tests for TCP segmentation and coalescing (auxiliary/tso.h): a synthetic 64 KiB TCP
  * super-segment (IPv4, then IPv6) is cut into MSS-sized packets whose every header field
  * and checksum is checked, then coalesced back into the original; plus the virtio header
  * codec, partial checksums, the fast checksum against the reference one, and what must
