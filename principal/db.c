@@ -414,6 +414,27 @@ json_t *db_col_json_words(sqlite3_stmt *st, int i)
 	return a;
 }
 
+int db_list_rows(struct db *db, sqlite3_stmt *st, db_row_json_fn row, const void *ctx,
+		 const char *what, json_t **out)
+{
+	bool began = db_read_begin(db);
+	json_t *list = json_array();
+	int rc;
+
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		json_array_append_new(list, row(st, ctx));
+	if (rc != SQLITE_DONE) {
+		rc = db_sqlite_error(db, what);
+		json_decref(list);
+	} else {
+		rc = 0;
+		*out = list;
+	}
+	sqlite3_reset(st);
+	db_read_end(db, began);
+	return rc;
+}
+
 int db_one_or_not_found(struct db *db, json_t *list, const char *what, const char *name,
 			json_t **out)
 {

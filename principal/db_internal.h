@@ -121,6 +121,14 @@ json_t *db_col_json_int(sqlite3_stmt *st, int i);
 json_t *db_col_json_words(sqlite3_stmt *st, int i);
 const char *db_col_text(sqlite3_stmt *st, int i);
 
+/* Turns one row of a listing statement into its JSON object; ctx is the caller's. */
+typedef json_t *(*db_row_json_fn)(sqlite3_stmt *st, const void *ctx);
+/* Steps a bound listing statement to the end in one read and makes *out the JSON array of
+ * row() of each row: every listing of the directory goes through here. 0, or the SQLite
+ * failure reported as "what: ...". */
+int db_list_rows(struct db *db, sqlite3_stmt *st, db_row_json_fn row, const void *ctx,
+		 const char *what, json_t **out);
+
 /* Reports "no such X" for an empty listing asked for by name. */
 int db_one_or_not_found(struct db *db, json_t *list, const char *what, const char *name,
 			json_t **out);

@@ -299,7 +299,7 @@ int db_lan_remove_prefix(struct db *db, const char *lan, const struct ip_prefix 
 	return rc ? rc : db_tx_end(db, lan_remove_prefix_tx(db, lan, p));
 }
 
-static json_t *lan_row_json(sqlite3_stmt *st)
+static json_t *lan_row_json(sqlite3_stmt *st, const void *ctx)
 {
 	json_t *row = json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:I, s:I}",
 			 "name", db_col_json_str(st, 0), "prefixes", db_col_json_words(st, 1),
@@ -309,6 +309,7 @@ static json_t *lan_row_json(sqlite3_stmt *st)
 			 "hosts", (json_int_t)sqlite3_column_int64(st, 7),
 			 "users", (json_int_t)sqlite3_column_int64(st, 8));
 
+	(void)ctx;
 	/* A secondary switching to a renewed certificate: both are its own. */
 	if (row && sqlite3_column_type(st, 9) != SQLITE_NULL)
 		json_object_set_new(row, "previous_fingerprint", db_col_json_str(st, 9));
@@ -318,20 +319,10 @@ static json_t *lan_row_json(sqlite3_stmt *st)
 static int lan_query(struct db *db, const char *name, int64_t now, json_t **out)
 {
 	sqlite3_stmt *st = db_stmt(db, ST_LAN_LIST);
-	json_t *list = json_array();
-	int rc;
 
 	db_bind_text_or_null(st, 1, name);
 	sqlite3_bind_int64(st, 2, db_cutoff(db, now));
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		json_array_append_new(list, lan_row_json(st));
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE) {
-		json_decref(list);
-		return db_sqlite_error(db, "cannot list LANs");
-	}
-	*out = list;
-	return 0;
+	return db_list_rows(db, st, lan_row_json, NULL, "cannot list LANs", out);
 }
 
 int db_lan_list(struct db *db, int64_t now, json_t **out)
@@ -378,8 +369,9 @@ int db_secondary_remove(struct db *db, const char *name)
 	return delete_by_name(db, ST_SEC_DELETE, name, "secondary");
 }
 
-static json_t *secondary_row_json(sqlite3_stmt *st)
+static json_t *secondary_row_json(sqlite3_stmt *st, const void *ctx)
 {
+	(void)ctx;
 	return json_pack("{s:o, s:o, s:o, s:o, s:b, s:o, s:o, s:o}",
 			 "name", db_col_json_str(st, 0), "lans", db_col_json_words(st, 1),
 			 "fingerprint", db_col_json_str(st, 2), "serial", db_col_json_str(st, 3),
@@ -391,20 +383,10 @@ static json_t *secondary_row_json(sqlite3_stmt *st)
 static int secondary_query(struct db *db, const char *name, int64_t now, json_t **out)
 {
 	sqlite3_stmt *st = db_stmt(db, ST_SEC_LIST);
-	json_t *list = json_array();
-	int rc;
 
 	db_bind_text_or_null(st, 1, name);
 	sqlite3_bind_int64(st, 2, db_cutoff(db, now));
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		json_array_append_new(list, secondary_row_json(st));
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE) {
-		json_decref(list);
-		return db_sqlite_error(db, "cannot list secondaries");
-	}
-	*out = list;
-	return 0;
+	return db_list_rows(db, st, secondary_row_json, NULL, "cannot list secondaries", out);
 }
 
 int db_secondary_list(struct db *db, int64_t now, json_t **out)
@@ -706,26 +688,20 @@ int db_host_remove(struct db *db, const char *name)
 	return delete_by_name(db, ST_HOST_DELETE, name, "host");
 }
 
+static json_t *host_row_json(sqlite3_stmt *st, const void *ctx)
+{
+	(void)ctx;
+	return json_pack("{s:o, s:o, s:o}", "name", db_col_json_str(st, 0), "lan",
+			 db_col_json_str(st, 1), "address", db_col_json_str(st, 2));
+}
+
 static int host_query(struct db *db, const char *lan, const char *name, json_t **out)
 {
 	sqlite3_stmt *st = db_stmt(db, ST_HOST_LIST);
-	json_t *list = json_array();
-	int rc;
 
 	db_bind_text_or_null(st, 1, lan);
 	db_bind_text_or_null(st, 2, name);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		json_array_append_new(list, json_pack("{s:o, s:o, s:o}", "name",
-						      db_col_json_str(st, 0), "lan",
-						      db_col_json_str(st, 1), "address",
-						      db_col_json_str(st, 2)));
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE) {
-		json_decref(list);
-		return db_sqlite_error(db, "cannot list hosts");
-	}
-	*out = list;
-	return 0;
+	return db_list_rows(db, st, host_row_json, NULL, "cannot list hosts", out);
 }
 
 int db_host_list(struct db *db, const char *lan, json_t **out)

@@ -112,32 +112,25 @@ static json_int_t hash_iterations(const char *hash)
 	return p ? (json_int_t)strtoul(p + 1, NULL, 10) : 0;
 }
 
+static json_t *user_row_json(sqlite3_stmt *st, const void *ctx)
+{
+	char full[2 * DB_NAME_MAX + 2];
+
+	(void)ctx;
+	snprintf(full, sizeof full, "%s@%s", db_col_text(st, 0), db_col_text(st, 1));
+	return json_pack("{s:o, s:o, s:s, s:I, s:o}", "name", db_col_json_str(st, 0),
+			 "lan", db_col_json_str(st, 1), "user", full,
+			 "iterations", hash_iterations(db_col_text(st, 2)),
+			 "created_at", db_col_json_int(st, 3));
+}
+
 static int user_query(struct db *db, const char *lan, const char *name, json_t **out)
 {
 	sqlite3_stmt *st = db_stmt(db, ST_USER_LIST);
-	json_t *list = json_array();
-	int rc;
 
 	db_bind_text_or_null(st, 1, lan);
 	db_bind_text_or_null(st, 2, name);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		char full[2 * DB_NAME_MAX + 2];
-
-		snprintf(full, sizeof full, "%s@%s", db_col_text(st, 0), db_col_text(st, 1));
-		json_array_append_new(list, json_pack("{s:o, s:o, s:s, s:I, s:o}",
-						      "name", db_col_json_str(st, 0),
-						      "lan", db_col_json_str(st, 1), "user", full,
-						      "iterations",
-						      hash_iterations(db_col_text(st, 2)),
-						      "created_at", db_col_json_int(st, 3)));
-	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE) {
-		json_decref(list);
-		return db_sqlite_error(db, "cannot list users");
-	}
-	*out = list;
-	return 0;
+	return db_list_rows(db, st, user_row_json, NULL, "cannot list users", out);
 }
 
 int db_user_list(struct db *db, const char *lan, json_t **out)
@@ -290,8 +283,9 @@ static json_t *channels_json(const char *text)
 	return j ? j : json_string(text ? text : "");
 }
 
-static json_t *call_row_json(sqlite3_stmt *st)
+static json_t *call_row_json(sqlite3_stmt *st, const void *ctx)
 {
+	(void)ctx;
 	return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
 			 "id", db_col_json_str(st, 0), "caller", db_col_json_str(st, 1),
 			 "caller_lan", db_col_json_str(st, 2), "callee", db_col_json_str(st, 3),
@@ -308,22 +302,12 @@ static int call_query(struct db *db, bool active_only, const char *id, int64_t l
 		      int64_t now, json_t **out)
 {
 	sqlite3_stmt *st = db_stmt(db, ST_CALL_LIST);
-	json_t *list = json_array();
-	int rc;
 
 	sqlite3_bind_int(st, 1, active_only);
 	db_bind_text_or_null(st, 2, id);
 	sqlite3_bind_int64(st, 3, limit > 0 ? limit : -1);
 	sqlite3_bind_int64(st, 4, now);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		json_array_append_new(list, call_row_json(st));
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE) {
-		json_decref(list);
-		return db_sqlite_error(db, "cannot list calls");
-	}
-	*out = list;
-	return 0;
+	return db_list_rows(db, st, call_row_json, NULL, "cannot list calls", out);
 }
 
 int db_call_list(struct db *db, bool active_only, int64_t limit, int64_t now, json_t **out)
@@ -399,23 +383,16 @@ bool db_is_revoked(struct db *db, const char *serial)
 	return rc != SQLITE_DONE;
 }
 
+static json_t *revocation_row_json(sqlite3_stmt *st, const void *ctx)
+{
+	(void)ctx;
+	return json_pack("{s:o, s:o, s:o, s:o}", "serial", db_col_json_str(st, 0),
+			 "name", db_col_json_str(st, 1), "reason", db_col_json_str(st, 2),
+			 "revoked_at", db_col_json_int(st, 3));
+}
+
 int db_revoked_list(struct db *db, json_t **out)
 {
-	sqlite3_stmt *st = db_stmt(db, ST_REV_LIST);
-	json_t *list = json_array();
-	int rc;
-
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		json_array_append_new(list, json_pack("{s:o, s:o, s:o, s:o}",
-						      "serial", db_col_json_str(st, 0),
-						      "name", db_col_json_str(st, 1),
-						      "reason", db_col_json_str(st, 2),
-						      "revoked_at", db_col_json_int(st, 3)));
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE) {
-		json_decref(list);
-		return db_sqlite_error(db, "cannot list revocations");
-	}
-	*out = list;
-	return 0;
+	return db_list_rows(db, db_stmt(db, ST_REV_LIST), revocation_row_json, NULL,
+			    "cannot list revocations", out);
 }

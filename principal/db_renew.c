@@ -185,31 +185,9 @@ int db_renew_get(struct db *db, int64_t id, bool with_pem, json_t **out)
 	return rc;
 }
 
-/* Runs a bound listing statement in one read and turns each row into JSON with row(). */
-static int list_rows(struct db *db, sqlite3_stmt *st, json_t *(*row)(sqlite3_stmt *, int64_t),
-		     int64_t now, const char *what, json_t **out)
+static json_t *request_list_row(sqlite3_stmt *st, const void *ctx)
 {
-	bool began = db_read_begin(db);
-	json_t *list = json_array();
-	int rc;
-
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		json_array_append_new(list, row(st, now));
-	if (rc != SQLITE_DONE) {
-		rc = db_sqlite_error(db, what);
-		json_decref(list);
-	} else {
-		rc = 0;
-		*out = list;
-	}
-	sqlite3_reset(st);
-	db_read_end(db, began);
-	return rc;
-}
-
-static json_t *request_list_row(sqlite3_stmt *st, int64_t now)
-{
-	(void)now;
+	(void)ctx;
 	return request_row_json(st, false);
 }
 
@@ -218,7 +196,7 @@ int db_renew_list(struct db *db, bool pending_only, json_t **out)
 	sqlite3_stmt *st = db_stmt(db, ST_RENEW_LIST);
 
 	sqlite3_bind_int(st, 1, pending_only);
-	return list_rows(db, st, request_list_row, 0, "cannot list renewal requests", out);
+	return db_list_rows(db, st, request_list_row, NULL, "cannot list renewal requests", out);
 }
 
 /* ---- deciding ---- */
@@ -372,8 +350,9 @@ int db_principal_cert_put(struct db *db, const char *kind, const struct pki_iden
 	return db_exec_stmt(db, st, "cannot record the certificate");
 }
 
-static json_t *expiry_row(sqlite3_stmt *st, int64_t now)
+static json_t *expiry_row(sqlite3_stmt *st, const void *ctx)
 {
+	int64_t now = *(const int64_t *)ctx;
 	int64_t not_after = sqlite3_column_int64(st, 3);
 	json_t *row = json_pack("{s:o, s:o, s:o, s:I, s:I}", "role", db_col_json_str(st, 0),
 				"name", db_col_json_str(st, 1), "serial", db_col_json_str(st, 2),
@@ -387,6 +366,6 @@ static json_t *expiry_row(sqlite3_stmt *st, int64_t now)
 
 int db_expiry_list(struct db *db, int64_t now, json_t **out)
 {
-	return list_rows(db, db_stmt(db, ST_EXPIRY_LIST), expiry_row, now,
+	return db_list_rows(db, db_stmt(db, ST_EXPIRY_LIST), expiry_row, &now,
 			 "cannot list certificate expiries", out);
 }
