@@ -4,7 +4,9 @@
  * per call, from the secondary's range, so that no other call's auxiliary can signal or
  * trace this one) or a named user, in the fixed order supplementary groups, gid, uid,
  * then prove root cannot be regained, then forbid new privileges, then the syscall
- * allowlist (sandbox.c). A failure at any step is fatal to the caller. */
+ * allowlist (sandbox.c). Not root (a secondary run without it): the identity stays, and
+ * the last two steps, which need no privilege, are taken all the same. A failure at any
+ * step is fatal to the caller. */
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
@@ -97,6 +99,21 @@ static int become_uid(uint32_t uid)
 	return 0;
 }
 
+/* Not root: no identity to leave, and none to take (the secondary, unprivileged too, asks
+ * for none; an identity asked for is said to be ignored). */
+static void keep_identity(const struct aux_identity *who)
+{
+	if (who->user)
+		log_warn("asked to become user '%s', but not root: staying uid %u", who->user,
+			 (unsigned)geteuid());
+	else if (who->has_uid)
+		log_warn("asked to become uid %u, but not root: staying uid %u",
+			 (unsigned)who->uid, (unsigned)geteuid());
+	else
+		log_info("not root: running as uid %u, gid %u, confined all the same (no new "
+			 "privileges, syscall allowlist)", (unsigned)geteuid(), (unsigned)getegid());
+}
+
 int privdrop_confine(const struct aux_identity *who)
 {
 	const char *name = who->user ? who->user : "(current)";
@@ -108,6 +125,8 @@ int privdrop_confine(const struct aux_identity *who)
 		rc = become_user(who->user);
 	else if (geteuid() == 0)
 		log_warn("no uid or user given: staying root");
+	else
+		keep_identity(who);
 	if (rc)
 		return rc;
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <uv.h>
 
+#include "addr.h"
 #include "rpc.h"
 
 struct msg_stream;
@@ -14,13 +15,17 @@ struct tls_conn;
 struct tls_creds;
 
 /* Where to reach the secondary and who we are; from options, environment
- * (INSEL_SECONDARY, INSEL_CA, INSEL_USER, INSEL_PASSWORD, INSEL_PASSWORD_FILE) or
- * /etc/insel/client.conf, in that order of precedence. */
+ * (INSEL_SECONDARY, INSEL_CA, INSEL_USER, INSEL_PASSWORD, INSEL_PASSWORD_FILE,
+ * INSEL_SOURCE) or /etc/insel/client.conf, in that order of precedence. */
 struct client_options {
 	const char *secondary;  /* ADDR:PORT for TLS, or a unix socket path (contains '/') */
 	const char *ca;         /* the organisation CA, for TLS */
 	const char *user;
 	const char *password_file;
+	/* The address to connect from, on a host with several: the gateway takes it as
+	 * this host's, and a call's datagrams come back to it. NULL: the kernel's choice. */
+	const char *source;
+	struct ip_addr source_addr;
 	bool json;              /* --json: machine-readable output */
 	char password[256];
 };

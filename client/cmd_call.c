@@ -23,7 +23,9 @@ static const char usage[] =
 	"               or address; the callee runs `insel listen --tun`)\n"
 	"  --wait       stay until the call ends; Ctrl-C hangs up\n"
 	"Common options: --secondary ADDR:PORT|SOCKET --ca FILE --user NAME\n"
-	"                --password-file FILE --json\n";
+	"                --password-file FILE --source ADDR --json\n"
+	"  --source ADDR  connect from this address of the host (the gateway sends the\n"
+	"                 call's datagrams to it)\n";
 
 /* "5004,5005" -> [{"kind":"udp","port":5004},{"kind":"udp","port":5005}] */
 static json_t *parse_udp_ports(const char *text)

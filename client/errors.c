@@ -52,6 +52,9 @@ static const struct advice advice_table[] = {
 		  "call or try again later.", EXIT_UNAVAILABLE},
 	{"no_common", "The two sites have no cipher or option in common; ask your operators "
 		      "to align their configuration.", EXIT_FAILURE_GENERIC},
+	{"tun_unavailable", "A gateway in this call runs without root, so it carries UDP calls "
+			    "only, not network calls (--tun). Ask your operator.",
+	 EXIT_FAILURE_GENERIC},
 	{"gateway_outside_lan", "The other site's gateway announced a LAN address outside its "
 				"LAN's prefixes in the directory, so the call was refused. Ask "
 				"your operator to check that site's lan_address and the "

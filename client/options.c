@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "client.h"
+#include "addr.h"
 #include "config.h"
 
 #define CLIENT_CONFIG "/etc/insel/client.conf"
@@ -17,6 +18,7 @@ static const struct cfg_key client_schema[] = {
 	{"client", "ca", CFG_PATH, 0, 0, 0, NULL},
 	{"client", "user", CFG_STRING, 0, 0, 0, NULL},
 	{"client", "password_file", CFG_PATH, 0, 0, 0, NULL},
+	{"client", "source", CFG_STRING, 0, 0, 0, NULL},
 };
 
 static struct cfg file_config;
@@ -32,6 +34,7 @@ int client_parse_common(int argc, char **argv, int i, struct client_options *o, 
 		{"--ca", offsetof(struct client_options, ca)},
 		{"--user", offsetof(struct client_options, user)},
 		{"--password-file", offsetof(struct client_options, password_file)},
+		{"--source", offsetof(struct client_options, source)},
 	};
 
 	*taken = false;
@@ -117,6 +120,7 @@ int client_finish_options(struct client_options *o)
 	o->user = from_env_or_file(o->user, "INSEL_USER", "user");
 	o->password_file = from_env_or_file(o->password_file, "INSEL_PASSWORD_FILE",
 					    "password_file");
+	o->source = from_env_or_file(o->source, "INSEL_SOURCE", "source");
 	if (!o->secondary) {
 		fprintf(stderr, "insel: which gateway? Give --secondary ADDRESS:PORT (or a socket "
 				"path), set INSEL_SECONDARY, or write it in %s\n", CLIENT_CONFIG);
@@ -125,6 +129,11 @@ int client_finish_options(struct client_options *o)
 	if (!strchr(o->secondary, '/') && !o->ca) {
 		fprintf(stderr, "insel: give --ca FILE (the organisation's CA certificate) to "
 				"check the gateway's identity\n");
+		return -1;
+	}
+	if (o->source && (strchr(o->secondary, '/') || ip_addr_parse(o->source, &o->source_addr))) {
+		fprintf(stderr, "insel: --source takes one of this host's IP addresses, for a "
+				"gateway reached over TLS (ADDRESS:PORT)\n");
 		return -1;
 	}
 	if (!o->user) {

@@ -129,8 +129,8 @@ static int connect_tls(struct client_session *s)
 		fprintf(stderr, "insel: %s\n", err);
 		return INSEL_E_CONFIG;
 	}
-	rc = tls_connect(&s->loop, s->creds, &ep, PKI_ROLE_SECONDARY, NULL, &tls_callbacks, s,
-			 &s->tls);
+	rc = tls_connect_from(&s->loop, s->creds, s->opts->source ? &s->opts->source_addr : NULL,
+			      &ep, PKI_ROLE_SECONDARY, NULL, &tls_callbacks, s, &s->tls);
 	if (rc)
 		fprintf(stderr, "insel: cannot connect to %s: %s\n", s->opts->secondary,
 			insel_strerror(rc));

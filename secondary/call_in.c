@@ -321,6 +321,11 @@ void call_incoming(struct secondary *s, struct peer_conn *p, const json_t *reque
 		call_end(call, "bad_request", why);
 		return;
 	}
+	if (call->tun && s->unprivileged) {  /* a network call or a trunk */
+		call_end(call, "tun_unavailable", "the callee's gateway runs without root, which "
+			 "network calls need");
+		return;
+	}
 	if (json_is_true(json_object_get(request, "trunk"))) {
 		call->trunk = trunk_for_lan(s, call->caller);
 		if (!call->trunk) {

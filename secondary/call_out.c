@@ -307,6 +307,11 @@ void call_place(struct secondary *s, struct client_conn *c, json_int_t request_i
 	}
 	log_info("call %s: %s calls %s%s", call->id_hex, call->caller, callee,
 		 call->tun ? " (network call)" : "");
+	if (call->tun && s->unprivileged) {
+		call_end(call, "tun_unavailable", "this gateway runs without root, which network "
+			 "calls need");
+		return;
+	}
 	req = msg_request("lookup", 0);
 	json_object_set_new(req, "callee", json_string(callee));
 	if (principal_request(s, req, lookup_reply, call))

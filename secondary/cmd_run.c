@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cmd.h"
 #include "err.h"
@@ -72,6 +73,29 @@ static int load_credentials(struct secondary *s, char *err, size_t errlen)
 	return rc;
 }
 
+/* Without root a gateway still carries UDP calls, for tests and trials: each auxiliary
+ * keeps this process's uid (it confines itself all the same: no new privileges, its
+ * syscall allowlist), and what needs root is refused rather than attempted (a TUN
+ * interface, routes and rules: network calls and trunks). With root nothing changes. */
+static int check_privileges(struct secondary *s, const char *path)
+{
+	s->unprivileged = geteuid() != 0;
+	if (!s->unprivileged)
+		return 0;
+	if (s->cfg.ntrunks) {
+		fprintf(stderr, "insel-secondary: %s: [%s] needs root (a trunk is a network "
+				"call: a TUN interface and routes); run as root, or remove the "
+				"section\n", path, s->cfg.trunks[0].name);
+		return EXIT_CONFIG;
+	}
+	log_warn("not running as root (uid %u): each auxiliary keeps this uid instead of one "
+		 "of its own per call ([auxiliary] uid_range and user are not used), and network "
+		 "calls (--tun) are refused: they need root", (unsigned)geteuid());
+	s->cfg.aux_user = NULL;
+	s->cfg.aux_keep_identity = true;
+	return 0;
+}
+
 int run_main(int argc, char **argv)
 {
 	static const char usage[] = "Usage: insel-secondary run --config FILE\n";
@@ -83,6 +107,10 @@ int run_main(int argc, char **argv)
 		return argc > 1 && strcmp(argv[1], "--help") == 0 ? EXIT_OK : EXIT_USAGE;
 	if (secondary_config_load(&s.cfg, path))
 		return EXIT_CONFIG;
+	if (check_privileges(&s, path)) {
+		secondary_config_free(&s.cfg);
+		return EXIT_CONFIG;
+	}
 	if (load_credentials(&s, err, sizeof err)) {
 		fprintf(stderr, "insel-secondary: %s\n", err);
 		secondary_config_free(&s.cfg);
@@ -103,7 +131,8 @@ int run_main(int argc, char **argv)
 		return EXIT_UNAVAILABLE;
 	}
 	watch_signals(&s);
-	rules_sweep_leftovers();
+	if (!s.unprivileged)  /* an earlier run's rules are root's to remove */
+		rules_sweep_leftovers();
 	principal_link_start(&s.principal, &s);
 	renew_start(&s);
 	trunks_start(&s);

@@ -436,6 +436,9 @@ struct secondary {
 	struct trunk trunks[SECONDARY_MAX_TRUNKS];
 	size_t ntrunks;
 	struct uid_pool aux_uids;
+	/* Not root (cmd_run.c): auxiliaries keep our uid, and network calls and trunks,
+	 * which need a TUN interface and routes, are refused. */
+	bool unprivileged;
 
 	struct renew *renew;
 };

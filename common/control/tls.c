@@ -1452,9 +1452,28 @@ int tls_connect(uv_loop_t *loop, struct tls_creds *creds, const struct ip_endpoi
 		enum pki_role expect_role, const char *expect_name,
 		const struct tls_conn_callbacks *cb, void *data, struct tls_conn **out)
 {
+	return tls_connect_from(loop, creds, NULL, to, expect_role, expect_name, cb, data,
+				out);
+}
+
+/* Binds the socket to a local address (any port) before it connects. */
+static int bind_source(struct tls_conn *c, const struct ip_addr *from)
+{
+	struct ip_endpoint local = {.addr = *from, .port = 0};
+	struct sockaddr_storage ss;
+
+	ip_endpoint_to_sockaddr(&local, &ss);
+	return uv_tcp_bind(&c->tcp, (struct sockaddr *)&ss, 0);
+}
+
+int tls_connect_from(uv_loop_t *loop, struct tls_creds *creds, const struct ip_addr *from,
+		     const struct ip_endpoint *to, enum pki_role expect_role,
+		     const char *expect_name, const struct tls_conn_callbacks *cb, void *data,
+		     struct tls_conn **out)
+{
 	struct sockaddr_storage ss;
 	struct tls_conn *c;
-	int rc;
+	int rc = 0;
 
 	if (expect_name && !pki_name_valid(expect_name))
 		return INSEL_E_BAD_FIELD;
@@ -1463,7 +1482,11 @@ int tls_connect(uv_loop_t *loop, struct tls_creds *creds, const struct ip_endpoi
 		return -ENOMEM;
 	ip_endpoint_to_sockaddr(to, &ss);
 	c->connect_req.data = c;
-	rc = uv_tcp_connect(&c->connect_req, &c->tcp, (struct sockaddr *)&ss, connect_cb);
+	if (from)
+		rc = bind_source(c, from);
+	if (rc == 0)
+		rc = uv_tcp_connect(&c->connect_req, &c->tcp, (struct sockaddr *)&ss,
+				    connect_cb);
 	if (rc) {
 		tls_conn_close(c, rc);  /* no callbacks set yet: the owner hears nothing */
 		return rc;

@@ -23,6 +23,8 @@ INSEL_IDLE=${INSEL_IDLE:-120s}
 INSEL_MAX_CALLS=${INSEL_MAX_CALLS:-64}
 INSEL_AUX_UIDS=${INSEL_AUX_UIDS:-200000-200999}  # one uid of these per auxiliary
 INSEL_REKEY_INTERVAL=${INSEL_REKEY_INTERVAL:-120s}
+# The directory's users (each one costs a slow password hash).
+INSEL_USERS=${INSEL_USERS:-alice@lan-a carol@lan-a bob@lan-b dave@lan-b}
 # INSEL_IPV6=1: the LANs have their IPv6 prefix (fd0N::/64) too, in the directory and in
 # the secondaries' configurations (lan_address6 fd0N::1), and clients reach their gateway
 # over IPv6 at [fd0N::1]:7444 instead of 10.N.0.1:7444.
@@ -30,6 +32,29 @@ INSEL_IPV6=${INSEL_IPV6:-}
 # INSEL_PRINCIPAL_CONF=FILE: the principal also reads that configuration file (the flags
 # above still win).
 INSEL_PRINCIPAL_CONF=${INSEL_PRINCIPAL_CONF:-}
+
+# Where everything listens: the namespace topology's addresses (lib.sh) unless a test
+# places the deployment elsewhere (tests/integration/loopback.sh: 127.x.y.z, ports of
+# its own). A format takes the site's number N: site N's LAN is FORMAT.0/24, with the
+# gateway at .1 and the hosts at .11, .12; its secondary meets peers on its WAN address.
+INSEL_LAN_FORMAT=${INSEL_LAN_FORMAT:-10.%d.0}
+INSEL_WAN_FORMAT=${INSEL_WAN_FORMAT:-198.18.%d.2}
+INSEL_PRINCIPAL_ADDR=${INSEL_PRINCIPAL_ADDR:-198.18.0.2}
+INSEL_PRINCIPAL_PORT=${INSEL_PRINCIPAL_PORT:-7443}
+INSEL_CLIENT_PORT=${INSEL_CLIENT_PORT:-7444}
+INSEL_PEER_PORT=${INSEL_PEER_PORT:-7445}
+# INSEL_CLIENT_SOURCE=1: clients name their host's address (--source), for hosts that
+# are not namespaces of their own and so would connect from another address.
+INSEL_CLIENT_SOURCE=${INSEL_CLIENT_SOURCE:-}
+
+lan_net() { printf "$INSEL_LAN_FORMAT" "$1"; }  # lan_net N: site N's LAN, less ".0"
+wan_addr() { printf "$INSEL_WAN_FORMAT" "$1"; }
+site_number() {  # site_number HOST|LETTER: 1 for a, a1, a2; 2 for b, b1, b2
+	case "$1" in a*) echo 1 ;; *) echo 2 ;; esac
+}
+host_addr() {  # host_addr HOST: a1 -> site 1's .11, b2 -> site 2's .12 (as lib.sh)
+	echo "$(lan_net "$(site_number "$1")").$((10 + ${1:1}))"
+}
 
 pdir() { "$P" "$@" --db "$DB"; }
 
@@ -54,40 +79,40 @@ insel_directory() {
 	# The operator binds each LAN to its secondary; registrations only confirm it.
 	pdir secondary add lan-a >/dev/null
 	pdir secondary add lan-b >/dev/null
-	pdir lan add lan-a --prefix 10.1.0.0/24 "${v6a[@]}" --secondary lan-a >/dev/null
-	pdir lan add lan-b --prefix 10.2.0.0/24 "${v6b[@]}" --secondary lan-b >/dev/null
-	for u in alice@lan-a carol@lan-a bob@lan-b dave@lan-b; do
+	pdir lan add lan-a --prefix "$(lan_net 1).0/24" "${v6a[@]}" --secondary lan-a >/dev/null
+	pdir lan add lan-b --prefix "$(lan_net 2).0/24" "${v6b[@]}" --secondary lan-b >/dev/null
+	for u in $INSEL_USERS; do
 		echo "pw-${u%@*}" | pdir user add "$u" >/dev/null
 	done
-	pdir host add printer --lan lan-b --address 10.2.0.12 >/dev/null
+	pdir host add printer --lan lan-b --address "$(lan_net 2).12" >/dev/null
 }
 
 start_principal() {
 	spawn_in_ns principal "$NETNS_TMP/principal.log" "$P" serve --db "$DB" \
-		--listen 198.18.0.2:7443 --ca "$PKI/ca.crt" --cert "$PKI/principal.crt" \
+		--listen "$INSEL_PRINCIPAL_ADDR:$INSEL_PRINCIPAL_PORT" --ca "$PKI/ca.crt" --cert "$PKI/principal.crt" \
 		--key "$PKI/principal.key" --heartbeat "$INSEL_HEARTBEAT" \
 		--down-after "$INSEL_DOWN_AFTER" ${INSEL_PRINCIPAL_CONF:+--config "$INSEL_PRINCIPAL_CONF"}
 	PRINCIPAL_PID=$LAST_PID
-	wait_port principal 7443 tcp 10
+	wait_port principal "$INSEL_PRINCIPAL_PORT" tcp 10
 }
 
 # write_secondary_config LETTER N: the configuration of site X's secondary.
 write_secondary_config() {
 	local x=$1 n=$2
-	local v6="" clients="10.$n.0.1:7444"
+	local v6="" clients="$(lan_net "$n").1:$INSEL_CLIENT_PORT"
 	if [ -n "$INSEL_IPV6" ]; then
 		v6=$'prefix = fd0'$n$'::/64\nlan_address6 = fd0'$n'::1'
-		clients="[fd0$n::1]:7444"
+		clients="[fd0$n::1]:$INSEL_CLIENT_PORT"
 	fi
 	cat >"$NETNS_TMP/secondary-$x.conf" <<CONF
 [secondary]
 name = lan-$x
 lan = lan-$x
-prefix = 10.$n.0.0/24
-lan_address = 10.$n.0.1
+prefix = $(lan_net "$n").0/24
+lan_address = $(lan_net "$n").1
 $v6
 [principal]
-address = 198.18.0.2:7443
+address = $INSEL_PRINCIPAL_ADDR:$INSEL_PRINCIPAL_PORT
 name = principal
 heartbeat = $INSEL_HEARTBEAT
 [tls]
@@ -95,7 +120,7 @@ ca = $PKI/ca.crt
 cert = $PKI/lan-$x.crt
 key = $PKI/lan-$x.key
 [peers]
-listen = 198.18.$n.2:7445
+listen = $(wan_addr "$n"):$INSEL_PEER_PORT
 rekey_interval = $INSEL_REKEY_INTERVAL
 [clients]
 listen = $clients
@@ -118,7 +143,7 @@ start_secondary() {  # start_secondary LETTER N
 	spawn_in_ns "gw-$x" "$NETNS_TMP/secondary-$x.log" "$S" -v run \
 		--config "$NETNS_TMP/secondary-$x.conf"
 	SECONDARY_PID[$x]=$LAST_PID
-	wait_port "gw-$x" 7444 tcp 10
+	wait_port "gw-$x" "$INSEL_CLIENT_PORT" tcp 10
 }
 
 # Waits until the running principal has taken both secondaries' registrations and the
@@ -148,26 +173,33 @@ insel_deploy() {
 
 # client_gateway HOST: where the clients of HOST's site reach their secondary.
 client_gateway() {
-	local n=2
-	case "$1" in a*) n=1 ;; esac
-	if [ -n "$INSEL_IPV6" ]; then echo "[fd0$n::1]:7444"; else echo "10.$n.0.1:7444"; fi
+	local n
+	n=$(site_number "$1")
+	if [ -n "$INSEL_IPV6" ]; then
+		echo "[fd0$n::1]:$INSEL_CLIENT_PORT"
+	else
+		echo "$(lan_net "$n").1:$INSEL_CLIENT_PORT"
+	fi
 }
+
 
 # insel_as HOST USER ARGS...: runs the client on a host as a user of its LAN.
 insel_as() {
-	local host=$1 user=$2 gw
+	local host=$1 user=$2 gw src=()
 	shift 2
 	gw=$(client_gateway "$host")
-	in_ns "$host" env INSEL_PASSWORD="pw-$user" "$C" "$@" --secondary "$gw" \
+	[ -n "$INSEL_CLIENT_SOURCE" ] && src=(--source "$(host_addr "$host")")
+	in_ns "$host" env INSEL_PASSWORD="pw-$user" "$C" "$@" "${src[@]}" --secondary "$gw" \
 		--ca "$PKI/ca.crt" --user "$user"
 }
 
 # listen_as HOST USER LOG ARGS...: `insel listen` in the background; waits until ready.
 listen_as() {
-	local host=$1 user=$2 log=$3 gw
+	local host=$1 user=$2 log=$3 gw src=()
 	shift 3
 	gw=$(client_gateway "$host")
-	spawn_in_ns "$host" "$log" env INSEL_PASSWORD="pw-$user" "$C" listen "$@" \
+	[ -n "$INSEL_CLIENT_SOURCE" ] && src=(--source "$(host_addr "$host")")
+	spawn_in_ns "$host" "$log" env INSEL_PASSWORD="pw-$user" "$C" listen "$@" "${src[@]}" \
 		--secondary "$gw" --ca "$PKI/ca.crt" --user "$user"
 	for _ in $(seq 1 50); do
 		grep -q "listening for calls" "$log" 2>/dev/null && return 0

@@ -5,11 +5,12 @@
       Echoes each datagram back to its sender on any of PORTS (5004, 5004,5005 or
       7000-7049); stops after N datagrams in all or S seconds.
   udp_tool.py send HOST PORT [--count N] [--size B] [--timeout S] [--src-port P]
-                             [--interval S]
+                             [--interval S] [--bind ADDR]
       Sends N datagrams of B bytes (a pattern that carries the sequence number), waits
       for each echo (resending a datagram whose echo does not come, --retries times) and
       checks it byte for byte; with --interval, a steady stream of one datagram every S
-      seconds. Prints one summary line; exits 0 only if every datagram came back intact.
+      seconds; --bind sends from that address. Prints one summary line; exits 0 only if
+      every datagram came back intact.
   udp_tool.py stream HOST PORT [--count N] [--interval S] [--src-port P] [--delay S]
                      [--linger S]
       After --delay seconds, sends N datagrams to HOST:PORT, one every S seconds, from
@@ -68,8 +69,8 @@ def echo(args):
 
 def send(args):
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    if args.src_port:
-        s.bind(("0.0.0.0", args.src_port))
+    if args.src_port or args.bind != "0.0.0.0":
+        s.bind((args.bind, args.src_port))
     deadline = time.monotonic() + args.timeout
     ok = bad = lost = 0
     rtts = []
@@ -160,6 +161,7 @@ def main():
     c.add_argument("--src-port", type=int, default=0)
     c.add_argument("--retries", type=int, default=1)
     c.add_argument("--interval", type=float, default=0)
+    c.add_argument("--bind", default="0.0.0.0")
     t = sub.add_parser("stream")
     t.add_argument("host")
     t.add_argument("port", type=int)

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# The deployment of tests/netns/insel_env.sh on loopback, for tests that need neither root
+# nor network namespaces: the same interface as tests/netns/lib.sh (in_ns, spawn_in_ns,
+# wait_port, stop_pid, the clean-up trap), where a "namespace" is only a name and every
+# host, gateway and the principal is an address of 127.B.0.0/16 in the root namespace,
+# B chosen from this run's PID (the kernel answers the whole of 127.0.0.0/8 on lo, so no
+# address is added). Nothing is sent anywhere but to those addresses.
+#
+#   principal       127.B.100.2
+#   site N (1, 2)   WAN 127.B.10N.2, LAN 127.B.N.0/24: gateway .1, hosts .11 and .12
+#
+# Ports come from the PID too (LOOPBACK_PORT and the 7 above it, below the ephemeral
+# range): the principal, clients and peers take the first three; a test uses the rest.
+# Clients name their host's address (--source): on loopback they would otherwise all
+# connect from 127.0.0.1, outside both LANs.
+#
+# Use: source tests/netns/lib.sh (its process helpers and clean-up), then this file, then
+# tests/netns/insel_env.sh; call loopback_begin.
+
+LOOPBACK_NET="127.$((16 + $$ % 224))"
+LOOPBACK_PORT=$((10000 + ($$ % 2500) * 8))
+
+INSEL_LAN_FORMAT="$LOOPBACK_NET.%d"
+INSEL_WAN_FORMAT="$LOOPBACK_NET.10%d.2"
+INSEL_PRINCIPAL_ADDR="$LOOPBACK_NET.100.2"
+INSEL_PRINCIPAL_PORT=$LOOPBACK_PORT
+INSEL_CLIENT_PORT=$((LOOPBACK_PORT + 1))
+INSEL_PEER_PORT=$((LOOPBACK_PORT + 2))
+INSEL_CLIENT_SOURCE=1
+
+# Starts a run: temp dir, clean-up of every process started (lib.sh's) on every exit path.
+loopback_begin() {
+	NETNS_TMP=$(mktemp -d /tmp/insel-loopback.XXXXXX)
+	trap netns_cleanup EXIT
+	trap 'exit 130' INT TERM
+}
+
+in_ns() {  # in_ns NAME CMD...: runs CMD (here, where everything runs)
+	shift
+	"$@"
+}
+
+spawn_in_ns() {  # spawn_in_ns NAME LOGFILE CMD...: in the background, PID in $LAST_PID
+	local log=$2
+	shift 2
+	"$@" >"$log" 2>&1 &
+	LAST_PID=$!
+	NETNS_PIDS+=("$LAST_PID")
+}
+
+# Waits until a TCP or UDP port of this run is bound on one of its addresses (bounded).
+wait_port() {  # wait_port NAME PORT [tcp|udp] [SECONDS]
+	local port=$2 proto=${3:-tcp} secs=${4:-10} flag=-ltn
+	[ "$proto" = udp ] && flag=-lun
+	for _ in $(seq 1 $((secs * 10))); do
+		if ss $flag | awk '{print $4}' | grep -q "^${LOOPBACK_NET//./\\.}\..*:$port\$"; then
+			return 0
+		fi
+		sleep 0.1
+	done
+	echo "timed out waiting for $proto port $port on $LOOPBACK_NET.*" >&2
+	return 1
+}
