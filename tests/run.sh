@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The README's test command: installs what is needed, builds insel three ways and runs the
 # whole suite.
-#   1. gcc, warnings as errors: unit tests;
+#   1. gcc, warnings as errors: unit tests and the fast suite (a call on loopback, no root);
 #   2. clang with AddressSanitizer and UndefinedBehaviorSanitizer, warnings as errors:
 #      every test (unit and network-namespace integration);
 #   3. clang with libFuzzer: each fuzz target for a few seconds from its seed corpus.
@@ -67,7 +67,7 @@ stage() {  # stage LABEL DIR MESON-TEST-ARGS...
 
 export CC=gcc
 if setup build-gcc -Dwerror=true; then
-	stage "gcc -Werror, unit tests" build-gcc --suite unit
+	stage "gcc -Werror, unit and fast tests" build-gcc --suite unit --suite fast
 else
 	failed=$((failed + 1)); failures+=("gcc: configure")
 fi
