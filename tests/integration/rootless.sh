@@ -9,8 +9,8 @@
 #   - each auxiliary runs as the test's own uid (no per-call uid without root) and still
 #     confines itself: no new privileges, a seccomp filter;
 #   - hang-up releases both auxiliaries and their ports; the record says why and how much;
-#   - what needs root is refused with a clear error: a network call (--tun) and a
-#     secondary configured with a trunk.
+#   - what needs root is refused with a clear error: a network call (--tun), by the
+#     caller's gateway and by the callee's, and a secondary configured with a trunk.
 # Run as root (as CI does), it first becomes nobody for the whole test.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -33,7 +33,8 @@ needed_files() {
 		echo "$INSEL_BUILD/$f"
 	done
 	echo "$here/rootless.sh" "$here/loopback.sh" "$here/../netns/lib.sh" \
-		"$here/../netns/insel_env.sh" "$here/../netns/udp_tool.py"
+		"$here/../netns/insel_env.sh" "$here/../netns/udp_tool.py" \
+		"$here/../netns/hostile.py"
 }
 
 readable_by_nobody() {
@@ -54,7 +55,7 @@ stage_copy() {
 	done
 	cp "$here/rootless.sh" "$here/loopback.sh" "$stage/tests/integration/"
 	cp "$here/../netns/lib.sh" "$here/../netns/insel_env.sh" "$here/../netns/udp_tool.py" \
-		"$stage/tests/netns/"
+		"$here/../netns/hostile.py" "$stage/tests/netns/"
 	chmod -R a+rX "$stage"
 }
 
@@ -170,6 +171,12 @@ echo "$out"
 check "a network call is refused: the gateway runs without root" \
 	contains "$out" "runs without root"
 check "and no auxiliary was started for it" test "$(aux_count a)" -eq 0
+# The callee's side refuses too, whoever asks: here a client with lan-a's certificate.
+out=$(timeout 20 python3 "$here/../netns/hostile.py" tun-call "$(wan_addr 2)" \
+	"$INSEL_PEER_PORT" "$PKI" "$a1" "$b1" "$gw_a" 2>&1 | head -n 1)
+check "a network call to a gateway without root is refused there (got: $out)" \
+	test "$out" = tun_unavailable
+check "and no auxiliary was started for it there" test "$(aux_count b)" -eq 0
 add_trunk t 1 to-b lan-b  # a configuration of its own, like site A's with a trunk
 out=$(timeout 10 "$S" run --config "$NETNS_TMP/secondary-t.conf" 2>&1)
 rc=$?

@@ -18,6 +18,10 @@ check failed. Every wait is bounded.
   hostile.py silent-callee HOST PORT PKI
                                       plays lan-b's secondary that never answers hello,
                                       and hangs up only after the caller gave up
+  hostile.py tun-call HOST PORT PKI CALLER CALLEE GATEWAY
+                                      plays lan-a's secondary asking for one network call
+                                      from host CALLER (behind GATEWAY) to host CALLEE;
+                                      prints the answer's error code, or "ok"
 """
 import json
 import socket
@@ -200,10 +204,10 @@ def call_request(i, **fields):
     return req
 
 
-def tun_request(i, gateway):
-    return call_request(i, callee="10.2.0.11", callee_user="", callee_address="10.2.0.11",
+def tun_request(i, gateway, caller="10.1.0.11", callee="10.2.0.11"):
+    return call_request(i, callee=callee, callee_user="", callee_address=callee,
                         channels=[{"kind": "tun"}],
-                        tun={"caller": ["10.1.0.11/32"], "callee": ["10.2.0.11/32"],
+                        tun={"caller": [caller + "/32"], "callee": [callee + "/32"],
                              "caller_gateway": gateway})
 
 
@@ -391,6 +395,20 @@ def fake_callee(host, port, pki):
     c.close()
 
 
+def tun_call(host, port, pki, caller, callee, gateway):
+    c = connect(host, port, pki, "lan-a")
+    if c is None:
+        print("no connection")
+        return
+    r = c.request(hello("secondary", 1))
+    if r is None or r.get("ok") is not True:
+        print("hello refused: " + str(r))
+        return
+    r = c.request(tun_request(2, gateway, caller, callee))
+    print(code(r) or ("ok" if r and r.get("ok") is True else "no answer"))
+    c.close()
+
+
 def main():
     mode = sys.argv[1]
     if mode == "peer":
@@ -403,6 +421,8 @@ def main():
         fake_callee(sys.argv[2], int(sys.argv[3]), sys.argv[4])
     elif mode == "silent-callee":
         silent_callee(sys.argv[2], int(sys.argv[3]), sys.argv[4])
+    elif mode == "tun-call":
+        tun_call(sys.argv[2], int(sys.argv[3]), sys.argv[4], *sys.argv[5:8])
     else:
         print(__doc__, file=sys.stderr)
         return 2

@@ -3,7 +3,8 @@
  * failed check (foreign CA, expired, not yet valid, revoked, wrong role, wrong name)
  * refuses the peer with a reason naming that check; a silent client times out; garbage
  * instead of a ClientHello fails cleanly and the server goes on serving; a replaced
- * (renewed) certificate serves new connections while an open one goes on. Certificates are
+ * (renewed) certificate serves new connections while an open one goes on; a client that
+ * names its local address is seen from it. Certificates are
  * made at run time in a temporary directory. Callbacks only record; asserts come after
  * the loop has ended with every handle closed. */
 #include <setjmp.h>
@@ -109,6 +110,7 @@ struct side {
 	int close_reason;
 	char error[256];
 	struct pki_identity peer;
+	struct ip_endpoint peer_endpoint;  /* as seen on the socket */
 	uint8_t key[48];
 	int reply_after;  /* client: close after this many messages */
 };
@@ -123,6 +125,7 @@ struct pair {
 	bool start_good_client; /* after a raw client ends, connect a real one */
 	enum pki_role expect_role;
 	const char *expect_name;
+	const char *source;     /* client: the local address to connect from */
 };
 
 static void record_ready(struct side *s, struct tls_conn *c, int status)
@@ -131,6 +134,7 @@ static void record_ready(struct side *s, struct tls_conn *c, int status)
 	s->ready_status = status;
 	if (status == 0) {
 		s->peer = *tls_conn_peer(c);
+		assert_int_equal(tls_conn_peer_endpoint(c, &s->peer_endpoint), 0);
 		assert_int_equal(tls_conn_export_keying(c, LABEL, "ctx", 3, s->key, sizeof s->key),
 				 0);
 	}
@@ -248,9 +252,17 @@ static void server_endpoint(struct pair *p, struct ip_endpoint *to)
 static void start_client(struct pair *p)
 {
 	struct ip_endpoint to;
+	struct ip_addr from;
 	struct tls_conn *c;
 
 	server_endpoint(p, &to);
+	if (p->source) {
+		assert_int_equal(ip_addr_parse(p->source, &from), 0);
+		assert_int_equal(tls_connect_from(&p->loop, p->client_creds, &from, &to,
+						  p->expect_role, p->expect_name, &cli_cb, p,
+						  &c), 0);
+		return;
+	}
 	assert_int_equal(tls_connect(&p->loop, p->client_creds, &to, p->expect_role,
 				     p->expect_name, &cli_cb, p, &c), 0);
 }
@@ -297,6 +309,19 @@ static void handshake_and_messages(void **state)
 	assert_int_equal(p.srv.closes, 1);
 	assert_int_equal(p.cli.closes, 1);
 	assert_int_equal(p.srv.close_reason, INSEL_E_CLOSED);
+}
+
+/* A client that names its local address is seen from it (a host with several). */
+static void connect_from_given_address(void **state)
+{
+	struct pair p = {.burst = 1, .source = "127.0.0.2"};
+	char seen[IP_STRLEN];
+
+	run_pair(&p, "principal", "ca", "lan-a", PKI_ROLE_PRINCIPAL, "principal");
+	assert_int_equal(p.srv.ready_status, 0);
+	assert_int_equal(p.cli.messages, 1);
+	assert_string_equal(ip_addr_format(&p.srv.peer_endpoint.addr, seen, sizeof seen),
+			    "127.0.0.2");
 }
 
 static void many_messages_in_one_read(void **state)
@@ -1072,6 +1097,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(handshake_and_messages),
+		cmocka_unit_test(connect_from_given_address),
 		cmocka_unit_test(many_messages_in_one_read),
 		cmocka_unit_test(foreign_ca_refused),
 		cmocka_unit_test(client_refuses_foreign_server),
