@@ -61,8 +61,9 @@ stage_copy() {
 
 if [ "$(id -u)" -eq 0 ]; then
 	if ! command -v setpriv >/dev/null || ! getent passwd nobody >/dev/null ||
-		! getent group nogroup >/dev/null; then
-		echo "SKIP: as root this test needs setpriv and the user nobody (group nogroup)"
+		! getent group nogroup >/dev/null || ! as_nobody true 2>/dev/null; then
+		echo "SKIP: as root this test runs as nobody (group nogroup) through setpriv," \
+			"which cannot be done here"
 		exit 77
 	fi
 	if readable_by_nobody; then
