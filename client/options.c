@@ -7,8 +7,8 @@
 #include <termios.h>
 #include <unistd.h>
 
-#include "client.h"
 #include "addr.h"
+#include "client.h"
 #include "config.h"
 
 #define CLIENT_CONFIG "/etc/insel/client.conf"
