@@ -329,14 +329,16 @@ void call_end(struct call *call, const char *reason, const char *message)
 	}
 	if (call->peer) {
 		struct peer_conn *p = call->peer;
+		struct peer_hangup hangup = {.call_id = call->id};
+
+		snprintf(hangup.reason, sizeof hangup.reason, "%s", reason);
 
 		rpc_forget_ctx(&p->rpc, call);
 		if (call->peer_request >= 0)
 			peer_send(p, msg_reply_error(call->peer_request, reason, "%s",
 						     message ? message : reason));
 		else
-			peer_send(p, json_pack("{s:s, s:s, s:s}", "op", "hangup", "call",
-					       call->id_hex, "reason", reason));
+			peer_send(p, peer_hangup_encode(&hangup));
 		call->peer = NULL;
 		peer_close(p);
 	}

@@ -1,5 +1,5 @@
 /* The callee's side of a call (see call.c for the whole state machine): a peer's
- * call_request is read (call_parse.c), the caller's secondary is checked against the
+ * call_request is read (peer_codec.c), the caller's secondary is checked against the
  * directory (for network calls, its prefixes too), our client is rung -> BINDING -> UP
  * (answer sent). A trunk from a LAN we have a trunk for is accepted without ringing. */
 #include <errno.h>
@@ -24,22 +24,16 @@ static void callee_up(struct call *call)
 	log_info("call %s from %s to %s is up (%s)", call->id_hex, call->caller, call->callee,
 		 sec_cipher_name(call->cipher));
 	if (call->peer && call->peer_request >= 0) {
-		json_t *reply = msg_reply_ok(call->peer_request);
+		struct peer_call_answer a = {
+			.answer = call->offer,
+			.tun = call->tun,
+			.has_callee_gateway = call->tun,
+			.callee_gateway = call->sec->cfg.lan_address,
+			.has_callee_gateway6 = call->tun && call->sec->cfg.has_lan_address6,
+			.callee_gateway6 = call->sec->cfg.lan_address6,
+		};
 
-		json_object_set_new(reply, "answer", json_incref(call->offer));
-		if (call->tun) {
-			char gw[IP_STRLEN];
-
-			json_object_set_new(reply, "tun", json_pack(
-				"{s:s}", "callee_gateway",
-				ip_addr_format(&call->sec->cfg.lan_address, gw, sizeof gw)));
-			if (call->sec->cfg.has_lan_address6)
-				json_object_set_new(json_object_get(reply, "tun"), "callee_gateway6",
-						    json_string(ip_addr_format(
-							&call->sec->cfg.lan_address6, gw,
-							sizeof gw)));
-		}
-		peer_send(call->peer, reply);
+		peer_send(call->peer, peer_call_answer_encode(call->peer_request, &a));
 		call->peer_request = -1;
 	}
 	if (call->client) {
@@ -289,18 +283,43 @@ static void caller_check_reply(void *ctx, const json_t *reply, int err)
 	find_callee(call);
 }
 
+/* The caller's side of the call, as its secondary asked for it. */
+static void take_request(struct call *call, const struct peer_call_request *r)
+{
+	snprintf(call->caller, sizeof call->caller, "%s", r->caller);
+	snprintf(call->callee, sizeof call->callee, "%s", r->callee);
+	snprintf(call->callee_user, sizeof call->callee_user, "%s", r->callee_user);
+	call->has_callee_addr = r->has_callee_addr;
+	call->callee_addr = r->callee_addr;
+	call->offer = json_incref(r->offer);
+	call_set_channels(call, &r->channels);
+	if (!call->tun)
+		return;
+	memcpy(call->tun_remote, r->tun_caller, r->ntun_caller * sizeof r->tun_caller[0]);
+	call->ntun_remote = r->ntun_caller;
+	memcpy(call->tun_local, r->tun_callee, r->ntun_callee * sizeof r->tun_callee[0]);
+	call->ntun_local = r->ntun_callee;
+	call->has_remote_gateway = r->has_caller_gateway;
+	call->remote_gateway = r->caller_gateway;
+	call->has_remote_gateway6 = r->has_caller_gateway6;
+	call->remote_gateway6 = r->caller_gateway6;
+}
+
 void call_incoming(struct secondary *s, struct peer_conn *p, const json_t *request)
 {
-	const char *id_text, *why;
-	uint64_t id;
+	struct peer_call_request r;
+	char id_text[ID_STRLEN];
+	const char *why;
 	struct call *call;
 	json_t *req;
+	int rc;
 
-	if (msg_get_str(request, "call", &id_text) || id_parse(id_text, &id) || id == 0) {
+	rc = peer_call_request_decode(request, &r, &why);
+	if (r.call_id == 0) {
 		peer_send(p, msg_reply_error(msg_id(request), "bad_request", "bad call id"));
 		return;
 	}
-	if (call_find(s, id_text)) {
+	if (call_find(s, id_format(r.call_id, id_text))) {
 		peer_send(p, msg_reply_error(msg_id(request), "bad_request", "duplicate call id"));
 		return;
 	}
@@ -309,7 +328,7 @@ void call_incoming(struct secondary *s, struct peer_conn *p, const json_t *reque
 					     "the callee's gateway is at its call limit"));
 		return;
 	}
-	call = call_new(s, false, id);
+	call = call_new(s, false, r.call_id);
 	if (!call) {
 		peer_send(p, msg_reply_error(msg_id(request), "internal", "out of memory"));
 		return;
@@ -317,16 +336,17 @@ void call_incoming(struct secondary *s, struct peer_conn *p, const json_t *reque
 	call->peer = p;
 	call->peer_request = msg_id(request);
 	p->call = call;
-	if (read_call_request(call, request, &why)) {
+	if (rc) {
 		call_end(call, "bad_request", why);
 		return;
 	}
+	take_request(call, &r);
 	if (call->tun && s->unprivileged) {  /* a network call or a trunk */
 		call_end(call, "tun_unavailable", "the callee's gateway runs without root, which "
 			 "network calls need");
 		return;
 	}
-	if (json_is_true(json_object_get(request, "trunk"))) {
+	if (r.trunk) {
 		call->trunk = trunk_for_lan(s, call->caller);
 		if (!call->trunk) {
 			log_warn("call %s: trunk call from LAN %s, which has no [trunk] here",

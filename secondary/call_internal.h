@@ -3,6 +3,8 @@
 #ifndef INSEL_SECONDARY_CALL_INTERNAL_H
 #define INSEL_SECONDARY_CALL_INTERNAL_H
 
+#include "client_call.h"
+#include "peer_codec.h"
 #include "secondary.h"
 
 /* What to do once the auxiliary relays (caller_up, callee_up). */
@@ -27,7 +29,7 @@ int take_bound(struct call *call, const json_t *reply, int err, const char **why
 void start_relay(struct call *call, const struct sec_channel_params *params,
 		 started_fn next);
 
-/* ---- call_parse.c: untrusted JSON into the call ---- */
+/* ---- call_parse.c: prefixes, the directory's entries, channels ---- */
 json_t *prefixes_json(const struct ip_prefix *p, size_t n);
 /* Whether every prefix of inner lies within one of outer. */
 bool prefixes_within(const struct ip_prefix *inner, size_t n,
@@ -40,10 +42,8 @@ bool gateways_within(const struct call *call, const struct ip_prefix *dir, size_
 /* The entry for LAN name in a reply to {"op":"list","what":"lans"}, or NULL. */
 const json_t *directory_lan(const json_t *reply, const char *name);
 size_t directory_prefixes(const json_t *entry, struct ip_prefix *out, size_t max);
-/* A client's or peer's channel list into the call; on failure *why says what is wrong. */
-int parse_channels(struct call *call, const json_t *channels, const char **why);
-/* A peer secondary's call_request into the call (caller, callee, channels, offer, and
- * for a network call its prefixes). */
-int read_call_request(struct call *call, const json_t *req, const char **why);
+/* A client's or peer's channel list into the call, and back. */
+void call_set_channels(struct call *call, const struct call_channel_list *l);
+void call_channel_list(const struct call *call, struct call_channel_list *out);
 
 #endif

@@ -42,7 +42,8 @@ static void call_request_reply(void *ctx, const json_t *reply, int err)
 {
 	struct call *call = ctx;
 	struct sec_channel_params params[SEC_MAX_CHANNELS];
-	const char *code, *message;
+	struct peer_call_answer answer;
+	const char *code, *message, *bad;
 	char why[256];
 
 	if (err) {
@@ -54,16 +55,15 @@ static void call_request_reply(void *ctx, const json_t *reply, int err)
 		call_end(call, code, message);
 		return;
 	}
+	if (peer_call_answer_decode(reply, &answer, &bad)) {
+		call_end(call, "no_common", bad);
+		return;
+	}
 	if (call->tun) {
-		const json_t *tun = json_object_get(reply, "tun");
-		const char *gw = json_string_value(json_object_get(tun, "callee_gateway"));
-		const char *gw6 = json_string_value(json_object_get(tun, "callee_gateway6"));
-
-		call->has_remote_gateway = gw && ip_addr_parse(gw, &call->remote_gateway) == 0 &&
-					   call->remote_gateway.family == AF_INET;
-		call->has_remote_gateway6 = gw6 &&
-					    ip_addr_parse(gw6, &call->remote_gateway6) == 0 &&
-					    call->remote_gateway6.family == AF_INET6;
+		call->has_remote_gateway = answer.has_callee_gateway;
+		call->remote_gateway = answer.callee_gateway;
+		call->has_remote_gateway6 = answer.has_callee_gateway6;
+		call->remote_gateway6 = answer.callee_gateway6;
 		if (!gateways_within(call, call->peer_prefixes, call->npeer_prefixes)) {
 			log_warn("call %s: the callee's gateway names a LAN address outside LAN "
 				 "%s's prefixes", call->id_hex, call->callee_lan);
@@ -72,8 +72,7 @@ static void call_request_reply(void *ctx, const json_t *reply, int err)
 			return;
 		}
 	}
-	if (negotiation_finish(call, json_object_get(reply, "answer"), params, why,
-			       sizeof why)) {
+	if (negotiation_finish(call, answer.answer, params, why, sizeof why)) {
 		call_end(call, "no_common", why);
 		return;
 	}
@@ -82,9 +81,40 @@ static void call_request_reply(void *ctx, const json_t *reply, int err)
 		chanparams_wipe(&params[i]);
 }
 
+/* What the callee's secondary is asked: our side of the call, and for a network call
+ * what may cross and our gateway's LAN addresses. */
+static const struct peer_call_request *call_request_of(const struct call *call,
+						       struct peer_call_request *r)
+{
+	const struct secondary_config *cfg = &call->sec->cfg;
+
+	memset(r, 0, sizeof *r);
+	r->call_id = call->id;
+	snprintf(r->caller, sizeof r->caller, "%s", call->caller);
+	snprintf(r->callee, sizeof r->callee, "%s", call->callee);
+	snprintf(r->callee_user, sizeof r->callee_user, "%s", call->callee_user);
+	r->has_callee_addr = call->has_callee_addr;
+	r->callee_addr = call->callee_addr;
+	call_channel_list(call, &r->channels);
+	r->offer = call->offer;
+	if (!call->tun)
+		return r;
+	r->trunk = call->trunk != NULL;
+	memcpy(r->tun_caller, call->tun_local, call->ntun_local * sizeof call->tun_local[0]);
+	r->ntun_caller = call->ntun_local;
+	memcpy(r->tun_callee, call->tun_remote, call->ntun_remote * sizeof call->tun_remote[0]);
+	r->ntun_callee = call->ntun_remote;
+	r->has_caller_gateway = true;
+	r->caller_gateway = cfg->lan_address;
+	r->has_caller_gateway6 = cfg->has_lan_address6;
+	r->caller_gateway6 = cfg->lan_address6;
+	return r;
+}
+
 static void caller_bound(struct call *call, const json_t *reply, int err)
 {
-	json_t *req, *channels;
+	struct peer_call_request r;
+	json_t *req;
 	const char *why = NULL;
 
 	if (take_bound(call, reply, err, &why)) {
@@ -96,42 +126,7 @@ static void caller_bound(struct call *call, const json_t *reply, int err)
 		call_end(call, "internal", "cannot build the offer");
 		return;
 	}
-	channels = json_array();
-	for (size_t i = 0; i < call->nchannels; i++)
-		json_array_append_new(channels, call->tun ? json_pack("{s:s}", "kind", "tun")
-				      : json_pack("{s:s, s:i}", "kind", "udp", "port",
-						  call->channels[i].port));
-	req = msg_request("call_request", 0);
-	if (call->tun) {
-		char gw[IP_STRLEN];
-
-		json_object_set_new(req, "tun", json_pack(
-			"{s:o, s:o, s:s}",
-			"caller", prefixes_json(call->tun_local, call->ntun_local),
-			"callee", prefixes_json(call->tun_remote, call->ntun_remote),
-			"caller_gateway", ip_addr_format(&call->sec->cfg.lan_address, gw,
-							 sizeof gw)));
-		if (call->sec->cfg.has_lan_address6)
-			json_object_set_new(json_object_get(req, "tun"), "caller_gateway6",
-					    json_string(ip_addr_format(&call->sec->cfg.lan_address6,
-								       gw, sizeof gw)));
-		if (call->trunk)
-			json_object_set_new(req, "trunk", json_true());
-	}
-	json_object_set_new(req, "call", json_string(call->id_hex));
-	json_object_set_new(req, "caller", json_string(call->caller));
-	json_object_set_new(req, "callee", json_string(call->callee));
-	if (call->callee_user[0])
-		json_object_set_new(req, "callee_user", json_string(call->callee_user));
-	if (call->has_callee_addr) {
-		char text[IP_STRLEN];
-
-		json_object_set_new(req, "callee_address",
-				    json_string(ip_addr_format(&call->callee_addr, text,
-							       sizeof text)));
-	}
-	json_object_set_new(req, "channels", channels);
-	json_object_set_new(req, "offer", json_incref(call->offer));
+	req = peer_call_request_encode(call_request_of(call, &r));
 	call->state = CALL_RINGING;
 	if (rpc_call(&call->peer->rpc, req,
 		     (uint32_t)(call->sec->cfg.ring_timeout_ms + PEER_REPLY_MARGIN_MS),
@@ -260,6 +255,7 @@ void call_place(struct secondary *s, struct client_conn *c, json_int_t request_i
 		const char *callee, const json_t *channels)
 {
 	struct call *call;
+	struct call_channel_list list;
 	const char *why = NULL;
 	json_t *req;
 
@@ -278,11 +274,15 @@ void call_place(struct secondary *s, struct client_conn *c, json_int_t request_i
 		client_send(c, msg_reply_error(request_id, "internal", "out of memory"));
 		return;
 	}
-	if (parse_channels(call, channels, &why) == 0 && !call->tun &&
-	    c->addr.family != s->cfg.lan_address.family)
-		why = s->cfg.lan_address.family == AF_INET
-		      ? "UDP calls are placed over IPv4: connect to the gateway's IPv4 address"
-		      : "UDP calls are placed over IPv6: connect to the gateway's IPv6 address";
+	if (call_channels_decode(channels, &list, &why) == 0) {
+		call_set_channels(call, &list);
+		if (!call->tun && c->addr.family != s->cfg.lan_address.family)
+			why = s->cfg.lan_address.family == AF_INET
+			      ? "UDP calls are placed over IPv4: connect to the gateway's IPv4 "
+				"address"
+			      : "UDP calls are placed over IPv6: connect to the gateway's IPv6 "
+				"address";
+	}
 	if (why) {
 		client_send(c, msg_reply_error(request_id, "bad_request", "%s", why));
 		unlink_call(call);

@@ -1,7 +1,7 @@
 /* Forward secrecy within calls: the secondary's side of the ephemeral key exchanges
  * (common/data/rekey.h holds the exchange and its timing; docs/frames.md section 4 the key
  * schedule). Each call that is up has a timer; when rekey_tick says so, this side sends
- * the peer secondary
+ * the peer secondary (messages: peer_codec.h)
  *
  *   rekey       {call, epoch, public}  -> {public}, or an error (rekey_busy, bad_epoch,
  *                                          bad_key, rekey_pending, bad_state)
@@ -22,7 +22,6 @@
 
 #include "call_internal.h"
 #include "err.h"
-#include "hex.h"
 #include "log.h"
 #include "msg.h"
 #include "rekey.h"
@@ -138,10 +137,11 @@ static void installed_own(void *ctx, const json_t *reply, int err)
 	rekey_commit(&rk->r, rk->install_epoch, now_ms(rk));
 	log_debug("call %s: epoch %u from a fresh key exchange (ECDHE), sending with it",
 		  call->id_hex, rk->install_epoch);
-	if (call->peer)
-		peer_send(call->peer, json_pack("{s:s, s:s, s:I}", "op", "rekey_done", "call",
-						call->id_hex, "epoch",
-						(json_int_t)rk->install_epoch));
+	if (call->peer) {
+		struct peer_rekey_done done = {.call_id = call->id, .epoch = rk->install_epoch};
+
+		peer_send(call->peer, peer_rekey_done_encode(&done));
+	}
 	rearm(rk);
 }
 
@@ -157,7 +157,7 @@ static void exchange_answered(void *ctx, const json_t *reply, int err)
 	struct call_rekey *rk = ctx;
 	uint8_t pub[REKEY_PUBLIC_LEN];
 	struct rekey_keys keys;
-	const char *code, *message;
+	const char *code, *message, *why;
 	uint64_t seq = rk->request_seq;
 	int rc;
 
@@ -168,8 +168,8 @@ static void exchange_answered(void *ctx, const json_t *reply, int err)
 		exchange_failed(rk, seq, err ? insel_strerror(err) : message);
 		return;
 	}
-	if (rekey_public_from_json(reply, NULL, pub)) {
-		exchange_failed(rk, seq, msg_field_error());
+	if (peer_rekey_answer_decode(reply, pub, &why)) {
+		exchange_failed(rk, seq, why);
 		return;
 	}
 	rc = rekey_finish(&rk->r, seq, pub, &keys);
@@ -190,18 +190,14 @@ static void exchange_answered(void *ctx, const json_t *reply, int err)
 static void begin_exchange(struct call_rekey *rk)
 {
 	struct call *call = rk->call;
-	uint8_t pub[REKEY_PUBLIC_LEN];
-	char hex[2 * REKEY_PUBLIC_LEN + 1];
-	uint32_t epoch;
+	struct peer_rekey m = {.call_id = call->id};
 	uint64_t seq;
 	json_t *req;
 
 	if (!call->peer || rk->request_out || rk->answer_out)
 		return;
-	rekey_begin(&rk->r, now_ms(rk), &epoch, pub, &seq);
-	hex_encode(pub, sizeof pub, hex);
-	req = json_pack("{s:s, s:s, s:I, s:s}", "op", "rekey", "call", call->id_hex, "epoch",
-			(json_int_t)epoch, "public", hex);
+	rekey_begin(&rk->r, now_ms(rk), &m.epoch, m.public, &seq);
+	req = peer_rekey_encode(&m);
 	if (rpc_call(&call->peer->rpc, req, REKEY_EXCHANGE_TIMEOUT_MS, exchange_answered, rk)) {
 		exchange_failed(rk, seq, "cannot send to the other site's gateway");
 		return;
@@ -243,9 +239,7 @@ static void installed_answer(void *ctx, const json_t *reply, int err)
 {
 	struct call_rekey *rk = ctx;
 	struct call *call = rk->call;
-	char hex[2 * REKEY_PUBLIC_LEN + 1];
 	const char *code;
-	json_t *ok;
 
 	if (!reply_arrived(rk))
 		return;
@@ -259,13 +253,8 @@ static void installed_answer(void *ctx, const json_t *reply, int err)
 		rearm(rk);
 		return;
 	}
-	hex_encode(rk->answer_pub, sizeof rk->answer_pub, hex);
-	ok = msg_reply_ok(rk->answer_id);
-	json_object_set_new(ok, "public", json_string(hex));
 	if (call->peer)
-		peer_send(call->peer, ok);
-	else
-		json_decref(ok);
+		peer_send(call->peer, peer_rekey_answer_encode(rk->answer_id, rk->answer_pub));
 	rearm(rk);
 }
 
@@ -273,24 +262,24 @@ void call_rekey_request(struct call *call, const json_t *req)
 {
 	struct call_rekey *rk = call->rekey;
 	json_int_t id = msg_id(req);
-	uint8_t peer_pub[REKEY_PUBLIC_LEN];
+	struct peer_rekey m;
 	struct rekey_keys keys;
-	uint32_t epoch;
+	const char *why;
 	int rc;
 
 	if (!rk || !rk->started) {
 		answer_error(call, id, "bad_state", "the call is not up");
 		return;
 	}
-	if (rekey_public_from_json(req, &epoch, peer_pub)) {
-		answer_error(call, id, "bad_request", msg_field_error());
+	if (peer_rekey_decode(req, &m, &why)) {
+		answer_error(call, id, "bad_request", why);
 		return;
 	}
 	if (rk->answer_out) {
 		answer_error(call, id, "rekey_busy", "an exchange is being answered");
 		return;
 	}
-	rc = rekey_respond(&rk->r, epoch, peer_pub, now_ms(rk), rk->answer_pub, &keys);
+	rc = rekey_respond(&rk->r, m.epoch, m.public, now_ms(rk), rk->answer_pub, &keys);
 	if (rc) {
 		answer_error(call, id,
 			     rc == INSEL_E_CONFLICT || rc == INSEL_E_LIMIT ? "rekey_busy"
@@ -312,13 +301,14 @@ void call_rekey_request(struct call *call, const json_t *req)
 void call_rekey_done(struct call *call, const json_t *notice)
 {
 	struct call_rekey *rk = call->rekey;
-	json_int_t epoch;
+	struct peer_rekey_done done;
+	const char *why;
 
-	if (!rk || !rk->started || msg_get_int(notice, "epoch", 1, UINT32_MAX, &epoch))
+	if (!rk || !rk->started || peer_rekey_done_decode(notice, &done, &why))
 		return;
-	if (rekey_commit(&rk->r, (uint32_t)epoch, now_ms(rk)) == 0)
-		log_debug("call %s: epoch %lld from a fresh key exchange (ECDHE)", call->id_hex,
-			  (long long)epoch);
+	if (rekey_commit(&rk->r, done.epoch, now_ms(rk)) == 0)
+		log_debug("call %s: epoch %u from a fresh key exchange (ECDHE)", call->id_hex,
+			  done.epoch);
 	rearm(rk);
 }
 

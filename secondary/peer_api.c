@@ -24,6 +24,7 @@
 #include "err.h"
 #include "log.h"
 #include "msg.h"
+#include "peer_codec.h"
 #include "secondary.h"
 #include "tls.h"
 
@@ -65,25 +66,16 @@ static void call_request_handle(struct peer_conn *p, json_t *req)
 		tls_conn_set_deadline(p->tls, 0, NULL);
 }
 
-/* A reason from the peer is untrusted text: keep it only if it is one short word. */
-static const char *reason_word(const char *reason)
-{
-	size_t n = strlen(reason);
-
-	if (n == 0 || n > 24 || strspn(reason, "abcdefghijklmnopqrstuvwxyz_") != n)
-		return "peer_ended";
-	return reason;
-}
-
 static void hangup_handle(struct peer_conn *p, json_t *req)
 {
-	const char *id, *reason;
+	struct peer_hangup h;
+	const char *why;
 
-	if (msg_get_str(req, "call", &id) || msg_get_str_opt(req, "reason", "hangup", &reason)) {
-		peer_send(p, msg_reply_error(msg_id(req), "bad_request", "%s", msg_field_error()));
+	if (peer_hangup_decode(req, &h, &why)) {
+		peer_send(p, msg_reply_error(msg_id(req), "bad_request", "%s", why));
 		return;
 	}
-	if (!p->call || strcmp(p->call->id_hex, id) != 0) {
+	if (!p->call || p->call->id != h.call_id) {
 		peer_send(p, msg_reply_error(msg_id(req), "unknown_call",
 					     "this connection carries no such call"));
 		return;
@@ -91,15 +83,15 @@ static void hangup_handle(struct peer_conn *p, json_t *req)
 	peer_send(p, msg_reply_ok(msg_id(req)));
 	/* The other side says why the call ended (hangup, idle, aux_failed...): both
 	 * gateways then record and report the same reason. */
-	call_end(p->call, reason_word(reason), "ended by the other site");
+	call_end(p->call, h.reason, "ended by the other site");
 }
 
 /* "rekey" and "rekey_done" (call_rekey.c) name the connection's own call. */
 static struct call *this_call(struct peer_conn *p, json_t *req)
 {
-	const char *id;
+	uint64_t id = peer_call_of(req);
 
-	if (msg_get_str(req, "call", &id) || !p->call || strcmp(p->call->id_hex, id) != 0)
+	if (id == 0 || !p->call || p->call->id != id)
 		return NULL;
 	return p->call;
 }
