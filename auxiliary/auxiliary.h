@@ -17,15 +17,15 @@
 #include <uv.h>
 
 #include "addr.h"
+#include "aux_bind.h"
+#include "aux_start.h"
 #include "channel.h"
 #include "chanparams.h"
 #include "msg.h"
 
-/* Contract with the parent (docs/auxiliary.md). */
+/* Contract with the parent (docs/auxiliary.md; the limits of "bind" and "start" are in
+ * their codecs, aux_bind.h and aux_start.h). */
 #define AUX_CONTROL_FD 3
-#define AUX_DEFAULT_IDLE_TIMEOUT_MS 120000  /* ETCP's idle close after two minutes */
-#define AUX_MAX_IDLE_TIMEOUT_MS (7LL * 24 * 3600 * 1000)
-#define AUX_USER_MAX 64                     /* longest user name accepted in "bind" */
 
 /* Implementation tunables. */
 #define AUX_DGRAM_MAX 65536   /* receive buffer: a whole UDP payload, a whole message */
@@ -33,12 +33,9 @@
 #define AUX_WAN_SOCKBUF (4 << 20)  /* network calls: WAN socket buffers, bytes */
 #define AUX_SEND_SLOTS 32     /* datagrams queued when the kernel says EAGAIN */
 #define AUX_LINGER_MS 2000    /* at the end, how long the last reply may take to flush */
-#define AUX_TUN_PREFIXES 16   /* authorised prefixes per side of a network call */
 #define AUX_TUN_BATCH 64      /* packets read from the TUN per wake-up */
 #define AUX_BATCH_FRAMES 256  /* datagrams gathered before a sendmmsg (batch.c) */
 #define AUX_BATCH_FRAME 2048  /* datagrams up to this size are batched, larger go alone */
-#define AUX_TUN_DEFAULT_MTU 1368  /* CHANNEL_DEFAULT_MTU minus the frame overhead */
-#define AUX_TUN_MIN_MTU 576
 
 /* Lifecycle; the values are bits so that the dispatch table can allow several. */
 enum aux_state {
@@ -205,23 +202,13 @@ void wan_rx_close(struct aux *a);
 void wan_rx_release(struct aux *a);
 
 /* tun.c: the endpoint of a network call. */
-struct aux_tun_request {
-	char name_hint[16];
-	unsigned mtu;
-	bool source_routing;       /* a host call: own table, rules from local to remote */
-	struct ip_prefix local[AUX_TUN_PREFIXES], remote[AUX_TUN_PREFIXES];
-	size_t nlocal, nremote;
-};
-/* Parses the "tun" object of a bind channel; 0 or INSEL_E_BAD_FIELD with why set. */
-int tun_parse_request(const json_t *obj, struct aux_tun_request *out, char *why,
-		      size_t whylen);
 /* Creates the interface (a free name after the hint), sets its MTU, brings it up and
  * routes the remote prefixes through it: in the main table, or with source_routing in
  * the call's own table with a rule per (local, remote) pair of one family and two per
  * remote prefix for the gateway's own packets (docs/tun.md, "Routing"). Needs
  * CAP_NET_ADMIN; before the privilege drop. On failure the rules it added are gone again
  * and the routes go with the interface. */
-int tun_create(struct aux *a, const struct aux_tun_request *req, char *why, size_t whylen);
+int tun_create(struct aux *a, const struct aux_bind_tun *req, char *why, size_t whylen);
 int tun_relay_start(struct aux *a);
 /* A whole message from the peer: check it and write it to the interface. */
 void tun_deliver(struct aux *a, const struct channel_msg *m, uint64_t now);

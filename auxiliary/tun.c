@@ -59,6 +59,9 @@
 /* The legacy virtio header is in the host's order; tso.c reads it little-endian. */
 #define VNET_OK (__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__)
 
+_Static_assert(AUX_TUN_MAX_MTU == CHANNEL_MAX_MSG - FRAME_OVERHEAD,
+	       "bind's largest MTU is what one channel message carries");
+
 static uint8_t tun_rx[VNET_HDR_LEN + AUX_DGRAM_MAX];
 static uint8_t tun_tx[AUX_DGRAM_MAX];
 static uint8_t tun_seg[AUX_DGRAM_MAX];  /* one TCP segment cut from a super-segment */
@@ -66,82 +69,6 @@ static uint8_t tun_seg[AUX_DGRAM_MAX];  /* one TCP segment cut from a super-segm
 /* Packets from the peer gathered into one super-segment for one write. */
 static uint8_t coalesce_buf[TSO_MAX_PACKET];
 static struct tso_coalesce coalesce;
-
-/* ---- the request ---- */
-
-static bool name_char_ok(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-	       c == '-' || c == '_' || c == '.';
-}
-
-static int parse_prefixes(const json_t *obj, const char *key, struct ip_prefix *out,
-			  size_t *n, char *why, size_t whylen)
-{
-	json_t *list, *v;
-	size_t i;
-
-	if (msg_get_array(obj, key, AUX_TUN_PREFIXES, &list)) {
-		snprintf(why, whylen, "tun: %s", msg_field_error());
-		return INSEL_E_BAD_FIELD;
-	}
-	if (json_array_size(list) == 0) {
-		snprintf(why, whylen, "tun: field '%s' must list at least one prefix", key);
-		return INSEL_E_BAD_FIELD;
-	}
-	json_array_foreach(list, i, v) {
-		const char *text = json_string_value(v);
-
-		if (!text || ip_prefix_parse(text, false, &out[i])) {
-			snprintf(why, whylen, "tun: %s[%zu] must be an IPv4 or IPv6 prefix", key,
-				 i);
-			return INSEL_E_BAD_FIELD;
-		}
-	}
-	*n = json_array_size(list);
-	return 0;
-}
-
-int tun_parse_request(const json_t *obj, struct aux_tun_request *out, char *why,
-		      size_t whylen)
-{
-	const char *hint;
-	json_int_t mtu;
-	size_t len;
-
-	memset(out, 0, sizeof *out);
-	if (!json_is_object(obj)) {
-		snprintf(why, whylen, "field 'tun' must be an object");
-		return INSEL_E_BAD_FIELD;
-	}
-	if (msg_get_str_opt(obj, "name_hint", "insel", &hint) ||
-	    msg_get_int_opt(obj, "mtu", AUX_TUN_MIN_MTU, CHANNEL_MAX_MSG - FRAME_OVERHEAD,
-			    AUX_TUN_DEFAULT_MTU, &mtu)) {
-		snprintf(why, whylen, "tun: %s", msg_field_error());
-		return INSEL_E_BAD_FIELD;
-	}
-	len = strlen(hint);
-	if (len == 0 || len >= sizeof out->name_hint) {
-		snprintf(why, whylen, "tun: name_hint must have 1 to 15 characters");
-		return INSEL_E_BAD_FIELD;
-	}
-	for (size_t i = 0; i < len; i++)
-		if (!name_char_ok(hint[i])) {
-			snprintf(why, whylen, "tun: name_hint may hold letters, digits, '-', "
-				 "'_' and '.'");
-			return INSEL_E_BAD_FIELD;
-		}
-	memcpy(out->name_hint, hint, len + 1);
-	out->mtu = (unsigned)mtu;
-	if (msg_get_bool_opt(obj, "source_routing", false, &out->source_routing)) {
-		snprintf(why, whylen, "tun: %s", msg_field_error());
-		return INSEL_E_BAD_FIELD;
-	}
-	if (parse_prefixes(obj, "local", out->local, &out->nlocal, why, whylen) ||
-	    parse_prefixes(obj, "remote", out->remote, &out->nremote, why, whylen))
-		return INSEL_E_BAD_FIELD;
-	return 0;
-}
 
 /* ---- creating the interface ---- */
 
@@ -378,7 +305,7 @@ static int add_rules(struct aux_tun *t, char *why, size_t whylen)
 	return 0;
 }
 
-int tun_create(struct aux *a, const struct aux_tun_request *req, char *why, size_t whylen)
+int tun_create(struct aux *a, const struct aux_bind_tun *req, char *why, size_t whylen)
 {
 	struct aux_tun *t = &a->tun;
 	int rc;

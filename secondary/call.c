@@ -418,36 +418,43 @@ static void aux_started(void *ctx, const json_t *reply, int err)
 	next(call);
 }
 
+/* Where each channel delivers (a network call: which peer gateway may send ICMP errors),
+ * and its keys; the request is wiped once encoded. */
+static json_t *start_request(struct call *call, const struct sec_channel_params *params)
+{
+	struct aux_start_request *req = calloc(1, sizeof *req);
+	json_t *j;
+
+	if (!req)
+		return NULL;
+	/* A trunk is kept up whether or not traffic flows. */
+	req->idle_timeout_ms = call->trunk ? 0 : call->sec->cfg.idle_timeout_ms;
+	req->nchannels = (unsigned)call->nchannels;
+	for (size_t i = 0; i < call->nchannels; i++) {
+		struct aux_start_channel *c = &req->channels[i];
+
+		c->params = params[i];
+		c->remote_gateway = call->remote_gateway;
+		c->has_remote_gateway = call->tun && call->has_remote_gateway;
+		c->remote_gateway6 = call->remote_gateway6;
+		c->has_remote_gateway6 = call->tun && call->has_remote_gateway6;
+		c->deliver = call->channels[i].deliver;
+		c->has_deliver = call->channels[i].deliver.port != 0;
+	}
+	j = aux_start_request_to_json(req);
+	aux_start_wipe(req);
+	free(req);
+	return j;
+}
+
 void start_relay(struct call *call, const struct sec_channel_params *params,
 		 started_fn next)
 {
-	json_t *req = msg_request("start", 0), *channels = json_array();
+	json_t *req = start_request(call, params);
 	struct starting *st = calloc(1, sizeof *st);
-	char text[IP_STRLEN];
 
-	for (size_t i = 0; i < call->nchannels; i++) {
-		json_t *ch = json_object();
-
-		json_object_set_new(ch, "params", chanparams_to_json(&params[i]));
-		if (call->tun && call->has_remote_gateway)
-			json_object_set_new(ch, "remote_gateway",
-					    json_string(ip_addr_format(&call->remote_gateway, text,
-								       sizeof text)));
-		if (call->tun && call->has_remote_gateway6)
-			json_object_set_new(ch, "remote_gateway6",
-					    json_string(ip_addr_format(&call->remote_gateway6, text,
-								       sizeof text)));
-		if (call->channels[i].deliver.port)
-			json_object_set_new(ch, "deliver",
-					    json_string(ip_endpoint_format(&call->channels[i].deliver,
-									   text, sizeof text)));
-		json_array_append_new(channels, ch);
-	}
-	json_object_set_new(req, "channels", channels);
-	/* A trunk is kept up whether or not traffic flows. */
-	json_object_set_new(req, "idle_timeout_ms",
-			    json_integer(call->trunk ? 0 : (json_int_t)call->sec->cfg.idle_timeout_ms));
-	if (!st) {
+	if (!st || !req) {
+		free(st);
 		json_decref(req);
 		call_end(call, "internal", "out of memory");
 		return;
@@ -460,67 +467,63 @@ void start_relay(struct call *call, const struct sec_channel_params *params,
 	}
 }
 
-static json_t *bind_request(struct call *call)
+/* A network call's interface is named after the peer LAN: a trunk's caller is a LAN, a
+ * host's caller user@lan. */
+static const char *tun_name_hint(const struct call *call)
 {
-	struct secondary *s = call->sec;
-	json_t *req = msg_request("bind", 0), *channels = json_array();
-	char text[IP_STRLEN];
+	const char *peer_lan = call->outgoing ? call->callee_lan
+			     : call->trunk ? call->caller : strchr(call->caller, '@');
 
-	for (size_t i = 0; i < call->nchannels && !call->tun; i++)
-		json_array_append_new(channels, json_pack("{s:i}", "lan_port",
-							  call->outgoing ? call->channels[i].port : 0));
-	if (call->tun) {
-		/* Named after the peer LAN: a trunk's caller is a LAN, a host's user@lan. */
-		const char *peer_lan = call->outgoing ? call->callee_lan
-				     : call->trunk ? call->caller : strchr(call->caller, '@');
-
-		peer_lan = peer_lan && *peer_lan == '@' ? peer_lan + 1 : peer_lan;
-		json_array_append_new(channels, json_pack(
-			"{s:{s:s, s:i, s:o, s:o, s:b}}", "tun", "name_hint",
-			peer_lan && *peer_lan ? peer_lan : "insel", "mtu", (int)call_tun_mtu(s),
-			"local", prefixes_json(call->tun_local, call->ntun_local),
-			"remote", prefixes_json(call->tun_remote, call->ntun_remote),
-			"source_routing", source_routed(call)));
-	}
-	json_object_set_new(req, "call", json_string(call->id_hex));
-	json_object_set_new(req, "lan_addr",
-			    json_string(ip_addr_format(&s->cfg.lan_address, text, sizeof text)));
-	if (call->tun && s->cfg.has_lan_address6)
-		json_object_set_new(req, "lan_addr6",
-				    json_string(ip_addr_format(&s->cfg.lan_address6, text,
-							       sizeof text)));
-	json_object_set_new(req, "wan_addr",
-			    json_string(ip_addr_format(&s->cfg.wan_address, text, sizeof text)));
-	if (!call->tun)
-		json_object_set_new(req, "party", json_string(ip_addr_format(&call->party_addr,
-									     text, sizeof text)));
-	json_object_set_new(req, "channels", channels);
-	if (s->cfg.aux_user)
-		json_object_set_new(req, "user", json_string(s->cfg.aux_user));
-	return req;
+	peer_lan = peer_lan && *peer_lan == '@' ? peer_lan + 1 : peer_lan;
+	return peer_lan && *peer_lan ? peer_lan : "insel";
 }
 
-/* A host call's routing table, kept with the auxiliary (which may outlive the call) so
- * that its rules are removed when it exits. */
-static int take_rule_table(struct call *call, const json_t *ch)
+/* The bind request, but for the uid to become (the supervisor adds it); its strings
+ * point into the call and the configuration. */
+static void bind_request(const struct call *call, struct aux_bind_request *req)
 {
-	json_int_t table;
+	const struct secondary *s = call->sec;
 
-	if (!source_routed(call))
-		return 0;
-	if (msg_get_int(ch, "table", NL_CALL_TABLE_BASE + 1, UINT32_MAX, &table))
-		return INSEL_E_PROTOCOL;
-	call->aux->rule_table = (uint32_t)table;
-	return 0;
+	memset(req, 0, sizeof *req);
+	req->call_id = call->id;
+	req->lan_addr = s->cfg.lan_address;
+	req->wan_addr = s->cfg.wan_address;
+	req->lan_addr6 = s->cfg.lan_address6;
+	req->has_lan_addr6 = call->tun && s->cfg.has_lan_address6;
+	req->party = call->party_addr;
+	req->nchannels = (unsigned)call->nchannels;
+	for (size_t i = 0; i < call->nchannels && !call->tun; i++)
+		req->lan_ports[i] = call->outgoing ? call->channels[i].port : 0;
+	req->tun = call->tun;
+	if (call->tun) {
+		struct aux_bind_tun *t = &req->tun_req;
+
+		t->name_hint = tun_name_hint(call);
+		t->mtu = call_tun_mtu(s);
+		t->source_routing = source_routed(call);
+		memcpy(t->local, call->tun_local, call->ntun_local * sizeof t->local[0]);
+		memcpy(t->remote, call->tun_remote, call->ntun_remote * sizeof t->remote[0]);
+		t->nlocal = call->ntun_local;
+		t->nremote = call->ntun_remote;
+	}
+	req->user = s->cfg.aux_user;
+}
+
+static int malformed_reply(const struct call *call, const char *detail, const char **why)
+{
+	log_warn("call %s: %s", call->id_hex, detail);
+	*why = "the auxiliary's bind reply is malformed";
+	return INSEL_E_PROTOCOL;
 }
 
 /* Reads the bind reply: the WAN port and each channel's LAN port (a network call's:
- * its interface, MTU and, for a host call, routing table). */
+ * its interface, MTU and, for a host call, routing table, kept with the auxiliary, which
+ * may outlive the call, so that its rules are removed when it exits). */
 int take_bound(struct call *call, const json_t *reply, int err, const char **why)
 {
-	const json_t *channels = json_object_get(reply, "channels");
+	struct aux_bind_reply bound;
+	char detail[160];
 	const char *code;
-	json_int_t port;
 
 	if (err) {
 		*why = insel_strerror(err);
@@ -528,45 +531,34 @@ int take_bound(struct call *call, const json_t *reply, int err, const char **why
 	}
 	if (!msg_reply_is_ok(reply, &code, why))
 		return INSEL_E_REFUSED;
-	if (msg_get_int(reply, "wan_port", 1, 65535, &port) ||
-	    json_array_size(channels) != call->nchannels) {
-		*why = "the auxiliary's bind reply is malformed";
-		return INSEL_E_PROTOCOL;
-	}
-	call->wan_port = (uint16_t)port;
+	if (aux_bind_reply_from_json(reply, &bound, detail, sizeof detail))
+		return malformed_reply(call, detail, why);
+	if (bound.nchannels != call->nchannels || bound.tun != call->tun ||
+	    (source_routed(call) && bound.table <= NL_CALL_TABLE_BASE))
+		return malformed_reply(call, "the auxiliary's bind reply is not for this call",
+				       why);
+	call->wan_port = bound.wan_port;
 	if (call->tun) {
-		const json_t *ch = json_array_get(channels, 0);
-		const char *name;
-		json_int_t mtu;
-
-		if (msg_get_str(ch, "interface", &name) || strlen(name) >= sizeof call->tun_ifname ||
-		    msg_get_int(ch, "mtu", 68, 65535, &mtu) || take_rule_table(call, ch)) {
-			*why = "the auxiliary's bind reply is malformed";
-			return INSEL_E_PROTOCOL;
-		}
-		snprintf(call->tun_ifname, sizeof call->tun_ifname, "%s", name);
-		call->tun_mtu = (unsigned)mtu;
+		snprintf(call->tun_ifname, sizeof call->tun_ifname, "%s", bound.interface);
+		call->tun_mtu = bound.mtu;
+		if (source_routed(call))
+			call->aux->rule_table = bound.table;
 		return 0;
 	}
-	for (size_t i = 0; i < call->nchannels; i++) {
-		if (msg_get_int(json_array_get(channels, i), "lan_port", 1, 65535, &port)) {
-			*why = "the auxiliary's bind reply is malformed";
-			return INSEL_E_PROTOCOL;
-		}
-		call->channels[i].lan_port = (uint16_t)port;
-	}
+	for (size_t i = 0; i < call->nchannels; i++)
+		call->channels[i].lan_port = bound.lan_ports[i];
 	return 0;
 }
 
 int spawn_aux(struct call *call, aux_bound_cb cb)
 {
-	json_t *req = bind_request(call);
+	struct aux_bind_request req;
 	int rc;
 
+	bind_request(call, &req);
 	call->state = CALL_BINDING;
-	rc = aux_spawn(call->sec, call, req, cb, &call->aux);
+	rc = aux_spawn(call->sec, call, &req, cb, &call->aux);
 	if (call->aux)
 		call->aux->source_routed = source_routed(call);
-	json_decref(req);
 	return rc;
 }

@@ -25,6 +25,8 @@
 #include <uv.h>
 
 #include "addr.h"
+#include "aux_bind.h"
+#include "aux_start.h"
 #include "chanparams.h"
 #include "config.h"
 #include "keyholder.h"
@@ -212,8 +214,9 @@ struct aux {
 };
 
 typedef void (*aux_bound_cb)(struct call *call, const json_t *reply, int err);
-/* Spawns an auxiliary and asks it to bind the call's sockets. */
-int aux_spawn(struct secondary *s, struct call *call, const json_t *bind_request,
+/* Spawns an auxiliary and asks it to bind the call's sockets (with the uid it is to
+ * become added to the request). */
+int aux_spawn(struct secondary *s, struct call *call, const struct aux_bind_request *bind,
 	      aux_bound_cb cb, struct aux **out);
 int aux_request(struct aux *a, json_t *req, uint32_t timeout_ms, rpc_reply_cb cb, void *ctx);
 /* Asks the auxiliary to hang up (it exits after replying) and forgets it; the process

@@ -300,18 +300,13 @@ static int start_process(struct aux_private *p, int child_fd)
 }
 
 /* The bind request, with the uid this auxiliary is to become. */
-static json_t *bind_with_identity(struct aux_private *p, const json_t *bind_request)
+static json_t *bind_with_identity(struct aux_private *p, const struct aux_bind_request *bind)
 {
-	struct secondary *s = p->pub.sec;
-	json_t *req = json_deep_copy(bind_request);
+	struct aux_bind_request req = *bind;
 
-	if (!req || s->cfg.aux_user || s->cfg.aux_keep_identity)
-		return req;
-	if (json_object_set_new(req, "uid", json_integer(p->uid))) {
-		json_decref(req);
-		return NULL;
-	}
-	return req;
+	req.has_uid = p->has_uid;
+	req.uid = p->uid;
+	return aux_bind_request_to_json(&req);
 }
 
 static int take_uid(struct aux_private *p)
@@ -340,7 +335,7 @@ static void hello_reply(void *ctx, const json_t *reply, int err)
 		log_warn("the auxiliary refused hello: %s", message);
 }
 
-int aux_spawn(struct secondary *s, struct call *call, const json_t *bind_request,
+int aux_spawn(struct secondary *s, struct call *call, const struct aux_bind_request *bind,
 	      aux_bound_cb cb, struct aux **out)
 {
 	struct aux_private *p = calloc(1, sizeof *p);
@@ -404,7 +399,7 @@ int aux_spawn(struct secondary *s, struct call *call, const json_t *bind_request
 	 * bind reply, answered after it. */
 	rc = rpc_call(&p->pub.rpc, msg_hello(0, "secondary"), AUX_BIND_TIMEOUT_MS, hello_reply,
 		      p);
-	return rc ? rc : rpc_call(&p->pub.rpc, bind_with_identity(p, bind_request),
+	return rc ? rc : rpc_call(&p->pub.rpc, bind_with_identity(p, bind),
 				  AUX_BIND_TIMEOUT_MS, bound_reply, p);
 }
 

@@ -202,3 +202,16 @@ void chanparams_wipe(struct sec_channel_params *p)
 	secure_wipe(p->send_key, sizeof p->send_key);
 	secure_wipe(p->recv_key, sizeof p->recv_key);
 }
+
+bool chanparams_equal(const struct sec_channel_params *a, const struct sec_channel_params *b)
+{
+	return a->call_id == b->call_id && a->channel == b->channel && a->cipher == b->cipher &&
+	       a->compress == b->compress && a->local_session == b->local_session &&
+	       a->remote_session == b->remote_session &&
+	       memcmp(a->send_key, b->send_key, SEC_KEY_LEN) == 0 &&
+	       memcmp(a->recv_key, b->recv_key, SEC_KEY_LEN) == 0 &&
+	       ip_addr_equal(&a->peer.addr, &b->peer.addr) && a->peer.port == b->peer.port &&
+	       a->mtu == b->mtu && a->rekey_after_frames == b->rekey_after_frames &&
+	       a->rekey_after_ms == b->rekey_after_ms && a->keepalive_ms == b->keepalive_ms &&
+	       a->dead_after_ms == b->dead_after_ms && a->external_rekey == b->external_rekey;
+}

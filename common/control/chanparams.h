@@ -57,5 +57,7 @@ json_t *chanparams_to_json(const struct sec_channel_params *p);
 int chanparams_from_json(const json_t *j, struct sec_channel_params *out);
 /* Wipes the keys. */
 void chanparams_wipe(struct sec_channel_params *p);
+/* Field by field (the codecs' round-trip tests and fuzz targets). */
+bool chanparams_equal(const struct sec_channel_params *a, const struct sec_channel_params *b);
 
 #endif

@@ -1,0 +1,429 @@
+/* The "bind" request and its reply between a secondary and its call's auxiliary: the JSON
+ * form of struct aux_bind_request / aux_bind_reply and its validating decode (aux_bind.h).
+ * The decode checks every field on its own; what depends on the process (whether the
+ * addresses can be bound, whether a network call's LAN address is IPv4) is the
+ * auxiliary's to check. */
+#include "aux_bind.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "err.h"
+#include "msg.h"
+#include "rand.h"
+
+/* ---- encoding ---- */
+
+static int set_addr(json_t *obj, const char *key, const struct ip_addr *addr)
+{
+	char text[IP_STRLEN];
+
+	return json_object_set_new(obj, key, json_string(ip_addr_format(addr, text,
+									 sizeof text)));
+}
+
+static json_t *prefixes_to_json(const struct ip_prefix *p, size_t n)
+{
+	json_t *list = json_array();
+	char text[IP_STRLEN];
+
+	for (size_t i = 0; i < n && list; i++)
+		if (json_array_append_new(list, json_string(ip_prefix_format(&p[i], text,
+									    sizeof text)))) {
+			json_decref(list);
+			list = NULL;
+		}
+	return list;
+}
+
+static json_t *tun_to_json(const struct aux_bind_tun *t)
+{
+	return json_pack("{s:{s:s, s:i, s:o, s:o, s:b}}", "tun",
+			 "name_hint", t->name_hint ? t->name_hint : "",
+			 "mtu", (int)t->mtu,
+			 "local", prefixes_to_json(t->local, t->nlocal),
+			 "remote", prefixes_to_json(t->remote, t->nremote),
+			 "source_routing", t->source_routing);
+}
+
+static json_t *request_channels(const struct aux_bind_request *req)
+{
+	json_t *channels = json_array();
+
+	if (channels && req->tun && json_array_append_new(channels, tun_to_json(&req->tun_req)))
+		goto fail;
+	for (unsigned i = 0; channels && !req->tun && i < req->nchannels; i++)
+		if (json_array_append_new(channels, json_pack("{s:i}", "lan_port",
+							      (int)req->lan_ports[i])))
+			goto fail;
+	return channels;
+fail:
+	json_decref(channels);
+	return NULL;
+}
+
+json_t *aux_bind_request_to_json(const struct aux_bind_request *req)
+{
+	json_t *j = msg_request("bind", 0);
+	char call[ID_STRLEN];
+	int rc = j ? 0 : -1;
+
+	rc = rc ? rc : json_object_set_new(j, "call", json_string(id_format(req->call_id, call)));
+	rc = rc ? rc : set_addr(j, "lan_addr", &req->lan_addr);
+	rc = rc ? rc : set_addr(j, "wan_addr", &req->wan_addr);
+	if (req->has_lan_addr6)
+		rc = rc ? rc : set_addr(j, "lan_addr6", &req->lan_addr6);
+	if (!req->tun)
+		rc = rc ? rc : set_addr(j, "party", &req->party);
+	rc = rc ? rc : json_object_set_new(j, "channels", request_channels(req));
+	if (req->user)
+		rc = rc ? rc : json_object_set_new(j, "user", json_string(req->user));
+	if (req->has_uid)
+		rc = rc ? rc : json_object_set_new(j, "uid", json_integer(req->uid));
+	if (rc) {
+		json_decref(j);
+		return NULL;
+	}
+	return j;
+}
+
+static json_t *reply_channel(const struct aux_bind_reply *r, unsigned i)
+{
+	json_t *ch;
+
+	if (!r->tun)
+		return json_pack("{s:i}", "lan_port", (int)r->lan_ports[i]);
+	ch = json_pack("{s:s, s:i}", "interface", r->interface, "mtu", (int)r->mtu);
+	if (ch && r->table && json_object_set_new(ch, "table", json_integer(r->table))) {
+		json_decref(ch);
+		return NULL;
+	}
+	return ch;
+}
+
+json_t *aux_bind_reply_to_json(json_int_t id, const struct aux_bind_reply *reply)
+{
+	json_t *j = msg_reply_ok(id), *channels = json_array();
+
+	for (unsigned i = 0; i < reply->nchannels && channels; i++)
+		if (json_array_append_new(channels, reply_channel(reply, i))) {
+			json_decref(channels);
+			channels = NULL;
+		}
+	if (!j || !channels) {
+		json_decref(channels);
+		json_decref(j);
+		return NULL;
+	}
+	/* json_object_set_new takes the reference even when it fails. */
+	if (json_object_set_new(j, "channels", channels) ||
+	    json_object_set_new(j, "wan_port", json_integer(reply->wan_port))) {
+		json_decref(j);
+		return NULL;
+	}
+	return j;
+}
+
+/* ---- decoding the request ---- */
+
+/* A getter's failure, explained in why. */
+static int field_error(int rc, char *why, size_t whylen)
+{
+	return err_set(why, whylen, rc, "%s", msg_field_error());
+}
+
+static int get_addr(const json_t *j, const char *key, struct ip_addr *out, char *why,
+		    size_t whylen)
+{
+	const char *text;
+	int rc = msg_get_str(j, key, &text);
+
+	if (rc)
+		return field_error(rc, why, whylen);
+	rc = ip_addr_parse(text, out);
+	if (rc)
+		return err_set(why, whylen, rc, "field '%s': '%s' is not an IP address", key, text);
+	return 0;
+}
+
+static bool name_char_ok(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c == '-' || c == '_' || c == '.';
+}
+
+static int get_name_hint(const json_t *obj, struct aux_bind_tun *out, char *why,
+			 size_t whylen)
+{
+	const char *hint;
+	size_t len;
+
+	if (msg_get_str_opt(obj, "name_hint", "insel", &hint))
+		return err_set(why, whylen, INSEL_E_BAD_FIELD, "tun: %s", msg_field_error());
+	len = strlen(hint);
+	if (len == 0 || len >= AUX_TUN_NAME_LEN)
+		return err_set(why, whylen, INSEL_E_BAD_FIELD,
+			       "tun: name_hint must have 1 to 15 characters");
+	for (size_t i = 0; i < len; i++)
+		if (!name_char_ok(hint[i]))
+			return err_set(why, whylen, INSEL_E_BAD_FIELD, "tun: name_hint may hold "
+				       "letters, digits, '-', '_' and '.'");
+	out->name_hint = hint;
+	return 0;
+}
+
+static int get_prefixes(const json_t *obj, const char *key, struct ip_prefix *out,
+			size_t *n, char *why, size_t whylen)
+{
+	json_t *list, *v;
+	size_t i;
+
+	if (msg_get_array(obj, key, AUX_TUN_PREFIXES, &list))
+		return err_set(why, whylen, INSEL_E_BAD_FIELD, "tun: %s", msg_field_error());
+	if (json_array_size(list) == 0)
+		return err_set(why, whylen, INSEL_E_BAD_FIELD,
+			       "tun: field '%s' must list at least one prefix", key);
+	json_array_foreach(list, i, v) {
+		const char *text = json_string_value(v);
+
+		if (!text || ip_prefix_parse(text, false, &out[i]))
+			return err_set(why, whylen, INSEL_E_BAD_FIELD,
+				       "tun: %s[%zu] must be an IPv4 or IPv6 prefix", key, i);
+	}
+	*n = json_array_size(list);
+	return 0;
+}
+
+static int get_tun(const json_t *obj, struct aux_bind_tun *out, char *why, size_t whylen)
+{
+	json_int_t mtu;
+	int rc;
+
+	memset(out, 0, sizeof *out);
+	if (!json_is_object(obj))
+		return err_set(why, whylen, INSEL_E_BAD_FIELD, "field 'tun' must be an object");
+	if ((rc = get_name_hint(obj, out, why, whylen)) != 0)
+		return rc;
+	if (msg_get_int_opt(obj, "mtu", AUX_TUN_MIN_MTU, AUX_TUN_MAX_MTU, AUX_TUN_DEFAULT_MTU,
+			    &mtu) ||
+	    msg_get_bool_opt(obj, "source_routing", false, &out->source_routing))
+		return err_set(why, whylen, INSEL_E_BAD_FIELD, "tun: %s", msg_field_error());
+	out->mtu = (unsigned)mtu;
+	if (get_prefixes(obj, "local", out->local, &out->nlocal, why, whylen) ||
+	    get_prefixes(obj, "remote", out->remote, &out->nremote, why, whylen))
+		return INSEL_E_BAD_FIELD;
+	return 0;
+}
+
+/* One entry of "channels": a UDP channel's port, or a network call's "tun". */
+static int get_channel(const json_t *entry, size_t i, size_t n,
+		       struct aux_bind_request *req, char *why, size_t whylen)
+{
+	json_int_t port;
+	int rc;
+
+	if (!json_is_object(entry))
+		return err_set(why, whylen, INSEL_E_BAD_FIELD, "channels[%zu] must be an object",
+			       i);
+	if (json_object_get(entry, "tun")) {
+		if (n != 1)
+			return err_set(why, whylen, INSEL_E_BAD_FIELD,
+				       "a tun channel must be the call's only channel");
+		req->tun = true;
+		return get_tun(json_object_get(entry, "tun"), &req->tun_req, why, whylen);
+	}
+	if ((rc = msg_get_int_opt(entry, "lan_port", 0, UINT16_MAX, 0, &port)) != 0)
+		return field_error(rc, why, whylen);
+	req->lan_ports[i] = (uint16_t)port;
+	return 0;
+}
+
+static int get_channels(const json_t *j, struct aux_bind_request *req, char *why,
+			size_t whylen)
+{
+	json_t *channels;
+	size_t n;
+	int rc = msg_get_array(j, "channels", SEC_MAX_CHANNELS, &channels);
+
+	if (rc)
+		return field_error(rc, why, whylen);
+	n = json_array_size(channels);
+	if (n == 0)
+		return err_set(why, whylen, INSEL_E_BAD_FIELD,
+			       "field 'channels' must list at least one channel");
+	for (size_t i = 0; i < n; i++)
+		if ((rc = get_channel(json_array_get(channels, i), i, n, req, why, whylen)) != 0)
+			return rc;
+	req->nchannels = (unsigned)n;
+	return 0;
+}
+
+/* UDP channels hear one LAN host, of the LAN address's family. */
+static int get_party(const json_t *j, struct aux_bind_request *req, char *why,
+		     size_t whylen)
+{
+	int rc = get_addr(j, "party", &req->party, why, whylen);
+
+	if (rc == 0 && req->party.family != req->lan_addr.family)
+		return err_set(why, whylen, INSEL_E_BAD_FIELD,
+			       "field 'party' must be of lan_addr's family");
+	return rc;
+}
+
+static int get_lan_addr6(const json_t *j, struct aux_bind_request *req, char *why,
+			 size_t whylen)
+{
+	int rc;
+
+	if (!json_object_get(j, "lan_addr6"))
+		return 0;
+	if ((rc = get_addr(j, "lan_addr6", &req->lan_addr6, why, whylen)) != 0)
+		return rc;
+	if (req->lan_addr6.family != AF_INET6)
+		return err_set(why, whylen, INSEL_E_BAD_FIELD,
+			       "field 'lan_addr6' must be an IPv6 address");
+	req->has_lan_addr6 = true;
+	return 0;
+}
+
+/* Who to become: "user" names one, "uid" gives the call's own uid; both are optional. */
+static int get_identity(const json_t *j, struct aux_bind_request *req, char *why,
+			size_t whylen)
+{
+	json_int_t uid;
+	int rc;
+
+	if ((rc = msg_get_str_opt(j, "user", NULL, &req->user)) != 0)
+		return field_error(rc, why, whylen);
+	if (req->user && (req->user[0] == '\0' || strlen(req->user) >= AUX_USER_MAX))
+		return err_set(why, whylen, INSEL_E_BAD_FIELD, "field 'user' must be a user name");
+	if (!json_object_get(j, "uid"))
+		return 0;
+	if ((rc = msg_get_int(j, "uid", 1, (json_int_t)UINT32_MAX - 1, &uid)) != 0)
+		return field_error(rc, why, whylen);
+	req->uid = (uint32_t)uid;
+	req->has_uid = true;
+	return 0;
+}
+
+int aux_bind_request_from_json(const json_t *j, struct aux_bind_request *out, char *why,
+			       size_t whylen)
+{
+	const char *call;
+	int rc;
+
+	memset(out, 0, sizeof *out);
+	if ((rc = msg_get_str(j, "call", &call)) != 0)
+		return field_error(rc, why, whylen);
+	if (id_parse(call, &out->call_id) != 0)
+		return err_set(why, whylen, INSEL_E_BAD_FIELD, "field 'call' must be 16 hex digits");
+	if ((rc = get_addr(j, "lan_addr", &out->lan_addr, why, whylen)) != 0 ||
+	    (rc = get_addr(j, "wan_addr", &out->wan_addr, why, whylen)) != 0 ||
+	    (rc = get_channels(j, out, why, whylen)) != 0 ||
+	    (!out->tun && (rc = get_party(j, out, why, whylen)) != 0) ||
+	    (rc = get_lan_addr6(j, out, why, whylen)) != 0)
+		return rc;
+	return get_identity(j, out, why, whylen);
+}
+
+/* ---- decoding the reply ---- */
+
+static int malformed(char *why, size_t whylen, const char *what)
+{
+	return err_set(why, whylen, INSEL_E_BAD_FIELD, "the auxiliary's bind reply is "
+		       "malformed: %s", what);
+}
+
+static int get_tun_channel(const json_t *ch, struct aux_bind_reply *out, char *why,
+			   size_t whylen)
+{
+	const char *name;
+	json_int_t mtu, table;
+
+	if (msg_get_str(ch, "interface", &name) || strlen(name) >= sizeof out->interface ||
+	    msg_get_int(ch, "mtu", 68, 65535, &mtu) ||
+	    msg_get_int_opt(ch, "table", 1, UINT32_MAX, 0, &table))
+		return malformed(why, whylen, "a network call's channel");
+	snprintf(out->interface, sizeof out->interface, "%s", name);
+	out->mtu = (unsigned)mtu;
+	out->table = (uint32_t)table;
+	out->tun = true;
+	return 0;
+}
+
+int aux_bind_reply_from_json(const json_t *j, struct aux_bind_reply *out, char *why,
+			     size_t whylen)
+{
+	json_t *channels;
+	json_int_t port;
+	size_t n;
+
+	memset(out, 0, sizeof *out);
+	if (msg_get_int(j, "wan_port", 1, 65535, &port))
+		return malformed(why, whylen, "wan_port");
+	out->wan_port = (uint16_t)port;
+	if (msg_get_array(j, "channels", SEC_MAX_CHANNELS, &channels) ||
+	    json_array_size(channels) == 0)
+		return malformed(why, whylen, "channels");
+	n = json_array_size(channels);
+	if (json_object_get(json_array_get(channels, 0), "interface")) {
+		out->nchannels = 1;
+		return n == 1 ? get_tun_channel(json_array_get(channels, 0), out, why, whylen)
+			      : malformed(why, whylen, "a network call has one channel");
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (msg_get_int(json_array_get(channels, i), "lan_port", 1, 65535, &port))
+			return malformed(why, whylen, "lan_port");
+		out->lan_ports[i] = (uint16_t)port;
+	}
+	out->nchannels = (unsigned)n;
+	return 0;
+}
+
+/* ---- comparing ---- */
+
+static bool same_text(const char *a, const char *b)
+{
+	return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+static bool same_prefixes(const struct ip_prefix *a, const struct ip_prefix *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (a[i].len != b[i].len || !ip_addr_equal(&a[i].addr, &b[i].addr))
+			return false;
+	return true;
+}
+
+static bool same_tun(const struct aux_bind_tun *a, const struct aux_bind_tun *b)
+{
+	return same_text(a->name_hint, b->name_hint) && a->mtu == b->mtu &&
+	       a->source_routing == b->source_routing && a->nlocal == b->nlocal &&
+	       a->nremote == b->nremote && same_prefixes(a->local, b->local, a->nlocal) &&
+	       same_prefixes(a->remote, b->remote, a->nremote);
+}
+
+bool aux_bind_request_equal(const struct aux_bind_request *a,
+			    const struct aux_bind_request *b)
+{
+	if (a->call_id != b->call_id || !ip_addr_equal(&a->lan_addr, &b->lan_addr) ||
+	    !ip_addr_equal(&a->wan_addr, &b->wan_addr) || a->has_lan_addr6 != b->has_lan_addr6 ||
+	    (a->has_lan_addr6 && !ip_addr_equal(&a->lan_addr6, &b->lan_addr6)) ||
+	    a->nchannels != b->nchannels || a->tun != b->tun || !same_text(a->user, b->user) ||
+	    a->has_uid != b->has_uid || (a->has_uid && a->uid != b->uid))
+		return false;
+	if (a->tun)
+		return same_tun(&a->tun_req, &b->tun_req);
+	return ip_addr_equal(&a->party, &b->party) &&
+	       memcmp(a->lan_ports, b->lan_ports, a->nchannels * sizeof a->lan_ports[0]) == 0;
+}
+
+bool aux_bind_reply_equal(const struct aux_bind_reply *a, const struct aux_bind_reply *b)
+{
+	if (a->wan_port != b->wan_port || a->nchannels != b->nchannels || a->tun != b->tun)
+		return false;
+	if (a->tun)
+		return strcmp(a->interface, b->interface) == 0 && a->mtu == b->mtu &&
+		       a->table == b->table;
+	return memcmp(a->lan_ports, b->lan_ports, a->nchannels * sizeof a->lan_ports[0]) == 0;
+}

@@ -1,0 +1,87 @@
+/* "bind", the secondary's first request to a call's auxiliary, and its reply: one codec
+ * for both ends (the secondary encodes the request and decodes the reply, the auxiliary
+ * the other way round), so that the two halves of the message cannot drift apart.
+ *
+ * UDP call: one LAN socket per channel, on the gateway's LAN address, heard only by the
+ * call's party; a network call: one channel whose LAN side is a TUN interface.
+ *   {"op":"bind","id":1,"call":"<16 hex>","lan_addr":"10.1.0.1","wan_addr":"198.18.1.2",
+ *    "party":"10.1.0.11","channels":[{"lan_port":5004},{"lan_port":0}],"uid":200012}
+ *   -> {"id":1,"ok":true,"wan_port":P,"channels":[{"lan_port":5004},{"lan_port":40123}]}
+ *   "channels":[{"tun":{"name_hint":"lan-b","mtu":1440,"local":["10.1.0.0/24"],
+ *                       "remote":["10.2.0.0/24"],"source_routing":false}}]
+ *   -> "channels":[{"interface":"lan-b","mtu":1440}]   (a host call adds "table":T)
+ * docs/auxiliary.md describes every field. */
+#ifndef INSEL_AUX_BIND_H
+#define INSEL_AUX_BIND_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "addr.h"
+#include "chanparams.h"
+
+#define AUX_USER_MAX 64          /* a user name in "bind" is shorter than this */
+#define AUX_TUN_PREFIXES 16      /* authorised prefixes per side of a network call */
+#define AUX_TUN_NAME_LEN 16      /* IFNAMSIZ: an interface name and its NUL */
+#define AUX_TUN_DEFAULT_MTU 1368 /* CHANNEL_DEFAULT_MTU minus the frame overhead */
+#define AUX_TUN_MIN_MTU 576
+#define AUX_TUN_MAX_MTU 65504    /* channel.h's largest message less the frame overhead */
+
+/* The "tun" object of a network call's one channel. */
+struct aux_bind_tun {
+	const char *name_hint;   /* the interface's name, or its stem if taken */
+	unsigned mtu;
+	bool source_routing;     /* a host call: own table, rules from local to remote */
+	struct ip_prefix local[AUX_TUN_PREFIXES], remote[AUX_TUN_PREFIXES];
+	size_t nlocal, nremote;
+};
+
+/* The strings (user, tun.name_hint) point into the JSON they were decoded from, or into
+ * the caller's storage when encoding: valid as long as that lives. */
+struct aux_bind_request {
+	uint64_t call_id;
+	struct ip_addr lan_addr, wan_addr;
+	struct ip_addr lan_addr6;    /* network calls carrying IPv6: the gateway's address */
+	bool has_lan_addr6;
+	struct ip_addr party;        /* UDP calls: the only LAN host the channels hear */
+	unsigned nchannels;
+	uint16_t lan_ports[SEC_MAX_CHANNELS];  /* UDP calls: asked for (0: any) */
+	bool tun;                    /* a network call: one channel, an interface */
+	struct aux_bind_tun tun_req;
+	const char *user;            /* a user to become, or NULL */
+	uint32_t uid;                /* the call's own uid (and gid) to become, if has_uid */
+	bool has_uid;
+};
+
+/* What the auxiliary bound: the WAN port, and per channel its LAN port, or for a network
+ * call the interface it created (and a host call's routing table). */
+struct aux_bind_reply {
+	uint16_t wan_port;
+	unsigned nchannels;
+	uint16_t lan_ports[SEC_MAX_CHANNELS];
+	bool tun;
+	char interface[AUX_TUN_NAME_LEN];
+	unsigned mtu;
+	uint32_t table;              /* a host call's routing table (netlink.h);
+				      * 0: none (a trunk's routes are in the main table) */
+};
+
+/* {"op":"bind","id":0,...}; NULL if out of memory. */
+json_t *aux_bind_request_to_json(const struct aux_bind_request *req);
+/* 0, or INSEL_E_BAD_FIELD / INSEL_E_BAD_ADDR with why set; *out is then unspecified. */
+int aux_bind_request_from_json(const json_t *j, struct aux_bind_request *out, char *why,
+			       size_t whylen);
+
+/* {"id":id,"ok":true,...}; NULL if out of memory. */
+json_t *aux_bind_reply_to_json(json_int_t id, const struct aux_bind_reply *reply);
+/* The fields of an ok reply: 0, or INSEL_E_BAD_FIELD with why set. */
+int aux_bind_reply_from_json(const json_t *j, struct aux_bind_reply *out, char *why,
+			     size_t whylen);
+
+/* Field by field, strings by content (round-trip tests and fuzz targets). */
+bool aux_bind_request_equal(const struct aux_bind_request *a,
+			    const struct aux_bind_request *b);
+bool aux_bind_reply_equal(const struct aux_bind_reply *a, const struct aux_bind_reply *b);
+
+#endif

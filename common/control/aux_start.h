@@ -1,0 +1,53 @@
+/* "start", the secondary's second request to a call's auxiliary: the negotiated
+ * parameters of every bound channel, in bind order, and where plaintext from the peer goes
+ * until a LAN application speaks. One codec for both ends (the secondary encodes, the
+ * auxiliary decodes); the reply is a plain {"id":N,"ok":true}.
+ *
+ *   {"op":"start","id":2,"idle_timeout_ms":120000,
+ *    "channels":[{"params":{...chanparams...},"deliver":"10.2.0.11:5004"}]}
+ * A network call's one channel has "remote_gateway" (the peer gateway's IPv4 LAN address)
+ * and, if it has one, "remote_gateway6" instead of "deliver". docs/auxiliary.md. */
+#ifndef INSEL_AUX_START_H
+#define INSEL_AUX_START_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "addr.h"
+#include "chanparams.h"
+
+#define AUX_DEFAULT_IDLE_TIMEOUT_MS 120000  /* ETCP's idle close after two minutes */
+#define AUX_MAX_IDLE_TIMEOUT_MS (7LL * 24 * 3600 * 1000)
+
+struct aux_start_channel {
+	struct sec_channel_params params;  /* holds the keys: aux_start_wipe() */
+	struct ip_endpoint deliver;        /* UDP calls: where peer traffic goes first */
+	bool has_deliver;
+	struct ip_addr remote_gateway;     /* network calls: the peer gateway's LAN address */
+	bool has_remote_gateway;
+	struct ip_addr remote_gateway6;    /* and its IPv6 one, if it has one */
+	bool has_remote_gateway6;
+};
+
+struct aux_start_request {
+	uint64_t idle_timeout_ms;          /* 0: never */
+	unsigned nchannels;
+	struct aux_start_channel channels[SEC_MAX_CHANNELS];
+};
+
+/* {"op":"start","id":0,...}; NULL if out of memory. */
+json_t *aux_start_request_to_json(const struct aux_start_request *req);
+/* 0, or INSEL_E_BAD_FIELD with why set; *out holds no key then. Checks each channel's
+ * params against its place (channel index i at position i, one local session id per
+ * channel); whether they fit the bound call is the auxiliary's to check. The hex keys
+ * are wiped in j once read (jansson frees strings without wiping). */
+int aux_start_request_from_json(const json_t *j, struct aux_start_request *out, char *why,
+				size_t whylen);
+/* Wipes every channel's keys. */
+void aux_start_wipe(struct aux_start_request *req);
+/* Field by field (round-trip tests and fuzz targets). */
+bool aux_start_request_equal(const struct aux_start_request *a,
+			     const struct aux_start_request *b);
+
+#endif

@@ -1,0 +1,324 @@
+/* Unit tests for the "bind" codec between a secondary and its auxiliary (aux_bind.h):
+ * requests of a UDP call and of a network call, and the replies to both, encoded and
+ * decoded back to the same thing; every field of each refused when it is missing (where
+ * required), of the wrong type or out of range, with the field named in the reason. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <string.h>
+
+#include "aux_bind.h"
+#include "err.h"
+#include "msg.h"
+#include "netlink.h"
+
+static void udp_request(struct aux_bind_request *r)
+{
+	memset(r, 0, sizeof *r);
+	r->call_id = 0x0123456789abcdefULL;
+	assert_int_equal(ip_addr_parse("10.1.0.1", &r->lan_addr), 0);
+	assert_int_equal(ip_addr_parse("198.18.1.2", &r->wan_addr), 0);
+	assert_int_equal(ip_addr_parse("10.1.0.11", &r->party), 0);
+	r->nchannels = 2;
+	r->lan_ports[0] = 5004;
+	r->lan_ports[1] = 0;
+	r->uid = 200012;
+	r->has_uid = true;
+}
+
+static void tun_request(struct aux_bind_request *r)
+{
+	struct aux_bind_tun *t = &r->tun_req;
+
+	memset(r, 0, sizeof *r);
+	r->call_id = 42;
+	assert_int_equal(ip_addr_parse("10.1.0.1", &r->lan_addr), 0);
+	assert_int_equal(ip_addr_parse("2001:db8:5::2", &r->wan_addr), 0);
+	assert_int_equal(ip_addr_parse("fd01::1", &r->lan_addr6), 0);
+	r->has_lan_addr6 = true;
+	r->nchannels = 1;
+	r->tun = true;
+	r->user = "insel-aux";
+	t->name_hint = "lan-b";
+	t->mtu = 1440;
+	t->source_routing = true;
+	assert_int_equal(ip_prefix_parse("10.1.0.11/32", true, &t->local[0]), 0);
+	assert_int_equal(ip_prefix_parse("fd01::11/128", true, &t->local[1]), 0);
+	assert_int_equal(ip_prefix_parse("10.2.0.0/24", true, &t->remote[0]), 0);
+	t->nlocal = 2;
+	t->nremote = 1;
+}
+
+static void request_round_trip(const struct aux_bind_request *r)
+{
+	struct aux_bind_request back;
+	char why[256] = "";
+	json_t *j = aux_bind_request_to_json(r);
+
+	assert_non_null(j);
+	assert_string_equal(msg_op(j), "bind");
+	assert_int_equal(aux_bind_request_from_json(j, &back, why, sizeof why), 0);
+	assert_true(aux_bind_request_equal(r, &back));
+	json_decref(j);
+}
+
+static void requests_round_trip(void **state)
+{
+	struct aux_bind_request r;
+	json_t *j;
+
+	udp_request(&r);
+	request_round_trip(&r);
+	j = aux_bind_request_to_json(&r);
+	assert_string_equal(json_string_value(json_object_get(j, "call")), "0123456789abcdef");
+	assert_string_equal(json_string_value(json_object_get(j, "party")), "10.1.0.11");
+	assert_null(json_object_get(j, "user"));
+	json_decref(j);
+	r.has_uid = false;
+	r.user = "nobody";
+	request_round_trip(&r);
+	tun_request(&r);
+	request_round_trip(&r);
+	j = aux_bind_request_to_json(&r);
+	assert_null(json_object_get(j, "party"));  /* a network call has no party */
+	assert_null(json_object_get(j, "uid"));
+	json_decref(j);
+	r.tun_req.source_routing = false;
+	r.has_lan_addr6 = false;
+	request_round_trip(&r);
+}
+
+/* Sets key in the object at path (NULL: the request itself; "tun": the first channel's
+ * "tun"; "channel": the first channel) to value (NULL: deletes it) and expects the
+ * refusal rc with why naming what. */
+static void expect_request_refused(const struct aux_bind_request *r, const char *path,
+				   const char *key, json_t *value, int rc, const char *what)
+{
+	struct aux_bind_request back;
+	json_t *j = aux_bind_request_to_json(r), *obj = j;
+	char why[256] = "";
+
+	if (path) {
+		obj = json_array_get(json_object_get(j, "channels"), 0);
+		if (strcmp(path, "tun") == 0)
+			obj = json_object_get(obj, "tun");
+	}
+	assert_non_null(obj);
+	if (value)
+		json_object_set_new(obj, key, value);
+	else
+		json_object_del(obj, key);
+	assert_int_equal(aux_bind_request_from_json(j, &back, why, sizeof why), rc);
+	if (!strstr(why, what))
+		fail_msg("'%s' does not name '%s'", why, what);
+	json_decref(j);
+}
+
+static json_t *many(json_t *item, size_t n)
+{
+	json_t *list = json_array();
+
+	for (size_t i = 0; i < n; i++)
+		json_array_append(list, item);
+	json_decref(item);
+	return list;
+}
+
+static void request_fields_refused(void **state)
+{
+	struct aux_bind_request u, t;
+	const int bad = INSEL_E_BAD_FIELD;
+
+	udp_request(&u);
+	tun_request(&t);
+	expect_request_refused(&u, NULL, "call", NULL, bad, "call");
+	expect_request_refused(&u, NULL, "call", json_string("xyz"), bad, "call");
+	expect_request_refused(&u, NULL, "call", json_integer(1), bad, "call");
+	expect_request_refused(&u, NULL, "lan_addr", NULL, bad, "lan_addr");
+	expect_request_refused(&u, NULL, "lan_addr", json_string("not-an-address"),
+			       INSEL_E_BAD_ADDR, "lan_addr");
+	expect_request_refused(&u, NULL, "wan_addr", json_integer(7), bad, "wan_addr");
+	expect_request_refused(&u, NULL, "wan_addr", json_string("10.0.0.0/8"),
+			       INSEL_E_BAD_ADDR, "wan_addr");
+	expect_request_refused(&u, NULL, "party", NULL, bad, "party");
+	expect_request_refused(&u, NULL, "party", json_string("::1"), bad, "party");
+	expect_request_refused(&u, NULL, "lan_addr6", json_string("10.1.0.2"), bad, "lan_addr6");
+	expect_request_refused(&u, NULL, "lan_addr6", json_string("fd01::zz"),
+			       INSEL_E_BAD_ADDR, "lan_addr6");
+	expect_request_refused(&u, NULL, "channels", NULL, bad, "channels");
+	expect_request_refused(&u, NULL, "channels", json_object(), bad, "channels");
+	expect_request_refused(&u, NULL, "channels", json_array(), bad, "channels");
+	expect_request_refused(&u, NULL, "channels", many(json_object(), SEC_MAX_CHANNELS + 1),
+			       bad, "channels");
+	expect_request_refused(&u, NULL, "channels", many(json_integer(5004), 1), bad,
+			       "channels[0]");
+	expect_request_refused(&u, "channel", "lan_port", json_integer(65536), bad, "lan_port");
+	expect_request_refused(&u, "channel", "lan_port", json_integer(-1), bad, "lan_port");
+	expect_request_refused(&u, "channel", "lan_port", json_string("5004"), bad, "lan_port");
+	expect_request_refused(&u, "channel", "tun", json_object(), bad, "only channel");
+	expect_request_refused(&u, NULL, "user", json_string(""), bad, "user");
+	expect_request_refused(&u, NULL, "user", json_integer(0), bad, "user");
+	expect_request_refused(&u, NULL, "user", json_string("u23456789012345678901234567890"
+			       "12345678901234567890123456789012345"), bad, "user");
+	expect_request_refused(&u, NULL, "uid", json_integer(0), bad, "uid");
+	expect_request_refused(&u, NULL, "uid", json_integer(UINT32_MAX), bad, "uid");
+	expect_request_refused(&u, NULL, "uid", json_string("200012"), bad, "uid");
+
+	expect_request_refused(&t, "channel", "tun", json_string("lan-b"), bad, "tun");
+	expect_request_refused(&t, "tun", "name_hint", json_string(""), bad, "name_hint");
+	expect_request_refused(&t, "tun", "name_hint", json_string("a-sixteen-chars!"), bad,
+			       "name_hint");
+	expect_request_refused(&t, "tun", "name_hint", json_string("lan b"), bad, "name_hint");
+	expect_request_refused(&t, "tun", "name_hint", json_integer(1), bad, "name_hint");
+	expect_request_refused(&t, "tun", "mtu", json_integer(AUX_TUN_MIN_MTU - 1), bad, "mtu");
+	expect_request_refused(&t, "tun", "mtu", json_integer(65536), bad, "mtu");
+	expect_request_refused(&t, "tun", "mtu", json_string("1440"), bad, "mtu");
+	expect_request_refused(&t, "tun", "source_routing", json_string("yes"), bad,
+			       "source_routing");
+	expect_request_refused(&t, "tun", "local", NULL, bad, "local");
+	expect_request_refused(&t, "tun", "local", json_array(), bad, "local");
+	expect_request_refused(&t, "tun", "local", many(json_string("10.1.0.0/24"),
+			       AUX_TUN_PREFIXES + 1), bad, "local");
+	expect_request_refused(&t, "tun", "remote", many(json_string("10.2.0.0/33"), 1), bad,
+			       "remote[0]");
+	expect_request_refused(&t, "tun", "remote", many(json_integer(10), 1), bad, "remote[0]");
+	expect_request_refused(&t, "tun", "remote", json_string("10.2.0.0/24"), bad, "remote");
+}
+
+/* Defaults: a tun without name_hint or mtu, a UDP channel without lan_port. */
+static void request_defaults(void **state)
+{
+	struct aux_bind_request t, back;
+	char why[256];
+	json_t *j;
+
+	tun_request(&t);
+	j = aux_bind_request_to_json(&t);
+	json_object_del(json_object_get(json_array_get(json_object_get(j, "channels"), 0), "tun"),
+			"name_hint");
+	json_object_del(json_object_get(json_array_get(json_object_get(j, "channels"), 0), "tun"),
+			"mtu");
+	assert_int_equal(aux_bind_request_from_json(j, &back, why, sizeof why), 0);
+	assert_string_equal(back.tun_req.name_hint, "insel");
+	assert_int_equal(back.tun_req.mtu, AUX_TUN_DEFAULT_MTU);
+	json_decref(j);
+	j = json_pack("{s:s, s:s, s:s, s:s, s:[{}]}", "call", "00000000000000ff", "lan_addr",
+		      "10.1.0.1", "wan_addr", "198.18.1.2", "party", "10.1.0.11", "channels");
+	assert_int_equal(aux_bind_request_from_json(j, &back, why, sizeof why), 0);
+	assert_int_equal(back.nchannels, 1);
+	assert_int_equal(back.lan_ports[0], 0);
+	assert_false(back.has_uid);
+	assert_null(back.user);
+	json_decref(j);
+}
+
+static void udp_reply(struct aux_bind_reply *r)
+{
+	memset(r, 0, sizeof *r);
+	r->wan_port = 40000;
+	r->nchannels = 2;
+	r->lan_ports[0] = 5004;
+	r->lan_ports[1] = 5005;
+}
+
+static void tun_reply(struct aux_bind_reply *r)
+{
+	memset(r, 0, sizeof *r);
+	r->wan_port = 1;
+	r->nchannels = 1;
+	r->tun = true;
+	strcpy(r->interface, "lan-b1");
+	r->mtu = 1440;
+	r->table = NL_CALL_TABLE_BASE + 12;
+}
+
+static void reply_round_trip(const struct aux_bind_reply *r)
+{
+	struct aux_bind_reply back;
+	char why[256] = "";
+	json_t *j = aux_bind_reply_to_json(9, r);
+
+	assert_non_null(j);
+	assert_int_equal(msg_id(j), 9);
+	assert_true(msg_reply_is_ok(j, NULL, NULL));
+	assert_int_equal(aux_bind_reply_from_json(j, &back, why, sizeof why), 0);
+	assert_true(aux_bind_reply_equal(r, &back));
+	json_decref(j);
+}
+
+static void replies_round_trip(void **state)
+{
+	struct aux_bind_reply r;
+	json_t *j;
+
+	udp_reply(&r);
+	reply_round_trip(&r);
+	tun_reply(&r);
+	reply_round_trip(&r);
+	r.table = 0;  /* a trunk's: no table of its own */
+	reply_round_trip(&r);
+	j = aux_bind_reply_to_json(9, &r);
+	assert_null(json_object_get(json_array_get(json_object_get(j, "channels"), 0), "table"));
+	json_decref(j);
+}
+
+static void expect_reply_refused(const struct aux_bind_reply *r, bool in_channel,
+				 const char *key, json_t *value)
+{
+	struct aux_bind_reply back;
+	json_t *j = aux_bind_reply_to_json(9, r), *obj = j;
+	char why[256] = "";
+
+	if (in_channel)
+		obj = json_array_get(json_object_get(j, "channels"), 0);
+	if (value)
+		json_object_set_new(obj, key, value);
+	else
+		json_object_del(obj, key);
+	assert_int_equal(aux_bind_reply_from_json(j, &back, why, sizeof why),
+			 INSEL_E_BAD_FIELD);
+	assert_non_null(strstr(why, "malformed"));
+	json_decref(j);
+}
+
+static void reply_fields_refused(void **state)
+{
+	struct aux_bind_reply u, t;
+
+	udp_reply(&u);
+	tun_reply(&t);
+	expect_reply_refused(&u, false, "wan_port", NULL);
+	expect_reply_refused(&u, false, "wan_port", json_integer(0));
+	expect_reply_refused(&u, false, "wan_port", json_integer(65536));
+	expect_reply_refused(&u, false, "channels", NULL);
+	expect_reply_refused(&u, false, "channels", json_array());
+	expect_reply_refused(&u, false, "channels", many(json_pack("{s:i}", "lan_port", 1),
+							 SEC_MAX_CHANNELS + 1));
+	expect_reply_refused(&u, true, "lan_port", NULL);
+	expect_reply_refused(&u, true, "lan_port", json_integer(0));
+	expect_reply_refused(&u, true, "lan_port", json_string("5004"));
+	expect_reply_refused(&t, true, "interface", json_integer(3));
+	expect_reply_refused(&t, true, "interface", json_string("sixteen-letters!"));
+	expect_reply_refused(&t, true, "mtu", NULL);
+	expect_reply_refused(&t, true, "mtu", json_integer(67));
+	expect_reply_refused(&t, true, "table", json_integer(0));
+	expect_reply_refused(&t, true, "table", json_integer(1LL << 32));
+	expect_reply_refused(&t, true, "table", json_string("1000000012"));
+	expect_reply_refused(&t, false, "channels", many(json_pack("{s:s, s:i}", "interface",
+							 "lan-b", "mtu", 1400), 2));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(requests_round_trip),
+		cmocka_unit_test(request_fields_refused),
+		cmocka_unit_test(request_defaults),
+		cmocka_unit_test(replies_round_trip),
+		cmocka_unit_test(reply_fields_refused),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
