@@ -96,7 +96,7 @@ static void conn_ready(struct tls_conn *t, int status)
 	struct conn *c = tls_conn_data(t);
 
 	if (status)
-		return;  /* tls.c logged why; close follows */
+		return;  /* tls_conn.c logged why; close follows */
 	c->ready = true;
 	c->peer.id = *tls_conn_peer(t);
 	log_debug("%s %s connected", pki_role_name(c->peer.id.role), c->peer.id.name);

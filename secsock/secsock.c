@@ -1,7 +1,8 @@
 /* The blocking secure-socket verbs (see secsock.h). TLS runs over the TCP socket itself
- * (gnutls_transport_set_int) with the session set-up and peer verification of tls.c
- * (tls_priv.h); control messages use msg.h's framing; the data channels are channel.h's
- * state machines over one UDP socket, demultiplexed by receiver session id. */
+ * (gnutls_transport_set_int) with the session set-up and peer verification that the TLS
+ * connections use (tls_session.c, tls_verify.c); control messages use msg.h's framing;
+ * the data channels are channel.h's state machines over one UDP socket, demultiplexed by
+ * receiver session id. */
 #include "secsock.h"
 
 #include <errno.h>

@@ -2,7 +2,7 @@
  *
  *   sec_init     load credentials; listen on TCP if asked
  *   sec_accept   take one caller: TLS 1.3 with mutual certificates, verified exactly as
- *                tls.c does (tls_verify_peer), then the channel negotiation (negotiate.h)
+ *                TLS connections are (tls_verify_peer), then the channel negotiation (negotiate.h)
  *   sec_connect  the caller's side of the same
  *   sec_send     one message on one channel, sealed into UDP datagrams (channel.h)
  *   sec_recv     the next message on any channel of the call

@@ -10,7 +10,12 @@
  *
  * GnuTLS runs over memory buffers: libuv reads ciphertext into the session, and records
  * that GnuTLS produces are written with uv_write; so one event loop serves many
- * connections without blocking. */
+ * connections without blocking.
+ *
+ * Where each part lives: credentials in tls_creds.c (a key held by another process:
+ * tls_signer.c), the checks of a peer in tls_verify.c, session set-up in tls_session.c,
+ * a connection (either end, and the client's connect) in tls_conn.c, a listener and its
+ * caps in tls_server.c. */
 #ifndef INSEL_TLS_H
 #define INSEL_TLS_H
 

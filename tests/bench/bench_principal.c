@@ -970,7 +970,7 @@ int main(int argc, char **argv)
 	b.phase_start_ms = now_ms();
 	b.connect_start_ms = b.phase_start_ms;
 	connect_more(&b);
-	/* Returns once every connection has closed (tls.c bounds each close by a grace
+	/* Returns once every connection has closed (tls_conn.c bounds each close by a grace
 	 * period) and the tick and pump handles are closed. */
 	uv_run(b.loop, UV_RUN_DEFAULT);
 	before_stop = b.at_end;
