@@ -7,7 +7,7 @@
 #include "buf.h"
 #include "err.h"
 #include "hex.h"
-#include "msg.h"
+#include "msg_get.h"
 #include "rand.h"
 
 struct name_entry {

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 
 #include "err.h"
-#include "msg.h"
+#include "msg_codec.h"
 
 struct rpc_pending {
 	struct rpc_pending *prev, *next;

@@ -19,7 +19,7 @@
 #include "buf.h"
 #include "err.h"
 #include "log.h"
-#include "msg.h"
+#include "msg_codec.h"
 #include "tls_conn_priv.h"
 
 #define TLS_IN_MAX (256 * 1024)   /* ciphertext read but not yet decrypted */

@@ -12,7 +12,7 @@
 
 #include "addr.h"
 #include "buf.h"
-#include "msg.h"
+#include "msg_codec.h"
 #include "tls.h"
 #include "tls_priv.h"
 

@@ -13,7 +13,7 @@
 #include "buf.h"
 #include "err.h"
 #include "hex.h"
-#include "msg.h"
+#include "msg_get.h"
 #include "rand.h"
 
 #define KEYS_PER_CHANNEL (2 * SEC_KEY_LEN)
