@@ -182,22 +182,32 @@ int privdrop_confine(const struct aux_identity *who);
 /* Settings that need no privileges and protect the keys: not dumpable, parent-death. */
 int privdrop_protect_process(void);
 
-/* relay.c */
+/* relay.c: the hub of the data path (its leaves: wan_rx.c, batch.c, sendq.c,
+ * tun_relay.c). Starts reading the LAN sockets or the TUN, and the WAN socket. */
 int relay_start(struct aux *a);
-/* Sends one datagram from sock to dst without allocating unless the kernel pushes back. */
-int relay_send(struct aux *a, uv_udp_t *sock, const struct ip_endpoint *dst,
-	       const uint8_t *data, size_t len);
-/* One datagram from the WAN: its channel opens it, the LAN or the TUN gets it. */
-void relay_wan_datagram(struct aux *a, const uint8_t *data, size_t n,
-			const struct ip_endpoint *from, uint64_t now);
-/* The end of a WAN wake-up: what was gathered for the LAN or the TUN goes out. */
-void relay_wan_batch_end(struct aux *a);
 
-/* wan_rx.c: the WAN socket's receive path (UDP GRO). prepare at bind (privileged: the
- * allowlist refuses new descriptors), start with the relay, close with the handles,
- * release after the loop. */
+/* sendq.c: sends one datagram from sock to dst without allocating unless the kernel
+ * pushes back (then it waits in a send slot, in order). Release wipes and frees the
+ * slots after the loop. */
+int sendq_send(struct aux *a, uv_udp_t *sock, const struct ip_endpoint *dst,
+	       const uint8_t *data, size_t len);
+void sendq_release(struct aux *a);
+
+/* wan_rx.c: the WAN socket's receive side (UDP GRO). prepare at bind (privileged: the
+ * allowlist refuses new descriptors); start polls with the relay's callback, which reads
+ * a batch (the number of messages, 0 when none is waiting) and takes each message's
+ * frames (-EINVAL for a truncated one); close with the handles, release after the loop. */
+struct wan_rx_msg {
+	const uint8_t *data;       /* valid until the next wan_rx_read */
+	size_t len;
+	size_t seg;                /* the frames glued together are seg bytes each (the
+				    * last may be shorter) */
+	struct ip_endpoint from;
+};
 int wan_rx_prepare(struct aux *a);
-int wan_rx_start(struct aux *a);
+int wan_rx_start(struct aux *a, uv_poll_cb on_readable);
+int wan_rx_read(struct aux *a);
+int wan_rx_message(unsigned i, struct wan_rx_msg *m);
 void wan_rx_close(struct aux *a);
 void wan_rx_release(struct aux *a);
 

@@ -52,7 +52,7 @@ int batch_add(struct aux *a, struct aux_batch *b, uv_udp_t *sock,
 {
 	if (len > AUX_BATCH_FRAME) {
 		batch_flush(a, b);  /* keep the order */
-		return relay_send(a, sock, dst, data, len);
+		return sendq_send(a, sock, dst, data, len);
 	}
 	memcpy(batch_slot(a, b, sock, dst, errors), data, len);
 	batch_commit(b, len);
@@ -131,7 +131,7 @@ static unsigned send_direct(struct aux_batch *b, int fd)
 }
 
 /* Straight on the socket when libuv has nothing queued there; what the kernel does not
- * take goes through relay_send (which queues on EAGAIN, keeping the order). */
+ * take goes through sendq_send (which queues on EAGAIN, keeping the order). */
 void batch_flush(struct aux *a, struct aux_batch *b)
 {
 	unsigned done = 0;
@@ -143,7 +143,7 @@ void batch_flush(struct aux *a, struct aux_batch *b)
 	    uv_fileno((uv_handle_t *)b->sock, &fd) == 0)
 		done = send_direct(b, fd);
 	for (unsigned i = done; i < b->n; i++)
-		if (relay_send(a, b->sock, &b->dst, b->frame[i], b->len[i]) != 0)
+		if (sendq_send(a, b->sock, &b->dst, b->frame[i], b->len[i]) != 0)
 			(*b->errors)++;
 	b->n = 0;
 }

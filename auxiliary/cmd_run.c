@@ -112,12 +112,7 @@ static void release_memory(struct aux *a)
 		channel_free(a->lan[i].ch);
 		a->lan[i].ch = NULL;
 	}
-	for (size_t i = 0; i < AUX_SEND_SLOTS; i++) {
-		if (a->slots[i].data)
-			secure_wipe(a->slots[i].data, AUX_DGRAM_MAX);
-		free(a->slots[i].data);
-		a->slots[i].data = NULL;
-	}
+	sendq_release(a);
 }
 
 static int run_loop(struct aux *a)

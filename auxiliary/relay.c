@@ -1,25 +1,28 @@
-/* The fast path: LAN datagram on channel i -> channel_seal -> the peer auxiliary through
- * the shared WAN socket; WAN datagram -> receiver session id -> that channel's
- * channel_open -> the channel's LAN socket, towards the LAN application that spoke last
- * (or the "deliver" address until one has). A LAN socket hears only the call's own
- * party: a datagram from any other LAN address is dropped and counted
- * (foreign_lan_sender), so no other host can take the peer's stream over; the party's
- * port may change, its address may not. Nothing here allocates per packet: every
- * socket reads with recvmmsg into static buffers (callbacks run one at a time and
- * consume them before returning; the WAN socket is read by wan_rx.c, with UDP GRO, the
- * LAN sockets by libuv, at most 32 datagrams per socket per wake-up);
- * sealed frames and delivered datagrams are gathered into the batches of batch.c and go
- * out with one sendmmsg at the end of the wake-up (a lone datagram as a batch of one),
- * and only when the kernel pushes back is a datagram copied into a send slot. Every
- * datagram that cannot be relayed is dropped and counted (the channels count their own
- * refusals). */
-#include <stdlib.h>
+/* The fast path, and the hub of the relay: LAN datagram on channel i -> channel_seal ->
+ * the peer auxiliary through the shared WAN socket; WAN datagram -> receiver session id ->
+ * that channel's channel_open -> the channel's LAN socket, towards the LAN application
+ * that spoke last (or the "deliver" address until one has), or the TUN interface
+ * (tun_relay.c). A LAN socket hears only the call's own party: a datagram from any other
+ * LAN address is dropped and counted (foreign_lan_sender), so no other host can take the
+ * peer's stream over; the party's port may change, its address may not.
+ *
+ * The files around it are leaves that never call back here: wan_rx.c reads the WAN
+ * socket (recvmmsg with UDP GRO) when this file's poll callback asks it to, batch.c
+ * gathers datagrams for one sendmmsg at the end of a wake-up (a lone datagram as a batch
+ * of one), sendq.c sends the rest and queues what the kernel pushes back, tun_relay.c
+ * reads and writes the interface. Nothing here allocates per packet: every socket reads
+ * with recvmmsg into static buffers (callbacks run one at a time and consume them before
+ * returning; the LAN sockets are read by libuv, at most 32 datagrams per socket per
+ * wake-up). Every datagram that cannot be relayed is dropped and counted (the channels
+ * count their own refusals). */
 #include <string.h>
 
 #include "auxiliary.h"
 #include "err.h"
 #include "frame.h"
 #include "log.h"
+
+#define RELAY_WAN_ROUNDS 4  /* full WAN batches per wake-up before others get a turn */
 
 /* The LAN sockets read with recvmmsg (UV_UDP_RECVMMSG): libuv cuts this buffer into
  * 64 KiB slots, one datagram each, and hands them over one by one. */
@@ -28,69 +31,6 @@ static uint8_t lan_rx_buffer[AUX_WAN_RX_SLOTS * AUX_DGRAM_MAX];
 static void on_lan_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
 {
 	*b = uv_buf_init((char *)lan_rx_buffer, sizeof lan_rx_buffer);
-}
-
-/* ---- sending ---- */
-
-static void on_slot_sent(uv_udp_send_t *req, int status)
-{
-	struct aux_send_slot *slot = req->data;
-
-	slot->busy = false;
-	if (status < 0 && status != UV_ECANCELED)
-		slot->aux->wan_errors++;
-}
-
-static struct aux_send_slot *free_slot(struct aux *a)
-{
-	for (size_t i = 0; i < AUX_SEND_SLOTS; i++) {
-		struct aux_send_slot *slot = &a->slots[i];
-
-		if (slot->busy)
-			continue;
-		if (!slot->data && !(slot->data = malloc(AUX_DGRAM_MAX)))
-			return NULL;
-		slot->aux = a;
-		slot->req.data = slot;
-		return slot;
-	}
-	return NULL;
-}
-
-static int queue_send(struct aux *a, uv_udp_t *sock, const struct sockaddr *dst,
-		      const uint8_t *data, size_t len)
-{
-	struct aux_send_slot *slot = free_slot(a);
-	uv_buf_t b;
-	int rc;
-
-	if (!slot)
-		return UV_ENOBUFS;
-	memcpy(slot->data, data, len);
-	b = uv_buf_init((char *)slot->data, (unsigned)len);
-	rc = uv_udp_send(&slot->req, sock, &b, 1, dst, on_slot_sent);
-	if (rc == 0)
-		slot->busy = true;
-	return rc;
-}
-
-int relay_send(struct aux *a, uv_udp_t *sock, const struct ip_endpoint *dst,
-	       const uint8_t *data, size_t len)
-{
-	struct sockaddr_storage ss;
-	uv_buf_t b = uv_buf_init((char *)data, (unsigned)len);
-	int rc;
-
-	if (len > AUX_DGRAM_MAX)
-		return INSEL_E_TOO_BIG;
-	ip_endpoint_to_sockaddr(dst, &ss);
-	rc = uv_udp_try_send(sock, &b, 1, (struct sockaddr *)&ss);
-	if (rc >= 0)
-		return 0;
-	/* EAGAIN also means earlier datagrams are still queued: keep the order. */
-	if (rc != UV_EAGAIN)
-		return rc;
-	return queue_send(a, sock, (struct sockaddr *)&ss, data, len);
 }
 
 /* ---- LAN -> WAN ---- */
@@ -186,16 +126,9 @@ static void deliver_to_lan(struct aux *a, struct aux_lan *l, const struct channe
 	a->last_data_ms = now;
 }
 
-void relay_wan_batch_end(struct aux *a)
-{
-	if (a->tun_mode)
-		tun_flush(a);
-	else
-		batch_flush(a, &aux_to_lan);
-}
-
-void relay_wan_datagram(struct aux *a, const uint8_t *data, size_t n,
-			const struct ip_endpoint *from, uint64_t now)
+/* One datagram from the WAN: its channel opens it, the LAN or the TUN gets it. */
+static void wan_datagram(struct aux *a, const uint8_t *data, size_t n,
+			 const struct ip_endpoint *from, uint64_t now)
 {
 	struct channel_msg m;
 	struct aux_lan *l;
@@ -217,9 +150,52 @@ void relay_wan_datagram(struct aux *a, const uint8_t *data, size_t n,
 		deliver_to_lan(a, l, &m, now);
 }
 
+/* Message i of a WAN batch, frame by frame (UDP GRO may have glued several together). */
+static void wan_message(struct aux *a, unsigned i, uint64_t now)
+{
+	struct wan_rx_msg m;
+
+	if (wan_rx_message(i, &m) != 0) {
+		a->wan_errors++;
+		return;
+	}
+	for (size_t off = 0; off < m.len && a->state == AUX_RUNNING; off += m.seg)
+		wan_datagram(a, m.data + off, m.len - off < m.seg ? m.len - off : m.seg, &m.from,
+			     now);
+}
+
+/* A few full batches per wake-up, then the others get a turn; at the end, what was
+ * gathered for the LAN or the TUN goes out, and channels that switched their send epoch
+ * on the peer's first frame of it prove it. */
+static void on_wan_readable(uv_poll_t *p, int status, int events)
+{
+	struct aux *a = p->data;
+	uint64_t now = uv_now(a->loop);
+
+	if (status < 0) {
+		a->wan_errors++;
+		return;
+	}
+	for (int round = 0; round < RELAY_WAN_ROUNDS && a->state == AUX_RUNNING; round++) {
+		int n = wan_rx_read(a);
+
+		for (int i = 0; i < n && a->state == AUX_RUNNING; i++)
+			wan_message(a, (unsigned)i, now);
+		if (n < AUX_WAN_RX_SLOTS)
+			break;  /* drained; level-triggered polling says if more came */
+	}
+	if (a->state != AUX_RUNNING)
+		return;
+	if (a->tun_mode)
+		tun_flush(a);
+	else
+		batch_flush(a, &aux_to_lan);
+	timers_prove_epochs(a);
+}
+
 int relay_start(struct aux *a)
 {
-	int rc = wan_rx_start(a);
+	int rc = wan_rx_start(a, on_wan_readable);
 
 	if (a->tun_mode)
 		return rc ? rc : tun_relay_start(a);

@@ -16,7 +16,7 @@ static void send_keepalive(struct aux *a, struct aux_lan *l, uint64_t now)
 	uint8_t frame[FRAME_OVERHEAD];
 	long len = channel_keepalive(l->ch, now, frame, sizeof frame);
 
-	if (len < 0 || relay_send(a, &a->wan, channel_peer(l->ch), frame, (size_t)len) != 0)
+	if (len < 0 || sendq_send(a, &a->wan, channel_peer(l->ch), frame, (size_t)len) != 0)
 		a->wan_errors++;
 }
 

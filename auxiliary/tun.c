@@ -458,7 +458,7 @@ static int emit_fragment(void *ctx, const uint8_t *dgram, size_t len)
 {
 	struct tun_emit *e = ctx;
 
-	return relay_send(e->a, &e->a->wan, channel_peer(e->a->lan[0].ch), dgram, len);
+	return sendq_send(e->a, &e->a->wan, channel_peer(e->a->lan[0].ch), dgram, len);
 }
 
 /* Seals one authorised packet of len bytes towards the peer. */
@@ -481,7 +481,7 @@ static void carry(struct aux *a, const uint8_t *pkt, size_t len, uint64_t now)
 		batch_flush(a, &aux_to_wan);  /* keep the order */
 		sealed = channel_seal_one(ch, pkt, len, now, tun_tx, sizeof tun_tx);
 		rc = sealed < 0 ? (int)sealed
-				: relay_send(a, &a->wan, channel_peer(ch), tun_tx, (size_t)sealed);
+				: sendq_send(a, &a->wan, channel_peer(ch), tun_tx, (size_t)sealed);
 	} else {
 		struct tun_emit e = {a};
 

@@ -4,8 +4,10 @@
  * one by one (and instead of cutting apart the GSO super-datagrams a peer on the same
  * host sends). libuv's receive path shows no control messages, so the socket is read
  * here with recvmmsg, through a duplicate descriptor that a uv_poll handle watches; the
- * uv_udp handle keeps doing the sending. Each frame of a run then goes through relay.c's
- * per-datagram path, exactly as if it had come alone. */
+ * uv_udp handle keeps doing the sending. A leaf of the relay: relay.c is called when the
+ * descriptor is readable, reads a batch with wan_rx_read and walks each message's frames
+ * (wan_rx_message), handing each on exactly as if it had come alone. The buffers are
+ * static: one batch is consumed before the next is read. */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/udp.h>
@@ -20,8 +22,6 @@
 #ifndef UDP_GRO
 #define UDP_GRO 104
 #endif
-
-#define WAN_RX_ROUNDS 4  /* full recvmmsg batches per wake-up before others get a turn */
 
 static uint8_t rx_buffer[AUX_WAN_RX_SLOTS][AUX_DGRAM_MAX];
 static struct mmsghdr rx_msg[AUX_WAN_RX_SLOTS];
@@ -78,54 +78,33 @@ static void prepare_batch(void)
 	}
 }
 
-/* Hands message i's frames to relay_wan_datagram one by one. */
-static void deliver_message(struct aux *a, unsigned i, uint64_t now)
+int wan_rx_read(struct aux *a)
+{
+	int n;
+
+	prepare_batch();
+	n = recvmmsg(a->wan_rx_fd, rx_msg, AUX_WAN_RX_SLOTS, MSG_DONTWAIT, NULL);
+	if (n >= 0)
+		return n;
+	if (errno != EAGAIN && errno != EINTR)
+		a->wan_errors++;
+	return 0;
+}
+
+int wan_rx_message(unsigned i, struct wan_rx_msg *m)
 {
 	const struct msghdr *h = &rx_msg[i].msg_hdr;
-	size_t len = rx_msg[i].msg_len, seg = segment_size(i, len);
-	struct ip_endpoint from;
 
 	if ((h->msg_flags & (MSG_TRUNC | MSG_CTRUNC)) ||
-	    ip_endpoint_from_sockaddr((const struct sockaddr *)&rx_from[i], &from) != 0) {
-		a->wan_errors++;
-		return;
-	}
-	for (size_t off = 0; off < len && a->state == AUX_RUNNING; off += seg)
-		relay_wan_datagram(a, rx_buffer[i] + off, len - off < seg ? len - off : seg,
-				   &from, now);
+	    ip_endpoint_from_sockaddr((const struct sockaddr *)&rx_from[i], &m->from) != 0)
+		return -EINVAL;
+	m->data = rx_buffer[i];
+	m->len = rx_msg[i].msg_len;
+	m->seg = segment_size(i, m->len);
+	return 0;
 }
 
-static void on_wan_readable(uv_poll_t *p, int status, int events)
-{
-	struct aux *a = p->data;
-	uint64_t now = uv_now(a->loop);
-
-	if (status < 0) {
-		a->wan_errors++;
-		return;
-	}
-	for (int round = 0; round < WAN_RX_ROUNDS && a->state == AUX_RUNNING; round++) {
-		int n;
-
-		prepare_batch();
-		n = recvmmsg(a->wan_rx_fd, rx_msg, AUX_WAN_RX_SLOTS, MSG_DONTWAIT, NULL);
-		if (n < 0) {
-			if (errno != EAGAIN && errno != EINTR)
-				a->wan_errors++;
-			break;
-		}
-		for (int i = 0; i < n && a->state == AUX_RUNNING; i++)
-			deliver_message(a, (unsigned)i, now);
-		if (n < AUX_WAN_RX_SLOTS)
-			break;  /* drained; level-triggered polling says if more came */
-	}
-	if (a->state == AUX_RUNNING) {
-		relay_wan_batch_end(a);
-		timers_prove_epochs(a);
-	}
-}
-
-int wan_rx_start(struct aux *a)
+int wan_rx_start(struct aux *a, uv_poll_cb on_readable)
 {
 	int rc = uv_poll_init(a->loop, &a->wan_rx, a->wan_rx_fd);
 
@@ -133,7 +112,7 @@ int wan_rx_start(struct aux *a)
 		return rc;
 	a->wan_rx_open = true;
 	a->wan_rx.data = a;
-	return uv_poll_start(&a->wan_rx, UV_READABLE, on_wan_readable);
+	return uv_poll_start(&a->wan_rx, UV_READABLE, on_readable);
 }
 
 void wan_rx_close(struct aux *a)
