@@ -64,7 +64,7 @@ struct aux_lan {
 	uint64_t foreign_lan_sender;  /* datagrams from a LAN address not the call's party */
 };
 
-/* The TUN interface of a network call (tun.c): what it may carry and what it refused.
+/* The TUN interface of a network call (tun_setup.c, tun_relay.c): what it may carry and what it refused.
  * "from_lan" is what the gateway's kernel routed into the interface; "to_lan" is what
  * came from the peer and was written to it. */
 struct aux_tun {
@@ -211,14 +211,17 @@ int wan_rx_message(unsigned i, struct wan_rx_msg *m);
 void wan_rx_close(struct aux *a);
 void wan_rx_release(struct aux *a);
 
-/* tun.c: the endpoint of a network call. */
-/* Creates the interface (a free name after the hint), sets its MTU, brings it up and
- * routes the remote prefixes through it: in the main table, or with source_routing in
- * the call's own table with a rule per (local, remote) pair of one family and two per
- * remote prefix for the gateway's own packets (docs/tun.md, "Routing"). Needs
- * CAP_NET_ADMIN; before the privilege drop. On failure the rules it added are gone again
- * and the routes go with the interface. */
+/* tun_setup.c: a network call's interface, made while privileged. Creates it (a free
+ * name after the hint), sets its MTU, brings it up and routes the remote prefixes through
+ * it: in the main table, or with source_routing in the call's own table with a rule per
+ * (local, remote) pair of one family and two per remote prefix for the gateway's own
+ * packets (docs/tun.md, "Routing"). Needs CAP_NET_ADMIN; before the privilege drop. On
+ * failure the rules it added are gone again and the routes go with the interface.
+ * Release, after the loop, closes the descriptor: the interface disappears. */
 int tun_create(struct aux *a, const struct aux_bind_tun *req, char *why, size_t whylen);
+void tun_release(struct aux *a);
+
+/* tun_relay.c: the interface's packets, once confined. */
 int tun_relay_start(struct aux *a);
 /* A whole message from the peer: check it and write it to the interface. */
 void tun_deliver(struct aux *a, const struct channel_msg *m, uint64_t now);
@@ -226,7 +229,6 @@ void tun_deliver(struct aux *a, const struct channel_msg *m, uint64_t now);
 void tun_flush(struct aux *a);
 json_t *tun_stats_json(const struct aux *a);
 void tun_close(struct aux *a);     /* stops polling (handle close) */
-void tun_release(struct aux *a);   /* closes the descriptor: the interface disappears */
 
 /* batch.c: datagrams of one wake-up sent with one sendmmsg (UDP GSO where allowed). */
 struct aux_batch {

@@ -1,7 +1,7 @@
 /* "bind": the first request (its codec, with every field, is common/aux_bind.h). Binds
  * one UDP socket per channel on the gateway's LAN address (falling back to a free port
  * when the requested one is busy) and one WAN socket shared by every channel of the call,
- * or for a network call creates its TUN interface (tun.c), then drops privileges
+ * or for a network call creates its TUN interface (tun_setup.c), then drops privileges
  * before anything else is handled: once the parent hears "ok", the process is confined.
  *
  * A request that does not parse changes nothing and may be retried; a socket that cannot

@@ -16,9 +16,9 @@
  * (trim_own_main). That removes the last copy with the last call to REMOTE, never one
  * that another call to it still needs, and also a copy whose auxiliary died before it
  * added its own rule to REMOTE. An auxiliary adds its table's rule before its copy of
- * the main one (auxiliary/tun.c), so a set-up going on during the count may be counted
- * without its copy (one copy too many is kept, until the next count) but never its copy
- * without it (which would have one too many removed). */
+ * the main one (auxiliary/tun_setup.c), so a set-up going on during the count may be
+ * counted without its copy (one copy too many is kept, until the next count) but never
+ * its copy without it (which would have one too many removed). */
 #include <errno.h>
 #include <linux/rtnetlink.h>
 #include <net/if.h>

@@ -208,7 +208,8 @@ static bool same_optional(bool has_a, const struct ip_addr *a, bool has_b,
 static bool same_channel(const struct aux_start_channel *a, const struct aux_start_channel *b)
 {
 	return chanparams_equal(&a->params, &b->params) &&
-	       same_optional(a->has_deliver, &a->deliver.addr, b->has_deliver, &b->deliver.addr) &&
+	       same_optional(a->has_deliver, &a->deliver.addr, b->has_deliver,
+			     &b->deliver.addr) &&
 	       (!a->has_deliver || a->deliver.port == b->deliver.port) &&
 	       same_optional(a->has_remote_gateway, &a->remote_gateway, b->has_remote_gateway,
 			     &b->remote_gateway) &&

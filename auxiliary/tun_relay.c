@@ -1,0 +1,415 @@
+/* The relay side of a network call's TUN interface, once the process is confined (the
+ * interface was made by tun_setup.c; the descriptor is all that is left of it here).
+ *
+ * A packet the kernel routed into the interface is carried only if its source is in the
+ * local prefixes and its destination in the remote ones (or it is an ICMP error from this
+ * gateway, which is what a router on the path sends); a packet from the peer only if its
+ * source is remote and its destination local (or it is an ICMP error from the peer
+ * gateway). Everything else is dropped and counted. The gateways' kernels are the routers
+ * on both ends: they decrement TTL and send "time exceeded" (so traceroute shows both
+ * gateways) and "fragmentation needed" for packets over the interface's MTU. Should a
+ * packet over the MTU reach us anyway, we answer a DF one the same way.
+ *
+ * With offloads on, a read may be a TCP super-segment, cut here into packets (tso.h), and
+ * consecutive segments of one flow from the peer are coalesced into one write. IPv6
+ * (ipv6.h) takes the same checks when a side of the call has IPv6 prefixes; an IPv6
+ * packet over the MTU is always answered with "packet too big" (routers never fragment
+ * it). IPv6 is never segmented or coalesced: TSO6 is not offered to the kernel.
+ *
+ * A leaf of the relay: sealed packets leave through batch.c and sendq.c; relay.c hands
+ * over what the peer sent (tun_deliver) and asks for the end of a wake-up (tun_flush). */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "auxiliary.h"
+#include "frame.h"
+#include "ipv4.h"
+#include "ipv6.h"
+#include "tso.h"
+
+_Static_assert(AUX_TUN_MAX_MTU == CHANNEL_MAX_MSG - FRAME_OVERHEAD,
+	       "bind's largest MTU is what one channel message carries");
+
+static uint8_t tun_rx[VNET_HDR_LEN + AUX_DGRAM_MAX];
+static uint8_t tun_tx[AUX_DGRAM_MAX];
+static uint8_t tun_seg[AUX_DGRAM_MAX];  /* one TCP segment cut from a super-segment */
+
+/* Packets from the peer gathered into one super-segment for one write. */
+static uint8_t coalesce_buf[TSO_MAX_PACKET];
+static struct tso_coalesce coalesce;
+
+
+static bool allowed_from_lan(const struct aux_tun *t, const struct ipv4_info *ip)
+{
+	if (!ipv4_in_prefixes(ip->dst, t->remote, t->nremote))
+		return false;
+	return ipv4_in_prefixes(ip->src, t->local, t->nlocal) ||
+	       (ip->icmp_error && ip->src == t->gateway);
+}
+
+static bool allowed_from_peer(const struct aux_tun *t, const struct ipv4_info *ip)
+{
+	if (!ipv4_in_prefixes(ip->dst, t->local, t->nlocal))
+		return false;
+	return ipv4_in_prefixes(ip->src, t->remote, t->nremote) ||
+	       (ip->icmp_error && t->remote_gateway && ip->src == t->remote_gateway);
+}
+
+static bool allowed6_from_lan(const struct aux_tun *t, const struct ipv6_info *ip)
+{
+	if (!ipv6_in_prefixes(ip->dst, t->remote, t->nremote))
+		return false;
+	return ipv6_in_prefixes(ip->src, t->local, t->nlocal) ||
+	       (ip->icmp_error && t->has_gateway6 && memcmp(ip->src, t->gateway6, 16) == 0);
+}
+
+static bool allowed6_from_peer(const struct aux_tun *t, const struct ipv6_info *ip)
+{
+	if (!ipv6_in_prefixes(ip->dst, t->local, t->nlocal))
+		return false;
+	return ipv6_in_prefixes(ip->src, t->remote, t->nremote) ||
+	       (ip->icmp_error && t->has_remote_gateway6 &&
+		memcmp(ip->src, t->remote_gateway6, 16) == 0);
+}
+
+/* Writes one packet; with offloads on, after the virtio header h (NULL: an empty one). */
+static void write_tun_hdr(struct aux_tun *t, const struct vnet_hdr *h, const uint8_t *pkt,
+			  size_t len)
+{
+	uint8_t vh[VNET_HDR_LEN] = {0};
+	struct iovec iov[2] = {{vh, sizeof vh}, {(void *)(uintptr_t)pkt, len}};
+	ssize_t want = (ssize_t)len;
+	ssize_t n;
+
+	if (t->vnet) {
+		if (h)
+			vnet_hdr_encode(h, vh);
+		want += VNET_HDR_LEN;
+		n = writev(t->fd, iov, 2);
+	} else {
+		n = write(t->fd, pkt, len);
+	}
+	if (n != want)
+		t->errors++;
+}
+
+static void write_tun(struct aux_tun *t, const uint8_t *pkt, size_t len)
+{
+	write_tun_hdr(t, NULL, pkt, len);
+}
+
+/* Answers a DF packet over the tunnel MTU as a router would. */
+static void too_big(struct aux_tun *t, const uint8_t *pkt, size_t len,
+		    const struct ipv4_info *ip)
+{
+	uint8_t icmp[ICMP_ERROR_MAX];
+	size_t n;
+
+	t->too_big++;
+	if (!(ip->frag & IPV4_FLAG_DF))
+		return;
+	n = icmp_build_error(icmp, sizeof icmp, pkt, len, ip, t->gateway, ICMP_DEST_UNREACH,
+			     ICMP_CODE_FRAG_NEEDED, (uint16_t)t->mtu);
+	if (n) {
+		write_tun(t, icmp, n);
+		t->icmp_sent++;
+	}
+}
+
+/* IPv6 routers never fragment: a packet over the tunnel MTU is answered with "packet
+ * too big" (from our IPv6 LAN address: without one, nothing can be answered). */
+static void too_big6(struct aux_tun *t, const uint8_t *pkt, size_t len,
+		     const struct ipv6_info *ip)
+{
+	uint8_t icmp[ICMPV6_ERROR_MAX];
+	size_t n;
+
+	t->too_big++;
+	if (!t->has_gateway6)
+		return;
+	n = icmpv6_build_error(icmp, sizeof icmp, pkt, len, ip, t->gateway6,
+			       ICMPV6_PACKET_TOO_BIG, 0, t->mtu);
+	if (n) {
+		write_tun(t, icmp, n);
+		t->icmp_sent++;
+	}
+}
+
+struct tun_emit {
+	struct aux *a;
+};
+
+static int emit_fragment(void *ctx, const uint8_t *dgram, size_t len)
+{
+	struct tun_emit *e = ctx;
+
+	return sendq_send(e->a, &e->a->wan, channel_peer(e->a->lan[0].ch), dgram, len);
+}
+
+/* Seals one authorised packet of len bytes towards the peer. */
+static void carry(struct aux *a, const uint8_t *pkt, size_t len, uint64_t now)
+{
+	struct aux_tun *t = &a->tun;
+	struct channel *ch = a->lan[0].ch;
+	long sealed;
+	int rc;
+
+	if (len + FRAME_OVERHEAD <= AUX_BATCH_FRAME && len <= channel_payload_max(ch)) {
+		uint8_t *slot = batch_slot(a, &aux_to_wan, &a->wan, channel_peer(ch),
+					   &t->errors);
+
+		sealed = channel_seal_one(ch, pkt, len, now, slot, AUX_BATCH_FRAME);
+		rc = sealed < 0 ? (int)sealed : 0;
+		if (rc == 0)
+			batch_commit(&aux_to_wan, (size_t)sealed);
+	} else if (len <= channel_payload_max(ch)) {
+		batch_flush(a, &aux_to_wan);  /* keep the order */
+		sealed = channel_seal_one(ch, pkt, len, now, tun_tx, sizeof tun_tx);
+		rc = sealed < 0 ? (int)sealed
+				: sendq_send(a, &a->wan, channel_peer(ch), tun_tx, (size_t)sealed);
+	} else {
+		struct tun_emit e = {a};
+
+		batch_flush(a, &aux_to_wan);
+		rc = channel_seal(ch, pkt, len, now, emit_fragment, &e);
+		rc = rc < 0 ? rc : 0;
+	}
+	if (rc) {
+		t->errors++;
+		return;
+	}
+	t->packets_from_lan++;
+	t->bytes_from_lan += len;
+	a->last_data_ms = now;
+}
+
+/* Link-local traffic of the interface itself, which no router forwards (RFC 4291 2.5.6,
+ * 2.7): from the unspecified address, to link-local unicast or to multicast of at most
+ * link scope. The kernel sends some into the interface on its own — MLD reports for its
+ * groups from :: — and they are not the LAN's traffic to refuse. */
+static bool link_scoped6(const struct ipv6_info *ip)
+{
+	static const uint8_t unspecified[16];
+
+	return memcmp(ip->src, unspecified, 16) == 0 ||
+	       (ip->dst[0] == 0xfe && (ip->dst[1] & 0xc0) == 0x80) ||
+	       (ip->dst[0] == 0xff && (ip->dst[1] & 0x0f) <= 2);
+}
+
+static void from_lan6(struct aux *a, const uint8_t *pkt, size_t len, uint64_t now)
+{
+	struct aux_tun *t = &a->tun;
+	struct ipv6_info ip;
+
+	if (!t->ipv6) {
+		t->not_ipv4++;
+		return;
+	}
+	if (ipv6_parse(pkt, len, &ip) != 0) {
+		t->malformed++;
+		return;
+	}
+	if (link_scoped6(&ip)) {
+		t->link_local++;
+		return;
+	}
+	if (!allowed6_from_lan(t, &ip)) {
+		t->unauthorised_from_lan++;
+		return;
+	}
+	if (ip.total_len > t->mtu) {
+		too_big6(t, pkt, ip.total_len, &ip);
+		return;
+	}
+	carry(a, pkt, ip.total_len, now);
+}
+
+/* One packet the kernel routed into the interface. */
+static void from_lan(struct aux *a, const uint8_t *pkt, size_t len, uint64_t now)
+{
+	struct aux_tun *t = &a->tun;
+	struct ipv4_info ip;
+
+	if (ipv4_parse(pkt, len, &ip) != 0) {
+		t->malformed++;
+		return;
+	}
+	if (ip.version == 6) {
+		from_lan6(a, pkt, len, now);
+		return;
+	}
+	if (!allowed_from_lan(t, &ip)) {
+		t->unauthorised_from_lan++;
+		return;
+	}
+	len = ip.total_len;
+	if (len > t->mtu) {
+		too_big(t, pkt, len, &ip);
+		if (ip.frag & IPV4_FLAG_DF)
+			return;
+	}
+	carry(a, pkt, len, now);
+}
+
+struct lan_emit {
+	struct aux *a;
+	uint64_t now;
+};
+
+static int emit_segment(void *ctx, const uint8_t *pkt, size_t len)
+{
+	struct lan_emit *e = ctx;
+
+	from_lan(e->a, pkt, len, e->now);
+	return 0;
+}
+
+static void on_tun_readable(uv_poll_t *h, int status, int events)
+{
+	struct aux *a = h->data;
+	struct aux_tun *t = &a->tun;
+	struct lan_emit e = {a, 0};
+
+	if (a->state != AUX_RUNNING)
+		return;
+	if (status < 0) {
+		t->errors++;
+		return;
+	}
+	uv_update_time(a->loop);
+	e.now = uv_now(a->loop);
+	for (unsigned i = 0; i < AUX_TUN_BATCH; i++) {
+		ssize_t n = read(t->fd, tun_rx, sizeof tun_rx);
+		struct vnet_hdr vh;
+		int rc;
+
+		if (n < 0) {
+			if (errno != EAGAIN && errno != EINTR)
+				t->errors++;
+			break;
+		}
+		if (!t->vnet) {
+			from_lan(a, tun_rx, (size_t)n, e.now);
+			continue;
+		}
+		if (vnet_hdr_parse(tun_rx, (size_t)n, &vh) != 0) {
+			t->malformed++;
+			continue;
+		}
+		rc = tso_segment(&vh, tun_rx + VNET_HDR_LEN, (size_t)n - VNET_HDR_LEN, tun_seg,
+				 sizeof tun_seg, emit_segment, &e);
+		if (rc < 0)
+			t->malformed++;
+	}
+	batch_flush(a, &aux_to_wan);
+}
+
+/* Writes what tun_deliver gathered. */
+void tun_flush(struct aux *a)
+{
+	struct vnet_hdr vh;
+
+	if (coalesce.len == 0)
+		return;
+	tso_coalesce_finish(&coalesce, &vh);
+	write_tun_hdr(&a->tun, &vh, coalesce.buf, coalesce.len);
+	tso_coalesce_reset(&coalesce);
+}
+
+/* Counts and writes an authorised packet from the peer: consecutive segments of one TCP
+ * flow become one write (GRO's work), anything else is written alone, in order. */
+static void write_from_peer(struct aux *a, const uint8_t *pkt, size_t len, uint64_t now)
+{
+	a->tun.packets_to_lan++;
+	a->tun.bytes_to_lan += len;
+	a->last_data_ms = now;
+	if (a->tun.vnet) {
+		if (tso_coalesce_add(&coalesce, pkt, len))
+			return;
+		tun_flush(a);
+		if (tso_coalesce_add(&coalesce, pkt, len))
+			return;
+	}
+	write_tun(&a->tun, pkt, len);
+}
+
+static void deliver6(struct aux *a, const struct channel_msg *m, uint64_t now)
+{
+	struct aux_tun *t = &a->tun;
+	struct ipv6_info ip;
+
+	if (!t->ipv6) {
+		t->not_ipv4++;
+		return;
+	}
+	if (ipv6_parse(m->data, m->len, &ip) != 0) {
+		t->malformed++;
+		return;
+	}
+	if (!allowed6_from_peer(t, &ip)) {
+		t->unauthorised_from_peer++;
+		return;
+	}
+	write_from_peer(a, m->data, ip.total_len, now);
+}
+
+void tun_deliver(struct aux *a, const struct channel_msg *m, uint64_t now)
+{
+	struct aux_tun *t = &a->tun;
+	struct ipv4_info ip;
+
+	if (ipv4_parse(m->data, m->len, &ip) != 0) {
+		t->malformed++;
+		return;
+	}
+	if (ip.version == 6) {
+		deliver6(a, m, now);
+		return;
+	}
+	if (!allowed_from_peer(t, &ip)) {
+		t->unauthorised_from_peer++;
+		return;
+	}
+	write_from_peer(a, m->data, ip.total_len, now);
+}
+
+int tun_relay_start(struct aux *a)
+{
+	int rc = uv_poll_init(a->loop, &a->tun.poll, a->tun.fd);
+
+	tso_coalesce_init(&coalesce, coalesce_buf);
+	if (rc)
+		return rc;
+	a->tun.poll_open = true;
+	a->tun.poll.data = a;
+	return uv_poll_start(&a->tun.poll, UV_READABLE, on_tun_readable);
+}
+
+json_t *tun_stats_json(const struct aux *a)
+{
+	const struct aux_tun *t = &a->tun;
+
+	return json_pack("{s:s, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+			 "interface", t->name, "mtu", (int)t->mtu,
+			 "packets_from_lan", (json_int_t)t->packets_from_lan,
+			 "bytes_from_lan", (json_int_t)t->bytes_from_lan,
+			 "packets_to_lan", (json_int_t)t->packets_to_lan,
+			 "bytes_to_lan", (json_int_t)t->bytes_to_lan,
+			 "unauthorised_from_lan", (json_int_t)t->unauthorised_from_lan,
+			 "unauthorised_from_peer", (json_int_t)t->unauthorised_from_peer,
+			 "malformed", (json_int_t)t->malformed,
+			 "not_ipv4", (json_int_t)t->not_ipv4,
+			 "link_local", (json_int_t)t->link_local,
+			 "too_big", (json_int_t)t->too_big,
+			 "icmp_sent", (json_int_t)t->icmp_sent,
+			 "errors", (json_int_t)t->errors);
+}
+
+void tun_close(struct aux *a)
+{
+	if (a->tun.poll_open && !uv_is_closing((uv_handle_t *)&a->tun.poll))
+		uv_close((uv_handle_t *)&a->tun.poll, NULL);
+}

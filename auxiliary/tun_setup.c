@@ -1,0 +1,328 @@
+/* The set-up of a network call's TUN interface, run from "bind" while the auxiliary is
+ * still privileged (before privdrop_confine): everything here needs CAP_NET_ADMIN, and
+ * nothing here runs once the relay does (tun_relay.c carries the packets).
+ *
+ * Open /dev/net/tun (IFF_TUN | IFF_NO_PI, and IFF_VNET_HDR with the TCP offloads unless
+ * the host is big-endian or INSEL_TUN_OFFLOAD=off), take the first free name among HINT,
+ * HINT1, HINT2, ... (at most 15 characters), set the MTU (path MTU minus the channel
+ * overhead, chosen by the secondary), enable IPv6 on it only if a side has IPv6 prefixes,
+ * bring it up and route the call's remote prefixes through it with the gateway's LAN
+ * address as the preferred source (rtnetlink, common/sys/netlink.h). A trunk's routes go
+ * to the main table; a host call's ("source_routing") to a table of its own, which rules
+ * "from LOCAL to REMOTE" select, so that the call carries its own host's packets only and
+ * leaves the rest of the LAN's traffic to the same hosts to a trunk, and rules "to REMOTE
+ * iif lo" for the gateway's own packets (its ICMP errors about the call's packets go back
+ * through the call unless a trunk has a route to REMOTE; docs/tun.md, "Routing"). The
+ * interface and its routes are not persistent: when the descriptor closes (exit, crash,
+ * kill -9; tun_release) the kernel deletes them. The rules stay: the secondary removes
+ * them when this process has exited, since by then it has no privileges left to do it. */
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <linux/if_tun.h>
+#include <linux/rtnetlink.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "auxiliary.h"
+#include "ipv4.h"
+#include "log.h"
+#include "netlink.h"
+
+#define TUN_DEVICE "/dev/net/tun"
+#define TUN_NAME_TRIES 100
+#define TUN_OFFLOADS (TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6)
+/* The legacy virtio header is in the host's order; tso.c reads it little-endian. */
+#define VNET_OK (__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__)
+
+
+/* HINT for try 0, then HINT1, HINT2...: the hint is shortened so the suffix fits. */
+static void candidate_name(const char *hint, unsigned attempt, char *out, size_t outlen)
+{
+	char suffix[12] = "";  /* room for any unsigned */
+	size_t keep;
+
+	if (attempt)
+		snprintf(suffix, sizeof suffix, "%u", attempt);
+	keep = IFNAMSIZ - 1 - strlen(suffix);
+	snprintf(out, outlen, "%.*s%s", (int)keep, hint, suffix);
+}
+
+/* Offloads unless the host is big-endian or INSEL_TUN_OFFLOAD=off (for comparisons). */
+static bool offloads_wanted(void)
+{
+	const char *env = getenv("INSEL_TUN_OFFLOAD");
+
+	return VNET_OK && !(env && strcmp(env, "off") == 0);
+}
+
+static int open_tun(struct aux_tun *t, const char *hint, char *why, size_t whylen)
+{
+	int fd = open(TUN_DEVICE, O_RDWR | O_CLOEXEC | O_NONBLOCK);
+
+	if (fd < 0) {
+		snprintf(why, whylen, "cannot open %s: %s", TUN_DEVICE, strerror(errno));
+		return -errno;
+	}
+	for (unsigned i = 0; i < TUN_NAME_TRIES; i++) {
+		struct ifreq ifr;
+
+		memset(&ifr, 0, sizeof ifr);
+		candidate_name(hint, i, ifr.ifr_name, sizeof ifr.ifr_name);
+		/* A name in use by any interface is skipped: TUNSETIFF would attach to it. */
+		if (if_nametoindex(ifr.ifr_name) != 0)
+			continue;
+		ifr.ifr_flags = IFF_TUN | IFF_NO_PI | (offloads_wanted() ? IFF_VNET_HDR : 0);
+		if (ioctl(fd, TUNSETIFF, &ifr) == 0) {
+			snprintf(t->name, sizeof t->name, "%s", ifr.ifr_name);
+			t->fd = fd;
+			t->open = true;
+			t->vnet = offloads_wanted();
+			/* Offloads: reads may then be TCP super-segments or need their checksum
+			 * completed (tso.h); without them every read is one plain packet. */
+			if (t->vnet && ioctl(fd, TUNSETOFFLOAD, (unsigned long)TUN_OFFLOADS) != 0)
+				log_info("interface %s: no TCP offloads (%s)", t->name,
+					 strerror(errno));
+			return 0;
+		}
+		if (errno != EBUSY && errno != EEXIST && errno != EINVAL) {
+			int err = -errno;
+
+			snprintf(why, whylen, "cannot create TUN interface %s: %s", ifr.ifr_name,
+				 strerror(errno));
+			close(fd);
+			return err;
+		}
+	}
+	close(fd);
+	snprintf(why, whylen, "no free interface name after '%s'", hint);
+	return -EEXIST;
+}
+
+static void write_ipv6_conf(const char *name, const char *key, const char *value)
+{
+	char path[128];
+	int fd;
+
+	snprintf(path, sizeof path, "/proc/sys/net/ipv6/conf/%s/%s", name, key);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	if (write(fd, value, strlen(value)) != (ssize_t)strlen(value))
+		log_debug("cannot set %s = %s on %s", key, value, name);
+	close(fd);
+}
+
+/* Without IPv6 prefixes, IPv6 stays off (no router solicitations into the tunnel). With
+ * them it is on, but with no address of its own (no link-local one either: addr_gen_mode
+ * none), no router advertisements taken and none asked for: the interface only forwards. */
+static void set_ipv6(const char *name, bool on)
+{
+	if (on) {
+		write_ipv6_conf(name, "addr_gen_mode", "1");
+		write_ipv6_conf(name, "accept_ra", "0");
+		write_ipv6_conf(name, "router_solicitations", "0");
+		write_ipv6_conf(name, "accept_dad", "0");
+	}
+	write_ipv6_conf(name, "disable_ipv6", on ? "0" : "1");
+}
+
+static bool has_family(const struct ip_prefix *p, size_t n, int family)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i].addr.family == family)
+			return true;
+	return false;
+}
+
+/* The preferred source of the gateway's own packets routed through the interface. */
+static const struct ip_addr *route_source(const struct aux *a, const struct ip_prefix *p)
+{
+	if (p->addr.family == AF_INET6)
+		return a->has_lan_addr6 ? &a->lan_addr6 : NULL;
+	return &a->lan_addr;
+}
+
+static int route_remotes(struct aux *a, char *why, size_t whylen)
+{
+	struct aux_tun *t = &a->tun;
+	uint32_t table = t->table ? t->table : RT_TABLE_MAIN;
+	char text[IP_STRLEN];
+
+	for (size_t i = 0; i < t->nremote; i++) {
+		int rc = nl_route_add(t->ifindex, &t->remote[i], route_source(a, &t->remote[i]),
+				      table);
+
+		if (rc) {
+			snprintf(why, whylen, "cannot route %s through %s: %s%s",
+				 ip_prefix_format(&t->remote[i], text, sizeof text), t->name,
+				 strerror(-rc), rc == -EEXIST ? " (another route to it exists: "
+				 "is another network call or trunk carrying it?)" : "");
+			return rc;
+		}
+	}
+	return 0;
+}
+
+/* The rules of a host call, in the order they are added (docs/tun.md, "Routing"):
+ * first "from LOCAL to REMOTE lookup TABLE" for each pair k of the local x remote grid
+ * whose two prefixes share a family; then for each remote prefix, for the gateway's own
+ * packets to it (its ICMP errors about the call's packets), "to REMOTE iif lo lookup
+ * TABLE" and "to REMOTE iif lo lookup main suppress_prefixlength 0" (ahead of it by
+ * priority: a trunk's route wins). Rule k of them, if there is one at k; *exclusive is
+ * false for the last kind, which every host call to REMOTE adds a copy of. The secondary
+ * counts on the call's own rule to REMOTE being added before its copy of the shared one
+ * (secondary/rules.c). */
+static bool call_rule(const struct aux_tun *t, size_t k, struct nl_rule *out,
+		      bool *exclusive)
+{
+	size_t pairs = t->nlocal * t->nremote;
+	const struct ip_prefix *local, *remote;
+
+	*exclusive = true;
+	if (k < pairs) {
+		local = &t->local[k / t->nremote];
+		remote = &t->remote[k % t->nremote];
+		if (local->addr.family != remote->addr.family)
+			return false;
+		*out = (struct nl_rule){.src = *local, .dst = *remote, .table = t->table,
+					.priority = NL_RULE_PRIORITY,
+					.protocol = NL_RULE_PROTOCOL};
+		return true;
+	}
+	remote = &t->remote[(k - pairs) / 2];
+	*out = (struct nl_rule){.src.addr.family = remote->addr.family, .dst = *remote,
+				.iif = NL_RULE_IIF_OWN, .table = t->table,
+				.priority = NL_RULE_PRIORITY_OWN_CALL,
+				.protocol = NL_RULE_PROTOCOL};
+	if ((k - pairs) % 2 == 1) {
+		out->table = RT_TABLE_MAIN;
+		out->priority = NL_RULE_PRIORITY_OWN_MAIN;
+		out->suppress = true;
+		out->suppress_prefixlen = 0;
+		*exclusive = false;
+	}
+	return true;
+}
+
+static size_t call_rule_count(const struct aux_tun *t)
+{
+	return t->nlocal * t->nremote + 2 * t->nremote;
+}
+
+/* The rule as ip-rule(8) shows it, for messages. */
+static void call_rule_format(const struct nl_rule *rule, char *out, size_t outlen)
+{
+	char src[IP_STRLEN], dst[IP_STRLEN], table[16];
+
+	if (rule->table == RT_TABLE_MAIN)
+		snprintf(table, sizeof table, "main");
+	else
+		snprintf(table, sizeof table, "%u", (unsigned)rule->table);
+	if (rule->src.len)
+		ip_prefix_format(&rule->src, src, sizeof src);
+	ip_prefix_format(&rule->dst, dst, sizeof dst);
+	snprintf(out, outlen, "%s%s%sto %s%s%s lookup %s%s", rule->src.len ? "from " : "",
+		 rule->src.len ? src : "", rule->src.len ? " " : "", dst,
+		 rule->iif[0] ? " iif " : "", rule->iif, table,
+		 rule->suppress ? " suppress_prefixlength 0" : "");
+}
+
+/* Takes back the first n rules, last first (a failed set-up leaves nothing behind). */
+static void remove_rules(const struct aux_tun *t, size_t n)
+{
+	struct nl_rule rule;
+	bool exclusive;
+
+	while (n-- > 0)
+		if (call_rule(t, n, &rule, &exclusive) && nl_rule_del(&rule) != 0)
+			log_warn("cannot remove rule %zu of %s", n, t->name);
+}
+
+static int add_rules(struct aux_tun *t, char *why, size_t whylen)
+{
+	size_t total = call_rule_count(t), pairs = 0;
+	char text[4 * IP_STRLEN];
+	struct nl_rule rule;
+	bool exclusive;
+
+	for (size_t k = 0; k < t->nlocal * t->nremote; k++)
+		pairs += call_rule(t, k, &rule, &exclusive);
+	if (pairs == 0) {
+		snprintf(why, whylen, "cannot route %s: no local and remote prefixes of one "
+			 "family to join", t->name);
+		return -EINVAL;
+	}
+	for (size_t k = 0; k < total; k++) {
+		int rc;
+
+		if (!call_rule(t, k, &rule, &exclusive))
+			continue;
+		if ((rc = nl_rule_add(&rule, exclusive)) != 0) {
+			remove_rules(t, k);
+			call_rule_format(&rule, text, sizeof text);
+			snprintf(why, whylen, "cannot add the rule '%s' for %s: %s", text, t->name,
+				 strerror(-rc));
+			return rc;
+		}
+	}
+	return 0;
+}
+
+int tun_create(struct aux *a, const struct aux_bind_tun *req, char *why, size_t whylen)
+{
+	struct aux_tun *t = &a->tun;
+	int rc;
+
+	memcpy(t->local, req->local, sizeof t->local);
+	memcpy(t->remote, req->remote, sizeof t->remote);
+	t->nlocal = req->nlocal;
+	t->nremote = req->nremote;
+	t->mtu = req->mtu;
+	t->gateway = ipv4_from_addr(&a->lan_addr);
+	t->ipv6 = has_family(t->local, t->nlocal, AF_INET6) ||
+		  has_family(t->remote, t->nremote, AF_INET6);
+	if (a->has_lan_addr6) {
+		memcpy(t->gateway6, a->lan_addr6.bytes, 16);
+		t->has_gateway6 = true;
+	}
+	if ((rc = open_tun(t, req->name_hint, why, whylen)) != 0)
+		return rc;
+	t->ifindex = (int)if_nametoindex(t->name);
+	if (t->ifindex == 0) {
+		snprintf(why, whylen, "interface %s vanished", t->name);
+		return -ENODEV;
+	}
+	set_ipv6(t->name, t->ipv6);
+	if ((rc = nl_link_up(t->ifindex, t->mtu)) != 0) {
+		snprintf(why, whylen, "cannot set MTU %u on %s and bring it up: %s", t->mtu,
+			 t->name, strerror(-rc));
+		return rc;
+	}
+	if (req->source_routing)
+		t->table = nl_call_table(t->ifindex);
+	/* Routes first: a rule over an empty table would let the call's packets fall
+	 * through to the main table. */
+	if ((rc = route_remotes(a, why, whylen)) != 0 ||
+	    (req->source_routing && (rc = add_rules(t, why, whylen)) != 0))
+		return rc;
+	if (t->table)
+		log_info("interface %s: MTU %u, %zu remote prefix(es) routed in table %u for "
+			 "the call's local prefixes only%s", t->name, t->mtu, t->nremote,
+			 (unsigned)t->table, t->ipv6 ? ", IPv6 on" : "");
+	else
+		log_info("interface %s: MTU %u, %zu remote prefix(es) routed%s", t->name, t->mtu,
+			 t->nremote, t->ipv6 ? ", IPv6 on" : "");
+	return 0;
+}
+
+void tun_release(struct aux *a)
+{
+	if (a->tun.open) {
+		close(a->tun.fd);
+		a->tun.open = false;
+	}
+}
