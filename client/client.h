@@ -8,6 +8,7 @@
 #include <uv.h>
 
 #include "addr.h"
+#include "client_call.h"
 #include "rpc.h"
 
 struct msg_stream;
@@ -69,9 +70,11 @@ int report_error_reply(const char *what, const json_t *reply);
 int report_transport_error(const char *what, int err);
 const char *error_advice(const char *code);
 /* A call_ended notice: "call ID ended: REASON", and the reason's sentence if it has one. */
-void print_call_ended(const json_t *notice);
+void print_call_ended(const struct client_call_ended *ended);
+/* A reply or notice from the gateway that does not decode; returns an exit code. */
+int report_unreadable(const char *what, const char *why);
 
-void print_call(const json_t *call);
+void print_call(const struct client_call *call);
 void print_json(const json_t *j);
 
 /* A subcommand that sends one request and prints its reply. */
@@ -80,8 +83,9 @@ struct simple_request {
 	const char *what;       /* for error messages: "listing calls" */
 	const char *usage;
 	const char *arg_name;   /* a required positional argument, or NULL */
-	const char *arg_field;  /* the request field that carries it */
-	void (*print)(const json_t *reply, const char *arg);
+	json_t *(*request)(const char *arg);  /* builds the request; NULL: {"op":op} */
+	/* Prints the reply; returns an exit code. */
+	int (*print)(const json_t *reply, const char *arg);
 };
 int simple_request_main(int argc, char **argv, const struct simple_request *r);
 

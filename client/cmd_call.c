@@ -27,27 +27,27 @@ static const char usage[] =
 	"  --source ADDR  connect from this address of the host (the gateway sends the\n"
 	"                 call's datagrams to it)\n";
 
-/* "5004,5005" -> [{"kind":"udp","port":5004},{"kind":"udp","port":5005}] */
-static json_t *parse_udp_ports(const char *text)
+/* "5004,5005": one UDP channel per port. */
+static int parse_udp_ports(const char *text, struct call_channel_list *out)
 {
-	json_t *channels = json_array();
 	char *copy = strdup(text), *save = NULL, *tok;
+	int rc = copy ? 0 : -1;
 
+	out->tun = false;
+	out->n = 0;
 	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
 		char *end;
 		long port = strtol(tok, &end, 10);
 
-		if (*end || port < 1 || port > 65535 || json_array_size(channels) >= 8) {
+		if (*end || port < 1 || port > 65535 || out->n >= SEC_MAX_CHANNELS) {
 			fprintf(stderr, "insel call: '%s' is not a list of 1 to 8 UDP ports\n", text);
-			json_decref(channels);
-			channels = NULL;
+			rc = -1;
 			break;
 		}
-		json_array_append_new(channels, json_pack("{s:s, s:i}", "kind", "udp", "port",
-							  (int)port));
+		out->ports[out->n++] = (uint16_t)port;
 	}
 	free(copy);
-	return channels;
+	return rc;
 }
 
 static volatile sig_atomic_t interrupted;
@@ -60,20 +60,26 @@ static void on_interrupt(int sig)
 
 static void call_event(struct client_session *s, json_t *msg)
 {
-	const char *op = msg_op(msg);
+	struct client_call_ended ended;
+	const char *op = msg_op(msg), *why;
 
 	if (op && strcmp(op, "call_ended") == 0) {
-		print_call_ended(msg);
+		if (client_call_ended_decode(msg, &ended, &why) == 0)
+			print_call_ended(&ended);
+		else
+			report_unreadable("waiting for the call to end", why);
 		s->done = true;
 	}
 	if (msg_id(msg) >= 0)
 		session_send(s, msg_reply_ok(msg_id(msg)));
 }
 
-static int wait_for_end(struct client_session *s, const char *call_id)
+static int wait_for_end(struct client_session *s, uint64_t call_id)
 {
 	struct sigaction sa = {.sa_handler = on_interrupt};
-	json_t *req, *reply;
+	struct client_hangup h;
+	char id[ID_STRLEN];
+	json_t *reply;
 
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
@@ -82,12 +88,31 @@ static int wait_for_end(struct client_session *s, const char *call_id)
 		uv_run(&s->loop, UV_RUN_ONCE);
 	if (!interrupted)
 		return EXIT_OK;
-	req = msg_request("hangup", 0);
-	json_object_set_new(req, "call", json_string(call_id));
-	if (session_request(s, req, 5000, &reply) == 0)
-		printf("hung up call %s\n", call_id);
+	client_hangup_of(id_format(call_id, id), &h);
+	if (session_request(s, client_hangup_encode(&h), 5000, &reply) == 0)
+		printf("hung up call %s\n", id);
 	json_decref(reply);
 	return EXIT_OK;
+}
+
+/* The call is up: where to send, then (--wait) its end. */
+static int call_placed(struct client_session *s, const json_t *reply, bool json, bool wait)
+{
+	struct client_call *call = malloc(sizeof *call);
+	const char *why = "out of memory";
+	int rc;
+
+	if (!call || client_call_of(reply, call, &why)) {
+		free(call);
+		return report_unreadable("placing the call", why);
+	}
+	if (json)
+		print_json(json_object_get(reply, "call"));
+	else
+		print_call(call);
+	rc = wait ? wait_for_end(s, call->id) : EXIT_OK;
+	free(call);
+	return rc;
 }
 
 int call_main(int argc, char **argv)
@@ -96,7 +121,8 @@ int call_main(int argc, char **argv)
 	struct client_session s;
 	const char *callee = NULL, *ports = "5004";
 	bool wait = false, tun = false, taken;
-	json_t *req, *reply, *channels;
+	struct client_call_request req = {0};
+	json_t *reply;
 	int rc;
 
 	for (int i = 1; i < argc;) {
@@ -129,36 +155,27 @@ int call_main(int argc, char **argv)
 		fprintf(stderr, "insel call: whom to call?\n%s", usage);
 		return EXIT_USAGE;
 	}
-	channels = tun ? json_pack("[{s:s}]", "kind", "tun") : parse_udp_ports(ports);
-	if (!channels)
-		return EXIT_USAGE;
-	if (client_finish_options(&o)) {
-		json_decref(channels);
+	/* A name too long for any party names no one: the gateway says so. */
+	if (strlen(callee) < sizeof req.callee)
+		strcpy(req.callee, callee);
+	if (tun) {
+		req.channels.tun = true;
+		req.channels.n = 1;
+	} else if (parse_udp_ports(ports, &req.channels)) {
 		return EXIT_USAGE;
 	}
+	if (client_finish_options(&o))
+		return EXIT_USAGE;
 	rc = session_open(&s, &o);
-	if (rc) {
-		json_decref(channels);
+	if (rc)
 		return rc;
-	}
-	req = msg_request("call", 0);
-	json_object_set_new(req, "callee", json_string(callee));
-	json_object_set_new(req, "channels", channels);
-	rc = session_request(&s, req, CALL_TIMEOUT_MS, &reply);
-	if (rc) {
+	rc = session_request(&s, client_call_request_encode(&req), CALL_TIMEOUT_MS, &reply);
+	if (rc)
 		rc = report_transport_error("placing the call", rc);
-	} else if (!msg_reply_is_ok(reply, NULL, NULL)) {
+	else if (!msg_reply_is_ok(reply, NULL, NULL))
 		rc = report_error_reply("placing the call", reply);
-	} else {
-		json_t *call = json_object_get(reply, "call");
-
-		if (o.json)
-			print_json(call);
-		else
-			print_call(call);
-		rc = wait ? wait_for_end(&s, json_string_value(json_object_get(call, "id")))
-			  : EXIT_OK;
-	}
+	else
+		rc = call_placed(&s, reply, o.json, wait);
 	json_decref(reply);
 	session_close(&s);
 	return rc;

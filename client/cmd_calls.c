@@ -1,19 +1,25 @@
 /* `insel calls`: the calls of this user in progress, with their channels and byte counts. */
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "client.h"
+#include "cmd.h"
 
-static void print_calls(const json_t *reply, const char *arg)
+static int print_calls(const json_t *reply, const char *arg)
 {
-	const json_t *calls = json_object_get(reply, "calls");
-	const json_t *call;
-	size_t i;
+	struct client_call *calls;
+	const char *why;
+	size_t n;
 
 	(void)arg;
-	if (json_array_size(calls) == 0)
+	if (client_calls_reply_decode(reply, &calls, &n, &why))
+		return report_unreadable("listing calls", why);
+	if (n == 0)
 		printf("no calls in progress\n");
-	json_array_foreach(calls, i, call)
-		print_call(call);
+	for (size_t i = 0; i < n; i++)
+		print_call(&calls[i]);
+	free(calls);
+	return EXIT_OK;
 }
 
 int calls_main(int argc, char **argv)

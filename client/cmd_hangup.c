@@ -2,11 +2,21 @@
 #include <stdio.h>
 
 #include "client.h"
+#include "cmd.h"
 
-static void print_hung_up(const json_t *reply, const char *arg)
+static json_t *hangup_request(const char *arg)
+{
+	struct client_hangup h;
+
+	client_hangup_of(arg, &h);
+	return client_hangup_encode(&h);
+}
+
+static int print_hung_up(const json_t *reply, const char *arg)
 {
 	(void)reply;
 	printf("hung up call %s\n", arg);
+	return EXIT_OK;
 }
 
 int hangup_main(int argc, char **argv)
@@ -16,7 +26,7 @@ int hangup_main(int argc, char **argv)
 		.what = "hanging up",
 		.usage = "Usage: insel hangup CALL-ID [common options]\n",
 		.arg_name = "CALL-ID",
-		.arg_field = "call",
+		.request = hangup_request,
 		.print = print_hung_up,
 	};
 

@@ -3,6 +3,7 @@
  * declining. With --tun, network calls to this host's address are welcome too (without
  * it the gateway declines them). Prints each call that comes up and each that ends. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -28,14 +29,13 @@ struct listener {
 	int calls_ended;
 };
 
-static bool ask_user(const json_t *call)
+static bool ask_user(const struct client_call *call)
 {
 	char line[16];
 
 	if (!isatty(STDIN_FILENO))
 		return false;
-	fprintf(stderr, "Accept call from %s? [y/N] ",
-		json_string_value(json_object_get(call, "caller")));
+	fprintf(stderr, "Accept call from %s? [y/N] ", call->caller);
 	if (!fgets(line, sizeof line, stdin))
 		return false;
 	return line[0] == 'y' || line[0] == 'Y';
@@ -44,16 +44,38 @@ static bool ask_user(const json_t *call)
 static void on_incoming(struct client_session *s, json_t *msg)
 {
 	struct listener *l = s->data;
-	const json_t *call = json_object_get(msg, "call");
-	json_t *reply = msg_reply_ok(msg_id(msg));
-	bool accept = l->policy == ACCEPT_ALL || (l->policy == ASK && ask_user(call));
+	struct client_call *call = malloc(sizeof *call);
+	const char *why = "out of memory";
+	char id[ID_STRLEN];
+	bool accept;
 
-	printf("incoming call %s from %s: %s\n", json_string_value(json_object_get(call, "id")),
-	       json_string_value(json_object_get(call, "caller")),
+	if (!call || client_call_of(msg, call, &why)) {
+		report_unreadable("answering a call", why);
+		session_send(s, client_answer_encode(msg_id(msg), false));
+		free(call);
+		return;
+	}
+	accept = l->policy == ACCEPT_ALL || (l->policy == ASK && ask_user(call));
+	printf("incoming call %s from %s: %s\n", id_format(call->id, id), call->caller,
 	       accept ? "accepting" : "declining");
 	fflush(stdout);
-	json_object_set_new(reply, "accept", json_boolean(accept));
-	session_send(s, reply);
+	session_send(s, client_answer_encode(msg_id(msg), accept));
+	free(call);
+}
+
+/* call_up: the call carries traffic; where to send. */
+static void on_call_up(struct listener *l, json_t *msg)
+{
+	struct client_call *call = malloc(sizeof *call);
+	const char *why = "out of memory";
+
+	if (!call || client_call_of(msg, call, &why))
+		report_unreadable("listening", why);
+	else if (l->json)
+		print_json(json_object_get(msg, "call"));
+	else
+		print_call(call);
+	free(call);
 }
 
 static void on_request(struct client_session *s, json_t *msg)
@@ -68,12 +90,15 @@ static void on_request(struct client_session *s, json_t *msg)
 		return;
 	}
 	if (strcmp(op, "call_up") == 0) {
-		if (l->json)
-			print_json(json_object_get(msg, "call"));
-		else
-			print_call(json_object_get(msg, "call"));
+		on_call_up(l, msg);
 	} else if (strcmp(op, "call_ended") == 0) {
-		print_call_ended(msg);
+		struct client_call_ended ended;
+		const char *why;
+
+		if (client_call_ended_decode(msg, &ended, &why) == 0)
+			print_call_ended(&ended);
+		else
+			report_unreadable("listening", why);
 		fflush(stdout);
 		if (l->once)
 			s->done = true;
@@ -103,7 +128,7 @@ int listen_main(int argc, char **argv)
 	struct client_options o = {0};
 	struct client_session s;
 	struct listener l = {.policy = ASK};
-	json_t *req, *reply;
+	json_t *reply;
 	bool taken;
 	int rc;
 
@@ -132,10 +157,7 @@ int listen_main(int argc, char **argv)
 		return rc;
 	s.data = &l;
 	s.on_request = on_request;
-	req = msg_request("listen", 0);
-	if (l.tun)
-		json_object_set_new(req, "tun", json_true());
-	rc = session_request(&s, req, 10000, &reply);
+	rc = session_request(&s, client_listen_encode(l.tun), 10000, &reply);
 	if (rc || !msg_reply_is_ok(reply, NULL, NULL)) {
 		rc = rc ? report_transport_error("listening", rc)
 			: report_error_reply("listening", reply);

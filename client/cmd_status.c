@@ -4,6 +4,7 @@
 #include <stdio.h>
 
 #include "client.h"
+#include "cmd.h"
 
 static const char *str(const json_t *o, const char *key)
 {
@@ -30,7 +31,7 @@ static void print_certificates(const json_t *reply)
 		printf("%s  %s\n", i == 0 ? "WARNING" : "       ", json_string_value(w));
 }
 
-static void print_status(const json_t *reply, const char *arg)
+static int print_status(const json_t *reply, const char *arg)
 {
 	(void)arg;
 	printf("gateway    %s (LAN %s)\n", str(reply, "secondary"), str(reply, "lan"));
@@ -40,6 +41,7 @@ static void print_status(const json_t *reply, const char *arg)
 	       (long long)json_integer_value(json_object_get(reply, "calls")),
 	       (long long)json_integer_value(json_object_get(reply, "limit")));
 	print_certificates(reply);
+	return EXIT_OK;
 }
 
 int status_main(int argc, char **argv)

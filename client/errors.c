@@ -98,16 +98,6 @@ const char *error_advice(const char *code)
 	return a ? a->sentence : NULL;
 }
 
-void print_call_ended(const json_t *notice)
-{
-	const char *reason = json_string_value(json_object_get(notice, "reason"));
-	const char *advice = error_advice(reason);
-
-	printf("call %s ended: %s\n", json_string_value(json_object_get(notice, "call")), reason);
-	if (advice)
-		printf("  %s\n", advice);
-}
-
 int report_error_reply(const char *what, const json_t *reply)
 {
 	const char *code = "internal", *message = "no reply";

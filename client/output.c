@@ -1,76 +1,92 @@
-/* Printing calls for people: one shape for `insel call`, `insel listen` and `insel calls`. */
+/* Printing calls for people: one shape for `insel call`, `insel listen` and `insel calls`,
+ * from the call objects the gateway sends (common/control/client_call.h). */
 #include <stdio.h>
 #include <string.h>
 
 #include "client.h"
+#include "cmd.h"
 
-static const char *str(const json_t *o, const char *key, const char *dflt)
+static void print_prefixes(const struct ip_prefix *p, size_t n)
 {
-	const char *v = json_string_value(json_object_get(o, key));
+	char text[IP_STRLEN];
 
-	return v ? v : dflt;
+	for (size_t i = 0; i < n; i++)
+		printf("%s%s", i ? "," : "", ip_prefix_format(&p[i], text, sizeof text));
 }
 
-static void print_prefixes(const json_t *list)
+static long long counter(const json_t *counters, const char *key)
 {
-	const json_t *p;
-	size_t i;
-
-	json_array_foreach(list, i, p)
-		printf("%s%s", i ? "," : "", json_string_value(p) ? json_string_value(p) : "?");
+	return (long long)json_integer_value(json_object_get(counters, key));
 }
 
 /* A network call: which interface carries it and which addresses may cross. */
-static void print_tun_channel(size_t i, const json_t *ch)
+static void print_tun_channel(size_t i, const struct client_call_channel *ch)
 {
-	const json_t *counters = json_object_get(ch, "counters");
-
-	printf("  channel %zu: network (tun %s, MTU %lld): ", i, str(ch, "interface", "?"),
-	       (long long)json_integer_value(json_object_get(ch, "mtu")));
-	print_prefixes(json_object_get(ch, "local_prefixes"));
+	printf("  channel %zu: network (tun %s, MTU %u): ", i,
+	       ch->interface[0] ? ch->interface : "?", ch->mtu);
+	print_prefixes(ch->local_prefixes, ch->nlocal_prefixes);
 	printf(" <-> ");
-	print_prefixes(json_object_get(ch, "remote_prefixes"));
-	if (counters)
+	print_prefixes(ch->remote_prefixes, ch->nremote_prefixes);
+	/* The auxiliary's tun counters (docs/auxiliary.md). */
+	if (ch->counters)
 		printf("; packets out %lld, in %lld, refused %lld",
-		       (long long)json_integer_value(json_object_get(counters, "packets_from_lan")),
-		       (long long)json_integer_value(json_object_get(counters, "packets_to_lan")),
-		       (long long)(json_integer_value(json_object_get(counters,
-								      "unauthorised_from_lan")) +
-				   json_integer_value(json_object_get(counters,
-								      "unauthorised_from_peer"))));
+		       counter(ch->counters, "packets_from_lan"),
+		       counter(ch->counters, "packets_to_lan"),
+		       counter(ch->counters, "unauthorised_from_lan") +
+		       counter(ch->counters, "unauthorised_from_peer"));
 	putchar('\n');
 }
 
-void print_call(const json_t *call)
+static void print_udp_channel(size_t i, const struct client_call_channel *ch)
 {
-	const json_t *channels = json_object_get(call, "channels");
-	size_t i;
-	const json_t *ch;
+	char text[IP_STRLEN];
 
-	printf("call %s  %s -> %s  %s", str(call, "id", "?"), str(call, "caller", "?"),
-	       str(call, "callee", "?"), str(call, "state", "?"));
-	if (json_object_get(call, "cipher"))
-		printf("  (%s)", str(call, "cipher", ""));
-	/* Keys renewed by a fresh key exchange so far (docs/frames.md section 4). */
-	if (json_integer_value(json_object_get(call, "epoch")) > 0)
-		printf("  keys renewed %lld times",
-		       (long long)json_integer_value(json_object_get(call, "epoch")));
+	printf("  channel %zu: send to %s", i,
+	       ch->has_local ? ip_endpoint_format(&ch->local, text, sizeof text) : "?");
+	if (ch->has_deliver)
+		printf("; peer traffic arrives at %s",
+		       ip_endpoint_format(&ch->deliver, text, sizeof text));
+	if (ch->has_bytes)
+		printf("; in %llu B, out %llu B", (unsigned long long)ch->bytes_in,
+		       (unsigned long long)ch->bytes_out);
 	putchar('\n');
-	json_array_foreach(channels, i, ch) {
-		if (strcmp(str(ch, "kind", "udp"), "tun") == 0) {
-			print_tun_channel(i, ch);
-			continue;
-		}
-		printf("  channel %zu: send to %s", i, str(ch, "local", "?"));
-		if (json_object_get(ch, "deliver"))
-			printf("; peer traffic arrives at %s", str(ch, "deliver", "?"));
-		if (json_is_integer(json_object_get(ch, "bytes_in")))
-			printf("; in %lld B, out %lld B",
-			       (long long)json_integer_value(json_object_get(ch, "bytes_in")),
-			       (long long)json_integer_value(json_object_get(ch, "bytes_out")));
-		putchar('\n');
+}
+
+void print_call(const struct client_call *call)
+{
+	char id[ID_STRLEN];
+
+	printf("call %s  %s -> %s  %s", id_format(call->id, id), call->caller, call->callee,
+	       call->state);
+	if (call->cipher != SEC_CIPHER_NONE)
+		printf("  (%s)", sec_cipher_name(call->cipher));
+	/* Keys renewed by a fresh key exchange so far (docs/frames.md section 4). */
+	if (call->epoch > 0)
+		printf("  keys renewed %u times", call->epoch);
+	putchar('\n');
+	for (size_t i = 0; i < call->nchannels; i++) {
+		if (call->channels[i].tun)
+			print_tun_channel(i, &call->channels[i]);
+		else
+			print_udp_channel(i, &call->channels[i]);
 	}
 	fflush(stdout);
+}
+
+void print_call_ended(const struct client_call_ended *ended)
+{
+	const char *advice = error_advice(ended->reason);
+	char id[ID_STRLEN];
+
+	printf("call %s ended: %s\n", id_format(ended->call_id, id), ended->reason);
+	if (advice)
+		printf("  %s\n", advice);
+}
+
+int report_unreadable(const char *what, const char *why)
+{
+	fprintf(stderr, "insel: %s: the gateway's answer cannot be read: %s\n", what, why);
+	return EXIT_FAILURE_GENERIC;
 }
 
 void print_json(const json_t *j)

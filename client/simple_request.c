@@ -43,9 +43,7 @@ int simple_request_main(int argc, char **argv, const struct simple_request *r)
 	rc = session_open(&s, &o);
 	if (rc)
 		return rc;
-	req = msg_request(r->op, 0);
-	if (arg)
-		json_object_set_new(req, r->arg_field, json_string(arg));
+	req = r->request ? r->request(arg) : msg_request(r->op, 0);
 	rc = session_request(&s, req, 10000, &reply);
 	if (rc)
 		rc = report_transport_error(r->what, rc);
@@ -54,7 +52,7 @@ int simple_request_main(int argc, char **argv, const struct simple_request *r)
 	else if (o.json)
 		print_json(reply);
 	else
-		r->print(reply, arg);
+		rc = r->print(reply, arg);
 	json_decref(reply);
 	session_close(&s);
 	return rc;

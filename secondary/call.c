@@ -133,60 +133,56 @@ int request_lan_list(struct call *call, const char *lan, rpc_reply_cb cb)
 	return principal_request(call->sec, req, cb, call);
 }
 
-static json_t *tun_channel_json(const struct call *call)
+/* A network call's one channel: what may cross, and its interface once it exists. */
+static void tun_channel_describe(const struct call *call, struct client_call_channel *ch)
 {
-	json_t *ch = json_pack("{s:s, s:o, s:o}", "kind", "tun",
-			       "local_prefixes", prefixes_json(call->tun_local, call->ntun_local),
-			       "remote_prefixes", prefixes_json(call->tun_remote,
-								call->ntun_remote));
-
-	if (call->tun_ifname[0]) {
-		json_object_set_new(ch, "interface", json_string(call->tun_ifname));
-		json_object_set_new(ch, "mtu", json_integer(call->tun_mtu));
-	}
+	ch->tun = true;
+	memcpy(ch->local_prefixes, call->tun_local, call->ntun_local * sizeof call->tun_local[0]);
+	ch->nlocal_prefixes = call->ntun_local;
+	memcpy(ch->remote_prefixes, call->tun_remote,
+	       call->ntun_remote * sizeof call->tun_remote[0]);
+	ch->nremote_prefixes = call->ntun_remote;
+	snprintf(ch->interface, sizeof ch->interface, "%s", call->tun_ifname);
+	ch->mtu = call->tun_mtu;
 	if (call->trunk)
-		json_object_set_new(ch, "trunk", json_string(call->trunk->cfg->name + 6));
-	return ch;
+		snprintf(ch->trunk, sizeof ch->trunk, "%s", call->trunk->cfg->name + 6);
+}
+
+void call_describe(const struct call *call, struct client_call *out)
+{
+	memset(out, 0, sizeof *out);
+	out->id = call->id;
+	snprintf(out->caller, sizeof out->caller, "%s", call->caller);
+	snprintf(out->callee, sizeof out->callee, "%s", call->callee);
+	out->outgoing = call->outgoing;
+	snprintf(out->state, sizeof out->state, "%s", state_names[call->state]);
+	out->cipher = call->cipher;
+	out->compress = call->compress;
+	out->started = (int64_t)call->started;
+	out->nchannels = call->nchannels;
+	for (size_t i = 0; i < call->nchannels; i++) {
+		struct client_call_channel *ch = &out->channels[i];
+
+		if (call->tun) {
+			tun_channel_describe(call, ch);
+			continue;
+		}
+		ch->port = call->channels[i].port;
+		ch->has_local = call->channels[i].lan_port != 0;
+		ch->local.addr = call->sec->cfg.lan_address;
+		ch->local.port = call->channels[i].lan_port;
+		ch->has_deliver = call->channels[i].deliver.port != 0;
+		ch->deliver = call->channels[i].deliver;
+	}
+	call_rekey_describe(call, out);
 }
 
 json_t *call_to_json(const struct call *call)
 {
-	json_t *j = json_object(), *channels = json_array();
-	char text[IP_STRLEN];
-	struct ip_endpoint local = {.addr = call->sec->cfg.lan_address};
+	struct client_call c;
 
-	json_object_set_new(j, "id", json_string(call->id_hex));
-	json_object_set_new(j, "caller", json_string(call->caller));
-	json_object_set_new(j, "callee", json_string(call->callee));
-	json_object_set_new(j, "direction", json_string(call->outgoing ? "out" : "in"));
-	json_object_set_new(j, "state", json_string(state_names[call->state]));
-	if (call->cipher != SEC_CIPHER_NONE)
-		json_object_set_new(j, "cipher", json_string(sec_cipher_name(call->cipher)));
-	if (call->compress != SEC_COMPRESS_NONE)
-		json_object_set_new(j, "compression", json_string(sec_compress_name(call->compress)));
-	json_object_set_new(j, "started", json_integer((json_int_t)call->started));
-	for (size_t i = 0; i < call->nchannels; i++) {
-		json_t *ch;
-
-		if (call->tun) {
-			json_array_append_new(channels, tun_channel_json(call));
-			continue;
-		}
-		ch = json_object();
-		local.port = call->channels[i].lan_port;
-		json_object_set_new(ch, "port", json_integer(call->channels[i].port));
-		if (local.port)
-			json_object_set_new(ch, "local", json_string(ip_endpoint_format(
-								 &local, text, sizeof text)));
-		if (call->channels[i].deliver.port)
-			json_object_set_new(ch, "deliver",
-					    json_string(ip_endpoint_format(&call->channels[i].deliver,
-									   text, sizeof text)));
-		json_array_append_new(channels, ch);
-	}
-	json_object_set_new(j, "channels", channels);
-	call_rekey_json(call, j);
-	return j;
+	call_describe(call, &c);
+	return client_call_encode(&c);
 }
 
 /* ---- recording with the principal (caller's side only, so each call is one row) ---- */
@@ -195,13 +191,16 @@ void record_start(struct call *call)
 {
 	json_t *req, *channels;
 	const char *at = strchr(call->callee, '@');
+	struct client_call_channel tun = {0};
 
 	if (!call->outgoing)
 		return;
 	req = msg_request("call_start", 0);
 	channels = json_array();
+	if (call->tun)
+		tun_channel_describe(call, &tun);
 	for (size_t i = 0; i < call->nchannels; i++)
-		json_array_append_new(channels, call->tun ? tun_channel_json(call)
+		json_array_append_new(channels, call->tun ? client_call_channel_encode(&tun)
 				      : json_pack("{s:s, s:i}", "kind", "udp", "port",
 						  call->channels[i].port));
 	json_object_set_new(req, "call_id", json_string(call->id_hex));
@@ -236,13 +235,12 @@ static void record_end(struct call *call, const char *reason)
 
 static void notify_client_ended(struct call *call, const char *reason)
 {
-	json_t *notice;
+	struct client_call_ended ended = {.call_id = call->id};
 
 	if (!call->client)
 		return;
-	notice = json_pack("{s:s, s:s, s:s}", "op", "call_ended", "call", call->id_hex,
-			   "reason", reason);
-	client_send(call->client, notice);
+	snprintf(ended.reason, sizeof ended.reason, "%s", reason);
+	client_send(call->client, client_call_ended_encode(&ended));
 }
 
 /* Sums the wire bytes of the auxiliary's final channel reports. */

@@ -19,7 +19,7 @@
 
 static void callee_up(struct call *call)
 {
-	json_t *notice;
+	struct client_call c;
 
 	log_info("call %s from %s to %s is up (%s)", call->id_hex, call->caller, call->callee,
 		 sec_cipher_name(call->cipher));
@@ -37,8 +37,8 @@ static void callee_up(struct call *call)
 		call->peer_request = -1;
 	}
 	if (call->client) {
-		notice = json_pack("{s:s, s:o}", "op", "call_up", "call", call_to_json(call));
-		client_send(call->client, notice);
+		call_describe(call, &c);
+		client_send(call->client, client_call_up_encode(&c));
 	}
 	if (call->trunk)
 		trunk_call_up(call->trunk, call);
@@ -80,8 +80,7 @@ static void answer_reply(void *ctx, const json_t *reply, int err)
 								    : "the callee went away");
 		return;
 	}
-	if (!msg_reply_is_ok(reply, NULL, NULL) ||
-	    !json_is_true(json_object_get(reply, "accept"))) {
+	if (!client_answer_accepts(reply)) {
 		call_end(call, "rejected", "the callee declined the call");
 		return;
 	}
@@ -93,8 +92,11 @@ static void answer_reply(void *ctx, const json_t *reply, int err)
 static void ring(struct call *call)
 {
 	struct client_conn *c = call->client;
-	json_t *req = json_pack("{s:s, s:o}", "op", "incoming", "call", call_to_json(call));
+	struct client_call described;
+	json_t *req;
 
+	call_describe(call, &described);
+	req = client_incoming_encode(&described);
 	c->ringing = call;
 	call->state = CALL_RINGING;
 	log_info("call %s: ringing %s for %s", call->id_hex, call->callee, call->caller);

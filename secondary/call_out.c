@@ -22,16 +22,14 @@
 
 static void caller_up(struct call *call)
 {
-	json_t *reply = msg_reply_ok(call->client_request);
+	struct client_call c;
 
 	log_info("call %s from %s to %s is up (%s)", call->id_hex, call->caller, call->callee,
 		 sec_cipher_name(call->cipher));
-	json_object_set_new(reply, "call", call_to_json(call));
 	if (call->client) {
-		client_send(call->client, reply);
+		call_describe(call, &c);
+		client_send(call->client, client_call_reply_encode(call->client_request, &c));
 		call->client_request = -1;
-	} else {
-		json_decref(reply);
 	}
 	if (call->trunk)
 		trunk_call_up(call->trunk, call);
@@ -252,10 +250,10 @@ static void lookup_reply(void *ctx, const json_t *reply, int err)
 }
 
 void call_place(struct secondary *s, struct client_conn *c, json_int_t request_id,
-		const char *callee, const json_t *channels)
+		const struct client_call_request *r)
 {
+	const char *callee = r->callee;
 	struct call *call;
-	struct call_channel_list list;
 	const char *why = NULL;
 	json_t *req;
 
@@ -274,15 +272,11 @@ void call_place(struct secondary *s, struct client_conn *c, json_int_t request_i
 		client_send(c, msg_reply_error(request_id, "internal", "out of memory"));
 		return;
 	}
-	if (call_channels_decode(channels, &list, &why) == 0) {
-		call_set_channels(call, &list);
-		if (!call->tun && c->addr.family != s->cfg.lan_address.family)
-			why = s->cfg.lan_address.family == AF_INET
-			      ? "UDP calls are placed over IPv4: connect to the gateway's IPv4 "
-				"address"
-			      : "UDP calls are placed over IPv6: connect to the gateway's IPv6 "
-				"address";
-	}
+	call_set_channels(call, &r->channels);
+	if (!call->tun && c->addr.family != s->cfg.lan_address.family)
+		why = s->cfg.lan_address.family == AF_INET
+		      ? "UDP calls are placed over IPv4: connect to the gateway's IPv4 address"
+		      : "UDP calls are placed over IPv6: connect to the gateway's IPv6 address";
 	if (why) {
 		client_send(c, msg_reply_error(request_id, "bad_request", "%s", why));
 		unlink_call(call);

@@ -12,6 +12,9 @@
 /* The peer codec's bounds are the call's. */
 _Static_assert(PEER_MAX_PREFIXES == SECONDARY_MAX_PREFIXES, "prefixes per side");
 _Static_assert(PEER_PARTY_MAX == CALL_PARTY_MAX, "a party's name");
+/* And so are the call object's. */
+_Static_assert(CLIENT_CALL_PREFIXES_MAX == SECONDARY_MAX_PREFIXES, "prefixes per side");
+_Static_assert(CLIENT_CALL_NAME_MAX == CALL_PARTY_MAX, "a party's name");
 
 json_t *prefixes_json(const struct ip_prefix *p, size_t n)
 {

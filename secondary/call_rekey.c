@@ -373,13 +373,14 @@ void call_rekey_stop(struct call *call)
 	uv_close((uv_handle_t *)&rk->timer, rekey_closed);
 }
 
-void call_rekey_json(const struct call *call, json_t *obj)
+void call_rekey_describe(const struct call *call, struct client_call *out)
 {
 	const struct call_rekey *rk = call->rekey;
 
 	if (!rk || !rk->started)
 		return;
-	json_object_set_new(obj, "epoch", json_integer(rk->r.epoch));
-	json_object_set_new(obj, "dh_rekeys", json_integer((json_int_t)rk->r.exchanges));
-	json_object_set_new(obj, "rekey_interval_ms", json_integer((json_int_t)rk->r.interval_ms));
+	out->has_rekey = true;
+	out->epoch = rk->r.epoch;
+	out->dh_rekeys = rk->r.exchanges;
+	out->rekey_interval_ms = rk->r.interval_ms;
 }

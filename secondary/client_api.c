@@ -207,13 +207,12 @@ static bool address_in_lan(const struct secondary *s, const struct ip_addr *a)
 
 static void call_handle(struct client_conn *c, json_t *req)
 {
-	const char *callee;
-	json_t *channels;
+	struct client_call_request r;
+	const char *why;
 	char where[IP_STRLEN];
 
-	if (msg_get_str(req, "callee", &callee) ||
-	    msg_get_array(req, "channels", SEC_MAX_CHANNELS, &channels)) {
-		reply_error(c, req, "bad_request", msg_field_error());
+	if (client_call_request_decode(req, &r, &why)) {
+		reply_error(c, req, "bad_request", why);
 		return;
 	}
 	if (!address_in_lan(c->sec, &c->addr)) {
@@ -223,13 +222,20 @@ static void call_handle(struct client_conn *c, json_t *req)
 					       c->sec->cfg.lan));
 		return;
 	}
-	call_place(c->sec, c, msg_id(req), callee, channels);
+	call_place(c->sec, c, msg_id(req), &r);
 }
 
 static void listen_handle(struct client_conn *c, json_t *req)
 {
+	const char *why;
+	bool tun;
+
+	if (client_listen_decode(req, &tun, &why)) {
+		reply_error(c, req, "bad_request", why);
+		return;
+	}
 	c->listening = true;
-	c->accept_tun = json_is_true(json_object_get(req, "tun"));
+	c->accept_tun = tun;
 	client_send(c, msg_reply_ok(msg_id(req)));
 }
 
@@ -250,60 +256,72 @@ static bool call_involves(const struct call *call, const struct client_conn *c)
 struct calls_wait;
 struct calls_item {
 	struct calls_wait *w;
-	size_t index;
+	struct client_call *call;
 };
 struct calls_wait {
 	struct client_conn *conn;  /* NULL once the client went away */
 	json_int_t id;
-	json_t *list;
+	struct client_call *calls; /* those listed, n of them */
+	size_t n;
 	size_t pending;
 	struct calls_item items[];
 };
 
 static void calls_finish(struct calls_wait *w)
 {
-	json_t *reply;
-
 	if (w->conn) {
 		w->conn->calls_wait = NULL;
-		reply = msg_reply_ok(w->id);
-		json_object_set_new(reply, "calls", w->list);
-		client_send(w->conn, reply);
-	} else {
-		json_decref(w->list);
+		client_send(w->conn, client_calls_reply_encode(w->id, w->calls, w->n));
 	}
+	for (size_t i = 0; i < w->n; i++)
+		for (size_t ch = 0; ch < w->calls[i].nchannels; ch++)
+			json_decref(w->calls[i].channels[ch].counters);
+	free(w->calls);
 	free(w);
 }
 
-/* Adds the auxiliary's counters to the call object: bytes per channel, datagrams refused
- * from LAN hosts that are no party to the call, and for a network call its interface
- * counters (forwarded, refused, ICMP sent). */
-static void merge_stats(json_t *call, const json_t *stats)
+/* An optional counter of the auxiliary's stats: true if it is there. */
+static bool stat_count(const json_t *obj, const char *key, uint64_t *out)
 {
-	const json_t *ch;
-	json_t *channels = json_object_get(call, "channels");
+	const json_t *v = json_object_get(obj, key);
+
+	if (!json_is_integer(v))
+		return false;
+	*out = (uint64_t)json_integer_value(v);
+	return true;
+}
+
+/* Adds the auxiliary's counters to the call: bytes per channel, datagrams refused from
+ * LAN hosts that are no party to the call, and for a network call its interface
+ * counters (forwarded, refused, ICMP sent). */
+static void merge_stats(struct client_call *call, const json_t *stats)
+{
+	const json_t *ch, *tun = json_object_get(stats, "tun");
 	size_t i;
 
 	json_array_foreach(json_object_get(stats, "channels"), i, ch) {
 		const json_t *st = json_object_get(ch, "stats");
 		const json_t *lan = json_array_get(json_object_get(stats, "lan"), i);
-		json_t *out = json_array_get(channels, i);
+		struct client_call_channel *out;
+		bool in, sent;
 
-		if (!out || !st)
+		if (i >= call->nchannels || !st)
 			continue;
-		if (json_object_get(lan, "foreign_lan_sender") && !json_object_get(stats, "tun"))
-			json_object_set(out, "foreign_lan_sender",
-					json_object_get(lan, "foreign_lan_sender"));
-		json_object_set(out, "bytes_in", json_object_get(st, "bytes_in"));
-		json_object_set(out, "bytes_out", json_object_get(st, "bytes_out"));
+		out = &call->channels[i];
+		if (!tun)
+			out->has_foreign_lan_sender = stat_count(lan, "foreign_lan_sender",
+								 &out->foreign_lan_sender);
+		in = stat_count(st, "bytes_in", &out->bytes_in);
+		sent = stat_count(st, "bytes_out", &out->bytes_out);
+		out->has_bytes = in && sent;
 		/* The data plane's key epochs: they advance with each key exchange. */
-		json_object_set(out, "send_epoch", json_object_get(ch, "send_epoch"));
-		json_object_set(out, "recv_epoch", json_object_get(ch, "recv_epoch"));
-		if (json_integer_value(json_object_get(st, "msgs_deflated_out")) > 0)
-			json_object_set(out, "msgs_deflated_out",
-					json_object_get(st, "msgs_deflated_out"));
-		if (json_object_get(stats, "tun"))
-			json_object_set(out, "counters", json_object_get(stats, "tun"));
+		in = stat_count(ch, "recv_epoch", &out->recv_epoch);
+		sent = stat_count(ch, "send_epoch", &out->send_epoch);
+		out->has_epochs = in && sent;
+		if (!stat_count(st, "msgs_deflated_out", &out->msgs_deflated_out))
+			out->msgs_deflated_out = 0;
+		if (json_is_object(tun) && !out->counters)
+			out->counters = json_incref((json_t *)tun);
 	}
 }
 
@@ -313,7 +331,7 @@ static void calls_stats_reply(void *ctx, const json_t *reply, int err)
 	struct calls_wait *w = item->w;
 
 	if (!err && msg_reply_is_ok(reply, NULL, NULL))
-		merge_stats(json_array_get(w->list, item->index), reply);
+		merge_stats(item->call, reply);
 	if (--w->pending == 0)
 		calls_finish(w);
 }
@@ -326,23 +344,26 @@ static void calls_handle(struct client_conn *c, json_t *req)
 	for (struct call *call = c->sec->calls; call; call = call->next)
 		n++;
 	w = calloc(1, sizeof *w + n * sizeof w->items[0]);
+	if (w && !(w->calls = calloc(n ? n : 1, sizeof w->calls[0]))) {
+		free(w);
+		w = NULL;
+	}
 	if (!w) {
 		reply_error(c, req, "internal", "out of memory");
 		return;
 	}
 	w->conn = c;
 	w->id = msg_id(req);
-	w->list = json_array();
 	w->pending = 1;  /* held until every request is out */
 	for (struct call *call = c->sec->calls; call; call = call->next) {
 		struct calls_item *item;
 
 		if (call->state == CALL_ENDED || !call_involves(call, c))
 			continue;
-		item = &w->items[json_array_size(w->list)];
+		item = &w->items[w->n];
 		item->w = w;
-		item->index = json_array_size(w->list);
-		json_array_append_new(w->list, call_to_json(call));
+		item->call = &w->calls[w->n++];
+		call_describe(call, item->call);
 		/* One gathering per client at a time; later ones list without counters. */
 		if (call->state == CALL_UP && call->aux && !c->calls_wait &&
 		    aux_request(call->aux, msg_request("stats", 0), CALLS_STATS_TIMEOUT_MS,
@@ -357,14 +378,15 @@ static void calls_handle(struct client_conn *c, json_t *req)
 
 static void hangup_handle(struct client_conn *c, json_t *req)
 {
-	const char *id;
+	struct client_hangup h;
+	const char *why;
 	struct call *call;
 
-	if (msg_get_str(req, "call", &id)) {
-		reply_error(c, req, "bad_request", msg_field_error());
+	if (client_hangup_decode(req, &h, &why)) {
+		reply_error(c, req, "bad_request", why);
 		return;
 	}
-	call = call_find(c->sec, id);
+	call = h.call[0] ? call_find(c->sec, h.call) : NULL;
 	if (!call || !call_involves(call, c)) {
 		reply_error(c, req, "unknown_call", "no such call in progress");
 		return;

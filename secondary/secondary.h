@@ -28,6 +28,7 @@
 #include "aux_bind.h"
 #include "aux_start.h"
 #include "chanparams.h"
+#include "client_call.h"
 #include "config.h"
 #include "keyholder.h"
 #include "negotiate.h"
@@ -322,13 +323,15 @@ struct call {
 /* Caller side: a logged-in client asks for a call. The reply goes to the client when the
  * call is up or has failed. */
 void call_place(struct secondary *s, struct client_conn *c, json_int_t request_id,
-		const char *callee, const json_t *channels);
+		const struct client_call_request *r);
 /* Callee side: a peer secondary's call_request. */
 void call_incoming(struct secondary *s, struct peer_conn *p, const json_t *request);
 /* Ends a call from any state and any side; reason is a stable word (hangup, rejected,
  * idle, peer_dead, peer_lost, aux_failed, ...). */
 void call_end(struct call *call, const char *reason, const char *message);
 struct call *call_find(struct secondary *s, const char *id_hex);
+/* The call object that clients see (client_call.h), as a struct and as JSON. */
+void call_describe(const struct call *call, struct client_call *out);
 json_t *call_to_json(const struct call *call);
 /* Hooks from the connections and the auxiliary. */
 void call_peer_ready(struct call *call, int status, const char *why);
@@ -357,8 +360,8 @@ void call_rekey_request(struct call *call, const json_t *req);
 void call_rekey_done(struct call *call, const json_t *notice);
 /* The auxiliary's "rekey_due": a channel's key is half spent. */
 void call_rekey_due(struct call *call);
-/* Adds epoch, dh_rekeys and rekey_interval_ms to a call's JSON. */
-void call_rekey_json(const struct call *call, json_t *obj);
+/* The call's epoch, exchanges so far and interval, for its call object. */
+void call_rekey_describe(const struct call *call, struct client_call *out);
 
 /* ---- trunks (trunk.c) ---- */
 
