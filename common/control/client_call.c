@@ -358,7 +358,7 @@ static int call_numbers_decode(const json_t *j, struct client_call *c)
 int client_call_decode(const json_t *j, struct client_call *out, const char **why)
 {
 	struct client_call *c = calloc(1, sizeof *c);
-	json_t *channels;
+	json_t *channels = NULL;
 	size_t i;
 	int rc;
 
