@@ -214,7 +214,7 @@ static int get_count(const json_t *j, const char *key, bool *has, uint64_t *out)
 static int get_pair(const json_t *j, const char *a, const char *b, bool *has, uint64_t *va,
 		    uint64_t *vb)
 {
-	bool has_a, has_b;
+	bool has_a = false, has_b = false;
 	int rc = get_count(j, a, &has_a, va);
 
 	rc = rc ? rc : get_count(j, b, &has_b, vb);
