@@ -17,6 +17,7 @@
 #include "err.h"
 #include "log.h"
 #include "rand.h"
+#include "wire_errors.h"
 
 static void close_handle(uv_handle_t *h)
 {
@@ -79,7 +80,7 @@ static void on_signal(uv_signal_t *sig, int signum)
 	char why[48];
 
 	snprintf(why, sizeof why, "stopped by signal %d", signum);
-	aux_end(a, "hangup", why, EXIT_OK, true);
+	aux_end(a, WIRE(HANGUP), why, EXIT_OK, true);
 }
 
 static int init_handles(struct aux *a)
@@ -125,7 +126,7 @@ static int run_loop(struct aux *a)
 		rc = control_start(a, AUX_CONTROL_FD);
 	if (rc) {
 		log_error("cannot start: %s", insel_strerror(rc));
-		aux_end(a, "error", "startup failed", EXIT_FAILURE_GENERIC, false);
+		aux_end(a, WIRE(ERROR), "startup failed", EXIT_FAILURE_GENERIC, false);
 	}
 	uv_run(a->loop, UV_RUN_DEFAULT);
 	release_memory(a);

@@ -15,6 +15,7 @@
 #include "cmd.h"
 #include "err.h"
 #include "log.h"
+#include "wire_errors.h"
 
 typedef void (*control_handler)(struct aux *a, json_int_t id, const json_t *msg);
 
@@ -70,7 +71,7 @@ void control_reply_error(struct aux *a, json_int_t id, int err, const char *code
 	vsnprintf(text, sizeof text, fmt, ap);
 	va_end(ap);
 	if (!code)
-		code = insel_errcode(err);
+		code = wire_error_name(wire_error_of(err));
 	log_warn("request %lld refused: %s: %s", (long long)id, code, text);
 	reply = msg_reply_error(id < 0 ? 0 : id, code, "%s", text);
 	/* A message we could not identify is answered with "id":null. */
@@ -178,7 +179,7 @@ static void stats_handle(struct aux *a, json_int_t id, const json_t *msg)
 static void hangup_handle(struct aux *a, json_int_t id, const json_t *msg)
 {
 	control_reply(a, reply_with_stats(a, id));
-	aux_end(a, "hangup", "hung up by the parent", EXIT_OK, false);
+	aux_end(a, WIRE(HANGUP), "hung up by the parent", EXIT_OK, false);
 }
 
 /* ---- dispatch ---- */
@@ -217,7 +218,7 @@ static void dispatch(struct aux *a, const json_t *msg)
 		return;
 	}
 	if (!(entry->states & a->state)) {
-		control_reply_error(a, id, 0, "bad_state", "'%s' is not allowed in state %s",
+		control_reply_error(a, id, 0, WIRE(BAD_STATE), "'%s' is not allowed in state %s",
 				    op, state_name(a->state));
 		return;
 	}
@@ -254,9 +255,9 @@ static void on_control_close(struct msg_stream *s)
 	if (a->state == AUX_ENDING)
 		return;
 	if (reason == INSEL_E_CLOSED)
-		aux_end(a, "hangup", "the parent closed the control socket", EXIT_OK, false);
+		aux_end(a, WIRE(HANGUP), "the parent closed the control socket", EXIT_OK, false);
 	else
-		aux_end(a, "error", insel_strerror(reason), EXIT_FAILURE_GENERIC, false);
+		aux_end(a, WIRE(ERROR), insel_strerror(reason), EXIT_FAILURE_GENERIC, false);
 }
 
 int control_start(struct aux *a, int fd)

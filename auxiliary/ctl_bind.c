@@ -16,6 +16,7 @@
 #include "err.h"
 #include "log.h"
 #include "rand.h"
+#include "wire_errors.h"
 
 static int bound_port(const uv_udp_t *h, uint16_t *port)
 {
@@ -149,8 +150,8 @@ void bind_handle(struct aux *a, json_int_t id, const json_t *msg)
 	a->party = req.party;
 	a->wan_addr = req.wan_addr;
 	if (bind_sockets(a, &req, why, sizeof why) != 0) {
-		control_reply_error(a, id, 0, "bind_failed", "%s", why);
-		aux_end(a, "error", why, EXIT_FAILURE_GENERIC, false);
+		control_reply_error(a, id, 0, WIRE(BIND_FAILED), "%s", why);
+		aux_end(a, WIRE(ERROR), why, EXIT_FAILURE_GENERIC, false);
 		return;
 	}
 	/* libuv probes recvmmsg once, with a socket of its own, on the first receive: have
@@ -159,20 +160,20 @@ void bind_handle(struct aux *a, json_int_t id, const json_t *msg)
 	 * descriptor duplicated before then too. */
 	uv_udp_using_recvmmsg(&a->wan);
 	if (wan_rx_prepare(a) != 0) {
-		control_reply_error(a, id, 0, "bind_failed", "cannot prepare the WAN socket");
-		aux_end(a, "error", "cannot prepare the WAN socket", EXIT_FAILURE_GENERIC, false);
+		control_reply_error(a, id, 0, WIRE(BIND_FAILED), "cannot prepare the WAN socket");
+		aux_end(a, WIRE(ERROR), "cannot prepare the WAN socket", EXIT_FAILURE_GENERIC, false);
 		return;
 	}
 	/* Drop before replying: once the parent hears "ok", the process is confined. */
 	who = (struct aux_identity){.user = req.user, .uid = req.uid, .has_uid = req.has_uid};
 	if (privdrop_confine(&who) != 0) {
 		if (req.has_uid)
-			control_reply_error(a, id, 0, "privdrop_failed", "cannot drop privileges "
+			control_reply_error(a, id, 0, WIRE(PRIVDROP_FAILED), "cannot drop privileges "
 					    "to uid %u", (unsigned)req.uid);
 		else
-			control_reply_error(a, id, 0, "privdrop_failed", "cannot drop privileges "
+			control_reply_error(a, id, 0, WIRE(PRIVDROP_FAILED), "cannot drop privileges "
 					    "to user '%s'", req.user ? req.user : "(current)");
-		aux_end(a, "error", "cannot drop privileges", EXIT_FAILURE_GENERIC, false);
+		aux_end(a, WIRE(ERROR), "cannot drop privileges", EXIT_FAILURE_GENERIC, false);
 		return;
 	}
 	a->state = AUX_BOUND;

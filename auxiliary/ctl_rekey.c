@@ -22,6 +22,7 @@
 #include "log.h"
 #include "rand.h"
 #include "rekey.h"
+#include "wire_errors.h"
 
 static json_t *epochs_reply(const struct aux *a, json_int_t id)
 {
@@ -44,12 +45,12 @@ static int check_all(struct aux *a, json_int_t id, uint32_t epoch)
 		int rc = channel_check_install(a->lan[i].ch, epoch);
 
 		if (rc == -EINVAL) {
-			control_reply_error(a, id, rc, "bad_state", "channel %u was not started "
+			control_reply_error(a, id, rc, WIRE(BAD_STATE), "channel %u was not started "
 					    "for external rekeying", i);
 			return rc;
 		}
 		if (rc) {
-			control_reply_error(a, id, rc, "rekey_pending", "channel %u: epoch %u is "
+			control_reply_error(a, id, rc, WIRE(REKEY_PENDING), "channel %u: epoch %u is "
 					    "not in use both ways yet", i, epoch - 1);
 			return rc;
 		}
@@ -82,7 +83,7 @@ void rekey_handle(struct aux *a, json_int_t id, const json_t *msg)
 		 * longer agree on one epoch, which the call cannot survive. */
 		control_reply_error(a, id, rc, NULL, "cannot install the keys: %s",
 				    insel_strerror(rc));
-		aux_end(a, "error", "cannot install a new epoch's keys", EXIT_FAILURE_GENERIC,
+		aux_end(a, WIRE(ERROR), "cannot install a new epoch's keys", EXIT_FAILURE_GENERIC,
 			true);
 		return;
 	}

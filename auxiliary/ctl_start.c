@@ -15,6 +15,7 @@
 #include "ipv4.h"
 #include "log.h"
 #include "rand.h"
+#include "wire_errors.h"
 
 static int check_channel(const struct aux *a, unsigned i, const struct aux_start_channel *c,
 			 char *why, size_t whylen)
@@ -104,7 +105,7 @@ void start_handle(struct aux *a, json_int_t id, const json_t *msg)
 	if ((rc = relay_start(a)) != 0 || (rc = timers_start(a)) != 0) {
 		control_reply_error(a, id, rc, NULL, "cannot start the relay: %s",
 				    insel_strerror(rc));
-		aux_end(a, "error", "cannot start the relay", EXIT_FAILURE_GENERIC, false);
+		aux_end(a, WIRE(ERROR), "cannot start the relay", EXIT_FAILURE_GENERIC, false);
 		return;
 	}
 	log_info("call %s: relaying %u channel(s)", id_format(a->call_id, call), a->n_lan);

@@ -10,6 +10,7 @@
 #include "cmd.h"
 #include "frame.h"
 #include "log.h"
+#include "wire_errors.h"
 
 static void send_keepalive(struct aux *a, struct aux_lan *l, uint64_t now)
 {
@@ -34,7 +35,7 @@ static void on_tick(uv_timer_t *t)
 		if (events & CHANNEL_PEER_DEAD) {
 			snprintf(why, sizeof why, "channel %u: nothing authenticated from the "
 				 "peer within its dead_after_ms", i);
-			aux_end(a, "peer_dead", why, EXIT_OK, true);
+			aux_end(a, WIRE(PEER_DEAD), why, EXIT_OK, true);
 			return;
 		}
 		if (events & CHANNEL_SEND_KEEPALIVE)
@@ -56,7 +57,7 @@ static void on_idle_check(uv_timer_t *t)
 	if (quiet >= a->idle_timeout_ms) {
 		snprintf(why, sizeof why, "no data either way for %llu ms",
 			 (unsigned long long)quiet);
-		aux_end(a, "idle", why, EXIT_OK, true);
+		aux_end(a, WIRE(IDLE), why, EXIT_OK, true);
 		return;
 	}
 	uv_timer_start(t, on_idle_check, a->idle_timeout_ms - quiet, 0);

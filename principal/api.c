@@ -8,6 +8,7 @@
 #include "err.h"
 #include "log.h"
 #include "msg.h"
+#include "wire_errors.h"
 
 #define ROLE(r) (1u << (r))
 #define BY_SECONDARY ROLE(PKI_ROLE_SECONDARY)
@@ -74,7 +75,7 @@ void api_reply_error(struct api_peer *p, json_int_t id, int err, const char *fmt
 	p->srv->errors++;
 	log_debug("%s %s: request %lld: %s", pki_role_name(p->id.role), p->id.name,
 		  (long long)id, text);
-	p->send(p, msg_reply_error(id, insel_errcode(err), "%s", text));
+	p->send(p, msg_reply_error(id, wire_error_name(wire_error_of(err)), "%s", text));
 }
 
 void api_reply_db_error(struct api_peer *p, json_int_t id, int err)

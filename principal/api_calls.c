@@ -7,6 +7,7 @@
 #include "err.h"
 #include "log.h"
 #include "msg.h"
+#include "wire_errors.h"
 
 #define API_MAX_CHANNELS 16
 
@@ -71,12 +72,12 @@ void call_end_handle(struct api_peer *p, json_int_t id, const json_t *msg)
 				call_id);
 		return;
 	}
-	rc = db_call_end(p->srv->db, call_id, up, down, reason ? reason : "hangup",
+	rc = db_call_end(p->srv->db, call_id, up, down, reason ? reason : WIRE(HANGUP),
 			 p->srv->now());
 	if (rc) {
 		api_reply_db_error(p, id, rc);
 		return;
 	}
-	log_info("call %s ended (%s)", call_id, reason ? reason : "hangup");
+	log_info("call %s ended (%s)", call_id, reason ? reason : WIRE(HANGUP));
 	api_reply_ok(p, id, json_pack("{s:s}", "call_id", call_id));
 }

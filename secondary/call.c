@@ -34,6 +34,7 @@
 #include "msg.h"
 #include "netlink.h"
 #include "tls.h"
+#include "wire_errors.h"
 
 #define AUX_START_TIMEOUT_MS 5000
 #define AUX_HANGUP_TIMEOUT_MS 2000
@@ -363,19 +364,19 @@ void call_aux_ended(struct call *call, const json_t *notice)
 		aux_release(call->aux);
 		call->aux = NULL;
 	}
-	call_end(call, reason ? reason : "aux_failed", message ? message : "the relay ended");
+	call_end(call, reason ? reason : WIRE(AUX_FAILED), message ? message : "the relay ended");
 }
 
 void call_aux_exited(struct call *call)
 {
 	call->aux = NULL;
-	call_end(call, "aux_failed", "the call's auxiliary process exited");
+	call_end(call, WIRE(AUX_FAILED), "the call's auxiliary process exited");
 }
 
 void call_peer_closed(struct call *call)
 {
 	call->peer = NULL;
-	call_end(call, call->state == CALL_UP ? "peer_lost" : "peer_down",
+	call_end(call, call->state == CALL_UP ? WIRE(PEER_LOST) : WIRE(PEER_DOWN),
 		 "the connection to the other site's gateway was lost");
 }
 
@@ -389,7 +390,7 @@ void call_client_closed(struct call *call, struct client_conn *c)
 	/* A call that is up goes on without its client (`insel hangup` or the idle time-out
 	 * ends it); one still being set up has nobody left to tell, so it ends. */
 	if (call->state != CALL_UP)
-		call_end(call, call->outgoing ? "caller_gone" : "no_answer",
+		call_end(call, call->outgoing ? WIRE(CALLER_GONE) : WIRE(NO_ANSWER),
 			 "the local party disconnected before the call was up");
 }
 
@@ -407,7 +408,7 @@ static void aux_started(void *ctx, const json_t *reply, int err)
 
 	free(st);
 	if (err || !msg_reply_is_ok(reply, &code, &message)) {
-		call_end(call, "aux_failed", err ? insel_strerror(err) : message);
+		call_end(call, WIRE(AUX_FAILED), err ? insel_strerror(err) : message);
 		return;
 	}
 	call->state = CALL_UP;
@@ -454,14 +455,14 @@ void start_relay(struct call *call, const struct sec_channel_params *params,
 	if (!st || !req) {
 		free(st);
 		json_decref(req);
-		call_end(call, "internal", "out of memory");
+		call_end(call, WIRE(INTERNAL), "out of memory");
 		return;
 	}
 	st->call = call;
 	st->next = next;
 	if (aux_request(call->aux, req, AUX_START_TIMEOUT_MS, aux_started, st)) {
 		free(st);
-		call_end(call, "aux_failed", "cannot talk to the call's auxiliary");
+		call_end(call, WIRE(AUX_FAILED), "cannot talk to the call's auxiliary");
 	}
 }
 

@@ -14,6 +14,7 @@
 #include "log.h"
 #include "msg.h"
 #include "tls.h"
+#include "wire_errors.h"
 
 /* ---- callee side ---- */
 
@@ -52,14 +53,14 @@ static void callee_bound(struct call *call, const json_t *reply, int err)
 	json_t *offer = call->offer;
 
 	if (take_bound(call, reply, err, &why)) {
-		call_end(call, "aux_failed", why);
+		call_end(call, WIRE(AUX_FAILED), why);
 		return;
 	}
 	/* call->offer held the caller's offer; it now holds our answer. */
 	call->offer = NULL;
 	if (negotiation_answer(call, offer, &call->offer, params, reason, sizeof reason)) {
 		json_decref(offer);
-		call_end(call, "no_common", reason);
+		call_end(call, WIRE(NO_COMMON), reason);
 		return;
 	}
 	json_decref(offer);
@@ -76,17 +77,17 @@ static void answer_reply(void *ctx, const json_t *reply, int err)
 	if (call->client)
 		call->client->ringing = NULL;
 	if (err) {
-		call_end(call, "no_answer", err == INSEL_E_TIMEOUT ? "nobody answered in time"
+		call_end(call, WIRE(NO_ANSWER), err == INSEL_E_TIMEOUT ? "nobody answered in time"
 								    : "the callee went away");
 		return;
 	}
 	if (!client_answer_accepts(reply)) {
-		call_end(call, "rejected", "the callee declined the call");
+		call_end(call, WIRE(REJECTED), "the callee declined the call");
 		return;
 	}
 	rc = spawn_aux(call, callee_bound);
 	if (rc)
-		call_end(call, "aux_failed", insel_strerror(rc));
+		call_end(call, WIRE(AUX_FAILED), insel_strerror(rc));
 }
 
 static void ring(struct call *call)
@@ -101,7 +102,7 @@ static void ring(struct call *call)
 	call->state = CALL_RINGING;
 	log_info("call %s: ringing %s for %s", call->id_hex, call->callee, call->caller);
 	if (rpc_call(&c->rpc, req, (uint32_t)call->sec->cfg.ring_timeout_ms, answer_reply, call))
-		call_end(call, "no_answer", "cannot reach the callee's client");
+		call_end(call, WIRE(NO_ANSWER), "cannot reach the callee's client");
 }
 
 /* The callee's listening client, then ringing it. */
@@ -112,21 +113,21 @@ static void find_callee(struct call *call)
 	listener = client_find_listener(call->sec, call->callee_user,
 					call->has_callee_addr ? &call->callee_addr : NULL);
 	if (!listener) {
-		call_end(call, "not_listening", "the callee is not waiting for calls");
+		call_end(call, WIRE(NOT_LISTENING), "the callee is not waiting for calls");
 		return;
 	}
 	if (listener->ringing) {
-		call_end(call, "busy", "the callee is answering another call");
+		call_end(call, WIRE(BUSY), "the callee is answering another call");
 		return;
 	}
 	if (call->tun && (!listener->accept_tun || !ip_addr_equal(&listener->addr,
 								  &call->callee_addr))) {
-		call_end(call, "rejected", "the callee does not take network calls "
+		call_end(call, WIRE(REJECTED), "the callee does not take network calls "
 			 "(insel listen --tun)");
 		return;
 	}
 	if (!call->tun && listener->addr.family != call->sec->cfg.lan_address.family) {
-		call_end(call, "rejected", "the callee listens over another IP family than the "
+		call_end(call, WIRE(REJECTED), "the callee listens over another IP family than the "
 			 "gateway's LAN address, which UDP calls use");
 		return;
 	}
@@ -149,7 +150,7 @@ static void refuse_gateway(struct call *call)
 {
 	log_warn("call %s: the caller's gateway names a LAN address outside LAN %s's prefixes",
 		 call->id_hex, call->caller);
-	call_end(call, "gateway_outside_lan", "the caller's gateway gave a LAN address outside "
+	call_end(call, WIRE(GATEWAY_OUTSIDE_LAN), "the caller's gateway gave a LAN address outside "
 		 "its LAN's prefixes in the directory");
 }
 
@@ -164,7 +165,7 @@ static void caller_lan_reply(void *ctx, const json_t *reply, int err)
 	size_t ndir = 0;
 
 	if (err || !msg_reply_is_ok(reply, NULL, NULL)) {
-		call_end(call, "principal_unreachable", "cannot check the caller with the directory");
+		call_end(call, WIRE(PRINCIPAL_UNREACHABLE), "cannot check the caller with the directory");
 		return;
 	}
 	if (lan && (entry = directory_lan(reply, lan + 1)))
@@ -172,7 +173,7 @@ static void caller_lan_reply(void *ctx, const json_t *reply, int err)
 	if (!prefixes_within(call->tun_remote, call->ntun_remote, dir, ndir)) {
 		log_warn("call %s: network call from an address outside the caller's LAN",
 			 call->id_hex);
-		call_end(call, "forbidden", "the caller's address is not in the caller's LAN");
+		call_end(call, WIRE(FORBIDDEN), "the caller's address is not in the caller's LAN");
 		return;
 	}
 	if (!gateways_within(call, dir, ndir)) {
@@ -195,13 +196,13 @@ static void check_tun_caller(struct call *call)
 	    !call->has_callee_addr ||
 	    !ip_addr_equal(&call->tun_local[0].addr, &call->callee_addr) ||
 	    !inside_our_lan(call->sec, call->tun_local, 1)) {
-		call_end(call, "forbidden", "a host-to-host network call joins one caller "
+		call_end(call, WIRE(FORBIDDEN), "a host-to-host network call joins one caller "
 			 "address to the callee's address");
 		return;
 	}
 	caller_lan = strchr(call->caller, '@');
 	if (request_lan_list(call, caller_lan ? caller_lan + 1 : call->caller, caller_lan_reply))
-		call_end(call, "principal_unreachable",
+		call_end(call, WIRE(PRINCIPAL_UNREACHABLE),
 			 "the callee's gateway cannot reach the directory");
 }
 
@@ -216,11 +217,11 @@ static void trunk_caller_reply(void *ctx, const json_t *reply, int err)
 	size_t ndir;
 
 	if (err || !msg_reply_is_ok(reply, NULL, NULL)) {
-		call_end(call, "principal_unreachable", "cannot check the trunk with the directory");
+		call_end(call, WIRE(PRINCIPAL_UNREACHABLE), "cannot check the trunk with the directory");
 		return;
 	}
 	if (!call->peer) {
-		call_end(call, "peer_lost", "the caller's gateway went away");
+		call_end(call, WIRE(PEER_LOST), "the caller's gateway went away");
 		return;
 	}
 	entry = directory_lan(reply, call->caller);
@@ -228,7 +229,7 @@ static void trunk_caller_reply(void *ctx, const json_t *reply, int err)
 	    !directory_names_certificate(entry, tls_conn_peer(call->peer->tls)->fingerprint)) {
 		log_warn("call %s: trunk from LAN %s by a secondary the directory does not name",
 			 call->id_hex, call->caller);
-		call_end(call, "forbidden", "the calling gateway does not serve that LAN");
+		call_end(call, WIRE(FORBIDDEN), "the calling gateway does not serve that LAN");
 		return;
 	}
 	ndir = directory_prefixes(entry, dir, SECONDARY_MAX_PREFIXES);
@@ -238,7 +239,7 @@ static void trunk_caller_reply(void *ctx, const json_t *reply, int err)
 	    !prefixes_within(call->tun_local, call->ntun_local, t->cfg->local, t->cfg->nlocal)) {
 		log_warn("call %s: trunk from LAN %s asks for prefixes outside the configured "
 			 "and directory ones", call->id_hex, call->caller);
-		call_end(call, "forbidden", "the trunk's prefixes do not match this gateway's "
+		call_end(call, WIRE(FORBIDDEN), "the trunk's prefixes do not match this gateway's "
 			 "trunk configuration and the directory");
 		return;
 	}
@@ -249,11 +250,11 @@ static void trunk_caller_reply(void *ctx, const json_t *reply, int err)
 	if (t->call && t->call != call) {
 		log_info("trunk to LAN %s: a new call replaces call %s", call->caller,
 			 t->call->id_hex);
-		call_end(t->call, "replaced", "the peer gateway placed the trunk again");
+		call_end(t->call, WIRE(REPLACED), "the peer gateway placed the trunk again");
 	}
 	t->call = call;
 	if (spawn_aux(call, callee_bound))
-		call_end(call, "aux_failed", "cannot start the call's auxiliary");
+		call_end(call, WIRE(AUX_FAILED), "cannot start the call's auxiliary");
 }
 
 /* The directory's record of the caller's LAN must name the secondary that connected. */
@@ -263,11 +264,11 @@ static void caller_check_reply(void *ctx, const json_t *reply, int err)
 	const struct pki_identity *peer;
 
 	if (err) {
-		call_end(call, "principal_unreachable", "cannot check the caller with the directory");
+		call_end(call, WIRE(PRINCIPAL_UNREACHABLE), "cannot check the caller with the directory");
 		return;
 	}
 	if (!call->peer) {
-		call_end(call, "peer_lost", "the caller's gateway went away");
+		call_end(call, WIRE(PEER_LOST), "the caller's gateway went away");
 		return;
 	}
 	peer = tls_conn_peer(call->peer->tls);
@@ -275,7 +276,7 @@ static void caller_check_reply(void *ctx, const json_t *reply, int err)
 	    !directory_names_certificate(reply, peer->fingerprint)) {
 		log_warn("call %s: secondary '%s' is not the directory's gateway for caller %s",
 			 call->id_hex, peer->name, call->caller);
-		call_end(call, "forbidden", "the caller does not belong to the calling gateway");
+		call_end(call, WIRE(FORBIDDEN), "the caller does not belong to the calling gateway");
 		return;
 	}
 	if (call->tun) {
@@ -318,33 +319,33 @@ void call_incoming(struct secondary *s, struct peer_conn *p, const json_t *reque
 
 	rc = peer_call_request_decode(request, &r, &why);
 	if (r.call_id == 0) {
-		peer_send(p, msg_reply_error(msg_id(request), "bad_request", "bad call id"));
+		peer_send(p, msg_reply_error(msg_id(request), WIRE(BAD_REQUEST), "bad call id"));
 		return;
 	}
 	if (call_find(s, id_format(r.call_id, id_text))) {
-		peer_send(p, msg_reply_error(msg_id(request), "bad_request", "duplicate call id"));
+		peer_send(p, msg_reply_error(msg_id(request), WIRE(BAD_REQUEST), "duplicate call id"));
 		return;
 	}
 	if ((long long)call_count(s) >= s->cfg.max_calls) {
-		peer_send(p, msg_reply_error(msg_id(request), "limit",
+		peer_send(p, msg_reply_error(msg_id(request), WIRE(LIMIT),
 					     "the callee's gateway is at its call limit"));
 		return;
 	}
 	call = call_new(s, false, r.call_id);
 	if (!call) {
-		peer_send(p, msg_reply_error(msg_id(request), "internal", "out of memory"));
+		peer_send(p, msg_reply_error(msg_id(request), WIRE(INTERNAL), "out of memory"));
 		return;
 	}
 	call->peer = p;
 	call->peer_request = msg_id(request);
 	p->call = call;
 	if (rc) {
-		call_end(call, "bad_request", why);
+		call_end(call, WIRE(BAD_REQUEST), why);
 		return;
 	}
 	take_request(call, &r);
 	if (call->tun && s->unprivileged) {  /* a network call or a trunk */
-		call_end(call, "tun_unavailable", "the callee's gateway runs without root, which "
+		call_end(call, WIRE(TUN_UNAVAILABLE), "the callee's gateway runs without root, which "
 			 "network calls need");
 		return;
 	}
@@ -353,12 +354,12 @@ void call_incoming(struct secondary *s, struct peer_conn *p, const json_t *reque
 		if (!call->trunk) {
 			log_warn("call %s: trunk call from LAN %s, which has no [trunk] here",
 				 call->id_hex, call->caller);
-			call_end(call, "forbidden", "no trunk to the calling LAN is configured on "
+			call_end(call, WIRE(FORBIDDEN), "no trunk to the calling LAN is configured on "
 				 "the callee's gateway");
 			return;
 		}
 		if (request_lan_list(call, call->caller, trunk_caller_reply))
-			call_end(call, "principal_unreachable",
+			call_end(call, WIRE(PRINCIPAL_UNREACHABLE),
 				 "the callee's gateway cannot reach the directory");
 		return;
 	}
@@ -366,6 +367,6 @@ void call_incoming(struct secondary *s, struct peer_conn *p, const json_t *reque
 	req = msg_request("lookup", 0);
 	json_object_set_new(req, "callee", json_string(call->caller));
 	if (principal_request(s, req, caller_check_reply, call))
-		call_end(call, "principal_unreachable",
+		call_end(call, WIRE(PRINCIPAL_UNREACHABLE),
 			 "the callee's gateway cannot reach the directory");
 }

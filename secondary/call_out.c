@@ -15,6 +15,7 @@
 #include "log.h"
 #include "msg.h"
 #include "tls.h"
+#include "wire_errors.h"
 
 #define PEER_REPLY_MARGIN_MS 10000  /* on top of the ring time-out */
 
@@ -45,7 +46,7 @@ static void call_request_reply(void *ctx, const json_t *reply, int err)
 	char why[256];
 
 	if (err) {
-		call_end(call, err == INSEL_E_TIMEOUT ? "no_answer" : "peer_down",
+		call_end(call, err == INSEL_E_TIMEOUT ? WIRE(NO_ANSWER) : WIRE(PEER_DOWN),
 			 insel_strerror(err));
 		return;
 	}
@@ -54,7 +55,7 @@ static void call_request_reply(void *ctx, const json_t *reply, int err)
 		return;
 	}
 	if (peer_call_answer_decode(reply, &answer, &bad)) {
-		call_end(call, "no_common", bad);
+		call_end(call, WIRE(NO_COMMON), bad);
 		return;
 	}
 	if (call->tun) {
@@ -65,13 +66,13 @@ static void call_request_reply(void *ctx, const json_t *reply, int err)
 		if (!gateways_within(call, call->peer_prefixes, call->npeer_prefixes)) {
 			log_warn("call %s: the callee's gateway names a LAN address outside LAN "
 				 "%s's prefixes", call->id_hex, call->callee_lan);
-			call_end(call, "gateway_outside_lan", "the callee's gateway gave a LAN "
+			call_end(call, WIRE(GATEWAY_OUTSIDE_LAN), "the callee's gateway gave a LAN "
 				 "address outside its LAN's prefixes in the directory");
 			return;
 		}
 	}
 	if (negotiation_finish(call, answer.answer, params, why, sizeof why)) {
-		call_end(call, "no_common", why);
+		call_end(call, WIRE(NO_COMMON), why);
 		return;
 	}
 	start_relay(call, params, caller_up);
@@ -116,12 +117,12 @@ static void caller_bound(struct call *call, const json_t *reply, int err)
 	const char *why = NULL;
 
 	if (take_bound(call, reply, err, &why)) {
-		call_end(call, "aux_failed", why);
+		call_end(call, WIRE(AUX_FAILED), why);
 		return;
 	}
 	call->offer = negotiation_offer(call);
 	if (!call->offer) {
-		call_end(call, "internal", "cannot build the offer");
+		call_end(call, WIRE(INTERNAL), "cannot build the offer");
 		return;
 	}
 	req = peer_call_request_encode(call_request_of(call, &r));
@@ -129,7 +130,7 @@ static void caller_bound(struct call *call, const json_t *reply, int err)
 	if (rpc_call(&call->peer->rpc, req,
 		     (uint32_t)(call->sec->cfg.ring_timeout_ms + PEER_REPLY_MARGIN_MS),
 		     call_request_reply, call))
-		call_end(call, "peer_down", "cannot send the call request");
+		call_end(call, WIRE(PEER_DOWN), "cannot send the call request");
 }
 
 void call_peer_ready(struct call *call, int status, const char *why)
@@ -140,12 +141,12 @@ void call_peer_ready(struct call *call, int status, const char *why)
 		log_warn("call %s: cannot reach the callee's gateway: %s", call->id_hex,
 			 why ? why : insel_strerror(status));
 		call->peer = NULL;
-		call_end(call, "peer_down", why ? why : insel_strerror(status));
+		call_end(call, WIRE(PEER_DOWN), why ? why : insel_strerror(status));
 		return;
 	}
 	rc = spawn_aux(call, caller_bound);
 	if (rc)
-		call_end(call, "aux_failed", insel_strerror(rc));
+		call_end(call, WIRE(AUX_FAILED), insel_strerror(rc));
 }
 
 /* TLS to the peer secondary the directory named (call->peer_*). */
@@ -157,7 +158,7 @@ static void dial(struct call *call)
 	rc = peer_connect(call->sec, call, &call->peer_endpoint, call->peer_name,
 			  call->peer_fingerprint, &call->peer);
 	if (rc)
-		call_end(call, "peer_down", insel_strerror(rc));
+		call_end(call, WIRE(PEER_DOWN), insel_strerror(rc));
 	else
 		peer_also_accept(call->peer, call->peer_previous);
 }
@@ -169,7 +170,7 @@ static void callee_lan_reply(void *ctx, const json_t *reply, int err)
 	const json_t *entry;
 
 	if (err || !msg_reply_is_ok(reply, NULL, NULL)) {
-		call_end(call, "principal_unreachable", "cannot read the callee's LAN from the "
+		call_end(call, WIRE(PRINCIPAL_UNREACHABLE), "cannot read the callee's LAN from the "
 			 "directory");
 		return;
 	}
@@ -187,14 +188,14 @@ static void lookup_reply(void *ctx, const json_t *reply, int err)
 	struct ip_endpoint endpoint;
 
 	if (err) {
-		call_end(call, "principal_unreachable", insel_strerror(err));
+		call_end(call, WIRE(PRINCIPAL_UNREACHABLE), insel_strerror(err));
 		return;
 	}
 	if (!msg_reply_is_ok(reply, &code, &message)) {
-		if (strcmp(code, "not_found") == 0)
-			call_end(call, "unknown_callee", message);
-		else if (strcmp(code, "unavailable") == 0)
-			call_end(call, "peer_down", message);
+		if (wire_error_is(code, WERR_NOT_FOUND))
+			call_end(call, WIRE(UNKNOWN_CALLEE), message);
+		else if (wire_error_is(code, WERR_UNAVAILABLE))
+			call_end(call, WIRE(PEER_DOWN), message);
 		else
 			call_end(call, code, message);
 		return;
@@ -204,16 +205,16 @@ static void lookup_reply(void *ctx, const json_t *reply, int err)
 	    msg_get_str(reply, "fingerprint", &fingerprint) ||
 	    msg_get_str_opt(reply, "state", "up", &state) ||
 	    ip_endpoint_parse(endpoint_text, &endpoint)) {
-		call_end(call, "internal", "the directory's answer is malformed");
+		call_end(call, WIRE(INTERNAL), "the directory's answer is malformed");
 		return;
 	}
 	snprintf(call->callee_lan, sizeof call->callee_lan, "%s", lan);
 	if (strcmp(lan, call->sec->cfg.lan) == 0) {
-		call_end(call, "same_lan", "the callee is on this LAN: no call needed");
+		call_end(call, WIRE(SAME_LAN), "the callee is on this LAN: no call needed");
 		return;
 	}
 	if (strcmp(state, "up") != 0) {
-		call_end(call, "peer_down", "the callee's gateway is not reachable");
+		call_end(call, WIRE(PEER_DOWN), "the callee's gateway is not reachable");
 		return;
 	}
 	if ((text = json_string_value(json_object_get(reply, "user"))))
@@ -223,13 +224,13 @@ static void lookup_reply(void *ctx, const json_t *reply, int err)
 		call->has_callee_addr = true;
 	if (call->tun) {
 		if (!call->has_callee_addr) {
-			call_end(call, "bad_request", "a network call (--tun) needs the callee's "
+			call_end(call, WIRE(BAD_REQUEST), "a network call (--tun) needs the callee's "
 				 "host name or IP address, not a user name");
 			return;
 		}
 		/* The caller's address is the one its gateway sees: of the same family. */
 		if (call->callee_addr.family != call->caller_addr.family) {
-			call_end(call, "bad_request", call->callee_addr.family == AF_INET6
+			call_end(call, WIRE(BAD_REQUEST), call->callee_addr.family == AF_INET6
 				 ? "a network call to an IPv6 address must be placed over IPv6 "
 				   "(connect to the gateway's IPv6 address)"
 				 : "a network call to an IPv4 address must be placed over IPv4 "
@@ -246,7 +247,7 @@ static void lookup_reply(void *ctx, const json_t *reply, int err)
 	if (!call->tun)
 		dial(call);
 	else if (request_lan_list(call, call->callee_lan, callee_lan_reply))
-		call_end(call, "principal_unreachable", "the directory cannot be reached");
+		call_end(call, WIRE(PRINCIPAL_UNREACHABLE), "the directory cannot be reached");
 }
 
 void call_place(struct secondary *s, struct client_conn *c, json_int_t request_id,
@@ -258,18 +259,18 @@ void call_place(struct secondary *s, struct client_conn *c, json_int_t request_i
 	json_t *req;
 
 	if ((long long)call_count(s) >= s->cfg.max_calls) {
-		client_send(c, msg_reply_error(request_id, "limit",
+		client_send(c, msg_reply_error(request_id, WIRE(LIMIT),
 					       "this gateway carries at most %lld calls",
 					       s->cfg.max_calls));
 		return;
 	}
 	if (strlen(callee) == 0 || strlen(callee) >= CALL_PARTY_MAX) {
-		client_send(c, msg_reply_error(request_id, "unknown_callee", "no such callee"));
+		client_send(c, msg_reply_error(request_id, WIRE(UNKNOWN_CALLEE), "no such callee"));
 		return;
 	}
 	call = call_new(s, true, 0);
 	if (!call) {
-		client_send(c, msg_reply_error(request_id, "internal", "out of memory"));
+		client_send(c, msg_reply_error(request_id, WIRE(INTERNAL), "out of memory"));
 		return;
 	}
 	call_set_channels(call, &r->channels);
@@ -278,7 +279,7 @@ void call_place(struct secondary *s, struct client_conn *c, json_int_t request_i
 		      ? "UDP calls are placed over IPv4: connect to the gateway's IPv4 address"
 		      : "UDP calls are placed over IPv6: connect to the gateway's IPv6 address";
 	if (why) {
-		client_send(c, msg_reply_error(request_id, "bad_request", "%s", why));
+		client_send(c, msg_reply_error(request_id, WIRE(BAD_REQUEST), "%s", why));
 		unlink_call(call);
 		call->state = CALL_ENDED;
 		call_free(call);
@@ -302,14 +303,14 @@ void call_place(struct secondary *s, struct client_conn *c, json_int_t request_i
 	log_info("call %s: %s calls %s%s", call->id_hex, call->caller, callee,
 		 call->tun ? " (network call)" : "");
 	if (call->tun && s->unprivileged) {
-		call_end(call, "tun_unavailable", "this gateway runs without root, which network "
+		call_end(call, WIRE(TUN_UNAVAILABLE), "this gateway runs without root, which network "
 			 "calls need");
 		return;
 	}
 	req = msg_request("lookup", 0);
 	json_object_set_new(req, "callee", json_string(callee));
 	if (principal_request(s, req, lookup_reply, call))
-		call_end(call, "principal_unreachable",
+		call_end(call, WIRE(PRINCIPAL_UNREACHABLE),
 			 "the directory cannot be reached, so new calls cannot be placed");
 }
 
@@ -335,13 +336,13 @@ static void trunk_lookup_reply(void *ctx, const json_t *reply, int err)
 	size_t ndir;
 
 	if (err || !msg_reply_is_ok(reply, &code, &message)) {
-		call_end(call, "principal_unreachable",
+		call_end(call, WIRE(PRINCIPAL_UNREACHABLE),
 			 err ? insel_strerror(err) : message);
 		return;
 	}
 	entry = directory_lan(reply, cfg->peer_lan);
 	if (!entry) {
-		call_end(call, "unknown_callee", "the directory has no such LAN");
+		call_end(call, WIRE(UNKNOWN_CALLEE), "the directory has no such LAN");
 		return;
 	}
 	name = json_string_value(json_object_get(entry, "secondary"));
@@ -350,13 +351,13 @@ static void trunk_lookup_reply(void *ctx, const json_t *reply, int err)
 	state = json_string_value(json_object_get(entry, "state"));
 	if (!name || !endpoint || !fingerprint || ip_endpoint_parse(endpoint, &call->peer_endpoint) ||
 	    !state || strcmp(state, "up") != 0) {
-		call_end(call, "peer_down", "the peer LAN's gateway is not reachable");
+		call_end(call, WIRE(PEER_DOWN), "the peer LAN's gateway is not reachable");
 		return;
 	}
 	ndir = directory_prefixes(entry, dir, SECONDARY_MAX_PREFIXES);
 	if (cfg->nremote) {
 		if (!prefixes_within(cfg->remote, cfg->nremote, dir, ndir)) {
-			call_end(call, "forbidden", "the trunk's remote prefixes are not all the "
+			call_end(call, WIRE(FORBIDDEN), "the trunk's remote prefixes are not all the "
 				 "peer LAN's in the directory");
 			return;
 		}
@@ -369,7 +370,7 @@ static void trunk_lookup_reply(void *ctx, const json_t *reply, int err)
 			if (family_in(cfg->local, cfg->nlocal, dir[i].addr.family))
 				call->tun_remote[call->ntun_remote++] = dir[i];
 		if (call->ntun_remote == 0) {
-			call_end(call, "no_common", "the peer LAN has no prefix of our LAN's "
+			call_end(call, WIRE(NO_COMMON), "the peer LAN has no prefix of our LAN's "
 				 "address families");
 			return;
 		}
@@ -404,6 +405,6 @@ int call_place_trunk(struct secondary *s, struct trunk *t)
 	log_info("call %s: trunk %s from LAN %s to LAN %s", call->id_hex, t->cfg->name + 6,
 		 s->cfg.lan, t->cfg->peer_lan);
 	if (request_lan_list(call, t->cfg->peer_lan, trunk_lookup_reply))
-		call_end(call, "principal_unreachable", "the directory cannot be reached");
+		call_end(call, WIRE(PRINCIPAL_UNREACHABLE), "the directory cannot be reached");
 	return 0;
 }

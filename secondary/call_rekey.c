@@ -25,6 +25,7 @@
 #include "log.h"
 #include "msg.h"
 #include "rekey.h"
+#include "wire_errors.h"
 
 #define AUX_REKEY_TIMEOUT_MS 5000  /* the local auxiliary is hung if it takes longer */
 
@@ -108,9 +109,9 @@ static bool aux_failed(struct call_rekey *rk, const json_t *reply, int err,
 	*code = NULL;
 	if (!err && msg_reply_is_ok(reply, code, &message))
 		return false;
-	if (!err && *code && strcmp(*code, "rekey_pending") == 0)
+	if (!err && *code && wire_error_is(*code, WERR_REKEY_PENDING))
 		return false;
-	call_end(rk->call, "aux_failed", err ? insel_strerror(err)
+	call_end(rk->call, WIRE(AUX_FAILED), err ? insel_strerror(err)
 		 : message ? message : "the auxiliary refused a new epoch's keys");
 	return true;
 }
@@ -184,7 +185,7 @@ static void exchange_answered(void *ctx, const json_t *reply, int err)
 	rc = install(rk, &keys, true, installed_own);
 	rekey_keys_wipe(&keys);
 	if (rc)
-		call_end(rk->call, "aux_failed", "cannot talk to the call's auxiliary");
+		call_end(rk->call, WIRE(AUX_FAILED), "cannot talk to the call's auxiliary");
 }
 
 static void begin_exchange(struct call_rekey *rk)
@@ -217,7 +218,7 @@ static void on_timer(uv_timer_t *t)
 	if (events & REKEY_OVERDUE) {
 		snprintf(why, sizeof why, "no key exchange with the other site completed for "
 			 "%llu s", (unsigned long long)(now - rk->r.committed_ms) / 1000);
-		call_end(rk->call, "rekey_failed", why);
+		call_end(rk->call, WIRE(REKEY_FAILED), why);
 		return;
 	}
 	if (events & REKEY_START)
@@ -248,7 +249,7 @@ static void installed_answer(void *ctx, const json_t *reply, int err)
 		return;
 	if (code) {
 		rekey_drop_tentative(&rk->r);
-		answer_error(call, rk->answer_id, "rekey_pending",
+		answer_error(call, rk->answer_id, WIRE(REKEY_PENDING),
 			     "the current epoch is not in use both ways yet");
 		rearm(rk);
 		return;
@@ -268,22 +269,22 @@ void call_rekey_request(struct call *call, const json_t *req)
 	int rc;
 
 	if (!rk || !rk->started) {
-		answer_error(call, id, "bad_state", "the call is not up");
+		answer_error(call, id, WIRE(BAD_STATE), "the call is not up");
 		return;
 	}
 	if (peer_rekey_decode(req, &m, &why)) {
-		answer_error(call, id, "bad_request", why);
+		answer_error(call, id, WIRE(BAD_REQUEST), why);
 		return;
 	}
 	if (rk->answer_out) {
-		answer_error(call, id, "rekey_busy", "an exchange is being answered");
+		answer_error(call, id, WIRE(REKEY_BUSY), "an exchange is being answered");
 		return;
 	}
 	rc = rekey_respond(&rk->r, m.epoch, m.public, now_ms(rk), rk->answer_pub, &keys);
 	if (rc) {
 		answer_error(call, id,
-			     rc == INSEL_E_CONFLICT || rc == INSEL_E_LIMIT ? "rekey_busy"
-			     : rc == INSEL_E_REPLAY ? "bad_epoch" : "bad_key",
+			     rc == INSEL_E_CONFLICT || rc == INSEL_E_LIMIT ? WIRE(REKEY_BUSY)
+			     : rc == INSEL_E_REPLAY ? WIRE(BAD_EPOCH) : WIRE(BAD_KEY),
 			     rc == INSEL_E_CONFLICT ? "this side's own exchange is under way"
 			     : rc == INSEL_E_LIMIT ? "the last exchange was a moment ago"
 			     : rc == INSEL_E_REPLAY ? "not the next epoch"
@@ -295,7 +296,7 @@ void call_rekey_request(struct call *call, const json_t *req)
 	rc = install(rk, &keys, false, installed_answer);
 	rekey_keys_wipe(&keys);
 	if (rc)
-		call_end(call, "aux_failed", "cannot talk to the call's auxiliary");
+		call_end(call, WIRE(AUX_FAILED), "cannot talk to the call's auxiliary");
 }
 
 void call_rekey_done(struct call *call, const json_t *notice)

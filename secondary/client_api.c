@@ -31,6 +31,7 @@
 #include "msg.h"
 #include "secondary.h"
 #include "tls.h"
+#include "wire_errors.h"
 
 #define CLIENT_REQUEST_TIMEOUT_MS 10000
 
@@ -57,20 +58,20 @@ static void hello_handle(struct client_conn *c, json_t *req)
 	const char *role;
 
 	if (c->hello_done) {
-		reply_error(c, req, "protocol", "hello was already said");
+		reply_error(c, req, WIRE(PROTOCOL), "hello was already said");
 		return;
 	}
 	if (msg_get_int(req, "version", 1, 1000, &version) ||
 	    msg_get_str_opt(req, "role", "client", &role)) {
-		reply_error(c, req, "bad_request", msg_field_error());
+		reply_error(c, req, WIRE(BAD_REQUEST), msg_field_error());
 		return;
 	}
 	if (version != MSG_PROTOCOL_VERSION) {
-		reply_error(c, req, "version", "this gateway speaks protocol version 1");
+		reply_error(c, req, WIRE(UNSUPPORTED_VERSION), "this gateway speaks protocol version 1");
 		return;
 	}
 	if (strcmp(role, "client") != 0) {
-		reply_error(c, req, "forbidden", "this is the client port; only clients speak here");
+		reply_error(c, req, WIRE(FORBIDDEN), "this is the client port; only clients speak here");
 		return;
 	}
 	c->hello_done = true;
@@ -93,11 +94,11 @@ struct login_wait {
  * (it says when to try again). */
 static json_t *login_refusal(json_int_t id, const char *code, const char *message)
 {
-	if (strcmp(code, "auth_failed") == 0)
-		return msg_reply_error(id, "bad_password", "wrong user name or password");
-	if (strcmp(code, "busy") == 0 || strcmp(code, "limit") == 0)
-		return msg_reply_error(id, "busy", "%s", message);
-	return msg_reply_error(id, "internal", "the directory could not check the password: %s",
+	if (wire_error_is(code, WERR_AUTH_FAILED))
+		return msg_reply_error(id, WIRE(BAD_PASSWORD), "wrong user name or password");
+	if (wire_error_is(code, WERR_BUSY) || wire_error_is(code, WERR_LIMIT))
+		return msg_reply_error(id, WIRE(BUSY), "%s", message);
+	return msg_reply_error(id, WIRE(INTERNAL), "the directory could not check the password: %s",
 			       message);
 }
 
@@ -106,7 +107,7 @@ static bool login_slot(struct client_conn *c, json_int_t id)
 {
 	if (!c->tls || tls_conn_authenticated(c->tls) == 0)
 		return true;
-	client_send(c, msg_reply_error(id, "limit", "this gateway serves its maximum of %u "
+	client_send(c, msg_reply_error(id, WIRE(LIMIT), "this gateway serves its maximum of %u "
 				       "logged-in clients", c->sec->cfg.client_limits
 								   .max_authenticated));
 	tls_conn_close(c->tls, INSEL_E_LIMIT);
@@ -124,7 +125,7 @@ static void login_reply(void *ctx, const json_t *reply, int err)
 		c->login_pending = false;
 		c->login_wait = NULL;
 		if (err) {
-			client_send(c, msg_reply_error(w->id, "principal_unreachable",
+			client_send(c, msg_reply_error(w->id, WIRE(PRINCIPAL_UNREACHABLE),
 						       "cannot check the password: %s",
 						       insel_strerror(err)));
 		} else if (!msg_reply_is_ok(reply, &code, &message)) {
@@ -160,20 +161,20 @@ static void login_handle(struct client_conn *c, json_t *req)
 	int rc;
 
 	if (msg_get_str(req, "user", &user) || msg_get_str(req, "password", &password)) {
-		reply_error(c, req, "bad_request", msg_field_error());
+		reply_error(c, req, WIRE(BAD_REQUEST), msg_field_error());
 		return;
 	}
 	if (!pki_name_valid(user)) {
-		reply_error(c, req, "bad_password", "wrong user name or password");
+		reply_error(c, req, WIRE(BAD_PASSWORD), "wrong user name or password");
 		return;
 	}
 	if (c->login_pending) {
-		reply_error(c, req, "bad_request", "a login is already in progress");
+		reply_error(c, req, WIRE(BAD_REQUEST), "a login is already in progress");
 		return;
 	}
 	w = calloc(1, sizeof *w);
 	if (!w) {
-		reply_error(c, req, "internal", "out of memory");
+		reply_error(c, req, WIRE(INTERNAL), "out of memory");
 		return;
 	}
 	w->conn = c;
@@ -188,7 +189,7 @@ static void login_handle(struct client_conn *c, json_t *req)
 	rc = principal_request(c->sec, check, login_reply, w);
 	if (rc) {
 		free(w);
-		reply_error(c, req, "principal_unreachable",
+		reply_error(c, req, WIRE(PRINCIPAL_UNREACHABLE),
 			    "the directory cannot be reached to check the password");
 		return;
 	}
@@ -212,11 +213,11 @@ static void call_handle(struct client_conn *c, json_t *req)
 	char where[IP_STRLEN];
 
 	if (client_call_request_decode(req, &r, &why)) {
-		reply_error(c, req, "bad_request", why);
+		reply_error(c, req, WIRE(BAD_REQUEST), why);
 		return;
 	}
 	if (!address_in_lan(c->sec, &c->addr)) {
-		client_send(c, msg_reply_error(msg_id(req), "not_in_lan",
+		client_send(c, msg_reply_error(msg_id(req), WIRE(NOT_IN_LAN),
 					       "%s is not inside LAN %s",
 					       ip_addr_format(&c->addr, where, sizeof where),
 					       c->sec->cfg.lan));
@@ -231,7 +232,7 @@ static void listen_handle(struct client_conn *c, json_t *req)
 	bool tun;
 
 	if (client_listen_decode(req, &tun, &why)) {
-		reply_error(c, req, "bad_request", why);
+		reply_error(c, req, WIRE(BAD_REQUEST), why);
 		return;
 	}
 	c->listening = true;
@@ -349,7 +350,7 @@ static void calls_handle(struct client_conn *c, json_t *req)
 		w = NULL;
 	}
 	if (!w) {
-		reply_error(c, req, "internal", "out of memory");
+		reply_error(c, req, WIRE(INTERNAL), "out of memory");
 		return;
 	}
 	w->conn = c;
@@ -383,16 +384,16 @@ static void hangup_handle(struct client_conn *c, json_t *req)
 	struct call *call;
 
 	if (client_hangup_decode(req, &h, &why)) {
-		reply_error(c, req, "bad_request", why);
+		reply_error(c, req, WIRE(BAD_REQUEST), why);
 		return;
 	}
 	call = h.call[0] ? call_find(c->sec, h.call) : NULL;
 	if (!call || !call_involves(call, c)) {
-		reply_error(c, req, "unknown_call", "no such call in progress");
+		reply_error(c, req, WIRE(UNKNOWN_CALL), "no such call in progress");
 		return;
 	}
 	client_send(c, msg_reply_ok(msg_id(req)));
-	call_end(call, "hangup", "hung up by a party");
+	call_end(call, WIRE(HANGUP), "hung up by a party");
 }
 
 static void status_handle(struct client_conn *c, json_t *req)
@@ -438,7 +439,7 @@ static void dispatch(struct client_conn *c, json_t *msg, int err)
 	const char *op;
 
 	if (err) {
-		client_send(c, msg_reply_error(-1, insel_errcode(err), "%s", insel_strerror(err)));
+		client_send(c, msg_reply_error(-1, wire_error_name(wire_error_of(err)), "%s", insel_strerror(err)));
 		return;
 	}
 	if (rpc_take_reply(&c->rpc, msg))
@@ -448,22 +449,22 @@ static void dispatch(struct client_conn *c, json_t *msg, int err)
 		if (strcmp(client_ops[i].op, op) != 0)
 			continue;
 		if (!client_role_allowed(c)) {
-			reply_error(c, msg, "forbidden", "this certificate's role may not use the "
+			reply_error(c, msg, WIRE(FORBIDDEN), "this certificate's role may not use the "
 				    "client port");
 			return;
 		}
 		if (client_ops[i].needs_hello && !c->hello_done) {
-			reply_error(c, msg, "protocol", "say hello first");
+			reply_error(c, msg, WIRE(PROTOCOL), "say hello first");
 			return;
 		}
 		if (client_ops[i].needs_login && !c->user[0]) {
-			reply_error(c, msg, "not_logged_in", "log in first");
+			reply_error(c, msg, WIRE(NOT_LOGGED_IN), "log in first");
 			return;
 		}
 		client_ops[i].handle(c, msg);
 		return;
 	}
-	client_send(c, msg_reply_error(msg_id(msg), "unknown_op", "unknown request '%s'",
+	client_send(c, msg_reply_error(msg_id(msg), WIRE(UNKNOWN_OP), "unknown request '%s'",
 				       op ? op : "(none)"));
 }
 

@@ -13,6 +13,7 @@
 #include "log.h"
 #include "secondary.h"
 #include "tls.h"
+#include "wire_errors.h"
 
 static const char *config_arg(int argc, char **argv, const char *usage)
 {
@@ -36,7 +37,7 @@ static void on_signal(uv_signal_t *sig, int signum)
 	s->stopping = true;
 	trunks_stop(s);
 	while (s->calls)
-		call_end(s->calls, "shutdown", "the gateway is stopping");
+		call_end(s->calls, WIRE(SHUTDOWN), "the gateway is stopping");
 	client_api_stop(s);
 	peer_api_stop(s);
 	renew_stop(s);

@@ -27,6 +27,7 @@
 #include "peer_codec.h"
 #include "secondary.h"
 #include "tls.h"
+#include "wire_errors.h"
 
 #define PEER_HELLO_TIMEOUT_MS 5000
 
@@ -38,11 +39,11 @@ static void hello_handle(struct peer_conn *p, json_t *req)
 	json_t *reply;
 
 	if (p->hello_done) {
-		peer_send(p, msg_reply_error(msg_id(req), "protocol", "hello was already said"));
+		peer_send(p, msg_reply_error(msg_id(req), WIRE(PROTOCOL), "hello was already said"));
 		return;
 	}
 	if (msg_get_int(req, "version", 1, 1000, &version) || version != MSG_PROTOCOL_VERSION) {
-		peer_send(p, msg_reply_error(msg_id(req), "version",
+		peer_send(p, msg_reply_error(msg_id(req), WIRE(UNSUPPORTED_VERSION),
 					     "this secondary speaks peer protocol version 1"));
 		return;
 	}
@@ -55,7 +56,7 @@ static void hello_handle(struct peer_conn *p, json_t *req)
 static void call_request_handle(struct peer_conn *p, json_t *req)
 {
 	if (p->call) {
-		peer_send(p, msg_reply_error(msg_id(req), "bad_request",
+		peer_send(p, msg_reply_error(msg_id(req), WIRE(BAD_REQUEST),
 					     "this connection already carries a call"));
 		return;
 	}
@@ -72,11 +73,11 @@ static void hangup_handle(struct peer_conn *p, json_t *req)
 	const char *why;
 
 	if (peer_hangup_decode(req, &h, &why)) {
-		peer_send(p, msg_reply_error(msg_id(req), "bad_request", "%s", why));
+		peer_send(p, msg_reply_error(msg_id(req), WIRE(BAD_REQUEST), "%s", why));
 		return;
 	}
 	if (!p->call || p->call->id != h.call_id) {
-		peer_send(p, msg_reply_error(msg_id(req), "unknown_call",
+		peer_send(p, msg_reply_error(msg_id(req), WIRE(UNKNOWN_CALL),
 					     "this connection carries no such call"));
 		return;
 	}
@@ -101,7 +102,7 @@ static void rekey_handle(struct peer_conn *p, json_t *req)
 	struct call *call = this_call(p, req);
 
 	if (!call) {
-		peer_send(p, msg_reply_error(msg_id(req), "unknown_call",
+		peer_send(p, msg_reply_error(msg_id(req), WIRE(UNKNOWN_CALL),
 					     "this connection carries no such call"));
 		return;
 	}
@@ -140,17 +141,17 @@ static bool peer_refuses(struct peer_conn *p, struct tls_conn *t, size_t op, jso
 	json_int_t req = msg_id(msg);
 
 	if (!id || id->role != PKI_ROLE_SECONDARY) {
-		peer_send(p, msg_reply_error(req, "forbidden", "'%s': only secondaries speak the "
+		peer_send(p, msg_reply_error(req, WIRE(FORBIDDEN), "'%s': only secondaries speak the "
 					     "peer protocol", name));
 		return true;
 	}
 	if (!(peer_ops[op].sides & (p->outgoing ? PEER_OUTGOING : PEER_INCOMING))) {
-		peer_send(p, msg_reply_error(req, "bad_state", "'%s' is not allowed on a "
+		peer_send(p, msg_reply_error(req, WIRE(BAD_STATE), "'%s' is not allowed on a "
 					     "connection this gateway dialled", name));
 		return true;
 	}
 	if (!peer_ops[op].before_hello && !(p->outgoing ? p->ready : p->hello_done)) {
-		peer_send(p, msg_reply_error(req, "protocol", "'%s': say hello first", name));
+		peer_send(p, msg_reply_error(req, WIRE(PROTOCOL), "'%s': say hello first", name));
 		return true;
 	}
 	return false;
@@ -162,7 +163,7 @@ static void peer_message(struct tls_conn *t, json_t *msg, int err)
 	const char *op;
 
 	if (err) {
-		peer_send(p, msg_reply_error(-1, insel_errcode(err), "%s", insel_strerror(err)));
+		peer_send(p, msg_reply_error(-1, wire_error_name(wire_error_of(err)), "%s", insel_strerror(err)));
 		return;
 	}
 	if (rpc_take_reply(&p->rpc, msg))
@@ -175,7 +176,7 @@ static void peer_message(struct tls_conn *t, json_t *msg, int err)
 			return;
 		}
 	}
-	peer_send(p, msg_reply_error(msg_id(msg), "unknown_op", "unknown request '%s'",
+	peer_send(p, msg_reply_error(msg_id(msg), WIRE(UNKNOWN_OP), "unknown request '%s'",
 				     op ? op : "(none)"));
 }
 

@@ -12,6 +12,7 @@
 #include "pki.h"
 #include "rand.h"
 #include "rekey.h"
+#include "wire_errors.h"
 
 #define REASON_WORD_MAX 24
 
@@ -245,11 +246,11 @@ int peer_hangup_decode(const json_t *msg, struct peer_hangup *out, const char **
 	const char *reason;
 	uint64_t id;
 
-	if (get_call(msg, &id) || msg_get_str_opt(msg, "reason", "hangup", &reason))
+	if (get_call(msg, &id) || msg_get_str_opt(msg, "reason", WIRE(HANGUP), &reason))
 		return refuse_field(why);
 	out->call_id = id;
 	snprintf(out->reason, sizeof out->reason, "%s",
-		 reason_is_word(reason) ? reason : "peer_ended");
+		 reason_is_word(reason) ? reason : WIRE(PEER_ENDED));
 	return 0;
 }
 

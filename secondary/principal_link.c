@@ -13,6 +13,7 @@
 #include "rand.h"
 #include "secondary.h"
 #include "tls.h"
+#include "wire_errors.h"
 
 #define BACKOFF_FIRST_MS 500
 #define BACKOFF_MAX_MS 30000
@@ -89,7 +90,7 @@ static void end_revoked_calls(struct principal_link *l)
 		if (call->peer && call->peer->serial[0] && is_revoked_serial(l, call->peer->serial)) {
 			log_warn("call %s: the certificate of '%s' (serial %s) was revoked; ending it",
 				 call->id_hex, call->peer->name, call->peer->serial);
-			call_end(call, "revoked", "the other site's gateway certificate was revoked");
+			call_end(call, WIRE(REVOKED), "the other site's gateway certificate was revoked");
 		}
 	}
 }
@@ -329,7 +330,7 @@ static void on_message(struct tls_conn *c, json_t *msg, int err)
 		revoked_notice(l, msg);
 		return;
 	}
-	tls_conn_send_new(c, msg_reply_error(msg_id(msg), "unknown_op",
+	tls_conn_send_new(c, msg_reply_error(msg_id(msg), WIRE(UNKNOWN_OP),
 					     "a secondary does not serve '%s'",
 					     msg_op(msg) ? msg_op(msg) : "?"));
 }

@@ -40,6 +40,7 @@
 #include "pki_csr.h"
 #include "secondary.h"
 #include "tls.h"
+#include "wire_errors.h"
 
 #define RENEW_CHECK_MAX_MS (3600 * 1000ULL)  /* re-read the clock at least hourly */
 #define RECYCLE_CHECK_MS 200                  /* waiting for the principal link to idle */
@@ -381,7 +382,7 @@ static void renew_reply(void *ctx, const json_t *reply, int err)
 			 err ? insel_strerror(err) : message ? message : "refused");
 		log_warn("renewal: the principal did not renew the certificate: %s", r->last_error);
 		/* A refused request will not be answered otherwise: the next one gets a new key. */
-		if (!err && code && strcmp(code, "refused") == 0) {
+		if (!err && code && wire_error_is(code, WERR_REFUSED)) {
 			keyholder_discard(&r->sec->keyholder, r->pending.id);
 			forget_pending(r);
 		}

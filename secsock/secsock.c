@@ -24,6 +24,7 @@
 #include "msg.h"
 #include "rand.h"
 #include "tls_priv.h"
+#include "wire_errors.h"
 
 #define SEC_DGRAM_MAX 65535
 
@@ -338,7 +339,7 @@ static int answer_offer(struct sec_socket *s, struct sec_call *c, const json_t *
 	int rc;
 
 	if (negotiate_offer_parse(req, &offer, why, sizeof why) != 0) {
-		refuse_offer(c, msg_id(req), NEGOTIATE_BAD_OFFER, why);
+		refuse_offer(c, msg_id(req), WIRE(BAD_OFFER), why);
 		return err_set(err, errlen, INSEL_E_PROTOCOL, "bad offer from '%s': %s",
 			    c->policy.peer.name, why);
 	}

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "err.h"
+#include "wire_errors.h"
 
 void msg_reader_init(struct msg_reader *r, size_t max_body)
 {
@@ -199,7 +200,7 @@ bool msg_reply_is_ok(const json_t *msg, const char **code, const char **message)
 	if (message)
 		*message = json_string_value(json_object_get(err, "message"));
 	if (code && !*code)
-		*code = "protocol";
+		*code = WIRE(PROTOCOL);
 	if (message && !*message)
 		*message = "malformed reply";
 	return false;

@@ -12,6 +12,7 @@
 #include "msg_codec.h"
 #include "msg_get.h"
 #include "rand.h"
+#include "wire_errors.h"
 
 #define KEYS_PER_CHANNEL (2 * SEC_KEY_LEN)
 
@@ -285,7 +286,7 @@ int negotiate_choose(const struct negotiate_offer *offer, const struct negotiate
 		if (has_cipher(allowed, offer->prefs.ciphers[i]))
 			out->cipher = offer->prefs.ciphers[i];
 	if (!out->cipher)
-		return refuse(refusal, NEGOTIATE_NO_COMMON_CIPHER, "cipher", &offer->prefs, allowed,
+		return refuse(refusal, WIRE(NO_COMMON_CIPHER), "cipher", &offer->prefs, allowed,
 			      true);
 	out->compress = (enum sec_compress)-1;
 	for (size_t i = 0; i < offer->prefs.ncompress; i++) {
@@ -295,7 +296,7 @@ int negotiate_choose(const struct negotiate_offer *offer, const struct negotiate
 		}
 	}
 	if (out->compress == (enum sec_compress)-1)
-		return refuse(refusal, NEGOTIATE_NO_COMMON_COMPRESSION, "compression",
+		return refuse(refusal, WIRE(NO_COMMON_COMPRESSION), "compression",
 			      &offer->prefs, allowed, false);
 	out->call_id = offer->call_id;
 	out->nchannels = offer->nchannels;
@@ -328,8 +329,8 @@ static int refusal_of(const json_t *reply, char *err, size_t errlen)
 	const char *code, *message;
 
 	msg_reply_is_ok(reply, &code, &message);
-	if (strcmp(code, NEGOTIATE_NO_COMMON_CIPHER) == 0 ||
-	    strcmp(code, NEGOTIATE_NO_COMMON_COMPRESSION) == 0)
+	if (wire_error_is(code, WERR_NO_COMMON_CIPHER) ||
+	    wire_error_is(code, WERR_NO_COMMON_COMPRESSION))
 		return err_set(err, errlen, INSEL_E_NO_COMMON, "the peer refused the call: %s",
 			   message);
 	return err_set(err, errlen, INSEL_E_REFUSED, "the peer refused the call (%s): %s", code,

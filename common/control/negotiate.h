@@ -37,11 +37,6 @@
 #define NEGOTIATE_MAX_CHOICES 8   /* entries in an offer's cipher or compression list */
 #define NEGOTIATE_ERR_MAX 256
 
-/* Stable refusal codes (the "code" of the error reply). */
-#define NEGOTIATE_NO_COMMON_CIPHER "no_common_cipher"
-#define NEGOTIATE_NO_COMMON_COMPRESSION "no_common_compression"
-#define NEGOTIATE_BAD_OFFER "bad_offer"
-
 /* What one side accepts (the callee: its allowed set) or prefers (the caller: in order). */
 struct negotiate_prefs {
 	enum sec_cipher ciphers[NEGOTIATE_MAX_CHOICES];
@@ -83,7 +78,7 @@ struct negotiation {
 
 /* Why an offer was refused: code for the error reply, message for humans. */
 struct negotiate_refusal {
-	const char *code;
+	const char *code;   /* its wire name: WIRE(NO_COMMON_CIPHER) or (NO_COMMON_COMPRESSION) */
 	char message[NEGOTIATE_ERR_MAX];
 };
 

@@ -1,6 +1,7 @@
 /* One error space for all of insel: negative errno values plus project codes below
  * INSEL_E_BASE. Every function that can fail returns 0 (or a count) on success and one of
- * these negative values on failure; insel_strerror() names any of them. */
+ * these negative values on failure; insel_strerror() names any of them; wire_error_of() (wire_errors.h) gives the code an error
+ * reply carries for one. */
 #ifndef INSEL_ERR_H
 #define INSEL_ERR_H
 
@@ -49,8 +50,5 @@ const char *insel_strerror(int err);
  * err (if err and errlen), and returns code, so that one line both says and fails. */
 int err_set(char *err, size_t errlen, int code, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
-
-/* The stable wire name of an error (for {"error":{"code":...}}), e.g. "malformed". */
-const char *insel_errcode(int err);
 
 #endif
