@@ -17,11 +17,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "buf.h"
 #include "channel.h"
+#include "chanparams.h"
 #include "err.h"
 #include "frame.h"
-#include "msg.h"
+#include "msg_codec.h"
+#include "negotiate.h"
 #include "rand.h"
 #include "tls_priv.h"
 #include "wire_errors.h"
@@ -734,4 +737,26 @@ int sec_import(const struct sec_channel_params *params, size_t n, int udp_fd,
 	}
 	*out = c;
 	return 0;
+}
+
+/* ---- helpers the installed header offers, so applications need nothing else ---- */
+
+void sec_params_wipe(struct sec_channel_params *p)
+{
+	chanparams_wipe(p);
+}
+
+int sec_endpoint_parse(const char *text, struct ip_endpoint *out)
+{
+	return ip_endpoint_parse(text, out);
+}
+
+char *sec_endpoint_format(const struct ip_endpoint *e, char *out, size_t outlen)
+{
+	return ip_endpoint_format(e, out, outlen);
+}
+
+const char *sec_strerror(int err)
+{
+	return insel_strerror(err);
 }

@@ -13,8 +13,13 @@
  * imports them and carries the traffic. A call negotiates one UDP socket for all its
  * channels; frames are told apart by their receiver session id.
  *
- * Every function that can fail returns a negative insel error and, where it takes err,
- * writes a sentence there. */
+ * Every function that can fail returns a negative insel error (INSEL_E_*, err_codes.h, or
+ * a negative errno; sec_strerror names it) and, where it takes err, writes a sentence
+ * there.
+ *
+ * Installed as <insel/secsock.h> with the shared library libinsel-secsock
+ * (`pkg-config --cflags --libs insel-secsock`, docs/secsock.md); it includes only the type
+ * headers beside it, and the library exports the sec_* functions and nothing else. */
 #ifndef INSEL_SECSOCK_H
 #define INSEL_SECSOCK_H
 
@@ -22,10 +27,11 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "addr.h"
-#include "chanparams.h"
-#include "negotiate.h"
-#include "pki.h"
+#include "addr_types.h"
+#include "chanparams_types.h"
+#include "err_codes.h"
+#include "negotiate_types.h"
+#include "pki_types.h"
 
 #define SEC_TIMEOUT_DEFAULT_MS 10000
 
@@ -76,10 +82,20 @@ int sec_call_udp_endpoint(const struct sec_call *c, struct ip_endpoint *out);
  * duplicate of the UDP socket in *udp_fd. Only a call that has not sent or received yet
  * can be exported (a counter must never be used twice under one key); afterwards this
  * call can no longer carry data, only be closed. The caller wipes params
- * (chanparams_wipe) once they are passed on. */
+ * (sec_params_wipe) once they are passed on. */
 int sec_export(struct sec_call *c, struct sec_channel_params *params, size_t *n, int *udp_fd);
 /* Builds a call from exported channels; takes ownership of udp_fd. */
 int sec_import(const struct sec_channel_params *params, size_t n, int udp_fd,
 	       struct sec_call **out);
+
+/* Wipes the keys of exported channel parameters. */
+void sec_params_wipe(struct sec_channel_params *p);
+
+/* "1.2.3.4:80", "[2001:db8::1]:80"; 0, or INSEL_E_BAD_ADDR. */
+int sec_endpoint_parse(const char *text, struct ip_endpoint *out);
+/* The text form of an endpoint (at most IP_STRLEN bytes with its NUL); returns out. */
+char *sec_endpoint_format(const struct ip_endpoint *e, char *out, size_t outlen);
+/* A sentence for any error a sec_* function returned; never NULL. */
+const char *sec_strerror(int err);
 
 #endif

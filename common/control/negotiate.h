@@ -30,31 +30,18 @@
 
 #include "addr.h"
 #include "chanparams.h"
+#include "negotiate_types.h"
 
 #define NEGOTIATE_EXPORTER_LABEL "EXPORTER-insel-call-keys"
 #define NEGOTIATE_NONCE_LEN 32
 #define NEGOTIATE_CONTEXT_LEN (8 + 2 * NEGOTIATE_NONCE_LEN)
-#define NEGOTIATE_MAX_CHOICES 8   /* entries in an offer's cipher or compression list */
 #define NEGOTIATE_ERR_MAX 256
-
-/* What one side accepts (the callee: its allowed set) or prefers (the caller: in order). */
-struct negotiate_prefs {
-	enum sec_cipher ciphers[NEGOTIATE_MAX_CHOICES];
-	size_t nciphers;
-	enum sec_compress compress[NEGOTIATE_MAX_CHOICES];
-	size_t ncompress;
-};
 
 /* One side's contribution: its randomness, where its UDP socket is, its receiver ids. */
 struct negotiate_side {
 	uint8_t nonce[NEGOTIATE_NONCE_LEN];
 	struct ip_endpoint endpoint;
 	uint32_t sessions[SEC_MAX_CHANNELS];
-};
-
-struct negotiate_channel {
-	uint16_t port;       /* the caller's application port (0: none, e.g. tun) */
-	uint16_t peer_port;  /* the callee's application port (0: none) */
 };
 
 /* An offer as sent or as parsed. */

@@ -9,22 +9,11 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-/* Large enough for "[ffff:...:ffff]:65535" and "ffff:...:ffff/128". */
-#define IP_STRLEN 64
-
-struct ip_addr {
-	int family;  /* AF_INET or AF_INET6 */
-	uint8_t bytes[16];
-};
+#include "addr_types.h"
 
 struct ip_prefix {
 	struct ip_addr addr;  /* the network address: bits past len are zero */
 	unsigned len;
-};
-
-struct ip_endpoint {
-	struct ip_addr addr;
-	uint16_t port;
 };
 
 /* Maximum prefix length of the family: 32 or 128. */

@@ -15,7 +15,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "err.h"
+#include "negotiate.h"
 #include "pki.h"
 #include "secsock.h"
 
