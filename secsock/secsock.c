@@ -31,6 +31,8 @@
 
 #define SEC_DGRAM_MAX 65535
 
+_Static_assert(SEC_MAX_MSG == CHANNEL_MAX_MSG, "secsock.h promises what channel.h carries");
+
 struct sec_socket {
 	struct tls_creds *creds;
 	int listen_fd;

@@ -34,6 +34,7 @@
 #include "pki_types.h"
 
 #define SEC_TIMEOUT_DEFAULT_MS 10000
+#define SEC_MAX_MSG 65536  /* largest message sec_send takes (fragmented as needed) */
 
 struct sec_options {
 	const char *ca_file, *cert_file, *key_file;
@@ -63,7 +64,7 @@ int sec_connect(struct sec_socket *s, const struct ip_endpoint *to, enum pki_rol
 		const char *expect_name, const struct negotiate_channel *channels,
 		size_t nchannels, struct sec_call **out, char *err, size_t errlen);
 
-/* Sends one message of up to CHANNEL_MAX_MSG bytes on a channel; returns len or an error. */
+/* Sends one message of up to SEC_MAX_MSG bytes on a channel; returns len or an error. */
 ssize_t sec_send(struct sec_call *c, unsigned channel, const void *data, size_t len);
 /* Receives the next message on any channel into buf, its channel into *channel. Waits
  * up to timeout_ms (-1: forever). Returns its length, INSEL_E_TIMEOUT, or INSEL_E_TOO_BIG
