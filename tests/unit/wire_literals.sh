@@ -12,9 +12,10 @@ names=$(sed -nE 's/^WIRE_ERROR\([A-Z_]+, "([a-z_]+)".*/\1/p; s/^WIRE_ERROR_ALIAS
 [ -n "$names" ] || { echo "no codes read from $def"; exit 1; }
 
 # The calls that send a code or a call's end reason, and the comparisons of a received one.
-senders='msg_reply_error|reply_error|call_end|aux_end|control_reply_error|answer_error|refuse_offer|refuse|api_reply_error'
+# (any prefix: api_reply_error, dispatch_reply_error, peer_refuse, ...)
+senders='[a-z_]*(reply_error|error_reply|refuse|refuse_[a-z]+|call_end|aux_end|answer_error|end_call)'
 found=$(grep -rnE --include='*.c' --include='*.h' \
-	"\b($senders)\([^;\"]*\"($names)\"|strcmp\(\*?(code|reason)[^,]*, \"($names)\"|\*?code = \"($names)\"|\"reason\", \"($names)\"|(code|reason) : \"($names)\"" \
+	"\b$senders\([^;\"]*\"($names)\"|strcmp\([^,]*(code|reason)[^,]*, \"($names)\"|\*?code = \"($names)\"|\"reason\", \"($names)\"|(code|reason) : \"($names)\"" \
 	"$root/common" "$root/principal" "$root/secondary" "$root/auxiliary" "$root/client" "$root/secsock" \
 	2>/dev/null || true)
 if [ -n "$found" ]; then
