@@ -1,11 +1,14 @@
 /* insel-auxiliary's private header: the state of one call's bridge process.
  *
- * One struct aux per process. The parent (insel-secondary) drives it over the control
- * socket on fd 3 (control.c: bind, start, stats, hangup; docs/auxiliary.md); the relay
- * (relay.c) moves datagrams between the LAN sockets and the shared WAN socket through
- * the channels of channel.h; timers.c runs keep-alives, peer-death and idle detection;
- * privdrop.c confines the process once its sockets exist. Every libuv handle lives
- * inside struct aux, so closing needs no free; run_main() tears down after uv_run. */
+ * One struct bridge per process, named after the role (the per-call bridge) so that it is
+ * not mistaken for the secondary's struct aux, its handle on one auxiliary process; the
+ * auxiliary's other names keep the program's aux_ and AUX_ prefixes. The parent
+ * (insel-secondary) drives it over the control socket on fd 3 (control.c: bind, start,
+ * stats, hangup; docs/auxiliary.md); the relay (relay.c) moves datagrams between the LAN
+ * sockets or the TUN and the shared WAN socket through the channels of channel.h;
+ * timers.c runs keep-alives, peer-death and idle detection; privdrop.c confines the
+ * process once its sockets exist. Every libuv handle lives inside struct bridge, so
+ * closing needs no free; run_main() tears down after uv_run. */
 #ifndef INSEL_AUXILIARY_H
 #define INSEL_AUXILIARY_H
 
@@ -46,13 +49,13 @@ enum aux_state {
 };
 #define AUX_ANY_LIVE (AUX_NEW | AUX_BOUND | AUX_RUNNING)
 
-struct aux;
+struct bridge;
 
 /* One channel of the call: its LAN socket, its data channel and where plaintext goes. */
 struct aux_lan {
 	uv_udp_t udp;
 	bool udp_open;
-	struct aux *aux;
+	struct bridge *bridge;
 	unsigned index;
 	uint16_t port;             /* the real bound port */
 	struct channel *ch;        /* NULL until "start" */
@@ -100,12 +103,12 @@ struct aux_tun {
  * reused, so the fast path never allocates. */
 struct aux_send_slot {
 	uv_udp_send_t req;
-	struct aux *aux;
+	struct bridge *bridge;
 	uint8_t *data;
 	bool busy;
 };
 
-struct aux {
+struct bridge {
 	uv_loop_t *loop;
 	enum aux_state state;
 	int exit_code;
@@ -147,25 +150,25 @@ struct aux {
 int run_main(int argc, char **argv);
 /* Ends the call: optionally tells the parent {"op":"ended",...}, flushes and closes the
  * control socket, closes every handle. exit_code is the process's. Idempotent. */
-void aux_end(struct aux *a, const char *reason, const char *message, int exit_code,
-	     bool notify);
+void bridge_end(struct bridge *br, const char *reason, const char *message, int exit_code,
+		bool notify);
 
 /* control.c */
-int control_start(struct aux *a, int fd);
+int control_start(struct bridge *br, int fd);
 /* Flushes what was sent, then closes the control socket (bounded by AUX_LINGER_MS). */
-void control_finish(struct aux *a);
+void control_finish(struct bridge *br);
 /* The stats object shared by "stats", "hangup" and "ended" (adds to obj). */
-int aux_stats_into(const struct aux *a, json_t *obj);
-void control_reply(struct aux *a, json_t *reply);
-void control_reply_error(struct aux *a, json_int_t id, int err, const char *code,
+int bridge_stats_into(const struct bridge *br, json_t *obj);
+void control_reply(struct bridge *br, json_t *reply);
+void control_reply_error(struct bridge *br, json_int_t id, int err, const char *code,
 			 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
 /* ctl_bind.c, ctl_start.c: the handlers with a parse step each. */
-void bind_handle(struct aux *a, json_int_t id, const json_t *msg);
-void start_handle(struct aux *a, json_int_t id, const json_t *msg);
+void bind_handle(struct bridge *br, json_int_t id, const json_t *msg);
+void start_handle(struct bridge *br, json_int_t id, const json_t *msg);
 /* ctl_rekey.c: the next epoch's keys (external rekeying), and asking for them. */
-void rekey_handle(struct aux *a, json_int_t id, const json_t *msg);
-void rekey_notify_due(struct aux *a, unsigned channel);
+void rekey_handle(struct bridge *br, json_int_t id, const json_t *msg);
+void rekey_notify_due(struct bridge *br, unsigned channel);
 
 /* sandbox.c: the syscall allowlist, last step of privdrop_confine. */
 int sandbox_enter(void);
@@ -184,14 +187,14 @@ int privdrop_protect_process(void);
 
 /* relay.c: the hub of the data path (its leaves: wan_rx.c, batch.c, sendq.c,
  * tun_relay.c). Starts reading the LAN sockets or the TUN, and the WAN socket. */
-int relay_start(struct aux *a);
+int relay_start(struct bridge *br);
 
 /* sendq.c: sends one datagram from sock to dst without allocating unless the kernel
  * pushes back (then it waits in a send slot, in order). Release wipes and frees the
  * slots after the loop. */
-int sendq_send(struct aux *a, uv_udp_t *sock, const struct ip_endpoint *dst,
+int sendq_send(struct bridge *br, uv_udp_t *sock, const struct ip_endpoint *dst,
 	       const uint8_t *data, size_t len);
-void sendq_release(struct aux *a);
+void sendq_release(struct bridge *br);
 
 /* wan_rx.c: the WAN socket's receive side (UDP GRO). prepare at bind (privileged: the
  * allowlist refuses new descriptors); start polls with the relay's callback, which reads
@@ -204,12 +207,12 @@ struct wan_rx_msg {
 				    * last may be shorter) */
 	struct ip_endpoint from;
 };
-int wan_rx_prepare(struct aux *a);
-int wan_rx_start(struct aux *a, uv_poll_cb on_readable);
-int wan_rx_read(struct aux *a);
+int wan_rx_prepare(struct bridge *br);
+int wan_rx_start(struct bridge *br, uv_poll_cb on_readable);
+int wan_rx_read(struct bridge *br);
 int wan_rx_message(unsigned i, struct wan_rx_msg *m);
-void wan_rx_close(struct aux *a);
-void wan_rx_release(struct aux *a);
+void wan_rx_close(struct bridge *br);
+void wan_rx_release(struct bridge *br);
 
 /* tun_setup.c: a network call's interface, made while privileged. Creates it (a free
  * name after the hint), sets its MTU, brings it up and routes the remote prefixes through
@@ -218,17 +221,17 @@ void wan_rx_release(struct aux *a);
  * packets (docs/tun.md, "Routing"). Needs CAP_NET_ADMIN; before the privilege drop. On
  * failure the rules it added are gone again and the routes go with the interface.
  * Release, after the loop, closes the descriptor: the interface disappears. */
-int tun_create(struct aux *a, const struct aux_bind_tun *req, char *why, size_t whylen);
-void tun_release(struct aux *a);
+int tun_create(struct bridge *br, const struct aux_bind_tun *req, char *why, size_t whylen);
+void tun_release(struct bridge *br);
 
 /* tun_relay.c: the interface's packets, once confined. */
-int tun_relay_start(struct aux *a);
+int tun_relay_start(struct bridge *br);
 /* A whole message from the peer: check it and write it to the interface. */
-void tun_deliver(struct aux *a, const struct channel_msg *m, uint64_t now);
+void tun_deliver(struct bridge *br, const struct channel_msg *m, uint64_t now);
 /* Writes what tun_deliver held back to coalesce; call at the end of each wake-up. */
-void tun_flush(struct aux *a);
-json_t *tun_stats_json(const struct aux *a);
-void tun_close(struct aux *a);     /* stops polling (handle close) */
+void tun_flush(struct bridge *br);
+json_t *tun_stats_json(const struct bridge *br);
+void tun_close(struct bridge *br);     /* stops polling (handle close) */
 
 /* batch.c: datagrams of one wake-up sent with one sendmmsg (UDP GSO where allowed). */
 struct aux_batch {
@@ -250,22 +253,22 @@ extern struct aux_batch aux_to_wan;  /* sealed frames toward the peer (GSO) */
 extern struct aux_batch aux_to_lan;  /* plaintext toward LAN applications (no GSO) */
 /* The buffer (AUX_BATCH_FRAME bytes) for the next datagram to sock/dst, flushing the batch
  * first if it is full or goes elsewhere; batch_commit() then adds it with its length. */
-uint8_t *batch_slot(struct aux *a, struct aux_batch *b, uv_udp_t *sock,
+uint8_t *batch_slot(struct bridge *br, struct aux_batch *b, uv_udp_t *sock,
 		    const struct ip_endpoint *dst, uint64_t *errors);
 void batch_commit(struct aux_batch *b, size_t len);
 /* Copies a datagram into the batch (one over AUX_BATCH_FRAME goes at once, in order). */
-int batch_add(struct aux *a, struct aux_batch *b, uv_udp_t *sock,
+int batch_add(struct bridge *br, struct aux_batch *b, uv_udp_t *sock,
 	      const struct ip_endpoint *dst, const uint8_t *data, size_t len, uint64_t *errors);
-void batch_flush(struct aux *a, struct aux_batch *b);
-void batch_flush_all(struct aux *a);
+void batch_flush(struct bridge *br, struct aux_batch *b);
+void batch_flush_all(struct bridge *br);
 
 /* timers.c */
-int timers_start(struct aux *a);
-void timers_stop(struct aux *a);
+int timers_start(struct bridge *br);
+void timers_stop(struct bridge *br);
 /* Runs the channel timers at once (a keep-alive is wanted now). */
-void timers_kick(struct aux *a);
+void timers_kick(struct bridge *br);
 /* After a WAN wake-up: a channel that switched its send epoch on the peer's first frame
  * of it and has sent nothing since proves it with a keep-alive now. */
-void timers_prove_epochs(struct aux *a);
+void timers_prove_epochs(struct bridge *br);
 
 #endif

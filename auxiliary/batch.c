@@ -28,12 +28,12 @@ static bool same_dst(const struct aux_batch *b, uv_udp_t *sock, const struct ip_
 	return b->sock == sock && b->dst.port == dst->port && ip_addr_equal(&b->dst.addr, &dst->addr);
 }
 
-uint8_t *batch_slot(struct aux *a, struct aux_batch *b, uv_udp_t *sock,
+uint8_t *batch_slot(struct bridge *br, struct aux_batch *b, uv_udp_t *sock,
 		    const struct ip_endpoint *dst, uint64_t *errors)
 {
 	if (b->n == AUX_BATCH_FRAMES || (b->n && (!same_dst(b, sock, dst) ||
 						   b->errors != errors)))
-		batch_flush(a, b);
+		batch_flush(br, b);
 	if (b->n == 0) {
 		b->sock = sock;
 		b->dst = *dst;
@@ -47,14 +47,14 @@ void batch_commit(struct aux_batch *b, size_t len)
 	b->len[b->n++] = len;
 }
 
-int batch_add(struct aux *a, struct aux_batch *b, uv_udp_t *sock,
+int batch_add(struct bridge *br, struct aux_batch *b, uv_udp_t *sock,
 	      const struct ip_endpoint *dst, const uint8_t *data, size_t len, uint64_t *errors)
 {
 	if (len > AUX_BATCH_FRAME) {
-		batch_flush(a, b);  /* keep the order */
-		return sendq_send(a, sock, dst, data, len);
+		batch_flush(br, b);  /* keep the order */
+		return sendq_send(br, sock, dst, data, len);
 	}
-	memcpy(batch_slot(a, b, sock, dst, errors), data, len);
+	memcpy(batch_slot(br, b, sock, dst, errors), data, len);
 	batch_commit(b, len);
 	return 0;
 }
@@ -132,7 +132,7 @@ static unsigned send_direct(struct aux_batch *b, int fd)
 
 /* Straight on the socket when libuv has nothing queued there; what the kernel does not
  * take goes through sendq_send (which queues on EAGAIN, keeping the order). */
-void batch_flush(struct aux *a, struct aux_batch *b)
+void batch_flush(struct bridge *br, struct aux_batch *b)
 {
 	unsigned done = 0;
 	uv_os_fd_t fd;
@@ -143,13 +143,13 @@ void batch_flush(struct aux *a, struct aux_batch *b)
 	    uv_fileno((uv_handle_t *)b->sock, &fd) == 0)
 		done = send_direct(b, fd);
 	for (unsigned i = done; i < b->n; i++)
-		if (sendq_send(a, b->sock, &b->dst, b->frame[i], b->len[i]) != 0)
+		if (sendq_send(br, b->sock, &b->dst, b->frame[i], b->len[i]) != 0)
 			(*b->errors)++;
 	b->n = 0;
 }
 
-void batch_flush_all(struct aux *a)
+void batch_flush_all(struct bridge *br)
 {
-	batch_flush(a, &aux_to_wan);
-	batch_flush(a, &aux_to_lan);
+	batch_flush(br, &aux_to_wan);
+	batch_flush(br, &aux_to_lan);
 }

@@ -25,78 +25,78 @@ static void close_handle(uv_handle_t *h)
 		uv_close(h, NULL);
 }
 
-static void close_all_handles(struct aux *a)
+static void close_all_handles(struct bridge *br)
 {
-	timers_stop(a);
-	close_handle((uv_handle_t *)&a->tick_timer);
-	close_handle((uv_handle_t *)&a->idle_timer);
-	close_handle((uv_handle_t *)&a->sigterm);
-	close_handle((uv_handle_t *)&a->sigint);
+	timers_stop(br);
+	close_handle((uv_handle_t *)&br->tick_timer);
+	close_handle((uv_handle_t *)&br->idle_timer);
+	close_handle((uv_handle_t *)&br->sigterm);
+	close_handle((uv_handle_t *)&br->sigint);
 	/* Closing a UDP handle cancels its queued sends; their callbacks free the slots. */
-	if (a->wan_open)
-		close_handle((uv_handle_t *)&a->wan);
-	wan_rx_close(a);
-	for (unsigned i = 0; i < a->n_lan; i++)
-		if (a->lan[i].udp_open)
-			close_handle((uv_handle_t *)&a->lan[i].udp);
-	tun_close(a);
+	if (br->wan_open)
+		close_handle((uv_handle_t *)&br->wan);
+	wan_rx_close(br);
+	for (unsigned i = 0; i < br->n_lan; i++)
+		if (br->lan[i].udp_open)
+			close_handle((uv_handle_t *)&br->lan[i].udp);
+	tun_close(br);
 }
 
-static json_t *ended_notification(const struct aux *a, const char *reason,
+static json_t *ended_notification(const struct bridge *br, const char *reason,
 				  const char *message)
 {
 	json_t *n = json_pack("{s:s, s:s, s:s}", "op", "ended", "reason", reason, "message",
 			      message);
 
-	if (n && aux_stats_into(a, n) != 0) {
+	if (n && bridge_stats_into(br, n) != 0) {
 		json_decref(n);
 		return NULL;
 	}
 	return n;
 }
 
-void aux_end(struct aux *a, const char *reason, const char *message, int exit_code,
-	     bool notify)
+void bridge_end(struct bridge *br, const char *reason, const char *message, int exit_code,
+		bool notify)
 {
 	char call[ID_STRLEN];
 
-	if (a->state == AUX_ENDING)
+	if (br->state == AUX_ENDING)
 		return;
 	if (exit_code)
-		log_error("call %s ended: %s: %s", id_format(a->call_id, call), reason, message);
+		log_error("call %s ended: %s: %s", id_format(br->call_id, call), reason, message);
 	else
-		log_info("call %s ended: %s: %s", id_format(a->call_id, call), reason, message);
-	if (notify && a->control)
-		msg_stream_send_new(a->control, ended_notification(a, reason, message));
-	a->state = AUX_ENDING;
-	a->exit_code = exit_code;
-	control_finish(a);
-	close_all_handles(a);
+		log_info("call %s ended: %s: %s", id_format(br->call_id, call), reason, message);
+	if (notify && br->control)
+		msg_stream_send_new(br->control, ended_notification(br, reason, message));
+	br->state = AUX_ENDING;
+	br->exit_code = exit_code;
+	control_finish(br);
+	close_all_handles(br);
 }
 
 static void on_signal(uv_signal_t *sig, int signum)
 {
-	struct aux *a = sig->data;
+	struct bridge *br = sig->data;
 	char why[48];
 
 	snprintf(why, sizeof why, "stopped by signal %d", signum);
-	aux_end(a, WIRE(HANGUP), why, EXIT_OK, true);
+	bridge_end(br, WIRE(HANGUP), why, EXIT_OK, true);
 }
 
-static int init_handles(struct aux *a)
+static int init_handles(struct bridge *br)
 {
-	int rc = uv_signal_init(a->loop, &a->sigterm);
+	int rc = uv_signal_init(br->loop, &br->sigterm);
 
-	rc = rc ? rc : uv_signal_init(a->loop, &a->sigint);
-	rc = rc ? rc : uv_timer_init(a->loop, &a->tick_timer);
-	rc = rc ? rc : uv_timer_init(a->loop, &a->idle_timer);
-	rc = rc ? rc : uv_timer_init(a->loop, &a->linger_timer);
+	rc = rc ? rc : uv_signal_init(br->loop, &br->sigint);
+	rc = rc ? rc : uv_timer_init(br->loop, &br->tick_timer);
+	rc = rc ? rc : uv_timer_init(br->loop, &br->idle_timer);
+	rc = rc ? rc : uv_timer_init(br->loop, &br->linger_timer);
 	if (rc)
 		return rc;
-	a->sigterm.data = a->sigint.data = a;
-	a->tick_timer.data = a->idle_timer.data = a->linger_timer.data = a;
-	rc = uv_signal_start(&a->sigterm, on_signal, SIGTERM);
-	return rc ? rc : uv_signal_start(&a->sigint, on_signal, SIGINT);
+	br->sigterm.data = br->sigint.data = br;
+	br->tick_timer.data = br->idle_timer.data = br->linger_timer.data = br;
+	rc = uv_signal_start(&br->sigterm, on_signal, SIGTERM);
+	return rc ? rc : uv_signal_start(&br->sigint, on_signal, SIGINT);
 }
 
 static bool control_fd_ok(void)
@@ -107,37 +107,37 @@ static bool control_fd_ok(void)
 }
 
 /* Keys live in the channels and in the send slots' copies of plaintext: wipe and free. */
-static void release_memory(struct aux *a)
+static void release_memory(struct bridge *br)
 {
-	for (unsigned i = 0; i < a->n_lan; i++) {
-		channel_free(a->lan[i].ch);
-		a->lan[i].ch = NULL;
+	for (unsigned i = 0; i < br->n_lan; i++) {
+		channel_free(br->lan[i].ch);
+		br->lan[i].ch = NULL;
 	}
-	sendq_release(a);
+	sendq_release(br);
 }
 
-static int run_loop(struct aux *a)
+static int run_loop(struct bridge *br)
 {
 	int rc;
 
-	a->exit_code = EXIT_OK;
-	rc = init_handles(a);
+	br->exit_code = EXIT_OK;
+	rc = init_handles(br);
 	if (rc == 0)
-		rc = control_start(a, AUX_CONTROL_FD);
+		rc = control_start(br, AUX_CONTROL_FD);
 	if (rc) {
 		log_error("cannot start: %s", insel_strerror(rc));
-		aux_end(a, WIRE(ERROR), "startup failed", EXIT_FAILURE_GENERIC, false);
+		bridge_end(br, WIRE(ERROR), "startup failed", EXIT_FAILURE_GENERIC, false);
 	}
-	uv_run(a->loop, UV_RUN_DEFAULT);
-	release_memory(a);
-	wan_rx_release(a);
-	tun_release(a);  /* the interface and its routes go with the descriptor */
-	rc = uv_loop_close(a->loop);
+	uv_run(br->loop, UV_RUN_DEFAULT);
+	release_memory(br);
+	wan_rx_release(br);
+	tun_release(br);  /* the interface and its routes go with the descriptor */
+	rc = uv_loop_close(br->loop);
 	if (rc) {
 		log_error("loop not clean at exit: %s", insel_strerror(rc));
 		return EXIT_FAILURE_GENERIC;
 	}
-	return a->exit_code;
+	return br->exit_code;
 }
 
 /* The parent may already be gone when PR_SET_PDEATHSIG takes effect. With --parent PID
@@ -174,7 +174,7 @@ static int parse_args(int argc, char **argv, long *parent)
 
 int run_main(int argc, char **argv)
 {
-	struct aux a;
+	struct bridge br;
 	uv_loop_t loop;
 	long parent;
 	int rc = parse_args(argc, argv, &parent);
@@ -194,11 +194,11 @@ int run_main(int argc, char **argv)
 			"started by insel-secondary\n", AUX_CONTROL_FD);
 		return EXIT_USAGE;
 	}
-	memset(&a, 0, sizeof a);
+	memset(&br, 0, sizeof br);
 	if (uv_loop_init(&loop) != 0)
 		return EXIT_FAILURE_GENERIC;
-	a.loop = &loop;
-	a.state = AUX_NEW;
-	a.wan_rx_fd = -1;
-	return run_loop(&a);
+	br.loop = &loop;
+	br.state = AUX_NEW;
+	br.wan_rx_fd = -1;
+	return run_loop(&br);
 }

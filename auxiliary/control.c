@@ -17,7 +17,7 @@
 #include "log.h"
 #include "wire_errors.h"
 
-typedef void (*control_handler)(struct aux *a, json_int_t id, const json_t *msg);
+typedef void (*control_handler)(struct bridge *br, json_int_t id, const json_t *msg);
 
 struct control_op {
 	const char *op;
@@ -25,9 +25,9 @@ struct control_op {
 	unsigned states;  /* enum aux_state bits in which the request is allowed */
 };
 
-static void hello_handle(struct aux *a, json_int_t id, const json_t *msg);
-static void stats_handle(struct aux *a, json_int_t id, const json_t *msg);
-static void hangup_handle(struct aux *a, json_int_t id, const json_t *msg);
+static void hello_handle(struct bridge *br, json_int_t id, const json_t *msg);
+static void stats_handle(struct bridge *br, json_int_t id, const json_t *msg);
+static void hangup_handle(struct bridge *br, json_int_t id, const json_t *msg);
 
 static const struct control_op control_ops[] = {
 	{"hello", hello_handle, AUX_NEW},  /* first, once: msg.h's usual first message */
@@ -49,18 +49,18 @@ static const char *state_name(enum aux_state s)
 	return "unknown";
 }
 
-void control_reply(struct aux *a, json_t *reply)
+void control_reply(struct bridge *br, json_t *reply)
 {
 	if (!reply) {
 		log_error("out of memory building a reply");
 		return;
 	}
-	if (a->control)
-		msg_stream_send(a->control, reply);
+	if (br->control)
+		msg_stream_send(br->control, reply);
 	json_decref(reply);
 }
 
-void control_reply_error(struct aux *a, json_int_t id, int err, const char *code,
+void control_reply_error(struct bridge *br, json_int_t id, int err, const char *code,
 			 const char *fmt, ...)
 {
 	char text[512];
@@ -77,7 +77,7 @@ void control_reply_error(struct aux *a, json_int_t id, int err, const char *code
 	/* A message we could not identify is answered with "id":null. */
 	if (reply && id < 0)
 		json_object_set_new(reply, "id", json_null());
-	control_reply(a, reply);
+	control_reply(br, reply);
 }
 
 /* ---- the stats object ---- */
@@ -95,91 +95,91 @@ static json_t *lan_json(const struct aux_lan *l)
 			 "foreign_lan_sender", (json_int_t)l->foreign_lan_sender);
 }
 
-int aux_stats_into(const struct aux *a, json_t *obj)
+int bridge_stats_into(const struct bridge *br, json_t *obj)
 {
 	json_t *channels = json_array(), *lans = json_array();
 	int rc = 0;
 
-	for (unsigned i = 0; i < a->n_lan && channels && lans; i++) {
-		json_t *st = a->lan[i].ch ? channel_status_json(a->lan[i].ch) : json_null();
+	for (unsigned i = 0; i < br->n_lan && channels && lans; i++) {
+		json_t *st = br->lan[i].ch ? channel_status_json(br->lan[i].ch) : json_null();
 
 		rc |= json_array_append_new(channels, st);
-		rc |= json_array_append_new(lans, lan_json(&a->lan[i]));
+		rc |= json_array_append_new(lans, lan_json(&br->lan[i]));
 	}
 	if (!channels || !lans || rc) {
 		json_decref(channels);
 		json_decref(lans);
 		return -ENOMEM;
 	}
-	rc |= json_object_set_new(obj, "state", json_string(state_name(a->state)));
-	if (a->wan_open)
-		rc |= json_object_set_new(obj, "wan_port", json_integer(a->wan_port));
+	rc |= json_object_set_new(obj, "state", json_string(state_name(br->state)));
+	if (br->wan_open)
+		rc |= json_object_set_new(obj, "wan_port", json_integer(br->wan_port));
 	rc |= json_object_set_new(obj, "channels", channels);
 	rc |= json_object_set_new(obj, "lan", lans);
-	if (a->tun_mode && a->tun.open)
-		rc |= json_object_set_new(obj, "tun", tun_stats_json(a));
+	if (br->tun_mode && br->tun.open)
+		rc |= json_object_set_new(obj, "tun", tun_stats_json(br));
 	rc |= json_object_set_new(obj, "wan",
 				  json_pack("{s:I, s:I, s:I}",
-					    "unknown_session", (json_int_t)a->wan_unknown_session,
-					    "truncated", (json_int_t)a->wan_truncated,
-					    "errors", (json_int_t)a->wan_errors));
+					    "unknown_session", (json_int_t)br->wan_unknown_session,
+					    "truncated", (json_int_t)br->wan_truncated,
+					    "errors", (json_int_t)br->wan_errors));
 	return rc ? -ENOMEM : 0;
 }
 
-static json_t *reply_with_stats(const struct aux *a, json_int_t id)
+static json_t *reply_with_stats(const struct bridge *br, json_int_t id)
 {
 	json_t *reply = msg_reply_ok(id);
 
-	if (reply && aux_stats_into(a, reply) != 0) {
+	if (reply && bridge_stats_into(br, reply) != 0) {
 		json_decref(reply);
 		return NULL;
 	}
 	return reply;
 }
 
-static void hello_handle(struct aux *a, json_int_t id, const json_t *msg)
+static void hello_handle(struct bridge *br, json_int_t id, const json_t *msg)
 {
 	json_int_t version;
 	const char *role;
 	json_t *reply;
 
 	if (msg_get_int(msg, "version", 1, INT32_MAX, &version) != 0) {
-		control_reply_error(a, id, INSEL_E_BAD_FIELD, NULL, "%s", msg_field_error());
+		control_reply_error(br, id, INSEL_E_BAD_FIELD, NULL, "%s", msg_field_error());
 		return;
 	}
 	if (version != MSG_PROTOCOL_VERSION) {
-		control_reply_error(a, id, INSEL_E_VERSION, NULL, "version %lld not supported",
+		control_reply_error(br, id, INSEL_E_VERSION, NULL, "version %lld not supported",
 				    (long long)version);
 		return;
 	}
-	if (a->hello_done) {
-		control_reply_error(a, id, INSEL_E_PROTOCOL, NULL, "hello was already said");
+	if (br->hello_done) {
+		control_reply_error(br, id, INSEL_E_PROTOCOL, NULL, "hello was already said");
 		return;
 	}
 	if (msg_get_str(msg, "role", &role) != 0 || strcmp(role, "secondary") != 0) {
-		control_reply_error(a, id, INSEL_E_FORBIDDEN, NULL,
+		control_reply_error(br, id, INSEL_E_FORBIDDEN, NULL,
 				    "only the secondary that started this process may drive it");
 		return;
 	}
-	a->hello_done = true;
+	br->hello_done = true;
 	reply = msg_reply_ok(id);
 	if (reply && (json_object_set_new(reply, "version", json_integer(MSG_PROTOCOL_VERSION)) ||
 		      json_object_set_new(reply, "role", json_string("auxiliary")))) {
 		json_decref(reply);
 		reply = NULL;
 	}
-	control_reply(a, reply);
+	control_reply(br, reply);
 }
 
-static void stats_handle(struct aux *a, json_int_t id, const json_t *msg)
+static void stats_handle(struct bridge *br, json_int_t id, const json_t *msg)
 {
-	control_reply(a, reply_with_stats(a, id));
+	control_reply(br, reply_with_stats(br, id));
 }
 
-static void hangup_handle(struct aux *a, json_int_t id, const json_t *msg)
+static void hangup_handle(struct bridge *br, json_int_t id, const json_t *msg)
 {
-	control_reply(a, reply_with_stats(a, id));
-	aux_end(a, WIRE(HANGUP), "hung up by the parent", EXIT_OK, false);
+	control_reply(br, reply_with_stats(br, id));
+	bridge_end(br, WIRE(HANGUP), "hung up by the parent", EXIT_OK, false);
 }
 
 /* ---- dispatch ---- */
@@ -192,51 +192,51 @@ static const struct control_op *find_op(const char *op)
 	return NULL;
 }
 
-static void dispatch(struct aux *a, const json_t *msg)
+static void dispatch(struct bridge *br, const json_t *msg)
 {
 	json_int_t id = msg_id(msg);
 	const char *op = msg_op(msg);
 	const struct control_op *entry;
 
 	if (id < 0) {
-		control_reply_error(a, -1, INSEL_E_BAD_FIELD, NULL,
+		control_reply_error(br, -1, INSEL_E_BAD_FIELD, NULL,
 				    "field 'id' must be a non-negative integer");
 		return;
 	}
 	if (!op) {
-		control_reply_error(a, id, INSEL_E_BAD_FIELD, NULL,
+		control_reply_error(br, id, INSEL_E_BAD_FIELD, NULL,
 				    "field 'op' must be a string");
 		return;
 	}
 	entry = find_op(op);
 	if (!entry) {
-		control_reply_error(a, id, INSEL_E_UNKNOWN_OP, NULL, "unknown op '%s'", op);
+		control_reply_error(br, id, INSEL_E_UNKNOWN_OP, NULL, "unknown op '%s'", op);
 		return;
 	}
-	if (!a->hello_done && entry->handle != hello_handle) {
-		control_reply_error(a, id, INSEL_E_PROTOCOL, NULL, "say hello first");
+	if (!br->hello_done && entry->handle != hello_handle) {
+		control_reply_error(br, id, INSEL_E_PROTOCOL, NULL, "say hello first");
 		return;
 	}
-	if (!(entry->states & a->state)) {
-		control_reply_error(a, id, 0, WIRE(BAD_STATE), "'%s' is not allowed in state %s",
-				    op, state_name(a->state));
+	if (!(entry->states & br->state)) {
+		control_reply_error(br, id, 0, WIRE(BAD_STATE), "'%s' is not allowed in state %s",
+				    op, state_name(br->state));
 		return;
 	}
-	entry->handle(a, id, msg);
+	entry->handle(br, id, msg);
 }
 
 static void on_control_msg(struct msg_stream *s, json_t *msg, int err)
 {
-	struct aux *a = s->data;
+	struct bridge *br = s->data;
 
-	if (a->state == AUX_ENDING)
+	if (br->state == AUX_ENDING)
 		return;
 	if (!msg) {
-		control_reply_error(a, -1, err, NULL, "unreadable control message: %s",
+		control_reply_error(br, -1, err, NULL, "unreadable control message: %s",
 				    insel_strerror(err));
 		return;
 	}
-	dispatch(a, msg);
+	dispatch(br, msg);
 }
 
 static void linger_closed(uv_handle_t *h)
@@ -246,62 +246,62 @@ static void linger_closed(uv_handle_t *h)
 
 static void on_control_close(struct msg_stream *s)
 {
-	struct aux *a = s->data;
+	struct bridge *br = s->data;
 	int reason = s->close_reason;
 
-	a->control = NULL;
-	if (!uv_is_closing((uv_handle_t *)&a->linger_timer))
-		uv_close((uv_handle_t *)&a->linger_timer, linger_closed);
-	if (a->state == AUX_ENDING)
+	br->control = NULL;
+	if (!uv_is_closing((uv_handle_t *)&br->linger_timer))
+		uv_close((uv_handle_t *)&br->linger_timer, linger_closed);
+	if (br->state == AUX_ENDING)
 		return;
 	if (reason == INSEL_E_CLOSED)
-		aux_end(a, WIRE(HANGUP), "the parent closed the control socket", EXIT_OK, false);
+		bridge_end(br, WIRE(HANGUP), "the parent closed the control socket", EXIT_OK, false);
 	else
-		aux_end(a, WIRE(ERROR), insel_strerror(reason), EXIT_FAILURE_GENERIC, false);
+		bridge_end(br, WIRE(ERROR), insel_strerror(reason), EXIT_FAILURE_GENERIC, false);
 }
 
-int control_start(struct aux *a, int fd)
+int control_start(struct bridge *br, int fd)
 {
-	a->control = msg_stream_open_fd(a->loop, fd, MSG_MAX_DEFAULT);
-	if (!a->control)
+	br->control = msg_stream_open_fd(br->loop, fd, MSG_MAX_DEFAULT);
+	if (!br->control)
 		return -ENOMEM;
-	a->control->data = a;
-	return msg_stream_start(a->control, on_control_msg, on_control_close);
+	br->control->data = br;
+	return msg_stream_start(br->control, on_control_msg, on_control_close);
 }
 
 /* ---- the orderly close ---- */
 
 static void on_control_flushed(uv_shutdown_t *req, int status)
 {
-	struct aux *a = req->data;
+	struct bridge *br = req->data;
 
-	if (a->control)
-		msg_stream_close(a->control, 0);
+	if (br->control)
+		msg_stream_close(br->control, 0);
 }
 
 static void on_linger_expired(uv_timer_t *t)
 {
-	struct aux *a = t->data;
+	struct bridge *br = t->data;
 
 	log_warn("the parent did not read the last control messages in time");
-	if (a->control)
-		msg_stream_close(a->control, INSEL_E_TIMEOUT);
+	if (br->control)
+		msg_stream_close(br->control, INSEL_E_TIMEOUT);
 }
 
-void control_finish(struct aux *a)
+void control_finish(struct bridge *br)
 {
-	if (!a->control || a->control->closing) {
-		if (!uv_is_closing((uv_handle_t *)&a->linger_timer))
-			uv_close((uv_handle_t *)&a->linger_timer, linger_closed);
+	if (!br->control || br->control->closing) {
+		if (!uv_is_closing((uv_handle_t *)&br->linger_timer))
+			uv_close((uv_handle_t *)&br->linger_timer, linger_closed);
 		return;
 	}
 	/* Stop reading so that nothing else is dispatched; shut down the write side once
 	 * the queued replies are written, so that the parent reads them before EOF. */
-	uv_read_stop(&a->control->h.stream);
-	a->control_shutdown.data = a;
-	if (uv_shutdown(&a->control_shutdown, &a->control->h.stream, on_control_flushed) != 0) {
-		msg_stream_close(a->control, 0);
+	uv_read_stop(&br->control->h.stream);
+	br->control_shutdown.data = br;
+	if (uv_shutdown(&br->control_shutdown, &br->control->h.stream, on_control_flushed) != 0) {
+		msg_stream_close(br->control, 0);
 		return;
 	}
-	uv_timer_start(&a->linger_timer, on_linger_expired, AUX_LINGER_MS, 0);
+	uv_timer_start(&br->linger_timer, on_linger_expired, AUX_LINGER_MS, 0);
 }

@@ -41,14 +41,14 @@ static int try_bind(uv_udp_t *h, const struct ip_addr *addr, uint16_t port)
 	return uv_udp_bind(h, (struct sockaddr *)&ss, 0);
 }
 
-/* Binds addr:port on a fresh handle (marked open as soon as it exists, so that aux_end
+/* Binds addr:port on a fresh handle (marked open as soon as it exists, so that bridge_end
  * closes it); with fallback, a busy port gives way to a free one. */
-static int bind_udp(struct aux *a, uv_udp_t *h, bool *open, const struct ip_addr *addr,
+static int bind_udp(struct bridge *br, uv_udp_t *h, bool *open, const struct ip_addr *addr,
 		    uint16_t port, bool fallback, uint16_t *bound, char *why, size_t whylen)
 {
 	char text[IP_STRLEN];
 	/* Every socket reads in batches (recvmmsg; relay.c). */
-	int rc = uv_udp_init_ex(a->loop, h, AF_UNSPEC | UV_UDP_RECVMMSG);
+	int rc = uv_udp_init_ex(br->loop, h, AF_UNSPEC | UV_UDP_RECVMMSG);
 
 	if (rc == 0) {
 		*open = true;
@@ -69,12 +69,12 @@ static int bind_udp(struct aux *a, uv_udp_t *h, bool *open, const struct ip_addr
 
 /* Bursts of a network call (a TCP window of full-size packets) must not overflow the
  * WAN socket: large buffers, forced past the sysctl limits while still privileged. */
-static void grow_wan_buffers(struct aux *a)
+static void grow_wan_buffers(struct bridge *br)
 {
 	int size = AUX_WAN_SOCKBUF;
 	uv_os_fd_t fd;
 
-	if (uv_fileno((uv_handle_t *)&a->wan, &fd) != 0)
+	if (uv_fileno((uv_handle_t *)&br->wan, &fd) != 0)
 		return;
 	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) != 0)
 		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
@@ -82,34 +82,34 @@ static void grow_wan_buffers(struct aux *a)
 		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
 }
 
-static int bind_sockets(struct aux *a, const struct aux_bind_request *req, char *why,
+static int bind_sockets(struct bridge *br, const struct aux_bind_request *req, char *why,
 			size_t whylen)
 {
-	int rc = bind_udp(a, &a->wan, &a->wan_open, &req->wan_addr, 0, false, &a->wan_port,
+	int rc = bind_udp(br, &br->wan, &br->wan_open, &req->wan_addr, 0, false, &br->wan_port,
 			  why, whylen);
 
-	a->wan.data = a;
+	br->wan.data = br;
 	if (rc == 0 && req->tun)
-		grow_wan_buffers(a);
+		grow_wan_buffers(br);
 	if (rc == 0 && req->tun) {
-		a->tun_mode = true;
-		a->lan[0].aux = a;
-		a->lan[0].index = 0;
-		a->n_lan = 1;
-		if (a->lan_addr.family != AF_INET) {
+		br->tun_mode = true;
+		br->lan[0].bridge = br;
+		br->lan[0].index = 0;
+		br->n_lan = 1;
+		if (br->lan_addr.family != AF_INET) {
 			snprintf(why, whylen, "network calls need an IPv4 lan_addr");
 			return INSEL_E_BAD_FIELD;
 		}
-		return tun_create(a, &req->tun_req, why, whylen);
+		return tun_create(br, &req->tun_req, why, whylen);
 	}
 	for (unsigned i = 0; rc == 0 && i < req->nchannels; i++) {
-		struct aux_lan *l = &a->lan[i];
+		struct aux_lan *l = &br->lan[i];
 
-		l->aux = a;
+		l->bridge = br;
 		l->index = i;
 		l->udp.data = l;
-		a->n_lan = i + 1;
-		rc = bind_udp(a, &l->udp, &l->udp_open, &req->lan_addr, req->lan_ports[i], true,
+		br->n_lan = i + 1;
+		rc = bind_udp(br, &l->udp, &l->udp_open, &req->lan_addr, req->lan_ports[i], true,
 			      &l->port, why, whylen);
 	}
 	return rc;
@@ -117,22 +117,22 @@ static int bind_sockets(struct aux *a, const struct aux_bind_request *req, char 
 
 /* What was bound, for the parent: a host call's routing table too, since the parent
  * removes the call's rules once we are gone. */
-static json_t *bind_reply(const struct aux *a, json_int_t id)
+static json_t *bind_reply(const struct bridge *br, json_int_t id)
 {
-	struct aux_bind_reply reply = {.wan_port = a->wan_port, .nchannels = a->n_lan,
-				       .tun = a->tun_mode};
+	struct aux_bind_reply reply = {.wan_port = br->wan_port, .nchannels = br->n_lan,
+				       .tun = br->tun_mode};
 
-	for (unsigned i = 0; i < a->n_lan && !a->tun_mode; i++)
-		reply.lan_ports[i] = a->lan[i].port;
-	if (a->tun_mode) {
-		snprintf(reply.interface, sizeof reply.interface, "%s", a->tun.name);
-		reply.mtu = a->tun.mtu;
-		reply.table = a->tun.table;
+	for (unsigned i = 0; i < br->n_lan && !br->tun_mode; i++)
+		reply.lan_ports[i] = br->lan[i].port;
+	if (br->tun_mode) {
+		snprintf(reply.interface, sizeof reply.interface, "%s", br->tun.name);
+		reply.mtu = br->tun.mtu;
+		reply.table = br->tun.table;
 	}
 	return aux_bind_reply_to_json(id, &reply);
 }
 
-void bind_handle(struct aux *a, json_int_t id, const json_t *msg)
+void bind_handle(struct bridge *br, json_int_t id, const json_t *msg)
 {
 	struct aux_bind_request req;
 	struct aux_identity who;
@@ -140,44 +140,44 @@ void bind_handle(struct aux *a, json_int_t id, const json_t *msg)
 	int rc = aux_bind_request_from_json(msg, &req, why, sizeof why);
 
 	if (rc) {
-		control_reply_error(a, id, rc, NULL, "%s", why);
+		control_reply_error(br, id, rc, NULL, "%s", why);
 		return;
 	}
-	a->call_id = req.call_id;
-	a->lan_addr = req.lan_addr;
-	a->lan_addr6 = req.lan_addr6;
-	a->has_lan_addr6 = req.has_lan_addr6;
-	a->party = req.party;
-	a->wan_addr = req.wan_addr;
-	if (bind_sockets(a, &req, why, sizeof why) != 0) {
-		control_reply_error(a, id, 0, WIRE(BIND_FAILED), "%s", why);
-		aux_end(a, WIRE(ERROR), why, EXIT_FAILURE_GENERIC, false);
+	br->call_id = req.call_id;
+	br->lan_addr = req.lan_addr;
+	br->lan_addr6 = req.lan_addr6;
+	br->has_lan_addr6 = req.has_lan_addr6;
+	br->party = req.party;
+	br->wan_addr = req.wan_addr;
+	if (bind_sockets(br, &req, why, sizeof why) != 0) {
+		control_reply_error(br, id, 0, WIRE(BIND_FAILED), "%s", why);
+		bridge_end(br, WIRE(ERROR), why, EXIT_FAILURE_GENERIC, false);
 		return;
 	}
 	/* libuv probes recvmmsg once, with a socket of its own, on the first receive: have
 	 * it probe now, since the allowlist entered below refuses new sockets (and libuv
 	 * would then quietly read one datagram per call). The WAN socket's reader needs its
 	 * descriptor duplicated before then too. */
-	uv_udp_using_recvmmsg(&a->wan);
-	if (wan_rx_prepare(a) != 0) {
-		control_reply_error(a, id, 0, WIRE(BIND_FAILED), "cannot prepare the WAN socket");
-		aux_end(a, WIRE(ERROR), "cannot prepare the WAN socket", EXIT_FAILURE_GENERIC, false);
+	uv_udp_using_recvmmsg(&br->wan);
+	if (wan_rx_prepare(br) != 0) {
+		control_reply_error(br, id, 0, WIRE(BIND_FAILED), "cannot prepare the WAN socket");
+		bridge_end(br, WIRE(ERROR), "cannot prepare the WAN socket", EXIT_FAILURE_GENERIC, false);
 		return;
 	}
 	/* Drop before replying: once the parent hears "ok", the process is confined. */
 	who = (struct aux_identity){.user = req.user, .uid = req.uid, .has_uid = req.has_uid};
 	if (privdrop_confine(&who) != 0) {
 		if (req.has_uid)
-			control_reply_error(a, id, 0, WIRE(PRIVDROP_FAILED), "cannot drop privileges "
+			control_reply_error(br, id, 0, WIRE(PRIVDROP_FAILED), "cannot drop privileges "
 					    "to uid %u", (unsigned)req.uid);
 		else
-			control_reply_error(a, id, 0, WIRE(PRIVDROP_FAILED), "cannot drop privileges "
+			control_reply_error(br, id, 0, WIRE(PRIVDROP_FAILED), "cannot drop privileges "
 					    "to user '%s'", req.user ? req.user : "(current)");
-		aux_end(a, WIRE(ERROR), "cannot drop privileges", EXIT_FAILURE_GENERIC, false);
+		bridge_end(br, WIRE(ERROR), "cannot drop privileges", EXIT_FAILURE_GENERIC, false);
 		return;
 	}
-	a->state = AUX_BOUND;
-	log_info("call %s: WAN port %u, %u channel(s)", id_format(a->call_id, call),
-		 a->wan_port, a->n_lan);
-	control_reply(a, bind_reply(a, id));
+	br->state = AUX_BOUND;
+	log_info("call %s: WAN port %u, %u channel(s)", id_format(br->call_id, call),
+		 br->wan_port, br->n_lan);
+	control_reply(br, bind_reply(br, id));
 }

@@ -24,14 +24,14 @@
 #include "rekey.h"
 #include "wire_errors.h"
 
-static json_t *epochs_reply(const struct aux *a, json_int_t id)
+static json_t *epochs_reply(const struct bridge *br, json_int_t id)
 {
 	json_t *reply = msg_reply_ok(id), *channels = json_array();
 
-	for (unsigned i = 0; i < a->n_lan && channels; i++)
+	for (unsigned i = 0; i < br->n_lan && channels; i++)
 		json_array_append_new(channels, json_pack("{s:I, s:I}",
-			"send_epoch", (json_int_t)channel_send_epoch(a->lan[i].ch),
-			"recv_epoch", (json_int_t)channel_recv_epoch(a->lan[i].ch)));
+			"send_epoch", (json_int_t)channel_send_epoch(br->lan[i].ch),
+			"recv_epoch", (json_int_t)channel_recv_epoch(br->lan[i].ch)));
 	if (reply)
 		json_object_set_new(reply, "channels", channels);
 	else
@@ -39,18 +39,18 @@ static json_t *epochs_reply(const struct aux *a, json_int_t id)
 	return reply;
 }
 
-static int check_all(struct aux *a, json_int_t id, uint32_t epoch)
+static int check_all(struct bridge *br, json_int_t id, uint32_t epoch)
 {
-	for (unsigned i = 0; i < a->n_lan; i++) {
-		int rc = channel_check_install(a->lan[i].ch, epoch);
+	for (unsigned i = 0; i < br->n_lan; i++) {
+		int rc = channel_check_install(br->lan[i].ch, epoch);
 
 		if (rc == -EINVAL) {
-			control_reply_error(a, id, rc, WIRE(BAD_STATE), "channel %u was not started "
+			control_reply_error(br, id, rc, WIRE(BAD_STATE), "channel %u was not started "
 					    "for external rekeying", i);
 			return rc;
 		}
 		if (rc) {
-			control_reply_error(a, id, rc, WIRE(REKEY_PENDING), "channel %u: epoch %u is "
+			control_reply_error(br, id, rc, WIRE(REKEY_PENDING), "channel %u: epoch %u is "
 					    "not in use both ways yet", i, epoch - 1);
 			return rc;
 		}
@@ -58,48 +58,48 @@ static int check_all(struct aux *a, json_int_t id, uint32_t epoch)
 	return 0;
 }
 
-void rekey_handle(struct aux *a, json_int_t id, const json_t *msg)
+void rekey_handle(struct bridge *br, json_int_t id, const json_t *msg)
 {
 	struct rekey_keys keys;
-	uint64_t now = uv_now(a->loop);
+	uint64_t now = uv_now(br->loop);
 	bool send_now = false;
 	char call[ID_STRLEN];
 	int rc;
 
-	if ((rc = rekey_install_from_json(msg, a->n_lan, &keys, &send_now)) != 0) {
-		control_reply_error(a, id, rc, NULL, "%s", msg_field_error());
+	if ((rc = rekey_install_from_json(msg, br->n_lan, &keys, &send_now)) != 0) {
+		control_reply_error(br, id, rc, NULL, "%s", msg_field_error());
 		return;
 	}
-	if (check_all(a, id, keys.epoch) != 0) {
+	if (check_all(br, id, keys.epoch) != 0) {
 		rekey_keys_wipe(&keys);
 		return;
 	}
-	for (unsigned i = 0; i < a->n_lan && rc == 0; i++)
-		rc = channel_install_epoch(a->lan[i].ch, keys.epoch, keys.send[i], keys.recv[i],
+	for (unsigned i = 0; i < br->n_lan && rc == 0; i++)
+		rc = channel_install_epoch(br->lan[i].ch, keys.epoch, keys.send[i], keys.recv[i],
 					   send_now, now);
 	rekey_keys_wipe(&keys);
 	if (rc) {
 		/* Checked above, so only the crypto library can fail here; the channels no
 		 * longer agree on one epoch, which the call cannot survive. */
-		control_reply_error(a, id, rc, NULL, "cannot install the keys: %s",
+		control_reply_error(br, id, rc, NULL, "cannot install the keys: %s",
 				    insel_strerror(rc));
-		aux_end(a, WIRE(ERROR), "cannot install a new epoch's keys", EXIT_FAILURE_GENERIC,
-			true);
+		bridge_end(br, WIRE(ERROR), "cannot install a new epoch's keys",
+			   EXIT_FAILURE_GENERIC, true);
 		return;
 	}
-	log_debug("call %s: epoch %u installed%s", id_format(a->call_id, call), keys.epoch,
+	log_debug("call %s: epoch %u installed%s", id_format(br->call_id, call), keys.epoch,
 		  send_now ? ", sending with it" : "");
 	if (send_now)
-		timers_kick(a);  /* the keep-alives that prove the new epoch, now */
-	control_reply(a, epochs_reply(a, id));
+		timers_kick(br);  /* the keep-alives that prove the new epoch, now */
+	control_reply(br, epochs_reply(br, id));
 }
 
-void rekey_notify_due(struct aux *a, unsigned channel)
+void rekey_notify_due(struct bridge *br, unsigned channel)
 {
-	if (!a->control)
+	if (!br->control)
 		return;
 	log_debug("channel %u: the send key sealed half its frame budget; asking for a new "
 		  "epoch", channel);
-	msg_stream_send_new(a->control, json_pack("{s:s, s:i}", "op", "rekey_due", "channel",
+	msg_stream_send_new(br->control, json_pack("{s:s, s:i}", "op", "rekey_due", "channel",
 						  (int)channel));
 }

@@ -17,97 +17,97 @@
 #include "rand.h"
 #include "wire_errors.h"
 
-static int check_channel(const struct aux *a, unsigned i, const struct aux_start_channel *c,
-			 char *why, size_t whylen)
+static int check_channel(const struct bridge *br, unsigned i,
+			 const struct aux_start_channel *c, char *why, size_t whylen)
 {
-	if (c->params.call_id != a->call_id)
+	if (c->params.call_id != br->call_id)
 		return err_set(why, whylen, INSEL_E_BAD_FIELD,
 			       "channels[%u]: params are for another call", i);
-	if (c->params.peer.addr.family != a->wan_addr.family)
+	if (c->params.peer.addr.family != br->wan_addr.family)
 		return err_set(why, whylen, INSEL_E_BAD_FIELD,
 			       "channels[%u]: peer address family differs from wan_addr", i);
-	if (!a->tun_mode && c->has_deliver && c->deliver.addr.family != a->lan_addr.family)
+	if (!br->tun_mode && c->has_deliver && c->deliver.addr.family != br->lan_addr.family)
 		return err_set(why, whylen, INSEL_E_BAD_FIELD,
 			       "channels[%u]: 'deliver' must be ADDRESS:PORT on the LAN", i);
 	return 0;
 }
 
 /* The request fits the call that "bind" set up. */
-static int check_start(const struct aux *a, const struct aux_start_request *req, char *why,
-		       size_t whylen)
+static int check_start(const struct bridge *br, const struct aux_start_request *req,
+		       char *why, size_t whylen)
 {
 	int rc = 0;
 
-	if (req->nchannels != a->n_lan)
+	if (req->nchannels != br->n_lan)
 		return err_set(why, whylen, INSEL_E_BAD_FIELD, "field 'channels' has %u entries "
-			       "for %u bound channels", req->nchannels, a->n_lan);
-	for (unsigned i = 0; i < a->n_lan && rc == 0; i++)
-		rc = check_channel(a, i, &req->channels[i], why, whylen);
+			       "for %u bound channels", req->nchannels, br->n_lan);
+	for (unsigned i = 0; i < br->n_lan && rc == 0; i++)
+		rc = check_channel(br, i, &req->channels[i], why, whylen);
 	return rc;
 }
 
-static int create_channels(struct aux *a, const struct aux_start_request *req, char *why,
-			   size_t whylen)
+static int create_channels(struct bridge *br, const struct aux_start_request *req,
+			   char *why, size_t whylen)
 {
-	uint64_t now = uv_now(a->loop);
+	uint64_t now = uv_now(br->loop);
 	int rc = 0;
 
-	for (unsigned i = 0; i < a->n_lan && rc == 0; i++) {
-		rc = channel_new(&req->channels[i].params, now, &a->lan[i].ch);
+	for (unsigned i = 0; i < br->n_lan && rc == 0; i++) {
+		rc = channel_new(&req->channels[i].params, now, &br->lan[i].ch);
 		if (rc)
 			snprintf(why, whylen, "channels[%u]: %s", i, insel_strerror(rc));
 	}
 	if (rc)
-		for (unsigned i = 0; i < a->n_lan; i++) {
-			channel_free(a->lan[i].ch);
-			a->lan[i].ch = NULL;
+		for (unsigned i = 0; i < br->n_lan; i++) {
+			channel_free(br->lan[i].ch);
+			br->lan[i].ch = NULL;
 		}
 	return rc;
 }
 
 /* Where plaintext from the peer goes: a UDP channel's first LAN destination, or which
  * peer gateway may send ICMP errors through a network call. */
-static void take_destinations(struct aux *a, const struct aux_start_request *req)
+static void take_destinations(struct bridge *br, const struct aux_start_request *req)
 {
 	const struct aux_start_channel *c = &req->channels[0];
 
-	for (unsigned i = 0; i < a->n_lan && !a->tun_mode; i++) {
-		a->lan[i].deliver = req->channels[i].deliver;
-		a->lan[i].has_deliver = req->channels[i].has_deliver;
+	for (unsigned i = 0; i < br->n_lan && !br->tun_mode; i++) {
+		br->lan[i].deliver = req->channels[i].deliver;
+		br->lan[i].has_deliver = req->channels[i].has_deliver;
 	}
-	if (a->tun_mode && c->has_remote_gateway)
-		a->tun.remote_gateway = ipv4_from_addr(&c->remote_gateway);
-	if (a->tun_mode && c->has_remote_gateway6) {
-		memcpy(a->tun.remote_gateway6, c->remote_gateway6.bytes, 16);
-		a->tun.has_remote_gateway6 = true;
+	if (br->tun_mode && c->has_remote_gateway)
+		br->tun.remote_gateway = ipv4_from_addr(&c->remote_gateway);
+	if (br->tun_mode && c->has_remote_gateway6) {
+		memcpy(br->tun.remote_gateway6, c->remote_gateway6.bytes, 16);
+		br->tun.has_remote_gateway6 = true;
 	}
 }
 
-void start_handle(struct aux *a, json_int_t id, const json_t *msg)
+void start_handle(struct bridge *br, json_int_t id, const json_t *msg)
 {
 	struct aux_start_request req;
 	char why[256], call[ID_STRLEN];
 	int rc;
 
 	rc = aux_start_request_from_json(msg, &req, why, sizeof why);
-	rc = rc ? rc : check_start(a, &req, why, sizeof why);
-	rc = rc ? rc : create_channels(a, &req, why, sizeof why);
+	rc = rc ? rc : check_start(br, &req, why, sizeof why);
+	rc = rc ? rc : create_channels(br, &req, why, sizeof why);
 	if (rc == 0)
-		take_destinations(a, &req);
+		take_destinations(br, &req);
 	aux_start_wipe(&req);
 	if (rc) {
-		control_reply_error(a, id, rc, NULL, "%s", why);
+		control_reply_error(br, id, rc, NULL, "%s", why);
 		return;
 	}
-	a->idle_timeout_ms = req.idle_timeout_ms;
-	a->last_data_ms = uv_now(a->loop);
-	a->state = AUX_RUNNING;
-	if ((rc = relay_start(a)) != 0 || (rc = timers_start(a)) != 0) {
-		control_reply_error(a, id, rc, NULL, "cannot start the relay: %s",
+	br->idle_timeout_ms = req.idle_timeout_ms;
+	br->last_data_ms = uv_now(br->loop);
+	br->state = AUX_RUNNING;
+	if ((rc = relay_start(br)) != 0 || (rc = timers_start(br)) != 0) {
+		control_reply_error(br, id, rc, NULL, "cannot start the relay: %s",
 				    insel_strerror(rc));
-		aux_end(a, WIRE(ERROR), "cannot start the relay", EXIT_FAILURE_GENERIC, false);
+		bridge_end(br, WIRE(ERROR), "cannot start the relay", EXIT_FAILURE_GENERIC, false);
 		return;
 	}
-	log_info("call %s: relaying %u channel(s)", id_format(a->call_id, call), a->n_lan);
-	control_reply(a, msg_reply_ok(id));
+	log_info("call %s: relaying %u channel(s)", id_format(br->call_id, call), br->n_lan);
+	control_reply(br, msg_reply_ok(id));
 }

@@ -36,7 +36,7 @@ static void on_lan_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
 /* ---- LAN -> WAN ---- */
 
 struct seal_target {
-	struct aux *a;
+	struct bridge *br;
 	const struct ip_endpoint *peer;
 };
 
@@ -44,11 +44,11 @@ struct seal_target {
 static int emit_to_peer(void *ctx, const uint8_t *dgram, size_t len)
 {
 	struct seal_target *t = ctx;
-	int rc = batch_add(t->a, &aux_to_wan, &t->a->wan, t->peer, dgram, len,
-			   &t->a->wan_errors);
+	int rc = batch_add(t->br, &aux_to_wan, &t->br->wan, t->peer, dgram, len,
+			   &t->br->wan_errors);
 
 	if (rc)
-		t->a->wan_errors++;
+		t->br->wan_errors++;
 	return rc;
 }
 
@@ -56,25 +56,25 @@ static void on_lan_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *b,
 			const struct sockaddr *addr, unsigned flags)
 {
 	struct aux_lan *l = h->data;
-	struct aux *a = l->aux;
-	uint64_t now = uv_now(a->loop);
-	struct seal_target target = {a, NULL};
+	struct bridge *br = l->bridge;
+	uint64_t now = uv_now(br->loop);
+	struct seal_target target = {br, NULL};
 	struct ip_endpoint from;
 
 	if (n == 0 && !addr) {
 		/* libuv: the end of a recvmmsg batch, or nothing more to read */
-		if (a->state == AUX_RUNNING)
-			batch_flush(a, &aux_to_wan);
+		if (br->state == AUX_RUNNING)
+			batch_flush(br, &aux_to_wan);
 		return;
 	}
-	if (a->state != AUX_RUNNING)
+	if (br->state != AUX_RUNNING)
 		return;
 	if (n < 0 || !addr || (flags & UV_UDP_PARTIAL) ||
 	    ip_endpoint_from_sockaddr(addr, &from) != 0) {
 		l->dropped++;
 		return;
 	}
-	if (!ip_addr_equal(&from.addr, &a->party)) {
+	if (!ip_addr_equal(&from.addr, &br->party)) {
 		l->foreign_lan_sender++;
 		return;
 	}
@@ -85,8 +85,8 @@ static void on_lan_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *b,
 	if ((size_t)n <= channel_payload_max(l->ch) &&
 	    (size_t)n + FRAME_OVERHEAD <= AUX_BATCH_FRAME) {
 		/* The common case: sealed straight into the batch, no copy. */
-		uint8_t *slot = batch_slot(a, &aux_to_wan, &a->wan, target.peer,
-					   &a->wan_errors);
+		uint8_t *slot = batch_slot(br, &aux_to_wan, &br->wan, target.peer,
+					   &br->wan_errors);
 		long sealed = channel_seal_one(l->ch, b->base, (size_t)n, now, slot,
 					       AUX_BATCH_FRAME);
 
@@ -99,35 +99,35 @@ static void on_lan_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *b,
 		l->dropped++;
 		return;
 	}
-	a->last_data_ms = now;
+	br->last_data_ms = now;
 }
 
 /* ---- WAN -> LAN ---- */
 
-static struct aux_lan *lan_for_session(struct aux *a, uint32_t session)
+static struct aux_lan *lan_for_session(struct bridge *br, uint32_t session)
 {
-	for (unsigned i = 0; i < a->n_lan; i++)
-		if (channel_local_session(a->lan[i].ch) == session)
-			return &a->lan[i];
+	for (unsigned i = 0; i < br->n_lan; i++)
+		if (channel_local_session(br->lan[i].ch) == session)
+			return &br->lan[i];
 	return NULL;
 }
 
-static void deliver_to_lan(struct aux *a, struct aux_lan *l, const struct channel_msg *m,
-			   uint64_t now)
+static void deliver_to_lan(struct bridge *br, struct aux_lan *l,
+			   const struct channel_msg *m, uint64_t now)
 {
 	const struct ip_endpoint *dst = l->has_from ? &l->from
 				      : l->has_deliver ? &l->deliver : NULL;
 
-	if (!dst || batch_add(a, &aux_to_lan, &l->udp, dst, m->data, m->len, &l->dropped) != 0) {
+	if (!dst || batch_add(br, &aux_to_lan, &l->udp, dst, m->data, m->len, &l->dropped) != 0) {
 		l->dropped++;
 		return;
 	}
 	l->datagrams_out++;
-	a->last_data_ms = now;
+	br->last_data_ms = now;
 }
 
 /* One datagram from the WAN: its channel opens it, the LAN or the TUN gets it. */
-static void wan_datagram(struct aux *a, const uint8_t *data, size_t n,
+static void wan_datagram(struct bridge *br, const uint8_t *data, size_t n,
 			 const struct ip_endpoint *from, uint64_t now)
 {
 	struct channel_msg m;
@@ -135,32 +135,32 @@ static void wan_datagram(struct aux *a, const uint8_t *data, size_t n,
 	uint32_t session;
 
 	if (frame_peek_session(data, n, &session) != 0) {
-		a->wan_truncated++;
+		br->wan_truncated++;
 		return;
 	}
-	if (!(l = lan_for_session(a, session))) {
-		a->wan_unknown_session++;
+	if (!(l = lan_for_session(br, session))) {
+		br->wan_unknown_session++;
 		return;
 	}
 	if (channel_open(l->ch, data, n, from, now, &m) != 1)
 		return;
-	if (a->tun_mode)
-		tun_deliver(a, &m, now);
+	if (br->tun_mode)
+		tun_deliver(br, &m, now);
 	else
-		deliver_to_lan(a, l, &m, now);
+		deliver_to_lan(br, l, &m, now);
 }
 
 /* Message i of a WAN batch, frame by frame (UDP GRO may have glued several together). */
-static void wan_message(struct aux *a, unsigned i, uint64_t now)
+static void wan_message(struct bridge *br, unsigned i, uint64_t now)
 {
 	struct wan_rx_msg m;
 
 	if (wan_rx_message(i, &m) != 0) {
-		a->wan_errors++;
+		br->wan_errors++;
 		return;
 	}
-	for (size_t off = 0; off < m.len && a->state == AUX_RUNNING; off += m.seg)
-		wan_datagram(a, m.data + off, m.len - off < m.seg ? m.len - off : m.seg, &m.from,
+	for (size_t off = 0; off < m.len && br->state == AUX_RUNNING; off += m.seg)
+		wan_datagram(br, m.data + off, m.len - off < m.seg ? m.len - off : m.seg, &m.from,
 			     now);
 }
 
@@ -169,37 +169,37 @@ static void wan_message(struct aux *a, unsigned i, uint64_t now)
  * on the peer's first frame of it prove it. */
 static void on_wan_readable(uv_poll_t *p, int status, int events)
 {
-	struct aux *a = p->data;
-	uint64_t now = uv_now(a->loop);
+	struct bridge *br = p->data;
+	uint64_t now = uv_now(br->loop);
 
 	if (status < 0) {
-		a->wan_errors++;
+		br->wan_errors++;
 		return;
 	}
-	for (int round = 0; round < RELAY_WAN_ROUNDS && a->state == AUX_RUNNING; round++) {
-		int n = wan_rx_read(a);
+	for (int round = 0; round < RELAY_WAN_ROUNDS && br->state == AUX_RUNNING; round++) {
+		int n = wan_rx_read(br);
 
-		for (int i = 0; i < n && a->state == AUX_RUNNING; i++)
-			wan_message(a, (unsigned)i, now);
+		for (int i = 0; i < n && br->state == AUX_RUNNING; i++)
+			wan_message(br, (unsigned)i, now);
 		if (n < AUX_WAN_RX_SLOTS)
 			break;  /* drained; level-triggered polling says if more came */
 	}
-	if (a->state != AUX_RUNNING)
+	if (br->state != AUX_RUNNING)
 		return;
-	if (a->tun_mode)
-		tun_flush(a);
+	if (br->tun_mode)
+		tun_flush(br);
 	else
-		batch_flush(a, &aux_to_lan);
-	timers_prove_epochs(a);
+		batch_flush(br, &aux_to_lan);
+	timers_prove_epochs(br);
 }
 
-int relay_start(struct aux *a)
+int relay_start(struct bridge *br)
 {
-	int rc = wan_rx_start(a, on_wan_readable);
+	int rc = wan_rx_start(br, on_wan_readable);
 
-	if (a->tun_mode)
-		return rc ? rc : tun_relay_start(a);
-	for (unsigned i = 0; rc == 0 && i < a->n_lan; i++)
-		rc = uv_udp_recv_start(&a->lan[i].udp, on_lan_alloc, on_lan_recv);
+	if (br->tun_mode)
+		return rc ? rc : tun_relay_start(br);
+	for (unsigned i = 0; rc == 0 && i < br->n_lan; i++)
+		rc = uv_udp_recv_start(&br->lan[i].udp, on_lan_alloc, on_lan_recv);
 	return rc;
 }

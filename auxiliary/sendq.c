@@ -18,29 +18,29 @@ static void on_slot_sent(uv_udp_send_t *req, int status)
 
 	slot->busy = false;
 	if (status < 0 && status != UV_ECANCELED)
-		slot->aux->wan_errors++;
+		slot->bridge->wan_errors++;
 }
 
-static struct aux_send_slot *free_slot(struct aux *a)
+static struct aux_send_slot *free_slot(struct bridge *br)
 {
 	for (size_t i = 0; i < AUX_SEND_SLOTS; i++) {
-		struct aux_send_slot *slot = &a->slots[i];
+		struct aux_send_slot *slot = &br->slots[i];
 
 		if (slot->busy)
 			continue;
 		if (!slot->data && !(slot->data = malloc(AUX_DGRAM_MAX)))
 			return NULL;
-		slot->aux = a;
+		slot->bridge = br;
 		slot->req.data = slot;
 		return slot;
 	}
 	return NULL;
 }
 
-static int queue_send(struct aux *a, uv_udp_t *sock, const struct sockaddr *dst,
+static int queue_send(struct bridge *br, uv_udp_t *sock, const struct sockaddr *dst,
 		      const uint8_t *data, size_t len)
 {
-	struct aux_send_slot *slot = free_slot(a);
+	struct aux_send_slot *slot = free_slot(br);
 	uv_buf_t b;
 	int rc;
 
@@ -54,7 +54,7 @@ static int queue_send(struct aux *a, uv_udp_t *sock, const struct sockaddr *dst,
 	return rc;
 }
 
-int sendq_send(struct aux *a, uv_udp_t *sock, const struct ip_endpoint *dst,
+int sendq_send(struct bridge *br, uv_udp_t *sock, const struct ip_endpoint *dst,
 	       const uint8_t *data, size_t len)
 {
 	struct sockaddr_storage ss;
@@ -70,15 +70,15 @@ int sendq_send(struct aux *a, uv_udp_t *sock, const struct ip_endpoint *dst,
 	/* EAGAIN also means earlier datagrams are still queued: keep the order. */
 	if (rc != UV_EAGAIN)
 		return rc;
-	return queue_send(a, sock, (struct sockaddr *)&ss, data, len);
+	return queue_send(br, sock, (struct sockaddr *)&ss, data, len);
 }
 
-void sendq_release(struct aux *a)
+void sendq_release(struct bridge *br)
 {
 	for (size_t i = 0; i < AUX_SEND_SLOTS; i++) {
-		if (a->slots[i].data)
-			secure_wipe(a->slots[i].data, AUX_DGRAM_MAX);
-		free(a->slots[i].data);
-		a->slots[i].data = NULL;
+		if (br->slots[i].data)
+			secure_wipe(br->slots[i].data, AUX_DGRAM_MAX);
+		free(br->slots[i].data);
+		br->slots[i].data = NULL;
 	}
 }

@@ -12,36 +12,36 @@
 #include "log.h"
 #include "wire_errors.h"
 
-static void send_keepalive(struct aux *a, struct aux_lan *l, uint64_t now)
+static void send_keepalive(struct bridge *br, struct aux_lan *l, uint64_t now)
 {
 	uint8_t frame[FRAME_OVERHEAD];
 	long len = channel_keepalive(l->ch, now, frame, sizeof frame);
 
-	if (len < 0 || sendq_send(a, &a->wan, channel_peer(l->ch), frame, (size_t)len) != 0)
-		a->wan_errors++;
+	if (len < 0 || sendq_send(br, &br->wan, channel_peer(l->ch), frame, (size_t)len) != 0)
+		br->wan_errors++;
 }
 
 static void on_tick(uv_timer_t *t)
 {
-	struct aux *a = t->data;
-	uint64_t now = uv_now(a->loop), next = UINT64_MAX;
+	struct bridge *br = t->data;
+	uint64_t now = uv_now(br->loop), next = UINT64_MAX;
 	char why[96];
 
-	for (unsigned i = 0; i < a->n_lan; i++) {
-		struct aux_lan *l = &a->lan[i];
+	for (unsigned i = 0; i < br->n_lan; i++) {
+		struct aux_lan *l = &br->lan[i];
 		uint64_t ch_next = UINT64_MAX;
 		int events = channel_tick(l->ch, now, &ch_next);
 
 		if (events & CHANNEL_PEER_DEAD) {
 			snprintf(why, sizeof why, "channel %u: nothing authenticated from the "
 				 "peer within its dead_after_ms", i);
-			aux_end(a, WIRE(PEER_DEAD), why, EXIT_OK, true);
+			bridge_end(br, WIRE(PEER_DEAD), why, EXIT_OK, true);
 			return;
 		}
 		if (events & CHANNEL_SEND_KEEPALIVE)
-			send_keepalive(a, l, now);
+			send_keepalive(br, l, now);
 		if (events & CHANNEL_REKEY_DUE)
-			rekey_notify_due(a, i);
+			rekey_notify_due(br, i);
 		if (ch_next < next)
 			next = ch_next;
 	}
@@ -50,45 +50,45 @@ static void on_tick(uv_timer_t *t)
 
 static void on_idle_check(uv_timer_t *t)
 {
-	struct aux *a = t->data;
-	uint64_t now = uv_now(a->loop), quiet = now - a->last_data_ms;
+	struct bridge *br = t->data;
+	uint64_t now = uv_now(br->loop), quiet = now - br->last_data_ms;
 	char why[96];
 
-	if (quiet >= a->idle_timeout_ms) {
+	if (quiet >= br->idle_timeout_ms) {
 		snprintf(why, sizeof why, "no data either way for %llu ms",
 			 (unsigned long long)quiet);
-		aux_end(a, WIRE(IDLE), why, EXIT_OK, true);
+		bridge_end(br, WIRE(IDLE), why, EXIT_OK, true);
 		return;
 	}
-	uv_timer_start(t, on_idle_check, a->idle_timeout_ms - quiet, 0);
+	uv_timer_start(t, on_idle_check, br->idle_timeout_ms - quiet, 0);
 }
 
-int timers_start(struct aux *a)
+int timers_start(struct bridge *br)
 {
-	int rc = uv_timer_start(&a->tick_timer, on_tick, 0, 0);
+	int rc = uv_timer_start(&br->tick_timer, on_tick, 0, 0);
 
-	if (rc == 0 && a->idle_timeout_ms)
-		rc = uv_timer_start(&a->idle_timer, on_idle_check, a->idle_timeout_ms, 0);
+	if (rc == 0 && br->idle_timeout_ms)
+		rc = uv_timer_start(&br->idle_timer, on_idle_check, br->idle_timeout_ms, 0);
 	return rc;
 }
 
-void timers_kick(struct aux *a)
+void timers_kick(struct bridge *br)
 {
-	if (a->state == AUX_RUNNING)
-		uv_timer_start(&a->tick_timer, on_tick, 0, 0);
+	if (br->state == AUX_RUNNING)
+		uv_timer_start(&br->tick_timer, on_tick, 0, 0);
 }
 
-void timers_prove_epochs(struct aux *a)
+void timers_prove_epochs(struct bridge *br)
 {
-	for (unsigned i = 0; i < a->n_lan; i++)
-		if (a->lan[i].ch && channel_keepalive_wanted(a->lan[i].ch)) {
-			timers_kick(a);
+	for (unsigned i = 0; i < br->n_lan; i++)
+		if (br->lan[i].ch && channel_keepalive_wanted(br->lan[i].ch)) {
+			timers_kick(br);
 			return;
 		}
 }
 
-void timers_stop(struct aux *a)
+void timers_stop(struct bridge *br)
 {
-	uv_timer_stop(&a->tick_timer);
-	uv_timer_stop(&a->idle_timer);
+	uv_timer_stop(&br->tick_timer);
+	uv_timer_stop(&br->idle_timer);
 }

@@ -139,26 +139,26 @@ static void too_big6(struct aux_tun *t, const uint8_t *pkt, size_t len,
 }
 
 struct tun_emit {
-	struct aux *a;
+	struct bridge *br;
 };
 
 static int emit_fragment(void *ctx, const uint8_t *dgram, size_t len)
 {
 	struct tun_emit *e = ctx;
 
-	return sendq_send(e->a, &e->a->wan, channel_peer(e->a->lan[0].ch), dgram, len);
+	return sendq_send(e->br, &e->br->wan, channel_peer(e->br->lan[0].ch), dgram, len);
 }
 
 /* Seals one authorised packet of len bytes towards the peer. */
-static void carry(struct aux *a, const uint8_t *pkt, size_t len, uint64_t now)
+static void carry(struct bridge *br, const uint8_t *pkt, size_t len, uint64_t now)
 {
-	struct aux_tun *t = &a->tun;
-	struct channel *ch = a->lan[0].ch;
+	struct aux_tun *t = &br->tun;
+	struct channel *ch = br->lan[0].ch;
 	long sealed;
 	int rc;
 
 	if (len + FRAME_OVERHEAD <= AUX_BATCH_FRAME && len <= channel_payload_max(ch)) {
-		uint8_t *slot = batch_slot(a, &aux_to_wan, &a->wan, channel_peer(ch),
+		uint8_t *slot = batch_slot(br, &aux_to_wan, &br->wan, channel_peer(ch),
 					   &t->errors);
 
 		sealed = channel_seal_one(ch, pkt, len, now, slot, AUX_BATCH_FRAME);
@@ -166,14 +166,14 @@ static void carry(struct aux *a, const uint8_t *pkt, size_t len, uint64_t now)
 		if (rc == 0)
 			batch_commit(&aux_to_wan, (size_t)sealed);
 	} else if (len <= channel_payload_max(ch)) {
-		batch_flush(a, &aux_to_wan);  /* keep the order */
+		batch_flush(br, &aux_to_wan);  /* keep the order */
 		sealed = channel_seal_one(ch, pkt, len, now, tun_tx, sizeof tun_tx);
 		rc = sealed < 0 ? (int)sealed
-				: sendq_send(a, &a->wan, channel_peer(ch), tun_tx, (size_t)sealed);
+				: sendq_send(br, &br->wan, channel_peer(ch), tun_tx, (size_t)sealed);
 	} else {
-		struct tun_emit e = {a};
+		struct tun_emit e = {br};
 
-		batch_flush(a, &aux_to_wan);
+		batch_flush(br, &aux_to_wan);
 		rc = channel_seal(ch, pkt, len, now, emit_fragment, &e);
 		rc = rc < 0 ? rc : 0;
 	}
@@ -183,7 +183,7 @@ static void carry(struct aux *a, const uint8_t *pkt, size_t len, uint64_t now)
 	}
 	t->packets_from_lan++;
 	t->bytes_from_lan += len;
-	a->last_data_ms = now;
+	br->last_data_ms = now;
 }
 
 /* Link-local traffic of the interface itself, which no router forwards (RFC 4291 2.5.6,
@@ -199,9 +199,9 @@ static bool link_scoped6(const struct ipv6_info *ip)
 	       (ip->dst[0] == 0xff && (ip->dst[1] & 0x0f) <= 2);
 }
 
-static void from_lan6(struct aux *a, const uint8_t *pkt, size_t len, uint64_t now)
+static void from_lan6(struct bridge *br, const uint8_t *pkt, size_t len, uint64_t now)
 {
-	struct aux_tun *t = &a->tun;
+	struct aux_tun *t = &br->tun;
 	struct ipv6_info ip;
 
 	if (!t->ipv6) {
@@ -224,13 +224,13 @@ static void from_lan6(struct aux *a, const uint8_t *pkt, size_t len, uint64_t no
 		too_big6(t, pkt, ip.total_len, &ip);
 		return;
 	}
-	carry(a, pkt, ip.total_len, now);
+	carry(br, pkt, ip.total_len, now);
 }
 
 /* One packet the kernel routed into the interface. */
-static void from_lan(struct aux *a, const uint8_t *pkt, size_t len, uint64_t now)
+static void from_lan(struct bridge *br, const uint8_t *pkt, size_t len, uint64_t now)
 {
-	struct aux_tun *t = &a->tun;
+	struct aux_tun *t = &br->tun;
 	struct ipv4_info ip;
 
 	if (ipv4_parse(pkt, len, &ip) != 0) {
@@ -238,7 +238,7 @@ static void from_lan(struct aux *a, const uint8_t *pkt, size_t len, uint64_t now
 		return;
 	}
 	if (ip.version == 6) {
-		from_lan6(a, pkt, len, now);
+		from_lan6(br, pkt, len, now);
 		return;
 	}
 	if (!allowed_from_lan(t, &ip)) {
@@ -251,11 +251,11 @@ static void from_lan(struct aux *a, const uint8_t *pkt, size_t len, uint64_t now
 		if (ip.frag & IPV4_FLAG_DF)
 			return;
 	}
-	carry(a, pkt, len, now);
+	carry(br, pkt, len, now);
 }
 
 struct lan_emit {
-	struct aux *a;
+	struct bridge *br;
 	uint64_t now;
 };
 
@@ -263,24 +263,24 @@ static int emit_segment(void *ctx, const uint8_t *pkt, size_t len)
 {
 	struct lan_emit *e = ctx;
 
-	from_lan(e->a, pkt, len, e->now);
+	from_lan(e->br, pkt, len, e->now);
 	return 0;
 }
 
 static void on_tun_readable(uv_poll_t *h, int status, int events)
 {
-	struct aux *a = h->data;
-	struct aux_tun *t = &a->tun;
-	struct lan_emit e = {a, 0};
+	struct bridge *br = h->data;
+	struct aux_tun *t = &br->tun;
+	struct lan_emit e = {br, 0};
 
-	if (a->state != AUX_RUNNING)
+	if (br->state != AUX_RUNNING)
 		return;
 	if (status < 0) {
 		t->errors++;
 		return;
 	}
-	uv_update_time(a->loop);
-	e.now = uv_now(a->loop);
+	uv_update_time(br->loop);
+	e.now = uv_now(br->loop);
 	for (unsigned i = 0; i < AUX_TUN_BATCH; i++) {
 		ssize_t n = read(t->fd, tun_rx, sizeof tun_rx);
 		struct vnet_hdr vh;
@@ -292,7 +292,7 @@ static void on_tun_readable(uv_poll_t *h, int status, int events)
 			break;
 		}
 		if (!t->vnet) {
-			from_lan(a, tun_rx, (size_t)n, e.now);
+			from_lan(br, tun_rx, (size_t)n, e.now);
 			continue;
 		}
 		if (vnet_hdr_parse(tun_rx, (size_t)n, &vh) != 0) {
@@ -304,41 +304,41 @@ static void on_tun_readable(uv_poll_t *h, int status, int events)
 		if (rc < 0)
 			t->malformed++;
 	}
-	batch_flush(a, &aux_to_wan);
+	batch_flush(br, &aux_to_wan);
 }
 
 /* Writes what tun_deliver gathered. */
-void tun_flush(struct aux *a)
+void tun_flush(struct bridge *br)
 {
 	struct vnet_hdr vh;
 
 	if (coalesce.len == 0)
 		return;
 	tso_coalesce_finish(&coalesce, &vh);
-	write_tun_hdr(&a->tun, &vh, coalesce.buf, coalesce.len);
+	write_tun_hdr(&br->tun, &vh, coalesce.buf, coalesce.len);
 	tso_coalesce_reset(&coalesce);
 }
 
 /* Counts and writes an authorised packet from the peer: consecutive segments of one TCP
  * flow become one write (GRO's work), anything else is written alone, in order. */
-static void write_from_peer(struct aux *a, const uint8_t *pkt, size_t len, uint64_t now)
+static void write_from_peer(struct bridge *br, const uint8_t *pkt, size_t len, uint64_t now)
 {
-	a->tun.packets_to_lan++;
-	a->tun.bytes_to_lan += len;
-	a->last_data_ms = now;
-	if (a->tun.vnet) {
+	br->tun.packets_to_lan++;
+	br->tun.bytes_to_lan += len;
+	br->last_data_ms = now;
+	if (br->tun.vnet) {
 		if (tso_coalesce_add(&coalesce, pkt, len))
 			return;
-		tun_flush(a);
+		tun_flush(br);
 		if (tso_coalesce_add(&coalesce, pkt, len))
 			return;
 	}
-	write_tun(&a->tun, pkt, len);
+	write_tun(&br->tun, pkt, len);
 }
 
-static void deliver6(struct aux *a, const struct channel_msg *m, uint64_t now)
+static void deliver6(struct bridge *br, const struct channel_msg *m, uint64_t now)
 {
-	struct aux_tun *t = &a->tun;
+	struct aux_tun *t = &br->tun;
 	struct ipv6_info ip;
 
 	if (!t->ipv6) {
@@ -353,12 +353,12 @@ static void deliver6(struct aux *a, const struct channel_msg *m, uint64_t now)
 		t->unauthorised_from_peer++;
 		return;
 	}
-	write_from_peer(a, m->data, ip.total_len, now);
+	write_from_peer(br, m->data, ip.total_len, now);
 }
 
-void tun_deliver(struct aux *a, const struct channel_msg *m, uint64_t now)
+void tun_deliver(struct bridge *br, const struct channel_msg *m, uint64_t now)
 {
-	struct aux_tun *t = &a->tun;
+	struct aux_tun *t = &br->tun;
 	struct ipv4_info ip;
 
 	if (ipv4_parse(m->data, m->len, &ip) != 0) {
@@ -366,31 +366,31 @@ void tun_deliver(struct aux *a, const struct channel_msg *m, uint64_t now)
 		return;
 	}
 	if (ip.version == 6) {
-		deliver6(a, m, now);
+		deliver6(br, m, now);
 		return;
 	}
 	if (!allowed_from_peer(t, &ip)) {
 		t->unauthorised_from_peer++;
 		return;
 	}
-	write_from_peer(a, m->data, ip.total_len, now);
+	write_from_peer(br, m->data, ip.total_len, now);
 }
 
-int tun_relay_start(struct aux *a)
+int tun_relay_start(struct bridge *br)
 {
-	int rc = uv_poll_init(a->loop, &a->tun.poll, a->tun.fd);
+	int rc = uv_poll_init(br->loop, &br->tun.poll, br->tun.fd);
 
 	tso_coalesce_init(&coalesce, coalesce_buf);
 	if (rc)
 		return rc;
-	a->tun.poll_open = true;
-	a->tun.poll.data = a;
-	return uv_poll_start(&a->tun.poll, UV_READABLE, on_tun_readable);
+	br->tun.poll_open = true;
+	br->tun.poll.data = br;
+	return uv_poll_start(&br->tun.poll, UV_READABLE, on_tun_readable);
 }
 
-json_t *tun_stats_json(const struct aux *a)
+json_t *tun_stats_json(const struct bridge *br)
 {
-	const struct aux_tun *t = &a->tun;
+	const struct aux_tun *t = &br->tun;
 
 	return json_pack("{s:s, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 			 "interface", t->name, "mtu", (int)t->mtu,
@@ -408,8 +408,8 @@ json_t *tun_stats_json(const struct aux *a)
 			 "errors", (json_int_t)t->errors);
 }
 
-void tun_close(struct aux *a)
+void tun_close(struct bridge *br)
 {
-	if (a->tun.poll_open && !uv_is_closing((uv_handle_t *)&a->tun.poll))
-		uv_close((uv_handle_t *)&a->tun.poll, NULL);
+	if (br->tun.poll_open && !uv_is_closing((uv_handle_t *)&br->tun.poll))
+		uv_close((uv_handle_t *)&br->tun.poll, NULL);
 }

@@ -139,21 +139,22 @@ static bool has_family(const struct ip_prefix *p, size_t n, int family)
 }
 
 /* The preferred source of the gateway's own packets routed through the interface. */
-static const struct ip_addr *route_source(const struct aux *a, const struct ip_prefix *p)
+static const struct ip_addr *route_source(const struct bridge *br,
+					  const struct ip_prefix *p)
 {
 	if (p->addr.family == AF_INET6)
-		return a->has_lan_addr6 ? &a->lan_addr6 : NULL;
-	return &a->lan_addr;
+		return br->has_lan_addr6 ? &br->lan_addr6 : NULL;
+	return &br->lan_addr;
 }
 
-static int route_remotes(struct aux *a, char *why, size_t whylen)
+static int route_remotes(struct bridge *br, char *why, size_t whylen)
 {
-	struct aux_tun *t = &a->tun;
+	struct aux_tun *t = &br->tun;
 	uint32_t table = t->table ? t->table : RT_TABLE_MAIN;
 	char text[IP_STRLEN];
 
 	for (size_t i = 0; i < t->nremote; i++) {
-		int rc = nl_route_add(t->ifindex, &t->remote[i], route_source(a, &t->remote[i]),
+		int rc = nl_route_add(t->ifindex, &t->remote[i], route_source(br, &t->remote[i]),
 				      table);
 
 		if (rc) {
@@ -272,9 +273,9 @@ static int add_rules(struct aux_tun *t, char *why, size_t whylen)
 	return 0;
 }
 
-int tun_create(struct aux *a, const struct aux_bind_tun *req, char *why, size_t whylen)
+int tun_create(struct bridge *br, const struct aux_bind_tun *req, char *why, size_t whylen)
 {
-	struct aux_tun *t = &a->tun;
+	struct aux_tun *t = &br->tun;
 	int rc;
 
 	memcpy(t->local, req->local, sizeof t->local);
@@ -282,11 +283,11 @@ int tun_create(struct aux *a, const struct aux_bind_tun *req, char *why, size_t 
 	t->nlocal = req->nlocal;
 	t->nremote = req->nremote;
 	t->mtu = req->mtu;
-	t->gateway = ipv4_from_addr(&a->lan_addr);
+	t->gateway = ipv4_from_addr(&br->lan_addr);
 	t->ipv6 = has_family(t->local, t->nlocal, AF_INET6) ||
 		  has_family(t->remote, t->nremote, AF_INET6);
-	if (a->has_lan_addr6) {
-		memcpy(t->gateway6, a->lan_addr6.bytes, 16);
+	if (br->has_lan_addr6) {
+		memcpy(t->gateway6, br->lan_addr6.bytes, 16);
 		t->has_gateway6 = true;
 	}
 	if ((rc = open_tun(t, req->name_hint, why, whylen)) != 0)
@@ -306,7 +307,7 @@ int tun_create(struct aux *a, const struct aux_bind_tun *req, char *why, size_t 
 		t->table = nl_call_table(t->ifindex);
 	/* Routes first: a rule over an empty table would let the call's packets fall
 	 * through to the main table. */
-	if ((rc = route_remotes(a, why, whylen)) != 0 ||
+	if ((rc = route_remotes(br, why, whylen)) != 0 ||
 	    (req->source_routing && (rc = add_rules(t, why, whylen)) != 0))
 		return rc;
 	if (t->table)
@@ -319,10 +320,10 @@ int tun_create(struct aux *a, const struct aux_bind_tun *req, char *why, size_t 
 	return 0;
 }
 
-void tun_release(struct aux *a)
+void tun_release(struct bridge *br)
 {
-	if (a->tun.open) {
-		close(a->tun.fd);
-		a->tun.open = false;
+	if (br->tun.open) {
+		close(br->tun.fd);
+		br->tun.open = false;
 	}
 }

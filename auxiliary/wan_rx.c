@@ -30,18 +30,18 @@ static struct sockaddr_storage rx_from[AUX_WAN_RX_SLOTS];
 /* CMSG_SPACE is a multiple of the header's alignment: every row stays aligned. */
 static _Alignas(struct cmsghdr) uint8_t rx_cmsg[AUX_WAN_RX_SLOTS][CMSG_SPACE(sizeof(int))];
 
-int wan_rx_prepare(struct aux *a)
+int wan_rx_prepare(struct bridge *br)
 {
 	uv_os_fd_t fd;
 	int on = 1;
 
-	if (uv_fileno((uv_handle_t *)&a->wan, &fd) != 0)
+	if (uv_fileno((uv_handle_t *)&br->wan, &fd) != 0)
 		return -EBADF;
-	a->wan_rx_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-	if (a->wan_rx_fd < 0)
+	br->wan_rx_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if (br->wan_rx_fd < 0)
 		return -errno;
 	/* Without it (kernels before 5.0) every datagram simply comes alone. */
-	if (setsockopt(a->wan_rx_fd, IPPROTO_UDP, UDP_GRO, &on, sizeof on) != 0)
+	if (setsockopt(br->wan_rx_fd, IPPROTO_UDP, UDP_GRO, &on, sizeof on) != 0)
 		log_debug("UDP GRO not available (%s): datagrams come one by one",
 			  strerror(errno));
 	return 0;
@@ -78,16 +78,16 @@ static void prepare_batch(void)
 	}
 }
 
-int wan_rx_read(struct aux *a)
+int wan_rx_read(struct bridge *br)
 {
 	int n;
 
 	prepare_batch();
-	n = recvmmsg(a->wan_rx_fd, rx_msg, AUX_WAN_RX_SLOTS, MSG_DONTWAIT, NULL);
+	n = recvmmsg(br->wan_rx_fd, rx_msg, AUX_WAN_RX_SLOTS, MSG_DONTWAIT, NULL);
 	if (n >= 0)
 		return n;
 	if (errno != EAGAIN && errno != EINTR)
-		a->wan_errors++;
+		br->wan_errors++;
 	return 0;
 }
 
@@ -104,26 +104,26 @@ int wan_rx_message(unsigned i, struct wan_rx_msg *m)
 	return 0;
 }
 
-int wan_rx_start(struct aux *a, uv_poll_cb on_readable)
+int wan_rx_start(struct bridge *br, uv_poll_cb on_readable)
 {
-	int rc = uv_poll_init(a->loop, &a->wan_rx, a->wan_rx_fd);
+	int rc = uv_poll_init(br->loop, &br->wan_rx, br->wan_rx_fd);
 
 	if (rc)
 		return rc;
-	a->wan_rx_open = true;
-	a->wan_rx.data = a;
-	return uv_poll_start(&a->wan_rx, UV_READABLE, on_readable);
+	br->wan_rx_open = true;
+	br->wan_rx.data = br;
+	return uv_poll_start(&br->wan_rx, UV_READABLE, on_readable);
 }
 
-void wan_rx_close(struct aux *a)
+void wan_rx_close(struct bridge *br)
 {
-	if (a->wan_rx_open && !uv_is_closing((uv_handle_t *)&a->wan_rx))
-		uv_close((uv_handle_t *)&a->wan_rx, NULL);
+	if (br->wan_rx_open && !uv_is_closing((uv_handle_t *)&br->wan_rx))
+		uv_close((uv_handle_t *)&br->wan_rx, NULL);
 }
 
-void wan_rx_release(struct aux *a)
+void wan_rx_release(struct bridge *br)
 {
-	if (a->wan_rx_fd >= 0)
-		close(a->wan_rx_fd);
-	a->wan_rx_fd = -1;
+	if (br->wan_rx_fd >= 0)
+		close(br->wan_rx_fd);
+	br->wan_rx_fd = -1;
 }
