@@ -16,9 +16,11 @@
  *   status  {}                              -> {secondary, lan, user, principal, calls, limit,
  *                                               certificates, warnings, renewal}
  *
- * hello comes first and once; a client over TLS has a user certificate or none. The
- * operator is a client on the gateway's unix socket whose process runs as root or in the
- * configured operator_group (SO_PEERCRED, SO_PEERGROUPS), not any user logged in there. */
+ * The call messages are encoded and decoded by common/control/client_call.c, which the
+ * client uses too. hello comes first and once; a client over TLS has a user certificate
+ * or none. The operator is a client on the gateway's unix socket whose process runs as
+ * root or in the configured operator_group (SO_PEERCRED, SO_PEERGROUPS), not any user
+ * logged in there. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>

@@ -11,6 +11,7 @@
  *   rekey         {call, epoch, public}                       -> {public}  (call_rekey.c)
  *   rekey_done    {call, epoch}                                  (a notice, no reply)
  *
+ * Each message is encoded and decoded by peer_codec.c, on both sides.
  * Losing the connection ends the call on both sides. The dialled side takes hello first
  * and once, then one call_request; hangup and rekey only for the connection's call; on
  * the dialling side the peer may only hang up and rekey (its hello was our own). Every request must come from a
