@@ -42,6 +42,14 @@ static void set_addr(json_t *obj, const char *key, const struct ip_addr *a)
 	json_object_set_new(obj, key, json_string(ip_addr_format(a, text, sizeof text)));
 }
 
+/* A message about one call: "call" follows "op" (and "id"). */
+static json_t *naming_call(json_t *msg, uint64_t id)
+{
+	if (msg)
+		set_id(msg, "call", id);
+	return msg;
+}
+
 uint64_t peer_call_of(const json_t *msg)
 {
 	const char *text = json_string_value(json_object_get(msg, "call"));
@@ -223,13 +231,11 @@ int peer_call_answer_decode(const json_t *msg, struct peer_call_answer *out,
 
 json_t *peer_hangup_encode(const struct peer_hangup *h)
 {
-	json_t *req = json_pack("{s:s}", "op", "hangup");
+	json_t *notice = naming_call(json_pack("{s:s}", "op", "hangup"), h->call_id);
 
-	if (!req)
-		return NULL;
-	set_id(req, "call", h->call_id);
-	json_object_set_new(req, "reason", json_string(h->reason));
-	return req;
+	if (notice)
+		json_object_set_new(notice, "reason", json_string(h->reason));
+	return notice;
 }
 
 /* A reason from the peer is untrusted text: kept only if it is one short word. */
@@ -259,12 +265,11 @@ int peer_hangup_decode(const json_t *msg, struct peer_hangup *out, const char **
 json_t *peer_rekey_encode(const struct peer_rekey *r)
 {
 	char hex[2 * PEER_PUBLIC_LEN + 1];
-	json_t *req = msg_request("rekey", 0);
+	json_t *req = naming_call(msg_request("rekey", 0), r->call_id);
 
 	if (!req)
 		return NULL;
 	hex_encode(r->public, sizeof r->public, hex);
-	set_id(req, "call", r->call_id);
 	json_object_set_new(req, "epoch", json_integer((json_int_t)r->epoch));
 	json_object_set_new(req, "public", json_string(hex));
 	return req;
@@ -305,12 +310,10 @@ int peer_rekey_answer_decode(const json_t *msg, uint8_t public[PEER_PUBLIC_LEN],
 
 json_t *peer_rekey_done_encode(const struct peer_rekey_done *d)
 {
-	json_t *notice = json_pack("{s:s}", "op", "rekey_done");
+	json_t *notice = naming_call(json_pack("{s:s}", "op", "rekey_done"), d->call_id);
 
-	if (!notice)
-		return NULL;
-	set_id(notice, "call", d->call_id);
-	json_object_set_new(notice, "epoch", json_integer((json_int_t)d->epoch));
+	if (notice)
+		json_object_set_new(notice, "epoch", json_integer((json_int_t)d->epoch));
 	return notice;
 }
 
