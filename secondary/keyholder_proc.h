@@ -1,6 +1,6 @@
 /* The secondary's key holder process (keyholder_proc.c): forked at start-up, before any
  * socket exists, it alone reads the private key and signs TLS handshakes for the daemon
- * over a socket pair (the protocol is common/control/keyholder.h). */
+ * over a socket pair (the protocol is secondary/keyholder.h). */
 #ifndef INSEL_KEYHOLDER_PROC_H
 #define INSEL_KEYHOLDER_PROC_H
 

@@ -1,5 +1,5 @@
 /* Inside the key holder process: the keys it holds and its answer to each request
- * (common/control/keyholder.h has the protocol). It holds the current key (KEY), and at most one
+ * (secondary/keyholder.h has the protocol). It holds the current key (KEY), and at most one
  * other: the pending key of a renewal (KEY.pending, loaded at start-up if an earlier run
  * left one), or, after a commit, the key it replaced, which still signs for handshakes
  * under the old certificate.

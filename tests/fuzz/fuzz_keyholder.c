@@ -1,4 +1,4 @@
-/* libFuzzer target: the key holder's message parsers (common/control/keyholder.h). The holder
+/* libFuzzer target: the key holder's message parsers (secondary/keyholder.h). The holder
  * parses what the daemon asks (the daemon may be compromised); the daemon parses what the
  * holder answers. Whatever the bytes, a parser must not read past them, every view it
  * returns must lie inside them and within its limit, and a message it accepts must encode

@@ -1,4 +1,4 @@
-/* Unit tests for the key holder (common/control/keyholder.h, secondary/keyholder_*.c).
+/* Unit tests for the key holder (secondary/keyholder.h, secondary/keyholder_*.c).
  *
  * The codec: every message round-trips; a truncated message, a byte too many, a length
  * over its limit, an unknown op or version are refused. The holder's answers, in process:

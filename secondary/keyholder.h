@@ -37,7 +37,8 @@
  *
  * This file has the codec (used by both ends, and fuzzed) and the daemon's side: a
  * blocking client with a time-out, whose failure the daemon treats as "cannot sign"
- * (handshakes fail, nothing else stops). The holder's side is secondary/keyholder.c. */
+ * (handshakes fail, nothing else stops). The holder's side is keyholder_proc.c and
+ * keyholder_serve.c. */
 #ifndef INSEL_KEYHOLDER_H
 #define INSEL_KEYHOLDER_H
 

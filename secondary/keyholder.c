@@ -1,5 +1,5 @@
 /* The key holder's message codec and the daemon's blocking client (see keyholder.h). The
- * holder itself, which loads the key and answers, is secondary/keyholder.c.
+ * holder itself, which loads the key and answers, is keyholder_proc.c and keyholder_serve.c.
  *
  * Every message is parsed with the bounds-checked reader: sticky errors, one check at the
  * end, and nothing may be left over. The client sends one request, waits (poll, bounded)
