@@ -43,6 +43,26 @@ ok() {
 	echo "ok: $*"
 }
 
+# wait_server: the server's exit status, once it has exited; killed (status 124) if it
+# is still running 10 s later.
+wait_server() {
+	local status
+	for _ in $(seq 200); do
+		kill -0 "$server" 2>/dev/null || break
+		sleep 0.05
+	done
+	if kill -0 "$server" 2>/dev/null; then
+		kill "$server" 2>/dev/null
+		wait "$server" 2>/dev/null
+		status=124
+	else
+		wait "$server"
+		status=$?
+	fi
+	server=""
+	return "$status"
+}
+
 # ---- install ----
 meson install -C "$build" --no-rebuild --destdir "$root" >"$tmp/install.log" 2>&1 ||
 	fail "meson install"
@@ -113,8 +133,7 @@ grep -q 'echo on channel 1: second message' "$tmp/client.log" || fail "no echo o
 grep -q 'echo on channel 0: third' "$tmp/client.log" || fail "no third echo"
 ok "the caller got every message back on its channel"
 
-wait "$server" || fail "the example server failed"
-server=""
+wait_server || fail "the example server failed (or did not end after \"bye\")"
 grep -q 'call from echo-client on 2 channels' "$tmp/server.log" || fail "server did not see the caller"
 grep -q 'echoed 4 messages' "$tmp/server.log" || fail "server did not echo 4 messages"
 ok "the server saw echo-client and echoed 4 messages"
@@ -133,8 +152,7 @@ if timeout 30 "$tmp/secsock-echo" call "$p/ca.crt" "$p/echo-client.crt" "$p/echo
 	fail "a caller expecting 'someone-else' was let through"
 fi
 grep -q "expected 'someone-else'" "$tmp/client2.log" || fail "the refusal does not say why"
-wait "$server" 2>/dev/null
-server=""
+wait_server
 ok "a wrong peer name is refused: $(tail -1 "$tmp/client2.log")"
 
 echo "secsock install: $checks checks passed"
