@@ -85,34 +85,9 @@ void api_reply_db_error(struct api_peer *p, json_int_t id, int err)
 	api_reply_error(p, id, err, "%s", db_errmsg(p->srv->db));
 }
 
-void api_reply_field_error(struct api_peer *p, json_int_t id)
+void api_reply_decode_error(struct api_peer *p, json_int_t id, int err, const char *why)
 {
-	api_reply_error(p, id, INSEL_E_BAD_FIELD, "%s", msg_field_error());
-}
-
-static bool printable(const char *s)
-{
-	for (; *s; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			return false;
-	return true;
-}
-
-int api_get_text(struct api_peer *p, json_int_t id, const json_t *msg, const char *key,
-		 bool required, const char **out)
-{
-	int rc = required ? msg_get_str(msg, key, out) : msg_get_str_opt(msg, key, NULL, out);
-
-	if (rc) {
-		api_reply_field_error(p, id);
-		return rc;
-	}
-	if (*out && (strlen(*out) > API_TEXT_MAX || !printable(*out) || (required && !**out))) {
-		api_reply_error(p, id, INSEL_E_BAD_FIELD,
-				"field '%s' must be 1-%d printable characters", key, API_TEXT_MAX);
-		return INSEL_E_BAD_FIELD;
-	}
-	return 0;
+	api_reply_error(p, id, err, "%s", why);
 }
 
 static void unreadable_frame(struct api_peer *p, int err)

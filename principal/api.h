@@ -2,7 +2,9 @@
  * msg.h, answered by one handler per message family (api_session.c: hello, register,
  * heartbeat; api_lookup.c: lookup, list, revocations; api_calls.c: call_start, call_end;
  * api_user.c: verify_user; api_renew.c: renew). A table in api.c says which certificate role may send each
- * op and that hello comes first. The handlers never see the transport: serve.c feeds
+ * op and that hello comes first. Each handler reads its request and writes its reply
+ * with the op's codec in common/control/principal_ops.h, the one the secondary uses too.
+ * The handlers never see the transport: serve.c feeds
  * them messages from TLS connections, tests/fuzz/fuzz_principal_api.c from a fuzzer.
  *
  * Bad input never changes the directory (each write is one transaction) and never ends
@@ -24,9 +26,6 @@
 #define API_MAX_BAD_FRAMES 32      /* a peer sending more unreadable frames is cut off */
 #define API_MAX_VERIFY_PENDING 8   /* password checks in flight per connection */
 #define API_GUESS_KEYS 4096        /* users, and sources, whose failures are remembered */
-#define API_LIST_DEFAULT 100
-#define API_LIST_MAX 500
-#define API_TEXT_MAX 256           /* caller, callee, reason, ... */
 
 struct api_peer;
 struct api_verify;
@@ -77,11 +76,8 @@ void api_reply_error(struct api_peer *p, json_int_t id, int err, const char *fmt
 	__attribute__((format(printf, 4, 5)));
 /* A directory failure: the code of err and the directory's sentence. */
 void api_reply_db_error(struct api_peer *p, json_int_t id, int err);
-/* A field error from the msg_get_* getters. */
-void api_reply_field_error(struct api_peer *p, json_int_t id);
-/* A string field of at most API_TEXT_MAX printable bytes. */
-int api_get_text(struct api_peer *p, json_int_t id, const json_t *msg, const char *key,
-		 bool required, const char **out);
+/* A request the op's decoder (principal_ops.h) refused: its code and sentence. */
+void api_reply_decode_error(struct api_peer *p, json_int_t id, int err, const char *why);
 
 /* The handlers, one family per file. */
 void hello_handle(struct api_peer *p, json_int_t id, const json_t *msg);

@@ -7,6 +7,7 @@
  *
  * Also here: how registration treats the two certificates of a secondary in the middle
  * of switching (renew_registration_identity, renew_registered). */
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,26 +18,25 @@
 #include "log.h"
 #include "msg.h"
 #include "pki_csr.h"
+#include "principal_ops.h"
 
 /* As pki_issue: a peer whose clock lags still accepts a certificate issued just now. */
 #define RENEW_BACKDATE_S (10 * 60)
 
-/* The request text: a string of at most PKI_CSR_MAX bytes, checked by pki_csr_check. */
+/* The request (its wire form is principal_ops_auth.c's), checked by pki_csr_check and
+ * naming the caller. */
 static int read_request(struct api_peer *p, json_int_t id, const json_t *msg,
-			const char **csr, size_t *len, struct pki_csr_info *info)
+			struct pop_renew_req *req, struct pki_csr_info *info)
 {
-	const json_t *v = json_object_get(msg, "csr");
 	char why[256];
 	int rc;
 
-	if (!json_is_string(v)) {
-		api_reply_error(p, id, INSEL_E_BAD_FIELD,
-				"field 'csr' must be a PEM certificate request");
-		return INSEL_E_BAD_FIELD;
+	static_assert(sizeof why >= POP_WHY_LEN, "room for the decoder's sentence");
+	if ((rc = pop_renew_req_decode(msg, req, why))) {
+		api_reply_decode_error(p, id, rc, why);
+		return rc;
 	}
-	*csr = json_string_value(v);
-	*len = json_string_length(v);
-	rc = pki_csr_check(*csr, *len, info, why, sizeof why);
+	rc = pki_csr_check(req->csr, req->csr_len, info, why, sizeof why);
 	if (rc) {
 		api_reply_error(p, id, rc, "%s", why);
 		return rc;
@@ -81,51 +81,54 @@ static bool issue_online(struct api_peer *p, int64_t rid, const char *csr, size_
 
 static void reply_issued(struct api_peer *p, json_int_t id, int64_t rid)
 {
-	json_t *row, *reply;
+	json_t *row;
 	int rc = db_renew_get(p->srv->db, rid, true, &row);
 
 	if (rc) {
 		api_reply_db_error(p, id, rc);
 		return;
 	}
-	reply = json_pack("{s:I, s:s, s:O, s:O, s:O, s:O}", "request", (json_int_t)rid, "state",
-			  "issued", "certificate", json_object_get(row, "certificate"),
-			  "fingerprint", json_object_get(row, "fingerprint"), "serial",
-			  json_object_get(row, "serial"), "not_after",
-			  json_object_get(row, "not_after"));
+	struct pop_renew_reply reply = {
+		.request = rid,
+		.state = POP_RENEW_ISSUED,
+		.certificate = json_string_value(json_object_get(row, "certificate")),
+		.fingerprint = json_string_value(json_object_get(row, "fingerprint")),
+		.serial = json_string_value(json_object_get(row, "serial")),
+		.not_after = json_integer_value(json_object_get(row, "not_after")),
+	};
+
+	api_reply_ok(p, id, pop_renew_reply_encode(&reply));
 	json_decref(row);
-	api_reply_ok(p, id, reply);
 }
 
-/* {"op":"renew","id":N,"csr":"-----BEGIN CERTIFICATE REQUEST-----..."} ->
- * {request, state:"issued", certificate, fingerprint, serial, not_after}
- * or {request, state:"pending"} (ask again later with the same request) */
 void renew_handle(struct api_peer *p, json_int_t id, const json_t *msg)
 {
+	struct pop_renew_req req;
 	struct pki_csr_info info;
-	const char *csr, *state;
-	size_t len;
+	const char *state;
 	int64_t rid;
 	int rc;
 
-	if (read_request(p, id, msg, &csr, &len, &info))
+	if (read_request(p, id, msg, &req, &info))
 		return;
-	struct db_renew_request r = {p->id.name, info.key_id, csr, &p->id};
+	struct db_renew_request r = {p->id.name, info.key_id, req.csr, &p->id};
 
 	rc = db_renew_file(p->srv->db, &r, p->srv->now(), &rid, &state);
 	if (rc) {
 		api_reply_db_error(p, id, rc);
 		return;
 	}
-	if (strcmp(state, "pending") == 0 && p->srv->issuer && issue_online(p, rid, csr, len))
+	if (strcmp(state, "pending") == 0 && p->srv->issuer &&
+	    issue_online(p, rid, req.csr, req.csr_len))
 		state = "issued";
 	if (strcmp(state, "issued") == 0) {
 		reply_issued(p, id, rid);
 	} else if (strcmp(state, "pending") == 0) {
+		struct pop_renew_reply reply = {.request = rid, .state = POP_RENEW_PENDING};
+
 		log_info("renewal request %lld of %s waits for 'insel-principal pki approve %lld'",
 			 (long long)rid, p->id.name, (long long)rid);
-		api_reply_ok(p, id, json_pack("{s:I, s:s}", "request", (json_int_t)rid, "state",
-					      "pending"));
+		api_reply_ok(p, id, pop_renew_reply_encode(&reply));
 	} else {
 		api_reply_error(p, id, INSEL_E_REFUSED, "renewal request %lld was %s; make a new "
 				"key and ask again", (long long)rid, state);

@@ -8,6 +8,7 @@
  * source or user may have only a couple of checks running at once. A check refused for
  * that is answered "busy" at once, without running the KDF, and never as a wrong
  * password. */
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,7 @@
 #include "err.h"
 #include "log.h"
 #include "msg.h"
+#include "principal_ops.h"
 #include "rand.h"
 
 /* A user's failures: a user who mistypes a few times waits seconds, a guesser far more;
@@ -81,30 +83,19 @@ static uint64_t clock_ms(const struct api_server *s)
 
 /* The source key: the secondary and the LAN address it reports (older secondaries send
  * none: then all their users share the secondary's key). */
-static int source_key(struct api_peer *p, json_int_t id, const json_t *msg, char *out,
-		      size_t outlen, char *shown, size_t shownlen)
+static void source_key(const struct api_peer *p, const struct pop_verify_user_req *req,
+		       char *out, size_t outlen, char *shown, size_t shownlen)
 {
 	char addr[IP_STRLEN];
-	const char *text;
-	struct ip_addr a;
 
-	if (msg_get_str_opt(msg, "source", "", &text)) {
-		api_reply_field_error(p, id);
-		return INSEL_E_BAD_FIELD;
-	}
-	if (!text[0]) {
+	if (!req->has_source) {
 		snprintf(out, outlen, "%s", p->id.name);
 		snprintf(shown, shownlen, "secondary %s", p->id.name);
-		return 0;
+		return;
 	}
-	if (ip_addr_parse(text, &a)) {
-		api_reply_error(p, id, INSEL_E_BAD_FIELD, "field 'source' must be an IP address");
-		return INSEL_E_BAD_FIELD;
-	}
-	ip_addr_format(&a, addr, sizeof addr);
+	ip_addr_format(&req->source, addr, sizeof addr);
 	snprintf(shown, shownlen, "%s", addr);
 	snprintf(out, outlen, "%s %s", p->id.name, addr);
-	return 0;
 }
 
 static void reply_busy(struct api_peer *p, json_int_t id, const char *who, uint64_t retry_ms)
@@ -123,7 +114,7 @@ static int begin_guards(struct api_peer *p, json_int_t id, const char *skey, con
 {
 	struct api_server *s = p->srv;
 	uint64_t now = clock_ms(s), retry;
-	char who[API_TEXT_MAX];
+	char who[POP_TEXT_MAX];
 
 	if (backoff_begin(s->guess_by_source, skey, now, &retry)) {
 		snprintf(who, sizeof who, "from %s", shown);
@@ -148,31 +139,25 @@ static void end_guards(struct api_server *s, const char *skey, const char *user,
 	backoff_end(s->guess_by_user, user, outcome, now);
 }
 
-/* {"op":"verify_user","id":N,"user":"alice@lan-a","password":"...","source":"10.1.0.11"}
- * -> {user, lan}, or auth_failed, or busy. */
+/* A password check: answered {user, lan}, or auth_failed, or busy, once the KDF has run
+ * (api_verify_finish). The wire form is principal_ops_auth.c's. */
 void verify_user_handle(struct api_peer *p, json_int_t id, const json_t *msg)
 {
-	char name[DB_NAME_MAX + 1], lan[DB_NAME_MAX + 1], skey[BACKOFF_KEY_MAX + 1];
+	static_assert(POP_PASSWORD_MAX == PASSWD_MAX_LEN, "the longest password");
+	char skey[BACKOFF_KEY_MAX + 1], why[POP_WHY_LEN];
 	char user_key[2 * DB_NAME_MAX + 2], shown[IP_STRLEN + PKI_NAME_MAX + 16];
-	const char *user, *password;
+	struct pop_verify_user_req req;
+	const char *name, *lan;
 	struct api_verify *v;
 	int rc;
 
-	if (msg_get_str(msg, "user", &user) || msg_get_str(msg, "password", &password)) {
-		api_reply_field_error(p, id);
+	if ((rc = pop_verify_user_req_decode(msg, &req, why))) {
+		api_reply_decode_error(p, id, rc, why);
 		return;
 	}
-	if (db_split_user(user, name, lan)) {
-		api_reply_error(p, id, INSEL_E_BAD_FIELD, "field 'user' must be NAME@LAN");
-		return;
-	}
-	if (strlen(password) > PASSWD_MAX_LEN) {
-		api_reply_error(p, id, INSEL_E_BAD_FIELD, "password longer than %d bytes",
-				PASSWD_MAX_LEN);
-		return;
-	}
-	if (source_key(p, id, msg, skey, sizeof skey, shown, sizeof shown))
-		return;
+	name = req.name;
+	lan = req.lan;
+	source_key(p, &req, skey, sizeof skey, shown, sizeof shown);
 	if (!db_secondary_serves(p->srv->db, p->id.name, lan)) {
 		api_reply_error(p, id, INSEL_E_FORBIDDEN, "secondary %s does not serve LAN %s",
 				p->id.name, lan);
@@ -200,7 +185,7 @@ void verify_user_handle(struct api_peer *p, json_int_t id, const json_t *msg)
 	v->id = id;
 	snprintf(v->user, sizeof v->user, "%s", user_key);
 	snprintf(v->lan, sizeof v->lan, "%s", lan);
-	snprintf(v->password, sizeof v->password, "%s", password);
+	snprintf(v->password, sizeof v->password, "%s", req.password);
 	snprintf(v->source_key, sizeof v->source_key, "%s", skey);
 	rc = db_user_hash(p->srv->db, name, lan, v->hash, sizeof v->hash);
 	v->known = rc == 0;
@@ -236,7 +221,8 @@ void api_verify_finish(struct api_verify *v)
 		   : v->result == INSEL_E_AUTH ? BACKOFF_FAILURE : BACKOFF_CANCELLED);
 	if (!p->gone) {
 		if (v->result == 0)
-			api_reply_ok(p, v->id, json_pack("{s:s, s:s}", "user", v->user, "lan", v->lan));
+			api_reply_ok(p, v->id, pop_verify_user_reply_encode(
+					     &(struct pop_verify_user_reply){v->user, v->lan}));
 		else if (v->result == INSEL_E_AUTH)
 			api_reply_error(p, v->id, INSEL_E_AUTH, "wrong user name or password");
 		else

@@ -172,11 +172,15 @@ int db_data_version(struct db *db, int64_t *out);
 bool db_serial_valid(const char *serial);
 
 /* ---- look-up ---- */
-/* Where is callee? "user@lan", a host name, or an address (longest-prefix match).
+/* Where is callee? "user@lan", a host name, or an address (longest-prefix match):
  * {kind:"user"|"host"|"address", callee, lan, prefix?, address?, host?, user?,
  *  secondary, endpoint, fingerprint, state:"up"|"down"|"new", last_heartbeat}
  * INSEL_E_NOT_FOUND when nothing matches, INSEL_E_UNAVAILABLE when the LAN has no
  * secondary. */
+struct pop_lookup_reply;
+int db_lookup_find(struct db *db, const char *callee, int64_t now,
+		   struct pop_lookup_reply *out);
+/* The same, as the API's reply fields (principal_ops.h encodes them). */
 int db_lookup(struct db *db, const char *callee, int64_t now, json_t **out);
 
 /* Counts for `status`: {schema_version, lans, secondaries, secondaries_up, hosts, users,

@@ -26,6 +26,7 @@
 #include "expiry.h"
 #include "log.h"
 #include "pki_csr.h"
+#include "principal_ops.h"
 #include "revocation_watch.h"
 #include "tls.h"
 
@@ -131,7 +132,7 @@ static void conn_message(struct tls_conn *t, json_t *msg, int err)
 	api_handle(&c->peer, msg, err);
 }
 
-#define REVOKED_NOTICE_MAX 500  /* serials per notice, well inside a frame */
+#define REVOKED_NOTICE_MAX POP_LIST_MAX  /* serials per notice, well inside a frame */
 
 /* {"op":"revoked","serials":[...]}: no id, and no reply expected. */
 static void notify_revoked(struct conn *c, const json_t *newly)
@@ -143,8 +144,8 @@ static void notify_revoked(struct conn *c, const json_t *newly)
 
 		for (size_t i = first; i < n && i < first + REVOKED_NOTICE_MAX; i++)
 			json_array_append(serials, json_array_get(newly, i));
-		tls_conn_send_new(c->tls, json_pack("{s:s, s:o}", "op", "revoked", "serials",
-						    serials));
+		tls_conn_send_new(c->tls, pop_revoked_notice_encode(serials));
+		json_decref(serials);
 	}
 }
 

@@ -1,0 +1,190 @@
+/* What the codecs of the principal's ops share (see principal_ops.h): sentences for
+ * errors, bounded printable text, pages, nullable strings, prefixes, the timers and the
+ * serving secondary that several replies carry. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "err.h"
+#include "msg.h"
+#include "principal_ops_priv.h"
+
+int pop_fail(char why[POP_WHY_LEN], int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, POP_WHY_LEN, fmt, ap);
+	va_end(ap);
+	return code;
+}
+
+int pop_field_fail(char why[POP_WHY_LEN])
+{
+	return pop_fail(why, INSEL_E_BAD_FIELD, "%s", msg_field_error());
+}
+
+static bool printable(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return false;
+	return true;
+}
+
+int pop_get_text(const json_t *msg, const char *key, bool required, const char **out,
+		 char why[POP_WHY_LEN])
+{
+	int rc = required ? msg_get_str(msg, key, out) : msg_get_str_opt(msg, key, NULL, out);
+
+	if (rc)
+		return pop_field_fail(why);
+	if (*out && (strlen(*out) > POP_TEXT_MAX || !printable(*out) || (required && !**out)))
+		return pop_fail(why, INSEL_E_BAD_FIELD,
+				"field '%s' must be 1-%d printable characters", key, POP_TEXT_MAX);
+	return 0;
+}
+
+int pop_get_nullable(const json_t *msg, const char *key, char *out, size_t outlen,
+		     char why[POP_WHY_LEN])
+{
+	const char *text;
+
+	if (msg_get_str_opt(msg, key, "", &text))
+		return pop_field_fail(why);
+	if (strlen(text) >= outlen)
+		return pop_fail(why, INSEL_E_BAD_FIELD, "field '%s' is longer than %zu bytes", key,
+				outlen - 1);
+	memcpy(out, text, strlen(text) + 1);
+	return 0;
+}
+
+json_t *pop_nullable(const char *text)
+{
+	return text && text[0] ? json_string(text) : json_null();
+}
+
+int pop_get_page(const json_t *msg, struct pop_page *out, char why[POP_WHY_LEN])
+{
+	json_int_t offset, limit;
+
+	if (msg_get_int_opt(msg, "offset", 0, INT32_MAX, 0, &offset) ||
+	    msg_get_int_opt(msg, "limit", 1, POP_LIST_MAX, POP_LIST_DEFAULT, &limit))
+		return pop_field_fail(why);
+	out->offset = offset;
+	out->limit = limit;
+	return 0;
+}
+
+void pop_put_page(json_t *req, const struct pop_page *page)
+{
+	if (!page || page->limit <= 0)
+		return;
+	json_object_set_new(req, "offset", json_integer(page->offset));
+	json_object_set_new(req, "limit", json_integer(page->limit));
+}
+
+json_t *pop_prefixes_json(const struct ip_prefix *p, size_t n)
+{
+	json_t *a = json_array();
+	char text[IP_STRLEN];
+
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(a, json_string(ip_prefix_format(&p[i], text, sizeof text)));
+	return a;
+}
+
+int pop_get_prefixes(const json_t *msg, const char *key, struct ip_prefix *out, size_t *n,
+		     char why[POP_WHY_LEN])
+{
+	json_t *list;
+
+	if (msg_get_array(msg, key, POP_MAX_PREFIXES, &list))
+		return pop_field_fail(why);
+	for (size_t i = 0; i < json_array_size(list); i++) {
+		const char *text = json_string_value(json_array_get(list, i));
+		int err;
+
+		if (!text)
+			return pop_fail(why, INSEL_E_BAD_FIELD, "%s[%zu] must be a string", key, i);
+		err = ip_prefix_parse(text, true, &out[i]);
+		if (err)
+			return pop_fail(why, err, "prefix '%.64s': %s", text, insel_strerror(err));
+	}
+	*n = json_array_size(list);
+	return 0;
+}
+
+void pop_put_timers(json_t *obj, const struct pop_timers *t)
+{
+	json_object_set_new(obj, "heartbeat_ms", json_integer(t->heartbeat_ms));
+	json_object_set_new(obj, "down_after_ms", json_integer(t->down_after_ms));
+}
+
+int pop_get_timers(const json_t *msg, struct pop_timers *out, char why[POP_WHY_LEN])
+{
+	json_int_t beat, down;
+
+	if (msg_get_int(msg, "heartbeat_ms", 0, INT64_MAX, &beat) ||
+	    msg_get_int(msg, "down_after_ms", 0, INT64_MAX, &down))
+		return pop_field_fail(why);
+	out->heartbeat_ms = beat;
+	out->down_after_ms = down;
+	return 0;
+}
+
+/* The order is the directory's: secondary, endpoint, fingerprint, state, last_heartbeat,
+ * and previous_fingerprint only while the secondary switches certificates. */
+void pop_put_serving(json_t *obj, const struct pop_serving *s)
+{
+	json_object_set_new(obj, "secondary", pop_nullable(s->secondary));
+	json_object_set_new(obj, "endpoint", pop_nullable(s->endpoint));
+	json_object_set_new(obj, "fingerprint", pop_nullable(s->fingerprint));
+	json_object_set_new(obj, "state", pop_nullable(s->state));
+	json_object_set_new(obj, "last_heartbeat", s->has_last_heartbeat
+			    ? json_integer(s->last_heartbeat) : json_null());
+	if (s->previous_fingerprint[0])
+		json_object_set_new(obj, "previous_fingerprint",
+				    json_string(s->previous_fingerprint));
+}
+
+int pop_get_serving(const json_t *msg, struct pop_serving *out, char why[POP_WHY_LEN])
+{
+	const json_t *beat = json_object_get(msg, "last_heartbeat");
+	char previous[POP_TEXT_MAX + 1];
+	int rc;
+
+	memset(out, 0, sizeof *out);
+	if ((rc = pop_get_nullable(msg, "secondary", out->secondary, sizeof out->secondary,
+				   why)) ||
+	    (rc = pop_get_nullable(msg, "endpoint", out->endpoint, sizeof out->endpoint, why)) ||
+	    (rc = pop_get_nullable(msg, "fingerprint", out->fingerprint,
+				   sizeof out->fingerprint, why)) ||
+	    (rc = pop_get_nullable(msg, "state", out->state, sizeof out->state, why)) ||
+	    (rc = pop_get_nullable(msg, "previous_fingerprint", previous, sizeof previous, why)))
+		return rc;
+	/* Only a fingerprint of the right length counts as the previous certificate. */
+	if (strlen(previous) == PKI_FINGERPRINT_LEN)
+		memcpy(out->previous_fingerprint, previous, PKI_FINGERPRINT_LEN + 1);
+	if (beat && !json_is_null(beat)) {
+		if (!json_is_integer(beat))
+			return pop_fail(why, INSEL_E_BAD_FIELD,
+					"field 'last_heartbeat' must be an integer");
+		out->has_last_heartbeat = true;
+		out->last_heartbeat = json_integer_value(beat);
+	}
+	return 0;
+}
+
+bool pop_serving_names_certificate(const struct pop_serving *s, const char *fingerprint)
+{
+	return fingerprint && fingerprint[0] &&
+	       (strcmp(s->fingerprint, fingerprint) == 0 ||
+		strcmp(s->previous_fingerprint, fingerprint) == 0);
+}
+
+bool pop_serving_reachable(const struct pop_serving *s, struct ip_endpoint *out)
+{
+	return s->secondary[0] && s->fingerprint[0] && strcmp(s->state, "up") == 0 &&
+	       ip_endpoint_parse(s->endpoint, out) == 0;
+}

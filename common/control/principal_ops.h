@@ -1,0 +1,271 @@
+/* The principal's ops, one codec for both ends: every request that a secondary (or an
+ * operator's tool) sends to the principal and every reply it gets back, as a C struct
+ * with an encoder and a validating decoder. The secondary encodes requests and decodes
+ * replies (secondary/principal_link.c, call*.c, client_api.c, renew.c); the principal
+ * decodes requests and encodes replies (principal/api*.c). The wire form is described
+ * in docs/principal-api.md.
+ *
+ * The families live in one file each:
+ *   principal_ops_session.c    hello, register, heartbeat, the "revoked" notice
+ *   principal_ops_directory.c  lookup, list, revocations (and the LAN entries of a list)
+ *   principal_ops_records.c    call_start, call_end
+ *   principal_ops_auth.c       verify_user, renew
+ *
+ * Conventions:
+ * - A request encoder makes the whole frame ({"op":...,"id":N,...}); a reply encoder
+ *   makes only the op's fields, to which the principal adds "id" and "ok".
+ * - Decoders read untrusted JSON through msg.h's validating getters. They return 0, or
+ *   an error code (INSEL_E_BAD_FIELD, or the address parser's own) with a sentence in
+ *   why, fit for the error reply. A reply decoder reads the fields of a reply that is
+ *   ok; whether it is ok is msg_reply_is_ok's to say.
+ * - Strings in decoded structs point into the message decoded (valid while it is), except
+ *   the fixed-size buffers, which are copied and checked for length. */
+#ifndef INSEL_PRINCIPAL_OPS_H
+#define INSEL_PRINCIPAL_OPS_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "addr.h"
+#include "pki.h"
+
+#define POP_WHY_LEN 256           /* the sentence a decoder leaves in why */
+#define POP_TEXT_MAX 256          /* caller, callee, reason, ...: printable bytes */
+#define POP_MAX_PREFIXES 64       /* a LAN's prefixes */
+#define POP_MAX_CALL_CHANNELS 16  /* channels recorded with a call */
+#define POP_PASSWORD_MAX 1024     /* bytes of a password to check */
+#define POP_LIST_DEFAULT 100      /* items of a page when the request names no limit */
+#define POP_LIST_MAX 500          /* most items of a page */
+
+/* ---- shared pieces ---- */
+
+/* The timers the principal suggests, in the replies to hello, register and heartbeat. */
+struct pop_timers {
+	int64_t heartbeat_ms;
+	int64_t down_after_ms;
+};
+
+/* A page of a listing asked for: limit 0 in a request to encode sends neither field
+ * (the principal's defaults apply). */
+struct pop_page {
+	int64_t offset;
+	int64_t limit;
+};
+
+/* Which secondary serves a LAN, as lookup and the LAN entries of list say it. A field
+ * the directory has no value for (a secondary that never registered) is "" here and
+ * null on the wire. */
+struct pop_serving {
+	char secondary[PKI_NAME_MAX + 1];
+	char endpoint[IP_STRLEN];
+	char fingerprint[PKI_FINGERPRINT_LEN + 1];
+	char previous_fingerprint[PKI_FINGERPRINT_LEN + 1];  /* "" unless switching */
+	char state[8];              /* "up", "down", "new" */
+	bool has_last_heartbeat;
+	int64_t last_heartbeat;     /* seconds since the epoch */
+};
+
+/* Whether fingerprint is the serving secondary's certificate, or the one it is being
+ * renewed from. */
+bool pop_serving_names_certificate(const struct pop_serving *s, const char *fingerprint);
+/* The endpoint, when the directory has a valid one and the secondary is up. */
+bool pop_serving_reachable(const struct pop_serving *s, struct ip_endpoint *out);
+
+/* ---- session: hello, register, heartbeat, revoked ---- */
+
+struct pop_hello_req {
+	int64_t version;     /* MSG_PROTOCOL_VERSION when encoding */
+	const char *role;    /* the sender's role ("secondary"); NULL if absent */
+};
+json_t *pop_hello_req_encode(json_int_t id, const struct pop_hello_req *r);
+int pop_hello_req_decode(const json_t *msg, struct pop_hello_req *out, char why[POP_WHY_LEN]);
+
+struct pop_hello_reply {
+	int64_t version;
+	const char *name;        /* the principal's certificate name */
+	const char *peer_role;   /* the role and name the principal sees the caller as */
+	const char *peer_name;
+	struct pop_timers timers;
+};
+json_t *pop_hello_reply_encode(const struct pop_hello_reply *r);
+int pop_hello_reply_decode(const json_t *msg, struct pop_hello_reply *out,
+			   char why[POP_WHY_LEN]);
+
+struct pop_register_req {
+	const char *lan;
+	struct ip_prefix prefixes[POP_MAX_PREFIXES];
+	size_t nprefixes;                 /* 1..POP_MAX_PREFIXES */
+	struct ip_endpoint endpoint;      /* the peer protocol's, port not 0 */
+};
+json_t *pop_register_req_encode(json_int_t id, const struct pop_register_req *r);
+int pop_register_req_decode(const json_t *msg, struct pop_register_req *out,
+			    char why[POP_WHY_LEN]);
+
+struct pop_register_reply {
+	const char *secondary;
+	const char *lan;
+	struct ip_prefix prefixes[POP_MAX_PREFIXES];
+	size_t nprefixes;
+	struct pop_timers timers;
+};
+json_t *pop_register_reply_encode(const struct pop_register_reply *r);
+int pop_register_reply_decode(const json_t *msg, struct pop_register_reply *out,
+			      char why[POP_WHY_LEN]);
+
+/* heartbeat has no fields; its reply is the timers. */
+json_t *pop_heartbeat_req_encode(json_int_t id);
+json_t *pop_timers_reply_encode(const struct pop_timers *t);
+int pop_timers_reply_decode(const json_t *msg, struct pop_timers *out, char why[POP_WHY_LEN]);
+
+/* {"op":"revoked","serials":[...]}: a notice from the principal, no id, no reply. */
+json_t *pop_revoked_notice_encode(const json_t *serials);
+int pop_revoked_notice_decode(const json_t *msg, const json_t **serials,
+			      char why[POP_WHY_LEN]);
+
+/* ---- directory: lookup, list, revocations ---- */
+
+struct pop_lookup_req {
+	const char *callee;  /* "user@lan", a host name or an address: 1..POP_TEXT_MAX */
+};
+json_t *pop_lookup_req_encode(json_int_t id, const struct pop_lookup_req *r);
+int pop_lookup_req_decode(const json_t *msg, struct pop_lookup_req *out, char why[POP_WHY_LEN]);
+
+enum pop_lookup_kind { POP_LOOKUP_USER = 1, POP_LOOKUP_HOST, POP_LOOKUP_ADDRESS };
+
+struct pop_lookup_reply {
+	enum pop_lookup_kind kind;
+	char callee[POP_TEXT_MAX + 1];
+	char lan[PKI_NAME_MAX + 1];
+	struct pop_serving serving;
+	char user[PKI_NAME_MAX + 1];   /* kind user: the user's name, without the LAN */
+	char host[PKI_NAME_MAX + 1];   /* kind host, or an address the directory names */
+	bool has_address;              /* kinds host and address */
+	struct ip_addr address;
+	char prefix[IP_STRLEN];        /* the LAN prefix holding the address */
+};
+json_t *pop_lookup_reply_encode(const struct pop_lookup_reply *r);
+int pop_lookup_reply_decode(const json_t *msg, struct pop_lookup_reply *out,
+			    char why[POP_WHY_LEN]);
+const char *pop_lookup_kind_name(enum pop_lookup_kind k);
+
+enum pop_list_what { POP_LIST_LANS = 1, POP_LIST_SECONDARIES };
+
+struct pop_list_req {
+	enum pop_list_what what;
+	const char *name;        /* LANs only: that LAN alone; NULL: all */
+	struct pop_page page;
+};
+json_t *pop_list_req_encode(json_int_t id, const struct pop_list_req *r);
+int pop_list_req_decode(const json_t *msg, struct pop_list_req *out, char why[POP_WHY_LEN]);
+
+struct pop_list_reply {
+	enum pop_list_what what;
+	const json_t *items;     /* rows as `insel-principal lan/secondary list --json` */
+	int64_t total;
+	int64_t offset;
+};
+json_t *pop_list_reply_encode(const struct pop_list_reply *r);
+int pop_list_reply_decode(const json_t *msg, struct pop_list_reply *out,
+			  char why[POP_WHY_LEN]);
+const char *pop_list_what_name(enum pop_list_what w);
+
+/* A LAN entry of a list reply, as a secondary checking a call reads it. Prefixes that do
+ * not parse are skipped; strings the directory has no value for are "". */
+struct pop_lan_entry {
+	char name[PKI_NAME_MAX + 1];
+	struct ip_prefix prefixes[POP_MAX_PREFIXES];
+	size_t nprefixes;
+	struct pop_serving serving;
+};
+/* The entry for LAN name among the items of a list of LANs: 0, or INSEL_E_NOT_FOUND. */
+int pop_list_find_lan(const struct pop_list_reply *r, const char *name,
+		      struct pop_lan_entry *out);
+
+/* revocations: a page of the revoked serials. */
+json_t *pop_revocations_req_encode(json_int_t id, const struct pop_page *page);
+int pop_revocations_req_decode(const json_t *msg, struct pop_page *out, char why[POP_WHY_LEN]);
+
+struct pop_revocations_reply {
+	const json_t *serials;   /* lowercase hex strings */
+	int64_t total;
+	int64_t offset;
+};
+json_t *pop_revocations_reply_encode(const struct pop_revocations_reply *r);
+int pop_revocations_reply_decode(const json_t *msg, struct pop_revocations_reply *out,
+				 char why[POP_WHY_LEN]);
+
+/* ---- records: call_start, call_end ---- */
+
+struct pop_call_start_req {
+	const char *call_id;     /* 16 lowercase hex digits (the directory checks) */
+	const char *caller;      /* user@caller_lan, or caller_lan for a trunk */
+	const char *caller_lan;
+	const char *callee;
+	const char *callee_lan;  /* NULL if not known */
+	const json_t *channels;  /* array of at most POP_MAX_CALL_CHANNELS; NULL: none */
+};
+json_t *pop_call_start_req_encode(json_int_t id, const struct pop_call_start_req *r);
+int pop_call_start_req_decode(const json_t *msg, struct pop_call_start_req *out,
+			      char why[POP_WHY_LEN]);
+
+struct pop_call_end_req {
+	const char *call_id;
+	const char *reason;      /* NULL: "hangup" */
+	int64_t bytes_up;        /* caller -> callee */
+	int64_t bytes_down;
+};
+json_t *pop_call_end_req_encode(json_int_t id, const struct pop_call_end_req *r);
+int pop_call_end_req_decode(const json_t *msg, struct pop_call_end_req *out,
+			    char why[POP_WHY_LEN]);
+
+/* The reply to both: the call's id. */
+json_t *pop_call_reply_encode(const char *call_id);
+int pop_call_reply_decode(const json_t *msg, const char **call_id, char why[POP_WHY_LEN]);
+
+/* ---- auth: verify_user, renew ---- */
+
+struct pop_verify_user_req {
+	const char *user;        /* name@lan as sent */
+	char name[PKI_NAME_MAX + 1];  /* decoded: its two halves, each a valid name */
+	char lan[PKI_NAME_MAX + 1];
+	const char *password;    /* at most POP_PASSWORD_MAX bytes */
+	bool has_source;         /* the LAN host's address, as its secondary sees it */
+	struct ip_addr source;
+};
+json_t *pop_verify_user_req_encode(json_int_t id, const struct pop_verify_user_req *r);
+int pop_verify_user_req_decode(const json_t *msg, struct pop_verify_user_req *out,
+			       char why[POP_WHY_LEN]);
+
+struct pop_verify_user_reply {
+	const char *user;        /* name@lan */
+	const char *lan;
+};
+json_t *pop_verify_user_reply_encode(const struct pop_verify_user_reply *r);
+int pop_verify_user_reply_decode(const json_t *msg, struct pop_verify_user_reply *out,
+				 char why[POP_WHY_LEN]);
+
+struct pop_renew_req {
+	const char *csr;         /* PEM PKCS#10; pki_csr_check says whether it is one */
+	size_t csr_len;
+};
+json_t *pop_renew_req_encode(json_int_t id, const struct pop_renew_req *r);
+int pop_renew_req_decode(const json_t *msg, struct pop_renew_req *out, char why[POP_WHY_LEN]);
+
+enum pop_renew_state { POP_RENEW_PENDING = 1, POP_RENEW_ISSUED };
+
+struct pop_renew_reply {
+	int64_t request;         /* the principal's number for the request */
+	enum pop_renew_state state;
+	/* issued only: */
+	const char *certificate; /* PEM */
+	const char *fingerprint;
+	const char *serial;
+	int64_t not_after;
+};
+json_t *pop_renew_reply_encode(const struct pop_renew_reply *r);
+int pop_renew_reply_decode(const json_t *msg, struct pop_renew_reply *out,
+			   char why[POP_WHY_LEN]);
+
+#endif

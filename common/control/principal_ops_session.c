@@ -1,0 +1,154 @@
+/* Codecs of a secondary's session with the principal (see principal_ops.h): hello (the
+ * protocol version), register (its LAN, prefixes and peer endpoint), heartbeat, and the
+ * "revoked" notice the principal pushes when an operator revokes certificates. */
+#include <string.h>
+
+#include "err.h"
+#include "msg.h"
+#include "principal_ops_priv.h"
+
+/* ---- hello ---- */
+
+json_t *pop_hello_req_encode(json_int_t id, const struct pop_hello_req *r)
+{
+	return msg_hello(id, r->role ? r->role : "secondary");
+}
+
+int pop_hello_req_decode(const json_t *msg, struct pop_hello_req *out, char why[POP_WHY_LEN])
+{
+	json_int_t version;
+
+	if (msg_get_int(msg, "version", 0, INT32_MAX, &version))
+		return pop_field_fail(why);
+	out->version = version;
+	out->role = json_string_value(json_object_get(msg, "role"));
+	return 0;
+}
+
+json_t *pop_hello_reply_encode(const struct pop_hello_reply *r)
+{
+	json_t *j = json_object();
+
+	pop_put_timers(j, &r->timers);
+	json_object_set_new(j, "version", json_integer(r->version));
+	json_object_set_new(j, "role", json_string("principal"));
+	json_object_set_new(j, "name", json_string(r->name));
+	json_object_set_new(j, "peer", json_pack("{s:s, s:s}", "role", r->peer_role, "name",
+						 r->peer_name));
+	return j;
+}
+
+int pop_hello_reply_decode(const json_t *msg, struct pop_hello_reply *out,
+			   char why[POP_WHY_LEN])
+{
+	json_int_t version;
+	json_t *peer;
+
+	memset(out, 0, sizeof *out);
+	if (msg_get_int(msg, "version", 0, INT32_MAX, &version) ||
+	    msg_get_str(msg, "name", &out->name) || msg_get_object(msg, "peer", &peer) ||
+	    msg_get_str(peer, "role", &out->peer_role) ||
+	    msg_get_str(peer, "name", &out->peer_name))
+		return pop_field_fail(why);
+	out->version = version;
+	return pop_get_timers(msg, &out->timers, why);
+}
+
+/* ---- register ---- */
+
+json_t *pop_register_req_encode(json_int_t id, const struct pop_register_req *r)
+{
+	json_t *req = msg_request("register", id);
+	char text[IP_STRLEN];
+
+	json_object_set_new(req, "lan", json_string(r->lan));
+	json_object_set_new(req, "prefixes", pop_prefixes_json(r->prefixes, r->nprefixes));
+	json_object_set_new(req, "endpoint",
+			    json_string(ip_endpoint_format(&r->endpoint, text, sizeof text)));
+	return req;
+}
+
+/* The principal's order of checks: the three fields' types, then the prefixes, then the
+ * endpoint's text. */
+int pop_register_req_decode(const json_t *msg, struct pop_register_req *out,
+			    char why[POP_WHY_LEN])
+{
+	const char *endpoint;
+	json_t *list;
+	int rc;
+
+	memset(out, 0, sizeof *out);
+	if (msg_get_str(msg, "lan", &out->lan) || msg_get_str(msg, "endpoint", &endpoint) ||
+	    msg_get_array(msg, "prefixes", POP_MAX_PREFIXES, &list))
+		return pop_field_fail(why);
+	if (json_array_size(list) == 0)
+		return pop_fail(why, INSEL_E_BAD_FIELD, "field 'prefixes' must not be empty");
+	rc = pop_get_prefixes(msg, "prefixes", out->prefixes, &out->nprefixes, why);
+	if (rc)
+		return rc;
+	if (ip_endpoint_parse(endpoint, &out->endpoint) || out->endpoint.port == 0)
+		return pop_fail(why, INSEL_E_BAD_FIELD,
+				"field 'endpoint' must be ADDRESS:PORT or [ADDRESS6]:PORT");
+	return 0;
+}
+
+json_t *pop_register_reply_encode(const struct pop_register_reply *r)
+{
+	json_t *j = json_object();
+
+	pop_put_timers(j, &r->timers);
+	json_object_set_new(j, "secondary", json_string(r->secondary));
+	json_object_set_new(j, "lan", json_string(r->lan));
+	json_object_set_new(j, "prefixes", pop_prefixes_json(r->prefixes, r->nprefixes));
+	return j;
+}
+
+int pop_register_reply_decode(const json_t *msg, struct pop_register_reply *out,
+			      char why[POP_WHY_LEN])
+{
+	int rc;
+
+	memset(out, 0, sizeof *out);
+	if (msg_get_str(msg, "secondary", &out->secondary) || msg_get_str(msg, "lan", &out->lan))
+		return pop_field_fail(why);
+	rc = pop_get_prefixes(msg, "prefixes", out->prefixes, &out->nprefixes, why);
+	return rc ? rc : pop_get_timers(msg, &out->timers, why);
+}
+
+/* ---- heartbeat ---- */
+
+json_t *pop_heartbeat_req_encode(json_int_t id)
+{
+	return msg_request("heartbeat", id);
+}
+
+json_t *pop_timers_reply_encode(const struct pop_timers *t)
+{
+	json_t *j = json_object();
+
+	pop_put_timers(j, t);
+	return j;
+}
+
+int pop_timers_reply_decode(const json_t *msg, struct pop_timers *out, char why[POP_WHY_LEN])
+{
+	return pop_get_timers(msg, out, why);
+}
+
+/* ---- revoked ---- */
+
+json_t *pop_revoked_notice_encode(const json_t *serials)
+{
+	return json_pack("{s:s, s:O}", "op", "revoked", "serials", serials);
+}
+
+int pop_revoked_notice_decode(const json_t *msg, const json_t **serials,
+			      char why[POP_WHY_LEN])
+{
+	json_t *list;
+
+	if (msg_get_array(msg, "serials", POP_LIST_MAX, &list))
+		return pop_field_fail(why);
+	*serials = list;
+	return 0;
+}
