@@ -127,11 +127,9 @@ unsigned call_tun_mtu(const struct secondary *s)
 
 int request_lan_list(struct call *call, const char *lan, rpc_reply_cb cb)
 {
-	json_t *req = msg_request("list", 0);
+	struct pop_list_req list = {.what = POP_LIST_LANS, .name = lan};
 
-	json_object_set_new(req, "what", json_string("lans"));
-	json_object_set_new(req, "name", json_string(lan));
-	return principal_request(call->sec, req, cb, call);
+	return principal_request(call->sec, pop_list_req_encode(0, &list), cb, call);
 }
 
 /* A network call's one channel: what may cross, and its interface once it exists. */
@@ -190,13 +188,12 @@ json_t *call_to_json(const struct call *call)
 
 void record_start(struct call *call)
 {
-	json_t *req, *channels;
 	const char *at = strchr(call->callee, '@');
 	struct client_call_channel tun = {0};
+	json_t *channels;
 
 	if (!call->outgoing)
 		return;
-	req = msg_request("call_start", 0);
 	channels = json_array();
 	if (call->tun)
 		tun_channel_describe(call, &tun);
@@ -204,32 +201,29 @@ void record_start(struct call *call)
 		json_array_append_new(channels, call->tun ? client_call_channel_encode(&tun)
 				      : json_pack("{s:s, s:i}", "kind", "udp", "port",
 						  call->channels[i].port));
-	json_object_set_new(req, "call_id", json_string(call->id_hex));
-	json_object_set_new(req, "caller", json_string(call->caller));
-	json_object_set_new(req, "caller_lan", json_string(call->sec->cfg.lan));
-	json_object_set_new(req, "callee", json_string(call->callee));
-	if (call->callee_lan[0])
-		json_object_set_new(req, "callee_lan", json_string(call->callee_lan));
-	else if (at)
-		json_object_set_new(req, "callee_lan", json_string(at + 1));
-	json_object_set_new(req, "channels", channels);
-	principal_record(call->sec, req);
+	struct pop_call_start_req rec = {
+		.call_id = call->id_hex,
+		.caller = call->caller,
+		.caller_lan = call->sec->cfg.lan,
+		.callee = call->callee,
+		.callee_lan = call->callee_lan[0] ? call->callee_lan : at ? at + 1 : NULL,
+		.channels = channels,
+	};
+
+	principal_record(call->sec, pop_call_start_req_encode(0, &rec));
+	json_decref(channels);
 	call->recorded = true;
 }
 
 /* bytes_up: from the caller towards the callee, as the caller's auxiliary sent them. */
 static void record_end(struct call *call, const char *reason)
 {
-	json_t *req;
+	struct pop_call_end_req rec = {call->id_hex, reason, (int64_t)call->bytes_out,
+				       (int64_t)call->bytes_in};
 
 	if (!call->outgoing || !call->recorded)
 		return;
-	req = msg_request("call_end", 0);
-	json_object_set_new(req, "call_id", json_string(call->id_hex));
-	json_object_set_new(req, "reason", json_string(reason));
-	json_object_set_new(req, "bytes_up", json_integer((json_int_t)call->bytes_out));
-	json_object_set_new(req, "bytes_down", json_integer((json_int_t)call->bytes_in));
-	principal_record(call->sec, req);
+	principal_record(call->sec, pop_call_end_req_encode(0, &rec));
 }
 
 /* ---- ending ---- */

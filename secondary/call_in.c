@@ -161,15 +161,15 @@ static void caller_lan_reply(void *ctx, const json_t *reply, int err)
 	struct call *call = ctx;
 	const char *lan = strchr(call->caller, '@');
 	struct ip_prefix dir[SECONDARY_MAX_PREFIXES];
-	const json_t *entry = NULL;
+	struct pop_lan_entry entry;
 	size_t ndir = 0;
 
 	if (err || !msg_reply_is_ok(reply, NULL, NULL)) {
 		call_end(call, WIRE(PRINCIPAL_UNREACHABLE), "cannot check the caller with the directory");
 		return;
 	}
-	if (lan && (entry = directory_lan(reply, lan + 1)))
-		ndir = directory_prefixes(entry, dir, SECONDARY_MAX_PREFIXES);
+	if (lan && directory_lan(reply, lan + 1, &entry) == 0)
+		ndir = directory_prefixes(&entry, dir, SECONDARY_MAX_PREFIXES);
 	if (!prefixes_within(call->tun_remote, call->ntun_remote, dir, ndir)) {
 		log_warn("call %s: network call from an address outside the caller's LAN",
 			 call->id_hex);
@@ -213,7 +213,7 @@ static void trunk_caller_reply(void *ctx, const json_t *reply, int err)
 	struct call *call = ctx;
 	struct trunk *t = call->trunk;
 	struct ip_prefix dir[SECONDARY_MAX_PREFIXES];
-	const json_t *entry;
+	struct pop_lan_entry entry;
 	size_t ndir;
 
 	if (err || !msg_reply_is_ok(reply, NULL, NULL)) {
@@ -224,15 +224,15 @@ static void trunk_caller_reply(void *ctx, const json_t *reply, int err)
 		call_end(call, WIRE(PEER_LOST), "the caller's gateway went away");
 		return;
 	}
-	entry = directory_lan(reply, call->caller);
-	if (!entry ||
-	    !directory_names_certificate(entry, tls_conn_peer(call->peer->tls)->fingerprint)) {
+	if (directory_lan(reply, call->caller, &entry) ||
+	    !pop_serving_names_certificate(&entry.serving,
+					   tls_conn_peer(call->peer->tls)->fingerprint)) {
 		log_warn("call %s: trunk from LAN %s by a secondary the directory does not name",
 			 call->id_hex, call->caller);
 		call_end(call, WIRE(FORBIDDEN), "the calling gateway does not serve that LAN");
 		return;
 	}
-	ndir = directory_prefixes(entry, dir, SECONDARY_MAX_PREFIXES);
+	ndir = directory_prefixes(&entry, dir, SECONDARY_MAX_PREFIXES);
 	if (!prefixes_within(call->tun_remote, call->ntun_remote, dir, ndir) ||
 	    (t->cfg->nremote && !prefixes_within(call->tun_remote, call->ntun_remote,
 						 t->cfg->remote, t->cfg->nremote)) ||
@@ -262,6 +262,8 @@ static void caller_check_reply(void *ctx, const json_t *reply, int err)
 {
 	struct call *call = ctx;
 	const struct pki_identity *peer;
+	struct pop_lookup_reply found;
+	char why[POP_WHY_LEN];
 
 	if (err) {
 		call_end(call, WIRE(PRINCIPAL_UNREACHABLE), "cannot check the caller with the directory");
@@ -272,8 +274,8 @@ static void caller_check_reply(void *ctx, const json_t *reply, int err)
 		return;
 	}
 	peer = tls_conn_peer(call->peer->tls);
-	if (!msg_reply_is_ok(reply, NULL, NULL) ||
-	    !directory_names_certificate(reply, peer->fingerprint)) {
+	if (!msg_reply_is_ok(reply, NULL, NULL) || pop_lookup_reply_decode(reply, &found, why) ||
+	    !pop_serving_names_certificate(&found.serving, peer->fingerprint)) {
 		log_warn("call %s: secondary '%s' is not the directory's gateway for caller %s",
 			 call->id_hex, peer->name, call->caller);
 		call_end(call, WIRE(FORBIDDEN), "the caller does not belong to the calling gateway");
@@ -364,8 +366,7 @@ void call_incoming(struct secondary *s, struct peer_conn *p, const json_t *reque
 		return;
 	}
 	/* Who the caller claims to be is checked against who connected. */
-	req = msg_request("lookup", 0);
-	json_object_set_new(req, "callee", json_string(call->caller));
+	req = pop_lookup_req_encode(0, &(struct pop_lookup_req){call->caller});
 	if (principal_request(s, req, caller_check_reply, call))
 		call_end(call, WIRE(PRINCIPAL_UNREACHABLE),
 			 "the callee's gateway cannot reach the directory");

@@ -39,9 +39,11 @@ void host_prefix(const struct ip_addr *a, struct ip_prefix *out);
  * remote_gateway6, which let ICMP errors through a network call) lie within dir, the
  * peer LAN's prefixes in the directory. */
 bool gateways_within(const struct call *call, const struct ip_prefix *dir, size_t n);
-/* The entry for LAN name in a reply to {"op":"list","what":"lans"}, or NULL. */
-const json_t *directory_lan(const json_t *reply, const char *name);
-size_t directory_prefixes(const json_t *entry, struct ip_prefix *out, size_t max);
+/* The entry for LAN name in a reply to {"op":"list","what":"lans"}: 0, or an error when
+ * the reply is malformed or names no such LAN. */
+int directory_lan(const json_t *reply, const char *name, struct pop_lan_entry *out);
+/* At most max of the entry's prefixes into out; how many. */
+size_t directory_prefixes(const struct pop_lan_entry *entry, struct ip_prefix *out, size_t max);
 /* A client's or peer's channel list into the call, and back. */
 void call_set_channels(struct call *call, const struct call_channel_list *l);
 void call_channel_list(const struct call *call, struct call_channel_list *out);

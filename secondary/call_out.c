@@ -167,16 +167,16 @@ static void dial(struct call *call)
 static void callee_lan_reply(void *ctx, const json_t *reply, int err)
 {
 	struct call *call = ctx;
-	const json_t *entry;
+	struct pop_lan_entry entry;
 
 	if (err || !msg_reply_is_ok(reply, NULL, NULL)) {
 		call_end(call, WIRE(PRINCIPAL_UNREACHABLE), "cannot read the callee's LAN from the "
 			 "directory");
 		return;
 	}
-	entry = directory_lan(reply, call->callee_lan);
-	call->npeer_prefixes = entry ? directory_prefixes(entry, call->peer_prefixes,
-							  SECONDARY_MAX_PREFIXES) : 0;
+	call->npeer_prefixes = directory_lan(reply, call->callee_lan, &entry) == 0
+			       ? directory_prefixes(&entry, call->peer_prefixes,
+						    SECONDARY_MAX_PREFIXES) : 0;
 	dial(call);
 }
 
@@ -184,7 +184,10 @@ static void callee_lan_reply(void *ctx, const json_t *reply, int err)
 static void lookup_reply(void *ctx, const json_t *reply, int err)
 {
 	struct call *call = ctx;
-	const char *code, *message, *name, *endpoint_text, *fingerprint, *state, *lan, *text;
+	struct pop_lookup_reply found;
+	const struct pop_serving *serving = &found.serving;
+	const char *code, *message, *state;
+	char why[POP_WHY_LEN];
 	struct ip_endpoint endpoint;
 
 	if (err) {
@@ -200,16 +203,14 @@ static void lookup_reply(void *ctx, const json_t *reply, int err)
 			call_end(call, code, message);
 		return;
 	}
-	if (msg_get_str(reply, "lan", &lan) || msg_get_str(reply, "secondary", &name) ||
-	    msg_get_str(reply, "endpoint", &endpoint_text) ||
-	    msg_get_str(reply, "fingerprint", &fingerprint) ||
-	    msg_get_str_opt(reply, "state", "up", &state) ||
-	    ip_endpoint_parse(endpoint_text, &endpoint)) {
+	if (pop_lookup_reply_decode(reply, &found, why) || !serving->secondary[0] ||
+	    !serving->fingerprint[0] || ip_endpoint_parse(serving->endpoint, &endpoint)) {
 		call_end(call, WIRE(INTERNAL), "the directory's answer is malformed");
 		return;
 	}
-	snprintf(call->callee_lan, sizeof call->callee_lan, "%s", lan);
-	if (strcmp(lan, call->sec->cfg.lan) == 0) {
+	state = serving->state[0] ? serving->state : "up";
+	snprintf(call->callee_lan, sizeof call->callee_lan, "%s", found.lan);
+	if (strcmp(found.lan, call->sec->cfg.lan) == 0) {
 		call_end(call, WIRE(SAME_LAN), "the callee is on this LAN: no call needed");
 		return;
 	}
@@ -217,11 +218,12 @@ static void lookup_reply(void *ctx, const json_t *reply, int err)
 		call_end(call, WIRE(PEER_DOWN), "the callee's gateway is not reachable");
 		return;
 	}
-	if ((text = json_string_value(json_object_get(reply, "user"))))
-		snprintf(call->callee_user, sizeof call->callee_user, "%s", text);
-	if ((text = json_string_value(json_object_get(reply, "address"))) &&
-	    ip_addr_parse(text, &call->callee_addr) == 0)
+	if (found.user[0])
+		snprintf(call->callee_user, sizeof call->callee_user, "%s", found.user);
+	if (found.has_address) {
+		call->callee_addr = found.address;
 		call->has_callee_addr = true;
+	}
 	if (call->tun) {
 		if (!call->has_callee_addr) {
 			call_end(call, WIRE(BAD_REQUEST), "a network call (--tun) needs the callee's "
@@ -241,9 +243,11 @@ static void lookup_reply(void *ctx, const json_t *reply, int err)
 		call->ntun_remote = 1;
 	}
 	call->peer_endpoint = endpoint;
-	snprintf(call->peer_name, sizeof call->peer_name, "%s", name);
-	snprintf(call->peer_fingerprint, sizeof call->peer_fingerprint, "%s", fingerprint);
-	directory_previous_fingerprint(reply, call->peer_previous);
+	snprintf(call->peer_name, sizeof call->peer_name, "%s", serving->secondary);
+	snprintf(call->peer_fingerprint, sizeof call->peer_fingerprint, "%s",
+		 serving->fingerprint);
+	snprintf(call->peer_previous, sizeof call->peer_previous, "%s",
+		 serving->previous_fingerprint);
 	if (!call->tun)
 		dial(call);
 	else if (request_lan_list(call, call->callee_lan, callee_lan_reply))
@@ -307,8 +311,7 @@ void call_place(struct secondary *s, struct client_conn *c, json_int_t request_i
 			 "calls need");
 		return;
 	}
-	req = msg_request("lookup", 0);
-	json_object_set_new(req, "callee", json_string(callee));
+	req = pop_lookup_req_encode(0, &(struct pop_lookup_req){callee});
 	if (principal_request(s, req, lookup_reply, call))
 		call_end(call, WIRE(PRINCIPAL_UNREACHABLE),
 			 "the directory cannot be reached, so new calls cannot be placed");
@@ -330,8 +333,7 @@ static void trunk_lookup_reply(void *ctx, const json_t *reply, int err)
 	struct call *call = ctx;
 	const struct trunk_config *cfg = call->trunk->cfg;
 	struct ip_prefix dir[SECONDARY_MAX_PREFIXES];
-	const char *name, *endpoint, *fingerprint, *state;
-	const json_t *entry;
+	struct pop_lan_entry entry;
 	const char *code, *message;
 	size_t ndir;
 
@@ -340,21 +342,15 @@ static void trunk_lookup_reply(void *ctx, const json_t *reply, int err)
 			 err ? insel_strerror(err) : message);
 		return;
 	}
-	entry = directory_lan(reply, cfg->peer_lan);
-	if (!entry) {
+	if (directory_lan(reply, cfg->peer_lan, &entry)) {
 		call_end(call, WIRE(UNKNOWN_CALLEE), "the directory has no such LAN");
 		return;
 	}
-	name = json_string_value(json_object_get(entry, "secondary"));
-	endpoint = json_string_value(json_object_get(entry, "endpoint"));
-	fingerprint = json_string_value(json_object_get(entry, "fingerprint"));
-	state = json_string_value(json_object_get(entry, "state"));
-	if (!name || !endpoint || !fingerprint || ip_endpoint_parse(endpoint, &call->peer_endpoint) ||
-	    !state || strcmp(state, "up") != 0) {
+	if (!pop_serving_reachable(&entry.serving, &call->peer_endpoint)) {
 		call_end(call, WIRE(PEER_DOWN), "the peer LAN's gateway is not reachable");
 		return;
 	}
-	ndir = directory_prefixes(entry, dir, SECONDARY_MAX_PREFIXES);
+	ndir = directory_prefixes(&entry, dir, SECONDARY_MAX_PREFIXES);
 	if (cfg->nremote) {
 		if (!prefixes_within(cfg->remote, cfg->nremote, dir, ndir)) {
 			call_end(call, WIRE(FORBIDDEN), "the trunk's remote prefixes are not all the "
@@ -377,9 +373,11 @@ static void trunk_lookup_reply(void *ctx, const json_t *reply, int err)
 	}
 	memcpy(call->peer_prefixes, dir, sizeof call->peer_prefixes);
 	call->npeer_prefixes = ndir;
-	snprintf(call->peer_name, sizeof call->peer_name, "%s", name);
-	snprintf(call->peer_fingerprint, sizeof call->peer_fingerprint, "%s", fingerprint);
-	directory_previous_fingerprint(entry, call->peer_previous);
+	snprintf(call->peer_name, sizeof call->peer_name, "%s", entry.serving.secondary);
+	snprintf(call->peer_fingerprint, sizeof call->peer_fingerprint, "%s",
+		 entry.serving.fingerprint);
+	snprintf(call->peer_previous, sizeof call->peer_previous, "%s",
+		 entry.serving.previous_fingerprint);
 	dial(call);
 }
 

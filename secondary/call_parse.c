@@ -1,7 +1,8 @@
 /* What the call state machine checks calls against: prefix lists, the peer gateways'
- * addresses, the directory's LAN entries, and the call's channels as the codecs carry
- * them (client_call.h, peer_codec.h). Pure functions on JSON and the call struct, with no
- * I/O, so that tests/fuzz/fuzz_peer_codec.c can run them directly. */
+ * addresses, the directory's LAN entries (decoded by principal_ops.h), and the call's
+ * channels as the codecs carry them (client_call.h, peer_codec.h). Pure functions on JSON
+ * and the call struct, with no I/O, so that tests/fuzz/fuzz_peer_codec.c can run them
+ * directly. */
 #include <stdio.h>
 #include <string.h>
 
@@ -58,32 +59,20 @@ bool gateways_within(const struct call *call, const struct ip_prefix *dir, size_
 	return true;
 }
 
-/* The entry for LAN name in a reply to {"op":"list","what":"lans"}, or NULL. */
-const json_t *directory_lan(const json_t *reply, const char *name)
+int directory_lan(const json_t *reply, const char *name, struct pop_lan_entry *out)
 {
-	const json_t *item;
-	size_t i;
+	struct pop_list_reply list;
+	char why[POP_WHY_LEN];
+	int rc = pop_list_reply_decode(reply, &list, why);
 
-	json_array_foreach(json_object_get(reply, "items"), i, item) {
-		const char *lan = json_string_value(json_object_get(item, "name"));
-
-		if (lan && strcmp(lan, name) == 0)
-			return item;
-	}
-	return NULL;
+	return rc ? rc : pop_list_find_lan(&list, name, out);
 }
 
-size_t directory_prefixes(const json_t *entry, struct ip_prefix *out, size_t max)
+size_t directory_prefixes(const struct pop_lan_entry *entry, struct ip_prefix *out, size_t max)
 {
-	const json_t *v;
-	size_t i, n = 0;
+	size_t n = entry->nprefixes < max ? entry->nprefixes : max;
 
-	json_array_foreach(json_object_get(entry, "prefixes"), i, v) {
-		const char *text = json_string_value(v);
-
-		if (n < max && text && ip_prefix_parse(text, false, &out[n]) == 0)
-			n++;
-	}
+	memcpy(out, entry->prefixes, n * sizeof out[0]);
 	return n;
 }
 

@@ -145,19 +145,10 @@ static void login_reply(void *ctx, const json_t *reply, int err)
 	free(w);
 }
 
-/* Users are named user@lan in the directory. */
-static json_t *json_pack_user(const char *user, const char *lan)
-{
-	char full[CALL_PARTY_MAX];
-
-	snprintf(full, sizeof full, "%s@%s", user, lan);
-	return json_string(full);
-}
-
 static void login_handle(struct client_conn *c, json_t *req)
 {
 	const char *user, *password;
-	char from[IP_STRLEN];
+	char full[CALL_PARTY_MAX];  /* users are named user@lan in the directory */
 	struct login_wait *w;
 	json_t *check;
 	int rc;
@@ -182,12 +173,10 @@ static void login_handle(struct client_conn *c, json_t *req)
 	w->conn = c;
 	w->id = msg_id(req);
 	snprintf(w->user, sizeof w->user, "%s", user);
-	check = msg_request("verify_user", 0);
-	json_object_set_new(check, "user", json_pack_user(user, c->sec->cfg.lan));
-	json_object_set_new(check, "password", json_string(password));
+	snprintf(full, sizeof full, "%s@%s", user, c->sec->cfg.lan);
 	/* The principal backs off per source address as well as per user. */
-	json_object_set_new(check, "source", json_string(ip_addr_format(&c->addr, from,
-									  sizeof from)));
+	check = pop_verify_user_req_encode(0, &(struct pop_verify_user_req){
+		.user = full, .password = password, .has_source = true, .source = c->addr});
 	rc = principal_request(c->sec, check, login_reply, w);
 	if (rc) {
 		free(w);

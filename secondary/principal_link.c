@@ -4,6 +4,7 @@
  * (fetched whole, and pushed by the principal as it changes), and reconnect with
  * exponential back-off (with jitter, so that many secondaries do not return in lock-step)
  * whenever the link drops. Calls in progress never depend on this link being up. */
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,7 +21,7 @@
 #define REQUEST_TIMEOUT_MS 5000
 #define OUTBOX_MAX 10000  /* records kept while the principal is away */
 #define REVOCATION_REFRESH_BEATS 6
-#define REVOCATION_PAGE 500  /* the API's page maximum */
+#define REVOCATION_PAGE POP_LIST_MAX
 
 static void link_connect(struct principal_link *l);
 
@@ -119,22 +120,20 @@ static void fetch_revocations_page(struct principal_link *l, size_t offset);
 static void revocations_reply(void *ctx, const json_t *reply, int err)
 {
 	struct principal_link *l = ctx;
-	json_t *serials = NULL;
-	json_int_t total, offset;
+	struct pop_revocations_reply page;
+	char why[POP_WHY_LEN];
 	size_t n;
 
 	if (err || !msg_reply_is_ok(reply, NULL, NULL) ||
-	    msg_get_array(reply, "serials", REVOCATION_PAGE, &serials) ||
-	    msg_get_int(reply, "total", 0, INT32_MAX, &total) ||
-	    msg_get_int(reply, "offset", 0, INT32_MAX, &offset) || !l->revoked_next) {
+	    pop_revocations_reply_decode(reply, &page, why) || !l->revoked_next) {
 		json_decref(l->revoked_next);
 		l->revoked_next = NULL;  /* tried again at the next refresh */
 		return;
 	}
-	n = json_array_size(serials);
-	add_serials(l->revoked_next, serials);
-	if (n > 0 && (json_int_t)(offset + (json_int_t)n) < total) {
-		fetch_revocations_page(l, (size_t)offset + n);
+	n = json_array_size(page.serials);
+	add_serials(l->revoked_next, page.serials);
+	if (n > 0 && page.offset + (int64_t)n < page.total) {
+		fetch_revocations_page(l, (size_t)page.offset + n);
 		return;
 	}
 	json_decref(l->revoked);
@@ -149,10 +148,9 @@ static void revocations_reply(void *ctx, const json_t *reply, int err)
 
 static void fetch_revocations_page(struct principal_link *l, size_t offset)
 {
-	json_t *req = msg_request("revocations", 0);
+	struct pop_page page = {(int64_t)offset, REVOCATION_PAGE};
+	json_t *req = pop_revocations_req_encode(0, &page);
 
-	json_object_set_new(req, "offset", json_integer((json_int_t)offset));
-	json_object_set_new(req, "limit", json_integer(REVOCATION_PAGE));
 	if (rpc_call(&l->rpc, req, REQUEST_TIMEOUT_MS, revocations_reply, l)) {
 		json_decref(l->revoked_next);
 		l->revoked_next = NULL;
@@ -170,11 +168,12 @@ static void fetch_revocations(struct principal_link *l)
 /* {"op":"revoked","serials":[...]} from the principal: no reply. */
 static void revoked_notice(struct principal_link *l, const json_t *msg)
 {
-	json_t *serials;
+	const json_t *serials;
+	char why[POP_WHY_LEN];
 	size_t added;
 
-	if (msg_get_array(msg, "serials", REVOCATION_PAGE, &serials)) {
-		log_warn("unreadable revocation notice from the principal: %s", msg_field_error());
+	if (pop_revoked_notice_decode(msg, &serials, why)) {
+		log_warn("unreadable revocation notice from the principal: %s", why);
 		return;
 	}
 	if (!l->revoked)
@@ -203,7 +202,7 @@ static void heartbeat_cb(uv_timer_t *t)
 		return;
 	if (++l->heartbeats % REVOCATION_REFRESH_BEATS == 0)
 		fetch_revocations(l);
-	rpc_call(&l->rpc, msg_request("heartbeat", 0), (uint32_t)l->owner->cfg.heartbeat_ms,
+	rpc_call(&l->rpc, pop_heartbeat_req_encode(0), (uint32_t)l->owner->cfg.heartbeat_ms,
 		 heartbeat_reply, l);
 }
 
@@ -235,9 +234,14 @@ static void register_reply(void *ctx, const json_t *reply, int err)
 {
 	struct principal_link *l = ctx;
 	const struct secondary_config *cfg = &l->owner->cfg;
-	const char *code, *message;
+	const char *code, *message = NULL;
+	struct pop_register_reply registered;
+	char why[POP_WHY_LEN];
 
-	if (err || !msg_reply_is_ok(reply, &code, &message)) {
+	if (!err && msg_reply_is_ok(reply, &code, &message) &&
+	    pop_register_reply_decode(reply, &registered, why))
+		message = why;  /* an answer we cannot read is no registration */
+	if (err || message) {
 		/* A refused registration (overlap, unknown LAN) will not fix itself quickly;
 		 * the back-off keeps us from hammering the principal meanwhile. */
 		log_error("registration of LAN '%s' refused: %s", cfg->lan,
@@ -257,26 +261,25 @@ static void register_reply(void *ctx, const json_t *reply, int err)
 
 static json_t *register_request(const struct secondary_config *cfg)
 {
-	char text[IP_STRLEN];
-	json_t *req = msg_request("register", 0);
-	json_t *prefixes = json_array();
+	static_assert(SECONDARY_MAX_PREFIXES <= POP_MAX_PREFIXES, "a LAN's prefixes");
+	struct pop_register_req r = {.lan = cfg->lan, .nprefixes = cfg->nprefixes,
+				     .endpoint = cfg->peer_public};
 
-	for (size_t i = 0; i < cfg->nprefixes; i++)
-		json_array_append_new(prefixes, json_string(ip_prefix_format(&cfg->prefixes[i],
-									     text, sizeof text)));
-	json_object_set_new(req, "lan", json_string(cfg->lan));
-	json_object_set_new(req, "prefixes", prefixes);
-	json_object_set_new(req, "endpoint",
-			    json_string(ip_endpoint_format(&cfg->peer_public, text, sizeof text)));
-	return req;
+	memcpy(r.prefixes, cfg->prefixes, cfg->nprefixes * sizeof cfg->prefixes[0]);
+	return pop_register_req_encode(0, &r);
 }
 
 static void hello_reply(void *ctx, const json_t *reply, int err)
 {
 	struct principal_link *l = ctx;
-	const char *code, *message;
+	const char *code, *message = NULL;
+	struct pop_hello_reply hello;
+	char why[POP_WHY_LEN];
 
-	if (err || !msg_reply_is_ok(reply, &code, &message)) {
+	if (!err && msg_reply_is_ok(reply, &code, &message) &&
+	    pop_hello_reply_decode(reply, &hello, why))
+		message = why;  /* an answer we cannot read is no hello */
+	if (err || message) {
 		log_error("principal refused hello: %s", err ? insel_strerror(err) : message);
 		if (l->conn)
 			tls_conn_close(l->conn, err ? err : INSEL_E_REFUSED);
@@ -313,7 +316,9 @@ static void on_ready(struct tls_conn *c, int status)
 		return;
 	}
 	set_state(l, LINK_REGISTERING);
-	rpc_call(&l->rpc, msg_hello(0, "secondary"), REQUEST_TIMEOUT_MS, hello_reply, l);
+	rpc_call(&l->rpc, pop_hello_req_encode(0, &(struct pop_hello_req){MSG_PROTOCOL_VERSION,
+									 "secondary"}),
+		 REQUEST_TIMEOUT_MS, hello_reply, l);
 }
 
 static void on_message(struct tls_conn *c, json_t *msg, int err)

@@ -372,14 +372,18 @@ static int switch_to(struct renew *r, const char *cert)
 static void renew_reply(void *ctx, const json_t *reply, int err)
 {
 	struct renew *r = ctx;
-	const char *code = NULL, *message = NULL, *state = NULL, *cert = NULL;
+	const char *code = NULL, *message = NULL;
 	bool was_waiting = r->state == RENEW_WAITING;
-	json_int_t request = 0;
+	struct pop_renew_reply answer;
+	char why[POP_WHY_LEN];
+	int bad = 0;
 
 	r->state = RENEW_IDLE;
-	if (err || !msg_reply_is_ok(reply, &code, &message)) {
+	if (!err && msg_reply_is_ok(reply, &code, &message))
+		bad = pop_renew_reply_decode(reply, &answer, why);
+	if (err || bad || code) {
 		snprintf(r->last_error, sizeof r->last_error, "%s",
-			 err ? insel_strerror(err) : message ? message : "refused");
+			 err ? insel_strerror(err) : bad ? why : message ? message : "refused");
 		log_warn("renewal: the principal did not renew the certificate: %s", r->last_error);
 		/* A refused request will not be answered otherwise: the next one gets a new key. */
 		if (!err && code && wire_error_is(code, WERR_REFUSED)) {
@@ -389,11 +393,9 @@ static void renew_reply(void *ctx, const json_t *reply, int err)
 		schedule(r, r->poll_ms);
 		return;
 	}
-	msg_get_str(reply, "state", &state);
-	msg_get_int_opt(reply, "request", 0, INT64_MAX, 0, &request);
-	r->request = request;
-	if (state && strcmp(state, "issued") == 0 && msg_get_str(reply, "certificate", &cert) == 0) {
-		if (switch_to(r, cert) != 0) {
+	r->request = answer.request;
+	if (answer.state == POP_RENEW_ISSUED) {
+		if (switch_to(r, answer.certificate) != 0) {
 			log_error("renewal: %s", r->last_error);
 			schedule(r, r->poll_ms);
 			return;
@@ -404,7 +406,7 @@ static void renew_reply(void *ctx, const json_t *reply, int err)
 	if (!was_waiting)
 		log_warn("renewal request %lld waits for approval at the principal "
 			 "('insel-principal pki approve %lld'); asking again every %llus",
-			 (long long)request, (long long)request,
+			 (long long)answer.request, (long long)answer.request,
 			 (unsigned long long)(r->poll_ms / 1000));
 	r->state = RENEW_WAITING;
 	schedule(r, r->poll_ms);
@@ -419,8 +421,7 @@ static void ask(struct renew *r)
 		schedule(r, r->poll_ms);
 		return;
 	}
-	req = msg_request("renew", 0);
-	json_object_set_new(req, "csr", json_string(r->csr_pem));
+	req = pop_renew_req_encode(0, &(struct pop_renew_req){r->csr_pem, strlen(r->csr_pem)});
 	rc = principal_request(r->sec, req, renew_reply, r);
 	if (rc) {
 		snprintf(r->last_error, sizeof r->last_error, "the principal is unreachable");
@@ -571,21 +572,4 @@ void renew_status(struct secondary *s, json_t *reply)
 	json_object_set_new(reply, "certificates", certs);
 	json_object_set_new(reply, "warnings", warnings);
 	json_object_set_new(reply, "renewal", renewal);
-}
-
-void directory_previous_fingerprint(const json_t *entry, char out[PKI_FINGERPRINT_LEN + 1])
-{
-	const char *fp = json_string_value(json_object_get(entry, "previous_fingerprint"));
-
-	snprintf(out, PKI_FINGERPRINT_LEN + 1, "%s",
-		 fp && strlen(fp) == PKI_FINGERPRINT_LEN ? fp : "");
-}
-
-bool directory_names_certificate(const json_t *entry, const char *fingerprint)
-{
-	const char *current = json_string_value(json_object_get(entry, "fingerprint"));
-	const char *previous = json_string_value(json_object_get(entry, "previous_fingerprint"));
-
-	return fingerprint && ((current && strcmp(current, fingerprint) == 0) ||
-			       (previous && strcmp(previous, fingerprint) == 0));
 }

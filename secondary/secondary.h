@@ -33,6 +33,7 @@
 #include "keyholder.h"
 #include "negotiate.h"
 #include "pki.h"
+#include "principal_ops.h"
 #include "rand.h"
 #include "rpc.h"
 #include "tls.h"
@@ -418,11 +419,6 @@ int secondary_creds_replace(struct secondary *s, const char *cert_path,
 			    const struct keyholder_key *key, char *err, size_t errlen);
 /* Adds the certificates' expiries, warnings and the renewal's state to a status reply. */
 void renew_status(struct secondary *s, json_t *reply);
-/* Whether a directory entry (look-up reply or LAN) names this certificate fingerprint as
- * its secondary's: the current one, or the one it is being renewed from. */
-bool directory_names_certificate(const json_t *entry, const char *fingerprint);
-/* The entry's previous_fingerprint into out ("" if none). */
-void directory_previous_fingerprint(const json_t *entry, char out[PKI_FINGERPRINT_LEN + 1]);
 
 struct secondary {
 	uv_loop_t *loop;

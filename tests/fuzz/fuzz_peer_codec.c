@@ -110,7 +110,7 @@ static void fuzz_directory(const json_t *j, const struct peer_call_request *r)
 {
 	struct ip_prefix prefixes[SECONDARY_MAX_PREFIXES];
 	static struct call call;
-	const json_t *lan = directory_lan(j, "lan-b");
+	struct pop_lan_entry lan;
 	size_t n = 0;
 
 	memset(&call, 0, sizeof call);
@@ -118,8 +118,8 @@ static void fuzz_directory(const json_t *j, const struct peer_call_request *r)
 	call.remote_gateway = r->caller_gateway;
 	call.has_remote_gateway6 = r->has_caller_gateway6;
 	call.remote_gateway6 = r->caller_gateway6;
-	if (lan)
-		n = directory_prefixes(lan, prefixes, SECONDARY_MAX_PREFIXES);
+	if (directory_lan(j, "lan-b", &lan) == 0)
+		n = directory_prefixes(&lan, prefixes, SECONDARY_MAX_PREFIXES);
 	CHECK(n <= SECONDARY_MAX_PREFIXES);
 	if (gateways_within(&call, prefixes, n) && n == 0 &&
 	    (call.has_remote_gateway || call.has_remote_gateway6))
