@@ -107,7 +107,8 @@ json_t *pop_renew_reply_encode(const struct pop_renew_reply *r)
 			      r->state == POP_RENEW_ISSUED ? "issued" : "pending");
 
 	if (j && r->state == POP_RENEW_ISSUED) {
-		json_object_set_new(j, "certificate", pop_nullable(r->certificate));
+		json_object_set_new(j, "certificate", r->certificate ? json_string(r->certificate)
+				    : json_null());
 		json_object_set_new(j, "fingerprint", pop_nullable(r->fingerprint));
 		json_object_set_new(j, "serial", pop_nullable(r->serial));
 		json_object_set_new(j, "not_after", json_integer(r->not_after));

@@ -11,7 +11,11 @@
 
 json_t *pop_hello_req_encode(json_int_t id, const struct pop_hello_req *r)
 {
-	return msg_hello(id, r->role ? r->role : "secondary");
+	json_t *req = msg_hello(id, r->role ? r->role : "secondary");
+
+	if (req && r->version != MSG_PROTOCOL_VERSION)
+		json_object_set_new(req, "version", json_integer(r->version));
+	return req;
 }
 
 int pop_hello_req_decode(const json_t *msg, struct pop_hello_req *out, char why[POP_WHY_LEN])

@@ -1,0 +1,572 @@
+/* Unit tests for the codec of the principal's ops (principal_ops.h): every request and
+ * reply encoded and decoded back to the same struct, the exact wire fields the principal
+ * and the secondaries exchange, and the refusals (with their codes and sentences) of the
+ * request decoders, which the principal sends back as error replies. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "msg.h"
+#include "principal_ops.h"
+
+#define FP_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define FP_B "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+
+static json_t *parse(const char *text)
+{
+	json_t *j = json_loads(text, JSON_REJECT_DUPLICATES, NULL);
+
+	assert_non_null(j);
+	return j;
+}
+
+/* The compact text of j, keys sorted, for comparing wire forms. */
+static void assert_json(const json_t *j, const char *expected)
+{
+	json_t *want = parse(expected);
+	char *a = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+	char *b = json_dumps(want, JSON_COMPACT | JSON_SORT_KEYS);
+
+	assert_string_equal(a, b);
+	free(a);
+	free(b);
+	json_decref(want);
+}
+
+/* A reply as the secondary receives it: the op's fields plus id and ok. */
+static json_t *as_reply(json_t *fields)
+{
+	assert_non_null(fields);
+	json_object_set_new(fields, "id", json_integer(4));
+	json_object_set_new(fields, "ok", json_true());
+	return fields;
+}
+
+static void prefix(const char *text, struct ip_prefix *out)
+{
+	assert_int_equal(ip_prefix_parse(text, true, out), 0);
+}
+
+static void assert_same_prefix(const struct ip_prefix *a, const struct ip_prefix *b)
+{
+	char ta[IP_STRLEN], tb[IP_STRLEN];
+
+	assert_string_equal(ip_prefix_format(a, ta, sizeof ta), ip_prefix_format(b, tb, sizeof tb));
+}
+
+static void assert_same_endpoint(const struct ip_endpoint *a, const struct ip_endpoint *b)
+{
+	char ta[IP_STRLEN], tb[IP_STRLEN];
+
+	assert_string_equal(ip_endpoint_format(a, ta, sizeof ta),
+			    ip_endpoint_format(b, tb, sizeof tb));
+}
+
+static void assert_same_serving(const struct pop_serving *a, const struct pop_serving *b)
+{
+	assert_string_equal(a->secondary, b->secondary);
+	assert_string_equal(a->endpoint, b->endpoint);
+	assert_string_equal(a->fingerprint, b->fingerprint);
+	assert_string_equal(a->previous_fingerprint, b->previous_fingerprint);
+	assert_string_equal(a->state, b->state);
+	assert_int_equal(a->has_last_heartbeat, b->has_last_heartbeat);
+	assert_int_equal(a->last_heartbeat, b->last_heartbeat);
+}
+
+static void assert_same_lookup(const struct pop_lookup_reply *a,
+			       const struct pop_lookup_reply *b)
+{
+	assert_int_equal(a->kind, b->kind);
+	assert_string_equal(a->callee, b->callee);
+	assert_string_equal(a->lan, b->lan);
+	assert_string_equal(a->user, b->user);
+	assert_string_equal(a->host, b->host);
+	assert_int_equal(a->has_address, b->has_address);
+	if (a->has_address)
+		assert_true(ip_addr_equal(&a->address, &b->address));
+	assert_string_equal(a->prefix, b->prefix);
+	assert_same_serving(&a->serving, &b->serving);
+}
+
+/* Decodes text with the request decoder and checks the refusal. */
+#define assert_refused(decode, out, text, code, sentence) do {                     \
+		json_t *m_ = parse(text);                                          \
+		char why_[POP_WHY_LEN];                                            \
+		assert_int_equal(decode(m_, out, why_), code);                     \
+		assert_string_equal(why_, sentence);                               \
+		json_decref(m_);                                                   \
+	} while (0)
+
+static void session_round_trip(void **state)
+{
+	char why[POP_WHY_LEN];
+	json_t *j;
+
+	(void)state;
+	struct pop_hello_req hello = {MSG_PROTOCOL_VERSION, "secondary"}, hello2;
+
+	j = pop_hello_req_encode(3, &hello);
+	assert_string_equal(msg_op(j), "hello");
+	assert_int_equal(msg_id(j), 3);
+	assert_int_equal(pop_hello_req_decode(j, &hello2, why), 0);
+	assert_int_equal(hello2.version, MSG_PROTOCOL_VERSION);
+	assert_string_equal(hello2.role, "secondary");
+	json_decref(j);
+
+	struct pop_hello_reply hr = {1, "principal", "secondary", "gw-a", {1000, 30000}}, hr2;
+
+	j = as_reply(pop_hello_reply_encode(&hr));
+	assert_json(j, "{\"id\":4,\"ok\":true,\"version\":1,\"role\":\"principal\","
+		    "\"name\":\"principal\",\"peer\":{\"role\":\"secondary\",\"name\":\"gw-a\"},"
+		    "\"heartbeat_ms\":1000,\"down_after_ms\":30000}");
+	assert_int_equal(pop_hello_reply_decode(j, &hr2, why), 0);
+	assert_string_equal(hr2.name, "principal");
+	assert_string_equal(hr2.peer_role, "secondary");
+	assert_string_equal(hr2.peer_name, "gw-a");
+	assert_int_equal(hr2.timers.heartbeat_ms, 1000);
+	assert_int_equal(hr2.timers.down_after_ms, 30000);
+	json_decref(j);
+
+	struct pop_register_req reg = {.lan = "lan-a", .nprefixes = 2}, reg2;
+
+	prefix("10.1.0.0/24", &reg.prefixes[0]);
+	prefix("2001:db8:1::/48", &reg.prefixes[1]);
+	assert_int_equal(ip_endpoint_parse("[2001:db8::1]:7443", &reg.endpoint), 0);
+	j = pop_register_req_encode(5, &reg);
+	assert_json(j, "{\"op\":\"register\",\"id\":5,\"lan\":\"lan-a\",\"prefixes\":"
+		    "[\"10.1.0.0/24\",\"2001:db8:1::/48\"],\"endpoint\":\"[2001:db8::1]:7443\"}");
+	assert_int_equal(pop_register_req_decode(j, &reg2, why), 0);
+	assert_string_equal(reg2.lan, "lan-a");
+	assert_int_equal(reg2.nprefixes, 2);
+	assert_same_prefix(&reg2.prefixes[1], &reg.prefixes[1]);
+	assert_same_endpoint(&reg2.endpoint, &reg.endpoint);
+	json_decref(j);
+
+	struct pop_register_reply rr = {.secondary = "gw-a", .lan = "lan-a", .nprefixes = 1,
+					.timers = {500, 2000}}, rr2;
+
+	rr.prefixes[0] = reg.prefixes[0];
+	j = as_reply(pop_register_reply_encode(&rr));
+	assert_json(j, "{\"id\":4,\"ok\":true,\"secondary\":\"gw-a\",\"lan\":\"lan-a\","
+		    "\"prefixes\":[\"10.1.0.0/24\"],\"heartbeat_ms\":500,\"down_after_ms\":2000}");
+	assert_int_equal(pop_register_reply_decode(j, &rr2, why), 0);
+	assert_string_equal(rr2.secondary, "gw-a");
+	assert_int_equal(rr2.nprefixes, 1);
+	assert_int_equal(rr2.timers.down_after_ms, 2000);
+	json_decref(j);
+
+	struct pop_timers t = {10000, 30000}, t2;
+
+	j = pop_heartbeat_req_encode(6);
+	assert_json(j, "{\"op\":\"heartbeat\",\"id\":6}");
+	json_decref(j);
+	j = as_reply(pop_timers_reply_encode(&t));
+	assert_int_equal(pop_timers_reply_decode(j, &t2, why), 0);
+	assert_int_equal(t2.heartbeat_ms, 10000);
+	json_decref(j);
+
+	json_t *serials = parse("[\"3f09\",\"0a\"]");
+	const json_t *got;
+
+	j = pop_revoked_notice_encode(serials);
+	assert_json(j, "{\"op\":\"revoked\",\"serials\":[\"3f09\",\"0a\"]}");
+	assert_int_equal(pop_revoked_notice_decode(j, &got, why), 0);
+	assert_true(json_equal((json_t *)got, serials));
+	json_decref(j);
+	json_decref(serials);
+}
+
+static void register_refusals(void **state)
+{
+	struct pop_register_req r;
+
+	(void)state;
+	assert_refused(pop_register_req_decode, &r, "{\"prefixes\":[],\"endpoint\":\"x\"}",
+		       INSEL_E_BAD_FIELD, "field 'lan' is missing");
+	assert_refused(pop_register_req_decode, &r,
+		       "{\"lan\":\"a\",\"prefixes\":[],\"endpoint\":\"1.2.3.4:5\"}",
+		       INSEL_E_BAD_FIELD, "field 'prefixes' must not be empty");
+	assert_refused(pop_register_req_decode, &r,
+		       "{\"lan\":\"a\",\"prefixes\":[\"10.0.0.0/8\",7],\"endpoint\":\"1.2.3.4:5\"}",
+		       INSEL_E_BAD_FIELD, "prefixes[1] must be a string");
+	assert_refused(pop_register_req_decode, &r,
+		       "{\"lan\":\"a\",\"prefixes\":[\"10.0.0.1/8\"],\"endpoint\":\"1.2.3.4:5\"}",
+		       INSEL_E_HOST_BITS, "prefix '10.0.0.1/8': prefix has host bits set (use the network address)");
+	assert_refused(pop_register_req_decode, &r,
+		       "{\"lan\":\"a\",\"prefixes\":[\"10.0.0.0/8\"],\"endpoint\":\"1.2.3.4:0\"}",
+		       INSEL_E_BAD_FIELD, "field 'endpoint' must be ADDRESS:PORT or [ADDRESS6]:PORT");
+}
+
+static void lookup_round_trip(void **state)
+{
+	char why[POP_WHY_LEN];
+	json_t *j;
+
+	(void)state;
+	struct pop_lookup_req req = {"printer"}, req2;
+
+	j = pop_lookup_req_encode(8, &req);
+	assert_json(j, "{\"op\":\"lookup\",\"id\":8,\"callee\":\"printer\"}");
+	assert_int_equal(pop_lookup_req_decode(j, &req2, why), 0);
+	assert_string_equal(req2.callee, "printer");
+	json_decref(j);
+
+	struct pop_lookup_reply r = {.kind = POP_LOOKUP_HOST, .callee = "printer",
+				     .lan = "lan-b", .host = "printer", .has_address = true,
+				     .prefix = "10.2.0.0/24"}, r2;
+
+	assert_int_equal(ip_addr_parse("10.2.0.20", &r.address), 0);
+	strcpy(r.serving.secondary, "gw-b");
+	strcpy(r.serving.endpoint, "198.18.0.2:7443");
+	strcpy(r.serving.fingerprint, FP_A);
+	strcpy(r.serving.previous_fingerprint, FP_B);
+	strcpy(r.serving.state, "up");
+	r.serving.has_last_heartbeat = true;
+	r.serving.last_heartbeat = 1700000000;
+	j = as_reply(pop_lookup_reply_encode(&r));
+	assert_json(j, "{\"id\":4,\"ok\":true,\"callee\":\"printer\",\"kind\":\"host\","
+		    "\"host\":\"printer\",\"address\":\"10.2.0.20\",\"prefix\":\"10.2.0.0/24\","
+		    "\"lan\":\"lan-b\",\"secondary\":\"gw-b\",\"endpoint\":\"198.18.0.2:7443\","
+		    "\"fingerprint\":\"" FP_A "\",\"state\":\"up\",\"last_heartbeat\":1700000000,"
+		    "\"previous_fingerprint\":\"" FP_B "\"}");
+	assert_int_equal(pop_lookup_reply_decode(j, &r2, why), 0);
+	assert_same_lookup(&r, &r2);
+	assert_true(pop_serving_names_certificate(&r2.serving, FP_A));
+	assert_true(pop_serving_names_certificate(&r2.serving, FP_B));
+	assert_false(pop_serving_names_certificate(&r2.serving, ""));
+	json_decref(j);
+
+	/* A secondary that never registered: its endpoint and heartbeat are null. */
+	struct pop_lookup_reply u = {.kind = POP_LOOKUP_USER, .callee = "bob@lan-b",
+				     .lan = "lan-b", .user = "bob"}, u2;
+	struct ip_endpoint ep;
+
+	strcpy(u.serving.secondary, "gw-b");
+	strcpy(u.serving.state, "new");
+	j = as_reply(pop_lookup_reply_encode(&u));
+	assert_json(j, "{\"id\":4,\"ok\":true,\"callee\":\"bob@lan-b\",\"kind\":\"user\","
+		    "\"user\":\"bob\",\"lan\":\"lan-b\",\"secondary\":\"gw-b\",\"endpoint\":null,"
+		    "\"fingerprint\":null,\"state\":\"new\",\"last_heartbeat\":null}");
+	assert_int_equal(pop_lookup_reply_decode(j, &u2, why), 0);
+	assert_same_lookup(&u, &u2);
+	assert_false(pop_serving_reachable(&u2.serving, &ep));
+	assert_false(pop_serving_names_certificate(&u2.serving, FP_A));
+	json_decref(j);
+}
+
+static void lookup_refusals(void **state)
+{
+	struct pop_lookup_req r;
+	struct pop_lookup_reply reply;
+	char long_callee[POP_TEXT_MAX + 40];
+
+	(void)state;
+	assert_refused(pop_lookup_req_decode, &r, "{}", INSEL_E_BAD_FIELD,
+		       "field 'callee' is missing");
+	assert_refused(pop_lookup_req_decode, &r, "{\"callee\":\"\"}", INSEL_E_BAD_FIELD,
+		       "field 'callee' must be 1-256 printable characters");
+	assert_refused(pop_lookup_req_decode, &r, "{\"callee\":\"a\\u0001b\"}",
+		       INSEL_E_BAD_FIELD, "field 'callee' must be 1-256 printable characters");
+	snprintf(long_callee, sizeof long_callee, "{\"callee\":\"%0*d\"}", POP_TEXT_MAX + 1, 0);
+	assert_refused(pop_lookup_req_decode, &r, long_callee, INSEL_E_BAD_FIELD,
+		       "field 'callee' must be 1-256 printable characters");
+	assert_refused(pop_lookup_reply_decode, &reply, "{\"lan\":\"lan-b\",\"endpoint\":7}",
+		       INSEL_E_BAD_FIELD, "field 'endpoint' must be a string");
+	assert_refused(pop_lookup_reply_decode, &reply, "{\"secondary\":\"gw\"}",
+		       INSEL_E_BAD_FIELD, "field 'lan' is missing");
+}
+
+static void list_round_trip(void **state)
+{
+	char why[POP_WHY_LEN];
+	json_t *j;
+
+	(void)state;
+	struct pop_list_req req = {POP_LIST_LANS, "lan-b", {0, 0}}, req2;
+
+	/* A secondary asks for one LAN and no page. */
+	j = pop_list_req_encode(0, &req);
+	assert_json(j, "{\"op\":\"list\",\"id\":0,\"what\":\"lans\",\"name\":\"lan-b\"}");
+	assert_int_equal(pop_list_req_decode(j, &req2, why), 0);
+	assert_int_equal(req2.what, POP_LIST_LANS);
+	assert_string_equal(req2.name, "lan-b");
+	assert_int_equal(req2.page.offset, 0);
+	assert_int_equal(req2.page.limit, POP_LIST_DEFAULT);
+	json_decref(j);
+
+	struct pop_list_req all = {POP_LIST_SECONDARIES, NULL, {20, 10}};
+
+	j = pop_list_req_encode(2, &all);
+	assert_json(j, "{\"op\":\"list\",\"id\":2,\"what\":\"secondaries\",\"offset\":20,"
+		    "\"limit\":10}");
+	assert_int_equal(pop_list_req_decode(j, &req2, why), 0);
+	assert_null(req2.name);
+	assert_int_equal(req2.page.offset, 20);
+	assert_int_equal(req2.page.limit, 10);
+	json_decref(j);
+
+	json_t *items = parse("[{\"name\":\"lan-a\",\"prefixes\":[\"10.1.0.0/24\"],"
+			      "\"secondary\":null,\"endpoint\":null,\"state\":null,"
+			      "\"last_heartbeat\":null,\"fingerprint\":null},"
+			      "{\"name\":\"lan-b\",\"prefixes\":[\"10.2.0.0/24\",\"bogus\","
+			      "\"2001:db8:2::/48\"],\"secondary\":\"gw-b\",\"endpoint\":"
+			      "\"198.18.0.2:7443\",\"state\":\"up\",\"last_heartbeat\":17,"
+			      "\"fingerprint\":\"" FP_A "\",\"hosts\":1,\"users\":2}]");
+	struct pop_list_reply reply = {POP_LIST_LANS, items, 12, 0}, reply2;
+	struct pop_lan_entry lan;
+	struct ip_endpoint ep;
+
+	j = as_reply(pop_list_reply_encode(&reply));
+	assert_int_equal(pop_list_reply_decode(j, &reply2, why), 0);
+	assert_int_equal(reply2.what, POP_LIST_LANS);
+	assert_int_equal(reply2.total, 12);
+	assert_true(json_equal((json_t *)reply2.items, items));
+	assert_int_equal(pop_list_find_lan(&reply2, "lan-b", &lan), 0);
+	assert_string_equal(lan.name, "lan-b");
+	assert_int_equal(lan.nprefixes, 2);  /* the one that does not parse is skipped */
+	assert_true(pop_serving_reachable(&lan.serving, &ep));
+	assert_int_equal(ep.port, 7443);
+	assert_true(pop_serving_names_certificate(&lan.serving, FP_A));
+	assert_int_equal(pop_list_find_lan(&reply2, "lan-a", &lan), 0);
+	assert_false(pop_serving_reachable(&lan.serving, &ep));
+	assert_int_equal(pop_list_find_lan(&reply2, "lan-c", &lan), INSEL_E_NOT_FOUND);
+	json_decref(j);
+	json_decref(items);
+}
+
+static void list_refusals(void **state)
+{
+	struct pop_list_req r;
+	struct pop_page page;
+
+	(void)state;
+	assert_refused(pop_list_req_decode, &r, "{\"what\":7}", INSEL_E_BAD_FIELD,
+		       "field 'what' must be a string");
+	assert_refused(pop_list_req_decode, &r, "{\"what\":\"secondaries\",\"name\":\"x\"}",
+		       INSEL_E_BAD_FIELD, "field 'name' applies to LANs only");
+	assert_refused(pop_list_req_decode, &r, "{\"what\":\"hosts\"}", INSEL_E_BAD_FIELD,
+		       "field 'what' must be \"lans\" or \"secondaries\"");
+	assert_refused(pop_list_req_decode, &r, "{\"what\":\"lans\",\"limit\":501}",
+		       INSEL_E_BAD_FIELD, "field 'limit' must be between 1 and 500");
+	assert_refused(pop_revocations_req_decode, &page, "{\"offset\":-1}", INSEL_E_BAD_FIELD,
+		       "field 'offset' must be between 0 and 2147483647");
+}
+
+static void revocations_round_trip(void **state)
+{
+	char why[POP_WHY_LEN];
+	struct pop_page page = {500, POP_LIST_MAX}, page2;
+	json_t *j, *serials = parse("[\"01\",\"ff\"]");
+
+	(void)state;
+	j = pop_revocations_req_encode(9, &page);
+	assert_json(j, "{\"op\":\"revocations\",\"id\":9,\"offset\":500,\"limit\":500}");
+	assert_int_equal(pop_revocations_req_decode(j, &page2, why), 0);
+	assert_int_equal(page2.offset, 500);
+	assert_int_equal(page2.limit, 500);
+	json_decref(j);
+
+	struct pop_revocations_reply r = {serials, 502, 500}, r2;
+
+	j = as_reply(pop_revocations_reply_encode(&r));
+	assert_json(j, "{\"id\":4,\"ok\":true,\"serials\":[\"01\",\"ff\"],\"total\":502,"
+		    "\"offset\":500}");
+	assert_int_equal(pop_revocations_reply_decode(j, &r2, why), 0);
+	assert_int_equal(r2.total, 502);
+	assert_int_equal(r2.offset, 500);
+	assert_true(json_equal((json_t *)r2.serials, serials));
+	json_decref(j);
+	json_decref(serials);
+}
+
+static void records_round_trip(void **state)
+{
+	char why[POP_WHY_LEN];
+	const char *call_id;
+	json_t *j, *channels = parse("[{\"kind\":\"udp\",\"port\":5004}]");
+
+	(void)state;
+	struct pop_call_start_req s = {"0123456789abcdef", "alice@lan-a", "lan-a", "bob@lan-b",
+				       "lan-b", channels}, s2;
+
+	j = pop_call_start_req_encode(0, &s);
+	assert_json(j, "{\"op\":\"call_start\",\"id\":0,\"call_id\":\"0123456789abcdef\","
+		    "\"caller\":\"alice@lan-a\",\"caller_lan\":\"lan-a\",\"callee\":\"bob@lan-b\","
+		    "\"callee_lan\":\"lan-b\",\"channels\":[{\"kind\":\"udp\",\"port\":5004}]}");
+	assert_int_equal(pop_call_start_req_decode(j, &s2, why), 0);
+	assert_string_equal(s2.call_id, s.call_id);
+	assert_string_equal(s2.caller, s.caller);
+	assert_string_equal(s2.caller_lan, s.caller_lan);
+	assert_string_equal(s2.callee, s.callee);
+	assert_string_equal(s2.callee_lan, s.callee_lan);
+	assert_true(json_equal((json_t *)s2.channels, channels));
+	json_decref(j);
+
+	struct pop_call_end_req e = {"0123456789abcdef", "idle", 1LL << 40, 7}, e2;
+
+	j = pop_call_end_req_encode(0, &e);
+	assert_json(j, "{\"op\":\"call_end\",\"id\":0,\"call_id\":\"0123456789abcdef\","
+		    "\"reason\":\"idle\",\"bytes_up\":1099511627776,\"bytes_down\":7}");
+	assert_int_equal(pop_call_end_req_decode(j, &e2, why), 0);
+	assert_string_equal(e2.reason, "idle");
+	assert_int_equal(e2.bytes_up, 1LL << 40);
+	assert_int_equal(e2.bytes_down, 7);
+	json_decref(j);
+
+	j = as_reply(pop_call_reply_encode("0123456789abcdef"));
+	assert_int_equal(pop_call_reply_decode(j, &call_id, why), 0);
+	assert_string_equal(call_id, "0123456789abcdef");
+	json_decref(j);
+	json_decref(channels);
+}
+
+static void records_refusals(void **state)
+{
+	struct pop_call_start_req s;
+	struct pop_call_end_req e;
+
+	(void)state;
+	assert_refused(pop_call_start_req_decode, &s,
+		       "{\"call_id\":\"01\",\"caller\":\"a@b\",\"callee\":\"c\"}",
+		       INSEL_E_BAD_FIELD, "field 'caller_lan' is missing");
+	assert_refused(pop_call_start_req_decode, &s,
+		       "{\"call_id\":\"01\",\"caller\":\"a@b\",\"caller_lan\":\"b\","
+		       "\"callee\":\"c\",\"channels\":{}}",
+		       INSEL_E_BAD_FIELD, "field 'channels' must be an array");
+	assert_refused(pop_call_end_req_decode, &e, "{\"call_id\":\"01\",\"bytes_up\":-1}",
+		       INSEL_E_BAD_FIELD,
+		       "field 'bytes_up' must be between 0 and 9223372036854775807");
+	/* No reason and no counts: the defaults. */
+	json_t *j = parse("{\"call_id\":\"01\"}");
+	char why[POP_WHY_LEN];
+
+	assert_int_equal(pop_call_end_req_decode(j, &e, why), 0);
+	assert_null(e.reason);
+	assert_int_equal(e.bytes_up, 0);
+	json_decref(j);
+}
+
+static void auth_round_trip(void **state)
+{
+	char why[POP_WHY_LEN];
+	json_t *j;
+
+	(void)state;
+	struct pop_verify_user_req v = {.user = "alice@lan-a", .password = "pw",
+					.has_source = true}, v2;
+
+	assert_int_equal(ip_addr_parse("10.1.0.11", &v.source), 0);
+	j = pop_verify_user_req_encode(0, &v);
+	assert_json(j, "{\"op\":\"verify_user\",\"id\":0,\"user\":\"alice@lan-a\","
+		    "\"password\":\"pw\",\"source\":\"10.1.0.11\"}");
+	assert_int_equal(pop_verify_user_req_decode(j, &v2, why), 0);
+	assert_string_equal(v2.name, "alice");
+	assert_string_equal(v2.lan, "lan-a");
+	assert_string_equal(v2.password, "pw");
+	assert_true(v2.has_source);
+	assert_true(ip_addr_equal(&v2.source, &v.source));
+	json_decref(j);
+
+	struct pop_verify_user_reply vr = {"alice@lan-a", "lan-a"}, vr2;
+
+	j = as_reply(pop_verify_user_reply_encode(&vr));
+	assert_int_equal(pop_verify_user_reply_decode(j, &vr2, why), 0);
+	assert_string_equal(vr2.user, "alice@lan-a");
+	assert_string_equal(vr2.lan, "lan-a");
+	json_decref(j);
+
+	static const char csr[] = "-----BEGIN CERTIFICATE REQUEST-----\nMII...\n";
+	struct pop_renew_req rq = {csr, sizeof csr - 1}, rq2;
+
+	j = pop_renew_req_encode(0, &rq);
+	assert_int_equal(pop_renew_req_decode(j, &rq2, why), 0);
+	assert_int_equal(rq2.csr_len, rq.csr_len);
+	assert_memory_equal(rq2.csr, csr, rq.csr_len);
+	json_decref(j);
+
+	struct pop_renew_reply pending = {.request = 3, .state = POP_RENEW_PENDING}, r2;
+
+	j = as_reply(pop_renew_reply_encode(&pending));
+	assert_json(j, "{\"id\":4,\"ok\":true,\"request\":3,\"state\":\"pending\"}");
+	assert_int_equal(pop_renew_reply_decode(j, &r2, why), 0);
+	assert_int_equal(r2.state, POP_RENEW_PENDING);
+	assert_int_equal(r2.request, 3);
+	json_decref(j);
+
+	struct pop_renew_reply issued = {3, POP_RENEW_ISSUED, "PEM", FP_A, "0f", 1800000000};
+
+	j = as_reply(pop_renew_reply_encode(&issued));
+	assert_json(j, "{\"id\":4,\"ok\":true,\"request\":3,\"state\":\"issued\","
+		    "\"certificate\":\"PEM\",\"fingerprint\":\"" FP_A "\",\"serial\":\"0f\","
+		    "\"not_after\":1800000000}");
+	assert_int_equal(pop_renew_reply_decode(j, &r2, why), 0);
+	assert_int_equal(r2.state, POP_RENEW_ISSUED);
+	assert_string_equal(r2.certificate, "PEM");
+	assert_string_equal(r2.fingerprint, FP_A);
+	assert_string_equal(r2.serial, "0f");
+	assert_int_equal(r2.not_after, 1800000000);
+	json_decref(j);
+}
+
+static void auth_refusals(void **state)
+{
+	struct pop_verify_user_req v;
+	struct pop_renew_req r;
+	struct pop_renew_reply reply;
+	char text[POP_PASSWORD_MAX + 64];
+
+	(void)state;
+	assert_refused(pop_verify_user_req_decode, &v, "{\"user\":\"alice@lan-a\"}",
+		       INSEL_E_BAD_FIELD, "field 'password' is missing");
+	assert_refused(pop_verify_user_req_decode, &v, "{\"user\":\"alice\",\"password\":\"\"}",
+		       INSEL_E_BAD_FIELD, "field 'user' must be NAME@LAN");
+	assert_refused(pop_verify_user_req_decode, &v,
+		       "{\"user\":\"Alice@lan-a\",\"password\":\"\"}",
+		       INSEL_E_BAD_FIELD, "field 'user' must be NAME@LAN");
+	snprintf(text, sizeof text, "{\"user\":\"a@b\",\"password\":\"%0*d\"}",
+		 POP_PASSWORD_MAX + 1, 0);
+	assert_refused(pop_verify_user_req_decode, &v, text, INSEL_E_BAD_FIELD,
+		       "password longer than 1024 bytes");
+	assert_refused(pop_verify_user_req_decode, &v,
+		       "{\"user\":\"a@b\",\"password\":\"x\",\"source\":\"nowhere\"}",
+		       INSEL_E_BAD_FIELD, "field 'source' must be an IP address");
+	assert_refused(pop_renew_req_decode, &r, "{\"csr\":5}", INSEL_E_BAD_FIELD,
+		       "field 'csr' must be a PEM certificate request");
+	assert_refused(pop_renew_reply_decode, &reply, "{\"state\":\"issued\",\"request\":1}",
+		       INSEL_E_BAD_FIELD, "field 'certificate' is missing");
+	assert_refused(pop_renew_reply_decode, &reply, "{\"state\":\"maybe\"}",
+		       INSEL_E_BAD_FIELD, "field 'state' must be \"issued\" or \"pending\"");
+
+	/* No source: an older secondary. */
+	json_t *j = parse("{\"user\":\"a@b\",\"password\":\"x\"}");
+	char why[POP_WHY_LEN];
+
+	assert_int_equal(pop_verify_user_req_decode(j, &v, why), 0);
+	assert_false(v.has_source);
+	json_decref(j);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(session_round_trip),
+		cmocka_unit_test(register_refusals),
+		cmocka_unit_test(lookup_round_trip),
+		cmocka_unit_test(lookup_refusals),
+		cmocka_unit_test(list_round_trip),
+		cmocka_unit_test(list_refusals),
+		cmocka_unit_test(revocations_round_trip),
+		cmocka_unit_test(records_round_trip),
+		cmocka_unit_test(records_refusals),
+		cmocka_unit_test(auth_round_trip),
+		cmocka_unit_test(auth_refusals),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
