@@ -9,6 +9,7 @@
 
 #include "addr.h"
 #include "client_call.h"
+#include "opts.h"
 #include "rpc.h"
 
 struct msg_stream;
@@ -31,9 +32,14 @@ struct client_options {
 	char password[256];
 };
 
-/* Common options shared by every subcommand; returns the index of the first argument it
- * did not take, or -1 after printing an error. */
-int client_parse_common(int argc, char **argv, int i, struct client_options *o, bool *taken);
+/* A subcommand's arguments (opts.h): its own options, the options every subcommand shares
+ * (--secondary, --ca, --user, --password-file, --source, --json) into co, and up to
+ * max_pos positional arguments. CLIENT_ARGS_GO_ON, or the exit code to return: EXIT_OK
+ * after --help (usage printed), EXIT_USAGE after saying what is wrong. */
+#define CLIENT_ARGS_GO_ON (-1)
+int client_parse_args(const char *prog, const char *usage, int argc, char **argv,
+		      struct client_options *co, const struct opt *own, size_t nown,
+		      const char **pos, size_t max_pos, size_t *npos);
 int client_finish_options(struct client_options *o);
 
 /* A logged-in session with the secondary over TLS or a unix socket. */

@@ -120,37 +120,20 @@ int call_main(int argc, char **argv)
 	struct client_options o = {0};
 	struct client_session s;
 	const char *callee = NULL, *ports = "5004";
-	bool wait = false, tun = false, taken;
+	bool wait = false, tun = false;
+	const struct opt own[] = {
+		{"--udp", true, &ports, NULL},
+		{"--tun", false, NULL, &tun},
+		{"--wait", false, NULL, &wait},
+	};
 	struct client_call_request req = {0};
 	json_t *reply;
 	int rc;
 
-	for (int i = 1; i < argc;) {
-		int next = client_parse_common(argc, argv, i, &o, &taken);
-
-		if (next < 0)
-			return EXIT_USAGE;
-		if (taken) {
-			i = next;
-		} else if (strcmp(argv[i], "--udp") == 0 && i + 1 < argc) {
-			ports = argv[i + 1];
-			i += 2;
-		} else if (strcmp(argv[i], "--tun") == 0) {
-			tun = true;
-			i++;
-		} else if (strcmp(argv[i], "--wait") == 0) {
-			wait = true;
-			i++;
-		} else if (strcmp(argv[i], "--help") == 0) {
-			printf("%s", usage);
-			return EXIT_OK;
-		} else if (argv[i][0] != '-' && !callee) {
-			callee = argv[i++];
-		} else {
-			fprintf(stderr, "insel call: unexpected '%s'\n%s", argv[i], usage);
-			return EXIT_USAGE;
-		}
-	}
+	rc = client_parse_args("insel call", usage, argc, argv, &o, own,
+			       sizeof own / sizeof own[0], &callee, 1, NULL);
+	if (rc != CLIENT_ARGS_GO_ON)
+		return rc;
 	if (!callee) {
 		fprintf(stderr, "insel call: whom to call?\n%s", usage);
 		return EXIT_USAGE;

@@ -107,48 +107,27 @@ static void on_request(struct client_session *s, json_t *msg)
 		session_send(s, msg_reply_ok(msg_id(msg)));
 }
 
-/* This command's own flags; false if arg is none of them. */
-static bool take_listen_flag(const char *arg, struct listener *l)
-{
-	if (strcmp(arg, "--auto-answer") == 0)
-		l->policy = ACCEPT_ALL;
-	else if (strcmp(arg, "--reject") == 0)
-		l->policy = REJECT_ALL;
-	else if (strcmp(arg, "--once") == 0)
-		l->once = true;
-	else if (strcmp(arg, "--tun") == 0)
-		l->tun = true;
-	else
-		return false;
-	return true;
-}
 
 int listen_main(int argc, char **argv)
 {
 	struct client_options o = {0};
 	struct client_session s;
 	struct listener l = {.policy = ASK};
+	bool auto_answer = false, reject = false;
+	const struct opt own[] = {
+		{"--auto-answer", false, NULL, &auto_answer},
+		{"--reject", false, NULL, &reject},
+		{"--once", false, NULL, &l.once},
+		{"--tun", false, NULL, &l.tun},
+	};
 	json_t *reply;
-	bool taken;
 	int rc;
 
-	for (int i = 1; i < argc;) {
-		int next = client_parse_common(argc, argv, i, &o, &taken);
-
-		if (next < 0)
-			return EXIT_USAGE;
-		if (taken)
-			i = next;
-		else if (take_listen_flag(argv[i], &l))
-			i++;
-		else if (strcmp(argv[i], "--help") == 0) {
-			printf("%s", usage);
-			return EXIT_OK;
-		} else {
-			fprintf(stderr, "insel listen: unexpected '%s'\n%s", argv[i], usage);
-			return EXIT_USAGE;
-		}
-	}
+	rc = client_parse_args("insel listen", usage, argc, argv, &o, own,
+			       sizeof own / sizeof own[0], NULL, 0, NULL);
+	if (rc != CLIENT_ARGS_GO_ON)
+		return rc;
+	l.policy = reject ? REJECT_ALL : auto_answer ? ACCEPT_ALL : ASK;
 	l.json = o.json;
 	if (client_finish_options(&o))
 		return EXIT_USAGE;

@@ -9,6 +9,7 @@
 
 #include "addr.h"
 #include "client.h"
+#include "cmd.h"
 #include "config.h"
 
 #define CLIENT_CONFIG "/etc/insel/client.conf"
@@ -24,37 +25,33 @@ static const struct cfg_key client_schema[] = {
 static struct cfg file_config;
 static bool file_loaded;
 
-int client_parse_common(int argc, char **argv, int i, struct client_options *o, bool *taken)
+int client_parse_args(const char *prog, const char *usage, int argc, char **argv,
+		      struct client_options *co, const struct opt *own, size_t nown,
+		      const char **pos, size_t max_pos, size_t *npos)
 {
-	static const struct {
-		const char *flag;
-		size_t offset;
-	} flags[] = {
-		{"--secondary", offsetof(struct client_options, secondary)},
-		{"--ca", offsetof(struct client_options, ca)},
-		{"--user", offsetof(struct client_options, user)},
-		{"--password-file", offsetof(struct client_options, password_file)},
-		{"--source", offsetof(struct client_options, source)},
+	const struct opt common[] = {
+		{"--secondary", true, &co->secondary, NULL},
+		{"--ca", true, &co->ca, NULL},
+		{"--user", true, &co->user, NULL},
+		{"--password-file", true, &co->password_file, NULL},
+		{"--source", true, &co->source, NULL},
+		{"--json", false, NULL, &co->json},
 	};
+	struct opts o = {.table = own, .n = nown, .more = common,
+			 .nmore = sizeof common / sizeof common[0], .pos = pos, .max_pos = max_pos};
 
-	*taken = false;
-	if (strcmp(argv[i], "--json") == 0) {
-		o->json = true;
-		*taken = true;
-		return i + 1;
+	switch (opts_parse(&o, argc, argv, 1)) {
+	case OPTS_OK:
+		if (npos)
+			*npos = o.npos;
+		return CLIENT_ARGS_GO_ON;
+	case OPTS_HELP:
+		printf("%s", usage);
+		return EXIT_OK;
+	default:
+		fprintf(stderr, "%s: %s\n%s", prog, o.why, usage);
+		return EXIT_USAGE;
 	}
-	for (size_t f = 0; f < sizeof flags / sizeof flags[0]; f++) {
-		if (strcmp(argv[i], flags[f].flag) != 0)
-			continue;
-		if (i + 1 >= argc) {
-			fprintf(stderr, "insel: %s needs a value\n", flags[f].flag);
-			return -1;
-		}
-		*(const char **)((char *)o + flags[f].offset) = argv[i + 1];
-		*taken = true;
-		return i + 2;
-	}
-	return i;
 }
 
 static const char *from_env_or_file(const char *current, const char *env, const char *key)

@@ -13,27 +13,15 @@ int simple_request_main(int argc, char **argv, const struct simple_request *r)
 	struct client_options o = {0};
 	struct client_session s;
 	const char *arg = NULL;
+	char prog[64];
 	json_t *req, *reply;
-	bool taken;
 	int rc;
 
-	for (int i = 1; i < argc;) {
-		int next = client_parse_common(argc, argv, i, &o, &taken);
-
-		if (next < 0)
-			return EXIT_USAGE;
-		if (taken) {
-			i = next;
-		} else if (strcmp(argv[i], "--help") == 0) {
-			printf("%s", r->usage);
-			return EXIT_OK;
-		} else if (r->arg_name && !arg && argv[i][0] != '-') {
-			arg = argv[i++];
-		} else {
-			fprintf(stderr, "insel %s: unexpected '%s'\n%s", r->op, argv[i], r->usage);
-			return EXIT_USAGE;
-		}
-	}
+	snprintf(prog, sizeof prog, "insel %s", r->op);
+	rc = client_parse_args(prog, r->usage, argc, argv, &o, NULL, 0, &arg,
+			       r->arg_name ? 1 : 0, NULL);
+	if (rc != CLIENT_ARGS_GO_ON)
+		return rc;
 	if (r->arg_name && !arg) {
 		fprintf(stderr, "insel %s: missing %s\n%s", r->op, r->arg_name, r->usage);
 		return EXIT_USAGE;

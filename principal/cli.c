@@ -57,91 +57,59 @@ int cli_usage_error(const struct cli *c, const char *fmt, ...)
 	return EXIT_USAGE;
 }
 
-static bool in_list(const char *const *list, const char *name)
+/* Keeps every value option and flag in c->vals, in order (a value option may repeat). */
+static int take_value(void *ctx, const struct opt *o, const char *value, char *why,
+		      size_t len)
 {
-	for (size_t i = 0; list && list[i]; i++)
-		if (strcmp(list[i], name) == 0)
-			return true;
-	return false;
-}
+	struct cli *c = ctx;
 
-static int add_value(struct cli *c, const char *name, const char *value)
-{
-	if (c->nvals == CLI_MAX_VALS)
-		return cli_usage_error(c, "too many options");
-	c->vals[c->nvals].name = name;
+	if (c->nvals == CLI_MAX_VALS) {
+		snprintf(why, len, "too many options");
+		return OPTS_ERROR;
+	}
+	c->vals[c->nvals].name = o->name;
 	c->vals[c->nvals].value = value;
 	c->nvals++;
 	return 0;
 }
 
-/* One "--name[=value]" argument at argv[*i]; consumes its value. */
-static int parse_option(struct cli *c, int argc, char **argv, int *i,
-			const char *const *value_opts, const char *const *flags)
+/* The verb's options as a table for opts_parse: NULL-terminated lists of names. */
+static size_t verb_table(const char *const *value_opts, const char *const *flags,
+			 struct opt *out, size_t max)
 {
-	char name[48];
-	const char *arg = argv[*i], *eq = strchr(arg, '='), *value = NULL;
-	size_t len = eq ? (size_t)(eq - arg) : strlen(arg);
+	size_t n = 0;
 
-	if (len >= sizeof name)
-		return cli_usage_error(c, "unknown option '%s'", arg);
-	memcpy(name, arg, len);
-	name[len] = '\0';
-	if (strcmp(name, "--json") == 0 && !eq) {
-		c->json = true;
-		return 0;
-	}
-	if (in_list(flags, name) && !eq)
-		return add_value(c, argv[*i], NULL);
-	if (strcmp(name, "--db") != 0 && !in_list(value_opts, name))
-		return cli_usage_error(c, "unknown option '%s'", arg);
-	if (eq)
-		value = eq + 1;
-	else if (*i + 1 < argc)
-		value = argv[++*i];
-	else
-		return cli_usage_error(c, "option %s needs a value", name);
-	if (strcmp(name, "--db") == 0) {
-		c->db_path = value;
-		return 0;
-	}
-	/* The name must outlive this frame: point at the matching list entry. */
-	for (size_t k = 0; value_opts[k]; k++)
-		if (strcmp(value_opts[k], name) == 0)
-			return add_value(c, value_opts[k], value);
-	return EXIT_USAGE;
+	for (size_t i = 0; value_opts && value_opts[i] && n < max; i++)
+		out[n++] = (struct opt){value_opts[i], true, NULL, NULL};
+	for (size_t i = 0; flags && flags[i] && n < max; i++)
+		out[n++] = (struct opt){flags[i], false, NULL, NULL};
+	return n;
 }
 
 int cli_parse(struct cli *c, int argc, char **argv, const char *const *value_opts,
 	      const char *const *flags, size_t min_pos, size_t max_pos)
 {
-	bool only_pos = false;
+	struct opt table[CLI_MAX_OPTS];
+	const struct opt always[] = {
+		{"--db", true, &c->db_path, NULL},
+		{"--json", false, NULL, &c->json},
+	};
+	struct opts o = {.table = table, .n = verb_table(value_opts, flags, table, CLI_MAX_OPTS),
+			 .more = always, .nmore = sizeof always / sizeof always[0],
+			 .take = take_value, .ctx = c, .pos = c->pos,
+			 .max_pos = max_pos < CLI_MAX_POS ? max_pos : CLI_MAX_POS};
 
-	for (int i = 1; i < argc; i++) {
-		int rc;
-
-		if (!only_pos && strcmp(argv[i], "--help") == 0) {
-			printf("Usage: %s %s [--db PATH] [--json]\n", c->prog, c->usage);
-			c->exit_code = EXIT_OK;
-			return -1;
-		}
-		if (!only_pos && strcmp(argv[i], "--") == 0) {
-			only_pos = true;
-			continue;
-		}
-		if (!only_pos && strncmp(argv[i], "--", 2) == 0) {
-			rc = parse_option(c, argc, argv, &i, value_opts, flags);
-			if (rc) {
-				c->exit_code = rc;
-				return -1;
-			}
-			continue;
-		}
-		if (c->npos == CLI_MAX_POS || c->npos == max_pos) {
-			c->exit_code = cli_usage_error(c, "unexpected argument '%s'", argv[i]);
-			return -1;
-		}
-		c->pos[c->npos++] = argv[i];
+	switch (opts_parse(&o, argc, argv, 1)) {
+	case OPTS_OK:
+		c->npos = o.npos;
+		break;
+	case OPTS_HELP:
+		printf("Usage: %s %s [--db PATH] [--json]\n", c->prog, c->usage);
+		c->exit_code = EXIT_OK;
+		return -1;
+	default:
+		c->exit_code = cli_usage_error(c, "%s", o.why);
+		return -1;
 	}
 	if (c->npos < min_pos) {
 		c->exit_code = cli_usage_error(c, "missing argument");

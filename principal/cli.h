@@ -10,9 +10,11 @@
 #include <stdint.h>
 
 #include "db.h"
+#include "opts.h"
 
 #define CLI_MAX_POS 8
 #define CLI_MAX_VALS 32
+#define CLI_MAX_OPTS 16   /* a verb's own options and flags */
 
 struct cli {
 	char prog[96];       /* "insel-principal lan add", for messages */
@@ -40,8 +42,8 @@ struct cli_verb {
 int cli_run_verbs(const char *family, const char *summary, const struct cli_verb *verbs,
 		  size_t n, int argc, char **argv);
 
-/* Parses the verb's arguments. value_opts and flags are NULL-terminated lists of long
- * options ("--lan"); --db, --json and --help are always known. Needs between min_pos and
+/* Parses the verb's arguments with opts.h. value_opts and flags are NULL-terminated lists
+ * of long options ("--lan"); --db, --json and --help are always known. Needs between min_pos and
  * max_pos positional arguments. Returns 0 to go on, or -1 to stop with c->exit_code
  * (after --help, or after printing what is wrong). */
 int cli_parse(struct cli *c, int argc, char **argv, const char *const *value_opts,

@@ -14,6 +14,7 @@
 
 #include "cmd.h"
 #include "err.h"
+#include "opts.h"
 #include "pki.h"
 #include "principal.h"
 
@@ -72,58 +73,44 @@ static int parse_seconds(const char *text, long long *out)
 	return 0;
 }
 
-/* Reads the options after the action; 0, or EXIT_USAGE with a message printed. */
+#define PKI_ARGS_HELPED (-1)
+
+/* Reads the options after the action; 0, PKI_ARGS_HELPED after printing the usage for
+ * --help, or EXIT_USAGE with a message printed. */
 static int parse_args(int argc, char **argv, struct pki_args *a)
 {
-	for (int i = 2; i < argc; i++) {
-		const char *o = argv[i];
-		const char **slot = NULL;
+	const char *days = NULL, *seconds = NULL;
+	const struct opt table[] = {
+		{"--dir", true, &a->dir, NULL},
+		{"--org", true, &a->org, NULL},
+		{"--role", true, &a->role, NULL},
+		{"--name", true, &a->name, NULL},
+		{"--out-cert", true, &a->out_cert, NULL},
+		{"--out-key", true, &a->out_key, NULL},
+		{"--days", true, &days, NULL},
+		{"--seconds", true, &seconds, NULL},
+		{"--json", false, NULL, &a->json},
+	};
+	struct opts o = {.table = table, .n = sizeof table / sizeof table[0], .pos = &a->cert,
+			 .max_pos = 1};
 
-		if (strcmp(o, "--json") == 0) {
-			a->json = true;
-			continue;
-		}
-		if (strcmp(o, "--dir") == 0)
-			slot = &a->dir;
-		else if (strcmp(o, "--org") == 0)
-			slot = &a->org;
-		else if (strcmp(o, "--role") == 0)
-			slot = &a->role;
-		else if (strcmp(o, "--name") == 0)
-			slot = &a->name;
-		else if (strcmp(o, "--out-cert") == 0)
-			slot = &a->out_cert;
-		else if (strcmp(o, "--out-key") == 0)
-			slot = &a->out_key;
-		if (strcmp(o, "--seconds") == 0) {
-			if (i + 1 >= argc || parse_seconds(argv[i + 1], &a->seconds) != 0) {
-				fprintf(stderr, "insel-principal pki: --seconds must be 1 to %lld\n",
-					MAX_SECONDS);
-				return EXIT_USAGE;
-			}
-			i++;
-			continue;
-		}
-		if (slot || strcmp(o, "--days") == 0) {
-			if (i + 1 >= argc) {
-				fprintf(stderr, "insel-principal pki: %s needs a value\n", o);
-				return EXIT_USAGE;
-			}
-			i++;
-			if (slot) {
-				*slot = argv[i];
-			} else if (parse_days(argv[i], &a->days) != 0) {
-				fprintf(stderr, "insel-principal pki: --days must be 1 to 36500, not "
-						"'%s'\n", argv[i]);
-				return EXIT_USAGE;
-			}
-			continue;
-		}
-		if (o[0] == '-' || a->cert) {
-			fprintf(stderr, "insel-principal pki: unexpected argument '%s'\n", o);
-			return EXIT_USAGE;
-		}
-		a->cert = o;
+	switch (opts_parse(&o, argc, argv, 2)) {
+	case OPTS_OK:
+		break;
+	case OPTS_HELP:
+		pki_usage(stdout);
+		return PKI_ARGS_HELPED;
+	default:
+		fprintf(stderr, "insel-principal pki: %s\n", o.why);
+		return EXIT_USAGE;
+	}
+	if (seconds && parse_seconds(seconds, &a->seconds) != 0) {
+		fprintf(stderr, "insel-principal pki: --seconds must be 1 to %lld\n", MAX_SECONDS);
+		return EXIT_USAGE;
+	}
+	if (days && parse_days(days, &a->days) != 0) {
+		fprintf(stderr, "insel-principal pki: --days must be 1 to 36500, not '%s'\n", days);
+		return EXIT_USAGE;
 	}
 	return 0;
 }
@@ -284,7 +271,7 @@ int pki_main(int argc, char **argv)
 		return pki_request_main(argc, argv);
 	rc = parse_args(argc, argv, &a);
 	if (rc)
-		return rc;
+		return rc == PKI_ARGS_HELPED ? EXIT_OK : rc;
 	if (a.cert && strcmp(argv[1], "show") != 0) {
 		fprintf(stderr, "insel-principal pki %s: unexpected argument '%s'\n", argv[1],
 			a.cert);

@@ -2,11 +2,13 @@
  * first and last host, broadcast, host count), as operators need when they carve LANs. */
 #include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "addr.h"
 #include "cmd.h"
 #include "err.h"
+#include "opts.h"
 #include "principal.h"
 
 static json_t *plan_json(const struct ip_prefix *p, const struct ip_plan *plan)
@@ -39,31 +41,21 @@ static void print_plan(const json_t *j)
 	printf("broadcast  %s\n", bc ? bc : "none");
 }
 
-int plan_main(int argc, char **argv)
-{
-	bool as_json = false;
-	json_t *all = json_array();
-	int rc = EXIT_OK, nprefixes = 0;
+static const char plan_usage[] = "Usage: insel-principal plan [--json] PREFIX...\n";
 
-	for (int i = 1; i < argc; i++) {
+/* The plans of the prefixes into all; EXIT_USAGE if one does not parse (the others are
+ * still planned). */
+static int plan_all(const char *const *prefixes, size_t n, json_t *all)
+{
+	int rc = EXIT_OK;
+
+	for (size_t i = 0; i < n; i++) {
 		struct ip_prefix p;
 		struct ip_plan plan;
-		int err;
+		int err = ip_prefix_parse(prefixes[i], false, &p);
 
-		if (strcmp(argv[i], "--json") == 0) {
-			as_json = true;
-			continue;
-		}
-		if (strcmp(argv[i], "--help") == 0) {
-			printf("Usage: insel-principal plan [--json] PREFIX...\n"
-			       "Shows network, gateway, host range, broadcast and host count.\n");
-			json_decref(all);
-			return EXIT_OK;
-		}
-		nprefixes++;
-		err = ip_prefix_parse(argv[i], false, &p);
 		if (err) {
-			fprintf(stderr, "insel-principal plan: '%s': %s\n", argv[i],
+			fprintf(stderr, "insel-principal plan: '%s': %s\n", prefixes[i],
 				insel_strerror(err));
 			rc = EXIT_USAGE;
 			continue;
@@ -71,11 +63,49 @@ int plan_main(int argc, char **argv)
 		ip_prefix_plan(&p, &plan);
 		json_array_append_new(all, plan_json(&p, &plan));
 	}
-	if (nprefixes == 0) {
-		fprintf(stderr, "Usage: insel-principal plan [--json] PREFIX...\n");
-		json_decref(all);
+	return rc;
+}
+
+#define PLAN_GO_ON (-1)
+
+/* After the options: PLAN_GO_ON, or the exit code (EXIT_OK after --help). */
+static int plan_args(enum opts_result parsed, const struct opts *o)
+{
+	switch (parsed) {
+	case OPTS_HELP:
+		printf("%sShows network, gateway, host range, broadcast and host count.\n",
+		       plan_usage);
+		return EXIT_OK;
+	case OPTS_ERROR:
+		fprintf(stderr, "insel-principal plan: %s\n", o->why);
+		return EXIT_USAGE;
+	default:
+		if (o->npos > 0)
+			return PLAN_GO_ON;
+		fprintf(stderr, "%s", plan_usage);
 		return EXIT_USAGE;
 	}
+}
+
+int plan_main(int argc, char **argv)
+{
+	bool as_json = false;
+	const char **prefixes = calloc((size_t)argc, sizeof *prefixes);
+	const struct opt table[] = {{"--json", false, NULL, &as_json}};
+	struct opts o = {.table = table, .n = 1, .pos = prefixes, .max_pos = (size_t)argc};
+	json_t *all;
+	int rc;
+
+	if (!prefixes)
+		return EXIT_FAILURE_GENERIC;
+	rc = plan_args(opts_parse(&o, argc, argv, 1), &o);
+	if (rc != PLAN_GO_ON) {
+		free(prefixes);
+		return rc;
+	}
+	all = json_array();
+	rc = plan_all(prefixes, o.npos, all);
+	free(prefixes);
 	if (as_json) {
 		json_dumpf(all, stdout, JSON_INDENT(2));
 		putchar('\n');

@@ -11,22 +11,34 @@
 #include "err.h"
 #include "keyholder_proc.h"
 #include "log.h"
+#include "opts.h"
 #include "secondary.h"
 #include "tls.h"
 #include "wire_errors.h"
 
-static const char *config_arg(int argc, char **argv, const char *usage)
+#define CONFIG_ARG_GO_ON (-1)
+
+/* The one option of run and check-config, --config FILE: CONFIG_ARG_GO_ON with *path
+ * set, or the exit code (EXIT_OK after printing the usage for --help). */
+static int config_arg(int argc, char **argv, const char *usage, const char **path)
 {
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
-			return argv[i + 1];
-		if (strcmp(argv[i], "--help") == 0) {
-			printf("%s", usage);
-			return NULL;
-		}
+	const struct opt table[] = {{"--config", true, path, NULL}};
+	struct opts o = {.table = table, .n = 1};
+
+	*path = NULL;
+	switch (opts_parse(&o, argc, argv, 1)) {
+	case OPTS_HELP:
+		printf("%s", usage);
+		return EXIT_OK;
+	case OPTS_ERROR:
+		fprintf(stderr, "insel-secondary %s: %s\n%s", argv[0], o.why, usage);
+		return EXIT_USAGE;
+	default:
+		if (*path)
+			return CONFIG_ARG_GO_ON;
+		fprintf(stderr, "%s", usage);
+		return EXIT_USAGE;
 	}
-	fprintf(stderr, "%s", usage);
-	return NULL;
 }
 
 static void on_signal(uv_signal_t *sig, int signum)
@@ -100,12 +112,13 @@ static int check_privileges(struct secondary *s, const char *path)
 int run_main(int argc, char **argv)
 {
 	static const char usage[] = "Usage: insel-secondary run --config FILE\n";
-	const char *path = config_arg(argc, argv, usage);
+	const char *path;
+	int rc = config_arg(argc, argv, usage, &path);
 	struct secondary s = {0};
 	char err[512];
 
-	if (!path)
-		return argc > 1 && strcmp(argv[1], "--help") == 0 ? EXIT_OK : EXIT_USAGE;
+	if (rc != CONFIG_ARG_GO_ON)
+		return rc;
 	if (secondary_config_load(&s.cfg, path))
 		return EXIT_CONFIG;
 	if (check_privileges(&s, path)) {
@@ -158,11 +171,12 @@ int run_main(int argc, char **argv)
 int check_config_main(int argc, char **argv)
 {
 	static const char usage[] = "Usage: insel-secondary check-config --config FILE\n";
-	const char *path = config_arg(argc, argv, usage);
+	const char *path;
+	int rc = config_arg(argc, argv, usage, &path);
 	struct secondary_config cfg;
 
-	if (!path)
-		return argc > 1 && strcmp(argv[1], "--help") == 0 ? EXIT_OK : EXIT_USAGE;
+	if (rc != CONFIG_ARG_GO_ON)
+		return rc;
 	if (secondary_config_load(&cfg, path))
 		return EXIT_CONFIG;
 	printf("%s: configuration is valid (LAN '%s', %zu prefix%s)\n", path, cfg.lan,
