@@ -435,6 +435,21 @@ int db_list_rows(struct db *db, sqlite3_stmt *st, db_row_json_fn row, const void
 	return rc;
 }
 
+int db_list_in_lan(struct db *db, enum db_stmt_id id, const char *lan, const char *name,
+		   db_row_json_fn row, const char *what, json_t **out)
+{
+	sqlite3_stmt *st;
+	int64_t lan_id;
+	int rc = lan && !name ? db_lan_id(db, lan, &lan_id) : 0;
+
+	if (rc)
+		return rc;
+	st = db_stmt(db, id);
+	db_bind_text_or_null(st, 1, lan);
+	db_bind_text_or_null(st, 2, name);
+	return db_list_rows(db, st, row, NULL, what, out);
+}
+
 int db_one_or_not_found(struct db *db, json_t *list, const char *what, const char *name,
 			json_t **out)
 {

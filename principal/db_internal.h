@@ -129,6 +129,11 @@ typedef json_t *(*db_row_json_fn)(sqlite3_stmt *st, const void *ctx);
 int db_list_rows(struct db *db, sqlite3_stmt *st, db_row_json_fn row, const void *ctx,
 		 const char *what, json_t **out);
 
+/* A listing whose statement binds (1) a LAN and (2) a name, each NULL for any: hosts and
+ * users. Listing a LAN (lan and no name) first checks that the LAN exists. */
+int db_list_in_lan(struct db *db, enum db_stmt_id id, const char *lan, const char *name,
+		   db_row_json_fn row, const char *what, json_t **out);
+
 /* Reports "no such X" for an empty listing asked for by name. */
 int db_one_or_not_found(struct db *db, json_t *list, const char *what, const char *name,
 			json_t **out);

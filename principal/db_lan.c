@@ -316,13 +316,21 @@ static json_t *lan_row_json(sqlite3_stmt *st, const void *ctx)
 	return row;
 }
 
-static int lan_query(struct db *db, const char *name, int64_t now, json_t **out)
+/* LANs or secondaries, with the state of their secondary as of now: all, or the one named. */
+static int query_with_state(struct db *db, enum db_stmt_id id, const char *name, int64_t now,
+			    db_row_json_fn row, const char *what, json_t **out)
 {
-	sqlite3_stmt *st = db_stmt(db, ST_LAN_LIST);
+	sqlite3_stmt *st = db_stmt(db, id);
 
 	db_bind_text_or_null(st, 1, name);
 	sqlite3_bind_int64(st, 2, db_cutoff(db, now));
-	return db_list_rows(db, st, lan_row_json, NULL, "cannot list LANs", out);
+	return db_list_rows(db, st, row, NULL, what, out);
+}
+
+static int lan_query(struct db *db, const char *name, int64_t now, json_t **out)
+{
+	return query_with_state(db, ST_LAN_LIST, name, now, lan_row_json, "cannot list LANs",
+				out);
 }
 
 int db_lan_list(struct db *db, int64_t now, json_t **out)
@@ -382,11 +390,8 @@ static json_t *secondary_row_json(sqlite3_stmt *st, const void *ctx)
 
 static int secondary_query(struct db *db, const char *name, int64_t now, json_t **out)
 {
-	sqlite3_stmt *st = db_stmt(db, ST_SEC_LIST);
-
-	db_bind_text_or_null(st, 1, name);
-	sqlite3_bind_int64(st, 2, db_cutoff(db, now));
-	return db_list_rows(db, st, secondary_row_json, NULL, "cannot list secondaries", out);
+	return query_with_state(db, ST_SEC_LIST, name, now, secondary_row_json,
+				"cannot list secondaries", out);
 }
 
 int db_secondary_list(struct db *db, int64_t now, json_t **out)
@@ -697,19 +702,13 @@ static json_t *host_row_json(sqlite3_stmt *st, const void *ctx)
 
 static int host_query(struct db *db, const char *lan, const char *name, json_t **out)
 {
-	sqlite3_stmt *st = db_stmt(db, ST_HOST_LIST);
-
-	db_bind_text_or_null(st, 1, lan);
-	db_bind_text_or_null(st, 2, name);
-	return db_list_rows(db, st, host_row_json, NULL, "cannot list hosts", out);
+	return db_list_in_lan(db, ST_HOST_LIST, lan, name, host_row_json, "cannot list hosts",
+			      out);
 }
 
 int db_host_list(struct db *db, const char *lan, json_t **out)
 {
-	int64_t id;
-	int rc = lan ? db_lan_id(db, lan, &id) : 0;
-
-	return rc ? rc : host_query(db, lan, NULL, out);
+	return host_query(db, lan, NULL, out);
 }
 
 int db_host_show(struct db *db, const char *name, json_t **out)

@@ -126,19 +126,13 @@ static json_t *user_row_json(sqlite3_stmt *st, const void *ctx)
 
 static int user_query(struct db *db, const char *lan, const char *name, json_t **out)
 {
-	sqlite3_stmt *st = db_stmt(db, ST_USER_LIST);
-
-	db_bind_text_or_null(st, 1, lan);
-	db_bind_text_or_null(st, 2, name);
-	return db_list_rows(db, st, user_row_json, NULL, "cannot list users", out);
+	return db_list_in_lan(db, ST_USER_LIST, lan, name, user_row_json, "cannot list users",
+			      out);
 }
 
 int db_user_list(struct db *db, const char *lan, json_t **out)
 {
-	int64_t id;
-	int rc = lan ? db_lan_id(db, lan, &id) : 0;
-
-	return rc ? rc : user_query(db, lan, NULL, out);
+	return user_query(db, lan, NULL, out);
 }
 
 int db_user_show(struct db *db, const char *name, const char *lan, json_t **out)

@@ -230,24 +230,46 @@ static void flush_outbox(struct principal_link *l)
 	}
 }
 
+static bool session_reply_ok(const json_t *reply, int err)
+{
+	return !err && msg_reply_is_ok(reply, NULL, NULL);
+}
+
+/* Why a step of the session (hello, register) failed, or NULL if its reply is ok; an ok
+ * reply that does not decode (decoded non-zero, why saying how) is no answer either. */
+static const char *session_refusal(const json_t *reply, int err, int decoded, const char *why)
+{
+	const char *message = NULL;
+
+	if (err)
+		return insel_strerror(err);
+	if (!msg_reply_is_ok(reply, NULL, &message))
+		return message;
+	return decoded ? why : NULL;
+}
+
+/* A refused step of the session closes the link. A refused registration (overlap, unknown
+ * LAN) will not fix itself quickly; the back-off keeps us from hammering the principal
+ * meanwhile. */
+static void session_refused(struct principal_link *l, int err)
+{
+	if (l->conn)
+		tls_conn_close(l->conn, err ? err : INSEL_E_REFUSED);
+}
+
 static void register_reply(void *ctx, const json_t *reply, int err)
 {
 	struct principal_link *l = ctx;
 	const struct secondary_config *cfg = &l->owner->cfg;
-	const char *code, *message = NULL;
 	struct pop_register_reply registered;
 	char why[POP_WHY_LEN];
+	int bad = session_reply_ok(reply, err) ? pop_register_reply_decode(reply, &registered,
+									    why) : 0;
+	const char *refused = session_refusal(reply, err, bad, why);
 
-	if (!err && msg_reply_is_ok(reply, &code, &message) &&
-	    pop_register_reply_decode(reply, &registered, why))
-		message = why;  /* an answer we cannot read is no registration */
-	if (err || message) {
-		/* A refused registration (overlap, unknown LAN) will not fix itself quickly;
-		 * the back-off keeps us from hammering the principal meanwhile. */
-		log_error("registration of LAN '%s' refused: %s", cfg->lan,
-			  err ? insel_strerror(err) : message);
-		if (l->conn)
-			tls_conn_close(l->conn, err ? err : INSEL_E_REFUSED);
+	if (refused) {
+		log_error("registration of LAN '%s' refused: %s", cfg->lan, refused);
+		session_refused(l, err);
 		return;
 	}
 	set_state(l, LINK_UP);
@@ -272,17 +294,14 @@ static json_t *register_request(const struct secondary_config *cfg)
 static void hello_reply(void *ctx, const json_t *reply, int err)
 {
 	struct principal_link *l = ctx;
-	const char *code, *message = NULL;
 	struct pop_hello_reply hello;
 	char why[POP_WHY_LEN];
+	int bad = session_reply_ok(reply, err) ? pop_hello_reply_decode(reply, &hello, why) : 0;
+	const char *refused = session_refusal(reply, err, bad, why);
 
-	if (!err && msg_reply_is_ok(reply, &code, &message) &&
-	    pop_hello_reply_decode(reply, &hello, why))
-		message = why;  /* an answer we cannot read is no hello */
-	if (err || message) {
-		log_error("principal refused hello: %s", err ? insel_strerror(err) : message);
-		if (l->conn)
-			tls_conn_close(l->conn, err ? err : INSEL_E_REFUSED);
+	if (refused) {
+		log_error("principal refused hello: %s", refused);
+		session_refused(l, err);
 		return;
 	}
 	rpc_call(&l->rpc, register_request(&l->owner->cfg), REQUEST_TIMEOUT_MS, register_reply,
