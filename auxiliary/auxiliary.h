@@ -163,11 +163,11 @@ void control_reply(struct bridge *br, json_t *reply);
 void control_reply_error(struct bridge *br, json_int_t id, int err, const char *code,
 			 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
-/* ctl_bind.c, ctl_start.c: the handlers with a parse step each. */
-void bind_handle(struct bridge *br, json_int_t id, const json_t *msg);
-void start_handle(struct bridge *br, json_int_t id, const json_t *msg);
+/* ctl_bind.c, ctl_start.c: the handlers with a parse step each (ctx: the struct bridge). */
+void bind_handle(void *ctx, json_int_t id, const json_t *msg);
+void start_handle(void *ctx, json_int_t id, const json_t *msg);
 /* ctl_rekey.c: the next epoch's keys (external rekeying), and asking for them. */
-void rekey_handle(struct bridge *br, json_int_t id, const json_t *msg);
+void rekey_handle(void *ctx, json_int_t id, const json_t *msg);
 void rekey_notify_due(struct bridge *br, unsigned channel);
 
 /* sandbox.c: the syscall allowlist, last step of privdrop_confine. */

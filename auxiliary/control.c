@@ -13,29 +13,25 @@
 
 #include "auxiliary.h"
 #include "cmd.h"
+#include "dispatch.h"
 #include "err.h"
 #include "log.h"
 #include "wire_errors.h"
 
-typedef void (*control_handler)(struct bridge *br, json_int_t id, const json_t *msg);
+static void hello_handle(void *ctx, json_int_t id, const json_t *msg);
+static void stats_handle(void *ctx, json_int_t id, const json_t *msg);
+static void hangup_handle(void *ctx, json_int_t id, const json_t *msg);
 
-struct control_op {
-	const char *op;
-	control_handler handle;
-	unsigned states;  /* enum aux_state bits in which the request is allowed */
-};
+/* The parent is the one role here: a secondary (it says so in its hello). */
+#define BY_PARENT DISPATCH_ROLE(0)
 
-static void hello_handle(struct bridge *br, json_int_t id, const json_t *msg);
-static void stats_handle(struct bridge *br, json_int_t id, const json_t *msg);
-static void hangup_handle(struct bridge *br, json_int_t id, const json_t *msg);
-
-static const struct control_op control_ops[] = {
-	{"hello", hello_handle, AUX_NEW},  /* first, once: msg.h's usual first message */
-	{"bind", bind_handle, AUX_NEW},
-	{"start", start_handle, AUX_BOUND},
-	{"rekey", rekey_handle, AUX_RUNNING},
-	{"stats", stats_handle, AUX_ANY_LIVE},
-	{"hangup", hangup_handle, AUX_ANY_LIVE},
+static const struct dispatch_op control_ops[] = {
+	{"hello", hello_handle, BY_PARENT, AUX_NEW},
+	{"bind", bind_handle, BY_PARENT, AUX_NEW},
+	{"start", start_handle, BY_PARENT, AUX_BOUND},
+	{"rekey", rekey_handle, BY_PARENT, AUX_RUNNING},
+	{"stats", stats_handle, BY_PARENT, AUX_ANY_LIVE},
+	{"hangup", hangup_handle, BY_PARENT, AUX_ANY_LIVE},
 };
 
 static const char *state_name(enum aux_state s)
@@ -137,8 +133,9 @@ static json_t *reply_with_stats(const struct bridge *br, json_int_t id)
 	return reply;
 }
 
-static void hello_handle(struct bridge *br, json_int_t id, const json_t *msg)
+static void hello_handle(void *ctx, json_int_t id, const json_t *msg)
 {
+	struct bridge *br = ctx;
 	json_int_t version;
 	const char *role;
 	json_t *reply;
@@ -150,10 +147,6 @@ static void hello_handle(struct bridge *br, json_int_t id, const json_t *msg)
 	if (version != MSG_PROTOCOL_VERSION) {
 		control_reply_error(br, id, INSEL_E_VERSION, NULL, "version %lld not supported",
 				    (long long)version);
-		return;
-	}
-	if (br->hello_done) {
-		control_reply_error(br, id, INSEL_E_PROTOCOL, NULL, "hello was already said");
 		return;
 	}
 	if (msg_get_str(msg, "role", &role) != 0 || strcmp(role, "secondary") != 0) {
@@ -171,72 +164,50 @@ static void hello_handle(struct bridge *br, json_int_t id, const json_t *msg)
 	control_reply(br, reply);
 }
 
-static void stats_handle(struct bridge *br, json_int_t id, const json_t *msg)
+static void stats_handle(void *ctx, json_int_t id, const json_t *msg)
 {
+	struct bridge *br = ctx;
+
 	control_reply(br, reply_with_stats(br, id));
 }
 
-static void hangup_handle(struct bridge *br, json_int_t id, const json_t *msg)
+static void hangup_handle(void *ctx, json_int_t id, const json_t *msg)
 {
+	struct bridge *br = ctx;
+
 	control_reply(br, reply_with_stats(br, id));
 	bridge_end(br, WIRE(HANGUP), "hung up by the parent", EXIT_OK, false);
 }
 
 /* ---- dispatch ---- */
 
-static const struct control_op *find_op(const char *op)
+static void refuse(void *ctx, json_int_t id, enum wire_error code, const char *message)
 {
-	for (size_t i = 0; i < sizeof control_ops / sizeof control_ops[0]; i++)
-		if (strcmp(control_ops[i].op, op) == 0)
-			return &control_ops[i];
-	return NULL;
+	control_reply_error(ctx, id, 0, wire_error_name(code), "%s", message);
 }
 
-static void dispatch(struct bridge *br, const json_t *msg)
-{
-	json_int_t id = msg_id(msg);
-	const char *op = msg_op(msg);
-	const struct control_op *entry;
-
-	if (id < 0) {
-		control_reply_error(br, -1, INSEL_E_BAD_FIELD, NULL,
-				    "field 'id' must be a non-negative integer");
-		return;
-	}
-	if (!op) {
-		control_reply_error(br, id, INSEL_E_BAD_FIELD, NULL,
-				    "field 'op' must be a string");
-		return;
-	}
-	entry = find_op(op);
-	if (!entry) {
-		control_reply_error(br, id, INSEL_E_UNKNOWN_OP, NULL, "unknown op '%s'", op);
-		return;
-	}
-	if (!br->hello_done && entry->handle != hello_handle) {
-		control_reply_error(br, id, INSEL_E_PROTOCOL, NULL, "say hello first");
-		return;
-	}
-	if (!(entry->states & br->state)) {
-		control_reply_error(br, id, 0, WIRE(BAD_STATE), "'%s' is not allowed in state %s",
-				    op, state_name(br->state));
-		return;
-	}
-	entry->handle(br, id, msg);
-}
+static const struct dispatch_table control_table = {
+	.ops = control_ops,
+	.n_ops = sizeof control_ops / sizeof control_ops[0],
+	.state_refusal = WERR_BAD_STATE,
+	.refuse = refuse,
+};
 
 static void on_control_msg(struct msg_stream *s, json_t *msg, int err)
 {
 	struct bridge *br = s->data;
 
+	struct dispatch_caller parent = {
+		.role = BY_PARENT,
+		.role_name = "secondary",
+		.state = br->state,
+		.state_name = state_name(br->state),
+		.hello_done = br->hello_done,
+	};
+
 	if (br->state == AUX_ENDING)
 		return;
-	if (!msg) {
-		control_reply_error(br, -1, err, NULL, "unreadable control message: %s",
-				    insel_strerror(err));
-		return;
-	}
-	dispatch(br, msg);
+	dispatch_message(&control_table, &parent, br, msg, err);
 }
 
 static void linger_closed(uv_handle_t *h)

@@ -132,8 +132,9 @@ static json_t *bind_reply(const struct bridge *br, json_int_t id)
 	return aux_bind_reply_to_json(id, &reply);
 }
 
-void bind_handle(struct bridge *br, json_int_t id, const json_t *msg)
+void bind_handle(void *ctx, json_int_t id, const json_t *msg)
 {
+	struct bridge *br = ctx;
 	struct aux_bind_request req;
 	struct aux_identity who;
 	char why[256], call[ID_STRLEN];

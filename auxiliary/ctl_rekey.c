@@ -58,8 +58,9 @@ static int check_all(struct bridge *br, json_int_t id, uint32_t epoch)
 	return 0;
 }
 
-void rekey_handle(struct bridge *br, json_int_t id, const json_t *msg)
+void rekey_handle(void *ctx, json_int_t id, const json_t *msg)
 {
+	struct bridge *br = ctx;
 	struct rekey_keys keys;
 	uint64_t now = uv_now(br->loop);
 	bool send_now = false;

@@ -83,8 +83,9 @@ static void take_destinations(struct bridge *br, const struct aux_start_request 
 	}
 }
 
-void start_handle(struct bridge *br, json_int_t id, const json_t *msg)
+void start_handle(void *ctx, json_int_t id, const json_t *msg)
 {
+	struct bridge *br = ctx;
 	struct aux_start_request req;
 	char why[256], call[ID_STRLEN];
 	int rc;

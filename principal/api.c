@@ -5,43 +5,29 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "dispatch.h"
 #include "err.h"
 #include "log.h"
 #include "msg.h"
 #include "wire_errors.h"
 
-#define ROLE(r) (1u << (r))
-#define BY_SECONDARY ROLE(PKI_ROLE_SECONDARY)
+#define BY_SECONDARY DISPATCH_ROLE(PKI_ROLE_SECONDARY)
 /* An operator-role certificate: operators' and monitoring tools, read-only. */
-#define BY_ANYONE (ROLE(PKI_ROLE_SECONDARY) | ROLE(PKI_ROLE_OPERATOR))
+#define BY_ANYONE (BY_SECONDARY | DISPATCH_ROLE(PKI_ROLE_OPERATOR))
+#define API_SESSION 1u  /* the API's one state: a session has no other */
 
-struct api_op {
-	const char *name;
-	void (*handle)(struct api_peer *p, json_int_t id, const json_t *msg);
-	unsigned roles;       /* which certificate roles may send it */
-	bool before_hello;    /* allowed as the first message */
+static const struct dispatch_op ops[] = {
+	{"hello", hello_handle, BY_ANYONE, DISPATCH_ANY_STATE},
+	{"register", register_handle, BY_SECONDARY, DISPATCH_ANY_STATE},
+	{"heartbeat", heartbeat_handle, BY_SECONDARY, DISPATCH_ANY_STATE},
+	{"lookup", lookup_handle, BY_ANYONE, DISPATCH_ANY_STATE},
+	{"list", list_handle, BY_ANYONE, DISPATCH_ANY_STATE},
+	{"revocations", revocations_handle, BY_ANYONE, DISPATCH_ANY_STATE},
+	{"call_start", call_start_handle, BY_SECONDARY, DISPATCH_ANY_STATE},
+	{"call_end", call_end_handle, BY_SECONDARY, DISPATCH_ANY_STATE},
+	{"verify_user", verify_user_handle, BY_SECONDARY, DISPATCH_ANY_STATE},
+	{"renew", renew_handle, BY_SECONDARY, DISPATCH_ANY_STATE},
 };
-
-static const struct api_op ops[] = {
-	{"hello", hello_handle, BY_ANYONE, true},
-	{"register", register_handle, BY_SECONDARY, false},
-	{"heartbeat", heartbeat_handle, BY_SECONDARY, false},
-	{"lookup", lookup_handle, BY_ANYONE, false},
-	{"list", list_handle, BY_ANYONE, false},
-	{"revocations", revocations_handle, BY_ANYONE, false},
-	{"call_start", call_start_handle, BY_SECONDARY, false},
-	{"call_end", call_end_handle, BY_SECONDARY, false},
-	{"verify_user", verify_user_handle, BY_SECONDARY, false},
-	{"renew", renew_handle, BY_SECONDARY, false},
-};
-
-static const struct api_op *find_op(const char *name)
-{
-	for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
-		if (strcmp(ops[i].name, name) == 0)
-			return &ops[i];
-	return NULL;
-}
 
 void api_reply_ok(struct api_peer *p, json_int_t id, json_t *fields)
 {
@@ -64,6 +50,15 @@ void api_reply_ok(struct api_peer *p, json_int_t id, json_t *fields)
 	p->send(p, reply);
 }
 
+static void reply_code(struct api_peer *p, json_int_t id, enum wire_error code,
+		       const char *text)
+{
+	p->srv->errors++;
+	log_debug("%s %s: request %lld: %s", pki_role_name(p->id.role), p->id.name,
+		  (long long)id, text);
+	p->send(p, msg_reply_error(id, wire_error_name(code), "%s", text));
+}
+
 void api_reply_error(struct api_peer *p, json_int_t id, int err, const char *fmt, ...)
 {
 	char text[400];
@@ -72,10 +67,7 @@ void api_reply_error(struct api_peer *p, json_int_t id, int err, const char *fmt
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof text, fmt, ap);
 	va_end(ap);
-	p->srv->errors++;
-	log_debug("%s %s: request %lld: %s", pki_role_name(p->id.role), p->id.name,
-		  (long long)id, text);
-	p->send(p, msg_reply_error(id, wire_error_name(wire_error_of(err)), "%s", text));
+	reply_code(p, id, wire_error_of(err), text);
 }
 
 void api_reply_db_error(struct api_peer *p, json_int_t id, int err)
@@ -90,9 +82,19 @@ void api_reply_decode_error(struct api_peer *p, json_int_t id, int err, const ch
 	api_reply_error(p, id, err, "%s", why);
 }
 
-static void unreadable_frame(struct api_peer *p, int err)
+/* The dispatcher's refusals. A message without a usable id is an unreadable frame: it is
+ * answered with id 0, and a peer sending too many of them is cut off. */
+static void refuse(void *ctx, json_int_t id, enum wire_error code, const char *message)
 {
-	api_reply_error(p, 0, err, "frame skipped: %s", insel_strerror(err));
+	struct api_peer *p = ctx;
+	char text[400];
+
+	if (id >= 0) {
+		reply_code(p, id, code, message);
+		return;
+	}
+	snprintf(text, sizeof text, "frame skipped: %s", message);
+	reply_code(p, 0, code, text);
 	if (++p->bad_frames > API_MAX_BAD_FRAMES) {
 		log_warn("%s %s: too many unreadable frames, closing", pki_role_name(p->id.role),
 			 p->id.name);
@@ -100,35 +102,23 @@ static void unreadable_frame(struct api_peer *p, int err)
 	}
 }
 
+static const struct dispatch_table api_table = {
+	.ops = ops,
+	.n_ops = sizeof ops / sizeof ops[0],
+	.state_refusal = WERR_BAD_STATE,
+	.refuse = refuse,
+};
+
 void api_handle(struct api_peer *p, json_t *msg, int err)
 {
-	const struct api_op *op;
-	const char *name;
-	json_int_t id;
+	struct dispatch_caller who = {
+		.role = DISPATCH_ROLE(p->id.role),
+		.role_name = pki_role_name(p->id.role),
+		.state = API_SESSION,
+		.state_name = "open",
+		.hello_done = p->hello_done,
+	};
 
 	p->srv->requests++;
-	if (!msg) {
-		unreadable_frame(p, err ? err : INSEL_E_MALFORMED);
-		return;
-	}
-	id = msg_id(msg);
-	if (id < 0) {
-		unreadable_frame(p, INSEL_E_BAD_FIELD);
-		return;
-	}
-	name = msg_op(msg);
-	if (!name) {
-		api_reply_error(p, id, INSEL_E_BAD_FIELD, "field 'op' is missing or not a string");
-		return;
-	}
-	op = find_op(name);
-	if (!op)
-		api_reply_error(p, id, INSEL_E_UNKNOWN_OP, "unknown op '%.64s'", name);
-	else if (!p->hello_done && !op->before_hello)
-		api_reply_error(p, id, INSEL_E_PROTOCOL, "say hello first");
-	else if (!(op->roles & ROLE(p->id.role)))
-		api_reply_error(p, id, INSEL_E_FORBIDDEN, "a %s may not use '%s'",
-				pki_role_name(p->id.role), op->name);
-	else
-		op->handle(p, id, msg);
+	dispatch_message(&api_table, &who, p, msg, err);
 }

@@ -80,16 +80,16 @@ void api_reply_db_error(struct api_peer *p, json_int_t id, int err);
 void api_reply_decode_error(struct api_peer *p, json_int_t id, int err, const char *why);
 
 /* The handlers, one family per file. */
-void hello_handle(struct api_peer *p, json_int_t id, const json_t *msg);
-void register_handle(struct api_peer *p, json_int_t id, const json_t *msg);
-void heartbeat_handle(struct api_peer *p, json_int_t id, const json_t *msg);
-void lookup_handle(struct api_peer *p, json_int_t id, const json_t *msg);
-void list_handle(struct api_peer *p, json_int_t id, const json_t *msg);
-void revocations_handle(struct api_peer *p, json_int_t id, const json_t *msg);
-void call_start_handle(struct api_peer *p, json_int_t id, const json_t *msg);
-void call_end_handle(struct api_peer *p, json_int_t id, const json_t *msg);
-void verify_user_handle(struct api_peer *p, json_int_t id, const json_t *msg);
-void renew_handle(struct api_peer *p, json_int_t id, const json_t *msg);
+void hello_handle(void *ctx, json_int_t id, const json_t *msg);
+void register_handle(void *ctx, json_int_t id, const json_t *msg);
+void heartbeat_handle(void *ctx, json_int_t id, const json_t *msg);
+void lookup_handle(void *ctx, json_int_t id, const json_t *msg);
+void list_handle(void *ctx, json_int_t id, const json_t *msg);
+void revocations_handle(void *ctx, json_int_t id, const json_t *msg);
+void call_start_handle(void *ctx, json_int_t id, const json_t *msg);
+void call_end_handle(void *ctx, json_int_t id, const json_t *msg);
+void verify_user_handle(void *ctx, json_int_t id, const json_t *msg);
+void renew_handle(void *ctx, json_int_t id, const json_t *msg);
 
 /* Renewal and registration (api_renew.c): a registration made with the certificate a
  * secondary is being renewed from confirms the new one (the fingerprint and serial in *r

@@ -11,8 +11,9 @@
 #include "principal_ops.h"
 #include "wire_errors.h"
 
-void call_start_handle(struct api_peer *p, json_int_t id, const json_t *msg)
+void call_start_handle(void *ctx, json_int_t id, const json_t *msg)
 {
+	struct api_peer *p = ctx;
 	struct pop_call_start_req req;
 	char why[POP_WHY_LEN], *channels_text;
 	int rc;
@@ -36,8 +37,9 @@ void call_start_handle(struct api_peer *p, json_int_t id, const json_t *msg)
 	api_reply_ok(p, id, pop_call_reply_encode(req.call_id));
 }
 
-void call_end_handle(struct api_peer *p, json_int_t id, const json_t *msg)
+void call_end_handle(void *ctx, json_int_t id, const json_t *msg)
 {
+	struct api_peer *p = ctx;
 	struct pop_call_end_req req;
 	char reporter[DB_NAME_MAX + 1], why[POP_WHY_LEN];
 	const char *reason;

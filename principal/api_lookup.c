@@ -8,8 +8,9 @@
 #include "msg.h"
 #include "principal_ops.h"
 
-void lookup_handle(struct api_peer *p, json_int_t id, const json_t *msg)
+void lookup_handle(void *ctx, json_int_t id, const json_t *msg)
 {
+	struct api_peer *p = ctx;
 	struct pop_lookup_req req;
 	struct pop_lookup_reply reply;
 	char why[POP_WHY_LEN];
@@ -58,8 +59,9 @@ static int lan_list_named(struct api_peer *p, const char *name, json_t **out)
 	return 0;
 }
 
-void list_handle(struct api_peer *p, json_int_t id, const json_t *msg)
+void list_handle(void *ctx, json_int_t id, const json_t *msg)
 {
+	struct api_peer *p = ctx;
 	struct pop_list_req req;
 	struct pop_list_reply reply;
 	char why[POP_WHY_LEN];
@@ -88,8 +90,9 @@ void list_handle(struct api_peer *p, json_int_t id, const json_t *msg)
 	json_decref(items);
 }
 
-void revocations_handle(struct api_peer *p, json_int_t id, const json_t *msg)
+void revocations_handle(void *ctx, json_int_t id, const json_t *msg)
 {
+	struct api_peer *p = ctx;
 	struct pop_page page;
 	struct pop_revocations_reply reply;
 	char why[POP_WHY_LEN];

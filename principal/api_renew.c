@@ -101,8 +101,9 @@ static void reply_issued(struct api_peer *p, json_int_t id, int64_t rid)
 	json_decref(row);
 }
 
-void renew_handle(struct api_peer *p, json_int_t id, const json_t *msg)
+void renew_handle(void *ctx, json_int_t id, const json_t *msg)
 {
+	struct api_peer *p = ctx;
 	struct pop_renew_req req;
 	struct pki_csr_info info;
 	const char *state;

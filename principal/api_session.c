@@ -16,16 +16,13 @@ static struct pop_timers timers(const struct api_server *s)
 	return (struct pop_timers){s->heartbeat_ms, db_down_after(s->db) * 1000};
 }
 
-void hello_handle(struct api_peer *p, json_int_t id, const json_t *msg)
+void hello_handle(void *ctx, json_int_t id, const json_t *msg)
 {
+	struct api_peer *p = ctx;
 	struct pop_hello_req req;
 	char why[POP_WHY_LEN];
 	int rc;
 
-	if (p->hello_done) {
-		api_reply_error(p, id, INSEL_E_PROTOCOL, "hello was already said");
-		return;
-	}
 	if ((rc = pop_hello_req_decode(msg, &req, why))) {
 		api_reply_decode_error(p, id, rc, why);
 		return;
@@ -43,8 +40,9 @@ void hello_handle(struct api_peer *p, json_int_t id, const json_t *msg)
 	api_reply_ok(p, id, pop_hello_reply_encode(&reply));
 }
 
-void register_handle(struct api_peer *p, json_int_t id, const json_t *msg)
+void register_handle(void *ctx, json_int_t id, const json_t *msg)
 {
+	struct api_peer *p = ctx;
 	static_assert(POP_MAX_PREFIXES == DB_MAX_PREFIXES, "a LAN's prefixes");
 	struct pop_register_req req;
 	char endpoint[IP_STRLEN], why[POP_WHY_LEN];
@@ -74,8 +72,9 @@ void register_handle(struct api_peer *p, json_int_t id, const json_t *msg)
 	api_reply_ok(p, id, pop_register_reply_encode(&reply));
 }
 
-void heartbeat_handle(struct api_peer *p, json_int_t id, const json_t *msg)
+void heartbeat_handle(void *ctx, json_int_t id, const json_t *msg)
 {
+	struct api_peer *p = ctx;
 	struct pop_timers t;
 	int rc;
 

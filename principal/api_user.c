@@ -141,8 +141,9 @@ static void end_guards(struct api_server *s, const char *skey, const char *user,
 
 /* A password check: answered {user, lan}, or auth_failed, or busy, once the KDF has run
  * (api_verify_finish). The wire form is principal_ops_auth.c's. */
-void verify_user_handle(struct api_peer *p, json_int_t id, const json_t *msg)
+void verify_user_handle(void *ctx, json_int_t id, const json_t *msg)
 {
+	struct api_peer *p = ctx;
 	static_assert(POP_PASSWORD_MAX == PASSWD_MAX_LEN, "the longest password");
 	char skey[BACKOFF_KEY_MAX + 1], why[POP_WHY_LEN];
 	char user_key[2 * DB_NAME_MAX + 2], shown[IP_STRLEN + PKI_NAME_MAX + 16];

@@ -1,6 +1,7 @@
 /* The client API: what `insel` on a LAN host (over TLS, authenticated by password) or on
- * the gateway itself (over a unix socket) may ask of its secondary. Requests are dispatched
- * from a table that says which need a logged-in user. The secondary also sends requests to
+ * the gateway itself (over a unix socket) may ask of its secondary. Requests go through the
+ * one dispatcher (dispatch.h), from a table that says who may send each and which need a
+ * logged-in user. The secondary also sends requests to
  * clients: "incoming" (answer a call), "call_up" and "call_ended" (notices).
  *
  *   hello   {version}                       -> {secondary, lan}
@@ -28,6 +29,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "dispatch.h"
 #include "err.h"
 #include "log.h"
 #include "msg.h"
@@ -37,32 +39,20 @@
 
 #define CLIENT_REQUEST_TIMEOUT_MS 10000
 
-typedef void (*client_handler)(struct client_conn *c, json_t *req);
-
-struct client_op {
-	const char *op;
-	client_handler handle;
-	bool needs_hello;
-	bool needs_login;
-};
-
 static void reply_error(struct client_conn *c, const json_t *req, const char *code,
 			const char *message)
 {
 	client_send(c, msg_reply_error(msg_id(req), code, "%s", message));
 }
 
-static void hello_handle(struct client_conn *c, json_t *req)
+static void hello_handle(void *ctx, json_int_t id, const json_t *req)
 {
+	struct client_conn *c = ctx;
 	json_int_t version;
 	json_t *reply;
 
 	const char *role;
 
-	if (c->hello_done) {
-		reply_error(c, req, WIRE(PROTOCOL), "hello was already said");
-		return;
-	}
 	if (msg_get_int(req, "version", 1, 1000, &version) ||
 	    msg_get_str_opt(req, "role", "client", &role)) {
 		reply_error(c, req, WIRE(BAD_REQUEST), msg_field_error());
@@ -77,7 +67,7 @@ static void hello_handle(struct client_conn *c, json_t *req)
 		return;
 	}
 	c->hello_done = true;
-	reply = msg_reply_ok(msg_id(req));
+	reply = msg_reply_ok(id);
 	json_object_set_new(reply, "version", json_integer(MSG_PROTOCOL_VERSION));
 	json_object_set_new(reply, "secondary", json_string(c->sec->cfg.name));
 	json_object_set_new(reply, "lan", json_string(c->sec->cfg.lan));
@@ -145,8 +135,9 @@ static void login_reply(void *ctx, const json_t *reply, int err)
 	free(w);
 }
 
-static void login_handle(struct client_conn *c, json_t *req)
+static void login_handle(void *ctx, json_int_t id, const json_t *req)
 {
+	struct client_conn *c = ctx;
 	const char *user, *password;
 	char full[CALL_PARTY_MAX];  /* users are named user@lan in the directory */
 	struct login_wait *w;
@@ -171,7 +162,7 @@ static void login_handle(struct client_conn *c, json_t *req)
 		return;
 	}
 	w->conn = c;
-	w->id = msg_id(req);
+	w->id = id;
 	snprintf(w->user, sizeof w->user, "%s", user);
 	snprintf(full, sizeof full, "%s@%s", user, c->sec->cfg.lan);
 	/* The principal backs off per source address as well as per user. */
@@ -197,8 +188,9 @@ static bool address_in_lan(const struct secondary *s, const struct ip_addr *a)
 	return false;
 }
 
-static void call_handle(struct client_conn *c, json_t *req)
+static void call_handle(void *ctx, json_int_t id, const json_t *req)
 {
+	struct client_conn *c = ctx;
 	struct client_call_request r;
 	const char *why;
 	char where[IP_STRLEN];
@@ -208,17 +200,18 @@ static void call_handle(struct client_conn *c, json_t *req)
 		return;
 	}
 	if (!address_in_lan(c->sec, &c->addr)) {
-		client_send(c, msg_reply_error(msg_id(req), WIRE(NOT_IN_LAN),
+		client_send(c, msg_reply_error(id, WIRE(NOT_IN_LAN),
 					       "%s is not inside LAN %s",
 					       ip_addr_format(&c->addr, where, sizeof where),
 					       c->sec->cfg.lan));
 		return;
 	}
-	call_place(c->sec, c, msg_id(req), &r);
+	call_place(c->sec, c, id, &r);
 }
 
-static void listen_handle(struct client_conn *c, json_t *req)
+static void listen_handle(void *ctx, json_int_t id, const json_t *req)
 {
+	struct client_conn *c = ctx;
 	const char *why;
 	bool tun;
 
@@ -228,7 +221,7 @@ static void listen_handle(struct client_conn *c, json_t *req)
 	}
 	c->listening = true;
 	c->accept_tun = tun;
-	client_send(c, msg_reply_ok(msg_id(req)));
+	client_send(c, msg_reply_ok(id));
 }
 
 /* A call is this client's if it is the call's local party (the caller here, or the
@@ -328,8 +321,9 @@ static void calls_stats_reply(void *ctx, const json_t *reply, int err)
 		calls_finish(w);
 }
 
-static void calls_handle(struct client_conn *c, json_t *req)
+static void calls_handle(void *ctx, json_int_t id, const json_t *req)
 {
+	struct client_conn *c = ctx;
 	struct calls_wait *w;
 	size_t n = 0;
 
@@ -345,7 +339,7 @@ static void calls_handle(struct client_conn *c, json_t *req)
 		return;
 	}
 	w->conn = c;
-	w->id = msg_id(req);
+	w->id = id;
 	w->pending = 1;  /* held until every request is out */
 	for (struct call *call = c->sec->calls; call; call = call->next) {
 		struct calls_item *item;
@@ -368,8 +362,9 @@ static void calls_handle(struct client_conn *c, json_t *req)
 		calls_finish(w);
 }
 
-static void hangup_handle(struct client_conn *c, json_t *req)
+static void hangup_handle(void *ctx, json_int_t id, const json_t *req)
 {
+	struct client_conn *c = ctx;
 	struct client_hangup h;
 	const char *why;
 	struct call *call;
@@ -383,13 +378,14 @@ static void hangup_handle(struct client_conn *c, json_t *req)
 		reply_error(c, req, WIRE(UNKNOWN_CALL), "no such call in progress");
 		return;
 	}
-	client_send(c, msg_reply_ok(msg_id(req)));
+	client_send(c, msg_reply_ok(id));
 	call_end(call, WIRE(HANGUP), "hung up by a party");
 }
 
-static void status_handle(struct client_conn *c, json_t *req)
+static void status_handle(void *ctx, json_int_t id, const json_t *req)
 {
-	json_t *reply = msg_reply_ok(msg_id(req));
+	struct client_conn *c = ctx;
+	json_t *reply = msg_reply_ok(id);
 	struct secondary *s = c->sec;
 
 	json_object_set_new(reply, "secondary", json_string(s->cfg.name));
@@ -403,60 +399,68 @@ static void status_handle(struct client_conn *c, json_t *req)
 	client_send(c, reply);
 }
 
-static const struct client_op client_ops[] = {
-	{"hello", hello_handle, false, false},
-	{"login", login_handle, true, false},
-	{"call", call_handle, true, true},
-	{"listen", listen_handle, true, true},
-	{"calls", calls_handle, true, true},
-	{"hangup", hangup_handle, true, true},
-	{"status", status_handle, true, true},
+/* Who may use the client API: a LAN host over TLS (a user certificate or none: the
+ * listener refuses others at the handshake, and a connection with another role has no
+ * role here, so the table refuses it too), any local user on the unix socket, and the
+ * operator there. */
+#define BY_LAN_HOST DISPATCH_ROLE(0)
+#define BY_LOCAL_USER DISPATCH_ROLE(1)
+#define BY_OPERATOR DISPATCH_ROLE(2)
+#define BY_CLIENT (BY_LAN_HOST | BY_LOCAL_USER | BY_OPERATOR)
+
+/* The session's states after hello: a user logs in, then may use the rest. */
+#define LOGGED_OUT 1u
+#define LOGGED_IN 2u
+#define ANY_LOGIN (LOGGED_OUT | LOGGED_IN)
+
+static const struct dispatch_op client_ops[] = {
+	{"hello", hello_handle, BY_CLIENT, ANY_LOGIN},
+	{"login", login_handle, BY_CLIENT, ANY_LOGIN},
+	{"call", call_handle, BY_CLIENT, LOGGED_IN},
+	{"listen", listen_handle, BY_CLIENT, LOGGED_IN},
+	{"calls", calls_handle, BY_CLIENT, LOGGED_IN},
+	{"hangup", hangup_handle, BY_CLIENT, LOGGED_IN},
+	{"status", status_handle, BY_CLIENT, LOGGED_IN},
 };
 
-/* Over TLS, a user certificate or none (the listener refuses others at the handshake;
- * checked again here, before any request is served). */
-static bool client_role_allowed(const struct client_conn *c)
+static void refuse(void *ctx, json_int_t id, enum wire_error code, const char *message)
+{
+	client_send(ctx, msg_reply_error(id, wire_error_name(code), "%s", message));
+}
+
+static const struct dispatch_table client_table = {
+	.ops = client_ops,
+	.n_ops = sizeof client_ops / sizeof client_ops[0],
+	.state_refusal = WERR_NOT_LOGGED_IN,
+	.refuse = refuse,
+};
+
+static unsigned client_role(const struct client_conn *c, const char **name)
 {
 	const struct pki_identity *id;
 
-	if (!c->tls)
-		return true;
+	if (!c->tls) {
+		*name = c->operator ? "operator" : "local user";
+		return c->operator ? BY_OPERATOR : BY_LOCAL_USER;
+	}
 	id = tls_conn_peer(c->tls);
-	return id && (id->role == PKI_ROLE_USER || id->role == PKI_ROLE_NONE);
+	*name = id ? pki_role_name(id->role) : "connection without a handshake";
+	if (id && (id->role == PKI_ROLE_USER || id->role == PKI_ROLE_NONE))
+		return BY_LAN_HOST;
+	return 0;
 }
 
-static void dispatch(struct client_conn *c, json_t *msg, int err)
+static void dispatch(struct client_conn *c, const json_t *msg, int err)
 {
-	const char *op;
+	struct dispatch_caller who = {
+		.state = c->user[0] ? LOGGED_IN : LOGGED_OUT,
+		.state_name = c->user[0] ? "logged in" : "logged out",
+		.hello_done = c->hello_done,
+		.rpc = &c->rpc,
+	};
 
-	if (err) {
-		client_send(c, msg_reply_error(-1, wire_error_name(wire_error_of(err)), "%s", insel_strerror(err)));
-		return;
-	}
-	if (rpc_take_reply(&c->rpc, msg))
-		return;
-	op = msg_op(msg);
-	for (size_t i = 0; op && i < sizeof client_ops / sizeof client_ops[0]; i++) {
-		if (strcmp(client_ops[i].op, op) != 0)
-			continue;
-		if (!client_role_allowed(c)) {
-			reply_error(c, msg, WIRE(FORBIDDEN), "this certificate's role may not use the "
-				    "client port");
-			return;
-		}
-		if (client_ops[i].needs_hello && !c->hello_done) {
-			reply_error(c, msg, WIRE(PROTOCOL), "say hello first");
-			return;
-		}
-		if (client_ops[i].needs_login && !c->user[0]) {
-			reply_error(c, msg, WIRE(NOT_LOGGED_IN), "log in first");
-			return;
-		}
-		client_ops[i].handle(c, msg);
-		return;
-	}
-	client_send(c, msg_reply_error(msg_id(msg), WIRE(UNKNOWN_OP), "unknown request '%s'",
-				       op ? op : "(none)"));
+	who.role = client_role(c, &who.role_name);
+	dispatch_message(&client_table, &who, c, msg, err);
 }
 
 int client_send(struct client_conn *c, json_t *msg)

@@ -12,16 +12,18 @@
  *   rekey_done    {call, epoch}                                  (a notice, no reply)
  *
  * Each message is encoded and decoded by peer_codec.c, on both sides.
- * Losing the connection ends the call on both sides. The dialled side takes hello first
- * and once, then one call_request; hangup and rekey only for the connection's call; on
- * the dialling side the peer may only hang up and rekey (its hello was our own). Every request must come from a
- * secondary's certificate (the listener refuses others at the handshake; checked again
- * here before anything is served). */
+ * Losing the connection ends the call on both sides. The table below says who may send
+ * what, checked by the one dispatcher (dispatch.h): the dialled side takes hello first and
+ * once, then one call_request; hangup and rekey only for the connection's call; on the
+ * dialling side the peer may only hang up and rekey, once it answered our hello. Every
+ * request must come from a secondary's certificate (the listener refuses others at the
+ * handshake; the table refuses them again before anything is served). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "dispatch.h"
 #include "err.h"
 #include "log.h"
 #include "msg.h"
@@ -32,32 +34,29 @@
 
 #define PEER_HELLO_TIMEOUT_MS 5000
 
-typedef void (*peer_handler)(struct peer_conn *p, json_t *req);
-
-static void hello_handle(struct peer_conn *p, json_t *req)
+static void hello_handle(void *ctx, json_int_t id, const json_t *req)
 {
+	struct peer_conn *p = ctx;
 	json_int_t version;
 	json_t *reply;
 
-	if (p->hello_done) {
-		peer_send(p, msg_reply_error(msg_id(req), WIRE(PROTOCOL), "hello was already said"));
-		return;
-	}
 	if (msg_get_int(req, "version", 1, 1000, &version) || version != MSG_PROTOCOL_VERSION) {
-		peer_send(p, msg_reply_error(msg_id(req), WIRE(UNSUPPORTED_VERSION),
+		peer_send(p, msg_reply_error(id, WIRE(UNSUPPORTED_VERSION),
 					     "this secondary speaks peer protocol version 1"));
 		return;
 	}
 	p->hello_done = true;
-	reply = msg_reply_ok(msg_id(req));
+	reply = msg_reply_ok(id);
 	json_object_set_new(reply, "secondary", json_string(p->sec->cfg.name));
 	peer_send(p, reply);
 }
 
-static void call_request_handle(struct peer_conn *p, json_t *req)
+static void call_request_handle(void *ctx, json_int_t id, const json_t *req)
 {
+	struct peer_conn *p = ctx;
+
 	if (p->call) {
-		peer_send(p, msg_reply_error(msg_id(req), WIRE(BAD_REQUEST),
+		peer_send(p, msg_reply_error(id, WIRE(BAD_REQUEST),
 					     "this connection already carries a call"));
 		return;
 	}
@@ -68,28 +67,29 @@ static void call_request_handle(struct peer_conn *p, json_t *req)
 		tls_conn_set_deadline(p->tls, 0, NULL);
 }
 
-static void hangup_handle(struct peer_conn *p, json_t *req)
+static void hangup_handle(void *ctx, json_int_t id, const json_t *req)
 {
+	struct peer_conn *p = ctx;
 	struct peer_hangup h;
 	const char *why;
 
 	if (peer_hangup_decode(req, &h, &why)) {
-		peer_send(p, msg_reply_error(msg_id(req), WIRE(BAD_REQUEST), "%s", why));
+		peer_send(p, msg_reply_error(id, WIRE(BAD_REQUEST), "%s", why));
 		return;
 	}
 	if (!p->call || p->call->id != h.call_id) {
-		peer_send(p, msg_reply_error(msg_id(req), WIRE(UNKNOWN_CALL),
+		peer_send(p, msg_reply_error(id, WIRE(UNKNOWN_CALL),
 					     "this connection carries no such call"));
 		return;
 	}
-	peer_send(p, msg_reply_ok(msg_id(req)));
+	peer_send(p, msg_reply_ok(id));
 	/* The other side says why the call ended (hangup, idle, aux_failed...): both
 	 * gateways then record and report the same reason. */
 	call_end(p->call, h.reason, "ended by the other site");
 }
 
 /* "rekey" and "rekey_done" (call_rekey.c) name the connection's own call. */
-static struct call *this_call(struct peer_conn *p, json_t *req)
+static struct call *this_call(struct peer_conn *p, const json_t *req)
 {
 	uint64_t id = peer_call_of(req);
 
@@ -98,87 +98,75 @@ static struct call *this_call(struct peer_conn *p, json_t *req)
 	return p->call;
 }
 
-static void rekey_handle(struct peer_conn *p, json_t *req)
+static void rekey_handle(void *ctx, json_int_t id, const json_t *req)
 {
+	struct peer_conn *p = ctx;
 	struct call *call = this_call(p, req);
 
 	if (!call) {
-		peer_send(p, msg_reply_error(msg_id(req), WIRE(UNKNOWN_CALL),
+		peer_send(p, msg_reply_error(id, WIRE(UNKNOWN_CALL),
 					     "this connection carries no such call"));
 		return;
 	}
 	call_rekey_request(call, req);
 }
 
-static void rekey_done_handle(struct peer_conn *p, json_t *req)
+static void rekey_done_handle(void *ctx, json_int_t id, const json_t *req)
 {
+	struct peer_conn *p = ctx;
 	struct call *call = this_call(p, req);
 
 	if (call)
 		call_rekey_done(call, req);
 }
-/* Who may send what: the side that was dialled (incoming) or the side that dialled. */
+
+/* Only secondaries speak the peer protocol (the listener refuses other certificates at
+ * the handshake; a connection with another role has no role here, so the table refuses
+ * it too). */
+#define BY_SECONDARY DISPATCH_ROLE(PKI_ROLE_SECONDARY)
+
+/* A connection's state is its direction: the side that was dialled (incoming: the peer is
+ * the caller's secondary) or the side that dialled (outgoing: the peer is the callee's,
+ * and the hello was ours). */
 #define PEER_INCOMING 1u
 #define PEER_OUTGOING 2u
+#define PEER_ANY (PEER_INCOMING | PEER_OUTGOING)
 
-static const struct {
-	const char *op;
-	peer_handler handle;
-	unsigned sides;     /* PEER_INCOMING and/or PEER_OUTGOING */
-	bool before_hello;  /* allowed before hello was said */
-} peer_ops[] = {
-	{"hello", hello_handle, PEER_INCOMING, true},
-	{"call_request", call_request_handle, PEER_INCOMING, false},
-	{"hangup", hangup_handle, PEER_INCOMING | PEER_OUTGOING, false},
-	{"rekey", rekey_handle, PEER_INCOMING | PEER_OUTGOING, false},
-	{"rekey_done", rekey_done_handle, PEER_INCOMING | PEER_OUTGOING, false},
+static const struct dispatch_op peer_ops[] = {
+	{"hello", hello_handle, BY_SECONDARY, PEER_INCOMING},
+	{"call_request", call_request_handle, BY_SECONDARY, PEER_INCOMING},
+	{"hangup", hangup_handle, BY_SECONDARY, PEER_ANY},
+	{"rekey", rekey_handle, BY_SECONDARY, PEER_ANY},
+	{"rekey_done", rekey_done_handle, BY_SECONDARY, PEER_ANY},
 };
 
-/* Refuses (with a reply) a request this connection may not carry now; true if refused. */
-static bool peer_refuses(struct peer_conn *p, struct tls_conn *t, size_t op, json_t *msg)
+static void refuse(void *ctx, json_int_t id, enum wire_error code, const char *message)
 {
-	const struct pki_identity *id = tls_conn_peer(t);
-	const char *name = peer_ops[op].op;
-	json_int_t req = msg_id(msg);
-
-	if (!id || id->role != PKI_ROLE_SECONDARY) {
-		peer_send(p, msg_reply_error(req, WIRE(FORBIDDEN), "'%s': only secondaries speak the "
-					     "peer protocol", name));
-		return true;
-	}
-	if (!(peer_ops[op].sides & (p->outgoing ? PEER_OUTGOING : PEER_INCOMING))) {
-		peer_send(p, msg_reply_error(req, WIRE(BAD_STATE), "'%s' is not allowed on a "
-					     "connection this gateway dialled", name));
-		return true;
-	}
-	if (!peer_ops[op].before_hello && !(p->outgoing ? p->ready : p->hello_done)) {
-		peer_send(p, msg_reply_error(req, WIRE(PROTOCOL), "'%s': say hello first", name));
-		return true;
-	}
-	return false;
+	peer_send(ctx, msg_reply_error(id, wire_error_name(code), "%s", message));
 }
+
+static const struct dispatch_table peer_table = {
+	.ops = peer_ops,
+	.n_ops = sizeof peer_ops / sizeof peer_ops[0],
+	.state_refusal = WERR_BAD_STATE,
+	.notices = true,  /* rekey_done */
+	.refuse = refuse,
+};
 
 static void peer_message(struct tls_conn *t, json_t *msg, int err)
 {
 	struct peer_conn *p = tls_conn_data(t);
-	const char *op;
+	const struct pki_identity *id = tls_conn_peer(t);
+	struct dispatch_caller who = {
+		.role = id ? DISPATCH_ROLE(id->role) : 0,
+		.role_name = id ? pki_role_name(id->role) : "connection without a handshake",
+		.state = p->outgoing ? PEER_OUTGOING : PEER_INCOMING,
+		.state_name = p->outgoing ? "outgoing" : "incoming",
+		.hello_done = p->outgoing ? p->ready : p->hello_done,
+		.rpc = &p->rpc,
+	};
 
-	if (err) {
-		peer_send(p, msg_reply_error(-1, wire_error_name(wire_error_of(err)), "%s", insel_strerror(err)));
-		return;
-	}
-	if (rpc_take_reply(&p->rpc, msg))
-		return;
-	op = msg_op(msg);
-	for (size_t i = 0; op && i < sizeof peer_ops / sizeof peer_ops[0]; i++) {
-		if (strcmp(peer_ops[i].op, op) == 0) {
-			if (!peer_refuses(p, t, i, msg))
-				peer_ops[i].handle(p, msg);
-			return;
-		}
-	}
-	peer_send(p, msg_reply_error(msg_id(msg), WIRE(UNKNOWN_OP), "unknown request '%s'",
-				     op ? op : "(none)"));
+	dispatch_message(&peer_table, &who, p, msg, err);
 }
 
 static void peer_closed(struct tls_conn *t)
