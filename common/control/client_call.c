@@ -443,26 +443,34 @@ json_t *client_calls_reply_encode(json_int_t id, const struct client_call *calls
 	return reply;
 }
 
+/* The array grows with the calls that decode, so that a list of junk costs no more
+ * memory than its first item. */
 int client_calls_reply_decode(const json_t *reply, struct client_call **out, size_t *n,
 			      const char **why)
 {
-	struct client_call *calls = NULL;
+	struct client_call *calls = NULL, *grown;
+	size_t i, room = 0;
 	json_t *list;
-	size_t i, count;
 	int rc;
 
 	if (msg_get_array(reply, "calls", SIZE_MAX, &list))
 		return refuse(why, msg_field_error());
-	count = json_array_size(list);
-	if (count && !(calls = calloc(count, sizeof *calls)))
-		return refuse(why, "out of memory");
-	for (i = 0; i < count; i++)
+	for (i = 0; i < json_array_size(list); i++) {
+		if (i == room) {
+			room = room ? 2 * room : 4;
+			if (!(grown = realloc(calls, room * sizeof *calls))) {
+				free(calls);
+				return refuse(why, "out of memory");
+			}
+			calls = grown;
+		}
 		if ((rc = client_call_decode(json_array_get(list, i), &calls[i], why)) != 0) {
 			free(calls);
 			return rc;
 		}
+	}
 	*out = calls;
-	*n = count;
+	*n = i;
 	return 0;
 }
 
