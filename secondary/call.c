@@ -33,11 +33,10 @@
 #include "log.h"
 #include "msg.h"
 #include "netlink.h"
+#include "timeouts.h"
 #include "tls.h"
 #include "wire_errors.h"
 
-#define AUX_START_TIMEOUT_MS 5000
-#define AUX_HANGUP_TIMEOUT_MS 2000
 
 static const char *const state_names[] = {"lookup", "dialing", "binding", "ringing", "up",
 					  "ended"};

@@ -14,10 +14,10 @@
 #include "frame.h"
 #include "log.h"
 #include "msg.h"
+#include "timeouts.h"
 #include "tls.h"
 #include "wire_errors.h"
 
-#define PEER_REPLY_MARGIN_MS 10000  /* on top of the ring time-out */
 
 /* ---- caller side ---- */
 

@@ -25,9 +25,8 @@
 #include "log.h"
 #include "msg.h"
 #include "rekey.h"
+#include "timeouts.h"
 #include "wire_errors.h"
-
-#define AUX_REKEY_TIMEOUT_MS 5000  /* the local auxiliary is hung if it takes longer */
 
 struct call_rekey {
 	struct call *call;          /* NULL once stopped (the timer is closing) */

@@ -34,10 +34,9 @@
 #include "log.h"
 #include "msg.h"
 #include "secondary.h"
+#include "timeouts.h"
 #include "tls.h"
 #include "wire_errors.h"
-
-#define CLIENT_REQUEST_TIMEOUT_MS 10000
 
 static void reply_error(struct client_conn *c, const json_t *req, const char *code,
 			const char *message)
@@ -235,9 +234,8 @@ static bool call_involves(const struct call *call, const struct client_conn *c)
 	       (call->party_user[0] && strcmp(call->party_user, c->user) == 0);
 }
 
-/* A "calls" request waits (briefly) for each running call's auxiliary counters. */
-#define CALLS_STATS_TIMEOUT_MS 1000
-
+/* A "calls" request waits (briefly: CALLS_STATS_TIMEOUT_MS) for each running call's
+ * auxiliary counters. */
 struct calls_wait;
 struct calls_item {
 	struct calls_wait *w;

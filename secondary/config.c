@@ -1,5 +1,6 @@
 /* insel-secondary's configuration file: its schema and the typed view of it
- * (deploy/secondary.conf.example documents every key). */
+ * (deploy/secondary.conf.example documents every key; timeouts.h holds the durations'
+ * defaults and how they relate). */
 #include <errno.h>
 #include <grp.h>
 #include <libgen.h>
@@ -12,6 +13,7 @@
 
 #include "err.h"
 #include "secondary.h"
+#include "timeouts.h"
 
 static const struct cfg_key secondary_schema[] = {
 	{"secondary", "name", CFG_STRING, CFG_REQUIRED, 0, 0, NULL},
@@ -21,7 +23,8 @@ static const struct cfg_key secondary_schema[] = {
 	{"secondary", "lan_address6", CFG_ADDR, 0, 0, 0, NULL},
 	{"secondary", "seccomp", CFG_STRING, 0, 0, 0, "on"},
 	{"principal", "address", CFG_ENDPOINT, CFG_REQUIRED, 0, 0, NULL},
-	{"principal", "heartbeat", CFG_DURATION, 0, 1000, 600000, "10s"},
+	{"principal", "heartbeat", CFG_DURATION, 0, 1000, 600000,
+	 TIMEOUT_TEXT(HEARTBEAT_DEFAULT_S)},
 	{"principal", "name", CFG_STRING, CFG_REQUIRED, 0, 0, NULL},
 	{"principal", "fingerprint", CFG_STRING, 0, 0, 0, NULL},
 	{"tls", "ca", CFG_PATH, CFG_REQUIRED, 0, 0, NULL},
@@ -29,7 +32,8 @@ static const struct cfg_key secondary_schema[] = {
 	{"tls", "key", CFG_PATH, CFG_REQUIRED, 0, 0, NULL},
 	{"tls", "renew", CFG_BOOL, 0, 0, 0, "yes"},
 	{"tls", "renew_before", CFG_DURATION, 0, 1000, 36500LL * 86400000, NULL},
-	{"tls", "renew_poll", CFG_DURATION, 0, 500, 86400000, "60s"},
+	{"tls", "renew_poll", CFG_DURATION, 0, 500, 86400000,
+	 TIMEOUT_TEXT(RENEW_POLL_DEFAULT_S)},
 	{"tls", "expiry_warning", CFG_DURATION, 0, 1000, 36500LL * 86400000, "30d"},
 	{"peers", "listen", CFG_ENDPOINT, CFG_REQUIRED, 0, 0, NULL},
 	{"peers", "public", CFG_ENDPOINT, 0, 0, 0, NULL},
@@ -37,12 +41,15 @@ static const struct cfg_key secondary_schema[] = {
 	{"peers", "ciphers", CFG_STRING, 0, 0, 0, "aes-256-gcm,chacha20-poly1305"},
 	{"peers", "path_mtu", CFG_INT, 0, 576, 65535, "1500"},
 	{"peers", "compression", CFG_STRING, 0, 0, 0, "none"},
-	{"peers", "rekey_interval", CFG_DURATION, 0, 1000, 120000, "120s"},
+	{"peers", "rekey_interval", CFG_DURATION, 0, REKEY_MIN_INTERVAL_MS,
+	 REKEY_MAX_INTERVAL_MS, 	 TIMEOUT_TEXT(REKEY_INTERVAL_DEFAULT_S)},
 	{"peers", "max_connections", CFG_INT, 0, 1, 100000, "256"},
 	{"peers", "max_pending", CFG_INT, 0, 1, 100000, "64"},
 	{"peers", "max_pending_per_source", CFG_INT, 0, 1, 100000, "16"},
-	{"peers", "handshake_timeout", CFG_DURATION, 0, 100, 600000, "10s"},
-	{"peers", "idle_timeout", CFG_DURATION, 0, 100, 3600000, "30s"},
+	{"peers", "handshake_timeout", CFG_DURATION, 0, 100, 600000,
+	 TIMEOUT_TEXT(HANDSHAKE_TIMEOUT_DEFAULT_S)},
+	{"peers", "idle_timeout", CFG_DURATION, 0, 100, 3600000,
+	 TIMEOUT_TEXT(PEER_IDLE_TIMEOUT_DEFAULT_S)},
 	{"trunk *", "peer_lan", CFG_STRING, CFG_REQUIRED, 0, 0, NULL},
 	{"trunk *", "local", CFG_PREFIX, CFG_MULTI, 0, 0, NULL},
 	{"trunk *", "remote", CFG_PREFIX, CFG_MULTI, 0, 0, NULL},
@@ -52,16 +59,21 @@ static const struct cfg_key secondary_schema[] = {
 	{"clients", "max_connections", CFG_INT, 0, 1, 100000, "256"},
 	{"clients", "max_pending", CFG_INT, 0, 1, 100000, "64"},
 	{"clients", "max_pending_per_source", CFG_INT, 0, 1, 100000, "8"},
-	{"clients", "handshake_timeout", CFG_DURATION, 0, 100, 600000, "10s"},
-	{"clients", "login_timeout", CFG_DURATION, 0, 100, 600000, "15s"},
+	{"clients", "handshake_timeout", CFG_DURATION, 0, 100, 600000,
+	 TIMEOUT_TEXT(HANDSHAKE_TIMEOUT_DEFAULT_S)},
+	{"clients", "login_timeout", CFG_DURATION, 0, 100, 600000,
+	 TIMEOUT_TEXT(LOGIN_TIMEOUT_DEFAULT_S)},
 	{"auxiliary", "program", CFG_PATH, 0, 0, 0, NULL},
 	{"auxiliary", "uid_range", CFG_STRING, 0, 0, 0, "200000-200999"},
 	{"auxiliary", "user", CFG_STRING, 0, 0, 0, NULL},
 	{"limits", "calls", CFG_INT, 0, 1, 10000, "64"},
-	{"limits", "idle_timeout", CFG_DURATION, 0, 1000, 86400000, "120s"},
-	{"limits", "ring_timeout", CFG_DURATION, 0, 1000, 600000, "30s"},
-	{"limits", "keepalive", CFG_DURATION, 0, 100, 600000, "10s"},
-	{"limits", "dead_after", CFG_DURATION, 0, 300, 3600000, "45s"},
+	{"limits", "idle_timeout", CFG_DURATION, 0, 1000, 86400000,
+	 TIMEOUT_TEXT(IDLE_TIMEOUT_DEFAULT_S)},
+	{"limits", "ring_timeout", CFG_DURATION, 0, 1000, 600000,
+	 TIMEOUT_TEXT(RING_TIMEOUT_DEFAULT_S)},
+	{"limits", "keepalive", CFG_DURATION, 0, 100, 600000, TIMEOUT_TEXT(KEEPALIVE_DEFAULT_S)},
+	{"limits", "dead_after", CFG_DURATION, 0, 300, 3600000,
+	 TIMEOUT_TEXT(DEAD_AFTER_DEFAULT_S)},
 };
 
 /* The auxiliary installed beside this program, or in the build tree's auxiliary/. */

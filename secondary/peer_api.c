@@ -29,10 +29,10 @@
 #include "msg.h"
 #include "peer_codec.h"
 #include "secondary.h"
+#include "timeouts.h"
 #include "tls.h"
 #include "wire_errors.h"
 
-#define PEER_HELLO_TIMEOUT_MS 5000
 
 static void hello_handle(void *ctx, json_int_t id, const json_t *req)
 {

@@ -13,12 +13,10 @@
 #include "msg.h"
 #include "rand.h"
 #include "secondary.h"
+#include "timeouts.h"
 #include "tls.h"
 #include "wire_errors.h"
 
-#define BACKOFF_FIRST_MS 500
-#define BACKOFF_MAX_MS 30000
-#define REQUEST_TIMEOUT_MS 5000
 #define OUTBOX_MAX 10000  /* records kept while the principal is away */
 #define REVOCATION_REFRESH_BEATS 6
 #define REVOCATION_PAGE POP_LIST_MAX
@@ -50,7 +48,8 @@ static void schedule_retry(struct principal_link *l)
 
 	if (l->owner->stopping)
 		return;
-	delay = rand_backoff_ms(&l->backoff_ms, BACKOFF_FIRST_MS, BACKOFF_MAX_MS);
+	delay = rand_backoff_ms(&l->backoff_ms, PRINCIPAL_BACKOFF_FIRST_MS,
+				PRINCIPAL_BACKOFF_MAX_MS);
 	set_state(l, LINK_DOWN);
 	uv_timer_start(&l->retry, retry_cb, delay, 0);
 }
@@ -151,7 +150,7 @@ static void fetch_revocations_page(struct principal_link *l, size_t offset)
 	struct pop_page page = {(int64_t)offset, REVOCATION_PAGE};
 	json_t *req = pop_revocations_req_encode(0, &page);
 
-	if (rpc_call(&l->rpc, req, REQUEST_TIMEOUT_MS, revocations_reply, l)) {
+	if (rpc_call(&l->rpc, req, PRINCIPAL_REQUEST_TIMEOUT_MS, revocations_reply, l)) {
 		json_decref(l->revoked_next);
 		l->revoked_next = NULL;
 	}
@@ -226,7 +225,7 @@ static void flush_outbox(struct principal_link *l)
 		json_t *req = json_incref(json_array_get(l->outbox, 0));
 
 		json_array_remove(l->outbox, 0);
-		rpc_call(&l->rpc, req, REQUEST_TIMEOUT_MS, record_reply, NULL);
+		rpc_call(&l->rpc, req, PRINCIPAL_REQUEST_TIMEOUT_MS, record_reply, NULL);
 	}
 }
 
@@ -304,8 +303,8 @@ static void hello_reply(void *ctx, const json_t *reply, int err)
 		session_refused(l, err);
 		return;
 	}
-	rpc_call(&l->rpc, register_request(&l->owner->cfg), REQUEST_TIMEOUT_MS, register_reply,
-		 l);
+	rpc_call(&l->rpc, register_request(&l->owner->cfg), PRINCIPAL_REQUEST_TIMEOUT_MS,
+		 register_reply, l);
 }
 
 /* With principal_fingerprint configured, the directory is that one certificate. */
@@ -337,7 +336,7 @@ static void on_ready(struct tls_conn *c, int status)
 	set_state(l, LINK_REGISTERING);
 	rpc_call(&l->rpc, pop_hello_req_encode(0, &(struct pop_hello_req){MSG_PROTOCOL_VERSION,
 									 "secondary"}),
-		 REQUEST_TIMEOUT_MS, hello_reply, l);
+		 PRINCIPAL_REQUEST_TIMEOUT_MS, hello_reply, l);
 }
 
 static void on_message(struct tls_conn *c, json_t *msg, int err)
@@ -447,7 +446,8 @@ void principal_record(struct secondary *s, json_t *req)
 	struct principal_link *l = &s->principal;
 
 	if (principal_link_up(l) &&
-	    rpc_call(&l->rpc, json_incref(req), REQUEST_TIMEOUT_MS, record_reply, NULL) == 0) {
+	    rpc_call(&l->rpc, json_incref(req), PRINCIPAL_REQUEST_TIMEOUT_MS, record_reply,
+		     NULL) == 0) {
 		json_decref(req);
 		return;
 	}
@@ -464,5 +464,5 @@ int principal_request(struct secondary *s, json_t *req, rpc_reply_cb cb, void *c
 		json_decref(req);
 		return INSEL_E_UNAVAILABLE;
 	}
-	return rpc_call(&s->principal.rpc, req, REQUEST_TIMEOUT_MS, cb, ctx);
+	return rpc_call(&s->principal.rpc, req, PRINCIPAL_REQUEST_TIMEOUT_MS, cb, ctx);
 }

@@ -39,12 +39,10 @@
 #include "msg.h"
 #include "pki_csr.h"
 #include "secondary.h"
+#include "timeouts.h"
 #include "tls.h"
 #include "wire_errors.h"
 
-#define RENEW_CHECK_MAX_MS (3600 * 1000ULL)  /* re-read the clock at least hourly */
-#define RECYCLE_CHECK_MS 200                  /* waiting for the principal link to idle */
-#define RECYCLE_GIVE_UP_CHECKS 150            /* then reopen it anyway (30 s) */
 #define FILE_MAX (64 * 1024)
 
 enum renew_state {

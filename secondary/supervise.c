@@ -18,9 +18,8 @@
 #include "log.h"
 #include "msg.h"
 #include "secondary.h"
+#include "timeouts.h"
 
-#define AUX_BIND_TIMEOUT_MS 5000
-#define AUX_HANGUP_GRACE_MS 3000
 #define AUX_LOG_LINE_MAX 800  /* longer lines from an auxiliary are cut (our prefix
 				* and all fit in one log line) */
 #define AUX_LOG_LINES_PER_S 500  /* more in one second are counted, not logged */

@@ -15,12 +15,8 @@
 #include "log.h"
 #include "rand.h"
 #include "secondary.h"
+#include "timeouts.h"
 
-#define TRUNK_FIRST_DELAY_MS 300
-#define TRUNK_BACKOFF_FIRST_MS 1000
-#define TRUNK_BACKOFF_MAX_MS 30000
-#define TRUNK_STABLE_MS 60000     /* up this long: the next failure retries quickly again */
-#define TRUNK_WAIT_PRINCIPAL_MS 500
 
 static void trunk_dial(uv_timer_t *timer);
 
