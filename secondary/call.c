@@ -1,14 +1,20 @@
-/* The call state machine (docs/protocol.md). A call joins the local party's client
- * connection, one TLS connection to the peer secondary, and one auxiliary process.
+/* A call's life (docs/protocol.md). A call joins the local party's client connection,
+ * one TLS connection to the peer secondary, and one auxiliary process. call_state.c holds
+ * its states, the transitions allowed between them and what each event from those three
+ * means in each state; this file carries that out, and call_out.c (the caller's side) and
+ * call_in.c (the callee's) walk the set-up:
  *
  * Caller side:  LOOKUP (principal: where is the callee?) -> DIALING (TLS to the callee's
  *               secondary, fingerprint checked against the directory) -> BINDING (our
  *               auxiliary binds its sockets) -> RINGING (call_request with our offer
- *               waits for the callee) -> UP (keys derived, auxiliary started, client told).
- * Callee side:  call_request arrives -> the caller's secondary is checked against the
- *               directory -> RINGING (our client is asked) -> BINDING -> UP (answer sent).
+ *               waits for the callee) -> UP (keys derived, auxiliary started, client
+ *               told).
+ * Callee side:  call_request arrives -> RINGING (the caller's secondary is checked
+ *               against the directory, then our client is asked) -> BINDING -> UP
+ *               (answer sent).
  * Any failure or hang-up goes through call_end, which tells every party still there,
- * stops the auxiliary, and has the caller's side record the call with the principal.
+ * stops the auxiliary (timeouts.h: the hang-up wait, then the kill grace), and has the
+ * caller's side record the call with the principal.
  *
  * Network calls have one tun channel and an authorised set of prefixes per side, which
  * the caller's secondary sets and the callee's checks against the directory:
@@ -38,9 +44,6 @@
 #include "wire_errors.h"
 
 
-static const char *const state_names[] = {"lookup", "dialing", "binding", "ringing", "up",
-					  "ended"};
-
 /* ---- life cycle ---- */
 
 struct call *call_new(struct secondary *s, bool outgoing, uint64_t id)
@@ -53,7 +56,11 @@ struct call *call_new(struct secondary *s, bool outgoing, uint64_t id)
 	call->outgoing = outgoing;
 	call->id = id ? id : rand_id64();
 	id_format(call->id, call->id_hex);
-	call->state = outgoing ? CALL_LOOKUP : CALL_RINGING;
+	if (call_set_state(call, outgoing ? CALL_LOOKUP : CALL_RINGING,
+			   outgoing ? "placed" : "requested by a peer")) {
+		free(call);
+		return NULL;
+	}
 	call->client_request = -1;
 	call->peer_request = -1;
 	call->started = time(NULL);
@@ -153,7 +160,7 @@ void call_describe(const struct call *call, struct client_call *out)
 	snprintf(out->caller, sizeof out->caller, "%s", call->caller);
 	snprintf(out->callee, sizeof out->callee, "%s", call->callee);
 	out->outgoing = call->outgoing;
-	snprintf(out->state, sizeof out->state, "%s", state_names[call->state]);
+	snprintf(out->state, sizeof out->state, "%s", call_state_name(call->state));
 	out->cipher = call->cipher;
 	out->compress = call->compress;
 	out->started = (int64_t)call->started;
@@ -301,14 +308,12 @@ void call_end(struct call *call, const char *reason, const char *message)
 {
 	enum call_state was = call->state;
 
-	if (was == CALL_ENDED)
+	if (was == CALL_ENDED || call_set_state(call, CALL_ENDED, reason))
 		return;
-	call->state = CALL_ENDED;
 	unlink_call(call);
 	uv_timer_stop(&call->timer);
 	call_rekey_stop(call);
-	log_debug("call %s: %s -> ended (%s: %s)", call->id_hex, state_names[was], reason,
-		  message ? message : "");
+	log_debug("call %s ends: %s", call->id_hex, message ? message : reason);
 	if (call->client && call->client->ringing == call)
 		call->client->ringing = NULL;
 	if (call->client) {
@@ -344,67 +349,131 @@ void call_end(struct call *call, const char *reason, const char *message)
 	stop_aux_then_finish(call, reason);
 }
 
-/* ---- hooks from the connections and the auxiliary ---- */
+/* ---- events from the connections and the auxiliary (call_state.c decides) ---- */
 
-void call_aux_ended(struct call *call, const json_t *notice)
-{
-	const char *reason = json_string_value(json_object_get(notice, "reason"));
-	const char *message = json_string_value(json_object_get(notice, "message"));
-
-	take_final_counts(call, notice);
-	if (call->aux) {
-		call->aux->call = NULL;
-		aux_release(call->aux);
-		call->aux = NULL;
-	}
-	call_end(call, reason ? reason : WIRE(AUX_FAILED), message ? message : "the relay ended");
-}
-
-void call_aux_exited(struct call *call)
-{
-	call->aux = NULL;
-	call_end(call, WIRE(AUX_FAILED), "the call's auxiliary process exited");
-}
-
-void call_peer_closed(struct call *call)
-{
-	call->peer = NULL;
-	call_end(call, call->state == CALL_UP ? WIRE(PEER_LOST) : WIRE(PEER_DOWN),
-		 "the connection to the other site's gateway was lost");
-}
-
-void call_client_closed(struct call *call, struct client_conn *c)
+static void forget_client(struct call *call, struct client_conn *c)
 {
 	rpc_forget_ctx(&c->rpc, call);
 	call->client = NULL;
 	call->client_request = -1;
 	if (c->ringing == call)
 		c->ringing = NULL;
-	/* A call that is up goes on without its client (`insel hangup` or the idle time-out
-	 * ends it); one still being set up has nobody left to tell, so it ends. */
-	if (call->state != CALL_UP)
-		call_end(call, call->outgoing ? WIRE(CALLER_GONE) : WIRE(NO_ANSWER),
-			 "the local party disconnected before the call was up");
 }
 
-struct starting {
-	struct call *call;
-	started_fn next;
-};
+/* Our requests to the auxiliary (start) must not answer to a call that has let it go. */
+static void forget_aux(struct call *call)
+{
+	if (call->aux) {
+		rpc_forget_ctx(&call->aux->rpc, call);
+		call->aux = NULL;
+	}
+}
 
+static void release_aux(struct call *call)
+{
+	if (call->aux) {
+		rpc_forget_ctx(&call->aux->rpc, call);
+		call->aux->call = NULL;
+		aux_release(call->aux);
+		call->aux = NULL;
+	}
+}
+
+/* Whatever the state, the call lets go of what the event took away. */
+static void let_go(struct call *call, enum call_event event,
+		   const struct call_event_detail *d)
+{
+	switch (event) {
+	case CALL_EV_PEER_FAILED:
+		log_warn("call %s: cannot reach the callee's gateway: %s", call->id_hex,
+			 d->message ? d->message : insel_strerror(d->status));
+		call->peer = NULL;
+		break;
+	case CALL_EV_PEER_CLOSED:
+		call->peer = NULL;
+		break;
+	case CALL_EV_CLIENT_GONE:
+		if (d->client)
+			forget_client(call, d->client);
+		break;
+	case CALL_EV_AUX_ENDED:
+		if (d->notice)
+			take_final_counts(call, d->notice);
+		release_aux(call);
+		break;
+	case CALL_EV_AUX_EXITED:
+		forget_aux(call);
+		break;
+	default:
+		break;
+	}
+}
+
+/* The reason and message an ending event gives, where the outcome lets it. */
+static void event_says_why(enum call_event event, const struct call_event_detail *d,
+			   const char **reason, const char **message)
+{
+	const char *r = d->reason, *m = d->message;
+
+	if (event == CALL_EV_AUX_ENDED && d->notice) {
+		r = json_string_value(json_object_get(d->notice, "reason"));
+		m = json_string_value(json_object_get(d->notice, "message"));
+	}
+	if (!m && d->status)
+		m = insel_strerror(d->status);
+	*reason = r ? r : *reason;
+	*message = m ? m : *message;
+}
+
+void call_event(struct call *call, enum call_event event,
+		const struct call_event_detail *detail)
+{
+	static const struct call_event_detail none;
+	const struct call_event_detail *d = detail ? detail : &none;
+	struct call_outcome o;
+	const char *reason, *message;
+
+	let_go(call, event, d);
+	o = call_event_outcome(call->state, call->outgoing, event);
+	log_debug("call %s: %s in state %s", call->id_hex, call_event_name(event),
+		  call_state_name(call->state));
+	switch (o.action) {
+	case CALL_ACT_IGNORE:
+	case CALL_ACT_STAY:
+		break;
+	case CALL_ACT_BIND:
+		caller_peer_ready(call);
+		break;
+	case CALL_ACT_REKEY:
+		call_rekey_due(call);
+		break;
+	case CALL_ACT_END:
+		reason = o.reason;
+		message = o.message;
+		if (o.detail_says_why)
+			event_says_why(event, d, &reason, &message);
+		call_end(call, reason, message);
+		break;
+	}
+}
+
+/* The start request's context is the call, so that call_end forgets it with the call's
+ * other requests: a reply never reaches a call that has ended. */
 static void aux_started(void *ctx, const json_t *reply, int err)
 {
-	struct starting *st = ctx;
-	struct call *call = st->call;
-	started_fn next = st->next;
+	struct call *call = ctx;
+	started_fn next = call->relay_started;
 	const char *code, *message;
 
-	free(st);
+	call->relay_started = NULL;
 	if (err || !msg_reply_is_ok(reply, &code, &message)) {
 		call_end(call, WIRE(AUX_FAILED), err ? insel_strerror(err) : message);
 		return;
 	}
-	call->state = CALL_UP;
+	if (call_set_state(call, CALL_UP, "the auxiliary relays")) {
+		call_end(call, "internal", "the call was not waiting for its auxiliary");
+		return;
+	}
 	call->answered = time(NULL);
 	call_rekey_start(call);
 	next(call);
@@ -443,19 +512,15 @@ void start_relay(struct call *call, const struct sec_channel_params *params,
 		 started_fn next)
 {
 	json_t *req = start_request(call, params);
-	struct starting *st = calloc(1, sizeof *st);
 
-	if (!st || !req) {
-		free(st);
-		json_decref(req);
-		call_end(call, WIRE(INTERNAL), "out of memory");
+	if (!req) {
+		call_end(call, "internal", "out of memory");
 		return;
 	}
-	st->call = call;
-	st->next = next;
-	if (aux_request(call->aux, req, AUX_START_TIMEOUT_MS, aux_started, st)) {
-		free(st);
-		call_end(call, WIRE(AUX_FAILED), "cannot talk to the call's auxiliary");
+	call->relay_started = next;
+	if (aux_request(call->aux, req, AUX_START_TIMEOUT_MS, aux_started, call)) {
+		call->relay_started = NULL;
+		call_end(call, "aux_failed", "cannot talk to the call's auxiliary");
 	}
 }
 
@@ -517,6 +582,11 @@ int take_bound(struct call *call, const json_t *reply, int err, const char **why
 	char detail[160];
 	const char *code;
 
+	/* The call ended while its auxiliary was binding: the hang-up is queued behind. */
+	if (call->state == CALL_ENDED) {
+		*why = "the call has ended";
+		return INSEL_E_CLOSED;
+	}
 	if (err) {
 		*why = insel_strerror(err);
 		return err;
@@ -547,8 +617,9 @@ int spawn_aux(struct call *call, aux_bound_cb cb)
 	struct aux_bind_request req;
 	int rc;
 
+	if ((rc = call_set_state(call, CALL_BINDING, "spawning the auxiliary")))
+		return rc;
 	bind_request(call, &req);
-	call->state = CALL_BINDING;
 	rc = aux_spawn(call->sec, call, &req, cb, &call->aux);
 	if (call->aux)
 		call->aux->source_routed = source_routed(call);

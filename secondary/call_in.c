@@ -98,8 +98,8 @@ static void ring(struct call *call)
 
 	call_describe(call, &described);
 	req = client_incoming_encode(&described);
+	/* The call has been RINGING since its call_request arrived; now the client is. */
 	c->ringing = call;
-	call->state = CALL_RINGING;
 	log_info("call %s: ringing %s for %s", call->id_hex, call->callee, call->caller);
 	if (rpc_call(&c->rpc, req, (uint32_t)call->sec->cfg.ring_timeout_ms, answer_reply, call))
 		call_end(call, WIRE(NO_ANSWER), "cannot reach the callee's client");

@@ -29,6 +29,10 @@ int take_bound(struct call *call, const json_t *reply, int err, const char **why
 void start_relay(struct call *call, const struct sec_channel_params *params,
 		 started_fn next);
 
+/* ---- call_out.c ---- */
+/* The caller's side has its peer connection (event peer_ready): spawn the auxiliary. */
+void caller_peer_ready(struct call *call);
+
 /* ---- call_parse.c: prefixes, the directory's entries, channels ---- */
 json_t *prefixes_json(const struct ip_prefix *p, size_t n);
 /* Whether every prefix of inner lies within one of outer. */

@@ -126,25 +126,21 @@ static void caller_bound(struct call *call, const json_t *reply, int err)
 		return;
 	}
 	req = peer_call_request_encode(call_request_of(call, &r));
-	call->state = CALL_RINGING;
+	if (call_set_state(call, CALL_RINGING, "call_request sent")) {
+		json_decref(req);
+		call_end(call, "internal", "the call was not binding");
+		return;
+	}
 	if (rpc_call(&call->peer->rpc, req,
 		     (uint32_t)(call->sec->cfg.ring_timeout_ms + PEER_REPLY_MARGIN_MS),
 		     call_request_reply, call))
 		call_end(call, WIRE(PEER_DOWN), "cannot send the call request");
 }
 
-void call_peer_ready(struct call *call, int status, const char *why)
+void caller_peer_ready(struct call *call)
 {
-	int rc;
+	int rc = spawn_aux(call, caller_bound);
 
-	if (status) {
-		log_warn("call %s: cannot reach the callee's gateway: %s", call->id_hex,
-			 why ? why : insel_strerror(status));
-		call->peer = NULL;
-		call_end(call, WIRE(PEER_DOWN), why ? why : insel_strerror(status));
-		return;
-	}
-	rc = spawn_aux(call, caller_bound);
 	if (rc)
 		call_end(call, WIRE(AUX_FAILED), insel_strerror(rc));
 }
@@ -154,7 +150,10 @@ static void dial(struct call *call)
 {
 	int rc;
 
-	call->state = CALL_DIALING;
+	if ((rc = call_set_state(call, CALL_DIALING, "dialling the callee's gateway"))) {
+		call_end(call, "internal", "the call was not looking its callee up");
+		return;
+	}
 	rc = peer_connect(call->sec, call, &call->peer_endpoint, call->peer_name,
 			  call->peer_fingerprint, &call->peer);
 	if (rc)
@@ -285,7 +284,7 @@ void call_place(struct secondary *s, struct client_conn *c, json_int_t request_i
 	if (why) {
 		client_send(c, msg_reply_error(request_id, WIRE(BAD_REQUEST), "%s", why));
 		unlink_call(call);
-		call->state = CALL_ENDED;
+		call_set_state(call, CALL_ENDED, WIRE(BAD_REQUEST));
 		call_free(call);
 		return;
 	}

@@ -377,7 +377,7 @@ static void hangup_handle(void *ctx, json_int_t id, const json_t *req)
 		return;
 	}
 	client_send(c, msg_reply_ok(id));
-	call_end(call, WIRE(HANGUP), "hung up by a party");
+	call_event(call, CALL_EV_HANGUP, NULL);
 }
 
 static void status_handle(void *ctx, json_int_t id, const json_t *req)
@@ -511,11 +511,12 @@ static void client_gone(struct client_conn *c)
 	if (c->calls_wait)
 		((struct calls_wait *)c->calls_wait)->conn = NULL;
 	rpc_fail_all(&c->rpc, INSEL_E_CLOSED);
-	/* call_client_closed may end (and unlink) the call: take the next one first. */
+	/* The event may end (and unlink) the call: take the next one first. */
 	for (struct call *call = s->calls, *next; call; call = next) {
 		next = call->next;
 		if (call->client == c)
-			call_client_closed(call, c);
+			call_event(call, CALL_EV_CLIENT_GONE,
+				   &(struct call_event_detail){.client = c});
 	}
 	if (c->prev)
 		c->prev->next = c->next;

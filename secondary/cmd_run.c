@@ -49,7 +49,7 @@ static void on_signal(uv_signal_t *sig, int signum)
 	s->stopping = true;
 	trunks_stop(s);
 	while (s->calls)
-		call_end(s->calls, WIRE(SHUTDOWN), "the gateway is stopping");
+		call_event(s->calls, CALL_EV_SHUTDOWN, NULL);
 	client_api_stop(s);
 	peer_api_stop(s);
 	renew_stop(s);

@@ -85,7 +85,8 @@ static void hangup_handle(void *ctx, json_int_t id, const json_t *req)
 	peer_send(p, msg_reply_ok(id));
 	/* The other side says why the call ended (hangup, idle, aux_failed...): both
 	 * gateways then record and report the same reason. */
-	call_end(p->call, h.reason, "ended by the other site");
+	call_event(p->call, CALL_EV_PEER_HANGUP,
+		   &(struct call_event_detail){.reason = h.reason});
 }
 
 /* "rekey" and "rekey_done" (call_rekey.c) name the connection's own call. */
@@ -181,9 +182,10 @@ static void peer_closed(struct tls_conn *t)
 		p->call = NULL;
 		call->peer = NULL;
 		if (!p->ready && p->outgoing)
-			call_peer_ready(call, INSEL_E_CLOSED, tls_conn_error(t));
+			call_event(call, CALL_EV_PEER_FAILED, &(struct call_event_detail){
+				.status = INSEL_E_CLOSED, .message = tls_conn_error(t)});
 		else
-			call_peer_closed(call);
+			call_event(call, CALL_EV_PEER_CLOSED, NULL);
 	}
 	free(p);
 }
@@ -284,12 +286,13 @@ static void hello_reply(void *ctx, const json_t *reply, int err)
 	if (err || !msg_reply_is_ok(reply, &code, &message)) {
 		/* The call lets go of the connection, which must not keep pointing at it. */
 		peer_close(p);
-		call_peer_ready(call, err ? err : INSEL_E_REFUSED,
-				err ? insel_strerror(err) : message);
+		call_event(call, CALL_EV_PEER_FAILED, &(struct call_event_detail){
+			.status = err ? err : INSEL_E_REFUSED,
+			.message = err ? insel_strerror(err) : message});
 		return;
 	}
 	p->ready = true;
-	call_peer_ready(p->call, 0, NULL);
+	call_event(p->call, CALL_EV_PEER_READY, NULL);
 }
 
 static void outgoing_ready(struct tls_conn *t, int status)

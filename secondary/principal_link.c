@@ -90,7 +90,7 @@ static void end_revoked_calls(struct principal_link *l)
 		if (call->peer && call->peer->serial[0] && is_revoked_serial(l, call->peer->serial)) {
 			log_warn("call %s: the certificate of '%s' (serial %s) was revoked; ending it",
 				 call->id_hex, call->peer->name, call->peer->serial);
-			call_end(call, WIRE(REVOKED), "the other site's gateway certificate was revoked");
+			call_event(call, CALL_EV_REVOKED, NULL);
 		}
 	}
 }

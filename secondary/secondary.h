@@ -4,7 +4,8 @@
  *   principal_link.c  registration, heartbeats and requests to the principal
  *   client_api.c      LAN clients (TLS and a unix socket): login, call, listen, hang up
  *   peer_api.c        other secondaries (mutual TLS): call requests and hang-ups
- *   call.c            the call state machine that ties clients, peers and auxiliaries
+ *   call_state.c      the call's states, legal transitions and what each event means
+ *   call.c            the call's life: ties clients, peers and auxiliaries, does events
  *   supervise.c       spawning, talking to and reaping one auxiliary per call
  *   uid_pool.c        the per-call uids auxiliaries drop to
  *   sandbox.c         the daemon's syscall allowlist
@@ -14,6 +15,7 @@
  *   keyholder_proc.c  the key holder process, which alone holds the private key, and
  *   keyholder_serve.c   its answers to signature and renewal requests
  *   renew.c           certificate renewal through the principal, expiry warnings
+ *   timeouts.h        every time-out above, with how they relate
  */
 #ifndef INSEL_SECONDARY_H
 #define INSEL_SECONDARY_H
@@ -27,6 +29,7 @@
 #include "addr.h"
 #include "aux_bind.h"
 #include "aux_start.h"
+#include "call_state.h"
 #include "chanparams.h"
 #include "client_call.h"
 #include "config.h"
@@ -247,15 +250,6 @@ int negotiation_finish(struct call *call, const json_t *answer,
 
 /* ---- calls ---- */
 
-enum call_state {
-	CALL_LOOKUP,       /* caller side: asking the principal where the callee is */
-	CALL_DIALING,      /* caller side: TLS to the callee's secondary */
-	CALL_BINDING,      /* an auxiliary is binding sockets */
-	CALL_RINGING,      /* callee side: the callee's client is asked; caller: waiting */
-	CALL_UP,           /* auxiliaries relay */
-	CALL_ENDED,
-};
-
 struct call_channel {
 	bool tun;                   /* a network call's only channel: a TUN interface */
 	uint16_t port;              /* the port the caller asked for */
@@ -269,7 +263,7 @@ struct call {
 	uint64_t id;
 	char id_hex[ID_STRLEN];
 	bool outgoing;
-	enum call_state state;
+	enum call_state state;             /* changed only by call_set_state */
 	char caller[CALL_PARTY_MAX];       /* user@lan */
 	char callee[CALL_PARTY_MAX];       /* as the caller named it */
 	char callee_user[CALL_PARTY_MAX];  /* resolved user name on the callee's LAN, if any */
@@ -292,6 +286,7 @@ struct call {
 	json_t *offer;                 /* callee: the caller's offer, then our answer */
 	struct negotiate_offer sent_offer;  /* caller: what we proposed */
 	struct aux *aux;
+	void (*relay_started)(struct call *call);  /* run once the auxiliary relays */
 	uint16_t wan_port;
 	uv_timer_t timer;              /* ring time-out */
 	time_t started, answered;
@@ -334,12 +329,8 @@ struct call *call_find(struct secondary *s, const char *id_hex);
 /* The call object that clients see (client_call.h), as a struct and as JSON. */
 void call_describe(const struct call *call, struct client_call *out);
 json_t *call_to_json(const struct call *call);
-/* Hooks from the connections and the auxiliary. */
-void call_peer_ready(struct call *call, int status, const char *why);
-void call_peer_closed(struct call *call);
-void call_client_closed(struct call *call, struct client_conn *c);
-void call_aux_ended(struct call *call, const json_t *notice);
-void call_aux_exited(struct call *call);
+/* What happens to a call from its connections and its auxiliary reaches it through
+ * call_event (call_state.h). */
 size_t call_count(const struct secondary *s);
 /* A trunk's call (caller side): looks the peer LAN up in the directory, dials it. */
 int call_place_trunk(struct secondary *s, struct trunk *t);

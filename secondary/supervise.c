@@ -90,8 +90,7 @@ static void process_exited(uv_process_t *proc, int64_t status, int signal)
 		struct call *call = a->call;
 
 		a->call = NULL;
-		call->aux = NULL;
-		call_aux_exited(call);
+		call_event(call, CALL_EV_AUX_EXITED, NULL);
 	}
 }
 
@@ -106,9 +105,9 @@ static void control_msg(struct msg_stream *m, json_t *msg, int err)
 	if (rpc_take_reply(&a->rpc, msg))
 		return;
 	if (msg_op(msg) && strcmp(msg_op(msg), "ended") == 0 && a->call)
-		call_aux_ended(a->call, msg);
+		call_event(a->call, CALL_EV_AUX_ENDED, &(struct call_event_detail){.notice = msg});
 	else if (msg_op(msg) && strcmp(msg_op(msg), "rekey_due") == 0 && a->call)
-		call_rekey_due(a->call);
+		call_event(a->call, CALL_EV_AUX_REKEY_DUE, NULL);
 }
 
 static void control_closed(struct msg_stream *m)
