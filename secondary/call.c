@@ -471,7 +471,7 @@ static void aux_started(void *ctx, const json_t *reply, int err)
 		return;
 	}
 	if (call_set_state(call, CALL_UP, "the auxiliary relays")) {
-		call_end(call, "internal", "the call was not waiting for its auxiliary");
+		call_end(call, WIRE(INTERNAL), "the call was not waiting for its auxiliary");
 		return;
 	}
 	call->answered = time(NULL);
@@ -514,13 +514,13 @@ void start_relay(struct call *call, const struct sec_channel_params *params,
 	json_t *req = start_request(call, params);
 
 	if (!req) {
-		call_end(call, "internal", "out of memory");
+		call_end(call, WIRE(INTERNAL), "out of memory");
 		return;
 	}
 	call->relay_started = next;
 	if (aux_request(call->aux, req, AUX_START_TIMEOUT_MS, aux_started, call)) {
 		call->relay_started = NULL;
-		call_end(call, "aux_failed", "cannot talk to the call's auxiliary");
+		call_end(call, WIRE(AUX_FAILED), "cannot talk to the call's auxiliary");
 	}
 }
 

@@ -128,7 +128,7 @@ static void caller_bound(struct call *call, const json_t *reply, int err)
 	req = peer_call_request_encode(call_request_of(call, &r));
 	if (call_set_state(call, CALL_RINGING, "call_request sent")) {
 		json_decref(req);
-		call_end(call, "internal", "the call was not binding");
+		call_end(call, WIRE(INTERNAL), "the call was not binding");
 		return;
 	}
 	if (rpc_call(&call->peer->rpc, req,
@@ -151,7 +151,7 @@ static void dial(struct call *call)
 	int rc;
 
 	if ((rc = call_set_state(call, CALL_DIALING, "dialling the callee's gateway"))) {
-		call_end(call, "internal", "the call was not looking its callee up");
+		call_end(call, WIRE(INTERNAL), "the call was not looking its callee up");
 		return;
 	}
 	rc = peer_connect(call->sec, call, &call->peer_endpoint, call->peer_name,

@@ -66,6 +66,7 @@
 #include "err.h"
 #include "log.h"
 #include "secondary.h"
+#include "wire_errors.h"
 
 #define SIDE_CALLER 1u
 #define SIDE_CALLEE 2u
@@ -178,31 +179,31 @@ struct call_outcome call_event_outcome(enum call_state state, bool outgoing,
 		return outgoing && state == CALL_DIALING ? stay(CALL_ACT_BIND, CALL_BINDING)
 							  : ignore(state);
 	case CALL_EV_PEER_FAILED:
-		return end_as_detail_says("peer_down", "cannot reach the callee's gateway");
+		return end_as_detail_says(WIRE(PEER_DOWN), "cannot reach the callee's gateway");
 	case CALL_EV_PEER_CLOSED:
-		return end(state == CALL_UP ? "peer_lost" : "peer_down",
+		return end(state == CALL_UP ? WIRE(PEER_LOST) : WIRE(PEER_DOWN),
 			   "the connection to the other site's gateway was lost");
 	case CALL_EV_PEER_HANGUP:
-		return end_as_detail_says("peer_ended", "ended by the other site");
+		return end_as_detail_says(WIRE(PEER_ENDED), "ended by the other site");
 	case CALL_EV_CLIENT_GONE:
 		/* A call that is up goes on without its client (`insel hangup` or the idle
 		 * time-out ends it); one still being set up has nobody left to tell. */
 		if (state == CALL_UP)
 			return stay(CALL_ACT_STAY, state);
-		return end(outgoing ? "caller_gone" : "no_answer",
+		return end(outgoing ? WIRE(CALLER_GONE) : WIRE(NO_ANSWER),
 			   "the local party disconnected before the call was up");
 	case CALL_EV_HANGUP:
-		return end("hangup", "hung up by a party");
+		return end(WIRE(HANGUP), "hung up by a party");
 	case CALL_EV_AUX_ENDED:
-		return end_as_detail_says("aux_failed", "the relay ended");
+		return end_as_detail_says(WIRE(AUX_FAILED), "the relay ended");
 	case CALL_EV_AUX_EXITED:
-		return end("aux_failed", "the call's auxiliary process exited");
+		return end(WIRE(AUX_FAILED), "the call's auxiliary process exited");
 	case CALL_EV_AUX_REKEY_DUE:
 		return state == CALL_UP ? stay(CALL_ACT_REKEY, state) : ignore(state);
 	case CALL_EV_REVOKED:
-		return end("revoked", "the other site's gateway certificate was revoked");
+		return end(WIRE(REVOKED), "the other site's gateway certificate was revoked");
 	case CALL_EV_SHUTDOWN:
-		return end("shutdown", "the gateway is stopping");
+		return end(WIRE(SHUTDOWN), "the gateway is stopping");
 	case CALL_EV_COUNT:
 		break;
 	}

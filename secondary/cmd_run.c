@@ -14,7 +14,6 @@
 #include "opts.h"
 #include "secondary.h"
 #include "tls.h"
-#include "wire_errors.h"
 
 #define CONFIG_ARG_GO_ON (-1)
 
