@@ -1,6 +1,6 @@
-/* The control socket to the parent (fd 3): framed JSON requests dispatched from a table
- * that also says in which states each is allowed, the replies, the stats object, and the
- * orderly close at the end. The first request must be "hello" from the parent's role
+/* The control socket to the parent (fd 3): framed JSON requests, dispatched by the one
+ * dispatcher (dispatch.h) from a table that also says in which states each is allowed;
+ * the replies, the stats object, and the orderly close at the end. The first request must be "hello" from the parent's role
  * ("secondary"); anything else before it is refused and changes nothing. The parent is
  * trusted but may be buggy: a malformed or unexpected message gets an error reply and
  * changes nothing. bind, start and rekey live in ctl_bind.c, ctl_start.c and

@@ -1,11 +1,13 @@
 /* The principal's control API over mutually authenticated TLS: JSON requests framed per
  * msg.h, answered by one handler per message family (api_session.c: hello, register,
  * heartbeat; api_lookup.c: lookup, list, revocations; api_calls.c: call_start, call_end;
- * api_user.c: verify_user; api_renew.c: renew). A table in api.c says which certificate role may send each
- * op and that hello comes first. Each handler reads its request and writes its reply
- * with the op's codec in common/control/principal_ops.h, the one the secondary uses too.
- * The handlers never see the transport: serve.c feeds
- * them messages from TLS connections, tests/fuzz/fuzz_principal_api.c from a fuzzer.
+ * api_user.c: verify_user; api_renew.c: renew). A table in api.c says which certificate
+ * role may send each op; the dispatcher all control protocols share (dispatch.h) checks it
+ * and that hello comes first, and calls the handler with the api_peer as its ctx. Each
+ * handler reads its request and writes its reply with the op's codec in
+ * common/control/principal_ops.h, the one the secondary uses too. The handlers never see
+ * the transport: serve.c feeds them messages from TLS connections,
+ * tests/fuzz/fuzz_principal_api.c from a fuzzer.
  *
  * Bad input never changes the directory (each write is one transaction) and never ends
  * the daemon; it gets {"id":N,"ok":false,"error":{"code":...,"message":...}}. A frame
@@ -79,7 +81,7 @@ void api_reply_db_error(struct api_peer *p, json_int_t id, int err);
 /* A request the op's decoder (principal_ops.h) refused: its code and sentence. */
 void api_reply_decode_error(struct api_peer *p, json_int_t id, int err, const char *why);
 
-/* The handlers, one family per file. */
+/* The handlers, one family per file (dispatch_handler: ctx is the struct api_peer). */
 void hello_handle(void *ctx, json_int_t id, const json_t *msg);
 void register_handle(void *ctx, json_int_t id, const json_t *msg);
 void heartbeat_handle(void *ctx, json_int_t id, const json_t *msg);
