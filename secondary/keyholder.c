@@ -24,6 +24,7 @@
 #include "buf.h"
 #include "err.h"
 #include "log.h"
+#include "timeouts.h"
 #include "tls.h"
 
 /* ---- checks both ends make ---- */

@@ -56,7 +56,6 @@
 #define KEYHOLDER_CSR_MAX 2048
 #define KEYHOLDER_NAME_MAX 64
 #define KEYHOLDER_REPLY 0x80
-#define KEYHOLDER_TIMEOUT_MS 2000  /* a signature takes well under a millisecond */
 
 enum keyholder_op {
 	KEYHOLDER_INFO = 1,

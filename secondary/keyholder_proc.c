@@ -33,6 +33,7 @@
 #include "err.h"
 #include "keyholder_proc.h"
 #include "log.h"
+#include "timeouts.h"
 
 #define HOLDER_FD 3
 

@@ -24,7 +24,6 @@
 #define INSEL_SECONDARY_TIMEOUTS_H
 
 #include "channel.h"
-#include "keyholder.h"
 #include "rekey.h"
 
 /* A default in whole seconds as the schema's text: TIMEOUT_TEXT(30) is "30s". */
@@ -49,6 +48,9 @@
 
 /* ---- LAN clients and peer secondaries (client_api.c, peer_api.c) ---- */
 
+/* The key holder's answer to one request (keyholder.c): a signature or a new key takes
+ * milliseconds, so this only ever catches a holder that is stuck or gone. */
+#define KEYHOLDER_TIMEOUT_MS 2000
 /* [clients] and [peers] handshake_timeout: a TLS handshake must finish in this time.
  * Longer than the key holder's deadline for one signature (KEYHOLDER_TIMEOUT_MS, 2 s),
  * so that a stuck key holder fails our handshake with its own error first. */
