@@ -49,6 +49,7 @@
 #include "msg.h"
 #include "passwd.h"
 #include "pki.h"
+#include "principal_ops.h"
 #include "tls.h"
 
 #ifndef INSEL_PRINCIPAL_PATH
@@ -497,11 +498,9 @@ static bool send_lookup(struct bconn *c)
 	if (!c->open || !c->hello_ok || c->count >= DEPTH)
 		return false;
 	pick_callee(b, callee, sizeof callee);
-	req = msg_request("lookup", c->next_id);
-	if (!req || json_object_set_new(req, "callee", json_string(callee)) != 0) {
-		json_decref(req);
+	req = pop_lookup_req_encode(c->next_id, &(struct pop_lookup_req){callee});
+	if (!req)
 		return false;
-	}
 	slot = (c->head + c->count) % DEPTH;
 	c->ids[slot] = c->next_id++;
 	c->sent_ns[slot] = uv_hrtime();
@@ -602,7 +601,8 @@ static void conn_ready(struct tls_conn *t, int status)
 	}
 	c->ready = true;
 	b->ready++;
-	hello = msg_hello(0, "secondary");
+	hello = pop_hello_req_encode(0, &(struct pop_hello_req){MSG_PROTOCOL_VERSION,
+								  "secondary"});
 	c->next_id = 1;
 	tls_conn_send_new(t, hello);
 	connect_more(b);
