@@ -47,6 +47,7 @@
 #include "err.h"
 #include "log.h"
 #include "msg.h"
+#include "opts.h"
 #include "passwd.h"
 #include "pki.h"
 #include "principal_ops.h"
@@ -904,28 +905,27 @@ int main(int argc, char **argv)
 	bool clean_exit;
 	long ticks = sysconf(_SC_CLK_TCK);
 
-	const char *bin = INSEL_PRINCIPAL_PATH;
-	int first = 1;
+	const char *bin = INSEL_PRINCIPAL_PATH, *connections = NULL, *seconds = NULL, *rate = NULL;
+	const struct opt table[] = {
+		{"--connections", true, &connections, NULL},
+		{"--seconds", true, &seconds, NULL},
+		{"--rate", true, &rate, NULL},
+	};
+	struct opts o = {.table = table, .n = sizeof table / sizeof table[0], .pos = &bin,
+			 .max_pos = 1};
 
-	if (argc > 1 && strncmp(argv[1], "--", 2) != 0)
-		bin = argv[first++];
-	if ((argc - first) % 2 != 0) {
-		fprintf(stderr, "usage: bench-principal [PATH/insel-principal] [--connections N] "
-				"[--seconds S] [--rate LOOKUPS_PER_S]\n");
+	if (opts_parse(&o, argc, argv, 1) != OPTS_OK) {
+		fprintf(stderr, "%s%susage: bench-principal [PATH/insel-principal] "
+			"[--connections N] [--seconds S] [--rate LOOKUPS_PER_S]\n", o.why,
+			o.why[0] ? "\n" : "");
 		return 2;
 	}
-	for (int i = first; i + 1 < argc; i += 2) {
-		if (strcmp(argv[i], "--connections") == 0)
-			b.n = parse_opt(argv[i], argv[i + 1], MAX_CONNECTIONS);
-		else if (strcmp(argv[i], "--seconds") == 0)
-			b.seconds = (unsigned)parse_opt(argv[i], argv[i + 1], MAX_SECONDS);
-		else if (strcmp(argv[i], "--rate") == 0)
-			b.rate = (double)parse_opt(argv[i], argv[i + 1], MAX_RATE);
-		else {
-			fprintf(stderr, "bench-principal: unknown option %s\n", argv[i]);
-			return 2;
-		}
-	}
+	if (connections)
+		b.n = parse_opt("--connections", connections, MAX_CONNECTIONS);
+	if (seconds)
+		b.seconds = (unsigned)parse_opt("--seconds", seconds, MAX_SECONDS);
+	if (rate)
+		b.rate = (double)parse_opt("--rate", rate, MAX_RATE);
 	log_init("bench-principal");
 	log_set_level(LOG_LVL_WARN);
 	memset(&sa, 0, sizeof sa);
