@@ -21,6 +21,7 @@
 
 #include "addr.h"
 #include "aux_bind.h"
+#include "aux_report.h"
 #include "aux_start.h"
 #include "channel.h"
 #include "chanparams.h"

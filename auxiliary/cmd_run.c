@@ -45,8 +45,7 @@ static void close_all_handles(struct bridge *br)
 static json_t *ended_notification(const struct bridge *br, const char *reason,
 				  const char *message)
 {
-	json_t *n = json_pack("{s:s, s:s, s:s}", "op", "ended", "reason", reason, "message",
-			      message);
+	json_t *n = aux_ended_to_json(reason, message);
 
 	if (n && bridge_stats_into(br, n) != 0) {
 		json_decref(n);

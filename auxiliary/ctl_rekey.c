@@ -101,6 +101,5 @@ void rekey_notify_due(struct bridge *br, unsigned channel)
 		return;
 	log_debug("channel %u: the send key sealed half its frame budget; asking for a new "
 		  "epoch", channel);
-	msg_stream_send_new(br->control, json_pack("{s:s, s:i}", "op", "rekey_due", "channel",
-						  (int)channel));
+	msg_stream_send_new(br->control, aux_rekey_due_to_json(channel));
 }

@@ -244,18 +244,11 @@ static void notify_client_ended(struct call *call, const char *reason)
 	client_send(call->client, client_call_ended_encode(&ended));
 }
 
-/* Sums the wire bytes of the auxiliary's final channel reports. */
-static void take_final_counts(struct call *call, const json_t *reply)
+/* Adds the wire bytes of the auxiliary's final channel reports. */
+static void take_final_counts(struct call *call, const struct aux_traffic *t)
 {
-	const json_t *ch;
-	size_t i;
-
-	json_array_foreach(json_object_get(reply, "channels"), i, ch) {
-		const json_t *stats = json_object_get(ch, "stats");
-
-		call->bytes_in += (uint64_t)json_integer_value(json_object_get(stats, "bytes_in"));
-		call->bytes_out += (uint64_t)json_integer_value(json_object_get(stats, "bytes_out"));
-	}
+	call->bytes_in += t->bytes_in;
+	call->bytes_out += t->bytes_out;
 }
 
 struct ending {
@@ -280,8 +273,14 @@ static void aux_final_reply(void *ctx, const json_t *reply, int err)
 {
 	struct ending *e = ctx;
 
-	if (!err && msg_reply_is_ok(reply, NULL, NULL))
-		take_final_counts(e->call, reply);
+	struct aux_traffic traffic;
+	char why[160];
+
+	if (!err && msg_reply_is_ok(reply, NULL, NULL)) {
+		if (aux_traffic_from_json(reply, &traffic, why, sizeof why))
+			log_warn("call %s: the auxiliary's final stats: %s", e->call->id_hex, why);
+		take_final_counts(e->call, &traffic);
+	}
 	finish_end(e->call, e->reason);
 	free(e);
 }
@@ -398,7 +397,7 @@ static void let_go(struct call *call, enum call_event event,
 		break;
 	case CALL_EV_AUX_ENDED:
 		if (d->notice)
-			take_final_counts(call, d->notice);
+			take_final_counts(call, &d->notice->traffic);
 		release_aux(call);
 		break;
 	case CALL_EV_AUX_EXITED:
@@ -416,8 +415,8 @@ static void event_says_why(enum call_event event, const struct call_event_detail
 	const char *r = d->reason, *m = d->message;
 
 	if (event == CALL_EV_AUX_ENDED && d->notice) {
-		r = json_string_value(json_object_get(d->notice, "reason"));
-		m = json_string_value(json_object_get(d->notice, "message"));
+		r = d->notice->reason;
+		m = d->notice->message;
 	}
 	if (!m && d->status)
 		m = insel_strerror(d->status);

@@ -9,6 +9,7 @@
 
 struct call;
 struct client_conn;
+struct aux_notice;
 
 enum call_state {
 	CALL_NEW,          /* just made, not yet on either path (never shown) */
@@ -45,7 +46,7 @@ struct call_event_detail {
 	int status;                  /* PEER_FAILED: the error */
 	const char *reason;          /* PEER_HANGUP: the stable word the peer gave */
 	const char *message;         /* PEER_FAILED: why (else the status's sentence) */
-	const json_t *notice;        /* AUX_ENDED: the notice (reason, message, counters) */
+	const struct aux_notice *notice;  /* AUX_ENDED: the notice (reason, message, totals) */
 	struct client_conn *client;  /* CLIENT_GONE: the connection that closed */
 };
 

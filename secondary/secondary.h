@@ -28,6 +28,7 @@
 
 #include "addr.h"
 #include "aux_bind.h"
+#include "aux_report.h"
 #include "aux_start.h"
 #include "call_state.h"
 #include "chanparams.h"

@@ -97,6 +97,8 @@ static void process_exited(uv_process_t *proc, int64_t status, int signal)
 static void control_msg(struct msg_stream *m, json_t *msg, int err)
 {
 	struct aux *a = m->data;
+	struct aux_notice notice;
+	char why[160];
 
 	if (err) {
 		log_warn("unreadable message from an auxiliary: %s", insel_strerror(err));
@@ -104,9 +106,13 @@ static void control_msg(struct msg_stream *m, json_t *msg, int err)
 	}
 	if (rpc_take_reply(&a->rpc, msg))
 		return;
-	if (msg_op(msg) && strcmp(msg_op(msg), "ended") == 0 && a->call)
-		call_event(a->call, CALL_EV_AUX_ENDED, &(struct call_event_detail){.notice = msg});
-	else if (msg_op(msg) && strcmp(msg_op(msg), "rekey_due") == 0 && a->call)
+	/* A malformed notice still counts: the call ends (with what could be read), or a
+	 * key exchange comes early. */
+	if (aux_notice_from_json(msg, &notice, why, sizeof why))
+		log_warn("a malformed notice from an auxiliary: %s", why);
+	if (notice.kind == AUX_NOTICE_ENDED && a->call)
+		call_event(a->call, CALL_EV_AUX_ENDED, &(struct call_event_detail){.notice = &notice});
+	else if (notice.kind == AUX_NOTICE_REKEY_DUE && a->call)
 		call_event(a->call, CALL_EV_AUX_REKEY_DUE, NULL);
 }
 

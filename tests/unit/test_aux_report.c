@@ -1,0 +1,153 @@
+/* Unit tests for the auxiliary's notices and traffic totals (aux_report.h): "rekey_due"
+ * and "ended" encoded and decoded back, totals summed over started channels (a channel
+ * not started is null and counts nothing), replies and other ops recognised as no notice,
+ * and every field refused when of the wrong type or out of range. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <string.h>
+
+#include "aux_report.h"
+#include "chanparams.h"
+#include "err.h"
+#include "msg.h"
+
+/* A stats object as the auxiliary builds it: two channels, one not started. */
+static json_t *stats_of(json_t *obj)
+{
+	json_object_set_new(obj, "state", json_string("running"));
+	json_object_set_new(obj, "channels", json_pack(
+		"[{s:i, s:{s:I, s:I, s:I}}, n]", "send_epoch", 0, "stats", "bytes_in",
+		(json_int_t)1000, "bytes_out", (json_int_t)((1LL << 40) + 5), "frames_in",
+		(json_int_t)7));
+	json_object_set_new(obj, "lan", json_array());
+	return obj;
+}
+
+static void rekey_due_round_trip(void **state)
+{
+	struct aux_notice n;
+	char why[160];
+	json_t *j = aux_rekey_due_to_json(SEC_MAX_CHANNELS - 1);
+
+	assert_int_equal(aux_notice_from_json(j, &n, why, sizeof why), 0);
+	assert_int_equal(n.kind, AUX_NOTICE_REKEY_DUE);
+	assert_int_equal(n.channel, SEC_MAX_CHANNELS - 1);
+	json_decref(j);
+}
+
+static void ended_round_trip(void **state)
+{
+	struct aux_notice n;
+	char why[160];
+	json_t *j = stats_of(aux_ended_to_json("idle", "no data either way for 5 ms"));
+
+	assert_int_equal(aux_notice_from_json(j, &n, why, sizeof why), 0);
+	assert_int_equal(n.kind, AUX_NOTICE_ENDED);
+	assert_string_equal(n.reason, "idle");
+	assert_string_equal(n.message, "no data either way for 5 ms");
+	assert_true(n.traffic.bytes_in == 1000);
+	assert_true(n.traffic.bytes_out == (1ULL << 40) + 5);
+	json_decref(j);
+}
+
+static void traffic_totals(void **state)
+{
+	struct aux_traffic t;
+	char why[160];
+	json_t *j = stats_of(msg_reply_ok(3));
+
+	json_array_set_new(json_object_get(j, "channels"), 1,
+			   json_pack("{s:{s:i, s:i}}", "stats", "bytes_in", 1, "bytes_out", 2));
+	assert_int_equal(aux_traffic_from_json(j, &t, why, sizeof why), 0);
+	assert_true(t.bytes_in == 1001);
+	assert_true(t.bytes_out == (1ULL << 40) + 7);
+	json_decref(j);
+	/* Before "start": nothing on the wire yet. */
+	j = json_pack("{s:[n, n]}", "channels");
+	assert_int_equal(aux_traffic_from_json(j, &t, why, sizeof why), 0);
+	assert_true(t.bytes_in == 0 && t.bytes_out == 0);
+	json_decref(j);
+}
+
+static void not_notices(void **state)
+{
+	struct aux_notice n;
+	char why[160];
+	json_t *j = msg_reply_ok(4);
+
+	assert_int_equal(aux_notice_from_json(j, &n, why, sizeof why), 0);
+	assert_int_equal(n.kind, AUX_NOTICE_OTHER);
+	json_decref(j);
+	j = msg_request("stats", 5);
+	assert_int_equal(aux_notice_from_json(j, &n, why, sizeof why), 0);
+	assert_int_equal(n.kind, AUX_NOTICE_OTHER);
+	json_decref(j);
+}
+
+/* Sets key (in the first channel's "stats" with in_stats) of a good "ended" notice to
+ * value (NULL: deletes it) and expects a refusal naming what. */
+static void expect_ended_refused(bool in_stats, const char *key, json_t *value,
+				 const char *what)
+{
+	struct aux_notice n;
+	char why[160] = "";
+	json_t *j = stats_of(aux_ended_to_json("peer_dead", "channel 0: nothing")), *obj = j;
+
+	if (in_stats)
+		obj = json_object_get(json_array_get(json_object_get(j, "channels"), 0), "stats");
+	if (value)
+		json_object_set_new(obj, key, value);
+	else
+		json_object_del(obj, key);
+	assert_int_equal(aux_notice_from_json(j, &n, why, sizeof why), INSEL_E_BAD_FIELD);
+	assert_int_equal(n.kind, AUX_NOTICE_ENDED);
+	if (!strstr(why, what))
+		fail_msg("'%s' does not name '%s'", why, what);
+	json_decref(j);
+}
+
+static void fields_refused(void **state)
+{
+	struct aux_notice n;
+	char why[160] = "";
+	json_t *j, *many = json_array();
+
+	expect_ended_refused(false, "reason", NULL, "reason");
+	expect_ended_refused(false, "reason", json_integer(1), "reason");
+	expect_ended_refused(false, "message", json_null(), "message");
+	expect_ended_refused(false, "channels", NULL, "channels");
+	expect_ended_refused(false, "channels", json_string("[]"), "channels");
+	for (int i = 0; i <= SEC_MAX_CHANNELS; i++)
+		json_array_append_new(many, json_null());
+	expect_ended_refused(false, "channels", many, "channels");
+	expect_ended_refused(false, "channels", json_pack("[i]", 5), "channels[0]");
+	expect_ended_refused(false, "channels", json_pack("[{}]"), "stats");
+	expect_ended_refused(true, "bytes_in", NULL, "bytes_in");
+	expect_ended_refused(true, "bytes_in", json_integer(-1), "bytes_in");
+	expect_ended_refused(true, "bytes_out", json_string("5"), "bytes_out");
+
+	j = json_pack("{s:s, s:i}", "op", "rekey_due", "channel", SEC_MAX_CHANNELS);
+	assert_int_equal(aux_notice_from_json(j, &n, why, sizeof why), INSEL_E_BAD_FIELD);
+	assert_int_equal(n.kind, AUX_NOTICE_REKEY_DUE);
+	assert_non_null(strstr(why, "channel"));
+	json_decref(j);
+	j = json_pack("{s:s}", "op", "rekey_due");
+	assert_int_equal(aux_notice_from_json(j, &n, why, sizeof why), INSEL_E_BAD_FIELD);
+	json_decref(j);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(rekey_due_round_trip),
+		cmocka_unit_test(ended_round_trip),
+		cmocka_unit_test(traffic_totals),
+		cmocka_unit_test(not_notices),
+		cmocka_unit_test(fields_refused),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
