@@ -34,7 +34,6 @@ void start_relay(struct call *call, const struct sec_channel_params *params,
 void caller_peer_ready(struct call *call);
 
 /* ---- call_parse.c: prefixes, the directory's entries, channels ---- */
-json_t *prefixes_json(const struct ip_prefix *p, size_t n);
 /* Whether every prefix of inner lies within one of outer. */
 bool prefixes_within(const struct ip_prefix *inner, size_t n,
 		     const struct ip_prefix *outer, size_t m);

@@ -17,11 +17,6 @@ _Static_assert(PEER_PARTY_MAX == CALL_PARTY_MAX, "a party's name");
 _Static_assert(CLIENT_CALL_PREFIXES_MAX == SECONDARY_MAX_PREFIXES, "prefixes per side");
 _Static_assert(CLIENT_CALL_NAME_MAX == CALL_PARTY_MAX, "a party's name");
 
-json_t *prefixes_json(const struct ip_prefix *p, size_t n)
-{
-	return call_prefixes_encode(p, n);
-}
-
 bool prefixes_within(const struct ip_prefix *inner, size_t n,
 		     const struct ip_prefix *outer, size_t m)
 {

@@ -81,8 +81,8 @@ static bool get_gateway(const json_t *tun, const char *key, int family, struct i
 static json_t *tun_request_encode(const struct peer_call_request *r)
 {
 	json_t *tun = json_pack("{s:o, s:o}",
-				"caller", call_prefixes_encode(r->tun_caller, r->ntun_caller),
-				"callee", call_prefixes_encode(r->tun_callee, r->ntun_callee));
+				"caller", prefix_list_to_json(r->tun_caller, r->ntun_caller),
+				"callee", prefix_list_to_json(r->tun_callee, r->ntun_callee));
 
 	if (tun && r->has_caller_gateway)
 		set_addr(tun, "caller_gateway", &r->caller_gateway);

@@ -10,6 +10,7 @@
 
 #include "err.h"
 #include "msg.h"
+#include "prefix_list.h"
 #include "rand.h"
 
 /* ---- encoding ---- */
@@ -22,27 +23,13 @@ static int set_addr(json_t *obj, const char *key, const struct ip_addr *addr)
 									 sizeof text)));
 }
 
-static json_t *prefixes_to_json(const struct ip_prefix *p, size_t n)
-{
-	json_t *list = json_array();
-	char text[IP_STRLEN];
-
-	for (size_t i = 0; i < n && list; i++)
-		if (json_array_append_new(list, json_string(ip_prefix_format(&p[i], text,
-									    sizeof text)))) {
-			json_decref(list);
-			list = NULL;
-		}
-	return list;
-}
-
 static json_t *tun_to_json(const struct aux_bind_tun *t)
 {
 	return json_pack("{s:{s:s, s:i, s:o, s:o, s:b}}", "tun",
 			 "name_hint", t->name_hint ? t->name_hint : "",
 			 "mtu", (int)t->mtu,
-			 "local", prefixes_to_json(t->local, t->nlocal),
-			 "remote", prefixes_to_json(t->remote, t->nremote),
+			 "local", prefix_list_to_json(t->local, t->nlocal),
+			 "remote", prefix_list_to_json(t->remote, t->nremote),
 			 "source_routing", t->source_routing);
 }
 
@@ -175,22 +162,17 @@ static int get_name_hint(const json_t *obj, struct aux_bind_tun *out, char *why,
 static int get_prefixes(const json_t *obj, const char *key, struct ip_prefix *out,
 			size_t *n, char *why, size_t whylen)
 {
-	json_t *list, *v;
-	size_t i;
+	json_t *list;
+	size_t bad;
 
 	if (msg_get_array(obj, key, AUX_TUN_PREFIXES, &list))
 		return err_set(why, whylen, INSEL_E_BAD_FIELD, "tun: %s", msg_field_error());
 	if (json_array_size(list) == 0)
 		return err_set(why, whylen, INSEL_E_BAD_FIELD,
 			       "tun: field '%s' must list at least one prefix", key);
-	json_array_foreach(list, i, v) {
-		const char *text = json_string_value(v);
-
-		if (!text || ip_prefix_parse(text, false, &out[i]))
-			return err_set(why, whylen, INSEL_E_BAD_FIELD,
-				       "tun: %s[%zu] must be an IPv4 or IPv6 prefix", key, i);
-	}
-	*n = json_array_size(list);
+	if (prefix_list_from_json(list, AUX_TUN_PREFIXES, false, out, n, &bad))
+		return err_set(why, whylen, INSEL_E_BAD_FIELD,
+			       "tun: %s[%zu] must be an IPv4 or IPv6 prefix", key, bad);
 	return 0;
 }
 

@@ -65,30 +65,13 @@ int call_channels_decode(const json_t *channels, struct call_channel_list *out,
 	return 0;
 }
 
-json_t *call_prefixes_encode(const struct ip_prefix *p, size_t n)
-{
-	json_t *a = json_array();
-	char text[IP_STRLEN];
-
-	for (size_t i = 0; a && i < n; i++)
-		json_array_append_new(a, json_string(ip_prefix_format(&p[i], text, sizeof text)));
-	return a;
-}
-
 int call_prefixes_decode(const json_t *list, struct ip_prefix *out, size_t max, size_t *n)
 {
-	const json_t *v;
-	size_t i;
+	size_t bad;
 
-	if (!json_is_array(list) || json_array_size(list) == 0 || json_array_size(list) > max)
+	if (json_array_size(list) == 0 ||
+	    prefix_list_from_json(list, max, true, out, n, &bad))
 		return INSEL_E_BAD_FIELD;
-	json_array_foreach(list, i, v) {
-		const char *text = json_string_value(v);
-
-		if (!text || ip_prefix_parse(text, true, &out[i]))
-			return INSEL_E_BAD_FIELD;
-	}
-	*n = json_array_size(list);
 	return 0;
 }
 
@@ -128,9 +111,9 @@ json_t *client_call_channel_encode(const struct client_call_channel *c)
 
 	if (c->tun) {
 		ch = json_pack("{s:s, s:o, s:o}", "kind", "tun",
-			       "local_prefixes", call_prefixes_encode(c->local_prefixes,
+			       "local_prefixes", prefix_list_to_json(c->local_prefixes,
 								      c->nlocal_prefixes),
-			       "remote_prefixes", call_prefixes_encode(c->remote_prefixes,
+			       "remote_prefixes", prefix_list_to_json(c->remote_prefixes,
 								       c->nremote_prefixes));
 		if (ch && c->interface[0]) {
 			json_object_set_new(ch, "interface", json_string(c->interface));

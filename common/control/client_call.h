@@ -44,6 +44,7 @@
 
 #include "addr.h"
 #include "chanparams.h"
+#include "prefix_list.h"
 #include "rand.h"
 
 #define CLIENT_CALL_NAME_MAX 160      /* a party, or a trunk's name, with NUL */
@@ -162,9 +163,8 @@ json_t *client_call_ended_encode(const struct client_call_ended *e);
 int client_call_ended_decode(const json_t *msg, struct client_call_ended *out,
 			     const char **why);
 
-/* A list of prefixes, ["10.1.0.0/24", "fd01::/64"]: network calls' authorised addresses.
- * Decoding takes 1..max IPv4 or IPv6 prefixes with their host bits clear. */
-json_t *call_prefixes_encode(const struct ip_prefix *p, size_t n);
+/* Network calls' authorised addresses (prefix_list_to_json writes them): 1..max IPv4 or
+ * IPv6 prefixes with their host bits clear. */
 int call_prefixes_decode(const json_t *list, struct ip_prefix *out, size_t max, size_t *n);
 
 #endif

@@ -84,35 +84,22 @@ void pop_put_page(json_t *req, const struct pop_page *page)
 	json_object_set_new(req, "limit", json_integer(page->limit));
 }
 
-json_t *pop_prefixes_json(const struct ip_prefix *p, size_t n)
-{
-	json_t *a = json_array();
-	char text[IP_STRLEN];
-
-	for (size_t i = 0; i < n; i++)
-		json_array_append_new(a, json_string(ip_prefix_format(&p[i], text, sizeof text)));
-	return a;
-}
-
 int pop_get_prefixes(const json_t *msg, const char *key, struct ip_prefix *out, size_t *n,
 		     char why[POP_WHY_LEN])
 {
 	json_t *list;
+	size_t bad;
+	int err;
 
 	if (msg_get_array(msg, key, POP_MAX_PREFIXES, &list))
 		return pop_field_fail(why);
-	for (size_t i = 0; i < json_array_size(list); i++) {
-		const char *text = json_string_value(json_array_get(list, i));
-		int err;
-
-		if (!text)
-			return pop_fail(why, INSEL_E_BAD_FIELD, "%s[%zu] must be a string", key, i);
-		err = ip_prefix_parse(text, true, &out[i]);
-		if (err)
-			return pop_fail(why, err, "prefix '%.64s': %s", text, insel_strerror(err));
-	}
-	*n = json_array_size(list);
-	return 0;
+	err = prefix_list_from_json(list, POP_MAX_PREFIXES, true, out, n, &bad);
+	if (!err)
+		return 0;
+	if (!json_is_string(json_array_get(list, bad)))
+		return pop_fail(why, INSEL_E_BAD_FIELD, "%s[%zu] must be a string", key, bad);
+	return pop_fail(why, err, "prefix '%.64s': %s", json_string_value(json_array_get(list, bad)),
+			insel_strerror(err));
 }
 
 void pop_put_timers(json_t *obj, const struct pop_timers *t)

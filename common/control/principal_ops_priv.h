@@ -3,6 +3,7 @@
 #ifndef INSEL_PRINCIPAL_OPS_PRIV_H
 #define INSEL_PRINCIPAL_OPS_PRIV_H
 
+#include "prefix_list.h"
 #include "principal_ops.h"
 
 /* Formats why and returns code. */
@@ -25,7 +26,6 @@ json_t *pop_nullable(const char *text);
 int pop_get_page(const json_t *msg, struct pop_page *out, char why[POP_WHY_LEN]);
 void pop_put_page(json_t *req, const struct pop_page *page);
 
-json_t *pop_prefixes_json(const struct ip_prefix *p, size_t n);
 /* An array of 0..POP_MAX_PREFIXES prefix strings, host bits clear. */
 int pop_get_prefixes(const json_t *msg, const char *key, struct ip_prefix *out, size_t *n,
 		     char why[POP_WHY_LEN]);

@@ -66,7 +66,7 @@ json_t *pop_register_req_encode(json_int_t id, const struct pop_register_req *r)
 	char text[IP_STRLEN];
 
 	json_object_set_new(req, "lan", json_string(r->lan));
-	json_object_set_new(req, "prefixes", pop_prefixes_json(r->prefixes, r->nprefixes));
+	json_object_set_new(req, "prefixes", prefix_list_to_json(r->prefixes, r->nprefixes));
 	json_object_set_new(req, "endpoint",
 			    json_string(ip_endpoint_format(&r->endpoint, text, sizeof text)));
 	return req;
@@ -103,7 +103,7 @@ json_t *pop_register_reply_encode(const struct pop_register_reply *r)
 	pop_put_timers(j, &r->timers);
 	json_object_set_new(j, "secondary", json_string(r->secondary));
 	json_object_set_new(j, "lan", json_string(r->lan));
-	json_object_set_new(j, "prefixes", pop_prefixes_json(r->prefixes, r->nprefixes));
+	json_object_set_new(j, "prefixes", prefix_list_to_json(r->prefixes, r->nprefixes));
 	return j;
 }
 
