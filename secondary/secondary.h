@@ -289,7 +289,9 @@ struct call {
 	struct aux *aux;
 	void (*relay_started)(struct call *call);  /* run once the auxiliary relays */
 	uint16_t wan_port;
-	uv_timer_t timer;              /* ring time-out */
+	uv_timer_t timer;              /* never armed (set-up steps time out as requests,
+					* timeouts.h): closing it frees the call once
+					* libuv is done with this turn */
 	time_t started, answered;
 	uint64_t bytes_in, bytes_out;
 	bool recorded;                 /* the principal has a start record */
