@@ -64,6 +64,11 @@ int session_open(struct client_session *s, struct client_options *o);
  * transport error, with the return value saying why). */
 int session_request(struct client_session *s, json_t *req, unsigned timeout_ms,
 		    json_t **reply);
+/* session_request for one step of a command: 0 with *reply, an ok reply (the caller's to
+ * free); otherwise *reply is NULL and the exit status returned, the user having been
+ * told what went wrong in STEP ("placing the call"). */
+int session_ask(struct client_session *s, const char *step, json_t *req,
+		unsigned timeout_ms, json_t **reply);
 int session_send(struct client_session *s, json_t *msg);
 /* Runs until the session closes or client_session.closed is set. */
 void session_run(struct client_session *s);

@@ -152,12 +152,9 @@ int call_main(int argc, char **argv)
 	rc = session_open(&s, &o);
 	if (rc)
 		return rc;
-	rc = session_request(&s, client_call_request_encode(&req), CALL_TIMEOUT_MS, &reply);
-	if (rc)
-		rc = report_transport_error("placing the call", rc);
-	else if (!msg_reply_is_ok(reply, NULL, NULL))
-		rc = report_error_reply("placing the call", reply);
-	else
+	rc = session_ask(&s, "placing the call", client_call_request_encode(&req),
+			 CALL_TIMEOUT_MS, &reply);
+	if (!rc)
 		rc = call_placed(&s, reply, o.json, wait);
 	json_decref(reply);
 	session_close(&s);

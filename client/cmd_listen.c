@@ -136,15 +136,12 @@ int listen_main(int argc, char **argv)
 		return rc;
 	s.data = &l;
 	s.on_request = on_request;
-	rc = session_request(&s, client_listen_encode(l.tun), 10000, &reply);
-	if (rc || !msg_reply_is_ok(reply, NULL, NULL)) {
-		rc = rc ? report_transport_error("listening", rc)
-			: report_error_reply("listening", reply);
-		json_decref(reply);
+	rc = session_ask(&s, "listening", client_listen_encode(l.tun), 10000, &reply);
+	json_decref(reply);
+	if (rc) {
 		session_close(&s);
 		return rc;
 	}
-	json_decref(reply);
 	printf("listening for calls to %s\n", o.user);
 	fflush(stdout);
 	session_run(&s);

@@ -176,6 +176,22 @@ int session_request(struct client_session *s, json_t *req, unsigned timeout_ms,
 	return w.err;
 }
 
+int session_ask(struct client_session *s, const char *step, json_t *req,
+		unsigned timeout_ms, json_t **reply)
+{
+	int rc = session_request(s, req, timeout_ms, reply);
+
+	if (rc)
+		rc = report_transport_error(step, rc);
+	else if (!msg_reply_is_ok(*reply, NULL, NULL))
+		rc = report_error_reply(step, *reply);
+	if (rc) {
+		json_decref(*reply);
+		*reply = NULL;
+	}
+	return rc;
+}
+
 /* Runs the loop until the connection is up or has failed. */
 static int wait_ready(struct client_session *s)
 {

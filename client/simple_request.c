@@ -32,14 +32,10 @@ int simple_request_main(int argc, char **argv, const struct simple_request *r)
 	if (rc)
 		return rc;
 	req = r->request ? r->request(arg) : msg_request(r->op, 0);
-	rc = session_request(&s, req, 10000, &reply);
-	if (rc)
-		rc = report_transport_error(r->what, rc);
-	else if (!msg_reply_is_ok(reply, NULL, NULL))
-		rc = report_error_reply(r->what, reply);
-	else if (o.json)
+	rc = session_ask(&s, r->what, req, 10000, &reply);
+	if (!rc && o.json)
 		print_json(reply);
-	else
+	else if (!rc)
 		rc = r->print(reply, arg);
 	json_decref(reply);
 	session_close(&s);

@@ -206,11 +206,16 @@ static int get_pending(struct buf_reader *r, struct keyholder_msg *m)
 	return m->has_pending ? get_key(r, &m->pending) : 0;
 }
 
-/* Version, op and sequence number; then nothing more than the body may follow. */
-static int get_header(struct buf_reader *r, struct keyholder_msg *m)
+/* Starts reading a message of either direction: its size, then version, op and sequence
+ * number. */
+static int begin_message(struct buf_reader *r, const uint8_t *msg, size_t len,
+			 struct keyholder_msg *m)
 {
 	uint8_t version = 0;
 
+	if (len > KEYHOLDER_MSG_MAX)
+		return INSEL_E_TOO_BIG;
+	br_init(r, msg, len);
 	memset(m, 0, sizeof *m);
 	br_u8(r, &version);
 	br_u8(r, &m->op);
@@ -235,10 +240,7 @@ int keyholder_parse_request(const uint8_t *msg, size_t len, struct keyholder_msg
 	uint8_t namelen = 0;
 	int rc;
 
-	if (len > KEYHOLDER_MSG_MAX)
-		return INSEL_E_TOO_BIG;
-	br_init(&r, msg, len);
-	rc = get_header(&r, out);
+	rc = begin_message(&r, msg, len, out);
 	if (rc)
 		return rc;
 	switch (out->op) {
@@ -270,10 +272,7 @@ int keyholder_parse_reply(const uint8_t *msg, size_t len, struct keyholder_msg *
 	struct buf_reader r;
 	int rc;
 
-	if (len > KEYHOLDER_MSG_MAX)
-		return INSEL_E_TOO_BIG;
-	br_init(&r, msg, len);
-	rc = get_header(&r, out);
+	rc = begin_message(&r, msg, len, out);
 	if (rc)
 		return rc;
 	if (!(out->op & KEYHOLDER_REPLY))
