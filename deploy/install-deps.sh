@@ -16,6 +16,8 @@ packages=(
 	# integration tests, demo and benchmarks: namespaces, NAT, real applications
 	iproute2 nftables netcat-openbsd iperf3 iputils-ping iputils-tracepath sqlite3 procps
 	tcpdump
+	# STUN interoperability: our codec against coturn's turnserver (tests/integration/stun.sh)
+	coturn
 	gnutls-bin
 )
 if [ "${1:-}" = --bench ]; then

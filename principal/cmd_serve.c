@@ -9,6 +9,7 @@
 #include "err.h"
 #include "principal.h"
 #include "serve.h"
+#include "stun_server.h"
 
 #define DEFAULT_LISTEN "0.0.0.0:7443"
 
@@ -28,6 +29,7 @@ static const struct cfg_key schema[] = {
 	{"principal", "issuing_ca_key", CFG_PATH, 0, 0, 0, NULL},
 	{"principal", "issue_validity", CFG_DURATION, 0, 60000, 36500LL * 86400000, "365d"},
 	{"principal", "expiry_warning", CFG_DURATION, 0, 1000, 36500LL * 86400000, "30d"},
+	{"stun", "listen", CFG_STRING, 0, 0, 0, NULL},
 };
 #define NKEYS (sizeof schema / sizeof schema[0])
 
@@ -85,6 +87,29 @@ static int resolve_lifecycle(struct cli *c, const struct cfg *cfg, struct serve_
 	return 0;
 }
 
+/* The STUN responder: --stun-listen, else [stun] listen, ADDRESS:PORT or "off"; by
+ * default the TLS listen address at port 3478 (an ephemeral port when that of the TLS
+ * listener is ephemeral too, as in tests). */
+static int resolve_stun(struct cli *c, const struct cfg *cfg, struct serve_options *o)
+{
+	const char *v = cli_opt(c, "--stun-listen");
+
+	if (!v && cfg)
+		v = cfg_str(cfg, "stun", "listen");
+	o->stun = !v || strcmp(v, "off") != 0;
+	o->stun_explicit = v != NULL;
+	if (!o->stun)
+		return 0;
+	if (!v) {
+		o->stun_listen = o->listen;
+		o->stun_listen.port = o->listen.port ? STUN_DEFAULT_PORT : 0;
+		return 0;
+	}
+	if (ip_endpoint_parse(v, &o->stun_listen))
+		return cli_usage_error(c, "--stun-listen: '%s' is not ADDRESS:PORT or off", v);
+	return 0;
+}
+
 static int resolve(struct cli *c, const struct cfg *cfg, struct serve_options *o)
 {
 	const char *listen = pick(c, "--listen", cfg, "listen");
@@ -126,6 +151,8 @@ static int resolve(struct cli *c, const struct cfg *cfg, struct serve_options *o
 	if (o->seccomp && strcmp(o->seccomp, "on") && strcmp(o->seccomp, "off") &&
 	    strcmp(o->seccomp, "log"))
 		return cli_usage_error(c, "seccomp must be on, off or log");
+	if ((rc = resolve_stun(c, cfg, o)))
+		return rc;
 	return resolve_lifecycle(c, cfg, o);
 }
 
@@ -136,14 +163,14 @@ int serve_main(int argc, char **argv)
 					   "--max-connections", "--max-pending",
 					   "--max-pending-per-source", "--handshake-timeout",
 					   "--issuing-ca-key", "--issue-validity", "--expiry-warning",
-					   NULL};
+					   "--stun-listen", NULL};
 	struct cli c = {.db_path = DB_DEFAULT_PATH,
 			.usage = "[--config FILE] [--listen ADDR:PORT] [--ca FILE] [--cert FILE] "
 				 "[--key FILE] [--down-after DURATION] [--heartbeat DURATION] "
 				 "[--port-file FILE] [--max-connections N] [--max-pending N] "
 				 "[--max-pending-per-source N] [--handshake-timeout DURATION] "
 				 "[--issuing-ca-key FILE] [--issue-validity DURATION] "
-				 "[--expiry-warning DURATION]"};
+				 "[--expiry-warning DURATION] [--stun-listen ADDR:PORT|off]"};
 	struct serve_options o = {0};
 	struct cfg cfg = {0};
 	bool have_cfg = false;

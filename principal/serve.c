@@ -28,6 +28,7 @@
 #include "pki_csr.h"
 #include "principal_ops.h"
 #include "revocation_watch.h"
+#include "stun_server.h"
 #include "tls.h"
 
 struct daemon;
@@ -55,6 +56,8 @@ struct daemon {
 	bool stopping;
 	struct expiry_log expiries;
 	int64_t expiry_warning_s;
+	struct stun_server stun;
+	bool stun_running;
 };
 
 static int64_t now_seconds(void)
@@ -276,6 +279,9 @@ static void stop(struct daemon *d)
 	log_info("stopping: %llu requests served, %llu refused",
 		 (unsigned long long)d->api.requests, (unsigned long long)d->api.errors);
 	tls_server_close(d->server);
+	if (d->stun_running)
+		stun_server_close(&d->stun);
+	d->stun_running = false;
 	uv_timer_stop(&d->sweep);
 	uv_close((uv_handle_t *)&d->sweep, NULL);
 	db_read_release(d->api.db);
@@ -329,6 +335,34 @@ static int start_lifecycle(struct daemon *d, const struct serve_options *o)
 	return rc;
 }
 
+/* The STUN responder. When its address was only defaulted, a port already taken (by
+ * another STUN server on this host, say) is worth a warning, not a principal that will
+ * not start; when configured, it is fatal. */
+static int start_stun(struct daemon *d, const struct serve_options *o)
+{
+	char ep[IP_STRLEN];
+	int rc;
+
+	if (!o->stun) {
+		log_info("STUN responder off");
+		return 0;
+	}
+	ip_endpoint_format(&o->stun_listen, ep, sizeof ep);
+	rc = stun_server_start(&d->stun, &d->loop, &o->stun_listen, monotonic_ms);
+	if (rc) {
+		if (o->stun_explicit)
+			log_error("cannot answer STUN on %s: %s", ep, uv_strerror(rc));
+		else
+			log_warn("no STUN responder: cannot bind %s (%s); set [stun] listen", ep,
+				 uv_strerror(rc));
+		return o->stun_explicit ? rc : 0;
+	}
+	d->stun_running = true;
+	log_info("answering STUN Binding requests on %s (UDP port %u)", ep,
+		 stun_server_port(&d->stun));
+	return 0;
+}
+
 static int start(struct daemon *d, const struct serve_options *o)
 {
 	/* Secondaries and operators' tools; a principal-role certificate is the
@@ -366,6 +400,8 @@ static int start(struct daemon *d, const struct serve_options *o)
 								  : (unsigned)o->max_connections,
 		.handshake_timeout_ms = o->handshake_timeout_ms,
 	});
+	if ((rc = start_stun(d, o)))
+		return rc;
 	uv_timer_init(&d->loop, &d->sweep);
 	d->sweep.data = d;
 	uv_timer_start(&d->sweep, sweep_cb, 0, sweep_ms < 250 ? 250 : sweep_ms > 5000 ? 5000

@@ -22,6 +22,9 @@ struct serve_options {
 	const char *issuing_ca_key;  /* online issuing key for renewals (NULL: queue them) */
 	int64_t issue_validity_s;  /* lifetime of certificates issued on renewal */
 	int64_t expiry_warning_s;  /* warn of certificates expiring within this */
+	bool stun;                 /* answer STUN Binding requests on stun_listen */
+	bool stun_explicit;        /* stun_listen was configured: failing to bind is fatal */
+	struct ip_endpoint stun_listen;
 };
 
 /* sandbox.c: installs the daemon's syscall allowlist; 0 or -errno. */

@@ -63,10 +63,30 @@ static void write_xor_mapped(struct buf_writer *w, const struct stun_message *m)
 	bw_bytes(w, x, n);
 }
 
+/* SOFTWARE names us and fills the message up to pad_to; its own padding is zeros. */
+static size_t software_len(const struct stun_message *m, size_t body)
+{
+	size_t have = STUN_HEADER_LEN + body + (m->fingerprint ? 8 : 0);
+	size_t need = m->pad_to > have + 4 ? m->pad_to - have - 4 : 0;
+
+	return need < 5 ? 5 : need;  /* at least "insel" */
+}
+
+static void write_software(struct buf_writer *w, size_t n)
+{
+	static const char name[] = "insel";
+
+	bw_u16(w, STUN_ATTR_SOFTWARE);
+	bw_u16(w, (uint16_t)n);
+	bw_bytes(w, name, 5);
+	for (size_t i = 5; i < (n + 3) / 4 * 4; i++)
+		bw_u8(w, i < n ? ' ' : 0);
+}
+
 int stun_encode(const struct stun_message *m, uint8_t *out, size_t cap, size_t *len)
 {
 	bool mapped = m->type == STUN_BINDING_SUCCESS;
-	size_t body = 0;
+	size_t body = 0, software = 0;
 	struct buf_writer w;
 
 	if (m->type != STUN_BINDING_REQUEST && !mapped)
@@ -76,6 +96,12 @@ int stun_encode(const struct stun_message *m, uint8_t *out, size_t cap, size_t *
 		return INSEL_E_MALFORMED;
 	if (mapped)
 		body += 8 + family_len(m->mapped.addr.family);
+	if (m->pad_to > STUN_MAX_ENCODED)
+		return INSEL_E_TOO_BIG;
+	if (m->pad_to) {
+		software = software_len(m, body);
+		body += 4 + (software + 3) / 4 * 4;
+	}
 	if (m->fingerprint)
 		body += 8;
 	bw_init(&w, out, cap);
@@ -85,6 +111,8 @@ int stun_encode(const struct stun_message *m, uint8_t *out, size_t cap, size_t *
 	bw_bytes(&w, m->txid, STUN_TXID_LEN);
 	if (mapped)
 		write_xor_mapped(&w, m);
+	if (software)
+		write_software(&w, software);
 	if (m->fingerprint && !bw_error(&w)) {
 		uint32_t fp = fingerprint_of(out, bw_len(&w));
 

@@ -23,10 +23,14 @@
 #define STUN_ATTR_MESSAGE_INTEGRITY 0x0008
 #define STUN_ATTR_XOR_MAPPED_ADDRESS 0x0020
 #define STUN_ATTR_MESSAGE_INTEGRITY_SHA256 0x001C
+#define STUN_ATTR_SOFTWARE 0x8022
 #define STUN_ATTR_FINGERPRINT 0x8028
 #define STUN_FINGERPRINT_XOR 0x5354554eu
-/* The largest message either end builds: header, XOR-MAPPED-ADDRESS (IPv6), FINGERPRINT. */
-#define STUN_MAX_ENCODED (STUN_HEADER_LEN + 4 + 20 + 8)
+/* The largest response: header, XOR-MAPPED-ADDRESS (IPv6), FINGERPRINT. A request padded
+ * to this size can always be answered in full. */
+#define STUN_MAX_RESPONSE (STUN_HEADER_LEN + 4 + 20 + 8)
+/* The largest message the encoder builds (pad_to beyond it is refused). */
+#define STUN_MAX_ENCODED 128
 
 struct stun_message {
 	uint16_t type;                  /* STUN_BINDING_REQUEST or STUN_BINDING_SUCCESS */
@@ -34,6 +38,9 @@ struct stun_message {
 	bool has_mapped;                /* a success response's mapped address */
 	struct ip_endpoint mapped;      /* XOR-MAPPED-ADDRESS, else MAPPED-ADDRESS */
 	bool fingerprint;               /* decode: one was present (and right); encode: add one */
+	size_t pad_to;                  /* encode: at least this long (a SOFTWARE attribute
+					 * fills it), so that a responder that answers with no
+					 * more than it got can answer; decode leaves it 0 */
 };
 
 /* Whether the bytes start like a STUN message (two zero bits, the magic cookie): for a

@@ -255,6 +255,24 @@ static void test_attributes(void **state)
 	assert_int_equal(stun_decode(b, n, &m), INSEL_E_MALFORMED);
 }
 
+/* A request padded to the largest response's size, with and without a fingerprint. */
+static void test_padding(void **state)
+{
+	struct stun_message m = {.type = STUN_BINDING_REQUEST, .pad_to = STUN_MAX_RESPONSE};
+	uint8_t b[STUN_MAX_ENCODED];
+	size_t len;
+
+	(void)state;
+	for (int fp = 0; fp < 2; fp++) {
+		m.fingerprint = fp;
+		assert_int_equal(stun_encode(&m, b, sizeof b, &len), 0);
+		assert_true(len >= STUN_MAX_RESPONSE && len < STUN_MAX_RESPONSE + 4);
+		round_trip(&m);
+	}
+	m.pad_to = STUN_MAX_ENCODED + 1;
+	assert_int_equal(stun_encode(&m, b, sizeof b, &len), INSEL_E_TOO_BIG);
+}
+
 /* FINGERPRINT that is not the last attribute is refused. */
 static void test_fingerprint_not_last(void **state)
 {
@@ -279,6 +297,7 @@ int main(void)
 		cmocka_unit_test(test_encode_refusals),
 		cmocka_unit_test(test_decode_refusals),
 		cmocka_unit_test(test_attributes),
+		cmocka_unit_test(test_padding),
 		cmocka_unit_test(test_fingerprint_not_last),
 	};
 

@@ -1,0 +1,172 @@
+/* The principal's STUN responder (stun_server.h). A reflector on the open Internet is a
+ * tool for others' floods unless it is careful: it answers only a well-formed Binding
+ * request, never with more bytes than the request had (a spoofed source gains nothing),
+ * and at most STUN_RATE_PER_SECOND a second to any one source; everything else is dropped
+ * and counted, never answered. It runs on the daemon's loop and keeps no state beyond the
+ * rate table. */
+#include "stun_server.h"
+
+#include <string.h>
+#include <sys/socket.h>
+
+#include "log.h"
+#include "stun.h"
+
+/* Rate-limit key: the IPv4 address, or the IPv6 /64 (one host's share of a subnet). */
+static struct ip_addr source_key(const struct ip_addr *a)
+{
+	struct ip_addr k = *a;
+
+	if (k.family == AF_INET6)
+		memset(k.bytes + 8, 0, 8);
+	return k;
+}
+
+static size_t slot_of(const struct ip_addr *k)
+{
+	uint32_t h = 2166136261u;
+
+	for (size_t i = 0; i < sizeof k->bytes; i++)
+		h = (h ^ k->bytes[i]) * 16777619u;
+	return h % STUN_RATE_SLOTS;
+}
+
+/* A token bucket per source; a source that lands on another's slot takes it over fresh
+ * (so that no one can starve a source by colliding with it). */
+static bool rate_allows(struct stun_server *s, const struct ip_addr *from)
+{
+	struct ip_addr k = source_key(from);
+	struct stun_rate_slot *slot = &s->slots[slot_of(&k)];
+	uint64_t now = s->clock_ms();
+	uint64_t refill;
+
+	if (!ip_addr_equal(&slot->source, &k)) {
+		slot->source = k;
+		slot->last_ms = now;
+		slot->tokens_milli = STUN_RATE_BURST * 1000;
+	}
+	refill = (now - slot->last_ms) * STUN_RATE_PER_SECOND;
+	slot->last_ms = now;
+	slot->tokens_milli = refill >= STUN_RATE_BURST * 1000u ||
+					     slot->tokens_milli + refill > STUN_RATE_BURST * 1000u
+				     ? STUN_RATE_BURST * 1000u
+				     : slot->tokens_milli + (uint32_t)refill;
+	if (slot->tokens_milli < 1000)
+		return false;
+	slot->tokens_milli -= 1000;
+	return true;
+}
+
+/* The response, with a fingerprint if the request had one and it still fits. */
+static size_t encode_answer(const struct stun_message *req, const struct ip_endpoint *from,
+			    size_t limit, uint8_t *out, size_t cap)
+{
+	struct stun_message resp = {.type = STUN_BINDING_SUCCESS, .has_mapped = true,
+				    .mapped = *from, .fingerprint = req->fingerprint};
+	size_t len;
+
+	memcpy(resp.txid, req->txid, STUN_TXID_LEN);
+	if (stun_encode(&resp, out, cap, &len) == 0 && len <= limit)
+		return len;
+	resp.fingerprint = false;
+	if (stun_encode(&resp, out, cap, &len) == 0 && len <= limit)
+		return len;
+	return 0;
+}
+
+size_t stun_server_answer(struct stun_server *s, const uint8_t *data, size_t len,
+			  const struct ip_endpoint *from, uint8_t *out, size_t cap)
+{
+	struct stun_message req;
+	size_t n;
+
+	if (stun_decode(data, len, &req) != 0 || req.type != STUN_BINDING_REQUEST) {
+		s->malformed++;
+		return 0;
+	}
+	if (!rate_allows(s, &from->addr)) {
+		s->rate_limited++;
+		return 0;
+	}
+	n = encode_answer(&req, from, len, out, cap);
+	if (n == 0)
+		s->too_short++;
+	else
+		s->answered++;
+	return n;
+}
+
+static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	static char slab[2048];
+
+	(void)h;
+	(void)suggested;
+	*buf = uv_buf_init(slab, sizeof slab);
+}
+
+static void recv_cb(uv_udp_t *udp, ssize_t nread, const uv_buf_t *buf,
+		    const struct sockaddr *addr, unsigned flags)
+{
+	struct stun_server *s = udp->data;
+	struct ip_endpoint from;
+	uint8_t out[STUN_MAX_RESPONSE];
+	size_t n;
+	uv_buf_t reply;
+
+	if (nread <= 0 || !addr)
+		return;
+	if ((flags & UV_UDP_PARTIAL) || ip_endpoint_from_sockaddr(addr, &from)) {
+		s->malformed++; /* larger than any request we would answer */
+		return;
+	}
+	n = stun_server_answer(s, (const uint8_t *)buf->base, (size_t)nread, &from, out,
+			       sizeof out);
+	if (n == 0)
+		return;
+	reply = uv_buf_init((char *)out, (unsigned)n);
+	/* Best effort, like any UDP answer: a full socket buffer drops it. */
+	if (uv_udp_try_send(udp, &reply, 1, addr) < 0)
+		s->answered--;
+}
+
+int stun_server_start(struct stun_server *s, uv_loop_t *loop, const struct ip_endpoint *at,
+		      uint64_t (*clock_ms)(void))
+{
+	struct sockaddr_storage ss;
+	int rc;
+
+	memset(s, 0, sizeof *s);
+	s->clock_ms = clock_ms;
+	ip_endpoint_to_sockaddr(at, &ss);
+	if ((rc = uv_udp_init(loop, &s->udp)))
+		return rc;
+	s->udp.data = s;
+	if ((rc = uv_udp_bind(&s->udp, (const struct sockaddr *)&ss, 0)) ||
+	    (rc = uv_udp_recv_start(&s->udp, alloc_cb, recv_cb))) {
+		uv_close((uv_handle_t *)&s->udp, NULL);
+		return rc;
+	}
+	return 0;
+}
+
+uint16_t stun_server_port(const struct stun_server *s)
+{
+	struct sockaddr_storage ss;
+	struct ip_endpoint e;
+	int len = sizeof ss;
+
+	if (uv_udp_getsockname(&s->udp, (struct sockaddr *)&ss, &len) ||
+	    ip_endpoint_from_sockaddr((struct sockaddr *)&ss, &e))
+		return 0;
+	return e.port;
+}
+
+void stun_server_close(struct stun_server *s)
+{
+	log_info("STUN: %llu answered, %llu malformed, %llu too short to answer, %llu over "
+		 "the rate limit",
+		 (unsigned long long)s->answered, (unsigned long long)s->malformed,
+		 (unsigned long long)s->too_short, (unsigned long long)s->rate_limited);
+	uv_close((uv_handle_t *)&s->udp, NULL);
+}
