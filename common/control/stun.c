@@ -225,7 +225,8 @@ static int read_header(struct buf_reader *r, size_t len, struct stun_message *m)
 	if ((type & 0xC000) || cookie != STUN_MAGIC_COOKIE || length % 4)
 		return INSEL_E_MALFORMED;
 	if ((size_t)length + STUN_HEADER_LEN != len)
-		return length + STUN_HEADER_LEN > len ? INSEL_E_TRUNCATED : INSEL_E_MALFORMED;
+		return (size_t)length + STUN_HEADER_LEN > len ? INSEL_E_TRUNCATED
+							       : INSEL_E_MALFORMED;
 	if (type != STUN_BINDING_REQUEST && type != STUN_BINDING_SUCCESS)
 		return INSEL_E_PROTOCOL;
 	m->type = type;
