@@ -1,9 +1,10 @@
 /* The principal's STUN responder (stun_server.h). A reflector on the open Internet is a
  * tool for others' floods unless it is careful: it answers only a well-formed Binding
- * request, never with more bytes than the request had (a spoofed source gains nothing),
- * and at most STUN_RATE_PER_SECOND a second to any one source; everything else is dropped
- * and counted, never answered. It runs on the daemon's loop and keeps no state beyond the
- * rate table. */
+ * request, with at most 52 bytes (a bare 20-byte request, which standard clients send,
+ * must be answered), and at most STUN_RATE_PER_SECOND a second to any one source, so a
+ * spoofed victim receives at most a few hundred bytes a second whoever asks in its name;
+ * everything else is dropped and counted, never answered. It runs on the daemon's loop
+ * and keeps no state beyond the rate table. */
 #include "stun_server.h"
 
 #include <string.h>
@@ -57,21 +58,16 @@ static bool rate_allows(struct stun_server *s, const struct ip_addr *from)
 	return true;
 }
 
-/* The response, with a fingerprint if the request had one and it still fits. */
+/* The response: XOR-MAPPED-ADDRESS, and a fingerprint if the request had one. */
 static size_t encode_answer(const struct stun_message *req, const struct ip_endpoint *from,
-			    size_t limit, uint8_t *out, size_t cap)
+			    uint8_t *out, size_t cap)
 {
 	struct stun_message resp = {.type = STUN_BINDING_SUCCESS, .has_mapped = true,
 				    .mapped = *from, .fingerprint = req->fingerprint};
 	size_t len;
 
 	memcpy(resp.txid, req->txid, STUN_TXID_LEN);
-	if (stun_encode(&resp, out, cap, &len) == 0 && len <= limit)
-		return len;
-	resp.fingerprint = false;
-	if (stun_encode(&resp, out, cap, &len) == 0 && len <= limit)
-		return len;
-	return 0;
+	return stun_encode(&resp, out, cap, &len) == 0 ? len : 0;
 }
 
 size_t stun_server_answer(struct stun_server *s, const uint8_t *data, size_t len,
@@ -88,10 +84,8 @@ size_t stun_server_answer(struct stun_server *s, const uint8_t *data, size_t len
 		s->rate_limited++;
 		return 0;
 	}
-	n = encode_answer(&req, from, len, out, cap);
-	if (n == 0)
-		s->too_short++;
-	else
+	n = encode_answer(&req, from, out, cap);
+	if (n)
 		s->answered++;
 	return n;
 }
@@ -164,9 +158,8 @@ uint16_t stun_server_port(const struct stun_server *s)
 
 void stun_server_close(struct stun_server *s)
 {
-	log_info("STUN: %llu answered, %llu malformed, %llu too short to answer, %llu over "
-		 "the rate limit",
+	log_info("STUN: %llu answered, %llu malformed, %llu over the rate limit",
 		 (unsigned long long)s->answered, (unsigned long long)s->malformed,
-		 (unsigned long long)s->too_short, (unsigned long long)s->rate_limited);
+		 (unsigned long long)s->rate_limited);
 	uv_close((uv_handle_t *)&s->udp, NULL);
 }

@@ -26,7 +26,6 @@ struct stun_server {
 	uint64_t (*clock_ms)(void);
 	uint64_t answered;
 	uint64_t malformed;      /* not a well-formed Binding request */
-	uint64_t too_short;      /* the answer would be larger than the request */
 	uint64_t rate_limited;
 	struct stun_rate_slot slots[STUN_RATE_SLOTS];
 };
