@@ -16,6 +16,8 @@ packages=(
 	# integration tests, demo and benchmarks: namespaces, NAT, real applications
 	iproute2 nftables netcat-openbsd iperf3 iputils-ping iputils-tracepath sqlite3 procps
 	tcpdump
+	# NAT tests (tests/netns/nat.sh): flushing a router's mappings to simulate a rebinding
+	conntrack
 	# STUN interoperability: our codec against coturn's turnserver (tests/integration/stun.sh)
 	coturn
 	gnutls-bin

@@ -3,6 +3,9 @@
  * largest response (so a responder that never answers with more than it got answers),
  * waits up to a second, three times, and prints what the server saw:
  *   mapped ADDR:PORT local ADDR:PORT
+ * With a second argument the socket is bound to that local ADDRESS:PORT first, so that
+ * two servers can be asked from the same socket address (the NAT tests compare what each
+ * saw).
  * Exit 0 on an answer with this transaction id, 1 on none, 2 on a usage error. */
 #include <poll.h>
 #include <stdio.h>
@@ -44,20 +47,24 @@ static int exchange(int fd, const struct sockaddr_storage *to, socklen_t tolen,
 
 int main(int argc, char **argv)
 {
-	struct ip_endpoint server, local;
-	struct sockaddr_storage ss, ls;
-	socklen_t sslen, lslen = sizeof ls;
+	struct ip_endpoint server, local, bind_to;
+	struct sockaddr_storage ss, ls, bs;
+	socklen_t sslen, bslen = 0, lslen = sizeof ls;
 	struct stun_message resp;
 	char a[IP_STRLEN], b[IP_STRLEN];
 	int fd;
 
-	if (argc != 2 || ip_endpoint_parse(argv[1], &server)) {
-		fprintf(stderr, "usage: stun-query ADDRESS:PORT\n");
+	if (argc < 2 || argc > 3 || ip_endpoint_parse(argv[1], &server) ||
+	    (argc == 3 && ip_endpoint_parse(argv[2], &bind_to))) {
+		fprintf(stderr, "usage: stun-query ADDRESS:PORT [LOCAL-ADDRESS:PORT]\n");
 		return 2;
 	}
 	sslen = ip_endpoint_to_sockaddr(&server, &ss);
+	if (argc == 3)
+		bslen = ip_endpoint_to_sockaddr(&bind_to, &bs);
 	fd = socket(ss.ss_family, SOCK_DGRAM, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&ss, sslen) ||
+	if (fd < 0 || (bslen && bind(fd, (struct sockaddr *)&bs, bslen)) ||
+	    connect(fd, (struct sockaddr *)&ss, sslen) ||
 	    getsockname(fd, (struct sockaddr *)&ls, &lslen) ||
 	    ip_endpoint_from_sockaddr((struct sockaddr *)&ls, &local)) {
 		perror("stun-query");

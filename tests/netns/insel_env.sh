@@ -47,8 +47,17 @@ INSEL_PEER_PORT=${INSEL_PEER_PORT:-7445}
 # are not namespaces of their own and so would connect from another address.
 INSEL_CLIENT_SOURCE=${INSEL_CLIENT_SOURCE:-}
 
+# INSEL_WAN_ADDR[N]: site N's WAN address when it is not the format's (a gateway behind
+# a NAT router of tests/netns/nat_lib.sh has a private one).
+declare -A INSEL_WAN_ADDR
 lan_net() { printf "$INSEL_LAN_FORMAT" "$1"; }  # lan_net N: site N's LAN, less ".0"
-wan_addr() { printf "$INSEL_WAN_FORMAT" "$1"; }
+wan_addr() {
+	if [ -n "${INSEL_WAN_ADDR[$1]:-}" ]; then
+		echo "${INSEL_WAN_ADDR[$1]}"
+	else
+		printf "$INSEL_WAN_FORMAT" "$1"
+	fi
+}
 site_number() {  # site_number HOST|LETTER: 1 for a, a1, a2; 2 for b, b1, b2
 	case "$1" in a*) echo 1 ;; *) echo 2 ;; esac
 }

@@ -106,11 +106,21 @@ enable_forwarding() {  # enable_forwarding NAME
 # A site: gateway ns gw-X on the wan as 198.18.N.2, and a LAN bridge "lan" in the gateway
 # holding 10.N.0.1/24, with one veth per host.
 topo_site() {  # topo_site LETTER N HOST...
-	local x=$1 n=$2 h i=11 gw="${NS}gw-$1"
+	local x=$1 n=$2
 	shift 2
 	ns_add "gw-$x"
 	link_ns wan "198.18.$n.1/24" "gw-$x" "198.18.$n.2/24"
-	ip -n "$gw" route add default via "198.18.$n.1"
+	ip -n "${NS}gw-$x" route add default via "198.18.$n.1"
+	site_lan "$x" "$n" v-wan "$@"
+}
+
+# The inside of site X, whose gateway ns gw-X exists and has its uplink: forwarding, the
+# LAN bridge "lan" (10.N.0.1/24, fd0N::1/64), one host namespace per HOST, and the
+# gateway's masquerade of its LAN out of UPLINK (tests/netns/nat_lib.sh puts a NAT router
+# there instead of the wan).
+site_lan() {  # site_lan LETTER N UPLINK HOST...
+	local x=$1 n=$2 uplink=$3 h i=11 gw="${NS}gw-$1"
+	shift 3
 	enable_forwarding "gw-$x"
 	ip -n "$gw" link add lan type bridge
 	ip -n "$gw" addr add "10.$n.0.1/24" dev lan
@@ -132,7 +142,7 @@ topo_site() {  # topo_site LETTER N HOST...
 table ip insel_nat {
 	chain post {
 		type nat hook postrouting priority srcnat;
-		ip saddr 10.$n.0.0/24 oifname "v-wan" masquerade
+		ip saddr 10.$n.0.0/24 oifname "$uplink" masquerade
 	}
 }
 NFT

@@ -1,0 +1,257 @@
+#!/usr/bin/env bash
+# NAT test bed (issue 12): the topology of lib.sh with a router namespace between each
+# site's gateway and the simulated Internet, so that a gateway has no public address and
+# the router's nftables rules decide what the Internet sees of it: the behaviours real
+# home routers and carrier NATs have, a link of small MTU, UDP blocked, and a rebinding
+# (the router forgets its mappings) on demand. Everything lives in namespaces of this
+# run ($NS prefix); the root namespace gets nothing.
+#
+# Use:  source lib.sh; source insel_env.sh; source nat_lib.sh; netns_begin
+#       nat_internet; nat_site a 1 preserve a1 a2; nat_site b 2 none b1 b2; insel_deploy
+#
+# Layout (names carry the prefix $NS):
+#   ${NS}principal 198.18.0.2/24 --- ${NS}wan 198.18.0.1   (the principal, its STUN port)
+#   ${NS}nat-X  public side 198.18.N.2/24 --- ${NS}wan 198.18.N.1
+#               inside 100.64.N.1/24 --- ${NS}gw-X 100.64.N.2/24   (a NAT kind)
+#               inside 198.18.(100+N).1/24 --- ${NS}gw-X 198.18.(100+N).2/24   (kind none:
+#               the router only routes, the gateway has a public address)
+#   ${NS}gw-X   LAN 10.N.0.1/24 with its hosts, as lib.sh's topo_site
+#   nat_internet_host NAME M: another machine of the Internet at 198.18.M.2 (a STUN server,
+#               an attacker); M from 3 to 99.
+# Interfaces: in nat-X "v-wan" (public) and "v-gw-X" (inside); in gw-X "v-nat-X".
+#
+# NAT kinds (the router's table "ip insel_nat"):
+#   none          no translation: the gateway is on the Internet behind a plain router.
+#   preserve      `masquerade`: a mapping keeps the gateway's port when it is free, the same
+#                 for every destination (endpoint-independent mapping); inbound only on a
+#                 mapping's own 5-tuple (address- and port-dependent filtering): the common
+#                 home router; hole punching needs both sides to send.
+#   eim           endpoint-independent mapping AND filtering ("full cone") that moves the
+#                 port: UDP is translated statelessly, the port XOR 0x2000 (so a peer must
+#                 use the address STUN saw, never guess the gateway's own port); TCP is
+#                 masqueraded (the gateway still cannot be dialled).
+#   random        `masquerade random`: each destination gets its own port, chosen by a hash
+#                 (endpoint-dependent, "symmetric"): what forces a relay.
+#   fully-random  `masquerade fully-random`: each new mapping gets a random port.
+# Orthogonal to the kind: nat_block_udp X on|off (UDP dropped both ways through the
+# router), nat_mtu X MTU [blackhole] (the public link's MTU; blackhole: no ICMP "too big"
+# and no fragmentation on that link, oversize packets silently vanish), nat_rebind X.
+
+declare -A NAT_KIND   # NAT_KIND[X]: site X's NAT kind
+declare -A NAT_SITE_N # NAT_SITE_N[X]: site X's number
+declare -A NAT_EPOCH  # NAT_EPOCH[X]: how many times site X's mappings were rebound
+NAT_XOR_PORT=0x2000   # the eim kind's port translation (0x4000 after an odd rebinding)
+STUN_QUERY=${STUN_QUERY:-$INSEL_BUILD/tests/integration/stun-query}
+
+# The simulated Internet: the wan router and the principal's namespace on it.
+nat_internet() {
+	ns_add wan
+	enable_forwarding wan
+	ns_add principal
+	link_ns wan 198.18.0.1/24 principal 198.18.0.2/24
+	ip -n "${NS}principal" route add default via 198.18.0.1
+}
+
+# Another machine on the Internet: ${NS}NAME at 198.18.M.2/24, the wan at 198.18.M.1.
+nat_internet_host() {  # nat_internet_host NAME M
+	ns_add "$1"
+	link_ns wan "198.18.$2.1/24" "$1" "198.18.$2.2/24"
+	ip -n "${NS}$1" route add default via "198.18.$2.1"
+}
+
+# A site behind a router: the router ${NS}nat-X, the gateway ${NS}gw-X, its LAN and hosts;
+# its secondary's WAN address (insel_env.sh's wan_addr) is the gateway's.
+nat_site() {  # nat_site LETTER N KIND HOST...
+	local x=$1 n=$2 kind=$3 inside gwaddr
+	shift 3
+	case "$kind" in
+	none | preserve | eim | random | fully-random) ;;
+	*) fail "nat_site: unknown NAT kind $kind" ;;
+	esac
+	NAT_SITE_N[$x]=$n
+	NAT_KIND[$x]=$kind
+	NAT_EPOCH[$x]=0
+	ns_add "nat-$x"
+	ns_add "gw-$x"
+	enable_forwarding "nat-$x"
+	link_ns wan "198.18.$n.1/24" "nat-$x" "198.18.$n.2/24"
+	ip -n "${NS}nat-$x" route add default via "198.18.$n.1"
+	if [ "$kind" = none ]; then
+		inside="198.18.$((100 + n))"
+		ip -n "${NS}wan" route add "$inside.0/24" via "198.18.$n.2"
+	else
+		inside="100.64.$n"
+	fi
+	gwaddr="$inside.2"
+	link_ns "nat-$x" "$inside.1/24" "gw-$x" "$gwaddr/24"
+	ip -n "${NS}gw-$x" route add default via "$inside.1"
+	INSEL_WAN_ADDR[$n]=$gwaddr
+	site_lan "$x" "$n" "v-nat-$x" "$@"
+	nat_rules "$x"
+}
+
+# The two sites of insel_env.sh's deployment, behind routers of the kinds given.
+nat_two_sites() {  # nat_two_sites KIND-A KIND-B
+	nat_internet
+	nat_site a 1 "$1" a1 a2
+	nat_site b 2 "$2" b1 b2
+}
+
+nat_public_addr() { echo "198.18.${NAT_SITE_N[$1]}.2"; }  # the router's public address
+nat_gateway_addr() { wan_addr "${NAT_SITE_N[$1]}"; }       # the gateway's own
+nat_kind() { echo "${NAT_KIND[$1]}"; }
+
+# The router's translation for site X's kind, installed in one nft transaction (the old
+# table goes in the same step, so no packet sees a router without rules). An odd epoch
+# (after nat_rebind) moves every new mapping elsewhere: masquerading kinds to ports
+# 20000-29999, eim to the other port XOR.
+nat_rules() {  # nat_rules LETTER
+	local x=$1 n=${NAT_SITE_N[$1]} kind epoch=${NAT_EPOCH[$1]} gw pub flags="" range=""
+	kind=$(nat_kind "$x")
+	gw=$(nat_gateway_addr "$x")
+	pub=$(nat_public_addr "$x")
+	[ $((epoch % 2)) -eq 1 ] && range=" to :20000-29999"
+	case "$kind" in
+	random) flags=" random" ;;
+	fully-random) flags=" fully-random" ;;
+	esac
+	{
+		echo "table ip insel_nat {}"
+		echo "delete table ip insel_nat"
+		echo "table ip insel_nat {"
+		if [ "$kind" = eim ]; then
+			local xor=$NAT_XOR_PORT
+			[ $((epoch % 2)) -eq 1 ] && xor=0x4000
+			cat <<NFT
+	chain stateless_in {
+		type filter hook prerouting priority raw;
+		iifname "v-gw-$x" ip saddr $gw meta l4proto udp notrack
+		iifname "v-wan" ip daddr $pub meta l4proto udp notrack ip daddr set $gw udp dport set udp dport ^ $xor
+	}
+	chain stateless_out {
+		type filter hook postrouting priority srcnat;
+		oifname "v-wan" ip saddr $gw meta l4proto udp ip saddr set $pub udp sport set udp sport ^ $xor
+	}
+NFT
+		fi
+		if [ "$kind" != none ]; then
+			cat <<NFT
+	chain post {
+		type nat hook postrouting priority srcnat;
+		oifname "v-wan" ip saddr 100.64.$n.0/24 meta l4proto { tcp, udp } masquerade$range$flags
+		oifname "v-wan" ip saddr 100.64.$n.0/24 masquerade$flags
+	}
+NFT
+		fi
+		echo "}"
+	} | in_ns "nat-$x" nft -f - || fail "cannot install the NAT rules of site $x"
+}
+
+# Changes site X's NAT kind (any but none, which needs other addresses) and forgets the
+# mappings made under the old one.
+nat_set_kind() {  # nat_set_kind LETTER KIND
+	[ "$(nat_kind "$1")" != none ] && [ "$2" != none ] ||
+		fail "nat_set_kind: a site cannot change to or from kind none"
+	NAT_KIND[$1]=$2
+	nat_rules "$1"
+	nat_flush "$1"
+}
+
+# The router forgets every mapping (its connection tracking table).
+nat_flush() { in_ns "nat-$1" conntrack -F >/dev/null 2>&1 || true; }
+
+# A rebinding: the router forgets its mappings and makes the next ones with other ports
+# (a NAT reboot, a carrier's mapping time-out), so a gateway's public port changes under
+# a running call.
+nat_rebind() {  # nat_rebind LETTER
+	NAT_EPOCH[$1]=$((NAT_EPOCH[$1] + 1))
+	nat_rules "$1"
+	nat_flush "$1"
+}
+
+# The router's UDP mappings as conntrack lists them (for the logs).
+nat_mappings() { in_ns "nat-$1" conntrack -L -p udp 2>/dev/null || true; }
+
+# UDP through site X's router dropped both ways (a firewall that allows only TCP), or
+# allowed again.
+nat_block_udp() {  # nat_block_udp LETTER on|off
+	local rules="table ip insel_block {}
+delete table ip insel_block"
+	if [ "$2" = on ]; then
+		rules+="
+table ip insel_block {
+	chain forward_filter {
+		type filter hook forward priority filter;
+		meta l4proto udp counter drop
+	}
+}"
+	fi
+	in_ns "nat-$1" nft -f - <<<"$rules" || fail "cannot change site $1's UDP filter"
+}
+
+# The MTU of the link between site X's router and the Internet (both ends). With
+# "blackhole", packets over it vanish without a trace: the router and the wan drop
+# rather than fragment them and send no ICMP "fragmentation needed" (the wan's rule holds
+# for every site: Internet routers that filter ICMP).
+nat_mtu() {  # nat_mtu LETTER MTU [blackhole]
+	local x=$1 mtu=$2
+	ip -n "${NS}nat-$x" link set v-wan mtu "$mtu"
+	ip -n "${NS}wan" link set "v-nat-$x" mtu "$mtu"
+	[ "${3:-}" = blackhole ] || return 0
+	in_ns "nat-$x" nft -f - <<NFT || fail "cannot make site $x's link a black hole"
+table ip insel_mtu {
+	chain forward_filter {
+		type filter hook forward priority filter;
+		oifname "v-wan" ip length > $mtu counter drop
+	}
+	chain output_filter {
+		type filter hook output priority filter;
+		icmp type destination-unreachable icmp code frag-needed counter drop
+	}
+}
+NFT
+	in_ns wan nft -f - <<NFT || fail "cannot make site $x's link a black hole"
+table ip insel_mtu_$x {
+	chain forward_filter {
+		type filter hook forward priority filter;
+		oifname "v-nat-$x" ip length > $mtu counter drop
+	}
+	chain output_filter {
+		type filter hook output priority filter;
+		icmp type destination-unreachable icmp code frag-needed counter drop
+	}
+}
+NFT
+}
+
+# ---- STUN from inside the topology ----
+
+# One Binding exchange from namespace NAME (tests/integration/stun_query.c), from LOCAL
+# (ADDRESS:PORT) if given: prints "mapped ADDR:PORT local ADDR:PORT[ fingerprint]".
+stun_query_from() {  # stun_query_from NAME SERVER [LOCAL]
+	in_ns "$1" "$STUN_QUERY" "$2" ${3:+"$3"}
+}
+mapped_of() { sed -n 's/^mapped \([^ ]*\) .*/\1/p' <<<"$1"; }  # mapped_of "$(stun_query_from ..)"
+
+# coturn's turnserver as a plain STUN server in namespace NAME on ADDRESS:3478, its PID in
+# $COTURN_PID; returns 1 (after saying why) when turnserver is missing or did not start.
+coturn_start() {  # coturn_start NAME ADDRESS
+	local conf=$NETNS_TMP/turnserver-$1.conf
+	command -v turnserver >/dev/null || { echo "turnserver is not installed" >&2; return 1; }
+	cat >"$conf" <<EOF
+listening-ip=$2
+relay-ip=$2
+listening-port=3478
+stun-only
+no-tcp
+no-tls
+no-dtls
+no-cli
+log-file=$NETNS_TMP/turnserver-$1.log
+pidfile=$NETNS_TMP/turnserver-$1.pid
+userdb=$NETNS_TMP/turndb-$1
+EOF
+	spawn_in_ns "$1" "$NETNS_TMP/turnserver-$1.out" turnserver -c "$conf"
+	COTURN_PID=$LAST_PID
+	wait_port "$1" 3478 udp 10
+}
