@@ -1,0 +1,297 @@
+#!/usr/bin/env bash
+# Integration: gateways behind NAT (issue 12), on the NAT test bed of nat_lib.sh: each site's
+# gateway behind a router namespace whose nftables rules are the NAT, the principal and a
+# coturn STUN server on the simulated Internet. Real processes, real TLS, real UDP.
+#   - STUN discovery from behind each kind of NAT, against the principal's responder and
+#     against coturn, from one socket: the mapped address is always the router's public
+#     one; masquerade keeps the gateway's port, the full-cone NAT moves it the same way
+#     for both servers, per-destination NATs give each server its own port; with UDP
+#     blocked nothing answers;
+#   - a caller behind a port-preserving NAT calls out to a public site: a UDP call carries
+#     datagrams intact both ways, a network call carries ping and a TCP transfer;
+#   - a rebinding mid-call (the caller's NAT forgets its mappings and moves the call to
+#     another public port while a stream flows): the call goes on, the gap is measured and
+#     is at most one keep-alive interval;
+#   - a lying and flooding STUN responder on the Internet (forged Binding responses naming
+#     itself, junk, random frames, the call's own frames overheard and replayed, some
+#     with the caller's public address forged as their source) moves nothing: the call
+#     keeps carrying traffic intact, the attacker receives none of it, and the
+#     auxiliaries survive;
+#   - a trunk from the site behind NAT to the public one comes up and carries ping and
+#     an iperf3 transfer.
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+source "$here/lib.sh"
+source "$here/insel_env.sh"
+source "$here/nat_lib.sh"
+GAP_PROBE=$here/gap_probe.py
+netns_begin
+
+# iperf_through LABEL SERVER-HOST ADDR PORT [SECONDS]: an iperf3 TCP transfer from a1 (or
+# from the other site's first host when the server is on site A), checked and summed up.
+iperf_through() {
+	local label=$1 server=$2 addr=$3 port=$4 secs=${5:-2} client=a1 pid out rate
+	[ "${server:0:1}" = a ] && client=b1
+	spawn_in_ns "$server" "$NETNS_TMP/iperf-s-$port.log" iperf3 -s -1 -p "$port"
+	pid=$LAST_PID
+	wait_port "$server" "$port" tcp 5
+	out=$(in_ns "$client" timeout $((secs + 15)) iperf3 -c "$addr" -p "$port" -t "$secs" -J 2>&1)
+	stop_pid "$pid"
+	rate=$(python3 -c '
+import json, sys
+e = json.load(sys.stdin)["end"]["sum_received"]
+print("%d bytes, %.0f Mbit/s" % (e["bytes"], e["bits_per_second"] / 1e6))' <<<"$out" 2>/dev/null)
+	check "$label ($client -> $addr: ${rate:-failed})" test -n "$rate"
+}
+
+# Site A behind a router (its kind changes below), site B public; a second STUN server
+# and an attacker elsewhere on the Internet.
+nat_two_sites preserve none
+nat_internet_host stun2 9
+nat_internet_host mallory 8
+PRINCIPAL_STUN=198.18.0.2:3478
+COTURN_STUN=198.18.9.2:3478
+
+# ---- STUN discovery from behind each kind of NAT ----
+insel_pki
+insel_directory
+start_principal || fail "the principal did not start"
+wait_port principal 3478 udp 10 || fail "the principal's STUN responder is not there"
+have_coturn=1
+coturn_start stun2 198.18.9.2 || have_coturn=""
+[ -n "$have_coturn" ] || echo "SKIP - the coturn half of discovery (turnserver did not start)"
+
+# discovery KIND: asks both servers from one socket of gw-a and checks what they saw.
+discovery() {
+	local kind=$1 gw pub local_ep m1 m2 o1 o2
+	nat_set_kind a "$kind"
+	gw=$(nat_gateway_addr a)
+	pub=$(nat_public_addr a)
+	local_ep="$gw:$((40000 + RANDOM % 1000))"
+	o1=$(stun_query_from gw-a "$PRINCIPAL_STUN" "$local_ep" 2>&1)
+	m1=$(mapped_of "$o1")
+	check "$kind: the principal's STUN sees the router's address ($o1)" \
+		test "${m1%:*}" = "$pub"
+	[ -n "$have_coturn" ] || return
+	o2=$(stun_query_from gw-a "$COTURN_STUN" "$local_ep" 2>&1)
+	m2=$(mapped_of "$o2")
+	check "$kind: coturn sees the router's address too ($o2)" test "${m2%:*}" = "$pub"
+	case "$kind" in
+	preserve)
+		check "preserve: the gateway's port is kept for both servers" \
+			test "${m1#*:}" = "${local_ep#*:}" -a "${m2#*:}" = "${local_ep#*:}" ;;
+	eim)
+		check "eim: both servers see one mapping, not the gateway's port ($m1, $m2)" \
+			test "$m1" = "$m2" -a "${m1#*:}" != "${local_ep#*:}" ;;
+	random | fully-random)
+		check "$kind: each server sees its own port ($m1, $m2)" test "$m1" != "$m2" ;;
+	esac
+}
+for kind in preserve eim random fully-random; do
+	discovery "$kind"
+done
+nat_set_kind a preserve
+out=$(stun_query_from gw-b "$PRINCIPAL_STUN" 2>&1)
+check "no NAT: the public gateway sees its own address ($out)" \
+	test "$(mapped_of "$out")" = "$(sed -n 's/.* local \([^ ]*\).*/\1/p' <<<"$out")"
+nat_block_udp a on
+check "UDP blocked: no STUN answer comes back" \
+	bash -c "! ip netns exec ${NS}gw-a $STUN_QUERY $PRINCIPAL_STUN >/dev/null 2>&1"
+nat_block_udp a off
+
+# ---- the secondaries: site A behind a port-preserving NAT ----
+start_secondary a 1 || fail "secondary a did not start"
+start_secondary b 2 || fail "secondary b did not start"
+wait_registered || fail "secondaries did not register"
+
+# ---- a caller behind NAT calls out ----
+listen_as b1 bob "$NETNS_TMP/listen-bob.log" --auto-answer --tun || fail "bob cannot listen"
+spawn_in_ns b1 "$NETNS_TMP/echo-b1.log" python3 "$UDP_TOOL" echo 5004,5005 --count 100000 \
+	--timeout 200
+out=$(insel_as a1 alice call bob@lan-b --udp 5004,5005 2>&1)
+echo "$out"
+check "alice behind NAT calls bob on the public site" contains "$out" " up "
+call1=$(call_id_of "$out")
+check "the call carries 1000-byte datagrams intact both ways" \
+	in_ns a1 python3 "$UDP_TOOL" send 10.1.0.1 5004 --count 20 --size 1000
+check "and 9000-byte ones (fragmented by the channel)" \
+	in_ns a1 python3 "$UDP_TOOL" send 10.1.0.1 5005 --count 3 --size 9000
+
+out=$(insel_as a1 alice call 10.2.0.11 --tun 2>&1)
+echo "$out"
+check "a network call from behind NAT goes up" contains "$out" " up "
+tun_call=$(call_id_of "$out")
+check "ping a1 -> b1 through it" wait_ping a1 10.2.0.11 10
+check "ping b1 -> a1 back through it" pings b1 10.1.0.11 3
+iperf_through "iperf3 TCP through the network call" b1 10.2.0.11 5201
+insel_as a1 alice hangup "$tun_call" >/dev/null 2>&1
+
+# ---- rebinding mid-call ----
+# A stream through the UDP call, one datagram every 10 ms for 6 s; after 2 s site A's
+# router forgets its mappings and makes new ones on other ports (nat_rebind), so the
+# call's frames suddenly come from a new public port.
+keepalive_ms=500
+[ "$INSEL_KEEPALIVE" = 500ms ] || fail "this test assumes INSEL_KEEPALIVE=500ms"
+before=$(nat_mappings a | grep -o 'dst=198.18.1.2 sport=[0-9]* dport=[0-9]*' | sort -u)
+spawn_in_ns a1 "$NETNS_TMP/gap.log" python3 "$GAP_PROBE" 10.1.0.1 5004 --count 600 \
+	--interval 0.01 --linger 1.5
+gap_pid=$LAST_PID
+sleep 2
+nat_rebind a
+wait "$gap_pid"
+after=$(nat_mappings a | grep -o 'dst=198.18.1.2 sport=[0-9]* dport=[0-9]*' | sort -u)
+echo "mappings before: $before"
+echo "mappings after:  $after"
+gap=$(sed -n 's/.*longest_gap_ms \([0-9]*\).*/\1/p' "$NETNS_TMP/gap.log")
+echo "rebinding: $(cat "$NETNS_TMP/gap.log")"
+echo "rebinding gap: ${gap:-none} ms (keep-alive interval $keepalive_ms ms)"
+check "the router moved the call to another public port" \
+	bash -c "grep -q 'dport=2[0-9][0-9][0-9][0-9]' <<<'$after'"
+check "the call went on through the rebinding: the gap (${gap:-none} ms) is at most one keep-alive interval" \
+	test -n "$gap" -a "${gap:-99999}" -le "$keepalive_ms"
+check "and still carries datagrams intact both ways" \
+	in_ns a1 python3 "$UDP_TOOL" send 10.1.0.1 5004 --count 20 --size 600
+
+# ---- a lying and flooding STUN responder on the Internet ----
+# Mallory learns the call's two public endpoints and overhears some of its frames (as
+# anyone on the path could) and sends to the public gateway's auxiliary: the overheard
+# frames again, Binding success responses naming herself, junk with the STUN cookie,
+# frames with random session ids, and datagrams with the caller's router address forged
+# as their source; then checks nothing moved.
+# The callee's auxiliary's WAN socket (the only auxiliary on gw-b now), and the call's
+# flow as site A's router tracks it, "src=100.64.1.2 dst=B sport=S dport=PORT src=B
+# dst=198.18.1.2 sport=PORT dport=PUBLIC": the caller's router forwards from PUBLIC.
+aux_b=$(in_ns gw-b ss -uanp | awk -v gw="$(nat_gateway_addr b)" \
+	'/insel-auxiliary/ && index($4, gw ":") == 1 {print $4; exit}')
+flow=$(nat_mappings a | grep -E "^udp +[0-9]+ +[0-9]+ src=$(nat_gateway_addr a) dst=${aux_b%:*} sport=[0-9]+ dport=${aux_b#*:} " |
+	head -n 1)
+caller_pub="$(nat_public_addr a):$(grep -o 'dport=[0-9]*' <<<"$flow" | tail -n 1 | cut -d= -f2)"
+echo "the call's flow at site A's router: $flow"
+echo "the callee's auxiliary: $aux_b, talking to $caller_pub"
+check "the call's flow is found at site A's router" test -n "$flow"
+caller_pub_next="$(nat_public_addr a).$((${caller_pub#*:} + 1))"  # as tcpdump prints it
+spawn_in_ns mallory "$NETNS_TMP/mallory-dump.txt" timeout 30 tcpdump -i v-wan -n -l \
+	"udp and src host $(nat_gateway_addr b)"
+dump_pid=$LAST_PID
+for _ in $(seq 1 50); do grep -qs "listening on" "$NETNS_TMP/mallory-dump.txt" && break; sleep 0.1; done
+cat >"$NETNS_TMP/mallory.py" <<'PY'
+import os, random, socket, struct, sys, time, zlib
+target_host, target_port = sys.argv[1].rsplit(":", 1)
+target = (target_host, int(target_port))
+forged_host, forged_port = sys.argv[2].rsplit(":", 1)
+COOKIE = 0x2112A442
+me = "198.18.8.2"
+
+def binding_success(mapped_ip, mapped_port):
+    txid = os.urandom(12)
+    xport = mapped_port ^ (COOKIE >> 16)
+    xip = bytes(a ^ b for a, b in zip(socket.inet_aton(mapped_ip), struct.pack(">I", COOKIE)))
+    attr = struct.pack(">HHxBH", 0x0020, 8, 1, xport) + xip
+    msg = struct.pack(">HHI", 0x0101, len(attr) + 8, COOKIE) + txid + attr
+    return msg + struct.pack(">HHI", 0x8028, 4, (zlib.crc32(msg) ^ 0x5354554E) & 0xFFFFFFFF)
+
+def udp_checksum(src, dst, seg):
+    pseudo = socket.inet_aton(src) + socket.inet_aton(dst) + struct.pack(">BBH", 0, 17, len(seg))
+    data = pseudo + seg + (b"\0" if len(seg) % 2 else b"")
+    s = sum(struct.unpack(">%dH" % (len(data) // 2), data))
+    while s >> 16:
+        s = (s & 0xFFFF) + (s >> 16)
+    return (~s & 0xFFFF) or 0xFFFF
+
+def spoofed(src, sport, dst, dport, payload):
+    seg = struct.pack(">HHHH", sport, dport, 8 + len(payload), 0) + payload
+    seg = seg[:6] + struct.pack(">H", udp_checksum(src, dst, seg)) + seg[8:]
+    ip = struct.pack(">BBHHHBBH4s4s", 0x45, 0, 20 + len(seg), random.randrange(65536), 0, 64,
+                     17, 0, socket.inet_aton(src), socket.inet_aton(dst))
+    return ip + seg
+
+def captured_payloads(path):
+    """The UDP payloads of a pcap file of Ethernet frames (tcpdump -w)."""
+    data = open(path, "rb").read()
+    out, off = [], 24
+    while off + 16 <= len(data):
+        incl = struct.unpack("<I", data[off + 8:off + 12])[0]
+        frame = data[off + 16:off + 16 + incl]
+        off += 16 + incl
+        ip = frame[14:]
+        if len(ip) > 28 and ip[9] == 17:
+            out.append(ip[(ip[0] & 15) * 4 + 8:])
+    return out
+
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+raw = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+sent = 0
+# Authentic frames of the call, captured on the way: replayed from Mallory's address and
+# with the caller's router address forged, they must neither be accepted nor move anything.
+replayed = captured_payloads(sys.argv[3]) if len(sys.argv) > 3 else []
+for pkt in replayed:
+    s.sendto(pkt, target)
+    raw.sendto(spoofed(forged_host, int(forged_port) + 1, target[0], target[1], pkt), target)
+    sent += 2
+print(f"mallory replayed {len(replayed)} captured frames", flush=True)
+deadline = time.monotonic() + 10
+for i in range(3000):
+    if time.monotonic() > deadline:
+        break
+    kind = i % 5
+    if kind == 0:
+        pkt = binding_success(me, 40000 + i % 100)  # "you are Mallory"
+    elif kind == 1:
+        pkt = struct.pack(">HHI", 0x0001, 0, COOKIE) + os.urandom(12)  # a request
+    elif kind == 2:
+        pkt = os.urandom(random.randrange(1, 1400))
+    else:
+        # frames of types 1..4 with random session ids and counters, and the
+        # STUN cookie where a session id would be
+        ftype = random.randrange(1, 5)
+        sid = COOKIE if i % 7 == 0 else random.randrange(1 << 32)
+        pkt = bytes([ftype, 0, 0, 0]) + struct.pack(">I", sid) + os.urandom(random.randrange(8, 200))
+    if kind == 4:
+        raw.sendto(spoofed(forged_host, int(forged_port) + 1, target[0], target[1], pkt), target)
+    else:
+        s.sendto(pkt, target)
+    sent += 1
+print(f"mallory sent {sent} datagrams", flush=True)
+PY
+spawn_in_ns gw-b "$NETNS_TMP/gw-b-dump.txt" timeout 30 tcpdump -i v-nat-b -n -l \
+	"udp and dst host ${aux_b%:*} and dst port ${aux_b#*:} and (src host 198.18.8.2 or src port $((${caller_pub#*:} + 1)))"
+gw_dump_pid=$LAST_PID
+for _ in $(seq 1 50); do grep -qs "listening on" "$NETNS_TMP/gw-b-dump.txt" && break; sleep 0.1; done
+# What Mallory overheard of the call on the Internet: 20 frames toward the callee.
+spawn_in_ns wan "$NETNS_TMP/capture.out" timeout 20 tcpdump -i v-nat-b -n -c 20 \
+	-w "$NETNS_TMP/call.pcap" "udp and src host ${caller_pub%:*} and dst port ${aux_b#*:}"
+capture_pid=$LAST_PID
+sleep 1
+in_ns a1 python3 "$UDP_TOOL" send 10.1.0.1 5004 --count 30 --size 300 >/dev/null
+wait "$capture_pid"
+out=$(in_ns mallory python3 "$NETNS_TMP/mallory.py" "$aux_b" "$caller_pub" "$NETNS_TMP/call.pcap")
+echo "$out"
+check "Mallory overheard frames of the call and replayed them" contains "$out" "replayed [1-9]"
+sleep 0.5
+stop_pid "$gw_dump_pid"
+check "the flood reached the callee's gateway, forged sources too ($(grep -c "198.18.8.2" "$NETNS_TMP/gw-b-dump.txt") from Mallory, $(grep -c "^.*IP $caller_pub_next " "$NETNS_TMP/gw-b-dump.txt") forged)" \
+	both test "$(grep -c 198.18.8.2 "$NETNS_TMP/gw-b-dump.txt")" -gt 1000 -- \
+	grep -q "IP $caller_pub_next " "$NETNS_TMP/gw-b-dump.txt"
+sleep 0.5
+check "after the flood the call still carries datagrams intact both ways" \
+	in_ns a1 python3 "$UDP_TOOL" send 10.1.0.1 5004 --count 30 --size 800
+sleep 0.5
+stop_pid "$dump_pid"
+check "Mallory received nothing of the call ($(grep -c ' UDP' "$NETNS_TMP/mallory-dump.txt") datagrams)" \
+	bash -c "! grep -q 'UDP' $NETNS_TMP/mallory-dump.txt"
+check "the caller's router still carries the call on the same mapping" \
+	bash -c "ip netns exec ${NS}nat-a conntrack -L -p udp 2>/dev/null | grep -q 'dport=${caller_pub#*:} '"
+check "both auxiliaries survived" both test "$(aux_count a)" -ge 1 -- test "$(aux_count b)" -ge 1
+insel_as a1 alice hangup "$call1" >/dev/null 2>&1
+check "the call ends cleanly" wait_aux_count a 0 5
+
+# ---- a trunk from the site behind NAT ----
+stop_pid "${SECONDARY_PID[a]}"
+stop_pid "${SECONDARY_PID[b]}"
+start_trunk_pair
+check "the trunk from behind NAT carries ping a1 -> b1" pings a1 10.2.0.11 3
+check "and b1 -> a1" pings b1 10.1.0.11 3
+iperf_through "iperf3 TCP through the trunk" b1 10.2.0.11 5202
+iperf_through "iperf3 TCP the other way through the trunk" a1 10.1.0.11 5203
+
+finish_checks
