@@ -49,6 +49,20 @@ fail:
 	return NULL;
 }
 
+static json_t *endpoint_list(const struct ip_endpoint *e, size_t n)
+{
+	json_t *list = json_array();
+	char text[IP_STRLEN];
+
+	for (size_t i = 0; list && i < n; i++)
+		if (json_array_append_new(list, json_string(ip_endpoint_format(&e[i], text,
+										sizeof text)))) {
+			json_decref(list);
+			return NULL;
+		}
+	return list;
+}
+
 json_t *aux_bind_request_to_json(const struct aux_bind_request *req)
 {
 	json_t *j = msg_request("bind", 0);
@@ -67,6 +81,8 @@ json_t *aux_bind_request_to_json(const struct aux_bind_request *req)
 		rc = rc ? rc : json_object_set_new(j, "user", json_string(req->user));
 	if (req->has_uid)
 		rc = rc ? rc : json_object_set_new(j, "uid", json_integer(req->uid));
+	if (req->nstun)
+		rc = rc ? rc : json_object_set_new(j, "stun", endpoint_list(req->stun, req->nstun));
 	if (rc) {
 		json_decref(j);
 		return NULL;
@@ -88,6 +104,12 @@ static json_t *reply_channel(const struct aux_bind_reply *r, unsigned i)
 	return ch;
 }
 
+static json_t *nat_to_json(const struct aux_bind_reply *r)
+{
+	return json_pack("{s:s, s:o}", "mapping", nat_mapping_name(r->mapping), "mapped",
+			 endpoint_list(r->mapped, r->nmapped));
+}
+
 json_t *aux_bind_reply_to_json(json_int_t id, const struct aux_bind_reply *reply)
 {
 	json_t *j = msg_reply_ok(id), *channels = json_array();
@@ -104,7 +126,10 @@ json_t *aux_bind_reply_to_json(json_int_t id, const struct aux_bind_reply *reply
 	}
 	/* json_object_set_new takes the reference even when it fails. */
 	if (json_object_set_new(j, "channels", channels) ||
-	    json_object_set_new(j, "wan_port", json_integer(reply->wan_port))) {
+	    json_object_set_new(j, "wan_port", json_integer(reply->wan_port)) ||
+	    (reply->ncand && json_object_set_new(j, "candidates",
+						 candidates_to_json(reply->cand, reply->ncand))) ||
+	    (reply->has_nat && json_object_set_new(j, "nat", nat_to_json(reply)))) {
 		json_decref(j);
 		return NULL;
 	}
@@ -288,6 +313,41 @@ static int get_identity(const json_t *j, struct aux_bind_request *req, char *why
 	return 0;
 }
 
+/* A list of at most max "ADDRESS:PORT" strings, each with a specified address and a
+ * non-zero port. what is the list's field name, for the sentence. */
+static int get_endpoints(const json_t *list, const char *what, struct ip_endpoint *out,
+			 size_t max, size_t *n, char *why, size_t whylen)
+{
+	static const uint8_t zero[16];
+	const json_t *v;
+	size_t i;
+
+	if (!json_is_array(list) || json_array_size(list) > max)
+		return err_set(why, whylen, INSEL_E_BAD_FIELD, "field '%s' must be an array of at "
+			       "most %zu endpoints", what, max);
+	json_array_foreach(list, i, v) {
+		const char *text = json_string_value(v);
+
+		if (!text || ip_endpoint_parse(text, &out[i]) || out[i].port == 0 ||
+		    memcmp(out[i].addr.bytes, zero, out[i].addr.family == AF_INET ? 4 : 16) == 0)
+			return err_set(why, whylen, INSEL_E_BAD_FIELD, "field '%s[%zu]' must be "
+				       "ADDRESS:PORT with a specified address and a non-zero port",
+				       what, i);
+	}
+	*n = json_array_size(list);
+	return 0;
+}
+
+static int get_stun(const json_t *j, struct aux_bind_request *req, char *why, size_t whylen)
+{
+	const json_t *list = json_object_get(j, "stun");
+
+	if (!list)
+		return 0;
+	return get_endpoints(list, "stun", req->stun, AUX_STUN_MAX, &req->nstun, why,
+			     whylen);
+}
+
 int aux_bind_request_from_json(const json_t *j, struct aux_bind_request *out, char *why,
 			       size_t whylen)
 {
@@ -303,7 +363,8 @@ int aux_bind_request_from_json(const json_t *j, struct aux_bind_request *out, ch
 	    (rc = get_addr(j, "wan_addr", &out->wan_addr, why, whylen)) != 0 ||
 	    (rc = get_channels(j, out, why, whylen)) != 0 ||
 	    (!out->tun && (rc = get_party(j, out, why, whylen)) != 0) ||
-	    (rc = get_lan_addr6(j, out, why, whylen)) != 0)
+	    (rc = get_lan_addr6(j, out, why, whylen)) != 0 ||
+	    (rc = get_stun(j, out, why, whylen)) != 0)
 		return rc;
 	return get_identity(j, out, why, whylen);
 }
@@ -333,6 +394,32 @@ static int get_tun_channel(const json_t *ch, struct aux_bind_reply *out, char *w
 	return 0;
 }
 
+/* "candidates" and "nat", both optional (an auxiliary asked no STUN server, or an older
+ * one, sends neither). */
+static int get_discovery(const json_t *j, struct aux_bind_reply *out, char *why,
+			 size_t whylen)
+{
+	const json_t *list = json_object_get(j, "candidates"), *nat = json_object_get(j, "nat");
+	const char *mapping;
+	json_t *mapped;
+	char reason[192];
+
+	if (list && candidates_from_json(list, out->cand, CAND_MAX, &out->ncand, reason,
+					 sizeof reason))
+		return malformed(why, whylen, reason);
+	if (!nat)
+		return 0;
+	if (!json_is_object(nat) || msg_get_str(nat, "mapping", &mapping) ||
+	    nat_mapping_from_name(mapping, &out->mapping) ||
+	    msg_get_array(nat, "mapped", AUX_STUN_MAX, &mapped))
+		return malformed(why, whylen, "nat");
+	if (get_endpoints(mapped, "nat.mapped", out->mapped, AUX_STUN_MAX, &out->nmapped,
+			  reason, sizeof reason))
+		return malformed(why, whylen, reason);
+	out->has_nat = true;
+	return 0;
+}
+
 int aux_bind_reply_from_json(const json_t *j, struct aux_bind_reply *out, char *why,
 			     size_t whylen)
 {
@@ -344,6 +431,8 @@ int aux_bind_reply_from_json(const json_t *j, struct aux_bind_reply *out, char *
 	if (msg_get_int(j, "wan_port", 1, 65535, &port))
 		return malformed(why, whylen, "wan_port");
 	out->wan_port = (uint16_t)port;
+	if (get_discovery(j, out, why, whylen))
+		return INSEL_E_BAD_FIELD;
 	if (msg_get_array(j, "channels", SEC_MAX_CHANNELS, &channels) ||
 	    json_array_size(channels) == 0)
 		return malformed(why, whylen, "channels");
@@ -385,6 +474,28 @@ static bool same_tun(const struct aux_bind_tun *a, const struct aux_bind_tun *b)
 	       same_prefixes(a->remote, b->remote, a->nremote);
 }
 
+static bool same_endpoints(const struct ip_endpoint *a, size_t na,
+			   const struct ip_endpoint *b, size_t nb)
+{
+	if (na != nb)
+		return false;
+	for (size_t i = 0; i < na; i++)
+		if (a[i].port != b[i].port || !ip_addr_equal(&a[i].addr, &b[i].addr))
+			return false;
+	return true;
+}
+
+static bool same_discovery(const struct aux_bind_reply *a, const struct aux_bind_reply *b)
+{
+	if (a->ncand != b->ncand || a->has_nat != b->has_nat)
+		return false;
+	for (size_t i = 0; i < a->ncand; i++)
+		if (!candidate_equal(&a->cand[i], &b->cand[i]))
+			return false;
+	return !a->has_nat || (a->mapping == b->mapping &&
+			       same_endpoints(a->mapped, a->nmapped, b->mapped, b->nmapped));
+}
+
 bool aux_bind_request_equal(const struct aux_bind_request *a,
 			    const struct aux_bind_request *b)
 {
@@ -392,7 +503,8 @@ bool aux_bind_request_equal(const struct aux_bind_request *a,
 	    !ip_addr_equal(&a->wan_addr, &b->wan_addr) || a->has_lan_addr6 != b->has_lan_addr6 ||
 	    (a->has_lan_addr6 && !ip_addr_equal(&a->lan_addr6, &b->lan_addr6)) ||
 	    a->nchannels != b->nchannels || a->tun != b->tun || !same_text(a->user, b->user) ||
-	    a->has_uid != b->has_uid || (a->has_uid && a->uid != b->uid))
+	    a->has_uid != b->has_uid || (a->has_uid && a->uid != b->uid) ||
+	    !same_endpoints(a->stun, a->nstun, b->stun, b->nstun))
 		return false;
 	if (a->tun)
 		return same_tun(&a->tun_req, &b->tun_req);
@@ -402,7 +514,8 @@ bool aux_bind_request_equal(const struct aux_bind_request *a,
 
 bool aux_bind_reply_equal(const struct aux_bind_reply *a, const struct aux_bind_reply *b)
 {
-	if (a->wan_port != b->wan_port || a->nchannels != b->nchannels || a->tun != b->tun)
+	if (a->wan_port != b->wan_port || a->nchannels != b->nchannels || a->tun != b->tun ||
+	    !same_discovery(a, b))
 		return false;
 	if (a->tun)
 		return strcmp(a->interface, b->interface) == 0 && a->mtu == b->mtu &&

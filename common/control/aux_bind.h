@@ -10,6 +10,10 @@
  *   "channels":[{"tun":{"name_hint":"lan-b","mtu":1440,"local":["10.1.0.0/24"],
  *                       "remote":["10.2.0.0/24"],"source_routing":false}}]
  *   -> "channels":[{"interface":"lan-b","mtu":1440}]   (a host call adds "table":T)
+ * Either may ask the auxiliary to learn its public endpoint from STUN servers first:
+ *   "stun":["198.18.0.1:3478", ...]   (at most AUX_STUN_MAX)
+ *   -> "candidates":[{"kind":"host",...},{"kind":"srflx",...}] (candidate.h),
+ *      "nat":{"mapping":"independent","mapped":["198.18.9.1:61000", ...]}
  * docs/auxiliary.md describes every field. */
 #ifndef INSEL_AUX_BIND_H
 #define INSEL_AUX_BIND_H
@@ -19,6 +23,7 @@
 #include <stdint.h>
 
 #include "addr.h"
+#include "candidate.h"
 #include "chanparams.h"
 
 #define AUX_USER_MAX 64          /* a user name in "bind" is shorter than this */
@@ -27,6 +32,7 @@
 #define AUX_TUN_DEFAULT_MTU 1368 /* CHANNEL_DEFAULT_MTU minus the frame overhead */
 #define AUX_TUN_MIN_MTU 576
 #define AUX_TUN_MAX_MTU 65504    /* channel.h's largest message less the frame overhead */
+#define AUX_STUN_MAX 4           /* STUN servers asked per bind */
 
 /* The "tun" object of a network call's one channel. */
 struct aux_bind_tun {
@@ -52,6 +58,8 @@ struct aux_bind_request {
 	const char *user;            /* a user to become, or NULL */
 	uint32_t uid;                /* the call's own uid (and gid) to become, if has_uid */
 	bool has_uid;
+	struct ip_endpoint stun[AUX_STUN_MAX];  /* STUN servers to learn srflx candidates from */
+	size_t nstun;
 };
 
 /* What the auxiliary bound: the WAN port, and per channel its LAN port, or for a network
@@ -65,6 +73,12 @@ struct aux_bind_reply {
 	unsigned mtu;
 	uint32_t table;              /* a host call's routing table (netlink.h);
 				      * 0: none (a trunk's routes are in the main table) */
+	struct candidate cand[CAND_MAX];  /* host first, then srflx; none from an older one */
+	size_t ncand;
+	bool has_nat;                /* what STUN showed (only when servers were asked) */
+	enum nat_mapping mapping;
+	struct ip_endpoint mapped[AUX_STUN_MAX];  /* every distinct mapped endpoint seen */
+	size_t nmapped;
 };
 
 /* {"op":"bind","id":0,...}; NULL if out of memory. */

@@ -9,6 +9,7 @@
 #include "err.h"
 #include "msg.h"
 #include "rand.h"
+#include "stun.h"
 
 /* ---- encoding ---- */
 
@@ -40,6 +41,17 @@ static json_t *channel_to_json(const struct aux_start_channel *c)
 	return ch;
 }
 
+static json_t *relay_to_json(const struct aux_start_request *req)
+{
+	json_t *relay = candidate_to_json(&req->relay);
+
+	if (relay && json_object_set_new(relay, "leg", json_integer(req->relay_leg))) {
+		json_decref(relay);
+		return NULL;
+	}
+	return relay;
+}
+
 json_t *aux_start_request_to_json(const struct aux_start_request *req)
 {
 	json_t *j = msg_request("start", 0), *channels = json_array();
@@ -55,7 +67,11 @@ json_t *aux_start_request_to_json(const struct aux_start_request *req)
 	/* json_object_set_new takes the reference even when it fails. */
 	if (json_object_set_new(j, "channels", channels) ||
 	    json_object_set_new(j, "idle_timeout_ms",
-				json_integer((json_int_t)req->idle_timeout_ms))) {
+				json_integer((json_int_t)req->idle_timeout_ms)) ||
+	    (req->npeer_cand &&
+	     json_object_set_new(j, "peer_candidates",
+				 candidates_to_json(req->peer_cand, req->npeer_cand))) ||
+	    (req->has_relay && json_object_set_new(j, "relay", relay_to_json(req)))) {
 		json_decref(j);
 		return NULL;
 	}
@@ -144,16 +160,56 @@ static int get_channel(const json_t *entry, unsigned i, struct aux_start_channel
 	return rc;
 }
 
-/* The WAN socket demultiplexes on the receiver session id: one per channel. */
+/* The WAN socket demultiplexes on the receiver session id: one per channel, and never
+ * the STUN magic cookie (a datagram with it at bytes 4..7 is STUN). */
 static int check_sessions_distinct(const struct aux_start_request *req, char *why,
 				   size_t whylen)
 {
+	for (unsigned i = 0; i < req->nchannels; i++)
+		if (req->channels[i].params.local_session == STUN_MAGIC_COOKIE)
+			return err_set(why, whylen, INSEL_E_BAD_FIELD, "channels[%u]: the local "
+				       "session id is the STUN magic cookie", i);
 	for (unsigned i = 0; i < req->nchannels; i++)
 		for (unsigned k = i + 1; k < req->nchannels; k++)
 			if (req->channels[i].params.local_session ==
 			    req->channels[k].params.local_session)
 				return err_set(why, whylen, INSEL_E_BAD_FIELD, "channels[%u] and "
 					       "[%u] share a local session id", i, k);
+	return 0;
+}
+
+static int get_peer_candidates(const json_t *j, struct aux_start_request *out, char *why,
+			       size_t whylen)
+{
+	const json_t *list = json_object_get(j, "peer_candidates");
+	char reason[192];
+
+	if (list && candidates_from_json(list, out->peer_cand, CAND_MAX, &out->npeer_cand,
+					 reason, sizeof reason))
+		return err_set(why, whylen, INSEL_E_BAD_FIELD, "field 'peer_candidates': %s",
+			       reason);
+	return 0;
+}
+
+static int get_relay(const json_t *j, struct aux_start_request *out, char *why,
+		     size_t whylen)
+{
+	const json_t *relay = json_object_get(j, "relay");
+	char reason[192];
+	json_int_t leg;
+
+	if (!relay)
+		return 0;
+	if (candidate_from_json(relay, &out->relay, reason, sizeof reason))
+		return err_set(why, whylen, INSEL_E_BAD_FIELD, "field 'relay': %s", reason);
+	if (out->relay.kind != CAND_RELAY)
+		return err_set(why, whylen, INSEL_E_BAD_FIELD,
+			       "field 'relay' must be a candidate of kind relay");
+	if (msg_get_int(relay, "leg", 0, 1, &leg))
+		return err_set(why, whylen, INSEL_E_BAD_FIELD, "field 'relay': %s",
+			       msg_field_error());
+	out->relay_leg = (unsigned)leg;
+	out->has_relay = true;
 	return 0;
 }
 
@@ -177,6 +233,9 @@ static int get_request(const json_t *j, struct aux_start_request *out, char *why
 		if ((rc = get_channel(json_array_get(channels, i), i, &out->channels[i], why,
 				      whylen)) != 0)
 			return rc;
+	if ((rc = get_peer_candidates(j, out, why, whylen)) != 0 ||
+	    (rc = get_relay(j, out, why, whylen)) != 0)
+		return rc;
 	return check_sessions_distinct(out, why, whylen);
 }
 
@@ -220,8 +279,14 @@ static bool same_channel(const struct aux_start_channel *a, const struct aux_sta
 bool aux_start_request_equal(const struct aux_start_request *a,
 			     const struct aux_start_request *b)
 {
-	if (a->idle_timeout_ms != b->idle_timeout_ms || a->nchannels != b->nchannels)
+	if (a->idle_timeout_ms != b->idle_timeout_ms || a->nchannels != b->nchannels ||
+	    a->npeer_cand != b->npeer_cand || a->has_relay != b->has_relay ||
+	    (a->has_relay && (a->relay_leg != b->relay_leg ||
+			      !candidate_equal(&a->relay, &b->relay))))
 		return false;
+	for (size_t i = 0; i < a->npeer_cand; i++)
+		if (!candidate_equal(&a->peer_cand[i], &b->peer_cand[i]))
+			return false;
 	for (unsigned i = 0; i < a->nchannels; i++)
 		if (!same_channel(&a->channels[i], &b->channels[i]))
 			return false;

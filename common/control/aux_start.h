@@ -6,7 +6,12 @@
  *   {"op":"start","id":2,"idle_timeout_ms":120000,
  *    "channels":[{"params":{...chanparams...},"deliver":"10.2.0.11:5004"}]}
  * A network call's one channel has "remote_gateway" (the peer gateway's IPv4 LAN address)
- * and, if it has one, "remote_gateway6" instead of "deliver". docs/auxiliary.md. */
+ * and, if it has one, "remote_gateway6" instead of "deliver".
+ * Where the peer's auxiliary may be reached (candidate.h), and the call's relay leg:
+ *   "peer_candidates":[{"kind":"host","addr":"198.18.0.2:40001"}, ...],
+ *   "relay":{"kind":"relay","addr":"198.18.0.1:3479","relay_id":"<16 hex>",
+ *            "token":"<32 hex>","leg":0}      (caller leg 0, callee leg 1)
+ * docs/auxiliary.md. */
 #ifndef INSEL_AUX_START_H
 #define INSEL_AUX_START_H
 
@@ -15,6 +20,7 @@
 #include <stdint.h>
 
 #include "addr.h"
+#include "candidate.h"
 #include "chanparams.h"
 
 #define AUX_DEFAULT_IDLE_TIMEOUT_MS 120000  /* ETCP's idle close after two minutes */
@@ -34,13 +40,18 @@ struct aux_start_request {
 	uint64_t idle_timeout_ms;          /* 0: never */
 	unsigned nchannels;
 	struct aux_start_channel channels[SEC_MAX_CHANNELS];
+	struct candidate peer_cand[CAND_MAX];  /* the peer's candidates (may be none) */
+	size_t npeer_cand;
+	bool has_relay;                    /* the call has a relay allocation: */
+	struct candidate relay;            /* of kind CAND_RELAY */
+	unsigned relay_leg;                /* the leg this auxiliary registers: 0 or 1 */
 };
 
 /* {"op":"start","id":0,...}; NULL if out of memory. */
 json_t *aux_start_request_to_json(const struct aux_start_request *req);
 /* 0, or INSEL_E_BAD_FIELD with why set; *out holds no key then. Checks each channel's
  * params against its place (channel index i at position i, one local session id per
- * channel); whether they fit the bound call is the auxiliary's to check. The hex keys
+ * channel, none of them the STUN magic cookie); whether they fit the bound call is the auxiliary's to check. The hex keys
  * are wiped in j once read (jansson frees strings without wiping). */
 int aux_start_request_from_json(const json_t *j, struct aux_start_request *out, char *why,
 				size_t whylen);

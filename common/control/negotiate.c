@@ -12,6 +12,7 @@
 #include "msg_codec.h"
 #include "msg_get.h"
 #include "rand.h"
+#include "stun.h"
 #include "wire_errors.h"
 
 #define KEYS_PER_CHANNEL (2 * SEC_KEY_LEN)
@@ -36,12 +37,14 @@ void negotiate_side_random(struct negotiate_side *s, size_t n)
 {
 	rand_nonce(s->nonce, sizeof s->nonce);
 	memset(s->sessions, 0, sizeof s->sessions);
+	memset(s->cand, 0, sizeof s->cand);
+	s->ncand = 0;
 	for (size_t i = 0; i < n && i < SEC_MAX_CHANNELS; i++) {
 		uint32_t id;
 
 		do
 			id = rand_id32();
-		while (session_taken(s->sessions, i, id));
+		while (id == STUN_MAGIC_COOKIE || session_taken(s->sessions, i, id));
 		s->sessions[i] = id;
 	}
 }
@@ -101,6 +104,38 @@ static int get_endpoint(const json_t *j, struct ip_endpoint *out, char *err, siz
 		return err_set(err, errlen, INSEL_E_BAD_FIELD,
 			   "field 'endpoint' must be ADDRESS:PORT with a non-zero port");
 	return 0;
+}
+
+/* "candidates", optional: without it (or with no kind this build knows), the side has one
+ * host candidate at its endpoint, which must be parsed first. */
+static int get_candidates(const json_t *j, struct negotiate_side *side, char *err,
+			  size_t errlen)
+{
+	const json_t *list = json_object_get(j, "candidates");
+	char why[NEGOTIATE_ERR_MAX - 32];
+
+	side->ncand = 0;
+	if (list && candidates_from_json(list, side->cand, CAND_MAX, &side->ncand, why,
+					 sizeof why))
+		return err_set(err, errlen, INSEL_E_BAD_FIELD, "field 'candidates': %s", why);
+	if (side->ncand == 0) {
+		memset(&side->cand[0], 0, sizeof side->cand[0]);
+		side->cand[0].kind = CAND_HOST;
+		side->cand[0].ep = side->endpoint;
+		side->ncand = 1;
+	}
+	return 0;
+}
+
+/* Adds "candidates" when the side has any; obj is freed on failure. */
+static json_t *with_candidates(json_t *obj, const struct negotiate_side *side)
+{
+	if (obj && side->ncand &&
+	    json_object_set_new(obj, "candidates", candidates_to_json(side->cand, side->ncand))) {
+		json_decref(obj);
+		return NULL;
+	}
+	return obj;
 }
 
 static int get_session(const json_t *ch, size_t i, uint32_t *out, char *err, size_t errlen)
@@ -219,10 +254,13 @@ json_t *negotiate_offer_to_json(const struct negotiate_offer *o)
 						       o->channels[i].peer_port, "session",
 						       (json_int_t)o->caller.sessions[i]));
 	hex_encode(o->caller.nonce, sizeof o->caller.nonce, nonce);
-	return json_pack("{s:s, s:o, s:o, s:s, s:o, s:o}", "call", id_format(o->call_id, call),
-			 "ciphers", name_list(ciphers, o->prefs.nciphers, true), "compress",
-			 name_list(compress, o->prefs.ncompress, false), "nonce", nonce,
-			 "endpoint", endpoint_json(&o->caller.endpoint), "channels", chans);
+	return with_candidates(json_pack("{s:s, s:o, s:o, s:s, s:o, s:o}", "call",
+					 id_format(o->call_id, call), "ciphers",
+					 name_list(ciphers, o->prefs.nciphers, true), "compress",
+					 name_list(compress, o->prefs.ncompress, false), "nonce",
+					 nonce, "endpoint", endpoint_json(&o->caller.endpoint),
+					 "channels", chans),
+			       &o->caller);
 }
 
 int negotiate_offer_parse(const json_t *j, struct negotiate_offer *out, char *err,
@@ -242,6 +280,8 @@ int negotiate_offer_parse(const json_t *j, struct negotiate_offer *out, char *er
 		rc = get_nonce(j, out->caller.nonce, err, errlen);
 	if (!rc)
 		rc = get_endpoint(j, &out->caller.endpoint, err, errlen);
+	if (!rc)
+		rc = get_candidates(j, &out->caller, err, errlen);
 	if (!rc)
 		rc = get_channels(j, true, out->channels, out->caller.sessions, &out->nchannels,
 				  err, errlen);
@@ -317,10 +357,12 @@ json_t *negotiate_answer_to_json(const struct negotiation *n)
 		json_array_append_new(chans, json_pack("{s:I}", "session",
 						       (json_int_t)n->callee.sessions[i]));
 	hex_encode(n->callee.nonce, sizeof n->callee.nonce, nonce);
-	return json_pack("{s:s, s:s, s:s, s:s, s:o, s:o}", "call", id_format(n->call_id, call),
-			 "cipher", sec_cipher_name(n->cipher), "compress",
-			 sec_compress_name(n->compress), "nonce", nonce, "endpoint",
-			 endpoint_json(&n->callee.endpoint), "channels", chans);
+	return with_candidates(json_pack("{s:s, s:s, s:s, s:s, s:o, s:o}", "call",
+					 id_format(n->call_id, call), "cipher",
+					 sec_cipher_name(n->cipher), "compress",
+					 sec_compress_name(n->compress), "nonce", nonce, "endpoint",
+					 endpoint_json(&n->callee.endpoint), "channels", chans),
+			       &n->callee);
 }
 
 /* An error reply to the offer: the peer's reason, mapped into our error space. */
@@ -374,6 +416,8 @@ int negotiate_answer_parse(const json_t *reply, const struct negotiate_offer *se
 		rc = get_nonce(reply, out->callee.nonce, why, sizeof why);
 	if (!rc)
 		rc = get_endpoint(reply, &out->callee.endpoint, why, sizeof why);
+	if (!rc)
+		rc = get_candidates(reply, &out->callee, why, sizeof why);
 	if (!rc)
 		rc = get_channels(reply, false, NULL, out->callee.sessions, &n, why, sizeof why);
 	if (rc)

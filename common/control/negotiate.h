@@ -10,6 +10,10 @@
  *   answer: {"call":"<16 hex>", "cipher":"aes-256-gcm", "compress":"none",
  *            "nonce":"<64 hex>", "endpoint":"198.18.0.2:40001",
  *            "channels":[{"session":456}, ...]}
+ *   Both may carry "candidates":[{"kind":"host","addr":"198.18.0.1:40000"}, ...]
+ *   (candidate.h): where the side's auxiliary may be reached. "endpoint" stays (the host
+ *   candidate, for Secsockets and older peers); a side that sends no candidates has one,
+ *   a host candidate at its endpoint.
  *   refusal: an error reply whose code is "no_common_cipher", "no_common_compression" or
  *            "bad_offer".
  *
@@ -29,6 +33,7 @@
 #include <stdint.h>
 
 #include "addr.h"
+#include "candidate.h"
 #include "chanparams.h"
 #include "negotiate_types.h"
 
@@ -37,11 +42,14 @@
 #define NEGOTIATE_CONTEXT_LEN (8 + 2 * NEGOTIATE_NONCE_LEN)
 #define NEGOTIATE_ERR_MAX 256
 
-/* One side's contribution: its randomness, where its UDP socket is, its receiver ids. */
+/* One side's contribution: its randomness, where its UDP socket is, its receiver ids,
+ * and every candidate its auxiliary may be reached at (parsed: at least one). */
 struct negotiate_side {
 	uint8_t nonce[NEGOTIATE_NONCE_LEN];
 	struct ip_endpoint endpoint;
 	uint32_t sessions[SEC_MAX_CHANNELS];
+	struct candidate cand[CAND_MAX];
+	size_t ncand;                       /* sent only when non-zero */
 };
 
 /* An offer as sent or as parsed. */
@@ -71,7 +79,9 @@ struct negotiate_refusal {
 
 /* AES-256-GCM then ChaCha20-Poly1305; no compression. */
 void negotiate_prefs_default(struct negotiate_prefs *p);
-/* Fresh nonce and n non-zero, distinct receiver ids; the endpoint is the caller's to set. */
+/* Fresh nonce and n non-zero, distinct receiver ids, none of them the STUN magic cookie
+ * (a datagram whose bytes 4..7 are the cookie is STUN, never a frame, on an auxiliary's
+ * WAN socket); no candidates. The endpoint and candidates are the caller's to set. */
 void negotiate_side_random(struct negotiate_side *s, size_t n);
 
 /* Caller: the offer object (new reference, NULL on allocation failure). */

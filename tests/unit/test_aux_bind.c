@@ -310,6 +310,84 @@ static void reply_fields_refused(void **state)
 							 "lan-b", "mtu", 1400), 2));
 }
 
+/* The STUN servers of a bind request, and the candidates and NAT mapping of its reply. */
+static void discovery_round_trips(void **state)
+{
+	struct aux_bind_request r;
+	struct aux_bind_reply p;
+	json_t *j;
+
+	(void)state;
+	udp_request(&r);
+	assert_int_equal(ip_endpoint_parse("198.18.0.1:3478", &r.stun[0]), 0);
+	assert_int_equal(ip_endpoint_parse("[2001:db8::1]:3478", &r.stun[1]), 0);
+	r.nstun = 2;
+	request_round_trip(&r);
+	j = aux_bind_request_to_json(&r);
+	assert_string_equal(json_string_value(json_array_get(json_object_get(j, "stun"), 1)),
+			    "[2001:db8::1]:3478");
+	json_decref(j);
+	udp_reply(&p);
+	p.cand[0].kind = CAND_HOST;
+	assert_int_equal(ip_endpoint_parse("100.64.1.2:40000", &p.cand[0].ep), 0);
+	p.cand[1].kind = CAND_SRFLX;
+	assert_int_equal(ip_endpoint_parse("198.18.9.1:61000", &p.cand[1].ep), 0);
+	p.ncand = 2;
+	reply_round_trip(&p);
+	p.has_nat = true;
+	p.mapping = NAT_MAPPING_DEPENDENT;
+	p.mapped[0] = p.cand[1].ep;
+	assert_int_equal(ip_endpoint_parse("198.18.9.1:61001", &p.mapped[1]), 0);
+	p.nmapped = 2;
+	reply_round_trip(&p);
+	j = aux_bind_reply_to_json(3, &p);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(j, "nat"),
+							      "mapping")), "dependent");
+	json_decref(j);
+	p.mapping = NAT_MAPPING_UNKNOWN;
+	p.nmapped = 0;
+	reply_round_trip(&p);
+	/* Neither field: an auxiliary asked no server, or an older one. */
+	udp_reply(&p);
+	j = aux_bind_reply_to_json(3, &p);
+	assert_null(json_object_get(j, "candidates"));
+	assert_null(json_object_get(j, "nat"));
+	json_decref(j);
+}
+
+static void discovery_refused(void **state)
+{
+	struct aux_bind_request u;
+	struct aux_bind_reply p;
+	const int bad = INSEL_E_BAD_FIELD;
+
+	(void)state;
+	udp_request(&u);
+	expect_request_refused(&u, NULL, "stun", json_string("198.18.0.1:3478"), bad, "stun");
+	expect_request_refused(&u, NULL, "stun", many(json_string("198.18.0.1:3478"),
+						      AUX_STUN_MAX + 1), bad, "stun");
+	expect_request_refused(&u, NULL, "stun", many(json_string("198.18.0.1"), 1), bad,
+			       "stun[0]");
+	expect_request_refused(&u, NULL, "stun", many(json_string("198.18.0.1:0"), 1), bad,
+			       "stun[0]");
+	expect_request_refused(&u, NULL, "stun", many(json_string("0.0.0.0:3478"), 1), bad,
+			       "stun[0]");
+	expect_request_refused(&u, NULL, "stun", many(json_integer(3478), 1), bad, "stun[0]");
+	udp_reply(&p);
+	expect_reply_refused(&p, false, "candidates", json_string("x"));
+	expect_reply_refused(&p, false, "candidates", many(json_pack("{s:s, s:s}", "kind", "host",
+								     "addr", "10.0.0.1:0"), 1));
+	expect_reply_refused(&p, false, "nat", json_string("dependent"));
+	expect_reply_refused(&p, false, "nat", json_pack("{s:s, s:[]}", "mapping", "symmetric",
+							 "mapped"));
+	expect_reply_refused(&p, false, "nat", json_pack("{s:s}", "mapping", "none"));
+	expect_reply_refused(&p, false, "nat", json_pack("{s:s, s:[s]}", "mapping", "none",
+							 "mapped", "x:1"));
+	expect_reply_refused(&p, false, "nat", json_pack("{s:s, s:o}", "mapping", "none",
+							 "mapped", many(json_string("1.2.3.4:5"),
+									AUX_STUN_MAX + 1)));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -318,6 +396,8 @@ int main(void)
 		cmocka_unit_test(request_defaults),
 		cmocka_unit_test(replies_round_trip),
 		cmocka_unit_test(reply_fields_refused),
+		cmocka_unit_test(discovery_round_trips),
+		cmocka_unit_test(discovery_refused),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

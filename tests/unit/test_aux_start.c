@@ -89,6 +89,47 @@ static void requests_round_trip(void **state)
 	round_trip(&r);
 }
 
+static void with_candidates(struct aux_start_request *r)
+{
+	r->peer_cand[0].kind = CAND_HOST;
+	assert_int_equal(ip_endpoint_parse("198.18.2.2:40001", &r->peer_cand[0].ep), 0);
+	r->peer_cand[1].kind = CAND_SRFLX;
+	assert_int_equal(ip_endpoint_parse("[2001:db8::2]:50000", &r->peer_cand[1].ep), 0);
+	r->npeer_cand = 2;
+	r->has_relay = true;
+	r->relay.kind = CAND_RELAY;
+	assert_int_equal(ip_endpoint_parse("198.18.0.1:3479", &r->relay.ep), 0);
+	r->relay.relay_id = 0x77;
+	memset(r->relay.relay_token, 0xab, CAND_TOKEN_LEN);
+	r->relay_leg = 1;
+}
+
+/* The peer's candidates and the relay leg. */
+static void candidates_round_trip(void **state)
+{
+	struct aux_start_request r;
+	json_t *j;
+
+	(void)state;
+	udp_request(&r);
+	with_candidates(&r);
+	round_trip(&r);
+	j = aux_start_request_to_json(&r);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "relay"), "leg")),
+			 1);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(j, "relay"),
+							      "kind")), "relay");
+	json_decref(j);
+	r.has_relay = false;
+	round_trip(&r);
+	r.npeer_cand = 0;
+	round_trip(&r);
+	j = aux_start_request_to_json(&r);
+	assert_null(json_object_get(j, "peer_candidates"));
+	assert_null(json_object_get(j, "relay"));
+	json_decref(j);
+}
+
 static void idle_default(void **state)
 {
 	struct aux_start_request r, back;
@@ -165,6 +206,26 @@ static void fields_refused(void **state)
 	expect_refused(0, false, "remote_gateway", json_true(), "remote_gateway");
 	expect_refused(0, false, "remote_gateway6", json_string("10.2.0.1"), "remote_gateway6");
 	expect_refused(0, false, "remote_gateway6", json_integer(6), "remote_gateway6");
+	expect_refused(1, true, "local_session", json_integer(0x2112A442), "magic cookie");
+	expect_refused(-1, false, "peer_candidates", json_string("198.18.2.2:1"),
+		       "peer_candidates");
+	expect_refused(-1, false, "peer_candidates", json_pack("[{s:s, s:s}]", "kind", "srflx",
+							       "addr", "198.18.2.2"),
+		       "peer_candidates");
+	expect_refused(-1, false, "relay", json_pack("{s:s, s:s, s:i}", "kind", "host", "addr",
+						     "198.18.0.1:3479", "leg", 0), "kind relay");
+	expect_refused(-1, false, "relay", json_pack("{s:s, s:s, s:s, s:s}", "kind", "relay",
+						     "addr", "198.18.0.1:3479", "relay_id",
+						     "0000000000000077", "token",
+						     "abababababababababababababababab"), "leg");
+	expect_refused(-1, false, "relay", json_pack("{s:s, s:s, s:s, s:s, s:i}", "kind",
+						     "relay", "addr", "198.18.0.1:3479",
+						     "relay_id", "0000000000000077", "token",
+						     "abababababababababababababababab", "leg", 2),
+		       "leg");
+	expect_refused(-1, false, "relay", json_pack("{s:s, s:s, s:s, s:i}", "kind", "relay",
+						     "addr", "198.18.0.1:3479", "relay_id",
+						     "0000000000000077", "leg", 0), "token");
 }
 
 int main(void)
@@ -173,6 +234,7 @@ int main(void)
 		cmocka_unit_test(requests_round_trip),
 		cmocka_unit_test(idle_default),
 		cmocka_unit_test(fields_refused),
+		cmocka_unit_test(candidates_round_trip),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

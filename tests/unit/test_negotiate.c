@@ -362,6 +362,98 @@ static void exporter_context_layout(void **state)
 	assert_int_equal(ctx[71], 0xbb);
 }
 
+static void set_cand(struct candidate *c, enum cand_kind kind, const char *addr)
+{
+	memset(c, 0, sizeof *c);
+	c->kind = kind;
+	assert_int_equal(ip_endpoint_parse(addr, &c->ep), 0);
+}
+
+/* Both sides' candidates cross in the offer and the answer; a side without any is one
+ * host candidate at its endpoint. */
+static void candidates_cross(void **state)
+{
+	struct negotiate_offer o, parsed;
+	struct negotiate_refusal refusal;
+	struct negotiate_prefs allowed;
+	struct negotiate_side me;
+	struct negotiation callee, caller;
+	json_t *offer, *answer;
+	char err[256];
+
+	(void)state;
+	make_offer(&o, 1);
+	set_cand(&o.caller.cand[0], CAND_HOST, "100.64.1.2:40000");
+	set_cand(&o.caller.cand[1], CAND_SRFLX, "198.18.9.1:61000");
+	o.caller.ncand = 2;
+	offer = negotiate_offer_to_json(&o);
+	assert_int_equal(json_array_size(json_object_get(offer, "candidates")), 2);
+	assert_int_equal(negotiate_offer_parse(offer, &parsed, err, sizeof err), 0);
+	assert_int_equal(parsed.caller.ncand, 2);
+	assert_true(candidate_equal(&parsed.caller.cand[1], &o.caller.cand[1]));
+	json_decref(offer);
+	negotiate_prefs_default(&allowed);
+	make_callee(&me, 1);
+	assert_int_equal(me.ncand, 0);
+	assert_int_equal(negotiate_choose(&parsed, &allowed, &me, &callee, &refusal), 0);
+	answer = negotiate_answer_to_json(&callee);
+	assert_null(json_object_get(answer, "candidates"));
+	assert_int_equal(negotiate_answer_parse(answer, &o, &caller, err, sizeof err), 0);
+	assert_int_equal(caller.callee.ncand, 1);
+	assert_int_equal(caller.callee.cand[0].kind, CAND_HOST);
+	assert_true(endpoint_is(&caller.callee.cand[0].ep, "198.18.0.2:40001"));
+	assert_int_equal(caller.caller.ncand, 2);
+	json_decref(answer);
+}
+
+static void candidates_malformed(void **state)
+{
+	struct negotiate_offer o, parsed;
+	struct negotiation n;
+	json_t *offer, *answer;
+	char err[256];
+
+	(void)state;
+	make_offer(&o, 1);
+	offer = negotiate_offer_to_json(&o);
+	json_object_set_new(offer, "candidates", json_pack("[{s:s, s:s}]", "kind", "srflx",
+							   "addr", "198.18.9.1:0"));
+	assert_int_equal(negotiate_offer_parse(offer, &parsed, err, sizeof err),
+			 INSEL_E_BAD_FIELD);
+	assert_non_null(strstr(err, "candidates"));
+	json_object_set_new(offer, "candidates", json_string("198.18.9.1:1"));
+	assert_int_equal(negotiate_offer_parse(offer, &parsed, err, sizeof err),
+			 INSEL_E_BAD_FIELD);
+	/* Only kinds this build does not know: the endpoint stands in. */
+	json_object_set_new(offer, "candidates", json_pack("[{s:s}]", "kind", "tcp"));
+	assert_int_equal(negotiate_offer_parse(offer, &parsed, err, sizeof err), 0);
+	assert_int_equal(parsed.caller.ncand, 1);
+	assert_true(endpoint_is(&parsed.caller.cand[0].ep, "198.18.0.1:40000"));
+	json_decref(offer);
+	answer = json_pack("{s:s, s:s, s:s, s:s, s:s, s:[{s:i}], s:[{s:s}]}", "call",
+			   "0123456789abcdef", "cipher", "aes-256-gcm", "compress", "none",
+			   "nonce", "0000000000000000000000000000000000000000000000000000000000000000",
+			   "endpoint", "198.18.0.2:1", "channels", "session", 5, "candidates",
+			   "kind", "host");
+	assert_int_equal(negotiate_answer_parse(answer, &o, &n, err, sizeof err),
+			 INSEL_E_PROTOCOL);
+	assert_non_null(strstr(err, "candidates"));
+	json_decref(answer);
+}
+
+/* A datagram with the cookie at bytes 4..7 is STUN: no session id may be the cookie. */
+static void sessions_never_the_stun_cookie(void **state)
+{
+	struct negotiate_side s;
+
+	(void)state;
+	for (int round = 0; round < 2000; round++) {
+		negotiate_side_random(&s, SEC_MAX_CHANNELS);
+		for (size_t i = 0; i < SEC_MAX_CHANNELS; i++)
+			assert_int_not_equal(s.sessions[i], 0x2112A442u);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -375,6 +467,9 @@ int main(void)
 		cmocka_unit_test(answers_that_do_not_fit),
 		cmocka_unit_test(keys_are_mirrored),
 		cmocka_unit_test(exporter_context_layout),
+		cmocka_unit_test(candidates_cross),
+		cmocka_unit_test(candidates_malformed),
+		cmocka_unit_test(sessions_never_the_stun_cookie),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
