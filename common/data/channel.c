@@ -39,6 +39,7 @@ struct channel {
 	uint32_t local_session, remote_session;
 	struct ip_endpoint peer;
 	size_t mtu;
+	size_t tx_cap;                /* bytes of tx: the largest mtu this channel had */
 	uint64_t rekey_after_frames;
 	uint64_t rekey_after_ms, keepalive_ms, dead_after_ms;
 	uint64_t last_sent_ms, last_recv_ms;
@@ -282,6 +283,7 @@ int channel_new(const struct sec_channel_params *params, uint64_t now_ms,
 	replay_init(&ch->replay);
 	ch->rx = malloc(FRAME_MAX_DATAGRAM);
 	ch->tx = malloc(ch->mtu);
+	ch->tx_cap = ch->mtu;
 	if (!ch->rx || !ch->tx) {
 		channel_free(ch);
 		return -ENOMEM;
@@ -338,7 +340,7 @@ void channel_free(struct channel *ch)
 	if (ch->rx)
 		secure_wipe(ch->rx, FRAME_MAX_DATAGRAM);
 	if (ch->tx)
-		secure_wipe(ch->tx, ch->mtu);
+		secure_wipe(ch->tx, ch->tx_cap);
 	free(ch->rx);
 	free(ch->tx);
 	secure_wipe(ch, sizeof *ch);
@@ -350,6 +352,29 @@ void channel_free(struct channel *ch)
 size_t channel_payload_max(const struct channel *ch)
 {
 	return ch->mtu - FRAME_OVERHEAD;
+}
+
+size_t channel_mtu(const struct channel *ch)
+{
+	return ch->mtu;
+}
+
+int channel_set_mtu(struct channel *ch, size_t mtu)
+{
+	uint8_t *tx;
+
+	if (mtu < CHANNEL_MIN_MTU || mtu > FRAME_MAX_DATAGRAM)
+		return -EINVAL;
+	if (mtu > ch->tx_cap) {
+		if (!(tx = malloc(mtu)))
+			return -ENOMEM;
+		secure_wipe(ch->tx, ch->tx_cap);
+		free(ch->tx);
+		ch->tx = tx;
+		ch->tx_cap = mtu;
+	}
+	ch->mtu = mtu;
+	return 0;
 }
 
 /* Rotates the send key when this epoch has carried enough frames or lived long enough.

@@ -102,6 +102,12 @@ void channel_free(struct channel *ch);
 
 /* Largest message channel_seal_one accepts: mtu minus FRAME_OVERHEAD. */
 size_t channel_payload_max(const struct channel *ch);
+/* The largest datagram the channel sends (params.mtu at first). */
+size_t channel_mtu(const struct channel *ch);
+/* Changes it from the next message on (path MTU discovery, pmtud.h): larger messages are
+ * cut into more fragments; the receiver needs no notice. 0, -EINVAL outside
+ * CHANNEL_MIN_MTU .. FRAME_MAX_DATAGRAM, or -ENOMEM (nothing changed). */
+int channel_set_mtu(struct channel *ch, size_t mtu);
 /* Seals a message of up to CHANNEL_MAX_MSG bytes into as many datagrams as the MTU needs.
  * Returns the number of datagrams, INSEL_E_TOO_BIG, INSEL_E_LIMIT (counter space spent),
  * INSEL_E_CRYPTO, or what emit returned. */

@@ -369,6 +369,60 @@ static void big_message_fragmented_and_reassembled(void **state)
 	pair_free(&p);
 }
 
+/* Fragments straight into B, checking each against the datagram size set. */
+struct to_b {
+	struct pair *p;
+	size_t max, frags;
+	int last;
+	struct channel_msg m;
+};
+
+static int open_at_b(void *ctx, const uint8_t *dgram, size_t len)
+{
+	struct to_b *t = ctx;
+
+	assert_true(len <= t->max);
+	t->frags++;
+	t->last = b_open(t->p, dgram, len, 5, &t->m);
+	assert_true(t->last >= 0);
+	return 0;
+}
+
+static void mtu_changes_at_run_time(void **state)
+{
+	static uint8_t msg[9000], d[4096];
+	const size_t sizes[] = {1000, CHANNEL_MIN_MTU, 4000, 1200};
+	struct pair p;
+	long n;
+
+	pair_new(&p, SEC_CIPHER_AES256GCM);
+	fill(msg, sizeof msg, 3);
+	assert_int_equal(channel_mtu(p.a), CHANNEL_DEFAULT_MTU);
+	for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+		struct to_b t = {&p, sizes[i], 0, 0, {0}};
+
+		assert_int_equal(channel_set_mtu(p.a, sizes[i]), 0);
+		assert_int_equal(channel_mtu(p.a), sizes[i]);
+		assert_int_equal(channel_payload_max(p.a), sizes[i] - FRAME_OVERHEAD);
+		assert_int_equal(channel_seal(p.a, msg, sizeof msg, 5, open_at_b, &t),
+				 (int)((sizeof msg + sizes[i] - FRAME_OVERHEAD - 1) /
+				       (sizes[i] - FRAME_OVERHEAD)));
+		assert_int_equal(t.last, 1);
+		assert_int_equal(t.m.len, sizeof msg);
+		assert_memory_equal(t.m.data, msg, sizeof msg);
+		/* One datagram of exactly the size set. */
+		n = channel_seal_one(p.a, msg, sizes[i] - FRAME_OVERHEAD, 5, d, sizeof d);
+		assert_int_equal(n, (long)sizes[i]);
+		assert_int_equal(channel_seal_one(p.a, msg, sizes[i] - FRAME_OVERHEAD + 1, 5, d,
+						  sizeof d), INSEL_E_TOO_BIG);
+	}
+	assert_int_equal(channel_set_mtu(p.a, CHANNEL_MIN_MTU - 1), -EINVAL);
+	assert_int_equal(channel_set_mtu(p.a, FRAME_MAX_DATAGRAM + 1), -EINVAL);
+	assert_int_equal(channel_mtu(p.a), 1200);
+	assert_int_equal(total_drops(channel_stats(p.b)), 0);
+	pair_free(&p);
+}
+
 static void missing_fragment_times_out_and_frees(void **state)
 {
 	static struct captured c;
@@ -817,6 +871,7 @@ int main(void)
 		cmocka_unit_test(rekey_under_reordering_loses_nothing),
 		cmocka_unit_test(rekey_by_time_and_old_key_expires),
 		cmocka_unit_test(big_message_fragmented_and_reassembled),
+		cmocka_unit_test(mtu_changes_at_run_time),
 		cmocka_unit_test(missing_fragment_times_out_and_frees),
 		cmocka_unit_test(too_many_partial_messages_evict_oldest),
 		cmocka_unit_test(roams_only_on_authenticated_frames),
