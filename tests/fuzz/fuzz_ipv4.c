@@ -2,12 +2,14 @@
  * (auxiliary/ipv4.h), which read packets from the TUN interface and from the peer. Whatever
  * the bytes, the parser must not read past them, must report a total length within them,
  * and an ICMP error built for an accepted packet must be a well-formed packet of its own
- * whose checksums verify, quoting no more than the original. */
+ * whose checksums verify, quoting no more than the original. MSS clamping (mss.h) of an
+ * accepted packet must stay within it. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ipv4.h"
+#include "mss.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -27,6 +29,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    ip.total_len < ip.header_len)
 			abort();
 		(void)ipv4_in_prefixes(ip.src, NULL, 0);
+		if (ip.proto == TCP_PROTO)
+			(void)mss_clamp(pkt, ip.total_len, ip.header_len, 536);
 		n = icmp_build_error(out, sizeof out, pkt, size, &ip, 0x0a010001u,
 				     ICMP_DEST_UNREACH, ICMP_CODE_FRAG_NEEDED, 1400);
 		if (n) {
