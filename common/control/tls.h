@@ -39,6 +39,11 @@ struct tls_server;
 int tls_creds_load(struct tls_creds **out, const char *ca_file, const char *cert_file,
 		   const char *key_file, char *err, size_t errlen);
 void tls_creds_free(struct tls_creds *c);
+/* Credentials of a party without a certificate that trusts the CA given in memory (PEM):
+ * a confined process that can open no file (an auxiliary checking its relay). It can only
+ * connect to servers that accept PKI_ROLE_NONE. */
+int tls_creds_load_ca_pem(struct tls_creds **out, const void *pem, size_t len, char *err,
+			  size_t errlen);
 /* A private key that another process holds (keyholder.h): its public half, and how to
  * have a handshake signed with it. */
 #define TLS_SPKI_MAX 1024
@@ -156,6 +161,19 @@ void *tls_conn_data(const struct tls_conn *c);
 int tls_conn_send(struct tls_conn *c, const json_t *msg);
 /* Sends msg and drops the reference. */
 int tls_conn_send_new(struct tls_conn *c, json_t *msg);
+/* A connection that carries its owner's own byte stream instead of control messages (the
+ * relay's TCP fallback, relay_stream.h). From this call on, every byte decrypted goes to
+ * `bytes` and `message` is never called; set it in the ready callback at the latest. */
+typedef void (*tls_conn_bytes_fn)(struct tls_conn *c, const uint8_t *data, size_t len);
+void tls_conn_set_raw(struct tls_conn *c, tls_conn_bytes_fn bytes);
+/* Sends bytes on a raw connection as one write. When more than max_queued bytes already
+ * wait to be written (the peer or the path is slower than the sender), nothing is sent
+ * and INSEL_E_LIMIT returned: the connection stays, the caller drops what it would have
+ * queued (datagrams are not queued without bound). 0, INSEL_E_CLOSED, or an error that
+ * ends the connection. */
+int tls_conn_send_bytes(struct tls_conn *c, const void *data, size_t len, size_t max_queued);
+/* Ciphertext bytes waiting to be written. */
+size_t tls_conn_queued(const struct tls_conn *c);
 /* Who the peer is; valid after ready reported 0. */
 const struct pki_identity *tls_conn_peer(const struct tls_conn *c);
 /* The peer's address as seen on the socket. */

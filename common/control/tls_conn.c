@@ -275,7 +275,9 @@ static void read_records(struct tls_conn *c)
 	while (c->state == CONN_OPEN) {
 		ssize_t n = gnutls_record_recv(c->session, plain, sizeof plain);
 
-		if (n > 0) {
+		if (n > 0 && c->raw) {
+			c->raw(c, plain, (size_t)n);
+		} else if (n > 0) {
 			msg_reader_feed(&c->reader, plain, (size_t)n, frame_cb, c);
 		} else if (n == 0 || n == GNUTLS_E_PREMATURE_TERMINATION) {
 			tls_conn_fail(c, INSEL_E_CLOSED, "the peer closed the connection");
@@ -542,6 +544,41 @@ int tls_conn_send_new(struct tls_conn *c, json_t *msg)
 	int rc = msg ? tls_conn_send(c, msg) : -ENOMEM;
 
 	json_decref(msg);
+	return rc;
+}
+
+void tls_conn_set_raw(struct tls_conn *c, tls_conn_bytes_fn bytes)
+{
+	c->raw = bytes;
+}
+
+size_t tls_conn_queued(const struct tls_conn *c)
+{
+	return queued_bytes(c);
+}
+
+int tls_conn_send_bytes(struct tls_conn *c, const void *data, size_t len, size_t max_queued)
+{
+	const uint8_t *p = data;
+	size_t off = 0;
+	int rc = 0;
+
+	if (c->state != CONN_OPEN)
+		return INSEL_E_CLOSED;
+	if (queued_bytes(c) > max_queued)
+		return INSEL_E_LIMIT;
+	while (rc == 0 && off < len) {
+		ssize_t n = gnutls_record_send(c->session, p + off, len - off);
+
+		if (n < 0 && n != GNUTLS_E_AGAIN && n != GNUTLS_E_INTERRUPTED)
+			rc = INSEL_E_CRYPTO;
+		else if (n > 0)
+			off += (size_t)n;
+	}
+	if (rc == 0)
+		rc = flush(c);
+	if (rc)
+		tls_conn_fail(c, rc, "cannot send to the peer: %s", insel_strerror(rc));
 	return rc;
 }
 

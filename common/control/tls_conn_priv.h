@@ -39,6 +39,7 @@ struct tls_conn {
 	struct buf out;        /* ciphertext from GnuTLS, not yet handed to uv_write */
 	struct buf frame;      /* the message being sent, framed (plaintext: wiped after) */
 	struct msg_reader reader;
+	tls_conn_bytes_fn raw;  /* set: plaintext goes there, not to the reader */
 	unsigned handshake_ms; /* this connection's handshake deadline */
 	char deadline_what[TLS_DEADLINE_TEXT_MAX];  /* why the owner's deadline ends it */
 	/* Accepted connections: the server that counts them, until they close. */

@@ -224,6 +224,27 @@ int tls_creds_load_signer(struct tls_creds **out, const char *ca_file, const cha
 	return creds_build(out, ca_file, cert_file, NULL, signer, err, errlen);
 }
 
+int tls_creds_load_ca_pem(struct tls_creds **out, const void *pem, size_t len, char *err,
+			  size_t errlen)
+{
+	gnutls_datum_t ca = {(unsigned char *)pem, (unsigned)len};
+	struct tls_creds *c = NULL;
+	int rc;
+
+	if (!pem || len == 0 || len > UINT32_MAX)
+		return err_set(err, errlen, INSEL_E_BAD_FIELD, "no CA certificate given");
+	rc = creds_new(&c, err, errlen);
+	if (rc)
+		return rc;
+	if (gnutls_certificate_set_x509_trust_mem(c->cred, &ca, GNUTLS_X509_FMT_PEM) <= 0) {
+		tls_creds_free(c);
+		return err_set(err, errlen, INSEL_E_CONFIG, "the CA given holds no usable PEM "
+			       "certificate");
+	}
+	*out = c;
+	return 0;
+}
+
 void tls_creds_free(struct tls_creds *c)
 {
 	if (!c)

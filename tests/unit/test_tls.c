@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <gnutls/gnutls.h>
 #include <time.h>
 
 #include "err.h"
@@ -1093,6 +1094,124 @@ static void creds_errors_name_the_file(void **state)
 	assert_null(c);
 }
 
+/* ---- a raw byte stream (the relay's TCP fallback) ---- */
+
+#define RAW_TOTAL 100000
+
+struct raw_echo {
+	uv_loop_t loop;
+	struct tls_server *server;
+	struct tls_creds *server_creds, *client_creds;
+	struct tls_conn *client;
+	size_t sent, received;
+	bool intact;
+	int srv_ready, cli_ready;
+	enum pki_role server_seen;
+};
+
+static uint8_t raw_byte(size_t i)
+{
+	return (uint8_t)(i * 31 + 7);
+}
+
+static void echo_bytes(struct tls_conn *c, const uint8_t *data, size_t len)
+{
+	assert_int_equal(tls_conn_send_bytes(c, data, len, 4 << 20), 0);
+}
+
+static void echo_ready(struct tls_conn *c, int status)
+{
+	struct raw_echo *e = tls_conn_data(c);
+
+	e->srv_ready = status == 0 ? 1 : -1;
+	e->server_seen = tls_conn_peer(c)->role;
+	tls_conn_set_raw(c, echo_bytes);
+}
+
+static const struct tls_conn_callbacks echo_cb = {echo_ready, NULL, NULL};
+
+static void echo_accept(struct tls_server *s, struct tls_conn *c)
+{
+	tls_conn_set_callbacks(c, &echo_cb, tls_server_data(s));
+}
+
+static void raw_client_bytes(struct tls_conn *c, const uint8_t *data, size_t len)
+{
+	struct raw_echo *e = tls_conn_data(c);
+
+	for (size_t i = 0; i < len; i++)
+		if (data[i] != raw_byte(e->received + i))
+			e->intact = false;
+	e->received += len;
+	if (e->received >= RAW_TOTAL) {
+		tls_conn_close(c, 0);
+		tls_server_close(e->server);
+	}
+}
+
+static void raw_client_ready(struct tls_conn *c, int status)
+{
+	struct raw_echo *e = tls_conn_data(c);
+	static uint8_t chunk[7000];
+
+	e->cli_ready = status == 0 ? 1 : -1;
+	if (status)
+		return;
+	tls_conn_set_raw(c, raw_client_bytes);
+	while (e->sent < RAW_TOTAL) {
+		size_t n = RAW_TOTAL - e->sent < sizeof chunk ? RAW_TOTAL - e->sent : sizeof chunk;
+
+		for (size_t i = 0; i < n; i++)
+			chunk[i] = raw_byte(e->sent + i);
+		assert_int_equal(tls_conn_send_bytes(c, chunk, n, 4 << 20), 0);
+		e->sent += n;
+	}
+	/* Over the caller's bound: refused, nothing sent, the connection stays. */
+	if (tls_conn_queued(c) > 0)
+		assert_int_equal(tls_conn_send_bytes(c, chunk, 1, 0), INSEL_E_LIMIT);
+}
+
+static const struct tls_conn_callbacks raw_cli_cb = {raw_client_ready, NULL, NULL};
+
+/* A client without a certificate that trusts the CA given in memory (as a confined
+ * auxiliary does) checks a principal-role server, and bytes go both ways unchanged. */
+static void raw_stream_with_ca_in_memory(void **state)
+{
+	static const enum pki_role roles[] = {PKI_ROLE_NONE};
+	struct raw_echo e = {.intact = true};
+	struct ip_endpoint bind, to;
+	char ca[256], err[256];
+	gnutls_datum_t pem;
+
+	(void)state;
+	snprintf(ca, sizeof ca, "%s/ca/ca.crt", dir);
+	assert_int_equal(gnutls_load_file(ca, &pem), 0);
+	assert_int_equal(tls_creds_load_ca_pem(&e.client_creds, pem.data, pem.size, err,
+					       sizeof err), 0);
+	assert_int_not_equal(tls_creds_load_ca_pem(&e.server_creds, "junk", 4, err, sizeof err),
+			     0);
+	gnutls_free(pem.data);
+	e.server_creds = creds_for("ca", "principal");
+	assert_int_equal(uv_loop_init(&e.loop), 0);
+	assert_int_equal(ip_endpoint_parse("127.0.0.1:0", &bind), 0);
+	assert_int_equal(tls_server_listen(&e.loop, e.server_creds, &bind, roles, 1, echo_accept,
+					   &e, &e.server), 0);
+	to = bind;
+	to.port = tls_server_port(e.server);
+	assert_int_equal(tls_connect(&e.loop, e.client_creds, &to, PKI_ROLE_PRINCIPAL, NULL,
+				     &raw_cli_cb, &e, &e.client), 0);
+	assert_int_equal(tls_conn_send_bytes(e.client, "x", 1, 1 << 20), INSEL_E_CLOSED);
+	uv_run(&e.loop, UV_RUN_DEFAULT);
+	assert_int_equal(uv_loop_close(&e.loop), 0);
+	assert_int_equal(e.srv_ready, 1);
+	assert_int_equal(e.cli_ready, 1);
+	assert_int_equal(e.server_seen, PKI_ROLE_NONE);
+	assert_int_equal(e.received, RAW_TOTAL);
+	assert_true(e.intact);
+	tls_creds_free(e.server_creds);
+	tls_creds_free(e.client_creds);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1118,6 +1237,7 @@ int main(void)
 		cmocka_unit_test(authenticated_cap_at_handshake),
 		cmocka_unit_test(creds_errors_name_the_file),
 		cmocka_unit_test(replaced_certificate_for_new_connections_only),
+		cmocka_unit_test(raw_stream_with_ca_in_memory),
 	};
 
 	return cmocka_run_group_tests(tests, make_pki, remove_pki);
