@@ -424,5 +424,49 @@ check "and b1 -> a1" pings b1 10.1.0.11 3
 iperf_through "iperf3 TCP through the trunk" b1 10.2.0.11 5202
 iperf_through "iperf3 TCP the other way through the trunk" a1 10.1.0.11 5203
 
+# ---- a small MTU on the NAT's link, ICMP filtered (a black hole) ----
+# 16 MiB of TCP through the trunk, from a1 to b1 by nc, compared by SHA-256.
+tcp_intact() {  # tcp_intact LABEL PORT
+	local sum_in
+	head -c 16M /dev/urandom >"$NETNS_TMP/16m.in"
+	spawn_in_ns b1 "$NETNS_TMP/nc-$2.log" bash -c "timeout 60 nc -l -p $2 >$NETNS_TMP/16m.out"
+	wait_port b1 "$2" tcp 5
+	in_ns a1 timeout 60 nc -q 1 10.2.0.11 "$2" <"$NETNS_TMP/16m.in"
+	wait "$LAST_PID" 2>/dev/null
+	sum_in=$(sha256sum <"$NETNS_TMP/16m.in")
+	check "$1 ($(stat -c %s "$NETNS_TMP/16m.out") bytes arrived)" \
+		test "$sum_in" = "$(sha256sum <"$NETNS_TMP/16m.out")"
+}
+# until_crosses SECONDS: until a 9000-byte datagram crosses the UDP call on 5010 (the
+# path MTU found), bounded.
+until_crosses() {
+	local t
+	for t in $(seq 1 "$1"); do
+		in_ns a1 python3 "$UDP_TOOL" send 10.1.0.1 5010 --count 1 --size 9000 --timeout 1 \
+			--wait 0.5 >/dev/null && { echo "a 9000-byte datagram crossed after ~$t s"; return 0; }
+	done
+	return 1
+}
+mtu_scenario() {  # mtu_scenario MTU
+	local t0=$SECONDS
+	nat_mtu a "$1" blackhole
+	until_crosses 30
+	check "MTU $1 black hole: 9000-byte datagrams cross the UDP call again (after $((SECONDS - t0)) s)" \
+		in_ns a1 python3 "$UDP_TOOL" send 10.1.0.1 5010 --count 20 --size 9000
+	wait_ping a1 10.2.0.11 20
+	tcp_intact "MTU $1 black hole: 16 MiB of TCP through the trunk arrive intact" 5301
+	insel_operator a calls --json 2>&1 | grep -o '"pmtu[^}]*}' | head -n 2
+}
+if needs "a wan link of MTU 1280, then 1124, as a black hole" pmtud; then
+	listen_as b1 bob "$NETNS_TMP/listen-bob-mtu.log" --auto-answer || fail "bob cannot listen"
+	spawn_in_ns b1 "$NETNS_TMP/echo-5010.log" python3 "$UDP_TOOL" echo 5010 --count 1000 \
+		--timeout 120
+	out=$(insel_as a1 alice call bob@lan-b --udp 5010 2>&1)
+	check "a UDP call beside the trunk" contains "$out" " up "
+	mtu_scenario 1280
+	mtu_scenario 1124
+	nat_mtu a 1500
+fi
+
 [ "$skipped" -eq 0 ] || echo "$skipped scenario(s) skipped: their part of issue 12 is not in this tree"
 finish_checks

@@ -190,38 +190,46 @@ table ip insel_block {
 }
 
 # The MTU of the link between site X's router and the Internet (both ends). With
-# "blackhole", packets over it vanish without a trace: the router and the wan drop
-# rather than fragment them and send no ICMP "fragmentation needed" (the wan's rule holds
-# for every site: Internet routers that filter ICMP).
-nat_mtu() {  # nat_mtu LETTER MTU [blackhole]
-	local x=$1 mtu=$2
+# "blackhole", packets over it vanish without a trace: the router and the wan drop them
+# (those with DF set as the kernel does, the others rather than fragment them) and send
+# no ICMP "fragmentation needed" (the wan's rule holds
+# for every site: Internet routers that filter ICMP); like such routers, site X's clamps
+# the MSS of TCP SYNs crossing it, so that TCP (the secondaries' TLS) still works.
+nat_mtu() {  # nat_mtu LETTER MTU [blackhole]   (again to change it; without blackhole
+	local x=$1 mtu=$2 router wan  #                 the link is honest again)
 	ip -n "${NS}nat-$x" link set v-wan mtu "$mtu"
 	ip -n "${NS}wan" link set "v-nat-$x" mtu "$mtu"
-	[ "${3:-}" = blackhole ] || return 0
-	in_ns "nat-$x" nft -f - <<NFT || fail "cannot make site $x's link a black hole"
+	router="table ip insel_mtu {}
+delete table ip insel_mtu"
+	wan="table ip insel_mtu_$x {}
+delete table ip insel_mtu_$x"
+	if [ "${3:-}" = blackhole ]; then
+		router+="
 table ip insel_mtu {
 	chain forward_filter {
 		type filter hook forward priority filter;
-		oifname "v-wan" ip length > $mtu counter drop
+		oifname \"v-wan\" ip frag-off & 0x4000 == 0 ip length > $mtu counter drop
+		tcp flags syn tcp option maxseg size > $((mtu - 40)) tcp option maxseg size set $((mtu - 40))
 	}
 	chain output_filter {
 		type filter hook output priority filter;
 		icmp type destination-unreachable icmp code frag-needed counter drop
 	}
-}
-NFT
-	in_ns wan nft -f - <<NFT || fail "cannot make site $x's link a black hole"
+}"
+		wan+="
 table ip insel_mtu_$x {
 	chain forward_filter {
 		type filter hook forward priority filter;
-		oifname "v-nat-$x" ip length > $mtu counter drop
+		oifname \"v-nat-$x\" ip frag-off & 0x4000 == 0 ip length > $mtu counter drop
 	}
 	chain output_filter {
 		type filter hook output priority filter;
 		icmp type destination-unreachable icmp code frag-needed counter drop
 	}
-}
-NFT
+}"
+	fi
+	in_ns "nat-$x" nft -f - <<<"$router" && in_ns wan nft -f - <<<"$wan" ||
+		fail "cannot change site $x's link MTU rules"
 }
 
 # ---- STUN from inside the topology ----
