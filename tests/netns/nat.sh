@@ -455,7 +455,8 @@ mtu_scenario() {  # mtu_scenario MTU
 		in_ns a1 python3 "$UDP_TOOL" send 10.1.0.1 5010 --count 20 --size 9000
 	wait_ping a1 10.2.0.11 20
 	tcp_intact "MTU $1 black hole: 16 MiB of TCP through the trunk arrive intact" 5301
-	insel_operator a calls --json 2>&1 | grep -o '"pmtu[^}]*}' | head -n 2
+	echo "path MTU as gw-a sees it: $(insel_operator a calls --json 2>&1 |
+		grep -oE '"(pmtu|plpmtu|path_mtu)[a-z_]*": *[^,}]*' | sort | uniq -c | tr -s ' \n' ' ')"
 }
 if needs "a wan link of MTU 1280, then 1124, as a black hole" pmtud; then
 	listen_as b1 bob "$NETNS_TMP/listen-bob-mtu.log" --auto-answer || fail "bob cannot listen"
