@@ -1,12 +1,12 @@
 /* The principal's control API over mutually authenticated TLS: JSON requests framed per
  * msg.h, answered by one handler per message family (api_session.c: hello, register,
  * heartbeat; api_lookup.c: lookup, list, revocations; api_calls.c: call_start, call_end;
- * api_user.c: verify_user; api_renew.c: renew). A table in api.c says which certificate
- * role may send each op; the dispatcher all control protocols share (dispatch.h) checks it
- * and that hello comes first, and calls the handler with the api_peer as its ctx. Each
- * handler reads its request and writes its reply with the op's codec in
- * common/control/principal_ops.h, the one the secondary uses too. The handlers never see
- * the transport: serve.c feeds them messages from TLS connections,
+ * api_user.c: verify_user; api_renew.c: renew; api_relay.c: relay). A table in api.c
+ * says which certificate role may send each op; the dispatcher all control protocols
+ * share (dispatch.h) checks it and that hello comes first, and calls the handler with
+ * the api_peer as its ctx. Each handler reads its request and writes its reply with the
+ * op's codec in common/control/principal_ops.h, the one the secondary uses too. The
+ * handlers never see the transport: serve.c feeds them messages from TLS connections,
  * tests/fuzz/fuzz_principal_api.c from a fuzzer.
  *
  * Bad input never changes the directory (each write is one transaction) and never ends
@@ -31,6 +31,7 @@
 
 struct api_peer;
 struct api_verify;
+struct relay_link;
 
 struct api_server {
 	struct db *db;
@@ -48,6 +49,7 @@ struct api_server {
 	struct pki_issuer *issuer;     /* online issuing key for renewals, or NULL: queued */
 	int64_t issue_validity_s;      /* lifetime of certificates issued on renewal */
 	uint64_t requests, errors;     /* counters for the log */
+	struct relay_link *relay;      /* the principal's relay (relay_link.h), or NULL */
 };
 
 /* Sets up the guessing defences: the back-off tables, and a dummy hash with the given
@@ -58,6 +60,8 @@ void api_auth_free(struct api_server *s);
 struct api_peer {
 	struct api_server *srv;
 	struct pki_identity id;  /* from the peer's certificate */
+	bool has_local;
+	struct ip_endpoint local;  /* where the peer reached us (a relay's address) */
 	bool hello_done;
 	unsigned bad_frames;
 	unsigned verify_pending;
@@ -92,6 +96,7 @@ void call_start_handle(void *ctx, json_int_t id, const json_t *msg);
 void call_end_handle(void *ctx, json_int_t id, const json_t *msg);
 void verify_user_handle(void *ctx, json_int_t id, const json_t *msg);
 void renew_handle(void *ctx, json_int_t id, const json_t *msg);
+void relay_handle(void *ctx, json_int_t id, const json_t *msg);
 
 /* Renewal and registration (api_renew.c): a registration made with the certificate a
  * secondary is being renewed from confirms the new one (the fingerprint and serial in *r

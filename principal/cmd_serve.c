@@ -8,6 +8,8 @@
 #include "config.h"
 #include "err.h"
 #include "principal.h"
+#include "relay_keeper.h"
+#include "relay_link.h"
 #include "serve.h"
 #include "stun_server.h"
 
@@ -30,6 +32,13 @@ static const struct cfg_key schema[] = {
 	{"principal", "issue_validity", CFG_DURATION, 0, 60000, 36500LL * 86400000, "365d"},
 	{"principal", "expiry_warning", CFG_DURATION, 0, 1000, 36500LL * 86400000, "30d"},
 	{"stun", "listen", CFG_STRING, 0, 0, 0, NULL},
+	{"relay", "listen", CFG_STRING, 0, 0, 0, NULL},
+	{"relay", "public", CFG_ENDPOINT, 0, 0, 0, NULL},
+	{"relay", "program", CFG_PATH, 0, 0, 0, NULL},
+	{"relay", "user", CFG_STRING, 0, 0, 0, "nobody"},
+	{"relay", "rate", CFG_INT, 0, 1000, 1LL << 40, "25000000"},
+	{"relay", "per_secondary", CFG_INT, 0, 1, 100000, "32"},
+	{"relay", "max_allocations", CFG_INT, 0, 1, 1048576, "4096"},
 };
 #define NKEYS (sizeof schema / sizeof schema[0])
 
@@ -110,6 +119,37 @@ static int resolve_stun(struct cli *c, const struct cfg *cfg, struct serve_optio
 	return 0;
 }
 
+/* The relay: --relay-listen, else [relay] listen, ADDRESS:PORT or "off"; by default the
+ * TLS listen address at port 3479 (ephemeral when the TLS port is), like STUN's. */
+static int resolve_relay(struct cli *c, const struct cfg *cfg, struct serve_options *o)
+{
+	const char *v = cli_opt(c, "--relay-listen");
+	const char *pub = cfg ? cfg_str(cfg, "relay", "public") : NULL;
+
+	if (!v && cfg)
+		v = cfg_str(cfg, "relay", "listen");
+	o->relay = !v || strcmp(v, "off") != 0;
+	o->relay_explicit = v != NULL;
+	if (!o->relay)
+		return 0;
+	if (!v) {
+		o->relay_listen = o->listen;
+		o->relay_listen.port = o->listen.port ? RELAY_DEFAULT_PORT : 0;
+	} else if (ip_endpoint_parse(v, &o->relay_listen)) {
+		return cli_usage_error(c, "--relay-listen: '%s' is not ADDRESS:PORT or off", v);
+	}
+	if (pub && ip_endpoint_parse(pub, &o->relay_public))
+		return cli_usage_error(c, "[relay] public: '%s' is not ADDRESS:PORT", pub);
+	o->relay_has_public = pub != NULL;
+	o->relay_program = cfg ? cfg_str(cfg, "relay", "program") : NULL;
+	o->relay_user = cfg ? cfg_str(cfg, "relay", "user") : "nobody";
+	o->relay_rate = cfg ? (uint64_t)cfg_int(cfg, "relay", "rate") : 0;
+	o->relay_per_secondary = cfg ? (unsigned)cfg_int(cfg, "relay", "per_secondary")
+				     : RELAY_DEFAULT_PER_SECONDARY;
+	o->relay_max_allocations = cfg ? (unsigned)cfg_int(cfg, "relay", "max_allocations") : 0;
+	return 0;
+}
+
 static int resolve(struct cli *c, const struct cfg *cfg, struct serve_options *o)
 {
 	const char *listen = pick(c, "--listen", cfg, "listen");
@@ -151,7 +191,7 @@ static int resolve(struct cli *c, const struct cfg *cfg, struct serve_options *o
 	if (o->seccomp && strcmp(o->seccomp, "on") && strcmp(o->seccomp, "off") &&
 	    strcmp(o->seccomp, "log"))
 		return cli_usage_error(c, "seccomp must be on, off or log");
-	if ((rc = resolve_stun(c, cfg, o)))
+	if ((rc = resolve_stun(c, cfg, o)) || (rc = resolve_relay(c, cfg, o)))
 		return rc;
 	return resolve_lifecycle(c, cfg, o);
 }
@@ -163,14 +203,15 @@ int serve_main(int argc, char **argv)
 					   "--max-connections", "--max-pending",
 					   "--max-pending-per-source", "--handshake-timeout",
 					   "--issuing-ca-key", "--issue-validity", "--expiry-warning",
-					   "--stun-listen", NULL};
+					   "--stun-listen", "--relay-listen", NULL};
 	struct cli c = {.db_path = DB_DEFAULT_PATH,
 			.usage = "[--config FILE] [--listen ADDR:PORT] [--ca FILE] [--cert FILE] "
 				 "[--key FILE] [--down-after DURATION] [--heartbeat DURATION] "
 				 "[--port-file FILE] [--max-connections N] [--max-pending N] "
 				 "[--max-pending-per-source N] [--handshake-timeout DURATION] "
 				 "[--issuing-ca-key FILE] [--issue-validity DURATION] "
-				 "[--expiry-warning DURATION] [--stun-listen ADDR:PORT|off]"};
+				 "[--expiry-warning DURATION] [--stun-listen ADDR:PORT|off] "
+				 "[--relay-listen ADDR:PORT|off]"};
 	struct serve_options o = {0};
 	struct cfg cfg = {0};
 	bool have_cfg = false;

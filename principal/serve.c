@@ -13,12 +13,15 @@
  * first write: a burst of look-ups pays for the file's locks once. */
 #include "serve.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include "api.h"
@@ -27,6 +30,8 @@
 #include "log.h"
 #include "pki_csr.h"
 #include "principal_ops.h"
+#include "relay_keeper.h"
+#include "relay_link.h"
 #include "revocation_watch.h"
 #include "stun_server.h"
 #include "tls.h"
@@ -58,6 +63,10 @@ struct daemon {
 	int64_t expiry_warning_s;
 	struct stun_server stun;
 	bool stun_running;
+	struct relay_link relay;
+	bool relay_running;
+	int relay_keeper_fd;       /* until the loop takes it over */
+	uint16_t relay_port;
 };
 
 static int64_t now_seconds(void)
@@ -103,6 +112,7 @@ static void conn_ready(struct tls_conn *t, int status)
 		return;  /* tls_conn.c logged why; close follows */
 	c->ready = true;
 	c->peer.id = *tls_conn_peer(t);
+	c->peer.has_local = tls_conn_local_endpoint(t, &c->peer.local) == 0;
 	log_debug("%s %s connected", pki_role_name(c->peer.id.role), c->peer.id.name);
 }
 
@@ -282,6 +292,10 @@ static void stop(struct daemon *d)
 	if (d->stun_running)
 		stun_server_close(&d->stun);
 	d->stun_running = false;
+	if (d->relay_running)
+		relay_link_close(&d->relay);
+	d->relay_running = false;
+	d->api.relay = NULL;
 	uv_timer_stop(&d->sweep);
 	uv_close((uv_handle_t *)&d->sweep, NULL);
 	db_read_release(d->api.db);
@@ -363,6 +377,104 @@ static int start_stun(struct daemon *d, const struct serve_options *o)
 	return 0;
 }
 
+/* ---- the relay ---- */
+
+static int bind_relay_socket(const struct ip_endpoint *at, uint16_t *port)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = ip_endpoint_to_sockaddr(at, &ss);
+	struct ip_endpoint bound;
+	int fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0), err;
+
+	if (fd < 0)
+		return -errno;
+	if (bind(fd, (struct sockaddr *)&ss, len) != 0)
+		goto fail;
+	len = sizeof ss;
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
+		goto fail;
+	if (ip_endpoint_from_sockaddr((struct sockaddr *)&ss, &bound) != 0) {
+		errno = EAFNOSUPPORT;
+		goto fail;
+	}
+	*port = bound.port;
+	return fd;
+fail:
+	err = -errno;
+	close(fd);
+	return err;
+}
+
+/* Before anything else of the daemon exists (so that the keeper inherits nothing): binds
+ * the relay's socket and forks its keeper. When the relay was only defaulted, a port
+ * taken or a program missing is worth a warning, not a principal that will not start. */
+static int fork_relay(struct daemon *d, const struct serve_options *o)
+{
+	struct relay_keeper_options k = {
+		.program = o->relay_program ? o->relay_program : relay_default_program(),
+		.user = geteuid() == 0 ? o->relay_user : NULL,
+		.rate = o->relay_rate,
+		.max_allocations = o->relay_max_allocations,
+		.verbose = log_get_level() >= LOG_LVL_DEBUG,
+	};
+	char ep[IP_STRLEN];
+	pid_t keeper;
+	int fd, rc;
+
+	d->relay_keeper_fd = -1;
+	if (!o->relay) {
+		log_info("relay off");
+		return 0;
+	}
+	ip_endpoint_format(&o->relay_listen, ep, sizeof ep);
+	if (access(k.program, X_OK) != 0) {
+		rc = -errno;
+		log_warn("no relay: %s: %s", k.program, strerror(errno));
+		return o->relay_explicit ? rc : 0;
+	}
+	fd = bind_relay_socket(&o->relay_listen, &d->relay_port);
+	if (fd < 0) {
+		log_warn("no relay: cannot bind %s (%s)%s", ep, strerror(-fd),
+			 o->relay_explicit ? "" : "; set [relay] listen");
+		return o->relay_explicit ? fd : 0;
+	}
+	k.udp_fd = fd;
+	rc = relay_keeper_start(&k, &d->relay_keeper_fd, &keeper);
+	close(fd);
+	if (rc) {
+		log_error("no relay: cannot start its keeper: %s", strerror(-rc));
+		return o->relay_explicit ? rc : 0;
+	}
+	log_info("relay on %s (UDP port %u), kept by process %d", ep, d->relay_port,
+		 (int)keeper);
+	return 0;
+}
+
+static int start_relay(struct daemon *d, const struct serve_options *o)
+{
+	struct relay_link_options l = {
+		.keeper_fd = d->relay_keeper_fd,
+		.port = d->relay_port,
+		.has_public = o->relay_has_public,
+		.public_ep = o->relay_public,
+		.listen = o->relay_listen,
+		.per_secondary = o->relay_per_secondary,
+	};
+	int rc;
+
+	if (d->relay_keeper_fd < 0)
+		return 0;
+	rc = relay_link_start(&d->relay, &d->loop, &l);
+	if (rc) {
+		log_error("cannot watch the relay's keeper: %s", uv_strerror(rc));
+		return rc;
+	}
+	d->relay_keeper_fd = -1;  /* the link's now */
+	d->relay_running = true;
+	d->api.relay = &d->relay;
+	return 0;
+}
+
 static int start(struct daemon *d, const struct serve_options *o)
 {
 	/* Secondaries and operators' tools; a principal-role certificate is the
@@ -400,7 +512,7 @@ static int start(struct daemon *d, const struct serve_options *o)
 								  : (unsigned)o->max_connections,
 		.handshake_timeout_ms = o->handshake_timeout_ms,
 	});
-	if ((rc = start_stun(d, o)))
+	if ((rc = start_stun(d, o)) || (rc = start_relay(d, o)))
 		return rc;
 	uv_timer_init(&d->loop, &d->sweep);
 	d->sweep.data = d;
@@ -438,6 +550,10 @@ int serve_run(const struct serve_options *o)
 	if (!d)
 		return EXIT_FAILURE;
 	signal(SIGPIPE, SIG_IGN);
+	if (fork_relay(d, o) != 0) {
+		free(d);
+		return 1;
+	}
 	uv_loop_init(&d->loop);
 	d->api.heartbeat_ms = o->heartbeat_ms;
 	d->api.run_verify = run_verify;
@@ -469,6 +585,12 @@ int serve_run(const struct serve_options *o)
 		revocation_watch_stop(&d->revocations);  /* its timer would hold the loop */
 		if (d->server)
 			tls_server_close(d->server);
+		if (d->stun_running)
+			stun_server_close(&d->stun);
+		if (d->relay_running)
+			relay_link_close(&d->relay);
+		if (d->relay_keeper_fd >= 0)
+			close(d->relay_keeper_fd);  /* the keeper stops its relay */
 	}
 	/* Let every close callback run before the loop goes away. */
 	uv_run(&d->loop, UV_RUN_DEFAULT);

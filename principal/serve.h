@@ -25,6 +25,16 @@ struct serve_options {
 	bool stun;                 /* answer STUN Binding requests on stun_listen */
 	bool stun_explicit;        /* stun_listen was configured: failing to bind is fatal */
 	struct ip_endpoint stun_listen;
+	bool relay;                /* run insel-relay (docs/relay.md) on relay_listen */
+	bool relay_explicit;       /* relay_listen was configured: failing to start is fatal */
+	struct ip_endpoint relay_listen;
+	bool relay_has_public;     /* the address secondaries are told ([relay] public) */
+	struct ip_endpoint relay_public;
+	const char *relay_program; /* NULL: beside this program */
+	const char *relay_user;    /* whom the relay becomes when run as root */
+	uint64_t relay_rate;       /* bytes per second per allocation; 0: the relay's */
+	unsigned relay_per_secondary;  /* live allocations per secondary */
+	unsigned relay_max_allocations;  /* in all; 0: the relay's */
 };
 
 /* sandbox.c: installs the daemon's syscall allowlist; 0 or -errno. */

@@ -10,6 +10,7 @@
  *   principal_ops_directory.c  lookup, list, revocations (and the LAN entries of a list)
  *   principal_ops_records.c    call_start, call_end
  *   principal_ops_auth.c       verify_user, renew
+ *   principal_ops_relay.c      relay (an allocation on the principal's relay for a call)
  *
  * Conventions:
  * - A request encoder makes the whole frame ({"op":...,"id":N,...}); a reply encoder
@@ -223,6 +224,27 @@ int pop_call_end_req_decode(const json_t *msg, struct pop_call_end_req *out,
 /* The reply to both: the call's id. */
 json_t *pop_call_reply_encode(const char *call_id);
 int pop_call_reply_decode(const json_t *msg, const char **call_id, char why[POP_WHY_LEN]);
+
+/* ---- relay: an allocation on the principal's relay (docs/relay.md) ---- */
+
+#define POP_RELAY_TOKEN_LEN 16
+
+struct pop_relay_req {
+	uint64_t call;           /* the call the allocation is for */
+};
+json_t *pop_relay_req_encode(json_int_t id, const struct pop_relay_req *r);
+int pop_relay_req_decode(const json_t *msg, struct pop_relay_req *out, char why[POP_WHY_LEN]);
+
+/* {"relay":{"kind":"relay","addr":"ADDR:PORT","relay_id":"<16 hex>","token":"<32 hex>"}}:
+ * a candidate of kind relay, as the offer carries it. */
+struct pop_relay_reply {
+	struct ip_endpoint addr;
+	uint64_t relay_id;
+	uint8_t token[POP_RELAY_TOKEN_LEN];
+};
+json_t *pop_relay_reply_encode(const struct pop_relay_reply *r);
+int pop_relay_reply_decode(const json_t *msg, struct pop_relay_reply *out,
+			   char why[POP_WHY_LEN]);
 
 /* ---- auth: verify_user, renew ---- */
 

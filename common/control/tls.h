@@ -178,6 +178,8 @@ size_t tls_conn_queued(const struct tls_conn *c);
 const struct pki_identity *tls_conn_peer(const struct tls_conn *c);
 /* The peer's address as seen on the socket. */
 int tls_conn_peer_endpoint(const struct tls_conn *c, struct ip_endpoint *out);
+/* Our own address on the socket: where the peer reached us. */
+int tls_conn_local_endpoint(const struct tls_conn *c, struct ip_endpoint *out);
 /* RFC 8446 keying-material exporter; both ends get the same bytes for the same label and
  * context, and nothing of them ever crosses the wire. */
 int tls_conn_export_keying(struct tls_conn *c, const char *label, const void *context,

@@ -596,6 +596,15 @@ int tls_conn_peer_endpoint(const struct tls_conn *c, struct ip_endpoint *out)
 	return rc ? rc : ip_endpoint_from_sockaddr((struct sockaddr *)&ss, out);
 }
 
+int tls_conn_local_endpoint(const struct tls_conn *c, struct ip_endpoint *out)
+{
+	struct sockaddr_storage ss;
+	int len = sizeof ss;
+	int rc = uv_tcp_getsockname(&c->tcp, (struct sockaddr *)&ss, &len);
+
+	return rc ? rc : ip_endpoint_from_sockaddr((struct sockaddr *)&ss, out);
+}
+
 int tls_conn_export_keying(struct tls_conn *c, const char *label, const void *context,
 			   size_t context_len, void *out, size_t out_len)
 {

@@ -66,6 +66,7 @@ static void requests(const json_t *j)
 	ROUND_TRIP(pop_verify_user_req, pop_verify_user_req_decode,
 		   REQ(pop_verify_user_req_encode));
 	ROUND_TRIP(pop_renew_req, pop_renew_req_decode, REQ(pop_renew_req_encode));
+	ROUND_TRIP(pop_relay_req, pop_relay_req_decode, REQ(pop_relay_req_encode));
 }
 
 static void replies(const json_t *j)
@@ -80,6 +81,7 @@ static void replies(const json_t *j)
 	ROUND_TRIP(pop_verify_user_reply, pop_verify_user_reply_decode,
 		   pop_verify_user_reply_encode);
 	ROUND_TRIP(pop_renew_reply, pop_renew_reply_decode, pop_renew_reply_encode);
+	ROUND_TRIP(pop_relay_reply, pop_relay_reply_decode, pop_relay_reply_encode);
 }
 
 /* Decoders that have no struct to round-trip. */

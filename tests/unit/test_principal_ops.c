@@ -452,6 +452,58 @@ static void records_refusals(void **state)
 	json_decref(j);
 }
 
+static void relay_round_trip(void **state)
+{
+	struct pop_relay_req req = {.call = 0x0123456789abcdefULL}, req_back;
+	struct pop_relay_reply rep = {.relay_id = 0xfeedULL}, rep_back;
+	char why[POP_WHY_LEN];
+	json_t *j;
+
+	(void)state;
+	j = pop_relay_req_encode(4, &req);
+	assert_json(j, "{\"op\":\"relay\",\"id\":4,\"call\":\"0123456789abcdef\"}");
+	assert_int_equal(pop_relay_req_decode(j, &req_back, why), 0);
+	assert_true(req_back.call == req.call);
+	json_decref(j);
+
+	assert_int_equal(ip_endpoint_parse("198.18.0.1:3479", &rep.addr), 0);
+	for (int i = 0; i < POP_RELAY_TOKEN_LEN; i++)
+		rep.token[i] = (uint8_t)i;
+	j = pop_relay_reply_encode(&rep);
+	assert_json(j, "{\"relay\":{\"kind\":\"relay\",\"addr\":\"198.18.0.1:3479\","
+		       "\"relay_id\":\"000000000000feed\","
+		       "\"token\":\"000102030405060708090a0b0c0d0e0f\"}}");
+	assert_int_equal(pop_relay_reply_decode(j, &rep_back, why), 0);
+	assert_same_endpoint(&rep_back.addr, &rep.addr);
+	assert_true(rep_back.relay_id == rep.relay_id);
+	assert_memory_equal(rep_back.token, rep.token, POP_RELAY_TOKEN_LEN);
+	json_decref(j);
+}
+
+static void relay_refusals(void **state)
+{
+	struct pop_relay_req q;
+	struct pop_relay_reply r;
+
+	(void)state;
+	assert_refused(pop_relay_req_decode, &q, "{}", INSEL_E_BAD_FIELD,
+		       "field 'call' is missing");
+	assert_refused(pop_relay_req_decode, &q, "{\"call\":\"0000000000000000\"}",
+		       INSEL_E_BAD_FIELD, "call: must be 16 hex digits, not all zero");
+	assert_refused(pop_relay_reply_decode, &r,
+		       "{\"relay\":{\"kind\":\"host\",\"addr\":\"1.2.3.4:5\","
+		       "\"relay_id\":\"0000000000000001\",\"token\":\"00\"}}",
+		       INSEL_E_BAD_FIELD, "relay.kind: must be relay");
+	assert_refused(pop_relay_reply_decode, &r,
+		       "{\"relay\":{\"kind\":\"relay\",\"addr\":\"1.2.3.4:0\","
+		       "\"relay_id\":\"0000000000000001\",\"token\":\"00\"}}",
+		       INSEL_E_BAD_FIELD, "relay.addr: must be ADDRESS:PORT");
+	assert_refused(pop_relay_reply_decode, &r,
+		       "{\"relay\":{\"kind\":\"relay\",\"addr\":\"1.2.3.4:5\","
+		       "\"relay_id\":\"0000000000000001\",\"token\":\"00\"}}",
+		       INSEL_E_BAD_FIELD, "relay.token: must be 32 hex digits");
+}
+
 static void auth_round_trip(void **state)
 {
 	char why[POP_WHY_LEN];
@@ -566,6 +618,8 @@ int main(void)
 		cmocka_unit_test(records_refusals),
 		cmocka_unit_test(auth_round_trip),
 		cmocka_unit_test(auth_refusals),
+		cmocka_unit_test(relay_round_trip),
+		cmocka_unit_test(relay_refusals),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
