@@ -39,6 +39,7 @@ static const struct cfg_key schema[] = {
 	{"relay", "rate", CFG_INT, 0, 1000, 1LL << 40, "25000000"},
 	{"relay", "per_secondary", CFG_INT, 0, 1, 100000, "32"},
 	{"relay", "max_allocations", CFG_INT, 0, 1, 1048576, "4096"},
+	{"relay", "expiry", CFG_DURATION, 0, 1000, 86400000, "60s"},
 };
 #define NKEYS (sizeof schema / sizeof schema[0])
 
@@ -147,6 +148,7 @@ static int resolve_relay(struct cli *c, const struct cfg *cfg, struct serve_opti
 	o->relay_per_secondary = cfg ? (unsigned)cfg_int(cfg, "relay", "per_secondary")
 				     : RELAY_DEFAULT_PER_SECONDARY;
 	o->relay_max_allocations = cfg ? (unsigned)cfg_int(cfg, "relay", "max_allocations") : 0;
+	o->relay_expiry_ms = cfg ? cfg_duration_ms(cfg, "relay", "expiry") : 0;
 	return 0;
 }
 

@@ -62,8 +62,8 @@ static void close_others(int keep_max)
 
 static void exec_relay(const struct relay_keeper_options *o, int control_fd, int udp_fd)
 {
-	char parent[24], rate[32], max[32], sfd[8];
-	char *args[20];
+	char parent[24], rate[32], max[32], expiry[32], sfd[8];
+	char *args[24];
 	size_t n = 0;
 
 	/* Onto fixed descriptors; everything else closed. */
@@ -97,6 +97,11 @@ static void exec_relay(const struct relay_keeper_options *o, int control_fd, int
 		snprintf(max, sizeof max, "%u", (unsigned)o->max_allocations);
 		args[n++] = "--max-allocations";
 		args[n++] = max;
+	}
+	if (o->expiry_ms) {
+		snprintf(expiry, sizeof expiry, "%llums", (unsigned long long)o->expiry_ms);
+		args[n++] = "--expiry";
+		args[n++] = expiry;
 	}
 	args[n] = NULL;
 	signal(SIGINT, SIG_DFL);

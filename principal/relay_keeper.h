@@ -24,6 +24,7 @@ struct relay_keeper_options {
 	const char *user;            /* for the relay to become when run as root */
 	uint64_t rate;               /* bytes per second per allocation, 0: the relay's */
 	uint32_t max_allocations;    /* 0: the relay's */
+	uint64_t expiry_ms;          /* 0: the relay's */
 	bool verbose;
 };
 

@@ -415,6 +415,7 @@ static int fork_relay(struct daemon *d, const struct serve_options *o)
 		.user = geteuid() == 0 ? o->relay_user : NULL,
 		.rate = o->relay_rate,
 		.max_allocations = o->relay_max_allocations,
+		.expiry_ms = o->relay_expiry_ms,
 		.verbose = log_get_level() >= LOG_LVL_DEBUG,
 	};
 	char ep[IP_STRLEN];

@@ -35,6 +35,7 @@ struct serve_options {
 	uint64_t relay_rate;       /* bytes per second per allocation; 0: the relay's */
 	unsigned relay_per_secondary;  /* live allocations per secondary */
 	unsigned relay_max_allocations;  /* in all; 0: the relay's */
+	uint64_t relay_expiry_ms;  /* an allocation no leg refreshed this long goes; 0: 60 s */
 };
 
 /* sandbox.c: installs the daemon's syscall allowlist; 0 or -errno. */
