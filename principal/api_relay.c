@@ -49,8 +49,9 @@ void relay_handle(void *ctx, json_int_t id, const json_t *msg)
 		refuse(p, id, "the relay is not running right now");
 		return;
 	}
-	reply = (struct pop_relay_reply){.addr = grant.ep, .relay_id = grant.allocation};
-	memcpy(reply.token, grant.token, sizeof reply.token);
+	reply = (struct pop_relay_reply){.relay = {.kind = CAND_RELAY, .ep = grant.ep,
+						   .relay_id = grant.allocation}};
+	memcpy(reply.relay.relay_token, grant.token, sizeof reply.relay.relay_token);
 	secure_wipe(&grant, sizeof grant);
 	log_debug("secondary %s: relay allocation for call %s", p->id.name,
 		  id_format(req.call, call));

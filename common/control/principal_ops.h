@@ -30,6 +30,7 @@
 #include <stdint.h>
 
 #include "addr.h"
+#include "candidate.h"
 #include "pki.h"
 
 #define POP_WHY_LEN 256           /* the sentence a decoder leaves in why */
@@ -227,8 +228,6 @@ int pop_call_reply_decode(const json_t *msg, const char **call_id, char why[POP_
 
 /* ---- relay: an allocation on the principal's relay (docs/relay.md) ---- */
 
-#define POP_RELAY_TOKEN_LEN 16
-
 struct pop_relay_req {
 	uint64_t call;           /* the call the allocation is for */
 };
@@ -236,11 +235,9 @@ json_t *pop_relay_req_encode(json_int_t id, const struct pop_relay_req *r);
 int pop_relay_req_decode(const json_t *msg, struct pop_relay_req *out, char why[POP_WHY_LEN]);
 
 /* {"relay":{"kind":"relay","addr":"ADDR:PORT","relay_id":"<16 hex>","token":"<32 hex>"}}:
- * a candidate of kind relay, as the offer carries it. */
+ * a candidate of kind relay (candidate.h), as the offer carries it. */
 struct pop_relay_reply {
-	struct ip_endpoint addr;
-	uint64_t relay_id;
-	uint8_t token[POP_RELAY_TOKEN_LEN];
+	struct candidate relay;  /* kind CAND_RELAY */
 };
 json_t *pop_relay_reply_encode(const struct pop_relay_reply *r);
 int pop_relay_reply_decode(const json_t *msg, struct pop_relay_reply *out,

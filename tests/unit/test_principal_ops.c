@@ -455,7 +455,8 @@ static void records_refusals(void **state)
 static void relay_round_trip(void **state)
 {
 	struct pop_relay_req req = {.call = 0x0123456789abcdefULL}, req_back;
-	struct pop_relay_reply rep = {.relay_id = 0xfeedULL}, rep_back;
+	struct pop_relay_reply rep = {.relay = {.kind = CAND_RELAY, .relay_id = 0xfeedULL}};
+	struct pop_relay_reply rep_back;
 	char why[POP_WHY_LEN];
 	json_t *j;
 
@@ -466,17 +467,15 @@ static void relay_round_trip(void **state)
 	assert_true(req_back.call == req.call);
 	json_decref(j);
 
-	assert_int_equal(ip_endpoint_parse("198.18.0.1:3479", &rep.addr), 0);
-	for (int i = 0; i < POP_RELAY_TOKEN_LEN; i++)
-		rep.token[i] = (uint8_t)i;
+	assert_int_equal(ip_endpoint_parse("198.18.0.1:3479", &rep.relay.ep), 0);
+	for (int i = 0; i < CAND_TOKEN_LEN; i++)
+		rep.relay.relay_token[i] = (uint8_t)i;
 	j = pop_relay_reply_encode(&rep);
 	assert_json(j, "{\"relay\":{\"kind\":\"relay\",\"addr\":\"198.18.0.1:3479\","
 		       "\"relay_id\":\"000000000000feed\","
 		       "\"token\":\"000102030405060708090a0b0c0d0e0f\"}}");
 	assert_int_equal(pop_relay_reply_decode(j, &rep_back, why), 0);
-	assert_same_endpoint(&rep_back.addr, &rep.addr);
-	assert_true(rep_back.relay_id == rep.relay_id);
-	assert_memory_equal(rep_back.token, rep.token, POP_RELAY_TOKEN_LEN);
+	assert_true(candidate_equal(&rep_back.relay, &rep.relay));
 	json_decref(j);
 }
 
@@ -493,15 +492,17 @@ static void relay_refusals(void **state)
 	assert_refused(pop_relay_reply_decode, &r,
 		       "{\"relay\":{\"kind\":\"host\",\"addr\":\"1.2.3.4:5\","
 		       "\"relay_id\":\"0000000000000001\",\"token\":\"00\"}}",
-		       INSEL_E_BAD_FIELD, "relay.kind: must be relay");
+		       INSEL_E_BAD_FIELD, "relay: must be a candidate of kind relay");
 	assert_refused(pop_relay_reply_decode, &r,
 		       "{\"relay\":{\"kind\":\"relay\",\"addr\":\"1.2.3.4:0\","
 		       "\"relay_id\":\"0000000000000001\",\"token\":\"00\"}}",
-		       INSEL_E_BAD_FIELD, "relay.addr: must be ADDRESS:PORT");
+		       INSEL_E_BAD_FIELD,
+		       "field 'addr' must be ADDRESS:PORT with a specified address and a non-zero "
+		       "port");
 	assert_refused(pop_relay_reply_decode, &r,
 		       "{\"relay\":{\"kind\":\"relay\",\"addr\":\"1.2.3.4:5\","
 		       "\"relay_id\":\"0000000000000001\",\"token\":\"00\"}}",
-		       INSEL_E_BAD_FIELD, "relay.token: must be 32 hex digits");
+		       INSEL_E_BAD_FIELD, "a relay candidate's field 'token' must be 32 hex digits");
 }
 
 static void auth_round_trip(void **state)
