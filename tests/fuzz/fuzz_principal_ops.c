@@ -52,6 +52,7 @@ WITH_ID(pop_call_start_req_encode, pop_call_start_req)
 WITH_ID(pop_call_end_req_encode, pop_call_end_req)
 WITH_ID(pop_verify_user_req_encode, pop_verify_user_req)
 WITH_ID(pop_renew_req_encode, pop_renew_req)
+WITH_ID(pop_relay_req_encode, pop_relay_req)
 
 static void requests(const json_t *j)
 {
