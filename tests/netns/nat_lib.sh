@@ -103,7 +103,7 @@ nat_kind() { echo "${NAT_KIND[$1]}"; }
 
 # The router's translation for site X's kind, installed in one nft transaction (the old
 # table goes in the same step, so no packet sees a router without rules). An odd epoch
-# (after nat_rebind) moves every new mapping elsewhere: masquerading kinds to ports
+# (after nat_rebind) moves every new UDP mapping elsewhere: masquerading kinds to ports
 # 20000-29999, eim to the other port XOR.
 nat_rules() {  # nat_rules LETTER
 	local x=$1 n=${NAT_SITE_N[$1]} kind epoch=${NAT_EPOCH[$1]} gw pub flags="" range=""
@@ -138,7 +138,7 @@ NFT
 			cat <<NFT
 	chain post {
 		type nat hook postrouting priority srcnat;
-		oifname "v-wan" ip saddr 100.64.$n.0/24 meta l4proto { tcp, udp } masquerade$range$flags
+		oifname "v-wan" ip saddr 100.64.$n.0/24 meta l4proto udp masquerade$range$flags
 		oifname "v-wan" ip saddr 100.64.$n.0/24 masquerade$flags
 	}
 NFT
@@ -148,25 +148,25 @@ NFT
 }
 
 # Changes site X's NAT kind (any but none, which needs other addresses) and forgets the
-# mappings made under the old one.
-nat_set_kind() {  # nat_set_kind LETTER KIND
+# mappings made under the old one, unless "keep" (running connections keep theirs).
+nat_set_kind() {  # nat_set_kind LETTER KIND [keep]
 	[ "$(nat_kind "$1")" != none ] && [ "$2" != none ] ||
 		fail "nat_set_kind: a site cannot change to or from kind none"
 	NAT_KIND[$1]=$2
 	nat_rules "$1"
-	nat_flush "$1"
+	[ "${3:-}" = keep ] || nat_flush "$1"
 }
 
 # The router forgets every mapping (its connection tracking table).
 nat_flush() { in_ns "nat-$1" conntrack -F >/dev/null 2>&1 || true; }
 
-# A rebinding: the router forgets its mappings and makes the next ones with other ports
-# (a NAT reboot, a carrier's mapping time-out), so a gateway's public port changes under
-# a running call.
+# A rebinding: the router forgets its UDP mappings and makes the next ones with other
+# ports (a carrier's UDP mapping time-out, shorter than TCP's), so a gateway's public UDP
+# port changes under a running call while its TCP connections (the signalling) stay.
 nat_rebind() {  # nat_rebind LETTER
 	NAT_EPOCH[$1]=$((NAT_EPOCH[$1] + 1))
 	nat_rules "$1"
-	nat_flush "$1"
+	in_ns "nat-$1" conntrack -D -p udp >/dev/null 2>&1 || true
 }
 
 # The router's UDP mappings as conntrack lists them (for the logs).
@@ -230,6 +230,68 @@ table ip insel_mtu_$x {
 	fi
 	in_ns "nat-$x" nft -f - <<<"$router" && in_ns wan nft -f - <<<"$wan" ||
 		fail "cannot change site $x's link MTU rules"
+}
+
+# ---- what the NAT tests look at (insel_env.sh's deployment) ----
+
+# path_of SITE CALL FIELD: the call's path field (data, remote, signalling, reason) as
+# gateway X's operator sees it.
+path_of() {
+	insel_operator "$1" calls --json 2>/dev/null | python3 -c '
+import json, sys
+for line in sys.stdin:
+    if line.strip().startswith("{"):
+        for c in json.loads(line).get("calls", []):
+            if c.get("id") == sys.argv[1]:
+                print(c.get("path", {}).get(sys.argv[2], ""))' "$2" "$3"
+}
+
+# iperf_through LABEL SERVER-HOST ADDR PORT [SECONDS]: an iperf3 TCP transfer to a server
+# on SERVER-HOST from the other site's first host (a1 or b1), checked and summed up.
+iperf_through() {
+	local label=$1 server=$2 addr=$3 port=$4 secs=${5:-2} client=a1 pid out rate
+	[ "${server:0:1}" = a ] && client=b1
+	spawn_in_ns "$server" "$NETNS_TMP/iperf-s-$port.log" iperf3 -s -1 -p "$port"
+	pid=$LAST_PID
+	wait_port "$server" "$port" tcp 5
+	out=$(in_ns "$client" timeout $((secs + 15)) iperf3 -c "$addr" -p "$port" -t "$secs" -J 2>&1)
+	stop_pid "$pid"
+	rate=$(python3 -c '
+import json, sys
+e = json.load(sys.stdin)["end"]["sum_received"]
+print("%d bytes, %.0f Mbit/s" % (e["bytes"], e["bits_per_second"] / 1e6))' <<<"$out" 2>/dev/null)
+	check "$label ($client -> $addr: ${rate:-failed})" test -n "$rate"
+}
+
+# ---- which parts of issue 12 this tree has ----
+# A scenario that needs a part still being built prints SKIP with the reason instead of
+# running (each part is known by what it brings to the tree).
+NAT_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+NAT_SKIPPED=0
+nat_feature() {  # nat_feature NAME
+	case "$1" in
+	discover) [ -f "$NAT_TOP/auxiliary/discover.c" ] ;;  # STUN at bind: srflx candidates
+	probe) [ -f "$NAT_TOP/auxiliary/path.c" ] ;;         # probes; "up" once proven
+	punch) nat_feature discover && nat_feature probe &&  # the peer's candidates probed
+		grep -qs peer_cand "$NAT_TOP"/auxiliary/*.c ;;
+	reverse) [ -f "$NAT_TOP/principal/splice.c" ] ;;     # connection reversal, splicing
+	relay) [ -d "$NAT_TOP/relay" ] &&                     # the relay, and auxiliaries
+		grep -qs relay_leg "$NAT_TOP"/auxiliary/*.c ;;   # registering their legs
+	tcp_fallback) grep -qs relay_stream "$NAT_TOP"/auxiliary/*.c ;;
+	pmtud) [ -f "$NAT_TOP/auxiliary/pmtu.c" ] ;;         # path MTU discovery
+	*) return 1 ;;
+	esac
+}
+nat_needs() {  # nat_needs SCENARIO FEATURE...: true if all are there, else says SKIP
+	local what=$1 f missing=()
+	shift
+	for f in "$@"; do
+		nat_feature "$f" || missing+=("$f")
+	done
+	[ "${#missing[@]}" -eq 0 ] && return 0
+	echo "SKIP - $what: waits for ${missing[*]}"
+	NAT_SKIPPED=$((NAT_SKIPPED + 1))
+	return 1
 }
 
 # ---- STUN from inside the topology ----
