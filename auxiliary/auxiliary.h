@@ -23,6 +23,7 @@
 #include "aux_bind.h"
 #include "aux_report.h"
 #include "aux_start.h"
+#include "candidate.h"
 #include "channel.h"
 #include "chanparams.h"
 #include "msg.h"
@@ -109,6 +110,37 @@ struct aux_send_slot {
 	bool busy;
 };
 
+/* Learning the WAN socket's public endpoint from STUN servers at "bind" (discover.c). */
+struct aux_stun_server {
+	struct ip_endpoint addr;
+	uint8_t txid[12];          /* STUN_TXID_LEN: the same for every retransmission */
+	bool answered;
+	struct ip_endpoint mapped;
+};
+
+struct aux_discover {
+	bool active;               /* bind's reply waits for the answers */
+	json_int_t bind_id;
+	uv_timer_t timer;
+	bool timer_open;
+	uint64_t started_ms, timeout_ms;
+	unsigned round;            /* retransmission rounds sent */
+	struct aux_stun_server server[AUX_STUN_MAX];
+	size_t nserver;
+	/* What it found, for the bind reply. */
+	bool done;
+	struct candidate cand[CAND_MAX];
+	size_t ncand;
+	enum nat_mapping mapping;
+	struct ip_endpoint mapped[AUX_STUN_MAX];
+	size_t nmapped;
+	/* Counters (stats "stun"). */
+	uint64_t requests_sent;
+	uint64_t answers;          /* matching answers, retransmitted duplicates included */
+	uint64_t ignored;          /* while discovering: not a matching answer */
+	uint64_t stray;            /* after: STUN on the WAN socket, dropped */
+};
+
 struct bridge {
 	uv_loop_t *loop;
 	enum aux_state state;
@@ -143,6 +175,7 @@ struct bridge {
 	uint64_t wan_unknown_session;  /* frames for no channel of ours */
 	uint64_t wan_truncated;        /* datagrams too short to name a session */
 	uint64_t wan_errors;           /* receive or send errors on the WAN socket */
+	struct aux_discover discover;
 
 	struct aux_send_slot slots[AUX_SEND_SLOTS];
 };
@@ -166,10 +199,26 @@ void control_reply_error(struct bridge *br, json_int_t id, int err, const char *
 
 /* ctl_bind.c, ctl_start.c: the handlers with a parse step each (ctx: the struct bridge). */
 void bind_handle(void *ctx, json_int_t id, const json_t *msg);
+/* The bind's success reply (with what discovery found), and the state "bound". */
+void bind_complete(struct bridge *br, json_int_t id);
 void start_handle(void *ctx, json_int_t id, const json_t *msg);
 /* ctl_rekey.c: the next epoch's keys (external rekeying), and asking for them. */
 void rekey_handle(void *ctx, json_int_t id, const json_t *msg);
 void rekey_notify_due(struct bridge *br, unsigned channel);
+
+/* discover.c: STUN Binding requests from the WAN socket to the servers of "bind", so that
+ * the reply can give the srflx candidates and the NAT mapping seen. prepare copies the
+ * servers and draws transaction ids (before the privilege drop); start sends and reads
+ * until every server answered or the time is up, then calls bind_complete (0), or fails
+ * at once (the caller replies without discovery). close with the handles. A datagram on
+ * the WAN socket that is STUN after that is counted by discover_stray() and dropped. */
+void discover_prepare(struct bridge *br, const struct aux_bind_request *req);
+int discover_start(struct bridge *br, json_int_t bind_id);
+void discover_close(struct bridge *br);
+/* Whether a datagram from the WAN is STUN (magic cookie at bytes 4..7): then counted. */
+bool discover_stray(struct bridge *br, const uint8_t *data, size_t len);
+/* The "stun" object of the stats: null when no server was asked. */
+json_t *discover_stats_json(const struct bridge *br);
 
 /* sandbox.c: the syscall allowlist, last step of privdrop_confine. */
 int sandbox_enter(void);

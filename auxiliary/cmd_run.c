@@ -36,6 +36,7 @@ static void close_all_handles(struct bridge *br)
 	if (br->wan_open)
 		close_handle((uv_handle_t *)&br->wan);
 	wan_rx_close(br);
+	discover_close(br);
 	for (unsigned i = 0; i < br->n_lan; i++)
 		if (br->lan[i].udp_open)
 			close_handle((uv_handle_t *)&br->lan[i].udp);

@@ -119,6 +119,7 @@ int bridge_stats_into(const struct bridge *br, json_t *obj)
 					    "unknown_session", (json_int_t)br->wan_unknown_session,
 					    "truncated", (json_int_t)br->wan_truncated,
 					    "errors", (json_int_t)br->wan_errors));
+	rc |= json_object_set_new(obj, "stun", discover_stats_json(br));
 	return rc ? -ENOMEM : 0;
 }
 

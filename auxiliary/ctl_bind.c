@@ -3,6 +3,8 @@
  * when the requested one is busy) and one WAN socket shared by every channel of the call,
  * or for a network call creates its TUN interface (tun_setup.c), then drops privileges
  * before anything else is handled: once the parent hears "ok", the process is confined.
+ * With STUN servers in the request, the reply waits for discover.c to learn the public
+ * endpoint (a second bind meanwhile is refused).
  *
  * A request that does not parse changes nothing and may be retried; a socket that cannot
  * be bound or privileges that cannot be dropped end the process (exit 1) after the error
@@ -119,8 +121,18 @@ static int bind_sockets(struct bridge *br, const struct aux_bind_request *req, c
  * removes the call's rules once we are gone. */
 static json_t *bind_reply(const struct bridge *br, json_int_t id)
 {
+	const struct aux_discover *d = &br->discover;
 	struct aux_bind_reply reply = {.wan_port = br->wan_port, .nchannels = br->n_lan,
 				       .tun = br->tun_mode};
+
+	if (d->done) {
+		memcpy(reply.cand, d->cand, sizeof reply.cand);
+		reply.ncand = d->ncand;
+		reply.has_nat = true;
+		reply.mapping = d->mapping;
+		memcpy(reply.mapped, d->mapped, sizeof reply.mapped);
+		reply.nmapped = d->nmapped;
+	}
 
 	for (unsigned i = 0; i < br->n_lan && !br->tun_mode; i++)
 		reply.lan_ports[i] = br->lan[i].port;
@@ -144,6 +156,10 @@ void bind_handle(void *ctx, json_int_t id, const json_t *msg)
 		control_reply_error(br, id, rc, NULL, "%s", why);
 		return;
 	}
+	if (br->discover.active) {
+		control_reply_error(br, id, 0, WIRE(BAD_STATE), "a bind is under way");
+		return;
+	}
 	br->call_id = req.call_id;
 	br->lan_addr = req.lan_addr;
 	br->lan_addr6 = req.lan_addr6;
@@ -165,6 +181,7 @@ void bind_handle(void *ctx, json_int_t id, const json_t *msg)
 		bridge_end(br, WIRE(ERROR), "cannot prepare the WAN socket", EXIT_FAILURE_GENERIC, false);
 		return;
 	}
+	discover_prepare(br, &req);
 	/* Drop before replying: once the parent hears "ok", the process is confined. */
 	who = (struct aux_identity){.user = req.user, .uid = req.uid, .has_uid = req.has_uid};
 	if (privdrop_confine(&who) != 0) {
@@ -177,8 +194,16 @@ void bind_handle(void *ctx, json_int_t id, const json_t *msg)
 		bridge_end(br, WIRE(ERROR), "cannot drop privileges", EXIT_FAILURE_GENERIC, false);
 		return;
 	}
-	br->state = AUX_BOUND;
 	log_info("call %s: WAN port %u, %u channel(s)", id_format(br->call_id, call),
 		 br->wan_port, br->n_lan);
+	/* With STUN servers, the reply waits for their answers (discover.c). */
+	if (br->discover.nserver && discover_start(br, id) == 0)
+		return;
+	bind_complete(br, id);
+}
+
+void bind_complete(struct bridge *br, json_int_t id)
+{
+	br->state = AUX_BOUND;
 	control_reply(br, bind_reply(br, id));
 }

@@ -134,6 +134,8 @@ static void wan_datagram(struct bridge *br, const uint8_t *data, size_t n,
 	struct aux_lan *l;
 	uint32_t session;
 
+	if (discover_stray(br, data, n))
+		return;  /* STUN (bytes 4..7 the cookie, never a session id): not a frame */
 	if (frame_peek_session(data, n, &session) != 0) {
 		br->wan_truncated++;
 		return;

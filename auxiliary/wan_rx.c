@@ -106,8 +106,12 @@ int wan_rx_message(unsigned i, struct wan_rx_msg *m)
 
 int wan_rx_start(struct bridge *br, uv_poll_cb on_readable)
 {
-	int rc = uv_poll_init(br->loop, &br->wan_rx, br->wan_rx_fd);
+	int rc;
 
+	/* Read by discover.c at bind already: the relay takes over the same handle. */
+	if (br->wan_rx_open)
+		return uv_poll_start(&br->wan_rx, UV_READABLE, on_readable);
+	rc = uv_poll_init(br->loop, &br->wan_rx, br->wan_rx_fd);
 	if (rc)
 		return rc;
 	br->wan_rx_open = true;

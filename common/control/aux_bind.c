@@ -81,8 +81,11 @@ json_t *aux_bind_request_to_json(const struct aux_bind_request *req)
 		rc = rc ? rc : json_object_set_new(j, "user", json_string(req->user));
 	if (req->has_uid)
 		rc = rc ? rc : json_object_set_new(j, "uid", json_integer(req->uid));
-	if (req->nstun)
+	if (req->nstun) {
 		rc = rc ? rc : json_object_set_new(j, "stun", endpoint_list(req->stun, req->nstun));
+		rc = rc ? rc : json_object_set_new(j, "stun_timeout_ms",
+						   json_integer(req->stun_timeout_ms));
+	}
 	if (rc) {
 		json_decref(j);
 		return NULL;
@@ -341,7 +344,12 @@ static int get_endpoints(const json_t *list, const char *what, struct ip_endpoin
 static int get_stun(const json_t *j, struct aux_bind_request *req, char *why, size_t whylen)
 {
 	const json_t *list = json_object_get(j, "stun");
+	json_int_t timeout;
 
+	if (msg_get_int_opt(j, "stun_timeout_ms", AUX_STUN_MIN_TIMEOUT_MS,
+			    AUX_STUN_MAX_TIMEOUT_MS, AUX_STUN_DEFAULT_TIMEOUT_MS, &timeout))
+		return field_error(INSEL_E_BAD_FIELD, why, whylen);
+	req->stun_timeout_ms = (uint32_t)timeout;
 	if (!list)
 		return 0;
 	return get_endpoints(list, "stun", req->stun, AUX_STUN_MAX, &req->nstun, why,
@@ -504,7 +512,8 @@ bool aux_bind_request_equal(const struct aux_bind_request *a,
 	    (a->has_lan_addr6 && !ip_addr_equal(&a->lan_addr6, &b->lan_addr6)) ||
 	    a->nchannels != b->nchannels || a->tun != b->tun || !same_text(a->user, b->user) ||
 	    a->has_uid != b->has_uid || (a->has_uid && a->uid != b->uid) ||
-	    !same_endpoints(a->stun, a->nstun, b->stun, b->nstun))
+	    !same_endpoints(a->stun, a->nstun, b->stun, b->nstun) ||
+	    (a->nstun && a->stun_timeout_ms != b->stun_timeout_ms))
 		return false;
 	if (a->tun)
 		return same_tun(&a->tun_req, &b->tun_req);

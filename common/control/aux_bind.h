@@ -11,7 +11,7 @@
  *                       "remote":["10.2.0.0/24"],"source_routing":false}}]
  *   -> "channels":[{"interface":"lan-b","mtu":1440}]   (a host call adds "table":T)
  * Either may ask the auxiliary to learn its public endpoint from STUN servers first:
- *   "stun":["198.18.0.1:3478", ...]   (at most AUX_STUN_MAX)
+ *   "stun":["198.18.0.1:3478", ...]   (at most AUX_STUN_MAX), "stun_timeout_ms":1000
  *   -> "candidates":[{"kind":"host",...},{"kind":"srflx",...}] (candidate.h),
  *      "nat":{"mapping":"independent","mapped":["198.18.9.1:61000", ...]}
  * docs/auxiliary.md describes every field. */
@@ -33,6 +33,9 @@
 #define AUX_TUN_MIN_MTU 576
 #define AUX_TUN_MAX_MTU 65504    /* channel.h's largest message less the frame overhead */
 #define AUX_STUN_MAX 4           /* STUN servers asked per bind */
+#define AUX_STUN_DEFAULT_TIMEOUT_MS 1000  /* how long bind may wait for their answers */
+#define AUX_STUN_MIN_TIMEOUT_MS 100
+#define AUX_STUN_MAX_TIMEOUT_MS 10000
 
 /* The "tun" object of a network call's one channel. */
 struct aux_bind_tun {
@@ -60,6 +63,7 @@ struct aux_bind_request {
 	bool has_uid;
 	struct ip_endpoint stun[AUX_STUN_MAX];  /* STUN servers to learn srflx candidates from */
 	size_t nstun;
+	uint32_t stun_timeout_ms;    /* with nstun: how long to wait for their answers */
 };
 
 /* What the auxiliary bound: the WAN port, and per channel its LAN port, or for a network

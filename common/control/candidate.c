@@ -225,6 +225,54 @@ bool candidate_listed(const struct candidate *list, size_t n, const struct candi
 	return false;
 }
 
+static bool endpoint_listed(const struct ip_endpoint *list, size_t n,
+			    const struct ip_endpoint *e)
+{
+	for (size_t i = 0; i < n; i++)
+		if (same_endpoint(&list[i], e))
+			return true;
+	return false;
+}
+
+static enum nat_mapping mapping_of(const struct ip_endpoint *host, size_t answers,
+				   const struct ip_endpoint *distinct, size_t ndistinct)
+{
+	if (answers == 0)
+		return NAT_MAPPING_UNKNOWN;
+	if (ndistinct > 1)
+		return NAT_MAPPING_DEPENDENT;
+	if (same_endpoint(&distinct[0], host))
+		return NAT_MAPPING_NONE;
+	/* One server alone cannot tell an independent mapping from a dependent one. */
+	return answers > 1 ? NAT_MAPPING_INDEPENDENT : NAT_MAPPING_UNKNOWN;
+}
+
+size_t candidates_gather(const struct ip_endpoint *host, const struct ip_endpoint *mapped,
+			 size_t n, struct candidate *out, struct ip_endpoint *distinct,
+			 size_t *ndistinct, enum nat_mapping *mapping)
+{
+	size_t ncand = 0;
+
+	*ndistinct = 0;
+	for (size_t i = 0; i < n; i++)
+		if (!endpoint_listed(distinct, *ndistinct, &mapped[i]))
+			distinct[(*ndistinct)++] = mapped[i];
+	*mapping = mapping_of(host, n, distinct, *ndistinct);
+	if (host->port && !addr_unspecified(&host->addr)) {
+		memset(&out[ncand], 0, sizeof out[ncand]);
+		out[ncand].kind = CAND_HOST;
+		out[ncand++].ep = *host;
+	}
+	for (size_t i = 0; i < *ndistinct && ncand < CAND_MAX; i++) {
+		struct candidate c = {.kind = CAND_SRFLX, .ep = distinct[i]};
+
+		if (!candidate_listed(out, ncand, &c) && c.ep.port &&
+		    !addr_unspecified(&c.ep.addr))
+			out[ncand++] = c;
+	}
+	return ncand;
+}
+
 char *candidate_format(const struct candidate *c, char *out, size_t outlen)
 {
 	char addr[IP_STRLEN];

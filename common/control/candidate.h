@@ -65,6 +65,16 @@ json_t *candidates_to_json(const struct candidate *c, size_t n);
 int candidates_from_json(const json_t *array, struct candidate *out, size_t max, size_t *n,
 			 char *why, size_t whylen);
 
+/* What STUN showed: from the socket's own endpoint (host; its address may be unspecified
+ * when the socket is bound to the wildcard) and the mapped endpoint each answering server
+ * reported, the candidates (host unless unspecified, then each distinct mapped endpoint
+ * that is not the host's, as srflx; at most CAND_MAX), the distinct mapped endpoints
+ * (into distinct, at most n) and the mapping (see enum nat_mapping). Returns the number
+ * of candidates. */
+size_t candidates_gather(const struct ip_endpoint *host, const struct ip_endpoint *mapped,
+			 size_t n, struct candidate *out, struct ip_endpoint *distinct,
+			 size_t *ndistinct, enum nat_mapping *mapping);
+
 /* Kind, endpoint, and for a relay its id and token. */
 bool candidate_equal(const struct candidate *a, const struct candidate *b);
 /* Whether list[0..n) already has c's endpoint (of any kind): a srflx candidate equal to

@@ -322,6 +322,7 @@ static void discovery_round_trips(void **state)
 	assert_int_equal(ip_endpoint_parse("198.18.0.1:3478", &r.stun[0]), 0);
 	assert_int_equal(ip_endpoint_parse("[2001:db8::1]:3478", &r.stun[1]), 0);
 	r.nstun = 2;
+	r.stun_timeout_ms = 700;
 	request_round_trip(&r);
 	j = aux_bind_request_to_json(&r);
 	assert_string_equal(json_string_value(json_array_get(json_object_get(j, "stun"), 1)),
@@ -373,6 +374,12 @@ static void discovery_refused(void **state)
 	expect_request_refused(&u, NULL, "stun", many(json_string("0.0.0.0:3478"), 1), bad,
 			       "stun[0]");
 	expect_request_refused(&u, NULL, "stun", many(json_integer(3478), 1), bad, "stun[0]");
+	expect_request_refused(&u, NULL, "stun_timeout_ms", json_integer(99), bad,
+			       "stun_timeout_ms");
+	expect_request_refused(&u, NULL, "stun_timeout_ms", json_integer(10001), bad,
+			       "stun_timeout_ms");
+	expect_request_refused(&u, NULL, "stun_timeout_ms", json_string("1s"), bad,
+			       "stun_timeout_ms");
 	udp_reply(&p);
 	expect_reply_refused(&p, false, "candidates", json_string("x"));
 	expect_reply_refused(&p, false, "candidates", many(json_pack("{s:s, s:s}", "kind", "host",

@@ -210,6 +210,57 @@ static void listed_and_formatted(void **state)
 			    "srflx 198.18.9.1:61000");
 }
 
+static struct ip_endpoint ep(const char *text)
+{
+	struct ip_endpoint e;
+
+	assert_int_equal(ip_endpoint_parse(text, &e), 0);
+	return e;
+}
+
+/* What STUN answers make of the candidates and the mapping. */
+static void gathered(void **state)
+{
+	struct ip_endpoint host = ep("100.64.1.2:40000"), wild = ep("0.0.0.0:40000");
+	struct ip_endpoint one[1] = {ep("198.18.9.1:61000")};
+	struct ip_endpoint same[2] = {ep("198.18.9.1:61000"), ep("198.18.9.1:61000")};
+	struct ip_endpoint differ[2] = {ep("198.18.9.1:61000"), ep("198.18.9.1:61001")};
+	struct ip_endpoint none[2] = {host, host};
+	struct ip_endpoint distinct[2];
+	struct candidate c[CAND_MAX];
+	enum nat_mapping m;
+	size_t nd, n;
+
+	(void)state;
+	n = candidates_gather(&host, NULL, 0, c, distinct, &nd, &m);
+	assert_int_equal(n, 1);
+	assert_int_equal(c[0].kind, CAND_HOST);
+	assert_int_equal(nd, 0);
+	assert_int_equal(m, NAT_MAPPING_UNKNOWN);
+	n = candidates_gather(&host, one, 1, c, distinct, &nd, &m);
+	assert_int_equal(n, 2);
+	assert_int_equal(c[1].kind, CAND_SRFLX);
+	assert_int_equal(c[1].ep.port, 61000);
+	assert_int_equal(m, NAT_MAPPING_UNKNOWN);
+	n = candidates_gather(&host, same, 2, c, distinct, &nd, &m);
+	assert_int_equal(n, 2);
+	assert_int_equal(nd, 1);
+	assert_int_equal(m, NAT_MAPPING_INDEPENDENT);
+	n = candidates_gather(&host, differ, 2, c, distinct, &nd, &m);
+	assert_int_equal(n, 3);
+	assert_int_equal(nd, 2);
+	assert_int_equal(m, NAT_MAPPING_DEPENDENT);
+	n = candidates_gather(&host, none, 2, c, distinct, &nd, &m);
+	assert_int_equal(n, 1);
+	assert_int_equal(m, NAT_MAPPING_NONE);
+	n = candidates_gather(&host, none, 1, c, distinct, &nd, &m);
+	assert_int_equal(m, NAT_MAPPING_NONE);
+	/* A socket on the wildcard address has no host candidate to give. */
+	n = candidates_gather(&wild, one, 1, c, distinct, &nd, &m);
+	assert_int_equal(n, 1);
+	assert_int_equal(c[0].kind, CAND_SRFLX);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -220,6 +271,7 @@ int main(void)
 		cmocka_unit_test(lists_refused),
 		cmocka_unit_test(names_both_ways),
 		cmocka_unit_test(listed_and_formatted),
+		cmocka_unit_test(gathered),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
