@@ -50,6 +50,8 @@ struct api_server {
 	int64_t issue_validity_s;      /* lifetime of certificates issued on renewal */
 	uint64_t requests, errors;     /* counters for the log */
 	struct relay_link *relay;      /* the principal's relay (relay_link.h), or NULL */
+	bool has_stun;                 /* the STUN responder runs: where (register's reply) */
+	struct ip_endpoint stun;
 };
 
 /* Sets up the guessing defences: the back-off tables, and a dummy hash with the given

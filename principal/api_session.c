@@ -66,7 +66,8 @@ void register_handle(void *ctx, json_int_t id, const json_t *msg)
 	renew_registered(p, with_previous);
 	log_info("secondary %s registered LAN %s at %s", p->id.name, req.lan, endpoint);
 	struct pop_register_reply reply = {.secondary = p->id.name, .lan = req.lan,
-					   .nprefixes = req.nprefixes, .timers = timers(p->srv)};
+					   .nprefixes = req.nprefixes, .timers = timers(p->srv),
+					   .has_stun = p->srv->has_stun, .stun = p->srv->stun};
 
 	memcpy(reply.prefixes, req.prefixes, req.nprefixes * sizeof req.prefixes[0]);
 	api_reply_ok(p, id, pop_register_reply_encode(&reply));

@@ -372,6 +372,10 @@ static int start_stun(struct daemon *d, const struct serve_options *o)
 		return o->stun_explicit ? rc : 0;
 	}
 	d->stun_running = true;
+	/* Secondaries learn it at registration, for their calls' auxiliaries. */
+	d->api.has_stun = true;
+	d->api.stun = o->stun_listen;
+	d->api.stun.port = stun_server_port(&d->stun);
 	log_info("answering STUN Binding requests on %s (UDP port %u)", ep,
 		 stun_server_port(&d->stun));
 	return 0;

@@ -501,6 +501,8 @@ static json_t *start_request(struct call *call, const struct sec_channel_params 
 		c->deliver = call->channels[i].deliver;
 		c->has_deliver = call->channels[i].deliver.port != 0;
 	}
+	memcpy(req->peer_cand, call->peer_cand, sizeof req->peer_cand);
+	req->npeer_cand = call->npeer_cand;
 	j = aux_start_request_to_json(req);
 	aux_start_wipe(req);
 	free(req);
@@ -534,6 +536,20 @@ static const char *tun_name_hint(const struct call *call)
 	return peer_lan && *peer_lan ? peer_lan : "insel";
 }
 
+/* [nat] stun: the principal's responder (when it runs and is asked for), then the
+ * servers configured, at most AUX_STUN_MAX. */
+static void stun_servers(const struct secondary *s, struct aux_bind_request *req)
+{
+	const struct principal_link *l = &s->principal;
+
+	req->nstun = 0;
+	req->stun_timeout_ms = (uint32_t)s->cfg.stun_timeout_ms;
+	if (s->cfg.stun_principal && l->has_stun)
+		req->stun[req->nstun++] = l->stun;
+	for (size_t i = 0; i < s->cfg.nstun && req->nstun < AUX_STUN_MAX; i++)
+		req->stun[req->nstun++] = s->cfg.stun[i];
+}
+
 /* The bind request, but for the uid to become (the supervisor adds it); its strings
  * point into the call and the configuration. */
 static void bind_request(const struct call *call, struct aux_bind_request *req)
@@ -563,6 +579,7 @@ static void bind_request(const struct call *call, struct aux_bind_request *req)
 		t->nremote = call->ntun_remote;
 	}
 	req->user = s->cfg.aux_user;
+	stun_servers(s, req);
 }
 
 static int malformed_reply(const struct call *call, const char *detail, const char **why)
@@ -575,6 +592,28 @@ static int malformed_reply(const struct call *call, const char *detail, const ch
 /* Reads the bind reply: the WAN port and each channel's LAN port (a network call's:
  * its interface, MTU and, for a host call, routing table, kept with the auxiliary, which
  * may outlive the call, so that its rules are removed when it exits). */
+/* What discovery found, kept for the offer or answer and logged (the NAT behaviour is
+ * part of why a call takes the path it takes). */
+static void take_candidates(struct call *call, const struct aux_bind_reply *bound)
+{
+	char list[CAND_MAX * (CAND_STRLEN + 2)] = "", one[CAND_STRLEN];
+
+	memcpy(call->cand, bound->cand, sizeof call->cand);
+	call->ncand = bound->ncand;
+	call->has_nat = bound->has_nat;
+	call->nat_mapping = bound->mapping;
+	if (!bound->has_nat)
+		return;
+	for (size_t i = 0; i < call->ncand; i++) {
+		size_t used = strlen(list);
+
+		snprintf(list + used, sizeof list - used, "%s%s", i ? ", " : "",
+			 candidate_format(&call->cand[i], one, sizeof one));
+	}
+	log_info("call %s: candidates %s; NAT mapping %s", call->id_hex,
+		 call->ncand ? list : "none", nat_mapping_name(call->nat_mapping));
+}
+
 int take_bound(struct call *call, const json_t *reply, int err, const char **why)
 {
 	struct aux_bind_reply bound;
@@ -599,6 +638,7 @@ int take_bound(struct call *call, const json_t *reply, int err, const char **why
 		return malformed_reply(call, "the auxiliary's bind reply is not for this call",
 				       why);
 	call->wan_port = bound.wan_port;
+	take_candidates(call, &bound);
 	if (call->tun) {
 		snprintf(call->tun_ifname, sizeof call->tun_ifname, "%s", bound.interface);
 		call->tun_mtu = bound.mtu;

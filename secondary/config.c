@@ -5,6 +5,7 @@
 #include <grp.h>
 #include <libgen.h>
 #include <limits.h>
+#include <netdb.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,6 +75,9 @@ static const struct cfg_key secondary_schema[] = {
 	{"limits", "keepalive", CFG_DURATION, 0, 100, 600000, TIMEOUT_TEXT(KEEPALIVE_DEFAULT_S)},
 	{"limits", "dead_after", CFG_DURATION, 0, 300, 3600000,
 	 TIMEOUT_TEXT(DEAD_AFTER_DEFAULT_S)},
+	{"nat", "stun", CFG_STRING, 0, 0, 0, "principal"},
+	{"nat", "stun_timeout", CFG_DURATION, 0, AUX_STUN_MIN_TIMEOUT_MS, STUN_TIMEOUT_MAX_MS,
+	 "1s"},
 };
 
 /* The auxiliary installed beside this program, or in the build tree's auxiliary/. */
@@ -101,6 +105,62 @@ static int fail(struct secondary_config *c, const char *path, const char *what)
 	fprintf(stderr, "insel-secondary: %s: %s\n", path, what);
 	cfg_free(&c->file);
 	return INSEL_E_CONFIG;
+}
+
+/* One server of [nat] stun: ADDRESS:PORT, [IPV6]:PORT or NAME:PORT (looked up once, at
+ * load: the first address of the WAN address's family). */
+static int stun_server(const struct secondary_config *c, const char *text,
+		       struct ip_endpoint *out)
+{
+	struct addrinfo hints = {.ai_family = c->wan_address.family, .ai_socktype = SOCK_DGRAM,
+				 .ai_flags = AI_NUMERICSERV}, *res = NULL;
+	char host[256];
+	const char *colon = strrchr(text, ':');
+	int rc;
+
+	if (ip_endpoint_parse(text, out) == 0)
+		return out->port ? 0 : INSEL_E_CONFIG;
+	if (!colon || colon == text || (size_t)(colon - text) >= sizeof host || !colon[1] ||
+	    memchr(text, '[', (size_t)(colon - text)))
+		return INSEL_E_CONFIG;
+	snprintf(host, sizeof host, "%.*s", (int)(colon - text), text);
+	if (getaddrinfo(host, colon + 1, &hints, &res) != 0 || !res)
+		return INSEL_E_CONFIG;
+	rc = ip_endpoint_from_sockaddr(res->ai_addr, out);
+	freeaddrinfo(res);
+	return rc || out->port == 0 ? INSEL_E_CONFIG : 0;
+}
+
+/* [nat] stun = principal | off | SERVER[, SERVER...], where "principal" may also be one
+ * of the servers. At most AUX_STUN_MAX in all. */
+static int load_nat(struct secondary_config *c, const char *path)
+{
+	char list[512], *save = NULL, *tok, why[320];
+	size_t total = 0;
+
+	snprintf(list, sizeof list, "%s", cfg_str(&c->file, "nat", "stun"));
+	c->stun_timeout_ms = cfg_duration_ms(&c->file, "nat", "stun_timeout");
+	c->stun_principal = false;
+	c->nstun = 0;
+	if (strcmp(list, "off") == 0)
+		return 0;
+	for (tok = strtok_r(list, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
+		if (++total > AUX_STUN_MAX)
+			return fail(c, path, "nat: stun names at most 4 servers");
+		if (strcmp(tok, "principal") == 0) {
+			c->stun_principal = true;
+			continue;
+		}
+		if (stun_server(c, tok, &c->stun[c->nstun]) != 0) {
+			snprintf(why, sizeof why, "nat: stun: '%.200s' is not ADDRESS:PORT or "
+				 "NAME:PORT of the WAN address's family (or principal, or off)", tok);
+			return fail(c, path, why);
+		}
+		c->nstun++;
+	}
+	if (total == 0)
+		return fail(c, path, "nat: stun must be principal, off or a list of servers");
+	return 0;
 }
 
 static bool ciphers_valid(const char *list)
@@ -332,7 +392,8 @@ int secondary_config_load(struct secondary_config *c, const char *path)
 	load_listener_limits(&c->file, "clients", &c->client_limits);
 	c->client_limits.login_timeout_ms =
 		(unsigned)cfg_duration_ms(&c->file, "clients", "login_timeout");
-	if (load_trunks(c, path) || load_uid_range(c, path) || load_seccomp(c, path))
+	if (load_trunks(c, path) || load_uid_range(c, path) || load_seccomp(c, path) ||
+	    load_nat(c, path))
 		return INSEL_E_CONFIG;
 	return 0;
 }

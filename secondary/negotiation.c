@@ -9,6 +9,7 @@
 #include "buf.h"
 #include "err.h"
 #include "frame.h"
+#include "log.h"
 #include "negotiate.h"
 #include "rekey.h"
 #include "secondary.h"
@@ -48,10 +49,13 @@ static int export_from_tls(void *ctx, const char *label, const void *context,
 	return tls_conn_export_keying(ctx, label, context, context_len, out, out_len);
 }
 
-static void our_endpoint(const struct call *call, struct ip_endpoint *ep)
+/* Our side's endpoint (the host candidate) and, when discovery ran, every candidate. */
+static void our_side(const struct call *call, struct negotiate_side *side)
 {
-	ep->addr = call->sec->cfg.wan_address;
-	ep->port = call->wan_port;
+	side->endpoint.addr = call->sec->cfg.wan_address;
+	side->endpoint.port = call->wan_port;
+	memcpy(side->cand, call->cand, sizeof side->cand);
+	side->ncand = call->ncand;
 }
 
 /* Timers that are ours to set, not the peer's: keep-alives and the dead-peer bound. */
@@ -85,6 +89,22 @@ static int prepare_rekey(struct call *call, const struct negotiation *n)
 	return rc;
 }
 
+/* The peer's candidates, for our auxiliary's "start" (at least its endpoint). */
+static void take_peer_candidates(struct call *call, const struct negotiate_side *peer)
+{
+	char list[CAND_MAX * (CAND_STRLEN + 2)] = "", one[CAND_STRLEN];
+
+	memcpy(call->peer_cand, peer->cand, sizeof call->peer_cand);
+	call->npeer_cand = peer->ncand;
+	for (size_t i = 0; i < peer->ncand; i++) {
+		size_t used = strlen(list);
+
+		snprintf(list + used, sizeof list - used, "%s%s", i ? ", " : "",
+			 candidate_format(&peer->cand[i], one, sizeof one));
+	}
+	log_info("call %s: the peer's candidates: %s", call->id_hex, list);
+}
+
 /* Both sides, once agreed: derive the channels' keys from the peer connection and take
  * what was chosen. */
 static int adopt(struct call *call, const struct negotiation *n, bool is_caller,
@@ -99,6 +119,7 @@ static int adopt(struct call *call, const struct negotiation *n, bool is_caller,
 		return rc;
 	}
 	finish_params(call, params);
+	take_peer_candidates(call, is_caller ? &n->callee : &n->caller);
 	call->cipher = n->cipher;
 	call->compress = n->compress;
 	return 0;
@@ -117,7 +138,7 @@ json_t *negotiation_offer(struct call *call)
 		o->channels[i].peer_port = call->channels[i].port;
 	}
 	negotiate_side_random(&o->caller, call->nchannels);
-	our_endpoint(call, &o->caller.endpoint);
+	our_side(call, &o->caller);
 	return negotiate_offer_to_json(o);
 }
 
@@ -140,7 +161,7 @@ int negotiation_answer(struct call *call, const json_t *offer_json, json_t **ans
 	}
 	our_prefs(call->sec, &allowed);
 	negotiate_side_random(&me, offer.nchannels);
-	our_endpoint(call, &me.endpoint);
+	our_side(call, &me);
 	rc = negotiate_choose(&offer, &allowed, &me, &n, &refusal);
 	if (rc) {
 		snprintf(why, whylen, "%s", refusal.message);

@@ -256,6 +256,35 @@ static void session_refused(struct principal_link *l, int err)
 		tls_conn_close(l->conn, err ? err : INSEL_E_REFUSED);
 }
 
+static bool addr_unspecified(const struct ip_addr *a)
+{
+	static const uint8_t zero[16];
+
+	return memcmp(a->bytes, zero, a->family == AF_INET ? 4 : 16) == 0;
+}
+
+/* Where the principal answers STUN, for [nat] stun = principal: bound to every address,
+ * it is the address we reach it at. */
+static void take_stun(struct principal_link *l, const struct pop_register_reply *r)
+{
+	const struct secondary_config *cfg = &l->owner->cfg;
+	char text[IP_STRLEN];
+
+	l->has_stun = r->has_stun;
+	if (!r->has_stun) {
+		if (cfg->stun_principal)
+			log_info("the principal runs no STUN responder: calls learn no public "
+				 "endpoint from it");
+		return;
+	}
+	l->stun = r->stun;
+	if (addr_unspecified(&l->stun.addr))
+		l->stun.addr = cfg->principal.addr;
+	if (cfg->stun_principal)
+		log_info("the principal answers STUN at %s",
+			 ip_endpoint_format(&l->stun, text, sizeof text));
+}
+
 static void register_reply(void *ctx, const json_t *reply, int err)
 {
 	struct principal_link *l = ctx;
@@ -275,6 +304,7 @@ static void register_reply(void *ctx, const json_t *reply, int err)
 	l->backoff_ms = 0;
 	l->failures = 0;
 	log_info("registered LAN '%s' with the principal", cfg->lan);
+	take_stun(l, &registered);
 	fetch_revocations(l);
 	flush_outbox(l);
 	uv_timer_start(&l->heartbeat, heartbeat_cb, cfg->heartbeat_ms, cfg->heartbeat_ms);

@@ -100,6 +100,11 @@ struct secondary_config {
 	struct tls_server_limits client_limits;  /* the same, and the login deadline */
 	struct trunk_config trunks[SECONDARY_MAX_TRUNKS];
 	size_t ntrunks;
+	/* [nat] stun: the STUN servers each call's auxiliary asks at bind (docs/nat.md). */
+	bool stun_principal;              /* the principal's, as its register reply names it */
+	struct ip_endpoint stun[AUX_STUN_MAX];  /* and these, in order */
+	size_t nstun;
+	uint64_t stun_timeout_ms;         /* how long bind may wait for their answers */
 };
 
 int secondary_config_load(struct secondary_config *c, const char *path);
@@ -135,6 +140,8 @@ struct principal_link {
 	json_t *revoked_next;   /* the list being fetched page by page, or NULL */
 	size_t revoked_count;   /* for the log: the size last reported */
 	unsigned heartbeats;
+	bool has_stun;           /* the principal answers STUN there (its register reply) */
+	struct ip_endpoint stun;
 };
 
 void principal_link_start(struct principal_link *l, struct secondary *s);
@@ -289,6 +296,15 @@ struct call {
 	struct aux *aux;
 	void (*relay_started)(struct call *call);  /* run once the auxiliary relays */
 	uint16_t wan_port;
+	/* Where our auxiliary may be reached (its bind reply: host, srflx; none when no
+	 * STUN server was asked) and the NAT mapping it saw; the peer's, from the offer or
+	 * answer, for "start". */
+	struct candidate cand[CAND_MAX];
+	size_t ncand;
+	bool has_nat;
+	enum nat_mapping nat_mapping;
+	struct candidate peer_cand[CAND_MAX];
+	size_t npeer_cand;
 	uv_timer_t timer;              /* never armed (set-up steps time out as requests,
 					* timeouts.h): closing it frees the call once
 					* libuv is done with this turn */

@@ -78,8 +78,11 @@
  * margin for the callee's auxiliary to bind and start. (If all of the callee's steps run
  * to their limits, the caller gives up first and its hang-up ends the callee's side.) */
 #define PEER_REPLY_MARGIN_MS 10000
-/* A fresh auxiliary's hello and bind (it binds sockets or makes a TUN interface). */
+/* A fresh auxiliary's hello and bind (it binds sockets or makes a TUN interface, and asks
+ * the STUN servers of [nat] stun for at most stun_timeout, docs/nat.md). */
 #define AUX_BIND_TIMEOUT_MS 5000
+/* [nat] stun_timeout's bound: the bind it lengthens keeps 2 s for the rest. */
+#define STUN_TIMEOUT_MAX_MS 3000
 /* The auxiliary's reply to "start" (it installs the negotiated keys and relays). */
 #define AUX_START_TIMEOUT_MS 5000
 
@@ -154,6 +157,8 @@ _Static_assert(DEAD_AFTER_DEFAULT_S > 3 * KEEPALIVE_DEFAULT_S,
 	       "dead_after spans several keep-alives");
 _Static_assert(REKEY_INTERVAL_DEFAULT_S * 1000 == REKEY_DEFAULT_INTERVAL_MS,
 	       "the configured default is rekey.h's");
+_Static_assert(STUN_TIMEOUT_MAX_MS + 2000 <= AUX_BIND_TIMEOUT_MS,
+	       "the STUN answers fit in the auxiliary's bind");
 _Static_assert(AUX_REKEY_TIMEOUT_MS < REKEY_EXCHANGE_TIMEOUT_MS,
 	       "the responder's auxiliary fails before the initiator gives up");
 _Static_assert(TRUNK_STABLE_MS > DEAD_AFTER_DEFAULT_S * 1000,

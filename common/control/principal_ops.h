@@ -111,6 +111,10 @@ struct pop_register_reply {
 	struct ip_prefix prefixes[POP_MAX_PREFIXES];
 	size_t nprefixes;
 	struct pop_timers timers;
+	/* "stun":"ADDR:PORT", where the principal answers STUN (docs/nat.md), when its
+	 * responder runs; an unspecified address means the one the secondary reaches it at. */
+	bool has_stun;
+	struct ip_endpoint stun;
 };
 json_t *pop_register_reply_encode(const struct pop_register_reply *r);
 int pop_register_reply_decode(const json_t *msg, struct pop_register_reply *out,

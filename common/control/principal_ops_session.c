@@ -104,7 +104,30 @@ json_t *pop_register_reply_encode(const struct pop_register_reply *r)
 	json_object_set_new(j, "secondary", json_string(r->secondary));
 	json_object_set_new(j, "lan", json_string(r->lan));
 	json_object_set_new(j, "prefixes", prefix_list_to_json(r->prefixes, r->nprefixes));
+	if (r->has_stun) {
+		char text[IP_STRLEN];
+
+		json_object_set_new(j, "stun", json_string(ip_endpoint_format(&r->stun, text,
+									      sizeof text)));
+	}
 	return j;
+}
+
+/* "stun", optional: ADDR:PORT with a non-zero port. */
+static int get_stun(const json_t *msg, struct pop_register_reply *out, char why[POP_WHY_LEN])
+{
+	const char *text;
+
+	if (msg_get_str_opt(msg, "stun", NULL, &text))
+		return pop_field_fail(why);
+	if (!text)
+		return 0;
+	if (ip_endpoint_parse(text, &out->stun) || out->stun.port == 0) {
+		msg_bad_field("stun", "must be ADDRESS:PORT with a non-zero port");
+		return pop_field_fail(why);
+	}
+	out->has_stun = true;
+	return 0;
 }
 
 int pop_register_reply_decode(const json_t *msg, struct pop_register_reply *out,
@@ -116,6 +139,7 @@ int pop_register_reply_decode(const json_t *msg, struct pop_register_reply *out,
 	if (msg_get_str(msg, "secondary", &out->secondary) || msg_get_str(msg, "lan", &out->lan))
 		return pop_field_fail(why);
 	rc = pop_get_prefixes(msg, "prefixes", out->prefixes, &out->nprefixes, why);
+	rc = rc ? rc : get_stun(msg, out, why);
 	return rc ? rc : pop_get_timers(msg, &out->timers, why);
 }
 

@@ -159,6 +159,21 @@ static void session_round_trip(void **state)
 	assert_string_equal(rr2.secondary, "gw-a");
 	assert_int_equal(rr2.nprefixes, 1);
 	assert_int_equal(rr2.timers.down_after_ms, 2000);
+	assert_false(rr2.has_stun);
+	json_decref(j);
+	/* Where the principal answers STUN, when its responder runs. */
+	rr.has_stun = true;
+	assert_int_equal(ip_endpoint_parse("198.18.0.1:3478", &rr.stun), 0);
+	j = as_reply(pop_register_reply_encode(&rr));
+	assert_string_equal(json_string_value(json_object_get(j, "stun")), "198.18.0.1:3478");
+	assert_int_equal(pop_register_reply_decode(j, &rr2, why), 0);
+	assert_true(rr2.has_stun);
+	assert_same_endpoint(&rr2.stun, &rr.stun);
+	json_object_set_new(j, "stun", json_string("198.18.0.1:0"));
+	assert_int_equal(pop_register_reply_decode(j, &rr2, why), INSEL_E_BAD_FIELD);
+	assert_non_null(strstr(why, "stun"));
+	json_object_set_new(j, "stun", json_integer(3478));
+	assert_int_equal(pop_register_reply_decode(j, &rr2, why), INSEL_E_BAD_FIELD);
 	json_decref(j);
 
 	struct pop_timers t = {10000, 30000}, t2;
