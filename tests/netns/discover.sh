@@ -47,6 +47,8 @@ ip -n "${NS}a1" route add default via 10.1.0.1
 
 # The router: what leaves toward the Internet takes its public address. flags "" keeps
 # one mapping per socket for every destination; " random" gives each destination its own.
+# Mappings already made (the secondary's TCP connections) stay as they are; each call's
+# auxiliary has a socket of its own, hence new mappings under the new rules.
 nat_rules() {  # nat_rules FLAGS
 	in_ns nat-a nft -f - <<NFT || fail "cannot install the NAT rules"
 table ip insel_nat {}
@@ -58,7 +60,6 @@ table ip insel_nat {
 	}
 }
 NFT
-	in_ns nat-a conntrack -F >/dev/null 2>&1 || true
 }
 nat_rules ""
 
