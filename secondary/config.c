@@ -119,7 +119,8 @@ static int stun_server(const struct secondary_config *c, const char *text,
 	int rc;
 
 	if (ip_endpoint_parse(text, out) == 0)
-		return out->port ? 0 : INSEL_E_CONFIG;
+		return out->port && out->addr.family == c->wan_address.family ? 0
+									   : INSEL_E_CONFIG;
 	if (!colon || colon == text || (size_t)(colon - text) >= sizeof host || !colon[1] ||
 	    memchr(text, '[', (size_t)(colon - text)))
 		return INSEL_E_CONFIG;

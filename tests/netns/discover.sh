@@ -196,4 +196,17 @@ check "B sees A's endpoint alone as its host candidate" \
 check "the call carries datagrams" carries
 insel_as a1 alice hangup "$call" >/dev/null 2>&1
 
+# ---- a configuration that names no usable server is refused at start ----
+refused_config() {  # refused_config VALUE: the secondary will not start with stun = VALUE
+	local conf=$NETNS_TMP/bad-nat.conf out
+	sed '/^\[nat\]/,$d' "$NETNS_TMP/secondary-a.conf" >"$conf"
+	printf '[nat]\nstun = %s\n' "$1" >>"$conf"
+	out=$(in_ns gw-a timeout 10 "$S" run --config "$conf" 2>&1)
+	[ $? -ne 0 ] && grep -q "nat: stun" <<<"$out"
+}
+check "stun = 198.18.0.2 (no port) is refused" refused_config 198.18.0.2
+check "stun = [2001:db8::1]:3478 (not the WAN family) is refused" \
+	refused_config "[2001:db8::1]:3478"
+check "five servers are refused" refused_config "principal, 1.2.3.4:1, 1.2.3.4:2, 1.2.3.4:3, 1.2.3.4:4"
+
 finish_checks
