@@ -47,8 +47,6 @@ ip -n "${NS}a1" route add default via 10.1.0.1
 
 # The router: what leaves toward the Internet takes its public address. flags "" keeps
 # one mapping per socket for every destination; " random" gives each destination its own.
-# Mappings already made (the secondary's TCP connections) stay as they are; each call's
-# auxiliary has a socket of its own, hence new mappings under the new rules.
 nat_rules() {  # nat_rules FLAGS
 	in_ns nat-a nft -f - <<NFT || fail "cannot install the NAT rules"
 table ip insel_nat {}
@@ -60,6 +58,9 @@ table ip insel_nat {
 	}
 }
 NFT
+	# UDP mappings go (a new call's socket may get the port of the last call's, whose
+	# mapping would otherwise stand); TCP ones stay (the secondary's own connections).
+	in_ns nat-a conntrack -D -p udp >/dev/null 2>&1 || true
 }
 nat_rules ""
 
