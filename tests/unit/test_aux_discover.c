@@ -5,7 +5,8 @@
  * the WAN socket itself, the candidates and NAT mapping in the bind reply (two servers
  * with different mapped ports: dependent; the same: independent), retransmission to a
  * silent server and the time bound, answers with a wrong transaction id or from a source
- * that was not asked ignored, a second bind refused while discovering, and STUN arriving
+ * that was not asked ignored, a flood of junk and wrong answers ignored within the time
+ * bound, a second bind refused while discovering, and STUN arriving
  * on the WAN socket after "start" counted and dropped. Every wait is bounded; the teardown
  * kills and reaps the child.
  * Usage: test-aux-discover PATH-TO-insel-auxiliary */
@@ -336,6 +337,55 @@ static void silent_server_bounded(void **state)
 	close(s);
 }
 
+/* A server that floods the WAN socket with junk and answers to other transactions while
+ * the auxiliary asks: bind still answers within its time, the flood counted as ignored,
+ * and the one right answer taken. */
+static void flood_ignored(void **state)
+{
+	int s = udp_socket();
+	struct stun_message m, wrong;
+	struct sockaddr_in from;
+	struct aux_bind_reply r;
+	uint8_t junk[64];
+	uint64_t started = now_ms();
+	json_t *reply;
+
+	(void)state;
+	spawn_aux();
+	send_json(bind_request(&s, 1, 2000));
+	assert_true(next_request(s, WAIT_MS, &m, &from));
+	memset(junk, 0xa5, sizeof junk);
+	wrong = m;
+	for (int i = 0; i < 3000; i++) {
+		if (i % 2) {
+			sendto(s, junk, sizeof junk, 0, (struct sockaddr *)&from, sizeof from);
+		} else {
+			wrong.txid[1] = (uint8_t)(m.txid[1] + 1 + i % 200);
+			answer(s, &wrong, &from, "203.0.113.9:9");
+		}
+	}
+	/* Past the socket's buffer a flood drowns anything, the answer too: it comes once
+	 * the flood has been read, as it would to a retransmission. */
+	reply = NULL;
+	for (int tries = 0; tries < 6 && !reply; tries++) {
+		usleep(100000);
+		answer(s, &m, &from, "198.18.9.1:61000");
+		reply = recv_json(200);
+	}
+	r = parse_reply(reply);
+	assert_true(now_ms() - started < 3000);
+	assert_int_equal(r.ncand, 2);
+	assert_true(endpoint_is(&r.cand[1].ep, "198.18.9.1:61000"));
+	send_json(json_pack("{s:s, s:i}", "op", "stats", "id", 3));
+	reply = recv_json(WAIT_MS);
+	expect_ok(reply);
+	/* The socket buffer may have dropped some of the flood; what came was ignored. */
+	assert_true(json_integer_value(json_object_get(json_object_get(reply, "stun"),
+						       "ignored")) > 0);
+	json_decref(reply);
+	close(s);
+}
+
 static json_t *start_request(void)
 {
 	struct sec_channel_params p;
@@ -405,6 +455,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test_teardown(two_servers_dependent, teardown),
 		cmocka_unit_test_teardown(forged_answers_ignored, teardown),
 		cmocka_unit_test_teardown(silent_server_bounded, teardown),
+		cmocka_unit_test_teardown(flood_ignored, teardown),
 		cmocka_unit_test_teardown(stray_stun_after_start, teardown),
 	};
 
