@@ -70,6 +70,7 @@ struct channel {
 	uint8_t *delivered;  /* reassembly buffer handed out last time; freed on next call */
 	uint8_t *rx;         /* decrypted payload of the datagram being opened */
 	uint8_t *tx;         /* datagram being built by channel_seal */
+	uint8_t *probe_buf;  /* a probe's padded payload; allocated at the first probe */
 
 	/* Compression (negotiated; off by default, see docs/frames.md on what it leaks).
 	 * Each message is deflated on its own, so that a lost datagram costs only its
@@ -343,6 +344,7 @@ void channel_free(struct channel *ch)
 		secure_wipe(ch->tx, ch->tx_cap);
 	free(ch->rx);
 	free(ch->tx);
+	free(ch->probe_buf);
 	secure_wipe(ch, sizeof *ch);
 	free(ch);
 }
@@ -498,6 +500,34 @@ long channel_keepalive(struct channel *ch, uint64_t now_ms, uint8_t *out, size_t
 
 	if (n > 0)
 		ch->stats.keepalives_out++;
+	return n;
+}
+
+long channel_probe(struct channel *ch, const struct frame_probe *probe, size_t dgram_len,
+		   uint64_t now_ms, uint8_t *out, size_t cap)
+{
+	uint64_t last_sent = ch->last_sent_ms;
+	bool keepalive_wanted = ch->keepalive_wanted;
+	size_t plen;
+	long n;
+
+	if (dgram_len < FRAME_PROBE_MIN_DATAGRAM || dgram_len > FRAME_MAX_DATAGRAM)
+		return -EINVAL;
+	if (dgram_len > cap)
+		return INSEL_E_NOSPACE;
+	if (!ch->probe_buf && !(ch->probe_buf = malloc(FRAME_MAX_DATAGRAM)))
+		return -ENOMEM;
+	plen = dgram_len - FRAME_OVERHEAD;
+	frame_probe_encode(probe, ch->probe_buf, plen);
+	n = seal_frame(ch, FRAME_PROBE, 0, 1, ch->probe_buf, plen, now_ms, out, cap);
+	/* A probe may have gone to a candidate rather than the peer: it neither holds the
+	 * peer's NAT binding open nor proves a new send epoch to it. */
+	ch->last_sent_ms = last_sent;
+	ch->keepalive_wanted = keepalive_wanted;
+	if (n > 0 && probe->kind == FRAME_PROBE_REPLY)
+		ch->stats.probe_replies_out++;
+	else if (n > 0)
+		ch->stats.probe_requests_out++;
 	return n;
 }
 
@@ -746,6 +776,25 @@ static int inflate_message(struct channel *ch, struct channel_msg *msg)
 	return INSEL_E_MALFORMED;
 }
 
+/* An authenticated probe: a sign of life like any frame, but it never moves the peer
+ * endpoint (a probe to or from a candidate says nothing about where data should go). */
+static int open_probe(struct channel *ch, const struct frame_view *v, struct aead *key,
+		      size_t plen, size_t len, uint64_t now_ms, struct channel_msg *msg)
+{
+	if (frame_probe_decode(ch->rx, plen, &msg->probe) != 0) {
+		ch->stats.drop_malformed++;
+		return INSEL_E_MALFORMED;
+	}
+	accept_frame(ch, v, key, len, NULL, now_ms);
+	if (msg->probe.kind == FRAME_PROBE_REPLY)
+		ch->stats.probe_replies_in++;
+	else
+		ch->stats.probe_requests_in++;
+	msg->data = NULL;
+	msg->len = len;
+	return CHANNEL_OPEN_PROBE;
+}
+
 int channel_open(struct channel *ch, const uint8_t *dgram, size_t len,
 		 const struct ip_endpoint *from, uint64_t now_ms, struct channel_msg *msg)
 {
@@ -769,6 +818,8 @@ int channel_open(struct channel *ch, const uint8_t *dgram, size_t len,
 		ch->stats.drop_bad_tag++;
 		return INSEL_E_AUTH;
 	}
+	if (v.hdr.type == FRAME_PROBE)
+		return open_probe(ch, &v, key, (size_t)plen, len, now_ms, msg);
 	accept_frame(ch, &v, key, len, from, now_ms);
 	if (v.hdr.type == FRAME_KEEPALIVE) {
 		ch->stats.keepalives_in++;
@@ -838,6 +889,16 @@ const struct ip_endpoint *channel_peer(const struct channel *ch)
 	return &ch->peer;
 }
 
+uint64_t channel_last_recv_ms(const struct channel *ch)
+{
+	return ch->last_recv_ms;
+}
+
+void channel_set_peer(struct channel *ch, const struct ip_endpoint *peer)
+{
+	ch->peer = *peer;
+}
+
 uint32_t channel_local_session(const struct channel *ch)
 {
 	return ch->local_session;
@@ -892,6 +953,12 @@ static json_t *stats_json(const struct channel_stats *s)
 
 	json_object_set_new(j, "msgs_deflated_out", json_integer((json_int_t)s->msgs_deflated_out));
 	json_object_set_new(j, "epochs_installed", json_integer((json_int_t)s->epochs_installed));
+	json_object_set_new(j, "probes", json_pack(
+		"{s:I, s:I, s:I, s:I}",
+		"requests_out", (json_int_t)s->probe_requests_out,
+		"replies_out", (json_int_t)s->probe_replies_out,
+		"requests_in", (json_int_t)s->probe_requests_in,
+		"replies_in", (json_int_t)s->probe_replies_in));
 	json_object_set_new(drops, "key_exhausted", json_integer((json_int_t)s->drop_key_exhausted));
 	return j;
 }

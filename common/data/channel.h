@@ -6,7 +6,8 @@
  *
  * Sending: channel_seal() cuts a message into datagrams of at most params.mtu bytes and
  * hands each to a callback; channel_seal_one() writes a message that fits one datagram
- * straight into the caller's buffer; channel_keepalive() makes an empty frame.
+ * straight into the caller's buffer; channel_keepalive() makes an empty frame;
+ * channel_probe() a path probe of any size.
  * Receiving: channel_open() runs cheap checks, the replay check, the AEAD open, commits
  * the replay window, moves the peer endpoint on authenticated frames (roaming), and
  * reassembles fragments; it returns 1 when a whole message is ready.
@@ -56,6 +57,8 @@ struct channel_stats {
 	uint64_t roams;                    /* peer endpoint moves */
 	uint64_t msgs_deflated_out;        /* messages sent compressed (compression on) */
 	uint64_t epochs_installed;         /* external rekeying: channel_install_epoch calls */
+	uint64_t probe_requests_out, probe_replies_out;  /* PROBE frames sealed, by kind */
+	uint64_t probe_requests_in, probe_replies_in;    /* PROBE frames accepted, by kind */
 	/* Drops, by reason. */
 	uint64_t drop_truncated;           /* shorter than a header and a tag */
 	uint64_t drop_malformed;           /* unknown type, bad fragment fields */
@@ -75,9 +78,13 @@ struct channel_stats {
 };
 
 struct channel_msg {
-	const uint8_t *data;  /* valid until the next channel_open/tick/free */
-	size_t len;
+	const uint8_t *data;  /* valid until the next channel_open/tick/free; NULL for a probe */
+	size_t len;           /* a probe: the length of the datagram received */
+	struct frame_probe probe;  /* channel_open returned CHANNEL_OPEN_PROBE */
 };
+
+/* channel_open's return for an authenticated PROBE frame (msg->probe, msg->len). */
+#define CHANNEL_OPEN_PROBE 2
 
 /* What channel_tick asks of the caller (bit flags). */
 enum channel_event {
@@ -121,8 +128,20 @@ long channel_seal_one(struct channel *ch, const void *msg, size_t len, uint64_t 
 /* Seals a keep-alive into out (FRAME_OVERHEAD bytes); returns its length or an error. */
 long channel_keepalive(struct channel *ch, uint64_t now_ms, uint8_t *out, size_t cap);
 
+/* Seals a PROBE frame (a request or a reply, frame.h) padded to exactly dgram_len bytes
+ * (FRAME_PROBE_MIN_DATAGRAM .. FRAME_MAX_DATAGRAM, whatever the channel's MTU: PLPMTUD
+ * sends probes larger than it) into out. The caller sends it to any endpoint it likes:
+ * a probe uses the channel's counters and keys like any frame, but does not count as
+ * sent for the keep-alive timer (it may have gone to a candidate, not the peer).
+ * Returns the datagram length, -EINVAL for a size out of range, INSEL_E_NOSPACE,
+ * INSEL_E_LIMIT, INSEL_E_CRYPTO or -ENOMEM. */
+long channel_probe(struct channel *ch, const struct frame_probe *probe, size_t dgram_len,
+		   uint64_t now_ms, uint8_t *out, size_t cap);
+
 /* Takes one received datagram from endpoint from (NULL: unknown, never roams) at now_ms.
- * Returns 1 with *msg set when a whole message is ready, 0 when the frame was accepted but
+ * Returns 1 with *msg set when a whole message is ready, CHANNEL_OPEN_PROBE with
+ * msg->probe and msg->len set for an authenticated probe (which never moves the peer
+ * endpoint: the path logic decides where frames go), 0 when the frame was accepted but
  * completes nothing (keep-alive, fragment), or a negative code when it was dropped
  * (and counted): INSEL_E_TRUNCATED, INSEL_E_MALFORMED, INSEL_E_NOT_FOUND (session),
  * INSEL_E_REPLAY, INSEL_E_AUTH (tag or epoch), INSEL_E_TOO_BIG. */
@@ -148,6 +167,11 @@ int channel_tick(struct channel *ch, uint64_t now_ms, uint64_t *next_ms);
 
 /* Where frames go now (moves when the peer roams). */
 const struct ip_endpoint *channel_peer(const struct channel *ch);
+/* When the last authenticated frame (of any type) arrived; the channel's creation
+ * before any did. */
+uint64_t channel_last_recv_ms(const struct channel *ch);
+/* Sends frames elsewhere from now on (the path logic chose another candidate). */
+void channel_set_peer(struct channel *ch, const struct ip_endpoint *peer);
 /* The receiver id frames to us carry, for demultiplexing several channels on one socket. */
 uint32_t channel_local_session(const struct channel *ch);
 /* External rekeying: the sender switched epochs and has sealed nothing since, so a

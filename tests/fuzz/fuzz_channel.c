@@ -5,9 +5,11 @@
  *   2: deliver a kept datagram, possibly with one byte flipped, from one of two addresses
  *   3: advance the clock and tick (reassembly time-outs, key grace, keep-alives)
  *   4: seal a keep-alive
+ *   5: seal a probe request (size and id from the input)
  * so the fuzzer can reorder, duplicate, corrupt and drop genuine frames across rekeys and
  * fragment boundaries; the first byte turns deflate compression on. Invariants: every message delivered is one that was sent, intact,
- * and none is delivered twice; a frame that was tampered with is never accepted. */
+ * and none is delivered twice; a probe opened is one that was sealed, of the size it
+ * was sealed at; a frame that was tampered with is never accepted. */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -34,6 +36,7 @@ struct script {
 	size_t pooled;
 	bool delivered[MAX_SENT];
 	uint32_t sent;
+	uint32_t probes;          /* probe i has id i and a size derived from it */
 	uint64_t now;
 	struct ip_endpoint from[2];
 };
@@ -80,6 +83,39 @@ static int keep(void *ctx, const uint8_t *dgram, size_t len)
 	return 0;
 }
 
+static size_t probe_size(uint32_t id)
+{
+	return FRAME_PROBE_MIN_DATAGRAM + (id * 97u) % (MTU - FRAME_PROBE_MIN_DATAGRAM + 1);
+}
+
+static void check_probe(struct script *s, const struct channel_msg *m)
+{
+	if (m->probe.kind != FRAME_PROBE_REQUEST || m->probe.id >= s->probes ||
+	    m->len != probe_size(m->probe.id) || m->data)
+		abort();
+}
+
+static void check_opened(struct script *s, int rc, const struct channel_msg *m)
+{
+	if (rc == 1)
+		check_message(s, m);
+	else if (rc == CHANNEL_OPEN_PROBE)
+		check_probe(s, m);
+}
+
+static void op_probe(struct script *s)
+{
+	const struct frame_probe req = {.kind = FRAME_PROBE_REQUEST, .id = s->probes};
+	struct kept *k = &s->pool[s->pooled % POOL];
+	long n = channel_probe(s->tx, &req, probe_size(s->probes), s->now, k->d, sizeof k->d);
+
+	if (n > 0) {
+		k->len = (size_t)n;
+		s->pooled++;
+		s->probes++;
+	}
+}
+
 static void op_raw(struct script *s, struct buf_reader *r)
 {
 	struct channel_msg m;
@@ -92,8 +128,7 @@ static void op_raw(struct script *s, struct buf_reader *r)
 		n = (uint16_t)br_remaining(r);
 	br_view(r, &bytes, n);
 	/* Only a byte-exact copy of a genuine datagram could open; it must then be intact. */
-	if (channel_open(s->rx, bytes, n, &s->from[0], s->now, &m) == 1)
-		check_message(s, &m);
+	check_opened(s, channel_open(s->rx, bytes, n, &s->from[0], s->now, &m), &m);
 }
 
 static void op_seal(struct script *s, struct buf_reader *r)
@@ -127,8 +162,7 @@ static void op_deliver(struct script *s, struct buf_reader *r)
 	rc = channel_open(s->rx, copy, k->len, &s->from[from & 1], s->now, &m);
 	if (flip && rc >= 0)
 		abort();  /* a tampered frame got through */
-	if (rc == 1)
-		check_message(s, &m);
+	check_opened(s, rc, &m);
 }
 
 static void op_tick(struct script *s, struct buf_reader *r)
@@ -197,12 +231,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	make_pair(&s, op & 1);
 	while (steps++ < 512 && br_u8(&r, &op) == 0) {
-		switch (op % 5) {
+		switch (op % 6) {
 		case 0: op_raw(&s, &r); break;
 		case 1: op_seal(&s, &r); break;
 		case 2: op_deliver(&s, &r); break;
 		case 3: op_tick(&s, &r); break;
-		default: op_keepalive(&s); break;
+		case 4: op_keepalive(&s); break;
+		default: op_probe(&s); break;
 		}
 	}
 	channel_free(s.tx);

@@ -553,6 +553,95 @@ static void keepalive_and_dead_peer_timing(void **state)
 	pair_free(&p);
 }
 
+/* A sends a probe request of a given size; returns the datagram length. */
+static size_t a_probe(struct pair *p, uint32_t id, size_t size, uint64_t now, uint8_t *out,
+		      size_t cap)
+{
+	const struct frame_probe req = {.kind = FRAME_PROBE_REQUEST, .id = id};
+	long n = channel_probe(p->a, &req, size, now, out, cap);
+
+	assert_int_equal(n, (long)size);
+	return (size_t)n;
+}
+
+static void probes_round_trip_without_moving_the_peer(void **state)
+{
+	static uint8_t d[FRAME_MAX_DATAGRAM], r[FRAME_MAX_DATAGRAM];
+	struct frame_probe reply = {.kind = FRAME_PROBE_REPLY};
+	struct ip_endpoint candidate;
+	struct channel_msg m;
+	struct pair p;
+	size_t n;
+	long rn;
+
+	pair_new(&p, SEC_CIPHER_AES256GCM);
+	assert_int_equal(ip_endpoint_parse("198.18.7.7:4000", &candidate), 0);
+	/* Larger than the MTU: probes are single frames of any size. */
+	n = a_probe(&p, 0x01020304, 3000, 1, d, sizeof d);
+	assert_int_equal(channel_open(p.b, d, n, &candidate, 1, &m), CHANNEL_OPEN_PROBE);
+	assert_int_equal(m.probe.kind, FRAME_PROBE_REQUEST);
+	assert_int_equal(m.probe.id, 0x01020304);
+	assert_int_equal(m.len, 3000);
+	/* Authenticated, but the peer endpoint stays where it was. */
+	assert_int_equal(channel_peer(p.b)->port, p.a_addr.port);
+	assert_int_equal(channel_stats(p.b)->roams, 0);
+	assert_int_equal(channel_stats(p.b)->probe_requests_in, 1);
+	/* The reply says how big the request was; it is the smallest probe. */
+	reply.id = m.probe.id;
+	reply.size = (uint16_t)m.len;
+	rn = channel_probe(p.b, &reply, FRAME_PROBE_MIN_DATAGRAM, 2, r, sizeof r);
+	assert_int_equal(rn, FRAME_PROBE_MIN_DATAGRAM);
+	assert_int_equal(channel_open(p.a, r, (size_t)rn, &candidate, 2, &m),
+			 CHANNEL_OPEN_PROBE);
+	assert_int_equal(m.probe.kind, FRAME_PROBE_REPLY);
+	assert_int_equal(m.probe.id, 0x01020304);
+	assert_int_equal(m.probe.size, 3000);
+	assert_int_equal(channel_peer(p.a)->port, p.b_addr.port);
+	assert_int_equal(channel_stats(p.a)->probe_requests_out, 1);
+	assert_int_equal(channel_stats(p.b)->probe_replies_out, 1);
+	assert_int_equal(channel_stats(p.a)->probe_replies_in, 1);
+	/* A replayed or tampered probe is dropped like any frame. */
+	assert_int_equal(channel_open(p.b, d, n, &candidate, 3, &m), INSEL_E_REPLAY);
+	n = a_probe(&p, 5, FRAME_PROBE_MIN_DATAGRAM, 3, d, sizeof d);
+	d[FRAME_HEADER_LEN + 4] ^= 1;
+	assert_int_equal(channel_open(p.b, d, n, &candidate, 3, &m), INSEL_E_AUTH);
+	/* Sizes out of range, or a buffer too small. */
+	assert_int_equal(channel_probe(p.a, &reply, FRAME_PROBE_MIN_DATAGRAM - 1, 4, d,
+				       sizeof d), -EINVAL);
+	assert_int_equal(channel_probe(p.a, &reply, FRAME_MAX_DATAGRAM + 1, 4, d, sizeof d),
+			 -EINVAL);
+	assert_int_equal(channel_probe(p.a, &reply, 100, 4, d, 99), INSEL_E_NOSPACE);
+	pair_free(&p);
+}
+
+static void probes_keep_the_keepalive_timer_and_set_peer_moves(void **state)
+{
+	struct sec_channel_params pa, pb;
+	struct ip_endpoint elsewhere;
+	struct channel_msg m;
+	struct pair p;
+	uint8_t d[128];
+	size_t n;
+
+	make_params(&pa, &pb, SEC_CIPHER_AES256GCM);
+	pa.keepalive_ms = 5000;
+	pb.keepalive_ms = 5000;
+	pair_open(&p, &pa, &pb);
+	/* Probes are not keep-alives: the timer runs on. */
+	a_probe(&p, 1, 64, 4000, d, sizeof d);
+	assert_int_equal(channel_tick(p.a, 5000, NULL), CHANNEL_SEND_KEEPALIVE);
+	/* A probe received is a sign of life, though. */
+	n = a_probe(&p, 2, 64, 30000, d, sizeof d);
+	assert_int_equal(channel_open(p.b, d, n, &p.a_addr, 30000, &m), CHANNEL_OPEN_PROBE);
+	assert_int_equal(channel_tick(p.b, 30000 + 44999, NULL) & CHANNEL_PEER_DEAD, 0);
+	/* The path logic moves the peer itself. */
+	assert_int_equal(ip_endpoint_parse("198.18.1.1:9", &elsewhere), 0);
+	channel_set_peer(p.a, &elsewhere);
+	assert_int_equal(channel_peer(p.a)->port, 9);
+	assert_int_equal(channel_stats(p.a)->roams, 0);
+	pair_free(&p);
+}
+
 static void status_json_reports_counters(void **state)
 {
 	struct pair p;
@@ -877,6 +966,8 @@ int main(void)
 		cmocka_unit_test(roams_only_on_authenticated_frames),
 		cmocka_unit_test(keepalive_and_dead_peer_timing),
 		cmocka_unit_test(status_json_reports_counters),
+		cmocka_unit_test(probes_round_trip_without_moving_the_peer),
+		cmocka_unit_test(probes_keep_the_keepalive_timer_and_set_peer_moves),
 		cmocka_unit_test(deflate_shrinks_and_round_trips),
 		cmocka_unit_test(deflate_refused_when_not_negotiated),
 		cmocka_unit_test(deflate_bomb_refused),

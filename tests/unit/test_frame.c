@@ -145,6 +145,52 @@ static void keepalive_with_body_refused(void **state)
 	assert_int_equal(frame_decode(d, sizeof d, &v), INSEL_E_MALFORMED);
 }
 
+static void probe_frames_need_a_probe_payload(void **state)
+{
+	uint8_t d[FRAME_PROBE_MIN_DATAGRAM] = {0};
+	struct frame_header h = {FRAME_PROBE, 0, 0, 1, 1, 1};
+	struct frame_view v;
+
+	frame_header_encode(&h, d, sizeof d);
+	assert_int_equal(frame_decode(d, sizeof d, &v), 0);
+	assert_int_equal(v.hdr.type, FRAME_PROBE);
+	/* Shorter than its fields, or fragmented: malformed. */
+	assert_int_equal(frame_decode(d, sizeof d - 1, &v), INSEL_E_MALFORMED);
+	h.frags = 2;
+	frame_header_encode(&h, d, sizeof d);
+	assert_int_equal(frame_decode(d, sizeof d, &v), INSEL_E_MALFORMED);
+}
+
+static void probe_payload_round_trip(void **state)
+{
+	const struct frame_probe req = {FRAME_PROBE_REQUEST, 0, 0xa1b2c3d4, 0};
+	const struct frame_probe reply = {FRAME_PROBE_REPLY, 0, 7, 1400};
+	static const uint8_t layout[12] = {2, 0, 0, 0, 0, 0, 0, 7, 0x05, 0x78, 0, 0};
+	uint8_t p[12];
+	struct frame_probe back;
+
+	memset(p, 0xee, sizeof p);
+	assert_int_equal(frame_probe_encode(&reply, p, sizeof p), 0);
+	assert_memory_equal(p, layout, sizeof p);  /* padded with zeros */
+	assert_int_equal(frame_probe_decode(p, sizeof p, &back), 0);
+	assert_int_equal(back.kind, FRAME_PROBE_REPLY);
+	assert_int_equal(back.id, 7);
+	assert_int_equal(back.size, 1400);
+	assert_int_equal(frame_probe_encode(&req, p, FRAME_PROBE_PAYLOAD_MIN), 0);
+	assert_int_equal(frame_probe_decode(p, FRAME_PROBE_PAYLOAD_MIN, &back), 0);
+	assert_int_equal(back.kind, FRAME_PROBE_REQUEST);
+	assert_true(back.id == 0xa1b2c3d4);
+	assert_int_equal(frame_probe_encode(&req, p, FRAME_PROBE_PAYLOAD_MIN - 1),
+			 INSEL_E_NOSPACE);
+	assert_int_equal(frame_probe_decode(p, FRAME_PROBE_PAYLOAD_MIN - 1, &back),
+			 INSEL_E_TRUNCATED);
+	p[0] = 3;  /* no such kind */
+	assert_int_equal(frame_probe_decode(p, sizeof p, &back), INSEL_E_MALFORMED);
+	p[0] = FRAME_PROBE_REQUEST;
+	p[3] = 1;  /* reserved bytes must be zero */
+	assert_int_equal(frame_probe_decode(p, sizeof p, &back), INSEL_E_MALFORMED);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -155,6 +201,8 @@ int main(void)
 		cmocka_unit_test(decode_round_trip_and_peek),
 		cmocka_unit_test(decode_refuses_bad_headers),
 		cmocka_unit_test(keepalive_with_body_refused),
+		cmocka_unit_test(probe_frames_need_a_probe_payload),
+		cmocka_unit_test(probe_payload_round_trip),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
