@@ -1,4 +1,4 @@
-/* The auxiliary's notices ("ended", "rekey_due") and the traffic totals of its stats: the
+/* The auxiliary's notices ("ended", "rekey_due", "path") and the traffic totals of its stats: the
  * JSON forms and their validating decode (aux_report.h). */
 #include "aux_report.h"
 
@@ -16,6 +16,105 @@ json_t *aux_rekey_due_to_json(unsigned channel)
 json_t *aux_ended_to_json(const char *reason, const char *message)
 {
 	return json_pack("{s:s, s:s, s:s}", "op", "ended", "reason", reason, "message", message);
+}
+
+static const char *const path_states[] = {
+	[AUX_PATH_UP] = "up",
+	[AUX_PATH_CHANGED] = "changed",
+	[AUX_PATH_LOST] = "lost",
+};
+
+const char *aux_path_state_name(enum aux_path_state state)
+{
+	return (unsigned)state <= AUX_PATH_LOST ? path_states[state] : "invalid";
+}
+
+const char *aux_path_kind_name(bool relayed)
+{
+	return relayed ? "relayed" : "direct";
+}
+
+json_t *aux_path_to_json(const struct aux_path_notice *n)
+{
+	char local[IP_STRLEN], remote[IP_STRLEN];
+	json_t *j = json_pack("{s:s, s:s, s:s}", "op", "path",
+			      "state", aux_path_state_name(n->state),
+			      "reason", n->reason ? n->reason : "");
+
+	if (!j || !n->has_endpoints)
+		return j;
+	if (json_object_set_new(j, "kind", json_string(aux_path_kind_name(n->relayed))) ||
+	    json_object_set_new(j, "local", json_string(ip_endpoint_format(&n->local, local,
+									     sizeof local))) ||
+	    json_object_set_new(j, "remote", json_string(ip_endpoint_format(&n->remote, remote,
+									      sizeof remote))) ||
+	    json_object_set_new(j, "rtt_ms", json_integer(n->rtt_ms))) {
+		json_decref(j);
+		return NULL;
+	}
+	return j;
+}
+
+static int path_state_from(const char *name, enum aux_path_state *out)
+{
+	for (unsigned i = 0; i <= AUX_PATH_LOST; i++)
+		if (strcmp(name, path_states[i]) == 0) {
+			*out = (enum aux_path_state)i;
+			return 0;
+		}
+	return msg_bad_field("state", "must be \"up\", \"changed\" or \"lost\"");
+}
+
+static int path_endpoint(const json_t *j, const char *key, struct ip_endpoint *out)
+{
+	const char *text;
+
+	if (msg_get_str(j, key, &text))
+		return INSEL_E_BAD_FIELD;
+	if (ip_endpoint_parse(text, out))
+		return msg_bad_field(key, "must be ADDRESS:PORT");
+	return 0;
+}
+
+/* kind, local, remote and rtt_ms: all four, or (only when lost) none. */
+static int path_endpoints_from(const json_t *j, struct aux_path_notice *n)
+{
+	const char *kind;
+	json_int_t rtt;
+
+	if (!json_object_get(j, "kind") && !json_object_get(j, "local") &&
+	    !json_object_get(j, "remote") && !json_object_get(j, "rtt_ms") &&
+	    n->state == AUX_PATH_LOST)
+		return 0;
+	if (msg_get_str(j, "kind", &kind))
+		return INSEL_E_BAD_FIELD;
+	if (strcmp(kind, "direct") != 0 && strcmp(kind, "relayed") != 0)
+		return msg_bad_field("kind", "must be \"direct\" or \"relayed\"");
+	if (path_endpoint(j, "local", &n->local) || path_endpoint(j, "remote", &n->remote) ||
+	    msg_get_int(j, "rtt_ms", 0, UINT32_MAX, &rtt))
+		return INSEL_E_BAD_FIELD;
+	n->relayed = strcmp(kind, "relayed") == 0;
+	n->rtt_ms = (uint32_t)rtt;
+	n->has_endpoints = true;
+	return 0;
+}
+
+static int path_from_json(const json_t *j, struct aux_notice *out, char *why, size_t whylen)
+{
+	struct aux_path_notice *n = &out->path;
+	const char *state;
+
+	if (msg_get_str(j, "state", &state) || path_state_from(state, &n->state) ||
+	    msg_get_str(j, "reason", &n->reason) || path_endpoints_from(j, n)) {
+		memset(n, 0, sizeof *n);
+		return err_set(why, whylen, INSEL_E_BAD_FIELD, "%s", msg_field_error());
+	}
+	if (strlen(n->reason) > AUX_PATH_REASON_MAX) {
+		memset(n, 0, sizeof *n);
+		return err_set(why, whylen, INSEL_E_BAD_FIELD, "field 'reason' is longer than %d "
+			       "bytes", AUX_PATH_REASON_MAX);
+	}
+	return 0;
 }
 
 /* One channel's entry: null before "start", else its counters. */
@@ -73,6 +172,10 @@ int aux_notice_from_json(const json_t *j, struct aux_notice *out, char *why, siz
 	if (strcmp(op, "ended") == 0) {
 		out->kind = AUX_NOTICE_ENDED;
 		return ended_from_json(j, out, why, whylen);
+	}
+	if (strcmp(op, "path") == 0) {
+		out->kind = AUX_NOTICE_PATH;
+		return path_from_json(j, out, why, whylen);
 	}
 	if (strcmp(op, "rekey_due") != 0)
 		return 0;

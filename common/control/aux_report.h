@@ -6,6 +6,12 @@
  *   {"op":"ended","reason":"idle","message":"no data either way for 120000 ms",
  *    "channels":[...], ...}              the call ended on the auxiliary's side; the
  *                                        stats object's fields (below) come with it
+ *   {"op":"path","state":"up","kind":"direct","local":"198.18.1.2:40001",
+ *    "remote":"198.18.2.2:40007","rtt_ms":3,"reason":"..."}
+ *                                        the data path: a probe was answered ("up"),
+ *                                        the call moved to another path ("changed"),
+ *                                        or nothing answers ("lost": kind, local and
+ *                                        remote say what was last used, if anything)
  *
  * The stats object (the replies to "stats" and "hangup", and "ended") has one entry per
  * bound channel in "channels": null before "start", else the channel's status with its
@@ -15,12 +21,35 @@
 #define INSEL_AUX_REPORT_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdint.h>
+
+#include "addr.h"
+
+#define AUX_PATH_REASON_MAX 240  /* bytes of a path notice's reason */
 
 enum aux_notice_kind {
 	AUX_NOTICE_OTHER,      /* not a notice of the auxiliary's (a reply, another op) */
 	AUX_NOTICE_ENDED,
 	AUX_NOTICE_REKEY_DUE,
+	AUX_NOTICE_PATH,
+};
+
+enum aux_path_state {
+	AUX_PATH_UP,        /* a probe was answered: authenticated frames crossed both ways */
+	AUX_PATH_CHANGED,   /* the data goes another way now (direct found, re-probed, relay) */
+	AUX_PATH_LOST,      /* nothing answers the probes */
+};
+
+/* The "path" notice. reason points into the JSON decoded from (or the caller's). */
+struct aux_path_notice {
+	enum aux_path_state state;
+	bool relayed;                 /* kind "relayed" (through a relay), else "direct" */
+	bool has_endpoints;           /* kind, local, remote present (always but in "lost") */
+	struct ip_endpoint local;     /* our candidate the path uses */
+	struct ip_endpoint remote;    /* where the frames go */
+	uint32_t rtt_ms;              /* the probe's round trip */
+	const char *reason;           /* a sentence: why this path, or what was tried */
 };
 
 /* Bytes on the wire, summed over the channels. */
@@ -35,7 +64,13 @@ struct aux_notice {
 	const char *message;          /* ended: a sentence */
 	struct aux_traffic traffic;   /* ended: the channels' final totals */
 	unsigned channel;             /* rekey_due */
+	struct aux_path_notice path;  /* path */
 };
+
+const char *aux_path_state_name(enum aux_path_state state);
+/* "direct" or "relayed". */
+const char *aux_path_kind_name(bool relayed);
+json_t *aux_path_to_json(const struct aux_path_notice *n);
 
 json_t *aux_rekey_due_to_json(unsigned channel);
 /* The notice without its stats, which the auxiliary adds. */

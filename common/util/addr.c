@@ -49,6 +49,11 @@ bool ip_addr_equal(const struct ip_addr *a, const struct ip_addr *b)
 	       memcmp(a->bytes, b->bytes, family_bytes(a->family)) == 0;
 }
 
+bool ip_endpoint_equal(const struct ip_endpoint *a, const struct ip_endpoint *b)
+{
+	return a->port == b->port && ip_addr_equal(&a->addr, &b->addr);
+}
+
 unsigned ip_addr_bit(const struct ip_addr *a, unsigned i)
 {
 	return (a->bytes[i / 8] >> (7 - i % 8)) & 1u;

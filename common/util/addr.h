@@ -40,6 +40,7 @@ long ip_prefix_longest_match(const struct ip_prefix *list, size_t n, const struc
 /* "1.2.3.4:80", "[2001:db8::1]:80". */
 int ip_endpoint_parse(const char *text, struct ip_endpoint *out);
 char *ip_endpoint_format(const struct ip_endpoint *e, char *out, size_t outlen);
+bool ip_endpoint_equal(const struct ip_endpoint *a, const struct ip_endpoint *b);
 socklen_t ip_endpoint_to_sockaddr(const struct ip_endpoint *e, struct sockaddr_storage *ss);
 int ip_endpoint_from_sockaddr(const struct sockaddr *sa, struct ip_endpoint *out);
 

@@ -1,4 +1,5 @@
-/* libFuzzer target: what a secondary reads from its auxiliary unasked, and the totals of
+/* libFuzzer target: what a secondary reads from its auxiliary unasked ("ended",
+ * "rekey_due", "path"), and the totals of
  * its stats (aux_report.h). A notice that decodes must encode and decode again to the
  * same fields, totals included. */
 #include <stdbool.h>
@@ -10,8 +11,20 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+static bool same_path(const struct aux_path_notice *a, const struct aux_path_notice *b)
+{
+	return a->state == b->state && a->has_endpoints == b->has_endpoints &&
+	       strcmp(a->reason, b->reason) == 0 &&
+	       (!a->has_endpoints ||
+		(a->relayed == b->relayed && a->rtt_ms == b->rtt_ms &&
+		 ip_endpoint_equal(&a->local, &b->local) &&
+		 ip_endpoint_equal(&a->remote, &b->remote)));
+}
+
 static bool same(const struct aux_notice *a, const struct aux_notice *b)
 {
+	if (a->kind == AUX_NOTICE_PATH)
+		return b->kind == AUX_NOTICE_PATH && same_path(&a->path, &b->path);
 	return a->kind == b->kind && a->channel == b->channel &&
 	       a->traffic.bytes_in == b->traffic.bytes_in &&
 	       a->traffic.bytes_out == b->traffic.bytes_out &&
@@ -27,6 +40,8 @@ static void round_trip(const json_t *j, const struct aux_notice *first)
 
 	if (first->kind == AUX_NOTICE_REKEY_DUE) {
 		once = aux_rekey_due_to_json(first->channel);
+	} else if (first->kind == AUX_NOTICE_PATH) {
+		once = aux_path_to_json(&first->path);
 	} else {
 		once = aux_ended_to_json(first->reason, first->message);
 		/* The stats travel beside the notice's own fields, as the auxiliary adds them. */

@@ -1,5 +1,5 @@
-/* Unit tests for the auxiliary's notices and traffic totals (aux_report.h): "rekey_due"
- * and "ended" encoded and decoded back, totals summed over started channels (a channel
+/* Unit tests for the auxiliary's notices and traffic totals (aux_report.h): "rekey_due",
+ * "ended" and "path" encoded and decoded back, totals summed over started channels (a channel
  * not started is null and counts nothing), replies and other ops recognised as no notice,
  * and every field refused when of the wrong type or out of range. */
 #include <setjmp.h>
@@ -9,6 +9,7 @@
 #include <cmocka.h>
 #include <string.h>
 
+#include "addr.h"
 #include "aux_report.h"
 #include "chanparams.h"
 #include "err.h"
@@ -139,6 +140,75 @@ static void fields_refused(void **state)
 	json_decref(j);
 }
 
+static void path_round_trip(void **state)
+{
+	struct aux_path_notice in = {.state = AUX_PATH_CHANGED, .relayed = true,
+				     .has_endpoints = true, .rtt_ms = 42,
+				     .reason = "the direct path stopped answering"};
+	struct aux_notice n;
+	char why[160];
+	json_t *j;
+
+	assert_int_equal(ip_endpoint_parse("198.18.1.2:40001", &in.local), 0);
+	assert_int_equal(ip_endpoint_parse("[2001:db8::7]:3479", &in.remote), 0);
+	j = aux_path_to_json(&in);
+	assert_string_equal(json_string_value(json_object_get(j, "kind")), "relayed");
+	assert_string_equal(json_string_value(json_object_get(j, "state")), "changed");
+	assert_int_equal(aux_notice_from_json(j, &n, why, sizeof why), 0);
+	assert_int_equal(n.kind, AUX_NOTICE_PATH);
+	assert_int_equal(n.path.state, AUX_PATH_CHANGED);
+	assert_true(n.path.relayed && n.path.has_endpoints);
+	assert_int_equal(n.path.rtt_ms, 42);
+	assert_true(ip_endpoint_equal(&n.path.local, &in.local));
+	assert_true(ip_endpoint_equal(&n.path.remote, &in.remote));
+	assert_string_equal(n.path.reason, in.reason);
+	json_decref(j);
+	/* Lost: only what was tried. */
+	in = (struct aux_path_notice){.state = AUX_PATH_LOST,
+				      .reason = "no candidate answered 9 probes in 10 s"};
+	j = aux_path_to_json(&in);
+	assert_null(json_object_get(j, "remote"));
+	assert_int_equal(aux_notice_from_json(j, &n, why, sizeof why), 0);
+	assert_int_equal(n.path.state, AUX_PATH_LOST);
+	assert_false(n.path.has_endpoints);
+	json_decref(j);
+}
+
+static void expect_path_refused(const char *key, json_t *value, const char *words)
+{
+	json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:i}", "op", "path", "state", "up",
+			      "reason", "r", "kind", "direct", "local", "10.0.0.1:1",
+			      "remote", "10.0.0.2:2", "rtt_ms", 1);
+	struct aux_notice n;
+	char why[160];
+
+	if (value)
+		json_object_set_new(j, key, value);
+	else
+		json_object_del(j, key);
+	assert_int_equal(aux_notice_from_json(j, &n, why, sizeof why), INSEL_E_BAD_FIELD);
+	assert_int_equal(n.kind, AUX_NOTICE_PATH);
+	assert_non_null(strstr(why, words));
+	json_decref(j);
+}
+
+static void path_fields_refused(void **state)
+{
+	char long_reason[AUX_PATH_REASON_MAX + 2];
+
+	memset(long_reason, 'x', sizeof long_reason - 1);
+	long_reason[sizeof long_reason - 1] = 0;
+	expect_path_refused("state", json_string("sideways"), "state");
+	expect_path_refused("state", NULL, "state");
+	expect_path_refused("reason", json_integer(3), "reason");
+	expect_path_refused("reason", json_string(long_reason), "reason");
+	expect_path_refused("kind", json_string("teleported"), "kind");
+	expect_path_refused("kind", NULL, "kind");  /* only "lost" may leave them out */
+	expect_path_refused("local", json_string("10.0.0.1"), "local");
+	expect_path_refused("remote", json_string("nowhere:1"), "remote");
+	expect_path_refused("rtt_ms", json_integer(-1), "rtt_ms");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -147,6 +217,8 @@ int main(void)
 		cmocka_unit_test(traffic_totals),
 		cmocka_unit_test(not_notices),
 		cmocka_unit_test(fields_refused),
+		cmocka_unit_test(path_round_trip),
+		cmocka_unit_test(path_fields_refused),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
