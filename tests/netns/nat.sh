@@ -398,7 +398,8 @@ if nat_needs "a lying and flooding STUN server in the configuration" discover pr
 	echo "Mallory: $(cat "$NETNS_TMP/liar.counts" 2>/dev/null)"
 	check "Mallory answered A's requests and flooded it" \
 		grep -Eq "answered [1-9][0-9]* flooded [1-9]" "$NETNS_TMP/liar.counts"
-	check "only probes (type 4) reached Mallory's address, never data or keep-alives" \
+	check "B probed the lie like any candidate, and only probes (type 4) reached it" \
+		both grep -Eq 'type4=[1-9]' "$NETNS_TMP/liar.counts" -- \
 		bash -c "! grep -Eq 'type(1|2|3)=' $NETNS_TMP/liar.counts"
 	check "both auxiliaries survived the flood" \
 		both test "$(aux_count a)" -ge 1 -- test "$(aux_count b)" -ge 1
