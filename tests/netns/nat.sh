@@ -369,7 +369,7 @@ PY
 	LIAR_PID=$LAST_PID
 	wait_port mallory 3478 udp 5
 }
-if nat_needs "a lying and flooding STUN server in the configuration" discover probe; then
+if nat_needs "a lying and flooding STUN server in the configuration" punch; then
 	lying_stun
 	printf '[nat]\nstun = principal, 198.18.8.2:3478\nstun_timeout = 600ms\n' \
 		>>"$NETNS_TMP/secondary-a.conf"
