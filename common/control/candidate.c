@@ -62,11 +62,16 @@ int nat_mapping_from_name(const char *name, enum nat_mapping *out)
 static int set_relay_fields(json_t *obj, const struct candidate *c)
 {
 	char id[ID_STRLEN], token[2 * CAND_TOKEN_LEN + 1];
+	char tcp[IP_STRLEN];
 	int rc;
 
 	hex_encode(c->relay_token, sizeof c->relay_token, token);
 	rc = json_object_set_new(obj, "relay_id", json_string(id_format(c->relay_id, id)));
-	return rc ? rc : json_object_set_new(obj, "token", json_string(token));
+	rc = rc ? rc : json_object_set_new(obj, "token", json_string(token));
+	if (rc == 0 && c->has_tcp)
+		rc = json_object_set_new(obj, "tcp", json_string(ip_endpoint_format(
+							     &c->tcp, tcp, sizeof tcp)));
+	return rc;
 }
 
 json_t *candidate_to_json(const struct candidate *c)
@@ -103,16 +108,22 @@ static bool addr_unspecified(const struct ip_addr *a)
 	return memcmp(a->bytes, zero, a->family == AF_INET ? 4 : 16) == 0;
 }
 
-static int get_addr(const json_t *j, struct ip_endpoint *out, char *why, size_t whylen)
+static int get_endpoint(const json_t *j, const char *key, struct ip_endpoint *out,
+			char *why, size_t whylen)
 {
 	const char *text;
 
-	if (msg_get_str(j, "addr", &text))
+	if (msg_get_str(j, key, &text))
 		return err_set(why, whylen, INSEL_E_BAD_FIELD, "%s", msg_field_error());
 	if (ip_endpoint_parse(text, out) || out->port == 0 || addr_unspecified(&out->addr))
-		return err_set(why, whylen, INSEL_E_BAD_FIELD, "field 'addr' must be ADDRESS:PORT "
-			       "with a specified address and a non-zero port");
+		return err_set(why, whylen, INSEL_E_BAD_FIELD, "field '%s' must be ADDRESS:PORT "
+			       "with a specified address and a non-zero port", key);
 	return 0;
+}
+
+static int get_addr(const json_t *j, struct ip_endpoint *out, char *why, size_t whylen)
+{
+	return get_endpoint(j, "addr", out, why, whylen);
 }
 
 static int get_relay_fields(const json_t *j, struct candidate *out, char *why, size_t whylen)
@@ -129,6 +140,10 @@ static int get_relay_fields(const json_t *j, struct candidate *out, char *why, s
 	    hex_decode(token, strlen(token), out->relay_token, CAND_TOKEN_LEN))
 		return err_set(why, whylen, INSEL_E_BAD_FIELD, "a relay candidate's field 'token' "
 			       "must be %d hex digits", 2 * CAND_TOKEN_LEN);
+	if (json_object_get(j, "tcp")) {
+		out->has_tcp = true;
+		return get_endpoint(j, "tcp", &out->tcp, why, whylen);
+	}
 	return 0;
 }
 
@@ -214,7 +229,8 @@ bool candidate_equal(const struct candidate *a, const struct candidate *b)
 		return false;
 	return a->kind != CAND_RELAY ||
 	       (a->relay_id == b->relay_id &&
-		memcmp(a->relay_token, b->relay_token, CAND_TOKEN_LEN) == 0);
+		memcmp(a->relay_token, b->relay_token, CAND_TOKEN_LEN) == 0 &&
+		a->has_tcp == b->has_tcp && (!a->has_tcp || same_endpoint(&a->tcp, &b->tcp)));
 }
 
 bool candidate_listed(const struct candidate *list, size_t n, const struct candidate *c)

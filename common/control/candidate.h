@@ -5,7 +5,9 @@
  *   host   the auxiliary's own WAN socket address   {"kind":"host","addr":"198.18.0.1:40000"}
  *   srflx  what a STUN server saw of that socket    {"kind":"srflx","addr":"198.18.9.1:61000"}
  *   relay  an allocation on a relay                 {"kind":"relay","addr":"198.18.0.1:3479",
- *                                                    "relay_id":"<16 hex>","token":"<32 hex>"}
+ *                                                    "relay_id":"<16 hex>","token":"<32 hex>",
+ *                                                    "tcp":"198.18.0.1:443"}
+ *          ("tcp", optional: the relay's TLS-over-TCP fallback for where UDP is blocked)
  *
  * A candidate is never trusted: it is only ever a place to send authenticated probes.
  * Also the NAT mapping behaviour an auxiliary saw while learning its srflx candidates. */
@@ -29,6 +31,8 @@ struct candidate {
 	struct ip_endpoint ep;                /* where to send */
 	uint64_t relay_id;                    /* CAND_RELAY: the allocation */
 	uint8_t relay_token[CAND_TOKEN_LEN];  /* CAND_RELAY: proves a leg's registration */
+	bool has_tcp;                         /* CAND_RELAY: the relay has a TCP fallback */
+	struct ip_endpoint tcp;               /* ... where it listens (TLS, docs/relay.md) */
 };
 
 /* How the NAT in front of an auxiliary maps its socket, as STUN showed it:
@@ -52,7 +56,8 @@ int nat_mapping_from_name(const char *name, enum nat_mapping *out);
 json_t *candidate_to_json(const struct candidate *c);
 /* Validates one candidate object: a known "kind", an "addr" ADDRESS:PORT with a specified
  * address and a non-zero port, and for a relay candidate its "relay_id" (16 hex digits,
- * not all zero) and "token" (32 hex digits). Other fields are ignored (a relay candidate
+ * not all zero) and "token" (32 hex digits), and if present its "tcp" ADDRESS:PORT (as
+ * "addr"). Other fields are ignored (a relay candidate
  * in "start" carries a "leg"). 0, or INSEL_E_BAD_FIELD with a sentence in why. */
 int candidate_from_json(const json_t *j, struct candidate *out, char *why, size_t whylen);
 
@@ -75,7 +80,7 @@ size_t candidates_gather(const struct ip_endpoint *host, const struct ip_endpoin
 			 size_t n, struct candidate *out, struct ip_endpoint *distinct,
 			 size_t *ndistinct, enum nat_mapping *mapping);
 
-/* Kind, endpoint, and for a relay its id and token. */
+/* Kind, endpoint, and for a relay its id, token and TCP endpoint. */
 bool candidate_equal(const struct candidate *a, const struct candidate *b);
 /* Whether list[0..n) already has c's endpoint (of any kind): a srflx candidate equal to
  * the host one adds nothing. */

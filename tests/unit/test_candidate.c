@@ -53,6 +53,12 @@ static void kinds_round_trip(void **state)
 	round_trip(&s, "{\"kind\":\"srflx\",\"addr\":\"[2001:db8::9]:61000\"}");
 	round_trip(&r, "{\"kind\":\"relay\",\"addr\":\"198.18.0.1:3479\",\"relay_id\":"
 		       "\"0011223344556677\",\"token\":\"a0a1a2a3a4a5a6a7a8a9aaabacadaeaf\"}");
+	/* A relay with a TCP fallback says where it listens. */
+	r.has_tcp = true;
+	assert_int_equal(ip_endpoint_parse("198.18.0.1:443", &r.tcp), 0);
+	round_trip(&r, "{\"kind\":\"relay\",\"addr\":\"198.18.0.1:3479\",\"relay_id\":"
+		       "\"0011223344556677\",\"token\":\"a0a1a2a3a4a5a6a7a8a9aaabacadaeaf\","
+		       "\"tcp\":\"198.18.0.1:443\"}");
 }
 
 static void list_round_trips(void **state)
@@ -133,6 +139,12 @@ static void fields_refused(void **state)
 		       "relay_id");
 	expect_refused("{\"kind\":\"relay\",\"addr\":\"198.18.0.1:3479\",\"relay_id\":"
 		       "\"0011223344556677\"}", "token");
+	expect_refused("{\"kind\":\"relay\",\"addr\":\"198.18.0.1:3479\",\"relay_id\":"
+		       "\"0011223344556677\",\"token\":\"a0a1a2a3a4a5a6a7a8a9aaabacadaeaf\","
+		       "\"tcp\":\"198.18.0.1:0\"}", "tcp");
+	expect_refused("{\"kind\":\"relay\",\"addr\":\"198.18.0.1:3479\",\"relay_id\":"
+		       "\"0011223344556677\",\"token\":\"a0a1a2a3a4a5a6a7a8a9aaabacadaeaf\","
+		       "\"tcp\":443}", "tcp");
 	expect_refused("{\"kind\":\"relay\",\"addr\":\"198.18.0.1:3479\",\"relay_id\":"
 		       "\"0011223344556677\",\"token\":\"a0a1\"}", "token");
 	expect_refused("{\"kind\":\"relay\",\"addr\":\"198.18.0.1:3479\",\"relay_id\":"
