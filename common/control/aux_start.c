@@ -71,7 +71,9 @@ json_t *aux_start_request_to_json(const struct aux_start_request *req)
 	    (req->npeer_cand &&
 	     json_object_set_new(j, "peer_candidates",
 				 candidates_to_json(req->peer_cand, req->npeer_cand))) ||
-	    (req->has_relay && json_object_set_new(j, "relay", relay_to_json(req)))) {
+	    (req->has_relay && json_object_set_new(j, "relay", relay_to_json(req))) ||
+	    (req->relay_ca_len &&
+	     json_object_set_new(j, "relay_ca", json_stringn(req->relay_ca, req->relay_ca_len)))) {
 		json_decref(j);
 		return NULL;
 	}
@@ -213,6 +215,27 @@ static int get_relay(const json_t *j, struct aux_start_request *out, char *why,
 	return 0;
 }
 
+#define PEM_CERT_BEGIN "-----BEGIN CERTIFICATE-----"
+
+static int get_relay_ca(const json_t *j, struct aux_start_request *out, char *why,
+			size_t whylen)
+{
+	const json_t *ca = json_object_get(j, "relay_ca");
+	size_t len = json_string_length(ca);
+
+	if (!ca)
+		return 0;
+	if (!json_is_string(ca) || len >= AUX_RELAY_CA_MAX ||
+	    strncmp(json_string_value(ca), PEM_CERT_BEGIN, strlen(PEM_CERT_BEGIN)) != 0 ||
+	    memchr(json_string_value(ca), '\0', len))
+		return err_set(why, whylen, INSEL_E_BAD_FIELD, "field 'relay_ca' must be a PEM "
+			       "certificate of at most %d bytes", AUX_RELAY_CA_MAX - 1);
+	memcpy(out->relay_ca, json_string_value(ca), len);
+	out->relay_ca[len] = '\0';
+	out->relay_ca_len = len;
+	return 0;
+}
+
 static int get_request(const json_t *j, struct aux_start_request *out, char *why,
 		       size_t whylen)
 {
@@ -234,7 +257,8 @@ static int get_request(const json_t *j, struct aux_start_request *out, char *why
 				      whylen)) != 0)
 			return rc;
 	if ((rc = get_peer_candidates(j, out, why, whylen)) != 0 ||
-	    (rc = get_relay(j, out, why, whylen)) != 0)
+	    (rc = get_relay(j, out, why, whylen)) != 0 ||
+	    (rc = get_relay_ca(j, out, why, whylen)) != 0)
 		return rc;
 	return check_sessions_distinct(out, why, whylen);
 }
@@ -282,7 +306,9 @@ bool aux_start_request_equal(const struct aux_start_request *a,
 	if (a->idle_timeout_ms != b->idle_timeout_ms || a->nchannels != b->nchannels ||
 	    a->npeer_cand != b->npeer_cand || a->has_relay != b->has_relay ||
 	    (a->has_relay && (a->relay_leg != b->relay_leg ||
-			      !candidate_equal(&a->relay, &b->relay))))
+			      !candidate_equal(&a->relay, &b->relay))) ||
+	    a->relay_ca_len != b->relay_ca_len ||
+	    memcmp(a->relay_ca, b->relay_ca, a->relay_ca_len) != 0)
 		return false;
 	for (size_t i = 0; i < a->npeer_cand; i++)
 		if (!candidate_equal(&a->peer_cand[i], &b->peer_cand[i]))

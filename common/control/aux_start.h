@@ -11,6 +11,9 @@
  *   "peer_candidates":[{"kind":"host","addr":"198.18.0.2:40001"}, ...],
  *   "relay":{"kind":"relay","addr":"198.18.0.1:3479","relay_id":"<16 hex>",
  *            "token":"<32 hex>","leg":0}      (caller leg 0, callee leg 1)
+ * and, for the relay's TLS-over-TCP fallback (a relay candidate with "tcp"), the
+ * organisation's CA that the relay's certificate must chain to (the auxiliary can open
+ * no file): "relay_ca":"-----BEGIN CERTIFICATE-----\n..." (PEM, at most 8 KiB).
  * docs/auxiliary.md. */
 #ifndef INSEL_AUX_START_H
 #define INSEL_AUX_START_H
@@ -25,6 +28,7 @@
 
 #define AUX_DEFAULT_IDLE_TIMEOUT_MS 120000  /* ETCP's idle close after two minutes */
 #define AUX_MAX_IDLE_TIMEOUT_MS (7LL * 24 * 3600 * 1000)
+#define AUX_RELAY_CA_MAX 8192               /* a PEM CA certificate (chain), bytes */
 
 struct aux_start_channel {
 	struct sec_channel_params params;  /* holds the keys: aux_start_wipe() */
@@ -45,6 +49,8 @@ struct aux_start_request {
 	bool has_relay;                    /* the call has a relay allocation: */
 	struct candidate relay;            /* of kind CAND_RELAY */
 	unsigned relay_leg;                /* the leg this auxiliary registers: 0 or 1 */
+	size_t relay_ca_len;               /* 0: none; else the PEM below */
+	char relay_ca[AUX_RELAY_CA_MAX];   /* the organisation's CA, for the relay's TLS */
 };
 
 /* {"op":"start","id":0,...}; NULL if out of memory. */

@@ -130,6 +130,28 @@ static void candidates_round_trip(void **state)
 	json_decref(j);
 }
 
+/* The relay's TCP fallback: where it listens, and the CA its certificate chains to. */
+static void relay_tcp_round_trip(void **state)
+{
+	static const char pem[] = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+	struct aux_start_request r;
+	json_t *j;
+
+	(void)state;
+	udp_request(&r);
+	with_candidates(&r);
+	r.relay.has_tcp = true;
+	assert_int_equal(ip_endpoint_parse("198.18.0.1:443", &r.relay.tcp), 0);
+	memcpy(r.relay_ca, pem, sizeof pem);
+	r.relay_ca_len = sizeof pem - 1;
+	round_trip(&r);
+	j = aux_start_request_to_json(&r);
+	assert_string_equal(json_string_value(json_object_get(j, "relay_ca")), pem);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(j, "relay"),
+							      "tcp")), "198.18.0.1:443");
+	json_decref(j);
+}
+
 static void idle_default(void **state)
 {
 	struct aux_start_request r, back;
@@ -187,6 +209,8 @@ static void fields_refused(void **state)
 	expect_refused(-1, false, "idle_timeout_ms", json_integer(AUX_MAX_IDLE_TIMEOUT_MS + 1),
 		       "idle_timeout_ms");
 	expect_refused(-1, false, "idle_timeout_ms", json_string("soon"), "idle_timeout_ms");
+	expect_refused(-1, false, "relay_ca", json_string("not a certificate"), "relay_ca");
+	expect_refused(-1, false, "relay_ca", json_integer(1), "relay_ca");
 	expect_refused(-1, false, "channels", NULL, "channels");
 	expect_refused(-1, false, "channels", json_object(), "channels");
 	expect_refused(-1, false, "channels", json_array(), "channels");
@@ -235,6 +259,7 @@ int main(void)
 		cmocka_unit_test(idle_default),
 		cmocka_unit_test(fields_refused),
 		cmocka_unit_test(candidates_round_trip),
+		cmocka_unit_test(relay_tcp_round_trip),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
