@@ -24,6 +24,7 @@ static const char usage[] =
 	"Usage: insel-relay run [--parent PID] (--socket-fd N | --listen ADDR:PORT)\n"
 	"                       [--user NAME] [--rate BYTES_PER_S] [--max-allocations N]\n"
 	"                       [--expiry DURATION]\n"
+	"                       [--tcp-listen ADDR:PORT --ca FILE --tls-cert FILE --tls-key FILE]\n"
 	"Started by insel-principal serve with its control socket on fd 3 (docs/relay.md).\n";
 
 static void close_handle(uv_handle_t *h)
@@ -58,6 +59,7 @@ void relay_end(struct relay *r, int exit_code, const char *why)
 		 (unsigned long long)r->table.expired);
 	relay_control_finish(r);
 	relay_udp_close(r);
+	relay_tcp_close(r);
 	uv_timer_stop(&r->expiry_timer);
 	close_handle((uv_handle_t *)&r->expiry_timer);
 	close_handle((uv_handle_t *)&r->sigterm);
@@ -165,12 +167,14 @@ static int take_values(struct relay_options *o, const char *parent, const char *
 static int parse_args(int argc, char **argv, struct relay_options *o)
 {
 	const char *parent = NULL, *fd = NULL, *listen = NULL, *rate = NULL, *max = NULL,
-		   *expiry = NULL;
+		   *expiry = NULL, *tcp_listen = NULL;
 	const struct opt table[] = {
 		{"--parent", true, &parent, NULL}, {"--socket-fd", true, &fd, NULL},
 		{"--listen", true, &listen, NULL}, {"--user", true, &o->user, NULL},
 		{"--rate", true, &rate, NULL}, {"--max-allocations", true, &max, NULL},
 		{"--expiry", true, &expiry, NULL},
+		{"--tcp-listen", true, &tcp_listen, NULL}, {"--ca", true, &o->ca, NULL},
+		{"--tls-cert", true, &o->tls_cert, NULL}, {"--tls-key", true, &o->tls_key, NULL},
 	};
 	struct opts p = {.table = table, .n = sizeof table / sizeof table[0]};
 
@@ -183,6 +187,11 @@ static int parse_args(int argc, char **argv, struct relay_options *o)
 	case OPTS_OK:
 		break;
 	}
+	if (tcp_listen && ip_endpoint_parse(tcp_listen, &o->tcp_listen))
+		return bad("--tcp-listen: ADDRESS:PORT");
+	o->has_tcp_listen = tcp_listen != NULL;
+	if (tcp_listen && (!o->ca || !o->tls_cert || !o->tls_key))
+		return bad("--tcp-listen needs --ca, --tls-cert and --tls-key");
 	return take_values(o, parent, fd, listen, rate, max, expiry);
 }
 
@@ -197,6 +206,8 @@ static int run(struct relay *r, const struct relay_options *o)
 	rc = fwd_init(&r->table, &o->limits);
 	if (rc == 0 && (rc = relay_udp_open(r, o)) != 0)
 		log_error("no relay socket: %s", insel_strerror(rc));
+	if (rc == 0)
+		rc = relay_tcp_open(r, o);
 	/* Confined before reading anything from the network or the principal. */
 	if (rc == 0 && (rc = relay_confine(o->user)) != 0)
 		log_error("cannot confine the relay: %s", insel_strerror(rc));
@@ -215,6 +226,7 @@ static int run(struct relay *r, const struct relay_options *o)
 	}
 	uv_run(r->loop, UV_RUN_DEFAULT);
 	fwd_free_all(&r->table);
+	relay_tcp_free(r);
 	rc = uv_loop_close(r->loop);
 	if (rc) {
 		log_error("loop not clean at exit: %s", insel_strerror(rc));

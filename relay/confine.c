@@ -25,6 +25,8 @@ static const char *const relay_allowed[] = {
 	"read", "write", "readv", "writev", "close", "shutdown", "fstat", "newfstatat",
 	"recvfrom", "recvmsg", "recvmmsg", "sendto", "sendmsg", "sendmmsg",
 	"setsockopt", "getsockopt", "getsockname", "fcntl",
+	/* the TCP fallback's listener (tcp.c): accept connections, see their source */
+	"accept", "accept4", "getpeername",
 	/* the event loop and time */
 	"epoll_wait", "epoll_pwait", "epoll_pwait2", "epoll_ctl", "poll", "ppoll",
 	"clock_gettime", "clock_nanosleep", "nanosleep", "gettimeofday", "time",

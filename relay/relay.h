@@ -15,6 +15,7 @@
 #include "addr.h"
 #include "forward.h"
 #include "msg.h"
+#include "relay_tcp.h"
 
 #define RELAY_CONTROL_FD 3
 #define RELAY_RX_SLOTS 32            /* datagrams read per recvmmsg */
@@ -34,6 +35,9 @@ struct relay_options {
 	struct ip_endpoint listen;  /* --listen, when no socket_fd */
 	bool has_listen;
 	const char *user;         /* --user NAME: whom to become when root */
+	struct ip_endpoint tcp_listen;  /* --tcp-listen: the TCP fallback (tcp.c) */
+	bool has_tcp_listen;
+	const char *ca, *tls_cert, *tls_key;  /* its TLS credentials, read before confining */
 	struct fwd_limits limits;
 };
 
@@ -51,6 +55,7 @@ struct relay {
 	bool udp_poll_open;
 	uint16_t port;
 	struct fwd_table table;
+	struct relay_tcp *tcp;    /* NULL: no TCP fallback */
 	uint64_t rx_errors, tx_errors, truncated;
 	int exit_code;
 };

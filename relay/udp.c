@@ -146,7 +146,9 @@ static void take_datagram(struct relay *r, unsigned i, unsigned *nsend)
 		return;
 	}
 	fwd_input(&r->table, rx_buffer[i], rx_msg[i].msg_len, &from, uv_now(r->loop), &v);
-	if (v.action == FWD_SEND) {
+	if (v.action == FWD_SEND && relay_tcp_endpoint(&v.to)) {
+		relay_tcp_send(r, rx_buffer[i], rx_msg[i].msg_len, &v.to);
+	} else if (v.action == FWD_SEND) {
 		queue_send(nsend, rx_buffer[i], rx_msg[i].msg_len, &v.to);
 	} else if (v.action == FWD_ANSWER) {
 		memcpy(tx_answer[i], v.answer, v.answer_len);
