@@ -50,7 +50,8 @@ void relay_handle(void *ctx, json_int_t id, const json_t *msg)
 		return;
 	}
 	reply = (struct pop_relay_reply){.relay = {.kind = CAND_RELAY, .ep = grant.ep,
-						   .relay_id = grant.allocation}};
+						   .relay_id = grant.allocation,
+						   .has_tcp = grant.has_tcp, .tcp = grant.tcp}};
 	memcpy(reply.relay.relay_token, grant.token, sizeof reply.relay.relay_token);
 	secure_wipe(&grant, sizeof grant);
 	log_debug("secondary %s: relay allocation for call %s", p->id.name,

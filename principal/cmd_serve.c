@@ -40,6 +40,9 @@ static const struct cfg_key schema[] = {
 	{"relay", "per_secondary", CFG_INT, 0, 1, 100000, "32"},
 	{"relay", "max_allocations", CFG_INT, 0, 1, 1048576, "4096"},
 	{"relay", "expiry", CFG_DURATION, 0, 1000, 86400000, "60s"},
+	{"relay", "tcp_listen", CFG_STRING, 0, 0, 0, NULL},
+	{"relay", "tls_cert", CFG_PATH, 0, 0, 0, NULL},
+	{"relay", "tls_key", CFG_PATH, 0, 0, 0, NULL},
 };
 #define NKEYS (sizeof schema / sizeof schema[0])
 
@@ -120,6 +123,32 @@ static int resolve_stun(struct cli *c, const struct cfg *cfg, struct serve_optio
 	return 0;
 }
 
+/* The relay's TLS-over-TCP fallback: [relay] tcp_listen, ADDRESS:PORT or "off"; by default
+ * the relay's address at port 443 (ephemeral when the relay's port is). Its certificate:
+ * [relay] tls_cert and tls_key, by default the principal's own. */
+static int resolve_relay_tcp(struct cli *c, const struct cfg *cfg, struct serve_options *o)
+{
+	const char *v = cfg ? cfg_str(cfg, "relay", "tcp_listen") : NULL;
+	const char *cert = cfg ? cfg_str(cfg, "relay", "tls_cert") : NULL;
+	const char *key = cfg ? cfg_str(cfg, "relay", "tls_key") : NULL;
+
+	o->relay_tcp = !v || strcmp(v, "off") != 0;
+	o->relay_tcp_explicit = v != NULL;
+	if (!o->relay_tcp)
+		return 0;
+	if (!v) {
+		o->relay_tcp_listen = o->relay_listen;
+		o->relay_tcp_listen.port = o->relay_listen.port ? RELAY_TCP_DEFAULT_PORT : 0;
+	} else if (ip_endpoint_parse(v, &o->relay_tcp_listen)) {
+		return cli_usage_error(c, "[relay] tcp_listen: '%s' is not ADDRESS:PORT or off", v);
+	}
+	if (!cert != !key)
+		return cli_usage_error(c, "[relay] tls_cert and tls_key go together");
+	o->relay_tls_cert = cert ? cert : o->cert;
+	o->relay_tls_key = key ? key : o->key;
+	return 0;
+}
+
 /* The relay: --relay-listen, else [relay] listen, ADDRESS:PORT or "off"; by default the
  * TLS listen address at port 3479 (ephemeral when the TLS port is), like STUN's. */
 static int resolve_relay(struct cli *c, const struct cfg *cfg, struct serve_options *o)
@@ -149,7 +178,7 @@ static int resolve_relay(struct cli *c, const struct cfg *cfg, struct serve_opti
 				     : RELAY_DEFAULT_PER_SECONDARY;
 	o->relay_max_allocations = cfg ? (unsigned)cfg_int(cfg, "relay", "max_allocations") : 0;
 	o->relay_expiry_ms = cfg ? cfg_duration_ms(cfg, "relay", "expiry") : 0;
-	return 0;
+	return resolve_relay_tcp(c, cfg, o);
 }
 
 static int resolve(struct cli *c, const struct cfg *cfg, struct serve_options *o)

@@ -24,6 +24,7 @@
 
 #define RELAY_CHILD_CONTROL_FD 3
 #define RELAY_CHILD_SOCKET_FD 4
+#define RELAY_CHILD_TCP_FD 5
 
 static uint64_t now_ms(void)
 {
@@ -62,17 +63,22 @@ static void close_others(int keep_max)
 
 static void exec_relay(const struct relay_keeper_options *o, int control_fd, int udp_fd)
 {
-	char parent[24], rate[32], max[32], expiry[32], sfd[8];
-	char *args[24];
+	char parent[24], rate[32], max[32], expiry[32], sfd[8], tfd[8];
+	char *args[32];
 	size_t n = 0;
 
-	/* Onto fixed descriptors; everything else closed. */
+	/* Onto fixed descriptors; everything else closed. Each is moved out of the way
+	 * first, since any of them may sit on another's target. */
+	if (o->tcp_fd >= 0 && dup2(o->tcp_fd, RELAY_CHILD_TCP_FD + 100) < 0)
+		_exit(127);
 	if (dup2(control_fd, RELAY_CHILD_CONTROL_FD + 100) < 0 ||
 	    dup2(udp_fd, RELAY_CHILD_SOCKET_FD + 100) < 0 ||
 	    dup2(RELAY_CHILD_CONTROL_FD + 100, RELAY_CHILD_CONTROL_FD) < 0 ||
 	    dup2(RELAY_CHILD_SOCKET_FD + 100, RELAY_CHILD_SOCKET_FD) < 0)
 		_exit(127);
-	close_others(RELAY_CHILD_SOCKET_FD);
+	if (o->tcp_fd >= 0 && dup2(RELAY_CHILD_TCP_FD + 100, RELAY_CHILD_TCP_FD) < 0)
+		_exit(127);
+	close_others(o->tcp_fd >= 0 ? RELAY_CHILD_TCP_FD : RELAY_CHILD_SOCKET_FD);
 	setsid();
 	snprintf(parent, sizeof parent, "%d", (int)getppid());
 	snprintf(sfd, sizeof sfd, "%d", RELAY_CHILD_SOCKET_FD);
@@ -102,6 +108,17 @@ static void exec_relay(const struct relay_keeper_options *o, int control_fd, int
 		snprintf(expiry, sizeof expiry, "%llums", (unsigned long long)o->expiry_ms);
 		args[n++] = "--expiry";
 		args[n++] = expiry;
+	}
+	if (o->tcp_fd >= 0) {
+		snprintf(tfd, sizeof tfd, "%d", RELAY_CHILD_TCP_FD);
+		args[n++] = "--tcp-socket-fd";
+		args[n++] = tfd;
+		args[n++] = "--ca";
+		args[n++] = (char *)o->ca;
+		args[n++] = "--tls-cert";
+		args[n++] = (char *)o->tls_cert;
+		args[n++] = "--tls-key";
+		args[n++] = (char *)o->tls_key;
 	}
 	args[n] = NULL;
 	signal(SIGINT, SIG_DFL);
@@ -244,7 +261,7 @@ int relay_keeper_start(const struct relay_keeper_options *o, int *keeper_fd, pid
 	if (k == 0) {
 		/* Nothing of the principal's but the two sockets it is to keep. */
 		for (int fd = 3; fd < 1024; fd++)
-			if (fd != sv[1] && fd != o->udp_fd)
+			if (fd != sv[1] && fd != o->udp_fd && fd != o->tcp_fd)
 				close(fd);
 		/* The principal stops it by closing the socket; its terminal's ^C is for the
 		 * principal, which then does so. */

@@ -14,6 +14,7 @@
 #include <sys/types.h>
 
 #define RELAY_DEFAULT_PORT 3479
+#define RELAY_TCP_DEFAULT_PORT 443     /* the TLS-over-TCP fallback (docs/relay.md, 6) */
 #define RELAY_RESTART_FIRST_MS 500     /* the first back-off after a relay died young */
 #define RELAY_RESTART_MAX_MS 30000
 #define RELAY_HEALTHY_MS 10000         /* a relay that lived this long resets the back-off */
@@ -21,6 +22,8 @@
 struct relay_keeper_options {
 	const char *program;         /* insel-relay */
 	int udp_fd;                  /* bound; the keeper's copy is the relay's fd 4 */
+	int tcp_fd;                  /* the TCP fallback's listening socket (fd 5), or -1 */
+	const char *ca, *tls_cert, *tls_key;  /* its TLS credentials (files) */
 	const char *user;            /* for the relay to become when run as root */
 	uint64_t rate;               /* bytes per second per allocation, 0: the relay's */
 	uint32_t max_allocations;    /* 0: the relay's */

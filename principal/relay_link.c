@@ -282,6 +282,9 @@ int relay_link_allocate(struct relay_link *l, const char *owner, uint64_t call,
 		l->refused++;
 		return INSEL_E_UNAVAILABLE;
 	}
+	out->has_tcp = l->opt.tcp_port != 0;
+	out->tcp = out->ep;
+	out->tcp.port = l->opt.tcp_port;
 	if (held_by(l, owner) >= l->opt.per_secondary) {
 		l->refused++;
 		return INSEL_E_LIMIT;

@@ -22,6 +22,7 @@
 struct relay_link_options {
 	int keeper_fd;                 /* from relay_keeper_start; the link owns it */
 	uint16_t port;                 /* the relay's bound UDP port */
+	uint16_t tcp_port;             /* its TCP fallback's, 0: none */
 	bool has_public;               /* an address to tell secondaries ([relay] public) */
 	struct ip_endpoint public_ep;
 	struct ip_endpoint listen;     /* the bound address; unspecified: the one each
@@ -48,6 +49,8 @@ struct relay_link {
 /* What a secondary is given: a candidate of kind relay. */
 struct relay_grant {
 	struct ip_endpoint ep;
+	bool has_tcp;                  /* the relay's TLS-over-TCP fallback: */
+	struct ip_endpoint tcp;        /* ... the same address, its TCP port */
 	uint64_t allocation;
 	uint8_t token[RELAY_OPS_TOKEN_LEN];
 };

@@ -67,6 +67,7 @@ struct daemon {
 	bool relay_running;
 	int relay_keeper_fd;       /* until the loop takes it over */
 	uint16_t relay_port;
+	uint16_t relay_tcp_port;   /* 0: no TCP fallback */
 };
 
 static int64_t now_seconds(void)
@@ -409,6 +410,56 @@ fail:
 	return err;
 }
 
+/* The TCP fallback's socket, listening: bound here, where the privilege to bind 443 is. */
+static int bind_relay_tcp_socket(const struct ip_endpoint *at, uint16_t *port)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = ip_endpoint_to_sockaddr(at, &ss);
+	struct ip_endpoint bound;
+	int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1, err;
+
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	if (bind(fd, (struct sockaddr *)&ss, len) != 0 || listen(fd, 128) != 0)
+		goto fail;
+	len = sizeof ss;
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
+		goto fail;
+	if (ip_endpoint_from_sockaddr((struct sockaddr *)&ss, &bound) != 0) {
+		errno = EAFNOSUPPORT;
+		goto fail;
+	}
+	*port = bound.port;
+	return fd;
+fail:
+	err = -errno;
+	close(fd);
+	return err;
+}
+
+/* The relay's TCP fallback, if wanted and possible: -1 without it (said why), or its
+ * socket; a configured one that cannot be bound is an error (< -1). */
+static int relay_tcp_socket(struct daemon *d, const struct serve_options *o)
+{
+	char ep[IP_STRLEN];
+	int fd;
+
+	d->relay_tcp_port = 0;
+	if (!o->relay_tcp) {
+		log_info("relay: TCP fallback off");
+		return -1;
+	}
+	ip_endpoint_format(&o->relay_tcp_listen, ep, sizeof ep);
+	fd = bind_relay_tcp_socket(&o->relay_tcp_listen, &d->relay_tcp_port);
+	if (fd < 0) {
+		log_warn("relay: no TCP fallback: cannot bind %s (%s)%s", ep, strerror(-fd),
+			 o->relay_tcp_explicit ? "" : "; set [relay] tcp_listen");
+		return o->relay_tcp_explicit ? INSEL_E_CONFIG : -1;
+	}
+	return fd;
+}
+
 /* Before anything else of the daemon exists (so that the keeper inherits nothing): binds
  * the relay's socket and forks its keeper. When the relay was only defaulted, a port
  * taken or a program missing is worth a warning, not a principal that will not start. */
@@ -444,14 +495,24 @@ static int fork_relay(struct daemon *d, const struct serve_options *o)
 		return o->relay_explicit ? fd : 0;
 	}
 	k.udp_fd = fd;
+	k.tcp_fd = relay_tcp_socket(d, o);
+	if (k.tcp_fd < -1) {
+		close(fd);
+		return k.tcp_fd;
+	}
+	k.ca = o->ca;
+	k.tls_cert = o->relay_tls_cert;
+	k.tls_key = o->relay_tls_key;
 	rc = relay_keeper_start(&k, &d->relay_keeper_fd, &keeper);
 	close(fd);
+	if (k.tcp_fd >= 0)
+		close(k.tcp_fd);
 	if (rc) {
 		log_error("no relay: cannot start its keeper: %s", strerror(-rc));
 		return o->relay_explicit ? rc : 0;
 	}
-	log_info("relay on %s (UDP port %u), kept by process %d", ep, d->relay_port,
-		 (int)keeper);
+	log_info("relay on %s (UDP port %u, TCP port %u), kept by process %d", ep,
+		 d->relay_port, d->relay_tcp_port, (int)keeper);
 	return 0;
 }
 
@@ -460,6 +521,7 @@ static int start_relay(struct daemon *d, const struct serve_options *o)
 	struct relay_link_options l = {
 		.keeper_fd = d->relay_keeper_fd,
 		.port = d->relay_port,
+		.tcp_port = d->relay_tcp_port,
 		.has_public = o->relay_has_public,
 		.public_ep = o->relay_public,
 		.listen = o->relay_listen,

@@ -36,6 +36,10 @@ struct serve_options {
 	unsigned relay_per_secondary;  /* live allocations per secondary */
 	unsigned relay_max_allocations;  /* in all; 0: the relay's */
 	uint64_t relay_expiry_ms;  /* an allocation no leg refreshed this long goes; 0: 60 s */
+	bool relay_tcp;            /* the relay's TLS-over-TCP fallback on relay_tcp_listen */
+	bool relay_tcp_explicit;   /* configured: failing to bind it is fatal */
+	struct ip_endpoint relay_tcp_listen;
+	const char *relay_tls_cert, *relay_tls_key;  /* its certificate (default: ours) */
 };
 
 /* sandbox.c: installs the daemon's syscall allowlist; 0 or -errno. */

@@ -24,7 +24,8 @@ static const char usage[] =
 	"Usage: insel-relay run [--parent PID] (--socket-fd N | --listen ADDR:PORT)\n"
 	"                       [--user NAME] [--rate BYTES_PER_S] [--max-allocations N]\n"
 	"                       [--expiry DURATION]\n"
-	"                       [--tcp-listen ADDR:PORT --ca FILE --tls-cert FILE --tls-key FILE]\n"
+	"                       [(--tcp-listen ADDR:PORT | --tcp-socket-fd N)\n"
+	"                        --ca FILE --tls-cert FILE --tls-key FILE]\n"
 	"Started by insel-principal serve with its control socket on fd 3 (docs/relay.md).\n";
 
 static void close_handle(uv_handle_t *h)
@@ -167,13 +168,15 @@ static int take_values(struct relay_options *o, const char *parent, const char *
 static int parse_args(int argc, char **argv, struct relay_options *o)
 {
 	const char *parent = NULL, *fd = NULL, *listen = NULL, *rate = NULL, *max = NULL,
-		   *expiry = NULL, *tcp_listen = NULL;
+		   *expiry = NULL, *tcp_listen = NULL, *tcp_fd = NULL;
+	long long v;
 	const struct opt table[] = {
 		{"--parent", true, &parent, NULL}, {"--socket-fd", true, &fd, NULL},
 		{"--listen", true, &listen, NULL}, {"--user", true, &o->user, NULL},
 		{"--rate", true, &rate, NULL}, {"--max-allocations", true, &max, NULL},
 		{"--expiry", true, &expiry, NULL},
-		{"--tcp-listen", true, &tcp_listen, NULL}, {"--ca", true, &o->ca, NULL},
+		{"--tcp-listen", true, &tcp_listen, NULL},
+		{"--tcp-socket-fd", true, &tcp_fd, NULL}, {"--ca", true, &o->ca, NULL},
 		{"--tls-cert", true, &o->tls_cert, NULL}, {"--tls-key", true, &o->tls_key, NULL},
 	};
 	struct opts p = {.table = table, .n = sizeof table / sizeof table[0]};
@@ -190,8 +193,13 @@ static int parse_args(int argc, char **argv, struct relay_options *o)
 	if (tcp_listen && ip_endpoint_parse(tcp_listen, &o->tcp_listen))
 		return bad("--tcp-listen: ADDRESS:PORT");
 	o->has_tcp_listen = tcp_listen != NULL;
-	if (tcp_listen && (!o->ca || !o->tls_cert || !o->tls_key))
-		return bad("--tcp-listen needs --ca, --tls-cert and --tls-key");
+	if (tcp_fd && number(tcp_fd, RELAY_CONTROL_FD + 1, 1 << 20, &v))
+		return bad("--tcp-socket-fd: a descriptor number above 3");
+	o->tcp_socket_fd = tcp_fd ? (int)v : -1;
+	if (tcp_listen && tcp_fd)
+		return bad("one of --tcp-listen and --tcp-socket-fd");
+	if ((tcp_listen || tcp_fd) && (!o->ca || !o->tls_cert || !o->tls_key))
+		return bad("the TCP fallback needs --ca, --tls-cert and --tls-key");
 	return take_values(o, parent, fd, listen, rate, max, expiry);
 }
 

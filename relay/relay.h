@@ -37,6 +37,7 @@ struct relay_options {
 	const char *user;         /* --user NAME: whom to become when root */
 	struct ip_endpoint tcp_listen;  /* --tcp-listen: the TCP fallback (tcp.c) */
 	bool has_tcp_listen;
+	int tcp_socket_fd;        /* --tcp-socket-fd N: its socket, bound (and listening), or -1 */
 	const char *ca, *tls_cert, *tls_key;  /* its TLS credentials, read before confining */
 	struct fwd_limits limits;
 };

@@ -11,7 +11,6 @@
 
 #include "addr.h"
 
-#define RELAY_TCP_DEFAULT_PORT 443
 #define RELAY_TCP_MAX_CONNS 1024
 #define RELAY_TCP_MAX_PENDING 64            /* still in the handshake */
 #define RELAY_TCP_MAX_PENDING_PER_SOURCE 8

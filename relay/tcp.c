@@ -250,7 +250,7 @@ int relay_tcp_open(struct relay *r, const struct relay_options *o)
 	char err[256];
 	int rc;
 
-	if (!o->has_tcp_listen)
+	if (!o->has_tcp_listen && o->tcp_socket_fd < 0)
 		return 0;
 	if (!o->ca || !o->tls_cert || !o->tls_key) {
 		log_error("--tcp-listen needs --ca, --tls-cert and --tls-key");
@@ -264,7 +264,10 @@ int relay_tcp_open(struct relay *r, const struct relay_options *o)
 	rc = t->slots ? tls_creds_load(&t->creds, o->ca, o->tls_cert, o->tls_key, err,
 				       sizeof err)
 		      : -ENOMEM;
-	if (rc == 0)
+	if (rc == 0 && o->tcp_socket_fd >= 0)
+		rc = tls_server_listen_fd(r->loop, t->creds, o->tcp_socket_fd, roles, 1,
+					  on_accept, r, &t->server);
+	else if (rc == 0)
 		rc = tls_server_listen(r->loop, t->creds, &o->tcp_listen, roles, 1, on_accept, r,
 				       &t->server);
 	if (rc) {

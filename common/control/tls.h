@@ -106,6 +106,11 @@ typedef void (*tls_accept_fn)(struct tls_server *s, struct tls_conn *c);
 int tls_server_listen(uv_loop_t *loop, struct tls_creds *creds, const struct ip_endpoint *bind,
 		      const enum pki_role *allowed_roles, size_t nroles, tls_accept_fn on_accept,
 		      void *data, struct tls_server **out);
+/* The same on a bound TCP socket the caller made (by a process with the privilege to bind
+ * it, or in a process that may no longer make sockets); the server takes fd over. */
+int tls_server_listen_fd(uv_loop_t *loop, struct tls_creds *creds, int fd,
+			 const enum pki_role *allowed_roles, size_t nroles,
+			 tls_accept_fn on_accept, void *data, struct tls_server **out);
 void *tls_server_data(const struct tls_server *s);
 
 /* What a listening server lets in before and after authentication. A connection is

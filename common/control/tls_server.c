@@ -272,21 +272,15 @@ static void server_closed(uv_handle_t *h)
 		free(s);
 }
 
-int tls_server_listen(uv_loop_t *loop, struct tls_creds *creds, const struct ip_endpoint *bind,
-		      const enum pki_role *allowed_roles, size_t nroles, tls_accept_fn on_accept,
-		      void *data, struct tls_server **out)
+/* A server on loop, not listening yet. */
+static struct tls_server *server_new(uv_loop_t *loop, struct tls_creds *creds,
+				     const enum pki_role *allowed_roles, size_t nroles,
+				     tls_accept_fn on_accept, void *data)
 {
-	struct tls_server *s;
-	struct sockaddr_storage ss;
-	struct ip_endpoint bound;
-	int len = sizeof ss;
-	int rc;
+	struct tls_server *s = calloc(1, sizeof *s);
 
-	if (nroles == 0 || nroles > TLS_MAX_ROLES)
-		return INSEL_E_BAD_FIELD;
-	s = calloc(1, sizeof *s);
 	if (!s)
-		return -ENOMEM;
+		return NULL;
 	s->creds = creds;
 	memcpy(s->roles, allowed_roles, nroles * sizeof *allowed_roles);
 	s->nroles = nroles;
@@ -294,10 +288,17 @@ int tls_server_listen(uv_loop_t *loop, struct tls_creds *creds, const struct ip_
 	s->data = data;
 	uv_tcp_init(loop, &s->tcp);
 	s->tcp.data = s;
-	ip_endpoint_to_sockaddr(bind, &ss);
-	rc = uv_tcp_bind(&s->tcp, (struct sockaddr *)&ss, 0);
-	if (!rc)
-		rc = uv_listen((uv_stream_t *)&s->tcp, TLS_LISTEN_BACKLOG, on_connection);
+	return s;
+}
+
+/* Listens on the socket the server holds (bound by now) and learns its port. */
+static int server_listen(struct tls_server *s, struct tls_server **out)
+{
+	struct sockaddr_storage ss;
+	struct ip_endpoint bound;
+	int len = sizeof ss;
+	int rc = uv_listen((uv_stream_t *)&s->tcp, TLS_LISTEN_BACKLOG, on_connection);
+
 	if (!rc)
 		rc = uv_tcp_getsockname(&s->tcp, (struct sockaddr *)&ss, &len);
 	if (!rc)
@@ -309,6 +310,48 @@ int tls_server_listen(uv_loop_t *loop, struct tls_creds *creds, const struct ip_
 	s->port = bound.port;
 	*out = s;
 	return 0;
+}
+
+int tls_server_listen(uv_loop_t *loop, struct tls_creds *creds, const struct ip_endpoint *bind,
+		      const enum pki_role *allowed_roles, size_t nroles, tls_accept_fn on_accept,
+		      void *data, struct tls_server **out)
+{
+	struct sockaddr_storage ss;
+	struct tls_server *s;
+	int rc;
+
+	if (nroles == 0 || nroles > TLS_MAX_ROLES)
+		return INSEL_E_BAD_FIELD;
+	s = server_new(loop, creds, allowed_roles, nroles, on_accept, data);
+	if (!s)
+		return -ENOMEM;
+	ip_endpoint_to_sockaddr(bind, &ss);
+	rc = uv_tcp_bind(&s->tcp, (struct sockaddr *)&ss, 0);
+	if (rc) {
+		uv_close((uv_handle_t *)&s->tcp, server_closed);
+		return rc;
+	}
+	return server_listen(s, out);
+}
+
+int tls_server_listen_fd(uv_loop_t *loop, struct tls_creds *creds, int fd,
+			 const enum pki_role *allowed_roles, size_t nroles,
+			 tls_accept_fn on_accept, void *data, struct tls_server **out)
+{
+	struct tls_server *s;
+	int rc;
+
+	if (nroles == 0 || nroles > TLS_MAX_ROLES)
+		return INSEL_E_BAD_FIELD;
+	s = server_new(loop, creds, allowed_roles, nroles, on_accept, data);
+	if (!s)
+		return -ENOMEM;
+	rc = uv_tcp_open(&s->tcp, fd);
+	if (rc) {
+		uv_close((uv_handle_t *)&s->tcp, server_closed);
+		return rc;
+	}
+	return server_listen(s, out);
 }
 
 void *tls_server_data(const struct tls_server *s)

@@ -90,7 +90,9 @@ out=$(api '{"op":"relay","id":2,"call":"0123456789abcdef"}' \
 	  '{"op":"relay","id":6,"call":"nothex"}')
 first=$(grep '"id":2,' <<<"$out")
 check "relay answers a relay candidate" \
-	grep -Eq '"relay":\{"addr":"127.0.0.1:[0-9]+","kind":"relay","relay_id":"[0-9a-f]{16}","token":"[0-9a-f]{32}"\}' <<<"$first"
+	grep -Eq '"relay":\{"addr":"127.0.0.1:[0-9]+","kind":"relay","relay_id":"[0-9a-f]{16}",("tcp":"127.0.0.1:[0-9]+",)?"token":"[0-9a-f]{32}"\}' <<<"$first"
+check "the relay candidate names the relay's TCP fallback" \
+	grep -Eq '"tcp":"127.0.0.1:[1-9][0-9]*"' <<<"$first"
 check "a fourth live allocation is refused with no_relay" \
 	grep -q '"code":"no_relay".*"id":5' <<<"$out"
 check "a bad call id is a bad_field" grep -q '"code":"bad_field".*"id":6' <<<"$out"
