@@ -83,16 +83,11 @@ static void send_round(struct bridge *br)
 static void log_result(const struct bridge *br, size_t answered)
 {
 	const struct aux_discover *d = &br->discover;
-	char list[CAND_MAX * (CAND_STRLEN + 2)] = "", one[CAND_STRLEN], call[ID_STRLEN];
+	char list[CAND_LIST_STRLEN], call[ID_STRLEN];
 
-	for (size_t i = 0; i < d->ncand; i++) {
-		size_t used = strlen(list);
-
-		snprintf(list + used, sizeof list - used, "%s%s", i ? ", " : "",
-			 candidate_format(&d->cand[i], one, sizeof one));
-	}
 	log_info("call %s: candidates %s; NAT mapping %s (%zu of %zu STUN servers answered)",
-		 id_format(br->call_id, call), d->ncand ? list : "none",
+		 id_format(br->call_id, call), candidates_format(d->cand, d->ncand, list,
+								  sizeof list),
 		 nat_mapping_name(d->mapping), answered, d->nserver);
 }
 

@@ -596,7 +596,7 @@ static int malformed_reply(const struct call *call, const char *detail, const ch
  * part of why a call takes the path it takes). */
 static void take_candidates(struct call *call, const struct aux_bind_reply *bound)
 {
-	char list[CAND_MAX * (CAND_STRLEN + 2)] = "", one[CAND_STRLEN];
+	char list[CAND_LIST_STRLEN];
 
 	memcpy(call->cand, bound->cand, sizeof call->cand);
 	call->ncand = bound->ncand;
@@ -604,14 +604,9 @@ static void take_candidates(struct call *call, const struct aux_bind_reply *boun
 	call->nat_mapping = bound->mapping;
 	if (!bound->has_nat)
 		return;
-	for (size_t i = 0; i < call->ncand; i++) {
-		size_t used = strlen(list);
-
-		snprintf(list + used, sizeof list - used, "%s%s", i ? ", " : "",
-			 candidate_format(&call->cand[i], one, sizeof one));
-	}
 	log_info("call %s: candidates %s; NAT mapping %s", call->id_hex,
-		 call->ncand ? list : "none", nat_mapping_name(call->nat_mapping));
+		 candidates_format(call->cand, call->ncand, list, sizeof list),
+		 nat_mapping_name(call->nat_mapping));
 }
 
 int take_bound(struct call *call, const json_t *reply, int err, const char **why)

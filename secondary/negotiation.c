@@ -92,17 +92,12 @@ static int prepare_rekey(struct call *call, const struct negotiation *n)
 /* The peer's candidates, for our auxiliary's "start" (at least its endpoint). */
 static void take_peer_candidates(struct call *call, const struct negotiate_side *peer)
 {
-	char list[CAND_MAX * (CAND_STRLEN + 2)] = "", one[CAND_STRLEN];
+	char list[CAND_LIST_STRLEN];
 
 	memcpy(call->peer_cand, peer->cand, sizeof call->peer_cand);
 	call->npeer_cand = peer->ncand;
-	for (size_t i = 0; i < peer->ncand; i++) {
-		size_t used = strlen(list);
-
-		snprintf(list + used, sizeof list - used, "%s%s", i ? ", " : "",
-			 candidate_format(&peer->cand[i], one, sizeof one));
-	}
-	log_info("call %s: the peer's candidates: %s", call->id_hex, list);
+	log_info("call %s: the peer's candidates: %s", call->id_hex,
+		 candidates_format(peer->cand, peer->ncand, list, sizeof list));
 }
 
 /* Both sides, once agreed: derive the channels' keys from the peer connection and take

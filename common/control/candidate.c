@@ -297,3 +297,17 @@ char *candidate_format(const struct candidate *c, char *out, size_t outlen)
 		 ip_endpoint_format(&c->ep, addr, sizeof addr));
 	return out;
 }
+
+char *candidates_format(const struct candidate *c, size_t n, char *out, size_t outlen)
+{
+	char one[CAND_STRLEN];
+	size_t used = 0;
+
+	snprintf(out, outlen, "%s", n ? "" : "none");
+	for (size_t i = 0; i < n && used < outlen; i++) {
+		snprintf(out + used, outlen - used, "%s%s", i ? ", " : "",
+			 candidate_format(&c[i], one, sizeof one));
+		used = strlen(out);
+	}
+	return out;
+}

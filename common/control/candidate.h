@@ -88,5 +88,9 @@ bool candidate_listed(const struct candidate *list, size_t n, const struct candi
 /* "srflx 198.18.9.1:61000" into out (IP_STRLEN + 8 bytes are enough); returns out. */
 char *candidate_format(const struct candidate *c, char *out, size_t outlen);
 #define CAND_STRLEN (IP_STRLEN + 8)
+/* "host 100.64.1.2:40001, srflx 198.18.1.2:40001" ("none" for n = 0) into out
+ * (CAND_LIST_STRLEN bytes are enough for CAND_MAX); returns out. For logs. */
+char *candidates_format(const struct candidate *c, size_t n, char *out, size_t outlen);
+#define CAND_LIST_STRLEN (CAND_MAX * (CAND_STRLEN + 2))
 
 #endif

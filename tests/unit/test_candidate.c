@@ -220,6 +220,15 @@ static void listed_and_formatted(void **state)
 	assert_false(candidate_equal(&list[0], &same_as_host));
 	assert_string_equal(candidate_format(&list[1], text, sizeof text),
 			    "srflx 198.18.9.1:61000");
+	{
+		char all[CAND_LIST_STRLEN], small[20];
+
+		assert_string_equal(candidates_format(list, 2, all, sizeof all),
+				    "host 198.18.0.1:40000, srflx 198.18.9.1:61000");
+		assert_string_equal(candidates_format(list, 0, all, sizeof all), "none");
+		/* Cut short, never past the buffer. */
+		assert_int_equal(strlen(candidates_format(list, 2, small, sizeof small)), 19);
+	}
 }
 
 static struct ip_endpoint ep(const char *text)
