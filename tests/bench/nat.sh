@@ -5,7 +5,7 @@
 #             dials, the data path is direct);
 #   reversed  the caller public, the callee behind a port-preserving NAT (the callee's
 #             gateway cannot be dialled: connection reversal, then punching);
-#   punched   both behind port-preserving NATs (neither can be dialled: the principal
+#   punched   both behind full-cone NATs (eim; neither can be dialled: the principal
 #             splices the signalling, the data path is punched);
 #   relayed   both behind NATs with a port per destination (masquerade random): the data
 #             goes through the principal's relay.
@@ -134,7 +134,7 @@ topology() {
 
 topology direct preserve none
 topology reversed none preserve
-topology punched preserve preserve
+topology punched eim eim
 topology relayed random random
 
 echo
