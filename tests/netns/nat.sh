@@ -23,7 +23,8 @@
 # Scenarios that need parts of issue 12 still being built print SKIP with the part they
 # wait for: the callee behind NAT (reversed, then direct, its NAT rebinding mid-call, a
 # network call into the site), a lying STUN server in the caller's configuration, UDP
-# blocked (never up; the TCP fallback), a black-hole link of MTU 1280 then 1124 (16 MiB
+# blocked (never up without the relay; with it, the TCP fallback and the return to UDP),
+# a black-hole link of MTU 1280 then 1124 (16 MiB
 # of TCP through the trunk, 9000-byte datagrams through a UDP call).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -408,8 +409,11 @@ if nat_needs "a lying and flooding STUN server in the configuration" punch; then
 	sed -i '/^\[nat\]/,$d' "$NETNS_TMP/secondary-a.conf"
 fi
 
-# ---- UDP blocked at the caller's router: never "up", a clear end ----
-if nat_needs "UDP blocked: the call is not reported up and ends no_path" probe; then
+# ---- UDP blocked at the caller's router: never "up", a clear end (until the TCP
+# fallback exists: then the next scenario holds instead) ----
+if nat_feature tcp_fallback; then
+	echo "(UDP blocked: the TCP fallback is in this tree; see its scenario below)"
+elif nat_needs "UDP blocked: the call is not reported up and ends no_path" probe; then
 	nat_block_udp a on
 	t0=$(date +%s)
 	out=$(insel_as a1 alice call bob@lan-b --udp 5007 2>&1)
@@ -421,8 +425,42 @@ if nat_needs "UDP blocked: the call is not reported up and ends no_path" probe; 
 		contains "$out" "no_path" -- test $((t1 - t0)) -le 20
 	check "no auxiliary left on either side" both wait_aux_count a 0 5 -- wait_aux_count b 0 5
 fi
-if nat_needs "UDP blocked: the TCP fallback through the relay" tcp_fallback; then
-	echo "SKIP - UDP blocked: the TCP fallback is in this tree, its scenario is not written yet"
+
+# ---- UDP blocked at the caller's router: the TCP fallback through the relay ----
+# The caller's router lets no UDP through (a hotel): the call comes up within seconds
+# through the relay's TLS-over-TCP port, carries datagrams both ways, and returns to a
+# direct UDP path once the rule goes.
+wait_path() {  # wait_path SITE CALL DATA SECONDS: until the call's path is DATA (bounded)
+	for _ in $(seq 1 $(($4 * 2))); do
+		[ "$(path_of "$1" "$2" data)" = "$3" ] && return 0
+		sleep 0.5
+	done
+	return 1
+}
+if nat_needs "UDP blocked: the TCP fallback through the relay" tcp_fallback relay probe; then
+	spawn_in_ns b1 "$NETNS_TMP/echo-5008.log" python3 "$UDP_TOOL" echo 5008 --count 1000 \
+		--timeout 120
+	nat_block_udp a on
+	t0=$SECONDS
+	out=$(insel_as a1 alice call bob@lan-b --udp 5008 2>&1)
+	echo "$out"
+	tcall=$(call_id_of "$out")
+	check "UDP blocked: the call comes up all the same ($((SECONDS - t0)) s)" \
+		both contains "$out" " up " -- test $((SECONDS - t0)) -le 20
+	check "through the relay ($(path_of a "$tcall" reason))" \
+		test "$(path_of a "$tcall" data)" = relayed
+	check "the fallback call carries datagrams intact both ways" \
+		in_ns a1 python3 "$UDP_TOOL" send 10.1.0.1 5008 --count 20 --size 1000
+	check "and 9000-byte ones" \
+		in_ns a1 python3 "$UDP_TOOL" send 10.1.0.1 5008 --count 3 --size 9000
+	nat_block_udp a off
+	t0=$SECONDS
+	check "UDP back: the call returns to a direct path (bounded, 40 s)" \
+		wait_path a "$tcall" direct 40
+	echo "back to direct after $((SECONDS - t0)) s: $(path_of a "$tcall" reason)"
+	check "and carries datagrams intact" \
+		in_ns a1 python3 "$UDP_TOOL" send 10.1.0.1 5008 --count 20 --size 1000
+	insel_as a1 alice hangup "$tcall" >/dev/null 2>&1
 fi
 
 # ---- a trunk from the site behind NAT ----
@@ -434,7 +472,8 @@ check "and b1 -> a1" pings b1 10.1.0.11 3
 iperf_through "iperf3 TCP through the trunk" b1 10.2.0.11 5202
 iperf_through "iperf3 TCP the other way through the trunk" a1 10.1.0.11 5203
 # The trunk's path fails (the caller's router drops all UDP for 6 s, longer than
-# dead_after): the trunk's call ends, and the trunk is placed again once UDP is back.
+# dead_after): the trunk's call ends, and the trunk is placed again once UDP is back
+# (with the TCP fallback in the tree, the trunk goes on through it meanwhile).
 trunk_id() {
 	insel_operator a calls --json 2>/dev/null | grep -o '"id":"[0-9a-f]\{16\}"' |
 		head -n 1 | cut -d'"' -f4
@@ -442,14 +481,20 @@ trunk_id() {
 before=$(trunk_id)
 nat_block_udp a on
 sleep 6
-check "with UDP blocked, the trunk carries nothing" no_ping a1 10.2.0.11
+if nat_feature tcp_fallback; then
+	check "with UDP blocked, the trunk carries ping through the TCP fallback (bounded, 40 s)" \
+		wait_ping a1 10.2.0.11 40
+else
+	check "with UDP blocked, the trunk carries nothing" no_ping a1 10.2.0.11
+fi
 nat_block_udp a off
 t0=$SECONDS
 check "UDP back: the trunk is placed again and carries ping (bounded, 40 s)" \
 	wait_ping a1 10.2.0.11 40
 after=$(trunk_id)
 echo "the trunk came back in $((SECONDS - t0)) s (call $before, then $after)"
-check "as a new call" test -n "$after" -a "$after" != "$before"
+nat_feature tcp_fallback ||
+	check "as a new call" test -n "$after" -a "$after" != "$before"
 
 # ---- a small MTU on the NAT's link, ICMP filtered (a black hole) ----
 # 16 MiB of TCP through the trunk, from a1 to b1 by nc, compared by SHA-256.
