@@ -72,6 +72,8 @@ json_t *aux_bind_request_to_json(const struct aux_bind_request *req)
 	rc = rc ? rc : json_object_set_new(j, "call", json_string(id_format(req->call_id, call)));
 	rc = rc ? rc : set_addr(j, "lan_addr", &req->lan_addr);
 	rc = rc ? rc : set_addr(j, "wan_addr", &req->wan_addr);
+	if (req->has_wan_addr6)
+		rc = rc ? rc : set_addr(j, "wan_addr6", &req->wan_addr6);
 	if (req->has_lan_addr6)
 		rc = rc ? rc : set_addr(j, "lan_addr6", &req->lan_addr6);
 	if (!req->tun)
@@ -130,6 +132,8 @@ json_t *aux_bind_reply_to_json(json_int_t id, const struct aux_bind_reply *reply
 	/* json_object_set_new takes the reference even when it fails. */
 	if (json_object_set_new(j, "channels", channels) ||
 	    json_object_set_new(j, "wan_port", json_integer(reply->wan_port)) ||
+	    (reply->wan_port6 && json_object_set_new(j, "wan_port6",
+						     json_integer(reply->wan_port6))) ||
 	    (reply->ncand && json_object_set_new(j, "candidates",
 						 candidates_to_json(reply->cand, reply->ncand))) ||
 	    (reply->has_nat && json_object_set_new(j, "nat", nat_to_json(reply)))) {
@@ -296,6 +300,23 @@ static int get_lan_addr6(const json_t *j, struct aux_bind_request *req, char *wh
 	return 0;
 }
 
+/* A dual-stack wan: wan_addr is its IPv4 address, wan_addr6 its IPv6 one. */
+static int get_wan_addr6(const json_t *j, struct aux_bind_request *req, char *why,
+			 size_t whylen)
+{
+	int rc;
+
+	if (!json_object_get(j, "wan_addr6"))
+		return 0;
+	if ((rc = get_addr(j, "wan_addr6", &req->wan_addr6, why, whylen)) != 0)
+		return rc;
+	if (req->wan_addr6.family != AF_INET6 || req->wan_addr.family != AF_INET)
+		return err_set(why, whylen, INSEL_E_BAD_FIELD, "field 'wan_addr6' must be an "
+			       "IPv6 address beside an IPv4 wan_addr");
+	req->has_wan_addr6 = true;
+	return 0;
+}
+
 /* Who to become: "user" names one, "uid" gives the call's own uid; both are optional. */
 static int get_identity(const json_t *j, struct aux_bind_request *req, char *why,
 			size_t whylen)
@@ -369,6 +390,7 @@ int aux_bind_request_from_json(const json_t *j, struct aux_bind_request *out, ch
 		return err_set(why, whylen, INSEL_E_BAD_FIELD, "field 'call' must be 16 hex digits");
 	if ((rc = get_addr(j, "lan_addr", &out->lan_addr, why, whylen)) != 0 ||
 	    (rc = get_addr(j, "wan_addr", &out->wan_addr, why, whylen)) != 0 ||
+	    (rc = get_wan_addr6(j, out, why, whylen)) != 0 ||
 	    (rc = get_channels(j, out, why, whylen)) != 0 ||
 	    (!out->tun && (rc = get_party(j, out, why, whylen)) != 0) ||
 	    (rc = get_lan_addr6(j, out, why, whylen)) != 0 ||
@@ -439,6 +461,9 @@ int aux_bind_reply_from_json(const json_t *j, struct aux_bind_reply *out, char *
 	if (msg_get_int(j, "wan_port", 1, 65535, &port))
 		return malformed(why, whylen, "wan_port");
 	out->wan_port = (uint16_t)port;
+	if (msg_get_int_opt(j, "wan_port6", 1, 65535, 0, &port))
+		return malformed(why, whylen, "wan_port6");
+	out->wan_port6 = (uint16_t)port;
 	if (get_discovery(j, out, why, whylen))
 		return INSEL_E_BAD_FIELD;
 	if (msg_get_array(j, "channels", SEC_MAX_CHANNELS, &channels) ||
@@ -508,7 +533,9 @@ bool aux_bind_request_equal(const struct aux_bind_request *a,
 			    const struct aux_bind_request *b)
 {
 	if (a->call_id != b->call_id || !ip_addr_equal(&a->lan_addr, &b->lan_addr) ||
-	    !ip_addr_equal(&a->wan_addr, &b->wan_addr) || a->has_lan_addr6 != b->has_lan_addr6 ||
+	    !ip_addr_equal(&a->wan_addr, &b->wan_addr) || a->has_wan_addr6 != b->has_wan_addr6 ||
+	    (a->has_wan_addr6 && !ip_addr_equal(&a->wan_addr6, &b->wan_addr6)) ||
+	    a->has_lan_addr6 != b->has_lan_addr6 ||
 	    (a->has_lan_addr6 && !ip_addr_equal(&a->lan_addr6, &b->lan_addr6)) ||
 	    a->nchannels != b->nchannels || a->tun != b->tun || !same_text(a->user, b->user) ||
 	    a->has_uid != b->has_uid || (a->has_uid && a->uid != b->uid) ||
@@ -523,7 +550,7 @@ bool aux_bind_request_equal(const struct aux_bind_request *a,
 
 bool aux_bind_reply_equal(const struct aux_bind_reply *a, const struct aux_bind_reply *b)
 {
-	if (a->wan_port != b->wan_port || a->nchannels != b->nchannels || a->tun != b->tun ||
+	if (a->wan_port != b->wan_port || a->wan_port6 != b->wan_port6 || a->nchannels != b->nchannels || a->tun != b->tun ||
 	    !same_discovery(a, b))
 		return false;
 	if (a->tun)

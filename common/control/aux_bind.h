@@ -10,6 +10,9 @@
  *   "channels":[{"tun":{"name_hint":"lan-b","mtu":1440,"local":["10.1.0.0/24"],
  *                       "remote":["10.2.0.0/24"],"source_routing":false}}]
  *   -> "channels":[{"interface":"lan-b","mtu":1440}]   (a host call adds "table":T)
+ * A gateway whose wan has both families gives its IPv6 address too ("wan_addr" is then
+ * IPv4): the auxiliary binds one WAN socket per family and replies with the second's port:
+ *   "wan_addr6":"2001:db8:1::2"  ->  "wan_port6":P6
  * Either may ask the auxiliary to learn its public endpoint from STUN servers first:
  *   "stun":["198.18.0.1:3478", ...]   (at most AUX_STUN_MAX), "stun_timeout_ms":1000
  *   -> "candidates":[{"kind":"host",...},{"kind":"srflx",...}] (candidate.h),
@@ -51,6 +54,8 @@ struct aux_bind_tun {
 struct aux_bind_request {
 	uint64_t call_id;
 	struct ip_addr lan_addr, wan_addr;
+	struct ip_addr wan_addr6;    /* a dual-stack wan: its IPv6 address (wan_addr IPv4) */
+	bool has_wan_addr6;
 	struct ip_addr lan_addr6;    /* network calls carrying IPv6: the gateway's address */
 	bool has_lan_addr6;
 	struct ip_addr party;        /* UDP calls: the only LAN host the channels hear */
@@ -70,6 +75,7 @@ struct aux_bind_request {
  * call the interface it created (and a host call's routing table). */
 struct aux_bind_reply {
 	uint16_t wan_port;
+	uint16_t wan_port6;          /* the IPv6 WAN socket's, when wan_addr6 was given; else 0 */
 	unsigned nchannels;
 	uint16_t lan_ports[SEC_MAX_CHANNELS];
 	bool tun;

@@ -395,6 +395,45 @@ static void discovery_refused(void **state)
 									AUX_STUN_MAX + 1)));
 }
 
+/* A dual-stack wan: the IPv6 address beside the IPv4 one, and the second socket's port. */
+static void dual_stack_wan(void **state)
+{
+	struct aux_bind_request r;
+	struct aux_bind_reply p;
+	const int bad = INSEL_E_BAD_FIELD;
+	json_t *j;
+
+	(void)state;
+	udp_request(&r);
+	assert_int_equal(ip_addr_parse("2001:db8:1::2", &r.wan_addr6), 0);
+	r.has_wan_addr6 = true;
+	request_round_trip(&r);
+	j = aux_bind_request_to_json(&r);
+	assert_string_equal(json_string_value(json_object_get(j, "wan_addr6")), "2001:db8:1::2");
+	json_decref(j);
+	expect_request_refused(&r, NULL, "wan_addr6", json_string("198.18.1.3"), bad,
+			       "wan_addr6");
+	expect_request_refused(&r, NULL, "wan_addr6", json_string("2001:db8::zz"),
+			       INSEL_E_BAD_ADDR, "wan_addr6");
+	expect_request_refused(&r, NULL, "wan_addr6", json_integer(6), bad, "wan_addr6");
+	/* beside an IPv6 wan_addr (an IPv6-only wan), a second IPv6 address is refused */
+	expect_request_refused(&r, NULL, "wan_addr", json_string("2001:db8:2::2"), bad,
+			       "wan_addr6");
+	udp_reply(&p);
+	p.wan_port6 = 40002;
+	reply_round_trip(&p);
+	j = aux_bind_reply_to_json(3, &p);
+	assert_int_equal(json_integer_value(json_object_get(j, "wan_port6")), 40002);
+	json_decref(j);
+	expect_reply_refused(&p, false, "wan_port6", json_integer(0));
+	expect_reply_refused(&p, false, "wan_port6", json_integer(65536));
+	expect_reply_refused(&p, false, "wan_port6", json_string("40002"));
+	udp_reply(&p);  /* a single-family wan: no wan_port6 */
+	j = aux_bind_reply_to_json(3, &p);
+	assert_null(json_object_get(j, "wan_port6"));
+	json_decref(j);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -405,6 +444,7 @@ int main(void)
 		cmocka_unit_test(reply_fields_refused),
 		cmocka_unit_test(discovery_round_trips),
 		cmocka_unit_test(discovery_refused),
+		cmocka_unit_test(dual_stack_wan),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
