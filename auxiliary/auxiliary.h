@@ -165,6 +165,18 @@ struct bridge {
 	int wan_rx_fd;               /* -1 until bound */
 	bool wan_rx_open;
 	uint16_t wan_port;
+	/* A dual-stack wan: the IPv6 socket beside the IPv4 one (wan_addr), read and
+	 * written the same way. Code sending "on the WAN" names &br->wan: sendq_send and
+	 * batch_flush take wan6 for an IPv6 destination (wan_socket). */
+	struct ip_addr wan_addr6;
+	bool has_wan6;
+	uv_udp_t wan6;
+	bool wan6_open;
+	uv_poll_t wan6_rx;
+	int wan6_rx_fd;              /* -1 until bound */
+	bool wan6_rx_open;
+	uint16_t wan_port6;
+	int wan_rx_now;              /* the descriptor wan_rx_read reads: the readable one */
 	struct aux_lan lan[SEC_MAX_CHANNELS];
 	unsigned n_lan;
 	bool tun_mode;               /* a network call: lan[0] has no socket, tun does */
@@ -239,17 +251,32 @@ int privdrop_protect_process(void);
  * tun_relay.c). Starts reading the LAN sockets or the TUN, and the WAN socket. */
 int relay_start(struct bridge *br);
 
+/* The WAN socket for a destination: wan, or wan6 for an IPv6 destination when the wan
+ * is dual-stack (wan_addr is then IPv4). A datagram to a family the gateway has no
+ * address of goes to wan and fails there (counted as a send error). */
+static inline uv_udp_t *wan_socket(struct bridge *br, const struct ip_endpoint *dst)
+{
+	return br->has_wan6 && dst->addr.family == AF_INET6 ? &br->wan6 : &br->wan;
+}
+
+/* Whether the gateway has a WAN socket of the family. */
+static inline bool wan_has_family(const struct bridge *br, int family)
+{
+	return br->wan_addr.family == family || (br->has_wan6 && family == AF_INET6);
+}
+
 /* sendq.c: sends one datagram from sock to dst without allocating unless the kernel
- * pushes back (then it waits in a send slot, in order). Release wipes and frees the
- * slots after the loop. */
+ * pushes back (then it waits in a send slot, in order); &br->wan means the WAN socket of
+ * dst's family (wan_socket). Release wipes and frees the slots after the loop. */
 int sendq_send(struct bridge *br, uv_udp_t *sock, const struct ip_endpoint *dst,
 	       const uint8_t *data, size_t len);
 void sendq_release(struct bridge *br);
 
-/* wan_rx.c: the WAN socket's receive side (UDP GRO). prepare at bind (privileged: the
- * allowlist refuses new descriptors); start polls with the relay's callback, which reads
- * a batch (the number of messages, 0 when none is waiting) and takes each message's
- * frames (-EINVAL for a truncated one); close with the handles, release after the loop. */
+/* wan_rx.c: the WAN sockets' receive side (UDP GRO). prepare at bind (privileged: the
+ * allowlist refuses new descriptors); start polls each WAN socket (one per family) with
+ * the relay's callback, which reads a batch from the socket that woke it (the number of
+ * messages, 0 when none is waiting) and takes each message's frames (-EINVAL for a
+ * truncated one); close with the handles, release after the loop. */
 struct wan_rx_msg {
 	const uint8_t *data;       /* valid until the next wan_rx_read */
 	size_t len;

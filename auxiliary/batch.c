@@ -5,7 +5,9 @@
  * aux_to_lan (plaintext datagrams toward LAN applications, without GSO: a LAN datagram
  * may be larger than the LAN's MTU, which UDP_SEGMENT refuses). A batch goes to one
  * socket and one destination; asking for another flushes it first, so the order of the
- * datagrams is kept. The frames live in static storage: nothing allocates per packet. */
+ * datagrams is kept. The frames live in static storage: nothing allocates per packet.
+ * A batch toward the peer names &br->wan; on a dual-stack wan the socket of the
+ * destination's family is chosen when the batch is flushed, not per datagram. */
 #include <errno.h>
 #include <linux/udp.h>
 #include <netinet/in.h>
@@ -135,12 +137,16 @@ static unsigned send_direct(struct aux_batch *b, int fd)
 void batch_flush(struct bridge *br, struct aux_batch *b)
 {
 	unsigned done = 0;
+	uv_udp_t *sock;
 	uv_os_fd_t fd;
 
 	if (b->n == 0)
 		return;
-	if (uv_udp_get_send_queue_count(b->sock) == 0 &&
-	    uv_fileno((uv_handle_t *)b->sock, &fd) == 0)
+	/* A batch on the WAN leaves by the socket of its destination's family: chosen
+	 * here, once per batch, so that gathering datagrams costs nothing more. */
+	sock = b->sock == &br->wan ? wan_socket(br, &b->dst) : b->sock;
+	if (uv_udp_get_send_queue_count(sock) == 0 &&
+	    uv_fileno((uv_handle_t *)sock, &fd) == 0)
 		done = send_direct(b, fd);
 	for (unsigned i = done; i < b->n; i++)
 		if (sendq_send(br, b->sock, &b->dst, b->frame[i], b->len[i]) != 0)

@@ -35,6 +35,8 @@ static void close_all_handles(struct bridge *br)
 	/* Closing a UDP handle cancels its queued sends; their callbacks free the slots. */
 	if (br->wan_open)
 		close_handle((uv_handle_t *)&br->wan);
+	if (br->wan6_open)
+		close_handle((uv_handle_t *)&br->wan6);
 	wan_rx_close(br);
 	discover_close(br);
 	for (unsigned i = 0; i < br->n_lan; i++)
@@ -199,6 +201,6 @@ int run_main(int argc, char **argv)
 		return EXIT_FAILURE_GENERIC;
 	br.loop = &loop;
 	br.state = AUX_NEW;
-	br.wan_rx_fd = -1;
+	br.wan_rx_fd = br.wan6_rx_fd = -1;
 	return run_loop(&br);
 }

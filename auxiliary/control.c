@@ -110,6 +110,8 @@ int bridge_stats_into(const struct bridge *br, json_t *obj)
 	rc |= json_object_set_new(obj, "state", json_string(state_name(br->state)));
 	if (br->wan_open)
 		rc |= json_object_set_new(obj, "wan_port", json_integer(br->wan_port));
+	if (br->wan6_open)
+		rc |= json_object_set_new(obj, "wan_port6", json_integer(br->wan_port6));
 	rc |= json_object_set_new(obj, "channels", channels);
 	rc |= json_object_set_new(obj, "lan", lans);
 	if (br->tun_mode && br->tun.open)

@@ -1,6 +1,7 @@
 /* "bind": the first request (its codec, with every field, is common/aux_bind.h). Binds
  * one UDP socket per channel on the gateway's LAN address (falling back to a free port
- * when the requested one is busy) and one WAN socket shared by every channel of the call,
+ * when the requested one is busy) and one WAN socket shared by every channel of the call
+ * (two on a dual-stack wan: one per family, the IPv6 one on the same port if free),
  * or for a network call creates its TUN interface (tun_setup.c), then drops privileges
  * before anything else is handled: once the parent hears "ok", the process is confined.
  * With STUN servers in the request, the reply waits for discover.c to learn the public
@@ -71,17 +72,27 @@ static int bind_udp(struct bridge *br, uv_udp_t *h, bool *open, const struct ip_
 
 /* Bursts of a network call (a TCP window of full-size packets) must not overflow the
  * WAN socket: large buffers, forced past the sysctl limits while still privileged. */
-static void grow_wan_buffers(struct bridge *br)
+static void grow_wan_buffers(uv_udp_t *sock)
 {
 	int size = AUX_WAN_SOCKBUF;
 	uv_os_fd_t fd;
 
-	if (uv_fileno((uv_handle_t *)&br->wan, &fd) != 0)
+	if (uv_fileno((uv_handle_t *)sock, &fd) != 0)
 		return;
 	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) != 0)
 		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
 	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof size) != 0)
 		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+}
+
+/* A dual-stack wan's IPv6 socket: on the IPv4 socket's port when it is free there (one
+ * port to look for in traces and firewall logs), else on any. */
+static int bind_wan6(struct bridge *br, const struct aux_bind_request *req, char *why,
+		     size_t whylen)
+{
+	br->wan6.data = br;
+	return bind_udp(br, &br->wan6, &br->wan6_open, &req->wan_addr6, br->wan_port, true,
+			&br->wan_port6, why, whylen);
 }
 
 static int bind_sockets(struct bridge *br, const struct aux_bind_request *req, char *why,
@@ -91,8 +102,13 @@ static int bind_sockets(struct bridge *br, const struct aux_bind_request *req, c
 			  why, whylen);
 
 	br->wan.data = br;
-	if (rc == 0 && req->tun)
-		grow_wan_buffers(br);
+	if (rc == 0 && req->has_wan_addr6)
+		rc = bind_wan6(br, req, why, whylen);
+	if (rc == 0 && req->tun) {
+		grow_wan_buffers(&br->wan);
+		if (br->wan6_open)
+			grow_wan_buffers(&br->wan6);
+	}
 	if (rc == 0 && req->tun) {
 		br->tun_mode = true;
 		br->lan[0].bridge = br;
@@ -117,13 +133,25 @@ static int bind_sockets(struct bridge *br, const struct aux_bind_request *req, c
 	return rc;
 }
 
+/* A dual-stack wan: one host candidate per family, so that the peer can try both. */
+static void host_candidates(const struct bridge *br, struct aux_bind_reply *reply)
+{
+	if (!br->has_wan6)
+		return;
+	reply->cand[0] = (struct candidate){.kind = CAND_HOST,
+					    .ep = {.addr = br->wan_addr, .port = br->wan_port}};
+	reply->cand[1] = (struct candidate){.kind = CAND_HOST,
+					    .ep = {.addr = br->wan_addr6, .port = br->wan_port6}};
+	reply->ncand = 2;
+}
+
 /* What was bound, for the parent: a host call's routing table too, since the parent
  * removes the call's rules once we are gone. */
 static json_t *bind_reply(const struct bridge *br, json_int_t id)
 {
 	const struct aux_discover *d = &br->discover;
-	struct aux_bind_reply reply = {.wan_port = br->wan_port, .nchannels = br->n_lan,
-				       .tun = br->tun_mode};
+	struct aux_bind_reply reply = {.wan_port = br->wan_port, .wan_port6 = br->wan_port6,
+				       .nchannels = br->n_lan, .tun = br->tun_mode};
 
 	if (d->done) {
 		memcpy(reply.cand, d->cand, sizeof reply.cand);
@@ -132,8 +160,9 @@ static json_t *bind_reply(const struct bridge *br, json_int_t id)
 		reply.mapping = d->mapping;
 		memcpy(reply.mapped, d->mapped, sizeof reply.mapped);
 		reply.nmapped = d->nmapped;
+	} else {
+		host_candidates(br, &reply);
 	}
-
 	for (unsigned i = 0; i < br->n_lan && !br->tun_mode; i++)
 		reply.lan_ports[i] = br->lan[i].port;
 	if (br->tun_mode) {
@@ -166,6 +195,8 @@ void bind_handle(void *ctx, json_int_t id, const json_t *msg)
 	br->has_lan_addr6 = req.has_lan_addr6;
 	br->party = req.party;
 	br->wan_addr = req.wan_addr;
+	br->wan_addr6 = req.wan_addr6;
+	br->has_wan6 = req.has_wan_addr6;
 	if (bind_sockets(br, &req, why, sizeof why) != 0) {
 		control_reply_error(br, id, 0, WIRE(BIND_FAILED), "%s", why);
 		bridge_end(br, WIRE(ERROR), why, EXIT_FAILURE_GENERIC, false);
@@ -194,8 +225,12 @@ void bind_handle(void *ctx, json_int_t id, const json_t *msg)
 		bridge_end(br, WIRE(ERROR), "cannot drop privileges", EXIT_FAILURE_GENERIC, false);
 		return;
 	}
-	log_info("call %s: WAN port %u, %u channel(s)", id_format(br->call_id, call),
-		 br->wan_port, br->n_lan);
+	if (br->has_wan6)
+		log_info("call %s: WAN ports %u (IPv4) and %u (IPv6), %u channel(s)",
+			 id_format(br->call_id, call), br->wan_port, br->wan_port6, br->n_lan);
+	else
+		log_info("call %s: WAN port %u, %u channel(s)", id_format(br->call_id, call),
+			 br->wan_port, br->n_lan);
 	/* With STUN servers, the reply waits for their answers (discover.c). */
 	if (br->discover.nserver && discover_start(br, id) == 0)
 		return;

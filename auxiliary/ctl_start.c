@@ -4,7 +4,7 @@
  *
  * Every channel is checked before any is created, so a refused start changes nothing and
  * may be retried. Beyond what the codec checks, the channels must be the bound ones: one
- * per bound channel, for the bound call, with a peer of the WAN address's family and a
+ * per bound channel, for the bound call, with a peer of a family the WAN sockets have and a
  * delivery address of the LAN's. */
 #include <stdio.h>
 #include <string.h>
@@ -23,9 +23,10 @@ static int check_channel(const struct bridge *br, unsigned i,
 	if (c->params.call_id != br->call_id)
 		return err_set(why, whylen, INSEL_E_BAD_FIELD,
 			       "channels[%u]: params are for another call", i);
-	if (c->params.peer.addr.family != br->wan_addr.family)
+	if (!wan_has_family(br, c->params.peer.addr.family))
 		return err_set(why, whylen, INSEL_E_BAD_FIELD,
-			       "channels[%u]: peer address family differs from wan_addr", i);
+			       "channels[%u]: the peer's address is of a family the wan has "
+			       "no address of", i);
 	if (!br->tun_mode && c->has_deliver && c->deliver.addr.family != br->lan_addr.family)
 		return err_set(why, whylen, INSEL_E_BAD_FIELD,
 			       "channels[%u]: 'deliver' must be ADDRESS:PORT on the LAN", i);

@@ -37,8 +37,9 @@ void discover_prepare(struct bridge *br, const struct aux_bind_request *req)
 	for (size_t i = 0; i < req->nstun && i < AUX_STUN_MAX; i++) {
 		struct aux_stun_server *s = &d->server[d->nserver];
 
-		/* The socket is of wan_addr's family: a server of the other cannot answer it. */
-		if (req->stun[i].addr.family != req->wan_addr.family) {
+		/* Only a socket of the server's family can ask it (a dual-stack wan has one
+		 * of each: IPv6 servers are asked from the IPv6 socket). */
+		if (!wan_has_family(br, req->stun[i].addr.family)) {
 			log_info("STUN server %s skipped: not of the WAN address's family",
 				 ip_endpoint_format(&req->stun[i], text, sizeof text));
 			continue;
@@ -91,18 +92,49 @@ static void log_result(const struct bridge *br, size_t answered)
 		 nat_mapping_name(d->mapping), answered, d->nserver);
 }
 
+/* The endpoints the servers of one family saw; returns how many answered. */
+static size_t mapped_of_family(const struct aux_discover *d, int family,
+			       struct ip_endpoint *mapped)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < d->nserver; i++)
+		if (d->server[i].answered && d->server[i].addr.addr.family == family)
+			mapped[n++] = d->server[i].mapped;
+	return n;
+}
+
+/* A dual-stack wan's IPv6 socket: its host candidate and what IPv6 servers saw of it,
+ * after the IPv4 socket's (whose NAT behaviour is the one reported: IPv6 is seldom
+ * translated). */
+static void add_ipv6_socket(struct bridge *br, size_t *answered)
+{
+	struct aux_discover *d = &br->discover;
+	struct ip_endpoint host = {.addr = br->wan_addr6, .port = br->wan_port6};
+	struct ip_endpoint mapped[AUX_STUN_MAX], distinct[AUX_STUN_MAX];
+	struct candidate cand[CAND_MAX];
+	enum nat_mapping mapping;
+	size_t n = mapped_of_family(d, AF_INET6, mapped), ndistinct, ncand;
+
+	ncand = candidates_gather(&host, mapped, n, cand, distinct, &ndistinct, &mapping);
+	for (size_t i = 0; i < ncand && d->ncand < CAND_MAX; i++)
+		d->cand[d->ncand++] = cand[i];
+	for (size_t i = 0; i < ndistinct && d->nmapped < AUX_STUN_MAX; i++)
+		d->mapped[d->nmapped++] = distinct[i];
+	*answered += n;
+}
+
 static void summarise(struct bridge *br)
 {
 	struct aux_discover *d = &br->discover;
 	struct ip_endpoint host = {.addr = br->wan_addr, .port = br->wan_port};
 	struct ip_endpoint mapped[AUX_STUN_MAX];
-	size_t n = 0;
+	size_t n = mapped_of_family(d, br->wan_addr.family, mapped);
 
-	for (size_t i = 0; i < d->nserver; i++)
-		if (d->server[i].answered)
-			mapped[n++] = d->server[i].mapped;
 	d->ncand = candidates_gather(&host, mapped, n, d->cand, d->mapped, &d->nmapped,
 				     &d->mapping);
+	if (br->has_wan6)
+		add_ipv6_socket(br, &n);
 	d->done = true;
 	log_result(br, n);
 }
@@ -118,6 +150,8 @@ static void finish(struct bridge *br)
 	/* Until "start", datagrams wait in the socket. */
 	if (br->wan_rx_open)
 		uv_poll_stop(&br->wan_rx);
+	if (br->wan6_rx_open)
+		uv_poll_stop(&br->wan6_rx);
 	summarise(br);
 	bind_complete(br, d->bind_id);
 }

@@ -4,7 +4,9 @@
  * copied into one of AUX_SEND_SLOTS reusable slots and queued with uv_udp_send, which
  * keeps the order behind what libuv already holds. A slot's buffer is allocated on first
  * use and kept until the process ends (sendq_release wipes it: it may hold plaintext).
- * A leaf: it calls nothing of the auxiliary's but counts its failures. */
+ * A datagram "on the WAN" (&br->wan) leaves by the WAN socket of its destination's
+ * family (wan_socket). A leaf: it calls nothing of the auxiliary's but counts its
+ * failures. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -63,6 +65,8 @@ int sendq_send(struct bridge *br, uv_udp_t *sock, const struct ip_endpoint *dst,
 
 	if (len > AUX_DGRAM_MAX)
 		return INSEL_E_TOO_BIG;
+	if (sock == &br->wan)
+		sock = wan_socket(br, dst);
 	ip_endpoint_to_sockaddr(dst, &ss);
 	rc = uv_udp_try_send(sock, &b, 1, (struct sockaddr *)&ss);
 	if (rc >= 0)

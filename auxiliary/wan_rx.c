@@ -4,7 +4,8 @@
  * one by one (and instead of cutting apart the GSO super-datagrams a peer on the same
  * host sends). libuv's receive path shows no control messages, so the socket is read
  * here with recvmmsg, through a duplicate descriptor that a uv_poll handle watches; the
- * uv_udp handle keeps doing the sending. A leaf of the relay: relay.c is called when the
+ * uv_udp handle keeps doing the sending. A dual-stack wan has two sockets, one per
+ * family, each polled; the callback reads the one that woke it. A leaf of the relay: relay.c is called when the
  * descriptor is readable, reads a batch with wan_rx_read and walks each message's frames
  * (wan_rx_message), handing each on exactly as if it had come alone. The buffers are
  * static: one batch is consumed before the next is read. */
@@ -30,21 +31,34 @@ static struct sockaddr_storage rx_from[AUX_WAN_RX_SLOTS];
 /* CMSG_SPACE is a multiple of the header's alignment: every row stays aligned. */
 static _Alignas(struct cmsghdr) uint8_t rx_cmsg[AUX_WAN_RX_SLOTS][CMSG_SPACE(sizeof(int))];
 
-int wan_rx_prepare(struct bridge *br)
+/* The relay's callback (or discovery's during bind), behind on_family_readable. */
+static uv_poll_cb rx_callback;
+
+static int duplicate_for_reading(uv_udp_t *sock, int *out)
 {
 	uv_os_fd_t fd;
 	int on = 1;
 
-	if (uv_fileno((uv_handle_t *)&br->wan, &fd) != 0)
+	if (uv_fileno((uv_handle_t *)sock, &fd) != 0)
 		return -EBADF;
-	br->wan_rx_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-	if (br->wan_rx_fd < 0)
+	*out = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if (*out < 0)
 		return -errno;
 	/* Without it (kernels before 5.0) every datagram simply comes alone. */
-	if (setsockopt(br->wan_rx_fd, IPPROTO_UDP, UDP_GRO, &on, sizeof on) != 0)
+	if (setsockopt(*out, IPPROTO_UDP, UDP_GRO, &on, sizeof on) != 0)
 		log_debug("UDP GRO not available (%s): datagrams come one by one",
 			  strerror(errno));
 	return 0;
+}
+
+int wan_rx_prepare(struct bridge *br)
+{
+	int rc = duplicate_for_reading(&br->wan, &br->wan_rx_fd);
+
+	if (rc == 0 && br->wan6_open)
+		rc = duplicate_for_reading(&br->wan6, &br->wan6_rx_fd);
+	br->wan_rx_now = br->wan_rx_fd;
+	return rc;
 }
 
 /* The size of the frames glued together in message i: the control message's, or the
@@ -83,7 +97,7 @@ int wan_rx_read(struct bridge *br)
 	int n;
 
 	prepare_batch();
-	n = recvmmsg(br->wan_rx_fd, rx_msg, AUX_WAN_RX_SLOTS, MSG_DONTWAIT, NULL);
+	n = recvmmsg(br->wan_rx_now, rx_msg, AUX_WAN_RX_SLOTS, MSG_DONTWAIT, NULL);
 	if (n >= 0)
 		return n;
 	if (errno != EAGAIN && errno != EINTR)
@@ -104,30 +118,54 @@ int wan_rx_message(unsigned i, struct wan_rx_msg *m)
 	return 0;
 }
 
+/* Either socket woke us: the callback reads the one that did. */
+static void on_family_readable(uv_poll_t *p, int status, int events)
+{
+	struct bridge *br = p->data;
+
+	br->wan_rx_now = p == &br->wan6_rx ? br->wan6_rx_fd : br->wan_rx_fd;
+	rx_callback(p, status, events);
+}
+
+static int start_polling(struct bridge *br, uv_poll_t *p, bool *open, int fd)
+{
+	int rc = *open ? 0 : uv_poll_init(br->loop, p, fd);
+
+	if (rc)
+		return rc;
+	*open = true;
+	p->data = br;
+	return uv_poll_start(p, UV_READABLE, on_family_readable);
+}
+
 int wan_rx_start(struct bridge *br, uv_poll_cb on_readable)
 {
 	int rc;
 
-	/* Read by discover.c at bind already: the relay takes over the same handle. */
-	if (br->wan_rx_open)
-		return uv_poll_start(&br->wan_rx, UV_READABLE, on_readable);
-	rc = uv_poll_init(br->loop, &br->wan_rx, br->wan_rx_fd);
-	if (rc)
-		return rc;
-	br->wan_rx_open = true;
-	br->wan_rx.data = br;
-	return uv_poll_start(&br->wan_rx, UV_READABLE, on_readable);
+	rx_callback = on_readable;
+	rc = start_polling(br, &br->wan_rx, &br->wan_rx_open, br->wan_rx_fd);
+	if (rc == 0 && br->wan6_rx_fd >= 0)
+		rc = start_polling(br, &br->wan6_rx, &br->wan6_rx_open, br->wan6_rx_fd);
+	return rc;
+}
+
+static void close_poll(uv_poll_t *p, bool open)
+{
+	if (open && !uv_is_closing((uv_handle_t *)p))
+		uv_close((uv_handle_t *)p, NULL);
 }
 
 void wan_rx_close(struct bridge *br)
 {
-	if (br->wan_rx_open && !uv_is_closing((uv_handle_t *)&br->wan_rx))
-		uv_close((uv_handle_t *)&br->wan_rx, NULL);
+	close_poll(&br->wan_rx, br->wan_rx_open);
+	close_poll(&br->wan6_rx, br->wan6_rx_open);
 }
 
 void wan_rx_release(struct bridge *br)
 {
 	if (br->wan_rx_fd >= 0)
 		close(br->wan_rx_fd);
-	br->wan_rx_fd = -1;
+	if (br->wan6_rx_fd >= 0)
+		close(br->wan6_rx_fd);
+	br->wan_rx_fd = br->wan6_rx_fd = -1;
 }
