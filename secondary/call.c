@@ -126,7 +126,9 @@ static bool source_routed(const struct call *call)
 
 unsigned call_tun_mtu(const struct secondary *s)
 {
-	unsigned ip_udp = s->cfg.wan_address.family == AF_INET6 ? 48 : 28;
+	/* A dual-stack wan may carry the call over IPv6: size for its larger header. */
+	bool ipv6 = s->cfg.wan_address.family == AF_INET6 || s->cfg.has_wan_address6;
+	unsigned ip_udp = ipv6 ? 48 : 28;
 
 	return s->cfg.path_mtu - ip_udp - FRAME_OVERHEAD;
 }
@@ -560,6 +562,8 @@ static void bind_request(const struct call *call, struct aux_bind_request *req)
 	req->call_id = call->id;
 	req->lan_addr = s->cfg.lan_address;
 	req->wan_addr = s->cfg.wan_address;
+	req->wan_addr6 = s->cfg.wan_address6;
+	req->has_wan_addr6 = s->cfg.has_wan_address6;
 	req->lan_addr6 = s->cfg.lan_address6;
 	req->has_lan_addr6 = call->tun && s->cfg.has_lan_address6;
 	req->party = call->party_addr;
@@ -634,6 +638,7 @@ int take_bound(struct call *call, const json_t *reply, int err, const char **why
 				       why);
 	call->wan_port = bound.wan_port;
 	take_candidates(call, &bound);
+	call->wan_port6 = bound.wan_port6;
 	if (call->tun) {
 		snprintf(call->tun_ifname, sizeof call->tun_ifname, "%s", bound.interface);
 		call->tun_mtu = bound.mtu;

@@ -39,6 +39,7 @@ static const struct cfg_key secondary_schema[] = {
 	{"peers", "listen", CFG_ENDPOINT, CFG_REQUIRED, 0, 0, NULL},
 	{"peers", "public", CFG_ENDPOINT, 0, 0, 0, NULL},
 	{"peers", "wan_address", CFG_ADDR, 0, 0, 0, NULL},
+	{"peers", "wan_address6", CFG_ADDR, 0, 0, 0, NULL},
 	{"peers", "ciphers", CFG_STRING, 0, 0, 0, "aes-256-gcm,chacha20-poly1305"},
 	{"peers", "path_mtu", CFG_INT, 0, 576, 65535, "1500"},
 	{"peers", "compression", CFG_STRING, 0, 0, 0, "none"},
@@ -107,20 +108,25 @@ static int fail(struct secondary_config *c, const char *path, const char *what)
 	return INSEL_E_CONFIG;
 }
 
+static bool wan_has_family(const struct secondary_config *c, int family)
+{
+	return c->wan_address.family == family || (c->has_wan_address6 && family == AF_INET6);
+}
+
 /* One server of [nat] stun: ADDRESS:PORT, [IPV6]:PORT or NAME:PORT (looked up once, at
- * load: the first address of the WAN address's family). */
+ * load: the first address of a family the wan has, either on a dual-stack wan). */
 static int stun_server(const struct secondary_config *c, const char *text,
 		       struct ip_endpoint *out)
 {
-	struct addrinfo hints = {.ai_family = c->wan_address.family, .ai_socktype = SOCK_DGRAM,
+	int family = c->has_wan_address6 ? AF_UNSPEC : c->wan_address.family;
+	struct addrinfo hints = {.ai_family = family, .ai_socktype = SOCK_DGRAM,
 				 .ai_flags = AI_NUMERICSERV}, *res = NULL;
 	char host[256];
 	const char *colon = strrchr(text, ':');
 	int rc;
 
 	if (ip_endpoint_parse(text, out) == 0)
-		return out->port && out->addr.family == c->wan_address.family ? 0
-									   : INSEL_E_CONFIG;
+		return out->port && wan_has_family(c, out->addr.family) ? 0 : INSEL_E_CONFIG;
 	if (!colon || colon == text || (size_t)(colon - text) >= sizeof host || !colon[1] ||
 	    memchr(text, '[', (size_t)(colon - text)))
 		return INSEL_E_CONFIG;
@@ -154,7 +160,7 @@ static int load_nat(struct secondary_config *c, const char *path)
 		}
 		if (stun_server(c, tok, &c->stun[c->nstun]) != 0) {
 			snprintf(why, sizeof why, "nat: stun: '%.200s' is not ADDRESS:PORT or "
-				 "NAME:PORT of the WAN address's family (or principal, or off)", tok);
+				 "NAME:PORT of a family the wan has (or principal, or off)", tok);
 			return fail(c, path, why);
 		}
 		c->nstun++;
@@ -305,6 +311,19 @@ static int load_operator_group(struct secondary_config *c)
 	return 0;
 }
 
+/* A dual-stack wan: wan_address6 beside an IPv4 wan_address (each call's auxiliary binds
+ * one socket per family and offers a host candidate of each). */
+static int load_second_family(struct secondary_config *c, const char *path)
+{
+	c->has_wan_address6 = cfg_addr(&c->file, "peers", "wan_address6",
+				       &c->wan_address6) == 0;
+	if (c->has_wan_address6 && (c->wan_address6.family != AF_INET6 ||
+				    c->wan_address.family != AF_INET))
+		return fail(c, path, "peers: wan_address6 must be an IPv6 address beside an IPv4 "
+				     "wan_address (an IPv6-only wan needs only wan_address)");
+	return 0;
+}
+
 /* The caps and handshake deadline of the [peers] or [clients] listener. */
 static void load_listener_limits(const struct cfg *f, const char *section,
 				 struct tls_server_limits *l)
@@ -362,6 +381,8 @@ int secondary_config_load(struct secondary_config *c, const char *path)
 		c->peer_public = c->peer_listen;
 	if (cfg_addr(&c->file, "peers", "wan_address", &c->wan_address))
 		c->wan_address = c->peer_listen.addr;
+	if (load_second_family(c, path) != 0)
+		return INSEL_E_CONFIG;
 	c->ciphers = cfg_str(&c->file, "peers", "ciphers");
 	if (sec_compress_from_name(cfg_str(&c->file, "peers", "compression"),
 				   &c->compression) != 0)

@@ -49,13 +49,44 @@ static int export_from_tls(void *ctx, const char *label, const void *context,
 	return tls_conn_export_keying(ctx, label, context, context_len, out, out_len);
 }
 
-/* Our side's endpoint (the host candidate) and, when discovery ran, every candidate. */
+/* Our side's endpoint (the host candidate of wan_address) and the bind reply's candidates:
+ * discovery's, or on a dual-stack wan a host candidate per family. */
 static void our_side(const struct call *call, struct negotiate_side *side)
 {
 	side->endpoint.addr = call->sec->cfg.wan_address;
 	side->endpoint.port = call->wan_port;
 	memcpy(side->cand, call->cand, sizeof side->cand);
 	side->ncand = call->ncand;
+}
+
+static bool wan_has_family(const struct secondary_config *cfg, int family)
+{
+	return cfg->wan_address.family == family ||
+	       (cfg->has_wan_address6 && family == AF_INET6);
+}
+
+/* The channels start toward the peer's endpoint; when our wan has no address of its
+ * family (an IPv6-only peer, or we are), toward its first candidate of a family we have:
+ * the peer's "endpoint" is only its primary host candidate. */
+static void reachable_peer(const struct call *call, const struct negotiate_side *peer,
+			   struct sec_channel_params *params)
+{
+	const struct secondary_config *cfg = &call->sec->cfg;
+	char text[IP_STRLEN];
+
+	if (wan_has_family(cfg, peer->endpoint.addr.family))
+		return;
+	for (size_t i = 0; i < peer->ncand; i++) {
+		if (peer->cand[i].kind == CAND_RELAY ||
+		    !wan_has_family(cfg, peer->cand[i].ep.addr.family))
+			continue;
+		for (size_t c = 0; c < call->nchannels; c++)
+			params[c].peer = peer->cand[i].ep;
+		log_info("call %s: the peer's endpoint is of a family our wan has not: "
+			 "starting toward %s", call->id_hex,
+			 ip_endpoint_format(&peer->cand[i].ep, text, sizeof text));
+		return;
+	}
 }
 
 /* Timers that are ours to set, not the peer's: keep-alives and the dead-peer bound. */
@@ -115,6 +146,7 @@ static int adopt(struct call *call, const struct negotiation *n, bool is_caller,
 	}
 	finish_params(call, params);
 	take_peer_candidates(call, is_caller ? &n->callee : &n->caller);
+	reachable_peer(call, is_caller ? &n->callee : &n->caller, params);
 	call->cipher = n->cipher;
 	call->compress = n->compress;
 	return 0;

@@ -75,6 +75,8 @@ struct secondary_config {
 	struct ip_endpoint peer_listen;   /* where other secondaries reach us */
 	struct ip_endpoint peer_public;   /* what we register (defaults to peer_listen) */
 	struct ip_addr wan_address;       /* where auxiliaries bind their encrypted side */
+	struct ip_addr wan_address6;      /* a dual-stack wan: its IPv6 address too */
+	bool has_wan_address6;
 	bool has_client_listen;
 	struct ip_endpoint client_listen; /* TLS for LAN clients */
 	const char *client_socket;        /* unix socket for local clients */
@@ -305,6 +307,7 @@ struct call {
 	enum nat_mapping nat_mapping;
 	struct candidate peer_cand[CAND_MAX];
 	size_t npeer_cand;
+	uint16_t wan_port6;            /* a dual-stack wan: the IPv6 socket's; else 0 */
 	uv_timer_t timer;              /* never armed (set-up steps time out as requests,
 					* timeouts.h): closing it frees the call once
 					* libuv is done with this turn */

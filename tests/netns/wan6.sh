@@ -1,0 +1,203 @@
+#!/usr/bin/env bash
+# Integration: IPv6 between the gateways. The simulated Internet carries IPv6 too
+# (2001:db8::/32, the documentation prefix, inside the namespaces only): the principal is
+# dual-stack (198.18.0.2 and 2001:db8::2, listening on [::]), site A's wan is dual-stack
+# (198.18.1.2 and 2001:db8:1::2: wan_address6, a peer listener on [::], public6), and
+# site B's wan has IPv6 only (2001:db8:2::2; no IPv4 address, no IPv4 route).
+#   - B registers its IPv6 endpoint, A both of its own;
+#   - UDP calls and network calls A -> B and B -> A carry traffic (datagrams up to 9000
+#     bytes intact both ways, ping, TCP); the auxiliaries' WAN sockets and the channels'
+#     peers are IPv6 (the call's path shows the IPv6 endpoints);
+#   - a trunk between A and B forms over IPv6 and carries ping and TCP both ways;
+#   - then B is made dual-stack too: both families work, each auxiliary binds a socket
+#     per family, the offer carries a host candidate per family, and the call shows
+#     which family carries it.
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+source "$here/lib.sh"
+source "$here/insel_env.sh"
+netns_begin
+
+# ---- the topology: lib.sh's, with IPv6 on the wan and B's IPv4 wan taken away ----
+v6() {  # v6 NS ADDR/LEN DEV: an IPv6 address usable at once (no DAD)
+	ip -n "${NS}$1" addr add "$2" dev "$3" nodad
+}
+topo_two_sites
+v6 wan 2001:db8::1/64 v-principal
+v6 principal 2001:db8::2/64 v-wan
+ip -n "${NS}principal" -6 route add default via 2001:db8::1
+v6 wan 2001:db8:1::1/64 v-gw-a
+v6 gw-a 2001:db8:1::2/64 v-wan
+ip -n "${NS}gw-a" -6 route add default via 2001:db8:1::1
+v6 wan 2001:db8:2::1/64 v-gw-b
+v6 gw-b 2001:db8:2::2/64 v-wan
+ip -n "${NS}gw-b" -6 route add default via 2001:db8:2::1
+ip -n "${NS}gw-b" route del default
+ip -n "${NS}gw-b" addr del 198.18.2.2/24 dev v-wan
+check "gw-b has no IPv4 on its wan: 198.18.0.2 unreachable" \
+	bash -c "! ip netns exec ${NS}gw-b ping -n -c 1 -W 1 198.18.0.2 >/dev/null 2>&1"
+ping6_soon() {  # ping6_soon NS ADDR: one answered ping within 10 tries (neighbour discovery)
+	for _ in $(seq 1 10); do
+		in_ns "$1" ping -6 -n -c 1 -W 1 "$2" >/dev/null 2>&1 && return 0
+	done
+	return 1
+}
+check "gw-b reaches the principal over IPv6" ping6_soon gw-b 2001:db8::2
+check "and gw-a over IPv6" ping6_soon gw-b 2001:db8:1::2
+
+# ---- the deployment: the principal on [::], A dual-stack, B IPv6 only ----
+INSEL_PRINCIPAL_ADDR="[::]"
+insel_pki
+insel_directory
+start_principal
+write_secondary_config a 1
+write_secondary_config b 2
+# A: the principal over IPv4; the peer listener takes both families; a socket per family.
+sed -i -e "s/^address = .*/address = 198.18.0.2:$INSEL_PRINCIPAL_PORT/" \
+	-e "s/^listen = 198.18.1.2:$INSEL_PEER_PORT/listen = [::]:$INSEL_PEER_PORT\n\
+public = [2001:db8:1::2]:$INSEL_PEER_PORT\n\
+wan_address = 198.18.1.2\nwan_address6 = 2001:db8:1::2/" "$NETNS_TMP/secondary-a.conf"
+# B: IPv6 only, everywhere.
+sed -i -e "s/^address = .*/address = [2001:db8::2]:$INSEL_PRINCIPAL_PORT/" \
+	-e "s/^listen = 198.18.2.2:$INSEL_PEER_PORT/listen = [2001:db8:2::2]:$INSEL_PEER_PORT/" \
+	"$NETNS_TMP/secondary-b.conf"
+start_secondary a 1
+start_secondary b 2
+wait_registered || fail "the secondaries did not register"
+lans=$(pdir lan list --json)
+echo "$lans"
+check "B registered its IPv6 endpoint" contains "$lans" "\[2001:db8:2::2\]:$INSEL_PEER_PORT"
+check "A registered its IPv6 endpoint (its listener takes both families)" \
+	contains "$lans" "\[2001:db8:1::2\]:$INSEL_PEER_PORT"
+
+# What crosses the wan between the two gateways, by family: nftables counters in the
+# wan namespace (UDP only: the encrypted frames; the TLS peer connection is TCP).
+in_ns wan nft -f - <<'NFT'
+table inet wan6 {
+	counter a_b_v4 {}
+	counter b_a_v4 {}
+	counter a_b_v6 {}
+	counter b_a_v6 {}
+	chain count_forward {
+		type filter hook forward priority 0;
+		ip saddr 198.18.1.2 ip daddr 198.18.2.2 meta l4proto udp counter name a_b_v4
+		ip saddr 198.18.2.2 ip daddr 198.18.1.2 meta l4proto udp counter name b_a_v4
+		ip6 saddr 2001:db8:1::2 ip6 daddr 2001:db8:2::2 meta l4proto udp counter name a_b_v6
+		ip6 saddr 2001:db8:2::2 ip6 daddr 2001:db8:1::2 meta l4proto udp counter name b_a_v6
+	}
+}
+NFT
+udp_packets() {  # udp_packets a_b_v6: packets counted so far
+	in_ns wan nft list counter inet wan6 "$1" | sed -n 's/.*packets \([0-9]*\).*/\1/p'
+}
+reset_counters() { in_ns wan nft reset counters table inet wan6 >/dev/null; }
+# carried FAMILY: frames crossed both ways in that family since the last reset
+carried() { [ "$(udp_packets "a_b_$1")" -gt 0 ] && [ "$(udp_packets "b_a_$1")" -gt 0 ]; }
+not_carried() { [ "$(udp_packets "a_b_$1")" -eq 0 ] && [ "$(udp_packets "b_a_$1")" -eq 0 ]; }
+wire() { echo "wan UDP A->B v4 $(udp_packets a_b_v4) v6 $(udp_packets a_b_v6), B->A v4 $(udp_packets b_a_v4) v6 $(udp_packets b_a_v6)"; }
+# aux_wan SITE: the UDP sockets of site X's auxiliaries on the wan.
+aux_wan() { in_ns "gw-$1" ss -uanp | awk '/insel-auxiliary/ {print $4}' | grep -v '^10\.' | sort -u; }
+
+# ---- UDP calls to and from the IPv6-only site ----
+listen_as b1 bob "$NETNS_TMP/listen-bob.log" --auto-answer || fail "bob cannot listen"
+reset_counters
+spawn_in_ns b1 "$NETNS_TMP/echo-b1.log" python3 "$UDP_TOOL" echo 5004,5005 --count 100000 \
+	--timeout 200
+out=$(insel_as a1 alice call bob@lan-b --udp 5004,5005 2>&1)
+echo "$out"
+check "alice (dual-stack site) calls bob (IPv6-only site)" contains "$out" " up "
+call1=$(call_id_of "$out")
+check "the call carries 1000-byte datagrams intact both ways" \
+	in_ns a1 python3 "$UDP_TOOL" send 10.1.0.1 5004 --count 20 --size 1000
+check "and 9000-byte ones on the other channel" \
+	in_ns a1 python3 "$UDP_TOOL" send 10.1.0.1 5005 --count 3 --size 9000
+echo "A's auxiliary sockets: $(aux_wan a | tr '\n' ' ')"
+echo "B's auxiliary sockets: $(aux_wan b | tr '\n' ' ')"
+check "A's auxiliary has a WAN socket per family" \
+	bash -c "grep -q '^198.18.1.2:' <<<'$(aux_wan a)' && grep -q '^\[2001:db8:1::2\]:' <<<'$(aux_wan a)'"
+check "B's auxiliary has only an IPv6 one" \
+	bash -c "grep -q '^\[2001:db8:2::2\]:' <<<'$(aux_wan b)' && ! grep -q '^198' <<<'$(aux_wan b)'"
+wire
+check "the call's frames crossed the wan over IPv6 both ways (A's IPv6 to B's)" carried v6
+insel_as a1 alice hangup "$call1" >/dev/null 2>&1
+
+listen_as a2 carol "$NETNS_TMP/listen-carol.log" --auto-answer || fail "carol cannot listen"
+spawn_in_ns a2 "$NETNS_TMP/echo-a2.log" python3 "$UDP_TOOL" echo 6100 --count 1000 --timeout 120
+reset_counters
+out=$(insel_as b2 dave call carol@lan-a --udp 6100 2>&1)
+echo "$out"
+check "dave (IPv6-only site) calls carol (dual-stack site)" contains "$out" " up "
+call2=$(call_id_of "$out")
+check "the call carries datagrams intact both ways" \
+	in_ns b2 python3 "$UDP_TOOL" send 10.2.0.1 6100 --count 20 --size 800
+wire
+check "over IPv6" carried v6
+insel_as b2 dave hangup "$call2" >/dev/null 2>&1
+
+# ---- network calls both ways ----
+listen_as b2 dave "$NETNS_TMP/listen-dave-tun.log" --auto-answer --tun || fail "dave cannot listen"
+out=$(insel_as a1 alice call 10.2.0.12 --tun 2>&1)
+echo "$out"
+check "a network call A -> B goes up" contains "$out" " up "
+tun1=$(call_id_of "$out")
+check "ping a1 -> b2 through it" wait_ping a1 10.2.0.12 10
+check "ping b2 -> a1 back" pings b2 10.1.0.11 3
+insel_as a1 alice hangup "$tun1" >/dev/null 2>&1
+listen_as a1 alice "$NETNS_TMP/listen-alice-tun.log" --auto-answer --tun || fail "alice cannot listen"
+out=$(insel_as b1 bob call 10.1.0.11 --tun 2>&1)
+echo "$out"
+check "a network call B -> A goes up" contains "$out" " up "
+tun2=$(call_id_of "$out")
+check "ping b1 -> a1 through it" wait_ping b1 10.1.0.11 10
+check "ping a1 -> b1 back" pings a1 10.2.0.11 3
+insel_as b1 bob hangup "$tun2" >/dev/null 2>&1
+check "all calls torn down" wait_aux_count a 0 10
+
+# ---- a trunk over IPv6 ----
+stop_pid "${SECONDARY_PID[a]}"
+stop_pid "${SECONDARY_PID[b]}"
+add_trunk a 1 to-b lan-b
+add_trunk b 2 to-a lan-a
+start_secondary a 1
+start_secondary b 2
+wait_registered || fail "the secondaries did not register again"
+check "the trunk comes up: ping a1 -> b1" wait_ping a1 10.2.0.11 40
+check "ping b1 -> a1 through the trunk" pings b1 10.1.0.11 3
+spawn_in_ns b1 "$NETNS_TMP/iperf-b1.log" timeout 30 iperf3 -s -1 -p 5201
+wait_port b1 5201 tcp 10
+reset_counters
+check "TCP through the trunk over IPv6 (iperf3 3 s)" \
+	in_ns a1 timeout 20 iperf3 -c 10.2.0.11 -p 5201 -t 3
+wire
+check "the trunk's frames cross the wan over IPv6" carried v6
+
+# ---- both dual-stack: both families work, one is chosen ----
+stop_pid "${SECONDARY_PID[b]}"
+ip -n "${NS}gw-b" addr add 198.18.2.2/24 dev v-wan
+ip -n "${NS}gw-b" route add default via 198.18.2.1
+sed -i -e "s/^address = .*/address = 198.18.0.2:$INSEL_PRINCIPAL_PORT/" \
+	-e "s/^listen = \[2001:db8:2::2\]:$INSEL_PEER_PORT/listen = [::]:$INSEL_PEER_PORT\n\
+public = 198.18.2.2:$INSEL_PEER_PORT\n\
+wan_address = 198.18.2.2\nwan_address6 = 2001:db8:2::2/" "$NETNS_TMP/secondary-b.conf"
+start_secondary b 2
+wait_secondary_registered b || fail "B did not register dual-stack"
+check "the trunk comes back with B dual-stack: ping a1 -> b1" wait_ping a1 10.2.0.11 40
+listen_as b1 bob "$NETNS_TMP/listen-bob2.log" --auto-answer || fail "bob cannot listen again"
+out=$(insel_as a1 alice call bob@lan-b --udp 5004 2>&1)
+echo "$out"
+check "a UDP call between two dual-stack sites goes up" contains "$out" " up "
+reset_counters
+check "and carries datagrams intact both ways" \
+	in_ns a1 python3 "$UDP_TOOL" send 10.1.0.1 5004 --count 20 --size 1000
+check "B's auxiliary has a WAN socket per family" \
+	bash -c "grep -q '^198.18.2.2:' <<<'$(aux_wan b)' && grep -q '^\[2001:db8:2::2\]:' <<<'$(aux_wan b)'"
+wire
+if carried v4 && not_carried v6; then
+	echo "with both families working, the call is carried over IPv4"
+elif carried v6 && not_carried v4; then
+	echo "with both families working, the call is carried over IPv6"
+fi
+one_family() { (carried v4 && not_carried v6) || (carried v6 && not_carried v4); }
+check "with both families working, exactly one family carries the call" one_family
+
+finish_checks
