@@ -119,6 +119,13 @@ check "B's auxiliary has only an IPv6 one" \
 	bash -c "grep -q '^\[2001:db8:2::2\]:' <<<'$(aux_wan b)' && ! grep -q '^198' <<<'$(aux_wan b)'"
 wire
 check "the call's frames crossed the wan over IPv6 both ways (A's IPv6 to B's)" carried v6
+grep -h "candidates" "$NETNS_TMP"/secondary-[ab].log | head -n 4
+check "A offered a host candidate per family (and asked the principal's STUN responder)" \
+	grep -Eq "candidates host 198.18.1.2:[0-9]+, host \[2001:db8:1::2\]:[0-9]+; NAT mapping" \
+	"$NETNS_TMP/secondary-a.log"
+check "B, asking the principal's responder over IPv6, offered its IPv6 host candidate" \
+	grep -Eq "candidates host \[2001:db8:2::2\]:[0-9]+; NAT mapping none" \
+	"$NETNS_TMP/secondary-b.log"
 insel_as a1 alice hangup "$call1" >/dev/null 2>&1
 
 listen_as a2 carol "$NETNS_TMP/listen-carol.log" --auto-answer || fail "carol cannot listen"
