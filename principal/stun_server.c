@@ -90,6 +90,21 @@ size_t stun_server_answer(struct stun_server *s, const uint8_t *data, size_t len
 	return n;
 }
 
+/* A responder on [::] (a principal listening on both families) sees an IPv4 client as
+ * ::ffff:a.b.c.d: the client asked over IPv4, so it is told (and rate-limited by) its
+ * IPv4 address, not an IPv6 one it cannot use (nor a /64 all IPv4 clients share). */
+static void unmap_ipv4(struct ip_endpoint *e)
+{
+	static const uint8_t mapped_prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
+	if (e->addr.family != AF_INET6 ||
+	    memcmp(e->addr.bytes, mapped_prefix, sizeof mapped_prefix) != 0)
+		return;
+	memmove(e->addr.bytes, e->addr.bytes + 12, 4);
+	memset(e->addr.bytes + 4, 0, 12);
+	e->addr.family = AF_INET;
+}
+
 static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
 	static char slab[2048];
@@ -114,6 +129,7 @@ static void recv_cb(uv_udp_t *udp, ssize_t nread, const uv_buf_t *buf,
 		s->malformed++; /* larger than any request we would answer */
 		return;
 	}
+	unmap_ipv4(&from);
 	n = stun_server_answer(s, (const uint8_t *)buf->base, (size_t)nread, &from, out,
 			       sizeof out);
 	if (n == 0)
