@@ -52,6 +52,8 @@ struct api_server {
 	struct relay_link *relay;      /* the principal's relay (relay_link.h), or NULL */
 	bool has_stun;                 /* the STUN responder runs: where (register's reply) */
 	struct ip_endpoint stun;
+	bool has_stun_alternate;       /* and on a second port (same address) */
+	struct ip_endpoint stun_alternate;
 };
 
 /* Sets up the guessing defences: the back-off tables, and a dummy hash with the given

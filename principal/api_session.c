@@ -67,7 +67,9 @@ void register_handle(void *ctx, json_int_t id, const json_t *msg)
 	log_info("secondary %s registered LAN %s at %s", p->id.name, req.lan, endpoint);
 	struct pop_register_reply reply = {.secondary = p->id.name, .lan = req.lan,
 					   .nprefixes = req.nprefixes, .timers = timers(p->srv),
-					   .has_stun = p->srv->has_stun, .stun = p->srv->stun};
+					   .has_stun = p->srv->has_stun, .stun = p->srv->stun,
+					   .has_stun_alternate = p->srv->has_stun_alternate,
+					   .stun_alternate = p->srv->stun_alternate};
 
 	memcpy(reply.prefixes, req.prefixes, req.nprefixes * sizeof req.prefixes[0]);
 	api_reply_ok(p, id, pop_register_reply_encode(&reply));

@@ -1,6 +1,7 @@
 /* `insel-principal serve`: reads the configuration (a file, see
  * deploy/principal.conf.example, and/or flags that override it) and runs the daemon. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -32,6 +33,7 @@ static const struct cfg_key schema[] = {
 	{"principal", "issue_validity", CFG_DURATION, 0, 60000, 36500LL * 86400000, "365d"},
 	{"principal", "expiry_warning", CFG_DURATION, 0, 1000, 36500LL * 86400000, "30d"},
 	{"stun", "listen", CFG_STRING, 0, 0, 0, NULL},
+	{"stun", "alternate_port", CFG_STRING, 0, 0, 0, NULL},
 	{"relay", "listen", CFG_STRING, 0, 0, 0, NULL},
 	{"relay", "public", CFG_ENDPOINT, 0, 0, 0, NULL},
 	{"relay", "program", CFG_PATH, 0, 0, 0, NULL},
@@ -120,6 +122,29 @@ static int resolve_stun(struct cli *c, const struct cfg *cfg, struct serve_optio
 	}
 	if (ip_endpoint_parse(v, &o->stun_listen))
 		return cli_usage_error(c, "--stun-listen: '%s' is not ADDRESS:PORT or off", v);
+	return 0;
+}
+
+/* The responder's second port: --stun-alternate-port, else [stun] alternate_port, a port
+ * or "off"; by default 3480 (ephemeral when the responder's own port is). */
+static int resolve_stun_alternate(struct cli *c, const struct cfg *cfg,
+				  struct serve_options *o)
+{
+	const char *v = cli_opt(c, "--stun-alternate-port");
+	if (!v && cfg)
+		v = cfg_str(cfg, "stun", "alternate_port");
+	char *end;
+	unsigned long port;
+
+	o->stun_alternate = o->stun && (!v || strcmp(v, "off") != 0);
+	o->stun_alternate_explicit = v != NULL;
+	o->stun_alternate_port = o->stun_listen.port ? STUN_DEFAULT_ALTERNATE_PORT : 0;
+	if (!o->stun_alternate || !v)
+		return 0;
+	port = strtoul(v, &end, 10);
+	if (!*v || *end || port > 65535)
+		return cli_usage_error(c, "--stun-alternate-port: '%s' is not a port or off", v);
+	o->stun_alternate_port = (uint16_t)port;
 	return 0;
 }
 
@@ -222,7 +247,8 @@ static int resolve(struct cli *c, const struct cfg *cfg, struct serve_options *o
 	if (o->seccomp && strcmp(o->seccomp, "on") && strcmp(o->seccomp, "off") &&
 	    strcmp(o->seccomp, "log"))
 		return cli_usage_error(c, "seccomp must be on, off or log");
-	if ((rc = resolve_stun(c, cfg, o)) || (rc = resolve_relay(c, cfg, o)))
+	if ((rc = resolve_stun(c, cfg, o)) || (rc = resolve_stun_alternate(c, cfg, o)) ||
+	    (rc = resolve_relay(c, cfg, o)))
 		return rc;
 	return resolve_lifecycle(c, cfg, o);
 }
@@ -234,7 +260,8 @@ int serve_main(int argc, char **argv)
 					   "--max-connections", "--max-pending",
 					   "--max-pending-per-source", "--handshake-timeout",
 					   "--issuing-ca-key", "--issue-validity", "--expiry-warning",
-					   "--stun-listen", "--relay-listen", NULL};
+					   "--stun-listen", "--stun-alternate-port",
+					   "--relay-listen", NULL};
 	struct cli c = {.db_path = DB_DEFAULT_PATH,
 			.usage = "[--config FILE] [--listen ADDR:PORT] [--ca FILE] [--cert FILE] "
 				 "[--key FILE] [--down-after DURATION] [--heartbeat DURATION] "
@@ -242,7 +269,7 @@ int serve_main(int argc, char **argv)
 				 "[--max-pending-per-source N] [--handshake-timeout DURATION] "
 				 "[--issuing-ca-key FILE] [--issue-validity DURATION] "
 				 "[--expiry-warning DURATION] [--stun-listen ADDR:PORT|off] "
-				 "[--relay-listen ADDR:PORT|off]"};
+				 "[--stun-alternate-port PORT|off] [--relay-listen ADDR:PORT|off]"};
 	struct serve_options o = {0};
 	struct cfg cfg = {0};
 	bool have_cfg = false;

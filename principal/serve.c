@@ -350,6 +350,33 @@ static int start_lifecycle(struct daemon *d, const struct serve_options *o)
 	return rc;
 }
 
+/* The responder's second port, on the same address: like the first, fatal only when
+ * configured. */
+static int start_stun_alternate(struct daemon *d, const struct serve_options *o)
+{
+	struct ip_endpoint at = o->stun_listen;
+	int rc;
+
+	if (!o->stun_alternate)
+		return 0;
+	at.port = o->stun_alternate_port;
+	rc = stun_server_add_port(&d->stun, &d->loop, &at);
+	if (rc) {
+		if (o->stun_alternate_explicit)
+			log_error("cannot answer STUN on port %u: %s", at.port, uv_strerror(rc));
+		else
+			log_warn("STUN on one port only: cannot bind port %u (%s); set [stun] "
+				 "alternate_port", at.port, uv_strerror(rc));
+		return o->stun_alternate_explicit ? rc : 0;
+	}
+	d->api.has_stun_alternate = true;
+	d->api.stun_alternate = d->api.stun;
+	d->api.stun_alternate.port = stun_server_port(&d->stun, 1);
+	log_info("answering STUN on the alternate UDP port %u too",
+		 d->api.stun_alternate.port);
+	return 0;
+}
+
 /* The STUN responder. When its address was only defaulted, a port already taken (by
  * another STUN server on this host, say) is worth a warning, not a principal that will
  * not start; when configured, it is fatal. */
@@ -376,10 +403,10 @@ static int start_stun(struct daemon *d, const struct serve_options *o)
 	/* Secondaries learn it at registration, for their calls' auxiliaries. */
 	d->api.has_stun = true;
 	d->api.stun = o->stun_listen;
-	d->api.stun.port = stun_server_port(&d->stun);
+	d->api.stun.port = stun_server_port(&d->stun, 0);
 	log_info("answering STUN Binding requests on %s (UDP port %u)", ep,
-		 stun_server_port(&d->stun));
-	return 0;
+		 stun_server_port(&d->stun, 0));
+	return start_stun_alternate(d, o);
 }
 
 /* ---- the relay ---- */

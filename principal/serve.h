@@ -25,6 +25,9 @@ struct serve_options {
 	bool stun;                 /* answer STUN Binding requests on stun_listen */
 	bool stun_explicit;        /* stun_listen was configured: failing to bind is fatal */
 	struct ip_endpoint stun_listen;
+	bool stun_alternate;       /* answer on a second port too (stun_alternate_port) */
+	bool stun_alternate_explicit;
+	uint16_t stun_alternate_port;  /* 0: ephemeral */
 	bool relay;                /* run insel-relay (docs/relay.md) on relay_listen */
 	bool relay_explicit;       /* relay_listen was configured: failing to start is fatal */
 	struct ip_endpoint relay_listen;

@@ -7,6 +7,7 @@
  * and keeps no state beyond the rate table. */
 #include "stun_server.h"
 
+#include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -140,33 +141,44 @@ static void recv_cb(uv_udp_t *udp, ssize_t nread, const uv_buf_t *buf,
 		s->answered--;
 }
 
-int stun_server_start(struct stun_server *s, uv_loop_t *loop, const struct ip_endpoint *at,
-		      uint64_t (*clock_ms)(void))
+int stun_server_add_port(struct stun_server *s, uv_loop_t *loop, const struct ip_endpoint *at)
 {
 	struct sockaddr_storage ss;
+	uv_udp_t *udp;
 	int rc;
 
-	memset(s, 0, sizeof *s);
-	s->clock_ms = clock_ms;
+	if (s->nsockets >= STUN_SOCKETS)
+		return -ENOSPC;
+	udp = &s->udp[s->nsockets];
 	ip_endpoint_to_sockaddr(at, &ss);
-	if ((rc = uv_udp_init(loop, &s->udp)))
+	if ((rc = uv_udp_init(loop, udp)))
 		return rc;
-	s->udp.data = s;
-	if ((rc = uv_udp_bind(&s->udp, (const struct sockaddr *)&ss, 0)) ||
-	    (rc = uv_udp_recv_start(&s->udp, alloc_cb, recv_cb))) {
-		uv_close((uv_handle_t *)&s->udp, NULL);
+	udp->data = s;
+	if ((rc = uv_udp_bind(udp, (const struct sockaddr *)&ss, 0)) ||
+	    (rc = uv_udp_recv_start(udp, alloc_cb, recv_cb))) {
+		uv_close((uv_handle_t *)udp, NULL);
 		return rc;
 	}
+	s->nsockets++;
 	return 0;
 }
 
-uint16_t stun_server_port(const struct stun_server *s)
+int stun_server_start(struct stun_server *s, uv_loop_t *loop, const struct ip_endpoint *at,
+		      uint64_t (*clock_ms)(void))
+{
+	memset(s, 0, sizeof *s);
+	s->clock_ms = clock_ms;
+	return stun_server_add_port(s, loop, at);
+}
+
+uint16_t stun_server_port(const struct stun_server *s, unsigned i)
 {
 	struct sockaddr_storage ss;
 	struct ip_endpoint e;
 	int len = sizeof ss;
 
-	if (uv_udp_getsockname(&s->udp, (struct sockaddr *)&ss, &len) ||
+	if (i >= s->nsockets ||
+	    uv_udp_getsockname(&s->udp[i], (struct sockaddr *)&ss, &len) ||
 	    ip_endpoint_from_sockaddr((struct sockaddr *)&ss, &e))
 		return 0;
 	return e.port;
@@ -177,5 +189,7 @@ void stun_server_close(struct stun_server *s)
 	log_info("STUN: %llu answered, %llu malformed, %llu over the rate limit",
 		 (unsigned long long)s->answered, (unsigned long long)s->malformed,
 		 (unsigned long long)s->rate_limited);
-	uv_close((uv_handle_t *)&s->udp, NULL);
+	for (unsigned i = 0; i < s->nsockets; i++)
+		uv_close((uv_handle_t *)&s->udp[i], NULL);
+	s->nsockets = 0;
 }

@@ -10,6 +10,11 @@
 #include "addr.h"
 
 #define STUN_DEFAULT_PORT 3478
+/* A second port answering the same way: a gateway asking both learns whether its NAT maps
+ * each destination to a port of its own (endpoint-dependent mapping), which decides
+ * whether hole punching can work before any probe is sent. */
+#define STUN_DEFAULT_ALTERNATE_PORT 3480
+#define STUN_SOCKETS 2
 /* Per source (an IPv4 address or an IPv6 /64): a burst, then a steady rate per second. */
 #define STUN_RATE_BURST 20
 #define STUN_RATE_PER_SECOND 10
@@ -22,7 +27,8 @@ struct stun_rate_slot {
 };
 
 struct stun_server {
-	uv_udp_t udp;
+	uv_udp_t udp[STUN_SOCKETS];
+	unsigned nsockets;       /* the main port, and the alternate one if it runs */
 	uint64_t (*clock_ms)(void);
 	uint64_t answered;
 	uint64_t malformed;      /* not a well-formed Binding request */
@@ -33,8 +39,11 @@ struct stun_server {
 /* Binds the port on loop and starts answering; 0 or -errno (the port is closed again). */
 int stun_server_start(struct stun_server *s, uv_loop_t *loop, const struct ip_endpoint *at,
 		      uint64_t (*clock_ms)(void));
-/* The bound port (0 if not running). */
-uint16_t stun_server_port(const struct stun_server *s);
+/* Answers on a second port too, with the same rate limit per source (a spoofed victim
+ * gets at most twice the bound of one port); 0 or -errno (then only the first runs). */
+int stun_server_add_port(struct stun_server *s, uv_loop_t *loop, const struct ip_endpoint *at);
+/* The bound port of socket i (0: the main one, 1: the alternate); 0 if not running. */
+uint16_t stun_server_port(const struct stun_server *s, unsigned i);
 void stun_server_close(struct stun_server *s);
 
 /* The answer to one datagram from `from`, written into out (cap bytes): its length, or 0

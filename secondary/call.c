@@ -546,8 +546,11 @@ static void stun_servers(const struct secondary *s, struct aux_bind_request *req
 
 	req->nstun = 0;
 	req->stun_timeout_ms = (uint32_t)s->cfg.stun_timeout_ms;
-	if (s->cfg.stun_principal && l->has_stun)
+	if (s->cfg.stun_principal && l->has_stun) {
 		req->stun[req->nstun++] = l->stun;
+		if (l->has_stun_alternate)
+			req->stun[req->nstun++] = l->stun_alternate;
+	}
 	for (size_t i = 0; i < s->cfg.nstun && req->nstun < AUX_STUN_MAX; i++)
 		req->stun[req->nstun++] = s->cfg.stun[i];
 }

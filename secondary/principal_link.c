@@ -280,9 +280,13 @@ static void take_stun(struct principal_link *l, const struct pop_register_reply 
 	l->stun = r->stun;
 	if (addr_unspecified(&l->stun.addr))
 		l->stun.addr = cfg->principal.addr;
+	l->has_stun_alternate = r->has_stun_alternate;
+	l->stun_alternate = r->stun_alternate;
+	l->stun_alternate.addr = l->stun.addr;  /* the same responder: the same address */
 	if (cfg->stun_principal)
-		log_info("the principal answers STUN at %s",
-			 ip_endpoint_format(&l->stun, text, sizeof text));
+		log_info("the principal answers STUN at %s%s", ip_endpoint_format(&l->stun, text,
+										   sizeof text),
+			 l->has_stun_alternate ? " and on its alternate port" : "");
 }
 
 static void register_reply(void *ctx, const json_t *reply, int err)

@@ -144,6 +144,8 @@ struct principal_link {
 	unsigned heartbeats;
 	bool has_stun;           /* the principal answers STUN there (its register reply) */
 	struct ip_endpoint stun;
+	bool has_stun_alternate; /* and on a second port: the NAT's mapping behaviour */
+	struct ip_endpoint stun_alternate;
 };
 
 void principal_link_start(struct principal_link *l, struct secondary *s);

@@ -115,6 +115,10 @@ struct pop_register_reply {
 	 * responder runs; an unspecified address means the one the secondary reaches it at. */
 	bool has_stun;
 	struct ip_endpoint stun;
+	/* "stun_alternate":"ADDR:PORT", the same responder on a second port: asking both
+	 * tells an endpoint-dependent NAT mapping from an independent one. */
+	bool has_stun_alternate;
+	struct ip_endpoint stun_alternate;
 };
 json_t *pop_register_reply_encode(const struct pop_register_reply *r);
 int pop_register_reply_decode(const json_t *msg, struct pop_register_reply *out,

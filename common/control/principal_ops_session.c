@@ -96,6 +96,14 @@ int pop_register_req_decode(const json_t *msg, struct pop_register_req *out,
 	return 0;
 }
 
+static void put_stun(json_t *j, const char *key, bool has, const struct ip_endpoint *at)
+{
+	char text[IP_STRLEN];
+
+	if (has)
+		json_object_set_new(j, key, json_string(ip_endpoint_format(at, text, sizeof text)));
+}
+
 json_t *pop_register_reply_encode(const struct pop_register_reply *r)
 {
 	json_t *j = json_object();
@@ -104,29 +112,26 @@ json_t *pop_register_reply_encode(const struct pop_register_reply *r)
 	json_object_set_new(j, "secondary", json_string(r->secondary));
 	json_object_set_new(j, "lan", json_string(r->lan));
 	json_object_set_new(j, "prefixes", prefix_list_to_json(r->prefixes, r->nprefixes));
-	if (r->has_stun) {
-		char text[IP_STRLEN];
-
-		json_object_set_new(j, "stun", json_string(ip_endpoint_format(&r->stun, text,
-									      sizeof text)));
-	}
+	put_stun(j, "stun", r->has_stun, &r->stun);
+	put_stun(j, "stun_alternate", r->has_stun_alternate, &r->stun_alternate);
 	return j;
 }
 
-/* "stun", optional: ADDR:PORT with a non-zero port. */
-static int get_stun(const json_t *msg, struct pop_register_reply *out, char why[POP_WHY_LEN])
+/* A STUN endpoint, optional: ADDR:PORT with a non-zero port. */
+static int get_stun(const json_t *msg, const char *key, bool *has, struct ip_endpoint *at,
+		    char why[POP_WHY_LEN])
 {
 	const char *text;
 
-	if (msg_get_str_opt(msg, "stun", NULL, &text))
+	if (msg_get_str_opt(msg, key, NULL, &text))
 		return pop_field_fail(why);
 	if (!text)
 		return 0;
-	if (ip_endpoint_parse(text, &out->stun) || out->stun.port == 0) {
-		msg_bad_field("stun", "must be ADDRESS:PORT with a non-zero port");
+	if (ip_endpoint_parse(text, at) || at->port == 0) {
+		msg_bad_field(key, "must be ADDRESS:PORT with a non-zero port");
 		return pop_field_fail(why);
 	}
-	out->has_stun = true;
+	*has = true;
 	return 0;
 }
 
@@ -139,7 +144,9 @@ int pop_register_reply_decode(const json_t *msg, struct pop_register_reply *out,
 	if (msg_get_str(msg, "secondary", &out->secondary) || msg_get_str(msg, "lan", &out->lan))
 		return pop_field_fail(why);
 	rc = pop_get_prefixes(msg, "prefixes", out->prefixes, &out->nprefixes, why);
-	rc = rc ? rc : get_stun(msg, out, why);
+	rc = rc ? rc : get_stun(msg, "stun", &out->has_stun, &out->stun, why);
+	rc = rc ? rc : get_stun(msg, "stun_alternate", &out->has_stun_alternate,
+				&out->stun_alternate, why);
 	return rc ? rc : pop_get_timers(msg, &out->timers, why);
 }
 

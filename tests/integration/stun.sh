@@ -38,9 +38,12 @@ free_udp_port() {
 "$P" pki init --dir "$tmp/ca" --org insel-test >/dev/null || exit 1
 "$P" pki issue --dir "$tmp/ca" --role principal --name principal >/dev/null || exit 1
 stun_port=$(free_udp_port)
+alt_port=$(free_udp_port)
+while [ "$alt_port" = "$stun_port" ]; do alt_port=$(free_udp_port); done
 "$P" serve --db "$tmp/p.db" --listen 127.0.0.1:0 --ca "$tmp/ca/ca.crt" \
 	--cert "$tmp/ca/principal.crt" --key "$tmp/ca/principal.key" \
-	--stun-listen "127.0.0.1:$stun_port" --port-file "$tmp/port" 2>>"$tmp/principal.log" &
+	--stun-listen "127.0.0.1:$stun_port" --stun-alternate-port "$alt_port" \
+	--port-file "$tmp/port" 2>>"$tmp/principal.log" &
 pid=$!
 for _ in $(seq 100); do
 	[ -s "$tmp/port" ] && break
@@ -167,6 +170,13 @@ failures=$((failures + $(grep -c '^FAIL:' <<<"$out")))
 out=$("$Q" "127.0.0.1:$stun_port" 2>&1)
 local_ep=$(sed -n 's/.* local \([^ ]*\).*/\1/p' <<<"$out")
 check "stun-query is answered with its own address ($out)" \
+	grep -q "^mapped $local_ep local $local_ep fingerprint$" <<<"$out"
+# The alternate port answers the same way (a gateway compares the two mappings).
+check "the log names the alternate port" \
+	grep -q "answering STUN on the alternate UDP port $alt_port" "$tmp/principal.log"
+out=$("$Q" "127.0.0.1:$alt_port" 2>&1)
+local_ep=$(sed -n 's/.* local \([^ ]*\).*/\1/p' <<<"$out")
+check "the alternate port answers with the asker's address ($out)" \
 	grep -q "^mapped $local_ep local $local_ep fingerprint$" <<<"$out"
 
 kill -TERM "$pid"

@@ -175,6 +175,20 @@ static void session_round_trip(void **state)
 	json_object_set_new(j, "stun", json_integer(3478));
 	assert_int_equal(pop_register_reply_decode(j, &rr2, why), INSEL_E_BAD_FIELD);
 	json_decref(j);
+	/* And its second port, which tells the NAT's mapping behaviour. */
+	assert_false(rr2.has_stun_alternate);
+	rr.has_stun_alternate = true;
+	assert_int_equal(ip_endpoint_parse("198.18.0.1:3480", &rr.stun_alternate), 0);
+	j = as_reply(pop_register_reply_encode(&rr));
+	assert_string_equal(json_string_value(json_object_get(j, "stun_alternate")),
+			    "198.18.0.1:3480");
+	assert_int_equal(pop_register_reply_decode(j, &rr2, why), 0);
+	assert_true(rr2.has_stun_alternate);
+	assert_same_endpoint(&rr2.stun_alternate, &rr.stun_alternate);
+	json_object_set_new(j, "stun_alternate", json_string("nonsense"));
+	assert_int_equal(pop_register_reply_decode(j, &rr2, why), INSEL_E_BAD_FIELD);
+	assert_non_null(strstr(why, "stun_alternate"));
+	json_decref(j);
 
 	struct pop_timers t = {10000, 30000}, t2;
 
