@@ -1,6 +1,7 @@
 /* Helpers shared by the operator subcommands (see cli.h). */
 #include "cli.h"
 
+#include <assert.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,10 +80,14 @@ static size_t verb_table(const char *const *value_opts, const char *const *flags
 {
 	size_t n = 0;
 
-	for (size_t i = 0; value_opts && value_opts[i] && n < max; i++)
+	size_t i, j;
+
+	for (i = 0; value_opts && value_opts[i] && n < max; i++)
 		out[n++] = (struct opt){value_opts[i], true, NULL, NULL};
-	for (size_t i = 0; flags && flags[i] && n < max; i++)
-		out[n++] = (struct opt){flags[i], false, NULL, NULL};
+	for (j = 0; flags && flags[j] && n < max; j++)
+		out[n++] = (struct opt){flags[j], false, NULL, NULL};
+	/* A verb with more would find its last options "unknown": raise CLI_MAX_OPTS. */
+	assert(!(value_opts && value_opts[i]) && !(flags && flags[j]));
 	return n;
 }
 

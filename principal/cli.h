@@ -14,7 +14,7 @@
 
 #define CLI_MAX_POS 8
 #define CLI_MAX_VALS 32
-#define CLI_MAX_OPTS 16   /* a verb's own options and flags */
+#define CLI_MAX_OPTS 32   /* a verb's own options and flags */
 
 struct cli {
 	char prog[96];       /* "insel-principal lan add", for messages */
