@@ -146,6 +146,16 @@ struct tls_server_counts {
 void tls_server_counts(const struct tls_server *s, struct tls_server_counts *out);
 /* The port actually bound (useful with port 0). */
 uint16_t tls_server_port(const struct tls_server *s);
+/* Connection reversal and splicing (docs/nat.md): a peer connection may start with a
+ * short preamble (preamble.h) before its TLS. On a server given this callback, an
+ * accepted stream whose first byte is not a TLS handshake record (0x16) is shown to fn,
+ * with every byte received so far, before any TLS: fn returns 0 to wait for more (at most
+ * TLS_PREAMBLE_MAX bytes), a negative error to refuse the connection, or the number of
+ * bytes the preamble took, once it has decided what the connection is (typically by
+ * calling tls_conn_become_client and setting the owner's callbacks). A stream that starts
+ * with a TLS record is served as usual. */
+typedef int (*tls_preamble_fn)(struct tls_conn *c, const uint8_t *data, size_t len);
+void tls_server_set_preamble(struct tls_server *s, tls_preamble_fn fn);
 /* Stops listening; open connections are not affected. */
 void tls_server_close(struct tls_server *s);
 
@@ -159,6 +169,19 @@ int tls_connect_from(uv_loop_t *loop, struct tls_creds *creds, const struct ip_a
 		     const struct ip_endpoint *to, enum pki_role expect_role,
 		     const char *expect_name, const struct tls_conn_callbacks *cb, void *data,
 		     struct tls_conn **out);
+
+/* Connects, writes the preamble's bytes, then handshakes as the TLS server (as_server:
+ * the end of a reversed or spliced connection that was called) or client, expecting a
+ * peer of peer_role (and name, unless NULL). The handshake deadline covers it all. */
+int tls_connect_preamble(uv_loop_t *loop, struct tls_creds *creds,
+			 const struct ip_endpoint *to, const void *preamble, size_t len,
+			 bool as_server, enum pki_role peer_role, const char *expect_name,
+			 const struct tls_conn_callbacks *cb, void *data, struct tls_conn **out);
+/* An accepted connection, still before its handshake (from a preamble callback), is to
+ * be the TLS client instead, expecting a server of that role and name: the connection
+ * was dialled back by the party this side called. 0, or a negative error. */
+int tls_conn_become_client(struct tls_conn *c, enum pki_role expect_role,
+			   const char *expect_name);
 
 void tls_conn_set_callbacks(struct tls_conn *c, const struct tls_conn_callbacks *cb,
 			    void *data);

@@ -20,6 +20,7 @@
 #include "err.h"
 #include "log.h"
 #include "msg_codec.h"
+#include "preamble.h"
 #include "tls_conn_priv.h"
 
 #define TLS_IN_MAX (256 * 1024)   /* ciphertext read but not yet decrypted */
@@ -324,12 +325,40 @@ static void handshake_step(struct tls_conn *c)
 	report_ready(c, 0);
 }
 
+/* An accepted stream that may begin with a preamble: whether the handshake may go on now
+ * (a TLS record came first, or the owner's callback took its preamble). */
+static bool preamble_done(struct tls_conn *c)
+{
+	size_t avail = c->in.len - c->in_off;
+	int rc;
+
+	if (avail == 0)
+		return false;
+	if (c->in.data[c->in_off] == PREAMBLE_TLS_RECORD) {
+		c->preamble = NULL;
+		return true;
+	}
+	rc = c->preamble(c, c->in.data + c->in_off, avail);
+	if (c->state == CONN_CLOSING)
+		return false;
+	if (rc < 0 || (rc == 0 && avail >= TLS_PREAMBLE_MAX) || (size_t)rc > avail) {
+		tls_conn_fail(c, INSEL_E_PROTOCOL, "the peer sent neither TLS nor a valid "
+			      "preamble");
+		return false;
+	}
+	if (rc == 0)
+		return false;
+	c->in_off += (size_t)rc;
+	c->preamble = NULL;
+	return true;
+}
+
 /* Advances whatever can advance with the bytes at hand, then writes what that produced. */
 static void drive(struct tls_conn *c)
 {
 	int rc;
 
-	if (c->state == CONN_HANDSHAKE)
+	if (c->state == CONN_HANDSHAKE && (!c->preamble || preamble_done(c)))
 		handshake_step(c);
 	if (c->state == CONN_OPEN)
 		read_records(c);
@@ -441,6 +470,34 @@ static void connect_cb(uv_connect_t *req, int status)
 	drive(c);  /* sends the ClientHello */
 }
 
+int tls_conn_become_client(struct tls_conn *c, enum pki_role expect_role,
+			   const char *expect_name)
+{
+	struct tls_creds *creds = (struct tls_creds *)c->policy.creds;
+	gnutls_session_t session;
+	int rc;
+
+	if (c->state != CONN_HANDSHAKE)
+		return INSEL_E_CLOSED;
+	if (expect_name && !pki_name_valid(expect_name))
+		return INSEL_E_BAD_FIELD;
+	/* Nothing has reached the server session yet: it is replaced whole. */
+	rc = tls_policy_init(&c->policy, creds, &expect_role, 1, expect_name);
+	if (rc == 0)
+		rc = tls_session_new(&session, creds, false, &c->policy, GNUTLS_NONBLOCK);
+	if (rc) {
+		tls_conn_fail(c, rc, "cannot start the TLS client end");
+		return rc;
+	}
+	tls_session_free(c->session, creds);
+	c->session = session;
+	gnutls_transport_set_ptr(c->session, c);
+	gnutls_transport_set_push_function(c->session, push_cb);
+	gnutls_transport_set_pull_function(c->session, pull_cb);
+	gnutls_transport_set_pull_timeout_function(c->session, pull_timeout_cb);
+	return 0;
+}
+
 int tls_connect(uv_loop_t *loop, struct tls_creds *creds, const struct ip_endpoint *to,
 		enum pki_role expect_role, const char *expect_name,
 		const struct tls_conn_callbacks *cb, void *data, struct tls_conn **out)
@@ -459,10 +516,11 @@ static int bind_source(struct tls_conn *c, const struct ip_addr *from)
 	return uv_tcp_bind(&c->tcp, (struct sockaddr *)&ss, 0);
 }
 
-int tls_connect_from(uv_loop_t *loop, struct tls_creds *creds, const struct ip_addr *from,
-		     const struct ip_endpoint *to, enum pki_role expect_role,
-		     const char *expect_name, const struct tls_conn_callbacks *cb, void *data,
-		     struct tls_conn **out)
+/* A connection that dials: the TLS client (or, after a preamble, either end). */
+static int dial(uv_loop_t *loop, struct tls_creds *creds, const struct ip_addr *from,
+		const struct ip_endpoint *to, const void *preamble, size_t len, bool as_server,
+		enum pki_role expect_role, const char *expect_name,
+		const struct tls_conn_callbacks *cb, void *data, struct tls_conn **out)
 {
 	struct sockaddr_storage ss;
 	struct tls_conn *c;
@@ -470,9 +528,14 @@ int tls_connect_from(uv_loop_t *loop, struct tls_creds *creds, const struct ip_a
 
 	if (expect_name && !pki_name_valid(expect_name))
 		return INSEL_E_BAD_FIELD;
-	c = tls_conn_new(loop, creds, false, &expect_role, 1, expect_name);
+	c = tls_conn_new(loop, creds, as_server, &expect_role, 1, expect_name);
 	if (!c)
 		return -ENOMEM;
+	/* The preamble goes out first, ahead of whatever the handshake writes. */
+	if (len && buf_append(&c->out, preamble, len) != 0) {
+		tls_conn_close(c, -ENOMEM);
+		return -ENOMEM;
+	}
 	ip_endpoint_to_sockaddr(to, &ss);
 	c->connect_req.data = c;
 	if (from)
@@ -487,6 +550,24 @@ int tls_connect_from(uv_loop_t *loop, struct tls_creds *creds, const struct ip_a
 	tls_conn_set_callbacks(c, cb, data);
 	*out = c;
 	return 0;
+}
+
+int tls_connect_from(uv_loop_t *loop, struct tls_creds *creds, const struct ip_addr *from,
+		     const struct ip_endpoint *to, enum pki_role expect_role,
+		     const char *expect_name, const struct tls_conn_callbacks *cb, void *data,
+		     struct tls_conn **out)
+{
+	return dial(loop, creds, from, to, NULL, 0, false, expect_role, expect_name, cb, data,
+		    out);
+}
+
+int tls_connect_preamble(uv_loop_t *loop, struct tls_creds *creds,
+			 const struct ip_endpoint *to, const void *preamble, size_t len,
+			 bool as_server, enum pki_role peer_role, const char *expect_name,
+			 const struct tls_conn_callbacks *cb, void *data, struct tls_conn **out)
+{
+	return dial(loop, creds, NULL, to, preamble, len, as_server, peer_role, expect_name,
+		    cb, data, out);
 }
 
 /* ---- connection accessors and sending ---- */

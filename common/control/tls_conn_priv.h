@@ -50,7 +50,14 @@ struct tls_conn {
 	bool authenticated;
 	bool spoke;            /* the peer has sent at least one byte */
 	uint64_t accepted_ms;  /* uv_now() at accept */
+	/* Accepted connections of a server that takes preambles (tls_server_set_preamble):
+	 * called with the first bytes until it decides; NULL once it has, or for a stream
+	 * that began with a TLS record. */
+	tls_preamble_fn preamble;
 };
+
+/* The most bytes a preamble callback may leave undecided. */
+#define TLS_PREAMBLE_MAX 64
 
 /* ---- tls_conn.c, for the server ---- */
 

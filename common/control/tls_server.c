@@ -27,6 +27,7 @@ struct tls_server {
 	enum pki_role roles[TLS_MAX_ROLES];
 	size_t nroles;
 	tls_accept_fn on_accept;
+	tls_preamble_fn preamble;       /* accepted streams may start with a preamble */
 	void *data;
 	uint16_t port;
 	struct tls_server_limits limits;
@@ -244,6 +245,7 @@ static void on_connection(uv_stream_t *listener, int status)
 		refuse(c);
 		return;
 	}
+	c->preamble = s->preamble;
 	if (tls_conn_start_io(c) != 0) {
 		tls_conn_close(c, INSEL_E_CLOSED);
 		return;
@@ -256,6 +258,11 @@ static void on_connection(uv_stream_t *listener, int status)
 void tls_server_set_limits(struct tls_server *s, const struct tls_server_limits *l)
 {
 	s->limits = *l;
+}
+
+void tls_server_set_preamble(struct tls_server *s, tls_preamble_fn fn)
+{
+	s->preamble = fn;
 }
 
 void tls_server_counts(const struct tls_server *s, struct tls_server_counts *out)

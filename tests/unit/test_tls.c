@@ -21,6 +21,7 @@
 #include "err.h"
 #include "msg.h"
 #include "pki.h"
+#include "preamble.h"
 #include "tls.h"
 
 #define LABEL "EXPORTER-insel-test"
@@ -310,6 +311,77 @@ static void handshake_and_messages(void **state)
 	assert_int_equal(p.srv.closes, 1);
 	assert_int_equal(p.cli.closes, 1);
 	assert_int_equal(p.srv.close_reason, INSEL_E_CLOSED);
+}
+
+/* Connection reversal: the party called dials the caller's listener, writes a preamble,
+ * and is the TLS server; the listener's preamble callback makes its accepted end the
+ * TLS client, which checks the dialler's name as a caller would. Each side sees the
+ * other's certificate and the exporter agrees. Bytes that are neither TLS nor a
+ * preamble are refused before any handshake. */
+static int take_preamble(struct tls_conn *c, const uint8_t *data, size_t len)
+{
+	struct pair *p = tls_conn_data(c);
+	struct preamble pre;
+	int n = preamble_decode(data, len, &pre);
+
+	if (n <= 0)
+		return n;
+	if (pre.call_id != 42 || pre.end != PREAMBLE_CALLEE)
+		return INSEL_E_REFUSED;
+	assert_int_equal(tls_conn_become_client(c, PKI_ROLE_SECONDARY, "lan-b"), 0);
+	tls_conn_set_callbacks(c, &cli_cb, p);
+	return n;
+}
+
+static void reversed_after_preamble(void **state)
+{
+	static const enum pki_role roles[] = {PKI_ROLE_SECONDARY};
+	struct preamble pre = {.end = PREAMBLE_CALLEE, .call_id = 42};
+	uint8_t bytes[PREAMBLE_LEN];
+	struct pair p = {.burst = 2};
+	struct ip_endpoint to;
+	struct tls_conn *c;
+
+	(void)state;
+	start_server(&p, "lan-a", roles, 1);
+	tls_server_set_preamble(p.server, take_preamble);
+	p.client_creds = creds_for("ca", "lan-b");
+	server_endpoint(&p, &to);
+	preamble_encode(&pre, bytes);
+	assert_int_equal(tls_connect_preamble(&p.loop, p.client_creds, &to, bytes, sizeof bytes,
+					      true, PKI_ROLE_SECONDARY, "lan-a", &srv_cb, &p,
+					      &c), 0);
+	finish(&p);
+	assert_int_equal(p.cli.ready_status, 0);
+	assert_int_equal(p.srv.ready_status, 0);
+	assert_string_equal(p.cli.peer.name, "lan-b");
+	assert_string_equal(p.srv.peer.name, "lan-a");
+	assert_int_equal(p.srv.messages, 2);
+	assert_int_equal(p.cli.messages, 2);
+	assert_memory_equal(p.srv.key, p.cli.key, sizeof p.srv.key);
+}
+
+static void bad_preamble_refused(void **state)
+{
+	static const enum pki_role roles[] = {PKI_ROLE_SECONDARY};
+	struct preamble pre = {.end = PREAMBLE_CALLER, .call_id = 42};
+	uint8_t bytes[PREAMBLE_LEN];
+	struct pair p = {0};
+	struct ip_endpoint to;
+	struct tls_conn *c;
+
+	(void)state;
+	start_server(&p, "lan-a", roles, 1);
+	tls_server_set_preamble(p.server, take_preamble);
+	p.client_creds = creds_for("ca", "lan-b");
+	server_endpoint(&p, &to);
+	preamble_encode(&pre, bytes);  /* the wrong end: the callback refuses it */
+	assert_int_equal(tls_connect_preamble(&p.loop, p.client_creds, &to, bytes, sizeof bytes,
+					      true, PKI_ROLE_SECONDARY, "lan-a", &srv_cb, &p,
+					      &c), 0);
+	finish(&p);
+	assert_int_not_equal(p.srv.ready_status, 0);
+	assert_int_equal(p.cli.ready_calls, 0);
 }
 
 /* A client that names its local address is seen from it (a host with several). */
@@ -1216,6 +1288,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(handshake_and_messages),
+		cmocka_unit_test(reversed_after_preamble),
+		cmocka_unit_test(bad_preamble_refused),
 		cmocka_unit_test(connect_from_given_address),
 		cmocka_unit_test(many_messages_in_one_read),
 		cmocka_unit_test(foreign_ca_refused),
