@@ -133,11 +133,14 @@ void pop_put_serving(json_t *obj, const struct pop_serving *s)
 	if (s->previous_fingerprint[0])
 		json_object_set_new(obj, "previous_fingerprint",
 				    json_string(s->previous_fingerprint));
+	json_object_set_new(obj, "reachable", s->reachable == POP_REACH_UNKNOWN ? json_null()
+					      : json_boolean(s->reachable == POP_REACH_YES));
 }
 
 int pop_get_serving(const json_t *msg, struct pop_serving *out, char why[POP_WHY_LEN])
 {
 	const json_t *beat = json_object_get(msg, "last_heartbeat");
+	const json_t *reachable = json_object_get(msg, "reachable");
 	char previous[POP_TEXT_MAX + 1];
 	int rc;
 
@@ -159,6 +162,13 @@ int pop_get_serving(const json_t *msg, struct pop_serving *out, char why[POP_WHY
 					"field 'last_heartbeat' must be an integer");
 		out->has_last_heartbeat = true;
 		out->last_heartbeat = json_integer_value(beat);
+	}
+	/* Absent (an older principal) or null: not known. */
+	if (reachable && !json_is_null(reachable)) {
+		if (!json_is_boolean(reachable))
+			return pop_fail(why, INSEL_E_BAD_FIELD,
+					"field 'reachable' must be true, false or null");
+		out->reachable = json_is_true(reachable) ? POP_REACH_YES : POP_REACH_NO;
 	}
 	return 0;
 }

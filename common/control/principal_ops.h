@@ -11,6 +11,7 @@
  *   principal_ops_records.c    call_start, call_end
  *   principal_ops_auth.c       verify_user, renew
  *   principal_ops_relay.c      relay (an allocation on the principal's relay for a call)
+ *   principal_ops_connect.c    connect and the dial_back notice (signalling across NAT)
  *
  * Conventions:
  * - A request encoder makes the whole frame ({"op":...,"id":N,...}); a reply encoder
@@ -56,6 +57,11 @@ struct pop_page {
 	int64_t limit;
 };
 
+/* Whether a secondary's peer endpoint can be dialled (docs/nat.md): as the principal
+ * found by dialling it back, or as the secondary declared ([peers] reachable). Unknown
+ * (null on the wire) until the check has answered; in a register request, "auto". */
+enum pop_reach { POP_REACH_UNKNOWN = 0, POP_REACH_YES, POP_REACH_NO };
+
 /* Which secondary serves a LAN, as lookup and the LAN entries of list say it. A field
  * the directory has no value for (a secondary that never registered) is "" here and
  * null on the wire. */
@@ -67,6 +73,7 @@ struct pop_serving {
 	char state[8];              /* "up", "down", "new" */
 	bool has_last_heartbeat;
 	int64_t last_heartbeat;     /* seconds since the epoch */
+	enum pop_reach reachable;   /* "reachable": true, false or null */
 };
 
 /* Whether fingerprint is the serving secondary's certificate, or the one it is being
@@ -100,6 +107,7 @@ struct pop_register_req {
 	struct ip_prefix prefixes[POP_MAX_PREFIXES];
 	size_t nprefixes;                 /* 1..POP_MAX_PREFIXES */
 	struct ip_endpoint endpoint;      /* the peer protocol's, port not 0 */
+	enum pop_reach reachable;         /* "reachable": "auto" (UNKNOWN), "yes", "no" */
 };
 json_t *pop_register_req_encode(json_int_t id, const struct pop_register_req *r);
 int pop_register_req_decode(const json_t *msg, struct pop_register_req *out,
@@ -215,6 +223,7 @@ struct pop_call_start_req {
 	const char *callee;
 	const char *callee_lan;  /* NULL if not known */
 	const json_t *channels;  /* array of at most POP_MAX_CALL_CHANNELS; NULL: none */
+	const char *signalling;  /* "direct", "reversed", "spliced"; NULL if not said */
 };
 json_t *pop_call_start_req_encode(json_int_t id, const struct pop_call_start_req *r);
 int pop_call_start_req_decode(const json_t *msg, struct pop_call_start_req *out,
@@ -294,5 +303,50 @@ struct pop_renew_reply {
 json_t *pop_renew_reply_encode(const struct pop_renew_reply *r);
 int pop_renew_reply_decode(const json_t *msg, struct pop_renew_reply *out,
 			   char why[POP_WHY_LEN]);
+
+/* ---- connect: signalling across NAT ----
+ * The caller's secondary cannot dial the callee's: it asks the principal to connect
+ * them. The principal answers with how (the callee dials the caller back, or both dial
+ * its splice port) and a one-time token, and tells the callee's secondary over its link
+ * with a dial_back notice. Both ends then start their TCP stream with the preamble
+ * (preamble.h) naming the call, their end and the token. */
+
+enum pop_signalling { POP_SIG_DIRECT = 1, POP_SIG_REVERSED, POP_SIG_SPLICED };
+const char *pop_signalling_name(enum pop_signalling s);
+/* 0 and the value, or INSEL_E_BAD_FIELD for another word. */
+int pop_signalling_parse(const char *name, enum pop_signalling *out);
+
+#define POP_TOKEN_LEN 16
+
+struct pop_connect_req {
+	uint64_t call_id;        /* "call": 16 hex digits, not 0 */
+	const char *callee_lan;  /* the LAN whose secondary is to be reached */
+	bool splice;             /* "splice": true asks for splicing at once (a reversal
+				  * did not arrive) */
+};
+json_t *pop_connect_req_encode(json_int_t id, const struct pop_connect_req *r);
+int pop_connect_req_decode(const json_t *msg, struct pop_connect_req *out,
+			   char why[POP_WHY_LEN]);
+
+struct pop_connect_reply {
+	enum pop_signalling mode;          /* "mode": "reversed" or "spliced" */
+	uint8_t token[POP_TOKEN_LEN];      /* "token": 32 hex digits */
+	struct ip_endpoint splice;         /* "splice": spliced only, where to dial */
+};
+json_t *pop_connect_reply_encode(const struct pop_connect_reply *r);
+int pop_connect_reply_decode(const json_t *msg, struct pop_connect_reply *out,
+			     char why[POP_WHY_LEN]);
+
+/* {"op":"dial_back",...}: a notice from the principal to the callee's secondary. */
+struct pop_dial_back {
+	uint64_t call_id;
+	const char *caller;                /* the caller's secondary (certificate name) */
+	enum pop_signalling mode;          /* reversed: dial the caller; spliced: the splice */
+	struct ip_endpoint to;             /* where to dial */
+	uint8_t token[POP_TOKEN_LEN];
+};
+json_t *pop_dial_back_notice_encode(const struct pop_dial_back *n);
+int pop_dial_back_notice_decode(const json_t *msg, struct pop_dial_back *out,
+				char why[POP_WHY_LEN]);
 
 #endif

@@ -18,6 +18,8 @@ json_t *pop_call_start_req_encode(json_int_t id, const struct pop_call_start_req
 		json_object_set_new(req, "callee_lan", json_string(r->callee_lan));
 	if (r->channels)
 		json_object_set(req, "channels", (json_t *)r->channels);
+	if (r->signalling)
+		json_object_set_new(req, "signalling", json_string(r->signalling));
 	return req;
 }
 
@@ -32,8 +34,14 @@ int pop_call_start_req_decode(const json_t *msg, struct pop_call_start_req *out,
 	    (rc = pop_get_text(msg, "caller", true, &out->caller, why)) ||
 	    (rc = pop_get_text(msg, "caller_lan", true, &out->caller_lan, why)) ||
 	    (rc = pop_get_text(msg, "callee", true, &out->callee, why)) ||
-	    (rc = pop_get_text(msg, "callee_lan", false, &out->callee_lan, why)))
+	    (rc = pop_get_text(msg, "callee_lan", false, &out->callee_lan, why)) ||
+	    (rc = pop_get_text(msg, "signalling", false, &out->signalling, why)))
 		return rc;
+	enum pop_signalling sig;
+
+	if (out->signalling && pop_signalling_parse(out->signalling, &sig))
+		return pop_fail(why, INSEL_E_BAD_FIELD, "field 'signalling' must be \"direct\", "
+				"\"reversed\" or \"spliced\"");
 	if (json_object_get(msg, "channels") &&
 	    msg_get_array(msg, "channels", POP_MAX_CALL_CHANNELS, &channels))
 		return pop_field_fail(why);

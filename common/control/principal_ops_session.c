@@ -69,6 +69,9 @@ json_t *pop_register_req_encode(json_int_t id, const struct pop_register_req *r)
 	json_object_set_new(req, "prefixes", prefix_list_to_json(r->prefixes, r->nprefixes));
 	json_object_set_new(req, "endpoint",
 			    json_string(ip_endpoint_format(&r->endpoint, text, sizeof text)));
+	if (r->reachable != POP_REACH_UNKNOWN)
+		json_object_set_new(req, "reachable",
+				    json_string(r->reachable == POP_REACH_YES ? "yes" : "no"));
 	return req;
 }
 
@@ -77,14 +80,22 @@ json_t *pop_register_req_encode(json_int_t id, const struct pop_register_req *r)
 int pop_register_req_decode(const json_t *msg, struct pop_register_req *out,
 			    char why[POP_WHY_LEN])
 {
-	const char *endpoint;
+	const char *endpoint, *reachable;
 	json_t *list;
 	int rc;
 
 	memset(out, 0, sizeof *out);
 	if (msg_get_str(msg, "lan", &out->lan) || msg_get_str(msg, "endpoint", &endpoint) ||
-	    msg_get_array(msg, "prefixes", POP_MAX_PREFIXES, &list))
+	    msg_get_array(msg, "prefixes", POP_MAX_PREFIXES, &list) ||
+	    msg_get_str_opt(msg, "reachable", "auto", &reachable))
 		return pop_field_fail(why);
+	if (strcmp(reachable, "yes") == 0)
+		out->reachable = POP_REACH_YES;
+	else if (strcmp(reachable, "no") == 0)
+		out->reachable = POP_REACH_NO;
+	else if (strcmp(reachable, "auto") != 0)
+		return pop_fail(why, INSEL_E_BAD_FIELD,
+				"field 'reachable' must be \"auto\", \"yes\" or \"no\"");
 	if (json_array_size(list) == 0)
 		return pop_fail(why, INSEL_E_BAD_FIELD, "field 'prefixes' must not be empty");
 	rc = pop_get_prefixes(msg, "prefixes", out->prefixes, &out->nprefixes, why);

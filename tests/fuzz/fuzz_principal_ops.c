@@ -53,6 +53,7 @@ WITH_ID(pop_call_end_req_encode, pop_call_end_req)
 WITH_ID(pop_verify_user_req_encode, pop_verify_user_req)
 WITH_ID(pop_renew_req_encode, pop_renew_req)
 WITH_ID(pop_relay_req_encode, pop_relay_req)
+WITH_ID(pop_connect_req_encode, pop_connect_req)
 
 static void requests(const json_t *j)
 {
@@ -68,6 +69,8 @@ static void requests(const json_t *j)
 		   REQ(pop_verify_user_req_encode));
 	ROUND_TRIP(pop_renew_req, pop_renew_req_decode, REQ(pop_renew_req_encode));
 	ROUND_TRIP(pop_relay_req, pop_relay_req_decode, REQ(pop_relay_req_encode));
+	ROUND_TRIP(pop_connect_req, pop_connect_req_decode, REQ(pop_connect_req_encode));
+	ROUND_TRIP(pop_dial_back, pop_dial_back_notice_decode, pop_dial_back_notice_encode);
 }
 
 static void replies(const json_t *j)
@@ -83,6 +86,7 @@ static void replies(const json_t *j)
 		   pop_verify_user_reply_encode);
 	ROUND_TRIP(pop_renew_reply, pop_renew_reply_decode, pop_renew_reply_encode);
 	ROUND_TRIP(pop_relay_reply, pop_relay_reply_decode, pop_relay_reply_encode);
+	ROUND_TRIP(pop_connect_reply, pop_connect_reply_decode, pop_connect_reply_encode);
 }
 
 /* Decoders that have no struct to round-trip. */

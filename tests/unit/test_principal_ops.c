@@ -77,6 +77,7 @@ static void assert_same_serving(const struct pop_serving *a, const struct pop_se
 	assert_string_equal(a->state, b->state);
 	assert_int_equal(a->has_last_heartbeat, b->has_last_heartbeat);
 	assert_int_equal(a->last_heartbeat, b->last_heartbeat);
+	assert_int_equal(a->reachable, b->reachable);
 }
 
 static void assert_same_lookup(const struct pop_lookup_reply *a,
@@ -258,12 +259,13 @@ static void lookup_round_trip(void **state)
 	strcpy(r.serving.state, "up");
 	r.serving.has_last_heartbeat = true;
 	r.serving.last_heartbeat = 1700000000;
+	r.serving.reachable = POP_REACH_NO;
 	j = as_reply(pop_lookup_reply_encode(&r));
 	assert_json(j, "{\"id\":4,\"ok\":true,\"callee\":\"printer\",\"kind\":\"host\","
 		    "\"host\":\"printer\",\"address\":\"10.2.0.20\",\"prefix\":\"10.2.0.0/24\","
 		    "\"lan\":\"lan-b\",\"secondary\":\"gw-b\",\"endpoint\":\"198.18.0.2:7443\","
 		    "\"fingerprint\":\"" FP_A "\",\"state\":\"up\",\"last_heartbeat\":1700000000,"
-		    "\"previous_fingerprint\":\"" FP_B "\"}");
+		    "\"previous_fingerprint\":\"" FP_B "\",\"reachable\":false}");
 	assert_int_equal(pop_lookup_reply_decode(j, &r2, why), 0);
 	assert_same_lookup(&r, &r2);
 	assert_true(pop_serving_names_certificate(&r2.serving, FP_A));
@@ -281,7 +283,8 @@ static void lookup_round_trip(void **state)
 	j = as_reply(pop_lookup_reply_encode(&u));
 	assert_json(j, "{\"id\":4,\"ok\":true,\"callee\":\"bob@lan-b\",\"kind\":\"user\","
 		    "\"user\":\"bob\",\"lan\":\"lan-b\",\"secondary\":\"gw-b\",\"endpoint\":null,"
-		    "\"fingerprint\":null,\"state\":\"new\",\"last_heartbeat\":null}");
+		    "\"fingerprint\":null,\"state\":\"new\",\"last_heartbeat\":null,"
+		    "\"reachable\":null}");
 	assert_int_equal(pop_lookup_reply_decode(j, &u2, why), 0);
 	assert_same_lookup(&u, &u2);
 	assert_false(pop_serving_reachable(&u2.serving, &ep));
@@ -422,7 +425,7 @@ static void records_round_trip(void **state)
 
 	(void)state;
 	struct pop_call_start_req s = {"0123456789abcdef", "alice@lan-a", "lan-a", "bob@lan-b",
-				       "lan-b", channels}, s2;
+				       "lan-b", channels, NULL}, s2;
 
 	j = pop_call_start_req_encode(0, &s);
 	assert_json(j, "{\"op\":\"call_start\",\"id\":0,\"call_id\":\"0123456789abcdef\","
@@ -634,6 +637,86 @@ static void auth_refusals(void **state)
 	json_decref(j);
 }
 
+/* connect, its reply and the dial_back notice: round trips and refusals. */
+static void connect_round_trip(void **state)
+{
+	char why[POP_WHY_LEN];
+	json_t *j;
+
+	(void)state;
+	struct pop_connect_req c = {0x0123456789abcdefULL, "lan-b", true}, c2;
+
+	j = pop_connect_req_encode(7, &c);
+	assert_json(j, "{\"op\":\"connect\",\"id\":7,\"call\":\"0123456789abcdef\","
+		    "\"callee_lan\":\"lan-b\",\"splice\":true}");
+	assert_int_equal(pop_connect_req_decode(j, &c2, why), 0);
+	assert_true(c2.call_id == c.call_id);
+	assert_string_equal(c2.callee_lan, "lan-b");
+	assert_true(c2.splice);
+	json_decref(j);
+
+	struct pop_connect_reply r = {.mode = POP_SIG_SPLICED}, r2;
+
+	memset(r.token, 0xab, sizeof r.token);
+	assert_int_equal(ip_endpoint_parse("198.18.0.1:7444", &r.splice), 0);
+	j = as_reply(pop_connect_reply_encode(&r));
+	assert_json(j, "{\"id\":4,\"ok\":true,\"mode\":\"spliced\",\"token\":"
+		    "\"abababababababababababababababab\",\"splice\":\"198.18.0.1:7444\"}");
+	assert_int_equal(pop_connect_reply_decode(j, &r2, why), 0);
+	assert_int_equal(r2.mode, POP_SIG_SPLICED);
+	assert_memory_equal(r2.token, r.token, POP_TOKEN_LEN);
+	assert_same_endpoint(&r2.splice, &r.splice);
+	json_decref(j);
+
+	struct pop_dial_back n = {.call_id = 42, .caller = "gw-a", .mode = POP_SIG_REVERSED},
+			     n2;
+
+	memset(n.token, 0x01, sizeof n.token);
+	assert_int_equal(ip_endpoint_parse("198.18.1.2:7445", &n.to), 0);
+	j = pop_dial_back_notice_encode(&n);
+	assert_json(j, "{\"op\":\"dial_back\",\"call\":\"000000000000002a\",\"caller\":"
+		    "\"gw-a\",\"mode\":\"reversed\",\"to\":\"198.18.1.2:7445\",\"token\":"
+		    "\"01010101010101010101010101010101\"}");
+	assert_int_equal(pop_dial_back_notice_decode(j, &n2, why), 0);
+	assert_true(n2.call_id == 42);
+	assert_string_equal(n2.caller, "gw-a");
+	assert_int_equal(n2.mode, POP_SIG_REVERSED);
+	assert_same_endpoint(&n2.to, &n.to);
+	assert_memory_equal(n2.token, n.token, POP_TOKEN_LEN);
+	json_decref(j);
+}
+
+static void connect_refusals(void **state)
+{
+	struct pop_connect_req c;
+	struct pop_connect_reply r;
+	struct pop_dial_back n;
+	enum pop_signalling sig;
+
+	(void)state;
+	assert_refused(pop_connect_req_decode, &c, "{\"call\":\"0000000000000000\","
+		       "\"callee_lan\":\"lan-b\"}", INSEL_E_BAD_FIELD,
+		       "field 'call' must be 16 hex digits");
+	assert_refused(pop_connect_req_decode, &c, "{\"call\":\"12\",\"callee_lan\":\"b\"}",
+		       INSEL_E_BAD_FIELD, "field 'call' must be 16 hex digits");
+	assert_refused(pop_connect_reply_decode, &r, "{\"mode\":\"direct\",\"token\":"
+		       "\"abababababababababababababababab\"}", INSEL_E_BAD_FIELD,
+		       "field 'mode' must be \"reversed\" or \"spliced\"");
+	assert_refused(pop_connect_reply_decode, &r, "{\"mode\":\"reversed\",\"token\":"
+		       "\"abab\"}", INSEL_E_BAD_FIELD, "field 'token' must be 32 hex digits");
+	assert_refused(pop_connect_reply_decode, &r, "{\"mode\":\"spliced\",\"token\":"
+		       "\"abababababababababababababababab\",\"splice\":\"nowhere\"}",
+		       INSEL_E_BAD_FIELD, "field 'splice' must be ADDRESS:PORT or [ADDRESS6]:PORT");
+	assert_refused(pop_dial_back_notice_decode, &n, "{\"call\":\"000000000000002a\","
+		       "\"caller\":\"no good\",\"mode\":\"reversed\",\"to\":\"1.2.3.4:5\","
+		       "\"token\":\"abababababababababababababababab\"}", INSEL_E_BAD_FIELD,
+		       "field 'caller' is not a secondary's name");
+	assert_int_equal(pop_signalling_parse("reversed", &sig), 0);
+	assert_int_equal(sig, POP_SIG_REVERSED);
+	assert_int_equal(pop_signalling_parse("sideways", &sig), INSEL_E_BAD_FIELD);
+	assert_string_equal(pop_signalling_name(POP_SIG_DIRECT), "direct");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -645,6 +728,8 @@ int main(void)
 		cmocka_unit_test(list_refusals),
 		cmocka_unit_test(revocations_round_trip),
 		cmocka_unit_test(records_round_trip),
+		cmocka_unit_test(connect_round_trip),
+		cmocka_unit_test(connect_refusals),
 		cmocka_unit_test(records_refusals),
 		cmocka_unit_test(auth_round_trip),
 		cmocka_unit_test(auth_refusals),
