@@ -24,6 +24,7 @@
 #include "db.h"
 #include "passwd.h"
 #include "pki.h"
+#include "principal_ops.h"
 
 #define API_MAX_BAD_FRAMES 32      /* a peer sending more unreadable frames is cut off */
 #define API_MAX_VERIFY_PENDING 8   /* password checks in flight per connection */
@@ -54,6 +55,17 @@ struct api_server {
 	struct ip_endpoint stun;
 	bool has_stun_alternate;       /* and on a second port (same address) */
 	struct ip_endpoint stun_alternate;
+	/* Signalling across NAT (api_connect.c, docs/nat.md), wired by serve.c; NULL where
+	 * there is no transport (the fuzzer, unit tests): */
+	/* Dials a registering secondary's peer endpoint back; the answer goes to the
+	 * directory (db_set_reachable). */
+	void (*check_reachable)(struct api_server *s, const char *secondary,
+				const char *endpoint);
+	/* Sends n to the named secondary over its link (for a splice, n->to is filled from
+	 * that link first); INSEL_E_UNAVAILABLE if it has none. */
+	int (*dial_back)(struct api_server *s, const char *secondary, struct pop_dial_back *n);
+	struct splice_server *splice;  /* NULL: splicing off */
+	uint64_t connects;             /* connect requests answered */
 };
 
 /* Sets up the guessing defences: the back-off tables, and a dummy hash with the given
@@ -65,7 +77,8 @@ struct api_peer {
 	struct api_server *srv;
 	struct pki_identity id;  /* from the peer's certificate */
 	bool has_local;
-	struct ip_endpoint local;  /* where the peer reached us (a relay's address) */
+	struct ip_endpoint local;  /* where the peer reached us (a relay's, a splice's
+				    * address) */
 	bool hello_done;
 	unsigned bad_frames;
 	unsigned verify_pending;
@@ -101,6 +114,7 @@ void call_end_handle(void *ctx, json_int_t id, const json_t *msg);
 void verify_user_handle(void *ctx, json_int_t id, const json_t *msg);
 void renew_handle(void *ctx, json_int_t id, const json_t *msg);
 void relay_handle(void *ctx, json_int_t id, const json_t *msg);
+void connect_handle(void *ctx, json_int_t id, const json_t *msg);
 
 /* Renewal and registration (api_renew.c): a registration made with the certificate a
  * secondary is being renewed from confirms the new one (the fingerprint and serial in *r

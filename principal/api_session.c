@@ -54,7 +54,9 @@ void register_handle(void *ctx, json_int_t id, const json_t *msg)
 	}
 	ip_endpoint_format(&req.endpoint, endpoint, sizeof endpoint);
 	struct db_registration r = {p->id.name, p->id.fingerprint, p->id.serial, req.lan,
-				    req.prefixes, req.nprefixes, endpoint};
+				    req.prefixes, req.nprefixes, endpoint,
+				    req.reachable == POP_REACH_UNKNOWN ? -1
+				    : req.reachable == POP_REACH_YES};
 	char current_fp[PKI_FINGERPRINT_LEN + 1], current_serial[PKI_SERIAL_MAX + 1];
 	bool with_previous = renew_registration_identity(p, &r, current_fp, current_serial);
 
@@ -64,7 +66,12 @@ void register_handle(void *ctx, json_int_t id, const json_t *msg)
 		return;
 	}
 	renew_registered(p, with_previous);
-	log_info("secondary %s registered LAN %s at %s", p->id.name, req.lan, endpoint);
+	log_info("secondary %s registered LAN %s at %s%s", p->id.name, req.lan, endpoint,
+		 req.reachable == POP_REACH_YES ? " (declared reachable)"
+		 : req.reachable == POP_REACH_NO ? " (declared not reachable)" : "");
+	/* Whether peers can dial that endpoint: the principal tries (docs/nat.md). */
+	if (req.reachable == POP_REACH_UNKNOWN && p->srv->check_reachable)
+		p->srv->check_reachable(p->srv, p->id.name, endpoint);
 	struct pop_register_reply reply = {.secondary = p->id.name, .lan = req.lan,
 					   .nprefixes = req.nprefixes, .timers = timers(p->srv),
 					   .has_stun = p->srv->has_stun, .stun = p->srv->stun,

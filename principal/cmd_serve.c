@@ -12,6 +12,7 @@
 #include "relay_keeper.h"
 #include "relay_link.h"
 #include "serve.h"
+#include "splice.h"
 #include "stun_server.h"
 
 #define DEFAULT_LISTEN "0.0.0.0:7443"
@@ -45,6 +46,7 @@ static const struct cfg_key schema[] = {
 	{"relay", "tcp_listen", CFG_STRING, 0, 0, 0, NULL},
 	{"relay", "tls_cert", CFG_PATH, 0, 0, 0, NULL},
 	{"relay", "tls_key", CFG_PATH, 0, 0, 0, NULL},
+	{"splice", "listen", CFG_STRING, 0, 0, 0, NULL},
 };
 #define NKEYS (sizeof schema / sizeof schema[0])
 
@@ -206,6 +208,30 @@ static int resolve_relay(struct cli *c, const struct cfg *cfg, struct serve_opti
 	return resolve_relay_tcp(c, cfg, o);
 }
 
+/* The splice (signalling across NAT): --splice-listen, else [splice] listen,
+ * ADDRESS:PORT or "off"; by default the TLS listen address at the next port (ephemeral
+ * when the TLS port is). */
+static int resolve_splice(struct cli *c, const struct cfg *cfg, struct serve_options *o)
+{
+	const char *v = cli_opt(c, "--splice-listen");
+
+	if (!v && cfg)
+		v = cfg_str(cfg, "splice", "listen");
+	o->splice = !v || strcmp(v, "off") != 0;
+	o->splice_explicit = v != NULL;
+	if (!o->splice)
+		return 0;
+	if (!v) {
+		o->splice_listen = o->listen;
+		o->splice_listen.port = o->listen.port && o->listen.port < UINT16_MAX
+					? (uint16_t)(o->listen.port + SPLICE_PORT_OFFSET) : 0;
+		return 0;
+	}
+	if (ip_endpoint_parse(v, &o->splice_listen))
+		return cli_usage_error(c, "--splice-listen: '%s' is not ADDRESS:PORT or off", v);
+	return 0;
+}
+
 static int resolve(struct cli *c, const struct cfg *cfg, struct serve_options *o)
 {
 	const char *listen = pick(c, "--listen", cfg, "listen");
@@ -248,7 +274,7 @@ static int resolve(struct cli *c, const struct cfg *cfg, struct serve_options *o
 	    strcmp(o->seccomp, "log"))
 		return cli_usage_error(c, "seccomp must be on, off or log");
 	if ((rc = resolve_stun(c, cfg, o)) || (rc = resolve_stun_alternate(c, cfg, o)) ||
-	    (rc = resolve_relay(c, cfg, o)))
+	    (rc = resolve_relay(c, cfg, o)) || (rc = resolve_splice(c, cfg, o)))
 		return rc;
 	return resolve_lifecycle(c, cfg, o);
 }
@@ -261,7 +287,7 @@ int serve_main(int argc, char **argv)
 					   "--max-pending-per-source", "--handshake-timeout",
 					   "--issuing-ca-key", "--issue-validity", "--expiry-warning",
 					   "--stun-listen", "--stun-alternate-port",
-					   "--relay-listen", NULL};
+					   "--relay-listen", "--splice-listen", NULL};
 	struct cli c = {.db_path = DB_DEFAULT_PATH,
 			.usage = "[--config FILE] [--listen ADDR:PORT] [--ca FILE] [--cert FILE] "
 				 "[--key FILE] [--down-after DURATION] [--heartbeat DURATION] "
@@ -269,7 +295,8 @@ int serve_main(int argc, char **argv)
 				 "[--max-pending-per-source N] [--handshake-timeout DURATION] "
 				 "[--issuing-ca-key FILE] [--issue-validity DURATION] "
 				 "[--expiry-warning DURATION] [--stun-listen ADDR:PORT|off] "
-				 "[--stun-alternate-port PORT|off] [--relay-listen ADDR:PORT|off]"};
+				 "[--stun-alternate-port PORT|off] [--relay-listen ADDR:PORT|off] "
+				 "[--splice-listen ADDR:PORT|off]"};
 	struct serve_options o = {0};
 	struct cfg cfg = {0};
 	bool have_cfg = false;

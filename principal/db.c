@@ -35,10 +35,16 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_SEC_LIST] = "SELECT s.name, "
 			"(SELECT group_concat(l.name, ' ') FROM lans l WHERE l.secondary_id = s.id), "
 			"s.fingerprint, s.serial, s.pinned, s.endpoint, " STATE_EXPR("?2") ", "
-			"s.last_heartbeat "
+			"s.last_heartbeat, s.reachable, s.reachable_source "
 			"FROM secondaries s WHERE ?1 IS NULL OR s.name = ?1 ORDER BY s.name",
 	[ST_SEC_REGISTER] = "UPDATE secondaries SET fingerprint = ?2, serial = ?3, endpoint = ?4, "
-			    "last_heartbeat = ?5, state = 'up' WHERE id = ?1",
+			    "last_heartbeat = ?5, state = 'up', reachable = ?6, "
+			    "reachable_source = ?7 WHERE id = ?1",
+	/* A connect-back check's answer counts only for the endpoint it dialled. */
+	[ST_SEC_REACHABLE] = "UPDATE secondaries SET reachable = ?3, reachable_source = 'check' "
+			     "WHERE name = ?1 AND endpoint = ?2 AND "
+			     "coalesce(reachable_source, 'check') = 'check'",
+	[ST_SEC_REACH_GET] = "SELECT s.endpoint, s.reachable FROM secondaries s WHERE s.name = ?1",
 	[ST_SEC_HEARTBEAT] = "UPDATE secondaries SET last_heartbeat = ?2, state = 'up' "
 			     "WHERE name = ?1 AND endpoint IS NOT NULL",
 	[ST_SEC_MARK_DOWN] = "UPDATE secondaries SET state = 'down' "
@@ -58,11 +64,11 @@ static const char *const stmt_sql[ST_COUNT] = {
 			"s.name, s.endpoint, " STATE_EXPR("?2") ", s.last_heartbeat, s.fingerprint, "
 			"(SELECT count(*) FROM hosts h WHERE h.lan_id = l.id), "
 			"(SELECT count(*) FROM users u WHERE u.lan_id = l.id), "
-			"s.previous_fingerprint "
+			"s.previous_fingerprint, s.reachable "
 			"FROM lans l LEFT JOIN secondaries s ON s.id = l.secondary_id "
 			"WHERE ?1 IS NULL OR l.name = ?1 ORDER BY l.name",
 	[ST_LAN_SERVING] = "SELECT s.name, s.endpoint, s.fingerprint, " STATE_EXPR("?2") ", "
-			   "s.last_heartbeat, s.previous_fingerprint FROM lans l "
+			   "s.last_heartbeat, s.previous_fingerprint, s.reachable FROM lans l "
 			   "LEFT JOIN secondaries s ON s.id = l.secondary_id WHERE l.name = ?1",
 
 	[ST_PFX_INSERT] = "INSERT INTO lan_prefixes (prefix, lan_id, family, network, last_addr, "
@@ -104,8 +110,8 @@ static const char *const stmt_sql[ST_COUNT] = {
 			 "AND (?2 IS NULL OR u.name = ?2) ORDER BY l.name, u.name",
 
 	[ST_CALL_INSERT] = "INSERT INTO calls (id, caller, caller_lan, callee, callee_lan, "
-			   "channels, started_at, reported_by) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
-			   "(SELECT id FROM secondaries WHERE name = ?8))",
+			   "channels, started_at, reported_by, signalling) VALUES (?1, ?2, ?3, ?4, "
+			   "?5, ?6, ?7, (SELECT id FROM secondaries WHERE name = ?8), ?9)",
 	[ST_CALL_END] = "UPDATE calls SET ended_at = ?2, bytes_up = ?3, bytes_down = ?4, "
 			"end_reason = ?5 WHERE id = ?1 AND ended_at IS NULL",
 	[ST_CALL_GET] = "SELECT c.ended_at, s.name FROM calls c "
@@ -113,7 +119,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_CALL_LIST] = "SELECT c.id, c.caller, c.caller_lan, c.callee, c.callee_lan, "
 			 "c.channels, c.started_at, c.ended_at, "
 			 "coalesce(c.ended_at, ?4) - c.started_at, c.bytes_up, c.bytes_down, "
-			 "c.end_reason, s.name FROM calls c "
+			 "c.end_reason, s.name, c.signalling FROM calls c "
 			 "LEFT JOIN secondaries s ON s.id = c.reported_by "
 			 "WHERE (?1 = 0 OR c.ended_at IS NULL) AND (?2 IS NULL OR c.id = ?2) "
 			 "ORDER BY c.started_at DESC, c.rowid DESC LIMIT ?3",

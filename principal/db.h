@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "addr.h"
+#include "principal_ops.h"
 
 #define DB_DEFAULT_PATH "/var/lib/insel/principal.db"
 #define DB_NAME_MAX 64        /* LAN, secondary, host and user names */
@@ -93,6 +94,7 @@ struct db_registration {
 	const struct ip_prefix *prefixes;
 	size_t nprefixes;
 	const char *endpoint;     /* canonical "ADDR:PORT" */
+	int reachable;            /* as declared: 1 yes, 0 no, -1 auto (to be checked) */
 };
 /* Records a registration against the operator's word: the secondary must be in the
  * directory (`secondary add`), pinned to this certificate if pinned at all (else
@@ -104,6 +106,16 @@ struct db_registration {
  * directory's LANs and prefixes are never changed by a registration; only the
  * secondary's certificate, endpoint and heartbeat are recorded. */
 int db_register(struct db *db, const struct db_registration *r, int64_t now);
+/* The answer of a connect-back check of the secondary's peer endpoint (docs/nat.md): kept
+ * only if the endpoint is still the one registered and the secondary did not declare
+ * its reachability itself. */
+int db_set_reachable(struct db *db, const char *secondary, const char *endpoint,
+		     bool reachable);
+/* The secondary serving LAN lan, as lookup says it (INSEL_E_UNAVAILABLE: none). */
+int db_lan_serving(struct db *db, const char *lan, int64_t now, struct pop_serving *out);
+/* A secondary's registered peer endpoint ("" if none) and whether it can be dialled. */
+int db_secondary_reach(struct db *db, const char *secondary, char endpoint[IP_STRLEN],
+		       enum pop_reach *reachable);
 /* Records a heartbeat; INSEL_E_NOT_FOUND if the secondary never registered. */
 int db_heartbeat(struct db *db, const char *secondary, int64_t now);
 /* Marks down every secondary that is up and silent for longer than down_after; returns
@@ -140,6 +152,7 @@ struct db_call_start {
 	const char *callee_lan;  /* may be NULL */
 	const char *channels;    /* JSON text */
 	const char *reported_by; /* secondary name, may be NULL */
+	const char *signalling;  /* "direct", "reversed", "spliced", or NULL */
 };
 /* INSEL_E_EXISTS if a call with that id is already recorded; INSEL_E_FORBIDDEN if the
  * caller is not of caller_lan, or reported_by does not serve caller_lan (a secondary

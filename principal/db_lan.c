@@ -299,6 +299,13 @@ int db_lan_remove_prefix(struct db *db, const char *lan, const struct ip_prefix 
 	return rc ? rc : db_tx_end(db, lan_remove_prefix_tx(db, lan, p));
 }
 
+/* true, false, or null while not known. */
+static json_t *reachable_json(sqlite3_stmt *st, int col)
+{
+	return sqlite3_column_type(st, col) == SQLITE_NULL ? json_null()
+		: json_boolean(sqlite3_column_int(st, col) != 0);
+}
+
 static json_t *lan_row_json(sqlite3_stmt *st, const void *ctx)
 {
 	json_t *row = json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:I, s:I}",
@@ -313,6 +320,8 @@ static json_t *lan_row_json(sqlite3_stmt *st, const void *ctx)
 	/* A secondary switching to a renewed certificate: both are its own. */
 	if (row && sqlite3_column_type(st, 9) != SQLITE_NULL)
 		json_object_set_new(row, "previous_fingerprint", db_col_json_str(st, 9));
+	if (row && sqlite3_column_type(st, 2) != SQLITE_NULL)
+		json_object_set_new(row, "reachable", reachable_json(st, 10));
 	return row;
 }
 
@@ -379,13 +388,20 @@ int db_secondary_remove(struct db *db, const char *name)
 
 static json_t *secondary_row_json(sqlite3_stmt *st, const void *ctx)
 {
+	json_t *row;
+
 	(void)ctx;
-	return json_pack("{s:o, s:o, s:o, s:o, s:b, s:o, s:o, s:o}",
+	row = json_pack("{s:o, s:o, s:o, s:o, s:b, s:o, s:o, s:o}",
 			 "name", db_col_json_str(st, 0), "lans", db_col_json_words(st, 1),
 			 "fingerprint", db_col_json_str(st, 2), "serial", db_col_json_str(st, 3),
 			 "pinned", sqlite3_column_int(st, 4), "endpoint", db_col_json_str(st, 5),
 			 "state", db_col_json_str(st, 6),
 			 "last_heartbeat", db_col_json_int(st, 7));
+	if (row) {
+		json_object_set_new(row, "reachable", reachable_json(st, 8));
+		json_object_set_new(row, "reachable_source", db_col_json_str(st, 9));
+	}
+	return row;
 }
 
 static int secondary_query(struct db *db, const char *name, int64_t now, json_t **out)
@@ -604,7 +620,26 @@ static int register_tx(struct db *db, const struct db_registration *r, int64_t n
 	db_bind_text_or_null(st, 3, r->serial);
 	sqlite3_bind_text(st, 4, r->endpoint, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(st, 5, now);
+	if (r->reachable < 0) {
+		sqlite3_bind_null(st, 6);  /* the connect-back check will say */
+		sqlite3_bind_null(st, 7);
+	} else {
+		sqlite3_bind_int(st, 6, r->reachable);
+		sqlite3_bind_text(st, 7, "declared", -1, SQLITE_STATIC);
+	}
 	return db_exec_stmt(db, st, "cannot record the registration");
+}
+
+int db_set_reachable(struct db *db, const char *secondary, const char *endpoint,
+		     bool reachable)
+{
+	sqlite3_stmt *st = db_stmt(db, ST_SEC_REACHABLE);
+
+	db->err[0] = '\0';
+	sqlite3_bind_text(st, 1, secondary, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 2, endpoint, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int(st, 3, reachable);
+	return db_exec_stmt(db, st, "cannot record whether the secondary can be dialled");
 }
 
 int db_register(struct db *db, const struct db_registration *r, int64_t now)

@@ -36,6 +36,8 @@ static int add_serving(struct db *db, const char *lan, int64_t now, struct pop_l
 		/* A secondary switching to a renewed certificate: both are its own. */
 		copy_text(s->previous_fingerprint, sizeof s->previous_fingerprint,
 			  db_col_text(st, 5));
+		s->reachable = sqlite3_column_type(st, 6) == SQLITE_NULL ? POP_REACH_UNKNOWN
+			       : sqlite3_column_int(st, 6) ? POP_REACH_YES : POP_REACH_NO;
 		rc = 0;
 	} else if (rc == SQLITE_ROW || rc == SQLITE_DONE) {
 		rc = db_set_error(db, INSEL_E_UNAVAILABLE, "no secondary serves LAN %s", lan);
@@ -156,4 +158,40 @@ int db_lookup(struct db *db, const char *callee, int64_t now, json_t **out)
 		return rc;
 	*out = pop_lookup_reply_encode(&r);
 	return *out ? 0 : db_set_error(db, -ENOMEM, "out of memory");
+}
+
+int db_lan_serving(struct db *db, const char *lan, int64_t now, struct pop_serving *out)
+{
+	struct pop_lookup_reply r;
+	int rc;
+
+	memset(&r, 0, sizeof r);
+	db->err[0] = '\0';
+	rc = add_serving(db, lan, now, &r);
+	*out = r.serving;
+	return rc;
+}
+
+int db_secondary_reach(struct db *db, const char *secondary, char endpoint[IP_STRLEN],
+		       enum pop_reach *reachable)
+{
+	sqlite3_stmt *st = db_stmt(db, ST_SEC_REACH_GET);
+	int rc;
+
+	db->err[0] = '\0';
+	sqlite3_bind_text(st, 1, secondary, -1, SQLITE_TRANSIENT);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		copy_text(endpoint, IP_STRLEN, db_col_text(st, 0));
+		*reachable = sqlite3_column_type(st, 1) == SQLITE_NULL ? POP_REACH_UNKNOWN
+			     : sqlite3_column_int(st, 1) ? POP_REACH_YES : POP_REACH_NO;
+		rc = 0;
+	} else if (rc == SQLITE_DONE) {
+		rc = db_set_error(db, INSEL_E_NOT_FOUND, "secondary '%s' is not in the directory",
+				  secondary);
+	} else {
+		rc = db_sqlite_error(db, "cannot read the secondary's endpoint");
+	}
+	sqlite3_reset(st);
+	return rc;
 }

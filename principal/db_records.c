@@ -195,6 +195,7 @@ int db_call_start(struct db *db, const struct db_call_start *c, int64_t now)
 	sqlite3_bind_text(st, 6, c->channels ? c->channels : "[]", -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(st, 7, now);
 	db_bind_text_or_null(st, 8, c->reported_by);
+	db_bind_text_or_null(st, 9, c->signalling);
 	rc = db_exec_stmt(db, st, "cannot record the call");
 	if (rc == INSEL_E_EXISTS)
 		rc = db_set_error(db, rc, "call %s is already recorded", c->id);
@@ -279,8 +280,10 @@ static json_t *channels_json(const char *text)
 
 static json_t *call_row_json(sqlite3_stmt *st, const void *ctx)
 {
+	json_t *row;
+
 	(void)ctx;
-	return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
+	row = json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
 			 "id", db_col_json_str(st, 0), "caller", db_col_json_str(st, 1),
 			 "caller_lan", db_col_json_str(st, 2), "callee", db_col_json_str(st, 3),
 			 "callee_lan", db_col_json_str(st, 4),
@@ -290,6 +293,9 @@ static json_t *call_row_json(sqlite3_stmt *st, const void *ctx)
 			 "bytes_down", db_col_json_int(st, 10),
 			 "end_reason", db_col_json_str(st, 11),
 			 "reported_by", db_col_json_str(st, 12));
+	if (row)
+		json_object_set_new(row, "signalling", db_col_json_str(st, 13));
+	return row;
 }
 
 static int call_query(struct db *db, bool active_only, const char *id, int64_t limit,

@@ -32,7 +32,9 @@
 #include "principal_ops.h"
 #include "relay_keeper.h"
 #include "relay_link.h"
+#include "reach.h"
 #include "revocation_watch.h"
+#include "splice.h"
 #include "stun_server.h"
 #include "tls.h"
 
@@ -68,6 +70,7 @@ struct daemon {
 	int relay_keeper_fd;       /* until the loop takes it over */
 	uint16_t relay_port;
 	uint16_t relay_tcp_port;   /* 0: no TCP fallback */
+	struct reach_checker *reach;   /* connect-back checks of registering secondaries */
 };
 
 static int64_t now_seconds(void)
@@ -176,6 +179,75 @@ static void revocations_changed(void *ctx, const json_t *newly)
 		if (c->peer.id.role == PKI_ROLE_SECONDARY && c->peer.hello_done)
 			notify_revoked(c, newly);
 	}
+}
+
+/* ---- signalling across NAT (api_connect.c) ---- */
+
+static struct daemon *daemon_of(struct api_server *s)
+{
+	return (struct daemon *)((char *)s - offsetof(struct daemon, api));
+}
+
+/* The named secondary's link: its most recent connection that said hello. */
+static struct conn *link_of(struct daemon *d, const char *secondary)
+{
+	for (struct conn *c = d->conns; c; c = c->next)
+		if (c->ready && !c->peer.gone && c->peer.hello_done &&
+		    c->peer.id.role == PKI_ROLE_SECONDARY &&
+		    strcmp(c->peer.id.name, secondary) == 0)
+			return c;
+	return NULL;
+}
+
+static int send_dial_back(struct api_server *s, const char *secondary, struct pop_dial_back *n)
+{
+	struct daemon *d = daemon_of(s);
+	struct conn *c = link_of(d, secondary);
+
+	if (!c)
+		return INSEL_E_UNAVAILABLE;
+	if (n->mode == POP_SIG_SPLICED)
+		splice_endpoint_for(s->splice, c->peer.has_local ? &c->peer.local : NULL, &n->to);
+	return tls_conn_send_new(c->tls, pop_dial_back_notice_encode(n));
+}
+
+static void check_reachable(struct api_server *s, const char *secondary, const char *endpoint)
+{
+	struct daemon *d = daemon_of(s);
+
+	if (d->reach && !d->stopping)
+		reach_check(d->reach, secondary, endpoint);
+}
+
+/* The splice, like the STUN responder: a default address whose port is taken is a
+ * warning, a configured one that cannot be bound stops the principal. */
+static int start_splice(struct daemon *d, const struct serve_options *o)
+{
+	char ep[IP_STRLEN];
+	int rc;
+
+	d->api.dial_back = send_dial_back;
+	d->api.check_reachable = check_reachable;
+	if ((rc = reach_start(&d->loop, d->creds, d->api.db, &d->reach)))
+		return rc;
+	if (!o->splice) {
+		log_info("splice off: calls between two gateways that cannot be dialled fail");
+		return 0;
+	}
+	ip_endpoint_format(&o->splice_listen, ep, sizeof ep);
+	rc = splice_start(&d->loop, &o->splice_listen, monotonic_ms, &d->api.splice);
+	if (rc) {
+		d->api.splice = NULL;
+		if (o->splice_explicit)
+			log_error("cannot splice on %s: %s", ep, uv_strerror(rc));
+		else
+			log_warn("no splice: cannot bind %s (%s); set [splice] listen", ep,
+				 uv_strerror(rc));
+		return o->splice_explicit ? rc : 0;
+	}
+	log_info("splicing the signalling of gateways that cannot be dialled on %s (TCP port %u)",
+		 ep, splice_port(d->api.splice));
+	return 0;
 }
 
 static void conn_closed(struct tls_conn *t)
@@ -297,6 +369,10 @@ static void stop(struct daemon *d)
 		relay_link_close(&d->relay);
 	d->relay_running = false;
 	d->api.relay = NULL;
+	splice_stop(d->api.splice);
+	d->api.splice = NULL;
+	reach_stop(d->reach);
+	d->reach = NULL;
 	uv_timer_stop(&d->sweep);
 	uv_close((uv_handle_t *)&d->sweep, NULL);
 	db_read_release(d->api.db);
@@ -606,7 +682,7 @@ static int start(struct daemon *d, const struct serve_options *o)
 								  : (unsigned)o->max_connections,
 		.handshake_timeout_ms = o->handshake_timeout_ms,
 	});
-	if ((rc = start_stun(d, o)) || (rc = start_relay(d, o)))
+	if ((rc = start_stun(d, o)) || (rc = start_relay(d, o)) || (rc = start_splice(d, o)))
 		return rc;
 	uv_timer_init(&d->loop, &d->sweep);
 	d->sweep.data = d;
@@ -685,6 +761,8 @@ int serve_run(const struct serve_options *o)
 			relay_link_close(&d->relay);
 		if (d->relay_keeper_fd >= 0)
 			close(d->relay_keeper_fd);  /* the keeper stops its relay */
+		splice_stop(d->api.splice);
+		reach_stop(d->reach);
 	}
 	/* Let every close callback run before the loop goes away. */
 	uv_run(&d->loop, UV_RUN_DEFAULT);

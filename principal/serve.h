@@ -43,6 +43,9 @@ struct serve_options {
 	bool relay_tcp_explicit;   /* configured: failing to bind it is fatal */
 	struct ip_endpoint relay_tcp_listen;
 	const char *relay_tls_cert, *relay_tls_key;  /* its certificate (default: ours) */
+	bool splice;               /* pair secondaries' streams on splice_listen */
+	bool splice_explicit;      /* splice_listen was configured: failing to bind is fatal */
+	struct ip_endpoint splice_listen;
 };
 
 /* sandbox.c: installs the daemon's syscall allowlist; 0 or -errno. */

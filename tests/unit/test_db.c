@@ -88,7 +88,7 @@ static void register_lan(struct db *db, const char *sec, const char *lan, const 
 			 const char *endpoint, int64_t now)
 {
 	struct ip_prefix p = pfx(prefix);
-	struct db_registration r = {sec, "aa", "01", lan, &p, 1, endpoint};
+	struct db_registration r = {sec, "aa", "01", lan, &p, 1, endpoint, -1};
 
 	bind_lan(db, sec, lan, prefix, now);
 	assert_int_equal(db_register(db, &r, now), 0);
@@ -147,11 +147,56 @@ static void lan_overlap_refused_and_named(void **state)
 	assert_int_equal(db_lan_remove(f->db, "lan-d"), INSEL_E_NOT_FOUND);
 }
 
+/* Whether a secondary can be dialled: unknown until checked, the check's answer kept only
+ * for the endpoint it dialled, a declaration kept over any check; listed and looked up. */
+static void reachability(void **state)
+{
+	struct fixture *f = *state;
+	struct ip_prefix p = pfx("10.1.0.0/24");
+	struct db_registration r = {"gw-a", "aa", "01", "lan-a", &p, 1, "198.18.0.1:7443", -1};
+	struct pop_serving serving;
+	char endpoint[IP_STRLEN];
+	enum pop_reach reach;
+	json_t *sec;
+
+	register_lan(f->db, "gw-a", "lan-a", "10.1.0.0/24", "198.18.0.1:7443", NOW);
+	assert_int_equal(db_secondary_reach(f->db, "gw-a", endpoint, &reach), 0);
+	assert_string_equal(endpoint, "198.18.0.1:7443");
+	assert_int_equal(reach, POP_REACH_UNKNOWN);
+	/* A check of an endpoint no longer registered changes nothing. */
+	assert_int_equal(db_set_reachable(f->db, "gw-a", "198.18.0.1:9", true), 0);
+	assert_int_equal(db_lan_serving(f->db, "lan-a", NOW, &serving), 0);
+	assert_int_equal(serving.reachable, POP_REACH_UNKNOWN);
+	assert_int_equal(db_set_reachable(f->db, "gw-a", "198.18.0.1:7443", false), 0);
+	assert_int_equal(db_lan_serving(f->db, "lan-a", NOW, &serving), 0);
+	assert_int_equal(serving.reachable, POP_REACH_NO);
+	assert_int_equal(db_secondary_show(f->db, "gw-a", NOW, &sec), 0);
+	assert_true(json_is_false(json_object_get(sec, "reachable")));
+	assert_string_equal(json_string_value(json_object_get(sec, "reachable_source")), "check");
+	json_decref(sec);
+	/* Declared: a check does not overrule the operator's word. */
+	r.reachable = 1;
+	assert_int_equal(db_register(f->db, &r, NOW), 0);
+	assert_int_equal(db_set_reachable(f->db, "gw-a", "198.18.0.1:7443", false), 0);
+	assert_int_equal(db_secondary_reach(f->db, "gw-a", endpoint, &reach), 0);
+	assert_int_equal(reach, POP_REACH_YES);
+	assert_int_equal(db_secondary_show(f->db, "gw-a", NOW, &sec), 0);
+	assert_string_equal(json_string_value(json_object_get(sec, "reachable_source")),
+			    "declared");
+	json_decref(sec);
+	/* Registering for the check again forgets both. */
+	r.reachable = -1;
+	assert_int_equal(db_register(f->db, &r, NOW), 0);
+	assert_int_equal(db_secondary_reach(f->db, "gw-a", endpoint, &reach), 0);
+	assert_int_equal(reach, POP_REACH_UNKNOWN);
+	assert_int_equal(db_secondary_reach(f->db, "nobody", endpoint, &reach), INSEL_E_NOT_FOUND);
+}
+
 static void registration_and_conflicts(void **state)
 {
 	struct fixture *f = *state;
 	struct ip_prefix p = pfx("10.1.0.0/24"), q = pfx("10.2.0.0/24");
-	struct db_registration r = {"gw-b", "bb", "02", "lan-a", &p, 1, "198.18.0.2:7443"};
+	struct db_registration r = {"gw-b", "bb", "02", "lan-a", &p, 1, "198.18.0.2:7443", -1};
 	json_t *sec, *lan;
 
 	register_lan(f->db, "gw-a", "lan-a", "10.1.0.0/24", "198.18.0.1:7443", NOW);
@@ -197,7 +242,7 @@ static void registration_may_narrow_never_widen(void **state)
 	struct ip_prefix outside = pfx("10.9.0.0/24"), two[] = {pfx("10.1.0.0/25"),
 								pfx("2001:db8:1::/64")};
 	struct ip_prefix v6 = pfx("2001:db8:1::/48");
-	struct db_registration r = {"gw-a", "aa", "01", "lan-a", &narrow, 1, "198.18.0.1:7444"};
+	struct db_registration r = {"gw-a", "aa", "01", "lan-a", &narrow, 1, "198.18.0.1:7444", -1};
 	json_t *lan;
 
 	register_lan(f->db, "gw-a", "lan-a", "10.1.0.0/24", "198.18.0.1:7443", NOW);
@@ -241,7 +286,7 @@ static void pinned_fingerprint(void **state)
 	struct fixture *f = *state;
 	const char *fp = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 	struct ip_prefix p = pfx("10.9.0.0/24");
-	struct db_registration r = {"gw-p", "ff", "09", "lan-p", &p, 1, "198.18.0.9:7443"};
+	struct db_registration r = {"gw-p", "ff", "09", "lan-p", &p, 1, "198.18.0.9:7443", -1};
 
 	assert_int_equal(db_secondary_add(f->db, "gw-p", "nothex", NOW), INSEL_E_BAD_FIELD);
 	assert_int_equal(db_secondary_add(f->db, "gw-p", fp, NOW), 0);
@@ -284,7 +329,7 @@ static void hosts_stay_inside_their_lan(void **state)
 	struct fixture *f = *state;
 	struct ip_addr in = addr("10.1.0.5"), out = addr("10.2.0.5"), other = addr("10.1.0.6");
 	struct ip_prefix narrow = pfx("10.1.0.128/25");
-	struct db_registration r = {"gw-a", "aa", "01", "lan-a", &narrow, 1, "198.18.0.1:1"};
+	struct db_registration r = {"gw-a", "aa", "01", "lan-a", &narrow, 1, "198.18.0.1:1", -1};
 	json_t *hosts;
 
 	register_lan(f->db, "gw-a", "lan-a", "10.1.0.0/24", "198.18.0.1:7443", NOW);
@@ -393,7 +438,7 @@ static void call_records(void **state)
 {
 	struct fixture *f = *state;
 	struct db_call_start c = {"00112233aabbccdd", "alice@lan-a", "lan-a", "printer",
-				  "lan-b", "[{\"type\":\"udp\"}]", "gw-a"};
+				  "lan-b", "[{\"type\":\"udp\"}]", "gw-a", "reversed"};
 	char reporter[65];
 	json_t *calls, *call;
 
@@ -406,6 +451,8 @@ static void call_records(void **state)
 	assert_int_equal(json_array_size(calls), 1);
 	assert_int_equal(json_integer_value(json_object_get(json_array_get(calls, 0), "seconds")),
 			 3);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(calls, 0),
+							       "signalling")), "reversed");
 	json_decref(calls);
 	assert_int_equal(db_call_reporter(f->db, "00112233aabbccdd", reporter, sizeof reporter),
 			 0);
@@ -431,7 +478,7 @@ static void call_records_only_for_own_lan(void **state)
 {
 	struct fixture *f = *state;
 	struct db_call_start c = {"0000000000000abc", "alice@lan-a", "lan-a", "bob@lan-b",
-				  "lan-b", NULL, "gw-b"};
+				  "lan-b", NULL, "gw-b", NULL};
 	json_t *calls;
 
 	register_lan(f->db, "gw-a", "lan-a", "10.1.0.0/24", "198.18.0.1:7443", NOW);
@@ -487,16 +534,16 @@ static void revocation_seen_by_another_connection(void **state)
 {
 	struct fixture *f = *state;
 	struct db_call_start own = {"00000000000000a1", "alice@lan-a", "lan-a", "bob@lan-b",
-				    "lan-b", NULL, "gw-a"};
+				    "lan-b", NULL, "gw-a", NULL};
 	struct db_call_start other = {"00000000000000b1", "bob@lan-b", "lan-b", "alice@lan-a",
-				      "lan-a", NULL, "gw-b"};
+				      "lan-a", NULL, "gw-b", NULL};
 	struct db *operator;
 	int64_t before, after;
 	json_t *call;
 	char err[256];
 
 	struct ip_prefix b = pfx("10.2.0.0/24");
-	struct db_registration rb = {"gw-b", "bb", "02", "lan-b", &b, 1, "198.18.0.2:7443"};
+	struct db_registration rb = {"gw-b", "bb", "02", "lan-b", &b, 1, "198.18.0.2:7443", -1};
 
 	register_lan(f->db, "gw-a", "lan-a", "10.1.0.0/24", "198.18.0.1:7443", NOW);
 	bind_lan(f->db, "gw-b", "lan-b", "10.2.0.0/24", NOW);
@@ -604,6 +651,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(schema_is_current, setup, teardown),
 		cmocka_unit_test_setup_teardown(newer_schema_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(lan_overlap_refused_and_named, setup, teardown),
+		cmocka_unit_test_setup_teardown(reachability, setup, teardown),
 		cmocka_unit_test_setup_teardown(registration_and_conflicts, setup, teardown),
 		cmocka_unit_test_setup_teardown(registration_may_narrow_never_widen, setup,
 						teardown),

@@ -1,0 +1,106 @@
+/* API op connect (signalling across NAT, docs/nat.md): the caller's secondary cannot dial
+ * the callee's, so the principal has the callee's dial back (connection reversal: the
+ * caller's endpoint can be dialled) or both dial its splice (neither can). It draws the
+ * one-time token both preambles carry, expects the splice's two ends, tells the callee's
+ * secondary over its link (dial_back notice) and answers the caller how to wait. Its wire
+ * form is principal_ops_connect.c's. */
+#include <stdio.h>
+#include <string.h>
+
+#include "api.h"
+#include "err.h"
+#include "log.h"
+#include "msg.h"
+#include "principal_ops.h"
+#include "rand.h"
+#include "splice.h"
+
+/* Where the caller's secondary can be dialled, if the directory says it can (or has not
+ * found out yet: the caller then falls back to a splice if nobody dials). */
+static bool caller_dialable(struct api_peer *p, struct ip_endpoint *at)
+{
+	char endpoint[IP_STRLEN];
+	enum pop_reach reach;
+
+	if (db_secondary_reach(p->srv->db, p->id.name, endpoint, &reach))
+		return false;
+	return reach != POP_REACH_NO && endpoint[0] && ip_endpoint_parse(endpoint, at) == 0;
+}
+
+/* The callee LAN's secondary, up and not the caller; 0 or an error already answered. */
+static int callee_of(struct api_peer *p, json_int_t id, const char *lan,
+		     struct pop_serving *out)
+{
+	int rc = db_lan_serving(p->srv->db, lan, p->srv->now(), out);
+
+	if (rc) {
+		api_reply_db_error(p, id, rc);
+		return rc;
+	}
+	if (strcmp(out->state, "up") != 0) {
+		api_reply_error(p, id, INSEL_E_UNAVAILABLE, "the secondary of LAN %s is not up",
+				lan);
+		return INSEL_E_UNAVAILABLE;
+	}
+	if (strcmp(out->secondary, p->id.name) == 0) {
+		api_reply_error(p, id, INSEL_E_FORBIDDEN, "LAN %s is this secondary's own", lan);
+		return INSEL_E_FORBIDDEN;
+	}
+	return 0;
+}
+
+void connect_handle(void *ctx, json_int_t id, const json_t *msg)
+{
+	struct api_peer *p = ctx;
+	struct api_server *s = p->srv;
+	struct pop_connect_req req;
+	struct pop_connect_reply reply;
+	struct pop_dial_back notice;
+	struct pop_serving callee;
+	char why[POP_WHY_LEN], call[ID_STRLEN], to[IP_STRLEN];
+	int rc;
+
+	if ((rc = pop_connect_req_decode(msg, &req, why))) {
+		api_reply_decode_error(p, id, rc, why);
+		return;
+	}
+	if (callee_of(p, id, req.callee_lan, &callee))
+		return;
+	memset(&notice, 0, sizeof notice);
+	memset(&reply, 0, sizeof reply);
+	notice.call_id = req.call_id;
+	notice.caller = p->id.name;
+	if (!req.splice && caller_dialable(p, &notice.to)) {
+		notice.mode = POP_SIG_REVERSED;
+	} else if (s->splice) {
+		notice.mode = POP_SIG_SPLICED;
+	} else {
+		api_reply_error(p, id, INSEL_E_UNAVAILABLE, "neither gateway can be dialled, and "
+				"this principal does not splice ([splice] listen is off)");
+		return;
+	}
+	rand_key(notice.token, sizeof notice.token);
+	if (notice.mode == POP_SIG_SPLICED &&
+	    (rc = splice_expect(s->splice, req.call_id, notice.token, p->id.name,
+				callee.secondary))) {
+		api_reply_error(p, id, rc, "the splice takes no more calls of these gateways now");
+		return;
+	}
+	if (!s->dial_back || (rc = s->dial_back(s, callee.secondary, &notice))) {
+		api_reply_error(p, id, INSEL_E_UNAVAILABLE, "secondary %s has no link to the "
+				"principal now", callee.secondary);
+		return;  /* an expected splice expires unpaired */
+	}
+	reply.mode = notice.mode;
+	memcpy(reply.token, notice.token, sizeof reply.token);
+	if (notice.mode == POP_SIG_SPLICED)
+		splice_endpoint_for(s->splice, p->has_local ? &p->local : NULL, &reply.splice);
+	s->connects++;
+	log_info("call %s: %s cannot dial %s; %s", id_format(req.call_id, call), p->id.name,
+		 callee.secondary, notice.mode == POP_SIG_REVERSED ? "it dials back" :
+		 "both dial the splice");
+	log_debug("call %s: %s dials %s", call, callee.secondary,
+		  ip_endpoint_format(&notice.to, to, sizeof to));
+	api_reply_ok(p, id, pop_connect_reply_encode(&reply));
+	secure_wipe(&notice, sizeof notice);
+}
