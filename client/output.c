@@ -60,6 +60,9 @@ void print_call(const struct client_call *call)
 	       call->state);
 	if (call->cipher != SEC_CIPHER_NONE)
 		printf("  (%s)", sec_cipher_name(call->cipher));
+	/* How the gateways' connection was made across NAT (docs/nat.md). */
+	if (call->path.signalling[0])
+		printf("  signalling %s", call->path.signalling);
 	/* Keys renewed by a fresh key exchange so far (docs/frames.md section 4). */
 	if (call->epoch > 0)
 		printf("  keys renewed %u times", call->epoch);

@@ -156,6 +156,9 @@ json_t *client_call_encode(const struct client_call *c)
 	for (size_t i = 0; i < c->nchannels && i < SEC_MAX_CHANNELS; i++)
 		json_array_append_new(channels, client_call_channel_encode(&c->channels[i]));
 	json_object_set_new(j, "channels", channels);
+	if (c->path.signalling[0])
+		json_object_set_new(j, "path", json_pack("{s:s}", "signalling",
+							 c->path.signalling));
 	if (c->has_rekey) {
 		json_object_set_new(j, "epoch", json_integer(c->epoch));
 		json_object_set_new(j, "dh_rekeys", json_integer((json_int_t)c->dh_rekeys));
@@ -338,6 +341,24 @@ static int call_numbers_decode(const json_t *j, struct client_call *c)
 	return rc;
 }
 
+/* "path", optional: an object whose "signalling", if there, is one of three words. */
+static int path_decode(const json_t *j, struct client_call_path *out)
+{
+	static const char *const words[] = {"direct", "reversed", "spliced"};
+	json_t *path;
+	int rc;
+
+	if (!json_object_get(j, "path"))
+		return 0;
+	if ((rc = msg_get_object(j, "path", &path)) ||
+	    (rc = get_text(path, "signalling", out->signalling, sizeof out->signalling, true)))
+		return rc;
+	for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
+		if (!out->signalling[0] || strcmp(out->signalling, words[i]) == 0)
+			return 0;
+	return msg_bad_field("signalling", "is not direct, reversed or spliced");
+}
+
 int client_call_decode(const json_t *j, struct client_call *out, const char **why)
 {
 	struct client_call *c = calloc(1, sizeof *c);
@@ -353,6 +374,7 @@ int client_call_decode(const json_t *j, struct client_call *out, const char **wh
 	}
 	rc = call_names_decode(j, c);
 	rc = rc ? rc : call_numbers_decode(j, c);
+	rc = rc ? rc : path_decode(j, &c->path);
 	rc = rc ? rc : msg_get_array(j, "channels", SEC_MAX_CHANNELS, &channels);
 	for (i = 0; rc == 0 && i < json_array_size(channels); i++) {
 		const json_t *ch = json_array_get(channels, i);

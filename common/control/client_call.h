@@ -95,6 +95,15 @@ struct client_call_channel {
 					     * encoding takes a reference, decoding borrows */
 };
 
+/* "path": how the call's connections go (docs/nat.md). */
+#define CLIENT_CALL_PATH_WORD_MAX 16
+struct client_call_path {
+	/* "signalling": the peer TLS connection was "direct" (the caller dialled the
+	 * callee), "reversed" (the callee dialled back) or "spliced" (both dialled the
+	 * principal); "" when not known yet. */
+	char signalling[CLIENT_CALL_PATH_WORD_MAX];
+};
+
 struct client_call {
 	uint64_t id;
 	char caller[CLIENT_CALL_NAME_MAX];
@@ -110,6 +119,7 @@ struct client_call {
 	uint32_t epoch;
 	uint64_t dh_rekeys;
 	uint64_t rekey_interval_ms;
+	struct client_call_path path;       /* no "path" object when nothing is known */
 };
 
 json_t *client_call_encode(const struct client_call *c);

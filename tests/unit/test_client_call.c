@@ -25,6 +25,7 @@ static void udp_call(struct client_call *c)
 	c->cipher = SEC_CIPHER_AES256GCM;
 	c->compress = SEC_COMPRESS_DEFLATE;
 	c->started = 1764633600;
+	strcpy(c->path.signalling, "reversed");
 	c->nchannels = 2;
 	for (size_t i = 0; i < 2; i++) {
 		struct client_call_channel *ch = &c->channels[i];
@@ -125,6 +126,7 @@ static void assert_calls_equal(const struct client_call *a, const struct client_
 	assert_int_equal(a->epoch, b->epoch);
 	assert_true(a->dh_rekeys == b->dh_rekeys);
 	assert_true(a->rekey_interval_ms == b->rekey_interval_ms);
+	assert_string_equal(a->path.signalling, b->path.signalling);
 }
 
 static void round_trip(const struct client_call *c)
@@ -287,6 +289,10 @@ static void call_object_refusals(void **state)
 	expect_refused(false, "epoch", json_integer(-1), "'epoch'");
 	expect_refused(false, "dh_rekeys", NULL, "'epoch'");
 	expect_refused(false, "channels", NULL, "'channels'");
+	expect_refused(false, "path", json_string("direct"), "'path'");
+	expect_refused(false, "path", json_pack("{s:s}", "signalling", "sideways"),
+		       "'signalling'");
+	expect_refused(false, "path", json_pack("{s:i}", "signalling", 1), "'signalling'");
 	expect_refused(false, "channels", json_pack("[i]", 5), "'channels'");
 	expect_refused(false, "channels.0.kind", json_string("sctp"), "'kind'");
 	expect_refused(false, "channels.0.port", json_integer(65536), "'port'");
