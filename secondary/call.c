@@ -166,6 +166,9 @@ void call_describe(const struct call *call, struct client_call *out)
 	out->cipher = call->cipher;
 	out->compress = call->compress;
 	out->started = (int64_t)call->started;
+	if (call->signalling)
+		snprintf(out->path.signalling, sizeof out->path.signalling, "%s",
+			 pop_signalling_name(call->signalling));
 	out->nchannels = call->nchannels;
 	for (size_t i = 0; i < call->nchannels; i++) {
 		struct client_call_channel *ch = &out->channels[i];
@@ -216,6 +219,7 @@ void record_start(struct call *call)
 		.callee = call->callee,
 		.callee_lan = call->callee_lan[0] ? call->callee_lan : at ? at + 1 : NULL,
 		.channels = channels,
+		.signalling = call->signalling ? pop_signalling_name(call->signalling) : NULL,
 	};
 
 	principal_record(call->sec, pop_call_start_req_encode(0, &rec));

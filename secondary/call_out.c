@@ -1,6 +1,8 @@
 /* The caller's side of a call (see call.c for the whole state machine): LOOKUP (the
  * principal says where the callee is) -> DIALING (TLS to the callee's secondary, name and
- * fingerprint checked against the directory) -> BINDING (our auxiliary binds) ->
+ * fingerprint checked against the directory; when it cannot be dialled, the principal
+ * has it dial us back or both dial its splice, docs/nat.md) -> BINDING (our auxiliary
+ * binds) ->
  * RINGING (call_request with our offer waits for the callee) -> UP (keys derived, the
  * auxiliary started, the client told). Trunks are placed here too, without a client. */
 #include <errno.h>
@@ -14,6 +16,7 @@
 #include "frame.h"
 #include "log.h"
 #include "msg.h"
+#include "preamble.h"
 #include "timeouts.h"
 #include "tls.h"
 #include "wire_errors.h"
@@ -145,7 +148,111 @@ void caller_peer_ready(struct call *call)
 		call_end(call, WIRE(AUX_FAILED), insel_strerror(rc));
 }
 
-/* TLS to the peer secondary the directory named (call->peer_*). */
+/* ---- signalling across NAT: the principal connects us (docs/nat.md) ---- */
+
+static void ask_connect(struct call *call, bool splice);
+
+/* Nobody dialled back in time: the splice, where both of us dial out. */
+static void reversal_overdue(uv_timer_t *t)
+{
+	struct call *call = t->data;
+
+	if (!call->awaiting_reversal || call->state != CALL_DIALING)
+		return;
+	call->awaiting_reversal = false;
+	log_info("call %s: secondary %s did not dial back within %d ms; asking for a splice",
+		 call->id_hex, call->peer_name, REVERSAL_WAIT_MS);
+	ask_connect(call, true);
+}
+
+static void dial_splice(struct call *call, const struct pop_connect_reply *r)
+{
+	char to[IP_STRLEN];
+	int rc;
+
+	call->signalling = POP_SIG_SPLICED;
+	log_info("call %s: both gateways dial the principal's splice at %s", call->id_hex,
+		 ip_endpoint_format(&r->splice, to, sizeof to));
+	rc = peer_connect_spliced(call->sec, call, &r->splice, r->token, call->peer_name,
+				  call->peer_fingerprint, &call->peer);
+	if (rc)
+		call_end(call, WIRE(PEER_DOWN), insel_strerror(rc));
+	else
+		peer_also_accept(call->peer, call->peer_previous);
+}
+
+static void connect_reply(void *ctx, const json_t *reply, int err)
+{
+	struct call *call = ctx;
+	struct pop_connect_reply r;
+	const char *code, *message;
+	char why[POP_WHY_LEN];
+
+	if (call->state != CALL_DIALING)
+		return;
+	if (err || !msg_reply_is_ok(reply, &code, &message) ||
+	    pop_connect_reply_decode(reply, &r, why)) {
+		call_end(call, WIRE(PEER_DOWN), "the callee's gateway cannot be dialled, and the "
+			 "principal could not connect us");
+		return;
+	}
+	if (r.mode == POP_SIG_SPLICED) {
+		dial_splice(call, &r);
+		return;
+	}
+	call->signalling = POP_SIG_REVERSED;
+	call->awaiting_reversal = true;
+	memcpy(call->reverse_token, r.token, sizeof call->reverse_token);
+	log_info("call %s: waiting for secondary %s to dial back", call->id_hex, call->peer_name);
+	uv_timer_start(&call->timer, reversal_overdue, REVERSAL_WAIT_MS, 0);
+}
+
+static void ask_connect(struct call *call, bool splice)
+{
+	struct pop_connect_req r = {call->id, call->callee_lan, splice};
+
+	call->asked_splice = call->asked_splice || splice;
+	if (principal_request(call->sec, pop_connect_req_encode(0, &r), connect_reply, call))
+		call_end(call, WIRE(PEER_DOWN), "the callee's gateway cannot be dialled, and the "
+			 "principal cannot be reached to connect us");
+}
+
+/* Errors that say the dial did not get through (a NAT, a firewall, no route), as
+ * opposed to a peer that answered and was refused (its certificate, say). */
+static bool not_dialled(int status)
+{
+	return status != INSEL_E_VERIFY && status != INSEL_E_REFUSED &&
+	       status != INSEL_E_PROTOCOL && status != INSEL_E_LIMIT;
+}
+
+bool call_dial_failed(struct call *call, int status, const char *message)
+{
+	bool splice = call->signalling == POP_SIG_REVERSED;
+
+	if (!call->outgoing || call->state != CALL_DIALING || !not_dialled(status) ||
+	    call->signalling == POP_SIG_SPLICED || (splice && call->asked_splice) ||
+	    !principal_link_up(&call->sec->principal))
+		return false;
+	log_info("call %s: cannot reach secondary %s %s (%s); asking the principal to connect "
+		 "us", call->id_hex, call->peer_name, splice ? "dialling back" : "directly",
+		 message && message[0] ? message : insel_strerror(status));
+	ask_connect(call, splice);
+	return true;
+}
+
+struct call *call_awaiting_reversal(struct secondary *s, uint64_t id,
+				    const uint8_t token[POP_TOKEN_LEN])
+{
+	for (struct call *call = s->calls; call; call = call->next)
+		if (call->id == id && call->outgoing && call->awaiting_reversal &&
+		    call->state == CALL_DIALING && !call->peer &&
+		    preamble_token_equal(call->reverse_token, token))
+			return call;
+	return NULL;
+}
+
+/* TLS to the peer secondary the directory named (call->peer_*); when the directory says
+ * it cannot be dialled, the principal connects us instead. */
 static void dial(struct call *call)
 {
 	int rc;
@@ -154,11 +261,18 @@ static void dial(struct call *call)
 		call_end(call, WIRE(INTERNAL), "the call was not looking its callee up");
 		return;
 	}
+	if (call->peer_reachable == POP_REACH_NO) {
+		log_info("call %s: secondary %s cannot be dialled (behind NAT); asking the principal "
+			 "to connect us", call->id_hex, call->peer_name);
+		ask_connect(call, false);
+		return;
+	}
+	call->signalling = POP_SIG_DIRECT;
 	rc = peer_connect(call->sec, call, &call->peer_endpoint, call->peer_name,
 			  call->peer_fingerprint, &call->peer);
-	if (rc)
+	if (rc && !call_dial_failed(call, rc, NULL))
 		call_end(call, WIRE(PEER_DOWN), insel_strerror(rc));
-	else
+	else if (!rc)
 		peer_also_accept(call->peer, call->peer_previous);
 }
 
@@ -242,6 +356,7 @@ static void lookup_reply(void *ctx, const json_t *reply, int err)
 		call->ntun_remote = 1;
 	}
 	call->peer_endpoint = endpoint;
+	call->peer_reachable = serving->reachable;
 	snprintf(call->peer_name, sizeof call->peer_name, "%s", serving->secondary);
 	snprintf(call->peer_fingerprint, sizeof call->peer_fingerprint, "%s",
 		 serving->fingerprint);
@@ -372,6 +487,7 @@ static void trunk_lookup_reply(void *ctx, const json_t *reply, int err)
 	}
 	memcpy(call->peer_prefixes, dir, sizeof call->peer_prefixes);
 	call->npeer_prefixes = ndir;
+	call->peer_reachable = entry.serving.reachable;
 	snprintf(call->peer_name, sizeof call->peer_name, "%s", entry.serving.secondary);
 	snprintf(call->peer_fingerprint, sizeof call->peer_fingerprint, "%s",
 		 entry.serving.fingerprint);

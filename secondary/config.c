@@ -38,6 +38,7 @@ static const struct cfg_key secondary_schema[] = {
 	{"tls", "expiry_warning", CFG_DURATION, 0, 1000, 36500LL * 86400000, "30d"},
 	{"peers", "listen", CFG_ENDPOINT, CFG_REQUIRED, 0, 0, NULL},
 	{"peers", "public", CFG_ENDPOINT, 0, 0, 0, NULL},
+	{"peers", "reachable", CFG_STRING, 0, 0, 0, "auto"},
 	{"peers", "wan_address", CFG_ADDR, 0, 0, 0, NULL},
 	{"peers", "wan_address6", CFG_ADDR, 0, 0, 0, NULL},
 	{"peers", "ciphers", CFG_STRING, 0, 0, 0, "aes-256-gcm,chacha20-poly1305"},
@@ -216,6 +217,22 @@ static int load_prefix_list(struct secondary_config *c, const char *section, con
 	return 0;
 }
 
+/* [peers] reachable: auto (the principal dials us back to find out), yes, no. */
+static int load_reachable(struct secondary_config *c, const char *path)
+{
+	const char *v = cfg_str(&c->file, "peers", "reachable");
+
+	if (strcmp(v, "auto") == 0)
+		c->peer_reachable = POP_REACH_UNKNOWN;
+	else if (strcmp(v, "yes") == 0)
+		c->peer_reachable = POP_REACH_YES;
+	else if (strcmp(v, "no") == 0)
+		c->peer_reachable = POP_REACH_NO;
+	else
+		return fail(c, path, "peers: reachable must be auto, yes or no");
+	return 0;
+}
+
 static int fail_trunk(struct secondary_config *c, const char *path, const char *section,
 		      const char *what)
 {
@@ -381,7 +398,7 @@ int secondary_config_load(struct secondary_config *c, const char *path)
 		c->peer_public = c->peer_listen;
 	if (cfg_addr(&c->file, "peers", "wan_address", &c->wan_address))
 		c->wan_address = c->peer_listen.addr;
-	if (load_second_family(c, path) != 0)
+	if (load_second_family(c, path) != 0 || load_reachable(c, path) != 0)
 		return INSEL_E_CONFIG;
 	c->ciphers = cfg_str(&c->file, "peers", "ciphers");
 	if (sec_compress_from_name(cfg_str(&c->file, "peers", "compression"),

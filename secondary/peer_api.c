@@ -28,6 +28,7 @@
 #include "log.h"
 #include "msg.h"
 #include "peer_codec.h"
+#include "preamble.h"
 #include "secondary.h"
 #include "timeouts.h"
 #include "tls.h"
@@ -61,6 +62,8 @@ static void call_request_handle(void *ctx, json_int_t id, const json_t *req)
 		return;
 	}
 	call_incoming(p->sec, p, req);
+	if (p->call)
+		p->call->signalling = p->signalling ? p->signalling : POP_SIG_DIRECT;
 	/* The idle deadline stops once the connection carries a call (which closes it when
 	 * it ends); a refused request leaves it running. */
 	if (p->call && p->tls)
@@ -170,22 +173,33 @@ static void peer_message(struct tls_conn *t, json_t *msg, int err)
 	dispatch_message(&peer_table, &who, p, msg, err);
 }
 
+/* A dial_back connection leaves the count of those in their handshake. */
+static void dial_back_settled(struct peer_conn *p)
+{
+	if (p->dialled_back) {
+		p->dialled_back = false;
+		p->sec->dialing_back--;
+	}
+}
+
 static void peer_closed(struct tls_conn *t)
 {
 	struct peer_conn *p = tls_conn_data(t);
 
 	p->tls = NULL;
+	dial_back_settled(p);
 	rpc_fail_all(&p->rpc, INSEL_E_CLOSED);
 	if (p->call) {
 		struct call *call = p->call;
 
 		p->call = NULL;
 		call->peer = NULL;
-		if (!p->ready && p->outgoing)
+		if (p->ready || !p->outgoing)
+			call_event(call, CALL_EV_PEER_CLOSED, NULL);
+		/* Not dialled (behind NAT, say): the principal may connect us instead. */
+		else if (!call_dial_failed(call, tls_conn_close_reason(t), tls_conn_error(t)))
 			call_event(call, CALL_EV_PEER_FAILED, &(struct call_event_detail){
 				.status = INSEL_E_CLOSED, .message = tls_conn_error(t)});
-		else
-			call_event(call, CALL_EV_PEER_CLOSED, NULL);
 	}
 	free(p);
 }
@@ -231,6 +245,12 @@ static void incoming_ready(struct tls_conn *t, int status)
 		log_warn("refused a peer connection: %s", tls_conn_error(t));
 		return;
 	}
+	/* The principal checking that we can be dialled (docs/nat.md): that is all. */
+	if (tls_conn_peer(t)->role == PKI_ROLE_PRINCIPAL) {
+		log_debug("the principal dialled our peer port: it can reach us");
+		tls_conn_close(t, 0);
+		return;
+	}
 	p->ready = true;
 	remember_peer(p, t);
 	log_debug("peer secondary '%s' connected", tls_conn_peer(t)->name);
@@ -240,6 +260,43 @@ static void incoming_ready(struct tls_conn *t, int status)
 static const struct tls_conn_callbacks incoming_callbacks = {
 	incoming_ready, peer_message, peer_closed,
 };
+static const struct tls_conn_callbacks outgoing_callbacks;
+
+/* A connection to our peer port that starts with a preamble (preamble.h): the callee of
+ * a call we placed, dialling back because we could not dial it. It must name a call that
+ * waits for it, with the token the principal gave us; then we are the TLS client, and
+ * check the callee's certificate against the directory as if we had dialled. */
+static int peer_preamble(struct tls_conn *t, const uint8_t *data, size_t len)
+{
+	struct peer_conn *p = tls_conn_data(t);
+	struct preamble pre;
+	struct call *call;
+	int n = preamble_decode(data, len, &pre);
+
+	if (n <= 0)
+		return n;
+	call = pre.end == PREAMBLE_CALLEE ? call_awaiting_reversal(p->sec, pre.call_id, pre.token)
+					  : NULL;
+	if (!call) {
+		log_info("refused a reversed peer connection: no call of ours waits for it");
+		return INSEL_E_REFUSED;
+	}
+	if (tls_conn_become_client(t, PKI_ROLE_SECONDARY, call->peer_name))
+		return INSEL_E_REFUSED;
+	p->call = call;
+	p->outgoing = true;
+	p->signalling = POP_SIG_REVERSED;
+	snprintf(p->expected_fingerprint, sizeof p->expected_fingerprint, "%s",
+		 call->peer_fingerprint);
+	peer_also_accept(p, call->peer_previous);
+	tls_conn_set_callbacks(t, &outgoing_callbacks, p);
+	call->peer = p;
+	call->awaiting_reversal = false;
+	call->signalling = POP_SIG_REVERSED;
+	uv_timer_stop(&call->timer);
+	log_info("call %s: secondary %s dialled back", call->id_hex, call->peer_name);
+	return n;
+}
 
 static void peer_accept(struct tls_server *srv, struct tls_conn *t)
 {
@@ -254,14 +311,18 @@ static void peer_accept(struct tls_server *srv, struct tls_conn *t)
 
 int peer_api_start(struct secondary *s)
 {
-	static const enum pki_role roles[] = {PKI_ROLE_SECONDARY};
-	int rc = tls_server_listen(s->loop, s->creds, &s->cfg.peer_listen, roles, 1, peer_accept,
+	/* The principal's certificate too: it dials us to find out whether peers can
+	 * (reach.c); the table below serves it nothing, and incoming_ready closes it. */
+	static const enum pki_role roles[] = {PKI_ROLE_SECONDARY, PKI_ROLE_PRINCIPAL};
+	int rc = tls_server_listen(s->loop, s->creds, &s->cfg.peer_listen, roles, 2, peer_accept,
 				   s, &s->peer_server);
 
-	if (rc)
+	if (rc) {
 		log_error("cannot listen for peer secondaries: %s", insel_strerror(rc));
-	else
+	} else {
 		tls_server_set_limits(s->peer_server, &s->cfg.peer_limits);
+		tls_server_set_preamble(s->peer_server, peer_preamble);
+	}
 	return rc;
 }
 
@@ -319,6 +380,76 @@ static void outgoing_ready(struct tls_conn *t, int status)
 static const struct tls_conn_callbacks outgoing_callbacks = {
 	outgoing_ready, peer_message, peer_closed,
 };
+
+int peer_connect_spliced(struct secondary *s, struct call *call, const struct ip_endpoint *to,
+			 const uint8_t token[POP_TOKEN_LEN], const char *name,
+			 const char *fingerprint, struct peer_conn **out)
+{
+	struct preamble pre = {.end = PREAMBLE_CALLER, .call_id = call->id};
+	uint8_t bytes[PREAMBLE_LEN];
+	struct peer_conn *p = peer_new(s, NULL);
+	int rc;
+
+	if (!p)
+		return -ENOMEM;
+	p->call = call;
+	p->outgoing = true;
+	p->signalling = POP_SIG_SPLICED;
+	snprintf(p->expected_fingerprint, sizeof p->expected_fingerprint, "%s",
+		 fingerprint ? fingerprint : "");
+	memcpy(pre.token, token, POP_TOKEN_LEN);
+	preamble_encode(&pre, bytes);
+	rc = tls_connect_preamble(s->loop, s->creds, to, bytes, sizeof bytes, false,
+				  PKI_ROLE_SECONDARY, name, &outgoing_callbacks, p, &p->tls);
+	secure_wipe(bytes, sizeof bytes);
+	if (rc) {
+		free(p);
+		return rc;
+	}
+	*out = p;
+	return 0;
+}
+
+static void dial_back_ready(struct tls_conn *t, int status)
+{
+	struct peer_conn *p = tls_conn_data(t);
+
+	dial_back_settled(p);
+	incoming_ready(t, status);
+}
+
+static const struct tls_conn_callbacks dial_back_callbacks = {
+	dial_back_ready, peer_message, peer_closed,
+};
+
+int peer_dial_back(struct secondary *s, const struct pop_dial_back *n)
+{
+	struct preamble pre = {.end = PREAMBLE_CALLEE, .call_id = n->call_id};
+	uint8_t bytes[PREAMBLE_LEN];
+	struct peer_conn *p;
+	int rc;
+
+	/* As many as the peer listener would let in before authentication. */
+	if (s->cfg.peer_limits.max_pending && s->dialing_back >= s->cfg.peer_limits.max_pending)
+		return INSEL_E_LIMIT;
+	if (!(p = peer_new(s, NULL)))
+		return -ENOMEM;
+	p->signalling = n->mode;
+	memcpy(pre.token, n->token, POP_TOKEN_LEN);
+	preamble_encode(&pre, bytes);
+	/* We are the TLS server, the caller's secondary (that name) the client: from here on
+	 * the connection is an incoming one, checked and served as if it had dialled us. */
+	rc = tls_connect_preamble(s->loop, s->creds, &n->to, bytes, sizeof bytes, true,
+				  PKI_ROLE_SECONDARY, n->caller, &dial_back_callbacks, p, &p->tls);
+	secure_wipe(bytes, sizeof bytes);
+	if (rc) {
+		free(p);
+		return rc;
+	}
+	p->dialled_back = true;
+	s->dialing_back++;
+	return 0;
+}
 
 int peer_connect(struct secondary *s, struct call *call, const struct ip_endpoint *to,
 		 const char *name, const char *fingerprint, struct peer_conn **out)

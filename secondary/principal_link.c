@@ -188,6 +188,26 @@ static void revoked_notice(struct principal_link *l, const json_t *msg)
 	end_revoked_calls(l);
 }
 
+/* {"op":"dial_back",...}: a caller cannot dial us (we are behind NAT); we dial it, or
+ * the principal's splice (docs/nat.md). No reply. */
+static void dial_back_notice(struct principal_link *l, const json_t *msg)
+{
+	struct pop_dial_back n;
+	char why[POP_WHY_LEN], call[ID_STRLEN], to[IP_STRLEN];
+	int rc;
+
+	if (pop_dial_back_notice_decode(msg, &n, why)) {
+		log_warn("unreadable dial_back notice from the principal: %s", why);
+		return;
+	}
+	log_info("call %s: secondary %s cannot dial us; dialling %s %s",
+		 id_format(n.call_id, call), n.caller,
+		 n.mode == POP_SIG_REVERSED ? "it back at" : "the principal's splice at",
+		 ip_endpoint_format(&n.to, to, sizeof to));
+	if ((rc = peer_dial_back(l->owner, &n)))
+		log_warn("call %s: cannot dial %s: %s", call, to, insel_strerror(rc));
+}
+
 static bool is_revoked(void *ctx, const char *serial)
 {
 	return is_revoked_serial(ctx, serial);
@@ -318,7 +338,8 @@ static json_t *register_request(const struct secondary_config *cfg)
 {
 	static_assert(SECONDARY_MAX_PREFIXES <= POP_MAX_PREFIXES, "a LAN's prefixes");
 	struct pop_register_req r = {.lan = cfg->lan, .nprefixes = cfg->nprefixes,
-				     .endpoint = cfg->peer_public};
+				     .endpoint = cfg->peer_public,
+				     .reachable = cfg->peer_reachable};
 
 	memcpy(r.prefixes, cfg->prefixes, cfg->nprefixes * sizeof cfg->prefixes[0]);
 	return pop_register_req_encode(0, &r);
@@ -385,6 +406,10 @@ static void on_message(struct tls_conn *c, json_t *msg, int err)
 		return;
 	if (msg_op(msg) && strcmp(msg_op(msg), "revoked") == 0) {
 		revoked_notice(l, msg);
+		return;
+	}
+	if (msg_op(msg) && strcmp(msg_op(msg), "dial_back") == 0) {
+		dial_back_notice(l, msg);
 		return;
 	}
 	tls_conn_send_new(c, msg_reply_error(msg_id(msg), WIRE(UNKNOWN_OP),

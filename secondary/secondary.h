@@ -74,6 +74,8 @@ struct secondary_config {
 	const char *ca, *cert, *key;
 	struct ip_endpoint peer_listen;   /* where other secondaries reach us */
 	struct ip_endpoint peer_public;   /* what we register (defaults to peer_listen) */
+	enum pop_reach peer_reachable;    /* [peers] reachable: auto (UNKNOWN: the principal
+					   * checks), yes, no (behind NAT: never dialled) */
 	struct ip_addr wan_address;       /* where auxiliaries bind their encrypted side */
 	struct ip_addr wan_address6;      /* a dual-stack wan: its IPv6 address too */
 	bool has_wan_address6;
@@ -202,6 +204,10 @@ struct peer_conn {
 	char serial[PKI_SERIAL_MAX + 1];
 	char expected_previous[PKI_FINGERPRINT_LEN + 1];     /* and its certificate before a
 							      * renewal, if switching */
+	/* How the connection was made (docs/nat.md): 0 or DIRECT, the usual dial; REVERSED
+	 * or SPLICED after a preamble (dialled back, or through the principal's splice). */
+	enum pop_signalling signalling;
+	bool dialled_back;          /* incoming end that we dialled (counted apart) */
 };
 
 int peer_api_start(struct secondary *s);
@@ -214,6 +220,15 @@ void peer_close(struct peer_conn *p);
 /* An outgoing connection also accepts the certificate the directory names as the peer
  * secondary's previous one (it is switching to a renewed certificate). */
 void peer_also_accept(struct peer_conn *p, const char *previous_fingerprint);
+/* Signalling across NAT: the caller's end of a spliced connection (dials the splice,
+ * then is the TLS client checking the callee's name, as peer_connect). */
+int peer_connect_spliced(struct secondary *s, struct call *call, const struct ip_endpoint *to,
+			 const uint8_t token[POP_TOKEN_LEN], const char *name,
+			 const char *fingerprint, struct peer_conn **out);
+/* The callee's end, on the principal's dial_back notice: dials the caller's secondary (or
+ * the splice), sends the preamble, and serves the peer protocol there as if the caller
+ * had dialled us (TLS server). */
+int peer_dial_back(struct secondary *s, const struct pop_dial_back *n);
 
 /* ---- auxiliaries ---- */
 
@@ -310,9 +325,10 @@ struct call {
 	struct candidate peer_cand[CAND_MAX];
 	size_t npeer_cand;
 	uint16_t wan_port6;            /* a dual-stack wan: the IPv6 socket's; else 0 */
-	uv_timer_t timer;              /* never armed (set-up steps time out as requests,
-					* timeouts.h): closing it frees the call once
-					* libuv is done with this turn */
+	uv_timer_t timer;              /* armed only while the caller waits for the callee
+					* to dial back (REVERSAL_WAIT_MS; other set-up steps
+					* time out as requests, timeouts.h): closing it frees
+					* the call once libuv is done with this turn */
 	time_t started, answered;
 	uint64_t bytes_in, bytes_out;
 	bool recorded;                 /* the principal has a start record */
@@ -338,12 +354,26 @@ struct call {
 	 * hold the gateway address(es) the callee's secondary answers with. */
 	struct ip_prefix peer_prefixes[SECONDARY_MAX_PREFIXES];
 	size_t npeer_prefixes;
+	/* Signalling across NAT (docs/nat.md): how the peer connection was made, whether the
+	 * directory says the callee's gateway can be dialled, and, while the caller waits
+	 * for the callee to dial back, the token its preamble must carry. */
+	enum pop_signalling signalling;
+	enum pop_reach peer_reachable;
+	bool awaiting_reversal;
+	bool asked_splice;
+	uint8_t reverse_token[POP_TOKEN_LEN];
 };
 
 /* Caller side: a logged-in client asks for a call. The reply goes to the client when the
  * call is up or has failed. */
 void call_place(struct secondary *s, struct client_conn *c, json_int_t request_id,
 		const struct client_call_request *r);
+/* Caller side, signalling across NAT (call_out.c): the direct dial failed before TLS
+ * (status, message); true if the call goes on by asking the principal to connect us. */
+bool call_dial_failed(struct call *call, int status, const char *message);
+/* A reversed connection arrived at our peer listener with this call's id and token. */
+struct call *call_awaiting_reversal(struct secondary *s, uint64_t id,
+				    const uint8_t token[POP_TOKEN_LEN]);
 /* Callee side: a peer secondary's call_request. */
 void call_incoming(struct secondary *s, struct peer_conn *p, const json_t *request);
 /* Ends a call from any state and any side; reason is a stable word (hangup, rejected,
@@ -450,6 +480,7 @@ struct secondary {
 	struct call *calls;
 	uv_signal_t sigterm, sigint;
 	bool stopping;
+	unsigned dialing_back;         /* dial_back connections still in their handshake */
 	struct trunk trunks[SECONDARY_MAX_TRUNKS];
 	size_t ntrunks;
 	struct uid_pool aux_uids;

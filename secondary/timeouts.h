@@ -46,6 +46,13 @@
 #define PRINCIPAL_BACKOFF_FIRST_MS 500
 #define PRINCIPAL_BACKOFF_MAX_MS 30000
 
+/* ---- signalling across NAT (call_out.c, peer_api.c; docs/nat.md) ---- */
+
+/* The caller waits this long for the callee's secondary to dial back (the principal's
+ * notice, a TCP connect, the preamble) before asking for a splice instead. The TLS
+ * handshake that follows has its own deadline (handshake_timeout). */
+#define REVERSAL_WAIT_MS 5000
+
 /* ---- LAN clients and peer secondaries (client_api.c, peer_api.c) ---- */
 
 /* The key holder's answer to one request (keyholder.c): a signature or a new key takes

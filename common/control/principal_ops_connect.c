@@ -7,8 +7,11 @@
 #include "err.h"
 #include "hex.h"
 #include "msg.h"
+#include "preamble.h"
 #include "principal_ops_priv.h"
 #include "rand.h"
+
+_Static_assert(POP_TOKEN_LEN == PREAMBLE_TOKEN_LEN, "the token the preamble carries");
 
 static const char *const signalling_names[] = {NULL, "direct", "reversed", "spliced"};
 
