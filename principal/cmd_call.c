@@ -23,6 +23,7 @@ static const struct cli_column fields[] = {
 	{"callee", "callee", CLI_STR},
 	{"callee_lan", "callee LAN", CLI_STR},
 	{"channels", "channels", CLI_STR},
+	{"signalling", "signalling", CLI_STR},
 	{"started_at", "started", CLI_TIME},
 	{"ended_at", "ended", CLI_TIME},
 	{"seconds", "seconds", CLI_INT},

@@ -10,6 +10,7 @@ static const struct cli_column columns[] = {
 	{"lans", "LANS", CLI_LIST},
 	{"state", "STATE", CLI_STR},
 	{"endpoint", "ENDPOINT", CLI_STR},
+	{"reachable", "REACHABLE", CLI_BOOL},
 	{"last_heartbeat", "LAST HEARTBEAT", CLI_TIME},
 	{"serial", "CERT SERIAL", CLI_STR},
 };
@@ -18,6 +19,8 @@ static const struct cli_column fields[] = {
 	{"lans", "LANs", CLI_LIST},
 	{"state", "state", CLI_STR},
 	{"endpoint", "endpoint", CLI_STR},
+	{"reachable", "can be dialled", CLI_BOOL},
+	{"reachable_source", "as found by", CLI_STR},
 	{"last_heartbeat", "last heartbeat", CLI_TIME},
 	{"fingerprint", "fingerprint", CLI_STR},
 	{"pinned", "pinned", CLI_BOOL},
