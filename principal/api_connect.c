@@ -1,9 +1,9 @@
 /* API op connect (signalling across NAT, docs/nat.md): the caller's secondary cannot dial
  * the callee's, so the principal has the callee's dial back (connection reversal: the
- * caller's endpoint can be dialled) or both dial its splice (neither can). It draws the
- * one-time token both preambles carry, expects the splice's two ends, tells the callee's
- * secondary over its link (dial_back notice) and answers the caller how to wait. Its wire
- * form is principal_ops_connect.c's. */
+ * caller's endpoint can be dialled) or both dial its splice (neither can). It expects
+ * the splice's two ends, tells the callee's secondary over its link (dial_back notice,
+ * with the one-time token the caller drew, which both preambles carry) and answers the
+ * caller how to wait. Its wire form is principal_ops_connect.c's. */
 #include <stdio.h>
 #include <string.h>
 
@@ -79,7 +79,7 @@ void connect_handle(void *ctx, json_int_t id, const json_t *msg)
 				"this principal does not splice ([splice] listen is off)");
 		return;
 	}
-	rand_key(notice.token, sizeof notice.token);
+	memcpy(notice.token, req.token, sizeof notice.token);
 	if (notice.mode == POP_SIG_SPLICED &&
 	    (rc = splice_expect(s->splice, req.call_id, notice.token, p->id.name,
 				callee.secondary))) {
@@ -92,7 +92,6 @@ void connect_handle(void *ctx, json_int_t id, const json_t *msg)
 		return;  /* an expected splice expires unpaired */
 	}
 	reply.mode = notice.mode;
-	memcpy(reply.token, notice.token, sizeof reply.token);
 	if (notice.mode == POP_SIG_SPLICED)
 		splice_endpoint_for(s->splice, p->has_local ? &p->local : NULL, &reply.splice);
 	s->connects++;

@@ -173,8 +173,8 @@ static void dial_splice(struct call *call, const struct pop_connect_reply *r)
 	call->signalling = POP_SIG_SPLICED;
 	log_info("call %s: both gateways dial the principal's splice at %s", call->id_hex,
 		 ip_endpoint_format(&r->splice, to, sizeof to));
-	rc = peer_connect_spliced(call->sec, call, &r->splice, r->token, call->peer_name,
-				  call->peer_fingerprint, &call->peer);
+	rc = peer_connect_spliced(call->sec, call, &r->splice, call->reverse_token,
+				  call->peer_name, call->peer_fingerprint, &call->peer);
 	if (rc)
 		call_end(call, WIRE(PEER_DOWN), insel_strerror(rc));
 	else
@@ -197,21 +197,29 @@ static void connect_reply(void *ctx, const json_t *reply, int err)
 		return;
 	}
 	if (r.mode == POP_SIG_SPLICED) {
+		call->awaiting_reversal = false;
+		uv_timer_stop(&call->timer);
 		dial_splice(call, &r);
 		return;
 	}
-	call->signalling = POP_SIG_REVERSED;
-	call->awaiting_reversal = true;
-	memcpy(call->reverse_token, r.token, sizeof call->reverse_token);
-	log_info("call %s: waiting for secondary %s to dial back", call->id_hex, call->peer_name);
-	uv_timer_start(&call->timer, reversal_overdue, REVERSAL_WAIT_MS, 0);
+	if (call->awaiting_reversal)
+		log_info("call %s: waiting for secondary %s to dial back", call->id_hex,
+			 call->peer_name);
 }
 
+/* The token is ours to draw: the callee may dial back before the principal's reply
+ * reaches us, and its preamble must find the call waiting already. */
 static void ask_connect(struct call *call, bool splice)
 {
-	struct pop_connect_req r = {call->id, call->callee_lan, splice};
+	struct pop_connect_req r = {call->id, call->callee_lan, splice, {0}};
 
+	rand_key(call->reverse_token, sizeof call->reverse_token);
+	memcpy(r.token, call->reverse_token, sizeof r.token);
 	call->asked_splice = call->asked_splice || splice;
+	call->signalling = splice ? POP_SIG_SPLICED : POP_SIG_REVERSED;
+	call->awaiting_reversal = !splice;
+	if (!splice)
+		uv_timer_start(&call->timer, reversal_overdue, REVERSAL_WAIT_MS, 0);
 	if (principal_request(call->sec, pop_connect_req_encode(0, &r), connect_reply, call))
 		call_end(call, WIRE(PEER_DOWN), "the callee's gateway cannot be dialled, and the "
 			 "principal cannot be reached to connect us");

@@ -306,10 +306,12 @@ int pop_renew_reply_decode(const json_t *msg, struct pop_renew_reply *out,
 
 /* ---- connect: signalling across NAT ----
  * The caller's secondary cannot dial the callee's: it asks the principal to connect
- * them. The principal answers with how (the callee dials the caller back, or both dial
- * its splice port) and a one-time token, and tells the callee's secondary over its link
- * with a dial_back notice. Both ends then start their TCP stream with the preamble
- * (preamble.h) naming the call, their end and the token. */
+ * them, with a one-time token of its drawing. The principal answers how (the callee
+ * dials the caller back, or both dial its splice port) and tells the callee's secondary
+ * over its link, with the token, in a dial_back notice. Both ends then start their TCP
+ * stream with the preamble (preamble.h) naming the call, their end and the token. The
+ * caller draws the token so that it can recognise a callee dialling back before the
+ * principal's reply has reached it. */
 
 enum pop_signalling { POP_SIG_DIRECT = 1, POP_SIG_REVERSED, POP_SIG_SPLICED };
 const char *pop_signalling_name(enum pop_signalling s);
@@ -323,6 +325,7 @@ struct pop_connect_req {
 	const char *callee_lan;  /* the LAN whose secondary is to be reached */
 	bool splice;             /* "splice": true asks for splicing at once (a reversal
 				  * did not arrive) */
+	uint8_t token[POP_TOKEN_LEN];  /* "token": 32 hex digits, random */
 };
 json_t *pop_connect_req_encode(json_int_t id, const struct pop_connect_req *r);
 int pop_connect_req_decode(const json_t *msg, struct pop_connect_req *out,
@@ -330,7 +333,6 @@ int pop_connect_req_decode(const json_t *msg, struct pop_connect_req *out,
 
 struct pop_connect_reply {
 	enum pop_signalling mode;          /* "mode": "reversed" or "spliced" */
-	uint8_t token[POP_TOKEN_LEN];      /* "token": 32 hex digits */
 	struct ip_endpoint splice;         /* "splice": spliced only, where to dial */
 };
 json_t *pop_connect_reply_encode(const struct pop_connect_reply *r);

@@ -111,6 +111,7 @@ json_t *pop_connect_req_encode(json_int_t id, const struct pop_connect_req *r)
 	json_object_set_new(req, "callee_lan", json_string(r->callee_lan));
 	if (r->splice)
 		json_object_set_new(req, "splice", json_true());
+	put_token(req, r->token);
 	return req;
 }
 
@@ -121,7 +122,8 @@ int pop_connect_req_decode(const json_t *msg, struct pop_connect_req *out,
 
 	memset(out, 0, sizeof *out);
 	if ((rc = get_call(msg, &out->call_id, why)) ||
-	    (rc = pop_get_text(msg, "callee_lan", true, &out->callee_lan, why)))
+	    (rc = pop_get_text(msg, "callee_lan", true, &out->callee_lan, why)) ||
+	    (rc = get_token(msg, out->token, why)))
 		return rc;
 	if (msg_get_bool_opt(msg, "splice", false, &out->splice))
 		return pop_field_fail(why);
@@ -133,7 +135,6 @@ json_t *pop_connect_reply_encode(const struct pop_connect_reply *r)
 	json_t *j = json_object();
 
 	json_object_set_new(j, "mode", json_string(pop_signalling_name(r->mode)));
-	put_token(j, r->token);
 	if (r->mode == POP_SIG_SPLICED)
 		put_endpoint(j, "splice", &r->splice);
 	return j;
@@ -145,7 +146,7 @@ int pop_connect_reply_decode(const json_t *msg, struct pop_connect_reply *out,
 	int rc;
 
 	memset(out, 0, sizeof *out);
-	if ((rc = get_mode(msg, &out->mode, why)) || (rc = get_token(msg, out->token, why)))
+	if ((rc = get_mode(msg, &out->mode, why)))
 		return rc;
 	return out->mode == POP_SIG_SPLICED ? get_endpoint(msg, "splice", &out->splice, why) : 0;
 }

@@ -644,27 +644,28 @@ static void connect_round_trip(void **state)
 	json_t *j;
 
 	(void)state;
-	struct pop_connect_req c = {0x0123456789abcdefULL, "lan-b", true}, c2;
+	struct pop_connect_req c = {0x0123456789abcdefULL, "lan-b", true, {0}}, c2;
 
+	memset(c.token, 0xab, sizeof c.token);
 	j = pop_connect_req_encode(7, &c);
 	assert_json(j, "{\"op\":\"connect\",\"id\":7,\"call\":\"0123456789abcdef\","
-		    "\"callee_lan\":\"lan-b\",\"splice\":true}");
+		    "\"callee_lan\":\"lan-b\",\"splice\":true,\"token\":"
+		    "\"abababababababababababababababab\"}");
 	assert_int_equal(pop_connect_req_decode(j, &c2, why), 0);
 	assert_true(c2.call_id == c.call_id);
+	assert_memory_equal(c2.token, c.token, POP_TOKEN_LEN);
 	assert_string_equal(c2.callee_lan, "lan-b");
 	assert_true(c2.splice);
 	json_decref(j);
 
 	struct pop_connect_reply r = {.mode = POP_SIG_SPLICED}, r2;
 
-	memset(r.token, 0xab, sizeof r.token);
 	assert_int_equal(ip_endpoint_parse("198.18.0.1:7444", &r.splice), 0);
 	j = as_reply(pop_connect_reply_encode(&r));
-	assert_json(j, "{\"id\":4,\"ok\":true,\"mode\":\"spliced\",\"token\":"
-		    "\"abababababababababababababababab\",\"splice\":\"198.18.0.1:7444\"}");
+	assert_json(j, "{\"id\":4,\"ok\":true,\"mode\":\"spliced\","
+		    "\"splice\":\"198.18.0.1:7444\"}");
 	assert_int_equal(pop_connect_reply_decode(j, &r2, why), 0);
 	assert_int_equal(r2.mode, POP_SIG_SPLICED);
-	assert_memory_equal(r2.token, r.token, POP_TOKEN_LEN);
 	assert_same_endpoint(&r2.splice, &r.splice);
 	json_decref(j);
 
@@ -699,13 +700,13 @@ static void connect_refusals(void **state)
 		       "field 'call' must be 16 hex digits");
 	assert_refused(pop_connect_req_decode, &c, "{\"call\":\"12\",\"callee_lan\":\"b\"}",
 		       INSEL_E_BAD_FIELD, "field 'call' must be 16 hex digits");
-	assert_refused(pop_connect_reply_decode, &r, "{\"mode\":\"direct\",\"token\":"
-		       "\"abababababababababababababababab\"}", INSEL_E_BAD_FIELD,
+	assert_refused(pop_connect_reply_decode, &r, "{\"mode\":\"direct\"}", INSEL_E_BAD_FIELD,
 		       "field 'mode' must be \"reversed\" or \"spliced\"");
-	assert_refused(pop_connect_reply_decode, &r, "{\"mode\":\"reversed\",\"token\":"
-		       "\"abab\"}", INSEL_E_BAD_FIELD, "field 'token' must be 32 hex digits");
-	assert_refused(pop_connect_reply_decode, &r, "{\"mode\":\"spliced\",\"token\":"
-		       "\"abababababababababababababababab\",\"splice\":\"nowhere\"}",
+	assert_refused(pop_connect_req_decode, &c, "{\"call\":\"000000000000002a\","
+		       "\"callee_lan\":\"b\",\"token\":\"abab\"}", INSEL_E_BAD_FIELD,
+		       "field 'token' must be 32 hex digits");
+	assert_refused(pop_connect_reply_decode, &r, "{\"mode\":\"spliced\","
+		       "\"splice\":\"nowhere\"}",
 		       INSEL_E_BAD_FIELD, "field 'splice' must be ADDRESS:PORT or [ADDRESS6]:PORT");
 	assert_refused(pop_dial_back_notice_decode, &n, "{\"call\":\"000000000000002a\","
 		       "\"caller\":\"no good\",\"mode\":\"reversed\",\"to\":\"1.2.3.4:5\","
