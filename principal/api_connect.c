@@ -83,7 +83,9 @@ void connect_handle(void *ctx, json_int_t id, const json_t *msg)
 	if (notice.mode == POP_SIG_SPLICED &&
 	    (rc = splice_expect(s->splice, req.call_id, notice.token, p->id.name,
 				callee.secondary))) {
-		api_reply_error(p, id, rc, "the splice takes no more calls of these gateways now");
+		api_reply_error(p, id, rc, "%s", rc == INSEL_E_EXISTS
+				? "the splice already expects this call"
+				: "the splice takes no more calls of these gateways now");
 		return;
 	}
 	if (!s->dial_back || (rc = s->dial_back(s, callee.secondary, &notice))) {

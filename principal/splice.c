@@ -23,6 +23,7 @@
 #include "rand.h"
 
 #define SPLICE_SWEEP_MS 1000
+#define SPLICE_KEEPALIVE_S 60
 
 struct pairing;
 
@@ -462,6 +463,9 @@ static void on_connection(uv_stream_t *listener, int status)
 		return;
 	}
 	uv_tcp_nodelay(&l->tcp, 1);
+	/* A paired stream lasts as long as its call: a NAT that forgets one end silently
+	 * must not leave the other open for ever. */
+	uv_tcp_keepalive(&l->tcp, 1, SPLICE_KEEPALIVE_S);
 	set_reading(l, true);
 }
 
