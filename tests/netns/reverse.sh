@@ -9,7 +9,8 @@
 #     "reversed", and UDP crosses both ways;
 #   - bob calls alice the other way: direct, as before;
 #   - a reversed connection naming no waiting call, and bytes that are neither TLS nor a
-#     preamble, are refused at A's peer port, which keeps serving.
+#     preamble, are refused at A's peer port, which keeps serving;
+#   - a trunk between the two sites (lan-a places it): reversed as well, ping both ways.
 # Both sites behind NAT (spliced) is tests/netns/splice.sh.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -104,6 +105,15 @@ check "bytes that are neither TLS nor a preamble are refused" \
 out=$(insel_as a1 alice call bob@lan-b --udp 5004 2>&1)
 check "and the next reversed call still comes up" contains "$out" "signalling reversed"
 insel_as a1 alice hangup "$(call_id_of "$out")" >/dev/null 2>&1
+
+# ---- a trunk: lan-a's gateway places it, so it too is set up by reversal ----
+stop_pid "${SECONDARY_PID[a]}"
+stop_pid "${SECONDARY_PID[b]}"
+start_trunk_pair
+check "the trunk to the site behind NAT carries ping a1 -> b1" pings a1 10.2.0.11 3
+check "and b1 -> a1" pings b1 10.1.0.11 3
+check "the trunk's signalling was reversed" \
+	contains "$(insel_operator a calls --json 2>&1)" '"signalling": *"reversed"'
 
 finish_checks
 echo "all connection-reversal checks passed"
