@@ -42,6 +42,17 @@
 #define AUX_BATCH_FRAMES 256  /* datagrams gathered before a sendmmsg (batch.c) */
 #define AUX_BATCH_FRAME 2048  /* datagrams up to this size are batched, larger go alone */
 
+/* The path (path.c): how candidates are probed, and when the path is in doubt. */
+#define PATH_MAX_CANDIDATES 12     /* the peer's, the relay, and those learned */
+#define PATH_MAX_LEARNED 4         /* peer-reflexive candidates (a probe's new source) */
+#define PATH_FIRST_INTERVAL_MS 100 /* between the first probes of a round ... */
+#define PATH_MAX_INTERVAL_MS 1000  /* ... doubling up to this */
+#define PATH_ROUND_MS 10000        /* a round with no answer ends: the path is lost */
+#define PATH_MISSED_KEEPALIVES 3   /* silent keep-alive intervals before re-probing */
+#define PATH_DIRECT_RETRY_MS 15000 /* while relayed, direct candidates are tried again */
+#define PATH_FAILED_INTERVAL_MS 5000  /* after a lost round, a probe now and then */
+#define PATH_PROBE_ID_OTHER 0x80000000u  /* probe ids with this bit are MTU probing's */
+
 /* Lifecycle; the values are bits so that the dispatch table can allow several. */
 enum aux_state {
 	AUX_NEW = 1 << 0,      /* waiting for "bind" */
@@ -141,6 +152,44 @@ struct aux_discover {
 	uint64_t stray;            /* after: STUN on the WAN socket, dropped */
 };
 
+/* One endpoint where the peer might be reached. */
+struct path_candidate {
+	struct ip_endpoint ep;
+	bool relayed;        /* a relay's endpoint: frames go through it */
+	bool learned;        /* peer-reflexive: the source of one of the peer's probes */
+	bool answered;       /* a reply came back in the current round */
+	uint32_t rtt_ms;     /* of the latest probe answered */
+	uint32_t seq;        /* of the latest probe sent to it */
+	uint64_t sent_ms;    /* when it went */
+	uint64_t requests, replies;
+};
+
+enum path_phase {
+	PATH_IDLE,        /* before "start" */
+	PATH_PROBING,     /* the first round: no path yet */
+	PATH_UP,          /* a candidate answered and carries the call */
+	PATH_REPROBING,   /* keep-alives went unanswered: every candidate probed again */
+	PATH_FAILED,      /* a round ended with no answer (reported lost) */
+};
+
+struct aux_path {
+	struct path_candidate cand[PATH_MAX_CANDIDATES];
+	size_t ncand;
+	int current;                 /* the candidate carrying the call, -1 if none */
+	enum path_phase phase;
+	bool announced;              /* "up" was told: later changes are "changed" */
+	uv_timer_t timer;
+	uint64_t keepalive_ms;       /* the channels' keep-alive interval */
+	uint64_t started_ms, round_started_ms, last_direct_try_ms;
+	uint64_t interval_ms;
+	uint32_t seq;
+	unsigned probes_this_round;
+	unsigned learned;
+	char reason[AUX_PATH_REASON_MAX + 1];  /* of the last notice */
+	uint64_t rounds, reprobes, relay_fallbacks, switches, losses;
+	uint64_t requests_answered, unknown_replies;
+};
+
 struct bridge {
 	uv_loop_t *loop;
 	enum aux_state state;
@@ -190,6 +239,7 @@ struct bridge {
 	struct aux_discover discover;
 
 	struct aux_send_slot slots[AUX_SEND_SLOTS];
+	struct aux_path path;
 };
 
 /* cmd_run.c */
@@ -338,6 +388,22 @@ int batch_add(struct bridge *br, struct aux_batch *b, uv_udp_t *sock,
 	      const struct ip_endpoint *dst, const uint8_t *data, size_t len, uint64_t *errors);
 void batch_flush(struct bridge *br, struct aux_batch *b);
 void batch_flush_all(struct bridge *br);
+
+/* path.c: which candidate carries the call (see its opening comment). init with the
+ * other handles; start once the channels relay (the candidates: until the start request
+ * carries the peer's list, channel 0's peer); stop with the handles. */
+int path_init(struct bridge *br);
+int path_start(struct bridge *br, const struct aux_start_request *req);
+void path_stop(struct bridge *br);
+/* One more endpoint to probe, e.g. the relay once our leg there is registered
+ * (relayed = true); probed at once unless the call already has a direct path. 0,
+ * INSEL_E_LIMIT when full, -EAFNOSUPPORT for another family than the WAN socket's. */
+int path_add_candidate(struct bridge *br, const struct ip_endpoint *ep, bool relayed);
+/* An authenticated probe from the WAN on channel l (channel_open said
+ * CHANNEL_OPEN_PROBE): requests are answered to their source, replies choose the path. */
+void path_on_probe(struct bridge *br, struct aux_lan *l, const struct channel_msg *m,
+		   const struct ip_endpoint *from, uint64_t now);
+json_t *path_stats_json(const struct bridge *br);
 
 /* timers.c */
 int timers_start(struct bridge *br);

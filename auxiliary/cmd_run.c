@@ -28,6 +28,7 @@ static void close_handle(uv_handle_t *h)
 static void close_all_handles(struct bridge *br)
 {
 	timers_stop(br);
+	path_stop(br);
 	close_handle((uv_handle_t *)&br->tick_timer);
 	close_handle((uv_handle_t *)&br->idle_timer);
 	close_handle((uv_handle_t *)&br->sigterm);
@@ -93,6 +94,7 @@ static int init_handles(struct bridge *br)
 	rc = rc ? rc : uv_timer_init(br->loop, &br->tick_timer);
 	rc = rc ? rc : uv_timer_init(br->loop, &br->idle_timer);
 	rc = rc ? rc : uv_timer_init(br->loop, &br->linger_timer);
+	rc = rc ? rc : path_init(br);
 	if (rc)
 		return rc;
 	br->sigterm.data = br->sigint.data = br;

@@ -116,6 +116,8 @@ int bridge_stats_into(const struct bridge *br, json_t *obj)
 	rc |= json_object_set_new(obj, "lan", lans);
 	if (br->tun_mode && br->tun.open)
 		rc |= json_object_set_new(obj, "tun", tun_stats_json(br));
+	if (br->path.phase != PATH_IDLE)
+		rc |= json_object_set_new(obj, "path", path_stats_json(br));
 	rc |= json_object_set_new(obj, "wan",
 				  json_pack("{s:I, s:I, s:I}",
 					    "unknown_session", (json_int_t)br->wan_unknown_session,

@@ -1,6 +1,6 @@
 /* "start": the negotiated parameters of every bound channel, and where plaintext from the
  * peer goes (its codec, with every field, is common/aux_start.h). Creates the channels
- * and starts the relay and its timers.
+ * and starts the relay, its timers and the probing of the path (path.c).
  *
  * Every channel is checked before any is created, so a refused start changes nothing and
  * may be retried. Beyond what the codec checks, the channels must be the bound ones: one
@@ -104,7 +104,8 @@ void start_handle(void *ctx, json_int_t id, const json_t *msg)
 	br->idle_timeout_ms = req.idle_timeout_ms;
 	br->last_data_ms = uv_now(br->loop);
 	br->state = AUX_RUNNING;
-	if ((rc = relay_start(br)) != 0 || (rc = timers_start(br)) != 0) {
+	if ((rc = relay_start(br)) != 0 || (rc = timers_start(br)) != 0 ||
+	    (rc = path_start(br, &req)) != 0) {
 		control_reply_error(br, id, rc, NULL, "cannot start the relay: %s",
 				    insel_strerror(rc));
 		bridge_end(br, WIRE(ERROR), "cannot start the relay", EXIT_FAILURE_GENERIC, false);

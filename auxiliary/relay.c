@@ -126,13 +126,15 @@ static void deliver_to_lan(struct bridge *br, struct aux_lan *l,
 	br->last_data_ms = now;
 }
 
-/* One datagram from the WAN: its channel opens it, the LAN or the TUN gets it. */
+/* One datagram from the WAN: its channel opens it, the LAN or the TUN gets it (a probe
+ * goes to the path logic, path.c). */
 static void wan_datagram(struct bridge *br, const uint8_t *data, size_t n,
 			 const struct ip_endpoint *from, uint64_t now)
 {
 	struct channel_msg m;
 	struct aux_lan *l;
 	uint32_t session;
+	int rc;
 
 	if (discover_stray(br, data, n))
 		return;  /* STUN (bytes 4..7 the cookie, never a session id): not a frame */
@@ -144,8 +146,12 @@ static void wan_datagram(struct bridge *br, const uint8_t *data, size_t n,
 		br->wan_unknown_session++;
 		return;
 	}
-	if (channel_open(l->ch, data, n, from, now, &m) != 1)
+	rc = channel_open(l->ch, data, n, from, now, &m);
+	if (rc != 1) {
+		if (rc == CHANNEL_OPEN_PROBE)
+			path_on_probe(br, l, &m, from, now);
 		return;
+	}
 	if (br->tun_mode)
 		tun_deliver(br, &m, now);
 	else

@@ -5,7 +5,8 @@
  * Covers the relay both ways on two channels (fragmented 9000-byte datagrams included),
  * stats, tampered and unknown frames, key epochs installed with "rekey" (and refused when
  * they do not fit), malformed control messages, hang-up (ports freed),
- * peer death, idle time-out, parent death, SIGTERM and a failed bind. Every wait is
+ * the path (up only once a probe is answered), peer death, idle time-out, parent death,
+ * SIGTERM and a failed bind. Every wait is
  * bounded; the teardown kills and reaps any child left by a failed assertion.
  * Usage: test-auxiliary PATH-TO-insel-auxiliary */
 #include <errno.h>
@@ -109,6 +110,9 @@ struct auxp {
 	int ctl;  /* the parent's end of the control socketpair */
 	uint16_t wan_port;
 	uint16_t lan_port[N_CH];
+	/* The "path" notices come unasked at any time: recv_json keeps the last one. */
+	unsigned path_notices;
+	char path_state[16], path_kind[16], path_remote[64];
 };
 
 static json_t *request(struct auxp *p, json_t *msg);
@@ -138,6 +142,7 @@ static void spawn_aux_silent(struct auxp *p)
 	remember_child(p->pid);
 	close(sv[1]);
 	p->ctl = sv[0];
+	p->path_notices = 0;
 }
 
 /* Started as the secondary starts it: the process, then hello. */
@@ -203,6 +208,18 @@ static void send_json(struct auxp *p, json_t *msg)
 }
 
 /* The next control message from the aux, or NULL on time-out or EOF. */
+static void keep_path_notice(struct auxp *p, const json_t *n)
+{
+	const char *kind = json_string_value(json_object_get(n, "kind"));
+	const char *remote = json_string_value(json_object_get(n, "remote"));
+
+	p->path_notices++;
+	snprintf(p->path_state, sizeof p->path_state, "%s",
+		 json_string_value(json_object_get(n, "state")));
+	snprintf(p->path_kind, sizeof p->path_kind, "%s", kind ? kind : "");
+	snprintf(p->path_remote, sizeof p->path_remote, "%s", remote ? remote : "");
+}
+
 static json_t *recv_json(struct auxp *p, unsigned timeout_ms)
 {
 	uint64_t deadline = now_ms() + timeout_ms;
@@ -224,6 +241,11 @@ static json_t *recv_json(struct auxp *p, unsigned timeout_ms)
 	msg = json_loadb(body, len, 0, NULL);
 	free(body);
 	assert_non_null(msg);
+	if (msg_op(msg) && strcmp(msg_op(msg), "path") == 0) {
+		keep_path_notice(p, msg);
+		json_decref(msg);
+		return recv_json(p, deadline > now_ms() ? (unsigned)(deadline - now_ms()) : 0);
+	}
 	return msg;
 }
 
@@ -387,6 +409,9 @@ static json_t *params_json(const struct call *c, unsigned i, bool for_a,
 	return j;
 }
 
+/* How long A runs alone before B starts (0: B at once). */
+static unsigned start_gap_ms;
+
 static void start_both(struct call *c, json_int_t idle_ms)
 {
 	uint8_t key_ab[N_CH][SEC_KEY_LEN], key_ba[N_CH][SEC_KEY_LEN];
@@ -407,6 +432,11 @@ static void start_both(struct call *c, json_int_t idle_ms)
 				     "idle_timeout_ms", idle_ms, "channels", ca));
 	assert_ok(r);
 	json_decref(r);
+	if (start_gap_ms) {
+		/* A probes B, which does not relay yet: nothing answers, no path. */
+		assert_null(recv_json(&c->a, start_gap_ms));
+		assert_int_equal(c->a.path_notices, 0);
+	}
 	r = request(&c->b, json_pack("{s:s, s:i, s:I, s:o}", "op", "start", "id", 2,
 				     "idle_timeout_ms", idle_ms, "channels", cb));
 	assert_ok(r);
@@ -932,6 +962,55 @@ static void hangup_frees_ports(void **state)
 	close_call_fds(&c);
 }
 
+/* ---- the path: up only once a probe was answered ---- */
+
+/* Reads messages until p has had a path notice in state, within timeout_ms. */
+static void wait_path(struct auxp *p, const char *state, unsigned timeout_ms)
+{
+	uint64_t end = now_ms() + timeout_ms;
+
+	while (strcmp(p->path_state, state) != 0 && now_ms() < end) {
+		json_t *m = recv_json(p, 50);
+
+		assert_null(m);  /* nothing else comes unasked here */
+	}
+	assert_string_equal(p->path_state, state);
+}
+
+static void path_up_once_probes_answered(void **state)
+{
+	char expect[32];
+	struct call c;
+	json_t *st, *path;
+
+	start_gap_ms = 700;
+	setup_call(&c, 60000, NULL);
+	start_gap_ms = 0;
+	wait_path(&c.a, "up", WAIT_MS);
+	wait_path(&c.b, "up", WAIT_MS);
+	assert_string_equal(c.a.path_kind, "direct");
+	snprintf(expect, sizeof expect, "127.0.0.1:%u", c.b.wan_port);
+	assert_string_equal(c.a.path_remote, expect);
+	assert_int_equal(c.a.path_notices, 1);
+	round_trip(&c, 0, 64, 1);
+	st = stats(&c.a, 5);
+	path = json_object_get(st, "path");
+	assert_string_equal(json_string_value(json_object_get(path, "state")), "up");
+	assert_string_equal(json_string_value(json_object_get(path, "remote")), expect);
+	/* A probed B several times while B did not relay; B answered. */
+	assert_true(json_integer_value(json_path(path, "candidates", 0, "requests")) > 2);
+	assert_true(json_integer_value(json_path(path, "candidates", 0, "replies")) >= 1);
+	assert_true(channel_counter(st, 0, "frames_in") > 0);
+	json_decref(st);
+	st = stats(&c.b, 6);
+	assert_true(json_integer_value(json_object_get(json_object_get(st, "path"),
+						       "requests_answered")) >= 1);
+	json_decref(st);
+	hang_up(&c.a);
+	hang_up(&c.b);
+	close_call_fds(&c);
+}
+
 /* ---- (d) the peer dies ---- */
 
 static void peer_killed_is_peer_dead(void **state)
@@ -974,6 +1053,8 @@ static void parent_gone_ends_aux(void **state)
 
 	setup_call(&c, 60000, NULL);
 	round_trip(&c, 0, 64, 1);
+	/* Read what A said unasked: a socket closed with unread bytes is reset, not ended. */
+	wait_path(&c.a, "up", WAIT_MS);
 	close(c.a.ctl);
 	c.a.ctl = -1;
 	expect_exit(&c.a, 0);
@@ -1022,6 +1103,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test_teardown(malformed_control_messages, kill_children),
 		cmocka_unit_test_teardown(malformed_while_running, kill_children),
 		cmocka_unit_test_teardown(hangup_frees_ports, kill_children),
+		cmocka_unit_test_teardown(path_up_once_probes_answered, kill_children),
 		cmocka_unit_test_teardown(peer_killed_is_peer_dead, kill_children),
 		cmocka_unit_test_teardown(idle_timeout_ends_both, kill_children),
 		cmocka_unit_test_teardown(parent_gone_ends_aux, kill_children),

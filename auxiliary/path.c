@@ -1,0 +1,477 @@
+/* The path of a started call: where its frames go. Nothing is assumed to reach the peer
+ * until a probe proves it: after "start" every candidate endpoint of the peer (its host
+ * and server-reflexive addresses, and the relay once our leg there is registered) is
+ * probed at once with authenticated PROBE frames (frame.h; nobody without the call's
+ * keys can forge, answer or replay one), first every PATH_FIRST_INTERVAL_MS, backing off
+ * to PATH_MAX_INTERVAL_MS, for at most PATH_ROUND_MS. The first candidate whose probe is
+ * answered carries the call and the secondary is told ("path" notice, aux_report.h): only
+ * then is the call up. A direct candidate beats a relayed one: while the call is relayed,
+ * the direct ones are still tried (PATH_DIRECT_RETRY_MS) and the first to answer takes
+ * over. Every probe request that authenticates is answered to its source, and a source
+ * not among the candidates (the peer's NAT mapped it anew: a peer-reflexive candidate)
+ * becomes one, so one side behind a NAT that maps each destination differently still
+ * gets a direct path.
+ *
+ * Keep-alive tuned to NAT: once up, when nothing authenticated has come from the peer for
+ * PATH_MISSED_KEEPALIVES keep-alive intervals, every candidate is probed again (the
+ * relay among them, so the call falls back to it if only it answers); if nothing answers
+ * that round either the path is reported lost, and the channels' dead_after_ms ends the
+ * call. Each step is counted (stats "path") and logged.
+ *
+ * Probes go out on channel 0 (every channel of the call shares the WAN socket and the
+ * path; the chosen endpoint is set on all of them). Ids: bit 31 clear (ids with it set
+ * are left to packetization-layer MTU probing), bits 8..30 a sequence number, bits 0..7
+ * the candidate's index. Data frames keep roaming as before (channel.c): a NAT rebinding
+ * mid-call moves the peer endpoint on the next authenticated frame. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "auxiliary.h"
+#include "err.h"
+#include "frame.h"
+#include "log.h"
+
+#define PATH_ID_SEQ_MASK 0x7fffffu
+
+static const char *const phase_names[] = {
+	[PATH_IDLE] = "idle",
+	[PATH_PROBING] = "probing",
+	[PATH_UP] = "up",
+	[PATH_REPROBING] = "reprobing",
+	[PATH_FAILED] = "failed",
+};
+
+static uint64_t elapsed_ms(uint64_t now, uint64_t then)
+{
+	return now > then ? now - then : 0;
+}
+
+static struct path_candidate *current(struct bridge *br)
+{
+	return br->path.current >= 0 ? &br->path.cand[br->path.current] : NULL;
+}
+
+static bool has_direct_candidate(const struct aux_path *p)
+{
+	for (size_t i = 0; i < p->ncand; i++)
+		if (!p->cand[i].relayed)
+			return true;
+	return false;
+}
+
+/* Our side of a path: the WAN socket, or the relay that forwards for us. */
+static void local_endpoint(const struct bridge *br, const struct path_candidate *c,
+			   struct ip_endpoint *out)
+{
+	if (c->relayed) {
+		*out = c->ep;
+		return;
+	}
+	out->addr = br->wan_addr;
+	out->port = br->wan_port;
+}
+
+static void describe(const struct path_candidate *c, char *out, size_t len)
+{
+	char ep[IP_STRLEN];
+
+	snprintf(out, len, "%s %s%s", c->relayed ? "relay" : "direct",
+		 ip_endpoint_format(&c->ep, ep, sizeof ep), c->learned ? " (learned)" : "");
+}
+
+static void notify(struct bridge *br, enum aux_path_state state, const char *reason)
+{
+	struct aux_path_notice n = {.state = state, .reason = reason};
+	const struct path_candidate *c = current(br);
+
+	snprintf(br->path.reason, sizeof br->path.reason, "%s", reason);
+	if (c) {
+		n.has_endpoints = true;
+		n.relayed = c->relayed;
+		n.remote = c->ep;
+		n.rtt_ms = c->rtt_ms;
+		local_endpoint(br, c, &n.local);
+	}
+	log_info("path %s: %s", aux_path_state_name(state), reason);
+	if (br->control)
+		msg_stream_send_new(br->control, aux_path_to_json(&n));
+}
+
+/* ---- sending probes ---- */
+
+static void probe_one(struct bridge *br, size_t i, uint64_t now)
+{
+	struct aux_path *p = &br->path;
+	struct path_candidate *c = &p->cand[i];
+	struct frame_probe req = {.kind = FRAME_PROBE_REQUEST,
+				  .id = (p->seq & PATH_ID_SEQ_MASK) << 8 | (uint32_t)i};
+	uint8_t dgram[FRAME_PROBE_MIN_DATAGRAM];
+	long n = channel_probe(br->lan[0].ch, &req, sizeof dgram, now, dgram, sizeof dgram);
+
+	if (n < 0 || sendq_send(br, &br->wan, &c->ep, dgram, (size_t)n) != 0) {
+		br->wan_errors++;
+		return;
+	}
+	c->seq = p->seq & PATH_ID_SEQ_MASK;
+	c->sent_ms = now;
+	c->requests++;
+}
+
+/* One probe to each candidate worth probing now: in a round, every one not yet
+ * answered in it; while relayed, the direct ones. */
+static void probe_all(struct bridge *br, bool direct_only, uint64_t now)
+{
+	struct aux_path *p = &br->path;
+
+	p->seq++;
+	for (size_t i = 0; i < p->ncand; i++)
+		if (!(direct_only && p->cand[i].relayed))
+			probe_one(br, i, now);
+	p->probes_this_round++;
+}
+
+static void arm(struct bridge *br, uint64_t in_ms);
+
+static void start_round(struct bridge *br, enum path_phase phase, uint64_t now)
+{
+	struct aux_path *p = &br->path;
+
+	p->phase = phase;
+	p->round_started_ms = now;
+	p->probes_this_round = 0;
+	p->interval_ms = PATH_FIRST_INTERVAL_MS;
+	p->rounds++;
+	for (size_t i = 0; i < p->ncand; i++)
+		p->cand[i].answered = false;
+	probe_all(br, false, now);
+	arm(br, p->interval_ms);
+}
+
+/* ---- choosing ---- */
+
+static void use_candidate(struct bridge *br, size_t i)
+{
+	for (unsigned k = 0; k < br->n_lan; k++)
+		channel_set_peer(br->lan[k].ch, &br->path.cand[i].ep);
+	br->path.current = (int)i;
+}
+
+/* A candidate answered: does the call go there? */
+static void answered(struct bridge *br, size_t i, uint64_t now)
+{
+	struct aux_path *p = &br->path;
+	struct path_candidate *c = &p->cand[i], *was = current(br);
+	enum path_phase phase = p->phase;
+	char what[IP_STRLEN + 32], why[AUX_PATH_REASON_MAX];
+
+	describe(c, what, sizeof what);
+	if (phase == PATH_UP && was && (was == c || !was->relayed || c->relayed))
+		return;  /* nothing better than what we have */
+	if (phase == PATH_UP) {
+		snprintf(why, sizeof why, "the %s path answered; leaving the relay", what);
+		p->switches++;
+	} else if (was && phase == PATH_REPROBING) {
+		snprintf(why, sizeof why, "after %u missed keep-alives, a probe to %s was "
+			 "answered in %u ms", PATH_MISSED_KEEPALIVES, what, c->rtt_ms);
+		if (c->relayed && !was->relayed)
+			p->relay_fallbacks++;
+		else if (c != was)
+			p->switches++;
+	} else {
+		snprintf(why, sizeof why, "a probe to %s was answered in %u ms (%llu ms after "
+			 "start)", what, c->rtt_ms,
+			 (unsigned long long)elapsed_ms(now, p->started_ms));
+	}
+	use_candidate(br, i);
+	p->phase = PATH_UP;
+	p->last_direct_try_ms = now;
+	if (!p->announced) {
+		p->announced = true;
+		notify(br, AUX_PATH_UP, why);
+	} else {
+		notify(br, AUX_PATH_CHANGED, why);
+	}
+	arm(br, 0);
+}
+
+static void take_reply(struct bridge *br, const struct frame_probe *pr, uint64_t now)
+{
+	struct aux_path *p = &br->path;
+	size_t i = pr->id & 0xff;
+	struct path_candidate *c;
+
+	if ((pr->id >> 8) > PATH_ID_SEQ_MASK || i >= p->ncand) {
+		p->unknown_replies++;
+		return;
+	}
+	c = &p->cand[i];
+	c->replies++;
+	if ((pr->id >> 8) == c->seq)
+		c->rtt_ms = (uint32_t)elapsed_ms(now, c->sent_ms);
+	c->answered = true;
+	answered(br, i, now);
+}
+
+/* ---- answering ---- */
+
+static void reply_to(struct bridge *br, struct aux_lan *l, const struct channel_msg *m,
+		     const struct ip_endpoint *from, uint64_t now)
+{
+	struct frame_probe reply = {.kind = FRAME_PROBE_REPLY, .id = m->probe.id,
+				    .size = (uint16_t)m->len};
+	uint8_t dgram[FRAME_PROBE_MIN_DATAGRAM];
+	long n = channel_probe(l->ch, &reply, sizeof dgram, now, dgram, sizeof dgram);
+
+	if (n < 0 || sendq_send(br, &br->wan, from, dgram, (size_t)n) != 0)
+		br->wan_errors++;
+}
+
+static int find_candidate(const struct aux_path *p, const struct ip_endpoint *ep)
+{
+	for (size_t i = 0; i < p->ncand; i++)
+		if (ip_endpoint_equal(&p->cand[i].ep, ep))
+			return (int)i;
+	return -1;
+}
+
+/* The peer reached us from an endpoint we did not know: its NAT's mapping toward us.
+ * Replies to that source get through, so it is worth probing too. */
+static void learn(struct bridge *br, const struct ip_endpoint *from, uint64_t now)
+{
+	struct aux_path *p = &br->path;
+	char ep[IP_STRLEN];
+	size_t i;
+
+	if (find_candidate(p, from) >= 0 || p->ncand >= PATH_MAX_CANDIDATES ||
+	    p->learned >= PATH_MAX_LEARNED || from->addr.family != br->wan_addr.family)
+		return;
+	i = p->ncand++;
+	memset(&p->cand[i], 0, sizeof p->cand[i]);
+	p->cand[i].ep = *from;
+	p->cand[i].learned = true;
+	p->learned++;
+	log_info("path: the peer's probe came from %s, a new candidate",
+		 ip_endpoint_format(from, ep, sizeof ep));
+	if (p->phase != PATH_UP && p->phase != PATH_IDLE)
+		probe_one(br, i, now);
+}
+
+void path_on_probe(struct bridge *br, struct aux_lan *l, const struct channel_msg *m,
+		   const struct ip_endpoint *from, uint64_t now)
+{
+	if (m->probe.id & PATH_PROBE_ID_OTHER)
+		return;  /* not ours: MTU probing's */
+	if (m->probe.kind == FRAME_PROBE_REPLY) {
+		take_reply(br, &m->probe, now);
+		return;
+	}
+	br->path.requests_answered++;
+	reply_to(br, l, m, from, now);
+	learn(br, from, now);
+}
+
+/* ---- time ---- */
+
+static uint64_t last_heard_ms(const struct bridge *br)
+{
+	uint64_t last = 0;
+
+	for (unsigned i = 0; i < br->n_lan; i++) {
+		uint64_t t = channel_last_recv_ms(br->lan[i].ch);
+
+		if (t > last)
+			last = t;
+	}
+	return last;
+}
+
+/* A round ran out with nothing answered. */
+static void round_failed(struct bridge *br, uint64_t now)
+{
+	struct aux_path *p = &br->path;
+	char why[AUX_PATH_REASON_MAX], tried[160] = "";
+	size_t used = 0;
+
+	for (size_t i = 0; i < p->ncand && used < sizeof tried; i++) {
+		char what[IP_STRLEN + 32];
+
+		describe(&p->cand[i], what, sizeof what);
+		used += (size_t)snprintf(tried + used, sizeof tried - used, "%s%s",
+					 i ? ", " : "", what);
+	}
+	snprintf(why, sizeof why, "nothing answered %u probes to each candidate in %llu ms "
+		 "(tried %s)",
+		 p->probes_this_round, (unsigned long long)elapsed_ms(now, p->round_started_ms),
+		 tried);
+	p->phase = PATH_FAILED;
+	p->losses++;
+	notify(br, AUX_PATH_LOST, why);
+	arm(br, PATH_FAILED_INTERVAL_MS);
+}
+
+static void tick_probing(struct bridge *br, uint64_t now)
+{
+	struct aux_path *p = &br->path;
+
+	if (elapsed_ms(now, p->round_started_ms) >= PATH_ROUND_MS) {
+		round_failed(br, now);
+		return;
+	}
+	probe_all(br, false, now);
+	p->interval_ms = p->interval_ms * 2 < PATH_MAX_INTERVAL_MS ? p->interval_ms * 2
+								     : PATH_MAX_INTERVAL_MS;
+	arm(br, p->interval_ms);
+}
+
+static void tick_up(struct bridge *br, uint64_t now)
+{
+	struct aux_path *p = &br->path;
+	uint64_t silent = elapsed_ms(now, last_heard_ms(br));
+	uint64_t limit = PATH_MISSED_KEEPALIVES * p->keepalive_ms;
+	const struct path_candidate *c = current(br);
+
+	if (silent >= limit) {
+		p->reprobes++;
+		log_warn("path: nothing authenticated from the peer for %llu ms (%u keep-alive "
+			 "intervals): probing every candidate again",
+			 (unsigned long long)silent, PATH_MISSED_KEEPALIVES);
+		start_round(br, PATH_REPROBING, now);
+		return;
+	}
+	if (c && c->relayed && has_direct_candidate(p) &&
+	    elapsed_ms(now, p->last_direct_try_ms) >= PATH_DIRECT_RETRY_MS) {
+		p->last_direct_try_ms = now;
+		probe_all(br, true, now);
+	}
+	arm(br, limit - silent < p->keepalive_ms ? limit - silent : p->keepalive_ms);
+}
+
+static void on_path_timer(uv_timer_t *t)
+{
+	struct bridge *br = t->data;
+	uint64_t now = uv_now(br->loop);
+
+	if (br->state != AUX_RUNNING)
+		return;
+	switch (br->path.phase) {
+	case PATH_PROBING:
+	case PATH_REPROBING:
+		tick_probing(br, now);
+		break;
+	case PATH_UP:
+		tick_up(br, now);
+		break;
+	case PATH_FAILED:
+		/* Still worth a try now and then: the channels' dead_after_ms or the
+		 * secondary ends the call. */
+		probe_all(br, false, now);
+		arm(br, PATH_FAILED_INTERVAL_MS);
+		break;
+	case PATH_IDLE:
+		break;
+	}
+}
+
+static void arm(struct bridge *br, uint64_t in_ms)
+{
+	uv_timer_start(&br->path.timer, on_path_timer, in_ms, 0);
+}
+
+/* ---- life cycle ---- */
+
+int path_init(struct bridge *br)
+{
+	memset(&br->path, 0, sizeof br->path);
+	br->path.current = -1;
+	br->path.timer.data = br;
+	return uv_timer_init(br->loop, &br->path.timer);
+}
+
+int path_add_candidate(struct bridge *br, const struct ip_endpoint *ep, bool relayed)
+{
+	struct aux_path *p = &br->path;
+	char what[IP_STRLEN + 32];
+	int known = find_candidate(p, ep);
+	size_t i;
+
+	if (known >= 0) {
+		/* Learned from a probe that the relay forwarded before we knew the relay. */
+		p->cand[known].relayed |= relayed;
+		p->cand[known].learned &= !relayed;
+		return 0;
+	}
+	if (p->ncand >= PATH_MAX_CANDIDATES)
+		return INSEL_E_LIMIT;
+	if (ep->addr.family != br->wan_addr.family)
+		return -EAFNOSUPPORT;
+	i = p->ncand++;
+	memset(&p->cand[i], 0, sizeof p->cand[i]);
+	p->cand[i].ep = *ep;
+	p->cand[i].relayed = relayed;
+	describe(&p->cand[i], what, sizeof what);
+	log_debug("path: candidate %zu: %s", i, what);
+	/* Late candidates (the relay) are probed at once, unless the call has a direct path. */
+	if (br->state == AUX_RUNNING && p->phase != PATH_IDLE &&
+	    !(p->phase == PATH_UP && current(br) && !current(br)->relayed))
+		probe_one(br, i, uv_now(br->loop));
+	return 0;
+}
+
+int path_start(struct bridge *br, const struct aux_start_request *req)
+{
+	struct aux_path *p = &br->path;
+	uint64_t now = uv_now(br->loop);
+	int rc;
+
+	p->keepalive_ms = req->channels[0].params.keepalive_ms
+			  ? req->channels[0].params.keepalive_ms : CHANNEL_DEFAULT_KEEPALIVE_MS;
+	p->started_ms = now;
+	if ((rc = path_add_candidate(br, &req->channels[0].params.peer, false)) != 0)
+		return rc;
+	start_round(br, PATH_PROBING, now);
+	return 0;
+}
+
+void path_stop(struct bridge *br)
+{
+	uv_timer_stop(&br->path.timer);
+	if (!uv_is_closing((uv_handle_t *)&br->path.timer))
+		uv_close((uv_handle_t *)&br->path.timer, NULL);
+}
+
+static json_t *candidate_json(const struct path_candidate *c)
+{
+	char ep[IP_STRLEN];
+
+	return json_pack("{s:s, s:s, s:b, s:b, s:I, s:I, s:I}",
+			 "addr", ip_endpoint_format(&c->ep, ep, sizeof ep),
+			 "kind", aux_path_kind_name(c->relayed), "learned", c->learned,
+			 "answered", c->answered, "requests", (json_int_t)c->requests,
+			 "replies", (json_int_t)c->replies, "rtt_ms", (json_int_t)c->rtt_ms);
+}
+
+json_t *path_stats_json(const struct bridge *br)
+{
+	const struct aux_path *p = &br->path;
+	const struct path_candidate *c = p->current >= 0 ? &p->cand[p->current] : NULL;
+	json_t *cands = json_array(), *j;
+	char ep[IP_STRLEN];
+
+	for (size_t i = 0; i < p->ncand && cands; i++)
+		json_array_append_new(cands, candidate_json(&p->cand[i]));
+	j = json_pack("{s:s, s:s?, s:s?, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o?}",
+		      "state", phase_names[p->phase],
+		      "kind", c ? aux_path_kind_name(c->relayed) : NULL,
+		      "remote", c ? ip_endpoint_format(&c->ep, ep, sizeof ep) : NULL,
+		      "reason", p->reason,
+		      "rounds", (json_int_t)p->rounds, "reprobes", (json_int_t)p->reprobes,
+		      "relay_fallbacks", (json_int_t)p->relay_fallbacks,
+		      "switches", (json_int_t)p->switches, "lost", (json_int_t)p->losses,
+		      "requests_answered", (json_int_t)p->requests_answered,
+		      "unknown_replies", (json_int_t)p->unknown_replies,
+		      "candidates", cands);
+	if (j && c)
+		json_object_set_new(j, "rtt_ms", json_integer(c->rtt_ms));
+	return j;
+}
