@@ -67,6 +67,10 @@ void print_call(const struct client_call *call)
 	if (call->epoch > 0)
 		printf("  keys renewed %u times", call->epoch);
 	putchar('\n');
+	/* Where the data goes (the auxiliary's probes found it), and why. */
+	if (call->path.data[0])
+		printf("  path: %s%s%s%s%s\n", call->path.data, call->path.remote[0] ? " to " : "",
+		       call->path.remote, call->path.reason[0] ? " - " : "", call->path.reason);
 	for (size_t i = 0; i < call->nchannels; i++) {
 		if (call->channels[i].tun)
 			print_tun_channel(i, &call->channels[i]);

@@ -185,6 +185,11 @@ void call_describe(const struct call *call, struct client_call *out)
 		ch->deliver = call->channels[i].deliver;
 	}
 	call_rekey_describe(call, out);
+	if (call->has_path)
+		snprintf(out->path.data, sizeof out->path.data, "%s",
+			 aux_path_kind_name(call->path_relayed));
+	snprintf(out->path.remote, sizeof out->path.remote, "%s", call->path_remote);
+	snprintf(out->path.reason, sizeof out->path.reason, "%s", call->path_reason);
 }
 
 json_t *call_to_json(const struct call *call)
@@ -326,7 +331,7 @@ void call_end(struct call *call, const char *reason, const char *message)
 		if (call->client_request >= 0)
 			client_send(call->client, msg_reply_error(call->client_request, reason, "%s",
 								  message ? message : reason));
-		else if (was == CALL_UP)
+		else if (was == CALL_UP || was == CALL_CONNECTING)
 			notify_client_ended(call, reason);
 	}
 	if (call->peer) {
@@ -384,6 +389,28 @@ static void release_aux(struct call *call)
 	}
 }
 
+/* The auxiliary's "path" notice: where the data goes now, and why (calls lists it). */
+static void take_path(struct call *call, const struct aux_path_notice *n)
+{
+	char remote[IP_STRLEN];
+
+	if (n->has_endpoints) {
+		call->has_path = true;
+		call->path_relayed = n->relayed;
+		snprintf(call->path_remote, sizeof call->path_remote, "%s",
+			 ip_endpoint_format(&n->remote, remote, sizeof remote));
+	}
+	snprintf(call->path_reason, sizeof call->path_reason, "%s", n->reason);
+	if (n->state == AUX_PATH_LOST)
+		log_warn("call %s: path lost: %s", call->id_hex, n->reason);
+	else
+		log_info("call %s: path %s, %s to %s: %s", call->id_hex,
+			 aux_path_state_name(n->state), aux_path_kind_name(n->relayed),
+			 call->path_remote, n->reason);
+}
+
+static void path_up(struct call *call);
+
 /* Whatever the state, the call lets go of what the event took away. */
 static void let_go(struct call *call, enum call_event event,
 		   const struct call_event_detail *d)
@@ -409,6 +436,10 @@ static void let_go(struct call *call, enum call_event event,
 	case CALL_EV_AUX_EXITED:
 		forget_aux(call);
 		break;
+	case CALL_EV_AUX_PATH:
+		if (d->notice)
+			take_path(call, &d->notice->path);
+		break;
 	default:
 		break;
 	}
@@ -424,6 +455,8 @@ static void event_says_why(enum call_event event, const struct call_event_detail
 		r = d->notice->reason;
 		m = d->notice->message;
 	}
+	if (event == CALL_EV_AUX_PATH && d->notice && d->notice->path.reason[0])
+		m = d->notice->path.reason;
 	if (!m && d->status)
 		m = insel_strerror(d->status);
 	*reason = r ? r : *reason;
@@ -439,7 +472,9 @@ void call_event(struct call *call, enum call_event event,
 	const char *reason, *message;
 
 	let_go(call, event, d);
-	o = call_event_outcome(call->state, call->outgoing, event);
+	o = event == CALL_EV_AUX_PATH && d->notice
+	    ? call_path_outcome(call->state, call->outgoing, d->notice->path.state)
+	    : call_event_outcome(call->state, call->outgoing, event);
 	log_debug("call %s: %s in state %s", call->id_hex, call_event_name(event),
 		  call_state_name(call->state));
 	switch (o.action) {
@@ -452,6 +487,9 @@ void call_event(struct call *call, enum call_event event,
 	case CALL_ACT_REKEY:
 		call_rekey_due(call);
 		break;
+	case CALL_ACT_UP:
+		path_up(call);
+		break;
 	case CALL_ACT_END:
 		reason = o.reason;
 		message = o.message;
@@ -460,6 +498,26 @@ void call_event(struct call *call, enum call_event event,
 		call_end(call, reason, message);
 		break;
 	}
+}
+
+/* A probe was answered: authenticated frames crossed both ways, the call is up. */
+static void path_up(struct call *call)
+{
+	uv_timer_stop(&call->timer);
+	if (call_set_state(call, CALL_UP, "a probe was answered")) {
+		call_end(call, WIRE(INTERNAL), "the call was not connecting");
+		return;
+	}
+	call->answered = time(NULL);
+	if (call->outgoing)
+		caller_up(call);
+	else
+		callee_up(call);
+}
+
+static void on_path_timeout(uv_timer_t *t)
+{
+	call_event(t->data, CALL_EV_PATH_TIMEOUT, NULL);
 }
 
 /* The start request's context is the call, so that call_end forgets it with the call's
@@ -475,13 +533,14 @@ static void aux_started(void *ctx, const json_t *reply, int err)
 		call_end(call, WIRE(AUX_FAILED), err ? insel_strerror(err) : message);
 		return;
 	}
-	if (call_set_state(call, CALL_UP, "the auxiliary relays")) {
+	if (call_set_state(call, CALL_CONNECTING, "the auxiliary relays and probes")) {
 		call_end(call, WIRE(INTERNAL), "the call was not waiting for its auxiliary");
 		return;
 	}
-	call->answered = time(NULL);
+	uv_timer_start(&call->timer, on_path_timeout, PATH_CONNECT_TIMEOUT_MS, 0);
 	call_rekey_start(call);
-	next(call);
+	if (next)
+		next(call);
 }
 
 /* Where each channel delivers (a network call: which peer gateway may send ICMP errors),

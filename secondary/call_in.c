@@ -1,7 +1,7 @@
 /* The callee's side of a call (see call.c for the whole state machine): a peer's
  * call_request is read (peer_codec.c), the caller's secondary is checked against the
- * directory (for network calls, its prefixes too), our client is rung -> BINDING -> UP
- * (answer sent). A trunk from a LAN we have a trunk for is accepted without ringing. */
+ * directory (for network calls, its prefixes too), our client is rung -> BINDING ->
+ * CONNECTING (answer sent, our auxiliary probing) -> UP (a probe answered). A trunk from a LAN we have a trunk for is accepted without ringing. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,12 +18,10 @@
 
 /* ---- callee side ---- */
 
-static void callee_up(struct call *call)
+/* Our auxiliary relays: the answer goes out, so that the caller's starts and the two
+ * can probe each other. */
+static void callee_started(struct call *call)
 {
-	struct client_call c;
-
-	log_info("call %s from %s to %s is up (%s)", call->id_hex, call->caller, call->callee,
-		 sec_cipher_name(call->cipher));
 	if (call->peer && call->peer_request >= 0) {
 		struct peer_call_answer a = {
 			.answer = call->offer,
@@ -37,6 +35,14 @@ static void callee_up(struct call *call)
 		peer_send(call->peer, peer_call_answer_encode(call->peer_request, &a));
 		call->peer_request = -1;
 	}
+}
+
+void callee_up(struct call *call)
+{
+	struct client_call c;
+
+	log_info("call %s from %s to %s is up (%s)", call->id_hex, call->caller, call->callee,
+		 sec_cipher_name(call->cipher));
 	if (call->client) {
 		call_describe(call, &c);
 		client_send(call->client, client_call_up_encode(&c));
@@ -64,7 +70,7 @@ static void callee_bound(struct call *call, const json_t *reply, int err)
 		return;
 	}
 	json_decref(offer);
-	start_relay(call, params, callee_up);
+	start_relay(call, params, callee_started);
 	for (size_t i = 0; i < call->nchannels; i++)
 		chanparams_wipe(&params[i]);
 }

@@ -7,7 +7,7 @@
 #include "peer_codec.h"
 #include "secondary.h"
 
-/* What to do once the auxiliary relays (caller_up, callee_up). */
+/* What to do once the auxiliary relays, before a path is known (callee_started). */
 typedef void (*started_fn)(struct call *call);
 
 /* ---- call.c: life cycle, relay start, records ---- */
@@ -25,11 +25,15 @@ int request_lan_list(struct call *call, const char *lan, rpc_reply_cb cb);
 int spawn_aux(struct call *call, aux_bound_cb cb);
 /* Reads the bind reply into the call (WAN port, LAN ports or interface). */
 int take_bound(struct call *call, const json_t *reply, int err, const char **why);
-/* Hands the negotiated channels to the auxiliary; next runs once it relays. */
+/* Hands the negotiated channels to the auxiliary; next (if any) runs once it relays,
+ * and the call is then CONNECTING until the auxiliary's path is up. */
 void start_relay(struct call *call, const struct sec_channel_params *params,
 		 started_fn next);
 
-/* ---- call_out.c ---- */
+/* ---- call_out.c, call_in.c ---- */
+/* The call is up (a probe was answered): tell the client, the trunk, the record. */
+void caller_up(struct call *call);
+void callee_up(struct call *call);
 /* The caller's side has its peer connection (event peer_ready): spawn the auxiliary. */
 void caller_peer_ready(struct call *call);
 

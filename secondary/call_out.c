@@ -2,9 +2,9 @@
  * principal says where the callee is) -> DIALING (TLS to the callee's secondary, name and
  * fingerprint checked against the directory; when it cannot be dialled, the principal
  * has it dial us back or both dial its splice, docs/nat.md) -> BINDING (our auxiliary
- * binds) ->
- * RINGING (call_request with our offer waits for the callee) -> UP (keys derived, the
- * auxiliary started, the client told). Trunks are placed here too, without a client. */
+ * binds) -> RINGING (call_request with our offer waits for the callee) -> CONNECTING
+ * (keys derived, the auxiliary started and probing) -> UP (a probe answered, the client
+ * told). Trunks are placed here too, without a client. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,7 +24,7 @@
 
 /* ---- caller side ---- */
 
-static void caller_up(struct call *call)
+void caller_up(struct call *call)
 {
 	struct client_call c;
 
@@ -78,7 +78,7 @@ static void call_request_reply(void *ctx, const json_t *reply, int err)
 		call_end(call, WIRE(NO_COMMON), why);
 		return;
 	}
-	start_relay(call, params, caller_up);
+	start_relay(call, params, NULL);
 	for (size_t i = 0; i < call->nchannels; i++)
 		chanparams_wipe(&params[i]);
 }

@@ -14,6 +14,8 @@
  * | binding | our auxiliary binds                 | our auxiliary binds, then starts |
  * | ringing | call_request out, awaiting the      | the caller checked with the      |
  * |         | answer; then our auxiliary starts   | directory, then our client rung  |
+ * | connect-| our auxiliary probes the peer's     | the answer sent; our auxiliary   |
+ * | ing     | candidates                          | probes the peer's candidates     |
  * | up      | the auxiliaries relay               | the auxiliaries relay            |
  * | ended   | parties told, auxiliary stopping    | the same                         |
  *
@@ -26,15 +28,19 @@
  * | lookup  | dialing | caller | the directory named the callee's secondary        |
  * | dialing | binding | caller | event peer_ready: our hello was answered          |
  * | binding | ringing | caller | our auxiliary bound; the call_request goes out    |
- * | ringing | up      | caller | the answer read, our auxiliary started            |
+ * | ringing | connect-| caller | the answer read, our auxiliary started            |
+ * |         | ing     |        |                                                   |
  * | ringing | binding | callee | our client accepted (a trunk: its checks passed)  |
- * | binding | up      | callee | our auxiliary started; the answer goes out        |
+ * | binding | connect-| callee | our auxiliary started; the answer goes out        |
+ * |         | ing     |        |                                                   |
+ * | connect-| up      | both   | event aux_path: a probe was answered (the client, |
+ * | ing     |         |        | a trunk, the record are told only now)            |
  * | any but | ended   | both   | call_end: a failure, a refusal, a hang-up, an     |
  * | ended   |         |        | event                                             |
  *
  * Events (call_event): what each means in each state ("-> ended, R": ends with reason R)
  *
- * | event         | new .. ringing             | up                      | ended   |
+ * | event         | new .. connecting          | up                      | ended   |
  * |---------------|----------------------------|-------------------------|---------|
  * | peer_ready    | dialing, caller side:      | ignored                 | ignored |
  * |               | -> binding (spawns the     |                         |         |
@@ -49,14 +55,20 @@
  * | aux_ended     | -> ended, the auxiliary's  | -> ended, the same      | ignored |
  * |               | reason (else aux_failed)   |                         |         |
  * | aux_exited    | -> ended, aux_failed       | -> ended, aux_failed    | ignored |
- * | aux_rekey_due | ignored                    | stays up, starts a key  | ignored |
- * |               |                            | exchange                |         |
+ * | aux_rekey_due | connecting: starts a key   | stays up, starts a key  | ignored |
+ * |               | exchange; else ignored     | exchange                |         |
+ * | aux_path      | connecting: up or changed  | stays up (the path is   | ignored |
+ * |               | -> up; lost -> ended,      | noted)                  |         |
+ * |               | no_path; else ignored      |                         |         |
+ * | path_timeout  | connecting: -> ended,      | ignored                 | ignored |
+ * |               | no_path; else ignored      |                         |         |
  * | revoked       | -> ended, revoked          | -> ended, revoked       | ignored |
  * | shutdown      | -> ended, shutdown         | -> ended, shutdown      | ignored |
  *
  * Whatever the state, an event first lets go of what it took away (peer_failed and
  * peer_closed: the peer connection; client_gone: the client; aux_exited and aux_ended:
- * the auxiliary, whose final counters aux_ended keeps for the call record). The set-up
+ * the auxiliary, whose final counters aux_ended keeps for the call record), and aux_path
+ * notes the path in the call. The set-up
  * steps' own replies (look-up, directory checks, bind, the answer, start) and their
  * time-outs are read where the requests are made (call_out.c, call_in.c, call.c); they
  * move the call on with call_set_state or end it with call_end. */
@@ -78,6 +90,7 @@ static const char *const state_names[CALL_STATE_COUNT] = {
 	[CALL_DIALING] = "dialing",
 	[CALL_BINDING] = "binding",
 	[CALL_RINGING] = "ringing",
+	[CALL_CONNECTING] = "connecting",
 	[CALL_UP] = "up",
 	[CALL_ENDED] = "ended",
 };
@@ -92,6 +105,8 @@ static const char *const event_names[CALL_EV_COUNT] = {
 	[CALL_EV_AUX_ENDED] = "aux_ended",
 	[CALL_EV_AUX_EXITED] = "aux_exited",
 	[CALL_EV_AUX_REKEY_DUE] = "aux_rekey_due",
+	[CALL_EV_AUX_PATH] = "aux_path",
+	[CALL_EV_PATH_TIMEOUT] = "path_timeout",
 	[CALL_EV_REVOKED] = "revoked",
 	[CALL_EV_SHUTDOWN] = "shutdown",
 };
@@ -102,10 +117,11 @@ static const uint8_t legal[CALL_STATE_COUNT][CALL_STATE_COUNT] = {
 		      [CALL_ENDED] = SIDE_BOTH},
 	[CALL_LOOKUP] = {[CALL_DIALING] = SIDE_CALLER, [CALL_ENDED] = SIDE_BOTH},
 	[CALL_DIALING] = {[CALL_BINDING] = SIDE_CALLER, [CALL_ENDED] = SIDE_BOTH},
-	[CALL_BINDING] = {[CALL_RINGING] = SIDE_CALLER, [CALL_UP] = SIDE_CALLEE,
+	[CALL_BINDING] = {[CALL_RINGING] = SIDE_CALLER, [CALL_CONNECTING] = SIDE_CALLEE,
 			  [CALL_ENDED] = SIDE_BOTH},
-	[CALL_RINGING] = {[CALL_UP] = SIDE_CALLER, [CALL_BINDING] = SIDE_CALLEE,
+	[CALL_RINGING] = {[CALL_CONNECTING] = SIDE_CALLER, [CALL_BINDING] = SIDE_CALLEE,
 			  [CALL_ENDED] = SIDE_BOTH},
+	[CALL_CONNECTING] = {[CALL_UP] = SIDE_BOTH, [CALL_ENDED] = SIDE_BOTH},
 	[CALL_UP] = {[CALL_ENDED] = SIDE_BOTH},
 	[CALL_ENDED] = {0},  /* nothing follows the end */
 };
@@ -169,6 +185,27 @@ static struct call_outcome end_as_detail_says(const char *reason, const char *me
 	return o;
 }
 
+/* The auxiliary's "path" notice: the notice's state is the detail's, so the table says
+ * what each may lead to and call.c picks by the notice (path_notice_outcome). */
+static struct call_outcome path_outcome(enum call_state state)
+{
+	if (state == CALL_CONNECTING)
+		return stay(CALL_ACT_UP, CALL_UP);
+	return state == CALL_UP ? stay(CALL_ACT_STAY, state) : ignore(state);
+}
+
+struct call_outcome call_path_outcome(enum call_state state, bool outgoing,
+				      enum aux_path_state path)
+{
+	struct call_outcome o = call_event_outcome(state, outgoing, CALL_EV_AUX_PATH);
+
+	if (path != AUX_PATH_LOST || state != CALL_CONNECTING)
+		return o;
+	o = end(WIRE(NO_PATH), "nothing answered the probes between the two gateways");
+	o.detail_says_why = true;
+	return o;
+}
+
 struct call_outcome call_event_outcome(enum call_state state, bool outgoing,
 				       enum call_event event)
 {
@@ -199,7 +236,15 @@ struct call_outcome call_event_outcome(enum call_state state, bool outgoing,
 	case CALL_EV_AUX_EXITED:
 		return end(WIRE(AUX_FAILED), "the call's auxiliary process exited");
 	case CALL_EV_AUX_REKEY_DUE:
-		return state == CALL_UP ? stay(CALL_ACT_REKEY, state) : ignore(state);
+		return state == CALL_UP || state == CALL_CONNECTING ? stay(CALL_ACT_REKEY, state)
+								     : ignore(state);
+	case CALL_EV_AUX_PATH:
+		return path_outcome(state);
+	case CALL_EV_PATH_TIMEOUT:
+		return state == CALL_CONNECTING
+		       ? end(WIRE(NO_PATH), "nothing answered the probes between the two "
+			     "gateways in time: no path carries the call")
+		       : ignore(state);
 	case CALL_EV_REVOKED:
 		return end(WIRE(REVOKED), "the other site's gateway certificate was revoked");
 	case CALL_EV_SHUTDOWN:

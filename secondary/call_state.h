@@ -7,6 +7,8 @@
 #include <jansson.h>
 #include <stdbool.h>
 
+#include "aux_report.h"
+
 struct call;
 struct client_conn;
 struct aux_notice;
@@ -18,6 +20,8 @@ enum call_state {
 	CALL_BINDING,      /* an auxiliary is binding sockets */
 	CALL_RINGING,      /* callee side: the caller is checked, then the callee's client
 			    * asked; caller side: the call_request waits for its answer */
+	CALL_CONNECTING,   /* our auxiliary relays and probes the peer's candidates; up
+			    * once one answered (authenticated frames crossed both ways) */
 	CALL_UP,           /* auxiliaries relay */
 	CALL_ENDED,        /* told every party; the auxiliary is being stopped */
 	CALL_STATE_COUNT
@@ -36,6 +40,8 @@ enum call_event {
 	CALL_EV_AUX_ENDED,      /* the auxiliary's "ended" notice (detail: notice) */
 	CALL_EV_AUX_EXITED,     /* the auxiliary process exited */
 	CALL_EV_AUX_REKEY_DUE,  /* the auxiliary's "rekey_due": a channel key is half spent */
+	CALL_EV_AUX_PATH,       /* the auxiliary's "path" notice (detail: path) */
+	CALL_EV_PATH_TIMEOUT,   /* connecting for PATH_CONNECT_TIMEOUT_MS with no path */
 	CALL_EV_REVOKED,        /* the peer secondary's certificate was revoked */
 	CALL_EV_SHUTDOWN,       /* this gateway is stopping */
 	CALL_EV_COUNT
@@ -46,7 +52,8 @@ struct call_event_detail {
 	int status;                  /* PEER_FAILED: the error */
 	const char *reason;          /* PEER_HANGUP: the stable word the peer gave */
 	const char *message;         /* PEER_FAILED: why (else the status's sentence) */
-	const struct aux_notice *notice;  /* AUX_ENDED: the notice (reason, message, totals) */
+	const struct aux_notice *notice;  /* AUX_ENDED: the notice (reason, message, totals);
+					   * AUX_PATH: the notice (its path) */
 	struct client_conn *client;  /* CLIENT_GONE: the connection that closed */
 };
 
@@ -56,6 +63,7 @@ enum call_action {
 	CALL_ACT_STAY,     /* the call goes on in its state (without what the event took) */
 	CALL_ACT_BIND,     /* spawn the auxiliary: -> BINDING */
 	CALL_ACT_REKEY,    /* start a key exchange */
+	CALL_ACT_UP,       /* a path answered: -> UP, the parties told */
 	CALL_ACT_END,      /* end the call: -> ENDED */
 };
 
@@ -83,6 +91,11 @@ int call_set_state(struct call *call, enum call_state to, const char *why);
  * it. Pure, so that the whole table can be tested. */
 struct call_outcome call_event_outcome(enum call_state state, bool outgoing,
 				       enum call_event event);
+
+/* As call_event_outcome for CALL_EV_AUX_PATH, with what the notice says: a path lost
+ * while connecting ends the call (no_path); up or changed bring it up. */
+struct call_outcome call_path_outcome(enum call_state state, bool outgoing,
+				      enum aux_path_state path);
 
 /* The one way transports tell a call what happened to them (call.c): lets go of what the
  * event took away (the peer connection, the client, the auxiliary), then does what

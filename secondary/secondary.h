@@ -326,9 +326,15 @@ struct call {
 	size_t npeer_cand;
 	uint16_t wan_port6;            /* a dual-stack wan: the IPv6 socket's; else 0 */
 	uv_timer_t timer;              /* armed only while the caller waits for the callee
-					* to dial back (REVERSAL_WAIT_MS; other set-up steps
-					* time out as requests, timeouts.h): closing it frees
-					* the call once libuv is done with this turn */
+					* to dial back (REVERSAL_WAIT_MS) and while
+					* connecting (PATH_CONNECT_TIMEOUT_MS); other set-up
+					* steps time out as requests, timeouts.h. Closing it
+					* frees the call once libuv is done with this turn */
+	/* The data path, as the auxiliary's last "path" notice told it. */
+	bool has_path;
+	bool path_relayed;
+	char path_remote[IP_STRLEN];
+	char path_reason[AUX_PATH_REASON_MAX + 1];
 	time_t started, answered;
 	uint64_t bytes_in, bytes_out;
 	bool recorded;                 /* the principal has a start record */

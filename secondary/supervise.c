@@ -108,9 +108,14 @@ static void control_msg(struct msg_stream *m, json_t *msg, int err)
 		return;
 	/* A malformed notice still counts: the call ends (with what could be read), or a
 	 * key exchange comes early. */
-	if (aux_notice_from_json(msg, &notice, why, sizeof why))
+	if (aux_notice_from_json(msg, &notice, why, sizeof why)) {
 		log_warn("a malformed notice from an auxiliary: %s", why);
-	if (notice.kind == AUX_NOTICE_ENDED && a->call)
+		if (notice.kind == AUX_NOTICE_PATH)
+			return;  /* a path nobody can read brings nothing up */
+	}
+	if (notice.kind == AUX_NOTICE_PATH && a->call)
+		call_event(a->call, CALL_EV_AUX_PATH, &(struct call_event_detail){.notice = &notice});
+	else if (notice.kind == AUX_NOTICE_ENDED && a->call)
 		call_event(a->call, CALL_EV_AUX_ENDED, &(struct call_event_detail){.notice = &notice});
 	else if (notice.kind == AUX_NOTICE_REKEY_DUE && a->call)
 		call_event(a->call, CALL_EV_AUX_REKEY_DUE, NULL);

@@ -15,7 +15,8 @@
  *             peer hello          5 s                 ring the client       30 s *
  *   BINDING   auxiliary bind      5 s        BINDING  auxiliary bind         5 s
  *   RINGING   call_request       30 s * + 10 s        auxiliary start        5 s
- *             auxiliary start     5 s
+ *             auxiliary start     5 s        CONNECTING a probe answered        15 s
+ *   CONNECTING a probe answered  15 s
  *   UP        keep-alive 10 s *, dead after 45 s *, idle 120 s *, rekey every 120 s *
  *   ENDED     hang-up reply       2 s, then kill grace 3 s
  *   (* configurable; the value shown is the default)
@@ -92,6 +93,11 @@
 #define STUN_TIMEOUT_MAX_MS 3000
 /* The auxiliary's reply to "start" (it installs the negotiated keys and relays). */
 #define AUX_START_TIMEOUT_MS 5000
+/* CONNECTING: the auxiliary probes the peer's candidates and says "path" up once one
+ * answered; a call with no answer by then ends "no_path". Longer than the auxiliary's
+ * own round of probes (PATH_ROUND_MS, 10 s, auxiliary.h), whose "lost" notice says what
+ * was tried, so that its reason comes first. */
+#define PATH_CONNECT_TIMEOUT_MS 15000
 
 /* ---- a call that is up ---- */
 

@@ -133,6 +133,27 @@ json_t *client_call_channel_encode(const struct client_call_channel *c)
 	return ch;
 }
 
+static bool path_known(const struct client_call_path *p)
+{
+	return p->signalling[0] || p->data[0] || p->remote[0] || p->reason[0];
+}
+
+/* The fields known of the path, each left out while empty. */
+static json_t *path_encode(const struct client_call_path *p)
+{
+	json_t *j = json_object();
+
+	if (j && p->signalling[0])
+		json_object_set_new(j, "signalling", json_string(p->signalling));
+	if (j && p->data[0])
+		json_object_set_new(j, "data", json_string(p->data));
+	if (j && p->remote[0])
+		json_object_set_new(j, "remote", json_string(p->remote));
+	if (j && p->reason[0])
+		json_object_set_new(j, "reason", json_string(p->reason));
+	return j;
+}
+
 json_t *client_call_encode(const struct client_call *c)
 {
 	char id[ID_STRLEN];
@@ -156,9 +177,8 @@ json_t *client_call_encode(const struct client_call *c)
 	for (size_t i = 0; i < c->nchannels && i < SEC_MAX_CHANNELS; i++)
 		json_array_append_new(channels, client_call_channel_encode(&c->channels[i]));
 	json_object_set_new(j, "channels", channels);
-	if (c->path.signalling[0])
-		json_object_set_new(j, "path", json_pack("{s:s}", "signalling",
-							 c->path.signalling));
+	if (path_known(&c->path))
+		json_object_set_new(j, "path", path_encode(&c->path));
 	if (c->has_rekey) {
 		json_object_set_new(j, "epoch", json_integer(c->epoch));
 		json_object_set_new(j, "dh_rekeys", json_integer((json_int_t)c->dh_rekeys));
@@ -341,10 +361,13 @@ static int call_numbers_decode(const json_t *j, struct client_call *c)
 	return rc;
 }
 
-/* "path", optional: an object whose "signalling", if there, is one of three words. */
+/* "path", optional, each of its fields too: signalling one of three words, data direct
+ * or relayed, remote an endpoint, reason a sentence. */
 static int path_decode(const json_t *j, struct client_call_path *out)
 {
 	static const char *const words[] = {"direct", "reversed", "spliced"};
+	struct ip_endpoint remote;
+	bool known = false;
 	json_t *path;
 	int rc;
 
@@ -354,9 +377,18 @@ static int path_decode(const json_t *j, struct client_call_path *out)
 	    (rc = get_text(path, "signalling", out->signalling, sizeof out->signalling, true)))
 		return rc;
 	for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
-		if (!out->signalling[0] || strcmp(out->signalling, words[i]) == 0)
-			return 0;
-	return msg_bad_field("signalling", "is not direct, reversed or spliced");
+		known |= !out->signalling[0] || strcmp(out->signalling, words[i]) == 0;
+	if (!known)
+		return msg_bad_field("signalling", "is not direct, reversed or spliced");
+	if ((rc = get_text(path, "data", out->data, sizeof out->data, true)))
+		return rc;
+	if (out->data[0] && strcmp(out->data, "direct") != 0 && strcmp(out->data, "relayed") != 0)
+		return msg_bad_field("data", "is neither direct nor relayed");
+	if ((rc = get_text(path, "remote", out->remote, sizeof out->remote, true)))
+		return rc;
+	if (out->remote[0] && ip_endpoint_parse(out->remote, &remote) != 0)
+		return msg_bad_field("remote", "is not ADDRESS:PORT");
+	return get_text(path, "reason", out->reason, sizeof out->reason, true);
 }
 
 int client_call_decode(const json_t *j, struct client_call *out, const char **why)

@@ -16,7 +16,9 @@
  *   {"id":"<16 hex>", "caller":"alice@lan-a", "callee":"bob@lan-b", "direction":"out",
  *    "state":"up", "cipher":"aes-256-gcm"?, "compression":"deflate"?, "started":<unix time>,
  *    "channels":[{"port":5004, "local":"10.1.0.1:5004"?, "deliver":"10.1.0.11:5004"?}],
- *    "epoch":N?, "dh_rekeys":N?, "rekey_interval_ms":N?}
+ *    "epoch":N?, "dh_rekeys":N?, "rekey_interval_ms":N?,
+ *    "path":{"signalling":"direct"|"reversed"|"spliced"?, "data":"direct"|"relayed"?,
+ *            "remote":"198.18.2.2:40001"?, "reason":"..."?}?}
  * a network call's one channel being
  *   {"kind":"tun", "local_prefixes":[...], "remote_prefixes":[...], "interface":"lan-b"?,
  *    "mtu":1440?, "trunk":"to-b"?}
@@ -95,13 +97,19 @@ struct client_call_channel {
 					     * encoding takes a reference, decoding borrows */
 };
 
-/* "path": how the call's connections go (docs/nat.md). */
+/* "path": how the call's connections go (docs/nat.md): its signalling, and its data
+ * once its auxiliary found a path (docs/auxiliary.md). Each field is left out while
+ * empty. */
 #define CLIENT_CALL_PATH_WORD_MAX 16
+#define CLIENT_CALL_PATH_REASON_MAX 241
 struct client_call_path {
 	/* "signalling": the peer TLS connection was "direct" (the caller dialled the
 	 * callee), "reversed" (the callee dialled back) or "spliced" (both dialled the
 	 * principal); "" when not known yet. */
 	char signalling[CLIENT_CALL_PATH_WORD_MAX];
+	char data[CLIENT_CALL_PATH_WORD_MAX];      /* "direct" or "relayed"; "" if not known */
+	char remote[IP_STRLEN];                    /* where the frames go; "" if not known */
+	char reason[CLIENT_CALL_PATH_REASON_MAX];  /* why that path (or what was tried) */
 };
 
 struct client_call {

@@ -29,14 +29,16 @@ static const struct {
 	{CALL_LOOKUP, CALL_DIALING, CALLER},
 	{CALL_DIALING, CALL_BINDING, CALLER},
 	{CALL_BINDING, CALL_RINGING, CALLER},
-	{CALL_RINGING, CALL_UP, CALLER},
+	{CALL_RINGING, CALL_CONNECTING, CALLER},
 	{CALL_RINGING, CALL_BINDING, CALLEE},
-	{CALL_BINDING, CALL_UP, CALLEE},
+	{CALL_BINDING, CALL_CONNECTING, CALLEE},
+	{CALL_CONNECTING, CALL_UP, BOTH},
 	{CALL_NEW, CALL_ENDED, BOTH},
 	{CALL_LOOKUP, CALL_ENDED, BOTH},
 	{CALL_DIALING, CALL_ENDED, BOTH},
 	{CALL_BINDING, CALL_ENDED, BOTH},
 	{CALL_RINGING, CALL_ENDED, BOTH},
+	{CALL_CONNECTING, CALL_ENDED, BOTH},
 	{CALL_UP, CALL_ENDED, BOTH},
 };
 
@@ -105,8 +107,8 @@ static void every_other_transition_is_refused(void **state)
 			refused += !(sides & CALLER) + !(sides & CALLEE);
 		}
 	}
-	/* 7 x 7 pairs on two sides, less the 8 one-sided and 6 two-sided transitions. */
-	assert_int_equal(refused, 2 * 49 - 8 - 2 * 6);
+	/* 8 x 8 pairs on two sides, less the 8 one-sided and 8 two-sided transitions. */
+	assert_int_equal(refused, 2 * 64 - 8 - 2 * 8);
 }
 
 /* The ones that matter most, by name: an ended call never comes back (an auxiliary's
@@ -127,6 +129,10 @@ static void sample_of_illegal_transitions(void **state)
 	assert_false(try_transition(CALL_NEW, CALL_RINGING, true));
 	assert_false(try_transition(CALL_LOOKUP, CALL_UP, true));
 	assert_false(try_transition(CALL_DIALING, CALL_UP, true));
+	/* Up only through connecting: a call is never up before a probe was answered. */
+	assert_false(try_transition(CALL_RINGING, CALL_UP, true));
+	assert_false(try_transition(CALL_BINDING, CALL_UP, false));
+	assert_false(try_transition(CALL_UP, CALL_CONNECTING, true));
 	assert_false(try_transition(CALL_LOOKUP, CALL_BINDING, true));
 	assert_false(try_transition(CALL_UP, CALL_NEW, false));
 	assert_false(try_transition(CALL_ENDED, CALL_NEW, true));
@@ -149,7 +155,7 @@ struct expected {
 #define ENDS(reason) {CALL_ACT_END, CALL_ENDED, reason, reason, false}
 #define ENDS_AS_SAID(reason) {CALL_ACT_END, CALL_ENDED, reason, reason, true}
 
-/* What each event does in a state that is being set up (new .. ringing). */
+/* What each event does in a state that is being set up (new .. connecting). */
 static struct expected expected_setting_up(enum call_event ev, enum call_state st,
 					   bool outgoing)
 {
@@ -167,7 +173,18 @@ static struct expected expected_setting_up(enum call_event ev, enum call_state s
 	case CALL_EV_HANGUP: return (struct expected)ENDS("hangup");
 	case CALL_EV_AUX_ENDED: return (struct expected)ENDS_AS_SAID("aux_failed");
 	case CALL_EV_AUX_EXITED: return (struct expected)ENDS("aux_failed");
-	case CALL_EV_AUX_REKEY_DUE: return (struct expected)IGNORED;
+	case CALL_EV_AUX_REKEY_DUE:
+		if (st == CALL_CONNECTING)
+			return (struct expected){CALL_ACT_REKEY, SAME, NULL, NULL, false};
+		return (struct expected)IGNORED;
+	case CALL_EV_AUX_PATH:
+		if (st == CALL_CONNECTING)
+			return (struct expected){CALL_ACT_UP, CALL_UP, NULL, NULL, false};
+		return (struct expected)IGNORED;
+	case CALL_EV_PATH_TIMEOUT:
+		if (st == CALL_CONNECTING)
+			return (struct expected)ENDS("no_path");
+		return (struct expected)IGNORED;
 	case CALL_EV_REVOKED: return (struct expected)ENDS("revoked");
 	case CALL_EV_SHUTDOWN: return (struct expected)ENDS("shutdown");
 	default: fail();
@@ -184,6 +201,9 @@ static struct expected expected_up(enum call_event ev)
 		return (struct expected){CALL_ACT_STAY, SAME, NULL, NULL, false};
 	case CALL_EV_AUX_REKEY_DUE:
 		return (struct expected){CALL_ACT_REKEY, SAME, NULL, NULL, false};
+	case CALL_EV_AUX_PATH:
+		return (struct expected){CALL_ACT_STAY, SAME, NULL, NULL, false};
+	case CALL_EV_PATH_TIMEOUT: return (struct expected)IGNORED;
 	default: return expected_setting_up(ev, CALL_UP, true);
 	}
 }
@@ -239,13 +259,40 @@ static void every_outcome_is_a_legal_transition(void **state)
 			}
 }
 
+/* The path notice by its state: lost while connecting ends the call (no_path, with the
+ * auxiliary's reason); up or changed bring it up; once up, a path only changes. */
+static void path_notices(void **state)
+{
+	struct call_outcome o;
+
+	(void)state;
+	for (int side = 0; side < 2; side++) {
+		o = call_path_outcome(CALL_CONNECTING, side == 0, AUX_PATH_LOST);
+		assert_int_equal(o.action, CALL_ACT_END);
+		assert_string_equal(o.reason, "no_path");
+		assert_true(o.detail_says_why);
+		o = call_path_outcome(CALL_CONNECTING, side == 0, AUX_PATH_UP);
+		assert_int_equal(o.action, CALL_ACT_UP);
+		assert_int_equal(o.next, CALL_UP);
+		o = call_path_outcome(CALL_CONNECTING, side == 0, AUX_PATH_CHANGED);
+		assert_int_equal(o.action, CALL_ACT_UP);
+		o = call_path_outcome(CALL_UP, side == 0, AUX_PATH_LOST);
+		assert_int_equal(o.action, CALL_ACT_STAY);
+		o = call_path_outcome(CALL_RINGING, side == 0, AUX_PATH_UP);
+		assert_int_equal(o.action, CALL_ACT_IGNORE);
+		o = call_path_outcome(CALL_ENDED, side == 0, AUX_PATH_LOST);
+		assert_int_equal(o.action, CALL_ACT_IGNORE);
+	}
+}
+
 /* The two paths from start to end, as call_out.c and call_in.c walk them. */
 static void the_two_paths(void **state)
 {
 	static const enum call_state caller[] = {CALL_LOOKUP, CALL_DIALING, CALL_BINDING,
-						 CALL_RINGING, CALL_UP, CALL_ENDED};
-	static const enum call_state callee[] = {CALL_RINGING, CALL_BINDING, CALL_UP,
+						 CALL_RINGING, CALL_CONNECTING, CALL_UP,
 						 CALL_ENDED};
+	static const enum call_state callee[] = {CALL_RINGING, CALL_BINDING, CALL_CONNECTING,
+						 CALL_UP, CALL_ENDED};
 	struct call call;
 
 	(void)state;
@@ -266,6 +313,7 @@ static void names(void **state)
 	assert_string_equal(call_state_name(CALL_DIALING), "dialing");
 	assert_string_equal(call_state_name(CALL_BINDING), "binding");
 	assert_string_equal(call_state_name(CALL_RINGING), "ringing");
+	assert_string_equal(call_state_name(CALL_CONNECTING), "connecting");
 	assert_string_equal(call_state_name(CALL_UP), "up");
 	assert_string_equal(call_state_name(CALL_ENDED), "ended");
 	assert_string_equal(call_state_name(CALL_STATE_COUNT), "invalid");
@@ -282,6 +330,7 @@ int main(void)
 		cmocka_unit_test(sample_of_illegal_transitions),
 		cmocka_unit_test(each_event_in_each_state),
 		cmocka_unit_test(every_outcome_is_a_legal_transition),
+		cmocka_unit_test(path_notices),
 		cmocka_unit_test(the_two_paths),
 		cmocka_unit_test(names),
 	};

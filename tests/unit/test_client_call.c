@@ -26,6 +26,9 @@ static void udp_call(struct client_call *c)
 	c->compress = SEC_COMPRESS_DEFLATE;
 	c->started = 1764633600;
 	strcpy(c->path.signalling, "reversed");
+	strcpy(c->path.data, "direct");
+	strcpy(c->path.remote, "198.18.2.2:40001");
+	strcpy(c->path.reason, "a probe to direct 198.18.2.2:40001 was answered in 1 ms");
 	c->nchannels = 2;
 	for (size_t i = 0; i < 2; i++) {
 		struct client_call_channel *ch = &c->channels[i];
@@ -127,6 +130,9 @@ static void assert_calls_equal(const struct client_call *a, const struct client_
 	assert_true(a->dh_rekeys == b->dh_rekeys);
 	assert_true(a->rekey_interval_ms == b->rekey_interval_ms);
 	assert_string_equal(a->path.signalling, b->path.signalling);
+	assert_string_equal(a->path.data, b->path.data);
+	assert_string_equal(a->path.remote, b->path.remote);
+	assert_string_equal(a->path.reason, b->path.reason);
 }
 
 static void round_trip(const struct client_call *c)
@@ -293,6 +299,9 @@ static void call_object_refusals(void **state)
 	expect_refused(false, "path", json_pack("{s:s}", "signalling", "sideways"),
 		       "'signalling'");
 	expect_refused(false, "path", json_pack("{s:i}", "signalling", 1), "'signalling'");
+	expect_refused(false, "path", json_pack("{s:s}", "data", "carrier pigeon"), "'data'");
+	expect_refused(false, "path", json_pack("{s:s}", "remote", "198.18.2.2"), "'remote'");
+	expect_refused(false, "path", json_pack("{s:i}", "reason", 3), "'reason'");
 	expect_refused(false, "channels", json_pack("[i]", 5), "'channels'");
 	expect_refused(false, "channels.0.kind", json_string("sctp"), "'kind'");
 	expect_refused(false, "channels.0.port", json_integer(65536), "'port'");
