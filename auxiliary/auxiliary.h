@@ -404,6 +404,10 @@ int path_add_candidate(struct bridge *br, const struct ip_endpoint *ep, bool rel
 void path_on_probe(struct bridge *br, struct aux_lan *l, const struct channel_msg *m,
 		   const struct ip_endpoint *from, uint64_t now);
 json_t *path_stats_json(const struct bridge *br);
+/* Whether a probe was ever answered; if not, the call ends no_path (not peer_dead) when
+ * the channels' dead_after_ms runs out, saying what was tried. */
+bool path_ever_up(const struct bridge *br);
+void path_end_unanswered(struct bridge *br);
 
 /* timers.c */
 int timers_start(struct bridge *br);

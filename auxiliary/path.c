@@ -30,7 +30,9 @@
 #include "auxiliary.h"
 #include "err.h"
 #include "frame.h"
+#include "cmd.h"
 #include "log.h"
+#include "wire_errors.h"
 
 #define PATH_ID_SEQ_MASK 0x7fffffu
 
@@ -286,11 +288,11 @@ static uint64_t last_heard_ms(const struct bridge *br)
 	return last;
 }
 
-/* A round ran out with nothing answered. */
-static void round_failed(struct bridge *br, uint64_t now)
+/* "nothing answered N probes to each candidate in T ms (tried ...)". */
+static void unanswered(const struct bridge *br, uint64_t now, char *why, size_t len)
 {
-	struct aux_path *p = &br->path;
-	char why[AUX_PATH_REASON_MAX], tried[160] = "";
+	const struct aux_path *p = &br->path;
+	char tried[160] = "";
 	size_t used = 0;
 
 	for (size_t i = 0; i < p->ncand && used < sizeof tried; i++) {
@@ -300,10 +302,32 @@ static void round_failed(struct bridge *br, uint64_t now)
 		used += (size_t)snprintf(tried + used, sizeof tried - used, "%s%s",
 					 i ? ", " : "", what);
 	}
-	snprintf(why, sizeof why, "nothing answered %u probes to each candidate in %llu ms "
-		 "(tried %s)",
+	snprintf(why, len, "nothing answered %u probes to each candidate in %llu ms (tried %s)",
 		 p->probes_this_round, (unsigned long long)elapsed_ms(now, p->round_started_ms),
 		 tried);
+}
+
+bool path_ever_up(const struct bridge *br)
+{
+	return br->path.announced;
+}
+
+void path_end_unanswered(struct bridge *br)
+{
+	char why[AUX_PATH_REASON_MAX];
+
+	unanswered(br, uv_now(br->loop), why, sizeof why);
+	br->path.losses++;
+	bridge_end(br, WIRE(NO_PATH), why, EXIT_OK, true);
+}
+
+/* A round ran out with nothing answered. */
+static void round_failed(struct bridge *br, uint64_t now)
+{
+	struct aux_path *p = &br->path;
+	char why[AUX_PATH_REASON_MAX];
+
+	unanswered(br, now, why, sizeof why);
 	p->phase = PATH_FAILED;
 	p->losses++;
 	notify(br, AUX_PATH_LOST, why);

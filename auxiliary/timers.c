@@ -1,6 +1,7 @@
 /* The call's timers. tick_timer runs every channel's channel_tick when the earliest of
  * them asks (keep-alive due, peer silent too long, reassembly or old-key expiry): it sends
- * the keep-alives, ends the call on a dead peer, and tells the parent when a channel's
+ * the keep-alives, ends the call on a dead peer (no_path if no probe was ever answered:
+ * the peer was never reached, path.c), and tells the parent when a channel's
  * key is half spent (external rekeying). idle_timer ends the call when no data
  * has crossed either way for idle_timeout_ms; it is re-armed lazily from last_data_ms, so
  * the fast path only stores a time stamp. */
@@ -32,6 +33,10 @@ static void on_tick(uv_timer_t *t)
 		uint64_t ch_next = UINT64_MAX;
 		int events = channel_tick(l->ch, now, &ch_next);
 
+		if ((events & CHANNEL_PEER_DEAD) && !path_ever_up(br)) {
+			path_end_unanswered(br);
+			return;
+		}
 		if (events & CHANNEL_PEER_DEAD) {
 			snprintf(why, sizeof why, "channel %u: nothing authenticated from the "
 				 "peer within its dead_after_ms", i);

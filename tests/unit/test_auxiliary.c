@@ -409,8 +409,9 @@ static json_t *params_json(const struct call *c, unsigned i, bool for_a,
 	return j;
 }
 
-/* How long A runs alone before B starts (0: B at once). */
+/* How long A runs alone before B starts (0: B at once); or B never starts. */
 static unsigned start_gap_ms;
+static bool start_a_only;
 
 static void start_both(struct call *c, json_int_t idle_ms)
 {
@@ -436,6 +437,12 @@ static void start_both(struct call *c, json_int_t idle_ms)
 		/* A probes B, which does not relay yet: nothing answers, no path. */
 		assert_null(recv_json(&c->a, start_gap_ms));
 		assert_int_equal(c->a.path_notices, 0);
+	}
+	if (start_a_only) {
+		json_decref(cb);
+		secure_wipe(key_ab, sizeof key_ab);
+		secure_wipe(key_ba, sizeof key_ba);
+		return;
 	}
 	r = request(&c->b, json_pack("{s:s, s:i, s:I, s:o}", "op", "start", "id", 2,
 				     "idle_timeout_ms", idle_ms, "channels", cb));
@@ -1011,6 +1018,22 @@ static void path_up_once_probes_answered(void **state)
 	close_call_fds(&c);
 }
 
+/* B never relays: no probe of A's is ever answered, and A ends no_path (not peer_dead)
+ * once dead_after_ms has passed, never having said "up". */
+static void unanswered_probes_end_no_path(void **state)
+{
+	struct call c;
+
+	start_a_only = true;
+	setup_call(&c, 60000, NULL);
+	start_a_only = false;
+	expect_ended(&c.a, "no_path", DEAD_AFTER_MS + 1000);
+	assert_int_equal(c.a.path_notices, 0);
+	expect_exit(&c.a, 0);
+	hang_up(&c.b);
+	close_call_fds(&c);
+}
+
 /* ---- (d) the peer dies ---- */
 
 static void peer_killed_is_peer_dead(void **state)
@@ -1104,6 +1127,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test_teardown(malformed_while_running, kill_children),
 		cmocka_unit_test_teardown(hangup_frees_ports, kill_children),
 		cmocka_unit_test_teardown(path_up_once_probes_answered, kill_children),
+		cmocka_unit_test_teardown(unanswered_probes_end_no_path, kill_children),
 		cmocka_unit_test_teardown(peer_killed_is_peer_dead, kill_children),
 		cmocka_unit_test_teardown(idle_timeout_ends_both, kill_children),
 		cmocka_unit_test_teardown(parent_gone_ends_aux, kill_children),
