@@ -390,8 +390,8 @@ void batch_flush(struct bridge *br, struct aux_batch *b);
 void batch_flush_all(struct bridge *br);
 
 /* path.c: which candidate carries the call (see its opening comment). init with the
- * other handles; start once the channels relay (the candidates: until the start request
- * carries the peer's list, channel 0's peer); stop with the handles. */
+ * other handles; start once the channels relay (the candidates: channel 0's peer and the
+ * start request's peer_candidates); stop with the handles. */
 int path_init(struct bridge *br);
 int path_start(struct bridge *br, const struct aux_start_request *req);
 void path_stop(struct bridge *br);

@@ -451,8 +451,16 @@ int path_start(struct bridge *br, const struct aux_start_request *req)
 	p->keepalive_ms = req->channels[0].params.keepalive_ms
 			  ? req->channels[0].params.keepalive_ms : CHANNEL_DEFAULT_KEEPALIVE_MS;
 	p->started_ms = now;
+	/* The peer's endpoint first (its host candidate, what older peers give alone), then
+	 * every host and server-reflexive candidate it sent; a relay is offered by the relay
+	 * leg once registered (a candidate of another family cannot be reached from our WAN
+	 * socket: left out). */
 	if ((rc = path_add_candidate(br, &req->channels[0].params.peer, false)) != 0)
 		return rc;
+	for (size_t i = 0; i < req->npeer_cand; i++)
+		if (req->peer_cand[i].kind != CAND_RELAY &&
+		    req->peer_cand[i].ep.addr.family == br->wan_addr.family)
+			path_add_candidate(br, &req->peer_cand[i].ep, false);
 	start_round(br, PATH_PROBING, now);
 	return 0;
 }
