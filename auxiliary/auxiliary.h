@@ -50,6 +50,7 @@
 #define PATH_ROUND_MS 10000        /* a round with no answer ends: the path is lost */
 #define PATH_MISSED_KEEPALIVES 3   /* silent keep-alive intervals before re-probing */
 #define PATH_DIRECT_RETRY_MS 15000 /* while relayed, direct candidates are tried again */
+#define PATH_RELAYED_INTERVAL_MS 400  /* ... and in the round's first PATH_ROUND_MS */
 #define PATH_FAILED_INTERVAL_MS 5000  /* after a lost round, a probe now and then */
 #define PATH_PROBE_ID_OTHER 0x80000000u  /* probe ids with this bit are MTU probing's */
 

@@ -363,10 +363,20 @@ static void tick_up(struct bridge *br, uint64_t now)
 		start_round(br, PATH_REPROBING, now);
 		return;
 	}
-	if (c && c->relayed && has_direct_candidate(p) &&
-	    elapsed_ms(now, p->last_direct_try_ms) >= PATH_DIRECT_RETRY_MS) {
-		p->last_direct_try_ms = now;
-		probe_all(br, true, now);
+	if (c && c->relayed && has_direct_candidate(p)) {
+		/* Relayed: the direct candidates keep being probed, on the round's schedule
+		 * while it lasts (the relay may simply have answered first), then now and
+		 * then. */
+		bool in_round = elapsed_ms(now, p->round_started_ms) < PATH_ROUND_MS;
+
+		if (in_round || elapsed_ms(now, p->last_direct_try_ms) >= PATH_DIRECT_RETRY_MS) {
+			p->last_direct_try_ms = now;
+			probe_all(br, true, now);
+		}
+		if (in_round) {
+			arm(br, PATH_RELAYED_INTERVAL_MS);
+			return;
+		}
 	}
 	arm(br, limit - silent < p->keepalive_ms ? limit - silent : p->keepalive_ms);
 }
