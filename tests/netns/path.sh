@@ -8,10 +8,15 @@
 #       the probes, the callee's listener is told it ended, and no auxiliary is left;
 #   (b) with the rule gone, calls go up at once and `insel calls` shows the data path
 #       (direct, to the other gateway's WAN address, and why) on both sides, and the
-#       call carries traffic; a trunk comes up the same way and shows its path.
+#       call carries traffic;
+#   (c) NAT keep-alive: UDP blocked mid-call for longer than 3 keep-alive intervals but
+#       shorter than dead_after: both auxiliaries re-probe (logged), the call goes on and
+#       carries traffic again; blocked for longer than dead_after: the call ends;
+#   (d) a trunk comes up the same way and shows its path.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
+INSEL_DEAD_AFTER=${INSEL_DEAD_AFTER:-5s}  # keep-alives every 500 ms: room to re-probe
 source "$here/insel_env.sh"
 netns_begin
 topo_two_sites
@@ -78,10 +83,24 @@ check "calls --json has path.data direct" contains "$json" '"data": *"direct"'
 json=$(insel_operator b calls --json 2>&1)
 check "the callee's side has the path too (to gw-a)" contains "$json" \
 	'"remote": *"198.18.1.2:'
-insel_as a1 alice hangup "$call" >/dev/null 2>&1
-check "hang-up releases both auxiliaries" both wait_aux_count a 0 5 -- wait_aux_count b 0 5
 
-# ---- a trunk comes up the same way, and shows its path ----
+# ---- (c) missed keep-alives: re-probe, then the end ----
+block_udp || fail "cannot add the nftables rule again"
+sleep 3
+in_ns wan nft delete table inet insel_path_test
+check "after 3 s of silence both auxiliaries re-probed" both \
+	grep -q "keep-alive intervals): probing every candidate again" \
+	"$NETNS_TMP/secondary-a.log" -- grep -q "probing every candidate again" \
+	"$NETNS_TMP/secondary-b.log"
+check "the call survives the silence and carries traffic again" \
+	in_ns a1 python3 "$UDP_TOOL" send 10.1.0.1 5004 --count 20 --size 500
+check "it is the same call, still up" contains "$(insel_as a1 alice calls 2>&1)" "$call"
+block_udp || fail "cannot add the nftables rule a third time"
+check "silence beyond dead_after ends the call" wait_aux_count a 0 12
+in_ns wan nft delete table inet insel_path_test
+check "and on the other side" wait_aux_count b 0 5
+
+# ---- (d) a trunk comes up the same way, and shows its path ----
 add_trunk a 1 to-b lan-b
 add_trunk b 2 to-a lan-a
 restart_secondary a 1
