@@ -188,6 +188,11 @@ static void answered(struct bridge *br, size_t i, uint64_t now)
 	use_candidate(br, i);
 	p->phase = PATH_UP;
 	p->last_direct_try_ms = now;
+	if (phase == PATH_REPROBING && c == was) {
+		log_info("path: %s", why);  /* the same path again: nothing to tell */
+		arm(br, 0);
+		return;
+	}
 	if (!p->announced) {
 		p->announced = true;
 		notify(br, AUX_PATH_UP, why);
