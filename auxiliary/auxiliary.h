@@ -398,7 +398,7 @@ int path_start(struct bridge *br, const struct aux_start_request *req);
 void path_stop(struct bridge *br);
 /* One more endpoint to probe, e.g. the relay once our leg there is registered
  * (relayed = true); probed at once unless the call already has a direct path. 0,
- * INSEL_E_LIMIT when full, -EAFNOSUPPORT for another family than the WAN socket's. */
+ * INSEL_E_LIMIT when full, -EAFNOSUPPORT for a family no WAN socket of ours has. */
 int path_add_candidate(struct bridge *br, const struct ip_endpoint *ep, bool relayed);
 /* An authenticated probe from the WAN on channel l (channel_open said
  * CHANNEL_OPEN_PROBE): requests are answered to their source, replies choose the path. */

@@ -54,6 +54,12 @@ static struct path_candidate *current(struct bridge *br)
 	return br->path.current >= 0 ? &br->path.cand[br->path.current] : NULL;
 }
 
+/* Whether a WAN socket of ours can reach that family (a dual-stack wan has two). */
+static bool reachable_family(const struct bridge *br, int family)
+{
+	return family == br->wan_addr.family || (br->has_wan6 && family == AF_INET6);
+}
+
 static bool has_direct_candidate(const struct aux_path *p)
 {
 	for (size_t i = 0; i < p->ncand; i++)
@@ -68,6 +74,11 @@ static void local_endpoint(const struct bridge *br, const struct path_candidate 
 {
 	if (c->relayed) {
 		*out = c->ep;
+		return;
+	}
+	if (br->has_wan6 && c->ep.addr.family == AF_INET6) {
+		out->addr = br->wan_addr6;
+		out->port = br->wan_port6;
 		return;
 	}
 	out->addr = br->wan_addr;
@@ -251,7 +262,7 @@ static void learn(struct bridge *br, const struct ip_endpoint *from, uint64_t no
 	size_t i;
 
 	if (find_candidate(p, from) >= 0 || p->ncand >= PATH_MAX_CANDIDATES ||
-	    p->learned >= PATH_MAX_LEARNED || from->addr.family != br->wan_addr.family)
+	    p->learned >= PATH_MAX_LEARNED || !reachable_family(br, from->addr.family))
 		return;
 	i = p->ncand++;
 	memset(&p->cand[i], 0, sizeof p->cand[i]);
@@ -442,7 +453,7 @@ int path_add_candidate(struct bridge *br, const struct ip_endpoint *ep, bool rel
 	}
 	if (p->ncand >= PATH_MAX_CANDIDATES)
 		return INSEL_E_LIMIT;
-	if (ep->addr.family != br->wan_addr.family)
+	if (!reachable_family(br, ep->addr.family))
 		return -EAFNOSUPPORT;
 	i = p->ncand++;
 	memset(&p->cand[i], 0, sizeof p->cand[i]);
@@ -468,13 +479,13 @@ int path_start(struct bridge *br, const struct aux_start_request *req)
 	p->started_ms = now;
 	/* The peer's endpoint first (its host candidate, what older peers give alone), then
 	 * every host and server-reflexive candidate it sent; a relay is offered by the relay
-	 * leg once registered (a candidate of another family cannot be reached from our WAN
-	 * socket: left out). */
+	 * leg once registered (a candidate of a family none of our WAN sockets has cannot
+	 * be reached: left out). */
 	if ((rc = path_add_candidate(br, &req->channels[0].params.peer, false)) != 0)
 		return rc;
 	for (size_t i = 0; i < req->npeer_cand; i++)
 		if (req->peer_cand[i].kind != CAND_RELAY &&
-		    req->peer_cand[i].ep.addr.family == br->wan_addr.family)
+		    reachable_family(br, req->peer_cand[i].ep.addr.family))
 			path_add_candidate(br, &req->peer_cand[i].ep, false);
 	start_round(br, PATH_PROBING, now);
 	return 0;
