@@ -5,9 +5,9 @@
 # from alice@lan-a to bob@lan-b is set up through the principal's splice (both
 # secondaries dial its splice port, their mutual TLS end to end through it): `insel
 # calls` on both sides, the principal's log and its call record say "spliced". A hang-up
-# ends it on both sides and the principal keeps no pairing. Whether the call's UDP
-# crosses depends on the data path (hole punching, the relay), which this test reports
-# but does not require.
+# ends it on both sides and the principal keeps no pairing. A call is up only once its
+# UDP crosses (hole punching, the relay): behind two Linux masquerades and without the
+# relay it ends no_path instead, after the same splicing.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
@@ -41,9 +41,28 @@ spawn_in_ns b1 "$NETNS_TMP/echo-b1.log" python3 "$UDP_TOOL" echo 5004 --count 10
 	--timeout 120
 out=$(insel_as a1 alice call bob@lan-b --udp 5004 2>&1)
 echo "$out"
-check "alice calls bob, both behind NAT: the call comes up" contains "$out" " up "
-check "insel call says the signalling was spliced" contains "$out" "signalling spliced"
-call=$(call_id_of "$out")
+# Behind two Linux masquerades UDP cannot be punched (the first probe to reach the later
+# router makes it remap that side), and a call is up only once authenticated frames
+# crossed both ways: until the relay carries it, the call ends no_path, after the
+# signalling was spliced all the same.
+if contains "$out" " up "; then
+	call=$(call_id_of "$out")
+	check "insel call says the signalling was spliced" contains "$out" "signalling spliced"
+	check "alice's side lists the call as spliced" \
+		contains "$(insel_as a1 alice calls --json 2>&1)" '"signalling": *"spliced"'
+	check "bob's side lists it as spliced too" \
+		contains "$(insel_operator b calls --json 2>&1)" '"signalling": *"spliced"'
+	insel_as a1 alice hangup "$call" >/dev/null 2>&1
+	check "the hang-up ends the call on bob's side" wait_aux_count b 0 5
+	check "the principal's call record says spliced" \
+		contains "$(pdir call show "$call" 2>&1)" "spliced"
+else
+	echo "note - no data path through both NATs yet (no relay): the call ends no_path"
+	check "the call ends no_path, not up" contains "$out" "no_path"
+	call=$(grep -o "splice: call [0-9a-f]\{16\} between lan-a and lan-b" \
+		"$NETNS_TMP/principal.log" | head -n 1 | awk '{print $3}')
+	check "no auxiliary is left on bob's side" wait_aux_count b 0 5
+fi
 check "the principal spliced it" grep -q "splice: call $call between lan-a and lan-b" \
 	"$NETNS_TMP/principal.log"
 check "both secondaries dialled the principal's splice" both \
@@ -51,23 +70,9 @@ check "both secondaries dialled the principal's splice" both \
 	"$NETNS_TMP/secondary-a.log" -- \
 	grep -q "call $call: secondary lan-a cannot dial us; dialling the principal's splice" \
 	"$NETNS_TMP/secondary-b.log"
-check "alice's side lists the call as spliced" \
-	contains "$(insel_as a1 alice calls --json 2>&1)" '"signalling": *"spliced"'
-check "bob's side lists it as spliced too" \
-	contains "$(insel_operator b calls --json 2>&1)" '"signalling": *"spliced"'
 # The splice sees only the secondaries' TLS: nothing of the call's JSON crosses in clear.
 check "the TLS runs end to end through the splice (the secondaries saw each other's certificates)" \
 	grep -q "peer secondary 'lan-a' connected" "$NETNS_TMP/secondary-b.log"
-if in_ns a1 python3 "$UDP_TOOL" send 10.1.0.1 5004 --count 3 --size 200 --timeout 3 \
-	>/dev/null 2>&1; then
-	echo "note - UDP crosses the spliced call (the data path reaches through both NATs)"
-else
-	echo "note - UDP does not cross the spliced call (no hole punching or relay yet)"
-fi
-insel_as a1 alice hangup "$call" >/dev/null 2>&1
-check "the hang-up ends the call on bob's side" wait_aux_count b 0 5
-check "the principal's call record says spliced" \
-	contains "$(pdir call show "$call" 2>&1)" "spliced"
 
 finish_checks
 echo "all splicing checks passed"
