@@ -24,7 +24,8 @@ void call_start_handle(void *ctx, json_int_t id, const json_t *msg)
 	}
 	channels_text = req.channels ? json_dumps(req.channels, JSON_COMPACT) : NULL;
 	struct db_call_start c = {req.call_id, req.caller, req.caller_lan, req.callee,
-				  req.callee_lan, channels_text, p->id.name, req.signalling};
+				  req.callee_lan, channels_text, p->id.name, req.signalling,
+				  req.path, req.path_remote};
 
 	rc = db_call_start(p->srv->db, &c, p->srv->now());
 	free(channels_text);

@@ -24,6 +24,8 @@ static const struct cli_column fields[] = {
 	{"callee_lan", "callee LAN", CLI_STR},
 	{"channels", "channels", CLI_STR},
 	{"signalling", "signalling", CLI_STR},
+	{"path", "data path", CLI_STR},
+	{"path_remote", "data to", CLI_STR},
 	{"started_at", "started", CLI_TIME},
 	{"ended_at", "ended", CLI_TIME},
 	{"seconds", "seconds", CLI_INT},

@@ -110,8 +110,9 @@ static const char *const stmt_sql[ST_COUNT] = {
 			 "AND (?2 IS NULL OR u.name = ?2) ORDER BY l.name, u.name",
 
 	[ST_CALL_INSERT] = "INSERT INTO calls (id, caller, caller_lan, callee, callee_lan, "
-			   "channels, started_at, reported_by, signalling) VALUES (?1, ?2, ?3, ?4, "
-			   "?5, ?6, ?7, (SELECT id FROM secondaries WHERE name = ?8), ?9)",
+			   "channels, started_at, reported_by, signalling, path, path_remote) "
+			   "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
+			   "(SELECT id FROM secondaries WHERE name = ?8), ?9, ?10, ?11)",
 	[ST_CALL_END] = "UPDATE calls SET ended_at = ?2, bytes_up = ?3, bytes_down = ?4, "
 			"end_reason = ?5 WHERE id = ?1 AND ended_at IS NULL",
 	[ST_CALL_GET] = "SELECT c.ended_at, s.name FROM calls c "
@@ -119,7 +120,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_CALL_LIST] = "SELECT c.id, c.caller, c.caller_lan, c.callee, c.callee_lan, "
 			 "c.channels, c.started_at, c.ended_at, "
 			 "coalesce(c.ended_at, ?4) - c.started_at, c.bytes_up, c.bytes_down, "
-			 "c.end_reason, s.name, c.signalling FROM calls c "
+			 "c.end_reason, s.name, c.signalling, c.path, c.path_remote FROM calls c "
 			 "LEFT JOIN secondaries s ON s.id = c.reported_by "
 			 "WHERE (?1 = 0 OR c.ended_at IS NULL) AND (?2 IS NULL OR c.id = ?2) "
 			 "ORDER BY c.started_at DESC, c.rowid DESC LIMIT ?3",

@@ -153,6 +153,8 @@ struct db_call_start {
 	const char *channels;    /* JSON text */
 	const char *reported_by; /* secondary name, may be NULL */
 	const char *signalling;  /* "direct", "reversed", "spliced", or NULL */
+	const char *path;        /* "direct", "relayed", or NULL */
+	const char *path_remote; /* ADDRESS:PORT, or NULL */
 };
 /* INSEL_E_EXISTS if a call with that id is already recorded; INSEL_E_FORBIDDEN if the
  * caller is not of caller_lan, or reported_by does not serve caller_lan (a secondary

@@ -196,6 +196,8 @@ int db_call_start(struct db *db, const struct db_call_start *c, int64_t now)
 	sqlite3_bind_int64(st, 7, now);
 	db_bind_text_or_null(st, 8, c->reported_by);
 	db_bind_text_or_null(st, 9, c->signalling);
+	db_bind_text_or_null(st, 10, c->path);
+	db_bind_text_or_null(st, 11, c->path_remote);
 	rc = db_exec_stmt(db, st, "cannot record the call");
 	if (rc == INSEL_E_EXISTS)
 		rc = db_set_error(db, rc, "call %s is already recorded", c->id);
@@ -293,8 +295,11 @@ static json_t *call_row_json(sqlite3_stmt *st, const void *ctx)
 			 "bytes_down", db_col_json_int(st, 10),
 			 "end_reason", db_col_json_str(st, 11),
 			 "reported_by", db_col_json_str(st, 12));
-	if (row)
+	if (row) {
 		json_object_set_new(row, "signalling", db_col_json_str(st, 13));
+		json_object_set_new(row, "path", db_col_json_str(st, 14));
+		json_object_set_new(row, "path_remote", db_col_json_str(st, 15));
+	}
 	return row;
 }
 

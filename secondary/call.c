@@ -225,6 +225,8 @@ void record_start(struct call *call)
 		.callee_lan = call->callee_lan[0] ? call->callee_lan : at ? at + 1 : NULL,
 		.channels = channels,
 		.signalling = call->signalling ? pop_signalling_name(call->signalling) : NULL,
+		.path = call->has_path ? aux_path_kind_name(call->path_relayed) : NULL,
+		.path_remote = call->has_path ? call->path_remote : NULL,
 	};
 
 	principal_record(call->sec, pop_call_start_req_encode(0, &rec));

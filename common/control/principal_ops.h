@@ -224,6 +224,8 @@ struct pop_call_start_req {
 	const char *callee_lan;  /* NULL if not known */
 	const json_t *channels;  /* array of at most POP_MAX_CALL_CHANNELS; NULL: none */
 	const char *signalling;  /* "direct", "reversed", "spliced"; NULL if not said */
+	const char *path;        /* the data path: "direct" or "relayed"; NULL if not said */
+	const char *path_remote; /* where its frames went, ADDRESS:PORT; NULL if not said */
 };
 json_t *pop_call_start_req_encode(json_int_t id, const struct pop_call_start_req *r);
 int pop_call_start_req_decode(const json_t *msg, struct pop_call_start_req *out,

@@ -20,6 +20,10 @@ json_t *pop_call_start_req_encode(json_int_t id, const struct pop_call_start_req
 		json_object_set(req, "channels", (json_t *)r->channels);
 	if (r->signalling)
 		json_object_set_new(req, "signalling", json_string(r->signalling));
+	if (r->path)
+		json_object_set_new(req, "path", json_string(r->path));
+	if (r->path_remote)
+		json_object_set_new(req, "path_remote", json_string(r->path_remote));
 	return req;
 }
 
@@ -35,9 +39,18 @@ int pop_call_start_req_decode(const json_t *msg, struct pop_call_start_req *out,
 	    (rc = pop_get_text(msg, "caller_lan", true, &out->caller_lan, why)) ||
 	    (rc = pop_get_text(msg, "callee", true, &out->callee, why)) ||
 	    (rc = pop_get_text(msg, "callee_lan", false, &out->callee_lan, why)) ||
-	    (rc = pop_get_text(msg, "signalling", false, &out->signalling, why)))
+	    (rc = pop_get_text(msg, "signalling", false, &out->signalling, why)) ||
+	    (rc = pop_get_text(msg, "path", false, &out->path, why)) ||
+	    (rc = pop_get_text(msg, "path_remote", false, &out->path_remote, why)))
 		return rc;
 	enum pop_signalling sig;
+	struct ip_endpoint remote;
+
+	if (out->path && strcmp(out->path, "direct") != 0 && strcmp(out->path, "relayed") != 0)
+		return pop_fail(why, INSEL_E_BAD_FIELD, "field 'path' must be \"direct\" or "
+				"\"relayed\"");
+	if (out->path_remote && ip_endpoint_parse(out->path_remote, &remote))
+		return pop_fail(why, INSEL_E_BAD_FIELD, "field 'path_remote' must be ADDRESS:PORT");
 
 	if (out->signalling && pop_signalling_parse(out->signalling, &sig))
 		return pop_fail(why, INSEL_E_BAD_FIELD, "field 'signalling' must be \"direct\", "

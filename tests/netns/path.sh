@@ -83,6 +83,10 @@ check "calls --json has path.data direct" contains "$json" '"data": *"direct"'
 json=$(insel_operator b calls --json 2>&1)
 check "the callee's side has the path too (to gw-a)" contains "$json" \
 	'"remote": *"198.18.1.2:'
+check "the principal's call record has the data path" \
+	contains "$(pdir call show "$call" 2>&1)" "direct"
+check "and where it went" contains "$(pdir call show "$call" --json 2>&1)" \
+	'"path_remote": *"198.18.2.2:'
 
 # ---- (c) missed keep-alives: re-probe, then the end ----
 block_udp || fail "cannot add the nftables rule again"

@@ -438,7 +438,8 @@ static void call_records(void **state)
 {
 	struct fixture *f = *state;
 	struct db_call_start c = {"00112233aabbccdd", "alice@lan-a", "lan-a", "printer",
-				  "lan-b", "[{\"type\":\"udp\"}]", "gw-a", "reversed"};
+				  "lan-b", "[{\"type\":\"udp\"}]", "gw-a", "reversed", "direct",
+				  "198.18.2.2:40001"};
 	char reporter[65];
 	json_t *calls, *call;
 
@@ -453,6 +454,10 @@ static void call_records(void **state)
 			 3);
 	assert_string_equal(json_string_value(json_object_get(json_array_get(calls, 0),
 							       "signalling")), "reversed");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(calls, 0),
+							       "path")), "direct");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(calls, 0),
+							       "path_remote")), "198.18.2.2:40001");
 	json_decref(calls);
 	assert_int_equal(db_call_reporter(f->db, "00112233aabbccdd", reporter, sizeof reporter),
 			 0);
@@ -478,7 +483,7 @@ static void call_records_only_for_own_lan(void **state)
 {
 	struct fixture *f = *state;
 	struct db_call_start c = {"0000000000000abc", "alice@lan-a", "lan-a", "bob@lan-b",
-				  "lan-b", NULL, "gw-b", NULL};
+				  "lan-b", NULL, "gw-b", NULL, NULL, NULL};
 	json_t *calls;
 
 	register_lan(f->db, "gw-a", "lan-a", "10.1.0.0/24", "198.18.0.1:7443", NOW);
@@ -534,9 +539,9 @@ static void revocation_seen_by_another_connection(void **state)
 {
 	struct fixture *f = *state;
 	struct db_call_start own = {"00000000000000a1", "alice@lan-a", "lan-a", "bob@lan-b",
-				    "lan-b", NULL, "gw-a", NULL};
+				    "lan-b", NULL, "gw-a", NULL, NULL, NULL};
 	struct db_call_start other = {"00000000000000b1", "bob@lan-b", "lan-b", "alice@lan-a",
-				      "lan-a", NULL, "gw-b", NULL};
+				      "lan-a", NULL, "gw-b", NULL, NULL, NULL};
 	struct db *operator;
 	int64_t before, after;
 	json_t *call;

@@ -425,7 +425,7 @@ static void records_round_trip(void **state)
 
 	(void)state;
 	struct pop_call_start_req s = {"0123456789abcdef", "alice@lan-a", "lan-a", "bob@lan-b",
-				       "lan-b", channels, NULL}, s2;
+				       "lan-b", channels, NULL, NULL, NULL}, s2;
 
 	j = pop_call_start_req_encode(0, &s);
 	assert_json(j, "{\"op\":\"call_start\",\"id\":0,\"call_id\":\"0123456789abcdef\","
@@ -438,6 +438,22 @@ static void records_round_trip(void **state)
 	assert_string_equal(s2.callee, s.callee);
 	assert_string_equal(s2.callee_lan, s.callee_lan);
 	assert_true(json_equal((json_t *)s2.channels, channels));
+	assert_null(s2.path);
+	json_decref(j);
+	/* The data path, when the caller's auxiliary found one. */
+	s.path = "relayed";
+	s.path_remote = "198.18.0.2:3479";
+	j = pop_call_start_req_encode(0, &s);
+	assert_int_equal(pop_call_start_req_decode(j, &s2, why), 0);
+	assert_string_equal(s2.path, "relayed");
+	assert_string_equal(s2.path_remote, "198.18.0.2:3479");
+	json_object_set_new(j, "path", json_string("teleported"));
+	assert_int_equal(pop_call_start_req_decode(j, &s2, why), INSEL_E_BAD_FIELD);
+	assert_non_null(strstr(why, "'path'"));
+	json_object_set_new(j, "path", json_string("direct"));
+	json_object_set_new(j, "path_remote", json_string("198.18.0.2"));
+	assert_int_equal(pop_call_start_req_decode(j, &s2, why), INSEL_E_BAD_FIELD);
+	assert_non_null(strstr(why, "'path_remote'"));
 	json_decref(j);
 
 	struct pop_call_end_req e = {"0123456789abcdef", "idle", 1LL << 40, 7}, e2;
