@@ -527,8 +527,13 @@ mtu_scenario() {  # mtu_scenario MTU
 		in_ns a1 python3 "$UDP_TOOL" send 10.1.0.1 5010 --count 20 --size 9000
 	wait_ping a1 10.2.0.11 20
 	tcp_intact "MTU $1 black hole: 16 MiB of TCP through the trunk arrive intact" 5301
-	echo "path MTU as gw-a sees it: $(insel_operator a calls --json 2>&1 |
-		grep -oE '"(pmtu|plpmtu|path_mtu)[a-z_]*": *[^,}]*' | sort | uniq -c | tr -s ' \n' ' ')"
+	echo "MTU $1: what a1 is told for DF pings of $(($1 - 40)) bytes to b1: $(df_mtu $(($1 - 40)) |
+		head -n 1)"
+}
+# df_mtu SIZE: what DF pings of SIZE bytes from a1 to b1 meet (for the log).
+df_mtu() {
+	in_ns a1 ping -n -M do -s $(($1 - 28)) -c 3 -i 0.2 -W 1 10.2.0.11 2>&1 |
+		grep -E 'mtu|received' | tr '\n' ' '
 }
 if nat_needs "a wan link of MTU 1280, then 1124, as a black hole" pmtud; then
 	listen_as b1 bob "$NETNS_TMP/listen-bob-mtu.log" --auto-answer || fail "bob cannot listen"
