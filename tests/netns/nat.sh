@@ -138,8 +138,8 @@ echo "rebinding: $(cat "$NETNS_TMP/gap.log")"
 echo "rebinding gap: ${gap:-none} ms (keep-alive interval $keepalive_ms ms)"
 check "the router moved the call to another public port" \
 	bash -c "grep -q 'dport=2[0-9][0-9][0-9][0-9]' <<<'$after'"
-check "the call went on through the rebinding: the gap (${gap:-none} ms) is at most one keep-alive interval" \
-	test -n "$gap" -a "${gap:-99999}" -le "$keepalive_ms"
+check "the call went on through the rebinding: the gap (${gap:-none} ms) is at most one keep-alive interval (+20% timer slack)" \
+	test -n "$gap" -a "${gap:-99999}" -le $((keepalive_ms * 6 / 5))
 check "and still carries datagrams intact both ways" \
 	in_ns a1 python3 "$UDP_TOOL" send 10.1.0.1 5004 --count 20 --size 600
 # The router's own rule again for new mappings (the call keeps the one it has).
@@ -310,8 +310,8 @@ if nat_needs "the callee behind NAT: reversed, then direct" reverse probe; then
 	nat_rules a
 	gap=$(sed -n 's/.*longest_gap_ms \([0-9]*\).*/\1/p' "$NETNS_TMP/gap-callee.log")
 	echo "callee's rebinding: $(cat "$NETNS_TMP/gap-callee.log")"
-	check "the callee's NAT rebinds mid-call: gap ${gap:-none} ms, at most one keep-alive interval" \
-		test -n "$gap" -a "${gap:-99999}" -le "$keepalive_ms"
+	check "the callee's NAT rebinds mid-call: gap ${gap:-none} ms, at most one keep-alive interval (+20% timer slack)" \
+		test -n "$gap" -a "${gap:-99999}" -le $((keepalive_ms * 6 / 5))
 	insel_as b1 bob hangup "$rcall" >/dev/null 2>&1
 	out=$(insel_as b1 bob call 10.1.0.11 --tun 2>&1)
 	echo "$out"
@@ -361,9 +361,10 @@ while time.monotonic() < deadline:
             for _ in range(200):  # and a flood of answers, new and old transactions
                 stun.sendto(success(os.urandom(12) if _ % 2 else txid, *LIE), src)
                 flooded += 1
-    with open(sys.argv[2], "w") as f:
+    with open(sys.argv[2] + ".new", "w") as f:  # replaced whole: never read half-written
         f.write(f"answered {answered} flooded {flooded} sink " +
                 " ".join(f"type{k}={v}" for k, v in sorted(counts.items())) + "\n")
+    os.replace(sys.argv[2] + ".new", sys.argv[2])
 PY
 	spawn_in_ns mallory "$NETNS_TMP/liar.log" python3 "$NETNS_TMP/liar.py" 60 \
 		"$NETNS_TMP/liar.counts"

@@ -90,8 +90,8 @@ if [ -n "$can_punch" ]; then
 	wait "$gap_pid"
 	gap=$(sed -n 's/.*longest_gap_ms \([0-9]*\).*/\1/p' "$NETNS_TMP/gap.log")
 	echo "rebinding: $(cat "$NETNS_TMP/gap.log")"
-	check "eim: site A's NAT rebinds mid-call: gap ${gap:-none} ms, at most one keep-alive interval" \
-		test -n "$gap" -a "${gap:-99999}" -le "$keepalive_ms"
+	check "eim: site A's NAT rebinds mid-call: gap ${gap:-none} ms, at most one keep-alive interval (+20% timer slack)" \
+		test -n "$gap" -a "${gap:-99999}" -le $((keepalive_ms * 6 / 5))
 	check "eim: after the rebinding the call carries datagrams intact both ways" \
 		in_ns a1 python3 "$UDP_TOOL" send 10.1.0.1 5004 --count 10 --size 500
 	echo "eim: bob's side shows alice's path as $(path_of b "$call" remote) after the rebinding"
