@@ -126,6 +126,8 @@ void pop_put_serving(json_t *obj, const struct pop_serving *s)
 {
 	json_object_set_new(obj, "secondary", pop_nullable(s->secondary));
 	json_object_set_new(obj, "endpoint", pop_nullable(s->endpoint));
+	if (s->endpoint6[0])
+		json_object_set_new(obj, "endpoint6", json_string(s->endpoint6));
 	json_object_set_new(obj, "fingerprint", pop_nullable(s->fingerprint));
 	json_object_set_new(obj, "state", pop_nullable(s->state));
 	json_object_set_new(obj, "last_heartbeat", s->has_last_heartbeat
@@ -148,6 +150,8 @@ int pop_get_serving(const json_t *msg, struct pop_serving *out, char why[POP_WHY
 	if ((rc = pop_get_nullable(msg, "secondary", out->secondary, sizeof out->secondary,
 				   why)) ||
 	    (rc = pop_get_nullable(msg, "endpoint", out->endpoint, sizeof out->endpoint, why)) ||
+	    (rc = pop_get_nullable(msg, "endpoint6", out->endpoint6, sizeof out->endpoint6,
+				   why)) ||
 	    (rc = pop_get_nullable(msg, "fingerprint", out->fingerprint,
 				   sizeof out->fingerprint, why)) ||
 	    (rc = pop_get_nullable(msg, "state", out->state, sizeof out->state, why)) ||
@@ -184,4 +188,20 @@ bool pop_serving_reachable(const struct pop_serving *s, struct ip_endpoint *out)
 {
 	return s->secondary[0] && s->fingerprint[0] && strcmp(s->state, "up") == 0 &&
 	       ip_endpoint_parse(s->endpoint, out) == 0;
+}
+
+bool pop_serving_reachable_from(const struct pop_serving *s, bool has_ipv4, bool has_ipv6,
+				struct ip_endpoint *out)
+{
+	struct ip_endpoint v6;
+
+	if (!pop_serving_reachable(s, out))
+		return false;
+	if ((out->addr.family == AF_INET && has_ipv4) ||
+	    (out->addr.family == AF_INET6 && has_ipv6))
+		return true;
+	if (has_ipv6 && ip_endpoint_parse(s->endpoint6, &v6) == 0 &&
+	    v6.addr.family == AF_INET6 && v6.port)
+		*out = v6;
+	return true;
 }

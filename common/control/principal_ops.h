@@ -68,6 +68,8 @@ enum pop_reach { POP_REACH_UNKNOWN = 0, POP_REACH_YES, POP_REACH_NO };
 struct pop_serving {
 	char secondary[PKI_NAME_MAX + 1];
 	char endpoint[IP_STRLEN];
+	char endpoint6[IP_STRLEN];  /* a dual-stack secondary's IPv6 one too, or "" (absent on
+				     * the wire) */
 	char fingerprint[PKI_FINGERPRINT_LEN + 1];
 	char previous_fingerprint[PKI_FINGERPRINT_LEN + 1];  /* "" unless switching */
 	char state[8];              /* "up", "down", "new" */
@@ -81,6 +83,11 @@ struct pop_serving {
 bool pop_serving_names_certificate(const struct pop_serving *s, const char *fingerprint);
 /* The endpoint, when the directory has a valid one and the secondary is up. */
 bool pop_serving_reachable(const struct pop_serving *s, struct ip_endpoint *out);
+/* The same, for a dialler whose wan has the families in has_ipv4 and has_ipv6: the
+ * endpoint if its family is one of them, else endpoint6 if there is one and the dialler
+ * has IPv6, else the endpoint all the same (the dial will say why it failed). */
+bool pop_serving_reachable_from(const struct pop_serving *s, bool has_ipv4, bool has_ipv6,
+				struct ip_endpoint *out);
 
 /* ---- session: hello, register, heartbeat, revoked ---- */
 
@@ -108,6 +115,8 @@ struct pop_register_req {
 	size_t nprefixes;                 /* 1..POP_MAX_PREFIXES */
 	struct ip_endpoint endpoint;      /* the peer protocol's, port not 0 */
 	enum pop_reach reachable;         /* "reachable": "auto" (UNKNOWN), "yes", "no" */
+	struct ip_endpoint endpoint6;     /* "endpoint6", optional: a dual-stack secondary's */
+	bool has_endpoint6;               /* IPv6 one beside an IPv4 endpoint */
 };
 json_t *pop_register_req_encode(json_int_t id, const struct pop_register_req *r);
 int pop_register_req_decode(const json_t *msg, struct pop_register_req *out,

@@ -72,7 +72,29 @@ json_t *pop_register_req_encode(json_int_t id, const struct pop_register_req *r)
 	if (r->reachable != POP_REACH_UNKNOWN)
 		json_object_set_new(req, "reachable",
 				    json_string(r->reachable == POP_REACH_YES ? "yes" : "no"));
+	if (r->has_endpoint6)
+		json_object_set_new(req, "endpoint6", json_string(ip_endpoint_format(
+					    &r->endpoint6, text, sizeof text)));
 	return req;
+}
+
+/* "endpoint6", optional: a dual-stack secondary's IPv6 peer endpoint, beside an IPv4
+ * "endpoint". */
+static int get_endpoint6(const json_t *msg, struct pop_register_req *out,
+			 char why[POP_WHY_LEN])
+{
+	const char *text;
+
+	if (msg_get_str_opt(msg, "endpoint6", NULL, &text))
+		return pop_field_fail(why);
+	if (!text)
+		return 0;
+	if (ip_endpoint_parse(text, &out->endpoint6) || out->endpoint6.port == 0 ||
+	    out->endpoint6.addr.family != AF_INET6 || out->endpoint.addr.family != AF_INET)
+		return pop_fail(why, INSEL_E_BAD_FIELD, "field 'endpoint6' must be "
+				"[ADDRESS6]:PORT beside an IPv4 endpoint");
+	out->has_endpoint6 = true;
+	return 0;
 }
 
 /* The principal's order of checks: the three fields' types, then the prefixes, then the
@@ -104,7 +126,7 @@ int pop_register_req_decode(const json_t *msg, struct pop_register_req *out,
 	if (ip_endpoint_parse(endpoint, &out->endpoint) || out->endpoint.port == 0)
 		return pop_fail(why, INSEL_E_BAD_FIELD,
 				"field 'endpoint' must be ADDRESS:PORT or [ADDRESS6]:PORT");
-	return 0;
+	return get_endpoint6(msg, out, why);
 }
 
 static void put_stun(json_t *j, const char *key, bool has, const struct ip_endpoint *at)

@@ -14,6 +14,7 @@
 #include "err.h"
 #include "msg.h"
 #include "principal_ops.h"
+#include "principal_ops_priv.h"
 
 #define FP_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 #define FP_B "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
@@ -72,6 +73,7 @@ static void assert_same_serving(const struct pop_serving *a, const struct pop_se
 {
 	assert_string_equal(a->secondary, b->secondary);
 	assert_string_equal(a->endpoint, b->endpoint);
+	assert_string_equal(a->endpoint6, b->endpoint6);
 	assert_string_equal(a->fingerprint, b->fingerprint);
 	assert_string_equal(a->previous_fingerprint, b->previous_fingerprint);
 	assert_string_equal(a->state, b->state);
@@ -734,10 +736,72 @@ static void connect_refusals(void **state)
 	assert_string_equal(pop_signalling_name(POP_SIG_DIRECT), "direct");
 }
 
+/* A dual-stack secondary: endpoint6 in register and in the serving entry, and which of
+ * the two a dialler of each kind takes. */
+static void dual_stack_endpoints(void **state)
+{
+	struct pop_register_req reg = {.lan = "lan-a", .nprefixes = 1}, reg2;
+	struct pop_serving s = {.secondary = "gw-a", .fingerprint = FP_A, .state = "up"}, s2;
+	struct ip_endpoint ep;
+	char why[POP_WHY_LEN];
+	json_t *j;
+
+	(void)state;
+	prefix("10.1.0.0/24", &reg.prefixes[0]);
+	assert_int_equal(ip_endpoint_parse("198.18.1.2:7445", &reg.endpoint), 0);
+	assert_int_equal(ip_endpoint_parse("[2001:db8:1::2]:7445", &reg.endpoint6), 0);
+	reg.has_endpoint6 = true;
+	j = pop_register_req_encode(5, &reg);
+	assert_string_equal(json_string_value(json_object_get(j, "endpoint6")),
+			    "[2001:db8:1::2]:7445");
+	assert_int_equal(pop_register_req_decode(j, &reg2, why), 0);
+	assert_true(reg2.has_endpoint6);
+	assert_same_endpoint(&reg2.endpoint6, &reg.endpoint6);
+	json_object_set_new(j, "endpoint6", json_string("198.18.1.3:7445"));
+	assert_int_equal(pop_register_req_decode(j, &reg2, why), INSEL_E_BAD_FIELD);
+	assert_non_null(strstr(why, "endpoint6"));
+	json_object_set_new(j, "endpoint6", json_string("[2001:db8:1::2]:0"));
+	assert_int_equal(pop_register_req_decode(j, &reg2, why), INSEL_E_BAD_FIELD);
+	json_object_set_new(j, "endpoint6", json_integer(7445));
+	assert_int_equal(pop_register_req_decode(j, &reg2, why), INSEL_E_BAD_FIELD);
+	json_object_set_new(j, "endpoint", json_string("[2001:db8:1::3]:7445"));
+	json_object_set_new(j, "endpoint6", json_string("[2001:db8:1::2]:7445"));
+	assert_int_equal(pop_register_req_decode(j, &reg2, why), INSEL_E_BAD_FIELD);
+	json_object_del(j, "endpoint6");  /* a single-family secondary, as before */
+	assert_int_equal(pop_register_req_decode(j, &reg2, why), 0);
+	assert_false(reg2.has_endpoint6);
+	json_decref(j);
+
+	strcpy(s.endpoint, "198.18.1.2:7445");
+	strcpy(s.endpoint6, "[2001:db8:1::2]:7445");
+	j = json_object();
+	pop_put_serving(j, &s);
+	assert_int_equal(pop_get_serving(j, &s2, why), 0);
+	assert_string_equal(s2.endpoint6, "[2001:db8:1::2]:7445");
+	json_decref(j);
+	assert_true(pop_serving_reachable_from(&s, true, false, &ep));
+	assert_int_equal(ep.addr.family, AF_INET);
+	assert_true(pop_serving_reachable_from(&s, true, true, &ep));
+	assert_int_equal(ep.addr.family, AF_INET);  /* both: the endpoint */
+	assert_true(pop_serving_reachable_from(&s, false, true, &ep));
+	assert_int_equal(ep.addr.family, AF_INET6);  /* IPv6 only: endpoint6 */
+	assert_int_equal(ep.port, 7445);
+	s.endpoint6[0] = '\0';
+	j = json_object();
+	pop_put_serving(j, &s);
+	assert_null(json_object_get(j, "endpoint6"));  /* absent, for older secondaries */
+	json_decref(j);
+	assert_true(pop_serving_reachable_from(&s, false, true, &ep));
+	assert_int_equal(ep.addr.family, AF_INET);  /* nothing better to try */
+	strcpy(s.state, "down");
+	assert_false(pop_serving_reachable_from(&s, true, true, &ep));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(session_round_trip),
+		cmocka_unit_test(dual_stack_endpoints),
 		cmocka_unit_test(register_refusals),
 		cmocka_unit_test(lookup_round_trip),
 		cmocka_unit_test(lookup_refusals),
