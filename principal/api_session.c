@@ -40,12 +40,21 @@ void hello_handle(void *ctx, json_int_t id, const json_t *msg)
 	api_reply_ok(p, id, pop_hello_reply_encode(&reply));
 }
 
+/* A dual-stack secondary's IPv6 peer endpoint (or none: a registration replaces it). */
+static int register_endpoint6(struct api_peer *p, const struct pop_register_req *req,
+			      char *text, size_t textlen)
+{
+	if (req->has_endpoint6)
+		ip_endpoint_format(&req->endpoint6, text, textlen);
+	return db_set_endpoint6(p->srv->db, p->id.name, req->has_endpoint6 ? text : NULL);
+}
+
 void register_handle(void *ctx, json_int_t id, const json_t *msg)
 {
 	struct api_peer *p = ctx;
 	static_assert(POP_MAX_PREFIXES == DB_MAX_PREFIXES, "a LAN's prefixes");
 	struct pop_register_req req;
-	char endpoint[IP_STRLEN], why[POP_WHY_LEN];
+	char endpoint[IP_STRLEN], endpoint6[IP_STRLEN] = "", why[POP_WHY_LEN];
 	int rc;
 
 	if ((rc = pop_register_req_decode(msg, &req, why))) {
@@ -66,7 +75,12 @@ void register_handle(void *ctx, json_int_t id, const json_t *msg)
 		return;
 	}
 	renew_registered(p, with_previous);
-	log_info("secondary %s registered LAN %s at %s%s", p->id.name, req.lan, endpoint,
+	if ((rc = register_endpoint6(p, &req, endpoint6, sizeof endpoint6)) != 0) {
+		api_reply_db_error(p, id, rc);
+		return;
+	}
+	log_info("secondary %s registered LAN %s at %s%s%s%s", p->id.name, req.lan, endpoint,
+		 endpoint6[0] ? " and " : "", endpoint6,
 		 req.reachable == POP_REACH_YES ? " (declared reachable)"
 		 : req.reachable == POP_REACH_NO ? " (declared not reachable)" : "");
 	/* Whether peers can dial that endpoint: the principal tries (docs/nat.md). */

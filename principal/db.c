@@ -45,6 +45,8 @@ static const char *const stmt_sql[ST_COUNT] = {
 			     "WHERE name = ?1 AND endpoint = ?2 AND "
 			     "coalesce(reachable_source, 'check') = 'check'",
 	[ST_SEC_REACH_GET] = "SELECT s.endpoint, s.reachable FROM secondaries s WHERE s.name = ?1",
+	/* After a registration: a dual-stack secondary's IPv6 endpoint, else NULL. */
+	[ST_SEC_SET_ENDPOINT6] = "UPDATE secondaries SET endpoint6 = ?2 WHERE name = ?1",
 	[ST_SEC_HEARTBEAT] = "UPDATE secondaries SET last_heartbeat = ?2, state = 'up' "
 			     "WHERE name = ?1 AND endpoint IS NOT NULL",
 	[ST_SEC_MARK_DOWN] = "UPDATE secondaries SET state = 'down' "
@@ -64,11 +66,12 @@ static const char *const stmt_sql[ST_COUNT] = {
 			"s.name, s.endpoint, " STATE_EXPR("?2") ", s.last_heartbeat, s.fingerprint, "
 			"(SELECT count(*) FROM hosts h WHERE h.lan_id = l.id), "
 			"(SELECT count(*) FROM users u WHERE u.lan_id = l.id), "
-			"s.previous_fingerprint, s.reachable "
+			"s.previous_fingerprint, s.reachable, s.endpoint6 "
 			"FROM lans l LEFT JOIN secondaries s ON s.id = l.secondary_id "
 			"WHERE ?1 IS NULL OR l.name = ?1 ORDER BY l.name",
 	[ST_LAN_SERVING] = "SELECT s.name, s.endpoint, s.fingerprint, " STATE_EXPR("?2") ", "
-			   "s.last_heartbeat, s.previous_fingerprint, s.reachable FROM lans l "
+			   "s.last_heartbeat, s.previous_fingerprint, s.reachable, s.endpoint6 "
+			   "FROM lans l "
 			   "LEFT JOIN secondaries s ON s.id = l.secondary_id WHERE l.name = ?1",
 
 	[ST_PFX_INSERT] = "INSERT INTO lan_prefixes (prefix, lan_id, family, network, last_addr, "

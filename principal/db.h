@@ -116,6 +116,9 @@ int db_lan_serving(struct db *db, const char *lan, int64_t now, struct pop_servi
 /* A secondary's registered peer endpoint ("" if none) and whether it can be dialled. */
 int db_secondary_reach(struct db *db, const char *secondary, char endpoint[IP_STRLEN],
 		       enum pop_reach *reachable);
+/* After db_register: a dual-stack secondary's IPv6 peer endpoint ("[ADDR6]:PORT"), or
+ * NULL for one with a single family. */
+int db_set_endpoint6(struct db *db, const char *secondary, const char *endpoint6);
 /* Records a heartbeat; INSEL_E_NOT_FOUND if the secondary never registered. */
 int db_heartbeat(struct db *db, const char *secondary, int64_t now);
 /* Marks down every secondary that is up and silent for longer than down_after; returns

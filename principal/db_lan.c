@@ -322,6 +322,9 @@ static json_t *lan_row_json(sqlite3_stmt *st, const void *ctx)
 		json_object_set_new(row, "previous_fingerprint", db_col_json_str(st, 9));
 	if (row && sqlite3_column_type(st, 2) != SQLITE_NULL)
 		json_object_set_new(row, "reachable", reachable_json(st, 10));
+	/* A dual-stack secondary's IPv6 peer endpoint. */
+	if (row && sqlite3_column_type(st, 11) != SQLITE_NULL)
+		json_object_set_new(row, "endpoint6", db_col_json_str(st, 11));
 	return row;
 }
 
@@ -655,6 +658,15 @@ int db_register(struct db *db, const struct db_registration *r, int64_t now)
 	if (rc)
 		return rc;
 	return db_tx_end(db, register_tx(db, r, now));
+}
+
+int db_set_endpoint6(struct db *db, const char *secondary, const char *endpoint6)
+{
+	sqlite3_stmt *st = db_stmt(db, ST_SEC_SET_ENDPOINT6);
+
+	sqlite3_bind_text(st, 1, secondary, -1, SQLITE_TRANSIENT);
+	db_bind_text_or_null(st, 2, endpoint6);
+	return db_exec_stmt(db, st, "cannot record the IPv6 peer endpoint");
 }
 
 int db_heartbeat(struct db *db, const char *secondary, int64_t now)

@@ -38,6 +38,7 @@ static int add_serving(struct db *db, const char *lan, int64_t now, struct pop_l
 			  db_col_text(st, 5));
 		s->reachable = sqlite3_column_type(st, 6) == SQLITE_NULL ? POP_REACH_UNKNOWN
 			       : sqlite3_column_int(st, 6) ? POP_REACH_YES : POP_REACH_NO;
+		copy_text(s->endpoint6, sizeof s->endpoint6, db_col_text(st, 7));
 		rc = 0;
 	} else if (rc == SQLITE_ROW || rc == SQLITE_DONE) {
 		rc = db_set_error(db, INSEL_E_UNAVAILABLE, "no secondary serves LAN %s", lan);

@@ -301,6 +301,37 @@ static void callee_lan_reply(void *ctx, const json_t *reply, int err)
 	dial(call);
 }
 
+
+static const struct secondary_config *cfg_of(const struct call *call)
+{
+	return &call->sec->cfg;
+}
+
+static bool wan_ipv4(const struct secondary_config *c)
+{
+	return c->wan_address.family == AF_INET;
+}
+
+static bool wan_ipv6(const struct secondary_config *c)
+{
+	return c->wan_address.family == AF_INET6 || c->has_wan_address6;
+}
+
+/* The callee's peer endpoint, or its IPv6 one (a dual-stack callee's endpoint6) when our
+ * wan has IPv6 and not the endpoint's family (docs/nat.md). */
+static void dialable_endpoint(const struct secondary_config *c,
+			      const struct pop_serving *serving, struct ip_endpoint *ep)
+{
+	struct ip_endpoint v6;
+
+	if ((ep->addr.family == AF_INET && wan_ipv4(c)) ||
+	    (ep->addr.family == AF_INET6 && wan_ipv6(c)))
+		return;
+	if (wan_ipv6(c) && ip_endpoint_parse(serving->endpoint6, &v6) == 0 &&
+	    v6.addr.family == AF_INET6 && v6.port)
+		*ep = v6;
+}
+
 /* The principal's answer to "where is the callee?". */
 static void lookup_reply(void *ctx, const json_t *reply, int err)
 {
@@ -329,6 +360,7 @@ static void lookup_reply(void *ctx, const json_t *reply, int err)
 		call_end(call, WIRE(INTERNAL), "the directory's answer is malformed");
 		return;
 	}
+	dialable_endpoint(&call->sec->cfg, serving, &endpoint);
 	state = serving->state[0] ? serving->state : "up";
 	snprintf(call->callee_lan, sizeof call->callee_lan, "%s", found.lan);
 	if (strcmp(found.lan, call->sec->cfg.lan) == 0) {
@@ -468,7 +500,8 @@ static void trunk_lookup_reply(void *ctx, const json_t *reply, int err)
 		call_end(call, WIRE(UNKNOWN_CALLEE), "the directory has no such LAN");
 		return;
 	}
-	if (!pop_serving_reachable(&entry.serving, &call->peer_endpoint)) {
+	if (!pop_serving_reachable_from(&entry.serving, wan_ipv4(cfg_of(call)),
+					wan_ipv6(cfg_of(call)), &call->peer_endpoint)) {
 		call_end(call, WIRE(PEER_DOWN), "the peer LAN's gateway is not reachable");
 		return;
 	}

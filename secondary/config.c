@@ -41,6 +41,7 @@ static const struct cfg_key secondary_schema[] = {
 	{"peers", "reachable", CFG_STRING, 0, 0, 0, "auto"},
 	{"peers", "wan_address", CFG_ADDR, 0, 0, 0, NULL},
 	{"peers", "wan_address6", CFG_ADDR, 0, 0, 0, NULL},
+	{"peers", "public6", CFG_ENDPOINT, 0, 0, 0, NULL},
 	{"peers", "ciphers", CFG_STRING, 0, 0, 0, "aes-256-gcm,chacha20-poly1305"},
 	{"peers", "path_mtu", CFG_INT, 0, 576, 65535, "1500"},
 	{"peers", "compression", CFG_STRING, 0, 0, 0, "none"},
@@ -329,7 +330,8 @@ static int load_operator_group(struct secondary_config *c)
 }
 
 /* A dual-stack wan: wan_address6 beside an IPv4 wan_address (each call's auxiliary binds
- * one socket per family and offers a host candidate of each). */
+ * one socket per family and offers a host candidate of each), and public6 beside an IPv4
+ * public endpoint (registered too: gateways with IPv6 only dial it). */
 static int load_second_family(struct secondary_config *c, const char *path)
 {
 	c->has_wan_address6 = cfg_addr(&c->file, "peers", "wan_address6",
@@ -338,6 +340,11 @@ static int load_second_family(struct secondary_config *c, const char *path)
 				    c->wan_address.family != AF_INET))
 		return fail(c, path, "peers: wan_address6 must be an IPv6 address beside an IPv4 "
 				     "wan_address (an IPv6-only wan needs only wan_address)");
+	c->has_peer_public6 = cfg_endpoint(&c->file, "peers", "public6", &c->peer_public6) == 0;
+	if (c->has_peer_public6 && (c->peer_public6.addr.family != AF_INET6 ||
+				    c->peer_public.addr.family != AF_INET))
+		return fail(c, path, "peers: public6 must be an IPv6 endpoint beside an IPv4 "
+				     "public endpoint");
 	return 0;
 }
 

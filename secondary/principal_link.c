@@ -339,7 +339,9 @@ static json_t *register_request(const struct secondary_config *cfg)
 	static_assert(SECONDARY_MAX_PREFIXES <= POP_MAX_PREFIXES, "a LAN's prefixes");
 	struct pop_register_req r = {.lan = cfg->lan, .nprefixes = cfg->nprefixes,
 				     .endpoint = cfg->peer_public,
-				     .reachable = cfg->peer_reachable};
+				     .reachable = cfg->peer_reachable,
+				     .endpoint6 = cfg->peer_public6,
+				     .has_endpoint6 = cfg->has_peer_public6};
 
 	memcpy(r.prefixes, cfg->prefixes, cfg->nprefixes * sizeof cfg->prefixes[0]);
 	return pop_register_req_encode(0, &r);

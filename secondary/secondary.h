@@ -79,6 +79,8 @@ struct secondary_config {
 	struct ip_addr wan_address;       /* where auxiliaries bind their encrypted side */
 	struct ip_addr wan_address6;      /* a dual-stack wan: its IPv6 address too */
 	bool has_wan_address6;
+	struct ip_endpoint peer_public6;  /* a dual-stack wan: the IPv6 peer endpoint */
+	bool has_peer_public6;            /* registered beside peer_public */
 	bool has_client_listen;
 	struct ip_endpoint client_listen; /* TLS for LAN clients */
 	const char *client_socket;        /* unix socket for local clients */

@@ -2,9 +2,11 @@
 # Integration: IPv6 between the gateways. The simulated Internet carries IPv6 too
 # (2001:db8::/32, the documentation prefix, inside the namespaces only): the principal is
 # dual-stack (198.18.0.2 and 2001:db8::2, listening on [::]), site A's wan is dual-stack
-# (198.18.1.2 and 2001:db8:1::2: wan_address6, a peer listener on [::], public6), and
+# (198.18.1.2 and 2001:db8:1::2: wan_address6, a peer listener on [::], public and
+# public6), and
 # site B's wan has IPv6 only (2001:db8:2::2; no IPv4 address, no IPv4 route).
-#   - B registers its IPv6 endpoint, A both of its own;
+#   - B registers its IPv6 endpoint, A both of its own (endpoint and endpoint6), and B
+#     dials A's IPv6 one;
 #   - UDP calls and network calls A -> B and B -> A carry traffic (datagrams up to 9000
 #     bytes intact both ways, ping, TCP); the auxiliaries' WAN sockets and the channels'
 #     peers are IPv6 (the call's path shows the IPv6 endpoints);
@@ -55,7 +57,7 @@ write_secondary_config b 2
 # A: the principal over IPv4; the peer listener takes both families; a socket per family.
 sed -i -e "s/^address = .*/address = 198.18.0.2:$INSEL_PRINCIPAL_PORT/" \
 	-e "s/^listen = 198.18.1.2:$INSEL_PEER_PORT/listen = [::]:$INSEL_PEER_PORT\n\
-public = [2001:db8:1::2]:$INSEL_PEER_PORT\n\
+public = 198.18.1.2:$INSEL_PEER_PORT\npublic6 = [2001:db8:1::2]:$INSEL_PEER_PORT\n\
 wan_address = 198.18.1.2\nwan_address6 = 2001:db8:1::2/" "$NETNS_TMP/secondary-a.conf"
 # B: IPv6 only, everywhere.
 sed -i -e "s/^address = .*/address = [2001:db8::2]:$INSEL_PRINCIPAL_PORT/" \
@@ -67,8 +69,12 @@ wait_registered || fail "the secondaries did not register"
 lans=$(pdir lan list --json)
 echo "$lans"
 check "B registered its IPv6 endpoint" contains "$lans" "\[2001:db8:2::2\]:$INSEL_PEER_PORT"
-check "A registered its IPv6 endpoint (its listener takes both families)" \
-	contains "$lans" "\[2001:db8:1::2\]:$INSEL_PEER_PORT"
+check "A registered its IPv4 endpoint" contains "$lans" "\"198.18.1.2:$INSEL_PEER_PORT\""
+check "and its IPv6 one beside it (endpoint6)" \
+	contains "$lans" "\"endpoint6\": *\"\[2001:db8:1::2\]:$INSEL_PEER_PORT\""
+check "the principal logged both" \
+	grep -q "registered LAN lan-a at 198.18.1.2:$INSEL_PEER_PORT and \[2001:db8:1::2\]:$INSEL_PEER_PORT" \
+	"$NETNS_TMP/principal.log"
 
 # What crosses the wan between the two gateways, by family: nftables counters in the
 # wan namespace (UDP only: the encrypted frames; the TLS peer connection is TCP).
@@ -133,7 +139,8 @@ spawn_in_ns a2 "$NETNS_TMP/echo-a2.log" python3 "$UDP_TOOL" echo 6100 --count 10
 reset_counters
 out=$(insel_as b2 dave call carol@lan-a --udp 6100 2>&1)
 echo "$out"
-check "dave (IPv6-only site) calls carol (dual-stack site)" contains "$out" " up "
+check "dave (IPv6-only site) calls carol (dual-stack site): B dials A's endpoint6" \
+	contains "$out" " up "
 call2=$(call_id_of "$out")
 check "the call carries datagrams intact both ways" \
 	in_ns b2 python3 "$UDP_TOOL" send 10.2.0.1 6100 --count 20 --size 800
@@ -184,7 +191,7 @@ ip -n "${NS}gw-b" addr add 198.18.2.2/24 dev v-wan
 ip -n "${NS}gw-b" route add default via 198.18.2.1
 sed -i -e "s/^address = .*/address = 198.18.0.2:$INSEL_PRINCIPAL_PORT/" \
 	-e "s/^listen = \[2001:db8:2::2\]:$INSEL_PEER_PORT/listen = [::]:$INSEL_PEER_PORT\n\
-public = 198.18.2.2:$INSEL_PEER_PORT\n\
+public = 198.18.2.2:$INSEL_PEER_PORT\npublic6 = [2001:db8:2::2]:$INSEL_PEER_PORT\n\
 wan_address = 198.18.2.2\nwan_address6 = 2001:db8:2::2/" "$NETNS_TMP/secondary-b.conf"
 start_secondary b 2
 wait_secondary_registered b || fail "B did not register dual-stack"
