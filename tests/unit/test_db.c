@@ -400,6 +400,31 @@ static void lookups(void **state)
 	assert_int_equal(db_lookup(f->db, "printer", NOW, &res), INSEL_E_UNAVAILABLE);
 }
 
+/* A dual-stack secondary's IPv6 peer endpoint: kept beside its endpoint, given by lookups
+ * (and LAN lists), replaced by the next registration's. */
+static void ipv6_peer_endpoint(void **state)
+{
+	struct fixture *f = *state;
+	json_t *res;
+
+	register_lan(f->db, "gw-b", "lan-b", "10.2.0.0/24", "198.18.0.2:7443", NOW);
+	assert_int_equal(db_user_add(f->db, "bob", "lan-b", "pbkdf2-sha256$1000$00$00", NOW), 0);
+	assert_int_equal(db_lookup(f->db, "bob@lan-b", NOW, &res), 0);
+	assert_null(json_object_get(res, "endpoint6"));  /* one family: none */
+	json_decref(res);
+	assert_int_equal(db_set_endpoint6(f->db, "gw-b", "[2001:db8:2::2]:7443"), 0);
+	assert_int_equal(db_lookup(f->db, "bob@lan-b", NOW, &res), 0);
+	assert_string_equal(json_string_value(json_object_get(res, "endpoint")),
+			    "198.18.0.2:7443");
+	assert_string_equal(json_string_value(json_object_get(res, "endpoint6")),
+			    "[2001:db8:2::2]:7443");
+	json_decref(res);
+	assert_int_equal(db_set_endpoint6(f->db, "gw-b", NULL), 0);
+	assert_int_equal(db_lookup(f->db, "bob@lan-b", NOW, &res), 0);
+	assert_null(json_object_get(res, "endpoint6"));
+	json_decref(res);
+}
+
 static void users_and_passwords(void **state)
 {
 	struct fixture *f = *state;
@@ -664,6 +689,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(heartbeat_and_down_marking, setup, teardown),
 		cmocka_unit_test_setup_teardown(hosts_stay_inside_their_lan, setup, teardown),
 		cmocka_unit_test_setup_teardown(lookups, setup, teardown),
+		cmocka_unit_test_setup_teardown(ipv6_peer_endpoint, setup, teardown),
 		cmocka_unit_test_setup_teardown(users_and_passwords, setup, teardown),
 		cmocka_unit_test_setup_teardown(call_records, setup, teardown),
 		cmocka_unit_test_setup_teardown(call_records_only_for_own_lan, setup, teardown),
