@@ -125,6 +125,13 @@ check "B's auxiliary has only an IPv6 one" \
 	bash -c "grep -q '^\[2001:db8:2::2\]:' <<<'$(aux_wan b)' && ! grep -q '^198' <<<'$(aux_wan b)'"
 wire
 check "the call's frames crossed the wan over IPv6 both ways (A's IPv6 to B's)" carried v6
+path_remote() {  # path_remote HOST USER: the remote endpoints of the user's calls' paths
+	insel_as "$1" "$2" calls --json 2>/dev/null | grep -o '"remote": *"[^"]*"' | sort -u
+}
+remote=$(path_remote a1 alice)
+echo "the call's path at A: $remote"
+check "the call's path (insel calls) shows B's IPv6 endpoint" \
+	contains "$remote" '"\[2001:db8:2::2\]:'
 grep -h "candidates" "$NETNS_TMP"/secondary-[ab].log | head -n 4
 check "A offered a host candidate per family (and asked the principal's STUN responder)" \
 	grep -Eq "candidates host 198.18.1.2:[0-9]+, host \[2001:db8:1::2\]:[0-9]+; NAT mapping" \
@@ -206,6 +213,10 @@ check "and carries datagrams intact both ways" \
 check "B's auxiliary has a WAN socket per family" \
 	bash -c "grep -q '^198.18.2.2:' <<<'$(aux_wan b)' && grep -q '^\[2001:db8:2::2\]:' <<<'$(aux_wan b)'"
 wire
+remote=$(path_remote a1 alice)
+echo "with both families, the call's path at A: $remote"
+check "the call's path names one of B's host candidates" \
+	bash -c "grep -Eq '\"(198.18.2.2|\[2001:db8:2::2\]):[0-9]+\"' <<<'$remote'"
 if carried v4 && not_carried v6; then
 	echo "with both families working, the call is carried over IPv4"
 elif carried v6 && not_carried v4; then
