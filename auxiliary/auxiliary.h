@@ -27,6 +27,9 @@
 #include "channel.h"
 #include "chanparams.h"
 #include "msg.h"
+#include "relay_stream.h"
+#include "relay_wire.h"
+#include "tls.h"
 
 /* Contract with the parent (docs/auxiliary.md; the limits of "bind" and "start" are in
  * their codecs, aux_bind.h and aux_start.h). */
@@ -53,6 +56,14 @@
 #define PATH_RELAYED_INTERVAL_MS 400  /* ... and in the round's first PATH_ROUND_MS */
 #define PATH_FAILED_INTERVAL_MS 5000  /* after a lost round, a probe now and then */
 #define PATH_PROBE_ID_OTHER 0x80000000u  /* probe ids with this bit are MTU probing's */
+#define PATH_TCP_RETRY_MS 2000     /* while on the TCP leg, UDP candidates are tried again */
+
+/* The TCP leg (tcp_leg.c): the relay's TLS-over-TCP fallback. */
+#define AUX_TCP_SOCKETS 3          /* made at bind: at most this many connections a call */
+#define AUX_TCP_FALLBACK_MS 2000   /* no path this long: the leg connects */
+#define AUX_TCP_LINGER_MS 5000     /* back on UDP this long: the connection closes */
+#define AUX_TCP_TICK_MS 250
+#define AUX_TCP_QUEUE_MAX (256 * 1024)  /* bytes queued on the stream; beyond, drop */
 
 /* Lifecycle; the values are bits so that the dispatch table can allow several. */
 enum aux_state {
@@ -157,6 +168,8 @@ struct aux_discover {
 struct path_candidate {
 	struct ip_endpoint ep;
 	bool relayed;        /* a relay's endpoint: frames go through it */
+	bool tcp;            /* the TCP leg's marker (tcp_leg.c): the relay over TLS */
+	struct ip_endpoint shown;  /* tcp: the relay's TLS endpoint, for the notices */
 	bool learned;        /* peer-reflexive: the source of one of the peer's probes */
 	bool answered;       /* a reply came back in the current round */
 	uint32_t rtt_ms;     /* of the latest probe answered */
@@ -189,6 +202,34 @@ struct aux_path {
 	char reason[AUX_PATH_REASON_MAX + 1];  /* of the last notice */
 	uint64_t rounds, reprobes, relay_fallbacks, switches, losses;
 	uint64_t requests_answered, unknown_replies;
+};
+
+enum tcp_leg_state {
+	TCP_LEG_OFF,          /* no fallback for this call (no relay with TCP, no CA) */
+	TCP_LEG_IDLE,         /* ready to connect when UDP fails */
+	TCP_LEG_CONNECTING,   /* TCP and TLS under way */
+	TCP_LEG_REGISTERING,  /* REGISTER sent, waiting for REGISTERED */
+	TCP_LEG_LIVE,         /* registered: a path candidate */
+	TCP_LEG_CLOSED,       /* no socket left */
+};
+
+struct aux_tcp_leg {
+	enum tcp_leg_state state;
+	int fds[AUX_TCP_SOCKETS];    /* made and bound at bind time; -1 once used */
+	size_t nfds, next_fd;
+	struct ip_endpoint relay;    /* the relay's TLS endpoint */
+	uint64_t allocation;
+	uint8_t token[RELAY_TOKEN_LEN];
+	unsigned leg;
+	struct tls_creds *creds;     /* the organisation's CA, from start */
+	struct tls_conn *conn;
+	struct relay_stream_reader reader;
+	uv_timer_t timer;
+	uint64_t counter;            /* of the last REGISTER sent on the stream */
+	uint64_t registered_ms, down_since_ms, udp_since_ms, closed_ms;
+	uint64_t connects, closes, registers, records_in, records_out;
+	uint64_t backpressure, bad_records, not_live;
+	char error[160];
 };
 
 struct bridge {
@@ -241,6 +282,8 @@ struct bridge {
 
 	struct aux_send_slot slots[AUX_SEND_SLOTS];
 	struct aux_path path;
+	struct aux_tcp_leg tcp;
+	uint64_t relay_counter;      /* of the last REGISTER of our relay leg, UDP or TCP */
 };
 
 /* cmd_run.c */
@@ -418,5 +461,36 @@ void timers_kick(struct bridge *br);
 /* After a WAN wake-up: a channel that switched its send epoch on the peer's first frame
  * of it and has sent nothing since proves it with a keep-alive now. */
 void timers_prove_epochs(struct bridge *br);
+
+/* tcp_leg.c: the relay's TLS-over-TCP fallback (see its opening comment). prepare at
+ * bind (before confinement), init with the handles, start after path_start. */
+int tcp_leg_prepare(struct bridge *br);
+int tcp_leg_init(struct bridge *br);
+int tcp_leg_start(struct bridge *br, const struct aux_start_request *req);
+void tcp_leg_stop(struct bridge *br);
+void tcp_leg_release(struct bridge *br);
+/* Whether ep is the TCP leg's marker: what is sent there goes into the stream. */
+bool tcp_leg_owns(const struct bridge *br, const struct ip_endpoint *ep);
+/* One datagram into the stream: 0, INSEL_E_LIMIT (dropped: the stream is full),
+ * INSEL_E_CLOSED (the leg is not live). */
+int tcp_leg_send(struct bridge *br, const uint8_t *data, size_t len);
+/* "tcp relay 198.18.0.1:443" (for the path's notices). */
+const char *tcp_leg_describe(const struct bridge *br, char *out, size_t len);
+json_t *tcp_leg_stats_json(const struct bridge *br);
+/* The next counter of a REGISTER of this call's relay leg: one sequence for UDP and TCP,
+ * so that the relay moves the leg to whichever registered last. */
+uint64_t relay_counter_next(struct bridge *br);
+
+/* relay.c: a datagram that came over the TCP leg, taken as one from the WAN socket; then,
+ * once per batch of them, what that gathered for the LAN goes out. */
+void relay_take_datagram(struct bridge *br, const uint8_t *data, size_t len,
+			 const struct ip_endpoint *from);
+void relay_take_done(struct bridge *br);
+
+/* path.c, for the TCP leg: its candidate (the last resort), whether the call has a path,
+ * and whether it is the TCP leg's. */
+int path_add_tcp_candidate(struct bridge *br, const struct ip_endpoint *marker);
+bool path_is_up(const struct bridge *br);
+bool path_on_tcp(const struct bridge *br);
 
 #endif

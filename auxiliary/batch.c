@@ -143,9 +143,10 @@ void batch_flush(struct bridge *br, struct aux_batch *b)
 	if (b->n == 0)
 		return;
 	/* A batch on the WAN leaves by the socket of its destination's family: chosen
-	 * here, once per batch, so that gathering datagrams costs nothing more. */
+	 * here, once per batch, so that gathering datagrams costs nothing more. Toward the
+	 * TCP leg's marker, sendq_send writes each frame into the stream instead. */
 	sock = b->sock == &br->wan ? wan_socket(br, &b->dst) : b->sock;
-	if (uv_udp_get_send_queue_count(sock) == 0 &&
+	if (!tcp_leg_owns(br, &b->dst) && uv_udp_get_send_queue_count(sock) == 0 &&
 	    uv_fileno((uv_handle_t *)sock, &fd) == 0)
 		done = send_direct(b, fd);
 	for (unsigned i = done; i < b->n; i++)

@@ -29,6 +29,7 @@ static void close_all_handles(struct bridge *br)
 {
 	timers_stop(br);
 	path_stop(br);
+	tcp_leg_stop(br);
 	close_handle((uv_handle_t *)&br->tick_timer);
 	close_handle((uv_handle_t *)&br->idle_timer);
 	close_handle((uv_handle_t *)&br->sigterm);
@@ -95,6 +96,7 @@ static int init_handles(struct bridge *br)
 	rc = rc ? rc : uv_timer_init(br->loop, &br->idle_timer);
 	rc = rc ? rc : uv_timer_init(br->loop, &br->linger_timer);
 	rc = rc ? rc : path_init(br);
+	rc = rc ? rc : tcp_leg_init(br);
 	if (rc)
 		return rc;
 	br->sigterm.data = br->sigint.data = br;
@@ -134,6 +136,7 @@ static int run_loop(struct bridge *br)
 	}
 	uv_run(br->loop, UV_RUN_DEFAULT);
 	release_memory(br);
+	tcp_leg_release(br);
 	wan_rx_release(br);
 	tun_release(br);  /* the interface and its routes go with the descriptor */
 	rc = uv_loop_close(br->loop);

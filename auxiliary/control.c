@@ -118,6 +118,8 @@ int bridge_stats_into(const struct bridge *br, json_t *obj)
 		rc |= json_object_set_new(obj, "tun", tun_stats_json(br));
 	if (br->path.phase != PATH_IDLE)
 		rc |= json_object_set_new(obj, "path", path_stats_json(br));
+	if (br->tcp.state != TCP_LEG_OFF || br->tcp.connects)
+		rc |= json_object_set_new(obj, "tcp", tcp_leg_stats_json(br));
 	rc |= json_object_set_new(obj, "wan",
 				  json_pack("{s:I, s:I, s:I}",
 					    "unknown_session", (json_int_t)br->wan_unknown_session,

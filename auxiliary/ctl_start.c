@@ -105,7 +105,7 @@ void start_handle(void *ctx, json_int_t id, const json_t *msg)
 	br->last_data_ms = uv_now(br->loop);
 	br->state = AUX_RUNNING;
 	if ((rc = relay_start(br)) != 0 || (rc = timers_start(br)) != 0 ||
-	    (rc = path_start(br, &req)) != 0) {
+	    (rc = path_start(br, &req)) != 0 || (rc = tcp_leg_start(br, &req)) != 0) {
 		control_reply_error(br, id, rc, NULL, "cannot start the relay: %s",
 				    insel_strerror(rc));
 		bridge_end(br, WIRE(ERROR), "cannot start the relay", EXIT_FAILURE_GENERIC, false);

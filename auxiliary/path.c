@@ -22,7 +22,12 @@
  * path; the chosen endpoint is set on all of them). Ids: bit 31 clear (ids with it set
  * are left to packetization-layer MTU probing), bits 8..30 a sequence number, bits 0..7
  * the candidate's index. Data frames keep roaming as before (channel.c): a NAT rebinding
- * mid-call moves the peer endpoint on the next authenticated frame. */
+ * mid-call moves the peer endpoint on the next authenticated frame.
+ *
+ * The last resort is the TCP leg (tcp_leg.c): the relay over TLS on TCP, for when no UDP
+ * gets through. It becomes a candidate once registered, ranks below every UDP one
+ * (direct, then relayed, then tcp), and while it carries the call the UDP candidates are
+ * probed every PATH_TCP_RETRY_MS: the first that answers takes the call back to UDP. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -60,10 +65,16 @@ static bool reachable_family(const struct bridge *br, int family)
 	return family == br->wan_addr.family || (br->has_wan6 && family == AF_INET6);
 }
 
-static bool has_direct_candidate(const struct aux_path *p)
+/* Lower is better: direct, relayed over UDP, the TCP leg. */
+static unsigned rank(const struct path_candidate *c)
+{
+	return c->tcp ? 2 : c->relayed ? 1 : 0;
+}
+
+static bool has_better_candidate(const struct aux_path *p, const struct path_candidate *than)
 {
 	for (size_t i = 0; i < p->ncand; i++)
-		if (!p->cand[i].relayed)
+		if (rank(&p->cand[i]) < rank(than))
 			return true;
 	return false;
 }
@@ -72,6 +83,10 @@ static bool has_direct_candidate(const struct aux_path *p)
 static void local_endpoint(const struct bridge *br, const struct path_candidate *c,
 			   struct ip_endpoint *out)
 {
+	if (c->tcp) {
+		*out = c->shown;
+		return;
+	}
 	if (c->relayed) {
 		*out = c->ep;
 		return;
@@ -89,8 +104,9 @@ static void describe(const struct path_candidate *c, char *out, size_t len)
 {
 	char ep[IP_STRLEN];
 
-	snprintf(out, len, "%s %s%s", c->relayed ? "relay" : "direct",
-		 ip_endpoint_format(&c->ep, ep, sizeof ep), c->learned ? " (learned)" : "");
+	snprintf(out, len, "%s %s%s", c->tcp ? "tcp relay" : c->relayed ? "relay" : "direct",
+		 ip_endpoint_format(c->tcp ? &c->shown : &c->ep, ep, sizeof ep),
+		 c->learned ? " (learned)" : "");
 }
 
 static void notify(struct bridge *br, enum aux_path_state state, const char *reason)
@@ -102,7 +118,8 @@ static void notify(struct bridge *br, enum aux_path_state state, const char *rea
 	if (c) {
 		n.has_endpoints = true;
 		n.relayed = c->relayed;
-		n.remote = c->ep;
+		n.tcp = c->tcp;
+		n.remote = c->tcp ? c->shown : c->ep;
 		n.rtt_ms = c->rtt_ms;
 		local_endpoint(br, c, &n.local);
 	}
@@ -132,14 +149,15 @@ static void probe_one(struct bridge *br, size_t i, uint64_t now)
 }
 
 /* One probe to each candidate worth probing now: in a round, every one not yet
- * answered in it; while relayed, the direct ones. */
-static void probe_all(struct bridge *br, bool direct_only, uint64_t now)
+ * answered in it; while relayed or on the TCP leg, the better ones. */
+static void probe_all(struct bridge *br, bool better_only, uint64_t now)
 {
 	struct aux_path *p = &br->path;
+	const struct path_candidate *c = current(br);
 
 	p->seq++;
 	for (size_t i = 0; i < p->ncand; i++)
-		if (!(direct_only && p->cand[i].relayed))
+		if (!(better_only && c && rank(&p->cand[i]) >= rank(c)))
 			probe_one(br, i, now);
 	p->probes_this_round++;
 }
@@ -179,10 +197,11 @@ static void answered(struct bridge *br, size_t i, uint64_t now)
 	char what[IP_STRLEN + 32], why[AUX_PATH_REASON_MAX];
 
 	describe(c, what, sizeof what);
-	if (phase == PATH_UP && was && (was == c || !was->relayed || c->relayed))
+	if (phase == PATH_UP && was && (was == c || rank(c) >= rank(was)))
 		return;  /* nothing better than what we have */
 	if (phase == PATH_UP) {
-		snprintf(why, sizeof why, "the %s path answered; leaving the relay", what);
+		snprintf(why, sizeof why, "the %s path answered; leaving the %s", what,
+			 was->tcp ? "TCP fallback" : "relay");
 		p->switches++;
 	} else if (was && phase == PATH_REPROBING) {
 		snprintf(why, sizeof why, "after %u missed keep-alives, a probe to %s was "
@@ -261,8 +280,9 @@ static void learn(struct bridge *br, const struct ip_endpoint *from, uint64_t no
 	char ep[IP_STRLEN];
 	size_t i;
 
-	if (find_candidate(p, from) >= 0 || p->ncand >= PATH_MAX_CANDIDATES ||
-	    p->learned >= PATH_MAX_LEARNED || !reachable_family(br, from->addr.family))
+	if (tcp_leg_owns(br, from) || find_candidate(p, from) >= 0 ||
+	    p->ncand >= PATH_MAX_CANDIDATES || p->learned >= PATH_MAX_LEARNED ||
+	    !reachable_family(br, from->addr.family))
 		return;
 	i = p->ncand++;
 	memset(&p->cand[i], 0, sizeof p->cand[i]);
@@ -379,18 +399,23 @@ static void tick_up(struct bridge *br, uint64_t now)
 		start_round(br, PATH_REPROBING, now);
 		return;
 	}
-	if (c && c->relayed && has_direct_candidate(p)) {
-		/* Relayed: the direct candidates keep being probed, on the round's schedule
+	if (c && c->relayed && has_better_candidate(p, c)) {
+		/* Relayed: the better candidates keep being probed, on the round's schedule
 		 * while it lasts (the relay may simply have answered first), then now and
-		 * then. */
+		 * then; from the TCP leg, UDP is tried every PATH_TCP_RETRY_MS. */
 		bool in_round = elapsed_ms(now, p->round_started_ms) < PATH_ROUND_MS;
+		uint64_t retry = c->tcp ? PATH_TCP_RETRY_MS : PATH_DIRECT_RETRY_MS;
 
-		if (in_round || elapsed_ms(now, p->last_direct_try_ms) >= PATH_DIRECT_RETRY_MS) {
+		if (in_round || elapsed_ms(now, p->last_direct_try_ms) >= retry) {
 			p->last_direct_try_ms = now;
 			probe_all(br, true, now);
 		}
 		if (in_round) {
 			arm(br, PATH_RELAYED_INTERVAL_MS);
+			return;
+		}
+		if (c->tcp) {
+			arm(br, PATH_TCP_RETRY_MS);
 			return;
 		}
 	}
@@ -468,6 +493,40 @@ int path_add_candidate(struct bridge *br, const struct ip_endpoint *ep, bool rel
 	return 0;
 }
 
+int path_add_tcp_candidate(struct bridge *br, const struct ip_endpoint *marker)
+{
+	struct aux_path *p = &br->path;
+	const struct path_candidate *c = current(br);
+	size_t i;
+
+	if (find_candidate(p, marker) >= 0)
+		return 0;
+	if (p->ncand >= PATH_MAX_CANDIDATES)
+		return INSEL_E_LIMIT;
+	i = p->ncand++;
+	memset(&p->cand[i], 0, sizeof p->cand[i]);
+	p->cand[i].ep = *marker;
+	p->cand[i].relayed = true;
+	p->cand[i].tcp = true;
+	p->cand[i].shown = br->tcp.relay;
+	log_debug("path: candidate %zu: the TCP leg", i);
+	/* Probed at once, unless the call already has a path over UDP. */
+	if (br->state == AUX_RUNNING && p->phase != PATH_IDLE &&
+	    !(p->phase == PATH_UP && c && !c->tcp))
+		probe_one(br, i, uv_now(br->loop));
+	return 0;
+}
+
+bool path_is_up(const struct bridge *br)
+{
+	return br->path.phase == PATH_UP;
+}
+
+bool path_on_tcp(const struct bridge *br)
+{
+	return br->path.current >= 0 && br->path.cand[br->path.current].tcp;
+}
+
 int path_start(struct bridge *br, const struct aux_start_request *req)
 {
 	struct aux_path *p = &br->path;
@@ -503,8 +562,8 @@ static json_t *candidate_json(const struct path_candidate *c)
 	char ep[IP_STRLEN];
 
 	return json_pack("{s:s, s:s, s:b, s:b, s:I, s:I, s:I}",
-			 "addr", ip_endpoint_format(&c->ep, ep, sizeof ep),
-			 "kind", aux_path_kind_name(c->relayed), "learned", c->learned,
+			 "addr", ip_endpoint_format(c->tcp ? &c->shown : &c->ep, ep, sizeof ep),
+			 "kind", aux_path_kind(c->relayed, c->tcp), "learned", c->learned,
 			 "answered", c->answered, "requests", (json_int_t)c->requests,
 			 "replies", (json_int_t)c->replies, "rtt_ms", (json_int_t)c->rtt_ms);
 }
@@ -520,8 +579,9 @@ json_t *path_stats_json(const struct bridge *br)
 		json_array_append_new(cands, candidate_json(&p->cand[i]));
 	j = json_pack("{s:s, s:s?, s:s?, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o?}",
 		      "state", phase_names[p->phase],
-		      "kind", c ? aux_path_kind_name(c->relayed) : NULL,
-		      "remote", c ? ip_endpoint_format(&c->ep, ep, sizeof ep) : NULL,
+		      "kind", c ? aux_path_kind(c->relayed, c->tcp) : NULL,
+		      "remote", c ? ip_endpoint_format(c->tcp ? &c->shown : &c->ep, ep, sizeof ep)
+			  : NULL,
 		      "reason", p->reason,
 		      "rounds", (json_int_t)p->rounds, "reprobes", (json_int_t)p->reprobes,
 		      "relay_fallbacks", (json_int_t)p->relay_fallbacks,

@@ -201,6 +201,21 @@ static void on_wan_readable(uv_poll_t *p, int status, int events)
 	timers_prove_epochs(br);
 }
 
+void relay_take_datagram(struct bridge *br, const uint8_t *data, size_t len,
+			 const struct ip_endpoint *from)
+{
+	wan_datagram(br, data, len, from, uv_now(br->loop));
+}
+
+void relay_take_done(struct bridge *br)
+{
+	if (br->tun_mode)
+		tun_flush(br);
+	else
+		batch_flush(br, &aux_to_lan);
+	timers_prove_epochs(br);
+}
+
 int relay_start(struct bridge *br)
 {
 	int rc = wan_rx_start(br, on_wan_readable);

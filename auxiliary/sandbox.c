@@ -20,6 +20,12 @@ static const char *const aux_allowed[] = {
 	"read", "write", "readv", "writev", "close", "shutdown", "lseek", "fstat", "newfstatat",
 	"recvfrom", "recvmsg", "recvmmsg", "sendto", "sendmsg", "sendmmsg",
 	"setsockopt", "getsockopt", "getsockname", "getpeername", "fcntl",
+	/* the relay's TCP fallback (tcp_leg.c): its sockets are made and bound before
+	 * confinement, but whether one connects is known only once UDP has failed. The
+	 * address connect is given is a pointer seccomp cannot look at, so a compromised
+	 * auxiliary could point those few sockets anywhere its gateway reaches, as it can
+	 * already send its UDP anywhere with sendto; it can make no new socket. */
+	"connect",
 	/* the event loop and time */
 	"epoll_wait", "epoll_pwait", "epoll_pwait2", "epoll_ctl", "poll", "ppoll",
 	"clock_gettime", "clock_nanosleep", "nanosleep", "gettimeofday", "time",

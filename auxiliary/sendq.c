@@ -65,6 +65,8 @@ int sendq_send(struct bridge *br, uv_udp_t *sock, const struct ip_endpoint *dst,
 
 	if (len > AUX_DGRAM_MAX)
 		return INSEL_E_TOO_BIG;
+	if (tcp_leg_owns(br, dst))  /* the TCP leg: into its stream */
+		return tcp_leg_send(br, data, len) == INSEL_E_CLOSED ? UV_ENOTCONN : 0;
 	if (sock == &br->wan)
 		sock = wan_socket(br, dst);
 	ip_endpoint_to_sockaddr(dst, &ss);

@@ -187,7 +187,7 @@ void call_describe(const struct call *call, struct client_call *out)
 	call_rekey_describe(call, out);
 	if (call->has_path)
 		snprintf(out->path.data, sizeof out->path.data, "%s",
-			 aux_path_kind_name(call->path_relayed));
+			 aux_path_kind(call->path_relayed, call->path_tcp));
 	snprintf(out->path.remote, sizeof out->path.remote, "%s", call->path_remote);
 	snprintf(out->path.reason, sizeof out->path.reason, "%s", call->path_reason);
 }
@@ -399,6 +399,7 @@ static void take_path(struct call *call, const struct aux_path_notice *n)
 	if (n->has_endpoints) {
 		call->has_path = true;
 		call->path_relayed = n->relayed;
+		call->path_tcp = n->tcp;
 		snprintf(call->path_remote, sizeof call->path_remote, "%s",
 			 ip_endpoint_format(&n->remote, remote, sizeof remote));
 	}
@@ -407,7 +408,7 @@ static void take_path(struct call *call, const struct aux_path_notice *n)
 		log_warn("call %s: path lost: %s", call->id_hex, n->reason);
 	else
 		log_info("call %s: path %s, %s to %s: %s", call->id_hex,
-			 aux_path_state_name(n->state), aux_path_kind_name(n->relayed),
+			 aux_path_state_name(n->state), aux_path_kind(n->relayed, n->tcp),
 			 call->path_remote, n->reason);
 }
 

@@ -335,6 +335,7 @@ struct call {
 	/* The data path, as the auxiliary's last "path" notice told it. */
 	bool has_path;
 	bool path_relayed;
+	bool path_tcp;               /* through the relay's TCP fallback */
 	char path_remote[IP_STRLEN];
 	char path_reason[AUX_PATH_REASON_MAX + 1];
 	time_t started, answered;

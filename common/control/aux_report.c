@@ -34,6 +34,11 @@ const char *aux_path_kind_name(bool relayed)
 	return relayed ? "relayed" : "direct";
 }
 
+const char *aux_path_kind(bool relayed, bool tcp)
+{
+	return tcp ? "tcp" : aux_path_kind_name(relayed);
+}
+
 json_t *aux_path_to_json(const struct aux_path_notice *n)
 {
 	char local[IP_STRLEN], remote[IP_STRLEN];
@@ -43,7 +48,7 @@ json_t *aux_path_to_json(const struct aux_path_notice *n)
 
 	if (!j || !n->has_endpoints)
 		return j;
-	if (json_object_set_new(j, "kind", json_string(aux_path_kind_name(n->relayed))) ||
+	if (json_object_set_new(j, "kind", json_string(aux_path_kind(n->relayed, n->tcp))) ||
 	    json_object_set_new(j, "local", json_string(ip_endpoint_format(&n->local, local,
 									     sizeof local))) ||
 	    json_object_set_new(j, "remote", json_string(ip_endpoint_format(&n->remote, remote,
@@ -88,12 +93,14 @@ static int path_endpoints_from(const json_t *j, struct aux_path_notice *n)
 		return 0;
 	if (msg_get_str(j, "kind", &kind))
 		return INSEL_E_BAD_FIELD;
-	if (strcmp(kind, "direct") != 0 && strcmp(kind, "relayed") != 0)
-		return msg_bad_field("kind", "must be \"direct\" or \"relayed\"");
+	if (strcmp(kind, "direct") != 0 && strcmp(kind, "relayed") != 0 &&
+	    strcmp(kind, "tcp") != 0)
+		return msg_bad_field("kind", "must be \"direct\", \"relayed\" or \"tcp\"");
 	if (path_endpoint(j, "local", &n->local) || path_endpoint(j, "remote", &n->remote) ||
 	    msg_get_int(j, "rtt_ms", 0, UINT32_MAX, &rtt))
 		return INSEL_E_BAD_FIELD;
-	n->relayed = strcmp(kind, "relayed") == 0;
+	n->tcp = strcmp(kind, "tcp") == 0;
+	n->relayed = n->tcp || strcmp(kind, "relayed") == 0;
 	n->rtt_ms = (uint32_t)rtt;
 	n->has_endpoints = true;
 	return 0;

@@ -45,6 +45,8 @@ enum aux_path_state {
 struct aux_path_notice {
 	enum aux_path_state state;
 	bool relayed;                 /* kind "relayed" (through a relay), else "direct" */
+	bool tcp;                     /* kind "tcp": through the relay's TLS-over-TCP
+				       * fallback (relayed is set too) */
 	bool has_endpoints;           /* kind, local, remote present (always but in "lost") */
 	struct ip_endpoint local;     /* our candidate the path uses */
 	struct ip_endpoint remote;    /* where the frames go */
@@ -70,6 +72,8 @@ struct aux_notice {
 const char *aux_path_state_name(enum aux_path_state state);
 /* "direct" or "relayed". */
 const char *aux_path_kind_name(bool relayed);
+/* "direct", "relayed" or "tcp". */
+const char *aux_path_kind(bool relayed, bool tcp);
 json_t *aux_path_to_json(const struct aux_path_notice *n);
 
 json_t *aux_rekey_due_to_json(unsigned channel);

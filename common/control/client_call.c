@@ -361,8 +361,8 @@ static int call_numbers_decode(const json_t *j, struct client_call *c)
 	return rc;
 }
 
-/* "path", optional, each of its fields too: signalling one of three words, data direct
- * or relayed, remote an endpoint, reason a sentence. */
+/* "path", optional, each of its fields too: signalling one of three words, data direct,
+ * relayed or tcp, remote an endpoint, reason a sentence. */
 static int path_decode(const json_t *j, struct client_call_path *out)
 {
 	static const char *const words[] = {"direct", "reversed", "spliced"};
@@ -382,8 +382,9 @@ static int path_decode(const json_t *j, struct client_call_path *out)
 		return msg_bad_field("signalling", "is not direct, reversed or spliced");
 	if ((rc = get_text(path, "data", out->data, sizeof out->data, true)))
 		return rc;
-	if (out->data[0] && strcmp(out->data, "direct") != 0 && strcmp(out->data, "relayed") != 0)
-		return msg_bad_field("data", "is neither direct nor relayed");
+	if (out->data[0] && strcmp(out->data, "direct") != 0 && strcmp(out->data, "relayed") != 0 &&
+	    strcmp(out->data, "tcp") != 0)
+		return msg_bad_field("data", "is neither direct, relayed nor tcp");
 	if ((rc = get_text(path, "remote", out->remote, sizeof out->remote, true)))
 		return rc;
 	if (out->remote[0] && ip_endpoint_parse(out->remote, &remote) != 0)

@@ -163,6 +163,12 @@ void tls_server_close(struct tls_server *s);
 int tls_connect(uv_loop_t *loop, struct tls_creds *creds, const struct ip_endpoint *to,
 		enum pki_role expect_role, const char *expect_name,
 		const struct tls_conn_callbacks *cb, void *data, struct tls_conn **out);
+/* tls_connect on a TCP socket the caller made and bound (a confined process may make no
+ * new socket): the connection takes fd over, and closes it with itself or on failure. */
+int tls_connect_socket(uv_loop_t *loop, struct tls_creds *creds, int fd,
+		       const struct ip_endpoint *to, enum pki_role expect_role,
+		       const char *expect_name, const struct tls_conn_callbacks *cb, void *data,
+		       struct tls_conn **out);
 /* The same from a given local address (on a host with several, the one the peer is to
  * see); from NULL lets the kernel choose, as tls_connect does. */
 int tls_connect_from(uv_loop_t *loop, struct tls_creds *creds, const struct ip_addr *from,

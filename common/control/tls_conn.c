@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "buf.h"
 #include "err.h"
@@ -568,6 +569,41 @@ int tls_connect_preamble(uv_loop_t *loop, struct tls_creds *creds,
 {
 	return dial(loop, creds, NULL, to, preamble, len, as_server, peer_role, expect_name,
 		    cb, data, out);
+}
+
+int tls_connect_socket(uv_loop_t *loop, struct tls_creds *creds, int fd,
+		       const struct ip_endpoint *to, enum pki_role expect_role,
+		       const char *expect_name, const struct tls_conn_callbacks *cb, void *data,
+		       struct tls_conn **out)
+{
+	struct sockaddr_storage ss;
+	struct tls_conn *c;
+	int rc;
+
+	if (expect_name && !pki_name_valid(expect_name))
+		return INSEL_E_BAD_FIELD;
+	c = tls_conn_new(loop, creds, false, &expect_role, 1, expect_name);
+	if (!c) {
+		close(fd);
+		return -ENOMEM;
+	}
+	rc = uv_tcp_open(&c->tcp, fd);
+	if (rc) {
+		close(fd);
+		tls_conn_close(c, rc);
+		return rc;
+	}
+	uv_tcp_nodelay(&c->tcp, 1);
+	ip_endpoint_to_sockaddr(to, &ss);
+	c->connect_req.data = c;
+	rc = uv_tcp_connect(&c->connect_req, &c->tcp, (struct sockaddr *)&ss, connect_cb);
+	if (rc) {
+		tls_conn_close(c, rc);  /* closes fd with the handle */
+		return rc;
+	}
+	tls_conn_set_callbacks(c, cb, data);
+	*out = c;
+	return 0;
 }
 
 /* ---- connection accessors and sending ---- */
