@@ -6,9 +6,10 @@
  * stats, tampered and unknown frames, key epochs installed with "rekey" (and refused when
  * they do not fit), malformed control messages, hang-up (ports freed),
  * the path (up only once a probe is answered), peer death, idle time-out, parent death,
- * SIGTERM and a failed bind. Every wait is
- * bounded; the teardown kills and reaps any child left by a failed assertion.
- * Usage: test-auxiliary PATH-TO-insel-auxiliary */
+ * SIGTERM and a failed bind; and, with a real insel-relay, the TCP fallback: no UDP path
+ * at all, the call comes up through the relay over TLS and carries datagrams. Every wait
+ * is bounded; the teardown kills and reaps any child left by a failed assertion.
+ * Usage: test-auxiliary PATH-TO-insel-auxiliary PATH-TO-insel-relay */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -19,6 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <gnutls/gnutls.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +34,7 @@
 #include "chanparams.h"
 #include "frame.h"
 #include "msg.h"
+#include "pki.h"
 #include "rand.h"
 #include "rekey.h"
 
@@ -39,8 +42,10 @@
 #define KEEPALIVE_MS 200
 #define DEAD_AFTER_MS 1000
 #define WAIT_MS 3000  /* bound on every wait for a reply or a datagram */
+#define AUX_TCP_WAIT_MS 8000  /* the TCP fallback: 2 s without a path, TLS, register */
 
 static const char *aux_path;
+static const char *relay_path;
 static bool external_rekey;  /* the next call's channels take epochs from "rekey" */
 
 /* ---- children ---- */
@@ -383,6 +388,13 @@ struct call {
 	uint32_t session_a[N_CH], session_b[N_CH];  /* receiver ids */
 };
 
+/* Where the peers are told to send (0: to each other), how long they wait for the peer,
+ * and the relay both are given in start (NULL: none). */
+static uint16_t dead_port;
+static unsigned dead_after_ms = DEAD_AFTER_MS;
+static json_t *start_relay;     /* a candidate of kind relay; the leg is added */
+static const char *start_relay_ca;
+
 static json_t *params_json(const struct call *c, unsigned i, bool for_a,
 			   const uint8_t *key_ab, const uint8_t *key_ba)
 {
@@ -398,15 +410,30 @@ static json_t *params_json(const struct call *c, unsigned i, bool for_a,
 	memcpy(p.send_key, for_a ? key_ab : key_ba, SEC_KEY_LEN);
 	memcpy(p.recv_key, for_a ? key_ba : key_ab, SEC_KEY_LEN);
 	ip_addr_parse("127.0.0.1", &p.peer.addr);
-	p.peer.port = for_a ? c->b.wan_port : c->a.wan_port;
+	p.peer.port = dead_port ? dead_port : for_a ? c->b.wan_port : c->a.wan_port;
 	p.mtu = 1400;
 	p.keepalive_ms = KEEPALIVE_MS;
-	p.dead_after_ms = DEAD_AFTER_MS;
+	p.dead_after_ms = dead_after_ms;
 	p.external_rekey = external_rekey;
 	j = chanparams_to_json(&p);
 	chanparams_wipe(&p);
 	assert_non_null(j);
 	return j;
+}
+
+/* The relay of start_relay, as leg `leg`, and its CA. */
+static json_t *with_relay(json_t *start, int leg)
+{
+	json_t *relay;
+
+	if (!start_relay)
+		return start;
+	relay = json_deep_copy(start_relay);
+	json_object_set_new(relay, "leg", json_integer(leg));
+	json_object_set_new(start, "relay", relay);
+	if (start_relay_ca)
+		json_object_set_new(start, "relay_ca", json_string(start_relay_ca));
+	return start;
 }
 
 /* How long A runs alone before B starts (0: B at once); or B never starts. */
@@ -429,8 +456,8 @@ static void start_both(struct call *c, json_int_t idle_ms)
 		json_array_append_new(cb, json_pack("{s:o, s:s}", "params",
 				params_json(c, i, false, key_ab[i], key_ba[i]), "deliver", deliver));
 	}
-	r = request(&c->a, json_pack("{s:s, s:i, s:I, s:o}", "op", "start", "id", 2,
-				     "idle_timeout_ms", idle_ms, "channels", ca));
+	r = request(&c->a, with_relay(json_pack("{s:s, s:i, s:I, s:o}", "op", "start", "id", 2,
+						"idle_timeout_ms", idle_ms, "channels", ca), 0));
 	assert_ok(r);
 	json_decref(r);
 	if (start_gap_ms) {
@@ -444,8 +471,8 @@ static void start_both(struct call *c, json_int_t idle_ms)
 		secure_wipe(key_ba, sizeof key_ba);
 		return;
 	}
-	r = request(&c->b, json_pack("{s:s, s:i, s:I, s:o}", "op", "start", "id", 2,
-				     "idle_timeout_ms", idle_ms, "channels", cb));
+	r = request(&c->b, with_relay(json_pack("{s:s, s:i, s:I, s:o}", "op", "start", "id", 2,
+						"idle_timeout_ms", idle_ms, "channels", cb), 1));
 	assert_ok(r);
 	json_decref(r);
 	secure_wipe(key_ab, sizeof key_ab);
@@ -1034,6 +1061,159 @@ static void unanswered_probes_end_no_path(void **state)
 	close_call_fds(&c);
 }
 
+/* ---- the relay's TCP fallback ---- */
+
+struct test_relay {
+	pid_t pid;
+	int ctl;
+	uint16_t udp_port, tcp_port;
+	char dir[64];
+	char *ca_pem;
+};
+
+static json_t *relay_request(struct test_relay *t, json_t *msg)
+{
+	struct auxp fake = {.ctl = t->ctl};
+
+	return request(&fake, msg);
+}
+
+/* A PKI for the run (the organisation's CA, the relay's certificate of role principal)
+ * and insel-relay on 127.0.0.1 with its TCP fallback, greeted as its principal would. */
+static void start_test_relay(struct test_relay *t)
+{
+	char ca[128], crt[128], key[128], err[256];
+	long long now = (long long)time(NULL);
+	gnutls_datum_t pem;
+	json_t *r;
+	int sv[2];
+
+	snprintf(t->dir, sizeof t->dir, "/tmp/insel-auxrelay-XXXXXX");
+	assert_non_null(mkdtemp(t->dir));
+	snprintf(ca, sizeof ca, "%s/ca", t->dir);
+	snprintf(crt, sizeof crt, "%s/relay.crt", t->dir);
+	snprintf(key, sizeof key, "%s/relay.key", t->dir);
+	assert_int_equal(pki_ca_init(ca, "Test Org", 10, err, sizeof err), 0);
+	assert_int_equal(pki_issue_validity(ca, PKI_ROLE_PRINCIPAL, "principal", now - 60,
+					    now + 86400, crt, key, NULL, err, sizeof err), 0);
+	snprintf(ca, sizeof ca, "%s/ca/ca.crt", t->dir);
+	assert_int_equal(gnutls_load_file(ca, &pem), 0);
+	t->ca_pem = strndup((const char *)pem.data, pem.size);
+	gnutls_free(pem.data);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	t->pid = fork();
+	assert_true(t->pid >= 0);
+	if (t->pid == 0) {
+		int null = open("/dev/null", O_RDWR);
+
+		if (null < 0 || dup2(null, 0) < 0 || dup2(sv[1], 3) < 0)
+			_exit(127);
+		if (sv[1] == 3)
+			fcntl(3, F_SETFD, 0);
+		if (geteuid() == 0)
+			execl(relay_path, "insel-relay", "run", "--listen", "127.0.0.1:0",
+			      "--tcp-listen", "127.0.0.1:0", "--ca", ca, "--tls-cert", crt,
+			      "--tls-key", key, "--user", "nobody", (char *)NULL);
+		else
+			execl(relay_path, "insel-relay", "run", "--listen", "127.0.0.1:0",
+			      "--tcp-listen", "127.0.0.1:0", "--ca", ca, "--tls-cert", crt,
+			      "--tls-key", key, (char *)NULL);
+		_exit(127);
+	}
+	remember_child(t->pid);
+	close(sv[1]);
+	t->ctl = sv[0];
+	r = relay_request(t, json_pack("{s:s, s:i, s:i, s:s}", "op", "hello", "id", 1,
+				       "version", 1, "role", "principal"));
+	assert_ok(r);
+	t->udp_port = (uint16_t)json_integer_value(json_object_get(r, "port"));
+	json_decref(r);
+	r = relay_request(t, json_pack("{s:s, s:i}", "op", "stats", "id", 2));
+	assert_ok(r);
+	t->tcp_port = (uint16_t)json_integer_value(json_object_get(json_object_get(r, "tcp"),
+								   "port"));
+	json_decref(r);
+	assert_true(t->udp_port > 0 && t->tcp_port > 0);
+}
+
+static void stop_test_relay(struct test_relay *t)
+{
+	char cmd[128];
+
+	close(t->ctl);  /* the relay ends when its control socket closes */
+	assert_true(wait_exit(t->pid, WAIT_MS) != -1);
+	free(t->ca_pem);
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", t->dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+/* Neither auxiliary can reach the other over UDP (each is told the other is at a port
+ * nobody reads) nor the relay over UDP (its candidate's UDP port is that port too): after
+ * AUX_TCP_FALLBACK_MS both connect to the relay's TCP fallback, check its certificate
+ * against the CA given in start, register, and the call comes up through it with kind
+ * "tcp", carrying datagrams both ways on both channels. */
+static void tcp_fallback_carries_the_call(void **state)
+{
+	struct test_relay relay;
+	char udp[32], tcp[32], token[33], id[ID_STRLEN];
+	uint64_t allocation = rand_id64();
+	uint8_t secret[16];
+	int dead = udp_socket(0);
+	struct call c;
+	json_t *r, *st;
+
+	start_test_relay(&relay);
+	rand_key(secret, sizeof secret);
+	for (int i = 0; i < 16; i++)
+		snprintf(token + 2 * i, 3, "%02x", secret[i]);
+	r = relay_request(&relay, json_pack("{s:s, s:i, s:s, s:s}", "op", "allocate", "id", 3,
+					    "allocation", id_format(allocation, id), "token",
+					    token));
+	assert_ok(r);
+	json_decref(r);
+	dead_port = local_port(dead);
+	snprintf(udp, sizeof udp, "127.0.0.1:%u", dead_port);
+	snprintf(tcp, sizeof tcp, "127.0.0.1:%u", relay.tcp_port);
+	start_relay = json_pack("{s:s, s:s, s:s, s:s, s:s}", "kind", "relay", "addr", udp,
+				"relay_id", id, "token", token, "tcp", tcp);
+	start_relay_ca = relay.ca_pem;
+	dead_after_ms = 15000;
+	setup_call(&c, 60000, NULL);
+	dead_port = 0;
+	dead_after_ms = DEAD_AFTER_MS;
+	json_decref(start_relay);
+	start_relay = NULL;
+	start_relay_ca = NULL;
+
+	wait_path(&c.a, "up", AUX_TCP_WAIT_MS);
+	wait_path(&c.b, "up", AUX_TCP_WAIT_MS);
+	assert_string_equal(c.a.path_kind, "tcp");
+	assert_string_equal(c.b.path_kind, "tcp");
+	assert_string_equal(c.a.path_remote, tcp);
+	round_trip(&c, 0, 64, 1);
+	round_trip(&c, 1, 1200, 2);
+	round_trip(&c, 0, 9000, 3);  /* fragmented: several records */
+	st = stats(&c.a, 7);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(st, "tcp"),
+							      "state")), "live");
+	assert_true(json_integer_value(json_object_get(json_object_get(st, "tcp"),
+						       "records_in")) > 3);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(st, "path"),
+							      "kind")), "tcp");
+	json_decref(st);
+	r = relay_request(&relay, json_pack("{s:s, s:i}", "op", "stats", "id", 4));
+	assert_true(json_integer_value(json_object_get(json_object_get(r, "tcp"),
+						       "accepted")) >= 2);
+	assert_true(json_integer_value(json_object_get(json_object_get(r, "datagrams"),
+						       "forwarded")) > 6);
+	json_decref(r);
+	hang_up(&c.a);
+	hang_up(&c.b);
+	close_call_fds(&c);
+	close(dead);
+	stop_test_relay(&relay);
+}
+
 /* ---- (d) the peer dies ---- */
 
 static void peer_killed_is_peer_dead(void **state)
@@ -1134,13 +1314,16 @@ int main(int argc, char **argv)
 		cmocka_unit_test_teardown(parent_gone_before_bind, kill_children),
 		cmocka_unit_test_teardown(foreign_lan_sender_dropped, kill_children),
 		cmocka_unit_test_teardown(bind_failure_is_reported, kill_children),
+		cmocka_unit_test_teardown(tcp_fallback_carries_the_call, kill_children),
 	};
 
-	if (argc < 2) {
-		fprintf(stderr, "usage: %s PATH-TO-insel-auxiliary\n", argv[0]);
+	if (argc < 3) {
+		fprintf(stderr, "usage: %s PATH-TO-insel-auxiliary PATH-TO-insel-relay\n",
+			argv[0]);
 		return 2;
 	}
 	aux_path = argv[1];
+	relay_path = argv[2];
 	signal(SIGPIPE, SIG_IGN);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
