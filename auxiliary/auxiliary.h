@@ -60,7 +60,8 @@
 
 /* The TCP leg (tcp_leg.c): the relay's TLS-over-TCP fallback. */
 #define AUX_TCP_SOCKETS 3          /* made at bind: at most this many connections a call */
-#define AUX_TCP_FALLBACK_MS 2000   /* no path this long: the leg connects */
+#define AUX_TCP_FALLBACK_MS 2000   /* no path this long: the leg connects (at most half
+				    * the channels' dead_after) */
 #define AUX_TCP_LINGER_MS 5000     /* back on UDP this long: the connection closes */
 #define AUX_TCP_TICK_MS 250
 #define AUX_TCP_QUEUE_MAX (256 * 1024)  /* bytes queued on the stream; beyond, drop */
@@ -226,6 +227,7 @@ struct aux_tcp_leg {
 	struct relay_stream_reader reader;
 	uv_timer_t timer;
 	uint64_t counter;            /* of the last REGISTER sent on the stream */
+	uint64_t fallback_ms;        /* no path this long: connect */
 	uint64_t registered_ms, down_since_ms, udp_since_ms, closed_ms;
 	uint64_t connects, closes, registers, records_in, records_out;
 	uint64_t backpressure, bad_records, not_live;

@@ -11,7 +11,8 @@
  * confines itself: the allowlist grants `connect` but no `socket` (sandbox.c says why).
  * There are AUX_TCP_SOCKETS of them, so a call may connect that many times at most.
  *
- * When: AUX_TCP_FALLBACK_MS after start (or after the path was lost) with no path up,
+ * When: AUX_TCP_FALLBACK_MS after start (or after the path was lost) with no path up, or
+ * half the channels' dead_after if that is shorter (the call must not end no_path first),
  * the leg connects, checks the relay's certificate against the organisation's CA given
  * in start, REGISTERs (the same message as over UDP, authenticated with the allocation's
  * token) and, once REGISTERED, becomes a candidate. It re-registers every keep-alive
@@ -272,10 +273,12 @@ static void on_tick(uv_timer_t *timer)
 	if (path_is_up(br))
 		t->down_since_ms = 0;
 	if (t->state == TCP_LEG_IDLE && t->down_since_ms &&
-	    elapsed_ms(now, t->down_since_ms) >= AUX_TCP_FALLBACK_MS &&
-	    elapsed_ms(now, t->closed_ms) >= AUX_TCP_FALLBACK_MS)
+	    elapsed_ms(now, t->down_since_ms) >= t->fallback_ms &&
+	    elapsed_ms(now, t->closed_ms) >= t->fallback_ms)
 		connect_leg(br, "no UDP probe answered");
-	if (t->state == TCP_LEG_LIVE &&
+	/* Re-registered while the leg is of use: once the call is back on UDP, the UDP relay
+	 * leg's registrations are to hold the relay's leg, not this one's. */
+	if (t->state == TCP_LEG_LIVE && !on_udp &&
 	    elapsed_ms(now, t->registered_ms) >= br->path.keepalive_ms)
 		send_register(br);
 	/* Back on UDP for a while: what was in flight on the stream has arrived. */
@@ -325,6 +328,9 @@ int tcp_leg_start(struct bridge *br, const struct aux_start_request *req)
 	t->leg = req->relay_leg;
 	t->state = TCP_LEG_IDLE;
 	t->down_since_ms = uv_now(br->loop);
+	t->fallback_ms = AUX_TCP_FALLBACK_MS;
+	if (req->channels[0].params.dead_after_ms / 2 < t->fallback_ms)
+		t->fallback_ms = req->channels[0].params.dead_after_ms / 2;
 	return uv_timer_start(&t->timer, on_tick, AUX_TCP_TICK_MS, AUX_TCP_TICK_MS);
 }
 
