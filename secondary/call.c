@@ -571,6 +571,11 @@ static json_t *start_request(struct call *call, const struct sec_channel_params 
 	}
 	memcpy(req->peer_cand, call->peer_cand, sizeof req->peer_cand);
 	req->npeer_cand = call->npeer_cand;
+	/* A relay with a TLS fallback: the auxiliary checks its certificate against our CA. */
+	if (req->has_relay && req->relay.has_tcp && call->sec->relay_ca_len) {
+		memcpy(req->relay_ca, call->sec->relay_ca, call->sec->relay_ca_len);
+		req->relay_ca_len = call->sec->relay_ca_len;
+	}
 	j = aux_start_request_to_json(req);
 	aux_start_wipe(req);
 	free(req);

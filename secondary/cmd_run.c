@@ -68,6 +68,26 @@ static void watch_signals(struct secondary *s)
 	uv_signal_start(&s->sigint, on_signal, SIGINT);
 }
 
+/* The CA's PEM, kept for the auxiliaries: each checks the relay's certificate on the TLS
+ * fallback against it, and can open no file itself. Without it (too big for start, or
+ * unreadable now that the credentials loaded) calls simply have no TCP fallback. */
+static void keep_relay_ca(struct secondary *s)
+{
+	FILE *f = fopen(s->cfg.ca, "re");
+	size_t n = f ? fread(s->relay_ca, 1, sizeof s->relay_ca, f) : 0;
+
+	if (f)
+		fclose(f);
+	if (n == 0 || n >= sizeof s->relay_ca) {
+		log_warn("%s: cannot keep the CA for the relay's TCP fallback (%s): calls will "
+			 "have none", s->cfg.ca, n ? "over 8 KiB" : "unreadable");
+		s->relay_ca_len = 0;
+		return;
+	}
+	s->relay_ca[n] = '\0';
+	s->relay_ca_len = n;
+}
+
 /* The key holder is forked first, before any socket exists: from then on this process
  * has only the certificate, and asks the holder for every handshake's signature. */
 static int load_credentials(struct secondary *s, char *err, size_t errlen)
@@ -82,6 +102,8 @@ static int load_credentials(struct secondary *s, char *err, size_t errlen)
 	rc = tls_creds_load_signer(&s->creds, s->cfg.ca, s->cfg.cert, &signer, err, errlen);
 	if (rc)
 		keyholder_close(&s->keyholder);
+	if (rc == 0)
+		keep_relay_ca(s);
 	return rc;
 }
 

@@ -478,6 +478,8 @@ struct secondary {
 	uv_loop_t *loop;
 	struct secondary_config cfg;
 	struct tls_creds *creds;       /* our certificate; the key is the key holder's */
+	char relay_ca[AUX_RELAY_CA_MAX];  /* the organisation's CA (PEM), for the relay's */
+	size_t relay_ca_len;              /* TLS fallback: given to auxiliaries in start */
 	struct keyholder keyholder;    /* the process that signs our handshakes */
 	uv_signal_t sigchld;           /* says so when the key holder dies */
 	struct principal_link principal;
