@@ -163,6 +163,13 @@ static void path_round_trip(void **state)
 	assert_true(ip_endpoint_equal(&n.path.remote, &in.remote));
 	assert_string_equal(n.path.reason, in.reason);
 	json_decref(j);
+	/* Through the relay's TCP fallback: kind tcp, relayed too. */
+	in.tcp = true;
+	j = aux_path_to_json(&in);
+	assert_string_equal(json_string_value(json_object_get(j, "kind")), "tcp");
+	assert_int_equal(aux_notice_from_json(j, &n, why, sizeof why), 0);
+	assert_true(n.path.tcp && n.path.relayed);
+	json_decref(j);
 	/* Lost: only what was tried. */
 	in = (struct aux_path_notice){.state = AUX_PATH_LOST,
 				      .reason = "no candidate answered 9 probes in 10 s"};
