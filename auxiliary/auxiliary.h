@@ -494,5 +494,8 @@ void relay_take_done(struct bridge *br);
 int path_add_tcp_candidate(struct bridge *br, const struct ip_endpoint *marker);
 bool path_is_up(const struct bridge *br);
 bool path_on_tcp(const struct bridge *br);
+/* Whether our relay leg over UDP registered (its candidate is known): UDP reaches the
+ * relay, so the TCP leg has no reason to connect. */
+bool path_has_udp_relay(const struct bridge *br);
 
 #endif

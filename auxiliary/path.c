@@ -522,6 +522,14 @@ bool path_is_up(const struct bridge *br)
 	return br->path.phase == PATH_UP;
 }
 
+bool path_has_udp_relay(const struct bridge *br)
+{
+	for (size_t i = 0; i < br->path.ncand; i++)
+		if (br->path.cand[i].relayed && !br->path.cand[i].tcp)
+			return true;
+	return false;
+}
+
 bool path_on_tcp(const struct bridge *br)
 {
 	return br->path.current >= 0 && br->path.cand[br->path.current].tcp;

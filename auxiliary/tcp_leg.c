@@ -11,7 +11,8 @@
  * confines itself: the allowlist grants `connect` but no `socket` (sandbox.c says why).
  * There are AUX_TCP_SOCKETS of them, so a call may connect that many times at most.
  *
- * When: AUX_TCP_FALLBACK_MS after start (or after the path was lost) with no path up, or
+ * When: AUX_TCP_FALLBACK_MS after start (or after the path was lost) with no path up and
+ * no relay leg registered over UDP (then UDP is not blocked here), or
  * half the channels' dead_after if that is shorter (the call must not end no_path first),
  * the leg connects, checks the relay's certificate against the organisation's CA given
  * in start, REGISTERs (the same message as over UDP, authenticated with the allocation's
@@ -272,7 +273,9 @@ static void on_tick(uv_timer_t *timer)
 		t->down_since_ms = now;
 	if (path_is_up(br))
 		t->down_since_ms = 0;
-	if (t->state == TCP_LEG_IDLE && t->down_since_ms &&
+	/* UDP blocked is when neither the peer nor the relay answer over it: a relay leg that
+	 * registered over UDP waits for the peer to reach the relay (over TCP, perhaps). */
+	if (t->state == TCP_LEG_IDLE && t->down_since_ms && !path_has_udp_relay(br) &&
 	    elapsed_ms(now, t->down_since_ms) >= t->fallback_ms &&
 	    elapsed_ms(now, t->closed_ms) >= t->fallback_ms)
 		connect_leg(br, "no UDP probe answered");
