@@ -171,6 +171,7 @@ struct path_candidate {
 	bool relayed;        /* a relay's endpoint: frames go through it */
 	bool tcp;            /* the TCP leg's marker (tcp_leg.c): the relay over TLS */
 	struct ip_endpoint shown;  /* tcp: the relay's TLS endpoint, for the notices */
+	uint64_t heard_ms;   /* relayed over UDP: when the relay last answered our leg */
 	bool learned;        /* peer-reflexive: the source of one of the peer's probes */
 	bool answered;       /* a reply came back in the current round */
 	uint32_t rtt_ms;     /* of the latest probe answered */
@@ -494,8 +495,10 @@ void relay_take_done(struct bridge *br);
 int path_add_tcp_candidate(struct bridge *br, const struct ip_endpoint *marker);
 bool path_is_up(const struct bridge *br);
 bool path_on_tcp(const struct bridge *br);
-/* Whether our relay leg over UDP registered (its candidate is known): UDP reaches the
- * relay, so the TCP leg has no reason to connect. */
+/* Whether our relay leg over UDP was answered lately (within PATH_MISSED_KEEPALIVES
+ * keep-alive intervals): UDP reaches the relay, so the TCP leg has no reason to
+ * connect. The relay leg says when it hears from the relay with path_relay_heard. */
 bool path_has_udp_relay(const struct bridge *br);
+void path_relay_heard(struct bridge *br, const struct ip_endpoint *relay);
 
 #endif

@@ -474,6 +474,8 @@ int path_add_candidate(struct bridge *br, const struct ip_endpoint *ep, bool rel
 		/* Learned from a probe that the relay forwarded before we knew the relay. */
 		p->cand[known].relayed |= relayed;
 		p->cand[known].learned &= !relayed;
+		if (relayed)
+			p->cand[known].heard_ms = uv_now(br->loop);
 		return 0;
 	}
 	if (p->ncand >= PATH_MAX_CANDIDATES)
@@ -484,6 +486,7 @@ int path_add_candidate(struct bridge *br, const struct ip_endpoint *ep, bool rel
 	memset(&p->cand[i], 0, sizeof p->cand[i]);
 	p->cand[i].ep = *ep;
 	p->cand[i].relayed = relayed;
+	p->cand[i].heard_ms = relayed ? uv_now(br->loop) : 0;
 	describe(&p->cand[i], what, sizeof what);
 	log_debug("path: candidate %zu: %s", i, what);
 	/* Late candidates (the relay) are probed at once, unless the call has a direct path. */
@@ -524,10 +527,23 @@ bool path_is_up(const struct bridge *br)
 
 bool path_has_udp_relay(const struct bridge *br)
 {
-	for (size_t i = 0; i < br->path.ncand; i++)
-		if (br->path.cand[i].relayed && !br->path.cand[i].tcp)
+	uint64_t now = uv_now(br->loop), fresh = PATH_MISSED_KEEPALIVES * br->path.keepalive_ms;
+
+	for (size_t i = 0; i < br->path.ncand; i++) {
+		const struct path_candidate *c = &br->path.cand[i];
+
+		if (c->relayed && !c->tcp && elapsed_ms(now, c->heard_ms) < fresh)
 			return true;
+	}
 	return false;
+}
+
+void path_relay_heard(struct bridge *br, const struct ip_endpoint *relay)
+{
+	int i = find_candidate(&br->path, relay);
+
+	if (i >= 0)
+		br->path.cand[i].heard_ms = uv_now(br->loop);
 }
 
 bool path_on_tcp(const struct bridge *br)

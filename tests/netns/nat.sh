@@ -412,7 +412,7 @@ fi
 
 # ---- UDP blocked at the caller's router: never "up", a clear end (until the TCP
 # fallback exists: then the next scenario holds instead) ----
-if nat_feature tcp_fallback; then
+if nat_feature tcp_fallback && nat_feature relay; then
 	echo "(UDP blocked: the TCP fallback is in this tree; see its scenario below)"
 elif nat_needs "UDP blocked: the call is not reported up and ends no_path" probe; then
 	nat_block_udp a on
@@ -448,8 +448,8 @@ if nat_needs "UDP blocked: the TCP fallback through the relay" tcp_fallback rela
 	tcall=$(call_id_of "$out")
 	check "UDP blocked: the call comes up all the same ($((SECONDS - t0)) s)" \
 		both contains "$out" " up " -- test $((SECONDS - t0)) -le 20
-	check "through the relay ($(path_of a "$tcall" reason))" \
-		test "$(path_of a "$tcall" data)" = relayed
+	check "through the relay's TCP fallback ($(path_of a "$tcall" reason))" \
+		test "$(path_of a "$tcall" data)" = tcp
 	check "the fallback call carries datagrams intact both ways" \
 		in_ns a1 python3 "$UDP_TOOL" send 10.1.0.1 5008 --count 20 --size 1000
 	check "and 9000-byte ones" \
@@ -482,7 +482,7 @@ trunk_id() {
 before=$(trunk_id)
 nat_block_udp a on
 sleep 6
-if nat_feature tcp_fallback; then
+if nat_feature tcp_fallback && nat_feature relay; then
 	check "with UDP blocked, the trunk carries ping through the TCP fallback (bounded, 40 s)" \
 		wait_ping a1 10.2.0.11 40
 else
@@ -494,7 +494,7 @@ check "UDP back: the trunk is placed again and carries ping (bounded, 40 s)" \
 	wait_ping a1 10.2.0.11 40
 after=$(trunk_id)
 echo "the trunk came back in $((SECONDS - t0)) s (call $before, then $after)"
-nat_feature tcp_fallback ||
+{ nat_feature tcp_fallback && nat_feature relay; } ||
 	check "as a new call" test -n "$after" -a "$after" != "$before"
 
 # ---- a small MTU on the NAT's link, ICMP filtered (a black hole) ----
