@@ -276,7 +276,7 @@ nat_feature() {  # nat_feature NAME
 		grep -qs peer_cand "$NAT_TOP"/auxiliary/*.c ;;
 	reverse) [ -f "$NAT_TOP/principal/splice.c" ] ;;     # connection reversal, splicing
 	relay) [ -d "$NAT_TOP/relay" ] &&                     # the relay, and auxiliaries
-		grep -qs relay_leg "$NAT_TOP"/auxiliary/*.c ;;   # registering their legs
+		[ -f "$NAT_TOP/auxiliary/relay_leg.c" ] ;;       # registering their legs
 	tcp_fallback) grep -qs relay_stream "$NAT_TOP"/auxiliary/*.c ;;
 	pmtud) [ -f "$NAT_TOP/auxiliary/pmtu.c" ] ;;         # path MTU discovery
 	*) return 1 ;;
