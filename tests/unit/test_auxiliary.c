@@ -233,6 +233,12 @@ static json_t *recv_json(struct auxp *p, unsigned timeout_ms)
 	char *body;
 	json_t *msg;
 
+	/* Once a message starts, all of it is read, however short the caller's wait: a
+	 * loaded machine must not leave the stream cut in the middle of one. */
+	if (!wait_readable(p->ctl, deadline))
+		return NULL;
+	if (deadline < now_ms() + WAIT_MS)
+		deadline = now_ms() + WAIT_MS;
 	if (read_full(p->ctl, hdr, 4, deadline))
 		return NULL;
 	len = (uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 | (uint32_t)hdr[2] << 8 | hdr[3];
