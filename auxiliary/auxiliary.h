@@ -53,6 +53,11 @@
 #define PATH_ROUND_MS 10000        /* a round with no answer ends: the path is lost */
 #define PATH_MISSED_KEEPALIVES 3   /* silent keep-alive intervals before re-probing */
 #define PATH_DIRECT_RETRY_MS 15000 /* while relayed, direct candidates are tried again */
+
+/* Our leg on the call's relay (relay_leg.c): REGISTER again this soon while unanswered,
+ * doubling up to the maximum; once answered, every keep-alive interval. */
+#define RELAY_LEG_RETRY_MS 250
+#define RELAY_LEG_RETRY_MAX_MS 2000
 #define PATH_RELAYED_INTERVAL_MS 400  /* ... and in the round's first PATH_ROUND_MS */
 #define PATH_FAILED_INTERVAL_MS 5000  /* after a lost round, a probe now and then */
 #define PATH_PROBE_ID_OTHER 0x80000000u  /* probe ids with this bit are MTU probing's */
@@ -235,6 +240,22 @@ struct aux_tcp_leg {
 	char error[160];
 };
 
+/* Our leg of the call's relay allocation (relay_leg.c, docs/relay.md). */
+struct aux_relay_leg {
+	bool active;               /* "start" named a relay: registering */
+	bool registered;           /* a REGISTERED answered one of ours */
+	struct ip_endpoint relay;
+	uint64_t allocation;
+	uint8_t token[16];         /* RELAY_TOKEN_LEN; wiped at the end */
+	uint8_t leg;               /* 0: the caller's auxiliary, 1: the callee's */
+	uint64_t counter;          /* of the last REGISTER sent */
+	uint64_t acked;            /* of the last REGISTERED taken */
+	uint64_t interval_ms, retry_ms;
+	uv_timer_t timer;
+	bool timer_open;
+	uint64_t sent, answered, refused, errors;
+};
+
 struct bridge {
 	uv_loop_t *loop;
 	enum aux_state state;
@@ -287,6 +308,9 @@ struct bridge {
 	struct aux_path path;
 	struct aux_tcp_leg tcp;
 	uint64_t relay_counter;      /* of the last REGISTER of our relay leg, UDP or TCP */
+};
+
+	struct aux_relay_leg relay_leg;
 };
 
 /* cmd_run.c */
@@ -451,6 +475,16 @@ int path_add_candidate(struct bridge *br, const struct ip_endpoint *ep, bool rel
 void path_on_probe(struct bridge *br, struct aux_lan *l, const struct channel_msg *m,
 		   const struct ip_endpoint *from, uint64_t now);
 json_t *path_stats_json(const struct bridge *br);
+
+/* relay_leg.c: our leg on the call's relay, when "start" names one: registered from the
+ * WAN socket at start and every keep-alive interval; once the relay answers, its
+ * endpoint becomes a relayed candidate of the path. take: a WAN datagram that is a
+ * REGISTERED (first byte 0x21) is ours, whatever becomes of it (true); else false. */
+int relay_leg_start(struct bridge *br, const struct aux_start_request *req);
+bool relay_leg_take(struct bridge *br, const uint8_t *data, size_t n,
+		    const struct ip_endpoint *from);
+void relay_leg_stop(struct bridge *br);
+json_t *relay_leg_stats_json(const struct bridge *br);
 /* Whether a probe was ever answered; if not, the call ends no_path (not peer_dead) when
  * the channels' dead_after_ms runs out, saying what was tried. */
 bool path_ever_up(const struct bridge *br);

@@ -30,6 +30,7 @@ static void close_all_handles(struct bridge *br)
 	timers_stop(br);
 	path_stop(br);
 	tcp_leg_stop(br);
+	relay_leg_stop(br);
 	close_handle((uv_handle_t *)&br->tick_timer);
 	close_handle((uv_handle_t *)&br->idle_timer);
 	close_handle((uv_handle_t *)&br->sigterm);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "auxiliary.h"
+#include "buf.h"
 #include "cmd.h"
 #include "err.h"
 #include "ipv4.h"
@@ -105,12 +106,15 @@ void start_handle(void *ctx, json_int_t id, const json_t *msg)
 	br->last_data_ms = uv_now(br->loop);
 	br->state = AUX_RUNNING;
 	if ((rc = relay_start(br)) != 0 || (rc = timers_start(br)) != 0 ||
-	    (rc = path_start(br, &req)) != 0 || (rc = tcp_leg_start(br, &req)) != 0) {
+	    (rc = path_start(br, &req)) != 0 || (rc = tcp_leg_start(br, &req)) != 0 ||
+	    (rc = relay_leg_start(br, &req)) != 0) {
+		secure_wipe(req.relay.relay_token, sizeof req.relay.relay_token);
 		control_reply_error(br, id, rc, NULL, "cannot start the relay: %s",
 				    insel_strerror(rc));
 		bridge_end(br, WIRE(ERROR), "cannot start the relay", EXIT_FAILURE_GENERIC, false);
 		return;
 	}
+	secure_wipe(req.relay.relay_token, sizeof req.relay.relay_token);
 	log_info("call %s: relaying %u channel(s)", id_format(br->call_id, call), br->n_lan);
 	control_reply(br, msg_reply_ok(id));
 }

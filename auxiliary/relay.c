@@ -136,6 +136,8 @@ static void wan_datagram(struct bridge *br, const uint8_t *data, size_t n,
 	uint32_t session;
 	int rc;
 
+	if (relay_leg_take(br, data, n, from))
+		return;  /* REGISTERED (0x21) from the call's relay: not a frame */
 	if (discover_stray(br, data, n))
 		return;  /* STUN (bytes 4..7 the cookie, never a session id): not a frame */
 	if (frame_peek_session(data, n, &session) != 0) {
