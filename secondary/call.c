@@ -70,6 +70,8 @@ struct call *call_new(struct secondary *s, bool outgoing, uint64_t id)
 	if (s->calls)
 		s->calls->prev = call;
 	s->calls = call;
+	if (outgoing)
+		call_relay_ask(call);
 	return call;
 }
 
@@ -356,6 +358,7 @@ void call_end(struct call *call, const char *reason, const char *message)
 	/* A directory request may still be out (look-up, check): its reply must not
 	 * find a freed call. */
 	rpc_forget_ctx(&call->sec->principal.rpc, call);
+	call_relay_forget(call);
 	if (call->trunk)
 		trunk_call_ended(call->trunk, call, reason);
 	stop_aux_then_finish(call, reason);
@@ -571,6 +574,7 @@ static json_t *start_request(struct call *call, const struct sec_channel_params 
 	}
 	memcpy(req->peer_cand, call->peer_cand, sizeof req->peer_cand);
 	req->npeer_cand = call->npeer_cand;
+	call_relay_start(call, req);
 	/* A relay with a TLS fallback: the auxiliary checks its certificate against our CA. */
 	if (req->has_relay && req->relay.has_tcp && call->sec->relay_ca_len) {
 		memcpy(req->relay_ca, call->sec->relay_ca, call->sec->relay_ca_len);
@@ -578,6 +582,7 @@ static json_t *start_request(struct call *call, const struct sec_channel_params 
 	}
 	j = aux_start_request_to_json(req);
 	aux_start_wipe(req);
+	secure_wipe(req->relay.relay_token, sizeof req->relay.relay_token);
 	free(req);
 	return j;
 }

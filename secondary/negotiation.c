@@ -57,6 +57,7 @@ static void our_side(const struct call *call, struct negotiate_side *side)
 	side->endpoint.port = call->wan_port;
 	memcpy(side->cand, call->cand, sizeof side->cand);
 	side->ncand = call->ncand;
+	call_relay_offer(call, side);
 }
 
 static bool wan_has_family(const struct secondary_config *cfg, int family)
@@ -147,6 +148,7 @@ static int adopt(struct call *call, const struct negotiation *n, bool is_caller,
 	finish_params(call, params);
 	take_peer_candidates(call, is_caller ? &n->callee : &n->caller);
 	reachable_peer(call, is_caller ? &n->callee : &n->caller, params);
+	call_relay_take_peer(call, is_caller ? &n->callee : &n->caller);
 	call->cipher = n->cipher;
 	call->compress = n->compress;
 	return 0;

@@ -157,6 +157,18 @@ void principal_link_stop(struct principal_link *l);
 bool principal_link_up(const struct principal_link *l);
 /* A request to the principal; INSEL_E_UNAVAILABLE at once if the link is not up. */
 int principal_request(struct secondary *s, json_t *req, rpc_reply_cb cb, void *ctx);
+
+/* call_relay.c: the call's relay allocation (docs/relay.md). ask: the caller's side, as
+ * the call is placed; offer: adds our relay candidate to the offer's side; take_peer:
+ * the callee's side finds it among the offer's candidates; start: the "relay" of our
+ * auxiliary's start request; forget: wipes it when the call goes. */
+struct negotiate_side;
+struct aux_start_request;
+void call_relay_ask(struct call *call);
+void call_relay_offer(const struct call *call, struct negotiate_side *side);
+void call_relay_take_peer(struct call *call, const struct negotiate_side *peer);
+void call_relay_start(const struct call *call, struct aux_start_request *req);
+void call_relay_forget(struct call *call);
 /* A record (call start/end) for the principal: sent now, or kept (up to a bound) and
  * sent once the link is back, so that a principal restart loses no call record. */
 void principal_record(struct secondary *s, json_t *req);
@@ -326,6 +338,12 @@ struct call {
 	enum nat_mapping nat_mapping;
 	struct candidate peer_cand[CAND_MAX];
 	size_t npeer_cand;
+	/* The call's relay allocation (call_relay.c): asked for by the caller's side
+	 * (relay_ours), or taken from the offer by the callee's; the leg is 0 for the
+	 * caller's auxiliary, 1 for the callee's. */
+	bool has_relay, relay_ours;
+	struct candidate relay;
+	unsigned relay_leg;
 	uint16_t wan_port6;            /* a dual-stack wan: the IPv6 socket's; else 0 */
 	uv_timer_t timer;              /* armed only while the caller waits for the callee
 					* to dial back (REVERSAL_WAIT_MS) and while
