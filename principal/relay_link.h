@@ -17,7 +17,7 @@
 #include "relay_ops.h"
 #include "rpc.h"
 
-#define RELAY_DEFAULT_PER_SECONDARY 32  /* live allocations one secondary may hold */
+#define RELAY_DEFAULT_PER_SECONDARY 256  /* live allocations one secondary may hold */
 
 struct relay_link_options {
 	int keeper_fd;                 /* from relay_keeper_start; the link owns it */

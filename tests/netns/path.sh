@@ -3,10 +3,12 @@
 # "with UDP blocked between two sites, insel call says up and the call carries nothing").
 # Two sites and a principal as in calls.sh, real processes, real TLS, real probes:
 #   (a) UDP between the two gateways dropped by an nftables rule in the wan namespace, and
-#       TCP to the relay's TLS fallback (port 443) too, so that no path exists (the TLS
-#       signalling still passes): the call is never reported up, it ends with no_path
-#       within the probing bound, the caller is told in a sentence that nothing answered
-#       the probes, the callee's listener is told it ended, and no auxiliary is left;
+#       UDP to the principal's relay and TCP to its TLS fallback (port 443) too, so that no
+#       path exists (the TLS signalling still passes; tests/netns/relay.sh has the call
+#       relayed when only the direct path is blocked): the call is never reported up, it
+#       ends with no_path within the probing bound, the caller is told in a sentence that
+#       nothing answered the probes, the callee's listener is told it ended, and no
+#       auxiliary is left;
 #   (b) with the rule gone, calls go up at once and `insel calls` shows the data path
 #       (direct, to the other gateway's WAN address, and why) on both sides, and the
 #       call carries traffic;
@@ -30,6 +32,7 @@ table inet insel_path_test {
 		type filter hook forward priority filter;
 		ip saddr { 198.18.1.2, 198.18.2.2 } ip daddr { 198.18.1.2, 198.18.2.2 } meta l4proto udp counter drop
 		ip saddr { 198.18.1.2, 198.18.2.2 } ip daddr 198.18.0.2 tcp dport 443 drop
+		ip saddr { 198.18.1.2, 198.18.2.2 } ip daddr 198.18.0.2 udp dport 3479 drop
 	}
 }
 NFT
