@@ -59,7 +59,14 @@ void call_relay_ask(struct call *call)
 
 void call_relay_offer(const struct call *call, struct negotiate_side *side)
 {
-	if (call->relay_ours && side->ncand < CAND_MAX)
+	if (!call->relay_ours)
+		return;
+	/* A side with no candidates is read as its endpoint alone: with the relay added,
+	 * that host candidate must be said. */
+	if (side->ncand == 0)
+		side->cand[side->ncand++] = (struct candidate){.kind = CAND_HOST,
+							       .ep = side->endpoint};
+	if (side->ncand < CAND_MAX)
 		side->cand[side->ncand++] = call->relay;
 }
 
