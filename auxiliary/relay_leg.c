@@ -13,6 +13,7 @@
  * first) and never reaches the channels; one that fails a check is counted and dropped.
  * The token is wiped when the call ends. */
 #include <string.h>
+#include <sys/socket.h>
 
 #include "auxiliary.h"
 #include "buf.h"
@@ -63,8 +64,9 @@ int relay_leg_start(struct bridge *br, const struct aux_start_request *req)
 	if (!req->has_relay)
 		return 0;
 	ip_endpoint_format(&req->relay.ep, ep, sizeof ep);
-	if (req->relay.ep.addr.family != br->wan_addr.family) {
-		log_warn("relay %s: not of the WAN socket's address family; not registering", ep);
+	if (req->relay.ep.addr.family != br->wan_addr.family &&
+	    !(br->has_wan6 && req->relay.ep.addr.family == AF_INET6)) {
+		log_warn("relay %s: no WAN socket of its address family; not registering", ep);
 		return 0;
 	}
 	r->relay = req->relay.ep;
