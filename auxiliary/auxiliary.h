@@ -308,8 +308,6 @@ struct bridge {
 	struct aux_path path;
 	struct aux_tcp_leg tcp;
 	uint64_t relay_counter;      /* of the last REGISTER of our relay leg, UDP or TCP */
-};
-
 	struct aux_relay_leg relay_leg;
 };
 

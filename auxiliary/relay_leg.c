@@ -28,8 +28,10 @@ static uint64_t next_delay(const struct aux_relay_leg *r)
 static void send_register(struct bridge *br)
 {
 	struct aux_relay_leg *r = &br->relay_leg;
+	/* One sequence for the leg over UDP and over TCP (tcp_leg.c): the relay takes
+	 * only a counter above the last it saw for the leg, whichever way it came. */
 	struct relay_register m = {.allocation = r->allocation, .leg = r->leg,
-				   .counter = ++r->counter};
+				   .counter = r->counter = relay_counter_next(br)};
 	uint8_t dgram[RELAY_REGISTER_MAX];
 	int n;
 
