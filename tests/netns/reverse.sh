@@ -93,15 +93,18 @@ sys.stdout.buffer.write(b"INSL\x01" + bytes([int(sys.argv[1])]) + b"\0\0" +
     bytes.fromhex("0102030405060708") + bytes.fromhex(sys.argv[2]))' "$1" "$2"
 }
 refused_before=$(grep -c "refused a reversed peer connection" "$NETNS_TMP/secondary-a.log")
+junk_before=$(grep -c "neither TLS nor a valid preamble" "$NETNS_TMP/secondary-a.log")
+a_wan=$(nat_gateway_addr a)
 in_ns principal bash -c "$(declare -f preamble); preamble 2 00112233445566778899aabbccddeeff |
-	timeout 3 nc -q 2 $(nat_gateway_addr a) 7445" >/dev/null 2>&1
-in_ns principal bash -c 'printf "GET / HTTP/1.0\r\n\r\n" | timeout 3 nc -q 2 $(nat_gateway_addr a) 7445' \
+	timeout 3 nc -q 2 $a_wan 7445" >/dev/null 2>&1
+in_ns principal bash -c "printf 'GET / HTTP/1.0\r\n\r\n' | timeout 3 nc -q 2 $a_wan 7445" \
 	>/dev/null 2>&1
 check "a preamble naming no waiting call is refused" test \
 	"$(grep -c "refused a reversed peer connection" "$NETNS_TMP/secondary-a.log")" -gt \
 	"$refused_before"
-check "bytes that are neither TLS nor a preamble are refused" \
-	grep -q "neither TLS nor a valid preamble" "$NETNS_TMP/secondary-a.log"
+check "bytes that are neither TLS nor a preamble are refused" test \
+	"$(grep -c "neither TLS nor a valid preamble" "$NETNS_TMP/secondary-a.log")" -gt \
+	"$junk_before"
 out=$(insel_as a1 alice call bob@lan-b --udp 5004 2>&1)
 check "and the next reversed call still comes up" contains "$out" "signalling reversed"
 insel_as a1 alice hangup "$(call_id_of "$out")" >/dev/null 2>&1
