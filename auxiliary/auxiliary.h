@@ -30,6 +30,7 @@
 #include "relay_stream.h"
 #include "relay_wire.h"
 #include "tls.h"
+#include "pmtud.h"
 
 /* Contract with the parent (docs/auxiliary.md; the limits of "bind" and "start" are in
  * their codecs, aux_bind.h and aux_start.h). */
@@ -110,7 +111,11 @@ struct aux_tun {
 	char name[16];             /* IFNAMSIZ */
 	int ifindex;
 	uint32_t table;            /* host calls: the call's routing table (0: trunk, main) */
-	unsigned mtu;
+	unsigned mtu;              /* the interface's, set at bind */
+	unsigned limit;            /* packets over it are too big: mtu, or less once path
+				    * MTU discovery found less (pmtu.c) */
+	unsigned limit6;           /* the same for IPv6, never below its minimum 1280 */
+	uint16_t mss4, mss6;       /* TCP SYNs from the LAN are clamped to these (0: not) */
 	struct ip_prefix local[AUX_TUN_PREFIXES], remote[AUX_TUN_PREFIXES];
 	size_t nlocal, nremote;
 	uint32_t gateway;          /* our LAN address (host order): may send ICMP errors */
@@ -127,6 +132,7 @@ struct aux_tun {
 	uint64_t link_local;             /* IPv6 of link scope: the interface's own */
 	uint64_t too_big;                /* over the tunnel MTU (DF set: answered by ICMP) */
 	uint64_t icmp_sent;              /* ICMP errors written back into the TUN */
+	uint64_t mss_clamped;            /* TCP SYNs whose MSS was lowered to fit the path */
 	uint64_t errors;                 /* read, seal, send or write failures */
 };
 
@@ -268,6 +274,7 @@ struct bridge {
 	uv_timer_t tick_timer;       /* channel timers: keep-alive, peer dead, reassembly */
 	uv_timer_t idle_timer;       /* no data either way for idle_timeout_ms */
 	uv_timer_t linger_timer;     /* bounds the final flush of the control socket */
+	uv_timer_t pmtu_timer;       /* path MTU discovery's probes (pmtu.c) */
 
 	uint64_t call_id;
 	struct ip_addr lan_addr, wan_addr;
@@ -292,6 +299,12 @@ struct bridge {
 	bool wan6_rx_open;
 	uint16_t wan_port6;
 	int wan_rx_now;              /* the descriptor wan_rx_read reads: the readable one */
+	unsigned wan_link_mtu;       /* the WAN interface's MTU, 0 if unknown */
+	unsigned wan_link_mtu6;      /* the same for wan6 */
+	struct pmtud pmtud;          /* path MTU discovery of the path to the peer */
+	bool pmtu_on;
+	unsigned pmtu_applied;       /* the size last logged */
+	enum pmtud_state pmtu_state_logged;
 	struct aux_lan lan[SEC_MAX_CHANNELS];
 	unsigned n_lan;
 	bool tun_mode;               /* a network call: lan[0] has no socket, tun does */
@@ -420,10 +433,25 @@ void wan_rx_release(struct bridge *br);
 int tun_create(struct bridge *br, const struct aux_bind_tun *req, char *why, size_t whylen);
 void tun_release(struct bridge *br);
 
+/* pmtu.c: path MTU discovery. prepare at bind (privileged): the WAN socket's DF bit
+ * without the kernel's PMTU cache, and the WAN interface's MTU. start with the relay:
+ * probes the path, sets the channels' datagram size and the tunnel's MTU. A probe from
+ * the peer (channel_open said CHANNEL_OPEN_PROBE): a request is answered, a reply to our
+ * probes confirms a size. */
+int pmtu_prepare(struct bridge *br);
+int pmtu_start(struct bridge *br);
+void pmtu_stop(struct bridge *br);
+void pmtu_probe_received(struct bridge *br, struct aux_lan *l, const struct channel_msg *m,
+			 const struct ip_endpoint *from, uint64_t now);
+json_t *pmtu_stats_json(const struct bridge *br);  /* NULL before start */
+
 /* tun_relay.c: the interface's packets, once confined. */
 int tun_relay_start(struct bridge *br);
 /* A whole message from the peer: check it and write it to the interface. */
 void tun_deliver(struct bridge *br, const struct channel_msg *m, uint64_t now);
+/* The tunnel's MTU as the path allows (at most the interface's); with clamp, the MSS of
+ * TCP SYNs from the LAN is lowered to fit it. */
+void tun_set_path_limit(struct bridge *br, unsigned limit, bool clamp);
 /* Writes what tun_deliver held back to coalesce; call at the end of each wake-up. */
 void tun_flush(struct bridge *br);
 json_t *tun_stats_json(const struct bridge *br);

@@ -33,6 +33,7 @@ static void close_all_handles(struct bridge *br)
 	relay_leg_stop(br);
 	close_handle((uv_handle_t *)&br->tick_timer);
 	close_handle((uv_handle_t *)&br->idle_timer);
+	close_handle((uv_handle_t *)&br->pmtu_timer);
 	close_handle((uv_handle_t *)&br->sigterm);
 	close_handle((uv_handle_t *)&br->sigint);
 	/* Closing a UDP handle cancels its queued sends; their callbacks free the slots. */
@@ -98,10 +99,12 @@ static int init_handles(struct bridge *br)
 	rc = rc ? rc : uv_timer_init(br->loop, &br->linger_timer);
 	rc = rc ? rc : path_init(br);
 	rc = rc ? rc : tcp_leg_init(br);
+	rc = rc ? rc : uv_timer_init(br->loop, &br->pmtu_timer);
 	if (rc)
 		return rc;
 	br->sigterm.data = br->sigint.data = br;
 	br->tick_timer.data = br->idle_timer.data = br->linger_timer.data = br;
+	br->pmtu_timer.data = br;
 	rc = uv_signal_start(&br->sigterm, on_signal, SIGTERM);
 	return rc ? rc : uv_signal_start(&br->sigint, on_signal, SIGINT);
 }

@@ -122,6 +122,8 @@ int bridge_stats_into(const struct bridge *br, json_t *obj)
 		rc |= json_object_set_new(obj, "tcp", tcp_leg_stats_json(br));
 	if (br->relay_leg.relay.port)
 		rc |= json_object_set_new(obj, "relay_leg", relay_leg_stats_json(br));
+	if (br->pmtu_on)
+		rc |= json_object_set_new(obj, "pmtu", pmtu_stats_json(br));
 	rc |= json_object_set_new(obj, "wan",
 				  json_pack("{s:I, s:I, s:I}",
 					    "unknown_session", (json_int_t)br->wan_unknown_session,

@@ -210,7 +210,7 @@ void bind_handle(void *ctx, json_int_t id, const json_t *msg)
 	/* The TCP leg's sockets too: the allowlist grants no new socket (tcp_leg.c). */
 	if (tcp_leg_prepare(br) != 0)
 		log_warn("no TCP sockets for the relay's fallback: this call cannot use it");
-	if (wan_rx_prepare(br) != 0) {
+	if (pmtu_prepare(br) != 0 || wan_rx_prepare(br) != 0) {
 		control_reply_error(br, id, 0, WIRE(BIND_FAILED), "cannot prepare the WAN socket");
 		bridge_end(br, WIRE(ERROR), "cannot prepare the WAN socket", EXIT_FAILURE_GENERIC, false);
 		return;

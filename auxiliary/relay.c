@@ -150,8 +150,10 @@ static void wan_datagram(struct bridge *br, const uint8_t *data, size_t n,
 	}
 	rc = channel_open(l->ch, data, n, from, now, &m);
 	if (rc != 1) {
-		if (rc == CHANNEL_OPEN_PROBE)
+		if (rc == CHANNEL_OPEN_PROBE) {
 			path_on_probe(br, l, &m, from, now);
+			pmtu_probe_received(br, l, &m, from, now);
+		}
 		return;
 	}
 	if (br->tun_mode)

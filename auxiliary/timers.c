@@ -4,7 +4,8 @@
  * the peer was never reached, path.c), and tells the parent when a channel's
  * key is half spent (external rekeying). idle_timer ends the call when no data
  * has crossed either way for idle_timeout_ms; it is re-armed lazily from last_data_ms, so
- * the fast path only stores a time stamp. */
+ * the fast path only stores a time stamp. Path MTU discovery runs a timer of its own
+ * (pmtu.c), started and stopped with these. */
 #include <stdio.h>
 
 #include "auxiliary.h"
@@ -74,7 +75,7 @@ int timers_start(struct bridge *br)
 
 	if (rc == 0 && br->idle_timeout_ms)
 		rc = uv_timer_start(&br->idle_timer, on_idle_check, br->idle_timeout_ms, 0);
-	return rc;
+	return rc ? rc : pmtu_start(br);
 }
 
 void timers_kick(struct bridge *br)
@@ -96,4 +97,5 @@ void timers_stop(struct bridge *br)
 {
 	uv_timer_stop(&br->tick_timer);
 	uv_timer_stop(&br->idle_timer);
+	pmtu_stop(br);
 }

@@ -8,7 +8,10 @@
  * gateway). Everything else is dropped and counted. The gateways' kernels are the routers
  * on both ends: they decrement TTL and send "time exceeded" (so traceroute shows both
  * gateways) and "fragmentation needed" for packets over the interface's MTU. Should a
- * packet over the MTU reach us anyway, we answer a DF one the same way.
+ * packet over the MTU reach us anyway, we answer a DF one the same way. Once path MTU
+ * discovery (pmtu.c) has found a path smaller than the interface's MTU allows, that
+ * smaller size is the limit we answer against, and TCP SYNs from the LAN get their MSS
+ * clamped to it, so that hosts learn the path's MTU without a black hole.
  *
  * With offloads on, a read may be a TCP super-segment, cut here into packets (tso.h), and
  * consecutive segments of one flow from the peer are coalesced into one write. IPv6
@@ -28,6 +31,7 @@
 #include "frame.h"
 #include "ipv4.h"
 #include "ipv6.h"
+#include "mss.h"
 #include "tso.h"
 
 _Static_assert(AUX_TUN_MAX_MTU == CHANNEL_MAX_MSG - FRAME_OVERHEAD,
@@ -112,7 +116,7 @@ static void too_big(struct aux_tun *t, const uint8_t *pkt, size_t len,
 	if (!(ip->frag & IPV4_FLAG_DF))
 		return;
 	n = icmp_build_error(icmp, sizeof icmp, pkt, len, ip, t->gateway, ICMP_DEST_UNREACH,
-			     ICMP_CODE_FRAG_NEEDED, (uint16_t)t->mtu);
+			     ICMP_CODE_FRAG_NEEDED, (uint16_t)t->limit);
 	if (n) {
 		write_tun(t, icmp, n);
 		t->icmp_sent++;
@@ -131,7 +135,7 @@ static void too_big6(struct aux_tun *t, const uint8_t *pkt, size_t len,
 	if (!t->has_gateway6)
 		return;
 	n = icmpv6_build_error(icmp, sizeof icmp, pkt, len, ip, t->gateway6,
-			       ICMPV6_PACKET_TOO_BIG, 0, t->mtu);
+			       ICMPV6_PACKET_TOO_BIG, 0, t->limit6);
 	if (n) {
 		write_tun(t, icmp, n);
 		t->icmp_sent++;
@@ -199,7 +203,7 @@ static bool link_scoped6(const struct ipv6_info *ip)
 	       (ip->dst[0] == 0xff && (ip->dst[1] & 0x0f) <= 2);
 }
 
-static void from_lan6(struct bridge *br, const uint8_t *pkt, size_t len, uint64_t now)
+static void from_lan6(struct bridge *br, uint8_t *pkt, size_t len, uint64_t now)
 {
 	struct aux_tun *t = &br->tun;
 	struct ipv6_info ip;
@@ -220,15 +224,21 @@ static void from_lan6(struct bridge *br, const uint8_t *pkt, size_t len, uint64_
 		t->unauthorised_from_lan++;
 		return;
 	}
-	if (ip.total_len > t->mtu) {
+	if (ip.total_len > t->limit6) {
 		too_big6(t, pkt, ip.total_len, &ip);
 		return;
 	}
+	/* TCP right after the fixed header: a SYN's MSS fits the path. */
+	if (t->mss6 && ip.proto == TCP_PROTO && pkt[6] == TCP_PROTO &&
+	    mss_is_syn(pkt, ip.total_len, IPV6_HEADER_LEN) &&
+	    mss_clamp(pkt, ip.total_len, IPV6_HEADER_LEN, t->mss6))
+		t->mss_clamped++;
 	carry(br, pkt, ip.total_len, now);
 }
 
-/* One packet the kernel routed into the interface. */
-static void from_lan(struct bridge *br, const uint8_t *pkt, size_t len, uint64_t now)
+/* One packet the kernel routed into the interface (in a buffer of ours: a SYN's MSS may
+ * be rewritten in place). */
+static void from_lan(struct bridge *br, uint8_t *pkt, size_t len, uint64_t now)
 {
 	struct aux_tun *t = &br->tun;
 	struct ipv4_info ip;
@@ -246,11 +256,14 @@ static void from_lan(struct bridge *br, const uint8_t *pkt, size_t len, uint64_t
 		return;
 	}
 	len = ip.total_len;
-	if (len > t->mtu) {
+	if (len > t->limit) {
 		too_big(t, pkt, len, &ip);
 		if (ip.frag & IPV4_FLAG_DF)
 			return;
 	}
+	if (t->mss4 && ip.proto == TCP_PROTO && (ip.frag & 0x1fff) == 0 &&
+	    mss_is_syn(pkt, len, ip.header_len) && mss_clamp(pkt, len, ip.header_len, t->mss4))
+		t->mss_clamped++;
 	carry(br, pkt, len, now);
 }
 
@@ -263,7 +276,8 @@ static int emit_segment(void *ctx, const uint8_t *pkt, size_t len)
 {
 	struct lan_emit *e = ctx;
 
-	from_lan(e->br, pkt, len, e->now);
+	/* pkt lies in tun_rx or tun_seg, both ours. */
+	from_lan(e->br, (uint8_t *)(uintptr_t)pkt, len, e->now);
 	return 0;
 }
 
@@ -376,10 +390,26 @@ void tun_deliver(struct bridge *br, const struct channel_msg *m, uint64_t now)
 	write_from_peer(br, m->data, ip.total_len, now);
 }
 
+void tun_set_path_limit(struct bridge *br, unsigned limit, bool clamp)
+{
+	struct aux_tun *t = &br->tun;
+
+	t->limit = limit < t->mtu ? limit : t->mtu;
+	/* IPv6 hosts take no MTU below 1280: smaller paths carry their packets in several
+	 * frames instead. */
+	t->limit6 = t->limit >= IPV6_MIN_MTU || t->mtu < IPV6_MIN_MTU ? t->limit
+		    : IPV6_MIN_MTU;
+	t->mss4 = clamp && t->limit > MSS_IPV4_OVERHEAD ? (uint16_t)(t->limit - MSS_IPV4_OVERHEAD)
+							 : 0;
+	t->mss6 = clamp && t->limit6 > MSS_IPV6_OVERHEAD ? (uint16_t)(t->limit6 - MSS_IPV6_OVERHEAD)
+							  : 0;
+}
+
 int tun_relay_start(struct bridge *br)
 {
 	int rc = uv_poll_init(br->loop, &br->tun.poll, br->tun.fd);
 
+	tun_set_path_limit(br, br->tun.mtu, false);
 	tso_coalesce_init(&coalesce, coalesce_buf);
 	if (rc)
 		return rc;
@@ -392,7 +422,7 @@ json_t *tun_stats_json(const struct bridge *br)
 {
 	const struct aux_tun *t = &br->tun;
 
-	return json_pack("{s:s, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+	json_t *j = json_pack("{s:s, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 			 "interface", t->name, "mtu", (int)t->mtu,
 			 "packets_from_lan", (json_int_t)t->packets_from_lan,
 			 "bytes_from_lan", (json_int_t)t->bytes_from_lan,
@@ -406,6 +436,12 @@ json_t *tun_stats_json(const struct bridge *br)
 			 "too_big", (json_int_t)t->too_big,
 			 "icmp_sent", (json_int_t)t->icmp_sent,
 			 "errors", (json_int_t)t->errors);
+
+	if (j) {
+		json_object_set_new(j, "path_mtu", json_integer(t->limit));
+		json_object_set_new(j, "mss_clamped", json_integer((json_int_t)t->mss_clamped));
+	}
+	return j;
 }
 
 void tun_close(struct bridge *br)
