@@ -101,7 +101,7 @@ static unsigned tunnel_limit(const struct bridge *br)
 }
 
 /* The channels' datagram size, and the tunnel's MTU, follow the search. */
-static void apply(struct bridge *br)
+static void follow_path(struct bridge *br)
 {
 	unsigned plpmtu = pmtud_plpmtu(&br->pmtud);
 	char call[ID_STRLEN];
@@ -152,7 +152,7 @@ static void on_pmtu_tick(uv_timer_t *t)
 	/* A refused size gives way to the next at once: a few rounds at most. */
 	for (int round = 0; round < 4 && pmtud_tick(&br->pmtud, now, &pr, &next); round++)
 		send_probe(br, &pr, now);
-	apply(br);
+	follow_path(br);
 	uv_timer_start(t, on_pmtu_tick, next > now ? next - now : 1, 0);
 }
 

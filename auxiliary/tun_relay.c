@@ -105,7 +105,12 @@ static void write_tun(struct aux_tun *t, const uint8_t *pkt, size_t len)
 	write_tun_hdr(t, NULL, pkt, len);
 }
 
-/* Answers a DF packet over the tunnel MTU as a router would. */
+/* Answers a DF packet over the tunnel MTU as a router would. The error comes from the
+ * address the packet was for, as if the far end of the tunnel had sent it: written into
+ * the interface, an error from one of the gateway's own addresses would be dropped by
+ * its kernel as a martian (a local source arriving from outside), while the packet's
+ * destination lies behind the tunnel for every reverse-path filter. Hosts take "too
+ * big" from any source: they match it by the header it quotes. */
 static void too_big(struct aux_tun *t, const uint8_t *pkt, size_t len,
 		    const struct ipv4_info *ip)
 {
@@ -115,7 +120,7 @@ static void too_big(struct aux_tun *t, const uint8_t *pkt, size_t len,
 	t->too_big++;
 	if (!(ip->frag & IPV4_FLAG_DF))
 		return;
-	n = icmp_build_error(icmp, sizeof icmp, pkt, len, ip, t->gateway, ICMP_DEST_UNREACH,
+	n = icmp_build_error(icmp, sizeof icmp, pkt, len, ip, ip->dst, ICMP_DEST_UNREACH,
 			     ICMP_CODE_FRAG_NEEDED, (uint16_t)t->limit);
 	if (n) {
 		write_tun(t, icmp, n);
@@ -124,18 +129,23 @@ static void too_big(struct aux_tun *t, const uint8_t *pkt, size_t len,
 }
 
 /* IPv6 routers never fragment: a packet over the tunnel MTU is answered with "packet
- * too big" (from our IPv6 LAN address: without one, nothing can be answered). */
+ * too big", from the packet's destination as for IPv4 (to a multicast destination, from
+ * our IPv6 LAN address: without one, nothing can be answered). */
 static void too_big6(struct aux_tun *t, const uint8_t *pkt, size_t len,
 		     const struct ipv6_info *ip)
 {
 	uint8_t icmp[ICMPV6_ERROR_MAX];
+	const uint8_t *src = ip->dst;
 	size_t n;
 
 	t->too_big++;
-	if (!t->has_gateway6)
-		return;
-	n = icmpv6_build_error(icmp, sizeof icmp, pkt, len, ip, t->gateway6,
-			       ICMPV6_PACKET_TOO_BIG, 0, t->limit6);
+	if (ip->dst[0] == 0xff) {
+		if (!t->has_gateway6)
+			return;
+		src = t->gateway6;
+	}
+	n = icmpv6_build_error(icmp, sizeof icmp, pkt, len, ip, src, ICMPV6_PACKET_TOO_BIG, 0,
+			       t->limit6);
 	if (n) {
 		write_tun(t, icmp, n);
 		t->icmp_sent++;
@@ -440,6 +450,12 @@ json_t *tun_stats_json(const struct bridge *br)
 	if (j) {
 		json_object_set_new(j, "path_mtu", json_integer(t->limit));
 		json_object_set_new(j, "mss_clamped", json_integer((json_int_t)t->mss_clamped));
+	}
+	/* The path under the tunnel, for the call's counters (the whole search: "pmtu"). */
+	if (j && br->pmtu_on) {
+		json_object_set_new(j, "plpmtu", json_integer(pmtud_plpmtu(&br->pmtud)));
+		json_object_set_new(j, "pmtu_state",
+				    json_string(pmtud_state_name(pmtud_state(&br->pmtud))));
 	}
 	return j;
 }
