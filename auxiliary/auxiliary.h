@@ -302,6 +302,7 @@ struct bridge {
 	unsigned wan_link_mtu;       /* the WAN interface's MTU, 0 if unknown */
 	unsigned wan_link_mtu6;      /* the same for wan6 */
 	struct pmtud pmtud;          /* path MTU discovery of the path to the peer */
+	struct ip_endpoint pmtu_peer;  /* ... which leads there */
 	bool pmtu_on;
 	unsigned pmtu_applied;       /* the size last logged */
 	enum pmtud_state pmtu_state_logged;
@@ -436,8 +437,9 @@ void tun_release(struct bridge *br);
 /* pmtu.c: path MTU discovery. prepare at bind (privileged): the WAN socket's DF bit
  * without the kernel's PMTU cache, and the WAN interface's MTU. start with the relay:
  * probes the path, sets the channels' datagram size and the tunnel's MTU. A probe from
- * the peer (channel_open said CHANNEL_OPEN_PROBE): a request is answered, a reply to our
- * probes confirms a size. */
+ * the peer (channel_open said CHANNEL_OPEN_PROBE) with an id of path MTU discovery's
+ * (top bit set): a request is answered, a reply confirms a size; others are left to
+ * the path logic. */
 int pmtu_prepare(struct bridge *br);
 int pmtu_start(struct bridge *br);
 void pmtu_stop(struct bridge *br);

@@ -7,8 +7,10 @@
  * complete, a network call's tunnel MTU follows it too: the TUN relay answers larger DF
  * packets with ICMP "too big" at that size, and clamps the MSS of TCP SYNs to fit.
  *
- * Probe ids with the top bit set are this file's; the path logic's probes use the
- * others. Until the path logic answers probes, requests are answered here. */
+ * Probe ids with the top bit set are this file's, requests and replies alike; the path
+ * logic's probes use the others. The search follows the path: when frames go to
+ * another endpoint (the path logic chose another candidate, or the peer roamed), it
+ * starts again from the base size. */
 #include <errno.h>
 #include <ifaddrs.h>
 #include <net/if.h>
@@ -139,6 +141,11 @@ static void send_probe(struct bridge *br, const struct pmtud_probe *pr, uint64_t
 		br->wan_errors++;
 }
 
+static bool same_endpoint(const struct ip_endpoint *a, const struct ip_endpoint *b)
+{
+	return a->port == b->port && ip_addr_equal(&a->addr, &b->addr);
+}
+
 static void on_pmtu_tick(uv_timer_t *t)
 {
 	struct bridge *br = t->data;
@@ -147,6 +154,10 @@ static void on_pmtu_tick(uv_timer_t *t)
 
 	if (br->state != AUX_RUNNING)
 		return;
+	if (!same_endpoint(channel_peer(br->lan[0].ch), &br->pmtu_peer)) {
+		br->pmtu_peer = *channel_peer(br->lan[0].ch);
+		pmtud_restart(&br->pmtud, now);
+	}
 	if (br->last_data_ms + PMTUD_DEFAULT_CONFIRM_MS > now)
 		pmtud_note_traffic(&br->pmtud, br->last_data_ms);
 	/* A refused size gives way to the next at once: a few rounds at most. */
@@ -172,6 +183,7 @@ int pmtu_start(struct bridge *br)
 	};
 
 	pmtud_init(&br->pmtud, &pp, uv_now(br->loop));
+	br->pmtu_peer = *channel_peer(ch);
 	br->pmtu_on = true;
 	return uv_timer_start(&br->pmtu_timer, on_pmtu_tick, 0, 0);
 }
@@ -198,11 +210,13 @@ static void answer_request(struct bridge *br, struct aux_lan *l, const struct ch
 void pmtu_probe_received(struct bridge *br, struct aux_lan *l, const struct channel_msg *m,
 			 const struct ip_endpoint *from, uint64_t now)
 {
+	if (!(m->probe.id & PMTU_ID_FLAG))
+		return;  /* the path logic's */
 	if (m->probe.kind == FRAME_PROBE_REQUEST) {
 		answer_request(br, l, m, from, now);
 		return;
 	}
-	if (!br->pmtu_on || !(m->probe.id & PMTU_ID_FLAG) || l != &br->lan[0])
+	if (!br->pmtu_on || l != &br->lan[0])
 		return;
 	if (pmtud_ack(&br->pmtud, m->probe.id & ~PMTU_ID_FLAG, m->probe.size, now))
 		uv_timer_start(&br->pmtu_timer, on_pmtu_tick, 0, 0);  /* the next size now */
