@@ -136,12 +136,21 @@ static void begin_size(struct pmtud *p, unsigned size, bool confirming)
 	p->attempts = 0;
 }
 
+/* How long a probe is waited for: the configured time, or twice the round trip seen. */
+static uint64_t probe_timeout(const struct pmtud *p)
+{
+	uint64_t twice_rtt = 2 * p->srtt_ms;
+
+	return twice_rtt > p->params.probe_timeout_ms ? twice_rtt : p->params.probe_timeout_ms;
+}
+
 static void send_attempt(struct pmtud *p, uint64_t now_ms, struct pmtud_probe *probe)
 {
 	probe->id = p->next_id++;
 	probe->size = p->probe_size;
+	p->sent_ms[p->attempts] = now_ms;
 	p->attempts++;
-	p->deadline_ms = now_ms + p->params.probe_timeout_ms;
+	p->deadline_ms = now_ms + probe_timeout(p);
 	p->stats.probes_sent++;
 }
 
@@ -186,11 +195,15 @@ static bool outstanding_id(const struct pmtud *p, uint32_t id)
 
 bool pmtud_ack(struct pmtud *p, uint32_t id, unsigned size, uint64_t now_ms)
 {
+	uint64_t rtt;
+
 	if (!outstanding_id(p, id) || size != p->probe_size) {
 		p->stats.stale_acks++;
 		return false;
 	}
 	p->stats.probes_acked++;
+	rtt = now_ms > p->sent_ms[id - p->first_id] ? now_ms - p->sent_ms[id - p->first_id] : 0;
+	p->srtt_ms = p->srtt_ms ? (7 * p->srtt_ms + rtt) / 8 : rtt;
 	p->outstanding = false;
 	p->confirmed_ms = now_ms;
 	if (p->confirming) {
@@ -350,6 +363,7 @@ json_t *pmtud_status_json(const struct pmtud *p)
 		json_object_set_new(j, "raises", json_integer((json_int_t)s->raises));
 		json_object_set_new(j, "sizes_lost", json_integer((json_int_t)s->sizes_lost));
 		json_object_set_new(j, "stale_acks", json_integer((json_int_t)s->stale_acks));
+		json_object_set_new(j, "rtt_ms", json_integer((json_int_t)p->srtt_ms));
 	}
 	return j;
 }

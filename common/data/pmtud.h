@@ -21,7 +21,9 @@
  *              link); should the minimum fail too, it stays in use and is probed again
  *              every error_retry_ms
  * A size counts as lost after PMTUD_MAX_PROBES probes of it went unanswered, each for
- * probe_timeout_ms, or at once when the local interface refuses it (EMSGSIZE).
+ * probe_timeout_ms (or twice the smoothed round trip of the answers so far, if longer:
+ * a satellite path), or at once when the local interface refuses it (EMSGSIZE). An
+ * answer to any probe of the size being tried confirms it, however late.
  *
  * Pure: no I/O and no clock. The owner calls pmtud_tick() (it says when to call again)
  * and sends each probe it asks for, feeds answers in with pmtud_ack(), and reads
@@ -99,7 +101,9 @@ struct pmtud {
 	uint32_t first_id;            /* ids first_id .. next_id - 1 are of probe_size */
 	uint32_t next_id;
 	unsigned attempts;            /* probes of probe_size sent */
+	uint64_t sent_ms[PMTUD_MAX_PROBES];  /* when each went */
 	uint64_t deadline_ms;         /* the last one is lost after this */
+	uint64_t srtt_ms;             /* smoothed round trip of the answers, 0 before any */
 
 	uint64_t next_probe_ms;       /* when the next size is tried (search, retry) */
 	uint64_t complete_ms;         /* when the search completed: raise_ms counts from it */

@@ -267,6 +267,34 @@ static void answer_to_an_earlier_attempt_counts(void **state)
 	assert_false(pmtud_ack(&s.p, second.id, second.size, s.now + 6));
 }
 
+/* A satellite path: answers take longer than the probe time-out. The first size is
+ * confirmed by its first probe's late answer (while the second is out), and from then on
+ * probes are waited for twice the round trip. */
+static void long_round_trip(void **state)
+{
+	struct sim s;
+	struct pmtud_probe first, second, pr;
+	uint64_t next;
+
+	sim_init(&s, false, 1500, v4(1500));
+	assert_true(pmtud_tick(&s.p, s.now, &first, &next));
+	s.now += PMTUD_DEFAULT_PROBE_TIMEOUT_MS;
+	assert_true(pmtud_tick(&s.p, s.now, &second, &next));
+	s.now += 500;
+	assert_true(pmtud_ack(&s.p, first.id, first.size, s.now));  /* 1500 ms late */
+	assert_int_equal(s.p.srtt_ms, 1500);
+	assert_int_equal(pmtud_state(&s.p), PMTUD_SEARCHING);
+	assert_true(pmtud_tick(&s.p, s.now, &pr, &next));
+	assert_int_equal(pr.size, 1472);
+	assert_int_equal(next, s.now + 3000);
+	/* Nothing is sent again before that. */
+	assert_false(pmtud_tick(&s.p, s.now + 2999, &pr, &next));
+	assert_true(pmtud_ack(&s.p, pr.id, pr.size, s.now + 1500));
+	assert_true(pmtud_settled(&s.p));
+	assert_int_equal(pmtud_plpmtu(&s.p), 1472);
+	assert_int_equal(s.p.stats.probes_timed_out, 1);
+}
+
 static void wrong_answers_do_not_count(void **state)
 {
 	struct sim s;
@@ -467,6 +495,7 @@ int main(void)
 		cmocka_unit_test(link_below_minimum_keeps_minimum_and_retries),
 		cmocka_unit_test(probes_retried_max_probes_times),
 		cmocka_unit_test(answer_to_an_earlier_attempt_counts),
+		cmocka_unit_test(long_round_trip),
 		cmocka_unit_test(wrong_answers_do_not_count),
 		cmocka_unit_test(black_hole_mid_call),
 		cmocka_unit_test(black_hole_below_base_mid_call),
