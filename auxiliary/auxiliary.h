@@ -303,6 +303,7 @@ struct bridge {
 	unsigned wan_link_mtu6;      /* the same for wan6 */
 	struct pmtud pmtud;          /* path MTU discovery of the path to the peer */
 	struct ip_endpoint pmtu_peer;  /* ... which leads there */
+	unsigned pmtu_ceiling;       /* the channels' datagram size from "start" */
 	bool pmtu_on;
 	unsigned pmtu_applied;       /* the size last logged */
 	enum pmtud_state pmtu_state_logged;

@@ -141,6 +141,8 @@ static void send_probe(struct bridge *br, const struct pmtud_probe *pr, uint64_t
 		br->wan_errors++;
 }
 
+static void setup(struct bridge *br, uint64_t now);
+
 static bool same_endpoint(const struct ip_endpoint *a, const struct ip_endpoint *b)
 {
 	return a->port == b->port && ip_addr_equal(&a->addr, &b->addr);
@@ -154,7 +156,9 @@ static void on_pmtu_tick(uv_timer_t *t)
 
 	if (br->state != AUX_RUNNING)
 		return;
-	if (!same_endpoint(channel_peer(br->lan[0].ch), &br->pmtu_peer)) {
+	if (channel_peer(br->lan[0].ch)->addr.family != br->pmtu_peer.addr.family) {
+		setup(br, now);  /* another family: other headers, another socket */
+	} else if (!same_endpoint(channel_peer(br->lan[0].ch), &br->pmtu_peer)) {
 		br->pmtu_peer = *channel_peer(br->lan[0].ch);
 		pmtud_restart(&br->pmtud, now);
 	}
@@ -167,10 +171,11 @@ static void on_pmtu_tick(uv_timer_t *t)
 	uv_timer_start(t, on_pmtu_tick, next > now ? next - now : 1, 0);
 }
 
-int pmtu_start(struct bridge *br)
+/* A search for the path to the channel's peer, with that family's headers and link. */
+static void setup(struct bridge *br, uint64_t now)
 {
-	const struct channel *ch = br->lan[0].ch;
-	bool ipv6 = channel_peer(ch)->addr.family == AF_INET6;
+	const struct ip_endpoint *peer = channel_peer(br->lan[0].ch);
+	bool ipv6 = peer->addr.family == AF_INET6;
 	/* The socket of the peer's family (a dual-stack wan has one per family). */
 	unsigned link = ipv6 && br->has_wan6 ? br->wan_link_mtu6 : br->wan_link_mtu;
 	struct pmtud_params pp = {
@@ -178,12 +183,18 @@ int pmtu_start(struct bridge *br)
 		/* Unknown (a wildcard address): the interface refuses what it cannot send. */
 		.link_mtu = link ? link : 65535,
 		/* The operator's path_mtu stays the ceiling. */
-		.max_plpmtu = (unsigned)channel_mtu(ch),
+		.max_plpmtu = br->pmtu_ceiling,
 		.probe_timeout_ms = PMTU_PROBE_TIMEOUT_MS,
 	};
 
-	pmtud_init(&br->pmtud, &pp, uv_now(br->loop));
-	br->pmtu_peer = *channel_peer(ch);
+	pmtud_init(&br->pmtud, &pp, now);
+	br->pmtu_peer = *peer;
+}
+
+int pmtu_start(struct bridge *br)
+{
+	br->pmtu_ceiling = (unsigned)channel_mtu(br->lan[0].ch);
+	setup(br, uv_now(br->loop));
 	br->pmtu_on = true;
 	return uv_timer_start(&br->pmtu_timer, on_pmtu_tick, 0, 0);
 }
