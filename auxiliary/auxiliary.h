@@ -214,6 +214,7 @@ struct aux_path {
 	unsigned learned;
 	char reason[AUX_PATH_REASON_MAX + 1];  /* of the last notice */
 	uint64_t rounds, reprobes, relay_fallbacks, switches, losses;
+	uint64_t roams;              /* the path followed the peer's data to a new endpoint */
 	uint64_t requests_answered, unknown_replies;
 };
 

@@ -384,12 +384,49 @@ static void tick_probing(struct bridge *br, uint64_t now)
 	arm(br, p->interval_ms);
 }
 
+/* Data and keep-alives still roam (channel.c): when the peer's NAT rebinds mid-call, the
+ * first authenticated frame from its new mapping moves the channel, before any probe. The
+ * path follows, so that the secondary (and insel calls) say where frames go now. */
+static void follow_roaming(struct bridge *br)
+{
+	struct aux_path *p = &br->path;
+	struct path_candidate *was = current(br);
+	const struct ip_endpoint *now_at;
+	char what[IP_STRLEN + 32], why[AUX_PATH_REASON_MAX];
+	int i;
+
+	if (!was || was->tcp || br->n_lan == 0 || !br->lan[0].ch)
+		return;
+	now_at = channel_peer(br->lan[0].ch);
+	if (ip_endpoint_equal(now_at, &was->ep))
+		return;
+	i = find_candidate(p, now_at);
+	if (i < 0) {
+		if (p->ncand >= PATH_MAX_CANDIDATES)
+			return;
+		i = (int)p->ncand++;
+		memset(&p->cand[i], 0, sizeof p->cand[i]);
+		p->cand[i].ep = *now_at;
+		p->cand[i].learned = true;
+	}
+	describe(&p->cand[i], what, sizeof what);
+	snprintf(why, sizeof why, "the peer's frames now come from %s (its NAT mapping "
+		 "changed)", what);
+	p->cand[i].rtt_ms = was->rtt_ms;
+	p->roams++;
+	use_candidate(br, (size_t)i);
+	notify(br, AUX_PATH_CHANGED, why);
+}
+
 static void tick_up(struct bridge *br, uint64_t now)
 {
 	struct aux_path *p = &br->path;
 	uint64_t silent = elapsed_ms(now, last_heard_ms(br));
 	uint64_t limit = PATH_MISSED_KEEPALIVES * p->keepalive_ms;
-	const struct path_candidate *c = current(br);
+	const struct path_candidate *c;
+
+	follow_roaming(br);
+	c = current(br);
 
 	if (silent >= limit) {
 		p->reprobes++;
@@ -601,7 +638,7 @@ json_t *path_stats_json(const struct bridge *br)
 
 	for (size_t i = 0; i < p->ncand && cands; i++)
 		json_array_append_new(cands, candidate_json(&p->cand[i]));
-	j = json_pack("{s:s, s:s?, s:s?, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o?}",
+	j = json_pack("{s:s, s:s?, s:s?, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o?}",
 		      "state", phase_names[p->phase],
 		      "kind", c ? aux_path_kind(c->relayed, c->tcp) : NULL,
 		      "remote", c ? ip_endpoint_format(c->tcp ? &c->shown : &c->ep, ep, sizeof ep)
@@ -609,7 +646,8 @@ json_t *path_stats_json(const struct bridge *br)
 		      "reason", p->reason,
 		      "rounds", (json_int_t)p->rounds, "reprobes", (json_int_t)p->reprobes,
 		      "relay_fallbacks", (json_int_t)p->relay_fallbacks,
-		      "switches", (json_int_t)p->switches, "lost", (json_int_t)p->losses,
+		      "switches", (json_int_t)p->switches, "roams", (json_int_t)p->roams,
+		      "lost", (json_int_t)p->losses,
 		      "requests_answered", (json_int_t)p->requests_answered,
 		      "unknown_replies", (json_int_t)p->unknown_replies,
 		      "candidates", cands);

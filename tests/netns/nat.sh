@@ -142,6 +142,9 @@ check "the call went on through the rebinding: the gap (${gap:-none} ms) is at m
 	test -n "$gap" -a "${gap:-99999}" -le $((keepalive_ms * 6 / 5))
 check "and still carries datagrams intact both ways" \
 	in_ns a1 python3 "$UDP_TOOL" send 10.1.0.1 5004 --count 20 --size 600
+remote_b=$(path_of b "$call1" remote)
+check "bob's gateway shows the call's path at the new public port ($remote_b)" \
+	bash -c "grep -Eq '^198\.18\.1\.2:2[0-9]{4}\$' <<<'$remote_b'"
 # The router's own rule again for new mappings (the call keeps the one it has).
 NAT_EPOCH[a]=0
 nat_rules a
