@@ -7,8 +7,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
-#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -20,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cmd.h"
 #include "log.h"
 
 #define RELAY_CHILD_CONTROL_FD 3
@@ -36,21 +35,7 @@ static uint64_t now_ms(void)
 
 const char *relay_default_program(void)
 {
-	static char found[PATH_MAX];
-	char self[PATH_MAX], *dir;
-	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-	const char *const candidates[] = {"insel-relay", "../relay/insel-relay"};
-
-	if (n <= 0)
-		return "insel-relay";
-	self[n] = '\0';
-	dir = dirname(self);
-	for (size_t i = 0; i < sizeof candidates / sizeof candidates[0]; i++) {
-		snprintf(found, sizeof found, "%s/%s", dir, candidates[i]);
-		if (access(found, X_OK) == 0)
-			return found;
-	}
-	return "insel-relay";
+	return cmd_program_beside_self("insel-relay", "relay");
 }
 
 /* ---- in the relay's child, between fork and exec ---- */

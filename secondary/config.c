@@ -3,8 +3,6 @@
  * defaults and how they relate). */
 #include <errno.h>
 #include <grp.h>
-#include <libgen.h>
-#include <limits.h>
 #include <netdb.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -12,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cmd.h"
 #include "err.h"
 #include "secondary.h"
 #include "timeouts.h"
@@ -86,21 +85,7 @@ static const struct cfg_key secondary_schema[] = {
 /* The auxiliary installed beside this program, or in the build tree's auxiliary/. */
 static const char *default_aux_program(void)
 {
-	static char found[PATH_MAX];
-	char self[PATH_MAX], *dir;
-	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-	const char *const candidates[] = {"insel-auxiliary", "../auxiliary/insel-auxiliary"};
-
-	if (n <= 0)
-		return "insel-auxiliary";
-	self[n] = '\0';
-	dir = dirname(self);
-	for (size_t i = 0; i < sizeof candidates / sizeof candidates[0]; i++) {
-		snprintf(found, sizeof found, "%s/%s", dir, candidates[i]);
-		if (access(found, X_OK) == 0)
-			return found;
-	}
-	return "insel-auxiliary";
+	return cmd_program_beside_self("insel-auxiliary", "auxiliary");
 }
 
 static int fail(struct secondary_config *c, const char *path, const char *what)

@@ -1,8 +1,11 @@
 /* Subcommand dispatch (see cmd.h). */
 #include "cmd.h"
 
+#include <libgen.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "log.h"
 
@@ -49,4 +52,23 @@ int cmd_dispatch(const char *program, const char *summary, const struct command 
 	fprintf(stderr, "%s: unknown command '%s'; run '%s --help' for the list\n", program,
 		argv[i], program);
 	return EXIT_USAGE;
+}
+
+const char *cmd_program_beside_self(const char *name, const char *role_dir)
+{
+	static char found[PATH_MAX];
+	char self[PATH_MAX], *dir;
+	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+
+	if (n <= 0)
+		return name;
+	self[n] = '\0';
+	dir = dirname(self);
+	snprintf(found, sizeof found, "%s/%s", dir, name);
+	if (access(found, X_OK) == 0)
+		return found;
+	snprintf(found, sizeof found, "%s/../%s/%s", dir, role_dir, name);
+	if (access(found, X_OK) == 0)
+		return found;
+	return name;
 }

@@ -25,4 +25,9 @@ int cmd_dispatch(const char *program, const char *summary, const struct command 
 void cmd_usage(const char *program, const char *summary, const struct command *table,
 	       size_t n);
 
+/* A role's helper program (insel-auxiliary for a secondary, insel-relay for the
+ * principal): installed beside this executable, or in the build tree's ROLE/ folder next
+ * to this one's; else the bare name, for the PATH. The result is static storage. */
+const char *cmd_program_beside_self(const char *name, const char *role_dir);
+
 #endif
