@@ -295,6 +295,20 @@ static void learn(struct bridge *br, const struct ip_endpoint *from, uint64_t no
 		probe_one(br, i, now);
 }
 
+/* A request from a candidate we know while no path is proven yet: probe it back at once
+ * (a triggered check, as ICE does) instead of at the round's next tick, which may be a
+ * second away once the round has backed off; the two sides then come up about one round
+ * trip apart. Requests authenticate, so only the peer can trigger this, at its own pace. */
+static void triggered_check(struct bridge *br, const struct ip_endpoint *from, uint64_t now)
+{
+	struct aux_path *p = &br->path;
+	int i = find_candidate(p, from);
+
+	if (i >= 0 && !p->cand[i].answered &&
+	    (p->phase == PATH_PROBING || p->phase == PATH_REPROBING))
+		probe_one(br, (size_t)i, now);
+}
+
 void path_on_probe(struct bridge *br, struct aux_lan *l, const struct channel_msg *m,
 		   const struct ip_endpoint *from, uint64_t now)
 {
@@ -306,6 +320,7 @@ void path_on_probe(struct bridge *br, struct aux_lan *l, const struct channel_ms
 	}
 	br->path.requests_answered++;
 	reply_to(br, l, m, from, now);
+	triggered_check(br, from, now);
 	learn(br, from, now);
 }
 
