@@ -39,7 +39,7 @@ static const struct cfg_key schema[] = {
 	{"relay", "public", CFG_ENDPOINT, 0, 0, 0, NULL},
 	{"relay", "program", CFG_PATH, 0, 0, 0, NULL},
 	{"relay", "user", CFG_STRING, 0, 0, 0, "nobody"},
-	{"relay", "rate", CFG_INT, 0, 1000, 1LL << 40, "25000000"},
+	{"relay", "rate", CFG_INT, 0, 0, 1LL << 40, "0"},  /* 0: no limit */
 	{"relay", "per_secondary", CFG_INT, 0, 1, 100000, "256"},
 	{"relay", "max_allocations", CFG_INT, 0, 1, 1048576, "4096"},
 	{"relay", "expiry", CFG_DURATION, 0, 1000, 86400000, "60s"},

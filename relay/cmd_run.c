@@ -153,8 +153,8 @@ static int take_values(struct relay_options *o, const char *parent, const char *
 	o->has_listen = listen != NULL;
 	if (!fd == !listen)
 		return bad("one of --socket-fd and --listen is needed");
-	if (rate && number(rate, 1000, 1LL << 40, &v))
-		return bad("--rate: bytes per second, at least 1000");
+	if (rate && number(rate, 0, 1LL << 40, &v))
+		return bad("--rate: bytes per second per allocation, 0 for no limit");
 	o->limits.rate_bytes = rate ? (uint64_t)v : 0;
 	if (max && number(max, 1, 1 << 20, &v))
 		return bad("--max-allocations: a number from 1 to 1048576");
@@ -227,9 +227,13 @@ static int run(struct relay *r, const struct relay_options *o)
 		relay_end(r, EXIT_FAILURE_GENERIC, "start-up failed");
 	} else {
 		r->state = RELAY_NEW;
-		log_info("relaying on UDP port %u (at most %u allocations, %llu bytes/s each, "
-			 "expiry %llu ms)", r->port, r->table.limits.max_allocations,
-			 (unsigned long long)r->table.limits.rate_bytes,
+		char rate[48] = "no rate limit";
+
+		if (r->table.limits.rate_bytes)
+			snprintf(rate, sizeof rate, "%llu bytes/s each",
+				 (unsigned long long)r->table.limits.rate_bytes);
+		log_info("relaying on UDP port %u (at most %u allocations, %s, expiry %llu ms)",
+			 r->port, r->table.limits.max_allocations, rate,
 			 (unsigned long long)r->table.limits.expiry_ms);
 	}
 	uv_run(r->loop, UV_RUN_DEFAULT);

@@ -33,7 +33,7 @@ struct fwd_allocation {
 	uint64_t id;
 	uint8_t token[RELAY_TOKEN_LEN];
 	uint64_t refreshed_ms;        /* made, or a leg's last registration */
-	uint64_t rate_bytes, burst_bytes;
+	uint64_t rate_bytes, burst_bytes;  /* rate 0: no limit */
 	uint64_t tokens;              /* bytes it may forward now */
 	uint64_t tokens_ms;           /* when tokens was last topped up */
 	uint64_t rate_limited, wrong_source;
@@ -98,10 +98,6 @@ int fwd_init(struct fwd_table *t, const struct fwd_limits *limits)
 		t->limits.max_allocations = FWD_DEFAULT_MAX_ALLOCATIONS;
 	if (!t->limits.expiry_ms)
 		t->limits.expiry_ms = FWD_DEFAULT_EXPIRY_MS;
-	if (!t->limits.rate_bytes)
-		t->limits.rate_bytes = FWD_DEFAULT_RATE_BYTES;
-	if (!t->limits.burst_bytes)
-		t->limits.burst_bytes = FWD_DEFAULT_BURST_BYTES;
 	t->nbuckets = buckets_for(t->limits.max_allocations);
 	t->by_id = calloc(t->nbuckets, sizeof *t->by_id);
 	t->by_session = calloc(t->nbuckets, sizeof *t->by_session);
@@ -165,6 +161,19 @@ static void link_leg(struct fwd_table *t, struct fwd_allocation *a, uint8_t legn
 
 /* ---- allocations ---- */
 
+/* The bucket holds a second's worth of the rate unless told less: TCP sends in bursts
+ * (a GSO run of 64 frames, a window's worth after an idle spell) and a bucket that drops
+ * them costs it far more than their bytes. Never less than the largest frame. */
+static void set_rate(struct fwd_allocation *a, uint64_t rate, uint64_t burst, uint64_t now_ms)
+{
+	a->rate_bytes = rate;
+	a->burst_bytes = burst && burst < rate ? burst : rate;
+	if (rate && a->burst_bytes < FRAME_MAX_DATAGRAM)
+		a->burst_bytes = FRAME_MAX_DATAGRAM;
+	a->tokens = a->burst_bytes;
+	a->tokens_ms = now_ms;
+}
+
 int fwd_allocate(struct fwd_table *t, uint64_t id, const uint8_t token[RELAY_TOKEN_LEN],
 		 uint64_t rate_bytes, uint64_t now_ms)
 {
@@ -183,14 +192,7 @@ int fwd_allocate(struct fwd_table *t, uint64_t id, const uint8_t token[RELAY_TOK
 	a->id = id;
 	memcpy(a->token, token, RELAY_TOKEN_LEN);
 	a->refreshed_ms = now_ms;
-	a->rate_bytes = rate_bytes ? rate_bytes : t->limits.rate_bytes;
-	/* At most a second's worth at once, and never less than the largest frame. */
-	a->burst_bytes = t->limits.burst_bytes < a->rate_bytes ? t->limits.burst_bytes
-							       : a->rate_bytes;
-	if (a->burst_bytes < FRAME_MAX_DATAGRAM)
-		a->burst_bytes = FRAME_MAX_DATAGRAM;
-	a->tokens = a->burst_bytes;
-	a->tokens_ms = now_ms;
+	set_rate(a, rate_bytes ? rate_bytes : t->limits.rate_bytes, t->limits.burst_bytes, now_ms);
 	b = id_bucket(t, id);
 	a->next = t->by_id[b];
 	t->by_id[b] = a;
@@ -320,9 +322,11 @@ static bool endpoint_equal(const struct ip_endpoint *a, const struct ip_endpoint
 	return a->port == b->port && ip_addr_equal(&a->addr, &b->addr);
 }
 
-/* A token bucket in bytes, topped up by the time passed. */
+/* A token bucket in bytes, topped up by the time passed; no bucket without a rate. */
 static bool rate_allows(struct fwd_allocation *a, size_t len, uint64_t now_ms)
 {
+	if (!a->rate_bytes)
+		return true;
 	if (now_ms > a->tokens_ms) {
 		uint64_t elapsed = now_ms - a->tokens_ms;
 		uint64_t add = elapsed >= 1000 ? a->burst_bytes : a->rate_bytes * elapsed / 1000;

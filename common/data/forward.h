@@ -36,17 +36,23 @@ enum fwd_reason {
 	FWD_REASONS
 };
 
+/* The rate is the operator's cap on one call, not a shaper: a token bucket that drops
+ * (and counts) what goes over it. It is off unless asked for: a relayed trunk carries
+ * TCP, and TCP against a policer loses far more than the cap (a 25 MB/s cap with a 2 MB
+ * burst held a relayed trunk to 90 Mbit/s). What bounds a call without one is what
+ * bounds the relay: its socket buffers and its CPU, every drop counted. */
 struct fwd_limits {
 	uint32_t max_allocations;  /* live at once */
 	uint64_t expiry_ms;        /* an allocation no leg refreshed for this long goes */
-	uint64_t rate_bytes;       /* per allocation and second, both directions together */
-	uint64_t burst_bytes;      /* what it may send at once after a quiet spell */
+	uint64_t rate_bytes;       /* per allocation and second, both directions together;
+				    * 0: no limit */
+	uint64_t burst_bytes;      /* what it may send at once after a quiet spell; 0: one
+				    * second's worth of the rate */
 };
 
 #define FWD_DEFAULT_MAX_ALLOCATIONS 4096
 #define FWD_DEFAULT_EXPIRY_MS 60000
-#define FWD_DEFAULT_RATE_BYTES (25u * 1000 * 1000)  /* 200 Mbit/s */
-#define FWD_DEFAULT_BURST_BYTES (2u * 1000 * 1000)
+#define FWD_DEFAULT_RATE_BYTES 0  /* no limit */
 
 struct fwd_allocation;
 
@@ -87,11 +93,12 @@ struct fwd_verdict {
 	uint64_t allocation;   /* the allocation concerned, or 0 */
 };
 
-/* 0 or -ENOMEM. Limits of 0 take the defaults above. */
+/* 0 or -ENOMEM. Limits of 0 take the defaults above (for the rate: none). */
 int fwd_init(struct fwd_table *t, const struct fwd_limits *limits);
 void fwd_free_all(struct fwd_table *t);
 
-/* A new allocation, empty until its legs register. rate_bytes 0: the table's limit.
+/* A new allocation, empty until its legs register. rate_bytes 0: the table's limit
+ * (which may be none).
  * 0, INSEL_E_EXISTS (the id is taken), INSEL_E_LIMIT (max_allocations live),
  * INSEL_E_BAD_FIELD (id 0), -ENOMEM. */
 int fwd_allocate(struct fwd_table *t, uint64_t id, const uint8_t token[RELAY_TOKEN_LEN],

@@ -3,7 +3,8 @@
  * legs both ways by receiver session id; a third party's frames, a bad MAC, an old
  * counter, an unknown allocation or session are refused and counted; a leg moves with
  * an authenticated REGISTER (NAT rebinding); equal session ids in two allocations are
- * told apart by source; the rate limit; expiry; the allocation cap. */
+ * told apart by source; the rate limit (none by default, a second's burst, a rate of
+ * one allocation's own); expiry; the allocation cap. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -252,6 +253,86 @@ static void test_rate_limit(void **state)
 	fwd_free_all(&t);
 }
 
+/* Without a rate (the default) nothing is rate limited, however much at once. */
+static void test_no_rate_by_default(void **state)
+{
+	struct fwd_table t;
+	struct fwd_verdict v;
+	uint8_t f[1400];
+	unsigned passed = 0;
+
+	two_legs(&t, NULL);
+	assert_true(t.limits.rate_bytes == 0);
+	for (unsigned i = 0; i < 100000; i++)  /* 140 MB in one millisecond */
+		passed += input(&t, f, make_frame(f, sizeof f, 200), "198.18.1.1:1000", 10,
+				&v) == FWD_FORWARDED;
+	assert_int_equal(passed, 100000);
+	assert_true(t.reasons[FWD_RATE_LIMITED] == 0);
+	fwd_free_all(&t);
+}
+
+/* The burst is a second's worth of the rate unless the limits say less; a long quiet
+ * spell refills it to that and no further. */
+static void test_burst_is_a_second(void **state)
+{
+	struct fwd_limits lim = {.rate_bytes = 1000000};
+	struct fwd_table t;
+	struct fwd_verdict v;
+	uint8_t f[1000];
+	unsigned passed = 0;
+
+	two_legs(&t, &lim);
+	for (unsigned i = 0; i < 2000; i++)
+		passed += input(&t, f, make_frame(f, 1000, 200), "198.18.1.1:1000", 10, &v) ==
+			  FWD_FORWARDED;
+	assert_int_equal(passed, 1000);
+	/* 10 ms: 10000 bytes */
+	passed = 0;
+	for (unsigned i = 0; i < 100; i++)
+		passed += input(&t, f, make_frame(f, 1000, 200), "198.18.1.1:1000", 20, &v) ==
+			  FWD_FORWARDED;
+	assert_int_equal(passed, 10);
+	/* an hour later: a second's worth, no more */
+	passed = 0;
+	for (unsigned i = 0; i < 2000; i++)
+		passed += input(&t, f, make_frame(f, 1000, 200), "198.18.1.1:1000", 3600020, &v) ==
+			  FWD_FORWARDED;
+	assert_int_equal(passed, 1000);
+	fwd_free_all(&t);
+
+	/* a smaller burst asked for */
+	lim.burst_bytes = 100000;
+	two_legs(&t, &lim);
+	passed = 0;
+	for (unsigned i = 0; i < 2000; i++)
+		passed += input(&t, f, make_frame(f, 1000, 200), "198.18.1.1:1000", 10, &v) ==
+			  FWD_FORWARDED;
+	assert_int_equal(passed, 100);
+	fwd_free_all(&t);
+}
+
+/* A rate given to one allocation applies to it alone, over a table with none. */
+static void test_rate_of_an_allocation(void **state)
+{
+	struct fwd_table t;
+	struct fwd_verdict v;
+	uint8_t b[RELAY_REGISTER_MAX], f[1000];
+	unsigned passed = 0;
+
+	assert_int_equal(fwd_init(&t, NULL), 0);
+	assert_int_equal(fwd_allocate(&t, 7, token_a, 200000, 0), 0);
+	assert_int_equal(input(&t, b, make_register(b, 7, 0, 1, 100, token_a),
+			       "198.18.1.1:1000", 0, &v), FWD_REGISTERED);
+	assert_int_equal(input(&t, b, make_register(b, 7, 1, 1, 200, token_a),
+			       "198.18.2.2:2000", 0, &v), FWD_REGISTERED);
+	for (unsigned i = 0; i < 1000; i++)
+		passed += input(&t, f, make_frame(f, 1000, 200), "198.18.1.1:1000", 0, &v) ==
+			  FWD_FORWARDED;
+	assert_int_equal(passed, 200);
+	assert_true(t.reasons[FWD_RATE_LIMITED] == 800);
+	fwd_free_all(&t);
+}
+
 static void count_gone(void *ctx, uint64_t id)
 {
 	uint64_t *last = ctx;
@@ -319,6 +400,9 @@ int main(void)
 		cmocka_unit_test(test_rebinding),
 		cmocka_unit_test(test_shared_session_ids),
 		cmocka_unit_test(test_rate_limit),
+		cmocka_unit_test(test_no_rate_by_default),
+		cmocka_unit_test(test_burst_is_a_second),
+		cmocka_unit_test(test_rate_of_an_allocation),
 		cmocka_unit_test(test_expiry),
 		cmocka_unit_test(test_allocation_limits),
 	};
