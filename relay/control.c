@@ -150,7 +150,7 @@ json_t *relay_stats_json(const struct relay *r)
 	for (int i = 0; i < FWD_REASONS && reasons; i++)
 		json_object_set_new(reasons, fwd_reason_name((enum fwd_reason)i),
 				    json_integer((json_int_t)r->table.reasons[i]));
-	return json_pack("{s:i, s:I, s:I, s:I, s:o*, s:I, s:I, s:I, s:o*}",
+	return json_pack("{s:i, s:I, s:I, s:I, s:o*, s:I, s:I, s:I, s:I, s:I, s:o*}",
 			 "port", (int)r->port,
 			 "allocations", (json_int_t)r->table.count,
 			 "max_allocations", (json_int_t)r->table.limits.max_allocations,
@@ -158,6 +158,8 @@ json_t *relay_stats_json(const struct relay *r)
 			 "datagrams", reasons,
 			 "bytes_forwarded", (json_int_t)r->table.bytes_forwarded,
 			 "truncated", (json_int_t)r->truncated,
+			 "gro_messages", (json_int_t)r->gro_messages,
+			 "gso_refused", (json_int_t)r->gso_refused,
 			 "errors", (json_int_t)(r->rx_errors + r->tx_errors),
 			 "tcp", relay_tcp_stats_json(r));
 }

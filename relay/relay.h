@@ -58,6 +58,8 @@ struct relay {
 	struct fwd_table table;
 	struct relay_tcp *tcp;    /* NULL: no TCP fallback */
 	uint64_t rx_errors, tx_errors, truncated;
+	uint64_t gro_messages;    /* messages read that held a GRO run of datagrams */
+	uint64_t gso_refused;     /* GSO sends the kernel refused (then sent apart) */
 	int exit_code;
 };
 

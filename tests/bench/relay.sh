@@ -33,6 +33,17 @@ if [ -n "${RELAY_RATE:-}" ]; then
 fi
 insel_deploy || { echo "the deployment did not come up" >&2; exit 1; }
 declare -A RESULT  # RESULT[path,measure]
+# Which build: a sanitized or unoptimized one measures the sanitizer, not the relay.
+python3 - "$INSEL_BUILD/meson-info/intro-buildoptions.json" <<'PY'
+import json, sys
+try:
+    o = {x["name"]: x["value"] for x in json.load(open(sys.argv[1]))}
+    print(f"build: {o['buildtype']}, -O{o['optimization']}, sanitizers: {o['b_sanitize']}")
+    if o["b_sanitize"] not in ("none", []) or o["optimization"] in ("0", "g"):
+        print("WARNING: not a release build; the figures say little")
+except (OSError, KeyError, ValueError):
+    print("build: unknown")
+PY
 
 cpu_ticks() {  # cpu_ticks PID...: utime + stime of those processes, in clock ticks
 	local pid total=0

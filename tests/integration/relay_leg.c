@@ -6,11 +6,16 @@
  *       one REGISTER; exit 0 if an authenticated REGISTERED for it comes back within 1 s
  *   relay-leg scenario RELAY ALLOCATION TOKEN
  *       register both legs, forward both ways, refuse a third party's frames, a bad MAC,
- *       a replayed (old-counter) REGISTER, then the rate limit and a leg's move (NAT
- *       rebinding); prints ok/FAIL per check and exits with the number of failures
+ *       a replayed (old-counter) REGISTER, a leg's move (NAT rebinding), runs of frames
+ *       sent as one UDP GSO datagram (what an auxiliary sends; the relay reads them with
+ *       GRO and forwards them as GSO runs: each frame must arrive alone, whole, in
+ *       order, and a bad one among them must not take the others along), then the rate
+ *       limit; prints ok/FAIL per check and exits with the number of failures
  *
  * RELAY is 127.0.0.1:PORT, ALLOCATION 16 hex digits, TOKEN 32. */
 #include <errno.h>
+#include <linux/udp.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -138,6 +143,67 @@ static void rate_limit(struct ctx *c, int l0, int l1)
 	check(c, got >= 30 && got < 150, "a burst over the allocation's rate is cut");
 }
 
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103
+#endif
+#define RUN_MAX 16
+
+/* Sends n frames of `size` bytes (the last 100 shorter) as one UDP GSO datagram, the
+ * bad-th (if below n) for a session no leg registered; -1 if the kernel has no GSO. */
+static int send_run(const struct ctx *c, int fd, uint32_t session, unsigned n, size_t size,
+		    unsigned bad, uint8_t run[RUN_MAX][1500], size_t len[RUN_MAX])
+{
+	static uint64_t counter = 500000;
+	uint8_t all[RUN_MAX * 1500];
+	_Alignas(struct cmsghdr) uint8_t control[CMSG_SPACE(sizeof(uint16_t))] = {0};
+	uint16_t segment = (uint16_t)size;
+	struct sockaddr_storage ss;
+	struct iovec iov = {all, 0};
+	struct msghdr h = {.msg_name = &ss, .msg_namelen = ip_endpoint_to_sockaddr(&c->relay, &ss),
+			   .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control,
+			   .msg_controllen = sizeof control};
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&h);
+
+	for (unsigned i = 0; i < n; i++) {
+		len[i] = i == n - 1 ? size - 100 : size;
+		make_frame(run[i], len[i], i == bad ? 0x999 : session, ++counter);
+		memcpy(all + iov.iov_len, run[i], len[i]);
+		iov.iov_len += len[i];
+	}
+	cm->cmsg_level = IPPROTO_UDP;
+	cm->cmsg_type = UDP_SEGMENT;
+	cm->cmsg_len = CMSG_LEN(sizeof segment);
+	memcpy(CMSG_DATA(cm), &segment, sizeof segment);
+	return sendmsg(fd, &h, 0) == (ssize_t)iov.iov_len ? 0 : -1;
+}
+
+/* A GSO run from one leg: every good frame reaches the other, alone, whole and in order;
+ * nothing else does. */
+static void gso_run(struct ctx *c, int from, int to, uint32_t session, unsigned bad,
+		    const char *label)
+{
+	static uint8_t run[RUN_MAX][1500];
+	size_t len[RUN_MAX];
+	uint8_t in[70000];
+	unsigned n = 12, got = 0, expect = 0;
+	bool ok = true;
+	ssize_t k;
+
+	drain(to);
+	if (send_run(c, from, session, n, 1200, bad, run, len) != 0) {
+		printf("skip: %s (no UDP GSO here: %s)\n", label, strerror(errno));
+		return;
+	}
+	while ((k = receive(to, in, sizeof in, 300)) > 0) {
+		if (expect == bad)
+			expect++;
+		ok &= expect < n && k == (ssize_t)len[expect] && memcmp(in, run[expect], len[expect]) == 0;
+		expect++;
+		got++;
+	}
+	check(c, ok && got == (bad < n ? n - 1 : n), label);
+}
+
 static int scenario(struct ctx *c)
 {
 	uint8_t wrong[RELAY_TOKEN_LEN], b[RELAY_REGISTER_MAX];
@@ -166,6 +232,9 @@ static int scenario(struct ctx *c)
 	check(c, passes(c, l1, l0b, 0x100, 1000), "frames for leg 0 follow it");
 	check(c, !passes(c, l0, l1, 0x200, 300), "its old endpoint is no longer a leg");
 	check(c, passes(c, l0b, l1, 0x200, 1000), "its new one is");
+	gso_run(c, l0b, l1, 0x200, RUN_MAX, "a GSO run of 12 frames arrives as 12 datagrams, whole, in order");
+	gso_run(c, l1, l0b, 0x100, 5, "a bad frame in a run is dropped alone, the others pass");
+	usleep(600 * 1000);  /* the rate limit's bucket fills again */
 	rate_limit(c, l0b, l1);
 	return c->failures;
 }

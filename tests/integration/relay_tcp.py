@@ -7,7 +7,8 @@ Starts insel-relay with its control socket on fd 3, a UDP port and a TLS listene
 after a 2-byte length) register and exchange frames both ways through the one
 forwarding table; two TCP legs likewise; a TCP leg moves back to UDP with a new REGISTER;
 a third party over TCP is refused; a first record that is not a REGISTER, a zero-length
-record and a client that trusts another CA are all refused; the counters say so.
+record and a client that trusts another CA are all refused; runs of frames sent as one
+UDP GSO datagram come out frame by frame; the counters say so.
 
 usage: relay_tcp.py RELAY_PROGRAM CA_CRT CERT KEY FOREIGN_CA_CRT
 Prints ok/FAIL per check; exit status the number of failures (99: could not run).
@@ -148,6 +149,49 @@ class TcpLeg:
             return False
 
 
+def send_gso(leg, frames, segment):
+    """frames back to back in one UDP GSO datagram (what an auxiliary's batch sends)."""
+    leg.sock.sendmsg([b"".join(frames)], [(socket.IPPROTO_UDP, 103,  # UDP_SEGMENT
+                                            struct.pack("=H", segment))], 0, leg.relay)
+
+
+def gso_runs(ctl, relay, tcp_port):
+    """Runs of frames sent as one GSO datagram: the relay reads them with GRO and each
+    frame leaves alone, whole and in order, to a UDP leg (as a GSO send of its own) and to
+    a TCP leg (a record each); a bad frame among them is dropped alone."""
+    alloc, token = 0x0a0b0c0d0e0f1011, bytes(range(16, 32))
+    ctl.ask("allocate", allocation="%016x" % alloc, token=token.hex())
+    e, f = UdpLeg(relay), UdpLeg(relay)
+    e.send(register(alloc, token, 0, 1, [0x5151]))
+    f.send(register(alloc, token, 1, 1, [0x6161]))
+    check("two more UDP legs register", is_registered(e.recv() or b"", alloc, token, 1) and
+          is_registered(f.recv() or b"", alloc, token, 1))
+    run = [frame(0x6161, i, 1200) for i in range(11)] + [frame(0x6161, 11, 900)]
+    before = ctl.ask("stats")["gro_messages"]
+    try:
+        send_gso(e, run, 1200)
+    except OSError as err:
+        print("skip: no UDP GSO here (%s)" % err, flush=True)
+        return
+    got = [f.recv() for _ in range(12)]
+    check("UDP -> UDP: a GSO run of 12 frames leaves as 12 datagrams, whole, in order",
+          got == run and f.recv() is None)
+    check("counted: the run was read as one GRO message",
+          ctl.ask("stats")["gro_messages"] == before + 1)
+    bad = list(run)
+    bad[4] = frame(0x7777, 4, 1200)
+    send_gso(e, bad, 1200)
+    got = [f.recv() for _ in range(11)]
+    check("a frame for no leg in a run is dropped alone",
+          got == run[:4] + run[5:] and f.recv() is None)
+    g = TcpLeg(tcp_port)
+    g.send(register(alloc, token, 1, 2, [0x6161]))
+    check("leg 1 moves to TCP", is_registered(g.recv() or b"", alloc, token, 2))
+    send_gso(e, run, 1200)
+    got = [g.recv() for _ in range(12)]
+    check("UDP -> TCP: a GSO run arrives as 12 records, whole, in order", got == run)
+
+
 def main():
     parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     if parent.fileno() == 3:  # fd 3 is to be the child's end
@@ -244,6 +288,8 @@ def main():
         d.send(frame(0x1111, 3, 500))
         check("TCP -> UDP after the move", a.recv() == frame(0x1111, 3, 500))
         check("... and nothing to the old TCP connection", c.recv() is None)
+
+        gso_runs(ctl, relay, tcp_port)
 
         stats = ctl.ask("stats")
         tcp = stats["tcp"]
