@@ -15,7 +15,9 @@
 # included); the path the calls took as `insel calls` shows it. Then a trunk between the
 # two sites of each topology: iperf3 single-stream TCP and ping RTT, and what the relayed
 # trunk adds against the direct one. A topology whose feature is missing from this build
-# says so in its row (the calls do not come up) instead of a figure.
+# says so in its row (the calls do not come up) instead of a figure. tests/bench/relay.sh
+# measures the relay's cost alone: one topology, the same trunk direct and then relayed,
+# with the relay's CPU time.
 # Usage (root): bash tests/bench/nat.sh [BUILD-DIR] [CALLS] [SECONDS]
 set -uo pipefail
 here=$(cd "$(dirname "$0")/../netns" && pwd)
