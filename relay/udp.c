@@ -13,8 +13,8 @@
  * the same datagrams. Per datagram the relay then pays a table look-up, not two system
  * calls' share and two traversals of the stack: measured (tests/bench/relay.sh) it is
  * what a relayed trunk's throughput was bound by once the rate limit was off. A kernel
- * without GRO hands over datagrams one by one; one that refuses GSO gets them one by one
- * (counted in gso_refused). */
+ * without GRO hands over datagrams one by one; a run the kernel refuses to send as GSO
+ * goes apart (counted in gso_refused). */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/udp.h>
@@ -239,9 +239,13 @@ static void send_apart(struct relay *r, unsigned i)
 	}
 }
 
+/* No GSO here at all (no checksum offload on the way out, an old kernel). EINVAL is
+ * narrower: this run's segments are larger than the route's MTU toward that leg (a leg
+ * behind a smaller link than the sender's); they go apart, and fragmented, as they did
+ * before GSO, and later runs still try. */
 static bool gso_unsupported(int err)
 {
-	return err == EIO || err == EINVAL || err == EOPNOTSUPP || err == ENOPROTOOPT;
+	return err == EIO || err == EOPNOTSUPP || err == ENOPROTOOPT;
 }
 
 static void flush_sends(struct relay *r)
@@ -259,11 +263,12 @@ static void flush_sends(struct relay *r)
 		}
 		if (k < 0 && errno == EINTR)
 			continue;
-		if (k < 0 && tx_segments[sent] > 1 && gso_unsupported(errno)) {
-			if (!gso_refused)
+		if (k < 0 && tx_segments[sent] > 1 && (errno == EINVAL || gso_unsupported(errno))) {
+			if (!gso_refused && gso_unsupported(errno)) {
 				log_info("UDP GSO refused (%s): forwarding datagrams one by one",
 					 strerror(errno));
-			gso_refused = true;
+				gso_refused = true;
+			}
 			r->gso_refused++;
 			send_apart(r, sent++);
 			continue;
