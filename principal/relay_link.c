@@ -12,9 +12,6 @@
 #include "log.h"
 #include "msg.h"
 #include "rand.h"
-#include "relay_keeper.h"
-
-#define RELAY_REQUEST_TIMEOUT_MS 5000
 
 struct relay_allocation {
 	struct relay_allocation *next;
@@ -63,14 +60,7 @@ static unsigned held_by(const struct relay_link *l, const char *owner)
 	return n;
 }
 
-/* ---- the relay's control socket ---- */
-
-static int control_send(void *conn, const json_t *msg)
-{
-	struct relay_link *l = conn;
-
-	return l->control ? msg_stream_send(l->control, msg) : INSEL_E_CLOSED;
-}
+/* ---- the relay's control socket (relay_control.h) ---- */
 
 /* The relay's answer to an allocate: an allocation it refused is forgotten (it would
  * count against its secondary for ever); one that met a closed socket is given again to
@@ -109,145 +99,51 @@ static int send_allocate(struct relay_link *l, const struct relay_allocation *a)
 	memcpy(req.token, a->token, sizeof req.token);
 	msg = relay_allocate_to_json(0, &req);
 	secure_wipe(&req, sizeof req);
-	if (!msg) {
-		free(sent);
-		return -ENOMEM;
-	}
-	rc = rpc_call(&l->rpc, msg, RELAY_REQUEST_TIMEOUT_MS, allocate_reply, sent);
+	rc = relay_control_call(&l->control, msg, allocate_reply, sent);
 	if (rc)
 		free(sent);
 	return rc;
 }
 
-static void hello_reply(void *ctx, const json_t *reply, int err)
+/* A relay that restarted knows nothing: the allocations still live are given again. */
+static void relay_ready(void *ctx)
 {
 	struct relay_link *l = ctx;
-	const char *code, *message;
 	size_t n = 0;
 
-	if (err || !msg_reply_is_ok(reply, &code, &message)) {
-		log_error("the relay refused hello: %s", err ? insel_strerror(err) : message);
-		return;
-	}
-	l->ready = true;
-	/* A relay that restarted knows nothing: the allocations still live are given again. */
 	for (struct relay_allocation *a = l->allocations; a; a = a->next)
 		n += send_allocate(l, a) == 0;
-	log_info("relay %d ready on UDP port %u%s", l->relay_pid, l->opt.port,
-		 n ? " (allocations handed over again)" : "");
+	if (n)
+		log_info("relay allocations handed over again: %zu", n);
 }
 
-static void control_message(struct msg_stream *s, json_t *msg, int err)
+static void relay_expired(void *ctx, uint64_t id)
 {
-	struct relay_link *l = s->data;
-	const char *op;
-	uint64_t id;
-	char why[160], hex[ID_STRLEN];
+	struct relay_link *l = ctx;
+	char hex[ID_STRLEN];
 
-	if (err) {
-		log_warn("unreadable message from the relay: %s", insel_strerror(err));
-		return;
-	}
-	if (rpc_take_reply(&l->rpc, msg))
-		return;
-	op = msg_op(msg);
-	if (op && strcmp(op, "expired") == 0 &&
-	    relay_allocation_from_json(msg, &id, why, sizeof why) == 0) {
-		log_debug("relay allocation %s expired", id_format(id, hex));
-		l->expired++;
-		forget(l, id);
-		return;
-	}
-	log_warn("unexpected message from the relay (op %s)", op ? op : "none");
-}
-
-static void control_closed(struct msg_stream *s)
-{
-	struct relay_link *l = s->data;
-
-	if (l->control == s) {
-		l->control = NULL;
-		l->ready = false;
-		log_warn("relay %d is gone; its keeper starts another", l->relay_pid);
-	}
-	rpc_fail_all(&l->rpc, INSEL_E_CLOSED);
-}
-
-static void adopt(struct relay_link *l, int fd, int pid)
-{
-	if (l->control) {
-		msg_stream_close(l->control, 0);
-		l->control = NULL;
-		l->ready = false;
-	}
-	l->control = msg_stream_open_fd(l->loop, fd, MSG_MAX_DEFAULT);
-	if (!l->control) {
-		close(fd);
-		return;
-	}
-	if (l->relay_pid)
-		l->restarts++;
-	l->relay_pid = pid;
-	l->control->data = l;
-	msg_stream_start(l->control, control_message, control_closed);
-	if (rpc_call(&l->rpc, msg_hello(0, "principal"), RELAY_REQUEST_TIMEOUT_MS, hello_reply,
-		     l) != 0)
-		log_error("cannot greet the relay");
-}
-
-static void keeper_readable(uv_poll_t *p, int status, int events)
-{
-	struct relay_link *l = p->data;
-	int fd, rc;
-	pid_t pid;
-
-	while ((rc = relay_keeper_receive(l->opt.keeper_fd, &fd, &pid)) > 0)
-		adopt(l, fd, (int)pid);
-	if (rc < 0 || status < 0) {
-		log_error("the relay's keeper is gone: no relay from now on");
-		uv_poll_stop(p);
-	}
+	log_debug("relay allocation %s expired", id_format(id, hex));
+	l->expired++;
+	forget(l, id);
 }
 
 int relay_link_start(struct relay_link *l, uv_loop_t *loop, const struct relay_link_options *o)
 {
-	int rc;
+	static const struct relay_control_callbacks cb = {relay_ready, relay_expired};
 
 	memset(l, 0, sizeof *l);
-	l->loop = loop;
 	l->opt = *o;
 	if (!l->opt.per_secondary)
 		l->opt.per_secondary = RELAY_DEFAULT_PER_SECONDARY;
-	rpc_init(&l->rpc, loop, control_send, l);
-	rc = uv_poll_init(loop, &l->keeper_poll, o->keeper_fd);
-	if (rc)
-		return rc;
-	l->keeper_open = true;
-	l->keeper_poll.data = l;
-	return uv_poll_start(&l->keeper_poll, UV_READABLE, keeper_readable);
-}
-
-static void keeper_closed(uv_handle_t *h)
-{
-	struct relay_link *l = h->data;
-
-	close(l->opt.keeper_fd);
-	l->opt.keeper_fd = -1;
+	return relay_control_start(&l->control, loop, o->keeper_fd, o->port, &cb, l);
 }
 
 void relay_link_close(struct relay_link *l)
 {
 	log_info("relay: %llu allocations granted, %llu refused, %llu expired, %llu restarts",
 		 (unsigned long long)l->granted, (unsigned long long)l->refused,
-		 (unsigned long long)l->expired, (unsigned long long)l->restarts);
-	rpc_fail_all(&l->rpc, INSEL_E_CLOSED);
-	if (l->control)
-		msg_stream_close(l->control, 0);
-	l->control = NULL;
-	l->ready = false;
-	if (l->keeper_open)
-		uv_close((uv_handle_t *)&l->keeper_poll, keeper_closed);
-	l->keeper_open = false;
+		 (unsigned long long)l->expired, (unsigned long long)l->control.restarts);
+	relay_control_close(&l->control);
 	while (l->allocations)
 		forget(l, l->allocations->id);
 }
@@ -278,7 +174,7 @@ int relay_link_allocate(struct relay_link *l, const char *owner, uint64_t call,
 	struct relay_allocation *a;
 	int rc;
 
-	if (!l->ready || advertised(l, local, &out->ep) != 0) {
+	if (!l->control.ready || advertised(l, local, &out->ep) != 0) {
 		l->refused++;
 		return INSEL_E_UNAVAILABLE;
 	}

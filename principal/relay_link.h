@@ -1,6 +1,6 @@
 /* The principal's end of its relay (docs/relay.md, section 4): the control socket of
- * the current insel-relay process (a new one after each restart, from the keeper,
- * relay_keeper.h), the allocations the principal made for secondaries' calls, and the
+ * the current insel-relay process (relay_control.h, shared with a secondary that runs a
+ * relay; a new one after each restart, from the keeper, relay_keeper.h), the allocations the principal made for secondaries' calls, and the
  * answer to the API's `relay` op. Allocations are the principal's to remember: when a
  * relay restarts they are given to the new one, so that the calls' legs find them again
  * at their next registration. An allocation goes when the relay says it expired (no leg
@@ -14,8 +14,8 @@
 
 #include "addr.h"
 #include "pki.h"
+#include "relay_control.h"
 #include "relay_ops.h"
-#include "rpc.h"
 
 #define RELAY_DEFAULT_PER_SECONDARY 256  /* live allocations one secondary may hold */
 
@@ -33,17 +33,11 @@ struct relay_link_options {
 struct relay_allocation;
 
 struct relay_link {
-	uv_loop_t *loop;
 	struct relay_link_options opt;
-	uv_poll_t keeper_poll;
-	bool keeper_open;
-	struct msg_stream *control;    /* the current relay's, or NULL */
-	struct rpc rpc;
-	bool ready;                    /* hello answered */
-	int relay_pid;
+	struct relay_control control;  /* the relay's control socket (relay_control.h) */
 	struct relay_allocation *allocations;
 	size_t count;
-	uint64_t granted, refused, expired, restarts;
+	uint64_t granted, refused, expired;
 };
 
 /* What a secondary is given: a candidate of kind relay. */

@@ -487,38 +487,6 @@ static int start_stun(struct daemon *d, const struct serve_options *o)
 
 /* ---- the relay ---- */
 
-/* The relay's sockets are bound here, where the privilege to bind low ports is, and
- * handed to it: SOCK_DGRAM for its UDP port, SOCK_STREAM (listening) for the TCP fallback.
- * The socket, with the port it got in *port, or -errno. */
-static int bind_relay_socket(const struct ip_endpoint *at, int type, uint16_t *port)
-{
-	struct sockaddr_storage ss;
-	socklen_t len = ip_endpoint_to_sockaddr(at, &ss);
-	struct ip_endpoint bound;
-	int fd = socket(ss.ss_family, type | SOCK_CLOEXEC, 0), one = 1, err;
-
-	if (fd < 0)
-		return -errno;
-	if (type == SOCK_STREAM)
-		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-	if (bind(fd, (struct sockaddr *)&ss, len) != 0 ||
-	    (type == SOCK_STREAM && listen(fd, 128) != 0))
-		goto fail;
-	len = sizeof ss;
-	if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
-		goto fail;
-	if (ip_endpoint_from_sockaddr((struct sockaddr *)&ss, &bound) != 0) {
-		errno = EAFNOSUPPORT;
-		goto fail;
-	}
-	*port = bound.port;
-	return fd;
-fail:
-	err = -errno;
-	close(fd);
-	return err;
-}
-
 /* The relay's TCP fallback, if wanted and possible: -1 without it (said why), or its
  * socket; a configured one that cannot be bound is an error (< -1). */
 static int relay_tcp_socket(struct daemon *d, const struct serve_options *o)
@@ -532,7 +500,7 @@ static int relay_tcp_socket(struct daemon *d, const struct serve_options *o)
 		return -1;
 	}
 	ip_endpoint_format(&o->relay_tcp_listen, ep, sizeof ep);
-	fd = bind_relay_socket(&o->relay_tcp_listen, SOCK_STREAM, &d->relay_tcp_port);
+	fd = relay_bind_socket(&o->relay_tcp_listen, SOCK_STREAM, &d->relay_tcp_port);
 	if (fd < 0) {
 		log_warn("relay: no TCP fallback: cannot bind %s (%s)%s", ep, strerror(-fd),
 			 o->relay_tcp_explicit ? "" : "; set [relay] tcp_listen");
@@ -569,7 +537,7 @@ static int fork_relay(struct daemon *d, const struct serve_options *o)
 		log_warn("no relay: %s: %s", k.program, strerror(errno));
 		return o->relay_explicit ? rc : 0;
 	}
-	fd = bind_relay_socket(&o->relay_listen, SOCK_DGRAM, &d->relay_port);
+	fd = relay_bind_socket(&o->relay_listen, SOCK_DGRAM, &d->relay_port);
 	if (fd < 0) {
 		log_warn("no relay: cannot bind %s (%s)%s", ep, strerror(-fd),
 			 o->relay_explicit ? "" : "; set [relay] listen");

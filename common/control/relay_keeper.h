@@ -1,17 +1,21 @@
-/* The relay's keeper: a small process that `insel-principal serve` forks before it
- * confines itself, so that the principal itself never starts a program (its syscall
- * allowlist forbids it) and yet its relay is restarted when it dies. The keeper spawns
- * insel-relay onto fixed descriptors (fd 3: a fresh control socket, fd 4: the relay's
- * UDP socket, bound by the principal), passes the principal its end of each new control
- * socket over the keeper socket (SCM_RIGHTS), and spawns again, with back-off, whenever
- * the relay exits. It parses nothing from the network and holds no key; it ends (and its
- * relay with it) when the principal closes the keeper socket or dies. */
+/* The relay's keeper: a small process that the relay's parent (`insel-principal serve`,
+ * or an `insel-secondary` with [relay] listen) forks before it confines itself, so that
+ * the parent never starts a program from its event loop and yet its relay is restarted
+ * when it dies. The keeper spawns insel-relay onto fixed descriptors (fd 3: a fresh
+ * control socket, fd 4: the relay's UDP socket, bound by the parent), passes the parent
+ * its end of each new control socket over the keeper socket (SCM_RIGHTS), and spawns
+ * again, with back-off, whenever the relay exits. It parses nothing from the network and
+ * holds no key; it ends (and its relay with it) when the parent closes the keeper socket
+ * or dies. Shared by both roles that run a relay; relay_control.h is the parent's end of
+ * the relay's control socket. */
 #ifndef INSEL_PRINCIPAL_RELAY_KEEPER_H
 #define INSEL_PRINCIPAL_RELAY_KEEPER_H
 
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
+
+#include "addr.h"
 
 #define RELAY_DEFAULT_PORT 3479
 #define RELAY_TCP_DEFAULT_PORT 443     /* the TLS-over-TCP fallback (docs/relay.md, 6) */
@@ -33,10 +37,15 @@ struct relay_keeper_options {
 
 /* Forks the keeper. On success *keeper_fd is the principal's end of the keeper socket
  * (SOCK_SEQPACKET, close-on-exec) and *pid the keeper's; the caller closes its copy of
- * udp_fd. 0 or -errno. */
+ * udp_fd (and tcp_fd). 0 or -errno. */
 int relay_keeper_start(const struct relay_keeper_options *o, int *keeper_fd, pid_t *pid);
 
-/* The principal's side: takes one control socket the keeper sent, if any is waiting.
+/* Binds a relay socket where the parent has the privilege to (a low port): SOCK_DGRAM
+ * for its UDP port, SOCK_STREAM (listening) for the TCP fallback. The socket
+ * (close-on-exec), with the port it got in *port, or -errno. */
+int relay_bind_socket(const struct ip_endpoint *at, int type, uint16_t *port);
+
+/* The parent's side: takes one control socket the keeper sent, if any is waiting.
  * 1 and *control_fd (close-on-exec) and *relay_pid; 0 if nothing is waiting; -EPIPE when
  * the keeper is gone; another -errno on error. */
 int relay_keeper_receive(int keeper_fd, int *control_fd, pid_t *relay_pid);

@@ -1,8 +1,8 @@
 /* The relay's keeper (relay_keeper.h): plain blocking code in a process of its own,
- * forked before the principal's event loop exists. One loop: spawn insel-relay, hand the
- * principal the control socket, wait for either to go; the relay's death is followed by
+ * forked before the parent's event loop exists. One loop: spawn insel-relay, hand the
+ * parent the control socket, wait for either to go; the relay's death is followed by
  * a new one after a back-off that doubles while relays die young (a relay that cannot
- * start must not spin), the principal's by the relay's end and the keeper's. */
+ * start must not spin), the parent's by the relay's end and the keeper's. */
 #include "relay_keeper.h"
 
 #include <errno.h>
@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "cmd.h"
 #include "log.h"
 
@@ -36,6 +37,35 @@ static uint64_t now_ms(void)
 const char *relay_default_program(void)
 {
 	return cmd_program_beside_self("insel-relay", "relay");
+}
+
+int relay_bind_socket(const struct ip_endpoint *at, int type, uint16_t *port)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = ip_endpoint_to_sockaddr(at, &ss);
+	struct ip_endpoint bound;
+	int fd = socket(ss.ss_family, type | SOCK_CLOEXEC, 0), one = 1, err;
+
+	if (fd < 0)
+		return -errno;
+	if (type == SOCK_STREAM)
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	if (bind(fd, (struct sockaddr *)&ss, len) != 0 ||
+	    (type == SOCK_STREAM && listen(fd, 128) != 0))
+		goto fail;
+	len = sizeof ss;
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
+		goto fail;
+	if (ip_endpoint_from_sockaddr((struct sockaddr *)&ss, &bound) != 0) {
+		errno = EAFNOSUPPORT;
+		goto fail;
+	}
+	*port = bound.port;
+	return fd;
+fail:
+	err = -errno;
+	close(fd);
+	return err;
 }
 
 /* ---- in the relay's child, between fork and exec ---- */
@@ -109,14 +139,14 @@ static void exec_relay(const struct relay_keeper_options *o, int control_fd, int
 	signal(SIGINT, SIG_DFL);
 	signal(SIGPIPE, SIG_DFL);
 	execv(o->program, args);
-	fprintf(stderr, "insel-principal: cannot run the relay %s: %s\n", o->program,
+	fprintf(stderr, "insel: cannot run the relay %s: %s\n", o->program,
 		strerror(errno));
 	_exit(127);
 }
 
 /* ---- the keeper ---- */
 
-/* Hands the principal its end of a relay's control socket, with the relay's pid. */
+/* Hands the parent its end of a relay's control socket, with the relay's pid. */
 static int send_control(int keeper_fd, int control_fd, pid_t pid)
 {
 	int32_t payload = (int32_t)pid;
@@ -156,7 +186,7 @@ static pid_t spawn(const struct relay_keeper_options *o, int keeper_fd)
 	if (pid < 0) {
 		log_error("relay keeper: fork: %s", strerror(errno));
 	} else if (send_control(keeper_fd, sv[0], pid) != 0) {
-		/* The principal is gone: so is the reason for a relay. */
+		/* The parent is gone: so is the reason for a relay. */
 		kill(pid, SIGTERM);
 		waitpid(pid, NULL, 0);
 		pid = -1;
@@ -166,8 +196,8 @@ static pid_t spawn(const struct relay_keeper_options *o, int keeper_fd)
 	return pid;
 }
 
-/* Waits up to ms for the principal to close the keeper socket; true if it did. */
-static bool principal_gone(int keeper_fd, int ms)
+/* Waits up to ms for the parent to close the keeper socket; true if it did. */
+static bool parent_gone(int keeper_fd, int ms)
 {
 	struct pollfd p = {.fd = keeper_fd, .events = POLLIN};
 	char byte;
@@ -207,7 +237,7 @@ static int keep(const struct relay_keeper_options *o, int keeper_fd)
 		if (pid < 0 && errno == EPIPE)
 			return 0;
 		while (pid > 0) {
-			if (principal_gone(keeper_fd, 200)) {
+			if (parent_gone(keeper_fd, 200)) {
 				stop_relay(pid);
 				return 0;
 			}
@@ -221,7 +251,7 @@ static int keep(const struct relay_keeper_options *o, int keeper_fd)
 			backoff = lived >= RELAY_HEALTHY_MS ? RELAY_RESTART_FIRST_MS : backoff;
 		}
 		log_info("restarting the relay in %llu ms", (unsigned long long)backoff);
-		if (principal_gone(keeper_fd, (int)backoff))
+		if (parent_gone(keeper_fd, (int)backoff))
 			return 0;
 		backoff = backoff * 2 > RELAY_RESTART_MAX_MS ? RELAY_RESTART_MAX_MS : backoff * 2;
 	}
@@ -244,12 +274,12 @@ int relay_keeper_start(const struct relay_keeper_options *o, int *keeper_fd, pid
 		return err;
 	}
 	if (k == 0) {
-		/* Nothing of the principal's but the two sockets it is to keep. */
+		/* Nothing of the parent's but the two sockets it is to keep. */
 		for (int fd = 3; fd < 1024; fd++)
 			if (fd != sv[1] && fd != o->udp_fd && fd != o->tcp_fd)
 				close(fd);
-		/* The principal stops it by closing the socket; its terminal's ^C is for the
-		 * principal, which then does so. */
+		/* The parent stops it by closing the socket; its terminal's ^C is for the
+		 * parent, which then does so. */
 		signal(SIGINT, SIG_IGN);
 		signal(SIGPIPE, SIG_IGN);
 		prctl(PR_SET_PDEATHSIG, SIGTERM);
