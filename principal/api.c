@@ -28,6 +28,7 @@ static const struct dispatch_op ops[] = {
 	{"verify_user", verify_user_handle, BY_SECONDARY, DISPATCH_ANY_STATE},
 	{"renew", renew_handle, BY_SECONDARY, DISPATCH_ANY_STATE},
 	{"relay", relay_handle, BY_SECONDARY, DISPATCH_ANY_STATE},
+	{"relay_expired", relay_expired_handle, BY_SECONDARY, DISPATCH_ANY_STATE},
 	{"connect", connect_handle, BY_SECONDARY, DISPATCH_ANY_STATE},
 };
 

@@ -25,6 +25,7 @@
 #include "passwd.h"
 #include "pki.h"
 #include "principal_ops.h"
+#include "rpc.h"
 
 #define API_MAX_BAD_FRAMES 32      /* a peer sending more unreadable frames is cut off */
 #define API_MAX_VERIFY_PENDING 8   /* password checks in flight per connection */
@@ -65,6 +66,14 @@ struct api_server {
 	 * that link first); INSEL_E_UNAVAILABLE if it has none. */
 	int (*dial_back)(struct api_server *s, const char *secondary, struct pop_dial_back *n);
 	struct splice_server *splice;  /* NULL: splicing off */
+	/* Relays run by secondaries (relay_choice.h, docs/relay.md section 8): the ones
+	 * announced, or NULL where none are kept; and the request to a secondary's link
+	 * that drives its relay (serve.c; NULL without a transport). 0, or
+	 * INSEL_E_UNAVAILABLE (req freed) when that secondary has no link. */
+	struct relay_choice *relays;
+	uint64_t relay_rate;           /* [relay] rate, given to designated relays too */
+	int (*secondary_request)(struct api_server *s, const char *secondary, json_t *req,
+				 uint32_t timeout_ms, rpc_reply_cb cb, void *ctx);
 	uint64_t connects;             /* connect requests answered */
 };
 
@@ -82,6 +91,7 @@ struct api_peer {
 	bool hello_done;
 	unsigned bad_frames;
 	unsigned verify_pending;
+	unsigned relay_pending;  /* relay requests waiting for a secondary's relay */
 	bool gone;               /* the transport closed; freed once verify_pending is 0 */
 	/* Sends msg (taking the reference) and closes the transport. */
 	void (*send)(struct api_peer *p, json_t *msg);
@@ -114,6 +124,9 @@ void call_end_handle(void *ctx, json_int_t id, const json_t *msg);
 void verify_user_handle(void *ctx, json_int_t id, const json_t *msg);
 void renew_handle(void *ctx, json_int_t id, const json_t *msg);
 void relay_handle(void *ctx, json_int_t id, const json_t *msg);
+void relay_expired_handle(void *ctx, json_int_t id, const json_t *msg);
+/* A call ended (api_calls.c): its relay allocation, wherever it is, is freed now. */
+void relay_call_ended(struct api_server *s, const char *call_id);
 void connect_handle(void *ctx, json_int_t id, const json_t *msg);
 
 /* Renewal and registration (api_renew.c): a registration made with the certificate a

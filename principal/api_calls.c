@@ -68,5 +68,6 @@ void call_end_handle(void *ctx, json_int_t id, const json_t *msg)
 		return;
 	}
 	log_info("call %s ended (%s)", req.call_id, reason);
+	relay_call_ended(p->srv, req.call_id);
 	api_reply_ok(p, id, pop_call_reply_encode(req.call_id));
 }

@@ -1,19 +1,41 @@
 /* The `relay` op (docs/principal-api.md): a secondary setting up a call asks for an
- * allocation on the principal's relay, and gets a candidate of kind relay for its offer.
- * The principal picks the relay (today its own) and has it allocate; a secondary holds at
- * most [relay] per_secondary allocations at once, each gone a minute after its legs
- * stopped registering. */
+ * allocation on a relay, and gets a candidate of kind relay for its offer. The principal
+ * picks the relay (relay_choice.h): a designated relay that a secondary runs, asked over
+ * that secondary's link, or its own `insel-relay`; when the one picked refuses or does
+ * not answer in time, the next in the ranking, down to its own. A secondary holds at most
+ * [relay] per_secondary allocations on the principal's relay at once, each gone a minute
+ * after its legs stopped registering. When the call ends, its allocation is freed. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "api.h"
 #include "buf.h"
+#include "db.h"
 #include "err.h"
 #include "log.h"
 #include "msg.h"
 #include "principal_ops.h"
 #include "rand.h"
+#include "relay_choice.h"
 #include "relay_link.h"
+#include "relay_ops.h"
 #include "wire_errors.h"
+
+#define RELAY_PICK_TRIES 4                   /* relays tried for one call, at most */
+#define RELAY_DESIGNATED_TIMEOUT_MS 2000     /* a secondary's relay answering allocate */
+
+/* A call's choice under way: the ranked relays (a name, or "" for our own), the one
+ * being asked. */
+struct relay_pick {
+	struct api_peer *peer;
+	json_int_t id;
+	uint64_t call;
+	char ranked[RELAY_PICK_TRIES][PKI_NAME_MAX + 1];
+	size_t n, next;
+	uint64_t allocation;
+	uint8_t token[RELAY_OPS_TOKEN_LEN];
+	char asked[PKI_NAME_MAX + 1];
+};
 
 static void refuse(struct api_peer *p, json_int_t id, const char *why)
 {
@@ -22,40 +44,244 @@ static void refuse(struct api_peer *p, json_int_t id, const char *why)
 	p->send(p, msg_reply_error(id, WIRE(NO_RELAY), "%s", why));
 }
 
+static void grant(struct api_peer *p, json_int_t id, const struct relay_grant *g)
+{
+	struct pop_relay_reply reply = {.relay = {.kind = CAND_RELAY, .ep = g->ep,
+						  .relay_id = g->allocation,
+						  .has_tcp = g->has_tcp, .tcp = g->tcp}};
+
+	memcpy(reply.relay.relay_token, g->token, sizeof reply.relay.relay_token);
+	api_reply_ok(p, id, pop_relay_reply_encode(&reply));
+	secure_wipe(&reply, sizeof reply);
+}
+
+/* The secondary that serves the callee: as the caller named it, or a LAN (a trunk's). */
+static bool callee_secondary(struct api_server *s, const char *callee,
+			     char out[PKI_NAME_MAX + 1])
+{
+	struct pop_lookup_reply found;
+	struct pop_serving serving;
+
+	if (!callee)
+		return false;
+	if (db_lookup_find(s->db, callee, s->now(), &found) == 0 && found.serving.secondary[0]) {
+		snprintf(out, PKI_NAME_MAX + 1, "%s", found.serving.secondary);
+		return true;
+	}
+	if (db_name_valid(callee) && db_lan_serving(s->db, callee, s->now(), &serving) == 0 &&
+	    serving.secondary[0]) {
+		snprintf(out, PKI_NAME_MAX + 1, "%s", serving.secondary);
+		return true;
+	}
+	return false;
+}
+
+/* The candidates as the ranking sees them: ours first, then the designated ones. */
+static size_t rank_relays(struct api_server *s, const char *caller, const char *callee,
+			  struct relay_pick *pick)
+{
+	static struct relay_option options[1 + RELAY_CHOICE_MAX];
+	static size_t rank[1 + RELAY_CHOICE_MAX];
+	struct relay_choice *c = s->relays;
+	enum relay_policy policy = c ? c->policy : RELAY_PRINCIPAL_ONLY;
+	size_t n = 0, k;
+
+	options[n++] = (struct relay_option){NULL, s->relay && s->relay->control.ready,
+					     s->relay ? (unsigned)s->relay->count : 0, 0};
+	for (size_t i = 0; c && i < c->n; i++)
+		options[n++] = (struct relay_option){c->relays[i].secondary, c->relays[i].online,
+						     c->relays[i].live, 0};
+	k = relay_choice_rank(options, n, caller, callee, policy, rank);
+	pick->n = 0;
+	for (size_t i = 0; i < k && pick->n < RELAY_PICK_TRIES; i++) {
+		const char *name = options[rank[i]].secondary;
+
+		snprintf(pick->ranked[pick->n++], PKI_NAME_MAX + 1, "%s", name ? name : "");
+	}
+	/* Whatever the policy, our own relay is the last resort. */
+	if (options[0].available && pick->n < RELAY_PICK_TRIES) {
+		bool listed = false;
+
+		for (size_t i = 0; i < pick->n; i++)
+			listed |= pick->ranked[i][0] == '\0';
+		if (!listed)
+			pick->ranked[pick->n++][0] = '\0';
+	}
+	return pick->n;
+}
+
+static void pick_done(struct relay_pick *pick)
+{
+	struct api_peer *p = pick->peer;
+
+	secure_wipe(pick, sizeof *pick);
+	free(pick);
+	if (--p->relay_pending == 0 && p->gone && p->verify_pending == 0)
+		p->release(p);
+}
+
+static void try_next(struct relay_pick *pick);
+
+static void designated_reply(void *ctx, const json_t *reply, int err)
+{
+	struct relay_pick *pick = ctx;
+	struct api_peer *p = pick->peer;
+	struct api_server *s = p->srv;
+	struct designated_relay *r = s->relays ? relay_choice_find(s->relays, pick->asked) : NULL;
+	const char *code = NULL, *message = NULL;
+	char call[ID_STRLEN];
+
+	id_format(pick->call, call);
+	if (err || !msg_reply_is_ok(reply, &code, &message) || !r || !r->online) {
+		log_info("call %s: the relay of secondary %s %s: %s", call, pick->asked,
+			 err ? "did not answer" : "refused", err ? insel_strerror(err)
+			 : message ? message : "gone");
+		if (r)
+			r->refused++;
+		try_next(pick);
+		return;
+	}
+	relay_choice_allocated(s->relays, pick->asked, pick->allocation, pick->call);
+	log_info("call %s of secondary %s: relayed by secondary %s", call, p->id.name,
+		 pick->asked);
+	if (!p->gone) {
+		struct relay_grant g = {.ep = r->ep, .has_tcp = r->has_tcp, .tcp = r->tcp,
+					.allocation = pick->allocation};
+
+		memcpy(g.token, pick->token, sizeof g.token);
+		grant(p, pick->id, &g);
+		secure_wipe(&g, sizeof g);
+	}
+	pick_done(pick);
+}
+
+/* Asks a designated relay; 0 if the question is on its way. */
+static int ask_designated(struct relay_pick *pick, const char *secondary)
+{
+	struct api_server *s = pick->peer->srv;
+	struct relay_allocate a = {.rate = s->relay_rate};
+	json_t *req;
+
+	if (!s->secondary_request)
+		return INSEL_E_UNAVAILABLE;
+	do
+		pick->allocation = rand_id64();
+	while (pick->allocation == 0);
+	rand_key(pick->token, sizeof pick->token);
+	a.allocation = pick->allocation;
+	memcpy(a.token, pick->token, sizeof a.token);
+	req = pop_relay_allocate_encode(0, &a);
+	secure_wipe(&a, sizeof a);
+	snprintf(pick->asked, sizeof pick->asked, "%s", secondary);
+	return s->secondary_request(s, secondary, req, RELAY_DESIGNATED_TIMEOUT_MS,
+				    designated_reply, pick);
+}
+
+/* Our own relay: answered at once. */
+static bool allocate_own(struct relay_pick *pick)
+{
+	struct api_peer *p = pick->peer;
+	struct relay_grant g;
+	int rc = relay_link_allocate(p->srv->relay, p->id.name, pick->call,
+				     p->has_local ? &p->local : NULL, &g);
+
+	if (rc == INSEL_E_LIMIT) {
+		refuse(p, pick->id, "this secondary holds as many relay allocations as it may");
+		return true;
+	}
+	if (rc)
+		return false;
+	grant(p, pick->id, &g);
+	secure_wipe(&g, sizeof g);
+	return true;
+}
+
+static void try_next(struct relay_pick *pick)
+{
+	struct api_peer *p = pick->peer;
+
+	while (pick->next < pick->n && !p->gone) {
+		const char *name = pick->ranked[pick->next++];
+
+		if (name[0] == '\0') {
+			if (allocate_own(pick)) {
+				pick_done(pick);
+				return;
+			}
+		} else if (ask_designated(pick, name) == 0) {
+			return;
+		}
+	}
+	if (!p->gone)
+		refuse(p, pick->id, p->srv->relay || (p->srv->relays && p->srv->relays->n)
+		       ? "no relay is running right now" : "this principal runs no relay");
+	pick_done(pick);
+}
+
 void relay_handle(void *ctx, json_int_t id, const json_t *msg)
 {
 	struct api_peer *p = ctx;
 	struct pop_relay_req req;
-	struct pop_relay_reply reply;
-	struct relay_grant grant;
-	char why[POP_WHY_LEN], call[ID_STRLEN];
+	struct relay_pick *pick;
+	char why[POP_WHY_LEN], callee[PKI_NAME_MAX + 1];
+	bool known;
 	int rc;
 
 	if ((rc = pop_relay_req_decode(msg, &req, why)) != 0) {
 		api_reply_decode_error(p, id, rc, why);
 		return;
 	}
-	if (!p->srv->relay) {
-		refuse(p, id, "this principal runs no relay");
+	pick = calloc(1, sizeof *pick);
+	if (!pick) {
+		refuse(p, id, "out of memory");
 		return;
 	}
-	rc = relay_link_allocate(p->srv->relay, p->id.name, req.call,
-				 p->has_local ? &p->local : NULL, &grant);
-	if (rc == INSEL_E_LIMIT) {
-		refuse(p, id, "this secondary holds as many relay allocations as it may");
+	*pick = (struct relay_pick){.peer = p, .id = id, .call = req.call};
+	known = callee_secondary(p->srv, req.callee, callee);
+	rank_relays(p->srv, p->id.name, known ? callee : NULL, pick);
+	p->relay_pending++;
+	try_next(pick);
+}
+
+void relay_expired_handle(void *ctx, json_int_t id, const json_t *msg)
+{
+	struct api_peer *p = ctx;
+	char why[POP_WHY_LEN];
+	uint64_t allocation;
+	int rc;
+
+	if ((rc = pop_relay_allocation_decode(msg, &allocation, why)) != 0) {
+		api_reply_decode_error(p, id, rc, why);
 		return;
 	}
-	if (rc) {
-		refuse(p, id, "the relay is not running right now");
+	if (p->srv->relays)
+		relay_choice_forget(p->srv->relays, p->id.name, allocation);
+	api_reply_ok(p, id, NULL);
+}
+
+static void free_reply(void *ctx, const json_t *reply, int err)
+{
+	(void)ctx;
+	(void)reply;
+	(void)err;
+}
+
+void relay_call_ended(struct api_server *s, const char *call_id)
+{
+	char relay[PKI_NAME_MAX + 1], hex[ID_STRLEN];
+	uint64_t call, allocation;
+
+	if (id_parse(call_id, &call) != 0 || call == 0)
 		return;
-	}
-	reply = (struct pop_relay_reply){.relay = {.kind = CAND_RELAY, .ep = grant.ep,
-						   .relay_id = grant.allocation,
-						   .has_tcp = grant.has_tcp, .tcp = grant.tcp}};
-	memcpy(reply.relay.relay_token, grant.token, sizeof reply.relay.relay_token);
-	secure_wipe(&grant, sizeof grant);
-	log_debug("secondary %s: relay allocation for call %s", p->id.name,
-		  id_format(req.call, call));
-	api_reply_ok(p, id, pop_relay_reply_encode(&reply));
-	secure_wipe(&reply, sizeof reply);
+	if (s->relay && relay_link_free_call(s->relay, call))
+		log_debug("call %s ended: its allocation on the principal's relay is freed",
+			  call_id);
+	if (!s->relays || !relay_choice_of_call(s->relays, call, &allocation, relay))
+		return;
+	relay_choice_forget(s->relays, relay, allocation);
+	if (s->secondary_request)
+		s->secondary_request(s, relay, pop_relay_free_encode(0, allocation),
+				     RELAY_DESIGNATED_TIMEOUT_MS, free_reply, NULL);
+	log_debug("call %s ended: allocation %s on the relay of secondary %s freed", call_id,
+		  id_format(allocation, hex), relay);
 }

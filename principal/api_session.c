@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "relay_choice.h"
 #include "err.h"
 #include "log.h"
 #include "msg.h"
@@ -83,6 +84,12 @@ void register_handle(void *ctx, json_int_t id, const json_t *msg)
 		 endpoint6[0] ? " and " : "", endpoint6,
 		 req.reachable == POP_REACH_YES ? " (declared reachable)"
 		 : req.reachable == POP_REACH_NO ? " (declared not reachable)" : "");
+	/* A relay it runs for others' calls (or none now): docs/relay.md, section 8. */
+	if (p->srv->relays)
+		relay_choice_announce(p->srv->relays, p->id.name, &req);
+	if (req.has_relay)
+		log_info("secondary %s runs a relay at %s", p->id.name,
+			 ip_endpoint_format(&req.relay, endpoint6, sizeof endpoint6));
 	/* Whether peers can dial that endpoint: the principal tries (docs/nat.md). */
 	if (req.reachable == POP_REACH_UNKNOWN && p->srv->check_reachable)
 		p->srv->check_reachable(p->srv, p->id.name, endpoint);

@@ -235,6 +235,6 @@ void api_verify_finish(struct api_verify *v)
 	}
 	secure_wipe(v, sizeof *v);
 	free(v);
-	if (p->gone && p->verify_pending == 0)
+	if (p->gone && p->verify_pending == 0 && p->relay_pending == 0)
 		p->release(p);
 }

@@ -46,6 +46,7 @@ static const struct cfg_key schema[] = {
 	{"relay", "tcp_listen", CFG_STRING, 0, 0, 0, NULL},
 	{"relay", "tls_cert", CFG_PATH, 0, 0, 0, NULL},
 	{"relay", "tls_key", CFG_PATH, 0, 0, 0, NULL},
+	{"relay", "choose", CFG_STRING, 0, 0, 0, "designated"},
 	{"splice", "listen", CFG_STRING, 0, 0, 0, NULL},
 };
 #define NKEYS (sizeof schema / sizeof schema[0])
@@ -183,6 +184,10 @@ static int resolve_relay(struct cli *c, const struct cfg *cfg, struct serve_opti
 	const char *v = cli_opt(c, "--relay-listen");
 	const char *pub = cfg ? cfg_str(cfg, "relay", "public") : NULL;
 
+	if (relay_policy_parse(cfg ? cfg_str(cfg, "relay", "choose") : "designated",
+			       &o->relay_choose))
+		return cli_usage_error(c, "[relay] choose: must be designated, principal or "
+				       "least-loaded");
 	if (!v && cfg)
 		v = cfg_str(cfg, "relay", "listen");
 	o->relay = !v || strcmp(v, "off") != 0;

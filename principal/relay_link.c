@@ -208,3 +208,26 @@ int relay_link_allocate(struct relay_link *l, const char *owner, uint64_t call,
 	memcpy(out->token, a->token, sizeof out->token);
 	return 0;
 }
+
+static void free_reply(void *ctx, const json_t *reply, int err)
+{
+	const char *code, *message;
+
+	(void)ctx;
+	if (!err && !msg_reply_is_ok(reply, &code, &message) && strcmp(code, "not_found") != 0)
+		log_warn("the relay refused to free an allocation: %s", message);
+}
+
+bool relay_link_free_call(struct relay_link *l, uint64_t call)
+{
+	struct relay_allocation *a = l->allocations;
+
+	while (a && a->call != call)
+		a = a->next;
+	if (!a)
+		return false;
+	relay_control_call(&l->control, relay_free_to_json(0, a->id), free_reply, NULL);
+	l->freed++;
+	forget(l, a->id);
+	return true;
+}

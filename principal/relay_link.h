@@ -37,7 +37,7 @@ struct relay_link {
 	struct relay_control control;  /* the relay's control socket (relay_control.h) */
 	struct relay_allocation *allocations;
 	size_t count;
-	uint64_t granted, refused, expired;
+	uint64_t granted, refused, expired, freed;
 };
 
 /* What a secondary is given: a candidate of kind relay. */
@@ -59,5 +59,9 @@ void relay_link_close(struct relay_link *l);
  * maximum), -ENOMEM. */
 int relay_link_allocate(struct relay_link *l, const char *owner, uint64_t call,
 			const struct ip_endpoint *local, struct relay_grant *out);
+
+/* The call ended: its allocation, if it has one here, is freed on the relay at once
+ * rather than a minute after its legs stopped. True if it had one. */
+bool relay_link_free_call(struct relay_link *l, uint64_t call);
 
 #endif

@@ -31,6 +31,7 @@
 #include "pki_csr.h"
 #include "principal_ops.h"
 #include "relay_keeper.h"
+#include "relay_choice.h"
 #include "relay_link.h"
 #include "reach.h"
 #include "revocation_watch.h"
@@ -42,6 +43,7 @@ struct daemon;
 
 struct conn {
 	struct api_peer peer;
+	struct rpc rpc;            /* our requests to a secondary (its relay's) */
 	struct tls_conn *tls;
 	struct daemon *d;
 	struct conn *prev, *next;  /* the daemon's list of open connections */
@@ -67,6 +69,7 @@ struct daemon {
 	bool stun_running;
 	struct relay_link relay;
 	bool relay_running;
+	struct relay_choice relays;  /* the secondaries' designated relays */
 	int relay_keeper_fd;       /* until the loop takes it over */
 	uint16_t relay_port;
 	uint16_t relay_tcp_port;   /* 0: no TCP fallback */
@@ -145,6 +148,10 @@ static void conn_message(struct tls_conn *t, json_t *msg, int err)
 	}
 	if (close_if_revoked(c))
 		return;
+	/* A secondary's answer to a request of ours (no op, an ok): not for the API. */
+	if (msg && !json_object_get(msg, "op") && json_object_get(msg, "ok") &&
+	    rpc_take_reply(&c->rpc, msg))
+		return;
 	db_read_hold(d->api.db);
 	api_handle(&c->peer, msg, err);
 }
@@ -211,6 +218,26 @@ static int send_dial_back(struct api_server *s, const char *secondary, struct po
 	return tls_conn_send_new(c->tls, pop_dial_back_notice_encode(n));
 }
 
+static int conn_rpc_send(void *conn, const json_t *msg)
+{
+	struct conn *c = conn;
+
+	return c->peer.gone ? INSEL_E_CLOSED : tls_conn_send(c->tls, msg);
+}
+
+/* A request to a secondary over its link (its relay's allocate, free, stats). */
+static int secondary_request(struct api_server *s, const char *secondary, json_t *req,
+			     uint32_t timeout_ms, rpc_reply_cb cb, void *ctx)
+{
+	struct conn *c = link_of(daemon_of(s), secondary);
+
+	if (!c) {
+		json_decref(req);
+		return INSEL_E_UNAVAILABLE;
+	}
+	return rpc_call(&c->rpc, req, timeout_ms, cb, ctx);
+}
+
 static void check_reachable(struct api_server *s, const char *secondary, const char *endpoint)
 {
 	struct daemon *d = daemon_of(s);
@@ -228,6 +255,7 @@ static int start_splice(struct daemon *d, const struct serve_options *o)
 
 	d->api.dial_back = send_dial_back;
 	d->api.check_reachable = check_reachable;
+	d->api.secondary_request = secondary_request;
 	if ((rc = reach_start(&d->loop, d->creds, d->api.db, &d->reach)))
 		return rc;
 	if (!o->splice) {
@@ -264,8 +292,14 @@ static void conn_closed(struct tls_conn *t)
 	c->d->nconns--;
 	if (c->ready)
 		log_debug("%s %s disconnected", pki_role_name(c->peer.id.role), c->peer.id.name);
-	/* A password check still running frees it when it finishes (api_verify_finish). */
-	if (c->peer.verify_pending == 0)
+	/* A secondary's last link gone: its relay is no longer one to give calls. */
+	if (c->ready && c->peer.hello_done && c->peer.id.role == PKI_ROLE_SECONDARY &&
+	    !link_of(c->d, c->peer.id.name))
+		relay_choice_offline(&c->d->relays, c->peer.id.name);
+	rpc_fail_all(&c->rpc, INSEL_E_CLOSED);
+	/* A password check or a relay choice still running frees it when it finishes
+	 * (api_verify_finish, api_relay.c). */
+	if (c->peer.verify_pending == 0 && c->peer.relay_pending == 0)
 		free(c);
 }
 
@@ -288,6 +322,7 @@ static void on_accept(struct tls_server *s, struct tls_conn *t)
 	}
 	c->tls = t;
 	c->d = d;
+	rpc_init(&c->rpc, &d->loop, conn_rpc_send, c);
 	c->peer.srv = &d->api;
 	c->peer.send = conn_send;
 	c->peer.close = conn_close;
@@ -591,6 +626,15 @@ static int start_relay(struct daemon *d, const struct serve_options *o)
 	return 0;
 }
 
+/* Relays that secondaries run: kept as they announce them, whatever ours does. */
+static void start_relay_choice(struct daemon *d, const struct serve_options *o)
+{
+	d->relays.policy = o->relay_choose;
+	d->api.relays = &d->relays;
+	d->api.relay_rate = o->relay_rate;
+	log_info("relay choice: %s", relay_policy_name(o->relay_choose));
+}
+
 static int start(struct daemon *d, const struct serve_options *o)
 {
 	/* Secondaries and operators' tools; a principal-role certificate is the
@@ -630,6 +674,7 @@ static int start(struct daemon *d, const struct serve_options *o)
 	});
 	if ((rc = start_stun(d, o)) || (rc = start_relay(d, o)) || (rc = start_splice(d, o)))
 		return rc;
+	start_relay_choice(d, o);
 	uv_timer_init(&d->loop, &d->sweep);
 	d->sweep.data = d;
 	uv_timer_start(&d->sweep, sweep_cb, 0, sweep_ms < 250 ? 250 : sweep_ms > 5000 ? 5000
@@ -714,6 +759,7 @@ int serve_run(const struct serve_options *o)
 	uv_run(&d->loop, UV_RUN_DEFAULT);
 	uv_loop_close(&d->loop);
 	tls_creds_free(d->creds);
+	relay_choice_free(&d->relays);
 	pki_issuer_free(d->api.issuer);
 	expiry_log_free(&d->expiries);
 	db_close(d->api.db);

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "addr.h"
+#include "relay_choice.h"
 
 struct serve_options {
 	struct ip_endpoint listen;
@@ -37,6 +38,7 @@ struct serve_options {
 	const char *relay_user;    /* whom the relay becomes when run as root */
 	uint64_t relay_rate;       /* bytes per second per allocation; 0: the relay's */
 	unsigned relay_per_secondary;  /* live allocations per secondary */
+	enum relay_policy relay_choose;  /* [relay] choose: which relay carries a call */
 	unsigned relay_max_allocations;  /* in all; 0: the relay's */
 	uint64_t relay_expiry_ms;  /* an allocation no leg refreshed this long goes; 0: 60 s */
 	bool relay_tcp;            /* the relay's TLS-over-TCP fallback on relay_tcp_listen */

@@ -70,8 +70,6 @@ struct call *call_new(struct secondary *s, bool outgoing, uint64_t id)
 	if (s->calls)
 		s->calls->prev = call;
 	s->calls = call;
-	if (outgoing)
-		call_relay_ask(call);
 	return call;
 }
 

@@ -465,6 +465,7 @@ void call_place(struct secondary *s, struct client_conn *c, json_int_t request_i
 			 "calls need");
 		return;
 	}
+	call_relay_ask(call);  /* in parallel with the look-up and the dial */
 	req = pop_lookup_req_encode(0, &(struct pop_lookup_req){callee});
 	if (principal_request(s, req, lookup_reply, call))
 		call_end(call, WIRE(PRINCIPAL_UNREACHABLE),
@@ -558,6 +559,7 @@ int call_place_trunk(struct secondary *s, struct trunk *t)
 	call->ntun_local = t->cfg->nlocal;
 	log_info("call %s: trunk %s from LAN %s to LAN %s", call->id_hex, t->cfg->name + 6,
 		 s->cfg.lan, t->cfg->peer_lan);
+	call_relay_ask(call);
 	if (request_lan_list(call, t->cfg->peer_lan, trunk_lookup_reply))
 		call_end(call, WIRE(PRINCIPAL_UNREACHABLE), "the directory cannot be reached");
 	return 0;

@@ -51,7 +51,9 @@ static void relay_reply(void *ctx, const json_t *reply, int err)
 
 void call_relay_ask(struct call *call)
 {
-	json_t *req = pop_relay_req_encode(0, &(struct pop_relay_req){call->id});
+	/* The callee as named, so that the principal never picks its gateway's relay. */
+	json_t *req = pop_relay_req_encode(0, &(struct pop_relay_req){
+		call->id, call->callee[0] ? call->callee : NULL});
 
 	if (principal_request(call->sec, req, relay_reply, call) != 0)
 		log_debug("call %s: no relay: the principal is not connected", call->id_hex);

@@ -3,6 +3,7 @@
  * principal, and stops cleanly on SIGTERM or SIGINT.
  * `insel-secondary check-config --config FILE` only validates the file. */
 #include <signal.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -53,6 +54,7 @@ static void on_signal(uv_signal_t *sig, int signum)
 	peer_api_stop(s);
 	renew_stop(s);
 	principal_link_stop(&s->principal);
+	secondary_relay_stop(s);
 	uv_close((uv_handle_t *)&s->sigterm, NULL);
 	uv_close((uv_handle_t *)&s->sigint, NULL);
 	uv_close((uv_handle_t *)&s->sigchld, NULL);
@@ -153,11 +155,19 @@ int run_main(int argc, char **argv)
 	}
 	/* A peer that hangs up mid-write must not kill the daemon. */
 	signal(SIGPIPE, SIG_IGN);
+	/* The relay's keeper before the loop exists, so that it inherits nothing of it. */
+	if (secondary_relay_fork(&s)) {
+		tls_creds_free(s.creds);
+		keyholder_close(&s.keyholder);
+		secondary_config_free(&s.cfg);
+		return EXIT_UNAVAILABLE;
+	}
 	s.loop = uv_default_loop();
 	keyholder_watch(s.loop, &s.keyholder, &s.sigchld);
-	if (peer_api_start(&s) || client_api_start(&s)) {
+	if (peer_api_start(&s) || client_api_start(&s) || secondary_relay_start(&s)) {
 		peer_api_stop(&s);
 		client_api_stop(&s);
+		secondary_relay_stop(&s);
 		uv_close((uv_handle_t *)&s.sigchld, NULL);
 		uv_run(s.loop, UV_RUN_DEFAULT);
 		tls_creds_free(s.creds);
@@ -183,6 +193,7 @@ int run_main(int argc, char **argv)
 	log_info("secondary '%s' for LAN '%s' started", s.cfg.name, s.cfg.lan);
 	uv_run(s.loop, UV_RUN_DEFAULT);
 	uv_loop_close(s.loop);
+	free(s.relay);
 	tls_creds_free(s.creds);
 	keyholder_close(&s.keyholder);
 	secondary_config_free(&s.cfg);

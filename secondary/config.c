@@ -77,6 +77,13 @@ static const struct cfg_key secondary_schema[] = {
 	{"limits", "keepalive", CFG_DURATION, 0, 100, 600000, TIMEOUT_TEXT(KEEPALIVE_DEFAULT_S)},
 	{"limits", "dead_after", CFG_DURATION, 0, 300, 3600000,
 	 TIMEOUT_TEXT(DEAD_AFTER_DEFAULT_S)},
+	{"relay", "listen", CFG_STRING, 0, 0, 0, "off"},
+	{"relay", "public", CFG_ENDPOINT, 0, 0, 0, NULL},
+	{"relay", "program", CFG_PATH, 0, 0, 0, NULL},
+	{"relay", "user", CFG_STRING, 0, 0, 0, "nobody"},
+	{"relay", "rate", CFG_INT, 0, 1000, 1LL << 40, "25000000"},
+	{"relay", "max_allocations", CFG_INT, 0, 1, 1048576, "4096"},
+	{"relay", "expiry", CFG_DURATION, 0, 1000, 86400000, "60s"},
 	{"nat", "stun", CFG_STRING, 0, 0, 0, "principal"},
 	{"nat", "stun_timeout", CFG_DURATION, 0, AUX_STUN_MIN_TIMEOUT_MS, STUN_TIMEOUT_MAX_MS,
 	 "1s"},
@@ -98,6 +105,32 @@ static int fail(struct secondary_config *c, const char *path, const char *what)
 static bool wan_has_family(const struct secondary_config *c, int family)
 {
 	return c->wan_address.family == family || (c->has_wan_address6 && family == AF_INET6);
+}
+
+/* [relay] listen = ADDRESS:PORT | off: this gateway runs an insel-relay for other sites'
+ * calls (docs/relay.md, section 8), announced at registration at [relay] public, else the
+ * listen address, else (listening on every address) the peer endpoint's address, with
+ * the port bound. */
+static int load_relay(struct secondary_config *c, const char *path)
+{
+	const char *listen = cfg_str(&c->file, "relay", "listen");
+
+	c->relay = strcmp(listen, "off") != 0;
+	if (!c->relay)
+		return 0;
+	if (ip_endpoint_parse(listen, &c->relay_listen))
+		return fail(c, path, "relay: listen must be ADDRESS:PORT or off");
+	c->relay_has_public = cfg_endpoint(&c->file, "relay", "public", &c->relay_public) == 0;
+	if (c->relay_has_public && c->relay_public.port == 0)
+		return fail(c, path, "relay: public must name a port");
+	c->relay_program = cfg_str(&c->file, "relay", "program");
+	if (!c->relay_program)
+		c->relay_program = cmd_program_beside_self("insel-relay", "relay");
+	c->relay_user = cfg_str(&c->file, "relay", "user");
+	c->relay_rate = (uint64_t)cfg_int(&c->file, "relay", "rate");
+	c->relay_max_allocations = (uint32_t)cfg_int(&c->file, "relay", "max_allocations");
+	c->relay_expiry_ms = cfg_duration_ms(&c->file, "relay", "expiry");
+	return 0;
 }
 
 /* One server of [nat] stun: ADDRESS:PORT, [IPV6]:PORT or NAME:PORT (looked up once, at
@@ -424,7 +457,7 @@ int secondary_config_load(struct secondary_config *c, const char *path)
 	c->client_limits.login_timeout_ms =
 		(unsigned)cfg_duration_ms(&c->file, "clients", "login_timeout");
 	if (load_trunks(c, path) || load_uid_range(c, path) || load_seccomp(c, path) ||
-	    load_nat(c, path))
+	    load_nat(c, path) || load_relay(c, path))
 		return INSEL_E_CONFIG;
 	return 0;
 }

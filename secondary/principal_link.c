@@ -334,8 +334,9 @@ static void register_reply(void *ctx, const json_t *reply, int err)
 	uv_timer_start(&l->heartbeat, heartbeat_cb, cfg->heartbeat_ms, cfg->heartbeat_ms);
 }
 
-static json_t *register_request(const struct secondary_config *cfg)
+static json_t *register_request(const struct secondary *s)
 {
+	const struct secondary_config *cfg = &s->cfg;
 	static_assert(SECONDARY_MAX_PREFIXES <= POP_MAX_PREFIXES, "a LAN's prefixes");
 	struct pop_register_req r = {.lan = cfg->lan, .nprefixes = cfg->nprefixes,
 				     .endpoint = cfg->peer_public,
@@ -344,6 +345,7 @@ static json_t *register_request(const struct secondary_config *cfg)
 				     .has_endpoint6 = cfg->has_peer_public6};
 
 	memcpy(r.prefixes, cfg->prefixes, cfg->nprefixes * sizeof cfg->prefixes[0]);
+	secondary_relay_announce(s, &r);
 	return pop_register_req_encode(0, &r);
 }
 
@@ -360,7 +362,7 @@ static void hello_reply(void *ctx, const json_t *reply, int err)
 		session_refused(l, err);
 		return;
 	}
-	rpc_call(&l->rpc, register_request(&l->owner->cfg), PRINCIPAL_REQUEST_TIMEOUT_MS,
+	rpc_call(&l->rpc, register_request(l->owner), PRINCIPAL_REQUEST_TIMEOUT_MS,
 		 register_reply, l);
 }
 
@@ -414,6 +416,8 @@ static void on_message(struct tls_conn *c, json_t *msg, int err)
 		dial_back_notice(l, msg);
 		return;
 	}
+	if (l->state == LINK_UP && secondary_relay_handle(l->owner, msg))
+		return;
 	tls_conn_send_new(c, msg_reply_error(msg_id(msg), WIRE(UNKNOWN_OP),
 					     "a secondary does not serve '%s'",
 					     msg_op(msg) ? msg_op(msg) : "?"));
@@ -426,6 +430,7 @@ static void on_close(struct tls_conn *c)
 	if (l->state == LINK_UP)
 		log_warn("lost the link to the principal; calls go on, reconnecting");
 	l->conn = NULL;
+	l->generation++;
 	/* Down at once, even when stopping (no retry then): nothing may be sent on the
 	 * connection being freed, e.g. a call record from a call ending at shutdown. */
 	set_state(l, LINK_DOWN);
@@ -517,6 +522,16 @@ void principal_record(struct secondary *s, json_t *req)
 		json_array_remove(l->outbox, 0);
 	}
 	json_array_append_new(l->outbox, req);
+}
+
+void principal_reply(struct secondary *s, unsigned generation, json_t *reply)
+{
+	struct principal_link *l = &s->principal;
+
+	if (l->conn && l->state == LINK_UP && l->generation == generation)
+		tls_conn_send_new(l->conn, reply);
+	else
+		json_decref(reply);
 }
 
 int principal_request(struct secondary *s, json_t *req, rpc_reply_cb cb, void *ctx)

@@ -15,6 +15,7 @@
  *   keyholder_proc.c  the key holder process, which alone holds the private key, and
  *   keyholder_serve.c   its answers to signature and renewal requests
  *   renew.c           certificate renewal through the principal, expiry warnings
+ *   relay_serve.c     the relay this gateway runs for others' calls ([relay] listen)
  *   timeouts.h        every time-out above, with how they relate
  */
 #ifndef INSEL_SECONDARY_H
@@ -111,6 +112,14 @@ struct secondary_config {
 	struct ip_endpoint stun[AUX_STUN_MAX];  /* and these, in order */
 	size_t nstun;
 	uint64_t stun_timeout_ms;         /* how long bind may wait for their answers */
+	/* [relay]: an insel-relay run for other sites' calls (relay_serve.c). */
+	bool relay;
+	struct ip_endpoint relay_listen;
+	bool relay_has_public;
+	struct ip_endpoint relay_public;
+	const char *relay_program, *relay_user;
+	uint64_t relay_rate, relay_expiry_ms;
+	uint32_t relay_max_allocations;
 };
 
 int secondary_config_load(struct secondary_config *c, const char *path);
@@ -150,6 +159,8 @@ struct principal_link {
 	struct ip_endpoint stun;
 	bool has_stun_alternate; /* and on a second port: the NAT's mapping behaviour */
 	struct ip_endpoint stun_alternate;
+	unsigned generation;     /* counts connections: a late answer to the previous one's
+				  * request is not sent on the next */
 };
 
 void principal_link_start(struct principal_link *l, struct secondary *s);
@@ -169,6 +180,19 @@ void call_relay_offer(const struct call *call, struct negotiate_side *side);
 void call_relay_take_peer(struct call *call, const struct negotiate_side *peer);
 void call_relay_start(const struct call *call, struct aux_start_request *req);
 void call_relay_forget(struct call *call);
+/* relay_serve.c: the relay this gateway runs ([relay] listen; docs/relay.md, section 8).
+ * fork: binds its socket and forks its keeper, before the loop and the sandbox exist;
+ * start/stop: its control socket on the loop; announce: what register says of it (false
+ * without one); handle: the principal's relay_* requests (true if msg was one). */
+struct pop_register_req;
+int secondary_relay_fork(struct secondary *s);
+int secondary_relay_start(struct secondary *s);
+void secondary_relay_stop(struct secondary *s);
+bool secondary_relay_announce(const struct secondary *s, struct pop_register_req *r);
+bool secondary_relay_handle(struct secondary *s, const json_t *msg);
+/* A reply to a request the principal sent on the link as it was at generation (dropped if
+ * the link has been re-made since). */
+void principal_reply(struct secondary *s, unsigned generation, json_t *reply);
 /* A record (call start/end) for the principal: sent now, or kept (up to a bound) and
  * sent once the link is back, so that a principal restart loses no call record. */
 void principal_record(struct secondary *s, json_t *req);
@@ -501,6 +525,13 @@ struct secondary {
 	struct keyholder keyholder;    /* the process that signs our handshakes */
 	uv_signal_t sigchld;           /* says so when the key holder dies */
 	struct principal_link principal;
+	/* Our relay ([relay] listen, relay_serve.c): its keeper's socket until the loop
+	 * takes it, its control socket, and the port it is bound to. */
+	int relay_keeper_fd;
+	pid_t relay_keeper_pid;
+	bool relay_running;
+	struct relay_control *relay;
+	uint16_t relay_port;
 	struct tls_server *peer_server;
 	struct tls_server *client_server;
 	uv_pipe_t client_pipe;

@@ -117,6 +117,13 @@ struct pop_register_req {
 	enum pop_reach reachable;         /* "reachable": "auto" (UNKNOWN), "yes", "no" */
 	struct ip_endpoint endpoint6;     /* "endpoint6", optional: a dual-stack secondary's */
 	bool has_endpoint6;               /* IPv6 one beside an IPv4 endpoint */
+	/* "relay":{"addr":"ADDR:PORT","tcp":"ADDR:PORT"}, optional: the secondary runs a
+	 * relay ([relay] listen) the principal may give calls (docs/relay.md, section 8);
+	 * "tcp", optional, its TLS-over-TCP fallback. Neither address unspecified. */
+	bool has_relay;
+	struct ip_endpoint relay;
+	bool has_relay_tcp;
+	struct ip_endpoint relay_tcp;
 };
 json_t *pop_register_req_encode(json_int_t id, const struct pop_register_req *r);
 int pop_register_req_decode(const json_t *msg, struct pop_register_req *out,
@@ -254,10 +261,13 @@ int pop_call_end_req_decode(const json_t *msg, struct pop_call_end_req *out,
 json_t *pop_call_reply_encode(const char *call_id);
 int pop_call_reply_decode(const json_t *msg, const char **call_id, char why[POP_WHY_LEN]);
 
-/* ---- relay: an allocation on the principal's relay (docs/relay.md) ---- */
+/* ---- relay: an allocation on a relay the principal picks (docs/relay.md) ---- */
 
 struct pop_relay_req {
 	uint64_t call;           /* the call the allocation is for */
+	const char *callee;      /* "callee", optional: as the caller named it ("user@lan",
+				  * a host, an address) or the peer LAN of a trunk, so that
+				  * the principal never picks the callee's own relay; NULL */
 };
 json_t *pop_relay_req_encode(json_int_t id, const struct pop_relay_req *r);
 int pop_relay_req_decode(const json_t *msg, struct pop_relay_req *out, char why[POP_WHY_LEN]);
@@ -269,6 +279,32 @@ struct pop_relay_reply {
 };
 json_t *pop_relay_reply_encode(const struct pop_relay_reply *r);
 int pop_relay_reply_decode(const json_t *msg, struct pop_relay_reply *out,
+			   char why[POP_WHY_LEN]);
+
+/* A secondary's relay, driven by the principal over that secondary's link (docs/relay.md,
+ * section 8). principal -> secondary: "relay_allocate" (the fields of the relay's own
+ * allocate, relay_ops.h), "relay_free" {"allocation"}, "relay_stats" {} (answered with the
+ * relay's stats fields); secondary -> principal: "relay_expired" {"allocation"}, the
+ * relay's expiry notice passed on (a request, answered ok). */
+struct relay_allocate;
+json_t *pop_relay_allocate_encode(json_int_t id, const struct relay_allocate *a);
+int pop_relay_allocate_decode(const json_t *msg, struct relay_allocate *out,
+			      char why[POP_WHY_LEN]);
+json_t *pop_relay_free_encode(json_int_t id, uint64_t allocation);
+json_t *pop_relay_expired_encode(json_int_t id, uint64_t allocation);
+/* The "allocation" of relay_free and relay_expired. */
+int pop_relay_allocation_decode(const json_t *msg, uint64_t *out, char why[POP_WHY_LEN]);
+json_t *pop_relay_stats_encode(json_int_t id);
+
+/* What the principal reads of a relay's stats (its own relay's reply, or a secondary's
+ * relay_stats reply): live allocations, datagrams forwarded, and datagrams dropped (every
+ * outcome but forwarded and registered). */
+struct pop_relay_stats {
+	int64_t allocations;
+	int64_t forwarded;
+	int64_t dropped;
+};
+int pop_relay_stats_decode(const json_t *msg, struct pop_relay_stats *out,
 			   char why[POP_WHY_LEN]);
 
 /* ---- auth: verify_user, renew ---- */

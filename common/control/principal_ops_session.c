@@ -75,7 +75,59 @@ json_t *pop_register_req_encode(json_int_t id, const struct pop_register_req *r)
 	if (r->has_endpoint6)
 		json_object_set_new(req, "endpoint6", json_string(ip_endpoint_format(
 					    &r->endpoint6, text, sizeof text)));
+	if (r->has_relay) {
+		json_t *relay = json_object();
+
+		json_object_set_new(relay, "addr", json_string(ip_endpoint_format(
+						    &r->relay, text, sizeof text)));
+		if (r->has_relay_tcp)
+			json_object_set_new(relay, "tcp", json_string(ip_endpoint_format(
+							   &r->relay_tcp, text, sizeof text)));
+		json_object_set_new(req, "relay", relay);
+	}
 	return req;
+}
+
+static bool endpoint_unspecified(const struct ip_endpoint *ep)
+{
+	static const uint8_t zero[16];
+
+	return ep->port == 0 ||
+	       memcmp(ep->addr.bytes, zero, ep->addr.family == AF_INET ? 4 : 16) == 0;
+}
+
+/* One address of "relay": ADDR:PORT, neither unspecified (peers send there). */
+static int get_relay_endpoint(const json_t *relay, const char *key, bool required,
+			      struct ip_endpoint *out, bool *has, char why[POP_WHY_LEN])
+{
+	const char *text;
+
+	if (required ? msg_get_str(relay, key, &text) : msg_get_str_opt(relay, key, NULL, &text))
+		return pop_field_fail(why);
+	*has = text != NULL;
+	if (text && (ip_endpoint_parse(text, out) || endpoint_unspecified(out)))
+		return pop_fail(why, INSEL_E_BAD_FIELD, "field 'relay.%s' must be ADDRESS:PORT, "
+				"neither unspecified", key);
+	return 0;
+}
+
+/* "relay", optional: {"addr":"ADDR:PORT","tcp":"ADDR:PORT"}. */
+static int get_relay(const json_t *msg, struct pop_register_req *out, char why[POP_WHY_LEN])
+{
+	json_t *relay;
+	int rc;
+
+	if (!json_object_get(msg, "relay"))
+		return 0;
+	if (msg_get_object(msg, "relay", &relay))
+		return pop_field_fail(why);
+	if ((rc = get_relay_endpoint(relay, "addr", true, &out->relay, &out->has_relay, why)) ||
+	    (rc = get_relay_endpoint(relay, "tcp", false, &out->relay_tcp, &out->has_relay_tcp,
+				     why))) {
+		out->has_relay = out->has_relay_tcp = false;
+		return rc;
+	}
+	return 0;
 }
 
 /* "endpoint6", optional: a dual-stack secondary's IPv6 peer endpoint, beside an IPv4
@@ -126,7 +178,9 @@ int pop_register_req_decode(const json_t *msg, struct pop_register_req *out,
 	if (ip_endpoint_parse(endpoint, &out->endpoint) || out->endpoint.port == 0)
 		return pop_fail(why, INSEL_E_BAD_FIELD,
 				"field 'endpoint' must be ADDRESS:PORT or [ADDRESS6]:PORT");
-	return get_endpoint6(msg, out, why);
+	if ((rc = get_endpoint6(msg, out, why)))
+		return rc;
+	return get_relay(msg, out, why);
 }
 
 static void put_stun(json_t *j, const char *key, bool has, const struct ip_endpoint *at)

@@ -1,0 +1,227 @@
+/* The relay this gateway runs for other sites' calls ([relay] listen; docs/relay.md,
+ * section 8): the same insel-relay as the principal's, kept by the same keeper and
+ * driven over the same control socket (relay_keeper.h, relay_control.h), confined the
+ * same way. The gateway only passes requests on: the principal, which picks the relay of
+ * each call, asks over its link (relay_allocate, relay_free, relay_stats) and the gateway
+ * forwards each to its relay and the answer back; the relay's expiry notices go the
+ * other way. The gateway keeps no allocation of its own: a relay that restarted has lost
+ * those it held, and the calls on them go on as when any relay is lost (direct, or
+ * ended when nothing else carries them); the principal forgets them at the calls' ends,
+ * or when this gateway goes offline. The relay sees only each allocation's token and the
+ * calls' sealed frames. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "err.h"
+#include "log.h"
+#include "msg.h"
+#include "principal_ops.h"
+#include "relay_control.h"
+#include "relay_keeper.h"
+#include "relay_ops.h"
+#include "secondary.h"
+#include "wire_errors.h"
+
+static bool unspecified(const struct ip_addr *a)
+{
+	static const uint8_t zero[16];
+
+	return memcmp(a->bytes, zero, a->family == AF_INET ? 4 : 16) == 0;
+}
+
+int secondary_relay_fork(struct secondary *s)
+{
+	const struct secondary_config *c = &s->cfg;
+	struct relay_keeper_options k = {
+		.program = c->relay_program,
+		.user = geteuid() == 0 ? c->relay_user : NULL,
+		.rate = c->relay_rate,
+		.max_allocations = c->relay_max_allocations,
+		.expiry_ms = c->relay_expiry_ms,
+		.tcp_fd = -1,
+		.verbose = log_get_level() >= LOG_LVL_DEBUG,
+	};
+	char ep[IP_STRLEN];
+	int fd, rc;
+
+	s->relay_keeper_fd = -1;
+	if (!c->relay)
+		return 0;
+	ip_endpoint_format(&c->relay_listen, ep, sizeof ep);
+	if (access(k.program, X_OK) != 0) {
+		log_error("no relay: %s: %s", k.program, strerror(errno));
+		return -errno;
+	}
+	fd = relay_bind_socket(&c->relay_listen, SOCK_DGRAM, &s->relay_port);
+	if (fd < 0) {
+		log_error("no relay: cannot bind %s: %s", ep, strerror(-fd));
+		return fd;
+	}
+	k.udp_fd = fd;
+	rc = relay_keeper_start(&k, &s->relay_keeper_fd, &s->relay_keeper_pid);
+	close(fd);
+	if (rc) {
+		log_error("no relay: cannot start its keeper: %s", strerror(-rc));
+		return rc;
+	}
+	log_info("relay for other sites' calls on %s (UDP port %u), kept by process %d", ep,
+		 s->relay_port, (int)s->relay_keeper_pid);
+	return 0;
+}
+
+/* The relay says an allocation expired: the principal, which counts them, hears of it. */
+static void expired_reply(void *ctx, const json_t *reply, int err)
+{
+	(void)ctx;
+	(void)reply;
+	(void)err;
+}
+
+static void relay_expired(void *ctx, uint64_t allocation)
+{
+	struct secondary *s = ctx;
+	char hex[ID_STRLEN];
+
+	log_debug("relay allocation %s expired", id_format(allocation, hex));
+	principal_request(s, pop_relay_expired_encode(0, allocation), expired_reply, NULL);
+}
+
+int secondary_relay_start(struct secondary *s)
+{
+	static const struct relay_control_callbacks cb = {NULL, relay_expired};
+	int rc;
+
+	if (s->relay_keeper_fd < 0)
+		return 0;
+	s->relay = calloc(1, sizeof *s->relay);
+	if (!s->relay)
+		return -ENOMEM;
+	rc = relay_control_start(s->relay, s->loop, s->relay_keeper_fd, s->relay_port, &cb, s);
+	if (rc) {
+		log_error("cannot watch the relay's keeper: %s", uv_strerror(rc));
+		return rc;
+	}
+	s->relay_keeper_fd = -1;
+	s->relay_running = true;
+	return 0;
+}
+
+void secondary_relay_stop(struct secondary *s)
+{
+	if (s->relay_running)
+		relay_control_close(s->relay);
+	s->relay_running = false;
+	if (s->relay_keeper_fd >= 0)
+		close(s->relay_keeper_fd);
+	s->relay_keeper_fd = -1;
+}
+
+bool secondary_relay_announce(const struct secondary *s, struct pop_register_req *r)
+{
+	const struct secondary_config *c = &s->cfg;
+
+	if (!s->relay_running)
+		return false;
+	if (c->relay_has_public) {
+		r->relay = c->relay_public;
+	} else {
+		r->relay = c->relay_listen;
+		if (unspecified(&r->relay.addr))
+			r->relay.addr = c->peer_public.addr;
+		r->relay.port = s->relay_port;
+	}
+	r->has_relay = !unspecified(&r->relay.addr);
+	return r->has_relay;
+}
+
+/* ---- the principal's requests ---- */
+
+/* A request of the principal's passed on to the relay: its answer goes back with the
+ * principal's id, on the link it came over. */
+struct forwarded {
+	struct secondary *sec;
+	json_int_t id;
+	unsigned generation;
+	const char *op;
+};
+
+static void forwarded_reply(void *ctx, const json_t *reply, int err)
+{
+	struct forwarded *f = ctx;
+	json_t *answer;
+
+	if (err) {
+		answer = msg_reply_error(f->id, WIRE(UNAVAILABLE), "the relay did not answer %s: %s",
+					 f->op, insel_strerror(err));
+	} else {
+		answer = json_deep_copy(reply);
+		if (answer)
+			json_object_set_new(answer, "id", json_integer(f->id));
+	}
+	if (answer)
+		principal_reply(f->sec, f->generation, answer);
+	free(f);
+}
+
+static json_t *to_relay(const char *op, const json_t *msg, char why[POP_WHY_LEN])
+{
+	struct relay_allocate a;
+	uint64_t allocation;
+	json_t *req;
+
+	if (strcmp(op, "relay_stats") == 0)
+		return msg_request("stats", 0);
+	if (strcmp(op, "relay_free") == 0)
+		return pop_relay_allocation_decode(msg, &allocation, why) ? NULL
+			: relay_free_to_json(0, allocation);
+	if (pop_relay_allocate_decode(msg, &a, why))
+		return NULL;
+	req = relay_allocate_to_json(0, &a);
+	secure_wipe(&a, sizeof a);
+	return req;
+}
+
+bool secondary_relay_handle(struct secondary *s, const json_t *msg)
+{
+	static const char *const ops[] = {"relay_allocate", "relay_free", "relay_stats"};
+	const char *op = msg_op(msg);
+	json_int_t id = msg_id(msg);
+	struct forwarded *f;
+	char why[POP_WHY_LEN] = "";
+	json_t *req;
+	size_t i;
+
+	for (i = 0; op && i < sizeof ops / sizeof ops[0] && strcmp(op, ops[i]) != 0; i++)
+		;
+	if (!op || i == sizeof ops / sizeof ops[0])
+		return false;
+	if (id < 0)
+		return true;  /* a request without an id cannot be answered */
+	if (!s->relay_running) {
+		principal_reply(s, s->principal.generation,
+				msg_reply_error(id, WIRE(NO_RELAY), "this gateway runs no relay"));
+		return true;
+	}
+	req = to_relay(op, msg, why);
+	if (!req) {
+		principal_reply(s, s->principal.generation,
+				msg_reply_error(id, WIRE(BAD_FIELD), "%s", why));
+		return true;
+	}
+	f = malloc(sizeof *f);
+	if (!f) {
+		json_decref(req);
+		return true;
+	}
+	*f = (struct forwarded){s, id, s->principal.generation, ops[i]};
+	if (relay_control_call(s->relay, req, forwarded_reply, f) != 0) {
+		principal_reply(s, f->generation, msg_reply_error(id, WIRE(NO_RELAY),
+								  "the relay is not running "
+								  "right now"));
+		free(f);
+	}
+	return true;
+}
