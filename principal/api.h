@@ -127,6 +127,9 @@ void relay_handle(void *ctx, json_int_t id, const json_t *msg);
 void relay_expired_handle(void *ctx, json_int_t id, const json_t *msg);
 /* A call ended (api_calls.c): its relay allocation, wherever it is, is freed now. */
 void relay_call_ended(struct api_server *s, const char *call_id);
+/* About once a second (serve.c): records the relays known, for `insel-principal relays`,
+ * and asks each for its counters. */
+void relay_poll(struct api_server *s);
 void connect_handle(void *ctx, json_int_t id, const json_t *msg);
 
 /* Renewal and registration (api_renew.c): a registration made with the certificate a

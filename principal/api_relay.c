@@ -5,6 +5,7 @@
  * not answer in time, the next in the ranking, down to its own. A secondary holds at most
  * [relay] per_secondary allocations on the principal's relay at once, each gone a minute
  * after its legs stopped registering. When the call ends, its allocation is freed. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -282,6 +283,102 @@ void relay_call_ended(struct api_server *s, const char *call_id)
 	if (s->secondary_request)
 		s->secondary_request(s, relay, pop_relay_free_encode(0, allocation),
 				     RELAY_DESIGNATED_TIMEOUT_MS, free_reply, NULL);
-	log_debug("call %s ended: allocation %s on the relay of secondary %s freed", call_id,
+	log_info("call %s ended: allocation %s on the relay of secondary %s freed", call_id,
 		  id_format(allocation, hex), relay);
+}
+
+/* ---- what the operator sees: `insel-principal relays` ---- */
+
+static void own_stats_reply(void *ctx, const json_t *reply, int err)
+{
+	struct relay_link *l = ctx;
+	char why[POP_WHY_LEN];
+
+	if (!err && msg_reply_is_ok(reply, NULL, NULL) &&
+	    pop_relay_stats_decode(reply, &l->stats, why) == 0)
+		l->has_stats = true;
+}
+
+/* The stats answer of a secondary's relay; ctx is the relay's name (freed here). */
+static void designated_stats_reply(void *ctx, const json_t *reply, int err)
+{
+	char *name = ctx;
+	struct api_server *s = *(struct api_server **)name;
+	struct designated_relay *r = s->relays ? relay_choice_find(s->relays,
+								   name + sizeof s) : NULL;
+	struct pop_relay_stats st;
+	char why[POP_WHY_LEN];
+
+	if (r && r->online && !err && msg_reply_is_ok(reply, NULL, NULL) &&
+	    pop_relay_stats_decode(reply, &st, why) == 0) {
+		r->stats = st;
+		r->has_stats = true;
+	}
+	free(name);
+}
+
+static void ask_stats(struct api_server *s)
+{
+	if (s->relay)
+		relay_control_call(&s->relay->control, msg_request("stats", 0), own_stats_reply,
+				   s->relay);
+	for (size_t i = 0; s->relays && s->secondary_request && i < s->relays->n; i++) {
+		struct designated_relay *r = &s->relays->relays[i];
+		size_t len = strlen(r->secondary) + 1;
+		char *ctx;
+
+		if (!r->online || !(ctx = malloc(sizeof s + len)))
+			continue;
+		memcpy(ctx, &s, sizeof s);
+		memcpy(ctx + sizeof s, r->secondary, len);
+		if (s->secondary_request(s, r->secondary, pop_relay_stats_encode(0),
+					 RELAY_DESIGNATED_TIMEOUT_MS, designated_stats_reply, ctx))
+			free(ctx);
+	}
+}
+
+static void own_row(struct api_server *s, struct db_relay_row *row)
+{
+	struct relay_link *l = s->relay;
+	struct relay_grant g;
+
+	memset(row, 0, sizeof *row);
+	row->online = l->control.ready;
+	row->live = (int64_t)l->count;
+	if (relay_link_advertised(l, NULL, &g.ep) == 0)
+		ip_endpoint_format(&g.ep, row->address, sizeof row->address);
+	row->has_stats = l->has_stats && l->control.ready;
+	row->allocations = l->stats.allocations;
+	row->forwarded = l->stats.forwarded;
+	row->dropped = l->stats.dropped;
+}
+
+static void designated_row(const struct designated_relay *r, struct db_relay_row *row)
+{
+	memset(row, 0, sizeof *row);
+	snprintf(row->secondary, sizeof row->secondary, "%s", r->secondary);
+	ip_endpoint_format(&r->ep, row->address, sizeof row->address);
+	if (r->has_tcp)
+		ip_endpoint_format(&r->tcp, row->tcp, sizeof row->tcp);
+	row->online = r->online;
+	row->live = r->live;
+	row->has_stats = r->has_stats;
+	row->allocations = r->stats.allocations;
+	row->forwarded = r->stats.forwarded;
+	row->dropped = r->stats.dropped;
+}
+
+void relay_poll(struct api_server *s)
+{
+	static struct db_relay_row rows[1 + RELAY_CHOICE_MAX];
+	size_t n = 0;
+	int rc;
+
+	if (s->relay)
+		own_row(s, &rows[n++]);
+	for (size_t i = 0; s->relays && i < s->relays->n; i++)
+		designated_row(&s->relays->relays[i], &rows[n++]);
+	if ((rc = db_relays_replace(s->db, rows, n, s->now())) != 0)
+		log_warn("cannot record the relays: %s", db_errmsg(s->db));
+	ask_stats(s);
 }

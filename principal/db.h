@@ -205,4 +205,17 @@ int db_lookup(struct db *db, const char *callee, int64_t now, json_t **out);
  * active_calls, calls, revoked} */
 int db_status(struct db *db, int64_t now, json_t **out);
 
+/* The relays the running daemon knows (db_relays.c): replaced whole by the daemon about
+ * once a second; listed by `insel-principal relays`. */
+struct db_relay_row {
+	char secondary[DB_NAME_MAX + 1];   /* "" for the principal's own relay */
+	char address[IP_STRLEN], tcp[IP_STRLEN];  /* "" if none */
+	bool online;
+	int64_t live;                      /* allocations the principal made there, live */
+	bool has_stats;                    /* the relay's own counters, when known: */
+	int64_t allocations, forwarded, dropped;
+};
+int db_relays_replace(struct db *db, const struct db_relay_row *rows, size_t n, int64_t now);
+int db_relays_list(struct db *db, json_t **out);
+
 #endif

@@ -13,6 +13,7 @@ static const struct command commands[] = {
 	{"call", call_main, "call records: list, show, end"},
 	{"revoke", revoke_main, "revoked certificates: add, list, remove"},
 	{"status", status_main, "what the directory holds, at a glance"},
+	{"relays", relays_main, "the relays the running principal knows, and their load"},
 	{"serve", serve_main, "run the directory's TLS API daemon"},
 };
 

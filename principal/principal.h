@@ -16,6 +16,7 @@ int user_main(int argc, char **argv);
 int call_main(int argc, char **argv);
 int revoke_main(int argc, char **argv);
 int status_main(int argc, char **argv);
+int relays_main(int argc, char **argv);
 int serve_main(int argc, char **argv);
 
 #endif

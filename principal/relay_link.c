@@ -1,6 +1,7 @@
 /* The principal's end of its relay (relay_link.h). */
 #include "relay_link.h"
 
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 #include "log.h"
 #include "msg.h"
 #include "rand.h"
+#include "wire_errors.h"
 
 struct relay_allocation {
 	struct relay_allocation *next;
@@ -150,8 +152,8 @@ void relay_link_close(struct relay_link *l)
 
 /* Where the secondary is to send: the configured public address, the bound one, or the
  * address it reached us at. */
-static int advertised(const struct relay_link *l, const struct ip_endpoint *local,
-		      struct ip_endpoint *out)
+int relay_link_advertised(const struct relay_link *l, const struct ip_endpoint *local,
+			  struct ip_endpoint *out)
 {
 	if (l->opt.has_public) {
 		*out = l->opt.public_ep;
@@ -174,7 +176,7 @@ int relay_link_allocate(struct relay_link *l, const char *owner, uint64_t call,
 	struct relay_allocation *a;
 	int rc;
 
-	if (!l->control.ready || advertised(l, local, &out->ep) != 0) {
+	if (!l->control.ready || relay_link_advertised(l, local, &out->ep) != 0) {
 		l->refused++;
 		return INSEL_E_UNAVAILABLE;
 	}
@@ -214,7 +216,8 @@ static void free_reply(void *ctx, const json_t *reply, int err)
 	const char *code, *message;
 
 	(void)ctx;
-	if (!err && !msg_reply_is_ok(reply, &code, &message) && strcmp(code, "not_found") != 0)
+	if (!err && !msg_reply_is_ok(reply, &code, &message) &&
+	    !wire_error_is(code, WERR_NOT_FOUND))
 		log_warn("the relay refused to free an allocation: %s", message);
 }
 

@@ -14,6 +14,7 @@
 
 #include "addr.h"
 #include "pki.h"
+#include "principal_ops.h"
 #include "relay_control.h"
 #include "relay_ops.h"
 
@@ -38,6 +39,8 @@ struct relay_link {
 	struct relay_allocation *allocations;
 	size_t count;
 	uint64_t granted, refused, expired, freed;
+	bool has_stats;                /* the relay's last stats answer */
+	struct pop_relay_stats stats;
 };
 
 /* What a secondary is given: a candidate of kind relay. */
@@ -59,6 +62,12 @@ void relay_link_close(struct relay_link *l);
  * maximum), -ENOMEM. */
 int relay_link_allocate(struct relay_link *l, const char *owner, uint64_t call,
 			const struct ip_endpoint *local, struct relay_grant *out);
+
+/* Where secondaries are to send (docs/principal-api.md): [relay] public, the bound
+ * address, or the one the secondary reached us at (local; NULL if none). 0 or
+ * INSEL_E_UNAVAILABLE. */
+int relay_link_advertised(const struct relay_link *l, const struct ip_endpoint *local,
+			  struct ip_endpoint *out);
 
 /* The call ended: its allocation, if it has one here, is freed on the relay at once
  * rather than a minute after its legs stopped. True if it had one. */

@@ -56,6 +56,7 @@ struct daemon {
 	struct tls_creds *creds;
 	struct tls_server *server;
 	uv_timer_t sweep;
+	uv_timer_t relay_poll;     /* records the relays for `insel-principal relays` */
 	uv_check_t reads;  /* ends the turn's read transaction */
 	uv_signal_t sigint, sigterm;
 	struct revocation_watch revocations;
@@ -294,8 +295,11 @@ static void conn_closed(struct tls_conn *t)
 		log_debug("%s %s disconnected", pki_role_name(c->peer.id.role), c->peer.id.name);
 	/* A secondary's last link gone: its relay is no longer one to give calls. */
 	if (c->ready && c->peer.hello_done && c->peer.id.role == PKI_ROLE_SECONDARY &&
-	    !link_of(c->d, c->peer.id.name))
+	    !link_of(c->d, c->peer.id.name) && relay_choice_find(&c->d->relays, c->peer.id.name)) {
+		log_info("secondary %s is offline: its relay carries no new call",
+			 c->peer.id.name);
 		relay_choice_offline(&c->d->relays, c->peer.id.name);
+	}
 	rpc_fail_all(&c->rpc, INSEL_E_CLOSED);
 	/* A password check or a relay choice still running frees it when it finishes
 	 * (api_verify_finish, api_relay.c). */
@@ -410,6 +414,7 @@ static void stop(struct daemon *d)
 	d->reach = NULL;
 	uv_timer_stop(&d->sweep);
 	uv_close((uv_handle_t *)&d->sweep, NULL);
+	uv_close((uv_handle_t *)&d->relay_poll, NULL);
 	db_read_release(d->api.db);
 	revocation_watch_stop(&d->revocations);
 	uv_close((uv_handle_t *)&d->reads, NULL);
@@ -626,6 +631,16 @@ static int start_relay(struct daemon *d, const struct serve_options *o)
 	return 0;
 }
 
+#define RELAY_POLL_MS 1000
+
+static void relay_poll_cb(uv_timer_t *t)
+{
+	struct daemon *d = t->data;
+
+	if (!d->stopping)
+		relay_poll(&d->api);
+}
+
 /* Relays that secondaries run: kept as they announce them, whatever ours does. */
 static void start_relay_choice(struct daemon *d, const struct serve_options *o)
 {
@@ -675,6 +690,9 @@ static int start(struct daemon *d, const struct serve_options *o)
 	if ((rc = start_stun(d, o)) || (rc = start_relay(d, o)) || (rc = start_splice(d, o)))
 		return rc;
 	start_relay_choice(d, o);
+	uv_timer_init(&d->loop, &d->relay_poll);
+	d->relay_poll.data = d;
+	uv_timer_start(&d->relay_poll, relay_poll_cb, 500, RELAY_POLL_MS);
 	uv_timer_init(&d->loop, &d->sweep);
 	d->sweep.data = d;
 	uv_timer_start(&d->sweep, sweep_cb, 0, sweep_ms < 250 ? 250 : sweep_ms > 5000 ? 5000

@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# Integration: a relay run by a secondary (issue 12, "any secondary with a public address
+# may be designated as a relay too, and the principal picks the relay for each call"), on
+# the NAT test bed of nat_lib.sh. Sites A and B sit behind NATs that give every mapping a
+# random port (`masquerade fully-random`): no direct path can exist between them. A third
+# site C has a public address and runs a relay ([relay] listen):
+#   - C's secondary announces its relay when it registers; the principal picks it for a
+#     call from A to B (a designated relay before its own), has it allocate over C's link,
+#     and the call goes up relayed through C: the path names C's relay on both sides, and
+#     datagrams cross intact both ways; the listing shows C's relay forwarding;
+#   - hanging up frees the allocation on C's relay at once (the listing's live count);
+#   - with C's secondary stopped (killed by PID), its relay goes with it and the principal
+#     no longer offers it: the next call is relayed through the principal's own relay.
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+source "$here/lib.sh"
+source "$here/insel_env.sh"
+source "$here/nat_lib.sh"
+
+nat_needs "calls relayed through a secondary's relay" reverse punch relay || exit 77
+netns_begin
+nat_internet
+nat_site a 1 fully-random a1 a2
+nat_site b 2 fully-random b1 b2
+nat_site c 3 none
+insel_deploy || fail "deployment did not come up"
+C_RELAY=$(nat_gateway_addr c):3479
+
+# ---- site C: a LAN of its own, and a relay for the others ----
+"$P" pki issue --dir "$PKI" --role secondary --name lan-c \
+	--out-cert "$PKI/lan-c.crt" --out-key "$PKI/lan-c.key" >/dev/null
+pdir secondary add lan-c >/dev/null
+pdir lan add lan-c --prefix 10.3.0.0/24 --secondary lan-c >/dev/null
+write_secondary_config c 3
+printf '[relay]\nlisten = %s\n' "$C_RELAY" >>"$NETNS_TMP/secondary-c.conf"
+start_secondary c 3 || fail "secondary c did not start"
+for _ in $(seq 100); do
+	grep -q "secondary lan-c runs a relay at $C_RELAY" "$NETNS_TMP/principal.log" && break
+	sleep 0.1
+done
+check "C's secondary announces its relay and the principal takes it" \
+	grep -q "secondary lan-c runs a relay at $C_RELAY" "$NETNS_TMP/principal.log"
+check "C's relay listens" wait_port gw-c 3479 udp 10
+
+relays_json() { pdir relays --json 2>/dev/null; }
+relay_field() {  # relay_field SECONDARY FIELD: from the principal's listing
+	relays_json | python3 -c '
+import json, sys
+rows = json.load(sys.stdin)
+for r in rows if isinstance(rows, list) else rows.get("relays", []):
+    if (r.get("secondary") or "") == sys.argv[1]:
+        print(r.get(sys.argv[2], ""))' "$1" "$2"
+}
+wait_relay_field() {  # wait_relay_field SECONDARY FIELD OP VALUE SECONDS
+	for _ in $(seq $(($5 * 5))); do
+		v=$(relay_field "$1" "$2")
+		[ -n "$v" ] && [ "$v" "$3" "$4" ] && return 0
+		sleep 0.2
+	done
+	echo "relay $1: $2 = '$(relay_field "$1" "$2")', wanted $3 $4" >&2
+	relays_json >&2
+	return 1
+}
+
+listen_as b1 bob "$NETNS_TMP/listen-bob.log" --auto-answer || fail "bob cannot listen"
+spawn_in_ns b1 "$NETNS_TMP/echo-b1.log" python3 "$UDP_TOOL" echo 5004,5005 --count 1000 \
+	--timeout 200
+
+# ---- relayed through C ----
+out=$(insel_as a1 alice call bob@lan-b --udp 5004 2>&1)
+echo "$out"
+call=$(call_id_of "$out")
+check "alice calls bob, both behind fully-random NATs" contains "$out" " up "
+check "the principal picked C's relay" \
+	grep -q "call $call of secondary lan-a: relayed by secondary lan-c" "$NETNS_TMP/principal.log"
+check "the caller's path is relayed through C's relay" \
+	test "$(path_of a "$call" data):$(path_of a "$call" remote)" = "relayed:$C_RELAY"
+check "so is the callee's" \
+	test "$(path_of b "$call" data):$(path_of b "$call" remote)" = "relayed:$C_RELAY"
+check "the call carries datagrams intact both ways" \
+	in_ns a1 python3 "$UDP_TOOL" send 10.1.0.1 5004 --count 50 --size 1000
+check "and large ones (fragmented by the channel)" \
+	in_ns a1 python3 "$UDP_TOOL" send 10.1.0.1 5004 --count 10 --size 4000
+calls=$(insel_as a1 alice calls 2>&1)
+echo "$calls"
+check "insel calls names C's relay" contains "$calls" "path: relayed to $C_RELAY"
+check "the listing shows C's relay forwarding" wait_relay_field lan-c forwarded -gt 50 10
+check "with the call's allocation live" test "$(relay_field lan-c allocations)" -ge 1
+relays_json
+pdir relays
+insel_as a1 alice hangup "$call" >/dev/null 2>&1
+check "no auxiliary left on gw-a" wait_aux_count a 0 5
+check "hanging up freed the allocation on C's relay" wait_relay_field lan-c live -eq 0 10
+check "and C's relay says so" wait_relay_field lan-c allocations -eq 0 10
+
+# ---- C gone: through the principal's relay ----
+stop_pid "${SECONDARY_PID[c]}"
+for _ in $(seq 100); do
+	grep -q "secondary lan-c is offline" "$NETNS_TMP/principal.log" && break
+	sleep 0.1
+done
+check "the principal saw C go" grep -q "secondary lan-c is offline" "$NETNS_TMP/principal.log"
+check "C's relay went with its secondary" \
+	bash -c "! ip netns exec ${NS}gw-c ss -Hlun 'sport = :3479' | grep -q ."
+check "the listing shows C's relay offline" wait_relay_field lan-c online = False 10
+out=$(insel_as a1 alice call bob@lan-b --udp 5005 2>&1)
+echo "$out"
+call=$(call_id_of "$out")
+check "the next call goes up" contains "$out" " up "
+check "relayed through the principal's relay" \
+	test "$(path_of a "$call" data):$(path_of a "$call" remote)" = "relayed:198.18.0.2:3479"
+check "it carries datagrams intact both ways" \
+	in_ns a1 python3 "$UDP_TOOL" send 10.1.0.1 5005 --count 50 --size 1000
+check "the listing shows the principal's relay forwarding" \
+	wait_relay_field "" forwarded -gt 50 10
+insel_as a1 alice hangup "$call" >/dev/null 2>&1
+check "no auxiliary left at the end" wait_aux_count a 0 5
+
+finish_checks
