@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "principal_ops.h"
+#include "relay_ops.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -99,7 +100,19 @@ static void others(const json_t *j)
 	const char *call_id;
 	char why[POP_WHY_LEN] = "";
 
+	struct relay_allocate allocate;
+	struct pop_relay_stats stats;
+	uint64_t allocation;
+
 	check_why(pop_revoked_notice_decode(j, &serials, why), why);
+	/* A secondary's relay: what it reads of the principal, and the principal of it. */
+	if (pop_relay_allocate_decode(j, &allocate, why) == 0)
+		same_wire(pop_relay_allocate_encode(1, &allocate),
+			  pop_relay_allocate_encode(1, &allocate));
+	check_why(pop_relay_allocation_decode(j, &allocation, why), why);
+	if (pop_relay_stats_decode(j, &stats, why) == 0 &&
+	    (stats.allocations < 0 || stats.forwarded < 0 || stats.dropped < 0))
+		__builtin_trap();
 	check_why(pop_call_reply_decode(j, &call_id, why), why);
 	if (pop_list_reply_decode(j, &list, why) == 0 &&
 	    pop_list_find_lan(&list, "lan-b", &lan) == 0) {

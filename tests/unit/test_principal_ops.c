@@ -14,6 +14,7 @@
 #include "err.h"
 #include "msg.h"
 #include "principal_ops.h"
+#include "relay_ops.h"
 #include "principal_ops_priv.h"
 
 #define FP_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
@@ -555,6 +556,92 @@ static void relay_refusals(void **state)
 		       INSEL_E_BAD_FIELD, "a relay candidate's field 'token' must be 32 hex digits");
 }
 
+/* A secondary's relay: announced at registration, driven over its link. */
+static void designated_relay_round_trip(void **state)
+{
+	struct pop_register_req reg = {.lan = "lan-c", .nprefixes = 1}, reg_back;
+	struct pop_relay_req req = {.call = 0x0123456789abcdefULL, .callee = "bob@lan-b"}, back;
+	struct relay_allocate a = {.allocation = 0x42, .rate = 1000}, a_back;
+	struct pop_relay_stats st;
+	char why[POP_WHY_LEN];
+	uint64_t id;
+	json_t *j;
+
+	(void)state;
+	assert_int_equal(ip_prefix_parse("10.3.0.0/24", true, &reg.prefixes[0]), 0);
+	assert_int_equal(ip_endpoint_parse("198.18.103.2:7445", &reg.endpoint), 0);
+	assert_int_equal(ip_endpoint_parse("198.18.103.2:3479", &reg.relay), 0);
+	reg.has_relay = true;
+	j = pop_register_req_encode(1, &reg);
+	assert_json(j, "{\"op\":\"register\",\"id\":1,\"lan\":\"lan-c\","
+		       "\"prefixes\":[\"10.3.0.0/24\"],\"endpoint\":\"198.18.103.2:7445\","
+		       "\"relay\":{\"addr\":\"198.18.103.2:3479\"}}");
+	assert_int_equal(pop_register_req_decode(j, &reg_back, why), 0);
+	assert_true(reg_back.has_relay && !reg_back.has_relay_tcp);
+	assert_true(ip_endpoint_equal(&reg_back.relay, &reg.relay));
+	json_decref(j);
+
+	j = pop_relay_req_encode(4, &req);
+	assert_json(j, "{\"op\":\"relay\",\"id\":4,\"call\":\"0123456789abcdef\","
+		       "\"callee\":\"bob@lan-b\"}");
+	assert_int_equal(pop_relay_req_decode(j, &back, why), 0);
+	assert_string_equal(back.callee, "bob@lan-b");
+	json_decref(j);
+
+	for (int i = 0; i < RELAY_OPS_TOKEN_LEN; i++)
+		a.token[i] = (uint8_t)(0xa0 + i);
+	j = pop_relay_allocate_encode(7, &a);
+	assert_json(j, "{\"op\":\"relay_allocate\",\"id\":7,\"allocation\":\"0000000000000042\","
+		       "\"token\":\"a0a1a2a3a4a5a6a7a8a9aaabacadaeaf\",\"rate\":1000}");
+	assert_int_equal(pop_relay_allocate_decode(j, &a_back, why), 0);
+	assert_memory_equal(&a_back, &a, sizeof a);
+	json_decref(j);
+	j = pop_relay_free_encode(8, 0x42);
+	assert_json(j, "{\"op\":\"relay_free\",\"id\":8,\"allocation\":\"0000000000000042\"}");
+	assert_int_equal(pop_relay_allocation_decode(j, &id, why), 0);
+	assert_true(id == 0x42);
+	json_decref(j);
+	j = pop_relay_expired_encode(9, 0x43);
+	assert_json(j, "{\"op\":\"relay_expired\",\"id\":9,\"allocation\":\"0000000000000043\"}");
+	json_decref(j);
+	j = pop_relay_stats_encode(10);
+	assert_json(j, "{\"op\":\"relay_stats\",\"id\":10}");
+	json_decref(j);
+
+	j = json_loads("{\"allocations\":3,\"datagrams\":{\"forwarded\":100,\"registered\":7,"
+		       "\"bad_mac\":2,\"wrong_source\":5}}", 0, NULL);
+	assert_int_equal(pop_relay_stats_decode(j, &st, why), 0);
+	assert_true(st.allocations == 3 && st.forwarded == 100 && st.dropped == 7);
+	json_decref(j);
+}
+
+static void designated_relay_refusals(void **state)
+{
+	struct pop_register_req reg;
+	struct pop_relay_stats st;
+	struct pop_relay_req q;
+
+	(void)state;
+	assert_refused(pop_register_req_decode, &reg,
+		       "{\"lan\":\"l\",\"prefixes\":[\"10.0.0.0/8\"],\"endpoint\":\"1.2.3.4:5\","
+		       "\"relay\":{\"addr\":\"0.0.0.0:3479\"}}", INSEL_E_BAD_FIELD,
+		       "field 'relay.addr' must be ADDRESS:PORT, neither unspecified");
+	assert_refused(pop_register_req_decode, &reg,
+		       "{\"lan\":\"l\",\"prefixes\":[\"10.0.0.0/8\"],\"endpoint\":\"1.2.3.4:5\","
+		       "\"relay\":{\"tcp\":\"1.2.3.4:443\"}}", INSEL_E_BAD_FIELD,
+		       "field 'addr' is missing");
+	assert_refused(pop_register_req_decode, &reg,
+		       "{\"lan\":\"l\",\"prefixes\":[\"10.0.0.0/8\"],\"endpoint\":\"1.2.3.4:5\","
+		       "\"relay\":\"1.2.3.4:3479\"}", INSEL_E_BAD_FIELD,
+		       "field 'relay' must be an object");
+	assert_refused(pop_relay_req_decode, &q,
+		       "{\"call\":\"0000000000000001\",\"callee\":\"a\\u0001b\"}", INSEL_E_BAD_FIELD,
+		       "field 'callee' must be 1-256 printable characters");
+	assert_refused(pop_relay_stats_decode, &st,
+		       "{\"allocations\":1,\"datagrams\":{\"forwarded\":-1}}", INSEL_E_BAD_FIELD,
+		       "datagrams: each count must be a whole number >= 0");
+}
+
 static void auth_round_trip(void **state)
 {
 	char why[POP_WHY_LEN];
@@ -816,6 +903,8 @@ int main(void)
 		cmocka_unit_test(auth_refusals),
 		cmocka_unit_test(relay_round_trip),
 		cmocka_unit_test(relay_refusals),
+		cmocka_unit_test(designated_relay_round_trip),
+		cmocka_unit_test(designated_relay_refusals),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
