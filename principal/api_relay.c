@@ -5,6 +5,7 @@
  * not answer in time, the next in the ranking, down to its own. A secondary holds at most
  * [relay] per_secondary allocations on the principal's relay at once, each gone a minute
  * after its legs stopped registering. When the call ends, its allocation is freed. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -370,7 +371,9 @@ static void designated_row(const struct designated_relay *r, struct db_relay_row
 
 void relay_poll(struct api_server *s)
 {
-	static struct db_relay_row rows[1 + RELAY_CHOICE_MAX];
+	/* What was last written: the directory is written again only when it changed. */
+	static struct db_relay_row rows[1 + RELAY_CHOICE_MAX], written[1 + RELAY_CHOICE_MAX];
+	static size_t nwritten = SIZE_MAX;
 	size_t n = 0;
 	int rc;
 
@@ -378,7 +381,13 @@ void relay_poll(struct api_server *s)
 		own_row(s, &rows[n++]);
 	for (size_t i = 0; s->relays && i < s->relays->n; i++)
 		designated_row(&s->relays->relays[i], &rows[n++]);
-	if ((rc = db_relays_replace(s->db, rows, n, s->now())) != 0)
-		log_warn("cannot record the relays: %s", db_errmsg(s->db));
+	if (n != nwritten || memcmp(rows, written, n * sizeof rows[0]) != 0) {
+		if ((rc = db_relays_replace(s->db, rows, n, s->now())) != 0) {
+			log_warn("cannot record the relays: %s", db_errmsg(s->db));
+		} else {
+			memcpy(written, rows, n * sizeof rows[0]);
+			nwritten = n;
+		}
+	}
 	ask_stats(s);
 }

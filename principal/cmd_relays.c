@@ -1,6 +1,6 @@
 /* `insel-principal relays [--json]`: the relays the running principal knows (its own
  * and the designated relays of secondaries, docs/relay.md section 8), as it last wrote
- * them into the directory (about once a second while it serves). */
+ * them into the directory (within a second of a change while it serves). */
 #include <stdio.h>
 
 #include "cli.h"

@@ -205,8 +205,8 @@ int db_lookup(struct db *db, const char *callee, int64_t now, json_t **out);
  * active_calls, calls, revoked} */
 int db_status(struct db *db, int64_t now, json_t **out);
 
-/* The relays the running daemon knows (db_relays.c): replaced whole by the daemon about
- * once a second; listed by `insel-principal relays`. */
+/* The relays the running daemon knows (db_relays.c): replaced whole by the daemon when
+ * they change; listed by `insel-principal relays`. */
 struct db_relay_row {
 	char secondary[DB_NAME_MAX + 1];   /* "" for the principal's own relay */
 	char address[IP_STRLEN], tcp[IP_STRLEN];  /* "" if none */

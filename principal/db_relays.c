@@ -1,8 +1,8 @@
 /* The relays the running principal knows (db.h, db_relays_*), for `insel-principal
  * relays`: the daemon keeps its relays in memory (its own, and the designated relays that
  * secondaries announce when they register; docs/relay.md, section 8) and writes what it
- * knows of them into the table relays_now about once a second, the whole table in one
- * transaction, so that the operator's CLI, which reads only the directory, can list them.
+ * knows of them into the table relays_now whenever that changed (it looks about once a
+ * second), the whole table in one transaction, so that the operator's CLI, which reads only the directory, can list them.
  * It is the running daemon's view, not part of the directory: the daemon creates it if
  * missing (it is no migration of schema/), nothing reads it back, and a CLI that finds no
  * table lists no relay. */
