@@ -24,7 +24,11 @@
 #include "wire_errors.h"
 
 #define RELAY_PICK_TRIES 4                   /* relays tried for one call, at most */
-#define RELAY_DESIGNATED_TIMEOUT_MS 2000     /* a secondary's relay answering allocate */
+/* How long the designated relays of one call may take to answer, all together: the
+ * caller's offer goes out without waiting for us, so the answer must be quick. Past it,
+ * the principal's own relay answers at once. */
+#define RELAY_DESIGNATED_TIMEOUT_MS 2000
+#define RELAY_DESIGNATED_MIN_MS 100          /* less left than this: not worth asking */
 
 /* A call's choice under way: the ranked relays (a name, or "" for our own), the one
  * being asked. */
@@ -32,6 +36,7 @@ struct relay_pick {
 	struct api_peer *peer;
 	json_int_t id;
 	uint64_t call;
+	uint64_t deadline_ms;        /* designated relays are asked until then */
 	char ranked[RELAY_PICK_TRIES][PKI_NAME_MAX + 1];
 	size_t n, next;
 	uint64_t allocation;
@@ -157,14 +162,20 @@ static void designated_reply(void *ctx, const json_t *reply, int err)
 	pick_done(pick);
 }
 
+static uint64_t clock_ms(const struct api_server *s)
+{
+	return s->clock_ms ? s->clock_ms() : (uint64_t)s->now() * 1000;
+}
+
 /* Asks a designated relay; 0 if the question is on its way. */
 static int ask_designated(struct relay_pick *pick, const char *secondary)
 {
 	struct api_server *s = pick->peer->srv;
 	struct relay_allocate a = {.rate = s->relay_rate};
+	uint64_t now = clock_ms(s);
 	json_t *req;
 
-	if (!s->secondary_request)
+	if (!s->secondary_request || now + RELAY_DESIGNATED_MIN_MS > pick->deadline_ms)
 		return INSEL_E_UNAVAILABLE;
 	do
 		pick->allocation = rand_id64();
@@ -175,7 +186,7 @@ static int ask_designated(struct relay_pick *pick, const char *secondary)
 	req = pop_relay_allocate_encode(0, &a);
 	secure_wipe(&a, sizeof a);
 	snprintf(pick->asked, sizeof pick->asked, "%s", secondary);
-	return s->secondary_request(s, secondary, req, RELAY_DESIGNATED_TIMEOUT_MS,
+	return s->secondary_request(s, secondary, req, (uint32_t)(pick->deadline_ms - now),
 				    designated_reply, pick);
 }
 
@@ -238,7 +249,8 @@ void relay_handle(void *ctx, json_int_t id, const json_t *msg)
 		refuse(p, id, "out of memory");
 		return;
 	}
-	*pick = (struct relay_pick){.peer = p, .id = id, .call = req.call};
+	*pick = (struct relay_pick){.peer = p, .id = id, .call = req.call,
+				    .deadline_ms = clock_ms(p->srv) + RELAY_DESIGNATED_TIMEOUT_MS};
 	known = callee_secondary(p->srv, req.callee, callee);
 	rank_relays(p->srv, p->id.name, known ? callee : NULL, pick);
 	p->relay_pending++;
