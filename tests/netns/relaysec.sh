@@ -8,6 +8,9 @@
 #     call from A to B (a designated relay before its own), has it allocate over C's link,
 #     and the call goes up relayed through C: the path names C's relay on both sides, and
 #     datagrams cross intact both ways; the listing shows C's relay forwarding;
+#   - C's relay holds one allocation at most ([relay] max_allocations = 1): a second call
+#     while the first is up is refused there, and the principal falls back to its own
+#     relay for it;
 #   - hanging up frees the allocation on C's relay at once (the listing's live count);
 #   - with C's secondary stopped (killed by PID), its relay goes with it and the principal
 #     no longer offers it: the next call is relayed through the principal's own relay.
@@ -32,7 +35,7 @@ C_RELAY=$(nat_gateway_addr c):3479
 pdir secondary add lan-c >/dev/null
 pdir lan add lan-c --prefix 10.3.0.0/24 --secondary lan-c >/dev/null
 write_secondary_config c 3
-printf '[relay]\nlisten = %s\n' "$C_RELAY" >>"$NETNS_TMP/secondary-c.conf"
+printf '[relay]\nlisten = %s\nmax_allocations = 1\n' "$C_RELAY" >>"$NETNS_TMP/secondary-c.conf"
 start_secondary c 3 || fail "secondary c did not start"
 for _ in $(seq 100); do
 	grep -q "secondary lan-c runs a relay at $C_RELAY" "$NETNS_TMP/principal.log" && break
@@ -63,8 +66,10 @@ wait_relay_field() {  # wait_relay_field SECONDARY FIELD OP VALUE SECONDS
 }
 
 listen_as b1 bob "$NETNS_TMP/listen-bob.log" --auto-answer || fail "bob cannot listen"
+listen_as b2 dave "$NETNS_TMP/listen-dave.log" --auto-answer || fail "dave cannot listen"
 spawn_in_ns b1 "$NETNS_TMP/echo-b1.log" python3 "$UDP_TOOL" echo 5004,5005 --count 1000 \
 	--timeout 200
+spawn_in_ns b2 "$NETNS_TMP/echo-b2.log" python3 "$UDP_TOOL" echo 5006 --count 1000 --timeout 200
 
 # ---- relayed through C ----
 out=$(insel_as a1 alice call bob@lan-b --udp 5004 2>&1)
@@ -88,6 +93,19 @@ check "the listing shows C's relay forwarding" wait_relay_field lan-c forwarded 
 check "with the call's allocation live" test "$(relay_field lan-c allocations)" -ge 1
 relays_json
 pdir relays
+
+# ---- C's relay full: the principal's for the next call ----
+out=$(insel_as a2 carol call dave@lan-b --udp 5006 2>&1)
+echo "$out"
+call2=$(call_id_of "$out")
+check "a second call while C's relay is full goes up" contains "$out" " up "
+check "C's relay refused it" \
+	grep -q "call $call2: the relay of secondary lan-c refused" "$NETNS_TMP/principal.log"
+check "and it is relayed through the principal's relay instead" \
+	test "$(path_of a "$call2" data):$(path_of a "$call2" remote)" = "relayed:198.18.0.2:3479"
+check "it carries datagrams intact both ways" \
+	in_ns a2 python3 "$UDP_TOOL" send 10.1.0.1 5006 --count 20 --size 1000
+insel_as a2 carol hangup "$call2" >/dev/null 2>&1
 insel_as a1 alice hangup "$call" >/dev/null 2>&1
 check "no auxiliary left on gw-a" wait_aux_count a 0 5
 check "hanging up freed the allocation on C's relay" wait_relay_field lan-c live -eq 0 10
@@ -103,6 +121,7 @@ check "the principal saw C go" grep -q "secondary lan-c is offline" "$NETNS_TMP/
 check "C's relay went with its secondary" \
 	bash -c "! ip netns exec ${NS}gw-c ss -Hlun 'sport = :3479' | grep -q ."
 check "the listing shows C's relay offline" wait_relay_field lan-c online = False 10
+base=$(relay_field "" forwarded)
 out=$(insel_as a1 alice call bob@lan-b --udp 5005 2>&1)
 echo "$out"
 call=$(call_id_of "$out")
@@ -112,7 +131,7 @@ check "relayed through the principal's relay" \
 check "it carries datagrams intact both ways" \
 	in_ns a1 python3 "$UDP_TOOL" send 10.1.0.1 5005 --count 50 --size 1000
 check "the listing shows the principal's relay forwarding" \
-	wait_relay_field "" forwarded -gt 50 10
+	wait_relay_field "" forwarded -gt $((${base:-0} + 50)) 10
 insel_as a1 alice hangup "$call" >/dev/null 2>&1
 check "no auxiliary left at the end" wait_aux_count a 0 5
 
