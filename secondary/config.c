@@ -81,7 +81,7 @@ static const struct cfg_key secondary_schema[] = {
 	{"relay", "public", CFG_ENDPOINT, 0, 0, 0, NULL},
 	{"relay", "program", CFG_PATH, 0, 0, 0, NULL},
 	{"relay", "user", CFG_STRING, 0, 0, 0, "nobody"},
-	{"relay", "rate", CFG_INT, 0, 1000, 1LL << 40, "25000000"},
+	{"relay", "rate", CFG_INT, 0, 0, 1LL << 40, "0"},  /* 0: no limit */
 	{"relay", "max_allocations", CFG_INT, 0, 1, 1048576, "4096"},
 	{"relay", "expiry", CFG_DURATION, 0, 1000, 86400000, "60s"},
 	{"nat", "stun", CFG_STRING, 0, 0, 0, "principal"},
