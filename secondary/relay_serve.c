@@ -4,11 +4,10 @@
  * same way. The gateway only passes requests on: the principal, which picks the relay of
  * each call, asks over its link (relay_allocate, relay_free, relay_stats) and the gateway
  * forwards each to its relay and the answer back; the relay's expiry notices go the
- * other way. The gateway keeps no allocation of its own: a relay that restarted has lost
- * those it held, and the calls on them go on as when any relay is lost (direct, or
- * ended when nothing else carries them); the principal forgets them at the calls' ends,
- * or when this gateway goes offline. The relay sees only each allocation's token and the
- * calls' sealed frames. */
+ * other way. The gateway remembers the allocations its relay accepted, until they are
+ * freed or expire, so that a relay that restarted is given them again (as the principal
+ * does for its own) and the calls' legs find them at their next registration. The relay
+ * sees only each allocation's token and the calls' sealed frames. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +23,51 @@
 #include "relay_ops.h"
 #include "secondary.h"
 #include "wire_errors.h"
+
+/* An allocation the relay accepted, kept to give a restarted relay. */
+struct kept {
+	struct kept *next;
+	struct relay_allocate a;
+};
+
+struct relay_serve {
+	struct relay_control control;
+	struct kept *kept;
+	size_t nkept;
+};
+
+static struct kept **find_kept(struct relay_serve *r, uint64_t allocation)
+{
+	struct kept **k = &r->kept;
+
+	while (*k && (*k)->a.allocation != allocation)
+		k = &(*k)->next;
+	return k;
+}
+
+static void keep(struct relay_serve *r, const struct relay_allocate *a, size_t max)
+{
+	struct kept *k;
+
+	if (*find_kept(r, a->allocation) || r->nkept >= max || !(k = malloc(sizeof *k)))
+		return;
+	k->a = *a;
+	k->next = r->kept;
+	r->kept = k;
+	r->nkept++;
+}
+
+static void forget(struct relay_serve *r, uint64_t allocation)
+{
+	struct kept **p = find_kept(r, allocation), *k = *p;
+
+	if (!k)
+		return;
+	*p = k->next;
+	r->nkept--;
+	secure_wipe(k, sizeof *k);
+	free(k);
+}
 
 static bool unspecified(const struct ip_addr *a)
 {
@@ -86,12 +130,50 @@ static void relay_expired(void *ctx, uint64_t allocation)
 	char hex[ID_STRLEN];
 
 	log_debug("relay allocation %s expired", id_format(allocation, hex));
+	forget(s->relay, allocation);
 	principal_request(s, pop_relay_expired_encode(0, allocation), expired_reply, NULL);
+}
+
+/* A restarted relay's answer to an allocation given again: one it refused is forgotten. */
+struct given_again {
+	struct secondary *sec;
+	uint64_t allocation;
+};
+
+static void given_again_reply(void *ctx, const json_t *reply, int err)
+{
+	struct given_again *g = ctx;
+
+	(void)err;
+	if (reply && !msg_reply_is_ok(reply, NULL, NULL) && g->sec->relay_running)
+		forget(g->sec->relay, g->allocation);
+	free(g);
+}
+
+/* A relay that restarted knows nothing: the allocations still live are given again. */
+static void relay_ready(void *ctx)
+{
+	struct secondary *s = ctx;
+	struct given_again *g;
+	size_t n = 0;
+
+	for (struct kept *k = s->relay->kept; k; k = k->next) {
+		if (!(g = malloc(sizeof *g)))
+			break;
+		*g = (struct given_again){s, k->a.allocation};
+		if (relay_control_call(&s->relay->control, relay_allocate_to_json(0, &k->a),
+				       given_again_reply, g) == 0)
+			n++;
+		else
+			free(g);
+	}
+	if (n)
+		log_info("relay allocations handed over again: %zu", n);
 }
 
 int secondary_relay_start(struct secondary *s)
 {
-	static const struct relay_control_callbacks cb = {NULL, relay_expired};
+	static const struct relay_control_callbacks cb = {relay_ready, relay_expired};
 	int rc;
 
 	if (s->relay_keeper_fd < 0)
@@ -99,7 +181,8 @@ int secondary_relay_start(struct secondary *s)
 	s->relay = calloc(1, sizeof *s->relay);
 	if (!s->relay)
 		return -ENOMEM;
-	rc = relay_control_start(s->relay, s->loop, s->relay_keeper_fd, s->relay_port, &cb, s);
+	rc = relay_control_start(&s->relay->control, s->loop, s->relay_keeper_fd, s->relay_port,
+				 &cb, s);
 	if (rc) {
 		log_error("cannot watch the relay's keeper: %s", uv_strerror(rc));
 		return rc;
@@ -112,8 +195,10 @@ int secondary_relay_start(struct secondary *s)
 void secondary_relay_stop(struct secondary *s)
 {
 	if (s->relay_running)
-		relay_control_close(s->relay);
+		relay_control_close(&s->relay->control);
 	s->relay_running = false;
+	while (s->relay && s->relay->kept)
+		forget(s->relay, s->relay->kept->a.allocation);
 	if (s->relay_keeper_fd >= 0)
 		close(s->relay_keeper_fd);
 	s->relay_keeper_fd = -1;
@@ -146,6 +231,8 @@ struct forwarded {
 	json_int_t id;
 	unsigned generation;
 	const char *op;
+	bool allocate;                 /* kept once the relay accepted it: */
+	struct relay_allocate a;
 };
 
 static void forwarded_reply(void *ctx, const json_t *reply, int err)
@@ -160,28 +247,34 @@ static void forwarded_reply(void *ctx, const json_t *reply, int err)
 		answer = json_deep_copy(reply);
 		if (answer)
 			json_object_set_new(answer, "id", json_integer(f->id));
+		if (f->allocate && msg_reply_is_ok(reply, NULL, NULL) && f->sec->relay_running)
+			keep(f->sec->relay, &f->a, f->sec->cfg.relay_max_allocations);
 	}
 	if (answer)
 		principal_reply(f->sec, f->generation, answer);
+	secure_wipe(f, sizeof *f);
 	free(f);
 }
 
-static json_t *to_relay(const char *op, const json_t *msg, char why[POP_WHY_LEN])
+/* The relay's request for the principal's; an allocate's fields in f (to keep), a freed
+ * allocation forgotten at once. */
+static json_t *to_relay(struct secondary *s, const char *op, const json_t *msg,
+			struct forwarded *f, char why[POP_WHY_LEN])
 {
-	struct relay_allocate a;
 	uint64_t allocation;
-	json_t *req;
 
 	if (strcmp(op, "relay_stats") == 0)
 		return msg_request("stats", 0);
-	if (strcmp(op, "relay_free") == 0)
-		return pop_relay_allocation_decode(msg, &allocation, why) ? NULL
-			: relay_free_to_json(0, allocation);
-	if (pop_relay_allocate_decode(msg, &a, why))
+	if (strcmp(op, "relay_free") == 0) {
+		if (pop_relay_allocation_decode(msg, &allocation, why))
+			return NULL;
+		forget(s->relay, allocation);
+		return relay_free_to_json(0, allocation);
+	}
+	if (pop_relay_allocate_decode(msg, &f->a, why))
 		return NULL;
-	req = relay_allocate_to_json(0, &a);
-	secure_wipe(&a, sizeof a);
-	return req;
+	f->allocate = true;
+	return relay_allocate_to_json(0, &f->a);
 }
 
 bool secondary_relay_handle(struct secondary *s, const json_t *msg)
@@ -205,22 +298,23 @@ bool secondary_relay_handle(struct secondary *s, const json_t *msg)
 				msg_reply_error(id, WIRE(NO_RELAY), "this gateway runs no relay"));
 		return true;
 	}
-	req = to_relay(op, msg, why);
+	f = calloc(1, sizeof *f);
+	if (!f)
+		return true;
+	*f = (struct forwarded){.sec = s, .id = id, .generation = s->principal.generation,
+				.op = ops[i]};
+	req = to_relay(s, op, msg, f, why);
 	if (!req) {
 		principal_reply(s, s->principal.generation,
 				msg_reply_error(id, WIRE(BAD_FIELD), "%s", why));
+		free(f);
 		return true;
 	}
-	f = malloc(sizeof *f);
-	if (!f) {
-		json_decref(req);
-		return true;
-	}
-	*f = (struct forwarded){s, id, s->principal.generation, ops[i]};
-	if (relay_control_call(s->relay, req, forwarded_reply, f) != 0) {
+	if (relay_control_call(&s->relay->control, req, forwarded_reply, f) != 0) {
 		principal_reply(s, f->generation, msg_reply_error(id, WIRE(NO_RELAY),
 								  "the relay is not running "
 								  "right now"));
+		secure_wipe(f, sizeof *f);
 		free(f);
 	}
 	return true;

@@ -530,7 +530,7 @@ struct secondary {
 	int relay_keeper_fd;
 	pid_t relay_keeper_pid;
 	bool relay_running;
-	struct relay_control *relay;
+	struct relay_serve *relay;     /* its control socket, the allocations it holds */
 	uint16_t relay_port;
 	struct tls_server *peer_server;
 	struct tls_server *client_server;

@@ -8,6 +8,8 @@
 #     call from A to B (a designated relay before its own), has it allocate over C's link,
 #     and the call goes up relayed through C: the path names C's relay on both sides, and
 #     datagrams cross intact both ways; the listing shows C's relay forwarding;
+#   - C's relay killed mid-call: its keeper starts another, which C's secondary gives the
+#     call's allocation again; the call carries datagrams through it again;
 #   - C's relay holds one allocation at most ([relay] max_allocations = 1): a second call
 #     while the first is up is refused there, and the principal falls back to its own
 #     relay for it;
@@ -93,6 +95,30 @@ check "the listing shows C's relay forwarding" wait_relay_field lan-c forwarded 
 check "with the call's allocation live" test "$(relay_field lan-c allocations)" -ge 1
 relays_json
 pdir relays
+
+# ---- C's relay killed mid-call: its keeper starts another, given the allocation again ----
+keeper=$(ps -o pid= --ppid "${SECONDARY_PID[c]}" -o comm= | awk '$2 == "insel-keeper" {print $1}')
+relay_pid=$(ps -o pid= --ppid "${keeper:-0}" | head -n 1 | tr -d ' ')
+check "C's relay runs under its keeper (keeper ${keeper:-none}, relay ${relay_pid:-none})" \
+	test -n "$relay_pid"
+kill -9 "$relay_pid" 2>/dev/null
+for _ in $(seq 50); do
+	grep -q "relay allocations handed over again: 1" "$NETNS_TMP/secondary-c.log" && break
+	sleep 0.1
+done
+check "a new relay on C was given the call's allocation again" \
+	grep -q "relay allocations handed over again: 1" "$NETNS_TMP/secondary-c.log"
+recovered() {  # the call carries datagrams again, through C (a few tries while legs move)
+	for _ in 1 2 3 4 5; do
+		in_ns a1 python3 "$UDP_TOOL" send 10.1.0.1 5004 --count 20 --size 500 >/dev/null 2>&1 &&
+			return 0
+		sleep 0.5
+	done
+	return 1
+}
+check "the call carries datagrams again through C's new relay" recovered
+check "still relayed through C" \
+	test "$(path_of a "$call" data):$(path_of a "$call" remote)" = "relayed:$C_RELAY"
 
 # ---- C's relay full: the principal's for the next call ----
 out=$(insel_as a2 carol call dave@lan-b --udp 5006 2>&1)
