@@ -6,10 +6,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "buf.h"
 #include "cmd.h"
 #include "err.h"
+#include "passwd.h"
 
 static void print_verbs(const char *family, const char *summary, const struct cli_verb *verbs,
 			size_t n, FILE *out)
@@ -193,6 +197,49 @@ int cli_fail(const struct cli *c, struct db *db, int err)
 int64_t cli_now(void)
 {
 	return (int64_t)time(NULL);
+}
+
+/* ---- passwords ---- */
+
+static bool read_line(const char *prompt, char *out, size_t outlen)
+{
+	bool tty = isatty(STDIN_FILENO);
+	struct termios old, quiet;
+	bool ok;
+
+	if (tty) {
+		fprintf(stderr, "%s", prompt);
+		tcgetattr(STDIN_FILENO, &old);
+		quiet = old;
+		quiet.c_lflag &= ~(tcflag_t)ECHO;
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+	}
+	ok = fgets(out, (int)outlen, stdin) != NULL;
+	if (tty) {
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+		fputc('\n', stderr);
+	}
+	if (ok)
+		out[strcspn(out, "\r\n")] = '\0';
+	return ok;
+}
+
+int cli_read_password(const struct cli *c, char *out, size_t outlen)
+{
+	char again[PASSWD_MAX_LEN + 2];
+
+	if (!read_line("Password: ", out, outlen) || !out[0])
+		return cli_usage_error(c, "no password given (type it, or pipe one line to stdin)");
+	if (strlen(out) > PASSWD_MAX_LEN)
+		return cli_usage_error(c, "password longer than %d bytes", PASSWD_MAX_LEN);
+	if (isatty(STDIN_FILENO)) {
+		bool same = read_line("Again: ", again, sizeof again) && strcmp(again, out) == 0;
+
+		secure_wipe(again, sizeof again);
+		if (!same)
+			return cli_usage_error(c, "the passwords differ");
+	}
+	return 0;
 }
 
 /* ---- output ---- */

@@ -67,6 +67,10 @@ int cli_fail(const struct cli *c, struct db *db, int err);
 int cli_usage_error(const struct cli *c, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 int64_t cli_now(void);
+/* Reads a password into out (PASSWD_MAX_LEN + 2 bytes): from the terminal without echo,
+ * asked twice, or as one line of standard input for scripts. 0, or the usage error's
+ * exit code after saying what is wrong. */
+int cli_read_password(const struct cli *c, char *out, size_t outlen);
 
 /* How a column is shown to people. */
 enum cli_kind { CLI_STR, CLI_INT, CLI_TIME, CLI_LIST, CLI_BOOL, CLI_BYTES };

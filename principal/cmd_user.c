@@ -4,8 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <termios.h>
-#include <unistd.h>
 
 #include "buf.h"
 #include "cli.h"
@@ -23,47 +21,6 @@ static const struct cli_column columns[] = {
 };
 #define N(a) (sizeof a / sizeof a[0])
 
-static bool read_line(const char *prompt, char *out, size_t outlen)
-{
-	bool tty = isatty(STDIN_FILENO);
-	struct termios old, quiet;
-	bool ok;
-
-	if (tty) {
-		fprintf(stderr, "%s", prompt);
-		tcgetattr(STDIN_FILENO, &old);
-		quiet = old;
-		quiet.c_lflag &= ~(tcflag_t)ECHO;
-		tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
-	}
-	ok = fgets(out, (int)outlen, stdin) != NULL;
-	if (tty) {
-		tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
-		fputc('\n', stderr);
-	}
-	if (ok)
-		out[strcspn(out, "\r\n")] = '\0';
-	return ok;
-}
-
-static int read_password(const struct cli *c, char *out, size_t outlen)
-{
-	char again[PASSWD_MAX_LEN + 2];
-
-	if (!read_line("Password: ", out, outlen) || !out[0])
-		return cli_usage_error(c, "no password given (type it, or pipe one line to stdin)");
-	if (strlen(out) > PASSWD_MAX_LEN)
-		return cli_usage_error(c, "password longer than %d bytes", PASSWD_MAX_LEN);
-	if (isatty(STDIN_FILENO)) {
-		bool same = read_line("Again: ", again, sizeof again) && strcmp(again, out) == 0;
-
-		secure_wipe(again, sizeof again);
-		if (!same)
-			return cli_usage_error(c, "the passwords differ");
-	}
-	return 0;
-}
-
 /* Parses NAME@LAN and --iterations, reads the password and hashes it. */
 static int prepare_hash(const struct cli *c, char *name, char *lan, char *hash, size_t hashlen)
 {
@@ -78,7 +35,7 @@ static int prepare_hash(const struct cli *c, char *name, char *lan, char *hash, 
 	     iterations < PASSWD_MIN_ITERATIONS || iterations > PASSWD_MAX_ITERATIONS))
 		return cli_usage_error(c, "--iterations must be from %u to %u",
 				       PASSWD_MIN_ITERATIONS, PASSWD_MAX_ITERATIONS);
-	if ((rc = read_password(c, pw, sizeof pw))) {
+	if ((rc = cli_read_password(c, pw, sizeof pw))) {
 		secure_wipe(pw, sizeof pw);
 		return rc;
 	}

@@ -10,6 +10,7 @@ static const struct command commands[] = {
 	{"secondary", secondary_main, "LAN gateways: add, list, show, remove, revoke"},
 	{"host", host_main, "named hosts: add, list, show, remove"},
 	{"user", user_main, "users: add, passwd, list, show, remove"},
+	{"room", room_main, "rooms (virtual LANs): add, list, show, remove, join, ban, ..."},
 	{"call", call_main, "call records: list, show, end"},
 	{"revoke", revoke_main, "revoked certificates: add, list, remove"},
 	{"status", status_main, "what the directory holds, at a glance"},

@@ -13,6 +13,7 @@ int lan_main(int argc, char **argv);
 int secondary_main(int argc, char **argv);
 int host_main(int argc, char **argv);
 int user_main(int argc, char **argv);
+int room_main(int argc, char **argv);
 int call_main(int argc, char **argv);
 int revoke_main(int argc, char **argv);
 int status_main(int argc, char **argv);

@@ -1,0 +1,821 @@
+/* Rooms in the directory (db_rooms.h): validation, address allocation and the record of
+ * what happened. Room operations are rare next to look-ups, so their statements are
+ * prepared when used rather than kept in db.c's table. The schema's triggers keep the
+ * same rules (capacity, bans, addresses inside the network) for any writer; the checks
+ * here come first so that a refusal is a sentence for people, not SQLite's. */
+#include "db_rooms.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "db_internal.h"
+#include "err.h"
+
+bool room_name_valid(const char *name)
+{
+	size_t n = name ? strlen(name) : 0;
+
+	if (n == 0 || n > ROOM_NAME_MAX)
+		return false;
+	if (!((name[0] >= 'a' && name[0] <= 'z') || (name[0] >= '0' && name[0] <= '9')))
+		return false;
+	return strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_-") == n;
+}
+
+void room_quote(const char *text, char *out, size_t outlen)
+{
+	size_t used = 0;
+
+	for (const unsigned char *p = (const unsigned char *)(text ? text : ""); *p; p++) {
+		char one[5];
+		size_t n;
+
+		if (*p >= 0x20 && *p < 0x7f && *p != '\\')
+			snprintf(one, sizeof one, "%c", *p);
+		else
+			snprintf(one, sizeof one, "\\x%02x", *p);
+		n = strlen(one);
+		if (used + n + 4 > outlen) {
+			snprintf(out + used, outlen - used, "...");
+			return;
+		}
+		memcpy(out + used, one, n + 1);
+		used += n;
+	}
+	out[used] = '\0';
+}
+
+/* ---- helpers ---- */
+
+static int prepare(struct db *db, const char *sql, sqlite3_stmt **st)
+{
+	if (sqlite3_prepare_v2(db->sql, sql, -1, st, NULL) != SQLITE_OK) {
+		*st = NULL;
+		return db_sqlite_error(db, "cannot prepare a room query");
+	}
+	return 0;
+}
+
+/* Runs a write of up to four text bindings (NULL binds NULL) and an integer at ?5. */
+static int exec_write(struct db *db, const char *sql, const char *t1, const char *t2,
+		      const char *t3, const char *t4, int64_t i5, const char *what)
+{
+	sqlite3_stmt *st;
+	int rc = prepare(db, sql, &st);
+
+	if (rc)
+		return rc;
+	db_bind_text_or_null(st, 1, t1);
+	db_bind_text_or_null(st, 2, t2);
+	db_bind_text_or_null(st, 3, t3);
+	db_bind_text_or_null(st, 4, t4);
+	sqlite3_bind_int64(st, 5, i5);
+	rc = db_exec_stmt(db, st, what);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int log_event(struct db *db, const char *room, const char *kind, const char *user,
+		     const char *host, const char *address, const char *by, int64_t now)
+{
+	sqlite3_stmt *st;
+	int rc = prepare(db, "INSERT INTO room_events (room, kind, user, host, address, by, at) "
+			 "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)", &st);
+
+	if (rc)
+		return rc;
+	db_bind_text_or_null(st, 1, room);
+	db_bind_text_or_null(st, 2, kind);
+	db_bind_text_or_null(st, 3, user);
+	db_bind_text_or_null(st, 4, host);
+	db_bind_text_or_null(st, 5, address);
+	db_bind_text_or_null(st, 6, by ? by : "operator");
+	sqlite3_bind_int64(st, 7, now);
+	rc = db_exec_stmt(db, st, "cannot record a room event");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int check_room_name(struct db *db, const char *room)
+{
+	char quoted[64];
+
+	if (room_name_valid(room))
+		return 0;
+	room_quote(room, quoted, sizeof quoted);
+	return db_set_error(db, INSEL_E_BAD_FIELD,
+			    "invalid room name '%s': use 1-%d of a-z 0-9 _ -, starting with a "
+			    "letter or digit (it names a network interface)", quoted, ROOM_NAME_MAX);
+}
+
+/* What the room operations need of a room row. */
+struct room_row {
+	int64_t id;
+	uint32_t net;        /* host order */
+	unsigned len;
+	int64_t capacity;
+	bool has6;
+	struct ip_prefix net6;
+};
+
+static uint32_t v4_of(const struct ip_addr *a)
+{
+	return (uint32_t)a->bytes[0] << 24 | (uint32_t)a->bytes[1] << 16 |
+	       (uint32_t)a->bytes[2] << 8 | a->bytes[3];
+}
+
+static int64_t slots_of(unsigned len)
+{
+	return ((int64_t)1 << (32 - len)) - 2;
+}
+
+static int room_get(struct db *db, const char *room, struct room_row *r)
+{
+	sqlite3_stmt *st;
+	int rc = check_room_name(db, room);
+
+	if (rc || (rc = prepare(db, "SELECT id, net, len, capacity, network6 FROM rooms "
+				"WHERE name = ?1", &st)))
+		return rc;
+	sqlite3_bind_text(st, 1, room, -1, SQLITE_TRANSIENT);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW && sqlite3_column_bytes(st, 1) == 4) {
+		const unsigned char *b = sqlite3_column_blob(st, 1);
+
+		memset(r, 0, sizeof *r);
+		r->id = sqlite3_column_int64(st, 0);
+		r->net = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+		r->len = (unsigned)sqlite3_column_int(st, 2);
+		r->capacity = sqlite3_column_int64(st, 3);
+		r->has6 = sqlite3_column_type(st, 4) == SQLITE_TEXT &&
+			  ip_prefix_parse((const char *)sqlite3_column_text(st, 4), true,
+					  &r->net6) == 0;
+		rc = 0;
+	} else if (rc == SQLITE_ROW || rc == SQLITE_DONE) {
+		rc = db_set_error(db, INSEL_E_NOT_FOUND, "no room named %s", room);
+	} else {
+		rc = db_sqlite_error(db, "cannot read the room");
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* The id and LAN of user "name@lan". */
+static int user_get(struct db *db, const char *user, int64_t *id, int64_t *lan_id)
+{
+	char name[DB_NAME_MAX + 1], lan[DB_NAME_MAX + 1], quoted[160];
+	sqlite3_stmt *st;
+	int rc;
+
+	if (db_split_user(user, name, lan)) {
+		room_quote(user, quoted, sizeof quoted);
+		return db_set_error(db, INSEL_E_BAD_FIELD, "'%s' is not a valid user@lan",
+				    quoted);
+	}
+	if ((rc = prepare(db, "SELECT u.id, u.lan_id FROM users u JOIN lans l ON "
+			  "l.id = u.lan_id WHERE u.name = ?1 AND l.name = ?2", &st)))
+		return rc;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 2, lan, -1, SQLITE_TRANSIENT);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*id = sqlite3_column_int64(st, 0);
+		if (lan_id)
+			*lan_id = sqlite3_column_int64(st, 1);
+		rc = 0;
+	} else if (rc == SQLITE_DONE) {
+		rc = db_set_error(db, INSEL_E_NOT_FOUND, "no user %s", user);
+	} else {
+		rc = db_sqlite_error(db, "cannot read the user");
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* One integer from a query binding (?1, ?2) as integers; -1 when there is no row. */
+static int64_t query_int(struct db *db, const char *sql, int64_t a, int64_t b)
+{
+	sqlite3_stmt *st;
+	int64_t v = -1;
+
+	if (prepare(db, sql, &st))
+		return -1;
+	sqlite3_bind_int64(st, 1, a);
+	sqlite3_bind_int64(st, 2, b);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+/* ---- creating and deleting ---- */
+
+static int check_network(struct db *db, const struct db_room_new *r)
+{
+	const struct ip_prefix *p = r->network;
+	char text[IP_STRLEN];
+
+	if (!p || p->addr.family != AF_INET || p->len < ROOM_LEN_MIN || p->len > ROOM_LEN_MAX)
+		return db_set_error(db, INSEL_E_BAD_FIELD,
+				    "a room's network is IPv4, /%d to /%d (e.g. 172.30.0.0/24)",
+				    ROOM_LEN_MIN, ROOM_LEN_MAX);
+	if (r->network6 && (r->network6->addr.family != AF_INET6 || r->network6->len < ROOM_LEN6_MIN ||
+			    r->network6->len > ROOM_LEN6_MAX))
+		return db_set_error(db, INSEL_E_BAD_FIELD,
+				    "a room's IPv6 network is /%d to /%d (e.g. fd30::/64)",
+				    ROOM_LEN6_MIN, ROOM_LEN6_MAX);
+	ip_prefix_format(p, text, sizeof text);
+	if (r->capacity < 0 || r->capacity > ROOM_CAPACITY_MAX ||
+	    r->capacity > slots_of(p->len))
+		return db_set_error(db, INSEL_E_BAD_FIELD,
+				    "capacity %lld does not fit: %s holds %lld members (and at most "
+				    "%d are allowed)", (long long)r->capacity, text,
+				    (long long)slots_of(p->len), ROOM_CAPACITY_MAX);
+	return 0;
+}
+
+/* Another room or a LAN prefix the new network overlaps, named in the refusal. */
+static int check_overlaps(struct db *db, const struct ip_prefix *p, const struct ip_prefix *p6)
+{
+	sqlite3_stmt *st;
+	char text[IP_STRLEN];
+	int rc;
+
+	if ((rc = prepare(db, "SELECT name, network, network6 FROM rooms", &st)))
+		return rc;
+	while (!rc && sqlite3_step(st) == SQLITE_ROW) {
+		const char *name = db_col_text(st, 0);
+		struct ip_prefix other;
+
+		for (int col = 1; col <= 2 && !rc; col++) {
+			const char *net = db_col_text(st, col);
+			const struct ip_prefix *mine = col == 1 ? p : p6;
+
+			if (mine && net && ip_prefix_parse(net, true, &other) == 0 &&
+			    ip_prefix_overlap(mine, &other))
+				rc = db_set_error(db, INSEL_E_CONFLICT,
+						  "network %s overlaps %s of room %s",
+						  ip_prefix_format(mine, text, sizeof text), net, name);
+		}
+	}
+	sqlite3_finalize(st);
+	for (int i = 0; i < 2 && !rc; i++) {
+		const struct ip_prefix *mine = i == 0 ? p : p6;
+		char lan[DB_NAME_MAX + 1], prefix[IP_STRLEN];
+		struct ip_addr last;
+
+		if (!mine)
+			continue;
+		/* Any LAN prefix holding the network's first or last address, or inside it. */
+		db_prefix_last(mine, &last);
+		for (int k = 0; k < 2 && !rc; k++) {
+			rc = db_match_address(db, k ? &last : &mine->addr, lan, sizeof lan,
+					      prefix, sizeof prefix);
+			if (!rc && lan[0])
+				rc = db_set_error(db, INSEL_E_CONFLICT,
+						  "network %s overlaps %s of LAN %s",
+						  ip_prefix_format(mine, text, sizeof text), prefix,
+						  lan);
+		}
+		if (!rc && (rc = prepare(db, "SELECT p.prefix, l.name FROM lan_prefixes p JOIN "
+					 "lans l ON l.id = p.lan_id WHERE p.family = ?1 AND "
+					 "p.network >= ?2 AND p.network <= ?3 LIMIT 1", &st)) == 0) {
+			db_bind_prefix(st, 1, mine);
+			if (sqlite3_step(st) == SQLITE_ROW)
+				rc = db_set_error(db, INSEL_E_CONFLICT,
+						  "network %s overlaps %s of LAN %s",
+						  ip_prefix_format(mine, text, sizeof text),
+						  db_col_text(st, 0), db_col_text(st, 1));
+			sqlite3_finalize(st);
+		}
+	}
+	return rc;
+}
+
+static int room_add_tx(struct db *db, const struct db_room_new *r, int64_t now)
+{
+	char net[IP_STRLEN], net6[IP_STRLEN];
+	int64_t admin_id = 0, capacity = r->capacity;
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((rc = check_room_name(db, r->name)) || (rc = check_network(db, r)) ||
+	    (r->admin && (rc = user_get(db, r->admin, &admin_id, NULL))) ||
+	    (rc = check_overlaps(db, r->network, r->network6)))
+		return rc;
+	if (room_get(db, r->name, &(struct room_row){0}) == 0)
+		return db_set_error(db, INSEL_E_EXISTS, "room %s exists already", r->name);
+	if (capacity == 0)
+		capacity = slots_of(r->network->len) < ROOM_CAPACITY_DEFAULT
+				   ? slots_of(r->network->len) : ROOM_CAPACITY_DEFAULT;
+	if ((rc = prepare(db, "INSERT INTO rooms (name, network, net, len, network6, len6, "
+			  "password_hash, admin_user_id, capacity, created_at) VALUES "
+			  "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)", &st)))
+		return rc;
+	sqlite3_bind_text(st, 1, r->name, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 2, ip_prefix_format(r->network, net, sizeof net), -1,
+			  SQLITE_TRANSIENT);
+	sqlite3_bind_blob(st, 3, r->network->addr.bytes, 4, SQLITE_TRANSIENT);
+	sqlite3_bind_int(st, 4, (int)r->network->len);
+	if (r->network6) {
+		sqlite3_bind_text(st, 5, ip_prefix_format(r->network6, net6, sizeof net6), -1,
+				  SQLITE_TRANSIENT);
+		sqlite3_bind_int(st, 6, (int)r->network6->len);
+	}
+	sqlite3_bind_text(st, 7, r->hash, -1, SQLITE_TRANSIENT);
+	if (admin_id)
+		sqlite3_bind_int64(st, 8, admin_id);
+	sqlite3_bind_int64(st, 9, capacity);
+	sqlite3_bind_int64(st, 10, now);
+	rc = db_exec_stmt(db, st, "cannot add the room");
+	sqlite3_finalize(st);
+	return rc ? rc : log_event(db, r->name, "create", NULL, NULL, NULL, r->by, now);
+}
+
+int db_room_add(struct db *db, const struct db_room_new *r, int64_t now)
+{
+	int rc = db_tx_begin(db);
+
+	if (rc)
+		return rc;
+	return db_tx_end(db, room_add_tx(db, r, now));
+}
+
+int db_room_remove(struct db *db, const char *room, const char *by, int64_t now)
+{
+	struct room_row r;
+	int rc = db_tx_begin(db);
+
+	if (rc)
+		return rc;
+	if (!(rc = room_get(db, room, &r)) &&
+	    !(rc = exec_write(db, "DELETE FROM rooms WHERE name = ?1", room, NULL, NULL, NULL, 0,
+			      "cannot delete the room")))
+		rc = log_event(db, room, "delete", NULL, NULL, NULL, by, now);
+	return db_tx_end(db, rc);
+}
+
+int db_room_set_hash(struct db *db, const char *room, const char *hash, const char *by,
+		     int64_t now)
+{
+	struct room_row r;
+	int rc = db_tx_begin(db);
+
+	if (rc)
+		return rc;
+	if (!(rc = room_get(db, room, &r)) &&
+	    !(rc = exec_write(db, "UPDATE rooms SET password_hash = ?2 WHERE name = ?1", room,
+			      hash, NULL, NULL, 0, "cannot change the room's password")))
+		rc = log_event(db, room, "password", NULL, NULL, NULL, by, now);
+	return db_tx_end(db, rc);
+}
+
+int db_room_hash(struct db *db, const char *room, char *out, size_t outlen)
+{
+	sqlite3_stmt *st;
+	int rc = check_room_name(db, room);
+
+	if (rc || (rc = prepare(db, "SELECT password_hash FROM rooms WHERE name = ?1", &st)))
+		return rc;
+	sqlite3_bind_text(st, 1, room, -1, SQLITE_TRANSIENT);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		rc = snprintf(out, outlen, "%s", db_col_text(st, 0)) < (int)outlen
+			     ? 0 : db_set_error(db, INSEL_E_TOO_BIG, "room hash too long");
+	else
+		rc = db_set_error(db, INSEL_E_NOT_FOUND, "no room named %s", room);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+bool db_room_is_admin(struct db *db, const char *room, const char *user)
+{
+	struct room_row r;
+	int64_t uid;
+
+	if (room_get(db, room, &r) || user_get(db, user, &uid, NULL))
+		return false;
+	return query_int(db, "SELECT 1 FROM rooms WHERE id = ?1 AND admin_user_id = ?2",
+			 r.id, uid) == 1;
+}
+
+/* ---- members ---- */
+
+static void slot_addresses(const struct room_row *r, int64_t slot, char v4[IP_STRLEN],
+			   char v6[IP_STRLEN])
+{
+	uint32_t a = r->net + (uint32_t)slot;
+	struct ip_addr x = {.family = AF_INET};
+
+	x.bytes[0] = (uint8_t)(a >> 24);
+	x.bytes[1] = (uint8_t)(a >> 16);
+	x.bytes[2] = (uint8_t)(a >> 8);
+	x.bytes[3] = (uint8_t)a;
+	ip_addr_format(&x, v4, IP_STRLEN);
+	v6[0] = '\0';
+	if (r->has6) {
+		x = r->net6.addr;
+		for (int i = 0; i < 4; i++)
+			x.bytes[15 - i] |= (uint8_t)((uint64_t)slot >> (8 * i));
+		ip_addr_format(&x, v6, IP_STRLEN);
+	}
+}
+
+/* The slot user had from host the last time it joined, if that address is still inside
+ * the network (the room may have been deleted and made again); 0 if none. */
+static int64_t previous_slot(struct db *db, const struct room_row *r, const char *room,
+			     const char *user, const char *host)
+{
+	sqlite3_stmt *st;
+	struct ip_addr a;
+	int64_t slot = 0;
+
+	if (prepare(db, "SELECT address FROM room_events WHERE room = ?1 AND user = ?2 AND "
+		    "host = ?3 AND kind = 'join' ORDER BY id DESC LIMIT 1", &st))
+		return 0;
+	sqlite3_bind_text(st, 1, room, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 2, user, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 3, host, -1, SQLITE_TRANSIENT);
+	if (sqlite3_step(st) == SQLITE_ROW && db_col_text(st, 0) &&
+	    ip_addr_parse(db_col_text(st, 0), &a) == 0 && a.family == AF_INET) {
+		int64_t s = (int64_t)v4_of(&a) - (int64_t)r->net;
+
+		if (s >= 1 && s <= slots_of(r->len))
+			slot = s;
+	}
+	sqlite3_finalize(st);
+	return slot;
+}
+
+/* The previous slot if free, else the lowest free one; 0 if none is (the capacity
+ * trigger refuses first in practice). */
+static int64_t choose_slot(struct db *db, const struct room_row *r, int64_t wanted)
+{
+	sqlite3_stmt *st;
+	int64_t next = 1;
+
+	if (wanted && query_int(db, "SELECT 1 FROM room_members WHERE room_id = ?1 AND "
+				"slot = ?2", r->id, wanted) != 1)
+		return wanted;
+	if (prepare(db, "SELECT slot FROM room_members WHERE room_id = ?1 ORDER BY slot", &st))
+		return 0;
+	sqlite3_bind_int64(st, 1, r->id);
+	while (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int64(st, 0) == next)
+		next++;
+	sqlite3_finalize(st);
+	return next <= slots_of(r->len) ? next : 0;
+}
+
+static json_t *member_json(const char *room, const char *user, const char *host,
+			   const char *v4, const char *v6)
+{
+	return json_pack("{s:s,s:s,s:s,s:s,s:o}", "room", room, "user", user, "host", host,
+			 "address", v4, "address6", v6[0] ? json_string(v6) : json_null());
+}
+
+/* The member's current address from host, if it is one. */
+static bool current_member(struct db *db, const struct room_row *r, int64_t uid,
+			   const char *host, char v4[IP_STRLEN], char v6[IP_STRLEN])
+{
+	sqlite3_stmt *st;
+	bool found = false;
+
+	if (prepare(db, "SELECT slot FROM room_members WHERE room_id = ?1 AND user_id = ?2 AND "
+		    "host = ?3", &st))
+		return false;
+	sqlite3_bind_int64(st, 1, r->id);
+	sqlite3_bind_int64(st, 2, uid);
+	sqlite3_bind_text(st, 3, host, -1, SQLITE_TRANSIENT);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		slot_addresses(r, sqlite3_column_int64(st, 0), v4, v6);
+		found = true;
+	}
+	sqlite3_finalize(st);
+	return found;
+}
+
+static int check_host(struct db *db, const char *user, int64_t lan_id, const char *host,
+		      char canon[IP_STRLEN])
+{
+	char quoted[80], lan[DB_NAME_MAX + 1], prefix[IP_STRLEN];
+	struct ip_addr a;
+	int64_t host_lan;
+
+	room_quote(host, quoted, sizeof quoted);
+	if (!host || ip_addr_parse(host, &a))
+		return db_set_error(db, INSEL_E_BAD_FIELD, "'%s' is not a host address", quoted);
+	ip_addr_format(&a, canon, IP_STRLEN);
+	if (db_match_address(db, &a, lan, sizeof lan, prefix, sizeof prefix) || !lan[0] ||
+	    db_lan_id(db, lan, &host_lan) || host_lan != lan_id)
+		return db_set_error(db, INSEL_E_FORBIDDEN, "host %s is not on the LAN of %s",
+				    canon, user);
+	return 0;
+}
+
+static int room_join_tx(struct db *db, const char *room, const char *user, const char *host,
+			const char *by, int64_t now, json_t **member)
+{
+	char v4[IP_STRLEN], v6[IP_STRLEN], canon[IP_STRLEN];
+	struct room_row r;
+	int64_t uid, lan_id, slot, count;
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((rc = room_get(db, room, &r)) || (rc = user_get(db, user, &uid, &lan_id)) ||
+	    (rc = check_host(db, user, lan_id, host, canon)))
+		return rc;
+	if (current_member(db, &r, uid, canon, v4, v6))
+		goto out;
+	if (query_int(db, "SELECT 1 FROM room_bans WHERE room_id = ?1 AND user_id = ?2", r.id,
+		      uid) == 1)
+		return db_set_error(db, INSEL_E_FORBIDDEN, "%s is banned from room %s", user,
+				    room);
+	count = query_int(db, "SELECT count(*) FROM room_members WHERE room_id = ?1", r.id, 0);
+	if (count >= r.capacity ||
+	    !(slot = choose_slot(db, &r, previous_slot(db, &r, room, user, canon))))
+		return db_set_error(db, INSEL_E_LIMIT, "room %s is full (%lld members)", room,
+				    (long long)r.capacity);
+	slot_addresses(&r, slot, v4, v6);
+	if ((rc = prepare(db, "INSERT INTO room_members (room_id, user_id, host, slot, address, "
+			  "address6, joined_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)", &st)))
+		return rc;
+	sqlite3_bind_int64(st, 1, r.id);
+	sqlite3_bind_int64(st, 2, uid);
+	sqlite3_bind_text(st, 3, canon, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 4, slot);
+	sqlite3_bind_text(st, 5, v4, -1, SQLITE_TRANSIENT);
+	db_bind_text_or_null(st, 6, v6[0] ? v6 : NULL);
+	sqlite3_bind_int64(st, 7, now);
+	rc = db_exec_stmt(db, st, "cannot add the member");
+	sqlite3_finalize(st);
+	if (rc || (rc = log_event(db, room, "join", user, canon, v4, by, now)))
+		return rc;
+out:
+	if (member && !(*member = member_json(room, user, canon, v4, v6)))
+		return db_set_error(db, -ENOMEM, "out of memory");
+	return 0;
+}
+
+int db_room_join(struct db *db, const char *room, const char *user, const char *host,
+		 const char *by, int64_t now, json_t **member)
+{
+	int rc = db_tx_begin(db);
+
+	if (member)
+		*member = NULL;
+	if (rc)
+		return rc;
+	rc = db_tx_end(db, room_join_tx(db, room, user, host, by, now, member));
+	if (rc && member) {
+		json_decref(*member);
+		*member = NULL;
+	}
+	return rc;
+}
+
+/* Records one event per membership that ends, then ends them. */
+static int room_leave_tx(struct db *db, const char *room, const char *user, const char *host,
+			 const char *kind, const char *by, int64_t now)
+{
+	struct room_row r;
+	sqlite3_stmt *st;
+	int64_t uid;
+	int n = 0, rc;
+
+	if ((rc = room_get(db, room, &r)) || (rc = user_get(db, user, &uid, NULL)) ||
+	    (rc = prepare(db, "SELECT host, address FROM room_members WHERE room_id = ?1 AND "
+			  "user_id = ?2 AND (?3 IS NULL OR host = ?3)", &st)))
+		return rc;
+	sqlite3_bind_int64(st, 1, r.id);
+	sqlite3_bind_int64(st, 2, uid);
+	db_bind_text_or_null(st, 3, host);
+	while (!rc && sqlite3_step(st) == SQLITE_ROW) {
+		rc = log_event(db, room, kind, user, db_col_text(st, 0), db_col_text(st, 1), by,
+			       now);
+		n++;
+	}
+	sqlite3_finalize(st);
+	if (rc)
+		return rc;
+	if (n == 0)
+		return db_set_error(db, INSEL_E_NOT_FOUND, "%s is not in room %s%s%s", user, room,
+				    host ? " from " : "", host ? host : "");
+	if ((rc = prepare(db, "DELETE FROM room_members WHERE room_id = ?1 AND user_id = ?2 "
+			  "AND (?3 IS NULL OR host = ?3)", &st)))
+		return rc;
+	sqlite3_bind_int64(st, 1, r.id);
+	sqlite3_bind_int64(st, 2, uid);
+	db_bind_text_or_null(st, 3, host);
+	rc = db_exec_stmt(db, st, "cannot remove the member");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int db_room_leave(struct db *db, const char *room, const char *user, const char *host,
+		  const char *kind, const char *by, int64_t now)
+{
+	int rc = db_tx_begin(db);
+
+	if (rc)
+		return rc;
+	return db_tx_end(db, room_leave_tx(db, room, user, host, kind, by, now));
+}
+
+static int room_ban_tx(struct db *db, const char *room, const char *user, bool ban,
+		       const char *by, int64_t now)
+{
+	struct room_row r;
+	int64_t uid, banned;
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((rc = room_get(db, room, &r)) || (rc = user_get(db, user, &uid, NULL)))
+		return rc;
+	banned = query_int(db, "SELECT 1 FROM room_bans WHERE room_id = ?1 AND user_id = ?2",
+			   r.id, uid);
+	if (ban && banned == 1)
+		return db_set_error(db, INSEL_E_EXISTS, "%s is banned from room %s already",
+				    user, room);
+	if (!ban && banned != 1)
+		return db_set_error(db, INSEL_E_NOT_FOUND, "%s is not banned from room %s", user,
+				    room);
+	if (ban && query_int(db, "SELECT count(*) FROM room_members WHERE room_id = ?1 AND "
+			     "user_id = ?2", r.id, uid) > 0 &&
+	    (rc = room_leave_tx(db, room, user, NULL, "kick", by, now)))
+		return rc;
+	if ((rc = prepare(db, ban ? "INSERT INTO room_bans (room_id, user_id, banned_by, "
+				    "banned_at) VALUES (?1, ?2, ?3, ?4)"
+				  : "DELETE FROM room_bans WHERE room_id = ?1 AND user_id = ?2",
+			  &st)))
+		return rc;
+	sqlite3_bind_int64(st, 1, r.id);
+	sqlite3_bind_int64(st, 2, uid);
+	if (ban) {
+		sqlite3_bind_text(st, 3, by ? by : "operator", -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int64(st, 4, now);
+	}
+	rc = db_exec_stmt(db, st, "cannot change the room's bans");
+	sqlite3_finalize(st);
+	return rc ? rc : log_event(db, room, ban ? "ban" : "unban", user, NULL, NULL, by, now);
+}
+
+int db_room_ban(struct db *db, const char *room, const char *user, const char *by,
+		int64_t now)
+{
+	int rc = db_tx_begin(db);
+
+	if (rc)
+		return rc;
+	return db_tx_end(db, room_ban_tx(db, room, user, true, by, now));
+}
+
+int db_room_unban(struct db *db, const char *room, const char *user, const char *by,
+		  int64_t now)
+{
+	int rc = db_tx_begin(db);
+
+	if (rc)
+		return rc;
+	return db_tx_end(db, room_ban_tx(db, room, user, false, by, now));
+}
+
+/* ---- listings ---- */
+
+#define ROOM_STR2(x) #x
+#define ROOM_STR(x) ROOM_STR2(x)
+
+#define ROOM_COLUMNS \
+	"r.name, r.network, r.network6, " \
+	"(SELECT u.name || '@' || l.name FROM users u JOIN lans l ON l.id = u.lan_id " \
+	" WHERE u.id = r.admin_user_id), r.capacity, " \
+	"(SELECT count(*) FROM room_members m WHERE m.room_id = r.id), " \
+	"(SELECT count(*) FROM room_bans b WHERE b.room_id = r.id), r.created_at, r.id "
+
+static json_t *room_json(sqlite3_stmt *st, const void *ctx)
+{
+	(void)ctx;
+	return json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "name", db_col_json_str(st, 0),
+			 "network", db_col_json_str(st, 1), "network6", db_col_json_str(st, 2),
+			 "admin", db_col_json_str(st, 3), "capacity", db_col_json_int(st, 4),
+			 "members", db_col_json_int(st, 5), "banned", db_col_json_int(st, 6),
+			 "created_at", db_col_json_int(st, 7));
+}
+
+int db_room_list(struct db *db, const char *user, json_t **out)
+{
+	int64_t uid = 0;
+	sqlite3_stmt *st;
+	int rc;
+
+	*out = NULL;
+	if (user && (rc = user_get(db, user, &uid, NULL)))
+		return rc;
+	if ((rc = prepare(db, "SELECT " ROOM_COLUMNS "FROM rooms r WHERE ?1 IS NULL OR "
+			  "EXISTS (SELECT 1 FROM room_members m WHERE m.room_id = r.id AND "
+			  "m.user_id = ?1) ORDER BY r.name", &st)))
+		return rc;
+	if (user)
+		sqlite3_bind_int64(st, 1, uid);
+	rc = db_list_rows(db, st, room_json, NULL, "cannot list the rooms", out);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static json_t *member_row(sqlite3_stmt *st, const void *ctx)
+{
+	(void)ctx;
+	return json_pack("{s:o,s:o,s:o,s:o,s:o,s:o}", "user", db_col_json_str(st, 0),
+			 "lan", db_col_json_str(st, 1), "host", db_col_json_str(st, 2),
+			 "address", db_col_json_str(st, 3), "address6", db_col_json_str(st, 4),
+			 "joined_at", db_col_json_int(st, 5));
+}
+
+static json_t *ban_row(sqlite3_stmt *st, const void *ctx)
+{
+	(void)ctx;
+	return json_pack("{s:o,s:o,s:o}", "user", db_col_json_str(st, 0),
+			 "by", db_col_json_str(st, 1), "at", db_col_json_int(st, 2));
+}
+
+static json_t *event_row(sqlite3_stmt *st, const void *ctx)
+{
+	(void)ctx;
+	return json_pack("{s:o,s:o,s:o,s:o,s:o,s:o}", "kind", db_col_json_str(st, 0),
+			 "user", db_col_json_str(st, 1), "host", db_col_json_str(st, 2),
+			 "address", db_col_json_str(st, 3), "by", db_col_json_str(st, 4),
+			 "at", db_col_json_int(st, 5));
+}
+
+/* Adds key: the rows of sql to obj, binding ?1 to name, or to id when name is NULL. */
+static int add_rows(struct db *db, json_t *obj, const char *key, const char *sql,
+		    int64_t id, const char *name, db_row_json_fn row)
+{
+	sqlite3_stmt *st;
+	json_t *rows = NULL;
+	int rc = prepare(db, sql, &st);
+
+	if (rc)
+		return rc;
+	if (name)
+		sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_int64(st, 1, id);
+	rc = db_list_rows(db, st, row, NULL, "cannot read the room", &rows);
+	sqlite3_finalize(st);
+	if (!rc)
+		json_object_set_new(obj, key, rows);
+	return rc;
+}
+
+static int room_show_read(struct db *db, const char *room, json_t **out)
+{
+	struct room_row r;
+	sqlite3_stmt *st;
+	json_t *list = NULL;
+	int rc;
+
+	if ((rc = room_get(db, room, &r)) ||
+	    (rc = prepare(db, "SELECT " ROOM_COLUMNS "FROM rooms r WHERE r.id = ?1", &st)))
+		return rc;
+	sqlite3_bind_int64(st, 1, r.id);
+	rc = db_list_rows(db, st, room_json, NULL, "cannot read the room", &list);
+	sqlite3_finalize(st);
+	if (rc)
+		return rc;
+	*out = json_incref(json_array_get(list, 0));
+	json_decref(list);
+	if (!*out)
+		return db_set_error(db, INSEL_E_NOT_FOUND, "no room named %s", room);
+	json_object_del(*out, "members");
+	json_object_del(*out, "banned");
+	if ((rc = add_rows(db, *out, "members",
+			   "SELECT u.name || '@' || l.name, l.name, m.host, m.address, "
+			   "m.address6, m.joined_at FROM room_members m JOIN users u ON "
+			   "u.id = m.user_id JOIN lans l ON l.id = u.lan_id WHERE m.room_id = ?1 "
+			   "ORDER BY m.slot", r.id, NULL, member_row)) ||
+	    (rc = add_rows(db, *out, "bans",
+			   "SELECT u.name || '@' || l.name, b.banned_by, b.banned_at FROM "
+			   "room_bans b JOIN users u ON u.id = b.user_id JOIN lans l ON "
+			   "l.id = u.lan_id WHERE b.room_id = ?1 ORDER BY b.banned_at", r.id,
+			   NULL, ban_row)) ||
+	    (rc = add_rows(db, *out, "events",
+			   "SELECT kind, user, host, address, by, at FROM (SELECT * FROM "
+			   "room_events WHERE room = ?1 ORDER BY id DESC LIMIT "
+			   ROOM_STR(ROOM_EVENTS_SHOWN) ") ORDER BY id",
+			   0, room, event_row))) {
+		json_decref(*out);
+		*out = NULL;
+	}
+	return rc;
+}
+
+int db_room_show(struct db *db, const char *room, json_t **out)
+{
+	bool began = db_read_begin(db);
+	int rc;
+
+	*out = NULL;
+	rc = room_show_read(db, room, out);
+	db_read_end(db, began);
+	return rc;
+}
