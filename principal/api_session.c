@@ -66,7 +66,7 @@ void register_handle(void *ctx, json_int_t id, const json_t *msg)
 	struct db_registration r = {p->id.name, p->id.fingerprint, p->id.serial, req.lan,
 				    req.prefixes, req.nprefixes, endpoint,
 				    req.reachable == POP_REACH_UNKNOWN ? -1
-				    : req.reachable == POP_REACH_YES};
+				    : req.reachable == POP_REACH_YES, req.standby};
 	char current_fp[PKI_FINGERPRINT_LEN + 1], current_serial[PKI_SERIAL_MAX + 1];
 	bool with_previous = renew_registration_identity(p, &r, current_fp, current_serial);
 
@@ -80,7 +80,8 @@ void register_handle(void *ctx, json_int_t id, const json_t *msg)
 		api_reply_db_error(p, id, rc);
 		return;
 	}
-	log_info("secondary %s registered LAN %s at %s%s%s%s", p->id.name, req.lan, endpoint,
+	log_info("secondary %s registered LAN %s%s at %s%s%s%s", p->id.name, req.lan,
+		 req.standby ? " as a standby gateway" : "", endpoint,
 		 endpoint6[0] ? " and " : "", endpoint6,
 		 req.reachable == POP_REACH_YES ? " (declared reachable)"
 		 : req.reachable == POP_REACH_NO ? " (declared not reachable)" : "");

@@ -3,11 +3,13 @@
 
 #include "cli.h"
 #include "cmd.h"
+#include "config.h"
 #include "principal.h"
 
 static const struct cli_column columns[] = {
 	{"name", "SECONDARY", CLI_STR},
 	{"lans", "LANS", CLI_LIST},
+	{"role", "ROLE", CLI_STR},
 	{"state", "STATE", CLI_STR},
 	{"endpoint", "ENDPOINT", CLI_STR},
 	{"reachable", "REACHABLE", CLI_BOOL},
@@ -17,6 +19,8 @@ static const struct cli_column columns[] = {
 static const struct cli_column fields[] = {
 	{"name", "secondary", CLI_STR},
 	{"lans", "LANs", CLI_LIST},
+	{"role", "role", CLI_STR},
+	{"priority", "priority", CLI_INT},
 	{"state", "state", CLI_STR},
 	{"endpoint", "endpoint", CLI_STR},
 	{"reachable", "can be dialled", CLI_BOOL},
@@ -28,19 +32,69 @@ static const struct cli_column fields[] = {
 };
 #define N(a) (sizeof a / sizeof a[0])
 
+/* --priority N (default DB_PRIORITY_DEFAULT) into *out; a usage error otherwise. */
+static bool priority_opt(struct cli *c, int *out)
+{
+	const char *text = cli_opt(c, "--priority");
+	long long n = DB_PRIORITY_DEFAULT;
+
+	if (text && (cfg_parse_int(text, &n) || n < DB_PRIORITY_MIN || n > DB_PRIORITY_MAX)) {
+		cli_usage_error(c, "--priority must be %d..%d", DB_PRIORITY_MIN, DB_PRIORITY_MAX);
+		return false;
+	}
+	*out = (int)n;
+	return true;
+}
+
 static int sec_add(struct cli *c, int argc, char **argv)
 {
-	static const char *const opts[] = {"--fingerprint", NULL};
+	static const char *const opts[] = {"--fingerprint", "--lan", "--priority", NULL};
+	const char *lan;
+	json_t *shown = NULL;
 	struct db *db;
-	int rc;
+	int rc, priority;
 
 	if (!(db = cli_begin(c, argc, argv, opts, NULL, 1, 1)))
 		return c->exit_code;
+	lan = cli_opt(c, "--lan");
+	if (!lan && cli_opt(c, "--priority"))
+		return cli_usage_error(c, "--priority goes with --lan");
+	if (!priority_opt(c, &priority))
+		return c->exit_code;
+	/* One of a LAN's gateways (docs/standby.md): the LAN must exist first. */
+	if (lan && (rc = db_lan_show(db, lan, cli_now(), &shown)) != 0)
+		return cli_fail(c, db, rc);
+	json_decref(shown);
 	rc = db_secondary_add(db, c->pos[0], cli_opt(c, "--fingerprint"), cli_now());
+	if (!rc && lan)
+		rc = db_secondary_set_gateway(db, c->pos[0], lan, priority);
 	if (rc)
 		return cli_fail(c, db, rc);
+	if (lan)
+		return cli_done(c, db, "secondary %s added as a gateway of LAN %s, priority %d%s",
+				c->pos[0], lan, priority,
+				cli_opt(c, "--fingerprint") ? ", pinned to its certificate" : "");
 	return cli_done(c, db, "secondary %s added%s", c->pos[0],
 			cli_opt(c, "--fingerprint") ? ", pinned to its certificate" : "");
+}
+
+static int sec_gateway(struct cli *c, int argc, char **argv)
+{
+	static const char *const opts[] = {"--lan", "--priority", NULL};
+	struct db *db;
+	int rc, priority;
+
+	if (!(db = cli_begin(c, argc, argv, opts, NULL, 1, 1)))
+		return c->exit_code;
+	if (!cli_opt(c, "--lan"))
+		return cli_usage_error(c, "--lan LAN is required");
+	if (!priority_opt(c, &priority))
+		return c->exit_code;
+	rc = db_secondary_set_gateway(db, c->pos[0], cli_opt(c, "--lan"), priority);
+	if (rc)
+		return cli_fail(c, db, rc);
+	return cli_done(c, db, "secondary %s is a gateway of LAN %s, priority %d", c->pos[0],
+			cli_opt(c, "--lan"), priority);
 }
 
 static int sec_list(struct cli *c, int argc, char **argv)
@@ -95,9 +149,12 @@ static int sec_revoke(struct cli *c, int argc, char **argv)
 }
 
 static const struct cli_verb verbs[] = {
-	{"add", sec_add, "NAME [--fingerprint SHA256HEX]",
-	 "add a secondary (only added ones may register), optionally pinned to a certificate"},
-	{"list", sec_list, "", "list secondaries with their LANs and health"},
+	{"add", sec_add, "NAME [--fingerprint SHA256HEX] [--lan LAN [--priority N]]",
+	 "add a secondary (only added ones may register), optionally pinned to a certificate, "
+	 "optionally as one of a LAN's gateways"},
+	{"gateway", sec_gateway, "NAME --lan LAN [--priority N]",
+	 "make a secondary one of a LAN's gateways (active or standby, docs/standby.md)"},
+	{"list", sec_list, "", "list secondaries with their LANs, roles and health"},
 	{"show", sec_show, "NAME", "show one secondary"},
 	{"remove", sec_remove, "NAME", "remove a secondary (its LANs stay, unserved)"},
 	{"revoke", sec_revoke, "NAME [--reason TEXT]",

@@ -32,10 +32,18 @@ static const char *const stmt_sql[ST_COUNT] = {
 			  "VALUES (?1, ?2, ?3, ?4)",
 	[ST_SEC_DELETE] = "DELETE FROM secondaries WHERE name = ?1",
 	[ST_SEC_GET] = "SELECT id, fingerprint, pinned, serial FROM secondaries WHERE name = ?1",
+	/* Its LANs: those it is the active gateway of, and the one it stands by for. */
 	[ST_SEC_LIST] = "SELECT s.name, "
-			"(SELECT group_concat(l.name, ' ') FROM lans l WHERE l.secondary_id = s.id), "
+			"(SELECT group_concat(name, ' ') FROM "
+			" (SELECT l.name FROM lans l WHERE l.secondary_id = s.id UNION "
+			"  SELECT l.name FROM lan_gateways g JOIN lans l ON l.id = g.lan_id "
+			"  WHERE g.secondary_id = s.id)), "
 			"s.fingerprint, s.serial, s.pinned, s.endpoint, " STATE_EXPR("?2") ", "
-			"s.last_heartbeat, s.reachable, s.reachable_source "
+			"s.last_heartbeat, s.reachable, s.reachable_source, "
+			"CASE WHEN EXISTS (SELECT 1 FROM lans l WHERE l.secondary_id = s.id) "
+			"THEN 'active' WHEN EXISTS (SELECT 1 FROM lan_gateways g "
+			"WHERE g.secondary_id = s.id) THEN 'standby' END, "
+			"(SELECT g.priority FROM lan_gateways g WHERE g.secondary_id = s.id) "
 			"FROM secondaries s WHERE ?1 IS NULL OR s.name = ?1 ORDER BY s.name",
 	[ST_SEC_REGISTER] = "UPDATE secondaries SET fingerprint = ?2, serial = ?3, endpoint = ?4, "
 			    "last_heartbeat = ?5, state = 'up', reachable = ?6, "
@@ -60,13 +68,24 @@ static const char *const stmt_sql[ST_COUNT] = {
 		       "LEFT JOIN secondaries s ON s.id = l.secondary_id WHERE l.name = ?1",
 	[ST_LAN_DELETE] = "DELETE FROM lans WHERE name = ?1",
 	[ST_LAN_SET_SECONDARY] = "UPDATE lans SET secondary_id = ?2 WHERE id = ?1",
+	/* A gateway of the LAN registered as active: it serves the LAN from now on. */
+	[ST_LAN_SET_ACTIVE] = "UPDATE lans SET secondary_id = ?2, active_since = ?3 "
+			      "WHERE id = ?1 AND secondary_id IS NOT ?2",
+	[ST_GW_SET] = "INSERT INTO lan_gateways (secondary_id, lan_id, priority) "
+		      "VALUES (?1, ?2, ?3) ON CONFLICT (secondary_id) DO UPDATE SET "
+		      "lan_id = excluded.lan_id, priority = excluded.priority",
+	[ST_GW_OF_LAN] = "SELECT g.priority FROM lan_gateways g JOIN lans l ON l.id = g.lan_id "
+			 "WHERE g.secondary_id = ?1 AND l.name = ?2",
 	[ST_LAN_LIST] = "SELECT l.name, "
 			"(SELECT group_concat(p.prefix, ' ') FROM lan_prefixes p "
 			" WHERE p.lan_id = l.id), "
 			"s.name, s.endpoint, " STATE_EXPR("?2") ", s.last_heartbeat, s.fingerprint, "
 			"(SELECT count(*) FROM hosts h WHERE h.lan_id = l.id), "
 			"(SELECT count(*) FROM users u WHERE u.lan_id = l.id), "
-			"s.previous_fingerprint, s.reachable, s.endpoint6 "
+			"s.previous_fingerprint, s.reachable, s.endpoint6, "
+			"(SELECT group_concat(gs.name, ' ') FROM lan_gateways g "
+			" JOIN secondaries gs ON gs.id = g.secondary_id "
+			" WHERE g.lan_id = l.id AND gs.id IS NOT l.secondary_id), l.active_since "
 			"FROM lans l LEFT JOIN secondaries s ON s.id = l.secondary_id "
 			"WHERE ?1 IS NULL OR l.name = ?1 ORDER BY l.name",
 	[ST_LAN_SERVING] = "SELECT s.name, s.endpoint, s.fingerprint, " STATE_EXPR("?2") ", "

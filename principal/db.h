@@ -70,14 +70,23 @@ int db_lan_remove(struct db *db, const char *name);
 int db_lan_set_secondary(struct db *db, const char *lan, const char *secondary);
 int db_lan_add_prefix(struct db *db, const char *lan, const struct ip_prefix *p);
 int db_lan_remove_prefix(struct db *db, const char *lan, const struct ip_prefix *p);
-/* [{name, prefixes:[..], secondary, endpoint, state, last_heartbeat, hosts, users}] */
+/* [{name, prefixes:[..], secondary, endpoint, state, last_heartbeat, hosts, users,
+ *   standbys:[..], active_since?}] (secondary: the active gateway) */
 int db_lan_list(struct db *db, int64_t now, json_t **out);
 int db_lan_show(struct db *db, const char *name, int64_t now, json_t **out);
 
 /* fingerprint non-NULL pins the secondary to that certificate. */
 int db_secondary_add(struct db *db, const char *name, const char *fingerprint, int64_t now);
 int db_secondary_remove(struct db *db, const char *name);
-/* [{name, lans:[..], fingerprint, serial, pinned, endpoint, state, last_heartbeat}] */
+/* Makes secondary `name` one of LAN `lan`'s gateways with a priority (docs/standby.md):
+ * it may then register for the LAN as its standby, or as its active gateway, which moves
+ * the LAN to it. A secondary is a gateway of one LAN at most (setting another moves it). */
+#define DB_PRIORITY_MIN 1
+#define DB_PRIORITY_MAX 254
+#define DB_PRIORITY_DEFAULT 100
+int db_secondary_set_gateway(struct db *db, const char *name, const char *lan, int priority);
+/* [{name, lans:[..], fingerprint, serial, pinned, endpoint, state, last_heartbeat,
+ *   reachable, reachable_source, role:"active"|"standby"|null, priority}] */
 int db_secondary_list(struct db *db, int64_t now, json_t **out);
 int db_secondary_show(struct db *db, const char *name, int64_t now, json_t **out);
 /* Revokes the certificate the secondary last registered with and marks it down. */
@@ -95,6 +104,7 @@ struct db_registration {
 	size_t nprefixes;
 	const char *endpoint;     /* canonical "ADDR:PORT" */
 	int reachable;            /* as declared: 1 yes, 0 no, -1 auto (to be checked) */
+	bool standby;             /* registers as a standby gateway (docs/standby.md) */
 };
 /* Records a registration against the operator's word: the secondary must be in the
  * directory (`secondary add`), pinned to this certificate if pinned at all (else
@@ -104,7 +114,9 @@ struct db_registration {
  * a sentence naming it: unknown secondary, unknown LAN, LAN served by another secondary,
  * a second LAN for this secondary, an unbound LAN, a prefix outside the LAN's. The
  * directory's LANs and prefixes are never changed by a registration; only the
- * secondary's certificate, endpoint and heartbeat are recorded. */
+ * secondary's certificate, endpoint and heartbeat are recorded. The one exception: one of
+ * the LAN's gateways (db_secondary_set_gateway) may also register, as a standby (nothing
+ * changes) or as active, which makes it the LAN's serving secondary (docs/standby.md). */
 int db_register(struct db *db, const struct db_registration *r, int64_t now);
 /* The answer of a connect-back check of the secondary's peer endpoint (docs/nat.md): kept
  * only if the endpoint is still the one registered and the secondary did not declare

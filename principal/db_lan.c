@@ -325,6 +325,11 @@ static json_t *lan_row_json(sqlite3_stmt *st, const void *ctx)
 	/* A dual-stack secondary's IPv6 peer endpoint. */
 	if (row && sqlite3_column_type(st, 11) != SQLITE_NULL)
 		json_object_set_new(row, "endpoint6", db_col_json_str(st, 11));
+	/* Its standby gateways (docs/standby.md), and when the active one last changed. */
+	if (row)
+		json_object_set_new(row, "standbys", db_col_json_words(st, 12));
+	if (row && sqlite3_column_type(st, 13) != SQLITE_NULL)
+		json_object_set_new(row, "active_since", db_col_json_int(st, 13));
 	return row;
 }
 
@@ -383,6 +388,39 @@ int db_secondary_add(struct db *db, const char *name, const char *fingerprint, i
 	return rc;
 }
 
+static int secondary_set_gateway_tx(struct db *db, const char *name, const char *lan,
+				    int priority)
+{
+	int64_t sec_id, lan_id;
+	sqlite3_stmt *st;
+	int rc = db_secondary_id(db, name, &sec_id);
+
+	if (rc == INSEL_E_NOT_FOUND)
+		return db_set_error(db, rc, "no secondary named '%s'", name);
+	if (!rc && (rc = db_lan_id(db, lan, &lan_id)) == INSEL_E_NOT_FOUND)
+		return db_set_error(db, rc, "no LAN named '%s'; add it first with 'lan add'", lan);
+	if (rc)
+		return rc;
+	st = db_stmt(db, ST_GW_SET);
+	sqlite3_bind_int64(st, 1, sec_id);
+	sqlite3_bind_int64(st, 2, lan_id);
+	sqlite3_bind_int(st, 3, priority);
+	return db_exec_stmt(db, st, "cannot make the secondary a gateway of the LAN");
+}
+
+int db_secondary_set_gateway(struct db *db, const char *name, const char *lan, int priority)
+{
+	int rc = 0;
+
+	db->err[0] = '\0';
+	if (priority < DB_PRIORITY_MIN || priority > DB_PRIORITY_MAX)
+		return db_set_error(db, INSEL_E_BAD_FIELD, "priority must be %d..%d",
+				    DB_PRIORITY_MIN, DB_PRIORITY_MAX);
+	if ((rc = db_tx_begin(db)))
+		return rc;
+	return db_tx_end(db, secondary_set_gateway_tx(db, name, lan, priority));
+}
+
 int db_secondary_remove(struct db *db, const char *name)
 {
 	/* Its LANs stay, served by nobody (ON DELETE SET NULL). */
@@ -403,6 +441,9 @@ static json_t *secondary_row_json(sqlite3_stmt *st, const void *ctx)
 	if (row) {
 		json_object_set_new(row, "reachable", reachable_json(st, 8));
 		json_object_set_new(row, "reachable_source", db_col_json_str(st, 9));
+		/* "active", "standby" (docs/standby.md), or null: serves no LAN */
+		json_object_set_new(row, "role", db_col_json_str(st, 10));
+		json_object_set_new(row, "priority", db_col_json_int(st, 11));
 	}
 	return row;
 }
@@ -542,12 +583,47 @@ static int other_lan_served(struct db *db, const char *secondary, const char *la
 
 /* The operator's binding of the LAN: it must exist and be bound to this secondary. A
  * registration never creates a LAN, takes one over, or claims an unbound one. */
+/* Whether the operator made the secondary one of the LAN's gateways (lan_gateways). */
+static bool is_gateway_of(struct db *db, int64_t sec_id, const char *lan)
+{
+	sqlite3_stmt *st = db_stmt(db, ST_GW_OF_LAN);
+	bool yes;
+
+	sqlite3_bind_int64(st, 1, sec_id);
+	sqlite3_bind_text(st, 2, lan, -1, SQLITE_TRANSIENT);
+	yes = sqlite3_step(st) == SQLITE_ROW;
+	sqlite3_reset(st);
+	return yes;
+}
+
+/* One of the LAN's gateways registers: as active it serves the LAN from now on (it holds
+ * the LAN address: the gateways settle that among themselves, docs/standby.md); as a
+ * standby it changes nothing but its own row. */
+static int registering_gateway(struct db *db, const struct db_registration *r,
+			       const struct lan_row *lan, int64_t sec_id, int64_t now)
+{
+	sqlite3_stmt *st;
+
+	if (r->standby || (lan->has_secondary && lan->secondary_id == sec_id))
+		return 0;
+	st = db_stmt(db, ST_LAN_SET_ACTIVE);
+	sqlite3_bind_int64(st, 1, lan->id);
+	sqlite3_bind_int64(st, 2, sec_id);
+	sqlite3_bind_int64(st, 3, now);
+	return db_exec_stmt(db, st, "cannot make the secondary the LAN's active gateway");
+}
+
 static int registering_lan(struct db *db, const struct db_registration *r, int64_t sec_id,
-			   int64_t *lan_id)
+			   int64_t now, int64_t *lan_id)
 {
 	char other[DB_NAME_MAX + 1];
 	struct lan_row lan;
 	int rc = lan_get(db, r->lan, &lan);
+
+	if (rc == 0 && is_gateway_of(db, sec_id, r->lan)) {
+		*lan_id = lan.id;
+		return registering_gateway(db, r, &lan, sec_id, now);
+	}
 
 	if (rc == INSEL_E_NOT_FOUND)
 		return db_set_error(db, INSEL_E_FORBIDDEN,
@@ -559,8 +635,9 @@ static int registering_lan(struct db *db, const struct db_registration *r, int64
 	if (lan.has_secondary && lan.secondary_id != sec_id)
 		return db_set_error(db, INSEL_E_FORBIDDEN,
 				    "LAN %s is served by secondary %s, not %s: only the operator "
-				    "moves a LAN ('lan set-secondary')", r->lan, lan.secondary,
-				    r->secondary);
+				    "moves a LAN ('lan set-secondary') or makes a secondary one of "
+				    "its gateways ('secondary add %s --lan %s --priority N')",
+				    r->lan, lan.secondary, r->secondary, r->secondary, r->lan);
 	if (lan.has_secondary) {
 		*lan_id = lan.id;
 		return 0;
@@ -612,7 +689,7 @@ static int register_tx(struct db *db, const struct db_registration *r, int64_t n
 	int rc = registering_secondary(db, r, &sec);
 
 	if (!rc)
-		rc = registering_lan(db, r, sec.id, &lan_id);
+		rc = registering_lan(db, r, sec.id, now, &lan_id);
 	for (size_t i = 0; !rc && i < r->nprefixes; i++)
 		rc = check_prefix_inside(db, r->lan, &r->prefixes[i]);
 	if (rc)

@@ -23,6 +23,7 @@
  * root or in the configured operator_group (SO_PEERCRED, SO_PEERGROUPS), not any user
  * logged in there. */
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -664,15 +665,48 @@ static int listen_unix(struct secondary *s)
 	return rc;
 }
 
-int client_api_start(struct secondary *s)
+/* A gateway with a standby partner listens on the LAN address before it holds it
+ * (IP_FREEBIND), so that LAN clients reach whichever gateway holds it (docs/standby.md). */
+static int freebind_socket(const struct ip_endpoint *at)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = ip_endpoint_to_sockaddr(at, &ss);
+	int one = 1, fd = socket(at->addr.family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -errno;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+	    setsockopt(fd, IPPROTO_IP, IP_FREEBIND, &one, sizeof one) != 0 ||
+	    bind(fd, (struct sockaddr *)&ss, len) != 0) {
+		int rc = -errno;
+
+		close(fd);
+		return rc;
+	}
+	return fd;
+}
+
+static int listen_tls(struct secondary *s)
 {
 	static const enum pki_role client_roles[] = {PKI_ROLE_USER, PKI_ROLE_NONE};
+	int fd;
+
+	if (!s->cfg.standby.enabled)
+		return tls_server_listen(s->loop, s->creds, &s->cfg.client_listen, client_roles, 2,
+					 tls_accept, s, &s->client_server);
+	if ((fd = freebind_socket(&s->cfg.client_listen)) < 0)
+		return fd;
+	return tls_server_listen_fd(s->loop, s->creds, fd, client_roles, 2, tls_accept, s,
+				    &s->client_server);
+}
+
+int client_api_start(struct secondary *s)
+{
 	int rc = listen_unix(s);
 
 	if (rc || !s->cfg.has_client_listen)
 		return rc;
-	rc = tls_server_listen(s->loop, s->creds, &s->cfg.client_listen, client_roles, 2,
-			       tls_accept, s, &s->client_server);
+	rc = listen_tls(s);
 	if (rc)
 		log_error("cannot listen for LAN clients: %s", insel_strerror(rc));
 	else

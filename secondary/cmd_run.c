@@ -48,6 +48,7 @@ static void on_signal(uv_signal_t *sig, int signum)
 	log_info("signal %d: stopping", signum);
 	s->stopping = true;
 	trunks_stop(s);
+	standby_stop(s);
 	while (s->calls)
 		call_event(s->calls, CALL_EV_SHUTDOWN, NULL);
 	client_api_stop(s);
@@ -162,16 +163,28 @@ int run_main(int argc, char **argv)
 		secondary_config_free(&s.cfg);
 		return EXIT_UNAVAILABLE;
 	}
+	/* The LAN address keeper, before any socket, like the key holder (and after the
+	 * relay's keeper, which must not hold its socket pair open: it closes all others). */
+	if (standby_prepare(&s)) {
+		free(s.relay);
+		keyholder_close(&s.keyholder);
+		tls_creds_free(s.creds);
+		secondary_config_free(&s.cfg);
+		return EXIT_CONFIG;
+	}
 	s.loop = uv_default_loop();
 	keyholder_watch(s.loop, &s.keyholder, &s.sigchld);
-	if (peer_api_start(&s) || client_api_start(&s) || secondary_relay_start(&s)) {
+	if (peer_api_start(&s) || client_api_start(&s) || secondary_relay_start(&s) ||
+	    standby_start(&s)) {
 		peer_api_stop(&s);
 		client_api_stop(&s);
 		secondary_relay_stop(&s);
+		standby_stop(&s);
 		uv_close((uv_handle_t *)&s.sigchld, NULL);
 		uv_run(s.loop, UV_RUN_DEFAULT);
 		tls_creds_free(s.creds);
 		keyholder_close(&s.keyholder);
+		standby_free(&s);
 		secondary_config_free(&s.cfg);
 		return EXIT_UNAVAILABLE;
 	}
@@ -196,6 +209,7 @@ int run_main(int argc, char **argv)
 	free(s.relay);
 	tls_creds_free(s.creds);
 	keyholder_close(&s.keyholder);
+	standby_free(&s);
 	secondary_config_free(&s.cfg);
 	return EXIT_OK;
 }

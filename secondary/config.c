@@ -84,6 +84,14 @@ static const struct cfg_key secondary_schema[] = {
 	{"relay", "rate", CFG_INT, 0, 0, 1LL << 40, "0"},  /* 0: no limit */
 	{"relay", "max_allocations", CFG_INT, 0, 1, 1048576, "4096"},
 	{"relay", "expiry", CFG_DURATION, 0, 1000, 86400000, "60s"},
+	{"standby", "priority", CFG_INT, 0, 1, 254, NULL},
+	{"standby", "address", CFG_ADDR, 0, 0, 0, NULL},
+	{"standby", "peer", CFG_ADDR, 0, 0, 0, NULL},
+	{"standby", "port", CFG_INT, 0, 1, 65535, "7446"},
+	{"standby", "interval", CFG_DURATION, 0, 20, 10000,
+	 TIMEOUT_TEXT_MS(STANDBY_INTERVAL_DEFAULT_MS)},
+	{"standby", "dead_after", CFG_DURATION, 0, 60, 60000,
+	 TIMEOUT_TEXT_MS(STANDBY_DEAD_AFTER_DEFAULT_MS)},
 	{"nat", "stun", CFG_STRING, 0, 0, 0, "principal"},
 	{"nat", "stun_timeout", CFG_DURATION, 0, AUX_STUN_MIN_TIMEOUT_MS, STUN_TIMEOUT_MAX_MS,
 	 "1s"},
@@ -366,6 +374,40 @@ static int load_second_family(struct secondary_config *c, const char *path)
 	return 0;
 }
 
+/* [standby] (docs/standby.md): this gateway shares the LAN address with a partner. Both
+ * of its own addresses are on the LAN; the shared one is lan_address, IPv4. */
+static int load_standby(struct secondary_config *c, const char *path)
+{
+	struct standby_config *sb = &c->standby;
+
+	if (!cfg_str(&c->file, "standby", "priority"))
+		return 0;
+	if (cfg_addr(&c->file, "standby", "address", &sb->own.addr) ||
+	    cfg_addr(&c->file, "standby", "peer", &sb->peer.addr))
+		return fail(c, path, "standby: priority needs address (this gateway's own LAN "
+				     "address) and peer (the partner's)");
+	if (c->lan_address.family != AF_INET || sb->own.addr.family != AF_INET ||
+	    sb->peer.addr.family != AF_INET)
+		return fail(c, path, "standby: lan_address, address and peer must be IPv4");
+	if (!lan_address_inside(c, &sb->own.addr) || !lan_address_inside(c, &sb->peer.addr) ||
+	    ip_addr_equal(&sb->own.addr, &sb->peer.addr) ||
+	    ip_addr_equal(&sb->own.addr, &c->lan_address) ||
+	    ip_addr_equal(&sb->peer.addr, &c->lan_address))
+		return fail(c, path, "standby: address and peer must be two other addresses "
+				     "inside the LAN's prefixes than lan_address");
+	sb->enabled = true;
+	sb->priority = (uint8_t)cfg_int(&c->file, "standby", "priority");
+	sb->own.port = sb->peer.port = (uint16_t)cfg_int(&c->file, "standby", "port");
+	sb->interval_ms = cfg_duration_ms(&c->file, "standby", "interval");
+	sb->dead_after_ms = cfg_duration_ms(&c->file, "standby", "dead_after");
+	if (sb->dead_after_ms < 3 * sb->interval_ms)
+		return fail(c, path, "standby: dead_after must be at least three intervals");
+	for (size_t i = 0; i < c->nprefixes; i++)
+		if (ip_prefix_contains(&c->prefixes[i], &c->lan_address))
+			sb->prefix_len = c->prefixes[i].len;
+	return 0;
+}
+
 /* The caps and handshake deadline of the [peers] or [clients] listener. */
 static void load_listener_limits(const struct cfg *f, const char *section,
 				 struct tls_server_limits *l)
@@ -457,7 +499,7 @@ int secondary_config_load(struct secondary_config *c, const char *path)
 	c->client_limits.login_timeout_ms =
 		(unsigned)cfg_duration_ms(&c->file, "clients", "login_timeout");
 	if (load_trunks(c, path) || load_uid_range(c, path) || load_seccomp(c, path) ||
-	    load_nat(c, path) || load_relay(c, path))
+	    load_nat(c, path) || load_relay(c, path) || load_standby(c, path))
 		return INSEL_E_CONFIG;
 	return 0;
 }

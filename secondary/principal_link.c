@@ -217,6 +217,8 @@ static void heartbeat_cb(uv_timer_t *t)
 {
 	struct principal_link *l = t->data;
 
+	if (l->state == LINK_REGISTERING)
+		l->reregister = true;  /* the registration under way states the old role */
 	if (l->state != LINK_UP)
 		return;
 	if (++l->heartbeats % REVOCATION_REFRESH_BEATS == 0)
@@ -327,8 +329,13 @@ static void register_reply(void *ctx, const json_t *reply, int err)
 	set_state(l, LINK_UP);
 	l->backoff_ms = 0;
 	l->failures = 0;
-	log_info("registered LAN '%s' with the principal", cfg->lan);
+	log_info("registered LAN '%s' with the principal%s", cfg->lan,
+		 secondary_is_active(l->owner) ? "" : " as a standby gateway");
 	take_stun(l, &registered);
+	if (l->reregister) {
+		l->reregister = false;
+		principal_link_reregister(l);
+	}
 	fetch_revocations(l);
 	flush_outbox(l);
 	uv_timer_start(&l->heartbeat, heartbeat_cb, cfg->heartbeat_ms, cfg->heartbeat_ms);
@@ -342,7 +349,8 @@ static json_t *register_request(const struct secondary *s)
 				     .endpoint = cfg->peer_public,
 				     .reachable = cfg->peer_reachable,
 				     .endpoint6 = cfg->peer_public6,
-				     .has_endpoint6 = cfg->has_peer_public6};
+				     .has_endpoint6 = cfg->has_peer_public6,
+				     .standby = !secondary_is_active(s)};
 
 	memcpy(r.prefixes, cfg->prefixes, cfg->nprefixes * sizeof cfg->prefixes[0]);
 	secondary_relay_announce(s, &r);
@@ -500,6 +508,17 @@ void principal_link_stop(struct principal_link *l)
 	l->revoked = NULL;
 	json_decref(l->revoked_next);
 	l->revoked_next = NULL;
+}
+
+void principal_link_reregister(struct principal_link *l)
+{
+	/* A link not up yet registers with the role of the moment when it gets there. */
+	if (l->state == LINK_REGISTERING)
+		l->reregister = true;  /* the registration under way states the old role */
+	if (l->state != LINK_UP)
+		return;
+	rpc_call(&l->rpc, register_request(l->owner), PRINCIPAL_REQUEST_TIMEOUT_MS,
+		 register_reply, l);
 }
 
 bool principal_link_up(const struct principal_link *l)

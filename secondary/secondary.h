@@ -58,6 +58,15 @@ struct trunk_config {
 };
 #define CALL_PARTY_MAX 160  /* "user@lan", a host name or an address */
 
+/* [standby]: a LAN with two gateways sharing lan_address (docs/standby.md). */
+struct standby_config {
+	bool enabled;
+	uint8_t priority;                 /* 1..254, the higher takes the address */
+	struct ip_endpoint own, peer;     /* our own LAN address and the partner's, port */
+	unsigned prefix_len;              /* of the LAN prefix holding lan_address */
+	uint64_t interval_ms, dead_after_ms;
+};
+
 struct secondary_config {
 	struct cfg file;
 	const char *name;                 /* this secondary, as named in its certificate */
@@ -120,6 +129,7 @@ struct secondary_config {
 	const char *relay_program, *relay_user;
 	uint64_t relay_rate, relay_expiry_ms;
 	uint32_t relay_max_allocations;
+	struct standby_config standby;
 };
 
 int secondary_config_load(struct secondary_config *c, const char *path);
@@ -161,6 +171,7 @@ struct principal_link {
 	struct ip_endpoint stun_alternate;
 	unsigned generation;     /* counts connections: a late answer to the previous one's
 				  * request is not sent on the next */
+	bool reregister;               /* our role changed while registering */
 };
 
 void principal_link_start(struct principal_link *l, struct secondary *s);
@@ -549,7 +560,26 @@ struct secondary {
 	bool unprivileged;
 
 	struct renew *renew;
+	struct standby *standby;       /* [standby]: the partner and the LAN address */
 };
+
+/* ---- standby gateways (standby.c, docs/standby.md) ---- */
+
+/* Forks the LAN address keeper (before any socket), then, once the loop runs, watches the
+ * partner. No-ops without [standby]. */
+int standby_prepare(struct secondary *s);
+int standby_start(struct secondary *s);
+/* Releases the address (the partner takes over at once) and stops. */
+void standby_stop(struct secondary *s);
+void standby_free(struct secondary *s);
+/* Whether this gateway serves the LAN now: always without [standby]; with it, while it
+ * holds the LAN address. A standby registers as such, places no trunk calls and refuses
+ * calls. */
+bool secondary_is_active(const struct secondary *s);
+/* The principal link tells the directory our role again (after a change). */
+void principal_link_reregister(struct principal_link *l);
+/* Calls every trunk whose call is down now (a standby that took over). */
+void trunks_redial_now(struct secondary *s);
 
 int run_main(int argc, char **argv);
 int check_config_main(int argc, char **argv);

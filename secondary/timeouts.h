@@ -30,6 +30,9 @@
 /* A default in whole seconds as the schema's text: TIMEOUT_TEXT(30) is "30s". */
 #define TIMEOUT_TEXT_(n) #n "s"
 #define TIMEOUT_TEXT(n) TIMEOUT_TEXT_(n)
+/* The same for a default in milliseconds: TIMEOUT_TEXT_MS(200) is "200ms". */
+#define TIMEOUT_TEXT_MS_(n) #n "ms"
+#define TIMEOUT_TEXT_MS(n) TIMEOUT_TEXT_MS_(n)
 
 /* ---- the link to the principal (principal_link.c) ---- */
 
@@ -133,6 +136,16 @@
 /* ---- trunks (trunk.c) ---- */
 
 /* The first dial after start-up, and while the principal link is not up yet. */
+/* [standby] (docs/standby.md): the advertisement interval between a LAN's two gateways,
+ * and how long the standby waits without hearing the active one before it takes the LAN
+ * address (a daemon that dies has its keeper resign at once instead). A standby that
+ * starts waits a little more the lower its priority (VRRP's skew), so that of two that
+ * start together the higher takes the address first. */
+#define STANDBY_INTERVAL_DEFAULT_MS 200
+#define STANDBY_DEAD_AFTER_DEFAULT_MS 1000
+_Static_assert(STANDBY_DEAD_AFTER_DEFAULT_MS >= 3 * STANDBY_INTERVAL_DEFAULT_MS,
+	       "the standby waits out several lost advertisements");
+
 #define TRUNK_FIRST_DELAY_MS 300
 #define TRUNK_WAIT_PRINCIPAL_MS 500
 /* After a trunk's call ends: back-off doubling from the first to the max, with jitter. */

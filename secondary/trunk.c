@@ -39,7 +39,8 @@ static void trunk_dial(uv_timer_t *timer)
 
 	if (t->call || t->sec->stopping)
 		return;
-	if (!principal_link_up(&t->sec->principal)) {
+	/* A standby gateway (docs/standby.md) calls once it has taken over. */
+	if (!principal_link_up(&t->sec->principal) || !secondary_is_active(t->sec)) {
 		schedule(t, TRUNK_WAIT_PRINCIPAL_MS);
 		return;
 	}
@@ -75,6 +76,18 @@ void trunk_call_ended(struct trunk *t, struct call *call, const char *reason)
 		log_warn("trunk %s to LAN %s is down (%s); calling again in %llu ms",
 			 t->cfg->name + 6, t->cfg->peer_lan, reason, (unsigned long long)delay);
 		schedule(t, delay);
+	}
+}
+
+void trunks_redial_now(struct secondary *s)
+{
+	for (size_t i = 0; i < s->ntrunks; i++) {
+		struct trunk *t = &s->trunks[i];
+
+		if (!t->call) {
+			t->backoff_ms = 0;
+			schedule(t, 0);
+		}
 	}
 }
 

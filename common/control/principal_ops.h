@@ -124,6 +124,9 @@ struct pop_register_req {
 	struct ip_endpoint relay;
 	bool has_relay_tcp;
 	struct ip_endpoint relay_tcp;
+	/* "role": "active" (the default: it serves the LAN and holds its address) or
+	 * "standby" (one of the LAN's gateways waiting to take over, docs/standby.md) */
+	bool standby;
 };
 json_t *pop_register_req_encode(json_int_t id, const struct pop_register_req *r);
 int pop_register_req_decode(const json_t *msg, struct pop_register_req *out,

@@ -85,6 +85,8 @@ json_t *pop_register_req_encode(json_int_t id, const struct pop_register_req *r)
 							   &r->relay_tcp, text, sizeof text)));
 		json_object_set_new(req, "relay", relay);
 	}
+	if (r->standby)
+		json_object_set_new(req, "role", json_string("standby"));
 	return req;
 }
 
@@ -154,15 +156,21 @@ static int get_endpoint6(const json_t *msg, struct pop_register_req *out,
 int pop_register_req_decode(const json_t *msg, struct pop_register_req *out,
 			    char why[POP_WHY_LEN])
 {
-	const char *endpoint, *reachable;
+	const char *endpoint, *reachable, *role;
 	json_t *list;
 	int rc;
 
 	memset(out, 0, sizeof *out);
 	if (msg_get_str(msg, "lan", &out->lan) || msg_get_str(msg, "endpoint", &endpoint) ||
 	    msg_get_array(msg, "prefixes", POP_MAX_PREFIXES, &list) ||
-	    msg_get_str_opt(msg, "reachable", "auto", &reachable))
+	    msg_get_str_opt(msg, "reachable", "auto", &reachable) ||
+	    msg_get_str_opt(msg, "role", "active", &role))
 		return pop_field_fail(why);
+	if (strcmp(role, "standby") == 0)
+		out->standby = true;
+	else if (strcmp(role, "active") != 0)
+		return pop_fail(why, INSEL_E_BAD_FIELD,
+				"field 'role' must be \"active\" or \"standby\"");
 	if (strcmp(reachable, "yes") == 0)
 		out->reachable = POP_REACH_YES;
 	else if (strcmp(reachable, "no") == 0)

@@ -171,6 +171,19 @@ int nl_addr_add(int ifindex, const struct ip_addr *addr, unsigned prefix_len)
 	return rc ? rc : nl_transact(&r, NULL, NULL);
 }
 
+int nl_addr_del(int ifindex, const struct ip_addr *addr, unsigned prefix_len)
+{
+	struct nl_request r;
+	struct ifaddrmsg *ifa = nl_begin(&r, RTM_DELADDR, 0, sizeof *ifa);
+	int rc;
+
+	ifa->ifa_family = (unsigned char)addr->family;
+	ifa->ifa_prefixlen = (unsigned char)prefix_len;
+	ifa->ifa_index = (unsigned)ifindex;
+	rc = nl_attr(&r, IFA_LOCAL, addr->bytes, addr_len(addr));
+	return rc ? rc : nl_transact(&r, NULL, NULL);
+}
+
 int nl_route_add(int ifindex, const struct ip_prefix *prefix, const struct ip_addr *prefsrc,
 		 uint32_t table)
 {

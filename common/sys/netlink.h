@@ -64,6 +64,8 @@ struct nl_rule {
 int nl_link_up(int ifindex, unsigned mtu);
 /* Adds addr/prefix_len to interface ifindex. */
 int nl_addr_add(int ifindex, const struct ip_addr *addr, unsigned prefix_len);
+/* Removes addr/prefix_len from interface ifindex (-EADDRNOTAVAIL: it is not there). */
+int nl_addr_del(int ifindex, const struct ip_addr *addr, unsigned prefix_len);
 /* Adds a route to prefix through interface ifindex (scope link) in routing table table
  * (RT_TABLE_MAIN, or a call's table), with prefsrc (may be NULL) as the source address
  * for the gateway's own packets. An existing route to the same prefix in that table

@@ -228,7 +228,7 @@ static int fill_lan(struct db *db, unsigned lan, const char *hash, int64_t now)
 	fp[64] = '\0';
 	snprintf(serial, sizeof serial, "%016x", lan + 1);
 	snprintf(ep, sizeof ep, "198.18.%u.%u:7443", a, b);
-	struct db_registration r = {sec, fp, serial, name, &prefix, 1, ep, -1};
+	struct db_registration r = {sec, fp, serial, name, &prefix, 1, ep, -1, false};
 
 	/* As an operator would: the secondary and its LAN first, then its registration. */
 	rc = db_secondary_add(db, sec, NULL, now);

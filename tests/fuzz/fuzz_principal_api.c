@@ -105,8 +105,8 @@ static void seed(void)
 	ip_prefix_parse("10.1.0.0/24", true, &a);
 	ip_prefix_parse("10.2.0.0/24", true, &b);
 	ip_addr_parse("10.2.0.20", &h);
-	struct db_registration ra = {"gw-a", "aa", "0a", "lan-a", &a, 1, "198.18.0.1:7443", -1};
-	struct db_registration rb = {"gw-b", "bb", "0b", "lan-b", &b, 1, "198.18.0.2:7443", -1};
+	struct db_registration ra = {"gw-a", "aa", "0a", "lan-a", &a, 1, "198.18.0.1:7443", -1, false};
+	struct db_registration rb = {"gw-b", "bb", "0b", "lan-b", &b, 1, "198.18.0.2:7443", -1, false};
 	db_register(server.db, &ra, fixed_now());
 	db_register(server.db, &rb, fixed_now());
 	db_host_add(server.db, "printer", "lan-b", &h, fixed_now());

@@ -88,10 +88,67 @@ static void register_lan(struct db *db, const char *sec, const char *lan, const 
 			 const char *endpoint, int64_t now)
 {
 	struct ip_prefix p = pfx(prefix);
-	struct db_registration r = {sec, "aa", "01", lan, &p, 1, endpoint, -1};
+	struct db_registration r = {sec, "aa", "01", lan, &p, 1, endpoint, -1, false};
 
 	bind_lan(db, sec, lan, prefix, now);
 	assert_int_equal(db_register(db, &r, now), 0);
+}
+
+/* A LAN with two gateways (docs/standby.md): a standby registration changes nothing, an
+ * active one moves the LAN to its gateway; a secondary of no standing moves nothing. */
+static void standby_gateways(void **state)
+{
+	struct fixture *f = *state;
+	struct ip_prefix p = pfx("10.2.0.0/24");
+	struct db_registration r1 = {"b1", "b1", "0b1", "lan-b", &p, 1, "198.18.2.2:7445", -1,
+				     false};
+	struct db_registration r2 = {"b2", "b2", "0b2", "lan-b", &p, 1, "198.18.3.2:7445", -1,
+				     true};
+	struct pop_serving serving;
+	json_t *sec;
+
+	assert_int_equal(db_lan_add(f->db, "lan-b", &p, 1, NULL, NOW), 0);
+	assert_int_equal(db_secondary_add(f->db, "b1", NULL, NOW), 0);
+	assert_int_equal(db_secondary_add(f->db, "b2", NULL, NOW), 0);
+	assert_int_equal(db_secondary_add(f->db, "b3", NULL, NOW), 0);
+	assert_int_equal(db_secondary_set_gateway(f->db, "b1", "lan-b", 200), 0);
+	assert_int_equal(db_secondary_set_gateway(f->db, "b2", "lan-b", 100), 0);
+	assert_int_equal(db_secondary_set_gateway(f->db, "b2", "lan-b", 0), INSEL_E_BAD_FIELD);
+	assert_int_equal(db_secondary_set_gateway(f->db, "b2", "lan-x", 9), INSEL_E_NOT_FOUND);
+	/* b2 stands by first: nobody serves the LAN yet. */
+	assert_int_equal(db_register(f->db, &r2, NOW), 0);
+	assert_int_equal(db_lan_serving(f->db, "lan-b", NOW, &serving), INSEL_E_UNAVAILABLE);
+	/* b1 registers as active: look-ups name it. */
+	assert_int_equal(db_register(f->db, &r1, NOW), 0);
+	assert_int_equal(db_lan_serving(f->db, "lan-b", NOW, &serving), 0);
+	assert_string_equal(serving.secondary, "b1");
+	assert_string_equal(serving.endpoint, "198.18.2.2:7445");
+	assert_true(db_secondary_serves(f->db, "b1", "lan-b"));
+	assert_int_equal(db_secondary_show(f->db, "b2", NOW, &sec), 0);
+	assert_string_equal(json_string_value(json_object_get(sec, "role")), "standby");
+	assert_int_equal(json_integer_value(json_object_get(sec, "priority")), 100);
+	json_decref(sec);
+	/* b1 dies; b2 takes the address over and registers as active. */
+	r2.standby = false;
+	assert_int_equal(db_register(f->db, &r2, NOW + 1), 0);
+	assert_int_equal(db_lan_serving(f->db, "lan-b", NOW + 1, &serving), 0);
+	assert_string_equal(serving.secondary, "b2");
+	assert_string_equal(serving.endpoint, "198.18.3.2:7445");
+	assert_false(db_secondary_serves(f->db, "b1", "lan-b"));
+	assert_int_equal(db_secondary_show(f->db, "b1", NOW, &sec), 0);
+	assert_string_equal(json_string_value(json_object_get(sec, "role")), "standby");
+	json_decref(sec);
+	/* b1 comes back as a standby: b2 stays active. */
+	r1.standby = true;
+	assert_int_equal(db_register(f->db, &r1, NOW + 2), 0);
+	assert_int_equal(db_lan_serving(f->db, "lan-b", NOW + 2, &serving), 0);
+	assert_string_equal(serving.secondary, "b2");
+	/* A secondary that is not one of the LAN's gateways takes nothing. */
+	r1.secondary = "b3";
+	r1.standby = false;
+	assert_int_equal(db_register(f->db, &r1, NOW + 3), INSEL_E_FORBIDDEN);
+	assert_int_equal(db_lan_serving(f->db, "lan-b", NOW + 3, &serving), 0);
+	assert_string_equal(serving.secondary, "b2");
 }
 
 static void schema_is_current(void **state)
@@ -153,7 +210,8 @@ static void reachability(void **state)
 {
 	struct fixture *f = *state;
 	struct ip_prefix p = pfx("10.1.0.0/24");
-	struct db_registration r = {"gw-a", "aa", "01", "lan-a", &p, 1, "198.18.0.1:7443", -1};
+	struct db_registration r = {"gw-a", "aa", "01", "lan-a", &p, 1, "198.18.0.1:7443",
+				    -1, false};
 	struct pop_serving serving;
 	char endpoint[IP_STRLEN];
 	enum pop_reach reach;
@@ -196,7 +254,8 @@ static void registration_and_conflicts(void **state)
 {
 	struct fixture *f = *state;
 	struct ip_prefix p = pfx("10.1.0.0/24"), q = pfx("10.2.0.0/24");
-	struct db_registration r = {"gw-b", "bb", "02", "lan-a", &p, 1, "198.18.0.2:7443", -1};
+	struct db_registration r = {"gw-b", "bb", "02", "lan-a", &p, 1, "198.18.0.2:7443",
+				    -1, false};
 	json_t *sec, *lan;
 
 	register_lan(f->db, "gw-a", "lan-a", "10.1.0.0/24", "198.18.0.1:7443", NOW);
@@ -242,7 +301,8 @@ static void registration_may_narrow_never_widen(void **state)
 	struct ip_prefix outside = pfx("10.9.0.0/24"), two[] = {pfx("10.1.0.0/25"),
 								pfx("2001:db8:1::/64")};
 	struct ip_prefix v6 = pfx("2001:db8:1::/48");
-	struct db_registration r = {"gw-a", "aa", "01", "lan-a", &narrow, 1, "198.18.0.1:7444", -1};
+	struct db_registration r = {"gw-a", "aa", "01", "lan-a", &narrow, 1, "198.18.0.1:7444",
+				    -1, false};
 	json_t *lan;
 
 	register_lan(f->db, "gw-a", "lan-a", "10.1.0.0/24", "198.18.0.1:7443", NOW);
@@ -286,7 +346,8 @@ static void pinned_fingerprint(void **state)
 	struct fixture *f = *state;
 	const char *fp = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 	struct ip_prefix p = pfx("10.9.0.0/24");
-	struct db_registration r = {"gw-p", "ff", "09", "lan-p", &p, 1, "198.18.0.9:7443", -1};
+	struct db_registration r = {"gw-p", "ff", "09", "lan-p", &p, 1, "198.18.0.9:7443",
+				    -1, false};
 
 	assert_int_equal(db_secondary_add(f->db, "gw-p", "nothex", NOW), INSEL_E_BAD_FIELD);
 	assert_int_equal(db_secondary_add(f->db, "gw-p", fp, NOW), 0);
@@ -329,7 +390,8 @@ static void hosts_stay_inside_their_lan(void **state)
 	struct fixture *f = *state;
 	struct ip_addr in = addr("10.1.0.5"), out = addr("10.2.0.5"), other = addr("10.1.0.6");
 	struct ip_prefix narrow = pfx("10.1.0.128/25");
-	struct db_registration r = {"gw-a", "aa", "01", "lan-a", &narrow, 1, "198.18.0.1:1", -1};
+	struct db_registration r = {"gw-a", "aa", "01", "lan-a", &narrow, 1, "198.18.0.1:1",
+				    -1, false};
 	json_t *hosts;
 
 	register_lan(f->db, "gw-a", "lan-a", "10.1.0.0/24", "198.18.0.1:7443", NOW);
@@ -573,7 +635,8 @@ static void revocation_seen_by_another_connection(void **state)
 	char err[256];
 
 	struct ip_prefix b = pfx("10.2.0.0/24");
-	struct db_registration rb = {"gw-b", "bb", "02", "lan-b", &b, 1, "198.18.0.2:7443", -1};
+	struct db_registration rb = {"gw-b", "bb", "02", "lan-b", &b, 1, "198.18.0.2:7443",
+				    -1, false};
 
 	register_lan(f->db, "gw-a", "lan-a", "10.1.0.0/24", "198.18.0.1:7443", NOW);
 	bind_lan(f->db, "gw-b", "lan-b", "10.2.0.0/24", NOW);
@@ -699,6 +762,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(persists_across_reopen, setup, teardown),
 		cmocka_unit_test_setup_teardown(read_window_sees_writes, setup, teardown),
 		cmocka_unit_test_setup_teardown(batches, setup, teardown),
+		cmocka_unit_test_setup_teardown(standby_gateways, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -150,6 +150,17 @@ static void session_round_trip(void **state)
 	assert_int_equal(reg2.nprefixes, 2);
 	assert_same_prefix(&reg2.prefixes[1], &reg.prefixes[1]);
 	assert_same_endpoint(&reg2.endpoint, &reg.endpoint);
+	assert_false(reg2.standby);
+	json_decref(j);
+
+	/* A standby gateway of the LAN says so; any other role is refused. */
+	reg.standby = true;
+	j = pop_register_req_encode(6, &reg);
+	assert_string_equal(json_string_value(json_object_get(j, "role")), "standby");
+	assert_int_equal(pop_register_req_decode(j, &reg2, why), 0);
+	assert_true(reg2.standby);
+	json_object_set_new(j, "role", json_string("leader"));
+	assert_int_equal(pop_register_req_decode(j, &reg2, why), INSEL_E_BAD_FIELD);
 	json_decref(j);
 
 	struct pop_register_reply rr = {.secondary = "gw-a", .lan = "lan-a", .nprefixes = 1,

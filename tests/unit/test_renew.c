@@ -78,7 +78,7 @@ static int setup(void **state)
 	assert_int_equal(db_secondary_add(f->srv.db, "lan-b", old_fp, now_fn()), 0);
 	assert_int_equal(ip_prefix_parse("10.2.0.0/24", true, &p), 0);
 	assert_int_equal(db_lan_add(f->srv.db, "lan-b", &p, 1, "lan-b", now_fn()), 0);
-	struct db_registration r = {"lan-b", old_fp, "0b", "lan-b", &p, 1, "198.18.2.2:7445", -1};
+	struct db_registration r = {"lan-b", old_fp, "0b", "lan-b", &p, 1, "198.18.2.2:7445", -1, false};
 
 	assert_int_equal(db_register(f->srv.db, &r, now_fn()), 0);
 	f->peer.srv = &f->srv;
