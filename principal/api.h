@@ -65,6 +65,9 @@ struct api_server {
 	/* Sends n to the named secondary over its link (for a splice, n->to is filled from
 	 * that link first); INSEL_E_UNAVAILABLE if it has none. */
 	int (*dial_back)(struct api_server *s, const char *secondary, struct pop_dial_back *n);
+	/* Tells every connected secondary that LAN lan's active gateway is now secondary
+	 * (a standby took over, docs/standby.md). */
+	void (*gateway_moved)(struct api_server *s, const char *lan, const char *secondary);
 	struct splice_server *splice;  /* NULL: splicing off */
 	/* Relays run by secondaries (relay_choice.h, docs/relay.md section 8): the ones
 	 * announced, or NULL where none are kept; and the request to a secondary's link

@@ -50,6 +50,16 @@ static int register_endpoint6(struct api_peer *p, const struct pop_register_req 
 	return db_set_endpoint6(p->srv->db, p->id.name, req->has_endpoint6 ? text : NULL);
 }
 
+/* Whether an active registration of LAN lan by this secondary would move the LAN to it
+ * from another gateway (docs/standby.md). */
+static bool lan_moves_to(struct api_peer *p, const char *lan)
+{
+	struct pop_serving now;
+
+	return db_lan_serving(p->srv->db, lan, p->srv->now(), &now) == 0 &&
+	       now.secondary[0] && strcmp(now.secondary, p->id.name) != 0;
+}
+
 void register_handle(void *ctx, json_int_t id, const json_t *msg)
 {
 	struct api_peer *p = ctx;
@@ -70,11 +80,16 @@ void register_handle(void *ctx, json_int_t id, const json_t *msg)
 	char current_fp[PKI_FINGERPRINT_LEN + 1], current_serial[PKI_SERIAL_MAX + 1];
 	bool with_previous = renew_registration_identity(p, &r, current_fp, current_serial);
 
+	bool moved = !req.standby && lan_moves_to(p, req.lan);
+
 	rc = db_register(p->srv->db, &r, p->srv->now());
 	if (rc) {
 		api_reply_db_error(p, id, rc);
 		return;
 	}
+	/* A standby took the LAN over: the other sites hear of it at once. */
+	if (moved && p->srv->gateway_moved)
+		p->srv->gateway_moved(p->srv, req.lan, p->id.name);
 	renew_registered(p, with_previous);
 	if ((rc = register_endpoint6(p, &req, endpoint6, sizeof endpoint6)) != 0) {
 		api_reply_db_error(p, id, rc);

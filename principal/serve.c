@@ -207,6 +207,20 @@ static struct conn *link_of(struct daemon *d, const char *secondary)
 	return NULL;
 }
 
+/* A LAN's active gateway changed (docs/standby.md): every secondary hears of it. */
+static void gateway_moved(struct api_server *s, const char *lan, const char *secondary)
+{
+	struct daemon *d = daemon_of(s);
+	struct pop_gateway_notice n = {lan, secondary};
+
+	log_info("LAN %s is served by its gateway %s now; telling every secondary", lan,
+		 secondary);
+	for (struct conn *c = d->conns; c; c = c->next)
+		if (c->ready && !c->peer.gone && c->peer.id.role == PKI_ROLE_SECONDARY &&
+		    c->peer.hello_done)
+			tls_conn_send_new(c->tls, pop_gateway_notice_encode(&n));
+}
+
 static int send_dial_back(struct api_server *s, const char *secondary, struct pop_dial_back *n)
 {
 	struct daemon *d = daemon_of(s);
@@ -257,6 +271,7 @@ static int start_splice(struct daemon *d, const struct serve_options *o)
 	d->api.dial_back = send_dial_back;
 	d->api.check_reachable = check_reachable;
 	d->api.secondary_request = secondary_request;
+	d->api.gateway_moved = gateway_moved;
 	if ((rc = reach_start(&d->loop, d->creds, d->api.db, &d->reach)))
 		return rc;
 	if (!o->splice) {

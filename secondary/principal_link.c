@@ -406,6 +406,50 @@ static void on_ready(struct tls_conn *c, int status)
 		 PRINCIPAL_REQUEST_TIMEOUT_MS, hello_reply, l);
 }
 
+/* ---- a LAN's gateway changed (docs/standby.md) ---- */
+
+/* The LAN at the other end of a call: the callee's for ours; for theirs, a trunk's caller
+ * is a LAN and a host's caller user@lan. */
+static const char *call_peer_lan(const struct call *call)
+{
+	const char *at;
+
+	if (call->outgoing)
+		return call->callee_lan;
+	if (call->trunk)
+		return call->caller;
+	at = strchr(call->caller, '@');
+	return at ? at + 1 : "";
+}
+
+/* LAN n.lan is served by its gateway n.secondary now (a standby took over): our calls
+ * with its old gateway end (they would otherwise wait out dead_after when the old one
+ * died without closing its connections), and our trunk to that LAN is placed again now
+ * rather than after its back-off. */
+static void gateway_notice(struct principal_link *l, const json_t *msg)
+{
+	struct secondary *s = l->owner;
+	struct pop_gateway_notice n;
+	char why[POP_WHY_LEN];
+	struct trunk *t;
+
+	if (pop_gateway_notice_decode(msg, &n, why) != 0) {
+		log_warn("unreadable gateway notice from the principal: %s", why);
+		return;
+	}
+	if (strcmp(n.lan, s->cfg.lan) == 0)
+		return;
+	log_info("LAN %s is served by its gateway %s now", n.lan, n.secondary);
+	for (struct call *call = s->calls, *next; call; call = next) {
+		next = call->next;
+		if (call->peer && call->peer->name[0] && strcmp(call->peer->name, n.secondary) &&
+		    strcmp(call_peer_lan(call), n.lan) == 0 && call->state != CALL_ENDED)
+			call_end(call, WIRE(GATEWAY_FAILOVER), "the peer LAN's gateway failed over");
+	}
+	if ((t = trunk_for_lan(s, n.lan)) != NULL)
+		trunk_redial_soon(t);
+}
+
 static void on_message(struct tls_conn *c, json_t *msg, int err)
 {
 	struct principal_link *l = tls_conn_data(c);
@@ -418,6 +462,10 @@ static void on_message(struct tls_conn *c, json_t *msg, int err)
 		return;
 	if (msg_op(msg) && strcmp(msg_op(msg), "revoked") == 0) {
 		revoked_notice(l, msg);
+		return;
+	}
+	if (msg_op(msg) && strcmp(msg_op(msg), "gateway") == 0) {
+		gateway_notice(l, msg);
 		return;
 	}
 	if (msg_op(msg) && strcmp(msg_op(msg), "dial_back") == 0) {

@@ -482,6 +482,7 @@ struct trunk {
 	uint64_t backoff_ms;
 	uint64_t up_since_ms;          /* 0: not up */
 	unsigned attempts;
+	bool redial_at_once;           /* the peer LAN failed over: no back-off this time */
 };
 
 void trunks_start(struct secondary *s);
@@ -580,6 +581,9 @@ bool secondary_is_active(const struct secondary *s);
 void principal_link_reregister(struct principal_link *l);
 /* Calls every trunk whose call is down now (a standby that took over). */
 void trunks_redial_now(struct secondary *s);
+/* Calls the trunk again at once, or as soon as its current call has ended (the peer
+ * LAN's gateway failed over). */
+void trunk_redial_soon(struct trunk *t);
 
 int run_main(int argc, char **argv);
 int check_config_main(int argc, char **argv);

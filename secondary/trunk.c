@@ -16,6 +16,7 @@
 #include "rand.h"
 #include "secondary.h"
 #include "timeouts.h"
+#include "wire_errors.h"
 
 
 static void trunk_dial(uv_timer_t *timer);
@@ -70,25 +71,32 @@ void trunk_call_ended(struct trunk *t, struct call *call, const char *reason)
 	if (t->up_since_ms && now - t->up_since_ms >= TRUNK_STABLE_MS)
 		t->backoff_ms = 0;
 	t->up_since_ms = 0;
+	/* The peer LAN's gateway failed over: its new one is there already. */
+	t->redial_at_once = t->redial_at_once || strcmp(reason, WIRE(GATEWAY_FAILOVER)) == 0;
 	if (t->initiator && !t->sec->stopping) {
-		uint64_t delay = next_backoff(t);
+		uint64_t delay = t->redial_at_once ? 0 : next_backoff(t);
 
 		log_warn("trunk %s to LAN %s is down (%s); calling again in %llu ms",
 			 t->cfg->name + 6, t->cfg->peer_lan, reason, (unsigned long long)delay);
 		schedule(t, delay);
 	}
+	t->redial_at_once = false;
+}
+
+void trunk_redial_soon(struct trunk *t)
+{
+	t->backoff_ms = 0;
+	if (t->call)
+		t->redial_at_once = true;  /* when its call, ending now, has ended */
+	else
+		schedule(t, 0);
 }
 
 void trunks_redial_now(struct secondary *s)
 {
-	for (size_t i = 0; i < s->ntrunks; i++) {
-		struct trunk *t = &s->trunks[i];
-
-		if (!t->call) {
-			t->backoff_ms = 0;
-			schedule(t, 0);
-		}
-	}
+	for (size_t i = 0; i < s->ntrunks; i++)
+		if (!s->trunks[i].call)
+			trunk_redial_soon(&s->trunks[i]);
 }
 
 struct trunk *trunk_for_lan(struct secondary *s, const char *lan)

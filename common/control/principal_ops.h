@@ -157,6 +157,17 @@ json_t *pop_timers_reply_encode(const struct pop_timers *t);
 int pop_timers_reply_decode(const json_t *msg, struct pop_timers *out, char why[POP_WHY_LEN]);
 
 /* {"op":"revoked","serials":[...]}: a notice from the principal, no id, no reply. */
+/* {"op":"gateway","lan":L,"secondary":S}: a notice from the principal to every
+ * secondary when LAN L's active gateway became S (a standby took over, docs/standby.md):
+ * calls with the LAN's old gateway end, trunks to the LAN are placed again at once. */
+struct pop_gateway_notice {
+	const char *lan;
+	const char *secondary;
+};
+json_t *pop_gateway_notice_encode(const struct pop_gateway_notice *n);
+int pop_gateway_notice_decode(const json_t *msg, struct pop_gateway_notice *out,
+			      char why[POP_WHY_LEN]);
+
 json_t *pop_revoked_notice_encode(const json_t *serials);
 int pop_revoked_notice_decode(const json_t *msg, const json_t **serials,
 			      char why[POP_WHY_LEN]);

@@ -282,3 +282,24 @@ int pop_revoked_notice_decode(const json_t *msg, const json_t **serials,
 	*serials = list;
 	return 0;
 }
+
+/* ---- gateway ---- */
+
+json_t *pop_gateway_notice_encode(const struct pop_gateway_notice *n)
+{
+	return json_pack("{s:s, s:s, s:s}", "op", "gateway", "lan", n->lan, "secondary",
+			 n->secondary);
+}
+
+int pop_gateway_notice_decode(const json_t *msg, struct pop_gateway_notice *out,
+			      char why[POP_WHY_LEN])
+{
+	struct pop_gateway_notice n;
+
+	if (msg_get_str(msg, "lan", &n.lan) || msg_get_str(msg, "secondary", &n.secondary))
+		return pop_field_fail(why);
+	if (!pki_name_valid(n.lan) || !pki_name_valid(n.secondary))
+		return pop_fail(why, INSEL_E_BAD_FIELD, "fields 'lan' and 'secondary' must be names");
+	*out = n;
+	return 0;
+}

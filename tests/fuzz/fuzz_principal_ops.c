@@ -72,6 +72,7 @@ static void requests(const json_t *j)
 	ROUND_TRIP(pop_relay_req, pop_relay_req_decode, REQ(pop_relay_req_encode));
 	ROUND_TRIP(pop_connect_req, pop_connect_req_decode, REQ(pop_connect_req_encode));
 	ROUND_TRIP(pop_dial_back, pop_dial_back_notice_decode, pop_dial_back_notice_encode);
+	ROUND_TRIP(pop_gateway_notice, pop_gateway_notice_decode, pop_gateway_notice_encode);
 }
 
 static void replies(const json_t *j)

@@ -151,6 +151,8 @@ ended=$(grep "trunk to-b to LAN lan-b is down" "$NETNS_TMP/secondary-a.log" | ta
 echo "$ended"
 check "site A's trunk call on the dead gateway ended with a reason" \
 	grep -q "is down (peer_lost)" <<<"$ended"
+check "the principal told site A that lan-b2 serves LAN B now" \
+	grep -q "LAN lan-b is served by its gateway lan-b2 now" "$NETNS_TMP/secondary-a.log"
 check "a client on LAN B reaches its gateway at 10.2.0.1 again" insel_as b1 bob calls
 stop_pid "$ping_pid"
 echo "ping stream through the takeover: $(grep -c "bytes from" "$NETNS_TMP/ping-stream.log") replies"

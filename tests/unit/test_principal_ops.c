@@ -801,6 +801,20 @@ static void connect_round_trip(void **state)
 	assert_same_endpoint(&n2.to, &n.to);
 	assert_memory_equal(n2.token, n.token, POP_TOKEN_LEN);
 	json_decref(j);
+
+	/* A LAN's active gateway changed (docs/standby.md). */
+	struct pop_gateway_notice g = {.lan = "lan-b", .secondary = "lan-b2"}, g2;
+
+	j = pop_gateway_notice_encode(&g);
+	assert_json(j, "{\"op\":\"gateway\",\"lan\":\"lan-b\",\"secondary\":\"lan-b2\"}");
+	assert_int_equal(pop_gateway_notice_decode(j, &g2, why), 0);
+	assert_string_equal(g2.lan, "lan-b");
+	assert_string_equal(g2.secondary, "lan-b2");
+	json_decref(j);
+	assert_refused(pop_gateway_notice_decode, &g2, "{\"lan\":\"lan-b\"}",
+		       INSEL_E_BAD_FIELD, "field 'secondary' is missing");
+	assert_refused(pop_gateway_notice_decode, &g2, "{\"lan\":\"a b\",\"secondary\":\"x\"}",
+		       INSEL_E_BAD_FIELD, "fields 'lan' and 'secondary' must be names");
 }
 
 static void connect_refusals(void **state)
