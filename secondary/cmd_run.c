@@ -119,6 +119,11 @@ static int check_privileges(struct secondary *s, const char *path)
 	s->unprivileged = geteuid() != 0;
 	if (!s->unprivileged)
 		return 0;
+	if (s->cfg.standby.enabled) {
+		fprintf(stderr, "insel-secondary: %s: [standby] needs root (it adds and removes "
+				"the LAN address); run as root, or remove the section\n", path);
+		return EXIT_CONFIG;
+	}
 	if (s->cfg.ntrunks) {
 		fprintf(stderr, "insel-secondary: %s: [%s] needs root (a trunk is a network "
 				"call: a TUN interface and routes); run as root, or remove the "

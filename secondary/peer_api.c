@@ -61,6 +61,11 @@ static void call_request_handle(void *ctx, json_int_t id, const json_t *req)
 					     "this connection already carries a call"));
 		return;
 	}
+	if (!secondary_is_active(p->sec)) {
+		peer_send(p, msg_reply_error(id, WIRE(UNAVAILABLE), "this gateway is its LAN's "
+					     "standby (docs/standby.md); look the LAN up again"));
+		return;
+	}
 	call_incoming(p->sec, p, req);
 	if (p->call)
 		p->call->signalling = p->signalling ? p->signalling : POP_SIG_DIRECT;
