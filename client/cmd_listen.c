@@ -1,7 +1,9 @@
-/* `insel listen [--auto-answer|--reject] [--once] [--tun]`: waits for calls to this user
- * (or this host) and answers them: automatically, by asking on the terminal, or by
- * declining. With --tun, network calls to this host's address are welcome too (without
- * it the gateway declines them). Prints each call that comes up and each that ends. */
+/* `insel listen [--auto-answer|--reject] [--once] [--reconnect] [--tun]`: waits for calls
+ * to this user (or this host) and answers them: automatically, by asking on the terminal,
+ * or by declining. With --tun, network calls to this host's address are welcome too
+ * (without it the gateway declines them). Prints each call that comes up and each that
+ * ends. With --reconnect it outlives its gateway: it connects again to the same address,
+ * which a LAN's standby gateway holds once it has taken over. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +18,8 @@ static const char usage[] =
 	"  --auto-answer  accept every call without asking\n"
 	"  --reject       decline every call (for testing a caller's error path)\n"
 	"  --once         exit after the first call has ended\n"
+	"  --reconnect    when the gateway goes away, connect again (once a second for a\n"
+	"                 minute) and go on listening: across a standby gateway's takeover\n"
 	"  --tun          also take network calls (IP traffic to this host through the\n"
 	"                 gateways' TUN interfaces)\n";
 
@@ -24,6 +28,7 @@ enum answer_policy { ASK, ACCEPT_ALL, REJECT_ALL };
 struct listener {
 	enum answer_policy policy;
 	bool once;
+	bool reconnect;
 	bool tun;
 	bool json;
 	int calls_ended;
@@ -108,19 +113,51 @@ static void on_request(struct client_session *s, json_t *msg)
 }
 
 
+/* One connection's worth of listening: connect, log in, say listen, serve until the
+ * connection ends or the command is done. *lost says whether the gateway went away. */
+static int listen_once(struct client_options *o, struct listener *l, bool *lost)
+{
+	struct client_session s;
+	json_t *reply;
+	int rc = session_open(&s, o);
+
+	*lost = false;
+	if (rc)
+		return rc;
+	s.data = l;
+	s.on_request = on_request;
+	rc = session_ask(&s, "listening", client_listen_encode(l->tun), 10000, &reply);
+	json_decref(reply);
+	if (rc) {
+		session_close(&s);
+		return rc;
+	}
+	printf("listening for calls to %s\n", o->user);
+	fflush(stdout);
+	session_run(&s);
+	*lost = s.closed && !s.done;
+	session_close(&s);
+	return EXIT_OK;
+}
+
+/* --reconnect: the gateway went away (it stopped, or its LAN's standby took over,
+ * docs/standby.md): connect again, once a second for LISTEN_RECONNECT_S, with the
+ * password kept for it. */
+#define LISTEN_RECONNECT_S 60
+
 int listen_main(int argc, char **argv)
 {
 	struct client_options o = {0};
-	struct client_session s;
 	struct listener l = {.policy = ASK};
-	bool auto_answer = false, reject = false;
+	bool auto_answer = false, reject = false, lost = false;
 	const struct opt own[] = {
 		{"--auto-answer", false, NULL, &auto_answer},
 		{"--reject", false, NULL, &reject},
 		{"--once", false, NULL, &l.once},
+		{"--reconnect", false, NULL, &l.reconnect},
 		{"--tun", false, NULL, &l.tun},
 	};
-	json_t *reply;
+	char password[sizeof o.password];
 	int rc;
 
 	rc = client_parse_args("insel listen", usage, argc, argv, &o, own,
@@ -131,20 +168,20 @@ int listen_main(int argc, char **argv)
 	l.json = o.json;
 	if (client_finish_options(&o))
 		return EXIT_USAGE;
-	rc = session_open(&s, &o);
-	if (rc)
-		return rc;
-	s.data = &l;
-	s.on_request = on_request;
-	rc = session_ask(&s, "listening", client_listen_encode(l.tun), 10000, &reply);
-	json_decref(reply);
-	if (rc) {
-		session_close(&s);
-		return rc;
+	memcpy(password, o.password, sizeof password);
+	rc = listen_once(&o, &l, &lost);
+	for (int tries = 0; l.reconnect && (rc == EXIT_OK ? lost
+					     : tries > 0 && tries < LISTEN_RECONNECT_S);
+	     tries++) {
+		if (rc == EXIT_OK) {
+			fprintf(stderr, "insel: lost the gateway; connecting again\n");
+			tries = 0;
+		}
+		sleep(1);
+		memcpy(o.password, password, sizeof password);
+		rc = listen_once(&o, &l, &lost);
 	}
-	printf("listening for calls to %s\n", o.user);
-	fflush(stdout);
-	session_run(&s);
-	session_close(&s);
-	return EXIT_OK;
+	explicit_bzero(password, sizeof password);
+	explicit_bzero(o.password, sizeof o.password);
+	return rc;
 }

@@ -11,8 +11,10 @@
 #     from the kill to the first ping through the new gateway is printed and bounded;
 #   - nothing of lan-b's is left: its auxiliaries, key holder and keeper are gone, and
 #     gw-b keeps neither the address nor a TUN interface;
-#   - site A's trunk call on the dead gateway ended with a reason, and a LAN client of
-#     site B reaches its gateway at 10.2.0.1 again without being told anything.
+#   - site A's trunk call on the dead gateway ended with a reason, the principal told site
+#     A of the new gateway, a LAN client of site B reaches its gateway at 10.2.0.1 again
+#     without being told anything, bob's `insel listen --reconnect` listens again, and a
+#     new call to him comes up through the new gateway.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
@@ -109,6 +111,10 @@ check "look-ups for LAN B name lan-b" test "$(serving)" = lan-b
 check "the trunk comes up through lan-b" wait_ping a1 10.2.0.11 40
 check "lan-b2 places no call while standing by" test "$(ps -o pid= --ppid "${SECONDARY_PID[c]}" | wc -l)" -le 2
 
+# A user of LAN B waits for calls, through whichever gateway holds 10.2.0.1.
+listen_as b1 bob "$NETNS_TMP/listen-bob.log" --auto-answer --reconnect ||
+	fail "bob cannot listen"
+
 # ---- kill -9 the active gateway during traffic ----
 dead_children=$(ps -o pid= --ppid "${SECONDARY_PID[b]}" | tr -d ' ' | tr '\n' ' ')
 echo "lan-b's children before the kill: $dead_children"
@@ -154,6 +160,18 @@ check "site A's trunk call on the dead gateway ended with a reason" \
 check "the principal told site A that lan-b2 serves LAN B now" \
 	grep -q "LAN lan-b is served by its gateway lan-b2 now" "$NETNS_TMP/secondary-a.log"
 check "a client on LAN B reaches its gateway at 10.2.0.1 again" insel_as b1 bob calls
+relistened() { [ "$(grep -c "listening for calls" "$NETNS_TMP/listen-bob.log")" -ge 2 ]; }
+wait_relistened() {
+	for _ in $(seq 1 50); do
+		relistened && return 0
+		sleep 0.1
+	done
+	return 1
+}
+check "bob's insel listen --reconnect listens again, through lan-b2" wait_relistened
+out=$(insel_as a1 alice call bob@lan-b --udp 5004 2>&1)
+echo "$out"
+check "a new call to bob@lan-b comes up through lan-b2" contains "$out" " up "
 stop_pid "$ping_pid"
 echo "ping stream through the takeover: $(grep -c "bytes from" "$NETNS_TMP/ping-stream.log") replies"
 
