@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <ifaddrs.h>
 #include <net/if.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,6 +30,7 @@ struct standby {
 	enum standby_role role;        /* ACTIVE or STANDBY */
 	uv_udp_t udp;
 	uv_timer_t advert, watch;
+	uv_signal_t handover;          /* SIGUSR1: a planned switch to the partner */
 	bool started;
 };
 
@@ -167,6 +169,31 @@ static void step_down(struct standby *sb)
 	watch_again(sb, false);
 }
 
+/* A planned switch (SIGUSR1, docs/standby.md): the active gateway lets the address go
+ * and resigns, as its keeper would if it died; the partner takes over at once. Should no
+ * partner answer, this gateway takes the address back after dead_after. */
+static void handover_cb(uv_signal_t *sig, int signum)
+{
+	struct standby *sb = sig->data;
+	int rc;
+
+	(void)signum;
+	if (sb->role != STANDBY_ROLE_ACTIVE) {
+		log_info("standby: asked to hand over, but this gateway is the standby");
+		return;
+	}
+	if ((rc = standby_keeper_release(&sb->keeper)) != 0) {
+		log_error("standby: cannot release the LAN address: %s", strerror(-rc));
+		return;
+	}
+	sb->role = STANDBY_ROLE_STANDBY;
+	log_warn("standby: handing the LAN over to the partner, as asked (SIGUSR1)");
+	for (int i = 0; i < 3; i++)
+		send_advert(sb, STANDBY_ROLE_RESIGNING);
+	principal_link_reregister(&sb->sec->principal);
+	watch_again(sb, false);
+}
+
 static void on_advert(struct standby *sb, const struct standby_advert *a)
 {
 	switch (a->role) {
@@ -224,7 +251,8 @@ int standby_start(struct secondary *s)
 	uv_udp_init(s->loop, &sb->udp);
 	uv_timer_init(s->loop, &sb->advert);
 	uv_timer_init(s->loop, &sb->watch);
-	sb->udp.data = sb->advert.data = sb->watch.data = sb;
+	uv_signal_init(s->loop, &sb->handover);
+	sb->udp.data = sb->advert.data = sb->watch.data = sb->handover.data = sb;
 	sb->started = true;
 	ip_endpoint_to_sockaddr(&sb->cfg->own, &at);
 	rc = uv_udp_bind(&sb->udp, (struct sockaddr *)&at, UV_UDP_REUSEADDR);
@@ -235,6 +263,7 @@ int standby_start(struct secondary *s)
 			  (unsigned)sb->cfg->own.port, uv_strerror(rc));
 		return INSEL_E_UNAVAILABLE;
 	}
+	uv_signal_start(&sb->handover, handover_cb, SIGUSR1);
 	uv_timer_start(&sb->advert, advert_cb, 0, sb->cfg->interval_ms);
 	watch_again(sb, true);
 	log_info("standby: priority %u, waiting to hear an active partner", sb->cfg->priority);
@@ -255,6 +284,8 @@ void standby_stop(struct secondary *s)
 		uv_close((uv_handle_t *)&sb->advert, NULL);
 		uv_close((uv_handle_t *)&sb->watch, NULL);
 		uv_close((uv_handle_t *)&sb->udp, NULL);
+		uv_close((uv_handle_t *)&sb->handover, NULL);
+		sb->started = false;
 	}
 	sb->role = STANDBY_ROLE_STANDBY;
 }

@@ -14,7 +14,9 @@
 #   - site A's trunk call on the dead gateway ended with a reason, the principal told site
 #     A of the new gateway, a LAN client of site B reaches its gateway at 10.2.0.1 again
 #     without being told anything, bob's `insel listen --reconnect` listens again, and a
-#     new call to him comes up through the new gateway.
+#     new call to him comes up through the new gateway;
+#   - lan-b, started again, stands by; SIGUSR1 to lan-b2 (a planned switch) hands the LAN
+#     back to it, and the trunk follows.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
@@ -185,4 +187,19 @@ check "lan-b, back, registers as standby" test "$(role_of lan-b)" = standby
 check "lan-b2 stays active" test "$(role_of lan-b2)" = active
 check "and keeps the address" holds c
 check "the trunk still carries traffic" pings a1 10.2.0.11 3
+
+# ---- a planned switch back: SIGUSR1 to the active gateway ----
+wait_role() {  # wait_role SECONDARY ROLE
+	for _ in $(seq 1 50); do
+		[ "$(role_of "$1")" = "$2" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+kill -USR1 "${SECONDARY_PID[c]}"
+check "SIGUSR1 to lan-b2 hands the LAN address to lan-b" wait_holds b 5
+check "lan-b2 lets it go" not_holds c
+check "the principal lists lan-b active again" wait_role lan-b active
+check "and lan-b2 standby" wait_role lan-b2 standby
+check "the trunk carries traffic through lan-b again" wait_ping a1 10.2.0.11 20
 finish_checks
