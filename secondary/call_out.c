@@ -419,8 +419,8 @@ void call_place(struct secondary *s, struct client_conn *c, json_int_t request_i
 	/* A standby gateway (docs/standby.md) serves nobody until it holds the LAN address. */
 	if (!secondary_is_active(s)) {
 		client_send(c, msg_reply_error(request_id, WIRE(UNAVAILABLE),
-					       "this gateway is its LAN's standby; call through the "
-					       "active one, at the LAN address"));
+					       "this gateway is its LAN's standby; call through "
+					       "the active one, at the LAN address"));
 		return;
 	}
 	if ((long long)call_count(s) >= s->cfg.max_calls) {

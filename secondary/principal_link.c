@@ -444,7 +444,8 @@ static void gateway_notice(struct principal_link *l, const json_t *msg)
 		next = call->next;
 		if (call->peer && call->peer->name[0] && strcmp(call->peer->name, n.secondary) &&
 		    strcmp(call_peer_lan(call), n.lan) == 0 && call->state != CALL_ENDED)
-			call_end(call, WIRE(GATEWAY_FAILOVER), "the peer LAN's gateway failed over");
+			call_end(call, WIRE(GATEWAY_FAILOVER),
+				 "the peer LAN's gateway failed over");
 	}
 	if ((t = trunk_for_lan(s, n.lan)) != NULL)
 		trunk_redial_soon(t);

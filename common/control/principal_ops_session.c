@@ -299,7 +299,8 @@ int pop_gateway_notice_decode(const json_t *msg, struct pop_gateway_notice *out,
 	if (msg_get_str(msg, "lan", &n.lan) || msg_get_str(msg, "secondary", &n.secondary))
 		return pop_field_fail(why);
 	if (!pki_name_valid(n.lan) || !pki_name_valid(n.secondary))
-		return pop_fail(why, INSEL_E_BAD_FIELD, "fields 'lan' and 'secondary' must be names");
+		return pop_fail(why, INSEL_E_BAD_FIELD,
+				"fields 'lan' and 'secondary' must be names");
 	*out = n;
 	return 0;
 }

@@ -105,7 +105,10 @@ for s in json.load(sys.stdin):
     if s["name"] == sys.argv[1]:
         print(s.get("role"))' "$1"
 }
-serving() { pdir lan show lan-b --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["secondary"])'; }
+serving() {  # the secondary look-ups name for LAN B
+	pdir lan show lan-b --json |
+		python3 -c 'import json, sys; print(json.load(sys.stdin)["secondary"])'
+}
 check "the principal lists lan-b active" test "$(role_of lan-b)" = active
 check "and lan-b2 standby" test "$(role_of lan-b2)" = standby
 check "lan-b2 does not hold the address" not_holds c
