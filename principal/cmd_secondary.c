@@ -9,12 +9,12 @@
 static const struct cli_column columns[] = {
 	{"name", "SECONDARY", CLI_STR},
 	{"lans", "LANS", CLI_LIST},
-	{"role", "ROLE", CLI_STR},
 	{"state", "STATE", CLI_STR},
 	{"endpoint", "ENDPOINT", CLI_STR},
 	{"reachable", "REACHABLE", CLI_BOOL},
 	{"last_heartbeat", "LAST HEARTBEAT", CLI_TIME},
 	{"serial", "CERT SERIAL", CLI_STR},
+	{"role", "ROLE", CLI_STR},
 };
 static const struct cli_column fields[] = {
 	{"name", "secondary", CLI_STR},
