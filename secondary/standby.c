@@ -31,6 +31,7 @@ struct standby {
 	uv_udp_t udp;
 	uv_timer_t advert, watch;
 	uv_signal_t handover;          /* SIGUSR1: a planned switch to the partner */
+	uint64_t asserted_ms;          /* when a conflict last made us register again */
 	bool started;
 };
 
@@ -194,6 +195,21 @@ static void handover_cb(uv_signal_t *sig, int signum)
 	watch_again(sb, false);
 }
 
+/* Both hold the address and this one wins: the partner lets it go, but may have been
+ * the last to register as active, so the directory hears from the winner again (once
+ * per dead_after, however many of the partner's advertisements cross its step-down). */
+static void assert_active(struct standby *sb)
+{
+	uint64_t now = uv_now(sb->sec->loop);
+
+	if (sb->asserted_ms && now - sb->asserted_ms < sb->cfg->dead_after_ms)
+		return;
+	sb->asserted_ms = now;
+	log_warn("standby: the partner holds the LAN address too and loses; registering as "
+		 "active again");
+	principal_link_reregister(&sb->sec->principal);
+}
+
 static void on_advert(struct standby *sb, const struct standby_advert *a)
 {
 	switch (a->role) {
@@ -205,6 +221,8 @@ static void on_advert(struct standby *sb, const struct standby_advert *a)
 			watch_again(sb, false);
 		else if (partner_wins(sb, a))
 			step_down(sb);
+		else
+			assert_active(sb);
 		break;
 	case STANDBY_ROLE_STANDBY:
 		break;

@@ -16,7 +16,9 @@
 #     without being told anything, bob's `insel listen --reconnect` listens again, and a
 #     new call to him comes up through the new gateway;
 #   - lan-b, started again, stands by; SIGUSR1 to lan-b2 (a planned switch) hands the LAN
-#     back to it, and the trunk follows.
+#     back to it, and the trunk follows;
+#   - a split LAN (lan-b2's advertisement port dropped): lan-b2 takes the address too,
+#     lan-b, hearing it, wins and keeps the directory; healed, lan-b2 lets the address go.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
@@ -83,6 +85,13 @@ start_secondary a 1
 start_secondary b 2
 holds() { ip -n "${NS}gw-$1" -4 addr show dev lan | grep -q "inet 10.2.0.1/"; }
 not_holds() { ! holds "$1"; }
+wait_not_holds() {  # wait_not_holds X SECONDS
+	for _ in $(seq 1 $(($2 * 10))); do
+		holds "$1" || return 0
+		sleep 0.1
+	done
+	return 1
+}
 wait_holds() {  # wait_holds X SECONDS
 	for _ in $(seq 1 $(($2 * 10))); do
 		holds "$1" && return 0
@@ -205,4 +214,23 @@ check "lan-b2 lets it go" not_holds c
 check "the principal lists lan-b active again" wait_role lan-b active
 check "and lan-b2 standby" wait_role lan-b2 standby
 check "the trunk carries traffic through lan-b again" wait_ping a1 10.2.0.11 20
+
+# ---- a split LAN: the advertisements stop reaching lan-b2, then come back ----
+in_ns gw-c nft -f - <<'NFT'
+table inet insel_split {
+	chain in {
+		type filter hook input priority 0;
+		udp dport 7446 drop
+	}
+}
+NFT
+check "lan-b2, hearing nothing, takes the address too" wait_holds c 5
+# lan-b still hears lan-b2, wins (priority) and tells the directory again.
+sleep 1.5
+check "the directory stays with lan-b, which hears both and wins" wait_role lan-b active
+in_ns gw-c nft delete table inet insel_split
+check "healed: lan-b2 (the lower priority) lets the address go" wait_not_holds c 5
+check "lan-b keeps it" holds b
+check "and registers as active again" wait_role lan-b active
+check "the trunk carries traffic through lan-b" wait_ping a1 10.2.0.11 20
 finish_checks
