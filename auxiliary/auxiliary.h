@@ -64,6 +64,22 @@
 #define PATH_PROBE_ID_OTHER 0x80000000u  /* probe ids with this bit are MTU probing's */
 #define PATH_TCP_RETRY_MS 2000     /* while on the TCP leg, UDP candidates are tried again */
 
+/* Failover (failover.c): the active path silent for failover_after (start, at least
+ * PATH_FAILOVER_RTT_FACTOR times its round trip) while we send makes it suspect; probes
+ * then go to every candidate every PATH_SUSPECT_INTERVAL_MS (doubling up to
+ * PATH_MAX_INTERVAL_MS). A path we left that way comes back only once it answered
+ * PATH_RECOVER_ANSWERS probes in a row over at least PATH_RECOVER_HOLD_MS (probed every
+ * PATH_RECOVER_INTERVAL_MS, doubling to PATH_RECOVER_MAX_INTERVAL_MS while silent). For
+ * PATH_SETTLE_MS after we chose a path, the peer's frames through a worse one do not
+ * move us (they were sent before the peer saw our move). */
+#define PATH_FAILOVER_RTT_FACTOR 3
+#define PATH_SUSPECT_INTERVAL_MS 100
+#define PATH_RECOVER_ANSWERS 4
+#define PATH_RECOVER_HOLD_MS 2000
+#define PATH_RECOVER_INTERVAL_MS 500
+#define PATH_RECOVER_MAX_INTERVAL_MS 4000
+#define PATH_SETTLE_MS 1000
+
 /* The TCP leg (tcp_leg.c): the relay's TLS-over-TCP fallback. */
 #define AUX_TCP_SOCKETS 3          /* made at bind: at most this many connections a call */
 #define AUX_TCP_FALLBACK_MS 2000   /* no path this long: the leg connects (at most half
@@ -189,6 +205,29 @@ struct path_candidate {
 	uint32_t seq;        /* of the latest probe sent to it */
 	uint64_t sent_ms;    /* when it went */
 	uint64_t requests, replies;
+	uint64_t replied_ms;  /* when its latest reply came */
+	bool awaiting;       /* a probe went and no reply came since */
+	bool demoted;        /* failover left it: it comes back only after the hold */
+	unsigned steady;     /* demoted: probes answered in a row ... */
+	uint64_t steady_since_ms;  /* ... since */
+};
+
+/* Failover mid-call (failover.c): is the active path still answering while we send? */
+struct path_watch {
+	uv_timer_t timer;
+	bool timer_open;
+	uint64_t after_ms;             /* failover_after from start */
+	uint64_t heard_ms;             /* last authenticated frame over the current path */
+	uint64_t unanswered_since_ms;  /* first data sent after it; 0: none pending */
+	uint64_t suspect_since_ms;     /* 0: not suspect */
+	uint64_t suspect_interval_ms;
+	uint64_t last_suspect_probe_ms;
+	uint64_t switched_ms;          /* when we last chose the current path */
+	uint64_t recover_interval_ms, last_recover_probe_ms;
+	uint64_t last_standby_probe_ms;
+	uint64_t suspicions, failovers, false_alarms, switch_backs;
+	uint64_t peer_moves_followed, peer_moves_ignored, standby_probes;
+	uint64_t last_gap_ms;          /* of the latest failover: last heard to the switch */
 };
 
 enum path_phase {
@@ -216,6 +255,7 @@ struct aux_path {
 	uint64_t rounds, reprobes, relay_fallbacks, switches, losses;
 	uint64_t roams;              /* the path followed the peer's data to a new endpoint */
 	uint64_t requests_answered, unknown_replies;
+	struct path_watch watch;
 };
 
 enum tcp_leg_state {
@@ -505,6 +545,50 @@ int path_add_candidate(struct bridge *br, const struct ip_endpoint *ep, bool rel
 void path_on_probe(struct bridge *br, struct aux_lan *l, const struct channel_msg *m,
 		   const struct ip_endpoint *from, uint64_t now);
 json_t *path_stats_json(const struct bridge *br);
+
+/* path.c, for failover.c: probe candidate i now (the caller bumps path.seq once per
+ * batch); carry the call over candidate i from now on and tell the secondary (a "path"
+ * notice "changed" with the reason); the candidate the peer's frames move to when its
+ * NAT rebinds (follows it, as roaming does). */
+void path_probe(struct bridge *br, size_t i, uint64_t now);
+void path_switch(struct bridge *br, size_t i, const char *reason);
+void path_follow_roaming(struct bridge *br, const struct ip_endpoint *to);
+int path_find_candidate(const struct aux_path *p, const struct ip_endpoint *ep);
+void path_describe(const struct path_candidate *c, char *out, size_t len);
+
+/* failover.c: the active path watched while we send (its opening comment). start with
+ * path_start, stop with the handles. data_sent: after sealing data toward the peer (only
+ * the first send after the path was heard costs a call); frame_heard: an authenticated
+ * frame that is not a probe arrived from `from` on channel l (a move to another path is
+ * judged: followed or undone). take_answer: path.c's answered() asks first; true when
+ * failover decided (a failover, a switch back, or nothing). probe_standby: the
+ * keep-alive tick's low-rate probe of the other proven paths. */
+int failover_start(struct bridge *br, uint64_t after_ms);
+void failover_stop(struct bridge *br);
+void failover_data_pending(struct bridge *br, uint64_t now);
+void failover_frame_elsewhere(struct bridge *br, struct aux_lan *l,
+			      const struct ip_endpoint *from, uint64_t now);
+bool failover_take_answer(struct bridge *br, size_t i, uint64_t now);
+void failover_path_chosen(struct bridge *br, uint64_t now);
+void failover_probe_standby(struct bridge *br, uint64_t now);
+json_t *failover_stats_json(const struct bridge *br);
+
+static inline void path_data_sent(struct bridge *br, uint64_t now)
+{
+	if (!br->path.watch.unanswered_since_ms)
+		failover_data_pending(br, now);
+}
+
+static inline void path_frame_heard(struct bridge *br, struct aux_lan *l,
+				    const struct ip_endpoint *from, uint64_t now)
+{
+	const struct aux_path *p = &br->path;
+
+	if (p->current >= 0 && ip_endpoint_equal(from, &p->cand[p->current].ep))
+		br->path.watch.heard_ms = now;
+	else
+		failover_frame_elsewhere(br, l, from, now);
+}
 
 /* relay_leg.c: our leg on the call's relay, when "start" names one: registered from the
  * WAN socket at start and every keep-alive interval; once the relay answers, its

@@ -100,7 +100,7 @@ static void local_endpoint(const struct bridge *br, const struct path_candidate 
 	out->port = br->wan_port;
 }
 
-static void describe(const struct path_candidate *c, char *out, size_t len)
+void path_describe(const struct path_candidate *c, char *out, size_t len)
 {
 	char ep[IP_STRLEN];
 
@@ -146,6 +146,14 @@ static void probe_one(struct bridge *br, size_t i, uint64_t now)
 	c->seq = p->seq & PATH_ID_SEQ_MASK;
 	c->sent_ms = now;
 	c->requests++;
+	if (c->awaiting)
+		c->steady = 0;  /* the previous one went unanswered */
+	c->awaiting = true;
+}
+
+void path_probe(struct bridge *br, size_t i, uint64_t now)
+{
+	probe_one(br, i, now);
 }
 
 /* One probe to each candidate worth probing now: in a round, every one not yet
@@ -186,6 +194,15 @@ static void use_candidate(struct bridge *br, size_t i)
 	for (unsigned k = 0; k < br->n_lan; k++)
 		channel_set_peer(br->lan[k].ch, &br->path.cand[i].ep);
 	br->path.current = (int)i;
+	br->path.cand[i].demoted = false;
+	failover_path_chosen(br, uv_now(br->loop));
+}
+
+void path_switch(struct bridge *br, size_t i, const char *reason)
+{
+	use_candidate(br, i);
+	br->path.switches++;
+	notify(br, AUX_PATH_CHANGED, reason);
 }
 
 /* A candidate answered: does the call go there? */
@@ -196,7 +213,9 @@ static void answered(struct bridge *br, size_t i, uint64_t now)
 	enum path_phase phase = p->phase;
 	char what[IP_STRLEN + 32], why[AUX_PATH_REASON_MAX];
 
-	describe(c, what, sizeof what);
+	if (failover_take_answer(br, i, now))
+		return;  /* a failover, a switch back, or the hold goes on */
+	path_describe(c, what, sizeof what);
 	if (phase == PATH_UP && was && (was == c || rank(c) >= rank(was)))
 		return;  /* nothing better than what we have */
 	if (phase == PATH_UP) {
@@ -247,6 +266,10 @@ static void take_reply(struct bridge *br, const struct frame_probe *pr, uint64_t
 	if ((pr->id >> 8) == c->seq)
 		c->rtt_ms = (uint32_t)elapsed_ms(now, c->sent_ms);
 	c->answered = true;
+	c->awaiting = false;
+	c->replied_ms = now;
+	if ((int)i == p->current)
+		p->watch.heard_ms = now;
 	answered(br, i, now);
 }
 
@@ -264,7 +287,7 @@ static void reply_to(struct bridge *br, struct aux_lan *l, const struct channel_
 		br->wan_errors++;
 }
 
-static int find_candidate(const struct aux_path *p, const struct ip_endpoint *ep)
+int path_find_candidate(const struct aux_path *p, const struct ip_endpoint *ep)
 {
 	for (size_t i = 0; i < p->ncand; i++)
 		if (ip_endpoint_equal(&p->cand[i].ep, ep))
@@ -280,7 +303,7 @@ static void learn(struct bridge *br, const struct ip_endpoint *from, uint64_t no
 	char ep[IP_STRLEN];
 	size_t i;
 
-	if (tcp_leg_owns(br, from) || find_candidate(p, from) >= 0 ||
+	if (tcp_leg_owns(br, from) || path_find_candidate(p, from) >= 0 ||
 	    p->ncand >= PATH_MAX_CANDIDATES || p->learned >= PATH_MAX_LEARNED ||
 	    !reachable_family(br, from->addr.family))
 		return;
@@ -302,7 +325,7 @@ static void learn(struct bridge *br, const struct ip_endpoint *from, uint64_t no
 static void triggered_check(struct bridge *br, const struct ip_endpoint *from, uint64_t now)
 {
 	struct aux_path *p = &br->path;
-	int i = find_candidate(p, from);
+	int i = path_find_candidate(p, from);
 
 	if (i >= 0 && !p->cand[i].answered &&
 	    (p->phase == PATH_PROBING || p->phase == PATH_REPROBING))
@@ -319,25 +342,14 @@ void path_on_probe(struct bridge *br, struct aux_lan *l, const struct channel_ms
 		return;
 	}
 	br->path.requests_answered++;
+	if (current(br) && ip_endpoint_equal(from, &current(br)->ep))
+		br->path.watch.heard_ms = now;
 	reply_to(br, l, m, from, now);
 	triggered_check(br, from, now);
 	learn(br, from, now);
 }
 
 /* ---- time ---- */
-
-static uint64_t last_heard_ms(const struct bridge *br)
-{
-	uint64_t last = 0;
-
-	for (unsigned i = 0; i < br->n_lan; i++) {
-		uint64_t t = channel_last_recv_ms(br->lan[i].ch);
-
-		if (t > last)
-			last = t;
-	}
-	return last;
-}
 
 /* "nothing answered N probes to each candidate in T ms (tried ...)". */
 static void unanswered(const struct bridge *br, uint64_t now, char *why, size_t len)
@@ -349,7 +361,7 @@ static void unanswered(const struct bridge *br, uint64_t now, char *why, size_t 
 	for (size_t i = 0; i < p->ncand && used < sizeof tried; i++) {
 		char what[IP_STRLEN + 32];
 
-		describe(&p->cand[i], what, sizeof what);
+		path_describe(&p->cand[i], what, sizeof what);
 		used += (size_t)snprintf(tried + used, sizeof tried - used, "%s%s",
 					 i ? ", " : "", what);
 	}
@@ -402,20 +414,19 @@ static void tick_probing(struct bridge *br, uint64_t now)
 /* Data and keep-alives still roam (channel.c): when the peer's NAT rebinds mid-call, the
  * first authenticated frame from its new mapping moves the channel, before any probe. The
  * path follows, so that the secondary (and insel calls) say where frames go now. */
-static void follow_roaming(struct bridge *br)
+void path_follow_roaming(struct bridge *br, const struct ip_endpoint *to)
 {
 	struct aux_path *p = &br->path;
 	struct path_candidate *was = current(br);
-	const struct ip_endpoint *now_at;
+	const struct ip_endpoint now_at_copy = *to, *now_at = &now_at_copy;
 	char what[IP_STRLEN + 32], why[AUX_PATH_REASON_MAX];
 	int i;
 
-	if (!was || was->tcp || br->n_lan == 0 || !br->lan[0].ch)
+	if (!was || was->tcp)
 		return;
-	now_at = channel_peer(br->lan[0].ch);
 	if (ip_endpoint_equal(now_at, &was->ep))
 		return;
-	i = find_candidate(p, now_at);
+	i = path_find_candidate(p, now_at);
 	if (i < 0) {
 		if (p->ncand >= PATH_MAX_CANDIDATES)
 			return;
@@ -424,7 +435,7 @@ static void follow_roaming(struct bridge *br)
 		p->cand[i].ep = *now_at;
 		p->cand[i].learned = true;
 	}
-	describe(&p->cand[i], what, sizeof what);
+	path_describe(&p->cand[i], what, sizeof what);
 	snprintf(why, sizeof why, "the peer's frames now come from %s (its NAT mapping "
 		 "changed)", what);
 	p->cand[i].rtt_ms = was->rtt_ms;
@@ -436,12 +447,16 @@ static void follow_roaming(struct bridge *br)
 static void tick_up(struct bridge *br, uint64_t now)
 {
 	struct aux_path *p = &br->path;
-	uint64_t silent = elapsed_ms(now, last_heard_ms(br));
-	uint64_t limit = PATH_MISSED_KEEPALIVES * p->keepalive_ms;
+	uint64_t silent, limit = PATH_MISSED_KEEPALIVES * p->keepalive_ms;
 	const struct path_candidate *c;
 
-	follow_roaming(br);
+	if (br->n_lan && br->lan[0].ch)
+		path_follow_roaming(br, channel_peer(br->lan[0].ch));
 	c = current(br);
+	/* Silence of the path that carries the call (the channels also hear the standby's
+	 * probe replies, which say nothing about it). */
+	silent = elapsed_ms(now, p->watch.heard_ms);
+	failover_probe_standby(br, now);
 
 	if (silent >= limit) {
 		p->reprobes++;
@@ -519,7 +534,7 @@ int path_add_candidate(struct bridge *br, const struct ip_endpoint *ep, bool rel
 {
 	struct aux_path *p = &br->path;
 	char what[IP_STRLEN + 32];
-	int known = find_candidate(p, ep);
+	int known = path_find_candidate(p, ep);
 	size_t i;
 
 	if (known >= 0) {
@@ -539,11 +554,11 @@ int path_add_candidate(struct bridge *br, const struct ip_endpoint *ep, bool rel
 	p->cand[i].ep = *ep;
 	p->cand[i].relayed = relayed;
 	p->cand[i].heard_ms = relayed ? uv_now(br->loop) : 0;
-	describe(&p->cand[i], what, sizeof what);
+	path_describe(&p->cand[i], what, sizeof what);
 	log_debug("path: candidate %zu: %s", i, what);
-	/* Late candidates (the relay) are probed at once, unless the call has a direct path. */
-	if (br->state == AUX_RUNNING && p->phase != PATH_IDLE &&
-	    !(p->phase == PATH_UP && current(br) && !current(br)->relayed))
+	/* Late candidates (the relay) are probed at once: one that does not carry the call
+	 * is its warm standby, proven before it is needed (failover.c). */
+	if (br->state == AUX_RUNNING && p->phase != PATH_IDLE)
 		probe_one(br, i, uv_now(br->loop));
 	return 0;
 }
@@ -554,7 +569,7 @@ int path_add_tcp_candidate(struct bridge *br, const struct ip_endpoint *marker)
 	const struct path_candidate *c = current(br);
 	size_t i;
 
-	if (find_candidate(p, marker) >= 0)
+	if (path_find_candidate(p, marker) >= 0)
 		return 0;
 	if (p->ncand >= PATH_MAX_CANDIDATES)
 		return INSEL_E_LIMIT;
@@ -592,7 +607,7 @@ bool path_has_udp_relay(const struct bridge *br)
 
 void path_relay_heard(struct bridge *br, const struct ip_endpoint *relay)
 {
-	int i = find_candidate(&br->path, relay);
+	int i = path_find_candidate(&br->path, relay);
 
 	if (i >= 0)
 		br->path.cand[i].heard_ms = uv_now(br->loop);
@@ -612,6 +627,9 @@ int path_start(struct bridge *br, const struct aux_start_request *req)
 	p->keepalive_ms = req->channels[0].params.keepalive_ms
 			  ? req->channels[0].params.keepalive_ms : CHANNEL_DEFAULT_KEEPALIVE_MS;
 	p->started_ms = now;
+	if ((rc = failover_start(br, req->failover_after_ms ? req->failover_after_ms
+							     : AUX_DEFAULT_FAILOVER_AFTER_MS)) != 0)
+		return rc;
 	/* The peer's endpoint first (its host candidate, what older peers give alone), then
 	 * every host and server-reflexive candidate it sent; a relay is offered by the relay
 	 * leg once registered (a candidate of a family none of our WAN sockets has cannot
@@ -628,6 +646,7 @@ int path_start(struct bridge *br, const struct aux_start_request *req)
 
 void path_stop(struct bridge *br)
 {
+	failover_stop(br);
 	uv_timer_stop(&br->path.timer);
 	if (!uv_is_closing((uv_handle_t *)&br->path.timer))
 		uv_close((uv_handle_t *)&br->path.timer, NULL);
@@ -637,10 +656,11 @@ static json_t *candidate_json(const struct path_candidate *c)
 {
 	char ep[IP_STRLEN];
 
-	return json_pack("{s:s, s:s, s:b, s:b, s:I, s:I, s:I}",
+	return json_pack("{s:s, s:s, s:b, s:b, s:b, s:I, s:I, s:I}",
 			 "addr", ip_endpoint_format(c->tcp ? &c->shown : &c->ep, ep, sizeof ep),
 			 "kind", aux_path_kind(c->relayed, c->tcp), "learned", c->learned,
-			 "answered", c->answered, "requests", (json_int_t)c->requests,
+			 "answered", c->answered, "demoted", c->demoted,
+			 "requests", (json_int_t)c->requests,
 			 "replies", (json_int_t)c->replies, "rtt_ms", (json_int_t)c->rtt_ms);
 }
 
@@ -668,5 +688,7 @@ json_t *path_stats_json(const struct bridge *br)
 		      "candidates", cands);
 	if (j && c)
 		json_object_set_new(j, "rtt_ms", json_integer(c->rtt_ms));
+	if (j)
+		json_object_set_new(j, "failover", failover_stats_json(br));
 	return j;
 }

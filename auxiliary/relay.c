@@ -100,6 +100,7 @@ static void on_lan_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *b,
 		return;
 	}
 	br->last_data_ms = now;
+	path_data_sent(br, now);
 }
 
 /* ---- WAN -> LAN ---- */
@@ -149,13 +150,16 @@ static void wan_datagram(struct bridge *br, const uint8_t *data, size_t n,
 		return;
 	}
 	rc = channel_open(l->ch, data, n, from, now, &m);
-	if (rc != 1) {
-		if (rc == CHANNEL_OPEN_PROBE) {
-			path_on_probe(br, l, &m, from, now);
-			pmtu_probe_received(br, l, &m, from, now);
-		}
+	if (rc == CHANNEL_OPEN_PROBE) {
+		path_on_probe(br, l, &m, from, now);
+		pmtu_probe_received(br, l, &m, from, now);
 		return;
 	}
+	if (rc < 0)
+		return;
+	path_frame_heard(br, l, from, now);
+	if (rc != 1)
+		return;
 	if (br->tun_mode)
 		tun_deliver(br, &m, now);
 	else

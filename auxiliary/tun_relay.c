@@ -198,6 +198,7 @@ static void carry(struct bridge *br, const uint8_t *pkt, size_t len, uint64_t no
 	t->packets_from_lan++;
 	t->bytes_from_lan += len;
 	br->last_data_ms = now;
+	path_data_sent(br, now);
 }
 
 /* Link-local traffic of the interface itself, which no router forwards (RFC 4291 2.5.6,

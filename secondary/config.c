@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "aux_start.h"
 #include "cmd.h"
 #include "err.h"
 #include "secondary.h"
@@ -77,6 +78,8 @@ static const struct cfg_key secondary_schema[] = {
 	{"limits", "keepalive", CFG_DURATION, 0, 100, 600000, TIMEOUT_TEXT(KEEPALIVE_DEFAULT_S)},
 	{"limits", "dead_after", CFG_DURATION, 0, 300, 3600000,
 	 TIMEOUT_TEXT(DEAD_AFTER_DEFAULT_S)},
+	{"limits", "failover_after", CFG_DURATION, 0, AUX_MIN_FAILOVER_AFTER_MS,
+	 AUX_MAX_FAILOVER_AFTER_MS, FAILOVER_AFTER_DEFAULT_TEXT},
 	{"relay", "listen", CFG_STRING, 0, 0, 0, "off"},
 	{"relay", "public", CFG_ENDPOINT, 0, 0, 0, NULL},
 	{"relay", "program", CFG_PATH, 0, 0, 0, NULL},
@@ -489,6 +492,7 @@ int secondary_config_load(struct secondary_config *c, const char *path)
 	c->ring_timeout_ms = cfg_duration_ms(&c->file, "limits", "ring_timeout");
 	c->keepalive_ms = cfg_duration_ms(&c->file, "limits", "keepalive");
 	c->dead_after_ms = cfg_duration_ms(&c->file, "limits", "dead_after");
+	c->failover_after_ms = cfg_duration_ms(&c->file, "limits", "failover_after");
 	if (c->dead_after_ms <= c->keepalive_ms)
 		return fail(c, path, "limits: dead_after must be longer than keepalive");
 	c->path_mtu = (unsigned)cfg_int(&c->file, "peers", "path_mtu");

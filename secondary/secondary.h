@@ -107,6 +107,7 @@ struct secondary_config {
 	uint64_t ring_timeout_ms;
 	uint64_t keepalive_ms;
 	uint64_t dead_after_ms;
+	uint64_t failover_after_ms;  /* [limits] failover_after: the auxiliaries' (start) */
 	const char *ciphers;              /* our preference, comma-separated */
 	enum sec_compress compression;    /* offered first and accepted; none by default */
 	unsigned path_mtu;                /* between the gateways; sizes network calls */

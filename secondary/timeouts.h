@@ -110,6 +110,9 @@
  * two do not kill a call. The defaults are the channel's own (channel.h). */
 #define KEEPALIVE_DEFAULT_S 10
 #define DEAD_AFTER_DEFAULT_S 45
+/* [limits] failover_after: the active path silent this long while the auxiliary sends,
+ * it probes for another and moves the call there (AUX_DEFAULT_FAILOVER_AFTER_MS). */
+#define FAILOVER_AFTER_DEFAULT_TEXT "300ms"
 /* [limits] idle_timeout: a call with no data either way this long ends ("idle"); run by
  * the auxiliary, off for trunks. */
 #define IDLE_TIMEOUT_DEFAULT_S 120

@@ -68,6 +68,9 @@ json_t *aux_start_request_to_json(const struct aux_start_request *req)
 	if (json_object_set_new(j, "channels", channels) ||
 	    json_object_set_new(j, "idle_timeout_ms",
 				json_integer((json_int_t)req->idle_timeout_ms)) ||
+	    (req->failover_after_ms &&
+	     json_object_set_new(j, "failover_after_ms",
+				 json_integer((json_int_t)req->failover_after_ms))) ||
 	    (req->npeer_cand &&
 	     json_object_set_new(j, "peer_candidates",
 				 candidates_to_json(req->peer_cand, req->npeer_cand))) ||
@@ -239,18 +242,25 @@ static int get_relay_ca(const json_t *j, struct aux_start_request *out, char *wh
 static int get_request(const json_t *j, struct aux_start_request *out, char *why,
 		       size_t whylen)
 {
-	json_int_t idle_ms;
+	json_int_t idle_ms, failover_ms;
 	json_t *channels;
 	int rc;
 
 	if ((rc = msg_get_int_opt(j, "idle_timeout_ms", 0, AUX_MAX_IDLE_TIMEOUT_MS,
 				  AUX_DEFAULT_IDLE_TIMEOUT_MS, &idle_ms)) != 0 ||
+	    (rc = msg_get_int_opt(j, "failover_after_ms", 0, AUX_MAX_FAILOVER_AFTER_MS, 0,
+				  &failover_ms)) != 0 ||
 	    (rc = msg_get_array(j, "channels", SEC_MAX_CHANNELS, &channels)) != 0)
 		return err_set(why, whylen, rc, "%s", msg_field_error());
 	if (json_array_size(channels) == 0)
 		return err_set(why, whylen, INSEL_E_BAD_FIELD,
 			       "field 'channels' must list at least one channel");
 	out->idle_timeout_ms = (uint64_t)idle_ms;
+	if (failover_ms && failover_ms < AUX_MIN_FAILOVER_AFTER_MS)
+		return err_set(why, whylen, INSEL_E_BAD_FIELD,
+			       "field 'failover_after_ms' must be 0 (the default) or at least %d",
+			       AUX_MIN_FAILOVER_AFTER_MS);
+	out->failover_after_ms = (uint64_t)failover_ms;
 	out->nchannels = (unsigned)json_array_size(channels);
 	for (unsigned i = 0; i < out->nchannels; i++)
 		if ((rc = get_channel(json_array_get(channels, i), i, &out->channels[i], why,
@@ -303,7 +313,8 @@ static bool same_channel(const struct aux_start_channel *a, const struct aux_sta
 bool aux_start_request_equal(const struct aux_start_request *a,
 			     const struct aux_start_request *b)
 {
-	if (a->idle_timeout_ms != b->idle_timeout_ms || a->nchannels != b->nchannels ||
+	if (a->idle_timeout_ms != b->idle_timeout_ms ||
+	    a->failover_after_ms != b->failover_after_ms || a->nchannels != b->nchannels ||
 	    a->npeer_cand != b->npeer_cand || a->has_relay != b->has_relay ||
 	    (a->has_relay && (a->relay_leg != b->relay_leg ||
 			      !candidate_equal(&a->relay, &b->relay))) ||

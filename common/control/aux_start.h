@@ -14,6 +14,8 @@
  * and, for the relay's TLS-over-TCP fallback (a relay candidate with "tcp"), the
  * organisation's CA that the relay's certificate must chain to (the auxiliary can open
  * no file): "relay_ca":"-----BEGIN CERTIFICATE-----\n..." (PEM, at most 8 KiB).
+ * "failover_after_ms" (optional): how long the active path may stay silent while we send
+ * before the auxiliary probes for another (0 or absent: AUX_DEFAULT_FAILOVER_AFTER_MS).
  * docs/auxiliary.md. */
 #ifndef INSEL_AUX_START_H
 #define INSEL_AUX_START_H
@@ -28,6 +30,12 @@
 
 #define AUX_DEFAULT_IDLE_TIMEOUT_MS 120000  /* ETCP's idle close after two minutes */
 #define AUX_MAX_IDLE_TIMEOUT_MS (7LL * 24 * 3600 * 1000)
+/* Failover (auxiliary/failover.c): longer than a TCP peer's delayed ACK (at most 200 ms on
+ * Linux), so that a path carrying a transfer is never silent that long unless it broke;
+ * well under a second, so that a transfer survives the switch with one retransmission. */
+#define AUX_DEFAULT_FAILOVER_AFTER_MS 300
+#define AUX_MIN_FAILOVER_AFTER_MS 50
+#define AUX_MAX_FAILOVER_AFTER_MS 60000
 #define AUX_RELAY_CA_MAX 8192               /* a PEM CA certificate (chain), bytes */
 
 struct aux_start_channel {
@@ -42,6 +50,7 @@ struct aux_start_channel {
 
 struct aux_start_request {
 	uint64_t idle_timeout_ms;          /* 0: never */
+	uint64_t failover_after_ms;        /* 0: AUX_DEFAULT_FAILOVER_AFTER_MS */
 	unsigned nchannels;
 	struct aux_start_channel channels[SEC_MAX_CHANNELS];
 	struct candidate peer_cand[CAND_MAX];  /* the peer's candidates (may be none) */

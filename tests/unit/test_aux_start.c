@@ -35,6 +35,7 @@ static void udp_request(struct aux_start_request *r)
 {
 	memset(r, 0, sizeof *r);
 	r->idle_timeout_ms = 60000;
+	r->failover_after_ms = 250;
 	r->nchannels = 2;
 	for (unsigned i = 0; i < 2; i++)
 		channel_params(&r->channels[i].params, i);
@@ -209,6 +210,9 @@ static void fields_refused(void **state)
 	expect_refused(-1, false, "idle_timeout_ms", json_integer(AUX_MAX_IDLE_TIMEOUT_MS + 1),
 		       "idle_timeout_ms");
 	expect_refused(-1, false, "idle_timeout_ms", json_string("soon"), "idle_timeout_ms");
+	expect_refused(-1, false, "failover_after_ms", json_integer(10), "failover_after_ms");
+	expect_refused(-1, false, "failover_after_ms",
+		       json_integer(AUX_MAX_FAILOVER_AFTER_MS + 1), "failover_after_ms");
 	expect_refused(-1, false, "relay_ca", json_string("not a certificate"), "relay_ca");
 	expect_refused(-1, false, "relay_ca", json_integer(1), "relay_ca");
 	expect_refused(-1, false, "channels", NULL, "channels");
