@@ -66,14 +66,16 @@
 
 /* Failover (failover.c): the active path silent for failover_after (start, at least
  * PATH_FAILOVER_RTT_FACTOR times its round trip) while we send makes it suspect; probes
- * then go to every candidate every PATH_SUSPECT_INTERVAL_MS (doubling up to
- * PATH_MAX_INTERVAL_MS). A path we left that way comes back only once it answered
+ * then go to it and the standbys every PATH_SUSPECT_INTERVAL_MS (doubling up to
+ * PATH_MAX_INTERVAL_MS), and a standby that answers takes over once the suspect path had
+ * twice its round trip and PATH_SUSPECT_GRACE_MS to answer too. A path we left that way comes back only once it answered
  * PATH_RECOVER_ANSWERS probes in a row over at least PATH_RECOVER_HOLD_MS (probed every
  * PATH_RECOVER_INTERVAL_MS, doubling to PATH_RECOVER_MAX_INTERVAL_MS while silent). For
  * PATH_SETTLE_MS after we chose a path, the peer's frames through a worse one do not
  * move us (they were sent before the peer saw our move). */
 #define PATH_FAILOVER_RTT_FACTOR 3
 #define PATH_SUSPECT_INTERVAL_MS 100
+#define PATH_SUSPECT_GRACE_MS 20   /* beyond twice the suspect path's round trip */
 #define PATH_RECOVER_ANSWERS 4
 #define PATH_RECOVER_HOLD_MS 2000
 #define PATH_RECOVER_INTERVAL_MS 500
@@ -219,8 +221,10 @@ struct path_watch {
 	uint64_t after_ms;             /* failover_after from start */
 	uint64_t heard_ms;             /* last authenticated frame over the current path */
 	uint64_t unanswered_since_ms;  /* first data sent after it; 0: none pending */
+	uint64_t last_sent_ms;         /* the latest data sent */
 	uint64_t suspect_since_ms;     /* 0: not suspect */
 	uint64_t suspect_interval_ms;
+	size_t standby_ready;          /* 1 + the standby that answered the suspicion, 0 none */
 	uint64_t last_suspect_probe_ms;
 	uint64_t switched_ms;          /* when we last chose the current path */
 	uint64_t recover_interval_ms, last_recover_probe_ms;
@@ -575,6 +579,7 @@ json_t *failover_stats_json(const struct bridge *br);
 
 static inline void path_data_sent(struct bridge *br, uint64_t now)
 {
+	br->path.watch.last_sent_ms = now;
 	if (!br->path.watch.unanswered_since_ms)
 		failover_data_pending(br, now);
 }

@@ -3,15 +3,20 @@
  * intervals, seconds) would notice, and comes back when the better path is steady again.
  *
  * Detection is driven by traffic, so an idle call costs nothing more than its keep-alives:
- * the first data frame sealed toward the peer after the path was last heard starts a
- * clock; if no authenticated frame (data, keep-alive, or a probe answered) comes over that
+ * data sealed toward the peer after the path was last heard starts a clock (at the first
+ * such send, or at the last frame heard when we kept sending after it); if no
+ * authenticated frame (data, keep-alive, or a probe answered) comes over that
  * path within failover_after (from "start", at least PATH_FAILOVER_RTT_FACTOR round trips
  * of it), the path is suspect. Every candidate is probed at once, then every
  * PATH_SUSPECT_INTERVAL_MS (doubling); the first other candidate to answer carries the
  * call from then on (a "path" notice "changed" saying why), unless the suspect path
- * answers first (a false alarm: a one-way flow whose receiver had nothing to say). Waiting
- * for that one answer costs one round trip over the standby and keeps a slow reply
- * direction from moving a healthy call.
+ * answers first (a false alarm: a one-way flow whose receiver had nothing to say). The
+ * suspect path gets twice its round trip (and PATH_SUSPECT_GRACE_MS) to answer those
+ * probes, even when a nearer standby answered sooner. Waiting for the standby's answer
+ * costs one round trip over it and keeps a healthy call where it is.
+ *
+ * Probes go to the suspect path and the standbys (the relay, and every candidate that
+ * ever answered), to every candidate when none was proven.
  *
  * The standby is warm: the relay is probed as soon as our leg there is registered, and
  * every other path that ever answered (another candidate pair, another family, another
@@ -74,6 +79,8 @@ static uint64_t earliest(uint64_t a, uint64_t b)
 }
 
 static void on_timer(uv_timer_t *t);
+static void fail_over(struct bridge *br, size_t i, uint64_t now);
+static uint64_t patience(struct bridge *br);
 
 /* The timer wakes for the next of: the silence limit, the suspect path's next probes,
  * the demoted paths' next probes. Stopped when none applies. */
@@ -85,7 +92,9 @@ static void reschedule(struct bridge *br, uint64_t now)
 
 	if (!w->timer_open || p->phase != PATH_UP)
 		return;
-	if (w->suspect_since_ms)
+	if (w->suspect_since_ms && w->standby_ready)
+		next = w->suspect_since_ms + patience(br);
+	else if (w->suspect_since_ms)
 		next = w->last_suspect_probe_ms + w->suspect_interval_ms;
 	else if (w->unanswered_since_ms)
 		next = w->unanswered_since_ms + silence_limit(br);
@@ -99,13 +108,26 @@ static void reschedule(struct bridge *br, uint64_t now)
 
 /* ---- suspicion ---- */
 
-static void probe_every_candidate(struct bridge *br, uint64_t now)
+/* The suspect path and every standby: the relay and whatever answered before; when
+ * nothing else was ever proven, every candidate. */
+static void probe_suspect_and_standby(struct bridge *br, uint64_t now)
 {
 	struct aux_path *p = &br->path;
+	size_t sent = 0;
 
 	p->seq++;
-	for (size_t i = 0; i < p->ncand; i++)
-		path_probe(br, i, now);
+	for (size_t i = 0; i < p->ncand; i++) {
+		const struct path_candidate *c = &p->cand[i];
+
+		if ((int)i == p->current || c->relayed || c->replies) {
+			path_probe(br, i, now);
+			sent++;
+		}
+	}
+	if (sent <= 1)
+		for (size_t i = 0; i < p->ncand; i++)
+			if ((int)i != p->current)
+				path_probe(br, i, now);
 	p->watch.last_suspect_probe_ms = now;
 }
 
@@ -113,6 +135,17 @@ static void clear_suspicion(struct path_watch *w)
 {
 	w->suspect_since_ms = 0;
 	w->unanswered_since_ms = 0;
+	w->standby_ready = 0;
+}
+
+/* How long the suspect path is given to answer the suspicion's first probes before a
+ * standby that answered sooner takes over: twice its round trip and a margin (a relay
+ * nearer than the peer answers first even when the path is fine). */
+static uint64_t patience(struct bridge *br)
+{
+	const struct path_candidate *c = active(br);
+
+	return 2 * (uint64_t)(c ? c->rtt_ms : 0) + PATH_SUSPECT_GRACE_MS;
 }
 
 static void become_suspect(struct bridge *br, uint64_t now)
@@ -127,7 +160,7 @@ static void become_suspect(struct bridge *br, uint64_t now)
 	log_debug("path: nothing authenticated over the %s for %llu ms while sending: "
 		  "probing every candidate", what,
 		  (unsigned long long)since(now, w->heard_ms));
-	probe_every_candidate(br, now);
+	probe_suspect_and_standby(br, now);
 }
 
 static void watch_silence(struct bridge *br, uint64_t now)
@@ -140,8 +173,12 @@ static void watch_silence(struct bridge *br, uint64_t now)
 			clear_suspicion(w);
 			return;
 		}
+		if (w->standby_ready && since(now, w->suspect_since_ms) >= patience(br)) {
+			fail_over(br, w->standby_ready - 1, now);
+			return;
+		}
 		if (since(now, w->last_suspect_probe_ms) >= w->suspect_interval_ms) {
-			probe_every_candidate(br, now);
+			probe_suspect_and_standby(br, now);
 			w->suspect_interval_ms = earliest(w->suspect_interval_ms * 2,
 							  PATH_MAX_INTERVAL_MS);
 		}
@@ -150,7 +187,9 @@ static void watch_silence(struct bridge *br, uint64_t now)
 	if (!w->unanswered_since_ms)
 		return;
 	if (w->heard_ms >= w->unanswered_since_ms) {
-		w->unanswered_since_ms = 0;  /* answered: the next send starts a new clock */
+		/* Answered. Data sent since the last frame heard keeps the clock running
+		 * from that frame (else a path cut just after it would get two periods). */
+		w->unanswered_since_ms = w->last_sent_ms > w->heard_ms ? w->heard_ms + 1 : 0;
 		return;
 	}
 	if (since(now, w->unanswered_since_ms) >= silence_limit(br))
@@ -289,7 +328,12 @@ bool failover_take_answer(struct bridge *br, size_t i, uint64_t now)
 		return false;
 	}
 	if (w->suspect_since_ms) {
-		fail_over(br, i, now);
+		if (since(now, w->suspect_since_ms) >= patience(br))
+			fail_over(br, i, now);
+		else if (!w->standby_ready) {
+			w->standby_ready = i + 1;  /* taken once the suspect path had its chance */
+			reschedule(br, now);
+		}
 		return true;
 	}
 	if (p->cand[i].demoted) {

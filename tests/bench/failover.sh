@@ -74,5 +74,5 @@ print("back to direct after the rule went: median %d ms, max %d ms" %
       (statistics.median(backs), max(backs)))
 print("trunk call(s) at the end: %s" % sys.argv[3])
 PY
-grep -h "failover\|back from" "$NETNS_TMP/secondary-a.log" | grep -c "path changed" |
+grep -h "take_path: .*path changed" "$NETNS_TMP/secondary-a.log" | grep -c . |
 	sed 's/^/path notices on A (failovers and switches back): /'
