@@ -453,6 +453,9 @@ int failover_start(struct bridge *br, uint64_t after_ms)
 
 	w->after_ms = after_ms;
 	w->recover_interval_ms = PATH_RECOVER_INTERVAL_MS;
+	/* The first round probes every candidate; the standby's own probes start one
+	 * keep-alive interval later. */
+	w->last_standby_probe_ms = uv_now(br->loop);
 	if ((rc = uv_timer_init(br->loop, &w->timer)) != 0)
 		return rc;
 	w->timer.data = br;
