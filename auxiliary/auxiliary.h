@@ -81,6 +81,7 @@
 #define PATH_RECOVER_INTERVAL_MS 500
 #define PATH_RECOVER_MAX_INTERVAL_MS 4000
 #define PATH_SETTLE_MS 1000
+#define PATH_STANDBY_MIN_INTERVAL_MS 5000  /* the warm standby's probes, at most this often */
 
 /* The TCP leg (tcp_leg.c): the relay's TLS-over-TCP fallback. */
 #define AUX_TCP_SOCKETS 3          /* made at bind: at most this many connections a call */

@@ -20,8 +20,9 @@
  *
  * The standby is warm: the relay is probed as soon as our leg there is registered, and
  * every other path that ever answered (another candidate pair, another family, another
- * relay) is probed once per keep-alive interval while the call is up (the relay leg's
- * REGISTER keeps its allocation and NAT mapping alive at the same rate). So switching
+ * relay) is probed once per keep-alive interval (PATH_STANDBY_MIN_INTERVAL_MS at least)
+ * while the call is up (the relay leg's REGISTER keeps its allocation and NAT mapping
+ * alive at the keep-alive rate). So switching
  * needs no set-up: the standby was proven before it was needed.
  *
  * The path left is demoted: it is probed every PATH_RECOVER_INTERVAL_MS (doubling to
@@ -359,6 +360,8 @@ void failover_frame_elsewhere(struct bridge *br, struct aux_lan *l,
 	if (!cur || p->phase != PATH_UP || cur->tcp)
 		return;  /* not up yet, or on the TCP leg: the channel roams as it always did */
 	k = path_find_candidate(p, from);
+	if (k < 0 && tcp_leg_owns(br, from))
+		return;  /* the TCP leg before it is a candidate */
 	if (k < 0) {
 		path_follow_roaming(br, from);  /* the peer's NAT mapping changed */
 		return;
@@ -381,15 +384,18 @@ void failover_frame_elsewhere(struct bridge *br, struct aux_lan *l,
 }
 
 /* From the keep-alive tick: every other path that ever answered, and the relay, once a
- * keep-alive interval (the demoted ones have probes of their own). */
+ * keep-alive interval but at most every PATH_STANDBY_MIN_INTERVAL_MS (the demoted ones
+ * have probes of their own). */
 void failover_probe_standby(struct bridge *br, uint64_t now)
 {
 	struct aux_path *p = &br->path;
 	struct path_watch *w = &p->watch;
 	bool bumped = false;
 
-	if (p->phase != PATH_UP || p->current < 0 ||
-	    since(now, w->last_standby_probe_ms) < p->keepalive_ms)
+	uint64_t every = p->keepalive_ms > PATH_STANDBY_MIN_INTERVAL_MS
+			 ? p->keepalive_ms : PATH_STANDBY_MIN_INTERVAL_MS;
+
+	if (p->phase != PATH_UP || p->current < 0 || since(now, w->last_standby_probe_ms) < every)
 		return;
 	w->last_standby_probe_ms = now;
 	for (size_t i = 0; i < p->ncand; i++) {

@@ -217,8 +217,8 @@ remote=$(path_remote a1 alice)
 echo "with both families, the call's path at A: $remote"
 check "the call's path names one of B's host candidates" \
 	bash -c "grep -Eq '\"(198.18.2.2|\[2001:db8:2::2\]):[0-9]+\"' <<<'$remote'"
-# The other family is the call's warm standby (docs/auxiliary.md, "Failover mid-call"): a
-# probe and its reply each keep-alive interval (500 ms here), no data.
+# The other family is the warm standby of the call and of the trunk (docs/auxiliary.md,
+# "Failover mid-call"): from each auxiliary a probe and its reply every 5 s, no data.
 carried_data() { [ "$(udp_packets "a_b_$1")" -ge 20 ] && [ "$(udp_packets "b_a_$1")" -ge 20 ]; }
 standby_only() { [ "$(udp_packets "a_b_$1")" -le 8 ] && [ "$(udp_packets "b_a_$1")" -le 8 ]; }
 if carried_data v4 && standby_only v6; then
