@@ -105,5 +105,7 @@ int listen_main(int argc, char **argv);
 int calls_main(int argc, char **argv);
 int hangup_main(int argc, char **argv);
 int status_main(int argc, char **argv);
+int room_main(int argc, char **argv);
+int rooms_main(int argc, char **argv);
 
 #endif

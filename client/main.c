@@ -11,6 +11,8 @@ static const struct command commands[] = {
 	{"calls", calls_main, "list your calls in progress"},
 	{"hangup", hangup_main, "end a call: insel hangup CALL-ID"},
 	{"status", status_main, "show the gateway's status"},
+	{"room", room_main, "rooms (virtual LANs): insel room create|join|leave|... NAME"},
+	{"rooms", rooms_main, "list your rooms and their members"},
 };
 
 int main(int argc, char **argv)

@@ -30,6 +30,7 @@ static const struct dispatch_op ops[] = {
 	{"relay", relay_handle, BY_SECONDARY, DISPATCH_ANY_STATE},
 	{"relay_expired", relay_expired_handle, BY_SECONDARY, DISPATCH_ANY_STATE},
 	{"connect", connect_handle, BY_SECONDARY, DISPATCH_ANY_STATE},
+	{"room", room_handle, BY_SECONDARY, DISPATCH_ANY_STATE},
 };
 
 void api_reply_ok(struct api_peer *p, json_int_t id, json_t *fields)
@@ -71,6 +72,18 @@ void api_reply_error(struct api_peer *p, json_int_t id, int err, const char *fmt
 	vsnprintf(text, sizeof text, fmt, ap);
 	va_end(ap);
 	reply_code(p, id, wire_error_of(err), text);
+}
+
+void api_reply_wire(struct api_peer *p, json_int_t id, enum wire_error code,
+		    const char *fmt, ...)
+{
+	char text[400];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof text, fmt, ap);
+	va_end(ap);
+	reply_code(p, id, code, text);
 }
 
 void api_reply_db_error(struct api_peer *p, json_int_t id, int err)

@@ -1,11 +1,12 @@
 /* The principal's control API over mutually authenticated TLS: JSON requests framed per
  * msg.h, answered by one handler per message family (api_session.c: hello, register,
  * heartbeat; api_lookup.c: lookup, list, revocations; api_calls.c: call_start, call_end;
- * api_user.c: verify_user; api_renew.c: renew; api_relay.c: relay). A table in api.c
- * says which certificate role may send each op; the dispatcher all control protocols
- * share (dispatch.h) checks it and that hello comes first, and calls the handler with
- * the api_peer as its ctx. Each handler reads its request and writes its reply with the
- * op's codec in common/control/principal_ops.h, the one the secondary uses too. The
+ * api_user.c: verify_user; api_renew.c: renew; api_relay.c: relay; api_room.c: room).
+ * A table in api.c says which certificate role may send each op; the dispatcher all
+ * control protocols share (dispatch.h) checks it and that hello comes first, and calls
+ * the handler with the api_peer as its ctx. Each handler reads its request and writes its reply with the
+ * op's codec in common/control/principal_ops.h (room's: room_ops.h), the one the
+ * secondary uses too. The
  * handlers never see the transport: serve.c feeds them messages from TLS connections,
  * tests/fuzz/fuzz_principal_api.c from a fuzzer.
  *
@@ -26,6 +27,7 @@
 #include "pki.h"
 #include "principal_ops.h"
 #include "rpc.h"
+#include "wire_errors.h"
 
 #define API_MAX_BAD_FRAMES 32      /* a peer sending more unreadable frames is cut off */
 #define API_MAX_VERIFY_PENDING 8   /* password checks in flight per connection */
@@ -134,6 +136,10 @@ void relay_call_ended(struct api_server *s, const char *call_id);
  * and asks each for its counters. */
 void relay_poll(struct api_server *s);
 void connect_handle(void *ctx, json_int_t id, const json_t *msg);
+void room_handle(void *ctx, json_int_t id, const json_t *msg);
+/* A reply with an explicit wire code (one no INSEL_E_* value maps to). */
+void api_reply_wire(struct api_peer *p, json_int_t id, enum wire_error code,
+		    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 /* Renewal and registration (api_renew.c): a registration made with the certificate a
  * secondary is being renewed from confirms the new one (the fingerprint and serial in *r
@@ -156,6 +162,10 @@ struct api_verify {
 	char source_key[BACKOFF_KEY_MAX + 1];  /* back-off keys, released when done */
 	int result;
 	void *work;                      /* the runner's (a uv_work_t) */
+	/* Other slow password work on the same runner (api_room.c): when set, these run
+	 * instead of the user check; finish replies, wipes and frees. */
+	void (*compute)(struct api_verify *v);
+	void (*finish)(struct api_verify *v);
 };
 /* The slow part, safe on a worker thread: touches only v. */
 void api_verify_compute(struct api_verify *v);

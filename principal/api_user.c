@@ -206,6 +206,10 @@ void verify_user_handle(void *ctx, json_int_t id, const json_t *msg)
 /* The same work for a known and an unknown user: one PBKDF2 run at the stored count. */
 void api_verify_compute(struct api_verify *v)
 {
+	if (v->compute) {
+		v->compute(v);
+		return;
+	}
 	v->result = passwd_verify(v->password, v->hash);
 	if (v->result == INSEL_E_MALFORMED || !v->known)
 		v->result = INSEL_E_AUTH;
@@ -216,6 +220,12 @@ void api_verify_finish(struct api_verify *v)
 	struct api_peer *p = v->peer;
 
 	p->verify_pending--;
+	if (v->finish) {
+		v->finish(v);
+		if (p->gone && p->verify_pending == 0 && p->relay_pending == 0)
+			p->release(p);
+		return;
+	}
 	/* Only a verdict counts: a check that could not run (the pool refused it) is neither. */
 	end_guards(p->srv, v->source_key, v->user,
 		   v->result == 0 ? BACKOFF_SUCCESS

@@ -12,40 +12,6 @@
 #include "db_internal.h"
 #include "err.h"
 
-bool room_name_valid(const char *name)
-{
-	size_t n = name ? strlen(name) : 0;
-
-	if (n == 0 || n > ROOM_NAME_MAX)
-		return false;
-	if (!((name[0] >= 'a' && name[0] <= 'z') || (name[0] >= '0' && name[0] <= '9')))
-		return false;
-	return strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_-") == n;
-}
-
-void room_quote(const char *text, char *out, size_t outlen)
-{
-	size_t used = 0;
-
-	for (const unsigned char *p = (const unsigned char *)(text ? text : ""); *p; p++) {
-		char one[5];
-		size_t n;
-
-		if (*p >= 0x20 && *p < 0x7f && *p != '\\')
-			snprintf(one, sizeof one, "%c", *p);
-		else
-			snprintf(one, sizeof one, "\\x%02x", *p);
-		n = strlen(one);
-		if (used + n + 4 > outlen) {
-			snprintf(out + used, outlen - used, "...");
-			return;
-		}
-		memcpy(out + used, one, n + 1);
-		used += n;
-	}
-	out[used] = '\0';
-}
-
 /* ---- helpers ---- */
 
 static int prepare(struct db *db, const char *sql, sqlite3_stmt **st)
@@ -528,7 +494,7 @@ static int room_join_tx(struct db *db, const char *room, const char *user, const
 		goto out;
 	if (query_int(db, "SELECT 1 FROM room_bans WHERE room_id = ?1 AND user_id = ?2", r.id,
 		      uid) == 1)
-		return db_set_error(db, INSEL_E_FORBIDDEN, "%s is banned from room %s", user,
+		return db_set_error(db, INSEL_E_REFUSED, "%s is banned from room %s", user,
 				    room);
 	count = query_int(db, "SELECT count(*) FROM room_members WHERE room_id = ?1", r.id, 0);
 	if (count >= r.capacity ||

@@ -17,8 +17,8 @@
 
 #include "addr.h"
 #include "db.h"
+#include "room_ops.h"
 
-#define ROOM_NAME_MAX 15          /* a network interface's name: IFNAMSIZ - 1 */
 #define ROOM_LEN_MIN 8            /* IPv4 network lengths a room may have */
 #define ROOM_LEN_MAX 30
 #define ROOM_LEN6_MIN 64          /* and IPv6 ones */
@@ -27,12 +27,8 @@
 #define ROOM_CAPACITY_DEFAULT 254 /* or fewer when the network holds fewer */
 #define ROOM_EVENTS_SHOWN 50      /* the newest events db_room_show gives */
 
-/* 1..15 of a-z 0-9 _ -, starting with a letter or a digit: what an interface may be
- * called and a shell passes through unquoted. */
-bool room_name_valid(const char *name);
-/* Writes text into out (outlen > 4) with every byte outside printable ASCII as \xNN and
- * cut to fit, so that a refused hostile name can be quoted back safely. */
-void room_quote(const char *text, char *out, size_t outlen);
+/* Room names follow room_name_valid() (room_ops.h), shared with the client and the
+ * secondary, and are quoted back with room_quote(). */
 
 struct db_room_new {
 	const char *name;
@@ -59,7 +55,8 @@ bool db_room_is_admin(struct db *db, const char *room, const char *user);
 /* Makes user a member from host (its address on the user's LAN, which must lie in that
  * LAN's prefixes) and gives it a room address: the one it had last time if free, else the
  * lowest free one. Already a member from that host: the same address again, no change.
- * Refuses a banned user (INSEL_E_FORBIDDEN) and a full room (INSEL_E_LIMIT).
+ * Refuses a banned user (INSEL_E_REFUSED), a full room (INSEL_E_LIMIT) and a host off
+ * the user's LAN (INSEL_E_FORBIDDEN).
  * *member (if out non-NULL): {room, user, host, address, address6, network, network6}. */
 int db_room_join(struct db *db, const char *room, const char *user, const char *host,
 		 const char *by, int64_t now, json_t **member);

@@ -16,6 +16,7 @@
  *   hangup  {call}                          -> {} (a call listed by "calls")
  *   status  {}                              -> {secondary, lan, user, principal, calls, limit,
  *                                               certificates, warnings, renewal}
+ *   room    {action, room, ...}             -> the principal's answer (client_room.c)
  *
  * The call messages are encoded and decoded by common/control/client_call.c, which the
  * client uses too. hello comes first and once; a client over TLS has a user certificate
@@ -420,6 +421,7 @@ static const struct dispatch_op client_ops[] = {
 	{"calls", calls_handle, BY_CLIENT, LOGGED_IN},
 	{"hangup", hangup_handle, BY_CLIENT, LOGGED_IN},
 	{"status", status_handle, BY_CLIENT, LOGGED_IN},
+	{"room", client_room_handle, BY_CLIENT, LOGGED_IN},
 };
 
 static void refuse(void *ctx, json_int_t id, enum wire_error code, const char *message)
@@ -511,6 +513,7 @@ static void client_gone(struct client_conn *c)
 		((struct login_wait *)c->login_wait)->conn = NULL;
 	if (c->calls_wait)
 		((struct calls_wait *)c->calls_wait)->conn = NULL;
+	client_room_gone(c);
 	rpc_fail_all(&c->rpc, INSEL_E_CLOSED);
 	/* The event may end (and unlink) the call: take the next one first. */
 	for (struct call *call = s->calls, *next; call; call = next) {

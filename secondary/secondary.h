@@ -228,9 +228,13 @@ struct client_conn {
 	bool accept_tun;            /* listening with --tun: network calls welcome */
 	struct call *ringing;       /* the call it is being asked to answer */
 	void *calls_wait;           /* a "calls" request gathering auxiliaries' counters */
+	void *room_wait;            /* a "room" request waiting on the principal */
 };
 
 int client_api_start(struct secondary *s);
+/* The op room (client_room.c): passed on to the principal; and a client gone. */
+void client_room_handle(void *ctx, json_int_t id, const json_t *req);
+void client_room_gone(struct client_conn *c);
 void client_api_stop(struct secondary *s);
 int client_send(struct client_conn *c, json_t *msg);
 /* A listening client for a callee: by user name, or else by host address. */

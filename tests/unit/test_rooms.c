@@ -250,7 +250,7 @@ static void test_capacity_and_bans(void **state)
 			 INSEL_E_EXISTS);
 	assert_int_equal(count(f, "SELECT count(*) FROM room_members"), 1);
 	assert_int_equal(db_room_join(f->db, "games", "bob@lan-b", "10.2.0.7", "x", NOW, NULL),
-			 INSEL_E_FORBIDDEN);
+			 INSEL_E_REFUSED);
 	assert_non_null(strstr(db_errmsg(f->db), "bob@lan-b is banned from room games"));
 	/* The freed place is carol's now. */
 	join_at(f, "games", "carol@lan-c", "10.3.0.9", "172.30.0.2");
