@@ -50,6 +50,7 @@ struct api_server {
 	 * the hash that an unknown user's password is checked against, at full cost. */
 	struct backoff_table *guess_by_user, *guess_by_source;
 	char dummy_hash[PASSWD_HASH_STRLEN];
+	unsigned hash_iterations;      /* of the dummy hash, and of new room passwords */
 	struct pki_issuer *issuer;     /* online issuing key for renewals, or NULL: queued */
 	int64_t issue_validity_s;      /* lifetime of certificates issued on renewal */
 	uint64_t requests, errors;     /* counters for the log */

@@ -28,6 +28,7 @@ struct room_job {
 	char user[ROOM_USER_MAX + 1];
 	char host[IP_STRLEN];
 	char guard[BACKOFF_KEY_MAX + 1];  /* join: the room's back-off key */
+	unsigned iterations;           /* create, passwd: of the new hash */
 };
 
 static uint64_t clock_ms(const struct api_server *s)
@@ -57,8 +58,7 @@ static void job_compute(struct api_verify *v)
 	if (j->req.action == ROOM_JOIN)
 		v->result = passwd_verify(v->password, v->hash);
 	else
-		v->result = passwd_hash(v->password, PASSWD_DEFAULT_ITERATIONS, v->hash,
-					sizeof v->hash);
+		v->result = passwd_hash(v->password, j->iterations, v->hash, sizeof v->hash);
 }
 
 static void job_join(struct api_peer *p, struct room_job *j)
@@ -149,6 +149,8 @@ static void start_job(struct api_peer *p, json_int_t id, const struct room_req *
 	j->req.password = j->v.password;
 	j->v.peer = p;
 	j->v.id = id;
+	j->iterations = p->srv->hash_iterations ? p->srv->hash_iterations
+						 : PASSWD_DEFAULT_ITERATIONS;
 	j->v.compute = job_compute;
 	j->v.finish = job_finish;
 	if (req->action == ROOM_JOIN && p->srv->guess_by_user) {

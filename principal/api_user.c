@@ -61,6 +61,7 @@ int api_auth_init(struct api_server *s, unsigned iterations)
 	for (size_t i = 0; i < sizeof secret; i++)
 		snprintf(password + 2 * i, 3, "%02x", secret[i]);
 	rc = passwd_hash(password, iterations, s->dummy_hash, sizeof s->dummy_hash);
+	s->hash_iterations = iterations;
 	secure_wipe(secret, sizeof secret);
 	secure_wipe(password, sizeof password);
 	if (rc)
