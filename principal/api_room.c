@@ -5,8 +5,9 @@
  * serve the user's LAN, as for verify_user.
  *
  * Hashing a new join password and checking one are slow on purpose: they run off the
- * event loop on the runner of password checks (api_verify's compute/finish), and a join's
- * wrong guesses at one room are slowed as login guesses are (backoff per room). */
+ * event loop on the runner of password checks (api_verify's compute/finish), and one
+ * user's wrong guesses at one room are slowed as login guesses are (backoff per room and
+ * user, so that members joining at once never wait for each other). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +28,7 @@ struct room_job {
 	char room[ROOM_NAME_MAX + 1];
 	char user[ROOM_USER_MAX + 1];
 	char host[IP_STRLEN];
-	char guard[BACKOFF_KEY_MAX + 1];  /* join: the room's back-off key */
+	char guard[BACKOFF_KEY_MAX + 1];  /* join: the back-off key, room and user */
 	unsigned iterations;           /* create, passwd: of the new hash */
 };
 
@@ -154,10 +155,10 @@ static void start_job(struct api_peer *p, json_int_t id, const struct room_req *
 	j->v.compute = job_compute;
 	j->v.finish = job_finish;
 	if (req->action == ROOM_JOIN && p->srv->guess_by_user) {
-		snprintf(j->guard, sizeof j->guard, "room:%s", req->room);
+		snprintf(j->guard, sizeof j->guard, "room:%s %s", req->room, req->user);
 		if (backoff_begin(p->srv->guess_by_user, j->guard, clock_ms(p->srv), &retry)) {
-			api_reply_error(p, id, INSEL_E_BUSY, "too many wrong passwords for room %s; "
-					"try again in %llu s", req->room,
+			api_reply_error(p, id, INSEL_E_BUSY, "too many wrong passwords for room %s "
+					"from %s; try again in %llu s", req->room, req->user,
 					(unsigned long long)((retry + 999) / 1000));
 			secure_wipe(j, sizeof *j);
 			free(j);
