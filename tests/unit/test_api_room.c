@@ -1,0 +1,226 @@
+/* Unit tests for the principal's room op (principal/api_room.c) against a temporary
+ * directory, its password work run inline: a room created by a user is administered by
+ * it, with a hash at the configured cost; joins answer the room address or the room's
+ * own codes (room_password, room_full, room_banned, unknown_room); only the administrator
+ * kicks, bans and deletes (not_room_admin); a secondary acts only for users of LANs it
+ * serves; a user's wrong guesses at a room back off (busy) without holding up another. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "api.h"
+#include "db_rooms.h"
+#include "err.h"
+#include "msg.h"
+#include "passwd.h"
+
+#define NOW 1700000000
+#define ITERATIONS 1000u
+
+static int64_t fake_now(void)
+{
+	return NOW;
+}
+
+static uint64_t fake_ms = 5000000;
+static uint64_t fake_clock_ms(void)
+{
+	return fake_ms;
+}
+
+struct fixture {
+	char dir[64], path[96];
+	struct api_server srv;
+	struct api_peer peer;
+	json_t *reply;
+};
+
+static struct fixture *current;
+
+static void capture(struct api_peer *p, json_t *msg)
+{
+	(void)p;
+	json_decref(current->reply);
+	current->reply = msg;
+}
+
+static void no_close(struct api_peer *p, int reason)
+{
+	(void)p;
+	(void)reason;
+}
+
+static void no_release(struct api_peer *p)
+{
+	(void)p;
+}
+
+static void inline_runner(struct api_server *s, struct api_verify *v)
+{
+	(void)s;
+	api_verify_compute(v);
+	api_verify_finish(v);
+}
+
+static void add_site(struct fixture *f, const char *gw, const char *lan, const char *prefix,
+		     const char *user)
+{
+	char hash[PASSWD_HASH_STRLEN];
+	struct ip_prefix p;
+
+	assert_int_equal(ip_prefix_parse(prefix, true, &p), 0);
+	assert_int_equal(db_secondary_add(f->srv.db, gw, NULL, NOW), 0);
+	assert_int_equal(db_lan_add(f->srv.db, lan, &p, 1, gw, NOW), 0);
+	assert_int_equal(passwd_hash("pw", ITERATIONS, hash, sizeof hash), 0);
+	assert_int_equal(db_user_add(f->srv.db, user, lan, hash, NOW), 0);
+}
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof *f);
+	char err[256];
+
+	snprintf(f->dir, sizeof f->dir, "/tmp/insel-test-api-room-XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	snprintf(f->path, sizeof f->path, "%s/principal.db", f->dir);
+	assert_int_equal(db_open(f->path, &f->srv.db, err, sizeof err), 0);
+	add_site(f, "gw-a", "lan-a", "10.1.0.0/24", "alice");
+	add_site(f, "gw-b", "lan-b", "10.2.0.0/24", "bob");
+	f->srv.run_verify = inline_runner;
+	f->srv.now = fake_now;
+	f->srv.clock_ms = fake_clock_ms;
+	assert_int_equal(api_auth_init(&f->srv, ITERATIONS), 0);
+	f->peer.srv = &f->srv;
+	f->peer.id.role = PKI_ROLE_SECONDARY;
+	f->peer.hello_done = true;
+	f->peer.send = capture;
+	f->peer.close = no_close;
+	f->peer.release = no_release;
+	current = f;
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	char p[128];
+
+	json_decref(f->reply);
+	api_auth_free(&f->srv);
+	db_close(f->srv.db);
+	unlink(f->path);
+	snprintf(p, sizeof p, "%s-wal", f->path);
+	unlink(p);
+	snprintf(p, sizeof p, "%s-shm", f->path);
+	unlink(p);
+	rmdir(f->dir);
+	free(f);
+	return 0;
+}
+
+/* Sends one room request as gateway gw; returns the reply's error code, or "ok". */
+static const char *ask(struct fixture *f, const char *gw, const char *json)
+{
+	json_t *msg = json_loads(json, 0, NULL);
+	const char *code, *message;
+
+	assert_non_null(msg);
+	snprintf(f->peer.id.name, sizeof f->peer.id.name, "%s", gw);
+	json_object_set_new(msg, "op", json_string("room"));
+	json_object_set_new(msg, "id", json_integer(1));
+	api_handle(&f->peer, msg, 0);
+	json_decref(msg);
+	assert_non_null(f->reply);
+	return msg_reply_is_ok(f->reply, &code, &message) ? "ok" : code;
+}
+
+#define ALICE ",\"user\":\"alice@lan-a\",\"host\":\"10.1.0.5\"}"
+#define BOB ",\"user\":\"bob@lan-b\",\"host\":\"10.2.0.7\"}"
+
+static void test_create_join_admin(void **state)
+{
+	struct fixture *f = *state;
+	char hash[PASSWD_HASH_STRLEN];
+
+	assert_string_equal(ask(f, "gw-a", "{\"action\":\"create\",\"room\":\"games\","
+				"\"password\":\"sesame\",\"network\":\"172.30.0.0/30\"" ALICE), "ok");
+	assert_true(db_room_is_admin(f->srv.db, "games", "alice@lan-a"));
+	assert_int_equal(db_room_hash(f->srv.db, "games", hash, sizeof hash), 0);
+	assert_non_null(strstr(hash, "pbkdf2-sha256$1000$"));
+	assert_string_equal(ask(f, "gw-a", "{\"action\":\"join\",\"room\":\"games\","
+				"\"password\":\"sesame\"" ALICE), "ok");
+	assert_string_equal(json_string_value(json_object_get(json_object_get(f->reply, "member"),
+							      "address")), "172.30.0.1");
+	assert_string_equal(ask(f, "gw-b", "{\"action\":\"join\",\"room\":\"games\","
+				"\"password\":\"nope\"" BOB), "room_password");
+	assert_string_equal(ask(f, "gw-b", "{\"action\":\"join\",\"room\":\"nosuch\","
+				"\"password\":\"sesame\"" BOB), "unknown_room");
+	/* gw-a speaks for lan-a only. */
+	assert_string_equal(ask(f, "gw-a", "{\"action\":\"join\",\"room\":\"games\","
+				"\"password\":\"sesame\"" BOB), "forbidden");
+	assert_string_equal(ask(f, "gw-b", "{\"action\":\"join\",\"room\":\"games\","
+				"\"password\":\"sesame\"" BOB), "ok");
+	assert_string_equal(ask(f, "gw-b", "{\"action\":\"list\"" BOB), "ok");
+	assert_int_equal(json_array_size(json_object_get(json_array_get(
+		json_object_get(f->reply, "rooms"), 0), "members")), 2);
+	assert_string_equal(ask(f, "gw-b", "{\"action\":\"kick\",\"room\":\"games\","
+				"\"target\":\"alice@lan-a\"" BOB), "not_room_admin");
+	assert_string_equal(ask(f, "gw-b", "{\"action\":\"delete\",\"room\":\"games\"" BOB),
+			    "not_room_admin");
+	assert_string_equal(ask(f, "gw-a", "{\"action\":\"ban\",\"room\":\"games\","
+				"\"target\":\"bob@lan-b\"" ALICE), "ok");
+	assert_string_equal(ask(f, "gw-b", "{\"action\":\"join\",\"room\":\"games\","
+				"\"password\":\"sesame\"" BOB), "room_banned");
+	assert_string_equal(ask(f, "gw-a", "{\"action\":\"unban\",\"room\":\"games\","
+				"\"target\":\"bob@lan-b\"" ALICE), "ok");
+	assert_string_equal(ask(f, "gw-b", "{\"action\":\"join\",\"room\":\"games\","
+				"\"password\":\"sesame\"" BOB), "ok");
+	/* A /30 holds two: a second host of bob's finds it full. */
+	assert_string_equal(ask(f, "gw-b", "{\"action\":\"join\",\"room\":\"games\","
+				"\"password\":\"sesame\",\"user\":\"bob@lan-b\","
+				"\"host\":\"10.2.0.8\"}"), "room_full");
+	assert_string_equal(ask(f, "gw-b", "{\"action\":\"leave\",\"room\":\"games\"" BOB), "ok");
+	assert_string_equal(ask(f, "gw-b", "{\"action\":\"leave\",\"room\":\"games\"" BOB),
+			    "unknown_room");
+	assert_string_equal(ask(f, "gw-a", "{\"action\":\"delete\",\"room\":\"games\"" ALICE),
+			    "ok");
+	assert_int_equal(db_room_hash(f->srv.db, "games", hash, sizeof hash), INSEL_E_NOT_FOUND);
+}
+
+static void test_guessing_backs_off(void **state)
+{
+	struct fixture *f = *state;
+	int wrong = 0;
+
+	assert_string_equal(ask(f, "gw-a", "{\"action\":\"create\",\"room\":\"games\","
+				"\"password\":\"sesame\",\"network\":\"172.30.0.0/24\"" ALICE), "ok");
+	while (wrong < 20 && strcmp(ask(f, "gw-b", "{\"action\":\"join\",\"room\":\"games\","
+					"\"password\":\"guess\"" BOB), "room_password") == 0)
+		wrong++;
+	assert_true(wrong >= 5 && wrong < 20);
+	assert_string_equal(ask(f, "gw-b", "{\"action\":\"join\",\"room\":\"games\","
+				"\"password\":\"sesame\"" BOB), "busy");
+	/* Another user is not held up by bob's guesses. */
+	assert_string_equal(ask(f, "gw-a", "{\"action\":\"join\",\"room\":\"games\","
+				"\"password\":\"sesame\"" ALICE), "ok");
+	fake_ms += 31000;
+	assert_string_equal(ask(f, "gw-b", "{\"action\":\"join\",\"room\":\"games\","
+				"\"password\":\"sesame\"" BOB), "ok");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_create_join_admin, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_guessing_backs_off, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
