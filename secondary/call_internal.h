@@ -36,6 +36,9 @@ void caller_up(struct call *call);
 void callee_up(struct call *call);
 /* The caller's side has its peer connection (event peer_ready): spawn the auxiliary. */
 void caller_peer_ready(struct call *call);
+/* The caller's auxiliary has bound (and the relay's answer is in or overdue): the offer
+ * goes to the callee's secondary and the call rings. */
+void caller_send_offer(struct call *call);
 
 /* ---- call_parse.c: prefixes, the directory's entries, channels ---- */
 /* Whether every prefix of inner lies within one of outer. */

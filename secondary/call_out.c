@@ -113,16 +113,11 @@ static const struct peer_call_request *call_request_of(const struct call *call,
 	return r;
 }
 
-static void caller_bound(struct call *call, const json_t *reply, int err)
+void caller_send_offer(struct call *call)
 {
 	struct peer_call_request r;
 	json_t *req;
-	const char *why = NULL;
 
-	if (take_bound(call, reply, err, &why)) {
-		call_end(call, WIRE(AUX_FAILED), why);
-		return;
-	}
 	call->offer = negotiation_offer(call);
 	if (!call->offer) {
 		call_end(call, WIRE(INTERNAL), "cannot build the offer");
@@ -138,6 +133,17 @@ static void caller_bound(struct call *call, const json_t *reply, int err)
 		     (uint32_t)(call->sec->cfg.ring_timeout_ms + PEER_REPLY_MARGIN_MS),
 		     call_request_reply, call))
 		call_end(call, WIRE(PEER_DOWN), "cannot send the call request");
+}
+
+static void caller_bound(struct call *call, const json_t *reply, int err)
+{
+	const char *why = NULL;
+
+	if (take_bound(call, reply, err, &why)) {
+		call_end(call, WIRE(AUX_FAILED), why);
+		return;
+	}
+	call_relay_then_offer(call);
 }
 
 void caller_peer_ready(struct call *call)

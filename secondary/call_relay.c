@@ -4,20 +4,22 @@
  * from the offer. Both give it to their auxiliary's "start" with their leg (the caller's
  * auxiliary 0, the callee's 1), and each auxiliary registers its leg; the path logic
  * then uses the relay when nothing direct answers. A relay is never required: when the
- * principal has none for us (no_relay), or has not answered by the time the offer goes
- * out, the call is offered without one. */
+ * principal has none for us (no_relay), the call is offered without one. An answer still
+ * out when our auxiliary has bound holds the offer, for at most RELAY_WAIT_MS: two
+ * gateways behind NATs that map every destination apart have no path without it. */
 #include <string.h>
 
 #include "buf.h"
+#include "call_internal.h"
 #include "err.h"
 #include "log.h"
 #include "msg.h"
 #include "principal_ops.h"
 #include "secondary.h"
+#include "timeouts.h"
 
-static void relay_reply(void *ctx, const json_t *reply, int err)
+static void take_relay(struct call *call, const json_t *reply, int err)
 {
-	struct call *call = ctx;
 	struct pop_relay_reply r;
 	const char *code, *message;
 	char why[POP_WHY_LEN], ep[IP_STRLEN];
@@ -49,6 +51,47 @@ static void relay_reply(void *ctx, const json_t *reply, int err)
 		 ip_endpoint_format(&call->relay.ep, ep, sizeof ep));
 }
 
+/* Sends the offer that waited for the relay, if one did. */
+static void release_offer(struct call *call)
+{
+	if (!call->offer_waits_relay)
+		return;
+	call->offer_waits_relay = false;
+	uv_timer_stop(&call->timer);
+	caller_send_offer(call);
+}
+
+static void relay_reply(void *ctx, const json_t *reply, int err)
+{
+	struct call *call = ctx;
+
+	call->relay_asked = false;
+	take_relay(call, reply, err);
+	release_offer(call);
+}
+
+static void relay_overdue(uv_timer_t *t)
+{
+	struct call *call = t->data;
+
+	if (!call->offer_waits_relay || call->state != CALL_BINDING)
+		return;
+	log_info("call %s: the principal gave no relay within %d ms; offered without one",
+		 call->id_hex, RELAY_WAIT_MS);
+	release_offer(call);
+}
+
+void call_relay_then_offer(struct call *call)
+{
+	if (!call->relay_asked) {
+		caller_send_offer(call);
+		return;
+	}
+	log_debug("call %s: bound; the offer waits for the principal's relay", call->id_hex);
+	call->offer_waits_relay = true;
+	uv_timer_start(&call->timer, relay_overdue, RELAY_WAIT_MS, 0);
+}
+
 void call_relay_ask(struct call *call)
 {
 	/* The callee as named, so that the principal never picks its gateway's relay. */
@@ -57,6 +100,8 @@ void call_relay_ask(struct call *call)
 
 	if (principal_request(call->sec, req, relay_reply, call) != 0)
 		log_debug("call %s: no relay: the principal is not connected", call->id_hex);
+	else
+		call->relay_asked = true;
 }
 
 void call_relay_offer(const struct call *call, struct negotiate_side *side)

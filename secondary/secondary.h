@@ -188,6 +188,9 @@ int principal_request(struct secondary *s, json_t *req, rpc_reply_cb cb, void *c
 struct negotiate_side;
 struct aux_start_request;
 void call_relay_ask(struct call *call);
+/* Caller side, once its auxiliary has bound: sends the offer now, or when the relay's
+ * answer comes (at most RELAY_WAIT_MS later) if it is still out. */
+void call_relay_then_offer(struct call *call);
 void call_relay_offer(const struct call *call, struct negotiate_side *side);
 void call_relay_take_peer(struct call *call, const struct negotiate_side *peer);
 void call_relay_start(const struct call *call, struct aux_start_request *req);
@@ -382,11 +385,14 @@ struct call {
 	 * (relay_ours), or taken from the offer by the callee's; the leg is 0 for the
 	 * caller's auxiliary, 1 for the callee's. */
 	bool has_relay, relay_ours;
+	bool relay_asked;              /* caller: the principal's answer is still out */
+	bool offer_waits_relay;        /* caller: bound, the offer held for that answer */
 	struct candidate relay;
 	unsigned relay_leg;
 	uint16_t wan_port6;            /* a dual-stack wan: the IPv6 socket's; else 0 */
 	uv_timer_t timer;              /* armed only while the caller waits for the callee
-					* to dial back (REVERSAL_WAIT_MS) and while
+					* to dial back (REVERSAL_WAIT_MS), while its offer
+					* waits for the relay (RELAY_WAIT_MS) and while
 					* connecting (PATH_CONNECT_TIMEOUT_MS); other set-up
 					* steps time out as requests, timeouts.h. Closing it
 					* frees the call once libuv is done with this turn */

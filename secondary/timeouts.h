@@ -56,6 +56,13 @@
  * notice, a TCP connect, the preamble) before asking for a splice instead. The TLS
  * handshake that follows has its own deadline (handshake_timeout). */
 #define REVERSAL_WAIT_MS 5000
+/* The caller's offer waits this long, at most, for the principal's answer to its relay
+ * request when that answer is still out once our auxiliary has bound: a call between two
+ * NATs that map every destination apart has no path without the relay candidate. Longer
+ * than the principal's budget for designated relays (2 s, api_relay.c), after which its
+ * own relay answers at once. Usually the answer is long in: it was asked for in parallel
+ * with the dial. */
+#define RELAY_WAIT_MS 2500
 
 /* ---- LAN clients and peer secondaries (client_api.c, peer_api.c) ---- */
 

@@ -14,6 +14,8 @@
 #     while the first is up is refused there, and the principal falls back to its own
 #     relay for it;
 #   - hanging up frees the allocation on C's relay at once (the listing's live count);
+#   - C's secondary frozen (SIGSTOP): the principal's own relay answers after the budget
+#     it gives designated ones, and the caller's offer waits for it;
 #   - with C's secondary stopped (killed by PID), its relay goes with it and the principal
 #     no longer offers it: the next call is relayed through the principal's own relay.
 set -uo pipefail
@@ -136,6 +138,26 @@ insel_as a1 alice hangup "$call" >/dev/null 2>&1
 check "no auxiliary left on gw-a" wait_aux_count a 0 5
 check "hanging up freed the allocation on C's relay" wait_relay_field lan-c live -eq 0 10
 check "and C's relay says so" wait_relay_field lan-c allocations -eq 0 10
+
+# ---- C frozen: the offer waits for the principal's own relay ----
+# C's secondary stopped (SIGSTOP) keeps its link open but answers nothing: the principal
+# gives the designated relay its budget, then its own relay answers; the caller's offer
+# waits for that answer, without which two fully-random NATs have no path at all.
+kill -STOP "${SECONDARY_PID[c]}"
+out=$(insel_as a1 alice call bob@lan-b --udp 5004 2>&1)
+kill -CONT "${SECONDARY_PID[c]}"
+echo "$out"
+call=$(call_id_of "$out")
+check "with C's secondary frozen, the call still goes up" contains "$out" " up "
+check "the caller's offer waited for the relay" \
+	grep -q "call $call: bound; the offer waits for the principal's relay" \
+	"$NETNS_TMP/secondary-a.log"
+check "relayed through the principal's relay" \
+	test "$(path_of a "$call" data):$(path_of a "$call" remote)" = "relayed:198.18.0.2:3479"
+check "it carries datagrams intact both ways" \
+	in_ns a1 python3 "$UDP_TOOL" send 10.1.0.1 5004 --count 20 --size 1000
+insel_as a1 alice hangup "$call" >/dev/null 2>&1
+check "no auxiliary left on gw-a" wait_aux_count a 0 5
 
 # ---- C gone: through the principal's relay ----
 stop_pid "${SECONDARY_PID[c]}"
