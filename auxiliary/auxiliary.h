@@ -263,6 +263,20 @@ struct aux_path {
 	struct path_watch watch;
 };
 
+/* Priming (prime.c): the first probes to the peer's srflx candidates go with a small TTL,
+ * opening our NAT toward them without reaching the peer's. */
+struct aux_prime {
+	uint8_t ttl;                 /* from "start"; 0: never */
+	uint32_t window_ms;
+	bool active;                 /* priming now */
+	bool ended;                  /* it was on and has ended */
+	uint64_t started_ms, until_ms, ended_ms;
+	struct ip_endpoint target[CAND_MAX];  /* the peer's srflx endpoints */
+	size_t ntarget;
+	char ended_by[IP_STRLEN + 64];
+	uint64_t sent, send_errors;
+};
+
 enum tcp_leg_state {
 	TCP_LEG_OFF,          /* no fallback for this call (no relay with TCP, no CA) */
 	TCP_LEG_IDLE,         /* ready to connect when UDP fails */
@@ -367,6 +381,7 @@ struct bridge {
 
 	struct aux_send_slot slots[AUX_SEND_SLOTS];
 	struct aux_path path;
+	struct aux_prime prime;
 	struct aux_tcp_leg tcp;
 	uint64_t relay_counter;      /* of the last REGISTER of our relay leg, UDP or TCP */
 	struct aux_relay_leg relay_leg;
@@ -595,6 +610,18 @@ static inline void path_frame_heard(struct bridge *br, struct aux_lan *l,
 	else
 		failover_frame_elsewhere(br, l, from, now);
 }
+
+/* prime.c (see its opening comment). start before path_start, with the start request;
+ * send_probe sends one of the path's probes, with the priming TTL while priming lasts and
+ * the probe goes to one of the peer's srflx endpoints, else as any datagram (sendq);
+ * heard: an authenticated probe came from the peer, not through a relay (priming ends);
+ * next_ms: in_ms, or less so that the path's next tick comes when the window closes. */
+void prime_start(struct bridge *br, const struct aux_start_request *req, uint64_t now);
+int prime_send_probe(struct bridge *br, const struct ip_endpoint *to, const uint8_t *data,
+		     size_t len, uint64_t now);
+void prime_heard(struct bridge *br, const struct ip_endpoint *from, uint64_t now);
+uint64_t prime_next_ms(const struct bridge *br, uint64_t now, uint64_t in_ms);
+json_t *prime_stats_json(const struct bridge *br);
 
 /* relay_leg.c: our leg on the call's relay, when "start" names one: registered from the
  * WAN socket at start and every keep-alive interval; once the relay answers, its

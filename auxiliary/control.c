@@ -118,6 +118,8 @@ int bridge_stats_into(const struct bridge *br, json_t *obj)
 		rc |= json_object_set_new(obj, "tun", tun_stats_json(br));
 	if (br->path.phase != PATH_IDLE)
 		rc |= json_object_set_new(obj, "path", path_stats_json(br));
+	if (br->prime.ttl)
+		rc |= json_object_set_new(obj, "prime", prime_stats_json(br));
 	if (br->tcp.state != TCP_LEG_OFF || br->tcp.connects)
 		rc |= json_object_set_new(obj, "tcp", tcp_leg_stats_json(br));
 	if (br->relay_leg.relay.port)

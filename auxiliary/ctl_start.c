@@ -105,6 +105,7 @@ void start_handle(void *ctx, json_int_t id, const json_t *msg)
 	br->idle_timeout_ms = req.idle_timeout_ms;
 	br->last_data_ms = uv_now(br->loop);
 	br->state = AUX_RUNNING;
+	prime_start(br, &req, uv_now(br->loop));  /* before the path's first probes */
 	if ((rc = relay_start(br)) != 0 || (rc = timers_start(br)) != 0 ||
 	    (rc = path_start(br, &req)) != 0 || (rc = tcp_leg_start(br, &req)) != 0 ||
 	    (rc = relay_leg_start(br, &req)) != 0) {

@@ -139,7 +139,7 @@ static void probe_one(struct bridge *br, size_t i, uint64_t now)
 	uint8_t dgram[FRAME_PROBE_MIN_DATAGRAM];
 	long n = channel_probe(br->lan[0].ch, &req, sizeof dgram, now, dgram, sizeof dgram);
 
-	if (n < 0 || sendq_send(br, &br->wan, &c->ep, dgram, (size_t)n) != 0) {
+	if (n < 0 || prime_send_probe(br, &c->ep, dgram, (size_t)n, now) != 0) {
 		br->wan_errors++;
 		return;
 	}
@@ -337,6 +337,7 @@ void path_on_probe(struct bridge *br, struct aux_lan *l, const struct channel_ms
 {
 	if (m->probe.id & PATH_PROBE_ID_OTHER)
 		return;  /* not ours: MTU probing's */
+	prime_heard(br, from, now);
 	if (m->probe.kind == FRAME_PROBE_REPLY) {
 		take_reply(br, &m->probe, now);
 		return;
@@ -408,7 +409,7 @@ static void tick_probing(struct bridge *br, uint64_t now)
 	probe_all(br, false, now);
 	p->interval_ms = p->interval_ms * 2 < PATH_MAX_INTERVAL_MS ? p->interval_ms * 2
 								     : PATH_MAX_INTERVAL_MS;
-	arm(br, p->interval_ms);
+	arm(br, prime_next_ms(br, now, p->interval_ms));
 }
 
 /* Data and keep-alives still roam (channel.c): when the peer's NAT rebinds mid-call, the

@@ -547,6 +547,22 @@ static void aux_started(void *ctx, const json_t *reply, int err)
 		next(call);
 }
 
+/* Priming (docs/nat.md, "Both behind port-preserving NATs"): only the callee's auxiliary,
+ * which starts first, primes; its window covers the time until the caller's starts (see
+ * PRIME_WINDOW_BASE_MS). The auxiliary primes only if both sides are behind NAT. */
+static void prime_request(const struct call *call, struct aux_start_request *req)
+{
+	unsigned rtt = 0, window;
+
+	if (call->outgoing || call->sec->cfg.prime_ttl == 0)
+		return;
+	if (call->peer && call->peer->tls && tls_conn_rtt_ms(call->peer->tls, &rtt) != 0)
+		rtt = 0;
+	window = PRIME_WINDOW_BASE_MS + 2 * rtt * (call->signalling == POP_SIG_SPLICED ? 2 : 1);
+	req->prime_ttl = (uint8_t)call->sec->cfg.prime_ttl;
+	req->prime_window_ms = window < PRIME_WINDOW_MAX_MS ? window : PRIME_WINDOW_MAX_MS;
+}
+
 /* Where each channel delivers (a network call: which peer gateway may send ICMP errors),
  * and its keys; the request is wiped once encoded. */
 static json_t *start_request(struct call *call, const struct sec_channel_params *params)
@@ -573,6 +589,7 @@ static json_t *start_request(struct call *call, const struct sec_channel_params 
 	}
 	memcpy(req->peer_cand, call->peer_cand, sizeof req->peer_cand);
 	req->npeer_cand = call->npeer_cand;
+	prime_request(call, req);
 	call_relay_start(call, req);
 	/* A relay with a TLS fallback: the auxiliary checks its certificate against our CA. */
 	if (req->has_relay && req->relay.has_tcp && call->sec->relay_ca_len) {

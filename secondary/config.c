@@ -98,6 +98,8 @@ static const struct cfg_key secondary_schema[] = {
 	{"nat", "stun", CFG_STRING, 0, 0, 0, "principal"},
 	{"nat", "stun_timeout", CFG_DURATION, 0, AUX_STUN_MIN_TIMEOUT_MS, STUN_TIMEOUT_MAX_MS,
 	 "1s"},
+	/* 2: leaves a NAT that is the gateway's first hop, dies at the next router (docs/nat.md) */
+	{"nat", "prime_ttl", CFG_INT, 0, 0, 255, "2"},
 };
 
 /* The auxiliary installed beside this program, or in the build tree's auxiliary/. */
@@ -178,6 +180,7 @@ static int load_nat(struct secondary_config *c, const char *path)
 
 	snprintf(list, sizeof list, "%s", cfg_str(&c->file, "nat", "stun"));
 	c->stun_timeout_ms = cfg_duration_ms(&c->file, "nat", "stun_timeout");
+	c->prime_ttl = (unsigned)cfg_int(&c->file, "nat", "prime_ttl");
 	c->stun_principal = false;
 	c->nstun = 0;
 	if (strcmp(list, "off") == 0)

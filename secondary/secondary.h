@@ -122,6 +122,7 @@ struct secondary_config {
 	struct ip_endpoint stun[AUX_STUN_MAX];  /* and these, in order */
 	size_t nstun;
 	uint64_t stun_timeout_ms;         /* how long bind may wait for their answers */
+	unsigned prime_ttl;               /* [nat] prime_ttl: priming probes' TTL, 0 off */
 	/* [relay]: an insel-relay run for other sites' calls (relay_serve.c). */
 	bool relay;
 	struct ip_endpoint relay_listen;

@@ -108,6 +108,14 @@
  * own round of probes (PATH_ROUND_MS, 10 s, auxiliary.h), whose "lost" notice says what
  * was tried, so that its reason comes first. */
 #define PATH_CONNECT_TIMEOUT_MS 15000
+/* Priming ([nat] prime_ttl, docs/nat.md): the callee's auxiliary starts first and sends
+ * low-TTL probes until the caller's first probe arrives, or at most for this window: the
+ * caller's auxiliary starts once our answer has crossed and the caller's secondary and
+ * auxiliary have handled it, so the window is a base for that handling (generous: it
+ * costs nothing when the caller's probes come) plus twice the signalling round trip
+ * (through a splice, twice the round trip of our own leg more, for the caller's). */
+#define PRIME_WINDOW_BASE_MS 1000
+#define PRIME_WINDOW_MAX_MS 5000
 
 /* ---- a call that is up ---- */
 

@@ -76,7 +76,11 @@ json_t *aux_start_request_to_json(const struct aux_start_request *req)
 				 candidates_to_json(req->peer_cand, req->npeer_cand))) ||
 	    (req->has_relay && json_object_set_new(j, "relay", relay_to_json(req))) ||
 	    (req->relay_ca_len &&
-	     json_object_set_new(j, "relay_ca", json_stringn(req->relay_ca, req->relay_ca_len)))) {
+	     json_object_set_new(j, "relay_ca", json_stringn(req->relay_ca, req->relay_ca_len))) ||
+	    (req->prime_ttl &&
+	     json_object_set_new(j, "prime", json_pack("{s:i, s:I}", "ttl", req->prime_ttl,
+						       "window_ms",
+						       (json_int_t)req->prime_window_ms)))) {
 		json_decref(j);
 		return NULL;
 	}
@@ -239,6 +243,26 @@ static int get_relay_ca(const json_t *j, struct aux_start_request *out, char *wh
 	return 0;
 }
 
+/* "prime": both fields, a TTL of 1 to 255 and a window of 1 ms to
+ * AUX_PRIME_WINDOW_MAX_MS. */
+static int get_prime(const json_t *j, struct aux_start_request *out, char *why,
+		     size_t whylen)
+{
+	json_int_t ttl, window;
+	json_t *prime;
+
+	if (!json_object_get(j, "prime"))
+		return 0;
+	if (msg_get_object(j, "prime", &prime) ||
+	    msg_get_int(prime, "ttl", 1, 255, &ttl) ||
+	    msg_get_int(prime, "window_ms", 1, AUX_PRIME_WINDOW_MAX_MS, &window))
+		return err_set(why, whylen, INSEL_E_BAD_FIELD, "field 'prime': %s",
+			       msg_field_error());
+	out->prime_ttl = (uint8_t)ttl;
+	out->prime_window_ms = (uint32_t)window;
+	return 0;
+}
+
 static int get_request(const json_t *j, struct aux_start_request *out, char *why,
 		       size_t whylen)
 {
@@ -268,7 +292,8 @@ static int get_request(const json_t *j, struct aux_start_request *out, char *why
 			return rc;
 	if ((rc = get_peer_candidates(j, out, why, whylen)) != 0 ||
 	    (rc = get_relay(j, out, why, whylen)) != 0 ||
-	    (rc = get_relay_ca(j, out, why, whylen)) != 0)
+	    (rc = get_relay_ca(j, out, why, whylen)) != 0 ||
+	    (rc = get_prime(j, out, why, whylen)) != 0)
 		return rc;
 	return check_sessions_distinct(out, why, whylen);
 }
@@ -318,7 +343,8 @@ bool aux_start_request_equal(const struct aux_start_request *a,
 	    a->npeer_cand != b->npeer_cand || a->has_relay != b->has_relay ||
 	    (a->has_relay && (a->relay_leg != b->relay_leg ||
 			      !candidate_equal(&a->relay, &b->relay))) ||
-	    a->relay_ca_len != b->relay_ca_len ||
+	    a->relay_ca_len != b->relay_ca_len || a->prime_ttl != b->prime_ttl ||
+	    a->prime_window_ms != b->prime_window_ms ||
 	    memcmp(a->relay_ca, b->relay_ca, a->relay_ca_len) != 0)
 		return false;
 	for (size_t i = 0; i < a->npeer_cand; i++)

@@ -16,6 +16,10 @@
  * no file): "relay_ca":"-----BEGIN CERTIFICATE-----\n..." (PEM, at most 8 KiB).
  * "failover_after_ms" (optional): how long the active path may stay silent while we send
  * before the auxiliary probes for another (0 or absent: AUX_DEFAULT_FAILOVER_AFTER_MS).
+ * When our side should prime its NAT before punching (the callee, which starts first;
+ * docs/nat.md "Both behind port-preserving NATs"): "prime":{"ttl":2,"window_ms":1500},
+ * the IP TTL (IPv6 hop limit) of the first probes to the peer's srflx candidates and how
+ * long at most they go that way. Absent: no priming.
  * docs/auxiliary.md. */
 #ifndef INSEL_AUX_START_H
 #define INSEL_AUX_START_H
@@ -37,6 +41,7 @@
 #define AUX_MIN_FAILOVER_AFTER_MS 50
 #define AUX_MAX_FAILOVER_AFTER_MS 60000
 #define AUX_RELAY_CA_MAX 8192               /* a PEM CA certificate (chain), bytes */
+#define AUX_PRIME_WINDOW_MAX_MS 10000       /* priming never outlasts a probing round */
 
 struct aux_start_channel {
 	struct sec_channel_params params;  /* holds the keys: aux_start_wipe() */
@@ -60,6 +65,8 @@ struct aux_start_request {
 	unsigned relay_leg;                /* the leg this auxiliary registers: 0 or 1 */
 	size_t relay_ca_len;               /* 0: none; else the PEM below */
 	char relay_ca[AUX_RELAY_CA_MAX];   /* the organisation's CA, for the relay's TLS */
+	uint8_t prime_ttl;                 /* 0: no priming; else the priming probes' TTL */
+	uint32_t prime_window_ms;          /* ... for at most this long (1..10000) */
 };
 
 /* {"op":"start","id":0,...}; NULL if out of memory. */

@@ -214,6 +214,9 @@ const struct pki_identity *tls_conn_peer(const struct tls_conn *c);
 int tls_conn_peer_endpoint(const struct tls_conn *c, struct ip_endpoint *out);
 /* Our own address on the socket: where the peer reached us. */
 int tls_conn_local_endpoint(const struct tls_conn *c, struct ip_endpoint *out);
+/* The TCP connection's smoothed round trip as the kernel measures it (TCP_INFO), in ms
+ * (at least 1): 0, or a negative errno when it cannot be had. */
+int tls_conn_rtt_ms(const struct tls_conn *c, unsigned *out);
 /* RFC 8446 keying-material exporter; both ends get the same bytes for the same label and
  * context, and nothing of them ever crosses the wire. */
 int tls_conn_export_keying(struct tls_conn *c, const char *label, const void *context,

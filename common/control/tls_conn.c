@@ -11,6 +11,8 @@
 #include "tls.h"
 
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -720,6 +722,21 @@ int tls_conn_local_endpoint(const struct tls_conn *c, struct ip_endpoint *out)
 	int rc = uv_tcp_getsockname(&c->tcp, (struct sockaddr *)&ss, &len);
 
 	return rc ? rc : ip_endpoint_from_sockaddr((struct sockaddr *)&ss, out);
+}
+
+int tls_conn_rtt_ms(const struct tls_conn *c, unsigned *out)
+{
+	struct tcp_info info;
+	socklen_t len = sizeof info;
+	uv_os_fd_t fd;
+
+	if (uv_fileno((const uv_handle_t *)&c->tcp, &fd) != 0)
+		return -EBADF;
+	memset(&info, 0, sizeof info);
+	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) != 0)
+		return -errno;
+	*out = info.tcpi_rtt / 1000 ? info.tcpi_rtt / 1000 : 1;  /* tcpi_rtt is in us */
+	return 0;
 }
 
 int tls_conn_export_keying(struct tls_conn *c, const char *label, const void *context,

@@ -153,6 +153,35 @@ static void relay_tcp_round_trip(void **state)
 	json_decref(j);
 }
 
+/* Priming (docs/nat.md): the TTL and the window, or nothing. */
+static void prime_round_trip(void **state)
+{
+	struct aux_start_request r;
+	json_t *j;
+
+	(void)state;
+	udp_request(&r);
+	with_candidates(&r);
+	r.prime_ttl = 2;
+	r.prime_window_ms = 1500;
+	round_trip(&r);
+	j = aux_start_request_to_json(&r);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "prime"), "ttl")),
+			 2);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "prime"),
+							    "window_ms")), 1500);
+	json_decref(j);
+	r.prime_ttl = 255;
+	r.prime_window_ms = AUX_PRIME_WINDOW_MAX_MS;
+	round_trip(&r);
+	r.prime_ttl = 0;
+	r.prime_window_ms = 0;
+	round_trip(&r);
+	j = aux_start_request_to_json(&r);
+	assert_null(json_object_get(j, "prime"));
+	json_decref(j);
+}
+
 static void idle_default(void **state)
 {
 	struct aux_start_request r, back;
@@ -215,6 +244,17 @@ static void fields_refused(void **state)
 		       json_integer(AUX_MAX_FAILOVER_AFTER_MS + 1), "failover_after_ms");
 	expect_refused(-1, false, "relay_ca", json_string("not a certificate"), "relay_ca");
 	expect_refused(-1, false, "relay_ca", json_integer(1), "relay_ca");
+	expect_refused(-1, false, "prime", json_integer(2), "prime");
+	expect_refused(-1, false, "prime", json_pack("{s:i}", "ttl", 2), "window_ms");
+	expect_refused(-1, false, "prime", json_pack("{s:i}", "window_ms", 100), "ttl");
+	expect_refused(-1, false, "prime", json_pack("{s:i, s:i}", "ttl", 0, "window_ms", 100),
+		       "ttl");
+	expect_refused(-1, false, "prime", json_pack("{s:i, s:i}", "ttl", 256, "window_ms", 1),
+		       "ttl");
+	expect_refused(-1, false, "prime", json_pack("{s:i, s:i}", "ttl", 2, "window_ms", 0),
+		       "window_ms");
+	expect_refused(-1, false, "prime", json_pack("{s:i, s:i}", "ttl", 2, "window_ms",
+						     AUX_PRIME_WINDOW_MAX_MS + 1), "window_ms");
 	expect_refused(-1, false, "channels", NULL, "channels");
 	expect_refused(-1, false, "channels", json_object(), "channels");
 	expect_refused(-1, false, "channels", json_array(), "channels");
@@ -264,6 +304,7 @@ int main(void)
 		cmocka_unit_test(fields_refused),
 		cmocka_unit_test(candidates_round_trip),
 		cmocka_unit_test(relay_tcp_round_trip),
+		cmocka_unit_test(prime_round_trip),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
