@@ -8,10 +8,15 @@
 #     under a 100-datagram-a-second stream) and the gap is at most one keep-alive
 #     interval; a network call (ping both ways, iperf3) and a trunk (ping, iperf3 both
 #     ways) punched too;
-#   - both behind Linux port-preserving masquerades: the first probe to reach the later
-#     side's router makes it remap that side's own probes (its conntrack entry for the
-#     unsolicited packet takes the port), so a direct path is not assured: the call must
-#     come up, direct or relayed (the test prints which), and carry datagrams;
+#   - both behind Linux port-preserving masquerades: punched direct thanks to priming
+#     (the callee's first probes go with TTL 2: they open its own NAT and die at the
+#     Internet's router before reaching the caller's), the call carries datagrams, and
+#     the caller's router holds no unsolicited entry from the callee's; a network call
+#     punched the same way carries ping both ways; then with
+#     priming off ([nat] prime_ttl = 0 at the callee), what priming prevents: the
+#     callee's full probes reach the caller's router first, which keeps them as a
+#     connection of its own (conntrack UNREPLIED) and remaps the caller's probes to
+#     another port, so the call can only be relayed (it still carries datagrams);
 #   - both behind NATs with a port per destination (masquerade random): no direct path can
 #     exist, the calls go through the principal's relay and their path says "relayed"; a
 #     UDP call carries datagrams both ways, a trunk carries ping and iperf3.
@@ -107,12 +112,50 @@ if [ -n "$can_punch" ]; then
 	insel_as a1 alice hangup "$(call_id_of "$out")" >/dev/null 2>&1
 fi
 
-# ---- port-preserving masquerades: direct or relayed ----
+# ---- port-preserving masquerades: punched thanks to priming; relayed without ----
+# unsolicited_from_b: the UDP entries of A's router that B's router started (a datagram
+# A's side had not sent toward), still unreplied.
+unsolicited_from_b() {
+	nat_mappings a | grep -c "^udp .* src=$(nat_public_addr b) dst=$(nat_public_addr a) .*\[UNREPLIED\]"
+}
 nat_set_kind a preserve keep
 nat_set_kind b preserve keep
-if [ -n "$can_relay" ]; then
-	call_checks preserve any 5005
+if [ -n "$can_punch" ]; then
+	in_ns nat-a conntrack -D -p udp >/dev/null 2>&1
+	in_ns nat-b conntrack -D -p udp >/dev/null 2>&1
+	call_checks preserve direct 5005
+	check "preserve: bob's side primed its NAT ($(grep -h 'priming ended' \
+		"$NETNS_TMP/secondary-b.log" | tail -n 1 | sed 's/.*path: //'))" \
+		grep -q "path: priming ended after [0-9]* ms .*: the peer's probe came from $(nat_public_addr a):" \
+		"$NETNS_TMP/secondary-b.log"
+	check "preserve: alice's router holds no unsolicited entry from bob's" \
+		test "$(unsolicited_from_b)" -eq 0
 	insel_as a1 alice hangup "$call" >/dev/null 2>&1
+	out=$(insel_as a1 alice call 10.2.0.11 --tun 2>&1)
+	echo "$out"
+	call=$(call_id_of "$out")
+	check "preserve: a network call comes up" contains "$out" " up "
+	check "preserve: punched direct too ($(path_of a "$call" reason))" \
+		test "$(path_of a "$call" data)" = direct -a "$(path_of b "$call" data)" = direct
+	check "preserve: ping a1 -> b1 through it" wait_ping a1 10.2.0.11 10
+	check "preserve: ping b1 -> a1" pings b1 10.1.0.11 3
+	insel_as a1 alice hangup "$call" >/dev/null 2>&1
+fi
+if [ -n "$can_relay" ]; then
+	cp "$NETNS_TMP/secondary-b.conf" "$NETNS_TMP/secondary-b.conf.primed"
+	printf '[nat]\nprime_ttl = 0\n' >>"$NETNS_TMP/secondary-b.conf"
+	restart_secondary b 2
+	wait_secondary_registered b || fail "bob's secondary did not register again"
+	listen_as b1 bob "$NETNS_TMP/listen-bob-2.log" --auto-answer --tun ||
+		fail "bob cannot listen again"
+	in_ns nat-a conntrack -D -p udp >/dev/null 2>&1
+	in_ns nat-b conntrack -D -p udp >/dev/null 2>&1
+	call_checks "preserve, priming off" relayed 5007
+	nat_mappings a
+	check "preserve, priming off: alice's router kept bob's unsolicited probes ($(unsolicited_from_b) entries), the clash that sends the call to the relay" \
+		test "$(unsolicited_from_b)" -ge 1
+	insel_as a1 alice hangup "$call" >/dev/null 2>&1
+	mv "$NETNS_TMP/secondary-b.conf.primed" "$NETNS_TMP/secondary-b.conf"
 fi
 
 # ---- a port per destination: relayed ----
