@@ -7,6 +7,11 @@
 #             gateway cannot be dialled: connection reversal, then punching);
 #   punched   both behind full-cone NATs (eim; neither can be dialled: the principal
 #             splices the signalling, the data path is punched);
+#   masquerade  both behind port-preserving NATs (Linux masquerade, the common home
+#             router): punched after the callee primed its NAT with low-TTL probes;
+#   masquerade-unprimed  the same with [nat] prime_ttl = 0 on both sides (what it was
+#             before priming: the callee's probes make the caller's router remap, the
+#             call goes through the relay);
 #   relayed   both behind NATs with a port per destination (masquerade random): the data
 #             goes through the principal's relay.
 # For each: call set-up time over CALLS calls placed one after the other (median, p99,
@@ -122,12 +127,20 @@ print("%.2f" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"] /
 	echo "trunk $name $rate ${rtt:-}" >>"$RESULTS"
 }
 
-# topology NAME KIND-A KIND-B: one topology from scratch, in a subshell of its own (its
-# namespaces and processes go when it ends).
+# topology NAME KIND-A KIND-B [PRIME-TTL]: one topology from scratch, in a subshell of its
+# own (its namespaces and processes go when it ends); with PRIME-TTL, both secondaries'
+# [nat] prime_ttl.
 topology() {
 	(
 		netns_begin
 		nat_two_sites "$2" "$3"
+		if [ -n "${4:-}" ]; then
+			PKI=$NETNS_TMP/pki  # where insel_deploy will put it
+			write_secondary_config a 1
+			write_secondary_config b 2
+			printf '[nat]\nprime_ttl = %s\n' "$4" | tee -a "$NETNS_TMP/secondary-a.conf" \
+				>>"$NETNS_TMP/secondary-b.conf"
+		fi
 		insel_deploy || { echo "== $1: the deployment did not come up" | tee -a "$RESULTS"; exit 0; }
 		# A topology none of whose calls came up (its feature is missing) has no trunk.
 		setup_times "$1" && trunk_figures "$1"
@@ -137,6 +150,8 @@ topology() {
 topology direct preserve none
 topology reversed none preserve
 topology punched eim eim
+topology masquerade preserve preserve
+topology masquerade-unprimed preserve preserve 0
 topology relayed random random
 
 echo
