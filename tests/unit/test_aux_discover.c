@@ -7,8 +7,11 @@
  * silent server and the time bound, answers with a wrong transaction id or from a source
  * that was not asked ignored, a flood of junk and wrong answers ignored within the time
  * bound, a second bind refused while discovering, and STUN arriving
- * on the WAN socket after "start" counted and dropped. Every wait is bounded; the teardown
- * kills and reaps the child.
+ * on the WAN socket after "start" counted and dropped. Also priming (auxiliary/prime.c),
+ * which needs discovery's verdict: behind a NAT (a srflx candidate), the probes to the
+ * peer's srflx candidate leave with the TTL "start" asked for, and those to its host
+ * candidate with the default, until the window ends; with no NAT seen, nothing is primed.
+ * Every wait is bounded; the teardown kills and reaps the child.
  * Usage: test-aux-discover PATH-TO-insel-auxiliary */
 #include <fcntl.h>
 #include <poll.h>
@@ -21,7 +24,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -449,6 +454,140 @@ static void stray_stun_after_start(void **state)
 	close(s);
 }
 
+/* ---- priming ---- */
+
+/* A socket of the test's on 127.0.0.1 that is told each datagram's TTL. */
+static int ttl_socket(void)
+{
+	int fd = udp_socket(), one = 1;
+
+	assert_int_equal(setsockopt(fd, IPPROTO_IP, IP_RECVTTL, &one, sizeof one), 0);
+	return fd;
+}
+
+/* The TTL of the next datagram on fd within timeout_ms, or -1 if none came. */
+static int next_ttl(int fd, unsigned timeout_ms)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} anc;
+	uint8_t data[2048];
+	struct iovec iov = {.iov_base = data, .iov_len = sizeof data};
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = anc.buf,
+			    .msg_controllen = sizeof anc.buf};
+	struct cmsghdr *cm;
+	int ttl = -1;
+
+	if (!readable(fd, now_ms() + timeout_ms))
+		return -1;
+	assert_true(recvmsg(fd, &mh, 0) > 0);
+	for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
+		if (cm->cmsg_level == IPPROTO_IP && cm->cmsg_type == IP_TTL)
+			memcpy(&ttl, CMSG_DATA(cm), sizeof ttl);
+	assert_true(ttl > 0);
+	return ttl;
+}
+
+/* Binds with one STUN server that says the WAN socket is seen at `mapped` (NULL: at its
+ * own address, no NAT), then starts with the peer's host candidate at host's port and
+ * its srflx candidate at srflx's, asking to prime with TTL 3 for window_ms. */
+static void start_primed(const char *mapped, int host, int srflx, unsigned window_ms)
+{
+	int s = udp_socket();
+	struct stun_message m;
+	struct sockaddr_in from;
+	char own[32], peer[32], cand[32];
+	json_t *req, *reply;
+
+	spawn_aux();
+	send_json(bind_request(&s, 1, 2000));
+	assert_true(next_request(s, WAIT_MS, &m, &from));
+	snprintf(own, sizeof own, "127.0.0.1:%u", ntohs(from.sin_port));
+	answer(s, &m, &from, mapped ? mapped : own);
+	parse_reply(recv_json(WAIT_MS));
+	close(s);
+	req = start_request();
+	snprintf(peer, sizeof peer, "127.0.0.1:%u", port_of(host));
+	snprintf(cand, sizeof cand, "127.0.0.1:%u", port_of(srflx));
+	json_object_set_new(json_object_get(json_array_get(json_object_get(req, "channels"), 0),
+					    "params"), "peer", json_string(peer));
+	json_object_set_new(req, "peer_candidates",
+			    json_pack("[{s:s, s:s}, {s:s, s:s}]", "kind", "host", "addr", peer,
+				      "kind", "srflx", "addr", cand));
+	json_object_set_new(req, "prime", json_pack("{s:i, s:i}", "ttl", 3, "window_ms",
+						    (int)window_ms));
+	send_json(req);
+	reply = recv_json(WAIT_MS);
+	expect_ok(reply);
+	json_decref(reply);
+}
+
+static json_t *prime_stats(void)
+{
+	json_t *reply, *prime;
+
+	send_json(json_pack("{s:s, s:i}", "op", "stats", "id", 3));
+	reply = recv_json(WAIT_MS);
+	expect_ok(reply);
+	prime = json_incref(json_object_get(reply, "prime"));
+	json_decref(reply);
+	assert_true(json_is_object(prime));
+	return prime;
+}
+
+/* Behind a NAT: the srflx candidate's probes carry TTL 3 during the window, the host
+ * candidate's the default; after the window, the full TTL. */
+static void priming_low_ttl_then_full(void **state)
+{
+	int host = ttl_socket(), srflx = ttl_socket(), ttl, n = 0;
+	uint64_t start = now_ms();
+	json_t *prime;
+
+	(void)state;
+	start_primed("198.18.9.1:61000", host, srflx, 600);
+	while (now_ms() < start + 300 && (ttl = next_ttl(srflx, 100)) > 0) {
+		assert_int_equal(ttl, 3);
+		n++;
+	}
+	assert_true(n >= 1);
+	ttl = next_ttl(host, WAIT_MS);
+	assert_true(ttl > 3);
+	prime = prime_stats();
+	assert_string_equal(json_string_value(json_object_get(prime, "state")), "priming");
+	assert_int_equal(json_integer_value(json_object_get(prime, "targets")), 1);
+	json_decref(prime);
+	while (now_ms() < start + 650)  /* the window and a little more */
+		next_ttl(srflx, 50);
+	ttl = next_ttl(srflx, 1500);
+	assert_true(ttl > 3);
+	prime = prime_stats();
+	assert_string_equal(json_string_value(json_object_get(prime, "state")), "ended");
+	assert_true(json_integer_value(json_object_get(prime, "sent")) >= n);
+	assert_non_null(strstr(json_string_value(json_object_get(prime, "ended_by")), "window"));
+	json_decref(prime);
+	close(host);
+	close(srflx);
+}
+
+/* No NAT in front of our socket (STUN saw its own address): nothing is primed. */
+static void no_priming_without_nat(void **state)
+{
+	int host = ttl_socket(), srflx = ttl_socket();
+	json_t *prime;
+
+	(void)state;
+	start_primed(NULL, host, srflx, 2000);
+	assert_true(next_ttl(srflx, WAIT_MS) > 3);
+	prime = prime_stats();
+	assert_string_equal(json_string_value(json_object_get(prime, "state")), "off");
+	assert_int_equal(json_integer_value(json_object_get(prime, "targets")), 0);
+	assert_int_equal(json_integer_value(json_object_get(prime, "sent")), 0);
+	json_decref(prime);
+	close(host);
+	close(srflx);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -457,6 +596,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test_teardown(silent_server_bounded, teardown),
 		cmocka_unit_test_teardown(flood_ignored, teardown),
 		cmocka_unit_test_teardown(stray_stun_after_start, teardown),
+		cmocka_unit_test_teardown(priming_low_ttl_then_full, teardown),
+		cmocka_unit_test_teardown(no_priming_without_nat, teardown),
 	};
 
 	if (argc != 2) {
