@@ -98,7 +98,8 @@ static const struct cfg_key secondary_schema[] = {
 	{"nat", "stun", CFG_STRING, 0, 0, 0, "principal"},
 	{"nat", "stun_timeout", CFG_DURATION, 0, AUX_STUN_MIN_TIMEOUT_MS, STUN_TIMEOUT_MAX_MS,
 	 "1s"},
-	/* 2: leaves a NAT that is the gateway's first hop, dies at the next router (docs/nat.md) */
+	/* 2: leaves a NAT that is the gateway's first hop, dies at the next router
+	 * (docs/nat.md, "Both behind port-preserving NATs") */
 	{"nat", "prime_ttl", CFG_INT, 0, 0, 255, "2"},
 };
 
