@@ -38,6 +38,27 @@ void call_start_handle(void *ctx, json_int_t id, const json_t *msg)
 	api_reply_ok(p, id, pop_call_reply_encode(req.call_id));
 }
 
+static int end_call(struct api_peer *p, const struct pop_call_end_req *req,
+		    const char *reason)
+{
+	char *history = NULL;
+	int rc;
+
+	if (!req->path.present)
+		return db_call_end(p->srv->db, req->call_id, req->bytes_up, req->bytes_down,
+				   reason, p->srv->now());
+	json_t *steps = pop_path_history_encode(&req->path);
+	struct db_call_path path = {req->path.final, req->path.remote, req->path.changes, NULL};
+
+	history = json_dumps(steps, JSON_COMPACT);
+	json_decref(steps);
+	path.history = history;
+	rc = db_call_end_path(p->srv->db, req->call_id, req->bytes_up, req->bytes_down, reason,
+			      &path, p->srv->now());
+	free(history);
+	return rc;
+}
+
 void call_end_handle(void *ctx, json_int_t id, const json_t *msg)
 {
 	struct api_peer *p = ctx;
@@ -61,8 +82,7 @@ void call_end_handle(void *ctx, json_int_t id, const json_t *msg)
 				req.call_id);
 		return;
 	}
-	rc = db_call_end(p->srv->db, req.call_id, req.bytes_up, req.bytes_down, reason,
-			 p->srv->now());
+	rc = end_call(p, &req, reason);
 	if (rc) {
 		api_reply_db_error(p, id, rc);
 		return;

@@ -15,6 +15,7 @@ static const struct cli_column columns[] = {
 	{"bytes_up", "UP", CLI_BYTES},
 	{"bytes_down", "DOWN", CLI_BYTES},
 	{"end_reason", "ENDED", CLI_STR},
+	{"path_summary", "PATH", CLI_STR},
 };
 static const struct cli_column fields[] = {
 	{"id", "call", CLI_STR},
@@ -26,6 +27,10 @@ static const struct cli_column fields[] = {
 	{"signalling", "signalling", CLI_STR},
 	{"path", "data path", CLI_STR},
 	{"path_remote", "data to", CLI_STR},
+	{"path_final", "data path at end", CLI_STR},
+	{"path_final_remote", "data to at end", CLI_STR},
+	{"path_changes", "path changes", CLI_INT},
+	{"path_history", "path history", CLI_STR},
 	{"started_at", "started", CLI_TIME},
 	{"ended_at", "ended", CLI_TIME},
 	{"seconds", "seconds", CLI_INT},

@@ -136,13 +136,17 @@ static const char *const stmt_sql[ST_COUNT] = {
 			   "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
 			   "(SELECT id FROM secondaries WHERE name = ?8), ?9, ?10, ?11)",
 	[ST_CALL_END] = "UPDATE calls SET ended_at = ?2, bytes_up = ?3, bytes_down = ?4, "
-			"end_reason = ?5 WHERE id = ?1 AND ended_at IS NULL",
+			"end_reason = ?5, path_final = ?6, path_final_remote = ?7, "
+			"path_changes = coalesce(?8, 0), path_history = ?9 "
+			"WHERE id = ?1 AND ended_at IS NULL",
 	[ST_CALL_GET] = "SELECT c.ended_at, s.name FROM calls c "
 			"LEFT JOIN secondaries s ON s.id = c.reported_by WHERE c.id = ?1",
 	[ST_CALL_LIST] = "SELECT c.id, c.caller, c.caller_lan, c.callee, c.callee_lan, "
 			 "c.channels, c.started_at, c.ended_at, "
 			 "coalesce(c.ended_at, ?4) - c.started_at, c.bytes_up, c.bytes_down, "
-			 "c.end_reason, s.name, c.signalling, c.path, c.path_remote FROM calls c "
+			 "c.end_reason, s.name, c.signalling, c.path, c.path_remote, "
+			 "c.path_final, c.path_final_remote, c.path_changes, c.path_history "
+			 "FROM calls c "
 			 "LEFT JOIN secondaries s ON s.id = c.reported_by "
 			 "WHERE (?1 = 0 OR c.ended_at IS NULL) AND (?2 IS NULL OR c.id = ?2) "
 			 "ORDER BY c.started_at DESC, c.rowid DESC LIMIT ?3",

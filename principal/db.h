@@ -168,18 +168,31 @@ struct db_call_start {
 	const char *channels;    /* JSON text */
 	const char *reported_by; /* secondary name, may be NULL */
 	const char *signalling;  /* "direct", "reversed", "spliced", or NULL */
-	const char *path;        /* "direct", "relayed", or NULL */
+	const char *path;        /* at up: "direct", "relayed", "tcp", or NULL */
 	const char *path_remote; /* ADDRESS:PORT, or NULL */
 };
 /* INSEL_E_EXISTS if a call with that id is already recorded; INSEL_E_FORBIDDEN if the
  * caller is not of caller_lan, or reported_by does not serve caller_lan (a secondary
  * records only its own LAN's side of a call). */
 int db_call_start(struct db *db, const struct db_call_start *c, int64_t now);
-/* Ends an active call; INSEL_E_NOT_FOUND if unknown, INSEL_E_CONFLICT if already ended. */
+/* How the data path moved during a call, as its secondary reports at the end. */
+struct db_call_path {
+	const char *final;       /* "direct", "relayed" or "tcp" */
+	const char *remote;      /* ADDRESS:PORT */
+	int64_t changes;         /* moves after up */
+	const char *history;     /* JSON text: [{at, path, remote}], the latest moves */
+};
+/* Ends an active call; INSEL_E_NOT_FOUND if unknown, INSEL_E_CONFLICT if already ended.
+ * path: NULL when not reported (an operator's end, an older secondary). */
+int db_call_end_path(struct db *db, const char *id, int64_t bytes_up, int64_t bytes_down,
+		     const char *reason, const struct db_call_path *path, int64_t now);
 int db_call_end(struct db *db, const char *id, int64_t bytes_up, int64_t bytes_down,
 		const char *reason, int64_t now);
 /* [{id, caller, caller_lan, callee, callee_lan, channels, started_at, ended_at, seconds,
- *   bytes_up, bytes_down, end_reason, reported_by}] newest first, at most limit. */
+ *   bytes_up, bytes_down, end_reason, reported_by, signalling, path, path_remote,
+ *   path_final, path_final_remote, path_changes, path_history, path_summary}] newest
+ * first, at most limit. path_summary is one line for a listing: the path at up and, if it
+ * moved, "-> FINAL" with the number of moves ("direct -> relayed (2 changes)"). */
 int db_call_list(struct db *db, bool active_only, int64_t limit, int64_t now, json_t **out);
 int db_call_show(struct db *db, const char *id, int64_t now, json_t **out);
 /* Name of the secondary that recorded the call's start (copied), for authorisation. */

@@ -231,8 +231,18 @@ static int call_get(struct db *db, const char *id, struct call_row *row)
 	return rc;
 }
 
+static void bind_path(sqlite3_stmt *st, const struct db_call_path *path)
+{
+	if (!path)
+		return;   /* parameters 6..9 stay NULL */
+	sqlite3_bind_text(st, 6, path->final, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 7, path->remote, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 8, path->changes);
+	db_bind_text_or_null(st, 9, path->history);
+}
+
 static int call_end_tx(struct db *db, const char *id, int64_t up, int64_t down,
-		       const char *reason, int64_t now)
+		       const char *reason, const struct db_call_path *path, int64_t now)
 {
 	struct call_row row;
 	sqlite3_stmt *st;
@@ -248,18 +258,29 @@ static int call_end_tx(struct db *db, const char *id, int64_t up, int64_t down,
 	sqlite3_bind_int64(st, 3, up);
 	sqlite3_bind_int64(st, 4, down);
 	sqlite3_bind_text(st, 5, reason, -1, SQLITE_TRANSIENT);
+	bind_path(st, path);
 	return db_exec_stmt(db, st, "cannot end the call");
 }
 
-int db_call_end(struct db *db, const char *id, int64_t bytes_up, int64_t bytes_down,
-		const char *reason, int64_t now)
+int db_call_end_path(struct db *db, const char *id, int64_t bytes_up, int64_t bytes_down,
+		     const char *reason, const struct db_call_path *path, int64_t now)
 {
 	int rc;
 
 	if (bytes_up < 0 || bytes_down < 0)
 		return db_set_error(db, INSEL_E_BAD_FIELD, "byte counts cannot be negative");
+	if (path && (!path->final || !path->remote || path->changes < 0))
+		return db_set_error(db, INSEL_E_BAD_FIELD, "a final path needs its kind, its "
+				    "endpoint and a count of changes not below zero");
 	rc = db_tx_begin(db);
-	return rc ? rc : db_tx_end(db, call_end_tx(db, id, bytes_up, bytes_down, reason, now));
+	return rc ? rc : db_tx_end(db, call_end_tx(db, id, bytes_up, bytes_down, reason, path,
+						     now));
+}
+
+int db_call_end(struct db *db, const char *id, int64_t bytes_up, int64_t bytes_down,
+		const char *reason, int64_t now)
+{
+	return db_call_end_path(db, id, bytes_up, bytes_down, reason, NULL, now);
 }
 
 int db_call_reporter(struct db *db, const char *id, char *out, size_t outlen)
@@ -278,6 +299,23 @@ static json_t *channels_json(const char *text)
 
 	/* Written by this code as JSON, but an operator may have edited the row by hand. */
 	return j ? j : json_string(text ? text : "");
+}
+
+/* One line for a listing: "direct", "tcp -> direct (1 change)", "direct -> direct
+ * (2 changes)" (the same kind, other endpoints: a rebinding), or null before up. */
+static json_t *path_summary(sqlite3_stmt *st)
+{
+	const char *up = db_col_text(st, 14), *final = db_col_text(st, 16);
+	int64_t changes = sqlite3_column_int64(st, 18);
+	char text[64];
+
+	if (!up && !final)
+		return json_null();
+	if (!final || changes == 0)
+		return json_string(up ? up : final);
+	snprintf(text, sizeof text, "%s -> %s (%lld change%s)", up ? up : "?", final,
+		 (long long)changes, changes == 1 ? "" : "s");
+	return json_string(text);
 }
 
 static json_t *call_row_json(sqlite3_stmt *st, const void *ctx)
@@ -299,6 +337,13 @@ static json_t *call_row_json(sqlite3_stmt *st, const void *ctx)
 		json_object_set_new(row, "signalling", db_col_json_str(st, 13));
 		json_object_set_new(row, "path", db_col_json_str(st, 14));
 		json_object_set_new(row, "path_remote", db_col_json_str(st, 15));
+		json_object_set_new(row, "path_final", db_col_json_str(st, 16));
+		json_object_set_new(row, "path_final_remote", db_col_json_str(st, 17));
+		json_object_set_new(row, "path_changes", db_col_json_int(st, 18));
+		json_object_set_new(row, "path_history",
+				    sqlite3_column_type(st, 19) == SQLITE_NULL ? json_array()
+				    : channels_json(db_col_text(st, 19)));
+		json_object_set_new(row, "path_summary", path_summary(st));
 	}
 	return row;
 }

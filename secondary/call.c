@@ -225,7 +225,7 @@ void record_start(struct call *call)
 		.callee_lan = call->callee_lan[0] ? call->callee_lan : at ? at + 1 : NULL,
 		.channels = channels,
 		.signalling = call->signalling ? pop_signalling_name(call->signalling) : NULL,
-		.path = call->has_path ? aux_path_kind_name(call->path_relayed) : NULL,
+		.path = call->has_path ? aux_path_kind(call->path_relayed, call->path_tcp) : NULL,
 		.path_remote = call->has_path ? call->path_remote : NULL,
 	};
 
@@ -238,7 +238,7 @@ void record_start(struct call *call)
 static void record_end(struct call *call, const char *reason)
 {
 	struct pop_call_end_req rec = {call->id_hex, reason, (int64_t)call->bytes_out,
-				       (int64_t)call->bytes_in};
+				       (int64_t)call->bytes_in, call->path_moves};
 
 	if (!call->outgoing || !call->recorded)
 		return;
@@ -392,6 +392,30 @@ static void release_aux(struct call *call)
 	}
 }
 
+/* The path moved to kind towards remote (or came up): the end record says so. Only a
+ * move to another kind or another endpoint counts (a NAT rebinding moves the endpoint). */
+static void note_path_move(struct call *call, const char *kind, const char *remote)
+{
+	struct pop_path_summary *m = &call->path_moves;
+	struct pop_path_step *step;
+
+	if (m->present && strcmp(m->final, kind) == 0 && strcmp(m->remote, remote) == 0)
+		return;
+	if (m->present)
+		m->changes++;
+	if (m->nhistory == POP_PATH_HISTORY_MAX) {
+		memmove(&m->history[0], &m->history[1], (m->nhistory - 1) * sizeof m->history[0]);
+		m->nhistory--;
+	}
+	step = &m->history[m->nhistory++];
+	step->at = (int64_t)(time(NULL) - call->started);
+	snprintf(step->path, sizeof step->path, "%s", kind);
+	snprintf(step->remote, sizeof step->remote, "%s", remote);
+	snprintf(m->final, sizeof m->final, "%s", kind);
+	snprintf(m->remote, sizeof m->remote, "%s", remote);
+	m->present = true;
+}
+
 /* The auxiliary's "path" notice: where the data goes now, and why (calls lists it). */
 static void take_path(struct call *call, const struct aux_path_notice *n)
 {
@@ -403,6 +427,7 @@ static void take_path(struct call *call, const struct aux_path_notice *n)
 		call->path_tcp = n->tcp;
 		snprintf(call->path_remote, sizeof call->path_remote, "%s",
 			 ip_endpoint_format(&n->remote, remote, sizeof remote));
+		note_path_move(call, aux_path_kind(n->relayed, n->tcp), call->path_remote);
 	}
 	snprintf(call->path_reason, sizeof call->path_reason, "%s", n->reason);
 	if (n->state == AUX_PATH_LOST)

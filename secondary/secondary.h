@@ -403,6 +403,9 @@ struct call {
 	bool path_tcp;               /* through the relay's TCP fallback */
 	char path_remote[IP_STRLEN];
 	char path_reason[AUX_PATH_REASON_MAX + 1];
+	/* How the path moved since it first came up (the final path, the number of
+	 * moves and the latest of them), for the call's end record. */
+	struct pop_path_summary path_moves;
 	time_t started, answered;
 	uint64_t bytes_in, bytes_out;
 	bool recorded;                 /* the principal has a start record */

@@ -29,7 +29,7 @@ const char *aux_path_state_name(enum aux_path_state state)
 	return (unsigned)state <= AUX_PATH_LOST ? path_states[state] : "invalid";
 }
 
-const char *aux_path_kind_name(bool relayed)
+static const char *aux_path_kind_name(bool relayed)
 {
 	return relayed ? "relayed" : "direct";
 }

@@ -70,8 +70,6 @@ struct aux_notice {
 };
 
 const char *aux_path_state_name(enum aux_path_state state);
-/* "direct" or "relayed". */
-const char *aux_path_kind_name(bool relayed);
 /* "direct", "relayed" or "tcp". */
 const char *aux_path_kind(bool relayed, bool tcp);
 json_t *aux_path_to_json(const struct aux_path_notice *n);

@@ -107,7 +107,8 @@ struct client_call_path {
 	 * callee), "reversed" (the callee dialled back) or "spliced" (both dialled the
 	 * principal); "" when not known yet. */
 	char signalling[CLIENT_CALL_PATH_WORD_MAX];
-	char data[CLIENT_CALL_PATH_WORD_MAX];      /* "direct" or "relayed"; "" if not known */
+	char data[CLIENT_CALL_PATH_WORD_MAX];      /* "direct", "relayed" or "tcp"; "" if not
+						    * known */
 	char remote[IP_STRLEN];                    /* where the frames go; "" if not known */
 	char reason[CLIENT_CALL_PATH_REASON_MAX];  /* why that path (or what was tried) */
 };

@@ -254,19 +254,45 @@ struct pop_call_start_req {
 	const char *callee_lan;  /* NULL if not known */
 	const json_t *channels;  /* array of at most POP_MAX_CALL_CHANNELS; NULL: none */
 	const char *signalling;  /* "direct", "reversed", "spliced"; NULL if not said */
-	const char *path;        /* the data path: "direct" or "relayed"; NULL if not said */
+	const char *path;        /* the data path at up: "direct", "relayed" or "tcp" (the
+				  * relay's TLS-over-TCP fallback); NULL if not said */
 	const char *path_remote; /* where its frames went, ADDRESS:PORT; NULL if not said */
 };
 json_t *pop_call_start_req_encode(json_int_t id, const struct pop_call_start_req *r);
 int pop_call_start_req_decode(const json_t *msg, struct pop_call_start_req *out,
 			      char why[POP_WHY_LEN]);
 
+#define POP_PATH_HISTORY_MAX 8   /* moves of a call's path a record keeps (the latest) */
+
+/* One move of a call's data path: at seconds after the call started, to path (a kind as
+ * in call_start) towards remote. */
+struct pop_path_step {
+	int64_t at;
+	char path[8];
+	char remote[IP_STRLEN];
+};
+
+/* How a call's data path went after up (call_end's optional "path" object:
+ * {"final":KIND,"remote":"ADDR:PORT","changes":N,"history":[{"at":S,"path":KIND,
+ *  "remote":"ADDR:PORT"},...]}). */
+struct pop_path_summary {
+	bool present;
+	char final[8];           /* the path when the call ended */
+	char remote[IP_STRLEN];
+	int64_t changes;         /* moves after up, all of them */
+	struct pop_path_step history[POP_PATH_HISTORY_MAX];   /* the latest, oldest first */
+	size_t nhistory;
+};
+
 struct pop_call_end_req {
 	const char *call_id;
 	const char *reason;      /* NULL: "hangup" */
 	int64_t bytes_up;        /* caller -> callee */
 	int64_t bytes_down;
+	struct pop_path_summary path;
 };
+/* The history as the record stores it: [{"at":S,"path":KIND,"remote":"ADDR:PORT"}]. */
+json_t *pop_path_history_encode(const struct pop_path_summary *s);
 json_t *pop_call_end_req_encode(json_int_t id, const struct pop_call_end_req *r);
 int pop_call_end_req_decode(const json_t *msg, struct pop_call_end_req *out,
 			    char why[POP_WHY_LEN]);

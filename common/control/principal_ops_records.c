@@ -1,10 +1,18 @@
 /* Codecs of the call records (see principal_ops.h): the caller's secondary records each
- * call's start (who, whom, which channels) and end (bytes each way, why it ended). */
+ * call's start (who, whom, which channels, the data path at up) and end (bytes each way,
+ * why it ended, how the data path moved meanwhile). */
+#include <stdio.h>
 #include <string.h>
 
 #include "err.h"
 #include "msg.h"
 #include "principal_ops_priv.h"
+
+static bool path_kind_valid(const char *kind)
+{
+	return strcmp(kind, "direct") == 0 || strcmp(kind, "relayed") == 0 ||
+	       strcmp(kind, "tcp") == 0;
+}
 
 json_t *pop_call_start_req_encode(json_int_t id, const struct pop_call_start_req *r)
 {
@@ -46,9 +54,9 @@ int pop_call_start_req_decode(const json_t *msg, struct pop_call_start_req *out,
 	enum pop_signalling sig;
 	struct ip_endpoint remote;
 
-	if (out->path && strcmp(out->path, "direct") != 0 && strcmp(out->path, "relayed") != 0)
-		return pop_fail(why, INSEL_E_BAD_FIELD, "field 'path' must be \"direct\" or "
-				"\"relayed\"");
+	if (out->path && !path_kind_valid(out->path))
+		return pop_fail(why, INSEL_E_BAD_FIELD, "field 'path' must be \"direct\", "
+				"\"relayed\" or \"tcp\"");
 	if (out->path_remote && ip_endpoint_parse(out->path_remote, &remote))
 		return pop_fail(why, INSEL_E_BAD_FIELD, "field 'path_remote' must be ADDRESS:PORT");
 
@@ -62,6 +70,83 @@ int pop_call_start_req_decode(const json_t *msg, struct pop_call_start_req *out,
 	return 0;
 }
 
+json_t *pop_path_history_encode(const struct pop_path_summary *s)
+{
+	json_t *history = json_array();
+
+	for (size_t i = 0; i < s->nhistory; i++)
+		json_array_append_new(history, json_pack("{s:I, s:s, s:s}",
+							 "at", (json_int_t)s->history[i].at,
+							 "path", s->history[i].path,
+							 "remote", s->history[i].remote));
+	return history;
+}
+
+static json_t *path_summary_encode(const struct pop_path_summary *s)
+{
+	return json_pack("{s:s, s:s, s:I, s:o}", "final", s->final, "remote", s->remote,
+			 "changes", (json_int_t)s->changes,
+			 "history", pop_path_history_encode(s));
+}
+
+/* KIND and ADDRESS:PORT of a path, from fields kind_key and remote_key of obj, copied. */
+static int get_path_point(const json_t *obj, const char *kind_key, char kind[8],
+			  char remote[IP_STRLEN], char why[POP_WHY_LEN])
+{
+	const char *k, *r;
+	struct ip_endpoint ep;
+	int rc;
+
+	if ((rc = pop_get_text(obj, kind_key, true, &k, why)) ||
+	    (rc = pop_get_text(obj, "remote", true, &r, why)))
+		return rc;
+	if (!path_kind_valid(k))
+		return pop_fail(why, INSEL_E_BAD_FIELD, "field '%s' must be \"direct\", "
+				"\"relayed\" or \"tcp\"", kind_key);
+	if (ip_endpoint_parse(r, &ep))
+		return pop_fail(why, INSEL_E_BAD_FIELD, "field 'remote' must be ADDRESS:PORT");
+	snprintf(kind, 8, "%s", k);
+	ip_endpoint_format(&ep, remote, IP_STRLEN);
+	return 0;
+}
+
+static int path_step_decode(const json_t *j, struct pop_path_step *out,
+			    char why[POP_WHY_LEN])
+{
+	json_int_t at;
+	int rc;
+
+	if (!json_is_object(j))
+		return pop_fail(why, INSEL_E_BAD_FIELD, "each of 'history' must be an object");
+	if (msg_get_int(j, "at", 0, INT64_MAX, &at))
+		return pop_field_fail(why);
+	if ((rc = get_path_point(j, "path", out->path, out->remote, why)))
+		return rc;
+	out->at = at;
+	return 0;
+}
+
+static int path_summary_decode(const json_t *j, struct pop_path_summary *out,
+			       char why[POP_WHY_LEN])
+{
+	json_t *history;
+	json_int_t changes;
+	int rc;
+
+	if ((rc = get_path_point(j, "final", out->final, out->remote, why)))
+		return rc;
+	if (msg_get_int(j, "changes", 0, INT64_MAX, &changes) ||
+	    msg_get_array(j, "history", POP_PATH_HISTORY_MAX, &history))
+		return pop_field_fail(why);
+	out->changes = changes;
+	out->nhistory = json_array_size(history);
+	for (size_t i = 0; i < out->nhistory; i++)
+		if ((rc = path_step_decode(json_array_get(history, i), &out->history[i], why)))
+			return rc;
+	out->present = true;
+	return 0;
+}
+
 json_t *pop_call_end_req_encode(json_int_t id, const struct pop_call_end_req *r)
 {
 	json_t *req = msg_request("call_end", id);
@@ -71,6 +156,8 @@ json_t *pop_call_end_req_encode(json_int_t id, const struct pop_call_end_req *r)
 		json_object_set_new(req, "reason", json_string(r->reason));
 	json_object_set_new(req, "bytes_up", json_integer(r->bytes_up));
 	json_object_set_new(req, "bytes_down", json_integer(r->bytes_down));
+	if (r->path.present)
+		json_object_set_new(req, "path", path_summary_encode(&r->path));
 	return req;
 }
 
@@ -89,6 +176,13 @@ int pop_call_end_req_decode(const json_t *msg, struct pop_call_end_req *out,
 		return pop_field_fail(why);
 	out->bytes_up = up;
 	out->bytes_down = down;
+	if (json_object_get(msg, "path")) {
+		json_t *path;
+
+		if (msg_get_object(msg, "path", &path))
+			return pop_field_fail(why);
+		return path_summary_decode(path, &out->path, why);
+	}
 	return 0;
 }
 

@@ -11,6 +11,8 @@
 #   - the rule goes: A's auxiliary, still probing UDP, finds a UDP path again; the path
 #     notice says "changed", leaving the TCP fallback, and insel calls shows the direct
 #     path within 15 s; traffic still crosses, and the TCP connection to the relay closes;
+#   - the principal's record of that call says it came up over tcp and ended direct,
+#     with the move counted and listed in its history (path changes, path history);
 #   - UDP blocked at both sites: both auxiliaries fall back to TCP and the relay forwards
 #     between two TCP legs; the call goes up "tcp" on both sides and carries datagrams.
 # Needs the relay's leg registration and allocation (the relay part of issue 12): SKIP
@@ -119,6 +121,31 @@ check "the TCP connection to the relay is closed once the call is back on UDP" \
 	grep -q "TCP leg: the call has been on UDP" "$NETNS_TMP/secondary-a.log"
 insel_as a1 alice hangup "$call" >/dev/null 2>&1
 check "no auxiliary left on either side" both wait_aux_count a 0 5 -- wait_aux_count b 0 5
+
+# ---- the record: up over tcp, ended direct, the move counted ----
+ended_record() {  # ended_record CALL: its record once the end is written (5 s at most)
+	local i rec
+	for i in $(seq 25); do
+		rec=$(pdir call show "$1" --json 2>&1)
+		grep -q '"end_reason": *"' <<<"$rec" && break
+		sleep 0.2
+	done
+	echo "$rec"
+}
+rec=$(ended_record "$call")
+echo "$rec"
+check "the record keeps the path at up as tcp, not relayed" \
+	contains "$rec" '"path": *"tcp"'
+check "and the path at the end: direct, to B's gateway" \
+	both contains "$rec" '"path_final": *"direct"' -- \
+	contains "$rec" "\"path_final_remote\": *\"$GW_B:[0-9]*\""
+check "with the moves counted (at least one)" contains "$rec" '"path_changes": *[1-9]'
+check "and listed: the history begins with tcp and ends direct" \
+	python3 -c 'import json,sys; h=json.load(sys.stdin)["path_history"]; sys.exit(not (h[0]["path"] == "tcp" and h[-1]["path"] == "direct"))' <<<"$rec"
+list=$(pdir call list 2>&1)
+echo "$list"
+check "call list shows the move in one line (tcp -> direct)" \
+	grep -Eq "^$call .*tcp -> direct \([0-9]+ changes?\)" <<<"$list"
 
 # ---- UDP blocked at both sites: two TCP legs ----
 block_udp "$GW_A" "$GW_B" || fail "cannot add the nftables rule"

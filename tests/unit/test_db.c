@@ -17,6 +17,7 @@
 #include "db.h"
 #include "err.h"
 #include "passwd.h"
+#include "schema.h"
 
 #define NOW 1700000000
 
@@ -565,6 +566,82 @@ static void call_records(void **state)
 	json_decref(call);
 }
 
+/* The TCP fallback is a path of its own, and the end record says how the path moved. */
+static void call_records_path_moves(void **state)
+{
+	struct fixture *f = *state;
+	struct db_call_start c = {"00112233aabbccee", "alice@lan-a", "lan-a", "bob@lan-b",
+				  "lan-b", NULL, "gw-a", "direct", "tcp", "198.18.0.2:443"};
+	struct db_call_path moved = {"direct", "198.18.2.2:40001", 1,
+				     "[{\"at\":0,\"path\":\"tcp\",\"remote\":\"198.18.0.2:443\"},"
+				     "{\"at\":9,\"path\":\"direct\",\"remote\":\"198.18.2.2:40001\"}]"};
+	json_t *call, *history;
+
+	register_lan(f->db, "gw-a", "lan-a", "10.1.0.0/24", "198.18.0.1:7443", NOW);
+	assert_int_equal(db_call_start(f->db, &c, NOW), 0);
+	assert_int_equal(db_call_show(f->db, c.id, NOW + 5, &call), 0);
+	assert_string_equal(json_string_value(json_object_get(call, "path")), "tcp");
+	assert_string_equal(json_string_value(json_object_get(call, "path_summary")), "tcp");
+	assert_true(json_is_null(json_object_get(call, "path_final")));
+	assert_int_equal(json_integer_value(json_object_get(call, "path_changes")), 0);
+	json_decref(call);
+	assert_int_equal(db_call_end_path(f->db, c.id, 10, 20, "hangup", &moved, NOW + 30), 0);
+	assert_int_equal(db_call_show(f->db, c.id, NOW + 40, &call), 0);
+	assert_string_equal(json_string_value(json_object_get(call, "path")), "tcp");
+	assert_string_equal(json_string_value(json_object_get(call, "path_final")), "direct");
+	assert_string_equal(json_string_value(json_object_get(call, "path_final_remote")),
+			    "198.18.2.2:40001");
+	assert_int_equal(json_integer_value(json_object_get(call, "path_changes")), 1);
+	history = json_object_get(call, "path_history");
+	assert_int_equal(json_array_size(history), 2);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(history, 1),
+							       "path")), "direct");
+	assert_string_equal(json_string_value(json_object_get(call, "path_summary")),
+			    "tcp -> direct (1 change)");
+	json_decref(call);
+	/* A kind the schema does not know is refused by the directory itself. */
+	c.id = "00112233aabbccef";
+	c.path = "teleported";
+	assert_int_equal(db_call_start(f->db, &c, NOW), INSEL_E_DB);
+}
+
+/* A directory from before migration 006 keeps its calls' paths; 'tcp' is taken after. */
+static void call_path_migrated(void **state)
+{
+	struct fixture *f = *state;
+	char path[128], err[256];
+	sqlite3 *raw;
+	struct db *old;
+	json_t *call;
+
+	snprintf(path, sizeof path, "%s/old.db", f->dir);
+	assert_int_equal(sqlite3_open(path, &raw), SQLITE_OK);
+	for (unsigned i = 0; i < 5; i++) {
+		assert_int_equal(schema_migrations[i].version, (int)i + 1);
+		assert_int_equal(sqlite3_exec(raw, schema_migrations[i].sql, NULL, NULL, NULL), 0);
+		assert_int_equal(sqlite3_exec(raw, schema_migrations[i].bump, NULL, NULL, NULL), 0);
+	}
+	assert_int_equal(sqlite3_exec(raw, "INSERT INTO calls (id, caller, caller_lan, callee, "
+				      "started_at, path, path_remote) VALUES ('00000000000000aa', "
+				      "'lan-a', 'lan-a', 'lan-b', 1, 'relayed', '198.18.0.2:3479')",
+				      NULL, NULL, NULL), 0);
+	sqlite3_close(raw);
+	assert_int_equal(db_open(path, &old, err, sizeof err), 0);
+	assert_int_equal(db_schema_version(old), db_schema_latest());
+	assert_int_equal(db_call_show(old, "00000000000000aa", NOW, &call), 0);
+	assert_string_equal(json_string_value(json_object_get(call, "path")), "relayed");
+	assert_string_equal(json_string_value(json_object_get(call, "path_remote")),
+			    "198.18.0.2:3479");
+	assert_int_equal(json_integer_value(json_object_get(call, "path_changes")), 0);
+	json_decref(call);
+	db_close(old);
+	unlink(path);
+	snprintf(err, sizeof err, "%s-wal", path);
+	unlink(err);
+	snprintf(err, sizeof err, "%s-shm", path);
+	unlink(err);
+}
+
 /* A secondary records only its own LAN's side: never a call under another LAN's name. */
 static void call_records_only_for_own_lan(void **state)
 {
@@ -755,6 +832,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(ipv6_peer_endpoint, setup, teardown),
 		cmocka_unit_test_setup_teardown(users_and_passwords, setup, teardown),
 		cmocka_unit_test_setup_teardown(call_records, setup, teardown),
+		cmocka_unit_test_setup_teardown(call_records_path_moves, setup, teardown),
+		cmocka_unit_test_setup_teardown(call_path_migrated, setup, teardown),
 		cmocka_unit_test_setup_teardown(call_records_only_for_own_lan, setup, teardown),
 		cmocka_unit_test_setup_teardown(revocations, setup, teardown),
 		cmocka_unit_test_setup_teardown(revocation_seen_by_another_connection, setup,

@@ -107,6 +107,15 @@ static void assert_same_lookup(const struct pop_lookup_reply *a,
 		json_decref(m_);                                                   \
 	} while (0)
 
+/* As assert_refused, the sentence only beginning as given. */
+#define assert_refused_with(decode, out, text, code, start) do {                 \
+		json_t *m_ = parse(text);                                          \
+		char why_[POP_WHY_LEN];                                            \
+		assert_int_equal(decode(m_, out, why_), code);                     \
+		assert_memory_equal(why_, start, strlen(start));                   \
+		json_decref(m_);                                                   \
+	} while (0)
+
 static void session_round_trip(void **state)
 {
 	char why[POP_WHY_LEN];
@@ -470,7 +479,15 @@ static void records_round_trip(void **state)
 	assert_non_null(strstr(why, "'path_remote'"));
 	json_decref(j);
 
-	struct pop_call_end_req e = {"0123456789abcdef", "idle", 1LL << 40, 7}, e2;
+	/* The TCP fallback is a path of its own. */
+	s.path = "tcp";
+	s.path_remote = "198.18.0.2:443";
+	j = pop_call_start_req_encode(0, &s);
+	assert_int_equal(pop_call_start_req_decode(j, &s2, why), 0);
+	assert_string_equal(s2.path, "tcp");
+	json_decref(j);
+
+	struct pop_call_end_req e = {"0123456789abcdef", "idle", 1LL << 40, 7, {0}}, e2;
 
 	j = pop_call_end_req_encode(0, &e);
 	assert_json(j, "{\"op\":\"call_end\",\"id\":0,\"call_id\":\"0123456789abcdef\","
@@ -479,6 +496,29 @@ static void records_round_trip(void **state)
 	assert_string_equal(e2.reason, "idle");
 	assert_int_equal(e2.bytes_up, 1LL << 40);
 	assert_int_equal(e2.bytes_down, 7);
+	assert_false(e2.path.present);
+	json_decref(j);
+
+	/* How the path moved: direct, then relayed after a rebinding; the address comes back
+	 * in its canonical form. */
+	e.path = (struct pop_path_summary){
+		.present = true, .final = "relayed", .remote = "198.18.0.2:3479", .changes = 1,
+		.history = {{0, "direct", "198.18.2.2:40007"}, {12, "relayed", "198.18.0.2:3479"}},
+		.nhistory = 2};
+	j = pop_call_end_req_encode(0, &e);
+	assert_json(json_object_get(j, "path"),
+		    "{\"final\":\"relayed\",\"remote\":\"198.18.0.2:3479\",\"changes\":1,"
+		    "\"history\":[{\"at\":0,\"path\":\"direct\",\"remote\":\"198.18.2.2:40007\"},"
+		    "{\"at\":12,\"path\":\"relayed\",\"remote\":\"198.18.0.2:3479\"}]}");
+	assert_int_equal(pop_call_end_req_decode(j, &e2, why), 0);
+	assert_true(e2.path.present);
+	assert_string_equal(e2.path.final, "relayed");
+	assert_string_equal(e2.path.remote, "198.18.0.2:3479");
+	assert_int_equal(e2.path.changes, 1);
+	assert_int_equal(e2.path.nhistory, 2);
+	assert_int_equal(e2.path.history[1].at, 12);
+	assert_string_equal(e2.path.history[0].path, "direct");
+	assert_string_equal(e2.path.history[0].remote, "198.18.2.2:40007");
 	json_decref(j);
 
 	j = as_reply(pop_call_reply_encode("0123456789abcdef"));
@@ -512,6 +552,29 @@ static void records_refusals(void **state)
 	assert_null(e.reason);
 	assert_int_equal(e.bytes_up, 0);
 	json_decref(j);
+	/* A path summary is checked through and through. */
+	assert_refused_with(pop_call_end_req_decode, &e,
+		       "{\"call_id\":\"01\",\"path\":{\"final\":\"warp\",\"remote\":\"1.2.3.4:5\","
+		       "\"changes\":0,\"history\":[]}}",
+		       INSEL_E_BAD_FIELD, "field 'final' must be");
+	assert_refused_with(pop_call_end_req_decode, &e,
+		       "{\"call_id\":\"01\",\"path\":{\"final\":\"tcp\",\"remote\":\"1.2.3.4\","
+		       "\"changes\":0,\"history\":[]}}",
+		       INSEL_E_BAD_FIELD, "field 'remote' must be ADDRESS:PORT");
+	assert_refused_with(pop_call_end_req_decode, &e,
+		       "{\"call_id\":\"01\",\"path\":{\"final\":\"tcp\",\"remote\":\"1.2.3.4:5\","
+		       "\"changes\":-1,\"history\":[]}}",
+		       INSEL_E_BAD_FIELD, "field 'changes' must be between");
+	assert_refused_with(pop_call_end_req_decode, &e,
+		       "{\"call_id\":\"01\",\"path\":{\"final\":\"tcp\",\"remote\":\"1.2.3.4:5\","
+		       "\"changes\":9,\"history\":[1,2,3,4,5,6,7,8,9]}}",
+		       INSEL_E_BAD_FIELD, "field 'history'");
+	assert_refused_with(pop_call_end_req_decode, &e,
+		       "{\"call_id\":\"01\",\"path\":{\"final\":\"tcp\",\"remote\":\"1.2.3.4:5\","
+		       "\"changes\":1,\"history\":[{\"at\":1,\"path\":\"direct\"}]}}",
+		       INSEL_E_BAD_FIELD, "field 'remote' is missing");
+	assert_refused_with(pop_call_end_req_decode, &e, "{\"call_id\":\"01\",\"path\":\"direct\"}",
+		       INSEL_E_BAD_FIELD, "field 'path' must be an object");
 }
 
 static void relay_round_trip(void **state)

@@ -1,0 +1,25 @@
+-- 006_call_path_history: the TCP fallback as a data path of its own, and how the path
+-- changed during the call.
+--
+-- `path` (004) said 'direct' or 'relayed' at `up`, so a call carried over the relay's
+-- TLS-over-TCP fallback read 'relayed'. It now takes 'tcp' too: SQLite cannot change a
+-- column's CHECK, so the column is made anew under the same name (its values kept).
+--
+-- The caller's secondary reports at the call's end where the data went last and how it
+-- got there:
+--   path_final         'direct', 'relayed' or 'tcp': the path when the call ended
+--   path_final_remote  ADDRESS:PORT its frames went to then
+--   path_changes       how many times the path moved after `up` (another kind, or another
+--                      endpoint: a NAT rebinding, a re-probe, the fallback and back)
+--   path_history       JSON array of the latest moves, oldest first, at most 8:
+--                      [{"at":SECONDS_AFTER_START,"path":KIND,"remote":"ADDRESS:PORT"}]
+-- All NULL (path_changes 0) for a call still active, or recorded by an older secondary.
+ALTER TABLE calls ADD COLUMN path_up TEXT CHECK (path_up IN ('direct', 'relayed', 'tcp'));
+UPDATE calls SET path_up = path;
+ALTER TABLE calls DROP COLUMN path;
+ALTER TABLE calls RENAME COLUMN path_up TO path;
+ALTER TABLE calls ADD COLUMN path_final TEXT
+	CHECK (path_final IN ('direct', 'relayed', 'tcp'));
+ALTER TABLE calls ADD COLUMN path_final_remote TEXT;
+ALTER TABLE calls ADD COLUMN path_changes INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE calls ADD COLUMN path_history TEXT;
