@@ -66,6 +66,15 @@ host_addr() {  # host_addr HOST: a1 -> site 1's .11, b2 -> site 2's .12 (as lib.
 }
 
 pdir() { "$P" "$@" --db "$DB"; }
+ended_record() {  # ended_record CALL: its record (JSON) once its end is written, 5 s at most
+	local i rec
+	for i in $(seq 25); do
+		rec=$(pdir call show "$1" --json 2>&1)
+		grep -q '"end_reason": *"' <<<"$rec" && break
+		sleep 0.2
+	done
+	echo "$rec"
+}
 
 insel_pki() {
 	PKI=$NETNS_TMP/pki

@@ -12,6 +12,7 @@
 #   - a rebinding mid-call (the caller's NAT forgets its mappings and moves the call to
 #     another public port while a stream flows): the call goes on, the gap is measured and
 #     is at most one keep-alive interval;
+#   (the callee's side rebinding too: the caller's call record counts the move);
 #   - a lying and flooding STUN responder on the Internet (forged Binding responses naming
 #     itself, junk, random frames, the call's own frames overheard and replayed, some
 #     with the caller's public address forged as their source) moves nothing: the call
@@ -316,6 +317,11 @@ if nat_needs "the callee behind NAT: reversed, then direct" reverse probe; then
 	check "the callee's NAT rebinds mid-call: gap ${gap:-none} ms, at most one keep-alive interval (+20% timer slack)" \
 		test -n "$gap" -a "${gap:-99999}" -le $((keepalive_ms * 6 / 5))
 	insel_as b1 bob hangup "$rcall" >/dev/null 2>&1
+	rec=$(ended_record "$rcall")
+	echo "$rec" | grep '"path'
+	check "bob's record counts the move the rebinding made (direct -> direct, another port)" \
+		both contains "$rec" '"path_summary": *"direct -> direct ([1-9]' -- \
+		contains "$rec" "\"path_final_remote\": *\"$(nat_public_addr a):"
 	out=$(insel_as b1 bob call 10.1.0.11 --tun 2>&1)
 	echo "$out"
 	check "a network call to the host behind NAT goes up" contains "$out" " up "

@@ -123,15 +123,6 @@ insel_as a1 alice hangup "$call" >/dev/null 2>&1
 check "no auxiliary left on either side" both wait_aux_count a 0 5 -- wait_aux_count b 0 5
 
 # ---- the record: up over tcp, ended direct, the move counted ----
-ended_record() {  # ended_record CALL: its record once the end is written (5 s at most)
-	local i rec
-	for i in $(seq 25); do
-		rec=$(pdir call show "$1" --json 2>&1)
-		grep -q '"end_reason": *"' <<<"$rec" && break
-		sleep 0.2
-	done
-	echo "$rec"
-}
 rec=$(ended_record "$call")
 echo "$rec"
 check "the record keeps the path at up as tcp, not relayed" \
