@@ -65,7 +65,8 @@ void register_handle(void *ctx, json_int_t id, const json_t *msg)
 	struct api_peer *p = ctx;
 	static_assert(POP_MAX_PREFIXES == DB_MAX_PREFIXES, "a LAN's prefixes");
 	struct pop_register_req req;
-	char endpoint[IP_STRLEN], endpoint6[IP_STRLEN] = "", why[POP_WHY_LEN];
+	char endpoint[IP_STRLEN], endpoint6[IP_STRLEN] = "", relay_at[IP_STRLEN];
+	char why[POP_WHY_LEN];
 	int rc;
 
 	if ((rc = pop_register_req_decode(msg, &req, why))) {
@@ -105,10 +106,14 @@ void register_handle(void *ctx, json_int_t id, const json_t *msg)
 		relay_choice_announce(p->srv->relays, p->id.name, &req);
 	if (req.has_relay)
 		log_info("secondary %s runs a relay at %s", p->id.name,
-			 ip_endpoint_format(&req.relay, endpoint6, sizeof endpoint6));
-	/* Whether peers can dial that endpoint: the principal tries (docs/nat.md). */
-	if (req.reachable == POP_REACH_UNKNOWN && p->srv->check_reachable)
+			 ip_endpoint_format(&req.relay, relay_at, sizeof relay_at));
+	/* Whether peers can dial those endpoints: the principal tries each, over its own
+	 * family (docs/nat.md). */
+	if (req.reachable == POP_REACH_UNKNOWN && p->srv->check_reachable) {
 		p->srv->check_reachable(p->srv, p->id.name, endpoint);
+		if (endpoint6[0])
+			p->srv->check_reachable(p->srv, p->id.name, endpoint6);
+	}
 	struct pop_register_reply reply = {.secondary = p->id.name, .lan = req.lan,
 					   .nprefixes = req.nprefixes, .timers = timers(p->srv),
 					   .has_stun = p->srv->has_stun, .stun = p->srv->stun,

@@ -15,6 +15,7 @@ static const struct cli_column columns[] = {
 	{"last_heartbeat", "LAST HEARTBEAT", CLI_TIME},
 	{"serial", "CERT SERIAL", CLI_STR},
 	{"role", "ROLE", CLI_STR},
+	{"reachable6", "REACHABLE6", CLI_BOOL},  /* last: the columns before keep their order */
 };
 static const struct cli_column fields[] = {
 	{"name", "secondary", CLI_STR},
@@ -24,6 +25,8 @@ static const struct cli_column fields[] = {
 	{"state", "state", CLI_STR},
 	{"endpoint", "endpoint", CLI_STR},
 	{"reachable", "can be dialled", CLI_BOOL},
+	{"endpoint6", "IPv6 endpoint", CLI_STR},
+	{"reachable6", "IPv6 one can be dialled", CLI_BOOL},
 	{"reachable_source", "as found by", CLI_STR},
 	{"last_heartbeat", "last heartbeat", CLI_TIME},
 	{"fingerprint", "fingerprint", CLI_STR},

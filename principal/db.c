@@ -43,18 +43,24 @@ static const char *const stmt_sql[ST_COUNT] = {
 			"CASE WHEN EXISTS (SELECT 1 FROM lans l WHERE l.secondary_id = s.id) "
 			"THEN 'active' WHEN EXISTS (SELECT 1 FROM lan_gateways g "
 			"WHERE g.secondary_id = s.id) THEN 'standby' END, "
-			"(SELECT g.priority FROM lan_gateways g WHERE g.secondary_id = s.id) "
+			"(SELECT g.priority FROM lan_gateways g WHERE g.secondary_id = s.id), "
+			"s.endpoint6, s.reachable6 "
 			"FROM secondaries s WHERE ?1 IS NULL OR s.name = ?1 ORDER BY s.name",
 	[ST_SEC_REGISTER] = "UPDATE secondaries SET fingerprint = ?2, serial = ?3, endpoint = ?4, "
 			    "last_heartbeat = ?5, state = 'up', reachable = ?6, "
 			    "reachable_source = ?7 WHERE id = ?1",
 	/* A connect-back check's answer counts only for the endpoint it dialled. */
-	[ST_SEC_REACHABLE] = "UPDATE secondaries SET reachable = ?3, reachable_source = 'check' "
-			     "WHERE name = ?1 AND endpoint = ?2 AND "
+	[ST_SEC_REACHABLE] = "UPDATE secondaries SET "
+			     "reachable = CASE WHEN endpoint = ?2 THEN ?3 ELSE reachable END, "
+			     "reachable6 = CASE WHEN endpoint6 = ?2 THEN ?3 ELSE reachable6 END, "
+			     "reachable_source = 'check' "
+			     "WHERE name = ?1 AND (endpoint = ?2 OR endpoint6 = ?2) AND "
 			     "coalesce(reachable_source, 'check') = 'check'",
 	[ST_SEC_REACH_GET] = "SELECT s.endpoint, s.reachable FROM secondaries s WHERE s.name = ?1",
 	/* After a registration: a dual-stack secondary's IPv6 endpoint, else NULL. */
-	[ST_SEC_SET_ENDPOINT6] = "UPDATE secondaries SET endpoint6 = ?2 WHERE name = ?1",
+	[ST_SEC_SET_ENDPOINT6] = "UPDATE secondaries SET endpoint6 = ?2, reachable6 = CASE "
+				 "WHEN ?2 IS NOT NULL AND reachable_source = 'declared' "
+				 "THEN reachable END WHERE name = ?1",
 	[ST_SEC_HEARTBEAT] = "UPDATE secondaries SET last_heartbeat = ?2, state = 'up' "
 			     "WHERE name = ?1 AND endpoint IS NOT NULL",
 	[ST_SEC_MARK_DOWN] = "UPDATE secondaries SET state = 'down' "

@@ -118,9 +118,9 @@ struct db_registration {
  * the LAN's gateways (db_secondary_set_gateway) may also register, as a standby (nothing
  * changes) or as active, which makes it the LAN's serving secondary (docs/standby.md). */
 int db_register(struct db *db, const struct db_registration *r, int64_t now);
-/* The answer of a connect-back check of the secondary's peer endpoint (docs/nat.md): kept
- * only if the endpoint is still the one registered and the secondary did not declare
- * its reachability itself. */
+/* The answer of a connect-back check of the secondary's peer endpoint, or of its IPv6
+ * one (endpoint6: reachable6; docs/nat.md): kept only if the endpoint is still the one
+ * registered and the secondary did not declare its reachability itself. */
 int db_set_reachable(struct db *db, const char *secondary, const char *endpoint,
 		     bool reachable);
 /* The secondary serving LAN lan, as lookup says it (INSEL_E_UNAVAILABLE: none). */

@@ -444,6 +444,8 @@ static json_t *secondary_row_json(sqlite3_stmt *st, const void *ctx)
 		/* "active", "standby" (docs/standby.md), or null: serves no LAN */
 		json_object_set_new(row, "role", db_col_json_str(st, 10));
 		json_object_set_new(row, "priority", db_col_json_int(st, 11));
+		json_object_set_new(row, "endpoint6", db_col_json_str(st, 12));
+		json_object_set_new(row, "reachable6", reachable_json(st, 13));
 	}
 	return row;
 }

@@ -6,7 +6,8 @@
 # public6), and
 # site B's wan has IPv6 only (2001:db8:2::2; no IPv4 address, no IPv4 route).
 #   - B registers its IPv6 endpoint, A both of its own (endpoint and endpoint6), and B
-#     dials A's IPv6 one;
+#     dials A's IPv6 one; the principal's connect-back check dials each endpoint over
+#     its family and records it (reachable; reachable6 for A's endpoint6);
 #   - UDP calls and network calls A -> B and B -> A carry traffic (datagrams up to 9000
 #     bytes intact both ways, ping, TCP); the auxiliaries' WAN sockets and the channels'
 #     peers are IPv6 (the call's path shows the IPv6 endpoints);
@@ -75,6 +76,27 @@ check "and its IPv6 one beside it (endpoint6)" \
 check "the principal logged both" \
 	grep -q "registered LAN lan-a at 198.18.1.2:$INSEL_PEER_PORT and \[2001:db8:1::2\]:$INSEL_PEER_PORT" \
 	"$NETNS_TMP/principal.log"
+# The connect-back check dials every registered endpoint, each over its own family.
+wait_show() {  # wait_show SECONDARY PATTERN: secondary show --json matches within 5 s
+	local i
+	for i in $(seq 25); do
+		contains "$(pdir secondary show "$1" --json 2>&1)" "$2" && return 0
+		sleep 0.2
+	done
+	return 1
+}
+check "the principal dials B back over IPv6 and finds it can be dialled" \
+	wait_show lan-b '"reachable": *true'
+check "and A over both families: its IPv4 endpoint" wait_show lan-a '"reachable": *true'
+check "and its IPv6 one (reachable6)" wait_show lan-a '"reachable6": *true'
+check "the principal logged the IPv6 checks" \
+	both grep -q "secondary lan-a can be dialled at \[2001:db8:1::2\]:$INSEL_PEER_PORT" \
+	"$NETNS_TMP/principal.log" -- \
+	grep -q "secondary lan-b can be dialled at \[2001:db8:2::2\]:$INSEL_PEER_PORT" \
+	"$NETNS_TMP/principal.log"
+pdir secondary list
+check "secondary list shows A's IPv6 endpoint as reachable (REACHABLE6)" \
+	grep -Eq "^lan-a .* yes .* active +yes *$" <<<"$(pdir secondary list 2>&1)"
 
 # What crosses the wan between the two gateways, by family: nftables counters in the
 # wan namespace (UDP only: the encrypted frames; the TLS peer connection is TCP).

@@ -488,6 +488,52 @@ static void ipv6_peer_endpoint(void **state)
 	json_decref(res);
 }
 
+/* The connect-back check of each family's endpoint lands in its own column. */
+static void ipv6_endpoint_reachability(void **state)
+{
+	struct fixture *f = *state;
+	struct ip_prefix p = pfx("10.2.0.0/24");
+	struct db_registration r = {"gw-b", "aa", "01", "lan-b", &p, 1, "198.18.0.2:7443", -1};
+	char endpoint[IP_STRLEN];
+	enum pop_reach reach;
+	json_t *sec;
+
+	register_lan(f->db, "gw-b", "lan-b", "10.2.0.0/24", "198.18.0.2:7443", NOW);
+	assert_int_equal(db_set_endpoint6(f->db, "gw-b", "[2001:db8:2::2]:7443"), 0);
+	assert_int_equal(db_secondary_show(f->db, "gw-b", NOW, &sec), 0);
+	assert_string_equal(json_string_value(json_object_get(sec, "endpoint6")),
+			    "[2001:db8:2::2]:7443");
+	assert_true(json_is_null(json_object_get(sec, "reachable6")));
+	json_decref(sec);
+	/* IPv6 answers, IPv4 does not: each is kept apart. */
+	assert_int_equal(db_set_reachable(f->db, "gw-b", "[2001:db8:2::2]:7443", true), 0);
+	assert_int_equal(db_set_reachable(f->db, "gw-b", "198.18.0.2:7443", false), 0);
+	assert_int_equal(db_secondary_show(f->db, "gw-b", NOW, &sec), 0);
+	assert_true(json_is_true(json_object_get(sec, "reachable6")));
+	assert_true(json_is_false(json_object_get(sec, "reachable")));
+	json_decref(sec);
+	assert_int_equal(db_secondary_reach(f->db, "gw-b", endpoint, &reach), 0);
+	assert_int_equal(reach, POP_REACH_NO);
+	/* An IPv6 endpoint no longer registered changes nothing. */
+	assert_int_equal(db_set_reachable(f->db, "gw-b", "[2001:db8:2::9]:7443", false), 0);
+	assert_int_equal(db_secondary_show(f->db, "gw-b", NOW, &sec), 0);
+	assert_true(json_is_true(json_object_get(sec, "reachable6")));
+	json_decref(sec);
+	/* Registering again forgets it until checked; a declared answer counts for both. */
+	assert_int_equal(db_register(f->db, &r, NOW), 0);
+	assert_int_equal(db_set_endpoint6(f->db, "gw-b", "[2001:db8:2::2]:7443"), 0);
+	assert_int_equal(db_secondary_show(f->db, "gw-b", NOW, &sec), 0);
+	assert_true(json_is_null(json_object_get(sec, "reachable6")));
+	json_decref(sec);
+	r.reachable = 0;
+	assert_int_equal(db_register(f->db, &r, NOW), 0);
+	assert_int_equal(db_set_endpoint6(f->db, "gw-b", "[2001:db8:2::2]:7443"), 0);
+	assert_int_equal(db_set_reachable(f->db, "gw-b", "[2001:db8:2::2]:7443", true), 0);
+	assert_int_equal(db_secondary_show(f->db, "gw-b", NOW, &sec), 0);
+	assert_true(json_is_false(json_object_get(sec, "reachable6")));
+	json_decref(sec);
+}
+
 static void users_and_passwords(void **state)
 {
 	struct fixture *f = *state;
@@ -830,6 +876,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(hosts_stay_inside_their_lan, setup, teardown),
 		cmocka_unit_test_setup_teardown(lookups, setup, teardown),
 		cmocka_unit_test_setup_teardown(ipv6_peer_endpoint, setup, teardown),
+		cmocka_unit_test_setup_teardown(ipv6_endpoint_reachability, setup, teardown),
 		cmocka_unit_test_setup_teardown(users_and_passwords, setup, teardown),
 		cmocka_unit_test_setup_teardown(call_records, setup, teardown),
 		cmocka_unit_test_setup_teardown(call_records_path_moves, setup, teardown),

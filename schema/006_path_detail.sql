@@ -1,5 +1,5 @@
--- 006_call_path_history: the TCP fallback as a data path of its own, and how the path
--- changed during the call.
+-- 006_path_detail: the TCP fallback as a data path of its own, how the path changed
+-- during the call, and whether an IPv6 peer endpoint can be dialled.
 --
 -- `path` (004) said 'direct' or 'relayed' at `up`, so a call carried over the relay's
 -- TLS-over-TCP fallback read 'relayed'. It now takes 'tcp' too: SQLite cannot change a
@@ -23,3 +23,9 @@ ALTER TABLE calls ADD COLUMN path_final TEXT
 ALTER TABLE calls ADD COLUMN path_final_remote TEXT;
 ALTER TABLE calls ADD COLUMN path_changes INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE calls ADD COLUMN path_history TEXT;
+
+-- reachable6: whether a dual-stack secondary's IPv6 peer endpoint (endpoint6) could be
+-- dialled, as `reachable` says it for `endpoint`: the principal's connect-back check dials
+-- each of them; a declared [peers] reachable counts for both. NULL while not known, and
+-- for a secondary with no endpoint6 (one with IPv6 only registers it as `endpoint`).
+ALTER TABLE secondaries ADD COLUMN reachable6 INTEGER CHECK (reachable6 IN (0, 1));
