@@ -19,11 +19,17 @@ static long long counter(const json_t *counters, const char *key)
 	return (long long)json_integer_value(json_object_get(counters, key));
 }
 
-/* A network call: which interface carries it and which addresses may cross. */
+/* A network call: which interface carries it and which addresses may cross. Its tunnel
+ * MTU is the one in force: lower than the interface's once the path's was found smaller. */
 static void print_tun_channel(size_t i, const struct client_call_channel *ch)
 {
-	printf("  channel %zu: network (tun %s, MTU %u): ", i,
+	long long in_force = counter(ch->counters, "path_mtu");
+
+	printf("  channel %zu: network (tun %s, MTU %u", i,
 	       ch->interface[0] ? ch->interface : "?", ch->mtu);
+	if (in_force > 0 && in_force != (long long)ch->mtu)
+		printf(", %lld on this path", in_force);
+	printf("): ");
 	print_prefixes(ch->local_prefixes, ch->nlocal_prefixes);
 	printf(" <-> ");
 	print_prefixes(ch->remote_prefixes, ch->nremote_prefixes);
@@ -71,6 +77,11 @@ void print_call(const struct client_call *call)
 	if (call->path.data[0])
 		printf("  path: %s%s%s%s%s\n", call->path.data, call->path.remote[0] ? " to " : "",
 		       call->path.remote, call->path.reason[0] ? " - " : "", call->path.reason);
+	/* Its size, as probing found it (docs/nat.md "Path MTU"): every kind of call. */
+	if (call->path.mtu)
+		printf("  path MTU: %u bytes of UDP payload%s%s%s\n", call->path.mtu,
+		       call->path.mtu_state[0] ? " (search " : "", call->path.mtu_state,
+		       call->path.mtu_state[0] ? ")" : "");
 	for (size_t i = 0; i < call->nchannels; i++) {
 		if (call->channels[i].tun)
 			print_tun_channel(i, &call->channels[i]);

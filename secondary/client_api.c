@@ -25,6 +25,7 @@
  * logged in there. */
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -276,14 +277,28 @@ static bool stat_count(const json_t *obj, const char *key, uint64_t *out)
 	return true;
 }
 
+/* The path MTU the call's auxiliary found (its "pmtu" stats), whatever the kind of call. */
+static void merge_path_mtu(struct client_call *call, const json_t *stats)
+{
+	const json_t *pmtu = json_object_get(stats, "pmtu");
+	const char *state = json_string_value(json_object_get(pmtu, "state"));
+	uint64_t plpmtu;
+
+	if (!stat_count(pmtu, "plpmtu", &plpmtu) || plpmtu == 0 || plpmtu > UINT16_MAX)
+		return;
+	call->path.mtu = (unsigned)plpmtu;
+	snprintf(call->path.mtu_state, sizeof call->path.mtu_state, "%s", state ? state : "");
+}
+
 /* Adds the auxiliary's counters to the call: bytes per channel, datagrams refused from
- * LAN hosts that are no party to the call, and for a network call its interface
- * counters (forwarded, refused, ICMP sent). */
+ * LAN hosts that are no party to the call, for a network call its interface counters
+ * (forwarded, refused, ICMP sent), and the path MTU for every call. */
 static void merge_stats(struct client_call *call, const json_t *stats)
 {
 	const json_t *ch, *tun = json_object_get(stats, "tun");
 	size_t i;
 
+	merge_path_mtu(call, stats);
 	json_array_foreach(json_object_get(stats, "channels"), i, ch) {
 		const json_t *st = json_object_get(ch, "stats");
 		const json_t *lan = json_array_get(json_object_get(stats, "lan"), i);

@@ -135,7 +135,7 @@ json_t *client_call_channel_encode(const struct client_call_channel *c)
 
 static bool path_known(const struct client_call_path *p)
 {
-	return p->signalling[0] || p->data[0] || p->remote[0] || p->reason[0];
+	return p->signalling[0] || p->data[0] || p->remote[0] || p->reason[0] || p->mtu;
 }
 
 /* The fields known of the path, each left out while empty. */
@@ -151,6 +151,11 @@ static json_t *path_encode(const struct client_call_path *p)
 		json_object_set_new(j, "remote", json_string(p->remote));
 	if (j && p->reason[0])
 		json_object_set_new(j, "reason", json_string(p->reason));
+	if (j && p->mtu) {
+		json_object_set_new(j, "mtu", json_integer(p->mtu));
+		if (p->mtu_state[0])
+			json_object_set_new(j, "mtu_state", json_string(p->mtu_state));
+	}
 	return j;
 }
 
@@ -361,6 +366,26 @@ static int call_numbers_decode(const json_t *j, struct client_call *c)
 	return rc;
 }
 
+/* "mtu" and "mtu_state", optional: a size a UDP datagram can have, and a state of the
+ * search. */
+static int path_mtu_decode(const json_t *path, struct client_call_path *out)
+{
+	static const char *const states[] = {"base", "searching", "complete", "error"};
+	json_int_t mtu;
+	int rc;
+
+	if ((rc = msg_get_int_opt(path, "mtu", 0, UINT16_MAX, 0, &mtu)) ||
+	    (rc = get_text(path, "mtu_state", out->mtu_state, sizeof out->mtu_state, true)))
+		return rc;
+	out->mtu = (unsigned)mtu;
+	if (!out->mtu_state[0])
+		return 0;
+	for (size_t i = 0; i < sizeof states / sizeof states[0]; i++)
+		if (strcmp(out->mtu_state, states[i]) == 0)
+			return 0;
+	return msg_bad_field("mtu_state", "is not base, searching, complete or error");
+}
+
 /* "path", optional, each of its fields too: signalling one of three words, data direct,
  * relayed or tcp, remote an endpoint, reason a sentence. */
 static int path_decode(const json_t *j, struct client_call_path *out)
@@ -389,7 +414,9 @@ static int path_decode(const json_t *j, struct client_call_path *out)
 		return rc;
 	if (out->remote[0] && ip_endpoint_parse(out->remote, &remote) != 0)
 		return msg_bad_field("remote", "is not ADDRESS:PORT");
-	return get_text(path, "reason", out->reason, sizeof out->reason, true);
+	if ((rc = get_text(path, "reason", out->reason, sizeof out->reason, true)))
+		return rc;
+	return path_mtu_decode(path, out);
 }
 
 int client_call_decode(const json_t *j, struct client_call *out, const char **why)

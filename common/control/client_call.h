@@ -17,8 +17,9 @@
  *    "state":"up", "cipher":"aes-256-gcm"?, "compression":"deflate"?, "started":<unix time>,
  *    "channels":[{"port":5004, "local":"10.1.0.1:5004"?, "deliver":"10.1.0.11:5004"?}],
  *    "epoch":N?, "dh_rekeys":N?, "rekey_interval_ms":N?,
- *    "path":{"signalling":"direct"|"reversed"|"spliced"?, "data":"direct"|"relayed"?,
- *            "remote":"198.18.2.2:40001"?, "reason":"..."?}?}
+ *    "path":{"signalling":"direct"|"reversed"|"spliced"?, "data":"direct"|"relayed"|"tcp"?,
+ *            "remote":"198.18.2.2:40001"?, "reason":"..."?, "mtu":1252?,
+ *            "mtu_state":"complete"?}?}
  * a network call's one channel being
  *   {"kind":"tun", "local_prefixes":[...], "remote_prefixes":[...], "interface":"lan-b"?,
  *    "mtu":1440?, "trunk":"to-b"?}
@@ -111,6 +112,12 @@ struct client_call_path {
 						    * known */
 	char remote[IP_STRLEN];                    /* where the frames go; "" if not known */
 	char reason[CLIENT_CALL_PATH_REASON_MAX];  /* why that path (or what was tried) */
+	/* "mtu": the path MTU its auxiliary found by probing (bytes of UDP payload, the
+	 * PLPMTU; docs/nat.md "Path MTU"), 0 if not known; "mtu_state": how far the search
+	 * is ("base", "searching", "complete", "error"). In replies to "calls", for every
+	 * kind of call. */
+	unsigned mtu;
+	char mtu_state[CLIENT_CALL_PATH_WORD_MAX];
 };
 
 struct client_call {

@@ -29,6 +29,8 @@ static void udp_call(struct client_call *c)
 	strcpy(c->path.data, "direct");
 	strcpy(c->path.remote, "198.18.2.2:40001");
 	strcpy(c->path.reason, "a probe to direct 198.18.2.2:40001 was answered in 1 ms");
+	c->path.mtu = 1252;
+	strcpy(c->path.mtu_state, "complete");
 	c->nchannels = 2;
 	for (size_t i = 0; i < 2; i++) {
 		struct client_call_channel *ch = &c->channels[i];
@@ -133,6 +135,8 @@ static void assert_calls_equal(const struct client_call *a, const struct client_
 	assert_string_equal(a->path.data, b->path.data);
 	assert_string_equal(a->path.remote, b->path.remote);
 	assert_string_equal(a->path.reason, b->path.reason);
+	assert_int_equal(a->path.mtu, b->path.mtu);
+	assert_string_equal(a->path.mtu_state, b->path.mtu_state);
 }
 
 static void round_trip(const struct client_call *c)
@@ -302,6 +306,10 @@ static void call_object_refusals(void **state)
 	expect_refused(false, "path", json_pack("{s:s}", "data", "carrier pigeon"), "'data'");
 	expect_refused(false, "path", json_pack("{s:s}", "remote", "198.18.2.2"), "'remote'");
 	expect_refused(false, "path", json_pack("{s:i}", "reason", 3), "'reason'");
+	expect_refused(false, "path", json_pack("{s:i}", "mtu", 70000), "'mtu'");
+	expect_refused(false, "path", json_pack("{s:i}", "mtu", -1), "'mtu'");
+	expect_refused(false, "path", json_pack("{s:i, s:s}", "mtu", 1252, "mtu_state", "lost"),
+		       "'mtu_state'");
 	expect_refused(false, "channels", json_pack("[i]", 5), "'channels'");
 	expect_refused(false, "channels.0.kind", json_string("sctp"), "'kind'");
 	expect_refused(false, "channels.0.port", json_integer(65536), "'port'");
