@@ -7,7 +7,7 @@
 #     path's 1252 bytes of UDP payload (1280 - 28) by probing; the trunk's tunnel MTU
 #     follows (1220), DF pings over it get "fragmentation needed" from the gateway, and
 #     16 MiB of TCP through the trunk and 9000-byte datagrams through the UDP call arrive
-#     intact;
+#     intact; `insel calls` shows the path MTU of both (and the trunk's tunnel MTU);
 #   - the link becomes a hotel's 1124 mid-call: the auxiliaries notice the black hole
 #     while traffic flows, fall back, and find 1096, below the base size 1200; the same
 #     transfers arrive intact again.
@@ -160,6 +160,13 @@ check "a UDP call goes up" contains "$out" " up "
 udp_call=$(call_id_of "$out")
 check "its auxiliaries find 1252 too (gw-a)" wait_logged_plpmtu a "$udp_call" 1252 20
 check "its auxiliaries find 1252 too (gw-b)" wait_logged_plpmtu b "$udp_call" 1252 20
+calls=$(insel_operator a calls 2>&1)
+echo "$calls"
+check "insel calls shows the UDP call's path MTU" \
+	contains "$(insel_as a1 alice calls 2>&1)" "path MTU: 1252 bytes of UDP payload (search complete)"
+check "and the trunk's, with its tunnel MTU in force (1220)" both \
+	test "$(grep -c "path MTU: 1252 bytes of UDP payload (search complete)" <<<"$calls")" = 2 -- \
+	contains "$calls" "MTU [0-9]*, 1220 on this path"
 udp_transfer "MTU 1280"
 
 # ---- the link becomes a hotel's 1124 mid-call ----
@@ -177,6 +184,8 @@ done
 check "the tunnel MTU follows (1096 - 32 = 1064)" test "$(trunk_counter a path_mtu)" = 1064
 tcp_transfer "MTU 1124" 5302
 check "the UDP call's auxiliaries find 1096 (gw-a)" wait_logged_plpmtu a "$udp_call" 1096 40
+check "insel calls follows: the UDP call's path MTU is 1096 now" \
+	contains "$(insel_as a1 alice calls 2>&1)" "path MTU: 1096 bytes of UDP payload (search complete)"
 udp_transfer "MTU 1124"
 stats=$(insel_operator a calls --json 2>&1 | python3 -c '
 import json, sys
