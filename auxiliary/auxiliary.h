@@ -31,6 +31,7 @@
 #include "relay_wire.h"
 #include "tls.h"
 #include "pmtud.h"
+#include "ratelimit.h"
 
 /* Contract with the parent (docs/auxiliary.md; the limits of "bind" and "start" are in
  * their codecs, aux_bind.h and aux_start.h). */
@@ -45,6 +46,11 @@
 #define AUX_TUN_BATCH 64      /* packets read from the TUN per wake-up */
 #define AUX_BATCH_FRAMES 256  /* datagrams gathered before a sendmmsg (batch.c) */
 #define AUX_BATCH_FRAME 2048  /* datagrams up to this size are batched, larger go alone */
+/* ICMP errors a network call writes back to its LAN ("too big"), at most this many a
+ * second after a first burst of AUX_ICMP_BURST: a kernel's own defaults
+ * (icmp_msgs_per_sec, icmp_msgs_burst). Hosts need one answer to lower their size. */
+#define AUX_ICMP_RATE 1000
+#define AUX_ICMP_BURST 50
 
 /* The path (path.c): how candidates are probed, and when the path is in doubt. */
 #define PATH_MAX_CANDIDATES 12     /* the peer's, the relay, and those learned */
@@ -151,6 +157,7 @@ struct aux_tun {
 	uint64_t link_local;             /* IPv6 of link scope: the interface's own */
 	uint64_t too_big;                /* over the tunnel MTU (DF set: answered by ICMP) */
 	uint64_t icmp_sent;              /* ICMP errors written back into the TUN */
+	struct ratelimit icmp_limit;     /* AUX_ICMP_RATE; refusals are icmp_rate_limited */
 	uint64_t mss_clamped;            /* TCP SYNs whose MSS was lowered to fit the path */
 	uint64_t errors;                 /* read, seal, send or write failures */
 };

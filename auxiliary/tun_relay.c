@@ -105,20 +105,22 @@ static void write_tun(struct aux_tun *t, const uint8_t *pkt, size_t len)
 	write_tun_hdr(t, NULL, pkt, len);
 }
 
-/* Answers a DF packet over the tunnel MTU as a router would. The error comes from the
+/* Answers a DF packet over the tunnel MTU as a router would, within the ICMP rate limit
+ * (AUX_ICMP_RATE: a host flooding oversized packets gets some answers, the rest are
+ * dropped unanswered, as by a kernel). The error comes from the
  * address the packet was for, as if the far end of the tunnel had sent it: written into
  * the interface, an error from one of the gateway's own addresses would be dropped by
  * its kernel as a martian (a local source arriving from outside), while the packet's
  * destination lies behind the tunnel for every reverse-path filter. Hosts take "too
  * big" from any source: they match it by the header it quotes. */
 static void too_big(struct aux_tun *t, const uint8_t *pkt, size_t len,
-		    const struct ipv4_info *ip)
+		    const struct ipv4_info *ip, uint64_t now)
 {
 	uint8_t icmp[ICMP_ERROR_MAX];
 	size_t n;
 
 	t->too_big++;
-	if (!(ip->frag & IPV4_FLAG_DF))
+	if (!(ip->frag & IPV4_FLAG_DF) || !ratelimit_allow(&t->icmp_limit, now))
 		return;
 	n = icmp_build_error(icmp, sizeof icmp, pkt, len, ip, ip->dst, ICMP_DEST_UNREACH,
 			     ICMP_CODE_FRAG_NEEDED, (uint16_t)t->limit);
@@ -132,7 +134,7 @@ static void too_big(struct aux_tun *t, const uint8_t *pkt, size_t len,
  * too big", from the packet's destination as for IPv4 (to a multicast destination, from
  * our IPv6 LAN address: without one, nothing can be answered). */
 static void too_big6(struct aux_tun *t, const uint8_t *pkt, size_t len,
-		     const struct ipv6_info *ip)
+		     const struct ipv6_info *ip, uint64_t now)
 {
 	uint8_t icmp[ICMPV6_ERROR_MAX];
 	const uint8_t *src = ip->dst;
@@ -144,6 +146,8 @@ static void too_big6(struct aux_tun *t, const uint8_t *pkt, size_t len,
 			return;
 		src = t->gateway6;
 	}
+	if (!ratelimit_allow(&t->icmp_limit, now))
+		return;
 	n = icmpv6_build_error(icmp, sizeof icmp, pkt, len, ip, src, ICMPV6_PACKET_TOO_BIG, 0,
 			       t->limit6);
 	if (n) {
@@ -236,7 +240,7 @@ static void from_lan6(struct bridge *br, uint8_t *pkt, size_t len, uint64_t now)
 		return;
 	}
 	if (ip.total_len > t->limit6) {
-		too_big6(t, pkt, ip.total_len, &ip);
+		too_big6(t, pkt, ip.total_len, &ip, now);
 		return;
 	}
 	/* TCP right after the fixed header: a SYN's MSS fits the path. */
@@ -268,7 +272,7 @@ static void from_lan(struct bridge *br, uint8_t *pkt, size_t len, uint64_t now)
 	}
 	len = ip.total_len;
 	if (len > t->limit) {
-		too_big(t, pkt, len, &ip);
+		too_big(t, pkt, len, &ip, now);
 		if (ip.frag & IPV4_FLAG_DF)
 			return;
 	}
@@ -451,6 +455,8 @@ json_t *tun_stats_json(const struct bridge *br)
 	if (j) {
 		json_object_set_new(j, "path_mtu", json_integer(t->limit));
 		json_object_set_new(j, "mss_clamped", json_integer((json_int_t)t->mss_clamped));
+		json_object_set_new(j, "icmp_rate_limited",
+				    json_integer((json_int_t)t->icmp_limit.limited));
 	}
 	/* The path under the tunnel, for the call's counters (the whole search: "pmtu"). */
 	if (j && br->pmtu_on) {

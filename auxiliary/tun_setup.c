@@ -283,6 +283,7 @@ int tun_create(struct bridge *br, const struct aux_bind_tun *req, char *why, siz
 	t->nlocal = req->nlocal;
 	t->nremote = req->nremote;
 	t->mtu = req->mtu;
+	ratelimit_init(&t->icmp_limit, AUX_ICMP_RATE, AUX_ICMP_BURST, uv_now(br->loop));
 	t->gateway = ipv4_from_addr(&br->lan_addr);
 	t->ipv6 = has_family(t->local, t->nlocal, AF_INET6) ||
 		  has_family(t->remote, t->nremote, AF_INET6);

@@ -7,7 +7,9 @@
 #     path's 1252 bytes of UDP payload (1280 - 28) by probing; the trunk's tunnel MTU
 #     follows (1220), DF pings over it get "fragmentation needed" from the gateway, and
 #     16 MiB of TCP through the trunk and 9000-byte datagrams through the UDP call arrive
-#     intact; `insel calls` shows the path MTU of both (and the trunk's tunnel MTU);
+#     intact; `insel calls` shows the path MTU of both (and the trunk's tunnel MTU); a
+#     host flooding oversized DF packets gets ICMP "too big" only within the auxiliary's
+#     rate limit, the rest counted (icmp_rate_limited);
 #   - the link becomes a hotel's 1124 mid-call: the auxiliaries notice the black hole
 #     while traffic flows, fall back, and find 1096, below the base size 1200; the same
 #     transfers arrive intact again.
@@ -149,6 +151,24 @@ check "a DF ping over it gets 'fragmentation needed' with mtu 1220 back" \
 	contains "$ping_out" "mtu = 1220"
 check "a DF ping that fits (1220 bytes) goes through" \
 	in_ns a1 ping -n -c 2 -W 2 -i 0.2 -M do -s 1192 10.2.0.11
+# A host flooding oversized DF packets (its kernel's PMTU cache bypassed, as a broken or
+# hostile one would) gets ICMP "too big" within the auxiliary's rate limit: the first
+# burst (50) and then about 1000 a second, the rest counted as rate-limited.
+sent_before=$(trunk_counter a icmp_sent)
+in_ns a1 python3 -c '
+import socket, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.IPPROTO_IP, 10, 3)   # IP_MTU_DISCOVER = IP_PMTUDISC_PROBE: DF, no cache
+t0 = time.monotonic()
+for _ in range(400):
+    s.sendto(b"x" * 1300, ("10.2.0.11", 9))
+print("flood: 400 DF datagrams of 1328 bytes in %.0f ms" % ((time.monotonic() - t0) * 1000))'
+answered=$(( $(trunk_counter a icmp_sent) - sent_before ))
+limited=$(trunk_counter a icmp_rate_limited)
+echo "ICMP too big: $answered answered, $limited rate-limited"
+check "the flood got ICMP too big for its first burst at least (50)" test "$answered" -ge 50
+check "and no more than the rate allows: the rest were rate-limited, and counted" \
+	both test "$limited" -ge 100 -- test $((answered + limited)) -ge 400
 tcp_transfer "MTU 1280" 5301
 check "b1's SYN-ACK had its MSS clamped to the tunnel by gw-b ($(trunk_counter b mss_clamped))" \
 	test "$(trunk_counter b mss_clamped)" -ge 1
