@@ -26,6 +26,7 @@
 #include "candidate.h"
 #include "channel.h"
 #include "chanparams.h"
+#include "child_control.h"
 #include "msg.h"
 #include "relay_stream.h"
 #include "relay_wire.h"
@@ -334,13 +335,11 @@ struct bridge {
 	enum aux_state state;
 	int exit_code;
 
-	struct msg_stream *control;  /* NULL once closed */
-	bool hello_done;             /* the parent said hello (and is a secondary) */
-	uv_shutdown_t control_shutdown;
+	struct child_control ctl;    /* to the parent (control.c); ctl.stream NULL once
+				      * closed */
 	uv_signal_t sigterm, sigint;
 	uv_timer_t tick_timer;       /* channel timers: keep-alive, peer dead, reassembly */
 	uv_timer_t idle_timer;       /* no data either way for idle_timeout_ms */
-	uv_timer_t linger_timer;     /* bounds the final flush of the control socket */
 	uv_timer_t pmtu_timer;       /* path MTU discovery's probes (pmtu.c) */
 
 	uint64_t call_id;
@@ -402,6 +401,7 @@ void bridge_end(struct bridge *br, const char *reason, const char *message, int 
 		bool notify);
 
 /* control.c */
+int control_init(struct bridge *br);
 int control_start(struct bridge *br, int fd);
 /* Flushes what was sent, then closes the control socket (bounded by AUX_LINGER_MS). */
 void control_finish(struct bridge *br);

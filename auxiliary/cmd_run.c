@@ -72,8 +72,8 @@ void bridge_end(struct bridge *br, const char *reason, const char *message, int 
 		log_error("call %s ended: %s: %s", id_format(br->call_id, call), reason, message);
 	else
 		log_info("call %s ended: %s: %s", id_format(br->call_id, call), reason, message);
-	if (notify && br->control)
-		msg_stream_send_new(br->control, ended_notification(br, reason, message));
+	if (notify && br->ctl.stream)
+		msg_stream_send_new(br->ctl.stream, ended_notification(br, reason, message));
 	br->state = AUX_ENDING;
 	br->exit_code = exit_code;
 	control_finish(br);
@@ -96,14 +96,14 @@ static int init_handles(struct bridge *br)
 	rc = rc ? rc : uv_signal_init(br->loop, &br->sigint);
 	rc = rc ? rc : uv_timer_init(br->loop, &br->tick_timer);
 	rc = rc ? rc : uv_timer_init(br->loop, &br->idle_timer);
-	rc = rc ? rc : uv_timer_init(br->loop, &br->linger_timer);
+	rc = rc ? rc : control_init(br);
 	rc = rc ? rc : path_init(br);
 	rc = rc ? rc : tcp_leg_init(br);
 	rc = rc ? rc : uv_timer_init(br->loop, &br->pmtu_timer);
 	if (rc)
 		return rc;
 	br->sigterm.data = br->sigint.data = br;
-	br->tick_timer.data = br->idle_timer.data = br->linger_timer.data = br;
+	br->tick_timer.data = br->idle_timer.data = br;
 	br->pmtu_timer.data = br;
 	rc = uv_signal_start(&br->sigterm, on_signal, SIGTERM);
 	return rc ? rc : uv_signal_start(&br->sigint, on_signal, SIGINT);

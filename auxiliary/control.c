@@ -1,10 +1,9 @@
-/* The control socket to the parent (fd 3): framed JSON requests, dispatched by the one
- * dispatcher (dispatch.h) from a table that also says in which states each is allowed;
- * the replies, the stats object, and the orderly close at the end. The first request must be "hello" from the parent's role
- * ("secondary"); anything else before it is refused and changes nothing. The parent is
- * trusted but may be buggy: a malformed or unexpected message gets an error reply and
- * changes nothing. bind, start and rekey live in ctl_bind.c, ctl_start.c and
- * ctl_rekey.c; stats and hangup are small enough to live here. */
+/* The control socket to the parent (fd 3), as every child of insel has one
+ * (child_control.h: the dispatcher, the hello, the replies and the orderly close): here,
+ * its table of requests, which says in which states each is allowed, and the stats
+ * object. The first request must be "hello" from the parent's role ("secondary"). bind,
+ * start and rekey live in ctl_bind.c, ctl_start.c and ctl_rekey.c; stats and hangup are
+ * small enough to live here. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -22,8 +21,7 @@ static void hello_handle(void *ctx, json_int_t id, const json_t *msg);
 static void stats_handle(void *ctx, json_int_t id, const json_t *msg);
 static void hangup_handle(void *ctx, json_int_t id, const json_t *msg);
 
-/* The parent is the one role here: a secondary (it says so in its hello). */
-#define BY_PARENT DISPATCH_ROLE(0)
+#define BY_PARENT CHILD_CONTROL_PARENT
 
 static const struct dispatch_op control_ops[] = {
 	{"hello", hello_handle, BY_PARENT, AUX_NEW},
@@ -47,33 +45,17 @@ static const char *state_name(enum aux_state s)
 
 void control_reply(struct bridge *br, json_t *reply)
 {
-	if (!reply) {
-		log_error("out of memory building a reply");
-		return;
-	}
-	if (br->control)
-		msg_stream_send(br->control, reply);
-	json_decref(reply);
+	child_control_send(&br->ctl, reply);
 }
 
 void control_reply_error(struct bridge *br, json_int_t id, int err, const char *code,
 			 const char *fmt, ...)
 {
-	char text[512];
 	va_list ap;
-	json_t *reply;
 
 	va_start(ap, fmt);
-	vsnprintf(text, sizeof text, fmt, ap);
+	child_control_vrefuse(&br->ctl, id, err, code, fmt, ap);
 	va_end(ap);
-	if (!code)
-		code = wire_error_name(wire_error_of(err));
-	log_warn("request %lld refused: %s: %s", (long long)id, code, text);
-	reply = msg_reply_error(id < 0 ? 0 : id, code, "%s", text);
-	/* A message we could not identify is answered with "id":null. */
-	if (reply && id < 0)
-		json_object_set_new(reply, "id", json_null());
-	control_reply(br, reply);
 }
 
 /* ---- the stats object ---- */
@@ -149,32 +131,8 @@ static json_t *reply_with_stats(const struct bridge *br, json_int_t id)
 static void hello_handle(void *ctx, json_int_t id, const json_t *msg)
 {
 	struct bridge *br = ctx;
-	json_int_t version;
-	const char *role;
-	json_t *reply;
 
-	if (msg_get_int(msg, "version", 1, INT32_MAX, &version) != 0) {
-		control_reply_error(br, id, INSEL_E_BAD_FIELD, NULL, "%s", msg_field_error());
-		return;
-	}
-	if (version != MSG_PROTOCOL_VERSION) {
-		control_reply_error(br, id, INSEL_E_VERSION, NULL, "version %lld not supported",
-				    (long long)version);
-		return;
-	}
-	if (msg_get_str(msg, "role", &role) != 0 || strcmp(role, "secondary") != 0) {
-		control_reply_error(br, id, INSEL_E_FORBIDDEN, NULL,
-				    "only the secondary that started this process may drive it");
-		return;
-	}
-	br->hello_done = true;
-	reply = msg_reply_ok(id);
-	if (reply && (json_object_set_new(reply, "version", json_integer(MSG_PROTOCOL_VERSION)) ||
-		      json_object_set_new(reply, "role", json_string("auxiliary")))) {
-		json_decref(reply);
-		reply = NULL;
-	}
-	control_reply(br, reply);
+	child_control_hello(&br->ctl, id, msg);
 }
 
 static void stats_handle(void *ctx, json_int_t id, const json_t *msg)
@@ -192,100 +150,65 @@ static void hangup_handle(void *ctx, json_int_t id, const json_t *msg)
 	bridge_end(br, WIRE(HANGUP), "hung up by the parent", EXIT_OK, false);
 }
 
-/* ---- dispatch ---- */
+/* ---- the control socket ---- */
 
 static void refuse(void *ctx, json_int_t id, enum wire_error code, const char *message)
 {
-	control_reply_error(ctx, id, 0, wire_error_name(code), "%s", message);
+	struct bridge *br = ctx;
+
+	child_control_refuse(&br->ctl, id, 0, wire_error_name(code), "%s", message);
 }
 
-static const struct dispatch_table control_table = {
+static unsigned current_state(const void *owner)
+{
+	return ((const struct bridge *)owner)->state;
+}
+
+static const char *current_state_name(const void *owner)
+{
+	return state_name(((const struct bridge *)owner)->state);
+}
+
+static bool ending(const void *owner)
+{
+	return ((const struct bridge *)owner)->state == AUX_ENDING;
+}
+
+static void parent_gone(void *owner, int reason)
+{
+	if (reason == INSEL_E_CLOSED)
+		bridge_end(owner, WIRE(HANGUP), "the parent closed the control socket", EXIT_OK,
+			   false);
+	else
+		bridge_end(owner, WIRE(ERROR), insel_strerror(reason), EXIT_FAILURE_GENERIC,
+			   false);
+}
+
+static const struct child_control_params control_params = {
 	.ops = control_ops,
 	.n_ops = sizeof control_ops / sizeof control_ops[0],
-	.state_refusal = WERR_BAD_STATE,
+	.parent_role = "secondary",
+	.own_role = "auxiliary",
+	.linger_ms = AUX_LINGER_MS,
+	.state = current_state,
+	.state_name = current_state_name,
+	.ending = ending,
+	.closed = parent_gone,
 	.refuse = refuse,
+	.log_codes = true,
 };
 
-static void on_control_msg(struct msg_stream *s, json_t *msg, int err)
+int control_init(struct bridge *br)
 {
-	struct bridge *br = s->data;
-
-	struct dispatch_caller parent = {
-		.role = BY_PARENT,
-		.role_name = "secondary",
-		.state = br->state,
-		.state_name = state_name(br->state),
-		.hello_done = br->hello_done,
-	};
-
-	if (br->state == AUX_ENDING)
-		return;
-	dispatch_message(&control_table, &parent, br, msg, err);
-}
-
-static void linger_closed(uv_handle_t *h)
-{
-	(void)h;
-}
-
-static void on_control_close(struct msg_stream *s)
-{
-	struct bridge *br = s->data;
-	int reason = s->close_reason;
-
-	br->control = NULL;
-	if (!uv_is_closing((uv_handle_t *)&br->linger_timer))
-		uv_close((uv_handle_t *)&br->linger_timer, linger_closed);
-	if (br->state == AUX_ENDING)
-		return;
-	if (reason == INSEL_E_CLOSED)
-		bridge_end(br, WIRE(HANGUP), "the parent closed the control socket", EXIT_OK, false);
-	else
-		bridge_end(br, WIRE(ERROR), insel_strerror(reason), EXIT_FAILURE_GENERIC, false);
+	return child_control_init(&br->ctl, br->loop, &control_params, br);
 }
 
 int control_start(struct bridge *br, int fd)
 {
-	br->control = msg_stream_open_fd(br->loop, fd, MSG_MAX_DEFAULT);
-	if (!br->control)
-		return -ENOMEM;
-	br->control->data = br;
-	return msg_stream_start(br->control, on_control_msg, on_control_close);
-}
-
-/* ---- the orderly close ---- */
-
-static void on_control_flushed(uv_shutdown_t *req, int status)
-{
-	struct bridge *br = req->data;
-
-	if (br->control)
-		msg_stream_close(br->control, 0);
-}
-
-static void on_linger_expired(uv_timer_t *t)
-{
-	struct bridge *br = t->data;
-
-	log_warn("the parent did not read the last control messages in time");
-	if (br->control)
-		msg_stream_close(br->control, INSEL_E_TIMEOUT);
+	return child_control_start(&br->ctl, fd);
 }
 
 void control_finish(struct bridge *br)
 {
-	if (!br->control || br->control->closing) {
-		if (!uv_is_closing((uv_handle_t *)&br->linger_timer))
-			uv_close((uv_handle_t *)&br->linger_timer, linger_closed);
-		return;
-	}
-	/* Stop reading so that nothing else is dispatched; shut down the write side once
-	 * the queued replies are written, so that the parent reads them before EOF. */
-	uv_read_stop(&br->control->h.stream);
-	br->control_shutdown.data = br;
-	if (uv_shutdown(&br->control_shutdown, &br->control->h.stream, on_control_flushed) != 0) {
-		msg_stream_close(br->control, 0);
-		return;
-	}
-	uv_timer_start(&br->linger_timer, on_linger_expired, AUX_LINGER_MS, 0);
+	child_control_finish(&br->ctl);
 }

@@ -97,9 +97,9 @@ void rekey_handle(void *ctx, json_int_t id, const json_t *msg)
 
 void rekey_notify_due(struct bridge *br, unsigned channel)
 {
-	if (!br->control)
+	if (!br->ctl.stream)
 		return;
 	log_debug("channel %u: the send key sealed half its frame budget; asking for a new "
 		  "epoch", channel);
-	msg_stream_send_new(br->control, aux_rekey_due_to_json(channel));
+	msg_stream_send_new(br->ctl.stream, aux_rekey_due_to_json(channel));
 }

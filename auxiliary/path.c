@@ -124,8 +124,8 @@ static void notify(struct bridge *br, enum aux_path_state state, const char *rea
 		local_endpoint(br, c, &n.local);
 	}
 	log_info("path %s: %s", aux_path_state_name(state), reason);
-	if (br->control)
-		msg_stream_send_new(br->control, aux_path_to_json(&n));
+	if (br->ctl.stream)
+		msg_stream_send_new(br->ctl.stream, aux_path_to_json(&n));
 }
 
 /* ---- sending probes ---- */

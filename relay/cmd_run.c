@@ -97,11 +97,11 @@ static int init_handles(struct relay *r)
 
 	rc = rc ? rc : uv_signal_init(r->loop, &r->sigint);
 	rc = rc ? rc : uv_timer_init(r->loop, &r->expiry_timer);
-	rc = rc ? rc : uv_timer_init(r->loop, &r->linger_timer);
+	rc = rc ? rc : relay_control_init(r);
 	if (rc)
 		return rc;
 	r->sigterm.data = r->sigint.data = r;
-	r->expiry_timer.data = r->linger_timer.data = r;
+	r->expiry_timer.data = r;
 	rc = uv_signal_start(&r->sigterm, on_signal, SIGTERM);
 	rc = rc ? rc : uv_signal_start(&r->sigint, on_signal, SIGINT);
 	return rc ? rc : uv_timer_start(&r->expiry_timer, on_expiry_tick, RELAY_EXPIRY_TICK_MS,

@@ -1,10 +1,9 @@
-/* The relay's control socket (fd 3): framed JSON from its principal, served by the one
- * dispatcher (dispatch.h) from the table below. hello first ({"version":1,
- * "role":"principal"} -> {"version":1,"role":"relay","port":N}), then allocate, free and
- * stats (codec: common/control/relay_ops.h); the relay tells the principal of each
- * allocation that expired with a notice. The principal is trusted but may be buggy: a
- * malformed or unexpected request gets an error reply and changes nothing. The end of
- * the socket is the end of the relay. */
+/* The relay's control socket (fd 3), as every child of insel has one (child_control.h:
+ * the dispatcher, the hello, the replies and the orderly close): here, its table of
+ * requests from its principal. hello first ({"version":1, "role":"principal"} ->
+ * {"version":1,"role":"relay","port":N}), then allocate, free and stats (codec:
+ * common/control/relay_ops.h); the relay tells the principal of each allocation that
+ * expired with a notice. The end of the socket is the end of the relay. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -24,7 +23,7 @@ static void free_handle(void *ctx, json_int_t id, const json_t *msg);
 static void stats_handle(void *ctx, json_int_t id, const json_t *msg);
 
 /* The parent is the one role here: a principal (it says so in its hello). */
-#define BY_PRINCIPAL DISPATCH_ROLE(0)
+#define BY_PRINCIPAL CHILD_CONTROL_PARENT
 
 static const struct dispatch_op control_ops[] = {
 	{"hello", hello_handle, BY_PRINCIPAL, RELAY_NEW},
@@ -45,56 +44,27 @@ static const char *state_name(enum relay_state s)
 
 static void reply(struct relay *r, json_t *msg)
 {
-	if (!msg) {
-		log_error("out of memory building a reply");
-		return;
-	}
-	if (r->control)
-		msg_stream_send(r->control, msg);
-	json_decref(msg);
+	child_control_send(&r->ctl, msg);
 }
 
 static void reply_error(struct relay *r, json_int_t id, int err, const char *text)
 {
-	json_t *msg = msg_reply_error(id < 0 ? 0 : id, wire_error_name(wire_error_of(err)), "%s",
-				      text);
+	child_control_refuse(&r->ctl, id, err, NULL, "%s", text);
+}
 
-	log_warn("request %lld refused: %s", (long long)id, text);
-	if (msg && id < 0)
-		json_object_set_new(msg, "id", json_null());
-	reply(r, msg);
+static int greeted(void *owner, json_t *reply)
+{
+	struct relay *r = owner;
+
+	r->state = RELAY_SERVING;
+	return json_object_set_new(reply, "port", json_integer(r->port)) ? -ENOMEM : 0;
 }
 
 static void hello_handle(void *ctx, json_int_t id, const json_t *msg)
 {
 	struct relay *r = ctx;
-	json_int_t version;
-	const char *role;
-	json_t *ok;
 
-	if (msg_get_int(msg, "version", 1, INT32_MAX, &version) != 0) {
-		reply_error(r, id, INSEL_E_BAD_FIELD, msg_field_error());
-		return;
-	}
-	if (version != MSG_PROTOCOL_VERSION) {
-		reply_error(r, id, INSEL_E_VERSION, "this protocol version is not supported");
-		return;
-	}
-	if (msg_get_str(msg, "role", &role) != 0 || strcmp(role, "principal") != 0) {
-		reply_error(r, id, INSEL_E_FORBIDDEN,
-			    "only the principal that started this process may drive it");
-		return;
-	}
-	r->hello_done = true;
-	r->state = RELAY_SERVING;
-	ok = msg_reply_ok(id);
-	if (ok && (json_object_set_new(ok, "version", json_integer(MSG_PROTOCOL_VERSION)) ||
-		   json_object_set_new(ok, "role", json_string("relay")) ||
-		   json_object_set_new(ok, "port", json_integer(r->port)))) {
-		json_decref(ok);
-		ok = NULL;
-	}
-	reply(r, ok);
+	child_control_hello(&r->ctl, id, msg);
 }
 
 static void allocate_handle(void *ctx, json_int_t id, const json_t *msg)
@@ -179,104 +149,67 @@ static void stats_handle(void *ctx, json_int_t id, const json_t *msg)
 
 void relay_control_notify_expired(struct relay *r, uint64_t allocation)
 {
-	if (r->control && r->state == RELAY_SERVING)
-		msg_stream_send_new(r->control, relay_expired_to_json(allocation));
+	if (r->ctl.stream && r->state == RELAY_SERVING)
+		msg_stream_send_new(r->ctl.stream, relay_expired_to_json(allocation));
 }
 
-/* ---- dispatch ---- */
+/* ---- the control socket ---- */
 
 static void refuse(void *ctx, json_int_t id, enum wire_error code, const char *message)
 {
 	struct relay *r = ctx;
-	json_t *msg = msg_reply_error(id < 0 ? 0 : id, wire_error_name(code), "%s", message);
 
-	log_warn("request %lld refused: %s", (long long)id, message);
-	if (msg && id < 0)
-		json_object_set_new(msg, "id", json_null());
-	reply(r, msg);
+	child_control_refuse(&r->ctl, id, 0, wire_error_name(code), "%s", message);
 }
 
-static const struct dispatch_table control_table = {
+static unsigned current_state(const void *owner)
+{
+	return ((const struct relay *)owner)->state;
+}
+
+static const char *current_state_name(const void *owner)
+{
+	return state_name(((const struct relay *)owner)->state);
+}
+
+static bool ending(const void *owner)
+{
+	return ((const struct relay *)owner)->state == RELAY_ENDING;
+}
+
+static void principal_gone(void *owner, int reason)
+{
+	if (reason == INSEL_E_CLOSED)
+		relay_end(owner, EXIT_OK, "the principal closed the control socket");
+	else
+		relay_end(owner, EXIT_FAILURE_GENERIC, insel_strerror(reason));
+}
+
+static const struct child_control_params control_params = {
 	.ops = control_ops,
 	.n_ops = sizeof control_ops / sizeof control_ops[0],
-	.state_refusal = WERR_BAD_STATE,
+	.parent_role = "principal",
+	.own_role = "relay",
+	.linger_ms = RELAY_LINGER_MS,
+	.state = current_state,
+	.state_name = current_state_name,
+	.ending = ending,
+	.closed = principal_gone,
+	.greeted = greeted,
 	.refuse = refuse,
 };
 
-static void on_control_msg(struct msg_stream *s, json_t *msg, int err)
+int relay_control_init(struct relay *r)
 {
-	struct relay *r = s->data;
-	struct dispatch_caller parent = {
-		.role = BY_PRINCIPAL,
-		.role_name = "principal",
-		.state = r->state,
-		.state_name = state_name(r->state),
-		.hello_done = r->hello_done,
-	};
-
-	if (r->state == RELAY_ENDING)
-		return;
-	dispatch_message(&control_table, &parent, r, msg, err);
-}
-
-static void linger_closed(uv_handle_t *h)
-{
-	(void)h;
-}
-
-static void on_control_close(struct msg_stream *s)
-{
-	struct relay *r = s->data;
-	int reason = s->close_reason;
-
-	r->control = NULL;
-	if (!uv_is_closing((uv_handle_t *)&r->linger_timer))
-		uv_close((uv_handle_t *)&r->linger_timer, linger_closed);
-	if (r->state == RELAY_ENDING)
-		return;
-	if (reason == INSEL_E_CLOSED)
-		relay_end(r, EXIT_OK, "the principal closed the control socket");
-	else
-		relay_end(r, EXIT_FAILURE_GENERIC, insel_strerror(reason));
+	return child_control_init(&r->ctl, r->loop, &control_params, r);
 }
 
 int relay_control_start(struct relay *r, int fd)
 {
-	r->control = msg_stream_open_fd(r->loop, fd, MSG_MAX_DEFAULT);
-	if (!r->control)
-		return -ENOMEM;
-	r->control->data = r;
-	return msg_stream_start(r->control, on_control_msg, on_control_close);
-}
-
-static void on_control_flushed(uv_shutdown_t *req, int status)
-{
-	struct relay *r = req->data;
-
-	if (r->control)
-		msg_stream_close(r->control, 0);
-}
-
-static void on_linger_expired(uv_timer_t *t)
-{
-	struct relay *r = t->data;
-
-	if (r->control)
-		msg_stream_close(r->control, INSEL_E_TIMEOUT);
+	return child_control_start(&r->ctl, fd);
 }
 
 void relay_control_finish(struct relay *r)
 {
-	if (!r->control || r->control->closing) {
-		if (!uv_is_closing((uv_handle_t *)&r->linger_timer))
-			uv_close((uv_handle_t *)&r->linger_timer, linger_closed);
-		return;
-	}
-	uv_read_stop(&r->control->h.stream);
-	r->control_shutdown.data = r;
-	if (uv_shutdown(&r->control_shutdown, &r->control->h.stream, on_control_flushed) != 0) {
-		msg_stream_close(r->control, 0);
-		return;
-	}
-	uv_timer_start(&r->linger_timer, on_linger_expired, RELAY_LINGER_MS, 0);
+	child_control_finish(&r->ctl);
 }

@@ -13,6 +13,7 @@
 #include <uv.h>
 
 #include "addr.h"
+#include "child_control.h"
 #include "forward.h"
 #include "msg.h"
 #include "relay_tcp.h"
@@ -45,10 +46,8 @@ struct relay_options {
 struct relay {
 	uv_loop_t *loop;
 	enum relay_state state;
-	bool hello_done;
-	struct msg_stream *control;
-	uv_shutdown_t control_shutdown;
-	uv_timer_t linger_timer;
+	struct child_control ctl;  /* to the principal (control.c); ctl.stream NULL once
+				    * closed */
 	uv_timer_t expiry_timer;
 	uv_signal_t sigterm, sigint;
 	int udp_fd;
@@ -64,6 +63,7 @@ struct relay {
 };
 
 /* control.c */
+int relay_control_init(struct relay *r);
 int relay_control_start(struct relay *r, int fd);
 void relay_control_finish(struct relay *r);
 void relay_control_notify_expired(struct relay *r, uint64_t allocation);
