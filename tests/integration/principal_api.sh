@@ -5,23 +5,9 @@
 # oversized frames (raw TLS from Python), and persistence across a restart.
 # The operator CLI runs against the same database while the daemon serves.
 set -uo pipefail
-
-build=${INSEL_BUILD:-$(dirname "$0")/../../build}
-P=$build/principal/insel-principal
+source "$(dirname "$0")/daemon_test.sh"
+daemon_test_begin principal-api
 C=$build/tests/integration/api-client
-tmp=$(mktemp -d /tmp/insel-principal-api.XXXXXX)
-pid=""
-failures=0
-checks=0
-
-cleanup() {
-	if [ -n "$pid" ]; then
-		kill "$pid" 2>/dev/null
-		wait "$pid" 2>/dev/null
-	fi
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
 
 fail() {
 	echo "FAIL: $*"

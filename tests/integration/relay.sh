@@ -9,29 +9,10 @@
 # new privileges, seccomp); killed, it is restarted and the live allocations are handed
 # over; the principal's stop ends the keeper and the relay. Loopback only.
 set -uo pipefail
-
-build=${INSEL_BUILD:-$(dirname "$0")/../../build}
-P=$build/principal/insel-principal
+source "$(dirname "$0")/daemon_test.sh"
+daemon_test_begin relay
 A=$build/tests/integration/api-client
 L=$build/tests/integration/relay-leg
-tmp=$(mktemp -d /tmp/insel-relay.XXXXXX)
-pid=""
-failures=0
-checks=0
-
-cleanup() {
-	if [ -n "$pid" ]; then
-		kill "$pid" 2>/dev/null
-		wait "$pid" 2>/dev/null
-	fi
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-check() {  # check LABEL COMMAND...: the command must succeed
-	checks=$((checks + 1))
-	if "${@:2}"; then echo "ok: $1"; else echo "FAIL: $1"; failures=$((failures + 1)); fi
-}
 
 api() {  # api LINE...: hello, then each request line, as secondary gw-a
 	{

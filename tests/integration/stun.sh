@@ -7,29 +7,9 @@
 # the rate limit; the counters reach the log. Then, if coturn is installed, our codec
 # against coturn's turnserver on loopback.
 set -uo pipefail
-
-build=${INSEL_BUILD:-$(dirname "$0")/../../build}
-P=$build/principal/insel-principal
+source "$(dirname "$0")/daemon_test.sh"
+daemon_test_begin stun
 Q=$build/tests/integration/stun-query
-tmp=$(mktemp -d /tmp/insel-stun.XXXXXX)
-pid=""
-turn_pid=""
-failures=0
-checks=0
-
-cleanup() {
-	for p in $pid $turn_pid; do
-		kill "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
-	done
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-check() {  # check LABEL COMMAND...: the command must succeed
-	checks=$((checks + 1))
-	if "${@:2}"; then echo "ok: $1"; else echo "FAIL: $1"; failures=$((failures + 1)); fi
-}
 
 free_udp_port() {
 	python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
@@ -207,7 +187,7 @@ pidfile=$tmp/turnserver.pid
 userdb=$tmp/turndb
 EOF
 	turnserver -c "$tmp/turnserver.conf" >"$tmp/turnserver.out" 2>&1 &
-	turn_pid=$!
+	DAEMON_PIDS+=($!)
 	out=""
 	for _ in $(seq 20); do
 		out=$("$Q" "127.0.0.1:$turn_port" 2>/dev/null) && break

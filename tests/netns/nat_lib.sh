@@ -43,6 +43,29 @@ declare -A NAT_EPOCH  # NAT_EPOCH[X]: how many times site X's mappings were rebo
 NAT_XOR_PORT=0x2000   # the eim kind's port translation (0x4000 after an odd rebinding)
 STUN_QUERY=${STUN_QUERY:-$INSEL_BUILD/tests/integration/stun-query}
 
+# The test bed's NATs are nftables rules: without nft, a test of it is skipped.
+nat_require_nft() {
+	command -v nft >/dev/null || { echo "SKIP: nft is not installed" >&2; exit 77; }
+}
+
+# What the principal's connect-back check found of LAN's secondary, as the directory's
+# LAN listing says it: true, false, or null while not known.
+nat_reachable_of() {  # nat_reachable_of LAN
+	pdir lan list --json | python3 -c '
+import json, sys
+for lan in json.load(sys.stdin):
+    if lan["name"] == sys.argv[1]:
+        print(json.dumps(lan.get("reachable")))' "$1"
+}
+# Waits (6 s at most: the check answers within its 3 s time-out) for it to say VALUE.
+nat_wait_reachable() {  # nat_wait_reachable LAN VALUE
+	for _ in $(seq 1 60); do
+		[ "$(nat_reachable_of "$1")" = "$2" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 # The simulated Internet: the wan router and the principal's namespace on it.
 nat_internet() {
 	ns_add wan

@@ -18,30 +18,15 @@ source "$here/lib.sh"
 source "$here/insel_env.sh"
 source "$here/nat_lib.sh"
 netns_begin
-command -v nft >/dev/null || { echo "SKIP: nft is not installed" >&2; exit 77; }
+nat_require_nft
 
 nat_internet
 nat_site a 1 none a1 a2
 nat_site b 2 preserve b1 b2
 insel_deploy || fail "deployment did not come up"
 
-# The connect-back check answers within its 3 s time-out.
-reach_of() {  # reach_of LAN: the lookup's "reachable" for that LAN's secondary
-	pdir lan list --json | python3 -c '
-import json, sys
-for lan in json.load(sys.stdin):
-    if lan["name"] == sys.argv[1]:
-        print(json.dumps(lan.get("reachable")))' "$1"
-}
-wait_reach() {  # wait_reach LAN VALUE
-	for _ in $(seq 1 60); do
-		[ "$(reach_of "$1")" = "$2" ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
-check "the principal finds that site A's gateway can be dialled" wait_reach lan-a true
-check "and that site B's, behind NAT, cannot" wait_reach lan-b false
+check "the principal finds that site A's gateway can be dialled" nat_wait_reachable lan-a true
+check "and that site B's, behind NAT, cannot" nat_wait_reachable lan-b false
 listing=$(pdir secondary list 2>&1)
 echo "$listing"
 check "insel-principal secondary list shows it" \

@@ -14,27 +14,13 @@ source "$here/lib.sh"
 source "$here/insel_env.sh"
 source "$here/nat_lib.sh"
 netns_begin
-command -v nft >/dev/null || { echo "SKIP: nft is not installed" >&2; exit 77; }
+nat_require_nft
 
 nat_two_sites preserve preserve
 insel_deploy || fail "deployment did not come up"
 
-reach_of() {  # reach_of LAN: the directory's "reachable" for that LAN's secondary
-	pdir lan list --json | python3 -c '
-import json, sys
-for lan in json.load(sys.stdin):
-    if lan["name"] == sys.argv[1]:
-        print(json.dumps(lan.get("reachable")))' "$1"
-}
-wait_reach() {  # wait_reach LAN VALUE
-	for _ in $(seq 1 60); do
-		[ "$(reach_of "$1")" = "$2" ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
-check "the principal finds that site A's gateway cannot be dialled" wait_reach lan-a false
-check "nor site B's" wait_reach lan-b false
+check "the principal finds that site A's gateway cannot be dialled" nat_wait_reachable lan-a false
+check "nor site B's" nat_wait_reachable lan-b false
 
 listen_as b1 bob "$NETNS_TMP/listen-bob.log" --auto-answer || fail "bob cannot listen"
 spawn_in_ns b1 "$NETNS_TMP/echo-b1.log" python3 "$UDP_TOOL" echo 5004 --count 100000 \
