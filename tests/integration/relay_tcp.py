@@ -2,7 +2,8 @@
 """insel-relay's TCP fallback on loopback, driven as its principal would drive it.
 
 Starts insel-relay with its control socket on fd 3, a UDP port and a TLS listener
-(--tcp-listen), allocates, then plays the auxiliaries' legs: a UDP leg and a TCP leg
+(--tcp-listen); checks that socket's hello (refused before it, from another role or
+version, and twice), allocates, then plays the auxiliaries' legs: a UDP leg and a TCP leg
 (TLS 1.3, the relay's certificate checked against the organisation's CA, each datagram
 after a 2-byte length) register and exchange frames both ways through the one
 forwarding table; two TCP legs likewise; a TCP leg moves back to UDP with a new REGISTER;
@@ -212,7 +213,23 @@ def main():
     child.close()
     ctl = Control(parent)
     try:
+        # The control socket (common/control/child_control.c): hello first, from the
+        # principal only, in this protocol's version; each refusal changes nothing.
+        early = ctl.ask("stats")
+        check("a request before hello is refused",
+              early.get("ok") is False and early["error"]["code"] == "protocol")
+        other = ctl.ask("hello", version=1, role="secondary")
+        check("a hello from another role is refused (forbidden)",
+              other.get("ok") is False and other["error"]["code"] == "forbidden")
+        old = ctl.ask("hello", version=99, role="principal")
+        check("a hello of another version is refused",
+              old.get("ok") is False and old["error"]["code"] == "unsupported_version")
         hello = ctl.ask("hello", version=1, role="principal")
+        check("the principal's hello is answered: role relay, its port",
+              hello.get("ok") is True and hello.get("role") == "relay" and
+              hello.get("version") == 1 and hello.get("port", 0) > 0)
+        again = ctl.ask("hello", version=1, role="principal")
+        check("a second hello is refused", again.get("ok") is False)
         udp_port = hello["port"]
         stats = ctl.ask("stats")
         tcp_port = stats["tcp"]["port"]
