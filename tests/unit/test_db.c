@@ -493,7 +493,8 @@ static void ipv6_endpoint_reachability(void **state)
 {
 	struct fixture *f = *state;
 	struct ip_prefix p = pfx("10.2.0.0/24");
-	struct db_registration r = {"gw-b", "aa", "01", "lan-b", &p, 1, "198.18.0.2:7443", -1};
+	struct db_registration r = {"gw-b", "aa", "01", "lan-b", &p, 1, "198.18.0.2:7443", -1,
+				    false};
 	char endpoint[IP_STRLEN];
 	enum pop_reach reach;
 	json_t *sec;
