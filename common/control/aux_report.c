@@ -1,4 +1,4 @@
-/* The auxiliary's notices ("ended", "rekey_due", "path") and the traffic totals of its stats: the
+/* The auxiliary's notices ("ended", "rekey_due", "path", "measure") and the traffic totals of its stats: the
  * JSON forms and their validating decode (aux_report.h). */
 #include "aux_report.h"
 
@@ -58,6 +58,36 @@ json_t *aux_path_to_json(const struct aux_path_notice *n)
 		return NULL;
 	}
 	return j;
+}
+
+json_t *aux_measure_to_json(const struct aux_measure_notice *n)
+{
+	return json_pack("{s:s, s:s, s:I, s:I, s:I}", "op", "measure",
+			 "kind", aux_path_kind(n->relayed, n->tcp), "rtt_ms", (json_int_t)n->rtt_ms,
+			 "probes", (json_int_t)n->probes, "replies", (json_int_t)n->replies);
+}
+
+static int measure_from_json(const json_t *j, struct aux_notice *out, char *why,
+			     size_t whylen)
+{
+	struct aux_measure_notice *n = &out->measure;
+	const char *kind;
+	json_int_t rtt, probes, replies;
+
+	if (msg_get_str(j, "kind", &kind) || msg_get_int(j, "rtt_ms", 0, UINT32_MAX, &rtt) ||
+	    msg_get_int(j, "probes", 0, AUX_MEASURE_MAX_PROBES, &probes) ||
+	    msg_get_int(j, "replies", 0, probes, &replies))
+		return err_set(why, whylen, INSEL_E_BAD_FIELD, "%s", msg_field_error());
+	if (strcmp(kind, "direct") != 0 && strcmp(kind, "relayed") != 0 &&
+	    strcmp(kind, "tcp") != 0)
+		return err_set(why, whylen, INSEL_E_BAD_FIELD, "field 'kind' must be \"direct\", "
+			       "\"relayed\" or \"tcp\"");
+	n->tcp = strcmp(kind, "tcp") == 0;
+	n->relayed = n->tcp || strcmp(kind, "relayed") == 0;
+	n->rtt_ms = (uint32_t)rtt;
+	n->probes = (uint32_t)probes;
+	n->replies = (uint32_t)replies;
+	return 0;
 }
 
 static int path_state_from(const char *name, enum aux_path_state *out)
@@ -183,6 +213,10 @@ int aux_notice_from_json(const json_t *j, struct aux_notice *out, char *why, siz
 	if (strcmp(op, "path") == 0) {
 		out->kind = AUX_NOTICE_PATH;
 		return path_from_json(j, out, why, whylen);
+	}
+	if (strcmp(op, "measure") == 0) {
+		out->kind = AUX_NOTICE_MEASURE;
+		return measure_from_json(j, out, why, whylen);
 	}
 	if (strcmp(op, "rekey_due") != 0)
 		return 0;

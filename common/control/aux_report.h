@@ -12,6 +12,11 @@
  *                                        the call moved to another path ("changed"),
  *                                        or nothing answers ("lost": kind, local and
  *                                        remote say what was last used, if anything)
+ *   {"op":"measure","kind":"direct","rtt_ms":3,"probes":5,"replies":5}
+ *                                        the path measured while up: the smoothed round
+ *                                        trip of its probes, and how many were sent and
+ *                                        answered since the last such notice (every
+ *                                        PATH_MEASURE_REPORT_MS; docs/routing.md)
  *
  * The stats object (the replies to "stats" and "hangup", and "ended") has one entry per
  * bound channel in "channels": null before "start", else the channel's status with its
@@ -33,6 +38,7 @@ enum aux_notice_kind {
 	AUX_NOTICE_ENDED,
 	AUX_NOTICE_REKEY_DUE,
 	AUX_NOTICE_PATH,
+	AUX_NOTICE_MEASURE,
 };
 
 enum aux_path_state {
@@ -54,6 +60,14 @@ struct aux_path_notice {
 	const char *reason;           /* a sentence: why this path, or what was tried */
 };
 
+/* The "measure" notice: the path carrying the call, as its probes found it. */
+struct aux_measure_notice {
+	bool relayed, tcp;            /* kind, as in the path notice */
+	uint32_t rtt_ms;              /* smoothed round trip of the path's probes */
+	uint32_t probes, replies;     /* since the last measure notice; replies <= probes */
+};
+#define AUX_MEASURE_MAX_PROBES 100000  /* in one notice */
+
 /* Bytes on the wire, summed over the channels. */
 struct aux_traffic {
 	uint64_t bytes_in, bytes_out;
@@ -67,6 +81,7 @@ struct aux_notice {
 	struct aux_traffic traffic;   /* ended: the channels' final totals */
 	unsigned channel;             /* rekey_due */
 	struct aux_path_notice path;  /* path */
+	struct aux_measure_notice measure;  /* measure */
 };
 
 const char *aux_path_state_name(enum aux_path_state state);
@@ -74,6 +89,7 @@ const char *aux_path_state_name(enum aux_path_state state);
 const char *aux_path_kind(bool relayed, bool tcp);
 json_t *aux_path_to_json(const struct aux_path_notice *n);
 
+json_t *aux_measure_to_json(const struct aux_measure_notice *n);
 json_t *aux_rekey_due_to_json(unsigned channel);
 /* The notice without its stats, which the auxiliary adds. */
 json_t *aux_ended_to_json(const char *reason, const char *message);

@@ -12,6 +12,7 @@
  *   principal_ops_auth.c       verify_user, renew
  *   principal_ops_relay.c      relay (an allocation on the principal's relay for a call)
  *   principal_ops_connect.c    connect and the dial_back notice (signalling across NAT)
+ *   principal_ops_links.c      links (a secondary's measured links to other gateways)
  *
  * Conventions:
  * - A request encoder makes the whole frame ({"op":...,"id":N,...}); a reply encoder
@@ -345,6 +346,41 @@ struct pop_relay_stats {
 	int64_t dropped;
 };
 int pop_relay_stats_decode(const json_t *msg, struct pop_relay_stats *out,
+			   char why[POP_WHY_LEN]);
+
+/* ---- links: what a secondary measured to the gateways it talks to (docs/routing.md) ---- */
+
+#define POP_MAX_LINKS 256          /* peers in one report */
+#define POP_LINK_RTT_MAX_MS 600000 /* a round trip longer than 10 minutes is nonsense */
+#define POP_LINK_LOSS_SCALE 1000000  /* loss in parts per million */
+
+enum pop_link_kind { POP_LINK_DIRECT = 1, POP_LINK_RELAYED, POP_LINK_TCP };
+const char *pop_link_kind_name(enum pop_link_kind k);
+
+/* One peer gateway: {"peer":"sec-b","kind":"direct","rtt_ms":12,"loss_ppm":0,
+ * "probes":30,"age_ms":800}. */
+struct pop_link {
+	char peer[PKI_NAME_MAX + 1];   /* the peer's secondary (certificate name) */
+	enum pop_link_kind kind;       /* how the last measured path went */
+	uint32_t rtt_ms;               /* smoothed round trip */
+	uint32_t loss_ppm;             /* probes unanswered in the window, per million */
+	uint32_t probes;               /* probes sent in the window */
+	uint32_t age_ms;               /* since the last probe was answered */
+};
+
+struct pop_links_req {
+	struct pop_link links[POP_MAX_LINKS];
+	size_t nlinks;
+};
+json_t *pop_links_req_encode(json_int_t id, const struct pop_links_req *r);
+int pop_links_req_decode(const json_t *msg, struct pop_links_req *out, char why[POP_WHY_LEN]);
+
+/* {"links":N}: how many were recorded. */
+struct pop_links_reply {
+	int64_t recorded;
+};
+json_t *pop_links_reply_encode(const struct pop_links_reply *r);
+int pop_links_reply_decode(const json_t *msg, struct pop_links_reply *out,
 			   char why[POP_WHY_LEN]);
 
 /* ---- auth: verify_user, renew ---- */

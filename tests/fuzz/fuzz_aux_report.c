@@ -1,5 +1,5 @@
 /* libFuzzer target: what a secondary reads from its auxiliary unasked ("ended",
- * "rekey_due", "path"), and the totals of
+ * "rekey_due", "path", "measure"), and the totals of
  * its stats (aux_report.h). A notice that decodes must encode and decode again to the
  * same fields, totals included. */
 #include <stdbool.h>
@@ -25,6 +25,12 @@ static bool same(const struct aux_notice *a, const struct aux_notice *b)
 {
 	if (a->kind == AUX_NOTICE_PATH)
 		return b->kind == AUX_NOTICE_PATH && same_path(&a->path, &b->path);
+	if (a->kind == AUX_NOTICE_MEASURE)
+		return b->kind == AUX_NOTICE_MEASURE && a->measure.tcp == b->measure.tcp &&
+		       a->measure.relayed == b->measure.relayed &&
+		       a->measure.rtt_ms == b->measure.rtt_ms &&
+		       a->measure.probes == b->measure.probes &&
+		       a->measure.replies == b->measure.replies;
 	return a->kind == b->kind && a->channel == b->channel &&
 	       a->traffic.bytes_in == b->traffic.bytes_in &&
 	       a->traffic.bytes_out == b->traffic.bytes_out &&
@@ -42,6 +48,8 @@ static void round_trip(const json_t *j, const struct aux_notice *first)
 		once = aux_rekey_due_to_json(first->channel);
 	} else if (first->kind == AUX_NOTICE_PATH) {
 		once = aux_path_to_json(&first->path);
+	} else if (first->kind == AUX_NOTICE_MEASURE) {
+		once = aux_measure_to_json(&first->measure);
 	} else {
 		once = aux_ended_to_json(first->reason, first->message);
 		/* The stats travel beside the notice's own fields, as the auxiliary adds them. */
