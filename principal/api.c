@@ -31,6 +31,7 @@ static const struct dispatch_op ops[] = {
 	{"relay_expired", relay_expired_handle, BY_SECONDARY, DISPATCH_ANY_STATE},
 	{"connect", connect_handle, BY_SECONDARY, DISPATCH_ANY_STATE},
 	{"room", room_handle, BY_SECONDARY, DISPATCH_ANY_STATE},
+	{"links", links_handle, BY_SECONDARY, DISPATCH_ANY_STATE},
 };
 
 void api_reply_ok(struct api_peer *p, json_int_t id, json_t *fields)

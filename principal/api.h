@@ -1,7 +1,8 @@
 /* The principal's control API over mutually authenticated TLS: JSON requests framed per
  * msg.h, answered by one handler per message family (api_session.c: hello, register,
  * heartbeat; api_lookup.c: lookup, list, revocations; api_calls.c: call_start, call_end;
- * api_user.c: verify_user; api_renew.c: renew; api_relay.c: relay; api_room.c: room).
+ * api_user.c: verify_user; api_renew.c: renew; api_relay.c: relay; api_room.c: room;
+ * api_links.c: links).
  * A table in api.c says which certificate role may send each op; the dispatcher all
  * control protocols share (dispatch.h) checks it and that hello comes first, and calls
  * the handler with the api_peer as its ctx. Each handler reads its request and writes its reply with the
@@ -141,6 +142,7 @@ void room_handle(void *ctx, json_int_t id, const json_t *msg);
 /* A reply with an explicit wire code (one no INSEL_E_* value maps to). */
 void api_reply_wire(struct api_peer *p, json_int_t id, enum wire_error code,
 		    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void links_handle(void *ctx, json_int_t id, const json_t *msg);
 
 /* Renewal and registration (api_renew.c): a registration made with the certificate a
  * secondary is being renewed from confirms the new one (the fingerprint and serial in *r

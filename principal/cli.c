@@ -282,6 +282,8 @@ static void format_cell(const json_t *v, enum cli_kind kind, char *out, size_t o
 		snprintf(out, outlen, "%s", json_string_value(v));
 	} else if (json_is_integer(v)) {
 		snprintf(out, outlen, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+	} else if (json_is_real(v)) {
+		snprintf(out, outlen, "%.2f", json_real_value(v));
 	} else if (json_is_boolean(v)) {
 		snprintf(out, outlen, "%s", json_is_true(v) ? "yes" : "no");
 	} else if (json_is_array(v) && kind == CLI_LIST) {

@@ -217,6 +217,33 @@ static const char *const stmt_sql[ST_COUNT] = {
 			   "(SELECT max(r.id) FROM cert_requests r WHERE r.secondary_id = s.id "
 			   " AND r.state = 'pending') FROM secondaries s "
 			   "WHERE s.not_after IS NOT NULL ORDER BY 4",
+	[ST_LINK_UPSERT] = "INSERT INTO links (from_id, to_id, kind, rtt_ms, loss_ppm, probes, "
+			   "last_seen, measured_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) "
+			   "ON CONFLICT (from_id, to_id) DO UPDATE SET kind = excluded.kind, "
+			   "rtt_ms = excluded.rtt_ms, loss_ppm = excluded.loss_ppm, "
+			   "probes = excluded.probes, last_seen = excluded.last_seen, "
+			   "measured_at = excluded.measured_at",
+	[ST_LINK_EXPIRE] = "DELETE FROM links WHERE measured_at < ?1",
+	[ST_LINK_SET] = "INSERT INTO link_settings (a_id, b_id, weight, penalty_ms, updated_at) "
+			"VALUES (?1, ?2, coalesce(?3, 1), coalesce(?4, 0), ?5) "
+			"ON CONFLICT (a_id, b_id) DO UPDATE SET weight = coalesce(?3, weight), "
+			"penalty_ms = coalesce(?4, penalty_ms), updated_at = ?5",
+	[ST_LINK_LIST] = "SELECT f.name, t.name, l.kind, l.rtt_ms, l.loss_ppm, l.probes, "
+			 "l.last_seen, l.measured_at, coalesce(s.weight, 1), "
+			 "coalesce(s.penalty_ms, 0) FROM links l "
+			 "JOIN secondaries f ON f.id = l.from_id "
+			 "JOIN secondaries t ON t.id = l.to_id "
+			 "LEFT JOIN link_settings s ON s.a_id = min(l.from_id, l.to_id) "
+			 "AND s.b_id = max(l.from_id, l.to_id) ORDER BY f.name, t.name",
+	/* Each pair of gateways once, from its fresh measurements: the worse of the two
+	 * directions' round trips and losses (and kinds: 'tcp' > 'relayed' > 'direct'). */
+	[ST_LINK_PAIRS] = "SELECT a.name, b.name, max(p.kind), max(p.rtt_ms), max(p.loss_ppm), "
+			  "coalesce(s.weight, 1), coalesce(s.penalty_ms, 0) FROM "
+			  "(SELECT min(from_id, to_id) AS a_id, max(from_id, to_id) AS b_id, kind, "
+			  " rtt_ms, loss_ppm FROM links WHERE measured_at >= ?1) p "
+			  "JOIN secondaries a ON a.id = p.a_id JOIN secondaries b ON b.id = p.b_id "
+			  "LEFT JOIN link_settings s ON s.a_id = p.a_id AND s.b_id = p.b_id "
+			  "GROUP BY p.a_id, p.b_id ORDER BY a.name, b.name",
 };
 
 /* ---- errors ---- */

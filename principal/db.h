@@ -226,6 +226,27 @@ int db_lookup_find(struct db *db, const char *callee, int64_t now,
 /* The same, as the API's reply fields (principal_ops.h encodes them). */
 int db_lookup(struct db *db, const char *callee, int64_t now, json_t **out);
 
+/* ---- overlay links (db_links.c, docs/routing.md) ---- */
+#define DB_LINK_STALE_S 90      /* a measurement older than this is left out of routes */
+#define DB_LINK_EXPIRY_S 3600   /* and one older than this is deleted */
+struct pop_link;
+/* A secondary's `links` report: each peer that names a secondary in the directory
+ * replaces from's measurement of it (others are skipped: *recorded counts those kept);
+ * measurements older than DB_LINK_EXPIRY_S are deleted. One transaction. */
+int db_links_report(struct db *db, const char *from, const struct pop_link *links, size_t n,
+		    int64_t now, size_t *recorded);
+/* The operator's weight (NULL: unchanged, 1 for a new link) and penalty (NULL: unchanged,
+ * 0 for new) on the link between secondaries a and b, both directions. */
+int db_link_set(struct db *db, const char *a, const char *b, const double *weight,
+		const int64_t *penalty_ms, int64_t now);
+/* Every measurement: [{from, to, kind, rtt_ms, loss_pct, probes, last_seen, measured_at,
+ * weight, penalty_ms, cost, state: "fresh"|"stale"}], by from then to. */
+int db_link_list(struct db *db, int64_t now, json_t **out);
+/* Each pair of gateways with a fresh measurement either way, once, as routes use it:
+ * [{a, b, kind, rtt_ms, loss_pct, weight, penalty_ms, cost}] with the worse of the two
+ * directions' figures. */
+int db_link_pairs(struct db *db, int64_t now, json_t **out);
+
 /* Counts for `status`: {schema_version, lans, secondaries, secondaries_up, hosts, users,
  * active_calls, calls, revoked} */
 int db_status(struct db *db, int64_t now, json_t **out);

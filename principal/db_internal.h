@@ -78,6 +78,12 @@ enum db_stmt_id {
 	ST_RENEW_PREVIOUS,
 	ST_PCERT_PUT,
 	ST_EXPIRY_LIST,
+	/* overlay links (db_links.c) */
+	ST_LINK_UPSERT,
+	ST_LINK_EXPIRE,
+	ST_LINK_SET,
+	ST_LINK_LIST,
+	ST_LINK_PAIRS,
 	ST_COUNT
 };
 

@@ -15,6 +15,9 @@ static const struct command commands[] = {
 	{"revoke", revoke_main, "revoked certificates: add, list, remove"},
 	{"status", status_main, "what the directory holds, at a glance"},
 	{"relays", relays_main, "the relays the running principal knows, and their load"},
+	{"links", links_main, "the overlay's measured links between gateways"},
+	{"routes", routes_main, "the cheapest path between two gateways, hop by hop"},
+	{"link", link_main, "the operator's weight and penalty on a link"},
 	{"serve", serve_main, "run the directory's TLS API daemon"},
 };
 

@@ -19,5 +19,9 @@ int revoke_main(int argc, char **argv);
 int status_main(int argc, char **argv);
 int relays_main(int argc, char **argv);
 int serve_main(int argc, char **argv);
+/* cmd_link.c */
+int links_main(int argc, char **argv);
+int routes_main(int argc, char **argv);
+int link_main(int argc, char **argv);
 
 #endif
