@@ -70,6 +70,11 @@
 #define PATH_FAILED_INTERVAL_MS 5000  /* after a lost round, a probe now and then */
 #define PATH_PROBE_ID_OTHER 0x80000000u  /* probe ids with this bit are MTU probing's */
 #define PATH_TCP_RETRY_MS 2000     /* while on the TCP leg, UDP candidates are tried again */
+/* Link measurement (docs/routing.md): while up, the path carrying the call is probed every
+ * PATH_MEASURE_INTERVAL_MS (a probe not answered before the next one counts as lost), and
+ * the secondary gets a "measure" notice every PATH_MEASURE_REPORT_MS. */
+#define PATH_MEASURE_INTERVAL_MS 1000
+#define PATH_MEASURE_REPORT_MS 5000
 
 /* Failover (failover.c): the active path silent for failover_after (start, at least
  * PATH_FAILOVER_RTT_FACTOR times its round trip) while we send makes it suspect; probes
@@ -269,6 +274,14 @@ struct aux_path {
 	uint64_t roams;              /* the path followed the peer's data to a new endpoint */
 	uint64_t requests_answered, unknown_replies;
 	struct path_watch watch;
+	/* Link measurement while up: the last measuring probe, the smoothed round trip of
+	 * the current path (0 until one is answered), and the counts since the last notice. */
+	uint64_t measure_sent_ms, measure_report_ms;
+	uint32_t measure_seq;
+	int measure_cand;            /* the candidate it went to, -1 if none */
+	uint32_t srtt_ms;
+	bool has_srtt;
+	uint32_t measure_probes, measure_replies;
 };
 
 /* Priming (prime.c): the first probes to the peer's srflx candidates go with a small TTL,

@@ -24,6 +24,11 @@
  * the candidate's index. Data frames keep roaming as before (channel.c): a NAT rebinding
  * mid-call moves the peer endpoint on the next authenticated frame.
  *
+ * Link measurement: while up, the path carrying the call gets one probe every
+ * PATH_MEASURE_INTERVAL_MS; its smoothed round trip and how many probes were answered go
+ * to the secondary in a "measure" notice every PATH_MEASURE_REPORT_MS, from which the
+ * secondary reports its links to the principal (docs/routing.md).
+ *
  * The last resort is the TCP leg (tcp_leg.c): the relay over TLS on TCP, for when no UDP
  * gets through. It becomes a candidate once registered, ranks below every UDP one
  * (direct, then relayed, then tcp), and while it carries the call the UDP candidates are
@@ -193,6 +198,8 @@ static void use_candidate(struct bridge *br, size_t i)
 {
 	for (unsigned k = 0; k < br->n_lan; k++)
 		channel_set_peer(br->lan[k].ch, &br->path.cand[i].ep);
+	if (br->path.current != (int)i)
+		br->path.has_srtt = false;  /* another path: its round trip is measured afresh */
 	br->path.current = (int)i;
 	br->path.cand[i].demoted = false;
 	failover_path_chosen(br, uv_now(br->loop));
@@ -251,6 +258,64 @@ static void answered(struct bridge *br, size_t i, uint64_t now)
 	arm(br, 0);
 }
 
+/* ---- measuring the path while up ---- */
+
+/* The answer to the latest measuring probe: a smoothed round trip (gain 1/8, as TCP's). */
+static void measured(struct aux_path *p, uint32_t rtt_ms)
+{
+	p->measure_replies++;
+	p->measure_cand = -1;  /* one answer per probe */
+	p->srtt_ms = p->has_srtt ? (7 * p->srtt_ms + rtt_ms + 4) / 8 : rtt_ms;
+	p->has_srtt = true;
+}
+
+static void measure_report(struct bridge *br, const struct path_candidate *c)
+{
+	struct aux_path *p = &br->path;
+	struct aux_measure_notice n = {.relayed = c->relayed, .tcp = c->tcp, .rtt_ms = p->srtt_ms,
+				       .probes = p->measure_probes,
+				       .replies = p->measure_replies};
+
+	if (n.replies > n.probes)
+		n.replies = n.probes;  /* an answer that crossed the report's boundary */
+	if (n.probes > 0 && br->control)
+		msg_stream_send_new(br->control, aux_measure_to_json(&n));
+	p->measure_probes = p->measure_replies = 0;
+}
+
+/* One probe on the current path every PATH_MEASURE_INTERVAL_MS, and the notice; returns
+ * when the next is due. */
+static uint64_t measure_tick(struct bridge *br, uint64_t now)
+{
+	struct aux_path *p = &br->path;
+	const struct path_candidate *c = current(br);
+	uint64_t since = elapsed_ms(now, p->measure_sent_ms);
+
+	if (!c)
+		return PATH_MEASURE_INTERVAL_MS;
+	if (p->measure_report_ms == 0)
+		p->measure_report_ms = now;  /* the first window opens when the path is up */
+	/* Reported before the next probe goes, so the last one had its interval to answer. */
+	if (elapsed_ms(now, p->measure_report_ms) >= PATH_MEASURE_REPORT_MS) {
+		measure_report(br, c);
+		p->measure_report_ms = now;
+	}
+	if (since >= PATH_MEASURE_INTERVAL_MS) {
+		uint64_t sent = c->requests;
+
+		p->seq++;
+		probe_one(br, (size_t)p->current, now);
+		if (c->requests != sent) {
+			p->measure_seq = c->seq;
+			p->measure_cand = p->current;
+			p->measure_probes++;
+		}
+		p->measure_sent_ms = now;
+		since = 0;
+	}
+	return PATH_MEASURE_INTERVAL_MS - since;
+}
+
 static void take_reply(struct bridge *br, const struct frame_probe *pr, uint64_t now)
 {
 	struct aux_path *p = &br->path;
@@ -265,6 +330,8 @@ static void take_reply(struct bridge *br, const struct frame_probe *pr, uint64_t
 	c->replies++;
 	if ((pr->id >> 8) == c->seq)
 		c->rtt_ms = (uint32_t)elapsed_ms(now, c->sent_ms);
+	if ((int)i == p->measure_cand && (pr->id >> 8) == p->measure_seq)
+		measured(p, (uint32_t)elapsed_ms(now, p->measure_sent_ms));
 	c->answered = true;
 	c->awaiting = false;
 	c->replied_ms = now;
@@ -448,7 +515,7 @@ void path_follow_roaming(struct bridge *br, const struct ip_endpoint *to)
 static void tick_up(struct bridge *br, uint64_t now)
 {
 	struct aux_path *p = &br->path;
-	uint64_t silent, limit = PATH_MISSED_KEEPALIVES * p->keepalive_ms;
+	uint64_t silent, limit = PATH_MISSED_KEEPALIVES * p->keepalive_ms, next, measure_next;
 	const struct path_candidate *c;
 
 	if (br->n_lan && br->lan[0].ch)
@@ -467,6 +534,7 @@ static void tick_up(struct bridge *br, uint64_t now)
 		start_round(br, PATH_REPROBING, now);
 		return;
 	}
+	measure_next = measure_tick(br, now);
 	if (c && c->relayed && has_better_candidate(p, c)) {
 		/* Relayed: the better candidates keep being probed, on the round's schedule
 		 * while it lasts (the relay may simply have answered first), then now and
@@ -479,15 +547,17 @@ static void tick_up(struct bridge *br, uint64_t now)
 			probe_all(br, true, now);
 		}
 		if (in_round) {
-			arm(br, PATH_RELAYED_INTERVAL_MS);
+			arm(br, PATH_RELAYED_INTERVAL_MS < measure_next ? PATH_RELAYED_INTERVAL_MS
+								: measure_next);
 			return;
 		}
 		if (c->tcp) {
-			arm(br, PATH_TCP_RETRY_MS);
+			arm(br, PATH_TCP_RETRY_MS < measure_next ? PATH_TCP_RETRY_MS : measure_next);
 			return;
 		}
 	}
-	arm(br, limit - silent < p->keepalive_ms ? limit - silent : p->keepalive_ms);
+	next = limit - silent < p->keepalive_ms ? limit - silent : p->keepalive_ms;
+	arm(br, measure_next < next ? measure_next : next);
 }
 
 static void on_path_timer(uv_timer_t *t)
@@ -527,6 +597,7 @@ int path_init(struct bridge *br)
 {
 	memset(&br->path, 0, sizeof br->path);
 	br->path.current = -1;
+	br->path.measure_cand = -1;
 	br->path.timer.data = br;
 	return uv_timer_init(br->loop, &br->path.timer);
 }
@@ -691,5 +762,7 @@ json_t *path_stats_json(const struct bridge *br)
 		json_object_set_new(j, "rtt_ms", json_integer(c->rtt_ms));
 	if (j)
 		json_object_set_new(j, "failover", failover_stats_json(br));
+	if (j && c && p->has_srtt)
+		json_object_set_new(j, "srtt_ms", json_integer(p->srtt_ms));
 	return j;
 }

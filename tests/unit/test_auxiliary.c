@@ -118,6 +118,9 @@ struct auxp {
 	/* The "path" notices come unasked at any time: recv_json keeps the last one. */
 	unsigned path_notices;
 	char path_state[16], path_kind[16], path_remote[64];
+	/* So do the "measure" notices while the path is up: the last one's counts. */
+	unsigned measure_notices;
+	json_int_t measure_probes, measure_replies;
 };
 
 static json_t *request(struct auxp *p, json_t *msg);
@@ -252,6 +255,13 @@ static json_t *recv_json(struct auxp *p, unsigned timeout_ms)
 	msg = json_loadb(body, len, 0, NULL);
 	free(body);
 	assert_non_null(msg);
+	if (msg_op(msg) && strcmp(msg_op(msg), "measure") == 0) {
+		p->measure_notices++;
+		p->measure_probes = json_integer_value(json_object_get(msg, "probes"));
+		p->measure_replies = json_integer_value(json_object_get(msg, "replies"));
+		json_decref(msg);
+		return recv_json(p, deadline > now_ms() ? (unsigned)(deadline - now_ms()) : 0);
+	}
 	if (msg_op(msg) && strcmp(msg_op(msg), "path") == 0) {
 		keep_path_notice(p, msg);
 		json_decref(msg);
@@ -1046,6 +1056,13 @@ static void path_up_once_probes_answered(void **state)
 	assert_true(json_integer_value(json_object_get(json_object_get(st, "path"),
 						       "requests_answered")) >= 1);
 	json_decref(st);
+	/* While up, the path is measured: a "measure" notice within PATH_MEASURE_REPORT_MS,
+	 * its probes answered over loopback. */
+	for (uint64_t end = now_ms() + 8000; c.a.measure_notices == 0 && now_ms() < end;)
+		assert_null(recv_json(&c.a, 100));
+	assert_true(c.a.measure_notices >= 1);
+	assert_true(c.a.measure_probes >= 3);
+	assert_true(c.a.measure_replies >= c.a.measure_probes - 1);
 	hang_up(&c.a);
 	hang_up(&c.b);
 	close_call_fds(&c);
