@@ -287,6 +287,8 @@ static void caller_check_reply(void *ctx, const json_t *reply, int err)
 		call_end(call, WIRE(FORBIDDEN), "the caller does not belong to the calling gateway");
 		return;
 	}
+	/* The caller's gateway, as its certificate names it: whom our link measures go to. */
+	snprintf(call->peer_name, sizeof call->peer_name, "%s", peer->name);
 	if (call->tun) {
 		check_tun_caller(call);
 		return;

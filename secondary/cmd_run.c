@@ -56,6 +56,7 @@ static void on_signal(uv_signal_t *sig, int signum)
 	renew_stop(s);
 	principal_link_stop(&s->principal);
 	secondary_relay_stop(s);
+	links_stop(s);
 	uv_close((uv_handle_t *)&s->sigterm, NULL);
 	uv_close((uv_handle_t *)&s->sigint, NULL);
 	uv_close((uv_handle_t *)&s->sigchld, NULL);
@@ -197,6 +198,7 @@ int run_main(int argc, char **argv)
 	if (!s.unprivileged)  /* an earlier run's rules are root's to remove */
 		rules_sweep_leftovers();
 	principal_link_start(&s.principal, &s);
+	links_start(&s);
 	renew_start(&s);
 	trunks_start(&s);
 	/* Listeners exist: from here on only what serving needs (sandbox.c). */

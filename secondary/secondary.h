@@ -182,6 +182,14 @@ bool principal_link_up(const struct principal_link *l);
 /* A request to the principal; INSEL_E_UNAVAILABLE at once if the link is not up. */
 int principal_request(struct secondary *s, json_t *req, rpc_reply_cb cb, void *ctx);
 
+/* links.c: the round trip and loss to the gateways we have calls with, as the
+ * auxiliaries measure them, reported to the principal (docs/routing.md). */
+struct link_table;
+struct aux_measure_notice;
+void links_start(struct secondary *s);
+void links_stop(struct secondary *s);
+void links_measured(struct secondary *s, const char *peer, const struct aux_measure_notice *m);
+
 /* call_relay.c: the call's relay allocation (docs/relay.md). ask: the caller's side, as
  * the call is placed; offer: adds our relay candidate to the offer's side; take_peer:
  * the callee's side finds it among the offer's candidates; start: the "relay" of our
@@ -577,6 +585,8 @@ struct secondary {
 
 	struct renew *renew;
 	struct standby *standby;       /* [standby]: the partner and the LAN address */
+	struct link_table *links;      /* our links to other gateways (links.c) */
+	uv_timer_t links_timer;
 };
 
 /* ---- standby gateways (standby.c, docs/standby.md) ---- */

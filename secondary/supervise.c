@@ -110,8 +110,8 @@ static void control_msg(struct msg_stream *m, json_t *msg, int err)
 	 * key exchange comes early. */
 	if (aux_notice_from_json(msg, &notice, why, sizeof why)) {
 		log_warn("a malformed notice from an auxiliary: %s", why);
-		if (notice.kind == AUX_NOTICE_PATH)
-			return;  /* a path nobody can read brings nothing up */
+		if (notice.kind == AUX_NOTICE_PATH || notice.kind == AUX_NOTICE_MEASURE)
+			return;  /* a path nobody can read brings nothing up, nor measures it */
 	}
 	if (notice.kind == AUX_NOTICE_PATH && a->call)
 		call_event(a->call, CALL_EV_AUX_PATH, &(struct call_event_detail){.notice = &notice});
@@ -119,6 +119,8 @@ static void control_msg(struct msg_stream *m, json_t *msg, int err)
 		call_event(a->call, CALL_EV_AUX_ENDED, &(struct call_event_detail){.notice = &notice});
 	else if (notice.kind == AUX_NOTICE_REKEY_DUE && a->call)
 		call_event(a->call, CALL_EV_AUX_REKEY_DUE, NULL);
+	else if (notice.kind == AUX_NOTICE_MEASURE && a->call)
+		links_measured(a->call->sec, a->call->peer_name, &notice.measure);
 }
 
 static void control_closed(struct msg_stream *m)
