@@ -287,8 +287,6 @@ static void caller_check_reply(void *ctx, const json_t *reply, int err)
 		call_end(call, WIRE(FORBIDDEN), "the caller does not belong to the calling gateway");
 		return;
 	}
-	/* The caller's gateway, as its certificate names it: whom our link measures go to. */
-	snprintf(call->peer_name, sizeof call->peer_name, "%s", peer->name);
 	if (call->tun) {
 		check_tun_caller(call);
 		return;
@@ -349,6 +347,8 @@ void call_incoming(struct secondary *s, struct peer_conn *p, const json_t *reque
 	call->peer = p;
 	call->peer_request = msg_id(request);
 	p->call = call;
+	/* The caller's gateway, as its certificate names it: whom our link measures go to. */
+	snprintf(call->peer_name, sizeof call->peer_name, "%s", p->name);
 	if (rc) {
 		call_end(call, WIRE(BAD_REQUEST), why);
 		return;
