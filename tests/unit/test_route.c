@@ -37,8 +37,10 @@ static uint32_t node(struct route_graph *g, const char *name)
 
 static void both_ways(struct route_graph *g, const char *a, const char *b, double cost)
 {
-	assert_int_equal(route_add_edge(g, node(g, a), node(g, b), cost), 0);
-	assert_int_equal(route_add_edge(g, node(g, b), node(g, a), cost), 0);
+	uint32_t na = node(g, a), nb = node(g, b);  /* in this order: a's index first */
+
+	assert_int_equal(route_add_edge(g, na, nb, cost), 0);
+	assert_int_equal(route_add_edge(g, nb, na, cost), 0);
 }
 
 static void detour_beats_slow_link(void **state)
