@@ -21,6 +21,7 @@
 #include "relay_choice.h"
 #include "relay_link.h"
 #include "relay_ops.h"
+#include "routes.h"
 #include "wire_errors.h"
 
 #define RELAY_PICK_TRIES 4                   /* relays tried for one call, at most */
@@ -83,6 +84,25 @@ static bool callee_secondary(struct api_server *s, const char *callee,
 	return false;
 }
 
+/* Each designated relay's cost for a call between caller and callee: the cheapest route
+ * through the secondary running it (routes_rank_via, over the link table); 0, unknown,
+ * when either part has no fresh link. The principal's own relay is not a gateway of the
+ * overlay: its cost stays unknown. */
+static void route_costs(struct api_server *s, const char *caller, const char *callee,
+			struct relay_option *options, size_t n)
+{
+	static const char *via[RELAY_CHOICE_MAX];
+	static uint32_t costs[RELAY_CHOICE_MAX];
+	size_t m = 0;
+
+	for (size_t i = 1; i < n && m < RELAY_CHOICE_MAX; i++)
+		via[m++] = options[i].secondary;
+	if (!callee || m == 0 || routes_rank_via(s->db, caller, callee, via, m, s->now(), costs))
+		return;
+	for (size_t i = 0; i < m; i++)
+		options[i + 1].cost = costs[i];
+}
+
 /* The candidates as the ranking sees them: ours first, then the designated ones. */
 static size_t rank_relays(struct api_server *s, const char *caller, const char *callee,
 			  struct relay_pick *pick)
@@ -98,6 +118,7 @@ static size_t rank_relays(struct api_server *s, const char *caller, const char *
 	for (size_t i = 0; c && i < c->n; i++)
 		options[n++] = (struct relay_option){c->relays[i].secondary, c->relays[i].online,
 						     c->relays[i].live, 0};
+	route_costs(s, caller, callee, options, n);
 	k = relay_choice_rank(options, n, caller, callee, policy, rank);
 	pick->n = 0;
 	for (size_t i = 0; i < k && pick->n < RELAY_PICK_TRIES; i++) {

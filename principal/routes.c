@@ -156,3 +156,23 @@ out:
 	route_graph_free(&g);
 	return rc;
 }
+
+int routes_rank_via(struct db *db, const char *a, const char *b, const char *const *via,
+		    size_t nvia, int64_t now, uint32_t *ranks)
+{
+	double *costs = malloc((nvia ? nvia : 1) * sizeof *costs);
+	int rc;
+
+	if (!costs)
+		return -ENOMEM;
+	rc = routes_cost_via(db, a, b, via, nvia, now, costs);
+	for (size_t i = 0; i < nvia; i++) {
+		double tenths = costs[i] * 10;
+
+		ranks[i] = rc || !isfinite(tenths) ? 0
+			   : tenths >= (double)UINT32_MAX - 1 ? UINT32_MAX
+			   : (uint32_t)lround(tenths) + 1;
+	}
+	free(costs);
+	return rc;
+}

@@ -25,4 +25,9 @@ int routes_find(struct db *db, const char *from, const char *to, int64_t now, js
 int routes_cost_via(struct db *db, const char *a, const char *b, const char *const *via,
 		    size_t nvia, int64_t now, double *costs);
 
+/* The same as ranks for a forwarder's choice (relay_choice.h): each cost in tenths,
+ * rounded, plus 1 (so never 0), capped at UINT32_MAX; 0 where it is not known. */
+int routes_rank_via(struct db *db, const char *a, const char *b, const char *const *via,
+		    size_t nvia, int64_t now, uint32_t *ranks);
+
 #endif

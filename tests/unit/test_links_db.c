@@ -222,6 +222,26 @@ static void forwarder_costs(void **state)
 			 INSEL_E_NOT_FOUND);
 }
 
+/* What the relay choice gets: the relay on the cheaper route first, the unknown last. */
+static void forwarder_ranks(void **state)
+{
+	struct fixture *f = *state;
+	const char *via[] = {"gw-c", "gw-d", "gw-nowhere"};
+	uint32_t ranks[3];
+
+	assert_int_equal(db_secondary_add(f->db, "gw-d", NULL, NOW), 0);
+	triangle(f->db, 100, NOW);
+	report(f->db, "gw-a", "gw-d", 20, 0, NOW);
+	report(f->db, "gw-d", "gw-b", 20, 0, NOW);
+	assert_int_equal(routes_rank_via(f->db, "gw-a", "gw-b", via, 3, NOW, ranks), 0);
+	assert_int_equal(ranks[0], 141);   /* 14.0 */
+	assert_int_equal(ranks[1], 441);   /* (20 + 2) * 2 = 44.0 */
+	assert_int_equal(ranks[2], 0);
+	/* A call end without links: nothing known. */
+	assert_int_not_equal(routes_rank_via(f->db, "gw-a", "gw-x", via, 3, NOW, ranks), 0);
+	assert_int_equal(ranks[0], 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -231,6 +251,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(operator_penalty_and_weight, setup, teardown),
 		cmocka_unit_test_setup_teardown(stale_left_out_and_expired, setup, teardown),
 		cmocka_unit_test_setup_teardown(forwarder_costs, setup, teardown),
+		cmocka_unit_test_setup_teardown(forwarder_ranks, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
