@@ -278,8 +278,8 @@ static void measure_report(struct bridge *br, const struct path_candidate *c)
 
 	if (n.replies > n.probes)
 		n.replies = n.probes;  /* an answer that crossed the report's boundary */
-	if (n.probes > 0 && br->control)
-		msg_stream_send_new(br->control, aux_measure_to_json(&n));
+	if (n.probes > 0 && br->ctl.stream)
+		msg_stream_send_new(br->ctl.stream, aux_measure_to_json(&n));
 	p->measure_probes = p->measure_replies = 0;
 }
 
