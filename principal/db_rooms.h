@@ -1,4 +1,4 @@
-/* Rooms in the directory (schema/010_rooms.sql, docs/rooms.md): virtual LANs that users on
+/* Rooms in the directory (schema/009_rooms.sql, docs/rooms.md): virtual LANs that users on
  * any site join, each member getting an address of the room's network from the principal.
  *
  * The functions follow db.h's contract: 0 or a negative error, one transaction per write,

@@ -1,4 +1,4 @@
--- 010_rooms: virtual LANs ("rooms") across sites (docs/rooms.md): the rooms, their
+-- 009_rooms: virtual LANs ("rooms") across sites (docs/rooms.md): the rooms, their
 -- members with the room address the principal gave each, the users banned from each, and
 -- a record of what happened to them.
 --
