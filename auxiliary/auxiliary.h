@@ -212,6 +212,7 @@ struct aux_discover {
 struct path_candidate {
 	struct ip_endpoint ep;
 	bool relayed;        /* a relay's endpoint: frames go through it */
+	bool preferred;      /* relayed: the principal's routes go through this relay */
 	bool tcp;            /* the TCP leg's marker (tcp_leg.c): the relay over TLS */
 	struct ip_endpoint shown;  /* tcp: the relay's TLS endpoint, for the notices */
 	uint64_t heard_ms;   /* relayed over UDP: when the relay last answered our leg */
@@ -335,6 +336,7 @@ struct aux_relay_leg {
 	uint64_t allocation;
 	uint8_t token[16];         /* RELAY_TOKEN_LEN; wiped at the end */
 	uint8_t leg;               /* 0: the caller's auxiliary, 1: the callee's */
+	bool preferred;            /* the route goes through this relay (path_rank) */
 	uint64_t counter;          /* of the last REGISTER sent */
 	uint64_t acked;            /* of the last REGISTERED taken */
 	uint64_t interval_ms, retry_ms;
@@ -580,6 +582,11 @@ void path_stop(struct bridge *br);
  * (relayed = true); probed at once unless the call already has a direct path. 0,
  * INSEL_E_LIMIT when full, -EAFNOSUPPORT for a family no WAN socket of ours has. */
 int path_add_candidate(struct bridge *br, const struct ip_endpoint *ep, bool relayed);
+/* The relay, once our leg is registered; preferred when the principal's routes go through
+ * it (its candidate's "preferred"): it then ranks above a direct path. */
+int path_add_relay_candidate(struct bridge *br, const struct ip_endpoint *ep, bool preferred);
+/* Lower is better: the preferred relay, direct, relayed over UDP, the TCP leg. */
+unsigned path_rank(const struct path_candidate *c);
 /* An authenticated probe from the WAN on channel l (channel_open said
  * CHANNEL_OPEN_PROBE): requests are answered to their source, replies choose the path. */
 void path_on_probe(struct bridge *br, struct aux_lan *l, const struct channel_msg *m,

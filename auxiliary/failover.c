@@ -52,10 +52,6 @@ static struct path_candidate *active(struct bridge *br)
 	return br->path.current >= 0 ? &br->path.cand[br->path.current] : NULL;
 }
 
-static unsigned rank(const struct path_candidate *c)
-{
-	return c->tcp ? 2 : c->relayed ? 1 : 0;
-}
 
 /* The silence that makes the path suspect: failover_after, longer on a long path. */
 static uint64_t silence_limit(struct bridge *br)
@@ -302,7 +298,7 @@ static void recovering(struct bridge *br, size_t i, uint64_t now)
 		reschedule(br, now);
 	}
 	if (c->steady < PATH_RECOVER_ANSWERS ||
-	    since(now, c->steady_since_ms) < PATH_RECOVER_HOLD_MS || rank(c) > rank(cur))
+	    since(now, c->steady_since_ms) < PATH_RECOVER_HOLD_MS || path_rank(c) > path_rank(cur))
 		return;
 	path_describe(cur, old, sizeof old);
 	path_describe(c, new, sizeof new);
@@ -367,7 +363,7 @@ void failover_frame_elsewhere(struct bridge *br, struct aux_lan *l,
 		return;
 	}
 	c = &p->cand[k];
-	worse = rank(c) > rank(cur);
+	worse = path_rank(c) > path_rank(cur);
 	if ((c->demoted && c->steady == 0) ||
 	    (worse && since(now, w->switched_ms) < PATH_SETTLE_MS)) {
 		for (unsigned i = 0; i < br->n_lan; i++)
@@ -423,7 +419,8 @@ static const struct path_candidate *standby(const struct bridge *br, uint64_t no
 		if ((int)i == p->current || !c->replied_ms ||
 		    since(now, c->replied_ms) > PATH_MISSED_KEEPALIVES * p->keepalive_ms)
 			continue;
-		if (!best || rank(c) < rank(best) || (rank(c) == rank(best) && c->rtt_ms < best->rtt_ms))
+		if (!best || path_rank(c) < path_rank(best) ||
+		    (path_rank(c) == path_rank(best) && c->rtt_ms < best->rtt_ms))
 			best = c;
 	}
 	return best;

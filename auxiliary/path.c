@@ -70,16 +70,22 @@ static bool reachable_family(const struct bridge *br, int family)
 	return family == br->wan_addr.family || (br->has_wan6 && family == AF_INET6);
 }
 
-/* Lower is better: direct, relayed over UDP, the TCP leg. */
-static unsigned rank(const struct path_candidate *c)
+/* Lower is better: the relay the principal's routes go through, direct, relayed over
+ * UDP, the TCP leg. */
+unsigned path_rank(const struct path_candidate *c)
 {
-	return c->tcp ? 2 : c->relayed ? 1 : 0;
+	if (c->tcp)
+		return 3;
+	if (c->relayed)
+		return c->preferred ? 0 : 2;
+	return 1;
 }
+
 
 static bool has_better_candidate(const struct aux_path *p, const struct path_candidate *than)
 {
 	for (size_t i = 0; i < p->ncand; i++)
-		if (rank(&p->cand[i]) < rank(than))
+		if (path_rank(&p->cand[i]) < path_rank(than))
 			return true;
 	return false;
 }
@@ -170,7 +176,7 @@ static void probe_all(struct bridge *br, bool better_only, uint64_t now)
 
 	p->seq++;
 	for (size_t i = 0; i < p->ncand; i++)
-		if (!(better_only && c && rank(&p->cand[i]) >= rank(c)))
+		if (!(better_only && c && path_rank(&p->cand[i]) >= path_rank(c)))
 			probe_one(br, i, now);
 	p->probes_this_round++;
 }
@@ -223,9 +229,14 @@ static void answered(struct bridge *br, size_t i, uint64_t now)
 	if (failover_take_answer(br, i, now))
 		return;  /* a failover, a switch back, or the hold goes on */
 	path_describe(c, what, sizeof what);
-	if (phase == PATH_UP && was && (was == c || rank(c) >= rank(was)))
+	if (phase == PATH_UP && was && (was == c || path_rank(c) >= path_rank(was)))
 		return;  /* nothing better than what we have */
-	if (phase == PATH_UP) {
+	if (phase == PATH_UP && c->preferred) {
+		snprintf(why, sizeof why, "the principal's route goes through the %s, which "
+			 "answered in %u ms; leaving the %s path", what, c->rtt_ms,
+			 was->tcp ? "TCP fallback" : was->relayed ? "relayed" : "direct");
+		p->switches++;
+	} else if (phase == PATH_UP) {
 		snprintf(why, sizeof why, "the %s path answered; leaving the %s", what,
 			 was->tcp ? "TCP fallback" : "relay");
 		p->switches++;
@@ -635,6 +646,20 @@ int path_add_candidate(struct bridge *br, const struct ip_endpoint *ep, bool rel
 	return 0;
 }
 
+int path_add_relay_candidate(struct bridge *br, const struct ip_endpoint *ep, bool preferred)
+{
+	int rc, i;
+
+	/* Marked before path_add_candidate probes it, so its answer ranks it right. */
+	i = path_find_candidate(&br->path, ep);
+	if (i >= 0)
+		br->path.cand[i].preferred = preferred;
+	rc = path_add_candidate(br, ep, true);
+	if (rc == 0 && i < 0 && (i = path_find_candidate(&br->path, ep)) >= 0)
+		br->path.cand[i].preferred = preferred;
+	return rc;
+}
+
 int path_add_tcp_candidate(struct bridge *br, const struct ip_endpoint *marker)
 {
 	struct aux_path *p = &br->path;
@@ -728,10 +753,11 @@ static json_t *candidate_json(const struct path_candidate *c)
 {
 	char ep[IP_STRLEN];
 
-	return json_pack("{s:s, s:s, s:b, s:b, s:b, s:I, s:I, s:I}",
+	return json_pack("{s:s, s:s, s:b, s:b, s:b, s:b, s:I, s:I, s:I}",
 			 "addr", ip_endpoint_format(c->tcp ? &c->shown : &c->ep, ep, sizeof ep),
 			 "kind", aux_path_kind(c->relayed, c->tcp), "learned", c->learned,
 			 "answered", c->answered, "demoted", c->demoted,
+			 "preferred", c->preferred,
 			 "requests", (json_int_t)c->requests,
 			 "replies", (json_int_t)c->replies, "rtt_ms", (json_int_t)c->rtt_ms);
 }

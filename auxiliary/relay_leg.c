@@ -75,6 +75,7 @@ int relay_leg_start(struct bridge *br, const struct aux_start_request *req)
 	r->allocation = req->relay.relay_id;
 	memcpy(r->token, req->relay.relay_token, sizeof r->token);
 	r->leg = (uint8_t)req->relay_leg;
+	r->preferred = req->relay.preferred;
 	r->interval_ms = req->channels[0].params.keepalive_ms
 			 ? req->channels[0].params.keepalive_ms : CHANNEL_DEFAULT_KEEPALIVE_MS;
 	r->retry_ms = RELAY_LEG_RETRY_MS;
@@ -119,7 +120,7 @@ bool relay_leg_take(struct bridge *br, const uint8_t *data, size_t n,
 	r->registered = true;
 	log_info("leg %u registered on the relay %s", (unsigned)r->leg,
 		 ip_endpoint_format(&r->relay, ep, sizeof ep));
-	if (path_add_candidate(br, &r->relay, true) != 0)
+	if (path_add_relay_candidate(br, &r->relay, r->preferred) != 0)
 		log_warn("the relay could not be added to the path's candidates");
 	uv_timer_start(&r->timer, on_timer, r->interval_ms, 0);
 	return true;

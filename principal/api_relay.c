@@ -43,6 +43,7 @@ struct relay_pick {
 	uint64_t allocation;
 	uint8_t token[RELAY_OPS_TOKEN_LEN];
 	char asked[PKI_NAME_MAX + 1];
+	char caller[PKI_NAME_MAX + 1], callee[PKI_NAME_MAX + 1];  /* "" callee: unknown */
 };
 
 static void refuse(struct api_peer *p, json_int_t id, const char *why)
@@ -52,11 +53,13 @@ static void refuse(struct api_peer *p, json_int_t id, const char *why)
 	p->send(p, msg_reply_error(id, WIRE(NO_RELAY), "%s", why));
 }
 
-static void grant(struct api_peer *p, json_int_t id, const struct relay_grant *g)
+static void grant(struct api_peer *p, json_int_t id, const struct relay_grant *g,
+		  bool preferred)
 {
 	struct pop_relay_reply reply = {.relay = {.kind = CAND_RELAY, .ep = g->ep,
 						  .relay_id = g->allocation,
-						  .has_tcp = g->has_tcp, .tcp = g->tcp}};
+						  .has_tcp = g->has_tcp, .tcp = g->tcp,
+						  .preferred = preferred}};
 
 	memcpy(reply.relay.relay_token, g->token, sizeof reply.relay.relay_token);
 	api_reply_ok(p, id, pop_relay_reply_encode(&reply));
@@ -150,6 +153,25 @@ static void pick_done(struct relay_pick *pick)
 
 static void try_next(struct relay_pick *pick);
 
+/* Whether the call's route goes through the secondary whose relay took it rather than
+ * direct (docs/routing.md): the relay candidate then says "preferred", and both
+ * auxiliaries carry the call through it while it answers, direct as their standby. */
+static bool route_goes_through(struct api_server *s, const struct relay_pick *pick)
+{
+	double via = 0, direct = 0;
+	bool prefer = false;
+	char call[ID_STRLEN];
+
+	if (!pick->callee[0] ||
+	    routes_prefer_via(s->db, pick->caller, pick->callee, pick->asked, s->now(), &prefer,
+			      &via, &direct) != 0 || !prefer)
+		return false;
+	log_info("call %s: the route from %s to %s goes through %s (cost %.1f against %.1f "
+		 "direct): its relay is preferred", id_format(pick->call, call), pick->caller,
+		 pick->callee, pick->asked, via, direct);
+	return true;
+}
+
 static void designated_reply(void *ctx, const json_t *reply, int err)
 {
 	struct relay_pick *pick = ctx;
@@ -177,7 +199,7 @@ static void designated_reply(void *ctx, const json_t *reply, int err)
 					.allocation = pick->allocation};
 
 		memcpy(g.token, pick->token, sizeof g.token);
-		grant(p, pick->id, &g);
+		grant(p, pick->id, &g, route_goes_through(s, pick));
 		secure_wipe(&g, sizeof g);
 	}
 	pick_done(pick);
@@ -225,7 +247,7 @@ static bool allocate_own(struct relay_pick *pick)
 	}
 	if (rc)
 		return false;
-	grant(p, pick->id, &g);
+	grant(p, pick->id, &g, false);
 	secure_wipe(&g, sizeof g);
 	return true;
 }
@@ -273,6 +295,8 @@ void relay_handle(void *ctx, json_int_t id, const json_t *msg)
 	*pick = (struct relay_pick){.peer = p, .id = id, .call = req.call,
 				    .deadline_ms = clock_ms(p->srv) + RELAY_DESIGNATED_TIMEOUT_MS};
 	known = callee_secondary(p->srv, req.callee, callee);
+	snprintf(pick->caller, sizeof pick->caller, "%s", p->id.name);
+	snprintf(pick->callee, sizeof pick->callee, "%s", known ? callee : "");
 	rank_relays(p->srv, p->id.name, known ? callee : NULL, pick);
 	p->relay_pending++;
 	try_next(pick);

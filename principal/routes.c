@@ -157,6 +157,28 @@ out:
 	return rc;
 }
 
+int routes_prefer_via(struct db *db, const char *a, const char *b, const char *via,
+		      int64_t now, bool *prefer, double *via_cost, double *direct_cost)
+{
+	json_t *pairs = NULL;
+	const json_t *direct;
+	int rc;
+
+	*prefer = false;
+	*direct_cost = INFINITY;
+	if ((rc = routes_cost_via(db, a, b, &via, 1, now, via_cost)) != 0)
+		return rc == INSEL_E_NOT_FOUND ? 0 : rc;
+	if ((rc = db_link_pairs(db, now, &pairs)) != 0)
+		return rc;
+	direct = find_pair(pairs, a, b);
+	if (direct)
+		*direct_cost = json_real_value(json_object_get(direct, "cost"));
+	json_decref(pairs);
+	*prefer = isfinite(*via_cost) && isfinite(*direct_cost) &&
+		  *via_cost * ROUTES_PREFER_MARGIN < *direct_cost;
+	return 0;
+}
+
 int routes_rank_via(struct db *db, const char *a, const char *b, const char *const *via,
 		    size_t nvia, int64_t now, uint32_t *ranks)
 {

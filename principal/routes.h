@@ -7,6 +7,7 @@
 #define INSEL_PRINCIPAL_ROUTES_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -24,6 +25,14 @@ int routes_find(struct db *db, const char *from, const char *to, int64_t now, js
  * negative error; INSEL_E_NOT_FOUND only for a or b themselves without any link. */
 int routes_cost_via(struct db *db, const char *a, const char *b, const char *const *via,
 		    size_t nvia, int64_t now, double *costs);
+
+/* Whether a call from a to b should go through via rather than direct: both the direct
+ * link and the route through via are known, and the route is cheaper than the direct
+ * link by more than ROUTES_PREFER_MARGIN (measurement noise never moves a call). The
+ * costs (INFINITY where unknown) go to via_cost and direct_cost. 0, or a negative error. */
+#define ROUTES_PREFER_MARGIN 1.25
+int routes_prefer_via(struct db *db, const char *a, const char *b, const char *via,
+		      int64_t now, bool *prefer, double *via_cost, double *direct_cost);
 
 /* The same as ranks for a forwarder's choice (relay_choice.h): each cost in tenths,
  * rounded, plus 1 (so never 0), capped at UINT32_MAX; 0 where it is not known. */

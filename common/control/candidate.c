@@ -71,6 +71,8 @@ static int set_relay_fields(json_t *obj, const struct candidate *c)
 	if (rc == 0 && c->has_tcp)
 		rc = json_object_set_new(obj, "tcp", json_string(ip_endpoint_format(
 							     &c->tcp, tcp, sizeof tcp)));
+	if (rc == 0 && c->preferred)
+		rc = json_object_set_new(obj, "preferred", json_true());
 	return rc;
 }
 
@@ -140,6 +142,9 @@ static int get_relay_fields(const json_t *j, struct candidate *out, char *why, s
 	    hex_decode(token, strlen(token), out->relay_token, CAND_TOKEN_LEN))
 		return err_set(why, whylen, INSEL_E_BAD_FIELD, "a relay candidate's field 'token' "
 			       "must be %d hex digits", 2 * CAND_TOKEN_LEN);
+	if (msg_get_bool_opt(j, "preferred", false, &out->preferred))
+		return err_set(why, whylen, INSEL_E_BAD_FIELD, "a relay candidate's %s",
+			       msg_field_error());
 	if (json_object_get(j, "tcp")) {
 		out->has_tcp = true;
 		return get_endpoint(j, "tcp", &out->tcp, why, whylen);
@@ -230,7 +235,8 @@ bool candidate_equal(const struct candidate *a, const struct candidate *b)
 	return a->kind != CAND_RELAY ||
 	       (a->relay_id == b->relay_id &&
 		memcmp(a->relay_token, b->relay_token, CAND_TOKEN_LEN) == 0 &&
-		a->has_tcp == b->has_tcp && (!a->has_tcp || same_endpoint(&a->tcp, &b->tcp)));
+		a->has_tcp == b->has_tcp && (!a->has_tcp || same_endpoint(&a->tcp, &b->tcp)) &&
+		a->preferred == b->preferred);
 }
 
 bool candidate_listed(const struct candidate *list, size_t n, const struct candidate *c)

@@ -7,7 +7,9 @@
  *   relay  an allocation on a relay                 {"kind":"relay","addr":"198.18.0.1:3479",
  *                                                    "relay_id":"<16 hex>","token":"<32 hex>",
  *                                                    "tcp":"198.18.0.1:443"}
- *          ("tcp", optional: the relay's TLS-over-TCP fallback for where UDP is blocked)
+ *          ("tcp", optional: the relay's TLS-over-TCP fallback for where UDP is blocked;
+ *          "preferred":true, optional: the principal's routes go through this relay
+ *          rather than direct, so both auxiliaries rank it above a direct path)
  *
  * A candidate is never trusted: it is only ever a place to send authenticated probes.
  * Also the NAT mapping behaviour an auxiliary saw while learning its srflx candidates. */
@@ -33,6 +35,8 @@ struct candidate {
 	uint8_t relay_token[CAND_TOKEN_LEN];  /* CAND_RELAY: proves a leg's registration */
 	bool has_tcp;                         /* CAND_RELAY: the relay has a TCP fallback */
 	struct ip_endpoint tcp;               /* ... where it listens (TLS, docs/relay.md) */
+	bool preferred;                       /* CAND_RELAY: the route goes through it
+					       * (docs/routing.md) */
 };
 
 /* How the NAT in front of an auxiliary maps its socket, as STUN showed it:

@@ -59,6 +59,12 @@ static void kinds_round_trip(void **state)
 	round_trip(&r, "{\"kind\":\"relay\",\"addr\":\"198.18.0.1:3479\",\"relay_id\":"
 		       "\"0011223344556677\",\"token\":\"a0a1a2a3a4a5a6a7a8a9aaabacadaeaf\","
 		       "\"tcp\":\"198.18.0.1:443\"}");
+	/* The principal's routes go through it: said only when so. */
+	r.has_tcp = false;
+	r.preferred = true;
+	round_trip(&r, "{\"kind\":\"relay\",\"addr\":\"198.18.0.1:3479\",\"relay_id\":"
+		       "\"0011223344556677\",\"token\":\"a0a1a2a3a4a5a6a7a8a9aaabacadaeaf\","
+		       "\"preferred\":true}");
 }
 
 static void list_round_trips(void **state)

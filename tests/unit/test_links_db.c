@@ -242,6 +242,32 @@ static void forwarder_ranks(void **state)
 	assert_int_equal(ranks[0], 0);
 }
 
+/* A call goes through C rather than direct only when the route through C is known and
+ * cheaper than the direct link by the margin. */
+static void route_preference(void **state)
+{
+	struct fixture *f = *state;
+	double via, direct;
+	bool prefer;
+
+	triangle(f->db, 100, NOW);  /* through C 14, direct 102 */
+	assert_int_equal(routes_prefer_via(f->db, "gw-a", "gw-b", "gw-c", NOW, &prefer, &via,
+					   &direct), 0);
+	assert_true(prefer);
+	assert_true(fabs(via - 14) < 1e-9 && fabs(direct - 102) < 1e-9);
+	triangle(f->db, 15, NOW + 1);  /* direct 17: cheaper than 14 * 1.25, stays direct */
+	assert_int_equal(routes_prefer_via(f->db, "gw-a", "gw-b", "gw-c", NOW + 1, &prefer,
+					   &via, &direct), 0);
+	assert_false(prefer);
+	/* No direct link known (never measured, or stale): the call tries direct first. */
+	assert_int_equal(routes_prefer_via(f->db, "gw-a", "gw-b", "gw-c",
+					   NOW + DB_LINK_STALE_S + 100, &prefer, &via, &direct), 0);
+	assert_false(prefer);
+	assert_int_equal(routes_prefer_via(f->db, "gw-a", "gw-x", "gw-c", NOW + 1, &prefer,
+					   &via, &direct), 0);
+	assert_false(prefer);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -252,6 +278,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(stale_left_out_and_expired, setup, teardown),
 		cmocka_unit_test_setup_teardown(forwarder_costs, setup, teardown),
 		cmocka_unit_test_setup_teardown(forwarder_ranks, setup, teardown),
+		cmocka_unit_test_setup_teardown(route_preference, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
