@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+
+#include "db_scratch.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,7 +37,7 @@ static uint64_t fake_clock_ms(void)
 }
 
 struct fixture {
-	char dir[64], path[96];
+	char dir[DB_SCRATCH_DIR_LEN], path[DB_SCRATCH_PATH_LEN];
 	struct api_server srv;
 	struct api_peer peer;
 	json_t *reply;
@@ -84,12 +86,8 @@ static void add_site(struct fixture *f, const char *gw, const char *lan, const c
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof *f);
-	char err[256];
 
-	snprintf(f->dir, sizeof f->dir, "/tmp/insel-test-api-room-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	snprintf(f->path, sizeof f->path, "%s/principal.db", f->dir);
-	assert_int_equal(db_open(f->path, &f->srv.db, err, sizeof err), 0);
+	db_scratch_open(f->dir, f->path, "api-room", &f->srv.db);
 	add_site(f, "gw-a", "lan-a", "10.1.0.0/24", "alice");
 	add_site(f, "gw-b", "lan-b", "10.2.0.0/24", "bob");
 	f->srv.run_verify = inline_runner;
@@ -110,17 +108,10 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
-	char p[128];
 
 	json_decref(f->reply);
 	api_auth_free(&f->srv);
-	db_close(f->srv.db);
-	unlink(f->path);
-	snprintf(p, sizeof p, "%s-wal", f->path);
-	unlink(p);
-	snprintf(p, sizeof p, "%s-shm", f->path);
-	unlink(p);
-	rmdir(f->dir);
+	db_scratch_remove(f->dir, f->path, f->srv.db);
 	free(f);
 	return 0;
 }

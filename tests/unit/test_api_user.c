@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+
+#include "db_scratch.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,7 +35,7 @@ static uint64_t fake_clock_ms(void)
 }
 
 struct fixture {
-	char dir[64], path[96];
+	char dir[DB_SCRATCH_DIR_LEN], path[DB_SCRATCH_PATH_LEN];
 	struct api_server srv;
 	struct api_peer peer;
 	json_t *reply;                 /* the last reply */
@@ -89,13 +91,10 @@ static void run_held(struct fixture *f)
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof *f);
-	char err[256], hash[PASSWD_HASH_STRLEN];
+	char hash[PASSWD_HASH_STRLEN];
 	struct ip_prefix p;
 
-	snprintf(f->dir, sizeof f->dir, "/tmp/insel-test-api-user-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	snprintf(f->path, sizeof f->path, "%s/principal.db", f->dir);
-	assert_int_equal(db_open(f->path, &f->srv.db, err, sizeof err), 0);
+	db_scratch_open(f->dir, f->path, "api-user", &f->srv.db);
 	assert_int_equal(ip_prefix_parse("10.1.0.0/24", true, &p), 0);
 	assert_int_equal(db_secondary_add(f->srv.db, "gw-a", NULL, NOW), 0);
 	assert_int_equal(db_lan_add(f->srv.db, "lan-a", &p, 1, "gw-a", NOW), 0);
@@ -126,17 +125,10 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
-	char p[128];
 
 	json_decref(f->reply);
 	api_auth_free(&f->srv);
-	db_close(f->srv.db);
-	unlink(f->path);
-	snprintf(p, sizeof p, "%s-wal", f->path);
-	unlink(p);
-	snprintf(p, sizeof p, "%s-shm", f->path);
-	unlink(p);
-	rmdir(f->dir);
+	db_scratch_remove(f->dir, f->path, f->srv.db);
 	free(f);
 	return 0;
 }

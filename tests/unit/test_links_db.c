@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "db.h"
+#include "db_scratch.h"
 #include "err.h"
 #include "principal_ops.h"
 #include "route.h"
@@ -23,20 +24,15 @@
 #define NOW 1700000000
 
 struct fixture {
-	char dir[64];
-	char path[96];
+	char dir[DB_SCRATCH_DIR_LEN], path[DB_SCRATCH_PATH_LEN];
 	struct db *db;
 };
 
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof *f);
-	char err[256];
 
-	snprintf(f->dir, sizeof f->dir, "/tmp/insel-test-links-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	snprintf(f->path, sizeof f->path, "%s/principal.db", f->dir);
-	assert_int_equal(db_open(f->path, &f->db, err, sizeof err), 0);
+	db_scratch_open(f->dir, f->path, "links", &f->db);
 	assert_int_equal(db_secondary_add(f->db, "gw-a", NULL, NOW), 0);
 	assert_int_equal(db_secondary_add(f->db, "gw-b", NULL, NOW), 0);
 	assert_int_equal(db_secondary_add(f->db, "gw-c", NULL, NOW), 0);
@@ -47,15 +43,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
-	char p[128];
 
-	db_close(f->db);
-	unlink(f->path);
-	snprintf(p, sizeof p, "%s-wal", f->path);
-	unlink(p);
-	snprintf(p, sizeof p, "%s-shm", f->path);
-	unlink(p);
-	rmdir(f->dir);
+	db_scratch_remove(f->dir, f->path, f->db);
 	free(f);
 	return 0;
 }

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "db.h"
+#include "db_scratch.h"
 #include "db_rooms.h"
 #include "err.h"
 #include "passwd.h"
@@ -22,8 +23,7 @@
 #define NOW 1700000000
 
 struct fixture {
-	char dir[64];
-	char path[96];
+	char dir[DB_SCRATCH_DIR_LEN], path[DB_SCRATCH_PATH_LEN];
 	struct db *db;
 	char hash[PASSWD_HASH_STRLEN];
 };
@@ -49,12 +49,8 @@ static void add_lan_and_users(struct fixture *f, const char *lan, const char *pr
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof *f);
-	char err[256];
 
-	snprintf(f->dir, sizeof f->dir, "/tmp/insel-test-rooms-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	snprintf(f->path, sizeof f->path, "%s/principal.db", f->dir);
-	assert_int_equal(db_open(f->path, &f->db, err, sizeof err), 0);
+	db_scratch_open(f->dir, f->path, "rooms", &f->db);
 	assert_int_equal(passwd_hash("sesame", PASSWD_MIN_ITERATIONS, f->hash, sizeof f->hash), 0);
 	add_lan_and_users(f, "lan-a", "10.1.0.0/24", (const char *const[]){"alice", "ann", NULL});
 	add_lan_and_users(f, "lan-b", "10.2.0.0/24", (const char *const[]){"bob", NULL});
@@ -66,15 +62,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
-	char p[128];
 
-	db_close(f->db);
-	unlink(f->path);
-	snprintf(p, sizeof p, "%s-wal", f->path);
-	unlink(p);
-	snprintf(p, sizeof p, "%s-shm", f->path);
-	unlink(p);
-	rmdir(f->dir);
+	db_scratch_remove(f->dir, f->path, f->db);
 	free(f);
 	return 0;
 }
