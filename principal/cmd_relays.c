@@ -20,7 +20,7 @@ static const struct cli_column columns[] = {
 
 int relays_main(int argc, char **argv)
 {
-	struct cli c = {.usage = "[--json]", .db_path = DB_DEFAULT_PATH};
+	struct cli c = {.prog = "insel-principal relays", .usage = "", .db_path = DB_DEFAULT_PATH};
 	struct db *db;
 	json_t *rows = NULL;
 	int rc;
