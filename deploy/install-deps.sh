@@ -21,6 +21,8 @@ packages=(
 	# STUN interoperability: our codec against coturn's turnserver (tests/integration/stun.sh)
 	coturn
 	gnutls-bin
+	# manual pages (man/*.scd) and their check (groff); the Debian packages and their test
+	scdoc groff-base man-db debhelper dpkg-dev fakeroot lintian util-linux
 )
 if [ "${1:-}" = --bench ]; then
 	packages+=(socat openvpn)
