@@ -1,0 +1,178 @@
+/* The reliable mode of a channel (issue 15): one connection's transport engine, with no
+ * I/O and no clock of its own, like channel.h. The host (the auxiliary, or secsock)
+ *   - feeds it the sealed payloads that arrive for the connection (rel_input),
+ *   - pulls the segments it wants sent, one per call, seals each as one DATA frame and
+ *     sends it (rel_output), until rel_output returns 0,
+ *   - arms one timer at rel_next_deadline() and calls rel_output when it fires,
+ *   - moves application bytes with rel_send / rel_recv.
+ * After any call that may change the state (input, send, recv, close, abort, timer), the
+ * host runs rel_output until it returns 0 and re-arms its timer. Time is microseconds from
+ * any monotonic clock, passed in by the host.
+ *
+ * The protocol (docs/frames.md, "Reliable payload"): byte sequence numbers (64 bits, from
+ * 0, never wrapping), a cumulative acknowledgement plus up to REL_MAX_SACK selective
+ * acknowledgement blocks and the receiver's window on every segment; retransmission
+ * time-out from the smoothed round-trip time and its variance (RFC 6298, Karn's rule,
+ * doubling back-off); SACK-based loss recovery (RFC 6675 style, with fast retransmit on
+ * three segments' worth of SACKed bytes above a hole, and lost retransmissions found by
+ * send time as in RACK) under AIMD congestion control (slow start, congestion avoidance,
+ * multiplicative decrease once per window of loss); flow control by the receiver's
+ * advertised window, with window probes when it is closed.
+ *
+ * Two delivery modes, chosen at open and the same on both ends:
+ *   ordered   a byte stream (files): rel_send accepts bytes, rel_recv returns them in
+ *             order; message boundaries are not kept.
+ *   unordered messages of 1..REL_MAX_MSG bytes: each message is delivered whole, exactly
+ *             once, as soon as all its bytes arrived, whatever happened to earlier ones.
+ * Both are segmented to the MSS and reassembled by the engine.
+ *
+ * There is no handshake: both ends create their engine from the same negotiated
+ * parameters (the offer/answer sets conn_id, mode and MSS), and sequence numbers start at
+ * 0. A connection ends by rel_close (the pending data is delivered, then FIN; if the FIN
+ * is not acknowledged within close_ms the connection is aborted), by rel_abort (RST, data
+ * discarded both sides), by the peer vanishing (nothing heard for dead_ms while
+ * something is outstanding, or for dead_ms after keep-alives: REL_TIMED_OUT, error
+ * INSEL_E_TIMEOUT) or by idling (no application bytes either way for idle_ms: closed
+ * cleanly as by rel_close).
+ *
+ * Every function is safe to call in any state; a connection has one owner (no locking). */
+#ifndef INSEL_RELIABLE_H
+#define INSEL_RELIABLE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Protocol constants. */
+#define REL_MAX_MSG 65536u           /* largest unordered message */
+#define REL_MIN_MSS 256u             /* smallest segment (sealed payload) */
+#define REL_MAX_MSS 65000u           /* largest segment: a datagram's worth */
+
+/* Defaults for the params fields left at 0. */
+#define REL_DEFAULT_MSS 1350u        /* CHANNEL_DEFAULT_MTU minus the frame's 32 + slack */
+#define REL_DEFAULT_BUF (4u << 20)   /* send and receive buffers: a 1 Gbit/s x 30 ms BDP */
+#define REL_DEFAULT_IDLE_MS 120000u  /* the issue's 2-minute idle close */
+#define REL_DEFAULT_DEAD_MS 30000u   /* peer silent this long with data outstanding */
+#define REL_DEFAULT_CLOSE_MS 30000u  /* rel_close aborts if the FIN is not acked by then */
+#define REL_DEFAULT_KEEPALIVE_MS 10000u
+#define REL_DEFAULT_RTO_MIN_MS 200u  /* see docs/frames.md for why not RFC 6298's 1 s */
+#define REL_DEFAULT_RTO_MAX_MS 60000u
+#define REL_INITIAL_RTO_MS 1000u     /* RFC 6298 2.1 */
+
+/* Limits on the params. */
+#define REL_MIN_BUF (256u << 10)     /* at least four largest messages */
+#define REL_MAX_BUF (1u << 30)
+
+enum rel_state {
+	REL_OPEN = 0,        /* created, nothing heard from the peer yet */
+	REL_ESTABLISHED,     /* the peer answered */
+	REL_CLOSING,         /* rel_close (or idle): draining, FIN queued or in flight */
+	REL_CLOSED,          /* both FINs sent and acknowledged: finished cleanly */
+	REL_ABORTED,         /* RST sent (rel_abort, close time-out) or received */
+	REL_TIMED_OUT,       /* the peer vanished */
+};
+
+struct rel_params {
+	uint32_t conn_id;        /* the connection's id, the same on both ends; on every
+				  * segment, so a host can demultiplex (rel_peek_conn) */
+	bool unordered;          /* false: ordered byte stream; true: unordered messages */
+	uint32_t mss;            /* largest segment (sealed payload) this side sends;
+				  * 0 = REL_DEFAULT_MSS; REL_MIN_MSS..REL_MAX_MSS */
+	uint32_t snd_buf;        /* bytes queued unacknowledged (0 = default) */
+	uint32_t rcv_buf;        /* receive window (0 = default); rounded up to a power
+				  * of two, REL_MIN_BUF..REL_MAX_BUF */
+	uint32_t idle_ms;        /* 0 = default; UINT32_MAX = never */
+	uint32_t dead_ms;        /* 0 = default */
+	uint32_t close_ms;       /* 0 = default */
+	uint32_t keepalive_ms;   /* 0 = default */
+	uint32_t rto_min_ms;     /* 0 = default */
+	uint32_t rto_max_ms;     /* 0 = default */
+};
+
+struct rel_stats {
+	enum rel_state state;
+	int error;                    /* why it ended (rel_error) */
+	uint64_t bytes_sent;          /* application bytes accepted by rel_send */
+	uint64_t bytes_acked;         /* of those, cumulatively acknowledged by the peer */
+	uint64_t bytes_delivered;     /* application bytes returned by rel_recv */
+	uint64_t bytes_received;      /* new in-window payload bytes accepted from the peer */
+	uint64_t segments_out, segments_in;
+	uint64_t retransmits;         /* segments sent again (fast or on time-out) */
+	uint64_t bytes_retransmitted;
+	uint64_t fast_recoveries;     /* loss episodes entered on SACK evidence */
+	uint64_t timeouts;            /* retransmission time-outs */
+	uint64_t dup_segments_in;     /* segments with no new bytes */
+	uint64_t bad_segments_in;     /* rejected by rel_input */
+	uint64_t srtt_us, rttvar_us, rto_us;
+	uint64_t cwnd, ssthresh;      /* bytes */
+	uint64_t flight;              /* bytes in flight (RFC 6675 pipe) */
+	uint64_t peer_window;         /* bytes the peer can take now */
+	uint64_t send_queued;         /* bytes in the send buffer (unacked + unsent) */
+	uint64_t recv_ready;          /* bytes (ordered) or messages (unordered) rel_recv
+				       * can return now */
+};
+
+struct rel_conn;
+
+/* A new connection, or NULL with *err set (INSEL_E_BAD_FIELD for params out of range,
+ * -ENOMEM). now_us starts its timers. */
+struct rel_conn *rel_new(const struct rel_params *params, uint64_t now_us, int *err);
+/* Frees everything (buffers wiped); sends nothing: call rel_abort first for an RST. */
+void rel_free(struct rel_conn *c);
+
+/* The conn_id of a segment, for a host with several connections on one channel:
+ * 0, or INSEL_E_TRUNCATED / INSEL_E_MALFORMED. */
+int rel_peek_conn(const uint8_t *payload, size_t len, uint32_t *conn_id);
+
+/* One received sealed payload. 0 when accepted (also for duplicates), else a negative
+ * error and nothing changed: INSEL_E_TRUNCATED / INSEL_E_MALFORMED (does not parse),
+ * INSEL_E_PROTOCOL (parses but impossible: acknowledges data never sent, another
+ * conn_id, a message where the mode has none). Never fatal for the connection. */
+int rel_input(struct rel_conn *c, const uint8_t *payload, size_t len, uint64_t now_us);
+
+/* The next segment to send, written to out (cap >= the MSS): its length, or 0 when there
+ * is nothing to send now. Runs the timers first (retransmission, delayed ACK, window
+ * probe, keep-alive, dead peer, idle, close). What it returns counts as sent. */
+int rel_output(struct rel_conn *c, uint64_t now_us, uint8_t *out, size_t cap);
+
+/* When the host must next call rel_output even without input (UINT64_MAX: never). */
+uint64_t rel_next_deadline(const struct rel_conn *c);
+
+/* Queues application data. Ordered: as many bytes as fit (>= 1), or -EAGAIN when the send
+ * buffer is full. Unordered: one whole message (1..REL_MAX_MSG bytes) and returns len, or
+ * -EAGAIN when it does not fit now, INSEL_E_TOO_BIG when it never will.
+ * INSEL_E_CLOSED after rel_close or the end of the connection (rel_error says why). */
+int rel_send(struct rel_conn *c, const void *data, size_t len);
+/* Bytes rel_send would accept now (unordered: the largest message). */
+size_t rel_send_space(const struct rel_conn *c);
+
+/* Takes delivered data. Ordered: up to cap bytes in order. Unordered: one whole message,
+ * or INSEL_E_NOSPACE if cap is smaller than it (rel_recv_next_len tells its size).
+ * 0 at the end of the stream (the peer's FIN, everything before it taken); -EAGAIN when
+ * nothing is ready; the connection's error once it was aborted or timed out. */
+int rel_recv(struct rel_conn *c, void *buf, size_t cap);
+/* Unordered: the length of the next message rel_recv returns, or 0 if none. Ordered: the
+ * bytes ready. */
+size_t rel_recv_next_len(const struct rel_conn *c);
+
+/* Finishes sending: the data queued is delivered, then a FIN; aborts (RST, REL_ABORTED
+ * with INSEL_E_TIMEOUT) if the FIN is not acknowledged within close_ms. The connection
+ * reaches REL_CLOSED when the peer's FIN has come too and ours is acknowledged. */
+void rel_close(struct rel_conn *c, uint64_t now_us);
+/* Ends at once: discards both buffers, queues one RST, REL_ABORTED. */
+void rel_abort(struct rel_conn *c);
+
+enum rel_state rel_state(const struct rel_conn *c);
+/* 0 while open or closed cleanly; INSEL_E_TIMEOUT (the peer vanished, or a close or
+ * idle close that never finished), INSEL_E_CLOSED (the peer aborted: RST). */
+int rel_error(const struct rel_conn *c);
+/* True once the host may free the connection: aborted or timed out with nothing left to
+ * send, or closed and a short linger (for the peer's retransmitted FIN) is over. */
+bool rel_done(const struct rel_conn *c, uint64_t now_us);
+/* True when the peer finished its stream (FIN received). */
+bool rel_peer_finished(const struct rel_conn *c);
+
+void rel_get_stats(const struct rel_conn *c, struct rel_stats *out);
+const char *rel_state_name(enum rel_state s);
+
+#endif
