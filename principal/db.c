@@ -156,6 +156,16 @@ static const char *const stmt_sql[ST_COUNT] = {
 			 "LEFT JOIN secondaries s ON s.id = c.reported_by "
 			 "WHERE (?1 = 0 OR c.ended_at IS NULL) AND (?2 IS NULL OR c.id = ?2) "
 			 "ORDER BY c.started_at DESC, c.rowid DESC LIMIT ?3",
+	/* The newest ended calls, by start (the calls_by_start index, read backwards). */
+	[ST_CALL_ENDED] = "SELECT c.id, c.caller, c.caller_lan, c.callee, c.callee_lan, "
+			  "c.channels, c.started_at, c.ended_at, c.ended_at - c.started_at, "
+			  "c.bytes_up, c.bytes_down, "
+			  "c.end_reason, s.name, c.signalling, c.path, c.path_remote, "
+			  "c.path_final, c.path_final_remote, c.path_changes, c.path_history "
+			  "FROM calls c "
+			  "LEFT JOIN secondaries s ON s.id = c.reported_by "
+			  "WHERE c.ended_at IS NOT NULL "
+			  "ORDER BY c.started_at DESC, c.rowid DESC LIMIT ?1",
 
 	[ST_REV_INSERT] = "INSERT INTO revoked_certs (serial, name, reason, revoked_at) "
 			  "VALUES (?1, ?2, ?3, ?4)",

@@ -194,6 +194,8 @@ int db_call_end(struct db *db, const char *id, int64_t bytes_up, int64_t bytes_d
  * first, at most limit. path_summary is one line for a listing: the path at up and, if it
  * moved, "-> FINAL" with the number of moves ("direct -> relayed (2 changes)"). */
 int db_call_list(struct db *db, bool active_only, int64_t limit, int64_t now, json_t **out);
+/* The ended calls only, as db_call_list lists them, newest first, at most limit. */
+int db_call_history(struct db *db, int64_t limit, json_t **out);
 int db_call_show(struct db *db, const char *id, int64_t now, json_t **out);
 /* Name of the secondary that recorded the call's start (copied), for authorisation. */
 int db_call_reporter(struct db *db, const char *id, char *out, size_t outlen);

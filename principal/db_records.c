@@ -365,6 +365,14 @@ int db_call_list(struct db *db, bool active_only, int64_t limit, int64_t now, js
 	return call_query(db, active_only, NULL, limit, now, out);
 }
 
+int db_call_history(struct db *db, int64_t limit, json_t **out)
+{
+	sqlite3_stmt *st = db_stmt(db, ST_CALL_ENDED);
+
+	sqlite3_bind_int64(st, 1, limit > 0 ? limit : -1);
+	return db_list_rows(db, st, call_row_json, NULL, "cannot list ended calls", out);
+}
+
 int db_call_show(struct db *db, const char *id, int64_t now, json_t **out)
 {
 	json_t *list;
