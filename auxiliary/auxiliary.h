@@ -20,6 +20,7 @@
 #include <uv.h>
 
 #include "addr.h"
+#include "addr_map.h"
 #include "aux_bind.h"
 #include "aux_report.h"
 #include "aux_start.h"
@@ -166,6 +167,13 @@ struct aux_tun {
 	struct ratelimit icmp_limit;     /* AUX_ICMP_RATE; refusals are icmp_rate_limited */
 	uint64_t mss_clamped;            /* TCP SYNs whose MSS was lowered to fit the path */
 	uint64_t errors;                 /* read, seal, send or write failures */
+	/* A room's leg (docs/rooms.md): each local member's LAN address <-> its room
+	 * address. Out: the source through room_out; in: the destination through room_in. */
+	bool room;
+	struct addr_map_rule room_out[AUX_TUN_PREFIXES], room_in[AUX_TUN_PREFIXES];
+	size_t nroom;
+	uint64_t room_nonmember;         /* from a LAN host that is no member: dropped */
+	uint64_t room_no_member;         /* from the peer for no local member: dropped */
 };
 
 /* A datagram that could not be sent at once; its buffer is allocated on first use and

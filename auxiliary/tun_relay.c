@@ -251,22 +251,62 @@ static void from_lan6(struct bridge *br, uint8_t *pkt, size_t len, uint64_t now)
 	carry(br, pkt, ip.total_len, now);
 }
 
+/* A room's leg, on the way out: only a member's packets go, from its room address. The
+ * packet's checks (destination, size) are made on the mapped addresses. */
+static bool room_from_lan(struct aux_tun *t, struct ipv4_info *ip)
+{
+	uint32_t room;
+
+	if (!addr_map_translate(t->room_out, t->nroom, ip->src, &room)) {
+		t->room_nonmember++;
+		return false;
+	}
+	ip->src = room;
+	ip->icmp_error = false;  /* the gateway's own errors do not cross into a room */
+	return true;
+}
+
+/* A room's leg, on the way in: to a member's room address, written to its LAN one. */
+static const uint8_t *room_to_lan(struct aux_tun *t, const struct ipv4_info *ip,
+				  const struct channel_msg *m)
+{
+	static uint8_t mapped[AUX_DGRAM_MAX];
+	struct addr_map in = {.dst = t->room_in, .n_dst = t->nroom};
+
+	if (!addr_map_translate(t->room_in, t->nroom, ip->dst, &(uint32_t){0}) ||
+	    ip->total_len > sizeof mapped) {
+		t->room_no_member++;
+		return NULL;
+	}
+	memcpy(mapped, m->data, ip->total_len);
+	if (addr_map_packet(&in, mapped, ip->total_len) < 0) {
+		t->malformed++;
+		return NULL;
+	}
+	return mapped;
+}
+
 /* One packet the kernel routed into the interface (in a buffer of ours: a SYN's MSS may
  * be rewritten in place). */
 static void from_lan(struct bridge *br, uint8_t *pkt, size_t len, uint64_t now)
 {
 	struct aux_tun *t = &br->tun;
-	struct ipv4_info ip;
+	struct ipv4_info ip, checked;
 
 	if (ipv4_parse(pkt, len, &ip) != 0) {
 		t->malformed++;
+		return;
+	}
+	if (ip.version == 6 && t->room) {
+		t->not_ipv4++;
 		return;
 	}
 	if (ip.version == 6) {
 		from_lan6(br, pkt, len, now);
 		return;
 	}
-	if (!allowed_from_lan(t, &ip)) {
+	checked = ip;  /* a room's leg checks the mapped source; errors go to the real one */
+	if ((t->room && !room_from_lan(t, &checked)) || !allowed_from_lan(t, &checked)) {
 		t->unauthorised_from_lan++;
 		return;
 	}
@@ -279,6 +319,14 @@ static void from_lan(struct bridge *br, uint8_t *pkt, size_t len, uint64_t now)
 	if (t->mss4 && ip.proto == TCP_PROTO && (ip.frag & 0x1fff) == 0 &&
 	    mss_is_syn(pkt, len, ip.header_len) && mss_clamp(pkt, len, ip.header_len, t->mss4))
 		t->mss_clamped++;
+	if (t->room) {
+		struct addr_map out = {.src = t->room_out, .n_src = t->nroom};
+
+		if (addr_map_packet(&out, pkt, len) < 0) {
+			t->malformed++;
+			return;
+		}
+	}
 	carry(br, pkt, len, now);
 }
 
@@ -402,6 +450,13 @@ void tun_deliver(struct bridge *br, const struct channel_msg *m, uint64_t now)
 		t->unauthorised_from_peer++;
 		return;
 	}
+	if (t->room) {
+		const uint8_t *mapped = room_to_lan(t, &ip, m);
+
+		if (mapped)
+			write_from_peer(br, mapped, ip.total_len, now);
+		return;
+	}
 	write_from_peer(br, m->data, ip.total_len, now);
 }
 
@@ -452,6 +507,10 @@ json_t *tun_stats_json(const struct bridge *br)
 			 "icmp_sent", (json_int_t)t->icmp_sent,
 			 "errors", (json_int_t)t->errors);
 
+	if (j && t->room) {
+		json_object_set_new(j, "room_nonmember", json_integer((json_int_t)t->room_nonmember));
+		json_object_set_new(j, "room_no_member", json_integer((json_int_t)t->room_no_member));
+	}
 	if (j) {
 		json_object_set_new(j, "path_mtu", json_integer(t->limit));
 		json_object_set_new(j, "mss_clamped", json_integer((json_int_t)t->mss_clamped));

@@ -52,11 +52,13 @@ static void candidate_name(const char *hint, unsigned attempt, char *out, size_t
 }
 
 /* Offloads unless the host is big-endian or INSEL_TUN_OFFLOAD=off (for comparisons). */
-static bool offloads_wanted(void)
+static bool offloads_wanted(const struct aux_tun *t)
 {
 	const char *env = getenv("INSEL_TUN_OFFLOAD");
 
-	return VNET_OK && !(env && strcmp(env, "off") == 0);
+	/* A room's leg rewrites addresses, and so needs whole packets with whole checksums:
+	 * the kernel completes them when the interface takes no offloads. */
+	return VNET_OK && !t->room && !(env && strcmp(env, "off") == 0);
 }
 
 static int open_tun(struct aux_tun *t, const char *hint, char *why, size_t whylen)
@@ -75,12 +77,12 @@ static int open_tun(struct aux_tun *t, const char *hint, char *why, size_t whyle
 		/* A name in use by any interface is skipped: TUNSETIFF would attach to it. */
 		if (if_nametoindex(ifr.ifr_name) != 0)
 			continue;
-		ifr.ifr_flags = IFF_TUN | IFF_NO_PI | (offloads_wanted() ? IFF_VNET_HDR : 0);
+		ifr.ifr_flags = IFF_TUN | IFF_NO_PI | (offloads_wanted(t) ? IFF_VNET_HDR : 0);
 		if (ioctl(fd, TUNSETIFF, &ifr) == 0) {
 			snprintf(t->name, sizeof t->name, "%s", ifr.ifr_name);
 			t->fd = fd;
 			t->open = true;
-			t->vnet = offloads_wanted();
+			t->vnet = offloads_wanted(t);
 			/* Offloads: reads may then be TCP super-segments or need their checksum
 			 * completed (tso.h); without them every read is one plain packet. */
 			if (t->vnet && ioctl(fd, TUNSETOFFLOAD, (unsigned long)TUN_OFFLOADS) != 0)
@@ -273,6 +275,26 @@ static int add_rules(struct aux_tun *t, char *why, size_t whylen)
 	return 0;
 }
 
+/* A room's leg: the rules mapping each member's LAN address onto its room address (the
+ * local /32 of the same index) and back. */
+static int room_map(struct aux_tun *t, const struct aux_bind_tun *req, char *why,
+		    size_t whylen)
+{
+	t->room = req->nmap > 0;
+	t->nroom = 0;
+	for (size_t i = 0; i < req->nmap; i++) {
+		struct ip_prefix lan = {.addr = req->map[i], .len = 32};
+
+		if (addr_map_rule_make(&t->room_out[i], &lan, &req->local[i]) != 0) {
+			snprintf(why, whylen, "map[%zu] is not an IPv4 address for an IPv4 /32", i);
+			return -EINVAL;
+		}
+		t->nroom++;
+	}
+	addr_map_rules_invert(t->room_out, t->room_in, t->nroom);
+	return 0;
+}
+
 int tun_create(struct bridge *br, const struct aux_bind_tun *req, char *why, size_t whylen)
 {
 	struct aux_tun *t = &br->tun;
@@ -283,6 +305,8 @@ int tun_create(struct bridge *br, const struct aux_bind_tun *req, char *why, siz
 	t->nlocal = req->nlocal;
 	t->nremote = req->nremote;
 	t->mtu = req->mtu;
+	if ((rc = room_map(t, req, why, whylen)) != 0)
+		return rc;
 	ratelimit_init(&t->icmp_limit, AUX_ICMP_RATE, AUX_ICMP_BURST, uv_now(br->loop));
 	t->gateway = ipv4_from_addr(&br->lan_addr);
 	t->ipv6 = has_family(t->local, t->nlocal, AF_INET6) ||

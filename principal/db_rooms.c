@@ -785,3 +785,111 @@ int db_room_show(struct db *db, const char *room, json_t **out)
 	db_read_end(db, began);
 	return rc;
 }
+
+/* ---- what each gateway is told (the "rooms" notice, room_view.h) ---- */
+
+static json_t *notice_room(json_t *rooms, const char *name, const char *network)
+{
+	size_t n = json_array_size(rooms);
+	json_t *last = n ? json_array_get(rooms, n - 1) : NULL;
+	json_t *room;
+
+	if (last && strcmp(json_string_value(json_object_get(last, "name")), name) == 0)
+		return json_object_get(last, "members");
+	room = json_pack("{s:s, s:s, s:[]}", "name", name, "network", network, "members");
+	if (!room || json_array_append_new(rooms, room))
+		return NULL;
+	return json_object_get(room, "members");
+}
+
+/* The LAN the named secondary serves now, or "" if none. */
+static int gateway_lan(struct db *db, const char *secondary, char *out, size_t outlen)
+{
+	sqlite3_stmt *st;
+	int rc = prepare(db, "SELECT l.name FROM lans l JOIN secondaries s ON "
+			 "s.id = l.secondary_id WHERE s.name = ?1 ORDER BY l.id LIMIT 1", &st);
+
+	*out = 0;
+	if (rc)
+		return rc;
+	sqlite3_bind_text(st, 1, secondary, -1, SQLITE_TRANSIENT);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		snprintf(out, outlen, "%s", (const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0
+	       : db_sqlite_error(db, "cannot find a gateway's LAN");
+}
+
+int db_room_gateway_notice(struct db *db, const char *secondary, json_t **out)
+{
+	static const char *sql =
+		"SELECT r.name, r.network, m.address, l.name, u.name || '@' || l.name, m.host, "
+		"       l.name = g.name "
+		"FROM (SELECT l2.name, l2.id FROM lans l2 JOIN secondaries s ON "
+		"      s.id = l2.secondary_id WHERE s.name = ?1) g "
+		"JOIN rooms r ON EXISTS (SELECT 1 FROM room_members m2 JOIN users u2 ON "
+		"     u2.id = m2.user_id WHERE m2.room_id = r.id AND u2.lan_id = g.id) "
+		"JOIN room_members m ON m.room_id = r.id JOIN users u ON u.id = m.user_id "
+		"JOIN lans l ON l.id = u.lan_id ORDER BY r.name, m.slot";
+	json_t *rooms, *notice;
+	char lan[128];
+	sqlite3_stmt *st;
+	int rc;
+
+	*out = NULL;
+	if ((rc = gateway_lan(db, secondary, lan, sizeof lan)) || !*lan)
+		return rc;  /* a standby, or no LAN yet: nothing to tell */
+	rooms = json_array();
+	if (!rooms)
+		return -ENOMEM;
+	if ((rc = prepare(db, sql, &st))) {
+		json_decref(rooms);
+		return rc;
+	}
+	sqlite3_bind_text(st, 1, secondary, -1, SQLITE_TRANSIENT);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		json_t *members = notice_room(rooms, (const char *)sqlite3_column_text(st, 0),
+					      (const char *)sqlite3_column_text(st, 1));
+		json_t *m = json_pack("{s:s, s:s, s:s}", "address",
+				      (const char *)sqlite3_column_text(st, 2), "lan",
+				      (const char *)sqlite3_column_text(st, 3), "user",
+				      (const char *)sqlite3_column_text(st, 4));
+
+		if (!members || !m) {
+			json_decref(m);
+			break;
+		}
+		if (sqlite3_column_int(st, 6))
+			json_object_set_new(m, "host", json_string((const char *)
+							sqlite3_column_text(st, 5)));
+		json_array_append_new(members, m);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		json_decref(rooms);
+		return db_sqlite_error(db, "cannot list a gateway's rooms");
+	}
+	notice = json_pack("{s:s, s:s, s:o}", "op", "rooms", "lan", lan, "rooms", rooms);
+	if (!notice)
+		return -ENOMEM;
+	*out = notice;
+	return 0;
+}
+
+int64_t db_room_fingerprint(struct db *db)
+{
+	sqlite3_stmt *st;
+	int64_t fp = -1;
+
+	if (prepare(db, "SELECT (SELECT coalesce(max(id), 0) FROM room_events) * 1000003 + "
+		    "(SELECT coalesce(sum(m.slot * 7919 + m.user_id * 31 + m.room_id), 0) + "
+		    " count(*) FROM room_members m) * 10007 + "
+		    "(SELECT coalesce(sum(id * 131 + coalesce(secondary_id, 0)), 0) FROM lans)",
+		    &st))
+		return -1;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		fp = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return fp;
+}

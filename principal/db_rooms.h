@@ -79,4 +79,12 @@ int db_room_list(struct db *db, const char *user, json_t **out);
  * the newest ROOM_EVENTS_SHOWN). */
 int db_room_show(struct db *db, const char *room, json_t **out);
 
+/* The "rooms" notice (room_view.h) for the gateway secondary: every room its LAN has a
+ * member in, with all members (their host addresses only for its own LAN's). *out NULL
+ * when that secondary serves no LAN now (a standby). */
+int db_room_gateway_notice(struct db *db, const char *secondary, json_t **out);
+/* A number that changes whenever any room's membership, or which secondary serves a
+ * LAN, changes (-1 on an error): whether the notices above are worth computing. */
+int64_t db_room_fingerprint(struct db *db);
+
 #endif

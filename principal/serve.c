@@ -25,6 +25,7 @@
 #include <uv.h>
 
 #include "api.h"
+#include "db_rooms.h"
 #include "err.h"
 #include "expiry.h"
 #include "log.h"
@@ -48,6 +49,10 @@ struct conn {
 	struct daemon *d;
 	struct conn *prev, *next;  /* the daemon's list of open connections */
 	bool ready;
+	/* A secondary's link: the last "rooms" notice it got (room_view.h), and whether it
+	 * was told at least once since it serves a LAN. */
+	json_t *rooms_sent;
+	bool rooms_told;
 };
 
 struct daemon {
@@ -57,6 +62,8 @@ struct daemon {
 	struct tls_server *server;
 	uv_timer_t sweep;
 	uv_timer_t relay_poll;     /* records the relays for `insel-principal relays` */
+	uv_timer_t rooms_poll;     /* tells gateways of their rooms' members (push_rooms) */
+	int64_t rooms_fingerprint; /* of the membership last told */
 	uv_check_t reads;  /* ends the turn's read transaction */
 	uv_signal_t sigint, sigterm;
 	struct revocation_watch revocations;
@@ -316,6 +323,8 @@ static void conn_closed(struct tls_conn *t)
 		relay_choice_offline(&c->d->relays, c->peer.id.name);
 	}
 	rpc_fail_all(&c->rpc, INSEL_E_CLOSED);
+	json_decref(c->rooms_sent);
+	c->rooms_sent = NULL;
 	/* A password check or a relay choice still running frees it when it finishes
 	 * (api_verify_finish, api_relay.c). */
 	if (c->peer.verify_pending == 0 && c->peer.relay_pending == 0)
@@ -430,6 +439,7 @@ static void stop(struct daemon *d)
 	uv_timer_stop(&d->sweep);
 	uv_close((uv_handle_t *)&d->sweep, NULL);
 	uv_close((uv_handle_t *)&d->relay_poll, NULL);
+	uv_close((uv_handle_t *)&d->rooms_poll, NULL);
 	db_read_release(d->api.db);
 	revocation_watch_stop(&d->revocations);
 	uv_close((uv_handle_t *)&d->reads, NULL);
@@ -648,6 +658,46 @@ static int start_relay(struct daemon *d, const struct serve_options *o)
 
 #define RELAY_POLL_MS 1000
 
+/* The rooms' data path (docs/rooms.md): every gateway hears of the members of the rooms
+ * its LAN has members in whenever that changes, whoever changed it (a client through the
+ * API, the operator's CLI in another process), within ROOMS_PUSH_MS, and once after it
+ * registers. A cheap fingerprint of the membership saves the per-gateway queries while
+ * nothing changed. */
+#define ROOMS_PUSH_MS 200
+
+static void tell_rooms(struct daemon *d, struct conn *c)
+{
+	json_t *notice;
+
+	if (db_room_gateway_notice(d->api.db, c->peer.id.name, &notice) || !notice)
+		return;
+	c->rooms_told = true;
+	if (c->rooms_sent && json_equal(notice, c->rooms_sent)) {
+		json_decref(notice);
+		return;
+	}
+	log_debug("telling secondary %s of its rooms (%zu)", c->peer.id.name,
+		  json_array_size(json_object_get(notice, "rooms")));
+	tls_conn_send(c->tls, notice);
+	json_decref(c->rooms_sent);
+	c->rooms_sent = notice;
+}
+
+static void rooms_poll_cb(uv_timer_t *t)
+{
+	struct daemon *d = t->data;
+	int64_t fp = db_room_fingerprint(d->api.db);
+	bool changed = fp != d->rooms_fingerprint;
+
+	if (d->stopping)
+		return;
+	d->rooms_fingerprint = fp;
+	for (struct conn *c = d->conns; c; c = c->next)
+		if (c->ready && !c->peer.gone && c->peer.hello_done &&
+		    c->peer.id.role == PKI_ROLE_SECONDARY && (changed || !c->rooms_told))
+			tell_rooms(d, c);
+}
+
 static void relay_poll_cb(uv_timer_t *t)
 {
 	struct daemon *d = t->data;
@@ -705,6 +755,10 @@ static int start(struct daemon *d, const struct serve_options *o)
 	if ((rc = start_stun(d, o)) || (rc = start_relay(d, o)) || (rc = start_splice(d, o)))
 		return rc;
 	start_relay_choice(d, o);
+	uv_timer_init(&d->loop, &d->rooms_poll);
+	d->rooms_poll.data = d;
+	d->rooms_fingerprint = -1;
+	uv_timer_start(&d->rooms_poll, rooms_poll_cb, ROOMS_PUSH_MS, ROOMS_PUSH_MS);
 	uv_timer_init(&d->loop, &d->relay_poll);
 	d->relay_poll.data = d;
 	uv_timer_start(&d->relay_poll, relay_poll_cb, 500, RELAY_POLL_MS);

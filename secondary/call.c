@@ -121,7 +121,7 @@ struct call *call_find(struct secondary *s, const char *id_hex)
 /* A host-to-host network call: source-routed, unlike a trunk (docs/tun.md, "Routing"). */
 static bool source_routed(const struct call *call)
 {
-	return call->tun && !call->trunk;
+	return call->tun && !call->trunk && !call->room_leg;
 }
 
 unsigned call_tun_mtu(const struct secondary *s)
@@ -153,6 +153,8 @@ static void tun_channel_describe(const struct call *call, struct client_call_cha
 	ch->mtu = call->tun_mtu;
 	if (call->trunk)
 		snprintf(ch->trunk, sizeof ch->trunk, "%s", call->trunk->cfg->name + 6);
+	else if (call->room_leg)
+		snprintf(ch->trunk, sizeof ch->trunk, "room %s", call->room_leg->room);
 }
 
 void call_describe(const struct call *call, struct client_call *out)
@@ -359,6 +361,8 @@ void call_end(struct call *call, const char *reason, const char *message)
 	call_relay_forget(call);
 	if (call->trunk)
 		trunk_call_ended(call->trunk, call, reason);
+	if (call->room_leg)
+		room_leg_call_ended(call->room_leg, call, reason);
 	stop_aux_then_finish(call, reason);
 }
 
@@ -598,7 +602,7 @@ static json_t *start_request(struct call *call, const struct sec_channel_params 
 	if (!req)
 		return NULL;
 	/* A trunk is kept up whether or not traffic flows. */
-	req->idle_timeout_ms = call->trunk ? 0 : call->sec->cfg.idle_timeout_ms;
+	req->idle_timeout_ms = call->trunk || call->room_leg ? 0 : call->sec->cfg.idle_timeout_ms;
 	req->failover_after_ms = call->sec->cfg.failover_after_ms;
 	req->nchannels = (unsigned)call->nchannels;
 	for (size_t i = 0; i < call->nchannels; i++) {
@@ -648,7 +652,11 @@ void start_relay(struct call *call, const struct sec_channel_params *params,
  * host's caller user@lan. */
 static const char *tun_name_hint(const struct call *call)
 {
-	const char *peer_lan = call->outgoing ? call->callee_lan
+	const char *peer_lan;
+
+	if (call->room_leg)  /* a room's interface is named after the room */
+		return call->room_leg->room;
+	peer_lan = call->outgoing ? call->callee_lan
 			     : call->trunk ? call->caller : strchr(call->caller, '@');
 
 	peer_lan = peer_lan && *peer_lan == '@' ? peer_lan + 1 : peer_lan;
@@ -701,6 +709,8 @@ static void bind_request(const struct call *call, struct aux_bind_request *req)
 		memcpy(t->remote, call->tun_remote, call->ntun_remote * sizeof t->remote[0]);
 		t->nlocal = call->ntun_local;
 		t->nremote = call->ntun_remote;
+		if (call->room_leg)
+			t->nmap = room_leg_hosts(call->room_leg, t->local, t->nlocal, t->map);
 	}
 	req->user = s->cfg.aux_user;
 	stun_servers(s, req);

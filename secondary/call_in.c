@@ -49,6 +49,8 @@ void callee_up(struct call *call)
 	}
 	if (call->trunk)
 		trunk_call_up(call->trunk, call);
+	if (call->room_leg)
+		room_leg_call_up(call->room_leg, call);
 }
 
 static void callee_bound(struct call *call, const json_t *reply, int err)
@@ -263,6 +265,81 @@ static void trunk_caller_reply(void *ctx, const json_t *reply, int err)
 		call_end(call, WIRE(AUX_FAILED), "cannot start the call's auxiliary");
 }
 
+/* A room's leg, callee side: the directory's record of the caller's LAN names the
+ * secondary that connected (and holds its gateway address); the room addresses were
+ * checked against the principal's notice already. */
+static void room_caller_reply(void *ctx, const json_t *reply, int err)
+{
+	struct call *call = ctx;
+	struct room_leg *leg = call->room_leg;
+	struct ip_prefix dir[SECONDARY_MAX_PREFIXES];
+	struct pop_lan_entry entry;
+	size_t ndir;
+
+	if (err || !msg_reply_is_ok(reply, NULL, NULL)) {
+		call_end(call, WIRE(PRINCIPAL_UNREACHABLE), "cannot check the room's leg with the "
+			 "directory");
+		return;
+	}
+	if (!call->peer) {
+		call_end(call, WIRE(PEER_LOST), "the caller's gateway went away");
+		return;
+	}
+	if (!leg) {
+		call_end(call, WIRE(FORBIDDEN), "the room has no leg to the calling LAN any more");
+		return;
+	}
+	if (directory_lan(reply, call->caller, &entry) ||
+	    !pop_serving_names_certificate(&entry.serving,
+					   tls_conn_peer(call->peer->tls)->fingerprint)) {
+		log_warn("call %s: room %s's leg from LAN %s by a secondary the directory does "
+			 "not name", call->id_hex, leg->room, call->caller);
+		call_end(call, WIRE(FORBIDDEN), "the calling gateway does not serve that LAN");
+		return;
+	}
+	ndir = directory_prefixes(&entry, dir, SECONDARY_MAX_PREFIXES);
+	if (!gateways_within(call, dir, ndir)) {
+		refuse_gateway(call);
+		return;
+	}
+	if (leg->call && leg->call != call) {
+		struct call *old = leg->call;
+
+		log_info("room %s: a new call from LAN %s replaces call %s", leg->room,
+			 call->caller, old->id_hex);
+		old->room_leg = NULL;
+		call_end(old, WIRE(REPLACED), "the peer gateway placed the room's leg again");
+	}
+	leg->call = call;
+	if (spawn_aux(call, callee_bound))
+		call_end(call, WIRE(AUX_FAILED), "cannot start the call's auxiliary");
+}
+
+/* A room's leg from the caller's LAN: only one the principal's notice wants, carrying
+ * exactly the room addresses it names on both sides. */
+static void accept_room_leg(struct secondary *s, struct call *call, const char *room)
+{
+	struct room_leg *leg = room_leg_find(s, room, call->caller);
+
+	if (!leg) {
+		log_warn("call %s: room %s's leg from LAN %s, which has no members with us",
+			 call->id_hex, room, call->caller);
+		call_end(call, WIRE(FORBIDDEN), "the room has no members on the callee's LAN, "
+			 "as far as its gateway knows");
+		return;
+	}
+	call->room_leg = leg;
+	if (!room_leg_matches(leg, call)) {
+		call->room_leg = NULL;
+		call_end(call, WIRE(FORBIDDEN), "the room's members differ from what the callee's "
+			 "gateway knows (a change on its way?)");
+		return;
+	}
+	if (request_lan_list(call, call->caller, room_caller_reply))
+		call_end(call, WIRE(PRINCIPAL_UNREACHABLE),
+			 "the callee's gateway cannot reach the directory");
+}
+
 /* The directory's record of the caller's LAN must name the secondary that connected. */
 static void caller_check_reply(void *ctx, const json_t *reply, int err)
 {
@@ -357,6 +434,10 @@ void call_incoming(struct secondary *s, struct peer_conn *p, const json_t *reque
 	if (call->tun && s->unprivileged) {  /* a network call or a trunk */
 		call_end(call, WIRE(TUN_UNAVAILABLE), "the callee's gateway runs without root, which "
 			 "network calls need");
+		return;
+	}
+	if (r.trunk && r.room[0]) {
+		accept_room_leg(s, call, r.room);
 		return;
 	}
 	if (r.trunk) {

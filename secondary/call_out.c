@@ -37,6 +37,8 @@ void caller_up(struct call *call)
 	}
 	if (call->trunk)
 		trunk_call_up(call->trunk, call);
+	if (call->room_leg)
+		room_leg_call_up(call->room_leg, call);
 	record_start(call);
 }
 
@@ -101,7 +103,9 @@ static const struct peer_call_request *call_request_of(const struct call *call,
 	r->offer = call->offer;
 	if (!call->tun)
 		return r;
-	r->trunk = call->trunk != NULL;
+	r->trunk = call->trunk != NULL || call->room_leg != NULL;
+	if (call->room_leg)
+		snprintf(r->room, sizeof r->room, "%s", call->room_leg->room);
 	memcpy(r->tun_caller, call->tun_local, call->ntun_local * sizeof call->tun_local[0]);
 	r->ntun_caller = call->ntun_local;
 	memcpy(r->tun_callee, call->tun_remote, call->ntun_remote * sizeof call->tun_remote[0]);
@@ -549,6 +553,70 @@ static void trunk_lookup_reply(void *ctx, const json_t *reply, int err)
 	snprintf(call->peer_previous, sizeof call->peer_previous, "%s",
 		 entry.serving.previous_fingerprint);
 	dial(call);
+}
+
+/* ---- rooms' legs, caller side (room_path.c decides when) ---- */
+
+/* The directory's record of the peer LAN: its secondary, and its prefixes, which must
+ * hold the gateway address the callee answers with. The room addresses are the
+ * principal's word already (its "rooms" notice). */
+static void room_lookup_reply(void *ctx, const json_t *reply, int err)
+{
+	struct call *call = ctx;
+	struct pop_lan_entry entry;
+	const char *code, *message;
+
+	if (err || !msg_reply_is_ok(reply, &code, &message)) {
+		call_end(call, WIRE(PRINCIPAL_UNREACHABLE), err ? insel_strerror(err) : message);
+		return;
+	}
+	if (directory_lan(reply, call->callee_lan, &entry)) {
+		call_end(call, WIRE(UNKNOWN_CALLEE), "the directory has no such LAN");
+		return;
+	}
+	if (!pop_serving_reachable_from(&entry.serving, wan_ipv4(cfg_of(call)),
+					wan_ipv6(cfg_of(call)), &call->peer_endpoint)) {
+		call_end(call, WIRE(PEER_DOWN), "the peer LAN's gateway is not reachable");
+		return;
+	}
+	call->npeer_prefixes = directory_prefixes(&entry, call->peer_prefixes,
+						  SECONDARY_MAX_PREFIXES);
+	call->peer_reachable = entry.serving.reachable;
+	snprintf(call->peer_name, sizeof call->peer_name, "%s", entry.serving.secondary);
+	snprintf(call->peer_fingerprint, sizeof call->peer_fingerprint, "%s",
+		 entry.serving.fingerprint);
+	snprintf(call->peer_previous, sizeof call->peer_previous, "%s",
+		 entry.serving.previous_fingerprint);
+	dial(call);
+}
+
+int call_place_room_leg(struct secondary *s, struct room_leg *leg)
+{
+	struct call *call;
+
+	if ((long long)call_count(s) >= s->cfg.max_calls)
+		return INSEL_E_LIMIT;
+	call = call_new(s, true, 0);
+	if (!call)
+		return -ENOMEM;
+	call->tun = true;
+	call->nchannels = 1;
+	call->channels[0].tun = true;
+	call->room_leg = leg;
+	leg->call = call;
+	snprintf(call->caller, sizeof call->caller, "%s", s->cfg.lan);
+	snprintf(call->callee, sizeof call->callee, "%s", leg->peer_lan);
+	snprintf(call->callee_lan, sizeof call->callee_lan, "%s", leg->peer_lan);
+	memcpy(call->tun_local, leg->local, sizeof call->tun_local);
+	call->ntun_local = leg->nlocal;
+	memcpy(call->tun_remote, leg->remote, sizeof call->tun_remote);
+	call->ntun_remote = leg->nremote;
+	log_info("call %s: room %s's leg from LAN %s to LAN %s (%zu and %zu members)",
+		 call->id_hex, leg->room, s->cfg.lan, leg->peer_lan, leg->nlocal, leg->nremote);
+	call_relay_ask(call);
+	if (request_lan_list(call, leg->peer_lan, room_lookup_reply))
+		call_end(call, WIRE(PRINCIPAL_UNREACHABLE), "the directory cannot be reached");
+	return 0;
 }
 
 int call_place_trunk(struct secondary *s, struct trunk *t)

@@ -48,6 +48,7 @@ static void on_signal(uv_signal_t *sig, int signum)
 	log_info("signal %d: stopping", signum);
 	s->stopping = true;
 	trunks_stop(s);
+	rooms_stop(s);
 	standby_stop(s);
 	while (s->calls)
 		call_event(s->calls, CALL_EV_SHUTDOWN, NULL);

@@ -2,6 +2,7 @@
  * peer_codec.h). Each decoder reads every field through the validating getters of msg.h
  * and says in one sentence what it refused. */
 #include "peer_codec.h"
+#include "room_ops.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -101,6 +102,8 @@ json_t *peer_call_request_encode(const struct peer_call_request *r)
 		json_object_set_new(req, "tun", tun_request_encode(r));
 	if (r->trunk)
 		json_object_set_new(req, "trunk", json_true());
+	if (r->room[0])
+		json_object_set_new(req, "room", json_string(r->room));
 	set_id(req, "call", r->call_id);
 	json_object_set_new(req, "caller", json_string(r->caller));
 	json_object_set_new(req, "callee", json_string(r->callee));
@@ -180,6 +183,13 @@ int peer_call_request_decode(const json_t *msg, struct peer_call_request *out,
 		return rc;
 	if (r.trunk && !r.channels.tun)
 		return refuse(why, "a trunk is a network call: one tun channel");
+	if (json_object_get(msg, "room")) {
+		const char *room = json_string_value(json_object_get(msg, "room"));
+
+		if (!r.trunk || !room || !room_name_valid(room))
+			return refuse(why, "a room's leg is a trunk named by a valid room name");
+		snprintf(r.room, sizeof r.room, "%s", room);
+	}
 	if (r.channels.tun && (rc = tun_request_decode(msg, &r, why)) != 0)
 		return rc;
 	*out = r;

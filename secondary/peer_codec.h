@@ -4,7 +4,8 @@
  * callee's does the reverse; hangup, rekey and rekey_done go either way.
  *
  *   call_request  {call, caller, callee, callee_user?, callee_address?, channels, offer,
- *                  tun?: {caller, callee, caller_gateway, caller_gateway6?}, trunk?}
+ *                  tun?: {caller, callee, caller_gateway, caller_gateway6?}, trunk?,
+ *                  room? (a trunk carrying a room's leg: the room's name)}
  *     answer      {answer, tun?: {callee_gateway, callee_gateway6?}}
  *   hangup        {call, reason}
  *   rekey         {call, epoch, public}
@@ -46,6 +47,9 @@ struct peer_call_request {
 	struct call_channel_list channels;
 	json_t *offer;                      /* the caller's offer (negotiate.h), borrowed */
 	bool trunk;                         /* a site-to-site trunk (channels.tun) */
+	/* A room's leg between two member sites (docs/rooms.md): a trunk that carries the
+	 * room's addresses only; "" for other calls. */
+	char room[16];
 	/* A network call (channels.tun): what may cross, and the caller gateway's LAN
 	 * addresses (the sources of its ICMP errors). */
 	struct ip_prefix tun_caller[PEER_MAX_PREFIXES];

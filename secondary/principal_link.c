@@ -416,7 +416,7 @@ static const char *call_peer_lan(const struct call *call)
 
 	if (call->outgoing)
 		return call->callee_lan;
-	if (call->trunk)
+	if (call->trunk || call->room_leg)
 		return call->caller;
 	at = strchr(call->caller, '@');
 	return at ? at + 1 : "";
@@ -471,6 +471,10 @@ static void on_message(struct tls_conn *c, json_t *msg, int err)
 	}
 	if (msg_op(msg) && strcmp(msg_op(msg), "dial_back") == 0) {
 		dial_back_notice(l, msg);
+		return;
+	}
+	if (msg_op(msg) && strcmp(msg_op(msg), "rooms") == 0) {
+		rooms_notice(l->owner, msg);
 		return;
 	}
 	if (l->state == LINK_UP && secondary_relay_handle(l->owner, msg))

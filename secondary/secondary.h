@@ -40,6 +40,7 @@
 #include "pki.h"
 #include "principal_ops.h"
 #include "rand.h"
+#include "room_ops.h"
 #include "rpc.h"
 #include "tls.h"
 
@@ -420,6 +421,7 @@ struct call {
 	/* Network calls (one tun channel): what may cross, where the interface is. */
 	bool tun;
 	struct trunk *trunk;           /* the site-to-site trunk it carries, or NULL */
+	struct room_leg *room_leg;     /* or the room's leg (then trunk is NULL) */
 	struct ip_prefix tun_local[SECONDARY_MAX_PREFIXES], tun_remote[SECONDARY_MAX_PREFIXES];
 	size_t ntun_local, ntun_remote;
 	struct ip_addr remote_gateway;  /* the peer gateway's LAN address */
@@ -515,6 +517,47 @@ struct trunk *trunk_for_lan(struct secondary *s, const char *lan);
 void trunk_call_up(struct trunk *t, struct call *call);
 void trunk_call_ended(struct trunk *t, struct call *call, const char *reason);
 
+/* ---- rooms' legs (room_path.c, docs/rooms.md "The data path") ---- */
+
+/* One room's leg to one other member site: a trunk-like network call that carries the
+ * room addresses of our members and theirs, mapped in its auxiliary. */
+struct room_leg {
+	struct secondary *sec;
+	struct room_leg *next;
+	char room[ROOM_NAME_MAX + 1];
+	char peer_lan[PKI_NAME_MAX + 1];
+	bool initiator;                /* our LAN's name sorts lower: we dial */
+	struct call *call;             /* the call carrying it now, or NULL */
+	uv_timer_t retry;
+	uint64_t backoff_ms;
+	uint64_t up_since_ms;          /* 0: not up */
+	uint64_t last_up_ms;           /* when a call of this leg last was up */
+	unsigned attempts;
+	bool gone;                     /* no longer wanted: freed once its timer closed */
+	/* What the leg should carry now (from the principal's last notice): our members'
+	 * room addresses with their LAN addresses, and the peer site's room addresses. */
+	struct ip_prefix local[SECONDARY_MAX_PREFIXES], remote[SECONDARY_MAX_PREFIXES];
+	struct ip_addr local_host[SECONDARY_MAX_PREFIXES];
+	size_t nlocal, nremote;
+};
+
+/* The principal's "rooms" notice: the legs follow it (placed, re-placed with the new
+ * members, ended) at once. */
+void rooms_notice(struct secondary *s, const json_t *msg);
+void rooms_stop(struct secondary *s);
+/* The leg of room with the peer LAN, or NULL. */
+struct room_leg *room_leg_find(struct secondary *s, const char *room, const char *peer_lan);
+void room_leg_call_up(struct room_leg *leg, struct call *call);
+void room_leg_call_ended(struct room_leg *leg, struct call *call, const char *reason);
+/* The LAN address of the member at each of the n room addresses local[] into hosts[];
+ * n, or 0 when one is no longer the leg's (the auxiliary then refuses the bind). */
+size_t room_leg_hosts(const struct room_leg *leg, const struct ip_prefix *local, size_t n,
+		      struct ip_addr *hosts);
+/* Whether a call's prefixes are what the leg should carry now. */
+bool room_leg_matches(const struct room_leg *leg, const struct call *call);
+/* A room leg's call (caller side): looks the peer LAN up in the directory, dials it. */
+int call_place_room_leg(struct secondary *s, struct room_leg *leg);
+
 /* ---- per-call uids of auxiliaries (uid_pool.c) ---- */
 
 #define UID_POOL_MAX 65536  /* uids in a range at most */
@@ -578,6 +621,8 @@ struct secondary {
 	unsigned dialing_back;         /* dial_back connections still in their handshake */
 	struct trunk trunks[SECONDARY_MAX_TRUNKS];
 	size_t ntrunks;
+	struct room_leg *room_legs;    /* room_path.c */
+	json_t *rooms;                 /* the principal's last "rooms" notice, or NULL */
 	struct uid_pool aux_uids;
 	/* Not root (cmd_run.c): auxiliaries keep our uid, and network calls and trunks,
 	 * which need a TUN interface and routes, are refused. */

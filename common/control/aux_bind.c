@@ -25,12 +25,23 @@ static int set_addr(json_t *obj, const char *key, const struct ip_addr *addr)
 
 static json_t *tun_to_json(const struct aux_bind_tun *t)
 {
-	return json_pack("{s:{s:s, s:i, s:o, s:o, s:b}}", "tun",
-			 "name_hint", t->name_hint ? t->name_hint : "",
-			 "mtu", (int)t->mtu,
-			 "local", prefix_list_to_json(t->local, t->nlocal),
-			 "remote", prefix_list_to_json(t->remote, t->nremote),
-			 "source_routing", t->source_routing);
+	json_t *j = json_pack("{s:{s:s, s:i, s:o, s:o, s:b}}", "tun",
+			      "name_hint", t->name_hint ? t->name_hint : "",
+			      "mtu", (int)t->mtu,
+			      "local", prefix_list_to_json(t->local, t->nlocal),
+			      "remote", prefix_list_to_json(t->remote, t->nremote),
+			      "source_routing", t->source_routing);
+	json_t *map = t->nmap ? json_array() : NULL;
+
+	for (size_t i = 0; map && i < t->nmap; i++) {
+		char text[IP_STRLEN];
+
+		json_array_append_new(map, json_string(ip_addr_format(&t->map[i], text,
+								      sizeof text)));
+	}
+	if (j && map)
+		json_object_set_new(json_object_get(j, "tun"), "map", map);
+	return j;
 }
 
 static json_t *request_channels(const struct aux_bind_request *req)
@@ -208,6 +219,28 @@ static int get_prefixes(const json_t *obj, const char *key, struct ip_prefix *ou
 	return 0;
 }
 
+/* A room leg's map: one IPv4 LAN address per local prefix, each an IPv4 /32. */
+static int get_map(const json_t *obj, struct aux_bind_tun *out, char *why, size_t whylen)
+{
+	json_t *list;
+
+	if (msg_get_array(obj, "map", AUX_TUN_PREFIXES, &list))
+		return err_set(why, whylen, INSEL_E_BAD_FIELD, "tun: %s", msg_field_error());
+	if (json_array_size(list) != out->nlocal)
+		return err_set(why, whylen, INSEL_E_BAD_FIELD,
+			       "tun: map must have one address per local prefix");
+	for (size_t i = 0; i < out->nlocal; i++) {
+		const char *text = json_string_value(json_array_get(list, i));
+
+		if (!text || ip_addr_parse(text, &out->map[i]) || out->map[i].family != AF_INET ||
+		    out->local[i].addr.family != AF_INET || out->local[i].len != 32)
+			return err_set(why, whylen, INSEL_E_BAD_FIELD,
+				       "tun: map[%zu] must be an IPv4 address for an IPv4 /32", i);
+	}
+	out->nmap = out->nlocal;
+	return 0;
+}
+
 static int get_tun(const json_t *obj, struct aux_bind_tun *out, char *why, size_t whylen)
 {
 	json_int_t mtu;
@@ -226,7 +259,7 @@ static int get_tun(const json_t *obj, struct aux_bind_tun *out, char *why, size_
 	if (get_prefixes(obj, "local", out->local, &out->nlocal, why, whylen) ||
 	    get_prefixes(obj, "remote", out->remote, &out->nremote, why, whylen))
 		return INSEL_E_BAD_FIELD;
-	return 0;
+	return json_object_get(obj, "map") ? get_map(obj, out, why, whylen) : 0;
 }
 
 /* One entry of "channels": a UDP channel's port, or a network call's "tun". */
@@ -504,7 +537,8 @@ static bool same_tun(const struct aux_bind_tun *a, const struct aux_bind_tun *b)
 	return same_text(a->name_hint, b->name_hint) && a->mtu == b->mtu &&
 	       a->source_routing == b->source_routing && a->nlocal == b->nlocal &&
 	       a->nremote == b->nremote && same_prefixes(a->local, b->local, a->nlocal) &&
-	       same_prefixes(a->remote, b->remote, a->nremote);
+	       same_prefixes(a->remote, b->remote, a->nremote) && a->nmap == b->nmap &&
+	       (a->nmap == 0 || memcmp(a->map, b->map, a->nmap * sizeof a->map[0]) == 0);
 }
 
 static bool same_endpoints(const struct ip_endpoint *a, size_t na,

@@ -47,6 +47,12 @@ struct aux_bind_tun {
 	bool source_routing;     /* a host call: own table, rules from local to remote */
 	struct ip_prefix local[AUX_TUN_PREFIXES], remote[AUX_TUN_PREFIXES];
 	size_t nlocal, nremote;
+	/* A room's leg (docs/rooms.md): "map":["10.1.0.11",...], the LAN address of the
+	 * member whose room address is local[i] (an IPv4 /32). The auxiliary maps a
+	 * member's LAN source to its room address on the way out and the room address back
+	 * on the way in; packets of any other LAN host are dropped and counted. 0: none. */
+	struct ip_addr map[AUX_TUN_PREFIXES];
+	size_t nmap;
 };
 
 /* The strings (user, tun.name_hint) point into the JSON they were decoded from, or into

@@ -1,0 +1,61 @@
+/* The "rooms" notice: what the principal tells a LAN's gateway about the rooms that LAN
+ * has members in (docs/rooms.md, "The data path"). It is pushed on the gateway's link
+ * whenever that changes (a join, leave, kick, ban, a room deleted) and once after the
+ * gateway says hello, so that a restarted gateway starts from the directory's word:
+ *
+ *   {"op":"rooms","lan":"lan-a","rooms":[{"name":"games","network":"172.30.0.0/24",
+ *     "members":[{"address":"172.30.0.1","lan":"lan-a","host":"10.1.0.11",
+ *                 "user":"alice@lan-a"},
+ *                {"address":"172.30.0.2","lan":"lan-b","user":"bob@lan-b"}]}]}
+ *
+ * Only the members of the gateway's own LAN carry "host" (their address on that LAN): a
+ * gateway learns no other site's addresses. An empty "rooms" means: no room has a member
+ * here (every room's interface, route and process goes). One codec for both ends. */
+#ifndef INSEL_ROOM_VIEW_H
+#define INSEL_ROOM_VIEW_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "addr.h"
+#include "room_ops.h"
+
+#define ROOM_VIEW_ROOMS 64        /* rooms in one notice */
+#define ROOM_VIEW_MEMBERS 1024    /* members of one room in a notice */
+#define ROOM_VIEW_LAN_MAX 64      /* PKI_NAME_MAX: a LAN's name */
+
+struct room_view_member {
+	uint32_t address;                  /* the room address, host order */
+	char lan[ROOM_VIEW_LAN_MAX + 1];
+	char user[ROOM_USER_MAX + 1];
+	bool has_host;                     /* a member of the receiving gateway's LAN */
+	uint32_t host;                     /* its address on that LAN, host order */
+};
+
+struct room_view_room {
+	char name[ROOM_NAME_MAX + 1];
+	struct ip_prefix network;          /* IPv4 */
+	struct room_view_member *members;  /* allocated by the decoder */
+	size_t nmembers;
+};
+
+struct room_view {
+	char lan[ROOM_VIEW_LAN_MAX + 1];
+	struct room_view_room rooms[ROOM_VIEW_ROOMS];
+	size_t nrooms;
+};
+
+json_t *room_view_encode(const struct room_view *v);
+/* Checks and reads a notice: names by room_name_valid, networks IPv4 /8../30 without
+ * host bits, addresses inside their room's network, not twice in a room, a host only on
+ * a member of "lan". 0 (free the result with room_view_free), or INSEL_E_BAD_FIELD with
+ * a sentence in why and nothing to free. */
+int room_view_decode(const json_t *msg, struct room_view *out, char why[ROOM_WHY_LEN]);
+void room_view_free(struct room_view *v);
+
+/* The room of that name in v, or NULL. */
+const struct room_view_room *room_view_find(const struct room_view *v, const char *name);
+
+#endif

@@ -1,0 +1,308 @@
+/* The rooms' data path on a gateway (docs/rooms.md, "The data path"): the principal's
+ * "rooms" notice (room_view.h) says which rooms our LAN has members in and who every
+ * member is; for each such room and each other site with members in it, one leg: a
+ * trunk-like network call between the two gateways that carries exactly the room
+ * addresses of our members and of theirs, through an interface named after the room. Its
+ * auxiliary maps each local member's LAN address to its room address and back, and drops
+ * (and counts) packets of LAN hosts that are no members.
+ *
+ * As for trunks, only the gateway whose LAN name sorts lower dials a leg, and dials it
+ * again after a back-off when it ends. When a notice changes what a leg carries (a member
+ * joined, left, was kicked or banned), the leg's call ends at once on both sides, so the
+ * kicked member's traffic stops within the time the notice takes, and the caller places
+ * it again with the new members. A leg no longer wanted (its site has no member left, or
+ * we have none) ends and goes, with its interface, routes and process. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "msg.h"
+#include "rand.h"
+#include "room_view.h"
+#include "secondary.h"
+#include "timeouts.h"
+#include "wire_errors.h"
+
+#define ROOM_LEG_BACKOFF_FIRST_MS 200
+#define ROOM_LEG_BACKOFF_MAX_MS 5000
+#define ROOM_LEG_REPLACE_MS 50      /* after a change: the peer's notice is on its way too */
+#define ROOM_LEG_WAIT_PRINCIPAL_MS 500
+
+static void leg_dial(uv_timer_t *timer);
+
+static void schedule(struct room_leg *leg, uint64_t delay_ms)
+{
+	if (leg->sec->stopping || !leg->initiator || leg->gone)
+		return;
+	uv_timer_start(&leg->retry, leg_dial, delay_ms, 0);
+}
+
+static void leg_dial(uv_timer_t *timer)
+{
+	struct room_leg *leg = timer->data;
+
+	if (leg->call || leg->gone || leg->sec->stopping)
+		return;
+	if (!principal_link_up(&leg->sec->principal) || !secondary_is_active(leg->sec)) {
+		schedule(leg, ROOM_LEG_WAIT_PRINCIPAL_MS);
+		return;
+	}
+	leg->attempts++;
+	log_info("room %s: calling LAN %s (attempt %u)", leg->room, leg->peer_lan, leg->attempts);
+	if (call_place_room_leg(leg->sec, leg))
+		schedule(leg, rand_backoff_ms(&leg->backoff_ms, ROOM_LEG_BACKOFF_FIRST_MS,
+					       ROOM_LEG_BACKOFF_MAX_MS));
+}
+
+void room_leg_call_up(struct room_leg *leg, struct call *call)
+{
+	leg->call = call;
+	leg->up_since_ms = leg->last_up_ms = uv_now(leg->sec->loop);
+	leg->backoff_ms = 0;
+	log_info("room %s: leg to LAN %s is up on interface %s (call %s)", leg->room,
+		 leg->peer_lan, call->tun_ifname, call->id_hex);
+}
+
+void room_leg_call_ended(struct room_leg *leg, struct call *call, const char *reason)
+{
+	bool changed = strcmp(reason, WIRE(REPLACED)) == 0;
+
+	if (leg->call != call)
+		return;
+	leg->call = NULL;
+	if (leg->up_since_ms)
+		leg->last_up_ms = uv_now(leg->sec->loop);
+	leg->up_since_ms = 0;
+	if (!leg->initiator || leg->gone || leg->sec->stopping)
+		return;
+	schedule(leg, changed ? ROOM_LEG_REPLACE_MS
+			      : rand_backoff_ms(&leg->backoff_ms, ROOM_LEG_BACKOFF_FIRST_MS,
+						ROOM_LEG_BACKOFF_MAX_MS));
+	log_info("room %s: leg to LAN %s ended (%s); calling again", leg->room, leg->peer_lan,
+		 reason);
+}
+
+struct room_leg *room_leg_find(struct secondary *s, const char *room, const char *peer_lan)
+{
+	for (struct room_leg *leg = s->room_legs; leg; leg = leg->next)
+		if (strcmp(leg->room, room) == 0 && strcmp(leg->peer_lan, peer_lan) == 0)
+			return leg;
+	return NULL;
+}
+
+static bool same_prefix(const struct ip_prefix *a, const struct ip_prefix *b)
+{
+	return a->addr.family == b->addr.family && a->len == b->len &&
+	       memcmp(a->addr.bytes, b->addr.bytes, ip_family_bits(a->addr.family) / 8) == 0;
+}
+
+static bool prefix_in(const struct ip_prefix *p, const struct ip_prefix *set, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (same_prefix(p, &set[i]))
+			return true;
+	return false;
+}
+
+static bool same_set(const struct ip_prefix *a, size_t na, const struct ip_prefix *b,
+		     size_t nb)
+{
+	if (na != nb)
+		return false;
+	for (size_t i = 0; i < na; i++)
+		if (!prefix_in(&a[i], b, nb))
+			return false;
+	return true;
+}
+
+bool room_leg_matches(const struct room_leg *leg, const struct call *call)
+{
+	return same_set(leg->local, leg->nlocal, call->tun_local, call->ntun_local) &&
+	       same_set(leg->remote, leg->nremote, call->tun_remote, call->ntun_remote);
+}
+
+size_t room_leg_hosts(const struct room_leg *leg, const struct ip_prefix *local, size_t n,
+		      struct ip_addr *hosts)
+{
+	for (size_t i = 0; i < n; i++) {
+		size_t k = 0;
+
+		while (k < leg->nlocal && !same_prefix(&local[i], &leg->local[k]))
+			k++;
+		if (k == leg->nlocal)
+			return 0;
+		hosts[i] = leg->local_host[k];
+	}
+	return n;
+}
+
+static void v4_addr(uint32_t a, struct ip_addr *out)
+{
+	memset(out, 0, sizeof *out);
+	out->family = AF_INET;
+	out->bytes[0] = (uint8_t)(a >> 24);
+	out->bytes[1] = (uint8_t)(a >> 16);
+	out->bytes[2] = (uint8_t)(a >> 8);
+	out->bytes[3] = (uint8_t)a;
+}
+
+static void v4_prefix(uint32_t a, struct ip_prefix *out)
+{
+	memset(out, 0, sizeof *out);
+	v4_addr(a, &out->addr);
+	out->len = 32;
+}
+
+/* What the leg of room r to peer_lan should carry, from the notice. */
+static void leg_wants(struct room_leg *leg, const struct room_view_room *r)
+{
+	leg->nlocal = leg->nremote = 0;
+	for (size_t i = 0; i < r->nmembers; i++) {
+		const struct room_view_member *m = &r->members[i];
+
+		if (m->has_host && leg->nlocal < SECONDARY_MAX_PREFIXES) {
+			v4_prefix(m->address, &leg->local[leg->nlocal]);
+			v4_addr(m->host, &leg->local_host[leg->nlocal]);
+			leg->nlocal++;
+		} else if (strcmp(m->lan, leg->peer_lan) == 0 &&
+			   leg->nremote < SECONDARY_MAX_PREFIXES) {
+			v4_prefix(m->address, &leg->remote[leg->nremote++]);
+		}
+	}
+}
+
+static void leg_timer_closed(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+/* Out of the list; its call ends and its timer closes (which frees it). */
+static void leg_remove(struct secondary *s, struct room_leg *leg, const char *why)
+{
+	struct call *call = leg->call;
+
+	for (struct room_leg **p = &s->room_legs; *p; p = &(*p)->next)
+		if (*p == leg) {
+			*p = leg->next;
+			break;
+		}
+	leg->gone = true;
+	leg->call = NULL;
+	if (call) {
+		call->room_leg = NULL;
+		call_end(call, WIRE(HANGUP), why);
+	}
+	/* Calls still being set up for it (the callee's side) go too. */
+	for (struct call *c = s->calls, *next; c; c = next) {
+		next = c->next;
+		if (c->room_leg == leg) {
+			c->room_leg = NULL;
+			call_end(c, WIRE(HANGUP), why);
+		}
+	}
+	log_info("room %s: no leg to LAN %s any more (%s)", leg->room, leg->peer_lan, why);
+	uv_timer_stop(&leg->retry);
+	uv_close((uv_handle_t *)&leg->retry, leg_timer_closed);
+}
+
+static struct room_leg *leg_new(struct secondary *s, const char *room, const char *peer_lan)
+{
+	struct room_leg *leg = calloc(1, sizeof *leg);
+
+	if (!leg)
+		return NULL;
+	leg->sec = s;
+	snprintf(leg->room, sizeof leg->room, "%s", room);
+	snprintf(leg->peer_lan, sizeof leg->peer_lan, "%s", peer_lan);
+	leg->initiator = strcmp(s->cfg.lan, peer_lan) < 0;
+	uv_timer_init(s->loop, &leg->retry);
+	leg->retry.data = leg;
+	leg->next = s->room_legs;
+	s->room_legs = leg;
+	log_info("room %s: a leg to LAN %s (%s)", room, peer_lan,
+		 leg->initiator ? "this gateway calls" : "waiting for the peer's call");
+	return leg;
+}
+
+static bool room_has_local(const struct room_view_room *r)
+{
+	for (size_t i = 0; i < r->nmembers; i++)
+		if (r->members[i].has_host)
+			return true;
+	return false;
+}
+
+/* Whether the notice still wants this leg; if so, what it carries is brought up to date. */
+static bool leg_wanted(struct room_leg *leg, const struct room_view *v)
+{
+	const struct room_view_room *r = room_view_find(v, leg->room);
+
+	if (!r || !room_has_local(r))
+		return false;
+	leg_wants(leg, r);
+	return leg->nremote > 0;
+}
+
+static void follow(struct secondary *s, const struct room_view *v)
+{
+	for (struct room_leg *leg = s->room_legs, *next; leg; leg = next) {
+		next = leg->next;
+		if (!leg_wanted(leg, v))
+			leg_remove(s, leg, "the room has no members on one side any more");
+	}
+	/* A call carrying other members than the notice's ends at once: a kicked member's
+	 * traffic stops now, and the caller places the leg again with the new members. */
+	for (struct call *c = s->calls, *next; c; c = next) {
+		next = c->next;
+		if (c->room_leg && c->state != CALL_ENDED && !room_leg_matches(c->room_leg, c))
+			call_end(c, WIRE(REPLACED), "the room's members changed");
+	}
+	for (size_t i = 0; i < v->nrooms; i++) {
+		const struct room_view_room *r = &v->rooms[i];
+
+		if (!room_has_local(r))
+			continue;
+		for (size_t k = 0; k < r->nmembers; k++) {
+			const char *lan = r->members[k].lan;
+			struct room_leg *leg;
+
+			if (strcmp(lan, s->cfg.lan) == 0 || room_leg_find(s, r->name, lan))
+				continue;
+			leg = leg_new(s, r->name, lan);
+			if (leg && leg_wanted(leg, v))
+				schedule(leg, 0);
+		}
+	}
+	for (struct room_leg *leg = s->room_legs; leg; leg = leg->next)
+		if (!leg->call && leg->initiator && !uv_is_active((uv_handle_t *)&leg->retry))
+			schedule(leg, 0);
+}
+
+void rooms_notice(struct secondary *s, const json_t *msg)
+{
+	struct room_view v;
+	char why[ROOM_WHY_LEN];
+
+	if (room_view_decode(msg, &v, why)) {
+		log_warn("unreadable rooms notice from the principal: %s", why);
+		return;
+	}
+	if (strcmp(v.lan, s->cfg.lan) != 0) {
+		log_warn("the principal's rooms notice is for LAN %s, not ours", v.lan);
+		room_view_free(&v);
+		return;
+	}
+	json_decref(s->rooms);
+	s->rooms = json_deep_copy(msg);
+	log_info("rooms: our LAN has members in %zu room%s", v.nrooms, v.nrooms == 1 ? "" : "s");
+	follow(s, &v);
+	room_view_free(&v);
+}
+
+void rooms_stop(struct secondary *s)
+{
+	while (s->room_legs)
+		leg_remove(s, s->room_legs, "the gateway stops");
+	json_decref(s->rooms);
+	s->rooms = NULL;
+}
