@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Three sites for the rooms' tests (room_path.sh, room_admin.sh, tests/bench/room.sh):
+# lan-a (a1, a2), lan-b (b1, b2), lan-c (c1) with their secondaries and a principal;
+# users alice and carol on lan-a, bob on lan-b, erin on lan-c (password "pw-<name>").
+# Source lib.sh and insel_env.sh first (with INSEL_USERS="alice@lan-a carol@lan-a
+# bob@lan-b"), then room_deploy.
+
+room_deploy() {
+	topo_two_sites
+	topo_site c 3 c1
+	insel_pki
+	"$P" pki issue --dir "$PKI" --role secondary --name lan-c \
+		--out-cert "$PKI/lan-c.crt" --out-key "$PKI/lan-c.key" >/dev/null
+	insel_directory
+	pdir secondary add lan-c >/dev/null
+	pdir lan add lan-c --prefix 10.3.0.0/24 --secondary lan-c >/dev/null
+	echo pw-erin | pdir user add erin@lan-c >/dev/null
+	start_principal
+	start_secondary a 1
+	start_secondary b 2
+	start_secondary c 3
+	wait_registered || fail "lan-a and lan-b did not register"
+	wait_secondary_registered c || fail "lan-c did not register"
+}
+
+# room_add NAME NETWORK: the operator creates a room (join password "sesame").
+room_add() { echo sesame | pdir room add "$1" --network "$2" >/dev/null; }
+# room_join NAME USER@LAN HOST_ADDRESS: the operator places a member.
+room_join() { pdir room join "$1" "$2" --host "$3" >/dev/null; }
+
+# The interfaces of rooms on gateway X (TUN devices), one name a line.
+room_links() { ip -n "${NS}gw-$1" -o link show type tun 2>/dev/null | awk -F': ' '{print $2}'; }
+# The counter NAME of every room leg on gateway X, summed (the operator's `insel calls`).
+room_counter() {
+	local json
+	json=$(insel_operator "$1" calls --json 2>/dev/null)
+	tun_counter "$json" "$2" trunk
+}
+# wait_no_ping HOST ADDR SECONDS: until a ping gets no answer (bounded).
+wait_no_ping() {
+	local end=$((SECONDS + $3))
+	while [ "$SECONDS" -le "$end" ]; do
+		in_ns "$1" ping -n -c 1 -W 0.3 "$2" >/dev/null 2>&1 || return 0
+		sleep 0.1
+	done
+	return 1
+}
+# tcp_transfer FROM TO_ADDR TO_HOST: 1 MiB over TCP from host FROM to TO_ADDR (a room
+# address of host TO_HOST), checked byte for byte (bounded: 15 s).
+tcp_transfer() {
+	local from=$1 addr=$2 to=$3 port=$((5000 + RANDOM % 1000)) src=$NETNS_TMP/tcp-src
+	head -c 1048576 /dev/urandom >"$src"
+	in_ns "$to" timeout 15 nc -l -p "$port" >"$NETNS_TMP/tcp-dst" 2>/dev/null &
+	local pid=$!
+	wait_port "$to" "$port" tcp 5 || return 1
+	in_ns "$from" timeout 15 nc -N "$addr" "$port" <"$src" >/dev/null 2>&1
+	wait "$pid"
+	cmp -s "$src" "$NETNS_TMP/tcp-dst"
+}
+# udp_source FROM ADDR TO: one datagram from host FROM to ADDR (a room address of host TO);
+# prints the source address TO saw (bounded: 5 s).
+udp_source() {
+	local out=$NETNS_TMP/udp-source port=$((6000 + RANDOM % 1000))
+	rm -f "$out"
+	in_ns "$3" timeout 5 python3 -c 'import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("0.0.0.0", int(sys.argv[1])))
+print(s.recvfrom(100)[1][0], flush=True)' "$port" >"$out" 2>/dev/null &
+	local pid=$!
+	wait_port "$3" "$port" udp 3 >/dev/null 2>&1
+	in_ns "$1" python3 -c 'import socket, sys
+socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b"hi", (sys.argv[1], int(sys.argv[2])))' \
+		"$2" "$port"
+	wait "$pid"
+	cat "$out"
+}

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Integration: the rooms' data path (issue 14, docs/rooms.md "The data path"). Three
+# sites; a room "games" (172.30.0.0/24) with members a1 (alice), b1 (bob) and c1 (erin),
+# placed by the operator's CLI (the principal notices and tells the gateways):
+#   - every pair of members pings and moves 1 MiB over TCP through the room addresses,
+#     while each keeps its own LAN address (the gateways map it);
+#   - a2 (carol, no member) reaches nobody's room address, and its gateway's room legs
+#     count what they dropped;
+#   - one host in two rooms at once: a1 also in "chess" (172.31.0.0/24) with b1, each
+#     room with interfaces named after it on the gateways;
+#   - the room's legs are named after the room (games, games1 where a gateway has two).
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+INSEL_USERS="alice@lan-a carol@lan-a bob@lan-b"
+source "$here/lib.sh"
+source "$here/insel_env.sh"
+source "$here/room_lib.sh"
+netns_begin
+room_deploy
+
+room_add games 172.30.0.0/24
+room_join games alice@lan-a 10.1.0.11   # 172.30.0.1
+room_join games bob@lan-b 10.2.0.11     # 172.30.0.2
+room_join games erin@lan-c 10.3.0.11    # 172.30.0.3
+wait_ping a1 172.30.0.2 30 || fail "a1 cannot reach b1 in the room"
+pass "a1 reaches b1's room address"
+
+declare -A room_addr=([a1]=172.30.0.1 [b1]=172.30.0.2 [c1]=172.30.0.3)
+for from in a1 b1 c1; do
+	for to in a1 b1 c1; do
+		[ "$from" = "$to" ] && continue
+		check "$from pings $to at ${room_addr[$to]}" wait_ping "$from" "${room_addr[$to]}" 20
+	done
+done
+check "a1 -> b1: 1 MiB over TCP" tcp_transfer a1 172.30.0.2 b1
+check "b1 -> c1: 1 MiB over TCP" tcp_transfer b1 172.30.0.3 c1
+check "c1 -> a1: 1 MiB over TCP" tcp_transfer c1 172.30.0.1 a1
+
+before=$(room_counter a room_nonmember)
+for to in 172.30.0.2 172.30.0.3; do
+	check "a2 (no member) does not reach $to" no_ping a2 "$to"
+done
+after=$(room_counter a room_nonmember)
+check "gateway A counted a2's packets as a non-member's ($before -> $after)" \
+	test "$after" -gt "$before"
+check "b1 sees a1's datagram come from its room address, not its LAN one" \
+	test "$(udp_source a1 172.30.0.2 b1)" = 172.30.0.1
+
+links=$(room_links a | sort | tr '\n' ' ')
+check "gateway A's room interfaces are named after the room ($links)" \
+	test "$links" = "games games1 "
+
+# ---- one host in two rooms ----
+room_add chess 172.31.0.0/24
+room_join chess alice@lan-a 10.1.0.11   # 172.31.0.1
+room_join chess bob@lan-b 10.2.0.11     # 172.31.0.2
+check "a1 reaches b1 in the second room too" wait_ping a1 172.31.0.2 20
+check "and still in the first" pings a1 172.30.0.2
+links=$(room_links b | sort | tr '\n' ' ')
+check "gateway B has an interface per room, named after it ($links)" \
+	bash -c "grep -q 'chess' <<<'$links' && grep -q 'games' <<<'$links'"
+finish_checks
