@@ -113,11 +113,13 @@ static void print_rooms(const json_t *reply, const char *me)
 		       str(room, "network6") : "", str(room, "admin"),
 		       (long long)json_integer_value(json_object_get(room, "capacity")));
 		json_array_foreach(json_object_get(room, "members"), k, m)
-			printf("  %-30s %s%s%s%s\n", str(m, "user"), str(m, "address"),
+			printf("  %-30s %s%s%s%s  %s%s%s\n", str(m, "user"), str(m, "address"),
 			       json_string_value(json_object_get(m, "address6")) ? " " : "",
 			       json_string_value(json_object_get(m, "address6")) ?
 			       str(m, "address6") : "",
-			       strcmp(str(m, "user"), me) == 0 ? " (you)" : "");
+			       strcmp(str(m, "user"), me) == 0 ? " (you)" : "", str(m, "reach"),
+			       json_string_value(json_object_get(m, "path")) ? " " : "",
+			       json_string_value(json_object_get(m, "path")) ? str(m, "path") : "");
 	}
 	if (json_array_size(json_object_get(reply, "rooms")) == 0)
 		printf("you are in no room\n");

@@ -21,7 +21,57 @@ struct room_wait {
 	enum room_action action;
 };
 
-/* The principal's reply, as the client gets it. */
+/* How this gateway reaches a member of a room (docs/rooms.md, "The data path"): on our
+ * own LAN; through the room's leg to its site, up (direct or relayed, for how long) or
+ * down (and when it was last up); or not from here (no member of ours in the room). */
+static void add_reach(struct secondary *s, const char *room, json_t *m)
+{
+	const char *user = json_string_value(json_object_get(m, "user"));
+	const char *lan = user ? strchr(user, '@') : NULL;
+	struct room_leg *leg;
+	uint64_t now = uv_now(s->loop);
+
+	if (!lan)
+		return;
+	lan++;
+	if (strcmp(lan, s->cfg.lan) == 0) {
+		json_object_set_new(m, "reach", json_string("this site"));
+		return;
+	}
+	leg = room_leg_find(s, room, lan);
+	if (!leg) {
+		json_object_set_new(m, "reach", json_string("not from here"));
+		return;
+	}
+	if (leg->call && leg->up_since_ms) {
+		json_object_set_new(m, "reach", json_string("up"));
+		json_object_set_new(m, "path", json_string(leg->call->path_relayed ? "relayed"
+										    : "direct"));
+		json_object_set_new(m, "up_ms", json_integer((json_int_t)(now - leg->up_since_ms)));
+		return;
+	}
+	json_object_set_new(m, "reach", json_string("down"));
+	if (leg->last_up_ms)
+		json_object_set_new(m, "last_up_ms_ago",
+				    json_integer((json_int_t)(now - leg->last_up_ms)));
+}
+
+static void add_reachability(struct secondary *s, json_t *reply)
+{
+	json_t *room, *m;
+	size_t i, k;
+
+	json_array_foreach(json_object_get(reply, "rooms"), i, room) {
+		const char *name = json_string_value(json_object_get(room, "name"));
+
+		json_array_foreach(json_object_get(room, "members"), k, m)
+			if (name && json_is_object(m))
+				add_reach(s, name, m);
+	}
+}
+
+/* The principal's reply, as the client gets it (a list with each member's reachability
+ * from here). */
 static json_t *client_reply(const struct room_wait *w, const json_t *reply, int err)
 {
 	const char *code, *message;
@@ -42,6 +92,12 @@ static json_t *client_reply(const struct room_wait *w, const json_t *reply, int 
 		return msg_reply_error(w->id, WIRE(INTERNAL), "the directory's answer: %s", why);
 	ok = msg_reply_ok(w->id);
 	json_object_update_missing(ok, (json_t *)reply);
+	if (w->action == ROOM_LIST && w->conn) {
+		json_t *rooms = json_deep_copy(json_object_get(ok, "rooms"));
+
+		json_object_set_new(ok, "rooms", rooms);
+		add_reachability(w->conn->sec, ok);
+	}
 	return ok;
 }
 

@@ -50,6 +50,13 @@ links=$(room_links a | sort | tr '\n' ' ')
 check "gateway A's room interfaces are named after the room ($links)" \
 	test "$links" = "games games1 "
 
+list=$(insel_as a1 alice rooms 2>&1)
+echo "$list" | sed 's/^/    /'
+check "insel rooms on a1 shows b1 and c1 reachable, a1 itself on this site" bash -c \
+	"grep -q 'bob@lan-b .*172.30.0.2  up direct' <<<'$list' &&
+	 grep -q 'erin@lan-c .*172.30.0.3  up direct' <<<'$list' &&
+	 grep -q 'alice@lan-a .*172.30.0.1 (you)  this site' <<<'$list'"
+
 # ---- one host in two rooms ----
 room_add chess 172.31.0.0/24
 room_join chess alice@lan-a 10.1.0.11   # 172.31.0.1
