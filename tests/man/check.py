@@ -116,7 +116,8 @@ def check_rendered(name):
 
 
 pages = ['insel.1', 'insel-principal.8', 'insel-secondary.8', 'insel-auxiliary.8',
-         'insel-relay.8', 'insel-principal.conf.5', 'insel-secondary.conf.5']
+         'insel-relay.8', 'insel-pki-bootstrap.8', 'insel-principal.conf.5',
+         'insel-secondary.conf.5']
 if not all(os.path.exists(os.path.join(build, 'man', p)) for p in pages):
     print('SKIP: the manual pages were not built (no scdoc at configure time)')
     sys.exit(77)
