@@ -67,7 +67,8 @@ cat <<TXT
 
 Next:
   - copy ca.crt, secondaries/LAN.crt and secondaries/LAN.key to each LAN's gateway
-    (/etc/insel/), with deploy/secondary.conf.example as /etc/insel/secondary.conf;
+    (/etc/insel/), and write /etc/insel/secondary.conf there (from
+    /etc/insel/secondary.conf.example, insel-secondary.conf(5));
   - add users:  insel-principal user add alice@lan-a --db $db
   - start:      systemctl enable --now insel-principal   (here)
                 systemctl enable --now insel-secondary   (on each gateway)
