@@ -1,0 +1,221 @@
+/* A simulated path for two reliable engines (common/data/reliable.h), shared by
+ * tests/unit/test_reliable.c and tests/bench/bench_reliable.c: a virtual clock, and per
+ * direction a link of fixed rate and delay with a drop-tail queue, plus deterministic
+ * pseudo-random loss, duplication and reordering (xorshift64*, seeded). No real time,
+ * no sockets: a run is the same every time for the same seed.
+ *
+ * The application on each side is a callback run after every step: it moves data with
+ * rel_send / rel_recv. A step delivers every packet due, pumps both engines' output into
+ * the links and advances the clock to the next event (packet arrival or engine deadline). */
+#ifndef INSEL_TEST_REL_SIM_H
+#define INSEL_TEST_REL_SIM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "reliable.h"
+
+#define SIM_MAX_PKT 2048
+
+struct sim_pkt {
+	uint64_t at;        /* arrival time */
+	uint64_t order;     /* tie-break: FIFO among equal times */
+	int to;             /* 0: A, 1: B */
+	uint16_t len;
+	uint8_t data[SIM_MAX_PKT];
+};
+
+struct sim_link {
+	double loss, dup, reorder;   /* probabilities, 0..1 */
+	uint64_t delay_us;           /* one way */
+	uint64_t reorder_us;         /* extra delay of a reordered packet */
+	double bytes_per_us;         /* rate; 0 = unlimited */
+	uint64_t queue_us;           /* drop-tail: at most this much queued */
+	uint64_t free_at;            /* when the link finishes its current queue */
+	bool down;                   /* everything dropped (a vanished peer) */
+	uint64_t sent, dropped, queue_drops;
+};
+
+struct sim {
+	uint64_t now, rng, order;
+	struct rel_conn *end[2];
+	struct sim_link link[2];     /* link[i] carries packets to end[i] */
+	struct sim_pkt **heap;
+	size_t heap_n, heap_cap;
+	uint64_t steps;
+};
+
+static uint64_t sim_rand(struct sim *s)
+{
+	s->rng ^= s->rng >> 12;
+	s->rng ^= s->rng << 25;
+	s->rng ^= s->rng >> 27;
+	return s->rng * 2685821657736338717ull;
+}
+
+static double sim_uniform(struct sim *s)
+{
+	return (double)(sim_rand(s) >> 11) / (double)(1ull << 53);
+}
+
+static bool sim_before(const struct sim_pkt *a, const struct sim_pkt *b)
+{
+	return a->at < b->at || (a->at == b->at && a->order < b->order);
+}
+
+static void sim_heap_push(struct sim *s, struct sim_pkt *p)
+{
+	size_t i;
+
+	if (s->heap_n == s->heap_cap) {
+		s->heap_cap = s->heap_cap ? s->heap_cap * 2 : 1024;
+		s->heap = realloc(s->heap, s->heap_cap * sizeof(*s->heap));
+		if (!s->heap)
+			abort();
+	}
+	i = s->heap_n++;
+	s->heap[i] = p;
+	while (i > 0 && sim_before(s->heap[i], s->heap[(i - 1) / 2])) {
+		struct sim_pkt *t = s->heap[i];
+
+		s->heap[i] = s->heap[(i - 1) / 2];
+		s->heap[(i - 1) / 2] = t;
+		i = (i - 1) / 2;
+	}
+}
+
+static struct sim_pkt *sim_heap_pop(struct sim *s)
+{
+	struct sim_pkt *top = s->heap[0];
+	size_t i = 0;
+
+	s->heap[0] = s->heap[--s->heap_n];
+	for (;;) {
+		size_t l = 2 * i + 1, r = l + 1, m = i;
+		struct sim_pkt *t;
+
+		if (l < s->heap_n && sim_before(s->heap[l], s->heap[m]))
+			m = l;
+		if (r < s->heap_n && sim_before(s->heap[r], s->heap[m]))
+			m = r;
+		if (m == i)
+			break;
+		t = s->heap[i];
+		s->heap[i] = s->heap[m];
+		s->heap[m] = t;
+		i = m;
+	}
+	return top;
+}
+
+static void sim_init(struct sim *s, uint64_t seed)
+{
+	memset(s, 0, sizeof(*s));
+	s->rng = seed ? seed : 1;
+	s->now = 1000000;   /* not 0: a zero time is not special to the engine */
+}
+
+static void sim_free(struct sim *s)
+{
+	while (s->heap_n)
+		free(sim_heap_pop(s));
+	free(s->heap);
+	for (int i = 0; i < 2; i++)
+		rel_free(s->end[i]);
+}
+
+static void sim_enqueue(struct sim *s, int to, const uint8_t *data, size_t len, uint64_t at)
+{
+	struct sim_pkt *p = malloc(sizeof(*p));
+
+	if (!p)
+		abort();
+	p->at = at;
+	p->order = s->order++;
+	p->to = to;
+	p->len = (uint16_t)len;
+	memcpy(p->data, data, len);
+	sim_heap_push(s, p);
+}
+
+/* One packet from end[1 - to] onto link[to]: the queue, then the random faults. */
+static void sim_transmit(struct sim *s, int to, const uint8_t *data, size_t len)
+{
+	struct sim_link *l = &s->link[to];
+	uint64_t depart = s->now, at;
+
+	l->sent++;
+	if (l->bytes_per_us > 0) {
+		uint64_t start = l->free_at > s->now ? l->free_at : s->now;
+
+		if (l->queue_us && start - s->now > l->queue_us) {
+			l->queue_drops++;
+			return;
+		}
+		depart = start + (uint64_t)((double)len / l->bytes_per_us) + 1;
+		l->free_at = depart;
+	}
+	if (l->down || sim_uniform(s) < l->loss) {
+		l->dropped++;
+		return;
+	}
+	at = depart + l->delay_us;
+	if (l->reorder > 0 && sim_uniform(s) < l->reorder)
+		at += l->reorder_us;
+	sim_enqueue(s, to, data, len, at);
+	if (l->dup > 0 && sim_uniform(s) < l->dup)
+		sim_enqueue(s, to, data, len, at + 1 + sim_rand(s) % (l->delay_us + 1));
+}
+
+static void sim_pump(struct sim *s)
+{
+	uint8_t buf[SIM_MAX_PKT];
+
+	for (int from = 0; from < 2; from++) {
+		int n;
+
+		if (!s->end[from])
+			continue;
+		while ((n = rel_output(s->end[from], s->now, buf, sizeof(buf))) > 0)
+			sim_transmit(s, 1 - from, buf, (size_t)n);
+	}
+}
+
+typedef void (*sim_app_fn)(struct sim *s, void *ctx);
+
+/* Runs until done() says so or the clock passes until; true if done. */
+static bool sim_run(struct sim *s, sim_app_fn app, bool (*done)(struct sim *, void *),
+		    void *ctx, uint64_t until)
+{
+	while (s->now < until) {
+		uint64_t next = UINT64_MAX;
+
+		while (s->heap_n && s->heap[0]->at <= s->now) {
+			struct sim_pkt *p = sim_heap_pop(s);
+
+			if (s->end[p->to])
+				(void)rel_input(s->end[p->to], p->data, p->len, s->now);
+			free(p);
+		}
+		if (app)
+			app(s, ctx);
+		sim_pump(s);
+		if (done && done(s, ctx))
+			return true;
+		if (s->heap_n)
+			next = s->heap[0]->at;
+		for (int i = 0; i < 2; i++)
+			if (s->end[i] && !rel_done(s->end[i], s->now)) {
+				uint64_t d = rel_next_deadline(s->end[i]);
+
+				next = d < next ? d : next;
+			}
+		s->now = next > s->now ? next : s->now + 1;
+		s->steps++;
+	}
+	return done && done(s, ctx);
+}
+
+#endif

@@ -1,0 +1,729 @@
+/* Unit tests of the reliable engine (common/data/reliable.h) and its codec, two engines
+ * joined by the simulated lossy path of rel_sim.h: byte-exact ordered delivery and
+ * exactly-once unordered delivery at 0, 1, 5 and 20% loss with reordering and
+ * duplication, close drains, abort discards, a vanished peer times out with its error,
+ * the receiver's window holds the sender back, the RTO follows RFC 6298 (first sample,
+ * back-off, Karn), and malformed segments are refused without harm. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <cmocka.h>
+
+#include "err.h"
+#include "rel_sim.h"
+#include "reliable.h"
+#include "reliable_sets.h"
+#include "reliable_wire.h"
+
+#define SEC 1000000ull
+#define MS 1000ull
+
+/* ---- the application on both ends ---- */
+
+struct xfer {
+	uint8_t *src, *dst;
+	size_t total, sent, got;
+	bool a_closed, b_closed, b_eof;
+	bool b_reads;              /* false: B's application is not reading */
+	size_t max_unread;         /* the most B had buffered and unread (window check) */
+	uint64_t until;
+	/* unordered */
+	bool unordered;
+	size_t nmsg, msg_sent;
+	size_t *msg_len;
+	uint8_t *seen;             /* per message: how often delivered */
+	size_t msgs_got, dup_deliveries, bad_msgs;
+};
+
+static void fill_pattern(uint8_t *p, size_t n, uint64_t seed)
+{
+	for (size_t i = 0; i < n; i++) {
+		seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+		p[i] = (uint8_t)(seed >> 56);
+	}
+}
+
+static void app_ordered(struct sim *s, void *ctx)
+{
+	struct xfer *x = ctx;
+	struct rel_conn *a = s->end[0], *b = s->end[1];
+	int n;
+
+	while (a && x->sent < x->total &&
+	       (n = rel_send(a, x->src + x->sent, x->total - x->sent)) > 0)
+		x->sent += (size_t)n;
+	if (a && x->sent == x->total && !x->a_closed) {
+		rel_close(a, s->now);
+		x->a_closed = true;
+	}
+	if (!b)
+		return;
+	{
+		struct rel_stats st;
+
+		rel_get_stats(b, &st);
+		if (st.recv_ready > x->max_unread)
+			x->max_unread = st.recv_ready;
+	}
+	while (x->b_reads && !x->b_eof) {
+		n = rel_recv(b, x->dst + x->got, x->total + 1 - x->got);
+		if (n > 0) {
+			x->got += (size_t)n;
+		} else if (n == 0) {
+			x->b_eof = true;
+		} else {
+			break;
+		}
+	}
+	if (x->b_eof && !x->b_closed) {
+		rel_close(b, s->now);
+		x->b_closed = true;
+	}
+}
+
+static void msg_make(uint8_t *buf, size_t idx, size_t len)
+{
+	fill_pattern(buf, len, idx + 1);
+	buf[0] = (uint8_t)(idx >> 24);
+	buf[1] = (uint8_t)(idx >> 16);
+	buf[2] = (uint8_t)(idx >> 8);
+	buf[3] = (uint8_t)idx;
+}
+
+static void app_unordered(struct sim *s, void *ctx)
+{
+	struct xfer *x = ctx;
+	struct rel_conn *a = s->end[0], *b = s->end[1];
+	static uint8_t buf[REL_MAX_MSG], want[REL_MAX_MSG];
+	int n;
+
+	while (x->msg_sent < x->nmsg) {
+		size_t len = x->msg_len[x->msg_sent];
+
+		msg_make(buf, x->msg_sent, len);
+		if (rel_send(a, buf, len) != (int)len)
+			break;
+		x->msg_sent++;
+	}
+	if (x->msg_sent == x->nmsg && !x->a_closed) {
+		rel_close(a, s->now);
+		x->a_closed = true;
+	}
+	while (!x->b_eof && (n = rel_recv(b, buf, sizeof(buf))) >= 0) {
+		size_t idx;
+
+		if (n == 0) {
+			x->b_eof = true;
+			break;
+		}
+		idx = (size_t)buf[0] << 24 | (size_t)buf[1] << 16 | (size_t)buf[2] << 8 | buf[3];
+		if (idx >= x->nmsg || (size_t)n != x->msg_len[idx]) {
+			x->bad_msgs++;
+			continue;
+		}
+		msg_make(want, idx, (size_t)n);
+		if (memcmp(want, buf, (size_t)n) != 0)
+			x->bad_msgs++;
+		if (x->seen[idx]++)
+			x->dup_deliveries++;
+		x->msgs_got++;
+	}
+	if (x->b_eof && !x->b_closed) {
+		rel_close(b, s->now);
+		x->b_closed = true;
+	}
+}
+
+static bool both_closed(struct sim *s, void *ctx)
+{
+	(void)ctx;
+	return rel_state(s->end[0]) == REL_CLOSED && rel_state(s->end[1]) == REL_CLOSED;
+}
+
+/* ---- set-up ---- */
+
+static void dump(const struct sim *s, const char *what)
+{
+	for (int i = 0; i < 2; i++) {
+		struct rel_stats st;
+
+		if (!s->end[i])
+			continue;
+		rel_get_stats(s->end[i], &st);
+		fprintf(stderr, "%s %c: %s err %d sent %llu acked %llu recv %llu deliv %llu "
+			"retx %llu rto# %llu fr %llu srtt %llu rto %llu cwnd %llu flight %llu "
+			"pwnd %llu queued %llu ready %llu\n", what, 'A' + i,
+			rel_state_name(st.state), st.error,
+			(unsigned long long)st.bytes_sent, (unsigned long long)st.bytes_acked,
+			(unsigned long long)st.bytes_received, (unsigned long long)st.bytes_delivered,
+			(unsigned long long)st.retransmits, (unsigned long long)st.timeouts,
+			(unsigned long long)st.fast_recoveries, (unsigned long long)st.srtt_us,
+			(unsigned long long)st.rto_us, (unsigned long long)st.cwnd,
+			(unsigned long long)st.flight, (unsigned long long)st.peer_window,
+			(unsigned long long)st.send_queued, (unsigned long long)st.recv_ready);
+	}
+}
+
+struct path {
+	double loss, dup, reorder;
+	uint64_t delay_us;
+	double mbit;              /* 0: unlimited */
+};
+
+static void sim_setup(struct sim *s, const struct path *p, const struct rel_params *rp,
+		      uint64_t seed)
+{
+	int err;
+
+	sim_init(s, seed);
+	for (int i = 0; i < 2; i++) {
+		s->link[i].loss = p->loss;
+		s->link[i].dup = p->dup;
+		s->link[i].reorder = p->reorder;
+		s->link[i].reorder_us = p->delay_us / 2 + 1;
+		s->link[i].delay_us = p->delay_us;
+		s->link[i].bytes_per_us = p->mbit / 8;
+		s->link[i].queue_us = p->mbit > 0 ? 2 * p->delay_us + 5000 : 0;
+		s->end[i] = rel_new(rp, s->now, &err);
+		assert_non_null(s->end[i]);
+		assert_int_equal(err, 0);
+	}
+}
+
+static void run_ordered(const struct path *p, size_t total, uint64_t seed)
+{
+	struct rel_params rp = { .conn_id = 7, .mss = 1350 };
+	struct xfer x = { .total = total, .b_reads = true };
+	struct rel_stats sa, sb;
+	struct sim s;
+
+	x.src = malloc(total);
+	x.dst = malloc(total + 1);
+	assert_non_null(x.src);
+	assert_non_null(x.dst);
+	fill_pattern(x.src, total, seed);
+	sim_setup(&s, p, &rp, seed);
+	assert_true(sim_run(&s, app_ordered, both_closed, &x, s.now + 600 * SEC));
+	assert_int_equal(x.got, total);
+	assert_memory_equal(x.src, x.dst, total);
+	rel_get_stats(s.end[0], &sa);
+	rel_get_stats(s.end[1], &sb);
+	assert_int_equal(sa.bytes_sent, total);
+	assert_int_equal(sa.bytes_acked, total);
+	assert_int_equal(sb.bytes_delivered, total);
+	assert_int_equal(sa.error, 0);
+	assert_int_equal(sb.error, 0);
+	if (p->loss == 0 && p->dup == 0 && p->reorder == 0)
+		assert_int_equal(sa.retransmits, 0);
+	if (p->loss > 0)
+		assert_true(sa.retransmits > 0);
+	sim_free(&s);
+	free(x.src);
+	free(x.dst);
+}
+
+/* ---- tests ---- */
+
+static void ordered_no_loss(void **state)
+{
+	struct path p = { .delay_us = 10 * MS, .mbit = 100 };
+
+	(void)state;
+	run_ordered(&p, 1 << 20, 1);
+}
+
+static void ordered_1pct_loss(void **state)
+{
+	struct path p = { .loss = 0.01, .delay_us = 10 * MS, .mbit = 100 };
+
+	(void)state;
+	run_ordered(&p, 1 << 20, 2);
+}
+
+static void ordered_5pct_loss_reorder_dup(void **state)
+{
+	struct path p = { .loss = 0.05, .dup = 0.02, .reorder = 0.05, .delay_us = 10 * MS,
+			  .mbit = 100 };
+
+	(void)state;
+	run_ordered(&p, 1 << 20, 3);
+}
+
+static void ordered_20pct_loss(void **state)
+{
+	struct path p = { .loss = 0.20, .dup = 0.01, .reorder = 0.02, .delay_us = 5 * MS,
+			  .mbit = 100 };
+
+	(void)state;
+	run_ordered(&p, 256 << 10, 4);
+}
+
+static void ordered_many_seeds(void **state)
+{
+	(void)state;
+	for (uint64_t seed = 10; seed < 20; seed++) {
+		struct path p = { .loss = 0.02 * (double)(seed % 5), .dup = 0.01,
+				  .reorder = 0.03, .delay_us = 2 * MS, .mbit = 50 };
+
+		run_ordered(&p, 100 << 10, seed);
+	}
+}
+
+static void run_unordered(const struct path *p, size_t nmsg, uint64_t seed)
+{
+	struct rel_params rp = { .conn_id = 9, .unordered = true, .mss = 1200 };
+	struct xfer x = { .unordered = true, .nmsg = nmsg };
+	struct sim s;
+
+	x.msg_len = malloc(nmsg * sizeof(*x.msg_len));
+	x.seen = calloc(nmsg, 1);
+	assert_non_null(x.msg_len);
+	assert_non_null(x.seen);
+	for (size_t i = 0; i < nmsg; i++)
+		x.msg_len[i] = 4 + (size_t)((i * 7919 + seed) % (i % 10 == 0 ? 20000 : 3000));
+	sim_setup(&s, p, &rp, seed);
+	if (!sim_run(&s, app_unordered, both_closed, &x, s.now + 600 * SEC)) {
+		dump(&s, "unordered");
+		fprintf(stderr, "msgs sent %zu got %zu\n", x.msg_sent, x.msgs_got);
+		fail();
+	}
+	assert_int_equal(x.bad_msgs, 0);
+	assert_int_equal(x.dup_deliveries, 0);
+	assert_int_equal(x.msgs_got, nmsg);
+	for (size_t i = 0; i < nmsg; i++)
+		assert_int_equal(x.seen[i], 1);
+	sim_free(&s);
+	free(x.msg_len);
+	free(x.seen);
+}
+
+static void unordered_exactly_once(void **state)
+{
+	struct path clean = { .delay_us = 5 * MS, .mbit = 100 };
+	struct path lossy = { .loss = 0.05, .dup = 0.05, .reorder = 0.1, .delay_us = 5 * MS,
+			      .mbit = 100 };
+	struct path awful = { .loss = 0.20, .dup = 0.02, .reorder = 0.05, .delay_us = 3 * MS,
+			      .mbit = 100 };
+
+	(void)state;
+	run_unordered(&clean, 500, 21);
+	run_unordered(&lossy, 1000, 22);
+	run_unordered(&awful, 300, 23);
+}
+
+/* With a hole in front, later complete messages are delivered at once. */
+static void unordered_delivers_past_a_hole(void **state)
+{
+	struct rel_params rp = { .conn_id = 1, .unordered = true };
+	struct rel_conn *a, *b;
+	uint8_t seg[3][2048], buf[64];
+	int len[3], err;
+
+	(void)state;
+	a = rel_new(&rp, 0, &err);
+	b = rel_new(&rp, 0, &err);
+	assert_int_equal(rel_send(a, "first", 5), 5);
+	assert_int_equal(rel_send(a, "second", 6), 6);
+	assert_int_equal(rel_send(a, "third", 5), 5);
+	for (int i = 0; i < 3; i++)
+		len[i] = rel_output(a, 10, seg[i], sizeof(seg[i]));
+	/* The first is lost: the second and third still arrive, each once. */
+	assert_int_equal(rel_input(b, seg[2], (size_t)len[2], 20), 0);
+	assert_int_equal(rel_input(b, seg[1], (size_t)len[1], 20), 0);
+	assert_int_equal(rel_input(b, seg[1], (size_t)len[1], 21), 0);
+	assert_int_equal(rel_recv(b, buf, sizeof(buf)), 5);
+	assert_memory_equal(buf, "third", 5);
+	assert_int_equal(rel_recv(b, buf, sizeof(buf)), 6);
+	assert_memory_equal(buf, "second", 6);
+	assert_int_equal(rel_recv(b, buf, sizeof(buf)), -EAGAIN);
+	assert_int_equal(rel_input(b, seg[0], (size_t)len[0], 30), 0);
+	assert_int_equal(rel_recv_next_len(b), 5);
+	assert_int_equal(rel_recv(b, buf, 4), INSEL_E_NOSPACE);
+	assert_int_equal(rel_recv(b, buf, sizeof(buf)), 5);
+	assert_memory_equal(buf, "first", 5);
+	assert_int_equal(rel_recv(b, buf, sizeof(buf)), -EAGAIN);
+	rel_free(a);
+	rel_free(b);
+}
+
+static bool b_has_half(struct sim *s, void *ctx)
+{
+	struct xfer *x = ctx;
+
+	(void)s;
+	return x->got >= x->total / 2;
+}
+
+static bool both_ended(struct sim *s, void *ctx)
+{
+	(void)ctx;
+	return rel_done(s->end[0], s->now) && rel_done(s->end[1], s->now);
+}
+
+static void abort_discards(void **state)
+{
+	struct path p = { .loss = 0.01, .delay_us = 5 * MS, .mbit = 100 };
+	struct rel_params rp = { .conn_id = 3 };
+	struct xfer x = { .total = 4 << 20, .b_reads = true };
+	struct rel_stats st;
+	uint8_t buf[16];
+	struct sim s;
+
+	(void)state;
+	x.src = calloc(1, x.total);
+	x.dst = malloc(x.total + 1);
+	sim_setup(&s, &p, &rp, 31);
+	assert_true(sim_run(&s, app_ordered, b_has_half, &x, s.now + 60 * SEC));
+	s.link[0].loss = s.link[1].loss = 0;   /* the RST itself is sent once */
+	rel_abort(s.end[0]);
+	assert_int_equal(rel_state(s.end[0]), REL_ABORTED);
+	assert_int_equal(rel_send(s.end[0], "x", 1), INSEL_E_CLOSED);
+	rel_get_stats(s.end[0], &st);
+	assert_int_equal(st.send_queued, 0);
+	x.b_reads = false;
+	assert_true(sim_run(&s, NULL, both_ended, NULL, s.now + 10 * SEC));
+	assert_int_equal(rel_state(s.end[1]), REL_ABORTED);
+	assert_int_equal(rel_error(s.end[1]), INSEL_E_CLOSED);
+	assert_int_equal(rel_recv(s.end[1], buf, sizeof(buf)), INSEL_E_CLOSED);
+	assert_int_equal(rel_recv_next_len(s.end[1]), 0);
+	assert_true(x.got < x.total);
+	sim_free(&s);
+	free(x.src);
+	free(x.dst);
+}
+
+static bool a_ended(struct sim *s, void *ctx)
+{
+	(void)ctx;
+	return rel_done(s->end[0], s->now);
+}
+
+/* The peer vanishes mid-transfer: the sender ends with INSEL_E_TIMEOUT after dead_ms,
+ * and so does the receiver on its side. */
+static void vanished_peer_times_out(void **state)
+{
+	struct path p = { .delay_us = 5 * MS, .mbit = 100 };
+	struct rel_params rp = { .conn_id = 4, .dead_ms = 5000 };
+	struct xfer x = { .total = 4 << 20, .b_reads = true };
+	struct rel_conn *b;
+	uint64_t cut;
+	struct sim s;
+
+	(void)state;
+	x.src = calloc(1, x.total);
+	x.dst = malloc(x.total + 1);
+	sim_setup(&s, &p, &rp, 41);
+	assert_true(sim_run(&s, app_ordered, b_has_half, &x, s.now + 60 * SEC));
+	cut = s.now;
+	s.link[0].down = s.link[1].down = true;
+	assert_true(sim_run(&s, app_ordered, a_ended, &x, s.now + 120 * SEC));
+	assert_int_equal(rel_state(s.end[0]), REL_TIMED_OUT);
+	assert_int_equal(rel_error(s.end[0]), INSEL_E_TIMEOUT);
+	assert_true(s.now - cut <= 5 * SEC + 100 * MS);
+	assert_true(s.now - cut >= 5 * SEC - 100 * MS);
+	/* B: a receiver with nothing outstanding, still ends by its keep-alives. */
+	b = s.end[1];
+	s.end[1] = NULL;
+	for (uint64_t t = cut; t < cut + 10 * SEC && rel_state(b) != REL_TIMED_OUT; t += 100 * MS) {
+		uint8_t buf[2048];
+
+		while (rel_output(b, t, buf, sizeof(buf)) > 0)
+			;
+	}
+	assert_int_equal(rel_state(b), REL_TIMED_OUT);
+	assert_int_equal(rel_recv(b, x.dst, 1), INSEL_E_TIMEOUT);
+	rel_free(b);
+	sim_free(&s);
+	free(x.src);
+	free(x.dst);
+}
+
+static bool past_until(struct sim *s, void *ctx)
+{
+	struct xfer *x = ctx;
+
+	return s->now >= x->until;
+}
+
+/* A receiver that does not read holds the sender to its window; reading again lets the
+ * transfer finish, through window updates and probes even when updates are lost. */
+static void window_limits_sender(void **state)
+{
+	struct path p = { .loss = 0.02, .delay_us = 5 * MS, .mbit = 100 };
+	struct rel_params rp = { .conn_id = 5, .rcv_buf = 256 << 10 };
+	struct xfer x = { .total = 2 << 20, .b_reads = false };
+	struct rel_stats sa, sb;
+	struct sim s;
+
+	(void)state;
+	x.src = malloc(x.total);
+	x.dst = malloc(x.total + 1);
+	fill_pattern(x.src, x.total, 51);
+	sim_setup(&s, &p, &rp, 51);
+	x.until = s.now + 10 * SEC;
+	assert_true(sim_run(&s, app_ordered, past_until, &x, s.now + 11 * SEC));
+	rel_get_stats(s.end[0], &sa);
+	rel_get_stats(s.end[1], &sb);
+	assert_true(sb.bytes_received <= 256 << 10);
+	assert_true(sb.bytes_received >= 200 << 10);
+	assert_true(sa.bytes_acked <= 256 << 10);
+	assert_true(x.max_unread <= 256 << 10);
+	assert_int_equal(sa.peer_window, 0);
+	assert_int_equal(rel_state(s.end[0]), REL_CLOSING);   /* all queued, FIN waits */
+	x.b_reads = true;
+	assert_true(sim_run(&s, app_ordered, both_closed, &x, s.now + 600 * SEC));
+	assert_int_equal(x.got, x.total);
+	assert_memory_equal(x.src, x.dst, x.total);
+	sim_free(&s);
+	free(x.src);
+	free(x.dst);
+}
+
+static bool acked_all(struct sim *s, void *ctx)
+{
+	struct rel_stats st;
+
+	(void)ctx;
+	rel_get_stats(s->end[0], &st);
+	return st.bytes_acked == st.bytes_sent;
+}
+
+/* RFC 6298: the first sample R gives SRTT = R, RTTVAR = R/2, RTO = SRTT + 4 RTTVAR = 3R;
+ * each time-out doubles the RTO; a retransmitted segment gives no sample (Karn). */
+static void rto_follows_rfc6298(void **state)
+{
+	struct path p = { .delay_us = 50 * MS };
+	struct rel_params rp = { .conn_id = 6, .rto_min_ms = 1 };
+	struct rel_stats st, st2;
+	uint64_t r;
+	struct sim s;
+
+	(void)state;
+	sim_setup(&s, &p, &rp, 61);
+	assert_int_equal(rel_send(s.end[0], "ping", 4), 4);
+	assert_true(sim_run(&s, NULL, acked_all, NULL, s.now + 5 * SEC));
+	rel_get_stats(s.end[0], &st);
+	r = 100 * MS + 2 * MS;    /* the path's round trip plus B's delayed ACK */
+	assert_int_equal(st.srtt_us, r);
+	assert_int_equal(st.rttvar_us, r / 2);
+	assert_int_equal(st.rto_us, r + 4 * (r / 2));
+	/* Everything lost: a tail loss probe first, then the RTO doubles at each expiry. */
+	s.link[1].down = true;
+	assert_int_equal(rel_send(s.end[0], "pong", 4), 4);
+	sim_pump(&s);
+	s.now = rel_next_deadline(s.end[0]);
+	sim_pump(&s);
+	rel_get_stats(s.end[0], &st);
+	assert_int_equal(st.timeouts, 0);
+	assert_int_equal(st.retransmits, 1);
+	for (int k = 1; k <= 3; k++) {
+		uint64_t before = st.rto_us;
+
+		s.now = rel_next_deadline(s.end[0]);
+		sim_pump(&s);
+		rel_get_stats(s.end[0], &st);
+		assert_int_equal(st.rto_us, 2 * before);
+		assert_int_equal(st.timeouts, (uint64_t)k);
+	}
+	/* The retransmission arrives and is acked: no sample, SRTT unchanged. */
+	s.link[1].down = false;
+	s.now = rel_next_deadline(s.end[0]);
+	sim_pump(&s);
+	assert_true(sim_run(&s, NULL, acked_all, NULL, s.now + 5 * SEC));
+	rel_get_stats(s.end[0], &st2);
+	assert_int_equal(st2.srtt_us, r);
+	assert_true(st2.rto_us >= st.rto_us);   /* the back-off stays until a new sample */
+	sim_free(&s);
+}
+
+/* rel_close with a peer that never answers: aborted after close_ms, INSEL_E_TIMEOUT. */
+static void close_times_out(void **state)
+{
+	struct rel_params rp = { .conn_id = 8, .close_ms = 2000, .dead_ms = 60000 };
+	struct rel_conn *a;
+	uint8_t buf[2048];
+	int err;
+
+	(void)state;
+	a = rel_new(&rp, 0, &err);
+	assert_int_equal(rel_send(a, "tail", 4), 4);
+	rel_close(a, 0);
+	assert_int_equal(rel_state(a), REL_CLOSING);
+	assert_int_equal(rel_send(a, "more", 4), INSEL_E_CLOSED);
+	for (uint64_t t = 0; t <= 3 * SEC && !rel_done(a, t); t += 10 * MS)
+		while (rel_output(a, t, buf, sizeof(buf)) > 0)
+			;
+	assert_int_equal(rel_state(a), REL_ABORTED);
+	assert_int_equal(rel_error(a), INSEL_E_TIMEOUT);
+	rel_free(a);
+}
+
+/* Idle for idle_ms: both ends close cleanly. */
+static void idle_closes(void **state)
+{
+	struct path p = { .delay_us = 1 * MS };
+	struct rel_params rp = { .conn_id = 2, .idle_ms = 3000 };
+	struct sim s;
+
+	(void)state;
+	sim_setup(&s, &p, &rp, 71);
+	assert_true(sim_run(&s, NULL, both_closed, NULL, s.now + 10 * SEC));
+	assert_true(s.now >= 1 * SEC + 3 * SEC);
+	assert_int_equal(rel_error(s.end[0]), 0);
+	sim_free(&s);
+}
+
+static void wire_round_trip(void **state)
+{
+	struct rel_seg s = { .flags = REL_F_SEQ | REL_F_MSG | REL_F_FIN, .nsack = 2,
+			     .conn_id = 0xabcdef01, .ack = 1000, .window = 65536,
+			     .seq = 5000, .msg_off = 100, .msg_len = 300 };
+	struct rel_seg d;
+	uint8_t out[256], pay[10] = "0123456789";
+	int n;
+
+	(void)state;
+	s.sack[0] = (struct rel_sack){ 1100, 1200 };
+	s.sack[1] = (struct rel_sack){ 1300, 4000 };
+	s.len = sizeof(pay);
+	n = rel_seg_encode_header(&s, out, sizeof(out));
+	assert_int_equal(n, (int)rel_seg_header_len(&s));
+	assert_int_equal(n, 20 + 16 + 8 + 8);
+	memcpy(out + n, pay, sizeof(pay));
+	assert_int_equal(rel_seg_decode(out, (size_t)n + sizeof(pay), &d), 0);
+	assert_int_equal(d.flags, s.flags);
+	assert_int_equal(d.conn_id, s.conn_id);
+	assert_int_equal(d.ack, 1000);
+	assert_int_equal(d.window, 65536);
+	assert_int_equal(d.nsack, 2);
+	assert_int_equal(d.sack[1].start, 1300);
+	assert_int_equal(d.sack[1].end, 4000);
+	assert_int_equal(d.seq, 5000);
+	assert_int_equal(d.msg_off, 100);
+	assert_int_equal(d.msg_len, 300);
+	assert_int_equal(d.len, sizeof(pay));
+	assert_memory_equal(d.data, pay, sizeof(pay));
+	/* Every truncation is refused. */
+	for (int k = 0; k < n; k++)
+		assert_int_not_equal(rel_seg_decode(out, (size_t)k, &d), 0);
+	/* Blocks out of order, a bad version, unknown flags, FIN without SEQ. */
+	s.sack[1] = (struct rel_sack){ 1150, 1160 };
+	assert_int_equal(rel_seg_encode_header(&s, out, sizeof(out)), INSEL_E_BAD_FIELD);
+	out[0] = 2;
+	assert_int_equal(rel_seg_decode(out, (size_t)n, &d), INSEL_E_MALFORMED);
+	out[0] = REL_WIRE_VERSION;
+	out[1] = 0x80;
+	assert_int_equal(rel_seg_decode(out, (size_t)n, &d), INSEL_E_MALFORMED);
+	out[1] = REL_F_FIN;
+	assert_int_equal(rel_seg_decode(out, (size_t)n, &d), INSEL_E_MALFORMED);
+}
+
+static void input_refuses_impossible(void **state)
+{
+	struct rel_params rp = { .conn_id = 1 };
+	struct rel_params other = { .conn_id = 2 };
+	struct rel_params unord = { .conn_id = 1, .unordered = true };
+	struct rel_conn *a, *b, *c, *u;
+	uint8_t seg[2048], junk[64];
+	struct rel_seg s = { .conn_id = 1, .ack = 10 };
+	struct rel_stats st;
+	int n, err;
+
+	(void)state;
+	a = rel_new(&rp, 0, &err);
+	b = rel_new(&rp, 0, &err);
+	c = rel_new(&other, 0, &err);
+	u = rel_new(&unord, 0, &err);
+	/* Acknowledging bytes never sent. */
+	n = rel_seg_encode_header(&s, seg, sizeof(seg));
+	assert_int_equal(rel_input(a, seg, (size_t)n, 1), INSEL_E_PROTOCOL);
+	/* Another connection's segment; a stream segment on an unordered connection. */
+	assert_int_equal(rel_send(b, "hello", 5), 5);
+	n = rel_output(b, 1, seg, sizeof(seg));
+	assert_true(n > 0);
+	assert_int_equal(rel_input(c, seg, (size_t)n, 2), INSEL_E_PROTOCOL);
+	assert_int_equal(rel_input(u, seg, (size_t)n, 2), INSEL_E_PROTOCOL);
+	assert_int_equal(rel_input(a, seg, (size_t)n, 2), 0);
+	/* Noise. */
+	for (unsigned k = 0; k < 2000; k++) {
+		for (size_t i = 0; i < sizeof(junk); i++)
+			junk[i] = (uint8_t)(k * 31 + i * 17 + (k >> 3));
+		junk[0] = REL_WIRE_VERSION;
+		(void)rel_input(a, junk, k % sizeof(junk), 3);
+	}
+	rel_get_stats(a, &st);
+	assert_true(st.bad_segments_in >= 2);
+	assert_int_equal(rel_recv(a, junk, sizeof(junk)), 5);
+	assert_memory_equal(junk, "hello", 5);
+	assert_int_equal(rel_peek_conn(seg, (size_t)n, &s.conn_id), 0);
+	assert_int_equal(s.conn_id, 1);
+	assert_int_equal(rel_peek_conn(seg, 7, &s.conn_id), INSEL_E_TRUNCATED);
+	rel_free(a);
+	rel_free(b);
+	rel_free(c);
+	rel_free(u);
+}
+
+static void params_checked(void **state)
+{
+	struct rel_params bad_mss = { .mss = 100 };
+	struct rel_params bad_buf = { .rcv_buf = 1000 };
+	int err;
+
+	(void)state;
+	assert_null(rel_new(&bad_mss, 0, &err));
+	assert_int_equal(err, INSEL_E_BAD_FIELD);
+	assert_null(rel_new(&bad_buf, 0, &err));
+	assert_int_equal(err, INSEL_E_BAD_FIELD);
+}
+
+static void rangeset_basics(void **state)
+{
+	struct rangeset s;
+
+	(void)state;
+	assert_int_equal(rangeset_init(&s, 3), 0);
+	assert_int_equal(rangeset_add(&s, 10, 20), 10);
+	assert_int_equal(rangeset_add(&s, 30, 40), 10);
+	assert_int_equal(rangeset_add(&s, 15, 35), 10);   /* bridges both */
+	assert_int_equal(s.n, 1);
+	assert_true(rangeset_covers(&s, 10, 40));
+	assert_false(rangeset_covers(&s, 9, 12));
+	assert_int_equal(rangeset_add(&s, 50, 60), 10);
+	assert_int_equal(rangeset_add(&s, 70, 80), 10);
+	assert_int_equal(rangeset_add(&s, 90, 95), -1);   /* full */
+	assert_int_equal(rangeset_add(&s, 40, 50), 10);   /* merges: no new entry */
+	assert_int_equal(s.n, 2);
+	rangeset_trim_below(&s, 55);
+	assert_int_equal(s.n, 2);
+	assert_int_equal(s.r[0].start, 55);
+	rangeset_free(&s);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(ordered_no_loss),
+		cmocka_unit_test(ordered_1pct_loss),
+		cmocka_unit_test(ordered_5pct_loss_reorder_dup),
+		cmocka_unit_test(ordered_20pct_loss),
+		cmocka_unit_test(ordered_many_seeds),
+		cmocka_unit_test(unordered_exactly_once),
+		cmocka_unit_test(unordered_delivers_past_a_hole),
+		cmocka_unit_test(abort_discards),
+		cmocka_unit_test(vanished_peer_times_out),
+		cmocka_unit_test(window_limits_sender),
+		cmocka_unit_test(rto_follows_rfc6298),
+		cmocka_unit_test(close_times_out),
+		cmocka_unit_test(idle_closes),
+		cmocka_unit_test(wire_round_trip),
+		cmocka_unit_test(input_refuses_impossible),
+		cmocka_unit_test(params_checked),
+		cmocka_unit_test(rangeset_basics),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
