@@ -9,10 +9,11 @@
  *   call    {callee, channels:[{kind,port}]} -> {call:{...}} once up, or an error
  *           (or channels:[{"kind":"tun"}]: a network call through TUN interfaces)
  *   listen  {tun?}                          -> {}; then "incoming" requests arrive
- *   calls   {}                              -> {calls:[...]} with each running call's
- *                                              counters from its auxiliary: the calls
- *                                              whose local party is this user; the
- *                                              operator sees every call, trunks included
+ *   calls   {after?, limit?}                -> {calls:[...], total, next?}, a page at a
+ *                                              time, with each running call's counters
+ *                                              from its auxiliary: the calls whose local
+ *                                              party is this user; the operator sees
+ *                                              every call, trunks included
  *   hangup  {call}                          -> {} (a call listed by "calls")
  *   status  {}                              -> {secondary, lan, user, principal, calls, limit,
  *                                               certificates, warnings, renewal}
@@ -237,8 +238,21 @@ static bool call_involves(const struct call *call, const struct client_conn *c)
 	       (call->party_user[0] && strcmp(call->party_user, c->user) == 0);
 }
 
-/* A "calls" request waits (briefly: CALLS_STATS_TIMEOUT_MS) for each running call's
- * auxiliary counters. */
+/* "calls" answers a page at a time (client_call.h): the client's calls after its cursor,
+ * in the order of their ids, each call that is up with its auxiliary's live counters.
+ * The page's auxiliaries are asked at once, with one deadline (CALLS_STATS_TIMEOUT_MS):
+ * a call whose auxiliary did not answer by then is listed all the same, marked stale.
+ * The asking is bounded in concurrency too: a page is at most CLIENT_CALLS_PAGE_MAX
+ * calls, a client gathers one page at a time (a second request meanwhile lists without
+ * counters), and the whole gateway has at most CALLS_STATS_MAX_OUTSTANDING queries out;
+ * beyond that a call is listed stale rather than waited for. A page never exceeds the
+ * control frame limit: the encoder stops at whole calls within CALLS_PAGE_BUDGET and
+ * points "next" at the last one it took. */
+#define CALLS_STATS_MAX_OUTSTANDING 512
+#define CALLS_PAGE_BUDGET (MSG_MAX_DEFAULT - 1024)  /* the envelope's id, total, next */
+_Static_assert(CLIENT_CALLS_PAGE_MAX <= CALLS_STATS_MAX_OUTSTANDING,
+	       "one client's page can always be asked for in full");
+
 struct calls_wait;
 struct calls_item {
 	struct calls_wait *w;
@@ -246,9 +260,12 @@ struct calls_item {
 };
 struct calls_wait {
 	struct client_conn *conn;  /* NULL once the client went away */
+	struct secondary *sec;
 	json_int_t id;
-	struct client_call *calls; /* those listed, n of them */
+	struct client_call *calls; /* those listed, n of them, in id order */
 	size_t n;
+	size_t total;              /* the client's calls in all, this page's and others */
+	bool more;                 /* calls after this page's last */
 	size_t pending;
 	struct calls_item items[];
 };
@@ -257,7 +274,8 @@ static void calls_finish(struct calls_wait *w)
 {
 	if (w->conn) {
 		w->conn->calls_wait = NULL;
-		client_send(w->conn, client_calls_reply_encode(w->id, w->calls, w->n));
+		client_send(w->conn, client_calls_page_encode(w->id, w->calls, w->n, w->more,
+							      w->total, CALLS_PAGE_BUDGET, NULL));
 	}
 	for (size_t i = 0; i < w->n; i++)
 		for (size_t ch = 0; ch < w->calls[i].nchannels; ch++)
@@ -330,47 +348,108 @@ static void calls_stats_reply(void *ctx, const json_t *reply, int err)
 	struct calls_item *item = ctx;
 	struct calls_wait *w = item->w;
 
+	w->sec->calls_stats_outstanding--;
 	if (!err && msg_reply_is_ok(reply, NULL, NULL))
 		merge_stats(item->call, reply);
+	else
+		item->call->stale = true;  /* no answer by the deadline, or a refusal */
 	if (--w->pending == 0)
 		calls_finish(w);
+}
+
+static int call_id_order(const void *a, const void *b)
+{
+	uint64_t x = (*(struct call *const *)a)->id, y = (*(struct call *const *)b)->id;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The client's calls after the cursor, the first `limit` of them in id order, into
+ * page[] (room for every call); *total counts the client's calls in all. Returns how
+ * many are in the page; *more says whether others follow. */
+static size_t calls_page_select(struct client_conn *c, const struct client_calls_request *r,
+				struct call **page, size_t *total, bool *more)
+{
+	size_t n = 0;
+
+	*total = 0;
+	for (struct call *call = c->sec->calls; call; call = call->next) {
+		if (call->state == CALL_ENDED || !call_involves(call, c))
+			continue;
+		++*total;
+		if (call->id > r->after)
+			page[n++] = call;
+	}
+	qsort(page, n, sizeof page[0], call_id_order);
+	*more = n > r->limit;
+	return *more ? r->limit : n;
+}
+
+/* Asks the call's auxiliary for its counters; false if it was not asked (then the call's
+ * counters are stale if it had any to give). */
+static bool calls_ask_aux(struct calls_wait *w, struct calls_item *item, struct call *call)
+{
+	struct client_conn *c = w->conn;
+	struct secondary *s = w->sec;
+
+	if (call->state != CALL_UP || !call->aux)
+		return false;
+	if (c->calls_wait || s->calls_stats_outstanding >= CALLS_STATS_MAX_OUTSTANDING ||
+	    aux_request(call->aux, msg_request("stats", 0), CALLS_STATS_TIMEOUT_MS,
+			calls_stats_reply, item) != 0) {
+		item->call->stale = true;
+		return false;
+	}
+	s->calls_stats_outstanding++;
+	return true;
 }
 
 static void calls_handle(void *ctx, json_int_t id, const json_t *req)
 {
 	struct client_conn *c = ctx;
-	struct calls_wait *w;
-	size_t n = 0;
+	struct client_calls_request r;
+	struct calls_wait *w = NULL;
+	struct call **page;
+	const char *why;
+	size_t n = 0, total;
+	bool more;
 
+	if (client_calls_decode(req, &r, &why)) {
+		reply_error(c, req, WIRE(BAD_REQUEST), why);
+		return;
+	}
 	for (struct call *call = c->sec->calls; call; call = call->next)
 		n++;
-	w = calloc(1, sizeof *w + n * sizeof w->items[0]);
+	page = malloc((n ? n : 1) * sizeof *page);
+	if (page) {
+		n = calls_page_select(c, &r, page, &total, &more);
+		w = calloc(1, sizeof *w + n * sizeof w->items[0]);
+	}
 	if (w && !(w->calls = calloc(n ? n : 1, sizeof w->calls[0]))) {
 		free(w);
 		w = NULL;
 	}
 	if (!w) {
+		free(page);
 		reply_error(c, req, WIRE(INTERNAL), "out of memory");
 		return;
 	}
 	w->conn = c;
+	w->sec = c->sec;
 	w->id = id;
+	w->total = total;
+	w->more = more;
 	w->pending = 1;  /* held until every request is out */
-	for (struct call *call = c->sec->calls; call; call = call->next) {
-		struct calls_item *item;
+	for (size_t i = 0; i < n; i++) {
+		struct calls_item *item = &w->items[i];
 
-		if (call->state == CALL_ENDED || !call_involves(call, c))
-			continue;
-		item = &w->items[w->n];
 		item->w = w;
 		item->call = &w->calls[w->n++];
-		call_describe(call, item->call);
-		/* One gathering per client at a time; later ones list without counters. */
-		if (call->state == CALL_UP && call->aux && !c->calls_wait &&
-		    aux_request(call->aux, msg_request("stats", 0), CALLS_STATS_TIMEOUT_MS,
-				calls_stats_reply, item) == 0)
+		call_describe(page[i], item->call);
+		if (calls_ask_aux(w, item, page[i]))
 			w->pending++;
 	}
+	free(page);
 	if (!c->calls_wait && w->pending > 1)
 		c->calls_wait = w;
 	if (--w->pending == 0)
@@ -479,27 +558,37 @@ static void dispatch(struct client_conn *c, const json_t *msg, int err)
 	dispatch_message(&client_table, &who, c, msg, err);
 }
 
+static int send_to_client(struct client_conn *c, const json_t *msg)
+{
+	if (c->stream)
+		return msg_stream_send(c->stream, msg);
+	if (c->tls)
+		return tls_conn_send(c->tls, msg);
+	return INSEL_E_CLOSED;
+}
+
+/* A reply that does not fit in a control frame would never arrive, and the client would
+ * wait for it until its time-out: it gets an error in its place, and the log says so. */
 int client_send(struct client_conn *c, json_t *msg)
 {
-	int rc = INSEL_E_CLOSED;
+	int rc = msg ? send_to_client(c, msg) : -ENOMEM;
 
-	if (c->stream)
-		rc = msg_stream_send(c->stream, msg);
-	else if (c->tls)
-		rc = tls_conn_send(c->tls, msg);
+	if (rc == INSEL_E_TOO_BIG && msg_id(msg) >= 0 && !msg_op(msg)) {
+		json_int_t id = msg_id(msg);
+
+		log_error("a reply to a client exceeds the control frame limit (%d bytes)",
+			  MSG_MAX_DEFAULT);
+		json_decref(msg);
+		msg = msg_reply_error(id, WIRE(TOO_BIG), "the answer is too big to send");
+		rc = msg ? send_to_client(c, msg) : -ENOMEM;
+	}
 	json_decref(msg);
 	return rc;
 }
 
 static int send_raw(void *conn, const json_t *msg)
 {
-	struct client_conn *c = conn;
-
-	if (c->stream)
-		return msg_stream_send(c->stream, msg);
-	if (c->tls)
-		return tls_conn_send(c->tls, msg);
-	return INSEL_E_CLOSED;
+	return send_to_client(conn, msg);
 }
 
 static struct client_conn *client_new(struct secondary *s)

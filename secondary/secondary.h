@@ -596,6 +596,8 @@ void renew_status(struct secondary *s, json_t *reply);
 
 struct secondary {
 	uv_loop_t *loop;
+	/* Stats queries to auxiliaries out for "calls" listings (client_api.c caps them). */
+	unsigned calls_stats_outstanding;
 	struct secondary_config cfg;
 	struct tls_creds *creds;       /* our certificate; the key is the key holder's */
 	char relay_ca[AUX_RELAY_CA_MAX];  /* the organisation's CA (PEM), for the relay's */

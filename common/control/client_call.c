@@ -184,6 +184,8 @@ json_t *client_call_encode(const struct client_call *c)
 	json_object_set_new(j, "channels", channels);
 	if (path_known(&c->path))
 		json_object_set_new(j, "path", path_encode(&c->path));
+	if (c->stale)
+		json_object_set_new(j, "stale", json_true());
 	if (c->has_rekey) {
 		json_object_set_new(j, "epoch", json_integer(c->epoch));
 		json_object_set_new(j, "dh_rekeys", json_integer((json_int_t)c->dh_rekeys));
@@ -363,7 +365,7 @@ static int call_numbers_decode(const json_t *j, struct client_call *c)
 	rc = rc ? rc : get_count(j, "rekey_interval_ms", &has_interval, &c->rekey_interval_ms);
 	if (rc == 0 && (has_dh != c->has_rekey || has_interval != c->has_rekey))
 		rc = msg_bad_field("epoch", "comes with dh_rekeys and rekey_interval_ms");
-	return rc;
+	return rc ? rc : msg_get_bool_opt(j, "stale", false, &c->stale);
 }
 
 /* "mtu" and "mtu_state", optional: a size a UDP datagram can have, and a state of the
@@ -488,24 +490,89 @@ json_t *client_call_up_encode(const struct client_call *c)
 
 /* ---- calls ---- */
 
-json_t *client_calls_encode(void)
+json_t *client_calls_encode(const struct client_calls_request *r)
 {
-	return msg_request("calls", 0);
+	json_t *req = msg_request("calls", 0);
+	char after[ID_STRLEN];
+
+	if (req && r && r->after)
+		json_object_set_new(req, "after", json_string(id_format(r->after, after)));
+	if (req && r && r->limit)
+		json_object_set_new(req, "limit", json_integer(r->limit));
+	return req;
 }
 
-json_t *client_calls_reply_encode(json_int_t id, const struct client_call *calls, size_t n)
+int client_calls_decode(const json_t *msg, struct client_calls_request *out, const char **why)
+{
+	const char *after;
+	json_int_t limit;
+	uint64_t id = 0;
+
+	if (msg_get_str_opt(msg, "after", NULL, &after) ||
+	    msg_get_int_opt(msg, "limit", 1, CLIENT_CALLS_PAGE_MAX, CLIENT_CALLS_PAGE_DEFAULT,
+			    &limit))
+		return refuse(why, msg_field_error());
+	if (after && (id_parse(after, &id) != 0 || id == 0))
+		return refuse(why, "after: is not a call id");
+	out->after = id;
+	out->limit = (unsigned)limit;
+	return 0;
+}
+
+/* The size of one item as it will go on the wire (compact JSON), 0 if it cannot say. */
+static size_t encoded_size(const json_t *j)
+{
+	return j ? json_dumpb(j, NULL, 0, JSON_COMPACT) : 0;
+}
+
+json_t *client_calls_page_encode(json_int_t id, const struct client_call *calls, size_t n,
+				 bool more, size_t total, size_t budget, size_t *listed)
 {
 	json_t *reply = msg_reply_ok(id), *list = json_array();
+	char next[ID_STRLEN];
+	size_t i, used = 0;
 
 	if (!reply || !list) {
 		json_decref(reply);
 		json_decref(list);
 		return NULL;
 	}
-	for (size_t i = 0; i < n; i++)
-		json_array_append_new(list, client_call_encode(&calls[i]));
+	/* Whole calls until the budget is spent; the first always, so that a page moves on. */
+	for (i = 0; i < n; i++) {
+		json_t *call = client_call_encode(&calls[i]);
+		size_t size = encoded_size(call) + 1;  /* and its comma */
+
+		if (!call || (i > 0 && used + size > budget)) {
+			json_decref(call);
+			break;
+		}
+		used += size;
+		json_array_append_new(list, call);
+	}
 	json_object_set_new(reply, "calls", list);
+	json_object_set_new(reply, "total", json_integer((json_int_t)total));
+	if (i > 0 && (i < n || more))
+		json_object_set_new(reply, "next", json_string(id_format(calls[i - 1].id, next)));
+	if (listed)
+		*listed = i;
 	return reply;
+}
+
+json_t *client_calls_reply_encode(json_int_t id, const struct client_call *calls, size_t n)
+{
+	return client_calls_page_encode(id, calls, n, false, n, SIZE_MAX, NULL);
+}
+
+int client_calls_next(const json_t *reply, uint64_t *next, const char **why)
+{
+	const char *text;
+
+	*next = 0;
+	if (msg_get_str_opt(reply, "next", NULL, &text))
+		return refuse(why, msg_field_error());
+	if (text && (id_parse(text, next) != 0 || *next == 0))
+		return refuse(why, "next: is not a call id");
+	return 0;
 }
 
 /* The array grows with the calls that decode, so that a list of junk costs no more

@@ -5,7 +5,7 @@
  *   client -> secondary
  *     call     {callee, channels}        -> {call}, once the call is up
  *     listen   {tun?}                    -> {}
- *     calls    {}                        -> {calls: [call...]}
+ *     calls    {after?, limit?}          -> {calls: [call...], total, next?}
  *     hangup   {call}                    -> {}
  *   secondary -> client
  *     incoming {call}                    -> {accept}   (the answer)
@@ -136,6 +136,9 @@ struct client_call {
 	uint64_t dh_rekeys;
 	uint64_t rekey_interval_ms;
 	struct client_call_path path;       /* no "path" object when nothing is known */
+	/* In replies to "calls": the call is up but its auxiliary did not answer for its
+	 * live counters in time (stopped, overloaded), so they are missing, not zero. */
+	bool stale;
 };
 
 json_t *client_call_encode(const struct client_call *c);
@@ -148,9 +151,30 @@ json_t *client_call_reply_encode(json_int_t id, const struct client_call *c);
 json_t *client_incoming_encode(const struct client_call *c);
 json_t *client_call_up_encode(const struct client_call *c);
 
-/* "calls" and its reply. Decoding allocates *out (free() it; NULL for no calls). */
-json_t *client_calls_encode(void);
+/* "calls", a page at a time (docs/protocol.md "Listings"): the calls whose id comes
+ * after `after` (0: from the first), in the order of their ids, at most `limit` of them.
+ * The reply holds as many of those as fit in a control frame, the number of calls listed
+ * in all ("total", at the time of the page), and "next", the id to ask after, while
+ * calls remain. */
+#define CLIENT_CALLS_PAGE_DEFAULT 100
+#define CLIENT_CALLS_PAGE_MAX 500
+struct client_calls_request {
+	uint64_t after;                     /* 0: the first page */
+	unsigned limit;                     /* 0 when encoding: the gateway's default */
+};
+json_t *client_calls_encode(const struct client_calls_request *r);
+int client_calls_decode(const json_t *msg, struct client_calls_request *out, const char **why);
+/* A page of the calls[n] (in id order) of a listing of `total`: whole calls while the
+ * encoded calls stay within `budget` bytes (the first one always), "next" when some of
+ * them did not fit or `more` says that calls follow. *listed (if not NULL): how many went
+ * in. */
+json_t *client_calls_page_encode(json_int_t id, const struct client_call *calls, size_t n,
+				 bool more, size_t total, size_t budget, size_t *listed);
+/* Every call in one reply (no budget), as a client's assembled listing is. */
 json_t *client_calls_reply_encode(json_int_t id, const struct client_call *calls, size_t n);
+/* The reply's "next": *next the id to ask after, 0 on the last page. */
+int client_calls_next(const json_t *reply, uint64_t *next, const char **why);
+/* The calls of a reply. Decoding allocates *out (free() it; NULL for no calls). */
 int client_calls_reply_decode(const json_t *reply, struct client_call **out, size_t *n,
 			      const char **why);
 

@@ -373,7 +373,7 @@ static void calls_reply(void **state)
 
 	udp_call(&calls[0]);
 	tun_call(&calls[1], NULL);
-	j = client_calls_encode();
+	j = client_calls_encode(NULL);
 	assert_string_equal(msg_op(j), "calls");
 	json_decref(j);
 	j = client_calls_reply_encode(3, calls, 2);
@@ -396,6 +396,83 @@ static void calls_reply(void **state)
 	assert_int_equal(n, 0);
 	free(back);
 	json_decref(j);
+	free(calls);
+}
+
+/* The request's cursor and limit survive encoding; bad ones are refused by name. */
+static void calls_request(void **state)
+{
+	struct client_calls_request r = {.after = 0x0123456789abcdefULL, .limit = 7}, back;
+	const char *why = NULL;
+	json_t *j = client_calls_encode(&r);
+
+	assert_int_equal(client_calls_decode(j, &back, &why), 0);
+	assert_true(back.after == r.after);
+	assert_int_equal(back.limit, 7);
+	json_object_set_new(j, "limit", json_integer(CLIENT_CALLS_PAGE_MAX + 1));
+	assert_int_equal(client_calls_decode(j, &back, &why), INSEL_E_BAD_FIELD);
+	assert_non_null(strstr(why, "'limit'"));
+	json_object_del(j, "limit");
+	json_object_set_new(j, "after", json_string("zz"));
+	assert_int_equal(client_calls_decode(j, &back, &why), INSEL_E_BAD_FIELD);
+	assert_non_null(strstr(why, "after"));
+	json_decref(j);
+	/* An old client's request without either: the first page, the default size. */
+	j = client_calls_encode(NULL);
+	assert_int_equal(client_calls_decode(j, &back, &why), 0);
+	assert_true(back.after == 0);
+	assert_int_equal(back.limit, CLIENT_CALLS_PAGE_DEFAULT);
+	json_decref(j);
+}
+
+/* 10,000 calls (network calls, the biggest objects, with counters) listed page after
+ * page as the gateway and the client do: every page fits in a control frame, "next"
+ * leads from each page to the following one, and the pages together hold every call
+ * once, in order, with a stale one marked. */
+#define MANY_CALLS 10000
+static void calls_pages(void **state)
+{
+	struct client_call *calls = calloc(MANY_CALLS, sizeof *calls), *back = NULL;
+	const char *why = NULL;
+	size_t at = 0, got = 0, pages = 0, n, listed;
+	uint64_t next;
+
+	assert_non_null(calls);
+	for (size_t i = 0; i < MANY_CALLS; i++) {
+		tun_call(&calls[i], NULL);
+		calls[i].id = 0x1000 + i;
+		calls[i].stale = i % 1000 == 7;
+	}
+	while (at < MANY_CALLS) {
+		size_t limit = CLIENT_CALLS_PAGE_MAX;
+		size_t take = MANY_CALLS - at < limit ? MANY_CALLS - at : limit;
+		json_t *j = client_calls_page_encode(5, &calls[at], take, at + take < MANY_CALLS,
+						     MANY_CALLS, MSG_MAX_DEFAULT - 1024, &listed);
+		char *text = json_dumps(j, JSON_COMPACT);
+
+		assert_true(strlen(text) <= MSG_MAX_DEFAULT);
+		free(text);
+		assert_true(listed > 0 && listed <= take);
+		assert_int_equal(json_integer_value(json_object_get(j, "total")), MANY_CALLS);
+		assert_int_equal(client_calls_reply_decode(j, &back, &n, &why), 0);
+		assert_int_equal(n, listed);
+		for (size_t i = 0; i < n; i++) {
+			assert_true(back[i].id == calls[at + i].id);
+			assert_int_equal(back[i].stale, calls[at + i].stale);
+		}
+		free(back);
+		assert_int_equal(client_calls_next(j, &next, &why), 0);
+		at += listed;
+		got += n;
+		pages++;
+		if (at < MANY_CALLS)
+			assert_true(next == calls[at - 1].id);
+		else
+			assert_true(next == 0);
+		json_decref(j);
+	}
+	assert_int_equal(got, MANY_CALLS);
+	assert_true(pages > MANY_CALLS / CLIENT_CALLS_PAGE_MAX);  /* the budget cut pages */
 	free(calls);
 }
 
@@ -524,6 +601,8 @@ int main(void)
 		cmocka_unit_test(call_object_refusals),
 		cmocka_unit_test(messages_with_a_call),
 		cmocka_unit_test(calls_reply),
+		cmocka_unit_test(calls_request),
+		cmocka_unit_test(calls_pages),
 		cmocka_unit_test(call_request),
 		cmocka_unit_test(listen_hangup_answer_ended),
 	};
