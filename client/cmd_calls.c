@@ -43,9 +43,10 @@ static int gather_page(json_t *all, const json_t *reply)
 }
 
 /* Every page, printed or gathered into *all; the last page's reply in *last. */
-static int list_pages(struct client_session *s, bool as_json, json_t *all, json_t **last)
+static int list_pages(struct client_session *s, unsigned page, bool as_json, json_t *all,
+		      json_t **last)
 {
-	struct client_calls_request r = {0};
+	struct client_calls_request r = {.limit = page};
 	size_t printed = 0;
 	const char *why;
 	json_t *reply;
@@ -72,13 +73,29 @@ static int list_pages(struct client_session *s, bool as_json, json_t *all, json_
 
 int calls_main(int argc, char **argv)
 {
-	static const char usage[] = "Usage: insel calls [common options]\n";
+	static const char usage[] =
+		"Usage: insel calls [--page N] [common options]\n"
+		"  --page N  calls per request to the gateway, 1-500 (default: the gateway's)\n";
+	const char *page_text = NULL;
+	const struct opt own[] = {{"--page", true, &page_text, NULL}};
 	struct client_options o = {0};
 	struct client_session s;
 	json_t *all = json_array(), *last = NULL;
+	unsigned page = 0;
+	char *end;
 	int rc;
 
-	rc = client_parse_args("insel calls", usage, argc, argv, &o, NULL, 0, NULL, 0, NULL);
+	rc = client_parse_args("insel calls", usage, argc, argv, &o, own, 1, NULL, 0, NULL);
+	if (rc == CLIENT_ARGS_GO_ON && page_text) {
+		unsigned long v = strtoul(page_text, &end, 10);
+
+		if (*end || v < 1 || v > CLIENT_CALLS_PAGE_MAX) {
+			fprintf(stderr, "insel calls: --page takes 1 to %d\n%s",
+				CLIENT_CALLS_PAGE_MAX, usage);
+			rc = EXIT_USAGE;
+		}
+		page = (unsigned)v;
+	}
 	if (rc == CLIENT_ARGS_GO_ON)
 		rc = client_finish_options(&o) ? EXIT_USAGE : session_open(&s, &o);
 	else if (rc == EXIT_OK)
@@ -87,7 +104,7 @@ int calls_main(int argc, char **argv)
 		json_decref(all);
 		return rc == CLIENT_ARGS_DONE ? EXIT_OK : rc != EXIT_OK ? rc : EXIT_FAILURE_GENERIC;
 	}
-	rc = list_pages(&s, o.json, all, &last);
+	rc = list_pages(&s, page, o.json, all, &last);
 	if (rc == EXIT_OK && o.json) {
 		json_object_del(last, "next");
 		json_object_set(last, "calls", all);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The README's test command: installs what is needed, builds insel three ways and runs the
 # whole suite.
-#   1. gcc, warnings as errors: unit tests and the fast suite (a call on loopback, no root);
+#   1. gcc, warnings as errors: unit tests, the fast suite (a call on loopback, no root)
+#      and the scale suite (1,000 calls through one gateway: affordable without ASan);
 #   2. clang with AddressSanitizer and UndefinedBehaviorSanitizer, warnings as errors:
 #      every test (unit and network-namespace integration);
 #   3. clang with libFuzzer: each fuzz target for a few seconds from its seed corpus.
@@ -67,14 +68,15 @@ stage() {  # stage LABEL DIR MESON-TEST-ARGS...
 
 export CC=gcc
 if setup build-gcc -Dwerror=true; then
-	stage "gcc -Werror, unit and fast tests" build-gcc --suite unit --suite fast
+	stage "gcc -Werror, unit, fast and scale tests" build-gcc --suite unit --suite fast \
+		--suite scale
 else
 	failed=$((failed + 1)); failures+=("gcc: configure")
 fi
 
 export CC=clang
 if setup build-asan -Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false; then
-	stage "clang ASan+UBSan, all tests" build-asan
+	stage "clang ASan+UBSan, all tests but scale" build-asan --no-suite scale
 else
 	failed=$((failed + 1)); failures+=("asan: configure")
 fi

@@ -26,7 +26,16 @@ source "$top/tests/netns/insel_env.sh"
 MANY=$top/tests/integration/many_calls.py
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 loopback_begin
-insel_deploy || fail "deployment did not come up"
+insel_pki
+insel_directory
+for site in "a 1" "b 2"; do
+	write_secondary_config $site
+	printf '[peers]\nmax_connections = %d\n' $((max + 64)) >>"$NETNS_TMP/secondary-${site% *}.conf"
+done
+start_principal
+start_secondary a 1
+start_secondary b 2
+wait_registered || fail "deployment did not come up"
 gw_a=$(lan_net 1).1
 first_port=$((LOOPBACK_PORT + 8 > 40000 ? 20000 : 40000))
 listen_as b1 bob "$NETNS_TMP/listen-bob.log" --auto-answer || fail "bob cannot listen"
