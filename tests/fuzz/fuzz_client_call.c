@@ -1,7 +1,8 @@
 /* libFuzzer target: what the client API's call codec (common/control/client_call.c) reads
- * on either end: the secondary reads the client's call, listen and hangup requests and
- * its answer to an incoming call; the client reads call objects (in the call reply,
- * incoming, call_up and the calls reply) and call_ended. The input is one JSON document,
+ * on either end: the secondary reads the client's call, calls (a page: after, limit),
+ * listen and hangup requests and its answer to an incoming call; the client reads call
+ * objects (in the call reply, incoming, call_up and the calls reply, with its next) and
+ * call_ended. The input is one JSON document,
  * decoded as each message in turn. Every refusal must say why; every message that decodes
  * must encode and decode again to the same message. */
 #include <stdint.h>
@@ -59,6 +60,8 @@ static void fuzz_requests(const json_t *j)
 	struct client_call_request r, r2;
 	struct client_hangup h, h2;
 	struct client_call_ended e, e2;
+	struct client_calls_request pg, pg2;
+	uint64_t next;
 	const char *why = NULL;
 	bool tun, tun2;
 	json_t *once;
@@ -72,6 +75,17 @@ static void fuzz_requests(const json_t *j)
 		      memcmp(r.channels.ports, r2.channels.ports, sizeof r.channels.ports) == 0);
 		json_decref(once);
 	}
+	if (client_calls_decode(j, &pg, &why) == 0) {
+		CHECK(pg.limit >= 1 && pg.limit <= CLIENT_CALLS_PAGE_MAX);
+		once = client_calls_encode(&pg);
+		CHECK(once && client_calls_decode(once, &pg2, &why) == 0);
+		CHECK(pg.after == pg2.after && pg.limit == pg2.limit);
+		json_decref(once);
+	} else {
+		CHECK(why);
+	}
+	if (client_calls_next(j, &next, &why) != 0)
+		CHECK(why);
 	if (client_listen_decode(j, &tun, &why) == 0) {
 		once = client_listen_encode(tun);
 		CHECK(once && client_listen_decode(once, &tun2, &why) == 0 && tun == tun2);
