@@ -174,6 +174,16 @@ struct aux_tun {
 	size_t nroom;
 	uint64_t room_nonmember;         /* from a LAN host that is no member: dropped */
 	uint64_t room_no_member;         /* from the peer for no local member: dropped */
+	/* A room's broadcast and multicast (room_cast.c): the LAN capture and the raw
+	 * socket that sends the peer's multicast onto the LAN; cast says both are open. */
+	bool cast;
+	int cap_fd, mcast_fd;
+	uv_poll_t cap_poll;
+	bool cap_poll_open;
+	uint32_t room_bcast;             /* the room's broadcast address, host order */
+	struct ratelimit cast_limit[AUX_TUN_PREFIXES];  /* per local member */
+	uint64_t bcast_out, mcast_out, bcast_in, mcast_in;
+	uint64_t cast_nonmember, cast_limited;
 };
 
 /* A datagram that could not be sent at once; its buffer is allocated on first use and
@@ -550,6 +560,24 @@ void tun_set_path_limit(struct bridge *br, unsigned limit, bool clamp);
 void tun_flush(struct bridge *br);
 json_t *tun_stats_json(const struct bridge *br);
 void tun_close(struct bridge *br);     /* stops polling (handle close) */
+/* Seals one authorised packet towards the peer; writes one packet into the TUN. */
+void tun_carry(struct bridge *br, const uint8_t *pkt, size_t len, uint64_t now);
+void tun_write_packet(struct bridge *br, const uint8_t *pkt, size_t len, uint64_t now);
+
+/* ---- a room's broadcast and multicast (room_cast.c) ---- */
+struct ipv4_info;
+/* At bind, while root, when the bind names the room's network: the LAN capture and the
+ * multicast socket. 0, or a negative errno with a sentence in why. */
+int room_cast_open(struct bridge *br, const struct aux_bind_tun *req, char *why,
+		   size_t whylen);
+int room_cast_start(struct bridge *br);
+/* A packet from the peer to the room's broadcast address or a multicast group: delivered
+ * (or refused) here, true; false for any other packet. */
+bool room_cast_deliver(struct bridge *br, const struct ipv4_info *ip, const uint8_t *pkt,
+		       uint64_t now);
+void room_cast_stats(const struct bridge *br, json_t *j);
+void room_cast_close(struct bridge *br);
+void room_cast_release(struct bridge *br);
 
 /* batch.c: datagrams of one wake-up sent with one sendmmsg (UDP GSO where allowed). */
 struct aux_batch {

@@ -167,7 +167,14 @@ static int emit_fragment(void *ctx, const uint8_t *dgram, size_t len)
 	return sendq_send(e->br, &e->br->wan, channel_peer(e->br->lan[0].ch), dgram, len);
 }
 
+static void carry(struct bridge *br, const uint8_t *pkt, size_t len, uint64_t now);
+
 /* Seals one authorised packet of len bytes towards the peer. */
+void tun_carry(struct bridge *br, const uint8_t *pkt, size_t len, uint64_t now)
+{
+	carry(br, pkt, len, now);
+}
+
 static void carry(struct bridge *br, const uint8_t *pkt, size_t len, uint64_t now)
 {
 	struct aux_tun *t = &br->tun;
@@ -413,6 +420,11 @@ static void write_from_peer(struct bridge *br, const uint8_t *pkt, size_t len, u
 	write_tun(&br->tun, pkt, len);
 }
 
+void tun_write_packet(struct bridge *br, const uint8_t *pkt, size_t len, uint64_t now)
+{
+	write_from_peer(br, pkt, len, now);
+}
+
 static void deliver6(struct bridge *br, const struct channel_msg *m, uint64_t now)
 {
 	struct aux_tun *t = &br->tun;
@@ -446,6 +458,8 @@ void tun_deliver(struct bridge *br, const struct channel_msg *m, uint64_t now)
 		deliver6(br, m, now);
 		return;
 	}
+	if (t->room && room_cast_deliver(br, &ip, m->data, now))
+		return;
 	if (!allowed_from_peer(t, &ip)) {
 		t->unauthorised_from_peer++;
 		return;
@@ -485,7 +499,8 @@ int tun_relay_start(struct bridge *br)
 		return rc;
 	br->tun.poll_open = true;
 	br->tun.poll.data = br;
-	return uv_poll_start(&br->tun.poll, UV_READABLE, on_tun_readable);
+	rc = uv_poll_start(&br->tun.poll, UV_READABLE, on_tun_readable);
+	return rc ? rc : room_cast_start(br);
 }
 
 json_t *tun_stats_json(const struct bridge *br)
@@ -508,6 +523,7 @@ json_t *tun_stats_json(const struct bridge *br)
 			 "errors", (json_int_t)t->errors);
 
 	if (j && t->room) {
+		room_cast_stats(br, j);
 		json_object_set_new(j, "room_nonmember", json_integer((json_int_t)t->room_nonmember));
 		json_object_set_new(j, "room_no_member", json_integer((json_int_t)t->room_no_member));
 	}
@@ -528,6 +544,7 @@ json_t *tun_stats_json(const struct bridge *br)
 
 void tun_close(struct bridge *br)
 {
+	room_cast_close(br);
 	if (br->tun.poll_open && !uv_is_closing((uv_handle_t *)&br->tun.poll))
 		uv_close((uv_handle_t *)&br->tun.poll, NULL);
 }

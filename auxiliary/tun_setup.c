@@ -305,7 +305,8 @@ int tun_create(struct bridge *br, const struct aux_bind_tun *req, char *why, siz
 	t->nlocal = req->nlocal;
 	t->nremote = req->nremote;
 	t->mtu = req->mtu;
-	if ((rc = room_map(t, req, why, whylen)) != 0)
+	if ((rc = room_map(t, req, why, whylen)) != 0 ||
+	    (rc = room_cast_open(br, req, why, whylen)) != 0)
 		return rc;
 	ratelimit_init(&t->icmp_limit, AUX_ICMP_RATE, AUX_ICMP_BURST, uv_now(br->loop));
 	t->gateway = ipv4_from_addr(&br->lan_addr);
@@ -351,4 +352,5 @@ void tun_release(struct bridge *br)
 		close(br->tun.fd);
 		br->tun.open = false;
 	}
+	room_cast_release(br);
 }

@@ -709,8 +709,11 @@ static void bind_request(const struct call *call, struct aux_bind_request *req)
 		memcpy(t->remote, call->tun_remote, call->ntun_remote * sizeof t->remote[0]);
 		t->nlocal = call->ntun_local;
 		t->nremote = call->ntun_remote;
-		if (call->room_leg)
+		if (call->room_leg) {
 			t->nmap = room_leg_hosts(call->room_leg, t->local, t->nlocal, t->map);
+			t->has_room_net = true;
+			t->room_net = call->room_leg->network;
+		}
 	}
 	req->user = s->cfg.aux_user;
 	stun_servers(s, req);

@@ -157,6 +157,7 @@ static void v4_prefix(uint32_t a, struct ip_prefix *out)
 static void leg_wants(struct room_leg *leg, const struct room_view_room *r)
 {
 	leg->nlocal = leg->nremote = 0;
+	leg->network = r->network;
 	for (size_t i = 0; i < r->nmembers; i++) {
 		const struct room_view_member *m = &r->members[i];
 

@@ -11,6 +11,7 @@
  * reboots or creates sockets other than unix, Internet (stream and datagram) and routing
  * netlink ones. A call or an argument outside the lists fails with EPERM (a gateway is
  * not killed for a path nobody foresaw), and the kernel logs it. */
+#include <linux/if_ether.h>
 #include <linux/if_tun.h>
 #include <linux/netlink.h>
 #include <linux/prctl.h>
@@ -32,14 +33,27 @@ static const char *const secondary_allowed[] = {
 	NULL,
 };
 
-/* Stream and datagram sockets of the unix and Internet families (no raw IP, no packet
- * socket: nothing that sniffs or forges on the LAN) and routing netlink (routes, rules,
- * interfaces; not netfilter). */
+/* Stream and datagram sockets of the unix and Internet families and routing netlink
+ * (routes, rules, interfaces; not netfilter). Two more kinds, because the filter is
+ * inherited by the auxiliaries the secondary starts and a room's leg needs them at bind
+ * (auxiliary/room_cast.c, docs/rooms.md "Broadcast and multicast"): an IPv4 packet
+ * socket (SOCK_DGRAM, ETH_P_IP: IP packets without their Ethernet header, to capture
+ * the members' broadcast and multicast) and a raw IPv4 socket that only sends
+ * (IPPROTO_RAW: the peer members' multicast onto the LAN). The auxiliary's own filter,
+ * once it has bound, allows no socket at all. */
+/* htons(ETH_P_IP) as a constant: the protocol a packet socket is asked for with. */
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define ETH_P_IP_NET (((ETH_P_IP) & 0xff) << 8 | (ETH_P_IP) >> 8)
+#else
+#define ETH_P_IP_NET (ETH_P_IP)
+#endif
 static const struct syscall_socket_kind secondary_sockets[] = {
 	{AF_UNIX, SOCK_STREAM, -1}, {AF_UNIX, SOCK_DGRAM, -1}, {AF_UNIX, SOCK_SEQPACKET, -1},
 	{AF_INET, SOCK_STREAM, -1}, {AF_INET, SOCK_DGRAM, -1},
 	{AF_INET6, SOCK_STREAM, -1}, {AF_INET6, SOCK_DGRAM, -1},
 	{AF_NETLINK, SOCK_RAW, NETLINK_ROUTE}, {AF_NETLINK, SOCK_DGRAM, NETLINK_ROUTE},
+	{AF_PACKET, SOCK_DGRAM, ETH_P_IP_NET},
+	{AF_INET, SOCK_RAW, IPPROTO_RAW},
 };
 
 static const unsigned long secondary_ioctls[] = {

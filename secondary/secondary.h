@@ -526,6 +526,7 @@ struct room_leg {
 	struct room_leg *next;
 	char room[ROOM_NAME_MAX + 1];
 	char peer_lan[PKI_NAME_MAX + 1];
+	struct ip_prefix network;      /* the room's */
 	bool initiator;                /* our LAN's name sorts lower: we dial */
 	struct call *call;             /* the call carrying it now, or NULL */
 	uv_timer_t retry;

@@ -41,6 +41,12 @@ static json_t *tun_to_json(const struct aux_bind_tun *t)
 	}
 	if (j && map)
 		json_object_set_new(json_object_get(j, "tun"), "map", map);
+	if (j && t->nmap && t->has_room_net) {
+		char text[IP_STRLEN];
+
+		json_object_set_new(json_object_get(j, "tun"), "room_net",
+				    json_string(ip_prefix_format(&t->room_net, text, sizeof text)));
+	}
 	return j;
 }
 
@@ -238,6 +244,16 @@ static int get_map(const json_t *obj, struct aux_bind_tun *out, char *why, size_
 				       "tun: map[%zu] must be an IPv4 address for an IPv4 /32", i);
 	}
 	out->nmap = out->nlocal;
+	if (json_object_get(obj, "room_net")) {
+		const char *net = json_string_value(json_object_get(obj, "room_net"));
+
+		if (!net || ip_prefix_parse(net, true, &out->room_net) ||
+		    out->room_net.addr.family != AF_INET || out->room_net.len < 8 ||
+		    out->room_net.len > 30)
+			return err_set(why, whylen, INSEL_E_BAD_FIELD,
+				       "tun: room_net must be an IPv4 /8 to /30");
+		out->has_room_net = true;
+	}
 	return 0;
 }
 
@@ -538,7 +554,10 @@ static bool same_tun(const struct aux_bind_tun *a, const struct aux_bind_tun *b)
 	       a->source_routing == b->source_routing && a->nlocal == b->nlocal &&
 	       a->nremote == b->nremote && same_prefixes(a->local, b->local, a->nlocal) &&
 	       same_prefixes(a->remote, b->remote, a->nremote) && a->nmap == b->nmap &&
-	       (a->nmap == 0 || memcmp(a->map, b->map, a->nmap * sizeof a->map[0]) == 0);
+	       (a->nmap == 0 || memcmp(a->map, b->map, a->nmap * sizeof a->map[0]) == 0) &&
+	       a->has_room_net == b->has_room_net &&
+	       (!a->has_room_net || (a->room_net.len == b->room_net.len &&
+				     memcmp(a->room_net.addr.bytes, b->room_net.addr.bytes, 4) == 0));
 }
 
 static bool same_endpoints(const struct ip_endpoint *a, size_t na,

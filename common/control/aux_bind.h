@@ -53,6 +53,10 @@ struct aux_bind_tun {
 	 * on the way in; packets of any other LAN host are dropped and counted. 0: none. */
 	struct ip_addr map[AUX_TUN_PREFIXES];
 	size_t nmap;
+	/* With a map, "room_net":"172.30.0.0/24" (optional): the room's network, whose
+	 * broadcast address and multicast the leg carries too (auxiliary/room_cast.c). */
+	bool has_room_net;
+	struct ip_prefix room_net;
 };
 
 /* The strings (user, tun.name_hint) point into the JSON they were decoded from, or into

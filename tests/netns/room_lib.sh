@@ -32,8 +32,10 @@ room_join() { pdir room join "$1" "$2" --host "$3" >/dev/null; }
 room_links() { ip -n "${NS}gw-$1" -o link show type tun 2>/dev/null | awk -F': ' '{print $2}'; }
 # The counter NAME of every room leg on gateway X, summed (the operator's `insel calls`).
 room_counter() {
-	local json
-	json=$(insel_operator "$1" calls --json 2>/dev/null)
+	local json user=alice
+	case $1 in b) user=bob ;; c) user=erin ;; esac
+	json=$(in_ns "gw-$1" env INSEL_PASSWORD="pw-$user" "$C" calls --json \
+		--secondary "$NETNS_TMP/secondary-$1.sock" --user "$user" 2>/dev/null)
 	tun_counter "$json" "$2" trunk
 }
 # wait_no_ping HOST ADDR SECONDS: until a ping gets no answer (bounded).
@@ -73,4 +75,52 @@ socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b"hi", (sys.argv[1], int
 		"$2" "$port"
 	wait "$pid"
 	cat "$out"
+}
+# recv_one HOST PORT OUT: in the background on HOST, waits (5 s at most) for one UDP
+# datagram on PORT (any address) and writes "SOURCE PAYLOAD" to OUT; sets RECV_PID.
+recv_one() {
+	in_ns "$1" timeout 5 python3 -c 'import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("0.0.0.0", int(sys.argv[1])))
+d, a = s.recvfrom(1500)
+print(a[0], d.decode(errors="replace"), flush=True)' "$2" >"$3" 2>/dev/null &
+	RECV_PID=$!
+	wait_port "$1" "$2" udp 3 >/dev/null 2>&1
+}
+# send_one HOST ADDR PORT PAYLOAD: one UDP datagram.
+send_one() {
+	in_ns "$1" python3 -c 'import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+s.sendto(sys.argv[3].encode(), (sys.argv[1], int(sys.argv[2])))' "$2" "$3" "$4"
+}
+# mdns_responder HOST LOG: a scripted mDNS responder (bound to 224.0.0.251:5353, the
+# group joined on the host's LAN address) that answers one query to its sender, 10 s at
+# most; its pid in MDNS_PID.
+mdns_responder() {
+	in_ns "$1" timeout 10 python3 -c 'import socket, struct, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("224.0.0.251", 5353))
+s.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP,
+             socket.inet_aton("224.0.0.251") + socket.inet_aton(sys.argv[1]))
+d, a = s.recvfrom(1500)
+print("query from", a[0], flush=True)
+s.sendto(b"answer:" + d, a)' "$2" >"$3" 2>&1 &
+	MDNS_PID=$!
+	wait_port "$1" 5353 udp 3 >/dev/null 2>&1
+}
+# mdns_query HOST ADDR: sends an mDNS query to 224.0.0.251:5353 from the host's address
+# ADDR, port 5353, and prints the first answer (3 s at most).
+mdns_query() {
+	in_ns "$1" timeout 4 python3 -c 'import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", 5353))
+s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(sys.argv[1]))
+s.settimeout(3)
+q = b"\x00\x00\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x04game\x05local\x00\x00\x01\x00\x01"
+s.sendto(q, ("224.0.0.251", 5353))
+d, a = s.recvfrom(1500)
+print(a[0], d[:7].decode(), flush=True)' "$2" 2>/dev/null
 }

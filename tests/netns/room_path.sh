@@ -57,6 +57,28 @@ check "insel rooms on a1 shows b1 and c1 reachable, a1 itself on this site" bash
 	 grep -q 'erin@lan-c .*172.30.0.3  up direct' <<<'$list' &&
 	 grep -q 'alice@lan-a .*172.30.0.1 (you)  this site' <<<'$list'"
 
+# ---- broadcast and multicast ----
+recv_one b1 7000 "$NETNS_TMP/bcast-b1"
+pid_b=$RECV_PID
+recv_one c1 7000 "$NETNS_TMP/bcast-c1"
+pid_c=$RECV_PID
+send_one a1 172.30.0.255 7000 hello-room
+wait "$pid_b" "$pid_c"
+check "a1's broadcast to 172.30.0.255 reaches b1, from a1's room address ($(cat "$NETNS_TMP/bcast-b1"))" \
+	grep -q "^172.30.0.1 hello-room" "$NETNS_TMP/bcast-b1"
+check "and c1 ($(cat "$NETNS_TMP/bcast-c1"))" grep -q "^172.30.0.1 hello-room" "$NETNS_TMP/bcast-c1"
+mdns_responder c1 10.3.0.11 "$NETNS_TMP/mdns-c1"
+answer=$(mdns_query b1 10.2.0.11)
+check "b1's mDNS query is answered by c1's responder ($answer)" test "$answer" = "172.30.0.3 answer:"
+check "c1 saw the query come from b1's room address" grep -q "query from 172.30.0.2" \
+	"$NETNS_TMP/mdns-c1"
+check "gateway B counted the multicast it carried" test "$(room_counter b room_multicast_out)" -gt 0
+before=$(room_counter a room_cast_nonmember)
+send_one a2 172.30.0.255 7000 not-a-member
+sleep 0.3
+check "a2's broadcast (no member) is dropped and counted at its gateway" \
+	test "$(room_counter a room_cast_nonmember)" -gt "$before"
+
 # ---- one host in two rooms ----
 room_add chess 172.31.0.0/24
 room_join chess alice@lan-a 10.1.0.11   # 172.31.0.1
