@@ -298,6 +298,7 @@ static int room_map(struct aux_tun *t, const struct aux_bind_tun *req, char *why
 int tun_create(struct bridge *br, const struct aux_bind_tun *req, char *why, size_t whylen)
 {
 	struct aux_tun *t = &br->tun;
+	char cast_why[160];
 	int rc;
 
 	memcpy(t->local, req->local, sizeof t->local);
@@ -305,9 +306,10 @@ int tun_create(struct bridge *br, const struct aux_bind_tun *req, char *why, siz
 	t->nlocal = req->nlocal;
 	t->nremote = req->nremote;
 	t->mtu = req->mtu;
-	if ((rc = room_map(t, req, why, whylen)) != 0 ||
-	    (rc = room_cast_open(br, req, why, whylen)) != 0)
+	if ((rc = room_map(t, req, why, whylen)) != 0)
 		return rc;
+	if (room_cast_open(br, req, cast_why, sizeof cast_why) != 0)
+		log_warn("the room's broadcast and multicast are not carried: %s", cast_why);
 	ratelimit_init(&t->icmp_limit, AUX_ICMP_RATE, AUX_ICMP_BURST, uv_now(br->loop));
 	t->gateway = ipv4_from_addr(&br->lan_addr);
 	t->ipv6 = has_family(t->local, t->nlocal, AF_INET6) ||
