@@ -17,11 +17,16 @@
 
 #include "log.h"
 #include "msg.h"
+#include "peer_codec.h"
 #include "rand.h"
 #include "room_view.h"
 #include "secondary.h"
 #include "timeouts.h"
 #include "wire_errors.h"
+
+_Static_assert(ROOM_LEG_MEMBERS <= SECONDARY_MAX_PREFIXES &&
+	       ROOM_LEG_MEMBERS <= AUX_TUN_PREFIXES && ROOM_LEG_MEMBERS <= PEER_MAX_PREFIXES,
+	       "a leg's members are a network call's prefixes");
 
 #define ROOM_LEG_BACKOFF_FIRST_MS 200
 #define ROOM_LEG_BACKOFF_MAX_MS 5000
@@ -156,20 +161,21 @@ static void v4_prefix(uint32_t a, struct ip_prefix *out)
 /* What the leg of room r to peer_lan should carry, from the notice. */
 static void leg_wants(struct room_leg *leg, const struct room_view_room *r)
 {
-	leg->nlocal = leg->nremote = 0;
-	leg->network = r->network;
-	for (size_t i = 0; i < r->nmembers; i++) {
-		const struct room_view_member *m = &r->members[i];
+	struct room_view_leg w;
 
-		if (m->has_host && leg->nlocal < SECONDARY_MAX_PREFIXES) {
-			v4_prefix(m->address, &leg->local[leg->nlocal]);
-			v4_addr(m->host, &leg->local_host[leg->nlocal]);
-			leg->nlocal++;
-		} else if (strcmp(m->lan, leg->peer_lan) == 0 &&
-			   leg->nremote < SECONDARY_MAX_PREFIXES) {
-			v4_prefix(m->address, &leg->remote[leg->nremote++]);
-		}
+	room_view_leg(r, leg->peer_lan, &w);
+	if (w.truncated)
+		log_warn("room %s: a leg to LAN %s carries %d members a side at most; the rest "
+			 "are not reached from here", leg->room, leg->peer_lan, ROOM_LEG_MEMBERS);
+	leg->network = r->network;
+	leg->nlocal = w.nlocal;
+	leg->nremote = w.nremote;
+	for (size_t i = 0; i < w.nlocal; i++) {
+		v4_prefix(w.local[i], &leg->local[i]);
+		v4_addr(w.local_host[i], &leg->local_host[i]);
 	}
+	for (size_t i = 0; i < w.nremote; i++)
+		v4_prefix(w.remote[i], &leg->remote[i]);
 }
 
 static void leg_timer_closed(uv_handle_t *h)
@@ -260,16 +266,15 @@ static void follow(struct secondary *s, const struct room_view *v)
 	}
 	for (size_t i = 0; i < v->nrooms; i++) {
 		const struct room_view_room *r = &v->rooms[i];
+		const char *lans[ROOM_VIEW_MEMBERS];
+		size_t n = room_view_peer_lans(r, s->cfg.lan, lans, ROOM_VIEW_MEMBERS);
 
-		if (!room_has_local(r))
-			continue;
-		for (size_t k = 0; k < r->nmembers; k++) {
-			const char *lan = r->members[k].lan;
+		for (size_t k = 0; k < n; k++) {
 			struct room_leg *leg;
 
-			if (strcmp(lan, s->cfg.lan) == 0 || room_leg_find(s, r->name, lan))
+			if (room_leg_find(s, r->name, lans[k]))
 				continue;
-			leg = leg_new(s, r->name, lan);
+			leg = leg_new(s, r->name, lans[k]);
 			if (leg && leg_wanted(leg, v))
 				schedule(leg, 0);
 		}

@@ -192,3 +192,49 @@ int room_view_decode(const json_t *msg, struct room_view *out, char why[ROOM_WHY
 	free(v);
 	return rc;
 }
+
+void room_view_leg(const struct room_view_room *r, const char *peer_lan,
+		   struct room_view_leg *out)
+{
+	memset(out, 0, sizeof *out);
+	for (size_t i = 0; i < r->nmembers; i++) {
+		const struct room_view_member *m = &r->members[i];
+
+		if (m->has_host) {
+			if (out->nlocal == ROOM_LEG_MEMBERS) {
+				out->truncated = true;
+				continue;
+			}
+			out->local[out->nlocal] = m->address;
+			out->local_host[out->nlocal++] = m->host;
+		} else if (strcmp(m->lan, peer_lan) == 0) {
+			if (out->nremote == ROOM_LEG_MEMBERS) {
+				out->truncated = true;
+				continue;
+			}
+			out->remote[out->nremote++] = m->address;
+		}
+	}
+}
+
+size_t room_view_peer_lans(const struct room_view_room *r, const char *own_lan,
+			   const char **out, size_t max)
+{
+	bool local = false;
+	size_t n = 0;
+
+	for (size_t i = 0; i < r->nmembers && !local; i++)
+		local = r->members[i].has_host;
+	for (size_t i = 0; local && i < r->nmembers && n < max; i++) {
+		const char *lan = r->members[i].lan;
+		size_t k = 0;
+
+		if (strcmp(lan, own_lan) == 0)
+			continue;
+		while (k < n && strcmp(out[k], lan) != 0)
+			k++;
+		if (k == n)
+			out[n++] = lan;
+	}
+	return n;
+}

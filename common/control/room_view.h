@@ -55,6 +55,28 @@ json_t *room_view_encode(const struct room_view *v);
 int room_view_decode(const json_t *msg, struct room_view *out, char why[ROOM_WHY_LEN]);
 void room_view_free(struct room_view *v);
 
+/* ---- what a gateway makes of it: one leg per room and other member site ---- */
+
+#define ROOM_LEG_MEMBERS 16       /* members of one site a leg carries (a call's prefixes) */
+
+/* What the leg of room r between the receiving gateway's LAN and peer_lan carries: the
+ * room addresses of the local members (those with a host) with their LAN addresses, and
+ * those of peer_lan's members, in the notice's order, at most ROOM_LEG_MEMBERS each. */
+struct room_view_leg {
+	uint32_t local[ROOM_LEG_MEMBERS], local_host[ROOM_LEG_MEMBERS];
+	size_t nlocal;
+	uint32_t remote[ROOM_LEG_MEMBERS];
+	size_t nremote;
+	bool truncated;                    /* a side had more members than that */
+};
+void room_view_leg(const struct room_view_room *r, const char *peer_lan,
+		   struct room_view_leg *out);
+/* The other LANs the receiving gateway (of LAN own_lan) needs a leg to in room r: none
+ * when r has no member of own_lan, else each other LAN with a member, once, in the order
+ * of their first member; at most max into out (pointers into r). How many. */
+size_t room_view_peer_lans(const struct room_view_room *r, const char *own_lan,
+			   const char **out, size_t max);
+
 /* The room of that name in v, or NULL. */
 const struct room_view_room *room_view_find(const struct room_view *v, const char *name);
 

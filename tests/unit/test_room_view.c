@@ -94,11 +94,77 @@ static void test_refusals(void **state)
 	}
 }
 
+/* What a gateway of lan-a makes of a room with members on three sites (and a fourth
+ * room member's site twice): one leg per other site, each carrying our members with their
+ * LAN addresses and that site's members only. */
+static void test_legs(void **state)
+{
+	static const char *notice =
+		"{\"op\":\"rooms\",\"lan\":\"lan-a\",\"rooms\":[{\"name\":\"games\","
+		"\"network\":\"172.30.0.0/24\",\"members\":["
+		"{\"address\":\"172.30.0.2\",\"lan\":\"lan-b\",\"user\":\"b@lan-b\"},"
+		"{\"address\":\"172.30.0.1\",\"lan\":\"lan-a\",\"user\":\"a@lan-a\","
+		"\"host\":\"10.1.0.11\"},"
+		"{\"address\":\"172.30.0.3\",\"lan\":\"lan-c\",\"user\":\"c@lan-c\"},"
+		"{\"address\":\"172.30.0.4\",\"lan\":\"lan-b\",\"user\":\"d@lan-b\"}]},"
+		"{\"name\":\"chess\",\"network\":\"172.31.0.0/24\",\"members\":["
+		"{\"address\":\"172.31.0.1\",\"lan\":\"lan-b\",\"user\":\"b@lan-b\"}]}]}";
+	struct room_view v;
+	struct room_view_leg leg;
+	const char *lans[8];
+	char why[ROOM_WHY_LEN];
+
+	(void)state;
+	assert_int_equal(decode_text(notice, &v, why), 0);
+	assert_int_equal(room_view_peer_lans(&v.rooms[0], "lan-a", lans, 8), 2);
+	assert_string_equal(lans[0], "lan-b");
+	assert_string_equal(lans[1], "lan-c");
+	assert_int_equal(room_view_peer_lans(&v.rooms[0], "lan-a", lans, 1), 1);
+	/* No member of ours in chess: no leg, whoever else is in it. */
+	assert_int_equal(room_view_peer_lans(&v.rooms[1], "lan-a", lans, 8), 0);
+	room_view_leg(&v.rooms[0], "lan-b", &leg);
+	assert_int_equal(leg.nlocal, 1);
+	assert_int_equal(leg.local[0], 0xac1e0001u);
+	assert_int_equal(leg.local_host[0], 0x0a01000bu);
+	assert_int_equal(leg.nremote, 2);
+	assert_int_equal(leg.remote[0], 0xac1e0002u);
+	assert_int_equal(leg.remote[1], 0xac1e0004u);
+	assert_false(leg.truncated);
+	room_view_leg(&v.rooms[0], "lan-c", &leg);
+	assert_int_equal(leg.nremote, 1);
+	assert_int_equal(leg.remote[0], 0xac1e0003u);
+	room_view_free(&v);
+}
+
+/* A site with more members than a leg carries: the first ROOM_LEG_MEMBERS, marked. */
+static void test_leg_limit(void **state)
+{
+	struct room_view_member m[ROOM_LEG_MEMBERS + 2];
+	struct room_view_room r = {.name = "big", .members = m,
+				   .nmembers = ROOM_LEG_MEMBERS + 2};
+	struct room_view_leg leg;
+
+	(void)state;
+	memset(m, 0, sizeof m);
+	for (size_t i = 0; i < ROOM_LEG_MEMBERS + 2; i++) {
+		m[i].address = 0xac1e0001u + (uint32_t)i;
+		strcpy(m[i].lan, i == 0 ? "lan-a" : "lan-b");
+		m[i].has_host = i == 0;
+		m[i].host = 0x0a01000bu;
+	}
+	room_view_leg(&r, "lan-b", &leg);
+	assert_int_equal(leg.nlocal, 1);
+	assert_int_equal(leg.nremote, ROOM_LEG_MEMBERS);
+	assert_true(leg.truncated);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_legs),
+		cmocka_unit_test(test_leg_limit),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
