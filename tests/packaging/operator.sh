@@ -123,8 +123,12 @@ step_file() {  # step_file NAME SCRIPT: puts SCRIPT where `on` runs it
 source_to_build_machine() {
 	local dest=$ROOTS/build/root/usr/src/insel
 	mkdir -p "$dest"
-	git -C "$top" ls-files -co --exclude-standard -z |
-		(cd "$top" && xargs -0 tar -cf - --no-recursion) | tar -xf - -C "$dest"
+	if git -C "$top" rev-parse --git-dir >/dev/null 2>&1; then
+		git -C "$top" ls-files -co --exclude-standard -z |
+			(cd "$top" && xargs -0 tar -cf - --no-recursion) | tar -xf - -C "$dest"
+	else
+		tar -C "$top" --exclude='./build*' --exclude='./obj-*' -cf - . | tar -xf - -C "$dest"
+	fi
 }
 
 carry() {  # carry FROM:PATTERN TO:DIR...
