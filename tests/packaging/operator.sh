@@ -125,7 +125,8 @@ source_to_build_machine() {
 	mkdir -p "$dest"
 	if git -C "$top" rev-parse --git-dir >/dev/null 2>&1; then
 		git -C "$top" ls-files -co --exclude-standard -z |
-			(cd "$top" && xargs -0 tar -cf - --no-recursion) | tar -xf - -C "$dest"
+			tar -C "$top" --null --no-recursion --ignore-failed-read -T - -cf - |
+			tar -xf - -C "$dest"
 	else
 		tar -C "$top" --exclude='./build*' --exclude='./obj-*' -cf - . | tar -xf - -C "$dest"
 	fi
