@@ -40,6 +40,10 @@ if ! grep -qw overlay /proc/filesystems && ! modprobe overlay 2>/dev/null; then
 	exit 77
 fi
 
+# The namespaces' names too: other tests and `ip netns list` outside see none of them.
+mkdir -p /run/netns
+mount -t tmpfs -o mode=0755 insel-operator-netns /run/netns
+
 source "$top/tests/netns/lib.sh"
 netns_begin
 ROOTS=$NETNS_TMP/machines
