@@ -1,6 +1,7 @@
 /* API ops that read the directory: lookup (where is a callee), list (LANs or
  * secondaries, paged) and revocations (serials to refuse). Their wire form is
- * principal_ops_directory.c's. */
+ * principal_ops_directory.c's. A page reads only its rows from the directory and holds
+ * no more than fits in one control frame. */
 #include <string.h>
 
 #include "api.h"
@@ -27,18 +28,29 @@ void lookup_handle(void *ctx, json_int_t id, const json_t *msg)
 		api_reply_ok(p, id, pop_lookup_reply_encode(&reply));
 }
 
-/* Items [offset, offset + limit) of all (whose reference it drops), and the total. */
-static json_t *page_of(json_t *all, const struct pop_page *page, int64_t *total)
+/* A page's items as far as they fit in one reply: whole items while their encoded size
+ * stays within API_PAGE_BUDGET (the first always), the rest dropped. A client pages on
+ * from offset + the number of items it got (docs/principal-api.md), so a short page is
+ * never a lost one. */
+#define API_PAGE_BUDGET (MSG_MAX_DEFAULT - 1024)  /* the envelope: id, what, total */
+static void page_fit(json_t *items)
 {
-	json_t *items = json_array();
-	size_t n = json_array_size(all);
+	size_t used = 0, i;
 
-	for (size_t i = (size_t)page->offset; i < n && i < (size_t)(page->offset + page->limit);
-	     i++)
-		json_array_append(items, json_array_get(all, i));
-	json_decref(all);
-	*total = (int64_t)n;
-	return items;
+	for (i = 0; i < json_array_size(items); i++) {
+		size_t size = json_dumpb(json_array_get(items, i), NULL, 0, JSON_COMPACT) + 1;
+
+		if (i > 0 && used + size > API_PAGE_BUDGET)
+			break;
+		used += size;
+	}
+	while (json_array_size(items) > i)
+		json_array_remove(items, json_array_size(items) - 1);
+}
+
+static struct db_page db_page_of(const struct pop_page *p)
+{
+	return (struct db_page){.offset = p->offset, .limit = p->limit};
 }
 
 /* One LAN as a list of zero or one items: a secondary checking a call asks for the LAN
@@ -65,24 +77,28 @@ void list_handle(void *ctx, json_int_t id, const json_t *msg)
 	struct pop_list_req req;
 	struct pop_list_reply reply;
 	char why[POP_WHY_LEN];
-	json_t *all, *items;
+	struct db_page page;
+	json_t *items;
 	int rc;
 
 	if ((rc = pop_list_req_decode(msg, &req, why))) {
 		api_reply_decode_error(p, id, rc, why);
 		return;
 	}
-	if (req.name)
-		rc = lan_list_named(p, req.name, &all);
-	else if (req.what == POP_LIST_LANS)
-		rc = db_lan_list(p->srv->db, p->srv->now(), &all);
-	else
-		rc = db_secondary_list(p->srv->db, p->srv->now(), &all);
+	page = db_page_of(&req.page);
+	if (req.name) {
+		rc = lan_list_named(p, req.name, &items);
+		reply.total = rc ? 0 : (int64_t)json_array_size(items);
+	} else if (req.what == POP_LIST_LANS) {
+		rc = db_lan_page(p->srv->db, p->srv->now(), &page, &items, &reply.total);
+	} else {
+		rc = db_secondary_page(p->srv->db, p->srv->now(), &page, &items, &reply.total);
+	}
 	if (rc) {
 		api_reply_db_error(p, id, rc);
 		return;
 	}
-	items = page_of(all, &req.page, &reply.total);
+	page_fit(items);
 	reply.what = req.what;
 	reply.items = items;
 	reply.offset = req.page.offset;
@@ -96,26 +112,26 @@ void revocations_handle(void *ctx, json_int_t id, const json_t *msg)
 	struct pop_page page;
 	struct pop_revocations_reply reply;
 	char why[POP_WHY_LEN];
-	json_t *all, *serials = json_array(), *items;
+	json_t *rows, *serials;
 	int rc;
 
 	if ((rc = pop_revocations_req_decode(msg, &page, why))) {
-		json_decref(serials);
 		api_reply_decode_error(p, id, rc, why);
 		return;
 	}
-	rc = db_revoked_list(p->srv->db, &all);
+	rc = db_revoked_page(p->srv->db, &(struct db_page){page.offset, page.limit}, &rows,
+			     &reply.total);
 	if (rc) {
-		json_decref(serials);
 		api_reply_db_error(p, id, rc);
 		return;
 	}
-	for (size_t i = 0; i < json_array_size(all); i++)
-		json_array_append(serials, json_object_get(json_array_get(all, i), "serial"));
-	json_decref(all);
-	items = page_of(serials, &page, &reply.total);
-	reply.serials = items;
+	serials = json_array();
+	for (size_t i = 0; i < json_array_size(rows); i++)
+		json_array_append(serials, json_object_get(json_array_get(rows, i), "serial"));
+	json_decref(rows);
+	page_fit(serials);
+	reply.serials = serials;
 	reply.offset = page.offset;
 	api_reply_ok(p, id, pop_revocations_reply_encode(&reply));
-	json_decref(items);
+	json_decref(serials);
 }

@@ -45,7 +45,9 @@ static const char *const stmt_sql[ST_COUNT] = {
 			"WHERE g.secondary_id = s.id) THEN 'standby' END, "
 			"(SELECT g.priority FROM lan_gateways g WHERE g.secondary_id = s.id), "
 			"s.endpoint6, s.reachable6 "
-			"FROM secondaries s WHERE ?1 IS NULL OR s.name = ?1 ORDER BY s.name",
+			"FROM secondaries s WHERE ?1 IS NULL OR s.name = ?1 ORDER BY s.name "
+			"LIMIT ?3 OFFSET ?4",
+	[ST_SEC_COUNT] = "SELECT count(*) FROM secondaries",
 	[ST_SEC_REGISTER] = "UPDATE secondaries SET fingerprint = ?2, serial = ?3, endpoint = ?4, "
 			    "last_heartbeat = ?5, state = 'up', reachable = ?6, "
 			    "reachable_source = ?7 WHERE id = ?1",
@@ -93,7 +95,8 @@ static const char *const stmt_sql[ST_COUNT] = {
 			" JOIN secondaries gs ON gs.id = g.secondary_id "
 			" WHERE g.lan_id = l.id AND gs.id IS NOT l.secondary_id), l.active_since "
 			"FROM lans l LEFT JOIN secondaries s ON s.id = l.secondary_id "
-			"WHERE ?1 IS NULL OR l.name = ?1 ORDER BY l.name",
+			"WHERE ?1 IS NULL OR l.name = ?1 ORDER BY l.name LIMIT ?3 OFFSET ?4",
+	[ST_LAN_COUNT] = "SELECT count(*) FROM lans",
 	[ST_LAN_SERVING] = "SELECT s.name, s.endpoint, s.fingerprint, " STATE_EXPR("?2") ", "
 			   "s.last_heartbeat, s.previous_fingerprint, s.reachable, s.endpoint6 "
 			   "FROM lans l "
@@ -172,7 +175,8 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_REV_DELETE] = "DELETE FROM revoked_certs WHERE serial = ?1",
 	[ST_REV_EXISTS] = "SELECT 1 FROM revoked_certs WHERE serial = ?1",
 	[ST_REV_LIST] = "SELECT serial, name, reason, revoked_at FROM revoked_certs "
-			"ORDER BY revoked_at, serial",
+			"ORDER BY revoked_at, serial LIMIT ?1 OFFSET ?2",
+	[ST_REV_COUNT] = "SELECT count(*) FROM revoked_certs",
 	/* Calls recorded by the secondary whose certificate is being revoked: it can never
 	 * record their end now, and its peers end them within seconds. */
 	[ST_CALL_END_REVOKED] = "UPDATE calls SET ended_at = ?2, end_reason = 'revoked' "
@@ -488,6 +492,21 @@ json_t *db_col_json_words(sqlite3_stmt *st, int i)
 		t += strspn(t, " ");
 	}
 	return a;
+}
+
+int db_count(struct db *db, enum db_stmt_id id, int64_t *out)
+{
+	sqlite3_stmt *st = db_stmt(db, id);
+	int rc = sqlite3_step(st);
+
+	if (rc == SQLITE_ROW) {
+		*out = sqlite3_column_int64(st, 0);
+		rc = 0;
+	} else {
+		rc = db_sqlite_error(db, "cannot count rows");
+	}
+	sqlite3_reset(st);
+	return rc;
 }
 
 int db_list_rows(struct db *db, sqlite3_stmt *st, db_row_json_fn row, const void *ctx,

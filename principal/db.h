@@ -62,6 +62,15 @@ void db_read_release(struct db *db);
  * letter or a digit. */
 bool db_name_valid(const char *name);
 
+/* A page of a listing: rows [offset, offset + limit) in the listing's order (limit -1:
+ * to the end), and how many rows the listing has in all, read in one transaction. The
+ * SQL reads only the page's rows (LIMIT, OFFSET), so paging through a large directory
+ * does not build the whole listing for every page. */
+struct db_page {
+	int64_t offset;
+	int64_t limit;
+};
+
 /* ---- LANs and secondaries ---- */
 int db_lan_add(struct db *db, const char *name, const struct ip_prefix *prefixes, size_t n,
 	       const char *secondary, int64_t now);
@@ -73,6 +82,8 @@ int db_lan_remove_prefix(struct db *db, const char *lan, const struct ip_prefix 
 /* [{name, prefixes:[..], secondary, endpoint, state, last_heartbeat, hosts, users,
  *   standbys:[..], active_since?}] (secondary: the active gateway) */
 int db_lan_list(struct db *db, int64_t now, json_t **out);
+int db_lan_page(struct db *db, int64_t now, const struct db_page *page, json_t **out,
+		int64_t *total);
 int db_lan_show(struct db *db, const char *name, int64_t now, json_t **out);
 
 /* fingerprint non-NULL pins the secondary to that certificate. */
@@ -88,6 +99,8 @@ int db_secondary_set_gateway(struct db *db, const char *name, const char *lan, i
 /* [{name, lans:[..], fingerprint, serial, pinned, endpoint, state, last_heartbeat,
  *   reachable, reachable_source, role:"active"|"standby"|null, priority}] */
 int db_secondary_list(struct db *db, int64_t now, json_t **out);
+int db_secondary_page(struct db *db, int64_t now, const struct db_page *page, json_t **out,
+		      int64_t *total);
 int db_secondary_show(struct db *db, const char *name, int64_t now, json_t **out);
 /* Revokes the certificate the secondary last registered with and marks it down. */
 int db_secondary_revoke(struct db *db, const char *name, const char *reason, int64_t now);
@@ -209,6 +222,7 @@ int db_unrevoke(struct db *db, const char *serial);
 bool db_is_revoked(struct db *db, const char *serial);
 /* [{serial, name, reason, revoked_at}] */
 int db_revoked_list(struct db *db, json_t **out);
+int db_revoked_page(struct db *db, const struct db_page *page, json_t **out, int64_t *total);
 /* SQLite's PRAGMA data_version: changes whenever another connection (an operator command)
  * committed to the file since the last call, so a daemon can poll for revocations
  * cheaply. */

@@ -20,6 +20,7 @@ enum db_stmt_id {
 	ST_SEC_DELETE,
 	ST_SEC_GET,
 	ST_SEC_LIST,
+	ST_SEC_COUNT,
 	ST_SEC_REGISTER,
 	ST_SEC_SET_ENDPOINT6,
 	ST_SEC_HEARTBEAT,
@@ -36,6 +37,7 @@ enum db_stmt_id {
 	ST_GW_SET,
 	ST_GW_OF_LAN,
 	ST_LAN_LIST,
+	ST_LAN_COUNT,
 	ST_LAN_SERVING,
 	ST_PFX_INSERT,
 	ST_PFX_DELETE_ONE,
@@ -62,6 +64,7 @@ enum db_stmt_id {
 	ST_REV_DELETE,
 	ST_REV_EXISTS,
 	ST_REV_LIST,
+	ST_REV_COUNT,
 	ST_CALL_END_REVOKED,
 	ST_DATA_VERSION,
 	ST_STATUS,
@@ -116,6 +119,8 @@ int db_tx_end(struct db *db, int rc);
 /* A read transaction for a few queries, unless one is open already (a batch, a held
  * window, a caller's transaction): returns whether it began one, for db_read_end. */
 bool db_read_begin(struct db *db);
+/* The one number a count statement (no parameters) gives. */
+int db_count(struct db *db, enum db_stmt_id id, int64_t *out);
 void db_read_end(struct db *db, bool began);
 
 /* Binds a prefix as (family, network, last address) at positions i, i+1, i+2. */

@@ -333,26 +333,53 @@ static json_t *lan_row_json(sqlite3_stmt *st, const void *ctx)
 	return row;
 }
 
-/* LANs or secondaries, with the state of their secondary as of now: all, or the one named. */
+static const struct db_page whole = {0, -1};
+
+/* LANs or secondaries, with the state of their secondary as of now: a page of all, or
+ * the one named. */
 static int query_with_state(struct db *db, enum db_stmt_id id, const char *name, int64_t now,
-			    db_row_json_fn row, const char *what, json_t **out)
+			    const struct db_page *page, db_row_json_fn row, const char *what,
+			    json_t **out)
 {
 	sqlite3_stmt *st = db_stmt(db, id);
 
 	db_bind_text_or_null(st, 1, name);
 	sqlite3_bind_int64(st, 2, db_cutoff(db, now));
+	sqlite3_bind_int64(st, 3, page->limit);
+	sqlite3_bind_int64(st, 4, page->offset);
 	return db_list_rows(db, st, row, NULL, what, out);
 }
 
 static int lan_query(struct db *db, const char *name, int64_t now, json_t **out)
 {
-	return query_with_state(db, ST_LAN_LIST, name, now, lan_row_json, "cannot list LANs",
-				out);
+	return query_with_state(db, ST_LAN_LIST, name, now, &whole, lan_row_json,
+				"cannot list LANs", out);
 }
 
 int db_lan_list(struct db *db, int64_t now, json_t **out)
 {
 	return lan_query(db, NULL, now, out);
+}
+
+/* A page of a listing and the count of its rows, in one read transaction. */
+static int page_with_total(struct db *db, enum db_stmt_id count, enum db_stmt_id list,
+			   int64_t now, const struct db_page *page, db_row_json_fn row,
+			   const char *what, json_t **out, int64_t *total)
+{
+	bool began = db_read_begin(db);
+	int rc = db_count(db, count, total);
+
+	if (rc == 0)
+		rc = query_with_state(db, list, NULL, now, page, row, what, out);
+	db_read_end(db, began);
+	return rc;
+}
+
+int db_lan_page(struct db *db, int64_t now, const struct db_page *page, json_t **out,
+		int64_t *total)
+{
+	return page_with_total(db, ST_LAN_COUNT, ST_LAN_LIST, now, page, lan_row_json,
+			       "cannot list LANs", out, total);
 }
 
 int db_lan_show(struct db *db, const char *name, int64_t now, json_t **out)
@@ -452,8 +479,15 @@ static json_t *secondary_row_json(sqlite3_stmt *st, const void *ctx)
 
 static int secondary_query(struct db *db, const char *name, int64_t now, json_t **out)
 {
-	return query_with_state(db, ST_SEC_LIST, name, now, secondary_row_json,
+	return query_with_state(db, ST_SEC_LIST, name, now, &whole, secondary_row_json,
 				"cannot list secondaries", out);
+}
+
+int db_secondary_page(struct db *db, int64_t now, const struct db_page *page, json_t **out,
+		      int64_t *total)
+{
+	return page_with_total(db, ST_SEC_COUNT, ST_SEC_LIST, now, page, secondary_row_json,
+			       "cannot list secondaries", out, total);
 }
 
 int db_secondary_list(struct db *db, int64_t now, json_t **out)

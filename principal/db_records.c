@@ -449,8 +449,26 @@ static json_t *revocation_row_json(sqlite3_stmt *st, const void *ctx)
 			 "revoked_at", db_col_json_int(st, 3));
 }
 
+int db_revoked_page(struct db *db, const struct db_page *page, json_t **out, int64_t *total)
+{
+	bool began = db_read_begin(db);
+	sqlite3_stmt *st = db_stmt(db, ST_REV_LIST);
+	int rc = db_count(db, ST_REV_COUNT, total);
+
+	sqlite3_bind_int64(st, 1, page->limit);
+	sqlite3_bind_int64(st, 2, page->offset);
+	if (rc == 0)
+		rc = db_list_rows(db, st, revocation_row_json, NULL, "cannot list revocations",
+				  out);
+	else
+		sqlite3_reset(st);
+	db_read_end(db, began);
+	return rc;
+}
+
 int db_revoked_list(struct db *db, json_t **out)
 {
-	return db_list_rows(db, db_stmt(db, ST_REV_LIST), revocation_row_json, NULL,
-			    "cannot list revocations", out);
+	int64_t total;
+
+	return db_revoked_page(db, &(struct db_page){0, -1}, out, &total);
 }
