@@ -49,6 +49,24 @@ void negotiate_side_random(struct negotiate_side *s, size_t n)
 	}
 }
 
+static const char *const mode_names[] = {"datagram", "ordered", "unordered"};
+
+const char *negotiate_mode_name(enum negotiate_mode m)
+{
+	return (unsigned)m < sizeof mode_names / sizeof mode_names[0] ? mode_names[m] : "?";
+}
+
+int negotiate_mode_from_name(const char *name, enum negotiate_mode *out)
+{
+	for (size_t i = 0; i < sizeof mode_names / sizeof mode_names[0]; i++) {
+		if (strcmp(name, mode_names[i]) == 0) {
+			*out = (enum negotiate_mode)i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
 /* ---- small codecs ---- */
 
 static json_t *name_list(const int *values, size_t n, bool cipher)
@@ -150,8 +168,28 @@ static int get_session(const json_t *ch, size_t i, uint32_t *out, char *err, siz
 
 /* The "channels" array: 1..SEC_MAX_CHANNELS objects with distinct session ids; ports
  * only when with_ports. Returns the count through *n. */
+/* A channel's optional "reliable" word: absent is a datagram channel; a word this build
+ * does not know is refused (a newer mode must not silently become datagrams). */
+static int get_mode(const json_t *ch, size_t i, enum negotiate_mode *out, char *err,
+		    size_t errlen)
+{
+	const char *word;
+
+	*out = NEGOTIATE_DATAGRAM;
+	if (!json_object_get(ch, "reliable"))
+		return 0;
+	if (msg_get_str(ch, "reliable", &word))
+		return err_set(err, errlen, INSEL_E_BAD_FIELD, "channel %zu: %s", i,
+			   msg_field_error());
+	if (negotiate_mode_from_name(word, out) || *out == NEGOTIATE_DATAGRAM)
+		return err_set(err, errlen, INSEL_E_BAD_FIELD,
+			   "channel %zu: field 'reliable' must be ordered or unordered", i);
+	return 0;
+}
+
 static int get_channels(const json_t *j, bool with_ports, struct negotiate_channel *chans,
-			uint32_t *sessions, size_t *n, char *err, size_t errlen)
+			enum negotiate_mode *modes, uint32_t *sessions, size_t *n, char *err,
+			size_t errlen)
 {
 	json_t *a, *ch;
 	size_t i;
@@ -172,6 +210,8 @@ static int get_channels(const json_t *j, bool with_ports, struct negotiate_chann
 		if (session_taken(sessions, i, sessions[i]))
 			return err_set(err, errlen, INSEL_E_BAD_FIELD,
 				   "channel %zu repeats session id %u", i, (unsigned)sessions[i]);
+		if ((rc = get_mode(ch, i, &modes[i], err, errlen)) != 0)
+			return rc;
 		if (!with_ports)
 			continue;
 		if (msg_get_int_opt(ch, "port", 0, 65535, 0, &port) ||
@@ -236,6 +276,15 @@ static int get_choices(const json_t *j, const char *key, bool cipher,
 	return 0;
 }
 
+/* A channel object with its "reliable" word when it is not a datagram channel (older
+ * peers never see the field on datagram channels). */
+static json_t *with_mode(json_t *ch, enum negotiate_mode m)
+{
+	if (ch && m != NEGOTIATE_DATAGRAM)
+		json_object_set_new(ch, "reliable", json_string(negotiate_mode_name(m)));
+	return ch;
+}
+
 /* ---- offer ---- */
 
 json_t *negotiate_offer_to_json(const struct negotiate_offer *o)
@@ -249,10 +298,11 @@ json_t *negotiate_offer_to_json(const struct negotiate_offer *o)
 	for (size_t i = 0; i < o->prefs.ncompress; i++)
 		compress[i] = (int)o->prefs.compress[i];
 	for (size_t i = 0; chans && i < o->nchannels; i++)
-		json_array_append_new(chans, json_pack("{s:i, s:i, s:I}", "port",
-						       o->channels[i].port, "peer_port",
-						       o->channels[i].peer_port, "session",
-						       (json_int_t)o->caller.sessions[i]));
+		json_array_append_new(chans, with_mode(json_pack("{s:i, s:i, s:I}", "port",
+								 o->channels[i].port, "peer_port",
+								 o->channels[i].peer_port, "session",
+								 (json_int_t)o->caller.sessions[i]),
+						       o->modes[i]));
 	hex_encode(o->caller.nonce, sizeof o->caller.nonce, nonce);
 	return with_candidates(json_pack("{s:s, s:o, s:o, s:s, s:o, s:o}", "call",
 					 id_format(o->call_id, call), "ciphers",
@@ -283,8 +333,8 @@ int negotiate_offer_parse(const json_t *j, struct negotiate_offer *out, char *er
 	if (!rc)
 		rc = get_candidates(j, &out->caller, err, errlen);
 	if (!rc)
-		rc = get_channels(j, true, out->channels, out->caller.sessions, &out->nchannels,
-				  err, errlen);
+		rc = get_channels(j, true, out->channels, out->modes, out->caller.sessions,
+				  &out->nchannels, err, errlen);
 	return rc;
 }
 
@@ -341,6 +391,7 @@ int negotiate_choose(const struct negotiate_offer *offer, const struct negotiate
 	out->call_id = offer->call_id;
 	out->nchannels = offer->nchannels;
 	memcpy(out->channels, offer->channels, sizeof out->channels);
+	memcpy(out->modes, offer->modes, sizeof out->modes);
 	out->caller = offer->caller;
 	out->callee = *callee;
 	return 0;
@@ -354,8 +405,9 @@ json_t *negotiate_answer_to_json(const struct negotiation *n)
 	json_t *chans = json_array();
 
 	for (size_t i = 0; chans && i < n->nchannels; i++)
-		json_array_append_new(chans, json_pack("{s:I}", "session",
-						       (json_int_t)n->callee.sessions[i]));
+		json_array_append_new(chans, with_mode(json_pack("{s:I}", "session",
+								 (json_int_t)n->callee.sessions[i]),
+						       n->modes[i]));
 	hex_encode(n->callee.nonce, sizeof n->callee.nonce, nonce);
 	return with_candidates(json_pack("{s:s, s:s, s:s, s:s, s:o, s:o}", "call",
 					 id_format(n->call_id, call), "cipher",
@@ -419,12 +471,18 @@ int negotiate_answer_parse(const json_t *reply, const struct negotiate_offer *se
 	if (!rc)
 		rc = get_candidates(reply, &out->callee, why, sizeof why);
 	if (!rc)
-		rc = get_channels(reply, false, NULL, out->callee.sessions, &n, why, sizeof why);
+		rc = get_channels(reply, false, NULL, out->modes, out->callee.sessions, &n, why,
+				  sizeof why);
 	if (rc)
 		return err_set(err, errlen, INSEL_E_PROTOCOL, "malformed answer: %s", why);
 	if (n != sent->nchannels)
 		return err_set(err, errlen, INSEL_E_PROTOCOL,
 			   "the answer has %zu channels, the offer had %zu", n, sent->nchannels);
+	for (size_t i = 0; i < n; i++)
+		if (out->modes[i] != NEGOTIATE_DATAGRAM && out->modes[i] != sent->modes[i])
+			return err_set(err, errlen, INSEL_E_PROTOCOL,
+				   "the answer makes channel %zu %s, which was not asked for", i,
+				   negotiate_mode_name(out->modes[i]));
 	rc = get_choice(reply, sent, out, err, errlen);
 	if (rc)
 		return rc;

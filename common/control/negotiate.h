@@ -10,6 +10,11 @@
  *   answer: {"call":"<16 hex>", "cipher":"aes-256-gcm", "compress":"none",
  *            "nonce":"<64 hex>", "endpoint":"198.18.0.2:40001",
  *            "channels":[{"session":456}, ...]}
+ *   A channel of the offer may ask for a reliable stream, "reliable":"ordered" or
+ *   "unordered" (docs/reliable.md); a callee that runs the reliable engine on it says
+ *   the same word on that channel of its answer. An older callee ignores the word and
+ *   answers without it: the channel stays a datagram channel and the caller decides
+ *   (a stream call ends with "reliable_unsupported"; see negotiate_answer_parse).
  *   Both may carry "candidates":[{"kind":"host","addr":"198.18.0.1:40000"}, ...]
  *   (candidate.h): where the side's auxiliary may be reached. "endpoint" stays (the host
  *   candidate, for Secsockets and older peers); a side that sends no candidates has one,
@@ -42,6 +47,17 @@
 #define NEGOTIATE_CONTEXT_LEN (8 + 2 * NEGOTIATE_NONCE_LEN)
 #define NEGOTIATE_ERR_MAX 256
 
+/* What a channel carries: datagrams (every channel before reliable mode), or a reliable
+ * byte stream (ordered) or reliable messages delivered as they complete (unordered). */
+enum negotiate_mode {
+	NEGOTIATE_DATAGRAM = 0,
+	NEGOTIATE_ORDERED = 1,
+	NEGOTIATE_UNORDERED = 2,
+};
+const char *negotiate_mode_name(enum negotiate_mode m);  /* "datagram", "ordered", ... */
+/* 0 and *out, or -1 for a word this build does not know. */
+int negotiate_mode_from_name(const char *name, enum negotiate_mode *out);
+
 /* One side's contribution: its randomness, where its UDP socket is, its receiver ids,
  * and every candidate its auxiliary may be reached at (parsed: at least one). */
 struct negotiate_side {
@@ -58,6 +74,7 @@ struct negotiate_offer {
 	struct negotiate_prefs prefs;       /* known names only, in the caller's order */
 	size_t nchannels;
 	struct negotiate_channel channels[SEC_MAX_CHANNELS];
+	enum negotiate_mode modes[SEC_MAX_CHANNELS];  /* what each channel asks for */
 	struct negotiate_side caller;
 };
 
@@ -68,6 +85,7 @@ struct negotiation {
 	enum sec_compress compress;
 	size_t nchannels;
 	struct negotiate_channel channels[SEC_MAX_CHANNELS];
+	enum negotiate_mode modes[SEC_MAX_CHANNELS];  /* agreed: datagram unless both ran it */
 	struct negotiate_side caller, callee;
 };
 
@@ -89,7 +107,8 @@ json_t *negotiate_offer_to_json(const struct negotiate_offer *o);
 /* Callee: parses and validates an offer; 0, or INSEL_E_BAD_FIELD with err set. */
 int negotiate_offer_parse(const json_t *j, struct negotiate_offer *out, char *err,
 			  size_t errlen);
-/* Callee: picks cipher and compression from allowed, fills *out from the offer and its own
+/* Callee: picks cipher and compression from allowed, takes every channel's mode as
+ * offered (this build runs the reliable engine), fills *out from the offer and its own
  * side (callee.sessions must hold offer->nchannels ids). 0, or INSEL_E_NO_COMMON with the
  * refusal filled in. */
 int negotiate_choose(const struct negotiate_offer *offer, const struct negotiate_prefs *allowed,
@@ -99,8 +118,9 @@ int negotiate_choose(const struct negotiate_offer *offer, const struct negotiate
 json_t *negotiate_answer_to_json(const struct negotiation *n);
 /* Caller: checks a reply to its offer. A refusal gives INSEL_E_NO_COMMON (no common
  * cipher/compression) or INSEL_E_REFUSED with the peer's message in err; an answer that
- * does not fit the offer (a cipher not offered, another call, another channel count)
- * gives INSEL_E_PROTOCOL; otherwise 0 and *out is the agreement. */
+ * does not fit the offer (a cipher not offered, another call, another channel count, a
+ * mode that was not asked for) gives INSEL_E_PROTOCOL; otherwise 0 and *out is the
+ * agreement (a channel whose answer names no mode is a datagram channel: an older peer). */
 int negotiate_answer_parse(const json_t *reply, const struct negotiate_offer *sent,
 			   struct negotiation *out, char *err, size_t errlen);
 

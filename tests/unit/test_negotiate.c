@@ -442,6 +442,62 @@ static void candidates_malformed(void **state)
 }
 
 /* A datagram with the cookie at bytes 4..7 is STUN: no session id may be the cookie. */
+/* Reliable mode (docs/reliable.md): a channel that asks for it gets it from a callee of
+ * this build; an older callee answers without the word (the channel stays datagram); an
+ * answer naming a mode not asked for, or a word unknown, is refused. */
+static void reliable_mode_negotiated(void **state)
+{
+	struct negotiate_offer o;
+	struct negotiation callee, caller;
+	struct negotiate_prefs allowed;
+	char err[NEGOTIATE_ERR_MAX];
+
+	(void)state;
+	make_offer(&o, 2);
+	o.modes[0] = NEGOTIATE_ORDERED;
+	o.modes[1] = NEGOTIATE_UNORDERED;
+	negotiate_prefs_default(&allowed);
+	assert_int_equal(round_trip(&o, &allowed, &callee, &caller, err, sizeof err), 0);
+	assert_int_equal(callee.modes[0], NEGOTIATE_ORDERED);
+	assert_int_equal(caller.modes[0], NEGOTIATE_ORDERED);
+	assert_int_equal(caller.modes[1], NEGOTIATE_UNORDERED);
+}
+
+static void reliable_mode_older_peer_and_bad_words(void **state)
+{
+	struct negotiate_offer o, parsed;
+	struct negotiation n;
+	char err[NEGOTIATE_ERR_MAX];
+	json_t *offer, *answer;
+
+	(void)state;
+	make_offer(&o, 1);
+	o.modes[0] = NEGOTIATE_ORDERED;
+	/* An older callee: the answer's channel has no "reliable". */
+	answer = json_pack("{s:s, s:s, s:s, s:s, s:s, s:[{s:i}]}", "call", "0123456789abcdef",
+			   "cipher", "aes-256-gcm", "compress", "none", "nonce",
+			   "0000000000000000000000000000000000000000000000000000000000000001",
+			   "endpoint", "198.18.0.2:40001", "channels", "session", 77);
+	assert_int_equal(negotiate_answer_parse(answer, &o, &n, err, sizeof err), 0);
+	assert_int_equal(n.modes[0], NEGOTIATE_DATAGRAM);
+	/* A mode not asked for. */
+	o.modes[0] = NEGOTIATE_DATAGRAM;
+	json_object_set_new(json_array_get(json_object_get(answer, "channels"), 0), "reliable",
+			    json_string("unordered"));
+	assert_int_equal(negotiate_answer_parse(answer, &o, &n, err, sizeof err),
+			 INSEL_E_PROTOCOL);
+	assert_non_null(strstr(err, "not asked for"));
+	json_decref(answer);
+	/* An unknown word in an offer. */
+	offer = negotiate_offer_to_json(&o);
+	json_object_set_new(json_array_get(json_object_get(offer, "channels"), 0), "reliable",
+			    json_string("sometimes"));
+	assert_int_equal(negotiate_offer_parse(offer, &parsed, err, sizeof err),
+			 INSEL_E_BAD_FIELD);
+	assert_non_null(strstr(err, "ordered or unordered"));
+	json_decref(offer);
+}
+
 static void sessions_never_the_stun_cookie(void **state)
 {
 	struct negotiate_side s;
@@ -470,6 +526,8 @@ int main(void)
 		cmocka_unit_test(candidates_cross),
 		cmocka_unit_test(candidates_malformed),
 		cmocka_unit_test(sessions_never_the_stun_cookie),
+		cmocka_unit_test(reliable_mode_negotiated),
+		cmocka_unit_test(reliable_mode_older_peer_and_bad_words),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
