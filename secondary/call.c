@@ -185,6 +185,9 @@ void call_describe(const struct call *call, struct client_call *out)
 		ch->local.port = call->channels[i].lan_port;
 		ch->has_deliver = call->channels[i].deliver.port != 0;
 		ch->deliver = call->channels[i].deliver;
+		ch->mode = call->channels[i].mode;
+		ch->has_token = ch->mode != NEGOTIATE_DATAGRAM;
+		memcpy(ch->token, call->channels[i].token, sizeof ch->token);
 	}
 	call_rekey_describe(call, out);
 	if (call->has_path)
@@ -615,6 +618,8 @@ static json_t *start_request(struct call *call, const struct sec_channel_params 
 		c->has_remote_gateway6 = call->tun && call->has_remote_gateway6;
 		c->deliver = call->channels[i].deliver;
 		c->has_deliver = call->channels[i].deliver.port != 0;
+		c->mode = call->channels[i].mode;
+		memcpy(c->token, call->channels[i].token, sizeof c->token);
 	}
 	memcpy(req->peer_cand, call->peer_cand, sizeof req->peer_cand);
 	req->npeer_cand = call->npeer_cand;
@@ -696,8 +701,10 @@ static void bind_request(const struct call *call, struct aux_bind_request *req)
 	req->has_lan_addr6 = call->tun && s->cfg.has_lan_address6;
 	req->party = call->party_addr;
 	req->nchannels = (unsigned)call->nchannels;
-	for (size_t i = 0; i < call->nchannels && !call->tun; i++)
+	for (size_t i = 0; i < call->nchannels && !call->tun; i++) {
 		req->lan_ports[i] = call->outgoing ? call->channels[i].port : 0;
+		req->stream[i] = call->channels[i].mode != NEGOTIATE_DATAGRAM;
+	}
 	req->tun = call->tun;
 	if (call->tun) {
 		struct aux_bind_tun *t = &req->tun_req;

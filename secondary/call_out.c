@@ -49,6 +49,7 @@ static void call_request_reply(void *ctx, const json_t *reply, int err)
 	struct peer_call_answer answer;
 	const char *code, *message, *bad;
 	char why[256];
+	int rc;
 
 	if (err) {
 		call_end(call, err == INSEL_E_TIMEOUT ? WIRE(NO_ANSWER) : WIRE(PEER_DOWN),
@@ -76,8 +77,9 @@ static void call_request_reply(void *ctx, const json_t *reply, int err)
 			return;
 		}
 	}
-	if (negotiation_finish(call, answer.answer, params, why, sizeof why)) {
-		call_end(call, WIRE(NO_COMMON), why);
+	if ((rc = negotiation_finish(call, answer.answer, params, why, sizeof why)) != 0) {
+		call_end(call, rc == INSEL_E_VERSION ? WIRE(RELIABLE_UNSUPPORTED) : WIRE(NO_COMMON),
+			 why);
 		return;
 	}
 	start_relay(call, params, NULL);

@@ -9,6 +9,7 @@
 #include "call_internal.h"
 #include "err.h"
 #include "msg.h"
+#include "rand.h"
 
 /* The peer codec's bounds are the call's. */
 _Static_assert(PEER_MAX_PREFIXES == SECONDARY_MAX_PREFIXES, "prefixes per side");
@@ -78,6 +79,11 @@ void call_set_channels(struct call *call, const struct call_channel_list *l)
 	for (size_t i = 0; i < l->n; i++) {
 		call->channels[i].tun = l->tun;
 		call->channels[i].port = l->tun ? 0 : l->ports[i];
+		call->channels[i].mode = l->tun ? NEGOTIATE_DATAGRAM : l->modes[i];
+		/* Only this side's party learns the token (its call object), over its TLS
+		 * session: a LAN host that does not have it cannot attach. */
+		if (call->channels[i].mode != NEGOTIATE_DATAGRAM)
+			rand_key(call->channels[i].token, sizeof call->channels[i].token);
 	}
 }
 
@@ -86,6 +92,8 @@ void call_channel_list(const struct call *call, struct call_channel_list *out)
 	memset(out, 0, sizeof *out);
 	out->tun = call->tun;
 	out->n = call->nchannels;
-	for (size_t i = 0; i < call->nchannels && !call->tun; i++)
+	for (size_t i = 0; i < call->nchannels && !call->tun; i++) {
 		out->ports[i] = call->channels[i].port;
+		out->modes[i] = call->channels[i].mode;
+	}
 }

@@ -165,6 +165,7 @@ json_t *negotiation_offer(struct call *call)
 	for (size_t i = 0; i < call->nchannels; i++) {
 		o->channels[i].port = call->channels[i].port;
 		o->channels[i].peer_port = call->channels[i].port;
+		o->modes[i] = call->channels[i].mode;
 	}
 	negotiate_side_random(&o->caller, call->nchannels);
 	our_side(call, &o->caller);
@@ -196,6 +197,16 @@ int negotiation_answer(struct call *call, const json_t *offer_json, json_t **ans
 		snprintf(why, whylen, "%s", refusal.message);
 		return rc;
 	}
+	/* The call request said which channels are reliable; the offer must agree (the
+	 * auxiliary was bound for them). */
+	for (size_t i = 0; i < n.nchannels; i++) {
+		if (n.modes[i] != call->channels[i].mode) {
+			snprintf(why, whylen, "channel %zu: the offer asks for %s, the call request "
+				 "for %s", i, negotiate_mode_name(n.modes[i]),
+				 negotiate_mode_name(call->channels[i].mode));
+			return INSEL_E_PROTOCOL;
+		}
+	}
 	rc = adopt(call, &n, false, params, why, whylen);
 	if (rc)
 		return rc;
@@ -216,5 +227,14 @@ int negotiation_finish(struct call *call, const json_t *answer,
 	rc = negotiate_answer_parse(answer, &call->sent_offer, &n, why, whylen);
 	if (rc)
 		return rc;
+	/* An older callee answers a reliable channel without the word: it would relay our
+	 * segments as datagrams to a LAN port; end the call instead. */
+	for (size_t i = 0; i < n.nchannels; i++) {
+		if (n.modes[i] != call->channels[i].mode) {
+			snprintf(why, whylen, "the callee's gateway does not run reliable mode "
+				 "(channel %zu would carry datagrams)", i);
+			return INSEL_E_VERSION;
+		}
+	}
 	return adopt(call, &n, true, params, why, whylen);
 }

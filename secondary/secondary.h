@@ -349,6 +349,8 @@ struct call_channel {
 	uint16_t port;              /* the port the caller asked for */
 	uint16_t lan_port;          /* where the local auxiliary listens on the LAN */
 	struct ip_endpoint deliver; /* where peer traffic goes until a LAN app speaks */
+	enum negotiate_mode mode;   /* a reliable channel (docs/reliable.md), or datagram */
+	uint8_t token[AUX_STREAM_TOKEN_LEN];  /* reliable: what the party attaches with */
 };
 
 struct call {

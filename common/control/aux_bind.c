@@ -56,10 +56,14 @@ static json_t *request_channels(const struct aux_bind_request *req)
 
 	if (channels && req->tun && json_array_append_new(channels, tun_to_json(&req->tun_req)))
 		goto fail;
-	for (unsigned i = 0; channels && !req->tun && i < req->nchannels; i++)
-		if (json_array_append_new(channels, json_pack("{s:i}", "lan_port",
-							      (int)req->lan_ports[i])))
+	for (unsigned i = 0; channels && !req->tun && i < req->nchannels; i++) {
+		json_t *ch = json_pack("{s:i}", "lan_port", (int)req->lan_ports[i]);
+
+		if (ch && req->stream[i])
+			json_object_set_new(ch, "stream", json_true());
+		if (json_array_append_new(channels, ch))
 			goto fail;
+	}
 	return channels;
 fail:
 	json_decref(channels);
@@ -295,7 +299,8 @@ static int get_channel(const json_t *entry, size_t i, size_t n,
 		req->tun = true;
 		return get_tun(json_object_get(entry, "tun"), &req->tun_req, why, whylen);
 	}
-	if ((rc = msg_get_int_opt(entry, "lan_port", 0, UINT16_MAX, 0, &port)) != 0)
+	if ((rc = msg_get_int_opt(entry, "lan_port", 0, UINT16_MAX, 0, &port)) != 0 ||
+	    (rc = msg_get_bool_opt(entry, "stream", false, &req->stream[i])) != 0)
 		return field_error(rc, why, whylen);
 	req->lan_ports[i] = (uint16_t)port;
 	return 0;
@@ -598,7 +603,8 @@ bool aux_bind_request_equal(const struct aux_bind_request *a,
 	if (a->tun)
 		return same_tun(&a->tun_req, &b->tun_req);
 	return ip_addr_equal(&a->party, &b->party) &&
-	       memcmp(a->lan_ports, b->lan_ports, a->nchannels * sizeof a->lan_ports[0]) == 0;
+	       memcmp(a->lan_ports, b->lan_ports, a->nchannels * sizeof a->lan_ports[0]) == 0 &&
+	       memcmp(a->stream, b->stream, a->nchannels * sizeof a->stream[0]) == 0;
 }
 
 bool aux_bind_reply_equal(const struct aux_bind_reply *a, const struct aux_bind_reply *b)

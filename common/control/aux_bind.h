@@ -71,6 +71,9 @@ struct aux_bind_request {
 	struct ip_addr party;        /* UDP calls: the only LAN host the channels hear */
 	unsigned nchannels;
 	uint16_t lan_ports[SEC_MAX_CHANNELS];  /* UDP calls: asked for (0: any) */
+	/* A reliable channel ("stream":true, docs/reliable.md): a TCP listener on the LAN
+	 * port too, bound while privileged; its party attaches its stream there. */
+	bool stream[SEC_MAX_CHANNELS];
 	bool tun;                    /* a network call: one channel, an interface */
 	struct aux_bind_tun tun_req;
 	const char *user;            /* a user to become, or NULL */

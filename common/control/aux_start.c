@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "err.h"
+#include "hex.h"
 #include "msg.h"
 #include "rand.h"
 #include "stun.h"
@@ -34,6 +35,14 @@ static json_t *channel_to_json(const struct aux_start_channel *c)
 	if (c->has_deliver)
 		rc = rc ? rc : set_text(ch, "deliver",
 					ip_endpoint_format(&c->deliver, text, sizeof text));
+	if (c->mode != NEGOTIATE_DATAGRAM) {
+		char token[2 * AUX_STREAM_TOKEN_LEN + 1];
+
+		hex_encode(c->token, sizeof c->token, token);
+		rc = rc ? rc : set_text(ch, "reliable", negotiate_mode_name(c->mode));
+		rc = rc ? rc : set_text(ch, "token", token);
+		secure_wipe(token, sizeof token);
+	}
 	if (rc) {
 		json_decref(ch);
 		return NULL;
@@ -135,6 +144,28 @@ static int get_deliver(const json_t *entry, unsigned i, struct aux_start_channel
 	return 0;
 }
 
+/* A reliable channel: "reliable" (ordered, unordered) and its "token". */
+static int get_stream(const json_t *entry, unsigned i, struct aux_start_channel *out,
+		      char *why, size_t whylen)
+{
+	const char *mode, *token;
+
+	if (!json_object_get(entry, "reliable"))
+		return 0;
+	if (msg_get_str(entry, "reliable", &mode) || msg_get_str(entry, "token", &token))
+		return err_set(why, whylen, INSEL_E_BAD_FIELD, "channels[%u]: %s", i,
+			       msg_field_error());
+	if (negotiate_mode_from_name(mode, &out->mode) || out->mode == NEGOTIATE_DATAGRAM)
+		return err_set(why, whylen, INSEL_E_BAD_FIELD,
+			       "channels[%u]: 'reliable' must be ordered or unordered", i);
+	if (strlen(token) != 2 * AUX_STREAM_TOKEN_LEN ||
+	    hex_decode(token, strlen(token), out->token, sizeof out->token))
+		return err_set(why, whylen, INSEL_E_BAD_FIELD,
+			       "channels[%u]: 'token' must be %d hex digits", i,
+			       2 * AUX_STREAM_TOKEN_LEN);
+	return 0;
+}
+
 static int get_params(const json_t *entry, unsigned i, struct sec_channel_params *out,
 		      char *why, size_t whylen)
 {
@@ -162,6 +193,7 @@ static int get_channel(const json_t *entry, unsigned i, struct aux_start_channel
 		return err_set(why, whylen, INSEL_E_BAD_FIELD, "channels[%u] must be an object", i);
 	rc = get_params(entry, i, &out->params, why, whylen);
 	rc = rc ? rc : get_deliver(entry, i, out, why, whylen);
+	rc = rc ? rc : get_stream(entry, i, out, why, whylen);
 	rc = rc ? rc : get_gateway(entry, i, "remote_gateway", AF_INET, &out->remote_gateway,
 				   &out->has_remote_gateway, why, whylen);
 	rc = rc ? rc : get_gateway(entry, i, "remote_gateway6", AF_INET6,
@@ -312,8 +344,10 @@ int aux_start_request_from_json(const json_t *j, struct aux_start_request *out, 
 
 void aux_start_wipe(struct aux_start_request *req)
 {
-	for (unsigned i = 0; i < SEC_MAX_CHANNELS; i++)
+	for (unsigned i = 0; i < SEC_MAX_CHANNELS; i++) {
 		chanparams_wipe(&req->channels[i].params);
+		secure_wipe(req->channels[i].token, sizeof req->channels[i].token);
+	}
 }
 
 /* An optional address: both absent, or both present and equal. */
@@ -325,7 +359,8 @@ static bool same_optional(bool has_a, const struct ip_addr *a, bool has_b,
 
 static bool same_channel(const struct aux_start_channel *a, const struct aux_start_channel *b)
 {
-	return chanparams_equal(&a->params, &b->params) &&
+	return chanparams_equal(&a->params, &b->params) && a->mode == b->mode &&
+	       memcmp(a->token, b->token, sizeof a->token) == 0 &&
 	       same_optional(a->has_deliver, &a->deliver.addr, b->has_deliver,
 			     &b->deliver.addr) &&
 	       (!a->has_deliver || a->deliver.port == b->deliver.port) &&

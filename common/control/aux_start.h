@@ -31,6 +31,7 @@
 #include "addr.h"
 #include "candidate.h"
 #include "chanparams.h"
+#include "negotiate.h"
 
 #define AUX_DEFAULT_IDLE_TIMEOUT_MS 120000  /* ETCP's idle close after two minutes */
 #define AUX_MAX_IDLE_TIMEOUT_MS (7LL * 24 * 3600 * 1000)
@@ -43,6 +44,8 @@
 #define AUX_RELAY_CA_MAX 8192               /* a PEM CA certificate (chain), bytes */
 #define AUX_PRIME_WINDOW_MAX_MS 10000       /* priming never outlasts a probing round */
 
+#define AUX_STREAM_TOKEN_LEN 32
+
 struct aux_start_channel {
 	struct sec_channel_params params;  /* holds the keys: aux_start_wipe() */
 	struct ip_endpoint deliver;        /* UDP calls: where peer traffic goes first */
@@ -51,6 +54,10 @@ struct aux_start_channel {
 	bool has_remote_gateway;
 	struct ip_addr remote_gateway6;    /* and its IPv6 one, if it has one */
 	bool has_remote_gateway6;
+	/* A reliable channel (docs/reliable.md): its mode, and the token its party's TCP
+	 * stream must open with ("reliable", "token": 64 hex digits). */
+	enum negotiate_mode mode;
+	uint8_t token[AUX_STREAM_TOKEN_LEN];
 };
 
 struct aux_start_request {

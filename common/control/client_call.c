@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "err.h"
+#include "hex.h"
 #include "msg.h"
 
 json_t *call_channels_encode(const struct call_channel_list *l)
@@ -18,10 +19,29 @@ json_t *call_channels_encode(const struct call_channel_list *l)
 		json_array_append_new(a, json_pack("{s:s}", "kind", "tun"));
 		return a;
 	}
-	for (size_t i = 0; i < l->n && i < SEC_MAX_CHANNELS; i++)
-		json_array_append_new(a, json_pack("{s:s, s:i}", "kind", "udp", "port",
-						   (int)l->ports[i]));
+	for (size_t i = 0; i < l->n && i < SEC_MAX_CHANNELS; i++) {
+		json_t *ch = json_pack("{s:s, s:i}", "kind", "udp", "port", (int)l->ports[i]);
+
+		if (ch && l->modes[i] != NEGOTIATE_DATAGRAM)
+			json_object_set_new(ch, "reliable",
+					    json_string(negotiate_mode_name(l->modes[i])));
+		json_array_append_new(a, ch);
+	}
 	return a;
+}
+
+/* A channel's optional "reliable" word (absent: datagram). */
+static int get_mode(const json_t *ch, enum negotiate_mode *out)
+{
+	const char *word;
+
+	*out = NEGOTIATE_DATAGRAM;
+	if (!json_object_get(ch, "reliable"))
+		return 0;
+	if (msg_get_str(ch, "reliable", &word) || negotiate_mode_from_name(word, out) ||
+	    *out == NEGOTIATE_DATAGRAM)
+		return -1;
+	return 0;
 }
 
 static int refuse(const char **why, const char *sentence)
@@ -59,6 +79,8 @@ int call_channels_decode(const json_t *channels, struct call_channel_list *out,
 		if (strcmp(kind, "udp") != 0)
 			return refuse(why, "channels are of kind udp or tun");
 		l.ports[i] = (uint16_t)port;
+		if (get_mode(ch, &l.modes[i]))
+			return refuse(why, "field 'reliable' must be ordered or unordered");
 	}
 	l.n = json_array_size(channels);
 	*out = l;
@@ -127,6 +149,14 @@ json_t *client_call_channel_encode(const struct client_call_channel *c)
 			set_endpoint(ch, "local", &c->local);
 		if (ch && c->has_deliver)
 			set_endpoint(ch, "deliver", &c->deliver);
+		if (ch && c->mode != NEGOTIATE_DATAGRAM)
+			json_object_set_new(ch, "reliable", json_string(negotiate_mode_name(c->mode)));
+		if (ch && c->has_token) {
+			char hex[2 * CLIENT_CALL_TOKEN_LEN + 1];
+
+			hex_encode(c->token, sizeof c->token, hex);
+			json_object_set_new(ch, "token", json_string(hex));
+		}
 	}
 	if (ch)
 		counters_encode(ch, c);
@@ -287,6 +317,22 @@ static int tun_channel_decode(const json_t *j, struct client_call_channel *c)
 	return rc;
 }
 
+/* A reliable channel's "token": 64 hex digits, optional. */
+static int get_token(const json_t *j, struct client_call_channel *c)
+{
+	const char *text;
+	int rc = msg_get_str_opt(j, "token", NULL, &text);
+
+	c->has_token = false;
+	if (rc || !text)
+		return rc;
+	if (strlen(text) != 2 * CLIENT_CALL_TOKEN_LEN ||
+	    hex_decode(text, strlen(text), c->token, sizeof c->token))
+		return msg_bad_field("token", "must be 64 hex digits");
+	c->has_token = true;
+	return 0;
+}
+
 static int udp_channel_decode(const json_t *j, struct client_call_channel *c)
 {
 	json_int_t port;
@@ -295,6 +341,9 @@ static int udp_channel_decode(const json_t *j, struct client_call_channel *c)
 	rc = rc ? rc : get_endpoint(j, "local", &c->has_local, &c->local);
 	rc = rc ? rc : get_endpoint(j, "deliver", &c->has_deliver, &c->deliver);
 	c->port = (uint16_t)port;
+	if (rc == 0 && get_mode(j, &c->mode))
+		rc = msg_bad_field("reliable", "must be ordered or unordered");
+	rc = rc ? rc : get_token(j, c);
 	return rc;
 }
 

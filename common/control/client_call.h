@@ -47,6 +47,7 @@
 
 #include "addr.h"
 #include "chanparams.h"
+#include "negotiate.h"
 #include "prefix_list.h"
 #include "rand.h"
 
@@ -55,12 +56,16 @@
 #define CLIENT_CALL_STATE_MAX 16      /* a state's name, with NUL */
 #define CLIENT_CALL_IFNAME_MAX 16     /* an interface's name, with NUL (IFNAMSIZ) */
 #define CLIENT_CALL_REASON_MAX 32     /* why a call ended, with NUL */
+#define CLIENT_CALL_TOKEN_LEN 32      /* a reliable channel's attach token, bytes */
 
 /* The channels of a call: 1..SEC_MAX_CHANNELS UDP ports, or one tun channel. */
 struct call_channel_list {
 	bool tun;                           /* one network channel, no ports */
 	size_t n;                           /* channels (1 for tun) */
 	uint16_t ports[SEC_MAX_CHANNELS];   /* udp: the application port of each */
+	/* udp: a reliable channel ("reliable":"ordered"|"unordered", docs/reliable.md): its
+	 * party attaches over TCP to the auxiliary instead of sending datagrams. */
+	enum negotiate_mode modes[SEC_MAX_CHANNELS];
 };
 
 /* The array form; NULL on allocation failure. */
@@ -78,6 +83,11 @@ struct client_call_channel {
 	struct ip_endpoint local;
 	bool has_deliver;                   /* where the peer's traffic goes */
 	struct ip_endpoint deliver;
+	/* a reliable channel: the TCP port at local takes the party's stream, opened with
+	 * this token (docs/reliable.md; only in the party's own call objects) */
+	enum negotiate_mode mode;
+	bool has_token;
+	uint8_t token[CLIENT_CALL_TOKEN_LEN];
 	/* tun */
 	struct ip_prefix local_prefixes[CLIENT_CALL_PREFIXES_MAX];
 	size_t nlocal_prefixes;
