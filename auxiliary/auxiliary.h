@@ -129,6 +129,7 @@ struct aux_lan {
 	bool has_from;
 	uint64_t datagrams_in, datagrams_out, dropped;
 	uint64_t foreign_lan_sender;  /* datagrams from a LAN address not the call's party */
+	struct aux_stream *stream; /* a reliable channel (stream.c); NULL for datagrams */
 };
 
 /* The TUN interface of a network call (tun_setup.c, tun_relay.c): what it may carry and what it refused.
@@ -699,6 +700,20 @@ json_t *relay_leg_stats_json(const struct bridge *br);
  * the channels' dead_after_ms runs out, saying what was tried. */
 bool path_ever_up(const struct bridge *br);
 void path_end_unanswered(struct bridge *br);
+
+/* stream.c: a reliable channel (docs/reliable.md): the engine of common/data/reliable.h
+ * between the channel's sealed frames and its party's TCP attachment. prepare at bind
+ * (privileged: the TCP listener on the channel's LAN port); start with the relay (the
+ * mode and token from "start"); take: a whole message from the peer on a reliable channel
+ * (true: it was one); service: at the end of each WAN wake-up (delivers, sends what the
+ * engine wants sent); close with the handles, release after the loop. */
+int stream_prepare(struct bridge *br, struct aux_lan *l, char *why, size_t whylen);
+int stream_start(struct bridge *br, struct aux_lan *l, const struct aux_start_channel *c);
+bool stream_take(struct bridge *br, struct aux_lan *l, const struct channel_msg *m);
+void stream_service(struct bridge *br);
+void stream_close(struct bridge *br);
+void stream_release(struct bridge *br);
+json_t *stream_stats_json(const struct aux_lan *l);
 
 /* timers.c */
 int timers_start(struct bridge *br);

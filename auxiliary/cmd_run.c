@@ -47,6 +47,7 @@ static void close_all_handles(struct bridge *br)
 		if (br->lan[i].udp_open)
 			close_handle((uv_handle_t *)&br->lan[i].udp);
 	tun_close(br);
+	stream_close(br);
 }
 
 static json_t *ended_notification(const struct bridge *br, const char *reason,
@@ -124,6 +125,7 @@ static void release_memory(struct bridge *br)
 		br->lan[i].ch = NULL;
 	}
 	sendq_release(br);
+	stream_release(br);
 }
 
 static int run_loop(struct bridge *br)

@@ -64,13 +64,14 @@ static json_t *lan_json(const struct aux_lan *l)
 {
 	char from[IP_STRLEN];
 
-	return json_pack("{s:i, s:s?, s:I, s:I, s:I, s:I}",
+	return json_pack("{s:i, s:s?, s:I, s:I, s:I, s:I, s:o?}",
 			 "lan_port", (int)l->port,
 			 "from", l->has_from ? ip_endpoint_format(&l->from, from, sizeof from) : NULL,
 			 "datagrams_in", (json_int_t)l->datagrams_in,
 			 "datagrams_out", (json_int_t)l->datagrams_out,
 			 "dropped", (json_int_t)l->dropped,
-			 "foreign_lan_sender", (json_int_t)l->foreign_lan_sender);
+			 "foreign_lan_sender", (json_int_t)l->foreign_lan_sender,
+			 "stream", stream_stats_json(l));
 }
 
 int bridge_stats_into(const struct bridge *br, json_t *obj)

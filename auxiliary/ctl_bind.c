@@ -129,6 +129,9 @@ static int bind_sockets(struct bridge *br, const struct aux_bind_request *req, c
 		br->n_lan = i + 1;
 		rc = bind_udp(br, &l->udp, &l->udp_open, &req->lan_addr, req->lan_ports[i], true,
 			      &l->port, why, whylen);
+		/* A reliable channel: its party attaches over TCP on the same port. */
+		if (rc == 0 && req->stream[i])
+			rc = stream_prepare(br, l, why, whylen);
 	}
 	return rc;
 }

@@ -97,6 +97,10 @@ void start_handle(void *ctx, json_int_t id, const json_t *msg)
 	rc = rc ? rc : create_channels(br, &req, why, sizeof why);
 	if (rc == 0)
 		take_destinations(br, &req);
+	for (unsigned i = 0; rc == 0 && i < br->n_lan && !br->tun_mode; i++)
+		if ((rc = stream_start(br, &br->lan[i], &req.channels[i])) != 0)
+			snprintf(why, sizeof why, "channels[%u]: cannot start its reliable mode: %s",
+				 i, insel_strerror(rc));
 	aux_start_wipe(&req);
 	if (rc) {
 		control_reply_error(br, id, rc, NULL, "%s", why);

@@ -162,7 +162,7 @@ static void wan_datagram(struct bridge *br, const uint8_t *data, size_t n,
 		return;
 	if (br->tun_mode)
 		tun_deliver(br, &m, now);
-	else
+	else if (!stream_take(br, l, &m))
 		deliver_to_lan(br, l, &m, now);
 }
 
@@ -206,6 +206,7 @@ static void on_wan_readable(uv_poll_t *p, int status, int events)
 		tun_flush(br);
 	else
 		batch_flush(br, &aux_to_lan);
+	stream_service(br);
 	timers_prove_epochs(br);
 }
 
@@ -221,6 +222,7 @@ void relay_take_done(struct bridge *br)
 		tun_flush(br);
 	else
 		batch_flush(br, &aux_to_lan);
+	stream_service(br);
 	timers_prove_epochs(br);
 }
 
@@ -230,7 +232,10 @@ int relay_start(struct bridge *br)
 
 	if (br->tun_mode)
 		return rc ? rc : tun_relay_start(br);
+	/* A reliable channel's party speaks TCP (stream.c); its UDP port only holds the
+	 * number. */
 	for (unsigned i = 0; rc == 0 && i < br->n_lan; i++)
-		rc = uv_udp_recv_start(&br->lan[i].udp, on_lan_alloc, on_lan_recv);
+		if (!br->lan[i].stream)
+			rc = uv_udp_recv_start(&br->lan[i].udp, on_lan_alloc, on_lan_recv);
 	return rc;
 }

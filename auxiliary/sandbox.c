@@ -26,6 +26,10 @@ static const char *const aux_allowed[] = {
 	 * auxiliary could point those few sockets anywhere its gateway reaches, as it can
 	 * already send its UDP anywhere with sendto; it can make no new socket. */
 	"connect",
+	/* a reliable channel's listener (stream.c), bound and listening before
+	 * confinement, takes its party's connections: accept makes a socket, but only
+	 * one a LAN host asked for on a port already ours. */
+	"accept", "accept4",
 	/* the event loop and time */
 	"epoll_wait", "epoll_pwait", "epoll_pwait2", "epoll_ctl", "poll", "ppoll",
 	"clock_gettime", "clock_nanosleep", "nanosleep", "gettimeofday", "time",

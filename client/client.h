@@ -11,6 +11,7 @@
 #include "client_call.h"
 #include "opts.h"
 #include "rpc.h"
+#include "stream_attach.h"
 
 struct msg_stream;
 struct tls_conn;
@@ -100,6 +101,65 @@ struct simple_request {
 };
 int simple_request_main(int argc, char **argv, const struct simple_request *r);
 
+/* conn.c: reliable connections (docs/reliable.md). Where one is attached: its gateway's
+ * LAN endpoint and token, from the call object's reliable channel (channel 0). */
+#define CONN_NAME_MAX 64
+struct conn_target {
+	uint64_t call_id;
+	struct ip_endpoint at;
+	enum negotiate_mode mode;
+	uint8_t token[STREAM_TOKEN_LEN];
+};
+int conn_target_of_call(const struct client_call *call, struct conn_target *t);
+/* Saved names: INSEL_CONN_DIR, $XDG_RUNTIME_DIR/insel-conns or ~/.insel/conns, one
+ * file (mode 0600) per name of [A-Za-z0-9._-], at most CONN_NAME_MAX characters. */
+int conn_dir(char *out, size_t n);
+int conn_save(const char *name, const struct conn_target *t, const char *peer);
+int conn_load(const char *name, struct conn_target *t, char *peer, size_t peerlen);
+int conn_forget(const char *name);
+/* Connects (from source, if given) and says the hello: STREAM_ATTACH_OK with *fd_out,
+ * or the status (enum stream_status) with *why. */
+int conn_attach(const struct conn_target *t, const struct ip_addr *source,
+		enum stream_verb verb, int *fd_out, const char **why);
+/* The engine's counters (a status attachment), or NULL. */
+json_t *conn_query(const struct conn_target *t, const struct ip_addr *source);
+void conn_print_stats(FILE *out, const json_t *st);
+int conn_read_full(int fd, void *buf, size_t n);   /* bytes read (short at the end) */
+int conn_write_full(int fd, const void *buf, size_t n);
+struct progress {
+	uint64_t total, done;
+	double t0, last;
+	bool show;                  /* a bar on stderr (a terminal) */
+};
+void progress_begin(struct progress *p, uint64_t total, bool show);
+void progress_add(struct progress *p, uint64_t n);
+double progress_end(struct progress *p);  /* seconds since the beginning */
+struct sha256 {
+	void *hd;
+};
+int sha256_begin(struct sha256 *h);
+void sha256_add(struct sha256 *h, const void *data, size_t n);
+void sha256_end(struct sha256 *h, uint8_t out[STREAM_DIGEST_LEN]);
+void sha256_hex(const uint8_t d[STREAM_DIGEST_LEN], char out[2 * STREAM_DIGEST_LEN + 1]);
+/* Copies from -> to up to limit bytes or the end of from (hashing and counting);
+ * 0 or a negative errno. */
+int conn_copy(int from, int to, struct sha256 *h, struct progress *p, uint64_t limit,
+	      uint64_t *copied);
+/* The receiving end of insel send-file on an attached duplex connection: the header,
+ * the file into dir, the digest back; prints what it received. An exit code. */
+int conn_receive_file(int fd, const char *dir, const struct conn_target *t,
+		      const struct ip_addr *source);
+/* Places a reliable call to peer (reply: the call object); an exit code. */
+int conn_place(struct client_session *s, const char *peer, enum negotiate_mode mode,
+	       struct client_call *call);
+
+int conn_status_main(const char *name, const struct client_options *o);
+int open_main(int argc, char **argv);
+int send_main(int argc, char **argv);
+int recv_main(int argc, char **argv);
+int close_main(int argc, char **argv);
+int abort_main(int argc, char **argv);
+int send_file_main(int argc, char **argv);
 int call_main(int argc, char **argv);
 int listen_main(int argc, char **argv);
 int calls_main(int argc, char **argv);

@@ -3,10 +3,15 @@
  * or by declining. With --tun, network calls to this host's address are welcome too
  * (without it the gateway declines them). Prints each call that comes up and each that
  * ends. With --reconnect it outlives its gateway: it connects again to the same address,
- * which a LAN's standby gateway holds once it has taken over. */
+ * which a LAN's standby gateway holds once it has taken over.
+ * A reliable call (docs/reliable.md) is taken with --save DIR (a child process attaches
+ * to it: a file from insel send-file is written to DIR under its name and its SHA-256 sent
+ * back, any other stream to DIR/stream-CALLID) or with --conns (it becomes a named
+ * connection, in-CALLID, for insel send/recv/close/abort/status). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "client.h"
@@ -21,7 +26,12 @@ static const char usage[] =
 	"  --reconnect    when the gateway goes away, connect again (once a second for a\n"
 	"                 minute) and go on listening: across a standby gateway's takeover\n"
 	"  --tun          also take network calls (IP traffic to this host through the\n"
-	"                 gateways' TUN interfaces)\n";
+	"                 gateways' TUN interfaces)\n"
+	"  --save DIR     take reliable calls: files from insel send-file into DIR (their\n"
+	"                 SHA-256 checked with the sender), other streams into\n"
+	"                 DIR/stream-CALLID\n"
+	"  --conns        take reliable calls as named connections in-CALLID (insel recv,\n"
+	"                 send, close, abort, status)\n";
 
 enum answer_policy { ASK, ACCEPT_ALL, REJECT_ALL };
 
@@ -32,7 +42,62 @@ struct listener {
 	bool tun;
 	bool json;
 	int calls_ended;
+	const char *save_dir;      /* --save */
+	bool conns;                /* --conns */
+	struct client_options *opts;
+	int children;              /* receiving in child processes */
+	int worst;                 /* the first failing child's exit status */
 };
+
+/* Children that finished: their status kept for --once. */
+static void reap(struct listener *l, bool block)
+{
+	int status;
+	pid_t pid;
+
+	while (l->children > 0 && (pid = waitpid(-1, &status, block ? 0 : WNOHANG)) > 0) {
+		l->children--;
+		if (!l->worst && (!WIFEXITED(status) || WEXITSTATUS(status) != 0))
+			l->worst = WIFEXITED(status) ? WEXITSTATUS(status) : EXIT_FAILURE_GENERIC;
+	}
+}
+
+/* A reliable call is up: named, or received by a child (the session stays here). */
+static void take_reliable(struct listener *l, const struct client_call *call)
+{
+	const struct ip_addr *source = l->opts->source ? &l->opts->source_addr : NULL;
+	char name[32], id[ID_STRLEN];
+	struct conn_target t;
+	const char *why = "";
+	pid_t pid;
+	int fd;
+
+	if (conn_target_of_call(call, &t) != 0)
+		return;
+	if (l->conns) {
+		snprintf(name, sizeof name, "in-%s", id_format(call->id, id));
+		if (conn_save(name, &t, call->caller) == 0)
+			printf("incoming connection %s from %s\n", name, call->caller);
+		fflush(stdout);
+	}
+	if (!l->save_dir)
+		return;
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0) {
+		perror("insel listen: fork");
+		return;
+	}
+	if (pid > 0) {
+		l->children++;
+		return;
+	}
+	if (conn_attach(&t, source, STREAM_VERB_DUPLEX, &fd, &why) != STREAM_ATTACH_OK) {
+		fprintf(stderr, "insel listen: %s\n", why);
+		_exit(EXIT_FAILURE_GENERIC);
+	}
+	_exit(conn_receive_file(fd, l->save_dir, &t, source));
+}
 
 static bool ask_user(const struct client_call *call)
 {
@@ -61,6 +126,13 @@ static void on_incoming(struct client_session *s, json_t *msg)
 		return;
 	}
 	accept = l->policy == ACCEPT_ALL || (l->policy == ASK && ask_user(call));
+	/* A reliable call needs someone here to attach to it. */
+	if (accept && call->nchannels && call->channels[0].mode != NEGOTIATE_DATAGRAM &&
+	    !l->save_dir && !l->conns) {
+		fprintf(stderr, "insel listen: declining a reliable connection from %s (start "
+			"with --save DIR or --conns to take them)\n", call->caller);
+		accept = false;
+	}
 	printf("incoming call %s from %s: %s\n", id_format(call->id, id), call->caller,
 	       accept ? "accepting" : "declining");
 	fflush(stdout);
@@ -74,12 +146,15 @@ static void on_call_up(struct listener *l, json_t *msg)
 	struct client_call *call = malloc(sizeof *call);
 	const char *why = "out of memory";
 
-	if (!call || client_call_of(msg, call, &why))
+	if (!call || client_call_of(msg, call, &why)) {
 		report_unreadable("listening", why);
-	else if (l->json)
-		print_json(json_object_get(msg, "call"));
-	else
-		print_call(call);
+	} else {
+		if (l->json)
+			print_json(json_object_get(msg, "call"));
+		else
+			print_call(call);
+		take_reliable(l, call);
+	}
 	free(call);
 }
 
@@ -88,6 +163,7 @@ static void on_request(struct client_session *s, json_t *msg)
 	struct listener *l = s->data;
 	const char *op = msg_op(msg);
 
+	reap(l, false);
 	if (!op)
 		return;
 	if (strcmp(op, "incoming") == 0) {
@@ -156,6 +232,8 @@ int listen_main(int argc, char **argv)
 		{"--once", false, NULL, &l.once},
 		{"--reconnect", false, NULL, &l.reconnect},
 		{"--tun", false, NULL, &l.tun},
+		{"--save", true, &l.save_dir, NULL},
+		{"--conns", false, NULL, &l.conns},
 	};
 	char password[sizeof o.password];
 	int rc;
@@ -165,6 +243,7 @@ int listen_main(int argc, char **argv)
 	if (rc != CLIENT_ARGS_GO_ON)
 		return rc;
 	l.policy = reject ? REJECT_ALL : auto_answer ? ACCEPT_ALL : ASK;
+	l.opts = &o;
 	l.json = o.json;
 	if (client_finish_options(&o))
 		return EXIT_USAGE;
@@ -183,5 +262,6 @@ int listen_main(int argc, char **argv)
 	}
 	explicit_bzero(password, sizeof password);
 	explicit_bzero(o.password, sizeof o.password);
-	return rc;
+	reap(&l, true);  /* the last transfers finish before we say how it went */
+	return rc == EXIT_OK && l.worst ? l.worst : rc;
 }

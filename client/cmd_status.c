@@ -2,6 +2,7 @@
  * many calls run against the limit, and warnings of certificates expiring soon (the
  * gateway's own, the CA's) with the state of the gateway's renewal. */
 #include <stdio.h>
+#include <string.h>
 
 #include "client.h"
 #include "cmd.h"
@@ -44,14 +45,41 @@ static int print_status(const json_t *reply, const char *arg)
 	return EXIT_OK;
 }
 
+static const char usage[] =
+	"Usage: insel status [NAME] [common options]\n"
+	"  without NAME: the gateway's status; with NAME: that reliable connection's\n"
+	"  state, bytes, retransmissions, RTT, RTO and window (docs/reliable.md)\n";
+
+/* `insel status NAME`: a named connection (cmd_conn.c). */
+static int named_status(int argc, char **argv)
+{
+	struct client_options o = {0};
+	const char *pos[1] = {NULL};
+	size_t npos = 0;
+	int rc = client_parse_args("insel status", usage, argc, argv, &o, NULL, 0, pos, 1, &npos);
+
+	if (rc != CLIENT_ARGS_GO_ON)
+		return rc;
+	if (client_finish_options(&o))
+		return EXIT_USAGE;
+	return conn_status_main(pos[0], &o);
+}
+
 int status_main(int argc, char **argv)
 {
 	static const struct simple_request r = {
 		.op = "status",
 		.what = "asking for status",
-		.usage = "Usage: insel status [common options]\n",
+		.usage = usage,
 		.print = print_status,
 	};
 
+	for (int i = 1; i < argc; i++) {
+		if (argv[i][0] != '-')
+			return named_status(argc, argv);
+		/* the value of an option that takes one is not a name */
+		if (!strchr(argv[i], '=') && i + 1 < argc && strcmp(argv[i], "--json") != 0)
+			i++;
+	}
 	return simple_request_main(argc, argv, &r);
 }

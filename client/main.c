@@ -13,6 +13,12 @@ static const struct command commands[] = {
 	{"status", status_main, "show the gateway's status"},
 	{"room", room_main, "rooms (virtual LANs): insel room create|join|leave|... NAME"},
 	{"rooms", rooms_main, "list your rooms and their members"},
+	{"open", open_main, "open a named reliable connection: insel open NAME USER@LAN|HOST"},
+	{"send", send_main, "send on a named connection: insel send NAME [FILE|-]"},
+	{"recv", recv_main, "receive from a named connection: insel recv NAME [FILE|-]"},
+	{"close", close_main, "close a named connection after delivering: insel close NAME"},
+	{"abort", abort_main, "abort a named connection at once: insel abort NAME"},
+	{"send-file", send_file_main, "send a file reliably: insel send-file USER@LAN|HOST FILE"},
 };
 
 int main(int argc, char **argv)
