@@ -64,6 +64,16 @@ static void request_round_trip(const struct aux_bind_request *r)
 	json_decref(j);
 }
 
+static void stream_request_round_trip(void **state)
+{
+	struct aux_bind_request r;
+
+	(void)state;
+	udp_request(&r);
+	r.stream[1] = true;  /* a reliable channel: a TCP listener too */
+	request_round_trip(&r);
+}
+
 static void requests_round_trip(void **state)
 {
 	struct aux_bind_request r;
@@ -438,6 +448,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(requests_round_trip),
+		cmocka_unit_test(stream_request_round_trip),
 		cmocka_unit_test(request_fields_refused),
 		cmocka_unit_test(request_defaults),
 		cmocka_unit_test(replies_round_trip),

@@ -88,6 +88,36 @@ static void requests_round_trip(void **state)
 	round_trip(&r);
 	r.channels[0].has_remote_gateway6 = false;
 	round_trip(&r);
+	/* A reliable channel: its mode and attach token (docs/reliable.md). */
+	udp_request(&r);
+	r.channels[1].mode = NEGOTIATE_UNORDERED;
+	memset(r.channels[1].token, 0xa5, sizeof r.channels[1].token);
+	round_trip(&r);
+}
+
+static void reliable_fields_refused(void **state)
+{
+	struct aux_start_request r, back;
+	char why[256] = "";
+	json_t *j, *ch;
+
+	(void)state;
+	udp_request(&r);
+	r.channels[0].mode = NEGOTIATE_ORDERED;
+	memset(r.channels[0].token, 7, sizeof r.channels[0].token);
+	j = aux_start_request_to_json(&r);
+	ch = json_array_get(json_object_get(j, "channels"), 0);
+	json_object_set_new(ch, "token", json_string("abcd"));
+	assert_int_equal(aux_start_request_from_json(j, &back, why, sizeof why), INSEL_E_BAD_FIELD);
+	assert_non_null(strstr(why, "'token' must be 64 hex digits"));
+	json_decref(j);
+	j = aux_start_request_to_json(&r);
+	ch = json_array_get(json_object_get(j, "channels"), 0);
+	json_object_set_new(ch, "reliable", json_string("datagram"));
+	assert_int_equal(aux_start_request_from_json(j, &back, why, sizeof why), INSEL_E_BAD_FIELD);
+	assert_non_null(strstr(why, "ordered or unordered"));
+	json_decref(j);
+	aux_start_wipe(&r);
 }
 
 static void with_candidates(struct aux_start_request *r)
@@ -300,6 +330,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(requests_round_trip),
+		cmocka_unit_test(reliable_fields_refused),
 		cmocka_unit_test(idle_default),
 		cmocka_unit_test(fields_refused),
 		cmocka_unit_test(candidates_round_trip),

@@ -51,6 +51,10 @@ static void udp_call(struct client_call *c)
 		ch->recv_epoch = 1;
 		ch->msgs_deflated_out = i * 7;
 	}
+	/* Channel 1 reliable, with its attach token (docs/reliable.md). */
+	c->channels[1].mode = NEGOTIATE_UNORDERED;
+	c->channels[1].has_token = true;
+	memset(c->channels[1].token, 0x5a, sizeof c->channels[1].token);
 	c->has_rekey = true;
 	c->epoch = 2;
 	c->dh_rekeys = 2;
@@ -90,6 +94,10 @@ static void assert_channels_equal(const struct client_call_channel *a,
 		assert_true(ip_addr_equal(&a->local.addr, &b->local.addr));
 		assert_int_equal(a->local.port, b->local.port);
 	}
+	assert_int_equal(a->mode, b->mode);
+	assert_int_equal(a->has_token, b->has_token);
+	if (a->has_token)
+		assert_memory_equal(a->token, b->token, sizeof a->token);
 	assert_int_equal(a->has_deliver, b->has_deliver);
 	if (a->has_deliver) {
 		assert_true(ip_addr_equal(&a->deliver.addr, &b->deliver.addr));
@@ -494,6 +502,20 @@ static void call_request(void **state)
 	assert_int_equal(back.channels.n, 2);
 	assert_false(back.channels.tun);
 	assert_int_equal(back.channels.ports[1], 5005);
+	assert_int_equal(back.channels.modes[0], NEGOTIATE_DATAGRAM);
+	/* A reliable channel (docs/reliable.md). */
+	json_decref(j);
+	r.channels.modes[1] = NEGOTIATE_ORDERED;
+	j = client_call_request_encode(&r);
+	assert_int_equal(client_call_request_decode(j, &back, &why), 0);
+	assert_int_equal(back.channels.modes[1], NEGOTIATE_ORDERED);
+	json_object_set_new(json_array_get(json_object_get(j, "channels"), 1), "reliable",
+			    json_string("always"));
+	assert_int_equal(client_call_request_decode(j, &back, &why), INSEL_E_BAD_FIELD);
+	assert_non_null(strstr(why, "ordered or unordered"));
+	json_object_set_new(json_array_get(json_object_get(j, "channels"), 1), "reliable",
+			    json_string("ordered"));
+	r.channels.modes[1] = NEGOTIATE_DATAGRAM;
 	/* A name too long for any party names no one. */
 	memset(long_name, 'a', sizeof long_name - 1);
 	long_name[sizeof long_name - 1] = '\0';
