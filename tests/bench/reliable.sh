@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# Benchmark (not a test; prints figures): the goodput of `insel send-file` (a reliable
+# channel, docs/reliable.md) against TCP over the same lossy path, in one run of the
+# netns topology of tests/netns. At each loss rate (nftables `numgen random` drops of the
+# UDP between the gateways, in the wan namespace: the sealed frames of both calls):
+#   send-file  a file of SIZE MiB, a1 -> b1, time from the command's own figures; its
+#              SHA-256 must match on both sides (a corrupted byte is reported);
+#   tcp        iperf3, one TCP stream a1 -> b1 for the same number of bytes (-n), through
+#              a host network call (`insel call 10.2.0.11 --tun`): TCP's own loss
+#              recovery over the same gateways and the same drops.
+# Both run one after the other (not at once) at 0%, 1% and 5% loss; the ratio
+# send-file / TCP is printed for each (the issue's target: at least 80% at 1%).
+# Usage (root): bash tests/bench/reliable.sh [BUILD-DIR] [SIZE-MB] (default 100 MiB;
+#   build with `meson setup build-rel --buildtype=release` for figures that mean anything)
+set -uo pipefail
+here=$(cd "$(dirname "$0")/../netns" && pwd)
+if [ $# -gt 0 ] && [ -d "$1" ]; then
+	export INSEL_BUILD
+	INSEL_BUILD=$(cd "$1" && pwd)
+	shift
+fi
+source "$here/lib.sh"
+INSEL_DEAD_AFTER=${INSEL_DEAD_AFTER:-10s}
+source "$here/insel_env.sh"
+size_mb=${1:-100}
+losses=${RELIABLE_LOSSES:-0 1 5}
+failures=0
+netns_begin
+command -v iperf3 >/dev/null || { echo "SKIP: iperf3 not installed"; exit 77; }
+topo_two_sites
+insel_deploy || fail "deployment did not come up"
+
+loss() {
+	in_ns wan nft delete table ip insel_loss 2>/dev/null
+	[ "$1" = 0 ] && return 0
+	in_ns wan nft -f - <<NFT
+table ip insel_loss {
+	chain lossy {
+		type filter hook forward priority 0;
+		meta l4proto udp numgen random mod 100 < $1 drop
+	}
+}
+NFT
+}
+
+recv_dir=$NETNS_TMP/recv
+mkdir -p "$recv_dir"
+chmod 777 "$recv_dir"
+listen_as b1 bob "$NETNS_TMP/listen-bob.log" --auto-answer --tun --save "$recv_dir" ||
+	fail "bob cannot listen"
+out=$(insel_as a1 alice call 10.2.0.11 --tun 2>&1)
+contains "$out" " up " || fail "no network call: $out"
+wait_ping a1 10.2.0.11 10 || fail "the network call carries no ping"
+file=$NETNS_TMP/bench.bin
+head -c "$((size_mb << 20))" /dev/urandom >"$file"
+bytes=$((size_mb << 20))
+
+declare -A MBPS RETR
+tcp_run() {  # tcp_run LOSS: iperf3 -n BYTES a1 -> b1 through the network call
+	local out pid
+	spawn_in_ns b1 "$NETNS_TMP/iperf-s.log" iperf3 -s -1 -p 5201
+	pid=$LAST_PID
+	wait_port b1 5201 tcp 5 || return 1
+	out=$(in_ns a1 timeout 600 iperf3 -c 10.2.0.11 -p 5201 -n "$bytes" -J 2>&1)
+	stop_pid "$pid"
+	read -r MBPS[tcp,$1] RETR[tcp,$1] < <(python3 -c '
+import json, sys
+e = json.load(sys.stdin)["end"]
+print("%.1f" % (e["sum_received"]["bits_per_second"] / 8 / 2**20),
+      int(e["sum_sent"].get("retransmits", 0)))' <<<"$out" 2>/dev/null || echo "0 0")
+}
+
+file_run() {  # file_run LOSS: insel send-file of the file
+	local out
+	rm -f "$recv_dir/bench.bin"
+	out=$(insel_as a1 alice send-file bob@lan-b "$file" 2>&1)
+	echo "$out" | sed "s/^/    [${1}% loss] /"
+	if ! contains "$out" "sha256 match"; then
+		echo "    [${1}% loss] CORRUPTED OR BROKEN TRANSFER"
+		failures=$((failures + 1))
+	fi
+	MBPS[file,$1]=$(sed -n 's/.*bytes in [0-9.]* s (\([0-9.]*\) MiB\/s).*/\1/p' <<<"$out")
+	RETR[file,$1]=$(sed -n 's/.*retransmissions \([0-9-]*\)$/\1/p' <<<"$out" | head -n 1)
+	rm -f "$recv_dir/bench.bin"
+}
+
+for pct in $losses; do
+	loss "$pct"
+	file_run "$pct"
+	tcp_run "$pct"
+done
+loss 0
+echo
+echo "goodput of ${size_mb} MiB a1 -> b1 (MiB/s), send-file against TCP through a network call:"
+printf '%-6s %16s %8s %16s %8s %8s\n' loss send-file retrans "tcp (iperf3)" retrans ratio
+for pct in $losses; do
+	printf '%-6s %16s %8s %16s %8s %7s%%\n' "$pct%" "${MBPS[file,$pct]:-?}" \
+		"${RETR[file,$pct]:-?}" "${MBPS[tcp,$pct]:-?}" "${RETR[tcp,$pct]:-?}" \
+		"$(python3 -c "print(round(100 * float('${MBPS[file,$pct]:-0}' or 0) / (float('${MBPS[tcp,$pct]:-0}' or 0) or 1)))")"
+done
+[ "$failures" -eq 0 ] || echo "CORRUPTED OR BROKEN TRANSFERS: $failures"
