@@ -70,6 +70,9 @@ struct http_reply {
 	char *body;
 	size_t len, cap;
 	bool nomem;
+	/* Headers the handler added: "name\0value\0" pairs (http_reply_header). */
+	char headers[HTTP_REPLY_HEADER_BYTES];
+	size_t headers_len;
 };
 
 struct http_stream {
@@ -162,6 +165,17 @@ static const struct http_route *find_route(const struct http_server *s, const ch
 	return NULL;
 }
 
+static void add_reply_headers(struct MHD_Response *r, const struct http_reply *reply)
+{
+	for (size_t at = 0; at < reply->headers_len;) {
+		const char *name = reply->headers + at;
+		const char *value = name + strlen(name) + 1;
+
+		MHD_add_response_header(r, name, value);
+		at = (size_t)(value - reply->headers) + strlen(value) + 1;
+	}
+}
+
 static enum MHD_Result serve_plain(const struct http_route *route, struct http_request *req)
 {
 	struct http_reply reply = {.status = MHD_HTTP_OK};
@@ -180,6 +194,7 @@ static enum MHD_Result serve_plain(const struct http_route *route, struct http_r
 		return MHD_NO;
 	}
 	add_common_headers(r, reply.content_type);
+	add_reply_headers(r, &reply);
 	rc = MHD_queue_response(req->conn, reply.status, r);
 	MHD_destroy_response(r);
 	return rc;
@@ -298,6 +313,19 @@ static bool grow(char **buf, size_t *cap, size_t need)
 	*buf = b;
 	*cap = cap2;
 	return true;
+}
+
+void http_reply_header(struct http_reply *r, const char *name, const char *value)
+{
+	size_t n = strlen(name) + 1, v = strlen(value) + 1;
+
+	if (r->headers_len + n + v > sizeof r->headers) {
+		r->nomem = true;  /* a handler's mistake: the reply becomes a 500 */
+		return;
+	}
+	memcpy(r->headers + r->headers_len, name, n);
+	memcpy(r->headers + r->headers_len + n, value, v);
+	r->headers_len += n + v;
 }
 
 void http_reply_append(struct http_reply *r, const void *data, size_t len)

@@ -79,6 +79,10 @@ const char *http_request_header(const struct http_request *req, const char *name
 /* The reply being built. Appending fails (and the reply becomes a 500) only when memory
  * runs out; a handler need not check each call. */
 void http_reply_status(struct http_reply *r, unsigned status, const char *content_type);
+/* Adds a header to the reply (name and value copied; 1 KiB for all of them, past which
+ * the reply becomes a 500), after the server's own (Cache-Control, nosniff). */
+#define HTTP_REPLY_HEADER_BYTES 1024
+void http_reply_header(struct http_reply *r, const char *name, const char *value);
 void http_reply_append(struct http_reply *r, const void *data, size_t len);
 void http_reply_printf(struct http_reply *r, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
