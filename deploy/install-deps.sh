@@ -23,6 +23,9 @@ packages=(
 	# STUN interoperability: our codec against coturn's turnserver (tests/integration/stun.sh)
 	coturn
 	gnutls-bin
+	# the web view's test in a real browser (tests/netns/webview.sh): headless Chromium,
+	# its WebDriver and Debian's Python bindings for it
+	chromium chromium-driver python3-selenium
 	# manual pages (man/*.scd) and their check (groff); the Debian packages and their test
 	scdoc groff-base man-db debhelper dpkg-dev fakeroot lintian util-linux
 )

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "cli.h"
 #include "cmd.h"
@@ -48,6 +49,10 @@ static const struct cfg_key schema[] = {
 	{"relay", "tls_key", CFG_PATH, 0, 0, 0, NULL},
 	{"relay", "choose", CFG_STRING, 0, 0, 0, "designated"},
 	{"splice", "listen", CFG_STRING, 0, 0, 0, NULL},
+	{"web", "listen", CFG_ENDPOINT, 0, 0, 0, NULL},
+	{"web", "https", CFG_BOOL, 0, 0, 0, "on"},
+	{"web", "cert", CFG_PATH, 0, 0, 0, NULL},
+	{"web", "key", CFG_PATH, 0, 0, 0, NULL},
 };
 #define NKEYS (sizeof schema / sizeof schema[0])
 
@@ -237,6 +242,40 @@ static int resolve_splice(struct cli *c, const struct cfg *cfg, struct serve_opt
 	return 0;
 }
 
+static bool is_loopback(const struct ip_addr *a)
+{
+	static const uint8_t v6_loopback[16] = {[15] = 1};
+
+	return a->family == AF_INET ? a->bytes[0] == 127
+				    : memcmp(a->bytes, v6_loopback, sizeof v6_loopback) == 0;
+}
+
+/* The web view (docs/webview.md): [web] listen, off unless set; HTTPS with [web] cert and
+ * key, by default the principal's own, or, with https = off, plain HTTP on a loopback
+ * address only (nothing on the network reads the page unencrypted). */
+static int resolve_web(struct cli *c, const struct cfg *cfg, struct serve_options *o)
+{
+	const char *cert = cfg ? cfg_str(cfg, "web", "cert") : NULL;
+	const char *key = cfg ? cfg_str(cfg, "web", "key") : NULL;
+	struct ip_endpoint at;
+
+	o->web.listen = cfg ? cfg_str(cfg, "web", "listen") : NULL;
+	if (!o->web.listen)
+		return 0;
+	o->web.https = cfg_bool(cfg, "web", "https");
+	if (ip_endpoint_parse(o->web.listen, &at))
+		return cli_usage_error(c, "[web] listen: '%s' is not ADDRESS:PORT", o->web.listen);
+	if (!o->web.https && !is_loopback(&at.addr))
+		return cli_usage_error(c, "[web] https = off serves plain HTTP, on a loopback "
+				       "address only (127.0.0.1:PORT or [::1]:PORT), not on %s",
+				       o->web.listen);
+	if (!cert != !key)
+		return cli_usage_error(c, "[web] cert and key go together");
+	o->web.cert = cert ? cert : o->cert;
+	o->web.key = key ? key : o->key;
+	return 0;
+}
+
 static int resolve(struct cli *c, const struct cfg *cfg, struct serve_options *o)
 {
 	const char *listen = pick(c, "--listen", cfg, "listen");
@@ -279,7 +318,8 @@ static int resolve(struct cli *c, const struct cfg *cfg, struct serve_options *o
 	    strcmp(o->seccomp, "log"))
 		return cli_usage_error(c, "seccomp must be on, off or log");
 	if ((rc = resolve_stun(c, cfg, o)) || (rc = resolve_stun_alternate(c, cfg, o)) ||
-	    (rc = resolve_relay(c, cfg, o)) || (rc = resolve_splice(c, cfg, o)))
+	    (rc = resolve_relay(c, cfg, o)) || (rc = resolve_splice(c, cfg, o)) ||
+	    (rc = resolve_web(c, cfg, o)))
 		return rc;
 	return resolve_lifecycle(c, cfg, o);
 }

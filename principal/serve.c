@@ -39,6 +39,7 @@
 #include "splice.h"
 #include "stun_server.h"
 #include "tls.h"
+#include "web.h"
 
 struct daemon;
 
@@ -82,6 +83,7 @@ struct daemon {
 	uint16_t relay_port;
 	uint16_t relay_tcp_port;   /* 0: no TCP fallback */
 	struct reach_checker *reach;   /* connect-back checks of registering secondaries */
+	struct web_view *web;      /* the live web view, when configured */
 };
 
 static int64_t now_seconds(void)
@@ -436,6 +438,8 @@ static void stop(struct daemon *d)
 	d->api.splice = NULL;
 	reach_stop(d->reach);
 	d->reach = NULL;
+	web_view_stop(d->web);
+	d->web = NULL;
 	uv_timer_stop(&d->sweep);
 	uv_close((uv_handle_t *)&d->sweep, NULL);
 	uv_close((uv_handle_t *)&d->relay_poll, NULL);
@@ -752,7 +756,8 @@ static int start(struct daemon *d, const struct serve_options *o)
 								  : (unsigned)o->max_connections,
 		.handshake_timeout_ms = o->handshake_timeout_ms,
 	});
-	if ((rc = start_stun(d, o)) || (rc = start_relay(d, o)) || (rc = start_splice(d, o)))
+	if ((rc = start_stun(d, o)) || (rc = start_relay(d, o)) || (rc = start_splice(d, o)) ||
+	    (rc = web_view_start(&d->loop, d->api.db, d->api.name, &o->web, &d->web)))
 		return rc;
 	start_relay_choice(d, o);
 	uv_timer_init(&d->loop, &d->rooms_poll);
@@ -841,6 +846,7 @@ int serve_run(const struct serve_options *o)
 			close(d->relay_keeper_fd);  /* the keeper stops its relay */
 		splice_stop(d->api.splice);
 		reach_stop(d->reach);
+		web_view_stop(d->web);
 	}
 	/* Let every close callback run before the loop goes away. */
 	uv_run(&d->loop, UV_RUN_DEFAULT);

@@ -7,6 +7,7 @@
 
 #include "addr.h"
 #include "relay_choice.h"
+#include "web.h"
 
 struct serve_options {
 	struct ip_endpoint listen;
@@ -48,6 +49,7 @@ struct serve_options {
 	bool splice;               /* pair secondaries' streams on splice_listen */
 	bool splice_explicit;      /* splice_listen was configured: failing to bind is fatal */
 	struct ip_endpoint splice_listen;
+	struct web_options web;    /* the live web view ([web]); off when web.listen is NULL */
 };
 
 /* sandbox.c: installs the daemon's syscall allowlist; 0 or -errno. */
