@@ -129,10 +129,14 @@
 		const calls = st.calls || [];
 		const rows = calls.map(c => row([party(c.caller, c.caller_lan),
 			party(c.callee, c.callee_lan), {text: duration(c.seconds), cls: 'num'},
-			c.path || '', {text: rate(c.rate_up), cls: 'num'},
-			{text: rate(c.rate_down), cls: 'num'}], {call: c.id}));
+			c.path || '', {text: rate(c.rate_up), cls: 'num rate'},
+			{text: rate(c.rate_down), cls: 'num rate'}], {call: c.id}));
+		const rated = calls.some(c => typeof c.rate_up === 'number' ||
+					 typeof c.rate_down === 'number');
+		document.getElementById('calls').classList.toggle('no-rates', !rated);
 		document.getElementById('calls-count').textContent = '(' + calls.length + ')';
-		fill('calls', rows, 6, 'No call in progress.', st.truncated && st.truncated.calls);
+		fill('calls', rows, rated ? 6 : 4, 'No call in progress.',
+		     st.truncated && st.truncated.calls);
 	}
 
 	function drawLinks(st) {

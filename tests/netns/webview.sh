@@ -140,7 +140,7 @@ sqlite3 "$DB" "INSERT INTO calls (id, caller, caller_lan, callee, callee_lan, st
 	'lan-b', strftime('%s','now') - 60, strftime('%s','now') - 30, 'hangup')"
 
 # A room with a member on each site, placed by the operator.
-echo "pw-room" | pdir room add games --network 172.30.0.0/24 >/dev/null
+echo "pw-room" | pdir room add games --network 172.30.0.0/24 --iterations 1000 >/dev/null
 pdir room join games alice@lan-a --host "$(host_addr a1)" >/dev/null
 pdir room join games bob@lan-b --host "$(host_addr b1)" >/dev/null
 
