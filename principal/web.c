@@ -35,10 +35,10 @@ struct web_view {
 	unsigned nclients;
 };
 
+/* Beside the server's own (Cache-Control: no-store, X-Content-Type-Options: nosniff). */
 static void secure_headers(struct http_reply *r)
 {
 	http_reply_header(r, "Content-Security-Policy", WEB_CSP);
-	http_reply_header(r, "X-Content-Type-Options", "nosniff");
 	http_reply_header(r, "Referrer-Policy", "no-referrer");
 	http_reply_header(r, "X-Frame-Options", "DENY");
 }
@@ -148,8 +148,7 @@ static void serve_events(void *ctx, const struct http_request *req, struct http_
 	w->clients = c;
 	w->nclients++;
 	http_stream_on_close(st, client_gone, c);
-	http_stream_printf(st, "retry: 2000\n\n");
-	if ((text = state_text(w, &len))) {
+	if (http_stream_printf(st, "retry: 2000\n\n") == 0 && (text = state_text(w, &len))) {
 		push_state(st, text, len);
 		free(text);
 	}
