@@ -38,6 +38,7 @@
 #define REL_BETA_DEN 10u             /* 8312): random loss on a tunnel is not all queueing */
 #define REL_TLP_MIN_US 2000u        /* tail loss probe: at least this, hosts' timers
 					* being milliseconds */
+#define REL_MAX_TLP 3u               /* probes, each after twice the last, before an RTO */
 #define REL_RANGES 1024u             /* holes tracked per window */
 #define REL_INITIAL_RECS 1024u
 
@@ -90,7 +91,8 @@ struct rel_conn {
 	uint64_t srtt, rttvar, rto, min_rtt;
 	uint64_t rto_at;             /* 0: not armed */
 	bool timer_is_tlp;           /* rto_at is a tail loss probe's time, not the RTO */
-	bool tlp_done, tlp_pending;  /* one probe per episode without progress */
+	unsigned tlp_count;          /* probes since the last progress */
+	bool tlp_pending;
 
 	/* Receive side. */
 	uint8_t *rbuf;
@@ -383,17 +385,20 @@ static uint64_t reo_wnd(const struct rel_conn *c)
 	return max_u64(base, REL_REO_MIN_US);
 }
 
-/* Arms the retransmission timer from now: first a tail loss probe after about two
- * round trips (as in RACK-TLP, RFC 8985), so a loss at the end of a burst, which no
- * later segment's SACK reveals, costs a probe and not a whole RTO; then the RTO. */
+/* Arms the retransmission timer from now: first tail loss probes, the first after about
+ * two round trips (as in RACK-TLP, RFC 8985), so a loss at the end of a burst, which no
+ * later segment's SACK reveals, costs a probe and not a whole RTO. RFC 8985 sends one;
+ * we send up to REL_MAX_TLP, each after twice the previous wait, because on a lossy
+ * tunnel with a small window the probe or its ACK is often lost too, and the RTO's
+ * floor is hundreds of round trips on a LAN. Then the RTO. */
 static void arm_timer(struct rel_conn *c, uint64_t now)
 {
-	if (!c->tlp_done && c->have_rtt && c->flight > 0) {
+	if (c->tlp_count < REL_MAX_TLP && c->have_rtt && c->flight > 0) {
 		uint64_t pto = 2 * c->srtt;
 
 		if (c->flight <= c->pmss)
 			pto += REL_DELACK_US;
-		pto = max_u64(pto, REL_TLP_MIN_US);
+		pto = max_u64(pto, REL_TLP_MIN_US) << c->tlp_count;
 		if (pto < c->rto) {
 			c->rto_at = now + pto;
 			c->timer_is_tlp = true;
@@ -627,10 +632,9 @@ static void grow_cwnd(struct rel_conn *c, uint64_t delivered)
 
 static void on_probe_timer(struct rel_conn *c, uint64_t now)
 {
-	c->tlp_done = true;
+	c->tlp_count++;
 	c->tlp_pending = true;
-	c->rto_at = now + c->rto;
-	c->timer_is_tlp = false;
+	arm_timer(c, now);
 }
 
 static void on_timeout(struct rel_conn *c, uint64_t now)
@@ -711,7 +715,13 @@ static void process_ack(struct rel_conn *c, const struct rel_seg *s, uint64_t no
 		c->in_recovery = false;
 	grow_cwnd(c, w.delivered);
 	if (advanced) {
-		c->tlp_done = false;
+		/* Progress ends the back-off: the doubled RTO was the price of losses, not a
+		 * measure of the round trip, and on a lossy path Karn's rule may keep fresh
+		 * samples away for long. SRTT and RTTVAR themselves still take only
+		 * unambiguous samples. */
+		if (c->have_rtt)
+			c->rto = rto_clamp(c, c->srtt + max_u64(REL_CLOCK_G_US, 4 * c->rttvar));
+		c->tlp_count = 0;
 		if (c->state == REL_CLOSING)   /* close aborts only when the drain stalls */
 			c->close_at = now + (uint64_t)c->p.close_ms * 1000;
 	}
