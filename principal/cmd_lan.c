@@ -1,4 +1,5 @@
 /* `insel-principal lan ...`: the directory's LANs and their prefixes. */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -15,10 +16,12 @@ static const struct cli_column lan_columns[] = {
 	{"endpoint", "ENDPOINT", CLI_STR},
 	{"hosts", "HOSTS", CLI_INT},
 	{"users", "USERS", CLI_INT},
+	{"mapped", "MAPPED", CLI_STR},
 };
 static const struct cli_column lan_fields[] = {
 	{"name", "LAN", CLI_STR},
 	{"prefixes", "prefixes", CLI_LIST},
+	{"mapped", "mapped prefix", CLI_STR},
 	{"secondary", "secondary", CLI_STR},
 	{"state", "state", CLI_STR},
 	{"endpoint", "endpoint", CLI_STR},
@@ -26,6 +29,16 @@ static const struct cli_column lan_fields[] = {
 	{"last_heartbeat", "last heartbeat", CLI_TIME},
 	{"hosts", "hosts", CLI_INT},
 	{"users", "users", CLI_INT},
+};
+static const struct cli_column lookup_fields[] = {
+	{"callee", "callee", CLI_STR},
+	{"kind", "kind", CLI_STR},
+	{"lan", "LAN", CLI_STR},
+	{"host", "host", CLI_STR},
+	{"address", "address", CLI_STR},
+	{"prefix", "prefix", CLI_STR},
+	{"mapped_prefix", "mapped prefix", CLI_STR},
+	{"mapped_address", "mapped address", CLI_STR},
 };
 #define N(a) (sizeof a / sizeof a[0])
 
@@ -40,13 +53,16 @@ static int parse_prefix(const struct cli *c, const char *text, struct ip_prefix 
 
 static int lan_add(struct cli *c, int argc, char **argv)
 {
-	static const char *const opts[] = {"--prefix", "--secondary", NULL};
-	struct ip_prefix prefixes[DB_MAX_PREFIXES];
+	static const char *const opts[] = {"--prefix", "--secondary", "--mapped", NULL};
+	static const char *const flags[] = {"--allow-overlap", NULL};
+	struct ip_prefix prefixes[DB_MAX_PREFIXES], mapped, chosen;
+	struct db_lan_overlap ov = {0};
+	char text[IP_STRLEN];
 	size_t n;
 	struct db *db;
 	int rc;
 
-	if (cli_parse(c, argc, argv, opts, NULL, 1, 1))
+	if (cli_parse(c, argc, argv, opts, flags, 1, 1))
 		return c->exit_code;
 	n = cli_opt_count(c, "--prefix");
 	if (n == 0)
@@ -56,12 +72,57 @@ static int lan_add(struct cli *c, int argc, char **argv)
 	for (size_t i = 0; i < n; i++)
 		if ((rc = parse_prefix(c, cli_opt_at(c, "--prefix", i), &prefixes[i])))
 			return rc;
+	ov.allow = cli_flag(c, "--allow-overlap");
+	ov.chosen = &chosen;
+	if (cli_opt(c, "--mapped")) {
+		if ((rc = parse_prefix(c, cli_opt(c, "--mapped"), &mapped)))
+			return rc;
+		ov.mapped = &mapped;
+	}
 	if (!(db = cli_open_db(c)))
 		return EXIT_UNAVAILABLE;
-	rc = db_lan_add(db, c->pos[0], prefixes, n, cli_opt(c, "--secondary"), cli_now());
+	rc = db_lan_add_overlap(db, c->pos[0], prefixes, n, cli_opt(c, "--secondary"),
+				ov.allow || ov.mapped ? &ov : NULL, cli_now());
 	if (rc)
 		return cli_fail(c, db, rc);
+	if (ov.allow || ov.mapped)
+		return cli_done(c, db, "LAN %s added; other LANs reach it as %s", c->pos[0],
+				ip_prefix_format(&chosen, text, sizeof text));
 	return cli_done(c, db, "LAN %s added", c->pos[0]);
+}
+
+static int lan_map(struct cli *c, int argc, char **argv)
+{
+	struct ip_prefix p;
+	struct db *db;
+	int rc;
+
+	if (cli_parse(c, argc, argv, NULL, NULL, 2, 2))
+		return c->exit_code;
+	if ((rc = parse_prefix(c, c->pos[1], &p)))
+		return rc;
+	if (!(db = cli_open_db(c)))
+		return EXIT_UNAVAILABLE;
+	if ((rc = db_lan_map(db, c->pos[0], &p)))
+		return cli_fail(c, db, rc);
+	return cli_done(c, db, "LAN %s: other LANs reach it as %s", c->pos[0], c->pos[1]);
+}
+
+/* What a secondary's look-up would say: which LAN, which address, which mapping. */
+static int lan_lookup(struct cli *c, int argc, char **argv)
+{
+	struct pop_lookup_reply r;
+	struct db *db;
+	json_t *obj = NULL;
+	int rc;
+
+	if (!(db = cli_begin(c, argc, argv, NULL, NULL, 1, 1)))
+		return c->exit_code;
+	rc = db_lookup_find(db, c->pos[0], cli_now(), &r);
+	/* Which LAN is meant, even while no secondary serves it. */
+	if (rc == 0 || rc == INSEL_E_UNAVAILABLE)
+		rc = (obj = pop_lookup_reply_encode(&r)) ? 0 : -ENOMEM;
+	return cli_object_result(c, db, rc, obj, lookup_fields, N(lookup_fields));
 }
 
 static int lan_list(struct cli *c, int argc, char **argv)
@@ -149,8 +210,15 @@ static int lan_remove_prefix(struct cli *c, int argc, char **argv)
 }
 
 static const struct cli_verb verbs[] = {
-	{"add", lan_add, "NAME --prefix PREFIX [--prefix PREFIX...] [--secondary NAME]",
-	 "add a LAN bound to its secondary; no prefix may overlap another LAN's"},
+	{"add", lan_add, "NAME --prefix PREFIX [--prefix PREFIX...] [--secondary NAME] "
+	 "[--allow-overlap] [--mapped PREFIX]",
+	 "add a LAN bound to its secondary; no prefix may overlap another LAN's, unless "
+	 "--allow-overlap: then other LANs reach it by its mapped prefix (given, or assigned "
+	 "from 10.99.0.0/16)"},
+	{"map", lan_map, "NAME PREFIX",
+	 "give a LAN the mapped prefix other LANs reach it by (as long as its one IPv4 prefix)"},
+	{"lookup", lan_lookup, "ADDRESS|HOST|USER@LAN",
+	 "which LAN, address and mapping a look-up means"},
 	{"list", lan_list, "", "list LANs with their secondary and its state"},
 	{"show", lan_show, "NAME", "show one LAN"},
 	{"remove", lan_remove, "NAME", "remove a LAN with its hosts and users"},

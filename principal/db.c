@@ -93,7 +93,8 @@ static const char *const stmt_sql[ST_COUNT] = {
 			"s.previous_fingerprint, s.reachable, s.endpoint6, "
 			"(SELECT group_concat(gs.name, ' ') FROM lan_gateways g "
 			" JOIN secondaries gs ON gs.id = g.secondary_id "
-			" WHERE g.lan_id = l.id AND gs.id IS NOT l.secondary_id), l.active_since "
+			" WHERE g.lan_id = l.id AND gs.id IS NOT l.secondary_id), l.active_since, "
+			"(SELECT m.prefix FROM lan_maps m WHERE m.lan_id = l.id) "
 			"FROM lans l LEFT JOIN secondaries s ON s.id = l.secondary_id "
 			"WHERE ?1 IS NULL OR l.name = ?1 ORDER BY l.name LIMIT ?3 OFFSET ?4",
 	[ST_LAN_COUNT] = "SELECT count(*) FROM lans",
@@ -105,17 +106,36 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_PFX_INSERT] = "INSERT INTO lan_prefixes (prefix, lan_id, family, network, last_addr, "
 			  "len) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
 	[ST_PFX_DELETE_ONE] = "DELETE FROM lan_prefixes WHERE lan_id = ?1 AND prefix = ?2",
-	/* No prefixes overlap, so only the one with the greatest network address not above
-	 * the new prefix's last address can overlap it. */
-	[ST_PFX_OVERLAP] = "SELECT p.prefix, l.name FROM lan_prefixes p "
-			   "JOIN lans l ON l.id = p.lan_id WHERE p.rowid = "
-			   "(SELECT rowid FROM lan_prefixes WHERE family = ?1 AND network <= ?3 "
-			   " ORDER BY network DESC LIMIT 1) AND p.last_addr >= ?2",
-	/* Longest-prefix match: with no overlaps, the candidate above is the only one. */
+	/* Every prefix the new one overlaps (overlaps exist between LANs with a mapped
+	 * prefix, 011_overlap.sql), with whether its LAN has a mapped prefix. */
+	[ST_PFX_OVERLAP] = "SELECT p.prefix, l.name, "
+			   "EXISTS (SELECT 1 FROM lan_maps m WHERE m.lan_id = p.lan_id), p.lan_id "
+			   "FROM lan_prefixes p JOIN lans l ON l.id = p.lan_id "
+			   "WHERE p.family = ?1 AND p.network <= ?3 AND p.last_addr >= ?2 "
+			   "ORDER BY p.lan_id != ?4, l.name",
+	/* The prefixes holding an address, longest first: two LANs' when their prefixes
+	 * overlap. */
 	[ST_PFX_MATCH] = "SELECT p.prefix, l.name FROM lan_prefixes p "
-			 "JOIN lans l ON l.id = p.lan_id WHERE p.rowid = "
-			 "(SELECT rowid FROM lan_prefixes WHERE family = ?1 AND network <= ?2 "
-			 " ORDER BY network DESC LIMIT 1) AND p.last_addr >= ?2",
+			 "JOIN lans l ON l.id = p.lan_id WHERE p.family = ?1 AND p.network <= ?2 "
+			 "AND p.last_addr >= ?2 ORDER BY p.len DESC, l.name",
+	[ST_PFX_V4_OF_LAN] = "SELECT prefix, len FROM lan_prefixes WHERE lan_id = ?1 AND family = 4",
+	[ST_MAP_INSERT] = "INSERT INTO lan_maps (lan_id, prefix, network, last_addr, len) "
+			  "VALUES (?1, ?2, ?4, ?5, ?6)",
+	[ST_MAP_UPDATE] = "UPDATE lan_maps SET prefix = ?2, network = ?4, last_addr = ?5, len = ?6 "
+			  "WHERE lan_id = ?1",
+	[ST_MAP_OF_LAN] = "SELECT prefix FROM lan_maps WHERE lan_id = ?1",
+	/* The mapped prefix (its LAN's, or another's) that a prefix overlaps, if any. */
+	[ST_MAP_OVERLAP] = "SELECT m.prefix, l.name, m.lan_id FROM lan_maps m "
+			   "JOIN lans l ON l.id = m.lan_id "
+			   "WHERE ?1 = 4 AND m.network <= ?3 AND m.last_addr >= ?2 AND m.lan_id != ?4 "
+			   "LIMIT 1",
+	/* The LAN whose mapped prefix holds an address, with its IPv4 prefix. */
+	[ST_MAP_MATCH] = "SELECT m.prefix, l.name, p.prefix FROM lan_maps m "
+			 "JOIN lans l ON l.id = m.lan_id "
+			 "LEFT JOIN lan_prefixes p ON p.lan_id = m.lan_id AND p.family = 4 "
+			 "WHERE ?1 = 4 AND m.network <= ?2 AND m.last_addr >= ?2 LIMIT 1",
+	[ST_MAP_OF_LAN_NAME] = "SELECT m.prefix FROM lan_maps m JOIN lans l ON l.id = m.lan_id "
+			       "WHERE l.name = ?1",
 	[ST_PFX_COUNT_LAN] = "SELECT count(*) FROM lan_prefixes WHERE lan_id = ?1",
 
 	[ST_HOST_INSERT] = "INSERT INTO hosts (name, lan_id, address, created_at) "
@@ -125,8 +145,10 @@ static const char *const stmt_sql[ST_COUNT] = {
 			 "JOIN lans l ON l.id = h.lan_id WHERE (?1 IS NULL OR l.name = ?1) "
 			 "AND (?2 IS NULL OR h.name = ?2) ORDER BY l.name, h.name",
 	[ST_HOST_ADDRS_OF_LAN] = "SELECT name, address FROM hosts WHERE lan_id = ?1",
-	[ST_HOST_BY_NAME] = "SELECT h.address FROM hosts h WHERE h.name = ?1",
-	[ST_HOST_BY_ADDR] = "SELECT name FROM hosts WHERE address = ?1",
+	[ST_HOST_BY_NAME] = "SELECT h.address, l.name FROM hosts h JOIN lans l ON l.id = h.lan_id "
+			    "WHERE h.name = ?1",
+	[ST_HOST_BY_ADDR] = "SELECT h.name FROM hosts h JOIN lans l ON l.id = h.lan_id "
+			    "WHERE h.address = ?1 AND l.name = ?2",
 
 	[ST_USER_INSERT] = "INSERT INTO users (name, lan_id, password_hash, created_at) "
 			   "VALUES (?1, ?2, ?3, ?4)",

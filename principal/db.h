@@ -74,6 +74,26 @@ struct db_page {
 /* ---- LANs and secondaries ---- */
 int db_lan_add(struct db *db, const char *name, const struct ip_prefix *prefixes, size_t n,
 	       const char *secondary, int64_t now);
+/* Overlapping prefixes (docs/overlap.md): with allow, the LAN's one IPv4 prefix may
+ * overlap those of other LANs with a mapped prefix; mapped (or, NULL, the first free
+ * prefix of the same length in 10.99.0.0/16, written to *chosen) is the prefix by which
+ * other LANs reach its hosts: unique, overlapping no mapped or LAN prefix, no room. */
+struct db_lan_overlap {
+	bool allow;
+	const struct ip_prefix *mapped;
+	struct ip_prefix *chosen;  /* may be NULL */
+};
+int db_lan_add_overlap(struct db *db, const char *name, const struct ip_prefix *prefixes,
+		       size_t n, const char *secondary, const struct db_lan_overlap *ov,
+		       int64_t now);
+/* Gives LAN lan (with one IPv4 prefix) the mapped prefix, or changes it. */
+int db_lan_map(struct db *db, const char *lan, const struct ip_prefix *mapped);
+/* The LAN's mapped prefix as text, "" when none. */
+int db_lan_mapped(struct db *db, const char *lan, char out[IP_STRLEN]);
+/* Like db_match_address, preferring LAN prefer's prefix when it holds a; *others (may be
+ * NULL) counts the other LANs whose prefixes hold a too. */
+int db_match_address_in(struct db *db, const struct ip_addr *a, const char *prefer,
+			char *lan, size_t lanlen, char *prefix, size_t prefixlen, int *others);
 int db_lan_remove(struct db *db, const char *name);
 /* secondary NULL: no secondary serves the LAN any more. */
 int db_lan_set_secondary(struct db *db, const char *lan, const char *secondary);

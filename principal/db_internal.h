@@ -44,6 +44,13 @@ enum db_stmt_id {
 	ST_PFX_OVERLAP,
 	ST_PFX_MATCH,
 	ST_PFX_COUNT_LAN,
+	ST_PFX_V4_OF_LAN,
+	ST_MAP_INSERT,
+	ST_MAP_UPDATE,
+	ST_MAP_OF_LAN,
+	ST_MAP_OVERLAP,
+	ST_MAP_MATCH,
+	ST_MAP_OF_LAN_NAME,
 	ST_HOST_INSERT,
 	ST_HOST_DELETE,
 	ST_HOST_LIST,
@@ -162,6 +169,10 @@ int db_revoke_tx(struct db *db, const char *serial, const char *name, const char
 
 /* Row ids by name; INSEL_E_NOT_FOUND with a message naming the kind. */
 int db_lan_id(struct db *db, const char *lan, int64_t *id);
+/* Inserts LAN lan_id's mapped prefix for its IPv4 prefix real: mapped, or (NULL) one
+ * assigned; the prefix used in *chosen (db_lan_map.c). */
+int db_lan_map_insert(struct db *db, int64_t lan_id, const struct ip_prefix *real,
+		      const struct ip_prefix *mapped, struct ip_prefix *chosen);
 int db_secondary_id(struct db *db, const char *name, int64_t *id);
 
 /* The LAN (and its prefix) whose prefix contains a; lan is "" when none does. */

@@ -19,32 +19,72 @@ static int check_name(struct db *db, const char *kind, const char *name)
 
 /* ---- prefixes ---- */
 
-/* Names the prefix p would overlap, if any. */
-static int check_overlap(struct db *db, const struct ip_prefix *p)
+/* Whether the LAN has a mapped prefix (011_overlap.sql): then its IPv4 prefixes may
+ * overlap those of other LANs that have one. */
+static bool lan_is_mapped(struct db *db, int64_t lan_id)
+{
+	sqlite3_stmt *st = db_stmt(db, ST_MAP_OF_LAN);
+	bool mapped;
+
+	sqlite3_bind_int64(st, 1, lan_id);
+	mapped = sqlite3_step(st) == SQLITE_ROW;
+	sqlite3_reset(st);
+	return mapped;
+}
+
+/* Names the prefix p of LAN lan_id would overlap, if any overlap is not allowed: within
+ * the LAN itself, of IPv6, or with a LAN where either has no mapped prefix. And the
+ * mapped prefix it would overlap. */
+static int check_overlap(struct db *db, int64_t lan_id, const struct ip_prefix *p,
+			 bool allow_overlap)
 {
 	sqlite3_stmt *st = db_stmt(db, ST_PFX_OVERLAP);
+	bool mine = allow_overlap && lan_is_mapped(db, lan_id);
 	char text[IP_STRLEN];
-	int rc;
+	int rc = 0, step;
 
 	db_bind_prefix(st, 1, p);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		rc = db_set_error(db, INSEL_E_CONFLICT, "prefix %s overlaps %s of LAN %s",
-				  ip_prefix_format(p, text, sizeof text), db_col_text(st, 0),
-				  db_col_text(st, 1));
-	else if (rc == SQLITE_DONE)
-		rc = 0;
-	else
+	sqlite3_bind_int64(st, 4, lan_id);
+	ip_prefix_format(p, text, sizeof text);
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		int64_t other = sqlite3_column_int64(st, 3);
+		bool v4_other = other != lan_id && p->addr.family == AF_INET;
+
+		if (v4_other && mine && sqlite3_column_int(st, 2))
+			continue;  /* two mapped LANs may overlap */
+		if (v4_other && mine)
+			rc = db_set_error(db, INSEL_E_CONFLICT,
+					  "prefix %s overlaps %s of LAN %s, which has no mapped "
+					  "prefix: give it one first ('lan map %s PREFIX')", text,
+					  db_col_text(st, 0), db_col_text(st, 1), db_col_text(st, 1));
+		else
+			rc = db_set_error(db, INSEL_E_CONFLICT, "prefix %s overlaps %s of LAN %s%s",
+					  text, db_col_text(st, 0), db_col_text(st, 1),
+					  v4_other ? " (--allow-overlap with a mapped prefix allows "
+						     "that)" : "");
+		break;
+	}
+	if (!rc && step != SQLITE_DONE)
 		rc = db_sqlite_error(db, "cannot check prefixes");
+	sqlite3_reset(st);
+	if (rc)
+		return rc;
+	st = db_stmt(db, ST_MAP_OVERLAP);
+	db_bind_prefix(st, 1, p);
+	sqlite3_bind_int64(st, 4, -1);  /* the LAN's own mapped prefix counts too */
+	if (sqlite3_step(st) == SQLITE_ROW)
+		rc = db_set_error(db, INSEL_E_CONFLICT, "prefix %s overlaps the mapped prefix %s "
+				  "of LAN %s", text, db_col_text(st, 0), db_col_text(st, 1));
 	sqlite3_reset(st);
 	return rc;
 }
 
-static int insert_prefix(struct db *db, int64_t lan_id, const struct ip_prefix *p)
+static int insert_prefix(struct db *db, int64_t lan_id, const struct ip_prefix *p,
+			 bool allow_overlap)
 {
 	sqlite3_stmt *st;
 	char text[IP_STRLEN];
-	int rc = check_overlap(db, p);
+	int rc = check_overlap(db, lan_id, p, allow_overlap);
 
 	if (rc)
 		return rc;
@@ -56,13 +96,14 @@ static int insert_prefix(struct db *db, int64_t lan_id, const struct ip_prefix *
 	return db_exec_stmt(db, st, "cannot add prefix");
 }
 
-static int insert_prefixes(struct db *db, int64_t lan_id, const struct ip_prefix *p, size_t n)
+static int insert_prefixes(struct db *db, int64_t lan_id, const struct ip_prefix *p, size_t n,
+			   bool allow_overlap)
 {
 	if (n > DB_MAX_PREFIXES)
 		return db_set_error(db, INSEL_E_LIMIT, "a LAN has at most %d prefixes",
 				    DB_MAX_PREFIXES);
 	for (size_t i = 0; i < n; i++) {
-		int rc = insert_prefix(db, lan_id, &p[i]);
+		int rc = insert_prefix(db, lan_id, &p[i], allow_overlap);
 
 		if (rc)
 			return rc;
@@ -70,26 +111,41 @@ static int insert_prefixes(struct db *db, int64_t lan_id, const struct ip_prefix
 	return 0;
 }
 
-/* The LAN whose prefix contains a, copied into lan (empty if none). */
-static int lan_of_address(struct db *db, const struct ip_addr *a, char *lan, size_t lanlen,
-			  char *prefix, size_t prefixlen)
+/* The LAN whose prefix contains a, copied into lan (empty if none): LAN prefer's if its
+ * prefix holds a, else the longest match. *others, if given, counts the other LANs whose
+ * prefixes hold it too (overlapping prefixes, 011_overlap.sql). */
+static int lan_of_address_in(struct db *db, const struct ip_addr *a, const char *prefer,
+			     char *lan, size_t lanlen, char *prefix, size_t prefixlen,
+			     int *others)
 {
 	sqlite3_stmt *st = db_stmt(db, ST_PFX_MATCH);
-	int rc;
+	int rc, rows = 0;
 
 	db_bind_addr(st, 1, a);
 	lan[0] = '\0';
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		snprintf(lan, lanlen, "%s", db_col_text(st, 1));
-		if (prefix)
-			snprintf(prefix, prefixlen, "%s", db_col_text(st, 0));
-		rc = 0;
-	} else {
-		rc = rc == SQLITE_DONE ? 0 : db_sqlite_error(db, "cannot match prefixes");
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *name = db_col_text(st, 1);
+		bool preferred = prefer && strcmp(name, prefer) == 0;
+
+		if (rows > 0 && strcmp(name, lan) == 0)
+			continue;  /* the same LAN's shorter prefix */
+		if (rows++ == 0 || preferred) {
+			snprintf(lan, lanlen, "%s", name);
+			if (prefix)
+				snprintf(prefix, prefixlen, "%s", db_col_text(st, 0));
+		}
 	}
+	rc = rc == SQLITE_DONE ? 0 : db_sqlite_error(db, "cannot match prefixes");
+	if (others)
+		*others = rows > 0 ? rows - 1 : 0;
 	sqlite3_reset(st);
 	return rc;
+}
+
+static int lan_of_address(struct db *db, const struct ip_addr *a, char *lan, size_t lanlen,
+			  char *prefix, size_t prefixlen)
+{
+	return lan_of_address_in(db, a, NULL, lan, lanlen, prefix, prefixlen, NULL);
 }
 
 /* After the LAN's prefixes changed: every host must still be inside one of them. */
@@ -105,7 +161,7 @@ static int check_hosts_inside(struct db *db, int64_t lan_id, const char *lan)
 
 		if (ip_addr_parse(db_col_text(st, 1), &a))
 			continue;
-		rc = lan_of_address(db, &a, found, sizeof found, NULL, 0);
+		rc = lan_of_address_in(db, &a, lan, found, sizeof found, NULL, 0, NULL);
 		if (rc == 0 && strcmp(found, lan) != 0)
 			rc = db_set_error(db, INSEL_E_CONFLICT,
 					  "host %s (%s) of LAN %s would fall outside its prefixes; "
@@ -177,23 +233,56 @@ static int binding_secondary(struct db *db, const char *secondary, int64_t *id)
 	return rc;
 }
 
+/* The one IPv4 prefix of a LAN that is to have a mapped prefix. */
+static int one_v4_prefix(struct db *db, const char *name, const struct ip_prefix *p, size_t n,
+			 const struct ip_prefix **out)
+{
+	size_t v4 = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (p[i].addr.family == AF_INET && v4++ == 0)
+			*out = &p[i];
+	if (v4 == 1)
+		return 0;
+	return db_set_error(db, INSEL_E_BAD_FIELD,
+			    "LAN %s needs exactly one IPv4 prefix for a mapped prefix (it has %zu)",
+			    name, v4);
+}
+
 static int lan_add_tx(struct db *db, const char *name, const struct ip_prefix *prefixes,
-		      size_t n, const char *secondary, int64_t now)
+		      size_t n, const char *secondary, const struct db_lan_overlap *ov,
+		      int64_t now)
 {
 	int64_t sec_id = 0, lan_id = 0;
+	const struct ip_prefix *real = NULL;
+	struct ip_prefix chosen;
+	bool mapped = ov && (ov->allow || ov->mapped);
 	int rc = 0;
 
-	if (secondary)
+	if (mapped)
+		rc = one_v4_prefix(db, name, prefixes, n, &real);
+	if (!rc && secondary)
 		rc = binding_secondary(db, secondary, &sec_id);
 	if (!rc)
 		rc = lan_insert(db, name, secondary ? &sec_id : NULL, now, &lan_id);
+	if (!rc && mapped)
+		rc = db_lan_map_insert(db, lan_id, real, ov->mapped, &chosen);
 	if (!rc)
-		rc = insert_prefixes(db, lan_id, prefixes, n);
+		rc = insert_prefixes(db, lan_id, prefixes, n, ov && ov->allow);
+	if (!rc && mapped && ov->chosen)
+		*ov->chosen = chosen;
 	return rc;
 }
 
 int db_lan_add(struct db *db, const char *name, const struct ip_prefix *prefixes, size_t n,
 	       const char *secondary, int64_t now)
+{
+	return db_lan_add_overlap(db, name, prefixes, n, secondary, NULL, now);
+}
+
+int db_lan_add_overlap(struct db *db, const char *name, const struct ip_prefix *prefixes,
+		       size_t n, const char *secondary, const struct db_lan_overlap *ov,
+		       int64_t now)
 {
 	int rc = check_name(db, "LAN", name);
 
@@ -201,7 +290,7 @@ int db_lan_add(struct db *db, const char *name, const struct ip_prefix *prefixes
 		rc = db_tx_begin(db);
 	if (rc)
 		return rc;
-	return db_tx_end(db, lan_add_tx(db, name, prefixes, n, secondary, now));
+	return db_tx_end(db, lan_add_tx(db, name, prefixes, n, secondary, ov, now));
 }
 
 static int delete_by_name(struct db *db, enum db_stmt_id id, const char *name,
@@ -264,7 +353,10 @@ static int lan_add_prefix_tx(struct db *db, const char *lan, const struct ip_pre
 	if (rc)
 		return db_set_error(db, INSEL_E_LIMIT, "a LAN has at most %d prefixes",
 				    DB_MAX_PREFIXES);
-	return insert_prefix(db, row.id, p);
+	if (p->addr.family == AF_INET && lan_is_mapped(db, row.id))
+		return db_set_error(db, INSEL_E_CONFLICT, "LAN %s has a mapped prefix, which maps "
+				    "its one IPv4 prefix: it takes no other", lan);
+	return insert_prefix(db, row.id, p, false);
 }
 
 int db_lan_add_prefix(struct db *db, const char *lan, const struct ip_prefix *p)
@@ -330,6 +422,9 @@ static json_t *lan_row_json(sqlite3_stmt *st, const void *ctx)
 		json_object_set_new(row, "standbys", db_col_json_words(st, 12));
 	if (row && sqlite3_column_type(st, 13) != SQLITE_NULL)
 		json_object_set_new(row, "active_since", db_col_json_int(st, 13));
+	/* The prefix other LANs reach its hosts by, when its prefix may overlap others'. */
+	if (row && sqlite3_column_type(st, 14) != SQLITE_NULL)
+		json_object_set_new(row, "mapped", db_col_json_str(st, 14));
 	return row;
 }
 
@@ -700,11 +795,11 @@ static int check_prefix_inside(struct db *db, const char *lan, const struct ip_p
 	int rc;
 
 	db_prefix_last(p, &last);
-	rc = lan_of_address(db, &p->addr, first_lan, sizeof first_lan, first_pfx,
-			    sizeof first_pfx);
+	rc = lan_of_address_in(db, &p->addr, lan, first_lan, sizeof first_lan, first_pfx,
+			       sizeof first_pfx, NULL);
 	if (!rc)
-		rc = lan_of_address(db, &last, last_lan, sizeof last_lan, last_pfx,
-				    sizeof last_pfx);
+		rc = lan_of_address_in(db, &last, lan, last_lan, sizeof last_lan, last_pfx,
+				       sizeof last_pfx, NULL);
 	if (rc)
 		return rc;
 	if (strcmp(first_lan, lan) == 0 && strcmp(last_lan, lan) == 0 &&
@@ -818,7 +913,7 @@ static int host_add_tx(struct db *db, const char *name, const char *lan,
 	int rc = db_lan_id(db, lan, &lan_id);
 
 	if (!rc)
-		rc = lan_of_address(db, a, found, sizeof found, NULL, 0);
+		rc = lan_of_address_in(db, a, lan, found, sizeof found, NULL, 0, NULL);
 	if (rc)
 		return rc;
 	ip_addr_format(a, text, sizeof text);
@@ -883,4 +978,10 @@ int db_match_address(struct db *db, const struct ip_addr *a, char *lan, size_t l
 		     char *prefix, size_t prefixlen)
 {
 	return lan_of_address(db, a, lan, lanlen, prefix, prefixlen);
+}
+
+int db_match_address_in(struct db *db, const struct ip_addr *a, const char *prefer,
+			char *lan, size_t lanlen, char *prefix, size_t prefixlen, int *others)
+{
+	return lan_of_address_in(db, a, prefer, lan, lanlen, prefix, prefixlen, others);
 }

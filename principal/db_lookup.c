@@ -61,48 +61,148 @@ static int lookup_user(struct db *db, const char *callee, struct pop_lookup_repl
 		return rc;
 	r->kind = POP_LOOKUP_USER;
 	copy_text(r->user, sizeof r->user, name);
-	return 0;
+	return db_lan_mapped(db, r->lan, r->mapped_prefix);
 }
 
-/* The host's name for an address, if the directory knows one. */
-static void add_host_name(struct db *db, const char *address, struct pop_lookup_reply *r)
+/* The host's name for an address of LAN lan, if the directory knows one. */
+static void add_host_name(struct db *db, const char *address, const char *lan,
+			  struct pop_lookup_reply *r)
 {
 	sqlite3_stmt *st = db_stmt(db, ST_HOST_BY_ADDR);
 
 	sqlite3_bind_text(st, 1, address, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 2, lan, -1, SQLITE_TRANSIENT);
 	if (sqlite3_step(st) == SQLITE_ROW)
 		copy_text(r->host, sizeof r->host, db_col_text(st, 0));
 	sqlite3_reset(st);
 }
 
-static int lookup_address(struct db *db, const struct ip_addr *a, struct pop_lookup_reply *r)
+/* a moved from prefix from onto prefix to (same length), host bits kept. */
+static void move_address(const struct ip_addr *a, const struct ip_prefix *from,
+			 const struct ip_prefix *to, struct ip_addr *out)
 {
-	char text[IP_STRLEN];
-	int rc = db_match_address(db, a, r->lan, sizeof r->lan, r->prefix, sizeof r->prefix);
+	*out = *a;
+	for (unsigned i = 0; i < to->len && i < 32; i++) {
+		uint8_t bit = (uint8_t)(0x80u >> (i % 8));
 
+		out->bytes[i / 8] = (uint8_t)((out->bytes[i / 8] & ~bit) |
+					      (to->addr.bytes[i / 8] & bit));
+	}
+	(void)from;
+}
+
+/* An address inside a mapped prefix: its LAN, and the real address it stands for. */
+static int match_mapped(struct db *db, const struct ip_addr *a, struct pop_lookup_reply *r,
+			bool *found)
+{
+	sqlite3_stmt *st = db_stmt(db, ST_MAP_MATCH);
+	struct ip_prefix mapped, real;
+	int rc = 0;
+
+	*found = false;
+	db_bind_addr(st, 1, a);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		if (ip_prefix_parse(db_col_text(st, 0), true, &mapped) ||
+		    ip_prefix_parse(db_col_text(st, 2), true, &real)) {
+			rc = db_set_error(db, INSEL_E_DB, "LAN %s has no IPv4 prefix for its "
+					  "mapped prefix %s", db_col_text(st, 1), db_col_text(st, 0));
+		} else {
+			copy_text(r->lan, sizeof r->lan, db_col_text(st, 1));
+			copy_text(r->mapped_prefix, sizeof r->mapped_prefix, db_col_text(st, 0));
+			copy_text(r->prefix, sizeof r->prefix, db_col_text(st, 2));
+			r->has_mapped_address = true;
+			r->mapped_address = *a;
+			move_address(a, &mapped, &real, &r->address);
+			*found = true;
+		}
+	}
+	sqlite3_reset(st);
+	return rc;
+}
+
+/* A real address inside the prefixes of several LANs: which ones, and how to reach
+ * each host instead. */
+static int ambiguous(struct db *db, const struct ip_addr *a, const char *text)
+{
+	sqlite3_stmt *st = db_stmt(db, ST_PFX_MATCH);
+	char lans[256] = "", mapped[IP_STRLEN];
+	size_t used = 0;
+
+	db_bind_addr(st, 1, a);
+	while (sqlite3_step(st) == SQLITE_ROW && used < sizeof lans - 1) {
+		const char *lan = db_col_text(st, 1);
+		struct ip_prefix m, real;
+		struct ip_addr via;
+		char via_text[IP_STRLEN] = "";
+
+		db_lan_mapped(db, lan, mapped);
+		if (mapped[0] && ip_prefix_parse(mapped, true, &m) == 0 &&
+		    ip_prefix_parse(db_col_text(st, 0), true, &real) == 0) {
+			move_address(a, &real, &m, &via);
+			ip_addr_format(&via, via_text, sizeof via_text);
+		}
+		used += (size_t)snprintf(lans + used, sizeof lans - used, "%s%s (%s%s%s)",
+					 used ? ", " : "", lan, db_col_text(st, 0),
+					 via_text[0] ? ", mapped: " : "", via_text);
+	}
+	sqlite3_reset(st);
+	return db_set_error(db, INSEL_E_CONFLICT,
+			    "%s is ambiguous: it lies in overlapping prefixes of LANs %s; name "
+			    "the host, or use its mapped address", text, lans);
+}
+
+/* The address a: a mapped address means one LAN; a real one the LAN prefer (the host's)
+ * or the one LAN holding it, never one of several. */
+static int lookup_address(struct db *db, const struct ip_addr *a, const char *prefer,
+			  struct pop_lookup_reply *r)
+{
+	char text[IP_STRLEN], real_text[IP_STRLEN];
+	struct ip_prefix mapped, real;
+	bool found;
+	int others = 0;
+	int rc = match_mapped(db, a, r, &found);
+
+	ip_addr_format(a, text, sizeof text);
+	if (!rc && !found)
+		rc = db_match_address_in(db, a, prefer, r->lan, sizeof r->lan, r->prefix,
+					 sizeof r->prefix, &others);
 	if (rc)
 		return rc;
-	ip_addr_format(a, text, sizeof text);
-	if (!r->lan[0])
+	if (!found && !r->lan[0])
 		return db_set_error(db, INSEL_E_NOT_FOUND, "no LAN has a prefix containing %s",
 				    text);
+	if (!found && others > 0 && !prefer)
+		return ambiguous(db, a, text);
+	if (!found) {
+		r->address = *a;
+		db_lan_mapped(db, r->lan, r->mapped_prefix);
+		if (r->mapped_prefix[0] && a->family == AF_INET &&
+		    ip_prefix_parse(r->mapped_prefix, true, &mapped) == 0 &&
+		    ip_prefix_parse(r->prefix, true, &real) == 0) {
+			move_address(a, &real, &mapped, &r->mapped_address);
+			r->has_mapped_address = true;
+		}
+	}
 	r->has_address = true;
-	r->address = *a;
 	if (!r->host[0])
-		add_host_name(db, text, r);
+		add_host_name(db, ip_addr_format(&r->address, real_text, sizeof real_text),
+			      r->lan, r);
 	return 0;
 }
 
 static int lookup_host(struct db *db, const char *name, struct pop_lookup_reply *r)
 {
 	sqlite3_stmt *st = db_stmt(db, ST_HOST_BY_NAME);
+	char lan[DB_NAME_MAX + 1] = "";
 	struct ip_addr a;
 	int rc, parsed = -1;
 
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
 	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
+	if (rc == SQLITE_ROW) {
 		parsed = ip_addr_parse(db_col_text(st, 0), &a);
+		copy_text(lan, sizeof lan, db_col_text(st, 1));
+	}
 	sqlite3_reset(st);
 	if (rc == SQLITE_DONE)
 		return db_set_error(db, INSEL_E_NOT_FOUND, "no user, host or address '%s'", name);
@@ -110,7 +210,7 @@ static int lookup_host(struct db *db, const char *name, struct pop_lookup_reply 
 		return db_sqlite_error(db, "cannot look up the host");
 	r->kind = POP_LOOKUP_HOST;
 	copy_text(r->host, sizeof r->host, name);
-	return lookup_address(db, &a, r);
+	return lookup_address(db, &a, lan, r);
 }
 
 static int lookup_in(struct db *db, const char *callee, int64_t now,
@@ -125,7 +225,7 @@ static int lookup_in(struct db *db, const char *callee, int64_t now,
 		rc = lookup_user(db, callee, r);
 	} else if (ip_addr_parse(callee, &a) == 0) {
 		r->kind = POP_LOOKUP_ADDRESS;
-		rc = lookup_address(db, &a, r);
+		rc = lookup_address(db, &a, NULL, r);
 	} else if (db_name_valid(callee)) {
 		rc = lookup_host(db, callee, r);
 	} else {

@@ -244,6 +244,17 @@ static int check_overlaps(struct db *db, const struct ip_prefix *p, const struct
 						  ip_prefix_format(mine, text, sizeof text), prefix,
 						  lan);
 		}
+		if (!rc && i == 0 && (rc = prepare(db, "SELECT m.prefix, l.name FROM lan_maps m "
+					 "JOIN lans l ON l.id = m.lan_id WHERE ?1 = 4 AND "
+					 "m.network <= ?3 AND m.last_addr >= ?2 LIMIT 1", &st)) == 0) {
+			db_bind_prefix(st, 1, mine);
+			if (sqlite3_step(st) == SQLITE_ROW)
+				rc = db_set_error(db, INSEL_E_CONFLICT,
+						  "network %s overlaps the mapped prefix %s of LAN %s",
+						  ip_prefix_format(mine, text, sizeof text),
+						  db_col_text(st, 0), db_col_text(st, 1));
+			sqlite3_finalize(st);
+		}
 		if (!rc && (rc = prepare(db, "SELECT p.prefix, l.name FROM lan_prefixes p JOIN "
 					 "lans l ON l.id = p.lan_id WHERE p.family = ?1 AND "
 					 "p.network >= ?2 AND p.network <= ?3 LIMIT 1", &st)) == 0) {
@@ -471,7 +482,9 @@ static int check_host(struct db *db, const char *user, int64_t lan_id, const cha
 	if (!host || ip_addr_parse(host, &a))
 		return db_set_error(db, INSEL_E_BAD_FIELD, "'%s' is not a host address", quoted);
 	ip_addr_format(&a, canon, IP_STRLEN);
-	if (db_match_address(db, &a, lan, sizeof lan, prefix, sizeof prefix) || !lan[0] ||
+	/* The user's own LAN first: its prefix may overlap another LAN's (overlap.md). */
+	if (db_match_address_in(db, &a, strchr(user, '@') ? strchr(user, '@') + 1 : NULL, lan,
+				sizeof lan, prefix, sizeof prefix, NULL) || !lan[0] ||
 	    db_lan_id(db, lan, &host_lan) || host_lan != lan_id)
 		return db_set_error(db, INSEL_E_FORBIDDEN, "host %s is not on the LAN of %s",
 				    canon, user);

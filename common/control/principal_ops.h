@@ -193,6 +193,11 @@ struct pop_lookup_reply {
 	bool has_address;              /* kinds host and address */
 	struct ip_addr address;
 	char prefix[IP_STRLEN];        /* the LAN prefix holding the address */
+	/* The LAN's mapped prefix, "" when none (docs/overlap.md); with an address, the
+	 * address other LANs reach it by (address is then the real one). */
+	char mapped_prefix[IP_STRLEN];
+	bool has_mapped_address;
+	struct ip_addr mapped_address;
 };
 json_t *pop_lookup_reply_encode(const struct pop_lookup_reply *r);
 int pop_lookup_reply_decode(const json_t *msg, struct pop_lookup_reply *out,

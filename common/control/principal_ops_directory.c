@@ -59,6 +59,12 @@ json_t *pop_lookup_reply_encode(const struct pop_lookup_reply *r)
 	if (r->kind == POP_LOOKUP_ADDRESS && r->host[0])
 		json_object_set_new(j, "host", json_string(r->host));
 	json_object_set_new(j, "lan", json_string(r->lan));
+	if (r->mapped_prefix[0])
+		json_object_set_new(j, "mapped_prefix", json_string(r->mapped_prefix));
+	if (r->has_mapped_address)
+		json_object_set_new(j, "mapped_address",
+				    json_string(ip_addr_format(&r->mapped_address, text,
+							       sizeof text)));
 	pop_put_serving(j, &r->serving);
 	return j;
 }
@@ -66,14 +72,18 @@ json_t *pop_lookup_reply_encode(const struct pop_lookup_reply *r)
 static int get_lookup_address(const json_t *msg, struct pop_lookup_reply *out,
 			      char why[POP_WHY_LEN])
 {
-	char address[IP_STRLEN];
+	char address[IP_STRLEN], mapped[IP_STRLEN];
 	int rc;
 
 	if ((rc = pop_get_nullable(msg, "address", address, sizeof address, why)) ||
-	    (rc = pop_get_nullable(msg, "prefix", out->prefix, sizeof out->prefix, why)))
+	    (rc = pop_get_nullable(msg, "prefix", out->prefix, sizeof out->prefix, why)) ||
+	    (rc = pop_get_nullable(msg, "mapped_prefix", out->mapped_prefix,
+				   sizeof out->mapped_prefix, why)) ||
+	    (rc = pop_get_nullable(msg, "mapped_address", mapped, sizeof mapped, why)))
 		return rc;
 	/* An address that does not parse is no address: the caller needs none for a user. */
 	out->has_address = address[0] && ip_addr_parse(address, &out->address) == 0;
+	out->has_mapped_address = mapped[0] && ip_addr_parse(mapped, &out->mapped_address) == 0;
 	return 0;
 }
 

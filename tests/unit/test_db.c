@@ -194,6 +194,56 @@ static void lan_overlap_refused_and_named(void **state)
 	assert_int_equal(db_lan_remove(f->db, "lan-d"), INSEL_E_NOT_FOUND);
 }
 
+/* Overlapping prefixes (011_overlap.sql, docs/overlap.md): refused unless allowed and
+ * both LANs have a mapped prefix; the mapped prefix unique and clear of real prefixes;
+ * hosts of both LANs on one address; a look-up by a mapped address names one LAN and the
+ * real address, one by a shared real address is ambiguous, one by host name is not. */
+static void lan_overlap_with_mapped_prefixes(void **state)
+{
+	struct fixture *f = *state;
+	struct ip_prefix p = pfx("192.168.1.0/24"), m1 = pfx("10.99.1.0/24");
+	struct ip_prefix m2 = pfx("10.99.2.0/24"), chosen;
+	struct db_lan_overlap allow = {true, &m2, &chosen}, taken = {true, &m1, NULL};
+	struct db_lan_overlap assign = {true, NULL, &chosen};
+	struct pop_lookup_reply r;
+	struct ip_addr a;
+	char text[IP_STRLEN];
+
+	assert_int_equal(db_lan_add(f->db, "lan-a", &p, 1, NULL, NOW), 0);
+	/* lan-a has no mapped prefix yet: refused, naming it. */
+	assert_int_equal(db_lan_add_overlap(f->db, "lan-b", &p, 1, NULL, &allow, NOW),
+			 INSEL_E_CONFLICT);
+	assert_non_null(strstr(db_errmsg(f->db), "of LAN lan-a, which has no mapped prefix"));
+	assert_int_equal(db_lan_map(f->db, "lan-a", &m1), 0);
+	/* Without --allow-overlap the mapped prefix alone does not allow it. */
+	assert_int_equal(db_lan_add(f->db, "lan-b", &p, 1, NULL, NOW), INSEL_E_CONFLICT);
+	assert_int_equal(db_lan_add_overlap(f->db, "lan-b", &p, 1, NULL, &taken, NOW),
+			 INSEL_E_CONFLICT);
+	assert_non_null(strstr(db_errmsg(f->db), "10.99.1.0/24 is taken by LAN lan-a"));
+	assert_int_equal(db_lan_add_overlap(f->db, "lan-b", &p, 1, NULL, &allow, NOW), 0);
+	assert_string_equal(ip_prefix_format(&chosen, text, sizeof text), "10.99.2.0/24");
+	assert_int_equal(db_lan_add_overlap(f->db, "lan-c", &p, 1, NULL, &assign, NOW), 0);
+	assert_string_equal(ip_prefix_format(&chosen, text, sizeof text), "10.99.0.0/24");
+
+	assert_int_equal(ip_addr_parse("192.168.1.7", &a), 0);
+	assert_int_equal(db_host_add(f->db, "a7", "lan-a", &a, NOW), 0);
+	assert_int_equal(db_host_add(f->db, "b7", "lan-b", &a, NOW), 0);
+
+	/* No secondary serves them: the look-up fills the LAN, then says so. */
+	assert_int_equal(db_lookup_find(f->db, "10.99.2.7", NOW, &r), INSEL_E_UNAVAILABLE);
+	assert_string_equal(r.lan, "lan-b");
+	assert_string_equal(r.host, "b7");
+	assert_string_equal(ip_addr_format(&r.address, text, sizeof text), "192.168.1.7");
+	assert_true(r.has_mapped_address);
+	assert_string_equal(r.mapped_prefix, "10.99.2.0/24");
+	assert_int_equal(db_lookup_find(f->db, "a7", NOW, &r), INSEL_E_UNAVAILABLE);
+	assert_string_equal(r.lan, "lan-a");
+	assert_string_equal(ip_addr_format(&r.mapped_address, text, sizeof text), "10.99.1.7");
+	assert_int_equal(db_lookup_find(f->db, "192.168.1.7", NOW, &r), INSEL_E_CONFLICT);
+	assert_non_null(strstr(db_errmsg(f->db), "192.168.1.7 is ambiguous"));
+	assert_non_null(strstr(db_errmsg(f->db), "lan-b (192.168.1.0/24, mapped: 10.99.2.7)"));
+}
+
 /* Whether a secondary can be dialled: unknown until checked, the check's answer kept only
  * for the endpoint it dialled, a declaration kept over any check; listed and looked up. */
 static void reachability(void **state)
@@ -857,6 +907,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(schema_is_current, setup, teardown),
 		cmocka_unit_test_setup_teardown(newer_schema_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(lan_overlap_refused_and_named, setup, teardown),
+		cmocka_unit_test_setup_teardown(lan_overlap_with_mapped_prefixes, setup, teardown),
 		cmocka_unit_test_setup_teardown(reachability, setup, teardown),
 		cmocka_unit_test_setup_teardown(registration_and_conflicts, setup, teardown),
 		cmocka_unit_test_setup_teardown(registration_may_narrow_never_widen, setup,
