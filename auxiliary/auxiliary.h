@@ -151,6 +151,16 @@ struct aux_tun {
 	uint16_t mss4, mss6;       /* TCP SYNs from the LAN are clamped to these (0: not) */
 	struct ip_prefix local[AUX_TUN_PREFIXES], remote[AUX_TUN_PREFIXES];
 	size_t nlocal, nremote;
+	/* The remote prefixes as the LAN sees them: routed, and checked from the LAN. They
+	 * are the remote ones unless a peer LAN overlapping ours is mapped (docs/overlap.md):
+	 * then map_out moves destinations from the mapped prefix to the real one before a
+	 * packet is carried, and map_in sources from the real to the mapped after one
+	 * arrives, so that only real addresses cross and only ours appear on our LAN. */
+	struct ip_prefix seen[AUX_TUN_PREFIXES];
+	struct addr_map_rule to_real[AUX_TUN_PREFIXES], to_mapped[AUX_TUN_PREFIXES];
+	struct addr_map map_out, map_in;
+	size_t nmap;
+	uint64_t mapped;           /* packets whose addresses were mapped, both ways */
 	uint32_t gateway;          /* our LAN address (host order): may send ICMP errors */
 	uint32_t remote_gateway;   /* the peer gateway's LAN address, 0 if unknown */
 	bool ipv6;                 /* a side has IPv6 prefixes: IPv6 is carried too */

@@ -40,15 +40,18 @@ _Static_assert(AUX_TUN_MAX_MTU == CHANNEL_MAX_MSG - FRAME_OVERHEAD,
 static uint8_t tun_rx[VNET_HDR_LEN + AUX_DGRAM_MAX];
 static uint8_t tun_tx[AUX_DGRAM_MAX];
 static uint8_t tun_seg[AUX_DGRAM_MAX];  /* one TCP segment cut from a super-segment */
+static uint8_t map_buf[AUX_DGRAM_MAX];  /* a packet from the peer, mapped (overlap.md) */
+_Static_assert(AUX_DGRAM_MAX >= 65535, "map_buf holds any IPv4 packet");
 
 /* Packets from the peer gathered into one super-segment for one write. */
 static uint8_t coalesce_buf[TSO_MAX_PACKET];
 static struct tso_coalesce coalesce;
 
 
+/* From the LAN, the remote side as the LAN sees it (seen: mapped where mapped). */
 static bool allowed_from_lan(const struct aux_tun *t, const struct ipv4_info *ip)
 {
-	if (!ipv4_in_prefixes(ip->dst, t->remote, t->nremote))
+	if (!ipv4_in_prefixes(ip->dst, t->seen, t->nremote))
 		return false;
 	return ipv4_in_prefixes(ip->src, t->local, t->nlocal) ||
 	       (ip->icmp_error && ip->src == t->gateway);
@@ -334,6 +337,9 @@ static void from_lan(struct bridge *br, uint8_t *pkt, size_t len, uint64_t now)
 			return;
 		}
 	}
+	/* A mapped destination (and what an ICMP error quotes) back to the real one. */
+	if (t->nmap && addr_map_packet(&t->map_out, pkt, len) > 0)
+		t->mapped++;
 	carry(br, pkt, len, now);
 }
 
@@ -469,6 +475,15 @@ void tun_deliver(struct bridge *br, const struct channel_msg *m, uint64_t now)
 
 		if (mapped)
 			write_from_peer(br, mapped, ip.total_len, now);
+		return;
+	}
+	/* The peer's real source to its mapped one: the only view our LAN has of it
+	 * (the channel's buffer is its own: mapped in a copy). */
+	if (t->nmap) {  /* total_len (16 bits) fits map_buf */
+		memcpy(map_buf, m->data, ip.total_len);
+		if (addr_map_packet(&t->map_in, map_buf, ip.total_len) > 0)
+			t->mapped++;
+		write_from_peer(br, map_buf, ip.total_len, now);
 		return;
 	}
 	write_from_peer(br, m->data, ip.total_len, now);

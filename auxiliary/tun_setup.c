@@ -158,12 +158,12 @@ static int route_remotes(struct bridge *br, char *why, size_t whylen)
 	char text[IP_STRLEN];
 
 	for (size_t i = 0; i < t->nremote; i++) {
-		int rc = nl_route_add(t->ifindex, &t->remote[i], route_source(br, &t->remote[i]),
+		int rc = nl_route_add(t->ifindex, &t->seen[i], route_source(br, &t->seen[i]),
 				      table);
 
 		if (rc) {
 			snprintf(why, whylen, "cannot route %s through %s: %s%s",
-				 ip_prefix_format(&t->remote[i], text, sizeof text), t->name,
+				 ip_prefix_format(&t->seen[i], text, sizeof text), t->name,
 				 strerror(-rc), rc == -EEXIST ? " (another route to it exists: "
 				 "is another network call or trunk carrying it?)" : "");
 			return rc;
@@ -190,7 +190,7 @@ static bool call_rule(const struct aux_tun *t, size_t k, struct nl_rule *out,
 	*exclusive = true;
 	if (k < pairs) {
 		local = &t->local[k / t->nremote];
-		remote = &t->remote[k % t->nremote];
+		remote = &t->seen[k % t->nremote];
 		if (local->addr.family != remote->addr.family)
 			return false;
 		*out = (struct nl_rule){.src = *local, .dst = *remote, .table = t->table,
@@ -198,7 +198,7 @@ static bool call_rule(const struct aux_tun *t, size_t k, struct nl_rule *out,
 					.protocol = NL_RULE_PROTOCOL};
 		return true;
 	}
-	remote = &t->remote[(k - pairs) / 2];
+	remote = &t->seen[(k - pairs) / 2];
 	*out = (struct nl_rule){.src.addr.family = remote->addr.family, .dst = *remote,
 				.iif = NL_RULE_IIF_OWN, .table = t->table,
 				.priority = NL_RULE_PRIORITY_OWN_CALL,
@@ -297,6 +297,33 @@ static int room_map(struct aux_tun *t, const struct aux_bind_tun *req, char *why
 	return 0;
 }
 
+/* The remote prefixes as the LAN sees them, and the rules that move addresses between
+ * the two views (docs/overlap.md): a remote prefix inside map_real[i] is seen inside
+ * map_as[i], host bits kept. */
+static void set_mapping(struct aux_tun *t, const struct aux_bind_tun *req)
+{
+	t->nmap = 0;
+	for (size_t i = 0; i < req->nremote_map; i++) {
+		if (addr_map_rule_make(&t->to_mapped[t->nmap], &req->remote_real[i],
+				       &req->remote_as[i]) != 0)
+			continue;  /* the codec let only IPv4 pairs of one length through */
+		addr_map_rules_invert(&t->to_mapped[t->nmap], &t->to_real[t->nmap], 1);
+		t->nmap++;
+	}
+	t->map_out = (struct addr_map){NULL, 0, t->to_real, t->nmap};
+	t->map_in = (struct addr_map){t->to_mapped, t->nmap, NULL, 0};
+	for (size_t i = 0; i < t->nremote; i++) {
+		uint32_t real = ipv4_from_addr(&t->remote[i].addr), seen;
+
+		t->seen[i] = t->remote[i];
+		if (t->remote[i].addr.family != AF_INET ||
+		    !addr_map_translate(t->to_mapped, t->nmap, real, &seen))
+			continue;
+		for (int b = 0; b < 4; b++)
+			t->seen[i].addr.bytes[b] = (uint8_t)(seen >> (24 - 8 * b));
+	}
+}
+
 int tun_create(struct bridge *br, const struct aux_bind_tun *req, char *why, size_t whylen)
 {
 	struct aux_tun *t = &br->tun;
@@ -307,6 +334,7 @@ int tun_create(struct bridge *br, const struct aux_bind_tun *req, char *why, siz
 	memcpy(t->remote, req->remote, sizeof t->remote);
 	t->nlocal = req->nlocal;
 	t->nremote = req->nremote;
+	set_mapping(t, req);
 	t->mtu = req->mtu;
 	if ((rc = room_map(t, req, why, whylen)) != 0)
 		return rc;

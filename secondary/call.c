@@ -721,6 +721,11 @@ static void bind_request(const struct call *call, struct aux_bind_request *req)
 			t->has_room_net = true;
 			t->room_net = call->room_leg->network;
 		}
+		if (call->has_tun_map) {
+			t->remote_real[0] = call->tun_map_real;
+			t->remote_as[0] = call->tun_map_as;
+			t->nremote_map = 1;
+		}
 	}
 	req->user = s->cfg.aux_user;
 	stun_servers(s, req);

@@ -188,6 +188,16 @@ static void caller_lan_reply(void *ctx, const json_t *reply, int err)
 		refuse_gateway(call);
 		return;
 	}
+	/* A caller's LAN with a mapped prefix is seen on ours through it (overlap.md). */
+	call->has_tun_map = entry.has_mapped && call->tun_remote[0].addr.family == AF_INET;
+	for (size_t i = 0; call->has_tun_map && i < ndir; i++)
+		if (dir[i].addr.family == AF_INET && dir[i].len == entry.mapped.len &&
+		    prefixes_within(call->tun_remote, 1, &dir[i], 1)) {
+			call->tun_map_real = dir[i];
+			call->tun_map_as = entry.mapped;
+			break;
+		}
+	call->has_tun_map = call->has_tun_map && call->tun_map_as.len;
 	find_callee(call);
 }
 
@@ -260,6 +270,8 @@ static void trunk_caller_reply(void *ctx, const json_t *reply, int err)
 			 t->call->id_hex);
 		call_end(t->call, WIRE(REPLACED), "the peer gateway placed the trunk again");
 	}
+	if (trunk_map(call, t->cfg))
+		return;
 	t->call = call;
 	if (spawn_aux(call, callee_bound))
 		call_end(call, WIRE(AUX_FAILED), "cannot start the call's auxiliary");

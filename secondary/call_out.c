@@ -406,6 +406,12 @@ static void lookup_reply(void *ctx, const json_t *reply, int err)
 		}
 		host_prefix(&call->callee_addr, &call->tun_remote[0]);
 		call->ntun_remote = 1;
+		/* A LAN reached through its mapped prefix: our LAN sees the callee there. */
+		call->has_tun_map = found.mapped_prefix[0] && call->callee_addr.family == AF_INET &&
+				    ip_prefix_parse(found.prefix, true, &call->tun_map_real) == 0 &&
+				    ip_prefix_parse(found.mapped_prefix, true,
+						    &call->tun_map_as) == 0 &&
+				    call->tun_map_real.len == call->tun_map_as.len;
 	}
 	call->peer_endpoint = endpoint;
 	call->peer_reachable = serving->reachable;
@@ -546,6 +552,8 @@ static void trunk_lookup_reply(void *ctx, const json_t *reply, int err)
 			return;
 		}
 	}
+	if (trunk_map(call, cfg))
+		return;
 	memcpy(call->peer_prefixes, dir, sizeof call->peer_prefixes);
 	call->npeer_prefixes = ndir;
 	call->peer_reachable = entry.serving.reachable;

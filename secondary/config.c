@@ -57,6 +57,7 @@ static const struct cfg_key secondary_schema[] = {
 	{"trunk *", "peer_lan", CFG_STRING, CFG_REQUIRED, 0, 0, NULL},
 	{"trunk *", "local", CFG_PREFIX, CFG_MULTI, 0, 0, NULL},
 	{"trunk *", "remote", CFG_PREFIX, CFG_MULTI, 0, 0, NULL},
+	{"trunk *", "remote_map", CFG_PREFIX, 0, 0, 0, NULL},
 	{"clients", "listen", CFG_ENDPOINT, 0, 0, 0, NULL},
 	{"clients", "socket", CFG_PATH, 0, 0, 0, "/run/insel/secondary.sock"},
 	{"clients", "operator_group", CFG_STRING, 0, 0, 0, NULL},
@@ -301,6 +302,18 @@ static int load_trunks(struct secondary_config *c, const char *path)
 			if (!inside_lan(c, &t->local[j]))
 				return fail_trunk(c, path, names[i], "each local prefix must be "
 							    "inside the LAN's prefixes");
+		if (cfg_count(&c->file, names[i], "remote_map") == 1) {
+			ip_prefix_parse(cfg_str(&c->file, names[i], "remote_map"), true,
+					&t->remote_map);
+			t->has_remote_map = true;
+			if (t->remote_map.addr.family != AF_INET)
+				return fail_trunk(c, path, names[i], "remote_map must be an IPv4 "
+								    "prefix");
+			for (size_t j = 0; j < c->nprefixes; j++)
+				if (ip_prefix_overlap(&t->remote_map, &c->prefixes[j]))
+					return fail_trunk(c, path, names[i], "remote_map must not "
+							  "overlap the LAN's own prefixes");
+		}
 		if (t->nlocal == 0) {  /* the LAN's prefixes, IPv4 and IPv6 */
 			memcpy(t->local, c->prefixes, sizeof t->local);
 			t->nlocal = c->nprefixes;

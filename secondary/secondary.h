@@ -56,6 +56,10 @@ struct trunk_config {
 	struct ip_prefix remote[SECONDARY_MAX_PREFIXES];  /* 0: the peer LAN's, from the
 							   * directory */
 	size_t nremote;
+	/* remote_map: the peer LAN's IPv4 prefix of this length is seen here as this one
+	 * (docs/overlap.md: the peer LAN's prefix overlaps ours). */
+	bool has_remote_map;
+	struct ip_prefix remote_map;
 };
 #define CALL_PARTY_MAX 160  /* "user@lan", a host name or an address */
 
@@ -426,6 +430,10 @@ struct call {
 	struct room_leg *room_leg;     /* or the room's leg (then trunk is NULL) */
 	struct ip_prefix tun_local[SECONDARY_MAX_PREFIXES], tun_remote[SECONDARY_MAX_PREFIXES];
 	size_t ntun_local, ntun_remote;
+	/* The peer LAN overlaps ours (docs/overlap.md): its real prefix, and the mapped one
+	 * our LAN sees it through (the directory's, or a trunk's remote_map). */
+	bool has_tun_map;
+	struct ip_prefix tun_map_real, tun_map_as;
 	struct ip_addr remote_gateway;  /* the peer gateway's LAN address */
 	bool has_remote_gateway;
 	struct ip_addr remote_gateway6; /* and its IPv6 one, if it has one */
@@ -517,6 +525,9 @@ void trunks_stop(struct secondary *s);
 /* The trunk configured towards LAN lan, or NULL. */
 struct trunk *trunk_for_lan(struct secondary *s, const char *lan);
 void trunk_call_up(struct trunk *t, struct call *call);
+/* The trunk's remote_map onto the call's remote IPv4 prefix of its length (overlap.md);
+ * -1 when there is none (the call is ended, with a sentence). */
+int trunk_map(struct call *call, const struct trunk_config *cfg);
 void trunk_call_ended(struct trunk *t, struct call *call, const char *reason);
 
 /* ---- rooms' legs (room_path.c, docs/rooms.md "The data path") ---- */

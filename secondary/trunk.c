@@ -21,6 +21,28 @@
 
 static void trunk_dial(uv_timer_t *timer);
 
+int trunk_map(struct call *call, const struct trunk_config *cfg)
+{
+	char text[IP_STRLEN];
+
+	call->has_tun_map = false;
+	if (!cfg->has_remote_map)
+		return 0;
+	for (size_t i = 0; i < call->ntun_remote; i++)
+		if (call->tun_remote[i].addr.family == AF_INET &&
+		    call->tun_remote[i].len == cfg->remote_map.len) {
+			call->tun_map_real = call->tun_remote[i];
+			call->tun_map_as = cfg->remote_map;
+			call->has_tun_map = true;
+			return 0;
+		}
+	log_warn("trunk %s: remote_map %s: the peer LAN has no IPv4 prefix /%u to map", cfg->name,
+		 ip_prefix_format(&cfg->remote_map, text, sizeof text), cfg->remote_map.len);
+	call_end(call, WIRE(NO_COMMON), "the trunk's remote_map has no peer IPv4 prefix of its "
+		 "length to map");
+	return -1;
+}
+
 static void schedule(struct trunk *t, uint64_t delay_ms)
 {
 	if (t->sec->stopping || !t->initiator)

@@ -32,6 +32,7 @@ static json_t *tun_to_json(const struct aux_bind_tun *t)
 			      "remote", prefix_list_to_json(t->remote, t->nremote),
 			      "source_routing", t->source_routing);
 	json_t *map = t->nmap ? json_array() : NULL;
+	json_t *tun = j ? json_object_get(j, "tun") : NULL;
 
 	for (size_t i = 0; map && i < t->nmap; i++) {
 		char text[IP_STRLEN];
@@ -40,12 +41,18 @@ static json_t *tun_to_json(const struct aux_bind_tun *t)
 								      sizeof text)));
 	}
 	if (j && map)
-		json_object_set_new(json_object_get(j, "tun"), "map", map);
+		json_object_set_new(tun, "map", map);
 	if (j && t->nmap && t->has_room_net) {
 		char text[IP_STRLEN];
 
-		json_object_set_new(json_object_get(j, "tun"), "room_net",
+		json_object_set_new(tun, "room_net",
 				    json_string(ip_prefix_format(&t->room_net, text, sizeof text)));
+	}
+	/* A peer LAN seen through its mapped prefix (docs/overlap.md). */
+	if (tun && t->nremote_map) {
+		json_object_set_new(tun, "map_real",
+				    prefix_list_to_json(t->remote_real, t->nremote_map));
+		json_object_set_new(tun, "map_as", prefix_list_to_json(t->remote_as, t->nremote_map));
 	}
 	return j;
 }
@@ -261,6 +268,28 @@ static int get_map(const json_t *obj, struct aux_bind_tun *out, char *why, size_
 	return 0;
 }
 
+/* The optional mapping of the remote side: pairs of IPv4 prefixes of one length. */
+static int get_remote_map(const json_t *obj, struct aux_bind_tun *out, char *why, size_t whylen)
+{
+	size_t nas = 0;
+
+	if (!json_object_get(obj, "map_real") && !json_object_get(obj, "map_as"))
+		return 0;
+	if (get_prefixes(obj, "map_real", out->remote_real, &out->nremote_map, why, whylen) ||
+	    get_prefixes(obj, "map_as", out->remote_as, &nas, why, whylen))
+		return INSEL_E_BAD_FIELD;
+	if (nas != out->nremote_map)
+		return err_set(why, whylen, INSEL_E_BAD_FIELD,
+			       "tun: map_real and map_as must pair up");
+	for (size_t i = 0; i < out->nremote_map; i++)
+		if (out->remote_real[i].addr.family != AF_INET ||
+		    out->remote_as[i].addr.family != AF_INET ||
+		    out->remote_real[i].len != out->remote_as[i].len)
+			return err_set(why, whylen, INSEL_E_BAD_FIELD, "tun: map_real[%zu] and "
+				       "map_as[%zu] must be IPv4 prefixes of one length", i, i);
+	return 0;
+}
+
 static int get_tun(const json_t *obj, struct aux_bind_tun *out, char *why, size_t whylen)
 {
 	json_int_t mtu;
@@ -279,7 +308,9 @@ static int get_tun(const json_t *obj, struct aux_bind_tun *out, char *why, size_
 	if (get_prefixes(obj, "local", out->local, &out->nlocal, why, whylen) ||
 	    get_prefixes(obj, "remote", out->remote, &out->nremote, why, whylen))
 		return INSEL_E_BAD_FIELD;
-	return json_object_get(obj, "map") ? get_map(obj, out, why, whylen) : 0;
+	if (json_object_get(obj, "map") && (rc = get_map(obj, out, why, whylen)) != 0)
+		return rc;
+	return get_remote_map(obj, out, why, whylen);
 }
 
 /* One entry of "channels": a UDP channel's port, or a network call's "tun". */
@@ -562,7 +593,10 @@ static bool same_tun(const struct aux_bind_tun *a, const struct aux_bind_tun *b)
 	       (a->nmap == 0 || memcmp(a->map, b->map, a->nmap * sizeof a->map[0]) == 0) &&
 	       a->has_room_net == b->has_room_net &&
 	       (!a->has_room_net || (a->room_net.len == b->room_net.len &&
-				     memcmp(a->room_net.addr.bytes, b->room_net.addr.bytes, 4) == 0));
+				     memcmp(a->room_net.addr.bytes, b->room_net.addr.bytes, 4) == 0)) &&
+	       a->nremote_map == b->nremote_map &&
+	       same_prefixes(a->remote_real, b->remote_real, a->nremote_map) &&
+	       same_prefixes(a->remote_as, b->remote_as, a->nremote_map);
 }
 
 static bool same_endpoints(const struct ip_endpoint *a, size_t na,

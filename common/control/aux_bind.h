@@ -10,6 +10,9 @@
  *   "channels":[{"tun":{"name_hint":"lan-b","mtu":1440,"local":["10.1.0.0/24"],
  *                       "remote":["10.2.0.0/24"],"source_routing":false}}]
  *   -> "channels":[{"interface":"lan-b","mtu":1440}]   (a host call adds "table":T)
+ * A peer LAN whose prefix overlaps ours is seen on our LAN through a mapped prefix
+ * (docs/overlap.md): "map_real":["192.168.1.0/24"],"map_as":["10.99.2.0/24"] (IPv4, pairwise
+ * the same length): remote addresses inside map_real[i] appear on the LAN as map_as[i].
  * A gateway whose wan has both families gives its IPv6 address too ("wan_addr" is then
  * IPv4): the auxiliary binds one WAN socket per family and replies with the second's port:
  *   "wan_addr6":"2001:db8:1::2"  ->  "wan_port6":P6
@@ -52,6 +55,9 @@ struct aux_bind_tun {
 	 * member's LAN source to its room address on the way out and the room address back
 	 * on the way in; packets of any other LAN host are dropped and counted. 0: none. */
 	struct ip_addr map[AUX_TUN_PREFIXES];
+	/* The remote side as the LAN sees it: map_real[i] appears as map_as[i]. */
+	struct ip_prefix remote_real[AUX_TUN_PREFIXES], remote_as[AUX_TUN_PREFIXES];
+	size_t nremote_map;
 	size_t nmap;
 	/* With a map, "room_net":"172.30.0.0/24" (optional): the room's network, whose
 	 * broadcast address and multicast the leg carries too (auxiliary/room_cast.c). */

@@ -232,6 +232,9 @@ struct pop_lan_entry {
 	struct ip_prefix prefixes[POP_MAX_PREFIXES];
 	size_t nprefixes;
 	struct pop_serving serving;
+	/* Its mapped prefix, when its IPv4 prefix may overlap others' (docs/overlap.md). */
+	bool has_mapped;
+	struct ip_prefix mapped;
 };
 /* The entry for LAN name among the items of a list of LANs: 0, or INSEL_E_NOT_FOUND. */
 int pop_list_find_lan(const struct pop_list_reply *r, const char *name,

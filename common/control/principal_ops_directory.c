@@ -223,6 +223,12 @@ int pop_list_find_lan(const struct pop_list_reply *r, const char *name,
 		memset(out, 0, sizeof *out);
 		memcpy(out->name, lan, strlen(lan) + 1);
 		out->nprefixes = entry_prefixes(item, out->prefixes);
+		{
+			const char *mapped = json_string_value(json_object_get(item, "mapped"));
+
+			out->has_mapped = mapped && ip_prefix_parse(mapped, true, &out->mapped) == 0 &&
+					  out->mapped.addr.family == AF_INET;
+		}
 		return pop_get_serving(item, &out->serving, why) ? INSEL_E_BAD_FIELD : 0;
 	}
 	return INSEL_E_NOT_FOUND;
