@@ -98,6 +98,36 @@ static void requests_round_trip(void **state)
 	r.tun_req.source_routing = false;
 	r.has_lan_addr6 = false;
 	request_round_trip(&r);
+	/* A peer LAN seen through its mapped prefix (docs/overlap.md). */
+	assert_int_equal(ip_prefix_parse("10.2.0.0/24", true, &r.tun_req.remote_real[0]), 0);
+	assert_int_equal(ip_prefix_parse("10.99.2.0/24", true, &r.tun_req.remote_as[0]), 0);
+	r.tun_req.nremote_map = 1;
+	request_round_trip(&r);
+}
+
+/* map_real and map_as: pairs of IPv4 prefixes of one length, or refused. */
+static void remote_map_refused(void **state)
+{
+	struct aux_bind_request r, back;
+	char why[256];
+	json_t *j, *tun;
+
+	(void)state;
+	tun_request(&r);
+	assert_int_equal(ip_prefix_parse("10.2.0.0/24", true, &r.tun_req.remote_real[0]), 0);
+	assert_int_equal(ip_prefix_parse("10.99.2.0/24", true, &r.tun_req.remote_as[0]), 0);
+	r.tun_req.nremote_map = 1;
+	j = aux_bind_request_to_json(&r);
+	tun = json_object_get(json_array_get(json_object_get(j, "channels"), 0), "tun");
+	json_object_set_new(tun, "map_as", json_pack("[s]", "10.99.0.0/16"));
+	assert_int_equal(aux_bind_request_from_json(j, &back, why, sizeof why),
+			 INSEL_E_BAD_FIELD);
+	assert_non_null(strstr(why, "must be IPv4 prefixes of one length"));
+	json_object_set_new(tun, "map_as", json_pack("[s, s]", "10.99.2.0/24", "10.98.2.0/24"));
+	assert_int_equal(aux_bind_request_from_json(j, &back, why, sizeof why),
+			 INSEL_E_BAD_FIELD);
+	assert_non_null(strstr(why, "must pair up"));
+	json_decref(j);
 }
 
 /* Sets key in the object at path (NULL: the request itself; "tun": the first channel's
@@ -451,6 +481,7 @@ int main(void)
 		cmocka_unit_test(stream_request_round_trip),
 		cmocka_unit_test(request_fields_refused),
 		cmocka_unit_test(request_defaults),
+		cmocka_unit_test(remote_map_refused),
 		cmocka_unit_test(replies_round_trip),
 		cmocka_unit_test(reply_fields_refused),
 		cmocka_unit_test(discovery_round_trips),
