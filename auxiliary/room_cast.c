@@ -117,13 +117,16 @@ int room_cast_open(struct bridge *br, const struct aux_bind_tun *req, char *why,
 		   size_t whylen)
 {
 	struct aux_tun *t = &br->tun;
-	uint32_t net = ipv4_from_addr(&req->room_net.addr);
-	uint32_t mask = ~0u << (32 - req->room_net.len);
-	int ifindex = lan_ifindex(&br->lan_addr);
+	uint32_t net = ipv4_from_addr(&req->room_net.addr), mask;
+	int ifindex;
 	uint64_t now = uv_now(br->loop);
 
+	/* Before the mask: a call that is no room's leg has no room_net (len 0, and a shift
+	 * by 32 is undefined). */
 	if (!req->has_room_net || t->nroom == 0)
 		return 0;
+	mask = req->room_net.len ? ~0u << (32 - req->room_net.len) : 0;
+	ifindex = lan_ifindex(&br->lan_addr);
 	t->room_bcast = net | ~mask;
 	if (ifindex == 0) {
 		snprintf(why, whylen, "no interface holds the LAN address");
