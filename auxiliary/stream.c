@@ -715,17 +715,29 @@ int stream_prepare(struct bridge *br, struct aux_lan *l, char *why, size_t whyle
 	return rc;
 }
 
+/* One segment, one frame: the channel reassembles only CHANNEL_REASM_SLOTS fragmented
+ * messages at once, so a lossy window of fragmented segments would be lost whole. Path
+ * MTU discovery starts at its base size and may settle below the channel's MTU; a segment
+ * that fits the base always fits one frame. */
+static uint32_t segment_size(const struct aux_lan *l)
+{
+	size_t mss = channel_payload_max(l->ch);
+
+	if (mss > PMTUD_BASE_PLPMTU - FRAME_OVERHEAD)
+		mss = PMTUD_BASE_PLPMTU - FRAME_OVERHEAD;
+	return (uint32_t)mss;
+}
+
 int stream_start(struct bridge *br, struct aux_lan *l, const struct aux_start_channel *c)
 {
 	struct aux_stream *s = l->stream;
 	uint32_t dead = c->params.dead_after_ms ? c->params.dead_after_ms
 						: CHANNEL_DEFAULT_DEAD_AFTER_MS;
-	size_t mss = channel_payload_max(l->ch);
 	struct rel_params p = {
 		/* Both ends know the call id and the channel: no handshake needed. */
 		.conn_id = (uint32_t)br->call_id ^ l->index,
 		.unordered = c->mode == NEGOTIATE_UNORDERED,
-		.mss = (uint32_t)(mss < REL_MAX_MSS ? mss : REL_MAX_MSS),
+		.mss = segment_size(l),
 		/* The call's idle time-out (timers.c) counts the party's bytes: the engine's
 		 * own would end the stream while a party is slow to attach. */
 		.idle_ms = UINT32_MAX,

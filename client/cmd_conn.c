@@ -234,19 +234,17 @@ int close_main(int argc, char **argv)
 	const char *name;
 	uint8_t status = STREAM_ATTACH_FAILED;
 	int rc = name_args("insel close", close_usage, argc, argv, &o, &name, NULL, &t);
+	const char *why = "";
 	int fd, st;
 
 	if (rc != CLIENT_ARGS_GO_ON)
 		return rc;
-	st = attach_or_say("insel close", &t, &o, STREAM_VERB_CLOSE, &fd);
-	if (st == STREAM_ATTACH_OK) {
-		/* The gateway answers once everything was acknowledged, or the close failed. */
-		if (conn_read_full(fd, &status, 1) != 1)
-			status = STREAM_ATTACH_FAILED;
+	/* The gateway's one status byte comes once everything was acknowledged (OK), or
+	 * when the close failed. */
+	st = conn_attach(&t, o.source ? &o.source_addr : NULL, STREAM_VERB_CLOSE, &fd, &why);
+	if (st == STREAM_ATTACH_OK)
 		close(fd);
-	} else {
-		status = (uint8_t)st;
-	}
+	status = (uint8_t)st;
 	if (status == STREAM_ATTACH_OK || status == STREAM_ATTACH_ENDED)
 		conn_forget(name);
 	if (status != STREAM_ATTACH_OK) {
