@@ -29,6 +29,7 @@
 #include "err.h"
 #include "expiry.h"
 #include "log.h"
+#include "msg.h"
 #include "pki_csr.h"
 #include "principal_ops.h"
 #include "relay_keeper.h"
@@ -40,6 +41,7 @@
 #include "stun_server.h"
 #include "tls.h"
 #include "web.h"
+#include "wire_errors.h"
 
 struct daemon;
 
@@ -98,14 +100,22 @@ static uint64_t monotonic_ms(void)
 
 /* ---- connections ---- */
 
+/* A reply too big for a control frame would never arrive and its asker would wait for
+ * it until its own time-out: it is answered too_big in its place, and the log says
+ * which op grew past the limit (every listing pages, docs/principal-api.md). */
 static void conn_send(struct api_peer *p, json_t *msg)
 {
 	struct conn *c = p->transport;
+	json_int_t id = msg_id(msg);
 
-	if (!p->gone)
-		tls_conn_send_new(c->tls, msg);
-	else
-		json_decref(msg);
+	if (!p->gone && tls_conn_send(c->tls, msg) == INSEL_E_TOO_BIG && id >= 0 &&
+	    !msg_op(msg)) {
+		log_error("a reply to %s (request %lld) exceeds the control frame limit (%d bytes)",
+			  p->id.name, (long long)id, MSG_MAX_DEFAULT);
+		tls_conn_send_new(c->tls, msg_reply_error(id, WIRE(TOO_BIG),
+							 "the answer is too big to send"));
+	}
+	json_decref(msg);
 }
 
 static void conn_close(struct api_peer *p, int reason)
