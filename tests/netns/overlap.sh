@@ -8,6 +8,8 @@
 #     addresses, which here are the LAN's own);
 #   - host call a1 -> b1 by its mapped address (`insel call 10.99.2.11 --tun`): the same;
 #     a call to the shared real address 192.168.1.11 is refused as ambiguous;
+#   - a room with a1 and b1 (both 192.168.1.11): ping and TCP by room address, b1 sees
+#     a1's room address, tcpdump on each LAN shows only its own and room addresses;
 #   - a trunk with remote_map = 10.99.2.0/24 on gw-a and 10.99.1.0/24 on gw-b: a2 pings
 #     b2 at 10.99.2.12 and sends it TCP; b2 sees 10.99.1.12.
 set -uo pipefail
@@ -159,6 +161,41 @@ call_case by-mapped-address 10.99.2.11
 out=$(insel_as a1 alice call 192.168.1.11 --tun 2>&1)
 echo "$out"
 check "a call to the shared real address is refused as ambiguous" contains "$out" "ambiguous"
+
+# ---- a room with a member on each site: room addresses, no mapped prefix needed ----
+echo sesame | pdir room add games --network 172.30.0.0/24 --iterations 1000 >/dev/null ||
+	fail "room add"
+pdir room join games alice@lan-a --host 192.168.1.11 >/dev/null || fail "a1 joins"
+pdir room join games bob@lan-b --host 192.168.1.11 >/dev/null || fail "b1 joins (same address)"
+room_addr() {  # room_addr USER@LAN: its room address in games
+	pdir room show games --json | python3 -c '
+import json, sys
+j = json.load(sys.stdin)
+print([m["address"] for m in j["members"] if m["user"] == sys.argv[1]][0])' "$1"
+}
+ra=$(room_addr alice@lan-a)
+rb=$(room_addr bob@lan-b)
+check "a1 reaches b1's room address $rb" wait_ping a1 "$rb" 20
+dump a "$NETNS_TMP/lan-a-room.txt"
+dump_a=$DUMP_PID
+dump b "$NETNS_TMP/lan-b-room.txt"
+dump_b=$DUMP_PID
+check "room: ping a1 -> b1 at $rb" pings a1 "$rb" 3
+tcp_sink b1 5003 "$NETNS_TMP/sink-room"
+check "room: 256 KiB over TCP from a1 to b1" tcp_send a1 "$rb" 5003 262144
+for _ in $(seq 1 30); do [ -s "$NETNS_TMP/sink-room" ] && break; sleep 0.1; done
+got=$(cat "$NETNS_TMP/sink-room" 2>/dev/null)
+check "room: b1 received it all from a1's room address $ra ($got)" test "$got" = "$ra 262144"
+sleep 0.3
+stop_pid "$dump_a"
+stop_pid "$dump_b"
+check "room: LAN a shows only its own addresses and room addresses" \
+	only_addresses "$NETNS_TMP/lan-a-room.txt" 192.168.1.0/24 172.30.0.0/24
+check "room: LAN b shows only its own addresses and room addresses" \
+	only_addresses "$NETNS_TMP/lan-b-room.txt" 192.168.1.0/24 172.30.0.0/24
+check "room: LAN b saw a1's room address talk to b1" \
+	grep -q "IP $ra > 192.168.1.11: ICMP echo request" "$NETNS_TMP/lan-b-room.txt"
+pdir room remove games >/dev/null 2>&1 || true
 
 # ---- a trunk with remote_map on both gateways ----
 add_trunk a 1 to-b lan-b remote_map=10.99.2.0/24
