@@ -38,6 +38,15 @@ room_counter() {
 		--secondary "$NETNS_TMP/secondary-$1.sock" --user "$user" 2>/dev/null)
 	tun_counter "$json" "$2" trunk
 }
+# counter_above X NAME BEFORE: until gateway X's room counter NAME exceeds BEFORE, 10 s at
+# most (under load an auxiliary may answer the listing late, its counters then missing).
+counter_above() {
+	for _ in $(seq 1 20); do
+		[ "$(room_counter "$1" "$2")" -gt "$3" ] && return 0
+		sleep 0.5
+	done
+	return 1
+}
 # wait_no_ping HOST ADDR SECONDS: until a ping gets no answer (bounded).
 wait_no_ping() {
 	local end=$((SECONDS + $3))
@@ -76,16 +85,16 @@ socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b"hi", (sys.argv[1], int
 	wait "$pid"
 	cat "$out"
 }
-# recv_one HOST PORT OUT: in the background on HOST, waits (5 s at most) for one UDP
+# recv_one HOST PORT OUT: in the background on HOST, waits (10 s at most) for one UDP
 # datagram on PORT (any address) and writes "SOURCE PAYLOAD" to OUT; sets RECV_PID.
 recv_one() {
-	in_ns "$1" timeout 5 python3 -c 'import socket, sys
+	in_ns "$1" timeout 10 python3 -c 'import socket, sys
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.bind(("0.0.0.0", int(sys.argv[1])))
 d, a = s.recvfrom(1500)
 print(a[0], d.decode(errors="replace"), flush=True)' "$2" >"$3" 2>/dev/null &
 	RECV_PID=$!
-	wait_port "$1" "$2" udp 3 >/dev/null 2>&1
+	wait_port "$1" "$2" udp 8 >/dev/null 2>&1
 }
 # send_one HOST ADDR PORT PAYLOAD: one UDP datagram.
 send_one() {
@@ -108,7 +117,7 @@ d, a = s.recvfrom(1500)
 print("query from", a[0], flush=True)
 s.sendto(b"answer:" + d, a)' "$2" >"$3" 2>&1 &
 	MDNS_PID=$!
-	wait_port "$1" 5353 udp 3 >/dev/null 2>&1
+	wait_port "$1" 5353 udp 8 >/dev/null 2>&1
 }
 # mdns_query HOST ADDR: sends an mDNS query to 224.0.0.251:5353 from the host's address
 # ADDR, port 5353, and prints the first answer (3 s at most).

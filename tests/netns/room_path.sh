@@ -40,9 +40,8 @@ before=$(room_counter a room_nonmember)
 for to in 172.30.0.2 172.30.0.3; do
 	check "a2 (no member) does not reach $to" no_ping a2 "$to"
 done
-after=$(room_counter a room_nonmember)
-check "gateway A counted a2's packets as a non-member's ($before -> $after)" \
-	test "$after" -gt "$before"
+check "gateway A counted a2's packets as a non-member's (before: $before)" \
+	counter_above a room_nonmember "$before"
 check "b1 sees a1's datagram come from its room address, not its LAN one" \
 	test "$(udp_source a1 172.30.0.2 b1)" = 172.30.0.1
 
@@ -72,12 +71,11 @@ answer=$(mdns_query b1 10.2.0.11)
 check "b1's mDNS query is answered by c1's responder ($answer)" test "$answer" = "172.30.0.3 answer:"
 check "c1 saw the query come from b1's room address" grep -q "query from 172.30.0.2" \
 	"$NETNS_TMP/mdns-c1"
-check "gateway B counted the multicast it carried" test "$(room_counter b room_multicast_out)" -gt 0
+check "gateway B counted the multicast it carried" counter_above b room_multicast_out 0
 before=$(room_counter a room_cast_nonmember)
 send_one a2 172.30.0.255 7000 not-a-member
-sleep 0.3
 check "a2's broadcast (no member) is dropped and counted at its gateway" \
-	test "$(room_counter a room_cast_nonmember)" -gt "$before"
+	counter_above a room_cast_nonmember "$before"
 
 # ---- one host in two rooms ----
 room_add chess 172.31.0.0/24
