@@ -56,11 +56,9 @@ static bool offloads_wanted(const struct aux_tun *t)
 {
 	const char *env = getenv("INSEL_TUN_OFFLOAD");
 
-	(void)t;
-	/* A room's leg rewrites addresses too: tso.c hands it plain packets with complete
-	 * checksums (super-segments cut, NEEDS_CSUM completed), and coalesces what it
-	 * writes only after the mapping. */
-	return VNET_OK && !(env && strcmp(env, "off") == 0);
+	/* A room's leg rewrites addresses, and so needs whole packets with whole checksums:
+	 * the kernel completes them when the interface takes no offloads. */
+	return VNET_OK && !t->room && !(env && strcmp(env, "off") == 0);
 }
 
 static int open_tun(struct aux_tun *t, const char *hint, char *why, size_t whylen)
