@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "dispatch.h"
 #include "err.h"
@@ -55,10 +56,20 @@ void api_reply_ok(struct api_peer *p, json_int_t id, json_t *fields)
 	p->send(p, reply);
 }
 
+static double monotonic_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 static void reply_code(struct api_peer *p, json_int_t id, enum wire_error code,
 		       const char *text)
 {
 	p->srv->errors++;
+	if ((unsigned)code < WERR_COUNT)
+		p->srv->errors_by_code[code]++;
 	log_debug("%s %s: request %lld: %s", pki_role_name(p->id.role), p->id.name,
 		  (long long)id, text);
 	p->send(p, msg_reply_error(id, wire_error_name(code), "%s", text));
@@ -136,6 +147,27 @@ void api_handle(struct api_peer *p, json_t *msg, int err)
 		.hello_done = p->hello_done,
 	};
 
-	p->srv->requests++;
+	struct api_server *s = p->srv;
+	double started = monotonic_seconds();
+
+	s->requests++;
 	dispatch_message(&api_table, &who, p, msg, err);
+	/* p may be gone now (a peer cut off); s lives as long as the daemon. */
+	prom_histogram_observe(&s->request_seconds, monotonic_seconds() - started);
+}
+
+void api_event(struct api_server *s, const char *kind, json_t *fields)
+{
+	if (s->event)
+		s->event(s, kind, fields);
+	else
+		json_decref(fields);
+}
+
+void api_metrics_init(struct api_server *s)
+{
+	prom_histogram_init(&s->request_seconds, prom_fast_seconds,
+			    sizeof prom_fast_seconds / sizeof prom_fast_seconds[0]);
+	prom_histogram_init(&s->lookup_seconds, prom_fast_seconds,
+			    sizeof prom_fast_seconds / sizeof prom_fast_seconds[0]);
 }

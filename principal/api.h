@@ -27,6 +27,7 @@
 #include "passwd.h"
 #include "pki.h"
 #include "principal_ops.h"
+#include "prom.h"
 #include "rpc.h"
 #include "wire_errors.h"
 
@@ -82,7 +83,21 @@ struct api_server {
 	int (*secondary_request)(struct api_server *s, const char *secondary, json_t *req,
 				 uint32_t timeout_ms, rpc_reply_cb cb, void *ctx);
 	uint64_t connects;             /* connect requests answered */
+	/* For /metrics (principal/metrics.c): refusals by wire code, each request's time on
+	 * the loop (a password check's or a relay's wait not included), look-ups and their
+	 * time, and password checks that found a wrong password. */
+	uint64_t errors_by_code[WERR_COUNT];
+	struct prom_histogram request_seconds, lookup_seconds;
+	uint64_t lookups, lookups_failed, logins_failed;
+	/* The event log (serve.c; NULL in tests and the fuzzer): see api_event. */
+	void (*event)(struct api_server *s, const char *kind, json_t *fields);
 };
+
+/* Sets the histograms' buckets (the counters start at zero with the server). */
+void api_metrics_init(struct api_server *s);
+/* Hands an event (events.h: kind and an object of fields, whose reference it takes) to
+ * s->event, the daemon's event log; without one it is dropped. */
+void api_event(struct api_server *s, const char *kind, json_t *fields);
 
 /* Sets up the guessing defences: the back-off tables, and a dummy hash with the given
  * iteration count (what new hashes get) of a random password. 0 or a negative error. */

@@ -35,6 +35,11 @@ void call_start_handle(void *ctx, json_int_t id, const json_t *msg)
 	}
 	log_info("call %s: %s -> %s (recorded by %s)", req.call_id, req.caller, req.callee,
 		 p->id.name);
+	api_event(p->srv, "call_answered",
+		  json_pack("{s:s, s:s?, s:s?, s:s?, s:s?, s:s, s:s?}", "call", req.call_id,
+			    "caller", req.caller, "callee", req.callee, "caller_lan",
+			    req.caller_lan, "callee_lan", req.callee_lan, "recorded_by",
+			    p->id.name, "path", req.path));
 	api_reply_ok(p, id, pop_call_reply_encode(req.call_id));
 }
 
@@ -88,6 +93,10 @@ void call_end_handle(void *ctx, json_int_t id, const json_t *msg)
 		return;
 	}
 	log_info("call %s ended (%s)", req.call_id, reason);
+	api_event(p->srv, "call_ended",
+		  json_pack("{s:s, s:s, s:I, s:I, s:s}", "call", req.call_id, "reason", reason,
+			    "bytes_up", (json_int_t)req.bytes_up, "bytes_down",
+			    (json_int_t)req.bytes_down, "recorded_by", p->id.name));
 	relay_call_ended(p->srv, req.call_id);
 	api_reply_ok(p, id, pop_call_reply_encode(req.call_id));
 }

@@ -3,6 +3,7 @@
  * principal_ops_directory.c's. A page reads only its rows from the directory and holds
  * no more than fits in one control frame. */
 #include <string.h>
+#include <time.h>
 
 #include "api.h"
 #include "err.h"
@@ -15,13 +16,20 @@ void lookup_handle(void *ctx, json_int_t id, const json_t *msg)
 	struct pop_lookup_req req;
 	struct pop_lookup_reply reply;
 	char why[POP_WHY_LEN];
+	struct timespec t0, t1;
 	int rc;
 
 	if ((rc = pop_lookup_req_decode(msg, &req, why))) {
 		api_reply_decode_error(p, id, rc, why);
 		return;
 	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	rc = db_lookup_find(p->srv->db, req.callee, p->srv->now(), &reply);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	p->srv->lookups++;
+	p->srv->lookups_failed += rc != 0;
+	prom_histogram_observe(&p->srv->lookup_seconds, (double)(t1.tv_sec - t0.tv_sec) +
+							(double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
 	if (rc)
 		api_reply_db_error(p, id, rc);
 	else

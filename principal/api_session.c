@@ -96,6 +96,8 @@ void register_handle(void *ctx, json_int_t id, const json_t *msg)
 		api_reply_db_error(p, id, rc);
 		return;
 	}
+	api_event(p->srv, "gateway_up", json_pack("{s:s, s:s, s:b}", "secondary", p->id.name,
+						  "lan", req.lan, "standby", req.standby));
 	log_info("secondary %s registered LAN %s%s at %s%s%s%s", p->id.name, req.lan,
 		 req.standby ? " as a standby gateway" : "", endpoint,
 		 endpoint6[0] ? " and " : "", endpoint6,

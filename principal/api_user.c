@@ -227,6 +227,11 @@ void api_verify_finish(struct api_verify *v)
 			p->release(p);
 		return;
 	}
+	if (v->result == INSEL_E_AUTH) {
+		p->srv->logins_failed++;
+		api_event(p->srv, "login_failed", json_pack("{s:s, s:s}", "user", v->user,
+							    "secondary", p->id.name));
+	}
 	/* Only a verdict counts: a check that could not run (the pool refused it) is neither. */
 	end_guards(p->srv, v->source_key, v->user,
 		   v->result == 0 ? BACKOFF_SUCCESS

@@ -4,6 +4,7 @@
 
 #include "cli.h"
 #include "cmd.h"
+#include "events.h"
 #include "pki.h"
 #include "principal.h"
 
@@ -14,6 +15,24 @@ static const struct cli_column columns[] = {
 	{"revoked_at", "REVOKED", CLI_TIME},
 };
 #define N(a) (sizeof a / sizeof a[0])
+
+/* The event log (events.h) beside the directory; a log that cannot be written is said,
+ * the revocation stands. */
+static void log_revocation(const struct cli *c, const char *serial, const char *name)
+{
+	struct event_log log;
+	const char *reason = cli_opt(c, "--reason");
+
+	if (event_log_open(&log, c->db_path) != 0) {
+		fprintf(stderr, "%s: the event log beside %s cannot be written\n", c->prog,
+			c->db_path);
+		return;
+	}
+	event_log_add(&log, cli_now(), "revoked", json_pack("{s:s, s:s?, s:s?}", "serial",
+							    serial, "name", name, "reason",
+							    reason));
+	event_log_close(&log);
+}
 
 static int revoke_add(struct cli *c, int argc, char **argv)
 {
@@ -44,6 +63,7 @@ static int revoke_add(struct cli *c, int argc, char **argv)
 		return EXIT_UNAVAILABLE;
 	if ((rc = db_revoke(db, serial, name, cli_opt(c, "--reason"), cli_now())))
 		return cli_fail(c, db, rc);
+	log_revocation(c, serial, name);
 	return cli_done(c, db, "certificate %s%s%s revoked", serial, name ? " of " : "",
 			name ? name : "");
 }

@@ -53,6 +53,10 @@ static const struct cfg_key schema[] = {
 	{"web", "https", CFG_BOOL, 0, 0, 0, "on"},
 	{"web", "cert", CFG_PATH, 0, 0, 0, NULL},
 	{"web", "key", CFG_PATH, 0, 0, 0, NULL},
+	{"metrics", "listen", CFG_STRING, 0, 0, 0, NULL},
+	{"metrics", "cert", CFG_PATH, 0, 0, 0, NULL},
+	{"metrics", "key", CFG_PATH, 0, 0, 0, NULL},
+	{"metrics", "plain_remote", CFG_BOOL, 0, 0, 0, "no"},
 };
 #define NKEYS (sizeof schema / sizeof schema[0])
 
@@ -276,6 +280,26 @@ static int resolve_web(struct cli *c, const struct cfg *cfg, struct serve_option
 	return 0;
 }
 
+/* /metrics (docs/metrics.md): [metrics] listen, cert, key, plain_remote; off without
+ * listen. */
+static int resolve_metrics(struct cli *c, const struct cfg *cfg, struct serve_options *o)
+{
+	struct ip_endpoint ep;
+
+	if (!cfg)
+		return 0;
+	o->metrics_listen = cfg_str(cfg, "metrics", "listen");
+	o->metrics_cert = cfg_str(cfg, "metrics", "cert");
+	o->metrics_key = cfg_str(cfg, "metrics", "key");
+	o->metrics_plain_remote = cfg_bool(cfg, "metrics", "plain_remote");
+	if (o->metrics_listen && ip_endpoint_parse(o->metrics_listen, &ep))
+		return cli_usage_error(c, "[metrics] listen: '%s' is not ADDRESS:PORT",
+				       o->metrics_listen);
+	if (!o->metrics_cert != !o->metrics_key)
+		return cli_usage_error(c, "[metrics] cert and key go together");
+	return 0;
+}
+
 static int resolve(struct cli *c, const struct cfg *cfg, struct serve_options *o)
 {
 	const char *listen = pick(c, "--listen", cfg, "listen");
@@ -319,7 +343,8 @@ static int resolve(struct cli *c, const struct cfg *cfg, struct serve_options *o
 		return cli_usage_error(c, "seccomp must be on, off or log");
 	if ((rc = resolve_stun(c, cfg, o)) || (rc = resolve_stun_alternate(c, cfg, o)) ||
 	    (rc = resolve_relay(c, cfg, o)) || (rc = resolve_splice(c, cfg, o)) ||
-	    (rc = resolve_web(c, cfg, o)))
+	    (rc = resolve_web(c, cfg, o)) ||
+	    (rc = resolve_metrics(c, cfg, o)))
 		return rc;
 	return resolve_lifecycle(c, cfg, o);
 }

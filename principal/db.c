@@ -66,7 +66,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_SEC_HEARTBEAT] = "UPDATE secondaries SET last_heartbeat = ?2, state = 'up' "
 			     "WHERE name = ?1 AND endpoint IS NOT NULL",
 	[ST_SEC_MARK_DOWN] = "UPDATE secondaries SET state = 'down' "
-			     "WHERE state = 'up' AND last_heartbeat < ?1",
+			     "WHERE state = 'up' AND last_heartbeat < ?1 RETURNING name",
 	[ST_SEC_MARK_ONE_DOWN] = "UPDATE secondaries SET state = 'down' WHERE id = ?1",
 	[ST_SEC_SERVES] = "SELECT 1 FROM lans l JOIN secondaries s ON s.id = l.secondary_id "
 			  "WHERE s.name = ?1 AND l.name = ?2",
@@ -212,6 +212,14 @@ static const char *const stmt_sql[ST_COUNT] = {
 		      "(SELECT count(*) FROM hosts), (SELECT count(*) FROM users), "
 		      "(SELECT count(*) FROM calls WHERE ended_at IS NULL), "
 		      "(SELECT count(*) FROM calls), (SELECT count(*) FROM revoked_certs)",
+
+	[ST_COUNTS] = "SELECT (SELECT count(*) FROM lans), "
+		      "(SELECT count(*) FROM lans l JOIN secondaries s ON s.id = l.secondary_id "
+		      " WHERE s.state = 'up' AND s.last_heartbeat >= ?1), "
+		      "(SELECT count(*) FROM secondaries), "
+		      "(SELECT count(*) FROM secondaries WHERE state = 'up' AND "
+		      " last_heartbeat >= ?1), "
+		      "(SELECT count(*) FROM calls WHERE ended_at IS NULL)",
 
 	[ST_RENEW_SECONDARY] = "SELECT id, fingerprint, serial, not_after, previous_serial "
 			       "FROM secondaries WHERE name = ?1",
@@ -803,6 +811,27 @@ void db_set_down_after(struct db *db, int64_t seconds)
 int64_t db_down_after(const struct db *db)
 {
 	return db->down_after;
+}
+
+int db_counts(struct db *db, int64_t now, struct db_counts *out)
+{
+	sqlite3_stmt *st = db_stmt(db, ST_COUNTS);
+	int rc;
+
+	sqlite3_bind_int64(st, 1, db_cutoff(db, now));
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		rc = db_sqlite_error(db, "cannot count");
+		sqlite3_reset(st);
+		return rc;
+	}
+	out->lans = sqlite3_column_int64(st, 0);
+	out->lans_up = sqlite3_column_int64(st, 1);
+	out->secondaries = sqlite3_column_int64(st, 2);
+	out->secondaries_up = sqlite3_column_int64(st, 3);
+	out->active_calls = sqlite3_column_int64(st, 4);
+	sqlite3_reset(st);
+	return 0;
 }
 
 int db_status(struct db *db, int64_t now, json_t **out)

@@ -169,6 +169,9 @@ int db_heartbeat(struct db *db, const char *secondary, int64_t now);
 /* Marks down every secondary that is up and silent for longer than down_after; returns
  * how many, or a negative error. */
 int db_mark_down(struct db *db, int64_t now);
+/* The same, calling each(ctx, name) for every secondary marked down. */
+int db_mark_down_each(struct db *db, int64_t now, void (*each)(void *ctx, const char *name),
+		      void *ctx);
 
 /* ---- hosts ---- */
 int db_host_add(struct db *db, const char *name, const char *lan, const struct ip_addr *a,
@@ -286,6 +289,11 @@ int db_link_pairs(struct db *db, int64_t now, json_t **out);
 /* Counts for `status`: {schema_version, lans, secondaries, secondaries_up, hosts, users,
  * active_calls, calls, revoked} */
 int db_status(struct db *db, int64_t now, json_t **out);
+/* What /metrics shows: LANs (those whose gateway is up), secondaries (up), calls open. */
+struct db_counts {
+	int64_t lans, lans_up, secondaries, secondaries_up, active_calls;
+};
+int db_counts(struct db *db, int64_t now, struct db_counts *out);
 
 /* The relays the running daemon knows (db_relays.c): replaced whole by the daemon when
  * they change; listed by `insel-principal relays`. */

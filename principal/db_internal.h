@@ -95,6 +95,8 @@ enum db_stmt_id {
 	ST_LINK_SET,
 	ST_LINK_LIST,
 	ST_LINK_PAIRS,
+	/* what /metrics shows of the directory (metrics.c) */
+	ST_COUNTS,
 	ST_COUNT
 };
 

@@ -892,14 +892,30 @@ int db_heartbeat(struct db *db, const char *secondary, int64_t now)
 	return rc;
 }
 
-int db_mark_down(struct db *db, int64_t now)
+int db_mark_down_each(struct db *db, int64_t now, void (*each)(void *ctx, const char *name),
+		      void *ctx)
 {
 	sqlite3_stmt *st = db_stmt(db, ST_SEC_MARK_DOWN);
-	int rc;
+	int rc, n = 0;
 
+	db->err[0] = '\0';
+	if (db->held)  /* a write never runs inside the read window's old snapshot */
+		db_read_release(db);
 	sqlite3_bind_int64(st, 1, db_cutoff(db, now));
-	rc = db_exec_stmt(db, st, "cannot mark secondaries down");
-	return rc ? rc : sqlite3_changes(db->sql);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		n++;
+		if (each)
+			each(ctx, (const char *)sqlite3_column_text(st, 0));
+	}
+	if (rc != SQLITE_DONE)
+		n = db_sqlite_error(db, "cannot mark secondaries down");
+	sqlite3_reset(st);
+	return n;
+}
+
+int db_mark_down(struct db *db, int64_t now)
+{
+	return db_mark_down_each(db, now, NULL, NULL);
 }
 
 /* ---- hosts ---- */

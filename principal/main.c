@@ -19,6 +19,7 @@ static const struct command commands[] = {
 	{"routes", routes_main, "the cheapest path between two gateways, hop by hop"},
 	{"link", link_main, "the operator's weight and penalty on a link"},
 	{"serve", serve_main, "run the directory's TLS API daemon"},
+	{"events", events_main, "the event log: calls, gateways, failed logins, revocations"},
 };
 
 int main(int argc, char **argv)

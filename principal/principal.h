@@ -17,6 +17,7 @@ int room_main(int argc, char **argv);
 int call_main(int argc, char **argv);
 int revoke_main(int argc, char **argv);
 int status_main(int argc, char **argv);
+int events_main(int argc, char **argv);
 int relays_main(int argc, char **argv);
 int serve_main(int argc, char **argv);
 /* cmd_link.c */

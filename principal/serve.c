@@ -27,8 +27,11 @@
 #include "api.h"
 #include "db_rooms.h"
 #include "err.h"
+#include "events.h"
 #include "expiry.h"
+#include "http_server.h"
 #include "log.h"
+#include "metrics.h"
 #include "msg.h"
 #include "pki_csr.h"
 #include "principal_ops.h"
@@ -86,6 +89,8 @@ struct daemon {
 	uint16_t relay_tcp_port;   /* 0: no TCP fallback */
 	struct reach_checker *reach;   /* connect-back checks of registering secondaries */
 	struct web_view *web;      /* the live web view, when configured */
+	struct event_log events;       /* DB.events (events.h) */
+	struct http_server *metrics;   /* /metrics ([metrics] listen), or NULL */
 };
 
 static int64_t now_seconds(void)
@@ -416,10 +421,18 @@ static void reads_cb(uv_check_t *h)
 	d->revocations_polled = false;
 }
 
+static void gateway_down(void *ctx, const char *name)
+{
+	struct daemon *d = ctx;
+
+	event_log_add(&d->events, now_seconds(), "gateway_down",
+		      json_pack("{s:s}", "secondary", name ? name : ""));
+}
+
 static void sweep_cb(uv_timer_t *t)
 {
 	struct daemon *d = t->data;
-	int n = db_mark_down(d->api.db, now_seconds());
+	int n = db_mark_down_each(d->api.db, now_seconds(), gateway_down, d);
 
 	if (n > 0)
 		log_warn("%d secondar%s marked down: no heartbeat for %llds", n, n == 1 ? "y" : "ies",
@@ -437,6 +450,9 @@ static void stop(struct daemon *d)
 	log_info("stopping: %llu requests served, %llu refused",
 		 (unsigned long long)d->api.requests, (unsigned long long)d->api.errors);
 	tls_server_close(d->server);
+	if (d->metrics)
+		http_server_close(d->metrics, NULL, NULL);
+	d->metrics = NULL;
 	if (d->stun_running)
 		stun_server_close(&d->stun);
 	d->stun_running = false;
@@ -729,6 +745,47 @@ static void start_relay_choice(struct daemon *d, const struct serve_options *o)
 	log_info("relay choice: %s", relay_policy_name(o->relay_choose));
 }
 
+static void on_event(struct api_server *s, const char *kind, json_t *fields)
+{
+	event_log_add(&daemon_of(s)->events, now_seconds(), kind, fields);
+}
+
+static void on_metrics(void *ctx, const struct http_request *req, struct http_reply *r)
+{
+	struct daemon *d = ctx;
+
+	principal_metrics_render(r, &(struct principal_metrics_view){
+		.api = &d->api, .connections = d->nconns, .now = now_seconds()});
+}
+
+/* /metrics when [metrics] listen says where (docs/metrics.md). */
+static int start_metrics(struct daemon *d, const struct serve_options *o)
+{
+	struct http_server_config cfg = {
+		.listen = o->metrics_listen,
+		.cert_file = o->metrics_cert,
+		.key_file = o->metrics_key,
+		.allow_plain_remote = o->metrics_plain_remote,
+		.max_connections = 16,
+		.max_per_client = 4,
+	};
+	char err[300];
+	int rc;
+
+	if (!o->metrics_listen)
+		return 0;
+	rc = http_server_start(&d->loop, &cfg, &d->metrics, err, sizeof err);
+	if (rc == 0)
+		rc = http_server_route(d->metrics, "/metrics", on_metrics, d);
+	if (rc != 0) {
+		log_error("metrics: %s", err);
+		return rc;
+	}
+	log_info("metrics on %s%s (port %u)", http_server_is_tls(d->metrics) ? "https://" :
+		 "http://", o->metrics_listen, http_server_port(d->metrics));
+	return 0;
+}
+
 static int start(struct daemon *d, const struct serve_options *o)
 {
 	/* Secondaries and operators' tools; a principal-role certificate is the
@@ -767,7 +824,8 @@ static int start(struct daemon *d, const struct serve_options *o)
 		.handshake_timeout_ms = o->handshake_timeout_ms,
 	});
 	if ((rc = start_stun(d, o)) || (rc = start_relay(d, o)) || (rc = start_splice(d, o)) ||
-	    (rc = web_view_start(&d->loop, d->api.db, d->api.name, &o->web, &d->web)))
+	    (rc = web_view_start(&d->loop, d->api.db, d->api.name, &o->web, &d->web)) ||
+	    (rc = start_metrics(d, o)))
 		return rc;
 	start_relay_choice(d, o);
 	uv_timer_init(&d->loop, &d->rooms_poll);
@@ -818,6 +876,9 @@ int serve_run(const struct serve_options *o)
 		return 1;
 	}
 	uv_loop_init(&d->loop);
+	d->events.fd = -1;
+	api_metrics_init(&d->api);
+	d->api.event = on_event;
 	d->api.heartbeat_ms = o->heartbeat_ms;
 	d->api.run_verify = run_verify;
 	d->api.now = now_seconds;
@@ -829,6 +890,8 @@ int serve_run(const struct serve_options *o)
 		log_error("%s", err);
 	else
 		db_set_down_after(d->api.db, o->down_after_s);
+	if (!rc && (rc = event_log_open(&d->events, o->db_path)) != 0)
+		log_error("cannot open the event log beside %s: %s", o->db_path, strerror(-rc));
 	if (!rc)
 		rc = start(d, o);
 	if (!rc) {
@@ -857,6 +920,8 @@ int serve_run(const struct serve_options *o)
 		splice_stop(d->api.splice);
 		reach_stop(d->reach);
 		web_view_stop(d->web);
+		if (d->metrics)
+			http_server_close(d->metrics, NULL, NULL);
 	}
 	/* Let every close callback run before the loop goes away. */
 	uv_run(&d->loop, UV_RUN_DEFAULT);
@@ -865,6 +930,7 @@ int serve_run(const struct serve_options *o)
 	relay_choice_free(&d->relays);
 	pki_issuer_free(d->api.issuer);
 	expiry_log_free(&d->expiries);
+	event_log_close(&d->events);
 	db_close(d->api.db);
 	api_auth_free(&d->api);
 	free(d);

@@ -50,6 +50,10 @@ struct serve_options {
 	bool splice_explicit;      /* splice_listen was configured: failing to bind is fatal */
 	struct ip_endpoint splice_listen;
 	struct web_options web;    /* the live web view ([web]); off when web.listen is NULL */
+	/* [metrics] (docs/metrics.md): /metrics on metrics_listen when set; HTTPS with
+	 * metrics_cert and metrics_key; plain HTTP off loopback only if metrics_plain_remote */
+	const char *metrics_listen, *metrics_cert, *metrics_key;
+	bool metrics_plain_remote;
 };
 
 /* sandbox.c: installs the daemon's syscall allowlist; 0 or -errno. */
