@@ -37,6 +37,7 @@
 #include "err.h"
 #include "frame.h"
 #include "log.h"
+#include "metrics.h"
 #include "msg.h"
 #include "netlink.h"
 #include "timeouts.h"
@@ -64,6 +65,7 @@ struct call *call_new(struct secondary *s, bool outgoing, uint64_t id)
 	call->client_request = -1;
 	call->peer_request = -1;
 	call->started = time(NULL);
+	call->created_ms = uv_now(s->loop);
 	uv_timer_init(s->loop, &call->timer);
 	call->timer.data = call;
 	call->next = s->calls;
@@ -91,6 +93,7 @@ static void call_freed(uv_handle_t *h)
 	struct call *call = h->data;
 
 	json_decref(call->offer);
+	json_decref(call->last_stats);
 	free(call);
 }
 
@@ -277,6 +280,8 @@ struct ending {
 static void finish_end(struct call *call, const char *reason)
 {
 	if (call->aux) {
+		if (call->metrics_asking)  /* its reply must not find the call gone */
+			rpc_forget_ctx(&call->aux->rpc, call);
 		call->aux->call = NULL;
 		aux_release(call->aux);
 		call->aux = NULL;
@@ -298,6 +303,7 @@ static void aux_final_reply(void *ctx, const json_t *reply, int err)
 		if (aux_traffic_from_json(reply, &traffic, why, sizeof why))
 			log_warn("call %s: the auxiliary's final stats: %s", e->call->id_hex, why);
 		take_final_counts(e->call, &traffic);
+		sec_metrics_call_final(e->call->sec, reply);
 	}
 	finish_end(e->call, e->reason);
 	free(e);
@@ -327,6 +333,7 @@ void call_end(struct call *call, const char *reason, const char *message)
 
 	if (was == CALL_ENDED || call_set_state(call, CALL_ENDED, reason))
 		return;
+	sec_metrics_call_ended(call->sec, reason, was == CALL_UP);
 	unlink_call(call);
 	uv_timer_stop(&call->timer);
 	call_rekey_stop(call);
@@ -545,6 +552,7 @@ static void path_up(struct call *call)
 		return;
 	}
 	call->answered = time(NULL);
+	sec_metrics_call_up(call->sec, uv_now(call->sec->loop) - call->created_ms);
 	if (call->outgoing)
 		caller_up(call);
 	else

@@ -13,6 +13,7 @@
 #include "keyholder_proc.h"
 #include "log.h"
 #include "opts.h"
+#include "metrics.h"
 #include "secondary.h"
 #include "tls.h"
 
@@ -56,6 +57,7 @@ static void on_signal(uv_signal_t *sig, int signum)
 	peer_api_stop(s);
 	renew_stop(s);
 	principal_link_stop(&s->principal);
+	sec_metrics_stop(s);
 	secondary_relay_stop(s);
 	links_stop(s);
 	uv_close((uv_handle_t *)&s->sigterm, NULL);
@@ -198,6 +200,17 @@ int run_main(int argc, char **argv)
 	watch_signals(&s);
 	if (!s.unprivileged)  /* an earlier run's rules are root's to remove */
 		rules_sweep_leftovers();
+	if (sec_metrics_start(&s) != 0) {
+		on_signal(&s.sigterm, SIGTERM);
+		uv_run(s.loop, UV_RUN_DEFAULT);
+		uv_loop_close(s.loop);
+		sec_metrics_free(&s);
+		tls_creds_free(s.creds);
+		keyholder_close(&s.keyholder);
+		standby_free(&s);
+		secondary_config_free(&s.cfg);
+		return EXIT_UNAVAILABLE;
+	}
 	principal_link_start(&s.principal, &s);
 	links_start(&s);
 	renew_start(&s);
@@ -214,6 +227,7 @@ int run_main(int argc, char **argv)
 	log_info("secondary '%s' for LAN '%s' started", s.cfg.name, s.cfg.lan);
 	uv_run(s.loop, UV_RUN_DEFAULT);
 	uv_loop_close(s.loop);
+	sec_metrics_free(&s);
 	free(s.relay);
 	tls_creds_free(s.creds);
 	keyholder_close(&s.keyholder);

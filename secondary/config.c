@@ -68,6 +68,10 @@ static const struct cfg_key secondary_schema[] = {
 	 TIMEOUT_TEXT(HANDSHAKE_TIMEOUT_DEFAULT_S)},
 	{"clients", "login_timeout", CFG_DURATION, 0, 100, 600000,
 	 TIMEOUT_TEXT(LOGIN_TIMEOUT_DEFAULT_S)},
+	{"metrics", "listen", CFG_ENDPOINT, 0, 0, 0, NULL},
+	{"metrics", "cert", CFG_PATH, 0, 0, 0, NULL},
+	{"metrics", "key", CFG_PATH, 0, 0, 0, NULL},
+	{"metrics", "plain_remote", CFG_BOOL, 0, 0, 0, "no"},
 	{"auxiliary", "program", CFG_PATH, 0, 0, 0, NULL},
 	{"auxiliary", "uid_range", CFG_STRING, 0, 0, 0, "200000-200999"},
 	{"auxiliary", "user", CFG_STRING, 0, 0, 0, NULL},
@@ -498,6 +502,12 @@ int secondary_config_load(struct secondary_config *c, const char *path)
 	c->client_socket = cfg_str(&c->file, "clients", "socket");
 	if (load_operator_group(c) != 0)
 		return fail(c, path, "clients: operator_group names no group of this system");
+	c->metrics_listen = cfg_str(&c->file, "metrics", "listen");
+	c->metrics_cert = cfg_str(&c->file, "metrics", "cert");
+	c->metrics_key = cfg_str(&c->file, "metrics", "key");
+	c->metrics_plain_remote = cfg_bool(&c->file, "metrics", "plain_remote");
+	if (!c->metrics_cert != !c->metrics_key)
+		return fail(c, path, "metrics: cert and key go together");
 	c->aux_program = cfg_str(&c->file, "auxiliary", "program");
 	if (!c->aux_program)
 		c->aux_program = default_aux_program();

@@ -122,6 +122,10 @@ struct secondary_config {
 	struct tls_server_limits client_limits;  /* the same, and the login deadline */
 	struct trunk_config trunks[SECONDARY_MAX_TRUNKS];
 	size_t ntrunks;
+	/* [metrics] (docs/metrics.md): /metrics on metrics_listen when set; HTTPS with
+	 * metrics_cert and metrics_key; plain HTTP off loopback only if metrics_plain_remote */
+	const char *metrics_listen, *metrics_cert, *metrics_key;
+	bool metrics_plain_remote;
 	/* [nat] stun: the STUN servers each call's auxiliary asks at bind (docs/nat.md). */
 	bool stun_principal;              /* the principal's, as its register reply names it */
 	struct ip_endpoint stun[AUX_STUN_MAX];  /* and these, in order */
@@ -422,6 +426,9 @@ struct call {
 	 * moves and the latest of them), for the call's end record. */
 	struct pop_path_summary path_moves;
 	time_t started, answered;
+	uint64_t created_ms;           /* loop time at call_new: the set-up's duration */
+	json_t *last_stats;            /* the auxiliary's latest stats, for /metrics */
+	bool metrics_asking;           /* a stats request of metrics.c is out */
 	uint64_t bytes_in, bytes_out;
 	bool recorded;                 /* the principal has a start record */
 	/* Network calls (one tun channel): what may cross, where the interface is. */
@@ -648,6 +655,7 @@ struct secondary {
 	struct standby *standby;       /* [standby]: the partner and the LAN address */
 	struct link_table *links;      /* our links to other gateways (links.c) */
 	uv_timer_t links_timer;
+	struct sec_metrics *metrics;   /* /metrics (metrics.c), or NULL when off */
 };
 
 /* ---- standby gateways (standby.c, docs/standby.md) ---- */

@@ -1,0 +1,333 @@
+/* The secondary's /metrics page (metrics.h). Counters of calls are kept as calls change
+ * state; traffic and drops come from the auxiliaries' stats: each scrape sums the totals
+ * of the calls gone and the last stats of each call up, and asks every auxiliary of a
+ * call up for fresh stats (at most once a second, each answer bounded by
+ * METRICS_STATS_TIMEOUT_MS), so a scrape never waits for an auxiliary and shows what
+ * they said at most one scrape earlier. Names and reasons only: no address, no user. */
+#include "metrics.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http_server.h"
+#include "log.h"
+#include "msg.h"
+#include "prom.h"
+#include "secondary.h"
+
+#define METRICS_REASONS 48           /* distinct reasons kept; the rest count as "other" */
+#define METRICS_DROP_KINDS 64        /* distinct (where, reason) pairs of drops */
+#define METRICS_REFRESH_MS 1000      /* fresh stats asked at most this often */
+#define METRICS_STATS_TIMEOUT_MS 2000
+
+struct reason_count {
+	char reason[40];
+	uint64_t n;
+};
+
+struct reason_table {
+	struct reason_count r[METRICS_REASONS];
+	size_t n;
+};
+
+/* Traffic and drops, summed over channels and calls. */
+struct traffic {
+	uint64_t bytes_in, bytes_out, frames_in, frames_out;
+	struct reason_count drops[METRICS_DROP_KINDS];  /* reason is "where:reason" */
+	size_t ndrops;
+};
+
+struct sec_metrics {
+	struct http_server *http;
+	struct prom_histogram setup_seconds;
+	uint64_t calls_up_total;
+	struct reason_table refusals, endings;
+	struct traffic gone;               /* of the calls that ended */
+	uint64_t last_refresh_ms;
+};
+
+static void count_reason(struct reason_table *t, const char *reason, uint64_t n)
+{
+	char safe[40];
+
+	prom_label(reason && *reason ? reason : "unknown", safe, sizeof safe);
+	for (size_t i = 0; i < t->n; i++)
+		if (strcmp(t->r[i].reason, safe) == 0) {
+			t->r[i].n += n;
+			return;
+		}
+	if (t->n == METRICS_REASONS - 1 && strcmp(safe, "other") != 0) {
+		count_reason(t, "other", n);
+		return;
+	}
+	snprintf(t->r[t->n].reason, sizeof t->r[t->n].reason, "%s", safe);
+	t->r[t->n++].n = n;
+}
+
+static void add_drop(struct traffic *t, const char *where, const char *reason, uint64_t n)
+{
+	char key[40], safe[32];
+
+	if (n == 0)
+		return;
+	snprintf(key, sizeof key, "%s:%s", where, prom_label(reason, safe, sizeof safe));
+	for (size_t i = 0; i < t->ndrops; i++)
+		if (strcmp(t->drops[i].reason, key) == 0) {
+			t->drops[i].n += n;
+			return;
+		}
+	if (t->ndrops == METRICS_DROP_KINDS)
+		return;
+	snprintf(t->drops[t->ndrops].reason, sizeof t->drops[t->ndrops].reason, "%s", key);
+	t->drops[t->ndrops++].n = n;
+}
+
+static uint64_t count_of(const json_t *obj, const char *key)
+{
+	json_int_t v = json_integer_value(json_object_get(obj, key));
+
+	return v > 0 ? (uint64_t)v : 0;
+}
+
+static void add_drop_object(struct traffic *t, const char *where, const json_t *drops)
+{
+	const char *key;
+	json_t *v;
+
+	json_object_foreach((json_t *)drops, key, v)
+		if (json_is_integer(v))
+			add_drop(t, where, key, count_of(drops, key));
+}
+
+/* Adds one auxiliary's stats object (docs/auxiliary.md) to t. */
+static void add_stats(struct traffic *t, const json_t *stats)
+{
+	const json_t *ch, *lan;
+	size_t i;
+
+	json_array_foreach(json_object_get(stats, "channels"), i, ch) {
+		const json_t *st = json_object_get(ch, "stats");
+
+		if (!json_is_object(st))
+			continue;
+		t->bytes_in += count_of(st, "bytes_in");
+		t->bytes_out += count_of(st, "bytes_out");
+		t->frames_in += count_of(st, "frames_in");
+		t->frames_out += count_of(st, "frames_out");
+		add_drop_object(t, "channel", json_object_get(st, "drops"));
+	}
+	json_array_foreach(json_object_get(stats, "lan"), i, lan) {
+		const json_t *drops = json_object_get(lan, "drops");
+
+		if (json_is_object(drops))
+			add_drop_object(t, "lan", drops);
+		else
+			add_drop(t, "lan", "dropped", count_of(lan, "dropped"));
+		add_drop(t, "lan", "foreign_sender", count_of(lan, "foreign_lan_sender"));
+	}
+	add_drop_object(t, "wan", json_object_get(stats, "wan"));
+}
+
+/* ---- what calls tell ---- */
+
+void sec_metrics_call_up(struct secondary *s, uint64_t ms)
+{
+	if (!s->metrics)
+		return;
+	s->metrics->calls_up_total++;
+	prom_histogram_observe(&s->metrics->setup_seconds, (double)ms / 1000.0);
+}
+
+void sec_metrics_call_ended(struct secondary *s, const char *reason, bool was_up)
+{
+	if (s->metrics)
+		count_reason(was_up ? &s->metrics->endings : &s->metrics->refusals, reason, 1);
+}
+
+void sec_metrics_call_final(struct secondary *s, const json_t *stats)
+{
+	if (s->metrics && json_is_object(stats))
+		add_stats(&s->metrics->gone, stats);
+}
+
+/* ---- fresh stats from the auxiliaries of calls up ---- */
+
+static void stats_reply(void *ctx, const json_t *reply, int err)
+{
+	struct call *call = ctx;
+
+	call->metrics_asking = false;
+	if (err || !msg_reply_is_ok(reply, NULL, NULL))
+		return;
+	json_decref(call->last_stats);
+	call->last_stats = json_deep_copy(reply);
+}
+
+static void refresh(struct secondary *s)
+{
+	uint64_t now = uv_now(s->loop);
+
+	if (s->metrics->last_refresh_ms && now - s->metrics->last_refresh_ms < METRICS_REFRESH_MS)
+		return;
+	s->metrics->last_refresh_ms = now;
+	for (struct call *call = s->calls; call; call = call->next) {
+		if (call->state != CALL_UP || !call->aux || call->metrics_asking)
+			continue;
+		if (aux_request(call->aux, msg_request("stats", 0), METRICS_STATS_TIMEOUT_MS,
+				stats_reply, call) == 0)
+			call->metrics_asking = true;
+	}
+}
+
+/* ---- the page ---- */
+
+static void render_calls(struct http_reply *r, struct secondary *s)
+{
+	uint64_t by_state[CALL_STATE_COUNT] = {0};
+
+	for (struct call *call = s->calls; call; call = call->next)
+		by_state[call->state]++;
+	prom_family(r, "insel_secondary_calls", "gauge", "Calls in progress, by state");
+	for (int i = CALL_LOOKUP; i < CALL_ENDED; i++) {
+		char labels[48];
+
+		snprintf(labels, sizeof labels, "state=\"%s\"", call_state_name(i));
+		prom_sample_u64(r, "insel_secondary_calls", labels, by_state[i]);
+	}
+	prom_family(r, "insel_secondary_calls_limit", "gauge", "[limits] calls");
+	prom_sample_u64(r, "insel_secondary_calls_limit", NULL, (uint64_t)s->cfg.max_calls);
+}
+
+static void render_reasons(struct http_reply *r, const char *name, const char *help,
+			   const struct reason_table *t)
+{
+	prom_family(r, name, "counter", help);
+	for (size_t i = 0; i < t->n; i++) {
+		char labels[64];
+
+		snprintf(labels, sizeof labels, "reason=\"%s\"", t->r[i].reason);
+		prom_sample_u64(r, name, labels, t->r[i].n);
+	}
+}
+
+static void render_traffic(struct http_reply *r, const struct traffic *t)
+{
+	prom_family(r, "insel_secondary_bytes_total", "counter",
+		    "Bytes on the wire of the calls' channels (this and ended calls)");
+	prom_sample_u64(r, "insel_secondary_bytes_total", "direction=\"in\"", t->bytes_in);
+	prom_sample_u64(r, "insel_secondary_bytes_total", "direction=\"out\"", t->bytes_out);
+	prom_family(r, "insel_secondary_frames_total", "counter",
+		    "Encrypted frames of the calls' channels");
+	prom_sample_u64(r, "insel_secondary_frames_total", "direction=\"in\"", t->frames_in);
+	prom_sample_u64(r, "insel_secondary_frames_total", "direction=\"out\"", t->frames_out);
+	prom_family(r, "insel_secondary_drops_total", "counter",
+		    "Datagrams or frames the auxiliaries dropped, by where and why");
+	for (size_t i = 0; i < t->ndrops; i++) {
+		char labels[96], where[16];
+		const char *colon = strchr(t->drops[i].reason, ':');
+		size_t wl = colon ? (size_t)(colon - t->drops[i].reason) : 0;
+
+		snprintf(where, sizeof where, "%.*s", (int)wl, t->drops[i].reason);
+		snprintf(labels, sizeof labels, "where=\"%s\",reason=\"%s\"", where,
+			 colon ? colon + 1 : t->drops[i].reason);
+		prom_sample_u64(r, "insel_secondary_drops_total", labels, t->drops[i].n);
+	}
+}
+
+static void render_links(struct http_reply *r, struct secondary *s)
+{
+	uint64_t up = 0;
+
+	for (size_t i = 0; i < s->ntrunks; i++)
+		up += s->trunks[i].up_since_ms != 0;
+	prom_family(r, "insel_secondary_trunks", "gauge", "Site-to-site trunks, by state");
+	prom_sample_u64(r, "insel_secondary_trunks", "state=\"up\"", up);
+	prom_sample_u64(r, "insel_secondary_trunks", "state=\"down\"", s->ntrunks - up);
+	prom_family(r, "insel_secondary_principal_link_up", "gauge",
+		    "1 while the link to the principal is up");
+	prom_sample_u64(r, "insel_secondary_principal_link_up", NULL,
+			principal_link_up(&s->principal) ? 1 : 0);
+}
+
+static void on_metrics(void *ctx, const struct http_request *req, struct http_reply *r)
+{
+	struct secondary *s = ctx;
+	struct sec_metrics *m = s->metrics;
+	struct traffic *now = malloc(sizeof *now);
+
+	http_reply_status(r, 200, PROM_CONTENT_TYPE);
+	prom_family(r, "insel_secondary_up", "gauge", "1 while the secondary serves");
+	prom_sample_u64(r, "insel_secondary_up", NULL, 1);
+	render_calls(r, s);
+	prom_family(r, "insel_secondary_call_setups_total", "counter",
+		    "Calls that came up (both sides count theirs)");
+	prom_sample_u64(r, "insel_secondary_call_setups_total", NULL, m->calls_up_total);
+	prom_family(r, "insel_secondary_call_setup_duration_seconds", "histogram",
+		    "From a call's start on this side to its first answered probe");
+	prom_histogram_write(r, "insel_secondary_call_setup_duration_seconds", NULL,
+			     &m->setup_seconds);
+	render_reasons(r, "insel_secondary_call_refusals_total",
+		       "Calls that ended before they came up (refused, failed), by reason",
+		       &m->refusals);
+	render_reasons(r, "insel_secondary_calls_ended_total",
+		       "Calls that ended after they came up, by reason", &m->endings);
+	if (now) {
+		*now = m->gone;
+		for (struct call *call = s->calls; call; call = call->next)
+			if (call->last_stats)
+				add_stats(now, call->last_stats);
+		render_traffic(r, now);
+		free(now);
+	}
+	render_links(r, s);
+	refresh(s);
+}
+
+int sec_metrics_start(struct secondary *s)
+{
+	struct http_server_config cfg = {
+		.listen = s->cfg.metrics_listen,
+		.cert_file = s->cfg.metrics_cert,
+		.key_file = s->cfg.metrics_key,
+		.allow_plain_remote = s->cfg.metrics_plain_remote,
+		.max_connections = 16,
+		.max_per_client = 4,
+	};
+	char err[300];
+	int rc;
+
+	if (!s->cfg.metrics_listen)
+		return 0;
+	s->metrics = calloc(1, sizeof *s->metrics);
+	if (!s->metrics)
+		return -ENOMEM;
+	prom_histogram_init(&s->metrics->setup_seconds, prom_setup_seconds,
+			    sizeof prom_setup_seconds / sizeof prom_setup_seconds[0]);
+	rc = http_server_start(s->loop, &cfg, &s->metrics->http, err, sizeof err);
+	if (rc == 0)
+		rc = http_server_route(s->metrics->http, "/metrics", on_metrics, s);
+	if (rc != 0) {
+		log_error("metrics: %s", err);
+		sec_metrics_stop(s);
+		return rc;
+	}
+	log_info("metrics on %s%s (port %u)", http_server_is_tls(s->metrics->http) ? "https://"
+		 : "http://", s->cfg.metrics_listen, http_server_port(s->metrics->http));
+	return 0;
+}
+
+void sec_metrics_stop(struct secondary *s)
+{
+	if (s->metrics && s->metrics->http) {
+		http_server_close(s->metrics->http, NULL, NULL);
+		s->metrics->http = NULL;
+	}
+}
+
+void sec_metrics_free(struct secondary *s)
+{
+	free(s->metrics);
+	s->metrics = NULL;
+}

@@ -1,0 +1,164 @@
+#!/usr/bin/env bash
+# Integration: /metrics on the principal and both secondaries (docs/metrics.md) and the
+# principal's event log (docs/events.md), with real processes and a real call:
+#   - each page passes `promtool check metrics` (SKIP of that check alone, with a line,
+#     where promtool is missing) and shows the state: both LANs up, the principal link up;
+#   - values move with traffic: a call placed and answered counts a set-up (and its
+#     duration), the datagrams it carries move the bytes and frames, a call to a user who
+#     does not answer counts a refusal with its reason, a wrong password a failed login at
+#     the principal (and an auth_failed API error), look-ups count;
+#   - the event log holds the call (answered, ended with its reason) and the failed login,
+#     in text and --json; `events --follow` prints a new one as it happens;
+#   - plain HTTP is not served off loopback unless configured (the daemons refuse to start).
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+source "$here/lib.sh"
+source "$here/insel_env.sh"
+command -v curl >/dev/null || { echo "SKIP: curl is not installed" >&2; exit 77; }
+netns_begin
+topo_two_sites
+
+cat >"$NETNS_TMP/principal.conf" <<CONF
+[metrics]
+listen = 127.0.0.1:9460
+CONF
+INSEL_PRINCIPAL_CONF=$NETNS_TMP/principal.conf
+insel_pki  # insel_deploy's steps, with [metrics] in the secondaries' configurations
+insel_directory
+start_principal
+for site in "a 1" "b 2"; do
+	set -- $site
+	write_secondary_config "$1" "$2"
+	printf '[metrics]\nlisten = 127.0.0.1:9461\n' >>"$NETNS_TMP/secondary-$1.conf"
+	start_secondary "$1" "$2"
+done
+wait_registered || fail "deployment did not come up"
+
+scrape() {  # scrape NS PORT: the page, from inside the daemon's namespace
+	in_ns "$1" curl -s --max-time 5 "http://127.0.0.1:$2/metrics"
+}
+value() {  # value PAGE 'name{labels}': the sample's value, or -1
+	awk -v k="$2" '$1 == k { print $2; found = 1 } END { if (!found) print -1 }' <<<"$1"
+}
+sum_of() {  # sum_of PAGE name: the sum of all its samples, whatever their labels
+	awk -v n="$1" 'index($1, n "{") == 1 || $1 == n { s += $2 } END { print s + 0 }' <<<"$2"
+}
+gt() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a > b) }'; }
+promtool_ok() {  # promtool_ok LABEL PAGE
+	if ! command -v promtool >/dev/null; then
+		echo "SKIP - $1: promtool is not installed (Debian package prometheus)"
+		return 0
+	fi
+	local out
+	out=$(promtool check metrics <<<"$2" 2>&1)
+	check "$1 passes promtool check metrics" test -z "$out"
+	[ -z "$out" ] || echo "$out" | head -n 20
+}
+
+# ---- the pages as they start ----
+pp=$(scrape principal 9460)
+pa=$(scrape gw-a 9461)
+promtool_ok "the principal's page" "$pp"
+promtool_ok "secondary a's page" "$pa"
+check "the principal shows both LANs up" test "$(value "$pp" 'insel_principal_lans{state="up"}')" = 2
+check "secondary a shows its principal link up" \
+	test "$(value "$pa" insel_secondary_principal_link_up)" = 1
+check "the principal counts its connections (two secondaries)" \
+	test "$(value "$pp" insel_principal_connections)" -ge 2
+check "no key, password or address in the samples" bash -c \
+	"! grep -v '^#' <<<\"\$1\$2\" | grep -Eqi 'BEGIN|pw-|alice|bob|198\\.18\\.|10\\.[12]\\.0\\.'" \
+	_ "$pp" "$pa"
+
+# ---- a call, its traffic, a refused call, a failed login ----
+listen_as b1 bob "$NETNS_TMP/listen-bob.log" --auto-answer || fail "bob cannot listen"
+spawn_in_ns b1 "$NETNS_TMP/echo-b1.log" python3 "$UDP_TOOL" echo 5004 --count 10000 \
+	--timeout 60
+out=$(insel_as a1 alice call bob@lan-b --udp 5004 2>&1)
+check "alice calls bob" contains "$out" " up "
+call=$(call_id_of "$out")
+stream=$(in_ns a1 python3 "$UDP_TOOL" send "$(lan_net 1).1" 5004 --count 200 --size 500 \
+	--interval 0.002 --retries 0 --wait 1 --timeout 20 2>&1)
+check "200 datagrams echoed through the call" contains "$stream" "200 intact"
+# The first scrape asks the auxiliaries for fresh stats; a later one shows them.
+bytes=-1
+for _ in $(seq 1 30); do
+	pa=$(scrape gw-a 9461)
+	bytes=$(value "$pa" 'insel_secondary_bytes_total{direction="out"}')
+	gt "$bytes" 100000 && break
+	sleep 0.2
+done
+check "secondary a's bytes out moved with the traffic ($bytes > 100000)" gt "$bytes" 100000
+check "and its frames out ($(value "$pa" 'insel_secondary_frames_total{direction="out"}'))" \
+	gt "$(value "$pa" 'insel_secondary_frames_total{direction="out"}')" 199
+check "one call up on secondary a" test "$(value "$pa" 'insel_secondary_calls{state="up"}')" = 1
+check "its set-up was counted, with its duration" both \
+	test "$(value "$pa" insel_secondary_call_setups_total)" -ge 1 -- \
+	test "$(value "$pa" insel_secondary_call_setup_duration_seconds_count)" -ge 1
+
+refused=$(insel_as a1 alice call dave@lan-b --udp 5005 2>&1)
+echo "call to dave: $refused"
+pa=$(scrape gw-a 9461)
+grep '^insel_secondary_call_refusals_total' <<<"$pa"
+check "the call dave did not answer is counted as a refusal with its reason" \
+	gt "$(sum_of insel_secondary_call_refusals_total "$pa")" 0
+
+bad=$(in_ns a1 env INSEL_PASSWORD=wrong "$C" calls --secondary "$(client_gateway a1)" \
+	--ca "$PKI/ca.crt" --user alice 2>&1)
+echo "wrong password: $bad"
+pp=$(scrape principal 9460)
+check "the principal counts the failed login" \
+	test "$(value "$pp" insel_principal_logins_failed_total)" -ge 1
+check "and its auth_failed reply" \
+	test "$(value "$pp" 'insel_principal_api_errors_total{code="auth_failed"}')" -ge 1
+check "and the look-ups of the calls, with their durations" both \
+	test "$(value "$pp" insel_principal_lookups_total)" -ge 2 -- \
+	test "$(value "$pp" insel_principal_lookup_duration_seconds_count)" -ge 2
+promtool_ok "the principal's page after traffic" "$pp"
+promtool_ok "secondary a's page after traffic" "$pa"
+promtool_ok "secondary b's page after traffic" "$(scrape gw-b 9461)"
+
+insel_as a1 alice hangup "$call" >/dev/null 2>&1
+ended_record "$call" >/dev/null
+
+# ---- the event log ----
+ev=""
+for _ in $(seq 1 30); do
+	ev=$(pdir events --json)
+	grep -q "\"call_ended\".*\"$call\"\|\"call\":\"$call\".*call_ended" <<<"$ev" && break
+	sleep 0.2
+done
+echo "$ev"
+check "the log has the call answered" grep -q "\"event\":\"call_answered\",\"call\":\"$call\"" <<<"$ev"
+check "and ended, with its reason" grep -q "\"event\":\"call_ended\",\"call\":\"$call\",\"reason\":\"hangup\"" <<<"$ev"
+check "and the failed login of alice" grep -q '"event":"login_failed","user":"alice@lan-a"' <<<"$ev"
+check "and both gateways coming up" both contains "$ev" '"gateway_up","secondary":"lan-a"' -- \
+	contains "$ev" '"gateway_up","secondary":"lan-b"'
+text=$(pdir events --last 3)
+echo "$text"
+check "the text form names the event and its fields" contains "$text" "call_ended .*call=$call reason=hangup"
+check "no password in the log" bash -c "! grep -q 'pw-\|wrong' <<<\"\$1\"" _ "$ev"
+
+"$P" events --db "$DB" --follow --json >"$NETNS_TMP/follow.out" 2>&1 &
+follow_pid=$!
+sleep 0.5
+in_ns a1 env INSEL_PASSWORD=wrong "$C" calls --secondary "$(client_gateway a1)" \
+	--ca "$PKI/ca.crt" --user carol >/dev/null 2>&1
+for _ in $(seq 1 50); do
+	grep -q '"login_failed","user":"carol@lan-a"' "$NETNS_TMP/follow.out" && break
+	sleep 0.1
+done
+kill "$follow_pid" 2>/dev/null
+wait "$follow_pid" 2>/dev/null
+check "events --follow prints the new failed login as it happens" \
+	grep -q '"login_failed","user":"carol@lan-a"' "$NETNS_TMP/follow.out"
+
+# ---- plain HTTP off loopback is refused ----
+printf '[metrics]\nlisten = %s:9462\n' "$INSEL_PRINCIPAL_ADDR" >"$NETNS_TMP/bad.conf"
+bad=$(in_ns principal timeout 10 "$P" serve --db "$DB" --config "$NETNS_TMP/bad.conf" \
+	--listen "$INSEL_PRINCIPAL_ADDR:0" --ca "$PKI/ca.crt" --cert "$PKI/principal.crt" \
+	--key "$PKI/principal.key" 2>&1)
+check "a principal asked for plain HTTP on a public address refuses to start" \
+	contains "$bad" "refusing plain HTTP"
+
+finish_checks
+pass
