@@ -149,9 +149,12 @@ void batch_flush(struct bridge *br, struct aux_batch *b)
 	if (!tcp_leg_owns(br, &b->dst) && uv_udp_get_send_queue_count(sock) == 0 &&
 	    uv_fileno((uv_handle_t *)sock, &fd) == 0)
 		done = send_direct(b, fd);
-	for (unsigned i = done; i < b->n; i++)
-		if (sendq_send(br, b->sock, &b->dst, b->frame[i], b->len[i]) != 0)
+	for (unsigned i = done; i < b->n; i++) {
+		int rc = sendq_send(br, b->sock, &b->dst, b->frame[i], b->len[i]);
+
+		if (rc != 0 && rc != UV_ENOBUFS)  /* a full send queue counts itself */
 			(*b->errors)++;
+	}
 	b->n = 0;
 }
 

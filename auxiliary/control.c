@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <linux/sock_diag.h>
 
 #include "auxiliary.h"
 #include "cmd.h"
@@ -60,17 +62,40 @@ void control_reply_error(struct bridge *br, json_int_t id, int err, const char *
 
 /* ---- the stats object ---- */
 
+/* What the kernel dropped on a socket because its receive buffer was full (SO_MEMINFO):
+ * datagrams sent faster than the auxiliary reads them, which it never sees. */
+static uint64_t socket_drops(const uv_udp_t *sock)
+{
+	uint32_t mem[SK_MEMINFO_VARS];
+	socklen_t len = sizeof mem;
+	uv_os_fd_t fd;
+
+	if (uv_fileno((const uv_handle_t *)sock, &fd) != 0 ||
+	    getsockopt(fd, SOL_SOCKET, SO_MEMINFO, mem, &len) != 0 ||
+	    len <= SK_MEMINFO_DROPS * sizeof mem[0])
+		return 0;
+	return mem[SK_MEMINFO_DROPS];
+}
+
 static json_t *lan_json(const struct aux_lan *l)
 {
 	char from[IP_STRLEN];
+	json_t *drops = json_pack("{s:I, s:I, s:I, s:I, s:I}",
+				  "socket_buffer_full",
+				  (json_int_t)(l->udp_open ? socket_drops(&l->udp) : 0),
+				  "recv_error", (json_int_t)l->drop_recv_error,
+				  "not_sealed", (json_int_t)l->drop_not_sealed,
+				  "no_destination", (json_int_t)l->drop_no_destination,
+				  "send_failed", (json_int_t)l->drop_send_failed);
 
-	return json_pack("{s:i, s:s?, s:I, s:I, s:I, s:I, s:o?}",
+	return json_pack("{s:i, s:s?, s:I, s:I, s:I, s:I, s:o?, s:o?}",
 			 "lan_port", (int)l->port,
 			 "from", l->has_from ? ip_endpoint_format(&l->from, from, sizeof from) : NULL,
 			 "datagrams_in", (json_int_t)l->datagrams_in,
 			 "datagrams_out", (json_int_t)l->datagrams_out,
 			 "dropped", (json_int_t)l->dropped,
 			 "foreign_lan_sender", (json_int_t)l->foreign_lan_sender,
+			 "drops", drops,
 			 "stream", stream_stats_json(l));
 }
 
@@ -110,10 +135,14 @@ int bridge_stats_into(const struct bridge *br, json_t *obj)
 	if (br->pmtu_on)
 		rc |= json_object_set_new(obj, "pmtu", pmtu_stats_json(br));
 	rc |= json_object_set_new(obj, "wan",
-				  json_pack("{s:I, s:I, s:I}",
+				  json_pack("{s:I, s:I, s:I, s:I, s:I}",
 					    "unknown_session", (json_int_t)br->wan_unknown_session,
 					    "truncated", (json_int_t)br->wan_truncated,
-					    "errors", (json_int_t)br->wan_errors));
+					    "errors", (json_int_t)br->wan_errors,
+					    "send_queue_full", (json_int_t)br->send_queue_full,
+					    "socket_buffer_full", (json_int_t)(
+						    (br->wan_open ? socket_drops(&br->wan) : 0) +
+						    (br->wan6_open ? socket_drops(&br->wan6) : 0))));
 	rc |= json_object_set_new(obj, "stun", discover_stats_json(br));
 	return rc ? -ENOMEM : 0;
 }

@@ -72,6 +72,7 @@ static void on_lan_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *b,
 	if (n < 0 || !addr || (flags & UV_UDP_PARTIAL) ||
 	    ip_endpoint_from_sockaddr(addr, &from) != 0) {
 		l->dropped++;
+		l->drop_recv_error++;
 		return;
 	}
 	if (!ip_addr_equal(&from.addr, &br->party)) {
@@ -92,11 +93,13 @@ static void on_lan_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *b,
 
 		if (sealed < 0) {
 			l->dropped++;
+			l->drop_not_sealed++;
 			return;
 		}
 		batch_commit(&aux_to_wan, (size_t)sealed);
 	} else if (channel_seal(l->ch, b->base, (size_t)n, now, emit_to_peer, &target) < 0) {
 		l->dropped++;
+		l->drop_not_sealed++;
 		return;
 	}
 	br->last_data_ms = now;
@@ -119,8 +122,14 @@ static void deliver_to_lan(struct bridge *br, struct aux_lan *l,
 	const struct ip_endpoint *dst = l->has_from ? &l->from
 				      : l->has_deliver ? &l->deliver : NULL;
 
-	if (!dst || batch_add(br, &aux_to_lan, &l->udp, dst, m->data, m->len, &l->dropped) != 0) {
+	if (!dst) {
 		l->dropped++;
+		l->drop_no_destination++;
+		return;
+	}
+	if (batch_add(br, &aux_to_lan, &l->udp, dst, m->data, m->len, &l->dropped) != 0) {
+		l->dropped++;
+		l->drop_send_failed++;
 		return;
 	}
 	l->datagrams_out++;

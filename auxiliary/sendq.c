@@ -46,8 +46,10 @@ static int queue_send(struct bridge *br, uv_udp_t *sock, const struct sockaddr *
 	uv_buf_t b;
 	int rc;
 
-	if (!slot)
+	if (!slot) {  /* the kernel pushes back and every slot waits: dropped here */
+		br->send_queue_full++;
 		return UV_ENOBUFS;
+	}
 	memcpy(slot->data, data, len);
 	b = uv_buf_init((char *)slot->data, (unsigned)len);
 	rc = uv_udp_send(&slot->req, sock, &b, 1, dst, on_slot_sent);
