@@ -55,6 +55,11 @@ static void print_udp_channel(size_t i, const struct client_call_channel *ch)
 	if (ch->has_bytes)
 		printf("; in %llu B, out %llu B", (unsigned long long)ch->bytes_in,
 		       (unsigned long long)ch->bytes_out);
+	if (ch->has_dropped && ch->dropped > 0)
+		printf("; dropped %llu (socket buffer full %llu, send queue full %llu)",
+		       (unsigned long long)ch->dropped,
+		       (unsigned long long)ch->dropped_buffer_full,
+		       (unsigned long long)ch->dropped_queue_full);
 	putchar('\n');
 }
 

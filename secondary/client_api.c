@@ -311,6 +311,34 @@ static void merge_path_mtu(struct client_call *call, const json_t *stats)
 /* Adds the auxiliary's counters to the call: bytes per channel, datagrams refused from
  * LAN hosts that are no party to the call, for a network call its interface counters
  * (forwarded, refused, ICMP sent), and the path MTU for every call. */
+/* What the auxiliary dropped of channel i's traffic, by reason (lan[i].drops), and for
+ * the first channel what its WAN side dropped for a full send queue or socket buffer. */
+static void merge_drops(struct client_call_channel *out, const json_t *stats, size_t i)
+{
+	const json_t *drops = json_object_get(json_array_get(json_object_get(stats, "lan"), i),
+					      "drops");
+	const json_t *wan = json_object_get(stats, "wan");
+	uint64_t n;
+	const char *key;
+	json_t *v;
+
+	if (!json_is_object(drops))
+		return;
+	out->has_dropped = true;
+	json_object_foreach((json_t *)drops, key, v)
+		if (stat_count(drops, key, &n))
+			out->dropped += n;
+	stat_count(drops, "socket_buffer_full", &out->dropped_buffer_full);
+	if (i == 0 && stat_count(wan, "send_queue_full", &n)) {
+		out->dropped += n;
+		out->dropped_queue_full = n;
+	}
+	if (i == 0 && stat_count(wan, "socket_buffer_full", &n)) {
+		out->dropped += n;
+		out->dropped_buffer_full += n;
+	}
+}
+
 static void merge_stats(struct client_call *call, const json_t *stats)
 {
 	const json_t *ch, *tun = json_object_get(stats, "tun");
@@ -326,6 +354,8 @@ static void merge_stats(struct client_call *call, const json_t *stats)
 		if (i >= call->nchannels || !st)
 			continue;
 		out = &call->channels[i];
+		if (!tun)
+			merge_drops(out, stats, i);
 		if (!tun)
 			out->has_foreign_lan_sender = stat_count(lan, "foreign_lan_sender",
 								 &out->foreign_lan_sender);

@@ -112,6 +112,13 @@ static void counters_encode(json_t *ch, const struct client_call_channel *c)
 	if (c->has_foreign_lan_sender)
 		json_object_set_new(ch, "foreign_lan_sender",
 				    json_integer((json_int_t)c->foreign_lan_sender));
+	if (c->has_dropped) {
+		json_object_set_new(ch, "dropped", json_integer((json_int_t)c->dropped));
+		json_object_set_new(ch, "dropped_buffer_full",
+				    json_integer((json_int_t)c->dropped_buffer_full));
+		json_object_set_new(ch, "dropped_queue_full",
+				    json_integer((json_int_t)c->dropped_queue_full));
+	}
 	if (c->has_bytes) {
 		json_object_set_new(ch, "bytes_in", json_integer((json_int_t)c->bytes_in));
 		json_object_set_new(ch, "bytes_out", json_integer((json_int_t)c->bytes_out));
@@ -363,6 +370,9 @@ static int channel_decode(const json_t *j, struct client_call_channel *c)
 		rc = msg_bad_field("kind", "is neither udp nor tun");
 	rc = rc ? rc : get_count(j, "foreign_lan_sender", &c->has_foreign_lan_sender,
 				 &c->foreign_lan_sender);
+	rc = rc ? rc : get_count(j, "dropped", &c->has_dropped, &c->dropped);
+	rc = rc ? rc : get_count(j, "dropped_buffer_full", &has_deflated, &c->dropped_buffer_full);
+	rc = rc ? rc : get_count(j, "dropped_queue_full", &has_deflated, &c->dropped_queue_full);
 	rc = rc ? rc : get_pair(j, "bytes_in", "bytes_out", &c->has_bytes, &c->bytes_in,
 				&c->bytes_out);
 	rc = rc ? rc : get_pair(j, "send_epoch", "recv_epoch", &c->has_epochs, &c->send_epoch,

@@ -24,7 +24,8 @@
  *   {"kind":"tun", "local_prefixes":[...], "remote_prefixes":[...], "interface":"lan-b"?,
  *    "mtu":1440?, "trunk":"to-b"?}
  * and in replies to "calls" each channel also carrying the auxiliary's live counters:
- *   "foreign_lan_sender"?, "bytes_in", "bytes_out", "send_epoch", "recv_epoch",
+ *   "foreign_lan_sender"?, "dropped"?, "dropped_buffer_full"?, "dropped_queue_full"?,
+ *   "bytes_in", "bytes_out", "send_epoch", "recv_epoch",
  *   "msgs_deflated_out"?, and for a network call "counters" (the auxiliary's tun stats
  *   object, docs/auxiliary.md, carried as it is).
  *
@@ -104,6 +105,12 @@ struct client_call_channel {
 	bool has_epochs;
 	uint64_t send_epoch, recv_epoch;    /* the data plane's key epochs */
 	uint64_t msgs_deflated_out;         /* 0: not compressing (left out) */
+	/* Datagrams of this channel the auxiliary could not relay, in all and the two
+	 * reasons of an overload: the kernel's socket buffer was full (the application sent
+	 * faster than the auxiliary read), and the send queue toward the peer was full
+	 * (docs/metrics.md lists the others). */
+	bool has_dropped;
+	uint64_t dropped, dropped_buffer_full, dropped_queue_full;
 	json_t *counters;                   /* tun: the auxiliary's stats object, or NULL;
 					     * encoding takes a reference, decoding borrows */
 };
