@@ -280,8 +280,7 @@ struct ending {
 static void finish_end(struct call *call, const char *reason)
 {
 	if (call->aux) {
-		if (call->metrics_asking)  /* its reply must not find the call gone */
-			rpc_forget_ctx(&call->aux->rpc, call);
+		sec_metrics_call_gone(call);
 		call->aux->call = NULL;
 		aux_release(call->aux);
 		call->aux = NULL;
@@ -391,6 +390,7 @@ static void forget_client(struct call *call, struct client_conn *c)
 static void forget_aux(struct call *call)
 {
 	if (call->aux) {
+		sec_metrics_call_gone(call);
 		rpc_forget_ctx(&call->aux->rpc, call);
 		call->aux = NULL;
 	}
@@ -399,6 +399,7 @@ static void forget_aux(struct call *call)
 static void release_aux(struct call *call)
 {
 	if (call->aux) {
+		sec_metrics_call_gone(call);
 		rpc_forget_ctx(&call->aux->rpc, call);
 		call->aux->call = NULL;
 		aux_release(call->aux);

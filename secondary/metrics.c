@@ -21,6 +21,7 @@
 #define METRICS_DROP_KINDS 64        /* distinct (where, reason) pairs of drops */
 #define METRICS_REFRESH_MS 1000      /* fresh stats asked at most this often */
 #define METRICS_STATS_TIMEOUT_MS 2000
+#define METRICS_MAX_ASKING 512       /* stats requests out at once, whatever the calls */
 
 struct reason_count {
 	char reason[40];
@@ -46,6 +47,7 @@ struct sec_metrics {
 	struct reason_table refusals, endings;
 	struct traffic gone;               /* of the calls that ended */
 	uint64_t last_refresh_ms;
+	unsigned asking;                   /* stats requests out */
 };
 
 static void count_reason(struct reason_table *t, const char *reason, uint64_t n)
@@ -146,6 +148,16 @@ void sec_metrics_call_ended(struct secondary *s, const char *reason, bool was_up
 		count_reason(was_up ? &s->metrics->endings : &s->metrics->refusals, reason, 1);
 }
 
+void sec_metrics_call_gone(struct call *call)
+{
+	if (!call->metrics_asking || !call->aux)
+		return;
+	rpc_forget_ctx(&call->aux->rpc, call);  /* its reply must not find the call gone */
+	call->metrics_asking = false;
+	if (call->sec->metrics && call->sec->metrics->asking > 0)
+		call->sec->metrics->asking--;
+}
+
 void sec_metrics_call_final(struct secondary *s, const json_t *stats)
 {
 	if (s->metrics && json_is_object(stats))
@@ -159,6 +171,8 @@ static void stats_reply(void *ctx, const json_t *reply, int err)
 	struct call *call = ctx;
 
 	call->metrics_asking = false;
+	if (call->sec->metrics && call->sec->metrics->asking > 0)
+		call->sec->metrics->asking--;
 	if (err || !msg_reply_is_ok(reply, NULL, NULL))
 		return;
 	json_decref(call->last_stats);
@@ -175,9 +189,13 @@ static void refresh(struct secondary *s)
 	for (struct call *call = s->calls; call; call = call->next) {
 		if (call->state != CALL_UP || !call->aux || call->metrics_asking)
 			continue;
+		if (s->metrics->asking >= METRICS_MAX_ASKING)
+			break;
 		if (aux_request(call->aux, msg_request("stats", 0), METRICS_STATS_TIMEOUT_MS,
-				stats_reply, call) == 0)
+				stats_reply, call) == 0) {
 			call->metrics_asking = true;
+			s->metrics->asking++;
+		}
 	}
 }
 

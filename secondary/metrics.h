@@ -21,6 +21,8 @@ void sec_metrics_free(struct secondary *s);
 void sec_metrics_call_up(struct secondary *s, uint64_t ms);
 /* The call ended: refused or failed when it never came up, else ended, by reason. */
 void sec_metrics_call_ended(struct secondary *s, const char *reason, bool was_up);
+/* The call lets go of its auxiliary: a stats request still out is forgotten. */
+void sec_metrics_call_gone(struct call *call);
 /* The auxiliary's last stats of a call that ends (its "hangup" reply), or NULL: added to
  * the totals of calls gone. */
 void sec_metrics_call_final(struct secondary *s, const json_t *stats);
