@@ -3,7 +3,8 @@
  *   api-client --ca CA --cert CERT --key KEY --connect ADDR:PORT < script
  *
  * Each script line is a JSON request, sent once the previous one has its reply; every
- * reply is printed on one line. "#sleep MS" pauses. A refused handshake prints
+ * reply is printed on one line. "#sleep MS" pauses. A notice (a message without "id", such
+ * as "revoked" or "rooms") is printed too but is no reply: the script waits on. A refused handshake prints
  * "handshake failed: REASON" and exits 3; a connection the principal closes exits 4. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -90,7 +91,8 @@ static void on_message(struct tls_conn *c, json_t *msg, int err)
 	printf("%s\n", text);
 	fflush(stdout);
 	free(text);
-	next_request(cl);
+	if (json_object_get(msg, "id"))
+		next_request(cl);
 }
 
 static void on_close(struct tls_conn *c)
