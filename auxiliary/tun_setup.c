@@ -170,6 +170,33 @@ static int route_remotes(struct bridge *br, char *why, size_t whylen)
 	return 0;
 }
 
+/* A room's leg also routes the room's whole network into its interface, below the
+ * members' /32s (a metric past any the gateway's own routes use, plus the interface's
+ * index so that the legs of one room to several sites coexist): packets to a room
+ * address nobody holds, or to the room's broadcast address, then reach a leg, which
+ * drops and counts them, instead of leaving by the gateway's default route. The route
+ * goes with the interface, whatever ends the auxiliary. */
+#define ROOM_NET_METRIC_BASE 100000u
+
+static int route_room_net(struct bridge *br, const struct aux_bind_tun *req, char *why,
+			  size_t whylen)
+{
+	struct aux_tun *t = &br->tun;
+	char text[IP_STRLEN];
+	int rc;
+
+	if (!req->has_room_net || t->nroom == 0)
+		return 0;
+	rc = nl_route_add_metric(t->ifindex, &req->room_net, &br->lan_addr,
+				 t->table ? t->table : RT_TABLE_MAIN,
+				 ROOM_NET_METRIC_BASE + (uint32_t)t->ifindex);
+	if (rc)
+		snprintf(why, whylen, "cannot route the room's network %s through %s: %s",
+			 ip_prefix_format(&req->room_net, text, sizeof text), t->name,
+			 strerror(-rc));
+	return rc;
+}
+
 /* The rules of a host call, in the order they are added (docs/tun.md, "Routing"):
  * first "from LOCAL to REMOTE lookup TABLE" for each pair k of the local x remote grid
  * whose two prefixes share a family; then for each remote prefix, for the gateway's own
@@ -364,6 +391,7 @@ int tun_create(struct bridge *br, const struct aux_bind_tun *req, char *why, siz
 	/* Routes first: a rule over an empty table would let the call's packets fall
 	 * through to the main table. */
 	if ((rc = route_remotes(br, why, whylen)) != 0 ||
+	    (rc = route_room_net(br, req, why, whylen)) != 0 ||
 	    (req->source_routing && (rc = add_rules(t, why, whylen)) != 0))
 		return rc;
 	if (t->table)

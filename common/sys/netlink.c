@@ -187,6 +187,12 @@ int nl_addr_del(int ifindex, const struct ip_addr *addr, unsigned prefix_len)
 int nl_route_add(int ifindex, const struct ip_prefix *prefix, const struct ip_addr *prefsrc,
 		 uint32_t table)
 {
+	return nl_route_add_metric(ifindex, prefix, prefsrc, table, 0);
+}
+
+int nl_route_add_metric(int ifindex, const struct ip_prefix *prefix,
+			const struct ip_addr *prefsrc, uint32_t table, uint32_t metric)
+{
 	struct nl_request r;
 	struct rtmsg *rtm = nl_begin(&r, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, sizeof *rtm);
 	uint32_t oif = (uint32_t)ifindex;
@@ -202,6 +208,8 @@ int nl_route_add(int ifindex, const struct ip_prefix *prefix, const struct ip_ad
 	rc = nl_attr(&r, RTA_DST, prefix->addr.bytes, addr_len(&prefix->addr));
 	rc = rc ? rc : nl_attr(&r, RTA_OIF, &oif, sizeof oif);
 	rc = rc ? rc : nl_attr(&r, RTA_TABLE, &table, sizeof table);
+	if (!rc && metric)
+		rc = nl_attr(&r, RTA_PRIORITY, &metric, sizeof metric);
 	if (!rc && prefsrc && prefsrc->family == prefix->addr.family)
 		rc = nl_attr(&r, RTA_PREFSRC, prefsrc->bytes, addr_len(prefsrc));
 	return rc ? rc : nl_transact(&r, NULL, NULL);

@@ -72,6 +72,10 @@ int nl_addr_del(int ifindex, const struct ip_addr *addr, unsigned prefix_len);
  * gives -EEXIST (nothing is replaced). */
 int nl_route_add(int ifindex, const struct ip_prefix *prefix, const struct ip_addr *prefsrc,
 		 uint32_t table);
+/* The same with a metric (route priority): routes to one prefix through different
+ * interfaces may coexist when their metrics differ, and the lowest is used. */
+int nl_route_add_metric(int ifindex, const struct ip_prefix *prefix,
+			const struct ip_addr *prefsrc, uint32_t table, uint32_t metric);
 /* Adds a rule (action: look up rule->table). exclusive: the same rule already there gives
  * -EEXIST; otherwise one more copy of it is added (a delete removes one copy). */
 int nl_rule_add(const struct nl_rule *rule, bool exclusive);

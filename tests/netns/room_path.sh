@@ -42,6 +42,12 @@ for to in 172.30.0.2 172.30.0.3; do
 done
 check "gateway A counted a2's packets as a non-member's (before: $before)" \
 	counter_above a room_nonmember "$before"
+before=$(room_counter a unauthorised_from_lan)
+check "a1 gets no answer from a room address nobody holds" no_ping a1 172.30.0.200
+check "gateway A routes that address into a leg of the room, not out by its default route" \
+	bash -c "ip -n '${NS}gw-a' route get 172.30.0.200 | grep -q ' dev games'"
+check "and the leg drops and counts a1's packets to it (before: $before)" \
+	counter_above a unauthorised_from_lan "$before"
 check "b1 sees a1's datagram come from its room address, not its LAN one" \
 	test "$(udp_source a1 172.30.0.2 b1)" = 172.30.0.1
 
