@@ -107,7 +107,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 			  "len) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
 	[ST_PFX_DELETE_ONE] = "DELETE FROM lan_prefixes WHERE lan_id = ?1 AND prefix = ?2",
 	/* Every prefix the new one overlaps (overlaps exist between LANs with a mapped
-	 * prefix, 011_overlap.sql), with whether its LAN has a mapped prefix. */
+	 * prefix, 010_overlap.sql), with whether its LAN has a mapped prefix. */
 	[ST_PFX_OVERLAP] = "SELECT p.prefix, l.name, "
 			   "EXISTS (SELECT 1 FROM lan_maps m WHERE m.lan_id = p.lan_id), p.lan_id "
 			   "FROM lan_prefixes p JOIN lans l ON l.id = p.lan_id "

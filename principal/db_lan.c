@@ -19,7 +19,7 @@ static int check_name(struct db *db, const char *kind, const char *name)
 
 /* ---- prefixes ---- */
 
-/* Whether the LAN has a mapped prefix (011_overlap.sql): then its IPv4 prefixes may
+/* Whether the LAN has a mapped prefix (010_overlap.sql): then its IPv4 prefixes may
  * overlap those of other LANs that have one. */
 static bool lan_is_mapped(struct db *db, int64_t lan_id)
 {
@@ -113,7 +113,7 @@ static int insert_prefixes(struct db *db, int64_t lan_id, const struct ip_prefix
 
 /* The LAN whose prefix contains a, copied into lan (empty if none): LAN prefer's if its
  * prefix holds a, else the longest match. *others, if given, counts the other LANs whose
- * prefixes hold it too (overlapping prefixes, 011_overlap.sql). */
+ * prefixes hold it too (overlapping prefixes, 010_overlap.sql). */
 static int lan_of_address_in(struct db *db, const struct ip_addr *a, const char *prefer,
 			     char *lan, size_t lanlen, char *prefix, size_t prefixlen,
 			     int *others)

@@ -1,4 +1,4 @@
-/* Mapped prefixes of LANs whose prefixes overlap (docs/overlap.md, 011_overlap.sql): the
+/* Mapped prefixes of LANs whose prefixes overlap (docs/overlap.md, 010_overlap.sql): the
  * prefix, of the same length as the LAN's one IPv4 prefix, by which every other LAN
  * reaches the LAN's hosts. Checked here first, to name what clashes: another LAN's
  * mapped prefix, a LAN prefix, a room's network; the triggers refuse the same. */

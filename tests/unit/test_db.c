@@ -194,7 +194,7 @@ static void lan_overlap_refused_and_named(void **state)
 	assert_int_equal(db_lan_remove(f->db, "lan-d"), INSEL_E_NOT_FOUND);
 }
 
-/* Overlapping prefixes (011_overlap.sql, docs/overlap.md): refused unless allowed and
+/* Overlapping prefixes (010_overlap.sql, docs/overlap.md): refused unless allowed and
  * both LANs have a mapped prefix; the mapped prefix unique and clear of real prefixes;
  * hosts of both LANs on one address; a look-up by a mapped address names one LAN and the
  * real address, one by a shared real address is ambiguous, one by host name is not. */

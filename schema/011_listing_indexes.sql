@@ -1,4 +1,4 @@
--- 015_listing_indexes: what the listings need to stay linear at 10,000 rows.
+-- 011_listing_indexes: what the listings need to stay linear at 10,000 rows.
 --
 -- `lan list` (and the API's list of LANs) counts each LAN's users; users had only the
 -- (name, lan_id) index of their UNIQUE constraint, so every LAN scanned every user:

@@ -1,4 +1,4 @@
--- 011_overlap: LANs with overlapping prefixes (docs/overlap.md). Two branch offices may
+-- 010_overlap: LANs with overlapping prefixes (docs/overlap.md). Two branch offices may
 -- both be 192.168.1.0/24 when the operator says so: each such LAN gets a mapped prefix,
 -- the same length as its IPv4 prefix, by which every other LAN reaches its hosts
 -- (lan-a 192.168.1.0/24 as 10.99.1.0/24, lan-b 192.168.1.0/24 as 10.99.2.0/24).

@@ -1,4 +1,0 @@
--- 010_reserved: a placeholder for the migration 010 of this session's rooms work, so that
--- the numbers stay without gaps (embed.py) while the branches land; that migration
--- replaces this file (remove it and its line in meson.build).
-SELECT 1;

@@ -1,4 +1,0 @@
--- 012_reserved: a placeholder for the migration 012 of this session's metrics work, so that
--- the numbers stay without gaps (embed.py) while the branches land; that migration
--- replaces this file (remove it and its line in meson.build).
-SELECT 1;

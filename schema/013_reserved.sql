@@ -1,4 +1,0 @@
--- 013_reserved: a placeholder for the migration 013 of this session's webview work, so that
--- the numbers stay without gaps (embed.py) while the branches land; that migration
--- replaces this file (remove it and its line in meson.build).
-SELECT 1;
