@@ -11,18 +11,7 @@
 # Needs no root and no network.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-INSEL_BUILD=${INSEL_BUILD:-$(cd "$here/../.." && pwd)/build}
-P="$INSEL_BUILD/principal/insel-principal"
-command -v sqlite3 >/dev/null || { echo "SKIP: no sqlite3"; exit 77; }
-dir=$(mktemp -d /tmp/insel-overlap-cli-XXXXXX)
-trap 'rm -rf "$dir"' EXIT
-db="$dir/principal.db"
-failures=0
-
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-p() { "$P" "$@" --db "$db"; }
-sql() { sqlite3 "$db" "$1"; }
-jget() { python3 -c 'import json, sys; j = json.loads(sys.argv[2]); print(eval(sys.argv[1]))' "$1" "$2"; }
+source "$here/cli_lib.sh" overlap-cli
 snapshot() {
 	sqlite3 "$db" '.dump lans' '.dump lan_prefixes' '.dump lan_maps' '.dump hosts' \
 		'.dump rooms' | md5sum

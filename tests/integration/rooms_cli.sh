@@ -8,19 +8,7 @@
 # change and delete, each in the record of events. Needs no root and no network.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-INSEL_BUILD=${INSEL_BUILD:-$(cd "$here/../.." && pwd)/build}
-P="$INSEL_BUILD/principal/insel-principal"
-command -v sqlite3 >/dev/null || { echo "SKIP: no sqlite3"; exit 77; }
-dir=$(mktemp -d /tmp/insel-rooms-cli-XXXXXX)
-trap 'rm -rf "$dir"' EXIT
-db="$dir/principal.db"
-failures=0
-
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-p() { "$P" "$@" --db "$db"; }
-sql() { sqlite3 "$db" "$1"; }
-# jget EXPR JSON: a Python expression on the parsed JSON `j`, printed.
-jget() { python3 -c 'import json, sys; j = json.loads(sys.argv[2]); print(eval(sys.argv[1]))' "$1" "$2"; }
+source "$here/cli_lib.sh" rooms-cli
 
 # expect_refusal SENTENCE CMD...: CMD fails, says SENTENCE, and the directory is unchanged.
 expect_refusal() {

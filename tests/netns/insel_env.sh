@@ -32,6 +32,9 @@ INSEL_IPV6=${INSEL_IPV6:-}
 # INSEL_PRINCIPAL_CONF=FILE: the principal also reads that configuration file (the flags
 # above still win).
 INSEL_PRINCIPAL_CONF=${INSEL_PRINCIPAL_CONF:-}
+# INSEL_SECONDARY_EXTRA=TEXT: sections every secondary's configuration ends with
+# (e.g. $'[metrics]\nlisten = 127.0.0.1:9461').
+INSEL_SECONDARY_EXTRA=${INSEL_SECONDARY_EXTRA:-}
 
 # Where everything listens: the namespace topology's addresses (lib.sh) unless a test
 # places the deployment elsewhere (tests/integration/loopback.sh: 127.x.y.z, ports of
@@ -152,6 +155,7 @@ idle_timeout = $INSEL_IDLE
 keepalive = $INSEL_KEEPALIVE
 dead_after = $INSEL_DEAD_AFTER
 ring_timeout = 10s
+$INSEL_SECONDARY_EXTRA
 CONF
 }
 

@@ -23,16 +23,8 @@ cat >"$NETNS_TMP/principal.conf" <<CONF
 listen = 127.0.0.1:9460
 CONF
 INSEL_PRINCIPAL_CONF=$NETNS_TMP/principal.conf
-insel_pki  # insel_deploy's steps, with [metrics] in the secondaries' configurations
-insel_directory
-start_principal
-for site in "a 1" "b 2"; do
-	set -- $site
-	write_secondary_config "$1" "$2"
-	printf '[metrics]\nlisten = 127.0.0.1:9461\n' >>"$NETNS_TMP/secondary-$1.conf"
-	start_secondary "$1" "$2"
-done
-wait_registered || fail "deployment did not come up"
+INSEL_SECONDARY_EXTRA=$'[metrics]\nlisten = 127.0.0.1:9461'
+insel_deploy || fail "deployment did not come up"
 
 scrape() {  # scrape NS PORT: the page, from inside the daemon's namespace
 	in_ns "$1" curl -s --max-time 5 "http://127.0.0.1:$2/metrics"

@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "api_peer_fixture.h"
 #include "db_scratch.h"
 #include <sqlite3.h>
 #include <stdio.h>
@@ -36,26 +37,6 @@ struct fixture {
 	sqlite3 *raw;          /* a second connection, for the fill and the query plans */
 	json_t *reply;
 };
-
-static struct fixture *current;
-
-static void capture(struct api_peer *p, json_t *msg)
-{
-	(void)p;
-	json_decref(current->reply);
-	current->reply = msg;
-}
-
-static void no_close(struct api_peer *p, int reason)
-{
-	(void)p;
-	(void)reason;
-}
-
-static void no_release(struct api_peer *p)
-{
-	(void)p;
-}
 
 static char *read_file(const char *path)
 {
@@ -86,14 +67,7 @@ static int setup(void **state)
 		fail_msg("%s: %s", DIRECTORY_10K_SQL, err);
 	free(sql);
 	f->srv.now = fake_now;
-	f->peer.srv = &f->srv;
-	f->peer.id.role = PKI_ROLE_OPERATOR;
-	snprintf(f->peer.id.name, sizeof f->peer.id.name, "ops");
-	f->peer.hello_done = true;
-	f->peer.send = capture;
-	f->peer.close = no_close;
-	f->peer.release = no_release;
-	current = f;
+	api_test_peer(&f->peer, &f->srv, PKI_ROLE_OPERATOR, "ops", &f->reply);
 	*state = f;
 	return 0;
 }

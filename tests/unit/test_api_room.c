@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "api_peer_fixture.h"
 #include "db_scratch.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,26 +44,6 @@ struct fixture {
 	json_t *reply;
 };
 
-static struct fixture *current;
-
-static void capture(struct api_peer *p, json_t *msg)
-{
-	(void)p;
-	json_decref(current->reply);
-	current->reply = msg;
-}
-
-static void no_close(struct api_peer *p, int reason)
-{
-	(void)p;
-	(void)reason;
-}
-
-static void no_release(struct api_peer *p)
-{
-	(void)p;
-}
-
 static void inline_runner(struct api_server *s, struct api_verify *v)
 {
 	(void)s;
@@ -94,13 +75,7 @@ static int setup(void **state)
 	f->srv.now = fake_now;
 	f->srv.clock_ms = fake_clock_ms;
 	assert_int_equal(api_auth_init(&f->srv, ITERATIONS), 0);
-	f->peer.srv = &f->srv;
-	f->peer.id.role = PKI_ROLE_SECONDARY;
-	f->peer.hello_done = true;
-	f->peer.send = capture;
-	f->peer.close = no_close;
-	f->peer.release = no_release;
-	current = f;
+	api_test_peer(&f->peer, &f->srv, PKI_ROLE_SECONDARY, NULL, &f->reply);
 	*state = f;
 	return 0;
 }

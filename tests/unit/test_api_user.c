@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "api_peer_fixture.h"
 #include "db_scratch.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,24 +48,6 @@ struct fixture {
 };
 
 static struct fixture *current;
-
-static void capture(struct api_peer *p, json_t *msg)
-{
-	(void)p;
-	json_decref(current->reply);
-	current->reply = msg;
-}
-
-static void no_close(struct api_peer *p, int reason)
-{
-	(void)p;
-	(void)reason;
-}
-
-static void no_release(struct api_peer *p)
-{
-	(void)p;
-}
 
 static void runner(struct api_server *s, struct api_verify *v)
 {
@@ -110,13 +93,7 @@ static int setup(void **state)
 	f->srv.now = fake_now;
 	f->srv.clock_ms = fake_clock_ms;
 	assert_int_equal(api_auth_init(&f->srv, ITERATIONS), 0);
-	f->peer.srv = &f->srv;
-	f->peer.id.role = PKI_ROLE_SECONDARY;
-	snprintf(f->peer.id.name, sizeof f->peer.id.name, "gw-a");
-	f->peer.hello_done = true;
-	f->peer.send = capture;
-	f->peer.close = no_close;
-	f->peer.release = no_release;
+	api_test_peer(&f->peer, &f->srv, PKI_ROLE_SECONDARY, "gw-a", &f->reply);
 	current = f;
 	*state = f;
 	return 0;
