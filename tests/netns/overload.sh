@@ -69,6 +69,12 @@ done
 # Meanwhile the other call: one datagram every 20 ms for 4 s, each echoed and checked.
 stream=$(in_ns a2 python3 "$UDP_TOOL" send "$(lan_net 1).1" 5006 --count 200 --size 200 \
 	--interval 0.02 --retries 2 --wait 1 --timeout 30 2>&1)
+# The senders stop after 4 s and the sink after 9 s, by themselves: wait for their counts
+# (12 s at most), then reap.
+for _ in $(seq 1 120); do
+	kill -0 "$sink_pid" 2>/dev/null || break
+	sleep 0.1
+done
 for p in "${pids[@]}"; do reap_pid "$p"; done
 wait "$sink_pid"  # it ends by itself 9 s after it started, and only then prints its count
 offered=0
