@@ -550,6 +550,9 @@ void wan_rx_release(struct bridge *br);
  * failure the rules it added are gone again and the routes go with the interface.
  * Release, after the loop, closes the descriptor: the interface disappears. */
 int tun_create(struct bridge *br, const struct aux_bind_tun *req, char *why, size_t whylen);
+/* "room_members": a room leg's new members, in place (0, or -EINVAL with why set). */
+int tun_room_members(struct bridge *br, const struct aux_bind_tun *req, char *why,
+		     size_t whylen);
 void tun_release(struct bridge *br);
 
 /* pmtu.c: path MTU discovery. prepare at bind (privileged): the WAN socket's DF bit
@@ -584,6 +587,8 @@ void tun_write_packet(struct bridge *br, const uint8_t *pkt, size_t len, uint64_
 struct ipv4_info;
 /* At bind, while root, when the bind names the room's network: the LAN capture and the
  * multicast socket. 0, or a negative errno with a sentence in why. */
+/* The member at index i of the room's map is new: its broadcast allowance starts full. */
+void room_cast_member_new(struct bridge *br, size_t i);
 int room_cast_open(struct bridge *br, const struct aux_bind_tun *req, char *why,
 		   size_t whylen);
 int room_cast_start(struct bridge *br);

@@ -22,6 +22,7 @@
 static void hello_handle(void *ctx, json_int_t id, const json_t *msg);
 static void stats_handle(void *ctx, json_int_t id, const json_t *msg);
 static void hangup_handle(void *ctx, json_int_t id, const json_t *msg);
+static void room_members_handle(void *ctx, json_int_t id, const json_t *msg);
 
 #define BY_PARENT CHILD_CONTROL_PARENT
 
@@ -32,6 +33,7 @@ static const struct dispatch_op control_ops[] = {
 	{"rekey", rekey_handle, BY_PARENT, AUX_RUNNING},
 	{"stats", stats_handle, BY_PARENT, AUX_ANY_LIVE},
 	{"hangup", hangup_handle, BY_PARENT, AUX_ANY_LIVE},
+	{"room_members", room_members_handle, BY_PARENT, AUX_BOUND | AUX_RUNNING},
 };
 
 static const char *state_name(enum aux_state s)
@@ -178,6 +180,26 @@ static void hangup_handle(void *ctx, json_int_t id, const json_t *msg)
 
 	control_reply(br, reply_with_stats(br, id));
 	bridge_end(br, WIRE(HANGUP), "hung up by the parent", EXIT_OK, false);
+}
+
+/* A room leg's members changed: its tables are swapped in place (tun_setup.c). */
+static void room_members_handle(void *ctx, json_int_t id, const json_t *msg)
+{
+	struct bridge *br = ctx;
+	struct aux_bind_tun req;
+	char why[160];
+
+	if (aux_room_members_from_json(msg, &req, why, sizeof why) != 0) {
+		control_reply_error(br, id, 0, WIRE(BAD_FIELD), "%s", why);
+		return;
+	}
+	if (tun_room_members(br, &req, why, sizeof why) != 0) {
+		control_reply_error(br, id, 0, WIRE(BAD_STATE), "%s", why);
+		return;
+	}
+	log_info("room leg %s: now %zu local and %zu remote member(s)", br->tun.name,
+		 req.nlocal, req.nremote);
+	control_reply(br, msg_reply_ok(id));
 }
 
 /* ---- the control socket ---- */

@@ -146,6 +146,11 @@ int room_cast_open(struct bridge *br, const struct aux_bind_tun *req, char *why,
 	return 0;
 }
 
+void room_cast_member_new(struct bridge *br, size_t i)
+{
+	ratelimit_init(&br->tun.cast_limit[i], ROOM_CAST_RATE, ROOM_CAST_BURST, uv_now(br->loop));
+}
+
 /* The UDP checksum of the datagram in full. A capture on the LAN sees what a host's
  * kernel sent before any device completed it: with checksum offload (a veth, most
  * NICs) the field holds only the pseudo-header's sum, which the receiver would refuse. */

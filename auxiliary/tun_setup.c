@@ -404,6 +404,43 @@ int tun_create(struct bridge *br, const struct aux_bind_tun *req, char *why, siz
 	return 0;
 }
 
+/* A room's leg whose members changed (docs/rooms.md, "Membership changes"): the new
+ * sides and map replace the old at once, between two packets, without touching the
+ * channel. Routes are the secondary's to change (this process has no privileges left).
+ * A member that stays at its index keeps its broadcast allowance; the others start
+ * afresh. Nothing changes when the request cannot be applied. */
+int tun_room_members(struct bridge *br, const struct aux_bind_tun *req, char *why,
+		     size_t whylen)
+{
+	struct aux_tun *t = &br->tun;
+	struct addr_map_rule out[AUX_TUN_PREFIXES];
+
+	if (!br->tun_mode || !t->open || !t->room || t->nmap || t->table) {
+		snprintf(why, whylen, "this call is no room's leg");
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < req->nmap; i++) {
+		struct ip_prefix lan = {.addr = req->map[i], .len = 32};
+
+		if (addr_map_rule_make(&out[i], &lan, &req->local[i]) != 0) {
+			snprintf(why, whylen, "map[%zu] is not an IPv4 address for an IPv4 /32", i);
+			return -EINVAL;
+		}
+	}
+	for (size_t i = 0; i < req->nmap; i++)
+		if (i >= t->nroom || t->room_out[i].from != out[i].from)
+			room_cast_member_new(br, i);
+	memcpy(t->room_out, out, req->nmap * sizeof out[0]);
+	t->nroom = req->nmap;
+	addr_map_rules_invert(t->room_out, t->room_in, t->nroom);
+	memcpy(t->local, req->local, req->nlocal * sizeof req->local[0]);
+	memcpy(t->remote, req->remote, req->nremote * sizeof req->remote[0]);
+	t->nlocal = req->nlocal;
+	t->nremote = req->nremote;
+	memcpy(t->seen, t->remote, t->nremote * sizeof t->remote[0]);
+	return 0;
+}
+
 void tun_release(struct bridge *br)
 {
 	if (br->tun.open) {

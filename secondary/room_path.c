@@ -7,16 +7,26 @@
  * (and counts) packets of LAN hosts that are no members.
  *
  * As for trunks, only the gateway whose LAN name sorts lower dials a leg, and dials it
- * again after a back-off when it ends. When a notice changes what a leg carries (a member
- * joined, left, was kicked or banned), the leg's call ends at once on both sides, so the
- * kicked member's traffic stops within the time the notice takes, and the caller places
- * it again with the new members. A leg no longer wanted (its site has no member left, or
- * we have none) ends and goes, with its interface, routes and process. */
+ * again after a back-off when it ends. When a notice changes what an up leg carries (a
+ * member joined, left, was kicked or banned), each side updates its own leg in place from
+ * its own notice: its auxiliary swaps the members' tables ("room_members") and this
+ * process routes the peer's new members' /32s into the interface and takes the old
+ * ones' away, so the other members' traffic goes on and a kicked member's stops within
+ * the time the notice takes. Only when that cannot be done (the call is not up yet, or
+ * the auxiliary or a route refuses) does the leg's call end on both sides and the caller
+ * place it again with the new members. A leg no longer wanted (its site has no member
+ * left, or we have none) ends and goes, with its interface, routes and process. */
+#include <errno.h>
+#include <linux/rtnetlink.h>
+#include <net/if.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "aux_bind.h"
+#include "err.h"
 #include "log.h"
 #include "msg.h"
+#include "netlink.h"
 #include "peer_codec.h"
 #include "rand.h"
 #include "room_view.h"
@@ -178,6 +188,118 @@ static void leg_wants(struct room_leg *leg, const struct room_view_room *r)
 		v4_prefix(w.remote[i], &leg->remote[i]);
 }
 
+/* ---- a membership change, in place ---- */
+
+/* What was asked of the auxiliary, kept until it answers (the call may be gone then). */
+struct members_update {
+	struct secondary *sec;
+	char call_id[ID_STRLEN];
+	struct ip_prefix local[SECONDARY_MAX_PREFIXES], remote[SECONDARY_MAX_PREFIXES];
+	size_t nlocal, nremote;
+};
+
+/* The peer members' /32s: the departed ones' routes go, the new ones' come. */
+static int reroute(struct call *call, const struct members_update *u)
+{
+	int ifindex = (int)if_nametoindex(call->tun_ifname);
+	const struct ip_addr *src = &call->sec->cfg.lan_address;
+	char text[IP_STRLEN];
+
+	if (ifindex == 0)
+		return -ENODEV;
+	for (size_t i = 0; i < call->ntun_remote; i++) {
+		int rc;
+
+		if (prefix_in(&call->tun_remote[i], u->remote, u->nremote))
+			continue;
+		rc = nl_route_del(ifindex, &call->tun_remote[i], RT_TABLE_MAIN);
+		if (rc && rc != -ESRCH) {
+			log_warn("call %s: cannot remove the route to %s: %s", call->id_hex,
+				 ip_prefix_format(&call->tun_remote[i], text, sizeof text),
+				 strerror(-rc));
+			return rc;
+		}
+	}
+	for (size_t i = 0; i < u->nremote; i++) {
+		int rc;
+
+		if (prefix_in(&u->remote[i], call->tun_remote, call->ntun_remote))
+			continue;
+		rc = nl_route_add(ifindex, &u->remote[i], src, RT_TABLE_MAIN);
+		if (rc) {
+			log_warn("call %s: cannot route %s through %s: %s", call->id_hex,
+				 ip_prefix_format(&u->remote[i], text, sizeof text),
+				 call->tun_ifname, strerror(-rc));
+			return rc;
+		}
+	}
+	return 0;
+}
+
+static void members_updated(void *ctx, const json_t *reply, int err)
+{
+	struct members_update *u = ctx;
+	struct call *call = call_find(u->sec, u->call_id);
+	const char *code = NULL, *message = NULL;
+
+	if (!call || !call->room_leg || call->state == CALL_ENDED) {
+		free(u);
+		return;
+	}
+	if (err || !msg_reply_is_ok(reply, &code, &message) || reroute(call, u) != 0) {
+		log_warn("room %s: the leg to LAN %s cannot change in place (%s); placing it "
+			 "again", call->room_leg->room, call->room_leg->peer_lan,
+			 err ? insel_strerror(err) : message ? message : "a route");
+		call_end(call, WIRE(REPLACED), "the room's members changed");
+		free(u);
+		return;
+	}
+	memcpy(call->tun_local, u->local, u->nlocal * sizeof u->local[0]);
+	memcpy(call->tun_remote, u->remote, u->nremote * sizeof u->remote[0]);
+	call->ntun_local = u->nlocal;
+	call->ntun_remote = u->nremote;
+	log_info("room %s: the leg to LAN %s now carries %zu local and %zu remote member(s), "
+		 "in place (call %s)", call->room_leg->room, call->room_leg->peer_lan,
+		 u->nlocal, u->nremote, call->id_hex);
+	free(u);
+}
+
+/* Asks the up leg's auxiliary to carry the leg's new members; false if it cannot be
+ * asked (then the caller ends the call, as before in-place updates existed). */
+static bool update_in_place(struct call *call)
+{
+	const struct room_leg *leg = call->room_leg;
+	struct members_update *u;
+	struct aux_bind_tun t = {0};
+	json_t *req;
+
+	if (call->state != CALL_UP || !call->aux || leg->nlocal == 0 || leg->nremote == 0)
+		return false;
+	memcpy(t.local, leg->local, leg->nlocal * sizeof t.local[0]);
+	memcpy(t.remote, leg->remote, leg->nremote * sizeof t.remote[0]);
+	memcpy(t.map, leg->local_host, leg->nlocal * sizeof t.map[0]);
+	t.nlocal = t.nmap = leg->nlocal;
+	t.nremote = leg->nremote;
+	u = calloc(1, sizeof *u);
+	req = msg_request("room_members", 0);
+	if (!u || !req || aux_room_members_into(req, &t) != 0) {
+		free(u);
+		json_decref(req);
+		return false;
+	}
+	u->sec = call->sec;
+	snprintf(u->call_id, sizeof u->call_id, "%s", call->id_hex);
+	memcpy(u->local, leg->local, sizeof u->local);
+	memcpy(u->remote, leg->remote, sizeof u->remote);
+	u->nlocal = leg->nlocal;
+	u->nremote = leg->nremote;
+	if (aux_request(call->aux, req, AUX_REKEY_TIMEOUT_MS, members_updated, u) != 0) {
+		free(u);
+		return false;
+	}
+	return true;
+}
+
 static void leg_timer_closed(uv_handle_t *h)
 {
 	free(h->data);
@@ -257,11 +379,13 @@ static void follow(struct secondary *s, const struct room_view *v)
 		if (!leg_wanted(leg, v))
 			leg_remove(s, leg, "the room has no members on one side any more");
 	}
-	/* A call carrying other members than the notice's ends at once: a kicked member's
-	 * traffic stops now, and the caller places the leg again with the new members. */
+	/* A call carrying other members than the notice's is brought up to date in place
+	 * when it is up; otherwise it ends at once and the caller places the leg again with
+	 * the new members. Either way a kicked member's traffic stops now. */
 	for (struct call *c = s->calls, *next; c; c = next) {
 		next = c->next;
-		if (c->room_leg && c->state != CALL_ENDED && !room_leg_matches(c->room_leg, c))
+		if (c->room_leg && c->state != CALL_ENDED && !room_leg_matches(c->room_leg, c) &&
+		    !update_in_place(c))
 			call_end(c, WIRE(REPLACED), "the room's members changed");
 	}
 	for (size_t i = 0; i < v->nrooms; i++) {

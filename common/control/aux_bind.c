@@ -5,6 +5,7 @@
  * auxiliary's to check. */
 #include "aux_bind.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -569,6 +570,51 @@ int aux_bind_reply_from_json(const json_t *j, struct aux_bind_reply *out, char *
 	return 0;
 }
 
+/* ---- room_members ---- */
+
+static json_t *addr_list_to_json(const struct ip_addr *a, size_t n)
+{
+	json_t *list = json_array();
+
+	for (size_t i = 0; list && i < n; i++) {
+		char text[IP_STRLEN];
+
+		if (json_array_append_new(list, json_string(ip_addr_format(&a[i], text,
+									   sizeof text)))) {
+			json_decref(list);
+			return NULL;
+		}
+	}
+	return list;
+}
+
+int aux_room_members_into(json_t *req, const struct aux_bind_tun *t)
+{
+	int rc = json_object_set_new(req, "local", prefix_list_to_json(t->local, t->nlocal));
+
+	rc |= json_object_set_new(req, "map", addr_list_to_json(t->map, t->nmap));
+	rc |= json_object_set_new(req, "remote", prefix_list_to_json(t->remote, t->nremote));
+	return rc ? -ENOMEM : 0;
+}
+
+int aux_room_members_from_json(const json_t *j, struct aux_bind_tun *out, char *why,
+			       size_t whylen)
+{
+	memset(out, 0, sizeof *out);
+	if (!json_is_object(j))
+		return err_set(why, whylen, INSEL_E_BAD_FIELD, "room_members must be an object");
+	if (get_prefixes(j, "local", out->local, &out->nlocal, why, whylen) ||
+	    get_prefixes(j, "remote", out->remote, &out->nremote, why, whylen))
+		return INSEL_E_BAD_FIELD;
+	if (!json_object_get(j, "map"))
+		return err_set(why, whylen, INSEL_E_BAD_FIELD, "room_members: field 'map' is "
+			       "missing");
+	if (get_map(j, out, why, whylen))
+		return INSEL_E_BAD_FIELD;
+	out->has_room_net = false;  /* the room's network stays what bind said */
+	return 0;
+}
+
 /* ---- comparing ---- */
 
 static bool same_text(const char *a, const char *b)
@@ -582,6 +628,14 @@ static bool same_prefixes(const struct ip_prefix *a, const struct ip_prefix *b, 
 		if (a[i].len != b[i].len || !ip_addr_equal(&a[i].addr, &b[i].addr))
 			return false;
 	return true;
+}
+
+bool aux_room_members_equal(const struct aux_bind_tun *a, const struct aux_bind_tun *b)
+{
+	return a->nlocal == b->nlocal && a->nremote == b->nremote && a->nmap == b->nmap &&
+	       same_prefixes(a->local, b->local, a->nlocal) &&
+	       same_prefixes(a->remote, b->remote, a->nremote) &&
+	       (a->nmap == 0 || memcmp(a->map, b->map, a->nmap * sizeof a->map[0]) == 0);
 }
 
 static bool same_tun(const struct aux_bind_tun *a, const struct aux_bind_tun *b)

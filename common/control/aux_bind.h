@@ -122,6 +122,19 @@ json_t *aux_bind_reply_to_json(json_int_t id, const struct aux_bind_reply *reply
 int aux_bind_reply_from_json(const json_t *j, struct aux_bind_reply *out, char *why,
 			     size_t whylen);
 
+/* "room_members", the secondary's request to a room leg's running auxiliary when the
+ * leg's members change and the leg stays (docs/rooms.md, "Membership changes"): the new
+ * local room addresses with each member's LAN address, and the peer's room addresses:
+ *   {"op":"room_members","id":N,"local":["172.30.0.1/32",...],"map":["10.1.0.11",...],
+ *    "remote":["172.30.0.3/32",...]}   -> {"id":N,"ok":true}
+ * The same fields and checks as bind's "tun" (each side non-empty, map one IPv4 address
+ * per local IPv4 /32). Only local, remote and map (nmap) of t are used. */
+int aux_room_members_into(json_t *req, const struct aux_bind_tun *t);
+/* 0, or INSEL_E_BAD_FIELD with why set; *out is then unspecified. */
+int aux_room_members_from_json(const json_t *j, struct aux_bind_tun *out, char *why,
+			       size_t whylen);
+bool aux_room_members_equal(const struct aux_bind_tun *a, const struct aux_bind_tun *b);
+
 /* Field by field, strings by content (round-trip tests and fuzz targets). */
 bool aux_bind_request_equal(const struct aux_bind_request *a,
 			    const struct aux_bind_request *b);

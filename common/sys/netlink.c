@@ -215,6 +215,23 @@ int nl_route_add_metric(int ifindex, const struct ip_prefix *prefix,
 	return rc ? rc : nl_transact(&r, NULL, NULL);
 }
 
+int nl_route_del(int ifindex, const struct ip_prefix *prefix, uint32_t table)
+{
+	struct nl_request r;
+	struct rtmsg *rtm = nl_begin(&r, RTM_DELROUTE, 0, sizeof *rtm);
+	uint32_t oif = (uint32_t)ifindex;
+	int rc;
+
+	rtm->rtm_family = (unsigned char)prefix->addr.family;
+	rtm->rtm_dst_len = (unsigned char)prefix->len;
+	rtm->rtm_table = table < 256 ? (unsigned char)table : RT_TABLE_UNSPEC;
+	rtm->rtm_scope = RT_SCOPE_NOWHERE;
+	rc = nl_attr(&r, RTA_DST, prefix->addr.bytes, addr_len(&prefix->addr));
+	rc = rc ? rc : nl_attr(&r, RTA_OIF, &oif, sizeof oif);
+	rc = rc ? rc : nl_attr(&r, RTA_TABLE, &table, sizeof table);
+	return rc ? rc : nl_transact(&r, NULL, NULL);
+}
+
 /* ---- policy rules ---- */
 
 static int rule_request(struct nl_request *r, uint16_t type, uint16_t flags,

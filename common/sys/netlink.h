@@ -76,6 +76,8 @@ int nl_route_add(int ifindex, const struct ip_prefix *prefix, const struct ip_ad
  * interfaces may coexist when their metrics differ, and the lowest is used. */
 int nl_route_add_metric(int ifindex, const struct ip_prefix *prefix,
 			const struct ip_addr *prefsrc, uint32_t table, uint32_t metric);
+/* Deletes the route to prefix through interface ifindex in table (-ESRCH: none). */
+int nl_route_del(int ifindex, const struct ip_prefix *prefix, uint32_t table);
 /* Adds a rule (action: look up rule->table). exclusive: the same rule already there gives
  * -EEXIST; otherwise one more copy of it is added (a delete removes one copy). */
 int nl_rule_add(const struct nl_rule *rule, bool exclusive);

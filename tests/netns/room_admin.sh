@@ -5,6 +5,11 @@
 #   - alice kicks bob (through her gateway): within a second a1 no longer reaches b1,
 #     and gateway B, with no member left, keeps no room interface, route or process;
 #     a1 still reaches c1; bob joins again with the password and is reachable again;
+#   - while a1 pings c1 (20 a second), bob is kicked and joins again and carol's a2
+#     joins (which changes what the leg between A and C carries): at most 2 pings are
+#     lost and that leg keeps its call (updated in place, docs/rooms.md "Membership
+#     changes"); a2 then reaches c1; carol kicked, within a second a2 no longer does,
+#     and a1 still does over the same call;
 #   - the operator bans bob (the CLI, another process than the principal's daemon):
 #     within a second he is unreachable, and his join is refused; unbanned, he joins;
 #   - alice deletes the room: within a second nobody reaches anybody, and no gateway
@@ -54,6 +59,39 @@ check "a1 still reaches c1" wait_ping a1 172.30.0.3 10
 out=$(insel_as b1 bob room join games --room-password-file "$pwfile" 2>&1)
 check "bob may join again ($out)" contains "$out" 172.30.0.2
 check "and a1 reaches him again" wait_ping a1 172.30.0.2 20
+
+# ---- membership changes while a1 talks to c1: the leg A-C stays ----
+# leg_call X ROOM_ADDRESS: the id of gateway X's room leg whose far side carries it.
+leg_call() {
+	in_ns "gw-$1" env INSEL_PASSWORD=pw-alice "$C" calls --json \
+		--secondary "$NETNS_TMP/secondary-$1.sock" --user alice 2>/dev/null |
+		python3 -c 'import json,sys
+for c in json.load(sys.stdin).get("calls",[]):
+    if "room games" in json.dumps(c) and sys.argv[1] in json.dumps(c): print(c.get("id",""))' "$2"
+}
+leg_before=$(leg_call a 172.30.0.3/32)
+check "gateway A has a leg to C ($leg_before)" test -n "$leg_before"
+in_ns a1 ping -n -i 0.05 -c 80 -W 1 172.30.0.3 >"$NETNS_TMP/flow.txt" 2>&1 &
+flow=$!
+sleep 0.5
+insel_as a1 alice room kick games bob@lan-b >/dev/null 2>&1
+sleep 0.5
+insel_as b1 bob room join games --room-password-file "$pwfile" >/dev/null 2>&1
+room_join games carol@lan-a 10.1.0.12   # 172.30.0.4: the leg A-C carries one more
+wait "$flow"
+lost=$(awk '/packets transmitted/ {print $1 - $4}' "$NETNS_TMP/flow.txt")
+check "a1 -> c1 lost at most 2 of 80 pings across a kick and two joins (lost: $lost)" \
+	test "${lost:-99}" -le 2
+check "a2, joined meanwhile, reaches c1 in the room" wait_ping a2 172.30.0.3 10
+leg_after=$(leg_call a 172.30.0.3/32)
+check "the leg A-C kept its call across the join ($leg_before -> $leg_after)" \
+	test -n "$leg_before" -a "$leg_before" = "$leg_after"
+out=$(insel_as a1 alice room kick games carol@lan-a 2>&1)
+check "alice kicks carol ($out)" test $? -eq 0
+check "within a second a2 no longer reaches c1" wait_no_ping a2 172.30.0.3 1
+check "a1 still reaches c1" wait_ping a1 172.30.0.3 10
+check "over the same call" test "$(leg_call a 172.30.0.3/32)" = "$leg_before"
+check "and a1 reaches b1 again" wait_ping a1 172.30.0.2 20
 
 # ---- ban (the operator's CLI), join refused, unban ----
 pdir room ban games bob@lan-b >/dev/null

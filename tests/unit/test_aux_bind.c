@@ -474,6 +474,56 @@ static void dual_stack_wan(void **state)
 	json_decref(j);
 }
 
+/* "room_members": encoded and decoded back; each side and the map refused when wrong. */
+static void room_members_round_trip(void **state)
+{
+	struct aux_bind_tun t = {0}, back;
+	json_t *j = json_object(), *bad;
+	char why[256];
+
+	(void)state;
+	assert_int_equal(ip_prefix_parse("172.30.0.1/32", true, &t.local[0]), 0);
+	assert_int_equal(ip_prefix_parse("172.30.0.4/32", true, &t.local[1]), 0);
+	assert_int_equal(ip_addr_parse("10.1.0.11", &t.map[0]), 0);
+	assert_int_equal(ip_addr_parse("10.1.0.12", &t.map[1]), 0);
+	assert_int_equal(ip_prefix_parse("172.30.0.3/32", true, &t.remote[0]), 0);
+	t.nlocal = t.nmap = 2;
+	t.nremote = 1;
+	assert_int_equal(aux_room_members_into(j, &t), 0);
+	assert_int_equal(aux_room_members_from_json(j, &back, why, sizeof why), 0);
+	assert_true(aux_room_members_equal(&t, &back));
+	assert_string_equal(json_string_value(json_array_get(json_object_get(j, "map"), 1)),
+			    "10.1.0.12");
+
+	bad = json_deep_copy(j);
+	json_object_set_new(bad, "map", json_pack("[s]", "10.1.0.11"));
+	assert_int_equal(aux_room_members_from_json(bad, &back, why, sizeof why),
+			 INSEL_E_BAD_FIELD);
+	assert_non_null(strstr(why, "one address per local prefix"));
+	json_object_del(bad, "map");
+	assert_int_equal(aux_room_members_from_json(bad, &back, why, sizeof why),
+			 INSEL_E_BAD_FIELD);
+	assert_non_null(strstr(why, "map"));
+	json_decref(bad);
+
+	bad = json_deep_copy(j);
+	json_object_set_new(bad, "remote", json_array());
+	assert_int_equal(aux_room_members_from_json(bad, &back, why, sizeof why),
+			 INSEL_E_BAD_FIELD);
+	assert_non_null(strstr(why, "remote"));
+	json_decref(bad);
+
+	bad = json_deep_copy(j);
+	json_object_set_new(bad, "local", json_pack("[s, s]", "172.30.0.0/24", "172.30.0.4/32"));
+	assert_int_equal(aux_room_members_from_json(bad, &back, why, sizeof why),
+			 INSEL_E_BAD_FIELD);
+	assert_non_null(strstr(why, "map[0]"));
+	json_decref(bad);
+	assert_int_equal(aux_room_members_from_json(json_array_get(j, 0), &back, why,
+						    sizeof why), INSEL_E_BAD_FIELD);
+	json_decref(j);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -487,6 +537,7 @@ int main(void)
 		cmocka_unit_test(discovery_round_trips),
 		cmocka_unit_test(discovery_refused),
 		cmocka_unit_test(dual_stack_wan),
+		cmocka_unit_test(room_members_round_trip),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
