@@ -42,6 +42,9 @@ _Static_assert(ROOM_LEG_MEMBERS <= SECONDARY_MAX_PREFIXES &&
 #define ROOM_LEG_BACKOFF_MAX_MS 5000
 #define ROOM_LEG_REPLACE_MS 50      /* after a change: the peer's notice is on its way too */
 #define ROOM_LEG_WAIT_PRINCIPAL_MS 500
+/* An auxiliary that has not swapped its members by then ends with its call: a kicked
+ * member's traffic must not outlive the second a kick may take. */
+#define ROOM_LEG_UPDATE_TIMEOUT_MS 1000
 
 static void leg_dial(uv_timer_t *timer);
 
@@ -293,7 +296,7 @@ static bool update_in_place(struct call *call)
 	memcpy(u->remote, leg->remote, sizeof u->remote);
 	u->nlocal = leg->nlocal;
 	u->nremote = leg->nremote;
-	if (aux_request(call->aux, req, AUX_REKEY_TIMEOUT_MS, members_updated, u) != 0) {
+	if (aux_request(call->aux, req, ROOM_LEG_UPDATE_TIMEOUT_MS, members_updated, u) != 0) {
 		free(u);
 		return false;
 	}
