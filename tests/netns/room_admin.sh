@@ -61,13 +61,22 @@ check "bob may join again ($out)" contains "$out" 172.30.0.2
 check "and a1 reaches him again" wait_ping a1 172.30.0.2 20
 
 # ---- membership changes while a1 talks to c1: the leg A-C stays ----
-# leg_call X ROOM_ADDRESS: the id of gateway X's room leg whose far side carries it.
-leg_call() {
+# leg_call X ROOM_ADDRESS: the id of gateway X's room leg whose far side carries it
+# (asked again for 5 s at most: under load a listing may come back without it).
+leg_call_once() {
 	in_ns "gw-$1" env INSEL_PASSWORD=pw-alice "$C" calls --json \
 		--secondary "$NETNS_TMP/secondary-$1.sock" --user alice 2>/dev/null |
 		python3 -c 'import json,sys
 for c in json.load(sys.stdin).get("calls",[]):
     if "room games" in json.dumps(c) and sys.argv[1] in json.dumps(c): print(c.get("id",""))' "$2"
+}
+leg_call() {
+	local id
+	for _ in $(seq 1 20); do
+		id=$(leg_call_once "$1" "$2")
+		[ -n "$id" ] && { echo "$id"; return 0; }
+		sleep 0.25
+	done
 }
 leg_before=$(leg_call a 172.30.0.3/32)
 check "gateway A has a leg to C ($leg_before)" test -n "$leg_before"
