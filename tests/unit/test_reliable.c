@@ -193,9 +193,11 @@ static void sim_setup(struct sim *s, const struct path *p, const struct rel_para
 	}
 }
 
-static void run_ordered(const struct path *p, size_t total, uint64_t seed)
+static void run_ordered_with(const struct path *p, const struct rel_params *params,
+			     size_t total, uint64_t seed)
 {
-	struct rel_params rp = { .conn_id = 7, .mss = 1350 };
+	struct rel_params rp = *params;
+	bool ok;
 	struct xfer x = { .total = total, .b_reads = true };
 	struct rel_stats sa, sb;
 	struct sim s;
@@ -206,7 +208,10 @@ static void run_ordered(const struct path *p, size_t total, uint64_t seed)
 	assert_non_null(x.dst);
 	fill_pattern(x.src, total, seed);
 	sim_setup(&s, p, &rp, seed);
-	assert_true(sim_run(&s, app_ordered, both_closed, &x, s.now + 600 * SEC));
+	ok = sim_run(&s, app_ordered, both_closed, &x, s.now + 600 * SEC);
+	if (!ok)
+		dump(&s, "not closed");
+	assert_true(ok);
 	assert_int_equal(x.got, total);
 	assert_memory_equal(x.src, x.dst, total);
 	rel_get_stats(s.end[0], &sa);
@@ -223,6 +228,13 @@ static void run_ordered(const struct path *p, size_t total, uint64_t seed)
 	sim_free(&s);
 	free(x.src);
 	free(x.dst);
+}
+
+static void run_ordered(const struct path *p, size_t total, uint64_t seed)
+{
+	struct rel_params rp = { .conn_id = 7, .mss = 1350 };
+
+	run_ordered_with(p, &rp, total, seed);
 }
 
 /* ---- tests ---- */
@@ -259,6 +271,22 @@ static void ordered_20pct_loss(void **state)
 
 	(void)state;
 	run_ordered(&p, 256 << 10, 4);
+}
+
+/* The auxiliary's parameters (auxiliary/stream.c with [limits] dead_after 12 s) on a
+ * LAN-like path at 20% loss each way. The receiver never sends data, so its RTO stays at
+ * the initial 1 s; its FIN used to back off to 1, 2 and 4 s, and three unlucky tries
+ * (36% each: FIN or its ACK lost) left it silent past dead_ms: about one seed in twenty
+ * ended REL_TIMED_OUT after every byte had arrived (seed 112 here). */
+static void ordered_20pct_loss_short_dead_ms(void **state)
+{
+	struct path p = { .loss = 0.20, .delay_us = 100, .mbit = 1000 };
+	struct rel_params rp = { .conn_id = 7, .mss = 1168, .dead_ms = 9000, .close_ms = 12000,
+				 .idle_ms = UINT32_MAX };
+
+	(void)state;
+	for (uint64_t seed = 100; seed < 140; seed++)
+		run_ordered_with(&p, &rp, 1 << 20, seed);
 }
 
 static void ordered_many_seeds(void **state)
@@ -712,6 +740,7 @@ int main(void)
 		cmocka_unit_test(ordered_1pct_loss),
 		cmocka_unit_test(ordered_5pct_loss_reorder_dup),
 		cmocka_unit_test(ordered_20pct_loss),
+		cmocka_unit_test(ordered_20pct_loss_short_dead_ms),
 		cmocka_unit_test(ordered_many_seeds),
 		cmocka_unit_test(unordered_exactly_once),
 		cmocka_unit_test(unordered_delivers_past_a_hole),
