@@ -21,9 +21,9 @@ source "$here/lib.sh"
 INSEL_DEAD_AFTER=${INSEL_DEAD_AFTER:-12s}
 source "$here/insel_env.sh"
 BIG_MB=${RELIABLE_BIG_MB:-0}
-# A bound on one 1 MiB transfer, 20% loss and ASan included (a stall ends stream_timeout
-# after 9 s of silence; the bound catches a crawl of repeated near-stalls too).
-XFER_1M_MAX_S=${RELIABLE_1M_MAX_S:-40}
+# A bound on one 1 MiB transfer, 20% loss, ASan and a loaded host included (about 4 to
+# 34 s seen on gcc at 20%; a stall ends stream_timeout after 9 s of silence anyway).
+XFER_1M_MAX_S=${RELIABLE_1M_MAX_S:-90}
 failures=0
 netns_begin
 command -v nft >/dev/null || { echo "SKIP: nft not installed"; exit 77; }
