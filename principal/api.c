@@ -33,6 +33,7 @@ static const struct dispatch_op ops[] = {
 	{"connect", connect_handle, BY_SECONDARY, DISPATCH_ANY_STATE},
 	{"room", room_handle, BY_SECONDARY, DISPATCH_ANY_STATE},
 	{"links", links_handle, BY_SECONDARY, DISPATCH_ANY_STATE},
+	{"call_rates", call_rates_handle, BY_SECONDARY, DISPATCH_ANY_STATE},
 };
 
 void api_reply_ok(struct api_peer *p, json_int_t id, json_t *fields)

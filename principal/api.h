@@ -89,6 +89,9 @@ struct api_server {
 	uint64_t errors_by_code[WERR_COUNT];
 	struct prom_histogram request_seconds, lookup_seconds;
 	uint64_t lookups, lookups_failed, logins_failed;
+	/* Live calls' byte counters and rates (call_rates.h), for the web view; NULL: the
+	 * reports are answered and dropped. */
+	struct call_rates *rates;
 	/* The event log (serve.c; NULL in tests and the fuzzer): see api_event. */
 	void (*event)(struct api_server *s, const char *kind, json_t *fields);
 };
@@ -158,6 +161,7 @@ void room_handle(void *ctx, json_int_t id, const json_t *msg);
 void api_reply_wire(struct api_peer *p, json_int_t id, enum wire_error code,
 		    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 void links_handle(void *ctx, json_int_t id, const json_t *msg);
+void call_rates_handle(void *ctx, json_int_t id, const json_t *msg);
 
 /* Renewal and registration (api_renew.c): a registration made with the certificate a
  * secondary is being renewed from confirms the new one (the fingerprint and serial in *r

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "call_rates.h"
 #include "err.h"
 #include "log.h"
 #include "msg.h"
@@ -97,6 +98,8 @@ void call_end_handle(void *ctx, json_int_t id, const json_t *msg)
 		  json_pack("{s:s, s:s, s:I, s:I, s:s}", "call", req.call_id, "reason", reason,
 			    "bytes_up", (json_int_t)req.bytes_up, "bytes_down",
 			    (json_int_t)req.bytes_down, "recorded_by", p->id.name));
+	if (p->srv->rates)
+		call_rates_forget(p->srv->rates, req.call_id);
 	relay_call_ended(p->srv, req.call_id);
 	api_reply_ok(p, id, pop_call_reply_encode(req.call_id));
 }

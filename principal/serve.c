@@ -25,6 +25,7 @@
 #include <uv.h>
 
 #include "api.h"
+#include "call_rates.h"
 #include "db_rooms.h"
 #include "err.h"
 #include "events.h"
@@ -823,8 +824,11 @@ static int start(struct daemon *d, const struct serve_options *o)
 								  : (unsigned)o->max_connections,
 		.handshake_timeout_ms = o->handshake_timeout_ms,
 	});
+	if (!(d->api.rates = call_rates_new()))
+		log_warn("out of memory: no live call rates");
 	if ((rc = start_stun(d, o)) || (rc = start_relay(d, o)) || (rc = start_splice(d, o)) ||
-	    (rc = web_view_start(&d->loop, d->api.db, d->api.name, &o->web, &d->web)) ||
+	    (rc = web_view_start(&d->loop, d->api.db, d->api.name, d->api.rates, &o->web,
+				  &d->web)) ||
 	    (rc = start_metrics(d, o)))
 		return rc;
 	start_relay_choice(d, o);
@@ -928,6 +932,8 @@ int serve_run(const struct serve_options *o)
 	uv_loop_close(&d->loop);
 	tls_creds_free(d->creds);
 	relay_choice_free(&d->relays);
+	call_rates_free(d->api.rates);
+	d->api.rates = NULL;
 	pki_issuer_free(d->api.issuer);
 	expiry_log_free(&d->expiries);
 	event_log_close(&d->events);

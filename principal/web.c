@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "call_rates.h"
 #include "http_server.h"
 #include "log.h"
 #include "web_assets.h"
@@ -29,6 +30,7 @@ struct web_client {
 struct web_view {
 	struct http_server *http;
 	struct db *db;
+	struct call_rates *rates;          /* or NULL */
 	char principal[DB_NAME_MAX + 1];
 	uv_timer_t tick;
 	struct web_client *clients;
@@ -69,6 +71,8 @@ static void serve_asset(void *ctx, const struct http_request *req, struct http_r
 /* The state now, as JSON text (malloc'd), or NULL having logged why. */
 static char *state_text(struct web_view *w, size_t *len)
 {
+	static struct web_rate rates[WEB_CALLS_MAX * 2];  /* the loop is single-threaded */
+	size_t nrates;
 	json_t *state;
 	char *text;
 	int rc;
@@ -76,7 +80,9 @@ static char *state_text(struct web_view *w, size_t *len)
 	/* One snapshot of the directory for the whole picture; the daemon's check handle
 	 * ends it with this turn of the loop. */
 	db_read_hold(w->db);
-	rc = web_state_build(w->db, w->principal, (int64_t)time(NULL), NULL, 0, &state);
+	nrates = w->rates ? call_rates_fill(w->rates, call_rates_clock_ms(), rates,
+					    WEB_CALLS_MAX * 2) : 0;
+	rc = web_state_build(w->db, w->principal, (int64_t)time(NULL), rates, nrates, &state);
 	if (rc) {
 		log_warn("web view: cannot read the directory: %s", db_errmsg(w->db));
 		return NULL;
@@ -186,7 +192,8 @@ static int add_routes(struct web_view *w)
 }
 
 int web_view_start(uv_loop_t *loop, struct db *db, const char *principal,
-		   const struct web_options *o, struct web_view **out)
+		   struct call_rates *rates, const struct web_options *o,
+		   struct web_view **out)
 {
 	struct http_server_config cfg = {
 		.listen = o->listen,
@@ -203,6 +210,7 @@ int web_view_start(uv_loop_t *loop, struct db *db, const char *principal,
 	if (!(w = calloc(1, sizeof *w)))
 		return -ENOMEM;
 	w->db = db;
+	w->rates = rates;
 	snprintf(w->principal, sizeof w->principal, "%s", principal ? principal : "");
 	rc = http_server_start(loop, &cfg, &w->http, err, sizeof err);
 	if (rc) {

@@ -29,8 +29,11 @@ struct web_view;
 
 /* Starts serving on loop; 0 (with *out NULL when o->listen is NULL), or an error with a
  * sentence logged. principal: the name shown in the page's title. */
+struct call_rates;
+/* rates: the live calls' rates (call_rates.h), or NULL. */
 int web_view_start(uv_loop_t *loop, struct db *db, const char *principal,
-		   const struct web_options *o, struct web_view **out);
+		   struct call_rates *rates, const struct web_options *o,
+		   struct web_view **out);
 /* The port it listens on (0 for none). */
 unsigned web_view_port(const struct web_view *w);
 /* Ends every stream and stops listening; w is freed once its handles are closed. */

@@ -60,6 +60,7 @@ static void on_signal(uv_signal_t *sig, int signum)
 	sec_metrics_stop(s);
 	secondary_relay_stop(s);
 	links_stop(s);
+	call_rates_stop(s);
 	uv_close((uv_handle_t *)&s->sigterm, NULL);
 	uv_close((uv_handle_t *)&s->sigint, NULL);
 	uv_close((uv_handle_t *)&s->sigchld, NULL);
@@ -213,6 +214,7 @@ int run_main(int argc, char **argv)
 	}
 	principal_link_start(&s.principal, &s);
 	links_start(&s);
+	call_rates_start(&s);
 	renew_start(&s);
 	trunks_start(&s);
 	/* Listeners exist: from here on only what serving needs (sandbox.c). */

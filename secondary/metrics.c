@@ -46,8 +46,6 @@ struct sec_metrics {
 	uint64_t calls_up_total;
 	struct reason_table refusals, endings;
 	struct traffic gone;               /* of the calls that ended */
-	uint64_t last_refresh_ms;
-	unsigned asking;                   /* stats requests out */
 };
 
 static void count_reason(struct reason_table *t, const char *reason, uint64_t n)
@@ -154,8 +152,8 @@ void sec_metrics_call_gone(struct call *call)
 		return;
 	rpc_forget_ctx(&call->aux->rpc, call);  /* its reply must not find the call gone */
 	call->metrics_asking = false;
-	if (call->sec->metrics && call->sec->metrics->asking > 0)
-		call->sec->metrics->asking--;
+	if (call->sec->stats_asking > 0)
+		call->sec->stats_asking--;
 }
 
 void sec_metrics_call_final(struct secondary *s, const json_t *stats)
@@ -164,37 +162,38 @@ void sec_metrics_call_final(struct secondary *s, const json_t *stats)
 		add_stats(&s->metrics->gone, stats);
 }
 
-/* ---- fresh stats from the auxiliaries of calls up ---- */
+/* ---- fresh stats from the auxiliaries of calls up (for this page and call_rates.c) ---- */
 
 static void stats_reply(void *ctx, const json_t *reply, int err)
 {
 	struct call *call = ctx;
 
 	call->metrics_asking = false;
-	if (call->sec->metrics && call->sec->metrics->asking > 0)
-		call->sec->metrics->asking--;
+	if (call->sec->stats_asking > 0)
+		call->sec->stats_asking--;
 	if (err || !msg_reply_is_ok(reply, NULL, NULL))
 		return;
 	json_decref(call->last_stats);
 	call->last_stats = json_deep_copy(reply);
+	call->stats_at_ms = uv_now(call->sec->loop);
 }
 
-static void refresh(struct secondary *s)
+void sec_stats_refresh(struct secondary *s)
 {
 	uint64_t now = uv_now(s->loop);
 
-	if (s->metrics->last_refresh_ms && now - s->metrics->last_refresh_ms < METRICS_REFRESH_MS)
+	if (s->stats_refresh_ms && now - s->stats_refresh_ms < METRICS_REFRESH_MS)
 		return;
-	s->metrics->last_refresh_ms = now;
+	s->stats_refresh_ms = now;
 	for (struct call *call = s->calls; call; call = call->next) {
 		if (call->state != CALL_UP || !call->aux || call->metrics_asking)
 			continue;
-		if (s->metrics->asking >= METRICS_MAX_ASKING)
+		if (s->stats_asking >= METRICS_MAX_ASKING)
 			break;
 		if (aux_request(call->aux, msg_request("stats", 0), METRICS_STATS_TIMEOUT_MS,
 				stats_reply, call) == 0) {
 			call->metrics_asking = true;
-			s->metrics->asking++;
+			s->stats_asking++;
 		}
 	}
 }
@@ -300,7 +299,7 @@ static void on_metrics(void *ctx, const struct http_request *req, struct http_re
 		free(now);
 	}
 	render_links(r, s);
-	refresh(s);
+	sec_stats_refresh(s);
 }
 
 int sec_metrics_start(struct secondary *s)

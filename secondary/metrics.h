@@ -27,4 +27,9 @@ void sec_metrics_call_gone(struct call *call);
  * the totals of calls gone. */
 void sec_metrics_call_final(struct secondary *s, const json_t *stats);
 
+/* Asks every auxiliary of a call up for fresh stats (into call->last_stats), at most once
+ * a second whoever asks, at most 512 requests out, none waited for: /metrics and the
+ * call rates reported to the principal (call_rates.c) share them. */
+void sec_stats_refresh(struct secondary *s);
+
 #endif

@@ -199,6 +199,11 @@ void links_start(struct secondary *s);
 void links_stop(struct secondary *s);
 void links_measured(struct secondary *s, const char *peer, const struct aux_measure_notice *m);
 
+/* call_rates.c: the byte counters of our live calls, reported to the principal every
+ * CALL_RATES_REPORT_MS for the rates of its web view (docs/principal-api.md). */
+void call_rates_start(struct secondary *s);
+void call_rates_stop(struct secondary *s);
+
 /* call_relay.c: the call's relay allocation (docs/relay.md). ask: the caller's side, as
  * the call is placed; offer: adds our relay candidate to the offer's side; take_peer:
  * the callee's side finds it among the offer's candidates; start: the "relay" of our
@@ -428,7 +433,10 @@ struct call {
 	time_t started, answered;
 	uint64_t created_ms;           /* loop time at call_new: the set-up's duration */
 	json_t *last_stats;            /* the auxiliary's latest stats, for /metrics */
+	uint64_t stats_at_ms;          /* loop time they came */
 	bool metrics_asking;           /* a stats request of metrics.c is out */
+	/* What call_rates.c last told the principal of the counters, and when. */
+	uint64_t rates_up, rates_down, rates_at_ms;
 	uint64_t bytes_in, bytes_out;
 	bool recorded;                 /* the principal has a start record */
 	/* Network calls (one tun channel): what may cross, where the interface is. */
@@ -656,6 +664,10 @@ struct secondary {
 	struct link_table *links;      /* our links to other gateways (links.c) */
 	uv_timer_t links_timer;
 	struct sec_metrics *metrics;   /* /metrics (metrics.c), or NULL when off */
+	uint64_t stats_refresh_ms;     /* auxiliaries last asked for stats (metrics.c) */
+	unsigned stats_asking;         /* stats requests out */
+	uv_timer_t rates_timer;        /* call_rates.c */
+	bool rates_running;
 };
 
 /* ---- standby gateways (standby.c, docs/standby.md) ---- */

@@ -391,6 +391,37 @@ json_t *pop_links_reply_encode(const struct pop_links_reply *r);
 int pop_links_reply_decode(const json_t *msg, struct pop_links_reply *out,
 			   char why[POP_WHY_LEN]);
 
+/* ---- call_rates: a live call's byte counters (principal_ops_rates.c) ---- */
+
+#define POP_MAX_CALL_RATES 128        /* calls in one report */
+#define POP_CALL_ID_LEN 16            /* lowercase hex digits */
+#define POP_CALL_BYTES_MAX ((json_int_t)1 << 53)  /* exact in every JSON reader */
+
+/* {"call_id":"<16 hex>","bytes_up":N,"bytes_down":N,"at_ms":N}: what the caller's
+ * auxiliary had carried (caller to callee, and back) at at_ms on the secondary's
+ * monotonic clock. */
+struct pop_call_count {
+	char call_id[POP_CALL_ID_LEN + 1];
+	uint64_t bytes_up, bytes_down, at_ms;
+};
+
+struct pop_call_rates_req {
+	struct pop_call_count calls[POP_MAX_CALL_RATES];
+	size_t ncalls;
+};
+json_t *pop_call_rates_req_encode(json_int_t id, const struct pop_call_rates_req *r);
+int pop_call_rates_req_decode(const json_t *msg, struct pop_call_rates_req *out,
+			      char why[POP_WHY_LEN]);
+
+/* {"calls":N}: how many were taken (a call not live, or recorded by another secondary,
+ * is skipped). */
+struct pop_call_rates_reply {
+	int64_t taken;
+};
+json_t *pop_call_rates_reply_encode(const struct pop_call_rates_reply *r);
+int pop_call_rates_reply_decode(const json_t *msg, struct pop_call_rates_reply *out,
+				char why[POP_WHY_LEN]);
+
 /* ---- auth: verify_user, renew ---- */
 
 struct pop_verify_user_req {

@@ -6,6 +6,8 @@
 #   - plain HTTP on a non-loopback address is refused by the configuration check;
 #   - HTTPS with the principal's own certificate verifies against the organisation's CA
 #     (a second principal on a copy of the directory, so the first keeps its setup);
+#   - a call carrying echoed traffic shows a non-zero rate each way in /api/state (the
+#     caller's secondary's call_rates reports);
 #   - in Chromium (inside the principal's namespace): both sites up; the room with its
 #     members; a call record whose
 #     parties are hostile markup is shown as text and runs nothing; a call placed from
@@ -145,6 +147,33 @@ pdir room join games alice@lan-a --host "$(host_addr a1)" >/dev/null
 pdir room join games bob@lan-b --host "$(host_addr b1)" >/dev/null
 
 listen_as b1 bob "$NETNS_TMP/listen-bob.log" --auto-answer || fail "bob cannot listen"
+
+# Live rates: a call carrying echoed traffic shows a non-zero rate each way in /api/state
+# (the caller's secondary reports its counters every 2 s, the principal takes the rate
+# over the last interval; docs/webview.md).
+spawn_in_ns b1 "$NETNS_TMP/echo-b1.log" python3 "$UDP_TOOL" echo 5004 --count 100000 \
+	--timeout 60
+echo_pid=$LAST_PID
+out=$(insel_as a1 alice call bob@lan-b --udp 5004 2>&1)
+check "alice calls bob, a call to carry traffic" contains "$out" " up "
+rcall=$(call_id_of "$out")
+spawn_in_ns a1 "$NETNS_TMP/send-a1.log" python3 "$UDP_TOOL" send "$(lan_net 1).1" 5004 \
+	--count 6000 --size 500 --interval 0.005 --retries 0 --wait 1 --timeout 40
+send_pid=$LAST_PID
+rated=""
+for _ in $(seq 1 60); do
+	rated=$(fetch principal "$base/api/state" | "$SYS_PY" -c '
+import json, sys
+state = json.loads(sys.stdin.read().split("\t", 2)[2])
+for c in state["calls"]:
+    if c["id"] == sys.argv[1] and (c["rate_up"] or 0) > 0 and (c["rate_down"] or 0) > 0:
+        print("up %.0f B/s, down %.0f B/s" % (c["rate_up"], c["rate_down"]))' "${rcall:-none}")
+	[ -n "$rated" ] && break
+	sleep 0.5
+done
+check "the call carrying traffic shows its rates in /api/state (${rated:-none})" test -n "$rated"
+kill "$send_pid" "$echo_pid" 2>/dev/null || true
+insel_as a1 alice hangup "${rcall:-none}" >/dev/null 2>&1
 sync=$NETNS_TMP/sync
 mkdir -p "$sync" "$NETNS_TMP/home"
 shot=$NETNS_TMP/webview.png
