@@ -26,6 +26,7 @@ static const struct dispatch_op ops[] = {
 	{"revocations", revocations_handle, BY_ANYONE, DISPATCH_ANY_STATE},
 	{"call_start", call_start_handle, BY_SECONDARY, DISPATCH_ANY_STATE},
 	{"call_end", call_end_handle, BY_SECONDARY, DISPATCH_ANY_STATE},
+	{"call_event", call_event_handle, BY_SECONDARY, DISPATCH_ANY_STATE},
 	{"verify_user", verify_user_handle, BY_SECONDARY, DISPATCH_ANY_STATE},
 	{"renew", renew_handle, BY_SECONDARY, DISPATCH_ANY_STATE},
 	{"relay", relay_handle, BY_SECONDARY, DISPATCH_ANY_STATE},

@@ -146,6 +146,7 @@ void list_handle(void *ctx, json_int_t id, const json_t *msg);
 void revocations_handle(void *ctx, json_int_t id, const json_t *msg);
 void call_start_handle(void *ctx, json_int_t id, const json_t *msg);
 void call_end_handle(void *ctx, json_int_t id, const json_t *msg);
+void call_event_handle(void *ctx, json_int_t id, const json_t *msg);
 void verify_user_handle(void *ctx, json_int_t id, const json_t *msg);
 void renew_handle(void *ctx, json_int_t id, const json_t *msg);
 void relay_handle(void *ctx, json_int_t id, const json_t *msg);

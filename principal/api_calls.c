@@ -103,3 +103,36 @@ void call_end_handle(void *ctx, json_int_t id, const json_t *msg)
 	relay_call_ended(p->srv, req.call_id);
 	api_reply_ok(p, id, pop_call_reply_encode(req.call_id));
 }
+
+/* The caller's secondary placed a call, or it ended before it came up: an event only (the
+ * call has no record until it is up), from a secondary that serves the caller's LAN. */
+void call_event_handle(void *ctx, json_int_t id, const json_t *msg)
+{
+	struct api_peer *p = ctx;
+	struct pop_call_event_req req;
+	char why[POP_WHY_LEN];
+	const char *at, *lan;
+	bool refused;
+	int rc;
+
+	if ((rc = pop_call_event_req_decode(msg, &req, why))) {
+		api_reply_decode_error(p, id, rc, why);
+		return;
+	}
+	at = strchr(req.caller, '@');
+	lan = at ? at + 1 : req.caller;
+	if (!db_secondary_serves(p->srv->db, p->id.name, lan)) {
+		api_reply_error(p, id, INSEL_E_FORBIDDEN, "secondary %s does not serve LAN %s, "
+				"the caller's", p->id.name, lan);
+		return;
+	}
+	refused = strcmp(req.event, "refused") == 0;
+	api_event(p->srv, refused ? "call_refused" : "call_placed",
+		  refused ? json_pack("{s:s, s:s, s:s, s:s, s:s}", "call", req.call_id,
+				      "caller", req.caller, "callee", req.callee, "reason",
+				      req.reason, "recorded_by", p->id.name)
+			  : json_pack("{s:s, s:s, s:s, s:s}", "call", req.call_id, "caller",
+				      req.caller, "callee", req.callee, "recorded_by",
+				      p->id.name));
+	api_reply_ok(p, id, pop_call_reply_encode(req.call_id));
+}

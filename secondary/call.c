@@ -242,6 +242,20 @@ void record_start(struct call *call)
 	call->recorded = true;
 }
 
+/* For the principal's event log (call_placed, call_refused): a call a LAN user placed, and
+ * why it ended if it never came up. Trunks and room legs, which the gateway places
+ * itself and places again, are left out. */
+void record_event(struct call *call, const char *event, const char *reason)
+{
+	struct pop_call_event_req rec = {event, call->id_hex, call->caller, call->callee,
+					 reason};
+
+	if (!call->outgoing || call->trunk || call->room_leg)
+		return;
+	principal_record(call->sec, pop_call_event_req_encode(0, &rec));
+	call->told_placed = true;
+}
+
 /* bytes_up: from the caller towards the callee, as the caller's auxiliary sent them. */
 static void record_end(struct call *call, const char *reason)
 {
@@ -333,6 +347,8 @@ void call_end(struct call *call, const char *reason, const char *message)
 	if (was == CALL_ENDED || call_set_state(call, CALL_ENDED, reason))
 		return;
 	sec_metrics_call_ended(call->sec, reason, was == CALL_UP);
+	if (call->told_placed && was != CALL_UP)
+		record_event(call, "refused", reason);
 	unlink_call(call);
 	uv_timer_stop(&call->timer);
 	call_rekey_stop(call);

@@ -485,6 +485,7 @@ void call_place(struct secondary *s, struct client_conn *c, json_int_t request_i
 	}
 	log_info("call %s: %s calls %s%s", call->id_hex, call->caller, callee,
 		 call->tun ? " (network call)" : "");
+	record_event(call, "placed", NULL);
 	if (call->tun && s->unprivileged) {
 		call_end(call, WIRE(TUN_UNAVAILABLE), "this gateway runs without root, which network "
 			 "calls need");

@@ -439,6 +439,7 @@ struct call {
 	uint64_t rates_up, rates_down, rates_at_ms;
 	uint64_t bytes_in, bytes_out;
 	bool recorded;                 /* the principal has a start record */
+	bool told_placed;              /* the principal has its call_placed event */
 	/* Network calls (one tun channel): what may cross, where the interface is. */
 	bool tun;
 	struct trunk *trunk;           /* the site-to-site trunk it carries, or NULL */

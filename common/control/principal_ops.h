@@ -306,7 +306,21 @@ json_t *pop_call_end_req_encode(json_int_t id, const struct pop_call_end_req *r)
 int pop_call_end_req_decode(const json_t *msg, struct pop_call_end_req *out,
 			    char why[POP_WHY_LEN]);
 
-/* The reply to both: the call's id. */
+/* call_event: the caller's secondary placed a call ("placed"), or the call ended before
+ * it came up ("refused", with the reason's wire code), for the principal's event log. */
+#define POP_EVENT_REASON_MAX 40
+struct pop_call_event_req {
+	const char *event;       /* "placed" or "refused" */
+	const char *call_id;     /* 16 lowercase hex */
+	const char *caller;      /* "user@lan", or the LAN of a trunk */
+	const char *callee;
+	const char *reason;      /* refused only: [a-z0-9_], 1..POP_EVENT_REASON_MAX */
+};
+json_t *pop_call_event_req_encode(json_int_t id, const struct pop_call_event_req *r);
+int pop_call_event_req_decode(const json_t *msg, struct pop_call_event_req *out,
+			      char why[POP_WHY_LEN]);
+
+/* The reply to call_start, call_end and call_event: the call's id. */
 json_t *pop_call_reply_encode(const char *call_id);
 int pop_call_reply_decode(const json_t *msg, const char **call_id, char why[POP_WHY_LEN]);
 

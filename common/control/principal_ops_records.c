@@ -195,3 +195,71 @@ int pop_call_reply_decode(const json_t *msg, const char **call_id, char why[POP_
 {
 	return pop_get_text(msg, "call_id", true, call_id, why);
 }
+
+/* ---- call_event ---- */
+
+static bool hex_id_valid(const char *id)
+{
+	size_t n = strlen(id);
+
+	if (n != 16)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((id[i] >= '0' && id[i] <= '9') || (id[i] >= 'a' && id[i] <= 'f')))
+			return false;
+	return true;
+}
+
+static bool reason_valid(const char *r)
+{
+	size_t n = strlen(r);
+
+	if (n == 0 || n > POP_EVENT_REASON_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((r[i] >= 'a' && r[i] <= 'z') || (r[i] >= '0' && r[i] <= '9') || r[i] == '_'))
+			return false;
+	return true;
+}
+
+json_t *pop_call_event_req_encode(json_int_t id, const struct pop_call_event_req *r)
+{
+	json_t *req = msg_request("call_event", id);
+
+	json_object_set_new(req, "event", json_string(r->event));
+	json_object_set_new(req, "call_id", json_string(r->call_id));
+	json_object_set_new(req, "caller", json_string(r->caller));
+	json_object_set_new(req, "callee", json_string(r->callee));
+	if (r->reason)
+		json_object_set_new(req, "reason", json_string(r->reason));
+	return req;
+}
+
+int pop_call_event_req_decode(const json_t *msg, struct pop_call_event_req *out,
+			      char why[POP_WHY_LEN])
+{
+	bool refused;
+	int rc;
+
+	memset(out, 0, sizeof *out);
+	if ((rc = pop_get_text(msg, "event", true, &out->event, why)) ||
+	    (rc = pop_get_text(msg, "call_id", true, &out->call_id, why)) ||
+	    (rc = pop_get_text(msg, "caller", true, &out->caller, why)) ||
+	    (rc = pop_get_text(msg, "callee", true, &out->callee, why)) ||
+	    (rc = pop_get_text(msg, "reason", false, &out->reason, why)))
+		return rc;
+	refused = strcmp(out->event, "refused") == 0;
+	if (!refused && strcmp(out->event, "placed") != 0)
+		return pop_fail(why, INSEL_E_BAD_FIELD, "field 'event' must be \"placed\" or "
+				"\"refused\"");
+	if (!hex_id_valid(out->call_id))
+		return pop_fail(why, INSEL_E_BAD_FIELD, "field 'call_id' must be 16 lowercase "
+				"hex digits");
+	if (refused != (out->reason != NULL))
+		return pop_fail(why, INSEL_E_BAD_FIELD, "field 'reason' goes with \"refused\" "
+				"only, and \"refused\" needs it");
+	if (out->reason && !reason_valid(out->reason))
+		return pop_fail(why, INSEL_E_BAD_FIELD, "field 'reason' must be a wire code "
+				"([a-z0-9_], at most %d)", POP_EVENT_REASON_MAX);
+	return 0;
+}

@@ -51,6 +51,7 @@ WITH_ID(pop_list_req_encode, pop_list_req)
 WITH_ID(pop_revocations_req_encode, pop_page)
 WITH_ID(pop_call_start_req_encode, pop_call_start_req)
 WITH_ID(pop_call_end_req_encode, pop_call_end_req)
+WITH_ID(pop_call_event_req_encode, pop_call_event_req)
 WITH_ID(pop_verify_user_req_encode, pop_verify_user_req)
 WITH_ID(pop_renew_req_encode, pop_renew_req)
 WITH_ID(pop_relay_req_encode, pop_relay_req)
@@ -66,6 +67,8 @@ static void requests(const json_t *j)
 	ROUND_TRIP(pop_call_start_req, pop_call_start_req_decode,
 		   REQ(pop_call_start_req_encode));
 	ROUND_TRIP(pop_call_end_req, pop_call_end_req_decode, REQ(pop_call_end_req_encode));
+	ROUND_TRIP(pop_call_event_req, pop_call_event_req_decode,
+		   REQ(pop_call_event_req_encode));
 	ROUND_TRIP(pop_verify_user_req, pop_verify_user_req_decode,
 		   REQ(pop_verify_user_req_encode));
 	ROUND_TRIP(pop_renew_req, pop_renew_req_decode, REQ(pop_renew_req_encode));

@@ -7,7 +7,8 @@
 #     duration), the datagrams it carries move the bytes and frames, a call to a user who
 #     does not answer counts a refusal with its reason, a wrong password a failed login at
 #     the principal (and an auth_failed API error), look-ups count;
-#   - the event log holds the call (answered, ended with its reason) and the failed login,
+#   - the event log holds the call (placed, answered, ended with its reason), the call to
+#     dave (placed, refused with its reason) and the failed login,
 #     in text and --json; `events --follow` prints a new one as it happens;
 #   - plain HTTP is not served off loopback unless configured (the daemons refuse to start).
 set -uo pipefail
@@ -122,6 +123,10 @@ done
 echo "$ev"
 check "the log has the call answered" grep -q "\"event\":\"call_answered\",\"call\":\"$call\"" <<<"$ev"
 check "and ended, with its reason" grep -q "\"event\":\"call_ended\",\"call\":\"$call\",\"reason\":\"hangup\"" <<<"$ev"
+check "the log has the call placed" grep -q "\"event\":\"call_placed\",\"call\":\"$call\",\"caller\":\"alice@lan-a\",\"callee\":\"bob@lan-b\"" <<<"$ev"
+check "and the call to dave placed and refused, with its reason" both \
+	bash -c 'grep "\"event\":\"call_placed\"" <<<"$1" | grep -q "\"callee\":\"dave@lan-b\""' _ "$ev" -- \
+	bash -c 'grep "\"event\":\"call_refused\"" <<<"$1" | grep "\"callee\":\"dave@lan-b\"" | grep -q "\"reason\":\"not_listening\""' _ "$ev"
 check "and the failed login of alice" grep -q '"event":"login_failed","user":"alice@lan-a"' <<<"$ev"
 check "and both gateways coming up" both contains "$ev" '"gateway_up","secondary":"lan-a"' -- \
 	contains "$ev" '"gateway_up","secondary":"lan-b"'

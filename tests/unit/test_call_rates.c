@@ -92,6 +92,38 @@ static void codec_refusals(void **state)
 	assert_int_equal(decode_text("{\"calls\":[]}", why), 0);
 }
 
+/* call_event: the record of a call placed, or refused before it came up. */
+static void call_event_codec(void **state)
+{
+	struct pop_call_event_req req = {"refused", ID_A, "alice@lan-a", "dave@lan-b",
+					 "not_listening"}, back;
+	char why[POP_WHY_LEN];
+	json_t *j = pop_call_event_req_encode(4, &req);
+
+	(void)state;
+	assert_int_equal(pop_call_event_req_decode(j, &back, why), 0);
+	assert_string_equal(back.event, "refused");
+	assert_string_equal(back.reason, "not_listening");
+	assert_string_equal(back.callee, "dave@lan-b");
+	json_object_del(j, "reason");  /* refused needs its reason */
+	assert_int_not_equal(pop_call_event_req_decode(j, &back, why), 0);
+	json_object_set_new(j, "event", json_string("placed"));
+	assert_int_equal(pop_call_event_req_decode(j, &back, why), 0);
+	assert_null(back.reason);
+	json_object_set_new(j, "reason", json_string("hangup"));  /* placed has none */
+	assert_int_not_equal(pop_call_event_req_decode(j, &back, why), 0);
+	json_object_set_new(j, "event", json_string("refused"));
+	json_object_set_new(j, "reason", json_string("Not Listening"));
+	assert_int_not_equal(pop_call_event_req_decode(j, &back, why), 0);
+	json_object_set_new(j, "reason", json_string("declined"));
+	json_object_set_new(j, "event", json_string("answered"));
+	assert_int_not_equal(pop_call_event_req_decode(j, &back, why), 0);
+	json_object_set_new(j, "event", json_string("refused"));
+	json_object_set_new(j, "call_id", json_string("xyz"));
+	assert_int_not_equal(pop_call_event_req_decode(j, &back, why), 0);
+	json_decref(j);
+}
+
 static void report(struct call_rates *t, const char *sec, const char *id, uint64_t up,
 		   uint64_t down, uint64_t at_ms, uint64_t now_ms, bool taken)
 {
@@ -157,6 +189,7 @@ int main(void)
 		cmocka_unit_test(codec_refusals),
 		cmocka_unit_test(rates_over_the_last_interval),
 		cmocka_unit_test(bounded),
+		cmocka_unit_test(call_event_codec),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
