@@ -72,12 +72,15 @@ call=$(call_id_of "$out")
 stream=$(in_ns a1 python3 "$UDP_TOOL" send "$(lan_net 1).1" 5004 --count 200 --size 500 \
 	--interval 0.002 --retries 0 --wait 1 --timeout 20 2>&1)
 check "200 datagrams echoed through the call" contains "$stream" "200 intact"
-# The first scrape asks the auxiliaries for fresh stats; a later one shows them.
+# The first scrape asks the auxiliaries for fresh stats; a later one shows them. Stats
+# are asked at most once a second, by scrapes and by the call rates reports alike, so a
+# scrape may first show stats taken while the stream still ran: wait for the whole of it.
 bytes=-1
 for _ in $(seq 1 30); do
 	pa=$(scrape gw-a 9461)
 	bytes=$(value "$pa" 'insel_secondary_bytes_total{direction="out"}')
-	gt "$bytes" 100000 && break
+	gt "$bytes" 100000 && gt "$(value "$pa" 'insel_secondary_frames_total{direction="out"}')" 199 &&
+		break
 	sleep 0.2
 done
 check "secondary a's bytes out moved with the traffic ($bytes > 100000)" gt "$bytes" 100000
