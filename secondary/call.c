@@ -242,9 +242,20 @@ void record_start(struct call *call)
 	call->recorded = true;
 }
 
+static void event_reply(void *ctx, const json_t *reply, int err)
+{
+	const char *code, *message;
+
+	(void)ctx;
+	if (!err && !msg_reply_is_ok(reply, &code, &message))
+		log_warn("principal refused a call event: %s (%s)", message, code);
+}
+
 /* For the principal's event log (call_placed, call_refused): a call a LAN user placed, and
  * why it ended if it never came up. Trunks and room legs, which the gateway places
- * itself and places again, are left out. */
+ * itself and places again, are left out. Sent only while the link is up, not kept like
+ * the records: while the principal is away calls fail at their look-up, and their events
+ * must not push the records of real calls out of the bounded outbox. */
 void record_event(struct call *call, const char *event, const char *reason)
 {
 	struct pop_call_event_req rec = {event, call->id_hex, call->caller, call->callee,
@@ -252,8 +263,9 @@ void record_event(struct call *call, const char *event, const char *reason)
 
 	if (!call->outgoing || call->trunk || call->room_leg)
 		return;
-	principal_record(call->sec, pop_call_event_req_encode(0, &rec));
-	call->told_placed = true;
+	if (principal_request(call->sec, pop_call_event_req_encode(0, &rec), event_reply,
+			      NULL) == 0)
+		call->told_placed = true;
 }
 
 /* bytes_up: from the caller towards the callee, as the caller's auxiliary sent them. */

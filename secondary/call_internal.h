@@ -18,7 +18,8 @@ void unlink_call(struct call *call);
 void call_free(struct call *call);
 /* The caller's side tells the principal that the call is up. */
 void record_start(struct call *call);
-/* A call_placed or call_refused event for the principal (reason: refused only). */
+/* A call_placed or call_refused event for the principal (reason: refused only), sent
+ * only while its link is up. */
 void record_event(struct call *call, const char *event, const char *reason);
 /* Asks the principal for LAN lan's record (prefixes, secondary) with cb(call, reply, err);
  * the reply lists it alone, or nothing if the directory has no such LAN. */
