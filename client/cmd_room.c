@@ -100,6 +100,17 @@ static const char *str(const json_t *o, const char *key)
 	return v ? v : "-";
 }
 
+/* A room too big for one reply lists only its first members. */
+static void print_unlisted(const json_t *room)
+{
+	json_int_t total = json_integer_value(json_object_get(room, "members_total"));
+	size_t listed = json_array_size(json_object_get(room, "members"));
+
+	if (total > (json_int_t)listed)
+		printf("  ... and %lld more members, not listed (the list must fit one reply)\n",
+		       (long long)(total - (json_int_t)listed));
+}
+
 static void print_rooms(const json_t *reply, const char *me)
 {
 	const json_t *room, *m;
@@ -120,6 +131,7 @@ static void print_rooms(const json_t *reply, const char *me)
 			       strcmp(str(m, "user"), me) == 0 ? " (you)" : "", str(m, "reach"),
 			       json_string_value(json_object_get(m, "path")) ? " " : "",
 			       json_string_value(json_object_get(m, "path")) ? str(m, "path") : "");
+		print_unlisted(room);
 	}
 	if (json_array_size(json_object_get(reply, "rooms")) == 0)
 		printf("you are in no room\n");

@@ -8,6 +8,8 @@
  * event loop on the runner of password checks (api_verify's compute/finish), and one
  * user's wrong guesses at one room are slowed as login guesses are (backoff per room and
  * user, so that members joining at once never wait for each other). */
+#include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -171,8 +173,65 @@ static void start_job(struct api_peer *p, json_int_t id, const struct room_req *
 
 /* ---- the quick actions ---- */
 
-/* {user, rooms:[{name, network, network6, admin, capacity, members:[{user, address,
- * address6}]}]}: the rooms the user is in, with their members. */
+/* How many bytes the list may take as the principal sends it: the gateway adds each
+ * member's reachability (some 50 bytes a member) before it passes the list on, and both
+ * hops must stay under the control frame limit (64 KiB). */
+#define ROOM_LIST_BUDGET (32 * 1024)
+
+static size_t encoded_size(const json_t *j)
+{
+	char *text = json_dumps(j, JSON_COMPACT);
+	size_t n = text ? strlen(text) : SIZE_MAX;
+
+	free(text);
+	return n;
+}
+
+/* Keeps the first `cap` members of every room (their full number stays in
+ * members_total). */
+static json_t *cap_members(const json_t *reply, size_t cap)
+{
+	json_t *copy = json_deep_copy(reply), *r, *members;
+	size_t i;
+
+	json_array_foreach(json_object_get(copy, "rooms"), i, r) {
+		members = json_object_get(r, "members");
+		while (json_array_size(members) > cap)
+			json_array_remove(members, json_array_size(members) - 1);
+	}
+	return copy;
+}
+
+/* A list too big for a frame (rooms of thousands of members) lists as many members of
+ * each room as fit, the same number in every room, found by halving: a user always
+ * learns which rooms it is in and how many members each has. */
+static json_t *fit_budget(json_t *reply)
+{
+	size_t lo = 0, hi = 0, i;
+	json_t *r, *best;
+
+	if (encoded_size(reply) <= ROOM_LIST_BUDGET)
+		return reply;
+	json_array_foreach(json_object_get(reply, "rooms"), i, r)
+		if (json_array_size(json_object_get(r, "members")) > hi)
+			hi = json_array_size(json_object_get(r, "members"));
+	while (lo + 1 < hi) {  /* lo fits (or is 0), hi does not */
+		size_t mid = lo + (hi - lo) / 2;
+		json_t *t = cap_members(reply, mid);
+
+		if (encoded_size(t) <= ROOM_LIST_BUDGET)
+			lo = mid;
+		else
+			hi = mid;
+		json_decref(t);
+	}
+	best = cap_members(reply, lo);
+	json_decref(reply);
+	return best;
+}
+
+/* {user, rooms:[{name, network, network6, admin, capacity, members_total, members:[{user,
+ * address, address6}]}]}: the rooms the user is in, with their members (as many as fit). */
 static int list_rooms(struct db *db, const char *user, json_t **out)
 {
 	json_t *rooms = NULL, *r, *full, *members, *m;
@@ -190,6 +249,7 @@ static int list_rooms(struct db *db, const char *user, json_t **out)
 				"{s:O,s:O,s:O}", "user", json_object_get(m, "user"),
 				"address", json_object_get(m, "address"),
 				"address6", json_object_get(m, "address6")));
+		json_object_set_new(r, "members_total", json_integer((json_int_t)json_array_size(members)));
 		json_object_set_new(r, "members", members);
 		json_object_del(r, "banned");
 		json_decref(full);
@@ -198,8 +258,8 @@ static int list_rooms(struct db *db, const char *user, json_t **out)
 		json_decref(rooms);
 		return rc;
 	}
-	*out = json_pack("{s:s,s:o}", "user", user, "rooms", rooms);
-	return 0;
+	*out = fit_budget(json_pack("{s:s,s:o}", "user", user, "rooms", rooms));
+	return *out ? 0 : -ENOMEM;
 }
 
 static int quick_action(struct api_peer *p, const struct room_req *req, json_t **reply)

@@ -248,6 +248,11 @@ static int check_room(const json_t *r, char why[ROOM_WHY_LEN])
 	    !json_is_integer(json_object_get(r, "capacity")) || !json_is_array(members) ||
 	    json_array_size(members) > ROOM_MEMBERS_MAX)
 		return fail(why, "a room needs 'name', 'network', 'capacity' and 'members'");
+	if (json_object_get(r, "members_total") &&
+	    (!json_is_integer(json_object_get(r, "members_total")) ||
+	     json_integer_value(json_object_get(r, "members_total")) <
+	     (json_int_t)json_array_size(members)))
+		return fail(why, "'members_total' must count at least the members listed");
 	json_array_foreach(members, i, m)
 		if (check_member(m, why))
 			return INSEL_E_BAD_FIELD;

@@ -14,7 +14,9 @@
  *   {"op":"room","action":"list"}
  * plus, from the secondary to the principal, "user":"alice@lan-a" and "host":"10.1.0.5".
  * Replies: join {member:{room, user, address, address6?}}; list {user, rooms:[{name, network,
- * network6?, admin?, capacity, members:[{user, address, address6?}]}]}; the others {}. */
+ * network6?, admin?, capacity, members_total?, members:[{user, address, address6?}]}]} (a
+ * room's members past what fits in one frame are left out: members_total counts them all);
+ * the others {}. */
 #ifndef INSEL_ROOM_OPS_H
 #define INSEL_ROOM_OPS_H
 

@@ -22,6 +22,7 @@
 #include "err.h"
 #include "msg.h"
 #include "passwd.h"
+#include "room_ops.h"
 
 #define NOW 1700000000
 #define ITERATIONS 1000u
@@ -181,11 +182,47 @@ static void test_guessing_backs_off(void **state)
 				"\"password\":\"sesame\"" BOB), "ok");
 }
 
+/* A room of 1,500 members lists as many as fit one reply, says how many there are, and
+ * still passes the codec's check (before: a reply past the frame limit, never sent). */
+static void test_big_room_list_fits(void **state)
+{
+	struct fixture *f = *state;
+	char hash[PASSWD_HASH_STRLEN], user[32], why[ROOM_WHY_LEN];
+	struct ip_prefix net;
+	struct db_room_new r = {.name = "hall", .network = &net, .hash = hash,
+				.admin = "alice@lan-a", .capacity = 4000, .by = "operator"};
+	const json_t *room;
+	char *text;
+
+	assert_int_equal(passwd_hash("pw", ITERATIONS, hash, sizeof hash), 0);
+	assert_int_equal(ip_prefix_parse("172.31.0.0/20", true, &net), 0);
+	assert_int_equal(db_room_add(f->srv.db, &r, NOW), 0);
+	assert_int_equal(db_room_join(f->srv.db, "hall", "alice@lan-a", "10.1.0.5", "operator",
+				      NOW, NULL), 0);
+	for (int i = 0; i < 1499; i++) {
+		snprintf(user, sizeof user, "member-%04d", i);
+		assert_int_equal(db_user_add(f->srv.db, user, "lan-b", hash, NOW), 0);
+		snprintf(user, sizeof user, "member-%04d@lan-b", i);
+		assert_int_equal(db_room_join(f->srv.db, "hall", user, "10.2.0.7", "operator",
+					      NOW, NULL), 0);
+	}
+	assert_string_equal(ask(f, "gw-a", "{\"action\":\"list\"" ALICE), "ok");
+	text = json_dumps(f->reply, JSON_COMPACT);
+	assert_true(strlen(text) <= 32 * 1024);
+	free(text);
+	room = json_array_get(json_object_get(f->reply, "rooms"), 0);
+	assert_int_equal(json_integer_value(json_object_get(room, "members_total")), 1500);
+	assert_true(json_array_size(json_object_get(room, "members")) > 100);
+	assert_true(json_array_size(json_object_get(room, "members")) < 1500);
+	assert_int_equal(room_reply_check(f->reply, ROOM_LIST, why), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_create_join_admin, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_guessing_backs_off, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_big_room_list_fits, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
