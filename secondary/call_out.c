@@ -601,58 +601,69 @@ static void room_lookup_reply(void *ctx, const json_t *reply, int err)
 	dial(call);
 }
 
-int call_place_room_leg(struct secondary *s, struct room_leg *leg)
+/* A network call the gateway places itself (a trunk, a room's leg) from its LAN to
+ * peer_lan, carrying local; NULL past the call limit (*rc INSEL_E_LIMIT) or memory. */
+static struct call *gateway_call_new(struct secondary *s, const char *peer_lan,
+				     const struct ip_prefix *local, size_t nlocal, int *rc)
 {
 	struct call *call;
 
+	*rc = INSEL_E_LIMIT;
 	if ((long long)call_count(s) >= s->cfg.max_calls)
-		return INSEL_E_LIMIT;
-	call = call_new(s, true, 0);
-	if (!call)
-		return -ENOMEM;
+		return NULL;
+	*rc = -ENOMEM;
+	if (!(call = call_new(s, true, 0)))
+		return NULL;
 	call->tun = true;
 	call->nchannels = 1;
 	call->channels[0].tun = true;
+	snprintf(call->caller, sizeof call->caller, "%s", s->cfg.lan);
+	snprintf(call->callee, sizeof call->callee, "%s", peer_lan);
+	snprintf(call->callee_lan, sizeof call->callee_lan, "%s", peer_lan);
+	memcpy(call->tun_local, local, sizeof call->tun_local);
+	call->ntun_local = nlocal;
+	*rc = 0;
+	return call;
+}
+
+/* Asks for a relay and for the peer LAN's gateways; the call ends if the directory
+ * cannot be asked. */
+static void gateway_call_dial(struct call *call, rpc_reply_cb on_lan_list)
+{
+	call_relay_ask(call);
+	if (request_lan_list(call, call->callee_lan, on_lan_list))
+		call_end(call, WIRE(PRINCIPAL_UNREACHABLE), "the directory cannot be reached");
+}
+
+int call_place_room_leg(struct secondary *s, struct room_leg *leg)
+{
+	int rc;
+	struct call *call = gateway_call_new(s, leg->peer_lan, leg->local, leg->nlocal, &rc);
+
+	if (!call)
+		return rc;
 	call->room_leg = leg;
 	leg->call = call;
-	snprintf(call->caller, sizeof call->caller, "%s", s->cfg.lan);
-	snprintf(call->callee, sizeof call->callee, "%s", leg->peer_lan);
-	snprintf(call->callee_lan, sizeof call->callee_lan, "%s", leg->peer_lan);
-	memcpy(call->tun_local, leg->local, sizeof call->tun_local);
-	call->ntun_local = leg->nlocal;
 	memcpy(call->tun_remote, leg->remote, sizeof call->tun_remote);
 	call->ntun_remote = leg->nremote;
 	log_info("call %s: room %s's leg from LAN %s to LAN %s (%zu and %zu members)",
 		 call->id_hex, leg->room, s->cfg.lan, leg->peer_lan, leg->nlocal, leg->nremote);
-	call_relay_ask(call);
-	if (request_lan_list(call, leg->peer_lan, room_lookup_reply))
-		call_end(call, WIRE(PRINCIPAL_UNREACHABLE), "the directory cannot be reached");
+	gateway_call_dial(call, room_lookup_reply);
 	return 0;
 }
 
 int call_place_trunk(struct secondary *s, struct trunk *t)
 {
-	struct call *call;
+	int rc;
+	struct call *call = gateway_call_new(s, t->cfg->peer_lan, t->cfg->local, t->cfg->nlocal,
+					     &rc);
 
-	if ((long long)call_count(s) >= s->cfg.max_calls)
-		return INSEL_E_LIMIT;
-	call = call_new(s, true, 0);
 	if (!call)
-		return -ENOMEM;
-	call->tun = true;
-	call->nchannels = 1;
-	call->channels[0].tun = true;
+		return rc;
 	call->trunk = t;
 	t->call = call;
-	snprintf(call->caller, sizeof call->caller, "%s", s->cfg.lan);
-	snprintf(call->callee, sizeof call->callee, "%s", t->cfg->peer_lan);
-	snprintf(call->callee_lan, sizeof call->callee_lan, "%s", t->cfg->peer_lan);
-	memcpy(call->tun_local, t->cfg->local, sizeof call->tun_local);
-	call->ntun_local = t->cfg->nlocal;
 	log_info("call %s: trunk %s from LAN %s to LAN %s", call->id_hex, t->cfg->name + 6,
 		 s->cfg.lan, t->cfg->peer_lan);
-	call_relay_ask(call);
-	if (request_lan_list(call, t->cfg->peer_lan, trunk_lookup_reply))
-		call_end(call, WIRE(PRINCIPAL_UNREACHABLE), "the directory cannot be reached");
+	gateway_call_dial(call, trunk_lookup_reply);
 	return 0;
 }
