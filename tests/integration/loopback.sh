@@ -2,9 +2,11 @@
 # The deployment of tests/netns/insel_env.sh on loopback, for tests that need neither root
 # nor network namespaces: the same interface as tests/netns/lib.sh (in_ns, spawn_in_ns,
 # wait_port, stop_pid, the clean-up trap), where a "namespace" is only a name and every
-# host, gateway and the principal is an address of 127.B.0.0/16 in the root namespace,
-# B chosen from this run's PID (the kernel answers the whole of 127.0.0.0/8 on lo, so no
-# address is added). Nothing is sent anywhere but to those addresses.
+# host, gateway and the principal is an address of 127.B.0.0/16 on the loopback, B
+# chosen from this run's PID (the kernel answers the whole of 127.0.0.0/8 on lo, so no
+# address is added). Nothing is sent anywhere but to those addresses. Without root that
+# loopback is the root namespace's; with root, a network namespace the run makes for
+# itself (below).
 #
 #   principal       127.B.100.2
 #   site N (1, 2)   WAN 127.B.10N.2, LAN 127.B.N.0/24: gateway .1, hosts .11 and .12
@@ -16,6 +18,15 @@
 #
 # Use: source tests/netns/lib.sh (its process helpers and clean-up), then this file, then
 # tests/netns/insel_env.sh; call loopback_begin.
+
+# As root, a run first moves into a network namespace of its own (only its loopback up):
+# a call the gateways place themselves as root (a room's leg, a trunk) makes a TUN
+# interface and routes, which belong in no namespace but the run's, and two runs at once
+# must not meet on an interface name or a route.
+if [ "$(id -u)" -eq 0 ] && [ -z "${INSEL_LOOPBACK_PRIVATE:-}" ] && command -v unshare >/dev/null; then
+	exec env INSEL_LOOPBACK_PRIVATE=1 unshare --net sh -c 'ip link set lo up && exec bash "$@"' \
+		sh "$0" "$@"
+fi
 
 LOOPBACK_NET="127.$((16 + $$ % 224))"
 LOOPBACK_PORT=$((10000 + ($$ % 2500) * 8))
