@@ -11,6 +11,8 @@ packages=(
 	# libraries insel links against
 	libgnutls28-dev nettle-dev libuv1-dev libjansson-dev libsqlite3-dev libinih-dev zlib1g-dev
 	libseccomp-dev
+	# the directory's PostgreSQL engine (libpq), and the server its tests start (pg_lib.sh)
+	libpq-dev postgresql
 	# the HTTP(S) server of /metrics and the web view
 	libmicrohttpd-dev
 	# unit tests
