@@ -5,7 +5,8 @@
 #      and the scale suite (1,000 calls through one gateway: affordable without ASan);
 #   2. clang with AddressSanitizer and UndefinedBehaviorSanitizer, warnings as errors:
 #      every test (unit and network-namespace integration);
-#   3. clang with libFuzzer: each fuzz target for a few seconds from its seed corpus.
+#   3. clang with libFuzzer: each fuzz target for a few seconds from its seed corpus, two
+#      at a time.
 # Ends with one line "N passed, N failed, N skipped" (a skip is never counted as a pass)
 # and exits non-zero on any failure.
 set -uo pipefail
@@ -81,23 +82,42 @@ else
 	failed=$((failed + 1)); failures+=("asan: configure")
 fi
 
-echo "== fuzz targets, ${fuzz_seconds}s each"
+echo "== fuzz targets, ${fuzz_seconds}s each, two at a time"
+# fuzz_one TARGET: runs one target from a copy of its seed corpus; its verdict goes to
+# build-fuzz/fuzz-NAME.result ("ok" or "failed"), its output to build-fuzz/fuzz-NAME.log.
+fuzz_one() {
+	local target=$1 name corpus
+	name=${target##*/fuzz-}
+	corpus=$(mktemp -d)
+	cp -r "$top/tests/fuzz/corpus/$name/." "$corpus/" 2>/dev/null || true
+	if "$target" -max_total_time="$fuzz_seconds" -max_len=4096 -timeout=10 \
+		"$corpus" >"build-fuzz/fuzz-$name.log" 2>&1; then
+		echo ok >"build-fuzz/fuzz-$name.result"
+	else
+		echo failed >"build-fuzz/fuzz-$name.result"
+	fi
+	rm -rf "$corpus"
+}
+export -f fuzz_one
+export top fuzz_seconds
 if setup build-fuzz -Dfuzz=true -Dtests=false -Db_sanitize=address,undefined \
 	-Db_lundef=false && ninja -C build-fuzz >build-fuzz.build.log 2>&1; then
+	targets=()
 	for target in build-fuzz/tests/fuzz/fuzz-*; do
-		[ -f "$target" ] && [ -x "$target" ] || continue
+		[ -f "$target" ] && [ -x "$target" ] && targets+=("$target")
+	done
+	rm -f build-fuzz/fuzz-*.result
+	# The machine has two cores and each target uses one: two run at once.
+	printf '%s\0' "${targets[@]}" | xargs -0 -n 1 -P 2 bash -c 'fuzz_one "$0"'
+	for target in "${targets[@]}"; do
 		name=${target##*/fuzz-}
-		corpus=$(mktemp -d)
-		cp -r "$top/tests/fuzz/corpus/$name/." "$corpus/" 2>/dev/null || true
-		if "$target" -max_total_time="$fuzz_seconds" -max_len=4096 -timeout=10 \
-			"$corpus" >"build-fuzz/fuzz-$name.log" 2>&1; then
+		if [ "$(cat "build-fuzz/fuzz-$name.result" 2>/dev/null)" = ok ]; then
 			echo "fuzz-$name: $(grep -o 'Done [0-9]* runs' "build-fuzz/fuzz-$name.log")"
 			passed=$((passed + 1))
 		else
 			tail -40 "build-fuzz/fuzz-$name.log"
 			failed=$((failed + 1)); failures+=("fuzz-$name")
 		fi
-		rm -rf "$corpus"
 	done
 else
 	cat build-fuzz.build.log 2>/dev/null
