@@ -205,3 +205,40 @@ bool pop_serving_reachable_from(const struct pop_serving *s, bool has_ipv4, bool
 		*out = v6;
 	return true;
 }
+
+int pop_get_unique_entries(const json_t *msg, const char *field, size_t max, void *items,
+			   size_t size, size_t key_offset, const char *key_name,
+			   pop_entry_decode decode, size_t *n, char why[POP_WHY_LEN])
+{
+	char *base = items;
+	json_t *arr;
+	size_t count;
+	int rc;
+
+	if (msg_get_array(msg, field, max, &arr))
+		return pop_field_fail(why);
+	count = json_array_size(arr);
+	for (size_t i = 0; i < count; i++) {
+		const char *key = base + i * size + key_offset;
+
+		if ((rc = decode(json_array_get(arr, i), i, base + i * size, why)) != 0)
+			return rc;
+		for (size_t k = 0; k < i; k++)
+			if (strcmp(base + k * size + key_offset, key) == 0)
+				return pop_fail(why, INSEL_E_BAD_FIELD, "%s[%zu]: %s %s is listed "
+						"twice", field, i, key_name, key);
+	}
+	*n = count;
+	return 0;
+}
+
+int pop_get_count(const json_t *msg, const char *field, size_t max, int64_t *out,
+		  char why[POP_WHY_LEN])
+{
+	json_int_t n;
+
+	if (msg_get_int(msg, field, 0, (json_int_t)max, &n))
+		return pop_field_fail(why);
+	*out = n;
+	return 0;
+}

@@ -2,6 +2,7 @@
  * loss it measured to each gateway it talks to, for the principal's link table and routes
  * (docs/routing.md). One entry per peer gateway, at most POP_MAX_LINKS, every number
  * bounded, so a report is a few kilobytes at most. */
+#include <stddef.h>
 #include <string.h>
 
 #include "err.h"
@@ -56,9 +57,9 @@ fail:
 	return NULL;
 }
 
-static int link_from_json(const json_t *j, size_t i, struct pop_link *out,
-			  char why[POP_WHY_LEN])
+static int link_from_json(const json_t *j, size_t i, void *item, char why[POP_WHY_LEN])
 {
+	struct pop_link *out = item;
 	const char *peer, *kind;
 	json_int_t rtt, loss, probes, age;
 
@@ -86,23 +87,9 @@ static int link_from_json(const json_t *j, size_t i, struct pop_link *out,
 
 int pop_links_req_decode(const json_t *msg, struct pop_links_req *out, char why[POP_WHY_LEN])
 {
-	json_t *arr;
-	size_t n;
-	int rc;
-
-	if (msg_get_array(msg, "links", POP_MAX_LINKS, &arr))
-		return pop_field_fail(why);
-	n = json_array_size(arr);
-	for (size_t i = 0; i < n; i++) {
-		if ((rc = link_from_json(json_array_get(arr, i), i, &out->links[i], why)) != 0)
-			return rc;
-		for (size_t k = 0; k < i; k++)
-			if (strcmp(out->links[k].peer, out->links[i].peer) == 0)
-				return pop_fail(why, INSEL_E_BAD_FIELD, "links[%zu]: peer %s "
-						"is listed twice", i, out->links[i].peer);
-	}
-	out->nlinks = n;
-	return 0;
+	return pop_get_unique_entries(msg, "links", POP_MAX_LINKS, out->links,
+				      sizeof out->links[0], offsetof(struct pop_link, peer), "peer",
+				      link_from_json, &out->nlinks, why);
 }
 
 json_t *pop_links_reply_encode(const struct pop_links_reply *r)
@@ -113,10 +100,5 @@ json_t *pop_links_reply_encode(const struct pop_links_reply *r)
 int pop_links_reply_decode(const json_t *msg, struct pop_links_reply *out,
 			   char why[POP_WHY_LEN])
 {
-	json_int_t n;
-
-	if (msg_get_int(msg, "links", 0, POP_MAX_LINKS, &n))
-		return pop_field_fail(why);
-	out->recorded = n;
-	return 0;
+	return pop_get_count(msg, "links", POP_MAX_LINKS, &out->recorded, why);
 }

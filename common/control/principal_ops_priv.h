@@ -33,6 +33,18 @@ int pop_get_prefixes(const json_t *msg, const char *key, struct ip_prefix *out, 
 void pop_put_timers(json_t *obj, const struct pop_timers *t);
 int pop_get_timers(const json_t *msg, struct pop_timers *out, char why[POP_WHY_LEN]);
 
+/* Decodes one entry of a report's array (the i-th, for the sentence in why). */
+typedef int (*pop_entry_decode)(const json_t *j, size_t i, void *out, char why[POP_WHY_LEN]);
+/* A report's array msg[field] of at most max entries into items (each size bytes), each
+ * by decode; an entry whose text key (key_offset into the item, named key_name in the
+ * sentence) repeats an earlier one's is refused. Their number into *n. */
+int pop_get_unique_entries(const json_t *msg, const char *field, size_t max, void *items,
+			   size_t size, size_t key_offset, const char *key_name,
+			   pop_entry_decode decode, size_t *n, char why[POP_WHY_LEN]);
+/* A report's reply {field: N}, 0 <= N <= max. */
+int pop_get_count(const json_t *msg, const char *field, size_t max, int64_t *out,
+		  char why[POP_WHY_LEN]);
+
 void pop_put_serving(json_t *obj, const struct pop_serving *s);
 int pop_get_serving(const json_t *msg, struct pop_serving *out, char why[POP_WHY_LEN]);
 

@@ -2,6 +2,7 @@
  * byte counters of its live calls, as their auxiliaries last counted them, so that the
  * principal can show each call's rate (docs/webview.md). At most POP_MAX_CALL_RATES calls
  * per report, every number bounded, so a report is a few kilobytes at most. */
+#include <stddef.h>
 #include <string.h>
 
 #include "err.h"
@@ -44,9 +45,9 @@ fail:
 	return NULL;
 }
 
-static int count_from_json(const json_t *j, size_t i, struct pop_call_count *out,
-			   char why[POP_WHY_LEN])
+static int count_from_json(const json_t *j, size_t i, void *item, char why[POP_WHY_LEN])
 {
+	struct pop_call_count *out = item;
 	const char *call_id;
 	json_int_t up, down, at;
 
@@ -70,23 +71,9 @@ static int count_from_json(const json_t *j, size_t i, struct pop_call_count *out
 int pop_call_rates_req_decode(const json_t *msg, struct pop_call_rates_req *out,
 			      char why[POP_WHY_LEN])
 {
-	json_t *arr;
-	size_t n;
-	int rc;
-
-	if (msg_get_array(msg, "calls", POP_MAX_CALL_RATES, &arr))
-		return pop_field_fail(why);
-	n = json_array_size(arr);
-	for (size_t i = 0; i < n; i++) {
-		if ((rc = count_from_json(json_array_get(arr, i), i, &out->calls[i], why)) != 0)
-			return rc;
-		for (size_t k = 0; k < i; k++)
-			if (strcmp(out->calls[k].call_id, out->calls[i].call_id) == 0)
-				return pop_fail(why, INSEL_E_BAD_FIELD, "calls[%zu]: call %s is "
-						"listed twice", i, out->calls[i].call_id);
-	}
-	out->ncalls = n;
-	return 0;
+	return pop_get_unique_entries(msg, "calls", POP_MAX_CALL_RATES, out->calls,
+				      sizeof out->calls[0], offsetof(struct pop_call_count, call_id),
+				      "call", count_from_json, &out->ncalls, why);
 }
 
 json_t *pop_call_rates_reply_encode(const struct pop_call_rates_reply *r)
@@ -97,10 +84,5 @@ json_t *pop_call_rates_reply_encode(const struct pop_call_rates_reply *r)
 int pop_call_rates_reply_decode(const json_t *msg, struct pop_call_rates_reply *out,
 				char why[POP_WHY_LEN])
 {
-	json_int_t n;
-
-	if (msg_get_int(msg, "calls", 0, POP_MAX_CALL_RATES, &n))
-		return pop_field_fail(why);
-	out->taken = n;
-	return 0;
+	return pop_get_count(msg, "calls", POP_MAX_CALL_RATES, &out->taken, why);
 }

@@ -56,6 +56,8 @@ WITH_ID(pop_verify_user_req_encode, pop_verify_user_req)
 WITH_ID(pop_renew_req_encode, pop_renew_req)
 WITH_ID(pop_relay_req_encode, pop_relay_req)
 WITH_ID(pop_connect_req_encode, pop_connect_req)
+WITH_ID(pop_links_req_encode, pop_links_req)
+WITH_ID(pop_call_rates_req_encode, pop_call_rates_req)
 
 static void requests(const json_t *j)
 {
@@ -74,6 +76,9 @@ static void requests(const json_t *j)
 	ROUND_TRIP(pop_renew_req, pop_renew_req_decode, REQ(pop_renew_req_encode));
 	ROUND_TRIP(pop_relay_req, pop_relay_req_decode, REQ(pop_relay_req_encode));
 	ROUND_TRIP(pop_connect_req, pop_connect_req_decode, REQ(pop_connect_req_encode));
+	ROUND_TRIP(pop_links_req, pop_links_req_decode, REQ(pop_links_req_encode));
+	ROUND_TRIP(pop_call_rates_req, pop_call_rates_req_decode,
+		   REQ(pop_call_rates_req_encode));
 	ROUND_TRIP(pop_dial_back, pop_dial_back_notice_decode, pop_dial_back_notice_encode);
 	ROUND_TRIP(pop_gateway_notice, pop_gateway_notice_decode, pop_gateway_notice_encode);
 }
@@ -92,6 +97,9 @@ static void replies(const json_t *j)
 	ROUND_TRIP(pop_renew_reply, pop_renew_reply_decode, pop_renew_reply_encode);
 	ROUND_TRIP(pop_relay_reply, pop_relay_reply_decode, pop_relay_reply_encode);
 	ROUND_TRIP(pop_connect_reply, pop_connect_reply_decode, pop_connect_reply_encode);
+	ROUND_TRIP(pop_links_reply, pop_links_reply_decode, pop_links_reply_encode);
+	ROUND_TRIP(pop_call_rates_reply, pop_call_rates_reply_decode,
+		   pop_call_rates_reply_encode);
 }
 
 /* Decoders that have no struct to round-trip. */
