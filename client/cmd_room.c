@@ -111,6 +111,37 @@ static void print_unlisted(const json_t *room)
 		       (long long)(total - (json_int_t)listed));
 }
 
+static long long num(const json_t *o, const char *key)
+{
+	return (long long)json_integer_value(json_object_get(o, key));
+}
+
+/* Each other member site as this gateway's leg to it sees it: state, path, interface,
+ * what it carried each way and what it dropped, by reason (the reasons that counted). */
+static void print_sites(const json_t *room)
+{
+	const json_t *site, *drops, *n;
+	const char *reason;
+	size_t i;
+
+	json_array_foreach(json_object_get(room, "sites"), i, site) {
+		printf("  site %-24s %s%s%s", str(site, "lan"), str(site, "state"),
+		       json_object_get(site, "path") ? " " : "",
+		       json_object_get(site, "path") ? str(site, "path") : "");
+		if (json_object_get(site, "interface"))
+			printf("  interface %s", str(site, "interface"));
+		if (json_object_get(site, "packets_out"))
+			printf("  out %lld packets %lld bytes  in %lld packets %lld bytes  dropped %lld",
+			       num(site, "packets_out"), num(site, "bytes_out"), num(site, "packets_in"),
+			       num(site, "bytes_in"), num(site, "dropped"));
+		drops = json_object_get(site, "drops");
+		json_object_foreach((json_t *)drops, reason, n)
+			if (json_integer_value(n))
+				printf(" %s=%lld", reason, (long long)json_integer_value(n));
+		printf("\n");
+	}
+}
+
 static void print_rooms(const json_t *reply, const char *me)
 {
 	const json_t *room, *m;
@@ -132,6 +163,7 @@ static void print_rooms(const json_t *reply, const char *me)
 			       json_string_value(json_object_get(m, "path")) ? " " : "",
 			       json_string_value(json_object_get(m, "path")) ? str(m, "path") : "");
 		print_unlisted(room);
+		print_sites(room);
 	}
 	if (json_array_size(json_object_get(reply, "rooms")) == 0)
 		printf("you are in no room\n");

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aux_report.h"
 #include "err.h"
 #include "log.h"
 #include "msg.h"
@@ -15,10 +16,25 @@
 #include "secondary.h"
 #include "wire_errors.h"
 
+/* A room list waits for the legs' counters (fresh stats of their auxiliaries) at most
+ * this long: an auxiliary that does not answer in time is shown without them. */
+#define ROOM_LIST_STATS_TIMEOUT_MS 500
+
 struct room_wait {
 	struct client_conn *conn;  /* NULL once the client has gone */
 	json_int_t id;
 	enum room_action action;
+	/* A list: the answer for the client, held while the legs' stats are asked for; the
+	 * counters by "ROOM LAN"; how many stats requests are out. */
+	json_t *reply;
+	json_t *counters;
+	unsigned asking;
+};
+
+/* One stats request of a list to a leg's auxiliary. */
+struct leg_ask {
+	struct room_wait *w;
+	char key[ROOM_NAME_MAX + PKI_NAME_MAX + 2];
 };
 
 /* How this gateway reaches a member of a room (docs/rooms.md, "The data path"): on our
@@ -70,6 +86,63 @@ static void add_reachability(struct secondary *s, json_t *reply)
 	}
 }
 
+/* The room's legs from here, one per other member site: its state and path, its
+ * interface and call, and what it carried and dropped (when its auxiliary answered). */
+static json_t *leg_site(struct secondary *s, const struct room_leg *leg, const json_t *counters)
+{
+	uint64_t now = uv_now(s->loop);
+	json_t *site = json_pack("{s:s}", "lan", leg->peer_lan);
+	bool up = leg->call && leg->up_since_ms;
+
+	if (!site)
+		return NULL;
+	json_object_set_new(site, "state", json_string(up ? "up" : "down"));
+	if (up) {
+		json_object_set_new(site, "path", json_string(leg->call->path_relayed ? "relayed"
+											: "direct"));
+		json_object_set_new(site, "up_ms", json_integer((json_int_t)(now - leg->up_since_ms)));
+	} else if (leg->last_up_ms) {
+		json_object_set_new(site, "last_up_ms_ago",
+				    json_integer((json_int_t)(now - leg->last_up_ms)));
+	}
+	if (leg->call) {
+		json_object_set_new(site, "call", json_string(leg->call->id_hex));
+		if (leg->call->tun_ifname[0])
+			json_object_set_new(site, "interface", json_string(leg->call->tun_ifname));
+	}
+	if (counters)
+		json_object_update(site, (json_t *)counters);
+	return site;
+}
+
+static void leg_key(const struct room_leg *leg, char *key, size_t len)
+{
+	snprintf(key, len, "%s %s", leg->room, leg->peer_lan);
+}
+
+static void add_sites(struct secondary *s, json_t *reply, const json_t *counters)
+{
+	json_t *room;
+	size_t i;
+
+	json_array_foreach(json_object_get(reply, "rooms"), i, room) {
+		const char *name = json_string_value(json_object_get(room, "name"));
+		json_t *sites = json_array();
+		char key[ROOM_NAME_MAX + PKI_NAME_MAX + 2];
+
+		for (const struct room_leg *leg = s->room_legs; leg && name && sites; leg = leg->next) {
+			if (leg->gone || strcmp(leg->room, name) != 0)
+				continue;
+			leg_key(leg, key, sizeof key);
+			json_array_append_new(sites, leg_site(s, leg, json_object_get(counters, key)));
+		}
+		if (sites && json_is_object(room))
+			json_object_set_new(room, "sites", sites);
+		else
+			json_decref(sites);
+	}
+}
+
 /* The principal's reply, as the client gets it (a list with each member's reachability
  * from here). */
 static json_t *client_reply(const struct room_wait *w, const json_t *reply, int err)
@@ -101,16 +174,102 @@ static json_t *client_reply(const struct room_wait *w, const json_t *reply, int 
 	return ok;
 }
 
+static void room_wait_free(struct room_wait *w)
+{
+	json_decref(w->reply);
+	json_decref(w->counters);
+	free(w);
+}
+
+/* The list, with the sites the counters were gathered for, goes to the client. */
+static void list_finish(struct room_wait *w)
+{
+	struct client_conn *c = w->conn;
+
+	if (c) {
+		c->room_wait = NULL;
+		add_sites(c->sec, w->reply, w->counters);
+		client_send(c, w->reply);
+		w->reply = NULL;
+	}
+	room_wait_free(w);
+}
+
+static void leg_stats_reply(void *ctx, const json_t *reply, int err)
+{
+	struct leg_ask *a = ctx;
+	struct room_wait *w = a->w;
+	struct aux_room_counters c;
+	char why[160];
+	json_t *j;
+
+	if (!err && msg_reply_is_ok(reply, NULL, NULL) &&
+	    aux_room_counters_from_json(reply, &c, why, sizeof why) == 0 &&
+	    (j = json_object())) {
+		if (aux_room_counters_into(&c, j) == 0)
+			json_object_set(w->counters, a->key, j);
+		json_decref(j);
+	}
+	free(a);
+	if (--w->asking == 0)
+		list_finish(w);
+}
+
+static bool room_listed(const json_t *reply, const char *room)
+{
+	const json_t *r;
+	size_t i;
+
+	json_array_foreach(json_object_get(reply, "rooms"), i, r) {
+		const char *name = json_string_value(json_object_get(r, "name"));
+
+		if (name && strcmp(name, room) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Asks each leg of a listed room whose call is up for its auxiliary's stats. */
+static void list_ask_legs(struct secondary *s, struct room_wait *w)
+{
+	w->asking = 1;  /* ours, until every request is out */
+	for (struct room_leg *leg = s->room_legs; leg && w->counters; leg = leg->next) {
+		struct leg_ask *a;
+
+		if (leg->gone || !leg->call || leg->call->state != CALL_UP || !leg->call->aux ||
+		    !room_listed(w->reply, leg->room) || !(a = calloc(1, sizeof *a)))
+			continue;
+		a->w = w;
+		leg_key(leg, a->key, sizeof a->key);
+		w->asking++;
+		if (aux_request(leg->call->aux, msg_request("stats", 0), ROOM_LIST_STATS_TIMEOUT_MS,
+				leg_stats_reply, a)) {
+			w->asking--;
+			free(a);
+		}
+	}
+	if (--w->asking == 0)
+		list_finish(w);
+}
+
 static void room_reply(void *ctx, const json_t *reply, int err)
 {
 	struct room_wait *w = ctx;
 	struct client_conn *c = w->conn;
 
+	if (c && w->action == ROOM_LIST && !err && msg_reply_is_ok(reply, NULL, NULL)) {
+		w->reply = client_reply(w, reply, err);
+		w->counters = json_object();
+		if (w->reply && json_object_get(w->reply, "rooms")) {
+			list_ask_legs(c->sec, w);
+			return;
+		}
+	}
 	if (c) {
 		c->room_wait = NULL;
-		client_send(c, client_reply(w, reply, err));
+		client_send(c, w->reply ? json_incref(w->reply) : client_reply(w, reply, err));
 	}
-	free(w);
+	room_wait_free(w);
 }
 
 void client_room_handle(void *ctx, json_int_t id, const json_t *req)

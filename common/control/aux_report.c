@@ -2,6 +2,8 @@
  * JSON forms and their validating decode (aux_report.h). */
 #include "aux_report.h"
 
+#include <errno.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "chanparams.h"
@@ -225,4 +227,55 @@ int aux_notice_from_json(const json_t *j, struct aux_notice *out, char *why, siz
 		return err_set(why, whylen, INSEL_E_BAD_FIELD, "%s", msg_field_error());
 	out->channel = (unsigned)channel;
 	return 0;
+}
+
+static int room_counter(const json_t *tun, const char *key, uint64_t *out)
+{
+	json_int_t v;
+
+	if (msg_get_int_opt(tun, key, 0, INT64_MAX, 0, &v))
+		return INSEL_E_BAD_FIELD;
+	*out = (uint64_t)v;
+	return 0;
+}
+
+int aux_room_counters_from_json(const json_t *stats, struct aux_room_counters *out,
+				char *why, size_t whylen)
+{
+	json_t *tun;
+	int rc = 0;
+
+	memset(out, 0, sizeof *out);
+	if (msg_get_object(stats, "tun", &tun))
+		return err_set(why, whylen, INSEL_E_BAD_FIELD, "%s", msg_field_error());
+#define AUX_ROOM_READ(name, key) rc = rc ? rc : room_counter(tun, key, &out->name);
+	AUX_ROOM_COUNTERS(AUX_ROOM_READ)
+#undef AUX_ROOM_READ
+#define AUX_ROOM_READ(name, key) rc = rc ? rc : room_counter(tun, key, &out->drops.name);
+	AUX_ROOM_DROPS(AUX_ROOM_READ)
+#undef AUX_ROOM_READ
+	if (rc)
+		return err_set(why, whylen, INSEL_E_BAD_FIELD, "tun: %s", msg_field_error());
+	return 0;
+}
+
+int aux_room_counters_into(const struct aux_room_counters *c, json_t *obj)
+{
+	json_t *drops = json_object();
+	uint64_t dropped = 0;
+	int rc = drops ? 0 : -1;
+
+#define AUX_ROOM_PUT(name, key) \
+	rc |= json_object_set_new(obj, #name, json_integer((json_int_t)c->name));
+	AUX_ROOM_COUNTERS(AUX_ROOM_PUT)
+#undef AUX_ROOM_PUT
+#define AUX_ROOM_PUT(name, key) \
+	rc |= drops ? json_object_set_new(drops, #name, json_integer((json_int_t)c->drops.name)) \
+		    : -1; \
+	dropped += c->drops.name;
+	AUX_ROOM_DROPS(AUX_ROOM_PUT)
+#undef AUX_ROOM_PUT
+	rc |= json_object_set_new(obj, "dropped", json_integer((json_int_t)dropped));
+	rc |= drops ? json_object_set_new(obj, "drops", drops) : -1;
+	return rc ? -ENOMEM : 0;
 }

@@ -73,6 +73,29 @@ struct aux_traffic {
 	uint64_t bytes_in, bytes_out;
 };
 
+/* What a room's leg carried to and from one peer site, and what it dropped by reason, as
+ * its stats' "tun" object counts it (docs/rooms.md, "Counters"): "out" is from our LAN to
+ * the peer, "in" from the peer to our LAN. The names are those `insel rooms --json` shows. */
+#define AUX_ROOM_COUNTERS(X) \
+	X(packets_out, "packets_from_lan") X(bytes_out, "bytes_from_lan") \
+	X(packets_in, "packets_to_lan") X(bytes_in, "bytes_to_lan") \
+	X(broadcast_out, "room_broadcast_out") X(broadcast_in, "room_broadcast_in") \
+	X(multicast_out, "room_multicast_out") X(multicast_in, "room_multicast_in")
+#define AUX_ROOM_DROPS(X) \
+	X(nonmember, "room_nonmember") X(no_member, "room_no_member") \
+	X(unauthorised_from_lan, "unauthorised_from_lan") \
+	X(unauthorised_from_peer, "unauthorised_from_peer") \
+	X(cast_nonmember, "room_cast_nonmember") X(cast_limited, "room_cast_limited") \
+	X(malformed, "malformed") X(too_big, "too_big") X(errors, "errors")
+#define AUX_ROOM_FIELD(name, key) uint64_t name;
+struct aux_room_counters {
+	AUX_ROOM_COUNTERS(AUX_ROOM_FIELD)
+	struct {
+		AUX_ROOM_DROPS(AUX_ROOM_FIELD)
+	} drops;
+};
+#undef AUX_ROOM_FIELD
+
 /* reason and message point into the JSON decoded from. */
 struct aux_notice {
 	enum aux_notice_kind kind;
@@ -102,5 +125,13 @@ int aux_notice_from_json(const json_t *j, struct aux_notice *out, char *why, siz
  * INSEL_E_BAD_FIELD with why set. */
 int aux_traffic_from_json(const json_t *stats, struct aux_traffic *out, char *why,
 			  size_t whylen);
+
+/* A room leg's counters from its auxiliary's stats (a missing field counts 0): 0, or
+ * INSEL_E_BAD_FIELD with why set (no "tun" object, a counter that is no count). */
+int aux_room_counters_from_json(const json_t *stats, struct aux_room_counters *out,
+				char *why, size_t whylen);
+/* Adds them to obj under the names above, the drops in "drops" with their sum as
+ * "dropped". */
+int aux_room_counters_into(const struct aux_room_counters *c, json_t *obj);
 
 #endif

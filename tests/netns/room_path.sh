@@ -61,6 +61,18 @@ check "insel rooms on a1 shows b1 and c1 reachable, a1 itself on this site" bash
 	"grep -q 'bob@lan-b .*172.30.0.2  up direct' <<<'$list' &&
 	 grep -q 'erin@lan-c .*172.30.0.3  up direct' <<<'$list' &&
 	 grep -q 'alice@lan-a .*172.30.0.1 (you)  this site' <<<'$list'"
+# The legs' counters, per other member site, as gateway A's legs count them.
+json=$(insel_as a1 alice rooms --json 2>&1)
+sites=$(python3 -c 'import json, sys
+room = [r for r in json.loads(sys.stdin.read())["rooms"] if r["name"] == "games"][0]
+for s in sorted(room["sites"], key=lambda s: s["lan"]):
+    print(s["lan"], s["state"], s.get("interface", "-"), int(s.get("packets_out", 0) > 0),
+          int(s.get("packets_in", 0) > 0), s.get("drops", {}).get("nonmember", 0))' <<<"$json" 2>&1)
+echo "$sites" | sed 's/^/    /'
+check "insel rooms --json: a site per leg, up, with packets carried each way" bash -c \
+	"grep -q '^lan-b up games[0-9]* 1 1 ' <<<'$sites' && grep -q '^lan-c up games[0-9]* 1 1 ' <<<'$sites'"
+check "and a2's packets among the drops (nonmember) of gateway A's legs" \
+	test "$(awk '{n += $6} END {print n + 0}' <<<"$sites")" -gt 0
 
 # ---- broadcast and multicast ----
 recv_one b1 7000 "$NETNS_TMP/bcast-b1"

@@ -73,6 +73,38 @@ static void traffic_totals(void **state)
 	json_decref(j);
 }
 
+/* A room leg's counters, as `insel rooms` shows them: read from the stats' "tun", drops
+ * summed; a missing counter is 0, one that is no count refuses the whole. */
+static void room_counters(void **state)
+{
+	struct aux_room_counters c;
+	char why[160];
+	json_t *j = json_pack("{s:{s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:s}}", "tun",
+			      "packets_from_lan", 10, "bytes_from_lan", 1000, "packets_to_lan", 9,
+			      "bytes_to_lan", 900, "room_nonmember", 3, "room_cast_limited", 2,
+			      "room_broadcast_out", 1, "interface", "games");
+	json_t *out = json_object();
+
+	(void)state;
+	assert_int_equal(aux_room_counters_from_json(j, &c, why, sizeof why), 0);
+	assert_true(c.packets_out == 10 && c.bytes_out == 1000 && c.packets_in == 9 &&
+		    c.bytes_in == 900 && c.broadcast_out == 1 && c.multicast_in == 0);
+	assert_true(c.drops.nonmember == 3 && c.drops.cast_limited == 2 && c.drops.errors == 0);
+	assert_int_equal(aux_room_counters_into(&c, out), 0);
+	assert_int_equal(json_integer_value(json_object_get(out, "dropped")), 5);
+	assert_int_equal(json_integer_value(json_object_get(out, "packets_in")), 9);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(out, "drops"),
+							    "nonmember")), 3);
+	json_decref(out);
+	json_object_set_new(json_object_get(j, "tun"), "room_no_member", json_integer(-1));
+	assert_int_equal(aux_room_counters_from_json(j, &c, why, sizeof why), INSEL_E_BAD_FIELD);
+	assert_non_null(strstr(why, "room_no_member"));
+	json_decref(j);
+	j = json_pack("{s:[]}", "channels");  /* not a network call */
+	assert_int_equal(aux_room_counters_from_json(j, &c, why, sizeof why), INSEL_E_BAD_FIELD);
+	json_decref(j);
+}
+
 static void not_notices(void **state)
 {
 	struct aux_notice n;
@@ -222,6 +254,7 @@ int main(void)
 		cmocka_unit_test(rekey_due_round_trip),
 		cmocka_unit_test(ended_round_trip),
 		cmocka_unit_test(traffic_totals),
+		cmocka_unit_test(room_counters),
 		cmocka_unit_test(not_notices),
 		cmocka_unit_test(fields_refused),
 		cmocka_unit_test(path_round_trip),
