@@ -14,8 +14,12 @@
  * checksum as far as it is quoted, and the ICMP checksum over all of them. A non-first
  * fragment has no transport header: only its addresses and header checksum change.
  *
- * IPv4 only: IPv6 packets are refused (INSEL_E_VERSION) and left unchanged. Every read of
- * packet bytes goes through buf.h's bounds-checked reader; nothing allocates. */
+ * IPv6 has its own rules and function (addr_map_packet6, below): no header checksum, but
+ * TCP's, UDP's and ICMPv6's cover a pseudo-header with both addresses; an ICMPv6 error's
+ * quoted header is mapped as an ICMP error's. addr_map_packet refuses IPv6 packets
+ * (INSEL_E_VERSION) and addr_map_packet6 IPv4 ones, each leaving the packet unchanged.
+ * Every read of packet bytes goes through buf.h's bounds-checked reader; nothing
+ * allocates. */
 #ifndef INSEL_ADDR_MAP_H
 #define INSEL_ADDR_MAP_H
 
@@ -69,5 +73,39 @@ int addr_map_packet(const struct addr_map *m, uint8_t *pkt, size_t len);
 /* The checksum field at p (big-endian) after the 32-bit value it covers went from old to
  * new (RFC 1624, eqn. 3). Exposed for the unit tests and other rewriters. */
 void addr_map_csum_update32(uint8_t *p, uint32_t old, uint32_t new);
+
+/* ---- IPv6 ---- */
+
+/* from and to have no bits set past len (0..128). */
+struct addr_map_rule6 {
+	uint8_t from[16];
+	uint8_t to[16];
+	uint8_t len;
+};
+
+struct addr_map6 {
+	const struct addr_map_rule6 *src;
+	size_t n_src;
+	const struct addr_map_rule6 *dst;
+	size_t n_dst;
+};
+
+/* As addr_map_rule_make, for two IPv6 prefixes of one length. */
+int addr_map_rule6_make(struct addr_map_rule6 *out, const struct ip_prefix *from,
+			const struct ip_prefix *to);
+void addr_map_rules6_invert(const struct addr_map_rule6 *in, struct addr_map_rule6 *out,
+			    size_t n);
+/* Where addr goes under the first rule holding it; false (and out = addr) when none. */
+bool addr_map_translate6(const struct addr_map_rule6 *rules, size_t n, const uint8_t addr[16],
+			 uint8_t out[16]);
+
+/* Maps the IPv6 packet pkt[0..len) in place under m, as addr_map_packet does an IPv4 one:
+ * the extension headers (hop-by-hop, routing, fragment, destination options) are walked
+ * to the transport header, whose checksum (TCP, UDP unless zero, ICMPv6) is updated; a
+ * later fragment changes addresses only. Refused and unchanged: INSEL_E_VERSION for IPv4,
+ * INSEL_E_TRUNCATED / INSEL_E_MALFORMED for bytes that are not an IPv6 packet, and a
+ * routing header with segments left (its final destination, not the header's, is in
+ * the pseudo-header) is INSEL_E_MALFORMED. */
+int addr_map_packet6(const struct addr_map6 *m, uint8_t *pkt, size_t len);
 
 #endif

@@ -1,7 +1,8 @@
-/* libFuzzer target: the 1:1 IPv4 address mapping (common/data/addr_map.h), which rewrites
- * packets from a TUN interface and from peers in place. The first 10 bytes choose the
- * rules (a source and a destination prefix, each mapped to another of the same length);
- * the rest is the packet. Whatever the bytes, the mapping must not read or write past
+/* libFuzzer target: the 1:1 IPv4 and IPv6 address mapping (common/data/addr_map.h), which
+ * rewrites packets from a TUN interface and from peers in place. The first 10 bytes choose
+ * the rules (a source and a destination prefix, each mapped to another of the same
+ * length); the rest is the packet, given to addr_map_packet6 as well when it says version
+ * 6 (the IPv6 rules hold the first bytes of the fd01::11 -> fd30::1 kind). Whatever the bytes, the mapping must not read or write past
  * the packet's total length; a refused packet is left unchanged; a mapped one has a
  * header checksum that verifies if it verified before, and mapping back with the inverted
  * rules restores its addresses. */
@@ -10,6 +11,7 @@
 #include <string.h>
 
 #include "addr_map.h"
+#include "err.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -36,6 +38,42 @@ static struct addr_map_rule rule_from(const uint8_t *d)
 	struct addr_map_rule r = {be32(d + 1) & mask, (be32(d + 1) ^ 0x0a630000u) & mask, len};
 
 	return r;
+}
+
+static struct addr_map_rule6 rule6_from(const uint8_t *d)
+{
+	struct addr_map_rule6 r = {{0xfd, 0x01}, {0xfd, 0x30}, (uint8_t)(d[0] % 129)};
+
+	memcpy(r.from + 12, d + 1, 4);
+	memcpy(r.to + 12, d + 1, 4);
+	r.to[15] ^= 0x5a;
+	for (int i = 0; i < 16; i++) {
+		int keep = r.len - i * 8;
+		uint8_t mask = keep >= 8 ? 0xff : keep <= 0 ? 0 : (uint8_t)(0xff << (8 - keep));
+
+		r.from[i] &= mask;
+		r.to[i] &= mask;
+	}
+	return r;
+}
+
+/* The IPv6 mapping: within the bytes, unchanged when refused, and back to the same
+ * addresses under the inverted rules when both matched. */
+static void fuzz6(const uint8_t *data, uint8_t *pkt, uint8_t *copy, size_t len)
+{
+	struct addr_map_rule6 s = rule6_from(data), d = rule6_from(data + 5), is, id;
+	struct addr_map6 m = {&s, 1, &d, 1}, back = {&is, 1, &id, 1};
+	int rc;
+
+	addr_map_rules6_invert(&s, &is, 1);
+	addr_map_rules6_invert(&d, &id, 1);
+	memcpy(copy, pkt, len);
+	rc = addr_map_packet6(&m, pkt, len);
+	if (rc <= 0 && memcmp(pkt, copy, len) != 0)
+		abort();
+	if (rc > 0 && (rc & 3) == 3 &&
+	    (addr_map_packet6(&back, pkt, len) < 0 || memcmp(pkt + 8, copy + 8, 32) != 0))
+		abort();
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -82,6 +120,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (rc == 0 && memcmp(pkt, copy, len) != 0)
 		abort();
+	if (rc == INSEL_E_VERSION)
+		fuzz6(data, pkt, copy, len);
 	free(pkt);
 	free(copy);
 	return 0;
