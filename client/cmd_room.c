@@ -3,7 +3,11 @@
  * room's password is read from --room-password-file, from INSEL_ROOM_PASSWORD, or from
  * the terminal without echo; the request is checked here with the codec the gateway and
  * the directory use (common/control/room_ops.c), so a bad name is refused before anything
- * is sent. */
+ * is sent. A join says the host's IPv6 address too (--host6, else the first global one of
+ * an interface that is up), which an IPv6 room maps to the member's IPv6 room address. */
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +24,7 @@
 
 static const char usage[] =
 	"Usage: insel room create NAME --network A.B.C.D/LEN [--network6 P/LEN] [--capacity N]\n"
-	"       insel room join NAME\n"
+	"       insel room join NAME [--host6 ADDRESS]\n"
 	"       insel room leave NAME\n"
 	"       insel room kick|ban|unban NAME USER@LAN   (the room's administrator)\n"
 	"       insel room passwd NAME                    (the room's administrator)\n"
@@ -62,10 +66,38 @@ static int read_room_password(const char *file, char *out, size_t outlen)
 	return 0;
 }
 
+/* The first IPv6 address of an interface that is up, not loopback, not link-local, not
+ * multicast: what the host is on its LAN (its gateway checks it lies in the LAN's
+ * prefixes). "" when it has none. */
+static void own_ipv6(char out[IP_STRLEN])
+{
+	struct ifaddrs *list, *i;
+
+	out[0] = '\0';
+	if (getifaddrs(&list))
+		return;
+	for (i = list; i && !out[0]; i = i->ifa_next) {
+		const struct sockaddr_in6 *sa = (const void *)i->ifa_addr;
+		struct ip_addr a = {.family = AF_INET6};
+		const uint8_t *b;
+
+		if (!sa || sa->sin6_family != AF_INET6 || !(i->ifa_flags & IFF_UP) ||
+		    (i->ifa_flags & IFF_LOOPBACK))
+			continue;
+		b = sa->sin6_addr.s6_addr;
+		if (b[0] == 0xff || (b[0] == 0xfe && (b[1] & 0xc0) == 0x80) ||
+		    IN6_IS_ADDR_LOOPBACK(&sa->sin6_addr) || IN6_IS_ADDR_UNSPECIFIED(&sa->sin6_addr))
+			continue;
+		memcpy(a.bytes, b, 16);
+		ip_addr_format(&a, out, IP_STRLEN);
+	}
+	freeifaddrs(list);
+}
+
 /* The request of the command line, checked by the shared decoder. */
 static int build_request(const char *const *pos, size_t npos, const char *network,
 			 const char *network6, const char *capacity, const char *password,
-			 json_t **out)
+			 const char *host6, json_t **out)
 {
 	char why[ROOM_WHY_LEN];
 	struct room_req r;
@@ -84,6 +116,8 @@ static int build_request(const char *const *pos, size_t npos, const char *networ
 		json_object_set_new(req, "capacity", json_integer(atoll(capacity)));
 	if (password)
 		json_object_set_new(req, "password", json_string(password));
+	if (host6 && host6[0] && strcmp(pos[0], "join") == 0)
+		json_object_set_new(req, "host6", json_string(host6));
 	if (room_req_decode(req, false, &r, why)) {
 		fprintf(stderr, "insel room %s: %s\n", pos[0], why);
 		json_decref(req);
@@ -201,8 +235,10 @@ static int room_command(int argc, char **argv, bool list)
 	struct client_options o = {0};
 	struct client_session s;
 	const char *pos[4] = {list ? "list" : NULL}, *network = NULL, *network6 = NULL;
-	const char *capacity = NULL, *pwfile = NULL;
+	const char *capacity = NULL, *pwfile = NULL, *host6 = NULL;
+	char found6[IP_STRLEN];
 	const struct opt own[] = {
+		{"--host6", true, &host6, NULL},
 		{"--network", true, &network, NULL},
 		{"--network6", true, &network6, NULL},
 		{"--capacity", true, &capacity, NULL},
@@ -227,8 +263,12 @@ static int room_command(int argc, char **argv, bool list)
 	if ((a == ROOM_CREATE || a == ROOM_JOIN || a == ROOM_PASSWD) &&
 	    (rc = read_room_password(pwfile, password, sizeof password)))
 		return rc;
+	if (a == ROOM_JOIN && !host6) {
+		own_ipv6(found6);
+		host6 = found6;
+	}
 	rc = build_request(pos, npos, network, network6, capacity, password[0] ? password : NULL,
-			   &req);
+			   host6, &req);
 	secure_wipe(password, sizeof password);
 	if (rc || client_finish_options(&o)) {
 		json_decref(req);

@@ -30,6 +30,7 @@ struct room_job {
 	char room[ROOM_NAME_MAX + 1];
 	char user[ROOM_USER_MAX + 1];
 	char host[IP_STRLEN];
+	char host6[IP_STRLEN];            /* "" when the join gave none */
 	char guard[BACKOFF_KEY_MAX + 1];  /* join: the back-off key, room and user */
 	unsigned iterations;           /* create, passwd: of the new hash */
 };
@@ -74,13 +75,14 @@ static void job_join(struct api_peer *p, struct room_job *j)
 			       j->room);
 		return;
 	}
-	rc = db_room_join(p->srv->db, j->room, j->user, j->host, j->user, p->srv->now(),
-			  &member);
+	rc = db_room_join(p->srv->db, j->room, j->user, j->host, j->host6[0] ? j->host6 : NULL,
+			  j->user, p->srv->now(), &member);
 	if (rc) {
 		reply_room_error(p, j->v.id, rc);
 		return;
 	}
 	json_object_del(member, "host");
+	json_object_del(member, "host6");
 	log_info("room %s: %s joined from %s as %s", j->room, j->user, j->host,
 		 json_string_value(json_object_get(member, "address")));
 	api_reply_ok(p, j->v.id, json_pack("{s:o}", "member", member));
@@ -144,6 +146,8 @@ static void start_job(struct api_peer *p, json_int_t id, const struct room_req *
 	snprintf(j->room, sizeof j->room, "%s", req->room);
 	snprintf(j->user, sizeof j->user, "%s", req->user);
 	ip_addr_format(&req->host, j->host, sizeof j->host);
+	if (req->has_host6)
+		ip_addr_format(&req->host6, j->host6, sizeof j->host6);
 	snprintf(j->v.password, sizeof j->v.password, "%s", req->password);
 	if (hash)
 		snprintf(j->v.hash, sizeof j->v.hash, "%s", hash);

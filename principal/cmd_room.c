@@ -34,6 +34,7 @@ static const struct cli_column room_fields[] = {
 static const struct cli_column member_columns[] = {
 	{"user", "MEMBER", CLI_STR},
 	{"host", "HOST", CLI_STR},
+	{"host6", "HOST6", CLI_STR},
 	{"address", "ROOM ADDRESS", CLI_STR},
 	{"address6", "ROOM ADDRESS6", CLI_STR},
 	{"joined_at", "JOINED", CLI_TIME},
@@ -42,6 +43,7 @@ static const struct cli_column joined_fields[] = {
 	{"room", "room", CLI_STR},
 	{"user", "member", CLI_STR},
 	{"host", "host", CLI_STR},
+	{"host6", "host6", CLI_STR},
 	{"address", "room address", CLI_STR},
 	{"address6", "room address6", CLI_STR},
 };
@@ -220,13 +222,16 @@ static int room_remove(struct cli *c, int argc, char **argv)
 	return cli_done(c, db, "room %s removed", c->pos[0]);
 }
 
-/* ROOM USER@LAN [--host ADDR]: the verbs that act on one user of one room. */
-static struct db *begin_member(struct cli *c, int argc, char **argv, bool host_opt)
+/* ROOM USER@LAN [--host ADDR [--host6 ADDR6]]: the verbs that act on one user of one room. */
+static const char *const join_opts[] = {"--host", "--host6", NULL};
+static const char *const leave_opts[] = {"--host", NULL};
+
+static struct db *begin_member(struct cli *c, int argc, char **argv,
+			       const char *const *opts)
 {
-	static const char *const with_host[] = {"--host", NULL};
 	struct db *db;
 
-	if (cli_parse(c, argc, argv, host_opt ? with_host : NULL, NULL, 2, 2))
+	if (cli_parse(c, argc, argv, opts, NULL, 2, 2))
 		return NULL;
 	if ((c->exit_code = check_name(c)))
 		return NULL;
@@ -242,14 +247,14 @@ static int room_join(struct cli *c, int argc, char **argv)
 	json_t *member = NULL;
 	int rc;
 
-	if (!(db = begin_member(c, argc, argv, true)))
+	if (!(db = begin_member(c, argc, argv, join_opts)))
 		return c->exit_code;
 	if (!cli_opt(c, "--host")) {
 		db_close(db);
 		return cli_usage_error(c, "say from which host with --host ADDRESS");
 	}
-	rc = db_room_join(db, c->pos[0], c->pos[1], cli_opt(c, "--host"), OPERATOR, cli_now(),
-			  &member);
+	rc = db_room_join(db, c->pos[0], c->pos[1], cli_opt(c, "--host"), cli_opt(c, "--host6"),
+			  OPERATOR, cli_now(), &member);
 	if (rc)
 		return cli_fail(c, db, rc);
 	return cli_print_object(c, db, member, joined_fields, N(joined_fields));
@@ -261,7 +266,7 @@ static int room_leave_or_kick(struct cli *c, int argc, char **argv, const char *
 	struct db *db;
 	int rc;
 
-	if (!(db = begin_member(c, argc, argv, leave)))
+	if (!(db = begin_member(c, argc, argv, leave ? leave_opts : NULL)))
 		return c->exit_code;
 	rc = db_room_leave(db, c->pos[0], c->pos[1], leave ? cli_opt(c, "--host") : NULL, kind,
 			   OPERATOR, cli_now());
@@ -286,7 +291,7 @@ static int room_ban_or_unban(struct cli *c, int argc, char **argv, bool ban)
 	struct db *db;
 	int rc;
 
-	if (!(db = begin_member(c, argc, argv, false)))
+	if (!(db = begin_member(c, argc, argv, NULL)))
 		return c->exit_code;
 	rc = ban ? db_room_ban(db, c->pos[0], c->pos[1], OPERATOR, cli_now())
 		 : db_room_unban(db, c->pos[0], c->pos[1], OPERATOR, cli_now());
@@ -315,7 +320,7 @@ static const struct cli_verb verbs[] = {
 	{"show", room_show, "NAME", "show a room, its members, bans and latest events"},
 	{"remove", room_remove, "NAME", "delete a room and every membership in it"},
 	{"passwd", room_passwd, "NAME [--iterations N]", "change a room's join password"},
-	{"join", room_join, "NAME USER@LAN --host ADDRESS",
+	{"join", room_join, "NAME USER@LAN --host ADDRESS [--host6 ADDRESS6]",
 	 "place a user in a room from a host of its LAN (no password needed)"},
 	{"leave", room_leave, "NAME USER@LAN [--host ADDRESS]",
 	 "take a user out of a room (from one host, or from all)"},

@@ -191,6 +191,11 @@ static int check_network(struct db *db, const struct db_room_new *r)
 		return db_set_error(db, INSEL_E_BAD_FIELD,
 				    "a room's IPv6 network is /%d to /%d (e.g. fd30::/64)",
 				    ROOM_LEN6_MIN, ROOM_LEN6_MAX);
+	if (r->network6 && r->network6->len - p->len > 96)
+		return db_set_error(db, INSEL_E_BAD_FIELD,
+				    "IPv6 network /%u is too small for IPv4 network /%u: a member has "
+				    "one number in both, so use /%u or shorter",
+				    r->network6->len, p->len, p->len + 96);
 	ip_prefix_format(p, text, sizeof text);
 	if (r->capacity < 0 || r->capacity > ROOM_CAPACITY_MAX ||
 	    r->capacity > slots_of(p->len))
@@ -444,9 +449,10 @@ static int64_t choose_slot(struct db *db, const struct room_row *r, int64_t want
 }
 
 static json_t *member_json(const char *room, const char *user, const char *host,
-			   const char *v4, const char *v6)
+			   const char *host6, const char *v4, const char *v6)
 {
-	return json_pack("{s:s,s:s,s:s,s:s,s:o}", "room", room, "user", user, "host", host,
+	return json_pack("{s:s,s:s,s:s,s:o,s:s,s:o}", "room", room, "user", user, "host", host,
+			 "host6", host6 && v6[0] ? json_string(host6) : json_null(),
 			 "address", v4, "address6", v6[0] ? json_string(v6) : json_null());
 }
 
@@ -472,15 +478,20 @@ static bool current_member(struct db *db, const struct room_row *r, int64_t uid,
 }
 
 static int check_host(struct db *db, const char *user, int64_t lan_id, const char *host,
-		      char canon[IP_STRLEN])
+		      int family, char canon[IP_STRLEN])
 {
 	char quoted[80], lan[DB_NAME_MAX + 1], prefix[IP_STRLEN];
 	struct ip_addr a;
 	int64_t host_lan;
 
 	room_quote(host, quoted, sizeof quoted);
-	if (!host || ip_addr_parse(host, &a))
-		return db_set_error(db, INSEL_E_BAD_FIELD, "'%s' is not a host address", quoted);
+	if (!host || ip_addr_parse(host, &a) || (family && a.family != family))
+		return db_set_error(db, INSEL_E_BAD_FIELD, "'%s' is not %s host address", quoted,
+				    family == AF_INET6 ? "an IPv6" : "a");
+	if (a.family == AF_INET6 && (a.bytes[0] == 0xff || (a.bytes[0] == 0xfe &&
+							   (a.bytes[1] & 0xc0) == 0x80)))
+		return db_set_error(db, INSEL_E_BAD_FIELD, "host %s is multicast or link-local: "
+				    "give the host's address on the LAN's IPv6 prefix", quoted);
 	ip_addr_format(&a, canon, IP_STRLEN);
 	/* The user's own LAN first: its prefix may overlap another LAN's (overlap.md). */
 	if (db_match_address_in(db, &a, strchr(user, '@') ? strchr(user, '@') + 1 : NULL, lan,
@@ -491,20 +502,49 @@ static int check_host(struct db *db, const char *user, int64_t lan_id, const cha
 	return 0;
 }
 
-static int room_join_tx(struct db *db, const char *room, const char *user, const char *host,
-			const char *by, int64_t now, json_t **member)
+/* A member from host gives (or changes) its IPv6 address: kept, so that its gateway
+ * maps it from now on (the slot, hence the room addresses, stay). */
+static int set_host6(struct db *db, const struct room_row *r, int64_t uid, const char *host,
+		     const char *host6)
 {
-	char v4[IP_STRLEN], v6[IP_STRLEN], canon[IP_STRLEN];
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((rc = prepare(db, "UPDATE room_members SET host6 = ?4 WHERE room_id = ?1 AND "
+			  "user_id = ?2 AND host = ?3 AND host6 IS NOT ?4", &st)))
+		return rc;
+	sqlite3_bind_int64(st, 1, r->id);
+	sqlite3_bind_int64(st, 2, uid);
+	sqlite3_bind_text(st, 3, host, -1, SQLITE_TRANSIENT);
+	db_bind_text_or_null(st, 4, host6);
+	rc = db_exec_stmt(db, st, "cannot update the member");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int room_join_tx(struct db *db, const char *room, const char *user, const char *host,
+			const char *host6, const char *by, int64_t now, json_t **member)
+{
+	char v4[IP_STRLEN], v6[IP_STRLEN], canon[IP_STRLEN], canon6[IP_STRLEN] = "";
 	struct room_row r;
 	int64_t uid, lan_id, slot, count;
 	sqlite3_stmt *st;
 	int rc;
 
 	if ((rc = room_get(db, room, &r)) || (rc = user_get(db, user, &uid, &lan_id)) ||
-	    (rc = check_host(db, user, lan_id, host, canon)))
+	    (rc = check_host(db, user, lan_id, host, 0, canon)) ||
+	    (host6 && (rc = check_host(db, user, lan_id, host6, AF_INET6, canon6))))
 		return rc;
-	if (current_member(db, &r, uid, canon, v4, v6))
+	if (!r.has6)
+		canon6[0] = '\0';  /* no IPv6 network: nothing to map it to */
+	if (current_member(db, &r, uid, canon, v4, v6)) {
+		/* A new IPv6 address is recorded as a join, which the gateways' notices follow. */
+		if (canon6[0] && ((rc = set_host6(db, &r, uid, canon, canon6)) ||
+				  (sqlite3_changes(db->sql) &&
+				   (rc = log_event(db, room, "join", user, canon, v4, by, now)))))
+			return rc;
 		goto out;
+	}
 	if (query_int(db, "SELECT 1 FROM room_bans WHERE room_id = ?1 AND user_id = ?2", r.id,
 		      uid) == 1)
 		return db_set_error(db, INSEL_E_REFUSED, "%s is banned from room %s", user,
@@ -516,7 +556,8 @@ static int room_join_tx(struct db *db, const char *room, const char *user, const
 				    (long long)r.capacity);
 	slot_addresses(&r, slot, v4, v6);
 	if ((rc = prepare(db, "INSERT INTO room_members (room_id, user_id, host, slot, address, "
-			  "address6, joined_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)", &st)))
+			  "address6, joined_at, host6) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+			  &st)))
 		return rc;
 	sqlite3_bind_int64(st, 1, r.id);
 	sqlite3_bind_int64(st, 2, uid);
@@ -525,18 +566,20 @@ static int room_join_tx(struct db *db, const char *room, const char *user, const
 	sqlite3_bind_text(st, 5, v4, -1, SQLITE_TRANSIENT);
 	db_bind_text_or_null(st, 6, v6[0] ? v6 : NULL);
 	sqlite3_bind_int64(st, 7, now);
+	db_bind_text_or_null(st, 8, canon6[0] ? canon6 : NULL);
 	rc = db_exec_stmt(db, st, "cannot add the member");
 	sqlite3_finalize(st);
 	if (rc || (rc = log_event(db, room, "join", user, canon, v4, by, now)))
 		return rc;
 out:
-	if (member && !(*member = member_json(room, user, canon, v4, v6)))
+	if (member && !(*member = member_json(room, user, canon, canon6[0] ? canon6 : NULL, v4,
+					       v6)))
 		return db_set_error(db, -ENOMEM, "out of memory");
 	return 0;
 }
 
 int db_room_join(struct db *db, const char *room, const char *user, const char *host,
-		 const char *by, int64_t now, json_t **member)
+		 const char *host6, const char *by, int64_t now, json_t **member)
 {
 	int rc = db_tx_begin(db);
 
@@ -544,7 +587,7 @@ int db_room_join(struct db *db, const char *room, const char *user, const char *
 		*member = NULL;
 	if (rc)
 		return rc;
-	rc = db_tx_end(db, room_join_tx(db, room, user, host, by, now, member));
+	rc = db_tx_end(db, room_join_tx(db, room, user, host, host6, by, now, member));
 	if (rc && member) {
 		json_decref(*member);
 		*member = NULL;
@@ -703,10 +746,10 @@ int db_room_list(struct db *db, const char *user, json_t **out)
 static json_t *member_row(sqlite3_stmt *st, const void *ctx)
 {
 	(void)ctx;
-	return json_pack("{s:o,s:o,s:o,s:o,s:o,s:o}", "user", db_col_json_str(st, 0),
+	return json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "user", db_col_json_str(st, 0),
 			 "lan", db_col_json_str(st, 1), "host", db_col_json_str(st, 2),
 			 "address", db_col_json_str(st, 3), "address6", db_col_json_str(st, 4),
-			 "joined_at", db_col_json_int(st, 5));
+			 "joined_at", db_col_json_int(st, 5), "host6", db_col_json_str(st, 6));
 }
 
 static json_t *ban_row(sqlite3_stmt *st, const void *ctx)
@@ -769,7 +812,7 @@ static int room_show_read(struct db *db, const char *room, json_t **out)
 	json_object_del(*out, "banned");
 	if ((rc = add_rows(db, *out, "members",
 			   "SELECT u.name || '@' || l.name, l.name, m.host, m.address, "
-			   "m.address6, m.joined_at FROM room_members m JOIN users u ON "
+			   "m.address6, m.joined_at, m.host6 FROM room_members m JOIN users u ON "
 			   "u.id = m.user_id JOIN lans l ON l.id = u.lan_id WHERE m.room_id = ?1 "
 			   "ORDER BY m.slot", r.id, NULL, member_row)) ||
 	    (rc = add_rows(db, *out, "bans",
@@ -801,7 +844,8 @@ int db_room_show(struct db *db, const char *room, json_t **out)
 
 /* ---- what each gateway is told (the "rooms" notice, room_view.h) ---- */
 
-static json_t *notice_room(json_t *rooms, const char *name, const char *network)
+static json_t *notice_room(json_t *rooms, const char *name, const char *network,
+			   const char *network6)
 {
 	size_t n = json_array_size(rooms);
 	json_t *last = n ? json_array_get(rooms, n - 1) : NULL;
@@ -810,6 +854,8 @@ static json_t *notice_room(json_t *rooms, const char *name, const char *network)
 	if (last && strcmp(json_string_value(json_object_get(last, "name")), name) == 0)
 		return json_object_get(last, "members");
 	room = json_pack("{s:s, s:s, s:[]}", "name", name, "network", network, "members");
+	if (room && network6)
+		json_object_set_new(room, "network6", json_string(network6));
 	if (!room || json_array_append_new(rooms, room))
 		return NULL;
 	return json_object_get(room, "members");
@@ -838,7 +884,7 @@ int db_room_gateway_notice(struct db *db, const char *secondary, json_t **out)
 {
 	static const char *sql =
 		"SELECT r.name, r.network, m.address, l.name, u.name || '@' || l.name, m.host, "
-		"       l.name = g.name "
+		"       l.name = g.name, r.network6, m.address6, m.host6 "
 		"FROM (SELECT l2.name, l2.id FROM lans l2 JOIN secondaries s ON "
 		"      s.id = l2.secondary_id WHERE s.name = ?1) g "
 		"JOIN rooms r ON EXISTS (SELECT 1 FROM room_members m2 JOIN users u2 ON "
@@ -863,7 +909,8 @@ int db_room_gateway_notice(struct db *db, const char *secondary, json_t **out)
 	sqlite3_bind_text(st, 1, secondary, -1, SQLITE_TRANSIENT);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		json_t *members = notice_room(rooms, (const char *)sqlite3_column_text(st, 0),
-					      (const char *)sqlite3_column_text(st, 1));
+					      (const char *)sqlite3_column_text(st, 1),
+					      (const char *)sqlite3_column_text(st, 7));
 		json_t *m = json_pack("{s:s, s:s, s:s}", "address",
 				      (const char *)sqlite3_column_text(st, 2), "lan",
 				      (const char *)sqlite3_column_text(st, 3), "user",
@@ -873,9 +920,15 @@ int db_room_gateway_notice(struct db *db, const char *secondary, json_t **out)
 			json_decref(m);
 			break;
 		}
+		if (sqlite3_column_text(st, 8))
+			json_object_set_new(m, "address6", json_string((const char *)
+							sqlite3_column_text(st, 8)));
 		if (sqlite3_column_int(st, 6))
 			json_object_set_new(m, "host", json_string((const char *)
 							sqlite3_column_text(st, 5)));
+		if (sqlite3_column_int(st, 6) && sqlite3_column_text(st, 9))
+			json_object_set_new(m, "host6", json_string((const char *)
+							sqlite3_column_text(st, 9)));
 		json_array_append_new(members, m);
 	}
 	sqlite3_finalize(st);

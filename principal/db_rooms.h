@@ -56,10 +56,13 @@ bool db_room_is_admin(struct db *db, const char *room, const char *user);
  * LAN's prefixes) and gives it a room address: the one it had last time if free, else the
  * lowest free one. Already a member from that host: the same address again, no change.
  * Refuses a banned user (INSEL_E_REFUSED), a full room (INSEL_E_LIMIT) and a host off
- * the user's LAN (INSEL_E_FORBIDDEN).
- * *member (if out non-NULL): {room, user, host, address, address6, network, network6}. */
+ * the user's LAN (INSEL_E_FORBIDDEN). host6 (NULL: none) is the host's IPv6 address on the
+ * same LAN, kept (and changed on a later join from host) when the room has an IPv6
+ * network, so that its gateway maps it to address6; checked like host (an IPv6 unicast
+ * address in a prefix of the user's LAN).
+ * *member (if out non-NULL): {room, user, host, host6, address, address6}. */
 int db_room_join(struct db *db, const char *room, const char *user, const char *host,
-		 const char *by, int64_t now, json_t **member);
+		 const char *host6, const char *by, int64_t now, json_t **member);
 /* Takes user out of the room: from host, or from every host when host is NULL.
  * kind is "leave" or "kick" (for the record). INSEL_E_NOT_FOUND if it was no member. */
 int db_room_leave(struct db *db, const char *room, const char *user, const char *host,

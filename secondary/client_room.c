@@ -272,6 +272,16 @@ static void room_reply(void *ctx, const json_t *reply, int err)
 	room_wait_free(w);
 }
 
+/* A join's IPv6 address of the host goes on only inside one of this LAN's prefixes: the
+ * room's data path maps it here, and only our own LAN's hosts are ours to map. */
+static bool host6_on_lan(const struct secondary *s, const struct ip_addr *a)
+{
+	for (size_t i = 0; i < s->cfg.nprefixes; i++)
+		if (ip_prefix_contains(&s->cfg.prefixes[i], a))
+			return true;
+	return false;
+}
+
 void client_room_handle(void *ctx, json_int_t id, const json_t *req)
 {
 	struct client_conn *c = ctx;
@@ -282,6 +292,14 @@ void client_room_handle(void *ctx, json_int_t id, const json_t *req)
 
 	if (room_req_decode(req, false, &r, why)) {
 		client_send(c, msg_reply_error(id, WIRE(BAD_REQUEST), "%s", why));
+		return;
+	}
+	if (r.has_host6 && !host6_on_lan(c->sec, &r.host6)) {
+		char text[IP_STRLEN];
+
+		client_send(c, msg_reply_error(id, WIRE(FORBIDDEN), "host6 %s is not on LAN %s",
+					       ip_addr_format(&r.host6, text, sizeof text),
+					       c->sec->cfg.lan));
 		return;
 	}
 	if (c->room_wait) {

@@ -84,6 +84,9 @@ json_t *room_req_encode(json_int_t id, const struct room_req *r)
 		if (r->capacity)
 			json_object_set_new(req, "capacity", json_integer(r->capacity));
 	}
+	if (r->action == ROOM_JOIN && r->has_host6)
+		json_object_set_new(req, "host6", json_string(ip_addr_format(&r->host6, text,
+									     sizeof text)));
 	if (r->target)
 		json_object_set_new(req, "target", json_string(r->target));
 	if (r->user)
@@ -141,12 +144,31 @@ static int get_network(const json_t *msg, struct room_req *out, char why[ROOM_WH
 	return 0;
 }
 
+/* A join's optional IPv6 address of the host: unicast, not link-local. */
+static int get_host6(const json_t *msg, struct room_req *out, char why[ROOM_WHY_LEN])
+{
+	const char *text;
+	const uint8_t *b = out->host6.bytes;
+
+	if (msg_get_str_opt(msg, "host6", "", &text))
+		return field_fail(why);
+	if (!text[0])
+		return 0;
+	if (ip_addr_parse(text, &out->host6) || out->host6.family != AF_INET6 ||
+	    b[0] == 0xff || (b[0] == 0xfe && (b[1] & 0xc0) == 0x80))
+		return fail(why, "field 'host6' must be an IPv6 unicast address that is not "
+			    "link-local");
+	out->has_host6 = true;
+	return 0;
+}
+
 /* The fields each action needs, and nothing it does not take. */
 static int get_action_fields(const json_t *msg, struct room_req *out, char why[ROOM_WHY_LEN])
 {
 	enum room_action a = out->action;
 	json_int_t capacity = 0;
 	char quoted[64];
+	int rc;
 
 	if (a != ROOM_LIST) {
 		if (msg_get_str(msg, "room", &out->room))
@@ -170,6 +192,8 @@ static int get_action_fields(const json_t *msg, struct room_req *out, char why[R
 			return why[0] ? INSEL_E_BAD_FIELD : field_fail(why);
 		out->capacity = capacity;
 	}
+	if (a == ROOM_JOIN && (rc = get_host6(msg, out, why)))
+		return rc;
 	if (a == ROOM_KICK || a == ROOM_BAN || a == ROOM_UNBAN) {
 		if (msg_get_str(msg, "target", &out->target))
 			return field_fail(why);

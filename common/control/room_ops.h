@@ -7,12 +7,15 @@
  *
  *   {"op":"room","action":"create","room":"games","password":"...",
  *    "network":"172.30.0.0/24","network6":"fd30::/64"?,"capacity":8?}
- *   {"op":"room","action":"join","room":"games","password":"..."}
+ *   {"op":"room","action":"join","room":"games","password":"...","host6":"fd01::11"?}
  *   {"op":"room","action":"leave"|"delete","room":"games"}
  *   {"op":"room","action":"kick"|"ban"|"unban","room":"games","target":"bob@lan-b"}
  *   {"op":"room","action":"passwd","room":"games","password":"..."}
  *   {"op":"room","action":"list"}
  * plus, from the secondary to the principal, "user":"alice@lan-a" and "host":"10.1.0.5".
+ * A join's host6 is the host's own word for its IPv6 address on the LAN (the client finds
+ * it; its gateway passes it on only inside the LAN's IPv6 prefixes), which an IPv6 room
+ * maps to the member's address6.
  * Replies: join {member:{room, user, address, address6?}}; list {user, rooms:[{name, network,
  * network6?, admin?, capacity, members_total?, members:[{user, address, address6?}]}]} (a
  * room's members past what fits in one frame are left out: members_total counts them all);
@@ -58,6 +61,8 @@ struct room_req {
 	const char *user;                  /* secondary -> principal: who asks, "name@lan" */
 	bool has_host;
 	struct ip_addr host;               /* secondary -> principal: from which LAN host */
+	bool has_host6;
+	struct ip_addr host6;              /* join, optional: its IPv6 address on the LAN */
 };
 
 /* 1..15 of a-z 0-9 _ -, starting with a letter or a digit: what a network interface may

@@ -3,7 +3,8 @@
  * it, with a hash at the configured cost; joins answer the room address or the room's
  * own codes (room_password, room_full, room_banned, unknown_room); only the administrator
  * kicks, bans and deletes (not_room_admin); a secondary acts only for users of LANs it
- * serves; a user's wrong guesses at a room back off (busy) without holding up another. */
+ * serves; a user's wrong guesses at a room back off (busy) without holding up another;
+ * IPv6 rooms' rules (network6 sizes and overlaps, a member's host6). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -197,13 +198,13 @@ static void test_big_room_list_fits(void **state)
 	assert_int_equal(passwd_hash("pw", ITERATIONS, hash, sizeof hash), 0);
 	assert_int_equal(ip_prefix_parse("172.31.0.0/20", true, &net), 0);
 	assert_int_equal(db_room_add(f->srv.db, &r, NOW), 0);
-	assert_int_equal(db_room_join(f->srv.db, "hall", "alice@lan-a", "10.1.0.5", "operator",
+	assert_int_equal(db_room_join(f->srv.db, "hall", "alice@lan-a", "10.1.0.5", NULL, "operator",
 				      NOW, NULL), 0);
 	for (int i = 0; i < 1499; i++) {
 		snprintf(user, sizeof user, "member-%04d", i);
 		assert_int_equal(db_user_add(f->srv.db, user, "lan-b", hash, NOW), 0);
 		snprintf(user, sizeof user, "member-%04d@lan-b", i);
-		assert_int_equal(db_room_join(f->srv.db, "hall", user, "10.2.0.7", "operator",
+		assert_int_equal(db_room_join(f->srv.db, "hall", user, "10.2.0.7", NULL, "operator",
 					      NOW, NULL), 0);
 	}
 	assert_string_equal(ask(f, "gw-a", "{\"action\":\"list\"" ALICE), "ok");
@@ -217,12 +218,54 @@ static void test_big_room_list_fits(void **state)
 	assert_int_equal(room_reply_check(f->reply, ROOM_LIST, why), 0);
 }
 
+/* IPv6 rooms: a network6 too small for the IPv4 one's host numbers, or over a LAN's IPv6
+ * prefix, is refused; a join's host6 off the user's LAN is forbidden; one on it is kept
+ * and the member's address6 is the room's network6 plus the same host number, which the
+ * gateway's notice carries with host6 (to its own LAN only). */
+static void test_ipv6_room(void **state)
+{
+	struct fixture *f = *state;
+	struct ip_prefix p6;
+	json_t *notice = NULL, *m;
+
+	assert_int_equal(ip_prefix_parse("fd01::/64", true, &p6), 0);
+	assert_int_equal(db_lan_add_prefix(f->srv.db, "lan-a", &p6), 0);
+	assert_string_equal(ask(f, "gw-a", "{\"action\":\"create\",\"room\":\"v6\","
+				"\"password\":\"sesame\",\"network\":\"172.30.0.0/16\","
+				"\"network6\":\"fd30::/120\"" ALICE), "bad_field");
+	assert_non_null(strstr(json_string_value(json_object_get(
+		json_object_get(f->reply, "error"), "message")), "use /112 or shorter"));
+	assert_string_equal(ask(f, "gw-a", "{\"action\":\"create\",\"room\":\"v6\","
+				"\"password\":\"sesame\",\"network\":\"172.30.0.0/24\","
+				"\"network6\":\"fd01::/64\"" ALICE), "conflict");
+	assert_string_equal(ask(f, "gw-a", "{\"action\":\"create\",\"room\":\"v6\","
+				"\"password\":\"sesame\",\"network\":\"172.30.0.0/24\","
+				"\"network6\":\"fd30::/64\"" ALICE), "ok");
+	assert_string_equal(ask(f, "gw-a", "{\"action\":\"join\",\"room\":\"v6\","
+				"\"password\":\"sesame\",\"host6\":\"fd02::5\"" ALICE), "forbidden");
+	assert_string_equal(ask(f, "gw-a", "{\"action\":\"join\",\"room\":\"v6\","
+				"\"password\":\"sesame\",\"host6\":\"fd01::5\"" ALICE), "ok");
+	m = json_object_get(f->reply, "member");
+	assert_string_equal(json_string_value(json_object_get(m, "address")), "172.30.0.1");
+	assert_string_equal(json_string_value(json_object_get(m, "address6")), "fd30::1");
+	assert_null(json_object_get(m, "host6"));  /* the gateway's business, not the user's */
+	assert_int_equal(db_room_gateway_notice(f->srv.db, "gw-a", &notice), 0);
+	m = json_array_get(json_object_get(json_array_get(json_object_get(notice, "rooms"), 0),
+					   "members"), 0);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(
+		json_object_get(notice, "rooms"), 0), "network6")), "fd30::/64");
+	assert_string_equal(json_string_value(json_object_get(m, "address6")), "fd30::1");
+	assert_string_equal(json_string_value(json_object_get(m, "host6")), "fd01::5");
+	json_decref(notice);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_create_join_admin, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_guessing_backs_off, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_big_room_list_fits, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ipv6_room, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

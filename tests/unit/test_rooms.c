@@ -102,7 +102,7 @@ static void join_at(struct fixture *f, const char *room, const char *user, const
 {
 	json_t *m = NULL;
 
-	assert_int_equal(db_room_join(f->db, room, user, host, user, NOW, &m), 0);
+	assert_int_equal(db_room_join(f->db, room, user, host, NULL, user, NOW, &m), 0);
 	assert_string_equal(json_string_value(json_object_get(m, "address")), want);
 	json_decref(m);
 }
@@ -182,13 +182,13 @@ static void test_allocation(void **state)
 	assert_int_equal(count(f, "SELECT count(*) FROM room_events WHERE kind = 'join'"), 3);
 	/* A second host of the same user is a second member. */
 	join_at(f, "games", "alice@lan-a", "10.1.0.6", "172.30.0.4");
-	assert_int_equal(db_room_join(f->db, "games", "carol@lan-c", "10.3.0.10", "x", NOW, &m), 0);
+	assert_int_equal(db_room_join(f->db, "games", "carol@lan-c", "10.3.0.10", NULL, "x", NOW, &m), 0);
 	assert_string_equal(json_string_value(json_object_get(m, "address6")), "fd30::5");
 	json_decref(m);
 	/* The host must be on the user's LAN. */
-	assert_int_equal(db_room_join(f->db, "games", "bob@lan-b", "10.1.0.99", "x", NOW, NULL),
+	assert_int_equal(db_room_join(f->db, "games", "bob@lan-b", "10.1.0.99", NULL, "x", NOW, NULL),
 			 INSEL_E_FORBIDDEN);
-	assert_int_equal(db_room_join(f->db, "games", "bob@lan-b", "nonsense", "x", NOW, NULL),
+	assert_int_equal(db_room_join(f->db, "games", "bob@lan-b", "nonsense", NULL, "x", NOW, NULL),
 			 INSEL_E_BAD_FIELD);
 	/* Stable: bob and alice leave, bob comes back to his own address, not the lowest. */
 	assert_int_equal(db_room_leave(f->db, "games", "bob@lan-b", "10.2.0.7", "leave",
@@ -217,7 +217,7 @@ static void test_edges_of_network(void **state)
 	assert_int_equal(add_room(f, "tiny", "172.31.0.0/30", NULL, NULL, 0), 0);
 	join_at(f, "tiny", "alice@lan-a", "10.1.0.5", "172.31.0.1");
 	join_at(f, "tiny", "bob@lan-b", "10.2.0.7", "172.31.0.2");
-	assert_int_equal(db_room_join(f->db, "tiny", "carol@lan-c", "10.3.0.9", "x", NOW, NULL),
+	assert_int_equal(db_room_join(f->db, "tiny", "carol@lan-c", "10.3.0.9", NULL, "x", NOW, NULL),
 			 INSEL_E_LIMIT);
 	assert_non_null(strstr(db_errmsg(f->db), "room tiny is full"));
 	/* The schema refuses the same on its own, whoever writes. */
@@ -232,13 +232,13 @@ static void test_capacity_and_bans(void **state)
 	assert_int_equal(add_room(f, "games", "172.30.0.0/24", NULL, "alice@lan-a", 2), 0);
 	join_at(f, "games", "alice@lan-a", "10.1.0.5", "172.30.0.1");
 	join_at(f, "games", "bob@lan-b", "10.2.0.7", "172.30.0.2");
-	assert_int_equal(db_room_join(f->db, "games", "carol@lan-c", "10.3.0.9", "x", NOW, NULL),
+	assert_int_equal(db_room_join(f->db, "games", "carol@lan-c", "10.3.0.9", NULL, "x", NOW, NULL),
 			 INSEL_E_LIMIT);
 	assert_int_equal(db_room_ban(f->db, "games", "bob@lan-b", "alice@lan-a", NOW), 0);
 	assert_int_equal(db_room_ban(f->db, "games", "bob@lan-b", "alice@lan-a", NOW),
 			 INSEL_E_EXISTS);
 	assert_int_equal(count(f, "SELECT count(*) FROM room_members"), 1);
-	assert_int_equal(db_room_join(f->db, "games", "bob@lan-b", "10.2.0.7", "x", NOW, NULL),
+	assert_int_equal(db_room_join(f->db, "games", "bob@lan-b", "10.2.0.7", NULL, "x", NOW, NULL),
 			 INSEL_E_REFUSED);
 	assert_non_null(strstr(db_errmsg(f->db), "bob@lan-b is banned from room games"));
 	/* The freed place is carol's now. */
@@ -246,7 +246,7 @@ static void test_capacity_and_bans(void **state)
 	assert_int_equal(db_room_unban(f->db, "games", "bob@lan-b", "operator", NOW), 0);
 	assert_int_equal(db_room_unban(f->db, "games", "bob@lan-b", "operator", NOW),
 			 INSEL_E_NOT_FOUND);
-	assert_int_equal(db_room_join(f->db, "games", "bob@lan-b", "10.2.0.7", "x", NOW, NULL),
+	assert_int_equal(db_room_join(f->db, "games", "bob@lan-b", "10.2.0.7", NULL, "x", NOW, NULL),
 			 INSEL_E_LIMIT);
 	assert_int_equal(db_room_leave(f->db, "games", "carol@lan-c", NULL, "kick", "alice", NOW),
 			 0);

@@ -169,7 +169,7 @@ static void rooms_with_members(void **state)
 	json_t *st, *r, *m;
 
 	assert_int_equal(db_room_add(f->db, &room, NOW), 0);
-	assert_int_equal(db_room_join(f->db, "games", "bob@lan-b", "10.2.0.11", "bob@lan-b", NOW,
+	assert_int_equal(db_room_join(f->db, "games", "bob@lan-b", "10.2.0.11", NULL, "bob@lan-b", NOW,
 				      NULL), 0);
 	st = build(f, NOW);
 	r = find(json_object_get(st, "rooms"), "name", "games");
