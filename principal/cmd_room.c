@@ -34,9 +34,9 @@ static const struct cli_column room_fields[] = {
 static const struct cli_column member_columns[] = {
 	{"user", "MEMBER", CLI_STR},
 	{"host", "HOST", CLI_STR},
-	{"host6", "HOST6", CLI_STR},
 	{"address", "ROOM ADDRESS", CLI_STR},
 	{"address6", "ROOM ADDRESS6", CLI_STR},
+	{"host6", "HOST6", CLI_STR},
 	{"joined_at", "JOINED", CLI_TIME},
 };
 static const struct cli_column joined_fields[] = {
