@@ -65,6 +65,7 @@ struct channel {
 	uint64_t recv_prev_until_ms;
 	uint8_t recv_next_raw[SEC_KEY_LEN];  /* to derive the epoch after next */
 	struct replay_window replay;
+	uint64_t first_heard;  /* the counter of the first frame accepted (replay.any) */
 
 	struct reasm_slot slots[CHANNEL_REASM_SLOTS];
 	uint8_t *delivered;  /* reassembly buffer handed out last time; freed on next call */
@@ -734,10 +735,26 @@ static int precheck(struct channel *ch, const uint8_t *dgram, size_t len,
 	return 0;
 }
 
+/* The counters a frame about to be accepted shows missing: one past the newest adds
+ * those it skipped; a late one (the replay check let it through) fills one of them. A
+ * frame the channel refuses (a bad tag, an unknown epoch) leaves its counter missing. */
+static void count_lost(struct channel *ch, uint64_t counter)
+{
+	const struct replay_window *w = &ch->replay;
+
+	if (!w->any)
+		ch->first_heard = counter;  /* what came before is not ours to count */
+	else if (counter > w->newest)
+		ch->stats.frames_lost += counter - w->newest - 1;
+	else if (counter > ch->first_heard && ch->stats.frames_lost > 0)
+		ch->stats.frames_lost--;
+}
+
 /* Everything an authenticated frame changes besides its payload. */
 static void accept_frame(struct channel *ch, const struct frame_view *v, struct aead *key,
 			 size_t len, const struct ip_endpoint *from, uint64_t now_ms)
 {
+	count_lost(ch, v->hdr.counter);
 	replay_commit(&ch->replay, v->hdr.counter);
 	if (key == &ch->recv_next)
 		promote_recv_epoch(ch, now_ms);
@@ -952,6 +969,7 @@ static json_t *stats_json(const struct channel_stats *s)
 		"drops", drops);
 
 	json_object_set_new(j, "msgs_deflated_out", json_integer((json_int_t)s->msgs_deflated_out));
+	json_object_set_new(j, "frames_lost", json_integer((json_int_t)s->frames_lost));
 	json_object_set_new(j, "epochs_installed", json_integer((json_int_t)s->epochs_installed));
 	json_object_set_new(j, "probes", json_pack(
 		"{s:I, s:I, s:I, s:I}",

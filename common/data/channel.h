@@ -51,6 +51,11 @@ struct channel;
 struct channel_stats {
 	uint64_t frames_out, bytes_out;    /* datagrams sealed and their bytes */
 	uint64_t frames_in, bytes_in;      /* datagrams accepted and their bytes */
+	/* Counters the peer spent that never arrived, from the first frame heard on: its
+	 * frames lost on the way (in the network, in our socket's receive buffer, or dropped
+	 * by the peer after sealing), less those that came late. Exact per frame, where the
+	 * kernel counts a socket's drops per packet (a UDP GSO packet carries many frames). */
+	uint64_t frames_lost;
 	uint64_t msgs_out, msgs_in;        /* whole messages */
 	uint64_t keepalives_out, keepalives_in;
 	uint64_t rekeys_out, rekeys_in;    /* epochs advanced, per direction */

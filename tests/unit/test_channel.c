@@ -669,6 +669,42 @@ static void status_json_reports_counters(void **state)
 	pair_free(&p);
 }
 
+/* Frames that never arrive are counted lost, exactly, from the first frame heard on: a
+ * late one takes its count back, a duplicate or a forged copy changes nothing, and
+ * what was sent before the first frame heard is not counted. */
+static void lost_frames_counted_and_late_ones_taken_back(void **state)
+{
+	enum { N = 12 };
+	uint8_t d[N][64];
+	size_t len[N];
+	struct pair p;
+	struct channel_msg m;
+	json_t *j;
+
+	pair_new(&p, SEC_CIPHER_AES256GCM);
+	for (size_t i = 0; i < N; i++)
+		len[i] = a_seal(&p, "x", 1, d[i], sizeof d[i]);
+	/* 0 and 1 never come: before the first frame heard. */
+	assert_int_equal(b_open(&p, d[2], len[2], 1, &m), 1);
+	assert_int_equal(b_open(&p, d[3], len[3], 1, &m), 1);
+	assert_int_equal(b_open(&p, d[6], len[6], 1, &m), 1);
+	assert_int_equal(channel_stats(p.b)->frames_lost, 2);  /* 4 and 5 */
+	assert_int_equal(b_open(&p, d[4], len[4], 1, &m), 1);   /* late: not lost after all */
+	assert_int_equal(channel_stats(p.b)->frames_lost, 1);
+	assert_int_equal(b_open(&p, d[4], len[4], 1, &m), INSEL_E_REPLAY);
+	d[5][len[5] - 1] ^= 1;                                   /* forged: still missing */
+	assert_int_equal(b_open(&p, d[5], len[5], 1, &m), INSEL_E_AUTH);
+	assert_int_equal(b_open(&p, d[0], len[0], 1, &m), 1);   /* before the first heard */
+	assert_int_equal(channel_stats(p.b)->frames_lost, 1);
+	assert_int_equal(b_open(&p, d[N - 1], len[N - 1], 1, &m), 1);
+	assert_int_equal(channel_stats(p.b)->frames_lost, 5);   /* 5, 7, 8, 9, 10 */
+	j = channel_status_json(p.b);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "stats"),
+							    "frames_lost")), 5);
+	json_decref(j);
+	pair_free(&p);
+}
+
 static void pair_new_deflate(struct pair *p, bool a_deflates, bool b_deflates)
 {
 	struct sec_channel_params pa, pb;
@@ -966,6 +1002,7 @@ int main(void)
 		cmocka_unit_test(roams_only_on_authenticated_frames),
 		cmocka_unit_test(keepalive_and_dead_peer_timing),
 		cmocka_unit_test(status_json_reports_counters),
+		cmocka_unit_test(lost_frames_counted_and_late_ones_taken_back),
 		cmocka_unit_test(probes_round_trip_without_moving_the_peer),
 		cmocka_unit_test(probes_keep_the_keepalive_timer_and_set_peer_moves),
 		cmocka_unit_test(deflate_shrinks_and_round_trips),
