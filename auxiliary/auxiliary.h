@@ -127,13 +127,15 @@ struct aux_lan {
 	bool has_deliver;
 	struct ip_endpoint from;   /* the LAN application that spoke last (the paper's rule) */
 	bool has_from;
-	uint64_t datagrams_in, datagrams_out, dropped;
+	uint64_t datagrams_in, datagrams_out;
 	uint64_t foreign_lan_sender;  /* datagrams from a LAN address not the call's party */
 	struct aux_stream *stream; /* a reliable channel (stream.c); NULL for datagrams */
-	/* dropped, by reason (docs/metrics.md): a receive that failed or was cut, a datagram
-	 * the channel would not seal (too big, no key), one for the LAN with nowhere to go
-	 * yet, and one the kernel refused to send. */
+	/* Dropped, by reason (docs/metrics.md; "dropped" in the stats is their sum): a
+	 * receive that failed or was cut, a datagram the channel would not seal (too big, no
+	 * key), one for the LAN with nowhere to go yet, one the kernel refused to send, and
+	 * one the kernel pushed back while every send slot waited. */
 	uint64_t drop_recv_error, drop_not_sealed, drop_no_destination, drop_send_failed;
+	uint64_t drop_send_queue_full;
 };
 
 /* The TUN interface of a network call (tun_setup.c, tun_relay.c): what it may carry and what it refused.
@@ -431,7 +433,8 @@ struct bridge {
 	uint64_t wan_unknown_session;  /* frames for no channel of ours */
 	uint64_t wan_truncated;        /* datagrams too short to name a session */
 	uint64_t wan_errors;           /* receive or send errors on the WAN socket */
-	uint64_t send_queue_full;      /* sends the kernel pushed back with every slot taken */
+	uint64_t send_queue_full;      /* WAN sends the kernel pushed back with every slot taken
+					* (a LAN socket's count in its aux_lan) */
 	struct aux_discover discover;
 
 	struct aux_send_slot slots[AUX_SEND_SLOTS];

@@ -82,23 +82,38 @@ static uint64_t socket_drops(const uv_udp_t *sock)
 static json_t *lan_json(const struct aux_lan *l)
 {
 	char from[IP_STRLEN];
-	json_t *drops = json_pack("{s:I, s:I, s:I, s:I, s:I}",
+	uint64_t dropped = l->drop_recv_error + l->drop_not_sealed + l->drop_no_destination +
+			   l->drop_send_failed + l->drop_send_queue_full;
+	json_t *drops = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}",
 				  "socket_buffer_full",
 				  (json_int_t)(l->udp_open ? socket_drops(&l->udp) : 0),
 				  "recv_error", (json_int_t)l->drop_recv_error,
 				  "not_sealed", (json_int_t)l->drop_not_sealed,
 				  "no_destination", (json_int_t)l->drop_no_destination,
-				  "send_failed", (json_int_t)l->drop_send_failed);
+				  "send_failed", (json_int_t)l->drop_send_failed,
+				  "send_queue_full", (json_int_t)l->drop_send_queue_full);
 
 	return json_pack("{s:i, s:s?, s:I, s:I, s:I, s:I, s:o?, s:o?}",
 			 "lan_port", (int)l->port,
 			 "from", l->has_from ? ip_endpoint_format(&l->from, from, sizeof from) : NULL,
 			 "datagrams_in", (json_int_t)l->datagrams_in,
 			 "datagrams_out", (json_int_t)l->datagrams_out,
-			 "dropped", (json_int_t)l->dropped,
+			 "dropped", (json_int_t)dropped,
 			 "foreign_lan_sender", (json_int_t)l->foreign_lan_sender,
 			 "drops", drops,
 			 "stream", stream_stats_json(l));
+}
+
+/* Frames the peer sealed for any of the call's channels that never arrived (each
+ * channel counts its own, channel.h frames_lost). */
+static uint64_t frames_lost(const struct bridge *br)
+{
+	uint64_t n = 0;
+
+	for (unsigned i = 0; i < br->n_lan; i++)
+		if (br->lan[i].ch)
+			n += channel_stats(br->lan[i].ch)->frames_lost;
+	return n;
 }
 
 int bridge_stats_into(const struct bridge *br, json_t *obj)
@@ -137,7 +152,8 @@ int bridge_stats_into(const struct bridge *br, json_t *obj)
 	if (br->pmtu_on)
 		rc |= json_object_set_new(obj, "pmtu", pmtu_stats_json(br));
 	rc |= json_object_set_new(obj, "wan",
-				  json_pack("{s:I, s:I, s:I, s:I, s:I}",
+				  json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}",
+					    "lost_in_transit", (json_int_t)frames_lost(br),
 					    "unknown_session", (json_int_t)br->wan_unknown_session,
 					    "truncated", (json_int_t)br->wan_truncated,
 					    "errors", (json_int_t)br->wan_errors,

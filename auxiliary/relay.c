@@ -71,7 +71,6 @@ static void on_lan_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *b,
 		return;
 	if (n < 0 || !addr || (flags & UV_UDP_PARTIAL) ||
 	    ip_endpoint_from_sockaddr(addr, &from) != 0) {
-		l->dropped++;
 		l->drop_recv_error++;
 		return;
 	}
@@ -92,13 +91,11 @@ static void on_lan_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *b,
 					       AUX_BATCH_FRAME);
 
 		if (sealed < 0) {
-			l->dropped++;
 			l->drop_not_sealed++;
 			return;
 		}
 		batch_commit(&aux_to_wan, (size_t)sealed);
 	} else if (channel_seal(l->ch, b->base, (size_t)n, now, emit_to_peer, &target) < 0) {
-		l->dropped++;
 		l->drop_not_sealed++;
 		return;
 	}
@@ -123,12 +120,12 @@ static void deliver_to_lan(struct bridge *br, struct aux_lan *l,
 				      : l->has_deliver ? &l->deliver : NULL;
 
 	if (!dst) {
-		l->dropped++;
 		l->drop_no_destination++;
 		return;
 	}
-	if (batch_add(br, &aux_to_lan, &l->udp, dst, m->data, m->len, &l->dropped) != 0) {
-		l->dropped++;
+	/* What the batch fails to send when it is flushed counts as send_failed too. */
+	if (batch_add(br, &aux_to_lan, &l->udp, dst, m->data, m->len,
+		      &l->drop_send_failed) != 0) {
 		l->drop_send_failed++;
 		return;
 	}

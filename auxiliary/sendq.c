@@ -39,6 +39,18 @@ static struct aux_send_slot *free_slot(struct bridge *br)
 	return NULL;
 }
 
+/* The kernel pushed back and every slot waits: the datagram is dropped here, and
+ * counted on the LAN channel whose socket it was for, or on the WAN. */
+static void count_queue_full(struct bridge *br, const uv_udp_t *sock)
+{
+	for (unsigned i = 0; i < br->n_lan; i++)
+		if (sock == &br->lan[i].udp) {
+			br->lan[i].drop_send_queue_full++;
+			return;
+		}
+	br->send_queue_full++;
+}
+
 static int queue_send(struct bridge *br, uv_udp_t *sock, const struct sockaddr *dst,
 		      const uint8_t *data, size_t len)
 {
@@ -46,8 +58,8 @@ static int queue_send(struct bridge *br, uv_udp_t *sock, const struct sockaddr *
 	uv_buf_t b;
 	int rc;
 
-	if (!slot) {  /* the kernel pushes back and every slot waits: dropped here */
-		br->send_queue_full++;
+	if (!slot) {
+		count_queue_full(br, sock);
 		return UV_ENOBUFS;
 	}
 	memcpy(slot->data, data, len);

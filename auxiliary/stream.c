@@ -127,13 +127,13 @@ static void seal_segment(struct aux_stream *s, const uint8_t *seg, size_t n, uin
 		long sealed = channel_seal_one(l->ch, seg, n, now, slot, AUX_BATCH_FRAME);
 
 		if (sealed < 0)
-			l->dropped++;
+			l->drop_not_sealed++;
 		else
 			batch_commit(&aux_to_wan, (size_t)sealed);
 		return;
 	}
 	if (channel_seal(l->ch, seg, n, now, emit_fragment, &c) < 0)
-		l->dropped++;
+		l->drop_not_sealed++;
 }
 
 static void on_timer(uv_timer_t *t)

@@ -56,10 +56,12 @@ static void print_udp_channel(size_t i, const struct client_call_channel *ch)
 		printf("; in %llu B, out %llu B", (unsigned long long)ch->bytes_in,
 		       (unsigned long long)ch->bytes_out);
 	if (ch->has_dropped && ch->dropped > 0)
-		printf("; dropped %llu (socket buffer full %llu, send queue full %llu)",
+		printf("; dropped %llu (socket buffer full %llu, send queue full %llu, "
+		       "lost in transit %llu)",
 		       (unsigned long long)ch->dropped,
 		       (unsigned long long)ch->dropped_buffer_full,
-		       (unsigned long long)ch->dropped_queue_full);
+		       (unsigned long long)ch->dropped_queue_full,
+		       (unsigned long long)ch->dropped_in_transit);
 	putchar('\n');
 }
 

@@ -311,12 +311,17 @@ static void merge_path_mtu(struct client_call *call, const json_t *stats)
 /* Adds the auxiliary's counters to the call: bytes per channel, datagrams refused from
  * LAN hosts that are no party to the call, for a network call its interface counters
  * (forwarded, refused, ICMP sent), and the path MTU for every call. */
-/* What the auxiliary dropped of channel i's traffic, by reason (lan[i].drops), and for
- * the first channel what its WAN side dropped for a full send queue or socket buffer. */
+/* What the auxiliary counted lost of channel i's traffic, each datagram once: what it
+ * dropped by reason (lan[i].drops), the frames from the peer that never arrived
+ * (frames_lost: lost on the path or in the WAN socket's buffer, whose own count is in
+ * kernel packets and so is left out here), and for the first channel the frames its WAN
+ * side dropped for a full send queue (sealed, so the peer counts them lost too). */
 static void merge_drops(struct client_call_channel *out, const json_t *stats, size_t i)
 {
 	const json_t *drops = json_object_get(json_array_get(json_object_get(stats, "lan"), i),
 					      "drops");
+	const json_t *ch_stats = json_object_get(json_array_get(json_object_get(stats, "channels"),
+								 i), "stats");
 	const json_t *wan = json_object_get(stats, "wan");
 	uint64_t n;
 	const char *key;
@@ -329,14 +334,13 @@ static void merge_drops(struct client_call_channel *out, const json_t *stats, si
 		if (stat_count(drops, key, &n))
 			out->dropped += n;
 	stat_count(drops, "socket_buffer_full", &out->dropped_buffer_full);
+	stat_count(drops, "send_queue_full", &out->dropped_queue_full);
 	if (i == 0 && stat_count(wan, "send_queue_full", &n)) {
 		out->dropped += n;
-		out->dropped_queue_full = n;
+		out->dropped_queue_full += n;
 	}
-	if (i == 0 && stat_count(wan, "socket_buffer_full", &n)) {
-		out->dropped += n;
-		out->dropped_buffer_full += n;
-	}
+	if (stat_count(ch_stats, "frames_lost", &out->dropped_in_transit))
+		out->dropped += out->dropped_in_transit;
 }
 
 static void merge_stats(struct client_call *call, const json_t *stats)

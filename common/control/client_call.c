@@ -118,6 +118,8 @@ static void counters_encode(json_t *ch, const struct client_call_channel *c)
 				    json_integer((json_int_t)c->dropped_buffer_full));
 		json_object_set_new(ch, "dropped_queue_full",
 				    json_integer((json_int_t)c->dropped_queue_full));
+		json_object_set_new(ch, "dropped_in_transit",
+				    json_integer((json_int_t)c->dropped_in_transit));
 	}
 	if (c->has_bytes) {
 		json_object_set_new(ch, "bytes_in", json_integer((json_int_t)c->bytes_in));
@@ -373,6 +375,7 @@ static int channel_decode(const json_t *j, struct client_call_channel *c)
 	rc = rc ? rc : get_count(j, "dropped", &c->has_dropped, &c->dropped);
 	rc = rc ? rc : get_count(j, "dropped_buffer_full", &has_deflated, &c->dropped_buffer_full);
 	rc = rc ? rc : get_count(j, "dropped_queue_full", &has_deflated, &c->dropped_queue_full);
+	rc = rc ? rc : get_count(j, "dropped_in_transit", &has_deflated, &c->dropped_in_transit);
 	rc = rc ? rc : get_pair(j, "bytes_in", "bytes_out", &c->has_bytes, &c->bytes_in,
 				&c->bytes_out);
 	rc = rc ? rc : get_pair(j, "send_epoch", "recv_epoch", &c->has_epochs, &c->send_epoch,

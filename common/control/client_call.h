@@ -25,6 +25,7 @@
  *    "mtu":1440?, "trunk":"to-b"?}
  * and in replies to "calls" each channel also carrying the auxiliary's live counters:
  *   "foreign_lan_sender"?, "dropped"?, "dropped_buffer_full"?, "dropped_queue_full"?,
+ *   "dropped_in_transit"?,
  *   "bytes_in", "bytes_out", "send_epoch", "recv_epoch",
  *   "msgs_deflated_out"?, and for a network call "counters" (the auxiliary's tun stats
  *   object, docs/auxiliary.md, carried as it is).
@@ -110,7 +111,7 @@ struct client_call_channel {
 	 * faster than the auxiliary read), and the send queue toward the peer was full
 	 * (docs/metrics.md lists the others). */
 	bool has_dropped;
-	uint64_t dropped, dropped_buffer_full, dropped_queue_full;
+	uint64_t dropped, dropped_buffer_full, dropped_queue_full, dropped_in_transit;
 	json_t *counters;                   /* tun: the auxiliary's stats object, or NULL;
 					     * encoding takes a reference, decoding borrows */
 };
