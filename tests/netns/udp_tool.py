@@ -9,8 +9,9 @@
       Sends N datagrams of B bytes (a pattern that carries the sequence number), waits
       for each echo (resending a datagram whose echo does not come, --retries times) and
       checks it byte for byte; with --interval, a steady stream of one datagram every S
-      seconds; --bind sends from that address. Prints one summary line; exits 0 only if
-      every datagram came back intact.
+      seconds; --bind sends from that address. Prints one summary line (with the longest
+      time a datagram waited for its echo, resends included); exits 0 only if every
+      datagram came back intact.
   udp_tool.py stream HOST PORT [--count N] [--interval S] [--src-port P] [--delay S]
                      [--linger S]
       After --delay seconds, sends N datagrams to HOST:PORT, one every S seconds, from
@@ -75,11 +76,13 @@ def send(args):
     ok = bad = lost = 0
     rtts = []
     resent = 0
+    worst = 0.0
     for seq in range(args.count):
         if args.interval:
             time.sleep(args.interval)
         data = pattern(seq, args.size)
         got = None
+        first = time.monotonic()
         # UDP promises nothing: a datagram with no echo is sent once more (counted)
         # before it counts as lost; what does come back must be intact.
         for attempt in range(1 + args.retries):
@@ -103,6 +106,7 @@ def send(args):
         elif got == data:
             ok += 1
             rtts.append((time.monotonic() - start) * 1e6)
+            worst = max(worst, time.monotonic() - first)
         else:
             bad += 1
         if time.monotonic() >= deadline:
@@ -110,7 +114,7 @@ def send(args):
             break
     med = statistics.median(rtts) if rtts else 0
     print(f"sent {args.count} x {args.size} B: {ok} intact, {bad} corrupted, {lost} lost,"
-          f" {resent} resent, median rtt {med:.0f} us")
+          f" {resent} resent, median rtt {med:.0f} us, worst wait {worst * 1e6:.0f} us")
     return 0 if ok == args.count else 1
 
 
