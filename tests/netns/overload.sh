@@ -84,6 +84,10 @@ outside_drops() {
 		"$(udp_counter b1 NoPorts)"
 }
 read -r a1_link0 b1_link0 sink_sock0 noport0 <<<"$(outside_drops)"
+# And between the gateways, for the record (insel's part: frames lost in transit): the
+# packets gw-a's uplink and the wan's link to gw-b dropped on transmit.
+wan_links() { echo "$(tx_dropped gw-a v-wan) $(tx_dropped wan v-gw-b)"; }
+read -r up0 down0 <<<"$(wan_links)"
 
 # The wan loses 1 % of the flood's packets from gw-a to gw-b: only packets of more than
 # 1,000 bytes (the flood's frames, one by one or glued by UDP GSO), not the other call's
@@ -136,6 +140,7 @@ offered=0
 for i in 1 2 3; do offered=$((offered + $(tail -n 1 "$NETNS_TMP/flood-$i.out"))); done
 delivered=$(tail -n 1 "$NETNS_TMP/sink.out")
 read -r a1_link1 b1_link1 sink_sock1 noport1 <<<"$(outside_drops)"
+read -r up1 down1 <<<"$(wan_links)"
 echo "other call: $stream"
 check "the other call's stream was echoed all the while the first was flooded" \
 	contains "$stream" "200 intact"
@@ -171,6 +176,9 @@ outside=$((a1_link + b1_link + sink_sock))
 echo "lost outside insel: on a1's link into the gateway $a1_link, on the gateway's link" \
 	"to b1 $b1_link, in the sink's socket $sink_sock; datagrams to no socket on b1" \
 	"$((noport1 - noport0))"
+echo "dropped between the gateways (packets, some of them GSO runs of frames): on gw-a's" \
+	"uplink $((up1 - up0)), on the wan's link to gw-b $((down1 - down0)), by the wan's" \
+	"loss rule $(wan_dropped)"
 echo "counted by the caller's auxiliary: $da (socket buffer full $dba, send queue full" \
 	"$dqa, lost in transit from the peer $dia)"
 echo "counted by the callee's auxiliary: $db (socket buffer full $dbb, send queue full" \
