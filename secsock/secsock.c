@@ -3,7 +3,7 @@
  * connections use (tls_session.c, tls_verify.c); control messages use msg.h's framing;
  * the data channels are channel.h's state machines over one UDP socket, demultiplexed by
  * receiver session id. */
-#include "secsock.h"
+#include "secsock_priv.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -33,29 +33,7 @@
 
 _Static_assert(SEC_MAX_MSG == CHANNEL_MAX_MSG, "secsock.h promises what channel.h carries");
 
-struct sec_socket {
-	struct tls_creds *creds;
-	int listen_fd;
-	uint16_t port;
-	enum pki_role roles[TLS_MAX_ROLES];
-	size_t nroles;
-	struct negotiate_prefs prefs;
-	unsigned timeout_ms;
-};
-
-struct sec_call {
-	int tcp_fd;                 /* -1 for an imported call */
-	gnutls_session_t session;   /* NULL for an imported call */
-	struct tls_policy policy;
-	int udp_fd;
-	size_t nchannels;
-	struct channel *channels[SEC_MAX_CHANNELS];
-	struct sec_channel_params params[SEC_MAX_CHANNELS];  /* kept only until export */
-	bool used;                  /* data sent or received: export would reuse counters */
-	bool exported;
-};
-
-static uint64_t now_ms(void)
+uint64_t secsock_now_ms(void)
 {
 	struct timespec ts;
 
@@ -294,7 +272,7 @@ static int export_keys(void *ctx, const char *label, const void *context,
 static int start_channels(struct sec_call *c, const struct sec_channel_params *params,
 			  size_t n)
 {
-	uint64_t now = now_ms();
+	uint64_t now = secsock_now_ms();
 
 	c->nchannels = n;
 	for (size_t i = 0; i < n; i++) {
@@ -307,13 +285,16 @@ static int start_channels(struct sec_call *c, const struct sec_channel_params *p
 	return 0;
 }
 
-static int derive_and_start(struct sec_call *c, const struct negotiation *n, bool is_caller)
+static int derive_and_start(struct sec_socket *s, struct sec_call *c,
+			    const struct negotiation *n, bool is_caller)
 {
 	struct sec_channel_params params[SEC_MAX_CHANNELS];
 	int rc = negotiate_derive(n, is_caller, export_keys, c, params);
 
 	if (!rc)
 		rc = start_channels(c, params, n->nchannels);
+	if (!rc)
+		rc = secsock_streams_start(c, s, n->modes);
 	for (size_t i = 0; i < n->nchannels; i++)
 		chanparams_wipe(&params[i]);
 	return rc;
@@ -366,7 +347,7 @@ static int answer_offer(struct sec_socket *s, struct sec_call *c, const json_t *
 	rc = tls_send_msg(c, answer);
 	json_decref(answer);
 	if (!rc)
-		rc = derive_and_start(c, &agreed, false);
+		rc = derive_and_start(s, c, &agreed, false);
 	if (rc)
 		return err_set(err, errlen, rc, "cannot answer '%s': %s", c->policy.peer.name,
 			    insel_strerror(rc));
@@ -437,26 +418,42 @@ static int tcp_connect(const struct ip_endpoint *to, unsigned timeout_ms, int *o
 }
 
 static int make_offer(struct sec_socket *s, struct sec_call *c,
-		      const struct negotiate_channel *channels, size_t n,
-		      struct negotiate_offer *o)
+		      const struct negotiate_channel *channels, const enum sec_mode *modes,
+		      size_t n, struct negotiate_offer *o)
 {
 	memset(o, 0, sizeof *o);
 	o->call_id = rand_id64();
 	o->prefs = s->prefs;
 	o->nchannels = n;
 	memcpy(o->channels, channels, n * sizeof *channels);
+	for (size_t i = 0; modes && i < n; i++)
+		o->modes[i] = (enum negotiate_mode)modes[i];
 	negotiate_side_random(&o->caller, n);
 	return open_udp(c->tcp_fd, &c->udp_fd, &o->caller.endpoint);
 }
 
+/* A callee of an older library answers a reliable channel as a datagram channel. */
+static int check_modes(const struct sec_call *c, const struct negotiate_offer *asked,
+		       const struct negotiation *agreed, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < agreed->nchannels; i++)
+		if (agreed->modes[i] != asked->modes[i])
+			return err_set(err, errlen, INSEL_E_VERSION,
+				    "'%s' does not run reliable channels (an older library): "
+				    "channel %zu would be %s, not %s", c->policy.peer.name, i,
+				    negotiate_mode_name(agreed->modes[i]),
+				    negotiate_mode_name(asked->modes[i]));
+	return 0;
+}
+
 static int offer_and_wait(struct sec_socket *s, struct sec_call *c,
-			  const struct negotiate_channel *channels, size_t n, char *err,
-			  size_t errlen)
+			  const struct negotiate_channel *channels, const enum sec_mode *modes,
+			  size_t n, char *err, size_t errlen)
 {
 	struct negotiate_offer offer;
 	struct negotiation agreed;
 	json_t *req, *reply = NULL;
-	int rc = make_offer(s, c, channels, n, &offer);
+	int rc = make_offer(s, c, channels, modes, n, &offer);
 
 	if (rc)
 		return err_set(err, errlen, rc, "cannot open a UDP socket: %s", insel_strerror(rc));
@@ -474,17 +471,29 @@ static int offer_and_wait(struct sec_socket *s, struct sec_call *c,
 			    insel_strerror(rc));
 	rc = negotiate_answer_parse(reply, &offer, &agreed, err, errlen);
 	json_decref(reply);
+	if (!rc)
+		rc = check_modes(c, &offer, &agreed, err, errlen);
 	if (!rc) {
-		rc = derive_and_start(c, &agreed, true);
+		rc = derive_and_start(s, c, &agreed, true);
 		if (rc)
 			err_set(err, errlen, rc, "cannot start the channels: %s", insel_strerror(rc));
 	}
 	return rc;
 }
 
-int sec_connect(struct sec_socket *s, const struct ip_endpoint *to, enum pki_role expect_role,
-		const char *expect_name, const struct negotiate_channel *channels,
-		size_t nchannels, struct sec_call **out, char *err, size_t errlen)
+static bool modes_valid(const enum sec_mode *modes, size_t n)
+{
+	for (size_t i = 0; modes && i < n; i++)
+		if (modes[i] != SEC_MODE_DATAGRAM && modes[i] != SEC_MODE_STREAM &&
+		    modes[i] != SEC_MODE_MESSAGES)
+			return false;
+	return true;
+}
+
+int sec_connect_modes(struct sec_socket *s, const struct ip_endpoint *to,
+		      enum pki_role expect_role, const char *expect_name,
+		      const struct negotiate_channel *channels, const enum sec_mode *modes,
+		      size_t nchannels, struct sec_call **out, char *err, size_t errlen)
 {
 	char where[IP_STRLEN];
 	struct sec_call *c;
@@ -493,6 +502,9 @@ int sec_connect(struct sec_socket *s, const struct ip_endpoint *to, enum pki_rol
 	if (nchannels == 0 || nchannels > SEC_MAX_CHANNELS)
 		return err_set(err, errlen, INSEL_E_BAD_FIELD, "a call has 1 to %d channels",
 			    SEC_MAX_CHANNELS);
+	if (!modes_valid(modes, nchannels))
+		return err_set(err, errlen, INSEL_E_BAD_FIELD,
+			    "a channel's mode is datagram, stream or messages");
 	c = call_new();
 	if (!c)
 		return err_set(err, errlen, -ENOMEM, "out of memory");
@@ -503,13 +515,21 @@ int sec_connect(struct sec_socket *s, const struct ip_endpoint *to, enum pki_rol
 	if (!rc)
 		rc = handshake(s, c, false, &expect_role, 1, expect_name, err, errlen);
 	if (!rc)
-		rc = offer_and_wait(s, c, channels, nchannels, err, errlen);
+		rc = offer_and_wait(s, c, channels, modes, nchannels, err, errlen);
 	if (rc) {
 		sec_close(c);
 		return rc;
 	}
 	*out = c;
 	return 0;
+}
+
+int sec_connect(struct sec_socket *s, const struct ip_endpoint *to, enum pki_role expect_role,
+		const char *expect_name, const struct negotiate_channel *channels,
+		size_t nchannels, struct sec_call **out, char *err, size_t errlen)
+{
+	return sec_connect_modes(s, to, expect_role, expect_name, channels, NULL, nchannels,
+				 out, err, errlen);
 }
 
 /* ---- data ---- */
@@ -519,7 +539,7 @@ struct emit_ctx {
 	struct channel *ch;
 };
 
-static int send_dgram(struct sec_call *c, struct channel *ch, const uint8_t *dgram,
+int secsock_send_dgram(struct sec_call *c, struct channel *ch, const uint8_t *dgram,
 		      size_t len)
 {
 	struct sockaddr_storage ss;
@@ -536,12 +556,12 @@ static int emit_dgram(void *ctx, const uint8_t *dgram, size_t len)
 {
 	struct emit_ctx *e = ctx;
 
-	return send_dgram(e->call, e->ch, dgram, len);
+	return secsock_send_dgram(e->call, e->ch, dgram, len);
 }
 
 /* The first use of the channels: from now on they cannot be exported, so the copy of
  * their keys kept for that goes. */
-static int mark_used(struct sec_call *c)
+int secsock_mark_used(struct sec_call *c)
 {
 	if (c->exported || c->nchannels == 0)
 		return INSEL_E_CLOSED;
@@ -556,20 +576,21 @@ static int mark_used(struct sec_call *c)
 ssize_t sec_send(struct sec_call *c, unsigned channel, const void *data, size_t len)
 {
 	struct emit_ctx e;
-	int rc = mark_used(c);
+	int rc = secsock_mark_used(c);
 
 	if (rc)
 		return rc;
 	if (channel >= c->nchannels)
 		return INSEL_E_BAD_FIELD;
+	if (c->streams.rel[channel])
+		return secsock_stream_send(c, channel, data, len);
 	e.call = c;
 	e.ch = c->channels[channel];
-	rc = channel_seal(e.ch, data, len, now_ms(), emit_dgram, &e);
+	rc = channel_seal(e.ch, data, len, secsock_now_ms(), emit_dgram, &e);
 	return rc < 0 ? rc : (ssize_t)len;
 }
 
-/* Keep-alives due on any channel; returns the earliest time to tick again. */
-static uint64_t run_timers(struct sec_call *c, uint64_t now)
+uint64_t secsock_run_timers(struct sec_call *c, uint64_t now)
 {
 	uint64_t earliest = UINT64_MAX;
 
@@ -582,7 +603,7 @@ static uint64_t run_timers(struct sec_call *c, uint64_t now)
 			long n = channel_keepalive(c->channels[i], now, ka, sizeof ka);
 
 			if (n > 0)
-				send_dgram(c, c->channels[i], ka, (size_t)n);
+				secsock_send_dgram(c, c->channels[i], ka, (size_t)n);
 		}
 		if (next < earliest)
 			earliest = next;
@@ -590,7 +611,7 @@ static uint64_t run_timers(struct sec_call *c, uint64_t now)
 	return earliest;
 }
 
-static int channel_for(const struct sec_call *c, const uint8_t *dgram, size_t len)
+int secsock_channel_for(const struct sec_call *c, const uint8_t *dgram, size_t len)
 {
 	uint32_t session;
 
@@ -616,10 +637,12 @@ static int wait_readable(int fd, uint64_t now, uint64_t deadline, uint64_t next_
 ssize_t sec_recv(struct sec_call *c, unsigned *channel, void *buf, size_t cap, int timeout_ms)
 {
 	static _Thread_local uint8_t dgram[SEC_DGRAM_MAX];
-	uint64_t now = now_ms();
+	uint64_t now = secsock_now_ms();
 	uint64_t deadline = timeout_ms < 0 ? UINT64_MAX : now + (uint64_t)timeout_ms;
-	int rc = mark_used(c);
+	int rc = secsock_mark_used(c);
 
+	if (rc == 0 && c->streams.any)
+		return secsock_streams_recv(c, channel, buf, cap, timeout_ms);
 	while (rc == 0) {
 		struct sockaddr_storage ss;
 		socklen_t sslen = sizeof ss;
@@ -628,8 +651,8 @@ ssize_t sec_recv(struct sec_call *c, unsigned *channel, void *buf, size_t cap, i
 		ssize_t n;
 		int idx;
 
-		rc = wait_readable(c->udp_fd, now, deadline, run_timers(c, now));
-		now = now_ms();
+		rc = wait_readable(c->udp_fd, now, deadline, secsock_run_timers(c, now));
+		now = secsock_now_ms();
 		if (rc < 0)
 			return rc;
 		if (rc == 0) {
@@ -642,7 +665,7 @@ ssize_t sec_recv(struct sec_call *c, unsigned *channel, void *buf, size_t cap, i
 			     &sslen);
 		if (n < 0 || ip_endpoint_from_sockaddr((struct sockaddr *)&ss, &from) != 0)
 			continue;
-		idx = channel_for(c, dgram, (size_t)n);
+		idx = secsock_channel_for(c, dgram, (size_t)n);
 		if (idx < 0 || channel_open(c->channels[idx], dgram, (size_t)n, &from, now, &msg) != 1)
 			continue;  /* dropped and counted by the channel, or not a whole message */
 		if (msg.len > cap)
@@ -660,6 +683,9 @@ void sec_close(struct sec_call *c)
 {
 	if (!c)
 		return;
+	if (c->streams.any && !c->exported)
+		secsock_streams_drain(c);
+	secsock_streams_free(c);
 	if (c->session) {
 		gnutls_record_set_timeout(c->session, 1000);
 		if (c->policy.verified)
@@ -702,7 +728,7 @@ int sec_export(struct sec_call *c, struct sec_channel_params *params, size_t *n,
 {
 	int fd;
 
-	if (c->used || c->exported || c->nchannels == 0)
+	if (c->used || c->exported || c->nchannels == 0 || c->streams.any)
 		return INSEL_E_CONFLICT;
 	fd = fcntl(c->udp_fd, F_DUPFD_CLOEXEC, 0);
 	if (fd < 0)

@@ -42,6 +42,8 @@ static const struct error_name project_errors[] = {
 	{INSEL_E_UNKNOWN_OP, "unknown operation"},
 	{INSEL_E_VERSION, "version not supported"},
 	{INSEL_E_BUSY, "too many attempts; try again later"},
+	{INSEL_E_RESET, "the peer aborted the connection"},
+	{INSEL_E_PEER_GONE, "the peer stopped answering (the stream time-out passed)"},
 };
 
 static const struct error_name *find_project_error(int err)

@@ -37,7 +37,9 @@ enum insel_error {
 	INSEL_E_UNKNOWN_OP = INSEL_E_BASE - 28, /* a request whose op nobody handles */
 	INSEL_E_VERSION = INSEL_E_BASE - 29,    /* a protocol or schema version not supported */
 	INSEL_E_BUSY = INSEL_E_BASE - 30,       /* too many attempts: wait, then try again */
-	INSEL_E_LAST = INSEL_E_BASE - 31,
+	INSEL_E_RESET = INSEL_E_BASE - 31,      /* the peer aborted a reliable connection */
+	INSEL_E_PEER_GONE = INSEL_E_BASE - 32,  /* the peer of a reliable connection went silent */
+	INSEL_E_LAST = INSEL_E_BASE - 33,
 };
 
 #endif
