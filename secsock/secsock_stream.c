@@ -60,6 +60,9 @@ static int start_one(struct sec_call *c, const struct sec_socket *s, unsigned i,
 		.dead_ms = s->stream_dead_ms,
 		.close_ms = s->stream_dead_ms,
 		.idle_ms = s->stream_idle_ms,
+		/* A quiet peer is asked often enough to be found gone within the time-out
+		 * (the engine's defaults keep the same 1:3). */
+		.keepalive_ms = s->stream_dead_ms / 3,
 	};
 	int rc = 0;
 

@@ -206,6 +206,143 @@ static void echo(struct sec_call *c, int n)
 	}
 }
 
+/* ---- reliable channels: a datagram, a stream and messages on one call ---- */
+
+#define STREAM_LEN (8u << 20)  /* more than the 4 MiB send buffer: a partial write */
+#define NMSG 50
+
+static uint8_t stream_byte(size_t i)
+{
+	return (uint8_t)(i * 31 + (i >> 11));
+}
+
+static size_t msg_len(int k)
+{
+	return 1 + (size_t)k * 997 % 4000;
+}
+
+/* The caller: 8 MiB on the stream (one non-blocking write first, which must be partial),
+ * NMSG messages, one datagram, then finishes the stream and closes (draining). */
+static int caller_reliable(uint16_t port)
+{
+	static const struct negotiate_channel chans[3] = {{1, 1}, {2, 2}, {3, 3}};
+	static const enum sec_mode modes[3] = {SEC_MODE_DATAGRAM, SEC_MODE_STREAM,
+					       SEC_MODE_MESSAGES};
+	uint8_t *data = malloc(STREAM_LEN), msg[4096];
+	struct sec_socket *s;
+	struct sec_call *c;
+	struct ip_endpoint to;
+	size_t done;
+	ssize_t n;
+	char err[256];
+
+	ip_endpoint_parse("127.0.0.1:0", &to);
+	to.port = port;
+	for (size_t i = 0; data && i < STREAM_LEN; i++)
+		data[i] = stream_byte(i);
+	if (!data || open_socket("lan-a", false, NULL, &s, err))
+		return 10;
+	if (sec_connect_modes(s, &to, PKI_ROLE_SECONDARY, "lan-b", chans, modes, 3, &c, err,
+			      sizeof err))
+		return 11;
+	sec_set_nonblocking(c, 1);
+	n = sec_send(c, 1, data, STREAM_LEN);
+	if (n <= 0 || n >= (ssize_t)STREAM_LEN)
+		return 12;
+	sec_set_nonblocking(c, 0);
+	done = (size_t)n;
+	if (sec_send(c, 1, data + done, STREAM_LEN - done) != (ssize_t)(STREAM_LEN - done))
+		return 13;
+	for (int k = 0; k < NMSG; k++) {
+		memset(msg, k, msg_len(k));
+		if (sec_send(c, 2, msg, msg_len(k)) != (ssize_t)msg_len(k))
+			return 14;
+	}
+	if (sec_send(c, 0, "datagram", 8) != 8)
+		return 15;
+	if (sec_shutdown(c, 1) != 0 || sec_send(c, 1, "late", 4) != INSEL_E_CLOSED)
+		return 16;
+	if (sec_shutdown(c, 0) != INSEL_E_BAD_FIELD)
+		return 17;
+	sec_close(c);  /* drains the messages channel too */
+	sec_free(s);
+	free(data);
+	return 0;
+}
+
+static int run_reliable(void *p)
+{
+	return caller_reliable(((struct caller_args *)p)->port);
+}
+
+struct reliable_seen {
+	size_t stream_bytes;
+	bool stream_ok, stream_end, datagram;
+	int msgs[NMSG];
+};
+
+static void take_one(struct reliable_seen *seen, unsigned ch, const uint8_t *buf, ssize_t n)
+{
+	if (ch == 1 && n == 0) {
+		seen->stream_end = true;
+		return;
+	}
+	assert_true(n > 0);
+	if (ch == 0) {
+		seen->datagram = n == 8 && memcmp(buf, "datagram", 8) == 0;
+	} else if (ch == 1) {
+		for (ssize_t i = 0; i < n; i++)
+			seen->stream_ok &= buf[i] == stream_byte(seen->stream_bytes + (size_t)i);
+		seen->stream_bytes += (size_t)n;
+	} else {
+		assert_true(buf[0] < NMSG && (size_t)n == msg_len(buf[0]));
+		seen->msgs[buf[0]]++;
+	}
+}
+
+static void reliable_stream_messages_and_datagrams(void **state)
+{
+	struct reliable_seen seen = {.stream_ok = true};
+	struct sec_channel_params params[SEC_MAX_CHANNELS];
+	struct caller_args a = {0};
+	struct sec_socket *s;
+	struct sec_call *c;
+	static uint8_t buf[65536];
+	size_t np;
+	int fd, got = 0;
+	char err[256];
+	pid_t pid;
+
+	assert_int_equal(open_socket("lan-b", true, NULL, &s, err), 0);
+	a.port = sec_port(s);
+	pid = spawn(run_reliable, &a);
+	if (sec_accept(s, &c, err, sizeof err) != 0)
+		fail_msg("accept: %s", err);
+	assert_int_equal(sec_call_mode(c, 0), SEC_MODE_DATAGRAM);
+	assert_int_equal(sec_call_mode(c, 1), SEC_MODE_STREAM);
+	assert_int_equal(sec_call_mode(c, 2), SEC_MODE_MESSAGES);
+	assert_int_equal(sec_export(c, params, &np, &fd), INSEL_E_CONFLICT);
+	while (!seen.stream_end || got < NMSG || !seen.datagram) {
+		unsigned ch;
+		ssize_t n = sec_recv(c, &ch, buf, sizeof buf, WAIT_MS);
+
+		if (n < 0)
+			fail_msg("sec_recv: %s after %zu stream bytes, %d messages",
+				 sec_strerror((int)n), seen.stream_bytes, got);
+		take_one(&seen, ch, buf, n);
+		got = 0;
+		for (int k = 0; k < NMSG; k++)
+			got += seen.msgs[k] == 1;
+	}
+	assert_int_equal(seen.stream_bytes, STREAM_LEN);
+	assert_true(seen.stream_ok);
+	for (int k = 0; k < NMSG; k++)
+		assert_int_equal(seen.msgs[k], 1);
+	assert_int_equal(child_status(pid), 0);
+	sec_close(c);
+	sec_free(s);
+}
+
 /* ---- tests ---- */
 
 static void two_processes_exchange(void **state)
@@ -363,6 +500,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(two_processes_exchange),
+		cmocka_unit_test(reliable_stream_messages_and_datagrams),
 		cmocka_unit_test(export_to_another_process),
 		cmocka_unit_test(export_refused_after_use),
 		cmocka_unit_test(no_common_cipher_both_sides),
