@@ -15,6 +15,8 @@
  * (send: poll() and partial writes instead of blocking calls), --abort-after BYTES (send:
  * abort the stream once that much was sent).
  * Exit status: 0 done, 1 usage or set-up, 3 the stream broke (the error is printed). */
+#define _POSIX_C_SOURCE 200809L  /* clock_gettime, poll under -std=c11 */
+
 #include <insel/secsock.h>
 
 #include <errno.h>

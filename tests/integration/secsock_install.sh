@@ -5,7 +5,8 @@
 # server and a caller on 127.0.0.1, with certificates from the installed
 # insel-principal, exchange messages over a call (TLS 1.3, then encrypted UDP channels).
 # Also checked: the library exports the sec_* functions and nothing else, and it is the
-# installed copy that the example runs with.
+# installed copy that the example runs with; examples/secsock_stream.c (a reliable stream
+# channel) builds and runs the same way and is the only one needing INSEL_SECSOCK_0.1.
 #
 # Environment (set by meson): INSEL_BUILD (build directory), INSEL_SOURCE (source root),
 # INSEL_CC (the build's C compiler), INSEL_EXAMPLE_CFLAGS (the build's sanitizer flags,
@@ -154,5 +155,30 @@ fi
 grep -q "expected 'someone-else'" "$tmp/client2.log" || fail "the refusal does not say why"
 wait_server
 ok "a wrong peer name is refused: $(tail -1 "$tmp/client2.log")"
+
+# ---- the reliable-stream example, from the installed copy too ----
+# shellcheck disable=SC2086 # the compiler command and the flags are words
+$cc -std=c11 -Wall -Wextra -Werror $extra_cflags -o "$tmp/secsock-stream" \
+	"$source/examples/secsock_stream.c" $flags >"$tmp/compile-stream.log" 2>&1 ||
+	fail "examples/secsock_stream.c does not build against the installed copy"
+objdump -T "$tmp/secsock-stream" | grep -q '(INSEL_SECSOCK_0\.1) *sec_connect_modes$' ||
+	fail "the stream example does not ask for sec_connect_modes@INSEL_SECSOCK_0.1"
+objdump -T "$tmp/secsock-echo" | grep -q '(INSEL_SECSOCK_0\.1)' &&
+	fail "the datagram example needs INSEL_SECSOCK_0.1 (it must run with the first library)"
+head -c 1048576 /dev/urandom >"$tmp/stream.in"
+"$tmp/secsock-stream" serve "$p/ca.crt" "$p/echo-server.crt" "$p/echo-server.key" \
+	127.0.0.1:0 "$tmp/port3" "$tmp/stream.out" >"$tmp/server3.log" 2>&1 &
+server=$!
+for _ in $(seq 100); do
+	[ -s "$tmp/port3" ] && break
+	sleep 0.05
+done
+[ -s "$tmp/port3" ] || fail "the stream example's server wrote no port"
+timeout 30 "$tmp/secsock-stream" send "$p/ca.crt" "$p/echo-client.crt" "$p/echo-client.key" \
+	"127.0.0.1:$(cat "$tmp/port3")" echo-server "$tmp/stream.in" >"$tmp/client3.log" 2>&1 ||
+	fail "the stream example's sender failed"
+wait_server || fail "the stream example's receiver failed"
+cmp -s "$tmp/stream.in" "$tmp/stream.out" || fail "the stream example's file differs"
+ok "a 1 MiB stream over the installed library arrived intact (symbols of INSEL_SECSOCK_0.1)"
 
 echo "secsock install: $checks checks passed"
