@@ -89,7 +89,8 @@ void sec_close(struct sec_call *c);
  *               partial write) or -EAGAIN. SEC_MODE_MESSAGES: one whole message of 1 to
  *               SEC_MAX_MSG bytes (returns len, or -EAGAIN when non-blocking and full).
  *   sec_recv    data from any channel of the call as before: for a stream up to cap bytes
- *               in order (a partial read), for messages one whole message. 0 with
+ *               in order (a partial read), for messages one whole message (one larger
+ *               than cap stays, and INSEL_E_TOO_BIG says so: SEC_MAX_MSG always fits). 0 with
  *               *channel set: the peer finished that stream (end of file, said once).
  *               INSEL_E_RESET (the peer aborted, or closed its call before finishing) or
  *               INSEL_E_PEER_GONE (the peer stopped answering for the stream time-out, or
