@@ -3,7 +3,8 @@
 # example program examples/secsock_stream.c, built as an application, on two hosts joined
 # by a wan namespace that drops UDP with nftables `numgen random` (the call's TLS set-up
 # is TCP and stays out of the experiment):
-#   - 4 MiB at 1% loss (blocking calls) and at 5% loss (non-blocking, partial writes):
+#   - 4 MiB (SECSOCK_STREAM_MB) at 1% loss (blocking calls) and at 5% loss (non-blocking,
+#     partial writes):
 #     the receiver's file has the sender's SHA-256; time and retransmissions printed;
 #   - sec_abort mid-transfer: the receiver reads "the peer aborted the connection";
 #   - the wan cut mid-transfer (everything dropped): both sides end with "the peer
@@ -39,7 +40,8 @@ for name in receiver sender; do
 	"$principal" pki issue --dir "$p" --role user --name "$name" >>"$NETNS_TMP/pki.log" 2>&1 ||
 		fail "pki issue $name"
 done
-head -c $((4 << 20)) /dev/urandom >"$NETNS_TMP/4m"
+mb=${SECSOCK_STREAM_MB:-4}
+head -c $((mb << 20)) /dev/urandom >"$NETNS_TMP/data"
 head -c $((32 << 20)) /dev/urandom >"$NETNS_TMP/32m"
 
 # loss N: drop N% of the UDP crossing the wan; 100: drop everything, TCP too (a cut).
@@ -103,8 +105,8 @@ until_received() {
 	fail "$1: the receiver never got $2 bytes"
 }
 
-# ---- 4 MiB through loss: the same bytes arrive ----
-want=$(sha256sum <"$NETNS_TMP/4m" | cut -d' ' -f1)
+# ---- $mb MiB through loss: the same bytes arrive ----
+want=$(sha256sum <"$NETNS_TMP/data" | cut -d' ' -f1)
 for run in "1 blocking" "5 nonblocking"; do
 	read -r pct how <<<"$run"
 	tag=loss$pct
@@ -113,14 +115,14 @@ for run in "1 blocking" "5 nonblocking"; do
 	opt=()
 	[ "$how" = nonblocking ] && opt=(--nonblocking)
 	start=$SECONDS
-	send "$tag" "$NETNS_TMP/4m" "${opt[@]}"
+	send "$tag" "$NETNS_TMP/data" "${opt[@]}"
 	finish "$sender" || { show "$tag"; fail "$tag: the sender failed"; }
 	finish "$server" || { show "$tag"; fail "$tag: the receiver failed"; }
 	got=$(sha256sum <"$NETNS_TMP/$tag.out" | cut -d' ' -f1)
 	[ "$got" = "$want" ] || { show "$tag"; fail "$tag: sha256 $got, sent $want"; }
-	grep -q 'received 4194304 bytes, then the end of the stream' "$NETNS_TMP/$tag.server.log" ||
+	grep -q "received $((mb << 20)) bytes, then the end of the stream" "$NETNS_TMP/$tag.server.log" ||
 		{ show "$tag"; fail "$tag: the receiver did not see the end of the stream"; }
-	pass "4 MiB at $pct% loss ($how): sha256 matches, $((SECONDS - start)) s;" \
+	pass "$mb MiB at $pct% loss ($how): sha256 matches, $((SECONDS - start)) s;" \
 		"$(grep -o 'sent [0-9]* bytes in .*MiB/s)' "$NETNS_TMP/$tag.sender.log")," \
 		"$(grep -o 'retransmissions [0-9]*' "$NETNS_TMP/$tag.sender.log")"
 done
