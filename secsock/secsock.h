@@ -91,7 +91,8 @@ void sec_close(struct sec_call *c);
  *   sec_recv    data from any channel of the call as before: for a stream up to cap bytes
  *               in order (a partial read), for messages one whole message (one larger
  *               than cap stays, and INSEL_E_TOO_BIG says so: SEC_MAX_MSG always fits). 0 with
- *               *channel set: the peer finished that stream (end of file, said once).
+ *               *channel set: the peer finished that channel (sec_shutdown or sec_close;
+ *               the end of file, said once).
  *               INSEL_E_RESET (the peer aborted, or closed its call before finishing) or
  *               INSEL_E_PEER_GONE (the peer stopped answering for the stream time-out, or
  *               its process ended) with *channel set: the channel broke; said once. A call

@@ -283,8 +283,9 @@ struct reliable_seen {
 
 static void take_one(struct reliable_seen *seen, unsigned ch, const uint8_t *buf, ssize_t n)
 {
-	if (ch == 1 && n == 0) {
-		seen->stream_end = true;
+	if (n == 0) {  /* the end of a reliable channel: the caller's close drains both */
+		assert_true(ch == 1 || ch == 2);
+		seen->stream_end |= ch == 1;
 		return;
 	}
 	assert_true(n > 0);
