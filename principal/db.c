@@ -2,6 +2,8 @@
  * helpers shared by the query families (db_lan.c, db_records.c, db_lookup.c). */
 #include "db_internal.h"
 
+#include <sqlite3.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -10,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "db_engine_priv.h"
 #include "err.h"
 #include "schema.h"
 
@@ -71,7 +74,8 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_SEC_SERVES] = "SELECT 1 FROM lans l JOIN secondaries s ON s.id = l.secondary_id "
 			  "WHERE s.name = ?1 AND l.name = ?2",
 
-	[ST_LAN_INSERT] = "INSERT INTO lans (name, secondary_id, created_at) VALUES (?1, ?2, ?3)",
+	[ST_LAN_INSERT] = "INSERT INTO lans (name, secondary_id, created_at) VALUES (?1, ?2, ?3) "
+			  "RETURNING id",
 	[ST_LAN_GET] = "SELECT l.id, l.secondary_id, s.name FROM lans l "
 		       "LEFT JOIN secondaries s ON s.id = l.secondary_id WHERE l.name = ?1",
 	[ST_LAN_DELETE] = "DELETE FROM lans WHERE name = ?1",
@@ -231,7 +235,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 			       "WHERE secondary_id = ?1 AND state = 'pending'",
 	[ST_RENEW_INSERT] = "INSERT INTO cert_requests (secondary_id, key_id, csr, requested_with, "
 			    "requested_with_serial, requested_with_not_after, created_at) "
-			    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+			    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING id",
 	[ST_RENEW_GET] = "SELECT r.id, s.name, r.state, r.key_id, r.requested_with, "
 			 "r.requested_with_serial, r.requested_with_not_after, r.created_at, "
 			 "r.decided_at, r.serial, r.fingerprint, r.not_after, r.issued_by, "
@@ -290,6 +294,54 @@ static const char *const stmt_sql[ST_COUNT] = {
 			  "GROUP BY p.a_id, p.b_id ORDER BY a.name, b.name",
 };
 
+/* PostgreSQL's text where SQLite's differs by more than db_pg.c's spelling changes. */
+static const char *const stmt_sql_pg[ST_COUNT] = {
+	/* BEGIN IMMEDIATE: one writer at a time, every principal on the database alike */
+	[ST_BEGIN] = "BEGIN; SELECT pg_advisory_xact_lock(7419201717)",
+	/* a read: one snapshot for its few queries, as SQLite's read transaction */
+	[ST_BEGIN_READ] = "BEGIN ISOLATION LEVEL REPEATABLE READ",
+	[ST_SEC_LIST] = "SELECT s.name, "
+			"(SELECT string_agg(name, ' ') FROM "
+			" (SELECT l.name FROM lans l WHERE l.secondary_id = s.id UNION "
+			"  SELECT l.name FROM lan_gateways g JOIN lans l ON l.id = g.lan_id "
+			"  WHERE g.secondary_id = s.id) AS served), "
+			"s.fingerprint, s.serial, s.pinned, s.endpoint, " STATE_EXPR("?2") ", "
+			"s.last_heartbeat, s.reachable, s.reachable_source, "
+			"CASE WHEN EXISTS (SELECT 1 FROM lans l WHERE l.secondary_id = s.id) "
+			"THEN 'active' WHEN EXISTS (SELECT 1 FROM lan_gateways g "
+			"WHERE g.secondary_id = s.id) THEN 'standby' END, "
+			"(SELECT g.priority FROM lan_gateways g WHERE g.secondary_id = s.id), "
+			"s.endpoint6, s.reachable6 "
+			"FROM secondaries s WHERE ?1 IS NULL OR s.name = ?1 ORDER BY s.name "
+			"LIMIT ?3 OFFSET ?4",
+	[ST_DATA_VERSION] = "SELECT v FROM insel_data_version",
+	[ST_PCERT_PUT] = "INSERT INTO principal_certs (kind, name, serial, fingerprint, "
+			 "not_before, not_after, recorded_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) "
+			 "ON CONFLICT (kind) DO UPDATE SET name = excluded.name, "
+			 "serial = excluded.serial, fingerprint = excluded.fingerprint, "
+			 "not_before = excluded.not_before, not_after = excluded.not_after, "
+			 "recorded_at = excluded.recorded_at",
+	[ST_LINK_SET] = "INSERT INTO link_settings (a_id, b_id, weight, penalty_ms, updated_at) "
+			"VALUES (?1, ?2, coalesce(?3::float8, 1), coalesce(?4::bigint, 0), ?5) "
+			"ON CONFLICT (a_id, b_id) DO UPDATE SET "
+			"weight = coalesce(?3::float8, link_settings.weight), "
+			"penalty_ms = coalesce(?4::bigint, link_settings.penalty_ms), updated_at = ?5",
+	[ST_LINK_LIST] = "SELECT f.name, t.name, l.kind, l.rtt_ms, l.loss_ppm, l.probes, "
+			 "l.last_seen, l.measured_at, coalesce(s.weight, 1), "
+			 "coalesce(s.penalty_ms, 0) FROM links l "
+			 "JOIN secondaries f ON f.id = l.from_id "
+			 "JOIN secondaries t ON t.id = l.to_id "
+			 "LEFT JOIN link_settings s ON s.a_id = least(l.from_id, l.to_id) "
+			 "AND s.b_id = greatest(l.from_id, l.to_id) ORDER BY f.name, t.name",
+	[ST_LINK_PAIRS] = "SELECT a.name, b.name, max(p.kind), max(p.rtt_ms), max(p.loss_ppm), "
+			  "coalesce(max(s.weight), 1), coalesce(max(s.penalty_ms), 0) FROM "
+			  "(SELECT least(from_id, to_id) AS a_id, greatest(from_id, to_id) AS b_id, "
+			  " kind, rtt_ms, loss_ppm FROM links WHERE measured_at >= ?1) p "
+			  "JOIN secondaries a ON a.id = p.a_id JOIN secondaries b ON b.id = p.b_id "
+			  "LEFT JOIN link_settings s ON s.a_id = p.a_id AND s.b_id = p.b_id "
+			  "GROUP BY p.a_id, p.b_id, a.name, b.name ORDER BY a.name, b.name",
+};
+
 /* ---- errors ---- */
 
 int db_set_error(struct db *db, int err, const char *fmt, ...)
@@ -302,18 +354,6 @@ int db_set_error(struct db *db, int err, const char *fmt, ...)
 	return err;
 }
 
-int db_sqlite_error(struct db *db, const char *what)
-{
-	int ext = sqlite3_extended_errcode(db->sql);
-	int err = INSEL_E_DB;
-
-	if (ext == SQLITE_CONSTRAINT_UNIQUE || ext == SQLITE_CONSTRAINT_PRIMARYKEY)
-		err = INSEL_E_EXISTS;
-	else if (ext == SQLITE_CONSTRAINT_TRIGGER || ext == SQLITE_CONSTRAINT_FOREIGNKEY)
-		err = INSEL_E_CONFLICT;
-	return db_set_error(db, err, "%s: %s", what, sqlite3_errmsg(db->sql));
-}
-
 const char *db_errmsg(const struct db *db)
 {
 	return db->err[0] ? db->err : "no error";
@@ -321,31 +361,31 @@ const char *db_errmsg(const struct db *db)
 
 /* ---- statements and transactions ---- */
 
-sqlite3_stmt *db_stmt(struct db *db, enum db_stmt_id id)
+struct db_st *db_stmt(struct db *db, enum db_stmt_id id)
 {
-	sqlite3_stmt *st = db->stmt[id];
+	struct db_st *st = db->stmt[id];
 
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
+	st_reset(st);
+	st_clear_bindings(st);
 	return st;
 }
 
-int db_exec_stmt(struct db *db, sqlite3_stmt *st, const char *what)
+int db_exec_stmt(struct db *db, struct db_st *st, const char *what)
 {
 	int rc;
 
 	/* A write never runs inside the read window's old snapshot. (BEGIN, COMMIT and the
 	 * like count as read-only here; db_tx_begin ends the window itself.) */
-	if (db->held && !sqlite3_stmt_readonly(st))
+	if (db->held && !st_readonly(st))
 		db_read_release(db);
-	rc = sqlite3_step(st);
+	rc = st_step(st);
 
-	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
-		rc = db_sqlite_error(db, what);
-		sqlite3_reset(st);
+	if (rc != DB_DONE && rc != DB_ROW) {
+		rc = db_engine_error(db, what);
+		st_reset(st);
 		return rc;
 	}
-	sqlite3_reset(st);
+	st_reset(st);
 	return 0;
 }
 
@@ -381,7 +421,7 @@ int db_tx_end(struct db *db, int rc)
 		if (rc == 0)
 			return 0;
 	}
-	if (!sqlite3_get_autocommit(db->sql)) {
+	if (!!db_in_tx(db)) {
 		char keep[sizeof db->err];
 
 		/* Keep the first error's sentence; the rollback's is not the interesting one. */
@@ -414,7 +454,7 @@ int db_batch_end(struct db *db, int rc)
 
 bool db_read_begin(struct db *db)
 {
-	if (!sqlite3_get_autocommit(db->sql))
+	if (!!db_in_tx(db))
 		return false;
 	return db_exec_stmt(db, db_stmt(db, ST_BEGIN_READ), "cannot start reading") == 0;
 }
@@ -423,7 +463,7 @@ void db_read_end(struct db *db, bool began)
 {
 	char keep[sizeof db->err];
 
-	if (!began || sqlite3_get_autocommit(db->sql))
+	if (!began || !db_in_tx(db))
 		return;
 	/* Nothing was written: COMMIT only ends the snapshot and drops the locks. The
 	 * sentence of an earlier failure is the one worth keeping. */
@@ -463,52 +503,51 @@ static int family_number(int family)
 	return family == AF_INET ? 4 : 6;
 }
 
-void db_bind_prefix(sqlite3_stmt *st, int i, const struct ip_prefix *p)
+void db_bind_prefix(struct db_st *st, int i, const struct ip_prefix *p)
 {
 	struct ip_addr last;
 	int n = (int)ip_family_bits(p->addr.family) / 8;
 
 	db_prefix_last(p, &last);
-	sqlite3_bind_int(st, i, family_number(p->addr.family));
-	sqlite3_bind_blob(st, i + 1, p->addr.bytes, n, SQLITE_TRANSIENT);
-	sqlite3_bind_blob(st, i + 2, last.bytes, n, SQLITE_TRANSIENT);
+	st_bind_int64(st, i, family_number(p->addr.family));
+	st_bind_blob(st, i + 1, p->addr.bytes, n);
+	st_bind_blob(st, i + 2, last.bytes, n);
 }
 
-void db_bind_addr(sqlite3_stmt *st, int i, const struct ip_addr *a)
+void db_bind_addr(struct db_st *st, int i, const struct ip_addr *a)
 {
-	sqlite3_bind_int(st, i, family_number(a->family));
-	sqlite3_bind_blob(st, i + 1, a->bytes, (int)ip_family_bits(a->family) / 8,
-			  SQLITE_TRANSIENT);
+	st_bind_int64(st, i, family_number(a->family));
+	st_bind_blob(st, i + 1, a->bytes, (int)ip_family_bits(a->family) / 8);
 }
 
-void db_bind_text_or_null(sqlite3_stmt *st, int i, const char *text)
+void db_bind_text_or_null(struct db_st *st, int i, const char *text)
 {
 	if (text)
-		sqlite3_bind_text(st, i, text, -1, SQLITE_TRANSIENT);
+		st_bind_text(st, i, text);
 	else
-		sqlite3_bind_null(st, i);
+		st_bind_null(st, i);
 }
 
-const char *db_col_text(sqlite3_stmt *st, int i)
+const char *db_col_text(struct db_st *st, int i)
 {
-	return (const char *)sqlite3_column_text(st, i);
+	return (const char *)st_col_text(st, i);
 }
 
-json_t *db_col_json_str(sqlite3_stmt *st, int i)
+json_t *db_col_json_str(struct db_st *st, int i)
 {
 	const char *t = db_col_text(st, i);
 
 	return t ? json_string(t) : json_null();
 }
 
-json_t *db_col_json_int(sqlite3_stmt *st, int i)
+json_t *db_col_json_int(struct db_st *st, int i)
 {
-	if (sqlite3_column_type(st, i) == SQLITE_NULL)
+	if (st_col_null(st, i))
 		return json_null();
-	return json_integer(sqlite3_column_int64(st, i));
+	return json_integer(st_col_int64(st, i));
 }
 
-json_t *db_col_json_words(sqlite3_stmt *st, int i)
+json_t *db_col_json_words(struct db_st *st, int i)
 {
 	const char *t = db_col_text(st, i);
 	json_t *a = json_array();
@@ -526,36 +565,36 @@ json_t *db_col_json_words(sqlite3_stmt *st, int i)
 
 int db_count(struct db *db, enum db_stmt_id id, int64_t *out)
 {
-	sqlite3_stmt *st = db_stmt(db, id);
-	int rc = sqlite3_step(st);
+	struct db_st *st = db_stmt(db, id);
+	int rc = st_step(st);
 
-	if (rc == SQLITE_ROW) {
-		*out = sqlite3_column_int64(st, 0);
+	if (rc == DB_ROW) {
+		*out = st_col_int64(st, 0);
 		rc = 0;
 	} else {
-		rc = db_sqlite_error(db, "cannot count rows");
+		rc = db_engine_error(db, "cannot count rows");
 	}
-	sqlite3_reset(st);
+	st_reset(st);
 	return rc;
 }
 
-int db_list_rows(struct db *db, sqlite3_stmt *st, db_row_json_fn row, const void *ctx,
+int db_list_rows(struct db *db, struct db_st *st, db_row_json_fn row, const void *ctx,
 		 const char *what, json_t **out)
 {
 	bool began = db_read_begin(db);
 	json_t *list = json_array();
 	int rc;
 
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+	while ((rc = st_step(st)) == DB_ROW)
 		json_array_append_new(list, row(st, ctx));
-	if (rc != SQLITE_DONE) {
-		rc = db_sqlite_error(db, what);
+	if (rc != DB_DONE) {
+		rc = db_engine_error(db, what);
 		json_decref(list);
 	} else {
 		rc = 0;
 		*out = list;
 	}
-	sqlite3_reset(st);
+	st_reset(st);
 	db_read_end(db, began);
 	return rc;
 }
@@ -563,7 +602,7 @@ int db_list_rows(struct db *db, sqlite3_stmt *st, db_row_json_fn row, const void
 int db_list_in_lan(struct db *db, enum db_stmt_id id, const char *lan, const char *name,
 		   db_row_json_fn row, const char *what, json_t **out)
 {
-	sqlite3_stmt *st;
+	struct db_st *st;
 	int64_t lan_id;
 	int rc = lan && !name ? db_lan_id(db, lan, &lan_id) : 0;
 
@@ -590,19 +629,19 @@ int db_one_or_not_found(struct db *db, json_t *list, const char *what, const cha
 static int id_by_name(struct db *db, enum db_stmt_id id, const char *name, const char *what,
 		      int64_t *out)
 {
-	sqlite3_stmt *st = db_stmt(db, id);
+	struct db_st *st = db_stmt(db, id);
 	int rc;
 
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		*out = sqlite3_column_int64(st, 0);
-	else if (rc == SQLITE_DONE)
+	st_bind_text(st, 1, name);
+	rc = st_step(st);
+	if (rc == DB_ROW)
+		*out = st_col_int64(st, 0);
+	else if (rc == DB_DONE)
 		rc = db_set_error(db, INSEL_E_NOT_FOUND, "no %s named '%s'", what, name);
 	else
-		rc = db_sqlite_error(db, what);
-	sqlite3_reset(st);
-	return rc == SQLITE_ROW ? 0 : rc;
+		rc = db_engine_error(db, what);
+	st_reset(st);
+	return rc == DB_ROW ? 0 : rc;
 }
 
 int db_lan_id(struct db *db, const char *lan, int64_t *id)
@@ -637,52 +676,46 @@ bool db_serial_valid(const char *serial)
 
 static int read_user_version(struct db *db, int *version)
 {
-	sqlite3_stmt *st;
-	int rc = sqlite3_prepare_v2(db->sql, "PRAGMA user_version", -1, &st, NULL);
+	struct db_st *st;
+	int rc;
 
-	if (rc != SQLITE_OK)
-		return db_sqlite_error(db, "cannot read the schema version");
-	rc = sqlite3_step(st);
-	*version = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
-	sqlite3_finalize(st);
-	return *version < 0 ? db_sqlite_error(db, "cannot read the schema version") : 0;
-}
-
-static int exec_sql(struct db *db, const char *sql, const char *what)
-{
-	char *msg = NULL;
-
-	if (sqlite3_exec(db->sql, sql, NULL, NULL, &msg) == SQLITE_OK)
-		return 0;
-	db_set_error(db, INSEL_E_DB, "%s: %s", what, msg ? msg : sqlite3_errmsg(db->sql));
-	sqlite3_free(msg);
-	return INSEL_E_DB;
+	if (db->engine == DB_ENGINE_POSTGRESQL)
+		return pg_schema_version(db, version);
+	if (db_prepare(db, "PRAGMA user_version", &st))
+		return db_engine_error(db, "cannot read the schema version");
+	rc = st_step(st);
+	*version = rc == DB_ROW ? (int)st_col_int64(st, 0) : -1;
+	st_finalize(st);
+	return *version < 0 ? db_engine_error(db, "cannot read the schema version") : 0;
 }
 
 /* One step, in its own transaction; re-reads the version inside it so that two
  * processes opening an old database at once do not both apply the same step. */
 static int apply_migration(struct db *db, const struct schema_migration *m)
 {
-	int version, rc = exec_sql(db, "BEGIN IMMEDIATE", "cannot start a migration");
+	int version, rc = db_exec(db, "BEGIN IMMEDIATE", "cannot start a migration");
 
 	if (rc)
 		return rc;
 	rc = read_user_version(db, &version);
 	if (!rc && version == m->version - 1) {
-		rc = exec_sql(db, m->sql, m->name);
+		rc = db_exec(db, m->sql, m->name);
 		if (!rc)
-			rc = exec_sql(db, m->bump, m->name);
+			rc = db_exec(db, m->bump, m->name);
 	}
 	if (!rc)
-		return exec_sql(db, "COMMIT", "cannot commit a migration");
-	exec_sql(db, "ROLLBACK", "cannot roll back a migration");
+		return db_exec(db, "COMMIT", "cannot commit a migration");
+	db_exec(db, "ROLLBACK", "cannot roll back a migration");
 	return rc;
 }
 
 static int migrate(struct db *db, const char *path)
 {
-	int version, rc = read_user_version(db, &version);
+	int version, rc;
 
+	if (db->engine == DB_ENGINE_POSTGRESQL)
+		return pg_migrate(db, path);
+	rc = read_user_version(db, &version);
 	if (rc)
 		return rc;
 	if (version > (int)schema_migration_count)
@@ -698,28 +731,32 @@ static int migrate(struct db *db, const char *path)
 	return 0;
 }
 
-static int configure_connection(struct db *db)
+static int configure_sqlite(struct db *db)
 {
 	int rc;
 
 	sqlite3_busy_timeout(db->sql, DB_BUSY_TIMEOUT_MS);
 	sqlite3_extended_result_codes(db->sql, 1);
-	rc = exec_sql(db, "PRAGMA foreign_keys = ON", "cannot enable foreign keys");
+	rc = db_exec(db, "PRAGMA foreign_keys = ON", "cannot enable foreign keys");
 	if (!rc)
-		rc = exec_sql(db, "PRAGMA journal_mode = WAL", "cannot enable WAL");
+		rc = db_exec(db, "PRAGMA journal_mode = WAL", "cannot enable WAL");
 	/* Every commit reaches the disk: call records and registrations survive a crash. */
 	if (!rc)
-		rc = exec_sql(db, "PRAGMA synchronous = FULL", "cannot set synchronous");
+		rc = db_exec(db, "PRAGMA synchronous = FULL", "cannot set synchronous");
 	return rc;
 }
 
 static int prepare_all(struct db *db)
 {
+	bool pg = db->engine == DB_ENGINE_POSTGRESQL;
+
 	for (int i = 0; i < ST_COUNT; i++) {
-		if (sqlite3_prepare_v3(db->sql, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
-				       &db->stmt[i], NULL) != SQLITE_OK)
-			return db_set_error(db, INSEL_E_DB, "cannot prepare statement %d: %s", i,
-					    sqlite3_errmsg(db->sql));
+		const char *sql = pg && stmt_sql_pg[i] ? stmt_sql_pg[i] : stmt_sql[i];
+		int rc = db_prepare_table(db, i, sql, &db->stmt[i]);
+
+		if (rc && getenv("PGSTORE_DEBUG")) { fprintf(stderr, "%d: %s\n", i, db->err); continue; }
+		if (rc)
+			return rc;
 	}
 	return 0;
 }
@@ -733,7 +770,17 @@ static void create_private_file(const char *path)
 		close(fd);
 }
 
-int db_open(const char *path, struct db **out, char *err, size_t errlen)
+static int open_sqlite(struct db *db, const char *path)
+{
+	create_private_file(path);
+	if (sqlite3_open_v2(path, &db->sql, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+			    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK)
+		return db_set_error(db, INSEL_E_DB, "cannot open database %s: %s", path,
+				    db->sql ? sqlite3_errmsg(db->sql) : "out of memory");
+	return configure_sqlite(db);
+}
+
+int db_open(const char *target, struct db **out, char *err, size_t errlen)
 {
 	struct db *db = calloc(1, sizeof *db);
 	int rc;
@@ -744,17 +791,16 @@ int db_open(const char *path, struct db **out, char *err, size_t errlen)
 		return -ENOMEM;
 	}
 	db->down_after = DB_DEFAULT_DOWN_AFTER_S;
-	create_private_file(path);
-	if (sqlite3_open_v2(path, &db->sql, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-			    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
-		snprintf(err, errlen, "cannot open database %s: %s", path,
-			 db->sql ? sqlite3_errmsg(db->sql) : "out of memory");
-		db_close(db);
-		return INSEL_E_DB;
+	if (db_target_is_dsn(target)) {
+		db->engine = DB_ENGINE_POSTGRESQL;
+		rc = pg_connect(db, target);
+	} else {
+		db->engine = DB_ENGINE_SQLITE;
+		rc = open_sqlite(db, target);
 	}
-	rc = configure_connection(db);
 	if (!rc)
-		rc = migrate(db, path);
+		rc = migrate(db, db->engine == DB_ENGINE_POSTGRESQL ? "the PostgreSQL database"
+			     : target);
 	if (!rc)
 		rc = prepare_all(db);
 	if (rc) {
@@ -773,22 +819,37 @@ void db_close(struct db *db)
 	if (db->stmt[ST_COMMIT])
 		db_read_release(db);
 	for (int i = 0; i < ST_COUNT; i++)
-		sqlite3_finalize(db->stmt[i]);
-	sqlite3_close(db->sql);
+		st_finalize(db->stmt[i]);
+	if (db->engine == DB_ENGINE_POSTGRESQL)
+		pg_disconnect(db);
+	else
+		sqlite3_close(db->sql);
 	free(db);
+}
+
+const char *db_stmt_sql_sqlite(enum db_stmt_id id)
+{
+	return stmt_sql[id];
+}
+
+bool db_is_postgresql(const struct db *db)
+{
+	return db->engine == DB_ENGINE_POSTGRESQL;
 }
 
 int db_data_version(struct db *db, int64_t *out)
 {
-	sqlite3_stmt *st = db_stmt(db, ST_DATA_VERSION);
-	int rc = sqlite3_step(st);
+	struct db_st *st;
+	int rc;
 
-	if (rc == SQLITE_ROW)
-		*out = sqlite3_column_int64(st, 0);
+	st = db_stmt(db, ST_DATA_VERSION);
+	rc = st_step(st);
+	if (rc == DB_ROW)
+		*out = st_col_int64(st, 0);
 	else
-		rc = db_sqlite_error(db, "cannot read the data version");
-	sqlite3_reset(st);
-	return rc == SQLITE_ROW ? 0 : rc;
+		rc = db_engine_error(db, "cannot read the data version");
+	st_reset(st);
+	return rc == DB_ROW ? 0 : rc;
 }
 
 int db_schema_version(struct db *db)
@@ -803,6 +864,23 @@ int db_schema_latest(void)
 	return (int)schema_migration_count;
 }
 
+int db_insert_id(struct db *db, struct db_st *st, const char *what, int64_t *id)
+{
+	int rc;
+
+	if (db->held)
+		db_read_release(db);
+	rc = st_step(st);
+	if (rc == DB_ROW) {
+		*id = st_col_int64(st, 0);
+		rc = 0;
+	} else {
+		rc = db_engine_error(db, what);
+	}
+	st_reset(st);
+	return rc;
+}
+
 void db_set_down_after(struct db *db, int64_t seconds)
 {
 	db->down_after = seconds > 0 ? seconds : 1;
@@ -815,43 +893,43 @@ int64_t db_down_after(const struct db *db)
 
 int db_counts(struct db *db, int64_t now, struct db_counts *out)
 {
-	sqlite3_stmt *st = db_stmt(db, ST_COUNTS);
+	struct db_st *st = db_stmt(db, ST_COUNTS);
 	int rc;
 
-	sqlite3_bind_int64(st, 1, db_cutoff(db, now));
-	rc = sqlite3_step(st);
-	if (rc != SQLITE_ROW) {
-		rc = db_sqlite_error(db, "cannot count");
-		sqlite3_reset(st);
+	st_bind_int64(st, 1, db_cutoff(db, now));
+	rc = st_step(st);
+	if (rc != DB_ROW) {
+		rc = db_engine_error(db, "cannot count");
+		st_reset(st);
 		return rc;
 	}
-	out->lans = sqlite3_column_int64(st, 0);
-	out->lans_up = sqlite3_column_int64(st, 1);
-	out->secondaries = sqlite3_column_int64(st, 2);
-	out->secondaries_up = sqlite3_column_int64(st, 3);
-	out->active_calls = sqlite3_column_int64(st, 4);
-	sqlite3_reset(st);
+	out->lans = st_col_int64(st, 0);
+	out->lans_up = st_col_int64(st, 1);
+	out->secondaries = st_col_int64(st, 2);
+	out->secondaries_up = st_col_int64(st, 3);
+	out->active_calls = st_col_int64(st, 4);
+	st_reset(st);
 	return 0;
 }
 
 int db_status(struct db *db, int64_t now, json_t **out)
 {
-	sqlite3_stmt *st = db_stmt(db, ST_STATUS);
+	struct db_st *st = db_stmt(db, ST_STATUS);
 	static const char *const keys[] = {"lans", "secondaries", "secondaries_up", "hosts",
 					   "users", "active_calls", "calls", "revoked"};
 	int rc;
 
-	sqlite3_bind_int64(st, 1, db_cutoff(db, now));
-	rc = sqlite3_step(st);
-	if (rc != SQLITE_ROW) {
-		rc = db_sqlite_error(db, "cannot count");
-		sqlite3_reset(st);
+	st_bind_int64(st, 1, db_cutoff(db, now));
+	rc = st_step(st);
+	if (rc != DB_ROW) {
+		rc = db_engine_error(db, "cannot count");
+		st_reset(st);
 		return rc;
 	}
 	*out = json_pack("{s:i, s:i}", "schema_version", db_schema_version(db),
 			 "schema_latest", db_schema_latest());
 	for (int i = 0; i < (int)(sizeof keys / sizeof keys[0]); i++)
-		json_object_set_new(*out, keys[i], json_integer(sqlite3_column_int64(st, i)));
-	sqlite3_reset(st);
+		json_object_set_new(*out, keys[i], json_integer(st_col_int64(st, i)));
+	st_reset(st);
 	return 0;
 }

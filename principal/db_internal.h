@@ -3,9 +3,8 @@
 #ifndef INSEL_PRINCIPAL_DB_INTERNAL_H
 #define INSEL_PRINCIPAL_DB_INTERNAL_H
 
-#include <sqlite3.h>
-
 #include "db.h"
+#include "db_engine.h"
 
 /* Every statement the directory runs, prepared once at open. */
 enum db_stmt_id {
@@ -101,8 +100,14 @@ enum db_stmt_id {
 };
 
 struct db {
-	sqlite3 *sql;
-	sqlite3_stmt *stmt[ST_COUNT];
+	enum db_engine engine;
+	struct sqlite3 *sql;       /* SQLite */
+	struct pg_conn *pg;        /* PostgreSQL (db_pg.c) */
+	int64_t pg_changes;        /* rows the last write changed, on PostgreSQL */
+	unsigned pg_adhoc;         /* ad hoc statements named so far */
+	char pg_state[6];          /* SQLSTATE of the last failure */
+	char pg_msg[400];          /* and its sentence */
+	struct db_st *stmt[ST_COUNT];
 	int64_t down_after;  /* seconds */
 	bool batch;          /* inside db_batch_begin: writes are savepoints */
 	bool held;           /* inside db_read_hold: a read transaction is open */
@@ -111,14 +116,18 @@ struct db {
 
 /* The statement, reset and with its bindings cleared, ready to bind and step. Callers
  * reset it again when done so that no read snapshot stays open. */
-sqlite3_stmt *db_stmt(struct db *db, enum db_stmt_id id);
+struct db_st *db_stmt(struct db *db, enum db_stmt_id id);
+/* Statement id's SQL as SQLite reads it (for tests of its query plans). */
+const char *db_stmt_sql_sqlite(enum db_stmt_id id);
+/* Prepares statement id of the table (db.c) on db's engine. */
+int db_prepare_table(struct db *db, int id, const char *sql, struct db_st **out);
+/* Runs an INSERT ... RETURNING id and gives the new row's id. */
+int db_insert_id(struct db *db, struct db_st *st, const char *what, int64_t *id);
 /* Sets db->err and returns err. */
 int db_set_error(struct db *db, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-/* Maps an SQLite failure on db to the error space, with the SQLite sentence. */
-int db_sqlite_error(struct db *db, const char *what);
 /* Steps a write statement to completion and resets it: 0 or an error. */
-int db_exec_stmt(struct db *db, sqlite3_stmt *st, const char *what);
+int db_exec_stmt(struct db *db, struct db_st *st, const char *what);
 
 /* BEGIN IMMEDIATE ... then db_tx_end(db, rc): COMMIT if rc is 0, else ROLLBACK; returns
  * rc, or the COMMIT failure. Inside a batch, a savepoint released or rolled back to. */
@@ -133,27 +142,27 @@ int db_count(struct db *db, enum db_stmt_id id, int64_t *out);
 void db_read_end(struct db *db, bool began);
 
 /* Binds a prefix as (family, network, last address) at positions i, i+1, i+2. */
-void db_bind_prefix(sqlite3_stmt *st, int i, const struct ip_prefix *p);
+void db_bind_prefix(struct db_st *st, int i, const struct ip_prefix *p);
 /* The last address of p (every host bit set). */
 void db_prefix_last(const struct ip_prefix *p, struct ip_addr *last);
 /* Binds an address as (family, bytes) at positions i, i+1. */
-void db_bind_addr(sqlite3_stmt *st, int i, const struct ip_addr *a);
-void db_bind_text_or_null(sqlite3_stmt *st, int i, const char *text);
+void db_bind_addr(struct db_st *st, int i, const struct ip_addr *a);
+void db_bind_text_or_null(struct db_st *st, int i, const char *text);
 
 /* Column as a JSON string, or JSON null for SQL NULL. */
-json_t *db_col_json_str(sqlite3_stmt *st, int i);
+json_t *db_col_json_str(struct db_st *st, int i);
 /* Column as a JSON integer, or JSON null for SQL NULL. */
-json_t *db_col_json_int(sqlite3_stmt *st, int i);
+json_t *db_col_json_int(struct db_st *st, int i);
 /* A space-separated column (group_concat) as a JSON array of strings. */
-json_t *db_col_json_words(sqlite3_stmt *st, int i);
-const char *db_col_text(sqlite3_stmt *st, int i);
+json_t *db_col_json_words(struct db_st *st, int i);
+const char *db_col_text(struct db_st *st, int i);
 
 /* Turns one row of a listing statement into its JSON object; ctx is the caller's. */
-typedef json_t *(*db_row_json_fn)(sqlite3_stmt *st, const void *ctx);
+typedef json_t *(*db_row_json_fn)(struct db_st *st, const void *ctx);
 /* Steps a bound listing statement to the end in one read and makes *out the JSON array of
  * row() of each row: every listing of the directory goes through here. 0, or the SQLite
  * failure reported as "what: ...". */
-int db_list_rows(struct db *db, sqlite3_stmt *st, db_row_json_fn row, const void *ctx,
+int db_list_rows(struct db *db, struct db_st *st, db_row_json_fn row, const void *ctx,
 		 const char *what, json_t **out);
 
 /* A listing whose statement binds (1) a LAN and (2) a name, each NULL for any: hosts and

@@ -23,12 +23,12 @@ static int check_name(struct db *db, const char *kind, const char *name)
  * overlap those of other LANs that have one. */
 static bool lan_is_mapped(struct db *db, int64_t lan_id)
 {
-	sqlite3_stmt *st = db_stmt(db, ST_MAP_OF_LAN);
+	struct db_st *st = db_stmt(db, ST_MAP_OF_LAN);
 	bool mapped;
 
-	sqlite3_bind_int64(st, 1, lan_id);
-	mapped = sqlite3_step(st) == SQLITE_ROW;
-	sqlite3_reset(st);
+	st_bind_int64(st, 1, lan_id);
+	mapped = st_step(st) == DB_ROW;
+	st_reset(st);
 	return mapped;
 }
 
@@ -38,19 +38,19 @@ static bool lan_is_mapped(struct db *db, int64_t lan_id)
 static int check_overlap(struct db *db, int64_t lan_id, const struct ip_prefix *p,
 			 bool allow_overlap)
 {
-	sqlite3_stmt *st = db_stmt(db, ST_PFX_OVERLAP);
+	struct db_st *st = db_stmt(db, ST_PFX_OVERLAP);
 	bool mine = allow_overlap && lan_is_mapped(db, lan_id);
 	char text[IP_STRLEN];
 	int rc = 0, step;
 
 	db_bind_prefix(st, 1, p);
-	sqlite3_bind_int64(st, 4, lan_id);
+	st_bind_int64(st, 4, lan_id);
 	ip_prefix_format(p, text, sizeof text);
-	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-		int64_t other = sqlite3_column_int64(st, 3);
+	while ((step = st_step(st)) == DB_ROW) {
+		int64_t other = st_col_int64(st, 3);
 		bool v4_other = other != lan_id && p->addr.family == AF_INET;
 
-		if (v4_other && mine && sqlite3_column_int(st, 2))
+		if (v4_other && mine && (int)st_col_int64(st, 2))
 			continue;  /* two mapped LANs may overlap */
 		if (v4_other && mine)
 			rc = db_set_error(db, INSEL_E_CONFLICT,
@@ -64,35 +64,35 @@ static int check_overlap(struct db *db, int64_t lan_id, const struct ip_prefix *
 						     "that)" : "");
 		break;
 	}
-	if (!rc && step != SQLITE_DONE)
-		rc = db_sqlite_error(db, "cannot check prefixes");
-	sqlite3_reset(st);
+	if (!rc && step != DB_DONE)
+		rc = db_engine_error(db, "cannot check prefixes");
+	st_reset(st);
 	if (rc)
 		return rc;
 	st = db_stmt(db, ST_MAP_OVERLAP);
 	db_bind_prefix(st, 1, p);
-	sqlite3_bind_int64(st, 4, -1);  /* the LAN's own mapped prefix counts too */
-	if (sqlite3_step(st) == SQLITE_ROW)
+	st_bind_int64(st, 4, -1);  /* the LAN's own mapped prefix counts too */
+	if (st_step(st) == DB_ROW)
 		rc = db_set_error(db, INSEL_E_CONFLICT, "prefix %s overlaps the mapped prefix %s "
 				  "of LAN %s", text, db_col_text(st, 0), db_col_text(st, 1));
-	sqlite3_reset(st);
+	st_reset(st);
 	return rc;
 }
 
 static int insert_prefix(struct db *db, int64_t lan_id, const struct ip_prefix *p,
 			 bool allow_overlap)
 {
-	sqlite3_stmt *st;
+	struct db_st *st;
 	char text[IP_STRLEN];
 	int rc = check_overlap(db, lan_id, p, allow_overlap);
 
 	if (rc)
 		return rc;
 	st = db_stmt(db, ST_PFX_INSERT);
-	sqlite3_bind_text(st, 1, ip_prefix_format(p, text, sizeof text), -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(st, 2, lan_id);
+	st_bind_text(st, 1, ip_prefix_format(p, text, sizeof text));
+	st_bind_int64(st, 2, lan_id);
 	db_bind_prefix(st, 3, p);
-	sqlite3_bind_int(st, 6, (int)p->len);
+	st_bind_int64(st, 6, (int)p->len);
 	return db_exec_stmt(db, st, "cannot add prefix");
 }
 
@@ -118,12 +118,12 @@ static int lan_of_address_in(struct db *db, const struct ip_addr *a, const char 
 			     char *lan, size_t lanlen, char *prefix, size_t prefixlen,
 			     int *others)
 {
-	sqlite3_stmt *st = db_stmt(db, ST_PFX_MATCH);
+	struct db_st *st = db_stmt(db, ST_PFX_MATCH);
 	int rc, rows = 0;
 
 	db_bind_addr(st, 1, a);
 	lan[0] = '\0';
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = st_step(st)) == DB_ROW) {
 		const char *name = db_col_text(st, 1);
 		bool preferred = prefer && strcmp(name, prefer) == 0;
 
@@ -135,10 +135,10 @@ static int lan_of_address_in(struct db *db, const struct ip_addr *a, const char 
 				snprintf(prefix, prefixlen, "%s", db_col_text(st, 0));
 		}
 	}
-	rc = rc == SQLITE_DONE ? 0 : db_sqlite_error(db, "cannot match prefixes");
+	rc = rc == DB_DONE ? 0 : db_engine_error(db, "cannot match prefixes");
 	if (others)
 		*others = rows > 0 ? rows - 1 : 0;
-	sqlite3_reset(st);
+	st_reset(st);
 	return rc;
 }
 
@@ -151,11 +151,11 @@ static int lan_of_address(struct db *db, const struct ip_addr *a, char *lan, siz
 /* After the LAN's prefixes changed: every host must still be inside one of them. */
 static int check_hosts_inside(struct db *db, int64_t lan_id, const char *lan)
 {
-	sqlite3_stmt *st = db_stmt(db, ST_HOST_ADDRS_OF_LAN);
+	struct db_st *st = db_stmt(db, ST_HOST_ADDRS_OF_LAN);
 	int rc = 0;
 
-	sqlite3_bind_int64(st, 1, lan_id);
-	while (rc == 0 && sqlite3_step(st) == SQLITE_ROW) {
+	st_bind_int64(st, 1, lan_id);
+	while (rc == 0 && st_step(st) == DB_ROW) {
 		char found[DB_NAME_MAX + 1];
 		struct ip_addr a;
 
@@ -168,7 +168,7 @@ static int check_hosts_inside(struct db *db, int64_t lan_id, const char *lan)
 					  "remove or move it first", db_col_text(st, 0),
 					  db_col_text(st, 1), lan);
 	}
-	sqlite3_reset(st);
+	st_reset(st);
 	return rc;
 }
 
@@ -184,41 +184,40 @@ struct lan_row {
 /* 0 and *row, INSEL_E_NOT_FOUND, or an error. */
 static int lan_get(struct db *db, const char *name, struct lan_row *row)
 {
-	sqlite3_stmt *st = db_stmt(db, ST_LAN_GET);
+	struct db_st *st = db_stmt(db, ST_LAN_GET);
 	int rc;
 
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		row->id = sqlite3_column_int64(st, 0);
-		row->has_secondary = sqlite3_column_type(st, 1) != SQLITE_NULL;
-		row->secondary_id = sqlite3_column_int64(st, 1);
+	st_bind_text(st, 1, name);
+	rc = st_step(st);
+	if (rc == DB_ROW) {
+		row->id = st_col_int64(st, 0);
+		row->has_secondary = !st_col_null(st, 1);
+		row->secondary_id = st_col_int64(st, 1);
 		snprintf(row->secondary, sizeof row->secondary, "%s",
 			 row->has_secondary ? db_col_text(st, 2) : "");
 		rc = 0;
-	} else if (rc == SQLITE_DONE) {
+	} else if (rc == DB_DONE) {
 		rc = db_set_error(db, INSEL_E_NOT_FOUND, "no LAN named '%s'", name);
 	} else {
-		rc = db_sqlite_error(db, "cannot read LAN");
+		rc = db_engine_error(db, "cannot read LAN");
 	}
-	sqlite3_reset(st);
+	st_reset(st);
 	return rc;
 }
 
 static int lan_insert(struct db *db, const char *name, const int64_t *secondary_id,
 		      int64_t now, int64_t *id)
 {
-	sqlite3_stmt *st = db_stmt(db, ST_LAN_INSERT);
+	struct db_st *st = db_stmt(db, ST_LAN_INSERT);
 	int rc;
 
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+	st_bind_text(st, 1, name);
 	if (secondary_id)
-		sqlite3_bind_int64(st, 2, *secondary_id);
-	sqlite3_bind_int64(st, 3, now);
-	rc = db_exec_stmt(db, st, "cannot add LAN");
+		st_bind_int64(st, 2, *secondary_id);
+	st_bind_int64(st, 3, now);
+	rc = db_insert_id(db, st, "cannot add LAN", id);
 	if (rc == INSEL_E_EXISTS)
 		return db_set_error(db, rc, "LAN '%s' already exists", name);
-	*id = sqlite3_last_insert_rowid(db->sql);
 	return rc;
 }
 
@@ -296,13 +295,13 @@ int db_lan_add_overlap(struct db *db, const char *name, const struct ip_prefix *
 static int delete_by_name(struct db *db, enum db_stmt_id id, const char *name,
 			  const char *what)
 {
-	sqlite3_stmt *st = db_stmt(db, id);
+	struct db_st *st = db_stmt(db, id);
 	int rc;
 
 	db->err[0] = '\0';
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+	st_bind_text(st, 1, name);
 	rc = db_exec_stmt(db, st, "cannot remove");
-	if (!rc && sqlite3_changes(db->sql) == 0)
+	if (!rc && db_changes(db) == 0)
 		rc = db_set_error(db, INSEL_E_NOT_FOUND, "no %s named '%s'", what, name);
 	return rc;
 }
@@ -317,7 +316,7 @@ static int lan_set_secondary_tx(struct db *db, const char *lan, const char *seco
 {
 	struct lan_row row;
 	int64_t sec_id;
-	sqlite3_stmt *st;
+	struct db_st *st;
 	int rc = lan_get(db, lan, &row);
 
 	if (!rc && secondary)
@@ -325,9 +324,9 @@ static int lan_set_secondary_tx(struct db *db, const char *lan, const char *seco
 	if (rc)
 		return rc;
 	st = db_stmt(db, ST_LAN_SET_SECONDARY);
-	sqlite3_bind_int64(st, 1, row.id);
+	st_bind_int64(st, 1, row.id);
 	if (secondary)
-		sqlite3_bind_int64(st, 2, sec_id);
+		st_bind_int64(st, 2, sec_id);
 	return db_exec_stmt(db, st, "cannot set the LAN's secondary");
 }
 
@@ -341,15 +340,15 @@ int db_lan_set_secondary(struct db *db, const char *lan, const char *secondary)
 static int lan_add_prefix_tx(struct db *db, const char *lan, const struct ip_prefix *p)
 {
 	struct lan_row row;
-	sqlite3_stmt *st;
+	struct db_st *st;
 	int rc = lan_get(db, lan, &row);
 
 	if (rc)
 		return rc;
 	st = db_stmt(db, ST_PFX_COUNT_LAN);
-	sqlite3_bind_int64(st, 1, row.id);
-	rc = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) >= DB_MAX_PREFIXES;
-	sqlite3_reset(st);
+	st_bind_int64(st, 1, row.id);
+	rc = st_step(st) == DB_ROW && (int)st_col_int64(st, 0) >= DB_MAX_PREFIXES;
+	st_reset(st);
 	if (rc)
 		return db_set_error(db, INSEL_E_LIMIT, "a LAN has at most %d prefixes",
 				    DB_MAX_PREFIXES);
@@ -370,16 +369,16 @@ static int lan_remove_prefix_tx(struct db *db, const char *lan, const struct ip_
 {
 	struct lan_row row;
 	char text[IP_STRLEN];
-	sqlite3_stmt *st;
+	struct db_st *st;
 	int rc = lan_get(db, lan, &row);
 
 	if (rc)
 		return rc;
 	st = db_stmt(db, ST_PFX_DELETE_ONE);
-	sqlite3_bind_int64(st, 1, row.id);
-	sqlite3_bind_text(st, 2, ip_prefix_format(p, text, sizeof text), -1, SQLITE_TRANSIENT);
+	st_bind_int64(st, 1, row.id);
+	st_bind_text(st, 2, ip_prefix_format(p, text, sizeof text));
 	rc = db_exec_stmt(db, st, "cannot remove prefix");
-	if (!rc && sqlite3_changes(db->sql) == 0)
+	if (!rc && db_changes(db) == 0)
 		return db_set_error(db, INSEL_E_NOT_FOUND, "LAN %s has no prefix %s", lan, text);
 	return rc ? rc : check_hosts_inside(db, row.id, lan);
 }
@@ -392,38 +391,38 @@ int db_lan_remove_prefix(struct db *db, const char *lan, const struct ip_prefix 
 }
 
 /* true, false, or null while not known. */
-static json_t *reachable_json(sqlite3_stmt *st, int col)
+static json_t *reachable_json(struct db_st *st, int col)
 {
-	return sqlite3_column_type(st, col) == SQLITE_NULL ? json_null()
-		: json_boolean(sqlite3_column_int(st, col) != 0);
+	return st_col_null(st, col) ? json_null()
+		: json_boolean((int)st_col_int64(st, col) != 0);
 }
 
-static json_t *lan_row_json(sqlite3_stmt *st, const void *ctx)
+static json_t *lan_row_json(struct db_st *st, const void *ctx)
 {
 	json_t *row = json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:I, s:I}",
 			 "name", db_col_json_str(st, 0), "prefixes", db_col_json_words(st, 1),
 			 "secondary", db_col_json_str(st, 2), "endpoint", db_col_json_str(st, 3),
 			 "state", db_col_json_str(st, 4), "last_heartbeat", db_col_json_int(st, 5),
 			 "fingerprint", db_col_json_str(st, 6),
-			 "hosts", (json_int_t)sqlite3_column_int64(st, 7),
-			 "users", (json_int_t)sqlite3_column_int64(st, 8));
+			 "hosts", (json_int_t)st_col_int64(st, 7),
+			 "users", (json_int_t)st_col_int64(st, 8));
 
 	(void)ctx;
 	/* A secondary switching to a renewed certificate: both are its own. */
-	if (row && sqlite3_column_type(st, 9) != SQLITE_NULL)
+	if (row && !st_col_null(st, 9))
 		json_object_set_new(row, "previous_fingerprint", db_col_json_str(st, 9));
-	if (row && sqlite3_column_type(st, 2) != SQLITE_NULL)
+	if (row && !st_col_null(st, 2))
 		json_object_set_new(row, "reachable", reachable_json(st, 10));
 	/* A dual-stack secondary's IPv6 peer endpoint. */
-	if (row && sqlite3_column_type(st, 11) != SQLITE_NULL)
+	if (row && !st_col_null(st, 11))
 		json_object_set_new(row, "endpoint6", db_col_json_str(st, 11));
 	/* Its standby gateways (docs/standby.md), and when the active one last changed. */
 	if (row)
 		json_object_set_new(row, "standbys", db_col_json_words(st, 12));
-	if (row && sqlite3_column_type(st, 13) != SQLITE_NULL)
+	if (row && !st_col_null(st, 13))
 		json_object_set_new(row, "active_since", db_col_json_int(st, 13));
 	/* The prefix other LANs reach its hosts by, when its prefix may overlap others'. */
-	if (row && sqlite3_column_type(st, 14) != SQLITE_NULL)
+	if (row && !st_col_null(st, 14))
 		json_object_set_new(row, "mapped", db_col_json_str(st, 14));
 	return row;
 }
@@ -436,12 +435,12 @@ static int query_with_state(struct db *db, enum db_stmt_id id, const char *name,
 			    const struct db_page *page, db_row_json_fn row, const char *what,
 			    json_t **out)
 {
-	sqlite3_stmt *st = db_stmt(db, id);
+	struct db_st *st = db_stmt(db, id);
 
 	db_bind_text_or_null(st, 1, name);
-	sqlite3_bind_int64(st, 2, db_cutoff(db, now));
-	sqlite3_bind_int64(st, 3, page->limit);
-	sqlite3_bind_int64(st, 4, page->offset);
+	st_bind_int64(st, 2, db_cutoff(db, now));
+	st_bind_int64(st, 3, page->limit);
+	st_bind_int64(st, 4, page->offset);
 	return db_list_rows(db, st, row, NULL, what, out);
 }
 
@@ -489,7 +488,7 @@ int db_lan_show(struct db *db, const char *name, int64_t now, json_t **out)
 
 int db_secondary_add(struct db *db, const char *name, const char *fingerprint, int64_t now)
 {
-	sqlite3_stmt *st;
+	struct db_st *st;
 	int rc = check_name(db, "secondary", name);
 
 	if (rc)
@@ -500,10 +499,10 @@ int db_secondary_add(struct db *db, const char *name, const char *fingerprint, i
 				    "fingerprint must be 64 lowercase hex digits (SHA-256)");
 	db->err[0] = '\0';
 	st = db_stmt(db, ST_SEC_INSERT);
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+	st_bind_text(st, 1, name);
 	db_bind_text_or_null(st, 2, fingerprint);
-	sqlite3_bind_int(st, 3, fingerprint != NULL);
-	sqlite3_bind_int64(st, 4, now);
+	st_bind_int64(st, 3, fingerprint != NULL);
+	st_bind_int64(st, 4, now);
 	rc = db_exec_stmt(db, st, "cannot add secondary");
 	if (rc == INSEL_E_EXISTS)
 		return db_set_error(db, rc, "secondary '%s' already exists", name);
@@ -514,7 +513,7 @@ static int secondary_set_gateway_tx(struct db *db, const char *name, const char 
 				    int priority)
 {
 	int64_t sec_id, lan_id;
-	sqlite3_stmt *st;
+	struct db_st *st;
 	int rc = db_secondary_id(db, name, &sec_id);
 
 	if (rc == INSEL_E_NOT_FOUND)
@@ -524,9 +523,9 @@ static int secondary_set_gateway_tx(struct db *db, const char *name, const char 
 	if (rc)
 		return rc;
 	st = db_stmt(db, ST_GW_SET);
-	sqlite3_bind_int64(st, 1, sec_id);
-	sqlite3_bind_int64(st, 2, lan_id);
-	sqlite3_bind_int(st, 3, priority);
+	st_bind_int64(st, 1, sec_id);
+	st_bind_int64(st, 2, lan_id);
+	st_bind_int64(st, 3, priority);
 	return db_exec_stmt(db, st, "cannot make the secondary a gateway of the LAN");
 }
 
@@ -549,7 +548,7 @@ int db_secondary_remove(struct db *db, const char *name)
 	return delete_by_name(db, ST_SEC_DELETE, name, "secondary");
 }
 
-static json_t *secondary_row_json(sqlite3_stmt *st, const void *ctx)
+static json_t *secondary_row_json(struct db_st *st, const void *ctx)
 {
 	json_t *row;
 
@@ -557,7 +556,7 @@ static json_t *secondary_row_json(sqlite3_stmt *st, const void *ctx)
 	row = json_pack("{s:o, s:o, s:o, s:o, s:b, s:o, s:o, s:o}",
 			 "name", db_col_json_str(st, 0), "lans", db_col_json_words(st, 1),
 			 "fingerprint", db_col_json_str(st, 2), "serial", db_col_json_str(st, 3),
-			 "pinned", sqlite3_column_int(st, 4), "endpoint", db_col_json_str(st, 5),
+			 "pinned", (int)st_col_int64(st, 4), "endpoint", db_col_json_str(st, 5),
 			 "state", db_col_json_str(st, 6),
 			 "last_heartbeat", db_col_json_int(st, 7));
 	if (row) {
@@ -607,25 +606,25 @@ struct secondary_row {
 
 static int secondary_get(struct db *db, const char *name, struct secondary_row *row)
 {
-	sqlite3_stmt *st = db_stmt(db, ST_SEC_GET);
+	struct db_st *st = db_stmt(db, ST_SEC_GET);
 	int rc;
 
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
+	st_bind_text(st, 1, name);
+	rc = st_step(st);
+	if (rc == DB_ROW) {
 		const char *fp = db_col_text(st, 1), *serial = db_col_text(st, 3);
 
-		row->id = sqlite3_column_int64(st, 0);
+		row->id = st_col_int64(st, 0);
 		snprintf(row->fingerprint, sizeof row->fingerprint, "%s", fp ? fp : "");
-		row->pinned = sqlite3_column_int(st, 2) != 0;
+		row->pinned = (int)st_col_int64(st, 2) != 0;
 		snprintf(row->serial, sizeof row->serial, "%s", serial ? serial : "");
 		rc = 0;
-	} else if (rc == SQLITE_DONE) {
+	} else if (rc == DB_DONE) {
 		rc = db_set_error(db, INSEL_E_NOT_FOUND, "no secondary named '%s'", name);
 	} else {
-		rc = db_sqlite_error(db, "cannot read secondary");
+		rc = db_engine_error(db, "cannot read secondary");
 	}
-	sqlite3_reset(st);
+	st_reset(st);
 	return rc;
 }
 
@@ -633,7 +632,7 @@ static int secondary_revoke_tx(struct db *db, const char *name, const char *reas
 			       int64_t now)
 {
 	struct secondary_row row;
-	sqlite3_stmt *st;
+	struct db_st *st;
 	int rc = secondary_get(db, name, &row);
 
 	if (rc)
@@ -648,7 +647,7 @@ static int secondary_revoke_tx(struct db *db, const char *name, const char *reas
 	if (rc)
 		return rc;
 	st = db_stmt(db, ST_SEC_MARK_ONE_DOWN);
-	sqlite3_bind_int64(st, 1, row.id);
+	st_bind_int64(st, 1, row.id);
 	return db_exec_stmt(db, st, "cannot mark the secondary down");
 }
 
@@ -661,13 +660,13 @@ int db_secondary_revoke(struct db *db, const char *name, const char *reason, int
 
 bool db_secondary_serves(struct db *db, const char *name, const char *lan)
 {
-	sqlite3_stmt *st = db_stmt(db, ST_SEC_SERVES);
+	struct db_st *st = db_stmt(db, ST_SEC_SERVES);
 	bool yes;
 
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(st, 2, lan, -1, SQLITE_TRANSIENT);
-	yes = sqlite3_step(st) == SQLITE_ROW;
-	sqlite3_reset(st);
+	st_bind_text(st, 1, name);
+	st_bind_text(st, 2, lan);
+	yes = st_step(st) == DB_ROW;
+	st_reset(st);
 	return yes;
 }
 
@@ -717,13 +716,13 @@ static int other_lan_served(struct db *db, const char *secondary, const char *la
 /* Whether the operator made the secondary one of the LAN's gateways (lan_gateways). */
 static bool is_gateway_of(struct db *db, int64_t sec_id, const char *lan)
 {
-	sqlite3_stmt *st = db_stmt(db, ST_GW_OF_LAN);
+	struct db_st *st = db_stmt(db, ST_GW_OF_LAN);
 	bool yes;
 
-	sqlite3_bind_int64(st, 1, sec_id);
-	sqlite3_bind_text(st, 2, lan, -1, SQLITE_TRANSIENT);
-	yes = sqlite3_step(st) == SQLITE_ROW;
-	sqlite3_reset(st);
+	st_bind_int64(st, 1, sec_id);
+	st_bind_text(st, 2, lan);
+	yes = st_step(st) == DB_ROW;
+	st_reset(st);
 	return yes;
 }
 
@@ -733,14 +732,14 @@ static bool is_gateway_of(struct db *db, int64_t sec_id, const char *lan)
 static int registering_gateway(struct db *db, const struct db_registration *r,
 			       const struct lan_row *lan, int64_t sec_id, int64_t now)
 {
-	sqlite3_stmt *st;
+	struct db_st *st;
 
 	if (r->standby || (lan->has_secondary && lan->secondary_id == sec_id))
 		return 0;
 	st = db_stmt(db, ST_LAN_SET_ACTIVE);
-	sqlite3_bind_int64(st, 1, lan->id);
-	sqlite3_bind_int64(st, 2, sec_id);
-	sqlite3_bind_int64(st, 3, now);
+	st_bind_int64(st, 1, lan->id);
+	st_bind_int64(st, 2, sec_id);
+	st_bind_int64(st, 3, now);
 	return db_exec_stmt(db, st, "cannot make the secondary the LAN's active gateway");
 }
 
@@ -816,7 +815,7 @@ static int register_tx(struct db *db, const struct db_registration *r, int64_t n
 {
 	struct secondary_row sec;
 	int64_t lan_id = 0;
-	sqlite3_stmt *st;
+	struct db_st *st;
 	int rc = registering_secondary(db, r, &sec);
 
 	if (!rc)
@@ -826,17 +825,17 @@ static int register_tx(struct db *db, const struct db_registration *r, int64_t n
 	if (rc)
 		return rc;
 	st = db_stmt(db, ST_SEC_REGISTER);
-	sqlite3_bind_int64(st, 1, sec.id);
-	sqlite3_bind_text(st, 2, r->fingerprint, -1, SQLITE_TRANSIENT);
+	st_bind_int64(st, 1, sec.id);
+	st_bind_text(st, 2, r->fingerprint);
 	db_bind_text_or_null(st, 3, r->serial);
-	sqlite3_bind_text(st, 4, r->endpoint, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(st, 5, now);
+	st_bind_text(st, 4, r->endpoint);
+	st_bind_int64(st, 5, now);
 	if (r->reachable < 0) {
-		sqlite3_bind_null(st, 6);  /* the connect-back check will say */
-		sqlite3_bind_null(st, 7);
+		st_bind_null(st, 6);  /* the connect-back check will say */
+		st_bind_null(st, 7);
 	} else {
-		sqlite3_bind_int(st, 6, r->reachable);
-		sqlite3_bind_text(st, 7, "declared", -1, SQLITE_STATIC);
+		st_bind_int64(st, 6, r->reachable);
+		st_bind_text(st, 7, "declared");
 	}
 	return db_exec_stmt(db, st, "cannot record the registration");
 }
@@ -844,12 +843,12 @@ static int register_tx(struct db *db, const struct db_registration *r, int64_t n
 int db_set_reachable(struct db *db, const char *secondary, const char *endpoint,
 		     bool reachable)
 {
-	sqlite3_stmt *st = db_stmt(db, ST_SEC_REACHABLE);
+	struct db_st *st = db_stmt(db, ST_SEC_REACHABLE);
 
 	db->err[0] = '\0';
-	sqlite3_bind_text(st, 1, secondary, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(st, 2, endpoint, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int(st, 3, reachable);
+	st_bind_text(st, 1, secondary);
+	st_bind_text(st, 2, endpoint);
+	st_bind_int64(st, 3, reachable);
 	return db_exec_stmt(db, st, "cannot record whether the secondary can be dialled");
 }
 
@@ -870,23 +869,23 @@ int db_register(struct db *db, const struct db_registration *r, int64_t now)
 
 int db_set_endpoint6(struct db *db, const char *secondary, const char *endpoint6)
 {
-	sqlite3_stmt *st = db_stmt(db, ST_SEC_SET_ENDPOINT6);
+	struct db_st *st = db_stmt(db, ST_SEC_SET_ENDPOINT6);
 
-	sqlite3_bind_text(st, 1, secondary, -1, SQLITE_TRANSIENT);
+	st_bind_text(st, 1, secondary);
 	db_bind_text_or_null(st, 2, endpoint6);
 	return db_exec_stmt(db, st, "cannot record the IPv6 peer endpoint");
 }
 
 int db_heartbeat(struct db *db, const char *secondary, int64_t now)
 {
-	sqlite3_stmt *st = db_stmt(db, ST_SEC_HEARTBEAT);
+	struct db_st *st = db_stmt(db, ST_SEC_HEARTBEAT);
 	int rc;
 
 	db->err[0] = '\0';
-	sqlite3_bind_text(st, 1, secondary, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(st, 2, now);
+	st_bind_text(st, 1, secondary);
+	st_bind_int64(st, 2, now);
 	rc = db_exec_stmt(db, st, "cannot record the heartbeat");
-	if (!rc && sqlite3_changes(db->sql) == 0)
+	if (!rc && db_changes(db) == 0)
 		rc = db_set_error(db, INSEL_E_NOT_FOUND,
 				  "secondary '%s' has not registered yet", secondary);
 	return rc;
@@ -895,21 +894,21 @@ int db_heartbeat(struct db *db, const char *secondary, int64_t now)
 int db_mark_down_each(struct db *db, int64_t now, void (*each)(void *ctx, const char *name),
 		      void *ctx)
 {
-	sqlite3_stmt *st = db_stmt(db, ST_SEC_MARK_DOWN);
+	struct db_st *st = db_stmt(db, ST_SEC_MARK_DOWN);
 	int rc, n = 0;
 
 	db->err[0] = '\0';
 	if (db->held)  /* a write never runs inside the read window's old snapshot */
 		db_read_release(db);
-	sqlite3_bind_int64(st, 1, db_cutoff(db, now));
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	st_bind_int64(st, 1, db_cutoff(db, now));
+	while ((rc = st_step(st)) == DB_ROW) {
 		n++;
 		if (each)
-			each(ctx, (const char *)sqlite3_column_text(st, 0));
+			each(ctx, (const char *)st_col_text(st, 0));
 	}
-	if (rc != SQLITE_DONE)
-		n = db_sqlite_error(db, "cannot mark secondaries down");
-	sqlite3_reset(st);
+	if (rc != DB_DONE)
+		n = db_engine_error(db, "cannot mark secondaries down");
+	st_reset(st);
 	return n;
 }
 
@@ -925,7 +924,7 @@ static int host_add_tx(struct db *db, const char *name, const char *lan,
 {
 	char found[DB_NAME_MAX + 1], text[IP_STRLEN];
 	int64_t lan_id;
-	sqlite3_stmt *st;
+	struct db_st *st;
 	int rc = db_lan_id(db, lan, &lan_id);
 
 	if (!rc)
@@ -938,10 +937,10 @@ static int host_add_tx(struct db *db, const char *name, const char *lan,
 				    "address %s is not inside any prefix of LAN %s%s%s", text, lan,
 				    found[0] ? "; it belongs to LAN " : "", found);
 	st = db_stmt(db, ST_HOST_INSERT);
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(st, 2, lan_id);
-	sqlite3_bind_text(st, 3, text, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(st, 4, now);
+	st_bind_text(st, 1, name);
+	st_bind_int64(st, 2, lan_id);
+	st_bind_text(st, 3, text);
+	st_bind_int64(st, 4, now);
 	rc = db_exec_stmt(db, st, "cannot add host");
 	if (rc == INSEL_E_EXISTS)
 		rc = db_set_error(db, rc, "a host named '%s' or with address %s already exists",
@@ -964,7 +963,7 @@ int db_host_remove(struct db *db, const char *name)
 	return delete_by_name(db, ST_HOST_DELETE, name, "host");
 }
 
-static json_t *host_row_json(sqlite3_stmt *st, const void *ctx)
+static json_t *host_row_json(struct db_st *st, const void *ctx)
 {
 	(void)ctx;
 	return json_pack("{s:o, s:o, s:o}", "name", db_col_json_str(st, 0), "lan",

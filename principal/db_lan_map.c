@@ -14,15 +14,15 @@
 /* The LAN's one IPv4 prefix, which a mapped prefix maps. */
 static int lan_v4_prefix(struct db *db, int64_t lan_id, const char *lan, struct ip_prefix *out)
 {
-	sqlite3_stmt *st = db_stmt(db, ST_PFX_V4_OF_LAN);
+	struct db_st *st = db_stmt(db, ST_PFX_V4_OF_LAN);
 	int n = 0, rc = 0;
 
-	sqlite3_bind_int64(st, 1, lan_id);
-	while (sqlite3_step(st) == SQLITE_ROW)
+	st_bind_int64(st, 1, lan_id);
+	while (st_step(st) == DB_ROW)
 		if (n++ == 0 && ip_prefix_parse(db_col_text(st, 0), true, out))
 			rc = db_set_error(db, INSEL_E_DB, "LAN %s has a prefix that does not parse",
 					  lan);
-	sqlite3_reset(st);
+	st_reset(st);
 	if (!rc && n != 1)
 		rc = db_set_error(db, INSEL_E_CONFLICT,
 				  "LAN %s has %d IPv4 prefixes: a mapped prefix maps exactly one", lan,
@@ -33,12 +33,12 @@ static int lan_v4_prefix(struct db *db, int64_t lan_id, const char *lan, struct 
 /* A room whose network overlaps p, named in the refusal. */
 static int check_rooms(struct db *db, const struct ip_prefix *p, const char *text)
 {
-	sqlite3_stmt *st;
+	struct db_st *st;
 	int rc = 0;
 
-	if (sqlite3_prepare_v2(db->sql, "SELECT name, network FROM rooms", -1, &st, NULL))
-		return db_sqlite_error(db, "cannot read the rooms");
-	while (!rc && sqlite3_step(st) == SQLITE_ROW) {
+	if (db_prepare(db, "SELECT name, network FROM rooms", &st))
+		return db_engine_error(db, "cannot read the rooms");
+	while (!rc && st_step(st) == DB_ROW) {
 		struct ip_prefix net;
 
 		if (ip_prefix_parse(db_col_text(st, 1), true, &net) == 0 &&
@@ -47,7 +47,7 @@ static int check_rooms(struct db *db, const struct ip_prefix *p, const char *tex
 					  "mapped prefix %s overlaps network %s of room %s", text,
 					  db_col_text(st, 1), db_col_text(st, 0));
 	}
-	sqlite3_finalize(st);
+	st_finalize(st);
 	return rc;
 }
 
@@ -57,7 +57,7 @@ static int check_mapped(struct db *db, int64_t lan_id, const struct ip_prefix *r
 			const struct ip_prefix *mapped)
 {
 	char text[IP_STRLEN], rtext[IP_STRLEN];
-	sqlite3_stmt *st;
+	struct db_st *st;
 	int rc = 0;
 
 	ip_prefix_format(mapped, text, sizeof text);
@@ -68,24 +68,24 @@ static int check_mapped(struct db *db, int64_t lan_id, const struct ip_prefix *r
 				    text, rtext);
 	st = db_stmt(db, ST_MAP_OVERLAP);
 	db_bind_prefix(st, 1, mapped);
-	sqlite3_bind_int64(st, 4, lan_id);
-	if (sqlite3_step(st) == SQLITE_ROW)
+	st_bind_int64(st, 4, lan_id);
+	if (st_step(st) == DB_ROW)
 		rc = db_set_error(db, INSEL_E_CONFLICT, strcmp(db_col_text(st, 0), text) == 0
 				  ? "mapped prefix %s is taken by LAN %s"
 				  : "mapped prefix %s overlaps the mapped prefix of LAN %s", text,
 				  db_col_text(st, 1));
-	sqlite3_reset(st);
+	st_reset(st);
 	if (rc)
 		return rc;
 	st = db_stmt(db, ST_PFX_OVERLAP);
 	db_bind_prefix(st, 1, mapped);
-	sqlite3_bind_int64(st, 4, lan_id);
-	if (sqlite3_step(st) == SQLITE_ROW)
+	st_bind_int64(st, 4, lan_id);
+	if (st_step(st) == DB_ROW)
 		rc = db_set_error(db, INSEL_E_CONFLICT,
 				  "mapped prefix %s overlaps prefix %s of LAN %s: a mapped prefix "
 				  "must be free of real addresses", text, db_col_text(st, 0),
 				  db_col_text(st, 1));
-	sqlite3_reset(st);
+	st_reset(st);
 	return rc ? rc : check_rooms(db, mapped, text);
 }
 
@@ -124,14 +124,13 @@ static int assign_mapped(struct db *db, int64_t lan_id, const struct ip_prefix *
 static int write_map(struct db *db, enum db_stmt_id id, int64_t lan_id,
 		     const struct ip_prefix *mapped)
 {
-	sqlite3_stmt *st = db_stmt(db, id);
+	struct db_st *st = db_stmt(db, id);
 	char text[IP_STRLEN];
 
-	sqlite3_bind_int64(st, 1, lan_id);
-	sqlite3_bind_text(st, 2, ip_prefix_format(mapped, text, sizeof text), -1,
-			  SQLITE_TRANSIENT);
+	st_bind_int64(st, 1, lan_id);
+	st_bind_text(st, 2, ip_prefix_format(mapped, text, sizeof text));
 	db_bind_prefix(st, 3, mapped);  /* ?3 family (unused), ?4 network, ?5 last */
-	sqlite3_bind_int(st, 6, (int)mapped->len);
+	st_bind_int64(st, 6, (int)mapped->len);
 	return db_exec_stmt(db, st, "cannot set the mapped prefix");
 }
 
@@ -150,7 +149,7 @@ static int lan_map_tx(struct db *db, const char *lan, const struct ip_prefix *ma
 {
 	struct ip_prefix real;
 	int64_t lan_id;
-	sqlite3_stmt *st;
+	struct db_st *st;
 	bool has;
 	int rc = db_lan_id(db, lan, &lan_id);
 
@@ -161,9 +160,9 @@ static int lan_map_tx(struct db *db, const char *lan, const struct ip_prefix *ma
 	if (rc)
 		return rc;
 	st = db_stmt(db, ST_MAP_OF_LAN);
-	sqlite3_bind_int64(st, 1, lan_id);
-	has = sqlite3_step(st) == SQLITE_ROW;
-	sqlite3_reset(st);
+	st_bind_int64(st, 1, lan_id);
+	has = st_step(st) == DB_ROW;
+	st_reset(st);
 	return write_map(db, has ? ST_MAP_UPDATE : ST_MAP_INSERT, lan_id, mapped);
 }
 
@@ -178,12 +177,12 @@ int db_lan_map(struct db *db, const char *lan, const struct ip_prefix *mapped)
 
 int db_lan_mapped(struct db *db, const char *lan, char out[IP_STRLEN])
 {
-	sqlite3_stmt *st = db_stmt(db, ST_MAP_OF_LAN_NAME);
+	struct db_st *st = db_stmt(db, ST_MAP_OF_LAN_NAME);
 
 	out[0] = '\0';
-	sqlite3_bind_text(st, 1, lan, -1, SQLITE_TRANSIENT);
-	if (sqlite3_step(st) == SQLITE_ROW)
+	st_bind_text(st, 1, lan);
+	if (st_step(st) == DB_ROW)
 		snprintf(out, IP_STRLEN, "%s", db_col_text(st, 0));
-	sqlite3_reset(st);
+	st_reset(st);
 	return 0;
 }

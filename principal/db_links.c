@@ -14,7 +14,7 @@
 static int report_one(struct db *db, int64_t from_id, const struct pop_link *l, int64_t now,
 		      size_t *recorded)
 {
-	sqlite3_stmt *st;
+	struct db_st *st;
 	int64_t to_id;
 	int rc = db_secondary_id(db, l->peer, &to_id);
 
@@ -23,15 +23,15 @@ static int report_one(struct db *db, int64_t from_id, const struct pop_link *l, 
 	if (rc)
 		return rc;
 	st = db_stmt(db, ST_LINK_UPSERT);
-	sqlite3_bind_int64(st, 1, from_id);
-	sqlite3_bind_int64(st, 2, to_id);
-	sqlite3_bind_text(st, 3, pop_link_kind_name(l->kind), -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 4, l->rtt_ms);
-	sqlite3_bind_int64(st, 5, l->loss_ppm);
-	sqlite3_bind_int64(st, 6, l->probes);
+	st_bind_int64(st, 1, from_id);
+	st_bind_int64(st, 2, to_id);
+	st_bind_text(st, 3, pop_link_kind_name(l->kind));
+	st_bind_int64(st, 4, l->rtt_ms);
+	st_bind_int64(st, 5, l->loss_ppm);
+	st_bind_int64(st, 6, l->probes);
 	if (l->probes > 0 && l->loss_ppm < POP_LINK_LOSS_SCALE)
-		sqlite3_bind_int64(st, 7, now - l->age_ms / 1000);
-	sqlite3_bind_int64(st, 8, now);
+		st_bind_int64(st, 7, now - l->age_ms / 1000);
+	st_bind_int64(st, 8, now);
 	if ((rc = db_exec_stmt(db, st, "cannot record a link")) == 0)
 		(*recorded)++;
 	return rc;
@@ -40,7 +40,7 @@ static int report_one(struct db *db, int64_t from_id, const struct pop_link *l, 
 static int report_tx(struct db *db, const char *from, const struct pop_link *links, size_t n,
 		     int64_t now, size_t *recorded)
 {
-	sqlite3_stmt *st;
+	struct db_st *st;
 	int64_t from_id;
 	int rc = db_secondary_id(db, from, &from_id);
 
@@ -49,7 +49,7 @@ static int report_tx(struct db *db, const char *from, const struct pop_link *lin
 	if (rc)
 		return rc;
 	st = db_stmt(db, ST_LINK_EXPIRE);
-	sqlite3_bind_int64(st, 1, now - DB_LINK_EXPIRY_S);
+	st_bind_int64(st, 1, now - DB_LINK_EXPIRY_S);
 	return db_exec_stmt(db, st, "cannot expire old links");
 }
 
@@ -71,7 +71,7 @@ static int link_set_tx(struct db *db, const char *a, const char *b, const double
 		       const int64_t *penalty_ms, int64_t now)
 {
 	int64_t a_id, b_id;
-	sqlite3_stmt *st;
+	struct db_st *st;
 	int rc;
 
 	if ((rc = db_secondary_id(db, a, &a_id)) || (rc = db_secondary_id(db, b, &b_id)))
@@ -79,13 +79,13 @@ static int link_set_tx(struct db *db, const char *a, const char *b, const double
 	if (a_id == b_id)
 		return db_set_error(db, INSEL_E_BAD_FIELD, "a link joins two different secondaries");
 	st = db_stmt(db, ST_LINK_SET);
-	sqlite3_bind_int64(st, 1, a_id < b_id ? a_id : b_id);
-	sqlite3_bind_int64(st, 2, a_id < b_id ? b_id : a_id);
+	st_bind_int64(st, 1, a_id < b_id ? a_id : b_id);
+	st_bind_int64(st, 2, a_id < b_id ? b_id : a_id);
 	if (weight)
-		sqlite3_bind_double(st, 3, *weight);
+		st_bind_double(st, 3, *weight);
 	if (penalty_ms)
-		sqlite3_bind_int64(st, 4, *penalty_ms);
-	sqlite3_bind_int64(st, 5, now);
+		st_bind_int64(st, 4, *penalty_ms);
+	st_bind_int64(st, 5, now);
 	return db_exec_stmt(db, st, "cannot set the link");
 }
 
@@ -116,24 +116,24 @@ static double tenth(double v)
 	return round(v * 10) / 10;
 }
 
-static json_t *link_row(sqlite3_stmt *st, const void *ctx)
+static json_t *link_row(struct db_st *st, const void *ctx)
 {
 	int64_t now = *(const int64_t *)ctx;
-	int64_t rtt = sqlite3_column_int64(st, 3), loss = sqlite3_column_int64(st, 4);
-	double weight = sqlite3_column_double(st, 8);
-	int64_t penalty = sqlite3_column_int64(st, 9);
+	int64_t rtt = st_col_int64(st, 3), loss = st_col_int64(st, 4);
+	double weight = st_col_double(st, 8);
+	int64_t penalty = st_col_int64(st, 9);
 
 	return json_pack("{s:s, s:s, s:s, s:I, s:f, s:I, s:o, s:I, s:f, s:I, s:f, s:s}",
 			 "from", db_col_text(st, 0), "to", db_col_text(st, 1),
 			 "kind", db_col_text(st, 2), "rtt_ms", (json_int_t)rtt,
 			 "loss_pct", loss_pct(loss), "probes",
-			 (json_int_t)sqlite3_column_int64(st, 5),
+			 (json_int_t)st_col_int64(st, 5),
 			 "last_seen", db_col_json_int(st, 6),
-			 "measured_at", (json_int_t)sqlite3_column_int64(st, 7),
+			 "measured_at", (json_int_t)st_col_int64(st, 7),
 			 "weight", weight, "penalty_ms", (json_int_t)penalty,
 			 "cost", tenth(route_link_cost((double)rtt, (double)loss / POP_LINK_LOSS_SCALE,
 						       weight, (double)penalty)),
-			 "state", sqlite3_column_int64(st, 7) < now - DB_LINK_STALE_S ? "stale"
+			 "state", st_col_int64(st, 7) < now - DB_LINK_STALE_S ? "stale"
 										    : "fresh");
 }
 
@@ -143,11 +143,11 @@ int db_link_list(struct db *db, int64_t now, json_t **out)
 			    out);
 }
 
-static json_t *pair_row(sqlite3_stmt *st, const void *ctx)
+static json_t *pair_row(struct db_st *st, const void *ctx)
 {
-	int64_t rtt = sqlite3_column_int64(st, 3), loss = sqlite3_column_int64(st, 4);
-	double weight = sqlite3_column_double(st, 5);
-	int64_t penalty = sqlite3_column_int64(st, 6);
+	int64_t rtt = st_col_int64(st, 3), loss = st_col_int64(st, 4);
+	double weight = st_col_double(st, 5);
+	int64_t penalty = st_col_int64(st, 6);
 
 	(void)ctx;
 	return json_pack("{s:s, s:s, s:s, s:I, s:f, s:f, s:I, s:f}",
@@ -161,8 +161,8 @@ static json_t *pair_row(sqlite3_stmt *st, const void *ctx)
 
 int db_link_pairs(struct db *db, int64_t now, json_t **out)
 {
-	sqlite3_stmt *st = db_stmt(db, ST_LINK_PAIRS);
+	struct db_st *st = db_stmt(db, ST_LINK_PAIRS);
 
-	sqlite3_bind_int64(st, 1, now - DB_LINK_STALE_S);
+	st_bind_int64(st, 1, now - DB_LINK_STALE_S);
 	return db_list_rows(db, st, pair_row, NULL, "cannot read the links", out);
 }

@@ -19,33 +19,33 @@ static void copy_text(char *out, size_t outlen, const char *text)
 /* The serving secondary of `lan`, into r->serving. */
 static int add_serving(struct db *db, const char *lan, int64_t now, struct pop_lookup_reply *r)
 {
-	sqlite3_stmt *st = db_stmt(db, ST_LAN_SERVING);
+	struct db_st *st = db_stmt(db, ST_LAN_SERVING);
 	struct pop_serving *s = &r->serving;
 	int rc;
 
-	sqlite3_bind_text(st, 1, lan, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(st, 2, db_cutoff(db, now));
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
+	st_bind_text(st, 1, lan);
+	st_bind_int64(st, 2, db_cutoff(db, now));
+	rc = st_step(st);
+	if (rc == DB_ROW && !st_col_null(st, 0)) {
 		copy_text(s->secondary, sizeof s->secondary, db_col_text(st, 0));
 		copy_text(s->endpoint, sizeof s->endpoint, db_col_text(st, 1));
 		copy_text(s->fingerprint, sizeof s->fingerprint, db_col_text(st, 2));
 		copy_text(s->state, sizeof s->state, db_col_text(st, 3));
-		s->has_last_heartbeat = sqlite3_column_type(st, 4) != SQLITE_NULL;
-		s->last_heartbeat = sqlite3_column_int64(st, 4);
+		s->has_last_heartbeat = !st_col_null(st, 4);
+		s->last_heartbeat = st_col_int64(st, 4);
 		/* A secondary switching to a renewed certificate: both are its own. */
 		copy_text(s->previous_fingerprint, sizeof s->previous_fingerprint,
 			  db_col_text(st, 5));
-		s->reachable = sqlite3_column_type(st, 6) == SQLITE_NULL ? POP_REACH_UNKNOWN
-			       : sqlite3_column_int(st, 6) ? POP_REACH_YES : POP_REACH_NO;
+		s->reachable = st_col_null(st, 6) ? POP_REACH_UNKNOWN
+			       : (int)st_col_int64(st, 6) ? POP_REACH_YES : POP_REACH_NO;
 		copy_text(s->endpoint6, sizeof s->endpoint6, db_col_text(st, 7));
 		rc = 0;
-	} else if (rc == SQLITE_ROW || rc == SQLITE_DONE) {
+	} else if (rc == DB_ROW || rc == DB_DONE) {
 		rc = db_set_error(db, INSEL_E_UNAVAILABLE, "no secondary serves LAN %s", lan);
 	} else {
-		rc = db_sqlite_error(db, "cannot look up the LAN's secondary");
+		rc = db_engine_error(db, "cannot look up the LAN's secondary");
 	}
-	sqlite3_reset(st);
+	st_reset(st);
 	return rc;
 }
 
@@ -68,13 +68,13 @@ static int lookup_user(struct db *db, const char *callee, struct pop_lookup_repl
 static void add_host_name(struct db *db, const char *address, const char *lan,
 			  struct pop_lookup_reply *r)
 {
-	sqlite3_stmt *st = db_stmt(db, ST_HOST_BY_ADDR);
+	struct db_st *st = db_stmt(db, ST_HOST_BY_ADDR);
 
-	sqlite3_bind_text(st, 1, address, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(st, 2, lan, -1, SQLITE_TRANSIENT);
-	if (sqlite3_step(st) == SQLITE_ROW)
+	st_bind_text(st, 1, address);
+	st_bind_text(st, 2, lan);
+	if (st_step(st) == DB_ROW)
 		copy_text(r->host, sizeof r->host, db_col_text(st, 0));
-	sqlite3_reset(st);
+	st_reset(st);
 }
 
 /* a moved from prefix from onto prefix to (same length), host bits kept. */
@@ -95,13 +95,13 @@ static void move_address(const struct ip_addr *a, const struct ip_prefix *from,
 static int match_mapped(struct db *db, const struct ip_addr *a, struct pop_lookup_reply *r,
 			bool *found)
 {
-	sqlite3_stmt *st = db_stmt(db, ST_MAP_MATCH);
+	struct db_st *st = db_stmt(db, ST_MAP_MATCH);
 	struct ip_prefix mapped, real;
 	int rc = 0;
 
 	*found = false;
 	db_bind_addr(st, 1, a);
-	if (sqlite3_step(st) == SQLITE_ROW) {
+	if (st_step(st) == DB_ROW) {
 		if (ip_prefix_parse(db_col_text(st, 0), true, &mapped) ||
 		    ip_prefix_parse(db_col_text(st, 2), true, &real)) {
 			rc = db_set_error(db, INSEL_E_DB, "LAN %s has no IPv4 prefix for its "
@@ -116,7 +116,7 @@ static int match_mapped(struct db *db, const struct ip_addr *a, struct pop_looku
 			*found = true;
 		}
 	}
-	sqlite3_reset(st);
+	st_reset(st);
 	return rc;
 }
 
@@ -124,12 +124,12 @@ static int match_mapped(struct db *db, const struct ip_addr *a, struct pop_looku
  * each host instead. */
 static int ambiguous(struct db *db, const struct ip_addr *a, const char *text)
 {
-	sqlite3_stmt *st = db_stmt(db, ST_PFX_MATCH);
+	struct db_st *st = db_stmt(db, ST_PFX_MATCH);
 	char lans[256] = "", mapped[IP_STRLEN];
 	size_t used = 0;
 
 	db_bind_addr(st, 1, a);
-	while (sqlite3_step(st) == SQLITE_ROW && used < sizeof lans - 1) {
+	while (st_step(st) == DB_ROW && used < sizeof lans - 1) {
 		const char *lan = db_col_text(st, 1);
 		struct ip_prefix m, real;
 		struct ip_addr via;
@@ -145,7 +145,7 @@ static int ambiguous(struct db *db, const struct ip_addr *a, const char *text)
 					 used ? ", " : "", lan, db_col_text(st, 0),
 					 via_text[0] ? ", mapped: " : "", via_text);
 	}
-	sqlite3_reset(st);
+	st_reset(st);
 	return db_set_error(db, INSEL_E_CONFLICT,
 			    "%s is ambiguous: it lies in overlapping prefixes of LANs %s; name "
 			    "the host, or use its mapped address", text, lans);
@@ -192,22 +192,22 @@ static int lookup_address(struct db *db, const struct ip_addr *a, const char *pr
 
 static int lookup_host(struct db *db, const char *name, struct pop_lookup_reply *r)
 {
-	sqlite3_stmt *st = db_stmt(db, ST_HOST_BY_NAME);
+	struct db_st *st = db_stmt(db, ST_HOST_BY_NAME);
 	char lan[DB_NAME_MAX + 1] = "";
 	struct ip_addr a;
 	int rc, parsed = -1;
 
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
+	st_bind_text(st, 1, name);
+	rc = st_step(st);
+	if (rc == DB_ROW) {
 		parsed = ip_addr_parse(db_col_text(st, 0), &a);
 		copy_text(lan, sizeof lan, db_col_text(st, 1));
 	}
-	sqlite3_reset(st);
-	if (rc == SQLITE_DONE)
+	st_reset(st);
+	if (rc == DB_DONE)
 		return db_set_error(db, INSEL_E_NOT_FOUND, "no user, host or address '%s'", name);
-	if (rc != SQLITE_ROW || parsed)
-		return db_sqlite_error(db, "cannot look up the host");
+	if (rc != DB_ROW || parsed)
+		return db_engine_error(db, "cannot look up the host");
 	r->kind = POP_LOOKUP_HOST;
 	copy_text(r->host, sizeof r->host, name);
 	return lookup_address(db, &a, lan, r);
@@ -276,23 +276,23 @@ int db_lan_serving(struct db *db, const char *lan, int64_t now, struct pop_servi
 int db_secondary_reach(struct db *db, const char *secondary, char endpoint[IP_STRLEN],
 		       enum pop_reach *reachable)
 {
-	sqlite3_stmt *st = db_stmt(db, ST_SEC_REACH_GET);
+	struct db_st *st = db_stmt(db, ST_SEC_REACH_GET);
 	int rc;
 
 	db->err[0] = '\0';
-	sqlite3_bind_text(st, 1, secondary, -1, SQLITE_TRANSIENT);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
+	st_bind_text(st, 1, secondary);
+	rc = st_step(st);
+	if (rc == DB_ROW) {
 		copy_text(endpoint, IP_STRLEN, db_col_text(st, 0));
-		*reachable = sqlite3_column_type(st, 1) == SQLITE_NULL ? POP_REACH_UNKNOWN
-			     : sqlite3_column_int(st, 1) ? POP_REACH_YES : POP_REACH_NO;
+		*reachable = st_col_null(st, 1) ? POP_REACH_UNKNOWN
+			     : (int)st_col_int64(st, 1) ? POP_REACH_YES : POP_REACH_NO;
 		rc = 0;
-	} else if (rc == SQLITE_DONE) {
+	} else if (rc == DB_DONE) {
 		rc = db_set_error(db, INSEL_E_NOT_FOUND, "secondary '%s' is not in the directory",
 				  secondary);
 	} else {
-		rc = db_sqlite_error(db, "cannot read the secondary's endpoint");
+		rc = db_engine_error(db, "cannot read the secondary's endpoint");
 	}
-	sqlite3_reset(st);
+	st_reset(st);
 	return rc;
 }

@@ -28,16 +28,16 @@ static int user_add_tx(struct db *db, const char *name, const char *lan, const c
 		       int64_t now)
 {
 	int64_t lan_id;
-	sqlite3_stmt *st;
+	struct db_st *st;
 	int rc = db_lan_id(db, lan, &lan_id);
 
 	if (rc)
 		return rc;
 	st = db_stmt(db, ST_USER_INSERT);
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(st, 2, lan_id);
-	sqlite3_bind_text(st, 3, hash, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(st, 4, now);
+	st_bind_text(st, 1, name);
+	st_bind_int64(st, 2, lan_id);
+	st_bind_text(st, 3, hash);
+	st_bind_int64(st, 4, now);
 	rc = db_exec_stmt(db, st, "cannot add user");
 	if (rc == INSEL_E_EXISTS)
 		rc = db_set_error(db, rc, "user %s@%s already exists", name, lan);
@@ -60,16 +60,16 @@ int db_user_add(struct db *db, const char *name, const char *lan, const char *ha
 static int user_write(struct db *db, enum db_stmt_id id, const char *name, const char *lan,
 		      const char *hash)
 {
-	sqlite3_stmt *st = db_stmt(db, id);
+	struct db_st *st = db_stmt(db, id);
 	int rc;
 
 	db->err[0] = '\0';
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(st, 2, lan, -1, SQLITE_TRANSIENT);
+	st_bind_text(st, 1, name);
+	st_bind_text(st, 2, lan);
 	if (hash)
-		sqlite3_bind_text(st, 3, hash, -1, SQLITE_TRANSIENT);
+		st_bind_text(st, 3, hash);
 	rc = db_exec_stmt(db, st, "cannot change user");
-	if (!rc && sqlite3_changes(db->sql) == 0)
+	if (!rc && db_changes(db) == 0)
 		rc = db_set_error(db, INSEL_E_NOT_FOUND, "no user %s@%s", name, lan);
 	return rc;
 }
@@ -86,21 +86,21 @@ int db_user_remove(struct db *db, const char *name, const char *lan)
 
 int db_user_hash(struct db *db, const char *name, const char *lan, char *out, size_t outlen)
 {
-	sqlite3_stmt *st = db_stmt(db, ST_USER_HASH);
+	struct db_st *st = db_stmt(db, ST_USER_HASH);
 	int rc;
 
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(st, 2, lan, -1, SQLITE_TRANSIENT);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
+	st_bind_text(st, 1, name);
+	st_bind_text(st, 2, lan);
+	rc = st_step(st);
+	if (rc == DB_ROW) {
 		snprintf(out, outlen, "%s", db_col_text(st, 0));
 		rc = 0;
-	} else if (rc == SQLITE_DONE) {
+	} else if (rc == DB_DONE) {
 		rc = db_set_error(db, INSEL_E_NOT_FOUND, "no user %s@%s", name, lan);
 	} else {
-		rc = db_sqlite_error(db, "cannot read user");
+		rc = db_engine_error(db, "cannot read user");
 	}
-	sqlite3_reset(st);
+	st_reset(st);
 	return rc;
 }
 
@@ -112,7 +112,7 @@ static json_int_t hash_iterations(const char *hash)
 	return p ? (json_int_t)strtoul(p + 1, NULL, 10) : 0;
 }
 
-static json_t *user_row_json(sqlite3_stmt *st, const void *ctx)
+static json_t *user_row_json(struct db_st *st, const void *ctx)
 {
 	char full[2 * DB_NAME_MAX + 2];
 
@@ -178,7 +178,7 @@ static int check_recorder(struct db *db, const struct db_call_start *c)
 
 int db_call_start(struct db *db, const struct db_call_start *c, int64_t now)
 {
-	sqlite3_stmt *st;
+	struct db_st *st;
 	int rc;
 
 	if (!call_id_valid(c->id))
@@ -187,13 +187,13 @@ int db_call_start(struct db *db, const struct db_call_start *c, int64_t now)
 		return rc;
 	db->err[0] = '\0';
 	st = db_stmt(db, ST_CALL_INSERT);
-	sqlite3_bind_text(st, 1, c->id, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(st, 2, c->caller, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(st, 3, c->caller_lan, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(st, 4, c->callee, -1, SQLITE_TRANSIENT);
+	st_bind_text(st, 1, c->id);
+	st_bind_text(st, 2, c->caller);
+	st_bind_text(st, 3, c->caller_lan);
+	st_bind_text(st, 4, c->callee);
 	db_bind_text_or_null(st, 5, c->callee_lan);
-	sqlite3_bind_text(st, 6, c->channels ? c->channels : "[]", -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(st, 7, now);
+	st_bind_text(st, 6, c->channels ? c->channels : "[]");
+	st_bind_int64(st, 7, now);
 	db_bind_text_or_null(st, 8, c->reported_by);
 	db_bind_text_or_null(st, 9, c->signalling);
 	db_bind_text_or_null(st, 10, c->path);
@@ -211,33 +211,33 @@ struct call_row {
 
 static int call_get(struct db *db, const char *id, struct call_row *row)
 {
-	sqlite3_stmt *st = db_stmt(db, ST_CALL_GET);
+	struct db_st *st = db_stmt(db, ST_CALL_GET);
 	int rc;
 
-	sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
+	st_bind_text(st, 1, id);
+	rc = st_step(st);
+	if (rc == DB_ROW) {
 		const char *rep = db_col_text(st, 1);
 
-		row->ended = sqlite3_column_type(st, 0) != SQLITE_NULL;
+		row->ended = !st_col_null(st, 0);
 		snprintf(row->reporter, sizeof row->reporter, "%s", rep ? rep : "");
 		rc = 0;
-	} else if (rc == SQLITE_DONE) {
+	} else if (rc == DB_DONE) {
 		rc = db_set_error(db, INSEL_E_NOT_FOUND, "no call %s", id);
 	} else {
-		rc = db_sqlite_error(db, "cannot read call");
+		rc = db_engine_error(db, "cannot read call");
 	}
-	sqlite3_reset(st);
+	st_reset(st);
 	return rc;
 }
 
-static void bind_path(sqlite3_stmt *st, const struct db_call_path *path)
+static void bind_path(struct db_st *st, const struct db_call_path *path)
 {
 	if (!path)
 		return;   /* parameters 6..9 stay NULL */
-	sqlite3_bind_text(st, 6, path->final, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(st, 7, path->remote, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(st, 8, path->changes);
+	st_bind_text(st, 6, path->final);
+	st_bind_text(st, 7, path->remote);
+	st_bind_int64(st, 8, path->changes);
 	db_bind_text_or_null(st, 9, path->history);
 }
 
@@ -245,7 +245,7 @@ static int call_end_tx(struct db *db, const char *id, int64_t up, int64_t down,
 		       const char *reason, const struct db_call_path *path, int64_t now)
 {
 	struct call_row row;
-	sqlite3_stmt *st;
+	struct db_st *st;
 	int rc = call_get(db, id, &row);
 
 	if (rc)
@@ -253,11 +253,11 @@ static int call_end_tx(struct db *db, const char *id, int64_t up, int64_t down,
 	if (row.ended)
 		return db_set_error(db, INSEL_E_CONFLICT, "call %s has already ended", id);
 	st = db_stmt(db, ST_CALL_END);
-	sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(st, 2, now);
-	sqlite3_bind_int64(st, 3, up);
-	sqlite3_bind_int64(st, 4, down);
-	sqlite3_bind_text(st, 5, reason, -1, SQLITE_TRANSIENT);
+	st_bind_text(st, 1, id);
+	st_bind_int64(st, 2, now);
+	st_bind_int64(st, 3, up);
+	st_bind_int64(st, 4, down);
+	st_bind_text(st, 5, reason);
 	bind_path(st, path);
 	return db_exec_stmt(db, st, "cannot end the call");
 }
@@ -303,10 +303,10 @@ static json_t *channels_json(const char *text)
 
 /* One line for a listing: "direct", "tcp -> direct (1 change)", "direct -> direct
  * (2 changes)" (the same kind, other endpoints: a rebinding), or null before up. */
-static json_t *path_summary(sqlite3_stmt *st)
+static json_t *path_summary(struct db_st *st)
 {
 	const char *up = db_col_text(st, 14), *final = db_col_text(st, 16);
-	int64_t changes = sqlite3_column_int64(st, 18);
+	int64_t changes = st_col_int64(st, 18);
 	char text[64];
 
 	if (!up && !final)
@@ -318,7 +318,7 @@ static json_t *path_summary(sqlite3_stmt *st)
 	return json_string(text);
 }
 
-static json_t *call_row_json(sqlite3_stmt *st, const void *ctx)
+static json_t *call_row_json(struct db_st *st, const void *ctx)
 {
 	json_t *row;
 
@@ -341,7 +341,7 @@ static json_t *call_row_json(sqlite3_stmt *st, const void *ctx)
 		json_object_set_new(row, "path_final_remote", db_col_json_str(st, 17));
 		json_object_set_new(row, "path_changes", db_col_json_int(st, 18));
 		json_object_set_new(row, "path_history",
-				    sqlite3_column_type(st, 19) == SQLITE_NULL ? json_array()
+				    st_col_null(st, 19) ? json_array()
 				    : channels_json(db_col_text(st, 19)));
 		json_object_set_new(row, "path_summary", path_summary(st));
 	}
@@ -351,12 +351,12 @@ static json_t *call_row_json(sqlite3_stmt *st, const void *ctx)
 static int call_query(struct db *db, bool active_only, const char *id, int64_t limit,
 		      int64_t now, json_t **out)
 {
-	sqlite3_stmt *st = db_stmt(db, ST_CALL_LIST);
+	struct db_st *st = db_stmt(db, ST_CALL_LIST);
 
-	sqlite3_bind_int(st, 1, active_only);
+	st_bind_int64(st, 1, active_only);
 	db_bind_text_or_null(st, 2, id);
-	sqlite3_bind_int64(st, 3, limit > 0 ? limit : -1);
-	sqlite3_bind_int64(st, 4, now);
+	st_bind_int64(st, 3, limit > 0 ? limit : -1);
+	st_bind_int64(st, 4, now);
 	return db_list_rows(db, st, call_row_json, NULL, "cannot list calls", out);
 }
 
@@ -367,9 +367,9 @@ int db_call_list(struct db *db, bool active_only, int64_t limit, int64_t now, js
 
 int db_call_history(struct db *db, int64_t limit, json_t **out)
 {
-	sqlite3_stmt *st = db_stmt(db, ST_CALL_ENDED);
+	struct db_st *st = db_stmt(db, ST_CALL_ENDED);
 
-	sqlite3_bind_int64(st, 1, limit > 0 ? limit : -1);
+	st_bind_int64(st, 1, limit > 0 ? limit : -1);
 	return db_list_rows(db, st, call_row_json, NULL, "cannot list ended calls", out);
 }
 
@@ -386,25 +386,25 @@ int db_call_show(struct db *db, const char *id, int64_t now, json_t **out)
 int db_revoke_tx(struct db *db, const char *serial, const char *name, const char *reason,
 		 int64_t now)
 {
-	sqlite3_stmt *st;
+	struct db_st *st;
 	int rc;
 
 	if (!db_serial_valid(serial))
 		return db_set_error(db, INSEL_E_BAD_FIELD,
 				    "a certificate serial is 1-40 lowercase hex digits");
 	st = db_stmt(db, ST_REV_INSERT);
-	sqlite3_bind_text(st, 1, serial, -1, SQLITE_TRANSIENT);
+	st_bind_text(st, 1, serial);
 	db_bind_text_or_null(st, 2, name);
 	db_bind_text_or_null(st, 3, reason);
-	sqlite3_bind_int64(st, 4, now);
+	st_bind_int64(st, 4, now);
 	rc = db_exec_stmt(db, st, "cannot revoke");
 	if (rc == INSEL_E_EXISTS)
 		return db_set_error(db, rc, "certificate %s is already revoked", serial);
 	if (rc)
 		return rc;
 	st = db_stmt(db, ST_CALL_END_REVOKED);
-	sqlite3_bind_text(st, 1, serial, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(st, 2, now);
+	st_bind_text(st, 1, serial);
+	st_bind_int64(st, 2, now);
 	return db_exec_stmt(db, st, "cannot end the revoked secondary's calls");
 }
 
@@ -418,30 +418,30 @@ int db_revoke(struct db *db, const char *serial, const char *name, const char *r
 
 int db_unrevoke(struct db *db, const char *serial)
 {
-	sqlite3_stmt *st = db_stmt(db, ST_REV_DELETE);
+	struct db_st *st = db_stmt(db, ST_REV_DELETE);
 	int rc;
 
 	db->err[0] = '\0';
-	sqlite3_bind_text(st, 1, serial, -1, SQLITE_TRANSIENT);
+	st_bind_text(st, 1, serial);
 	rc = db_exec_stmt(db, st, "cannot remove the revocation");
-	if (!rc && sqlite3_changes(db->sql) == 0)
+	if (!rc && db_changes(db) == 0)
 		rc = db_set_error(db, INSEL_E_NOT_FOUND, "certificate %s is not revoked", serial);
 	return rc;
 }
 
 bool db_is_revoked(struct db *db, const char *serial)
 {
-	sqlite3_stmt *st = db_stmt(db, ST_REV_EXISTS);
+	struct db_st *st = db_stmt(db, ST_REV_EXISTS);
 	int rc;
 
-	sqlite3_bind_text(st, 1, serial, -1, SQLITE_TRANSIENT);
-	rc = sqlite3_step(st);
-	sqlite3_reset(st);
+	st_bind_text(st, 1, serial);
+	rc = st_step(st);
+	st_reset(st);
 	/* Fail closed: if the directory cannot answer, treat the certificate as revoked. */
-	return rc != SQLITE_DONE;
+	return rc != DB_DONE;
 }
 
-static json_t *revocation_row_json(sqlite3_stmt *st, const void *ctx)
+static json_t *revocation_row_json(struct db_st *st, const void *ctx)
 {
 	(void)ctx;
 	return json_pack("{s:o, s:o, s:o, s:o}", "serial", db_col_json_str(st, 0),
@@ -452,16 +452,16 @@ static json_t *revocation_row_json(sqlite3_stmt *st, const void *ctx)
 int db_revoked_page(struct db *db, const struct db_page *page, json_t **out, int64_t *total)
 {
 	bool began = db_read_begin(db);
-	sqlite3_stmt *st = db_stmt(db, ST_REV_LIST);
+	struct db_st *st = db_stmt(db, ST_REV_LIST);
 	int rc = db_count(db, ST_REV_COUNT, total);
 
-	sqlite3_bind_int64(st, 1, page->limit);
-	sqlite3_bind_int64(st, 2, page->offset);
+	st_bind_int64(st, 1, page->limit);
+	st_bind_int64(st, 2, page->offset);
 	if (rc == 0)
 		rc = db_list_rows(db, st, revocation_row_json, NULL, "cannot list revocations",
 				  out);
 	else
-		sqlite3_reset(st);
+		st_reset(st);
 	db_read_end(db, began);
 	return rc;
 }

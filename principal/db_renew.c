@@ -21,24 +21,24 @@ struct renew_secondary {
 
 static int renew_secondary_get(struct db *db, const char *name, struct renew_secondary *row)
 {
-	sqlite3_stmt *st = db_stmt(db, ST_RENEW_SECONDARY);
+	struct db_st *st = db_stmt(db, ST_RENEW_SECONDARY);
 	int rc;
 
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
+	st_bind_text(st, 1, name);
+	rc = st_step(st);
+	if (rc == DB_ROW) {
 		const char *prev = db_col_text(st, 4);
 
-		row->id = sqlite3_column_int64(st, 0);
+		row->id = st_col_int64(st, 0);
 		snprintf(row->previous_serial, sizeof row->previous_serial, "%s",
 			 prev ? prev : "");
 		rc = 0;
-	} else if (rc == SQLITE_DONE) {
+	} else if (rc == DB_DONE) {
 		rc = db_set_error(db, INSEL_E_NOT_FOUND, "no secondary named '%s'", name);
 	} else {
-		rc = db_sqlite_error(db, "cannot read the secondary");
+		rc = db_engine_error(db, "cannot read the secondary");
 	}
-	sqlite3_reset(st);
+	st_reset(st);
 	return rc;
 }
 
@@ -56,21 +56,21 @@ static const char *state_word(const char *text)
 static int find_request(struct db *db, int64_t secondary_id, const char *key_id, int64_t *id,
 			const char **state)
 {
-	sqlite3_stmt *st = db_stmt(db, ST_RENEW_FIND);
+	struct db_st *st = db_stmt(db, ST_RENEW_FIND);
 	int rc;
 
-	sqlite3_bind_int64(st, 1, secondary_id);
-	sqlite3_bind_text(st, 2, key_id, -1, SQLITE_TRANSIENT);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		*id = sqlite3_column_int64(st, 0);
+	st_bind_int64(st, 1, secondary_id);
+	st_bind_text(st, 2, key_id);
+	rc = st_step(st);
+	if (rc == DB_ROW) {
+		*id = st_col_int64(st, 0);
 		*state = state_word(db_col_text(st, 1));
 		rc = 0;
 	} else {
-		rc = rc == SQLITE_DONE ? INSEL_E_NOT_FOUND
-				       : db_sqlite_error(db, "cannot read renewal requests");
+		rc = rc == DB_DONE ? INSEL_E_NOT_FOUND
+				       : db_engine_error(db, "cannot read renewal requests");
 	}
-	sqlite3_reset(st);
+	st_reset(st);
 	return rc;
 }
 
@@ -78,16 +78,16 @@ static int find_request(struct db *db, int64_t secondary_id, const char *key_id,
 static int check_request_rate(struct db *db, int64_t secondary_id, const char *name,
 			      int64_t now)
 {
-	sqlite3_stmt *st = db_stmt(db, ST_RENEW_RECENT);
+	struct db_st *st = db_stmt(db, ST_RENEW_RECENT);
 	int64_t recent = -1;
 
-	sqlite3_bind_int64(st, 1, secondary_id);
-	sqlite3_bind_int64(st, 2, now - 86400);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		recent = sqlite3_column_int64(st, 0);
-	sqlite3_reset(st);
+	st_bind_int64(st, 1, secondary_id);
+	st_bind_int64(st, 2, now - 86400);
+	if (st_step(st) == DB_ROW)
+		recent = st_col_int64(st, 0);
+	st_reset(st);
 	if (recent < 0)
-		return db_sqlite_error(db, "cannot count renewal requests");
+		return db_engine_error(db, "cannot count renewal requests");
 	if (recent >= DB_RENEW_MAX_PER_DAY)
 		return db_set_error(db, INSEL_E_LIMIT,
 				    "secondary %s filed %lld renewal requests in the last day; no "
@@ -99,7 +99,7 @@ static int file_request_tx(struct db *db, const struct db_renew_request *r, int6
 			   int64_t *id, const char **state)
 {
 	struct renew_secondary sec;
-	sqlite3_stmt *st;
+	struct db_st *st;
 	int rc = renew_secondary_get(db, r->secondary, &sec);
 
 	if (!rc)
@@ -111,23 +111,22 @@ static int file_request_tx(struct db *db, const struct db_renew_request *r, int6
 		return rc;
 	/* One pending request per secondary: the newest key is the one it will use. */
 	st = db_stmt(db, ST_RENEW_SUPERSEDE);
-	sqlite3_bind_int64(st, 1, sec.id);
-	sqlite3_bind_int64(st, 2, now);
+	st_bind_int64(st, 1, sec.id);
+	st_bind_int64(st, 2, now);
 	rc = db_exec_stmt(db, st, "cannot supersede older requests");
 	if (rc)
 		return rc;
 	st = db_stmt(db, ST_RENEW_INSERT);
-	sqlite3_bind_int64(st, 1, sec.id);
-	sqlite3_bind_text(st, 2, r->key_id, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(st, 3, r->csr, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(st, 4, r->requested_with->fingerprint, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(st, 5, r->requested_with->serial, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(st, 6, r->requested_with->not_after);
-	sqlite3_bind_int64(st, 7, now);
-	rc = db_exec_stmt(db, st, "cannot file the renewal request");
+	st_bind_int64(st, 1, sec.id);
+	st_bind_text(st, 2, r->key_id);
+	st_bind_text(st, 3, r->csr);
+	st_bind_text(st, 4, r->requested_with->fingerprint);
+	st_bind_text(st, 5, r->requested_with->serial);
+	st_bind_int64(st, 6, r->requested_with->not_after);
+	st_bind_int64(st, 7, now);
+	rc = db_insert_id(db, st, "cannot file the renewal request", id);
 	if (rc)
 		return rc;
-	*id = sqlite3_last_insert_rowid(db->sql);
 	*state = "pending";
 	return 0;
 }
@@ -142,10 +141,10 @@ int db_renew_file(struct db *db, const struct db_renew_request *r, int64_t now, 
 
 /* ---- reading requests ---- */
 
-static json_t *request_row_json(sqlite3_stmt *st, bool with_pem)
+static json_t *request_row_json(struct db_st *st, bool with_pem)
 {
 	json_t *row = json_pack("{s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
-				"request", (json_int_t)sqlite3_column_int64(st, 0),
+				"request", (json_int_t)st_col_int64(st, 0),
 				"secondary", db_col_json_str(st, 1),
 				"state", db_col_json_str(st, 2),
 				"key_id", db_col_json_str(st, 3),
@@ -168,24 +167,24 @@ static json_t *request_row_json(sqlite3_stmt *st, bool with_pem)
 
 int db_renew_get(struct db *db, int64_t id, bool with_pem, json_t **out)
 {
-	sqlite3_stmt *st = db_stmt(db, ST_RENEW_GET);
+	struct db_st *st = db_stmt(db, ST_RENEW_GET);
 	int rc;
 
-	sqlite3_bind_int64(st, 1, id);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
+	st_bind_int64(st, 1, id);
+	rc = st_step(st);
+	if (rc == DB_ROW) {
 		*out = request_row_json(st, with_pem);
 		rc = *out ? 0 : db_set_error(db, INSEL_E_DB, "out of memory");
-	} else if (rc == SQLITE_DONE) {
+	} else if (rc == DB_DONE) {
 		rc = db_set_error(db, INSEL_E_NOT_FOUND, "no renewal request %lld", (long long)id);
 	} else {
-		rc = db_sqlite_error(db, "cannot read the renewal request");
+		rc = db_engine_error(db, "cannot read the renewal request");
 	}
-	sqlite3_reset(st);
+	st_reset(st);
 	return rc;
 }
 
-static json_t *request_list_row(sqlite3_stmt *st, const void *ctx)
+static json_t *request_list_row(struct db_st *st, const void *ctx)
 {
 	(void)ctx;
 	return request_row_json(st, false);
@@ -193,9 +192,9 @@ static json_t *request_list_row(sqlite3_stmt *st, const void *ctx)
 
 int db_renew_list(struct db *db, bool pending_only, json_t **out)
 {
-	sqlite3_stmt *st = db_stmt(db, ST_RENEW_LIST);
+	struct db_st *st = db_stmt(db, ST_RENEW_LIST);
 
-	sqlite3_bind_int(st, 1, pending_only);
+	st_bind_int64(st, 1, pending_only);
 	return db_list_rows(db, st, request_list_row, NULL, "cannot list renewal requests", out);
 }
 
@@ -204,20 +203,20 @@ int db_renew_list(struct db *db, bool pending_only, json_t **out)
 static int decide(struct db *db, int64_t id, const char *state, const char *cert_pem,
 		  const struct pki_identity *cert, const char *issued_by, int64_t now)
 {
-	sqlite3_stmt *st = db_stmt(db, ST_RENEW_DECIDE);
+	struct db_st *st = db_stmt(db, ST_RENEW_DECIDE);
 	int rc;
 
-	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_text(st, 2, state, -1, SQLITE_STATIC);
+	st_bind_int64(st, 1, id);
+	st_bind_text(st, 2, state);
 	db_bind_text_or_null(st, 3, cert_pem);
 	db_bind_text_or_null(st, 4, cert ? cert->serial : NULL);
 	db_bind_text_or_null(st, 5, cert ? cert->fingerprint : NULL);
 	if (cert)
-		sqlite3_bind_int64(st, 6, cert->not_after);
+		st_bind_int64(st, 6, cert->not_after);
 	db_bind_text_or_null(st, 7, issued_by);
-	sqlite3_bind_int64(st, 8, now);
+	st_bind_int64(st, 8, now);
 	rc = db_exec_stmt(db, st, "cannot record the decision");
-	if (!rc && sqlite3_changes(db->sql) != 1)
+	if (!rc && db_changes(db) != 1)
 		rc = db_set_error(db, INSEL_E_CONFLICT,
 				  "renewal request %lld is not pending any more", (long long)id);
 	return rc;
@@ -229,25 +228,25 @@ static int request_origin(struct db *db, int64_t id, int64_t *secondary_id,
 			  char fingerprint[PKI_FINGERPRINT_LEN + 1],
 			  char serial[PKI_SERIAL_MAX + 1], int64_t *not_after)
 {
-	sqlite3_stmt *st = db_stmt(db, ST_RENEW_GET);
+	struct db_st *st = db_stmt(db, ST_RENEW_GET);
 	int rc;
 
-	sqlite3_bind_int64(st, 1, id);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
+	st_bind_int64(st, 1, id);
+	rc = st_step(st);
+	if (rc == DB_ROW) {
 		const char *fp = db_col_text(st, 4), *sn = db_col_text(st, 5);
 
 		snprintf(fingerprint, PKI_FINGERPRINT_LEN + 1, "%s", fp ? fp : "");
 		snprintf(serial, PKI_SERIAL_MAX + 1, "%s", sn ? sn : "");
-		*not_after = sqlite3_column_int64(st, 6);
-		*secondary_id = sqlite3_column_int64(st, 15);
+		*not_after = st_col_int64(st, 6);
+		*secondary_id = st_col_int64(st, 15);
 		rc = 0;
-	} else if (rc == SQLITE_DONE) {
+	} else if (rc == DB_DONE) {
 		rc = db_set_error(db, INSEL_E_NOT_FOUND, "no renewal request %lld", (long long)id);
 	} else {
-		rc = db_sqlite_error(db, "cannot read the renewal request");
+		rc = db_engine_error(db, "cannot read the renewal request");
 	}
-	sqlite3_reset(st);
+	st_reset(st);
 	return rc;
 }
 
@@ -256,7 +255,7 @@ static int issued_tx(struct db *db, int64_t id, const char *cert_pem,
 {
 	char fingerprint[PKI_FINGERPRINT_LEN + 1], serial[PKI_SERIAL_MAX + 1];
 	int64_t secondary_id = 0, not_after = 0;
-	sqlite3_stmt *st;
+	struct db_st *st;
 	int rc = request_origin(db, id, &secondary_id, fingerprint, serial, &not_after);
 
 	if (!rc)
@@ -264,13 +263,13 @@ static int issued_tx(struct db *db, int64_t id, const char *cert_pem,
 	if (rc)
 		return rc;
 	st = db_stmt(db, ST_RENEW_SET_CERT);
-	sqlite3_bind_int64(st, 1, secondary_id);
-	sqlite3_bind_text(st, 2, fingerprint, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(st, 3, serial, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(st, 4, not_after);
-	sqlite3_bind_text(st, 5, cert->fingerprint, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(st, 6, cert->serial, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(st, 7, cert->not_after);
+	st_bind_int64(st, 1, secondary_id);
+	st_bind_text(st, 2, fingerprint);
+	st_bind_text(st, 3, serial);
+	st_bind_int64(st, 4, not_after);
+	st_bind_text(st, 5, cert->fingerprint);
+	st_bind_text(st, 6, cert->serial);
+	st_bind_int64(st, 7, cert->not_after);
 	return db_exec_stmt(db, st, "cannot record the secondary's new certificate");
 }
 
@@ -296,28 +295,28 @@ bool db_renew_previous_registers(struct db *db, const char *secondary,
 				 char current_fingerprint[PKI_FINGERPRINT_LEN + 1],
 				 char current_serial[PKI_SERIAL_MAX + 1])
 {
-	sqlite3_stmt *st = db_stmt(db, ST_RENEW_PREVIOUS);
+	struct db_st *st = db_stmt(db, ST_RENEW_PREVIOUS);
 	bool found = false;
 
-	sqlite3_bind_text(st, 1, secondary, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(st, 2, fingerprint, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(st, 3, now);
-	if (sqlite3_step(st) == SQLITE_ROW && db_col_text(st, 0) && db_col_text(st, 1)) {
+	st_bind_text(st, 1, secondary);
+	st_bind_text(st, 2, fingerprint);
+	st_bind_int64(st, 3, now);
+	if (st_step(st) == DB_ROW && db_col_text(st, 0) && db_col_text(st, 1)) {
 		snprintf(current_fingerprint, PKI_FINGERPRINT_LEN + 1, "%s", db_col_text(st, 0));
 		snprintf(current_serial, PKI_SERIAL_MAX + 1, "%s", db_col_text(st, 1));
 		found = true;
 	}
-	sqlite3_reset(st);
+	st_reset(st);
 	return found;
 }
 
 int db_renew_registered(struct db *db, const char *secondary, const struct pki_identity *id)
 {
-	sqlite3_stmt *st = db_stmt(db, ST_RENEW_SEEN);
+	struct db_st *st = db_stmt(db, ST_RENEW_SEEN);
 
-	sqlite3_bind_text(st, 1, secondary, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(st, 2, id->fingerprint, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(st, 3, id->not_after);
+	st_bind_text(st, 1, secondary);
+	st_bind_text(st, 2, id->fingerprint);
+	st_bind_int64(st, 3, id->not_after);
 	return db_exec_stmt(db, st, "cannot record the certificate's expiry");
 }
 
@@ -337,29 +336,29 @@ int db_renew_revoke_previous(struct db *db, const char *secondary, const char *r
 int db_principal_cert_put(struct db *db, const char *kind, const struct pki_identity *id,
 			  int64_t now)
 {
-	sqlite3_stmt *st = db_stmt(db, ST_PCERT_PUT);
+	struct db_st *st = db_stmt(db, ST_PCERT_PUT);
 
 	db_read_release(db);
-	sqlite3_bind_text(st, 1, kind, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(st, 2, id->name, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(st, 3, id->serial, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(st, 4, id->fingerprint, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(st, 5, id->not_before);
-	sqlite3_bind_int64(st, 6, id->not_after);
-	sqlite3_bind_int64(st, 7, now);
+	st_bind_text(st, 1, kind);
+	st_bind_text(st, 2, id->name);
+	st_bind_text(st, 3, id->serial);
+	st_bind_text(st, 4, id->fingerprint);
+	st_bind_int64(st, 5, id->not_before);
+	st_bind_int64(st, 6, id->not_after);
+	st_bind_int64(st, 7, now);
 	return db_exec_stmt(db, st, "cannot record the certificate");
 }
 
-static json_t *expiry_row(sqlite3_stmt *st, const void *ctx)
+static json_t *expiry_row(struct db_st *st, const void *ctx)
 {
 	int64_t now = *(const int64_t *)ctx;
-	int64_t not_after = sqlite3_column_int64(st, 3);
+	int64_t not_after = st_col_int64(st, 3);
 	json_t *row = json_pack("{s:o, s:o, s:o, s:I, s:I}", "role", db_col_json_str(st, 0),
 				"name", db_col_json_str(st, 1), "serial", db_col_json_str(st, 2),
 				"not_after", (json_int_t)not_after,
 				"seconds_left", (json_int_t)(not_after - now));
 
-	if (row && sqlite3_column_type(st, 4) != SQLITE_NULL)
+	if (row && !st_col_null(st, 4))
 		json_object_set_new(row, "pending_request", db_col_json_int(st, 4));
 	return row;
 }

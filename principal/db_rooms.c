@@ -14,12 +14,10 @@
 
 /* ---- helpers ---- */
 
-static int prepare(struct db *db, const char *sql, sqlite3_stmt **st)
+static int prepare(struct db *db, const char *sql, struct db_st **st)
 {
-	if (sqlite3_prepare_v2(db->sql, sql, -1, st, NULL) != SQLITE_OK) {
-		*st = NULL;
-		return db_sqlite_error(db, "cannot prepare a room query");
-	}
+	if (db_prepare(db, sql, st))
+		return db_engine_error(db, "cannot prepare a room query");
 	return 0;
 }
 
@@ -27,7 +25,7 @@ static int prepare(struct db *db, const char *sql, sqlite3_stmt **st)
 static int exec_write(struct db *db, const char *sql, const char *t1, const char *t2,
 		      const char *t3, const char *t4, int64_t i5, const char *what)
 {
-	sqlite3_stmt *st;
+	struct db_st *st;
 	int rc = prepare(db, sql, &st);
 
 	if (rc)
@@ -36,16 +34,16 @@ static int exec_write(struct db *db, const char *sql, const char *t1, const char
 	db_bind_text_or_null(st, 2, t2);
 	db_bind_text_or_null(st, 3, t3);
 	db_bind_text_or_null(st, 4, t4);
-	sqlite3_bind_int64(st, 5, i5);
+	st_bind_int64(st, 5, i5);
 	rc = db_exec_stmt(db, st, what);
-	sqlite3_finalize(st);
+	st_finalize(st);
 	return rc;
 }
 
 static int log_event(struct db *db, const char *room, const char *kind, const char *user,
 		     const char *host, const char *address, const char *by, int64_t now)
 {
-	sqlite3_stmt *st;
+	struct db_st *st;
 	int rc = prepare(db, "INSERT INTO room_events (room, kind, user, host, address, by, at) "
 			 "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)", &st);
 
@@ -57,9 +55,9 @@ static int log_event(struct db *db, const char *room, const char *kind, const ch
 	db_bind_text_or_null(st, 4, host);
 	db_bind_text_or_null(st, 5, address);
 	db_bind_text_or_null(st, 6, by ? by : "operator");
-	sqlite3_bind_int64(st, 7, now);
+	st_bind_int64(st, 7, now);
 	rc = db_exec_stmt(db, st, "cannot record a room event");
-	sqlite3_finalize(st);
+	st_finalize(st);
 	return rc;
 }
 
@@ -98,32 +96,32 @@ static int64_t slots_of(unsigned len)
 
 static int room_get(struct db *db, const char *room, struct room_row *r)
 {
-	sqlite3_stmt *st;
+	struct db_st *st;
 	int rc = check_room_name(db, room);
 
 	if (rc || (rc = prepare(db, "SELECT id, net, len, capacity, network6 FROM rooms "
 				"WHERE name = ?1", &st)))
 		return rc;
-	sqlite3_bind_text(st, 1, room, -1, SQLITE_TRANSIENT);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW && sqlite3_column_bytes(st, 1) == 4) {
-		const unsigned char *b = sqlite3_column_blob(st, 1);
+	st_bind_text(st, 1, room);
+	rc = st_step(st);
+	if (rc == DB_ROW && st_col_bytes(st, 1) == 4) {
+		const unsigned char *b = st_col_blob(st, 1);
 
 		memset(r, 0, sizeof *r);
-		r->id = sqlite3_column_int64(st, 0);
+		r->id = st_col_int64(st, 0);
 		r->net = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
-		r->len = (unsigned)sqlite3_column_int(st, 2);
-		r->capacity = sqlite3_column_int64(st, 3);
-		r->has6 = sqlite3_column_type(st, 4) == SQLITE_TEXT &&
-			  ip_prefix_parse((const char *)sqlite3_column_text(st, 4), true,
+		r->len = (unsigned)(int)st_col_int64(st, 2);
+		r->capacity = st_col_int64(st, 3);
+		r->has6 = !st_col_null(st, 4) &&
+			  ip_prefix_parse((const char *)st_col_text(st, 4), true,
 					  &r->net6) == 0;
 		rc = 0;
-	} else if (rc == SQLITE_ROW || rc == SQLITE_DONE) {
+	} else if (rc == DB_ROW || rc == DB_DONE) {
 		rc = db_set_error(db, INSEL_E_NOT_FOUND, "no room named %s", room);
 	} else {
-		rc = db_sqlite_error(db, "cannot read the room");
+		rc = db_engine_error(db, "cannot read the room");
 	}
-	sqlite3_finalize(st);
+	st_finalize(st);
 	return rc;
 }
 
@@ -131,7 +129,7 @@ static int room_get(struct db *db, const char *room, struct room_row *r)
 static int user_get(struct db *db, const char *user, int64_t *id, int64_t *lan_id)
 {
 	char name[DB_NAME_MAX + 1], lan[DB_NAME_MAX + 1], quoted[160];
-	sqlite3_stmt *st;
+	struct db_st *st;
 	int rc;
 
 	if (db_split_user(user, name, lan)) {
@@ -142,36 +140,36 @@ static int user_get(struct db *db, const char *user, int64_t *id, int64_t *lan_i
 	if ((rc = prepare(db, "SELECT u.id, u.lan_id FROM users u JOIN lans l ON "
 			  "l.id = u.lan_id WHERE u.name = ?1 AND l.name = ?2", &st)))
 		return rc;
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(st, 2, lan, -1, SQLITE_TRANSIENT);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		*id = sqlite3_column_int64(st, 0);
+	st_bind_text(st, 1, name);
+	st_bind_text(st, 2, lan);
+	rc = st_step(st);
+	if (rc == DB_ROW) {
+		*id = st_col_int64(st, 0);
 		if (lan_id)
-			*lan_id = sqlite3_column_int64(st, 1);
+			*lan_id = st_col_int64(st, 1);
 		rc = 0;
-	} else if (rc == SQLITE_DONE) {
+	} else if (rc == DB_DONE) {
 		rc = db_set_error(db, INSEL_E_NOT_FOUND, "no user %s", user);
 	} else {
-		rc = db_sqlite_error(db, "cannot read the user");
+		rc = db_engine_error(db, "cannot read the user");
 	}
-	sqlite3_finalize(st);
+	st_finalize(st);
 	return rc;
 }
 
 /* One integer from a query binding (?1, ?2) as integers; -1 when there is no row. */
 static int64_t query_int(struct db *db, const char *sql, int64_t a, int64_t b)
 {
-	sqlite3_stmt *st;
+	struct db_st *st;
 	int64_t v = -1;
 
 	if (prepare(db, sql, &st))
 		return -1;
-	sqlite3_bind_int64(st, 1, a);
-	sqlite3_bind_int64(st, 2, b);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		v = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
+	st_bind_int64(st, 1, a);
+	st_bind_int64(st, 2, b);
+	if (st_step(st) == DB_ROW)
+		v = st_col_int64(st, 0);
+	st_finalize(st);
 	return v;
 }
 
@@ -209,13 +207,13 @@ static int check_network(struct db *db, const struct db_room_new *r)
 /* Another room or a LAN prefix the new network overlaps, named in the refusal. */
 static int check_overlaps(struct db *db, const struct ip_prefix *p, const struct ip_prefix *p6)
 {
-	sqlite3_stmt *st;
+	struct db_st *st;
 	char text[IP_STRLEN];
 	int rc;
 
 	if ((rc = prepare(db, "SELECT name, network, network6 FROM rooms", &st)))
 		return rc;
-	while (!rc && sqlite3_step(st) == SQLITE_ROW) {
+	while (!rc && st_step(st) == DB_ROW) {
 		const char *name = db_col_text(st, 0);
 		struct ip_prefix other;
 
@@ -230,7 +228,7 @@ static int check_overlaps(struct db *db, const struct ip_prefix *p, const struct
 						  ip_prefix_format(mine, text, sizeof text), net, name);
 		}
 	}
-	sqlite3_finalize(st);
+	st_finalize(st);
 	for (int i = 0; i < 2 && !rc; i++) {
 		const struct ip_prefix *mine = i == 0 ? p : p6;
 		char lan[DB_NAME_MAX + 1], prefix[IP_STRLEN];
@@ -253,23 +251,23 @@ static int check_overlaps(struct db *db, const struct ip_prefix *p, const struct
 					 "JOIN lans l ON l.id = m.lan_id WHERE ?1 = 4 AND "
 					 "m.network <= ?3 AND m.last_addr >= ?2 LIMIT 1", &st)) == 0) {
 			db_bind_prefix(st, 1, mine);
-			if (sqlite3_step(st) == SQLITE_ROW)
+			if (st_step(st) == DB_ROW)
 				rc = db_set_error(db, INSEL_E_CONFLICT,
 						  "network %s overlaps the mapped prefix %s of LAN %s",
 						  ip_prefix_format(mine, text, sizeof text),
 						  db_col_text(st, 0), db_col_text(st, 1));
-			sqlite3_finalize(st);
+			st_finalize(st);
 		}
 		if (!rc && (rc = prepare(db, "SELECT p.prefix, l.name FROM lan_prefixes p JOIN "
 					 "lans l ON l.id = p.lan_id WHERE p.family = ?1 AND "
 					 "p.network >= ?2 AND p.network <= ?3 LIMIT 1", &st)) == 0) {
 			db_bind_prefix(st, 1, mine);
-			if (sqlite3_step(st) == SQLITE_ROW)
+			if (st_step(st) == DB_ROW)
 				rc = db_set_error(db, INSEL_E_CONFLICT,
 						  "network %s overlaps %s of LAN %s",
 						  ip_prefix_format(mine, text, sizeof text),
 						  db_col_text(st, 0), db_col_text(st, 1));
-			sqlite3_finalize(st);
+			st_finalize(st);
 		}
 	}
 	return rc;
@@ -279,7 +277,7 @@ static int room_add_tx(struct db *db, const struct db_room_new *r, int64_t now)
 {
 	char net[IP_STRLEN], net6[IP_STRLEN];
 	int64_t admin_id = 0, capacity = r->capacity;
-	sqlite3_stmt *st;
+	struct db_st *st;
 	int rc;
 
 	if ((rc = check_room_name(db, r->name)) || (rc = check_network(db, r)) ||
@@ -295,23 +293,21 @@ static int room_add_tx(struct db *db, const struct db_room_new *r, int64_t now)
 			  "password_hash, admin_user_id, capacity, created_at) VALUES "
 			  "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)", &st)))
 		return rc;
-	sqlite3_bind_text(st, 1, r->name, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(st, 2, ip_prefix_format(r->network, net, sizeof net), -1,
-			  SQLITE_TRANSIENT);
-	sqlite3_bind_blob(st, 3, r->network->addr.bytes, 4, SQLITE_TRANSIENT);
-	sqlite3_bind_int(st, 4, (int)r->network->len);
+	st_bind_text(st, 1, r->name);
+	st_bind_text(st, 2, ip_prefix_format(r->network, net, sizeof net));
+	st_bind_blob(st, 3, r->network->addr.bytes, 4);
+	st_bind_int64(st, 4, (int)r->network->len);
 	if (r->network6) {
-		sqlite3_bind_text(st, 5, ip_prefix_format(r->network6, net6, sizeof net6), -1,
-				  SQLITE_TRANSIENT);
-		sqlite3_bind_int(st, 6, (int)r->network6->len);
+		st_bind_text(st, 5, ip_prefix_format(r->network6, net6, sizeof net6));
+		st_bind_int64(st, 6, (int)r->network6->len);
 	}
-	sqlite3_bind_text(st, 7, r->hash, -1, SQLITE_TRANSIENT);
+	st_bind_text(st, 7, r->hash);
 	if (admin_id)
-		sqlite3_bind_int64(st, 8, admin_id);
-	sqlite3_bind_int64(st, 9, capacity);
-	sqlite3_bind_int64(st, 10, now);
+		st_bind_int64(st, 8, admin_id);
+	st_bind_int64(st, 9, capacity);
+	st_bind_int64(st, 10, now);
 	rc = db_exec_stmt(db, st, "cannot add the room");
-	sqlite3_finalize(st);
+	st_finalize(st);
 	return rc ? rc : log_event(db, r->name, "create", NULL, NULL, NULL, r->by, now);
 }
 
@@ -355,18 +351,18 @@ int db_room_set_hash(struct db *db, const char *room, const char *hash, const ch
 
 int db_room_hash(struct db *db, const char *room, char *out, size_t outlen)
 {
-	sqlite3_stmt *st;
+	struct db_st *st;
 	int rc = check_room_name(db, room);
 
 	if (rc || (rc = prepare(db, "SELECT password_hash FROM rooms WHERE name = ?1", &st)))
 		return rc;
-	sqlite3_bind_text(st, 1, room, -1, SQLITE_TRANSIENT);
-	if (sqlite3_step(st) == SQLITE_ROW)
+	st_bind_text(st, 1, room);
+	if (st_step(st) == DB_ROW)
 		rc = snprintf(out, outlen, "%s", db_col_text(st, 0)) < (int)outlen
 			     ? 0 : db_set_error(db, INSEL_E_TOO_BIG, "room hash too long");
 	else
 		rc = db_set_error(db, INSEL_E_NOT_FOUND, "no room named %s", room);
-	sqlite3_finalize(st);
+	st_finalize(st);
 	return rc;
 }
 
@@ -408,24 +404,24 @@ static void slot_addresses(const struct room_row *r, int64_t slot, char v4[IP_ST
 static int64_t previous_slot(struct db *db, const struct room_row *r, const char *room,
 			     const char *user, const char *host)
 {
-	sqlite3_stmt *st;
+	struct db_st *st;
 	struct ip_addr a;
 	int64_t slot = 0;
 
 	if (prepare(db, "SELECT address FROM room_events WHERE room = ?1 AND user = ?2 AND "
 		    "host = ?3 AND kind = 'join' ORDER BY id DESC LIMIT 1", &st))
 		return 0;
-	sqlite3_bind_text(st, 1, room, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(st, 2, user, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(st, 3, host, -1, SQLITE_TRANSIENT);
-	if (sqlite3_step(st) == SQLITE_ROW && db_col_text(st, 0) &&
+	st_bind_text(st, 1, room);
+	st_bind_text(st, 2, user);
+	st_bind_text(st, 3, host);
+	if (st_step(st) == DB_ROW && db_col_text(st, 0) &&
 	    ip_addr_parse(db_col_text(st, 0), &a) == 0 && a.family == AF_INET) {
 		int64_t s = (int64_t)v4_of(&a) - (int64_t)r->net;
 
 		if (s >= 1 && s <= slots_of(r->len))
 			slot = s;
 	}
-	sqlite3_finalize(st);
+	st_finalize(st);
 	return slot;
 }
 
@@ -433,7 +429,7 @@ static int64_t previous_slot(struct db *db, const struct room_row *r, const char
  * trigger refuses first in practice). */
 static int64_t choose_slot(struct db *db, const struct room_row *r, int64_t wanted)
 {
-	sqlite3_stmt *st;
+	struct db_st *st;
 	int64_t next = 1;
 
 	if (wanted && query_int(db, "SELECT 1 FROM room_members WHERE room_id = ?1 AND "
@@ -441,10 +437,10 @@ static int64_t choose_slot(struct db *db, const struct room_row *r, int64_t want
 		return wanted;
 	if (prepare(db, "SELECT slot FROM room_members WHERE room_id = ?1 ORDER BY slot", &st))
 		return 0;
-	sqlite3_bind_int64(st, 1, r->id);
-	while (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int64(st, 0) == next)
+	st_bind_int64(st, 1, r->id);
+	while (st_step(st) == DB_ROW && st_col_int64(st, 0) == next)
 		next++;
-	sqlite3_finalize(st);
+	st_finalize(st);
 	return next <= slots_of(r->len) ? next : 0;
 }
 
@@ -460,20 +456,20 @@ static json_t *member_json(const char *room, const char *user, const char *host,
 static bool current_member(struct db *db, const struct room_row *r, int64_t uid,
 			   const char *host, char v4[IP_STRLEN], char v6[IP_STRLEN])
 {
-	sqlite3_stmt *st;
+	struct db_st *st;
 	bool found = false;
 
 	if (prepare(db, "SELECT slot FROM room_members WHERE room_id = ?1 AND user_id = ?2 AND "
 		    "host = ?3", &st))
 		return false;
-	sqlite3_bind_int64(st, 1, r->id);
-	sqlite3_bind_int64(st, 2, uid);
-	sqlite3_bind_text(st, 3, host, -1, SQLITE_TRANSIENT);
-	if (sqlite3_step(st) == SQLITE_ROW) {
-		slot_addresses(r, sqlite3_column_int64(st, 0), v4, v6);
+	st_bind_int64(st, 1, r->id);
+	st_bind_int64(st, 2, uid);
+	st_bind_text(st, 3, host);
+	if (st_step(st) == DB_ROW) {
+		slot_addresses(r, st_col_int64(st, 0), v4, v6);
 		found = true;
 	}
-	sqlite3_finalize(st);
+	st_finalize(st);
 	return found;
 }
 
@@ -507,18 +503,18 @@ static int check_host(struct db *db, const char *user, int64_t lan_id, const cha
 static int set_host6(struct db *db, const struct room_row *r, int64_t uid, const char *host,
 		     const char *host6)
 {
-	sqlite3_stmt *st;
+	struct db_st *st;
 	int rc;
 
 	if ((rc = prepare(db, "UPDATE room_members SET host6 = ?4 WHERE room_id = ?1 AND "
 			  "user_id = ?2 AND host = ?3 AND host6 IS NOT ?4", &st)))
 		return rc;
-	sqlite3_bind_int64(st, 1, r->id);
-	sqlite3_bind_int64(st, 2, uid);
-	sqlite3_bind_text(st, 3, host, -1, SQLITE_TRANSIENT);
+	st_bind_int64(st, 1, r->id);
+	st_bind_int64(st, 2, uid);
+	st_bind_text(st, 3, host);
 	db_bind_text_or_null(st, 4, host6);
 	rc = db_exec_stmt(db, st, "cannot update the member");
-	sqlite3_finalize(st);
+	st_finalize(st);
 	return rc;
 }
 
@@ -528,7 +524,7 @@ static int room_join_tx(struct db *db, const char *room, const char *user, const
 	char v4[IP_STRLEN], v6[IP_STRLEN], canon[IP_STRLEN], canon6[IP_STRLEN] = "";
 	struct room_row r;
 	int64_t uid, lan_id, slot, count;
-	sqlite3_stmt *st;
+	struct db_st *st;
 	int rc;
 
 	if ((rc = room_get(db, room, &r)) || (rc = user_get(db, user, &uid, &lan_id)) ||
@@ -540,7 +536,7 @@ static int room_join_tx(struct db *db, const char *room, const char *user, const
 	if (current_member(db, &r, uid, canon, v4, v6)) {
 		/* A new IPv6 address is recorded as a join, which the gateways' notices follow. */
 		if (canon6[0] && ((rc = set_host6(db, &r, uid, canon, canon6)) ||
-				  (sqlite3_changes(db->sql) &&
+				  (db_changes(db) &&
 				   (rc = log_event(db, room, "join", user, canon, v4, by, now)))))
 			return rc;
 		goto out;
@@ -559,16 +555,16 @@ static int room_join_tx(struct db *db, const char *room, const char *user, const
 			  "address6, joined_at, host6) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
 			  &st)))
 		return rc;
-	sqlite3_bind_int64(st, 1, r.id);
-	sqlite3_bind_int64(st, 2, uid);
-	sqlite3_bind_text(st, 3, canon, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(st, 4, slot);
-	sqlite3_bind_text(st, 5, v4, -1, SQLITE_TRANSIENT);
+	st_bind_int64(st, 1, r.id);
+	st_bind_int64(st, 2, uid);
+	st_bind_text(st, 3, canon);
+	st_bind_int64(st, 4, slot);
+	st_bind_text(st, 5, v4);
 	db_bind_text_or_null(st, 6, v6[0] ? v6 : NULL);
-	sqlite3_bind_int64(st, 7, now);
+	st_bind_int64(st, 7, now);
 	db_bind_text_or_null(st, 8, canon6[0] ? canon6 : NULL);
 	rc = db_exec_stmt(db, st, "cannot add the member");
-	sqlite3_finalize(st);
+	st_finalize(st);
 	if (rc || (rc = log_event(db, room, "join", user, canon, v4, by, now)))
 		return rc;
 out:
@@ -600,7 +596,7 @@ static int room_leave_tx(struct db *db, const char *room, const char *user, cons
 			 const char *kind, const char *by, int64_t now)
 {
 	struct room_row r;
-	sqlite3_stmt *st;
+	struct db_st *st;
 	int64_t uid;
 	int n = 0, rc;
 
@@ -608,15 +604,15 @@ static int room_leave_tx(struct db *db, const char *room, const char *user, cons
 	    (rc = prepare(db, "SELECT host, address FROM room_members WHERE room_id = ?1 AND "
 			  "user_id = ?2 AND (?3 IS NULL OR host = ?3)", &st)))
 		return rc;
-	sqlite3_bind_int64(st, 1, r.id);
-	sqlite3_bind_int64(st, 2, uid);
+	st_bind_int64(st, 1, r.id);
+	st_bind_int64(st, 2, uid);
 	db_bind_text_or_null(st, 3, host);
-	while (!rc && sqlite3_step(st) == SQLITE_ROW) {
+	while (!rc && st_step(st) == DB_ROW) {
 		rc = log_event(db, room, kind, user, db_col_text(st, 0), db_col_text(st, 1), by,
 			       now);
 		n++;
 	}
-	sqlite3_finalize(st);
+	st_finalize(st);
 	if (rc)
 		return rc;
 	if (n == 0)
@@ -625,11 +621,11 @@ static int room_leave_tx(struct db *db, const char *room, const char *user, cons
 	if ((rc = prepare(db, "DELETE FROM room_members WHERE room_id = ?1 AND user_id = ?2 "
 			  "AND (?3 IS NULL OR host = ?3)", &st)))
 		return rc;
-	sqlite3_bind_int64(st, 1, r.id);
-	sqlite3_bind_int64(st, 2, uid);
+	st_bind_int64(st, 1, r.id);
+	st_bind_int64(st, 2, uid);
 	db_bind_text_or_null(st, 3, host);
 	rc = db_exec_stmt(db, st, "cannot remove the member");
-	sqlite3_finalize(st);
+	st_finalize(st);
 	return rc;
 }
 
@@ -648,7 +644,7 @@ static int room_ban_tx(struct db *db, const char *room, const char *user, bool b
 {
 	struct room_row r;
 	int64_t uid, banned;
-	sqlite3_stmt *st;
+	struct db_st *st;
 	int rc;
 
 	if ((rc = room_get(db, room, &r)) || (rc = user_get(db, user, &uid, NULL)))
@@ -670,14 +666,14 @@ static int room_ban_tx(struct db *db, const char *room, const char *user, bool b
 				  : "DELETE FROM room_bans WHERE room_id = ?1 AND user_id = ?2",
 			  &st)))
 		return rc;
-	sqlite3_bind_int64(st, 1, r.id);
-	sqlite3_bind_int64(st, 2, uid);
+	st_bind_int64(st, 1, r.id);
+	st_bind_int64(st, 2, uid);
 	if (ban) {
-		sqlite3_bind_text(st, 3, by ? by : "operator", -1, SQLITE_TRANSIENT);
-		sqlite3_bind_int64(st, 4, now);
+		st_bind_text(st, 3, by ? by : "operator");
+		st_bind_int64(st, 4, now);
 	}
 	rc = db_exec_stmt(db, st, "cannot change the room's bans");
-	sqlite3_finalize(st);
+	st_finalize(st);
 	return rc ? rc : log_event(db, room, ban ? "ban" : "unban", user, NULL, NULL, by, now);
 }
 
@@ -713,7 +709,7 @@ int db_room_unban(struct db *db, const char *room, const char *user, const char 
 	"(SELECT count(*) FROM room_members m WHERE m.room_id = r.id), " \
 	"(SELECT count(*) FROM room_bans b WHERE b.room_id = r.id), r.created_at, r.id "
 
-static json_t *room_json(sqlite3_stmt *st, const void *ctx)
+static json_t *room_json(struct db_st *st, const void *ctx)
 {
 	(void)ctx;
 	return json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "name", db_col_json_str(st, 0),
@@ -726,7 +722,7 @@ static json_t *room_json(sqlite3_stmt *st, const void *ctx)
 int db_room_list(struct db *db, const char *user, json_t **out)
 {
 	int64_t uid = 0;
-	sqlite3_stmt *st;
+	struct db_st *st;
 	int rc;
 
 	*out = NULL;
@@ -737,13 +733,13 @@ int db_room_list(struct db *db, const char *user, json_t **out)
 			  "m.user_id = ?1) ORDER BY r.name", &st)))
 		return rc;
 	if (user)
-		sqlite3_bind_int64(st, 1, uid);
+		st_bind_int64(st, 1, uid);
 	rc = db_list_rows(db, st, room_json, NULL, "cannot list the rooms", out);
-	sqlite3_finalize(st);
+	st_finalize(st);
 	return rc;
 }
 
-static json_t *member_row(sqlite3_stmt *st, const void *ctx)
+static json_t *member_row(struct db_st *st, const void *ctx)
 {
 	(void)ctx;
 	return json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "user", db_col_json_str(st, 0),
@@ -752,14 +748,14 @@ static json_t *member_row(sqlite3_stmt *st, const void *ctx)
 			 "joined_at", db_col_json_int(st, 5), "host6", db_col_json_str(st, 6));
 }
 
-static json_t *ban_row(sqlite3_stmt *st, const void *ctx)
+static json_t *ban_row(struct db_st *st, const void *ctx)
 {
 	(void)ctx;
 	return json_pack("{s:o,s:o,s:o}", "user", db_col_json_str(st, 0),
 			 "by", db_col_json_str(st, 1), "at", db_col_json_int(st, 2));
 }
 
-static json_t *event_row(sqlite3_stmt *st, const void *ctx)
+static json_t *event_row(struct db_st *st, const void *ctx)
 {
 	(void)ctx;
 	return json_pack("{s:o,s:o,s:o,s:o,s:o,s:o}", "kind", db_col_json_str(st, 0),
@@ -772,18 +768,18 @@ static json_t *event_row(sqlite3_stmt *st, const void *ctx)
 static int add_rows(struct db *db, json_t *obj, const char *key, const char *sql,
 		    int64_t id, const char *name, db_row_json_fn row)
 {
-	sqlite3_stmt *st;
+	struct db_st *st;
 	json_t *rows = NULL;
 	int rc = prepare(db, sql, &st);
 
 	if (rc)
 		return rc;
 	if (name)
-		sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+		st_bind_text(st, 1, name);
 	else
-		sqlite3_bind_int64(st, 1, id);
+		st_bind_int64(st, 1, id);
 	rc = db_list_rows(db, st, row, NULL, "cannot read the room", &rows);
-	sqlite3_finalize(st);
+	st_finalize(st);
 	if (!rc)
 		json_object_set_new(obj, key, rows);
 	return rc;
@@ -792,16 +788,16 @@ static int add_rows(struct db *db, json_t *obj, const char *key, const char *sql
 static int room_show_read(struct db *db, const char *room, json_t **out)
 {
 	struct room_row r;
-	sqlite3_stmt *st;
+	struct db_st *st;
 	json_t *list = NULL;
 	int rc;
 
 	if ((rc = room_get(db, room, &r)) ||
 	    (rc = prepare(db, "SELECT " ROOM_COLUMNS "FROM rooms r WHERE r.id = ?1", &st)))
 		return rc;
-	sqlite3_bind_int64(st, 1, r.id);
+	st_bind_int64(st, 1, r.id);
 	rc = db_list_rows(db, st, room_json, NULL, "cannot read the room", &list);
-	sqlite3_finalize(st);
+	st_finalize(st);
 	if (rc)
 		return rc;
 	*out = json_incref(json_array_get(list, 0));
@@ -864,20 +860,20 @@ static json_t *notice_room(json_t *rooms, const char *name, const char *network,
 /* The LAN the named secondary serves now, or "" if none. */
 static int gateway_lan(struct db *db, const char *secondary, char *out, size_t outlen)
 {
-	sqlite3_stmt *st;
+	struct db_st *st;
 	int rc = prepare(db, "SELECT l.name FROM lans l JOIN secondaries s ON "
 			 "s.id = l.secondary_id WHERE s.name = ?1 ORDER BY l.id LIMIT 1", &st);
 
 	*out = 0;
 	if (rc)
 		return rc;
-	sqlite3_bind_text(st, 1, secondary, -1, SQLITE_TRANSIENT);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		snprintf(out, outlen, "%s", (const char *)sqlite3_column_text(st, 0));
-	sqlite3_finalize(st);
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0
-	       : db_sqlite_error(db, "cannot find a gateway's LAN");
+	st_bind_text(st, 1, secondary);
+	rc = st_step(st);
+	if (rc == DB_ROW)
+		snprintf(out, outlen, "%s", (const char *)st_col_text(st, 0));
+	st_finalize(st);
+	return rc == DB_ROW || rc == DB_DONE ? 0
+	       : db_engine_error(db, "cannot find a gateway's LAN");
 }
 
 int db_room_gateway_notice(struct db *db, const char *secondary, json_t **out)
@@ -893,7 +889,7 @@ int db_room_gateway_notice(struct db *db, const char *secondary, json_t **out)
 		"JOIN lans l ON l.id = u.lan_id ORDER BY r.name, m.slot";
 	json_t *rooms, *notice;
 	char lan[128];
-	sqlite3_stmt *st;
+	struct db_st *st;
 	int rc;
 
 	*out = NULL;
@@ -906,35 +902,35 @@ int db_room_gateway_notice(struct db *db, const char *secondary, json_t **out)
 		json_decref(rooms);
 		return rc;
 	}
-	sqlite3_bind_text(st, 1, secondary, -1, SQLITE_TRANSIENT);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		json_t *members = notice_room(rooms, (const char *)sqlite3_column_text(st, 0),
-					      (const char *)sqlite3_column_text(st, 1),
-					      (const char *)sqlite3_column_text(st, 7));
+	st_bind_text(st, 1, secondary);
+	while ((rc = st_step(st)) == DB_ROW) {
+		json_t *members = notice_room(rooms, (const char *)st_col_text(st, 0),
+					      (const char *)st_col_text(st, 1),
+					      (const char *)st_col_text(st, 7));
 		json_t *m = json_pack("{s:s, s:s, s:s}", "address",
-				      (const char *)sqlite3_column_text(st, 2), "lan",
-				      (const char *)sqlite3_column_text(st, 3), "user",
-				      (const char *)sqlite3_column_text(st, 4));
+				      (const char *)st_col_text(st, 2), "lan",
+				      (const char *)st_col_text(st, 3), "user",
+				      (const char *)st_col_text(st, 4));
 
 		if (!members || !m) {
 			json_decref(m);
 			break;
 		}
-		if (sqlite3_column_text(st, 8))
+		if (st_col_text(st, 8))
 			json_object_set_new(m, "address6", json_string((const char *)
-							sqlite3_column_text(st, 8)));
-		if (sqlite3_column_int(st, 6))
+							st_col_text(st, 8)));
+		if ((int)st_col_int64(st, 6))
 			json_object_set_new(m, "host", json_string((const char *)
-							sqlite3_column_text(st, 5)));
-		if (sqlite3_column_int(st, 6) && sqlite3_column_text(st, 9))
+							st_col_text(st, 5)));
+		if ((int)st_col_int64(st, 6) && st_col_text(st, 9))
 			json_object_set_new(m, "host6", json_string((const char *)
-							sqlite3_column_text(st, 9)));
+							st_col_text(st, 9)));
 		json_array_append_new(members, m);
 	}
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE) {
+	st_finalize(st);
+	if (rc != DB_DONE) {
 		json_decref(rooms);
-		return db_sqlite_error(db, "cannot list a gateway's rooms");
+		return db_engine_error(db, "cannot list a gateway's rooms");
 	}
 	notice = json_pack("{s:s, s:s, s:o}", "op", "rooms", "lan", lan, "rooms", rooms);
 	if (!notice)
@@ -945,7 +941,7 @@ int db_room_gateway_notice(struct db *db, const char *secondary, json_t **out)
 
 int64_t db_room_fingerprint(struct db *db)
 {
-	sqlite3_stmt *st;
+	struct db_st *st;
 	int64_t fp = -1;
 
 	if (prepare(db, "SELECT (SELECT coalesce(max(id), 0) FROM room_events) * 1000003 + "
@@ -954,8 +950,8 @@ int64_t db_room_fingerprint(struct db *db)
 		    "(SELECT coalesce(sum(id * 131 + coalesce(secondary_id, 0)), 0) FROM lans)",
 		    &st))
 		return -1;
-	if (sqlite3_step(st) == SQLITE_ROW)
-		fp = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
+	if (st_step(st) == DB_ROW)
+		fp = st_col_int64(st, 0);
+	st_finalize(st);
 	return fp;
 }

@@ -2,6 +2,10 @@
 # Build step: turns the numbered migrations (NNN_name.sql) into a C array, so that
 # insel-principal carries its schema and never needs a path to these files.
 #   embed.py OUTPUT.c 001_init.sql 002_x.sql ...
+# and for PostgreSQL, whose first step (pg/NNN_baseline.sql) creates the schema of version
+# NNN at once: its steps are pg/ files and, after the baseline, the common ones that have
+# no pg/ file of their number:
+#   embed.py --engine pg OUTPUT.c pg/011_baseline.sql 001_init.sql ...
 import os
 import re
 import sys
@@ -16,18 +20,34 @@ def c_bytes(text):
     return '\n'.join(rows)
 
 
+def pg_steps(steps, pg_numbers):
+    first = min(pg_numbers)
+    return [s for s in steps
+            if s[0] >= first and (s[0] in pg_numbers) == (s[3])]
+
+
 def main():
-    output, sources = sys.argv[1], sys.argv[2:]
+    args = sys.argv[1:]
+    engine = 'sqlite'
+    if args[0] == '--engine':
+        engine, args = args[1], args[2:]
+    output, sources = args[0], args[1:]
     steps = []
     for path in sources:
         base = os.path.basename(path)
         m = re.fullmatch(r'(\d{3})_([a-z0-9_]+)\.sql', base)
         if not m:
             sys.exit('embed.py: %s: name must be NNN_name.sql' % base)
-        steps.append((int(m.group(1)), base[:-4], open(path, encoding='utf-8').read()))
+        is_pg = os.path.basename(os.path.dirname(path)) == 'pg'
+        steps.append((int(m.group(1)), base[:-4], open(path, encoding='utf-8').read(), is_pg))
     steps.sort()
+    prefix, start = 'schema_', 1
+    if engine == 'pg':
+        steps = pg_steps(steps, {s[0] for s in steps if s[3]})
+        prefix, start = 'schema_pg_', steps[0][0]
+    steps = [s[:3] for s in steps]
     for i, (version, name, _) in enumerate(steps):
-        if version != i + 1:
+        if version != i + start:
             sys.exit('embed.py: %s: migrations must be numbered 1, 2, 3... without gaps'
                      % name)
     with open(output, 'w', encoding='utf-8') as f:
@@ -35,13 +55,17 @@ def main():
         f.write('#include "schema.h"\n\n')
         for version, name, sql in steps:
             f.write('static const char sql_%s[] = {\n%s\n};\n\n' % (name, c_bytes(sql)))
-        f.write('const struct schema_migration schema_migrations[] = {\n')
+        f.write('const struct schema_migration %smigrations[] = {\n' % prefix)
         for version, name, sql in steps:
             # The version bump is a constant of the build, not SQL built at run time.
-            f.write('\t{%d, "%s", sql_%s, "PRAGMA user_version = %d;"},\n'
-                    % (version, name, name, version))
+            if engine == 'pg':
+                bump = ('DELETE FROM insel_schema; '
+                        'INSERT INTO insel_schema (version) VALUES (%d);' % version)
+            else:
+                bump = 'PRAGMA user_version = %d;' % version
+            f.write('\t{%d, "%s", sql_%s, "%s"},\n' % (version, name, name, bump))
         f.write('};\n\n')
-        f.write('const unsigned schema_migration_count = %d;\n' % len(steps))
+        f.write('const unsigned %smigration_count = %d;\n' % (prefix, len(steps)))
 
 
 main()

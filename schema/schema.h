@@ -13,4 +13,9 @@ struct schema_migration {
 extern const struct schema_migration schema_migrations[];
 extern const unsigned schema_migration_count;
 
+/* PostgreSQL's steps (schema/pg): the first makes the schema of its version at once;
+ * the version is kept in the table insel_schema. */
+extern const struct schema_migration schema_pg_migrations[];
+extern const unsigned schema_pg_migration_count;
+
 #endif

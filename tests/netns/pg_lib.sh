@@ -23,6 +23,7 @@ PG_ROOT=""
 PG_CLUSTERS=()
 PG_BIN=""
 PG_USER=""
+[ -n "${PG_OPTS+set}" ] || PG_OPTS=()
 
 # The folder of initdb/pg_ctl/postgres: Debian's versioned one, else PATH.
 pg_find_bin() {

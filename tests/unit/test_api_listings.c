@@ -198,7 +198,7 @@ static void listing_plans(void **state)
 	struct plan_row rows[64];
 
 	for (size_t s = 0; s < sizeof listings / sizeof listings[0]; s++) {
-		const char *sql = sqlite3_sql(db_stmt(f->srv.db, listings[s]));
+		const char *sql = db_stmt_sql_sqlite(listings[s]);
 		size_t n = query_plan(f->raw, sql, rows, 64);
 
 		assert_true(n > 0);

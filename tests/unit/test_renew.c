@@ -22,6 +22,7 @@
 #include <time.h>
 
 #include "api.h"
+#include "db_scratch.h"
 #include "db_renew.h"
 #include "err.h"
 #include "expiry.h"
@@ -30,7 +31,7 @@
 
 struct fixture {
 	char dir[64];
-	char path[128];
+	char path[DB_SCRATCH_PATH_LEN];
 	struct api_server srv;
 	struct api_peer peer;
 	json_t *reply;           /* the last reply the handler sent */
@@ -67,7 +68,7 @@ static int setup(void **state)
 	snprintf(f->dir, sizeof f->dir, "/tmp/insel-renew-XXXXXX");
 	assert_non_null(mkdtemp(f->dir));
 	assert_int_equal(pki_ca_init(f->dir, "Test Org", 30, err, sizeof err), 0);
-	snprintf(f->path, sizeof f->path, "%s/principal.db", f->dir);
+	db_scratch_target(f->dir, "principal.db", f->path, sizeof f->path);
 	assert_int_equal(db_open(f->path, &f->srv.db, err, sizeof err), 0);
 	f->srv.now = now_fn;
 	f->srv.issue_validity_s = 3600;
@@ -105,6 +106,7 @@ static int teardown(void **state)
 	json_decref(f->reply);
 	pki_issuer_free(f->srv.issuer);
 	db_close(f->srv.db);
+	db_scratch_drop(f->path);
 	pki_secret_free(f->key_pem);
 	free(f->csr_pem);
 	snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);

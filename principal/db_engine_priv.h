@@ -1,0 +1,50 @@
+/* Private to the statement layer's backends (db_engine.c for SQLite, db_pg.c for
+ * PostgreSQL): what a statement holds on each engine. */
+#ifndef INSEL_PRINCIPAL_DB_ENGINE_PRIV_H
+#define INSEL_PRINCIPAL_DB_ENGINE_PRIV_H
+
+#include <sqlite3.h>
+
+#include "db_engine.h"
+
+struct pg_result;
+
+struct db_st {
+	struct db *db;
+	sqlite3_stmt *lite;
+	/* PostgreSQL: the prepared statement's name, its parameters as text (NULL for
+	 * SQL NULL; bytea as \x hex), and the result of the last run with the row at. */
+	char name[24];
+	char *sql;           /* several commands, run without preparing (BEGIN; lock) */
+	bool readonly;
+	bool owned_name;     /* an ad hoc statement, deallocated when finalized */
+	int nparams;
+	char **param;
+	struct pg_result *res;
+	int row;             /* rows returned so far by st_step */
+	int nrows;
+	unsigned char *blob; /* a bytea column decoded for st_col_blob */
+	size_t blob_len;
+};
+
+/* ---- the PostgreSQL backend (db_pg.c) ---- */
+int pg_connect(struct db *db, const char *dsn);
+void pg_disconnect(struct db *db);
+/* Prepares sql (with ?N parameters) under the name of st; ad hoc when name is NULL. */
+int pg_prepare(struct db *db, const char *sql, const char *name, struct db_st *st);
+void pg_finalize(struct db_st *st);
+int pg_step(struct db_st *st);
+void pg_reset(struct db_st *st);
+void pg_set_param(struct db_st *st, int i, char *owned);
+bool pg_col_null(struct db_st *st, int i);
+const char *pg_col_text(struct db_st *st, int i);
+const void *pg_col_blob(struct db_st *st, int i, int *len);
+int pg_exec(struct db *db, const char *sql, const char *what);
+int64_t pg_changes(struct db *db);
+bool pg_in_tx(struct db *db);
+int pg_error(struct db *db, const char *what);
+/* The migrations up to the newest this build knows (schema/pg). */
+int pg_migrate(struct db *db, const char *target);
+int pg_schema_version(struct db *db, int *version);
+
+#endif
