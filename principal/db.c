@@ -754,7 +754,6 @@ static int prepare_all(struct db *db)
 		const char *sql = pg && stmt_sql_pg[i] ? stmt_sql_pg[i] : stmt_sql[i];
 		int rc = db_prepare_table(db, i, sql, &db->stmt[i]);
 
-		if (rc && getenv("PGSTORE_DEBUG")) { fprintf(stderr, "%d: %s\n", i, db->err); continue; }
 		if (rc)
 			return rc;
 	}

@@ -164,14 +164,36 @@ static bool reads_only(const char *sql)
 	return false;
 }
 
+#define INT8OID 20
 #define TEXTOID 25
+
+static bool simple(struct db *db, const char *sql);
+
+/* A failed prepare inside a transaction would abort it: there it runs in a savepoint. */
+static PGresult *prepare_once(struct db *db, const char *name, const char *sql, int n,
+			      const unsigned *types)
+{
+	bool guard = PQtransactionStatus(db->pg) == PQTRANS_INTRANS;
+	PGresult *res;
+
+	if (guard)
+		simple(db, "SAVEPOINT insel_prepare");
+	res = PQprepare(db->pg, name, sql, n, types);
+	if (guard) {
+		if (PQresultStatus(res) != PGRES_COMMAND_OK)
+			simple(db, "ROLLBACK TO SAVEPOINT insel_prepare");
+		simple(db, "RELEASE SAVEPOINT insel_prepare");
+	}
+	return res;
+}
 
 /* PQprepare, letting the server infer every parameter's type. A parameter SQLite takes
  * first in "?1 IS NULL" leaves PostgreSQL nothing to infer from; such a one is declared
- * text and the statement prepared again. */
+ * text, or bigint when the rest of the statement compares it with integers. */
 static PGresult *prepare_typed(struct db *db, const char *name, const char *sql, int n)
 {
 	unsigned types[64] = {0};
+	long forced = 0;
 	PGresult *res;
 
 	if (n > 64)
@@ -180,10 +202,16 @@ static PGresult *prepare_typed(struct db *db, const char *name, const char *sql,
 		const char *msg, *dollar;
 		long k;
 
-		res = PQprepare(db->pg, name, sql, n, types);
-		if (PQresultStatus(res) == PGRES_COMMAND_OK || tries >= n)
+		res = prepare_once(db, name, sql, n, types);
+		if (PQresultStatus(res) == PGRES_COMMAND_OK || tries >= 2 * n)
 			return res;
 		msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+		if (msg && forced && types[forced - 1] == TEXTOID &&
+		    strstr(msg, "operator does not exist: bigint = text")) {
+			types[forced - 1] = INT8OID;
+			PQclear(res);
+			continue;
+		}
 		if (!msg || !strstr(msg, "could not determine data type of parameter"))
 			return res;
 		dollar = strchr(msg, '$');
@@ -191,6 +219,7 @@ static PGresult *prepare_typed(struct db *db, const char *name, const char *sql,
 		if (k < 1 || k > n || types[k - 1])
 			return res;
 		types[k - 1] = TEXTOID;
+		forced = k;
 		PQclear(res);
 	}
 }

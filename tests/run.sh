@@ -4,7 +4,8 @@
 #   1. gcc, warnings as errors: unit tests, the fast suite (a call on loopback, no root)
 #      and the scale suite (1,000 calls through one gateway: affordable without ASan);
 #   2. clang with AddressSanitizer and UndefinedBehaviorSanitizer, warnings as errors:
-#      every test (unit and network-namespace integration);
+#      every test (unit and network-namespace integration) but the PostgreSQL copies of
+#      the directory's unit tests (suite pg, run by stage 1);
 #   3. clang with libFuzzer: each fuzz target for a few seconds from its seed corpus, two
 #      at a time.
 # Ends with one line "N passed, N failed, N skipped" (a skip is never counted as a pass)
@@ -69,15 +70,16 @@ stage() {  # stage LABEL DIR MESON-TEST-ARGS...
 
 export CC=gcc
 if setup build-gcc -Dwerror=true; then
-	stage "gcc -Werror, unit, fast and scale tests" build-gcc --suite unit --suite fast \
-		--suite scale
+	stage "gcc -Werror, unit, fast, scale and PostgreSQL tests" build-gcc --suite unit \
+		--suite fast --suite scale --suite pg
 else
 	failed=$((failed + 1)); failures+=("gcc: configure")
 fi
 
 export CC=clang
 if setup build-asan -Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false; then
-	stage "clang ASan+UBSan, all tests but scale" build-asan --no-suite scale
+	stage "clang ASan+UBSan, all tests but scale and pg" build-asan --no-suite scale \
+		--no-suite pg
 else
 	failed=$((failed + 1)); failures+=("asan: configure")
 fi

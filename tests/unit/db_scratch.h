@@ -10,6 +10,7 @@
 
 #include <libpq-fe.h>
 #include <setjmp.h>
+#include <sqlite3.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -84,6 +85,56 @@ static inline void db_scratch_drop(const char *path)
 	snprintf(sql, sizeof sql, "DROP SCHEMA %.*s CASCADE", (int)strcspn(s + 12, "'"),
 		 s + 12);
 	db_scratch_pg_exec(sql);
+}
+
+/* One integer a query gives, read by a connection of its own to the directory at path
+ * (as sqlite3 or psql would): -1 when it gives no row. */
+static inline long long db_scratch_count(const char *path, const char *sql)
+{
+	long long n = -1;
+
+	if (db_scratch_pg()) {
+		PGconn *c = PQconnectdb(path);
+		PGresult *res = PQexec(c, sql);
+
+		if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+			n = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+		else if (PQresultStatus(res) != PGRES_TUPLES_OK)
+			fail_msg("%s: %s", sql, PQerrorMessage(c));
+		PQclear(res);
+		PQfinish(c);
+	} else {
+		sqlite3 *s;
+		sqlite3_stmt *st;
+
+		assert_int_equal(sqlite3_open(path, &s), SQLITE_OK);
+		assert_int_equal(sqlite3_prepare_v2(s, sql, -1, &st, NULL), SQLITE_OK);
+		if (sqlite3_step(st) == SQLITE_ROW)
+			n = sqlite3_column_int64(st, 0);
+		sqlite3_finalize(st);
+		sqlite3_close(s);
+	}
+	return n;
+}
+
+/* Runs one statement on the directory at path by a connection of its own. */
+static inline void db_scratch_exec(const char *path, const char *sql)
+{
+	if (db_scratch_pg()) {
+		PGconn *c = PQconnectdb(path);
+		PGresult *res = PQexec(c, sql);
+
+		if (PQresultStatus(res) != PGRES_COMMAND_OK)
+			fail_msg("%s: %s", sql, PQerrorMessage(c));
+		PQclear(res);
+		PQfinish(c);
+	} else {
+		sqlite3 *s;
+
+		assert_int_equal(sqlite3_open(path, &s), SQLITE_OK);
+		assert_int_equal(sqlite3_exec(s, sql, NULL, NULL, NULL), SQLITE_OK);
+		sqlite3_close(s);
+	}
 }
 
 /* Makes /tmp/insel-test-TAG-XXXXXX in dir and opens its principal.db (named in path). */

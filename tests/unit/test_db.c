@@ -157,13 +157,11 @@ static void schema_is_current(void **state)
 static void newer_schema_refused(void **state)
 {
 	struct fixture *f = *state;
-	sqlite3 *raw;
 	struct db *again;
 	char err[256];
 
-	assert_int_equal(sqlite3_open(f->path, &raw), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(raw, "PRAGMA user_version = 999", NULL, NULL, NULL), 0);
-	sqlite3_close(raw);
+	db_scratch_exec(f->path, db_scratch_pg() ? "UPDATE insel_schema SET version = 999"
+			: "PRAGMA user_version = 999");
 	assert_int_equal(db_open(f->path, &again, err, sizeof err), INSEL_E_VERSION);
 	assert_null(again);
 	assert_non_null(strstr(err, "newer"));
