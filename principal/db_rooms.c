@@ -44,8 +44,8 @@ static int log_event(struct db *db, const char *room, const char *kind, const ch
 		     const char *host, const char *address, const char *by, int64_t now)
 {
 	struct db_st *st;
-	int rc = prepare(db, "INSERT INTO room_events (room, kind, user, host, address, by, at) "
-			 "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)", &st);
+	int rc = prepare(db, "INSERT INTO room_events (room, kind, \"user\", host, address, "
+			 "\"by\", at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)", &st);
 
 	if (rc)
 		return rc;
@@ -408,7 +408,7 @@ static int64_t previous_slot(struct db *db, const struct room_row *r, const char
 	struct ip_addr a;
 	int64_t slot = 0;
 
-	if (prepare(db, "SELECT address FROM room_events WHERE room = ?1 AND user = ?2 AND "
+	if (prepare(db, "SELECT address FROM room_events WHERE room = ?1 AND \"user\" = ?2 AND "
 		    "host = ?3 AND kind = 'join' ORDER BY id DESC LIMIT 1", &st))
 		return 0;
 	st_bind_text(st, 1, room);
@@ -817,9 +817,9 @@ static int room_show_read(struct db *db, const char *room, json_t **out)
 			   "l.id = u.lan_id WHERE b.room_id = ?1 ORDER BY b.banned_at", r.id,
 			   NULL, ban_row)) ||
 	    (rc = add_rows(db, *out, "events",
-			   "SELECT kind, user, host, address, by, at FROM (SELECT * FROM "
-			   "room_events WHERE room = ?1 ORDER BY id DESC LIMIT "
-			   ROOM_STR(ROOM_EVENTS_SHOWN) ") ORDER BY id",
+			   "SELECT kind, \"user\", host, address, \"by\", at FROM (SELECT * "
+			   "FROM room_events WHERE room = ?1 ORDER BY id DESC LIMIT "
+			   ROOM_STR(ROOM_EVENTS_SHOWN) ") AS e ORDER BY id",
 			   0, room, event_row))) {
 		json_decref(*out);
 		*out = NULL;
