@@ -70,8 +70,11 @@ static int bind_udp(struct bridge *br, uv_udp_t *h, bool *open, const struct ip_
 	return rc;
 }
 
-/* Bursts of a network call (a TCP window of full-size packets) must not overflow the
- * WAN socket: large buffers, forced past the sysctl limits while still privileged. */
+/* Bursts of a network call (a TCP window of full-size packets) or of a reliable channel
+ * (the engine's congestion window, sent in one batch) must not overflow the WAN socket:
+ * large buffers, forced past the sysctl limits while still privileged. With the default
+ * 208 KiB, a reliable channel's receiver lost whole GRO batches to its own socket while it
+ * waited for the CPU, and its sender took every such loss for congestion. */
 static void grow_wan_buffers(uv_udp_t *sock)
 {
 	int size = AUX_WAN_SOCKBUF;
@@ -95,6 +98,14 @@ static int bind_wan6(struct bridge *br, const struct aux_bind_request *req, char
 			&br->wan_port6, why, whylen);
 }
 
+static bool carries_stream(const struct aux_bind_request *req)
+{
+	for (unsigned i = 0; i < req->nchannels; i++)
+		if (req->stream[i])
+			return true;
+	return false;
+}
+
 static int bind_sockets(struct bridge *br, const struct aux_bind_request *req, char *why,
 			size_t whylen)
 {
@@ -104,7 +115,7 @@ static int bind_sockets(struct bridge *br, const struct aux_bind_request *req, c
 	br->wan.data = br;
 	if (rc == 0 && req->has_wan_addr6)
 		rc = bind_wan6(br, req, why, whylen);
-	if (rc == 0 && req->tun) {
+	if (rc == 0 && (req->tun || carries_stream(req))) {
 		grow_wan_buffers(&br->wan);
 		if (br->wan6_open)
 			grow_wan_buffers(&br->wan6);

@@ -12,6 +12,8 @@
 # send-file / TCP is printed for each (the issue's target: at least 80% at 1%).
 # Usage (root): bash tests/bench/reliable.sh [BUILD-DIR] [SIZE-MB] (default 100 MiB;
 #   build with `meson setup build-rel --buildtype=release` for figures that mean anything)
+# RELIABLE_LOSSES="0 1 5" the loss rates; RELIABLE_PERF=PREFIX records `perf record -a -g`
+# during each send-file into PREFIX.file.LOSS and during each iperf3 into PREFIX.tcp.LOSS.
 set -uo pipefail
 here=$(cd "$(dirname "$0")/../netns" && pwd)
 if [ $# -gt 0 ] && [ -d "$1" ]; then
@@ -56,12 +58,27 @@ head -c "$((size_mb << 20))" /dev/urandom >"$file"
 bytes=$((size_mb << 20))
 
 declare -A MBPS RETR
+PERF_PID=""
+perf_start() {  # perf_start NAME: RELIABLE_PERF=PREFIX profiles the machine into PREFIX.NAME
+	[ -n "${RELIABLE_PERF:-}" ] || return 0
+	perf record -q -a -g -o "$RELIABLE_PERF.$1" 2>/dev/null &
+	PERF_PID=$!
+	sleep 0.5
+}
+perf_stop() {
+	[ -n "$PERF_PID" ] || return 0
+	kill -INT "$PERF_PID"
+	wait "$PERF_PID"
+	PERF_PID=""
+}
 tcp_run() {  # tcp_run LOSS: iperf3 -n BYTES a1 -> b1 through the network call
 	local out pid
 	spawn_in_ns b1 "$NETNS_TMP/iperf-s.log" iperf3 -s -1 -p 5201
 	pid=$LAST_PID
 	wait_port b1 5201 tcp 5 || return 1
+	perf_start "tcp.$1"
 	out=$(in_ns a1 timeout 600 iperf3 -c 10.2.0.11 -p 5201 -n "$bytes" -J 2>&1)
+	perf_stop
 	stop_pid "$pid"
 	read -r MBPS[tcp,$1] RETR[tcp,$1] < <(python3 -c '
 import json, sys
@@ -73,7 +90,9 @@ print("%.1f" % (e["sum_received"]["bits_per_second"] / 8 / 2**20),
 file_run() {  # file_run LOSS: insel send-file of the file
 	local out
 	rm -f "$recv_dir/bench.bin"
+	perf_start "file.$1"
 	out=$(insel_as a1 alice send-file bob@lan-b "$file" 2>&1)
+	perf_stop
 	echo "$out" | sed "s/^/    [${1}% loss] /"
 	if ! contains "$out" "sha256 match"; then
 		echo "    [${1}% loss] CORRUPTED OR BROKEN TRANSFER"
