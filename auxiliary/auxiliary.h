@@ -734,6 +734,7 @@ int stream_prepare(struct bridge *br, struct aux_lan *l, char *why, size_t whyle
 int stream_start(struct bridge *br, struct aux_lan *l, const struct aux_start_channel *c);
 bool stream_take(struct bridge *br, struct aux_lan *l, const struct channel_msg *m);
 void stream_service(struct bridge *br);
+void stream_follow_path(struct aux_lan *l);
 void stream_close(struct bridge *br);
 void stream_release(struct bridge *br);
 json_t *stream_stats_json(const struct aux_lan *l);

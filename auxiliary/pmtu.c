@@ -102,16 +102,19 @@ static unsigned tunnel_limit(const struct bridge *br)
 	return plpmtu - FRAME_OVERHEAD;
 }
 
-/* The channels' datagram size, and the tunnel's MTU, follow the search. */
+/* The channels' datagram size, a reliable channel's segment size, and the tunnel's MTU
+ * follow the search. */
 static void follow_path(struct bridge *br)
 {
 	unsigned plpmtu = pmtud_plpmtu(&br->pmtud);
 	char call[ID_STRLEN];
 
-	for (unsigned i = 0; i < br->n_lan; i++)
+	for (unsigned i = 0; i < br->n_lan; i++) {
 		if (channel_mtu(br->lan[i].ch) != plpmtu &&
 		    channel_set_mtu(br->lan[i].ch, plpmtu) != 0)
 			br->wan_errors++;
+		stream_follow_path(&br->lan[i]);
+	}
 	if (br->tun_mode)
 		tun_set_path_limit(br, tunnel_limit(br), pmtud_settled(&br->pmtud));
 	if (plpmtu == br->pmtu_applied && pmtud_state(&br->pmtud) == br->pmtu_state_logged)

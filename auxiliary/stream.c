@@ -39,6 +39,14 @@
 #define STREAM_TO_PARTY_MAX (1 << 20)    /* queued toward the party before we wait */
 #define STREAM_HELLO_MS 5000             /* an unauthenticated connection's grace */
 #define STREAM_BACKLOG 4
+/* Pipelining between the two auxiliaries. The sender hands the kernel its segments 64 at
+ * a time (one GSO run) instead of sealing a whole window first; the receiver answers
+ * every 16 segments of a read batch at once instead of after the batch (a recvmmsg of
+ * GRO'd datagrams holds hundreds): with one ACK per batch, the sender sat idle while the
+ * receiver opened the window it had sent, and the two took turns (one ACK per about 70
+ * segments was measured on the bench path). */
+#define STREAM_BURST 64
+#define STREAM_ACK_EVERY 16
 /* Closed cleanly with nobody attached: the call ends this much later, so that a party
  * that just read the end can still ask for the final counters (insel send-file does). */
 #define STREAM_END_GRACE_MS 3000
@@ -79,6 +87,7 @@ struct aux_stream {
 	bool party_eof;                      /* the attached party finished writing */
 	uint64_t closed_at;                  /* closed and done, nobody attached: since */
 	bool dirty;                          /* input since the last service */
+	unsigned taken;                      /* segments in, for STREAM_ACK_EVERY */
 	uint64_t attaches, refused;
 };
 
@@ -160,13 +169,14 @@ static void send_segments(struct aux_stream *s, uint64_t now)
 {
 	struct bridge *br = s->br;
 	uint64_t now_ms = uv_now(br->loop);
-	bool sent = false;
+	unsigned sent = 0;
 	int n;
 
 	while (br->state == AUX_RUNNING &&
 	       (n = rel_output(s->rel, now, segment, sizeof segment)) > 0) {
 		seal_segment(s, segment, (size_t)n, now_ms);
-		sent = true;
+		if (++sent % STREAM_BURST == 0)
+			batch_flush(br, &aux_to_wan);
 	}
 	if (!sent)
 		return;
@@ -716,16 +726,35 @@ int stream_prepare(struct bridge *br, struct aux_lan *l, char *why, size_t whyle
 }
 
 /* One segment, one frame: the channel reassembles only CHANNEL_REASM_SLOTS fragmented
- * messages at once, so a lossy window of fragmented segments would be lost whole. Path
- * MTU discovery starts at its base size and may settle below the channel's MTU; a segment
- * that fits the base always fits one frame. */
-static uint32_t segment_size(const struct aux_lan *l)
+ * messages at once, so a lossy window of fragmented segments would be lost whole. A
+ * segment starts at what fits path MTU discovery's base size (which fits one frame on
+ * any path it settles on) and then follows the search (stream_follow_path): the channel's
+ * largest one-frame payload at the size the path was proven to carry. Larger segments
+ * mean fewer seals, frames and ACKs per byte: 1368 bytes instead of 1168 on a 1400-byte
+ * channel. Segments cut before a shrink are resent fragmented (seal_segment). */
+static uint32_t segment_size(const struct aux_lan *l, bool path_known)
 {
 	size_t mss = channel_payload_max(l->ch);
 
-	if (mss > PMTUD_BASE_PLPMTU - FRAME_OVERHEAD)
+	if (!path_known && mss > PMTUD_BASE_PLPMTU - FRAME_OVERHEAD)
 		mss = PMTUD_BASE_PLPMTU - FRAME_OVERHEAD;
-	return (uint32_t)mss;
+	if (mss < REL_MIN_MSS)
+		mss = REL_MIN_MSS;
+	return mss > REL_MAX_MSS ? REL_MAX_MSS : (uint32_t)mss;
+}
+
+void stream_follow_path(struct aux_lan *l)
+{
+	struct aux_stream *s = l->stream;
+	struct rel_stats st;
+	uint32_t mss;
+
+	if (!s || !s->rel)
+		return;
+	mss = segment_size(l, true);
+	rel_get_stats(s->rel, &st);
+	if (st.mss != mss)
+		(void)rel_set_mss(s->rel, mss);
 }
 
 int stream_start(struct bridge *br, struct aux_lan *l, const struct aux_start_channel *c)
@@ -737,7 +766,7 @@ int stream_start(struct bridge *br, struct aux_lan *l, const struct aux_start_ch
 		/* Both ends know the call id and the channel: no handshake needed. */
 		.conn_id = (uint32_t)br->call_id ^ l->index,
 		.unordered = c->mode == NEGOTIATE_UNORDERED,
-		.mss = segment_size(l),
+		.mss = segment_size(l, false),
 		/* The call's idle time-out (timers.c) counts the party's bytes: the engine's
 		 * own would end the stream while a party is slow to attach. */
 		.idle_ms = UINT32_MAX,
@@ -762,8 +791,11 @@ bool stream_take(struct bridge *br, struct aux_lan *l, const struct channel_msg 
 	(void)br;
 	if (!s)
 		return false;
-	if (s->rel && rel_input(s->rel, m->data, m->len, now_us()) == 0)
+	if (s->rel && rel_input(s->rel, m->data, m->len, now_us()) == 0) {
 		s->dirty = true;
+		if (++s->taken % STREAM_ACK_EVERY == 0)
+			send_segments(s, now_us());
+	}
 	return true;
 }
 
@@ -825,7 +857,7 @@ json_t *stream_stats_json(const struct aux_lan *l)
 		return json_pack("{s:s}", "state", "binding");
 	rel_get_stats(s->rel, &st);
 	return json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
-			 "s:I, s:I, s:I, s:I, s:b}",
+			 "s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b}",
 			 "state", rel_state_name(st.state), "mode", negotiate_mode_name(s->mode),
 			 "bytes_sent", (json_int_t)st.bytes_sent,
 			 "bytes_acked", (json_int_t)st.bytes_acked,
@@ -833,6 +865,10 @@ json_t *stream_stats_json(const struct aux_lan *l)
 			 "bytes_delivered", (json_int_t)st.bytes_delivered,
 			 "retransmits", (json_int_t)st.retransmits,
 			 "timeouts", (json_int_t)st.timeouts,
+			 "loss_episodes", (json_int_t)st.fast_recoveries,
+			 "segments_out", (json_int_t)st.segments_out,
+			 "segments_in", (json_int_t)st.segments_in,
+			 "mss", (json_int_t)st.mss,
 			 "srtt_us", (json_int_t)st.srtt_us,
 			 "rttvar_us", (json_int_t)st.rttvar_us,
 			 "rto_us", (json_int_t)st.rto_us,

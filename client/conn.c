@@ -300,7 +300,8 @@ void conn_print_stats(FILE *out, const json_t *st)
 	fprintf(out,
 		"  state %s (%s), sent %lld bytes (%lld acknowledged), received %lld, "
 		"retransmissions %lld, RTT %.1f ms, RTO %.1f ms, window %lld bytes, "
-		"congestion window %lld bytes\n",
+		"congestion window %lld bytes, time-outs %lld, loss episodes %lld, segment "
+		"%lld bytes\n",
 		json_string_value(json_object_get(st, "state")),
 		json_string_value(json_object_get(st, "mode")),
 		(long long)json_integer_value(json_object_get(st, "bytes_sent")),
@@ -308,7 +309,10 @@ void conn_print_stats(FILE *out, const json_t *st)
 		(long long)json_integer_value(json_object_get(st, "bytes_received")),
 		(long long)json_integer_value(json_object_get(st, "retransmits")), srtt / 1000.0,
 		rto / 1000.0, (long long)json_integer_value(json_object_get(st, "peer_window")),
-		(long long)json_integer_value(json_object_get(st, "cwnd")));
+		(long long)json_integer_value(json_object_get(st, "cwnd")),
+		(long long)json_integer_value(json_object_get(st, "timeouts")),
+		(long long)json_integer_value(json_object_get(st, "loss_episodes")),
+		(long long)json_integer_value(json_object_get(st, "mss")));
 }
 
 /* ---- progress ---- */

@@ -62,7 +62,9 @@ struct seg_rec {
 
 struct rel_conn {
 	struct rel_params p;
-	uint32_t pmss;               /* payload bytes per data segment */
+	uint32_t pmss;               /* payload bytes per new data segment */
+	uint32_t mss_high;           /* the largest MSS ever set: a segment cut before
+				      * rel_set_mss is resent whole */
 	enum rel_state state;
 	int error;
 
@@ -120,6 +122,7 @@ struct rel_conn {
 };
 
 static uint64_t min_u64(uint64_t a, uint64_t b) { return a < b ? a : b; }
+static uint32_t max_u32(uint32_t a, uint32_t b) { return a > b ? a : b; }
 static uint64_t max_u64(uint64_t a, uint64_t b) { return a > b ? a : b; }
 
 static uint64_t pow2_at_least(uint64_t x)
@@ -239,6 +242,12 @@ static int resolve_params(struct rel_params *p)
 	return 0;
 }
 
+/* A data segment's payload: the MSS less the largest header it carries. */
+static uint32_t payload_per_segment(uint32_t mss)
+{
+	return mss - (REL_HDR_LEN + REL_SEQ_LEN + REL_MSG_LEN + REL_DATA_SACKS * REL_SACK_LEN);
+}
+
 static uint64_t rto_clamp(const struct rel_conn *c, uint64_t rto)
 {
 	rto = max_u64(rto, (uint64_t)c->p.rto_min_ms * 1000);
@@ -261,8 +270,8 @@ struct rel_conn *rel_new(const struct rel_params *params, uint64_t now_us, int *
 		*err = rc;
 		return NULL;
 	}
-	c->pmss = c->p.mss - (REL_HDR_LEN + REL_SEQ_LEN + REL_MSG_LEN +
-			      REL_DATA_SACKS * REL_SACK_LEN);
+	c->pmss = payload_per_segment(c->p.mss);
+	c->mss_high = c->p.mss;
 	c->sbuf_size = pow2_at_least(c->p.snd_buf);
 	c->rbuf_size = pow2_at_least(c->p.rcv_buf);
 	c->sbuf = malloc(c->sbuf_size);
@@ -290,6 +299,16 @@ struct rel_conn *rel_new(const struct rel_params *params, uint64_t now_us, int *
 	c->state = REL_OPEN;
 	*err = 0;
 	return c;
+}
+
+int rel_set_mss(struct rel_conn *c, uint32_t mss)
+{
+	if (mss < REL_MIN_MSS || mss > REL_MAX_MSS)
+		return INSEL_E_BAD_FIELD;
+	c->p.mss = mss;
+	c->pmss = payload_per_segment(mss);
+	c->mss_high = max_u32(c->mss_high, mss);
+	return 0;
 }
 
 void rel_free(struct rel_conn *c)
@@ -1111,7 +1130,7 @@ int rel_output(struct rel_conn *c, uint64_t now_us, uint8_t *out, size_t cap)
 {
 	int n;
 
-	if (cap < c->p.mss)
+	if (cap < c->mss_high)
 		return INSEL_E_NOSPACE;
 	run_timers(c, now_us);
 	if (finished(c)) {
@@ -1322,6 +1341,7 @@ void rel_get_stats(const struct rel_conn *c, struct rel_stats *out)
 	out->srtt_us = c->srtt;
 	out->rttvar_us = c->rttvar;
 	out->rto_us = c->rto;
+	out->mss = c->p.mss;
 	out->cwnd = c->cwnd;
 	out->ssthresh = c->ssthresh;
 	out->flight = c->flight;

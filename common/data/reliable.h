@@ -104,6 +104,7 @@ struct rel_stats {
 	uint64_t dup_segments_in;     /* segments with no new bytes */
 	uint64_t bad_segments_in;     /* rejected by rel_input */
 	uint64_t srtt_us, rttvar_us, rto_us;
+	uint32_t mss;                 /* the largest segment sent now (rel_set_mss) */
 	uint64_t cwnd, ssthresh;      /* bytes */
 	uint64_t flight;              /* bytes in flight (RFC 6675 pipe) */
 	uint64_t peer_window;         /* bytes the peer can take now */
@@ -117,6 +118,11 @@ struct rel_conn;
 /* A new connection, or NULL with *err set (INSEL_E_BAD_FIELD for params out of range,
  * -ENOMEM). now_us starts its timers. */
 struct rel_conn *rel_new(const struct rel_params *params, uint64_t now_us, int *err);
+/* Changes the MSS for the segments cut from now on (a host that learns a larger or
+ * smaller path MTU); segments already sent keep their size when resent, so rel_output's
+ * cap must stay at least the largest MSS ever set. 0, or INSEL_E_BAD_FIELD out of
+ * REL_MIN_MSS..REL_MAX_MSS. The peer needs no notice: any segment size is accepted. */
+int rel_set_mss(struct rel_conn *c, uint32_t mss);
 /* Frees everything (buffers wiped); sends nothing: call rel_abort first for an RST. */
 void rel_free(struct rel_conn *c);
 
@@ -130,8 +136,8 @@ int rel_peek_conn(const uint8_t *payload, size_t len, uint32_t *conn_id);
  * conn_id, a message where the mode has none). Never fatal for the connection. */
 int rel_input(struct rel_conn *c, const uint8_t *payload, size_t len, uint64_t now_us);
 
-/* The next segment to send, written to out (cap >= the MSS): its length, or 0 when there
- * is nothing to send now. Runs the timers first (retransmission, delayed ACK, window
+/* The next segment to send, written to out (cap >= the largest MSS set): its length, or
+ * 0 when there is nothing to send now. Runs the timers first (retransmission, delayed ACK, window
  * probe, keep-alive, dead peer, idle, close). What it returns counts as sent. */
 int rel_output(struct rel_conn *c, uint64_t now_us, uint8_t *out, size_t cap);
 

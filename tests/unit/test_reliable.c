@@ -300,6 +300,62 @@ static void ordered_many_seeds(void **state)
 	}
 }
 
+/* A host that learns another path MTU changes the MSS mid-transfer: new segments take the
+ * new size, segments already cut are resent whole, and the bytes arrive exactly. */
+struct mss_change {
+	struct xfer x;
+	unsigned step;
+};
+
+static void app_changing_mss(struct sim *s, void *ctx)
+{
+	struct mss_change *m = ctx;
+	struct rel_stats st;
+
+	app_ordered(s, &m->x);
+	rel_get_stats(s->end[0], &st);
+	if (m->step == 0 && st.bytes_acked >= 256 << 10) {
+		assert_int_equal(rel_set_mss(s->end[0], 600), 0);
+		m->step = 1;
+	} else if (m->step == 1 && st.bytes_acked >= 640 << 10) {
+		assert_int_equal(rel_set_mss(s->end[0], 1900), 0);
+		m->step = 2;
+	}
+}
+
+static void mss_changes_mid_transfer(void **state)
+{
+	struct path p = { .loss = 0.02, .delay_us = 2 * MS, .mbit = 100 };
+	struct rel_params rp = { .conn_id = 9, .mss = 1350 };
+	struct mss_change m = { .x = { .total = 1 << 20, .b_reads = true } };
+	struct rel_stats sa;
+	uint8_t small[1000];
+	struct sim s;
+
+	(void)state;
+	m.x.src = malloc(m.x.total);
+	m.x.dst = malloc(m.x.total + 1);
+	assert_non_null(m.x.src);
+	assert_non_null(m.x.dst);
+	fill_pattern(m.x.src, m.x.total, 11);
+	sim_setup(&s, &p, &rp, 11);
+	assert_int_equal(rel_set_mss(s.end[0], REL_MIN_MSS - 1), INSEL_E_BAD_FIELD);
+	assert_int_equal(rel_set_mss(s.end[0], REL_MAX_MSS + 1), INSEL_E_BAD_FIELD);
+	assert_true(sim_run(&s, app_changing_mss, both_closed, &m, s.now + 600 * SEC));
+	assert_int_equal(m.step, 2);
+	assert_int_equal(m.x.got, m.x.total);
+	assert_memory_equal(m.x.src, m.x.dst, m.x.total);
+	rel_get_stats(s.end[0], &sa);
+	assert_int_equal(sa.mss, 1900);
+	assert_true(sa.retransmits > 0);
+	/* The cap must hold the largest MSS ever set, not only the current one. */
+	assert_int_equal(rel_set_mss(s.end[0], 600), 0);
+	assert_int_equal(rel_output(s.end[0], s.now, small, sizeof small), INSEL_E_NOSPACE);
+	sim_free(&s);
+	free(m.x.src);
+	free(m.x.dst);
+}
+
 static void run_unordered(const struct path *p, size_t nmsg, uint64_t seed)
 {
 	struct rel_params rp = { .conn_id = 9, .unordered = true, .mss = 1200 };
@@ -742,6 +798,7 @@ int main(void)
 		cmocka_unit_test(ordered_20pct_loss),
 		cmocka_unit_test(ordered_20pct_loss_short_dead_ms),
 		cmocka_unit_test(ordered_many_seeds),
+		cmocka_unit_test(mss_changes_mid_transfer),
 		cmocka_unit_test(unordered_exactly_once),
 		cmocka_unit_test(unordered_delivers_past_a_hole),
 		cmocka_unit_test(abort_discards),
