@@ -175,6 +175,11 @@ int db_mark_down(struct db *db, int64_t now);
 /* The same, calling each(ctx, name) for every secondary marked down. */
 int db_mark_down_each(struct db *db, int64_t now, void (*each)(void *ctx, const char *name),
 		      void *ctx);
+/* Each LAN whose active gateway a registration ever moved (docs/standby.md), with that
+ * gateway: another principal of the directory may have moved it (serve.c tells its
+ * secondaries). 0 or a negative error. */
+int db_active_gateways(struct db *db, void (*each)(void *ctx, const char *lan,
+						   const char *secondary), void *ctx);
 
 /* ---- hosts ---- */
 int db_host_add(struct db *db, const char *name, const char *lan, const struct ip_addr *a,

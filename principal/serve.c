@@ -71,6 +71,11 @@ struct daemon {
 	uv_timer_t relay_poll;     /* records the relays for `insel-principal relays` */
 	uv_timer_t rooms_poll;     /* tells gateways of their rooms' members (push_rooms) */
 	int64_t rooms_fingerprint; /* of the membership last told */
+	/* Each LAN's active gateway as our secondaries were last told (or none yet): a
+	 * standby that took over by registering with another principal of the directory
+	 * is told here by polling it (gateway_watch). */
+	json_t *gateways;
+	bool gateways_read;        /* read once: what is new after that is a move */
 	uv_check_t reads;  /* ends the turn's read transaction */
 	uv_signal_t sigint, sigterm;
 	struct revocation_watch revocations;
@@ -233,17 +238,46 @@ static struct conn *link_of(struct daemon *d, const char *secondary)
 }
 
 /* A LAN's active gateway changed (docs/standby.md): every secondary hears of it. */
-static void gateway_moved(struct api_server *s, const char *lan, const char *secondary)
+static void tell_gateway(struct daemon *d, const char *lan, const char *secondary)
 {
-	struct daemon *d = daemon_of(s);
 	struct pop_gateway_notice n = {lan, secondary};
 
 	log_info("LAN %s is served by its gateway %s now; telling every secondary", lan,
 		 secondary);
+	if (d->gateways)
+		json_object_set_new(d->gateways, lan, json_string(secondary));
 	for (struct conn *c = d->conns; c; c = c->next)
 		if (c->ready && !c->peer.gone && c->peer.id.role == PKI_ROLE_SECONDARY &&
 		    c->peer.hello_done)
 			tls_conn_send_new(c->tls, pop_gateway_notice_encode(&n));
+}
+
+static void gateway_moved(struct api_server *s, const char *lan, const char *secondary)
+{
+	tell_gateway(daemon_of(s), lan, secondary);
+}
+
+static void gateway_seen(void *ctx, const char *lan, const char *secondary)
+{
+	struct daemon *d = ctx;
+	const char *told = json_string_value(json_object_get(d->gateways, lan));
+
+	if (told ? strcmp(told, secondary) != 0 : d->gateways_read)
+		tell_gateway(d, lan, secondary);
+	else if (!told)
+		json_object_set_new(d->gateways, lan, json_string(secondary));
+}
+
+/* Several principals on one directory (docs/principals.md): a registration that moved a
+ * LAN to its standby gateway may have come to another principal, whose notice reaches
+ * only its own secondaries; ours hear of it from here, when the directory's LANs
+ * changed (the rooms' fingerprint covers each LAN's gateway). */
+static void gateway_watch(struct daemon *d)
+{
+	if (!d->gateways && !(d->gateways = json_object()))
+		return;
+	if (db_active_gateways(d->api.db, gateway_seen, d) == 0)
+		d->gateways_read = true;
 }
 
 static int send_dial_back(struct api_server *s, const char *secondary, struct pop_dial_back *n)
@@ -722,6 +756,8 @@ static void rooms_poll_cb(uv_timer_t *t)
 
 	if (d->stopping)
 		return;
+	if (changed)
+		gateway_watch(d);
 	d->rooms_fingerprint = fp;
 	for (struct conn *c = d->conns; c; c = c->next)
 		if (c->ready && !c->peer.gone && c->peer.hello_done &&
@@ -934,6 +970,7 @@ int serve_run(const struct serve_options *o)
 	relay_choice_free(&d->relays);
 	call_rates_free(d->api.rates);
 	d->api.rates = NULL;
+	json_decref(d->gateways);
 	pki_issuer_free(d->api.issuer);
 	expiry_log_free(&d->expiries);
 	event_log_close(&d->events);

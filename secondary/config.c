@@ -23,7 +23,7 @@ static const struct cfg_key secondary_schema[] = {
 	{"secondary", "lan_address", CFG_ADDR, CFG_REQUIRED, 0, 0, NULL},
 	{"secondary", "lan_address6", CFG_ADDR, 0, 0, 0, NULL},
 	{"secondary", "seccomp", CFG_STRING, 0, 0, 0, "on"},
-	{"principal", "address", CFG_ENDPOINT, CFG_REQUIRED, 0, 0, NULL},
+	{"principal", "address", CFG_STRING, CFG_REQUIRED | CFG_MULTI, 0, 0, NULL},
 	{"principal", "heartbeat", CFG_DURATION, 0, 1000, 600000,
 	 TIMEOUT_TEXT(HEARTBEAT_DEFAULT_S)},
 	{"principal", "name", CFG_STRING, CFG_REQUIRED, 0, 0, NULL},
@@ -177,6 +177,33 @@ static int stun_server(const struct secondary_config *c, const char *text,
 	return rc || out->port == 0 ? INSEL_E_CONFIG : 0;
 }
 
+/* [principal] address = A[, B...], the key repeated or a list (or both): the principals
+ * of one directory, most preferred first (principal_link.c fails over between them). */
+static int load_principals(struct secondary_config *c, const char *path)
+{
+	size_t keys = cfg_count(&c->file, "principal", "address");
+	char list[512], *save, *tok, why[320];
+
+	c->nprincipals = 0;
+	for (size_t k = 0; k < keys; k++) {
+		snprintf(list, sizeof list, "%s", cfg_str_at(&c->file, "principal", "address", k));
+		save = NULL;
+		for (tok = strtok_r(list, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
+			if (c->nprincipals == SECONDARY_MAX_PRINCIPALS)
+				return fail(c, path, "principal: address names at most 8 principals");
+			if (ip_endpoint_parse(tok, &c->principals[c->nprincipals]) != 0) {
+				snprintf(why, sizeof why, "principal: address: '%.200s' is not "
+					 "ADDRESS:PORT (IPv6 as [ADDRESS]:PORT)", tok);
+				return fail(c, path, why);
+			}
+			c->nprincipals++;
+		}
+	}
+	if (c->nprincipals == 0)
+		return fail(c, path, "principal: address must name at least one principal");
+	return 0;
+}
+
 /* [nat] stun = principal | off | SERVER[, SERVER...], where "principal" may also be one
  * of the servers. At most AUX_STUN_MAX in all. */
 static int load_nat(struct secondary_config *c, const char *path)
@@ -226,6 +253,21 @@ static bool fingerprint_valid(const char *fp)
 {
 	return strlen(fp) == PKI_FINGERPRINT_LEN &&
 	       strspn(fp, "0123456789abcdef") == PKI_FINGERPRINT_LEN;
+}
+
+/* [principal] fingerprint: one, or a list (one per principal of the directory). */
+static bool fingerprints_valid(const char *list)
+{
+	char copy[1024], *save = NULL, *tok;
+	size_t n = 0;
+
+	if (strlen(list) >= sizeof copy)
+		return false;
+	snprintf(copy, sizeof copy, "%s", list);
+	for (tok = strtok_r(copy, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save), n++)
+		if (!fingerprint_valid(tok))
+			return false;
+	return n > 0;
 }
 
 static bool lan_address_inside(const struct secondary_config *c, const struct ip_addr *a)
@@ -471,16 +513,18 @@ int secondary_config_load(struct secondary_config *c, const char *path)
 				    !lan_address_inside(c, &c->lan_address6)))
 		return fail(c, path, "lan_address6 must be an IPv6 address inside one of the "
 				     "LAN's prefixes");
-	cfg_endpoint(&c->file, "principal", "address", &c->principal);
+	if (load_principals(c, path) != 0)
+		return INSEL_E_CONFIG;
 	c->heartbeat_ms = cfg_duration_ms(&c->file, "principal", "heartbeat");
 	c->principal_name = cfg_str(&c->file, "principal", "name");
 	if (!pki_name_valid(c->principal_name))
 		return fail(c, path, "principal: name must be the name in the principal's "
 				     "certificate (1-64 of a-z 0-9 . _ -)");
 	c->principal_fingerprint = cfg_str(&c->file, "principal", "fingerprint");
-	if (c->principal_fingerprint && !fingerprint_valid(c->principal_fingerprint))
+	if (c->principal_fingerprint && !fingerprints_valid(c->principal_fingerprint))
 		return fail(c, path, "principal: fingerprint must be 64 lowercase hex digits "
-				     "(SHA-256, as `insel-principal pki show` prints it)");
+				     "(SHA-256, as `insel-principal pki show` prints it), or a "
+				     "list of them");
 	c->ca = cfg_str(&c->file, "tls", "ca");
 	c->cert = cfg_str(&c->file, "tls", "cert");
 	c->key = cfg_str(&c->file, "tls", "key");

@@ -1,9 +1,21 @@
 /* The secondary's link to the principal: connect over mutual TLS (only to a certificate of
  * role principal with the configured name, and fingerprint if pinned), say hello,
  * register the LAN's prefixes and peer endpoint, heartbeat, keep the revocation list
- * (fetched whole, and pushed by the principal as it changes), and reconnect with
- * exponential back-off (with jitter, so that many secondaries do not return in lock-step)
- * whenever the link drops. Calls in progress never depend on this link being up. */
+ * (fetched whole, and pushed by the principal as it changes), and reconnect whenever the
+ * link drops. Calls in progress never depend on this link being up.
+ *
+ * A directory may have several principals ([principal] address = A, B, ...; docs/
+ * principals.md). The link uses one at a time: when it drops, or a connection or
+ * registration fails, the next in the list is tried at once; only when the whole list
+ * failed does the link wait, with exponential back-off (with jitter, so that many
+ * secondaries do not return in lock-step), and start again from the first. While a
+ * later principal serves us, a more preferred one is probed every heartbeat, and the
+ * link moves back as soon as one answers a TLS handshake.
+ *
+ * Call records are the one thing that must reach the directory whichever principal is
+ * up: each stays in the outbox until a principal answered it, and one sent on a link
+ * that died before the answer is sent again on the next (a repeat is answered exists or
+ * conflict, which settles it as well). */
 #include <assert.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +34,8 @@
 #define REVOCATION_PAGE POP_LIST_MAX
 
 static void link_connect(struct principal_link *l);
+static void probe_cb(uv_timer_t *t);
+static void flush_outbox(struct principal_link *l);
 
 static bool is_revoked_serial(const struct principal_link *l, const char *serial)
 {
@@ -42,15 +56,33 @@ static void retry_cb(uv_timer_t *t)
 	link_connect(t->data);
 }
 
+static const struct ip_endpoint *current_principal(const struct principal_link *l)
+{
+	return &l->owner->cfg.principals[l->current];
+}
+
+/* After a link lost or an attempt that failed: the next principal at once while this
+ * round has not tried them all, else a back-off and the first (preferred) again. */
 static void schedule_retry(struct principal_link *l)
 {
-	uint64_t delay;
+	size_t n = l->owner->cfg.nprincipals;
+	uint64_t delay = 0;
 
 	if (l->owner->stopping)
 		return;
-	delay = rand_backoff_ms(&l->backoff_ms, PRINCIPAL_BACKOFF_FIRST_MS,
-				PRINCIPAL_BACKOFF_MAX_MS);
 	set_state(l, LINK_DOWN);
+	if (l->move_pending) {
+		l->move_pending = false;
+		l->current = l->move_to;
+		l->tried = 0;
+	} else if (++l->tried < n) {
+		l->current = (l->current + 1) % n;
+	} else {
+		delay = rand_backoff_ms(&l->backoff_ms, PRINCIPAL_BACKOFF_FIRST_MS,
+					PRINCIPAL_BACKOFF_MAX_MS);
+		l->current = 0;
+		l->tried = 0;
+	}
 	uv_timer_start(&l->retry, retry_cb, delay, 0);
 }
 
@@ -223,32 +255,102 @@ static void heartbeat_cb(uv_timer_t *t)
 		return;
 	if (++l->heartbeats % REVOCATION_REFRESH_BEATS == 0)
 		fetch_revocations(l);
+	flush_outbox(l);  /* records a principal could not take (its directory failing) */
 	rpc_call(&l->rpc, pop_heartbeat_req_encode(0), (uint32_t)l->owner->cfg.heartbeat_ms,
 		 heartbeat_reply, l);
 }
 
+/* ---- call records ---- */
+
+/* A record sent and not yet answered. */
+struct record_flight {
+	struct principal_link *link;
+	uint64_t seq;
+	json_t *req;
+};
+
+/* Puts a record back in its place by seq (a call's start before its end), taking req. */
+static void outbox_put(struct principal_link *l, uint64_t seq, json_t *req)
+{
+	size_t at;
+
+	if (!l->outbox) {  /* stopped */
+		json_decref(req);
+		return;
+	}
+	if (json_array_size(l->outbox) >= OUTBOX_MAX) {
+		log_warn("principal away too long: dropping the oldest call record");
+		json_array_remove(l->outbox, 0);
+	}
+	for (at = json_array_size(l->outbox); at > 0; at--)
+		if ((uint64_t)json_integer_value(json_array_get(json_array_get(l->outbox, at - 1),
+								0)) < seq)
+			break;
+	json_array_insert_new(l->outbox, at, json_pack("[I, o]", (json_int_t)seq, req));
+}
+
+/* A refusal that sending again cannot change: the record is there already (exists,
+ * conflict: a repeat after a link died before its answer), or it never will be. Any
+ * other (the directory failing, a principal stopping) keeps it for the next try. */
+static bool refusal_is_final(const char *code)
+{
+	return code && (wire_error_is(code, WERR_EXISTS) || wire_error_is(code, WERR_CONFLICT) ||
+			wire_error_is(code, WERR_NOT_FOUND) ||
+			wire_error_is(code, WERR_FORBIDDEN) ||
+			wire_error_is(code, WERR_BAD_FIELD));
+}
+
 static void record_reply(void *ctx, const json_t *reply, int err)
 {
-	const char *code, *message;
+	struct record_flight *f = ctx;
+	const char *code = NULL, *message = NULL;
 
-	(void)ctx;
-	if (!err && !msg_reply_is_ok(reply, &code, &message))
-		log_warn("principal refused a call record: %s (%s)", message, code);
+	if (!err && msg_reply_is_ok(reply, &code, &message)) {
+		json_decref(f->req);
+	} else if (!err && refusal_is_final(code)) {
+		if (!wire_error_is(code, WERR_EXISTS) && !wire_error_is(code, WERR_CONFLICT))
+			log_warn("principal refused a call record: %s (%s)", message, code);
+		json_decref(f->req);
+	} else {
+		if (!err)
+			log_warn("principal could not take a call record (%s); keeping it", message);
+		outbox_put(f->link, f->seq, f->req);
+	}
+	free(f);
+}
+
+/* Sends one record (taking req); kept in the outbox if it cannot go now. */
+static void record_send(struct principal_link *l, uint64_t seq, json_t *req)
+{
+	struct record_flight *f = malloc(sizeof *f);
+
+	if (!f || l->state != LINK_UP ||
+	    rpc_call(&l->rpc, json_incref(req), PRINCIPAL_REQUEST_TIMEOUT_MS, record_reply, f)) {
+		free(f);
+		outbox_put(l, seq, req);
+		return;
+	}
+	*f = (struct record_flight){l, seq, req};
 }
 
 static void flush_outbox(struct principal_link *l)
 {
 	size_t n = json_array_size(l->outbox);
+	json_t *queued;
 
-	if (n)
-		log_info("sending %zu call record%s kept while the principal was away", n,
-			 n == 1 ? "" : "s");
-	while (json_array_size(l->outbox) > 0 && l->state == LINK_UP) {
-		json_t *req = json_incref(json_array_get(l->outbox, 0));
+	if (n == 0 || l->state != LINK_UP)
+		return;
+	log_info("sending %zu call record%s kept while the principal was away", n,
+		 n == 1 ? "" : "s");
+	queued = l->outbox;
+	l->outbox = json_array();
+	for (size_t i = 0; i < n; i++) {
+		json_t *e = json_array_get(queued, i);
 
-		json_array_remove(l->outbox, 0);
-		rpc_call(&l->rpc, req, PRINCIPAL_REQUEST_TIMEOUT_MS, record_reply, NULL);
+		record_send(l, (uint64_t)json_integer_value(json_array_get(e, 0)),
+			    json_incref(json_array_get(e, 1)));
 	}
+	json_decref(queued);
 }
 
 static bool session_reply_ok(const json_t *reply, int err)
@@ -301,7 +403,7 @@ static void take_stun(struct principal_link *l, const struct pop_register_reply 
 	}
 	l->stun = r->stun;
 	if (addr_unspecified(&l->stun.addr))
-		l->stun.addr = cfg->principal.addr;
+		l->stun.addr = current_principal(l)->addr;
 	l->has_stun_alternate = r->has_stun_alternate;
 	l->stun_alternate = r->stun_alternate;
 	l->stun_alternate.addr = l->stun.addr;  /* the same responder: the same address */
@@ -316,7 +418,7 @@ static void register_reply(void *ctx, const json_t *reply, int err)
 	struct principal_link *l = ctx;
 	const struct secondary_config *cfg = &l->owner->cfg;
 	struct pop_register_reply registered;
-	char why[POP_WHY_LEN];
+	char why[POP_WHY_LEN], at[IP_STRLEN];
 	int bad = session_reply_ok(reply, err) ? pop_register_reply_decode(reply, &registered,
 									    why) : 0;
 	const char *refused = session_refusal(reply, err, bad, why);
@@ -329,7 +431,9 @@ static void register_reply(void *ctx, const json_t *reply, int err)
 	set_state(l, LINK_UP);
 	l->backoff_ms = 0;
 	l->failures = 0;
-	log_info("registered LAN '%s' with the principal%s", cfg->lan,
+	l->tried = 0;
+	log_info("registered LAN '%s' with the principal at %s%s", cfg->lan,
+		 ip_endpoint_format(current_principal(l), at, sizeof at),
 		 secondary_is_active(l->owner) ? "" : " as a standby gateway");
 	take_stun(l, &registered);
 	if (l->reregister) {
@@ -339,6 +443,8 @@ static void register_reply(void *ctx, const json_t *reply, int err)
 	fetch_revocations(l);
 	flush_outbox(l);
 	uv_timer_start(&l->heartbeat, heartbeat_cb, cfg->heartbeat_ms, cfg->heartbeat_ms);
+	if (l->current > 0)
+		uv_timer_start(&l->probe, probe_cb, cfg->heartbeat_ms, cfg->heartbeat_ms);
 }
 
 static json_t *register_request(const struct secondary *s)
@@ -374,13 +480,16 @@ static void hello_reply(void *ctx, const json_t *reply, int err)
 		 register_reply, l);
 }
 
-/* With principal_fingerprint configured, the directory is that one certificate. */
+/* With principal_fingerprint configured, the directory is that certificate (one of
+ * those listed: a directory with several principals may give each its own key). */
 static bool principal_pinned_ok(struct principal_link *l, struct tls_conn *c)
 {
 	const char *want = l->owner->cfg.principal_fingerprint;
 	const struct pki_identity *id = tls_conn_peer(c);
+	const char *at = want ? strstr(want, id->fingerprint) : NULL;
 
-	if (!want || strcmp(id->fingerprint, want) == 0)
+	if (!want || (at && (at == want || at[-1] == ',' || at[-1] == ' ') &&
+		      strlen(id->fingerprint) == PKI_FINGERPRINT_LEN))
 		return true;
 	log_error("principal '%s' presented certificate %.16s..., not the pinned %.16s...; "
 		  "refusing it", id->name, id->fingerprint, want);
@@ -392,8 +501,12 @@ static void on_ready(struct tls_conn *c, int status)
 	struct principal_link *l = tls_conn_data(c);
 
 	if (status) {
-		if (l->failures++ == 0)
-			log_warn("cannot reach the principal: %s", tls_conn_error(c));
+		char at[IP_STRLEN];
+
+		if (l->failures++ == 0 || l->owner->cfg.nprincipals > 1)
+			log_warn("cannot reach the principal at %s: %s",
+				 ip_endpoint_format(current_principal(l), at, sizeof at),
+				 tls_conn_error(c));
 		return;  /* on_close follows and schedules the retry */
 	}
 	if (!principal_pinned_ok(l, c)) {
@@ -488,10 +601,12 @@ static void on_close(struct tls_conn *c)
 {
 	struct principal_link *l = tls_conn_data(c);
 
-	if (l->state == LINK_UP)
-		log_warn("lost the link to the principal; calls go on, reconnecting");
+	if (l->state == LINK_UP && !l->move_pending)
+		log_warn("lost the link to the principal; calls go on, reconnecting%s",
+			 l->owner->cfg.nprincipals > 1 ? " to the next principal" : "");
 	l->conn = NULL;
 	l->generation++;
+	uv_timer_stop(&l->probe);
 	/* Down at once, even when stopping (no retry then): nothing may be sent on the
 	 * connection being freed, e.g. a call record from a call ending at shutdown. */
 	set_state(l, LINK_DOWN);
@@ -515,7 +630,7 @@ static void link_connect(struct principal_link *l)
 
 	set_state(l, LINK_CONNECTING);
 	/* Only a principal-role certificate with the configured name is the directory. */
-	rc = tls_connect(s->loop, s->creds, &s->cfg.principal, PKI_ROLE_PRINCIPAL,
+	rc = tls_connect(s->loop, s->creds, current_principal(l), PKI_ROLE_PRINCIPAL,
 			 s->cfg.principal_name, &link_callbacks, l, &l->conn);
 	if (rc) {
 		log_warn("cannot connect to the principal: %s", insel_strerror(rc));
@@ -524,6 +639,62 @@ static void link_connect(struct principal_link *l)
 		return;
 	}
 	rpc_init(&l->rpc, s->loop, send_on_link, l->conn);
+}
+
+/* ---- failing back to a more preferred principal ---- */
+
+static void probe_ready(struct tls_conn *c, int status)
+{
+	struct principal_link *l = tls_conn_data(c);
+	char at[IP_STRLEN];
+
+	if (status == 0 && principal_pinned_ok(l, c) && l->state == LINK_UP && l->conn &&
+	    l->probe_target < l->current) {
+		log_info("the principal at %s answers again; moving the link back to it",
+			 ip_endpoint_format(&l->owner->cfg.principals[l->probe_target], at,
+					    sizeof at));
+		l->move_pending = true;
+		l->move_to = l->probe_target;
+		tls_conn_close(l->conn, 0);
+	}
+	tls_conn_close(c, 0);
+}
+
+static void probe_message(struct tls_conn *c, json_t *msg, int err)
+{
+	(void)c;
+	(void)msg;
+	(void)err;
+}
+
+static void probe_closed(struct tls_conn *c)
+{
+	struct principal_link *l = tls_conn_data(c);
+
+	if (l->probe_conn == c)
+		l->probe_conn = NULL;
+}
+
+static const struct tls_conn_callbacks probe_callbacks = {
+	.ready = probe_ready,
+	.message = probe_message,
+	.close = probe_closed,
+};
+
+/* Every heartbeat while a later principal serves us: one of the more preferred ones in
+ * turn, with a TLS handshake (the same checks as the link's). */
+static void probe_cb(uv_timer_t *t)
+{
+	struct principal_link *l = t->data;
+	struct secondary *s = l->owner;
+
+	if (l->state != LINK_UP || l->current == 0 || l->probe_conn || s->stopping)
+		return;
+	l->probe_target = l->probe_next++ % l->current;
+	if (tls_connect(s->loop, s->creds, &s->cfg.principals[l->probe_target],
+			PKI_ROLE_PRINCIPAL, s->cfg.principal_name, &probe_callbacks, l,
+			&l->probe_conn) != 0)
+		l->probe_conn = NULL;
 }
 
 void principal_link_start(struct principal_link *l, struct secondary *s)
@@ -539,10 +710,17 @@ void principal_link_start(struct principal_link *l, struct secondary *s)
 	l->revoked_next = NULL;
 	l->revoked_count = 0;
 	tls_creds_set_revocation_check(s->creds, is_revoked, l);
+	l->current = 0;
+	l->tried = 0;
+	l->move_pending = false;
+	l->probe_conn = NULL;
+	l->probe_next = 0;
 	uv_timer_init(s->loop, &l->retry);
 	uv_timer_init(s->loop, &l->heartbeat);
+	uv_timer_init(s->loop, &l->probe);
 	l->retry.data = l;
 	l->heartbeat.data = l;
+	l->probe.data = l;
 	link_connect(l);
 }
 
@@ -550,9 +728,13 @@ void principal_link_stop(struct principal_link *l)
 {
 	uv_timer_stop(&l->retry);
 	uv_timer_stop(&l->heartbeat);
+	uv_timer_stop(&l->probe);
 	uv_close((uv_handle_t *)&l->retry, NULL);
 	uv_close((uv_handle_t *)&l->heartbeat, NULL);
+	uv_close((uv_handle_t *)&l->probe, NULL);
 	set_state(l, LINK_DOWN);
+	if (l->probe_conn)
+		tls_conn_close(l->probe_conn, 0);
 	if (l->conn)
 		tls_conn_close(l->conn, 0);
 	json_decref(l->outbox);
@@ -583,17 +765,9 @@ void principal_record(struct secondary *s, json_t *req)
 {
 	struct principal_link *l = &s->principal;
 
-	if (principal_link_up(l) &&
-	    rpc_call(&l->rpc, json_incref(req), PRINCIPAL_REQUEST_TIMEOUT_MS, record_reply,
-		     NULL) == 0) {
-		json_decref(req);
+	if (!req)
 		return;
-	}
-	if (json_array_size(l->outbox) >= OUTBOX_MAX) {
-		log_warn("principal away too long: dropping the oldest call record");
-		json_array_remove(l->outbox, 0);
-	}
-	json_array_append_new(l->outbox, req);
+	record_send(l, ++l->record_seq, req);
 }
 
 void principal_reply(struct secondary *s, unsigned generation, json_t *reply)

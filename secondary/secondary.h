@@ -46,6 +46,7 @@
 
 #define SECONDARY_MAX_PREFIXES 16
 #define SECONDARY_MAX_TRUNKS 32
+#define SECONDARY_MAX_PRINCIPALS 8  /* [principal] address: the directory's principals */
 
 /* "[trunk NAME]": a network call to another LAN that this gateway keeps up. */
 struct trunk_config {
@@ -82,7 +83,8 @@ struct secondary_config {
 	struct ip_addr lan_address6;      /* optional: its IPv6 address there (network
 					   * calls carrying IPv6: routes, ICMPv6 errors) */
 	bool has_lan_address6;
-	struct ip_endpoint principal;
+	struct ip_endpoint principals[SECONDARY_MAX_PRINCIPALS];  /* most preferred first */
+	size_t nprincipals;
 	const char *principal_name;        /* the name in the principal's certificate */
 	const char *principal_fingerprint; /* NULL, or the SHA-256 its certificate must have */
 	uint64_t heartbeat_ms;
@@ -171,7 +173,21 @@ struct principal_link {
 	uv_timer_t heartbeat;
 	uint64_t backoff_ms;
 	unsigned failures;
-	json_t *outbox;  /* records waiting for the link */
+	/* Records (call_start, call_end) in order: [seq, request] pairs waiting for a
+	 * link, and the count given to each; one sent stays the sender's until the
+	 * principal answers it, and comes back here if the link dies first. */
+	json_t *outbox;
+	uint64_t record_seq;
+	/* The principals ([principal] address, most preferred first): the one this link
+	 * uses or tries, how many of the list this round has tried, and a probe of a more
+	 * preferred one while a later one serves us (failing back). */
+	size_t current;
+	size_t tried;
+	bool move_pending;       /* the link closes to move to move_to */
+	size_t move_to;
+	uv_timer_t probe;
+	struct tls_conn *probe_conn;
+	size_t probe_target, probe_next;
 	json_t *revoked; /* serials the principal revoked, as object keys */
 	json_t *revoked_next;   /* the list being fetched page by page, or NULL */
 	size_t revoked_count;   /* for the log: the size last reported */

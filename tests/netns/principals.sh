@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# Integration: two principals on one directory (docs/principals.md). Both serve the same
+# SQLite file (WAL; the namespaces share the filesystem), each in a namespace of its own
+# on the wan; site A prefers principal 1, site B principal 2 ([principal] address lists
+# both, in that order):
+#   - a look-up at one principal finds the secondary registered at the other: bob (at
+#     principal 2) calls carol (at principal 1), and the call carries datagrams;
+#   - kill -9 of principal 2 while site B places calls: site B moves to principal 1
+#     within its heartbeat time; the calls up stay up and carry traffic; new calls work;
+#     the record of every call placed meanwhile, ended ones included, is in the
+#     directory (the records in flight on the dead link are sent again to the other);
+#   - principal 2 back: site B moves back to it (failing back), and calls still work.
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+source "$here/lib.sh"
+source "$here/insel_env.sh"
+netns_begin
+topo_two_sites
+ns_add principal2
+link_ns wan 198.18.9.1/24 principal2 198.18.9.2/24
+ip -n "${NS}principal2" route add default via 198.18.9.1
+
+P1=198.18.0.2:7443
+P2=198.18.9.2:7443
+insel_pki
+"$P" pki issue --dir "$PKI" --role principal --name principal \
+	--out-cert "$PKI/principal2.crt" --out-key "$PKI/principal2.key" >/dev/null
+insel_directory
+start_principal
+P1_PID=$PRINCIPAL_PID
+
+start_principal2() {
+	spawn_in_ns principal2 "$NETNS_TMP/principal2.log" "$P" serve --db "$DB" \
+		--listen "$P2" --ca "$PKI/ca.crt" --cert "$PKI/principal2.crt" \
+		--key "$PKI/principal2.key" --heartbeat "$INSEL_HEARTBEAT" \
+		--down-after "$INSEL_DOWN_AFTER"
+	P2_PID=$LAST_PID
+	wait_port principal2 7443 tcp 10
+}
+start_principal2
+
+# Each site lists both principals, its own preferred one first.
+write_secondary_config a 1
+write_secondary_config b 2
+sed -i "s/^address = .*:$INSEL_PRINCIPAL_PORT\$/address = $P1, $P2/" "$NETNS_TMP/secondary-a.conf"
+sed -i "s/^address = .*:$INSEL_PRINCIPAL_PORT\$/address = $P2\naddress = $P1/" \
+	"$NETNS_TMP/secondary-b.conf"
+start_secondary a 1
+start_secondary b 2
+
+registered_at() {  # registered_at LETTER ADDR:PORT [SECONDS]: the site's log says so
+	local i
+	for i in $(seq 1 $((${3:-10} * 20))); do
+		grep -q "registered LAN 'lan-$1' with the principal at $2" \
+			"$NETNS_TMP/secondary-$1.log" && return 0
+		sleep 0.05
+	done
+	return 1
+}
+check "site A registers with principal 1" registered_at a "$P1"
+check "site B registers with principal 2" registered_at b "$P2"
+
+# ---- a look-up at principal 2 finds a secondary registered at principal 1 ----
+listen_as a2 carol "$NETNS_TMP/listen-carol.log" --auto-answer || fail "carol cannot listen"
+spawn_in_ns a2 "$NETNS_TMP/echo-a2.log" python3 "$UDP_TOOL" echo 6100 --count 100000 \
+	--timeout 120
+out=$(insel_as b1 bob call carol@lan-a --udp 6100 2>&1)
+check "bob (principal 2) calls carol (principal 1)" contains "$out" " up "
+long_call=$(call_id_of "$out")
+check "the call carries datagrams both ways" \
+	in_ns b1 python3 "$UDP_TOOL" send 10.2.0.1 6100 --count 10 --size 800
+
+# ---- kill -9 of principal 2 while site B places calls ----
+# dave places calls to carol one after another and hangs each up at once, over the
+# failover; some are refused while site B has no principal, every one placed is recorded.
+cat >"$NETNS_TMP/caller.sh" <<SCRIPT
+end=\$((SECONDS + 12))
+for i in \$(seq 1 40); do
+	[ \$SECONDS -lt \$end ] || break
+	out=\$(env INSEL_PASSWORD=pw-dave "$C" call carol@lan-a --udp 6100 --secondary \
+		10.2.0.1:$INSEL_CLIENT_PORT --ca "$PKI/ca.crt" --user dave 2>&1)
+	id=\$(sed -n 's/^call \([0-9a-f]\{16\}\) .*/\1/p' <<<"\$out" | head -n 1)
+	if [ -n "\$id" ]; then
+		echo "placed \$id"
+		env INSEL_PASSWORD=pw-dave "$C" hangup "\$id" --secondary 10.2.0.1:$INSEL_CLIENT_PORT \
+			--ca "$PKI/ca.crt" --user dave >/dev/null 2>&1
+	else
+		echo "refused: \$(head -n 1 <<<"\$out")"
+	fi
+	sleep 0.2
+done
+SCRIPT
+spawn_in_ns b2 "$NETNS_TMP/caller.log" bash "$NETNS_TMP/caller.sh"
+caller_pid=$LAST_PID
+sleep 2
+kill -9 "$P2_PID"
+killed_at=$(date +%s%N)
+wait "$P2_PID" 2>/dev/null
+check "site B moves to principal 1 within its heartbeat time (1 s, 3 s allowed)" \
+	registered_at b "$P1" 3
+moved_ms=$((($(date +%s%N) - killed_at) / 1000000))
+echo "site B registered with principal 1 ${moved_ms} ms after the kill"
+check "the call up before the kill still carries datagrams" \
+	in_ns b1 python3 "$UDP_TOOL" send 10.2.0.1 6100 --count 10 --size 800
+out=$(insel_as b1 bob call carol@lan-a --udp 6100 2>&1)
+check "a new call from site B works through principal 1" contains "$out" " up "
+insel_as b1 bob hangup "$(call_id_of "$out")" >/dev/null 2>&1
+reap_pid "$caller_pid"  # it ends by itself within its 12 s
+placed=$(grep -c '^placed ' "$NETNS_TMP/caller.log" || true)
+echo "dave placed $placed calls over the failover ($(grep -c '^refused' \
+	"$NETNS_TMP/caller.log" || true) refused)"
+check "calls were placed over the failover" test "$placed" -ge 3
+
+# Every call dave placed has its record with an end in the directory.
+all_recorded() {
+	local id rec
+	for id in $(sed -n 's/^placed //p' "$NETNS_TMP/caller.log"); do
+		rec=$(pdir call show "$id" --json 2>&1)
+		grep -q '"end_reason": *"' <<<"$rec" || { echo "call $id: $rec" >&2; return 1; }
+	done
+}
+wait_recorded() {
+	for _ in $(seq 1 25); do
+		all_recorded 2>/dev/null && return 0
+		sleep 0.2
+	done
+	all_recorded
+}
+check "every call placed over the failover is recorded, with its end" wait_recorded
+
+# ---- principal 2 back: site B fails back to it ----
+start_principal2
+registered_twice_at() {  # registered_twice_at LETTER ADDR:PORT SECONDS
+	for _ in $(seq 1 $(($3 * 10))); do
+		[ "$(grep -c "registered LAN 'lan-$1' with the principal at $2" \
+			"$NETNS_TMP/secondary-$1.log")" -ge 2 ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+check "site B moves back to principal 2 once it answers again" registered_twice_at b "$P2" 10
+check "the first call still carries datagrams" \
+	in_ns b1 python3 "$UDP_TOOL" send 10.2.0.1 6100 --count 10 --size 800
+insel_as b1 bob hangup "$long_call" >/dev/null 2>&1
+rec=$(ended_record "$long_call")
+check "the first call's record ends (recorded at principal 2, ended through it again)" \
+	contains "$rec" '"end_reason": *"hangup"'
+finish_checks
