@@ -920,18 +920,17 @@ int db_mark_down(struct db *db, int64_t now)
 int db_active_gateways(struct db *db, void (*each)(void *ctx, const char *lan,
 						   const char *secondary), void *ctx)
 {
-	sqlite3_stmt *st;
+	struct db_st *st;
 	int rc;
 
 	db->err[0] = '\0';
-	if (sqlite3_prepare_v2(db->sql, "SELECT l.name, s.name FROM lans l JOIN secondaries s "
-			       "ON s.id = l.secondary_id WHERE l.active_since IS NOT NULL",
-			       -1, &st, NULL) != SQLITE_OK)
-		return db_sqlite_error(db, "cannot prepare the gateways' query");
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		each(ctx, db_col_text(st, 0), db_col_text(st, 1));
-	rc = rc == SQLITE_DONE ? 0 : db_sqlite_error(db, "cannot read the LANs' gateways");
-	sqlite3_finalize(st);
+	if ((rc = db_prepare(db, "SELECT l.name, s.name FROM lans l JOIN secondaries s "
+			     "ON s.id = l.secondary_id WHERE l.active_since IS NOT NULL", &st)))
+		return rc;
+	while ((rc = st_step(st)) == DB_ROW)
+		each(ctx, st_col_text(st, 0), st_col_text(st, 1));
+	rc = rc == DB_DONE ? 0 : db_engine_error(db, "cannot read the LANs' gateways");
+	st_finalize(st);
 	return rc;
 }
 
