@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <time.h>
 
 #include "addr.h"
@@ -26,6 +27,8 @@
 
 #define READ_BUDGET 256          /* datagrams taken per wake-up before the engines run */
 #define SOCKET_BUF (4 << 20)     /* a send window's worth in the kernel too */
+#define SEND_BATCH 32            /* datagrams per sendmmsg */
+#define BATCH_SLOT 2048          /* a batch slot: one frame of a channel's MTU (1400) */
 
 static _Thread_local uint8_t dgram_buf[FRAME_MAX_DATAGRAM];
 static _Thread_local uint8_t seg_buf[FRAME_MAX_DATAGRAM];
@@ -125,23 +128,79 @@ void secsock_streams_free(struct sec_call *c)
 
 /* ---- moving segments ---- */
 
-/* Sends what every engine has to send now (segments, acknowledgements, probes). */
+/* Sends datagrams [0, n) of a batch, in as few system calls as the kernel allows. A
+ * batch the socket cannot take is lost like any: the engine sends it again. */
+static void send_batch(struct sec_call *c, struct mmsghdr *msgs, unsigned n)
+{
+	unsigned done = 0;
+
+	while (done < n) {
+		int k = sendmmsg(c->udp_fd, msgs + done, n - done, 0);
+
+		if (k <= 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return;
+		done += (unsigned)k;
+	}
+}
+
+/* What one engine has to send now (segments, acknowledgements, probes), sealed into a
+ * batch and sent with one sendmmsg per SEND_BATCH datagrams. */
+static void flush_batched(struct sec_call *c, unsigned i, uint64_t now)
+{
+	static _Thread_local uint8_t slots[SEND_BATCH][BATCH_SLOT];
+	struct channel *ch = c->channels[i];
+	struct mmsghdr msgs[SEND_BATCH];
+	struct iovec iov[SEND_BATCH];
+	struct sockaddr_storage to;
+	socklen_t tolen = ip_endpoint_to_sockaddr(channel_peer(ch), &to);
+	unsigned n = 0;
+	int len;
+
+	while ((len = rel_output(c->streams.rel[i], now, seg_buf, sizeof seg_buf)) > 0) {
+		long d = channel_seal_one(ch, seg_buf, (size_t)len, now / 1000, slots[n],
+					  BATCH_SLOT);
+
+		if (d <= 0)
+			continue;  /* lost like any: the engine sends it again */
+		iov[n] = (struct iovec){.iov_base = slots[n], .iov_len = (size_t)d};
+		msgs[n] = (struct mmsghdr){.msg_hdr = {.msg_name = &to, .msg_namelen = tolen,
+						       .msg_iov = &iov[n], .msg_iovlen = 1}};
+		if (++n == SEND_BATCH) {
+			send_batch(c, msgs, n);
+			n = 0;
+		}
+	}
+	send_batch(c, msgs, n);
+}
+
+/* The same one datagram at a time, for a channel whose frames do not fit a batch slot. */
+static void flush_single(struct sec_call *c, unsigned i, uint64_t now)
+{
+	int n;
+
+	while ((n = rel_output(c->streams.rel[i], now, seg_buf, sizeof seg_buf)) > 0) {
+		long d = channel_seal_one(c->channels[i], seg_buf, (size_t)n, now / 1000, dgram_buf,
+					  sizeof dgram_buf);
+
+		if (d > 0)
+			secsock_send_dgram(c, c->channels[i], dgram_buf, (size_t)d);
+	}
+}
+
+/* Sends what every engine has to send now. */
 static void flush(struct sec_call *c)
 {
 	uint64_t now = now_us();
 
-	for (size_t i = 0; i < c->nchannels; i++) {
-		struct rel_conn *r = c->streams.rel[i];
-		int n;
-
-		while (r && (n = rel_output(r, now, seg_buf, sizeof seg_buf)) > 0) {
-			long d = channel_seal_one(c->channels[i], seg_buf, (size_t)n, now / 1000,
-						  dgram_buf, sizeof dgram_buf);
-
-			/* A segment that cannot go is lost like any: the engine sends it again. */
-			if (d > 0)
-				secsock_send_dgram(c, c->channels[i], dgram_buf, (size_t)d);
-		}
+	for (unsigned i = 0; i < c->nchannels; i++) {
+		if (!c->streams.rel[i])
+			continue;
+		if (channel_mtu(c->channels[i]) <= BATCH_SLOT)
+			flush_batched(c, i, now);
+		else
+			flush_single(c, i, now);
 	}
 }
 
@@ -314,13 +373,13 @@ static int reliable_channel(const struct sec_call *c, unsigned channel)
 /* One try: what rel_send took (>0), or -EAGAIN, or the channel's error. */
 static int send_some(struct sec_call *c, unsigned i, const uint8_t *data, size_t len)
 {
-	int err = stream_error(c, i, true);
+	int err;
 	int n;
 
-	if (err)
-		return err;
 	if (c->streams.shut[i])
-		return INSEL_E_CLOSED;
+		return INSEL_E_CLOSED;  /* our own end says it best */
+	if ((err = stream_error(c, i, true)) != 0)
+		return err;
 	n = rel_send(c->streams.rel[i], data, len);
 	if (n == INSEL_E_CLOSED && (err = stream_error(c, i, true)) != 0)
 		return err;
@@ -480,10 +539,10 @@ int sec_shutdown(struct sec_call *c, unsigned channel)
 	}
 	for (;;) {
 		run_all(c);
+		if (drained(r))
+			return 0;  /* even if the peer left since: it had everything */
 		if ((rc = stream_error(c, channel, false)) != 0)
 			return rc;
-		if (drained(r))
-			return 0;
 		if (c->streams.nonblocking)
 			return -EINPROGRESS;
 		if ((rc = pump_until(c, UINT64_MAX)) != 0)
