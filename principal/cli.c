@@ -22,7 +22,8 @@ static void print_verbs(const char *family, const char *summary, const struct cl
 	for (size_t i = 0; i < n; i++)
 		fprintf(out, "  insel-principal %s %s %s\n      %s\n", family, verbs[i].name,
 			verbs[i].usage, verbs[i].help);
-	fprintf(out, "\nEvery verb takes --db PATH (default %s) and --json.\n"
+	fprintf(out, "\nEvery verb takes --db PATH (default %s) or --dsn DSN (a PostgreSQL "
+		"directory), and --json.\n"
 		"Exit codes: 0 done, 1 failed (the message says why), 2 bad command line or "
 		"input, 4 directory unavailable.\n", DB_DEFAULT_PATH);
 }
@@ -58,7 +59,7 @@ int cli_usage_error(const struct cli *c, const char *fmt, ...)
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "\nUsage: %s %s [--db PATH] [--json]\n", c->prog, c->usage);
+	fprintf(stderr, "\nUsage: %s %s [--db PATH | --dsn DSN] [--json]\n", c->prog, c->usage);
 	return EXIT_USAGE;
 }
 
@@ -101,6 +102,8 @@ int cli_parse(struct cli *c, int argc, char **argv, const char *const *value_opt
 	struct opt table[CLI_MAX_OPTS];
 	const struct opt always[] = {
 		{"--db", true, &c->db_path, NULL},
+		{"--dsn", true, &c->dsn, NULL},
+		{"--events", true, &c->events, NULL},
 		{"--json", false, NULL, &c->json},
 	};
 	struct opts o = {.table = table, .n = verb_table(value_opts, flags, table, CLI_MAX_OPTS),
@@ -113,12 +116,20 @@ int cli_parse(struct cli *c, int argc, char **argv, const char *const *value_opt
 		c->npos = o.npos;
 		break;
 	case OPTS_HELP:
-		printf("Usage: %s %s [--db PATH] [--json]\n", c->prog, c->usage);
+		printf("Usage: %s %s [--db PATH | --dsn DSN] [--json]\n", c->prog, c->usage);
 		c->exit_code = EXIT_OK;
 		return -1;
 	default:
 		c->exit_code = cli_usage_error(c, "%s", o.why);
 		return -1;
+	}
+	if (c->dsn) {
+		if (!db_target_is_dsn(c->dsn)) {
+			c->exit_code = cli_usage_error(c, "--dsn: '%s' is not a PostgreSQL "
+						       "connection string", c->dsn);
+			return -1;
+		}
+		c->db_path = c->dsn;
 	}
 	if (c->npos < min_pos) {
 		c->exit_code = cli_usage_error(c, "missing argument");

@@ -19,7 +19,9 @@
 struct cli {
 	char prog[96];       /* "insel-principal lan add", for messages */
 	const char *usage;   /* the verb's usage line */
-	const char *db_path;
+	const char *db_path;  /* a SQLite file, or (--dsn) a PostgreSQL connection string */
+	const char *dsn;
+	const char *events;   /* --events: the event log, when not beside the directory */
 	bool json;
 	int exit_code;       /* when cli_parse says stop */
 	const char *pos[CLI_MAX_POS];

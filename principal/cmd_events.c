@@ -153,7 +153,7 @@ int events_main(int argc, char **argv)
 		if (*end || last < 1)
 			return cli_usage_error(&c, "--last: a number of events, at least 1");
 	}
-	event_log_path(c.db_path, path, sizeof path);
+	event_log_path(c.db_path, c.events, path, sizeof path);
 	f = fopen(path, "r");
 	if (!f && errno == ENOENT && cli_flag(&c, "--follow")) {
 		/* Nothing logged yet: wait for the daemon to start the file. */

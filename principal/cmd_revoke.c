@@ -23,7 +23,7 @@ static void log_revocation(const struct cli *c, const char *serial, const char *
 	struct event_log log;
 	const char *reason = cli_opt(c, "--reason");
 
-	if (event_log_open(&log, c->db_path) != 0) {
+	if (event_log_open(&log, c->db_path, c->events) != 0) {
 		fprintf(stderr, "%s: the event log beside %s cannot be written\n", c->prog,
 			c->db_path);
 		return;

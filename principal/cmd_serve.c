@@ -21,6 +21,9 @@
 static const struct cfg_key schema[] = {
 	{"principal", "listen", CFG_ENDPOINT, 0, 0, 0, DEFAULT_LISTEN},
 	{"principal", "database", CFG_PATH, 0, 0, 0, DB_DEFAULT_PATH},
+	{"directory", "engine", CFG_STRING, 0, 0, 0, "sqlite"},
+	{"directory", "dsn", CFG_STRING, 0, 0, 0, NULL},
+	{"directory", "events", CFG_PATH, 0, 0, 0, NULL},
 	{"principal", "ca", CFG_PATH, 0, 0, 0, NULL},
 	{"principal", "cert", CFG_PATH, 0, 0, 0, NULL},
 	{"principal", "key", CFG_PATH, 0, 0, 0, NULL},
@@ -300,6 +303,31 @@ static int resolve_metrics(struct cli *c, const struct cfg *cfg, struct serve_op
 	return 0;
 }
 
+/* The directory: --db or --dsn, else [directory] engine: sqlite ([principal] database)
+ * or postgresql ([directory] dsn). */
+static int resolve_directory(struct cli *c, const struct cfg *cfg, const char **target)
+{
+	const char *engine = cfg ? cfg_str(cfg, "directory", "engine") : "sqlite";
+	const char *dsn = cfg ? cfg_str(cfg, "directory", "dsn") : NULL;
+
+	if (strcmp(c->db_path, DB_DEFAULT_PATH) != 0 || !cfg) {
+		*target = c->db_path;
+		return 0;
+	}
+	if (strcmp(engine, "postgresql") == 0) {
+		if (!dsn || !db_target_is_dsn(dsn))
+			return cli_usage_error(c, "[directory] engine = postgresql needs dsn = "
+					       "a PostgreSQL connection string");
+		*target = dsn;
+		return 0;
+	}
+	if (strcmp(engine, "sqlite") != 0)
+		return cli_usage_error(c, "[directory] engine: '%s' is neither sqlite nor "
+				       "postgresql", engine);
+	*target = cfg_str(cfg, "principal", "database");
+	return 0;
+}
+
 static int resolve(struct cli *c, const struct cfg *cfg, struct serve_options *o)
 {
 	const char *listen = pick(c, "--listen", cfg, "listen");
@@ -309,8 +337,9 @@ static int resolve(struct cli *c, const struct cfg *cfg, struct serve_options *o
 
 	if (ip_endpoint_parse(listen ? listen : DEFAULT_LISTEN, &o->listen))
 		return cli_usage_error(c, "--listen: '%s' is not ADDRESS:PORT", listen);
-	o->db_path = strcmp(c->db_path, DB_DEFAULT_PATH) != 0 || !cfg
-			     ? c->db_path : cfg_str(cfg, "principal", "database");
+	if ((rc = resolve_directory(c, cfg, &o->db_path)))
+		return rc;
+	o->events_path = c->events ? c->events : cfg ? cfg_str(cfg, "directory", "events") : NULL;
 	o->ca = pick(c, "--ca", cfg, "ca");
 	o->cert = pick(c, "--cert", cfg, "cert");
 	o->key = pick(c, "--key", cfg, "key");

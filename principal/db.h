@@ -32,6 +32,9 @@ struct db;
 
 /* Opens (creating if needed) and migrates. On failure *out is NULL and err says why. */
 int db_open(const char *path, struct db **out, char *err, size_t errlen);
+/* Whether what db_open is given names a PostgreSQL database (a libpq URI or a
+ * "key=value" connection string) rather than a SQLite file. */
+bool db_target_is_dsn(const char *target);
 /* Whether db was opened on PostgreSQL: path a libpq connection string ("host=... dbname=..."
  * or postgresql://...) rather than a file (docs/directory-engines.md). */
 bool db_is_postgresql(const struct db *db);

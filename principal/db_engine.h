@@ -25,9 +25,6 @@ enum db_engine {
 /* st_step's answers; any other value is a failure, described by db_engine_error. */
 enum { DB_DONE = 101, DB_ROW = 100, DB_FAIL = 1 };
 
-/* Whether what db_open is given names a PostgreSQL database (a libpq URI or a
- * "key=value" connection string) rather than a SQLite file. */
-bool db_target_is_dsn(const char *target);
 
 /* A statement prepared for this use only (st_finalize when done); NULL and an error set
  * when the engine refuses it. */

@@ -10,18 +10,24 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "db.h"
 #include "log.h"
 
-void event_log_path(const char *db_path, char *out, size_t outlen)
+void event_log_path(const char *db_path, const char *events, char *out, size_t outlen)
 {
-	snprintf(out, outlen, "%s%s", db_path, EVENTS_SUFFIX);
+	if (events)
+		snprintf(out, outlen, "%s", events);
+	else if (db_target_is_dsn(db_path))
+		snprintf(out, outlen, "%s", EVENTS_DEFAULT_PG);
+	else
+		snprintf(out, outlen, "%s%s", db_path, EVENTS_SUFFIX);
 }
 
-int event_log_open(struct event_log *log, const char *db_path)
+int event_log_open(struct event_log *log, const char *db_path, const char *events)
 {
 	struct stat st;
 
-	event_log_path(db_path, log->path, sizeof log->path);
+	event_log_path(db_path, events, log->path, sizeof log->path);
 	log->fd = open(log->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
 	if (log->fd < 0)
 		return -errno;

@@ -19,6 +19,9 @@
 
 #define EVENTS_MAX_BYTES (64LL * 1024 * 1024)
 #define EVENTS_SUFFIX ".events"
+/* A directory on PostgreSQL has no file to sit beside: its log is here unless --events
+ * or [directory] events names another. */
+#define EVENTS_DEFAULT_PG "/var/lib/insel/principal.events"
 
 struct event_log {
 	int fd;
@@ -26,10 +29,11 @@ struct event_log {
 	int64_t written;  /* bytes in the file, as far as this writer knows */
 };
 
-/* The log's file name for a directory file. */
-void event_log_path(const char *db_path, char *out, size_t outlen);
-/* Opens (creating, 0640) the log of the directory at db_path. 0 or -errno. */
-int event_log_open(struct event_log *log, const char *db_path);
+/* The log's file name: events when given, else DB.events for a directory file, else
+ * EVENTS_DEFAULT_PG for a directory on PostgreSQL (db_path a connection string). */
+void event_log_path(const char *db_path, const char *events, char *out, size_t outlen);
+/* Opens (creating, 0640) that log. 0 or -errno. */
+int event_log_open(struct event_log *log, const char *db_path, const char *events);
 /* Appends {"at","time","event":kind, ...fields} (fields: an object, or NULL; its
  * reference is taken). 0 or -errno; a log that is not open takes nothing. */
 int event_log_add(struct event_log *log, int64_t now, const char *kind, json_t *fields);

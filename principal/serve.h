@@ -12,6 +12,7 @@
 struct serve_options {
 	struct ip_endpoint listen;
 	const char *db_path;
+	const char *events_path;  /* the event log, NULL: beside db_path (events.h) */
 	const char *ca, *cert, *key;
 	int64_t down_after_s;      /* a secondary silent this long is down */
 	int64_t heartbeat_ms;      /* interval suggested to secondaries */

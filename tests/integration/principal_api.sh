@@ -7,6 +7,15 @@
 set -uo pipefail
 source "$(dirname "$0")/daemon_test.sh"
 daemon_test_begin principal-api
+# The directory: a SQLite file, or with INSEL_TEST_ENGINE=postgresql a database in a
+# PostgreSQL cluster this run starts (tests/netns/pg_lib.sh).
+DB=(--db "$tmp/p.db")
+if [ "${INSEL_TEST_ENGINE:-sqlite}" = postgresql ]; then
+	source "$(dirname "$0")/../netns/pg_lib.sh"
+	pg_begin
+	pg_init api && pg_start api && pg_createdb api insel || exit 1
+	DB=(--dsn "$(pg_dsn api insel)" --events "$tmp/p.db.events")
+fi
 C=$build/tests/integration/api-client
 
 fail() {
@@ -38,7 +47,7 @@ refuse() {
 
 start_principal() {
 	rm -f "$tmp/port"
-	"$P" serve --db "$tmp/p.db" --listen 127.0.0.1:0 --ca "$tmp/ca/ca.crt" \
+	"$P" serve "${DB[@]}" --listen 127.0.0.1:0 --ca "$tmp/ca/ca.crt" \
 		--cert "$tmp/ca/principal.crt" --key "$tmp/ca/principal.key" --down-after 2s \
 		--heartbeat 1s --port-file "$tmp/port" 2>>"$tmp/principal.log" &
 	pid=$!
@@ -65,7 +74,7 @@ client() {
 }
 
 cli() {
-	"$P" "$@" --db "$tmp/p.db"
+	"$P" "$@" "${DB[@]}"
 }
 
 hello='{"op":"hello","id":1,"version":1}'

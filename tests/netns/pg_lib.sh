@@ -62,7 +62,7 @@ pg_cleanup() {
 }
 
 # Finds the binaries (else SKIP), makes $PG_ROOT and stops and removes everything at exit,
-# before whatever EXIT trap the test set already (its namespaces, its processes).
+# after whatever EXIT trap the test set already (its daemons go first, then the database).
 pg_begin() {
 	local prev
 	PG_BIN=$(pg_find_bin) || {
@@ -81,7 +81,7 @@ pg_begin() {
 	[ -n "$PG_USER" ] && chown "$PG_USER" "$PG_ROOT"
 	prev=$(trap -p EXIT | sed -E "s/^trap -- '(.*)' EXIT$/\1/")
 	# shellcheck disable=SC2064
-	trap "pg_cleanup; ${prev:-:}" EXIT
+	trap "${prev:-:}; pg_cleanup" EXIT
 	trap 'exit 130' INT TERM
 	return 0
 }
