@@ -123,6 +123,7 @@ int cli_parse(struct cli *c, int argc, char **argv, const char *const *value_opt
 		c->exit_code = cli_usage_error(c, "%s", o.why);
 		return -1;
 	}
+	c->db_file = c->db_path;
 	if (c->dsn) {
 		if (!db_target_is_dsn(c->dsn)) {
 			c->exit_code = cli_usage_error(c, "--dsn: '%s' is not a PostgreSQL "

@@ -21,6 +21,7 @@ struct cli {
 	const char *usage;   /* the verb's usage line */
 	const char *db_path;  /* a SQLite file, or (--dsn) a PostgreSQL connection string */
 	const char *dsn;
+	const char *db_file;  /* --db as given, before --dsn takes its place */
 	const char *events;   /* --events: the event log, when not beside the directory */
 	bool json;
 	int exit_code;       /* when cli_parse says stop */

@@ -35,6 +35,12 @@ int db_open(const char *path, struct db **out, char *err, size_t errlen);
 /* Whether what db_open is given names a PostgreSQL database (a libpq URI or a
  * "key=value" connection string) rather than a SQLite file. */
 bool db_target_is_dsn(const char *target);
+/* Copies every row of the directory src (SQLite) into dst (PostgreSQL) in one transaction
+ * of dst, then checks that each table holds as many rows on both sides; any difference
+ * undoes it all. dst must hold no row unless replace, which empties it first (in the
+ * same transaction). Both are at the newest schema (db_open migrated them). *counts:
+ * {"table": rows, ...}. */
+int db_copy_to_postgresql(struct db *src, struct db *dst, bool replace, json_t **counts);
 /* Whether db was opened on PostgreSQL: path a libpq connection string ("host=... dbname=..."
  * or postgresql://...) rather than a file (docs/directory-engines.md). */
 bool db_is_postgresql(const struct db *db);

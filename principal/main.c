@@ -20,6 +20,8 @@ static const struct command commands[] = {
 	{"link", link_main, "the operator's weight and penalty on a link"},
 	{"serve", serve_main, "run the directory's TLS API daemon"},
 	{"events", events_main, "the event log: calls, gateways, failed logins, revocations"},
+	{"migrate-to-postgresql", migrate_main,
+	 "copy a SQLite directory into PostgreSQL, checking counts"},
 };
 
 int main(int argc, char **argv)

@@ -18,6 +18,7 @@ int call_main(int argc, char **argv);
 int revoke_main(int argc, char **argv);
 int status_main(int argc, char **argv);
 int events_main(int argc, char **argv);
+int migrate_main(int argc, char **argv);
 int relays_main(int argc, char **argv);
 int serve_main(int argc, char **argv);
 /* cmd_link.c */
