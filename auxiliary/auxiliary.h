@@ -201,6 +201,9 @@ struct aux_tun {
 	struct ratelimit cast_limit[AUX_TUN_PREFIXES];  /* per local member */
 	uint64_t bcast_out, mcast_out, bcast_in, mcast_in;
 	uint64_t cast_nonmember, cast_limited;
+	/* A room's auxiliary (room_host.c): the descriptors above are the room's one
+	 * interface and capture, shared by its peers, read and closed by the host. */
+	bool shared;
 };
 
 /* A datagram that could not be sent at once; its buffer is allocated on first use and
@@ -415,6 +418,8 @@ struct bridge {
 	bool wan6_rx_open;
 	uint16_t wan_port6;
 	int wan_rx_now;              /* the descriptor wan_rx_read reads: the readable one */
+	uv_poll_cb wan_rx_cb;        /* the relay's (or discovery's during bind): per bridge,
+				      * for a room's auxiliary holds several (room_host.c) */
 	unsigned wan_link_mtu;       /* the WAN interface's MTU, 0 if unknown */
 	unsigned wan_link_mtu6;      /* the same for wan6 */
 	struct pmtud pmtud;          /* path MTU discovery of the path to the peer */
@@ -443,10 +448,45 @@ struct bridge {
 	struct aux_tcp_leg tcp;
 	uint64_t relay_counter;      /* of the last REGISTER of our relay leg, UDP or TCP */
 	struct aux_relay_leg relay_leg;
+
+	/* One peer site of a room's auxiliary (room_host.c): the secondary made its WAN
+	 * socket (hosted_wan_fd, until bind takes it) and handed it over with its control
+	 * socket; the interface is the room's, shared (tun.shared). */
+	bool hosted;
+	int hosted_wan_fd;
+	uint64_t ended_ms;           /* hosted: when it ended (freed some time after) */
+	struct bridge *next_hosted;
 };
 
 /* cmd_run.c */
 int run_main(int argc, char **argv);
+/* The handles of a bridge (signals only for a process's own, not a hosted peer's), and
+ * what is left of it after its handles closed (keys wiped, descriptors closed). */
+int bridge_init_handles(struct bridge *br, bool signals);
+void bridge_release(struct bridge *br);
+
+/* ---- room_host.c: a room's one auxiliary (docs/rooms.md) ----
+ * `insel-auxiliary run --room`: fd 3 is a unix SOCK_SEQPACKET socket on which the
+ * secondary hands over, for each peer site of the room, that peer's control socket and
+ * WAN socket; each becomes a bridge of its own (its channel, keys, path, relay leg, failover), driven by
+ * the ordinary control protocol, all sharing the room's one interface: the first bind
+ * creates it (while root) and confines the process; the host reads it and hands each
+ * packet to the peer whose members' room addresses hold its destination. The process
+ * ends when fd 3 closes. NULL in an ordinary auxiliary. */
+struct room_host;
+extern struct room_host *aux_room_host;
+int room_host_run(uv_loop_t *loop);
+/* At bind of a hosted bridge: the room's interface, created by this bind (then the host
+ * takes its descriptors) or already there (the bridge shares it). 0 or a negative errno
+ * with why set. */
+int room_host_tun(struct bridge *br, const struct aux_bind_tun *req, char *why, size_t whylen);
+/* Whether the process must still confine itself (the first bind), and that it did. */
+bool room_host_confined(void);
+void room_host_set_confined(void);
+/* A hosted bridge starts relaying: the host's interface and capture are read. */
+int room_host_start(struct bridge *br);
+/* The WAN interface's MTU the first bind found (later binds cannot ask, confined). */
+unsigned room_host_wan_mtu(unsigned found);
 /* Ends the call: optionally tells the parent {"op":"ended",...}, flushes and closes the
  * control socket, closes every handle. exit_code is the process's. Idempotent. */
 void bridge_end(struct bridge *br, const char *reason, const char *message, int exit_code,
@@ -557,6 +597,9 @@ int tun_create(struct bridge *br, const struct aux_bind_tun *req, char *why, siz
 int tun_room_members(struct bridge *br, const struct aux_bind_tun *req, char *why,
 		     size_t whylen);
 void tun_release(struct bridge *br);
+/* A room's peer takes the room's interface (room: the tun of the bind that made it). */
+int tun_adopt(struct bridge *br, const struct aux_bind_tun *req, const struct aux_tun *room,
+	      char *why, size_t whylen);
 
 /* pmtu.c: path MTU discovery. prepare at bind (privileged): the WAN socket's DF bit
  * without the kernel's PMTU cache, and the WAN interface's MTU. start with the relay:
@@ -573,6 +616,8 @@ json_t *pmtu_stats_json(const struct bridge *br);  /* NULL before start */
 
 /* tun_relay.c: the interface's packets, once confined. */
 int tun_relay_start(struct bridge *br);
+/* One packet the kernel routed into the interface, for this bridge (room_host.c). */
+void tun_from_lan(struct bridge *br, uint8_t *pkt, size_t len, uint64_t now);
 /* A whole message from the peer: check it and write it to the interface. */
 void tun_deliver(struct bridge *br, const struct channel_msg *m, uint64_t now);
 /* The tunnel's MTU as the path allows (at most the interface's); with clamp, the MSS of
@@ -599,6 +644,11 @@ int room_cast_start(struct bridge *br);
  * (or refused) here, true; false for any other packet. */
 bool room_cast_deliver(struct bridge *br, const struct ipv4_info *ip, const uint8_t *pkt,
 		       uint64_t now);
+/* A captured datagram for this bridge's peer (in a buffer of ours: mapped in place):
+ * true if carried; false if refused (no member's, or, with limit, over the member's
+ * allowance: counted here) or not a whole UDP datagram. */
+bool room_cast_captured(struct bridge *br, uint8_t *pkt, size_t len, uint64_t now,
+			bool limit);
 void room_cast_stats(const struct bridge *br, json_t *j);
 void room_cast_close(struct bridge *br);
 void room_cast_release(struct bridge *br);

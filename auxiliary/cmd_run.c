@@ -34,8 +34,10 @@ static void close_all_handles(struct bridge *br)
 	close_handle((uv_handle_t *)&br->tick_timer);
 	close_handle((uv_handle_t *)&br->idle_timer);
 	close_handle((uv_handle_t *)&br->pmtu_timer);
-	close_handle((uv_handle_t *)&br->sigterm);
-	close_handle((uv_handle_t *)&br->sigint);
+	if (!br->hosted) {  /* a hosted bridge has no signal handles: the host does */
+		close_handle((uv_handle_t *)&br->sigterm);
+		close_handle((uv_handle_t *)&br->sigint);
+	}
 	/* Closing a UDP handle cancels its queued sends; their callbacks free the slots. */
 	if (br->wan_open)
 		close_handle((uv_handle_t *)&br->wan);
@@ -77,6 +79,7 @@ void bridge_end(struct bridge *br, const char *reason, const char *message, int 
 		msg_stream_send_new(br->ctl.stream, ended_notification(br, reason, message));
 	br->state = AUX_ENDING;
 	br->exit_code = exit_code;
+	br->ended_ms = uv_now(br->loop);
 	control_finish(br);
 	close_all_handles(br);
 }
@@ -90,11 +93,11 @@ static void on_signal(uv_signal_t *sig, int signum)
 	bridge_end(br, WIRE(HANGUP), why, EXIT_OK, true);
 }
 
-static int init_handles(struct bridge *br)
+int bridge_init_handles(struct bridge *br, bool signals)
 {
-	int rc = uv_signal_init(br->loop, &br->sigterm);
+	int rc = signals ? uv_signal_init(br->loop, &br->sigterm) : 0;
 
-	rc = rc ? rc : uv_signal_init(br->loop, &br->sigint);
+	rc = rc || !signals ? rc : uv_signal_init(br->loop, &br->sigint);
 	rc = rc ? rc : uv_timer_init(br->loop, &br->tick_timer);
 	rc = rc ? rc : uv_timer_init(br->loop, &br->idle_timer);
 	rc = rc ? rc : control_init(br);
@@ -106,6 +109,8 @@ static int init_handles(struct bridge *br)
 	br->sigterm.data = br->sigint.data = br;
 	br->tick_timer.data = br->idle_timer.data = br;
 	br->pmtu_timer.data = br;
+	if (!signals)
+		return 0;
 	rc = uv_signal_start(&br->sigterm, on_signal, SIGTERM);
 	return rc ? rc : uv_signal_start(&br->sigint, on_signal, SIGINT);
 }
@@ -128,12 +133,20 @@ static void release_memory(struct bridge *br)
 	stream_release(br);
 }
 
+void bridge_release(struct bridge *br)
+{
+	release_memory(br);
+	tcp_leg_release(br);
+	wan_rx_release(br);
+	tun_release(br);  /* the interface and its routes go with the descriptor */
+}
+
 static int run_loop(struct bridge *br)
 {
 	int rc;
 
 	br->exit_code = EXIT_OK;
-	rc = init_handles(br);
+	rc = bridge_init_handles(br, true);
 	if (rc == 0)
 		rc = control_start(br, AUX_CONTROL_FD);
 	if (rc) {
@@ -141,10 +154,7 @@ static int run_loop(struct bridge *br)
 		bridge_end(br, WIRE(ERROR), "startup failed", EXIT_FAILURE_GENERIC, false);
 	}
 	uv_run(br->loop, UV_RUN_DEFAULT);
-	release_memory(br);
-	tcp_leg_release(br);
-	wan_rx_release(br);
-	tun_release(br);  /* the interface and its routes go with the descriptor */
+	bridge_release(br);
 	rc = uv_loop_close(br->loop);
 	if (rc) {
 		log_error("loop not clean at exit: %s", insel_strerror(rc));
@@ -161,15 +171,21 @@ static bool parent_alive(long expected)
 	return expected > 0 ? getppid() == (pid_t)expected : getppid() != 1;
 }
 
-static int parse_args(int argc, char **argv, long *parent)
+static int parse_args(int argc, char **argv, long *parent, bool *room)
 {
 	static const char usage[] =
-		"Usage: insel-auxiliary run [--parent PID]\n"
+		"Usage: insel-auxiliary run [--room] [--parent PID]\n"
 		"Started by insel-secondary with its control socket on fd 3 (see "
-		"docs/auxiliary.md).\n";
+		"docs/auxiliary.md); with --room, a room's auxiliary, handed its peers' "
+		"sockets on fd 3 (docs/rooms.md).\n";
 	char *end;
 
 	*parent = 0;
+	*room = argc > 1 && strcmp(argv[1], "--room") == 0;
+	if (*room) {
+		argc--;
+		argv++;
+	}
 	if (argc == 3 && strcmp(argv[1], "--parent") == 0) {
 		errno = 0;
 		*parent = strtol(argv[2], &end, 10);
@@ -190,7 +206,8 @@ int run_main(int argc, char **argv)
 	struct bridge br;
 	uv_loop_t loop;
 	long parent;
-	int rc = parse_args(argc, argv, &parent);
+	bool room;
+	int rc = parse_args(argc, argv, &parent, &room);
 
 	if (rc >= 0)
 		return rc;
@@ -210,6 +227,8 @@ int run_main(int argc, char **argv)
 	memset(&br, 0, sizeof br);
 	if (uv_loop_init(&loop) != 0)
 		return EXIT_FAILURE_GENERIC;
+	if (room)
+		return room_host_run(&loop);
 	br.loop = &loop;
 	br.state = AUX_NEW;
 	br.wan_rx_fd = br.wan6_rx_fd = -1;

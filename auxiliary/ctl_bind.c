@@ -106,14 +106,40 @@ static bool carries_stream(const struct aux_bind_request *req)
 	return false;
 }
 
+/* A room's peer (room_host.c): the WAN socket the secondary made and bound for it. */
+static int open_hosted_wan(struct bridge *br, char *why, size_t whylen)
+{
+	int rc = uv_udp_init_ex(br->loop, &br->wan, AF_UNSPEC | UV_UDP_RECVMMSG);
+
+	if (rc == 0) {
+		br->wan_open = true;
+		rc = uv_udp_open(&br->wan, br->hosted_wan_fd);
+	}
+	if (rc == 0)
+		br->hosted_wan_fd = -1;  /* the handle's now */
+	rc = rc ? rc : bound_port(&br->wan, &br->wan_port);
+	if (rc)
+		snprintf(why, whylen, "cannot take the WAN socket handed over: %s",
+			 insel_strerror(rc));
+	return rc;
+}
+
 static int bind_sockets(struct bridge *br, const struct aux_bind_request *req, char *why,
 			size_t whylen)
 {
-	int rc = bind_udp(br, &br->wan, &br->wan_open, &req->wan_addr, 0, false, &br->wan_port,
-			  why, whylen);
+	int rc = br->hosted ? open_hosted_wan(br, why, whylen)
+			    : bind_udp(br, &br->wan, &br->wan_open, &req->wan_addr, 0, false,
+				       &br->wan_port, why, whylen);
 
 	br->wan.data = br;
-	if (rc == 0 && req->has_wan_addr6)
+	if (br->hosted && (!req->tun || !req->tun_req.has_room_net)) {
+		snprintf(why, whylen, "a room's auxiliary carries only the room's legs");
+		return rc ? rc : INSEL_E_BAD_FIELD;
+	}
+	/* A hosted peer has only the IPv4 WAN socket handed over (docs/rooms.md). */
+	if (br->hosted)
+		br->has_wan6 = false;
+	if (rc == 0 && br->has_wan6)
 		rc = bind_wan6(br, req, why, whylen);
 	if (rc == 0 && (req->tun || carries_stream(req))) {
 		grow_wan_buffers(&br->wan);
@@ -129,7 +155,8 @@ static int bind_sockets(struct bridge *br, const struct aux_bind_request *req, c
 			snprintf(why, whylen, "network calls need an IPv4 lan_addr");
 			return INSEL_E_BAD_FIELD;
 		}
-		return tun_create(br, &req->tun_req, why, whylen);
+		return br->hosted ? room_host_tun(br, &req->tun_req, why, whylen)
+				  : tun_create(br, &req->tun_req, why, whylen);
 	}
 	for (unsigned i = 0; rc == 0 && i < req->nchannels; i++) {
 		struct aux_lan *l = &br->lan[i];
@@ -221,18 +248,26 @@ void bind_handle(void *ctx, json_int_t id, const json_t *msg)
 	 * would then quietly read one datagram per call). The WAN socket's reader needs its
 	 * descriptor duplicated before then too. */
 	uv_udp_using_recvmmsg(&br->wan);
-	/* The TCP leg's sockets too: the allowlist grants no new socket (tcp_leg.c). */
-	if (tcp_leg_prepare(br) != 0)
+	/* The TCP leg's sockets too: the allowlist grants no new socket (tcp_leg.c). A
+	 * room's peers have none: the room's process is confined after its first bind. */
+	if (br->hosted)
+		log_info("a room's peer: no TCP sockets for the relay's fallback");
+	else if (tcp_leg_prepare(br) != 0)
 		log_warn("no TCP sockets for the relay's fallback: this call cannot use it");
 	if (pmtu_prepare(br) != 0 || wan_rx_prepare(br) != 0) {
 		control_reply_error(br, id, 0, WIRE(BIND_FAILED), "cannot prepare the WAN socket");
 		bridge_end(br, WIRE(ERROR), "cannot prepare the WAN socket", EXIT_FAILURE_GENERIC, false);
 		return;
 	}
+	if (br->hosted)
+		br->wan_link_mtu = room_host_wan_mtu(br->wan_link_mtu);
 	discover_prepare(br, &req);
-	/* Drop before replying: once the parent hears "ok", the process is confined. */
+	/* Drop before replying: once the parent hears "ok", the process is confined (a
+	 * room's process once, at its first bind). */
 	who = (struct aux_identity){.user = req.user, .uid = req.uid, .has_uid = req.has_uid};
-	if (privdrop_confine(&who) != 0) {
+	if (br->hosted && room_host_confined()) {
+		/* confined already */
+	} else if (privdrop_confine(&who) != 0) {
 		if (req.has_uid)
 			control_reply_error(br, id, 0, WIRE(PRIVDROP_FAILED), "cannot drop privileges "
 					    "to uid %u", (unsigned)req.uid);
@@ -241,6 +276,8 @@ void bind_handle(void *ctx, json_int_t id, const json_t *msg)
 					    "to user '%s'", req.user ? req.user : "(current)");
 		bridge_end(br, WIRE(ERROR), "cannot drop privileges", EXIT_FAILURE_GENERIC, false);
 		return;
+	} else if (br->hosted) {
+		room_host_set_confined();
 	}
 	if (br->has_wan6)
 		log_info("call %s: WAN ports %u (IPv4) and %u (IPv6), %u channel(s)",

@@ -179,7 +179,8 @@ static void udp_checksum(uint8_t *pkt, const struct ipv4_info *ip)
 }
 
 /* One captured datagram: a local member's goes to the peer from its room address. */
-static void captured(struct bridge *br, uint8_t *pkt, size_t len, uint64_t now)
+bool room_cast_captured(struct bridge *br, uint8_t *pkt, size_t len, uint64_t now,
+			bool limit)
 {
 	struct aux_tun *t = &br->tun;
 	struct addr_map out = {.src = t->room_out, .n_src = t->nroom};
@@ -188,25 +189,26 @@ static void captured(struct bridge *br, uint8_t *pkt, size_t len, uint64_t now)
 
 	if (ipv4_parse(pkt, len, &ip) != 0 || ip.version != 4 || ip.proto != IPPROTO_UDP ||
 	    (ip.frag & 0x3fff) != 0)  /* whole datagrams only: a fragment has no UDP header */
-		return;
+		return false;
 	while (member < t->nroom && t->room_out[member].from != ip.src)
 		member++;
 	if (member == t->nroom) {
 		t->cast_nonmember++;
-		return;
+		return false;
 	}
-	if (!ratelimit_allow(&t->cast_limit[member], now)) {
+	if (limit && !ratelimit_allow(&t->cast_limit[member], now)) {
 		t->cast_limited++;
-		return;
+		return false;
 	}
 	udp_checksum(pkt, &ip);
 	if (addr_map_packet(&out, pkt, ip.total_len) < 0)
-		return;
+		return false;
 	if (ip.dst == t->room_bcast)
 		t->bcast_out++;
 	else
 		t->mcast_out++;
 	tun_carry(br, pkt, ip.total_len, now);
+	return true;
 }
 
 static void on_capture(uv_poll_t *h, int status, int events)
@@ -227,7 +229,7 @@ static void on_capture(uv_poll_t *h, int status, int events)
 		if (len < 0)
 			break;
 		if (from.sll_pkttype != PACKET_OUTGOING)
-			captured(br, pkt, (size_t)len, now);
+			room_cast_captured(br, pkt, (size_t)len, now, true);
 	}
 	batch_flush(br, &aux_to_wan);
 }
@@ -309,7 +311,7 @@ void room_cast_close(struct bridge *br)
 
 void room_cast_release(struct bridge *br)
 {
-	if (!br->tun.cast)
+	if (!br->tun.cast || br->tun.shared)  /* shared: the room's host closes them */
 		return;
 	close(br->tun.cap_fd);
 	close(br->tun.mcast_fd);

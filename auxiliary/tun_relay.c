@@ -298,6 +298,13 @@ static const uint8_t *room_to_lan(struct aux_tun *t, const struct ipv4_info *ip,
 
 /* One packet the kernel routed into the interface (in a buffer of ours: a SYN's MSS may
  * be rewritten in place). */
+static void from_lan(struct bridge *br, uint8_t *pkt, size_t len, uint64_t now);
+
+void tun_from_lan(struct bridge *br, uint8_t *pkt, size_t len, uint64_t now)
+{
+	from_lan(br, pkt, len, now);
+}
+
 static void from_lan(struct bridge *br, uint8_t *pkt, size_t len, uint64_t now)
 {
 	struct aux_tun *t = &br->tun;
@@ -506,10 +513,13 @@ void tun_set_path_limit(struct bridge *br, unsigned limit, bool clamp)
 
 int tun_relay_start(struct bridge *br)
 {
-	int rc = uv_poll_init(br->loop, &br->tun.poll, br->tun.fd);
+	int rc;
 
 	tun_set_path_limit(br, br->tun.mtu, false);
 	tso_coalesce_init(&coalesce, coalesce_buf);
+	if (br->hosted)  /* the room's host reads the interface and the capture */
+		return room_host_start(br);
+	rc = uv_poll_init(br->loop, &br->tun.poll, br->tun.fd);
 	if (rc)
 		return rc;
 	br->tun.poll_open = true;

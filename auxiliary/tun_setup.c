@@ -389,8 +389,9 @@ int tun_create(struct bridge *br, const struct aux_bind_tun *req, char *why, siz
 	if (req->source_routing)
 		t->table = nl_call_table(t->ifindex);
 	/* Routes first: a rule over an empty table would let the call's packets fall
-	 * through to the main table. */
-	if ((rc = route_remotes(br, why, whylen)) != 0 ||
+	 * through to the main table. A room's auxiliary routes none of its peers' members:
+	 * the secondary routes each peer's as it binds (room_path.c). */
+	if ((!br->hosted && (rc = route_remotes(br, why, whylen)) != 0) ||
 	    (rc = route_room_net(br, req, why, whylen)) != 0 ||
 	    (req->source_routing && (rc = add_rules(t, why, whylen)) != 0))
 		return rc;
@@ -441,8 +442,45 @@ int tun_room_members(struct bridge *br, const struct aux_bind_tun *req, char *wh
 	return 0;
 }
 
+/* A room's peer sharing the interface the room's first bind made (room_host.c): its
+ * own members' tables and counters, the host's descriptors. */
+int tun_adopt(struct bridge *br, const struct aux_bind_tun *req, const struct aux_tun *room,
+	      char *why, size_t whylen)
+{
+	struct aux_tun *t = &br->tun;
+	uint64_t now = uv_now(br->loop);
+	int rc;
+
+	memcpy(t->local, req->local, sizeof t->local);
+	memcpy(t->remote, req->remote, sizeof t->remote);
+	t->nlocal = req->nlocal;
+	t->nremote = req->nremote;
+	set_mapping(t, req);
+	if ((rc = room_map(t, req, why, whylen)) != 0)
+		return rc;
+	t->mtu = room->mtu;
+	t->fd = room->fd;
+	t->open = t->shared = true;
+	snprintf(t->name, sizeof t->name, "%s", room->name);
+	t->ifindex = room->ifindex;
+	t->gateway = ipv4_from_addr(&br->lan_addr);
+	ratelimit_init(&t->icmp_limit, AUX_ICMP_RATE, AUX_ICMP_BURST, now);
+	t->cast = room->cast;
+	t->cap_fd = room->cap_fd;
+	t->mcast_fd = room->mcast_fd;
+	t->room_bcast = room->room_bcast;
+	for (size_t i = 0; i < t->nroom; i++)
+		room_cast_member_new(br, i);
+	log_info("interface %s: a peer more, %zu member(s) of its", t->name, t->nremote);
+	return 0;
+}
+
 void tun_release(struct bridge *br)
 {
+	if (br->tun.shared) {  /* the room's host closes them */
+		br->tun.open = br->tun.cast = false;
+		return;
+	}
 	if (br->tun.open) {
 		close(br->tun.fd);
 		br->tun.open = false;

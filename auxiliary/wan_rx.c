@@ -31,9 +31,6 @@ static struct sockaddr_storage rx_from[AUX_WAN_RX_SLOTS];
 /* CMSG_SPACE is a multiple of the header's alignment: every row stays aligned. */
 static _Alignas(struct cmsghdr) uint8_t rx_cmsg[AUX_WAN_RX_SLOTS][CMSG_SPACE(sizeof(int))];
 
-/* The relay's callback (or discovery's during bind), behind on_family_readable. */
-static uv_poll_cb rx_callback;
-
 static int duplicate_for_reading(uv_udp_t *sock, int *out)
 {
 	uv_os_fd_t fd;
@@ -124,7 +121,7 @@ static void on_family_readable(uv_poll_t *p, int status, int events)
 	struct bridge *br = p->data;
 
 	br->wan_rx_now = p == &br->wan6_rx ? br->wan6_rx_fd : br->wan_rx_fd;
-	rx_callback(p, status, events);
+	br->wan_rx_cb(p, status, events);
 }
 
 static int start_polling(struct bridge *br, uv_poll_t *p, bool *open, int fd)
@@ -142,7 +139,7 @@ int wan_rx_start(struct bridge *br, uv_poll_cb on_readable)
 {
 	int rc;
 
-	rx_callback = on_readable;
+	br->wan_rx_cb = on_readable;
 	rc = start_polling(br, &br->wan_rx, &br->wan_rx_open, br->wan_rx_fd);
 	if (rc == 0 && br->wan6_rx_fd >= 0)
 		rc = start_polling(br, &br->wan6_rx, &br->wan6_rx_open, br->wan6_rx_fd);

@@ -398,8 +398,13 @@ void call_end(struct call *call, const char *reason, const char *message)
 	call_relay_forget(call);
 	if (call->trunk)
 		trunk_call_ended(call->trunk, call, reason);
-	if (call->room_leg)
+	if (call->room_leg) {
+		/* Its peer members' routes leave the room's interface, which may stay for
+		 * the room's other legs; the leg may be gone before the call is finished. */
+		room_leg_routes(call, false);
 		room_leg_call_ended(call->room_leg, call, reason);
+		call->room_leg = NULL;
+	}
 	stop_aux_then_finish(call, reason);
 }
 
@@ -824,6 +829,7 @@ int take_bound(struct call *call, const json_t *reply, int err, const char **why
 	if (call->tun) {
 		snprintf(call->tun_ifname, sizeof call->tun_ifname, "%s", bound.interface);
 		call->tun_mtu = bound.mtu;
+		room_leg_routes(call, true);  /* the room's auxiliary routes none itself */
 		if (source_routed(call))
 			call->aux->rule_table = bound.table;
 		return 0;
@@ -841,6 +847,12 @@ int spawn_aux(struct call *call, aux_bound_cb cb)
 	if ((rc = call_set_state(call, CALL_BINDING, "spawning the auxiliary")))
 		return rc;
 	bind_request(call, &req);
+	if (call->room_leg) {  /* the room's one auxiliary carries every leg of the room */
+		struct aux *room = room_aux_for(call->sec, call->room_leg->room);
+
+		return room ? aux_attach(call->sec, room, call, &req, cb, &call->aux)
+			    : INSEL_E_UNAVAILABLE;
+	}
 	rc = aux_spawn(call->sec, call, &req, cb, &call->aux);
 	if (call->aux)
 		call->aux->source_routed = source_routed(call);

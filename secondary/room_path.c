@@ -303,6 +303,92 @@ static bool update_in_place(struct call *call)
 	return true;
 }
 
+/* ---- each room's one auxiliary ---- */
+
+struct aux *room_aux_for(struct secondary *s, const char *room)
+{
+	struct room_aux **pp = &s->room_auxes, *ra;
+
+	for (; *pp; pp = &(*pp)->next)
+		if (strcmp((*pp)->room, room) == 0)
+			break;
+	if (*pp && aux_room_alive((*pp)->proc))
+		return (*pp)->proc;
+	if (*pp) {  /* it died: its legs end with it, the next ones get a new one */
+		ra = *pp;
+		*pp = ra->next;
+		aux_release(ra->proc);
+		free(ra);
+	}
+	if (!(ra = calloc(1, sizeof *ra)))
+		return NULL;
+	snprintf(ra->room, sizeof ra->room, "%s", room);
+	if (!(ra->proc = aux_room_spawn(s, room))) {
+		free(ra);
+		return NULL;
+	}
+	ra->next = s->room_auxes;
+	s->room_auxes = ra;
+	return ra->proc;
+}
+
+static bool room_has_legs(struct secondary *s, const char *room)
+{
+	for (struct room_leg *leg = s->room_legs; leg; leg = leg->next)
+		if (strcmp(leg->room, room) == 0)
+			return true;
+	return false;
+}
+
+/* Rooms with no leg left: their process goes (fd 3 closed), and with it the interface. */
+static void room_auxes_follow(struct secondary *s, bool all)
+{
+	for (struct room_aux **pp = &s->room_auxes, *ra; (ra = *pp);) {
+		if (all || !room_has_legs(s, ra->room)) {
+			*pp = ra->next;
+			log_info("room %s: no leg left: its auxiliary stops", ra->room);
+			aux_release(ra->proc);
+			free(ra);
+		} else {
+			pp = &ra->next;
+		}
+	}
+}
+
+/* Whether another live call of the room carries p (its route is that call's now). */
+static bool carried_elsewhere(const struct call *call, const struct ip_prefix *p)
+{
+	for (const struct call *c = call->sec->calls; c; c = c->next)
+		if (c != call && c->room_leg && c->state != CALL_ENDED &&
+		    strcmp(c->room_leg->room, call->room_leg->room) == 0 &&
+		    prefix_in(p, c->tun_remote, c->ntun_remote))
+			return true;
+	return false;
+}
+
+void room_leg_routes(struct call *call, bool add)
+{
+	int ifindex = call->tun_ifname[0] ? (int)if_nametoindex(call->tun_ifname) : 0;
+	const struct ip_addr *src = &call->sec->cfg.lan_address;
+	char text[IP_STRLEN];
+
+	if (ifindex == 0 || !call->room_leg)
+		return;
+	for (size_t i = 0; i < call->ntun_remote; i++) {
+		const struct ip_prefix *p = &call->tun_remote[i];
+		int rc;
+
+		if (!add && carried_elsewhere(call, p))
+			continue;
+		rc = add ? nl_route_add(ifindex, p, src, RT_TABLE_MAIN)
+			 : nl_route_del(ifindex, p, RT_TABLE_MAIN);
+		if (rc && rc != -EEXIST && rc != -ESRCH)
+			log_warn("call %s: cannot %s the route to %s through %s: %s", call->id_hex,
+				 add ? "add" : "remove", ip_prefix_format(p, text, sizeof text),
+				 call->tun_ifname, strerror(-rc));
+	}
+}
+
 static void leg_timer_closed(uv_handle_t *h)
 {
 	free(h->data);
@@ -321,6 +407,7 @@ static void leg_remove(struct secondary *s, struct room_leg *leg, const char *wh
 	leg->gone = true;
 	leg->call = NULL;
 	if (call) {
+		room_leg_routes(call, false);  /* the room's interface may stay for others */
 		call->room_leg = NULL;
 		call_end(call, WIRE(HANGUP), why);
 	}
@@ -328,6 +415,7 @@ static void leg_remove(struct secondary *s, struct room_leg *leg, const char *wh
 	for (struct call *c = s->calls, *next; c; c = next) {
 		next = c->next;
 		if (c->room_leg == leg) {
+			room_leg_routes(c, false);
 			c->room_leg = NULL;
 			call_end(c, WIRE(HANGUP), why);
 		}
@@ -409,6 +497,7 @@ static void follow(struct secondary *s, const struct room_view *v)
 	for (struct room_leg *leg = s->room_legs; leg; leg = leg->next)
 		if (!leg->call && leg->initiator && !uv_is_active((uv_handle_t *)&leg->retry))
 			schedule(leg, 0);
+	room_auxes_follow(s, false);
 }
 
 void rooms_notice(struct secondary *s, const json_t *msg)
@@ -436,6 +525,7 @@ void rooms_stop(struct secondary *s)
 {
 	while (s->room_legs)
 		leg_remove(s, s->room_legs, "the gateway stops");
+	room_auxes_follow(s, true);
 	json_decref(s->rooms);
 	s->rooms = NULL;
 }

@@ -350,6 +350,15 @@ int aux_request(struct aux *a, json_t *req, uint32_t timeout_ms, rpc_reply_cb cb
 /* Asks the auxiliary to hang up (it exits after replying) and forgets it; the process
  * is reaped in the background. */
 void aux_release(struct aux *a);
+/* A room's one auxiliary (docs/rooms.md): the process (its handle has no call and no
+ * control stream; NULL if it cannot start), whether it still takes legs, and a leg
+ * handed to it: its own control socket and WAN socket, then hello and bind as for
+ * aux_spawn; the leg's aux exits when its control socket ends. aux_release on the room's
+ * handle closes its fd 3: every leg ends, and the process with them. */
+struct aux *aux_room_spawn(struct secondary *s, const char *room);
+bool aux_room_alive(const struct aux *room);
+int aux_attach(struct secondary *s, struct aux *room, struct call *call,
+	       const struct aux_bind_request *bind, aux_bound_cb cb, struct aux **out);
 
 /* ---- routing rules of host-to-host network calls (rules.c) ---- */
 
@@ -587,6 +596,20 @@ struct room_leg {
 	size_t nlocal, nremote;
 };
 
+/* A room's one auxiliary process on this gateway (auxiliary/room_host.c): every leg of
+ * the room is handed to it, so that the room has one process and one interface. */
+struct room_aux {
+	struct room_aux *next;
+	char room[ROOM_NAME_MAX + 1];
+	struct aux *proc;
+};
+/* The room's process, started if it has none (or its last one died); NULL if it cannot
+ * start. */
+struct aux *room_aux_for(struct secondary *s, const char *room);
+/* A leg's peer members' /32s into the room's interface once its bind is answered (add),
+ * or out of it when its call ends (those another call of the room carries stay). */
+void room_leg_routes(struct call *call, bool add);
+
 /* The principal's "rooms" notice: the legs follow it (placed, re-placed with the new
  * members, ended) at once. */
 void rooms_notice(struct secondary *s, const json_t *msg);
@@ -670,6 +693,7 @@ struct secondary {
 	struct trunk trunks[SECONDARY_MAX_TRUNKS];
 	size_t ntrunks;
 	struct room_leg *room_legs;    /* room_path.c */
+	struct room_aux *room_auxes;   /* room_path.c: each room's one auxiliary */
 	json_t *rooms;                 /* the principal's last "rooms" notice, or NULL */
 	struct uid_pool aux_uids;
 	/* Not root (cmd_run.c): auxiliaries keep our uid, and network calls and trunks,

@@ -36,6 +36,12 @@ struct aux_private {
 	bool released;
 	bool has_uid;
 	uint32_t uid;            /* its own, from the pool, until reaped */
+	/* A room's one auxiliary (room_process): fd 3 is attach_fd's peer, on which each
+	 * leg's sockets are handed over. A leg it carries (hosted) has no process of its
+	 * own: its control socket's end is its exit. */
+	bool room_process;
+	int attach_fd;
+	bool hosted;
 	char call_hex[ID_STRLEN];  /* for its log lines, which may outlive the call */
 	char line[AUX_LOG_LINE_MAX];
 	size_t line_len;
@@ -86,6 +92,10 @@ static void process_exited(uv_process_t *proc, int64_t status, int signal)
 	uv_close((uv_handle_t *)&p->kill_timer, aux_handle_closed);
 	uv_close((uv_handle_t *)proc, aux_handle_closed);
 	close_control(a);
+	if (p->room_process && p->attach_fd >= 0) {
+		close(p->attach_fd);
+		p->attach_fd = -1;
+	}
 	if (a->call) {
 		struct call *call = a->call;
 
@@ -132,6 +142,16 @@ static void control_closed(struct msg_stream *m)
 	if (a->control == m)
 		a->control = NULL;
 	rpc_fail_all(&a->rpc, INSEL_E_CLOSED);
+	/* A leg of a room's auxiliary: the end of its control socket is its exit. */
+	if (p->hosted && !a->exited) {
+		a->exited = true;
+		if (a->call) {
+			struct call *call = a->call;
+
+			a->call = NULL;
+			call_event(call, CALL_EV_AUX_EXITED, NULL);
+		}
+	}
 	if (--p->handles_open == 0)
 		free(p);
 }
@@ -273,7 +293,7 @@ static int start_process(struct aux_private *p, int child_fd)
 {
 	struct secondary *s = p->pub.sec;
 	char parent[24];
-	char *args[6];
+	char *args[7];
 	size_t n = 0;
 	uv_stdio_container_t stdio[4] = {
 		{.flags = UV_IGNORE},
@@ -299,6 +319,8 @@ static int start_process(struct aux_private *p, int child_fd)
 	if (log_get_level() >= LOG_LVL_DEBUG)
 		args[n++] = "-v";
 	args[n++] = "run";
+	if (p->room_process)
+		args[n++] = "--room";
 	args[n++] = "--parent";
 	args[n++] = parent;
 	args[n] = NULL;
@@ -442,6 +464,168 @@ void aux_release(struct aux *a)
 	/* Closing the control channel is the hang-up an auxiliary cannot miss: it exits on
 	 * end of file. The timer makes sure of it. */
 	close_control(a);
-	if (!a->exited)
+	if (p->room_process && p->attach_fd >= 0) {  /* its end of file: every leg ends */
+		close(p->attach_fd);
+		p->attach_fd = -1;
+	}
+	if (!a->exited && !p->hosted)
 		uv_timer_start(&p->kill_timer, kill_timer_cb, AUX_HANGUP_GRACE_MS, 0);
+	if (p->room_process && --p->handles_open == 0)
+		free(p);
+}
+
+/* ---- a room's one auxiliary (auxiliary/room_host.c, docs/rooms.md) ---- */
+
+struct aux *aux_room_spawn(struct secondary *s, const char *room)
+{
+	struct aux_private *p = calloc(1, sizeof *p);
+	int sv[2], rc;
+
+	if (!p)
+		return NULL;
+	p->pub.sec = s;
+	p->room_process = true;
+	p->attach_fd = -1;
+	snprintf(p->call_hex, sizeof p->call_hex, "room %s", room);
+	if (take_uid(p) != 0) {
+		free(p);
+		return NULL;
+	}
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+		if (p->has_uid)
+			uid_pool_give(&s->aux_uids, p->uid);
+		free(p);
+		return NULL;
+	}
+	uv_pipe_init(s->loop, &p->stderr_pipe, 0);
+	p->stderr_pipe.data = p;
+	rc = start_process(p, sv[1]);
+	close(sv[1]);
+	if (rc) {
+		log_error("cannot start the room's auxiliary %s: %s", s->cfg.aux_program,
+			  uv_strerror(rc));
+		close(sv[0]);
+		if (p->has_uid)
+			uid_pool_give(&s->aux_uids, p->uid);
+		p->handles_open = 2;
+		uv_close((uv_handle_t *)&p->pub.process, aux_handle_closed);
+		uv_close((uv_handle_t *)&p->stderr_pipe, aux_handle_closed);
+		return NULL;
+	}
+	p->attach_fd = sv[0];
+	/* process, kill timer, stderr (no control stream), and the room's hold on it,
+	 * which aux_release gives up: its exit alone must not free what room_path.c holds */
+	p->handles_open = 4;
+	if (uv_read_start((uv_stream_t *)&p->stderr_pipe, stderr_alloc, stderr_read) != 0)
+		uv_close((uv_handle_t *)&p->stderr_pipe, aux_handle_closed);
+	uv_timer_init(s->loop, &p->kill_timer);
+	p->kill_timer.data = p;
+	rpc_init(&p->pub.rpc, s->loop, control_send, &p->pub);
+	log_info("room %s: its auxiliary started, pid %d", room, (int)p->pub.process.pid);
+	return &p->pub;
+}
+
+bool aux_room_alive(const struct aux *room)
+{
+	const struct aux_private *p = (const struct aux_private *)room;
+
+	return !room->exited && !p->released && p->attach_fd >= 0;
+}
+
+/* The leg's WAN socket, made here: the room's process, confined, can make none. */
+static int leg_wan_socket(const struct aux_bind_request *req)
+{
+	struct ip_endpoint ep = {.addr = req->wan_addr, .port = 0};
+	struct sockaddr_storage ss;
+	int size = 4 << 20;  /* as an auxiliary's own WAN socket (AUX_WAN_SOCKBUF) */
+	int fd = socket(req->wan_addr.family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	socklen_t len;
+
+	if (fd < 0)
+		return -errno;
+	len = (socklen_t)ip_endpoint_to_sockaddr(&ep, &ss);
+	if (bind(fd, (struct sockaddr *)&ss, len) != 0) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) != 0)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof size) != 0)
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+	return fd;
+}
+
+/* One byte with the two descriptors, on the room process's fd 3. */
+static int hand_over(int attach_fd, int ctl, int wan)
+{
+	int fds[2] = {ctl, wan};
+	char byte = 'L';
+	char cbuf[CMSG_SPACE(sizeof fds)] __attribute__((aligned(__alignof__(struct cmsghdr))));
+	struct iovec iov = {&byte, 1};
+	struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+			   .msg_controllen = sizeof cbuf};
+	struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+
+	memset(cbuf, 0, sizeof cbuf);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof fds);
+	memcpy(CMSG_DATA(c), fds, sizeof fds);
+	return sendmsg(attach_fd, &m, MSG_DONTWAIT | MSG_NOSIGNAL) == 1 ? 0 : -errno;
+}
+
+int aux_attach(struct secondary *s, struct aux *room, struct call *call,
+	       const struct aux_bind_request *bind, aux_bound_cb cb, struct aux **out)
+{
+	struct aux_private *r = (struct aux_private *)room, *p;
+	struct aux_bind_request req = *bind;
+	int sv[2], wan, rc;
+
+	if (!aux_room_alive(room))
+		return INSEL_E_CLOSED;
+	if (!(p = calloc(1, sizeof *p)))
+		return -ENOMEM;
+	if ((wan = leg_wan_socket(bind)) < 0) {
+		free(p);
+		return wan;
+	}
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+		rc = -errno;
+		close(wan);
+		free(p);
+		return rc;
+	}
+	rc = hand_over(r->attach_fd, sv[1], wan);
+	close(sv[1]);
+	close(wan);
+	if (rc) {
+		close(sv[0]);
+		free(p);
+		return rc;
+	}
+	p->pub.sec = s;
+	p->pub.call = call;
+	p->bound = cb;
+	p->hosted = true;
+	p->attach_fd = -1;
+	snprintf(p->call_hex, sizeof p->call_hex, "%s", call->id_hex);
+	p->pub.control = msg_stream_open_fd(s->loop, sv[0], MSG_MAX_DEFAULT);
+	if (!p->pub.control) {
+		close(sv[0]);
+		free(p);
+		return -ENOMEM;
+	}
+	p->handles_open = 1;
+	p->pub.control->data = &p->pub;
+	msg_stream_start(p->pub.control, control_msg, control_closed);
+	rpc_init(&p->pub.rpc, s->loop, control_send, &p->pub);
+	*out = &p->pub;
+	req.has_uid = r->has_uid;  /* the room process's, for its first bind */
+	req.uid = r->uid;
+	rc = rpc_call(&p->pub.rpc, msg_hello(0, "secondary"), AUX_BIND_TIMEOUT_MS, hello_reply,
+		      p);
+	return rc ? rc : rpc_call(&p->pub.rpc, aux_bind_request_to_json(&req),
+				  AUX_BIND_TIMEOUT_MS, bound_reply, p);
 }

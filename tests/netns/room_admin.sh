@@ -56,6 +56,8 @@ check "within a second a1 no longer reaches b1" wait_no_ping a1 172.30.0.2 1
 check "within a second gateway B keeps no room interface, route, rule or process" \
 	wait_nothing_left b 1
 check "a1 still reaches c1" wait_ping a1 172.30.0.3 10
+check "gateway A keeps its one auxiliary and interface for C ($(room_links a), $(aux_count a))" \
+	bash -c "[ '$(room_links a)' = games ] && [ '$(aux_count a)' -eq 1 ]"
 out=$(insel_as b1 bob room join games --room-password-file "$pwfile" 2>&1)
 check "bob may join again ($out)" contains "$out" 172.30.0.2
 check "and a1 reaches him again" wait_ping a1 172.30.0.2 20

@@ -4,11 +4,12 @@
 # placed by the operator's CLI (the principal notices and tells the gateways):
 #   - every pair of members pings and moves 1 MiB over TCP through the room addresses,
 #     while each keeps its own LAN address (the gateways map it);
-#   - a2 (carol, no member) reaches nobody's room address, and its gateway's room legs
-#     count what they dropped;
+#   - a2 (carol, no member) reaches nobody's room address, and its gateway counts what
+#     it dropped (also in `insel rooms --json`, per other site);
 #   - one host in two rooms at once: a1 also in "chess" (172.31.0.0/24) with b1, each
 #     room with interfaces named after it on the gateways;
-#   - the room's legs are named after the room (games, games1 where a gateway has two).
+#   - each gateway runs one auxiliary per room, with one interface named exactly after
+#     the room, whatever the number of other member sites.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 INSEL_USERS="alice@lan-a carol@lan-a bob@lan-b"
@@ -52,8 +53,13 @@ check "b1 sees a1's datagram come from its room address, not its LAN one" \
 	test "$(udp_source a1 172.30.0.2 b1)" = 172.30.0.1
 
 links=$(room_links a | sort | tr '\n' ' ')
-check "gateway A's room interfaces are named after the room ($links)" \
-	test "$links" = "games games1 "
+check "gateway A has one interface for the room, named exactly after it ($links)" \
+	test "$links" = "games "
+check "gateway A runs one auxiliary for the room, carrying both other sites ($(aux_count a))" \
+	test "$(aux_count a)" -eq 1
+check "and so do B and C ($(room_links b) $(aux_count b), $(room_links c) $(aux_count c))" \
+	bash -c "[ '$(room_links b)' = games ] && [ '$(room_links c)' = games ] &&
+		 [ '$(aux_count b)' -eq 1 ] && [ '$(aux_count c)' -eq 1 ]"
 
 list=$(insel_as a1 alice rooms 2>&1)
 echo "$list" | sed 's/^/    /'
@@ -103,5 +109,6 @@ check "a1 reaches b1 in the second room too" wait_ping a1 172.31.0.2 20
 check "and still in the first" pings a1 172.30.0.2
 links=$(room_links b | sort | tr '\n' ' ')
 check "gateway B has an interface per room, named after it ($links)" \
-	bash -c "grep -q 'chess' <<<'$links' && grep -q 'games' <<<'$links'"
+	test "$links" = "chess games "
+check "and one auxiliary per room ($(aux_count b))" test "$(aux_count b)" -eq 2
 finish_checks

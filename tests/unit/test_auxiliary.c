@@ -1319,6 +1319,85 @@ static void bind_failure_is_reported(void **state)
 	close(p.ctl);
 }
 
+/* ---- a room's one auxiliary (run --room, auxiliary/room_host.c) ---- */
+
+/* Hands a leg to the room's process: its control socket (the parent keeps the other end,
+ * in leg->ctl) and, unless only_one, a WAN socket on 127.0.0.1. */
+static void hand_leg(int room, struct auxp *leg, bool only_one)
+{
+	int sv[2], wan = udp_socket(0), fds[2];
+	char byte = 'L';
+	char cbuf[CMSG_SPACE(sizeof fds)] __attribute__((aligned(__alignof__(struct cmsghdr))));
+	struct iovec iov = {&byte, 1};
+	struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+			   .msg_controllen = only_one ? CMSG_SPACE(sizeof(int)) : sizeof cbuf};
+	struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	fds[0] = sv[1];
+	fds[1] = wan;
+	memset(cbuf, 0, sizeof cbuf);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(only_one ? sizeof(int) : sizeof fds);
+	memcpy(CMSG_DATA(c), fds, only_one ? sizeof(int) : sizeof fds);
+	assert_int_equal(sendmsg(room, &m, 0), 1);
+	close(sv[1]);
+	close(wan);
+	memset(leg, 0, sizeof *leg);
+	leg->ctl = sv[0];
+}
+
+/* The room's process serves each leg handed over on its fd 3 with the ordinary control
+ * protocol, refuses what is no room's leg without ending the others, ignores a hand-over
+ * that is not two descriptors, and exits when fd 3 closes. */
+static void room_process_takes_legs(void **state)
+{
+	struct auxp a, b, c;
+	char call[ID_STRLEN], parent[24];
+	const char *code = NULL, *message = NULL;
+	int sv[2];
+	pid_t pid;
+	json_t *r;
+
+	(void)state;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+	snprintf(parent, sizeof parent, "%d", (int)getpid());
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int null = open("/dev/null", O_RDONLY);
+
+		if (null < 0 || dup2(null, 0) < 0 || dup2(sv[1], 3) < 0)
+			_exit(127);
+		execl(aux_path, "insel-auxiliary", "run", "--room", "--parent", parent,
+		      (char *)NULL);
+		_exit(127);
+	}
+	remember_child(pid);
+	close(sv[1]);
+	hand_leg(sv[0], &a, false);
+	r = request(&a, msg_hello(0, "secondary"));
+	assert_ok(r);
+	json_decref(r);
+	r = request(&a, bind_request(id_format(rand_id64(), call), "127.0.0.1", NULL, NULL));
+	assert_false(msg_reply_is_ok(r, &code, &message));
+	assert_string_equal(code, "bind_failed");
+	assert_non_null(strstr(message, "room's legs"));
+	json_decref(r);
+	hand_leg(sv[0], &b, true);   /* one descriptor: refused, its socket closed */
+	assert_null(recv_json(&b, 300));
+	hand_leg(sv[0], &c, false);  /* the process still takes legs */
+	r = request(&c, msg_hello(0, "secondary"));
+	assert_ok(r);
+	json_decref(r);
+	close(sv[0]);
+	assert_int_equal(wait_exit(pid, WAIT_MS), 0);
+	close(a.ctl);
+	close(b.ctl);
+	close(c.ctl);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -1337,6 +1416,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test_teardown(parent_gone_before_bind, kill_children),
 		cmocka_unit_test_teardown(foreign_lan_sender_dropped, kill_children),
 		cmocka_unit_test_teardown(bind_failure_is_reported, kill_children),
+		cmocka_unit_test_teardown(room_process_takes_legs, kill_children),
 		cmocka_unit_test_teardown(tcp_fallback_carries_the_call, kill_children),
 	};
 

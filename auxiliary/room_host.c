@@ -1,0 +1,392 @@
+/* A room's one auxiliary on a gateway (docs/rooms.md, "The data path"): one process and
+ * one interface named after the room, carrying every other member site of the room.
+ *
+ * Each peer site is still a network call of its own, set up by the secondary over the
+ * existing mutual-TLS call set-up (offer and answer, keys, candidates, relay): here it
+ * is one struct bridge, with its own sealed channel, session ids, keys, path, relay leg
+ * and failover, driven over its own control socket by the ordinary control protocol
+ * (docs/auxiliary.md). What the peers share is the room's interface and broadcast
+ * capture: the first peer's bind creates them while the process is still root, then
+ * confines the process once; later peers take the WAN socket the secondary made for
+ * them (the allowlist grants no new socket) and share the interface.
+ *
+ * The secondary hands a peer over on fd 3, a unix SOCK_SEQPACKET socket: one byte with
+ * two descriptors (SCM_RIGHTS), the peer's control socket and its bound WAN socket. End
+ * of file on fd 3 ends every peer and the process, which takes the interface, its routes
+ * and the capture with it. A peer whose call ends (hang-up, peer dead) ends alone; its
+ * memory is freed a few seconds later, once its handles and control socket are closed.
+ *
+ * Out, a packet the kernel routed into the interface goes to the peer whose members'
+ * room addresses hold its destination (the secondary routes each peer's /32s into the
+ * interface), and, if none does, to any peer, which drops and counts it as a leg did
+ * (a non-member's source, an address nobody holds). In, each peer writes what it
+ * delivers into the one interface. A member's broadcast or multicast caught on the LAN
+ * goes to every peer, within one allowance per member for the room. */
+#include <errno.h>
+#include <linux/if_packet.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "auxiliary.h"
+#include "cmd.h"
+#include "err.h"
+#include "ipv4.h"
+#include "log.h"
+#include "wire_errors.h"
+
+#define ROOM_HOST_FREE_AFTER_MS 5000  /* an ended peer's handles and control are closed */
+#define ROOM_HOST_SWEEP_MS 1000
+#define ROOM_HOST_MAX_PEERS 64        /* live peers at once; more are refused */
+
+struct room_host {
+	uv_loop_t *loop;
+	uv_poll_t attach;              /* fd 3 */
+	bool attach_open;
+	uv_signal_t sigterm, sigint;
+	uv_timer_t sweep;
+	bool stopping, confined;
+	struct bridge *peers;          /* newest first, ended ones until freed */
+	/* The room's interface and capture, made by the first bind (its bridge's tun). */
+	bool has_tun;
+	struct aux_tun tun;
+	uv_poll_t tun_poll, cap_poll;
+	bool tun_poll_open, cap_poll_open;
+	unsigned wan_mtu;
+	uint64_t unrouted;             /* packets read while no peer was running */
+};
+
+struct room_host *aux_room_host;
+static struct room_host host;
+static uint8_t rx[AUX_DGRAM_MAX];
+static uint8_t copy[AUX_DGRAM_MAX];
+
+static size_t live_peers(void)
+{
+	size_t n = 0;
+
+	for (struct bridge *br = host.peers; br; br = br->next_hosted)
+		n += br->state != AUX_ENDING;
+	return n;
+}
+
+static void close_handle(uv_handle_t *h, bool *open)
+{
+	if (*open && !uv_is_closing(h))
+		uv_close(h, NULL);
+	*open = false;
+}
+
+/* Ends every peer and closes the host's handles: the loop then runs out. */
+static void host_stop(const char *why)
+{
+	bool on = true;
+
+	if (host.stopping)
+		return;
+	host.stopping = true;
+	log_info("the room's auxiliary stops: %s", why);
+	for (struct bridge *br = host.peers; br; br = br->next_hosted)
+		bridge_end(br, WIRE(HANGUP), why, EXIT_OK, true);
+	close_handle((uv_handle_t *)&host.attach, &host.attach_open);
+	close_handle((uv_handle_t *)&host.tun_poll, &host.tun_poll_open);
+	close_handle((uv_handle_t *)&host.cap_poll, &host.cap_poll_open);
+	close_handle((uv_handle_t *)&host.sweep, &on);
+	on = true;
+	close_handle((uv_handle_t *)&host.sigterm, &on);
+	on = true;
+	close_handle((uv_handle_t *)&host.sigint, &on);
+}
+
+static void on_signal(uv_signal_t *sig, int signum)
+{
+	(void)sig;
+	host_stop(signum == SIGTERM ? "stopped by SIGTERM" : "stopped by a signal");
+}
+
+static void free_peer(struct bridge *br)
+{
+	bridge_release(br);
+	if (br->hosted_wan_fd >= 0)
+		close(br->hosted_wan_fd);
+	free(br);
+}
+
+/* Peers that ended long enough ago: their handles are closed, their memory goes. */
+static void on_sweep(uv_timer_t *t)
+{
+	uint64_t now = uv_now(t->loop);
+	struct bridge **pp = &host.peers;
+
+	while (*pp) {
+		struct bridge *br = *pp;
+
+		if (br->state == AUX_ENDING && now - br->ended_ms >= ROOM_HOST_FREE_AFTER_MS) {
+			*pp = br->next_hosted;
+			free_peer(br);
+		} else {
+			pp = &br->next_hosted;
+		}
+	}
+}
+
+static void take_peer(int ctl, int wan)
+{
+	struct bridge *br = NULL;
+	int rc;
+
+	if (host.stopping || live_peers() >= ROOM_HOST_MAX_PEERS || !(br = calloc(1, sizeof *br))) {
+		log_warn("a peer of the room refused: %s", host.stopping ? "stopping"
+							 : br ? "too many peers" : "out of memory");
+		close(ctl);
+		close(wan);
+		return;
+	}
+	br->loop = host.loop;
+	br->state = AUX_NEW;
+	br->wan_rx_fd = br->wan6_rx_fd = -1;
+	br->hosted = true;
+	br->hosted_wan_fd = wan;
+	br->next_hosted = host.peers;
+	host.peers = br;
+	rc = bridge_init_handles(br, false);
+	rc = rc ? rc : control_start(br, ctl);
+	if (rc) {
+		log_error("cannot take a peer of the room: %s", insel_strerror(rc));
+		bridge_end(br, WIRE(ERROR), "startup failed", EXIT_OK, false);
+	}
+}
+
+/* fd 3: a peer's two descriptors, or the end. */
+static void on_attach(uv_poll_t *p, int status, int events)
+{
+	int fds[2];
+	char byte;
+	char cbuf[CMSG_SPACE(sizeof fds)] __attribute__((aligned(__alignof__(struct cmsghdr))));
+	struct iovec iov = {&byte, 1};
+	struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+			   .msg_controllen = sizeof cbuf};
+	struct cmsghdr *c;
+	ssize_t n;
+
+	(void)p;
+	(void)events;
+	if (status < 0) {
+		host_stop("its control socket failed");
+		return;
+	}
+	n = recvmsg(AUX_CONTROL_FD, &m, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		host_stop(n == 0 ? "the secondary closed its control socket" : strerror(errno));
+		return;
+	}
+	c = CMSG_FIRSTHDR(&m);
+	if (!c || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) {
+		log_warn("a message on the room's control socket without descriptors: ignored");
+		return;
+	}
+	if (c->cmsg_len != CMSG_LEN(sizeof fds) || (m.msg_flags & MSG_CTRUNC)) {
+		size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+
+		memcpy(fds, CMSG_DATA(c), (k < 2 ? k : 2) * sizeof(int));
+		for (size_t i = 0; i < k && i < 2; i++)
+			close(fds[i]);
+		log_warn("a peer handed over with %zu descriptor(s), not 2: refused", k);
+		return;
+	}
+	memcpy(fds, CMSG_DATA(c), sizeof fds);
+	take_peer(fds[0], fds[1]);
+}
+
+/* The running peer whose members hold dst; else any running peer (which refuses and
+ * counts what is no member's); NULL when none runs. */
+static struct bridge *peer_for(uint32_t dst)
+{
+	struct bridge *any = NULL;
+
+	for (struct bridge *br = host.peers; br; br = br->next_hosted) {
+		if (br->state != AUX_RUNNING)
+			continue;
+		if (ipv4_in_prefixes(dst, br->tun.seen, br->tun.nremote))
+			return br;
+		if (!any)
+			any = br;
+	}
+	return any;
+}
+
+static void on_tun_readable(uv_poll_t *h, int status, int events)
+{
+	struct bridge *last = NULL;
+	uint64_t now;
+
+	(void)h;
+	(void)events;
+	if (status < 0)
+		return;
+	uv_update_time(host.loop);
+	now = uv_now(host.loop);
+	for (unsigned i = 0; i < AUX_TUN_BATCH; i++) {
+		ssize_t n = read(host.tun.fd, rx, sizeof rx);
+		uint32_t dst = 0;
+		struct bridge *br;
+
+		if (n < 0)
+			break;
+		if (n >= 20 && (rx[0] >> 4) == 4)
+			dst = (uint32_t)rx[16] << 24 | (uint32_t)rx[17] << 16 |
+			      (uint32_t)rx[18] << 8 | rx[19];
+		if (!(br = peer_for(dst))) {
+			host.unrouted++;
+			continue;
+		}
+		/* One peer's frames at a time in the batch: it names one socket. */
+		if (last && last != br)
+			batch_flush(last, &aux_to_wan);
+		last = br;
+		tun_from_lan(br, rx, (size_t)n, now);
+	}
+	if (last)
+		batch_flush(last, &aux_to_wan);
+}
+
+/* A datagram caught on the LAN goes to every running peer, each mapping its own copy. */
+static void on_capture(uv_poll_t *h, int status, int events)
+{
+	uint64_t now = uv_now(host.loop);
+	bool first, carried;
+
+	(void)h;
+	(void)events;
+	if (status < 0)
+		return;
+	for (unsigned k = 0; k < AUX_TUN_BATCH; k++) {
+		struct sockaddr_ll from;
+		socklen_t fromlen = sizeof from;
+		ssize_t len = recvfrom(host.tun.cap_fd, rx, sizeof rx, 0, (struct sockaddr *)&from,
+				       &fromlen);
+
+		if (len < 0)
+			break;
+		if (from.sll_pkttype == PACKET_OUTGOING)
+			continue;
+		/* The first running peer judges the datagram (a member's, within its
+		 * allowance: one allowance per member for the whole room, refusals counted
+		 * there); the others carry what it let through. */
+		first = true;
+		for (struct bridge *br = host.peers; br; br = br->next_hosted) {
+			if (br->state != AUX_RUNNING)
+				continue;
+			memcpy(copy, rx, (size_t)len);
+			carried = room_cast_captured(br, copy, (size_t)len, now, first);
+			batch_flush(br, &aux_to_wan);
+			if (first && !carried)
+				break;
+			first = false;
+		}
+	}
+}
+
+int room_host_tun(struct bridge *br, const struct aux_bind_tun *req, char *why, size_t whylen)
+{
+	int rc;
+
+	if (host.has_tun)
+		return tun_adopt(br, req, &host.tun, why, whylen);
+	if ((rc = tun_create(br, req, why, whylen)) != 0)
+		return rc;
+	/* The host keeps the descriptors; this peer shares them like any later one. */
+	host.tun = br->tun;
+	host.has_tun = true;
+	br->tun.shared = true;
+	return 0;
+}
+
+bool room_host_confined(void)
+{
+	return host.confined;
+}
+
+void room_host_set_confined(void)
+{
+	host.confined = true;
+}
+
+unsigned room_host_wan_mtu(unsigned found)
+{
+	if (found)
+		host.wan_mtu = found;
+	return host.wan_mtu;
+}
+
+int room_host_start(struct bridge *br)
+{
+	int rc = 0;
+
+	(void)br;
+	if (!host.has_tun || host.stopping)
+		return -EINVAL;
+	if (!host.tun_poll_open) {
+		rc = uv_poll_init(host.loop, &host.tun_poll, host.tun.fd);
+		host.tun_poll_open = rc == 0;
+		rc = rc ? rc : uv_poll_start(&host.tun_poll, UV_READABLE, on_tun_readable);
+	}
+	if (rc == 0 && host.tun.cast && !host.cap_poll_open) {
+		rc = uv_poll_init(host.loop, &host.cap_poll, host.tun.cap_fd);
+		host.cap_poll_open = rc == 0;
+		rc = rc ? rc : uv_poll_start(&host.cap_poll, UV_READABLE, on_capture);
+	}
+	return rc;
+}
+
+static void release_host(void)
+{
+	while (host.peers) {
+		struct bridge *br = host.peers;
+
+		host.peers = br->next_hosted;
+		free_peer(br);
+	}
+	if (host.has_tun) {  /* the interface and its routes go with the descriptor */
+		close(host.tun.fd);
+		if (host.tun.cast) {
+			close(host.tun.cap_fd);
+			close(host.tun.mcast_fd);
+		}
+		host.has_tun = false;
+	}
+}
+
+int room_host_run(uv_loop_t *loop)
+{
+	int rc;
+
+	memset(&host, 0, sizeof host);
+	host.loop = loop;
+	aux_room_host = &host;
+	rc = uv_signal_init(loop, &host.sigterm);
+	rc = rc ? rc : uv_signal_init(loop, &host.sigint);
+	rc = rc ? rc : uv_signal_start(&host.sigterm, on_signal, SIGTERM);
+	rc = rc ? rc : uv_signal_start(&host.sigint, on_signal, SIGINT);
+	rc = rc ? rc : uv_timer_init(loop, &host.sweep);
+	rc = rc ? rc : uv_timer_start(&host.sweep, on_sweep, ROOM_HOST_SWEEP_MS, ROOM_HOST_SWEEP_MS);
+	rc = rc ? rc : uv_poll_init(loop, &host.attach, AUX_CONTROL_FD);
+	if (rc == 0)
+		host.attach_open = true;
+	rc = rc ? rc : uv_poll_start(&host.attach, UV_READABLE, on_attach);
+	if (rc) {
+		log_error("the room's auxiliary cannot start: %s", insel_strerror(rc));
+		host_stop("startup failed");
+	}
+	uv_run(loop, UV_RUN_DEFAULT);
+	release_host();
+	if (uv_loop_close(loop) != 0) {
+		log_error("loop not clean at exit");
+		return EXIT_FAILURE_GENERIC;
+	}
+	return rc ? EXIT_FAILURE_GENERIC : EXIT_OK;
+}
