@@ -282,6 +282,14 @@ static bool host6_on_lan(const struct secondary *s, const struct ip_addr *a)
 	return false;
 }
 
+static bool lan_has_ipv6(const struct secondary *s)
+{
+	for (size_t i = 0; i < s->cfg.nprefixes; i++)
+		if (s->cfg.prefixes[i].addr.family == AF_INET6)
+			return true;
+	return false;
+}
+
 void client_room_handle(void *ctx, json_int_t id, const json_t *req)
 {
 	struct client_conn *c = ctx;
@@ -293,6 +301,13 @@ void client_room_handle(void *ctx, json_int_t id, const json_t *req)
 	if (room_req_decode(req, false, &r, why)) {
 		client_send(c, msg_reply_error(id, WIRE(BAD_REQUEST), "%s", why));
 		return;
+	}
+	/* A LAN with no IPv6 prefix has no IPv6 in its rooms: a host6 (the client says its
+	 * first global one unasked) is left out there, not refused. */
+	if (r.has_host6 && !lan_has_ipv6(c->sec)) {
+		r.has_host6 = false;
+		log_debug("user %s: room %s: host6 left out (LAN %s has no IPv6 prefix)", c->user,
+			  r.room ? r.room : "", c->sec->cfg.lan);
 	}
 	if (r.has_host6 && !host6_on_lan(c->sec, &r.host6)) {
 		char text[IP_STRLEN];
