@@ -29,6 +29,9 @@ struct sim_pkt {
 
 struct sim_link {
 	double loss, dup, reorder;   /* probabilities, 0..1 */
+	unsigned burst;              /* a loss takes this many packets in a row (0, 1: one),
+				      * as a dropped GSO run of up to 64 frames does */
+	unsigned burst_left;
 	uint64_t delay_us;           /* one way */
 	uint64_t reorder_us;         /* extra delay of a reordered packet */
 	double bytes_per_us;         /* rate; 0 = unlimited */
@@ -157,8 +160,15 @@ static void sim_transmit(struct sim *s, int to, const uint8_t *data, size_t len)
 		depart = start + (uint64_t)((double)len / l->bytes_per_us) + 1;
 		l->free_at = depart;
 	}
+	if (l->burst_left > 0) {
+		l->burst_left--;
+		l->dropped++;
+		return;
+	}
 	if (l->down || sim_uniform(s) < l->loss) {
 		l->dropped++;
+		if (l->burst > 1)
+			l->burst_left = l->burst - 1;
 		return;
 	}
 	at = depart + l->delay_us;

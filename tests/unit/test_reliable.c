@@ -169,6 +169,7 @@ static void dump(const struct sim *s, const char *what)
 
 struct path {
 	double loss, dup, reorder;
+	unsigned burst;           /* packets lost in a row per loss (a dropped GSO run) */
 	uint64_t delay_us;
 	double mbit;              /* 0: unlimited */
 };
@@ -181,6 +182,7 @@ static void sim_setup(struct sim *s, const struct path *p, const struct rel_para
 	sim_init(s, seed);
 	for (int i = 0; i < 2; i++) {
 		s->link[i].loss = p->loss;
+		s->link[i].burst = p->burst;
 		s->link[i].dup = p->dup;
 		s->link[i].reorder = p->reorder;
 		s->link[i].reorder_us = p->delay_us / 2 + 1;
@@ -354,6 +356,53 @@ static void mss_changes_mid_transfer(void **state)
 	sim_free(&s);
 	free(m.x.src);
 	free(m.x.dst);
+}
+
+/* Random loss is not congestion. Dropped in runs of 40 packets (a lost GSO run on the
+ * bench path), 1% of the packets both ways: each run costs one reduction, after which
+ * the window returns to where the loss found it within a few round trips (a quarter of
+ * the gap per RTT) instead of one segment per RTT, and the reduction starts from the
+ * window, not from what happened to be in flight at that moment. On this 1 Gbit/s, 2 ms
+ * path the engine before moved about 210 Mbit/s over 2 s (time-outs once the window had
+ * shrunk below a run), now about 860. */
+struct bulk {
+	uint8_t chunk[65536], sink[65536];
+	uint64_t delivered;
+};
+
+static void app_bulk(struct sim *s, void *ctx)
+{
+	struct bulk *f = ctx;
+	int n;
+
+	while (rel_send(s->end[0], f->chunk, sizeof(f->chunk)) > 0)
+		;
+	while ((n = rel_recv(s->end[1], f->sink, sizeof(f->sink))) > 0)
+		f->delivered += (uint64_t)n;
+}
+
+static void burst_loss_keeps_the_window(void **state)
+{
+	struct path p = { .loss = 0.01 / 40, .burst = 40, .delay_us = 1 * MS, .mbit = 1000 };
+	struct rel_params rp = { .conn_id = 5, .mss = 1350, .snd_buf = 16u << 20,
+				 .rcv_buf = 16u << 20 };
+	static struct bulk f;
+	struct rel_stats sa;
+	struct sim s;
+
+	(void)state;
+	for (uint64_t seed = 12345; seed < 12347; seed++) {
+		f.delivered = 0;
+		sim_setup(&s, &p, &rp, seed);
+		for (int i = 0; i < 2; i++)
+			s.link[i].queue_us = 2 * MS;   /* one BDP, as bench-reliable */
+		(void)sim_run(&s, app_bulk, NULL, &f, s.now + 2 * SEC);
+		rel_get_stats(s.end[0], &sa);
+		assert_true(sa.fast_recoveries > 0);
+		/* bytes * 8 / 2 s > 600 Mbit/s */
+		assert_true(f.delivered * 8 / 2 > 600ull * 1000 * 1000);
+		sim_free(&s);
+	}
 }
 
 static void run_unordered(const struct path *p, size_t nmsg, uint64_t seed)
@@ -799,6 +848,7 @@ int main(void)
 		cmocka_unit_test(ordered_20pct_loss_short_dead_ms),
 		cmocka_unit_test(ordered_many_seeds),
 		cmocka_unit_test(mss_changes_mid_transfer),
+		cmocka_unit_test(burst_loss_keeps_the_window),
 		cmocka_unit_test(unordered_exactly_once),
 		cmocka_unit_test(unordered_delivers_past_a_hole),
 		cmocka_unit_test(abort_discards),
