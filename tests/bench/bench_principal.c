@@ -1,9 +1,13 @@
 /* Benchmark of the principal's look-up API (not a test: it prints figures).
  *
  *   bench-principal [PATH/insel-principal] [--connections N] [--seconds S] [--rate R]
+ *                   [--dsn DSN]
  *
  * Without a path it runs the insel-principal of its own build tree (meson passes it as
  * INSEL_PRINCIPAL_PATH; `meson test --benchmark principal` passes it as the argument).
+ *
+ * With --dsn the directory is that PostgreSQL database (empty, or made by an earlier run)
+ * instead of a SQLite file; tests/bench/principal_engines.sh runs both in one go.
  *
  * 1. Generates a directory in a temporary folder through the principal's own db layer, in
  *    one batch: 1,000 registered secondaries, each serving one LAN with a /24; 100 hosts
@@ -299,13 +303,13 @@ static void issue_certificates(void)
 
 /* ---- the principal as a child process ---- */
 
-static void start_principal(const char *bin, struct ip_endpoint *to)
+static void start_principal(const char *bin, const char *db, struct ip_endpoint *to)
 {
-	char db[300], ca[300], crt[300], key[300], port_file[300], log_path[300];
+	char events[300], ca[300], crt[300], key[300], port_file[300], log_path[300];
 	uint64_t t0 = now_ms();
 	unsigned port = 0;
 
-	path_in(db, sizeof db, "principal.db");
+	path_in(events, sizeof events, "principal.events");
 	path_in(ca, sizeof ca, "ca/ca.crt");
 	path_in(crt, sizeof crt, "ca/principal.crt");
 	path_in(key, sizeof key, "ca/principal.key");
@@ -324,7 +328,8 @@ static void start_principal(const char *bin, struct ip_endpoint *to)
 			dup2(fd, STDOUT_FILENO);
 			dup2(fd, STDERR_FILENO);
 		}
-		execl(bin, bin, "serve", "--db", db, "--listen", "127.0.0.1:0", "--ca", ca,
+		execl(bin, bin, "serve", "--db", db, "--events", events, "--listen", "127.0.0.1:0",
+		      "--ca", ca,
 		      "--cert", crt, "--key", key, "--port-file", port_file,
 		      "--down-after", "10m", "--max-pending-per-source", "1000", (char *)NULL);
 		_exit(127);
@@ -906,7 +911,9 @@ int main(int argc, char **argv)
 	long ticks = sysconf(_SC_CLK_TCK);
 
 	const char *bin = INSEL_PRINCIPAL_PATH, *connections = NULL, *seconds = NULL, *rate = NULL;
+	const char *dsn = NULL;
 	const struct opt table[] = {
+		{"--dsn", true, &dsn, NULL},
 		{"--connections", true, &connections, NULL},
 		{"--seconds", true, &seconds, NULL},
 		{"--rate", true, &rate, NULL},
@@ -916,7 +923,7 @@ int main(int argc, char **argv)
 
 	if (opts_parse(&o, argc, argv, 1) != OPTS_OK) {
 		fprintf(stderr, "%s%susage: bench-principal [PATH/insel-principal] "
-			"[--connections N] [--seconds S] [--rate LOOKUPS_PER_S]\n", o.why,
+			"[--connections N] [--seconds S] [--rate LOOKUPS_PER_S] [--dsn DSN]\n", o.why,
 			o.why[0] ? "\n" : "");
 		return 2;
 	}
@@ -945,10 +952,14 @@ int main(int argc, char **argv)
 	printf("note: the load generator (one libuv thread, TLS and JSON like the principal) "
 	       "shares this machine's %ld cores with the principal\n",
 	       sysconf(_SC_NPROCESSORS_ONLN));
-	path_in(db_path, sizeof db_path, "principal.db");
+	if (dsn)
+		snprintf(db_path, sizeof db_path, "%s", dsn);
+	else
+		path_in(db_path, sizeof db_path, "principal.db");
+	printf("directory: %s\n", dsn ? "PostgreSQL" : "SQLite");
 	generate_directory(db_path);
 	issue_certificates();
-	start_principal(bin, &b.to);
+	start_principal(bin, db_path, &b.to);
 
 	path_in(ca, sizeof ca, "ca/ca.crt");
 	path_in(crt, sizeof crt, "ca/bench.crt");

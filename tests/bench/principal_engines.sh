@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# bench-principal on both directory engines in one run: first a SQLite file, then a
+# PostgreSQL 15 cluster this script starts in a temporary folder (tests/netns/pg_lib.sh,
+# unix socket, removed at exit). Same directory (1,000 LANs, 100,000 hosts, 10,000 users),
+# same load; prints each run's figures (look-ups/s, p50/p99, the principal's memory).
+#   principal_engines.sh BUILD_DIR [bench-principal options, e.g. --connections 200 --seconds 5]
+# A benchmark, not a test (not in run.sh).
+set -uo pipefail
+build=${1:?usage: principal_engines.sh BUILD_DIR [OPTIONS]}
+shift
+bench=$build/tests/bench/bench-principal
+daemon=$build/principal/insel-principal
+source "$(dirname "$0")/../netns/pg_lib.sh"
+pg_begin
+pg_init bench && pg_start bench && pg_createdb bench insel || exit 1
+
+echo "==== engine: sqlite"
+"$bench" "$daemon" "$@" || exit 1
+echo
+echo "==== engine: postgresql (PostgreSQL $("$PG_BIN/postgres" --version | awk '{print $3}'), unix socket)"
+"$bench" "$daemon" --dsn "$(pg_dsn bench insel)" "$@" || exit 1
+# The server's share: the postmaster and its children (the principal's backend among them).
+pm=$(head -1 "$PG_ROOT/bench/data/postmaster.pid")
+echo "postgresql server: peak resident memory (VmHWM) of the postmaster and its children:"
+for p in "$pm" $(pgrep -P "$pm"); do
+	awk '/VmHWM/ {print $2}' "/proc/$p/status" 2>/dev/null
+done | awk '{s += $1} END {printf "  %.1f MiB summed (shared buffers counted in each)\n", s / 1024}'
