@@ -16,6 +16,7 @@ struct db_st {
 	 * SQL NULL; bytea as \x hex), and the result of the last run with the row at. */
 	char name[24];
 	char *sql;           /* several commands, run without preparing (BEGIN; lock) */
+	char *text;          /* a table statement's text, prepared again after a reconnect */
 	bool readonly;
 	bool owned_name;     /* an ad hoc statement, deallocated when finalized */
 	int nparams;

@@ -105,6 +105,8 @@ struct db {
 	struct pg_conn *pg;        /* PostgreSQL (db_pg.c) */
 	int64_t pg_changes;        /* rows the last write changed, on PostgreSQL */
 	unsigned pg_adhoc;         /* ad hoc statements named so far */
+	bool pg_lost_tx;           /* the connection went inside a transaction: until its
+				    * ROLLBACK, every statement fails */
 	char pg_state[6];          /* SQLSTATE of the last failure */
 	char pg_msg[400];          /* and its sentence */
 	struct db_st *stmt[ST_COUNT];

@@ -247,7 +247,10 @@ int pg_prepare(struct db *db, const char *sql, const char *name, struct db_st *s
 		st->owned_name = true;
 	}
 	res = prepare_typed(db, st->name, text, nparams);
-	free(text);
+	if (name)
+		st->text = text;
+	else
+		free(text);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 		keep_failure(db, res);
 		PQclear(res);
@@ -272,6 +275,7 @@ void pg_finalize(struct db_st *st)
 		free(st->param[i]);
 	free(st->param);
 	free(st->sql);
+	free(st->text);
 	free(st->blob);
 }
 
@@ -287,6 +291,10 @@ void pg_set_param(struct db_st *st, int i, char *owned)
 
 bool pg_in_tx(struct db *db)
 {
+	if (db->pg_lost_tx)
+		return true;
+	if (PQstatus(db->pg) == CONNECTION_BAD)
+		return false;
 	return PQtransactionStatus(db->pg) != PQTRANS_IDLE;
 }
 
@@ -327,6 +335,78 @@ static bool result_ok(struct db *db, PGresult *res)
 	return true;
 }
 
+/* A lost connection (the server restarted, or a standby was promoted and the DSN lists
+ * both hosts with target_session_attrs=read-write): connects again with the same
+ * parameters and prepares the table's statements again. Ad hoc statements live within
+ * one function and are not carried over. */
+static bool reconnect(struct db *db)
+{
+	PQreset(db->pg);
+	if (PQstatus(db->pg) != CONNECTION_OK) {
+		keep_failure(db, NULL);
+		return false;
+	}
+	if (!simple(db, "SET client_min_messages = warning"))
+		return false;
+	for (int i = 0; i < ST_COUNT; i++) {
+		struct db_st *t = db->stmt[i];
+		PGresult *res;
+		bool ok;
+
+		if (!t || !t->text)
+			continue;
+		res = prepare_typed(db, t->name, t->text, t->nparams);
+		ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+		if (!ok)
+			keep_failure(db, res);
+		PQclear(res);
+		if (!ok)
+			return false;
+	}
+	return true;
+}
+
+static bool is_rollback(const struct db_st *st)
+{
+	return st->text && strcmp(st->text, "ROLLBACK") == 0;
+}
+
+/* Runs st once. A statement outside any transaction whose connection was lost runs again
+ * once on a new connection. Inside one, the transaction is gone with the connection: the
+ * statement fails, and so does every other until the caller's ROLLBACK, which ends it,
+ * so that nothing of the transaction is committed alone on the new connection. */
+static PGresult *run_or_reconnect(struct db_st *st)
+{
+	struct db *db = st->db;
+	PGTransactionStatusType before;
+	PGresult *res;
+
+	if (db->pg_lost_tx) {
+		if (!is_rollback(st)) {
+			snprintf(db->pg_msg, sizeof db->pg_msg, "the connection to PostgreSQL "
+				 "was lost inside a transaction");
+			return NULL;
+		}
+		db->pg_lost_tx = false;
+		return PQmakeEmptyPGresult(db->pg, PGRES_COMMAND_OK);
+	}
+	if (PQstatus(db->pg) == CONNECTION_BAD && !reconnect(db))
+		return NULL;
+	before = PQtransactionStatus(db->pg);
+	res = run(st);
+	if (PQstatus(db->pg) != CONNECTION_BAD)
+		return res;
+	PQclear(res);
+	keep_failure(db, NULL);
+	if (before != PQTRANS_IDLE) {
+		db->pg_lost_tx = !is_rollback(st);
+		return NULL;
+	}
+	if (st->owned_name || !reconnect(db))
+		return NULL;
+	return run(st);
+}
+
 /* Runs st on its first step: a write inside a transaction within a savepoint. */
 static int execute(struct db_st *st)
 {
@@ -338,7 +418,11 @@ static int execute(struct db_st *st)
 		keep_failure(db, NULL);
 		return DB_FAIL;
 	}
-	res = run(st);
+	res = run_or_reconnect(st);
+	if (!res) {
+		db_set_error(db, INSEL_E_DB, "PostgreSQL: %s", db->pg_msg);
+		return DB_FAIL;
+	}
 	if (!result_ok(db, res)) {
 		PQclear(res);
 		if (guard) {

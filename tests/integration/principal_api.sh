@@ -369,6 +369,19 @@ out=$(printf '%s\n' "$hello" | client gw-evil; echo "rc=$?")
 expect "revoked certificate still refused after restart" "$out" \
 	'handshake failed|Certificate is bad'
 refuse "still no reply for it" "$out" '"ok":true'
+
+# ---- PostgreSQL restarted under the running daemon: it connects again ----
+if [ "${INSEL_TEST_ENGINE:-sqlite}" = postgresql ]; then
+	pg_stop api fast && pg_start api || fail "PostgreSQL did not restart"
+	out=$(client gw-a <<EOF
+$hello
+{"op":"lookup","id":2,"callee":"printer"}
+{"op":"verify_user","id":3,"user":"alice@lan-a","password":"pw-alice"}
+EOF
+)
+	expect "look-up after PostgreSQL restarted" "$out" '"host":"printer","id":2'
+	expect "user check after PostgreSQL restarted" "$out" '"id":3,"lan":"lan-a","ok":true'
+fi
 stop_principal || fail "principal did not stop cleanly"
 if grep -qiE "AddressSanitizer|runtime error|LeakSanitizer" "$tmp/principal.log"; then
 	fail "sanitizer report in the principal's log"
