@@ -4,7 +4,9 @@
 # members a1 (alice), b1 (bob) and c1 (erin):
 #   - alice kicks bob (through her gateway): within a second a1 no longer reaches b1,
 #     and gateway B, with no member left, keeps no room interface, route or process;
-#     a1 still reaches c1; bob joins again with the password and is reachable again;
+#     a1 still reaches c1 through gateway A's one auxiliary and interface for the room,
+#     which keeps them; bob joins again with the password and is reachable again, site B
+#     back in that same auxiliary;
 #   - while a1 pings c1 (50 a second), bob is kicked and joins again and carol's a2
 #     joins (which changes what the leg between A and C carries): at most 2 pings are
 #     lost and that leg keeps its call (updated in place, docs/rooms.md "Membership
@@ -61,6 +63,8 @@ check "gateway A keeps its one auxiliary and interface for C ($(room_links a), $
 out=$(insel_as b1 bob room join games --room-password-file "$pwfile" 2>&1)
 check "bob may join again ($out)" contains "$out" 172.30.0.2
 check "and a1 reaches him again" wait_ping a1 172.30.0.2 20
+check "site B came back into gateway A's one auxiliary and interface ($(room_links a), $(aux_count a))" \
+	bash -c "[ '$(room_links a)' = games ] && [ '$(aux_count a)' -eq 1 ]"
 
 # ---- membership changes while a1 talks to c1: the leg A-C stays ----
 # leg_call X ROOM_ADDRESS: the id of gateway X's room leg whose far side carries it
