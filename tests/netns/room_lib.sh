@@ -68,33 +68,99 @@ tcp_transfer() {
 	wait "$pid"
 	cmp -s "$src" "$NETNS_TMP/tcp-dst"
 }
-# udp_source FROM ADDR TO: one datagram from host FROM to ADDR (a room address of host TO);
-# prints the source address TO saw (bounded: 5 s).
+# wait_ready FILE PID: until the receiver PID has bound its port and made FILE (15 s at
+# most; a loaded machine can take seconds to start python). A datagram sent before the
+# bind is lost however well the path works.
+wait_ready() {
+	for _ in $(seq 1 150); do
+		[ -e "$1" ] && return 0
+		kill -0 "$2" 2>/dev/null || return 1
+		sleep 0.1
+	done
+	return 1
+}
+# udp_source FROM ADDR TO: one datagram from host FROM to ADDR (a room address of host TO),
+# sent once TO's receiver is bound; prints the source address TO saw (bounded: 20 s).
 udp_source() {
 	local out=$NETNS_TMP/udp-source port=$((6000 + RANDOM % 1000))
-	rm -f "$out"
-	in_ns "$3" timeout 5 python3 -c 'import socket, sys
+	rm -f "$out" "$out.ready"
+	in_ns "$3" timeout 20 python3 -c 'import socket, sys
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.bind(("0.0.0.0", int(sys.argv[1])))
-print(s.recvfrom(100)[1][0], flush=True)' "$port" >"$out" 2>/dev/null &
+open(sys.argv[2], "w").close()
+print(s.recvfrom(100)[1][0], flush=True)' "$port" "$out.ready" >"$out" 2>/dev/null &
 	local pid=$!
-	wait_port "$3" "$port" udp 3 >/dev/null 2>&1
+	if ! wait_ready "$out.ready" "$pid"; then
+		echo "(receiver on $3 not ready)"
+		return
+	fi
 	in_ns "$1" python3 -c 'import socket, sys
 socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b"hi", (sys.argv[1], int(sys.argv[2])))' \
 		"$2" "$port"
 	wait "$pid"
 	cat "$out"
 }
-# recv_one HOST PORT OUT: in the background on HOST, waits (10 s at most) for one UDP
-# datagram on PORT (any address) and writes "SOURCE PAYLOAD" to OUT; sets RECV_PID.
+# udp_burst FROM ADDR TO SOURCE: COUNT (300) datagrams from host FROM to ADDR (a room
+# address of host TO), 2 ms apart, of every size from 2 to 1400 bytes in turn (within a
+# leg's MTU: over it the first one would meet path MTU discovery) and every tenth send a
+# UDP_SEGMENT (GSO) send of four 1000-byte datagrams; prints "N M" where N arrived
+# intact from SOURCE (the sender's room address) out of M (bounded: 30 s).
+udp_burst() {
+	local out=$NETNS_TMP/udp-burst port=$((6000 + RANDOM % 1000))
+	rm -f "$out" "$out.ready"
+	in_ns "$3" timeout 30 python3 -c 'import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+s.bind(("0.0.0.0", int(sys.argv[1])))
+open(sys.argv[2], "w").close()
+s.settimeout(5)
+good = set()
+try:
+    while True:
+        d, a = s.recvfrom(2048)
+        seq = int.from_bytes(d[:2], "big")
+        if a[0] == sys.argv[3] and d[2:] == bytes((seq + i) & 0xff for i in range(len(d) - 2)):
+            good.add(seq)
+except socket.timeout:
+    pass
+print(len(good), flush=True)' "$port" "$out.ready" "$4" >"$out" 2>/dev/null &
+	local pid=$!
+	if ! wait_ready "$out.ready" "$pid"; then
+		echo "0 (receiver on $3 not ready)"
+		return
+	fi
+	in_ns "$1" python3 -c 'import socket, sys, time
+def dgram(seq, size):
+    return seq.to_bytes(2, "big") + bytes((seq + i) & 0xff for i in range(size - 2))
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+seq = 0
+for i in range(300):
+    if i % 10 == 9:
+        s.setsockopt(socket.IPPROTO_UDP, 103, 1000)  # UDP_SEGMENT
+        s.sendto(b"".join(dgram(seq + k, 1000) for k in range(4)), (sys.argv[1], int(sys.argv[2])))
+        s.setsockopt(socket.IPPROTO_UDP, 103, 0)
+        seq += 4
+    else:
+        s.sendto(dgram(seq, 2 + (i * 137) % 1399), (sys.argv[1], int(sys.argv[2])))
+        seq += 1
+    time.sleep(0.002)
+print(seq)' "$2" "$port" >"$out.sent" 2>/dev/null
+	wait "$pid"
+	echo "$(cat "$out") $(cat "$out.sent")"
+}
+# recv_one HOST PORT OUT: in the background on HOST, waits (20 s at most) for one UDP
+# datagram on PORT (any address) and writes "SOURCE PAYLOAD" to OUT; sets RECV_PID; returns
+# once the receiver is bound.
 recv_one() {
-	in_ns "$1" timeout 10 python3 -c 'import socket, sys
+	rm -f "$3.ready"
+	in_ns "$1" timeout 20 python3 -c 'import socket, sys
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.bind(("0.0.0.0", int(sys.argv[1])))
+open(sys.argv[2], "w").close()
 d, a = s.recvfrom(1500)
-print(a[0], d.decode(errors="replace"), flush=True)' "$2" >"$3" 2>/dev/null &
+print(a[0], d.decode(errors="replace"), flush=True)' "$2" "$3.ready" >"$3" 2>/dev/null &
 	RECV_PID=$!
-	wait_port "$1" "$2" udp 8 >/dev/null 2>&1
+	wait_ready "$3.ready" "$RECV_PID"
 }
 # send_one HOST ADDR PORT PAYLOAD: one UDP datagram.
 send_one() {
