@@ -2,7 +2,8 @@
  * super-segment (IPv4, then IPv6) is cut into MSS-sized packets whose every header field
  * and checksum is checked, then coalesced back into the original; plus the virtio header
  * codec, partial checksums, the fast checksum against the reference one, and what must
- * not coalesce or segment. */
+ * not coalesce or segment; and a room leg's order (docs/rooms.md): the mapping
+ * (addr_map.h) runs on the whole packets tso_segment hands over and before coalescing. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "addr_map.h"
 #include "err.h"
 #include "ipv4.h"
 #include "tso.h"
@@ -333,6 +335,132 @@ static void test_refusals(void **state)
 	assert_false(tso_coalescable(pkt, HLEN));
 }
 
+/* A room leg's rules: a1 (10.1.0.11) is 172.30.0.1 in the room, b1 (10.2.0.11) 172.30.0.2. */
+static const struct addr_map_rule a1_out = {0x0a01000b, 0xac1e0001, 32};
+static const struct addr_map_rule b1_in = {0xac1e0002, 0x0a02000b, 32};
+
+/* A UDP datagram a1 -> b1's room address as the kernel hands it over with checksum
+ * offload: the checksum field holds the pseudo-header sum only (NEEDS_CSUM). */
+static size_t make_udp_partial(uint8_t *p, size_t payload, uint16_t salt)
+{
+	size_t len = 28 + payload;
+	uint32_t pseudo_sum;
+
+	memset(p, 0, 28);
+	p[0] = 0x45;
+	p[2] = (uint8_t)(len >> 8);
+	p[3] = (uint8_t)len;
+	p[6] = 0x40;
+	p[8] = 64;
+	p[9] = 17;
+	memcpy(p + 12, (uint8_t[]){10, 1, 0, 11, 172, 30, 0, 2}, 8);
+	uint16_t ipc = (uint16_t)~inet_checksum_fold(p, 20, 0);
+	p[10] = (uint8_t)(ipc >> 8);
+	p[11] = (uint8_t)ipc;
+	p[20] = (uint8_t)(salt >> 8);  /* source port: varies the sum */
+	p[21] = (uint8_t)salt;
+	p[22] = 0x1b; p[23] = 0x58;    /* 7000 */
+	p[24] = (uint8_t)((len - 20) >> 8);
+	p[25] = (uint8_t)(len - 20);
+	for (size_t i = 0; i < payload; i++)
+		p[28 + i] = (uint8_t)(i * 13 + salt);
+	pseudo_sum = be16(p + 12) + be16(p + 14) + be16(p + 16) + be16(p + 18) + 17 +
+		     (uint32_t)(len - 20);
+	uint16_t part = inet_checksum_fold(NULL, 0, pseudo_sum);
+	p[26] = (uint8_t)(part >> 8);
+	p[27] = (uint8_t)part;
+	return len;
+}
+
+/* Whether the UDP checksum verifies over the packet's own (mapped) addresses. */
+static bool udp_checksum_ok(const uint8_t *p, size_t len)
+{
+	uint32_t pseudo_sum = be16(p + 12) + be16(p + 14) + be16(p + 16) + be16(p + 18) + 17 +
+			      (uint32_t)(len - 20);
+
+	return be16(p + 26) != 0 && inet_checksum_fold(p, 20, 0) == 0xffff &&
+	       inet_checksum_fold(p + 20, len - 20, pseudo_sum) == 0xffff;
+}
+
+/* Out of a leg: every length of datagram, with source ports that make the completed
+ * checksum and the mapped one land on 0xffff (zero is "no checksum" for UDP), completed
+ * by tso_segment and then mapped, verifies under the room address. */
+static void test_room_udp_partial_then_mapped(void **state)
+{
+	static uint8_t pkt[2048], scratch[2048];
+	static struct collected c;
+	struct addr_map out = {.src = &a1_out, .n_src = 1};
+	struct vnet_hdr h = {VNET_F_NEEDS_CSUM, VNET_GSO_NONE, 0, 0, 20, 6};
+	unsigned zero_before = 0, zero_after = 0;
+
+	(void)state;
+	for (size_t payload = 0; payload <= 1412; payload += payload < 64 ? 1 : 67) {
+		for (uint32_t salt = 0; salt < 0x10000; salt += payload < 8 ? 1 : 0x3ff) {
+			size_t len = make_udp_partial(pkt, payload, (uint16_t)salt);
+
+			c.n = 0;
+			assert_int_equal(tso_segment(&h, pkt, len, scratch, sizeof scratch,
+						     collect, &c), 1);
+			assert_int_equal(c.len[0], len);
+			zero_before += be16(c.pkt[0] + 26) == 0xffff;
+			assert_int_equal(addr_map_packet(&out, c.pkt[0], len), ADDR_MAP_SRC);
+			assert_int_equal(be32(c.pkt[0] + 12), 0xac1e0001);
+			zero_after += be16(c.pkt[0] + 26) == 0xffff;
+			assert_true(udp_checksum_ok(c.pkt[0], len));
+		}
+	}
+	assert_true(zero_before > 0 && zero_after > 0);  /* the edge was crossed */
+}
+
+/* A TCP super-segment from a1 to b1's room address: cut, each segment mapped (a1's
+ * room address) as gw-a does, then mapped again (b1's LAN address) and coalesced as
+ * gw-b does: the coalesced super-segment's partial checksum is that of the mapped
+ * addresses, and cut once more it gives back the mapped segments byte for byte. */
+static void test_room_tcp_super_segment_mapped(void **state)
+{
+	static uint8_t super[TSO_MAX_PACKET], scratch[4096], buf[TSO_MAX_PACKET];
+	static struct collected c, again;
+	struct addr_map out = {.src = &a1_out, .n_src = 1}, in = {.dst = &b1_in, .n_dst = 1};
+	size_t payload = 40000, len = make_super(super, payload, 0x10);
+	struct vnet_hdr h = {VNET_F_NEEDS_CSUM, VNET_GSO_TCPV4, HLEN, MSS, 20, 16}, vh;
+	struct tso_coalesce co;
+
+	(void)state;
+	/* make_super's addresses are 10.1.0.11 -> 10.2.0.11: b1's as seen in the room. */
+	memcpy(super + 16, (uint8_t[]){172, 30, 0, 2}, 4);
+	super[10] = super[11] = 0;
+	uint16_t ipc = (uint16_t)~inet_checksum_fold(super, 20, 0);
+	super[10] = (uint8_t)(ipc >> 8);
+	super[11] = (uint8_t)ipc;
+	uint16_t part = inet_checksum_fold(NULL, 0, pseudo(super, len - 20));
+	super[36] = (uint8_t)(part >> 8);
+	super[37] = (uint8_t)part;
+	c.n = 0;
+	assert_int_equal(tso_segment(&h, super, len, scratch, sizeof scratch, collect, &c),
+			 (int)((payload + MSS - 1) / MSS));
+	tso_coalesce_init(&co, buf);
+	for (unsigned i = 0; i < c.n; i++) {
+		uint8_t *p = c.pkt[i];
+
+		assert_int_equal(addr_map_packet(&out, p, c.len[i]), ADDR_MAP_SRC);
+		assert_int_equal(addr_map_packet(&in, p, c.len[i]), ADDR_MAP_DST);
+		assert_int_equal(be32(p + 12), 0xac1e0001);
+		assert_int_equal(be32(p + 16), 0x0a02000b);
+		assert_true(tso_coalescable(p, c.len[i]));  /* every checksum verifies */
+		assert_int_equal(tso_coalesce_add(&co, p, c.len[i]), 1);
+	}
+	tso_coalesce_finish(&co, &vh);
+	assert_int_equal(vh.gso_type, VNET_GSO_TCPV4);
+	assert_int_equal(be16(buf + 36), inet_checksum_fold(NULL, 0, pseudo(buf, co.len - 20)));
+	again.n = 0;
+	assert_int_equal(tso_segment(&vh, buf, co.len, scratch, sizeof scratch, collect, &again),
+			 (int)c.n);
+	for (unsigned i = 0; i < c.n; i++) {
+		assert_int_equal(again.len[i], c.len[i]);
+		assert_memory_equal(again.pkt[i], c.pkt[i], c.len[i]);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -343,6 +471,8 @@ int main(void)
 		cmocka_unit_test(test_ipv6_refusals),
 		cmocka_unit_test(test_partial_checksum_only),
 		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_room_udp_partial_then_mapped),
+		cmocka_unit_test(test_room_tcp_super_segment_mapped),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
