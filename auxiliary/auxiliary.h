@@ -625,6 +625,15 @@ void tun_deliver(struct bridge *br, const struct channel_msg *m, uint64_t now);
 void tun_set_path_limit(struct bridge *br, unsigned limit, bool clamp);
 /* Writes what tun_deliver held back to coalesce; call at the end of each wake-up. */
 void tun_flush(struct bridge *br);
+/* The largest read of the interface: the virtio header (with offloads) and a packet. */
+#define AUX_TUN_READ_MAX (10 + AUX_DGRAM_MAX)
+/* One read of the interface t, n bytes in rx (a buffer of AUX_TUN_READ_MAX, written to):
+ * each whole IP packet it holds goes to emit(ctx, pkt, len) — with offloads, a TCP
+ * super-segment cut into segments and a partial checksum completed (tso.h), which is
+ * what the channel's checks and a room's address mapping need: whoever reads a TUN
+ * with offloads must go through here. What cannot be read is counted (malformed). */
+typedef int (*tun_packet_fn)(void *ctx, const uint8_t *pkt, size_t len);
+void tun_read_packets(struct aux_tun *t, uint8_t *rx, size_t n, tun_packet_fn emit, void *ctx);
 json_t *tun_stats_json(const struct bridge *br);
 void tun_close(struct bridge *br);     /* stops polling (handle close) */
 /* Seals one authorised packet towards the peer; writes one packet into the TUN. */

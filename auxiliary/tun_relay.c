@@ -37,7 +37,8 @@
 _Static_assert(AUX_TUN_MAX_MTU == CHANNEL_MAX_MSG - FRAME_OVERHEAD,
 	       "bind's largest MTU is what one channel message carries");
 
-static uint8_t tun_rx[VNET_HDR_LEN + AUX_DGRAM_MAX];
+static uint8_t tun_rx[AUX_TUN_READ_MAX];
+_Static_assert(AUX_TUN_READ_MAX == VNET_HDR_LEN + AUX_DGRAM_MAX, "a read: header and packet");
 static uint8_t tun_tx[AUX_DGRAM_MAX];
 static uint8_t tun_seg[AUX_DGRAM_MAX];  /* one TCP segment cut from a super-segment */
 static uint8_t map_buf[AUX_DGRAM_MAX];  /* a packet from the peer, mapped (overlap.md) */
@@ -364,6 +365,23 @@ static int emit_segment(void *ctx, const uint8_t *pkt, size_t len)
 	return 0;
 }
 
+void tun_read_packets(struct aux_tun *t, uint8_t *rx, size_t n, tun_packet_fn emit, void *ctx)
+{
+	struct vnet_hdr vh;
+
+	if (!t->vnet) {
+		emit(ctx, rx, n);
+		return;
+	}
+	if (vnet_hdr_parse(rx, n, &vh) != 0) {
+		t->malformed++;
+		return;
+	}
+	if (tso_segment(&vh, rx + VNET_HDR_LEN, n - VNET_HDR_LEN, tun_seg, sizeof tun_seg, emit,
+			ctx) < 0)
+		t->malformed++;
+}
+
 static void on_tun_readable(uv_poll_t *h, int status, int events)
 {
 	struct bridge *br = h->data;
@@ -380,26 +398,13 @@ static void on_tun_readable(uv_poll_t *h, int status, int events)
 	e.now = uv_now(br->loop);
 	for (unsigned i = 0; i < AUX_TUN_BATCH; i++) {
 		ssize_t n = read(t->fd, tun_rx, sizeof tun_rx);
-		struct vnet_hdr vh;
-		int rc;
 
 		if (n < 0) {
 			if (errno != EAGAIN && errno != EINTR)
 				t->errors++;
 			break;
 		}
-		if (!t->vnet) {
-			from_lan(br, tun_rx, (size_t)n, e.now);
-			continue;
-		}
-		if (vnet_hdr_parse(tun_rx, (size_t)n, &vh) != 0) {
-			t->malformed++;
-			continue;
-		}
-		rc = tso_segment(&vh, tun_rx + VNET_HDR_LEN, (size_t)n - VNET_HDR_LEN, tun_seg,
-				 sizeof tun_seg, emit_segment, &e);
-		if (rc < 0)
-			t->malformed++;
+		tun_read_packets(t, tun_rx, (size_t)n, emit_segment, &e);
 	}
 	batch_flush(br, &aux_to_wan);
 }
