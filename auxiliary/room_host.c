@@ -60,7 +60,7 @@ struct room_host {
 
 struct room_host *aux_room_host;
 static struct room_host host;
-static uint8_t rx[AUX_DGRAM_MAX];
+static uint8_t rx[AUX_TUN_READ_MAX];  /* a read of the interface, or a captured datagram */
 static uint8_t copy[AUX_DGRAM_MAX];
 
 static size_t live_peers(void)
@@ -219,39 +219,55 @@ static struct bridge *peer_for(uint32_t dst)
 	return any;
 }
 
+struct tun_dispatch {
+	struct bridge *last;  /* the peer whose frames the batch holds */
+	uint64_t now;
+};
+
+/* One whole packet of a read (tun_read_packets: with the interface's offloads, a TCP
+ * super-segment is cut and a partial checksum completed before any peer maps it) to the
+ * peer whose members hold its destination. */
+static int dispatch_packet(void *ctx, const uint8_t *pkt, size_t len)
+{
+	struct tun_dispatch *d = ctx;
+	uint32_t dst = 0;
+	struct bridge *br;
+
+	if (len >= 20 && (pkt[0] >> 4) == 4)
+		dst = (uint32_t)pkt[16] << 24 | (uint32_t)pkt[17] << 16 |
+		      (uint32_t)pkt[18] << 8 | pkt[19];
+	if (!(br = peer_for(dst))) {
+		host.unrouted++;
+		return 0;
+	}
+	/* One peer's frames at a time in the batch: it names one socket. */
+	if (d->last && d->last != br)
+		batch_flush(d->last, &aux_to_wan);
+	d->last = br;
+	/* pkt lies in rx or in tun_relay.c's segment buffer, both writable. */
+	tun_from_lan(br, (uint8_t *)(uintptr_t)pkt, len, d->now);
+	return 0;
+}
+
 static void on_tun_readable(uv_poll_t *h, int status, int events)
 {
-	struct bridge *last = NULL;
-	uint64_t now;
+	struct tun_dispatch d = {NULL, 0};
 
 	(void)h;
 	(void)events;
 	if (status < 0)
 		return;
 	uv_update_time(host.loop);
-	now = uv_now(host.loop);
+	d.now = uv_now(host.loop);
 	for (unsigned i = 0; i < AUX_TUN_BATCH; i++) {
 		ssize_t n = read(host.tun.fd, rx, sizeof rx);
-		uint32_t dst = 0;
-		struct bridge *br;
 
 		if (n < 0)
 			break;
-		if (n >= 20 && (rx[0] >> 4) == 4)
-			dst = (uint32_t)rx[16] << 24 | (uint32_t)rx[17] << 16 |
-			      (uint32_t)rx[18] << 8 | rx[19];
-		if (!(br = peer_for(dst))) {
-			host.unrouted++;
-			continue;
-		}
-		/* One peer's frames at a time in the batch: it names one socket. */
-		if (last && last != br)
-			batch_flush(last, &aux_to_wan);
-		last = br;
-		tun_from_lan(br, rx, (size_t)n, now);
+		tun_read_packets(&host.tun, rx, (size_t)n, dispatch_packet, &d);
 	}
-	if (last)
-		batch_flush(last, &aux_to_wan);
+	if (d.last)
+		batch_flush(d.last, &aux_to_wan);
 }
 
 /* A datagram caught on the LAN goes to every running peer, each mapping its own copy. */

@@ -56,9 +56,13 @@ static bool offloads_wanted(const struct aux_tun *t)
 {
 	const char *env = getenv("INSEL_TUN_OFFLOAD");
 
-	/* A room's leg rewrites addresses, and so needs whole packets with whole checksums:
-	 * the kernel completes them when the interface takes no offloads. */
-	return VNET_OK && !t->room && !(env && strcmp(env, "off") == 0);
+	/* A room's interface rewrites addresses too, and keeps them: tun_read_packets()
+	 * hands the mapping whole packets with complete checksums (super-segments cut,
+	 * partial checksums completed: the incremental update is wrong on a partial sum),
+	 * and writes coalesce only what the mapping made (tun_relay.c). Without them a room carried a
+	 * quarter of a host call's TCP (docs/rooms.md). */
+	(void)t;
+	return VNET_OK && !(env && strcmp(env, "off") == 0);
 }
 
 static int open_tun(struct aux_tun *t, const char *hint, char *why, size_t whylen)
@@ -460,6 +464,7 @@ int tun_adopt(struct bridge *br, const struct aux_bind_tun *req, const struct au
 		return rc;
 	t->mtu = room->mtu;
 	t->fd = room->fd;
+	t->vnet = room->vnet;  /* each peer writes the virtio header the interface expects */
 	t->open = t->shared = true;
 	snprintf(t->name, sizeof t->name, "%s", room->name);
 	t->ifindex = room->ifindex;
