@@ -30,6 +30,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "auxiliary.h"
 #include "cmd.h"
 #include "err.h"
@@ -202,21 +203,43 @@ static void on_attach(uv_poll_t *p, int status, int events)
 	take_peer(fds[0], fds[1]);
 }
 
+/* Whether one of the peer's members (its room addresses, IPv4 or IPv6) holds dst. */
+static bool peer_holds(const struct aux_tun *t, const struct ip_addr *dst)
+{
+	for (size_t i = 0; i < t->nremote; i++)
+		if (ip_prefix_contains(&t->seen[i], dst))
+			return true;
+	return false;
+}
+
 /* The running peer whose members hold dst; else any running peer (which refuses and
  * counts what is no member's); NULL when none runs. */
-static struct bridge *peer_for(uint32_t dst)
+static struct bridge *peer_for(const struct ip_addr *dst)
 {
 	struct bridge *any = NULL;
 
 	for (struct bridge *br = host.peers; br; br = br->next_hosted) {
 		if (br->state != AUX_RUNNING)
 			continue;
-		if (ipv4_in_prefixes(dst, br->tun.seen, br->tun.nremote))
+		if (dst->family && peer_holds(&br->tun, dst))
 			return br;
 		if (!any)
 			any = br;
 	}
 	return any;
+}
+
+/* The destination of a packet read from the interface (family 0: not IPv4 or IPv6). */
+static void packet_destination(const uint8_t *pkt, size_t n, struct ip_addr *dst)
+{
+	memset(dst, 0, sizeof *dst);
+	if (n >= 20 && (pkt[0] >> 4) == 4) {
+		dst->family = AF_INET;
+		memcpy(dst->bytes, pkt + 16, 4);
+	} else if (n >= 40 && (pkt[0] >> 4) == 6) {
+		dst->family = AF_INET6;
+		memcpy(dst->bytes, pkt + 24, 16);
+	}
 }
 
 struct tun_dispatch {
@@ -230,13 +253,11 @@ struct tun_dispatch {
 static int dispatch_packet(void *ctx, const uint8_t *pkt, size_t len)
 {
 	struct tun_dispatch *d = ctx;
-	uint32_t dst = 0;
+	struct ip_addr dst;
 	struct bridge *br;
 
-	if (len >= 20 && (pkt[0] >> 4) == 4)
-		dst = (uint32_t)pkt[16] << 24 | (uint32_t)pkt[17] << 16 |
-		      (uint32_t)pkt[18] << 8 | pkt[19];
-	if (!(br = peer_for(dst))) {
+	packet_destination(pkt, len, &dst);
+	if (!(br = peer_for(&dst))) {
 		host.unrouted++;
 		return 0;
 	}
