@@ -16,7 +16,10 @@ struct db_st {
 	 * SQL NULL; bytea as \x hex), and the result of the last run with the row at. */
 	char name[24];
 	char *sql;           /* several commands, run without preparing (BEGIN; lock) */
-	char *text;          /* a table statement's text, prepared again after a reconnect */
+	char *text;          /* a table statement's text: prepared on its first run (and
+			      * again after a reconnect), so that a command opening the
+			      * directory pays only for the statements it uses */
+	bool prepared;
 	bool readonly;
 	bool owned_name;     /* an ad hoc statement, deallocated when finalized */
 	int nparams;

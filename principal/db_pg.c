@@ -242,15 +242,14 @@ int pg_prepare(struct db *db, const char *sql, const char *name, struct db_st *s
 	}
 	if (name) {
 		snprintf(st->name, sizeof st->name, "%s", name);
-	} else {
-		snprintf(st->name, sizeof st->name, "a%u", ++db->pg_adhoc);
-		st->owned_name = true;
-	}
-	res = prepare_typed(db, st->name, text, nparams);
-	if (name)
 		st->text = text;
-	else
-		free(text);
+		return 0;
+	}
+	snprintf(st->name, sizeof st->name, "a%u", ++db->pg_adhoc);
+	st->owned_name = true;
+	res = prepare_typed(db, st->name, text, nparams);
+	free(text);
+	st->prepared = true;
 	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 		keep_failure(db, res);
 		PQclear(res);
@@ -312,10 +311,29 @@ static bool simple(struct db *db, const char *sql)
 	return ok;
 }
 
+/* A table statement is prepared on its first run on this connection. */
+static bool prepare_table_statement(struct db_st *st)
+{
+	PGresult *res;
+	bool ok;
+
+	if (st->prepared || !st->text)
+		return true;
+	res = prepare_typed(st->db, st->name, st->text, st->nparams);
+	ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+	if (!ok)
+		keep_failure(st->db, res);
+	PQclear(res);
+	st->prepared = ok;
+	return ok;
+}
+
 static PGresult *run(struct db_st *st)
 {
 	if (st->sql)
 		return PQexec(st->db->pg, st->sql);
+	if (!prepare_table_statement(st))
+		return NULL;
 	return PQexecPrepared(st->db->pg, st->name, st->nparams,
 			      (const char *const *)st->param, NULL, NULL, 0);
 }
@@ -348,23 +366,12 @@ static bool reconnect(struct db *db)
 	}
 	if (!simple(db, "SET client_min_messages = warning"))
 		return false;
-	for (int i = 0; i < ST_COUNT; i++) {
-		struct db_st *t = db->stmt[i];
-		PGresult *res;
-		bool ok;
-
-		if (!t || !t->text)
-			continue;
-		res = prepare_typed(db, t->name, t->text, t->nparams);
-		ok = PQresultStatus(res) == PGRES_COMMAND_OK;
-		if (!ok)
-			keep_failure(db, res);
-		PQclear(res);
-		if (!ok)
-			return false;
-	}
+	for (int i = 0; i < ST_COUNT; i++)
+		if (db->stmt[i] && db->stmt[i]->text)
+			db->stmt[i]->prepared = false;
 	return true;
 }
+
 
 static bool is_rollback(const struct db_st *st)
 {
