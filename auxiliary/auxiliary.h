@@ -189,6 +189,9 @@ struct aux_tun {
 	bool room;
 	struct addr_map_rule room_out[AUX_TUN_PREFIXES], room_in[AUX_TUN_PREFIXES];
 	size_t nroom;
+	/* The same for IPv6 (a room with an IPv6 network): LAN /128 <-> room /128. */
+	struct addr_map_rule6 room_out6[AUX_TUN_PREFIXES], room_in6[AUX_TUN_PREFIXES];
+	size_t nroom6;
 	uint64_t room_nonmember;         /* from a LAN host that is no member: dropped */
 	uint64_t room_no_member;         /* from the peer for no local member: dropped */
 	/* A room's broadcast and multicast (room_cast.c): the LAN capture and the raw

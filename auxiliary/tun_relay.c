@@ -229,10 +229,35 @@ static bool link_scoped6(const struct ipv6_info *ip)
 	       (ip->dst[0] == 0xff && (ip->dst[1] & 0x0f) <= 2);
 }
 
+/* A room's leg, IPv6 on the way out: as room_from_lan, through the IPv6 rules. */
+static bool room_from_lan6(struct aux_tun *t, struct ipv6_info *ip)
+{
+	if (!addr_map_translate6(t->room_out6, t->nroom6, ip->src, ip->src)) {
+		t->room_nonmember++;
+		return false;
+	}
+	ip->icmp_error = false;  /* the gateway's own errors do not cross into a room */
+	return true;
+}
+
+/* Maps a room leg's IPv6 packet in place (out: source to the room address; in:
+ * destination to the LAN address). False if it is not one that can be mapped. */
+static bool room_map6(struct aux_tun *t, uint8_t *pkt, size_t len, bool out)
+{
+	struct addr_map6 m = out ? (struct addr_map6){t->room_out6, t->nroom6, NULL, 0}
+				 : (struct addr_map6){NULL, 0, t->room_in6, t->nroom6};
+
+	if (addr_map_packet6(&m, pkt, len) < 0) {
+		t->malformed++;
+		return false;
+	}
+	return true;
+}
+
 static void from_lan6(struct bridge *br, uint8_t *pkt, size_t len, uint64_t now)
 {
 	struct aux_tun *t = &br->tun;
-	struct ipv6_info ip;
+	struct ipv6_info ip, checked;
 
 	if (!t->ipv6) {
 		t->not_ipv4++;
@@ -246,7 +271,8 @@ static void from_lan6(struct bridge *br, uint8_t *pkt, size_t len, uint64_t now)
 		t->link_local++;
 		return;
 	}
-	if (!allowed6_from_lan(t, &ip)) {
+	checked = ip;  /* a room's leg checks the mapped source; errors go to the real one */
+	if ((t->room && !room_from_lan6(t, &checked)) || !allowed6_from_lan(t, &checked)) {
 		t->unauthorised_from_lan++;
 		return;
 	}
@@ -259,6 +285,8 @@ static void from_lan6(struct bridge *br, uint8_t *pkt, size_t len, uint64_t now)
 	    mss_is_syn(pkt, ip.total_len, IPV6_HEADER_LEN) &&
 	    mss_clamp(pkt, ip.total_len, IPV6_HEADER_LEN, t->mss6))
 		t->mss_clamped++;
+	if (t->room && !room_map6(t, pkt, ip.total_len, true))
+		return;
 	carry(br, pkt, ip.total_len, now);
 }
 
@@ -313,10 +341,6 @@ static void from_lan(struct bridge *br, uint8_t *pkt, size_t len, uint64_t now)
 
 	if (ipv4_parse(pkt, len, &ip) != 0) {
 		t->malformed++;
-		return;
-	}
-	if (ip.version == 6 && t->room) {
-		t->not_ipv4++;
 		return;
 	}
 	if (ip.version == 6) {
@@ -458,6 +482,16 @@ static void deliver6(struct bridge *br, const struct channel_msg *m, uint64_t no
 	}
 	if (!allowed6_from_peer(t, &ip)) {
 		t->unauthorised_from_peer++;
+		return;
+	}
+	if (t->room) {  /* to a member's room address: written to its LAN one, in a copy */
+		if (!addr_map_translate6(t->room_in6, t->nroom6, ip.dst, (uint8_t[16]){0})) {
+			t->room_no_member++;
+			return;
+		}
+		memcpy(map_buf, m->data, ip.total_len);
+		if (room_map6(t, map_buf, ip.total_len, false))
+			write_from_peer(br, map_buf, ip.total_len, now);
 		return;
 	}
 	write_from_peer(br, m->data, ip.total_len, now);

@@ -182,22 +182,33 @@ static int route_remotes(struct bridge *br, char *why, size_t whylen)
  * goes with the interface, whatever ends the auxiliary. */
 #define ROOM_NET_METRIC_BASE 100000u
 
+static int route_one_room_net(struct bridge *br, const struct ip_prefix *net,
+			      const struct ip_addr *src, char *why, size_t whylen)
+{
+	struct aux_tun *t = &br->tun;
+	char text[IP_STRLEN];
+	int rc = nl_route_add_metric(t->ifindex, net, src, t->table ? t->table : RT_TABLE_MAIN,
+				     ROOM_NET_METRIC_BASE + (uint32_t)t->ifindex);
+
+	if (rc)
+		snprintf(why, whylen, "cannot route the room's network %s through %s: %s",
+			 ip_prefix_format(net, text, sizeof text), t->name, strerror(-rc));
+	return rc;
+}
+
+/* The IPv4 network, and the IPv6 one when the leg carries IPv6 members (its source: the
+ * gateway's IPv6 LAN address, if any). */
 static int route_room_net(struct bridge *br, const struct aux_bind_tun *req, char *why,
 			  size_t whylen)
 {
 	struct aux_tun *t = &br->tun;
-	char text[IP_STRLEN];
-	int rc;
+	int rc = 0;
 
-	if (!req->has_room_net || t->nroom == 0)
-		return 0;
-	rc = nl_route_add_metric(t->ifindex, &req->room_net, &br->lan_addr,
-				 t->table ? t->table : RT_TABLE_MAIN,
-				 ROOM_NET_METRIC_BASE + (uint32_t)t->ifindex);
-	if (rc)
-		snprintf(why, whylen, "cannot route the room's network %s through %s: %s",
-			 ip_prefix_format(&req->room_net, text, sizeof text), t->name,
-			 strerror(-rc));
+	if (req->has_room_net && t->nroom)
+		rc = route_one_room_net(br, &req->room_net, &br->lan_addr, why, whylen);
+	if (!rc && req->has_room_net6 && t->nroom6 && t->ipv6)
+		rc = route_one_room_net(br, &req->room_net6,
+					br->has_lan_addr6 ? &br->lan_addr6 : NULL, why, whylen);
 	return rc;
 }
 
@@ -307,22 +318,38 @@ static int add_rules(struct aux_tun *t, char *why, size_t whylen)
 }
 
 /* A room's leg: the rules mapping each member's LAN address onto its room address (the
- * local /32 of the same index) and back. */
+ * local /32 or /128 of the same index) and back, IPv4 and IPv6 apart, each list in the
+ * map's order (a member's index among the IPv4 ones is its broadcast allowance's). */
+static int room_rules(const struct aux_bind_tun *req, struct addr_map_rule *out, size_t *n,
+		      struct addr_map_rule6 *out6, size_t *n6, char *why, size_t whylen)
+{
+	*n = *n6 = 0;
+	for (size_t i = 0; i < req->nmap; i++) {
+		bool v4 = req->map[i].family == AF_INET;
+		struct ip_prefix lan = {.addr = req->map[i], .len = v4 ? 32 : 128};
+
+		if (v4 ? addr_map_rule_make(&out[*n], &lan, &req->local[i]) != 0
+		       : addr_map_rule6_make(&out6[*n6], &lan, &req->local[i]) != 0) {
+			snprintf(why, whylen, "map[%zu] is not an address of its local prefix's "
+				 "family and length", i);
+			return -EINVAL;
+		}
+		++*(v4 ? n : n6);
+	}
+	return 0;
+}
+
 static int room_map(struct aux_tun *t, const struct aux_bind_tun *req, char *why,
 		    size_t whylen)
 {
-	t->room = req->nmap > 0;
-	t->nroom = 0;
-	for (size_t i = 0; i < req->nmap; i++) {
-		struct ip_prefix lan = {.addr = req->map[i], .len = 32};
+	int rc;
 
-		if (addr_map_rule_make(&t->room_out[i], &lan, &req->local[i]) != 0) {
-			snprintf(why, whylen, "map[%zu] is not an IPv4 address for an IPv4 /32", i);
-			return -EINVAL;
-		}
-		t->nroom++;
-	}
+	t->room = req->nmap > 0;
+	if ((rc = room_rules(req, t->room_out, &t->nroom, t->room_out6, &t->nroom6, why,
+			     whylen)))
+		return rc;
 	addr_map_rules_invert(t->room_out, t->room_in, t->nroom);
+	addr_map_rules6_invert(t->room_out6, t->room_in6, t->nroom6);
 	return 0;
 }
 
@@ -419,25 +446,28 @@ int tun_room_members(struct bridge *br, const struct aux_bind_tun *req, char *wh
 {
 	struct aux_tun *t = &br->tun;
 	struct addr_map_rule out[AUX_TUN_PREFIXES];
+	struct addr_map_rule6 out6[AUX_TUN_PREFIXES];
+	size_t n, n6;
 
 	if (!br->tun_mode || !t->open || !t->room || t->nmap || t->table) {
 		snprintf(why, whylen, "this call is no room's leg");
 		return -EINVAL;
 	}
-	for (size_t i = 0; i < req->nmap; i++) {
-		struct ip_prefix lan = {.addr = req->map[i], .len = 32};
-
-		if (addr_map_rule_make(&out[i], &lan, &req->local[i]) != 0) {
-			snprintf(why, whylen, "map[%zu] is not an IPv4 address for an IPv4 /32", i);
-			return -EINVAL;
-		}
+	if (room_rules(req, out, &n, out6, &n6, why, whylen))
+		return -EINVAL;
+	if (n6 && !t->ipv6) {
+		snprintf(why, whylen, "the leg's interface was made without IPv6");
+		return -EINVAL;
 	}
-	for (size_t i = 0; i < req->nmap; i++)
+	for (size_t i = 0; i < n; i++)
 		if (i >= t->nroom || t->room_out[i].from != out[i].from)
 			room_cast_member_new(br, i);
-	memcpy(t->room_out, out, req->nmap * sizeof out[0]);
-	t->nroom = req->nmap;
+	memcpy(t->room_out, out, n * sizeof out[0]);
+	t->nroom = n;
 	addr_map_rules_invert(t->room_out, t->room_in, t->nroom);
+	memcpy(t->room_out6, out6, n6 * sizeof out6[0]);
+	t->nroom6 = n6;
+	addr_map_rules6_invert(t->room_out6, t->room_in6, t->nroom6);
 	memcpy(t->local, req->local, req->nlocal * sizeof req->local[0]);
 	memcpy(t->remote, req->remote, req->nremote * sizeof req->remote[0]);
 	t->nlocal = req->nlocal;

@@ -235,7 +235,9 @@ static json_t *fit_budget(json_t *reply)
 }
 
 /* {user, rooms:[{name, network, network6, admin, capacity, members_total, members:[{user,
- * address, address6}]}]}: the rooms the user is in, with their members (as many as fit). */
+ * address, address6}]}]}: the rooms the user is in, with their members (as many as fit).
+ * A member's address6 only when its IPv6 address on its LAN is known: the one the rooms'
+ * legs carry (docs/rooms.md); null otherwise, as for a room without an IPv6 network. */
 static int list_rooms(struct db *db, const char *user, json_t **out)
 {
 	json_t *rooms = NULL, *r, *full, *members, *m;
@@ -252,7 +254,8 @@ static int list_rooms(struct db *db, const char *user, json_t **out)
 			json_array_append_new(members, json_pack(
 				"{s:O,s:O,s:O}", "user", json_object_get(m, "user"),
 				"address", json_object_get(m, "address"),
-				"address6", json_object_get(m, "address6")));
+				"address6", json_is_string(json_object_get(m, "host6")) ?
+					json_object_get(m, "address6") : json_null()));
 		json_object_set_new(r, "members_total", json_integer((json_int_t)json_array_size(members)));
 		json_object_set_new(r, "members", members);
 		json_object_del(r, "banned");

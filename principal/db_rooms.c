@@ -880,7 +880,8 @@ int db_room_gateway_notice(struct db *db, const char *secondary, json_t **out)
 {
 	static const char *sql =
 		"SELECT r.name, r.network, m.address, l.name, u.name || '@' || l.name, m.host, "
-		"       l.name = g.name, r.network6, m.address6, m.host6 "
+		"       l.name = g.name, r.network6, "
+		"       CASE WHEN m.host6 IS NOT NULL THEN m.address6 END, m.host6 "
 		"FROM (SELECT l2.name, l2.id FROM lans l2 JOIN secondaries s ON "
 		"      s.id = l2.secondary_id WHERE s.name = ?1) g "
 		"JOIN rooms r ON EXISTS (SELECT 1 FROM room_members m2 JOIN users u2 ON "

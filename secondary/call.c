@@ -762,6 +762,8 @@ static void bind_request(const struct call *call, struct aux_bind_request *req)
 			t->nmap = room_leg_hosts(call->room_leg, t->local, t->nlocal, t->map);
 			t->has_room_net = true;
 			t->room_net = call->room_leg->network;
+			t->has_room_net6 = call->room_leg->has_network6;
+			t->room_net6 = call->room_leg->network6;
 		}
 		if (call->has_tun_map) {
 			t->remote_real[0] = call->tun_map_real;

@@ -171,6 +171,20 @@ static void v4_prefix(uint32_t a, struct ip_prefix *out)
 	out->len = 32;
 }
 
+static void v6_addr(const uint8_t a[16], struct ip_addr *out)
+{
+	memset(out, 0, sizeof *out);
+	out->family = AF_INET6;
+	memcpy(out->bytes, a, 16);
+}
+
+static void v6_prefix(const uint8_t a[16], struct ip_prefix *out)
+{
+	memset(out, 0, sizeof *out);
+	v6_addr(a, &out->addr);
+	out->len = 128;
+}
+
 /* What the leg of room r to peer_lan should carry, from the notice. */
 static void leg_wants(struct room_leg *leg, const struct room_view_room *r)
 {
@@ -181,6 +195,8 @@ static void leg_wants(struct room_leg *leg, const struct room_view_room *r)
 		log_warn("room %s: a leg to LAN %s carries %d members a side at most; the rest "
 			 "are not reached from here", leg->room, leg->peer_lan, ROOM_LEG_MEMBERS);
 	leg->network = r->network;
+	leg->has_network6 = r->has_network6;
+	leg->network6 = r->network6;
 	leg->nlocal = w.nlocal;
 	leg->nremote = w.nremote;
 	for (size_t i = 0; i < w.nlocal; i++) {
@@ -189,6 +205,14 @@ static void leg_wants(struct room_leg *leg, const struct room_view_room *r)
 	}
 	for (size_t i = 0; i < w.nremote; i++)
 		v4_prefix(w.remote[i], &leg->remote[i]);
+	/* An IPv6 room: each member's /128 after the IPv4 /32s (room_view_leg kept the
+	 * total within a call's prefixes). */
+	for (size_t i = 0; i < w.nlocal6; i++) {
+		v6_prefix(w.local6[i], &leg->local[leg->nlocal]);
+		v6_addr(w.local_host6[i], &leg->local_host[leg->nlocal++]);
+	}
+	for (size_t i = 0; i < w.nremote6; i++)
+		v6_prefix(w.remote6[i], &leg->remote[leg->nremote++]);
 }
 
 /* ---- a membership change, in place ---- */

@@ -581,6 +581,8 @@ struct room_leg {
 	char room[ROOM_NAME_MAX + 1];
 	char peer_lan[PKI_NAME_MAX + 1];
 	struct ip_prefix network;      /* the room's */
+	bool has_network6;
+	struct ip_prefix network6;     /* its IPv6 one, if it has */
 	bool initiator;                /* our LAN's name sorts lower: we dial */
 	struct call *call;             /* the call carrying it now, or NULL */
 	uv_timer_t retry;

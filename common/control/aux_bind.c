@@ -49,6 +49,12 @@ static json_t *tun_to_json(const struct aux_bind_tun *t)
 		json_object_set_new(tun, "room_net",
 				    json_string(ip_prefix_format(&t->room_net, text, sizeof text)));
 	}
+	if (j && t->nmap && t->has_room_net6) {
+		char text[IP_STRLEN];
+
+		json_object_set_new(tun, "room_net6",
+				    json_string(ip_prefix_format(&t->room_net6, text, sizeof text)));
+	}
 	/* A peer LAN seen through its mapped prefix (docs/overlap.md). */
 	if (tun && t->nremote_map) {
 		json_object_set_new(tun, "map_real",
@@ -237,7 +243,8 @@ static int get_prefixes(const json_t *obj, const char *key, struct ip_prefix *ou
 	return 0;
 }
 
-/* A room leg's map: one IPv4 LAN address per local prefix, each an IPv4 /32. */
+/* A room leg's map: one LAN address per local prefix, IPv4 for an IPv4 /32 and IPv6 for
+ * an IPv6 /128. */
 static int get_map(const json_t *obj, struct aux_bind_tun *out, char *why, size_t whylen)
 {
 	json_t *list;
@@ -250,10 +257,13 @@ static int get_map(const json_t *obj, struct aux_bind_tun *out, char *why, size_
 	for (size_t i = 0; i < out->nlocal; i++) {
 		const char *text = json_string_value(json_array_get(list, i));
 
-		if (!text || ip_addr_parse(text, &out->map[i]) || out->map[i].family != AF_INET ||
-		    out->local[i].addr.family != AF_INET || out->local[i].len != 32)
+		int fam = out->local[i].addr.family;
+
+		if (!text || ip_addr_parse(text, &out->map[i]) || out->map[i].family != fam ||
+		    out->local[i].len != (fam == AF_INET ? 32 : 128))
 			return err_set(why, whylen, INSEL_E_BAD_FIELD,
-				       "tun: map[%zu] must be an IPv4 address for an IPv4 /32", i);
+				       "tun: map[%zu] must be an IPv4 address for an IPv4 /32 or an "
+				       "IPv6 one for an IPv6 /128", i);
 	}
 	out->nmap = out->nlocal;
 	if (json_object_get(obj, "room_net")) {
@@ -265,6 +275,16 @@ static int get_map(const json_t *obj, struct aux_bind_tun *out, char *why, size_
 			return err_set(why, whylen, INSEL_E_BAD_FIELD,
 				       "tun: room_net must be an IPv4 /8 to /30");
 		out->has_room_net = true;
+	}
+	if (json_object_get(obj, "room_net6")) {
+		const char *net = json_string_value(json_object_get(obj, "room_net6"));
+
+		if (!net || ip_prefix_parse(net, true, &out->room_net6) ||
+		    out->room_net6.addr.family != AF_INET6 || out->room_net6.len < 64 ||
+		    out->room_net6.len > 120)
+			return err_set(why, whylen, INSEL_E_BAD_FIELD,
+				       "tun: room_net6 must be an IPv6 /64 to /120");
+		out->has_room_net6 = true;
 	}
 	return 0;
 }
@@ -611,7 +631,8 @@ int aux_room_members_from_json(const json_t *j, struct aux_bind_tun *out, char *
 			       "missing");
 	if (get_map(j, out, why, whylen))
 		return INSEL_E_BAD_FIELD;
-	out->has_room_net = false;  /* the room's network stays what bind said */
+	out->has_room_net = false;  /* the room's networks stay what bind said */
+	out->has_room_net6 = false;
 	return 0;
 }
 
@@ -648,6 +669,10 @@ static bool same_tun(const struct aux_bind_tun *a, const struct aux_bind_tun *b)
 	       a->has_room_net == b->has_room_net &&
 	       (!a->has_room_net || (a->room_net.len == b->room_net.len &&
 				     memcmp(a->room_net.addr.bytes, b->room_net.addr.bytes, 4) == 0)) &&
+	       a->has_room_net6 == b->has_room_net6 &&
+	       (!a->has_room_net6 || (a->room_net6.len == b->room_net6.len &&
+				      memcmp(a->room_net6.addr.bytes, b->room_net6.addr.bytes,
+					     16) == 0)) &&
 	       a->nremote_map == b->nremote_map &&
 	       same_prefixes(a->remote_real, b->remote_real, a->nremote_map) &&
 	       same_prefixes(a->remote_as, b->remote_as, a->nremote_map);

@@ -50,8 +50,9 @@ struct aux_bind_tun {
 	bool source_routing;     /* a host call: own table, rules from local to remote */
 	struct ip_prefix local[AUX_TUN_PREFIXES], remote[AUX_TUN_PREFIXES];
 	size_t nlocal, nremote;
-	/* A room's leg (docs/rooms.md): "map":["10.1.0.11",...], the LAN address of the
-	 * member whose room address is local[i] (an IPv4 /32). The auxiliary maps a
+	/* A room's leg (docs/rooms.md): "map":["10.1.0.11",...,"fd01::11",...], the LAN
+	 * address of the member whose room address is local[i] (an IPv4 /32, or an IPv6
+	 * /128 in an IPv6 room). The auxiliary maps a
 	 * member's LAN source to its room address on the way out and the room address back
 	 * on the way in; packets of any other LAN host are dropped and counted. 0: none. */
 	struct ip_addr map[AUX_TUN_PREFIXES];
@@ -63,6 +64,10 @@ struct aux_bind_tun {
 	 * broadcast address and multicast the leg carries too (auxiliary/room_cast.c). */
 	bool has_room_net;
 	struct ip_prefix room_net;
+	/* With a map, "room_net6":"fd30::/64" (optional): the room's IPv6 network, routed
+	 * into the interface below the members' /128s as room_net is. */
+	bool has_room_net6;
+	struct ip_prefix room_net6;
 };
 
 /* The strings (user, tun.name_hint) point into the JSON they were decoded from, or into

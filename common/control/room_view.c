@@ -22,6 +22,15 @@ static const char *v4_text(uint32_t a, char *out, size_t outlen)
 	return inet_ntop(AF_INET, &in, out, (socklen_t)outlen);
 }
 
+static const char *v6_text(const uint8_t a[16])
+{
+	static char text[IP_STRLEN];
+	struct ip_addr x = {.family = AF_INET6};
+
+	memcpy(x.bytes, a, 16);
+	return ip_addr_format(&x, text, sizeof text);
+}
+
 static json_t *member_to_json(const struct room_view_member *m)
 {
 	char addr[INET_ADDRSTRLEN], host[INET_ADDRSTRLEN];
@@ -31,6 +40,10 @@ static json_t *member_to_json(const struct room_view_member *m)
 
 	if (j && m->has_host)
 		json_object_set_new(j, "host", json_string(v4_text(m->host, host, sizeof host)));
+	if (j && m->has_address6)
+		json_object_set_new(j, "address6", json_string(v6_text(m->address6)));
+	if (j && m->has_host6)
+		json_object_set_new(j, "host6", json_string(v6_text(m->host6)));
 	return j;
 }
 
@@ -39,10 +52,16 @@ static json_t *room_to_json(const struct room_view_room *r)
 	char net[IP_STRLEN];
 	json_t *members = json_array();
 
+	json_t *j;
+
 	for (size_t i = 0; members && i < r->nmembers; i++)
 		json_array_append_new(members, member_to_json(&r->members[i]));
-	return json_pack("{s:s, s:s, s:o}", "name", r->name, "network",
-			 ip_prefix_format(&r->network, net, sizeof net), "members", members);
+	j = json_pack("{s:s, s:s, s:o}", "name", r->name, "network",
+		      ip_prefix_format(&r->network, net, sizeof net), "members", members);
+	if (j && r->has_network6)
+		json_object_set_new(j, "network6", json_string(ip_prefix_format(&r->network6, net,
+										  sizeof net)));
+	return j;
 }
 
 json_t *room_view_encode(const struct room_view *v)
@@ -97,6 +116,24 @@ static bool in_network(const struct ip_prefix *p, uint32_t a)
 	return (a & mask) == net && a != net && a != (net | ~mask);
 }
 
+/* An optional IPv6 address; inside net when net is given. */
+static int get_v6(const json_t *obj, const char *key, const struct ip_prefix *net, bool *has,
+		  uint8_t out[16])
+{
+	const char *text;
+	struct ip_addr a;
+
+	*has = false;
+	if (!json_object_get(obj, key))
+		return 0;
+	if (msg_get_str(obj, key, &text) || ip_addr_parse(text, &a) || a.family != AF_INET6 ||
+	    (net && (!ip_prefix_contains(net, &a) || memcmp(a.bytes, net->addr.bytes, 16) == 0)))
+		return INSEL_E_BAD_FIELD;
+	memcpy(out, a.bytes, 16);
+	*has = true;
+	return 0;
+}
+
 static int get_name(const json_t *obj, const char *key, size_t max, char *out)
 {
 	const char *text;
@@ -127,6 +164,13 @@ static int get_member(const json_t *j, const struct room_view *v,
 		return err_set(why, ROOM_WHY_LEN, INSEL_E_BAD_FIELD,
 			       "room %s: a host address only for members of LAN %s", r->name,
 			       v->lan);
+	if ((r->has_network6 ? get_v6(j, "address6", &r->network6, &m->has_address6,
+				      m->address6)
+			     : (json_object_get(j, "address6") ? INSEL_E_BAD_FIELD : 0)) ||
+	    get_v6(j, "host6", NULL, &m->has_host6, m->host6) || (m->has_host6 && !m->has_host))
+		return err_set(why, ROOM_WHY_LEN, INSEL_E_BAD_FIELD,
+			       "room %s: a member's address6 must be in the room's network6, and "
+			       "host6 only beside host", r->name);
 	return 0;
 }
 
@@ -144,6 +188,13 @@ static int get_room(const json_t *j, const struct room_view *v, struct room_view
 	    r->network.addr.family != AF_INET || r->network.len < 8 || r->network.len > 30)
 		return err_set(why, ROOM_WHY_LEN, INSEL_E_BAD_FIELD,
 			       "room %s: network must be an IPv4 /8 to /30", name);
+	if (json_object_get(j, "network6") &&
+	    (msg_get_str(j, "network6", &net) || ip_prefix_parse(net, true, &r->network6) ||
+	     r->network6.addr.family != AF_INET6 || r->network6.len < 64 ||
+	     r->network6.len > 120))
+		return err_set(why, ROOM_WHY_LEN, INSEL_E_BAD_FIELD,
+			       "room %s: network6 must be an IPv6 /64 to /120", name);
+	r->has_network6 = json_object_get(j, "network6") != NULL;
 	if (msg_get_array(j, "members", ROOM_VIEW_MEMBERS, &members))
 		return err_set(why, ROOM_WHY_LEN, INSEL_E_BAD_FIELD, "room %s: %s", name,
 			       msg_field_error());
@@ -193,6 +244,30 @@ int room_view_decode(const json_t *msg, struct room_view *out, char why[ROOM_WHY
 	return rc;
 }
 
+/* The IPv6 room addresses in what room addresses leave room for (IPv4 first). */
+static void leg_ipv6(const struct room_view_room *r, const char *peer_lan,
+		     struct room_view_leg *out)
+{
+	for (size_t i = 0; r->has_network6 && i < r->nmembers; i++) {
+		const struct room_view_member *m = &r->members[i];
+
+		if (m->has_host && m->has_address6 && m->has_host6) {
+			if (out->nlocal + out->nlocal6 >= ROOM_LEG_MEMBERS) {
+				out->truncated = true;
+				continue;
+			}
+			memcpy(out->local6[out->nlocal6], m->address6, 16);
+			memcpy(out->local_host6[out->nlocal6++], m->host6, 16);
+		} else if (!m->has_host && m->has_address6 && strcmp(m->lan, peer_lan) == 0) {
+			if (out->nremote + out->nremote6 >= ROOM_LEG_MEMBERS) {
+				out->truncated = true;
+				continue;
+			}
+			memcpy(out->remote6[out->nremote6++], m->address6, 16);
+		}
+	}
+}
+
 void room_view_leg(const struct room_view_room *r, const char *peer_lan,
 		   struct room_view_leg *out)
 {
@@ -215,6 +290,7 @@ void room_view_leg(const struct room_view_room *r, const char *peer_lan,
 			out->remote[out->nremote++] = m->address;
 		}
 	}
+	leg_ipv6(r, peer_lan, out);
 }
 
 size_t room_view_peer_lans(const struct room_view_room *r, const char *own_lan,

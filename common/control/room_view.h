@@ -4,9 +4,15 @@
  * gateway says hello, so that a restarted gateway starts from the directory's word:
  *
  *   {"op":"rooms","lan":"lan-a","rooms":[{"name":"games","network":"172.30.0.0/24",
- *     "members":[{"address":"172.30.0.1","lan":"lan-a","host":"10.1.0.11",
- *                 "user":"alice@lan-a"},
- *                {"address":"172.30.0.2","lan":"lan-b","user":"bob@lan-b"}]}]}
+ *     "network6":"fd30::/64",
+ *     "members":[{"address":"172.30.0.1","address6":"fd30::1","lan":"lan-a",
+ *                 "host":"10.1.0.11","host6":"fd01::11","user":"alice@lan-a"},
+ *                {"address":"172.30.0.2","address6":"fd30::2","lan":"lan-b",
+ *                 "user":"bob@lan-b"}]}]}
+ *
+ * network6 is there for a room with an IPv6 network; address6 for its members whose
+ * IPv6 address on their LAN is known (host6, given only to the members' own gateway):
+ * the ones the legs carry over IPv6, so that both ends of a leg agree on them.
  *
  * Only the members of the gateway's own LAN carry "host" (their address on that LAN): a
  * gateway learns no other site's addresses. An empty "rooms" means: no room has a member
@@ -32,11 +38,17 @@ struct room_view_member {
 	char user[ROOM_USER_MAX + 1];
 	bool has_host;                     /* a member of the receiving gateway's LAN */
 	uint32_t host;                     /* its address on that LAN, host order */
+	bool has_address6;                 /* the room has an IPv6 network */
+	uint8_t address6[16];
+	bool has_host6;                    /* a member of ours that said its IPv6 address */
+	uint8_t host6[16];
 };
 
 struct room_view_room {
 	char name[ROOM_NAME_MAX + 1];
 	struct ip_prefix network;          /* IPv4 */
+	bool has_network6;
+	struct ip_prefix network6;         /* IPv6, /64../120 */
 	struct room_view_member *members;  /* allocated by the decoder */
 	size_t nmembers;
 };
@@ -67,6 +79,13 @@ struct room_view_leg {
 	size_t nlocal;
 	uint32_t remote[ROOM_LEG_MEMBERS];
 	size_t nremote;
+	/* IPv6 (a room with network6): local members with address6 and host6, remote ones
+	 * with address6, in the same order, so that nlocal + nlocal6 and nremote + nremote6
+	 * stay within ROOM_LEG_MEMBERS (a call's prefixes per side): IPv4 first. */
+	uint8_t local6[ROOM_LEG_MEMBERS][16], local_host6[ROOM_LEG_MEMBERS][16];
+	size_t nlocal6;
+	uint8_t remote6[ROOM_LEG_MEMBERS][16];
+	size_t nremote6;
 	bool truncated;                    /* a side had more members than that */
 };
 void room_view_leg(const struct room_view_room *r, const char *peer_lan,

@@ -23,10 +23,10 @@ room_deploy() {
 	wait_secondary_registered c || fail "lan-c did not register"
 }
 
-# room_add NAME NETWORK: the operator creates a room (join password "sesame").
-room_add() { echo sesame | pdir room add "$1" --network "$2" >/dev/null; }
-# room_join NAME USER@LAN HOST_ADDRESS: the operator places a member.
-room_join() { pdir room join "$1" "$2" --host "$3" >/dev/null; }
+# room_add NAME NETWORK [NETWORK6]: the operator creates a room (join password "sesame").
+room_add() { echo sesame | pdir room add "$1" --network "$2" ${3:+--network6 "$3"} >/dev/null; }
+# room_join NAME USER@LAN HOST_ADDRESS [HOST_ADDRESS6]: the operator places a member.
+room_join() { pdir room join "$1" "$2" --host "$3" ${4:+--host6 "$4"} >/dev/null; }
 
 # The interfaces of rooms on gateway X (TUN devices), one name a line.
 room_links() { ip -n "${NS}gw-$1" -o link show type tun 2>/dev/null | awk -F': ' '{print $2}'; }
@@ -57,11 +57,12 @@ wait_no_ping() {
 	return 1
 }
 # tcp_transfer FROM TO_ADDR TO_HOST: 1 MiB over TCP from host FROM to TO_ADDR (a room
-# address of host TO_HOST), checked byte for byte (bounded: 15 s).
+# address of host TO_HOST, IPv4 or IPv6), checked byte for byte (bounded: 15 s).
 tcp_transfer() {
-	local from=$1 addr=$2 to=$3 port=$((5000 + RANDOM % 1000)) src=$NETNS_TMP/tcp-src
+	local from=$1 addr=$2 to=$3 port=$((5000 + RANDOM % 1000)) src=$NETNS_TMP/tcp-src fam=-4
+	case $addr in *:*) fam=-6 ;; esac
 	head -c 1048576 /dev/urandom >"$src"
-	in_ns "$to" timeout 15 nc -l -p "$port" >"$NETNS_TMP/tcp-dst" 2>/dev/null &
+	in_ns "$to" timeout 15 nc "$fam" -l -p "$port" >"$NETNS_TMP/tcp-dst" 2>/dev/null &
 	local pid=$!
 	wait_port "$to" "$port" tcp 5 || return 1
 	in_ns "$from" timeout 15 nc -N "$addr" "$port" <"$src" >/dev/null 2>&1
@@ -79,24 +80,26 @@ wait_ready() {
 	done
 	return 1
 }
-# udp_source FROM ADDR TO: one datagram from host FROM to ADDR (a room address of host TO),
-# sent once TO's receiver is bound; prints the source address TO saw (bounded: 20 s).
+# udp_source FROM ADDR TO: one datagram from host FROM to ADDR (a room address of host TO,
+# IPv4 or IPv6), sent once TO's receiver is bound; prints the source address TO saw
+# (bounded: 20 s).
 udp_source() {
-	local out=$NETNS_TMP/udp-source port=$((6000 + RANDOM % 1000))
+	local out=$NETNS_TMP/udp-source port=$((6000 + RANDOM % 1000)) fam=AF_INET any=0.0.0.0
+	case $2 in *:*) fam=AF_INET6 any=:: ;; esac
 	rm -f "$out" "$out.ready"
 	in_ns "$3" timeout 20 python3 -c 'import socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind(("0.0.0.0", int(sys.argv[1])))
+s = socket.socket(getattr(socket, sys.argv[3]), socket.SOCK_DGRAM)
+s.bind((sys.argv[4], int(sys.argv[1])))
 open(sys.argv[2], "w").close()
-print(s.recvfrom(100)[1][0], flush=True)' "$port" "$out.ready" >"$out" 2>/dev/null &
+print(s.recvfrom(100)[1][0], flush=True)' "$port" "$out.ready" "$fam" "$any" >"$out" 2>/dev/null &
 	local pid=$!
 	if ! wait_ready "$out.ready" "$pid"; then
 		echo "(receiver on $3 not ready)"
 		return
 	fi
 	in_ns "$1" python3 -c 'import socket, sys
-socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b"hi", (sys.argv[1], int(sys.argv[2])))' \
-		"$2" "$port"
+socket.socket(getattr(socket, sys.argv[3]), socket.SOCK_DGRAM).sendto(b"hi", (sys.argv[1], int(sys.argv[2])))' \
+		"$2" "$port" "$fam"
 	wait "$pid"
 	cat "$out"
 }

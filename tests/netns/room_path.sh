@@ -10,7 +10,11 @@
 #   - one host in two rooms at once: a1 also in "chess" (172.31.0.0/24) with b1, each
 #     room with interfaces named after it on the gateways;
 #   - each gateway runs one auxiliary per room, with one interface named exactly after
-#     the room, whatever the number of other member sites.
+#     the room, whatever the number of other member sites;
+#   - IPv6: games has fd30::/64 too; a1 and b1 (placed with their fd0N::11) ping6 each
+#     other and move 1 MiB over TCP by IPv6 room address, b1 sees a1's fd30::1; c1,
+#     placed without an IPv6 address, is reached over IPv4 as before; a2 reaches no
+#     IPv6 room address.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 INSEL_USERS="alice@lan-a carol@lan-a bob@lan-b"
@@ -20,10 +24,12 @@ source "$here/room_lib.sh"
 netns_begin
 room_deploy
 
-room_add games 172.30.0.0/24
-room_join games alice@lan-a 10.1.0.11   # 172.30.0.1
-room_join games bob@lan-b 10.2.0.11     # 172.30.0.2
-room_join games erin@lan-c 10.3.0.11    # 172.30.0.3
+pdir lan add-prefix lan-a fd01::/64 >/dev/null
+pdir lan add-prefix lan-b fd02::/64 >/dev/null
+room_add games 172.30.0.0/24 fd30::/64
+room_join games alice@lan-a 10.1.0.11 fd01::11   # 172.30.0.1 fd30::1
+room_join games bob@lan-b 10.2.0.11 fd02::11     # 172.30.0.2 fd30::2
+room_join games erin@lan-c 10.3.0.11             # 172.30.0.3, no IPv6
 wait_ping a1 172.30.0.2 30 || fail "a1 cannot reach b1 in the room"
 pass "a1 reaches b1's room address"
 
@@ -37,6 +43,14 @@ done
 check "a1 -> b1: 1 MiB over TCP" tcp_transfer a1 172.30.0.2 b1
 check "b1 -> c1: 1 MiB over TCP" tcp_transfer b1 172.30.0.3 c1
 check "c1 -> a1: 1 MiB over TCP" tcp_transfer c1 172.30.0.1 a1
+
+# ---- IPv6 ----
+check "a1 pings b1 at fd30::2" wait_ping a1 fd30::2 10
+check "b1 pings a1 at fd30::1" wait_ping b1 fd30::1 10
+check "a1 -> b1: 1 MiB over TCP by IPv6 room address" tcp_transfer a1 fd30::2 b1
+check "b1 sees a1's datagram come from its IPv6 room address" \
+	test "$(udp_source a1 fd30::2 b1)" = fd30::1
+check "a2 (no member) does not reach fd30::2" no_ping a2 fd30::2
 
 before=$(room_counter a room_nonmember)
 for to in 172.30.0.2 172.30.0.3; do
@@ -69,10 +83,10 @@ check "and so do B and C ($(room_links b) $(aux_count b), $(room_links c) $(aux_
 
 list=$(insel_as a1 alice rooms 2>&1)
 echo "$list" | sed 's/^/    /'
-check "insel rooms on a1 shows b1 and c1 reachable, a1 itself on this site" bash -c \
-	"grep -q 'bob@lan-b .*172.30.0.2  up direct' <<<'$list' &&
+check "insel rooms on a1 shows b1 and c1 reachable (a1 and b1 with IPv6 room addresses), a1 itself on this site" bash -c \
+	"grep -q 'bob@lan-b .*172.30.0.2 fd30::2  up direct' <<<'$list' &&
 	 grep -q 'erin@lan-c .*172.30.0.3  up direct' <<<'$list' &&
-	 grep -q 'alice@lan-a .*172.30.0.1 (you)  this site' <<<'$list'"
+	 grep -q 'alice@lan-a .*172.30.0.1 fd30::1 (you)  this site' <<<'$list'"
 # The legs' counters, per other member site, as gateway A's legs count them.
 json=$(insel_as a1 alice rooms --json 2>&1)
 sites=$(python3 -c 'import json, sys

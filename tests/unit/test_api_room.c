@@ -221,7 +221,8 @@ static void test_big_room_list_fits(void **state)
 /* IPv6 rooms: a network6 too small for the IPv4 one's host numbers, or over a LAN's IPv6
  * prefix, is refused; a join's host6 off the user's LAN is forbidden; one on it is kept
  * and the member's address6 is the room's network6 plus the same host number, which the
- * gateway's notice carries with host6 (to its own LAN only). */
+ * gateway's notice carries with host6 (to its own LAN only); a member with no host6 has
+ * no address6 in the notices (no leg carries it). */
 static void test_ipv6_room(void **state)
 {
 	struct fixture *f = *state;
@@ -249,7 +250,12 @@ static void test_ipv6_room(void **state)
 	assert_string_equal(json_string_value(json_object_get(m, "address")), "172.30.0.1");
 	assert_string_equal(json_string_value(json_object_get(m, "address6")), "fd30::1");
 	assert_null(json_object_get(m, "host6"));  /* the gateway's business, not the user's */
+	assert_string_equal(ask(f, "gw-b", "{\"action\":\"join\",\"room\":\"v6\","
+				"\"password\":\"sesame\"" BOB), "ok");
 	assert_int_equal(db_room_gateway_notice(f->srv.db, "gw-a", &notice), 0);
+	/* bob said no IPv6 address: no leg carries his address6. */
+	assert_null(json_object_get(json_array_get(json_object_get(json_array_get(
+		json_object_get(notice, "rooms"), 0), "members"), 1), "address6"));
 	m = json_array_get(json_object_get(json_array_get(json_object_get(notice, "rooms"), 0),
 					   "members"), 0);
 	assert_string_equal(json_string_value(json_object_get(json_array_get(

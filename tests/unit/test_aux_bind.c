@@ -522,6 +522,22 @@ static void room_members_round_trip(void **state)
 	assert_int_equal(aux_room_members_from_json(json_array_get(j, 0), &back, why,
 						    sizeof why), INSEL_E_BAD_FIELD);
 	json_decref(j);
+
+	/* An IPv6 room: a /128 with an IPv6 LAN address; an IPv4 one for it is refused. */
+	j = json_object();
+	assert_int_equal(ip_prefix_parse("fd30::1/128", true, &t.local[2]), 0);
+	assert_int_equal(ip_addr_parse("fd01::11", &t.map[2]), 0);
+	assert_int_equal(ip_prefix_parse("fd30::3/128", true, &t.remote[1]), 0);
+	t.nlocal = t.nmap = 3;
+	t.nremote = 2;
+	assert_int_equal(aux_room_members_into(j, &t), 0);
+	assert_int_equal(aux_room_members_from_json(j, &back, why, sizeof why), 0);
+	assert_true(aux_room_members_equal(&t, &back));
+	json_array_set_new(json_object_get(j, "map"), 2, json_string("10.1.0.13"));
+	assert_int_equal(aux_room_members_from_json(j, &back, why, sizeof why),
+			 INSEL_E_BAD_FIELD);
+	assert_non_null(strstr(why, "map[2]"));
+	json_decref(j);
 }
 
 int main(void)
