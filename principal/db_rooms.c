@@ -527,12 +527,11 @@ static int room_join_tx(struct db *db, const char *room, const char *user, const
 	struct db_st *st;
 	int rc;
 
+	/* host6 only matters (and is checked) when the room has an IPv6 network. */
 	if ((rc = room_get(db, room, &r)) || (rc = user_get(db, user, &uid, &lan_id)) ||
 	    (rc = check_host(db, user, lan_id, host, 0, canon)) ||
-	    (host6 && (rc = check_host(db, user, lan_id, host6, AF_INET6, canon6))))
+	    (host6 && r.has6 && (rc = check_host(db, user, lan_id, host6, AF_INET6, canon6))))
 		return rc;
-	if (!r.has6)
-		canon6[0] = '\0';  /* no IPv6 network: nothing to map it to */
 	if (current_member(db, &r, uid, canon, v4, v6)) {
 		/* A new IPv6 address is recorded as a join, which the gateways' notices follow. */
 		if (canon6[0] && ((rc = set_host6(db, &r, uid, canon, canon6)) ||

@@ -273,7 +273,9 @@ static void room_reply(void *ctx, const json_t *reply, int err)
 }
 
 /* A join's IPv6 address of the host goes on only inside one of this LAN's prefixes: the
- * room's data path maps it here, and only our own LAN's hosts are ours to map. */
+ * room's data path maps it here, and only our own LAN's hosts are ours to map. Outside
+ * them it is dropped, not refused: the client may have guessed it from an interface that
+ * is not this LAN's. */
 static bool host6_on_lan(const struct secondary *s, const struct ip_addr *a)
 {
 	for (size_t i = 0; i < s->cfg.nprefixes; i++)
@@ -312,10 +314,10 @@ void client_room_handle(void *ctx, json_int_t id, const json_t *req)
 	if (r.has_host6 && !host6_on_lan(c->sec, &r.host6)) {
 		char text[IP_STRLEN];
 
-		client_send(c, msg_reply_error(id, WIRE(FORBIDDEN), "host6 %s is not on LAN %s",
-					       ip_addr_format(&r.host6, text, sizeof text),
-					       c->sec->cfg.lan));
-		return;
+		/* The client's guess at its address: the join goes on, over IPv4 only. */
+		log_info("user %s@%s: room join: host6 %s is not on this LAN; not passed on",
+			 c->user, c->sec->cfg.lan, ip_addr_format(&r.host6, text, sizeof text));
+		r.has_host6 = false;
 	}
 	if (c->room_wait) {
 		client_send(c, msg_reply_error(id, WIRE(BAD_REQUEST),

@@ -28,7 +28,8 @@ static void round_trip(const json_t *j, bool from_secondary)
 	    !same_text(a.room, b.room) || !same_text(a.password, b.password) ||
 	    !same_text(a.target, b.target) || !same_text(a.user, b.user) ||
 	    a.capacity != b.capacity || a.has_network6 != b.has_network6 ||
-	    a.has_host != b.has_host)
+	    a.has_host != b.has_host || a.has_host6 != b.has_host6 ||
+	    (a.has_host6 && !ip_addr_equal(&a.host6, &b.host6)))
 		abort();
 	json_decref(k);
 }

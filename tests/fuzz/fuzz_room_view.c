@@ -12,7 +12,9 @@ static bool same_member(const struct room_view_member *a, const struct room_view
 {
 	return a->address == b->address && strcmp(a->lan, b->lan) == 0 &&
 	       strcmp(a->user, b->user) == 0 && a->has_host == b->has_host &&
-	       (!a->has_host || a->host == b->host);
+	       (!a->has_host || a->host == b->host) && a->has_address6 == b->has_address6 &&
+	       (!a->has_address6 || memcmp(a->address6, b->address6, 16) == 0) &&
+	       a->has_host6 == b->has_host6 && (!a->has_host6 || memcmp(a->host6, b->host6, 16) == 0);
 }
 
 static bool same_view(const struct room_view *a, const struct room_view *b)
@@ -24,7 +26,10 @@ static bool same_view(const struct room_view *a, const struct room_view *b)
 
 		if (strcmp(x->name, y->name) || x->nmembers != y->nmembers ||
 		    x->network.len != y->network.len ||
-		    memcmp(x->network.addr.bytes, y->network.addr.bytes, 4))
+		    memcmp(x->network.addr.bytes, y->network.addr.bytes, 4) ||
+		    x->has_network6 != y->has_network6 ||
+		    (x->has_network6 && (x->network6.len != y->network6.len ||
+					 memcmp(x->network6.addr.bytes, y->network6.addr.bytes, 16))))
 			return false;
 		for (size_t k = 0; k < x->nmembers; k++)
 			if (!same_member(&x->members[k], &y->members[k]))

@@ -55,6 +55,15 @@ static void test_round_trip(void **state)
 	assert_int_equal(room_req_decode(j, false, &back, why), INSEL_E_BAD_FIELD);
 	assert_non_null(strstr(why, "does not say who it is"));
 	json_decref(j);
+	/* A join's IPv6 address of the host, which a client may say. */
+	r = (struct room_req){.action = ROOM_JOIN, .room = "games", .password = "sesame",
+			      .has_host6 = true};
+	assert_int_equal(ip_addr_parse("fd01::11", &r.host6), 0);
+	j = room_req_encode(8, &r);
+	assert_int_equal(room_req_decode(j, false, &back, why), 0);
+	assert_true(back.has_host6);
+	assert_true(ip_addr_equal(&back.host6, &r.host6));
+	json_decref(j);
 	for (unsigned a = 0; a < ROOM_ACTIONS; a++) {
 		enum room_action x;
 
@@ -88,6 +97,10 @@ static void test_refusals(void **state)
 		 "\"network6\":\"fd00::/40\"}", "IPv6"},
 		{"{\"action\":\"create\",\"room\":\"g\",\"password\":\"x\",\"network\":\"10.0.0.0/24\","
 		 "\"capacity\":0}", "capacity"},
+		{"{\"action\":\"join\",\"room\":\"g\",\"password\":\"x\",\"host6\":\"fe80::1\"}",
+		 "not link-local"},
+		{"{\"action\":\"join\",\"room\":\"g\",\"password\":\"x\",\"host6\":\"10.1.0.5\"}",
+		 "host6"},
 		{"{\"action\":\"kick\",\"room\":\"g\"}", "target"},
 		{"{\"action\":\"ban\",\"room\":\"g\",\"target\":\"bob\"}", "NAME@LAN"},
 	};
