@@ -196,8 +196,8 @@ static int route_one_room_net(struct bridge *br, const struct ip_prefix *net,
 	return rc;
 }
 
-/* The IPv4 network, and the IPv6 one when the leg carries IPv6 members (its source: the
- * gateway's IPv6 LAN address, if any). */
+/* The IPv4 network, and the IPv6 one of a room that has one (its source: the gateway's
+ * IPv6 LAN address, if any). */
 static int route_room_net(struct bridge *br, const struct aux_bind_tun *req, char *why,
 			  size_t whylen)
 {
@@ -206,7 +206,7 @@ static int route_room_net(struct bridge *br, const struct aux_bind_tun *req, cha
 
 	if (req->has_room_net && t->nroom)
 		rc = route_one_room_net(br, &req->room_net, &br->lan_addr, why, whylen);
-	if (!rc && req->has_room_net6 && t->nroom6 && t->ipv6)
+	if (!rc && req->has_room_net6 && t->ipv6)
 		rc = route_one_room_net(br, &req->room_net6,
 					br->has_lan_addr6 ? &br->lan_addr6 : NULL, why, whylen);
 	return rc;
@@ -380,6 +380,22 @@ static void set_mapping(struct aux_tun *t, const struct aux_bind_tun *req)
 	}
 }
 
+/* IPv6 is carried when a side has IPv6 prefixes, and always on a room's interface when
+ * the room has an IPv6 network: the room's one interface is made by its first leg, and a
+ * later leg (or a member joining in place) may bring the first IPv6 members. */
+static void set_family6(struct bridge *br, const struct aux_bind_tun *req)
+{
+	struct aux_tun *t = &br->tun;
+
+	t->ipv6 = has_family(t->local, t->nlocal, AF_INET6) ||
+		  has_family(t->remote, t->nremote, AF_INET6) ||
+		  (req->nmap && req->has_room_net6);
+	if (br->has_lan_addr6) {
+		memcpy(t->gateway6, br->lan_addr6.bytes, 16);
+		t->has_gateway6 = true;
+	}
+}
+
 int tun_create(struct bridge *br, const struct aux_bind_tun *req, char *why, size_t whylen)
 {
 	struct aux_tun *t = &br->tun;
@@ -398,12 +414,7 @@ int tun_create(struct bridge *br, const struct aux_bind_tun *req, char *why, siz
 		log_warn("the room's broadcast and multicast are not carried: %s", cast_why);
 	ratelimit_init(&t->icmp_limit, AUX_ICMP_RATE, AUX_ICMP_BURST, uv_now(br->loop));
 	t->gateway = ipv4_from_addr(&br->lan_addr);
-	t->ipv6 = has_family(t->local, t->nlocal, AF_INET6) ||
-		  has_family(t->remote, t->nremote, AF_INET6);
-	if (br->has_lan_addr6) {
-		memcpy(t->gateway6, br->lan_addr6.bytes, 16);
-		t->has_gateway6 = true;
-	}
+	set_family6(br, req);
 	if ((rc = open_tun(t, req->name_hint, why, whylen)) != 0)
 		return rc;
 	t->ifindex = (int)if_nametoindex(t->name);
@@ -499,6 +510,11 @@ int tun_adopt(struct bridge *br, const struct aux_bind_tun *req, const struct au
 	snprintf(t->name, sizeof t->name, "%s", room->name);
 	t->ifindex = room->ifindex;
 	t->gateway = ipv4_from_addr(&br->lan_addr);
+	set_family6(br, req);
+	if (t->nroom6 && !room->ipv6) {
+		snprintf(why, whylen, "the room's interface %s was made without IPv6", room->name);
+		return -EINVAL;
+	}
 	ratelimit_init(&t->icmp_limit, AUX_ICMP_RATE, AUX_ICMP_BURST, now);
 	t->cast = room->cast;
 	t->cap_fd = room->cap_fd;
