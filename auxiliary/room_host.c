@@ -18,8 +18,8 @@
  *
  * Out, a packet the kernel routed into the interface goes to the peer whose members'
  * room addresses hold its destination, IPv4 or IPv6 (the secondary routes each peer's
- * /32s and /128s into the interface), and, if none does, to any peer, which drops and counts it as a leg did
- * (a non-member's source, an address nobody holds). In, each peer writes what it
+ * /32s and /128s into the interface), and, if none does, to any peer, which drops and
+ * counts it as a leg did (a non-member's source, an address nobody holds). In, each peer writes what it
  * delivers into the one interface. A member's broadcast or multicast caught on the LAN
  * goes to every peer, within one allowance per member for the room. */
 #include <errno.h>
