@@ -76,7 +76,8 @@ start_principal_in() {  # start_principal_in NS ADDR CERT
 	local ns=$1 addr=$2 cert=$3
 	spawn_in_ns "$ns" "$NETNS_TMP/$ns.log" bash -c "cd '$NETNS_TMP' && exec '$P' serve \
 		--db '$DB' --listen $addr:7443 --ca '$PKI/ca.crt' --cert '$PKI/$cert.crt' \
-		--key '$PKI/$cert.key' --heartbeat $INSEL_HEARTBEAT --down-after $INSEL_DOWN_AFTER"
+		--key '$PKI/$cert.key' --heartbeat $INSEL_HEARTBEAT --down-after $INSEL_DOWN_AFTER \
+		--events '$NETNS_TMP/$ns.events'"
 	wait_port "$ns" 7443 tcp 10
 }
 start_principal_in principal 198.18.0.2 principal
@@ -100,7 +101,10 @@ registered() {  # registered LETTER ADDR [COUNT]: the site's log says so COUNT t
 check "site A registers with principal 1" registered a 198.18.0.2:7443
 check "site B registers with principal 2" registered b 198.18.9.2:7443
 
-listen_as a2 carol "$NETNS_TMP/listen-carol.log" --auto-answer || fail "carol cannot listen"
+listen_as a2 carol "$NETNS_TMP/listen-carol.log" --auto-answer || {
+	tail -n 5 "$NETNS_TMP"/principal*.log "$NETNS_TMP"/secondary-*.log >&2
+	fail "carol cannot listen"
+}
 spawn_in_ns a2 "$NETNS_TMP/echo-a2.log" python3 "$UDP_TOOL" echo 6100 --count 100000 \
 	--timeout 120
 before=()
