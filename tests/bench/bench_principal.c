@@ -1,11 +1,13 @@
 /* Benchmark of the principal's look-up API (not a test: it prints figures).
  *
  *   bench-principal [PATH/insel-principal] [--connections N] [--seconds S] [--rate R]
- *                   [--dsn DSN]
+ *                   [--dsn DSN] [--principals 1|2]
  *
  * Without a path it runs the insel-principal of its own build tree (meson passes it as
  * INSEL_PRINCIPAL_PATH; `meson test --benchmark principal` passes it as the argument).
  *
+ * With --principals 2 a second insel-principal serves the same directory and the
+ * connections are spread over both (docs/principals.md); their CPU and memory are added.
  * With --dsn the directory is that PostgreSQL database (empty, or made by an earlier run)
  * instead of a SQLite file; tests/bench/principal_engines.sh runs both in one go.
  *
@@ -87,6 +89,7 @@
 
 static char tmpdir[256];
 static pid_t child = -1;
+static pid_t child2 = -1;  /* --principals 2: a second principal on the same directory */
 static volatile sig_atomic_t interrupted;
 
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
@@ -97,10 +100,10 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
 	return remove(path);
 }
 
-static bool child_gone(int wait_ms, int *status)
+static bool child_gone(pid_t pid, int wait_ms, int *status)
 {
 	for (int i = 0; i <= wait_ms / 10; i++) {
-		if (waitpid(child, status, WNOHANG) == child)
+		if (waitpid(pid, status, WNOHANG) == pid)
 			return true;
 		usleep(10000);
 	}
@@ -126,20 +129,29 @@ static void show_log_tail(void)
 		fprintf(stderr, "  %s", lines[i % 40]);
 }
 
-/* Stops the principal by its PID; true if it exited cleanly (status 0). */
+static bool stop_one(pid_t *pid);
+
+/* Stops the principals by their PIDs; true if they exited cleanly (status 0). */
 static bool stop_child(void)
+{
+	bool second = stop_one(&child2);
+
+	return stop_one(&child) && second;
+}
+
+static bool stop_one(pid_t *pid)
 {
 	int status = 0;
 
-	if (child <= 0)
+	if (*pid <= 0)
 		return true;
-	kill(child, SIGTERM);
-	if (!child_gone(STOP_LIMIT_MS, &status)) {
+	kill(*pid, SIGTERM);
+	if (!child_gone(*pid, STOP_LIMIT_MS, &status)) {
 		fprintf(stderr, "bench: the principal ignored SIGTERM; killing it\n");
-		kill(child, SIGKILL);
-		waitpid(child, &status, 0);
+		kill(*pid, SIGKILL);
+		waitpid(*pid, &status, 0);
 	}
-	child = -1;
+	*pid = -1;
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		return true;
 	fprintf(stderr, "bench: the principal ended with %s %d\n",
@@ -303,23 +315,27 @@ static void issue_certificates(void)
 
 /* ---- the principal as a child process ---- */
 
-static void start_principal(const char *bin, const char *db, struct ip_endpoint *to)
+static void start_principal(const char *bin, const char *db, unsigned k, pid_t *slot,
+			    struct ip_endpoint *to)
 {
+	char suffix[8] = "";
 	char events[300], ca[300], crt[300], key[300], port_file[300], log_path[300];
 	uint64_t t0 = now_ms();
 	unsigned port = 0;
 
-	path_in(events, sizeof events, "principal.events");
+	if (k > 0)
+		snprintf(suffix, sizeof suffix, "%u", k + 1);
+	snprintf(events, sizeof events, "%s/principal%s.events", tmpdir, suffix);
 	path_in(ca, sizeof ca, "ca/ca.crt");
 	path_in(crt, sizeof crt, "ca/principal.crt");
 	path_in(key, sizeof key, "ca/principal.key");
-	path_in(port_file, sizeof port_file, "port");
-	path_in(log_path, sizeof log_path, "principal.log");
+	snprintf(port_file, sizeof port_file, "%s/port%s", tmpdir, suffix);
+	snprintf(log_path, sizeof log_path, "%s/principal%s.log", tmpdir, suffix);
 	fflush(NULL);
-	child = fork();
-	if (child < 0)
+	*slot = fork();
+	if (*slot < 0)
 		die("fork: %s", strerror(errno));
-	if (child == 0) {
+	if (*slot == 0) {
 		int fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 
 		/* If the benchmark dies without cleaning up, so does the principal. */
@@ -344,8 +360,8 @@ static void start_principal(const char *bin, const char *db, struct ip_endpoint 
 		}
 		if (port)
 			break;
-		if (waitpid(child, NULL, WNOHANG) == child) {
-			child = -1;
+		if (waitpid(*slot, NULL, WNOHANG) == *slot) {
+			*slot = -1;
 			die("insel-principal serve exited at start");
 		}
 		usleep(20000);
@@ -362,7 +378,23 @@ struct proc_figures {
 	long hwm_kib, rss_kib;
 };
 
+static struct proc_figures read_proc_one(pid_t pid);
+
+/* The principals' figures together (CPU and memory summed). */
 static struct proc_figures read_proc(pid_t pid)
+{
+	struct proc_figures f = read_proc_one(pid), g;
+
+	if (child2 <= 0)
+		return f;
+	g = read_proc_one(child2);
+	f.cpu_ticks += g.cpu_ticks;
+	f.hwm_kib += g.hwm_kib > 0 ? g.hwm_kib : 0;
+	f.rss_kib += g.rss_kib > 0 ? g.rss_kib : 0;
+	return f;
+}
+
+static struct proc_figures read_proc_one(pid_t pid)
 {
 	struct proc_figures f = {0, -1, -1};
 	char path[64], line[512];
@@ -447,7 +479,8 @@ struct stats {
 struct bench {
 	uv_loop_t *loop;
 	struct tls_creds *creds;
-	struct ip_endpoint to;
+	struct ip_endpoint to[2];  /* the principals; connection i goes to to[i % nto] */
+	unsigned nto;
 	struct bconn *conns;
 	size_t n, started, in_handshake, ready, failed, closed, hellos;
 	enum phase phase;
@@ -652,7 +685,8 @@ static void connect_more(struct bench *b)
 		int rc;
 
 		c->b = b;
-		rc = tls_connect(b->loop, b->creds, &b->to, PKI_ROLE_PRINCIPAL, NULL, &callbacks,
+		rc = tls_connect(b->loop, b->creds, &b->to[(b->started - 1) % b->nto],
+				 PKI_ROLE_PRINCIPAL, NULL, &callbacks,
 				 c, &c->tls);
 		if (rc) {
 			if (b->failed++ == 0)
@@ -911,9 +945,10 @@ int main(int argc, char **argv)
 	long ticks = sysconf(_SC_CLK_TCK);
 
 	const char *bin = INSEL_PRINCIPAL_PATH, *connections = NULL, *seconds = NULL, *rate = NULL;
-	const char *dsn = NULL;
+	const char *dsn = NULL, *principals = NULL;
 	const struct opt table[] = {
 		{"--dsn", true, &dsn, NULL},
+		{"--principals", true, &principals, NULL},
 		{"--connections", true, &connections, NULL},
 		{"--seconds", true, &seconds, NULL},
 		{"--rate", true, &rate, NULL},
@@ -923,12 +958,14 @@ int main(int argc, char **argv)
 
 	if (opts_parse(&o, argc, argv, 1) != OPTS_OK) {
 		fprintf(stderr, "%s%susage: bench-principal [PATH/insel-principal] "
-			"[--connections N] [--seconds S] [--rate LOOKUPS_PER_S] [--dsn DSN]\n", o.why,
+			"[--connections N] [--seconds S] [--rate LOOKUPS_PER_S] [--dsn DSN] "
+			"[--principals 1|2]\n", o.why,
 			o.why[0] ? "\n" : "");
 		return 2;
 	}
 	if (connections)
 		b.n = parse_opt("--connections", connections, MAX_CONNECTIONS);
+	b.nto = principals ? (unsigned)parse_opt("--principals", principals, 2) : 1;
 	if (seconds)
 		b.seconds = (unsigned)parse_opt("--seconds", seconds, MAX_SECONDS);
 	if (rate)
@@ -959,7 +996,13 @@ int main(int argc, char **argv)
 	printf("directory: %s\n", dsn ? "PostgreSQL" : "SQLite");
 	generate_directory(db_path);
 	issue_certificates();
-	start_principal(bin, db_path, &b.to);
+	/* Two principals serve one directory (docs/principals.md): the connections are
+	 * spread over them, and their CPU and memory are added up. */
+	start_principal(bin, db_path, 0, &child, &b.to[0]);
+	if (b.nto == 2) {
+		start_principal(bin, db_path, 1, &child2, &b.to[1]);
+		printf("two principals on the one directory, connections spread over both\n");
+	}
 
 	path_in(ca, sizeof ca, "ca/ca.crt");
 	path_in(crt, sizeof crt, "ca/bench.crt");
