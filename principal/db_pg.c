@@ -20,6 +20,7 @@
 #include "db_engine_priv.h"
 #include "db_internal.h"
 #include "err.h"
+#include "hex.h"
 #include "schema.h"
 
 /* The advisory lock writers and migrations take (any constant, the same everywhere). */
@@ -483,17 +484,6 @@ const char *pg_col_text(struct db_st *st, int i)
 	return PQgetvalue((PGresult *)st->res, st->row - 1, i);
 }
 
-static int hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* bytea in its hex output form ("\x0a000001"), decoded. */
 const void *pg_col_blob(struct db_st *st, int i, int *len)
 {
@@ -509,13 +499,8 @@ const void *pg_col_blob(struct db_st *st, int i, int *len)
 	st->blob = malloc(n ? n : 1);
 	if (!st->blob)
 		return NULL;
-	for (size_t k = 0; k < n; k++) {
-		int hi = hex_value(t[2 * k]), lo = hex_value(t[2 * k + 1]);
-
-		if (hi < 0 || lo < 0)
-			return NULL;
-		st->blob[k] = (unsigned char)(hi << 4 | lo);
-	}
+	if (hex_decode(t, 2 * n, st->blob, n) != 0)
+		return NULL;
 	st->blob_len = n;
 	*len = (int)n;
 	return st->blob;
