@@ -15,37 +15,9 @@
 
 #include "addr_map.h"
 #include "err.h"
+#include "pkt_bytes.h"
 
 enum { P_HOP = 0, P_TCP = 6, P_UDP = 17, P_FRAG = 44, P_ROUTING = 43, P_ICMPV6 = 58 };
-
-static uint32_t sum_bytes(const uint8_t *p, size_t n, uint32_t sum)
-{
-	size_t i;
-
-	for (i = 0; i + 1 < n; i += 2)
-		sum += (uint32_t)p[i] << 8 | p[i + 1];
-	if (i < n)
-		sum += (uint32_t)p[i] << 8;
-	return sum;
-}
-
-static uint16_t fold(uint32_t sum)
-{
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)sum;
-}
-
-static uint16_t be16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
 
 static void addr6(const char *text, uint8_t out[16])
 {

@@ -11,6 +11,7 @@
 
 #include "ipv4.h"
 #include "mss.h"
+#include "pkt_bytes.h"
 
 /* The TCP checksum of the segment at pkt + tcp over the family's pseudo-header, folded:
  * 0xffff when right. */
@@ -70,11 +71,6 @@ static size_t make_syn(uint8_t *pkt, bool v6, const uint8_t *opts, size_t optlen
 	memcpy(pkt + tcp + 20, opts, optlen);
 	set_checksum(pkt, len, tcp, v6);
 	return len;
-}
-
-static uint16_t be16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
 }
 
 static const uint8_t linux_opts[] = {2, 4, 0x05, 0xb4, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0,

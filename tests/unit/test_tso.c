@@ -15,20 +15,11 @@
 #include "addr_map.h"
 #include "err.h"
 #include "ipv4.h"
+#include "pkt_bytes.h"
 #include "tso.h"
 
 #define MSS 1328
 #define HLEN (20 + 32)  /* IPv4 + TCP with 12 bytes of options (timestamps) */
-
-static uint16_t be16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t be32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
 
 static uint32_t pseudo(const uint8_t *ip, size_t tcp_len)
 {
