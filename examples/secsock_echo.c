@@ -20,49 +20,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "example_socket.h"
+
 #define ECHO_WAIT_MS 10000
 #define ECHO_MSG_MAX 2048
 #define ECHO_CHANNELS 2
-
-static const enum pki_role users_only[] = {PKI_ROLE_USER};
 
 static int usage(void)
 {
 	fprintf(stderr, "usage: secsock-echo serve CA CERT KEY LISTEN PORT-FILE\n"
 			"       secsock-echo call CA CERT KEY TO PEER-NAME MESSAGE...\n");
 	return 2;
-}
-
-/* Credentials (and, for the server, the listening socket) for either side. */
-static struct sec_socket *open_socket(char **argv, const struct ip_endpoint *listen)
-{
-	struct sec_options opt = {
-		.ca_file = argv[0],
-		.cert_file = argv[1],
-		.key_file = argv[2],
-		.listen = listen,
-		.allowed_roles = users_only,
-		.nroles = 1,
-	};
-	struct sec_socket *s = NULL;
-	char err[256];
-
-	if (sec_init(&opt, &s, err, sizeof err) != 0) {
-		fprintf(stderr, "secsock-echo: %s\n", err);
-		return NULL;
-	}
-	return s;
-}
-
-static int write_port(const char *path, unsigned port)
-{
-	FILE *f = fopen(path, "w");
-
-	if (!f || fprintf(f, "%u\n", port) < 0 || fclose(f) != 0) {
-		perror(path);
-		return -1;
-	}
-	return 0;
 }
 
 /* Echoes until "bye" or silence; returns the number of messages echoed, or -1. */
@@ -101,9 +69,13 @@ static int serve(char **argv)
 		fprintf(stderr, "secsock-echo: %s is not ADDR:PORT\n", argv[3]);
 		return 1;
 	}
-	if (!(s = open_socket(argv, &at)))
+	if (!(s = example_socket("secsock-echo", argv, &at)))
 		return 1;
-	if (write_port(argv[4], sec_port(s)) != 0 || sec_accept(s, &c, err, sizeof err) != 0) {
+	if (example_write_port(argv[4], sec_port(s)) != 0) {
+		sec_free(s);
+		return 1;
+	}
+	if (sec_accept(s, &c, err, sizeof err) != 0) {
 		fprintf(stderr, "secsock-echo: %s\n", err);
 		sec_free(s);
 		return 1;
@@ -157,7 +129,7 @@ static int call(char **argv, int nmsgs)
 		fprintf(stderr, "secsock-echo: %s is not ADDR:PORT\n", argv[3]);
 		return 1;
 	}
-	if (!(s = open_socket(argv, NULL)))
+	if (!(s = example_socket("secsock-echo", argv, NULL)))
 		return 1;
 	if (sec_connect(s, &to, PKI_ROLE_USER, argv[4], ports, ECHO_CHANNELS, &c, err,
 			sizeof err) != 0) {

@@ -26,9 +26,9 @@
 #include <string.h>
 #include <time.h>
 
-#define CHUNK 65536
+#include "example_socket.h"
 
-static const enum pki_role users_only[] = {PKI_ROLE_USER};
+#define CHUNK 65536
 
 struct opts {
 	unsigned dead_ms;
@@ -69,25 +69,13 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* The example's socket, with the stream time-out of --dead-ms. */
 static struct sec_socket *open_socket(char **argv, const struct ip_endpoint *listen,
 				      const struct opts *o)
 {
-	struct sec_options opt = {
-		.ca_file = argv[0],
-		.cert_file = argv[1],
-		.key_file = argv[2],
-		.listen = listen,
-		.allowed_roles = users_only,
-		.nroles = 1,
-	};
-	struct sec_socket *s = NULL;
-	char err[256];
+	struct sec_socket *s = example_socket("secsock-stream", argv, listen);
 
-	if (sec_init(&opt, &s, err, sizeof err) != 0) {
-		fprintf(stderr, "secsock-stream: %s\n", err);
-		return NULL;
-	}
-	if (sec_set_stream_timeouts(s, o->dead_ms, 0) != 0) {
+	if (s && sec_set_stream_timeouts(s, o->dead_ms, 0) != 0) {
 		fprintf(stderr, "secsock-stream: --dead-ms is at least 1000\n");
 		sec_free(s);
 		return NULL;
@@ -138,7 +126,7 @@ static int serve(char **argv, const struct opts *o)
 	struct ip_endpoint at;
 	struct sec_socket *s;
 	struct sec_call *c;
-	FILE *pf, *out;
+	FILE *out;
 	char err[256];
 	int rc;
 
@@ -146,8 +134,7 @@ static int serve(char **argv, const struct opts *o)
 		return usage();
 	if (!(s = open_socket(argv, &at, o)))
 		return 1;
-	pf = fopen(argv[4], "w");
-	if (!pf || fprintf(pf, "%u\n", sec_port(s)) < 0 || fclose(pf) != 0)
+	if (example_write_port(argv[4], sec_port(s)) != 0)
 		return 1;
 	if (sec_accept(s, &c, err, sizeof err) != 0) {
 		fprintf(stderr, "secsock-stream: %s\n", err);
