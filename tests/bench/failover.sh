@@ -9,12 +9,8 @@
 # and max. With LOAD=1 an iperf3 TCP transfer runs through the trunk during each cut.
 # Usage (root): bash tests/bench/failover.sh [BUILD-DIR] [CUTS]
 set -uo pipefail
-here=$(cd "$(dirname "$0")/../netns" && pwd)
-if [ $# -gt 0 ] && [ -d "$1" ]; then
-	export INSEL_BUILD
-	INSEL_BUILD=$(cd "$1" && pwd)
-	shift
-fi
+source "$(dirname "$0")/bench_lib.sh"
+bench_build_arg "${1:-}" && shift
 cuts=${1:-20}
 load=${LOAD:-0}
 source "$here/lib.sh"

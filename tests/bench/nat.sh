@@ -25,12 +25,8 @@
 # with the relay's CPU time.
 # Usage (root): bash tests/bench/nat.sh [BUILD-DIR] [CALLS] [SECONDS]
 set -uo pipefail
-here=$(cd "$(dirname "$0")/../netns" && pwd)
-if [ $# -gt 0 ] && [ -d "$1" ]; then
-	export INSEL_BUILD
-	INSEL_BUILD=$(cd "$1" && pwd)
-	shift
-fi
+source "$(dirname "$0")/bench_lib.sh"
+bench_build_arg "${1:-}" && shift
 calls=${1:-30}
 secs=${2:-5}
 source "$here/lib.sh"

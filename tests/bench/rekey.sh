@@ -7,12 +7,8 @@
 # show as retransmissions or a throughput dip.
 # Usage (root): bash tests/bench/rekey.sh [BUILD-DIR] [SECONDS]
 set -uo pipefail
-here=$(cd "$(dirname "$0")/../netns" && pwd)
-if [ $# -gt 0 ] && [ -d "$1" ]; then
-	export INSEL_BUILD
-	INSEL_BUILD=$(cd "$1" && pwd)
-	shift
-fi
+source "$(dirname "$0")/bench_lib.sh"
+bench_build_arg "${1:-}" && shift
 secs=${1:-10}
 source "$here/lib.sh"
 source "$here/insel_env.sh"

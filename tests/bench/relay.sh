@@ -16,12 +16,8 @@
 #   meson setup build-rel --buildtype=release -Doptimization=2 && ninja -C build-rel.
 #   RELAY_RATE=BYTES_PER_S sets the principal's [relay] rate for the run.
 set -uo pipefail
-here=$(cd "$(dirname "$0")/../netns" && pwd)
-if [ $# -gt 0 ] && [ -d "$1" ]; then
-	export INSEL_BUILD
-	INSEL_BUILD=$(cd "$1" && pwd)
-	shift
-fi
+source "$(dirname "$0")/bench_lib.sh"
+bench_build_arg "${1:-}" && shift
 secs=${1:-5}
 source "$here/lib.sh"
 source "$here/insel_env.sh"

@@ -19,12 +19,8 @@
 # RELIABLE_LOSSES="0 1 5" the loss rates; RELIABLE_PERF=PREFIX records `perf record -a -g`
 # during each send-file into PREFIX.file.LOSS and during each iperf3 into PREFIX.tcp.LOSS.
 set -uo pipefail
-here=$(cd "$(dirname "$0")/../netns" && pwd)
-if [ $# -gt 0 ] && [ -d "$1" ]; then
-	export INSEL_BUILD
-	INSEL_BUILD=$(cd "$1" && pwd)
-	shift
-fi
+source "$(dirname "$0")/bench_lib.sh"
+bench_build_arg "${1:-}" && shift
 source "$here/lib.sh"
 INSEL_DEAD_AFTER=${INSEL_DEAD_AFTER:-10s}
 source "$here/insel_env.sh"

@@ -12,12 +12,8 @@
 #     host call.
 # Usage (root): bash tests/bench/room.sh [BUILD-DIR] [SECONDS]
 set -uo pipefail
-here=$(cd "$(dirname "$0")/../netns" && pwd)
-if [ $# -gt 0 ] && [ -d "$1" ]; then
-	export INSEL_BUILD
-	INSEL_BUILD=$(cd "$1" && pwd)
-	shift
-fi
+source "$(dirname "$0")/bench_lib.sh"
+bench_build_arg "${1:-}" && shift
 INSEL_USERS="alice@lan-a carol@lan-a bob@lan-b"
 source "$here/lib.sh"
 source "$here/insel_env.sh"

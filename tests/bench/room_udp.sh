@@ -11,12 +11,8 @@
 #   INSEL_TUN_OFFLOAD=off: the auxiliaries take no TUN offloads (the comparison);
 #   TXCSUM=off: a1's interface completes its checksums itself (no partial ones).
 set -uo pipefail
-here=$(cd "$(dirname "$0")/../netns" && pwd)
-if [ $# -gt 0 ] && [ -d "$1" ]; then
-	export INSEL_BUILD
-	INSEL_BUILD=$(cd "$1" && pwd)
-	shift
-fi
+source "$(dirname "$0")/bench_lib.sh"
+bench_build_arg "${1:-}" && shift
 INSEL_USERS="alice@lan-a carol@lan-a bob@lan-b"
 source "$here/lib.sh"
 source "$here/insel_env.sh"

@@ -28,12 +28,8 @@
 #   (or INSEL_BUILD=/tmp/build bash tests/bench/tun.sh [SECONDS]). INSEL_TUN_OFFLOAD=off
 #   runs the auxiliaries without the TUN offloads (docs/tun.md), for comparison.
 set -uo pipefail
-here=$(cd "$(dirname "$0")/../netns" && pwd)
-if [ $# -gt 0 ] && [ -d "$1" ]; then
-	export INSEL_BUILD
-	INSEL_BUILD=$(cd "$1" && pwd)
-	shift
-fi
+source "$(dirname "$0")/bench_lib.sh"
+bench_build_arg "${1:-}" && shift
 source "$here/lib.sh"
 # Dual-stack LANs in the directory: the trunk carries IPv6 too (the insel-v6 row).
 INSEL_IPV6=1

@@ -6,12 +6,8 @@
 # "wan > tun"; the rest is the kernels'.
 # Usage (root): bash tests/bench/tun_hops.sh [BUILD-DIR] [PING-INTERVAL-S]
 set -uo pipefail
-here=$(cd "$(dirname "$0")/../netns" && pwd)
-if [ $# -gt 0 ] && [ -d "$1" ]; then
-	export INSEL_BUILD
-	INSEL_BUILD=$(cd "$1" && pwd)
-	shift
-fi
+source "$(dirname "$0")/bench_lib.sh"
+bench_build_arg "${1:-}" && shift
 interval=${1:-0.01}
 source "$here/lib.sh"
 source "$here/insel_env.sh"
