@@ -102,8 +102,9 @@ fuzz_one() {
 }
 export -f fuzz_one
 export top fuzz_seconds
+# Only the targets (tests/fuzz/meson.build), not the daemons: about 40% fewer objects.
 if setup build-fuzz -Dfuzz=true -Dtests=false -Db_sanitize=address,undefined \
-	-Db_lundef=false && ninja -C build-fuzz >build-fuzz.build.log 2>&1; then
+	-Db_lundef=false && ninja -C build-fuzz fuzz-targets >build-fuzz.build.log 2>&1; then
 	targets=()
 	for target in build-fuzz/tests/fuzz/fuzz-*; do
 		[ -f "$target" ] && [ -x "$target" ] && targets+=("$target")
