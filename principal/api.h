@@ -70,6 +70,12 @@ struct api_server {
 	/* Sends n to the named secondary over its link (for a splice, n->to is filled from
 	 * that link first); INSEL_E_UNAVAILABLE if it has none. */
 	int (*dial_back)(struct api_server *s, const char *secondary, struct pop_dial_back *n);
+	/* Leaves msg (not taken) for a secondary whose link another principal of the
+	 * directory holds (mailbox.h, docs/principals.md); done(ctx, err) once, within
+	 * ttl_ms: 0 delivered, INSEL_E_UNAVAILABLE nobody held its link. 0 or an error
+	 * (done not called). NULL: only this principal's links count. */
+	int (*post)(struct api_server *s, const char *secondary, const json_t *msg,
+		    uint32_t ttl_ms, void (*done)(void *ctx, int err), void *ctx);
 	/* Tells every connected secondary that LAN lan's active gateway is now secondary
 	 * (a standby took over, docs/standby.md). */
 	void (*gateway_moved)(struct api_server *s, const char *lan, const char *secondary);
@@ -117,6 +123,7 @@ struct api_peer {
 	unsigned bad_frames;
 	unsigned verify_pending;
 	unsigned relay_pending;  /* relay requests waiting for a secondary's relay */
+	unsigned mail_pending;   /* connect requests waiting for another principal */
 	bool gone;               /* the transport closed; freed once verify_pending is 0 */
 	/* Sends msg (taking the reference) and closes the transport. */
 	void (*send)(struct api_peer *p, json_t *msg);
@@ -124,6 +131,12 @@ struct api_peer {
 	void (*release)(struct api_peer *p);  /* frees p once gone and idle */
 	void *transport;
 };
+
+/* Whether nothing of p's is in flight any more: once gone, it may be freed. */
+static inline bool api_peer_idle(const struct api_peer *p)
+{
+	return p->verify_pending == 0 && p->relay_pending == 0 && p->mail_pending == 0;
+}
 
 /* One message from the peer: msg NULL with err for a frame that could not be read. */
 void api_handle(struct api_peer *p, json_t *msg, int err);

@@ -4,7 +4,9 @@
  * the splice's two ends, tells the callee's secondary over its link (dial_back notice,
  * with the one-time token the caller drew, which both preambles carry) and answers the
  * caller how to wait. Its wire form is principal_ops_connect.c's. */
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "api.h"
@@ -14,6 +16,11 @@
 #include "principal_ops.h"
 #include "rand.h"
 #include "splice.h"
+
+/* How long a dial_back notice for a gateway linked to another principal may wait in the
+ * mailbox: well inside the caller's wait for the principal's answer (5 s) and for the
+ * dial back (REVERSAL_WAIT_MS, 5 s from its request). */
+#define CONNECT_MAIL_TTL_MS 2000
 
 /* Where the caller's secondary can be dialled, if the directory says it can (or has not
  * found out yet: the caller then falls back to a splice if nobody dials). */
@@ -46,6 +53,78 @@ static int callee_of(struct api_peer *p, json_int_t id, const char *lan,
 		api_reply_error(p, id, INSEL_E_FORBIDDEN, "LAN %s is this secondary's own", lan);
 		return INSEL_E_FORBIDDEN;
 	}
+	return 0;
+}
+
+/* A connect whose notice waits in the mailbox for the principal holding the callee's
+ * link: answered when it was delivered, or refused when nobody took it in time. */
+struct connect_wait {
+	struct api_peer *p;
+	json_int_t id;
+	struct pop_connect_reply reply;
+	char callee[80];
+	char call[ID_STRLEN];
+	uint64_t posted_ms;
+};
+
+static uint64_t clock_ms(const struct api_server *s)
+{
+	return s->clock_ms ? s->clock_ms() : (uint64_t)s->now() * 1000;
+}
+
+static void notice_delivered(void *ctx, int err)
+{
+	struct connect_wait *w = ctx;
+	struct api_peer *p = w->p;
+
+	p->mail_pending--;
+	if (!p->gone && err == 0) {
+		p->srv->connects++;
+		log_info("call %s: %s cannot dial %s (linked to another principal; told in "
+			 "%llu ms); %s", w->call, p->id.name, w->callee,
+			 (unsigned long long)(clock_ms(p->srv) - w->posted_ms),
+			 w->reply.mode == POP_SIG_REVERSED ? "it dials back"
+			 : "both dial the splice");
+		api_reply_ok(p, w->id, pop_connect_reply_encode(&w->reply));
+	} else if (!p->gone) {
+		api_reply_error(p, w->id, err == INSEL_E_UNAVAILABLE ? err : INSEL_E_UNAVAILABLE,
+				"secondary %s has no link to any principal now: the notice was "
+				"not delivered within %d ms%s%s", w->callee, CONNECT_MAIL_TTL_MS,
+				err == INSEL_E_UNAVAILABLE ? "" : ": ",
+				err == INSEL_E_UNAVAILABLE ? "" : insel_strerror(err));
+	}
+	free(w);
+	if (p->gone && api_peer_idle(p))
+		p->release(p);
+}
+
+static int post_notice(struct api_peer *p, json_int_t id, const struct pop_serving *callee,
+		       const struct pop_dial_back *notice, const struct pop_connect_reply *reply)
+{
+	struct api_server *s = p->srv;
+	struct connect_wait *w = calloc(1, sizeof *w);
+	json_t *msg = pop_dial_back_notice_encode(notice);
+	int rc = !w || !msg ? -ENOMEM : 0;
+
+	if (!rc) {
+		w->p = p;
+		w->id = id;
+		w->reply = *reply;
+		snprintf(w->callee, sizeof w->callee, "%s", callee->secondary);
+		id_format(notice->call_id, w->call);
+		w->posted_ms = clock_ms(s);
+		rc = s->post(s, callee->secondary, msg, CONNECT_MAIL_TTL_MS, notice_delivered, w);
+	}
+	json_decref(msg);
+	if (rc) {
+		free(w);
+		api_reply_error(p, id, rc == INSEL_E_LIMIT ? rc : INSEL_E_UNAVAILABLE,
+				"secondary %s has no link to this principal, and the notice "
+				"cannot be left for another: %s", callee->secondary,
+				insel_strerror(rc));
+		return rc;
+	}
+	p->mail_pending++;
 	return 0;
 }
 
@@ -88,14 +167,23 @@ void connect_handle(void *ctx, json_int_t id, const json_t *msg)
 				: "the splice takes no more calls of these gateways now");
 		return;
 	}
-	if (!s->dial_back || (rc = s->dial_back(s, callee.secondary, &notice))) {
+	reply.mode = notice.mode;
+	if (notice.mode == POP_SIG_SPLICED)
+		splice_endpoint_for(s->splice, p->has_local ? &p->local : NULL, &reply.splice);
+	rc = s->dial_back ? s->dial_back(s, callee.secondary, &notice) : INSEL_E_UNAVAILABLE;
+	if (rc == INSEL_E_UNAVAILABLE && s->post) {
+		/* The callee's link is another principal's: the notice goes through the
+		 * mailbox, with our splice in it (the one the caller is told of). */
+		notice.to = notice.mode == POP_SIG_SPLICED ? reply.splice : notice.to;
+		rc = post_notice(p, id, &callee, &notice, &reply);
+		secure_wipe(&notice, sizeof notice);
+		return;
+	}
+	if (rc) {
 		api_reply_error(p, id, INSEL_E_UNAVAILABLE, "secondary %s has no link to the "
 				"principal now", callee.secondary);
 		return;  /* an expected splice expires unpaired */
 	}
-	reply.mode = notice.mode;
-	if (notice.mode == POP_SIG_SPLICED)
-		splice_endpoint_for(s->splice, p->has_local ? &p->local : NULL, &reply.splice);
 	s->connects++;
 	log_info("call %s: %s cannot dial %s; %s", id_format(req.call_id, call), p->id.name,
 		 callee.secondary, notice.mode == POP_SIG_REVERSED ? "it dials back" :

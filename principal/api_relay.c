@@ -147,7 +147,7 @@ static void pick_done(struct relay_pick *pick)
 
 	secure_wipe(pick, sizeof *pick);
 	free(pick);
-	if (--p->relay_pending == 0 && p->gone && p->verify_pending == 0)
+	if (--p->relay_pending == 0 && p->gone && api_peer_idle(p))
 		p->release(p);
 }
 

@@ -223,7 +223,7 @@ void api_verify_finish(struct api_verify *v)
 	p->verify_pending--;
 	if (v->finish) {
 		v->finish(v);
-		if (p->gone && p->verify_pending == 0 && p->relay_pending == 0)
+		if (p->gone && api_peer_idle(p))
 			p->release(p);
 		return;
 	}
@@ -251,6 +251,6 @@ void api_verify_finish(struct api_verify *v)
 	}
 	secure_wipe(v, sizeof *v);
 	free(v);
-	if (p->gone && p->verify_pending == 0 && p->relay_pending == 0)
+	if (p->gone && api_peer_idle(p))
 		p->release(p);
 }

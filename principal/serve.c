@@ -32,6 +32,7 @@
 #include "expiry.h"
 #include "http_server.h"
 #include "log.h"
+#include "mailbox.h"
 #include "metrics.h"
 #include "msg.h"
 #include "pki_csr.h"
@@ -97,6 +98,7 @@ struct daemon {
 	struct web_view *web;      /* the live web view, when configured */
 	struct event_log events;       /* DB.events (events.h) */
 	struct http_server *metrics;   /* /metrics ([metrics] listen), or NULL */
+	struct mailbox mail;           /* messages for gateways of other principals */
 };
 
 static int64_t now_seconds(void)
@@ -169,6 +171,7 @@ static void conn_message(struct tls_conn *t, json_t *msg, int err)
 {
 	struct conn *c = tls_conn_data(t);
 	struct daemon *d = c->d;
+	bool linked = c->peer.hello_done;
 
 	if (!c->ready)
 		return;
@@ -185,6 +188,11 @@ static void conn_message(struct tls_conn *t, json_t *msg, int err)
 		return;
 	db_read_hold(d->api.db);
 	api_handle(&c->peer, msg, err);
+	/* A gateway that just linked here may have mail left for it by another principal
+	 * while it was moving. */
+	if (!linked && c->peer.hello_done && !c->peer.gone &&
+	    c->peer.id.role == PKI_ROLE_SECONDARY)
+		mailbox_check(&d->mail);
 }
 
 #define REVOKED_NOTICE_MAX POP_LIST_MAX  /* serials per notice, well inside a frame */
@@ -292,6 +300,42 @@ static int send_dial_back(struct api_server *s, const char *secondary, struct po
 	return tls_conn_send_new(c->tls, pop_dial_back_notice_encode(n));
 }
 
+/* ---- the mailbox: notices for gateways whose link another principal holds ---- */
+
+static bool mail_holds(void *ctx, const char *secondary)
+{
+	return link_of(ctx, secondary) != NULL;
+}
+
+static int mail_send(void *ctx, const char *secondary, json_t *msg)
+{
+	struct conn *c = link_of(ctx, secondary);
+
+	if (!c) {
+		json_decref(msg);
+		return INSEL_E_UNAVAILABLE;
+	}
+	return tls_conn_send_new(c->tls, msg);
+}
+
+static int mail_post(struct api_server *s, const char *secondary, const json_t *msg,
+		     uint32_t ttl_ms, void (*done)(void *ctx, int err), void *ctx)
+{
+	return mailbox_post(&daemon_of(s)->mail, secondary, msg, ttl_ms, done, ctx);
+}
+
+static int start_mailbox(struct daemon *d, const struct serve_options *o)
+{
+	struct mailbox_links links = {mail_holds, mail_send, d};
+	int rc = mailbox_start(&d->mail, &d->loop, d->api.db, o->db_path, &links);
+
+	if (rc)
+		log_error("cannot start the mailbox: %s", insel_strerror(rc));
+	else
+		d->api.post = mail_post;
+	return rc;
+}
+
 static int conn_rpc_send(void *conn, const json_t *msg)
 {
 	struct conn *c = conn;
@@ -379,7 +423,7 @@ static void conn_closed(struct tls_conn *t)
 	c->rooms_sent = NULL;
 	/* A password check or a relay choice still running frees it when it finishes
 	 * (api_verify_finish, api_relay.c). */
-	if (c->peer.verify_pending == 0 && c->peer.relay_pending == 0)
+	if (api_peer_idle(&c->peer))
 		free(c);
 }
 
@@ -497,6 +541,8 @@ static void stop(struct daemon *d)
 	d->api.relay = NULL;
 	splice_stop(d->api.splice);
 	d->api.splice = NULL;
+	mailbox_stop(&d->mail);
+	d->api.post = NULL;
 	reach_stop(d->reach);
 	d->reach = NULL;
 	web_view_stop(d->web);
@@ -863,6 +909,7 @@ static int start(struct daemon *d, const struct serve_options *o)
 	if (!(d->api.rates = call_rates_new()))
 		log_warn("out of memory: no live call rates");
 	if ((rc = start_stun(d, o)) || (rc = start_relay(d, o)) || (rc = start_splice(d, o)) ||
+	    (rc = start_mailbox(d, o)) ||
 	    (rc = web_view_start(&d->loop, d->api.db, d->api.name, d->api.rates, &o->web,
 				  &d->web)) ||
 	    (rc = start_metrics(d, o)))
@@ -958,6 +1005,7 @@ int serve_run(const struct serve_options *o)
 		if (d->relay_keeper_fd >= 0)
 			close(d->relay_keeper_fd);  /* the keeper stops its relay */
 		splice_stop(d->api.splice);
+		mailbox_stop(&d->mail);
 		reach_stop(d->reach);
 		web_view_stop(d->web);
 		if (d->metrics)
@@ -971,6 +1019,7 @@ int serve_run(const struct serve_options *o)
 	call_rates_free(d->api.rates);
 	d->api.rates = NULL;
 	json_decref(d->gateways);
+	mailbox_free(&d->mail);
 	pki_issuer_free(d->api.issuer);
 	expiry_log_free(&d->expiries);
 	event_log_close(&d->events);

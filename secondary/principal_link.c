@@ -10,7 +10,9 @@
  * failed does the link wait, with exponential back-off (with jitter, so that many
  * secondaries do not return in lock-step), and start again from the first. While a
  * later principal serves us, a more preferred one is probed every heartbeat, and the
- * link moves back as soon as one answers a TLS handshake.
+ * link moves back as soon as one answers a TLS handshake; a move back that does not
+ * hold (refused registration, a link dropped within FAILBACK_PROOF_BEATS heartbeats)
+ * makes the next probes wait, doubling from one heartbeat to PRINCIPAL_BACKOFF_MAX_MS.
  *
  * Call records are the one thing that must reach the directory whichever principal is
  * up: each stays in the outbox until a principal answered it, and one sent on a link
@@ -32,6 +34,7 @@
 #define OUTBOX_MAX 10000  /* records kept while the principal is away */
 #define REVOCATION_REFRESH_BEATS 6
 #define REVOCATION_PAGE POP_LIST_MAX
+#define FAILBACK_PROOF_BEATS 3  /* a link moved back holds once up this many heartbeats */
 
 static void link_connect(struct principal_link *l);
 static void probe_cb(uv_timer_t *t);
@@ -63,6 +66,31 @@ static const struct ip_endpoint *current_principal(const struct principal_link *
 
 /* After a link lost or an attempt that failed: the next principal at once while this
  * round has not tried them all, else a back-off and the first (preferred) again. */
+/* A move back ended before the link proved itself (FAILBACK_PROOF_BEATS heartbeats up):
+ * the next probes of more preferred principals wait, twice as long each time. */
+static void failback_failed(struct principal_link *l)
+{
+	uint64_t hb = (uint64_t)l->owner->cfg.heartbeat_ms, hold;
+	unsigned shift = l->failback_failures < 10 ? l->failback_failures : 10;
+	char at[IP_STRLEN];
+
+	l->failback_failures++;
+	hold = hb << shift;
+	if (hold > PRINCIPAL_BACKOFF_MAX_MS)
+		hold = hb > PRINCIPAL_BACKOFF_MAX_MS ? hb : PRINCIPAL_BACKOFF_MAX_MS;
+	l->probe_hold_until_ms = uv_now(l->owner->loop) + hold;
+	log_warn("moving back to the principal at %s did not hold (%u time%s in a row); the "
+		 "next try in %llu ms", ip_endpoint_format(current_principal(l), at, sizeof at),
+		 l->failback_failures, l->failback_failures == 1 ? "" : "s",
+		 (unsigned long long)hold);
+}
+
+static bool link_proved(const struct principal_link *l)
+{
+	return l->up_since_ms && uv_now(l->owner->loop) - l->up_since_ms >=
+		FAILBACK_PROOF_BEATS * (uint64_t)l->owner->cfg.heartbeat_ms;
+}
+
 static void schedule_retry(struct principal_link *l)
 {
 	size_t n = l->owner->cfg.nprincipals;
@@ -71,10 +99,15 @@ static void schedule_retry(struct principal_link *l)
 	if (l->owner->stopping)
 		return;
 	set_state(l, LINK_DOWN);
+	if (l->failback && !link_proved(l))
+		failback_failed(l);
+	l->failback = false;
+	l->up_since_ms = 0;
 	if (l->move_pending) {
 		l->move_pending = false;
 		l->current = l->move_to;
 		l->tried = 0;
+		l->failback = true;
 	} else if (++l->tried < n) {
 		l->current = (l->current + 1) % n;
 	} else {
@@ -103,8 +136,14 @@ static void heartbeat_reply(void *ctx, const json_t *reply, int err)
 			tls_conn_close(l->conn, err);
 		return;
 	}
-	if (!msg_reply_is_ok(reply, &code, &message))
+	if (!msg_reply_is_ok(reply, &code, &message)) {
 		log_warn("principal refused a heartbeat: %s (%s)", message, code);
+		return;
+	}
+	if (l->failback && link_proved(l)) {
+		l->failback = false;  /* the move back held */
+		l->failback_failures = 0;
+	}
 }
 
 /* ---- revocations ----
@@ -429,6 +468,7 @@ static void register_reply(void *ctx, const json_t *reply, int err)
 		return;
 	}
 	set_state(l, LINK_UP);
+	l->up_since_ms = uv_now(l->owner->loop);
 	l->backoff_ms = 0;
 	l->failures = 0;
 	l->tried = 0;
@@ -688,7 +728,8 @@ static void probe_cb(uv_timer_t *t)
 	struct principal_link *l = t->data;
 	struct secondary *s = l->owner;
 
-	if (l->state != LINK_UP || l->current == 0 || l->probe_conn || s->stopping)
+	if (l->state != LINK_UP || l->current == 0 || l->probe_conn || s->stopping ||
+	    uv_now(s->loop) < l->probe_hold_until_ms)
 		return;
 	l->probe_target = l->probe_next++ % l->current;
 	if (tls_connect(s->loop, s->creds, &s->cfg.principals[l->probe_target],
@@ -715,6 +756,10 @@ void principal_link_start(struct principal_link *l, struct secondary *s)
 	l->move_pending = false;
 	l->probe_conn = NULL;
 	l->probe_next = 0;
+	l->failback = false;
+	l->up_since_ms = 0;
+	l->failback_failures = 0;
+	l->probe_hold_until_ms = 0;
 	uv_timer_init(s->loop, &l->retry);
 	uv_timer_init(s->loop, &l->heartbeat);
 	uv_timer_init(s->loop, &l->probe);

@@ -188,6 +188,12 @@ struct principal_link {
 	uv_timer_t probe;
 	struct tls_conn *probe_conn;
 	size_t probe_target, probe_next;
+	/* Failing back that did not hold (a principal that answers the handshake but
+	 * refuses or drops the link): such moves back wait longer and longer. */
+	bool failback;           /* the link was moved back and has not proved itself yet */
+	uint64_t up_since_ms;    /* registered at (uv_now), 0 while not */
+	unsigned failback_failures;
+	uint64_t probe_hold_until_ms;
 	json_t *revoked; /* serials the principal revoked, as object keys */
 	json_t *revoked_next;   /* the list being fetched page by page, or NULL */
 	size_t revoked_count;   /* for the log: the size last reported */

@@ -12,7 +12,15 @@
 #   - nothing written before the failover is lost: the calls recorded before are there
 #     with their ends;
 #   - look-ups while the database is away never answer wrongly: each answers the right
-#     LAN, or fails with a clear error.
+#     LAN, or fails with a clear error;
+#   - then, on the promoted database, messages across principals (the mailbox,
+#     docs/principals.md): site B's gateway made undialable (a firewall refuses new
+#     connections to its peer port), a call from site A (principal 1) to site B
+#     (principal 2) is set up by dial_back, the notice passed from principal 1 to
+#     principal 2 through the directory; site A's made undialable too, the next call is
+#     spliced at principal 1, its notice passed the same way; a revocation reaches both
+#     gateways; a notice for a gateway that died is withdrawn after its time with a clear
+#     error, and the mailbox is left empty.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
@@ -218,4 +226,104 @@ for id in "${before[@]}"; do
 done
 check "the call that ended after the failover is recorded with its end" recorded "$long_call"
 [ -n "$after" ] && check "so is the new call" recorded "$after"
+
+# ---- messages across principals: dial_back and splice between A (P1) and B (P2) ----
+source "$here/nat_lib.sh"
+if ! command -v nft >/dev/null; then
+	echo "note - nft is not installed: the cross-principal NAT calls are not tested"
+	finish_checks
+	exit 0
+fi
+refuse_peer_port() {  # refuse_peer_port LETTER: new TCP to the gateway's peer port refused
+	in_ns "gw-$1" nft -f - <<EOF
+table inet xprincipal {
+	chain in {
+		type filter hook input priority 0;
+		tcp dport $INSEL_PEER_PORT ct state new reject with tcp reset;
+	}
+}
+EOF
+}
+restart_site() {  # restart_site LETTER N ADDR: the principal checks its reach again
+	stop_pid "${SECONDARY_PID[$1]}"
+	start_secondary "$1" "$2"  # a new log
+	registered "$1" "$3"
+}
+echo pw-alice | pdir user add alice@lan-a >/dev/null
+refuse_peer_port b
+check "site B comes back at principal 2 with its peer port closed" \
+	restart_site b 2 198.18.9.2:7443
+check "principal 2 finds that site B cannot be dialled" nat_wait_reachable lan-b false
+listen_as b1 bob "$NETNS_TMP/listen-bob.log" --auto-answer || fail "bob cannot listen"
+spawn_in_ns b1 "$NETNS_TMP/echo-b1.log" python3 "$UDP_TOOL" echo 5004 --count 100000 \
+	--timeout 120
+out=$(insel_as a1 alice call bob@lan-b --udp 5004 2>&1)
+echo "$out"
+check "alice (site A, principal 1) calls bob (site B behind a firewall, principal 2)" \
+	contains "$out" " up "
+check "the call was set up by dial_back" contains "$out" "signalling reversed"
+xcall=$(call_id_of "$out")
+told="linked to another principal; told in"
+check "principal 1 passed the dial_back to principal 2 through the mailbox" \
+	grep -q "call $xcall: lan-a cannot dial lan-b ($told" "$NETNS_TMP/principal.log"
+grep -o "call $xcall: lan-a cannot dial lan-b ($told [0-9]* ms)" "$NETNS_TMP/principal.log"
+check "principal 2 delivered it to site B" \
+	grep -q "of another principal delivered to secondary lan-b" "$NETNS_TMP/principal2.log"
+check "site B dialled site A back" \
+	grep -q "call $xcall: secondary lan-a cannot dial us; dialling it back" \
+	"$NETNS_TMP/secondary-b.log"
+check "the dial_back call carries datagrams" \
+	in_ns a1 python3 "$UDP_TOOL" send 10.1.0.1 5004 --count 10 --size 800
+insel_as a1 alice hangup "$xcall" >/dev/null 2>&1
+
+refuse_peer_port a
+check "site A comes back at principal 1 with its peer port closed" \
+	restart_site a 1 198.18.0.2:7443
+check "principal 1 finds that site A cannot be dialled" nat_wait_reachable lan-a false
+out=$(insel_as a1 alice call bob@lan-b --udp 5004 2>&1)
+echo "$out"
+check "neither gateway can be dialled: the call comes up spliced" \
+	contains "$out" "signalling spliced"
+scall=$(call_id_of "$out")
+check "principal 1 passed the splice notice to principal 2 through the mailbox" \
+	grep -q "call $scall: lan-a cannot dial lan-b ($told" "$NETNS_TMP/principal.log"
+grep -o "call $scall: lan-a cannot dial lan-b ($told [0-9]* ms)" "$NETNS_TMP/principal.log"
+check "both gateways met at principal 1's splice" \
+	grep -q "splice: call $scall between lan-a and lan-b" "$NETNS_TMP/principal.log"
+check "the spliced call carries datagrams" \
+	in_ns a1 python3 "$UDP_TOOL" send 10.1.0.1 5004 --count 10 --size 800
+insel_as a1 alice hangup "$scall" >/dev/null 2>&1
+
+# ---- a notice for every gateway, whichever principal holds it: a revocation ----
+"$P" pki issue --dir "$PKI" --role operator --name spare --out-cert "$PKI/spare.crt" \
+	--out-key "$PKI/spare.key" >/dev/null
+pdir revoke add --cert "$PKI/spare.crt" --reason test >/dev/null
+told_revoked() {  # told_revoked LETTER
+	for _ in $(seq 1 30); do
+		grep -q "the principal revoked 1 certificate" "$NETNS_TMP/secondary-$1.log" &&
+			return 0
+		sleep 0.1
+	done
+	return 1
+}
+check "the revocation reaches site B's gateway (principal 2)" told_revoked b
+check "and site A's (principal 1)" told_revoked a
+
+# ---- a notice nobody can deliver: withdrawn in time, the caller told ----
+kill -9 "${SECONDARY_PID[b]}"
+out=$(insel_as a1 alice call bob@lan-b --udp 5004 2>&1)
+echo "$out"
+check "a call to the gateway that just died does not come up" test -z "$(grep ' up ' <<<"$out")"
+check "principal 1 withdrew the undelivered notice" \
+	grep -q "no principal holds a link to secondary lan-b: its message [0-9]* expired" \
+	"$NETNS_TMP/principal.log"
+mailbox_empty() {
+	for _ in $(seq 1 30); do
+		[ "$(pg_psql standby insel -c 'SELECT count(*) FROM gateway_mail')" = 0 ] &&
+			return 0
+		sleep 0.1
+	done
+	return 1
+}
+check "the mailbox is left empty" mailbox_empty
 finish_checks
