@@ -9,7 +9,10 @@
 #     within its heartbeat time; the calls up stay up and carry traffic; new calls work;
 #     the record of every call placed meanwhile, ended ones included, is in the
 #     directory (the records in flight on the dead link are sent again to the other);
-#   - principal 2 back: site B moves back to it (failing back), and calls still work.
+#   - principal 2 back: site B moves back to it (failing back), and calls still work;
+#   - principal 2 again, but on a directory that does not know site B (it answers the
+#     handshake and refuses the registration): site B stays with principal 1 and tries
+#     principal 2 again less and less often (1 s, then 2 s, ...), not once a heartbeat.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
@@ -29,8 +32,8 @@ insel_directory
 start_principal
 P1_PID=$PRINCIPAL_PID
 
-start_principal2() {
-	spawn_in_ns principal2 "$NETNS_TMP/principal2.log" "$P" serve --db "$DB" \
+start_principal2() {  # start_principal2 [DB]
+	spawn_in_ns principal2 "$NETNS_TMP/principal2.log" "$P" serve --db "${1:-$DB}" \
 		--listen "$P2" --ca "$PKI/ca.crt" --cert "$PKI/principal2.crt" \
 		--key "$PKI/principal2.key" --heartbeat "$INSEL_HEARTBEAT" \
 		--down-after "$INSEL_DOWN_AFTER"
@@ -170,4 +173,26 @@ insel_as b1 bob hangup "$long_call" >/dev/null 2>&1
 rec=$(ended_record "$long_call")
 check "the first call's record ends (recorded at principal 2, ended through it again)" \
 	contains "$rec" '"end_reason": *"hangup"'
+
+# ---- a principal that answers the handshake but refuses the registration ----
+stop_pid "$P2_PID"
+check "site B registers with principal 1 again" registered_twice_at b "$P1" 10
+start_principal2 "$NETNS_TMP/other.db"
+held_back() {  # held_back N MS: the N-th failed move back makes the next wait MS
+	for _ in $(seq 1 150); do
+		grep -q "moving back to the principal at $P2 did not hold ($1 time.* in a row); the next try in $2 ms" \
+			"$NETNS_TMP/secondary-b.log" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+check "a refused move back to principal 2 waits a heartbeat before the next" held_back 1 1000
+check "the next refusal waits twice as long" held_back 2 2000
+call_works() {
+	local out
+	out=$(insel_as b1 bob call carol@lan-a --udp 6100 2>&1)
+	contains "$out" " up " || return 1
+	insel_as b1 bob hangup "$(call_id_of "$out")" >/dev/null 2>&1
+}
+check "site B's link stays with principal 1 meanwhile (a call works)" call_works
 finish_checks
