@@ -160,11 +160,28 @@ int db_mail_remove(struct db *db, int64_t id)
 	return changed < 0 ? (int)changed : 0;
 }
 
+/* Whether any row was created before `before`: a read, so that the sweep of an empty
+ * mailbox (the usual case) takes no write lock and commits nothing. */
+static bool any_before(struct db *db, int64_t before)
+{
+	struct db_st *st = NULL;
+	bool any;
+
+	if (db_prepare(db, "SELECT 1 FROM gateway_mail WHERE created_at < ?1 LIMIT 1", &st))
+		return true;  /* the DELETE reports the failure */
+	st_bind_int64(st, 1, before);
+	any = st_step(st) != DB_DONE;
+	st_finalize(st);
+	return any;
+}
+
 int db_mail_sweep(struct db *db, int64_t before)
 {
-	int64_t changed = write_one(db, "DELETE FROM gateway_mail WHERE created_at < ?1",
-				    before, NULL);
+	int64_t changed;
 
+	if (!any_before(db, before))
+		return 0;
+	changed = write_one(db, "DELETE FROM gateway_mail WHERE created_at < ?1", before, NULL);
 	return changed < 0 ? (int)changed : 0;
 }
 

@@ -164,7 +164,8 @@ static void deliver(struct mailbox *m)
 {
 	uint64_t before = m->delivered;
 
-	if (db_mail_waiting(m->db, wall_s() - MAILBOX_KEEP_S, 64, waiting_cb, m))
+	m->db_failing = db_mail_waiting(m->db, wall_s() - MAILBOX_KEEP_S, 64, waiting_cb, m) != 0;
+	if (m->db_failing)
 		log_debug("mailbox: %s", db_errmsg(m->db));
 	if (m->delivered != before)
 		db_mail_notify(m->db);  /* the senders hear of it at once */
@@ -185,13 +186,14 @@ void mailbox_check(struct mailbox *m)
 }
 
 /* Fast while waiting for our own messages or without a LISTEN connection, slow (a net
- * under lost notifications) otherwise. */
+ * under lost notifications) otherwise, and slow while the directory fails (its engine
+ * reconnects on statements: no need to ask ten times a second). */
 static void tick_cb(uv_timer_t *t)
 {
 	struct mailbox *m = t->data;
 
 	m->ticks++;
-	if (m->listening && !m->waits &&
+	if ((m->listening || m->db_failing) && !m->waits &&
 	    m->ticks % (MAILBOX_IDLE_POLL_MS / MAILBOX_POLL_MS) != 0)
 		return;
 	mailbox_check(m);

@@ -9,7 +9,8 @@
  * insel_gateway_mail, which every post and every delivery NOTIFYs (a few milliseconds);
  * it also polls the table, every MAILBOX_POLL_MS while that connection is down, while it
  * waits for its own messages, and always on SQLite (several principals on one SQLite
- * file share one machine), and every MAILBOX_IDLE_POLL_MS otherwise. */
+ * file share one machine), and every MAILBOX_IDLE_POLL_MS otherwise (and while the
+ * directory fails). */
 #ifndef INSEL_PRINCIPAL_MAILBOX_H
 #define INSEL_PRINCIPAL_MAILBOX_H
 
@@ -53,6 +54,7 @@ struct mailbox {
 	struct mailbox_wait *waits;
 	unsigned nwaits;
 	bool stopping;
+	bool db_failing;               /* the last look at the mailbox failed */
 	/* PostgreSQL: the LISTEN connection (connected on the thread pool, then read on the
 	 * loop), and its connection string. */
 	char *dsn;

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "db.h"
+#include "db_mail.h"
 #include "db_scratch.h"
 #include "err.h"
 #include "passwd.h"
@@ -899,6 +900,84 @@ static void batches(void **state)
 	assert_int_equal(db_lookup(f->db, "h-gone", NOW, &res), INSEL_E_NOT_FOUND);
 }
 
+/* The principals' mailbox (db_mail.h): of two principals (two connections) claiming one
+ * message, one wins; a withdrawal finds a claimed message delivered, an unclaimed one
+ * withdrawn; caps and the sweep bound the table. */
+struct mail_seen {
+	int n;
+	int64_t id;
+	char body[64];
+};
+
+static void mail_row(void *ctx, int64_t id, const char *secondary, const char *body)
+{
+	struct mail_seen *m = ctx;
+
+	m->n += strcmp(secondary, "gw-b") == 0;
+	m->id = id;
+	snprintf(m->body, sizeof m->body, "%s", body);
+}
+
+static void mail_id(void *ctx, int64_t id)
+{
+	struct mail_seen *m = ctx;
+
+	m->n++;
+	m->id = id;
+}
+
+static void gateway_mail(void **state)
+{
+	struct fixture *f = *state;
+	struct mail_seen seen = {0};
+	struct db *other;
+	int64_t a, b, id;
+	char err[256];
+
+	assert_int_equal(db_open(f->path, &other, err, sizeof err), 0);
+	assert_int_equal(db_mail_post(f->db, "gw-b", "p-1", "{\"op\":\"x\"}", NOW, &a), 0);
+	assert_int_equal(db_mail_post(f->db, "gw-b", "p-1", "{\"op\":\"y\"}", NOW, &b), 0);
+	assert_true(b > a);
+	assert_int_equal(db_mail_waiting(other, NOW - 60, 1, mail_row, &seen), 0);
+	assert_int_equal(seen.n, 1);  /* at most max, oldest first */
+	assert_true(seen.id == a);
+	assert_string_equal(seen.body, "{\"op\":\"x\"}");
+	/* Both principals hold the gateway's link: one claim wins. */
+	assert_int_equal(db_mail_claim(other, a, "p-2"), 0);
+	assert_int_equal(db_mail_claim(f->db, a, "p-1"), INSEL_E_NOT_FOUND);
+	memset(&seen, 0, sizeof seen);
+	assert_int_equal(db_mail_waiting(f->db, NOW - 60, 8, mail_row, &seen), 0);
+	assert_int_equal(seen.n, 1);
+	assert_true(seen.id == b);
+	memset(&seen, 0, sizeof seen);
+	assert_int_equal(db_mail_delivered(f->db, "p-1", mail_id, &seen), 0);
+	assert_int_equal(seen.n, 1);
+	assert_true(seen.id == a);
+	/* Withdrawing: the claimed one was delivered after all, the other is withdrawn. */
+	assert_int_equal(db_mail_withdraw(f->db, a), INSEL_E_EXISTS);
+	assert_int_equal(db_mail_withdraw(f->db, b), 0);
+	assert_int_equal(db_mail_claim(other, b, "p-2"), INSEL_E_NOT_FOUND);
+	/* A claim given back (its send failed) is another's to deliver. */
+	assert_int_equal(db_mail_post(f->db, "gw-b", "p-1", "{}", NOW, &id), 0);
+	assert_int_equal(db_mail_claim(other, id, "p-2"), 0);
+	assert_int_equal(db_mail_unclaim(other, id), 0);
+	assert_int_equal(db_mail_claim(f->db, id, "p-1"), 0);
+	assert_int_equal(db_mail_remove(f->db, id), 0);
+	/* At most DB_MAIL_MAX_PER_SECONDARY wait for one gateway; the sweep empties old rows. */
+	for (int i = 0; i < DB_MAIL_MAX_PER_SECONDARY; i++)
+		assert_int_equal(db_mail_post(f->db, "gw-b", "p-1", "{}", NOW, &id), 0);
+	assert_int_equal(db_mail_post(f->db, "gw-b", "p-1", "{}", NOW, &id), INSEL_E_LIMIT);
+	assert_int_equal(db_mail_post(f->db, "gw-c", "p-1", "{}", NOW + 100, &id), 0);
+	assert_int_equal(db_mail_sweep(other, NOW + 1), 0);
+	memset(&seen, 0, sizeof seen);
+	assert_int_equal(db_mail_delivered(f->db, "p-1", mail_id, &seen), 0);
+	assert_int_equal(seen.n, 0);
+	assert_int_equal(db_mail_post(f->db, "gw-b", "p-1", "{}", NOW + 100, &id), 0);
+	assert_int_equal(db_mail_waiting(f->db, 0, 100, mail_row, &seen), 0);
+	assert_int_equal(seen.n, 1);  /* the new one for gw-b: the old 64 were swept */
+	db_close(other);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -928,6 +1007,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(read_window_sees_writes, setup, teardown),
 		cmocka_unit_test_setup_teardown(batches, setup, teardown),
 		cmocka_unit_test_setup_teardown(standby_gateways, setup, teardown),
+		cmocka_unit_test_setup_teardown(gateway_mail, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
