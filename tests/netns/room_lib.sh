@@ -173,20 +173,22 @@ s.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
 s.sendto(sys.argv[3].encode(), (sys.argv[1], int(sys.argv[2])))' "$2" "$3" "$4"
 }
 # mdns_responder HOST LOG: a scripted mDNS responder (bound to 224.0.0.251:5353, the
-# group joined on the host's LAN address) that answers one query to its sender, 10 s at
-# most; its pid in MDNS_PID.
+# group joined on the host's LAN address) that answers one query to its sender, 20 s at
+# most; its pid in MDNS_PID; returns once it has joined the group (wait_ready).
 mdns_responder() {
-	in_ns "$1" timeout 10 python3 -c 'import socket, struct, sys
+	rm -f "$3.ready"
+	in_ns "$1" timeout 20 python3 -c 'import socket, struct, sys
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(("224.0.0.251", 5353))
 s.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP,
              socket.inet_aton("224.0.0.251") + socket.inet_aton(sys.argv[1]))
+open(sys.argv[2], "w").close()
 d, a = s.recvfrom(1500)
 print("query from", a[0], flush=True)
-s.sendto(b"answer:" + d, a)' "$2" >"$3" 2>&1 &
+s.sendto(b"answer:" + d, a)' "$2" "$3.ready" >"$3" 2>&1 &
 	MDNS_PID=$!
-	wait_port "$1" 5353 udp 8 >/dev/null 2>&1
+	wait_ready "$3.ready" "$MDNS_PID"
 }
 # mdns_query HOST ADDR: sends an mDNS query to 224.0.0.251:5353 from the host's address
 # ADDR, port 5353, and prints the first answer (3 s at most).
