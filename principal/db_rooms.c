@@ -11,6 +11,7 @@
 
 #include "db_internal.h"
 #include "err.h"
+#include "room_view.h"
 
 /* ---- helpers ---- */
 
@@ -518,6 +519,28 @@ static int set_host6(struct db *db, const struct room_row *r, int64_t uid, const
 	return rc;
 }
 
+/* A room's leg between two gateways is a network call, whose sides carry
+ * ROOM_LEG_MEMBERS room addresses each (room_view.h): a member counts one, two with its
+ * IPv6 address. Checked after the member's row is written (the transaction rolls back
+ * on refusal), so that a join past it is refused with a sentence instead of leaving a
+ * member whom no leg carries. */
+static int check_site_addresses(struct db *db, const struct room_row *r, int64_t lan_id,
+				const char *room, const char *user)
+{
+	int64_t n = query_int(db, "SELECT count(*) + count(m.host6) FROM room_members m "
+			      "JOIN users u ON u.id = m.user_id WHERE m.room_id = ?1 AND "
+			      "u.lan_id = ?2", r->id, lan_id);
+
+	if (n < 0)
+		return db_engine_error(db, "cannot count the site's members");
+	if (n > ROOM_LEG_MEMBERS)
+		return db_set_error(db, INSEL_E_LIMIT, "room %s carries at most %d addresses of "
+				    "one site (a member takes one, two with IPv6) and the site of "
+				    "%s has that many already", room, ROOM_LEG_MEMBERS,
+				    user);
+	return 0;
+}
+
 static int room_join_tx(struct db *db, const char *room, const char *user, const char *host,
 			const char *host6, const char *by, int64_t now, json_t **member)
 {
@@ -536,7 +559,8 @@ static int room_join_tx(struct db *db, const char *room, const char *user, const
 		/* A new IPv6 address is recorded as a join, which the gateways' notices follow. */
 		if (canon6[0] && ((rc = set_host6(db, &r, uid, canon, canon6)) ||
 				  (db_changes(db) &&
-				   (rc = log_event(db, room, "join", user, canon, v4, by, now)))))
+				   ((rc = check_site_addresses(db, &r, lan_id, room, user)) ||
+				    (rc = log_event(db, room, "join", user, canon, v4, by, now))))))
 			return rc;
 		goto out;
 	}
@@ -564,7 +588,8 @@ static int room_join_tx(struct db *db, const char *room, const char *user, const
 	db_bind_text_or_null(st, 8, canon6[0] ? canon6 : NULL);
 	rc = db_exec_stmt(db, st, "cannot add the member");
 	st_finalize(st);
-	if (rc || (rc = log_event(db, room, "join", user, canon, v4, by, now)))
+	if (rc || (rc = check_site_addresses(db, &r, lan_id, room, user)) ||
+	    (rc = log_event(db, room, "join", user, canon, v4, by, now)))
 		return rc;
 out:
 	if (member && !(*member = member_json(room, user, canon, canon6[0] ? canon6 : NULL, v4,

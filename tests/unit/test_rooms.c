@@ -245,6 +245,51 @@ static void test_capacity_and_bans(void **state)
 			       "('ban', 'unban', 'kick')"), 3 + 1 /* the ban's eviction */);
 }
 
+/* A leg carries 16 room addresses of a site (a member: one, two with IPv6): a join past
+ * that is refused with a sentence and changes nothing; other sites still join. */
+static void test_site_addresses(void **state)
+{
+	struct fixture *f = *state;
+	struct ip_prefix dual[2] = {pfx("10.4.0.0/24"), pfx("fd04::/64")};
+	char host[32], host6[32];
+
+	assert_int_equal(add_room(f, "games", "172.30.0.0/24", NULL, NULL, 254), 0);
+	for (int i = 1; i <= 16; i++) {
+		snprintf(host, sizeof host, "10.1.0.%d", i);
+		assert_int_equal(db_room_join(f->db, "games", "alice@lan-a", host, NULL, "x", NOW,
+					      NULL), 0);
+	}
+	assert_int_equal(db_room_join(f->db, "games", "ann@lan-a", "10.1.0.99", NULL, "x", NOW,
+				      NULL), INSEL_E_LIMIT);
+	assert_non_null(strstr(db_errmsg(f->db), "room games carries at most 16 addresses of "
+			       "one site (a member takes one, two with IPv6)"));
+	assert_int_equal(count(f, "SELECT count(*) FROM room_members"), 16);
+	assert_int_equal(count(f, "SELECT count(*) FROM room_events WHERE kind = 'join'"), 16);
+	join_at(f, "games", "bob@lan-b", "10.2.0.7", "172.30.0.17");
+
+	/* With IPv6: 8 members with both addresses fill a site. */
+	assert_int_equal(db_lan_add(f->db, "lan-d", dual, 2, NULL, NOW), 0);
+	assert_int_equal(db_user_add(f->db, "dave", "lan-d", f->hash, NOW), 0);
+	assert_int_equal(add_room(f, "six", "172.31.0.0/24", "fd31::/64", NULL, 254), 0);
+	for (int i = 1; i <= 7; i++) {
+		snprintf(host, sizeof host, "10.4.0.%d", i);
+		snprintf(host6, sizeof host6, "fd04::%d", i);
+		assert_int_equal(db_room_join(f->db, "six", "dave@lan-d", host, host6, "x", NOW,
+					      NULL), 0);
+	}
+	assert_int_equal(db_room_join(f->db, "six", "dave@lan-d", "10.4.0.8", NULL, "x", NOW,
+				      NULL), 0);
+	assert_int_equal(db_room_join(f->db, "six", "dave@lan-d", "10.4.0.9", NULL, "x", NOW,
+				      NULL), 0);
+	/* 16 now: an IPv6 address more, given by a member joining again, is refused too. */
+	assert_int_equal(db_room_join(f->db, "six", "dave@lan-d", "10.4.0.8", "fd04::8", "x",
+				      NOW, NULL), INSEL_E_LIMIT);
+	assert_int_equal(count(f, "SELECT count(*) FROM room_members WHERE host6 IS NOT NULL"),
+			 7);
+	assert_int_equal(db_room_join(f->db, "six", "dave@lan-d", "10.4.0.10", NULL, "x", NOW,
+				      NULL), INSEL_E_LIMIT);
+}
+
 static void test_list_show_remove(void **state)
 {
 	struct fixture *f = *state;
@@ -293,6 +338,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_allocation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_edges_of_network, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_capacity_and_bans, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_site_addresses, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_list_show_remove, setup, teardown),
 	};
 
