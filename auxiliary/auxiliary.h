@@ -46,6 +46,10 @@
 #define AUX_SEND_SLOTS 32     /* datagrams queued when the kernel says EAGAIN */
 #define AUX_LINGER_MS 2000    /* at the end, how long the last reply may take to flush */
 #define AUX_TUN_BATCH 64      /* packets read from the TUN per wake-up */
+/* The kernel's queue in front of the TUN, in packets (tun_queue.c; Linux's default is
+ * 500): a burst the reader has not caught up with waits there rather than being
+ * dropped. Deeper would only add delay to what a saturating stream keeps queued. */
+#define AUX_TUN_TXQUEUELEN 2000
 #define AUX_BATCH_FRAMES 256  /* datagrams gathered before a sendmmsg (batch.c) */
 #define AUX_BATCH_FRAME 2048  /* datagrams up to this size are batched, larger go alone */
 /* ICMP errors a network call writes back to its LAN ("too big"), at most this many a
@@ -184,6 +188,8 @@ struct aux_tun {
 	struct ratelimit icmp_limit;     /* AUX_ICMP_RATE; refusals are icmp_rate_limited */
 	uint64_t mss_clamped;            /* TCP SYNs whose MSS was lowered to fit the path */
 	uint64_t errors;                 /* read, seal, send or write failures */
+	uint64_t queue_dropped;          /* lost in the kernel's queue before we read them
+					  * (tun_queue.c) */
 	/* A room's leg (docs/rooms.md): each local member's LAN address <-> its room
 	 * address. Out: the source through room_out; in: the destination through room_in. */
 	bool room;
@@ -638,6 +644,10 @@ void tun_flush(struct bridge *br);
 typedef int (*tun_packet_fn)(void *ctx, const uint8_t *pkt, size_t len);
 void tun_read_packets(struct aux_tun *t, uint8_t *rx, size_t n, tun_packet_fn emit, void *ctx);
 json_t *tun_stats_json(const struct bridge *br);
+/* The interface's queue (tun_queue.c): open at its creation (before confinement); then
+ * credit br with what it dropped since it was last read. */
+void tun_queue_open(const struct aux_tun *t);
+void tun_queue_count(struct bridge *br);
 void tun_close(struct bridge *br);     /* stops polling (handle close) */
 /* Seals one authorised packet towards the peer; writes one packet into the TUN. */
 void tun_carry(struct bridge *br, const uint8_t *pkt, size_t len, uint64_t now);

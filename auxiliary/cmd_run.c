@@ -75,6 +75,7 @@ void bridge_end(struct bridge *br, const char *reason, const char *message, int 
 		log_error("call %s ended: %s: %s", id_format(br->call_id, call), reason, message);
 	else
 		log_info("call %s ended: %s: %s", id_format(br->call_id, call), reason, message);
+	tun_queue_count(br);
 	if (notify && br->ctl.stream)
 		msg_stream_send_new(br->ctl.stream, ended_notification(br, reason, message));
 	br->state = AUX_ENDING;

@@ -165,9 +165,11 @@ int bridge_stats_into(const struct bridge *br, json_t *obj)
 	return rc ? -ENOMEM : 0;
 }
 
-static json_t *reply_with_stats(const struct bridge *br, json_int_t id)
+static json_t *reply_with_stats(struct bridge *br, json_int_t id)
 {
 	json_t *reply = msg_reply_ok(id);
+
+	tun_queue_count(br);
 
 	if (reply && bridge_stats_into(br, reply) != 0) {
 		json_decref(reply);

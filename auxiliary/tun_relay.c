@@ -586,6 +586,9 @@ json_t *tun_stats_json(const struct bridge *br)
 			 "icmp_sent", (json_int_t)t->icmp_sent,
 			 "errors", (json_int_t)t->errors);
 
+	if (j)
+		json_object_set_new(j, "queue_dropped", json_integer((json_int_t)t->queue_dropped));
+
 	if (j && t->room) {
 		room_cast_stats(br, j);
 		json_object_set_new(j, "room_nonmember", json_integer((json_int_t)t->room_nonmember));

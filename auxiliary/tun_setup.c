@@ -423,11 +423,12 @@ int tun_create(struct bridge *br, const struct aux_bind_tun *req, char *why, siz
 		return -ENODEV;
 	}
 	set_ipv6(t->name, t->ipv6);
-	if ((rc = nl_link_up(t->ifindex, t->mtu)) != 0) {
+	if ((rc = nl_link_up(t->ifindex, t->mtu, AUX_TUN_TXQUEUELEN)) != 0) {
 		snprintf(why, whylen, "cannot set MTU %u on %s and bring it up: %s", t->mtu,
 			 t->name, strerror(-rc));
 		return rc;
 	}
+	tun_queue_open(t);
 	if (req->source_routing)
 		t->table = nl_call_table(t->ifindex);
 	/* Routes first: a rule over an empty table would let the call's packets fall

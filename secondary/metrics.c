@@ -128,6 +128,8 @@ static void add_stats(struct traffic *t, const json_t *stats)
 		add_drop(t, "lan", "foreign_sender", count_of(lan, "foreign_lan_sender"));
 	}
 	add_drop_object(t, "wan", json_object_get(stats, "wan"));
+	/* The kernel's queue in front of the call's (or room's) interface (tun_queue.c). */
+	add_drop(t, "tun", "queue_full", count_of(json_object_get(stats, "tun"), "queue_dropped"));
 }
 
 /* ---- what calls tell ---- */

@@ -86,7 +86,8 @@ struct aux_traffic {
 	X(unauthorised_from_lan, "unauthorised_from_lan") \
 	X(unauthorised_from_peer, "unauthorised_from_peer") \
 	X(cast_nonmember, "room_cast_nonmember") X(cast_limited, "room_cast_limited") \
-	X(malformed, "malformed") X(too_big, "too_big") X(errors, "errors")
+	X(malformed, "malformed") X(too_big, "too_big") X(errors, "errors") \
+	X(queue_full, "queue_dropped")
 #define AUX_ROOM_FIELD(name, key) uint64_t name;
 struct aux_room_counters {
 	AUX_ROOM_COUNTERS(AUX_ROOM_FIELD)

@@ -140,11 +140,11 @@ static size_t addr_len(const struct ip_addr *a)
 	return a->family == AF_INET ? 4 : 16;
 }
 
-int nl_link_up(int ifindex, unsigned mtu)
+int nl_link_up(int ifindex, unsigned mtu, unsigned txqlen)
 {
 	struct nl_request r;
 	struct ifinfomsg *ifi = nl_begin(&r, RTM_NEWLINK, 0, sizeof *ifi);
-	uint32_t value = mtu;
+	uint32_t value = mtu, qlen = txqlen;
 	int rc;
 
 	ifi->ifi_family = AF_UNSPEC;
@@ -152,6 +152,8 @@ int nl_link_up(int ifindex, unsigned mtu)
 	ifi->ifi_flags = IFF_UP;
 	ifi->ifi_change = IFF_UP;
 	rc = nl_attr(&r, IFLA_MTU, &value, sizeof value);
+	if (rc == 0 && txqlen)
+		rc = nl_attr(&r, IFLA_TXQLEN, &qlen, sizeof qlen);
 	return rc ? rc : nl_transact(&r, NULL, NULL);
 }
 

@@ -60,8 +60,9 @@ struct nl_rule {
 	uint8_t suppress_prefixlen;  /*   with a prefix this short or shorter is ignored */
 };
 
-/* Sets the MTU of interface ifindex and brings it up. */
-int nl_link_up(int ifindex, unsigned mtu);
+/* Sets the MTU of interface ifindex (and its transmit queue's length, when txqlen is
+ * not 0) and brings it up. */
+int nl_link_up(int ifindex, unsigned mtu, unsigned txqlen);
 /* Adds addr/prefix_len to interface ifindex. */
 int nl_addr_add(int ifindex, const struct ip_addr *addr, unsigned prefix_len);
 /* Removes addr/prefix_len from interface ifindex (-EADDRNOTAVAIL: it is not there). */

@@ -200,11 +200,23 @@ static void test_big_room_list_fits(void **state)
 	assert_int_equal(db_room_add(f->srv.db, &r, NOW), 0);
 	assert_int_equal(db_room_join(f->srv.db, "hall", "alice@lan-a", "10.1.0.5", NULL, "operator",
 				      NOW, NULL), 0);
+	/* 16 members a site (the room addresses a leg carries of one site), 94 sites. */
 	for (int i = 0; i < 1499; i++) {
+		char lan[16], prefix[24], host[24];
+
+		snprintf(lan, sizeof lan, "site-%03d", i / 16);
+		if (i % 16 == 0) {
+			struct ip_prefix p;
+
+			snprintf(prefix, sizeof prefix, "10.100.%d.0/24", i / 16);
+			assert_int_equal(ip_prefix_parse(prefix, true, &p), 0);
+			assert_int_equal(db_lan_add(f->srv.db, lan, &p, 1, NULL, NOW), 0);
+		}
 		snprintf(user, sizeof user, "member-%04d", i);
-		assert_int_equal(db_user_add(f->srv.db, user, "lan-b", hash, NOW), 0);
-		snprintf(user, sizeof user, "member-%04d@lan-b", i);
-		assert_int_equal(db_room_join(f->srv.db, "hall", user, "10.2.0.7", NULL, "operator",
+		assert_int_equal(db_user_add(f->srv.db, user, lan, hash, NOW), 0);
+		snprintf(user, sizeof user, "member-%04d@%s", i, lan);
+		snprintf(host, sizeof host, "10.100.%d.%d", i / 16, i % 16 + 1);
+		assert_int_equal(db_room_join(f->srv.db, "hall", user, host, NULL, "operator",
 					      NOW, NULL), 0);
 	}
 	assert_string_equal(ask(f, "gw-a", "{\"action\":\"list\"" ALICE), "ok");
