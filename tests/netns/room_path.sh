@@ -131,4 +131,35 @@ links=$(room_links b | sort | tr '\n' ' ')
 check "gateway B has an interface per room, named after it ($links)" \
 	test "$links" = "chess games "
 check "and one auxiliary per room ($(aux_count b))" test "$(aux_count b)" -eq 2
+
+# ---- the room interface's queue (docs/tun.md, "The interface's queue") ----
+check "gateway B's room interface queues 2000 packets" \
+	bash -c "ip -n '${NS}gw-b' link show games | grep -q 'qlen 2000'"
+# B's auxiliaries stopped for the time b1 sends 2500 datagrams into the room: 2000 wait
+# in the queue, the kernel drops the rest, and the room's auxiliary counts them.
+before=$(room_counter b queue_dropped)
+rm -f "$NETNS_TMP/blast.ready" "$NETNS_TMP/blast.go"
+in_ns b1 timeout 20 python3 -c 'import os, socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+open(sys.argv[1], "w").close()
+for _ in range(1000):
+    if os.path.exists(sys.argv[2]):
+        break
+    time.sleep(0.01)
+for _ in range(2500):
+    s.sendto(b"x" * 64, ("172.30.0.1", 9))' "$NETNS_TMP/blast.ready" "$NETNS_TMP/blast.go" &
+blast=$!
+if wait_ready "$NETNS_TMP/blast.ready" "$blast"; then
+	pids=$(aux_pids b)
+	kill -STOP $pids
+	touch "$NETNS_TMP/blast.go"
+	wait "$blast"
+	kill -CONT $pids
+fi
+check "and counts what the kernel dropped from it while full (before: $before, now: $(room_counter b queue_dropped))" \
+	counter_above b queue_dropped $((before + 400))
+json=$(insel_as b1 bob rooms --json 2>&1)
+check "insel rooms --json shows those drops as queue_full" python3 -c 'import json, sys
+room = [r for r in json.loads(sys.stdin.read())["rooms"] if r["name"] == "games"][0]
+sys.exit(0 if sum(s.get("drops", {}).get("queue_full", 0) for s in room["sites"]) >= 400 else 1)' <<<"$json"
 finish_checks
