@@ -5,6 +5,8 @@
 # both, in that order):
 #   - a look-up at one principal finds the secondary registered at the other: bob (at
 #     principal 2) calls carol (at principal 1), and the call carries datagrams;
+#   - site B's gateway cannot be dialled: alice (principal 1) calls bob (principal 2) by
+#     dial_back, the notice passed through the directory's mailbox (polled on SQLite);
 #   - kill -9 of principal 2 while site B places calls: site B moves to principal 1
 #     within its heartbeat time; the calls up stay up and carry traffic; new calls work;
 #     the record of every call placed meanwhile, ended ones included, is in the
@@ -48,6 +50,21 @@ write_secondary_config b 2
 sed -i "s/^address = .*:$INSEL_PRINCIPAL_PORT\$/address = $P1, $P2/" "$NETNS_TMP/secondary-a.conf"
 sed -i "s/^address = .*:$INSEL_PRINCIPAL_PORT\$/address = $P2\naddress = $P1/" \
 	"$NETNS_TMP/secondary-b.conf"
+# Site B's gateway cannot be dialled (a firewall refuses new connections to its peer
+# port, as a NAT would): a call to it from site A needs a dial_back notice that principal
+# 1 must pass to principal 2 (the mailbox on SQLite: polled). Its own calls are direct.
+have_nft=""
+if command -v nft >/dev/null && in_ns gw-b nft -f - <<EOF
+table inet xprincipal {
+	chain in {
+		type filter hook input priority 0;
+		tcp dport $INSEL_PEER_PORT ct state new reject with tcp reset;
+	}
+}
+EOF
+then
+	have_nft=1
+fi
 start_secondary a 1
 start_secondary b 2
 
@@ -72,6 +89,20 @@ check "bob (principal 2) calls carol (principal 1)" contains "$out" " up "
 long_call=$(call_id_of "$out")
 check "the call carries datagrams both ways" \
 	in_ns b1 python3 "$UDP_TOOL" send 10.2.0.1 6100 --count 10 --size 800
+if [ -n "$have_nft" ]; then
+	listen_as b1 bob "$NETNS_TMP/listen-bob.log" --auto-answer || fail "bob cannot listen"
+	out=$(insel_as a1 alice call bob@lan-b 2>&1)
+	check "alice (principal 1) calls bob (principal 2, cannot be dialled): dial_back" \
+		contains "$out" "signalling reversed"
+	told=$(grep -o "call $(call_id_of "$out"): lan-a cannot dial lan-b (linked to another principal; told in [0-9]* ms)" \
+		"$NETNS_TMP/principal.log")
+	echo "$told"
+	check "principal 1 passed the notice to principal 2 through the directory's mailbox" \
+		test -n "$told"
+	insel_as a1 alice hangup "$(call_id_of "$out")" >/dev/null 2>&1
+else
+	echo "note - nft is not installed: no call to a gateway that cannot be dialled"
+fi
 
 # ---- kill -9 of principal 2 while site B places calls ----
 # Three calls from dave stay up over the kill; site A hangs them up right after it, so
