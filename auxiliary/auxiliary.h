@@ -28,6 +28,7 @@
 #include "channel.h"
 #include "chanparams.h"
 #include "child_control.h"
+#include "leg_handover.h"
 #include "msg.h"
 #include "relay_stream.h"
 #include "relay_wire.h"
@@ -42,7 +43,6 @@
 /* Implementation tunables. */
 #define AUX_DGRAM_MAX 65536   /* receive buffer: a whole UDP payload, a whole message */
 #define AUX_WAN_RX_SLOTS 16   /* datagrams per recvmmsg on the WAN socket */
-#define AUX_WAN_SOCKBUF (4 << 20)  /* network calls: WAN socket buffers, bytes */
 #define AUX_SEND_SLOTS 32     /* datagrams queued when the kernel says EAGAIN */
 #define AUX_LINGER_MS 2000    /* at the end, how long the last reply may take to flush */
 #define AUX_TUN_BATCH 64      /* packets read from the TUN per wake-up */
@@ -101,7 +101,9 @@
 #define PATH_STANDBY_MIN_INTERVAL_MS 5000  /* the warm standby's probes, at most this often */
 
 /* The TCP leg (tcp_leg.c): the relay's TLS-over-TCP fallback. */
-#define AUX_TCP_SOCKETS 3          /* made at bind: at most this many connections a call */
+/* Made at bind (a room's leg: handed over, leg_handover.h): at most this many
+ * connections a call. */
+#define AUX_TCP_SOCKETS LEG_HANDOVER_TCP_MAX
 #define AUX_TCP_FALLBACK_MS 2000   /* no path this long: the leg connects (at most half
 				    * the channels' dead_after) */
 #define AUX_TCP_LINGER_MS 5000     /* back on UDP this long: the connection closes */
@@ -459,10 +461,11 @@ struct bridge {
 	struct aux_relay_leg relay_leg;
 
 	/* One peer site of a room's auxiliary (room_host.c): the secondary made its WAN
-	 * socket (hosted_wan_fd, until bind takes it) and handed it over with its control
-	 * socket; the interface is the room's, shared (tun.shared). */
+	 * sockets (hosted_wan_fd and, on a dual-stack wan, hosted_wan6_fd, -1 without,
+	 * until bind takes them) and its TCP leg's (in tcp.fds) and handed them over with
+	 * its control socket; the interface is the room's, shared (tun.shared). */
 	bool hosted;
-	int hosted_wan_fd;
+	int hosted_wan_fd, hosted_wan6_fd;
 	uint64_t ended_ms;           /* hosted: when it ended (freed some time after) */
 	struct bridge *next_hosted;
 };
@@ -477,7 +480,7 @@ void bridge_release(struct bridge *br);
 /* ---- room_host.c: a room's one auxiliary (docs/rooms.md) ----
  * `insel-auxiliary run --room`: fd 3 is a unix SOCK_SEQPACKET socket on which the
  * secondary hands over, for each peer site of the room, that peer's control socket and
- * WAN socket; each becomes a bridge of its own (its channel, keys, path, relay leg, failover), driven by
+ * the sockets an ordinary call makes for itself at bind (leg_handover.h); each becomes a bridge of its own (its channel, keys, path, relay leg, failover), driven by
  * the ordinary control protocol, all sharing the room's one interface: the first bind
  * creates it (while root) and confines the process; the host reads it and hands each
  * packet to the peer whose members' room addresses hold its destination. The process
@@ -494,8 +497,9 @@ bool room_host_confined(void);
 void room_host_set_confined(void);
 /* A hosted bridge starts relaying: the host's interface and capture are read. */
 int room_host_start(struct bridge *br);
-/* The WAN interface's MTU the first bind found (later binds cannot ask, confined). */
-unsigned room_host_wan_mtu(unsigned found);
+/* The WAN interface's MTU (family AF_INET or AF_INET6) the first bind of that family
+ * found (later binds cannot ask, confined). */
+unsigned room_host_wan_mtu(int family, unsigned found);
 /* Ends the call: optionally tells the parent {"op":"ended",...}, flushes and closes the
  * control socket, closes every handle. exit_code is the process's. Idempotent. */
 void bridge_end(struct bridge *br, const char *reason, const char *message, int exit_code,

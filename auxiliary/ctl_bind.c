@@ -19,6 +19,7 @@
 #include "err.h"
 #include "log.h"
 #include "rand.h"
+#include "wan_socket.h"
 #include "wire_errors.h"
 
 static int bound_port(const uv_udp_t *h, uint16_t *port)
@@ -74,18 +75,14 @@ static int bind_udp(struct bridge *br, uv_udp_t *h, bool *open, const struct ip_
  * (the engine's congestion window, sent in one batch) must not overflow the WAN socket:
  * large buffers, forced past the sysctl limits while still privileged. With the default
  * 208 KiB, a reliable channel's receiver lost whole GRO batches to its own socket while it
- * waited for the CPU, and its sender took every such loss for congestion. */
+ * waited for the CPU, and its sender took every such loss for congestion. (A room's
+ * peers' sockets come so from the secondary.) */
 static void grow_wan_buffers(uv_udp_t *sock)
 {
-	int size = AUX_WAN_SOCKBUF;
 	uv_os_fd_t fd;
 
-	if (uv_fileno((uv_handle_t *)sock, &fd) != 0)
-		return;
-	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) != 0)
-		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
-	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof size) != 0)
-		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+	if (uv_fileno((uv_handle_t *)sock, &fd) == 0)
+		wan_socket_grow_buffers(fd);
 }
 
 /* A dual-stack wan's IPv6 socket: on the IPv4 socket's port when it is free there (one
@@ -106,28 +103,38 @@ static bool carries_stream(const struct aux_bind_request *req)
 	return false;
 }
 
-/* A room's peer (room_host.c): the WAN socket the secondary made and bound for it. */
-static int open_hosted_wan(struct bridge *br, char *why, size_t whylen)
+/* A room's peer (room_host.c): a WAN socket the secondary made and bound for it. */
+static int open_hosted(struct bridge *br, uv_udp_t *h, bool *open, int *fd, uint16_t *port,
+		       char *why, size_t whylen)
 {
-	int rc = uv_udp_init_ex(br->loop, &br->wan, AF_UNSPEC | UV_UDP_RECVMMSG);
+	int rc = uv_udp_init_ex(br->loop, h, AF_UNSPEC | UV_UDP_RECVMMSG);
 
 	if (rc == 0) {
-		br->wan_open = true;
-		rc = uv_udp_open(&br->wan, br->hosted_wan_fd);
+		*open = true;
+		rc = uv_udp_open(h, *fd);
 	}
 	if (rc == 0)
-		br->hosted_wan_fd = -1;  /* the handle's now */
-	rc = rc ? rc : bound_port(&br->wan, &br->wan_port);
+		*fd = -1;  /* the handle's now */
+	rc = rc ? rc : bound_port(h, port);
 	if (rc)
 		snprintf(why, whylen, "cannot take the WAN socket handed over: %s",
 			 insel_strerror(rc));
 	return rc;
 }
 
+/* A room's peer on a dual-stack wan: its IPv6 socket, if the secondary could make one. */
+static int open_hosted_wan6(struct bridge *br, char *why, size_t whylen)
+{
+	br->wan6.data = br;
+	return open_hosted(br, &br->wan6, &br->wan6_open, &br->hosted_wan6_fd, &br->wan_port6,
+			   why, whylen);
+}
+
 static int bind_sockets(struct bridge *br, const struct aux_bind_request *req, char *why,
 			size_t whylen)
 {
-	int rc = br->hosted ? open_hosted_wan(br, why, whylen)
+	int rc = br->hosted ? open_hosted(br, &br->wan, &br->wan_open, &br->hosted_wan_fd,
+					  &br->wan_port, why, whylen)
 			    : bind_udp(br, &br->wan, &br->wan_open, &req->wan_addr, 0, false,
 				       &br->wan_port, why, whylen);
 
@@ -136,11 +143,11 @@ static int bind_sockets(struct bridge *br, const struct aux_bind_request *req, c
 		snprintf(why, whylen, "a room's auxiliary carries only the room's legs");
 		return rc ? rc : INSEL_E_BAD_FIELD;
 	}
-	/* A hosted peer has only the IPv4 WAN socket handed over (docs/rooms.md). */
+	/* A hosted peer's IPv6 socket is the one handed over, if any (leg_handover.h). */
 	if (br->hosted)
-		br->has_wan6 = false;
+		br->has_wan6 = br->has_wan6 && br->hosted_wan6_fd >= 0;
 	if (rc == 0 && br->has_wan6)
-		rc = bind_wan6(br, req, why, whylen);
+		rc = br->hosted ? open_hosted_wan6(br, why, whylen) : bind_wan6(br, req, why, whylen);
 	if (rc == 0 && (req->tun || carries_stream(req))) {
 		grow_wan_buffers(&br->wan);
 		if (br->wan6_open)
@@ -249,18 +256,20 @@ void bind_handle(void *ctx, json_int_t id, const json_t *msg)
 	 * descriptor duplicated before then too. */
 	uv_udp_using_recvmmsg(&br->wan);
 	/* The TCP leg's sockets too: the allowlist grants no new socket (tcp_leg.c). A
-	 * room's peers have none: the room's process is confined after its first bind. */
-	if (br->hosted)
-		log_info("a room's peer: no TCP sockets for the relay's fallback");
-	else if (tcp_leg_prepare(br) != 0)
+	 * room's peer was handed its own (the room's process is confined after its first
+	 * bind). */
+	if (br->hosted ? br->tcp.nfds == 0 : tcp_leg_prepare(br) != 0)
 		log_warn("no TCP sockets for the relay's fallback: this call cannot use it");
 	if (pmtu_prepare(br) != 0 || wan_rx_prepare(br) != 0) {
 		control_reply_error(br, id, 0, WIRE(BIND_FAILED), "cannot prepare the WAN socket");
 		bridge_end(br, WIRE(ERROR), "cannot prepare the WAN socket", EXIT_FAILURE_GENERIC, false);
 		return;
 	}
-	if (br->hosted)
-		br->wan_link_mtu = room_host_wan_mtu(br->wan_link_mtu);
+	if (br->hosted) {
+		br->wan_link_mtu = room_host_wan_mtu(br->wan_addr.family, br->wan_link_mtu);
+		if (br->has_wan6)
+			br->wan_link_mtu6 = room_host_wan_mtu(AF_INET6, br->wan_link_mtu6);
+	}
 	discover_prepare(br, &req);
 	/* Drop before replying: once the parent hears "ok", the process is confined (a
 	 * room's process once, at its first bind). */

@@ -7,12 +7,16 @@
  * and failover, driven over its own control socket by the ordinary control protocol
  * (docs/auxiliary.md). What the peers share is the room's interface and broadcast
  * capture: the first peer's bind creates them while the process is still root, then
- * confines the process once; later peers take the WAN socket the secondary made for
- * them (the allowlist grants no new socket) and share the interface.
+ * confines the process once; later peers share the interface.
  *
- * The secondary hands a peer over on fd 3, a unix SOCK_SEQPACKET socket: one byte with
- * two descriptors (SCM_RIGHTS), the peer's control socket and its bound WAN socket. End
- * of file on fd 3 ends every peer and the process, which takes the interface, its routes
+ * The allowlist grants no new socket, so the secondary makes every socket of every peer
+ * (the first's too) and hands them over on fd 3, a unix SOCK_SEQPACKET socket, one
+ * message a peer (common/sys/leg_handover.h): its control socket, its WAN socket, on a
+ * dual-stack wan its IPv6 WAN socket, and the TCP sockets of the relay's TLS-over-TCP
+ * fallback (tcp_leg.c) — what an ordinary call's auxiliary makes for itself at bind, so
+ * that a peer has every path an ordinary call has.
+ *
+ * End of file on fd 3 ends every peer and the process, which takes the interface, its routes
  * and the capture with it. A peer whose call ends (hang-up, peer dead) ends alone; its
  * memory is freed a few seconds later, once its handles and control socket are closed.
  *
@@ -35,6 +39,7 @@
 #include "cmd.h"
 #include "err.h"
 #include "ipv4.h"
+#include "leg_handover.h"
 #include "log.h"
 #include "wire_errors.h"
 
@@ -55,7 +60,7 @@ struct room_host {
 	struct aux_tun tun;
 	uv_poll_t tun_poll, cap_poll;
 	bool tun_poll_open, cap_poll_open;
-	unsigned wan_mtu;
+	unsigned wan_mtu, wan_mtu6;
 	uint64_t unrouted;             /* packets read while no peer was running */
 };
 
@@ -112,6 +117,8 @@ static void free_peer(struct bridge *br)
 	bridge_release(br);
 	if (br->hosted_wan_fd >= 0)
 		close(br->hosted_wan_fd);
+	if (br->hosted_wan6_fd >= 0)
+		close(br->hosted_wan6_fd);
 	free(br);
 }
 
@@ -133,7 +140,17 @@ static void on_sweep(uv_timer_t *t)
 	}
 }
 
-static void take_peer(int ctl, int wan)
+/* The TCP leg's sockets the secondary made: tcp_leg.c takes them as its own, as if it
+ * had made them at bind. */
+static void give_tcp_sockets(struct bridge *br, struct leg_sockets *s)
+{
+	for (unsigned i = 0; i < s->ntcp && br->tcp.nfds < AUX_TCP_SOCKETS; i++) {
+		br->tcp.fds[br->tcp.nfds++] = s->tcp[i];
+		s->tcp[i] = -1;
+	}
+}
+
+static void take_peer(struct leg_sockets *s)
 {
 	struct bridge *br = NULL;
 	int rc;
@@ -141,36 +158,36 @@ static void take_peer(int ctl, int wan)
 	if (host.stopping || live_peers() >= ROOM_HOST_MAX_PEERS || !(br = calloc(1, sizeof *br))) {
 		log_warn("a peer of the room refused: %s", host.stopping ? "stopping"
 							 : br ? "too many peers" : "out of memory");
-		close(ctl);
-		close(wan);
+		leg_sockets_close(s);
 		return;
 	}
 	br->loop = host.loop;
 	br->state = AUX_NEW;
 	br->wan_rx_fd = br->wan6_rx_fd = -1;
 	br->hosted = true;
-	br->hosted_wan_fd = wan;
+	br->hosted_wan_fd = s->wan;
+	br->hosted_wan6_fd = s->wan6;
+	s->wan = s->wan6 = -1;
 	br->next_hosted = host.peers;
 	host.peers = br;
 	rc = bridge_init_handles(br, false);
-	rc = rc ? rc : control_start(br, ctl);
+	if (rc == 0) {
+		give_tcp_sockets(br, s);
+		rc = control_start(br, s->ctl);
+		s->ctl = -1;  /* the control stream's now */
+	}
+	leg_sockets_close(s);
 	if (rc) {
 		log_error("cannot take a peer of the room: %s", insel_strerror(rc));
 		bridge_end(br, WIRE(ERROR), "startup failed", EXIT_OK, false);
 	}
 }
 
-/* fd 3: a peer's two descriptors, or the end. */
+/* fd 3: a peer's sockets (leg_handover.h), or the end. */
 static void on_attach(uv_poll_t *p, int status, int events)
 {
-	int fds[2];
-	char byte;
-	char cbuf[CMSG_SPACE(sizeof fds)] __attribute__((aligned(__alignof__(struct cmsghdr))));
-	struct iovec iov = {&byte, 1};
-	struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
-			   .msg_controllen = sizeof cbuf};
-	struct cmsghdr *c;
-	ssize_t n;
+	struct leg_sockets s;
+	int rc;
 
 	(void)p;
 	(void)events;
@@ -178,29 +195,18 @@ static void on_attach(uv_poll_t *p, int status, int events)
 		host_stop("its control socket failed");
 		return;
 	}
-	n = recvmsg(AUX_CONTROL_FD, &m, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+	rc = leg_sockets_recv(AUX_CONTROL_FD, &s);
+	if (rc == -EAGAIN)
 		return;
-	if (n <= 0) {
-		host_stop(n == 0 ? "the secondary closed its control socket" : strerror(errno));
-		return;
-	}
-	c = CMSG_FIRSTHDR(&m);
-	if (!c || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) {
-		log_warn("a message on the room's control socket without descriptors: ignored");
+	if (rc == -EBADMSG) {
+		log_warn("a hand-over on the room's control socket that is no peer's: refused");
 		return;
 	}
-	if (c->cmsg_len != CMSG_LEN(sizeof fds) || (m.msg_flags & MSG_CTRUNC)) {
-		size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-
-		memcpy(fds, CMSG_DATA(c), (k < 2 ? k : 2) * sizeof(int));
-		for (size_t i = 0; i < k && i < 2; i++)
-			close(fds[i]);
-		log_warn("a peer handed over with %zu descriptor(s), not 2: refused", k);
+	if (rc <= 0) {
+		host_stop(rc == 0 ? "the secondary closed its control socket" : strerror(-rc));
 		return;
 	}
-	memcpy(fds, CMSG_DATA(c), sizeof fds);
-	take_peer(fds[0], fds[1]);
+	take_peer(&s);
 }
 
 /* Whether one of the peer's members (its room addresses, IPv4 or IPv6) holds dst. */
@@ -353,11 +359,13 @@ void room_host_set_confined(void)
 	host.confined = true;
 }
 
-unsigned room_host_wan_mtu(unsigned found)
+unsigned room_host_wan_mtu(int family, unsigned found)
 {
+	unsigned *mtu = family == AF_INET6 ? &host.wan_mtu6 : &host.wan_mtu;
+
 	if (found)
-		host.wan_mtu = found;
-	return host.wan_mtu;
+		*mtu = found;
+	return *mtu;
 }
 
 int room_host_start(struct bridge *br)

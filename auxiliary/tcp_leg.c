@@ -9,6 +9,7 @@
  *
  * The sockets are made and bound to the WAN address at bind time, before the process
  * confines itself: the allowlist grants `connect` but no `socket` (sandbox.c says why).
+ * A room's leg gets them from the secondary instead (room_host.c, leg_handover.h).
  * There are AUX_TCP_SOCKETS of them, so a call may connect that many times at most.
  *
  * When: AUX_TCP_FALLBACK_MS after start (or after the path was lost) with no path up and
@@ -31,6 +32,7 @@
 #include "relay_stream.h"
 #include "relay_wire.h"
 #include "tls.h"
+#include "wan_socket.h"
 
 /* [100::1:0]:0 — RFC 6666's discard-only prefix: never a datagram's source. */
 static const uint8_t marker_addr[16] = {0x01, 0x00, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0};
@@ -51,21 +53,12 @@ static uint64_t elapsed_ms(uint64_t now, uint64_t then)
 int tcp_leg_prepare(struct bridge *br)
 {
 	struct aux_tcp_leg *t = &br->tcp;
-	struct ip_endpoint local = {.addr = br->wan_addr, .port = 0};
-	struct sockaddr_storage ss;
-	socklen_t len = ip_endpoint_to_sockaddr(&local, &ss);
 
 	for (size_t i = 0; i < AUX_TCP_SOCKETS; i++) {
-		int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+		int fd = wan_socket_bound(SOCK_STREAM, &br->wan_addr, 0);
 
 		if (fd < 0)
-			return -errno;
-		if (bind(fd, (struct sockaddr *)&ss, len) != 0) {
-			int err = -errno;
-
-			close(fd);
-			return err;
-		}
+			return fd;
 		t->fds[t->nfds++] = fd;
 	}
 	return 0;

@@ -15,10 +15,12 @@
 #include <unistd.h>
 
 #include "err.h"
+#include "leg_handover.h"
 #include "log.h"
 #include "msg.h"
 #include "secondary.h"
 #include "timeouts.h"
+#include "wan_socket.h"
 
 #define AUX_LOG_LINE_MAX 800  /* longer lines from an auxiliary are cut (our prefix
 				* and all fit in one log line) */
@@ -532,48 +534,34 @@ bool aux_room_alive(const struct aux *room)
 	return !room->exited && !p->released && p->attach_fd >= 0;
 }
 
-/* The leg's WAN socket, made here: the room's process, confined, can make none. */
-static int leg_wan_socket(const struct aux_bind_request *req)
+/* Every socket the leg needs, made here as an ordinary call's auxiliary makes them at
+ * bind (the room's process, confined, can make none; common/sys/leg_handover.h): the
+ * WAN socket, on a dual-stack wan the IPv6 one (on the same port when free there), and
+ * the sockets of the relay's TLS-over-TCP fallback. Only the first is a must: without
+ * the others the leg lacks that path, as an auxiliary whose own attempt failed. */
+static int leg_sockets_make(const struct aux_bind_request *req, struct leg_sockets *out)
 {
-	struct ip_endpoint ep = {.addr = req->wan_addr, .port = 0};
-	struct sockaddr_storage ss;
-	int size = 4 << 20;  /* as an auxiliary's own WAN socket (AUX_WAN_SOCKBUF) */
-	int fd = socket(req->wan_addr.family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	socklen_t len;
+	int fd;
 
-	if (fd < 0)
-		return -errno;
-	len = (socklen_t)ip_endpoint_to_sockaddr(&ep, &ss);
-	if (bind(fd, (struct sockaddr *)&ss, len) != 0) {
-		int err = -errno;
-
-		close(fd);
-		return err;
+	leg_sockets_init(out);
+	if ((out->wan = wan_socket_bound(SOCK_DGRAM, &req->wan_addr, 0)) < 0)
+		return out->wan;
+	wan_socket_grow_buffers(out->wan);
+	if (req->has_wan_addr6) {
+		out->wan6 = wan_socket_bound_near(SOCK_DGRAM, &req->wan_addr6,
+						  wan_socket_port(out->wan));
+		if (out->wan6 >= 0)
+			wan_socket_grow_buffers(out->wan6);
+		else
+			log_warn("a room's leg: no IPv6 WAN socket: %s", strerror(-out->wan6));
 	}
-	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) != 0)
-		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
-	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof size) != 0)
-		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
-	return fd;
-}
-
-/* One byte with the two descriptors, on the room process's fd 3. */
-static int hand_over(int attach_fd, int ctl, int wan)
-{
-	int fds[2] = {ctl, wan};
-	char byte = 'L';
-	char cbuf[CMSG_SPACE(sizeof fds)] __attribute__((aligned(__alignof__(struct cmsghdr))));
-	struct iovec iov = {&byte, 1};
-	struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
-			   .msg_controllen = sizeof cbuf};
-	struct cmsghdr *c = CMSG_FIRSTHDR(&m);
-
-	memset(cbuf, 0, sizeof cbuf);
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof fds);
-	memcpy(CMSG_DATA(c), fds, sizeof fds);
-	return sendmsg(attach_fd, &m, MSG_DONTWAIT | MSG_NOSIGNAL) == 1 ? 0 : -errno;
+	while (out->ntcp < LEG_HANDOVER_TCP_MAX &&
+	       (fd = wan_socket_bound(SOCK_STREAM, &req->wan_addr, 0)) >= 0)
+		out->tcp[out->ntcp++] = fd;
+	if (out->ntcp < LEG_HANDOVER_TCP_MAX)
+		log_warn("a room's leg: %u TCP socket(s) for the relay's fallback, not %u",
+			 out->ntcp, LEG_HANDOVER_TCP_MAX);
+	return 0;
 }
 
 int aux_attach(struct secondary *s, struct aux *room, struct call *call,
@@ -581,25 +569,24 @@ int aux_attach(struct secondary *s, struct aux *room, struct call *call,
 {
 	struct aux_private *r = (struct aux_private *)room, *p;
 	struct aux_bind_request req = *bind;
-	int sv[2], wan, rc;
+	struct leg_sockets legs;
+	int sv[2], rc;
 
 	if (!aux_room_alive(room))
 		return INSEL_E_CLOSED;
 	if (!(p = calloc(1, sizeof *p)))
 		return -ENOMEM;
-	if ((wan = leg_wan_socket(bind)) < 0) {
-		free(p);
-		return wan;
-	}
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+	rc = leg_sockets_make(bind, &legs);
+	if (rc == 0 && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
 		rc = -errno;
-		close(wan);
+	if (rc) {
+		leg_sockets_close(&legs);
 		free(p);
 		return rc;
 	}
-	rc = hand_over(r->attach_fd, sv[1], wan);
-	close(sv[1]);
-	close(wan);
+	legs.ctl = sv[1];
+	rc = leg_sockets_send(r->attach_fd, &legs);
+	leg_sockets_close(&legs);  /* the room's process has its own copies now */
 	if (rc) {
 		close(sv[0]);
 		free(p);

@@ -33,10 +33,12 @@
 #include "buf.h"
 #include "chanparams.h"
 #include "frame.h"
+#include "leg_handover.h"
 #include "msg.h"
 #include "pki.h"
 #include "rand.h"
 #include "rekey.h"
+#include "wan_socket.h"
 
 #define N_CH 2
 #define KEEPALIVE_MS 200
@@ -1322,28 +1324,40 @@ static void bind_failure_is_reported(void **state)
 /* ---- a room's one auxiliary (run --room, auxiliary/room_host.c) ---- */
 
 /* Hands a leg to the room's process: its control socket (the parent keeps the other end,
- * in leg->ctl) and, unless only_one, a WAN socket on 127.0.0.1. */
+ * in leg->ctl), a WAN socket on 127.0.0.1 and the TCP fallback's sockets, as the
+ * secondary does (leg_handover.h); or, with only_one, an old one-byte hand-over of one
+ * descriptor. */
 static void hand_leg(int room, struct auxp *leg, bool only_one)
 {
-	int sv[2], wan = udp_socket(0), fds[2];
-	char byte = 'L';
-	char cbuf[CMSG_SPACE(sizeof fds)] __attribute__((aligned(__alignof__(struct cmsghdr))));
-	struct iovec iov = {&byte, 1};
-	struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
-			   .msg_controllen = only_one ? CMSG_SPACE(sizeof(int)) : sizeof cbuf};
-	struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+	struct leg_sockets s;
+	struct ip_addr lo;
+	int sv[2];
 
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-	fds[0] = sv[1];
-	fds[1] = wan;
-	memset(cbuf, 0, sizeof cbuf);
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(only_one ? sizeof(int) : sizeof fds);
-	memcpy(CMSG_DATA(c), fds, only_one ? sizeof(int) : sizeof fds);
-	assert_int_equal(sendmsg(room, &m, 0), 1);
-	close(sv[1]);
-	close(wan);
+	leg_sockets_init(&s);
+	s.ctl = sv[1];
+	if (only_one) {
+		char byte = LEG_HANDOVER_TAG;
+		_Alignas(struct cmsghdr) char cbuf[CMSG_SPACE(sizeof(int))];
+		struct iovec iov = {&byte, 1};
+		struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+				   .msg_controllen = sizeof cbuf};
+		struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+
+		memset(cbuf, 0, sizeof cbuf);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &s.ctl, sizeof(int));
+		assert_int_equal(sendmsg(room, &m, 0), 1);
+	} else {
+		assert_int_equal(ip_addr_parse("127.0.0.1", &lo), 0);
+		s.wan = udp_socket(0);
+		for (s.ntcp = 0; s.ntcp < LEG_HANDOVER_TCP_MAX; s.ntcp++)
+			s.tcp[s.ntcp] = wan_socket_bound(SOCK_STREAM, &lo, 0);
+		assert_int_equal(leg_sockets_send(room, &s), 0);
+	}
+	leg_sockets_close(&s);
 	memset(leg, 0, sizeof *leg);
 	leg->ctl = sv[0];
 }
