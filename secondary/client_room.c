@@ -37,8 +37,15 @@ struct leg_ask {
 	char key[ROOM_NAME_MAX + PKI_NAME_MAX + 2];
 };
 
+/* The path an up leg takes, as for any call: direct, relayed (over UDP) or tcp (the
+ * relay's TLS-over-TCP fallback). */
+static const char *leg_path(const struct room_leg *leg)
+{
+	return aux_path_kind(leg->call->path_relayed, leg->call->path_tcp);
+}
+
 /* How this gateway reaches a member of a room (docs/rooms.md, "The data path"): on our
- * own LAN; through the room's leg to its site, up (direct or relayed, for how long) or
+ * own LAN; through the room's leg to its site, up (direct, relayed or tcp, how long) or
  * down (and when it was last up); or not from here (no member of ours in the room). */
 static void add_reach(struct secondary *s, const char *room, json_t *m)
 {
@@ -61,8 +68,7 @@ static void add_reach(struct secondary *s, const char *room, json_t *m)
 	}
 	if (leg->call && leg->up_since_ms) {
 		json_object_set_new(m, "reach", json_string("up"));
-		json_object_set_new(m, "path", json_string(leg->call->path_relayed ? "relayed"
-										    : "direct"));
+		json_object_set_new(m, "path", json_string(leg_path(leg)));
 		json_object_set_new(m, "up_ms", json_integer((json_int_t)(now - leg->up_since_ms)));
 		return;
 	}
@@ -98,8 +104,7 @@ static json_t *leg_site(struct secondary *s, const struct room_leg *leg, const j
 		return NULL;
 	json_object_set_new(site, "state", json_string(up ? "up" : "down"));
 	if (up) {
-		json_object_set_new(site, "path", json_string(leg->call->path_relayed ? "relayed"
-											: "direct"));
+		json_object_set_new(site, "path", json_string(leg_path(leg)));
 		json_object_set_new(site, "up_ms", json_integer((json_int_t)(now - leg->up_since_ms)));
 	} else if (leg->last_up_ms) {
 		json_object_set_new(site, "last_up_ms_ago",

@@ -14,7 +14,12 @@
 #   - the principal's record of that call says it came up over tcp and ended direct,
 #     with the move counted and listed in its history (path changes, path history);
 #   - UDP blocked at both sites: both auxiliaries fall back to TCP and the relay forwards
-#     between two TCP legs; the call goes up "tcp" on both sides and carries datagrams.
+#     between two TCP legs; the call goes up "tcp" on both sides and carries datagrams;
+#   - still so, a room (docs/rooms.md) with members a1 and b1: its leg, carried by each
+#     gateway's one auxiliary of the room, falls back to TCP the same way (the secondary
+#     hands the room's process the leg's TCP sockets): a1 and b1 ping each other by room
+#     address and a 1 MiB TCP copy crosses intact, `insel rooms --json` says the site
+#     is up over tcp.
 # Needs the relay's leg registration and allocation (the relay part of issue 12): SKIP
 # without it.
 set -uo pipefail
@@ -26,6 +31,7 @@ if ! [ -f "$top/auxiliary/relay_leg.c" ] || ! [ -f "$top/auxiliary/tcp_leg.c" ];
 fi
 source "$here/lib.sh"
 source "$here/insel_env.sh"
+source "$here/room_lib.sh"
 netns_begin
 topo_two_sites
 insel_deploy || fail "deployment did not come up"
@@ -149,6 +155,23 @@ check "and on B's" b_path_is tcp
 check "the relay forwards between two TCP legs: datagrams cross intact" \
 	in_ns a1 python3 "$UDP_TOOL" send 10.1.0.1 5005 --count 50 --size 1200
 insel_as a1 alice hangup "$call" >/dev/null 2>&1
+
+# ---- still no UDP at either site: a room's leg falls back to TCP too ----
+room_add games 172.30.0.0/24
+room_join games alice@lan-a 10.1.0.11   # 172.30.0.1
+room_join games bob@lan-b 10.2.0.11     # 172.30.0.2
+check "a1 reaches b1 in the room with no UDP at either site" wait_ping a1 172.30.0.2 30
+check "and b1 reaches a1" wait_ping b1 172.30.0.1 10
+check "a 1 MiB TCP copy from a1 to b1 by room address crosses intact" \
+	tcp_transfer a1 172.30.0.2 b1
+site_path() {  # site_path: how A's gateway reaches lan-b in the room, per insel rooms --json
+	insel_as a1 alice rooms --json 2>/dev/null | python3 -c 'import json, sys
+for r in json.load(sys.stdin).get("rooms", []):
+    for s in r.get("sites", []):
+        if s.get("lan") == "lan-b": print(s.get("state", ""), s.get("path", ""))'
+}
+check "insel rooms: lan-b is up over tcp ($(site_path))" test "$(site_path)" = "up tcp"
+pdir room remove games >/dev/null
 unblock_udp
 check "no auxiliary left at the end" both wait_aux_count a 0 5 -- wait_aux_count b 0 5
 

@@ -11,6 +11,10 @@
 #   - UDP calls and network calls A -> B and B -> A carry traffic (datagrams up to 9000
 #     bytes intact both ways, ping, TCP); the auxiliaries' WAN sockets and the channels'
 #     peers are IPv6 (the call's path shows the IPv6 endpoints);
+#   - a room (docs/rooms.md) with members a1 and b1: its leg, carried by each gateway's
+#     one auxiliary of the room, goes directly over IPv6 (the secondary hands the room's
+#     process A's IPv6 WAN socket beside the IPv4 one): ping both ways and a 1 MiB TCP
+#     copy by room address, the frames counted on the wan over IPv6;
 #   - a trunk between A and B forms over IPv6 and carries ping and TCP both ways;
 #   - then B is made dual-stack too: both families work, each auxiliary binds a socket
 #     per family, the offer carries a host candidate per family, and the call shows
@@ -19,6 +23,7 @@ set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
 source "$here/insel_env.sh"
+source "$here/room_lib.sh"
 netns_begin
 
 # ---- the topology: lib.sh's, with IPv6 on the wan and B's IPv4 wan taken away ----
@@ -195,6 +200,24 @@ check "ping b1 -> a1 through it" wait_ping b1 10.1.0.11 10
 check "ping a1 -> b1 back" pings a1 10.2.0.11 3
 insel_as b1 bob hangup "$tun2" >/dev/null 2>&1
 check "all calls torn down" wait_aux_count a 0 10
+
+# ---- a room between the dual-stack site and the IPv6-only one ----
+room_add games 172.30.0.0/24
+room_join games alice@lan-a 10.1.0.11   # 172.30.0.1
+room_join games bob@lan-b 10.2.0.11     # 172.30.0.2
+reset_counters
+check "a1 reaches b1 in the room (A dual-stack, B IPv6 only)" wait_ping a1 172.30.0.2 30
+check "and b1 reaches a1" wait_ping b1 172.30.0.1 10
+check "a 1 MiB TCP copy from a1 to b1 by room address crosses intact" \
+	tcp_transfer a1 172.30.0.2 b1
+echo "A's room auxiliary sockets: $(aux_wan a | tr '\n' ' ')"
+check "A's room auxiliary has a WAN socket per family" \
+	bash -c "grep -q '^198.18.1.2:' <<<'$(aux_wan a)' && grep -q '^\[2001:db8:1::2\]:' <<<'$(aux_wan a)'"
+wire
+check "the room's frames crossed the wan directly over IPv6 both ways" carried v6
+pdir room remove games >/dev/null
+check "no room auxiliary left once the room is removed" \
+	both wait_aux_count a 0 10 -- wait_aux_count b 0 10
 
 # ---- a trunk over IPv6 ----
 stop_pid "${SECONDARY_PID[a]}"
