@@ -16,8 +16,8 @@
  * fallback (tcp_leg.c) — what an ordinary call's auxiliary makes for itself at bind, so
  * that a peer has every path an ordinary call has.
  *
- * End of file on fd 3 ends every peer and the process, which takes the interface, its routes
- * and the capture with it. A peer whose call ends (hang-up, peer dead) ends alone; its
+ * End of file on fd 3 ends every peer and the process, which takes the interface, its
+ * routes and the capture with it. A peer whose call ends (hang-up, peer dead) ends alone; its
  * memory is freed a few seconds later, once its handles and control socket are closed.
  *
  * Out, a packet the kernel routed into the interface goes to the peer whose members'
