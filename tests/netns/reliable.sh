@@ -64,6 +64,42 @@ INSEL_CONN_DIR=$INSEL_CONN_DIR_B listen_as b2 dave "$NETNS_TMP/listen-dave.log" 
 	--conns || fail "dave cannot listen"
 conn_listener=$LAST_PID
 
+# wait_in_log TEXT FILE SECONDS: until FILE has a line with TEXT (bounded).
+wait_in_log() {
+	for _ in $(seq 1 $(($3 * 10))); do
+		grep -q -- "$1" "$2" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# wait_file PATH SECONDS: until PATH exists (bounded).
+wait_file() {
+	for _ in $(seq 1 $(($2 * 10))); do
+		[ -e "$1" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# open_conn NAME ARGS...: insel open NAME dave@lan-b ARGS, checked; leaves in $in_id the
+# name dave's listener gave the incoming side ("in-CALLID", once it printed it: the
+# caller's open may return before the callee's listener hears of the call).
+open_conn() {
+	local name=$1 out call
+	shift
+	in_id=""
+	out=$(as_a open "$name" dave@lan-b "$@" 2>&1)
+	check "insel open $name opens a named connection" contains "$out" "opened $name"
+	call=$(sed -n 's/.*(call \([0-9a-f]*\),.*/\1/p' <<<"$out")
+	if [ -n "$call" ] && wait_in_log "^incoming connection in-$call " \
+		"$NETNS_TMP/listen-dave.log" 20; then
+		in_id=in-$call
+	else
+		echo "    insel open $name: $out; no incoming connection for call '$call'"
+	fi
+}
+
 # send_file SIZE_MB LOSS: one transfer, checked and its figures printed.
 send_file() {
 	local mb=$1 pct=$2 f=$NETNS_TMP/file-${1}m out want got start took
@@ -79,11 +115,12 @@ send_file() {
 	[ "$mb" = 1 ] && check "1 MiB at ${pct}% loss: done in ${took} s (at most ${XFER_1M_MAX_S})" \
 		[ "$took" -le "$XFER_1M_MAX_S" ]
 	want=$(sha256sum <"$f" | cut -d' ' -f1)
-	for _ in $(seq 1 50); do [ -f "$recv_dir/file-${mb}m" ] && break; sleep 0.1; done
+	wait_file "$recv_dir/file-${mb}m" 5
 	got=$(sha256sum <"$recv_dir/file-${mb}m" 2>/dev/null | cut -d' ' -f1)
 	check "${mb} MiB at ${pct}% loss: the file written is byte-identical" [ "$want" = "$got" ]
+	# The receiver prints its digest after the sender read it: a moment later, at most.
 	check "${mb} MiB at ${pct}% loss: the receiver printed the same digest" \
-		grep -q "sha256 received $want" "$NETNS_TMP/listen-bob.log"
+		wait_in_log "sha256 received $want" "$NETNS_TMP/listen-bob.log" 20
 	rm -f "$recv_dir/file-${mb}m"
 }
 
@@ -105,11 +142,7 @@ check "the transfers' calls all ended (no auxiliary left on either side)" \
 
 # ---- unordered: every message exactly once, under 5% loss ----
 loss 5
-out=$(as_a open u1 dave@lan-b --unordered 2>&1)
-check "insel open --unordered opens a named connection" contains "$out" "opened u1"
-sleep 0.5
-in_id=$(sed -n 's/^incoming connection \(in-[0-9a-f]*\) .*/\1/p' "$NETNS_TMP/listen-dave.log" |
-	tail -n 1)
+open_conn u1 --unordered
 python3 -c '
 import struct, sys
 for i in range(2000):
@@ -139,11 +172,7 @@ loss 0
 
 # ---- close drains: the peer reads everything after the close returned ----
 head -c $((3 << 20)) /dev/urandom >"$NETNS_TMP/drain.bin"
-out=$(as_a open c1 dave@lan-b 2>&1)
-check "insel open opens an ordered connection" contains "$out" "opened c1"
-sleep 0.5
-in_id=$(sed -n 's/^incoming connection \(in-[0-9a-f]*\) .*/\1/p' "$NETNS_TMP/listen-dave.log" |
-	tail -n 1)
+open_conn c1
 check "insel status NAME shows the connection" contains "$(as_a status c1 2>&1)" "state"
 as_a send c1 "$NETNS_TMP/drain.bin" 2>&1 | sed 's/^/    /'
 out=$(as_a close c1 2>&1)
@@ -155,10 +184,7 @@ check "close drains: the peer reads all 3 MiB after the close" \
 	cmp -s "$NETNS_TMP/drain.bin" "$NETNS_TMP/drain.out"
 
 # ---- abort discards ----
-out=$(as_a open x1 dave@lan-b 2>&1)
-sleep 0.5
-in_id=$(sed -n 's/^incoming connection \(in-[0-9a-f]*\) .*/\1/p' "$NETNS_TMP/listen-dave.log" |
-	tail -n 1)
+open_conn x1
 as_a send x1 "$NETNS_TMP/drain.bin" >/dev/null 2>&1
 check "insel abort ends the connection" contains "$(as_a abort x1 2>&1)" "aborted x1"
 sleep 1
@@ -174,10 +200,10 @@ spawn_in_ns a1 "$NETNS_TMP/vanish.log" env INSEL_PASSWORD=pw-alice \
 	INSEL_CONN_DIR="$INSEL_CONN_DIR_A" "$C" send-file bob@lan-b "$NETNS_TMP/vanish.bin" \
 	--secondary "$(client_gateway a1)" --ca "$PKI/ca.crt" --user alice
 sender=$LAST_PID
-for _ in $(seq 1 100); do
-	[ -f "$recv_dir/.vanish.bin.part" ] && break
-	sleep 0.05
-done
+# The receiver's partial file: the call is up and bytes flow (a loaded host takes a few
+# seconds to place the call).
+check "the transfer is under way before the wan is cut" \
+	wait_file "$recv_dir/.vanish.bin.part" 30
 loss 100  # the wan blackholes the call
 started=$(date +%s)
 for _ in $(seq 1 400); do kill -0 "$sender" 2>/dev/null || break; sleep 0.1; done
@@ -187,8 +213,10 @@ check "the sender ends with a clear error after the time-out (${elapsed} s)" \
 	grep -q "broke after" "$NETNS_TMP/vanish.log"
 check "the sender says why: the peer went silent" \
 	grep -qi "stopped answering\|went silent\|peer" "$NETNS_TMP/vanish.log"
+# Its own time-out runs from the last segment it heard, as the sender's does: it ends
+# about when the sender does, which the sender's exit does not wait for.
 check "the receiver ends with a clear error too" \
-	grep -q "receiving vanish.bin broke" "$NETNS_TMP/listen-bob.log"
+	wait_in_log "receiving vanish.bin broke" "$NETNS_TMP/listen-bob.log" 10
 check "it took the time-out, not forever (${elapsed} s < 35 s)" [ "$elapsed" -lt 35 ]
 loss 0
 check "no auxiliary left on either side" both wait_aux_count a 0 15 -- wait_aux_count b 0 15

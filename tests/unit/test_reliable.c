@@ -279,16 +279,22 @@ static void ordered_20pct_loss(void **state)
  * LAN-like path at 20% loss each way. The receiver never sends data, so its RTO stays at
  * the initial 1 s; its FIN used to back off to 1, 2 and 4 s, and three unlucky tries
  * (36% each: FIN or its ACK lost) left it silent past dead_ms: about one seed in twenty
- * ended REL_TIMED_OUT after every byte had arrived (seed 112 here). */
+ * ended REL_TIMED_OUT after every byte had arrived (seed 112 here). With the back-off
+ * bounded at dead_ms / 8, eight failed tries in a row still did it: 3 seeds of 5,000
+ * (3447 and 3506 the sender, 4101 the receiver's FIN), about one netns-reliable run in
+ * a thousand; at dead_ms / 16 none of the 5,000. */
 static void ordered_20pct_loss_short_dead_ms(void **state)
 {
 	struct path p = { .loss = 0.20, .delay_us = 100, .mbit = 1000 };
 	struct rel_params rp = { .conn_id = 7, .mss = 1168, .dead_ms = 9000, .close_ms = 12000,
 				 .idle_ms = UINT32_MAX };
+	static const uint64_t unlucky[] = {3447, 3506, 4101};
 
 	(void)state;
 	for (uint64_t seed = 100; seed < 140; seed++)
 		run_ordered_with(&p, &rp, 1 << 20, seed);
+	for (size_t i = 0; i < sizeof unlucky / sizeof unlucky[0]; i++)
+		run_ordered_with(&p, &rp, 1 << 20, unlucky[i]);
 }
 
 static void ordered_many_seeds(void **state)
@@ -630,7 +636,8 @@ static bool acked_all(struct sim *s, void *ctx)
 static void rto_follows_rfc6298(void **state)
 {
 	struct path p = { .delay_us = 50 * MS };
-	struct rel_params rp = { .conn_id = 6, .rto_min_ms = 1 };
+	/* dead_ms long enough that three doublings stay under its bound (dead_ms / 16) */
+	struct rel_params rp = { .conn_id = 6, .rto_min_ms = 1, .dead_ms = 60000 };
 	struct rel_stats st, st2;
 	uint64_t r;
 	struct sim s;
