@@ -482,9 +482,11 @@ static int check_host(struct db *db, const char *user, int64_t lan_id, const cha
 	int64_t host_lan;
 
 	room_quote(host, quoted, sizeof quoted);
-	if (!host || ip_addr_parse(host, &a) || (family && a.family != family))
-		return db_set_error(db, INSEL_E_BAD_FIELD, "'%s' is not %s host address", quoted,
-				    family == AF_INET6 ? "an IPv6" : "a");
+	if (!host || ip_addr_parse(host, &a) || a.family != family)
+		return db_set_error(db, INSEL_E_BAD_FIELD, "'%s' is not an %s host address%s",
+				    quoted, family == AF_INET6 ? "IPv6" : "IPv4",
+				    family == AF_INET6 ? "" : " (a member's host is its IPv4 address "
+				    "on the LAN, which the room maps; its IPv6 one is host6)");
 	if (a.family == AF_INET6 && (a.bytes[0] == 0xff || (a.bytes[0] == 0xfe &&
 							   (a.bytes[1] & 0xc0) == 0x80)))
 		return db_set_error(db, INSEL_E_BAD_FIELD, "host %s is multicast or link-local: "
@@ -552,7 +554,7 @@ static int room_join_tx(struct db *db, const char *room, const char *user, const
 
 	/* host6 only matters (and is checked) when the room has an IPv6 network. */
 	if ((rc = room_get(db, room, &r)) || (rc = user_get(db, user, &uid, &lan_id)) ||
-	    (rc = check_host(db, user, lan_id, host, 0, canon)) ||
+	    (rc = check_host(db, user, lan_id, host, AF_INET, canon)) ||
 	    (host6 && r.has6 && (rc = check_host(db, user, lan_id, host6, AF_INET6, canon6))))
 		return rc;
 	if (current_member(db, &r, uid, canon, v4, v6)) {
@@ -944,10 +946,16 @@ int db_room_gateway_notice(struct db *db, const char *secondary, json_t **out)
 		if (st_col_text(st, 8))
 			json_object_set_new(m, "address6", json_string((const char *)
 							st_col_text(st, 8)));
-		if ((int)st_col_int64(st, 6))
+		/* A host written before hosts had to be IPv4 (an IPv6 one, from a client
+		 * connected over IPv6) is left out: the gateway would refuse the whole notice,
+		 * and no leg can map it. */
+		bool own = (int)st_col_int64(st, 6) && !strchr((const char *)st_col_text(st, 5),
+								 ':');
+
+		if (own)
 			json_object_set_new(m, "host", json_string((const char *)
 							st_col_text(st, 5)));
-		if ((int)st_col_int64(st, 6) && st_col_text(st, 9))
+		if (own && st_col_text(st, 9))
 			json_object_set_new(m, "host6", json_string((const char *)
 							st_col_text(st, 9)));
 		json_array_append_new(members, m);

@@ -7,11 +7,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "aux_report.h"
 #include "err.h"
 #include "log.h"
 #include "msg.h"
+#include "netlink.h"
 #include "room_ops.h"
 #include "secondary.h"
 #include "wire_errors.h"
@@ -19,6 +22,10 @@
 /* A room list waits for the legs' counters (fresh stats of their auxiliaries) at most
  * this long: an auxiliary that does not answer in time is shown without them. */
 #define ROOM_LIST_STATS_TIMEOUT_MS 500
+/* A join's host6 the neighbour table does not know yet is asked for, then looked for
+ * again this often, this many times (the LAN answers in well under a millisecond). */
+#define ROOM_NEIGHBOUR_WAIT_MS 100
+#define ROOM_NEIGHBOUR_TRIES 5
 
 struct room_wait {
 	struct client_conn *conn;  /* NULL once the client has gone */
@@ -29,6 +36,13 @@ struct room_wait {
 	json_t *reply;
 	json_t *counters;
 	unsigned asking;
+	/* Before it goes to the principal: the client's request (r's strings point into
+	 * it), and the wait for the neighbour table to learn the host's host6. */
+	json_t *req;
+	struct room_req r;
+	uv_timer_t timer;
+	bool timer_open;
+	unsigned tries;
 };
 
 /* One stats request of a list to a leg's auxiliary. */
@@ -179,10 +193,21 @@ static json_t *client_reply(const struct room_wait *w, const json_t *reply, int 
 	return ok;
 }
 
+static void room_wait_closed(uv_handle_t *h)
+{
+	free(h->data);
+}
+
 static void room_wait_free(struct room_wait *w)
 {
 	json_decref(w->reply);
 	json_decref(w->counters);
+	json_decref(w->req);
+	if (w->timer_open) {  /* freed once the loop lets go of its timer */
+		w->timer.data = w;
+		uv_close((uv_handle_t *)&w->timer, room_wait_closed);
+		return;
+	}
 	free(w);
 }
 
@@ -297,13 +322,226 @@ static bool lan_has_ipv6(const struct secondary *s)
 	return false;
 }
 
+/* ---- the member's addresses, as its gateway can tell them ----
+ *
+ * The client connects from one address, which the gateway sees: its IPv4 `host` or, over
+ * IPv6, its `host6`. The other family's address is found, or checked, in the gateway's
+ * neighbour table: the entry on the same interface with the same link-layer address is
+ * the same host (docs/rooms.md, "A member's IPv6 address on its LAN"). */
+
+struct neigh_find {
+	const struct ip_addr *addr;
+	struct nl_neigh found;
+	bool hit;
+};
+
+static bool neigh_of_addr(const struct nl_neigh *n, void *ctx)
+{
+	struct neigh_find *f = ctx;
+
+	if (!ip_addr_equal(&n->addr, f->addr))
+		return false;
+	f->found = *n;
+	return f->hit = true;
+}
+
+/* The neighbour table's entry of address a, if it has one that answered. */
+static bool neighbour_of(const struct ip_addr *a, struct nl_neigh *out)
+{
+	struct neigh_find f = {.addr = a};
+
+	if (nl_neigh_each(a->family, neigh_of_addr, &f) != 0 || !f.hit)
+		return false;
+	*out = f.found;
+	return true;
+}
+
+struct neigh_same {
+	const struct secondary *s;
+	const struct nl_neigh *of;
+	struct ip_addr found;
+	bool hit;
+};
+
+static bool neigh_same_link(const struct nl_neigh *n, void *ctx)
+{
+	struct neigh_same *m = ctx;
+
+	if (n->ifindex != m->of->ifindex || n->lllen != m->of->lllen ||
+	    memcmp(n->lladdr, m->of->lladdr, n->lllen) != 0 || !host6_on_lan(m->s, &n->addr))
+		return false;
+	m->found = n->addr;
+	return m->hit = true;
+}
+
+/* The IPv4 address on this LAN of the host that connects from IPv6 address a. */
+static bool ipv4_of_host(const struct secondary *s, const struct ip_addr *a, struct ip_addr *out)
+{
+	struct nl_neigh n;
+	struct neigh_same m = {.s = s, .of = &n};
+
+	if (!neighbour_of(a, &n) || nl_neigh_each(AF_INET, neigh_same_link, &m) != 0 || !m.hit)
+		return false;
+	*out = m.found;
+	return true;
+}
+
+/* Whether addresses a and b (of either family) are the same host's on this LAN: the
+ * same link-layer address on the same interface. */
+static bool same_host(const struct ip_addr *a, const struct ip_addr *b)
+{
+	struct nl_neigh na, nb;
+
+	if (ip_addr_equal(a, b))
+		return true;
+	return neighbour_of(a, &na) && neighbour_of(b, &nb) && na.ifindex == nb.ifindex &&
+	       na.lllen == nb.lllen && memcmp(na.lladdr, nb.lladdr, na.lllen) == 0;
+}
+
+/* One datagram to a (the discard port): the kernel resolves a's link-layer address to
+ * send it, so that the neighbour table knows it a moment later. */
+static void ask_neighbour(const struct ip_addr *a)
+{
+	struct ip_endpoint ep = {.addr = *a, .port = 9};
+	struct sockaddr_storage ss;
+	socklen_t len = ip_endpoint_to_sockaddr(&ep, &ss);
+	int fd = socket(a->family, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+
+	if (fd < 0)
+		return;
+	if (len)
+		(void)sendto(fd, "", 0, 0, (struct sockaddr *)&ss, len);
+	close(fd);
+}
+
+/* A join's host6, given by the client, against the connecting host's entry: 0 (the same
+ * host: kept), 1 (no entry for it: left out, with a line in the log) or -1 (another
+ * host's: refused, with a sentence in why). */
+static int check_host6(struct client_conn *c, struct room_req *r, char why[ROOM_WHY_LEN])
+{
+	char text[IP_STRLEN], from[IP_STRLEN];
+	struct nl_neigh n;
+
+	if (!r->has_host6 || same_host(&c->addr, &r->host6))
+		return 0;
+	ip_addr_format(&r->host6, text, sizeof text);
+	ip_addr_format(&c->addr, from, sizeof from);
+	r->has_host6 = false;
+	if (neighbour_of(&r->host6, &n) && neighbour_of(&c->addr, &n)) {
+		snprintf(why, ROOM_WHY_LEN, "host6 %s is another host's on this LAN than %s (its "
+			 "link-layer address differs): give this host's own IPv6 address", text,
+			 from);
+		return -1;
+	}
+	log_info("user %s@%s: room join: host6 %s cannot be told to be %s's (not in the "
+		 "gateway's neighbour table); not passed on, the join goes on over IPv4", c->user,
+		 c->sec->cfg.lan, text, from);
+	return 1;
+}
+
+/* The member's addresses as the gateway can tell them, into w->r: 0, or a refusal (its
+ * code and sentence) for the client. */
+static const char *settle_hosts(struct room_wait *w, char why[ROOM_WHY_LEN])
+{
+	struct client_conn *c = w->conn;
+	struct room_req *r = &w->r;
+	char text[IP_STRLEN];
+
+	r->has_host = true;
+	r->host = c->addr;
+	if (c->addr.family == AF_INET6) {
+		/* Over IPv6: the connection is the host6; the IPv4 host, which the room maps
+		 * first, is the neighbour with the same link-layer address. */
+		if (ipv4_of_host(c->sec, &c->addr, &r->host)) {
+			if (r->action == ROOM_JOIN && check_host6(c, r, why) < 0)
+				return WIRE(FORBIDDEN);
+			if (!r->has_host6)
+				r->host6 = c->addr;
+			r->has_host6 = true;
+			return NULL;
+		}
+		if (r->action != ROOM_JOIN)
+			return NULL;
+		snprintf(why, ROOM_WHY_LEN, "the gateway does not know the IPv4 address on this LAN "
+			 "of %s (its neighbour table has no IPv4 entry with that host's link-layer "
+			 "address), which a room member needs: connect to the gateway over IPv4 "
+			 "(its LAN address) and join again",
+			 ip_addr_format(&c->addr, text, sizeof text));
+		return WIRE(UNAVAILABLE);
+	}
+	if (r->action == ROOM_JOIN && check_host6(c, r, why) < 0)
+		return WIRE(FORBIDDEN);
+	return NULL;
+}
+
+/* The request goes to the principal, the member's addresses settled. */
+static void room_forward(struct room_wait *w)
+{
+	struct client_conn *c = w->conn;
+	char why[ROOM_WHY_LEN], user[ROOM_USER_MAX + 1];
+	const char *refusal = settle_hosts(w, why);
+	json_t *fwd;
+
+	snprintf(user, sizeof user, "%s@%s", c->user, c->sec->cfg.lan);
+	w->r.user = user;
+	if (refusal) {
+		client_send(c, msg_reply_error(w->id, refusal, "%s", why));
+	} else if (!(fwd = room_req_encode(0, &w->r)) ||
+		   principal_request(c->sec, fwd, room_reply, w)) {
+		client_send(c, msg_reply_error(w->id, WIRE(PRINCIPAL_UNREACHABLE),
+					       "the directory cannot be reached right now"));
+	} else {
+		log_info("user %s: room %s %s", user, room_action_name(w->r.action),
+			 w->r.room ? w->r.room : "");
+		return;
+	}
+	c->room_wait = NULL;
+	room_wait_free(w);
+}
+
+/* A join from IPv4 with a host6 the neighbour table does not know yet: asked for (one
+ * datagram), and looked at again a little later, a few times at most. */
+static bool host6_unknown(const struct room_wait *w)
+{
+	struct nl_neigh n;
+
+	return w->r.action == ROOM_JOIN && w->r.has_host6 && w->conn->addr.family == AF_INET &&
+	       !neighbour_of(&w->r.host6, &n);
+}
+
+static void room_settle(struct room_wait *w);
+
+static void on_neighbour_wait(uv_timer_t *t)
+{
+	struct room_wait *w = t->data;
+
+	if (!w->conn) {  /* the client has gone */
+		room_wait_free(w);
+		return;
+	}
+	room_settle(w);
+}
+
+static void room_settle(struct room_wait *w)
+{
+	if (host6_unknown(w) && w->tries < ROOM_NEIGHBOUR_TRIES &&
+	    (w->timer_open || uv_timer_init(w->conn->sec->loop, &w->timer) == 0)) {
+		w->timer_open = true;
+		w->timer.data = w;
+		if (w->tries++ == 0)
+			ask_neighbour(&w->r.host6);
+		if (uv_timer_start(&w->timer, on_neighbour_wait, ROOM_NEIGHBOUR_WAIT_MS, 0) == 0)
+			return;
+	}
+	room_forward(w);
+}
+
 void client_room_handle(void *ctx, json_int_t id, const json_t *req)
 {
 	struct client_conn *c = ctx;
-	char why[ROOM_WHY_LEN], user[ROOM_USER_MAX + 1];
+	char why[ROOM_WHY_LEN];
 	struct room_req r;
 	struct room_wait *w;
-	json_t *fwd;
 
 	if (room_req_decode(req, false, &r, why)) {
 		client_send(c, msg_reply_error(id, WIRE(BAD_REQUEST), "%s", why));
@@ -336,19 +574,10 @@ void client_room_handle(void *ctx, json_int_t id, const json_t *req)
 	w->conn = c;
 	w->id = id;
 	w->action = r.action;
-	snprintf(user, sizeof user, "%s@%s", c->user, c->sec->cfg.lan);
-	r.user = user;
-	r.has_host = true;
-	r.host = c->addr;
-	fwd = room_req_encode(0, &r);
-	if (principal_request(c->sec, fwd, room_reply, w)) {
-		free(w);
-		client_send(c, msg_reply_error(id, WIRE(PRINCIPAL_UNREACHABLE),
-					       "the directory cannot be reached right now"));
-		return;
-	}
+	w->req = json_incref((json_t *)req);  /* r's strings point into it */
+	w->r = r;
 	c->room_wait = w;
-	log_info("user %s: room %s %s", user, room_action_name(r.action), r.room ? r.room : "");
+	room_settle(w);
 }
 
 void client_room_gone(struct client_conn *c)

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <linux/fib_rules.h>
 #include <linux/if_addr.h>
+#include <linux/neighbour.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <net/if.h>
@@ -390,4 +391,67 @@ int nl_rule_list(int family, uint8_t protocol, struct nl_rule *out, size_t max, 
 	rc = nl_transact(&r, take_rule, &l);
 	*n = l.n;
 	return rc ? rc : l.overflow ? -ENOBUFS : 0;
+}
+
+/* ---- the neighbour table ---- */
+
+struct neigh_walk {
+	int family;
+	nl_neigh_fn fn;
+	void *ctx;
+};
+
+static int parse_neigh(struct buf_reader *payload, int family, struct nl_neigh *n)
+{
+	struct ndmsg ndm;
+	struct buf_reader value;
+	uint16_t type;
+	int more;
+	size_t alen = family == AF_INET ? 4 : 16;
+
+	memset(n, 0, sizeof *n);
+	if (br_copy(payload, &ndm, sizeof ndm))
+		return -EPROTO;
+	if (ndm.ndm_family != family)
+		return 1;  /* not ours: skipped */
+	n->addr.family = (uint8_t)family;
+	n->ifindex = ndm.ndm_ifindex;
+	n->state = ndm.ndm_state;
+	while ((more = next_attr(payload, &type, &value)) == 1) {
+		if (type == NDA_DST && br_remaining(&value) == alen)
+			br_copy(&value, n->addr.bytes, alen);
+		else if (type == NDA_LLADDR && br_remaining(&value) <= sizeof n->lladdr) {
+			n->lllen = br_remaining(&value);
+			br_copy(&value, n->lladdr, n->lllen);
+		}
+	}
+	return more;
+}
+
+static int take_neigh(uint16_t type, struct buf_reader *payload, void *ctx)
+{
+	struct neigh_walk *w = ctx;
+	struct nl_neigh n;
+	int rc;
+
+	if (type != RTM_NEWNEIGH)
+		return 0;
+	if ((rc = parse_neigh(payload, w->family, &n)) < 0)
+		return rc;
+	if (rc == 0 && n.lllen && (n.state & (NUD_INCOMPLETE | NUD_FAILED | NUD_NOARP)) == 0 &&
+	    w->fn(&n, w->ctx))
+		return 1;  /* found: the rest of the dump is not needed */
+	return 0;
+}
+
+int nl_neigh_each(int family, nl_neigh_fn fn, void *ctx)
+{
+	struct nl_request r;
+	struct ndmsg *ndm = nl_begin(&r, RTM_GETNEIGH, NLM_F_DUMP, sizeof *ndm);
+	struct neigh_walk w = {.family = family, .fn = fn, .ctx = ctx};
+	int rc;
+
+	ndm->ndm_family = (uint8_t)family;
+	rc = nl_transact(&r, take_neigh, &w);
+	return rc == 1 ? 0 : rc;
 }

@@ -89,4 +89,20 @@ int nl_rule_del(const struct nl_rule *rule);
  * -ENOBUFS if there were more than max (out then holds the first max). */
 int nl_rule_list(int family, uint8_t protocol, struct nl_rule *out, size_t max, size_t *n);
 
+/* One entry of the kernel's neighbour table (ARP for IPv4, neighbour discovery for
+ * IPv6): an address on a link and the link-layer address it answered from. */
+struct nl_neigh {
+	struct ip_addr addr;
+	int ifindex;
+	uint16_t state;              /* NUD_* */
+	uint8_t lladdr[16];
+	size_t lllen;
+};
+/* Returns true to stop the walk. */
+typedef bool (*nl_neigh_fn)(const struct nl_neigh *n, void *ctx);
+/* Calls fn for each entry of family (AF_INET, AF_INET6) with a link-layer address that
+ * answered (reachable, stale, delay, probe or permanent; not incomplete or failed),
+ * until fn returns true. 0 or a negative errno. */
+int nl_neigh_each(int family, nl_neigh_fn fn, void *ctx);
+
 #endif

@@ -13,6 +13,9 @@
 #     tunnel MTU gets "packet too big" and the sender's route MTU adapts; 16 MiB over
 #     TCP/IPv6 arrive intact and iperf3 -6 runs (the TSO6 offloads); an IPv6 source
 #     outside the trunk's prefixes is dropped and counted;
+#   - a room joined by clients connected over IPv6: the gateway finds each member's IPv4
+#     host in its neighbour table (a join it cannot is refused, saying why), the notice
+#     decodes, a1 reaches b1's room addresses; a host6 that is another host's is refused;
 #   - stopping the secondaries leaves no interface, route, rule, process.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -137,6 +140,39 @@ check "an IPv6 packet from outside the trunk's prefixes is dropped and counted (
 check "b1 still answers a1 over IPv6" pings a1 fd02::11
 ip -n "${NS}gw-a" -6 route del fd09::9/128 dev lan
 ip -n "${NS}a2" addr del fd09::9/128 dev eth0
+
+# ---- a room joined by clients that reach their gateway over IPv6 (docs/rooms.md) ----
+# The connection gives the member's host6; its IPv4 host, which the room maps first, is
+# the gateway's IPv4 neighbour with the same link-layer address.
+echo sesame | pdir room add games --network 172.30.0.0/24 --network6 fd30::/64 >/dev/null
+echo sesame >"$NETNS_TMP/room-pw"
+room_join_as() {  # room_join_as HOST USER [ARGS...]
+	local host=$1 user=$2
+	shift 2
+	insel_as "$host" "$user" room join games --room-password-file "$NETNS_TMP/room-pw" "$@" 2>&1
+}
+ip -n "${NS}gw-a" neigh del 10.1.0.11 dev lan 2>/dev/null
+out=$(room_join_as a1 alice)
+check "a join over IPv6 from a host gw-a knows no IPv4 address of is refused, saying why ($out)" \
+	contains "$out" "does not know the IPv4 address on this LAN of fd01::11"
+in_ns a1 ping -n -c 1 -W 2 10.1.0.1 >/dev/null 2>&1
+out=$(room_join_as a1 alice)
+check "once a1 has spoken IPv4 to its gateway, alice joins over IPv6 ($out)" \
+	contains "$out" "172.30.0.1"
+in_ns b1 ping -n -c 1 -W 2 10.2.0.1 >/dev/null 2>&1
+out=$(room_join_as b1 bob)
+check "and so does bob on b1 ($out)" contains "$out" "172.30.0.2"
+show=$(pdir room show games 2>&1)
+check "the directory has a1's IPv4 host and its IPv6 one" \
+	bash -c "grep -q 'alice@lan-a .*10\.1\.0\.11' <<<'$show' && grep -q 'fd01::11' <<<'$show'"
+check "both gateways take the notice: a1 reaches b1 in the room by IPv4" wait_ping a1 172.30.0.2 20
+check "and by IPv6" wait_ping a1 fd30::2 10
+# host6 is checked against the gateway's neighbour table: another host's is refused.
+in_ns a2 ping -6 -n -c 1 -W 2 fd01::1 >/dev/null 2>&1
+out=$(room_join_as a1 alice --host6 fd01::12)
+check "a join naming a2's IPv6 address (fd01::12) as a1's is refused ($out)" \
+	contains "$out" "host6 fd01::12 is another host's on this LAN than fd01::11"
+pdir room remove games >/dev/null
 
 # ---- nothing remains ----
 check_tun_teardown
