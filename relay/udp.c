@@ -26,6 +26,7 @@
 #include "err.h"
 #include "log.h"
 #include "relay.h"
+#include "wan_socket.h"
 
 #ifndef UDP_GRO
 #define UDP_GRO 104
@@ -56,23 +57,6 @@ static _Alignas(struct cmsghdr) uint8_t tx_cmsg[TX_SLOTS][CMSG_SPACE(sizeof(uint
 static uint8_t tx_answer[TX_SLOTS][RELAY_REGISTERED_LEN];
 static unsigned tx_count;
 static bool gso_refused;  /* the kernel said no once: datagrams one by one from then on */
-
-static int bind_socket(const struct ip_endpoint *at)
-{
-	struct sockaddr_storage ss;
-	socklen_t len = ip_endpoint_to_sockaddr(at, &ss);
-	int fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-
-	if (fd < 0)
-		return -errno;
-	if (bind(fd, (struct sockaddr *)&ss, len) != 0) {
-		int err = -errno;
-
-		close(fd);
-		return err;
-	}
-	return fd;
-}
 
 static int local_port(int fd, uint16_t *port)
 {
@@ -113,7 +97,8 @@ int relay_udp_open(struct relay *r, const struct relay_options *o)
 			return rc;
 		r->udp_fd = o->socket_fd;
 	} else {
-		if ((rc = bind_socket(&o->listen)) < 0)
+		rc = wan_socket_bound(SOCK_DGRAM, &o->listen.addr, o->listen.port);
+		if (rc < 0)
 			return rc;
 		r->udp_fd = rc;
 	}

@@ -2,7 +2,8 @@
  * be: an ordinary call's auxiliary makes its own at bind, before it confines itself; a
  * room's leg has them made by the secondary and handed over (auxiliary/room_host.c),
  * since the room's process is confined after its first leg and may make no socket. One
- * recipe for both, so that a hosted leg's sockets are the same as any call's. */
+ * recipe for both, so that a hosted leg's sockets are the same as any call's. The
+ * relay's UDP socket (relay/udp.c) is bound by the same recipe. */
 #ifndef INSEL_WAN_SOCKET_H
 #define INSEL_WAN_SOCKET_H
 
