@@ -5,6 +5,10 @@
 #     and checked) across several ECDHE epochs with no datagram lost or corrupted, and
 #     the call's counters (insel calls --json) show the epochs advanced by exchanges on
 #     both sides, in the secondaries and in the auxiliaries' channels alike;
+#   - a room's leg (docs/rooms.md: a network call inside the room's one auxiliary)
+#     renews its keys the same way: a1 pings b1 by room address for 6 s with at most 2
+#     lost, and the leg goes through 3 or more ECDHE epochs meanwhile, in the secondary
+#     and in its channel;
 #   - a site-to-site trunk carries a paced TCP transfer (about 10 s) of a random file
 #     across several epochs, byte for byte (sha256);
 #   - both secondaries log each epoch from a fresh key exchange; nothing is left behind.
@@ -13,6 +17,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
 INSEL_REKEY_INTERVAL=2s
 source "$here/insel_env.sh"
+source "$here/room_lib.sh"
 netns_begin
 topo_two_sites
 insel_deploy || fail "deployment did not come up"
@@ -76,6 +81,34 @@ check "insel calls tells the user how often the keys were renewed" \
 insel_as a1 alice hangup "$call" >/dev/null 2>&1
 check "the call's auxiliaries are gone after hang-up" both wait_aux_count a 0 5 -- \
 	wait_aux_count b 0 5
+
+# ---- a room's leg across several key exchanges ----
+room_add games 172.30.0.0/24
+room_join games alice@lan-a 10.1.0.11   # 172.30.0.1
+room_join games bob@lan-b 10.2.0.11     # 172.30.0.2
+check "a1 reaches b1 in the room" wait_ping a1 172.30.0.2 30
+pings=$(in_ns a1 ping -n -i 0.1 -c 60 -W 1 172.30.0.2 2>&1 | grep "packets transmitted")
+lost=$(awk '{print $1 - $4}' <<<"$pings")
+check "a1 pings b1 by room address for 6 s across key exchanges, at most 2 lost ($pings)" \
+	test "${lost:-99}" -le 2
+leg_epochs() {  # the room leg's epoch in gateway A's secondary and its channel's send epoch
+	insel_operator a calls --json 2>/dev/null | python3 -c 'import json, sys
+for line in sys.stdin.read().splitlines():
+    if not line.strip().startswith("{"):
+        continue
+    for c in json.loads(line).get("calls", []):
+        if "room games" in json.dumps(c):
+            ch = (c.get("channels") or [{}])[0]
+            print(c.get("epoch", -1), ch.get("send_epoch", -1))
+            sys.exit(0)
+print(-1, -1)'
+}
+read -r le lse <<<"$(leg_epochs)"
+check "the room's leg went through 3 or more ECDHE epochs (secondary $le, channel $lse)" \
+	both test "${le:--1}" -ge 3 -- test "${lse:--1}" -ge 3
+pdir room remove games >/dev/null
+check "no room auxiliary left once the room is removed" both wait_aux_count a 0 10 -- \
+	wait_aux_count b 0 10
 
 # ---- a trunk carrying a TCP transfer across several key exchanges ----
 add_trunk a 1 to-b lan-b
