@@ -6,7 +6,7 @@
 #     the call's counters (insel calls --json) show the epochs advanced by exchanges on
 #     both sides, in the secondaries and in the auxiliaries' channels alike;
 #   - a room's leg (docs/rooms.md: a network call inside the room's one auxiliary)
-#     renews its keys the same way: a1 pings b1 by room address for 6 s with at most 2
+#     renews its keys the same way: a1 pings b1 by room address for 8 s with at most 2
 #     lost, and the leg goes through 3 or more ECDHE epochs meanwhile, in the secondary
 #     and in its channel;
 #   - a site-to-site trunk carries a paced TCP transfer (about 10 s) of a random file
@@ -87,9 +87,9 @@ room_add games 172.30.0.0/24
 room_join games alice@lan-a 10.1.0.11   # 172.30.0.1
 room_join games bob@lan-b 10.2.0.11     # 172.30.0.2
 check "a1 reaches b1 in the room" wait_ping a1 172.30.0.2 30
-pings=$(in_ns a1 ping -n -i 0.1 -c 60 -W 1 172.30.0.2 2>&1 | grep "packets transmitted")
+pings=$(in_ns a1 ping -n -i 0.1 -c 80 -W 1 172.30.0.2 2>&1 | grep "packets transmitted")
 lost=$(awk '{print $1 - $4}' <<<"$pings")
-check "a1 pings b1 by room address for 6 s across key exchanges, at most 2 lost ($pings)" \
+check "a1 pings b1 by room address for 8 s across key exchanges, at most 2 lost ($pings)" \
 	test "${lost:-99}" -le 2
 leg_epochs() {  # the room leg's epoch in gateway A's secondary and its channel's send epoch
 	insel_operator a calls --json 2>/dev/null | python3 -c 'import json, sys
