@@ -125,6 +125,9 @@ struct api_peer {
 	unsigned relay_pending;  /* relay requests waiting for a secondary's relay */
 	unsigned mail_pending;   /* connect requests waiting for another principal */
 	bool gone;               /* the transport closed; freed once verify_pending is 0 */
+	/* When a heartbeat came that the directory could not record (unreachable): the
+	 * sweep records it once the directory is back, before marking anyone down. */
+	int64_t heartbeat_unrecorded;
 	/* Sends msg (taking the reference) and closes the transport. */
 	void (*send)(struct api_peer *p, json_t *msg);
 	void (*close)(struct api_peer *p, int reason);

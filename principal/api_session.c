@@ -130,20 +130,29 @@ void heartbeat_handle(void *ctx, json_int_t id, const json_t *msg)
 {
 	struct api_peer *p = ctx;
 	struct pop_timers t;
+	bool revoked;
 	int rc;
 
 	(void)msg;
-	/* A certificate revoked while its connection was open stops here. */
-	if (db_is_revoked(p->srv->db, p->id.serial)) {
+	/* A certificate revoked while its connection was open stops here. While the
+	 * directory is unreachable, the daemon's copy of the list (asked before every
+	 * request) stands in for it: the link stays, and the heartbeat is refused
+	 * `directory_unavailable` and recorded once the directory is back. */
+	rc = db_revoked(p->srv->db, p->id.serial, &revoked);
+	if (rc != INSEL_E_DB_DOWN && (rc || revoked)) {
 		api_reply_error(p, id, INSEL_E_VERIFY, "certificate %s is revoked", p->id.serial);
 		p->close(p, INSEL_E_VERIFY);
 		return;
 	}
-	rc = db_heartbeat(p->srv->db, p->id.name, p->srv->now());
+	if (!rc)
+		rc = db_heartbeat(p->srv->db, p->id.name, p->srv->now());
+	if (rc == INSEL_E_DB_DOWN)
+		p->heartbeat_unrecorded = p->srv->now();
 	if (rc) {
 		api_reply_db_error(p, id, rc);
 		return;
 	}
+	p->heartbeat_unrecorded = 0;
 	t = timers(p->srv);
 	api_reply_ok(p, id, pop_timers_reply_encode(&t));
 }

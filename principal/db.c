@@ -836,6 +836,11 @@ bool db_is_postgresql(const struct db *db)
 	return db->engine == DB_ENGINE_POSTGRESQL;
 }
 
+bool db_unreachable(const struct db *db)
+{
+	return db->engine == DB_ENGINE_POSTGRESQL && pg_connection_down(db);
+}
+
 int db_data_version(struct db *db, int64_t *out)
 {
 	struct db_st *st;

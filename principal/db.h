@@ -44,6 +44,9 @@ int db_copy_to_postgresql(struct db *src, struct db *dst, bool replace, json_t *
 /* Whether db was opened on PostgreSQL: path a libpq connection string ("host=... dbname=..."
  * or postgresql://...) rather than a file (docs/directory-engines.md). */
 bool db_is_postgresql(const struct db *db);
+/* Whether the directory's database is known unreachable at the moment: a PostgreSQL
+ * connection lost and not made again yet (never for SQLite). */
+bool db_unreachable(const struct db *db);
 void db_close(struct db *db);
 /* The sentence explaining the last failure on db. */
 const char *db_errmsg(const struct db *db);
@@ -66,7 +69,9 @@ int db_batch_end(struct db *db, int rc);
  * one read transaction, so a burst of look-ups sees one snapshot and takes the file's
  * locks once instead of once per query. Any write ends the window first (it would
  * otherwise write from an old snapshot), and so does db_close. Hold it only briefly: the
- * daemon holds it for the messages of one event-loop turn. */
+ * daemon holds it for the messages of one event-loop turn. On PostgreSQL there is no
+ * window (two round trips to the server per turn saved): each query reads its own
+ * snapshot. */
 void db_read_hold(struct db *db);
 void db_read_release(struct db *db);
 
@@ -259,7 +264,11 @@ int db_call_reporter(struct db *db, const char *id, char *out, size_t outlen);
 int db_revoke(struct db *db, const char *serial, const char *name, const char *reason,
 	      int64_t now);
 int db_unrevoke(struct db *db, const char *serial);
+/* Fails closed: true also when the directory cannot answer. */
 bool db_is_revoked(struct db *db, const char *serial);
+/* Whether serial is revoked, into *revoked; an error (INSEL_E_DB_DOWN while the
+ * directory is unreachable) when the directory cannot answer. */
+int db_revoked(struct db *db, const char *serial, bool *revoked);
 /* [{serial, name, reason, revoked_at}] */
 int db_revoked_list(struct db *db, json_t **out);
 int db_revoked_page(struct db *db, const struct db_page *page, json_t **out, int64_t *total);

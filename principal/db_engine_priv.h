@@ -32,8 +32,14 @@ struct db_st {
 };
 
 /* ---- the PostgreSQL backend (db_pg.c) ---- */
+/* db_pg_conn.c: connects (blocking: at open) and closes. */
 int pg_connect(struct db *db, const char *dsn);
 void pg_disconnect(struct db *db);
+/* Whether the connection is up; a lost one is made again without blocking (just_lost:
+ * the caller found it lost now, and waits a moment for a server that answers at once).
+ * False with pg_state and pg_msg saying why while it is not. */
+bool pg_connection_ready(struct db *db, bool just_lost);
+bool pg_connection_down(const struct db *db);
 /* Prepares sql (with ?N parameters) under the name of st; ad hoc when name is NULL. */
 int pg_prepare(struct db *db, const char *sql, const char *name, struct db_st *st);
 void pg_finalize(struct db_st *st);

@@ -107,6 +107,14 @@ struct db {
 	unsigned pg_adhoc;         /* ad hoc statements named so far */
 	bool pg_lost_tx;           /* the connection went inside a transaction: until its
 				    * ROLLBACK, every statement fails */
+	/* A lost connection made again without blocking (db_pg_conn.c). */
+	char *pg_dsn;
+	struct pg_conn *pg_next;   /* the attempt under way, if any */
+	int pg_poll;               /* what PQconnectPoll last asked for */
+	int64_t pg_next_deadline;  /* monotonic ms: the attempt is given up then */
+	int64_t pg_retry_at;       /* monotonic ms: no new attempt before */
+	int64_t pg_backoff_ms;     /* the wait after the last failed attempt */
+	uint64_t pg_reconnects;    /* connections made again so far */
 	char pg_state[6];          /* SQLSTATE of the last failure */
 	char pg_msg[400];          /* and its sentence */
 	struct db_st *stmt[ST_COUNT];

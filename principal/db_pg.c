@@ -26,12 +26,6 @@
 /* The advisory lock writers and migrations take (any constant, the same everywhere). */
 #define WRITE_LOCK "7419201717"
 
-static void quiet_notices(void *arg, const char *message)
-{
-	(void)arg;
-	(void)message;  /* "relation already exists, skipping" and the like */
-}
-
 static void keep_failure(struct db *db, const PGresult *res)
 {
 	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
@@ -49,36 +43,27 @@ static void keep_failure(struct db *db, const PGresult *res)
 	snprintf(db->pg_msg, sizeof db->pg_msg, "%s", msg);
 }
 
+/* Class 08 (connection exception) and a server shutting down or starting: the directory
+ * is unreachable for now, not failing. */
+static bool unreachable(const char *state)
+{
+	return strncmp(state, "08", 2) == 0 || strcmp(state, "57P01") == 0 ||
+	       strcmp(state, "57P02") == 0 || strcmp(state, "57P03") == 0;
+}
+
 int pg_error(struct db *db, const char *what)
 {
 	int err = INSEL_E_DB;
 
+	if (unreachable(db->pg_state))
+		return db_set_error(db, INSEL_E_DB_DOWN, "%s: the directory's database is "
+				    "unreachable (%s)", what, db->pg_msg[0] ? db->pg_msg : "lost");
 	if (strcmp(db->pg_state, "23505") == 0)
 		err = INSEL_E_EXISTS;
 	else if (strcmp(db->pg_state, "23503") == 0 || strcmp(db->pg_state, "23P01") == 0 ||
 		 strcmp(db->pg_state, "P0001") == 0)
 		err = INSEL_E_CONFLICT;
 	return db_set_error(db, err, "%s: %s", what, db->pg_msg[0] ? db->pg_msg : "failed");
-}
-
-int pg_connect(struct db *db, const char *dsn)
-{
-	db->pg = PQconnectdb(dsn);
-	if (!db->pg)
-		return db_set_error(db, INSEL_E_DB, "cannot connect to PostgreSQL: out of memory");
-	if (PQstatus(db->pg) != CONNECTION_OK) {
-		keep_failure(db, NULL);
-		return db_set_error(db, INSEL_E_DB, "cannot connect to PostgreSQL: %s", db->pg_msg);
-	}
-	PQsetNoticeProcessor(db->pg, quiet_notices, NULL);
-	return pg_exec(db, "SET client_min_messages = warning", "cannot configure the session");
-}
-
-void pg_disconnect(struct db *db)
-{
-	if (db->pg)
-		PQfinish(db->pg);
-	db->pg = NULL;
 }
 
 /* ---- SQL: SQLite's spelling to PostgreSQL's ---- */
@@ -354,26 +339,6 @@ static bool result_ok(struct db *db, PGresult *res)
 	return true;
 }
 
-/* A lost connection (the server restarted, or a standby was promoted and the DSN lists
- * both hosts with target_session_attrs=read-write): connects again with the same
- * parameters and prepares the table's statements again. Ad hoc statements live within
- * one function and are not carried over. */
-static bool reconnect(struct db *db)
-{
-	PQreset(db->pg);
-	if (PQstatus(db->pg) != CONNECTION_OK) {
-		keep_failure(db, NULL);
-		return false;
-	}
-	if (!simple(db, "SET client_min_messages = warning"))
-		return false;
-	for (int i = 0; i < ST_COUNT; i++)
-		if (db->stmt[i] && db->stmt[i]->text)
-			db->stmt[i]->prepared = false;
-	return true;
-}
-
-
 static bool is_rollback(const struct db_st *st)
 {
 	return st->text && strcmp(st->text, "ROLLBACK") == 0;
@@ -391,6 +356,7 @@ static PGresult *run_or_reconnect(struct db_st *st)
 
 	if (db->pg_lost_tx) {
 		if (!is_rollback(st)) {
+			snprintf(db->pg_state, sizeof db->pg_state, "08006");
 			snprintf(db->pg_msg, sizeof db->pg_msg, "the connection to PostgreSQL "
 				 "was lost inside a transaction");
 			return NULL;
@@ -398,7 +364,7 @@ static PGresult *run_or_reconnect(struct db_st *st)
 		db->pg_lost_tx = false;
 		return PQmakeEmptyPGresult(db->pg, PGRES_COMMAND_OK);
 	}
-	if (PQstatus(db->pg) == CONNECTION_BAD && !reconnect(db))
+	if (!pg_connection_ready(db, false))
 		return NULL;
 	before = PQtransactionStatus(db->pg);
 	res = run(st);
@@ -410,7 +376,7 @@ static PGresult *run_or_reconnect(struct db_st *st)
 		db->pg_lost_tx = !is_rollback(st);
 		return NULL;
 	}
-	if (st->owned_name || !reconnect(db))
+	if (st->owned_name || !pg_connection_ready(db, true))
 		return NULL;
 	return run(st);
 }

@@ -429,16 +429,25 @@ int db_unrevoke(struct db *db, const char *serial)
 	return rc;
 }
 
-bool db_is_revoked(struct db *db, const char *serial)
+int db_revoked(struct db *db, const char *serial, bool *revoked)
 {
 	struct db_st *st = db_stmt(db, ST_REV_EXISTS);
 	int rc;
 
 	st_bind_text(st, 1, serial);
 	rc = st_step(st);
+	*revoked = rc == DB_ROW;
+	rc = rc == DB_ROW || rc == DB_DONE ? 0 : db_engine_error(db, "cannot read revocations");
 	st_reset(st);
+	return rc;
+}
+
+bool db_is_revoked(struct db *db, const char *serial)
+{
+	bool revoked;
+
 	/* Fail closed: if the directory cannot answer, treat the certificate as revoked. */
-	return rc != DB_DONE;
+	return db_revoked(db, serial, &revoked) || revoked;
 }
 
 static json_t *revocation_row_json(struct db_st *st, const void *ctx)

@@ -77,6 +77,7 @@ struct daemon {
 	 * is told here by polling it (gateway_watch). */
 	json_t *gateways;
 	bool gateways_read;        /* read once: what is new after that is a move */
+	bool directory_down;       /* as last noted by the sweep */
 	uv_check_t reads;  /* ends the turn's read transaction */
 	uv_signal_t sigint, sigterm;
 	struct revocation_watch revocations;
@@ -508,10 +509,39 @@ static void gateway_down(void *ctx, const char *name)
 		      json_pack("{s:s}", "secondary", name ? name : ""));
 }
 
+/* Heartbeats answered while the directory was unreachable, recorded now that it may be
+ * back: a gateway that kept its link all along is not marked down for the outage. */
+static void record_unrecorded_heartbeats(struct daemon *d)
+{
+	for (struct conn *c = d->conns; c; c = c->next)
+		if (c->peer.heartbeat_unrecorded &&
+		    db_heartbeat(d->api.db, c->peer.id.name, c->peer.heartbeat_unrecorded) == 0)
+			c->peer.heartbeat_unrecorded = 0;
+}
+
+/* One line when the directory's database becomes unreachable, one when it is back
+ * (not one per refused request). */
+static void note_directory_reachability(struct daemon *d)
+{
+	bool down = db_unreachable(d->api.db);
+
+	if (down && !d->directory_down)
+		log_warn("the directory's database is unreachable (%s): requests are answered "
+			 "directory_unavailable while the principal connects again",
+			 db_errmsg(d->api.db));
+	else if (!down && d->directory_down)
+		log_info("the directory's database is reachable again");
+	d->directory_down = down;
+}
+
 static void sweep_cb(uv_timer_t *t)
 {
 	struct daemon *d = t->data;
-	int n = db_mark_down_each(d->api.db, now_seconds(), gateway_down, d);
+	int n;
+
+	note_directory_reachability(d);
+	record_unrecorded_heartbeats(d);
+	n = db_mark_down_each(d->api.db, now_seconds(), gateway_down, d);
 
 	if (n > 0)
 		log_warn("%d secondar%s marked down: no heartbeat for %llds", n, n == 1 ? "y" : "ies",
@@ -568,11 +598,18 @@ static void signal_cb(uv_signal_t *s, int signum)
 	stop(s->data);
 }
 
+/* At each handshake. While the directory is unreachable, the list the daemon holds
+ * (revocation_watch.h, as fresh as the moment it was lost) answers instead: a gateway
+ * whose link broke may come back, but nobody revoked gets in. */
 static bool revoked_cb(void *ctx, const char *serial)
 {
 	struct daemon *d = ctx;
+	bool revoked;
+	int rc = db_revoked(d->api.db, serial, &revoked);
 
-	return db_is_revoked(d->api.db, serial);
+	if (rc == INSEL_E_DB_DOWN)
+		return revocation_watch_revoked(&d->revocations, serial);
+	return rc || revoked;
 }
 
 /* ---- start and run ---- */

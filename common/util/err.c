@@ -44,6 +44,7 @@ static const struct error_name project_errors[] = {
 	{INSEL_E_BUSY, "too many attempts; try again later"},
 	{INSEL_E_RESET, "the peer aborted the connection"},
 	{INSEL_E_PEER_GONE, "the peer stopped answering (the stream time-out passed)"},
+	{INSEL_E_DB_DOWN, "the directory's database cannot be reached right now"},
 };
 
 static const struct error_name *find_project_error(int err)

@@ -39,7 +39,8 @@ enum insel_error {
 	INSEL_E_BUSY = INSEL_E_BASE - 30,       /* too many attempts: wait, then try again */
 	INSEL_E_RESET = INSEL_E_BASE - 31,      /* the peer aborted a reliable connection */
 	INSEL_E_PEER_GONE = INSEL_E_BASE - 32,  /* the peer of a reliable connection went silent */
-	INSEL_E_LAST = INSEL_E_BASE - 33,
+	INSEL_E_DB_DOWN = INSEL_E_BASE - 33,    /* the directory's database cannot be reached now */
+	INSEL_E_LAST = INSEL_E_BASE - 34,
 };
 
 #endif

@@ -134,6 +134,20 @@ EOF
 )
 expect "a secondary the operator never added cannot register" "$out" \
 	'"message":"secondary gw-evil is not in the directory.*"id":2'
+
+# gw-a and gw-b heartbeat every 500 ms until the down-marking checks: the checks in
+# between read their state ("up"), however long the CLI's runs take on a loaded machine
+# (each opens the directory; --down-after is 2 s).
+keepalives=()
+keepalive() {
+	{ echo "$hello"; for _ in $(seq 240); do echo '{"op":"heartbeat","id":2}'; echo '#sleep 500'; done; } |
+		"$C" --ca "$tmp/ca/ca.crt" --cert "$tmp/ca/$1.crt" --key "$tmp/ca/$1.key" \
+			--connect "127.0.0.1:$port" >/dev/null 2>>"$tmp/client.log" &
+	keepalives+=($!)
+	DAEMON_PIDS+=($!)
+}
+keepalive gw-a
+keepalive gw-b
 out=$(cli lan list)
 expect "the directory keeps the operator's prefixes" "$out" 'lan-b +10.2.0.0/24,2001:db8:2::/48 +gw-b'
 refuse "and no LAN was created by a registration" "$out" 'lan-c|lan-d'
@@ -251,6 +265,10 @@ out=$(cli call list --active)
 expect "CLI shows the active call" "$out" '0000000000000002 +alice@lan-a +printer'
 
 # ---- heartbeats and down-marking (down after 2s) ----
+for k in "${keepalives[@]}"; do
+	kill "$k" 2>/dev/null
+	wait "$k" 2>/dev/null
+done
 for i in 1 2 3 4; do
 	out=$(printf '%s\n{"op":"heartbeat","id":2}\n' "$hello" | client gw-a)
 	sleep 1
@@ -306,7 +324,7 @@ ctx.load_cert_chain(d + "/gw-a.crt", d + "/gw-a.key")
 s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=10))
 def frame(body):
     s.sendall(struct.pack(">I", len(body)) + body)
-def reply():
+def message():
     hdr = b""
     while len(hdr) < 4:
         hdr += s.recv(4 - len(hdr))
@@ -315,6 +333,12 @@ def reply():
     while len(body) < n:
         body += s.recv(n - len(body))
     return json.loads(body)
+# A notice (no id: "rooms" once gw-a's LAN is told its rooms) is no reply.
+def reply():
+    while True:
+        m = message()
+        if "id" in m:
+            return m
 frame(b"this is not json")
 print("notjson", json.dumps(reply(), sort_keys=True))
 frame(b"[1,2,3]")
@@ -370,9 +394,50 @@ expect "revoked certificate still refused after restart" "$out" \
 	'handshake failed|Certificate is bad'
 refuse "still no reply for it" "$out" '"ok":true'
 
-# ---- PostgreSQL restarted under the running daemon: it connects again ----
+# ---- PostgreSQL down for a few seconds under the running daemon ----
+# Meanwhile the principal answers at once (directory_unavailable), its gateways keep their
+# links, a gateway may connect but nobody revoked gets in (the daemon's copy of the
+# list), and once the server is back it connects again by itself.
 if [ "${INSEL_TEST_ENGINE:-sqlite}" = postgresql ]; then
-	pg_stop api fast && pg_start api || fail "PostgreSQL did not restart"
+	python3 "$(dirname "$0")/api_outage.py" "$tmp/ca" gw-a "$port" printer "$tmp/pg-back" \
+		>"$tmp/outage.out" 2>&1 &
+	outage=$!
+	DAEMON_PIDS+=("$outage")
+	sleep 1
+	pg_stop api fast || fail "PostgreSQL did not stop"
+	sleep 1  # the daemon notices on its own: it polls the revocation list every 500 ms
+	out=$(printf '%s\n' "$hello" | client gw-evil; echo "rc=$?")
+	expect "database down: a revoked certificate is still refused" "$out" \
+		'handshake failed|Certificate is bad'
+	refuse "database down: no reply for it" "$out" '"ok":true'
+	out=$(printf '%s\n{"op":"lookup","id":2,"callee":"printer"}\n' "$hello" | client gw-b)
+	expect "database down: a gateway connects and says hello" "$out" '"id":1.*"ok":true'
+	expect "database down: a look-up is answered directory_unavailable" "$out" \
+		'"code":"directory_unavailable".*"id":2'
+	sleep 2
+	pg_start api || fail "PostgreSQL did not start again"
+	date +%s.%N >"$tmp/pg-back"
+	wait "$outage"
+	out=$(cat "$tmp/outage.out")
+	summary=$(grep '^summary' <<<"$out")
+	echo "outage: $summary (PostgreSQL back at $(cat "$tmp/pg-back"))"
+	expect "database down: gw-a's requests were answered directory_unavailable" "$summary" \
+		'unavailable=[1-9]'
+	expect "database down: gw-a's link stayed up throughout" "$summary" 'closed=0'
+	max_ms=$(sed -n 's/.* max_ms=\([0-9]*\).*/\1/p' <<<"$summary")
+	checks=$((checks + 1))
+	# Answers come in milliseconds; the bound leaves room for a loaded machine.
+	[ "${max_ms:-99999}" -lt 1500 ] && echo "ok: every answer within 1.5 s (slowest ${max_ms} ms)" ||
+		fail "an answer took ${max_ms:-?} ms"
+	back=$(sed -n 's/.*first_ok_after_outage=\([0-9.]*\).*/\1/p' <<<"$summary")
+	resumed=$(awk -v a="${back:-0}" -v b="$(cat "$tmp/pg-back")" 'BEGIN {printf "%d", (a - b) * 1000}')
+	echo "look-ups answered again ${resumed} ms after PostgreSQL was back"
+	checks=$((checks + 1))
+	# Attempts to connect are at most 2 s apart while the server is away.
+	[ -n "$back" ] && [ "$resumed" -lt 5000 ] && echo "ok: service resumed on its own" ||
+		fail "service did not resume within 5 s (${back:+$resumed ms})"
+	expect "database back: gw-a's heartbeats are recorded again" \
+		"$(sed -n '/directory_unavailable/,$p' <<<"$out")" 'heartbeat ok'
 	out=$(client gw-a <<EOF
 $hello
 {"op":"lookup","id":2,"callee":"printer"}
@@ -381,6 +446,9 @@ EOF
 )
 	expect "look-up after PostgreSQL restarted" "$out" '"host":"printer","id":2'
 	expect "user check after PostgreSQL restarted" "$out" '"id":3,"lan":"lan-a","ok":true'
+	log=$(cat "$tmp/principal.log")
+	expect "the principal logged the outage" "$log" "database is unreachable.*directory_unavailable"
+	expect "and the database's return" "$log" "database is reachable again"
 fi
 stop_principal || fail "principal did not stop cleanly"
 if grep -qiE "AddressSanitizer|runtime error|LeakSanitizer" "$tmp/principal.log"; then
