@@ -1,8 +1,9 @@
 /* Look-ups: where is a callee ("user@lan", a host name, or an address), and which
  * secondary serves it, at which endpoint, with which certificate, in which state. This is
- * the principal's hot path: each form costs two or three indexed queries, run in one read
- * transaction so that they see one snapshot and take the file's locks once, not once
- * per query. */
+ * the principal's hot path: each form costs two to four indexed queries (a user one: its
+ * password hash, then its LAN's serving secondary with the LAN's mapped prefix). On
+ * SQLite they run in one read transaction, so that they see one snapshot and take the
+ * file's locks once, not once per query. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -16,7 +17,8 @@ static void copy_text(char *out, size_t outlen, const char *text)
 	snprintf(out, outlen, "%s", text ? text : "");
 }
 
-/* The serving secondary of `lan`, into r->serving. */
+/* The serving secondary of `lan`, into r->serving, and the LAN's mapped prefix (if any)
+ * into r->mapped_prefix. */
 static int add_serving(struct db *db, const char *lan, int64_t now, struct pop_lookup_reply *r)
 {
 	struct db_st *st = db_stmt(db, ST_LAN_SERVING);
@@ -26,6 +28,8 @@ static int add_serving(struct db *db, const char *lan, int64_t now, struct pop_l
 	st_bind_text(st, 1, lan);
 	st_bind_int64(st, 2, db_cutoff(db, now));
 	rc = st_step(st);
+	if (rc == DB_ROW)
+		copy_text(r->mapped_prefix, sizeof r->mapped_prefix, db_col_text(st, 8));
 	if (rc == DB_ROW && !st_col_null(st, 0)) {
 		copy_text(s->secondary, sizeof s->secondary, db_col_text(st, 0));
 		copy_text(s->endpoint, sizeof s->endpoint, db_col_text(st, 1));
@@ -61,7 +65,7 @@ static int lookup_user(struct db *db, const char *callee, struct pop_lookup_repl
 		return rc;
 	r->kind = POP_LOOKUP_USER;
 	copy_text(r->user, sizeof r->user, name);
-	return db_lan_mapped(db, r->lan, r->mapped_prefix);
+	return 0;  /* the LAN's mapped prefix comes with its serving secondary */
 }
 
 /* The host's name for an address of LAN lan, if the directory knows one. */
@@ -157,7 +161,6 @@ static int lookup_address(struct db *db, const struct ip_addr *a, const char *pr
 			  struct pop_lookup_reply *r)
 {
 	char text[IP_STRLEN], real_text[IP_STRLEN];
-	struct ip_prefix mapped, real;
 	bool found;
 	int others = 0;
 	int rc = match_mapped(db, a, r, &found);
@@ -173,21 +176,26 @@ static int lookup_address(struct db *db, const struct ip_addr *a, const char *pr
 				    text);
 	if (!found && others > 0 && !prefer)
 		return ambiguous(db, a, text);
-	if (!found) {
+	if (!found)
 		r->address = *a;
-		db_lan_mapped(db, r->lan, r->mapped_prefix);
-		if (r->mapped_prefix[0] && a->family == AF_INET &&
-		    ip_prefix_parse(r->mapped_prefix, true, &mapped) == 0 &&
-		    ip_prefix_parse(r->prefix, true, &real) == 0) {
-			move_address(a, &real, &mapped, &r->mapped_address);
-			r->has_mapped_address = true;
-		}
-	}
 	r->has_address = true;
 	if (!r->host[0])
 		add_host_name(db, ip_addr_format(&r->address, real_text, sizeof real_text),
 			      r->lan, r);
 	return 0;
+}
+
+/* A real address of a LAN with a mapped prefix: the address it has in the mapped one. */
+static void add_mapped_address(struct pop_lookup_reply *r)
+{
+	struct ip_prefix mapped, real;
+
+	if (!r->has_address || r->has_mapped_address || !r->mapped_prefix[0] ||
+	    r->address.family != AF_INET || ip_prefix_parse(r->mapped_prefix, true, &mapped) ||
+	    ip_prefix_parse(r->prefix, true, &real))
+		return;
+	move_address(&r->address, &real, &mapped, &r->mapped_address);
+	r->has_mapped_address = true;
 }
 
 static int lookup_host(struct db *db, const char *name, struct pop_lookup_reply *r)
@@ -233,7 +241,12 @@ static int lookup_in(struct db *db, const char *callee, int64_t now,
 				  "callee '%.80s' is neither user@lan, a host name nor an address",
 				  callee);
 	}
-	return rc ? rc : add_serving(db, r->lan, now, r);
+	if (rc)
+		return rc;
+	/* Where the callee is holds even when nobody serves its LAN now. */
+	rc = add_serving(db, r->lan, now, r);
+	add_mapped_address(r);
+	return rc;
 }
 
 int db_lookup_find(struct db *db, const char *callee, int64_t now, struct pop_lookup_reply *out)
@@ -244,7 +257,10 @@ int db_lookup_find(struct db *db, const char *callee, int64_t now, struct pop_lo
 	db->err[0] = '\0';
 	memset(out, 0, sizeof *out);
 	copy_text(out->callee, sizeof out->callee, callee);
-	began = db_read_begin(db);
+	/* On PostgreSQL each query reads a snapshot of its own, without BEGIN and COMMIT
+	 * (two round trips): the LAN comes from one query and what the later ones read is
+	 * that LAN's, never another's. */
+	began = !db_is_postgresql(db) && db_read_begin(db);
 	rc = lookup_in(db, callee, now, out);
 	db_read_end(db, began);
 	return rc;

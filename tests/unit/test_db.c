@@ -845,7 +845,8 @@ static void persists_across_reopen(void **state)
 
 /* The daemon's read window: reads inside it share one snapshot (so another connection's
  * write is not seen until the window is released: at most one loop turn later), and a
- * write from this connection ends the window first and is seen at once. */
+ * write from this connection ends the window first and is seen at once. PostgreSQL has
+ * no window (each query its own snapshot): another's write is seen at once there. */
 static void read_window_sees_writes(void **state)
 {
 	struct fixture *f = *state;
@@ -866,7 +867,12 @@ static void read_window_sees_writes(void **state)
 	db_read_hold(f->db);
 	assert_int_equal(db_lookup(f->db, "scanner", NOW, &res), INSEL_E_NOT_FOUND);
 	assert_int_equal(db_host_add(other, "scanner", "lan-b", &h2, NOW), 0);
-	assert_int_equal(db_lookup(f->db, "scanner", NOW, &res), INSEL_E_NOT_FOUND);
+	if (db_is_postgresql(f->db)) {
+		assert_int_equal(db_lookup(f->db, "scanner", NOW, &res), 0);
+		json_decref(res);
+	} else {
+		assert_int_equal(db_lookup(f->db, "scanner", NOW, &res), INSEL_E_NOT_FOUND);
+	}
 	db_read_release(f->db);
 	assert_int_equal(db_lookup(f->db, "scanner", NOW, &res), 0);
 	json_decref(res);
