@@ -12,28 +12,9 @@
 
 #include "aux_report.h"
 #include "err.h"
+#include "json_assert.h"
 #include "msg.h"
 #include "principal_ops.h"
-
-static json_t *parse(const char *text)
-{
-	json_t *j = json_loads(text, JSON_REJECT_DUPLICATES, NULL);
-
-	assert_non_null(j);
-	return j;
-}
-
-static void assert_json(const json_t *j, const char *expected)
-{
-	json_t *want = parse(expected);
-	char *a = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
-	char *b = json_dumps(want, JSON_COMPACT | JSON_SORT_KEYS);
-
-	assert_string_equal(a, b);
-	free(a);
-	free(b);
-	json_decref(want);
-}
 
 static void measure_round_trip(void **state)
 {

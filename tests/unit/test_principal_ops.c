@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "err.h"
+#include "json_assert.h"
 #include "msg.h"
 #include "principal_ops.h"
 #include "relay_ops.h"
@@ -19,27 +20,6 @@
 
 #define FP_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 #define FP_B "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
-
-static json_t *parse(const char *text)
-{
-	json_t *j = json_loads(text, JSON_REJECT_DUPLICATES, NULL);
-
-	assert_non_null(j);
-	return j;
-}
-
-/* The compact text of j, keys sorted, for comparing wire forms. */
-static void assert_json(const json_t *j, const char *expected)
-{
-	json_t *want = parse(expected);
-	char *a = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
-	char *b = json_dumps(want, JSON_COMPACT | JSON_SORT_KEYS);
-
-	assert_string_equal(a, b);
-	free(a);
-	free(b);
-	json_decref(want);
-}
 
 /* A reply as the secondary receives it: the op's fields plus id and ok. */
 static json_t *as_reply(json_t *fields)
