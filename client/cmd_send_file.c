@@ -120,7 +120,7 @@ static int transfer(int fd, int in, const struct stream_file_header *h, struct p
 	if ((rc = sha256_begin(&hash)) != 0)
 		return rc;
 	rc = conn_write_full(fd, header, (size_t)len);
-	rc = rc ? rc : conn_copy(in, fd, &hash, p, h->size, &copied);
+	rc = rc ? rc : conn_copy_file(in, fd, &hash, p, h->size, &copied);
 	sha256_end(&hash, ours);
 	if (rc == 0 && copied != h->size)
 		rc = INSEL_E_TRUNCATED;  /* the file shrank while we read it */

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -434,6 +435,56 @@ int conn_copy(int from, int to, struct sha256 *h, struct progress *p, uint64_t l
 			sha256_add(h, buf, (size_t)n);
 		if ((rc = conn_write_full(to, buf, (size_t)n)) != 0)
 			return rc;
+		*copied += (uint64_t)n;
+		if (p)
+			progress_add(p, (uint64_t)n);
+	}
+	return 0;
+}
+
+/* n bytes of in from offset at to the socket from the page cache (sendfile(2): no copy through
+ * a buffer of ours); where sendfile does not apply or the file shrank under it, the rest
+ * from buf, which holds the same bytes. */
+static int send_range(int to, int in, off_t at, const uint8_t *buf, size_t n)
+{
+	size_t done = 0;
+
+	while (done < n) {
+		ssize_t w = sendfile(to, in, &at, n - done);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			break;
+		done += (size_t)w;
+	}
+	return conn_write_full(to, buf + done, n - done);
+}
+
+int conn_copy_file(int in, int to, struct sha256 *h, struct progress *p, uint64_t limit,
+		   uint64_t *copied)
+{
+	static uint8_t buf[256 << 10];
+	off_t at = lseek(in, 0, SEEK_CUR);
+
+	*copied = 0;
+	if (at < 0)
+		return conn_copy(in, to, h, p, limit, copied);
+	while (*copied < limit) {
+		size_t want = limit - *copied < sizeof buf ? (size_t)(limit - *copied) : sizeof buf;
+		ssize_t n = pread(in, buf, want, at);
+		int rc;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return 0;
+		sha256_add(h, buf, (size_t)n);
+		if ((rc = send_range(to, in, at, buf, (size_t)n)) != 0)
+			return rc;
+		at += n;
 		*copied += (uint64_t)n;
 		if (p)
 			progress_add(p, (uint64_t)n);
