@@ -95,12 +95,12 @@ import hashlib, socket, sys, time
 if sys.argv[1] == "recv":
     srv = socket.socket(); srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     srv.bind(("0.0.0.0", 5202)); srv.listen(1); c, _ = srv.accept()
-    h = hashlib.sha256(); buf = bytearray(256 << 10); n = 0
-    with open(sys.argv[2], "wb") as f:
+    h = hashlib.sha256(); buf = bytearray(256 << 10); view = memoryview(buf); n = 0
+    with open(sys.argv[2], "wb", buffering=0) as f:
         while True:
             k = c.recv_into(buf)
             if not k: break
-            h.update(buf[:k]); f.write(buf[:k]); n += k
+            h.update(view[:k]); f.write(view[:k]); n += k
     print(n, h.hexdigest())
 else:
     c = socket.create_connection((sys.argv[2], 5202)); h = hashlib.sha256(); t = time.time()
