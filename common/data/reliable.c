@@ -1253,6 +1253,32 @@ int rel_send(struct rel_conn *c, const void *data, size_t len)
 	return (int)len;
 }
 
+size_t rel_send_room(struct rel_conn *c, uint8_t **at)
+{
+	size_t room = rel_send_space(c), off = (size_t)(c->snd_end & (c->sbuf_size - 1));
+
+	*at = c->sbuf + off;
+	if (c->p.unordered || c->state == REL_CLOSED)
+		return 0;
+	room = (size_t)min_u64(room, c->sbuf_size - off);
+	/* What the host writes there is wiped at rel_free even if never committed. */
+	c->sbuf_high = max_u64(c->sbuf_high, c->snd_end + room);
+	return room;
+}
+
+int rel_send_commit(struct rel_conn *c, size_t len)
+{
+	uint8_t *at;
+
+	if (finished(c) || c->fin_queued || c->state == REL_CLOSED)
+		return INSEL_E_CLOSED;
+	if (c->p.unordered || len > rel_send_room(c, &at))
+		return INSEL_E_BAD_FIELD;
+	c->snd_end += len;
+	c->st.bytes_sent += len;
+	return (int)len;
+}
+
 /* After the application took data: an update if the window grew by a quarter. */
 static void window_taken(struct rel_conn *c)
 {
@@ -1296,6 +1322,29 @@ static int recv_unordered(struct rel_conn *c, void *buf, size_t cap)
 	c->st.bytes_delivered += m.end - m.start;
 	window_taken(c);
 	return (int)(m.end - m.start);
+}
+
+size_t rel_recv_peek(const struct rel_conn *c, const uint8_t **at)
+{
+	uint64_t data_end = c->peer_fin_in ? c->peer_fin_seq : c->rcv_nxt;
+	size_t off = (size_t)(c->rcv_base & (c->rbuf_size - 1));
+
+	*at = c->rbuf + off;
+	if (c->p.unordered || finished(c))
+		return 0;
+	return (size_t)min_u64(min_u64(data_end - c->rcv_base, c->rbuf_size - off), INT_MAX);
+}
+
+void rel_recv_consume(struct rel_conn *c, size_t n)
+{
+	const uint8_t *at;
+	size_t ready = rel_recv_peek(c, &at);
+
+	n = n < ready ? n : ready;
+	c->rcv_base += n;
+	c->st.bytes_delivered += n;
+	if (n)
+		window_taken(c);
 }
 
 int rel_recv(struct rel_conn *c, void *buf, size_t cap)

@@ -151,6 +151,13 @@ uint64_t rel_next_deadline(const struct rel_conn *c);
 int rel_send(struct rel_conn *c, const void *data, size_t len);
 /* Bytes rel_send would accept now (unordered: the largest message). */
 size_t rel_send_space(const struct rel_conn *c);
+/* Ordered, without a copy: where the next bytes go in the send buffer and how many fit
+ * there in one piece (0: none now, or unordered). The host writes there (a socket read
+ * straight into the buffer), then rel_send_commit queues len of them (at most that room)
+ * as rel_send would: len, INSEL_E_CLOSED as rel_send, INSEL_E_BAD_FIELD beyond the room.
+ * Nothing written there counts until committed. */
+size_t rel_send_room(struct rel_conn *c, uint8_t **at);
+int rel_send_commit(struct rel_conn *c, size_t len);
 
 /* Takes delivered data. Ordered: up to cap bytes in order. Unordered: one whole message,
  * or INSEL_E_NOSPACE if cap is smaller than it (rel_recv_next_len tells its size).
@@ -160,6 +167,13 @@ int rel_recv(struct rel_conn *c, void *buf, size_t cap);
 /* Unordered: the length of the next message rel_recv returns, or 0 if none. Ordered: the
  * bytes ready. */
 size_t rel_recv_next_len(const struct rel_conn *c);
+/* Ordered, without a copy: the bytes rel_recv would return next, in place in the
+ * receive buffer, as many as lie in one piece (0 when none is ready, or unordered, or the
+ * connection ended: rel_recv then says the end or the error). They stay valid and in
+ * place until rel_recv_consume takes n of them (at most what peek returned), which opens
+ * the window as rel_recv does. */
+size_t rel_recv_peek(const struct rel_conn *c, const uint8_t **at);
+void rel_recv_consume(struct rel_conn *c, size_t n);
 
 /* Finishes sending: the data queued is delivered, then a FIN; aborts (RST, REL_ABORTED
  * with INSEL_E_TIMEOUT) if the FIN is not acknowledged within close_ms. The connection
