@@ -14,9 +14,13 @@
  * without the token it is closed after its hello.
  *
  * Back-pressure goes both ways without copies beyond one buffer: bytes the engine's send
- * buffer cannot take wait in `in` and the party's socket stops being read; delivered bytes
- * are written to the party only while less than STREAM_TO_PARTY_MAX is queued in libuv,
- * so an unread stream fills the engine's receive window and the peer's sender waits.
+ * buffer cannot take wait in `in` and the party's socket stops being read (until a
+ * quarter of the buffer is free again); delivered bytes are written to the party only
+ * while less than STREAM_TO_PARTY_MAX is queued in libuv (ordered: one write), so an
+ * unread stream fills the engine's receive window and the peer's sender waits. Ordered
+ * streams mostly skip even that buffer: the party's socket is read straight into the
+ * engine's send buffer (rel_send_room) and written straight from its receive buffer
+ * (rel_recv_peek) while the socket takes it.
  *
  * The call ends with the connection: stream_closed once both sides finished and the
  * last bytes reached the party, stream_aborted, or stream_timeout when the peer vanished
@@ -37,6 +41,7 @@
 
 #define STREAM_CHUNK (64 << 10)          /* read from or written to the party at once */
 #define STREAM_TO_PARTY_MAX (1 << 20)    /* queued toward the party before we wait */
+#define STREAM_IN_PLACE_MIN (16 << 10)  /* a smaller room in the send buffer: read_buffer */
 #define STREAM_HELLO_MS 5000             /* an unauthenticated connection's grace */
 #define STREAM_BACKLOG 4
 /* Pipelining between the two auxiliaries. The sender hands the kernel its segments 64 at
@@ -318,10 +323,42 @@ static void end_to_party(struct aux_stream *s)
 		rel_close(s->rel, now_us());
 }
 
-/* Delivered bytes (ordered) or messages with their length (unordered) to the party. */
+/* Ordered: delivered bytes written to the party straight from the engine's receive
+ * buffer while its socket takes them and nothing is queued before them (no copy into a
+ * write buffer). Returns false once the socket is full. */
+static bool deliver_in_place(struct aux_stream *s)
+{
+	while (s->to_party == 0 && delivers(s) && !s->eof_to_party) {
+		const uint8_t *at;
+		size_t ready = rel_recv_peek(s->rel, &at);
+		uv_buf_t b = uv_buf_init((char *)at, (unsigned)(ready < STREAM_TO_PARTY_MAX
+								 ? ready : STREAM_TO_PARTY_MAX));
+		int n;
+
+		if (ready == 0)
+			return true;
+		n = uv_try_write((uv_stream_t *)&s->party, &b, 1);
+		if (n <= 0)
+			return false;
+		rel_recv_consume(s->rel, (size_t)n);
+		s->br->last_data_ms = uv_now(s->br->loop);
+		if ((size_t)n < b.len)
+			return false;
+	}
+	return true;
+}
+
+/* Delivered bytes (ordered) or messages with their length (unordered) to the party.
+ * Ordered, what the socket does not take now goes into one queued write, whose
+ * completion says when it takes more; then in place again. */
 static void deliver(struct aux_stream *s)
 {
-	while (delivers(s) && !s->eof_to_party && s->to_party < STREAM_TO_PARTY_MAX) {
+	bool ordered = s->mode == NEGOTIATE_ORDERED;
+
+	if (ordered)
+		deliver_in_place(s);
+	while (delivers(s) && !s->eof_to_party &&
+	       s->to_party < (ordered ? 1 : STREAM_TO_PARTY_MAX)) {
 		bool framed = s->mode == NEGOTIATE_UNORDERED;
 		size_t want = framed ? rel_recv_next_len(s->rel) : STREAM_CHUNK;
 		struct party_write *w;
@@ -350,10 +387,28 @@ static void deliver(struct aux_stream *s)
 	}
 }
 
+/* An attached sender's bytes can be read straight into the engine's send buffer. */
+static bool reads_in_place(const struct aux_stream *s)
+{
+	return s->rel && s->attached && !s->party_closing && s->mode == NEGOTIATE_ORDERED &&
+	       (s->verb == STREAM_VERB_DUPLEX || s->verb == STREAM_VERB_SEND) &&
+	       s->in_off >= s->in_len;
+}
+
+/* Into the engine's send buffer when it has room in one piece (ordered: no copy through
+ * read_buffer); else, and for the hello, into read_buffer. */
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
 {
-	(void)h;
+	struct aux_stream *s = h->data;
+	uint8_t *at;
+	size_t room;
+
 	(void)suggested;
+	if (reads_in_place(s) && (room = rel_send_room(s->rel, &at)) >= STREAM_IN_PLACE_MIN) {
+		*b = uv_buf_init((char *)at, (unsigned)(room < STREAM_TO_PARTY_MAX
+							? room : STREAM_TO_PARTY_MAX));
+		return;
+	}
 	*b = uv_buf_init((char *)read_buffer, sizeof read_buffer);
 }
 
@@ -572,6 +627,9 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b)
 			party_finished(s);
 	} else if (n > 0 && !s->attached) {
 		hello_bytes(s, (const uint8_t *)b->base, (size_t)n);
+	} else if (n > 0 && b->base != (char *)read_buffer) {
+		s->br->last_data_ms = uv_now(s->br->loop);  /* read in place (on_alloc) */
+		rel_send_commit(s->rel, (size_t)n);
 	} else if (n > 0) {
 		party_data(s, (const uint8_t *)b->base, (size_t)n);
 	}
