@@ -29,6 +29,10 @@ INSEL_USERS=${INSEL_USERS:-alice@lan-a carol@lan-a bob@lan-b dave@lan-b}
 # the secondaries' configurations (lan_address6 fd0N::1), and clients reach their gateway
 # over IPv6 at [fd0N::1]:7444 instead of 10.N.0.1:7444.
 INSEL_IPV6=${INSEL_IPV6:-}
+# INSEL_LAN6_SITES="a b": those sites' LANs have their IPv6 prefix (fd0N::/64) in the
+# directory and their secondaries' configurations (lan_address6 fd0N::1), while clients
+# still reach them over IPv4.
+INSEL_LAN6_SITES=${INSEL_LAN6_SITES:-}
 # INSEL_PRINCIPAL_CONF=FILE: the principal also reads that configuration file (the flags
 # above still win).
 INSEL_PRINCIPAL_CONF=${INSEL_PRINCIPAL_CONF:-}
@@ -97,6 +101,8 @@ insel_directory() {
 		v6a=(--prefix fd01::/64)
 		v6b=(--prefix fd02::/64)
 	fi
+	[[ " $INSEL_LAN6_SITES " == *" a "* ]] && v6a=(--prefix fd01::/64)
+	[[ " $INSEL_LAN6_SITES " == *" b "* ]] && v6b=(--prefix fd02::/64)
 	# The operator binds each LAN to its secondary; registrations only confirm it.
 	pdir secondary add lan-a >/dev/null
 	pdir secondary add lan-b >/dev/null
@@ -124,6 +130,8 @@ write_secondary_config() {
 	if [ -n "$INSEL_IPV6" ]; then
 		v6=$'prefix = fd0'$n$'::/64\nlan_address6 = fd0'$n'::1'
 		clients="[fd0$n::1]:$INSEL_CLIENT_PORT"
+	elif [[ " $INSEL_LAN6_SITES " == *" $x "* ]]; then
+		v6=$'prefix = fd0'$n$'::/64\nlan_address6 = fd0'$n'::1'
 	fi
 	cat >"$NETNS_TMP/secondary-$x.conf" <<CONF
 [secondary]

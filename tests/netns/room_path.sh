@@ -18,14 +18,13 @@
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 INSEL_USERS="alice@lan-a carol@lan-a bob@lan-b"
+INSEL_LAN6_SITES="a b"   # clients join over IPv4 with an IPv6 address on the LAN
 source "$here/lib.sh"
 source "$here/insel_env.sh"
 source "$here/room_lib.sh"
 netns_begin
 room_deploy
 
-pdir lan add-prefix lan-a fd01::/64 >/dev/null
-pdir lan add-prefix lan-b fd02::/64 >/dev/null
 room_add games 172.30.0.0/24 fd30::/64
 room_join games alice@lan-a 10.1.0.11 fd01::11   # 172.30.0.1 fd30::1
 room_join games bob@lan-b 10.2.0.11 fd02::11     # 172.30.0.2 fd30::2
@@ -162,4 +161,16 @@ json=$(insel_as b1 bob rooms --json 2>&1)
 check "insel rooms --json shows those drops as queue_full" python3 -c 'import json, sys
 room = [r for r in json.loads(sys.stdin.read())["rooms"] if r["name"] == "games"][0]
 sys.exit(0 if sum(s.get("drops", {}).get("queue_full", 0) for s in room["sites"]) >= 400 else 1)' <<<"$json"
+
+# ---- a client's host6 and the gateway's neighbour table (docs/rooms.md) ----
+echo sesame >"$NETNS_TMP/room-pw"
+out=$(insel_as a2 carol room join games --room-password-file "$NETNS_TMP/room-pw" \
+	--host6 fd01::11 2>&1)
+check "carol on a2 naming a1's IPv6 address as her host's is refused ($out)" \
+	contains "$out" "host6 fd01::11 is another host's on this LAN than 10.1.0.12"
+ip -n "${NS}gw-a" -6 neigh del fd01::12 dev lan 2>/dev/null
+out=$(insel_as a2 carol room join games --room-password-file "$NETNS_TMP/room-pw" 2>&1)
+check "her own (fd01::12), which gw-a did not know, it asks for and takes ($out)" \
+	contains "$out" "joined room games as 172.30.0.4 and fd30::4"
+insel_as a2 carol room leave games >/dev/null 2>&1
 finish_checks
