@@ -3,22 +3,33 @@
 # PostgreSQL 15 cluster this script starts in a temporary folder (tests/netns/pg_lib.sh,
 # unix socket, removed at exit). Same directory (1,000 LANs, 100,000 hosts, 10,000 users),
 # same load; prints each run's figures (look-ups/s, p50/p99, the principal's memory).
-#   principal_engines.sh BUILD_DIR [bench-principal options, e.g. --connections 200 --seconds 5]
+#   principal_engines.sh BUILD_DIR [BUILD_DIR...] [bench-principal options, e.g. --connections 200 --seconds 5]
+# With several build directories (an older build first, to compare), each engine is
+# measured with each build in turn; on PostgreSQL the first build's run makes the
+# directory and the others reuse it (a newer build migrates it forward).
 # A benchmark, not a test (not in run.sh).
 set -uo pipefail
-build=${1:?usage: principal_engines.sh BUILD_DIR [OPTIONS]}
-shift
-bench=$build/tests/bench/bench-principal
-daemon=$build/principal/insel-principal
+builds=()
+while [ $# -gt 0 ] && [ -d "$1" ]; do
+	builds+=("$1")
+	shift
+done
+[ ${#builds[@]} -gt 0 ] || { echo "usage: principal_engines.sh BUILD_DIR [BUILD_DIR...] [OPTIONS]"; exit 2; }
 source "$(dirname "$0")/../netns/pg_lib.sh"
 pg_begin
 pg_init bench && pg_start bench && pg_createdb bench insel || exit 1
 
-echo "==== engine: sqlite"
-"$bench" "$daemon" "$@" || exit 1
-echo
-echo "==== engine: postgresql (PostgreSQL $("$PG_BIN/postgres" --version | awk '{print $3}'), unix socket)"
-"$bench" "$daemon" --dsn "$(pg_dsn bench insel)" "$@" || exit 1
+for build in "${builds[@]}"; do
+	echo "==== engine: sqlite, build $build"
+	"$build/tests/bench/bench-principal" "$build/principal/insel-principal" "$@" || exit 1
+	echo
+done
+for build in "${builds[@]}"; do
+	echo "==== engine: postgresql (PostgreSQL $("$PG_BIN/postgres" --version | awk '{print $3}'), unix socket), build $build"
+	"$build/tests/bench/bench-principal" "$build/principal/insel-principal" \
+		--dsn "$(pg_dsn bench insel)" "$@" || exit 1
+	echo
+done
 # The server's share: the postmaster and its children (the principal's backend among them).
 pm=$(head -1 "$PG_ROOT/bench/data/postmaster.pid")
 echo "postgresql server: peak resident memory (VmHWM) of the postmaster and its children:"
