@@ -5,8 +5,7 @@
 # same load; prints each run's figures (look-ups/s, p50/p99, the principal's memory).
 #   principal_engines.sh BUILD_DIR [BUILD_DIR...] [bench-principal options, e.g. --connections 200 --seconds 5]
 # With several build directories (an older build first, to compare), each engine is
-# measured with each build in turn; on PostgreSQL the first build's run makes the
-# directory and the others reuse it (a newer build migrates it forward).
+# measured with each build in turn, each on a directory of its own (generated alike).
 # A benchmark, not a test (not in run.sh).
 set -uo pipefail
 builds=()
@@ -17,17 +16,20 @@ done
 [ ${#builds[@]} -gt 0 ] || { echo "usage: principal_engines.sh BUILD_DIR [BUILD_DIR...] [OPTIONS]"; exit 2; }
 source "$(dirname "$0")/../netns/pg_lib.sh"
 pg_begin
-pg_init bench && pg_start bench && pg_createdb bench insel || exit 1
+pg_init bench && pg_start bench || exit 1
 
 for build in "${builds[@]}"; do
 	echo "==== engine: sqlite, build $build"
 	"$build/tests/bench/bench-principal" "$build/principal/insel-principal" "$@" || exit 1
 	echo
 done
+n=0
 for build in "${builds[@]}"; do
+	n=$((n + 1))
+	pg_createdb bench "insel$n" || exit 1
 	echo "==== engine: postgresql (PostgreSQL $("$PG_BIN/postgres" --version | awk '{print $3}'), unix socket), build $build"
 	"$build/tests/bench/bench-principal" "$build/principal/insel-principal" \
-		--dsn "$(pg_dsn bench insel)" "$@" || exit 1
+		--dsn "$(pg_dsn bench "insel$n")" "$@" || exit 1
 	echo
 done
 # The server's share: the postmaster and its children (the principal's backend among them).
