@@ -49,6 +49,12 @@ struct channel {
 	struct aead send_aead;
 	uint32_t send_epoch;
 	uint64_t send_counter;        /* next counter to use; never repeats, across epochs */
+	/* Probe counters of their own (channel_use_probe_space): probes take probe_counter,
+	 * from CHANNEL_PROBE_SPACE up, and are checked against probe_replay, so that a probe
+	 * that never arrives (to a candidate nothing answers from, larger than the path)
+	 * leaves no gap among the frames meant for the peer. */
+	bool probe_space;
+	uint64_t probe_counter;
 	uint64_t send_epoch_frames;
 	uint64_t send_epoch_started_ms;
 
@@ -65,6 +71,7 @@ struct channel {
 	uint64_t recv_prev_until_ms;
 	uint8_t recv_next_raw[SEC_KEY_LEN];  /* to derive the epoch after next */
 	struct replay_window replay;
+	struct replay_window probe_replay;  /* with probe_space: PROBE frames only */
 	uint64_t first_heard;  /* the counter of the first frame accepted (replay.any) */
 
 	struct reasm_slot slots[CHANNEL_REASM_SLOTS];
@@ -283,6 +290,7 @@ int channel_new(const struct sec_channel_params *params, uint64_t now_ms,
 		return -ENOMEM;
 	copy_settings(ch, params, now_ms);
 	replay_init(&ch->replay);
+	replay_init(&ch->probe_replay);
 	ch->rx = malloc(FRAME_MAX_DATAGRAM);
 	ch->tx = malloc(ch->mtu);
 	ch->tx_cap = ch->mtu;
@@ -397,6 +405,18 @@ static int maybe_rekey_send(struct channel *ch, uint64_t now_ms)
 	return rekey_send(ch, now_ms);
 }
 
+/* The counter a frame of this type spends, and where its space ends: with probe counters
+ * of their own the two spaces never meet, so no counter is ever sealed twice. */
+static uint64_t *counter_for(struct channel *ch, uint8_t type, uint64_t *limit)
+{
+	if (!ch->probe_space) {
+		*limit = REPLAY_COUNTER_LIMIT;
+		return &ch->send_counter;
+	}
+	*limit = type == FRAME_PROBE ? REPLAY_COUNTER_LIMIT : CHANNEL_PROBE_SPACE;
+	return type == FRAME_PROBE ? &ch->probe_counter : &ch->send_counter;
+}
+
 /* Seals one frame of any type into out; returns the datagram length. */
 static long seal_frame(struct channel *ch, uint8_t type, uint8_t frag, uint8_t frags,
 		       const void *payload, size_t len, uint64_t now_ms, uint8_t *out,
@@ -404,17 +424,18 @@ static long seal_frame(struct channel *ch, uint8_t type, uint8_t frag, uint8_t f
 {
 	struct frame_header h;
 	uint8_t nonce[AEAD_NONCE_LEN];
+	uint64_t limit, *counter = counter_for(ch, type, &limit);
 	long n;
 	int rc;
 
 	if (cap < FRAME_HEADER_LEN || len > cap - FRAME_OVERHEAD)
 		return INSEL_E_NOSPACE;
-	if (ch->send_counter >= REPLAY_COUNTER_LIMIT)
+	if (*counter >= limit)
 		return INSEL_E_LIMIT;
 	if ((rc = maybe_rekey_send(ch, now_ms)) != 0)
 		return rc;
 	h = (struct frame_header){type, (uint8_t)ch->send_epoch, frag, frags,
-				  ch->remote_session, ch->send_counter};
+				  ch->remote_session, *counter};
 	frame_header_encode(&h, out, cap);
 	frame_nonce(h.epoch, h.counter, nonce);
 	n = aead_seal(&ch->send_aead, nonce, out, FRAME_HEADER_LEN, payload, len,
@@ -422,7 +443,7 @@ static long seal_frame(struct channel *ch, uint8_t type, uint8_t frag, uint8_t f
 	if (n < 0)
 		return n;
 	/* The counter is spent even if the caller never sends the datagram. */
-	ch->send_counter++;
+	(*counter)++;
 	ch->keepalive_wanted = false;  /* any frame proves the send epoch to the peer */
 	ch->send_epoch_frames++;
 	ch->last_sent_ms = now_ms;
@@ -502,6 +523,21 @@ long channel_keepalive(struct channel *ch, uint64_t now_ms, uint8_t *out, size_t
 	if (n > 0)
 		ch->stats.keepalives_out++;
 	return n;
+}
+
+int channel_use_probe_space(struct channel *ch)
+{
+	/* Switching later would leave counters already spent in the wrong space. */
+	if (ch->send_counter != 0 || ch->replay.any)
+		return -EINVAL;
+	ch->probe_space = true;
+	ch->probe_counter = CHANNEL_PROBE_SPACE;
+	return 0;
+}
+
+bool channel_probe_space(const struct channel *ch)
+{
+	return ch->probe_space;
 }
 
 long channel_probe(struct channel *ch, const struct frame_probe *probe, size_t dgram_len,
@@ -705,10 +741,25 @@ static bool endpoint_equal(const struct ip_endpoint *a, const struct ip_endpoint
 	return a->port == b->port && ip_addr_equal(&a->addr, &b->addr);
 }
 
+/* The replay window a frame's counter belongs to, or NULL for a frame in the wrong space
+ * (with probe counters of their own: a probe below CHANNEL_PROBE_SPACE, any other frame
+ * at or above it). Without them every frame shares one window, as before. */
+static struct replay_window *window_for(struct channel *ch, const struct frame_header *h)
+{
+	bool probe_counter = h->counter >= CHANNEL_PROBE_SPACE;
+
+	if (!ch->probe_space)
+		return &ch->replay;
+	if (probe_counter != (h->type == FRAME_PROBE))
+		return NULL;
+	return probe_counter ? &ch->probe_replay : &ch->replay;
+}
+
 /* Key-free checks, cheapest first; counts the drop reason. */
 static int precheck(struct channel *ch, const uint8_t *dgram, size_t len,
 		    struct frame_view *v)
 {
+	struct replay_window *w;
 	int rc;
 
 	if (len > FRAME_MAX_DATAGRAM) {
@@ -728,7 +779,11 @@ static int precheck(struct channel *ch, const uint8_t *dgram, size_t len,
 		ch->stats.drop_unknown_session++;
 		return INSEL_E_NOT_FOUND;
 	}
-	if (!replay_check(&ch->replay, v->hdr.counter)) {
+	if (!(w = window_for(ch, &v->hdr))) {
+		ch->stats.drop_malformed++;
+		return INSEL_E_MALFORMED;
+	}
+	if (!replay_check(w, v->hdr.counter)) {
 		ch->stats.drop_replay++;
 		return INSEL_E_REPLAY;
 	}
@@ -754,8 +809,11 @@ static void count_lost(struct channel *ch, uint64_t counter)
 static void accept_frame(struct channel *ch, const struct frame_view *v, struct aead *key,
 			 size_t len, const struct ip_endpoint *from, uint64_t now_ms)
 {
-	count_lost(ch, v->hdr.counter);
-	replay_commit(&ch->replay, v->hdr.counter);
+	struct replay_window *w = window_for(ch, &v->hdr);  /* precheck found one */
+
+	if (w == &ch->replay)
+		count_lost(ch, v->hdr.counter);  /* probes in their own space are never lost */
+	replay_commit(w, v->hdr.counter);
 	if (key == &ch->recv_next)
 		promote_recv_epoch(ch, now_ms);
 	if (from && !endpoint_equal(from, &ch->peer)) {
@@ -985,9 +1043,10 @@ json_t *channel_status_json(const struct channel *ch)
 {
 	char peer[IP_STRLEN];
 
-	return json_pack("{s:s, s:s, s:I, s:I, s:s, s:I, s:I, s:I, s:o?}",
+	return json_pack("{s:s, s:s, s:b, s:I, s:I, s:s, s:I, s:I, s:I, s:o?}",
 			 "cipher", sec_cipher_name(ch->cipher),
 			 "rekey", ch->external ? "external" : "chain",
+			 "probe_space", ch->probe_space,
 			 "local_session", (json_int_t)ch->local_session,
 			 "remote_session", (json_int_t)ch->remote_session,
 			 "peer", ip_endpoint_format(&ch->peer, peer, sizeof peer),

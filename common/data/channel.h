@@ -33,6 +33,9 @@
 /* Protocol constants. */
 #define CHANNEL_MAX_MSG 65536            /* largest message, before fragmentation */
 #define CHANNEL_MIN_MTU 512              /* keeps a 64 KiB message within 255 fragments */
+/* With probe counters of their own (channel_use_probe_space), PROBE frames take counters
+ * from here up and every other frame stays below: docs/frames.md section 3. */
+#define CHANNEL_PROBE_SPACE (1ULL << 63)
 #define CHANNEL_REASM_SLOTS 4            /* fragmented messages in flight per channel */
 
 /* Defaults for the params fields left at 0. */
@@ -54,7 +57,9 @@ struct channel_stats {
 	/* Counters the peer spent that never arrived, from the first frame heard on: its
 	 * frames lost on the way (in the network, in our socket's receive buffer, or dropped
 	 * by the peer after sealing), less those that came late. Exact per frame, where the
-	 * kernel counts a socket's drops per packet (a UDP GSO packet carries many frames). */
+	 * kernel counts a socket's drops per packet (a UDP GSO packet carries many frames).
+	 * With probe counters of their own, probes (which often go where nothing answers)
+	 * are outside it; without, every probe that did not arrive is in it. */
 	uint64_t frames_lost;
 	uint64_t msgs_out, msgs_in;        /* whole messages */
 	uint64_t keepalives_out, keepalives_in;
@@ -132,6 +137,17 @@ long channel_seal_one(struct channel *ch, const void *msg, size_t len, uint64_t 
 		      uint8_t *out, size_t cap);
 /* Seals a keep-alive into out (FRAME_OVERHEAD bytes); returns its length or an error. */
 long channel_keepalive(struct channel *ch, uint64_t now_ms, uint8_t *out, size_t cap);
+
+/* From now on PROBE frames are sealed with counters of their own, from CHANNEL_PROBE_SPACE
+ * up, and received ones are checked against a replay window of their own and never
+ * counted in frames_lost; every other frame must then have a counter below it (either
+ * way a frame in the wrong space is malformed). Both ends must agree, before either
+ * seals or opens a frame (the secondaries negotiate it per call): a receiver without it
+ * would take a probe's counter as the newest and refuse the data after it as replays.
+ * 0, or -EINVAL once the channel has sealed or opened a frame (nothing changes). */
+int channel_use_probe_space(struct channel *ch);
+/* Whether channel_use_probe_space was called. */
+bool channel_probe_space(const struct channel *ch);
 
 /* Seals a PROBE frame (a request or a reply, frame.h) padded to exactly dgram_len bytes
  * (FRAME_PROBE_MIN_DATAGRAM .. FRAME_MAX_DATAGRAM, whatever the channel's MTU: PLPMTUD

@@ -781,10 +781,10 @@ static void deflate_refused_when_not_negotiated(void **state)
 
 /* A peer holding the keys could still send a "bomb": a small frame that inflates past the
  * message limit. Built here by hand with the sender's key; refused and counted. */
-static long forge_deflate_frame(const struct sec_channel_params *from, uint64_t counter,
-				const uint8_t *payload, size_t len, uint8_t *out, size_t cap)
+static long forge_frame(const struct sec_channel_params *from, uint8_t type, uint64_t counter,
+			const uint8_t *payload, size_t len, uint8_t *out, size_t cap)
 {
-	struct frame_header h = {FRAME_DATA_DEFLATE, 0, 0, 1, from->remote_session, counter};
+	struct frame_header h = {type, 0, 0, 1, from->remote_session, counter};
 	uint8_t nonce[AEAD_NONCE_LEN];
 	struct aead key;
 	long n;
@@ -797,6 +797,12 @@ static long forge_deflate_frame(const struct sec_channel_params *from, uint64_t 
 	aead_free(&key);
 	assert_true(n > 0);
 	return FRAME_HEADER_LEN + n;
+}
+
+static long forge_deflate_frame(const struct sec_channel_params *from, uint64_t counter,
+				const uint8_t *payload, size_t len, uint8_t *out, size_t cap)
+{
+	return forge_frame(from, FRAME_DATA_DEFLATE, counter, payload, len, out, cap);
 }
 
 static void deflate_bomb_refused(void **state)
@@ -983,6 +989,189 @@ static void bad_params_refused(void **state)
 	channel_free(NULL);
 }
 
+/* ---- probe counters of their own (docs/frames.md sections 1a and 3) ---- */
+
+static uint64_t header_counter(const uint8_t *d)
+{
+	uint64_t c = 0;
+
+	for (int i = 8; i < 16; i++)
+		c = c << 8 | d[i];
+	return c;
+}
+
+static void pair_new_probe_space(struct pair *p, struct sec_channel_params *pa,
+				 struct sec_channel_params *pb)
+{
+	make_params(pa, pb, SEC_CIPHER_AES256GCM);
+	assert_int_equal(channel_new(pa, 0, &p->a), 0);
+	assert_int_equal(channel_new(pb, 0, &p->b), 0);
+	p->a_addr = pb->peer;
+	p->b_addr = pa->peer;
+	assert_int_equal(channel_use_probe_space(p->a), 0);
+	assert_int_equal(channel_use_probe_space(p->b), 0);
+}
+
+/* Probes that never arrive (to a candidate nothing answers from, larger than the path)
+ * leave no gap among the peer's frames; a data frame that never arrives still does. */
+static void probes_in_their_space_never_create_a_loss_gap(void **state)
+{
+	struct sec_channel_params pa, pb;
+	uint8_t d[8][128], pr[4][128];
+	size_t len[8], plen[4];
+	struct channel_msg m;
+	struct pair p;
+	json_t *j;
+
+	pair_new_probe_space(&p, &pa, &pb);
+	len[0] = a_seal(&p, "d0", 1, d[0], sizeof d[0]);
+	for (uint32_t i = 0; i < 4; i++)
+		plen[i] = a_probe(&p, i, FRAME_PROBE_MIN_DATAGRAM + 8 * i, 1, pr[i], sizeof pr[i]);
+	len[1] = a_seal(&p, "d1", 1, d[1], sizeof d[1]);
+	len[2] = a_seal(&p, "d2", 1, d[2], sizeof d[2]);
+	len[3] = a_seal(&p, "d3", 1, d[3], sizeof d[3]);
+	/* Data counts on from 0 as if no probe was sent; probes from the top half. */
+	assert_int_equal(header_counter(d[1]), 1);
+	assert_true(header_counter(pr[0]) == CHANNEL_PROBE_SPACE);
+	assert_true(header_counter(pr[3]) == CHANNEL_PROBE_SPACE + 3);
+	/* Only probe 2 arrives, between the data frames. */
+	assert_int_equal(b_open(&p, d[0], len[0], 1, &m), 1);
+	assert_int_equal(b_open(&p, pr[2], plen[2], 1, &m), CHANNEL_OPEN_PROBE);
+	assert_int_equal(m.probe.id, 2);
+	assert_int_equal(b_open(&p, d[1], len[1], 1, &m), 1);
+	assert_int_equal(channel_stats(p.b)->frames_lost, 0);
+	/* A probe heard first starts no count either: only data frames do. */
+	assert_int_equal(b_open(&p, d[3], len[3], 1, &m), 1);
+	assert_int_equal(channel_stats(p.b)->frames_lost, 1);   /* d2, meant for B */
+	assert_int_equal(b_open(&p, pr[3], plen[3], 1, &m), CHANNEL_OPEN_PROBE);
+	assert_int_equal(channel_stats(p.b)->frames_lost, 1);
+	assert_int_equal(b_open(&p, d[2], len[2], 1, &m), 1);   /* late after all */
+	assert_int_equal(channel_stats(p.b)->frames_lost, 0);
+	assert_int_equal(channel_stats(p.b)->probe_requests_in, 2);
+	/* Too late to change spaces once frames went either way. */
+	assert_int_equal(channel_use_probe_space(p.a), -EINVAL);
+	assert_true(channel_probe_space(p.b));
+	j = channel_status_json(p.b);
+	assert_true(json_is_true(json_object_get(j, "probe_space")));
+	json_decref(j);
+	chanparams_wipe(&pa);
+	chanparams_wipe(&pb);
+	pair_free(&p);
+}
+
+/* Probes have a replay window of their own: a replay is refused, a probe reordered within
+ * the window is taken once, one older than the window is refused, and neither moves the
+ * data frames' window. */
+static void replayed_probe_refused_in_its_space(void **state)
+{
+	enum { N = REPLAY_WINDOW + 3 };
+	struct sec_channel_params pa, pb;
+	static uint8_t pr[N][FRAME_PROBE_MIN_DATAGRAM];
+	uint8_t d[2][64];
+	size_t dlen[2];
+	struct channel_msg m;
+	struct pair p;
+
+	pair_new_probe_space(&p, &pa, &pb);
+	dlen[0] = a_seal(&p, "d0", 1, d[0], sizeof d[0]);
+	for (uint32_t i = 0; i < N; i++)
+		a_probe(&p, i, FRAME_PROBE_MIN_DATAGRAM, 1, pr[i], sizeof pr[i]);
+	dlen[1] = a_seal(&p, "d1", 1, d[1], sizeof d[1]);
+	assert_int_equal(b_open(&p, pr[5], sizeof pr[5], 1, &m), CHANNEL_OPEN_PROBE);
+	assert_int_equal(b_open(&p, pr[5], sizeof pr[5], 1, &m), INSEL_E_REPLAY);
+	assert_int_equal(b_open(&p, pr[4], sizeof pr[4], 1, &m), CHANNEL_OPEN_PROBE);
+	assert_int_equal(b_open(&p, pr[4], sizeof pr[4], 1, &m), INSEL_E_REPLAY);
+	assert_int_equal(b_open(&p, pr[N - 1], sizeof pr[N - 1], 1, &m), CHANNEL_OPEN_PROBE);
+	/* pr[1] is more than the window behind pr[N-1]: refused; pr[3] is just inside. */
+	assert_int_equal(b_open(&p, pr[1], sizeof pr[1], 1, &m), INSEL_E_REPLAY);
+	assert_int_equal(b_open(&p, pr[3], sizeof pr[3], 1, &m), CHANNEL_OPEN_PROBE);
+	assert_int_equal(channel_stats(p.b)->drop_replay, 3);
+	/* The data window never saw them: d1 then d0 (late) both arrive, nothing lost. */
+	assert_int_equal(b_open(&p, d[1], dlen[1], 1, &m), 1);
+	assert_int_equal(b_open(&p, d[0], dlen[0], 1, &m), 1);
+	assert_int_equal(b_open(&p, d[0], dlen[0], 1, &m), INSEL_E_REPLAY);
+	assert_int_equal(channel_stats(p.b)->frames_lost, 0);
+	chanparams_wipe(&pa);
+	chanparams_wipe(&pb);
+	pair_free(&p);
+}
+
+/* With probe counters of their own, a frame in the other space is malformed even though it
+ * authenticates (built here with the sender's key): a data frame or a keep-alive with a
+ * probe's counter would otherwise skip the loss count, a probe with a data counter would
+ * open a gap. Nothing changes: no window moves, nothing is counted lost. */
+static void frame_in_the_wrong_space_refused(void **state)
+{
+	struct sec_channel_params pa, pb;
+	uint8_t d[128], probe[FRAME_PROBE_PAYLOAD_MIN] = {FRAME_PROBE_REQUEST};
+	struct channel_msg m;
+	struct pair p;
+	long n;
+
+	pair_new_probe_space(&p, &pa, &pb);
+	n = forge_frame(&pa, FRAME_DATA, CHANNEL_PROBE_SPACE + 5, (const uint8_t *)"x", 1, d,
+			sizeof d);
+	assert_int_equal(b_open(&p, d, (size_t)n, 1, &m), INSEL_E_MALFORMED);
+	n = forge_frame(&pa, FRAME_KEEPALIVE, CHANNEL_PROBE_SPACE, NULL, 0, d, sizeof d);
+	assert_int_equal(b_open(&p, d, (size_t)n, 1, &m), INSEL_E_MALFORMED);
+	n = forge_frame(&pa, FRAME_PROBE, 7, probe, sizeof probe, d, sizeof d);
+	assert_int_equal(b_open(&p, d, (size_t)n, 1, &m), INSEL_E_MALFORMED);
+	assert_int_equal(channel_stats(p.b)->drop_malformed, 3);
+	assert_int_equal(channel_stats(p.b)->frames_in, 0);
+	/* The same frames in their own spaces are fine, and data from 0 shows no gap. */
+	n = forge_frame(&pa, FRAME_DATA, 0, (const uint8_t *)"x", 1, d, sizeof d);
+	assert_int_equal(b_open(&p, d, (size_t)n, 1, &m), 1);
+	n = forge_frame(&pa, FRAME_PROBE, CHANNEL_PROBE_SPACE + 7, probe, sizeof probe, d,
+			sizeof d);
+	assert_int_equal(b_open(&p, d, (size_t)n, 1, &m), CHANNEL_OPEN_PROBE);
+	n = forge_frame(&pa, FRAME_DATA, 1, (const uint8_t *)"y", 1, d, sizeof d);
+	assert_int_equal(b_open(&p, d, (size_t)n, 1, &m), 1);
+	assert_int_equal(channel_stats(p.b)->frames_lost, 0);
+	chanparams_wipe(&pa);
+	chanparams_wipe(&pb);
+	pair_free(&p);
+}
+
+/* Off (a peer of the previous version, or Secsockets): probes take the data counters as
+ * before, so a probe that never arrives is a gap, and a probe with a top-half counter
+ * would be taken as data's newest; that is why both ends must agree first. */
+static void probe_space_off_keeps_the_shared_counters(void **state)
+{
+	struct sec_channel_params pa, pb;
+	uint8_t d[3][128];
+	size_t len[3];
+	struct channel_msg m;
+	struct pair p;
+	json_t *j;
+
+	pair_new(&p, SEC_CIPHER_AES256GCM);
+	assert_false(channel_probe_space(p.a));
+	len[0] = a_seal(&p, "d0", 1, d[0], sizeof d[0]);
+	len[1] = a_probe(&p, 1, FRAME_PROBE_MIN_DATAGRAM, 1, d[1], sizeof d[1]);
+	len[2] = a_seal(&p, "d2", 1, d[2], sizeof d[2]);
+	assert_int_equal(header_counter(d[1]), 1);
+	assert_int_equal(header_counter(d[2]), 2);
+	assert_int_equal(b_open(&p, d[0], len[0], 1, &m), 1);
+	assert_int_equal(b_open(&p, d[2], len[2], 1, &m), 1);
+	assert_int_equal(channel_stats(p.b)->frames_lost, 1);   /* the probe */
+	assert_int_equal(b_open(&p, d[1], len[1], 1, &m), CHANNEL_OPEN_PROBE);
+	assert_int_equal(channel_stats(p.b)->frames_lost, 0);
+	j = channel_status_json(p.b);
+	assert_true(json_is_false(json_object_get(j, "probe_space")));
+	json_decref(j);
+	pair_free(&p);
+	/* A sender with its own probe counters and a receiver without: the data after the
+	 * probe is refused as replayed. The negotiation never lets this happen. */
+	make_params(&pa, &pb, SEC_CIPHER_AES256GCM);
+	pair_open(&p, &pa, &pb);
+	assert_int_equal(channel_use_probe_space(p.a), 0);
+	len[0] = a_probe(&p, 1, FRAME_PROBE_MIN_DATAGRAM, 1, d[0], sizeof d[0]);
+	len[1] = a_seal(&p, "d0", 1, d[1], sizeof d[1]);
+	assert_int_equal(b_open(&p, d[0], len[0], 1, &m), CHANNEL_OPEN_PROBE);
+	assert_int_equal(b_open(&p, d[1], len[1], 1, &m), INSEL_E_REPLAY);
+	pair_free(&p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1011,6 +1200,10 @@ int main(void)
 		cmocka_unit_test(bad_params_refused),
 		cmocka_unit_test(external_rekey_switches_without_loss),
 		cmocka_unit_test(external_rekey_replaced_keys_and_frame_budget),
+		cmocka_unit_test(probes_in_their_space_never_create_a_loss_gap),
+		cmocka_unit_test(replayed_probe_refused_in_its_space),
+		cmocka_unit_test(frame_in_the_wrong_space_refused),
+		cmocka_unit_test(probe_space_off_keeps_the_shared_counters),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
