@@ -39,6 +39,7 @@ void negotiate_side_random(struct negotiate_side *s, size_t n)
 	memset(s->sessions, 0, sizeof s->sessions);
 	memset(s->cand, 0, sizeof s->cand);
 	s->ncand = 0;
+	s->probe_space = false;
 	for (size_t i = 0; i < n && i < SEC_MAX_CHANNELS; i++) {
 		uint32_t id;
 
@@ -285,6 +286,28 @@ static json_t *with_mode(json_t *ch, enum negotiate_mode m)
 	return ch;
 }
 
+/* "probe_space", optional: a boolean; absent (an older side) is false. */
+static int get_probe_space(const json_t *j, bool *out, char *err, size_t errlen)
+{
+	const json_t *v = json_object_get(j, "probe_space");
+
+	*out = json_is_true(v);
+	if (v && !json_is_boolean(v))
+		return err_set(err, errlen, INSEL_E_BAD_FIELD,
+			       "field 'probe_space' must be true or false");
+	return 0;
+}
+
+/* Adds "probe_space":true when on; obj is freed on failure. */
+static json_t *with_probe_space(json_t *obj, bool on)
+{
+	if (obj && on && json_object_set_new(obj, "probe_space", json_true())) {
+		json_decref(obj);
+		return NULL;
+	}
+	return obj;
+}
+
 /* ---- offer ---- */
 
 json_t *negotiate_offer_to_json(const struct negotiate_offer *o)
@@ -304,13 +327,13 @@ json_t *negotiate_offer_to_json(const struct negotiate_offer *o)
 								 (json_int_t)o->caller.sessions[i]),
 						       o->modes[i]));
 	hex_encode(o->caller.nonce, sizeof o->caller.nonce, nonce);
-	return with_candidates(json_pack("{s:s, s:o, s:o, s:s, s:o, s:o}", "call",
+	return with_probe_space(with_candidates(json_pack("{s:s, s:o, s:o, s:s, s:o, s:o}", "call",
 					 id_format(o->call_id, call), "ciphers",
 					 name_list(ciphers, o->prefs.nciphers, true), "compress",
 					 name_list(compress, o->prefs.ncompress, false), "nonce",
 					 nonce, "endpoint", endpoint_json(&o->caller.endpoint),
 					 "channels", chans),
-			       &o->caller);
+			       &o->caller), o->caller.probe_space);
 }
 
 int negotiate_offer_parse(const json_t *j, struct negotiate_offer *out, char *err,
@@ -332,6 +355,8 @@ int negotiate_offer_parse(const json_t *j, struct negotiate_offer *out, char *er
 		rc = get_endpoint(j, &out->caller.endpoint, err, errlen);
 	if (!rc)
 		rc = get_candidates(j, &out->caller, err, errlen);
+	if (!rc)
+		rc = get_probe_space(j, &out->caller.probe_space, err, errlen);
 	if (!rc)
 		rc = get_channels(j, true, out->channels, out->modes, out->caller.sessions,
 				  &out->nchannels, err, errlen);
@@ -394,6 +419,7 @@ int negotiate_choose(const struct negotiate_offer *offer, const struct negotiate
 	memcpy(out->modes, offer->modes, sizeof out->modes);
 	out->caller = offer->caller;
 	out->callee = *callee;
+	out->probe_space = offer->caller.probe_space && callee->probe_space;
 	return 0;
 }
 
@@ -409,12 +435,12 @@ json_t *negotiate_answer_to_json(const struct negotiation *n)
 								 (json_int_t)n->callee.sessions[i]),
 						       n->modes[i]));
 	hex_encode(n->callee.nonce, sizeof n->callee.nonce, nonce);
-	return with_candidates(json_pack("{s:s, s:s, s:s, s:s, s:o, s:o}", "call",
+	return with_probe_space(with_candidates(json_pack("{s:s, s:s, s:s, s:s, s:o, s:o}", "call",
 					 id_format(n->call_id, call), "cipher",
 					 sec_cipher_name(n->cipher), "compress",
 					 sec_compress_name(n->compress), "nonce", nonce, "endpoint",
 					 endpoint_json(&n->callee.endpoint), "channels", chans),
-			       &n->callee);
+			       &n->callee), n->probe_space);
 }
 
 /* An error reply to the offer: the peer's reason, mapped into our error space. */
@@ -471,6 +497,8 @@ int negotiate_answer_parse(const json_t *reply, const struct negotiate_offer *se
 	if (!rc)
 		rc = get_candidates(reply, &out->callee, why, sizeof why);
 	if (!rc)
+		rc = get_probe_space(reply, &out->callee.probe_space, why, sizeof why);
+	if (!rc)
 		rc = get_channels(reply, false, NULL, out->modes, out->callee.sessions, &n, why,
 				  sizeof why);
 	if (rc)
@@ -483,9 +511,13 @@ int negotiate_answer_parse(const json_t *reply, const struct negotiate_offer *se
 			return err_set(err, errlen, INSEL_E_PROTOCOL,
 				   "the answer makes channel %zu %s, which was not asked for", i,
 				   negotiate_mode_name(out->modes[i]));
+	if (out->callee.probe_space && !sent->caller.probe_space)
+		return err_set(err, errlen, INSEL_E_PROTOCOL,
+			       "the answer agrees to probe_space, which was not offered");
 	rc = get_choice(reply, sent, out, err, errlen);
 	if (rc)
 		return rc;
+	out->probe_space = out->callee.probe_space;
 	out->nchannels = n;
 	memcpy(out->channels, sent->channels, sizeof out->channels);
 	out->caller = sent->caller;

@@ -15,6 +15,10 @@
  *   the same word on that channel of its answer. An older callee ignores the word and
  *   answers without it: the channel stays a datagram channel and the caller decides
  *   (a stream call ends with "reliable_unsupported"; see negotiate_answer_parse).
+ *   An offer may carry "probe_space":true: the caller's auxiliary seals probes with counters
+ *   of their own (docs/frames.md sections 1a and 3) if the callee's does too; a callee that
+ *   agrees says "probe_space":true in its answer. Absent on either side (an older peer,
+ *   Secsockets): off, probes share the data counters as before.
  *   Both may carry "candidates":[{"kind":"host","addr":"198.18.0.1:40000"}, ...]
  *   (candidate.h): where the side's auxiliary may be reached. "endpoint" stays (the host
  *   candidate, for Secsockets and older peers); a side that sends no candidates has one,
@@ -66,6 +70,9 @@ struct negotiate_side {
 	uint32_t sessions[SEC_MAX_CHANNELS];
 	struct candidate cand[CAND_MAX];
 	size_t ncand;                       /* sent only when non-zero */
+	/* Whether the side's auxiliary can seal probes with counters of their own
+	 * (channel_use_probe_space); false from negotiate_side_random. */
+	bool probe_space;
 };
 
 /* An offer as sent or as parsed. */
@@ -86,6 +93,7 @@ struct negotiation {
 	size_t nchannels;
 	struct negotiate_channel channels[SEC_MAX_CHANNELS];
 	enum negotiate_mode modes[SEC_MAX_CHANNELS];  /* agreed: datagram unless both ran it */
+	bool probe_space;                   /* agreed: both sides can */
 	struct negotiate_side caller, callee;
 };
 
@@ -99,7 +107,7 @@ struct negotiate_refusal {
 void negotiate_prefs_default(struct negotiate_prefs *p);
 /* Fresh nonce and n non-zero, distinct receiver ids, none of them the STUN magic cookie
  * (a datagram whose bytes 4..7 are the cookie is STUN, never a frame, on an auxiliary's
- * WAN socket); no candidates. The endpoint and candidates are the caller's to set. */
+ * WAN socket); no candidates; probe_space false. The endpoint and candidates are the caller's to set. */
 void negotiate_side_random(struct negotiate_side *s, size_t n);
 
 /* Caller: the offer object (new reference, NULL on allocation failure). */
@@ -119,7 +127,7 @@ json_t *negotiate_answer_to_json(const struct negotiation *n);
 /* Caller: checks a reply to its offer. A refusal gives INSEL_E_NO_COMMON (no common
  * cipher/compression) or INSEL_E_REFUSED with the peer's message in err; an answer that
  * does not fit the offer (a cipher not offered, another call, another channel count, a
- * mode that was not asked for) gives INSEL_E_PROTOCOL; otherwise 0 and *out is the
+ * mode that was not asked for, probe_space not offered) gives INSEL_E_PROTOCOL; otherwise 0 and *out is the
  * agreement (a channel whose answer names no mode is a datagram channel: an older peer). */
 int negotiate_answer_parse(const json_t *reply, const struct negotiate_offer *sent,
 			   struct negotiation *out, char *err, size_t errlen);

@@ -37,7 +37,8 @@ static void candidates_round_trip(const struct negotiate_offer *offer)
 		json_decref(j);
 		return;
 	}
-	if (again.caller.ncand != offer->caller.ncand)
+	if (again.caller.ncand != offer->caller.ncand ||
+	    again.caller.probe_space != offer->caller.probe_space)
 		abort();
 	for (size_t i = 0; i < again.caller.ncand; i++)
 		if (!candidate_equal(&again.caller.cand[i], &offer->caller.cand[i]))
@@ -60,12 +61,14 @@ static void callee_path(const struct negotiate_offer *offer)
 	negotiate_prefs_default(&allowed);
 	negotiate_side_random(&me, offer->nchannels);
 	me.endpoint = offer->caller.endpoint;
+	me.probe_space = true;
 	if (negotiate_choose(offer, &allowed, &me, &agreed, &refusal) != 0)
 		return;
 	answer = negotiate_answer_to_json(&agreed);
 	if (!answer)
 		return;
-	if (negotiate_answer_parse(answer, offer, &back, err, sizeof err) != 0)
+	if (negotiate_answer_parse(answer, offer, &back, err, sizeof err) != 0 ||
+	    back.probe_space != offer->caller.probe_space)
 		abort();
 	if (negotiate_derive(&agreed, false, fixed_export, NULL, params) != 0)
 		abort();

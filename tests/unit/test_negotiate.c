@@ -498,6 +498,84 @@ static void reliable_mode_older_peer_and_bad_words(void **state)
 	json_decref(offer);
 }
 
+/* Probe counters of their own (docs/frames.md sections 1a and 3): on only when the offer
+ * and the answer both say so; an older side on either end (no field) leaves it off; an
+ * answer agreeing to what was not offered, or a field that is no boolean, is refused. */
+static bool probe_space_agreed(bool caller_can, bool callee_can, bool *answered)
+{
+	struct negotiate_offer o, parsed;
+	struct negotiate_prefs allowed;
+	struct negotiate_refusal refusal;
+	struct negotiate_side me;
+	struct negotiation callee, caller;
+	char err[NEGOTIATE_ERR_MAX];
+	json_t *offer, *answer;
+
+	make_offer(&o, 1);
+	o.caller.probe_space = caller_can;
+	offer = negotiate_offer_to_json(&o);
+	assert_int_equal(json_object_get(offer, "probe_space") != NULL, caller_can);
+	assert_int_equal(negotiate_offer_parse(offer, &parsed, err, sizeof err), 0);
+	json_decref(offer);
+	assert_int_equal(parsed.caller.probe_space, caller_can);
+	negotiate_prefs_default(&allowed);
+	make_callee(&me, 1);
+	me.probe_space = callee_can;
+	assert_int_equal(negotiate_choose(&parsed, &allowed, &me, &callee, &refusal), 0);
+	answer = negotiate_answer_to_json(&callee);
+	*answered = json_is_true(json_object_get(answer, "probe_space"));
+	assert_int_equal(negotiate_answer_parse(answer, &o, &caller, err, sizeof err), 0);
+	json_decref(answer);
+	assert_int_equal(caller.probe_space, callee.probe_space);
+	return caller.probe_space;
+}
+
+static void probe_space_negotiated_only_by_both(void **state)
+{
+	struct negotiate_offer o, parsed;
+	struct negotiation n;
+	char err[NEGOTIATE_ERR_MAX];
+	json_t *offer, *answer;
+	bool answered;
+
+	(void)state;
+	assert_true(probe_space_agreed(true, true, &answered));
+	assert_true(answered);
+	assert_false(probe_space_agreed(true, false, &answered));  /* an older callee */
+	assert_false(answered);
+	assert_false(probe_space_agreed(false, true, &answered));  /* an older caller */
+	assert_false(answered);
+	assert_false(probe_space_agreed(false, false, &answered));
+	/* Agreeing to what was not offered. */
+	make_offer(&o, 1);
+	answer = json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:[{s:i}]}", "call",
+			   "0123456789abcdef", "cipher", "aes-256-gcm", "compress", "none",
+			   "nonce",
+			   "0000000000000000000000000000000000000000000000000000000000000001",
+			   "endpoint", "198.18.0.2:40001", "probe_space", 1, "channels", "session",
+			   77);
+	assert_int_equal(negotiate_answer_parse(answer, &o, &n, err, sizeof err),
+			 INSEL_E_PROTOCOL);
+	assert_non_null(strstr(err, "probe_space"));
+	/* Offered: the same answer is fine; false is as good as absent. */
+	o.caller.probe_space = true;
+	assert_int_equal(negotiate_answer_parse(answer, &o, &n, err, sizeof err), 0);
+	assert_true(n.probe_space);
+	json_object_set_new(answer, "probe_space", json_false());
+	assert_int_equal(negotiate_answer_parse(answer, &o, &n, err, sizeof err), 0);
+	assert_false(n.probe_space);
+	json_object_set_new(answer, "probe_space", json_string("yes"));
+	assert_int_equal(negotiate_answer_parse(answer, &o, &n, err, sizeof err),
+			 INSEL_E_PROTOCOL);
+	json_decref(answer);
+	offer = negotiate_offer_to_json(&o);
+	json_object_set_new(offer, "probe_space", json_integer(1));
+	assert_int_equal(negotiate_offer_parse(offer, &parsed, err, sizeof err),
+			 INSEL_E_BAD_FIELD);
+	assert_non_null(strstr(err, "probe_space"));
+	json_decref(offer);
+}
+
 static void sessions_never_the_stun_cookie(void **state)
 {
 	struct negotiate_side s;
@@ -528,6 +606,7 @@ int main(void)
 		cmocka_unit_test(sessions_never_the_stun_cookie),
 		cmocka_unit_test(reliable_mode_negotiated),
 		cmocka_unit_test(reliable_mode_older_peer_and_bad_words),
+		cmocka_unit_test(probe_space_negotiated_only_by_both),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
