@@ -56,6 +56,9 @@ static int create_channels(struct bridge *br, const struct aux_start_request *re
 
 	for (unsigned i = 0; i < br->n_lan && rc == 0; i++) {
 		rc = channel_new(&req->channels[i].params, now, &br->lan[i].ch);
+		/* Before any frame: probes then never show as frames lost at the peer. */
+		if (rc == 0 && req->probe_space)
+			rc = channel_use_probe_space(br->lan[i].ch);
 		if (rc)
 			snprintf(why, whylen, "channels[%u]: %s", i, insel_strerror(rc));
 	}

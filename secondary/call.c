@@ -649,6 +649,7 @@ static json_t *start_request(struct call *call, const struct sec_channel_params 
 	/* A trunk is kept up whether or not traffic flows. */
 	req->idle_timeout_ms = call->trunk || call->room_leg ? 0 : call->sec->cfg.idle_timeout_ms;
 	req->failover_after_ms = call->sec->cfg.failover_after_ms;
+	req->probe_space = call->probe_space;
 	req->nchannels = (unsigned)call->nchannels;
 	for (size_t i = 0; i < call->nchannels; i++) {
 		struct aux_start_channel *c = &req->channels[i];

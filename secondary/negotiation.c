@@ -57,6 +57,9 @@ static void our_side(const struct call *call, struct negotiate_side *side)
 	side->endpoint.port = call->wan_port;
 	memcpy(side->cand, call->cand, sizeof side->cand);
 	side->ncand = call->ncand;
+	/* Our auxiliary seals probes with counters of their own when the peer's does too
+	 * (docs/frames.md section 3): a probe that never arrives is then no frame lost. */
+	side->probe_space = true;
 	call_relay_offer(call, side);
 }
 
@@ -151,6 +154,7 @@ static int adopt(struct call *call, const struct negotiation *n, bool is_caller,
 	call_relay_take_peer(call, is_caller ? &n->callee : &n->caller);
 	call->cipher = n->cipher;
 	call->compress = n->compress;
+	call->probe_space = n->probe_space;
 	return 0;
 }
 

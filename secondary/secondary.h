@@ -419,6 +419,7 @@ struct call {
 	size_t nchannels;
 	enum sec_cipher cipher;
 	enum sec_compress compress;
+	bool probe_space;              /* negotiated: probes in a counter space of their own */
 	struct client_conn *client;    /* the local party's connection, while it lasts */
 	json_int_t client_request;     /* caller side: the pending "call" request's id */
 	struct peer_conn *peer;

@@ -89,7 +89,8 @@ json_t *aux_start_request_to_json(const struct aux_start_request *req)
 	    (req->prime_ttl &&
 	     json_object_set_new(j, "prime", json_pack("{s:i, s:I}", "ttl", req->prime_ttl,
 						       "window_ms",
-						       (json_int_t)req->prime_window_ms)))) {
+						       (json_int_t)req->prime_window_ms))) ||
+	    (req->probe_space && json_object_set_new(j, "probe_space", json_true()))) {
 		json_decref(j);
 		return NULL;
 	}
@@ -306,6 +307,7 @@ static int get_request(const json_t *j, struct aux_start_request *out, char *why
 				  AUX_DEFAULT_IDLE_TIMEOUT_MS, &idle_ms)) != 0 ||
 	    (rc = msg_get_int_opt(j, "failover_after_ms", 0, AUX_MAX_FAILOVER_AFTER_MS, 0,
 				  &failover_ms)) != 0 ||
+	    (rc = msg_get_bool_opt(j, "probe_space", false, &out->probe_space)) != 0 ||
 	    (rc = msg_get_array(j, "channels", SEC_MAX_CHANNELS, &channels)) != 0)
 		return err_set(why, whylen, rc, "%s", msg_field_error());
 	if (json_array_size(channels) == 0)
@@ -379,6 +381,7 @@ bool aux_start_request_equal(const struct aux_start_request *a,
 	    (a->has_relay && (a->relay_leg != b->relay_leg ||
 			      !candidate_equal(&a->relay, &b->relay))) ||
 	    a->relay_ca_len != b->relay_ca_len || a->prime_ttl != b->prime_ttl ||
+	    a->probe_space != b->probe_space ||
 	    a->prime_window_ms != b->prime_window_ms ||
 	    memcmp(a->relay_ca, b->relay_ca, a->relay_ca_len) != 0)
 		return false;

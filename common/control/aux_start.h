@@ -20,6 +20,8 @@
  * docs/nat.md "Both behind port-preserving NATs"): "prime":{"ttl":2,"window_ms":1500},
  * the IP TTL (IPv6 hop limit) of the first probes to the peer's srflx candidates and how
  * long at most they go that way. Absent: no priming.
+ * "probe_space":true when the negotiation agreed on it (negotiate.h): every channel seals
+ * its probes with counters of their own (channel_use_probe_space). Absent: off.
  * docs/auxiliary.md. */
 #ifndef INSEL_AUX_START_H
 #define INSEL_AUX_START_H
@@ -74,6 +76,7 @@ struct aux_start_request {
 	char relay_ca[AUX_RELAY_CA_MAX];   /* the organisation's CA, for the relay's TLS */
 	uint8_t prime_ttl;                 /* 0: no priming; else the priming probes' TTL */
 	uint32_t prime_window_ms;          /* ... for at most this long (1..10000) */
+	bool probe_space;                  /* probes in a counter space of their own */
 };
 
 /* {"op":"start","id":0,...}; NULL if out of memory. */

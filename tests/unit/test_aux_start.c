@@ -212,6 +212,26 @@ static void prime_round_trip(void **state)
 	json_decref(j);
 }
 
+/* Probe counters of their own (docs/frames.md section 3): said when on, absent when off. */
+static void probe_space_round_trip(void **state)
+{
+	struct aux_start_request r;
+	json_t *j;
+
+	(void)state;
+	udp_request(&r);
+	r.probe_space = true;
+	round_trip(&r);
+	j = aux_start_request_to_json(&r);
+	assert_true(json_is_true(json_object_get(j, "probe_space")));
+	json_decref(j);
+	r.probe_space = false;
+	round_trip(&r);
+	j = aux_start_request_to_json(&r);
+	assert_null(json_object_get(j, "probe_space"));
+	json_decref(j);
+}
+
 static void idle_default(void **state)
 {
 	struct aux_start_request r, back;
@@ -285,6 +305,7 @@ static void fields_refused(void **state)
 		       "window_ms");
 	expect_refused(-1, false, "prime", json_pack("{s:i, s:i}", "ttl", 2, "window_ms",
 						     AUX_PRIME_WINDOW_MAX_MS + 1), "window_ms");
+	expect_refused(-1, false, "probe_space", json_integer(1), "probe_space");
 	expect_refused(-1, false, "channels", NULL, "channels");
 	expect_refused(-1, false, "channels", json_object(), "channels");
 	expect_refused(-1, false, "channels", json_array(), "channels");
@@ -336,6 +357,7 @@ int main(void)
 		cmocka_unit_test(candidates_round_trip),
 		cmocka_unit_test(relay_tcp_round_trip),
 		cmocka_unit_test(prime_round_trip),
+		cmocka_unit_test(probe_space_round_trip),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
