@@ -2,7 +2,9 @@
 # Integration: secure UDP calls end to end (issue "Secure calls end to end"). A principal,
 # two sites (a gateway and two hosts each) and a wan between them, all real processes
 # with real TLS and real encrypted UDP:
-#   - a two-channel call carries bytes intact both ways; an `nc -u` chat across sites;
+#   - a two-channel call carries bytes intact both ways, and shows nothing lost in transit
+#     on either side though the callee's probes through the relay are dropped on the wan
+#     (probes have counters of their own); an `nc -u` chat across sites;
 #   - callee rejects, unknown callee, wrong password, caller outside the LAN, callee not
 #     listening: each a clear error, and the next call still works;
 #   - hang-up from the callee's side releases both auxiliaries and their ports and marks
@@ -23,6 +25,25 @@ insel_deploy || fail "deployment did not come up"
 udp_bound() { in_ns "gw-$1" ss -lun | awk '{print $4}' | grep -q ":$2\$"; }
 
 # ---- a two-channel call, both ways ----
+# Probes that cannot arrive by design are no frames lost in transit (docs/frames.md,
+# "Probe counters"): here gw-b's probes through the principal's relay (42-byte frames)
+# are dropped on the wan, deterministically, for the first call.
+in_ns wan nft -f - <<'NFT'
+table ip insel_probe_drop {
+	chain forward_probes {
+		type filter hook forward priority 0;
+		ip saddr 198.18.2.2 ip daddr 198.18.0.2 udp dport 3479 udp length 50 counter drop
+	}
+}
+NFT
+probe_drops() {
+	in_ns wan nft list table ip insel_probe_drop | sed -n 's/.*counter packets \([0-9]*\).*/\1/p'
+}
+nothing_lost_in_transit() {  # HOST USER: its calls' channels all say 0 lost in transit
+	local j
+	j=$(insel_as "$1" "$2" calls --json 2>&1)
+	grep -q '"dropped_in_transit": *0' <<<"$j" && ! grep -q '"dropped_in_transit": *[1-9]' <<<"$j"
+}
 listen_as b1 bob "$NETNS_TMP/listen-bob.log" --auto-answer || fail "bob cannot listen"
 spawn_in_ns b1 "$NETNS_TMP/echo-b1.log" python3 "$UDP_TOOL" echo 5004,5005 --count 100000 \
 	--timeout 120
@@ -39,6 +60,12 @@ check "a 9000-byte datagram crosses the 1400-byte channel MTU" \
 	in_ns a1 python3 "$UDP_TOOL" send 10.1.0.1 5004 --count 3 --size 9000
 calls=$(insel_as a1 alice calls 2>&1)
 check "insel calls lists the call" contains "$calls" "$call1"
+check "gw-b's probes through the relay were dropped on the wan ($(probe_drops))" \
+	test "$(probe_drops)" -ge 1
+check "the clean call shows nothing lost in transit at the caller (probes are not frames lost)" \
+	nothing_lost_in_transit a1 alice
+check "... nor at the callee" nothing_lost_in_transit b1 bob
+in_ns wan nft delete table ip insel_probe_drop
 
 # ---- an nc -u chat between a host on each site, as in the Atún demonstration ----
 listen_as b2 dave "$NETNS_TMP/listen-dave.log" --auto-answer || fail "dave cannot listen"
