@@ -7,9 +7,12 @@
  *   4: seal a keep-alive
  *   5: seal a probe request (size and id from the input)
  * so the fuzzer can reorder, duplicate, corrupt and drop genuine frames across rekeys and
- * fragment boundaries; the first byte turns deflate compression on. Invariants: every message delivered is one that was sent, intact,
- * and none is delivered twice; a probe opened is one that was sealed, of the size it
- * was sealed at; a frame that was tampered with is never accepted. */
+ * fragment boundaries; the first byte turns deflate compression on (bit 0) and probe
+ * counters of their own on both channels (bit 1). Invariants: every message delivered is
+ * one that was sent, intact, and none is delivered twice; a probe opened is one that was
+ * sealed, of the size it was sealed at; a frame that was tampered with is never accepted;
+ * with probe counters of their own, no more frames are counted lost than frames other
+ * than probes were sealed. */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -189,7 +192,18 @@ static void op_keepalive(struct script *s)
 	}
 }
 
-static void make_pair(struct script *s, bool deflate)
+/* With probe counters of their own, probes never count as lost: only the data space's
+ * counters (every frame sealed but the probes) can be missing. */
+static void check_lost(const struct script *s)
+{
+	const struct channel_stats *tx = channel_stats(s->tx);
+
+	if (channel_probe_space(s->rx) &&
+	    channel_stats(s->rx)->frames_lost > tx->frames_out - tx->probe_requests_out)
+		abort();
+}
+
+static void make_pair(struct script *s, bool deflate, bool probe_space)
 {
 	struct sec_channel_params a, b;
 
@@ -212,6 +226,9 @@ static void make_pair(struct script *s, bool deflate)
 	ip_endpoint_parse("127.0.0.1:1001", &b.peer);
 	if (channel_new(&a, 0, &s->tx) != 0 || channel_new(&b, 0, &s->rx) != 0)
 		abort();
+	if (probe_space && (channel_use_probe_space(s->tx) != 0 ||
+			    channel_use_probe_space(s->rx) != 0))
+		abort();
 	ip_endpoint_parse("127.0.0.1:1000", &s->from[0]);
 	ip_endpoint_parse("127.0.0.2:2000", &s->from[1]);
 }
@@ -229,7 +246,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	 * reordered and fragmented messages is exercised too). */
 	if (br_u8(&r, &op) != 0)
 		return 0;
-	make_pair(&s, op & 1);
+	make_pair(&s, op & 1, op & 2);
 	while (steps++ < 512 && br_u8(&r, &op) == 0) {
 		switch (op % 6) {
 		case 0: op_raw(&s, &r); break;
@@ -239,6 +256,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case 4: op_keepalive(&s); break;
 		default: op_probe(&s); break;
 		}
+		check_lost(&s);
 	}
 	channel_free(s.tx);
 	channel_free(s.rx);
