@@ -27,6 +27,7 @@
 #include "api.h"
 #include "call_rates.h"
 #include "db_rooms.h"
+#include "db_sync.h"
 #include "err.h"
 #include "events.h"
 #include "expiry.h"
@@ -100,6 +101,15 @@ struct daemon {
 	struct event_log events;       /* DB.events (events.h) */
 	struct http_server *metrics;   /* /metrics ([metrics] listen), or NULL */
 	struct mailbox mail;           /* messages for gateways of other principals */
+	/* The directory's commits made durable off the loop (db_sync.h; NULL on PostgreSQL):
+	 * one run at a time on the thread pool, every DB_SYNC_INTERVAL_MS. */
+	struct db_syncer *syncer;
+	uv_timer_t sync_timer;
+	uv_work_t sync_req;
+	bool sync_running;
+	int sync_rc;                   /* of the last run */
+	int sync_logged_rc;            /* the last one logged: a change is logged */
+	char sync_err[300];
 };
 
 static int64_t now_seconds(void)
@@ -491,6 +501,65 @@ static void run_verify(struct api_server *s, struct api_verify *v)
 	}
 }
 
+/* ---- the directory's syncs on the thread pool ---- */
+
+static void sync_work(uv_work_t *req)
+{
+	struct daemon *d = req->data;
+	char err[sizeof d->sync_err];
+	int rc = db_syncer_run(d->syncer, err, sizeof err);
+
+	/* Read on the loop only after this work is done (sync_after). */
+	d->sync_rc = rc;
+	if (rc)
+		memcpy(d->sync_err, err, sizeof err);
+}
+
+static void sync_after(uv_work_t *req, int status)
+{
+	struct daemon *d = req->data;
+
+	(void)status;
+	d->sync_running = false;
+	if (d->sync_rc && d->sync_rc != d->sync_logged_rc)
+		log_error("%s: the directory's last commits are not on the disk yet",
+			  d->sync_err);
+	else if (!d->sync_rc && d->sync_logged_rc)
+		log_info("the directory's commits reach the disk again");
+	d->sync_logged_rc = d->sync_rc;
+}
+
+static void sync_cb(uv_timer_t *t)
+{
+	struct daemon *d = t->data;
+
+	/* A run still waiting for a busy disk: the next one would wait behind it. */
+	if (d->sync_running)
+		return;
+	d->sync_req.data = d;
+	if (uv_queue_work(&d->loop, &d->sync_req, sync_work, sync_after) == 0)
+		d->sync_running = true;
+}
+
+static int open_syncer(struct daemon *d, const char *path)
+{
+	char err[600];
+	int rc = db_syncer_open(d->api.db, path, &d->syncer, err, sizeof err);
+
+	if (rc)
+		log_error("%s", err);
+	return rc;
+}
+
+static void start_syncs(struct daemon *d)
+{
+	if (!d->syncer)
+		return;
+	uv_timer_init(&d->loop, &d->sync_timer);
+	d->sync_timer.data = d;
+	uv_timer_start(&d->sync_timer, sync_cb, DB_SYNC_INTERVAL_MS, DB_SYNC_INTERVAL_MS);
+}
+
 /* ---- timers and signals ---- */
 
 static void reads_cb(uv_check_t *h)
@@ -579,6 +648,8 @@ static void stop(struct daemon *d)
 	d->web = NULL;
 	uv_timer_stop(&d->sweep);
 	uv_close((uv_handle_t *)&d->sweep, NULL);
+	if (d->syncer)
+		uv_close((uv_handle_t *)&d->sync_timer, NULL);  /* a run under way finishes */
 	uv_close((uv_handle_t *)&d->relay_poll, NULL);
 	uv_close((uv_handle_t *)&d->rooms_poll, NULL);
 	db_read_release(d->api.db);
@@ -920,6 +991,8 @@ static int start(struct daemon *d, const struct serve_options *o)
 		log_error("%s", err);
 		return rc;
 	}
+	if ((rc = open_syncer(d, o->db_path)))
+		return rc;
 	tls_creds_set_revocation_check(d->creds, revoked_cb, d);
 	rc = revocation_watch_start(&d->revocations, &d->loop, d->api.db, revocations_changed, d);
 	if (rc) {
@@ -971,6 +1044,7 @@ static int start(struct daemon *d, const struct serve_options *o)
 	d->sigint.data = d->sigterm.data = d;
 	uv_signal_start(&d->sigint, signal_cb, SIGINT);
 	uv_signal_start(&d->sigterm, signal_cb, SIGTERM);
+	start_syncs(d);
 	return 0;
 }
 
@@ -1061,6 +1135,8 @@ int serve_run(const struct serve_options *o)
 	expiry_log_free(&d->expiries);
 	event_log_close(&d->events);
 	db_close(d->api.db);
+	/* Closed last, its connection checkpoints the WAL and syncs the file. */
+	db_syncer_close(d->syncer);
 	api_auth_free(&d->api);
 	free(d);
 	return rc ? 1 : 0;
