@@ -323,6 +323,36 @@ static int holder_gone(struct keyholder *kh, int err, const char *why)
 	return err;
 }
 
+/* A holder that did not answer within the time-out is late, not gone: a host that stalls
+ * (a loaded machine descheduling it for seconds) would otherwise leave the gateway
+ * refusing every handshake until restarted. While it is late, requests fail at once
+ * (the loop must not wait the time-out again for each handshake); once any reply of it
+ * arrives, it answers again. One that died is told by SIGCHLD or its closed socket. */
+static int holder_late(struct keyholder *kh)
+{
+	if (!kh->late)
+		log_warn("the key holder (pid %ld) did not answer within %u ms: new TLS "
+			 "handshakes fail until it answers again", (long)kh->pid,
+			 kh->timeout_ms ? kh->timeout_ms : KEYHOLDER_TIMEOUT_MS);
+	kh->late = true;
+	return INSEL_E_TIMEOUT;
+}
+
+/* Whether a late holder has answered since (its reply is dropped: its asker is gone). */
+static int still_late(struct keyholder *kh)
+{
+	uint8_t buf[KEYHOLDER_MSG_MAX];
+	ssize_t n = recv(kh->fd, buf, sizeof buf, MSG_DONTWAIT | MSG_TRUNC);
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return INSEL_E_TIMEOUT;
+	if (n <= 0)
+		return holder_gone(kh, INSEL_E_CLOSED, "is gone");
+	kh->late = false;
+	log_info("the key holder (pid %ld) answers again", (long)kh->pid);
+	return 0;
+}
+
 /* Waits for the reply to seq, dropping stale ones. Fills buf; returns its length. */
 static int await_reply(struct keyholder *kh, uint32_t seq, uint8_t *buf, size_t cap,
 		       struct keyholder_msg *reply)
@@ -336,7 +366,7 @@ static int await_reply(struct keyholder *kh, uint32_t seq, uint8_t *buf, size_t 
 		int rc;
 
 		if (now >= deadline)
-			return holder_gone(kh, INSEL_E_TIMEOUT, "did not answer in time");
+			return holder_late(kh);
 		rc = poll(&p, 1, (int)(deadline - now));
 		if (rc < 0 && errno == EINTR)
 			continue;
@@ -366,6 +396,8 @@ static int round_trip(struct keyholder *kh, struct keyholder_msg *req, uint8_t *
 
 	if (kh->gone || kh->fd < 0)
 		return INSEL_E_CLOSED;
+	if (kh->late && (rc = still_late(kh)) != 0)
+		return rc;
 	req->seq = ++kh->seq;
 	len = keyholder_encode_request(req, out, sizeof out);
 	if (len < 0)

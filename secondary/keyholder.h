@@ -132,7 +132,8 @@ struct keyholder {
 	uint32_t seq;
 	unsigned timeout_ms;
 	bool up;                    /* it answered once: its loss is worth a loud log line */
-	bool gone;                  /* it died or stopped answering: nothing more is asked */
+	bool gone;                  /* it died: nothing more is asked */
+	bool late;                  /* a request timed out: none is sent until it answers */
 	struct keyholder_key current;
 	bool has_pending;           /* as of the last INFO: a renewal's key is pending */
 	struct keyholder_key pending;
@@ -143,7 +144,8 @@ struct keyholder {
 int keyholder_info(struct keyholder *kh, struct keyholder_key *out);
 /* A signature of a digest with the key whose id is key_id; sig holds cap bytes. Returns the
  * signature's length or a negative error: INSEL_E_REFUSED (the holder said no),
- * INSEL_E_TIMEOUT or INSEL_E_CLOSED (it is gone; every later request fails at once). */
+ * INSEL_E_TIMEOUT (it did not answer in time; later requests fail at once until it
+ * answers the late one) or INSEL_E_CLOSED (it is gone; every later request fails). */
 int keyholder_sign(struct keyholder *kh, const uint8_t key_id[KEYHOLDER_ID_LEN],
 		   uint16_t sign_algo, const void *data, size_t len, uint8_t *sig, size_t cap);
 /* The pending key of a renewal (made now if there is none): its description, and a

@@ -689,10 +689,54 @@ static void silent_holder_times_out(void **state)
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
 	assert_true(ms >= 150 && ms < 2000);
-	/* gone: the next request fails at once */
+	/* late: the next request fails at once, without waiting the time-out again */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(keyholder_sign(&kh, id, GNUTLS_SIGN_ECDSA_SECP256R1_SHA256, digest, 32,
+					sig, sizeof sig),
+			 INSEL_E_TIMEOUT);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	assert_true(ms < 100);
+	assert_false(kh.gone);
+	/* its socket closed: gone, for good */
+	close(sv[1]);
 	assert_int_equal(keyholder_sign(&kh, id, GNUTLS_SIGN_ECDSA_SECP256R1_SHA256, digest, 32,
 					sig, sizeof sig),
 			 INSEL_E_CLOSED);
+	assert_true(kh.gone);
+	keyholder_close(&kh);
+}
+
+/* A holder that answers late (a stalled host) answers again: the late reply is dropped
+ * and the next request goes through. */
+static void late_holder_answers_again(void **state)
+{
+	struct keyholder kh = {.timeout_ms = 100, .up = true, .seq = 6};
+	struct keyholder_msg late = {.op = KEYHOLDER_INFO | KEYHOLDER_REPLY, .seq = 7},
+			     fresh = late;
+	uint8_t buf[KEYHOLDER_MSG_MAX];
+	int sv[2], n;
+
+	(void)state;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
+	kh.fd = sv[0];
+	assert_int_equal(keyholder_info(&kh, NULL), INSEL_E_TIMEOUT);  /* request 7 */
+	assert_true(kh.late);
+	assert_int_equal(recv(sv[1], buf, sizeof buf, 0) > 0, 1);
+	late.key.pk_algo = GNUTLS_PK_ECDSA;
+	late.key.bits = 256;
+	late.key.spki_len = 4;
+	memcpy(late.key.spki, "old!", 4);
+	fresh.seq = 8;
+	fresh.key = late.key;
+	memcpy(fresh.key.spki, "new!", 4);
+	n = keyholder_encode_reply(&late, buf, sizeof buf);
+	assert_int_equal(send(sv[1], buf, (size_t)n, 0), n);
+	n = keyholder_encode_reply(&fresh, buf, sizeof buf);
+	assert_int_equal(send(sv[1], buf, (size_t)n, 0), n);
+	assert_int_equal(keyholder_info(&kh, NULL), 0);  /* request 8 */
+	assert_false(kh.late);
+	assert_memory_equal(kh.current.spki, "new!", 4);
 	keyholder_close(&kh);
 	close(sv[1]);
 }
@@ -740,6 +784,7 @@ int main(void)
 		cmocka_unit_test(renewal),
 		cmocka_unit_test(silent_holder_times_out),
 		cmocka_unit_test(late_reply_dropped),
+		cmocka_unit_test(late_holder_answers_again),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
