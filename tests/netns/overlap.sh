@@ -83,7 +83,8 @@ while True:
     n += len(d)
 open(sys.argv[2], "w").write("%s %d\n" % (peer[0], n))
 ' "$2" "$3"
-	sleep 0.3
+	# Listening before anyone connects (a fixed 0.3 s was not always enough: refused).
+	wait_port "$1" "$2" tcp 10
 }
 # tcp_send HOST ADDR PORT BYTES: sends BYTES bytes to ADDR:PORT (10 s at most).
 tcp_send() {
