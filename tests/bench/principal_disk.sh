@@ -31,7 +31,13 @@ tmp=$(mktemp -d /var/tmp/insel-bench.XXXXXX)
 pid="" writer=""
 cleanup() {
 	[ -n "$writer" ] && kill "$writer" 2>/dev/null && wait "$writer" 2>/dev/null
-	[ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+	if [ -n "$pid" ]; then
+		# under strace, the daemon is strace's child: stopped first, so that it is
+		# done writing its files before they are removed
+		[ ${#trace[@]} -gt 0 ] && kill $(ps -o pid= --ppid "$pid") 2>/dev/null
+		kill "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+	fi
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
