@@ -212,6 +212,23 @@ struct aux_tun {
 	struct ratelimit cast_limit[AUX_TUN_PREFIXES];  /* per local member */
 	uint64_t bcast_out, mcast_out, bcast_in, mcast_in;
 	uint64_t cast_nonmember, cast_limited;
+	/* IPv6 multicast (room_cast.c, cast6.h), on when the room has an IPv6 network:
+	 * cap6_fd captures the LAN's IPv6 frames (and sends the peer's multicast onto the
+	 * LAN), nl_fd reads the neighbour table, both opened at bind while still root. */
+	bool cast6;
+	int cap6_fd, nl_fd;
+	uv_poll_t cap6_poll;
+	bool cap6_poll_open;
+	int lan_ifindex;                 /* the LAN interface, where both captures listen */
+	uint32_t room_hostmask;          /* the host bits of the room's IPv4 network */
+	/* The link-layer address of each local member with an IPv6 room address (room_out6's
+	 * index), as the neighbour table knew it at member_macs_ms: a frame from it is that
+	 * member's. Read again when old (room_cast.c), when the members change, and (at most
+	 * once a second) when a frame's address is no member's. */
+	uint8_t member_mac[AUX_TUN_PREFIXES][6];
+	uint32_t member_mac_known;       /* bit j: member_mac[j] is known */
+	bool member_macs_read;
+	uint64_t member_macs_ms;
 	/* A room's auxiliary (room_host.c): the descriptors above are the room's one
 	 * interface and capture, shared by its peers, read and closed by the host. */
 	bool shared;
@@ -659,6 +676,8 @@ void tun_write_packet(struct bridge *br, const uint8_t *pkt, size_t len, uint64_
 
 /* ---- a room's broadcast and multicast (room_cast.c) ---- */
 struct ipv4_info;
+struct ipv6_info;
+struct sockaddr_ll;
 /* At bind, while root, when the bind names the room's network: the LAN capture and the
  * multicast socket. 0, or a negative errno with a sentence in why. */
 /* The member at index i of the room's map is new: its broadcast allowance starts full. */
@@ -675,8 +694,24 @@ bool room_cast_deliver(struct bridge *br, const struct ipv4_info *ip, const uint
  * allowance: counted here) or not a whole UDP datagram. */
 bool room_cast_captured(struct bridge *br, uint8_t *pkt, size_t len, uint64_t now,
 			bool limit);
+/* IPv6 multicast captured on the LAN (from: the frame's link-layer source): whether it
+ * is a local member's, within its allowance (counted as the IPv4 ones are); member is
+ * then the member's IPv6 LAN address, which each leg maps to its room address. */
+bool room_cast_judge6(struct bridge *br, const uint8_t *pkt, size_t len,
+		      const struct sockaddr_ll *from, uint64_t now, uint8_t member[16]);
+/* Carries a judged datagram (in a buffer of the leg's own: its source is rewritten) to
+ * the leg's peer, from the member's room address, if the peer has members with IPv6. */
+bool room_cast_carry6(struct bridge *br, uint8_t *pkt, size_t len, const uint8_t member[16],
+		      uint64_t now);
+/* From the peer, an IPv6 packet to a multicast group: sent onto the LAN if it is a peer
+ * member's datagram a room carries, else counted. False if it is not to a group. */
+bool room_cast_deliver6(struct bridge *br, const struct ipv6_info *ip, const uint8_t *pkt);
+/* The members changed: their link-layer addresses are read again. */
+void room_cast_members_changed(struct bridge *br);
 void room_cast_stats(const struct bridge *br, json_t *j);
 void room_cast_close(struct bridge *br);
+/* Closes the IPv6 capture and the netlink socket (a room's host, at its end). */
+void room_cast6_close_fds(struct aux_tun *t);
 void room_cast_release(struct bridge *br);
 
 /* batch.c: datagrams of one wake-up sent with one sendmmsg (UDP GSO where allowed). */

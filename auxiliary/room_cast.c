@@ -22,7 +22,27 @@
  * group (an mDNS responder on 224.0.0.251:5353) hears it and answers the sender's room
  * address, which its gateway routes back into the room. What we send ourselves is seen by
  * our own capture as outgoing (PACKET_OUTGOING) and skipped; its source is no local
- * member anyway. */
+ * member anyway.
+ *
+ * IPv6 (a room with an IPv6 network): mDNS on ff02::fb and SSDP on ff02::c come from the
+ * hosts' link-local addresses, which no map holds, so a datagram is told a member's by
+ * the frame's link-layer source instead: a second packet socket (IPv6, the same kind of
+ * filter: UDP right after the fixed header, to ff00::/8) hands over each frame with its
+ * source address, and the neighbour table says which member's host that is — the entry
+ * of its IPv6 LAN address (host6) on the LAN interface, else that of its IPv4 one, and
+ * none when the two disagree (the gateway's join check asks for the same link-layer
+ * address of both). The table is read through a routing netlink socket opened at bind:
+ * a confined process makes no socket, and one without CAP_NET_ADMIN can only read
+ * through it. A frame whose link-layer address is one member's passes from that
+ * member's IPv6 LAN address or a link-local one; anything else is a non-member's. The
+ * source becomes the member's IPv6 room address, the UDP checksum is computed in full
+ * (cast6.h), and the member's one allowance (its IPv4 index, the same slot) is charged.
+ * At the other site the datagram is sent onto the LAN through that same packet socket,
+ * to the group's Ethernet address: link-layer delivery onto the LAN's link is exactly a
+ * link-scoped group's scope, a wider group's goes no further than the LAN, no route or
+ * source check is involved, and the gateway's own stack does not get it back. Our own
+ * capture skips what it sent (the kernel hands a packet socket none of its own), and
+ * other rooms' captures see it as outgoing. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <ifaddrs.h>
@@ -30,6 +50,7 @@
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
 #include <net/if.h>
+#include <net/if_arp.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
@@ -37,11 +58,16 @@
 #include <unistd.h>
 
 #include "auxiliary.h"
+#include "cast6.h"
 #include "ipv4.h"
+#include "ipv6.h"
 #include "log.h"
+#include "netlink.h"
 
 #define ROOM_CAST_RATE 100    /* a member's broadcast and multicast datagrams a second */
 #define ROOM_CAST_BURST 50
+#define ROOM_MACS_MAX_AGE_MS 10000  /* the members' link-layer addresses are read again */
+#define ROOM_MACS_RETRY_MS 1000     /* at most this often for frames of unknown addresses */
 
 /* The LAN interface: the one holding the gateway's LAN address. */
 static int lan_ifindex(const struct ip_addr *lan)
@@ -93,6 +119,50 @@ static int capture_socket(int ifindex, uint32_t bcast, char *why, size_t whylen)
 	return fd;
 }
 
+/* The IPv6 capture: UDP right after the fixed header (next header 17, byte 6) to a
+ * multicast group (ff00::/8, byte 24); it also sends the peer's datagrams onto the LAN. Its
+ * link-layer addresses must be Ethernet's, which tell members apart. */
+static int capture6_socket(int ifindex, char *why, size_t whylen)
+{
+	struct sock_filter code[] = {
+		BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 6),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, IPPROTO_UDP, 0, 3),
+		BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 24),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0xff, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, 65535),
+		BPF_STMT(BPF_RET | BPF_K, 0),
+	};
+	struct sock_fprog prog = {sizeof code / sizeof code[0], code};
+	struct sockaddr_ll sll = {.sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_IPV6),
+				  .sll_ifindex = ifindex};
+	socklen_t slen = sizeof sll;
+	struct packet_mreq mr = {.mr_ifindex = ifindex, .mr_type = PACKET_MR_ALLMULTI};
+	int fd = socket(AF_PACKET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, htons(ETH_P_IPV6));
+
+	if (fd < 0) {
+		snprintf(why, whylen, "cannot open an IPv6 packet socket: %s", strerror(errno));
+		return -errno;
+	}
+	if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof prog) != 0 ||
+	    bind(fd, (struct sockaddr *)&sll, sizeof sll) != 0 ||
+	    setsockopt(fd, SOL_PACKET, PACKET_ADD_MEMBERSHIP, &mr, sizeof mr) != 0 ||
+	    getsockname(fd, (struct sockaddr *)&sll, &slen) != 0) {
+		int err = -errno;
+
+		snprintf(why, whylen, "cannot capture the LAN's IPv6 multicast: %s",
+			 strerror(errno));
+		close(fd);
+		return err;
+	}
+	if (sll.sll_hatype != ARPHRD_ETHER || sll.sll_halen != 6) {
+		snprintf(why, whylen, "the LAN interface has no Ethernet addresses to tell "
+			 "members by");
+		close(fd);
+		return -EPROTONOSUPPORT;
+	}
+	return fd;
+}
+
 static int send_socket(const struct ip_addr *lan, char *why, size_t whylen)
 {
 	struct in_addr out;
@@ -111,6 +181,25 @@ static int send_socket(const struct ip_addr *lan, char *why, size_t whylen)
 		return err;
 	}
 	return fd;
+}
+
+/* IPv6 multicast, when the room has an IPv6 network; without it (logged) IPv4's still
+ * goes. */
+static void room_cast6_open(struct aux_tun *t)
+{
+	char why[160];
+
+	if ((t->cap6_fd = capture6_socket(t->lan_ifindex, why, sizeof why)) < 0) {
+		log_warn("the room's IPv6 multicast is not carried: %s", why);
+		return;
+	}
+	if ((t->nl_fd = nl_route_socket()) < 0) {
+		log_warn("the room's IPv6 multicast is not carried: cannot open a routing "
+			 "netlink socket: %s", strerror(-t->nl_fd));
+		close(t->cap6_fd);
+		return;
+	}
+	t->cast6 = true;
 }
 
 int room_cast_open(struct bridge *br, const struct aux_bind_tun *req, char *why,
@@ -141,8 +230,12 @@ int room_cast_open(struct bridge *br, const struct aux_bind_tun *req, char *why,
 		return err;
 	}
 	t->cast = true;
+	t->lan_ifindex = ifindex;
+	t->room_hostmask = ~mask;
 	for (size_t i = 0; i < t->nroom; i++)
 		ratelimit_init(&t->cast_limit[i], ROOM_CAST_RATE, ROOM_CAST_BURST, now);
+	if (req->has_room_net6)
+		room_cast6_open(t);
 	return 0;
 }
 
@@ -211,6 +304,221 @@ bool room_cast_captured(struct bridge *br, uint8_t *pkt, size_t len, uint64_t no
 	return true;
 }
 
+/* ---- IPv6 ---- */
+
+/* The member's index among the IPv4 ones: the same slot (the room address's host
+ * number) in both networks. Its allowance is the member's for both families. */
+static bool member_ipv4_index(const struct aux_tun *t, size_t j, size_t *i)
+{
+	const uint8_t *a = t->room_out6[j].to;
+	uint32_t slot = ((uint32_t)a[12] << 24 | (uint32_t)a[13] << 16 | (uint32_t)a[14] << 8 |
+			 a[15]) & t->room_hostmask;
+
+	for (*i = 0; *i < t->nroom; ++*i)
+		if ((t->room_out[*i].to & t->room_hostmask) == slot)
+			return true;
+	return false;
+}
+
+/* What the neighbour table says of each member: the link-layer address of its IPv6 LAN
+ * address and of its IPv4 one, each where known. */
+struct member_macs {
+	const struct aux_tun *t;
+	uint8_t mac6[AUX_TUN_PREFIXES][6], mac4[AUX_TUN_PREFIXES][6];
+	uint32_t known6, known4;
+};
+
+static bool take_member_mac(const struct nl_neigh *n, void *ctx)
+{
+	struct member_macs *m = ctx;
+	const struct aux_tun *t = m->t;
+	size_t i;
+
+	if (n->ifindex != t->lan_ifindex || n->lllen != 6)
+		return false;
+	for (size_t j = 0; j < t->nroom6; j++) {
+		if (n->addr.family == AF_INET6 && memcmp(n->addr.bytes, t->room_out6[j].from, 16) == 0) {
+			memcpy(m->mac6[j], n->lladdr, 6);
+			m->known6 |= 1u << j;
+		} else if (n->addr.family == AF_INET && member_ipv4_index(t, j, &i) &&
+			   ipv4_from_addr(&n->addr) == t->room_out[i].from) {
+			memcpy(m->mac4[j], n->lladdr, 6);
+			m->known4 |= 1u << j;
+		}
+	}
+	return false;
+}
+
+/* Reads the members' link-layer addresses from the neighbour table (two dumps, a few
+ * microseconds each on a LAN of some hundred hosts; bounded in time by the socket's
+ * time-out). A member whose two entries disagree has none. */
+static void read_member_macs(struct aux_tun *t, uint64_t now)
+{
+	struct member_macs m = {.t = t};
+	int rc;
+
+	_Static_assert(AUX_TUN_PREFIXES <= 32, "one bit a member");
+	t->member_macs_read = true;
+	t->member_macs_ms = now;
+	t->member_mac_known = 0;
+	if ((rc = nl_neigh_each_on(t->nl_fd, AF_INET6, take_member_mac, &m)) != 0 ||
+	    (rc = nl_neigh_each_on(t->nl_fd, AF_INET, take_member_mac, &m)) != 0) {
+		log_warn("cannot read the neighbour table for the room's IPv6 multicast: %s",
+			 strerror(-rc));
+		t->errors++;
+		return;
+	}
+	for (size_t j = 0; j < t->nroom6; j++) {
+		bool six = m.known6 & 1u << j, four = m.known4 & 1u << j;
+
+		if (six && four && memcmp(m.mac6[j], m.mac4[j], 6) != 0)
+			continue;
+		if (six || four) {
+			memcpy(t->member_mac[j], six ? m.mac6[j] : m.mac4[j], 6);
+			t->member_mac_known |= 1u << j;
+		}
+	}
+}
+
+/* The member whose host sent a frame from link-layer address mac: the one with that
+ * address whose IPv6 LAN address is the source, or the only one with it when the source
+ * is link-local. */
+static bool frame_member(const struct aux_tun *t, const struct cast6_info *ip,
+			 const uint8_t mac[6], size_t *member)
+{
+	size_t candidates = 0, found = 0;
+
+	for (size_t j = 0; j < t->nroom6; j++) {
+		if (!(t->member_mac_known & 1u << j) || memcmp(t->member_mac[j], mac, 6) != 0)
+			continue;
+		if (memcmp(ip->src, t->room_out6[j].from, 16) == 0) {
+			*member = j;
+			return true;
+		}
+		candidates++;
+		found = j;
+	}
+	*member = found;
+	return candidates == 1 && cast6_link_local(ip->src);
+}
+
+static bool member_of_frame(struct aux_tun *t, const struct cast6_info *ip,
+			    const uint8_t mac[6], uint64_t now, size_t *member)
+{
+	if (!t->member_macs_read || now - t->member_macs_ms >= ROOM_MACS_MAX_AGE_MS)
+		read_member_macs(t, now);
+	if (frame_member(t, ip, mac, member))
+		return true;
+	/* A member's host the table did not know yet (or that changed its address); a
+	 * non-member flooding costs one reading a second. */
+	if (now - t->member_macs_ms < ROOM_MACS_RETRY_MS)
+		return false;
+	read_member_macs(t, now);
+	return frame_member(t, ip, mac, member);
+}
+
+bool room_cast_judge6(struct bridge *br, const uint8_t *pkt, size_t len,
+		      const struct sockaddr_ll *from, uint64_t now, uint8_t member[16])
+{
+	struct aux_tun *t = &br->tun;
+	struct cast6_info ip;
+	size_t j, i;
+
+	/* Not a datagram a room carries (or captured on another interface before the bind):
+	 * not counted, as an IPv4 packet of another kind is never captured. */
+	if (from->sll_ifindex != t->lan_ifindex || from->sll_halen != 6 ||
+	    cast6_parse(pkt, len, &ip) != 0)
+		return false;
+	if (!member_of_frame(t, &ip, from->sll_addr, now, &j) || !member_ipv4_index(t, j, &i)) {
+		t->cast_nonmember++;
+		return false;
+	}
+	if (!ratelimit_allow(&t->cast_limit[i], now)) {
+		t->cast_limited++;
+		return false;
+	}
+	memcpy(member, t->room_out6[j].from, 16);
+	return true;
+}
+
+static bool peer_has_ipv6(const struct aux_tun *t)
+{
+	for (size_t i = 0; i < t->nremote; i++)
+		if (t->remote[i].addr.family == AF_INET6)
+			return true;
+	return false;
+}
+
+bool room_cast_carry6(struct bridge *br, uint8_t *pkt, size_t len, const uint8_t member[16],
+		      uint64_t now)
+{
+	struct aux_tun *t = &br->tun;
+	struct cast6_info ip;
+	uint8_t room[16];
+
+	/* A site with no member over IPv6 could not answer: nothing goes there. */
+	if (!peer_has_ipv6(t) || cast6_parse(pkt, len, &ip) != 0 ||
+	    !addr_map_translate6(t->room_out6, t->nroom6, member, room))
+		return false;
+	cast6_set_source(pkt, &ip, room);
+	t->mcast_out++;
+	tun_carry(br, pkt, ip.total_len, now);
+	return true;
+}
+
+bool room_cast_deliver6(struct bridge *br, const struct ipv6_info *ip6, const uint8_t *pkt)
+{
+	struct aux_tun *t = &br->tun;
+	struct cast6_info ip;
+	struct sockaddr_ll to = {.sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_IPV6),
+				 .sll_ifindex = t->lan_ifindex, .sll_halen = 6};
+
+	if (ip6->dst[0] != 0xff)
+		return false;
+	if (!t->cast6 || cast6_parse(pkt, ip6->total_len, &ip) != 0 ||
+	    !ipv6_in_prefixes(ip.src, t->remote, t->nremote)) {
+		t->unauthorised_from_peer++;
+		return true;
+	}
+	cast6_group_mac(ip.dst, to.sll_addr);
+	if (sendto(t->cap6_fd, pkt, ip.total_len, 0, (struct sockaddr *)&to, sizeof to) < 0)
+		t->errors++;
+	else
+		t->mcast_in++;
+	return true;
+}
+
+void room_cast_members_changed(struct bridge *br)
+{
+	br->tun.member_macs_read = false;
+}
+
+/* A bridge of its own (no room's host): the IPv6 capture for its one peer. */
+static void on_capture6(uv_poll_t *h, int status, int events)
+{
+	static uint8_t pkt[AUX_DGRAM_MAX];
+	struct bridge *br = h->data;
+	uint64_t now = uv_now(br->loop);
+	uint8_t member[16];
+
+	(void)events;
+	if (status < 0)
+		return;
+	for (unsigned n = 0; n < AUX_TUN_BATCH; n++) {
+		struct sockaddr_ll from;
+		socklen_t fromlen = sizeof from;
+		ssize_t len = recvfrom(br->tun.cap6_fd, pkt, sizeof pkt, 0,
+				       (struct sockaddr *)&from, &fromlen);
+
+		if (len < 0)
+			break;
+		if (from.sll_pkttype != PACKET_OUTGOING &&
+		    room_cast_judge6(br, pkt, (size_t)len, &from, now, member))
+			room_cast_carry6(br, pkt, (size_t)len, member, now);
+	}
+	batch_flush(br, &aux_to_wan);
+}
+
 static void on_capture(uv_poll_t *h, int status, int events)
 {
 	static uint8_t pkt[AUX_DGRAM_MAX];
@@ -245,7 +553,13 @@ int room_cast_start(struct bridge *br)
 		return rc;
 	t->cap_poll_open = true;
 	t->cap_poll.data = br;
-	return uv_poll_start(&t->cap_poll, UV_READABLE, on_capture);
+	if ((rc = uv_poll_start(&t->cap_poll, UV_READABLE, on_capture)) != 0 || !t->cast6)
+		return rc;
+	if ((rc = uv_poll_init(br->loop, &t->cap6_poll, t->cap6_fd)) != 0)
+		return rc;
+	t->cap6_poll_open = true;
+	t->cap6_poll.data = br;
+	return uv_poll_start(&t->cap6_poll, UV_READABLE, on_capture6);
 }
 
 static void deliver_broadcast(struct bridge *br, const uint8_t *pkt, size_t len, uint64_t now)
@@ -307,6 +621,17 @@ void room_cast_close(struct bridge *br)
 {
 	if (br->tun.cap_poll_open && !uv_is_closing((uv_handle_t *)&br->tun.cap_poll))
 		uv_close((uv_handle_t *)&br->tun.cap_poll, NULL);
+	if (br->tun.cap6_poll_open && !uv_is_closing((uv_handle_t *)&br->tun.cap6_poll))
+		uv_close((uv_handle_t *)&br->tun.cap6_poll, NULL);
+}
+
+void room_cast6_close_fds(struct aux_tun *t)
+{
+	if (!t->cast6)
+		return;
+	close(t->cap6_fd);
+	close(t->nl_fd);
+	t->cast6 = false;
 }
 
 void room_cast_release(struct bridge *br)
@@ -316,4 +641,5 @@ void room_cast_release(struct bridge *br)
 	close(br->tun.cap_fd);
 	close(br->tun.mcast_fd);
 	br->tun.cast = false;
+	room_cast6_close_fds(&br->tun);
 }

@@ -58,8 +58,8 @@ struct room_host {
 	/* The room's interface and capture, made by the first bind (its bridge's tun). */
 	bool has_tun;
 	struct aux_tun tun;
-	uv_poll_t tun_poll, cap_poll;
-	bool tun_poll_open, cap_poll_open;
+	uv_poll_t tun_poll, cap_poll, cap6_poll;
+	bool tun_poll_open, cap_poll_open, cap6_poll_open;
 	unsigned wan_mtu, wan_mtu6;
 	uint64_t unrouted;             /* packets read while no peer was running */
 };
@@ -99,6 +99,7 @@ static void host_stop(const char *why)
 	close_handle((uv_handle_t *)&host.attach, &host.attach_open);
 	close_handle((uv_handle_t *)&host.tun_poll, &host.tun_poll_open);
 	close_handle((uv_handle_t *)&host.cap_poll, &host.cap_poll_open);
+	close_handle((uv_handle_t *)&host.cap6_poll, &host.cap6_poll_open);
 	close_handle((uv_handle_t *)&host.sweep, &on);
 	on = true;
 	close_handle((uv_handle_t *)&host.sigterm, &on);
@@ -334,6 +335,42 @@ static void on_capture(uv_poll_t *h, int status, int events)
 	}
 }
 
+/* An IPv6 datagram caught on the LAN: the first running peer judges it (a member's,
+ * from its host's link-layer address, within the member's allowance); each running peer
+ * then carries its own copy from the member's room address. */
+static void on_capture6(uv_poll_t *h, int status, int events)
+{
+	uint64_t now = uv_now(host.loop);
+	uint8_t member[16];
+
+	(void)h;
+	(void)events;
+	if (status < 0)
+		return;
+	for (unsigned k = 0; k < AUX_TUN_BATCH; k++) {
+		struct sockaddr_ll from;
+		socklen_t fromlen = sizeof from;
+		ssize_t len = recvfrom(host.tun.cap6_fd, rx, sizeof rx, 0, (struct sockaddr *)&from,
+				       &fromlen);
+		bool judged = false;
+
+		if (len < 0)
+			break;
+		if (from.sll_pkttype == PACKET_OUTGOING)
+			continue;
+		for (struct bridge *br = host.peers; br; br = br->next_hosted) {
+			if (br->state != AUX_RUNNING)
+				continue;
+			if (!judged && !room_cast_judge6(br, rx, (size_t)len, &from, now, member))
+				break;
+			judged = true;
+			memcpy(copy, rx, (size_t)len);
+			room_cast_carry6(br, copy, (size_t)len, member, now);
+			batch_flush(br, &aux_to_wan);
+		}
+	}
+}
+
 int room_host_tun(struct bridge *br, const struct aux_bind_tun *req, char *why, size_t whylen)
 {
 	int rc;
@@ -385,6 +422,11 @@ int room_host_start(struct bridge *br)
 		host.cap_poll_open = rc == 0;
 		rc = rc ? rc : uv_poll_start(&host.cap_poll, UV_READABLE, on_capture);
 	}
+	if (rc == 0 && host.tun.cast6 && !host.cap6_poll_open) {
+		rc = uv_poll_init(host.loop, &host.cap6_poll, host.tun.cap6_fd);
+		host.cap6_poll_open = rc == 0;
+		rc = rc ? rc : uv_poll_start(&host.cap6_poll, UV_READABLE, on_capture6);
+	}
 	return rc;
 }
 
@@ -402,6 +444,7 @@ static void release_host(void)
 			close(host.tun.cap_fd);
 			close(host.tun.mcast_fd);
 		}
+		room_cast6_close_fds(&host.tun);
 		host.has_tun = false;
 	}
 }

@@ -480,6 +480,8 @@ static void deliver6(struct bridge *br, const struct channel_msg *m, uint64_t no
 		t->malformed++;
 		return;
 	}
+	if (t->room && room_cast_deliver6(br, &ip, m->data))
+		return;
 	if (!allowed6_from_peer(t, &ip)) {
 		t->unauthorised_from_peer++;
 		return;

@@ -480,6 +480,7 @@ int tun_room_members(struct bridge *br, const struct aux_bind_tun *req, char *wh
 	memcpy(t->room_out6, out6, n6 * sizeof out6[0]);
 	t->nroom6 = n6;
 	addr_map_rules6_invert(t->room_out6, t->room_in6, t->nroom6);
+	room_cast_members_changed(br);
 	memcpy(t->local, req->local, req->nlocal * sizeof req->local[0]);
 	memcpy(t->remote, req->remote, req->nremote * sizeof req->remote[0]);
 	t->nlocal = req->nlocal;
@@ -521,6 +522,11 @@ int tun_adopt(struct bridge *br, const struct aux_bind_tun *req, const struct au
 	t->cap_fd = room->cap_fd;
 	t->mcast_fd = room->mcast_fd;
 	t->room_bcast = room->room_bcast;
+	t->room_hostmask = room->room_hostmask;
+	t->lan_ifindex = room->lan_ifindex;
+	t->cast6 = room->cast6;
+	t->cap6_fd = room->cap6_fd;
+	t->nl_fd = room->nl_fd;
 	for (size_t i = 0; i < t->nroom; i++)
 		room_cast_member_new(br, i);
 	log_info("interface %s: a peer more, %zu member(s) of its", t->name, t->nremote);
@@ -530,7 +536,7 @@ int tun_adopt(struct bridge *br, const struct aux_bind_tun *req, const struct au
 void tun_release(struct bridge *br)
 {
 	if (br->tun.shared) {  /* the room's host closes them */
-		br->tun.open = br->tun.cast = false;
+		br->tun.open = br->tun.cast = br->tun.cast6 = false;
 		return;
 	}
 	if (br->tun.open) {

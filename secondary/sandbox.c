@@ -34,25 +34,32 @@ static const char *const secondary_allowed[] = {
 };
 
 /* Stream and datagram sockets of the unix and Internet families and routing netlink
- * (routes, rules, interfaces; not netfilter). Two more kinds, because the filter is
+ * (routes, rules, interfaces; not netfilter). Three more kinds, because the filter is
  * inherited by the auxiliaries the secondary starts and a room's leg needs them at bind
  * (auxiliary/room_cast.c, docs/rooms.md "Broadcast and multicast"): an IPv4 packet
  * socket (SOCK_DGRAM, ETH_P_IP: IP packets without their Ethernet header, to capture
- * the members' broadcast and multicast) and a raw IPv4 socket that only sends
- * (IPPROTO_RAW: the peer members' multicast onto the LAN). The auxiliary's own filter,
- * once it has bound, allows no socket at all. */
-/* htons(ETH_P_IP) as a constant: the protocol a packet socket is asked for with. */
+ * the members' broadcast and multicast), a raw IPv4 socket that only sends
+ * (IPPROTO_RAW: the peer members' multicast onto the LAN), and an IPv6 packet socket
+ * (SOCK_DGRAM, ETH_P_IPV6: the members' IPv6 multicast with the link-layer address that
+ * tells whose it is, and the peer members' sent onto the LAN through it; no raw IPv6
+ * socket is needed). The routing netlink socket an auxiliary keeps to read the
+ * neighbour table is of the kind above. The auxiliary's own filter, once it has bound,
+ * allows no socket at all. */
+/* htons(ETH_P_IP) and htons(ETH_P_IPV6) as constants: the protocols a packet socket is
+ * asked for with. */
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-#define ETH_P_IP_NET (((ETH_P_IP) & 0xff) << 8 | (ETH_P_IP) >> 8)
+#define ETH_P_NET(p) ((((p) & 0xff) << 8) | ((p) >> 8))
 #else
-#define ETH_P_IP_NET (ETH_P_IP)
+#define ETH_P_NET(p) (p)
 #endif
+#define ETH_P_IP_NET ETH_P_NET(ETH_P_IP)
+#define ETH_P_IPV6_NET ETH_P_NET(ETH_P_IPV6)
 static const struct syscall_socket_kind secondary_sockets[] = {
 	{AF_UNIX, SOCK_STREAM, -1}, {AF_UNIX, SOCK_DGRAM, -1}, {AF_UNIX, SOCK_SEQPACKET, -1},
 	{AF_INET, SOCK_STREAM, -1}, {AF_INET, SOCK_DGRAM, -1},
 	{AF_INET6, SOCK_STREAM, -1}, {AF_INET6, SOCK_DGRAM, -1},
 	{AF_NETLINK, SOCK_RAW, NETLINK_ROUTE}, {AF_NETLINK, SOCK_DGRAM, NETLINK_ROUTE},
-	{AF_PACKET, SOCK_DGRAM, ETH_P_IP_NET},
+	{AF_PACKET, SOCK_DGRAM, ETH_P_IP_NET}, {AF_PACKET, SOCK_DGRAM, ETH_P_IPV6_NET},
 	{AF_INET, SOCK_RAW, IPPROTO_RAW},
 };
 

@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -118,20 +119,35 @@ static int nl_read_answer(int fd, uint32_t seq, nl_msg_fn on_msg, void *ctx)
 	return -EPROTO;
 }
 
-static int nl_transact(struct nl_request *r, nl_msg_fn on_msg, void *ctx)
+/* Sends r on fd and reads its answer. */
+static int nl_transact_on(int fd, struct nl_request *r, nl_msg_fn on_msg, void *ctx)
 {
 	struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
-	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE), rc;
-	struct timeval tv = {.tv_sec = 2};
+
+	if (sendto(fd, r->u.bytes, r->u.hdr.nlmsg_len, 0, (struct sockaddr *)&kernel,
+		   sizeof kernel) < 0)
+		return -errno;
+	return nl_read_answer(fd, r->u.hdr.nlmsg_seq, on_msg, ctx);
+}
+
+static int nl_open(time_t timeout_s, suseconds_t timeout_us)
+{
+	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+	struct timeval tv = {.tv_sec = timeout_s, .tv_usec = timeout_us};
 
 	if (fd < 0)
 		return -errno;
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-	if (sendto(fd, r->u.bytes, r->u.hdr.nlmsg_len, 0, (struct sockaddr *)&kernel,
-		   sizeof kernel) < 0)
-		rc = -errno;
-	else
-		rc = nl_read_answer(fd, r->u.hdr.nlmsg_seq, on_msg, ctx);
+	return fd;
+}
+
+static int nl_transact(struct nl_request *r, nl_msg_fn on_msg, void *ctx)
+{
+	int fd = nl_open(2, 0), rc;
+
+	if (fd < 0)
+		return fd;
+	rc = nl_transact_on(fd, r, on_msg, ctx);
 	close(fd);
 	return rc;
 }
@@ -399,6 +415,8 @@ struct neigh_walk {
 	int family;
 	nl_neigh_fn fn;
 	void *ctx;
+	bool whole;  /* read the dump to its end even once fn has stopped the walk */
+	bool stopped;
 };
 
 static int parse_neigh(struct buf_reader *payload, int family, struct nl_neigh *n)
@@ -434,13 +452,15 @@ static int take_neigh(uint16_t type, struct buf_reader *payload, void *ctx)
 	struct nl_neigh n;
 	int rc;
 
-	if (type != RTM_NEWNEIGH)
+	if (type != RTM_NEWNEIGH || w->stopped)
 		return 0;
 	if ((rc = parse_neigh(payload, w->family, &n)) < 0)
 		return rc;
 	if (rc == 0 && n.lllen && (n.state & (NUD_INCOMPLETE | NUD_FAILED | NUD_NOARP)) == 0 &&
-	    w->fn(&n, w->ctx))
-		return 1;  /* found: the rest of the dump is not needed */
+	    w->fn(&n, w->ctx)) {
+		w->stopped = true;
+		return w->whole ? 0 : 1;  /* found: the rest of the dump is not needed */
+	}
 	return 0;
 }
 
@@ -454,4 +474,23 @@ int nl_neigh_each(int family, nl_neigh_fn fn, void *ctx)
 	ndm->ndm_family = (uint8_t)family;
 	rc = nl_transact(&r, take_neigh, &w);
 	return rc == 1 ? 0 : rc;
+}
+
+int nl_route_socket(void)
+{
+	return nl_open(0, NL_KEPT_TIMEOUT_MS * 1000);
+}
+
+int nl_neigh_each_on(int fd, int family, nl_neigh_fn fn, void *ctx)
+{
+	static uint32_t seq = 1;
+	struct nl_request r;
+	struct ndmsg *ndm = nl_begin(&r, RTM_GETNEIGH, NLM_F_DUMP, sizeof *ndm);
+	/* The whole dump, always: a socket left in the middle of one would answer the next
+	 * request with EBUSY. */
+	struct neigh_walk w = {.family = family, .fn = fn, .ctx = ctx, .whole = true};
+
+	r.u.hdr.nlmsg_seq = ++seq;  /* what an earlier walk left unread is skipped */
+	ndm->ndm_family = (uint8_t)family;
+	return nl_transact_on(fd, &r, take_neigh, &w);
 }

@@ -105,4 +105,13 @@ typedef bool (*nl_neigh_fn)(const struct nl_neigh *n, void *ctx);
  * until fn returns true. 0 or a negative errno. */
 int nl_neigh_each(int family, nl_neigh_fn fn, void *ctx);
 
+/* A NETLINK_ROUTE socket to keep, for a process that will make no socket later (a
+ * confined auxiliary): it may still read the kernel's tables through it, though, having
+ * no CAP_NET_ADMIN, change nothing. An answer not there within NL_KEPT_TIMEOUT_MS fails
+ * with -EAGAIN. The descriptor, or a negative errno. */
+#define NL_KEPT_TIMEOUT_MS 200
+int nl_route_socket(void);
+/* nl_neigh_each over such a socket (the whole dump is read even once fn stops). */
+int nl_neigh_each_on(int fd, int family, nl_neigh_fn fn, void *ctx);
+
 #endif

@@ -204,3 +204,67 @@ s.sendto(q, ("224.0.0.251", 5353))
 d, a = s.recvfrom(1500)
 print(a[0], d[:7].decode(), flush=True)' "$2" 2>/dev/null
 }
+# The IPv6 mDNS of a host, as real responders and browsers do it: a socket bound to
+# [::]:5353 that joined ff02::fb on eth0, sending to the group from the host's link-local
+# address (bound explicitly, so that no other source is taken), not looped back to itself.
+MDNS6_COMMON='import socket, struct, sys
+IF = socket.if_nametoindex("eth0")
+def link_local():
+    for line in open("/proc/net/if_inet6"):
+        f = line.split()
+        if f[5] == "eth0" and f[3] == "20":
+            return ":".join(f[0][i:i + 4] for i in range(0, 32, 4))
+def listener():
+    s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("::", 5353))
+    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_JOIN_GROUP,
+                 socket.inet_pton(socket.AF_INET6, "ff02::fb") + struct.pack("@I", IF))
+    return s
+def sender():
+    s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_LOOP, 0)
+    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, IF)
+    s.bind((link_local(), 5353, 0, IF))
+    return s
+GROUP = ("ff02::fb", 5353, 0, IF)
+QUERY = b"\x00\x00\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x04game\x05local\x00\x00\x01\x00\x01"
+'
+# mdns6_responder HOST LOG FROM: a scripted IPv6 mDNS responder that writes "query from
+# SOURCE" to LOG for every query it hears and answers each to the group, as mDNS does,
+# until it has answered one from FROM (20 s at most); its pid in MDNS6_PID; returns once
+# it has joined the group.
+mdns6_responder() {
+	rm -f "$2.ready"
+	in_ns "$1" timeout 20 python3 -c "$MDNS6_COMMON"'
+l, s = listener(), sender()
+open(sys.argv[1], "w").close()
+while True:
+    d, a = l.recvfrom(1500)
+    print("query from", a[0], flush=True)
+    s.sendto(b"answer:" + d, GROUP)
+    if a[0] == sys.argv[2]:
+        break' "$2.ready" "$3" >"$2" 2>&1 &
+	MDNS6_PID=$!
+	wait_ready "$2.ready" "$MDNS6_PID"
+}
+# mdns6_query HOST: sends an mDNS query to ff02::fb from the host's link-local address
+# and prints the source and first 7 bytes of the first answer heard on the group (3 s at
+# most).
+mdns6_query() {
+	in_ns "$1" timeout 4 python3 -c "$MDNS6_COMMON"'
+l, s = listener(), sender()
+l.settimeout(3)
+s.sendto(QUERY, GROUP)
+while True:
+    d, a = l.recvfrom(1500)
+    if d.startswith(b"answer:"):
+        print(a[0], d[:7].decode(), flush=True)
+        break' 2>/dev/null
+}
+# mdns6_send HOST: one mDNS query to ff02::fb from the host's link-local address.
+mdns6_send() {
+	in_ns "$1" python3 -c "$MDNS6_COMMON"'
+sender().sendto(QUERY, GROUP)' 2>/dev/null
+}

@@ -14,7 +14,8 @@
 #   - IPv6: games has fd30::/64 too; a1 and b1 (placed with their fd0N::11) ping6 each
 #     other and move 1 MiB over TCP by IPv6 room address, b1 sees a1's fd30::1; c1,
 #     placed without an IPv6 address, is reached over IPv4 as before; a2 reaches no
-#     IPv6 room address.
+#     IPv6 room address; b1's mDNS query to ff02::fb from its link-local address is
+#     answered on the group by a responder on a1, b2's (no member) is not carried.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 INSEL_USERS="alice@lan-a carol@lan-a bob@lan-b"
@@ -119,6 +120,31 @@ before=$(room_counter a room_cast_nonmember)
 send_one a2 172.30.0.255 7000 not-a-member
 check "a2's broadcast (no member) is dropped and counted at its gateway" \
 	counter_above a room_cast_nonmember "$before"
+
+# ---- IPv6 multicast: mDNS on ff02::fb from link-local addresses ----
+# b2 (no member) asks first, then b1; a1's responder answers each to the group. Each
+# gateway tells the member by the frame's link-layer address, carries it from the
+# member's IPv6 room address and puts it on its LAN; what it put there it does not carry
+# back (a loop would show as one more multicast_out, or a non-member's, at A).
+nm_b=$(room_counter b room_cast_nonmember)
+nm_a=$(room_counter a room_cast_nonmember)
+out_a=$(room_counter a room_multicast_out)
+in_b=$(room_counter b room_multicast_in)
+mdns6_responder a1 "$NETNS_TMP/mdns6-a1" fd30::2
+mdns6_send b2
+answer=$(mdns6_query b1)
+wait "$MDNS6_PID"
+check "b1's mDNS query to ff02::fb from its link-local address is answered on the group by a1's responder, from a1's IPv6 room address ($answer)" \
+	test "$answer" = "fd30::1 answer:"
+check "a1 heard only b1's query, from b1's IPv6 room address ($(tr '\n' ' ' <"$NETNS_TMP/mdns6-a1"))" \
+	test "$(cat "$NETNS_TMP/mdns6-a1")" = "query from fd30::2"
+check "b2's query (no member) is dropped and counted at gateway B" \
+	counter_above b room_cast_nonmember "$nm_b"
+check "gateway A carried the answer and nothing more: no frame it put on its LAN came back (multicast_out $out_a -> $(room_counter a room_multicast_out), non-members' $nm_a -> $(room_counter a room_cast_nonmember))" \
+	bash -c "[ $(room_counter a room_multicast_out) -eq $((out_a + 1)) ] &&
+		 [ $(room_counter a room_cast_nonmember) -eq $nm_a ]"
+check "gateway B put the answer on its LAN (multicast_in $in_b -> $(room_counter b room_multicast_in))" \
+	test "$(room_counter b room_multicast_in)" -eq $((in_b + 1))
 
 # ---- one host in two rooms ----
 room_add chess 172.31.0.0/24

@@ -1,7 +1,9 @@
 /* Unit tests for IPv6 packets in network calls (auxiliary/ipv6.h): the header parser (fixed
  * header, extension headers walked to the upper layer, fragments, truncation, a bound on
  * the walk), prefix membership, and "packet too big" with its checksum over the
- * pseudo-header. */
+ * pseudo-header; and a room's IPv6 multicast datagrams (auxiliary/cast6.h): which are
+ * carried, the source rewritten with the UDP checksum in full, the group's Ethernet
+ * address. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +12,7 @@
 #include <string.h>
 
 #include "addr.h"
+#include "cast6.h"
 #include "err.h"
 #include "ipv6.h"
 
@@ -146,6 +149,93 @@ static void test_packet_too_big(void **state)
 					    ICMPV6_PACKET_TOO_BIG, 0, 1440), 0);
 }
 
+static const uint8_t LL_B1[16] = {0xfe, 0x80, [8] = 0x02, [15] = 0xb1};
+static const uint8_t MDNS6[16] = {0xff, 0x02, [15] = 0xfb};
+static const uint8_t ROOM_B1[16] = {0xfd, 0x30, [15] = 0x02};
+
+/* An mDNS query from b1's link-local address to ff02::fb, with only the pseudo-header's
+ * sum in its checksum field (what a host with checksum offload hands its device). */
+static size_t mdns_query(uint8_t *pkt, const uint8_t *src, const uint8_t *dst)
+{
+	uint8_t udp[8 + 23] = {0x14, 0xe9, 0x14, 0xe9, 0, sizeof udp, 0x12, 0x34,
+			       [13] = 1, [20] = 4, 'g', 'a', 'm', 'e'};
+
+	return build(pkt, 17, src, dst, udp, sizeof udp);
+}
+
+/* The UDP checksum over the IPv6 pseudo-header, written out anew: 0 over a right one. */
+static uint16_t reference_sum(const uint8_t *pkt, size_t len)
+{
+	uint32_t sum = (uint32_t)(len - 40) + 17;
+
+	for (size_t i = 8; i < len; i += 2)
+		sum += (uint32_t)pkt[i] << 8 | (i + 1 < len ? pkt[i + 1] : 0);
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)~sum;
+}
+
+static void test_cast6_parse(void **state)
+{
+	static const uint8_t interface_local[16] = {0xff, 0x01, [15] = 1};
+	static const uint8_t dhcp6[16] = {0xff, 0x02, [13] = 1, [15] = 2};
+	static const uint8_t ripng[16] = {0xff, 0x02, [15] = 9};
+	static const uint8_t ssdp_site[16] = {0xff, 0x05, [15] = 0x0c};
+	uint8_t pkt[128];
+	struct cast6_info ip;
+	size_t n = mdns_query(pkt, LL_B1, MDNS6);
+
+	(void)state;
+	assert_int_equal(cast6_parse(pkt, n + 6, &ip), 0);  /* an Ethernet frame's padding */
+	assert_int_equal(ip.total_len, n);
+	assert_int_equal(ip.src_port, 5353);
+	assert_int_equal(ip.dst_port, 5353);
+	assert_memory_equal(ip.src, LL_B1, 16);
+	assert_true(cast6_link_local(ip.src));
+	assert_false(cast6_link_local(A1));
+	assert_int_equal(cast6_parse(pkt, n - 1, &ip), INSEL_E_TRUNCATED);
+	assert_int_equal(cast6_parse(pkt, 47, &ip), INSEL_E_TRUNCATED);
+	pkt[45] ^= 1;  /* a UDP length other than the payload's */
+	assert_int_equal(cast6_parse(pkt, n, &ip), INSEL_E_MALFORMED);
+	pkt[45] ^= 1;
+	pkt[6] = IPV6_PROTO_HOPOPTS;  /* UDP only right after the fixed header */
+	assert_int_equal(cast6_parse(pkt, n, &ip), INSEL_E_MALFORMED);
+	pkt[6] = 17;
+	pkt[0] = 0x45;
+	assert_int_equal(cast6_parse(pkt, n, &ip), INSEL_E_MALFORMED);
+	/* Groups: link scope and wider, but not the network's machinery; a unicast source. */
+	assert_int_equal(cast6_parse(pkt, mdns_query(pkt, LL_B1, B1), &ip), INSEL_E_MALFORMED);
+	assert_int_equal(cast6_parse(pkt, mdns_query(pkt, LL_B1, interface_local), &ip),
+			 INSEL_E_MALFORMED);
+	assert_int_equal(cast6_parse(pkt, mdns_query(pkt, LL_B1, dhcp6), &ip), INSEL_E_MALFORMED);
+	assert_int_equal(cast6_parse(pkt, mdns_query(pkt, LL_B1, ripng), &ip), INSEL_E_MALFORMED);
+	assert_int_equal(cast6_parse(pkt, mdns_query(pkt, LL_B1, ssdp_site), &ip), 0);
+	assert_int_equal(cast6_parse(pkt, mdns_query(pkt, MDNS6, MDNS6), &ip), INSEL_E_MALFORMED);
+	assert_int_equal(cast6_parse(pkt, mdns_query(pkt, (uint8_t[16]){0}, MDNS6), &ip),
+			 INSEL_E_MALFORMED);
+}
+
+static void test_cast6_set_source(void **state)
+{
+	uint8_t pkt[128], mac[6];
+	struct cast6_info ip;
+	size_t n = mdns_query(pkt, LL_B1, MDNS6);
+
+	(void)state;
+	assert_int_equal(cast6_parse(pkt, n, &ip), 0);
+	assert_false(cast6_checksum_ok(pkt, &ip));  /* only a partial sum */
+	cast6_set_source(pkt, &ip, ROOM_B1);
+	assert_memory_equal(pkt + 8, ROOM_B1, 16);
+	assert_memory_equal(ip.src, ROOM_B1, 16);
+	assert_true(cast6_checksum_ok(pkt, &ip));
+	assert_int_equal(reference_sum(pkt, n), 0);
+	assert_int_equal(cast6_parse(pkt, n, &ip), 0);
+	pkt[n - 1] ^= 0x40;
+	assert_false(cast6_checksum_ok(pkt, &ip));
+	cast6_group_mac(MDNS6, mac);
+	assert_memory_equal(mac, ((uint8_t[6]){0x33, 0x33, 0, 0, 0, 0xfb}), 6);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -155,6 +245,8 @@ int main(void)
 		cmocka_unit_test(test_parse_fragments),
 		cmocka_unit_test(test_prefixes),
 		cmocka_unit_test(test_packet_too_big),
+		cmocka_unit_test(test_cast6_parse),
+		cmocka_unit_test(test_cast6_set_source),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
