@@ -316,7 +316,8 @@ static void on_capture(uv_poll_t *h, int status, int events)
 
 		if (len < 0)
 			break;
-		if (from.sll_pkttype == PACKET_OUTGOING)
+		/* rx is a little larger than a copy: no datagram a room carries is. */
+		if (from.sll_pkttype == PACKET_OUTGOING || (size_t)len > sizeof copy)
 			continue;
 		/* The first running peer judges the datagram (a member's, within its
 		 * allowance: one allowance per member for the whole room, refusals counted
@@ -356,7 +357,8 @@ static void on_capture6(uv_poll_t *h, int status, int events)
 
 		if (len < 0)
 			break;
-		if (from.sll_pkttype == PACKET_OUTGOING)
+		/* rx is a little larger than a copy: no datagram a room carries is. */
+		if (from.sll_pkttype == PACKET_OUTGOING || (size_t)len > sizeof copy)
 			continue;
 		for (struct bridge *br = host.peers; br; br = br->next_hosted) {
 			if (br->state != AUX_RUNNING)
