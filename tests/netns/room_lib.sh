@@ -38,6 +38,36 @@ room_counter() {
 		--secondary "$NETNS_TMP/secondary-$1.sock" --user "$user" 2>/dev/null)
 	tun_counter "$json" "$2" trunk
 }
+# room_counters X LEGS NAME...: the room counters NAME... of gateway X's legs, each summed,
+# on one line, from one listing that has the counters of LEGS legs at least (read again,
+# 0.3 s apart, 10 times at most: under load an auxiliary may answer a listing late, and a
+# sum without its leg would be wrong both ways).
+room_counters() {
+	local json user=alice x=$1 legs=$2 out
+	shift 2
+	case $x in b) user=bob ;; c) user=erin ;; esac
+	for _ in $(seq 1 10); do
+		json=$(in_ns "gw-$x" env INSEL_PASSWORD="pw-$user" "$C" calls --json \
+			--secondary "$NETNS_TMP/secondary-$x.sock" --user "$user" 2>/dev/null)
+		out=$(python3 -c '
+import json, sys
+legs, sums = 0, [0] * (len(sys.argv) - 2)
+for line in sys.stdin.read().splitlines():
+    if line.strip().startswith("{"):
+        for call in json.loads(line).get("calls", []):
+            for ch in call.get("channels", []):
+                counters = ch.get("counters", {})
+                if "trunk" in ch and "room_multicast_out" in counters:
+                    legs += 1
+                    for i, name in enumerate(sys.argv[2:]):
+                        sums[i] += int(counters.get(name, 0))
+if legs >= int(sys.argv[1]):
+    print(*sums)' "$legs" "$@" <<<"$json" 2>/dev/null)
+		[ -n "$out" ] && { echo "$out"; return 0; }
+		sleep 0.3
+	done
+	echo "(gateway $x listed fewer than $legs legs with counters)"
+}
 # counter_above X NAME BEFORE: until gateway X's room counter NAME exceeds BEFORE, 10 s at
 # most (under load an auxiliary may answer the listing late, its counters then missing).
 counter_above() {
