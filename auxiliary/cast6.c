@@ -115,3 +115,19 @@ void cast6_group_mac(const uint8_t group[16], uint8_t mac[6])
 	mac[0] = mac[1] = 0x33;
 	memcpy(mac + 2, group + 12, 4);
 }
+
+int cast6_member_of(const struct addr_map_rule6 *members, size_t n, const uint8_t (*macs)[6],
+		    uint32_t known, const uint8_t src[16], const uint8_t mac[6])
+{
+	size_t candidates = 0, found = 0;
+
+	for (size_t j = 0; j < n && j < 32; j++) {
+		if (!(known & 1u << j) || memcmp(macs[j], mac, 6) != 0)
+			continue;
+		if (memcmp(src, members[j].from, 16) == 0)
+			return (int)j;
+		candidates++;
+		found = j;
+	}
+	return candidates == 1 && cast6_link_local(src) ? (int)found : -1;
+}

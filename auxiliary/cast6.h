@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "addr_map.h"
+
 #define CAST6_MIN_LEN 48  /* the fixed header and a UDP header */
 
 struct cast6_info {
@@ -42,6 +44,14 @@ void cast6_set_source(uint8_t *pkt, struct cast6_info *ip, const uint8_t src[16]
 
 /* Whether the datagram's UDP checksum is right (never zero: IPv6 requires one). */
 bool cast6_checksum_ok(const uint8_t *pkt, const struct cast6_info *ip);
+
+/* Which of n members sent a frame from link-layer address mac with IPv6 source src:
+ * members[j].from is member j's IPv6 LAN address, macs[j] its link-layer address (known
+ * only where bit j of known is set). The member with mac whose address is src, else the
+ * only member with mac when src is link-local (several with one address, hosts behind
+ * one router: only from its own address). Its index, or -1: no member's. */
+int cast6_member_of(const struct addr_map_rule6 *members, size_t n, const uint8_t (*macs)[6],
+		    uint32_t known, const uint8_t src[16], const uint8_t mac[6]);
 
 /* The Ethernet address group is sent to (RFC 2464 7: 33:33 and its last 32 bits). */
 void cast6_group_mac(const uint8_t group[16], uint8_t mac[6]);

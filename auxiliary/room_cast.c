@@ -380,26 +380,15 @@ static void read_member_macs(struct aux_tun *t, uint64_t now)
 	}
 }
 
-/* The member whose host sent a frame from link-layer address mac: the one with that
- * address whose IPv6 LAN address is the source, or the only one with it when the source
- * is link-local. */
+/* The member whose host sent the frame (cast6_member_of). */
 static bool frame_member(const struct aux_tun *t, const struct cast6_info *ip,
 			 const uint8_t mac[6], size_t *member)
 {
-	size_t candidates = 0, found = 0;
+	int j = cast6_member_of(t->room_out6, t->nroom6, (const uint8_t (*)[6])t->member_mac,
+				t->member_mac_known, ip->src, mac);
 
-	for (size_t j = 0; j < t->nroom6; j++) {
-		if (!(t->member_mac_known & 1u << j) || memcmp(t->member_mac[j], mac, 6) != 0)
-			continue;
-		if (memcmp(ip->src, t->room_out6[j].from, 16) == 0) {
-			*member = j;
-			return true;
-		}
-		candidates++;
-		found = j;
-	}
-	*member = found;
-	return candidates == 1 && cast6_link_local(ip->src);
+	*member = j < 0 ? 0 : (size_t)j;
+	return j >= 0;
 }
 
 static bool member_of_frame(struct aux_tun *t, const struct cast6_info *ip,

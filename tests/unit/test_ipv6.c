@@ -236,6 +236,34 @@ static void test_cast6_set_source(void **state)
 	assert_memory_equal(mac, ((uint8_t[6]){0x33, 0x33, 0, 0, 0, 0xfb}), 6);
 }
 
+/* Which member sent a frame: by its link-layer address, then by its source. */
+static void test_cast6_member_of(void **state)
+{
+	struct addr_map_rule6 members[3] = {{.from = {0xfd, 0x02, [15] = 0x11}},
+					    {.from = {0xfd, 0x02, [15] = 0x12}},
+					    {.from = {0xfd, 0x02, [15] = 0x13}}};
+	const uint8_t macs[3][6] = {{2, 0, 0, 0, 0, 0x11}, {2, 0, 0, 0, 0, 0x12},
+				    {2, 0, 0, 0, 0, 0x12}};  /* 1 and 2: behind one router */
+	const uint8_t privacy[16] = {0xfd, 0x02, [8] = 0x5a, [15] = 0x77};
+
+	(void)state;
+	/* Member 0's host, from its link-local address or its own LAN address. */
+	assert_int_equal(cast6_member_of(members, 3, macs, 7, LL_B1, macs[0]), 0);
+	assert_int_equal(cast6_member_of(members, 3, macs, 7, members[0].from, macs[0]), 0);
+	/* Another of its addresses, another member's, or a frame of no member's host. */
+	assert_int_equal(cast6_member_of(members, 3, macs, 7, privacy, macs[0]), -1);
+	assert_int_equal(cast6_member_of(members, 3, macs, 7, members[1].from, macs[0]), -1);
+	assert_int_equal(cast6_member_of(members, 3, macs, 7, LL_B1,
+					 (uint8_t[6]){2, 0, 0, 0, 0, 0x99}), -1);
+	/* One address for two members: only from a member's own LAN address. */
+	assert_int_equal(cast6_member_of(members, 3, macs, 7, LL_B1, macs[1]), -1);
+	assert_int_equal(cast6_member_of(members, 3, macs, 7, members[2].from, macs[1]), 2);
+	/* Known only where the table knew it (bit j); then member 1 alone has it. */
+	assert_int_equal(cast6_member_of(members, 3, macs, 1, LL_B1, macs[0]), 0);
+	assert_int_equal(cast6_member_of(members, 3, macs, 6 & ~4u, LL_B1, macs[1]), 1);
+	assert_int_equal(cast6_member_of(members, 3, macs, 0, members[0].from, macs[0]), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -247,6 +275,7 @@ int main(void)
 		cmocka_unit_test(test_packet_too_big),
 		cmocka_unit_test(test_cast6_parse),
 		cmocka_unit_test(test_cast6_set_source),
+		cmocka_unit_test(test_cast6_member_of),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
