@@ -298,3 +298,11 @@ mdns6_send() {
 	in_ns "$1" python3 -c "$MDNS6_COMMON"'
 sender().sendto(QUERY, GROUP)' 2>/dev/null
 }
+# mdns6_flood HOST COUNT: COUNT datagrams at once to SSDP's group ff02::c:1900 from the
+# host's link-local address.
+mdns6_flood() {
+	in_ns "$1" python3 -c "$MDNS6_COMMON"'
+s = sender()
+for _ in range(int(sys.argv[1])):
+    s.sendto(b"M-SEARCH * HTTP/1.1\r\n\r\n", ("ff02::c", 1900, 0, IF))' "$2" 2>/dev/null
+}

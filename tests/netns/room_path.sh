@@ -149,6 +149,14 @@ check "gateway B put the answer on its LAN and dropped b2's query (no member) as
 	test "$after_b" = "$expect_b"
 check "gateway A carried the answer and nothing more: no frame it put on its LAN came back (multicast_out, non-members': $before_a -> $after_a)" \
 	test "$after_a" = "$expect_a"
+# A member's IPv6 multicast has its allowance too (100 a second, burst 50): of 150 sent at
+# once, about 100 are refused (40 at least, should the sender be slowed down).
+before=$(room_counters b 2 room_cast_limited)
+mdns6_flood b1 150
+after=$(room_counters b 2 room_cast_limited)
+grew_by() { [[ $1 =~ ^[0-9]+$ && $2 =~ ^[0-9]+$ ]] && [ "$2" -ge $(($1 + $3)) ]; }
+check "b1's burst of 150 datagrams to ff02::c is cut to its allowance at gateway B (limited: $before -> $after)" \
+	grew_by "$before" "$after" 40
 
 # ---- one host in two rooms ----
 room_add chess 172.31.0.0/24
