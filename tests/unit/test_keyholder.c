@@ -671,40 +671,61 @@ static void renewal(void **state)
 
 /* ---- the client against a holder that misbehaves ---- */
 
-static void silent_holder_times_out(void **state)
+/* Asks kh for a signature that must fail with expected; the milliseconds it took. */
+static long timed_sign_failing(struct keyholder *kh, int expected)
 {
 	uint8_t id[KEYHOLDER_ID_LEN] = {0}, digest[32] = {0}, sig[128];
-	struct keyholder kh = {.timeout_ms = 200, .up = true};
 	struct timespec t0, t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(keyholder_sign(kh, id, GNUTLS_SIGN_ECDSA_SECP256R1_SHA256, digest, 32,
+					sig, sizeof sig),
+			 expected);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+}
+
+static void silent_holder_times_out(void **state)
+{
+	struct keyholder kh = {.timeout_ms = 200, .up = true};
 	int sv[2];
 	long ms;
 
 	(void)state;
 	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
 	kh.fd = sv[0];
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	assert_int_equal(keyholder_sign(&kh, id, GNUTLS_SIGN_ECDSA_SECP256R1_SHA256, digest, 32,
-					sig, sizeof sig),
-			 INSEL_E_TIMEOUT);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	ms = timed_sign_failing(&kh, INSEL_E_TIMEOUT);
 	assert_true(ms >= 150 && ms < 2000);
 	/* late: the next request fails at once, without waiting the time-out again */
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	assert_int_equal(keyholder_sign(&kh, id, GNUTLS_SIGN_ECDSA_SECP256R1_SHA256, digest, 32,
-					sig, sizeof sig),
-			 INSEL_E_TIMEOUT);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
-	assert_true(ms < 100);
+	assert_true(timed_sign_failing(&kh, INSEL_E_TIMEOUT) < 100);
 	assert_false(kh.gone);
 	/* its socket closed: gone, for good */
 	close(sv[1]);
-	assert_int_equal(keyholder_sign(&kh, id, GNUTLS_SIGN_ECDSA_SECP256R1_SHA256, digest, 32,
-					sig, sizeof sig),
-			 INSEL_E_CLOSED);
+	timed_sign_failing(&kh, INSEL_E_CLOSED);
 	assert_true(kh.gone);
 	keyholder_close(&kh);
+}
+
+/* On the holder's end fd, two info replies: seq old_seq with the key "old!" (one the
+ * gateway no longer waits for), then seq new_seq with "new!" (the answer it waits for). */
+static void send_old_then_new(int fd, uint32_t old_seq, uint32_t new_seq)
+{
+	struct keyholder_msg old = {.op = KEYHOLDER_INFO | KEYHOLDER_REPLY, .seq = old_seq},
+			     fresh;
+	uint8_t buf[KEYHOLDER_MSG_MAX];
+	int n;
+
+	old.key.pk_algo = GNUTLS_PK_ECDSA;
+	old.key.bits = 256;
+	old.key.spki_len = 4;
+	memcpy(old.key.spki, "old!", 4);
+	fresh = old;
+	fresh.seq = new_seq;
+	memcpy(fresh.key.spki, "new!", 4);
+	n = keyholder_encode_reply(&old, buf, sizeof buf);
+	assert_int_equal(send(fd, buf, (size_t)n, 0), n);
+	n = keyholder_encode_reply(&fresh, buf, sizeof buf);
+	assert_int_equal(send(fd, buf, (size_t)n, 0), n);
 }
 
 /* A holder that answers late (a stalled host) answers again: the late reply is dropped
@@ -712,10 +733,8 @@ static void silent_holder_times_out(void **state)
 static void late_holder_answers_again(void **state)
 {
 	struct keyholder kh = {.timeout_ms = 100, .up = true, .seq = 6};
-	struct keyholder_msg late = {.op = KEYHOLDER_INFO | KEYHOLDER_REPLY, .seq = 7},
-			     fresh = late;
 	uint8_t buf[KEYHOLDER_MSG_MAX];
-	int sv[2], n;
+	int sv[2];
 
 	(void)state;
 	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
@@ -723,17 +742,7 @@ static void late_holder_answers_again(void **state)
 	assert_int_equal(keyholder_info(&kh, NULL), INSEL_E_TIMEOUT);  /* request 7 */
 	assert_true(kh.late);
 	assert_int_equal(recv(sv[1], buf, sizeof buf, 0) > 0, 1);
-	late.key.pk_algo = GNUTLS_PK_ECDSA;
-	late.key.bits = 256;
-	late.key.spki_len = 4;
-	memcpy(late.key.spki, "old!", 4);
-	fresh.seq = 8;
-	fresh.key = late.key;
-	memcpy(fresh.key.spki, "new!", 4);
-	n = keyholder_encode_reply(&late, buf, sizeof buf);
-	assert_int_equal(send(sv[1], buf, (size_t)n, 0), n);
-	n = keyholder_encode_reply(&fresh, buf, sizeof buf);
-	assert_int_equal(send(sv[1], buf, (size_t)n, 0), n);
+	send_old_then_new(sv[1], 7, 8);
 	assert_int_equal(keyholder_info(&kh, NULL), 0);  /* request 8 */
 	assert_false(kh.late);
 	assert_memory_equal(kh.current.spki, "new!", 4);
@@ -744,26 +753,13 @@ static void late_holder_answers_again(void **state)
 static void late_reply_dropped(void **state)
 {
 	struct keyholder kh = {.timeout_ms = 2000, .seq = 41};
-	struct keyholder_msg stale = {.op = KEYHOLDER_INFO | KEYHOLDER_REPLY, .seq = 40},
-			     fresh = stale;
-	uint8_t buf[KEYHOLDER_MSG_MAX];
-	int sv[2], n;
+	int sv[2];
 
 	(void)state;
 	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
 	kh.fd = sv[0];
-	stale.key.pk_algo = GNUTLS_PK_ECDSA;
-	stale.key.bits = 256;
-	stale.key.spki_len = 4;
-	memcpy(stale.key.spki, "old!", 4);
-	fresh.seq = 42;
-	fresh.key = stale.key;
-	memcpy(fresh.key.spki, "new!", 4);
 	/* both replies are queued before the request goes: the stale one must be skipped */
-	n = keyholder_encode_reply(&stale, buf, sizeof buf);
-	assert_int_equal(send(sv[1], buf, (size_t)n, 0), n);
-	n = keyholder_encode_reply(&fresh, buf, sizeof buf);
-	assert_int_equal(send(sv[1], buf, (size_t)n, 0), n);
+	send_old_then_new(sv[1], 40, 42);
 	assert_int_equal(keyholder_info(&kh, NULL), 0);
 	assert_memory_equal(kh.current.spki, "new!", 4);
 	keyholder_close(&kh);
