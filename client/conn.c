@@ -414,32 +414,18 @@ void sha256_hex(const uint8_t d[STREAM_DIGEST_LEN], char out[2 * STREAM_DIGEST_L
 
 /* ---- copies ---- */
 
-int conn_copy(int from, int to, struct sha256 *h, struct progress *p, uint64_t limit,
-	      uint64_t *copied)
+/* At most want bytes of in into buf: from offset at (pread) where in is a file we may seek
+ * in (at >= 0), else from where it stands (read). Bytes read, 0 at its end, or -errno. */
+static ssize_t read_chunk(int in, uint8_t *buf, size_t want, off_t at)
 {
-	static uint8_t buf[256 << 10];
+	for (;;) {
+		ssize_t n = at < 0 ? read(in, buf, want) : pread(in, buf, want, at);
 
-	*copied = 0;
-	while (*copied < limit) {
-		size_t want = limit - *copied < sizeof buf ? (size_t)(limit - *copied) : sizeof buf;
-		ssize_t n = read(from, buf, want);
-		int rc;
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
+		if (n >= 0)
+			return n;
+		if (errno != EINTR)
 			return -errno;
-		if (n == 0)
-			return 0;
-		if (h)
-			sha256_add(h, buf, (size_t)n);
-		if ((rc = conn_write_full(to, buf, (size_t)n)) != 0)
-			return rc;
-		*copied += (uint64_t)n;
-		if (p)
-			progress_add(p, (uint64_t)n);
 	}
-	return 0;
 }
 
 /* n bytes of in from offset at to the socket from the page cache (sendfile(2): no copy through
@@ -461,33 +447,46 @@ static int send_range(int to, int in, off_t at, const uint8_t *buf, size_t n)
 	return conn_write_full(to, buf + done, n - done);
 }
 
-int conn_copy_file(int in, int to, struct sha256 *h, struct progress *p, uint64_t limit,
-		   uint64_t *copied)
+/* The one copy loop of conn_copy and conn_copy_file: at < 0 reads and writes through our
+ * buffer; at >= 0 (a file, from that offset) reads to hash and sends through send_range. */
+static int copy_chunks(int in, int to, off_t at, struct sha256 *h, struct progress *p,
+		       uint64_t limit, uint64_t *copied)
 {
 	static uint8_t buf[256 << 10];
-	off_t at = lseek(in, 0, SEEK_CUR);
 
 	*copied = 0;
-	if (at < 0)
-		return conn_copy(in, to, h, p, limit, copied);
 	while (*copied < limit) {
 		size_t want = limit - *copied < sizeof buf ? (size_t)(limit - *copied) : sizeof buf;
-		ssize_t n = pread(in, buf, want, at);
+		ssize_t n = read_chunk(in, buf, want, at);
 		int rc;
 
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return 0;
-		sha256_add(h, buf, (size_t)n);
-		if ((rc = send_range(to, in, at, buf, (size_t)n)) != 0)
+		if (n <= 0)
+			return (int)n;
+		if (h)
+			sha256_add(h, buf, (size_t)n);
+		rc = at < 0 ? conn_write_full(to, buf, (size_t)n)
+			    : send_range(to, in, at, buf, (size_t)n);
+		if (rc != 0)
 			return rc;
-		at += n;
+		if (at >= 0)
+			at += n;
 		*copied += (uint64_t)n;
 		if (p)
 			progress_add(p, (uint64_t)n);
 	}
 	return 0;
+}
+
+int conn_copy(int from, int to, struct sha256 *h, struct progress *p, uint64_t limit,
+	      uint64_t *copied)
+{
+	return copy_chunks(from, to, -1, h, p, limit, copied);
+}
+
+int conn_copy_file(int in, int to, struct sha256 *h, struct progress *p, uint64_t limit,
+		   uint64_t *copied)
+{
+	off_t at = lseek(in, 0, SEEK_CUR);
+
+	return copy_chunks(in, to, at < 0 ? -1 : at, h, p, limit, copied);
 }
