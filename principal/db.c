@@ -837,6 +837,12 @@ const char *db_stmt_sql_sqlite(enum db_stmt_id id)
 	return stmt_sql[id];
 }
 
+void db_resolve_on_loop(struct db *db, struct uv_loop_s *loop)
+{
+	if (db->engine == DB_ENGINE_POSTGRESQL)
+		pg_resolve_on_loop(db, loop);
+}
+
 bool db_is_postgresql(const struct db *db)
 {
 	return db->engine == DB_ENGINE_POSTGRESQL;

@@ -29,6 +29,7 @@
 #define DB_DEFAULT_DOWN_AFTER_S 30
 
 struct db;
+struct uv_loop_s;
 
 /* Opens (creating if needed) and migrates. On failure *out is NULL and err says why. */
 int db_open(const char *path, struct db **out, char *err, size_t errlen);
@@ -48,6 +49,10 @@ bool db_is_postgresql(const struct db *db);
  * connection lost and not made again yet (never for SQLite). */
 bool db_unreachable(const struct db *db);
 void db_close(struct db *db);
+/* For the daemon: on PostgreSQL, a lost connection made again has the host names of its
+ * connection string looked up on loop's thread pool instead of by libpq on the caller's
+ * thread (docs/directory-engines.md); nothing on SQLite. The loop outlives db. */
+void db_resolve_on_loop(struct db *db, struct uv_loop_s *loop);
 /* The sentence explaining the last failure on db. */
 const char *db_errmsg(const struct db *db);
 /* The schema version of the open database, and the newest this program knows. */

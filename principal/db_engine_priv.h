@@ -8,6 +8,7 @@
 #include "db_engine.h"
 
 struct pg_result;
+struct uv_loop_s;
 
 struct db_st {
 	struct db *db;
@@ -40,6 +41,9 @@ void pg_disconnect(struct db *db);
  * False with pg_state and pg_msg saying why while it is not. */
 bool pg_connection_ready(struct db *db, bool just_lost);
 bool pg_connection_down(const struct db *db);
+/* From now on the host names of attempts to connect again are looked up on loop's
+ * thread pool, never on the loop (NULL: by libpq, blocking, as the CLI does). */
+void pg_resolve_on_loop(struct db *db, struct uv_loop_s *loop);
 /* Prepares sql (with ?N parameters) under the name of st; ad hoc when name is NULL. */
 int pg_prepare(struct db *db, const char *sql, const char *name, struct db_st *st);
 void pg_finalize(struct db_st *st);

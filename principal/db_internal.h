@@ -109,6 +109,8 @@ struct db {
 				    * ROLLBACK, every statement fails */
 	/* A lost connection made again without blocking (db_pg_conn.c). */
 	char *pg_dsn;
+	struct uv_loop_s *pg_loop; /* the daemon's: host names are looked up on its pool */
+	struct pg_names *pg_names; /* and these are they (db_pg_names.c); NULL: none */
 	struct pg_conn *pg_next;   /* the attempt under way, if any */
 	int pg_poll;               /* what PQconnectPoll last asked for */
 	int64_t pg_next_deadline;  /* monotonic ms: the attempt is given up then */

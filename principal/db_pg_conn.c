@@ -13,9 +13,12 @@
  * promoted). Attempts that fail are spaced out, from RETRY_FIRST_MS doubling up to
  * RETRY_MAX_MS; an attempt that has not connected after ATTEMPT_MAX_MS is given up.
  *
- * Host names in the connection string are resolved inside the attempt (getaddrinfo, which
- * blocks): a principal's DSN names its servers by address, or by names the resolver
- * answers from its files. */
+ * Host names in the connection string: libpq would look them up inside the attempt
+ * (getaddrinfo, which blocks). So where the daemon gave the directory its loop
+ * (db_resolve_on_loop), each attempt first has them looked up on the loop's thread pool
+ * (db_pg_names.c) and gives libpq the addresses; the statement that finds the connection
+ * lost waits for that look-up within its FIRST_WAIT_MS too. The first connection, at open,
+ * is made before the daemon serves and lets libpq look the names up. */
 #include <errno.h>
 #include <libpq-fe.h>
 #include <poll.h>
@@ -27,6 +30,7 @@
 
 #include "db_engine_priv.h"
 #include "db_internal.h"
+#include "db_pg_names.h"
 #include "err.h"
 
 #define FIRST_WAIT_MS 100
@@ -76,17 +80,32 @@ static void note_down(struct db *db, PGconn *conn, const char *fmt, ...)
 		 (int)strcspn(why, "\n"), why);
 }
 
-static PGconn *start(const char *dsn, bool blocking)
+/* A connection to dsn, after the defaults it may override; names (NULL: none) then give
+ * the looked-up addresses, which override the string's hosts. */
+static PGconn *start(const char *dsn, bool blocking, struct pg_names *names)
 {
-	const char *keys[NDEFAULTS + 2], *values[NDEFAULTS + 2];
+	const char *keys[NDEFAULTS + 5], *values[NDEFAULTS + 5];
+	size_t n = 0;
 
-	for (size_t i = 0; i < NDEFAULTS; i++) {
-		keys[i] = default_keys[i];
-		values[i] = default_values[i];
+	for (size_t i = 0; i < NDEFAULTS; i++, n++) {
+		keys[n] = default_keys[i];
+		values[n] = default_values[i];
 	}
-	keys[NDEFAULTS] = "dbname";  /* expanded: the connection string's own words win */
-	values[NDEFAULTS] = dsn;
-	keys[NDEFAULTS + 1] = values[NDEFAULTS + 1] = NULL;
+	keys[n] = "dbname";  /* expanded: the connection string's own words win */
+	values[n++] = dsn;
+	if (names) {
+		const char *port;
+
+		keys[n] = "host";
+		keys[n + 1] = "hostaddr";
+		pg_names_take(names, &values[n], &values[n + 1], &port);
+		n += 2;
+		if (port) {
+			keys[n] = "port";
+			values[n++] = port;
+		}
+	}
+	keys[n] = values[n] = NULL;
 	return blocking ? PQconnectdbParams(keys, values, 1)
 			: PQconnectStartParams(keys, values, 1);
 }
@@ -111,7 +130,7 @@ int pg_connect(struct db *db, const char *dsn)
 	db->pg_dsn = strdup(dsn);
 	if (!db->pg_dsn)
 		return db_set_error(db, INSEL_E_DB, "out of memory");
-	db->pg = start(dsn, true);
+	db->pg = start(dsn, true, NULL);
 	if (!db->pg)
 		return db_set_error(db, INSEL_E_DB, "cannot connect to PostgreSQL: out of memory");
 	if (PQstatus(db->pg) != CONNECTION_OK) {
@@ -130,23 +149,30 @@ void pg_disconnect(struct db *db)
 	if (db->pg_next)
 		PQfinish(db->pg_next);
 	db->pg = db->pg_next = NULL;
+	pg_names_free(db->pg_names);
+	db->pg_names = NULL;
 	free(db->pg_dsn);
 	db->pg_dsn = NULL;
 }
 
-/* The attempt failed: the next one waits, longer after each failure in a row. */
+/* No attempt for a while: longer after each failure in a row. */
+static bool back_off(struct db *db)
+{
+	int64_t wait = db->pg_backoff_ms ? 2 * db->pg_backoff_ms : RETRY_FIRST_MS;
+
+	db->pg_backoff_ms = wait > RETRY_MAX_MS ? RETRY_MAX_MS : wait;
+	db->pg_retry_at = now_ms() + db->pg_backoff_ms;
+	return false;
+}
+
+/* The attempt failed: the next one waits. */
 static bool attempt_failed(struct db *db, const char *why)
 {
-	int64_t wait;
-
 	note_down(db, db->pg_next, "%s", why);
 	if (db->pg_next)
 		PQfinish(db->pg_next);
 	db->pg_next = NULL;
-	wait = db->pg_backoff_ms ? 2 * db->pg_backoff_ms : RETRY_FIRST_MS;
-	db->pg_backoff_ms = wait > RETRY_MAX_MS ? RETRY_MAX_MS : wait;
-	db->pg_retry_at = now_ms() + db->pg_backoff_ms;
-	return false;
+	return back_off(db);
 }
 
 /* The new connection takes the lost one's place; the table's statements are prepared
@@ -199,9 +225,40 @@ static bool advance(struct db *db, int64_t wait_ms)
 	}
 }
 
+/* Whether the host names have addresses for the next attempt (or need none), looking
+ * them up off the loop and waiting for that at most *wait_ms, which it spends. */
+static bool names_looked_up(struct db *db, int64_t *wait_ms)
+{
+	struct pg_names *n = db->pg_names;
+	int64_t t0 = now_ms();
+	enum pg_names_state st;
+
+	if (!n)
+		return true;
+	if (pg_names_state(n) == PG_NAMES_IDLE && pg_names_lookup(n, db->pg_loop) != 0) {
+		snprintf(db->pg_state, sizeof db->pg_state, "08001");
+		snprintf(db->pg_msg, sizeof db->pg_msg, "cannot look the host names up");
+		return back_off(db);
+	}
+	st = pg_names_wait(n, *wait_ms);
+	*wait_ms -= now_ms() - t0;
+	if (*wait_ms < 0)
+		*wait_ms = 0;
+	if (st == PG_NAMES_READY)
+		return true;
+	if (st == PG_NAMES_FAILED) {
+		snprintf(db->pg_state, sizeof db->pg_state, "08001");
+		snprintf(db->pg_msg, sizeof db->pg_msg, "%s", pg_names_failed(n));
+		return back_off(db);
+	}
+	snprintf(db->pg_state, sizeof db->pg_state, "08001");
+	snprintf(db->pg_msg, sizeof db->pg_msg, "looking up the host names to connect again");
+	return false;
+}
+
 bool pg_connection_ready(struct db *db, bool just_lost)
 {
-	int64_t now;
+	int64_t now, wait = just_lost ? FIRST_WAIT_MS : 0;
 
 	if (PQstatus(db->pg) == CONNECTION_OK)
 		return true;
@@ -213,14 +270,23 @@ bool pg_connection_ready(struct db *db, bool just_lost)
 				 "to connect in %lld ms", (long long)(db->pg_retry_at - now));
 			return false;
 		}
-		db->pg_next = start(db->pg_dsn, false);
+		if (!names_looked_up(db, &wait))
+			return false;
+		db->pg_next = start(db->pg_dsn, false, db->pg_names);
 		if (!db->pg_next || PQstatus(db->pg_next) == CONNECTION_BAD)
 			return attempt_failed(db, "cannot connect");
 		/* As libpq asks: wait until the socket is writable, then poll. */
 		db->pg_poll = PGRES_POLLING_WRITING;
-		db->pg_next_deadline = now + ATTEMPT_MAX_MS;
+		db->pg_next_deadline = now_ms() + ATTEMPT_MAX_MS;
 	}
-	return advance(db, just_lost ? FIRST_WAIT_MS : 0);
+	return advance(db, wait);
+}
+
+void pg_resolve_on_loop(struct db *db, struct uv_loop_s *loop)
+{
+	db->pg_loop = loop;
+	pg_names_free(db->pg_names);
+	db->pg_names = loop ? pg_names_parse(db->pg_dsn) : NULL;
 }
 
 bool pg_connection_down(const struct db *db)

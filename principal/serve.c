@@ -1088,6 +1088,8 @@ int serve_run(const struct serve_options *o)
 		log_error("%s", err);
 	else
 		db_set_down_after(d->api.db, o->down_after_s);
+	if (!rc)
+		db_resolve_on_loop(d->api.db, &d->loop);
 	if (!rc && (rc = event_log_open(&d->events, o->db_path, o->events_path)) != 0)
 		log_error("cannot open the event log beside %s: %s", o->db_path, strerror(-rc));
 	if (!rc)
