@@ -5,7 +5,8 @@
  * Each script line is a JSON request, sent once the previous one has its reply; every
  * reply is printed on one line. "#sleep MS" pauses. A notice (a message without "id", such
  * as "revoked" or "rooms") is printed too but is no reply: the script waits on. A refused handshake prints
- * "handshake failed: REASON" and exits 3; a connection the principal closes exits 4. */
+ * "handshake failed: REASON" and exits 3; a connection the principal closes exits 4.
+ * With --timed, each reply is followed by a line "#ms N": how long it took to come. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,8 @@ struct client {
 	uv_timer_t timer;
 	int exit_code;
 	bool done;
+	bool timed;
+	uint64_t sent_ns;  /* when the request waiting for its reply was sent */
 };
 
 static void next_request(struct client *cl);
@@ -58,6 +61,7 @@ static void next_request(struct client *cl)
 			fprintf(stderr, "api-client: bad script line: %s\n", jerr.text);
 			continue;
 		}
+		cl->sent_ns = uv_hrtime();
 		if (tls_conn_send_new(cl->conn, req) != 0)
 			printf("send failed\n");
 		return;
@@ -89,6 +93,8 @@ static void on_message(struct tls_conn *c, json_t *msg, int err)
 	}
 	text = json_dumps(msg, JSON_COMPACT | JSON_SORT_KEYS);
 	printf("%s\n", text);
+	if (cl->timed && json_object_get(msg, "id"))
+		printf("#ms %llu\n", (unsigned long long)((uv_hrtime() - cl->sent_ns) / 1000000));
 	fflush(stdout);
 	free(text);
 	if (json_object_get(msg, "id"))
@@ -117,7 +123,13 @@ int main(int argc, char **argv)
 	char err[512];
 
 	log_init("api-client");
-	for (int i = 1; i + 1 < argc; i += 2) {
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--timed") == 0) {
+			cl.timed = true;
+			continue;
+		}
+		if (i + 1 == argc)
+			break;
 		if (strcmp(argv[i], "--ca") == 0)
 			ca = argv[i + 1];
 		else if (strcmp(argv[i], "--cert") == 0)
@@ -126,9 +138,11 @@ int main(int argc, char **argv)
 			key = argv[i + 1];
 		else if (strcmp(argv[i], "--connect") == 0)
 			to = argv[i + 1];
+		i++;
 	}
 	if (!ca || !cert || !key || !to || ip_endpoint_parse(to, &ep)) {
-		fprintf(stderr, "usage: api-client --ca CA --cert CERT --key KEY --connect A:P\n");
+		fprintf(stderr, "usage: api-client --ca CA --cert CERT --key KEY --connect A:P "
+				"[--timed]\n");
 		return 2;
 	}
 	if (tls_creds_load(&creds, ca, cert, key, err, sizeof err)) {

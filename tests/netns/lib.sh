@@ -21,6 +21,7 @@ NS="insel-$$-"
 NETNS_LIST=()
 NETNS_PIDS=()
 NETNS_TMP=""
+NETNS_ETC_MADE=""
 
 netns_cleanup() {
 	local pid ns
@@ -32,7 +33,9 @@ netns_cleanup() {
 	done
 	for ns in "${NETNS_LIST[@]}"; do
 		ip netns delete "$ns" 2>/dev/null || true
+		[ -d "/etc/netns/$ns" ] && rm -rf "/etc/netns/$ns"
 	done
+	[ -n "$NETNS_ETC_MADE" ] && rmdir /etc/netns 2>/dev/null
 	if [ -n "$NETNS_TMP" ]; then
 		rm -rf "$NETNS_TMP"
 	fi
@@ -45,6 +48,7 @@ netns_begin() {
 		exit 77
 	fi
 	NETNS_TMP=$(mktemp -d /tmp/insel-test.XXXXXX)
+	[ -d /etc/netns ] || NETNS_ETC_MADE=1  # ns_etc may make it; removed if left empty
 	trap netns_cleanup EXIT
 	trap 'exit 130' INT TERM
 }
@@ -53,6 +57,14 @@ ns_add() {  # ns_add NAME: creates ${NS}NAME with loopback up
 	ip netns add "${NS}$1"
 	NETNS_LIST+=("${NS}$1")
 	ip -n "${NS}$1" link set lo up
+}
+
+# ns_etc NAME FILE: standard input becomes /etc/FILE (hosts, resolv.conf) for what runs in
+# ${NS}NAME from now on: ip netns exec mounts /etc/netns/NS/FILE over it. Written again in
+# place, processes already running there see the new text. Removed at clean-up.
+ns_etc() {
+	mkdir -p "/etc/netns/${NS}$1"
+	cat >"/etc/netns/${NS}$1/$2"
 }
 
 in_ns() {  # in_ns NAME CMD...: runs CMD inside ${NS}NAME
