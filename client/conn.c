@@ -302,7 +302,7 @@ void conn_print_stats(FILE *out, const json_t *st)
 		"  state %s (%s), sent %lld bytes (%lld acknowledged), received %lld, "
 		"retransmissions %lld, RTT %.1f ms, RTO %.1f ms, window %lld bytes, "
 		"congestion window %lld bytes, time-outs %lld, loss episodes %lld, segment "
-		"%lld bytes\n",
+		"%lld bytes, segments %lld out and %lld in\n",
 		json_string_value(json_object_get(st, "state")),
 		json_string_value(json_object_get(st, "mode")),
 		(long long)json_integer_value(json_object_get(st, "bytes_sent")),
@@ -313,7 +313,9 @@ void conn_print_stats(FILE *out, const json_t *st)
 		(long long)json_integer_value(json_object_get(st, "cwnd")),
 		(long long)json_integer_value(json_object_get(st, "timeouts")),
 		(long long)json_integer_value(json_object_get(st, "loss_episodes")),
-		(long long)json_integer_value(json_object_get(st, "mss")));
+		(long long)json_integer_value(json_object_get(st, "mss")),
+		(long long)json_integer_value(json_object_get(st, "segments_out")),
+		(long long)json_integer_value(json_object_get(st, "segments_in")));
 }
 
 /* ---- progress ---- */

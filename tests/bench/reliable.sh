@@ -18,7 +18,8 @@
 # Usage (root): bash tests/bench/reliable.sh [BUILD-DIR] [SIZE-MB] (default 100 MiB;
 #   build with `meson setup build-rel --buildtype=release` for figures that mean anything)
 # RELIABLE_LOSSES="0 1 5" the loss rates; RELIABLE_PERF=PREFIX records `perf record -a -g`
-# during each send-file into PREFIX.file.LOSS and during each iperf3 into PREFIX.tcp.LOSS.
+# during each send-file into PREFIX.file.LOSS, each iperf3 into PREFIX.tcp.LOSS and each TCP
+# copy into PREFIX.copy.LOSS.
 set -uo pipefail
 source "$(dirname "$0")/bench_lib.sh"
 bench_build_arg "${1:-}" && shift
@@ -58,7 +59,16 @@ file=$NETNS_TMP/bench.bin
 head -c "$((size_mb << 20))" /dev/urandom >"$file"
 bytes=$((size_mb << 20))
 
-declare -A MBPS RETR
+declare -A MBPS RETR BACK FWD
+# Packets (skbs: a GSO run of frames is one) the wan forwarded from site b to site a (the
+# acknowledgements: send-file's own, or those of TCP carried in the network call) and
+# from a to b, counted on the wan's links: fewer, larger ones cost less CPU per byte.
+back_packets() {
+	in_ns wan cat /sys/class/net/v-gw-b/statistics/rx_packets
+}
+fwd_packets() {
+	in_ns wan cat /sys/class/net/v-gw-a/statistics/rx_packets
+}
 PERF_PID=""
 perf_start() {  # perf_start NAME: RELIABLE_PERF=PREFIX profiles the machine into PREFIX.NAME
 	[ -n "${RELIABLE_PERF:-}" ] || return 0
@@ -78,7 +88,9 @@ tcp_run() {  # tcp_run LOSS: iperf3 -n BYTES a1 -> b1 through the network call
 	pid=$LAST_PID
 	wait_port b1 5201 tcp 5 || return 1
 	perf_start "tcp.$1"
+	BACK[tcp,$1]=$(back_packets) FWD[tcp,$1]=$(fwd_packets)
 	out=$(in_ns a1 timeout 600 iperf3 -c 10.2.0.11 -p 5201 -n "$bytes" -J 2>&1)
+	BACK[tcp,$1]=$(($(back_packets) - BACK[tcp,$1])) FWD[tcp,$1]=$(($(fwd_packets) - FWD[tcp,$1]))
 	perf_stop
 	stop_pid "$pid"
 	read -r MBPS[tcp,$1] RETR[tcp,$1] < <(python3 -c '
@@ -119,7 +131,11 @@ copy_run() {
 	spawn_in_ns b1 "$NETNS_TMP/copy-recv.log" python3 -c "$COPY_PY" recv "$recv_dir/copy.bin"
 	pid=$LAST_PID
 	wait_port b1 5202 tcp 5 || return 1
+	perf_start "copy.$1"
+	BACK[copy,$1]=$(back_packets) FWD[copy,$1]=$(fwd_packets)
 	out=$(in_ns a1 timeout 600 python3 -c "$COPY_PY" send 10.2.0.11 "$file" 2>&1)
+	BACK[copy,$1]=$(($(back_packets) - BACK[copy,$1])) FWD[copy,$1]=$(($(fwd_packets) - FWD[copy,$1]))
+	perf_stop
 	reap_pid "$pid"
 	MBPS[copy,$1]=${out%% *}
 	[ "${out#* }" = "$(cut -d' ' -f2 "$NETNS_TMP/copy-recv.log")" ] ||
@@ -131,7 +147,9 @@ file_run() {  # file_run LOSS: insel send-file of the file
 	local out
 	rm -f "$recv_dir/bench.bin"
 	perf_start "file.$1"
+	BACK[file,$1]=$(back_packets) FWD[file,$1]=$(fwd_packets)
 	out=$(insel_as a1 alice send-file bob@lan-b "$file" 2>&1)
+	BACK[file,$1]=$(($(back_packets) - BACK[file,$1])) FWD[file,$1]=$(($(fwd_packets) - FWD[file,$1]))
 	perf_stop
 	echo "$out" | sed "s/^/    [${1}% loss] /"
 	if ! contains "$out" "sha256 match"; then
@@ -162,4 +180,8 @@ for pct in $losses; do
 		"$(python3 -c "print(round(100 * float('${MBPS[file,$pct]:-0}' or 0) / (float('${MBPS[copy,$pct]:-0}' or 0) or 1)))")"
 done
 echo "(target: send-file >= 80% of the TCP file copy at 1% loss; iperf3 does no end work)"
+for pct in $losses; do
+	echo "wan packets at $pct%, a -> b / b -> a: send-file ${FWD[file,$pct]:-?} / ${BACK[file,$pct]:-?}," \
+		"iperf3 ${FWD[tcp,$pct]:-?} / ${BACK[tcp,$pct]:-?}, TCP copy ${FWD[copy,$pct]:-?} / ${BACK[copy,$pct]:-?}"
+done
 [ "$failures" -eq 0 ] || echo "CORRUPTED OR BROKEN TRANSFERS: $failures"
