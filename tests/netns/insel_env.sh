@@ -114,6 +114,15 @@ insel_directory() {
 	pdir host add printer --lan lan-b --address "$(lan_net 2).12" >/dev/null
 }
 
+# insel_site_c: a third site's secondary in the PKI and the directory (after insel_pki
+# and insel_directory): its certificate lan-c, and LAN lan-c on 10.3.0.0/24 bound to it.
+insel_site_c() {
+	"$P" pki issue --dir "$PKI" --role secondary --name lan-c \
+		--out-cert "$PKI/lan-c.crt" --out-key "$PKI/lan-c.key" >/dev/null
+	pdir secondary add lan-c >/dev/null
+	pdir lan add lan-c --prefix 10.3.0.0/24 --secondary lan-c >/dev/null
+}
+
 start_principal() {
 	spawn_in_ns principal "$NETNS_TMP/principal.log" "$P" serve --db "$DB" \
 		--listen "$INSEL_PRINCIPAL_ADDR:$INSEL_PRINCIPAL_PORT" --ca "$PKI/ca.crt" --cert "$PKI/principal.crt" \
@@ -254,6 +263,18 @@ add_trunk() {
 			echo "${kv%%=*} = ${kv#*=}"
 		done
 	} >>"$NETNS_TMP/secondary-$x.conf"
+}
+
+# add_trunk_mesh LETTER:N...: a trunk from each of these sites to every other one, named
+# to-LETTER, to its LAN lan-LETTER (add_trunk).
+add_trunk_mesh() {
+	local from to
+	for from in "$@"; do
+		for to in "$@"; do
+			[ "$from" = "$to" ] ||
+				add_trunk "${from%%:*}" "${from#*:}" "to-${to%%:*}" "lan-${to%%:*}"
+		done
+	done
 }
 
 # wait_secondary_registered LETTER: until site X's running secondary (its log starts anew

@@ -19,21 +19,13 @@ netns_begin
 topo_two_sites
 topo_site c 3 c1
 insel_pki
-"$P" pki issue --dir "$PKI" --role secondary --name lan-c \
-	--out-cert "$PKI/lan-c.crt" --out-key "$PKI/lan-c.key" >/dev/null
 insel_directory
-pdir secondary add lan-c >/dev/null
-pdir lan add lan-c --prefix 10.3.0.0/24 --secondary lan-c >/dev/null
+insel_site_c
 start_principal
 C_RELAY=$(wan_addr 3):3479
 write_secondary_config c 3
 printf '[relay]\nlisten = %s\n' "$C_RELAY" >>"$NETNS_TMP/secondary-c.conf"
-add_trunk a 1 to-b lan-b
-add_trunk a 1 to-c lan-c
-add_trunk b 2 to-a lan-a
-add_trunk b 2 to-c lan-c
-add_trunk c 3 to-a lan-a
-add_trunk c 3 to-b lan-b
+add_trunk_mesh a:1 b:2 c:3
 start_secondary a 1
 start_secondary b 2
 start_secondary c 3

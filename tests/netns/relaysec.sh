@@ -34,10 +34,7 @@ insel_deploy || fail "deployment did not come up"
 C_RELAY=$(nat_gateway_addr c):3479
 
 # ---- site C: a LAN of its own, and a relay for the others ----
-"$P" pki issue --dir "$PKI" --role secondary --name lan-c \
-	--out-cert "$PKI/lan-c.crt" --out-key "$PKI/lan-c.key" >/dev/null
-pdir secondary add lan-c >/dev/null
-pdir lan add lan-c --prefix 10.3.0.0/24 --secondary lan-c >/dev/null
+insel_site_c
 write_secondary_config c 3
 printf '[relay]\nlisten = %s\nmax_allocations = 1\n' "$C_RELAY" >>"$NETNS_TMP/secondary-c.conf"
 start_secondary c 3 || fail "secondary c did not start"

@@ -9,11 +9,8 @@ room_deploy() {
 	topo_two_sites
 	topo_site c 3 c1
 	insel_pki
-	"$P" pki issue --dir "$PKI" --role secondary --name lan-c \
-		--out-cert "$PKI/lan-c.crt" --out-key "$PKI/lan-c.key" >/dev/null
 	insel_directory
-	pdir secondary add lan-c >/dev/null
-	pdir lan add lan-c --prefix 10.3.0.0/24 --secondary lan-c >/dev/null
+	insel_site_c
 	echo pw-erin | pdir user add erin@lan-c >/dev/null
 	start_principal
 	start_secondary a 1
