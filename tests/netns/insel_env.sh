@@ -123,6 +123,25 @@ insel_site_c() {
 	pdir lan add lan-c --prefix 10.3.0.0/24 --secondary lan-c >/dev/null
 }
 
+# insel_three_sites: sites a and b (topo_two_sites) and c (host c1), the PKI, and the
+# directory with their three LANs; the principal is not started yet.
+insel_three_sites() {
+	topo_two_sites
+	topo_site c 3 c1
+	insel_pki
+	insel_directory
+	insel_site_c
+}
+
+# start_three_secondaries: the three sites' secondaries, until all three registered.
+start_three_secondaries() {
+	start_secondary a 1
+	start_secondary b 2
+	start_secondary c 3
+	wait_registered || fail "lan-a and lan-b did not register"
+	wait_secondary_registered c || fail "lan-c did not register"
+}
+
 start_principal() {
 	spawn_in_ns principal "$NETNS_TMP/principal.log" "$P" serve --db "$DB" \
 		--listen "$INSEL_PRINCIPAL_ADDR:$INSEL_PRINCIPAL_PORT" --ca "$PKI/ca.crt" --cert "$PKI/principal.crt" \

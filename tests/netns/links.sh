@@ -18,18 +18,10 @@ netns_begin
 # The loss below must not end the trunk carrying A-B: a long dead_after.
 INSEL_DEAD_AFTER=20s
 INSEL_KEEPALIVE=500ms
-topo_two_sites
-topo_site c 3 c1
-insel_pki
-insel_directory
-insel_site_c
+insel_three_sites
 start_principal
 add_trunk_mesh a:1 b:2 c:3
-start_secondary a 1
-start_secondary b 2
-start_secondary c 3
-wait_registered || fail "lan-a and lan-b did not register"
-wait_secondary_registered c || fail "lan-c did not register"
+start_three_secondaries
 
 wait_ping a1 10.2.0.11 40 || fail "the trunk A-B did not come up"
 wait_ping a1 10.3.0.11 40 || fail "the trunk A-C did not come up"

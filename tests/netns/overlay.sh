@@ -16,21 +16,13 @@ source "$here/lib.sh"
 source "$here/insel_env.sh"
 source "$here/nat_lib.sh"
 netns_begin
-topo_two_sites
-topo_site c 3 c1
-insel_pki
-insel_directory
-insel_site_c
+insel_three_sites
 start_principal
 C_RELAY=$(wan_addr 3):3479
 write_secondary_config c 3
 printf '[relay]\nlisten = %s\n' "$C_RELAY" >>"$NETNS_TMP/secondary-c.conf"
 add_trunk_mesh a:1 b:2 c:3
-start_secondary a 1
-start_secondary b 2
-start_secondary c 3
-wait_registered || fail "lan-a and lan-b did not register"
-wait_secondary_registered c || fail "lan-c did not register"
+start_three_secondaries
 check "C's relay listens" wait_port gw-c 3479 udp 10
 wait_ping a1 10.2.0.11 40 || fail "the trunk A-B did not come up"
 wait_ping a1 10.3.0.11 40 || fail "the trunk A-C did not come up"

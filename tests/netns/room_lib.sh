@@ -6,18 +6,10 @@
 # bob@lan-b"), then room_deploy.
 
 room_deploy() {
-	topo_two_sites
-	topo_site c 3 c1
-	insel_pki
-	insel_directory
-	insel_site_c
+	insel_three_sites
 	echo pw-erin | pdir user add erin@lan-c >/dev/null
 	start_principal
-	start_secondary a 1
-	start_secondary b 2
-	start_secondary c 3
-	wait_registered || fail "lan-a and lan-b did not register"
-	wait_secondary_registered c || fail "lan-c did not register"
+	start_three_secondaries
 }
 
 # room_add NAME NETWORK [NETWORK6]: the operator creates a room (join password "sesame").
