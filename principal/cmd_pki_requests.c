@@ -53,19 +53,19 @@ static int requests_list(struct cli *c, int argc, char **argv)
 	return cli_list_result(c, db, rc, rows, columns, N(columns));
 }
 
-/* Writes *id on every path (0 when the argument is not a number), so that a caller never
- * reads it unset: gcc -O3 cannot see that cli_usage_error always returns non-zero. */
-static int parse_request_id(const struct cli *c, int64_t *id)
+/* The request number the first argument gives, or 0 (none is) after saying why. It is
+ * the return value, not an output argument, so that no caller can read it unset (gcc -O3
+ * saw such a read in pki approve/reject, not knowing that an error always came with it). */
+static int64_t parse_request_id(const struct cli *c)
 {
 	char *end;
 	long long v = strtoll(c->pos[0], &end, 10);
 
-	*id = 0;
-	if (!*c->pos[0] || *end || v <= 0)
-		return cli_usage_error(c, "'%s' is not a request number (see pki requests)",
-				       c->pos[0]);
-	*id = v;
-	return 0;
+	if (!*c->pos[0] || *end || v <= 0) {
+		cli_usage_error(c, "'%s' is not a request number (see pki requests)", c->pos[0]);
+		return 0;
+	}
+	return v;
 }
 
 /* The validity asked for: --seconds, --days, or the default. */
@@ -131,7 +131,9 @@ static int requests_approve(struct cli *c, int argc, char **argv)
 		return c->exit_code;
 	if (!cli_opt(c, "--dir"))
 		return cli_usage_error(c, "--dir DIR (holding ca.crt and ca.key) is required");
-	if ((rc = parse_request_id(c, &id)) || (rc = parse_validity(c, &validity)))
+	if (!(id = parse_request_id(c)))
+		return EXIT_USAGE;
+	if ((rc = parse_validity(c, &validity)))
 		return rc;
 	if (!(db = cli_open_db(c)))
 		return EXIT_UNAVAILABLE;
@@ -162,9 +164,9 @@ static int requests_reject(struct cli *c, int argc, char **argv)
 
 	if (!(db = cli_begin(c, argc, argv, NULL, NULL, 1, 1)))
 		return c->exit_code;
-	if ((rc = parse_request_id(c, &id))) {
+	if (!(id = parse_request_id(c))) {
 		db_close(db);
-		return rc;
+		return EXIT_USAGE;
 	}
 	if ((rc = db_renew_reject(db, id, cli_now())))
 		return cli_fail(c, db, rc);
