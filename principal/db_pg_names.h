@@ -18,7 +18,8 @@ enum pg_names_state {
 
 /* What dsn asks libpq to look up (host= entries that are names, with host=, port= and
  * the environment's PGHOST, PGPORT as libpq reads them); NULL when nothing is: only
- * addresses and socket folders, hostaddr given, a service file, or a list libpq refuses. */
+ * addresses and socket folders, hostaddr given, a service file, a list libpq refuses, or
+ * one of more than 16 hosts (libpq then looks them up itself). */
 struct pg_names *pg_names_parse(const char *dsn);
 /* Frees n; a look-up under way frees itself when its worker is done. */
 void pg_names_free(struct pg_names *n);
