@@ -16,42 +16,19 @@
 
 #include "db.h"
 #include "db_mail.h"
-#include "db_scratch.h"
+#include "db_fixture.h"
 #include "err.h"
 #include "passwd.h"
 #include "schema.h"
 
 #define NOW 1700000000
 
-struct fixture {
-	char dir[DB_SCRATCH_DIR_LEN], path[DB_SCRATCH_PATH_LEN];
-	struct db *db;
-};
-
 static int setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof *f);
+	struct fixture *f = fixture_new("db");
 
-	db_scratch_open(f->dir, f->path, "db", &f->db);
 	*state = f;
 	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fixture *f = *state;
-
-	db_scratch_remove(f->dir, f->path, f->db);
-	free(f);
-	return 0;
-}
-
-static struct ip_prefix pfx(const char *text)
-{
-	struct ip_prefix p;
-
-	assert_int_equal(ip_prefix_parse(text, true, &p), 0);
-	return p;
 }
 
 static struct ip_addr addr(const char *text)

@@ -15,7 +15,7 @@
 #include <cmocka.h>
 
 #include "db.h"
-#include "db_scratch.h"
+#include "db_fixture.h"
 #include "err.h"
 #include "principal_ops.h"
 #include "route.h"
@@ -23,29 +23,14 @@
 
 #define NOW 1700000000
 
-struct fixture {
-	char dir[DB_SCRATCH_DIR_LEN], path[DB_SCRATCH_PATH_LEN];
-	struct db *db;
-};
-
 static int setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof *f);
+	struct fixture *f = fixture_new("links");
 
-	db_scratch_open(f->dir, f->path, "links", &f->db);
 	assert_int_equal(db_secondary_add(f->db, "gw-a", NULL, NOW), 0);
 	assert_int_equal(db_secondary_add(f->db, "gw-b", NULL, NOW), 0);
 	assert_int_equal(db_secondary_add(f->db, "gw-c", NULL, NOW), 0);
 	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fixture *f = *state;
-
-	db_scratch_remove(f->dir, f->path, f->db);
-	free(f);
 	return 0;
 }
 

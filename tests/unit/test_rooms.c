@@ -15,26 +15,12 @@
 #include <unistd.h>
 
 #include "db.h"
-#include "db_scratch.h"
+#include "db_fixture.h"
 #include "db_rooms.h"
 #include "err.h"
 #include "passwd.h"
 
 #define NOW 1700000000
-
-struct fixture {
-	char dir[DB_SCRATCH_DIR_LEN], path[DB_SCRATCH_PATH_LEN];
-	struct db *db;
-	char hash[PASSWD_HASH_STRLEN];
-};
-
-static struct ip_prefix pfx(const char *text)
-{
-	struct ip_prefix p;
-
-	assert_int_equal(ip_prefix_parse(text, true, &p), 0);
-	return p;
-}
 
 static void add_lan_and_users(struct fixture *f, const char *lan, const char *prefix,
 			      const char *const *users)
@@ -48,23 +34,13 @@ static void add_lan_and_users(struct fixture *f, const char *lan, const char *pr
 
 static int setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof *f);
+	struct fixture *f = fixture_new("rooms");
 
-	db_scratch_open(f->dir, f->path, "rooms", &f->db);
 	assert_int_equal(passwd_hash("sesame", PASSWD_MIN_ITERATIONS, f->hash, sizeof f->hash), 0);
 	add_lan_and_users(f, "lan-a", "10.1.0.0/24", (const char *const[]){"alice", "ann", NULL});
 	add_lan_and_users(f, "lan-b", "10.2.0.0/24", (const char *const[]){"bob", NULL});
 	add_lan_and_users(f, "lan-c", "10.3.0.0/24", (const char *const[]){"carol", NULL});
 	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fixture *f = *state;
-
-	db_scratch_remove(f->dir, f->path, f->db);
-	free(f);
 	return 0;
 }
 

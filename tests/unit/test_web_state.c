@@ -13,27 +13,13 @@
 #include <string.h>
 
 #include "db.h"
+#include "db_fixture.h"
 #include "db_rooms.h"
-#include "db_scratch.h"
 #include "passwd.h"
 #include "web_state.h"
 
 #define NOW 1700000000
 #define HOSTILE "<script>alert(1)</script>\"'&"
-
-struct fixture {
-	char dir[DB_SCRATCH_DIR_LEN], path[DB_SCRATCH_PATH_LEN];
-	struct db *db;
-	char hash[PASSWD_HASH_STRLEN];
-};
-
-static struct ip_prefix pfx(const char *text)
-{
-	struct ip_prefix p;
-
-	assert_int_equal(ip_prefix_parse(text, true, &p), 0);
-	return p;
-}
 
 /* A LAN served by its secondary, registered (up) at NOW, with one user. */
 static void site(struct fixture *f, const char *lan, const char *prefix, const char *user)
@@ -50,22 +36,12 @@ static void site(struct fixture *f, const char *lan, const char *prefix, const c
 
 static int setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof *f);
+	struct fixture *f = fixture_new("web");
 
-	db_scratch_open(f->dir, f->path, "web", &f->db);
 	assert_int_equal(passwd_hash("sesame", PASSWD_MIN_ITERATIONS, f->hash, sizeof f->hash), 0);
 	site(f, "lan-a", "10.1.0.0/24", "alice");
 	site(f, "lan-b", "10.2.0.0/24", "bob");
 	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fixture *f = *state;
-
-	db_scratch_remove(f->dir, f->path, f->db);
-	free(f);
 	return 0;
 }
 
