@@ -409,28 +409,51 @@ static uint64_t reo_wnd(const struct rel_conn *c)
 	return max_u64(base, REL_REO_MIN_US);
 }
 
-/* Arms the retransmission timer from now: first tail loss probes, the first after about
+/* The wait before the next tail loss probe, or 0 when none is due: the first after about
  * two round trips (as in RACK-TLP, RFC 8985), so a loss at the end of a burst, which no
  * later segment's SACK reveals, costs a probe and not a whole RTO. RFC 8985 sends one;
  * we send up to REL_MAX_TLP, each after twice the previous wait, because on a lossy
- * tunnel with a small window the probe or its ACK is often lost too, and the RTO's
- * floor is hundreds of round trips on a LAN. Then the RTO. */
+ * tunnel with a small window the probe or its ACK is often lost too. None once a probe
+ * would wait as long as the RTO. */
+static uint64_t probe_wait(const struct rel_conn *c)
+{
+	uint64_t pto;
+
+	if (c->tlp_count >= REL_MAX_TLP || !c->have_rtt || c->flight == 0)
+		return 0;
+	pto = 2 * c->srtt;
+	if (c->flight <= c->pmss)
+		pto += REL_DELACK_US;
+	pto = max_u64(pto, REL_TLP_MIN_US) << c->tlp_count;
+	return pto < c->rto ? pto : 0;
+}
+
+/* Arms the retransmission timer from now: tail loss probes first, then the RTO. */
 static void arm_timer(struct rel_conn *c, uint64_t now)
 {
-	if (c->tlp_count < REL_MAX_TLP && c->have_rtt && c->flight > 0) {
-		uint64_t pto = 2 * c->srtt;
+	uint64_t pto = probe_wait(c);
 
-		if (c->flight <= c->pmss)
-			pto += REL_DELACK_US;
-		pto = max_u64(pto, REL_TLP_MIN_US) << c->tlp_count;
-		if (pto < c->rto) {
-			c->rto_at = now + pto;
-			c->timer_is_tlp = true;
-			return;
-		}
+	c->rto_at = now + (pto ? pto : c->rto);
+	c->timer_is_tlp = pto != 0;
+}
+
+/* A segment goes out. With no timer, the timer starts. With only the RTO armed while a
+ * probe is still due, the probe takes its place: an ACK that advanced while every
+ * remaining segment was lost or SACKed (nothing in flight) armed the RTO, and the
+ * retransmissions sent next were then covered by the RTO alone; when they were lost
+ * too (often: a dropped GSO run takes them all), no later segment's SACK could reveal
+ * it and the connection sat out the whole RTO (most time-outs on the bench path at 5%
+ * loss). A probe already armed is not pushed back, nor is the RTO. */
+static void arm_timer_on_send(struct rel_conn *c, uint64_t now)
+{
+	uint64_t pto;
+
+	if (!c->rto_at) {
+		arm_timer(c, now);
+	} else if (!c->timer_is_tlp && (pto = probe_wait(c)) != 0 && now + pto < c->rto_at) {
+		c->rto_at = now + pto;
+		c->timer_is_tlp = true;
 	}
-	c->rto_at = now + c->rto;
-	c->timer_is_tlp = false;
 }
 
 /* ---- acknowledgements ---- */
@@ -699,6 +722,7 @@ static uint64_t backed_off(const struct rel_conn *c)
 static void on_timeout(struct rel_conn *c, uint64_t now)
 {
 	c->timer_is_tlp = false;
+	c->tlp_count = REL_MAX_TLP;   /* no probes until progress: the RTO backs off */
 	c->rto = backed_off(c);
 	c->rto_at = now + c->rto;
 	if (c->snd_una == c->snd_nxt) {
@@ -992,8 +1016,7 @@ static int emit_record(struct rel_conn *c, struct seg_rec *r, uint8_t *out, size
 	r->xmit_us = now;
 	r->flags |= RF_INFLIGHT;
 	c->flight += rec_bytes(r);
-	if (!c->rto_at)
-		arm_timer(c, now);
+	arm_timer_on_send(c, now);
 	return emit(c, &s, out, cap, now);
 }
 
@@ -1072,26 +1095,28 @@ static int output_new_data(struct rel_conn *c, uint8_t *out, size_t cap, uint64_
 
 static int output_fin(struct rel_conn *c, uint8_t *out, size_t cap, uint64_t now);
 
-/* The tail loss probe: new data if any may go, else the last segment again. */
+/* The tail loss probe: new data if any may go, else the last segment again, or when the
+ * peer already has that one (SACKed: the window or the send buffer keeps new data back),
+ * the first segment not acknowledged, the hole the peer waits for. */
 static int output_probe(struct rel_conn *c, uint8_t *out, size_t cap, uint64_t now)
 {
 	int n = output_new_data(c, out, cap, now);
-	uint64_t last = c->rec_head + c->rec_n - 1;
+	uint64_t num = c->rec_head + c->rec_n - 1;
 	struct seg_rec *r;
 
 	if (n == 0)
 		n = output_fin(c, out, cap, now);
-	if (n != 0 || c->rec_n == 0 || (rec_at(c, last)->flags & RF_SACKED)) {
-		c->tlp_pending = false;
-		return n;
-	}
 	c->tlp_pending = false;
-	r = rec_at(c, last);
+	if (n != 0 || c->rec_n == 0)
+		return n;
+	if (rec_at(c, num)->flags & RF_SACKED)
+		num = c->rec_head;   /* never SACKed: SACK blocks lie above the ACK */
+	r = rec_at(c, num);
 	leave_pipe(c, r);
 	r->flags = (uint8_t)((r->flags & ~RF_LOST) | RF_RETX);
 	c->st.retransmits++;
 	c->st.bytes_retransmitted += r->len;
-	(void)fifo_push(&c->retxq, last, now);
+	(void)fifo_push(&c->retxq, num, now);
 	return emit_record(c, r, out, cap, now);
 }
 

@@ -9,7 +9,10 @@
  *   bench-reliable [mbit] [rtt_ms] [seconds]     (defaults 100 20 20)
  * RTO_MIN=ms in the environment sets the connections' RTO floor (default 200); BURST=n
  * makes each loss take n packets in a row at the same share of packets lost (the
- * netns bench drops whole GSO runs of tens of frames). */
+ * netns bench drops whole GSO runs of tens of frames); RUN=n drops by send run instead:
+ * what an end emits at once is cut into runs of n packets and a loss takes a whole run
+ * (the auxiliary's GSO runs of 64, nftables dropping one skb); TIMER_MS=1 rounds the
+ * engines' deadlines up to milliseconds as the auxiliary's libuv timer does; SEED=n. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,8 +56,10 @@ static void run(double mbit, double rtt_ms, double seconds, double loss)
 	int err;
 
 	f.delivered = 0;
-	sim_init(&s, 12345);
+	sim_init(&s, getenv("SEED") ? (uint64_t)atoll(getenv("SEED")) : 12345);
+	s.timer_us = getenv("TIMER_MS") ? (uint64_t)atoi(getenv("TIMER_MS")) * 1000 : 0;
 	for (int i = 0; i < 2; i++) {
+		s.link[i].run = getenv("RUN") ? (unsigned)atoi(getenv("RUN")) : 0;
 		s.link[i].burst = getenv("BURST") ? (unsigned)atoi(getenv("BURST")) : 0;
 		s.link[i].loss = s.link[i].burst > 1 ? loss / s.link[i].burst : loss;
 		s.link[i].delay_us = (uint64_t)(rtt_ms * 500);

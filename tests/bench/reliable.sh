@@ -20,6 +20,9 @@
 # RELIABLE_LOSSES="0 1 5" the loss rates; RELIABLE_PERF=PREFIX records `perf record -a -g`
 # during each send-file into PREFIX.file.LOSS, each iperf3 into PREFIX.tcp.LOSS and each TCP
 # copy into PREFIX.copy.LOSS.
+# RELIABLE_KEEP=DIR copies the deployment's logs (principal, secondaries with their
+# auxiliaries, listener, TCP ends) into DIR when the run ends, for a transfer that broke;
+# each send-file line also carries the load average before it.
 set -uo pipefail
 source "$(dirname "$0")/bench_lib.sh"
 bench_build_arg "${1:-}" && shift
@@ -30,6 +33,11 @@ size_mb=${1:-100}
 losses=${RELIABLE_LOSSES:-0 1 5}
 failures=0
 netns_begin
+keep_logs() {
+	[ -n "${RELIABLE_KEEP:-}" ] && [ -n "$NETNS_TMP" ] || return 0
+	mkdir -p "$RELIABLE_KEEP" && cp "$NETNS_TMP"/*.log "$RELIABLE_KEEP"/ 2>/dev/null
+}
+trap 'keep_logs; netns_cleanup' EXIT
 command -v iperf3 >/dev/null || { echo "SKIP: iperf3 not installed"; exit 77; }
 topo_two_sites
 insel_deploy || fail "deployment did not come up"
@@ -146,6 +154,7 @@ copy_run() {
 file_run() {  # file_run LOSS: insel send-file of the file
 	local out
 	rm -f "$recv_dir/bench.bin"
+	echo "    [${1}% loss] load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 	perf_start "file.$1"
 	BACK[file,$1]=$(back_packets) FWD[file,$1]=$(fwd_packets)
 	out=$(insel_as a1 alice send-file bob@lan-b "$file" 2>&1)

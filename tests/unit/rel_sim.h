@@ -32,6 +32,12 @@ struct sim_link {
 	unsigned burst;              /* a loss takes this many packets in a row (0, 1: one),
 				      * as a dropped GSO run of up to 64 frames does */
 	unsigned burst_left;
+	unsigned run;                /* loss by send run instead (0: off): the packets one
+				      * end emits in one pump are cut into runs of this many,
+				      * and a loss takes a whole run, as nftables drops a
+				      * whole GSO skb of the sending host's batch */
+	unsigned run_left;           /* packets left in the current run */
+	bool run_lost;
 	uint64_t delay_us;           /* one way */
 	uint64_t reorder_us;         /* extra delay of a reordered packet */
 	double bytes_per_us;         /* rate; 0 = unlimited */
@@ -48,6 +54,9 @@ struct sim {
 	struct sim_pkt **heap;
 	size_t heap_n, heap_cap;
 	uint64_t steps;
+	uint64_t timer_us;           /* the hosts' timer granularity (0: exact): an engine
+				      * deadline is met this much rounded up, as a libuv
+				      * millisecond timer does */
 };
 
 static uint64_t sim_rand(struct sim *s)
@@ -160,12 +169,21 @@ static void sim_transmit(struct sim *s, int to, const uint8_t *data, size_t len)
 		depart = start + (uint64_t)((double)len / l->bytes_per_us) + 1;
 		l->free_at = depart;
 	}
-	if (l->burst_left > 0) {
+	if (l->run > 0) {
+		if (l->run_left == 0) {
+			l->run_left = l->run;
+			l->run_lost = l->down || sim_uniform(s) < l->loss;
+		}
+		l->run_left--;
+		if (l->run_lost) {
+			l->dropped++;
+			return;
+		}
+	} else if (l->burst_left > 0) {
 		l->burst_left--;
 		l->dropped++;
 		return;
-	}
-	if (l->down || sim_uniform(s) < l->loss) {
+	} else if (l->down || sim_uniform(s) < l->loss) {
 		l->dropped++;
 		if (l->burst > 1)
 			l->burst_left = l->burst - 1;
@@ -190,6 +208,7 @@ static void sim_pump(struct sim *s)
 			continue;
 		while ((n = rel_output(s->end[from], s->now, buf, sizeof(buf))) > 0)
 			sim_transmit(s, 1 - from, buf, (size_t)n);
+		s->link[1 - from].run_left = 0;   /* a run never spans two batches */
 	}
 }
 
@@ -220,6 +239,9 @@ static bool sim_run(struct sim *s, sim_app_fn app, bool (*done)(struct sim *, vo
 			if (s->end[i] && !rel_done(s->end[i], s->now)) {
 				uint64_t d = rel_next_deadline(s->end[i]);
 
+				if (s->timer_us && d > s->now && d != UINT64_MAX)
+					d = s->now + (d - s->now + s->timer_us - 1) / s->timer_us *
+						     s->timer_us;
 				next = d < next ? d : next;
 			}
 		s->now = next > s->now ? next : s->now + 1;
