@@ -43,6 +43,7 @@
 #define REL_MAX_TLP 3u               /* probes, each after twice the last, before an RTO */
 #define REL_DEAD_TRIES 16u           /* retransmissions the back-off leaves room for
 					* within dead_ms (see backed_off) */
+#define REL_LINGER_MIN_US 400000u   /* a closed connection answers FINs (linger_us) */
 #define REL_RANGES 1024u             /* holes tracked per window */
 #define REL_INITIAL_RECS 1024u
 
@@ -88,6 +89,14 @@ struct rel_conn {
 	uint64_t cwnd, ssthresh, ca_acc;
 	uint64_t w_max;              /* cwnd when the last reduction began */
 	bool in_recovery;
+	/* A time-out's congestion response, kept until it proves needed or spurious. */
+	bool undo_armed;
+	uint64_t undo_at;            /* the time-out: records sent before it and marked lost
+				      * by it, acknowledged before they went again, were not
+				      * lost */
+	uint64_t undo_until;         /* snd_nxt then: past it nothing can prove it */
+	uint64_t undo_cwnd, undo_ssthresh, undo_w_max, undo_recovery_point;
+	bool undo_in_recovery;
 	uint64_t recovery_point;     /* no new reduction until snd_una reaches it */
 	uint64_t wnd_edge;           /* the peer's window: bytes below it may be sent */
 	uint64_t rack_xmit_us, rack_end, rack_rtt_us, rack_at;
@@ -295,7 +304,12 @@ struct rel_conn *rel_new(const struct rel_params *params, uint64_t now_us, int *
 	c->cwnd = (uint64_t)REL_INITIAL_CWND_SEGS * c->pmss;
 	c->ssthresh = UINT64_MAX;
 	c->wnd_edge = REL_MIN_BUF;   /* until the peer says: the least any end offers */
-	c->rto = rto_clamp(c, (uint64_t)REL_INITIAL_RTO_MS * 1000);
+	/* RFC 6298's 1 s, but no more than the back-off's bound (backed_off): an end that
+	 * never gets a sample (a receiver that sends only its FIN) keeps this RTO, and at
+	 * 1 s only nine tries fit in a 9 s dead_ms; at 20% loss each way eight of them
+	 * failing in a row ended 3 of 5,000 simulated transfers REL_TIMED_OUT. */
+	c->rto = rto_clamp(c, min_u64((uint64_t)REL_INITIAL_RTO_MS * 1000,
+				      (uint64_t)c->p.dead_ms * 1000 / REL_DEAD_TRIES));
 	c->min_rtt = UINT64_MAX;
 	c->adv_edge = c->rbuf_size;
 	c->last_rx = c->last_ka = c->last_app = now_us;
@@ -369,6 +383,13 @@ static void end_conn(struct rel_conn *c, enum rel_state state, int error, bool s
 
 /* ---- round trip (RFC 6298) ---- */
 
+/* RFC 6298's RTO plus, as RFC 9002's probe time-out, the longest the peer may hold back
+ * its ACK (our delayed ACK): the round trip of a lone segment includes it. */
+static uint64_t rto_from_rtt(const struct rel_conn *c)
+{
+	return rto_clamp(c, c->srtt + max_u64(REL_CLOCK_G_US, 4 * c->rttvar) + REL_DELACK_US);
+}
+
 static void rtt_sample(struct rel_conn *c, uint64_t r)
 {
 	if (r == 0)
@@ -385,7 +406,7 @@ static void rtt_sample(struct rel_conn *c, uint64_t r)
 	}
 	c->min_rtt = min_u64(c->min_rtt, r);
 	/* A new sample also ends any back-off (RFC 6298 5.7). */
-	c->rto = rto_clamp(c, c->srtt + max_u64(REL_CLOCK_G_US, 4 * c->rttvar));
+	c->rto = rto_from_rtt(c);
 }
 
 /* RACK: remembers the most recently sent segment known delivered. A retransmission
@@ -463,6 +484,8 @@ struct ack_work {
 	uint64_t sample_xmit; /* the latest send time among them, never retransmitted */
 	bool have_sample;
 	bool retx_acked;      /* a retransmission is among them: the sample is ambiguous */
+	bool spurious;        /* one of them was marked lost by the time-out and not resent
+			       * since: its first transmission arrived */
 };
 
 static void leave_pipe(struct rel_conn *c, struct seg_rec *r)
@@ -477,6 +500,8 @@ static void note_delivered(struct rel_conn *c, struct seg_rec *r, uint64_t bytes
 			   struct ack_work *w, uint64_t now)
 {
 	w->delivered += bytes;
+	if ((r->flags & RF_LOST) && c->undo_armed && r->xmit_us < c->undo_at)
+		w->spurious = true;
 	if (r->flags & RF_RETX)
 		w->retx_acked = true;
 	else if (!w->have_sample || r->xmit_us > w->sample_xmit) {
@@ -532,10 +557,10 @@ static void sack_gap(struct rel_conn *c, uint64_t bs, uint64_t be, uint64_t gs, 
 			break;
 		if ((r->flags & RF_SACKED) || r->seq < bs || rec_end(r) > be)
 			continue;
+		note_delivered(c, r, rec_bytes(r), w, now);
 		r->flags |= RF_SACKED;
 		r->flags &= (uint8_t)~RF_LOST;
 		leave_pipe(c, r);
-		note_delivered(c, r, rec_bytes(r), w, now);
 	}
 }
 
@@ -719,6 +744,39 @@ static uint64_t backed_off(const struct rel_conn *c)
 	return max_u64(c->rto, min_u64(rto_clamp(c, c->rto * 2), bound));
 }
 
+/* A time-out proved spurious (the peer acknowledged a segment the time-out declared lost
+ * before it went again: its first transmission arrived, as Eifel and F-RTO, RFC 4015 and
+ * RFC 5682, tell by other means): the round trip only outgrew the RTO for a moment (a
+ * host that did not run for a few milliseconds, a queue). The congestion state of before
+ * the time-out comes back, and the segments it declared lost that were not resent yet
+ * are in flight again, for RACK to judge by their send times. Without this a low RTO
+ * floor would cost the window (one segment, then slow start) at every scheduling stall
+ * of a loaded host, and resend the whole window. */
+static void undo_timeout(struct rel_conn *c, uint64_t now)
+{
+	c->undo_armed = false;
+	c->st.timeouts_undone++;
+	c->cwnd = max_u64(c->cwnd, c->undo_cwnd);
+	c->ssthresh = max_u64(c->ssthresh, c->undo_ssthresh);
+	c->w_max = c->undo_w_max;
+	c->in_recovery = c->undo_in_recovery;
+	c->recovery_point = c->undo_recovery_point;
+	c->ca_acc = 0;
+	c->tlp_count = 0;
+	if (c->have_rtt)
+		c->rto = rto_from_rtt(c);
+	for (uint64_t k = c->rec_head; rec_live(c, k); k++) {
+		struct seg_rec *r = rec_at(c, k);
+
+		if ((r->flags & RF_LOST) && r->xmit_us < c->undo_at) {
+			r->flags = (uint8_t)((r->flags & ~RF_LOST) | RF_INFLIGHT);
+			c->flight += rec_bytes(r);
+		}
+	}
+	c->lost_cursor = c->rec_head;
+	arm_timer(c, now);
+}
+
 static void on_timeout(struct rel_conn *c, uint64_t now)
 {
 	c->timer_is_tlp = false;
@@ -731,6 +789,16 @@ static void on_timeout(struct rel_conn *c, uint64_t now)
 		return;
 	}
 	c->st.timeouts++;
+	if (!c->undo_armed) {
+		c->undo_armed = true;
+		c->undo_at = now;
+		c->undo_cwnd = c->cwnd;
+		c->undo_ssthresh = c->ssthresh;
+		c->undo_w_max = c->w_max;
+		c->undo_in_recovery = c->in_recovery;
+		c->undo_recovery_point = c->recovery_point;
+	}
+	c->undo_until = c->snd_nxt;
 	c->ssthresh = max_u64(min_u64(c->cwnd, c->snd_nxt - c->snd_una) / 2, 2ull * c->pmss);
 	c->w_max = c->ssthresh;   /* a time-out forgets the window of the last loss */
 	c->cwnd = c->pmss;
@@ -794,6 +862,10 @@ static void process_ack(struct rel_conn *c, const struct rel_seg *s, uint64_t no
 	 * before it may have waited at the receiver for the hole, so none is timed. */
 	if (w.have_sample && !w.retx_acked)
 		rtt_sample(c, now - w.sample_xmit);
+	if (w.spurious)
+		undo_timeout(c, now);
+	else if (c->undo_armed && c->snd_una >= c->undo_until)
+		c->undo_armed = false;   /* all it found outstanding is acknowledged */
 	detect_losses(c, now);
 	if (c->in_recovery && c->snd_una >= c->recovery_point)
 		c->in_recovery = false;
@@ -804,14 +876,19 @@ static void process_ack(struct rel_conn *c, const struct rel_seg *s, uint64_t no
 		 * samples away for long. SRTT and RTTVAR themselves still take only
 		 * unambiguous samples. */
 		if (c->have_rtt)
-			c->rto = rto_clamp(c, c->srtt + max_u64(REL_CLOCK_G_US, 4 * c->rttvar));
+			c->rto = rto_from_rtt(c);
 		c->tlp_count = 0;
 		if (c->state == REL_CLOSING)   /* close aborts only when the drain stalls */
 			c->close_at = now + (uint64_t)c->p.close_ms * 1000;
 	}
+	/* The timer restarts on any newly delivered byte, SACKed too (as RFC 9002's probe
+	 * time-out does): in a long recovery the cumulative ACK advances only as holes fill,
+	 * and while SACKs still arrive RACK finds what is lost; restarting on advances only
+	 * let a recovery through a queue of several milliseconds outlast a low RTO, whose
+	 * resending of the whole window then overflowed the queue again. */
 	if (c->snd_una == c->snd_nxt)
 		c->rto_at = 0;
-	else if (advanced)
+	else if (advanced || w.delivered > 0)
 		arm_timer(c, now);
 }
 
@@ -1205,9 +1282,13 @@ int rel_output(struct rel_conn *c, uint64_t now_us, uint8_t *out, size_t cap)
 	return 0;
 }
 
+/* How long a closed connection still answers the peer's FIN again (our ACK of it may have
+ * been lost): two RTOs, but not less than with the 200 ms floor of before, since the
+ * peer's own RTO (1 s with no sample, as for a receiver that only sent its FIN) does not
+ * follow ours down. */
 static uint64_t linger_us(const struct rel_conn *c)
 {
-	return 2 * c->rto;
+	return max_u64(2 * c->rto, REL_LINGER_MIN_US);
 }
 
 uint64_t rel_next_deadline(const struct rel_conn *c)

@@ -699,7 +699,8 @@ static bool acked_all(struct sim *s, void *ctx)
 	return st.bytes_acked == st.bytes_sent;
 }
 
-/* RFC 6298: the first sample R gives SRTT = R, RTTVAR = R/2, RTO = SRTT + 4 RTTVAR = 3R;
+/* RFC 6298: the first sample R gives SRTT = R, RTTVAR = R/2, RTO = SRTT + 4 RTTVAR = 3R
+ * plus the peer's largest ACK delay (2 ms, as RFC 9002's probe time-out adds it);
  * each time-out doubles the RTO; a retransmitted segment gives no sample (Karn). Also a
  * tail loss probe comes before the first time-out. */
 static void rto_follows_rfc6298(void **state)
@@ -719,7 +720,7 @@ static void rto_follows_rfc6298(void **state)
 	r = 100 * MS + 2 * MS;    /* the path's round trip plus B's delayed ACK */
 	assert_int_equal(st.srtt_us, r);
 	assert_int_equal(st.rttvar_us, r / 2);
-	assert_int_equal(st.rto_us, r + 4 * (r / 2));
+	assert_int_equal(st.rto_us, r + 4 * (r / 2) + 2 * MS);
 	/* Everything lost: a tail loss probe first, then the RTO doubles at each expiry. */
 	s.link[1].down = true;
 	assert_int_equal(rel_send(s.end[0], "pong", 4), 4);
@@ -745,9 +746,111 @@ static void rto_follows_rfc6298(void **state)
 	assert_true(sim_run(&s, NULL, acked_all, NULL, s.now + 5 * SEC));
 	rel_get_stats(s.end[0], &st2);
 	assert_int_equal(st2.srtt_us, r);
+	assert_int_equal(st2.timeouts_undone, 0);   /* they were real */
 	/* Progress ends the back-off (docs/frames.md says why): RTO from SRTT and RTTVAR. */
-	assert_int_equal(st2.rto_us, r + 4 * (r / 2));
+	assert_int_equal(st2.rto_us, r + 4 * (r / 2) + 2 * MS);
 	sim_free(&s);
+}
+
+/* An ACK that advances while every other segment is SACKed or found lost leaves nothing in
+ * flight, and used to arm the RTO alone; the retransmissions sent next then had no tail
+ * loss probe, and when a dropped GSO run took them too no later SACK could reveal it: the
+ * connection sat out the whole RTO (most time-outs on the bench path at 5% loss). Now they
+ * get their probe, and with the last segment SACKed the probe resends the hole. */
+static void probe_covers_retransmissions(void **state)
+{
+	struct rel_params rp = { .conn_id = 9, .mss = 1350, .rto_min_ms = 200 };
+	static uint8_t data[6 * 1298];
+	uint8_t out[2048], ackbuf[256];
+	struct rel_seg sent[6], d, a = { .conn_id = 9, .ack = 0, .window = 1 << 20, .nsack = 1 };
+	struct rel_stats st;
+	uint64_t t = 1000000, due;
+	struct rel_conn *c;
+	int err, n;
+
+	(void)state;
+	c = rel_new(&rp, t, &err);
+	assert_non_null(c);
+	assert_int_equal(rel_send(c, data, sizeof data), (int)sizeof data);
+	for (int k = 0; k < 6; k++) {
+		n = rel_output(c, t, out, sizeof out);
+		assert_true(n > 0);
+		assert_int_equal(rel_seg_decode(out, (size_t)n, &d), 0);
+		sent[k] = d;
+	}
+	assert_int_equal(rel_output(c, t, out, sizeof out), 0);
+	/* 1 ms later: the first segment acknowledged, the last three SACKed, so the second
+	 * and third are lost (three segments' worth above them). */
+	t += 1 * MS;
+	a.ack = sent[0].seq + sent[0].len;
+	a.sack[0] = (struct rel_sack){ sent[3].seq, sent[5].seq + sent[5].len };
+	n = rel_seg_encode_header(&a, ackbuf, sizeof ackbuf);
+	assert_true(n > 0);
+	assert_int_equal(rel_input(c, ackbuf, (size_t)n, t), 0);
+	for (int k = 1; k <= 2; k++) {
+		n = rel_output(c, t, out, sizeof out);
+		assert_true(n > 0);
+		assert_int_equal(rel_seg_decode(out, (size_t)n, &d), 0);
+		assert_int_equal(d.seq, sent[k].seq);
+	}
+	assert_int_equal(rel_output(c, t, out, sizeof out), 0);
+	/* Both resent and lost again: a probe after about two round trips, not the RTO. */
+	due = rel_next_deadline(c);
+	assert_true(due - t < 10 * MS);
+	n = rel_output(c, due, out, sizeof out);
+	assert_true(n > 0);
+	assert_int_equal(rel_seg_decode(out, (size_t)n, &d), 0);
+	assert_int_equal(d.seq, sent[1].seq);   /* the hole, the last segment being SACKed */
+	rel_get_stats(c, &st);
+	assert_int_equal(st.timeouts, 0);
+	assert_int_equal(st.retransmits, 3);
+	rel_free(c);
+}
+
+static bool a_undid(struct sim *s, void *ctx)
+{
+	struct rel_stats st;
+
+	(void)ctx;
+	rel_get_stats(s->end[0], &st);
+	return st.timeouts_undone > 0;
+}
+
+/* The ACKs stop for 30 ms (a host that did not run, a queue) while the RTO is a few ms:
+ * the time-out fires, but the peer then acknowledges segments it declared lost before
+ * they went again, so it was spurious: the window of before it comes back (not one
+ * segment and slow start), and the segments not yet resent stay unsent. */
+static void spurious_timeout_undone(void **state)
+{
+	struct path p = { .delay_us = 1 * MS };
+	struct rel_params rp = { .conn_id = 10, .mss = 1350 };
+	struct xfer x = { .total = 4 << 20, .b_reads = true };
+	struct rel_stats before, st;
+	struct sim s;
+
+	(void)state;
+	x.src = malloc(x.total);
+	x.dst = malloc(x.total + 1);
+	fill_pattern(x.src, x.total, 71);
+	sim_setup(&s, &p, &rp, 71);
+	assert_true(sim_run(&s, app_ordered, b_has_half, &x, s.now + 60 * SEC));
+	rel_get_stats(s.end[0], &before);
+	assert_int_equal(before.timeouts, 0);
+	s.link[0].delay_us = 50 * MS;   /* the ACKs towards A */
+	x.until = s.now + 30 * MS;
+	assert_true(sim_run(&s, app_ordered, past_until, &x, s.now + 1 * SEC));
+	s.link[0].delay_us = 1 * MS;
+	assert_true(sim_run(&s, app_ordered, a_undid, &x, s.now + 1 * SEC));
+	rel_get_stats(s.end[0], &st);
+	assert_true(st.timeouts >= 1);
+	assert_true(st.cwnd >= before.cwnd);
+	assert_true(st.retransmits - before.retransmits <= st.timeouts + 2);
+	assert_true(sim_run(&s, app_ordered, both_closed, &x, s.now + 60 * SEC));
+	assert_int_equal(x.got, x.total);
+	assert_memory_equal(x.src, x.dst, x.total);
+	sim_free(&s);
+	free(x.src);
+	free(x.dst);
 }
 
 /* rel_close with a peer that never answers: aborted after close_ms, INSEL_E_TIMEOUT. */
@@ -932,6 +1035,8 @@ int main(void)
 		cmocka_unit_test(vanished_peer_times_out),
 		cmocka_unit_test(window_limits_sender),
 		cmocka_unit_test(rto_follows_rfc6298),
+		cmocka_unit_test(probe_covers_retransmissions),
+		cmocka_unit_test(spurious_timeout_undone),
 		cmocka_unit_test(close_times_out),
 		cmocka_unit_test(idle_closes),
 		cmocka_unit_test(wire_round_trip),
