@@ -959,7 +959,7 @@ json_t *stream_stats_json(const struct aux_lan *l)
 		return json_pack("{s:s}", "state", "binding");
 	rel_get_stats(s->rel, &st);
 	return json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
-			 "s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b}",
+			 "s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b}",
 			 "state", rel_state_name(st.state), "mode", negotiate_mode_name(s->mode),
 			 "bytes_sent", (json_int_t)st.bytes_sent,
 			 "bytes_acked", (json_int_t)st.bytes_acked,
@@ -967,6 +967,7 @@ json_t *stream_stats_json(const struct aux_lan *l)
 			 "bytes_delivered", (json_int_t)st.bytes_delivered,
 			 "retransmits", (json_int_t)st.retransmits,
 			 "timeouts", (json_int_t)st.timeouts,
+			 "timeouts_undone", (json_int_t)st.timeouts_undone,
 			 "loss_episodes", (json_int_t)st.fast_recoveries,
 			 "segments_out", (json_int_t)st.segments_out,
 			 "segments_in", (json_int_t)st.segments_in,

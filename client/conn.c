@@ -301,8 +301,8 @@ void conn_print_stats(FILE *out, const json_t *st)
 	fprintf(out,
 		"  state %s (%s), sent %lld bytes (%lld acknowledged), received %lld, "
 		"retransmissions %lld, RTT %.1f ms, RTO %.1f ms, window %lld bytes, "
-		"congestion window %lld bytes, time-outs %lld, loss episodes %lld, segment "
-		"%lld bytes, segments %lld out and %lld in\n",
+		"congestion window %lld bytes, time-outs %lld (%lld undone), loss episodes %lld, "
+		"segment %lld bytes, segments %lld out and %lld in\n",
 		json_string_value(json_object_get(st, "state")),
 		json_string_value(json_object_get(st, "mode")),
 		(long long)json_integer_value(json_object_get(st, "bytes_sent")),
@@ -312,6 +312,7 @@ void conn_print_stats(FILE *out, const json_t *st)
 		rto / 1000.0, (long long)json_integer_value(json_object_get(st, "peer_window")),
 		(long long)json_integer_value(json_object_get(st, "cwnd")),
 		(long long)json_integer_value(json_object_get(st, "timeouts")),
+		(long long)json_integer_value(json_object_get(st, "timeouts_undone")),
 		(long long)json_integer_value(json_object_get(st, "loss_episodes")),
 		(long long)json_integer_value(json_object_get(st, "mss")),
 		(long long)json_integer_value(json_object_get(st, "segments_out")),
