@@ -9,7 +9,6 @@
  * A batch toward the peer names &br->wan; on a dual-stack wan the socket of the
  * destination's family is chosen when the batch is flushed, not per datagram. */
 #include <errno.h>
-#include <linux/udp.h>
 #include <netinet/in.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -17,13 +16,10 @@
 
 #include "auxiliary.h"
 #include "err.h"
-#include "log.h"
-
-#define BATCH_GSO_SEGS 64      /* UDP_MAX_SEGMENTS on older kernels */
-#define BATCH_GSO_BYTES 65000  /* a GSO super-datagram stays a valid IPv4 UDP payload */
+#include "udp_gso.h"
 
 struct aux_batch aux_to_wan = {.gso = true}, aux_to_lan = {.gso = false};
-static bool gso_refused;  /* the kernel said no once: plain datagrams from then on */
+static struct udp_gso gso_state;  /* off once the kernel says it has no GSO at all */
 
 static bool same_dst(const struct aux_batch *b, uv_udp_t *sock, const struct ip_endpoint *dst)
 {
@@ -68,8 +64,8 @@ static unsigned gso_run(const struct aux_batch *b, unsigned from)
 	size_t size = b->len[from], total = size;
 	unsigned i = from + 1;
 
-	while (i < b->n && i - from < BATCH_GSO_SEGS && b->len[i] <= size &&
-	       total + b->len[i] <= BATCH_GSO_BYTES) {
+	while (i < b->n && i - from < UDP_GSO_MAX_SEGS && b->len[i] <= size &&
+	       total + b->len[i] <= UDP_GSO_MAX_BYTES) {
 		total += b->len[i];
 		if (b->len[i++] < size)
 			break;
@@ -81,7 +77,7 @@ static unsigned gso_run(const struct aux_batch *b, unsigned from)
 static unsigned send_direct(struct aux_batch *b, int fd)
 {
 	unsigned nmsg = 0, first[AUX_BATCH_FRAMES + 1], done = 0, m = 0;
-	bool gso = b->gso && !gso_refused;
+	bool gso = b->gso && !gso_state.off;
 
 	b->tolen = ip_endpoint_to_sockaddr(&b->dst, &b->to);
 	for (unsigned i = 0; i < b->n;) {
@@ -97,17 +93,8 @@ static unsigned send_direct(struct aux_batch *b, int fd)
 			b->iov[k].iov_base = b->frame[k];
 			b->iov[k].iov_len = b->len[k];
 		}
-		if (end - i > 1) {
-			struct cmsghdr *c;
-
-			h->msg_control = b->cmsg[nmsg];
-			h->msg_controllen = sizeof b->cmsg[nmsg];
-			c = CMSG_FIRSTHDR(h);
-			c->cmsg_level = IPPROTO_UDP;
-			c->cmsg_type = UDP_SEGMENT;
-			c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
-			memcpy(CMSG_DATA(c), &(uint16_t){(uint16_t)b->len[i]}, sizeof(uint16_t));
-		}
+		if (end - i > 1)
+			udp_gso_attach(h, b->cmsg[nmsg], (uint16_t)b->len[i]);
 		first[nmsg++] = i;
 		i = end;
 	}
@@ -115,15 +102,12 @@ static unsigned send_direct(struct aux_batch *b, int fd)
 	while (m < nmsg) {
 		int sent = sendmmsg(fd, &b->msg[m], nmsg - m, MSG_DONTWAIT);
 
+		/* Whatever did not go (a GSO run the kernel refused included) goes
+		 * datagram by datagram through sendq_send: this batch only, unless the
+		 * kernel has no GSO at all (udp_gso.h). */
 		if (sent <= 0) {
-			/* A kernel or device without UDP GSO: plain datagrams from now on. */
-			if (sent < 0 && gso && (errno == EIO || errno == EINVAL ||
-			    errno == EOPNOTSUPP || errno == ENOPROTOOPT) &&
-			    b->msg[m].msg_hdr.msg_controllen) {
-				gso_refused = true;
-				log_info("UDP GSO refused (%s): sending datagrams one by one",
-					 strerror(errno));
-			}
+			if (sent < 0 && gso && b->msg[m].msg_hdr.msg_controllen)
+				udp_gso_refused(&gso_state, errno, "sending");
 			break;
 		}
 		m += (unsigned)sent;

@@ -26,19 +26,15 @@
 #include "err.h"
 #include "log.h"
 #include "relay.h"
+#include "udp_gso.h"
 #include "wan_socket.h"
 
 #ifndef UDP_GRO
 #define UDP_GRO 104
 #endif
-#ifndef UDP_SEGMENT
-#define UDP_SEGMENT 103
-#endif
 
 #define SOCKET_BUFFER (8 << 20)
 #define TX_SLOTS 256       /* messages queued before a sendmmsg; more flushes early */
-#define GSO_MAX_SEGS 64    /* UDP_MAX_SEGMENTS on older kernels */
-#define GSO_MAX_BYTES 65000  /* a GSO send stays a valid IPv4 UDP payload */
 
 static uint8_t rx_buffer[RELAY_RX_SLOTS][RELAY_DGRAM_MAX];
 static struct mmsghdr rx_msg[RELAY_RX_SLOTS];
@@ -53,10 +49,10 @@ static struct iovec tx_iov[TX_SLOTS];
 static struct sockaddr_storage tx_to[TX_SLOTS];
 static struct ip_endpoint tx_dst[TX_SLOTS];
 static uint16_t tx_segment[TX_SLOTS], tx_segments[TX_SLOTS];
-static _Alignas(struct cmsghdr) uint8_t tx_cmsg[TX_SLOTS][CMSG_SPACE(sizeof(uint16_t))];
+static _Alignas(struct cmsghdr) uint8_t tx_cmsg[TX_SLOTS][UDP_GSO_CMSG_SPACE];
 static uint8_t tx_answer[TX_SLOTS][RELAY_REGISTERED_LEN];
 static unsigned tx_count;
-static bool gso_refused;  /* the kernel said no once: datagrams one by one from then on */
+static struct udp_gso gso_state;  /* off once the kernel says it has no GSO at all */
 
 static int local_port(int fd, uint16_t *port)
 {
@@ -158,10 +154,11 @@ static bool joins_last(const void *data, size_t len, const struct ip_endpoint *t
 	if (tx_count == 0)
 		return false;
 	seg = tx_segment[i];
-	return seg && !gso_refused &&
+	return seg && !gso_state.off &&
 	       (const uint8_t *)tx_iov[i].iov_base + tx_iov[i].iov_len == data &&
 	       len <= seg && tx_iov[i].iov_len == seg * tx_segments[i] &&
-	       tx_segments[i] < GSO_MAX_SEGS && tx_iov[i].iov_len + len <= GSO_MAX_BYTES &&
+	       tx_segments[i] < UDP_GSO_MAX_SEGS &&
+	       tx_iov[i].iov_len + len <= UDP_GSO_MAX_BYTES &&
 	       ip_endpoint_equal(&tx_dst[i], to);
 }
 
@@ -193,18 +190,8 @@ static void queue_send(struct relay *r, const void *data, size_t len,
 /* A run of more than one segment goes as one GSO send. */
 static void attach_segment_size(unsigned i)
 {
-	struct msghdr *h = &tx_msg[i].msg_hdr;
-	struct cmsghdr *c;
-
-	if (tx_segments[i] < 2)
-		return;
-	h->msg_control = tx_cmsg[i];
-	h->msg_controllen = sizeof tx_cmsg[i];
-	c = CMSG_FIRSTHDR(h);
-	c->cmsg_level = IPPROTO_UDP;
-	c->cmsg_type = UDP_SEGMENT;
-	c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
-	memcpy(CMSG_DATA(c), &tx_segment[i], sizeof(uint16_t));
+	if (tx_segments[i] >= 2)
+		udp_gso_attach(&tx_msg[i].msg_hdr, tx_cmsg[i], tx_segment[i]);
 }
 
 /* A GSO send the kernel refused, as its datagrams one by one. */
@@ -224,15 +211,6 @@ static void send_apart(struct relay *r, unsigned i)
 	}
 }
 
-/* No GSO here at all (no checksum offload on the way out, an old kernel). EINVAL is
- * narrower: this run's segments are larger than the route's MTU toward that leg (a leg
- * behind a smaller link than the sender's); they go apart, and fragmented, as they did
- * before GSO, and later runs still try. */
-static bool gso_unsupported(int err)
-{
-	return err == EIO || err == EOPNOTSUPP || err == ENOPROTOOPT;
-}
-
 static void flush_sends(struct relay *r)
 {
 	unsigned sent = 0, n = tx_count;
@@ -248,12 +226,10 @@ static void flush_sends(struct relay *r)
 		}
 		if (k < 0 && errno == EINTR)
 			continue;
-		if (k < 0 && tx_segments[sent] > 1 && (errno == EINVAL || gso_unsupported(errno))) {
-			if (!gso_refused && gso_unsupported(errno)) {
-				log_info("UDP GSO refused (%s): forwarding datagrams one by one",
-					 strerror(errno));
-				gso_refused = true;
-			}
+		/* A run the kernel refuses as GSO goes apart (fragmented if larger than
+		 * the route's MTU, as before GSO); udp_gso.h says when later ones try. */
+		if (k < 0 && tx_segments[sent] > 1 &&
+		    udp_gso_refused(&gso_state, errno, "forwarding")) {
 			r->gso_refused++;
 			send_apart(r, sent++);
 			continue;
