@@ -540,6 +540,22 @@ static void event_says_why(enum call_event event, const struct call_event_detail
 	*message = m ? m : *message;
 }
 
+/* An event from elsewhere that may end the call and leaves the call as it was until it
+ * is handled (a peer connection or client already gone would not: not these). */
+static bool may_end_from_elsewhere(enum call_event event)
+{
+	switch (event) {
+	case CALL_EV_PEER_HANGUP:
+	case CALL_EV_HANGUP:
+	case CALL_EV_PATH_TIMEOUT:
+	case CALL_EV_REVOKED:
+	case CALL_EV_SHUTDOWN:
+		return true;
+	default:
+		return false;
+	}
+}
+
 void call_event(struct call *call, enum call_event event,
 		const struct call_event_detail *detail)
 {
@@ -548,6 +564,13 @@ void call_event(struct call *call, enum call_event event,
 	struct call_outcome o;
 	const char *reason, *message;
 
+	/* An auxiliary that ended before this event (the peer went silent, say) has said
+	 * why, with its final counters, in its socket, which the loop may not have read
+	 * yet: the other site's hang-up, sent when its own auxiliary failed, can come
+	 * first. Heard now, as if read first, its word ends the call, and this event then
+	 * finds the call ended. */
+	if (call->aux && call->state != CALL_ENDED && may_end_from_elsewhere(event))
+		aux_read_pending(call->aux);
 	let_go(call, event, d);
 	o = event == CALL_EV_AUX_PATH && d->notice
 	    ? call_path_outcome(call->state, call->outgoing, d->notice->path.state)

@@ -356,6 +356,9 @@ int aux_request(struct aux *a, json_t *req, uint32_t timeout_ms, rpc_reply_cb cb
 /* Asks the auxiliary to hang up (it exits after replying) and forgets it; the process
  * is reaped in the background. */
 void aux_release(struct aux *a);
+/* Reads at once what the auxiliary has already written and handles it (its "ended"
+ * notice ends the call), ahead of an event the loop would otherwise run first. */
+void aux_read_pending(struct aux *a);
 /* A room's one auxiliary (docs/rooms.md): the process (its handle has no call and no
  * control stream; NULL if it cannot start), whether it still takes legs, and a leg
  * handed to it: its own control socket and WAN socket, then hello and bind as for

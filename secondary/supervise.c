@@ -83,6 +83,10 @@ static void process_exited(uv_process_t *proc, int64_t status, int signal)
 			 (long long)status, signal);
 	else
 		log_debug("auxiliary %d exited", (int)proc->pid);
+	/* What it wrote before it exited is in the socket already: read it first, so that
+	 * its last word ("ended", with why and its final counters) ends the call, not its
+	 * exit, whichever of the two the loop would have run first. */
+	aux_read_pending(a);
 	/* Its interface is gone with it; the rules that pointed there are ours to remove. */
 	if (a->source_routed)
 		rules_release(a->rule_table);
@@ -452,6 +456,12 @@ static void kill_timer_cb(uv_timer_t *t)
 			 (int)p->pub.process.pid);
 		uv_process_kill(&p->pub.process, SIGKILL);
 	}
+}
+
+void aux_read_pending(struct aux *a)
+{
+	if (a->control)
+		msg_stream_drain(a->control);
 }
 
 void aux_release(struct aux *a)

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "err.h"
 
@@ -59,11 +60,11 @@ struct msg_stream *msg_stream_new_pipe(uv_loop_t *loop, size_t max_body)
 	return s;
 }
 
+/* The reader copies what it keeps, so one static read buffer serves all streams. */
+static char scratch[64 * 1024];
+
 static void stream_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *b)
 {
-	static char scratch[64 * 1024];
-
-	/* The reader copies what it keeps, so one static read buffer serves all streams. */
 	(void)h;
 	(void)suggested;
 	*b = uv_buf_init(scratch, sizeof scratch);
@@ -88,6 +89,31 @@ static void stream_read_cb(uv_stream_t *stream, ssize_t n, const uv_buf_t *b)
 	msg_reader_feed(&s->reader, b->base, (size_t)n, stream_frame_cb, s);
 }
 
+void msg_stream_drain(struct msg_stream *s)
+{
+	size_t taken = 0;
+	uv_os_fd_t fd;
+
+	/* libuv made the descriptor non-blocking, and keeps no bytes of its own: reading
+	 * it here loses nothing the loop would have read. */
+	if (s->closing || uv_fileno(&s->h.handle, &fd) != 0)
+		return;
+	while (!s->closing && taken < MSG_DRAIN_MAX) {
+		ssize_t n = read(fd, scratch, sizeof scratch);
+
+		if (n > 0) {
+			taken += (size_t)n;
+			msg_reader_feed(&s->reader, scratch, (size_t)n, stream_frame_cb, s);
+		} else if (n == 0) {
+			msg_stream_close(s, INSEL_E_CLOSED);
+		} else if (errno != EINTR) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+				msg_stream_close(s, -errno);
+			return;
+		}
+	}
+}
+
 int msg_stream_start(struct msg_stream *s, msg_stream_msg_cb on_msg,
 		     msg_stream_close_cb on_close)
 {
@@ -103,8 +129,12 @@ static void stream_write_cb(uv_write_t *req, int status)
 
 	buf_free(&w->bytes);
 	free(w);
-	if (status < 0 && status != UV_ECANCELED)
+	/* The other end went away (EPIPE): what it wrote before it did is still to be
+	 * read, its last words (an auxiliary's "ended" before its exit); then it ends. */
+	if (status < 0 && status != UV_ECANCELED) {
+		msg_stream_drain(s);
 		msg_stream_close(s, status);
+	}
 }
 
 int msg_stream_send(struct msg_stream *s, const json_t *msg)

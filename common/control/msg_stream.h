@@ -43,5 +43,11 @@ int msg_stream_send(struct msg_stream *s, const json_t *msg);
 /* Sends msg and drops the reference. */
 int msg_stream_send_new(struct msg_stream *s, json_t *msg);
 void msg_stream_close(struct msg_stream *s, int reason);
+/* Reads now, without waiting for the loop, whatever the other end has already written
+ * (on_msg for each message; the end of the stream closes it), so that a caller can put
+ * it before an event the loop might otherwise run first: a child's exit before its last
+ * words. Bounded: at most MSG_DRAIN_MAX bytes. */
+#define MSG_DRAIN_MAX (1 << 20)
+void msg_stream_drain(struct msg_stream *s);
 
 #endif

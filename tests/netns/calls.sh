@@ -10,6 +10,9 @@
 #   - hang-up from the callee's side releases both auxiliaries and their ports and marks
 #     the call ended in the directory with its byte counts;
 #   - kill -9 of one auxiliary: the other side ends the call within the keep-alive bound;
+#   - a silent peer: the call ends with its auxiliaries' own word, peer_dead, in the
+#     record and as the callee is told, round after round; and so the caller's record
+#     keeps it even when the other site's hang-up (aux_failed) is read first;
 #   - principal stopped during a call: the call goes on, a new call fails clearly, and
 #     calls work again once it is back;
 #   - 50 concurrent calls through one pair of secondaries, each carrying traffic, all
@@ -151,6 +154,73 @@ rec=$(pdir call show "$call2" --json 2>&1)
 echo "$rec"
 check "the directory records why: the peer died" \
 	bash -c "grep -Eq '\"end_reason\": *\"(peer_dead|peer_lost|aux_failed)\"' <<<'$rec'"
+
+# ---- a silent peer: the call ends with its auxiliaries' own word ----
+# The wan drops everything of gw-b's but its TLS (to the principal, between the peers):
+# its auxiliary falls silent (no relay, no TCP fallback), both auxiliaries end the call
+# with peer_dead, and that is the reason recorded and told, round after round. It was
+# sometimes aux_failed ("could not run the relay"), when an auxiliary's exit was
+# handled before its last message.
+silence_b() {  # silence_b on|off
+	if [ "$1" = off ]; then
+		in_ns wan nft delete table ip insel_silent_peer
+		return
+	fi
+	in_ns wan nft -f - <<'NFT'
+table ip insel_silent_peer {
+	chain forward {
+		type filter hook forward priority 0;
+		ip saddr 198.18.2.2 tcp dport { 7443, 7445 } accept
+		ip daddr 198.18.2.2 tcp sport { 7443, 7445 } accept
+		ip saddr 198.18.2.2 tcp sport 7445 accept
+		ip daddr 198.18.2.2 tcp dport 7445 accept
+		ip saddr 198.18.2.2 drop
+		ip daddr 198.18.2.2 drop
+	}
+}
+NFT
+}
+ended_with() {  # ended_with CALL REASON: the directory's record says so
+	local rec
+	rec=$(ended_record "$1")
+	grep -Eq "\"end_reason\": *\"$2\"" <<<"$rec" && return 0
+	echo "$rec"
+	return 1
+}
+for round in 1 2 3; do
+	out=$(insel_as a1 alice call bob@lan-b --udp $((5100 + round)) 2>&1)
+	silent=$(call_id_of "$out")
+	silence_b on
+	wait_aux_count a 0 10
+	wait_aux_count b 0 10
+	silence_b off
+	check "a silent peer (round $round): the record says peer_dead" ended_with "$silent" peer_dead
+	check "a silent peer (round $round): bob is told peer_dead" \
+		grep -q "call $silent ended: peer_dead" "$NETNS_TMP/listen-bob.log"
+done
+# The other site's word comes first: gw-a's secondary is stopped while gw-b's
+# auxiliary is killed (gw-b ends the call with aux_failed and tells gw-a) and gw-a's
+# own auxiliary, hearing nothing more, ends it with peer_dead and exits. Resumed, gw-a
+# has the hang-up ahead of its auxiliary's last message and exit: its record (the
+# caller's) keeps its own auxiliary's word.
+is_zombie() { [[ "$(ps -o stat= -p "$1" 2>/dev/null)" == Z* ]]; }
+for round in 1 2; do
+	out=$(insel_as a1 alice call bob@lan-b --udp $((5110 + round)) 2>&1)
+	silent=$(call_id_of "$out")
+	aux_a=$(aux_pids a | head -n 1)
+	kill -STOP "${SECONDARY_PID[a]}"
+	kill -9 "$(aux_pids b | head -n 1)"
+	ended_first=no
+	for _ in $(seq 40); do  # dead_after (2 s) and its exit, 4 s at most
+		is_zombie "$aux_a" && ended_first=yes && break
+		sleep 0.1
+	done
+	kill -CONT "${SECONDARY_PID[a]}"
+	check "the other site's hang-up read first (round $round): the caller's auxiliary had ended" \
+		test "$ended_first" = yes
+	check "the other site's hang-up read first (round $round): the record keeps peer_dead" \
+		ended_with "$silent" peer_dead
+done
 
 # ---- principal stopped during a call ----
 out=$(insel_as a1 alice call bob@lan-b --udp 5004 2>&1)

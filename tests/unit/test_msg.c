@@ -5,6 +5,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -320,6 +323,98 @@ static void stream_reassembles_across_reads(void **state)
 	assert_int_equal(uv_loop_close(&t.loop), 0);
 }
 
+/* What the other end wrote before it went away is read by msg_stream_drain at once,
+ * without the loop: the secondary reads an auxiliary's last words so before it handles
+ * the auxiliary's exit. The end of the stream closes it; a message whose handler closes
+ * the stream is the last one read. */
+static void on_drained_msg(struct msg_stream *s, json_t *msg, int err)
+{
+	struct stream_test *t = s->data;
+
+	collect(&t->got, msg, err);
+	if (msg && strcmp(msg_op(msg), "stop") == 0)
+		msg_stream_close(s, 0);
+}
+
+static void drain_case(const char *const *ops, size_t nops, bool hang_up, int want_msgs)
+{
+	struct stream_test t = {0};
+	struct msg_stream *s;
+	char body[64];
+
+	assert_int_equal(uv_loop_init(&t.loop), 0);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, t.fds), 0);
+	buf_init(&t.wire, 4096);
+	for (size_t i = 0; i < nops; i++) {
+		snprintf(body, sizeof body, "{\"op\":\"%s\",\"id\":%zu}", ops[i], i + 1);
+		frame_raw(&t.wire, body);
+	}
+	s = msg_stream_open_fd(&t.loop, t.fds[0], 128);
+	assert_non_null(s);
+	s->data = &t;
+	assert_int_equal(msg_stream_start(s, on_drained_msg, on_stream_close), 0);
+	assert_int_equal(write(t.fds[1], t.wire.data, t.wire.len), (ssize_t)t.wire.len);
+	if (hang_up)
+		close(t.fds[1]);
+	msg_stream_drain(s);  /* no uv_run before it: nothing was read yet */
+	assert_int_equal(t.got.n, want_msgs);
+	for (int i = 0; i < want_msgs; i++)
+		assert_string_equal(msg_op(t.got.msgs[i]), ops[i]);
+	assert_int_equal(s->closing, hang_up || want_msgs < (int)nops);
+	if (!s->closing)
+		msg_stream_close(s, 0);
+	uv_run(&t.loop, UV_RUN_DEFAULT);
+	assert_int_equal(t.got.n, want_msgs);  /* the loop read nothing more */
+	assert_int_equal(t.closed, 1);
+	collected_free(&t.got);
+	buf_free(&t.wire);
+	if (!hang_up)
+		close(t.fds[1]);
+	assert_int_equal(uv_loop_close(&t.loop), 0);
+}
+
+static void drain_reads_last_words_before_the_loop(void **state)
+{
+	static const char *const last[] = {"path", "ended"};
+	static const char *const stop[] = {"a", "stop", "never"};
+
+	(void)state;
+	drain_case(last, 2, true, 2);   /* both, then the end of the stream */
+	drain_case(last, 2, false, 2);  /* both; still open, nothing more to read */
+	drain_case(stop, 3, true, 2);   /* a handler closed it: nothing after "stop" */
+}
+
+/* A write that fails because the other end has gone (EPIPE, before the loop read
+ * anything) first reads what that end wrote before it went: an auxiliary's "ended"
+ * before its exit, which the secondary's next stats request once lost. */
+static void failed_write_reads_last_words_first(void **state)
+{
+	struct stream_test t = {0};
+	struct msg_stream *s;
+
+	(void)state;
+	signal(SIGPIPE, SIG_IGN);
+	assert_int_equal(uv_loop_init(&t.loop), 0);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, t.fds), 0);
+	buf_init(&t.wire, 256);
+	frame_raw(&t.wire, "{\"op\":\"ended\",\"id\":0}");
+	s = msg_stream_open_fd(&t.loop, t.fds[0], 128);
+	assert_non_null(s);
+	s->data = &t;
+	assert_int_equal(msg_stream_start(s, on_drained_msg, on_stream_close), 0);
+	assert_int_equal(write(t.fds[1], t.wire.data, t.wire.len), (ssize_t)t.wire.len);
+	close(t.fds[1]);
+	/* Written at once, refused at once: its callback runs before the loop polls. */
+	assert_int_equal(msg_stream_send_new(s, msg_request("stats", 1)), 0);
+	uv_run(&t.loop, UV_RUN_DEFAULT);
+	assert_int_equal(t.got.n, 1);
+	assert_string_equal(msg_op(t.got.msgs[0]), "ended");
+	assert_int_equal(t.closed, 1);
+	collected_free(&t.got);
+	buf_free(&t.wire);
+	assert_int_equal(uv_loop_close(&t.loop), 0);
+}
+
 struct echo_test {
 	struct collected got;
 	int closed;
@@ -401,6 +496,8 @@ int main(void)
 		cmocka_unit_test(error_reply_shape),
 		cmocka_unit_test(stream_reassembles_across_reads),
 		cmocka_unit_test(two_streams_exchange_requests_and_replies),
+		cmocka_unit_test(drain_reads_last_words_before_the_loop),
+		cmocka_unit_test(failed_write_reads_last_words_first),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
