@@ -98,7 +98,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 			"(SELECT group_concat(gs.name, ' ') FROM lan_gateways g "
 			" JOIN secondaries gs ON gs.id = g.secondary_id "
 			" WHERE g.lan_id = l.id AND gs.id IS NOT l.secondary_id), l.active_since, "
-			"(SELECT m.prefix FROM lan_maps m WHERE m.lan_id = l.id) "
+			"(SELECT m.prefix FROM lan_maps m WHERE m.lan_id = l.id), s.reachable6 "
 			"FROM lans l LEFT JOIN secondaries s ON s.id = l.secondary_id "
 			"WHERE ?1 IS NULL OR l.name = ?1 ORDER BY l.name LIMIT ?3 OFFSET ?4",
 	[ST_LAN_COUNT] = "SELECT count(*) FROM lans",
@@ -106,7 +106,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 	 * to PostgreSQL fewer). */
 	[ST_LAN_SERVING] = "SELECT s.name, s.endpoint, s.fingerprint, " STATE_EXPR("?2") ", "
 			   "s.last_heartbeat, s.previous_fingerprint, s.reachable, s.endpoint6, "
-			   "(SELECT m.prefix FROM lan_maps m WHERE m.lan_id = l.id) "
+			   "(SELECT m.prefix FROM lan_maps m WHERE m.lan_id = l.id), s.reachable6 "
 			   "FROM lans l "
 			   "LEFT JOIN secondaries s ON s.id = l.secondary_id WHERE l.name = ?1",
 

@@ -413,9 +413,11 @@ static json_t *lan_row_json(struct db_st *st, const void *ctx)
 		json_object_set_new(row, "previous_fingerprint", db_col_json_str(st, 9));
 	if (row && !st_col_null(st, 2))
 		json_object_set_new(row, "reachable", reachable_json(st, 10));
-	/* A dual-stack secondary's IPv6 peer endpoint. */
-	if (row && !st_col_null(st, 11))
+	/* A dual-stack secondary's IPv6 peer endpoint, and whether it can be dialled. */
+	if (row && !st_col_null(st, 11)) {
 		json_object_set_new(row, "endpoint6", db_col_json_str(st, 11));
+		json_object_set_new(row, "reachable6", reachable_json(st, 15));
+	}
 	/* Its standby gateways (docs/standby.md), and when the active one last changed. */
 	if (row)
 		json_object_set_new(row, "standbys", db_col_json_words(st, 12));

@@ -43,6 +43,8 @@ static int add_serving(struct db *db, const char *lan, int64_t now, struct pop_l
 		s->reachable = st_col_null(st, 6) ? POP_REACH_UNKNOWN
 			       : (int)st_col_int64(st, 6) ? POP_REACH_YES : POP_REACH_NO;
 		copy_text(s->endpoint6, sizeof s->endpoint6, db_col_text(st, 7));
+		s->reachable6 = st_col_null(st, 9) ? POP_REACH_UNKNOWN
+				: (int)st_col_int64(st, 9) ? POP_REACH_YES : POP_REACH_NO;
 		rc = 0;
 	} else if (rc == DB_ROW || rc == DB_DONE) {
 		rc = db_set_error(db, INSEL_E_UNAVAILABLE, "no secondary serves LAN %s", lan);

@@ -414,7 +414,7 @@ static void lookup_reply(void *ctx, const json_t *reply, int err)
 				    call->tun_map_real.len == call->tun_map_as.len;
 	}
 	call->peer_endpoint = endpoint;
-	call->peer_reachable = serving->reachable;
+	call->peer_reachable = pop_serving_reach_of(serving, &endpoint);
 	snprintf(call->peer_name, sizeof call->peer_name, "%s", serving->secondary);
 	snprintf(call->peer_fingerprint, sizeof call->peer_fingerprint, "%s",
 		 serving->fingerprint);
@@ -557,7 +557,7 @@ static void trunk_lookup_reply(void *ctx, const json_t *reply, int err)
 		return;
 	memcpy(call->peer_prefixes, dir, sizeof call->peer_prefixes);
 	call->npeer_prefixes = ndir;
-	call->peer_reachable = entry.serving.reachable;
+	call->peer_reachable = pop_serving_reach_of(&entry.serving, &call->peer_endpoint);
 	snprintf(call->peer_name, sizeof call->peer_name, "%s", entry.serving.secondary);
 	snprintf(call->peer_fingerprint, sizeof call->peer_fingerprint, "%s",
 		 entry.serving.fingerprint);
@@ -592,7 +592,7 @@ static void room_lookup_reply(void *ctx, const json_t *reply, int err)
 	}
 	call->npeer_prefixes = directory_prefixes(&entry, call->peer_prefixes,
 						  SECONDARY_MAX_PREFIXES);
-	call->peer_reachable = entry.serving.reachable;
+	call->peer_reachable = pop_serving_reach_of(&entry.serving, &call->peer_endpoint);
 	snprintf(call->peer_name, sizeof call->peer_name, "%s", entry.serving.secondary);
 	snprintf(call->peer_fingerprint, sizeof call->peer_fingerprint, "%s",
 		 entry.serving.fingerprint);

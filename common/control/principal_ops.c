@@ -120,6 +120,27 @@ int pop_get_timers(const json_t *msg, struct pop_timers *out, char why[POP_WHY_L
 	return 0;
 }
 
+static json_t *reach_json(enum pop_reach r)
+{
+	return r == POP_REACH_UNKNOWN ? json_null() : json_boolean(r == POP_REACH_YES);
+}
+
+/* Absent (an older principal) or null: not known. */
+static int get_reach(const json_t *msg, const char *field, enum pop_reach *out,
+		     char why[POP_WHY_LEN])
+{
+	const json_t *v = json_object_get(msg, field);
+
+	*out = POP_REACH_UNKNOWN;
+	if (!v || json_is_null(v))
+		return 0;
+	if (!json_is_boolean(v))
+		return pop_fail(why, INSEL_E_BAD_FIELD, "field '%s' must be true, false or null",
+				field);
+	*out = json_is_true(v) ? POP_REACH_YES : POP_REACH_NO;
+	return 0;
+}
+
 /* The order is the directory's: secondary, endpoint, fingerprint, state, last_heartbeat,
  * and previous_fingerprint only while the secondary switches certificates. */
 void pop_put_serving(json_t *obj, const struct pop_serving *s)
@@ -135,14 +156,14 @@ void pop_put_serving(json_t *obj, const struct pop_serving *s)
 	if (s->previous_fingerprint[0])
 		json_object_set_new(obj, "previous_fingerprint",
 				    json_string(s->previous_fingerprint));
-	json_object_set_new(obj, "reachable", s->reachable == POP_REACH_UNKNOWN ? json_null()
-					      : json_boolean(s->reachable == POP_REACH_YES));
+	json_object_set_new(obj, "reachable", reach_json(s->reachable));
+	if (s->endpoint6[0])
+		json_object_set_new(obj, "reachable6", reach_json(s->reachable6));
 }
 
 int pop_get_serving(const json_t *msg, struct pop_serving *out, char why[POP_WHY_LEN])
 {
 	const json_t *beat = json_object_get(msg, "last_heartbeat");
-	const json_t *reachable = json_object_get(msg, "reachable");
 	char previous[POP_TEXT_MAX + 1];
 	int rc;
 
@@ -167,14 +188,8 @@ int pop_get_serving(const json_t *msg, struct pop_serving *out, char why[POP_WHY
 		out->has_last_heartbeat = true;
 		out->last_heartbeat = json_integer_value(beat);
 	}
-	/* Absent (an older principal) or null: not known. */
-	if (reachable && !json_is_null(reachable)) {
-		if (!json_is_boolean(reachable))
-			return pop_fail(why, INSEL_E_BAD_FIELD,
-					"field 'reachable' must be true, false or null");
-		out->reachable = json_is_true(reachable) ? POP_REACH_YES : POP_REACH_NO;
-	}
-	return 0;
+	return get_reach(msg, "reachable", &out->reachable, why) ||
+	       get_reach(msg, "reachable6", &out->reachable6, why) ? INSEL_E_BAD_FIELD : 0;
 }
 
 bool pop_serving_names_certificate(const struct pop_serving *s, const char *fingerprint)
@@ -204,6 +219,17 @@ bool pop_serving_reachable_from(const struct pop_serving *s, bool has_ipv4, bool
 	    v6.addr.family == AF_INET6 && v6.port)
 		*out = v6;
 	return true;
+}
+
+enum pop_reach pop_serving_reach_of(const struct pop_serving *s,
+				    const struct ip_endpoint *chosen)
+{
+	struct ip_endpoint v4, v6;
+
+	if (ip_endpoint_parse(s->endpoint6, &v6) == 0 && ip_endpoint_equal(&v6, chosen) &&
+	    !(ip_endpoint_parse(s->endpoint, &v4) == 0 && ip_endpoint_equal(&v4, chosen)))
+		return s->reachable6;
+	return s->reachable;
 }
 
 int pop_get_unique_entries(const json_t *msg, const char *field, size_t max, void *items,

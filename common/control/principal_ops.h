@@ -77,6 +77,8 @@ struct pop_serving {
 	bool has_last_heartbeat;
 	int64_t last_heartbeat;     /* seconds since the epoch */
 	enum pop_reach reachable;   /* "reachable": true, false or null */
+	enum pop_reach reachable6;  /* the same for endpoint6 ("reachable6", beside it only;
+				     * absent from an older principal: not known) */
 };
 
 /* Whether fingerprint is the serving secondary's certificate, or the one it is being
@@ -89,6 +91,10 @@ bool pop_serving_reachable(const struct pop_serving *s, struct ip_endpoint *out)
  * has IPv6, else the endpoint all the same (the dial will say why it failed). */
 bool pop_serving_reachable_from(const struct pop_serving *s, bool has_ipv4, bool has_ipv6,
 				struct ip_endpoint *out);
+/* Whether `chosen` (as pop_serving_reachable_from chose it) can be dialled: reachable6
+ * when it is the secondary's endpoint6, else reachable. */
+enum pop_reach pop_serving_reach_of(const struct pop_serving *s,
+				    const struct ip_endpoint *chosen);
 
 /* ---- session: hello, register, heartbeat, revoked ---- */
 

@@ -16,6 +16,9 @@
 #     process A's IPv6 WAN socket beside the IPv4 one): ping both ways and a 1 MiB TCP
 #     copy by room address, the frames counted on the wan over IPv6;
 #   - a trunk between A and B forms over IPv6 and carries ping and TCP both ways;
+#   - with A's IPv4 peer port closed, the principal records A's IPv4 endpoint as not
+#     dialable and its IPv6 one as dialable (reachable6, in the look-up too), and a call
+#     from B (IPv6 only) to A goes direct over IPv6, not reversed;
 #   - then B is made dual-stack too: both families work, each auxiliary binds a socket
 #     per family, the offer carries a host candidate per family, and the call shows
 #     which family carries it.
@@ -224,9 +227,37 @@ stop_pid "${SECONDARY_PID[a]}"
 stop_pid "${SECONDARY_PID[b]}"
 add_trunk a 1 to-b lan-b
 add_trunk b 2 to-a lan-a
+# From here until B is dual-stack, A's IPv4 peer port is closed on the wan (refused): the
+# principal finds A's IPv4 endpoint cannot be dialled and its IPv6 one can. B, with IPv6
+# only, dials A's endpoint6: the look-up's reachable6 says it can, so B dials it directly
+# rather than asking for a reversal on the word of A's IPv4 endpoint.
+in_ns wan nft -f - <<NFT
+table ip wan6_a_v4_closed {
+	chain forward {
+		type filter hook forward priority 0;
+		ip daddr 198.18.1.2 tcp dport $INSEL_PEER_PORT counter reject with tcp reset
+	}
+}
+NFT
 start_secondary a 1
 start_secondary b 2
 wait_registered || fail "the secondaries did not register again"
+check "A's IPv4 endpoint cannot be dialled now (reachable false)" \
+	wait_show lan-a '"reachable": *false'
+check "its IPv6 one still can (reachable6 true)" wait_show lan-a '"reachable6": *true'
+check "the LAN's entry (as list and look-up give it) carries both" \
+	bash -c "grep -q '\"reachable\": *false' <<<'$(pdir lan show lan-a --json 2>&1)' &&
+		 grep -q '\"reachable6\": *true' <<<'$(pdir lan show lan-a --json 2>&1)'"
+listen_as a2 carol "$NETNS_TMP/listen-carol-2.log" --auto-answer || fail "carol cannot listen again"
+out=$(insel_as b2 dave call carol@lan-a --udp 6101 2>&1)
+echo "$out"
+call6=$(call_id_of "$out")
+check "dave (IPv6 only) calls carol: up" contains "$out" " up "
+check "B dialled A's IPv6 endpoint directly (reachable6), no reversal" \
+	contains "$(insel_as b2 dave calls --json 2>&1)" '"signalling": *"direct"'
+check "and B's log has no connect request for it" \
+	bash -c "! grep -q 'call $call6: secondary lan-a cannot be dialled' '$NETNS_TMP/secondary-b.log'"
+insel_as b2 dave hangup "$call6" >/dev/null 2>&1
 check "the trunk comes up: ping a1 -> b1" wait_ping a1 10.2.0.11 40
 check "ping b1 -> a1 through the trunk" pings b1 10.1.0.11 3
 spawn_in_ns b1 "$NETNS_TMP/iperf-b1.log" timeout 30 iperf3 -s -1 -p 5201
@@ -238,7 +269,10 @@ wire
 check "the trunk's frames cross the wan over IPv6" carried v6
 
 # ---- both dual-stack: both families work, one is chosen ----
+in_ns wan nft delete table ip wan6_a_v4_closed
+stop_pid "${SECONDARY_PID[a]}"
 stop_pid "${SECONDARY_PID[b]}"
+start_secondary a 1
 ip -n "${NS}gw-b" addr add 198.18.2.2/24 dev v-wan
 ip -n "${NS}gw-b" route add default via 198.18.2.1
 sed -i -e "s/^address = .*/address = 198.18.0.2:$INSEL_PRINCIPAL_PORT/" \
@@ -246,7 +280,9 @@ sed -i -e "s/^address = .*/address = 198.18.0.2:$INSEL_PRINCIPAL_PORT/" \
 public = 198.18.2.2:$INSEL_PEER_PORT\npublic6 = [2001:db8:2::2]:$INSEL_PEER_PORT\n\
 wan_address = 198.18.2.2\nwan_address6 = 2001:db8:2::2/" "$NETNS_TMP/secondary-b.conf"
 start_secondary b 2
+wait_secondary_registered a || fail "A did not register again"
 wait_secondary_registered b || fail "B did not register dual-stack"
+check "A's IPv4 endpoint can be dialled again" wait_show lan-a '"reachable": *true' 
 check "the trunk comes back with B dual-stack: ping a1 -> b1" wait_ping a1 10.2.0.11 40
 listen_as b1 bob "$NETNS_TMP/listen-bob2.log" --auto-answer || fail "bob cannot listen again"
 out=$(insel_as a1 alice call bob@lan-b --udp 5004 2>&1)

@@ -248,6 +248,15 @@ static void reachability(void **state)
 	assert_true(json_is_false(json_object_get(sec, "reachable")));
 	assert_string_equal(json_string_value(json_object_get(sec, "reachable_source")), "check");
 	json_decref(sec);
+	/* A dual-stack secondary's IPv6 endpoint is checked apart, and both answers
+	 * reach the look-up (reachable6: a call over IPv6 decides on it). */
+	assert_int_equal(db_set_endpoint6(f->db, "gw-a", "[2001:db8::1]:7443"), 0);
+	assert_int_equal(db_lan_serving(f->db, "lan-a", NOW, &serving), 0);
+	assert_int_equal(serving.reachable6, POP_REACH_UNKNOWN);
+	assert_int_equal(db_set_reachable(f->db, "gw-a", "[2001:db8::1]:7443", true), 0);
+	assert_int_equal(db_lan_serving(f->db, "lan-a", NOW, &serving), 0);
+	assert_int_equal(serving.reachable, POP_REACH_NO);
+	assert_int_equal(serving.reachable6, POP_REACH_YES);
 	/* Declared: a check does not overrule the operator's word. */
 	r.reachable = 1;
 	assert_int_equal(db_register(f->db, &r, NOW), 0);

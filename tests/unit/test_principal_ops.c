@@ -929,22 +929,35 @@ static void dual_stack_endpoints(void **state)
 
 	strcpy(s.endpoint, "198.18.1.2:7445");
 	strcpy(s.endpoint6, "[2001:db8:1::2]:7445");
+	s.reachable = POP_REACH_NO;   /* its IPv4 endpoint behind NAT, */
+	s.reachable6 = POP_REACH_YES; /* its IPv6 one open */
 	j = json_object();
 	pop_put_serving(j, &s);
 	assert_int_equal(pop_get_serving(j, &s2, why), 0);
 	assert_string_equal(s2.endpoint6, "[2001:db8:1::2]:7445");
+	assert_int_equal(s2.reachable, POP_REACH_NO);
+	assert_int_equal(s2.reachable6, POP_REACH_YES);
+	json_object_set_new(j, "reachable6", json_string("yes"));
+	assert_int_equal(pop_get_serving(j, &s2, why), INSEL_E_BAD_FIELD);
+	json_object_del(j, "reachable6");  /* an older principal: not known */
+	assert_int_equal(pop_get_serving(j, &s2, why), 0);
+	assert_int_equal(s2.reachable6, POP_REACH_UNKNOWN);
 	json_decref(j);
 	assert_true(pop_serving_reachable_from(&s, true, false, &ep));
 	assert_int_equal(ep.addr.family, AF_INET);
+	assert_int_equal(pop_serving_reach_of(&s, &ep), POP_REACH_NO);
 	assert_true(pop_serving_reachable_from(&s, true, true, &ep));
 	assert_int_equal(ep.addr.family, AF_INET);  /* both: the endpoint */
 	assert_true(pop_serving_reachable_from(&s, false, true, &ep));
 	assert_int_equal(ep.addr.family, AF_INET6);  /* IPv6 only: endpoint6 */
 	assert_int_equal(ep.port, 7445);
+	/* Dialled over IPv6, the IPv6 endpoint's answer decides (a reversal or not). */
+	assert_int_equal(pop_serving_reach_of(&s, &ep), POP_REACH_YES);
 	s.endpoint6[0] = '\0';
 	j = json_object();
 	pop_put_serving(j, &s);
 	assert_null(json_object_get(j, "endpoint6"));  /* absent, for older secondaries */
+	assert_null(json_object_get(j, "reachable6"));  /* and so is its reachability */
 	json_decref(j);
 	assert_true(pop_serving_reachable_from(&s, false, true, &ep));
 	assert_int_equal(ep.addr.family, AF_INET);  /* nothing better to try */
