@@ -188,8 +188,12 @@ int pop_get_serving(const json_t *msg, struct pop_serving *out, char why[POP_WHY
 		out->has_last_heartbeat = true;
 		out->last_heartbeat = json_integer_value(beat);
 	}
-	return get_reach(msg, "reachable", &out->reachable, why) ||
-	       get_reach(msg, "reachable6", &out->reachable6, why) ? INSEL_E_BAD_FIELD : 0;
+	if (get_reach(msg, "reachable", &out->reachable, why) ||
+	    get_reach(msg, "reachable6", &out->reachable6, why))
+		return INSEL_E_BAD_FIELD;
+	if (!out->endpoint6[0])
+		out->reachable6 = POP_REACH_UNKNOWN;  /* it says something of endpoint6 only */
+	return 0;
 }
 
 bool pop_serving_names_certificate(const struct pop_serving *s, const char *fingerprint)
