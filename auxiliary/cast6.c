@@ -24,13 +24,28 @@ static bool group_is(const uint8_t group[16], uint8_t scope, uint32_t low)
 
 bool cast6_group_carried(const uint8_t group[16])
 {
+	static const struct {
+		uint8_t scope;
+		uint32_t low;
+	} machinery[] = {
+		{0x02, 0x00010002},  /* All_DHCP_Relay_Agents_and_Servers */
+		{0x05, 0x00010003},  /* All_DHCP_Servers */
+		{0x02, 0x00000002},  /* all routers (HSRP, LDP hellos) */
+		{0x02, 0x00000005}, {0x02, 0x00000006},  /* OSPFv3 */
+		{0x02, 0x00000009},  /* RIPng routers */
+		{0x02, 0x0000000d},  /* PIM */
+		{0x02, 0x00000012},  /* VRRP */
+		{0x02, 0x00000066},  /* HSRP for IPv6 */
+		{0x02, 0x00010006},  /* Babel */
+	};
 	unsigned scope = group[1] & 0x0f;
 
 	if (group[0] != 0xff || scope < 2 || scope > 14)
 		return false;
-	return !group_is(group, 0x02, 0x00010002) &&  /* All_DHCP_Relay_Agents_and_Servers */
-	       !group_is(group, 0x05, 0x00010003) &&  /* All_DHCP_Servers */
-	       !group_is(group, 0x02, 0x00000009);    /* RIPng routers */
+	for (size_t i = 0; i < sizeof machinery / sizeof machinery[0]; i++)
+		if (group_is(group, machinery[i].scope, machinery[i].low))
+			return false;
+	return true;
 }
 
 static bool unicast_source(const uint8_t src[16])

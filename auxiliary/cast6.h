@@ -30,7 +30,9 @@ int cast6_parse(const uint8_t *pkt, size_t len, struct cast6_info *out);
 /* Whether a room carries group: scope link (2) to global (14), except the groups of the
  * network's own machinery, which a member's host must not reach on another site: DHCPv6
  * servers and relays (ff02::1:2, ff05::1:3; another LAN's server would configure the
- * member) and RIPng routers (ff02::9). */
+ * member), and the routers' and gateways' own protocols: all routers (ff02::2), OSPFv3
+ * (ff02::5, ff02::6), RIPng (ff02::9), PIM (ff02::d), VRRP (ff02::12), HSRP (ff02::66),
+ * Babel (ff02::1:6). */
 bool cast6_group_carried(const uint8_t group[16]);
 
 /* Whether addr is link-local unicast (fe80::/10). */

@@ -56,6 +56,20 @@ uint32_t ipv4_from_addr(const struct ip_addr *a)
 	       (uint32_t)a->bytes[2] << 8 | a->bytes[3];
 }
 
+bool ipv4_group_carried(uint32_t group)
+{
+	static const uint8_t routing[] = {2, 5, 6, 9, 13, 18, 102, 111};
+
+	if ((group >> 28) != 0xe)
+		return false;
+	if ((group >> 8) != 0xe00000)  /* outside 224.0.0.0/24 */
+		return true;
+	for (size_t i = 0; i < sizeof routing; i++)
+		if ((group & 0xff) == routing[i])
+			return false;
+	return true;
+}
+
 bool ipv4_in_prefixes(uint32_t addr, const struct ip_prefix *list, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {

@@ -48,6 +48,13 @@ int ipv4_parse(const uint8_t *pkt, size_t len, struct ipv4_info *out);
 bool ipv4_in_prefixes(uint32_t addr, const struct ip_prefix *list, size_t n);
 uint32_t ipv4_from_addr(const struct ip_addr *a);  /* host order; 0 if not IPv4 */
 
+/* Whether a room carries a member's datagram to the multicast group (host order;
+ * docs/rooms.md, "Broadcast and multicast"): any of 224.0.0.0/4 but the groups of the
+ * routers' and gateways' own protocols in 224.0.0.0/24, whose traffic must not reach
+ * another site: all routers (224.0.0.2: HSRPv1, LDP), OSPF (.5, .6), RIPv2 (.9), PIM
+ * (.13), VRRP and CARP (.18), HSRPv2 and GLBP (.102), Babel (.111). */
+bool ipv4_group_carried(uint32_t group);
+
 /* The Internet checksum (RFC 1071) of data, folded, not complemented. */
 uint16_t inet_checksum_fold(const uint8_t *data, size_t len, uint32_t sum);
 

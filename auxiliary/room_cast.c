@@ -283,6 +283,10 @@ bool room_cast_captured(struct bridge *br, uint8_t *pkt, size_t len, uint64_t no
 	if (ipv4_parse(pkt, len, &ip) != 0 || ip.version != 4 || ip.proto != IPPROTO_UDP ||
 	    (ip.frag & 0x3fff) != 0)  /* whole datagrams only: a fragment has no UDP header */
 		return false;
+	/* A routing or redundancy protocol's group: never carried, and not counted, as a
+	 * datagram the filter does not capture. */
+	if (ip.dst != t->room_bcast && !ipv4_group_carried(ip.dst))
+		return false;
 	while (member < t->nroom && t->room_out[member].from != ip.src)
 		member++;
 	if (member == t->nroom) {
@@ -577,7 +581,8 @@ bool room_cast_deliver(struct bridge *br, const struct ipv4_info *ip, const uint
 
 	if (!t->cast || (ip->dst != t->room_bcast && (ip->dst >> 28) != 0xe))
 		return false;
-	if (ip->proto != IPPROTO_UDP || !ipv4_in_prefixes(ip->src, t->remote, t->nremote)) {
+	if (ip->proto != IPPROTO_UDP || !ipv4_in_prefixes(ip->src, t->remote, t->nremote) ||
+	    (ip->dst != t->room_bcast && !ipv4_group_carried(ip->dst))) {
 		t->unauthorised_from_peer++;
 		return true;
 	}

@@ -215,6 +215,29 @@ static void test_cast6_parse(void **state)
 			 INSEL_E_MALFORMED);
 }
 
+/* The routers' and gateways' own groups stay on their link; all nodes, mDNS, SSDP and
+ * LLMNR next to them are carried. */
+static void test_cast6_routing_groups(void **state)
+{
+	static const uint32_t machinery[] = {2, 5, 6, 9, 0xd, 0x12, 0x66, 0x10006};
+	static const uint32_t carried[] = {1, 0xfb, 0xc, 0x10003};
+	uint8_t group[16] = {0xff, 0x02};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof machinery / sizeof machinery[0]; i++) {
+		group[13] = (uint8_t)(machinery[i] >> 16);
+		group[14] = (uint8_t)(machinery[i] >> 8);
+		group[15] = (uint8_t)machinery[i];
+		assert_false(cast6_group_carried(group));
+	}
+	for (size_t i = 0; i < sizeof carried / sizeof carried[0]; i++) {
+		group[13] = (uint8_t)(carried[i] >> 16);
+		group[14] = (uint8_t)(carried[i] >> 8);
+		group[15] = (uint8_t)carried[i];
+		assert_true(cast6_group_carried(group));
+	}
+}
+
 static void test_cast6_set_source(void **state)
 {
 	uint8_t pkt[128], mac[6];
@@ -274,6 +297,7 @@ int main(void)
 		cmocka_unit_test(test_prefixes),
 		cmocka_unit_test(test_packet_too_big),
 		cmocka_unit_test(test_cast6_parse),
+		cmocka_unit_test(test_cast6_routing_groups),
 		cmocka_unit_test(test_cast6_set_source),
 		cmocka_unit_test(test_cast6_member_of),
 	};
