@@ -328,7 +328,7 @@ static void aux_final_reply(void *ctx, const json_t *reply, int err)
 		if (aux_traffic_from_json(reply, &traffic, why, sizeof why))
 			log_warn("call %s: the auxiliary's final stats: %s", e->call->id_hex, why);
 		take_final_counts(e->call, &traffic);
-		sec_metrics_call_final(e->call->sec, reply);
+		sec_metrics_call_final(e->call, reply);
 	}
 	finish_end(e->call, e->reason);
 	free(e);

@@ -22,6 +22,8 @@
 #define METRICS_REFRESH_MS 1000      /* fresh stats asked at most this often */
 #define METRICS_STATS_TIMEOUT_MS 2000
 #define METRICS_MAX_ASKING 512       /* stats requests out at once, whatever the calls */
+#define METRICS_ROOMS 64             /* rooms counted by name; the rest as METRICS_ROOM_OTHER */
+#define METRICS_ROOM_OTHER "_other"  /* no room's name: one starts with a letter or digit */
 
 struct reason_count {
 	char reason[40];
@@ -33,11 +35,20 @@ struct reason_table {
 	size_t n;
 };
 
+/* A room's broadcast and multicast (docs/rooms.md, "Broadcast and multicast"), summed
+ * over its legs, IPv4 and IPv6 together. */
+struct room_casts {
+	char room[ROOM_NAME_MAX + 1];
+	uint64_t bcast_out, bcast_in, mcast_out, mcast_in, nonmember, limited;
+};
+
 /* Traffic and drops, summed over channels and calls. */
 struct traffic {
 	uint64_t bytes_in, bytes_out, frames_in, frames_out;
 	struct reason_count drops[METRICS_DROP_KINDS];  /* reason is "where:reason" */
 	size_t ndrops;
+	struct room_casts rooms[METRICS_ROOMS];
+	size_t nrooms;
 };
 
 struct sec_metrics {
@@ -58,7 +69,7 @@ static void count_reason(struct reason_table *t, const char *reason, uint64_t n)
 			t->r[i].n += n;
 			return;
 		}
-	if (t->n == METRICS_REASONS - 1 && strcmp(safe, "other") != 0) {
+	if (t->n >= METRICS_REASONS - 1 && strcmp(safe, "other") != 0) {
 		count_reason(t, "other", n);
 		return;
 	}
@@ -101,8 +112,42 @@ static void add_drop_object(struct traffic *t, const char *where, const json_t *
 			add_drop(t, where, key, count_of(drops, key));
 }
 
-/* Adds one auxiliary's stats object (docs/auxiliary.md) to t. */
-static void add_stats(struct traffic *t, const json_t *stats)
+static struct room_casts *room_casts_of(struct traffic *t, const char *room)
+{
+	for (size_t i = 0; i < t->nrooms; i++)
+		if (strcmp(t->rooms[i].room, room) == 0)
+			return &t->rooms[i];
+	/* The last entry is kept for the rooms past the others: rooms come and go, and a
+	 * label per room ever seen would grow without bound. */
+	if (t->nrooms >= METRICS_ROOMS - 1 && strcmp(room, METRICS_ROOM_OTHER) != 0)
+		return room_casts_of(t, METRICS_ROOM_OTHER);
+	memset(&t->rooms[t->nrooms], 0, sizeof t->rooms[t->nrooms]);
+	snprintf(t->rooms[t->nrooms].room, sizeof t->rooms[t->nrooms].room, "%s", room);
+	return &t->rooms[t->nrooms++];
+}
+
+/* A room leg's broadcast and multicast counters, from its stats' "tun" object (present
+ * once the room's capture is open). */
+static void add_room_casts(struct traffic *t, const char *room, const json_t *stats)
+{
+	const json_t *tun = json_object_get(stats, "tun");
+	struct room_casts *c;
+	char safe[ROOM_NAME_MAX + 1];
+
+	if (!room || !*room || !json_object_get(tun, "room_multicast_out"))
+		return;
+	c = room_casts_of(t, prom_label(room, safe, sizeof safe));
+	c->bcast_out += count_of(tun, "room_broadcast_out");
+	c->bcast_in += count_of(tun, "room_broadcast_in");
+	c->mcast_out += count_of(tun, "room_multicast_out");
+	c->mcast_in += count_of(tun, "room_multicast_in");
+	c->nonmember += count_of(tun, "room_cast_nonmember");
+	c->limited += count_of(tun, "room_cast_limited");
+}
+
+/* Adds one auxiliary's stats object (docs/auxiliary.md) to t; room names the room whose
+ * leg the call is ("" or NULL: none). */
+static void add_stats(struct traffic *t, const json_t *stats, const char *room)
 {
 	const json_t *ch, *lan;
 	size_t i;
@@ -130,6 +175,7 @@ static void add_stats(struct traffic *t, const json_t *stats)
 	add_drop_object(t, "wan", json_object_get(stats, "wan"));
 	/* The kernel's queue in front of the call's (or room's) interface (tun_queue.c). */
 	add_drop(t, "tun", "queue_full", count_of(json_object_get(stats, "tun"), "queue_dropped"));
+	add_room_casts(t, room, stats);
 }
 
 /* ---- what calls tell ---- */
@@ -158,10 +204,12 @@ void sec_metrics_call_gone(struct call *call)
 		call->sec->stats_asking--;
 }
 
-void sec_metrics_call_final(struct secondary *s, const json_t *stats)
+void sec_metrics_call_final(struct call *call, const json_t *stats)
 {
+	struct secondary *s = call->sec;
+
 	if (s->metrics && json_is_object(stats))
-		add_stats(&s->metrics->gone, stats);
+		add_stats(&s->metrics->gone, stats, call->room);
 }
 
 /* ---- fresh stats from the auxiliaries of calls up (for this page and call_rates.c) ---- */
@@ -255,6 +303,40 @@ static void render_traffic(struct http_reply *r, const struct traffic *t)
 	}
 }
 
+static void render_room_casts(struct http_reply *r, const struct traffic *t)
+{
+	static const char casts[] = "insel_secondary_room_casts_total";
+	static const char drops[] = "insel_secondary_room_cast_drops_total";
+	char labels[96];
+
+	prom_family(r, casts, "counter", "Broadcast and multicast datagrams a room's legs "
+		    "carried out to other sites or delivered in from them, by room");
+	for (size_t i = 0; i < t->nrooms; i++) {
+		const struct room_casts *c = &t->rooms[i];
+		const struct {
+			const char *kind, *direction;
+			uint64_t n;
+		} v[] = {
+			{"broadcast", "out", c->bcast_out}, {"broadcast", "in", c->bcast_in},
+			{"multicast", "out", c->mcast_out}, {"multicast", "in", c->mcast_in},
+		};
+
+		for (size_t j = 0; j < sizeof v / sizeof v[0]; j++) {
+			snprintf(labels, sizeof labels, "room=\"%s\",kind=\"%s\",direction=\"%s\"",
+				 c->room, v[j].kind, v[j].direction);
+			prom_sample_u64(r, casts, labels, v[j].n);
+		}
+	}
+	prom_family(r, drops, "counter", "A room's broadcast and multicast refused: from a "
+		    "LAN host that is no member, or past a member's allowance");
+	for (size_t i = 0; i < t->nrooms; i++) {
+		snprintf(labels, sizeof labels, "room=\"%s\",reason=\"nonmember\"", t->rooms[i].room);
+		prom_sample_u64(r, drops, labels, t->rooms[i].nonmember);
+		snprintf(labels, sizeof labels, "room=\"%s\",reason=\"limited\"", t->rooms[i].room);
+		prom_sample_u64(r, drops, labels, t->rooms[i].limited);
+	}
+}
+
 static void render_links(struct http_reply *r, struct secondary *s)
 {
 	uint64_t up = 0;
@@ -296,8 +378,9 @@ static void on_metrics(void *ctx, const struct http_request *req, struct http_re
 		*now = m->gone;
 		for (struct call *call = s->calls; call; call = call->next)
 			if (call->last_stats)
-				add_stats(now, call->last_stats);
+				add_stats(now, call->last_stats, call->room);
 		render_traffic(r, now);
+		render_room_casts(r, now);
 		free(now);
 	}
 	render_links(r, s);

@@ -24,8 +24,8 @@ void sec_metrics_call_ended(struct secondary *s, const char *reason, bool was_up
 /* The call lets go of its auxiliary: a stats request still out is forgotten. */
 void sec_metrics_call_gone(struct call *call);
 /* The auxiliary's last stats of a call that ends (its "hangup" reply), or NULL: added to
- * the totals of calls gone. */
-void sec_metrics_call_final(struct secondary *s, const json_t *stats);
+ * the totals of calls gone (a room leg's under its call's room). */
+void sec_metrics_call_final(struct call *call, const json_t *stats);
 
 /* Asks every auxiliary of a call up for fresh stats (into call->last_stats), at most once
  * a second whoever asks, at most 512 requests out, none waited for: /metrics and the

@@ -15,11 +15,14 @@
 #     other and move 1 MiB over TCP by IPv6 room address, b1 sees a1's fd30::1; c1,
 #     placed without an IPv6 address, is reached over IPv4 as before; a2 reaches no
 #     IPv6 room address; b1's mDNS query to ff02::fb from its link-local address is
-#     answered on the group by a responder on a1, b2's (no member) is not carried.
+#     answered on the group by a responder on a1, b2's (no member) is not carried;
+#   - gateway B's /metrics counts the same multicast and non-member's datagram as its
+#     listing, by room (and passes promtool check metrics).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 INSEL_USERS="alice@lan-a carol@lan-a bob@lan-b"
 INSEL_LAN6_SITES="a b"   # clients join over IPv4 with an IPv6 address on the LAN
+INSEL_SECONDARY_EXTRA=$'[metrics]\nlisten = 127.0.0.1:9461'
 source "$here/lib.sh"
 source "$here/insel_env.sh"
 source "$here/room_lib.sh"
@@ -130,6 +133,27 @@ check "a2's broadcast (no member) is dropped and counted at its gateway" \
 # cast_nonmember), over both legs of each.
 before_a=$(room_counters a 2 room_multicast_out room_cast_nonmember)
 before_b=$(room_counters b 2 room_multicast_in room_cast_nonmember)
+# The same two of gateway B on its /metrics page (docs/metrics.md), read until they agree
+# with the listing: a scrape shows the stats the previous one asked for.
+metrics_b() {
+	in_ns gw-b curl -s --max-time 5 http://127.0.0.1:9461/metrics
+}
+room_metrics_b() {
+	metrics_b | awk '
+	$1 == "insel_secondary_room_casts_total{room=\"games\",kind=\"multicast\",direction=\"in\"}" { m = $2 }
+	$1 == "insel_secondary_room_cast_drops_total{room=\"games\",reason=\"nonmember\"}" { n = $2 }
+	END { print (m == "" ? "-" : m), (n == "" ? "-" : n) }'
+}
+metrics_b_until() {  # metrics_b_until VALUES: the page's values once they are VALUES (10 s at most)
+	local got
+	for _ in $(seq 1 20); do
+		got=$(room_metrics_b)
+		[ "$got" = "$1" ] && break
+		sleep 0.5
+	done
+	echo "$got"
+}
+metrics_before=$(metrics_b_until "$before_b")
 mdns6_responder a1 "$NETNS_TMP/mdns6-a1" fd30::2
 mdns6_send b2
 answer=$(mdns6_query b1)
@@ -149,6 +173,17 @@ check "gateway B put the answer on its LAN and dropped b2's query (no member) as
 	test "$after_b" = "$expect_b"
 check "gateway A carried the answer and nothing more: no frame it put on its LAN came back (multicast_out, non-members': $before_a -> $after_a)" \
 	test "$after_a" = "$expect_a"
+metrics_after=$(metrics_b_until "$expect_b")
+check "gateway B's /metrics counts them too, by room: multicast in +1, non-members' +1 ($metrics_before -> $metrics_after, listing $before_b -> $expect_b)" \
+	test "$metrics_before" = "$before_b" -a "$metrics_after" = "$expect_b"
+if command -v promtool >/dev/null; then
+	page=$(metrics_b)
+	out=$(promtool check metrics <<<"$page" 2>&1)
+	check "gateway B's page with the room's counters passes promtool check metrics" test -z "$out"
+	[ -z "$out" ] || echo "$out" | head -n 20
+else
+	echo "SKIP - promtool check metrics: promtool is not installed (Debian package prometheus)"
+fi
 # A member's IPv6 multicast has its allowance too (100 a second, burst 50): of 150 sent at
 # once, about 100 are refused (40 at least, should the sender be slowed down).
 before=$(room_counters b 2 room_cast_limited)
