@@ -295,8 +295,8 @@ static void heartbeat_cb(uv_timer_t *t)
 	if (++l->heartbeats % REVOCATION_REFRESH_BEATS == 0)
 		fetch_revocations(l);
 	flush_outbox(l);  /* records a principal could not take (its directory failing) */
-	rpc_call(&l->rpc, pop_heartbeat_req_encode(0), (uint32_t)l->owner->cfg.heartbeat_ms,
-		 heartbeat_reply, l);
+	rpc_call(&l->rpc, pop_heartbeat_req_encode(0),
+		 (uint32_t)(HEARTBEAT_REPLY_BEATS * l->owner->cfg.heartbeat_ms), heartbeat_reply, l);
 }
 
 /* ---- call records ---- */

@@ -10,7 +10,9 @@
 #     gets the same calls: the client assembles the pages;
 #   - with one auxiliary stopped (SIGSTOP), the listing still comes back whole, within
 #     the bound, with that call marked stale ("counters: not known"); once it runs again
-#     its counters are back.
+#     its counters are back;
+#   - with the principal stopped (SIGSTOP) for 2.5 heartbeats, both gateways keep their
+#     links, and a call placed meanwhile goes up once it runs again.
 # Two suites run this script: "listing" (20 calls, in the integration suite, affordable
 # under ASan) and "listing-scale" (1,000 calls, 2,000 auxiliaries on this machine: suite
 # "scale", which tests/run.sh runs in the gcc build only, because AddressSanitizer's
@@ -150,4 +152,23 @@ for _ in 1 2 3 4 5; do
 	sleep 1
 done
 check "once it runs again, its call has counters again" test "$fresh" = 0
+
+# ---- a principal that stalls ----
+# Its loop stopped for 2.5 heartbeats (a busy host, a slow disk): the gateways keep their
+# links, and a call placed meanwhile waits for its look-up and goes up once the principal
+# runs again (it used to fail principal_unreachable: the link dropped after one heartbeat
+# without an answer, with every request on it).
+kill -STOP "$PRINCIPAL_PID"
+stalled_at=$(date +%s%N)
+insel_as a1 alice call bob@lan-b --udp $((first_port + N)) >"$NETNS_TMP/stalled-call.log" 2>&1 &
+stalled_call=$!
+sleep 2.5
+kill -CONT "$PRINCIPAL_PID"
+wait "$stalled_call"
+echo "placed while the principal stalled (done after $(ms "$stalled_at") ms):" \
+	"$(head -n 1 "$NETNS_TMP/stalled-call.log")"
+check "a call placed while the principal stalls goes up once it runs again" \
+	contains "$(cat "$NETNS_TMP/stalled-call.log")" " up "
+check "neither gateway dropped its link to the stalled principal" bash -c \
+	"! grep -h 'did not answer a heartbeat' $NETNS_TMP/secondary-a.log $NETNS_TMP/secondary-b.log"
 finish_checks

@@ -37,6 +37,9 @@ netns_cleanup() {
 	done
 	[ -n "$NETNS_ETC_MADE" ] && rmdir /etc/netns 2>/dev/null
 	if [ -n "$NETNS_TMP" ]; then
+		if [ -n "${INSEL_KEEP_LOGS:-}" ]; then
+			mkdir -p "$INSEL_KEEP_LOGS" && cp "$NETNS_TMP"/*.log "$INSEL_KEEP_LOGS/" 2>/dev/null
+		fi
 		rm -rf "$NETNS_TMP"
 	fi
 }
