@@ -82,6 +82,20 @@ ended_record() {  # ended_record CALL: its record (JSON) once its end is written
 	done
 	echo "$rec"
 }
+# no_active_call SECONDS: waits (bounded) until the directory lists no active call: the
+# gateways send a call's end record after the hang-up, on their own time. A listing that
+# is not the empty JSON array (an error included) is not "none".
+no_active_call() {
+	local list=""
+	for _ in $(seq 1 $(($1 * 5))); do
+		list=$(pdir call list --active --json 2>&1) &&
+			python3 -c 'import json, sys; sys.exit(json.loads(sys.argv[1]) != [])' "$list" \
+				2>/dev/null && return 0
+		sleep 0.2
+	done
+	echo "the directory still lists active calls: ${list:0:400}" >&2
+	return 1
+}
 
 insel_pki() {
 	PKI=$NETNS_TMP/pki

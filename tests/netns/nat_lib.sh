@@ -276,14 +276,17 @@ iperf_through() {
 	[ "${server:0:1}" = a ] && client=b1
 	spawn_in_ns "$server" "$NETNS_TMP/iperf-s-$port.log" iperf3 -s -1 -p "$port"
 	pid=$LAST_PID
-	wait_port "$server" "$port" tcp 5
-	out=$(in_ns "$client" timeout $((secs + 15)) iperf3 -c "$addr" -p "$port" -t "$secs" -J 2>&1)
+	# Under ASan beside other work the server took seconds to listen; its set-up and the
+	# results' exchange get their own 30 s beyond the measuring time.
+	wait_port "$server" "$port" tcp 20
+	out=$(in_ns "$client" timeout $((secs + 30)) iperf3 -c "$addr" -p "$port" -t "$secs" -J 2>&1)
 	stop_pid "$pid"
 	rate=$(python3 -c '
 import json, sys
 e = json.load(sys.stdin)["end"]["sum_received"]
 print("%d bytes, %.0f Mbit/s" % (e["bytes"], e["bits_per_second"] / 1e6))' <<<"$out" 2>/dev/null)
 	check "$label ($client -> $addr: ${rate:-failed})" test -n "$rate"
+	[ -n "$rate" ] || { echo "iperf3 said: ${out:0:2000}"; cat "$NETNS_TMP/iperf-s-$port.log"; }
 }
 
 # ---- which parts of issue 12 this tree has ----
