@@ -7,6 +7,7 @@ export INSEL_BUILD
 INSEL_BUILD=$(cd "${1:-build}" && pwd)
 top=$(cd "$(dirname "$0")/.." && pwd)
 source "$top/tests/netns/lib.sh"
+INSEL_PASSWORD_ITERATIONS=  # the principal's default password hashing, as deployed
 source "$top/tests/netns/insel_env.sh"
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }

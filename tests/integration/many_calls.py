@@ -1,21 +1,27 @@
 #!/usr/bin/env python3
 """Places many real UDP calls through one gateway, for the listing tests and benchmark.
 
-  many_calls.py SOCKET USER PASSWORD CALLEE COUNT --first-port P --lan-addr A
+  many_calls.py SOCKET USER PASSWORD CALLEE[,CALLEE...] COUNT --first-port P --lan-addr A
                 [--window W] [--hold S] [--ready FILE] [--rate R]
+                [--logged-in FILE --go FILE]
 
 Logs in once on the secondary's unix socket (the client API, framed JSON: a 4-byte
-big-endian length and a JSON object) and asks for COUNT calls to CALLEE, one channel
-each on ports P, P+1, ..., at most W outstanding at a time (the gateway's own set-up
+big-endian length and a JSON object) and asks for COUNT calls, one channel each on ports
+P, P+1, ..., to the callees in turn (port P + i to callee i modulo their number: a
+listening client answers one call at a time, so two callees set up twice as many at
+once), at most W outstanding at a time (the gateway's own set-up
 work is what is being loaded, not the password check: one login, not COUNT). Once every
 call is up it writes "up N" to --ready, and then, for --hold seconds at most, sends R
 small datagrams a second spread over all the calls (from A, the gateway's LAN address,
 the party of a call placed on the unix socket, to A:port), so that every call carries
 traffic. Exits on SIGTERM or after --hold; the calls stay up without their client until
-the secondary stops. Prints one line: "up N failed M".
+the secondary stops. Prints one line: "up N failed M". With --logged-in and --go, it
+writes --logged-in once logged in and places the calls only once --go exists (within
+--setup-timeout): a test can then hold the principal up between the two.
 """
 import argparse
 import json
+import os
 import selectors
 import signal
 import socket
@@ -86,6 +92,8 @@ def main():
     ap.add_argument("--rate", type=float, default=200)
     ap.add_argument("--ready")
     ap.add_argument("--setup-timeout", type=float, default=300)
+    ap.add_argument("--logged-in")
+    ap.add_argument("--go")
     a = ap.parse_args()
 
     stop = []
@@ -97,7 +105,14 @@ def main():
     r = c.wait_reply(c.request("login", user=a.user, password=a.password), 30)
     if not r.get("ok"):
         sys.exit(f"login refused: {r}")
+    if a.logged_in:
+        open(a.logged_in, "w").close()
+    if a.go:
+        go_by = time.monotonic() + a.setup_timeout
+        while not os.path.exists(a.go) and time.monotonic() < go_by and not stop:
+            time.sleep(0.05)
 
+    callees = a.callee.split(",")
     pending = {}  # request id -> port
     up = failed = 0
     ports = list(range(a.first_port, a.first_port + a.count))
@@ -107,8 +122,9 @@ def main():
     deadline = time.monotonic() + a.setup_timeout
     while (nxt < len(ports) or pending) and time.monotonic() < deadline and not stop:
         while nxt < len(ports) and len(pending) < a.window:
-            rid = c.request("call", callee=a.callee,
-                            channels=[{"kind": "udp", "port": ports[nxt]}])
+            port = ports[nxt]
+            rid = c.request("call", callee=callees[(port - a.first_port) % len(callees)],
+                            channels=[{"kind": "udp", "port": port}])
             pending[rid] = ports[nxt]
             nxt += 1
         for m in c.read(1.0):
@@ -132,7 +148,6 @@ def main():
     if a.ready:
         with open(a.ready + ".tmp", "w") as f:
             f.write(f"up {up}\n")
-        import os
         os.rename(a.ready + ".tmp", a.ready)
 
     # Traffic: a steady trickle over every call, bounded by --hold.

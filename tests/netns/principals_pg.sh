@@ -93,7 +93,7 @@ pdir secondary add lan-b >/dev/null
 pdir lan add lan-a --prefix 10.1.0.0/24 --secondary lan-a >/dev/null
 pdir lan add lan-b --prefix 10.2.0.0/24 --secondary lan-b >/dev/null
 for u in carol@lan-a bob@lan-b; do
-	echo "pw-${u%@*}" | pdir user add "$u" >/dev/null
+	add_user "$u"
 done
 check "the directory is on the primary" \
 	test "$(pg_psql primary insel -c 'SELECT count(*) FROM lans')" = 2
@@ -281,7 +281,7 @@ restart_site() {  # restart_site LETTER N ADDR: the principal checks its reach a
 	start_secondary "$1" "$2"  # a new log
 	registered "$1" "$3"
 }
-echo pw-alice | pdir user add alice@lan-a >/dev/null
+add_user alice@lan-a
 check "principal 2 found that site B cannot be dialled" nat_wait_reachable lan-b false
 listen_as b1 bob "$NETNS_TMP/listen-bob.log" --auto-answer || fail "bob cannot listen"
 spawn_in_ns b1 "$NETNS_TMP/echo-b1.log" python3 "$UDP_TOOL" echo 5004 --count 100000 \

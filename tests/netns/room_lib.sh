@@ -7,7 +7,7 @@
 
 room_deploy() {
 	insel_three_sites
-	echo pw-erin | pdir user add erin@lan-c >/dev/null
+	add_user erin@lan-c
 	start_principal
 	start_three_secondaries
 }
