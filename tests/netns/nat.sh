@@ -159,6 +159,9 @@ nat_rules a
 # The callee's auxiliary's WAN socket (the only auxiliary on gw-b now), and the call's
 # flow as site A's router tracks it, "src=100.64.1.2 dst=B sport=S dport=PORT src=B
 # dst=198.18.1.2 sport=PORT dport=PUBLIC": the caller's router forwards from PUBLIC.
+# The network call's auxiliary may still be on its way out (hung up above; seconds under
+# load): waited for, so that the one found is the UDP call's.
+check "only the UDP call's auxiliary is left on gw-b" wait_aux_count b 1 15
 aux_b=$(in_ns gw-b ss -uanp | awk -v gw="$(nat_gateway_addr b)" \
 	'/insel-auxiliary/ && index($4, gw ":") == 1 {print $4; exit}')
 flow=$(nat_mappings a | grep -E "^udp +[0-9]+ +[0-9]+ src=$(nat_gateway_addr a) dst=${aux_b%:*} sport=[0-9]+ dport=${aux_b#*:} " |
