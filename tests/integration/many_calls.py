@@ -1,15 +1,13 @@
 #!/usr/bin/env python3
 """Places many real UDP calls through one gateway, for the listing tests and benchmark.
 
-  many_calls.py SOCKET USER PASSWORD CALLEE[,CALLEE...] COUNT --first-port P --lan-addr A
+  many_calls.py SOCKET USER PASSWORD CALLEE COUNT --first-port P --lan-addr A
                 [--window W] [--hold S] [--ready FILE] [--rate R]
                 [--logged-in FILE --go FILE]
 
 Logs in once on the secondary's unix socket (the client API, framed JSON: a 4-byte
-big-endian length and a JSON object) and asks for COUNT calls, one channel each on ports
-P, P+1, ..., to the callees in turn (port P + i to callee i modulo their number: a
-listening client answers one call at a time, so two callees set up twice as many at
-once), at most W outstanding at a time (the gateway's own set-up
+big-endian length and a JSON object) and asks for COUNT calls to CALLEE, one channel
+each on ports P, P+1, ..., at most W outstanding at a time (the gateway's own set-up
 work is what is being loaded, not the password check: one login, not COUNT). Once every
 call is up it writes "up N" to --ready, and then, for --hold seconds at most, sends R
 small datagrams a second spread over all the calls (from A, the gateway's LAN address,
@@ -112,7 +110,6 @@ def main():
         while not os.path.exists(a.go) and time.monotonic() < go_by and not stop:
             time.sleep(0.05)
 
-    callees = a.callee.split(",")
     pending = {}  # request id -> port
     up = failed = 0
     ports = list(range(a.first_port, a.first_port + a.count))
@@ -122,9 +119,8 @@ def main():
     deadline = time.monotonic() + a.setup_timeout
     while (nxt < len(ports) or pending) and time.monotonic() < deadline and not stop:
         while nxt < len(ports) and len(pending) < a.window:
-            port = ports[nxt]
-            rid = c.request("call", callee=callees[(port - a.first_port) % len(callees)],
-                            channels=[{"kind": "udp", "port": port}])
+            rid = c.request("call", callee=a.callee,
+                            channels=[{"kind": "udp", "port": ports[nxt]}])
             pending[rid] = ports[nxt]
             nxt += 1
         for m in c.read(1.0):
