@@ -16,6 +16,7 @@
 #     placed without an IPv6 address, is reached over IPv4 as before; a2 reaches no
 #     IPv6 room address; b1's mDNS query to ff02::fb from its link-local address is
 #     answered on the group by a responder on a1, b2's (no member) is not carried;
+#   - a member's datagram to RIPv2's group (224.0.0.9) is not carried, SSDP's is;
 #   - gateway B's /metrics counts the same multicast and non-member's datagram as its
 #     listing, by room (and passes promtool check metrics).
 set -uo pipefail
@@ -119,6 +120,21 @@ check "b1's mDNS query is answered by c1's responder ($answer)" test "$answer" =
 check "c1 saw the query come from b1's room address" grep -q "query from 172.30.0.2" \
 	"$NETNS_TMP/mdns-c1"
 check "gateway B counted the multicast it carried" counter_above b room_multicast_out 0
+# RIPv2's group (a gateway's routing protocol) stays on its site; SSDP's, sent after it,
+# crosses to both other sites: once that one is counted, the first was judged too.
+before=$(room_counters b 2 room_multicast_out)
+send_one b1 224.0.0.9 520 rip-request
+send_one b1 239.255.255.250 1900 ssdp-search
+after=$before
+for _ in $(seq 1 20); do
+	after=$(room_counters b 2 room_multicast_out)
+	[[ $before =~ ^[0-9]+$ && $after =~ ^[0-9]+$ ]] && [ "$after" -ge $((before + 2)) ] && break
+	sleep 0.5
+done
+sleep 0.5
+after=$(room_counters b 2 room_multicast_out)
+check "b1's datagram to RIPv2's 224.0.0.9 is not carried, its SSDP search is, to both sites (multicast_out: $before -> $after)" \
+	test "$after" = "$((before + 2))"
 before=$(room_counter a room_cast_nonmember)
 send_one a2 172.30.0.255 7000 not-a-member
 check "a2's broadcast (no member) is dropped and counted at its gateway" \
