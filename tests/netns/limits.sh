@@ -19,7 +19,6 @@
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
-INSEL_PASSWORD_ITERATIONS=  # the guesses meet the password hashes' deployed cost
 source "$here/insel_env.sh"
 FLOOD=$here/flood_tool.py
 netns_begin
