@@ -33,9 +33,12 @@ netns_cleanup() {
 	done
 	for ns in "${NETNS_LIST[@]}"; do
 		ip netns delete "$ns" 2>/dev/null || true
-		[ -d "/etc/netns/$ns" ] && rm -rf "/etc/netns/$ns"
+		rm -rf "/etc/netns/$ns"
 	done
-	[ -n "$NETNS_ETC_MADE" ] && rmdir /etc/netns 2>/dev/null
+	# Not an `&&` list: under set -e a failing last command of one ends the trap with 1.
+	if [ -n "$NETNS_ETC_MADE" ] && [ -d /etc/netns ]; then
+		rmdir /etc/netns 2>/dev/null || true   # another run may still use it
+	fi
 	if [ -n "$NETNS_TMP" ]; then
 		if [ -n "${INSEL_KEEP_LOGS:-}" ]; then
 			mkdir -p "$INSEL_KEEP_LOGS" && cp "$NETNS_TMP"/*.log "$INSEL_KEEP_LOGS/" 2>/dev/null
