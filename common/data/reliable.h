@@ -55,7 +55,7 @@
 #define REL_DEFAULT_DEAD_MS 30000u   /* peer silent this long with data outstanding */
 #define REL_DEFAULT_CLOSE_MS 30000u  /* rel_close aborts if the FIN is not acked by then */
 #define REL_DEFAULT_KEEPALIVE_MS 10000u
-#define REL_DEFAULT_RTO_MIN_MS 10u   /* see docs/frames.md for why not RFC 6298's 1 s */
+#define REL_DEFAULT_RTO_MIN_MS 30u   /* see docs/frames.md for why not RFC 6298's 1 s */
 #define REL_DEFAULT_RTO_MAX_MS 60000u
 #define REL_INITIAL_RTO_MS 1000u     /* RFC 6298 2.1 */
 

@@ -816,14 +816,14 @@ static bool a_undid(struct sim *s, void *ctx)
 	return st.timeouts_undone > 0;
 }
 
-/* The ACKs stop for 30 ms (a host that did not run, a queue) while the RTO is a few ms:
+/* The ACKs stop for 30 ms (a host that did not run, a queue) while the RTO is 10 ms:
  * the time-out fires, but the peer then acknowledges segments it declared lost before
  * they went again, so it was spurious: the window of before it comes back (not one
  * segment and slow start), and the segments not yet resent stay unsent. */
 static void spurious_timeout_undone(void **state)
 {
 	struct path p = { .delay_us = 1 * MS };
-	struct rel_params rp = { .conn_id = 10, .mss = 1350 };
+	struct rel_params rp = { .conn_id = 10, .mss = 1350, .rto_min_ms = 10 };
 	struct xfer x = { .total = 4 << 20, .b_reads = true };
 	struct rel_stats before, st;
 	struct sim s;
