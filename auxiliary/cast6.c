@@ -5,6 +5,7 @@
 
 #include "buf.h"
 #include "err.h"
+#include "ipv4.h"
 
 #define CAST6_PROTO_UDP 17
 
@@ -95,15 +96,8 @@ static uint16_t udp6_sum(const uint8_t *pkt, size_t total_len)
 	uint32_t sum = (uint32_t)(udp_len >> 16) + (uint32_t)(udp_len & 0xffff) +
 		       CAST6_PROTO_UDP;
 
-	for (size_t i = 8; i < 40; i += 2)  /* source and destination */
-		sum += (uint32_t)pkt[i] << 8 | pkt[i + 1];
-	for (size_t i = 0; i + 1 < udp_len; i += 2)
-		sum += (uint32_t)udp[i] << 8 | udp[i + 1];
-	if (udp_len & 1)
-		sum += (uint32_t)udp[udp_len - 1] << 8;
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)sum;
+	/* the pseudo-header's source and destination, then the datagram */
+	return inet_checksum_fold(udp, udp_len, inet_checksum_fold(pkt + 8, 32, sum));
 }
 
 void cast6_set_source(uint8_t *pkt, struct cast6_info *ip, const uint8_t src[16])

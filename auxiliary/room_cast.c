@@ -258,13 +258,7 @@ static void udp_checksum(uint8_t *pkt, const struct ipv4_info *ip)
 	if (udp_len < 8)
 		return;
 	udp[6] = udp[7] = 0;
-	for (size_t i = 0; i + 1 < udp_len; i += 2)
-		sum += (uint32_t)udp[i] << 8 | udp[i + 1];
-	if (udp_len & 1)
-		sum += (uint32_t)udp[udp_len - 1] << 8;
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	csum = (uint16_t)~sum;
+	csum = (uint16_t)~inet_checksum_fold(udp, udp_len, sum);
 	if (csum == 0)
 		csum = 0xffff;  /* zero would mean "no checksum" */
 	udp[6] = (uint8_t)(csum >> 8);
