@@ -67,7 +67,19 @@ file=$NETNS_TMP/bench.bin
 head -c "$((size_mb << 20))" /dev/urandom >"$file"
 bytes=$((size_mb << 20))
 
-declare -A MBPS RETR BACK FWD
+declare -A MBPS RETR BACK FWD BUSY
+# The machine's CPU time (all cores, in clock ticks) busy and in total so far, from
+# /proc/stat: a transfer that leaves cores idle is waiting (for the window, an ACK, a
+# timer), one that keeps them all busy is bounded by CPU per byte.
+cpu_ticks() {
+	awk '/^cpu / { t = 0; for (i = 2; i <= NF; i++) t += $i; print t - $5 - $6, t }' /proc/stat
+}
+busy_since() {  # busy_since "BUSY TOTAL": the % of CPU time busy since that sample
+	local now
+	now=$(cpu_ticks)
+	awk -v a="$1" -v b="$now" 'BEGIN { split(a, x, " "); split(b, y, " ");
+		d = y[2] - x[2]; printf "%d", (d > 0 ? 100 * (y[1] - x[1]) / d : 0) }'
+}
 # Packets (skbs: a GSO run of frames is one) the wan forwarded from site b to site a (the
 # acknowledgements: send-file's own, or those of TCP carried in the network call) and
 # from a to b, counted on the wan's links: fewer, larger ones cost less CPU per byte.
@@ -97,7 +109,10 @@ tcp_run() {  # tcp_run LOSS: iperf3 -n BYTES a1 -> b1 through the network call
 	wait_port b1 5201 tcp 5 || return 1
 	perf_start "tcp.$1"
 	BACK[tcp,$1]=$(back_packets) FWD[tcp,$1]=$(fwd_packets)
+	local ticks
+	ticks=$(cpu_ticks)
 	out=$(in_ns a1 timeout 600 iperf3 -c 10.2.0.11 -p 5201 -n "$bytes" -J 2>&1)
+	BUSY[tcp,$1]=$(busy_since "$ticks")
 	BACK[tcp,$1]=$(($(back_packets) - BACK[tcp,$1])) FWD[tcp,$1]=$(($(fwd_packets) - FWD[tcp,$1]))
 	perf_stop
 	stop_pid "$pid"
@@ -141,7 +156,10 @@ copy_run() {
 	wait_port b1 5202 tcp 5 || return 1
 	perf_start "copy.$1"
 	BACK[copy,$1]=$(back_packets) FWD[copy,$1]=$(fwd_packets)
+	local ticks
+	ticks=$(cpu_ticks)
 	out=$(in_ns a1 timeout 600 python3 -c "$COPY_PY" send 10.2.0.11 "$file" 2>&1)
+	BUSY[copy,$1]=$(busy_since "$ticks")
 	BACK[copy,$1]=$(($(back_packets) - BACK[copy,$1])) FWD[copy,$1]=$(($(fwd_packets) - FWD[copy,$1]))
 	perf_stop
 	reap_pid "$pid"
@@ -157,7 +175,10 @@ file_run() {  # file_run LOSS: insel send-file of the file
 	echo "    [${1}% loss] load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 	perf_start "file.$1"
 	BACK[file,$1]=$(back_packets) FWD[file,$1]=$(fwd_packets)
+	local ticks
+	ticks=$(cpu_ticks)
 	out=$(insel_as a1 alice send-file bob@lan-b "$file" 2>&1)
+	BUSY[file,$1]=$(busy_since "$ticks")
 	BACK[file,$1]=$(($(back_packets) - BACK[file,$1])) FWD[file,$1]=$(($(fwd_packets) - FWD[file,$1]))
 	perf_stop
 	echo "$out" | sed "s/^/    [${1}% loss] /"
@@ -192,5 +213,9 @@ echo "(target: send-file >= 80% of the TCP file copy at 1% loss; iperf3 does no 
 for pct in $losses; do
 	echo "wan packets at $pct%, a -> b / b -> a: send-file ${FWD[file,$pct]:-?} / ${BACK[file,$pct]:-?}," \
 		"iperf3 ${FWD[tcp,$pct]:-?} / ${BACK[tcp,$pct]:-?}, TCP copy ${FWD[copy,$pct]:-?} / ${BACK[copy,$pct]:-?}"
+done
+for pct in $losses; do
+	echo "CPU busy (both cores) at $pct%: send-file ${BUSY[file,$pct]:-?}%," \
+		"iperf3 ${BUSY[tcp,$pct]:-?}%, TCP copy ${BUSY[copy,$pct]:-?}%"
 done
 [ "$failures" -eq 0 ] || echo "CORRUPTED OR BROKEN TRANSFERS: $failures"
