@@ -222,9 +222,10 @@ struct aux_tun {
 	int lan_ifindex;                 /* the LAN interface, where both captures listen */
 	uint32_t room_hostmask;          /* the host bits of the room's IPv4 network */
 	/* The link-layer address of each local member with an IPv6 room address (room_out6's
-	 * index), as the neighbour table knew it at member_macs_ms: a frame from it is that
-	 * member's. Read again when old (room_cast.c), when the members change, and (at most
-	 * once a second) when a frame's address is no member's. */
+	 * index), as the neighbour table knew it at member_macs_ms or last knew it before
+	 * (room_cast.c: an idle host's entry the kernel dropped is kept): a frame from it is
+	 * that member's. Read again when the members change, when old, and (at most once a
+	 * second) when a frame's address is no member's. */
 	uint8_t member_mac[AUX_TUN_PREFIXES][6];
 	uint32_t member_mac_known;       /* bit j: member_mac[j] is known */
 	bool member_macs_read;

@@ -140,3 +140,22 @@ int cast6_member_of(const struct addr_map_rule6 *members, size_t n, const uint8_
 	}
 	return candidates == 1 && cast6_link_local(src) ? (int)found : -1;
 }
+
+bool cast6_host_mac(struct cast6_host_macs *kept, const struct cast6_host_macs *fresh,
+		    uint8_t mac[6])
+{
+	if (fresh->known6) {
+		memcpy(kept->mac6, fresh->mac6, 6);
+		kept->known6 = true;
+	}
+	if (fresh->known4) {
+		memcpy(kept->mac4, fresh->mac4, 6);
+		kept->known4 = true;
+	}
+	if (kept->known6 && kept->known4 && memcmp(kept->mac6, kept->mac4, 6) != 0)
+		return false;
+	if (!kept->known6 && !kept->known4)
+		return false;
+	memcpy(mac, kept->known6 ? kept->mac6 : kept->mac4, 6);
+	return true;
+}

@@ -55,6 +55,22 @@ bool cast6_checksum_ok(const uint8_t *pkt, const struct cast6_info *ip);
 int cast6_member_of(const struct addr_map_rule6 *members, size_t n, const uint8_t (*macs)[6],
 		    uint32_t known, const uint8_t src[16], const uint8_t mac[6]);
 
+/* What the neighbour table said of one member's host: the link-layer address of its IPv6
+ * LAN address (mac6) and of its IPv4 one (mac4), each where known. */
+struct cast6_host_macs {
+	uint8_t mac6[6], mac4[6];
+	bool known6, known4;
+};
+
+/* Takes a reading of the neighbour table (fresh) into what is kept of the member's host
+ * (kept), and says its link-layer address (into mac: true), or none (false: neither
+ * known, or the two known and different, as the gateway's join check refuses). An entry
+ * the table has replaces the kept one; one it no longer has (the kernel drops an idle
+ * host's entries) is kept: the host's last answer stands until the table says
+ * otherwise, as a stale entry the kernel keeps does. */
+bool cast6_host_mac(struct cast6_host_macs *kept, const struct cast6_host_macs *fresh,
+		    uint8_t mac[6]);
+
 /* The Ethernet address group is sent to (RFC 2464 7: 33:33 and its last 32 bits). */
 void cast6_group_mac(const uint8_t group[16], uint8_t mac[6]);
 

@@ -31,7 +31,8 @@
  * source address, and the neighbour table says which member's host that is — the entry
  * of its IPv6 LAN address (host6) on the LAN interface, else that of its IPv4 one, and
  * none when the two disagree (the gateway's join check asks for the same link-layer
- * address of both). The table is read through a routing netlink socket opened at bind:
+ * address of both), as last read: an idle host's entries the kernel drops are kept
+ * (read_member_macs). The table is read through a routing netlink socket opened at bind:
  * a confined process makes no socket, and one without CAP_NET_ADMIN can only read
  * through it. A frame whose link-layer address is one member's passes from that
  * member's IPv6 LAN address or a link-local one; anything else is a non-member's. The
@@ -236,6 +237,7 @@ int room_cast_open(struct bridge *br, const struct aux_bind_tun *req, char *why,
 		ratelimit_init(&t->cast_limit[i], ROOM_CAST_RATE, ROOM_CAST_BURST, now);
 	if (req->has_room_net6)
 		room_cast6_open(t);
+	room_cast_members_changed(br);
 	return 0;
 }
 
@@ -322,8 +324,7 @@ static bool member_ipv4_index(const struct aux_tun *t, size_t j, size_t *i)
  * address and of its IPv4 one, each where known. */
 struct member_macs {
 	const struct aux_tun *t;
-	uint8_t mac6[AUX_TUN_PREFIXES][6], mac4[AUX_TUN_PREFIXES][6];
-	uint32_t known6, known4;
+	struct cast6_host_macs fresh[AUX_TUN_PREFIXES];
 };
 
 static bool take_member_mac(const struct nl_neigh *n, void *ctx)
@@ -336,46 +337,73 @@ static bool take_member_mac(const struct nl_neigh *n, void *ctx)
 		return false;
 	for (size_t j = 0; j < t->nroom6; j++) {
 		if (n->addr.family == AF_INET6 && memcmp(n->addr.bytes, t->room_out6[j].from, 16) == 0) {
-			memcpy(m->mac6[j], n->lladdr, 6);
-			m->known6 |= 1u << j;
+			memcpy(m->fresh[j].mac6, n->lladdr, 6);
+			m->fresh[j].known6 = true;
 		} else if (n->addr.family == AF_INET && member_ipv4_index(t, j, &i) &&
 			   ipv4_from_addr(&n->addr) == t->room_out[i].from) {
-			memcpy(m->mac4[j], n->lladdr, 6);
-			m->known4 |= 1u << j;
+			memcpy(m->fresh[j].mac4, n->lladdr, 6);
+			m->fresh[j].known4 = true;
 		}
 	}
 	return false;
 }
 
+/* What the neighbour table last said of each member's host, kept when the kernel drops
+ * the entries of a host that has been idle (on a LAN of more than gc_thresh1 neighbours,
+ * a stale entry goes after about a minute), so that an idle member's mDNS still passes:
+ * its host's last answer stands until the table says otherwise (cast6_host_mac), as a
+ * stale entry the kernel keeps would. That is no weaker than the table itself: an entry
+ * is only ever what a host answered from, a new answer replaces it, and a member's two
+ * addresses answering from different link-layer addresses still make neither count.
+ * Kept for the process (one room), whichever leg reads, and only for the members of the
+ * latest reading: a host that leaves the room is forgotten. */
+static struct kept_host {
+	uint8_t host6[16];
+	uint32_t host4;  /* 0: none */
+	struct cast6_host_macs macs;
+} kept[AUX_TUN_PREFIXES];
+static size_t nkept;
+
+static struct cast6_host_macs kept_macs_of(const uint8_t host6[16], uint32_t host4)
+{
+	for (size_t k = 0; k < nkept; k++)
+		if (memcmp(kept[k].host6, host6, 16) == 0 && kept[k].host4 == host4)
+			return kept[k].macs;
+	return (struct cast6_host_macs){0};
+}
+
 /* Reads the members' link-layer addresses from the neighbour table (two dumps, a few
  * microseconds each on a LAN of some hundred hosts; bounded in time by the socket's
- * time-out). A member whose two entries disagree has none. */
+ * time-out) into what is kept of them. A member whose two addresses disagree has none. */
 static void read_member_macs(struct aux_tun *t, uint64_t now)
 {
 	struct member_macs m = {.t = t};
+	struct kept_host now_kept[AUX_TUN_PREFIXES];
 	int rc;
 
 	_Static_assert(AUX_TUN_PREFIXES <= 32, "one bit a member");
 	t->member_macs_read = true;
 	t->member_macs_ms = now;
-	t->member_mac_known = 0;
 	if ((rc = nl_neigh_each_on(t->nl_fd, AF_INET6, take_member_mac, &m)) != 0 ||
 	    (rc = nl_neigh_each_on(t->nl_fd, AF_INET, take_member_mac, &m)) != 0) {
 		log_warn("cannot read the neighbour table for the room's IPv6 multicast: %s",
 			 strerror(-rc));
 		t->errors++;
-		return;
+		memset(m.fresh, 0, sizeof m.fresh);  /* what is kept stands */
 	}
+	t->member_mac_known = 0;
 	for (size_t j = 0; j < t->nroom6; j++) {
-		bool six = m.known6 & 1u << j, four = m.known4 & 1u << j;
+		struct kept_host *k = &now_kept[j];
+		size_t i;
 
-		if (six && four && memcmp(m.mac6[j], m.mac4[j], 6) != 0)
-			continue;
-		if (six || four) {
-			memcpy(t->member_mac[j], six ? m.mac6[j] : m.mac4[j], 6);
+		memcpy(k->host6, t->room_out6[j].from, 16);
+		k->host4 = member_ipv4_index(t, j, &i) ? t->room_out[i].from : 0;
+		k->macs = kept_macs_of(k->host6, k->host4);
+		if (cast6_host_mac(&k->macs, &m.fresh[j], t->member_mac[j]))
 			t->member_mac_known |= 1u << j;
-		}
 	}
+	memcpy(kept, now_kept, t->nroom6 * sizeof now_kept[0]);
+	nkept = t->nroom6;
 }
 
 /* The member whose host sent the frame (cast6_member_of). */
@@ -475,9 +503,14 @@ bool room_cast_deliver6(struct bridge *br, const struct ipv6_info *ip6, const ui
 	return true;
 }
 
+/* Read at once rather than at the next frame: a member's host that has just joined
+ * spoke to its gateway, so the table knows it now, and it is kept from then on. */
 void room_cast_members_changed(struct bridge *br)
 {
-	br->tun.member_macs_read = false;
+	if (br->tun.cast6)
+		read_member_macs(&br->tun, uv_now(br->loop));
+	else
+		br->tun.member_macs_read = false;
 }
 
 /* A bridge of its own (no room's host): the IPv6 capture for its one peer. */

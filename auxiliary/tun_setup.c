@@ -529,6 +529,7 @@ int tun_adopt(struct bridge *br, const struct aux_bind_tun *req, const struct au
 	t->nl_fd = room->nl_fd;
 	for (size_t i = 0; i < t->nroom; i++)
 		room_cast_member_new(br, i);
+	room_cast_members_changed(br);
 	log_info("interface %s: a peer more, %zu member(s) of its", t->name, t->nremote);
 	return 0;
 }

@@ -16,6 +16,7 @@
 #     placed without an IPv6 address, is reached over IPv4 as before; a2 reaches no
 #     IPv6 room address; b1's mDNS query to ff02::fb from its link-local address is
 #     answered on the group by a responder on a1, b2's (no member) is not carried;
+#     b1's still is once gateway B's kernel dropped its host's neighbour entries;
 #   - a member's datagram to RIPv2's group (224.0.0.9) is not carried, SSDP's is;
 #   - gateway B's /metrics counts the same multicast and non-member's datagram as its
 #     listing, by room (and passes promtool check metrics).
@@ -200,6 +201,28 @@ if command -v promtool >/dev/null; then
 else
 	echo "SKIP - promtool check metrics: promtool is not installed (Debian package prometheus)"
 fi
+# An idle member: gateway B's kernel dropped its host's neighbour entries (as it does to
+# an idle host's on a LAN of more than 128 neighbours), and b1's query still crosses, from
+# what the room's auxiliary kept of them. b2's query, a second after the deletion, makes
+# B read its table again first (a frame of no member's, at most once a second); it is
+# still refused and counted.
+ip -n "${NS}gw-b" neigh del 10.2.0.11 dev lan 2>/dev/null
+ip -n "${NS}gw-b" -6 neigh del fd02::11 dev lan 2>/dev/null
+sleep 1.1
+before_b=$(room_counters b 2 room_multicast_in room_cast_nonmember)
+mdns6_responder a1 "$NETNS_TMP/mdns6-a1-idle" fd30::2
+mdns6_send b2
+answer=$(mdns6_query b1)
+wait "$MDNS6_PID"
+after_b=$(room_counters b 2 room_multicast_in room_cast_nonmember)
+left=$(ip -n "${NS}gw-b" neigh show 10.2.0.11 dev lan; ip -n "${NS}gw-b" -6 neigh show fd02::11 dev lan)
+check "b1's mDNS query still crosses once gateway B dropped its host's neighbour entries ($answer; entries now: ${left:-none})" \
+	test "$answer" = "fd30::1 answer:"
+expect_b=-
+[[ $before_b =~ ^([0-9]+)\ ([0-9]+)$ ]] &&
+	expect_b="$((BASH_REMATCH[1] + 1)) $((BASH_REMATCH[2] + 1))"
+check "and b2's query (no member) is still dropped and counted (multicast_in, non-members': $before_b -> $after_b)" \
+	test "$after_b" = "$expect_b"
 # A member's IPv6 multicast has its allowance too (100 a second, burst 50): of 150 sent at
 # once, about 100 are refused (40 at least, should the sender be slowed down).
 before=$(room_counters b 2 room_cast_limited)

@@ -287,6 +287,39 @@ static void test_cast6_member_of(void **state)
 	assert_int_equal(cast6_member_of(members, 3, macs, 0, members[0].from, macs[0]), -1);
 }
 
+/* A member's host as the neighbour table said it: what a reading has replaces what was
+ * kept, what it no longer has (an idle host's entry dropped) is kept, and the two
+ * addresses answering from different link-layer addresses make neither count. */
+static void test_cast6_host_mac(void **state)
+{
+	const uint8_t m1[6] = {2, 0, 0, 0, 0, 0x11}, m2[6] = {2, 0, 0, 0, 0, 0x22};
+	struct cast6_host_macs kept = {0}, none = {0}, six = {.known6 = true},
+			       four = {.known4 = true};
+	uint8_t mac[6];
+
+	(void)state;
+	memcpy(six.mac6, m1, 6);
+	memcpy(four.mac4, m1, 6);
+	assert_false(cast6_host_mac(&kept, &none, mac));
+	assert_true(cast6_host_mac(&kept, &four, mac));
+	assert_memory_equal(mac, m1, 6);
+	assert_true(cast6_host_mac(&kept, &six, mac));
+	assert_memory_equal(mac, m1, 6);
+	/* The kernel dropped both entries: the host's last answer stands. */
+	memset(mac, 0, sizeof mac);
+	assert_true(cast6_host_mac(&kept, &none, mac));
+	assert_memory_equal(mac, m1, 6);
+	/* Its IPv4 address now answers from another link-layer address: neither counts,
+	 * whether the IPv6 entry is in the reading or only kept. */
+	memcpy(four.mac4, m2, 6);
+	assert_false(cast6_host_mac(&kept, &four, mac));
+	assert_false(cast6_host_mac(&kept, &none, mac));
+	/* Until the IPv6 address answers from it too. */
+	memcpy(six.mac6, m2, 6);
+	assert_true(cast6_host_mac(&kept, &six, mac));
+	assert_memory_equal(mac, m2, 6);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -300,6 +333,7 @@ int main(void)
 		cmocka_unit_test(test_cast6_routing_groups),
 		cmocka_unit_test(test_cast6_set_source),
 		cmocka_unit_test(test_cast6_member_of),
+		cmocka_unit_test(test_cast6_host_mac),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
