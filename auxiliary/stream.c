@@ -959,7 +959,7 @@ json_t *stream_stats_json(const struct aux_lan *l)
 		return json_pack("{s:s}", "state", "binding");
 	rel_get_stats(s->rel, &st);
 	return json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
-			 "s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b}",
+			 "s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b}",
 			 "state", rel_state_name(st.state), "mode", negotiate_mode_name(s->mode),
 			 "bytes_sent", (json_int_t)st.bytes_sent,
 			 "bytes_acked", (json_int_t)st.bytes_acked,
@@ -979,6 +979,9 @@ json_t *stream_stats_json(const struct aux_lan *l)
 			 "peer_window", (json_int_t)st.peer_window,
 			 "flight", (json_int_t)st.flight,
 			 "send_queued", (json_int_t)st.send_queued,
+			 "cwnd_limited_us", (json_int_t)st.cwnd_limited_us,
+			 "window_limited_us", (json_int_t)st.window_limited_us,
+			 "data_limited_us", (json_int_t)st.data_limited_us,
 			 "attaches", (json_int_t)s->attaches,
 			 "refused", (json_int_t)s->refused,
 			 "attached", s->attached);

@@ -302,7 +302,9 @@ void conn_print_stats(FILE *out, const json_t *st)
 		"  state %s (%s), sent %lld bytes (%lld acknowledged), received %lld, "
 		"retransmissions %lld, RTT %.1f ms, RTO %.1f ms, window %lld bytes, "
 		"congestion window %lld bytes, time-outs %lld (%lld undone), loss episodes %lld, "
-		"segment %lld bytes, segments %lld out and %lld in\n",
+		"segment %lld bytes, segments %lld out and %lld in, "
+		"waited for the congestion window %.1f ms, the peer's window %.1f ms, "
+		"data to send %.1f ms\n",
 		json_string_value(json_object_get(st, "state")),
 		json_string_value(json_object_get(st, "mode")),
 		(long long)json_integer_value(json_object_get(st, "bytes_sent")),
@@ -316,7 +318,10 @@ void conn_print_stats(FILE *out, const json_t *st)
 		(long long)json_integer_value(json_object_get(st, "loss_episodes")),
 		(long long)json_integer_value(json_object_get(st, "mss")),
 		(long long)json_integer_value(json_object_get(st, "segments_out")),
-		(long long)json_integer_value(json_object_get(st, "segments_in")));
+		(long long)json_integer_value(json_object_get(st, "segments_in")),
+		json_integer_value(json_object_get(st, "cwnd_limited_us")) / 1000.0,
+		json_integer_value(json_object_get(st, "window_limited_us")) / 1000.0,
+		json_integer_value(json_object_get(st, "data_limited_us")) / 1000.0);
 }
 
 /* ---- progress ---- */

@@ -63,6 +63,8 @@ struct seg_rec {
 	uint8_t flags;
 };
 
+enum send_limit { LIMIT_NONE, LIMIT_CWND, LIMIT_WINDOW, LIMIT_DATA };
+
 struct rel_conn {
 	struct rel_params p;
 	uint32_t pmss;               /* payload bytes per new data segment */
@@ -101,6 +103,8 @@ struct rel_conn {
 	uint64_t wnd_edge;           /* the peer's window: bytes below it may be sent */
 	uint64_t rack_xmit_us, rack_end, rack_rtt_us, rack_at;
 	bool fin_queued, fin_sent, fin_acked;
+	enum send_limit limit;       /* why the last rel_output stopped, since limit_since */
+	uint64_t limit_since;
 
 	/* Round trip. */
 	bool have_rtt;
@@ -1252,13 +1256,38 @@ static void run_timers(struct rel_conn *c, uint64_t now)
 	}
 }
 
-int rel_output(struct rel_conn *c, uint64_t now_us, uint8_t *out, size_t cap)
+/* Why nothing more can be sent now, for the limit chronographs (rel_stats). */
+static enum send_limit send_limit_now(struct rel_conn *c)
+{
+	if (c->state == REL_CLOSED || finished(c))
+		return LIMIT_NONE;
+	if (c->snd_nxt < c->snd_end && !c->fin_sent)
+		return next_segment_len(c) == 0 ? LIMIT_WINDOW : LIMIT_CWND;
+	return c->fin_queued ? LIMIT_NONE : LIMIT_DATA;
+}
+
+static void note_send_limit(struct rel_conn *c, enum send_limit limit, uint64_t now)
+{
+	if (limit == c->limit)
+		return;
+	if (now > c->limit_since) {
+		uint64_t d = now - c->limit_since;
+
+		if (c->limit == LIMIT_CWND)
+			c->st.cwnd_limited_us += d;
+		else if (c->limit == LIMIT_WINDOW)
+			c->st.window_limited_us += d;
+		else if (c->limit == LIMIT_DATA)
+			c->st.data_limited_us += d;
+	}
+	c->limit = limit;
+	c->limit_since = now;
+}
+
+static int output_next(struct rel_conn *c, uint64_t now_us, uint8_t *out, size_t cap)
 {
 	int n;
 
-	if (cap < c->mss_high)
-		return INSEL_E_NOSPACE;
-	run_timers(c, now_us);
 	if (finished(c)) {
 		if (!c->rst_pending)
 			return 0;
@@ -1280,6 +1309,18 @@ int rel_output(struct rel_conn *c, uint64_t now_us, uint8_t *out, size_t cap)
 	if (c->ack_now)
 		return output_control(c, 0, out, cap, now_us);
 	return 0;
+}
+
+int rel_output(struct rel_conn *c, uint64_t now_us, uint8_t *out, size_t cap)
+{
+	int n;
+
+	if (cap < c->mss_high)
+		return INSEL_E_NOSPACE;
+	run_timers(c, now_us);
+	n = output_next(c, now_us, out, cap);
+	note_send_limit(c, n == 0 ? send_limit_now(c) : LIMIT_NONE, now_us);
+	return n;
 }
 
 /* How long a closed connection still answers the peer's FIN again (our ACK of it may have

@@ -112,6 +112,12 @@ struct rel_stats {
 	uint64_t send_queued;         /* bytes in the send buffer (unacked + unsent) */
 	uint64_t recv_ready;          /* bytes (ordered) or messages (unordered) rel_recv
 				       * can return now */
+	/* Time the sender spent unable to send, by cause (as Linux's TCP_INFO chronographs):
+	 * it had data but the congestion window was full, or the peer's window was; or it
+	 * had sent all it was given and the application had not closed (waiting for data,
+	 * idle included). A period ends at the next rel_output that sends; the one still
+	 * open is not counted yet. */
+	uint64_t cwnd_limited_us, window_limited_us, data_limited_us;
 };
 
 struct rel_conn;

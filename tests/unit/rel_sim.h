@@ -57,6 +57,8 @@ struct sim {
 	uint64_t timer_us;           /* the hosts' timer granularity (0: exact): an engine
 				      * deadline is met this much rounded up, as a libuv
 				      * millisecond timer does */
+	uint64_t app_tick_us;        /* the application runs at least this often (0: only
+				      * on events), for one that sends on its own clock */
 };
 
 static uint64_t sim_rand(struct sim *s)
@@ -244,6 +246,8 @@ static bool sim_run(struct sim *s, sim_app_fn app, bool (*done)(struct sim *, vo
 						     s->timer_us;
 				next = d < next ? d : next;
 			}
+		if (s->app_tick_us && s->now + s->app_tick_us < next)
+			next = s->now + s->app_tick_us;
 		s->now = next > s->now ? next : s->now + 1;
 		s->steps++;
 	}

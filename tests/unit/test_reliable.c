@@ -456,6 +456,42 @@ static void app_bulk(struct sim *s, void *ctx)
 		f->delivered += (uint64_t)n;
 }
 
+/* An application that gives 16 KiB every 50 ms on a fast path: the sender mostly waits
+ * for it, and its chronographs say so. */
+struct trickle {
+	uint64_t next;
+	uint8_t chunk[16384], sink[65536];
+};
+
+static void app_trickle(struct sim *s, void *ctx)
+{
+	struct trickle *t = ctx;
+
+	if (s->now >= t->next && rel_send(s->end[0], t->chunk, sizeof(t->chunk)) > 0)
+		t->next = s->now + 50 * MS;
+	while (rel_recv(s->end[1], t->sink, sizeof(t->sink)) > 0)
+		;
+}
+
+static void limits_name_the_cause(void **state)
+{
+	struct path p = { .delay_us = 1 * MS, .mbit = 1000 };
+	struct rel_params rp = { .conn_id = 5 };
+	static struct trickle t;
+	struct rel_stats sa;
+	struct sim s;
+
+	(void)state;
+	sim_setup(&s, &p, &rp, 77);
+	s.app_tick_us = 1 * MS;
+	t.next = s.now;
+	(void)sim_run(&s, app_trickle, NULL, &t, s.now + 2 * SEC);
+	rel_get_stats(s.end[0], &sa);
+	assert_true(sa.data_limited_us > 1500 * MS);
+	assert_true(sa.cwnd_limited_us + sa.window_limited_us < 100 * MS);
+	sim_free(&s);
+}
+
 static void burst_loss_keeps_the_window(void **state)
 {
 	struct path p = { .loss = 0.01 / 40, .burst = 40, .delay_us = 1 * MS, .mbit = 1000 };
@@ -476,7 +512,7 @@ static void burst_loss_keeps_the_window(void **state)
 		assert_true(sa.fast_recoveries > 0);
 		/* bytes * 8 / 2 s > 600 Mbit/s */
 		assert_true(f.delivered * 8 / 2 > 600ull * 1000 * 1000);
-		sim_free(&s);
+			sim_free(&s);
 	}
 }
 
@@ -681,6 +717,10 @@ static void window_limits_sender(void **state)
 	assert_true(x.max_unread <= 256 << 10);
 	assert_int_equal(sa.peer_window, 0);
 	assert_int_equal(rel_state(s.end[0]), REL_CLOSING);   /* all queued, FIN waits */
+	/* The 10 s were spent waiting for the peer's window, not for the congestion window
+	 * or for data (the open period, since the last probe, is not counted yet). */
+	assert_true(sa.window_limited_us >= 8 * SEC);
+	assert_true(sa.cwnd_limited_us + sa.data_limited_us < 1 * SEC);
 	x.b_reads = true;
 	assert_true(sim_run(&s, app_ordered, both_closed, &x, s.now + 600 * SEC));
 	assert_int_equal(x.got, x.total);
@@ -1029,6 +1069,7 @@ int main(void)
 		cmocka_unit_test(mss_changes_mid_transfer),
 		cmocka_unit_test(ordered_in_place),
 		cmocka_unit_test(burst_loss_keeps_the_window),
+		cmocka_unit_test(limits_name_the_cause),
 		cmocka_unit_test(unordered_exactly_once),
 		cmocka_unit_test(unordered_delivers_past_a_hole),
 		cmocka_unit_test(abort_discards),
