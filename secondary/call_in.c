@@ -342,6 +342,7 @@ static void accept_room_leg(struct secondary *s, struct call *call, const char *
 	}
 	call->room_leg = leg;
 	snprintf(call->room, sizeof call->room, "%s", leg->room);
+	snprintf(call->room_site, sizeof call->room_site, "%s", leg->peer_lan);
 	if (!room_leg_matches(leg, call)) {
 		call->room_leg = NULL;
 		call_end(call, WIRE(FORBIDDEN), "the room's members differ from what the callee's "

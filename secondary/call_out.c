@@ -644,6 +644,7 @@ int call_place_room_leg(struct secondary *s, struct room_leg *leg)
 		return rc;
 	call->room_leg = leg;
 	snprintf(call->room, sizeof call->room, "%s", leg->room);
+	snprintf(call->room_site, sizeof call->room_site, "%s", leg->peer_lan);
 	leg->call = call;
 	memcpy(call->tun_remote, leg->remote, sizeof call->tun_remote);
 	call->ntun_remote = leg->nremote;

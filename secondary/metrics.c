@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aux_report.h"
 #include "http_server.h"
 #include "log.h"
 #include "msg.h"
@@ -24,6 +25,7 @@
 #define METRICS_MAX_ASKING 512       /* stats requests out at once, whatever the calls */
 #define METRICS_ROOMS 64             /* rooms counted by name; the rest as METRICS_ROOM_OTHER */
 #define METRICS_ROOM_OTHER "_other"  /* no room's name: one starts with a letter or digit */
+#define METRICS_ROOM_LEGS 256        /* (room, site) pairs counted; the rest as _other */
 
 struct reason_count {
 	char reason[40];
@@ -42,6 +44,13 @@ struct room_casts {
 	uint64_t bcast_out, bcast_in, mcast_out, mcast_in, nonmember, limited;
 };
 
+/* What a room's leg to one other member site carried (docs/rooms.md, "Counters"),
+ * summed over the calls that were that leg: out from our LAN, in to it. */
+struct room_leg_traffic {
+	char room[ROOM_NAME_MAX + 1], site[PKI_NAME_MAX + 1];
+	uint64_t packets_out, bytes_out, packets_in, bytes_in;
+};
+
 /* Traffic and drops, summed over channels and calls. */
 struct traffic {
 	uint64_t bytes_in, bytes_out, frames_in, frames_out;
@@ -49,6 +58,8 @@ struct traffic {
 	size_t ndrops;
 	struct room_casts rooms[METRICS_ROOMS];
 	size_t nrooms;
+	struct room_leg_traffic legs[METRICS_ROOM_LEGS];
+	size_t nlegs;
 };
 
 struct sec_metrics {
@@ -145,10 +156,49 @@ static void add_room_casts(struct traffic *t, const char *room, const json_t *st
 	c->limited += count_of(tun, "room_cast_limited");
 }
 
-/* Adds one auxiliary's stats object (docs/auxiliary.md) to t; room names the room whose
- * leg the call is ("" or NULL: none). */
-static void add_stats(struct traffic *t, const json_t *stats, const char *room)
+static struct room_leg_traffic *room_leg_of(struct traffic *t, const char *room,
+					    const char *site)
 {
+	struct room_leg_traffic *l;
+
+	for (size_t i = 0; i < t->nlegs; i++)
+		if (strcmp(t->legs[i].room, room) == 0 && strcmp(t->legs[i].site, site) == 0)
+			return &t->legs[i];
+	/* As for rooms: the last entry is kept for the pairs past the others. */
+	if (t->nlegs >= METRICS_ROOM_LEGS - 1 &&
+	    (strcmp(room, METRICS_ROOM_OTHER) != 0 || strcmp(site, METRICS_ROOM_OTHER) != 0))
+		return room_leg_of(t, METRICS_ROOM_OTHER, METRICS_ROOM_OTHER);
+	l = &t->legs[t->nlegs++];
+	memset(l, 0, sizeof *l);
+	snprintf(l->room, sizeof l->room, "%s", room);
+	snprintf(l->site, sizeof l->site, "%s", site);
+	return l;
+}
+
+/* A room leg's packets and bytes each way, read with the codec `insel rooms` uses
+ * (aux_report.h), from its stats' "tun" object (present once the leg is bound). */
+static void add_room_leg(struct traffic *t, const struct call *call, const json_t *stats)
+{
+	struct aux_room_counters c;
+	struct room_leg_traffic *l;
+	char why[128], room[ROOM_NAME_MAX + 1], site[PKI_NAME_MAX + 1];
+
+	if (!call->room[0] || !call->room_site[0] || !json_object_get(stats, "tun") ||
+	    aux_room_counters_from_json(stats, &c, why, sizeof why) != 0)
+		return;
+	l = room_leg_of(t, prom_label(call->room, room, sizeof room),
+			prom_label(call->room_site, site, sizeof site));
+	l->packets_out += c.packets_out;
+	l->bytes_out += c.bytes_out;
+	l->packets_in += c.packets_in;
+	l->bytes_in += c.bytes_in;
+}
+
+/* Adds one auxiliary's stats object (docs/auxiliary.md) of call to t (a room's leg's
+ * under its room and site too). */
+static void add_stats(struct traffic *t, const json_t *stats, const struct call *call)
+{
+	const char *room = call->room;
 	const json_t *ch, *lan;
 	size_t i;
 
@@ -176,6 +226,7 @@ static void add_stats(struct traffic *t, const json_t *stats, const char *room)
 	/* The kernel's queue in front of the call's (or room's) interface (tun_queue.c). */
 	add_drop(t, "tun", "queue_full", count_of(json_object_get(stats, "tun"), "queue_dropped"));
 	add_room_casts(t, room, stats);
+	add_room_leg(t, call, stats);
 }
 
 /* ---- what calls tell ---- */
@@ -209,7 +260,7 @@ void sec_metrics_call_final(struct call *call, const json_t *stats)
 	struct secondary *s = call->sec;
 
 	if (s->metrics && json_is_object(stats))
-		add_stats(&s->metrics->gone, stats, call->room);
+		add_stats(&s->metrics->gone, stats, call);
 }
 
 /* ---- fresh stats from the auxiliaries of calls up (for this page and call_rates.c) ---- */
@@ -337,6 +388,37 @@ static void render_room_casts(struct http_reply *r, const struct traffic *t)
 	}
 }
 
+static void render_room_legs(struct http_reply *r, const struct traffic *t)
+{
+	static const char packets[] = "insel_secondary_room_packets_total";
+	static const char bytes[] = "insel_secondary_room_bytes_total";
+	char labels[ROOM_NAME_MAX + PKI_NAME_MAX + 48];
+
+	prom_family(r, packets, "counter", "Packets a room's leg carried out from this LAN to "
+		    "another member site or in from it, by room and site");
+	for (size_t i = 0; i < t->nlegs; i++) {
+		const struct room_leg_traffic *l = &t->legs[i];
+
+		snprintf(labels, sizeof labels, "room=\"%s\",site=\"%s\",direction=\"out\"",
+			 l->room, l->site);
+		prom_sample_u64(r, packets, labels, l->packets_out);
+		snprintf(labels, sizeof labels, "room=\"%s\",site=\"%s\",direction=\"in\"",
+			 l->room, l->site);
+		prom_sample_u64(r, packets, labels, l->packets_in);
+	}
+	prom_family(r, bytes, "counter", "Bytes of those packets (IP headers included)");
+	for (size_t i = 0; i < t->nlegs; i++) {
+		const struct room_leg_traffic *l = &t->legs[i];
+
+		snprintf(labels, sizeof labels, "room=\"%s\",site=\"%s\",direction=\"out\"",
+			 l->room, l->site);
+		prom_sample_u64(r, bytes, labels, l->bytes_out);
+		snprintf(labels, sizeof labels, "room=\"%s\",site=\"%s\",direction=\"in\"",
+			 l->room, l->site);
+		prom_sample_u64(r, bytes, labels, l->bytes_in);
+	}
+}
+
 static void render_links(struct http_reply *r, struct secondary *s)
 {
 	uint64_t up = 0;
@@ -378,9 +460,10 @@ static void on_metrics(void *ctx, const struct http_request *req, struct http_re
 		*now = m->gone;
 		for (struct call *call = s->calls; call; call = call->next)
 			if (call->last_stats)
-				add_stats(now, call->last_stats, call->room);
+				add_stats(now, call->last_stats, call);
 		render_traffic(r, now);
 		render_room_casts(r, now);
+		render_room_legs(r, now);
 		free(now);
 	}
 	render_links(r, s);

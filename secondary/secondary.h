@@ -481,6 +481,7 @@ struct call {
 	struct room_leg *room_leg;     /* or the room's leg (then trunk is NULL) */
 	char room[ROOM_NAME_MAX + 1];  /* the room of that leg, kept once the leg lets go (its
 				       * final stats count under it in /metrics); "" if none */
+	char room_site[PKI_NAME_MAX + 1];  /* and the leg's other site (its LAN) */
 	struct ip_prefix tun_local[SECONDARY_MAX_PREFIXES], tun_remote[SECONDARY_MAX_PREFIXES];
 	size_t ntun_local, ntun_remote;
 	/* The peer LAN overlaps ours (docs/overlap.md): its real prefix, and the mapped one

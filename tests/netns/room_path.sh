@@ -19,7 +19,8 @@
 #     b1's still is once gateway B's kernel dropped its host's neighbour entries;
 #   - a member's datagram to RIPv2's group (224.0.0.9) is not carried, SSDP's is;
 #   - gateway B's /metrics counts the same multicast and non-member's datagram as its
-#     listing, by room (and passes promtool check metrics).
+#     listing, by room, and each leg's packets and bytes as insel rooms --json, by room
+#     and site (and passes promtool check metrics).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 INSEL_USERS="alice@lan-a carol@lan-a bob@lan-b"
@@ -193,6 +194,37 @@ check "gateway A carried the answer and nothing more: no frame it put on its LAN
 metrics_after=$(metrics_b_until "$expect_b")
 check "gateway B's /metrics counts them too, by room: multicast in +1, non-members' +1 ($metrics_before -> $metrics_after, listing $before_b -> $expect_b)" \
 	test "$metrics_before" = "$before_b" -a "$metrics_after" = "$expect_b"
+# Each leg's packets and bytes each way (insel rooms --json's sites) on the same page,
+# by room and site, read until the two agree (the page lags one scrape).
+legs_json_b() {
+	insel_as b1 bob rooms --json 2>/dev/null | python3 -c 'import json, sys
+room = [r for r in json.load(sys.stdin)["rooms"] if r["name"] == "games"][0]
+for s in sorted(room["sites"], key=lambda s: s["lan"]):
+    for d in ("out", "in"):
+        print(s["lan"], d, s.get("packets_" + d, "-"), s.get("bytes_" + d, "-"))' 2>&1
+}
+legs_metrics_b() {
+	metrics_b | python3 -c 'import re, sys
+v = {}
+for line in sys.stdin:
+    m = re.match(r"insel_secondary_room_(packets|bytes)_total\{room=\"games\",site=\"([^\"]+)\",direction=\"(out|in)\"\} (\d+)$", line.strip())
+    if m:
+        v.setdefault((m[2], m[3]), {})[m[1]] = m[4]
+for site, d in sorted(v, key=lambda k: (k[0], k[1] != "out")):
+    print(site, d, v[(site, d)].get("packets", "-"), v[(site, d)].get("bytes", "-"))' 2>&1
+}
+for _ in $(seq 1 20); do
+	legs_json=$(legs_json_b)
+	legs_page=$(legs_metrics_b)
+	[ -n "$legs_json" ] && [ "$legs_json" = "$legs_page" ] && break
+	sleep 0.5
+done
+echo "$legs_page" | sed 's/^/    /'
+check "gateway B's /metrics has each leg's packets and bytes each way, by room and site, as insel rooms --json ($(tr '\n' ';' <<<"$legs_json"))" \
+	test "$legs_json" = "$legs_page"
+check "both of B's legs carried packets each way (lan-a, lan-c)" bash -c \
+	"grep -Eq '^lan-a out [1-9]' <<<'$legs_page' && grep -Eq '^lan-a in [1-9]' <<<'$legs_page' &&
+	 grep -Eq '^lan-c out [1-9]' <<<'$legs_page' && grep -Eq '^lan-c in [1-9]' <<<'$legs_page'"
 if command -v promtool >/dev/null; then
 	page=$(metrics_b)
 	out=$(promtool check metrics <<<"$page" 2>&1)
