@@ -679,13 +679,20 @@ void tun_write_packet(struct bridge *br, const uint8_t *pkt, size_t len, uint64_
 struct ipv4_info;
 struct ipv6_info;
 struct sockaddr_ll;
-/* At bind, while root, when the bind names the room's network: the LAN capture and the
- * multicast socket. 0, or a negative errno with a sentence in why. */
 /* The member at index i of the room's map is new: its broadcast allowance starts full. */
 void room_cast_member_new(struct bridge *br, size_t i);
+/* At bind, while root, when the bind names the room's network: the LAN capture and the
+ * multicast socket. 0, or a negative errno with a sentence in why. */
 int room_cast_open(struct bridge *br, const struct aux_bind_tun *req, char *why,
 		   size_t whylen);
 int room_cast_start(struct bridge *br);
+/* Reads what a LAN capture (fd) holds into buf (size bytes), at most AUX_TUN_BATCH frames
+ * a wake-up, and hands fn each one the LAN sent (not what we sent, seen as outgoing) of
+ * max_len bytes at most, with its link-layer source. */
+typedef void (*room_capture_fn)(void *ctx, uint8_t *pkt, size_t len,
+				const struct sockaddr_ll *from);
+void room_capture_read(int fd, uint8_t *buf, size_t size, size_t max_len,
+		       room_capture_fn fn, void *ctx);
 /* A packet from the peer to the room's broadcast address or a multicast group: delivered
  * (or refused) here, true; false for any other packet. */
 bool room_cast_deliver(struct bridge *br, const struct ipv4_info *ip, const uint8_t *pkt,

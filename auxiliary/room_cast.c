@@ -86,6 +86,37 @@ static int lan_ifindex(const struct ip_addr *lan)
 	return index;
 }
 
+/* A packet socket on the LAN interface for protocol (ETH_P_IP, ETH_P_IPV6) that passes
+ * what prog lets through, of every multicast frame too; sll then holds its address (the
+ * interface's link-layer type). what names the capture in why. */
+static int capture_open(int ifindex, uint16_t protocol, const struct sock_fprog *prog,
+			struct sockaddr_ll *sll, const char *what, char *why, size_t whylen)
+{
+	socklen_t slen = sizeof *sll;
+	struct packet_mreq mr = {.mr_ifindex = ifindex, .mr_type = PACKET_MR_ALLMULTI};
+	int fd = socket(AF_PACKET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, htons(protocol)), err;
+
+	*sll = (struct sockaddr_ll){.sll_family = AF_PACKET, .sll_protocol = htons(protocol),
+				    .sll_ifindex = ifindex};
+	if (fd < 0) {
+		err = -errno;
+		snprintf(why, whylen, "cannot open a packet socket for the LAN's %s: %s", what,
+			 strerror(-err));
+		return err;
+	}
+	if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, prog, sizeof *prog) != 0 ||
+	    bind(fd, (struct sockaddr *)sll, sizeof *sll) != 0 ||
+	    setsockopt(fd, SOL_PACKET, PACKET_ADD_MEMBERSHIP, &mr, sizeof mr) != 0 ||
+	    getsockname(fd, (struct sockaddr *)sll, &slen) != 0) {
+		err = -errno;
+		snprintf(why, whylen, "cannot capture the LAN's %s: %s", what, strerror(-err));
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+/* The IPv4 capture: UDP to the room's broadcast address or to 224.0.0.0/4. */
 static int capture_socket(int ifindex, uint32_t bcast, char *why, size_t whylen)
 {
 	struct sock_filter code[] = {
@@ -99,25 +130,9 @@ static int capture_socket(int ifindex, uint32_t bcast, char *why, size_t whylen)
 		BPF_STMT(BPF_RET | BPF_K, 0),
 	};
 	struct sock_fprog prog = {sizeof code / sizeof code[0], code};
-	struct sockaddr_ll sll = {.sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_IP),
-				  .sll_ifindex = ifindex};
-	struct packet_mreq mr = {.mr_ifindex = ifindex, .mr_type = PACKET_MR_ALLMULTI};
-	int fd = socket(AF_PACKET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, htons(ETH_P_IP));
+	struct sockaddr_ll sll;
 
-	if (fd < 0) {
-		snprintf(why, whylen, "cannot open a packet socket: %s", strerror(errno));
-		return -errno;
-	}
-	if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof prog) != 0 ||
-	    bind(fd, (struct sockaddr *)&sll, sizeof sll) != 0 ||
-	    setsockopt(fd, SOL_PACKET, PACKET_ADD_MEMBERSHIP, &mr, sizeof mr) != 0) {
-		int err = -errno;
-
-		snprintf(why, whylen, "cannot capture the LAN's broadcast: %s", strerror(errno));
-		close(fd);
-		return err;
-	}
-	return fd;
+	return capture_open(ifindex, ETH_P_IP, &prog, &sll, "broadcast", why, whylen);
 }
 
 /* The IPv6 capture: UDP right after the fixed header (next header 17, byte 6) to a
@@ -134,28 +149,10 @@ static int capture6_socket(int ifindex, char *why, size_t whylen)
 		BPF_STMT(BPF_RET | BPF_K, 0),
 	};
 	struct sock_fprog prog = {sizeof code / sizeof code[0], code};
-	struct sockaddr_ll sll = {.sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_IPV6),
-				  .sll_ifindex = ifindex};
-	socklen_t slen = sizeof sll;
-	struct packet_mreq mr = {.mr_ifindex = ifindex, .mr_type = PACKET_MR_ALLMULTI};
-	int fd = socket(AF_PACKET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, htons(ETH_P_IPV6));
+	struct sockaddr_ll sll;
+	int fd = capture_open(ifindex, ETH_P_IPV6, &prog, &sll, "IPv6 multicast", why, whylen);
 
-	if (fd < 0) {
-		snprintf(why, whylen, "cannot open an IPv6 packet socket: %s", strerror(errno));
-		return -errno;
-	}
-	if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof prog) != 0 ||
-	    bind(fd, (struct sockaddr *)&sll, sizeof sll) != 0 ||
-	    setsockopt(fd, SOL_PACKET, PACKET_ADD_MEMBERSHIP, &mr, sizeof mr) != 0 ||
-	    getsockname(fd, (struct sockaddr *)&sll, &slen) != 0) {
-		int err = -errno;
-
-		snprintf(why, whylen, "cannot capture the LAN's IPv6 multicast: %s",
-			 strerror(errno));
-		close(fd);
-		return err;
-	}
-	if (sll.sll_hatype != ARPHRD_ETHER || sll.sll_halen != 6) {
+	if (fd >= 0 && (sll.sll_hatype != ARPHRD_ETHER || sll.sll_halen != 6)) {
 		snprintf(why, whylen, "the LAN interface has no Ethernet addresses to tell "
 			 "members by");
 		close(fd);
@@ -513,52 +510,52 @@ void room_cast_members_changed(struct bridge *br)
 		br->tun.member_macs_read = false;
 }
 
-/* A bridge of its own (no room's host): the IPv6 capture for its one peer. */
-static void on_capture6(uv_poll_t *h, int status, int events)
+void room_capture_read(int fd, uint8_t *buf, size_t size, size_t max_len,
+		       room_capture_fn fn, void *ctx)
 {
-	static uint8_t pkt[AUX_DGRAM_MAX];
-	struct bridge *br = h->data;
-	uint64_t now = uv_now(br->loop);
-	uint8_t member[16];
-
-	(void)events;
-	if (status < 0)
-		return;
 	for (unsigned n = 0; n < AUX_TUN_BATCH; n++) {
 		struct sockaddr_ll from;
 		socklen_t fromlen = sizeof from;
-		ssize_t len = recvfrom(br->tun.cap6_fd, pkt, sizeof pkt, 0,
-				       (struct sockaddr *)&from, &fromlen);
+		ssize_t len = recvfrom(fd, buf, size, 0, (struct sockaddr *)&from, &fromlen);
 
 		if (len < 0)
 			break;
-		if (from.sll_pkttype != PACKET_OUTGOING &&
-		    room_cast_judge6(br, pkt, (size_t)len, &from, now, member))
-			room_cast_carry6(br, pkt, (size_t)len, member, now);
+		/* What we sent ourselves is seen as outgoing. */
+		if (from.sll_pkttype != PACKET_OUTGOING && (size_t)len <= max_len)
+			fn(ctx, buf, (size_t)len, &from);
 	}
-	batch_flush(br, &aux_to_wan);
+}
+
+/* A bridge of its own (no room's host): its captures carry to its one peer. */
+static void carry_captured(void *ctx, uint8_t *pkt, size_t len, const struct sockaddr_ll *from)
+{
+	struct bridge *br = ctx;
+
+	(void)from;
+	room_cast_captured(br, pkt, len, uv_now(br->loop), true);
+}
+
+static void carry_captured6(void *ctx, uint8_t *pkt, size_t len, const struct sockaddr_ll *from)
+{
+	struct bridge *br = ctx;
+	uint64_t now = uv_now(br->loop);
+	uint8_t member[16];
+
+	if (room_cast_judge6(br, pkt, len, from, now, member))
+		room_cast_carry6(br, pkt, len, member, now);
 }
 
 static void on_capture(uv_poll_t *h, int status, int events)
 {
 	static uint8_t pkt[AUX_DGRAM_MAX];
 	struct bridge *br = h->data;
-	uint64_t now = uv_now(br->loop);
+	bool six = h == &br->tun.cap6_poll;
 
 	(void)events;
 	if (status < 0)
 		return;
-	for (unsigned n = 0; n < AUX_TUN_BATCH; n++) {
-		struct sockaddr_ll from;
-		socklen_t fromlen = sizeof from;
-		ssize_t len = recvfrom(br->tun.cap_fd, pkt, sizeof pkt, 0,
-				       (struct sockaddr *)&from, &fromlen);
-
-		if (len < 0)
-			break;
-		if (from.sll_pkttype != PACKET_OUTGOING)
-			room_cast_captured(br, pkt, (size_t)len, now, true);
-	}
+	room_capture_read(six ? br->tun.cap6_fd : br->tun.cap_fd, pkt, sizeof pkt, sizeof pkt,
+			  six ? carry_captured6 : carry_captured, br);
 	batch_flush(br, &aux_to_wan);
 }
 
@@ -579,7 +576,7 @@ int room_cast_start(struct bridge *br)
 		return rc;
 	t->cap6_poll_open = true;
 	t->cap6_poll.data = br;
-	return uv_poll_start(&t->cap6_poll, UV_READABLE, on_capture6);
+	return uv_poll_start(&t->cap6_poll, UV_READABLE, on_capture);
 }
 
 static void deliver_broadcast(struct bridge *br, const uint8_t *pkt, size_t len, uint64_t now)

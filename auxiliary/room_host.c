@@ -27,7 +27,6 @@
  * delivers into the one interface. A member's broadcast or multicast caught on the LAN
  * goes to every peer, within one allowance per member for the room. */
 #include <errno.h>
-#include <linux/if_packet.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -298,79 +297,61 @@ static void on_tun_readable(uv_poll_t *h, int status, int events)
 		batch_flush(d.last, &aux_to_wan);
 }
 
-/* A datagram caught on the LAN goes to every running peer, each mapping its own copy. */
-static void on_capture(uv_poll_t *h, int status, int events)
+/* A datagram caught on the LAN goes to every running peer, each mapping its own copy.
+ * The first running peer judges it (a member's, within its allowance: one allowance per
+ * member for the whole room, refusals counted there); the others carry what it let
+ * through. */
+static void fan_out(void *ctx, uint8_t *pkt, size_t len, const struct sockaddr_ll *from)
 {
 	uint64_t now = uv_now(host.loop);
-	bool first, carried;
+	bool first = true, carried;
 
-	(void)h;
-	(void)events;
-	if (status < 0)
-		return;
-	for (unsigned k = 0; k < AUX_TUN_BATCH; k++) {
-		struct sockaddr_ll from;
-		socklen_t fromlen = sizeof from;
-		ssize_t len = recvfrom(host.tun.cap_fd, rx, sizeof rx, 0, (struct sockaddr *)&from,
-				       &fromlen);
-
-		if (len < 0)
-			break;
-		/* rx is a little larger than a copy: no datagram a room carries is. */
-		if (from.sll_pkttype == PACKET_OUTGOING || (size_t)len > sizeof copy)
+	(void)ctx;
+	(void)from;
+	for (struct bridge *br = host.peers; br; br = br->next_hosted) {
+		if (br->state != AUX_RUNNING)
 			continue;
-		/* The first running peer judges the datagram (a member's, within its
-		 * allowance: one allowance per member for the whole room, refusals counted
-		 * there); the others carry what it let through. */
-		first = true;
-		for (struct bridge *br = host.peers; br; br = br->next_hosted) {
-			if (br->state != AUX_RUNNING)
-				continue;
-			memcpy(copy, rx, (size_t)len);
-			carried = room_cast_captured(br, copy, (size_t)len, now, first);
-			batch_flush(br, &aux_to_wan);
-			if (first && !carried)
-				break;
-			first = false;
-		}
+		memcpy(copy, pkt, len);
+		carried = room_cast_captured(br, copy, len, now, first);
+		batch_flush(br, &aux_to_wan);
+		if (first && !carried)
+			break;
+		first = false;
 	}
 }
 
-/* An IPv6 datagram caught on the LAN: the first running peer judges it (a member's,
- * from its host's link-layer address, within the member's allowance); each running peer
- * then carries its own copy from the member's room address. */
-static void on_capture6(uv_poll_t *h, int status, int events)
+/* An IPv6 datagram caught on the LAN: the first running peer judges it (a member's, from
+ * its host's link-layer address, within the member's allowance); each running peer then
+ * carries its own copy from the member's room address. */
+static void fan_out6(void *ctx, uint8_t *pkt, size_t len, const struct sockaddr_ll *from)
 {
 	uint64_t now = uv_now(host.loop);
 	uint8_t member[16];
+	bool judged = false;
 
-	(void)h;
+	(void)ctx;
+	for (struct bridge *br = host.peers; br; br = br->next_hosted) {
+		if (br->state != AUX_RUNNING)
+			continue;
+		if (!judged && !room_cast_judge6(br, pkt, len, from, now, member))
+			break;
+		judged = true;
+		memcpy(copy, pkt, len);
+		room_cast_carry6(br, copy, len, member, now);
+		batch_flush(br, &aux_to_wan);
+	}
+}
+
+static void on_capture(uv_poll_t *h, int status, int events)
+{
+	bool six = h == &host.cap6_poll;
+
 	(void)events;
 	if (status < 0)
 		return;
-	for (unsigned k = 0; k < AUX_TUN_BATCH; k++) {
-		struct sockaddr_ll from;
-		socklen_t fromlen = sizeof from;
-		ssize_t len = recvfrom(host.tun.cap6_fd, rx, sizeof rx, 0, (struct sockaddr *)&from,
-				       &fromlen);
-		bool judged = false;
-
-		if (len < 0)
-			break;
-		/* rx is a little larger than a copy: no datagram a room carries is. */
-		if (from.sll_pkttype == PACKET_OUTGOING || (size_t)len > sizeof copy)
-			continue;
-		for (struct bridge *br = host.peers; br; br = br->next_hosted) {
-			if (br->state != AUX_RUNNING)
-				continue;
-			if (!judged && !room_cast_judge6(br, rx, (size_t)len, &from, now, member))
-				break;
-			judged = true;
-			memcpy(copy, rx, (size_t)len);
-			room_cast_carry6(br, copy, (size_t)len, member, now);
-			batch_flush(br, &aux_to_wan);
-		}
-	}
+	/* rx is a little larger than a copy: no datagram a room carries is. */
+	room_capture_read(six ? host.tun.cap6_fd : host.tun.cap_fd, rx, sizeof rx, sizeof copy,
+			  six ? fan_out6 : fan_out, NULL);
 }
 
 int room_host_tun(struct bridge *br, const struct aux_bind_tun *req, char *why, size_t whylen)
@@ -427,7 +408,7 @@ int room_host_start(struct bridge *br)
 	if (rc == 0 && host.tun.cast6 && !host.cap6_poll_open) {
 		rc = uv_poll_init(host.loop, &host.cap6_poll, host.tun.cap6_fd);
 		host.cap6_poll_open = rc == 0;
-		rc = rc ? rc : uv_poll_start(&host.cap6_poll, UV_READABLE, on_capture6);
+		rc = rc ? rc : uv_poll_start(&host.cap6_poll, UV_READABLE, on_capture);
 	}
 	return rc;
 }

@@ -388,35 +388,39 @@ static void render_room_casts(struct http_reply *r, const struct traffic *t)
 	}
 }
 
-static void render_room_legs(struct http_reply *r, const struct traffic *t)
+/* One family of the legs' counters: value(leg, out) is the leg's count that way. */
+static void render_leg_family(struct http_reply *r, const struct traffic *t, const char *name,
+			      const char *help, uint64_t (*value)(const struct room_leg_traffic *,
+								  bool out))
 {
-	static const char packets[] = "insel_secondary_room_packets_total";
-	static const char bytes[] = "insel_secondary_room_bytes_total";
 	char labels[ROOM_NAME_MAX + PKI_NAME_MAX + 48];
 
-	prom_family(r, packets, "counter", "Packets a room's leg carried out from this LAN to "
-		    "another member site or in from it, by room and site");
-	for (size_t i = 0; i < t->nlegs; i++) {
-		const struct room_leg_traffic *l = &t->legs[i];
+	prom_family(r, name, "counter", help);
+	for (size_t i = 0; i < t->nlegs; i++)
+		for (int out = 1; out >= 0; out--) {
+			snprintf(labels, sizeof labels, "room=\"%s\",site=\"%s\",direction=\"%s\"",
+				 t->legs[i].room, t->legs[i].site, out ? "out" : "in");
+			prom_sample_u64(r, name, labels, value(&t->legs[i], out));
+		}
+}
 
-		snprintf(labels, sizeof labels, "room=\"%s\",site=\"%s\",direction=\"out\"",
-			 l->room, l->site);
-		prom_sample_u64(r, packets, labels, l->packets_out);
-		snprintf(labels, sizeof labels, "room=\"%s\",site=\"%s\",direction=\"in\"",
-			 l->room, l->site);
-		prom_sample_u64(r, packets, labels, l->packets_in);
-	}
-	prom_family(r, bytes, "counter", "Bytes of those packets (IP headers included)");
-	for (size_t i = 0; i < t->nlegs; i++) {
-		const struct room_leg_traffic *l = &t->legs[i];
+static uint64_t leg_packets(const struct room_leg_traffic *l, bool out)
+{
+	return out ? l->packets_out : l->packets_in;
+}
 
-		snprintf(labels, sizeof labels, "room=\"%s\",site=\"%s\",direction=\"out\"",
-			 l->room, l->site);
-		prom_sample_u64(r, bytes, labels, l->bytes_out);
-		snprintf(labels, sizeof labels, "room=\"%s\",site=\"%s\",direction=\"in\"",
-			 l->room, l->site);
-		prom_sample_u64(r, bytes, labels, l->bytes_in);
-	}
+static uint64_t leg_bytes(const struct room_leg_traffic *l, bool out)
+{
+	return out ? l->bytes_out : l->bytes_in;
+}
+
+static void render_room_legs(struct http_reply *r, const struct traffic *t)
+{
+	render_leg_family(r, t, "insel_secondary_room_packets_total", "Packets a room's leg "
+			  "carried out from this LAN to another member site or in from it, by "
+			  "room and site", leg_packets);
+	render_leg_family(r, t, "insel_secondary_room_bytes_total",
+			  "Bytes of those packets (IP headers included)", leg_bytes);
 }
 
 static void render_links(struct http_reply *r, struct secondary *s)
