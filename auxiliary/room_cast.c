@@ -31,10 +31,10 @@
  * source address, and the neighbour table says which member's host that is — the entry
  * of its IPv6 LAN address (host6) on the LAN interface, else that of its IPv4 one, and
  * none when the two disagree (the gateway's join check asks for the same link-layer
- * address of both), as last read: an idle host's entries the kernel drops are kept
- * (read_member_macs). The table is read through a routing netlink socket opened at bind:
- * a confined process makes no socket, and one without CAP_NET_ADMIN can only read
- * through it. A frame whose link-layer address is one member's passes from that
+ * address of both), as last read: an idle host's entries the kernel drops are kept, and
+ * a host it knows nothing of is probed (read_member_macs). The table is read through a
+ * routing netlink socket opened at bind: a confined process makes no socket, and one
+ * without CAP_NET_ADMIN can only read through it. A frame whose link-layer address is one member's passes from that
  * member's IPv6 LAN address or a link-local one; anything else is a non-member's. The
  * source becomes the member's IPv6 room address, the UDP checksum is computed in full
  * (cast6.h), and the member's one allowance (its IPv4 index, the same slot) is charged.
@@ -69,6 +69,8 @@
 #define ROOM_CAST_BURST 50
 #define ROOM_MACS_MAX_AGE_MS 10000  /* the members' link-layer addresses are read again */
 #define ROOM_MACS_RETRY_MS 1000     /* at most this often for frames of unknown addresses */
+#define ROOM_PROBE_INTERVAL_MS 10000  /* an unknown member's host is probed at most so often */
+#define ROOM_DISCARD_PORT 9
 
 /* The LAN interface: the one holding the gateway's LAN address. */
 static int lan_ifindex(const struct ip_addr *lan)
@@ -358,20 +360,47 @@ static struct kept_host {
 	uint8_t host6[16];
 	uint32_t host4;  /* 0: none */
 	struct cast6_host_macs macs;
+	uint64_t probed_ms;  /* 0: never */
 } kept[AUX_TUN_PREFIXES];
 static size_t nkept;
 
-static struct cast6_host_macs kept_macs_of(const uint8_t host6[16], uint32_t host4)
+static struct kept_host kept_host_of(const uint8_t host6[16], uint32_t host4)
 {
+	struct kept_host fresh = {.host4 = host4};
+
 	for (size_t k = 0; k < nkept; k++)
 		if (memcmp(kept[k].host6, host6, 16) == 0 && kept[k].host4 == host4)
-			return kept[k].macs;
-	return (struct cast6_host_macs){0};
+			return kept[k];
+	memcpy(fresh.host6, host6, 16);
+	return fresh;
+}
+
+/* A member's host of which nothing is known (the kernel dropped its entries before this
+ * process read them, or never had them: a member the operator placed, whose host has not
+ * spoken to the gateway): the kernel is made to resolve its IPv4 address, by one empty
+ * UDP datagram to its discard port through the raw socket (a confined process makes no
+ * socket; source 0: the kernel's own address). The host's answer to the kernel's ARP
+ * request enters the table, where the next reading finds it: only what the host answered
+ * from, as ever. What the host does with the datagram does not matter. At most once per
+ * ROOM_PROBE_INTERVAL_MS a host, so that a member's host that is gone costs little. */
+static void probe_host(const struct aux_tun *t, struct kept_host *k, uint64_t now)
+{
+	uint8_t pkt[28] = {0x45, 0, 0, sizeof pkt, [8] = 64, [9] = IPPROTO_UDP};
+	struct sockaddr_in to = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(k->host4)};
+
+	if (!t->cast || k->host4 == 0 || (k->probed_ms && now - k->probed_ms < ROOM_PROBE_INTERVAL_MS))
+		return;
+	k->probed_ms = now ? now : 1;
+	memcpy(pkt + 16, &to.sin_addr, 4);
+	pkt[21] = pkt[23] = ROOM_DISCARD_PORT;  /* UDP ports; checksum 0: none */
+	pkt[25] = 8;                            /* UDP length */
+	(void)sendto(t->mcast_fd, pkt, sizeof pkt, 0, (struct sockaddr *)&to, sizeof to);
 }
 
 /* Reads the members' link-layer addresses from the neighbour table (two dumps, a few
  * microseconds each on a LAN of some hundred hosts; bounded in time by the socket's
- * time-out) into what is kept of them. A member whose two addresses disagree has none. */
+ * time-out) into what is kept of them. A member whose two addresses disagree has none;
+ * one of which nothing is known is probed. */
 static void read_member_macs(struct aux_tun *t, uint64_t now)
 {
 	struct member_macs m = {.t = t};
@@ -393,11 +422,12 @@ static void read_member_macs(struct aux_tun *t, uint64_t now)
 		struct kept_host *k = &now_kept[j];
 		size_t i;
 
-		memcpy(k->host6, t->room_out6[j].from, 16);
-		k->host4 = member_ipv4_index(t, j, &i) ? t->room_out[i].from : 0;
-		k->macs = kept_macs_of(k->host6, k->host4);
+		*k = kept_host_of(t->room_out6[j].from,
+				  member_ipv4_index(t, j, &i) ? t->room_out[i].from : 0);
 		if (cast6_host_mac(&k->macs, &m.fresh[j], t->member_mac[j]))
 			t->member_mac_known |= 1u << j;
+		else if (!k->macs.known6 && !k->macs.known4)
+			probe_host(t, k, now);
 	}
 	memcpy(kept, now_kept, t->nroom6 * sizeof now_kept[0]);
 	nkept = t->nroom6;

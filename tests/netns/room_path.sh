@@ -16,7 +16,8 @@
 #     placed without an IPv6 address, is reached over IPv4 as before; a2 reaches no
 #     IPv6 room address; b1's mDNS query to ff02::fb from its link-local address is
 #     answered on the group by a responder on a1, b2's (no member) is not carried;
-#     b1's still is once gateway B's kernel dropped its host's neighbour entries;
+#     b1's still is once gateway B's kernel dropped its host's neighbour entries, and
+#     in a second room whose auxiliary starts after they were dropped;
 #   - a member's datagram to RIPv2's group (224.0.0.9) is not carried, SSDP's is;
 #   - gateway B's /metrics counts the same multicast and non-member's datagram as its
 #     listing, by room, and each leg's packets and bytes as insel rooms --json, by room
@@ -265,9 +266,28 @@ check "b1's burst of 150 datagrams to ff02::c is cut to its allowance at gateway
 	grew_by "$before" "$after" 40
 
 # ---- one host in two rooms ----
-room_add chess 172.31.0.0/24
-room_join chess alice@lan-a 10.1.0.11   # 172.31.0.1
-room_join chess bob@lan-b 10.2.0.11     # 172.31.0.2
+# chess has an IPv6 network too. b1 is placed in it by the operator (its host does not
+# speak to gateway B) once B's kernel dropped its entries: chess's auxiliary on B, new,
+# keeps nothing of b1's host, so it makes the kernel resolve it (a probe), and b1's mDNS
+# query then crosses in chess too (and in games, as before), before any ping of b1.
+room_add chess 172.31.0.0/24 fd31::/64
+room_join chess alice@lan-a 10.1.0.11 fd01::11   # 172.31.0.1 fd31::1
+ip -n "${NS}gw-b" neigh del 10.2.0.11 dev lan 2>/dev/null
+ip -n "${NS}gw-b" -6 neigh del fd02::11 dev lan 2>/dev/null
+room_join chess bob@lan-b 10.2.0.11 fd02::11     # 172.31.0.2 fd31::2
+for _ in $(seq 1 40); do  # the leg up on B: a1's room address routed into chess
+	ip -n "${NS}gw-b" route get 172.31.0.1 2>/dev/null | grep -q ' dev chess' && break
+	sleep 0.25
+done
+mdns6_responder a1 "$NETNS_TMP/mdns6-chess" fd31::2
+for _ in $(seq 1 20); do
+	grep -q "query from fd31::2" "$NETNS_TMP/mdns6-chess" && break
+	mdns6_send b1
+	sleep 0.5
+done
+wait "$MDNS6_PID"
+check "b1's mDNS query crosses in chess too, whose auxiliary on B started with b1's host unknown ($(tr '\n' ' ' <"$NETNS_TMP/mdns6-chess"))" \
+	grep -q "query from fd31::2" "$NETNS_TMP/mdns6-chess"
 check "a1 reaches b1 in the second room too" wait_ping a1 172.31.0.2 20
 check "and still in the first" pings a1 172.30.0.2
 links=$(room_links b | sort | tr '\n' ' ')
