@@ -34,10 +34,11 @@
  * address of both), as last read: an idle host's entries the kernel drops are kept, and
  * a host it knows nothing of is probed (read_member_macs). The table is read through a
  * routing netlink socket opened at bind: a confined process makes no socket, and one
- * without CAP_NET_ADMIN can only read through it. A frame whose link-layer address is one member's passes from that
- * member's IPv6 LAN address or a link-local one; anything else is a non-member's. The
- * source becomes the member's IPv6 room address, the UDP checksum is computed in full
- * (cast6.h), and the member's one allowance (its IPv4 index, the same slot) is charged.
+ * without CAP_NET_ADMIN can only read through it. A frame whose link-layer address is
+ * one member's passes from that member's IPv6 LAN address or a link-local one; anything
+ * else is a non-member's. The source becomes the member's IPv6 room address, the UDP
+ * checksum is computed in full (cast6.h), and the member's one allowance (its IPv4
+ * index, the same slot) is charged.
  * At the other site the datagram is sent onto the LAN through that same packet socket,
  * to the group's Ethernet address: link-layer delivery onto the LAN's link is exactly a
  * link-scoped group's scope, a wider group's goes no further than the LAN, no route or
@@ -96,7 +97,8 @@ static int capture_open(int ifindex, uint16_t protocol, const struct sock_fprog 
 {
 	socklen_t slen = sizeof *sll;
 	struct packet_mreq mr = {.mr_ifindex = ifindex, .mr_type = PACKET_MR_ALLMULTI};
-	int fd = socket(AF_PACKET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, htons(protocol)), err;
+	int fd = socket(AF_PACKET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, htons(protocol));
+	int err;
 
 	*sll = (struct sockaddr_ll){.sll_family = AF_PACKET, .sll_protocol = htons(protocol),
 				    .sll_ifindex = ifindex};
@@ -388,7 +390,8 @@ static void probe_host(const struct aux_tun *t, struct kept_host *k, uint64_t no
 	uint8_t pkt[28] = {0x45, 0, 0, sizeof pkt, [8] = 64, [9] = IPPROTO_UDP};
 	struct sockaddr_in to = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(k->host4)};
 
-	if (!t->cast || k->host4 == 0 || (k->probed_ms && now - k->probed_ms < ROOM_PROBE_INTERVAL_MS))
+	if (!t->cast || k->host4 == 0 ||
+	    (k->probed_ms && now - k->probed_ms < ROOM_PROBE_INTERVAL_MS))
 		return;
 	k->probed_ms = now ? now : 1;
 	memcpy(pkt + 16, &to.sin_addr, 4);

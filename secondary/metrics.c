@@ -388,10 +388,11 @@ static void render_room_casts(struct http_reply *r, const struct traffic *t)
 	}
 }
 
+typedef uint64_t (*leg_count_fn)(const struct room_leg_traffic *leg, bool out);
+
 /* One family of the legs' counters: value(leg, out) is the leg's count that way. */
-static void render_leg_family(struct http_reply *r, const struct traffic *t, const char *name,
-			      const char *help, uint64_t (*value)(const struct room_leg_traffic *,
-								  bool out))
+static void render_leg_family(struct http_reply *r, const struct traffic *t,
+			      const char *name, const char *help, leg_count_fn value)
 {
 	char labels[ROOM_NAME_MAX + PKI_NAME_MAX + 48];
 
