@@ -907,6 +907,11 @@ int64_t db_down_after(const struct db *db)
 	return db->down_after;
 }
 
+void db_excuse_stalls(struct db *db, int64_t seconds)
+{
+	db->excused = seconds > 0 ? seconds : 0;
+}
+
 int db_counts(struct db *db, int64_t now, struct db_counts *out)
 {
 	struct db_st *st = db_stmt(db, ST_COUNTS);

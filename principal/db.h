@@ -61,6 +61,9 @@ int db_schema_latest(void);
 /* A secondary whose last heartbeat is older than this is reported down (default 30s). */
 void db_set_down_after(struct db *db, int64_t seconds);
 int64_t db_down_after(const struct db *db);
+/* Seconds the serving principal itself stalled lately (stall_clock.h): not counted as
+ * any secondary's silence, in its marking down and in every state it reports. */
+void db_excuse_stalls(struct db *db, int64_t seconds);
 
 /* Bulk loading (imports, the benchmark): between db_batch_begin and db_batch_end every
  * write joins one transaction, so thousands of rows cost one commit. Each write keeps its
@@ -188,8 +191,8 @@ int db_secondary_reach(struct db *db, const char *secondary, char endpoint[IP_ST
 int db_set_endpoint6(struct db *db, const char *secondary, const char *endpoint6);
 /* Records a heartbeat; INSEL_E_NOT_FOUND if the secondary never registered. */
 int db_heartbeat(struct db *db, const char *secondary, int64_t now);
-/* Marks down every secondary that is up and silent for longer than down_after; returns
- * how many, or a negative error. */
+/* Marks down every secondary that is up and silent for longer than down_after (and the
+ * stalls excused); returns how many, or a negative error. */
 int db_mark_down(struct db *db, int64_t now);
 /* The same, calling each(ctx, name) for every secondary marked down. */
 int db_mark_down_each(struct db *db, int64_t now, void (*each)(void *ctx, const char *name),

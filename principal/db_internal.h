@@ -121,6 +121,7 @@ struct db {
 	char pg_msg[400];          /* and its sentence */
 	struct db_st *stmt[ST_COUNT];
 	int64_t down_after;  /* seconds */
+	int64_t excused;     /* seconds: the serving principal's recent stalls (stall_clock.h) */
 	bool batch;          /* inside db_batch_begin: writes are savepoints */
 	bool held;           /* inside db_read_hold: a read transaction is open */
 	char err[512];
@@ -205,7 +206,7 @@ int db_match_address(struct db *db, const struct ip_addr *a, char *lan, size_t l
 /* The effective state cut-off: secondaries silent since before it are down. */
 static inline int64_t db_cutoff(const struct db *db, int64_t now)
 {
-	return now - db->down_after;
+	return now - db->down_after - db->excused;
 }
 
 #endif

@@ -44,6 +44,7 @@
 #include "reach.h"
 #include "revocation_watch.h"
 #include "splice.h"
+#include "stall_clock.h"
 #include "stun_server.h"
 #include "tls.h"
 #include "web.h"
@@ -70,6 +71,7 @@ struct daemon {
 	struct tls_creds *creds;
 	struct tls_server *server;
 	uv_timer_t sweep;
+	struct stall_clock stall;  /* its own running time, for the sweep's verdicts */
 	uv_timer_t relay_poll;     /* records the relays for `insel-principal relays` */
 	uv_timer_t rooms_poll;     /* tells gateways of their rooms' members (push_rooms) */
 	int64_t rooms_fingerprint; /* of the membership last told */
@@ -562,12 +564,27 @@ static void start_syncs(struct daemon *d)
 
 /* ---- timers and signals ---- */
 
+/* Time this principal did not run is nobody's silence (stall_clock.h): noticed after
+ * each turn's I/O and at each sweep, so that the first timers to run after a stall (the
+ * sweep, the web view) already excuse it, however libuv orders them. */
+static void note_stall(struct daemon *d)
+{
+	uint64_t stalled = stall_clock_tick(&d->stall, monotonic_ms());
+
+	if (stalled)
+		log_warn("this principal did not run for %llu ms (its process stopped, or its "
+			 "host or disk overloaded): that time is not counted as its gateways' "
+			 "silence", (unsigned long long)stalled);
+	db_excuse_stalls(d->api.db, (int64_t)((stall_clock_excused_ms(&d->stall) + 999) / 1000));
+}
+
 static void reads_cb(uv_check_t *h)
 {
 	struct daemon *d = h->data;
 
 	db_read_release(d->api.db);
 	d->revocations_polled = false;
+	note_stall(d);
 }
 
 static void gateway_down(void *ctx, const char *name)
@@ -608,6 +625,7 @@ static void sweep_cb(uv_timer_t *t)
 	struct daemon *d = t->data;
 	int n;
 
+	note_stall(d);
 	note_directory_reachability(d);
 	record_unrecorded_heartbeats(d);
 	n = db_mark_down_each(d->api.db, now_seconds(), gateway_down, d);
@@ -986,6 +1004,8 @@ static int start(struct daemon *d, const struct serve_options *o)
 	uint64_t sweep_ms = (uint64_t)o->down_after_s * 1000 / 4;
 	int rc;
 
+	sweep_ms = sweep_ms < 250 ? 250 : sweep_ms > 5000 ? 5000 : sweep_ms;
+
 	rc = tls_creds_load(&d->creds, o->ca, o->cert, o->key, err, sizeof err);
 	if (rc) {
 		log_error("%s", err);
@@ -1034,8 +1054,8 @@ static int start(struct daemon *d, const struct serve_options *o)
 	uv_timer_start(&d->relay_poll, relay_poll_cb, 500, RELAY_POLL_MS);
 	uv_timer_init(&d->loop, &d->sweep);
 	d->sweep.data = d;
-	uv_timer_start(&d->sweep, sweep_cb, 0, sweep_ms < 250 ? 250 : sweep_ms > 5000 ? 5000
-										      : sweep_ms);
+	stall_clock_init(&d->stall, sweep_ms, (uint64_t)o->down_after_s * 1000, monotonic_ms());
+	uv_timer_start(&d->sweep, sweep_cb, 0, sweep_ms);
 	uv_check_init(&d->loop, &d->reads);
 	d->reads.data = d;
 	uv_check_start(&d->reads, reads_cb);

@@ -397,6 +397,13 @@ static void heartbeat_and_down_marking(void **state)
 	assert_int_equal(db_lookup(f->db, "10.1.0.7", NOW + 10, &res), 0);
 	assert_string_equal(json_string_value(json_object_get(res, "state")), "up");
 	json_decref(res);
+	/* Not while the principal's own stalls of that time are excused (stall_clock.h). */
+	db_excuse_stalls(f->db, 2);
+	assert_int_equal(db_lookup(f->db, "10.1.0.7", NOW + 16, &res), 0);
+	assert_string_equal(json_string_value(json_object_get(res, "state")), "up");
+	json_decref(res);
+	assert_int_equal(db_mark_down(f->db, NOW + 17), 0);
+	db_excuse_stalls(f->db, 0);
 	/* Silent for longer than down_after: look-ups say so even before the sweep. */
 	assert_int_equal(db_lookup(f->db, "10.1.0.7", NOW + 16, &res), 0);
 	assert_string_equal(json_string_value(json_object_get(res, "state")), "down");
