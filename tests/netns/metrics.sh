@@ -10,12 +10,17 @@
 #   - the event log holds the call (placed, answered, ended with its reason), the call to
 #     dave (placed, refused with its reason) and the failed login,
 #     in text and --json; `events --follow` prints a new one as it happens;
-#   - plain HTTP is not served off loopback unless configured (the daemons refuse to start).
+#   - plain HTTP is not served off loopback unless configured (the daemons refuse to start);
+#   - the principal stopped (SIGSTOP) for longer than its down_after, gw-b's secondary
+#     stopped with it: once it runs again, it logs its stall and does not mark lan-a down
+#     (its heartbeats waited in the socket), but marks lan-b down, which stays silent.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
 source "$here/insel_env.sh"
 command -v curl >/dev/null || { echo "SKIP: curl is not installed" >&2; exit 77; }
+# Short, so that the stall below outlasts it cheaply; still three heartbeats (1 s).
+INSEL_DOWN_AFTER=3s
 netns_begin
 topo_two_sites
 
@@ -159,6 +164,38 @@ bad=$(in_ns principal timeout 10 "$P" serve --db "$DB" --config "$NETNS_TMP/bad.
 	--key "$PKI/principal.key" 2>&1)
 check "a principal asked for plain HTTP on a public address refuses to start" \
 	contains "$bad" "refusing plain HTTP"
+
+# ---- a principal that stalls ----
+# Stopped for 4.5 s, longer than down_after (3 s) plus a second of its rounding, with gw-b's
+# secondary stopped too. libuv runs the due sweep before it reads the heartbeats that
+# waited in the sockets: judged on the wall clock, lan-a looked silent and was marked down
+# (so it was before stall_clock.c). Stopped past three heartbeats, gw-a also drops its
+# link meanwhile (its heartbeats went unanswered) and makes it again: not a silence
+# either. lan-b stays silent and must be marked down all the same.
+gateway_downs() {  # gateway_downs LAN: how many gateway_down events of its secondary
+	pdir events --json | grep -c "\"gateway_down\",\"secondary\":\"$1\"" || true
+}
+down_a=$(gateway_downs lan-a)
+down_b=$(gateway_downs lan-b)
+kill -STOP "${SECONDARY_PID[b]}"
+kill -STOP "$PRINCIPAL_PID"
+sleep 4.5
+kill -CONT "$PRINCIPAL_PID"
+resumed=$(date +%s%N)
+for _ in $(seq 1 100); do
+	[ "$(gateway_downs lan-b)" -gt "$down_b" ] && break
+	sleep 0.2
+done
+b_after=$((($(date +%s%N) - resumed) / 1000000))
+sleep 1  # lan-a's verdict would have come first; a second more for good measure
+kill -CONT "${SECONDARY_PID[b]}"
+grep "did not run for\|marked down" "$NETNS_TMP/principal.log"
+check "lan-a, live all along, was not marked down for the principal's stall" \
+	test "$(gateway_downs lan-a)" = "$down_a"
+check "lan-b, stopped, was marked down ($b_after ms after the principal ran again)" \
+	test "$(gateway_downs lan-b)" -gt "$down_b"
+check "the principal logged its stall of 4.5 s, once" test "$(grep -c \
+	'this principal did not run for \([4-9][0-9]\{3\}\|[0-9]\{5,\}\) ms' "$NETNS_TMP/principal.log")" = 1
 
 finish_checks
 pass
