@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "connect_choice.h"
 #include "err.h"
 #include "log.h"
 #include "msg.h"
@@ -22,16 +23,33 @@
  * dial back (REVERSAL_WAIT_MS, 5 s from its request). */
 #define CONNECT_MAIL_TTL_MS 2000
 
-/* Where the caller's secondary can be dialled, if the directory says it can (or has not
- * found out yet: the caller then falls back to a splice if nobody dials). */
-static bool caller_dialable(struct api_peer *p, struct ip_endpoint *at)
+/* Where the callee's secondary can dial the caller's back, if the directory says it can
+ * (or has not found out yet: the caller then falls back to a splice if nobody dials), over
+ * a family the callee has: the caller's endpoint or its endpoint6 (connect_choice.h). */
+static bool caller_dialable(struct api_peer *p, const struct pop_serving *callee,
+			    struct ip_endpoint *at)
 {
-	char endpoint[IP_STRLEN];
-	enum pop_reach reach;
+	struct pop_serving caller;
 
-	if (db_secondary_reach(p->srv->db, p->id.name, endpoint, &reach))
+	if (db_secondary_reach(p->srv->db, p->id.name, &caller))
 		return false;
-	return reach != POP_REACH_NO && endpoint[0] && ip_endpoint_parse(endpoint, at) == 0;
+	return connect_reversal_to(&caller, callee, at);
+}
+
+#define WAY_LEN (IP_STRLEN + 32)
+
+/* The way chosen, for the log: which endpoint and family a reversal dials (a dual-stack
+ * caller may be dialled over IPv6 only), or the splice. */
+static const char *way_of(const struct pop_connect_reply *r, char out[WAY_LEN])
+{
+	char to[IP_STRLEN];
+
+	if (r->mode != POP_SIG_REVERSED)
+		return "both dial the splice";
+	snprintf(out, WAY_LEN, "it dials back at %s (%s)",
+		 ip_endpoint_format(&r->to, to, sizeof to),
+		 r->to.addr.family == AF_INET6 ? "IPv6" : "IPv4");
+	return out;
 }
 
 /* The callee LAN's secondary, up and not the caller; 0 or an error already answered. */
@@ -79,12 +97,13 @@ static void notice_delivered(void *ctx, int err)
 
 	p->mail_pending--;
 	if (!p->gone && err == 0) {
+		char way[WAY_LEN];
+
 		p->srv->connects++;
 		log_info("call %s: %s cannot dial %s (linked to another principal; told in "
 			 "%llu ms); %s", w->call, p->id.name, w->callee,
 			 (unsigned long long)(clock_ms(p->srv) - w->posted_ms),
-			 w->reply.mode == POP_SIG_REVERSED ? "it dials back"
-			 : "both dial the splice");
+			 way_of(&w->reply, way));
 		api_reply_ok(p, w->id, pop_connect_reply_encode(&w->reply));
 	} else if (!p->gone) {
 		api_reply_error(p, w->id, err == INSEL_E_UNAVAILABLE ? err : INSEL_E_UNAVAILABLE,
@@ -136,7 +155,7 @@ void connect_handle(void *ctx, json_int_t id, const json_t *msg)
 	struct pop_connect_reply reply;
 	struct pop_dial_back notice;
 	struct pop_serving callee;
-	char why[POP_WHY_LEN], call[ID_STRLEN], to[IP_STRLEN];
+	char why[POP_WHY_LEN], call[ID_STRLEN], to[IP_STRLEN], way[WAY_LEN];
 	int rc;
 
 	if ((rc = pop_connect_req_decode(msg, &req, why))) {
@@ -149,7 +168,7 @@ void connect_handle(void *ctx, json_int_t id, const json_t *msg)
 	memset(&reply, 0, sizeof reply);
 	notice.call_id = req.call_id;
 	notice.caller = p->id.name;
-	if (!req.splice && caller_dialable(p, &notice.to)) {
+	if (!req.splice && caller_dialable(p, &callee, &notice.to)) {
 		notice.mode = POP_SIG_REVERSED;
 	} else if (s->splice) {
 		notice.mode = POP_SIG_SPLICED;
@@ -170,6 +189,10 @@ void connect_handle(void *ctx, json_int_t id, const json_t *msg)
 	reply.mode = notice.mode;
 	if (notice.mode == POP_SIG_SPLICED)
 		splice_endpoint_for(s->splice, p->has_local ? &p->local : NULL, &reply.splice);
+	if (notice.mode == POP_SIG_REVERSED) {
+		reply.has_to = true;
+		reply.to = notice.to;
+	}
 	rc = s->dial_back ? s->dial_back(s, callee.secondary, &notice) : INSEL_E_UNAVAILABLE;
 	if (rc == INSEL_E_UNAVAILABLE && s->post) {
 		/* The callee's link is another principal's: the notice goes through the
@@ -186,8 +209,7 @@ void connect_handle(void *ctx, json_int_t id, const json_t *msg)
 	}
 	s->connects++;
 	log_info("call %s: %s cannot dial %s; %s", id_format(req.call_id, call), p->id.name,
-		 callee.secondary, notice.mode == POP_SIG_REVERSED ? "it dials back" :
-		 "both dial the splice");
+		 callee.secondary, way_of(&reply, way));
 	log_debug("call %s: %s dials %s", call, callee.secondary,
 		  ip_endpoint_format(&notice.to, to, sizeof to));
 	api_reply_ok(p, id, pop_connect_reply_encode(&reply));

@@ -61,7 +61,8 @@ static const char *const stmt_sql[ST_COUNT] = {
 			     "reachable_source = 'check' "
 			     "WHERE name = ?1 AND (endpoint = ?2 OR endpoint6 = ?2) AND "
 			     "coalesce(reachable_source, 'check') = 'check'",
-	[ST_SEC_REACH_GET] = "SELECT s.endpoint, s.reachable FROM secondaries s WHERE s.name = ?1",
+	[ST_SEC_REACH_GET] = "SELECT s.endpoint, s.reachable, s.endpoint6, s.reachable6 "
+			    "FROM secondaries s WHERE s.name = ?1",
 	/* After a registration: a dual-stack secondary's IPv6 endpoint, else NULL. */
 	[ST_SEC_SET_ENDPOINT6] = "UPDATE secondaries SET endpoint6 = ?2, reachable6 = CASE "
 				 "WHEN ?2 IS NOT NULL AND reachable_source = 'declared' "

@@ -183,9 +183,10 @@ int db_set_reachable(struct db *db, const char *secondary, const char *endpoint,
 		     bool reachable);
 /* The secondary serving LAN lan, as lookup says it (INSEL_E_UNAVAILABLE: none). */
 int db_lan_serving(struct db *db, const char *lan, int64_t now, struct pop_serving *out);
-/* A secondary's registered peer endpoint ("" if none) and whether it can be dialled. */
-int db_secondary_reach(struct db *db, const char *secondary, char endpoint[IP_STRLEN],
-		       enum pop_reach *reachable);
+/* A secondary's registered peer endpoints and whether each can be dialled: endpoint and
+ * reachable, endpoint6 and reachable6 ("" and unknown when it has none); the other
+ * fields of out are left empty. */
+int db_secondary_reach(struct db *db, const char *secondary, struct pop_serving *out);
 /* After db_register: a dual-stack secondary's IPv6 peer endpoint ("[ADDR6]:PORT"), or
  * NULL for one with a single family. */
 int db_set_endpoint6(struct db *db, const char *secondary, const char *endpoint6);

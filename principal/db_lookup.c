@@ -17,6 +17,13 @@ static void copy_text(char *out, size_t outlen, const char *text)
 	snprintf(out, outlen, "%s", text ? text : "");
 }
 
+/* A reachable column: null while the check has not answered. */
+static enum pop_reach reach_col(struct db_st *st, int col)
+{
+	return st_col_null(st, col) ? POP_REACH_UNKNOWN
+	       : (int)st_col_int64(st, col) ? POP_REACH_YES : POP_REACH_NO;
+}
+
 /* The serving secondary of `lan`, into r->serving, and the LAN's mapped prefix (if any)
  * into r->mapped_prefix. */
 static int add_serving(struct db *db, const char *lan, int64_t now, struct pop_lookup_reply *r)
@@ -40,11 +47,9 @@ static int add_serving(struct db *db, const char *lan, int64_t now, struct pop_l
 		/* A secondary switching to a renewed certificate: both are its own. */
 		copy_text(s->previous_fingerprint, sizeof s->previous_fingerprint,
 			  db_col_text(st, 5));
-		s->reachable = st_col_null(st, 6) ? POP_REACH_UNKNOWN
-			       : (int)st_col_int64(st, 6) ? POP_REACH_YES : POP_REACH_NO;
+		s->reachable = reach_col(st, 6);
 		copy_text(s->endpoint6, sizeof s->endpoint6, db_col_text(st, 7));
-		s->reachable6 = st_col_null(st, 9) ? POP_REACH_UNKNOWN
-				: (int)st_col_int64(st, 9) ? POP_REACH_YES : POP_REACH_NO;
+		s->reachable6 = reach_col(st, 9);
 		rc = 0;
 	} else if (rc == DB_ROW || rc == DB_DONE) {
 		rc = db_set_error(db, INSEL_E_UNAVAILABLE, "no secondary serves LAN %s", lan);
@@ -291,19 +296,21 @@ int db_lan_serving(struct db *db, const char *lan, int64_t now, struct pop_servi
 	return rc;
 }
 
-int db_secondary_reach(struct db *db, const char *secondary, char endpoint[IP_STRLEN],
-		       enum pop_reach *reachable)
+int db_secondary_reach(struct db *db, const char *secondary, struct pop_serving *out)
 {
 	struct db_st *st = db_stmt(db, ST_SEC_REACH_GET);
 	int rc;
 
 	db->err[0] = '\0';
+	memset(out, 0, sizeof *out);
 	st_bind_text(st, 1, secondary);
 	rc = st_step(st);
 	if (rc == DB_ROW) {
-		copy_text(endpoint, IP_STRLEN, db_col_text(st, 0));
-		*reachable = st_col_null(st, 1) ? POP_REACH_UNKNOWN
-			     : (int)st_col_int64(st, 1) ? POP_REACH_YES : POP_REACH_NO;
+		copy_text(out->secondary, sizeof out->secondary, secondary);
+		copy_text(out->endpoint, sizeof out->endpoint, db_col_text(st, 0));
+		out->reachable = reach_col(st, 1);
+		copy_text(out->endpoint6, sizeof out->endpoint6, db_col_text(st, 2));
+		out->reachable6 = out->endpoint6[0] ? reach_col(st, 3) : POP_REACH_UNKNOWN;
 		rc = 0;
 	} else if (rc == DB_DONE) {
 		rc = db_set_error(db, INSEL_E_NOT_FOUND, "secondary '%s' is not in the directory",

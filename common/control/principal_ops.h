@@ -516,6 +516,11 @@ int pop_connect_req_decode(const json_t *msg, struct pop_connect_req *out,
 struct pop_connect_reply {
 	enum pop_signalling mode;          /* "mode": "reversed" or "spliced" */
 	struct ip_endpoint splice;         /* "splice": spliced only, where to dial */
+	/* "to", optional, reversed only: the caller's endpoint the callee was told to dial
+	 * back (of either family: a dual-stack caller may be dialable over IPv6 only).
+	 * Absent from an older principal. */
+	bool has_to;
+	struct ip_endpoint to;
 };
 json_t *pop_connect_reply_encode(const struct pop_connect_reply *r);
 int pop_connect_reply_decode(const json_t *msg, struct pop_connect_reply *out,
@@ -526,7 +531,8 @@ struct pop_dial_back {
 	uint64_t call_id;
 	const char *caller;                /* the caller's secondary (certificate name) */
 	enum pop_signalling mode;          /* reversed: dial the caller; spliced: the splice */
-	struct ip_endpoint to;             /* where to dial */
+	struct ip_endpoint to;             /* where to dial, over its family (reversed: the
+					    * caller's endpoint or endpoint6) */
 	uint8_t token[POP_TOKEN_LEN];
 };
 json_t *pop_dial_back_notice_encode(const struct pop_dial_back *n);

@@ -137,6 +137,8 @@ json_t *pop_connect_reply_encode(const struct pop_connect_reply *r)
 	json_object_set_new(j, "mode", json_string(pop_signalling_name(r->mode)));
 	if (r->mode == POP_SIG_SPLICED)
 		put_endpoint(j, "splice", &r->splice);
+	if (r->mode == POP_SIG_REVERSED && r->has_to)
+		put_endpoint(j, "to", &r->to);
 	return j;
 }
 
@@ -148,7 +150,15 @@ int pop_connect_reply_decode(const json_t *msg, struct pop_connect_reply *out,
 	memset(out, 0, sizeof *out);
 	if ((rc = get_mode(msg, &out->mode, why)))
 		return rc;
-	return out->mode == POP_SIG_SPLICED ? get_endpoint(msg, "splice", &out->splice, why) : 0;
+	if (out->mode == POP_SIG_SPLICED)
+		return get_endpoint(msg, "splice", &out->splice, why);
+	/* "to" is a newer principal's word on where the callee dials back. */
+	if (json_object_get(msg, "to")) {
+		if ((rc = get_endpoint(msg, "to", &out->to, why)))
+			return rc;
+		out->has_to = true;
+	}
+	return 0;
 }
 
 /* ---- dial_back ---- */

@@ -228,15 +228,15 @@ static void reachability(void **state)
 	struct ip_prefix p = pfx("10.1.0.0/24");
 	struct db_registration r = {"gw-a", "aa", "01", "lan-a", &p, 1, "198.18.0.1:7443",
 				    -1, false};
-	struct pop_serving serving;
-	char endpoint[IP_STRLEN];
-	enum pop_reach reach;
+	struct pop_serving serving, reach;
 	json_t *sec;
 
 	register_lan(f->db, "gw-a", "lan-a", "10.1.0.0/24", "198.18.0.1:7443", NOW);
-	assert_int_equal(db_secondary_reach(f->db, "gw-a", endpoint, &reach), 0);
-	assert_string_equal(endpoint, "198.18.0.1:7443");
-	assert_int_equal(reach, POP_REACH_UNKNOWN);
+	assert_int_equal(db_secondary_reach(f->db, "gw-a", &reach), 0);
+	assert_string_equal(reach.endpoint, "198.18.0.1:7443");
+	assert_int_equal(reach.reachable, POP_REACH_UNKNOWN);
+	assert_string_equal(reach.endpoint6, "");  /* one family */
+	assert_int_equal(reach.reachable6, POP_REACH_UNKNOWN);
 	/* A check of an endpoint no longer registered changes nothing. */
 	assert_int_equal(db_set_reachable(f->db, "gw-a", "198.18.0.1:9", true), 0);
 	assert_int_equal(db_lan_serving(f->db, "lan-a", NOW, &serving), 0);
@@ -257,12 +257,17 @@ static void reachability(void **state)
 	assert_int_equal(db_lan_serving(f->db, "lan-a", NOW, &serving), 0);
 	assert_int_equal(serving.reachable, POP_REACH_NO);
 	assert_int_equal(serving.reachable6, POP_REACH_YES);
+	/* And the connect op's read of the caller (connect_choice.h) has both. */
+	assert_int_equal(db_secondary_reach(f->db, "gw-a", &reach), 0);
+	assert_int_equal(reach.reachable, POP_REACH_NO);
+	assert_string_equal(reach.endpoint6, "[2001:db8::1]:7443");
+	assert_int_equal(reach.reachable6, POP_REACH_YES);
 	/* Declared: a check does not overrule the operator's word. */
 	r.reachable = 1;
 	assert_int_equal(db_register(f->db, &r, NOW), 0);
 	assert_int_equal(db_set_reachable(f->db, "gw-a", "198.18.0.1:7443", false), 0);
-	assert_int_equal(db_secondary_reach(f->db, "gw-a", endpoint, &reach), 0);
-	assert_int_equal(reach, POP_REACH_YES);
+	assert_int_equal(db_secondary_reach(f->db, "gw-a", &reach), 0);
+	assert_int_equal(reach.reachable, POP_REACH_YES);
 	assert_int_equal(db_secondary_show(f->db, "gw-a", NOW, &sec), 0);
 	assert_string_equal(json_string_value(json_object_get(sec, "reachable_source")),
 			    "declared");
@@ -270,9 +275,9 @@ static void reachability(void **state)
 	/* Registering for the check again forgets both. */
 	r.reachable = -1;
 	assert_int_equal(db_register(f->db, &r, NOW), 0);
-	assert_int_equal(db_secondary_reach(f->db, "gw-a", endpoint, &reach), 0);
-	assert_int_equal(reach, POP_REACH_UNKNOWN);
-	assert_int_equal(db_secondary_reach(f->db, "nobody", endpoint, &reach), INSEL_E_NOT_FOUND);
+	assert_int_equal(db_secondary_reach(f->db, "gw-a", &reach), 0);
+	assert_int_equal(reach.reachable, POP_REACH_UNKNOWN);
+	assert_int_equal(db_secondary_reach(f->db, "nobody", &reach), INSEL_E_NOT_FOUND);
 }
 
 static void registration_and_conflicts(void **state)
@@ -526,8 +531,7 @@ static void ipv6_endpoint_reachability(void **state)
 	struct ip_prefix p = pfx("10.2.0.0/24");
 	struct db_registration r = {"gw-b", "aa", "01", "lan-b", &p, 1, "198.18.0.2:7443", -1,
 				    false};
-	char endpoint[IP_STRLEN];
-	enum pop_reach reach;
+	struct pop_serving reach;
 	json_t *sec;
 
 	register_lan(f->db, "gw-b", "lan-b", "10.2.0.0/24", "198.18.0.2:7443", NOW);
@@ -544,8 +548,9 @@ static void ipv6_endpoint_reachability(void **state)
 	assert_true(json_is_true(json_object_get(sec, "reachable6")));
 	assert_true(json_is_false(json_object_get(sec, "reachable")));
 	json_decref(sec);
-	assert_int_equal(db_secondary_reach(f->db, "gw-b", endpoint, &reach), 0);
-	assert_int_equal(reach, POP_REACH_NO);
+	assert_int_equal(db_secondary_reach(f->db, "gw-b", &reach), 0);
+	assert_int_equal(reach.reachable, POP_REACH_NO);
+	assert_int_equal(reach.reachable6, POP_REACH_YES);
 	/* An IPv6 endpoint no longer registered changes nothing. */
 	assert_int_equal(db_set_reachable(f->db, "gw-b", "[2001:db8:2::9]:7443", false), 0);
 	assert_int_equal(db_secondary_show(f->db, "gw-b", NOW, &sec), 0);

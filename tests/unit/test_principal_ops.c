@@ -827,6 +827,20 @@ static void connect_round_trip(void **state)
 	assert_int_equal(r2.mode, POP_SIG_SPLICED);
 	assert_same_endpoint(&r2.splice, &r.splice);
 	json_decref(j);
+	/* Reversed: where the callee dials back ("to", optional), of either family. */
+	r = (struct pop_connect_reply){.mode = POP_SIG_REVERSED, .has_to = true};
+	assert_int_equal(ip_endpoint_parse("[2001:db8:1::2]:7445", &r.to), 0);
+	j = as_reply(pop_connect_reply_encode(&r));
+	assert_json(j, "{\"id\":4,\"ok\":true,\"mode\":\"reversed\","
+		    "\"to\":\"[2001:db8:1::2]:7445\"}");
+	assert_int_equal(pop_connect_reply_decode(j, &r2, why), 0);
+	assert_int_equal(r2.mode, POP_SIG_REVERSED);
+	assert_true(r2.has_to);
+	assert_same_endpoint(&r2.to, &r.to);
+	json_object_del(j, "to");  /* an older principal's reply */
+	assert_int_equal(pop_connect_reply_decode(j, &r2, why), 0);
+	assert_false(r2.has_to);
+	json_decref(j);
 
 	struct pop_dial_back n = {.call_id = 42, .caller = "gw-a", .mode = POP_SIG_REVERSED},
 			     n2;
@@ -881,6 +895,9 @@ static void connect_refusals(void **state)
 	assert_refused(pop_connect_reply_decode, &r, "{\"mode\":\"spliced\","
 		       "\"splice\":\"nowhere\"}",
 		       INSEL_E_BAD_FIELD, "field 'splice' must be ADDRESS:PORT or [ADDRESS6]:PORT");
+	assert_refused(pop_connect_reply_decode, &r, "{\"mode\":\"reversed\","
+		       "\"to\":\"[2001:db8::1]:0\"}",
+		       INSEL_E_BAD_FIELD, "field 'to' must be ADDRESS:PORT or [ADDRESS6]:PORT");
 	assert_refused(pop_dial_back_notice_decode, &n, "{\"call\":\"000000000000002a\","
 		       "\"caller\":\"no good\",\"mode\":\"reversed\",\"to\":\"1.2.3.4:5\","
 		       "\"token\":\"abababababababababababababababab\"}", INSEL_E_BAD_FIELD,
