@@ -198,7 +198,7 @@ static void connect_reply(void *ctx, const json_t *reply, int err)
 	struct call *call = ctx;
 	struct pop_connect_reply r;
 	const char *code, *message;
-	char why[POP_WHY_LEN];
+	char why[POP_WHY_LEN], to[IP_STRLEN];
 
 	if (call->state != CALL_DIALING)
 		return;
@@ -214,7 +214,11 @@ static void connect_reply(void *ctx, const json_t *reply, int err)
 		dial_splice(call, &r);
 		return;
 	}
-	if (call->awaiting_reversal)
+	if (call->awaiting_reversal && r.has_to)
+		log_info("call %s: waiting for secondary %s to dial back at %s (%s)",
+			 call->id_hex, call->peer_name, ip_endpoint_format(&r.to, to, sizeof to),
+			 r.to.addr.family == AF_INET6 ? "IPv6" : "IPv4");
+	else if (call->awaiting_reversal)
 		log_info("call %s: waiting for secondary %s to dial back", call->id_hex,
 			 call->peer_name);
 }
