@@ -18,7 +18,9 @@
 #   - a trunk between A and B forms over IPv6 and carries ping and TCP both ways;
 #   - with A's IPv4 peer port closed, the principal records A's IPv4 endpoint as not
 #     dialable and its IPv6 one as dialable (reachable6, in the look-up too), and a call
-#     from B (IPv6 only) to A goes direct over IPv6, not reversed;
+#     from B (IPv6 only) to A goes direct over IPv6, not reversed; with B's peer port
+#     closed as well, a call from A to B comes up by connection reversal, B dialling A's
+#     IPv6 endpoint (the principal's connect chooses it by reachable6), not spliced;
 #   - then B is made dual-stack too: both families work, each auxiliary binds a socket
 #     per family, the offer carries a host candidate per family, and the call shows
 #     which family carries it.
@@ -230,12 +232,16 @@ add_trunk b 2 to-a lan-a
 # From here until B is dual-stack, A's IPv4 peer port is closed on the wan (refused): the
 # principal finds A's IPv4 endpoint cannot be dialled and its IPv6 one can. B, with IPv6
 # only, dials A's endpoint6: the look-up's reachable6 says it can, so B dials it directly
-# rather than asking for a reversal on the word of A's IPv4 endpoint.
+# rather than asking for a reversal on the word of A's IPv4 endpoint. B's own peer port
+# is closed too: A cannot dial B, so A's calls (and the trunk, which A places) ask the
+# principal to connect them, and it has B dial A back at A's IPv6 endpoint (reachable6)
+# rather than splice them on the word of A's IPv4 one (docs/nat.md).
 in_ns wan nft -f - <<NFT
-table ip wan6_a_v4_closed {
+table inet wan6_ports_closed {
 	chain forward {
 		type filter hook forward priority 0;
 		ip daddr 198.18.1.2 tcp dport $INSEL_PEER_PORT counter reject with tcp reset
+		ip6 daddr 2001:db8:2::2 tcp dport $INSEL_PEER_PORT counter reject with tcp reset
 	}
 }
 NFT
@@ -245,9 +251,32 @@ wait_registered || fail "the secondaries did not register again"
 check "A's IPv4 endpoint cannot be dialled now (reachable false)" \
 	wait_show lan-a '"reachable": *false'
 check "its IPv6 one still can (reachable6 true)" wait_show lan-a '"reachable6": *true'
+check "nor can B's (IPv6) endpoint" wait_show lan-b '"reachable": *false'
 check "the LAN's entry (as list and look-up give it) carries both" \
 	bash -c "grep -q '\"reachable\": *false' <<<'$(pdir lan show lan-a --json 2>&1)' &&
 		 grep -q '\"reachable6\": *true' <<<'$(pdir lan show lan-a --json 2>&1)'"
+listen_as b1 bob "$NETNS_TMP/listen-bob-rev.log" --auto-answer || fail "bob cannot listen again"
+spawn_in_ns b1 "$NETNS_TMP/echo-b1-rev.log" python3 "$UDP_TOOL" echo 5006 --count 1000 \
+	--timeout 60
+out=$(insel_as a1 alice call bob@lan-b --udp 5006 2>&1)
+echo "$out"
+rcall=$(call_id_of "$out")
+grep -h "call $rcall: .*dial" "$NETNS_TMP/principal.log" "$NETNS_TMP"/secondary-[ab].log
+check "alice (A: IPv4 port closed, IPv6 open) calls bob (B cannot be dialled): up" \
+	contains "$out" " up "
+check "the principal had B dial A back over IPv6, not splice them" \
+	grep -q "call $rcall: lan-a cannot dial lan-b; it dials back at \[2001:db8:1::2\]:$INSEL_PEER_PORT (IPv6)" \
+	"$NETNS_TMP/principal.log"
+check "B dialled A's IPv6 endpoint, and A took the reversed connection" \
+	both grep -q "call $rcall: secondary lan-a cannot dial us; dialling it back at \[2001:db8:1::2\]:$INSEL_PEER_PORT" \
+	"$NETNS_TMP/secondary-b.log" -- \
+	grep -q "call $rcall: secondary lan-b dialled back" "$NETNS_TMP/secondary-a.log"
+check "the call is reversed at A (insel calls) and in the call record" \
+	both contains "$(insel_as a1 alice calls --json 2>&1)" '"signalling": *"reversed"' -- \
+	contains "$(pdir call show "$rcall" 2>&1)" "reversed"
+check "the reversed call carries datagrams both ways" \
+	in_ns a1 python3 "$UDP_TOOL" send 10.1.0.1 5006 --count 10 --size 1000
+insel_as a1 alice hangup "$rcall" >/dev/null 2>&1
 listen_as a2 carol "$NETNS_TMP/listen-carol-2.log" --auto-answer || fail "carol cannot listen again"
 out=$(insel_as b2 dave call carol@lan-a --udp 6101 2>&1)
 echo "$out"
@@ -260,6 +289,9 @@ check "and B's log has no connect request for it" \
 insel_as b2 dave hangup "$call6" >/dev/null 2>&1
 check "the trunk comes up: ping a1 -> b1" wait_ping a1 10.2.0.11 40
 check "ping b1 -> a1 through the trunk" pings b1 10.1.0.11 3
+check "the trunk (placed by A) was dialled back by B over IPv6 too" \
+	test "$(grep -c "lan-a cannot dial lan-b; it dials back at \[2001:db8:1::2\]" \
+		"$NETNS_TMP/principal.log")" -ge 2
 spawn_in_ns b1 "$NETNS_TMP/iperf-b1.log" timeout 30 iperf3 -s -1 -p 5201
 wait_port b1 5201 tcp 10
 reset_counters
@@ -269,7 +301,7 @@ wire
 check "the trunk's frames cross the wan over IPv6" carried v6
 
 # ---- both dual-stack: both families work, one is chosen ----
-in_ns wan nft delete table ip wan6_a_v4_closed
+in_ns wan nft delete table inet wan6_ports_closed
 stop_pid "${SECONDARY_PID[a]}"
 stop_pid "${SECONDARY_PID[b]}"
 start_secondary a 1
