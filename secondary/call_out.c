@@ -333,21 +333,6 @@ static bool wan_ipv6(const struct secondary_config *c)
 	return c->wan_address.family == AF_INET6 || c->has_wan_address6;
 }
 
-/* The callee's peer endpoint, or its IPv6 one (a dual-stack callee's endpoint6) when our
- * wan has IPv6 and not the endpoint's family (docs/nat.md). */
-static void dialable_endpoint(const struct secondary_config *c,
-			      const struct pop_serving *serving, struct ip_endpoint *ep)
-{
-	struct ip_endpoint v6;
-
-	if ((ep->addr.family == AF_INET && wan_ipv4(c)) ||
-	    (ep->addr.family == AF_INET6 && wan_ipv6(c)))
-		return;
-	if (wan_ipv6(c) && ip_endpoint_parse(serving->endpoint6, &v6) == 0 &&
-	    v6.addr.family == AF_INET6 && v6.port)
-		*ep = v6;
-}
-
 /* The principal's answer to "where is the callee?". */
 static void lookup_reply(void *ctx, const json_t *reply, int err)
 {
@@ -376,7 +361,10 @@ static void lookup_reply(void *ctx, const json_t *reply, int err)
 		call_end(call, WIRE(INTERNAL), "the directory's answer is malformed");
 		return;
 	}
-	dialable_endpoint(&call->sec->cfg, serving, &endpoint);
+	/* Its IPv6 one (a dual-stack callee's endpoint6) when our wan has IPv6 and not the
+	 * endpoint's family, or when only the IPv6 one can be dialled (docs/nat.md). */
+	pop_serving_choose_endpoint(serving, wan_ipv4(cfg_of(call)), wan_ipv6(cfg_of(call)),
+				    &endpoint);
 	state = serving->state[0] ? serving->state : "up";
 	snprintf(call->callee_lan, sizeof call->callee_lan, "%s", found.lan);
 	if (strcmp(found.lan, call->sec->cfg.lan) == 0) {

@@ -209,19 +209,33 @@ bool pop_serving_reachable(const struct pop_serving *s, struct ip_endpoint *out)
 	       ip_endpoint_parse(s->endpoint, out) == 0;
 }
 
+/* How worth dialling an endpoint is: known dialable, not checked yet, known not. */
+static int reach_rank(enum pop_reach r)
+{
+	return r == POP_REACH_YES ? 2 : r == POP_REACH_UNKNOWN ? 1 : 0;
+}
+
+void pop_serving_choose_endpoint(const struct pop_serving *s, bool has_ipv4, bool has_ipv6,
+				 struct ip_endpoint *ep)
+{
+	struct ip_endpoint v6;
+	bool ours = (ep->addr.family == AF_INET && has_ipv4) ||
+		    (ep->addr.family == AF_INET6 && has_ipv6);
+
+	if (!has_ipv6 || ip_endpoint_parse(s->endpoint6, &v6) || v6.addr.family != AF_INET6 ||
+	    !v6.port || ip_endpoint_equal(&v6, ep))
+		return;
+	/* A dual-stack secondary whose IPv4 port is behind a NAT may be open over IPv6. */
+	if (!ours || reach_rank(s->reachable6) > reach_rank(s->reachable))
+		*ep = v6;
+}
+
 bool pop_serving_reachable_from(const struct pop_serving *s, bool has_ipv4, bool has_ipv6,
 				struct ip_endpoint *out)
 {
-	struct ip_endpoint v6;
-
 	if (!pop_serving_reachable(s, out))
 		return false;
-	if ((out->addr.family == AF_INET && has_ipv4) ||
-	    (out->addr.family == AF_INET6 && has_ipv6))
-		return true;
-	if (has_ipv6 && ip_endpoint_parse(s->endpoint6, &v6) == 0 &&
-	    v6.addr.family == AF_INET6 && v6.port)
-		*out = v6;
+	pop_serving_choose_endpoint(s, has_ipv4, has_ipv6, out);
 	return true;
 }
 

@@ -86,9 +86,14 @@ struct pop_serving {
 bool pop_serving_names_certificate(const struct pop_serving *s, const char *fingerprint);
 /* The endpoint, when the directory has a valid one and the secondary is up. */
 bool pop_serving_reachable(const struct pop_serving *s, struct ip_endpoint *out);
-/* The same, for a dialler whose wan has the families in has_ipv4 and has_ipv6: the
- * endpoint if its family is one of them, else endpoint6 if there is one and the dialler
- * has IPv6, else the endpoint all the same (the dial will say why it failed). */
+/* Which of a secondary's endpoints a dialler whose wan has the families in has_ipv4 and
+ * has_ipv6 dials, ep coming in as its endpoint: endpoint6 instead when the dialler has
+ * IPv6 and either not the endpoint's family or a better word on endpoint6 (reachable6
+ * known where reachable is not, or reachable false and reachable6 not); else the
+ * endpoint, even of a family the dialler lacks (the dial will say why it failed). */
+void pop_serving_choose_endpoint(const struct pop_serving *s, bool has_ipv4, bool has_ipv6,
+				 struct ip_endpoint *ep);
+/* The endpoint when the secondary is up, chosen as pop_serving_choose_endpoint says. */
 bool pop_serving_reachable_from(const struct pop_serving *s, bool has_ipv4, bool has_ipv6,
 				struct ip_endpoint *out);
 /* Whether `chosen` (as pop_serving_reachable_from chose it) can be dialled: reachable6

@@ -23,7 +23,8 @@
 #     IPv6 endpoint (the principal's connect chooses it by reachable6), not spliced;
 #   - then B is made dual-stack too: both families work, each auxiliary binds a socket
 #     per family, the offer carries a host candidate per family, and the call shows
-#     which family carries it.
+#     which family carries it; with B's IPv4 peer port closed, A (dual-stack) dials B's
+#     IPv6 endpoint directly rather than asking the principal to connect them.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
@@ -301,7 +302,11 @@ wire
 check "the trunk's frames cross the wan over IPv6" carried v6
 
 # ---- both dual-stack: both families work, one is chosen ----
-in_ns wan nft delete table inet wan6_ports_closed
+# B's IPv4 peer port is closed now, its IPv6 one open: a dual-stack caller dials B's
+# endpoint6 directly (reachable6) rather than asking the principal to connect it.
+in_ns wan nft flush chain inet wan6_ports_closed forward
+in_ns wan nft add rule inet wan6_ports_closed forward \
+	ip daddr 198.18.2.2 tcp dport "$INSEL_PEER_PORT" counter reject with tcp reset
 stop_pid "${SECONDARY_PID[a]}"
 stop_pid "${SECONDARY_PID[b]}"
 start_secondary a 1
@@ -315,11 +320,17 @@ start_secondary b 2
 wait_secondary_registered a || fail "A did not register again"
 wait_secondary_registered b || fail "B did not register dual-stack"
 check "A's IPv4 endpoint can be dialled again" wait_show lan-a '"reachable": *true' 
+check "B's IPv4 endpoint cannot, its IPv6 one can" \
+	both wait_show lan-b '"reachable": *false' -- wait_show lan-b '"reachable6": *true'
 check "the trunk comes back with B dual-stack: ping a1 -> b1" wait_ping a1 10.2.0.11 40
 listen_as b1 bob "$NETNS_TMP/listen-bob2.log" --auto-answer || fail "bob cannot listen again"
 out=$(insel_as a1 alice call bob@lan-b --udp 5004 2>&1)
 echo "$out"
 check "a UDP call between two dual-stack sites goes up" contains "$out" " up "
+dcall=$(call_id_of "$out")
+check "A dialled B's IPv6 endpoint directly (B's IPv4 port closed, reachable6), no connect" \
+	both contains "$(insel_as a1 alice calls --json 2>&1)" '"signalling": *"direct"' -- \
+	bash -c "! grep -q 'call $dcall: .*asking the principal' '$NETNS_TMP/secondary-a.log'"
 reset_counters
 check "and carries datagrams intact both ways" \
 	in_ns a1 python3 "$UDP_TOOL" send 10.1.0.1 5004 --count 20 --size 1000

@@ -963,8 +963,23 @@ static void dual_stack_endpoints(void **state)
 	assert_true(pop_serving_reachable_from(&s, true, false, &ep));
 	assert_int_equal(ep.addr.family, AF_INET);
 	assert_int_equal(pop_serving_reach_of(&s, &ep), POP_REACH_NO);
+	/* A dual-stack dialler dials the IPv6 one: only it can be dialled. */
 	assert_true(pop_serving_reachable_from(&s, true, true, &ep));
-	assert_int_equal(ep.addr.family, AF_INET);  /* both: the endpoint */
+	assert_int_equal(ep.addr.family, AF_INET6);
+	assert_int_equal(pop_serving_reach_of(&s, &ep), POP_REACH_YES);
+	s.reachable6 = POP_REACH_UNKNOWN;  /* not checked is worth a try before a reversal */
+	assert_true(pop_serving_reachable_from(&s, true, true, &ep));
+	assert_int_equal(ep.addr.family, AF_INET6);
+	s.reachable6 = POP_REACH_NO;       /* neither: the endpoint, and a reversal */
+	assert_true(pop_serving_reachable_from(&s, true, true, &ep));
+	assert_int_equal(ep.addr.family, AF_INET);
+	s.reachable = s.reachable6 = POP_REACH_YES;  /* both: the endpoint, as before */
+	assert_true(pop_serving_reachable_from(&s, true, true, &ep));
+	assert_int_equal(ep.addr.family, AF_INET);
+	s.reachable = POP_REACH_UNKNOWN;   /* a known answer before an unchecked one */
+	assert_true(pop_serving_reachable_from(&s, true, true, &ep));
+	assert_int_equal(ep.addr.family, AF_INET6);
+	s.reachable = POP_REACH_NO;
 	assert_true(pop_serving_reachable_from(&s, false, true, &ep));
 	assert_int_equal(ep.addr.family, AF_INET6);  /* IPv6 only: endpoint6 */
 	assert_int_equal(ep.port, 7445);
