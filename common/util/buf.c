@@ -133,37 +133,6 @@ int br_sub(struct buf_reader *r, struct buf_reader *sub, size_t n)
 	return 0;
 }
 
-void bw_init(struct buf_writer *w, void *data, size_t cap)
-{
-	w->data = data;
-	w->cap = data ? cap : 0;
-	w->len = 0;
-	w->err = 0;
-}
-
-size_t bw_len(const struct buf_writer *w)
-{
-	return w->len;
-}
-
-int bw_error(const struct buf_writer *w)
-{
-	return w->err;
-}
-
-int bw_reserve(struct buf_writer *w, size_t n, uint8_t **out)
-{
-	if (w->err)
-		return w->err;
-	if (n > w->cap - w->len) {
-		w->err = INSEL_E_NOSPACE;
-		return w->err;
-	}
-	*out = w->data + w->len;
-	w->len += n;
-	return 0;
-}
-
 int bw_bytes(struct buf_writer *w, const void *src, size_t n)
 {
 	uint8_t *p;
@@ -173,32 +142,6 @@ int bw_bytes(struct buf_writer *w, const void *src, size_t n)
 	if (n)
 		memcpy(p, src, n);
 	return 0;
-}
-
-int bw_u8(struct buf_writer *w, uint8_t v)
-{
-	return bw_bytes(w, &v, 1);
-}
-
-int bw_u16(struct buf_writer *w, uint16_t v)
-{
-	uint8_t b[2] = {(uint8_t)(v >> 8), (uint8_t)v};
-
-	return bw_bytes(w, b, sizeof b);
-}
-
-int bw_u32(struct buf_writer *w, uint32_t v)
-{
-	uint8_t b[4] = {(uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v};
-
-	return bw_bytes(w, b, sizeof b);
-}
-
-int bw_u64(struct buf_writer *w, uint64_t v)
-{
-	if (bw_u32(w, (uint32_t)(v >> 32)))
-		return w->err;
-	return bw_u32(w, (uint32_t)v);
 }
 
 void buf_init(struct buf *b, size_t max)

@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "err_codes.h"
+
 struct buf_reader {
 	const uint8_t *data;
 	size_t len;
@@ -47,16 +49,83 @@ struct buf_writer {
 	int err;
 };
 
-void bw_init(struct buf_writer *w, void *data, size_t cap);
-size_t bw_len(const struct buf_writer *w);
-int bw_error(const struct buf_writer *w);
-int bw_u8(struct buf_writer *w, uint8_t v);
-int bw_u16(struct buf_writer *w, uint16_t v);
-int bw_u32(struct buf_writer *w, uint32_t v);
-int bw_u64(struct buf_writer *w, uint64_t v);
-int bw_bytes(struct buf_writer *w, const void *src, size_t n);
+/* The writer's fixed-size writes are inline: the data plane writes a nonce and a header
+ * per packet, and as calls, each through a memcpy of one to four bytes, they were about
+ * 3% of a reliable channel's receiving auxiliary. */
+static inline void bw_init(struct buf_writer *w, void *data, size_t cap)
+{
+	w->data = data;
+	w->cap = data ? cap : 0;
+	w->len = 0;
+	w->err = 0;
+}
+
+static inline size_t bw_len(const struct buf_writer *w)
+{
+	return w->len;
+}
+
+static inline int bw_error(const struct buf_writer *w)
+{
+	return w->err;
+}
+
 /* Reserves n bytes and points *out at them, for callers that fill them in place. */
-int bw_reserve(struct buf_writer *w, size_t n, uint8_t **out);
+static inline int bw_reserve(struct buf_writer *w, size_t n, uint8_t **out)
+{
+	if (w->err)
+		return w->err;
+	if (n > w->cap - w->len) {
+		w->err = INSEL_E_NOSPACE;
+		return w->err;
+	}
+	*out = w->data + w->len;
+	w->len += n;
+	return 0;
+}
+
+static inline int bw_u8(struct buf_writer *w, uint8_t v)
+{
+	uint8_t *p;
+
+	if (bw_reserve(w, 1, &p))
+		return w->err;
+	p[0] = v;
+	return 0;
+}
+
+static inline int bw_u16(struct buf_writer *w, uint16_t v)
+{
+	uint8_t *p;
+
+	if (bw_reserve(w, 2, &p))
+		return w->err;
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+	return 0;
+}
+
+static inline int bw_u32(struct buf_writer *w, uint32_t v)
+{
+	uint8_t *p;
+
+	if (bw_reserve(w, 4, &p))
+		return w->err;
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+	return 0;
+}
+
+static inline int bw_u64(struct buf_writer *w, uint64_t v)
+{
+	if (bw_u32(w, (uint32_t)(v >> 32)))
+		return w->err;
+	return bw_u32(w, (uint32_t)v);
+}
+
+int bw_bytes(struct buf_writer *w, const void *src, size_t n);
 
 struct buf {
 	uint8_t *data;
