@@ -847,11 +847,12 @@ void path_end_unanswered(struct bridge *br);
  * between the channel's sealed frames and its party's TCP attachment. prepare at bind
  * (privileged: the TCP listener on the channel's LAN port); start with the relay (the
  * mode and token from "start"); take: a whole message from the peer on a reliable channel
- * (true: it was one); service: at the end of each WAN wake-up (delivers, sends what the
- * engine wants sent); close with the handles, release after the loop. */
+ * (true: it was one), read at now_us; service: at the end of each WAN wake-up (delivers,
+ * sends what the engine wants sent); close with the handles, release after the loop. */
 int stream_prepare(struct bridge *br, struct aux_lan *l, char *why, size_t whylen);
 int stream_start(struct bridge *br, struct aux_lan *l, const struct aux_start_channel *c);
-bool stream_take(struct bridge *br, struct aux_lan *l, const struct channel_msg *m);
+bool stream_take(struct bridge *br, struct aux_lan *l, const struct channel_msg *m,
+		 uint64_t now_us);
 void stream_service(struct bridge *br);
 void stream_follow_path(struct aux_lan *l);
 void stream_close(struct bridge *br);

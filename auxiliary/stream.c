@@ -45,17 +45,19 @@
 #define STREAM_HELLO_MS 5000             /* an unauthenticated connection's grace */
 #define STREAM_BACKLOG 4
 /* Pipelining between the two auxiliaries. The sender hands the kernel its segments 64 at
- * a time (one GSO run) instead of sealing a whole window first; the receiver answers
- * every 64 segments of a read batch at once instead of after the batch (a recvmmsg of
- * GRO'd datagrams holds hundreds): with one ACK per batch, the sender sat idle while the
- * receiver opened the window it had sent, and the two took turns (one ACK per about 70
- * segments was measured on the bench path). Not more often: every 16 segments was about
- * 10,000 ACK datagrams per 200 MiB, each its own sendmmsg, trip through the network and
- * wake-up of the sender, where TCP in a network call sends a few hundred (its ACKs per
- * GRO'd segment, glued by GSO); at 64 the receiving auxiliary spent about 15% less CPU.
- * Below a batch of 64 the ACK goes out at the end of the batch (stream_service). */
+ * a time (one GSO run) instead of sealing a whole window first. The receiver answers at
+ * the end of each wake-up's reads (stream_service) and, within a long one (up to 4
+ * recvmmsg of 16 GRO'd datagrams of up to 64 frames), after every STREAM_ACK_EVERY
+ * segments: with one ACK per batch only, the sender sat idle while the receiver opened
+ * the window it had sent, and the two took turns. Each ACK datagram is its own sendmmsg,
+ * trip through the network and wake-up of the sender: every 16 segments was about
+ * 10,000 of them per 200 MiB, every 64 about 3,000 (their sending alone 13% of the
+ * receiving auxiliary's CPU). 256 segments (350 KB) are still a twelfth of the 4 MiB
+ * window, far below the round trip that queueing makes of it under load. News for the
+ * sender's loss recovery (a hole opened or closed, a FIN, an ACK request) is answered at
+ * once (rel_ack_urgent). */
 #define STREAM_BURST 64
-#define STREAM_ACK_EVERY 64
+#define STREAM_ACK_EVERY 256
 /* Closed cleanly with nobody attached: the call ends this much later, so that a party
  * that just read the end can still ask for the final counters (insel send-file does). */
 #define STREAM_END_GRACE_MS 3000
@@ -107,7 +109,7 @@ struct aux_stream {
 	bool party_eof;                      /* the attached party finished writing */
 	uint64_t closed_at;                  /* closed and done, nobody attached: since */
 	bool dirty;                          /* input since the last service */
-	unsigned taken;                      /* segments in, for STREAM_ACK_EVERY */
+	unsigned taken;                      /* segments in since the last output */
 	struct party_write *spare[STREAM_SPARE_WRITES];  /* chunk-sized, for reuse */
 	unsigned n_spare;
 	uint64_t attaches, refused;
@@ -194,6 +196,7 @@ static void send_segments(struct aux_stream *s, uint64_t now)
 	unsigned sent = 0;
 	int n;
 
+	s->taken = 0;   /* whatever it sends carries the ACK */
 	while (br->state == AUX_RUNNING &&
 	       (n = rel_output(s->rel, now, segment, sizeof segment)) > 0) {
 		seal_segment(s, segment, (size_t)n, now_ms);
@@ -884,17 +887,18 @@ int stream_start(struct bridge *br, struct aux_lan *l, const struct aux_start_ch
 	return s->rel ? 0 : rc;
 }
 
-bool stream_take(struct bridge *br, struct aux_lan *l, const struct channel_msg *m)
+bool stream_take(struct bridge *br, struct aux_lan *l, const struct channel_msg *m,
+		 uint64_t now)
 {
 	struct aux_stream *s = l->stream;
 
 	(void)br;
 	if (!s)
 		return false;
-	if (s->rel && rel_input(s->rel, m->data, m->len, now_us()) == 0) {
+	if (s->rel && rel_input(s->rel, m->data, m->len, now) == 0) {
 		s->dirty = true;
-		if (++s->taken % STREAM_ACK_EVERY == 0)
-			send_segments(s, now_us());
+		if (++s->taken >= STREAM_ACK_EVERY || rel_ack_urgent(s->rel))
+			send_segments(s, now);
 	}
 	return true;
 }

@@ -127,6 +127,7 @@ struct rel_conn {
 	uint64_t last_lo;            /* where the latest new data went (first SACK block) */
 	unsigned sack_rot;
 	bool ack_now, probe_pending, rst_pending;
+	bool ack_urgent;             /* news for the peer's recovery (rel_ack_urgent) */
 	uint64_t ack_due;
 	unsigned unacked_segs;
 	uint64_t adv_edge;
@@ -373,7 +374,7 @@ static void discard_all(struct rel_conn *c)
 	fifo_clear(&c->ready);
 	c->rcvd.n = 0;
 	c->rto_at = c->rack_at = c->ack_due = 0;
-	c->ack_now = c->probe_pending = false;
+	c->ack_now = c->ack_urgent = c->probe_pending = false;
 }
 
 /* Ends the connection now: state, error, and an RST for the peer if asked. */
@@ -924,31 +925,53 @@ static void choose_ack_timing(struct rel_conn *c, bool in_order, int64_t fresh, 
 	}
 }
 
+/* New bytes [lo, hi) into the receive ring and the record of what arrived; returns how
+ * many were new (rangeset_add's count). */
+static int64_t take_bytes(struct rel_conn *c, const struct rel_seg *s, uint64_t lo, uint64_t hi)
+{
+	int64_t fresh;
+
+	ring_put(c->rbuf, c->rbuf_size, lo, s->data + (lo - s->seq), (size_t)(hi - lo));
+	c->rbuf_high = max_u64(c->rbuf_high, hi);
+	if (lo == c->rcv_nxt && c->rcvd.n == 0) {
+		/* In order with no hole: most segments. The range set would take the
+		 * range only to trim it away again. */
+		c->rcv_nxt = hi;
+		return (int64_t)(hi - lo);
+	}
+	fresh = rangeset_add(&c->rcvd, lo, hi);
+	if (c->rcvd.n > 0 && c->rcvd.r[0].start == c->rcv_nxt) {
+		c->rcv_nxt = c->rcvd.r[0].end;
+		rangeset_trim_below(&c->rcvd, c->rcv_nxt);
+	}
+	return fresh;
+}
+
 static void process_data(struct rel_conn *c, const struct rel_seg *s, uint64_t now)
 {
 	uint64_t end = s->seq + s->len, old_nxt = c->rcv_nxt;
 	uint64_t lo = max_u64(s->seq, c->rcv_nxt), hi = min_u64(end, c->rcv_base + c->rbuf_size);
-	bool had_holes = c->rcvd.n > 0;
+	unsigned holes = c->rcvd.n;
+	bool had_holes = holes > 0;
 	int64_t fresh = 0;
 
 	if (lo < hi) {
-		ring_put(c->rbuf, c->rbuf_size, lo, s->data + (lo - s->seq), (size_t)(hi - lo));
-		c->rbuf_high = max_u64(c->rbuf_high, hi);
-		fresh = rangeset_add(&c->rcvd, lo, hi);
+		fresh = take_bytes(c, s, lo, hi);
 		if (fresh > 0) {
 			c->last_lo = lo;
 			c->st.bytes_received += (uint64_t)fresh;
 			c->last_app = now;
 		}
-		if (c->rcvd.n > 0 && c->rcvd.r[0].start == c->rcv_nxt) {
-			c->rcv_nxt = c->rcvd.r[0].end;
-			rangeset_trim_below(&c->rcvd, c->rcv_nxt);
-		}
 	}
+	/* A hole opened (the first segment past a loss) or closed (a retransmission filled
+	 * it): the peer's loss recovery waits for this ACK, a batching host must not hold
+	 * it back for its batch (rel_ack_urgent). A block that only grows is no news. */
+	if (c->rcvd.n != holes)
+		c->ack_urgent = true;
 	if ((s->flags & REL_F_FIN) && end <= c->rcv_base + c->rbuf_size) {
 		c->peer_fin_known = true;
 		c->peer_fin_seq = end;
-		c->ack_now = true;
+		c->ack_now = c->ack_urgent = true;
 	}
 	if (c->peer_fin_known && !c->peer_fin_in && c->rcv_nxt == c->peer_fin_seq) {
 		c->rcv_nxt++;
@@ -997,9 +1020,14 @@ int rel_input(struct rel_conn *c, const uint8_t *payload, size_t len, uint64_t n
 	if (s.flags & REL_F_SEQ)
 		process_data(c, &s, now_us);
 	if (s.flags & REL_F_ACK_REQ)
-		c->ack_now = true;
+		c->ack_now = c->ack_urgent = true;
 	check_closed(c, now_us);
 	return 0;
+}
+
+bool rel_ack_urgent(const struct rel_conn *c)
+{
+	return c->ack_urgent;
 }
 
 /* ---- output ---- */
@@ -1072,7 +1100,7 @@ static int emit(struct rel_conn *c, struct rel_seg *s, uint8_t *out, size_t cap,
 		return INSEL_E_NOSPACE;
 	if (s->len)
 		ring_get(c->sbuf, c->sbuf_size, s->seq, out + hl, s->len);
-	c->ack_now = false;
+	c->ack_now = c->ack_urgent = false;
 	c->ack_due = 0;
 	c->unacked_segs = 0;
 	c->adv_edge = s->ack + s->window;

@@ -143,6 +143,12 @@ int rel_peek_conn(const uint8_t *payload, size_t len, uint32_t *conn_id);
  * conn_id, a message where the mode has none). Never fatal for the connection. */
 int rel_input(struct rel_conn *c, const uint8_t *payload, size_t len, uint64_t now_us);
 
+/* True when input since the last rel_output brought news the peer's loss recovery waits
+ * for: a hole in the received data opened or closed, the peer's FIN, or its request for
+ * an ACK. rel_output answers everything at once; a host that calls it once per batch of
+ * input (and every so many segments within one) calls it at once for these. */
+bool rel_ack_urgent(const struct rel_conn *c);
+
 /* The next segment to send, written to out (cap >= the largest MSS set): its length, or
  * 0 when there is nothing to send now. Runs the timers first (retransmission, delayed ACK, window
  * probe, keep-alive, dead peer, idle, close). What it returns counts as sent. */

@@ -59,6 +59,13 @@ struct sim {
 				      * millisecond timer does */
 	uint64_t app_tick_us;        /* the application runs at least this often (0: only
 				      * on events), for one that sends on its own clock */
+	/* A host that reads in batches (the auxiliary, auxiliary/stream.c): with batch_us,
+	 * packets are taken only at multiples of it, all that arrived meanwhile at once,
+	 * and each end answers after every ack_every segments of a batch, at once when
+	 * rel_ack_urgent says so, and at the end of the batch. 0: every packet alone. */
+	uint64_t batch_us;
+	unsigned ack_every;
+	uint64_t outputs_mid_batch;  /* rel_output runs within a batch */
 };
 
 static uint64_t sim_rand(struct sim *s)
@@ -199,18 +206,41 @@ static void sim_transmit(struct sim *s, int to, const uint8_t *data, size_t len)
 		sim_enqueue(s, to, data, len, at + 1 + sim_rand(s) % (l->delay_us + 1));
 }
 
-static void sim_pump(struct sim *s)
+static void sim_pump_one(struct sim *s, int from)
 {
 	uint8_t buf[SIM_MAX_PKT];
+	int n;
 
-	for (int from = 0; from < 2; from++) {
-		int n;
+	if (!s->end[from])
+		return;
+	while ((n = rel_output(s->end[from], s->now, buf, sizeof(buf))) > 0)
+		sim_transmit(s, 1 - from, buf, (size_t)n);
+	s->link[1 - from].run_left = 0;   /* a run never spans two batches */
+}
 
-		if (!s->end[from])
-			continue;
-		while ((n = rel_output(s->end[from], s->now, buf, sizeof(buf))) > 0)
-			sim_transmit(s, 1 - from, buf, (size_t)n);
-		s->link[1 - from].run_left = 0;   /* a run never spans two batches */
+static void sim_pump(struct sim *s)
+{
+	for (int from = 0; from < 2; from++)
+		sim_pump_one(s, from);
+}
+
+/* Every packet due, into its end; a batching host answers within the batch as
+ * stream.c does. */
+static void sim_deliver(struct sim *s)
+{
+	unsigned taken[2] = {0, 0};
+
+	while (s->heap_n && s->heap[0]->at <= s->now) {
+		struct sim_pkt *p = sim_heap_pop(s);
+		struct rel_conn *c = s->end[p->to];
+
+		if (c && rel_input(c, p->data, p->len, s->now) == 0 && s->batch_us &&
+		    (++taken[p->to] >= s->ack_every || rel_ack_urgent(c))) {
+			taken[p->to] = 0;
+			s->outputs_mid_batch++;
+			sim_pump_one(s, p->to);
+		}
+		free(p);
 	}
 }
 
@@ -223,20 +253,16 @@ static bool sim_run(struct sim *s, sim_app_fn app, bool (*done)(struct sim *, vo
 	while (s->now < until) {
 		uint64_t next = UINT64_MAX;
 
-		while (s->heap_n && s->heap[0]->at <= s->now) {
-			struct sim_pkt *p = sim_heap_pop(s);
-
-			if (s->end[p->to])
-				(void)rel_input(s->end[p->to], p->data, p->len, s->now);
-			free(p);
-		}
+		sim_deliver(s);
 		if (app)
 			app(s, ctx);
 		sim_pump(s);
 		if (done && done(s, ctx))
 			return true;
 		if (s->heap_n)
-			next = s->heap[0]->at;
+			next = s->batch_us ? (s->heap[0]->at + s->batch_us - 1) / s->batch_us *
+					     s->batch_us
+					   : s->heap[0]->at;
 		for (int i = 0; i < 2; i++)
 			if (s->end[i] && !rel_done(s->end[i], s->now)) {
 				uint64_t d = rel_next_deadline(s->end[i]);

@@ -197,6 +197,8 @@ struct path {
 	unsigned burst;           /* packets lost in a row per loss (a dropped GSO run) */
 	uint64_t delay_us;
 	double mbit;              /* 0: unlimited */
+	uint64_t batch_us;        /* a host reading in batches (rel_sim.h) */
+	unsigned ack_every;
 };
 
 static void sim_setup(struct sim *s, const struct path *p, const struct rel_params *rp,
@@ -205,6 +207,8 @@ static void sim_setup(struct sim *s, const struct path *p, const struct rel_para
 	int err;
 
 	sim_init(s, seed);
+	s->batch_us = p->batch_us;
+	s->ack_every = p->ack_every;
 	for (int i = 0; i < 2; i++) {
 		s->link[i].loss = p->loss;
 		s->link[i].burst = p->burst;
@@ -514,6 +518,93 @@ static void burst_loss_keeps_the_window(void **state)
 		assert_true(f.delivered * 8 / 2 > 600ull * 1000 * 1000);
 			sim_free(&s);
 	}
+}
+
+/* A host that reads in batches (auxiliary/stream.c; rel_sim.h's batch_us) answers after
+ * every ack_every segments of a batch, at the end of it, and at once on news for the
+ * sender's loss recovery (rel_ack_urgent). On a 1 Gbit/s path with 0.1 ms of delay and a
+ * wake-up every millisecond (about 90 segments), an ACK per 256 segments instead of 64
+ * must halve the ACKs without costing the sender throughput, and under loss in runs (a
+ * dropped GSO run) the transfer must still complete byte for byte. */
+struct batched_run {
+	uint64_t delivered, acks;
+};
+
+static struct batched_run run_batched(unsigned ack_every)
+{
+	struct path p = { .delay_us = 100, .mbit = 1000, .batch_us = 1000,
+			  .ack_every = ack_every };
+	struct rel_params rp = { .conn_id = 5, .mss = 1350 };
+	static struct bulk f;
+	struct batched_run r;
+	struct sim s;
+
+	f.delivered = 0;
+	sim_setup(&s, &p, &rp, 777);
+	for (int i = 0; i < 2; i++)
+		s.link[i].queue_us = 2 * MS;
+	(void)sim_run(&s, app_bulk, NULL, &f, s.now + 1 * SEC);
+	assert_true(s.outputs_mid_batch > 0);
+	r = (struct batched_run){ f.delivered, s.link[0].sent };
+	sim_free(&s);
+	return r;
+}
+
+static void batched_host_acks_rarely(void **state)
+{
+	struct batched_run r64 = run_batched(64), r256 = run_batched(256);
+	struct path lossy = { .loss = 0.01 / 40, .burst = 40, .delay_us = 100, .mbit = 1000,
+			      .batch_us = 1000, .ack_every = 256 };
+
+	(void)state;
+	assert_true(r256.acks * 10 < r64.acks * 6);
+	assert_true(r256.delivered * 100 > r64.delivered * 95);
+	run_ordered(&lossy, 4 << 20, 778);
+	lossy.loss = 0.05 / 40;
+	run_ordered(&lossy, 2 << 20, 779);
+}
+
+/* News for the sender's loss recovery asks a batching host to answer at once: a hole
+ * opened or closed, the FIN; not in-order data, nor a block that only grows. */
+static void ack_urgent_on_hole_news(void **state)
+{
+	struct rel_params rp = { .conn_id = 3, .mss = 1350 };
+	struct rel_conn *a, *b;
+	static uint8_t data[6 * (1350 - 52)], seg[7][2048], buf[sizeof data];
+	struct rel_stats sb;
+	int len[7], err;
+
+	(void)state;
+	fill_pattern(data, sizeof data, 3);
+	a = rel_new(&rp, 0, &err);
+	b = rel_new(&rp, 0, &err);
+	assert_int_equal(rel_send(a, data, sizeof data), (int)sizeof data);
+	rel_close(a, 0);
+	for (int i = 0; i < 7; i++)   /* six full segments, then the FIN */
+		assert_true((len[i] = rel_output(a, 10, seg[i], sizeof(seg[i]))) > 0);
+	assert_int_equal(rel_input(b, seg[0], (size_t)len[0], 20), 0);
+	assert_int_equal(rel_input(b, seg[1], (size_t)len[1], 20), 0);
+	assert_false(rel_ack_urgent(b));    /* in order: an ACK is due, not urgent */
+	assert_int_equal(rel_input(b, seg[3], (size_t)len[3], 20), 0);
+	assert_true(rel_ack_urgent(b));     /* segment 2 missing: a hole opened */
+	assert_true(rel_output(b, 20, buf, sizeof buf) > 0);
+	assert_false(rel_ack_urgent(b));    /* answered */
+	assert_int_equal(rel_input(b, seg[4], (size_t)len[4], 21), 0);
+	assert_false(rel_ack_urgent(b));    /* the block above the hole grew */
+	assert_int_equal(rel_input(b, seg[2], (size_t)len[2], 22), 0);
+	assert_true(rel_ack_urgent(b));     /* the hole closed */
+	assert_true(rel_output(b, 22, buf, sizeof buf) > 0);
+	assert_int_equal(rel_input(b, seg[5], (size_t)len[5], 23), 0);
+	assert_false(rel_ack_urgent(b));
+	assert_int_equal(rel_input(b, seg[6], (size_t)len[6], 23), 0);
+	assert_true(rel_ack_urgent(b));     /* the FIN */
+	rel_get_stats(b, &sb);
+	assert_int_equal(sb.bytes_received, sizeof data);
+	assert_int_equal(rel_recv(b, buf, sizeof buf), (int)sizeof data);
+	assert_memory_equal(buf, data, sizeof data);
+	assert_int_equal(rel_recv(b, buf, sizeof buf), 0);
+	rel_free(a);
+	rel_free(b);
 }
 
 static void run_unordered(const struct path *p, size_t nmsg, uint64_t seed)
@@ -1084,6 +1175,8 @@ int main(void)
 		cmocka_unit_test(input_refuses_impossible),
 		cmocka_unit_test(params_checked),
 		cmocka_unit_test(rangeset_basics),
+		cmocka_unit_test(batched_host_acks_rarely),
+		cmocka_unit_test(ack_urgent_on_hole_news),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
