@@ -193,13 +193,16 @@ static void send_segments(struct aux_stream *s, uint64_t now)
 {
 	struct bridge *br = s->br;
 	uint64_t now_ms = uv_now(br->loop);
+	const uint8_t *seg;
 	unsigned sent = 0;
 	int n;
 
 	s->taken = 0;   /* whatever it sends carries the ACK */
+	/* Each segment sealed where it lies, mostly in the engine's send buffer
+	 * (rel_output_view): the payload is read once, by the cipher. */
 	while (br->state == AUX_RUNNING &&
-	       (n = rel_output(s->rel, now, segment, sizeof segment)) > 0) {
-		seal_segment(s, segment, (size_t)n, now_ms);
+	       (n = rel_output_view(s->rel, now, segment, sizeof segment, &seg)) > 0) {
+		seal_segment(s, seg, (size_t)n, now_ms);
 		if (++sent % STREAM_BURST == 0)
 			batch_flush(br, &aux_to_wan);
 	}

@@ -155,11 +155,14 @@ static void flush_batched(struct sec_call *c, unsigned i, uint64_t now)
 	struct iovec iov[SEND_BATCH];
 	struct sockaddr_storage to;
 	socklen_t tolen = ip_endpoint_to_sockaddr(channel_peer(ch), &to);
+	const uint8_t *seg;
 	unsigned n = 0;
 	int len;
 
-	while ((len = rel_output(c->streams.rel[i], now, seg_buf, sizeof seg_buf)) > 0) {
-		long d = channel_seal_one(ch, seg_buf, (size_t)len, now / 1000, slots[n],
+	/* Sealed in place (rel_output_view): no copy of the payload before the seal. */
+	while ((len = rel_output_view(c->streams.rel[i], now, seg_buf, sizeof seg_buf,
+				      &seg)) > 0) {
+		long d = channel_seal_one(ch, seg, (size_t)len, now / 1000, slots[n],
 					  BATCH_SLOT);
 
 		if (d <= 0)
@@ -178,10 +181,11 @@ static void flush_batched(struct sec_call *c, unsigned i, uint64_t now)
 /* The same one datagram at a time, for a channel whose frames do not fit a batch slot. */
 static void flush_single(struct sec_call *c, unsigned i, uint64_t now)
 {
+	const uint8_t *seg;
 	int n;
 
-	while ((n = rel_output(c->streams.rel[i], now, seg_buf, sizeof seg_buf)) > 0) {
-		long d = channel_seal_one(c->channels[i], seg_buf, (size_t)n, now / 1000, dgram_buf,
+	while ((n = rel_output_view(c->streams.rel[i], now, seg_buf, sizeof seg_buf, &seg)) > 0) {
+		long d = channel_seal_one(c->channels[i], seg, (size_t)n, now / 1000, dgram_buf,
 					  sizeof dgram_buf);
 
 		if (d > 0)

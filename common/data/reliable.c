@@ -79,6 +79,8 @@ struct rel_conn {
 	uint64_t sbuf_high;          /* bytes ever queued: what rel_free must wipe */
 	uint64_t snd_una, snd_nxt, snd_end;  /* acked < snd_una <= sent < snd_nxt; queued
 					      * < snd_end (snd_nxt passes it by the FIN) */
+	uint8_t lent[REL_MAX_HEADER];        /* ring bytes under the last segment's header */
+	size_t lent_off, lent_len;           /* (rel_output_view); 0: nothing lent */
 	struct fifo msgq;            /* unordered: messages not wholly segmented yet */
 	struct seg_rec *recs;
 	uint64_t rec_head;           /* number of the first record */
@@ -342,6 +344,7 @@ void rel_free(struct rel_conn *c)
 		secure_wipe(c->sbuf, (size_t)min_u64(c->sbuf_high, c->sbuf_size));
 	if (c->rbuf)
 		secure_wipe(c->rbuf, (size_t)min_u64(c->rbuf_high, c->rbuf_size));
+	secure_wipe(c->lent, sizeof c->lent);
 	free(c->sbuf);
 	free(c->rbuf);
 	free(c->recs);
@@ -1088,29 +1091,79 @@ static void fill_ack(struct rel_conn *c, struct rel_seg *s, unsigned max_sacks)
 	fill_sacks(c, s, max_sacks);
 }
 
+/* Where a segment goes. rel_output copies it into buf. rel_output_view may instead
+ * leave its payload in the send ring and write the header just in front of it (see
+ * lend_header_room): *seg then points into the ring. */
+struct seg_out {
+	uint8_t *buf;
+	size_t cap;
+	bool in_place;
+	const uint8_t *seg;    /* the segment written */
+};
+
+/* Puts back the ring bytes the last segment's header covered. Runs before anything
+ * reads or writes the send ring again: rel_output*, rel_send, rel_send_room. */
+static void settle_lent(struct rel_conn *c)
+{
+	if (c->lent_len == 0)
+		return;
+	memcpy(c->sbuf + c->lent_off, c->lent, c->lent_len);
+	c->lent_len = 0;
+}
+
+/* The room for a header of hl bytes just in front of the payload of s inside the send
+ * ring, the bytes there kept in c->lent; NULL when the segment must be copied: no
+ * payload, a payload that wraps around the ring's end or starts too near its start, or
+ * bytes in front that are not unacknowledged data (free space may be the room
+ * rel_send_room handed the host, which it may be writing; the data below snd_end is
+ * written by nobody). The sealing then reads one contiguous plaintext where it read a
+ * copy of it (memmove was 10% of the sending auxiliary's CPU). */
+static uint8_t *lend_header_room(struct rel_conn *c, const struct rel_seg *s, size_t hl)
+{
+	size_t off = (size_t)(s->seq & (c->sbuf_size - 1));
+
+	if (s->len == 0 || hl > sizeof c->lent || off < hl || s->seq < c->snd_una + hl ||
+	    s->len > c->sbuf_size - off)
+		return NULL;
+	c->lent_off = off - hl;
+	c->lent_len = hl;
+	memcpy(c->lent, c->sbuf + c->lent_off, hl);
+	return c->sbuf + c->lent_off;
+}
+
 /* Writes the segment (header from s, payload from the send ring) and does what sending
  * means for the ACK state. */
-static int emit(struct rel_conn *c, struct rel_seg *s, uint8_t *out, size_t cap, uint64_t now)
+static int emit(struct rel_conn *c, struct rel_seg *s, struct seg_out *o, uint64_t now)
 {
-	int hl = rel_seg_encode_header(s, out, cap);
+	size_t hl = rel_seg_header_len(s);
+	uint8_t *at = o->in_place ? lend_header_room(c, s, hl) : NULL;
+	int rc;
 
-	if (hl < 0)
-		return hl;
-	if (s->len > cap - (size_t)hl)
-		return INSEL_E_NOSPACE;
-	if (s->len)
-		ring_get(c->sbuf, c->sbuf_size, s->seq, out + hl, s->len);
+	if (at) {
+		rc = rel_seg_encode_header(s, at, hl);
+	} else {
+		at = o->buf;
+		rc = rel_seg_encode_header(s, at, o->cap);
+		if (rc >= 0 && s->len > o->cap - hl)
+			rc = INSEL_E_NOSPACE;
+		if (rc >= 0 && s->len)
+			ring_get(c->sbuf, c->sbuf_size, s->seq, at + hl, s->len);
+	}
+	if (rc < 0) {
+		settle_lent(c);
+		return rc;
+	}
+	o->seg = at;
 	c->ack_now = c->ack_urgent = false;
 	c->ack_due = 0;
 	c->unacked_segs = 0;
 	c->adv_edge = s->ack + s->window;
 	c->st.segments_out++;
 	(void)now;
-	return hl + (int)s->len;
+	return (int)(hl + s->len);
 }
 
-static int emit_record(struct rel_conn *c, struct seg_rec *r, uint8_t *out, size_t cap,
-		       uint64_t now)
+static int emit_record(struct rel_conn *c, struct seg_rec *r, struct seg_out *o, uint64_t now)
 {
 	struct rel_seg s = { .flags = REL_F_SEQ, .seq = r->seq, .len = r->len };
 
@@ -1126,7 +1179,7 @@ static int emit_record(struct rel_conn *c, struct seg_rec *r, uint8_t *out, size
 	r->flags |= RF_INFLIGHT;
 	c->flight += rec_bytes(r);
 	arm_timer_on_send(c, now);
-	return emit(c, &s, out, cap, now);
+	return emit(c, &s, o, now);
 }
 
 static bool cwnd_allows(const struct rel_conn *c, uint64_t bytes)
@@ -1134,7 +1187,7 @@ static bool cwnd_allows(const struct rel_conn *c, uint64_t bytes)
 	return c->flight == 0 || c->tlp_pending || c->flight + bytes <= c->cwnd;
 }
 
-static int output_retransmit(struct rel_conn *c, uint8_t *out, size_t cap, uint64_t now)
+static int output_retransmit(struct rel_conn *c, struct seg_out *o, uint64_t now)
 {
 	while (!fifo_empty(&c->lostq)) {
 		uint64_t num = fifo_front(&c->lostq)->start;
@@ -1153,7 +1206,7 @@ static int output_retransmit(struct rel_conn *c, uint8_t *out, size_t cap, uint6
 		c->st.retransmits++;
 		c->st.bytes_retransmitted += r->len;
 		(void)fifo_push(&c->retxq, num, now);
-		return emit_record(c, r, out, cap, now);
+		return emit_record(c, r, o, now);
 	}
 	return 0;
 }
@@ -1171,7 +1224,7 @@ static uint32_t next_segment_len(struct rel_conn *c)
 	return (uint32_t)min_u64(want, wnd);
 }
 
-static int output_new_data(struct rel_conn *c, uint8_t *out, size_t cap, uint64_t now)
+static int output_new_data(struct rel_conn *c, struct seg_out *o, uint64_t now)
 {
 	uint32_t len;
 	struct seg_rec *r;
@@ -1199,22 +1252,22 @@ static int output_new_data(struct rel_conn *c, uint8_t *out, size_t cap, uint64_
 			fifo_pop(&c->msgq);
 	}
 	c->snd_nxt += len;
-	return emit_record(c, r, out, cap, now);
+	return emit_record(c, r, o, now);
 }
 
-static int output_fin(struct rel_conn *c, uint8_t *out, size_t cap, uint64_t now);
+static int output_fin(struct rel_conn *c, struct seg_out *o, uint64_t now);
 
 /* The tail loss probe: new data if any may go, else the last segment again, or when the
  * peer already has that one (SACKed: the window or the send buffer keeps new data back),
  * the first segment not acknowledged, the hole the peer waits for. */
-static int output_probe(struct rel_conn *c, uint8_t *out, size_t cap, uint64_t now)
+static int output_probe(struct rel_conn *c, struct seg_out *o, uint64_t now)
 {
-	int n = output_new_data(c, out, cap, now);
+	int n = output_new_data(c, o, now);
 	uint64_t num = c->rec_head + c->rec_n - 1;
 	struct seg_rec *r;
 
 	if (n == 0)
-		n = output_fin(c, out, cap, now);
+		n = output_fin(c, o, now);
 	c->tlp_pending = false;
 	if (n != 0 || c->rec_n == 0)
 		return n;
@@ -1226,10 +1279,10 @@ static int output_probe(struct rel_conn *c, uint8_t *out, size_t cap, uint64_t n
 	c->st.retransmits++;
 	c->st.bytes_retransmitted += r->len;
 	(void)fifo_push(&c->retxq, num, now);
-	return emit_record(c, r, out, cap, now);
+	return emit_record(c, r, o, now);
 }
 
-static int output_fin(struct rel_conn *c, uint8_t *out, size_t cap, uint64_t now)
+static int output_fin(struct rel_conn *c, struct seg_out *o, uint64_t now)
 {
 	struct seg_rec *r;
 
@@ -1241,16 +1294,16 @@ static int output_fin(struct rel_conn *c, uint8_t *out, size_t cap, uint64_t now
 	*r = (struct seg_rec){ .seq = c->snd_end, .flags = RF_FIN };
 	c->snd_nxt = c->snd_end + 1;
 	c->fin_sent = true;
-	return emit_record(c, r, out, cap, now);
+	return emit_record(c, r, o, now);
 }
 
-static int output_control(struct rel_conn *c, uint8_t flags, uint8_t *out, size_t cap,
+static int output_control(struct rel_conn *c, uint8_t flags, struct seg_out *o,
 			  uint64_t now)
 {
 	struct rel_seg s = { .flags = flags };
 
 	fill_ack(c, &s, REL_MAX_SACK);
-	return emit(c, &s, out, cap, now);
+	return emit(c, &s, o, now);
 }
 
 static void run_timers(struct rel_conn *c, uint64_t now)
@@ -1312,7 +1365,7 @@ static void note_send_limit(struct rel_conn *c, enum send_limit limit, uint64_t 
 	c->limit_since = now;
 }
 
-static int output_next(struct rel_conn *c, uint64_t now_us, uint8_t *out, size_t cap)
+static int output_next(struct rel_conn *c, uint64_t now_us, struct seg_out *o)
 {
 	int n;
 
@@ -1320,34 +1373,53 @@ static int output_next(struct rel_conn *c, uint64_t now_us, uint8_t *out, size_t
 		if (!c->rst_pending)
 			return 0;
 		c->rst_pending = false;
-		return output_control(c, REL_F_RST, out, cap, now_us);
+		return output_control(c, REL_F_RST, o, now_us);
 	}
-	if ((n = output_retransmit(c, out, cap, now_us)) != 0)
+	if ((n = output_retransmit(c, o, now_us)) != 0)
 		return n;
-	if (c->tlp_pending && (n = output_probe(c, out, cap, now_us)) != 0)
+	if (c->tlp_pending && (n = output_probe(c, o, now_us)) != 0)
 		return n;
-	if ((n = output_new_data(c, out, cap, now_us)) != 0)
+	if ((n = output_new_data(c, o, now_us)) != 0)
 		return n;
-	if ((n = output_fin(c, out, cap, now_us)) != 0)
+	if ((n = output_fin(c, o, now_us)) != 0)
 		return n;
 	if (c->probe_pending) {
 		c->probe_pending = false;
-		return output_control(c, REL_F_ACK_REQ, out, cap, now_us);
+		return output_control(c, REL_F_ACK_REQ, o, now_us);
 	}
 	if (c->ack_now)
-		return output_control(c, 0, out, cap, now_us);
+		return output_control(c, 0, o, now_us);
 	return 0;
+}
+
+/* The timers, then the next segment (rel_output, rel_output_view). */
+static int output_one(struct rel_conn *c, uint64_t now_us, struct seg_out *o)
+{
+	int n;
+
+	settle_lent(c);
+	if (o->cap < c->mss_high)
+		return INSEL_E_NOSPACE;
+	run_timers(c, now_us);
+	n = output_next(c, now_us, o);
+	note_send_limit(c, n == 0 ? send_limit_now(c) : LIMIT_NONE, now_us);
+	return n;
 }
 
 int rel_output(struct rel_conn *c, uint64_t now_us, uint8_t *out, size_t cap)
 {
-	int n;
+	struct seg_out o = {.buf = out, .cap = cap};
 
-	if (cap < c->mss_high)
-		return INSEL_E_NOSPACE;
-	run_timers(c, now_us);
-	n = output_next(c, now_us, out, cap);
-	note_send_limit(c, n == 0 ? send_limit_now(c) : LIMIT_NONE, now_us);
+	return output_one(c, now_us, &o);
+}
+
+int rel_output_view(struct rel_conn *c, uint64_t now_us, uint8_t *out, size_t cap,
+		    const uint8_t **seg)
+{
+	struct seg_out o = {.buf = out, .cap = cap, .in_place = true};
+	int n = output_one(c, now_us, &o);
+
+	*seg = n > 0 ? o.seg : out;
 	return n;
 }
 
@@ -1403,6 +1475,7 @@ int rel_send(struct rel_conn *c, const void *data, size_t len)
 {
 	size_t room = rel_send_space(c);
 
+	settle_lent(c);
 	if (finished(c) || c->fin_queued || c->state == REL_CLOSED)
 		return INSEL_E_CLOSED;
 	if (c->p.unordered) {
@@ -1432,6 +1505,7 @@ size_t rel_send_room(struct rel_conn *c, uint8_t **at)
 {
 	size_t room = rel_send_space(c), off = (size_t)(c->snd_end & (c->sbuf_size - 1));
 
+	settle_lent(c);
 	*at = c->sbuf + off;
 	if (c->p.unordered || c->state == REL_CLOSED)
 		return 0;

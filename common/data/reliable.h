@@ -154,6 +154,15 @@ bool rel_ack_urgent(const struct rel_conn *c);
  * probe, keep-alive, dead peer, idle, close). What it returns counts as sent. */
 int rel_output(struct rel_conn *c, uint64_t now_us, uint8_t *out, size_t cap);
 
+/* rel_output without copying the payload: the same segment, in *seg, which points either
+ * at out or, for most data segments, into the engine's send buffer, where the segment's
+ * header was written just in front of its payload (the bytes it covered are put back by
+ * the next call on c that uses that buffer). *seg stays valid until the next call on c;
+ * seal it before anything else. Same returns as rel_output (out as its buffer for
+ * segments that must be copied: no payload, or a payload that wraps around the buffer). */
+int rel_output_view(struct rel_conn *c, uint64_t now_us, uint8_t *out, size_t cap,
+		    const uint8_t **seg);
+
 /* When the host must next call rel_output even without input (UINT64_MAX: never). */
 uint64_t rel_next_deadline(const struct rel_conn *c);
 

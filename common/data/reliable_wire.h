@@ -28,6 +28,8 @@
 #define REL_SACK_LEN 8u
 #define REL_SEQ_LEN 8u
 #define REL_MSG_LEN 8u
+/* The longest header: every field, every SACK block. */
+#define REL_MAX_HEADER (REL_HDR_LEN + REL_MAX_SACK * REL_SACK_LEN + REL_SEQ_LEN + REL_MSG_LEN)
 
 #define REL_F_SEQ 0x01             /* carries seq and a payload (maybe empty with FIN) */
 #define REL_F_FIN 0x02             /* the stream ends after this payload; needs SEQ */
