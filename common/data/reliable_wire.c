@@ -53,52 +53,34 @@ static bool msg_valid(const struct rel_seg *s)
 	return true;
 }
 
-/* Big-endian stores into a span already reserved whole (bw_reserve): a segment's
- * header is one reservation, not a bounds check per field. */
-static uint8_t *put_u32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-	return p + 4;
-}
-
-static uint8_t *put_u64(uint8_t *p, uint64_t v)
-{
-	return put_u32(put_u32(p, (uint32_t)(v >> 32)), (uint32_t)v);
-}
-
 int rel_seg_encode_header(const struct rel_seg *s, uint8_t *out, size_t cap)
 {
 	struct buf_writer w;
-	size_t len = rel_seg_header_len(s);
-	uint8_t *p;
 
 	if (!flags_valid(s->flags) || s->nsack > REL_MAX_SACK || !sacks_valid(s) ||
 	    !msg_valid(s))
 		return INSEL_E_BAD_FIELD;
 	bw_init(&w, out, cap);
-	if (bw_reserve(&w, len, &p))
-		return INSEL_E_NOSPACE;
-	p[0] = REL_WIRE_VERSION;
-	p[1] = s->flags;
-	p[2] = s->nsack;
-	p[3] = 0;
-	p = put_u32(p + 4, s->conn_id);
-	p = put_u64(p, s->ack);
-	p = put_u32(p, s->window);
+	bw_u8(&w, REL_WIRE_VERSION);
+	bw_u8(&w, s->flags);
+	bw_u8(&w, s->nsack);
+	bw_u8(&w, 0);
+	bw_u32(&w, s->conn_id);
+	bw_u64(&w, s->ack);
+	bw_u32(&w, s->window);
 	for (unsigned i = 0; i < s->nsack; i++) {
-		p = put_u32(p, (uint32_t)(s->sack[i].start - s->ack));
-		p = put_u32(p, (uint32_t)(s->sack[i].end - s->sack[i].start));
+		bw_u32(&w, (uint32_t)(s->sack[i].start - s->ack));
+		bw_u32(&w, (uint32_t)(s->sack[i].end - s->sack[i].start));
 	}
 	if (s->flags & REL_F_SEQ)
-		p = put_u64(p, s->seq);
+		bw_u64(&w, s->seq);
 	if (s->flags & REL_F_MSG) {
-		p = put_u32(p, s->msg_off);
-		put_u32(p, s->msg_len);
+		bw_u32(&w, s->msg_off);
+		bw_u32(&w, s->msg_len);
 	}
-	return (int)len;
+	if (bw_error(&w))
+		return INSEL_E_NOSPACE;
+	return (int)bw_len(&w);
 }
 
 static int decode_sacks(struct buf_reader *r, struct rel_seg *s)

@@ -66,6 +66,10 @@ struct sim {
 	uint64_t batch_us;
 	unsigned ack_every;
 	uint64_t outputs_mid_batch;  /* rel_output runs within a batch */
+	bool view;                   /* output through rel_output_view, not rel_output */
+	uint64_t out_hash[2];        /* FNV-1a of every segment end[i] sent, in order */
+	uint64_t out_segs[2];        /* segments end[i] sent */
+	uint64_t out_in_place[2];    /* of those, left in the engine's send buffer */
 };
 
 static uint64_t sim_rand(struct sim *s)
@@ -136,6 +140,7 @@ static void sim_init(struct sim *s, uint64_t seed)
 	memset(s, 0, sizeof(*s));
 	s->rng = seed ? seed : 1;
 	s->now = 1000000;   /* not 0: a zero time is not special to the engine */
+	s->out_hash[0] = s->out_hash[1] = 14695981039346656037ull;
 }
 
 static void sim_free(struct sim *s)
@@ -206,15 +211,36 @@ static void sim_transmit(struct sim *s, int to, const uint8_t *data, size_t len)
 		sim_enqueue(s, to, data, len, at + 1 + sim_rand(s) % (l->delay_us + 1));
 }
 
+/* The next segment of end[from] as the host takes it (rel_output or rel_output_view),
+ * counted and hashed. */
+static int sim_output(struct sim *s, int from, uint8_t *buf, size_t cap, const uint8_t **seg)
+{
+	int n;
+
+	*seg = buf;
+	if (s->view)
+		n = rel_output_view(s->end[from], s->now, buf, cap, seg);
+	else
+		n = rel_output(s->end[from], s->now, buf, cap);
+	if (n <= 0)
+		return n;
+	s->out_segs[from]++;
+	s->out_in_place[from] += *seg != buf;
+	for (int i = 0; i < n; i++)
+		s->out_hash[from] = (s->out_hash[from] ^ (*seg)[i]) * 1099511628211ull;
+	return n;
+}
+
 static void sim_pump_one(struct sim *s, int from)
 {
 	uint8_t buf[SIM_MAX_PKT];
+	const uint8_t *seg;
 	int n;
 
 	if (!s->end[from])
 		return;
-	while ((n = rel_output(s->end[from], s->now, buf, sizeof(buf))) > 0)
-		sim_transmit(s, 1 - from, buf, (size_t)n);
+	while ((n = sim_output(s, from, buf, sizeof(buf), &seg)) > 0)
+		sim_transmit(s, 1 - from, seg, (size_t)n);
 	s->link[1 - from].run_left = 0;   /* a run never spans two batches */
 }
 

@@ -224,12 +224,28 @@ static void sim_setup(struct sim *s, const struct path *p, const struct rel_para
 	}
 }
 
-static void run_ordered_with(const struct path *p, const struct rel_params *params,
-			     size_t total, uint64_t seed)
+/* What a run's engines sent (struct sim's out_*), and how the host took it. */
+struct out_trace {
+	bool view;                /* in: through rel_output_view */
+	bool in_place;            /* in: the application writes into the send buffer */
+	uint64_t hash[2], segs[2], in_place_segs[2];
+};
+
+static void trace_take(struct out_trace *t, const struct sim *s)
+{
+	for (int i = 0; i < 2; i++) {
+		t->hash[i] = s->out_hash[i];
+		t->segs[i] = s->out_segs[i];
+		t->in_place_segs[i] = s->out_in_place[i];
+	}
+}
+
+static void run_ordered_traced(const struct path *p, const struct rel_params *params,
+			       size_t total, uint64_t seed, struct out_trace *t)
 {
 	struct rel_params rp = *params;
 	bool ok;
-	struct xfer x = { .total = total, .b_reads = true };
+	struct xfer x = { .total = total, .b_reads = true, .in_place = t && t->in_place };
 	struct rel_stats sa, sb;
 	struct sim s;
 
@@ -239,6 +255,7 @@ static void run_ordered_with(const struct path *p, const struct rel_params *para
 	assert_non_null(x.dst);
 	fill_pattern(x.src, total, seed);
 	sim_setup(&s, p, &rp, seed);
+	s.view = t && t->view;
 	ok = sim_run(&s, app_ordered, both_closed, &x, s.now + 600 * SEC);
 	if (!ok)
 		dump(&s, "not closed");
@@ -256,9 +273,17 @@ static void run_ordered_with(const struct path *p, const struct rel_params *para
 		assert_int_equal(sa.retransmits, 0);
 	if (p->loss > 0)
 		assert_true(sa.retransmits > 0);
+	if (t)
+		trace_take(t, &s);
 	sim_free(&s);
 	free(x.src);
 	free(x.dst);
+}
+
+static void run_ordered_with(const struct path *p, const struct rel_params *params,
+			     size_t total, uint64_t seed)
+{
+	run_ordered_traced(p, params, total, seed, NULL);
 }
 
 static void run_ordered(const struct path *p, size_t total, uint64_t seed)
@@ -607,7 +632,8 @@ static void ack_urgent_on_hole_news(void **state)
 	rel_free(b);
 }
 
-static void run_unordered(const struct path *p, size_t nmsg, uint64_t seed)
+static void run_unordered_traced(const struct path *p, size_t nmsg, uint64_t seed,
+				 struct out_trace *t)
 {
 	struct rel_params rp = { .conn_id = 9, .unordered = true, .mss = 1200 };
 	struct xfer x = { .unordered = true, .nmsg = nmsg };
@@ -620,6 +646,7 @@ static void run_unordered(const struct path *p, size_t nmsg, uint64_t seed)
 	for (size_t i = 0; i < nmsg; i++)
 		x.msg_len[i] = 4 + (size_t)((i * 7919 + seed) % (i % 10 == 0 ? 20000 : 3000));
 	sim_setup(&s, p, &rp, seed);
+	s.view = t && t->view;
 	if (!sim_run(&s, app_unordered, both_closed, &x, s.now + 600 * SEC)) {
 		dump(&s, "unordered");
 		fprintf(stderr, "msgs sent %zu got %zu\n", x.msg_sent, x.msgs_got);
@@ -630,9 +657,16 @@ static void run_unordered(const struct path *p, size_t nmsg, uint64_t seed)
 	assert_int_equal(x.msgs_got, nmsg);
 	for (size_t i = 0; i < nmsg; i++)
 		assert_int_equal(x.seen[i], 1);
+	if (t)
+		trace_take(t, &s);
 	sim_free(&s);
 	free(x.msg_len);
 	free(x.seen);
+}
+
+static void run_unordered(const struct path *p, size_t nmsg, uint64_t seed)
+{
+	run_unordered_traced(p, nmsg, seed, NULL);
 }
 
 static void unordered_exactly_once(void **state)
@@ -647,6 +681,48 @@ static void unordered_exactly_once(void **state)
 	run_unordered(&clean, 500, 21);
 	run_unordered(&lossy, 1000, 22);
 	run_unordered(&awful, 300, 23);
+}
+
+/* The host's segments sealed where they lie (rel_output_view): byte for byte the
+ * segments rel_output copies out, through loss (retransmissions, probes), duplicates,
+ * reordering, FINs, a send buffer that wraps eight times (2 MiB through 256 KiB, read
+ * into it in place too) and unordered messages; most data segments stay in the send
+ * buffer, and the ring bytes under their headers come back (the data arrives exactly,
+ * and so do the retransmissions that carry those bytes). */
+static void assert_same_segments(const struct out_trace *copy, const struct out_trace *view)
+{
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(copy->segs[i], view->segs[i]);
+		assert_int_equal(copy->hash[i], view->hash[i]);
+		assert_int_equal(copy->in_place_segs[i], 0);
+	}
+	/* A sends the data: nearly all its segments in place (not its first, nor those at
+	 * the ring's start or end, nor those at the first unacknowledged byte). */
+	assert_true(view->in_place_segs[0] * 10 > view->segs[0] * 7);
+}
+
+static void view_matches_copy(void **state)
+{
+	struct path lossy = { .loss = 0.03, .dup = 0.01, .reorder = 0.03, .delay_us = 2 * MS,
+			      .mbit = 100 };
+	struct rel_params small = { .conn_id = 3, .mss = 1350, .snd_buf = REL_MIN_BUF,
+				    .rcv_buf = REL_MIN_BUF };
+	struct out_trace copy = { 0 }, view = { .view = true };
+
+	(void)state;
+	run_ordered_traced(&lossy, &small, 2 << 20, 31, &copy);
+	run_ordered_traced(&lossy, &small, 2 << 20, 31, &view);
+	assert_same_segments(&copy, &view);
+	copy = (struct out_trace){ .in_place = true };
+	view = (struct out_trace){ .view = true, .in_place = true };
+	run_ordered_traced(&lossy, &small, 2 << 20, 32, &copy);
+	run_ordered_traced(&lossy, &small, 2 << 20, 32, &view);
+	assert_same_segments(&copy, &view);
+	copy = (struct out_trace){ 0 };
+	view = (struct out_trace){ .view = true };
+	run_unordered_traced(&lossy, 800, 33, &copy);
+	run_unordered_traced(&lossy, 800, 33, &view);
+	assert_same_segments(&copy, &view);
 }
 
 /* With a hole in front, later complete messages are delivered at once. */
@@ -1163,6 +1239,7 @@ int main(void)
 		cmocka_unit_test(limits_name_the_cause),
 		cmocka_unit_test(unordered_exactly_once),
 		cmocka_unit_test(unordered_delivers_past_a_hole),
+		cmocka_unit_test(view_matches_copy),
 		cmocka_unit_test(abort_discards),
 		cmocka_unit_test(vanished_peer_times_out),
 		cmocka_unit_test(window_limits_sender),
