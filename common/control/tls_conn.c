@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -172,6 +173,16 @@ static void grace_expired(uv_timer_t *t)
 	close_handles(t->data);
 }
 
+void tls_conn_set_reset(struct tls_conn *c)
+{
+	struct linger hard = {.l_onoff = 1, .l_linger = 0};
+	uv_os_fd_t fd;
+
+	if (uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0)
+		setsockopt(fd, SOL_SOCKET, SO_LINGER, &hard, sizeof hard);
+	c->reset = true;
+}
+
 void tls_conn_close(struct tls_conn *c, int reason)
 {
 	bool was_open = c->state == CONN_OPEN;
@@ -185,10 +196,11 @@ void tls_conn_close(struct tls_conn *c, int reason)
 	uv_timer_stop(&c->timer);
 	if (connected)
 		uv_read_stop((uv_stream_t *)&c->tcp);
-	if (was_open && gnutls_bye(c->session, GNUTLS_SHUT_WR) == 0)
+	if (was_open && !c->reset && gnutls_bye(c->session, GNUTLS_SHUT_WR) == 0)
 		flush(c);
 	c->shutdown_req.data = c;
-	if (!connected || uv_shutdown(&c->shutdown_req, (uv_stream_t *)&c->tcp, shutdown_cb)) {
+	if (!connected || c->reset ||
+	    uv_shutdown(&c->shutdown_req, (uv_stream_t *)&c->tcp, shutdown_cb)) {
 		close_handles(c);
 		return;
 	}

@@ -49,6 +49,7 @@ struct tls_conn {
 	bool pending;          /* not authenticated yet */
 	bool authenticated;
 	bool spoke;            /* the peer has sent at least one byte */
+	bool reset;            /* close with a TCP reset, at once (tls_conn_set_reset) */
 	uint64_t accepted_ms;  /* uv_now() at accept */
 	/* Accepted connections of a server that takes preambles (tls_server_set_preamble):
 	 * called with the first bytes until it decides; NULL once it has, or for a stream
@@ -72,6 +73,12 @@ void tls_conn_set_handshake_deadline(struct tls_conn *c, unsigned ms);
  * ready if the handshake had not finished, and the connection closes. */
 void tls_conn_fail(struct tls_conn *c, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+
+/* The connection's close (to come) is a TCP reset, its socket closed in that very call:
+ * for connections the server throws out before they said anything (over a cap, or
+ * displaced). No FIN first, no TIME_WAIT, and no loop turn in which the socket stays
+ * established and its descriptor held, which under a flood is a whole accept backlog. */
+void tls_conn_set_reset(struct tls_conn *c);
 
 /* ---- tls_server.c, for the connection ---- */
 

@@ -94,6 +94,7 @@ static bool displace_silent(struct tls_server *s, const struct ip_addr *source)
 	if (!pick)
 		return false;
 	s->counts.displaced++;
+	tls_conn_set_reset(pick);
 	tls_conn_fail(pick, INSEL_E_LIMIT, "silent for over %d ms while pending slots were short",
 		  TLS_SILENT_DISPLACE_MS);
 	return true;
@@ -211,11 +212,7 @@ bool tls_server_handshake_done(struct tls_conn *c)
 /* Over a cap: reset at once (no TIME_WAIT here, no handshake work). */
 static void refuse(struct tls_conn *c)
 {
-	struct linger hard = {.l_onoff = 1, .l_linger = 0};
-	uv_os_fd_t fd;
-
-	if (uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0)
-		setsockopt(fd, SOL_SOCKET, SO_LINGER, &hard, sizeof hard);
+	tls_conn_set_reset(c);
 	tls_conn_close(c, INSEL_E_LIMIT);
 }
 

@@ -6,7 +6,9 @@
       and reopens each one the server closes (at once, or T seconds later: a patient
       attacker), for S seconds. Prints
       one JSON line: connections opened, closed by the server, open at the end, and
-      "held": open at the end and older than a second (what the server let it keep).
+      "held": open at the end and older than a second (what the server let it keep, as
+      far as the flood can tell: under load it includes connections still waiting in the
+      server's accept queue or still sending SYNs, so limits.sh counts the server's own).
   flood_tool.py logins HOST PORT --ca FILE [--users U,...] [--parallel P] [--seconds S]
       P threads log in over TLS (no client certificate, as `insel` does) with wrong
       passwords for the users in turn, reconnecting when the server closes, for S

@@ -77,6 +77,8 @@ def send(args):
     rtts = []
     resent = 0
     worst = 0.0
+    lost_seqs = []
+    late = 0  # echoes of an earlier datagram that came after it was given up
     for seq in range(args.count):
         if args.interval:
             time.sleep(args.interval)
@@ -99,10 +101,12 @@ def send(args):
                 if reply[:4] == data[:4]:
                     got = reply
                     break
+                late += 1
             if got is not None or time.monotonic() >= deadline:
                 break
         if got is None:
             lost += 1
+            lost_seqs.append(seq)
         elif got == data:
             ok += 1
             rtts.append((time.monotonic() - start) * 1e6)
@@ -115,6 +119,9 @@ def send(args):
     med = statistics.median(rtts) if rtts else 0
     print(f"sent {args.count} x {args.size} B: {ok} intact, {bad} corrupted, {lost} lost,"
           f" {resent} resent, median rtt {med:.0f} us, worst wait {worst * 1e6:.0f} us")
+    if lost_seqs or late:
+        # Which ones, and whether their echo came after all (late, not lost).
+        print(f"no echo in time for datagrams {lost_seqs[:20]}; {late} echoes came late")
     return 0 if ok == args.count else 1
 
 
