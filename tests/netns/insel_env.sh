@@ -496,8 +496,22 @@ check_tun_teardown() {
 				 ! ip -n ${NS}gw-$x -6 route show table all | grep -q 'dev lan-'"
 		check "no routing rule left on gw-$x (ip rule, ip -6 rule)" only_kernel_rules $x
 	done
-	check "no auxiliary left" \
-		test "$(ps -eo args | grep -c "^$INSEL_BUILD/auxiliary/insel-auxiliary")" -eq 0
+	for _ in $(seq 1 50); do  # each exits on its parent's death (PR_SET_PDEATHSIG)
+		[ "$(aux_left)" -eq 0 ] && break
+		sleep 0.1
+	done
+	check "no auxiliary left" test "$(aux_left)" -eq 0
+}
+# The auxiliaries still running in this test's gateways: only those, as other tests of the
+# same build may run beside this one.
+aux_left() {
+	local x pid n=0
+	for x in a b; do
+		for pid in $(ip netns pids "${NS}gw-$x" 2>/dev/null); do
+			[ "$(cat "/proc/$pid/comm" 2>/dev/null)" = insel-auxiliary ] && n=$((n + 1))
+		done
+	done
+	echo "$n"
 }
 
 # Starts both secondaries with a trunk to each other, and waits (bounded) until ping
