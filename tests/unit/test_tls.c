@@ -659,6 +659,7 @@ struct timed_raw {
 	uv_connect_t req;
 	uint64_t started_ms, ended_ms;
 	bool ended;
+	int end_status;  /* UV_EOF (the server's FIN) or UV_ECONNRESET (its reset) */
 };
 
 static void flood_ready(struct tls_conn *c, int status)
@@ -710,6 +711,7 @@ static void timed_raw_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 	(void)b;
 	if (n < 0) {
 		r->ended = true;
+		r->end_status = (int)n;
 		r->ended_ms = uv_now(s->loop);
 		uv_close((uv_handle_t *)s, NULL);
 	}
@@ -721,6 +723,7 @@ static void timed_raw_connected(uv_connect_t *req, int status)
 
 	if (status < 0) {  /* reset before the connect completed here */
 		r->ended = true;
+		r->end_status = status;
 		r->ended_ms = uv_now(req->handle->loop);
 		uv_close((uv_handle_t *)req->handle, NULL);
 		return;
@@ -872,6 +875,13 @@ static void silent_holders_give_way(void **state)
 	assert_true(r[4].ended && r[4].ended_ms - r[4].started_ms >= 1900);
 	for (int i = 1; i < 3; i++)
 		assert_true(r[i].ended && r[i].ended_ms - r[i].started_ms >= 1900);
+	/* Both thrown out before they spoke are reset (no FIN first); those the handshake
+	 * deadline ends get the orderly close. */
+	assert_int_equal(r[3].end_status, UV_ECONNRESET);
+	assert_int_equal(r[0].end_status, UV_ECONNRESET);
+	assert_int_equal(r[1].end_status, UV_EOF);
+	assert_int_equal(r[2].end_status, UV_EOF);
+	assert_int_equal(r[4].end_status, UV_EOF);
 	assert_int_equal(uv_loop_close(&loop), 0);
 	tls_creds_free(creds);
 }
