@@ -1033,6 +1033,11 @@ bool rel_ack_urgent(const struct rel_conn *c)
 	return c->ack_urgent;
 }
 
+bool rel_recv_has_hole(const struct rel_conn *c)
+{
+	return c->rcvd.n > 0;
+}
+
 /* ---- output ---- */
 
 static uint64_t window_to_advertise(const struct rel_conn *c)

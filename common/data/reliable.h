@@ -148,6 +148,9 @@ int rel_input(struct rel_conn *c, const uint8_t *payload, size_t len, uint64_t n
  * an ACK. rel_output answers everything at once; a host that calls it once per batch of
  * input (and every so many segments within one) calls it at once for these. */
 bool rel_ack_urgent(const struct rel_conn *c);
+/* True while the received data has a hole (the peer is in loss recovery, its window
+ * small and clocked by our ACKs): a batching host answers more often then. */
+bool rel_recv_has_hole(const struct rel_conn *c);
 
 /* The next segment to send, written to out (cap >= the largest MSS set): its length, or
  * 0 when there is nothing to send now. Runs the timers first (retransmission, delayed ACK, window

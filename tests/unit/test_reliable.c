@@ -612,12 +612,14 @@ static void ack_urgent_on_hole_news(void **state)
 	assert_false(rel_ack_urgent(b));    /* in order: an ACK is due, not urgent */
 	assert_int_equal(rel_input(b, seg[3], (size_t)len[3], 20), 0);
 	assert_true(rel_ack_urgent(b));     /* segment 2 missing: a hole opened */
+	assert_true(rel_recv_has_hole(b));
 	assert_true(rel_output(b, 20, buf, sizeof buf) > 0);
 	assert_false(rel_ack_urgent(b));    /* answered */
 	assert_int_equal(rel_input(b, seg[4], (size_t)len[4], 21), 0);
 	assert_false(rel_ack_urgent(b));    /* the block above the hole grew */
 	assert_int_equal(rel_input(b, seg[2], (size_t)len[2], 22), 0);
 	assert_true(rel_ack_urgent(b));     /* the hole closed */
+	assert_false(rel_recv_has_hole(b));
 	assert_true(rel_output(b, 22, buf, sizeof buf) > 0);
 	assert_int_equal(rel_input(b, seg[5], (size_t)len[5], 23), 0);
 	assert_false(rel_ack_urgent(b));
