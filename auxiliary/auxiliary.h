@@ -203,11 +203,11 @@ struct aux_tun {
 	uint64_t room_nonmember;         /* from a LAN host that is no member: dropped */
 	uint64_t room_no_member;         /* from the peer for no local member: dropped */
 	/* A room's broadcast and multicast (room_cast.c): the LAN capture and the raw
-	 * socket that sends the peer's multicast onto the LAN; cast says both are open. */
+	 * socket that sends the peer's multicast onto the LAN; cast says both are open.
+	 * The room's host (room_host.c) reads the captures: only a room's auxiliary carries
+	 * a room's legs. */
 	bool cast;
 	int cap_fd, mcast_fd;
-	uv_poll_t cap_poll;
-	bool cap_poll_open;
 	uint32_t room_bcast;             /* the room's broadcast address, host order */
 	struct ratelimit cast_limit[AUX_TUN_PREFIXES];  /* per local member */
 	uint64_t bcast_out, mcast_out, bcast_in, mcast_in;
@@ -217,8 +217,6 @@ struct aux_tun {
 	 * LAN), nl_fd reads the neighbour table, both opened at bind while still root. */
 	bool cast6;
 	int cap6_fd, nl_fd;
-	uv_poll_t cap6_poll;
-	bool cap6_poll_open;
 	int lan_ifindex;                 /* the LAN interface, where both captures listen */
 	uint32_t room_hostmask;          /* the host bits of the room's IPv4 network */
 	/* The link-layer address of each local member with an IPv6 room address (room_out6's
@@ -685,7 +683,6 @@ void room_cast_member_new(struct bridge *br, size_t i);
  * multicast socket. 0, or a negative errno with a sentence in why. */
 int room_cast_open(struct bridge *br, const struct aux_bind_tun *req, char *why,
 		   size_t whylen);
-int room_cast_start(struct bridge *br);
 /* Reads what a LAN capture (fd) holds into buf (size bytes), at most AUX_TUN_BATCH frames
  * a wake-up, and hands fn each one the LAN sent (not what we sent, seen as outgoing) of
  * max_len bytes at most, with its link-layer source. */
@@ -717,9 +714,10 @@ bool room_cast_deliver6(struct bridge *br, const struct ipv6_info *ip, const uin
 /* The members changed: their link-layer addresses are read again. */
 void room_cast_members_changed(struct bridge *br);
 void room_cast_stats(const struct bridge *br, json_t *j);
-void room_cast_close(struct bridge *br);
 /* Closes the IPv6 capture and the netlink socket (a room's host, at its end). */
 void room_cast6_close_fds(struct aux_tun *t);
+/* Closes the captures of a room's first leg whose interface the room's host never took
+ * (its bind failed after they were opened). */
 void room_cast_release(struct bridge *br);
 
 /* batch.c: datagrams of one wake-up sent with one sendmmsg (UDP GSO where allowed). */

@@ -143,6 +143,14 @@ static int bind_sockets(struct bridge *br, const struct aux_bind_request *req, c
 		snprintf(why, whylen, "a room's auxiliary carries only the room's legs");
 		return rc ? rc : INSEL_E_BAD_FIELD;
 	}
+	/* And only it: the secondary hands every leg to its room's process (docs/rooms.md,
+	 * "One auxiliary per room"), whose host reads the interface and the capture. A
+	 * call's own auxiliary has no code to read a room's capture. */
+	if (!br->hosted && req->tun && req->tun_req.nmap) {
+		snprintf(why, whylen, "a room's legs are carried only by the room's auxiliary "
+			 "(run --room)");
+		return rc ? rc : INSEL_E_BAD_FIELD;
+	}
 	/* A hosted peer's IPv6 socket is the one handed over, if any (leg_handover.h). */
 	if (br->hosted)
 		br->has_wan6 = br->has_wan6 && br->hosted_wan6_fd >= 0;

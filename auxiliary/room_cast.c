@@ -6,11 +6,13 @@
  * on-link address of the member's, so it goes to its router like any room address; a
  * multicast frame floods the LAN). Routing cannot hand it to the room: several legs
  * (one per member site) would each need the same route, and a multicast packet is not
- * forwarded at all. So each leg's auxiliary opens, at bind and while still root, a
- * packet socket on the LAN interface (SOCK_DGRAM, IPv4) with a classic BPF filter that
- * lets through UDP to the room's broadcast address or to 224.0.0.0/4 only, and asks for
- * all multicast frames (PACKET_MR_ALLMULTI). Every leg gets its own copy, which is what
- * fan-out to every member site needs. A datagram whose source is no local member is
+ * forwarded at all. So the room's auxiliary opens, at its first leg's bind and while
+ * still root, a packet socket on the LAN interface (SOCK_DGRAM, IPv4) with a classic BPF
+ * filter that lets through UDP to the room's broadcast address or to 224.0.0.0/4 only,
+ * and asks for all multicast frames (PACKET_MR_ALLMULTI). The room's host (room_host.c)
+ * reads it and gives every leg its own copy: the fan-out to every member site. Only a
+ * room's auxiliary carries a room's legs (a call's own refuses one at bind), so nothing
+ * here reads a capture itself. A datagram whose source is no local member is
  * dropped and counted, as are a member's datagrams over its rate (ROOM_CAST_RATE per
  * second, per member): a looping or flooding host fills no tunnel.
  *
@@ -559,59 +561,6 @@ void room_capture_read(int fd, uint8_t *buf, size_t size, size_t max_len,
 	}
 }
 
-/* A bridge of its own (no room's host): its captures carry to its one peer. */
-static void carry_captured(void *ctx, uint8_t *pkt, size_t len, const struct sockaddr_ll *from)
-{
-	struct bridge *br = ctx;
-
-	(void)from;
-	room_cast_captured(br, pkt, len, uv_now(br->loop), true);
-}
-
-static void carry_captured6(void *ctx, uint8_t *pkt, size_t len, const struct sockaddr_ll *from)
-{
-	struct bridge *br = ctx;
-	uint64_t now = uv_now(br->loop);
-	uint8_t member[16];
-
-	if (room_cast_judge6(br, pkt, len, from, now, member))
-		room_cast_carry6(br, pkt, len, member, now);
-}
-
-static void on_capture(uv_poll_t *h, int status, int events)
-{
-	static uint8_t pkt[AUX_DGRAM_MAX];
-	struct bridge *br = h->data;
-	bool six = h == &br->tun.cap6_poll;
-
-	(void)events;
-	if (status < 0)
-		return;
-	room_capture_read(six ? br->tun.cap6_fd : br->tun.cap_fd, pkt, sizeof pkt, sizeof pkt,
-			  six ? carry_captured6 : carry_captured, br);
-	batch_flush(br, &aux_to_wan);
-}
-
-int room_cast_start(struct bridge *br)
-{
-	struct aux_tun *t = &br->tun;
-	int rc;
-
-	if (!t->cast)
-		return 0;
-	if ((rc = uv_poll_init(br->loop, &t->cap_poll, t->cap_fd)) != 0)
-		return rc;
-	t->cap_poll_open = true;
-	t->cap_poll.data = br;
-	if ((rc = uv_poll_start(&t->cap_poll, UV_READABLE, on_capture)) != 0 || !t->cast6)
-		return rc;
-	if ((rc = uv_poll_init(br->loop, &t->cap6_poll, t->cap6_fd)) != 0)
-		return rc;
-	t->cap6_poll_open = true;
-	t->cap6_poll.data = br;
-	return uv_poll_start(&t->cap6_poll, UV_READABLE, on_capture);
-}
-
 static void deliver_broadcast(struct bridge *br, const uint8_t *pkt, size_t len, uint64_t now)
 {
 	static uint8_t copy[AUX_DGRAM_MAX];
@@ -668,14 +617,6 @@ void room_cast_stats(const struct bridge *br, json_t *j)
 	json_object_set_new(j, "room_cast_limited", json_integer((json_int_t)t->cast_limited));
 }
 
-void room_cast_close(struct bridge *br)
-{
-	if (br->tun.cap_poll_open && !uv_is_closing((uv_handle_t *)&br->tun.cap_poll))
-		uv_close((uv_handle_t *)&br->tun.cap_poll, NULL);
-	if (br->tun.cap6_poll_open && !uv_is_closing((uv_handle_t *)&br->tun.cap6_poll))
-		uv_close((uv_handle_t *)&br->tun.cap6_poll, NULL);
-}
-
 void room_cast6_close_fds(struct aux_tun *t)
 {
 	if (!t->cast6)
@@ -685,9 +626,11 @@ void room_cast6_close_fds(struct aux_tun *t)
 	t->cast6 = false;
 }
 
+/* The capture of a room's first leg whose interface could not be made: the room's host
+ * never took it (once it has, the leg's tun is shared and the host closes them). */
 void room_cast_release(struct bridge *br)
 {
-	if (!br->tun.cast || br->tun.shared)  /* shared: the room's host closes them */
+	if (!br->tun.cast || br->tun.shared)
 		return;
 	close(br->tun.cap_fd);
 	close(br->tun.mcast_fd);

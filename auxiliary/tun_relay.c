@@ -565,8 +565,7 @@ int tun_relay_start(struct bridge *br)
 		return rc;
 	br->tun.poll_open = true;
 	br->tun.poll.data = br;
-	rc = uv_poll_start(&br->tun.poll, UV_READABLE, on_tun_readable);
-	return rc ? rc : room_cast_start(br);
+	return uv_poll_start(&br->tun.poll, UV_READABLE, on_tun_readable);
 }
 
 json_t *tun_stats_json(const struct bridge *br)
@@ -613,7 +612,6 @@ json_t *tun_stats_json(const struct bridge *br)
 
 void tun_close(struct bridge *br)
 {
-	room_cast_close(br);
 	if (br->tun.poll_open && !uv_is_closing((uv_handle_t *)&br->tun.poll))
 		uv_close((uv_handle_t *)&br->tun.poll, NULL);
 }

@@ -1321,6 +1321,32 @@ static void bind_failure_is_reported(void **state)
 	close(p.ctl);
 }
 
+/* A room's leg (a tun with a member map) is carried only by the room's process: a call's
+ * own auxiliary refuses it at bind, before it makes any interface, so no room capture is
+ * ever read outside the room's host. */
+static void room_leg_refused_without_room(void **state)
+{
+	struct auxp p;
+	char call[ID_STRLEN];
+	const char *message = NULL, *code = NULL;
+	json_t *r;
+
+	(void)state;
+	spawn_aux(&p);
+	r = request(&p, json_pack("{s:s, s:i, s:s, s:s, s:s, s:s, s:[{s:{s:[s], s:[s], s:[s], "
+				  "s:s}}]}", "op", "bind", "id", 1,
+				  "call", id_format(rand_id64(), call), "lan_addr", "127.0.0.1",
+				  "wan_addr", "127.0.0.1", "party", "127.0.0.1", "channels", "tun",
+				  "local", "172.30.0.1/32", "remote", "172.30.0.2/32",
+				  "map", "127.0.0.1", "room_net", "172.30.0.0/24"));
+	assert_false(msg_reply_is_ok(r, &code, &message));
+	assert_string_equal(code, "bind_failed");
+	assert_non_null(strstr(message, "only by the room's auxiliary"));
+	json_decref(r);
+	expect_exit(&p, 1);
+	close(p.ctl);
+}
+
 /* ---- a room's one auxiliary (run --room, auxiliary/room_host.c) ---- */
 
 /* Hands a leg to the room's process: its control socket (the parent keeps the other end,
@@ -1430,6 +1456,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test_teardown(parent_gone_before_bind, kill_children),
 		cmocka_unit_test_teardown(foreign_lan_sender_dropped, kill_children),
 		cmocka_unit_test_teardown(bind_failure_is_reported, kill_children),
+		cmocka_unit_test_teardown(room_leg_refused_without_room, kill_children),
 		cmocka_unit_test_teardown(room_process_takes_legs, kill_children),
 		cmocka_unit_test_teardown(tcp_fallback_carries_the_call, kill_children),
 	};
