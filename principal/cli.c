@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "db_clock.h"
 #include "cmd.h"
 #include "err.h"
 #include "passwd.h"
@@ -209,6 +210,33 @@ int cli_fail(const struct cli *c, struct db *db, int err)
 int64_t cli_now(void)
 {
 	return (int64_t)time(NULL);
+}
+
+static void format_time(json_int_t t, char *out, size_t outlen);
+
+void cli_judge_liveness(const struct cli *c, struct db *db)
+{
+	struct db_clock rows[DB_CLOCKS_MAX];
+	int64_t now = cli_now();
+	char since[32];
+	size_t n;
+	int i;
+
+	if (db_clock_read(db, rows, DB_CLOCKS_MAX, &n) || (i = db_clock_choose(rows, n, now)) < 0)
+		return;
+	db_judge_as(db, &rows[i], now);
+	if (c->json)
+		return;
+	format_time(rows[i].ticked_at, since, sizeof since);
+	if (!db_clock_running(&rows[i], now))
+		fprintf(stderr, "note: no principal has run for %lld s (the last, at %s, not "
+			"since %s): gateways are judged as it will judge them when it runs "
+			"again, their silence since then not counted\n",
+			(long long)(now - rows[i].ticked_at), rows[i].listen, since);
+	else if (rows[i].excused > 0)
+		fprintf(stderr, "note: the principal at %s stalled lately: %lld s of its "
+			"gateways' silence is not counted until it has run %lld s again\n",
+			rows[i].listen, (long long)rows[i].excused, (long long)rows[i].down_after);
 }
 
 /* ---- passwords ---- */

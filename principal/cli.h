@@ -70,6 +70,13 @@ int cli_fail(const struct cli *c, struct db *db, int err);
 int cli_usage_error(const struct cli *c, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 int64_t cli_now(void);
+/* For the views that say whether gateways are up (lan list, lan show, lan lookup,
+ * secondary list and show, status): their verdicts judged as the serving principals judge
+ * (db_clock.h: their down_after, their stalls excused, no silence counted since a
+ * principal last ran), with a note on stderr (not with --json) when the principal judged
+ * by has not run lately or is excusing a stall. Without any principal's clock in the
+ * directory, the wall clock and the default down_after, as before. */
+void cli_judge_liveness(const struct cli *c, struct db *db);
 /* Reads a password into out (PASSWD_MAX_LEN + 2 bytes): from the terminal without echo,
  * asked twice, or as one line of standard input for scripts. 0, or the usage error's
  * exit code after saying what is wrong. */

@@ -118,6 +118,7 @@ static int lan_lookup(struct cli *c, int argc, char **argv)
 
 	if (!(db = cli_begin(c, argc, argv, NULL, NULL, 1, 1)))
 		return c->exit_code;
+	cli_judge_liveness(c, db);
 	rc = db_lookup_find(db, c->pos[0], cli_now(), &r);
 	/* Which LAN is meant, even while no secondary serves it. */
 	if (rc == 0 || rc == INSEL_E_UNAVAILABLE)
@@ -133,6 +134,7 @@ static int lan_list(struct cli *c, int argc, char **argv)
 
 	if (!(db = cli_begin(c, argc, argv, NULL, NULL, 0, 0)))
 		return c->exit_code;
+	cli_judge_liveness(c, db);
 	rc = db_lan_list(db, cli_now(), &rows);
 	return cli_list_result(c, db, rc, rows, lan_columns, N(lan_columns));
 }
@@ -145,6 +147,7 @@ static int lan_show(struct cli *c, int argc, char **argv)
 
 	if (!(db = cli_begin(c, argc, argv, NULL, NULL, 1, 1)))
 		return c->exit_code;
+	cli_judge_liveness(c, db);
 	rc = db_lan_show(db, c->pos[0], cli_now(), &obj);
 	return cli_object_result(c, db, rc, obj, lan_fields, N(lan_fields));
 }

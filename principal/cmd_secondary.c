@@ -108,6 +108,7 @@ static int sec_list(struct cli *c, int argc, char **argv)
 
 	if (!(db = cli_begin(c, argc, argv, NULL, NULL, 0, 0)))
 		return c->exit_code;
+	cli_judge_liveness(c, db);
 	rc = db_secondary_list(db, cli_now(), &rows);
 	return cli_list_result(c, db, rc, rows, columns, N(columns));
 }
@@ -120,6 +121,7 @@ static int sec_show(struct cli *c, int argc, char **argv)
 
 	if (!(db = cli_begin(c, argc, argv, NULL, NULL, 1, 1)))
 		return c->exit_code;
+	cli_judge_liveness(c, db);
 	rc = db_secondary_show(db, c->pos[0], cli_now(), &obj);
 	return cli_object_result(c, db, rc, obj, fields, N(fields));
 }

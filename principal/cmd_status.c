@@ -66,6 +66,7 @@ int status_main(int argc, char **argv)
 		return rc;
 	if (!(db = cli_open_db(&c)))
 		return EXIT_UNAVAILABLE;
+	cli_judge_liveness(&c, db);
 	if ((rc = db_status(db, cli_now(), &obj)))
 		return cli_fail(&c, db, rc);
 	if ((rc = expiry_warnings(db, cli_now(), window, &warnings))) {

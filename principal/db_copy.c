@@ -10,7 +10,8 @@
 
 /* Referenced tables first; mapped prefixes before the prefixes they let overlap; room
  * members before bans (a ban evicts the member). The
- * daemon's relays_now is its view of the moment, not the directory: not copied. */
+ * daemon's relays_now is its view of the moment, not the directory: not copied; nor are
+ * the principals' clocks (principal_clocks, each running principal writes its own). */
 static const char *const tables[] = {
 	"secondaries", "lans", "users", "hosts", "lan_maps", "lan_prefixes", "lan_gateways",
 	"calls", "revoked_certs", "cert_requests", "principal_certs", "links",

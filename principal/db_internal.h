@@ -122,6 +122,8 @@ struct db {
 	struct db_st *stmt[ST_COUNT];
 	int64_t down_after;  /* seconds */
 	int64_t excused;     /* seconds: the serving principal's recent stalls (stall_clock.h) */
+	int64_t judged_at;   /* epoch s, 0: none; a reader judging as a principal that has not
+			      * run since then (db_clock.h): later silence is not counted */
 	bool batch;          /* inside db_batch_begin: writes are savepoints */
 	bool held;           /* inside db_read_hold: a read transaction is open */
 	char err[512];
@@ -206,7 +208,9 @@ int db_match_address(struct db *db, const struct ip_addr *a, char *lan, size_t l
 /* The effective state cut-off: secondaries silent since before it are down. */
 static inline int64_t db_cutoff(const struct db *db, int64_t now)
 {
-	return now - db->down_after - db->excused;
+	int64_t at = db->judged_at && db->judged_at < now ? db->judged_at : now;
+
+	return at - db->down_after - db->excused;
 }
 
 #endif

@@ -26,6 +26,7 @@
 
 #include "api.h"
 #include "call_rates.h"
+#include "db_clock.h"
 #include "db_rooms.h"
 #include "db_sync.h"
 #include "err.h"
@@ -72,6 +73,8 @@ struct daemon {
 	struct tls_server *server;
 	uv_timer_t sweep;
 	struct stall_clock stall;  /* its own running time, for the sweep's verdicts */
+	struct db_clock clock;     /* and its record in the directory, for other readers */
+	bool clock_unrecorded;     /* the last attempt to record it failed (logged once) */
 	uv_timer_t relay_poll;     /* records the relays for `insel-principal relays` */
 	uv_timer_t rooms_poll;     /* tells gateways of their rooms' members (push_rooms) */
 	int64_t rooms_fingerprint; /* of the membership last told */
@@ -620,12 +623,29 @@ static void note_directory_reachability(struct daemon *d)
 	d->directory_down = down;
 }
 
+/* When this principal last ran and how it judges, for whoever reads the directory
+ * directly (db_clock.h): written at each sweep, so at most a period old while it runs. */
+static void record_clock(struct daemon *d)
+{
+	int rc;
+
+	d->clock.ticked_at = now_seconds();
+	d->clock.excused = (int64_t)((stall_clock_excused_ms(&d->stall) + 999) / 1000);
+	rc = db_clock_record(d->api.db, &d->clock);
+	if (rc && !d->clock_unrecorded)
+		log_warn("cannot record this principal's clock in the directory (%s): the "
+			 "operator's listings judge its gateways without its stalls",
+			 db_errmsg(d->api.db));
+	d->clock_unrecorded = rc != 0;
+}
+
 static void sweep_cb(uv_timer_t *t)
 {
 	struct daemon *d = t->data;
 	int n;
 
 	note_stall(d);
+	record_clock(d);
 	note_directory_reachability(d);
 	record_unrecorded_heartbeats(d);
 	n = db_mark_down_each(d->api.db, now_seconds(), gateway_down, d);
@@ -671,6 +691,8 @@ static void stop(struct daemon *d)
 	uv_close((uv_handle_t *)&d->relay_poll, NULL);
 	uv_close((uv_handle_t *)&d->rooms_poll, NULL);
 	db_read_release(d->api.db);
+	if (d->clock.run[0])  /* stopped in order: no reader waits for it to run again */
+		db_clock_forget(d->api.db, d->clock.run);
 	revocation_watch_stop(&d->revocations);
 	uv_close((uv_handle_t *)&d->reads, NULL);
 	uv_close((uv_handle_t *)&d->sigint, NULL);
@@ -995,6 +1017,17 @@ static int start_metrics(struct daemon *d, const struct serve_options *o)
 	return 0;
 }
 
+static void clock_init(struct daemon *d, const struct serve_options *o, uint64_t sweep_ms)
+{
+	struct ip_endpoint at = o->listen;
+
+	at.port = tls_server_port(d->server);
+	snprintf(d->clock.run, sizeof d->clock.run, "%s", d->mail.name);
+	ip_endpoint_format(&at, d->clock.listen, sizeof d->clock.listen);
+	d->clock.period_ms = (int64_t)sweep_ms;
+	d->clock.down_after = o->down_after_s;
+}
+
 static int start(struct daemon *d, const struct serve_options *o)
 {
 	/* Secondaries and operators' tools; a principal-role certificate is the
@@ -1055,6 +1088,7 @@ static int start(struct daemon *d, const struct serve_options *o)
 	uv_timer_init(&d->loop, &d->sweep);
 	d->sweep.data = d;
 	stall_clock_init(&d->stall, sweep_ms, (uint64_t)o->down_after_s * 1000, monotonic_ms());
+	clock_init(d, o, sweep_ms);
 	uv_timer_start(&d->sweep, sweep_cb, 0, sweep_ms);
 	uv_check_init(&d->loop, &d->reads);
 	d->reads.data = d;

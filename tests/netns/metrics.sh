@@ -13,7 +13,8 @@
 #   - plain HTTP is not served off loopback unless configured (the daemons refuse to start);
 #   - the principal stopped (SIGSTOP) for longer than its down_after, gw-b's secondary
 #     stopped with it: once it runs again, it logs its stall and does not mark lan-a down
-#     (its heartbeats waited in the socket), but marks lan-b down, which stays silent.
+#     (its heartbeats waited in the socket), but marks lan-b down, which stays silent;
+#     `insel-principal lan list` meanwhile judges as the principal will (db_clock.h).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
@@ -203,6 +204,10 @@ down_b=$(gateway_downs lan-b)
 kill -STOP "${SECONDARY_PID[b]}"
 kill -STOP "$PRINCIPAL_PID"
 sleep 4.5
+# The operator's listing reads the directory meanwhile: it judges as the principal will
+# once it runs again (its clock in the directory, db_clock.h), not on the wall clock with
+# the principal's 3 s: both LANs up, and it says why.
+listing=$(pdir lan list 2>&1)
 kill -CONT "$PRINCIPAL_PID"
 resumed=$(date +%s%N)
 for _ in $(seq 1 100); do
@@ -211,6 +216,7 @@ for _ in $(seq 1 100); do
 done
 b_after=$((($(date +%s%N) - resumed) / 1000000))
 sleep 1  # lan-a's verdict would have come first; a second more for good measure
+after=$(pdir lan list 2>&1)
 kill -CONT "${SECONDARY_PID[b]}"
 grep "did not run for\|marked down" "$NETNS_TMP/principal.log"
 check "lan-a, live all along, was not marked down for the principal's stall" \
@@ -219,6 +225,18 @@ check "lan-b, stopped, was marked down ($b_after ms after the principal ran agai
 	test "$(gateway_downs lan-b)" -gt "$down_b"
 check "the principal logged its stall of 4.5 s, once" test "$(grep -c \
 	'this principal did not run for \([4-9][0-9]\{3\}\|[0-9]\{5,\}\) ms' "$NETNS_TMP/principal.log")" = 1
+states() {  # states LISTING: "LAN STATE" of lan-a and lan-b on one line
+	awk '$1 == "lan-a" || $1 == "lan-b" { for (i = 2; i <= NF; i++) if ($i ~ /^(up|down|new)$/) {
+		printf "%s %s ", $1, $i; break } }' <<<"$1"
+}
+echo "$listing"
+check "lan list during the stall: lan-a and lan-b still up (as the principal judges)" \
+	test "$(states "$listing")" = "lan-a up lan-b up "
+check "and it says that no principal has run for 4 s or more" \
+	grep -q "note: no principal has run for \([4-9]\|[1-9][0-9]\+\) s" <<<"$listing"
+echo "$after"
+check "lan list once it ran again: lan-b down, lan-a up, no note" \
+	test "$(states "$after")" = "lan-a up lan-b down " -a -z "$(grep note: <<<"$after")"
 
 finish_checks
 pass

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "db.h"
+#include "db_clock.h"
 #include "db_mail.h"
 #include "db_fixture.h"
 #include "err.h"
@@ -420,6 +421,91 @@ static void heartbeat_and_down_marking(void **state)
 	assert_int_equal(db_lookup(f->db, "10.1.0.7", NOW + 20, &res), 0);
 	assert_string_equal(json_string_value(json_object_get(res, "state")), "up");
 	json_decref(res);
+}
+
+static const char *state_at(struct db *db, int64_t now)
+{
+	static char text[16];
+	json_t *res;
+
+	assert_int_equal(db_lookup(db, "10.1.0.7", now, &res), 0);
+	snprintf(text, sizeof text, "%s", json_string_value(json_object_get(res, "state")));
+	json_decref(res);
+	return text;
+}
+
+/* A reader of the directory (the operator's CLI) judges gateways as the serving principals
+ * do (db_clock.h): with their down_after and their excused stalls, and without counting
+ * silence since a principal that stopped running last ticked, which is what it will
+ * conclude itself when it runs again. */
+static void readers_judge_as_the_principals(void **state)
+{
+	struct fixture *f = *state;
+	struct db_clock p = {"p-1", "198.18.0.2:7443", NOW + 1, 750, 3, 0};
+	struct db_clock q = {"p-2", "198.18.9.2:7443", NOW + 64, 750, 3, 0};
+	struct db_clock rows[4], two[2];
+	size_t n;
+
+	register_lan(f->db, "gw-a", "lan-a", "10.1.0.0/24", "198.18.0.1:7443", NOW);
+	/* No principal's clock: the wall clock and the default 30 s, as before. */
+	assert_int_equal(db_clock_read(f->db, rows, 4, &n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(db_clock_choose(rows, n, NOW), -1);
+	assert_string_equal(state_at(f->db, NOW + 29), "up");
+	assert_string_equal(state_at(f->db, NOW + 60), "down");
+
+	/* The principal ran until NOW + 1 and then stalled: at NOW + 60 gw-a has been silent
+	 * for 1 s of its running time. */
+	assert_int_equal(db_clock_record(f->db, &p), 0);
+	assert_int_equal(db_clock_read(f->db, rows, 4, &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(rows[0].run, "p-1");
+	assert_string_equal(rows[0].listen, "198.18.0.2:7443");
+	assert_int_equal(rows[0].period_ms, 750);
+	assert_true(db_clock_running(&rows[0], NOW + 4));  /* two periods, a second's rounding */
+	assert_false(db_clock_running(&rows[0], NOW + 5));
+	assert_int_equal(db_clock_choose(rows, n, NOW + 60), 0);
+	db_judge_as(f->db, &rows[0], NOW + 60);
+	assert_string_equal(state_at(f->db, NOW + 60), "up");
+	assert_string_equal(state_at(f->db, NOW + 3), "up");
+
+	/* It runs again and excuses its stall until it has run 3 s: still up. */
+	p.ticked_at = NOW + 60;
+	p.excused = 59;
+	assert_int_equal(db_clock_record(f->db, &p), 0);
+	assert_int_equal(db_clock_read(f->db, rows, 4, &n), 0);
+	db_judge_as(f->db, &rows[0], NOW + 61);
+	assert_string_equal(state_at(f->db, NOW + 61), "up");
+	/* Its allowance run off: down after its down_after (3 s), not the reader's 30 s. */
+	p.ticked_at = NOW + 64;
+	p.excused = 0;
+	assert_int_equal(db_clock_record(f->db, &p), 0);
+	assert_int_equal(db_clock_read(f->db, rows, 4, &n), 0);
+	assert_int_equal(n, 1);
+	db_judge_as(f->db, &rows[0], NOW + 64);
+	assert_string_equal(state_at(f->db, NOW + 64), "down");
+
+	/* Of two principals the latest cut-off judges: a running one marks a stalled one's
+	 * silent gateways down (docs/principals.md). */
+	two[0] = (struct db_clock){"p-1", "198.18.0.2:7443", NOW + 1, 750, 3, 0};
+	two[1] = q;
+	assert_int_equal(db_clock_choose(two, 2, NOW + 64), 1);
+	two[1].ticked_at = NOW + 2;  /* both stalled: the one that ran last */
+	assert_int_equal(db_clock_choose(two, 2, NOW + 64), 1);
+	two[1].excused = 5;          /* it excuses more: the other's verdict comes first */
+	assert_int_equal(db_clock_choose(two, 2, NOW + 64), 0);
+
+	/* An orderly stop removes the row; a row not written for a day goes. */
+	assert_int_equal(db_clock_record(f->db, &q), 0);
+	assert_int_equal(db_clock_forget(f->db, "p-1"), 0);
+	assert_int_equal(db_clock_read(f->db, rows, 4, &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(rows[0].run, "p-2");
+	p.ticked_at = q.ticked_at + DB_CLOCK_KEEP_S + 1;
+	assert_int_equal(db_clock_record(f->db, &p), 0);
+	assert_int_equal(db_clock_read(f->db, rows, 4, &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(rows[0].run, "p-1");
 }
 
 static void hosts_stay_inside_their_lan(void **state)
@@ -1012,6 +1098,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(batches, setup, teardown),
 		cmocka_unit_test_setup_teardown(standby_gateways, setup, teardown),
 		cmocka_unit_test_setup_teardown(gateway_mail, setup, teardown),
+		cmocka_unit_test_setup_teardown(readers_judge_as_the_principals, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
