@@ -227,6 +227,13 @@ int run_main(int argc, char **argv)
 		return EXIT_UNAVAILABLE;
 	}
 	log_info("secondary '%s' for LAN '%s' started", s.cfg.name, s.cfg.lan);
+	if (s.cfg.peer_public6_derived) {
+		char at[IP_STRLEN];
+
+		log_info("public6 is not set: registering %s, the wan's IPv6 address at the peer "
+			 "port, as this gateway's IPv6 endpoint (the principal checks it)",
+			 ip_endpoint_format(&s.cfg.peer_public6, at, sizeof at));
+	}
 	uv_run(s.loop, UV_RUN_DEFAULT);
 	uv_loop_close(s.loop);
 	sec_metrics_free(&s);

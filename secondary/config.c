@@ -440,6 +440,42 @@ static int load_second_family(struct secondary_config *c, const char *path)
 	return 0;
 }
 
+/* A global unicast IPv6 address (2000::/3): one the Internet routes, unlike a unique
+ * local (fc00::/7), link-local, loopback, multicast or IPv4-mapped one. */
+static bool global_unicast6(const struct ip_addr *a)
+{
+	return a->family == AF_INET6 && (a->bytes[0] & 0xe0) == 0x20;
+}
+
+/* Whether the peer listener takes connections at a: it listens on a itself, or on every
+ * IPv6 address ([::], which takes both families). */
+static bool listener_takes6(const struct secondary_config *c, const struct ip_addr *a)
+{
+	static const uint8_t any[16];
+
+	return c->peer_listen.addr.family == AF_INET6 &&
+	       (memcmp(c->peer_listen.addr.bytes, any, sizeof any) == 0 ||
+		ip_addr_equal(&c->peer_listen.addr, a));
+}
+
+/* A dual-stack wan without public6: its IPv6 endpoint is the wan's IPv6 address at the
+ * listener's port, registered as if configured (docs/nat.md, "The TLS peer connection"),
+ * so that gateways with IPv6 only can dial it, or be dialled back by it, rather than be
+ * spliced at once. Only where that endpoint is true as far as the gateway can tell (a
+ * global address, a listener there, no NAT of its own in between: IPv6 has none) and the
+ * principal checks it (reachable = auto): a port firewalled off is found not dialable
+ * (reachable6 false) before anyone counts on it. */
+static void derive_public6(struct secondary_config *c)
+{
+	if (c->has_peer_public6 || !c->has_wan_address6 || c->peer_public.addr.family != AF_INET ||
+	    c->peer_reachable != POP_REACH_UNKNOWN || !global_unicast6(&c->wan_address6) ||
+	    !listener_takes6(c, &c->wan_address6) || c->peer_listen.port == 0)
+		return;
+	c->peer_public6 = (struct ip_endpoint){.addr = c->wan_address6,
+					       .port = c->peer_listen.port};
+	c->has_peer_public6 = c->peer_public6_derived = true;
+}
+
 /* [standby] (docs/standby.md): this gateway shares the LAN address with a partner. Both
  * of its own addresses are on the LAN; the shared one is lan_address, IPv4. */
 static int load_standby(struct secondary_config *c, const char *path)
@@ -535,6 +571,7 @@ int secondary_config_load(struct secondary_config *c, const char *path)
 		c->wan_address = c->peer_listen.addr;
 	if (load_second_family(c, path) != 0 || load_reachable(c, path) != 0)
 		return INSEL_E_CONFIG;
+	derive_public6(c);
 	c->ciphers = cfg_str(&c->file, "peers", "ciphers");
 	if (sec_compress_from_name(cfg_str(&c->file, "peers", "compression"),
 				   &c->compression) != 0)

@@ -98,6 +98,8 @@ struct secondary_config {
 	bool has_wan_address6;
 	struct ip_endpoint peer_public6;  /* a dual-stack wan: the IPv6 peer endpoint */
 	bool has_peer_public6;            /* registered beside peer_public */
+	bool peer_public6_derived;        /* not configured: wan_address6 at the listener's
+					   * port (config.c, derive_public6) */
 	bool has_client_listen;
 	struct ip_endpoint client_listen; /* TLS for LAN clients */
 	const char *client_socket;        /* unix socket for local clients */

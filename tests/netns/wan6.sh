@@ -21,6 +21,10 @@
 #     from B (IPv6 only) to A goes direct over IPv6, not reversed; with B's peer port
 #     closed as well, a call from A to B comes up by connection reversal, B dialling A's
 #     IPv6 endpoint (the principal's connect chooses it by reachable6), not spliced;
+#   - A without public6 registers its wan's IPv6 address at its peer port all the same
+#     (wan_address6, listener on [::]), and the checks above use it; with A's IPv6 port
+#     closed too and B's open, a call from B (IPv6 only) to A comes up by A dialling B
+#     back over IPv6, not spliced at once as when A counted as IPv4-only;
 #   - then B is made dual-stack too: both families work, each auxiliary binds a socket
 #     per family, the offer carries a host candidate per family, and the call shows
 #     which family carries it; with B's IPv4 peer port closed, A (dual-stack) dials B's
@@ -246,9 +250,16 @@ table inet wan6_ports_closed {
 	}
 }
 NFT
+# From here on A has no public6: its wan's IPv6 address at its peer port is registered
+# all the same (config.c, derive_public6), and is what the checks below dial.
+sed -i "/^public6 = /d" "$NETNS_TMP/secondary-a.conf"
 start_secondary a 1
 start_secondary b 2
 wait_registered || fail "the secondaries did not register again"
+check "A, without public6, registers its wan's IPv6 address at its peer port" \
+	both wait_secondary_registered a -- \
+	grep -q "public6 is not set: registering \[2001:db8:1::2\]:$INSEL_PEER_PORT" \
+	"$NETNS_TMP/secondary-a.log"
 check "A's IPv4 endpoint cannot be dialled now (reachable false)" \
 	wait_show lan-a '"reachable": *false'
 check "its IPv6 one still can (reachable6 true)" wait_show lan-a '"reachable6": *true'
@@ -300,6 +311,32 @@ check "TCP through the trunk over IPv6 (iperf3 3 s)" \
 	in_ns a1 timeout 20 iperf3 -c 10.2.0.11 -p 5201 -t 3
 wire
 check "the trunk's frames cross the wan over IPv6" carried v6
+
+# ---- an IPv6-only caller to a callee it cannot dial, with no public6 ----
+# A's IPv6 peer port is closed now too, B's open, and B registers again (reachable). dave
+# (B, IPv6 only) calls carol: B's dial of A's endpoint6 is refused, so B asks the principal
+# to connect them, and A dials B back over IPv6: A's derived endpoint6 tells the principal
+# that A has IPv6. Without it A counted as IPv4-only and the call was spliced at once.
+in_ns wan nft flush chain inet wan6_ports_closed forward
+in_ns wan nft add rule inet wan6_ports_closed forward \
+	ip daddr 198.18.1.2 tcp dport "$INSEL_PEER_PORT" counter reject with tcp reset
+in_ns wan nft add rule inet wan6_ports_closed forward \
+	ip6 daddr 2001:db8:1::2 tcp dport "$INSEL_PEER_PORT" counter reject with tcp reset
+stop_pid "${SECONDARY_PID[b]}"
+start_secondary b 2
+wait_secondary_registered b || fail "B did not register again"
+check "B's endpoint can be dialled now" wait_show lan-b '"reachable": *true'
+out=$(insel_as b2 dave call carol@lan-a --udp 6102 2>&1)
+echo "$out"
+rcall6=$(call_id_of "$out")
+grep -h "call $rcall6: .*\(dial\|splice\)" "$NETNS_TMP/principal.log" "$NETNS_TMP"/secondary-[ab].log
+check "dave (IPv6 only) calls carol (A: no public6, not dialable): up" contains "$out" " up "
+check "the principal had A dial B back over IPv6, not splice them" \
+	grep -q "call $rcall6: lan-b cannot dial lan-a; it dials back at \[2001:db8:2::2\]:$INSEL_PEER_PORT (IPv6)" \
+	"$NETNS_TMP/principal.log"
+check "the call is reversed (insel calls at B)" \
+	contains "$(insel_as b2 dave calls --json 2>&1)" '"signalling": *"reversed"'
+insel_as b2 dave hangup "$rcall6" >/dev/null 2>&1
 
 # ---- both dual-stack: both families work, one is chosen ----
 # B's IPv4 peer port is closed now, its IPv6 one open: a dual-stack caller dials B's
