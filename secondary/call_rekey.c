@@ -15,7 +15,16 @@
  * datagrams is good for one epoch only. A lost or refused exchange is run again for the
  * same epoch a second later; the call ends ("rekey_failed") when no exchange has
  * completed for the interval plus REKEY_LATE_MS, and with the peer connection (which
- * ends the call anyway). */
+ * ends the call anyway).
+ *
+ * Our auxiliary's answer to a key installation is awaited as long as the auxiliary
+ * lives (AUX_REKEY_WAIT_MS is only a backstop): a stalled process (SIGSTOP, swap, a
+ * loaded host) must not cost the call, and a time-out could not be told from a late
+ * answer, after which the initiator's auxiliary would send with keys this side had
+ * given up on (rekey.h, "Waiting for an auxiliary", has the states). A dead auxiliary
+ * still ends the call at once: its exit, or the end of its control socket, fails the
+ * request. If the call's key bound (interval + REKEY_LATE_MS) passes while it owes an
+ * answer, the call ends "aux_failed", saying so, rather than "rekey_failed". */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,8 +50,9 @@ struct call_rekey {
 	uint64_t request_seq;
 	uint64_t install_seq;
 	uint32_t install_epoch;
-	/* Responder: the peer's request we answer once our auxiliary took the keys. */
-	bool answer_out;
+	uint64_t install_sent_ms;   /* when our auxiliary got the keys (either role) */
+	/* Responder: the peer's request we answer once our auxiliary took the keys
+	 * (rk->r.answering until then). */
 	json_int_t answer_id;
 	uint8_t answer_pub[REKEY_PUBLIC_LEN];
 };
@@ -93,25 +103,56 @@ static int install(struct call_rekey *rk, const struct rekey_keys *keys, bool se
 		json_decref(req);
 		return -ENOMEM;
 	}
-	if (!rk->call->aux || aux_request(rk->call->aux, req, AUX_REKEY_TIMEOUT_MS, cb, rk))
+	if (!rk->call->aux || aux_request(rk->call->aux, req, AUX_REKEY_WAIT_MS, cb, rk))
 		return INSEL_E_CLOSED;
 	rk->inflight++;
+	rk->install_sent_ms = now_ms(rk);
+	log_debug("call %s: epoch %u's keys to our auxiliary (%s)", rk->call->id_hex,
+		  keys->epoch, send_now ? "to send with" : "to answer with");
 	return 0;
 }
 
-/* A refusal other than rekey_pending, or no answer: the auxiliary is broken. */
+/* An auxiliary that took long to answer was waited for: say so (a stalled host shows). */
+static void note_slow_install(const struct call_rekey *rk)
+{
+	uint64_t took = now_ms(rk) - rk->install_sent_ms;
+
+	if (took >= AUX_REKEY_SLOW_MS)
+		log_warn("call %s: the auxiliary took %llu ms to install epoch %u's keys "
+			 "(waited for it)", rk->call->id_hex, (unsigned long long)took,
+			 rk->r.epoch + 1);
+}
+
+/* Why a call whose auxiliary has not answered a key installation ends. */
+static void format_silence(const struct call_rekey *rk, char *why, size_t size)
+{
+	snprintf(why, size, "the auxiliary has not answered the installation of epoch %u's "
+		 "keys for %llu s", rk->r.epoch + 1,
+		 (unsigned long long)(now_ms(rk) - rk->install_sent_ms) / 1000);
+}
+
+/* A refusal other than rekey_pending, or no answer at all (the auxiliary exited, closed
+ * its socket, or the backstop passed): the auxiliary is broken. */
 static bool aux_failed(struct call_rekey *rk, const json_t *reply, int err,
 		       const char **code)
 {
 	const char *message = NULL;
+	char why[128];
 
 	*code = NULL;
 	if (!err && msg_reply_is_ok(reply, code, &message))
 		return false;
 	if (!err && *code && wire_error_is(*code, WERR_REKEY_PENDING))
 		return false;
-	call_end(rk->call, WIRE(AUX_FAILED), err ? insel_strerror(err)
-		 : message ? message : "the auxiliary refused a new epoch's keys");
+	if (err == INSEL_E_TIMEOUT)
+		format_silence(rk, why, sizeof why);
+	else if (err == INSEL_E_CLOSED)
+		snprintf(why, sizeof why, "the auxiliary exited (or closed its control socket) "
+			 "while installing epoch %u's keys", rk->r.epoch + 1);
+	else
+		snprintf(why, sizeof why, "%s", err ? insel_strerror(err) : message ? message
+			 : "the auxiliary refused a new epoch's keys");
+	call_end(rk->call, WIRE(AUX_FAILED), why);
 	return true;
 }
 
@@ -125,6 +166,7 @@ static void installed_own(void *ctx, const json_t *reply, int err)
 
 	if (!reply_arrived(rk) || aux_failed(rk, reply, err, &code))
 		return;
+	note_slow_install(rk);
 	if (code) {
 		/* The auxiliary has not seen the peer use the current epoch yet; the peer's
 		 * tentative keys are replaced when we run the exchange again. */
@@ -194,7 +236,7 @@ static void begin_exchange(struct call_rekey *rk)
 	uint64_t seq;
 	json_t *req;
 
-	if (!call->peer || rk->request_out || rk->answer_out)
+	if (!call->peer || rk->request_out || rekey_aux_owes(&rk->r))
 		return;
 	rekey_begin(&rk->r, now_ms(rk), &m.epoch, m.public, &seq);
 	req = peer_rekey_encode(&m);
@@ -214,6 +256,12 @@ static void on_timer(uv_timer_t *t)
 	int events = rekey_tick(&rk->r, now, &next);
 	char why[128];
 
+	if (events & REKEY_OVERDUE && rekey_aux_owes(&rk->r)) {
+		/* Still alive (its exit would have ended the call) but stalled this long. */
+		format_silence(rk, why, sizeof why);
+		call_end(rk->call, WIRE(AUX_FAILED), why);
+		return;
+	}
 	if (events & REKEY_OVERDUE) {
 		snprintf(why, sizeof why, "no key exchange with the other site completed for "
 			 "%llu s", (unsigned long long)(now - rk->r.committed_ms) / 1000);
@@ -241,11 +289,9 @@ static void installed_answer(void *ctx, const json_t *reply, int err)
 	struct call *call = rk->call;
 	const char *code;
 
-	if (!reply_arrived(rk))
+	if (!reply_arrived(rk) || aux_failed(rk, reply, err, &code))
 		return;
-	rk->answer_out = false;
-	if (aux_failed(rk, reply, err, &code))
-		return;
+	note_slow_install(rk);
 	if (code) {
 		rekey_drop_tentative(&rk->r);
 		answer_error(call, rk->answer_id, WIRE(REKEY_PENDING),
@@ -253,6 +299,9 @@ static void installed_answer(void *ctx, const json_t *reply, int err)
 		rearm(rk);
 		return;
 	}
+	rekey_answered(&rk->r);
+	/* Late if the initiator gave up meanwhile (its rpc drops it): these keys were never
+	 * sent with, and its next exchange for the epoch replaces them. */
 	if (call->peer)
 		peer_send(call->peer, peer_rekey_answer_encode(rk->answer_id, rk->answer_pub));
 	rearm(rk);
@@ -275,22 +324,20 @@ void call_rekey_request(struct call *call, const json_t *req)
 		answer_error(call, id, WIRE(BAD_REQUEST), why);
 		return;
 	}
-	if (rk->answer_out) {
-		answer_error(call, id, WIRE(REKEY_BUSY), "an exchange is being answered");
-		return;
-	}
 	rc = rekey_respond(&rk->r, m.epoch, m.public, now_ms(rk), rk->answer_pub, &keys);
 	if (rc) {
+		bool busy = rc == INSEL_E_BUSY || rc == INSEL_E_CONFLICT || rc == INSEL_E_LIMIT;
+
 		answer_error(call, id,
-			     rc == INSEL_E_CONFLICT || rc == INSEL_E_LIMIT ? WIRE(REKEY_BUSY)
+			     busy ? WIRE(REKEY_BUSY)
 			     : rc == INSEL_E_REPLAY ? WIRE(BAD_EPOCH) : WIRE(BAD_KEY),
-			     rc == INSEL_E_CONFLICT ? "this side's own exchange is under way"
+			     rc == INSEL_E_BUSY ? "an exchange is being answered"
+			     : rc == INSEL_E_CONFLICT ? "this side's own exchange is under way"
 			     : rc == INSEL_E_LIMIT ? "the last exchange was a moment ago"
 			     : rc == INSEL_E_REPLAY ? "not the next epoch"
 			     : "the public key is not usable");
 		return;
 	}
-	rk->answer_out = true;
 	rk->answer_id = id;
 	rc = install(rk, &keys, false, installed_answer);
 	rekey_keys_wipe(&keys);

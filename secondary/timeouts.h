@@ -18,6 +18,7 @@
  *             auxiliary start     5 s        CONNECTING a probe answered        15 s
  *   CONNECTING a probe answered  15 s
  *   UP        keep-alive 10 s *, dead after 45 s *, idle 120 s *, rekey every 120 s *
+ *             (a key installation: as long as the auxiliary lives, up to the key bound)
  *   ENDED     hang-up reply       2 s, then kill grace 3 s
  *   (* configurable; the value shown is the default)
  */
@@ -140,10 +141,20 @@
 /* [peers] rekey_interval: a key exchange within each call this often (bounds and default
  * in rekey.h; REKEY_EXCHANGE_TIMEOUT_MS, REKEY_RETRY_MS and REKEY_LATE_MS there too). */
 #define REKEY_INTERVAL_DEFAULT_S 120
-/* Our auxiliary installing an epoch's keys. Shorter than REKEY_EXCHANGE_TIMEOUT_MS: the
- * responder installs before it answers, so a hung auxiliary there fails the exchange
- * (and ends the call "aux_failed") before the initiator gives up waiting. */
-#define AUX_REKEY_TIMEOUT_MS 5000
+/* Our auxiliary installing an epoch's keys is awaited as long as it lives (call_rekey.c,
+ * rekey.h "Waiting for an auxiliary"): its exit or the end of its control socket ends the
+ * call at once, but a stalled one (stopped, swapping, a loaded host) is waited for. A
+ * time-out here would not be safe to retry after (the initiator's auxiliary sends with
+ * the keys the moment it takes them), and it used to end the call "aux_failed" after
+ * 5 s of stall. What bounds a stall instead is the call's own: the peer auxiliary's
+ * dead_after (peer_dead), and rekey_interval + REKEY_LATE_MS after the last exchange,
+ * when the call ends "aux_failed" (the auxiliary has not answered for N s). This is only
+ * the request's backstop, longer than that bound can ever be, so never reached first.
+ * The initiator meanwhile gives up on a responder that waits (REKEY_EXCHANGE_TIMEOUT_MS)
+ * and asks again, refused "rekey_busy" until the responder's auxiliary answered. */
+#define AUX_REKEY_WAIT_MS 150000
+/* An installation answered after this long is logged as a warning (the stall shows). */
+#define AUX_REKEY_SLOW_MS 1000
 
 /* ---- ending a call (call.c, supervise.c) ---- */
 
@@ -209,8 +220,8 @@ _Static_assert(REKEY_INTERVAL_DEFAULT_S * 1000 == REKEY_DEFAULT_INTERVAL_MS,
 	       "the configured default is rekey.h's");
 _Static_assert(STUN_TIMEOUT_MAX_MS + 2000 <= AUX_BIND_TIMEOUT_MS,
 	       "the STUN answers fit in the auxiliary's bind");
-_Static_assert(AUX_REKEY_TIMEOUT_MS < REKEY_EXCHANGE_TIMEOUT_MS,
-	       "the responder's auxiliary fails before the initiator gives up");
+_Static_assert(AUX_REKEY_WAIT_MS >= REKEY_MAX_INTERVAL_MS + REKEY_LATE_MS,
+	       "a stalled auxiliary is bounded by the call's key bound, not by its request");
 _Static_assert(TRUNK_STABLE_MS > DEAD_AFTER_DEFAULT_S * 1000,
 	       "a trunk ended by dead_after has not proved itself");
 _Static_assert(TRUNK_BACKOFF_FIRST_MS <= TRUNK_BACKOFF_MAX_MS &&

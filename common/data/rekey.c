@@ -155,7 +155,7 @@ int rekey_tick(struct rekey *r, uint64_t now_ms, uint64_t *next_ms)
 
 	if (now_ms >= overdue)
 		events |= REKEY_OVERDUE;
-	if (!r->exchanging) {
+	if (!r->exchanging && !r->answering) {
 		uint64_t due = due_ms(r);
 
 		if (now_ms >= due)
@@ -247,6 +247,8 @@ int rekey_respond(struct rekey *r, uint32_t epoch, const uint8_t peer_pub[32],
 	uint8_t priv[32], dh[32], chain[REKEY_CHAIN_LEN];
 	int rc;
 
+	if (r->answering)
+		return INSEL_E_BUSY;
 	if (r->exchanging && (r->is_caller || r->answered))
 		return INSEL_E_CONFLICT;
 	if (r->exchanges && now_ms < r->committed_ms + REKEY_MIN_SPACING_MS)
@@ -263,6 +265,7 @@ int rekey_respond(struct rekey *r, uint32_t epoch, const uint8_t peer_pub[32],
 		if (r->exchanging)
 			end_exchange(r);  /* the caller's exchange wins over ours */
 		set_tentative(r, chain, now_ms);
+		r->answering = true;
 	}
 	secure_wipe(dh, sizeof dh);
 	secure_wipe(chain, sizeof chain);
@@ -284,10 +287,21 @@ int rekey_commit(struct rekey *r, uint32_t epoch, uint64_t now_ms)
 	return 0;
 }
 
+void rekey_answered(struct rekey *r)
+{
+	r->answering = false;
+}
+
+bool rekey_aux_owes(const struct rekey *r)
+{
+	return r->answering || (r->exchanging && r->answered);
+}
+
 void rekey_drop_tentative(struct rekey *r)
 {
 	if (r->tentative && !r->exchanging)
 		drop_tentative(r);
+	r->answering = false;
 	r->failures++;
 }
 

@@ -26,7 +26,38 @@
  * once, commits, and tells the responder ("done"), which commits too. A responder's keys
  * are tentative until then: an exchange that the initiator abandons (timeout, refusal)
  * is simply run again for the same epoch, replacing them. A side that has not committed
- * an exchange for interval + REKEY_LATE_MS ends the call. */
+ * an exchange for interval + REKEY_LATE_MS ends the call.
+ *
+ * Waiting for an auxiliary. Whenever a side has handed its auxiliary an epoch's keys, it
+ * waits for the auxiliary's answer however long it takes (while the process lives: its
+ * exit or the end of its control socket ends the call), and starts or answers no other
+ * exchange meanwhile. It cannot give up and run the exchange again: the initiator's
+ * auxiliary sends with the new keys the moment it takes them, and the responder's
+ * accepts them, so a side that gave up would no longer know which keys its auxiliary
+ * holds, and the two sites' chains would part. The waits that follow, per side:
+ *
+ *   state            flags                        leaves on
+ *   idle             none (tentative: answered,   due (tick: REKEY_START) -> requested;
+ *                    waiting for "done")          peer's request -> answering;
+ *                                                 "done" -> idle at epoch + 1
+ *   requested        exchanging                   answer -> installing (rekey_finish);
+ *                                                 refusal, or none in
+ *                                                 REKEY_EXCHANGE_TIMEOUT_MS -> idle
+ *                                                 (rekey_abandon: retry in a second)
+ *   installing       exchanging, answered         auxiliary took them -> idle at
+ *                    (rekey_aux_owes)             epoch + 1 (rekey_commit, send "done");
+ *                                                 it refused (rekey_pending) -> idle
+ *                                                 (rekey_abandon; it installed nothing)
+ *   answering        answering, tentative         auxiliary took them -> idle (rekey_answered,
+ *                    (rekey_aux_owes)             answer sent); refused -> idle
+ *                                                 (rekey_drop_tentative, refusal sent)
+ *
+ * In installing and answering the peer's requests are refused (INSEL_E_CONFLICT,
+ * INSEL_E_BUSY: rekey_busy) and rekey_tick starts nothing; only REKEY_OVERDUE still
+ * fires, and the secondary then ends the call on its auxiliary's account. A late answer
+ * of the peer to an exchange the initiator abandoned is harmless: the keys it installed
+ * in the responder's auxiliary were never sent with (only the initiator sends first, and
+ * it never had them) and the next exchange for the same epoch replaces them. */
 #ifndef INSEL_REKEY_H
 #define INSEL_REKEY_H
 
@@ -85,6 +116,10 @@ struct rekey {
 	uint64_t started_ms;
 	uint8_t priv[32], pub[REKEY_PUBLIC_LEN];
 
+	/* Responder: our auxiliary is installing the keys of the peer's exchange; the answer
+	 * goes out once it took them (rekey_answered). */
+	bool answering;
+
 	/* Keys derived but not committed yet: epoch + 1's chain key. */
 	bool tentative;
 	uint64_t tentative_ms;
@@ -134,17 +169,25 @@ int rekey_finish(struct rekey *r, uint64_t seq, const uint8_t peer_pub[32],
 void rekey_abandon(struct rekey *r, uint64_t seq, uint64_t now_ms);
 
 /* Responder: the peer's exchange for epoch with its public key. Fills pub (the answer)
- * and keys (to install, sending unchanged) and keeps the new chain key tentative.
- * INSEL_E_CONFLICT if our own exchange wins (we are the caller and ours is under way, or
- * our auxiliary is installing ours), INSEL_E_LIMIT within REKEY_MIN_SPACING_MS of the
- * last commit (a peer cannot make us spend our CPU on exchanges back to back),
- * INSEL_E_REPLAY if epoch is not the next one, INSEL_E_CRYPTO. On success an exchange of ours that loses is abandoned. */
+ * and keys (to install, sending unchanged), keeps the new chain key tentative and waits
+ * for our auxiliary (answering). INSEL_E_BUSY while our auxiliary installs the keys of
+ * an exchange we answer, INSEL_E_CONFLICT if our own exchange wins (we are the caller
+ * and ours is under way, or our auxiliary is installing ours), INSEL_E_LIMIT within
+ * REKEY_MIN_SPACING_MS of the last commit (a peer cannot make us spend our CPU on
+ * exchanges back to back), INSEL_E_REPLAY if epoch is not the next one,
+ * INSEL_E_CRYPTO. On success an exchange of ours that loses is abandoned. */
 int rekey_respond(struct rekey *r, uint32_t epoch, const uint8_t peer_pub[32],
 		  uint64_t now_ms, uint8_t pub[32], struct rekey_keys *keys);
+/* Responder: our auxiliary took the keys of rekey_respond; the answer goes out and the
+ * keys stay tentative until the peer's "done". */
+void rekey_answered(struct rekey *r);
+/* Whether our auxiliary has an epoch's keys to install and has not answered yet (either
+ * role): the secondary waits for it, whatever the time. */
+bool rekey_aux_owes(const struct rekey *r);
 /* Both: the tentative epoch is in use on both sides now (initiator: our auxiliary took
  * it; responder: the peer said "done"). INSEL_E_NOT_FOUND if epoch is not tentative. */
 int rekey_commit(struct rekey *r, uint32_t epoch, uint64_t now_ms);
-/* Responder: our auxiliary refused the keys; forget them. */
+/* Responder: our auxiliary refused the keys; forget them (and stop waiting for it). */
 void rekey_drop_tentative(struct rekey *r);
 
 /* ---- the messages (peer protocol and auxiliary control), validated ---- */

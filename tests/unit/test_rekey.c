@@ -127,7 +127,11 @@ static void exchange(struct rekey *init, struct rekey *resp, uint64_t now)
 	rekey_begin(init, now, &epoch, ipub, &seq);
 	assert_int_equal(epoch, init->epoch + 1);
 	assert_int_equal(rekey_respond(resp, epoch, ipub, now, rpub, &rk), 0);
+	assert_true(rekey_aux_owes(resp));
+	rekey_answered(resp);  /* its auxiliary took the keys: the answer goes out */
+	assert_false(rekey_aux_owes(resp));
 	assert_int_equal(rekey_finish(init, seq, rpub, &ik), 0);
+	assert_true(rekey_aux_owes(init));
 	keys_mirror(&ik, &rk);
 	assert_int_equal(rekey_commit(init, epoch, now), 0);
 	assert_int_equal(rekey_commit(resp, epoch, now), 0);
@@ -217,6 +221,7 @@ static void abandoned_exchange_runs_again(void **state)
 	sides_init(&s, 0);
 	rekey_begin(&s.c, INTERVAL, &epoch, ipub, &seq);
 	assert_int_equal(rekey_respond(&s.e, epoch, ipub, INTERVAL, rpub, &rk_first), 0);
+	rekey_answered(&s.e);
 	memcpy(first_chain, s.e.tentative_chain, 32);
 	/* The answer never comes (or our auxiliary refused the keys): give up, retry soon. */
 	rekey_abandon(&s.c, seq, INTERVAL + REKEY_EXCHANGE_TIMEOUT_MS);
@@ -272,10 +277,106 @@ static void responder_waits_for_pending_done(void **state)
 	rekey_request_early(&s.e);
 	rekey_begin(&s.c, 100, &epoch, ipub, &seq);
 	assert_int_equal(rekey_respond(&s.e, epoch, ipub, 100, rpub, &k), 0);
+	rekey_answered(&s.e);
 	/* Our own exchange would race the peer's "done": wait for it (bounded). */
 	assert_int_equal(rekey_tick(&s.e, 200, &next), 0);
 	assert_int_equal(next, 100 + REKEY_EXCHANGE_TIMEOUT_MS);
 	assert_int_equal(rekey_tick(&s.e, next, NULL), REKEY_START);
+}
+
+/* The initiator's auxiliary is installing (send_now) and does not answer for longer than
+ * any exchange time-out: its secondary keeps waiting, starts nothing, refuses the peer's
+ * exchanges, and only the call's key bound (REKEY_OVERDUE) can end the wait. Once the
+ * auxiliary answers, the exchange commits on both sides as if nothing had happened. */
+static void initiator_waits_for_its_auxiliary(void **state)
+{
+	struct sides s;
+	uint8_t ipub[32], rpub[32], epub[32], out[32];
+	struct rekey_keys ik, rk, k;
+	uint32_t epoch, e_epoch;
+	uint64_t seq, eseq, next, t = INTERVAL;
+
+	sides_init(&s, 0);
+	rekey_begin(&s.c, t, &epoch, ipub, &seq);
+	assert_int_equal(rekey_respond(&s.e, epoch, ipub, t, rpub, &rk), 0);
+	rekey_answered(&s.e);
+	assert_int_equal(rekey_finish(&s.c, seq, rpub, &ik), 0);
+	/* Our auxiliary got the keys and stalls (SIGSTOP). */
+	assert_true(rekey_aux_owes(&s.c));
+	for (t = INTERVAL; t < INTERVAL + REKEY_LATE_MS; t += 500) {
+		assert_int_equal(rekey_tick(&s.c, t, &next), 0);
+		assert_true(next <= INTERVAL + REKEY_LATE_MS);
+	}
+	assert_int_equal(rekey_tick(&s.c, t, NULL), REKEY_OVERDUE);
+	/* The callee, answered and waiting for "done", starts its own in time: refused. */
+	t = INTERVAL + INTERVAL / 4 + REKEY_EXCHANGE_TIMEOUT_MS;
+	assert_int_equal(rekey_tick(&s.e, t, NULL), REKEY_START);
+	rekey_begin(&s.e, t, &e_epoch, epub, &eseq);
+	assert_int_equal(e_epoch, epoch);
+	assert_int_equal(rekey_respond(&s.c, e_epoch, epub, t, out, &k), INSEL_E_CONFLICT);
+	rekey_abandon(&s.e, eseq, t);
+	assert_true(s.e.tentative);  /* the keys it answered with are still the ones */
+	/* The auxiliary runs again and says it took the keys: commit, "done". */
+	assert_int_equal(rekey_commit(&s.c, epoch, t + 1), 0);
+	assert_false(rekey_aux_owes(&s.c));
+	assert_int_equal(rekey_commit(&s.e, epoch, t + 2), 0);
+	assert_memory_equal(s.c.chain, s.e.chain, REKEY_CHAIN_LEN);
+	keys_mirror(&ik, &rk);
+	assert_int_equal(s.c.failures, 0);
+}
+
+/* The responder's auxiliary does not answer: the initiator's exchange times out and runs
+ * again, and is refused busy while the responder still waits (it may not answer twice);
+ * the late answer to the abandoned exchange is ignored, and the next one completes with
+ * keys that replace the unused ones. */
+static void responder_busy_while_its_auxiliary_installs(void **state)
+{
+	struct sides s;
+	uint8_t ipub[32], rpub[32], late_pub[32], first_chain[32];
+	struct rekey_keys ik, rk, late;
+	uint32_t epoch;
+	uint64_t seq, late_seq, next, t = INTERVAL;
+
+	sides_init(&s, 0);
+	rekey_begin(&s.c, t, &epoch, ipub, &late_seq);
+	assert_int_equal(rekey_respond(&s.e, epoch, ipub, t, late_pub, &late), 0);
+	memcpy(first_chain, s.e.tentative_chain, 32);
+	/* Even asked early (frame budget), it starts nothing of its own while it waits. */
+	rekey_request_early(&s.e);
+	assert_int_equal(rekey_tick(&s.e, t + INTERVAL * 2, &next), 0);
+	/* The initiator's time-out: abandoned, run again a second later, refused busy. */
+	t += REKEY_EXCHANGE_TIMEOUT_MS;
+	rekey_abandon(&s.c, late_seq, t);
+	t += REKEY_RETRY_MS;
+	assert_int_equal(rekey_tick(&s.c, t, NULL), REKEY_START);
+	rekey_begin(&s.c, t, &epoch, ipub, &seq);
+	assert_int_equal(rekey_respond(&s.e, epoch, ipub, t, rpub, &rk), INSEL_E_BUSY);
+	rekey_abandon(&s.c, seq, t);
+	/* The auxiliary answers at last; its answer reaches an initiator that gave up. */
+	rekey_answered(&s.e);
+	assert_false(rekey_aux_owes(&s.e));
+	assert_int_equal(rekey_finish(&s.c, late_seq, late_pub, &ik), INSEL_E_NOT_FOUND);
+	assert_int_equal(s.c.epoch, 0);
+	/* The next run completes; its keys are not the late ones. */
+	t += REKEY_RETRY_MS;
+	assert_int_equal(rekey_tick(&s.c, t, NULL), REKEY_START);
+	rekey_begin(&s.c, t, &epoch, ipub, &seq);
+	assert_int_equal(rekey_respond(&s.e, epoch, ipub, t, rpub, &rk), 0);
+	assert_memory_not_equal(first_chain, s.e.tentative_chain, 32);
+	assert_memory_not_equal(rk.send[0], late.send[0], SEC_KEY_LEN);
+	rekey_answered(&s.e);
+	assert_int_equal(rekey_finish(&s.c, seq, rpub, &ik), 0);
+	keys_mirror(&ik, &rk);
+	assert_int_equal(rekey_commit(&s.c, epoch, t), 0);
+	assert_int_equal(rekey_commit(&s.e, epoch, t), 0);
+	assert_memory_equal(s.c.chain, s.e.chain, REKEY_CHAIN_LEN);
+	/* An auxiliary that refused (rekey_pending) is not waited for either. */
+	t += INTERVAL;
+	rekey_begin(&s.c, t, &epoch, ipub, &seq);
+	assert_int_equal(rekey_respond(&s.e, epoch, ipub, t, rpub, &rk), 0);
+	rekey_drop_tentative(&s.e);
+	assert_false(rekey_aux_owes(&s.e));
+	assert_false(s.e.tentative);
 }
 
 static void overdue_when_nothing_commits(void **state)
@@ -373,6 +474,8 @@ int main(void)
 		cmocka_unit_test(abandoned_exchange_runs_again),
 		cmocka_unit_test(responder_refuses_wrong_epochs),
 		cmocka_unit_test(responder_waits_for_pending_done),
+		cmocka_unit_test(initiator_waits_for_its_auxiliary),
+		cmocka_unit_test(responder_busy_while_its_auxiliary_installs),
 		cmocka_unit_test(overdue_when_nothing_commits),
 		cmocka_unit_test(interval_clamped),
 		cmocka_unit_test(public_message_parsed),

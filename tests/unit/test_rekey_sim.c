@@ -6,7 +6,11 @@
  * must open (no bad epoch, no bad tag) across dozens of epochs, including when an
  * answer is lost (the initiator's 10 s time-out, then the same epoch again), when the
  * callee's auxiliary is not ready yet (rekey_pending), when only one side sends data
- * (the other proves its epoch with keep-alives), and when both sides start at once. */
+ * (the other proves its epoch with keep-alives), when both sides start at once, and
+ * when either auxiliary stalls (SIGSTOP: it reads neither its control socket nor the
+ * network, and sends nothing) across an exchange for longer than any time-out of the
+ * exchange, its secondary waiting for its answer (rekey.h, "Waiting for an
+ * auxiliary"). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -45,12 +49,25 @@ struct ctl {
 	uint8_t pub[32];
 };
 
+/* Keys handed to an auxiliary, installed once it runs; then its secondary goes on. */
+struct install {
+	bool out;
+	struct rekey_keys keys;
+	bool send_now;         /* the initiator's: commit and "done" follow */
+	uint64_t seq;          /* the exchange (initiator) or the request (responder) */
+	uint8_t answer_pub[32];
+};
+
 struct side {
 	struct rekey r;
 	struct channel *ch;
 	bool sends_data;
 	bool request_out;      /* our exchange awaits an answer */
 	uint64_t request_seq, request_sent;
+	uint64_t stalled_until;  /* the auxiliary is stopped until then */
+	struct install install;
+	bool waited;           /* the secondary waited for it across a stall */
+	bool waited_send_now;  /* ... with the initiator's keys */
 };
 
 struct sim {
@@ -105,6 +122,8 @@ static void post(struct sim *s, bool to_callee, enum ctl_kind kind, uint32_t epo
 
 /* ---- what the secondaries do ---- */
 
+static void run_install(struct sim *s, struct side *me);
+
 static void start_exchange(struct sim *s, struct side *me)
 {
 	uint8_t pub[32];
@@ -128,23 +147,73 @@ static void on_request(struct sim *s, struct side *me, const struct ctl *c)
 		post(s, me == &s->caller, CTL_REFUSED, c->epoch, c->seq, NULL);
 		return;
 	}
-	rc = s->busy_installs ? INSEL_E_CONFLICT : channel_check_install(me->ch, keys.epoch);
-	if (s->busy_installs)
-		s->busy_installs--;
-	if (rc == 0)
-		assert_int_equal(channel_install_epoch(me->ch, keys.epoch, keys.send[0],
-						       keys.recv[0], false, s->now), 0);
+	assert_false(me->install.out);  /* one installation at a time */
+	me->install = (struct install){.out = true, .keys = keys, .seq = c->seq};
+	memcpy(me->install.answer_pub, pub, 32);
 	rekey_keys_wipe(&keys);
+	run_install(s, me);
+}
+
+/* The responder's auxiliary has answered: the answer (or a refusal) goes out. */
+static void installed_answer(struct sim *s, struct side *me, int rc)
+{
+	uint32_t epoch = me->install.keys.epoch;
+
 	if (rc) {
 		rekey_drop_tentative(&me->r);
-		post(s, me == &s->caller, CTL_REFUSED, c->epoch, c->seq, NULL);
+		post(s, me == &s->caller, CTL_REFUSED, epoch, me->install.seq, NULL);
 		return;
 	}
+	rekey_answered(&me->r);
 	if (s->lose_answers) {
 		s->lose_answers--;
 		return;
 	}
-	post(s, me == &s->caller, CTL_ANSWER, c->epoch, c->seq, pub);
+	post(s, me == &s->caller, CTL_ANSWER, epoch, me->install.seq, me->install.answer_pub);
+}
+
+/* The initiator's auxiliary has answered: commit and say "done", or run it again. */
+static void installed_own(struct sim *s, struct side *me, int rc)
+{
+	uint32_t epoch = me->install.keys.epoch;
+
+	if (rc == INSEL_E_CONFLICT) {
+		rekey_abandon(&me->r, me->install.seq, s->now);
+		return;
+	}
+	assert_int_equal(rc, 0);
+	assert_int_equal(rekey_commit(&me->r, epoch, s->now), 0);
+	post(s, me == &s->caller, CTL_DONE, epoch, 0, NULL);
+}
+
+/* What an auxiliary does with the keys once it runs (ctl_rekey.c). */
+static void run_install(struct sim *s, struct side *me)
+{
+	struct install *in = &me->install;
+	int rc;
+
+	if (!in->out)
+		return;
+	if (s->now < me->stalled_until) {
+		/* Stopped: the secondary waits, whatever its time-outs, and owes nothing. */
+		assert_true(rekey_aux_owes(&me->r));
+		me->waited = true;
+		me->waited_send_now = in->send_now;
+		return;
+	}
+	in->out = false;
+	if (!in->send_now && s->busy_installs) {
+		s->busy_installs--;
+		rc = INSEL_E_CONFLICT;
+	} else {
+		rc = channel_install_epoch(me->ch, in->keys.epoch, in->keys.send[0],
+					   in->keys.recv[0], in->send_now, s->now);
+	}
+	if (in->send_now)
+		installed_own(s, me, rc);
+	else
+		installed_answer(s, me, rc);
+	rekey_keys_wipe(&in->keys);
 }
 
 static void on_answer(struct sim *s, struct side *me, const struct ctl *c)
@@ -159,15 +228,11 @@ static void on_answer(struct sim *s, struct side *me, const struct ctl *c)
 	if (rc == INSEL_E_NOT_FOUND)
 		return;
 	assert_int_equal(rc, 0);
-	rc = channel_install_epoch(me->ch, keys.epoch, keys.send[0], keys.recv[0], true, s->now);
+	assert_false(me->install.out);
+	me->install = (struct install){.out = true, .keys = keys, .send_now = true,
+				       .seq = c->seq};
 	rekey_keys_wipe(&keys);
-	if (rc == INSEL_E_CONFLICT) {
-		rekey_abandon(&me->r, c->seq, s->now);
-		return;
-	}
-	assert_int_equal(rc, 0);
-	assert_int_equal(rekey_commit(&me->r, c->epoch, s->now), 0);
-	post(s, me == &s->caller, CTL_DONE, c->epoch, 0, NULL);
+	run_install(s, me);
 }
 
 /* Takes out what is due (in order) before handling it: handlers post more. */
@@ -222,6 +287,9 @@ static void tick_side(struct sim *s, struct side *me, bool to_b)
 		me->request_out = false;
 		rekey_abandon(&me->r, me->request_seq, s->now);
 	}
+	run_install(s, me);
+	if (s->now < me->stalled_until)
+		return;  /* a stopped auxiliary neither ticks nor sends */
 	ev = channel_tick(me->ch, s->now, NULL);
 	assert_false(ev & CHANNEL_PEER_DEAD);
 	if (ev & CHANNEL_SEND_KEEPALIVE)
@@ -239,7 +307,8 @@ static void deliver_frames(struct sim *s)
 		struct channel_msg m;
 		int rc;
 
-		if (f->at > s->now) {
+		/* Frames to a stopped auxiliary wait in its socket's buffer. */
+		if (f->at > s->now || s->now < (f->to_b ? s->callee : s->caller).stalled_until) {
 			s->flights[kept++] = *f;
 			continue;
 		}
@@ -254,7 +323,7 @@ static void deliver_frames(struct sim *s)
 		struct side *me = i ? &s->callee : &s->caller;
 		uint8_t d[128];
 
-		if (channel_keepalive_wanted(me->ch))
+		if (s->now >= me->stalled_until && channel_keepalive_wanted(me->ch))
 			send_frame(s, me == &s->caller, d,
 				   channel_keepalive(me->ch, s->now, d, sizeof d));
 	}
@@ -381,6 +450,47 @@ static void both_start_at_once(void **state)
 	sim_check_and_free(&s, 4);
 }
 
+/* Stops one side's auxiliary for stall_ms from the moment the caller's next exchange is
+ * sent (so the keys reach the stopped auxiliary: the initiator's with its answer, the
+ * responder's with the request), and checks that its secondary waited and that the call
+ * went on at full health: every frame opened, both sides at the same epoch and chain. */
+static void stall_across_an_exchange(struct side *(*pick)(struct sim *), bool as_initiator,
+				     uint64_t stall_ms, unsigned seed)
+{
+	struct sim s;
+	struct side *me;
+
+	sim_init(&s, seed);
+	me = pick(&s);
+	run(&s, 2500);
+	while (!s.caller.request_out)
+		run(&s, s.now + STEP_MS);
+	me->stalled_until = s.now + stall_ms;
+	run(&s, me->stalled_until + 6000);
+	assert_true(me->waited);
+	assert_true(me->waited_send_now == as_initiator);
+	/* A stalled responder: the caller's exchange timed out and was refused busy. */
+	if (!as_initiator && stall_ms > REKEY_EXCHANGE_TIMEOUT_MS)
+		assert_true(s.caller.r.failures >= 2);
+	sim_check_and_free(&s, 8);
+}
+
+static struct side *the_caller(struct sim *s) { return &s->caller; }
+static struct side *the_callee(struct sim *s) { return &s->callee; }
+
+static void initiator_auxiliary_stalls(void **state)
+{
+	/* The caller starts on its interval: its auxiliary stops with keys to send with. */
+	stall_across_an_exchange(the_caller, true, 7000, 5);
+}
+
+static void responder_auxiliary_stalls(void **state)
+{
+	/* Longer than the caller's wait for the answer: it times out and asks again (refused
+	 * busy) before the callee's auxiliary answers the first exchange late. */
+	stall_across_an_exchange(the_callee, false, REKEY_EXCHANGE_TIMEOUT_MS + 2000, 6);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -388,6 +498,8 @@ int main(void)
 		cmocka_unit_test(lost_answer_and_unready_auxiliary),
 		cmocka_unit_test(one_way_traffic_proves_by_keepalives),
 		cmocka_unit_test(both_start_at_once),
+		cmocka_unit_test(initiator_auxiliary_stalls),
+		cmocka_unit_test(responder_auxiliary_stalls),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
