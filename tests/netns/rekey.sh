@@ -11,11 +11,20 @@
 #     and in its channel;
 #   - a site-to-site trunk carries a paced TCP transfer (about 10 s) of a random file
 #     across several epochs, byte for byte (sha256);
+#   - an auxiliary stopped (SIGSTOP: a stalled or loaded host) across a key exchange,
+#     first the caller's (it holds the keys to send with) then the callee's (it holds the
+#     keys to answer with), until its secondary has waited more than 5 s for it (the old
+#     time-out, which ended the call aux_failed): once it runs again the call is up on
+#     both sides, a further exchange completes, and datagrams cross both ways intact;
+#   - an auxiliary killed while its secondary waits for it to install keys ends its call
+#     at once, the record saying aux_failed;
 #   - both secondaries log each epoch from a fresh key exchange; nothing is left behind.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
 INSEL_REKEY_INTERVAL=2s
+# The peer of a stopped auxiliary must not take it for dead while the test stops it.
+INSEL_DEAD_AFTER=15s
 source "$here/insel_env.sh"
 source "$here/room_lib.sh"
 netns_begin
@@ -81,9 +90,93 @@ human=$(insel_as a1 alice calls 2>&1)
 echo "$human"
 check "insel calls tells the user how often the keys were renewed" \
 	contains "$human" "keys renewed [0-9]* times"
+
+# ---- an auxiliary stopped across a key exchange, on each side in turn ----
+aux_of_call() {  # aux_of_call SITE CALL: the PID of the call's auxiliary there
+	sed -n "s/.*auxiliary \([0-9]*\) started for call $2.*/\1/p" \
+		"$NETNS_TMP/secondary-$1.log" | tail -n 1
+}
+handed() {  # handed SITE CALL: how many times that secondary gave the call's auxiliary keys
+	grep -c "call $2: epoch [0-9]*'s keys to our auxiliary" "$NETNS_TMP/secondary-$1.log"
+}
+wait_handed() {  # wait_handed SITE CALL COUNT SECONDS: until more than COUNT
+	for _ in $(seq 1 $(($4 * 10))); do
+		[ "$(handed "$1" "$2")" -gt "$3" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+wait_epoch() {  # wait_epoch SITE CALL EPOCH SECONDS: until the secondary is at EPOCH or later
+	for _ in $(seq 1 $(($4 * 5))); do
+		[ "$(json_field "$(insel_operator "$1" calls --json 2>&1)" "$2" epoch)" -ge "$3" ] &&
+			return 0
+		sleep 0.2
+	done
+	return 1
+}
+# stall_once SITE WHAT: stops the call's auxiliary on SITE, waits for the next exchange to
+# hand it keys and 5.5 s more, lets it run; sets waited to how long its secondary waited.
+stall_once() {
+	local site=$1 what=$2 pid before
+	pid=$(aux_of_call "$site" "$call")
+	before=$(handed "$site" "$call")
+	kill -STOP "$pid"
+	check "site $site: a key exchange hands the stopped auxiliary keys $what" \
+		wait_handed "$site" "$call" "$before" 10
+	sleep 5.5
+	kill -CONT "$pid"
+	waited=0
+	for _ in $(seq 1 50); do
+		waited=$(sed -n "s/.*call $call: the auxiliary took \([0-9]*\) ms to install.*/\1/p" \
+			"$NETNS_TMP/secondary-$site.log" | tail -n 1)
+		[ "${waited:-0}" -gt 5000 ] && break
+		sleep 0.1
+	done
+}
+# stall SITE WHAT: stall_once (once more in the rare case that the keys counted were
+# installed just before the stop, so that the wait began with the next exchange), then
+# checks that the call lives on.
+stall() {
+	local site=$1 e0 out
+	e0=$(json_field "$(insel_operator a calls --json 2>&1)" "$call" epoch)
+	stall_once "$@"
+	[ "${waited:-0}" -gt 5000 ] || stall_once "$@"
+	check "site $site's secondary waited for it longer than 5 s (${waited:-?} ms)" \
+		test "${waited:-0}" -gt 5000
+	check "site $site: once it runs, the exchange completes and a further one too" \
+		both wait_epoch a "$call" $((e0 + 2)) 15 -- wait_epoch b "$call" $((e0 + 2)) 5
+	out=$(in_ns a1 python3 "$UDP_TOOL" send 10.1.0.1 5004 --count 100 --size 400 \
+		--interval 0.01 --wait 1 --timeout 30 2>&1)
+	echo "$out"
+	check "site $site: the call carries datagrams both ways again, all intact" \
+		contains "$out" "100 intact, 0 corrupted, 0 lost"
+}
+stall a "to send with"
+stall b "to answer with"
+check "the call is still up on both sites" both \
+	contains "$(insel_operator a calls 2>&1)" "call $call " -- \
+	contains "$(insel_operator b calls 2>&1)" "call $call "
+check "no call ended meanwhile" bash -c \
+	"! grep -q 'ends: ' $NETNS_TMP/secondary-a.log $NETNS_TMP/secondary-b.log"
 insel_as a1 alice hangup "$call" >/dev/null 2>&1
 check "the call's auxiliaries are gone after hang-up" both wait_aux_count a 0 5 -- \
 	wait_aux_count b 0 5
+
+# ---- an auxiliary killed while its secondary waits for it to install keys ----
+out=$(insel_as a1 alice call bob@lan-b --udp 5004 2>&1)
+check "alice calls bob again" contains "$out" " up "
+call=$(call_id_of "$out")
+pid=$(aux_of_call a "$call")
+before=$(handed a "$call")
+kill -STOP "$pid"
+check "a key exchange hands the stopped auxiliary keys" wait_handed a "$call" "$before" 10
+kill -KILL "$pid"
+rec=$(ended_record "$call")
+check "killed mid-exchange, the call ends at once, its record saying aux_failed" \
+	contains "$rec" '"end_reason": *"aux_failed"'
+check "and why, in the gateway's log" \
+	grep -q "call $call ends: .*auxiliary.*exited" "$NETNS_TMP/secondary-a.log"
+check "both auxiliaries are gone" both wait_aux_count a 0 5 -- wait_aux_count b 0 5
 
 # ---- a room's leg across several key exchanges ----
 room_add games 172.30.0.0/24
