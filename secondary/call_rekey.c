@@ -256,7 +256,7 @@ static void on_timer(uv_timer_t *t)
 	int events = rekey_tick(&rk->r, now, &next);
 	char why[128];
 
-	if (events & REKEY_OVERDUE && rekey_aux_owes(&rk->r)) {
+	if ((events & REKEY_OVERDUE) && rekey_aux_owes(&rk->r)) {
 		/* Still alive (its exit would have ended the call) but stalled this long. */
 		format_silence(rk, why, sizeof why);
 		call_end(rk->call, WIRE(AUX_FAILED), why);
