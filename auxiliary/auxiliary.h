@@ -851,6 +851,10 @@ int stream_prepare(struct bridge *br, struct aux_lan *l, char *why, size_t whyle
 int stream_start(struct bridge *br, struct aux_lan *l, const struct aux_start_channel *c);
 bool stream_take(struct bridge *br, struct aux_lan *l, const struct channel_msg *m,
 		 uint64_t now_us);
+/* Where channel_open_into opens a reliable channel's next frame (NULL: not reliable);
+ * unroom when the frame opened nothing there (rel_input_room). */
+const struct channel_room *stream_room(struct aux_lan *l);
+void stream_unroom(struct aux_lan *l);
 void stream_service(struct bridge *br);
 void stream_follow_path(struct aux_lan *l);
 void stream_close(struct bridge *br);

@@ -156,7 +156,12 @@ static void wan_datagram(struct bridge *br, const uint8_t *data, size_t n,
 		br->wan_unknown_session++;
 		return;
 	}
-	rc = channel_open(l->ch, data, n, from, now, &m);
+	/* A reliable channel's segment is opened straight into the engine's receive
+	 * buffer when it is the one expected next (stream_room). */
+	rc = channel_open_into(l->ch, data, n, from, now, br->tun_mode ? NULL : stream_room(l),
+			       &m);
+	if (rc != 1)
+		stream_unroom(l);
 	if (rc == CHANNEL_OPEN_PROBE) {
 		path_on_probe(br, l, &m, from, now);
 		pmtu_probe_received(br, l, &m, from, now);

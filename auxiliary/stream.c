@@ -117,6 +117,7 @@ struct aux_stream {
 	bool dirty;                          /* input since the last service */
 	unsigned taken;                      /* segments in, for STREAM_ACK_EVERY */
 	struct party_write *spare[STREAM_SPARE_WRITES];  /* chunk-sized, for reuse */
+	struct channel_room room;            /* opens segments in the engine (stream_room) */
 	unsigned n_spare;
 	uint64_t attaches, refused;
 };
@@ -893,6 +894,29 @@ int stream_start(struct bridge *br, struct aux_lan *l, const struct aux_start_ch
 	memcpy(s->token, c->token, sizeof s->token);
 	s->rel = rel_new(&p, now_us(), &rc);
 	return s->rel ? 0 : rc;
+}
+
+static uint8_t *room_in_engine(void *ctx, size_t len)
+{
+	struct aux_stream *s = ctx;
+
+	return rel_input_room(s->rel, len);
+}
+
+const struct channel_room *stream_room(struct aux_lan *l)
+{
+	struct aux_stream *s = l->stream;
+
+	if (!s || !s->rel)
+		return NULL;
+	s->room = (struct channel_room){room_in_engine, s};
+	return &s->room;
+}
+
+void stream_unroom(struct aux_lan *l)
+{
+	if (l->stream && l->stream->rel)
+		rel_input_unroom(l->stream->rel);
 }
 
 bool stream_take(struct bridge *br, struct aux_lan *l, const struct channel_msg *m,

@@ -870,12 +870,38 @@ static int open_probe(struct channel *ch, const struct frame_view *v, struct aea
 	return CHANNEL_OPEN_PROBE;
 }
 
+/* Where the frame's plaintext goes: the host's room for a whole uncompressed message,
+ * else the channel's buffer. */
+static uint8_t *open_target(struct channel *ch, const struct frame_view *v,
+			    const struct channel_room *room, size_t *cap)
+{
+	uint8_t *at = NULL;
+
+	*cap = FRAME_MAX_DATAGRAM;
+	if (room && v->hdr.type == FRAME_DATA && v->hdr.frags == 1) {
+		*cap = v->sealed_len - AEAD_TAG_LEN;
+		at = room->room(room->ctx, *cap);
+	}
+	if (!at)
+		*cap = FRAME_MAX_DATAGRAM;
+	return at ? at : ch->rx;
+}
+
 int channel_open(struct channel *ch, const uint8_t *dgram, size_t len,
 		 const struct ip_endpoint *from, uint64_t now_ms, struct channel_msg *msg)
+{
+	return channel_open_into(ch, dgram, len, from, now_ms, NULL, msg);
+}
+
+int channel_open_into(struct channel *ch, const uint8_t *dgram, size_t len,
+		      const struct ip_endpoint *from, uint64_t now_ms,
+		      const struct channel_room *room, struct channel_msg *msg)
 {
 	struct frame_view v;
 	uint8_t nonce[AEAD_NONCE_LEN];
 	struct aead *key;
+	uint8_t *plain;
+	size_t cap;
 	long plen;
 	int rc;
 
@@ -887,8 +913,9 @@ int channel_open(struct channel *ch, const uint8_t *dgram, size_t len,
 		return INSEL_E_AUTH;
 	}
 	frame_nonce(v.hdr.epoch, v.hdr.counter, nonce);
-	plen = aead_open(key, nonce, v.ad, FRAME_HEADER_LEN, v.sealed, v.sealed_len, ch->rx,
-			 FRAME_MAX_DATAGRAM);
+	plain = open_target(ch, &v, room, &cap);
+	plen = aead_open(key, nonce, v.ad, FRAME_HEADER_LEN, v.sealed, v.sealed_len, plain,
+			 cap);
 	if (plen < 0) {
 		ch->stats.drop_bad_tag++;
 		return INSEL_E_AUTH;
@@ -905,7 +932,7 @@ int channel_open(struct channel *ch, const uint8_t *dgram, size_t len,
 		return INSEL_E_MALFORMED;
 	}
 	if (v.hdr.frags == 1) {
-		msg->data = ch->rx;
+		msg->data = plain;
 		msg->len = (size_t)plen;
 		rc = 1;
 	} else {

@@ -169,6 +169,22 @@ long channel_probe(struct channel *ch, const struct frame_probe *probe, size_t d
 int channel_open(struct channel *ch, const uint8_t *dgram, size_t len,
 		 const struct ip_endpoint *from, uint64_t now_ms, struct channel_msg *msg);
 
+/* Where a host would have a message opened instead of the channel's own buffer: room()
+ * returns a buffer of len bytes, or NULL for the channel's. Asked only for a whole
+ * message in one uncompressed DATA frame, before it is authenticated: when it returned
+ * a buffer, channel_open_into returns 1 with msg->data there, or an error with the
+ * buffer holding garbage. (A reliable channel opens its segments straight into the
+ * engine's receive buffer: reliable.h, rel_input_room.) */
+struct channel_room {
+	uint8_t *(*room)(void *ctx, size_t len);
+	void *ctx;
+};
+
+/* channel_open, with the message opened where room says (NULL: as channel_open). */
+int channel_open_into(struct channel *ch, const uint8_t *dgram, size_t len,
+		      const struct ip_endpoint *from, uint64_t now_ms,
+		      const struct channel_room *room, struct channel_msg *msg);
+
 /* External rekeying (params.external_rekey; docs/frames.md section 4): the keys of epoch
  * recv_epoch + 1, once both directions are at recv_epoch (else INSEL_E_CONFLICT and
  * nothing changes; -EINVAL without external rekeying). The receiver accepts the new

@@ -133,6 +133,15 @@ struct rel_conn {
 	uint64_t ack_due;
 	unsigned unacked_segs;
 	uint64_t adv_edge;
+	/* Opening in place (rel_input_room): the room handed out, the ring bytes under its
+	 * guessed header, and the guess; rcv_high is where the next new data should go. */
+	uint8_t *room;               /* NULL: none out */
+	size_t room_len, room_hl;
+	uint64_t room_seq;
+	uint8_t room_saved[REL_MAX_HEADER];
+	uint64_t rcv_high;           /* the end of the highest data received */
+	uint8_t room_hl_next;        /* the header length of the last segment in place */
+	uint8_t *scratch;            /* a wrong guess is moved here (REL_MAX_MSS bytes) */
 
 	/* Timers. */
 	uint64_t last_rx, last_ka, last_app, close_at, closed_at;
@@ -345,6 +354,10 @@ void rel_free(struct rel_conn *c)
 	if (c->rbuf)
 		secure_wipe(c->rbuf, (size_t)min_u64(c->rbuf_high, c->rbuf_size));
 	secure_wipe(c->lent, sizeof c->lent);
+	secure_wipe(c->room_saved, sizeof c->room_saved);
+	if (c->scratch)
+		secure_wipe(c->scratch, REL_MAX_MSS);
+	free(c->scratch);
 	free(c->sbuf);
 	free(c->rbuf);
 	free(c->recs);
@@ -929,13 +942,17 @@ static void choose_ack_timing(struct rel_conn *c, bool in_order, int64_t fresh, 
 }
 
 /* New bytes [lo, hi) into the receive ring and the record of what arrived; returns how
- * many were new (rangeset_add's count). */
+ * many were new (rangeset_add's count). A segment opened in place (rel_input_room) is
+ * already where it belongs: nothing to copy. */
 static int64_t take_bytes(struct rel_conn *c, const struct rel_seg *s, uint64_t lo, uint64_t hi)
 {
+	const uint8_t *src = s->data + (lo - s->seq);
 	int64_t fresh;
 
-	ring_put(c->rbuf, c->rbuf_size, lo, s->data + (lo - s->seq), (size_t)(hi - lo));
+	if (src != c->rbuf + (lo & (c->rbuf_size - 1)))
+		ring_put(c->rbuf, c->rbuf_size, lo, src, (size_t)(hi - lo));
 	c->rbuf_high = max_u64(c->rbuf_high, hi);
+	c->rcv_high = max_u64(c->rcv_high, hi);
 	if (lo == c->rcv_nxt && c->rcvd.n == 0) {
 		/* In order with no hole: most segments. The range set would take the
 		 * range only to trim it away again. */
@@ -994,19 +1011,17 @@ static void check_closed(struct rel_conn *c, uint64_t now)
 	}
 }
 
-int rel_input(struct rel_conn *c, const uint8_t *payload, size_t len, uint64_t now_us)
+/* A decoded segment, checked against the state and taken. */
+static int input_segment(struct rel_conn *c, const struct rel_seg *s, uint64_t now_us)
 {
-	struct rel_seg s;
-	int rc = rel_seg_decode(payload, len, &s);
+	int rc = s->conn_id != c->p.conn_id ? INSEL_E_PROTOCOL : 0;
 
-	if (!rc && s.conn_id != c->p.conn_id)
-		rc = INSEL_E_PROTOCOL;
 	if (!rc && finished(c))
 		rc = INSEL_E_CLOSED;
 	if (!rc)
-		rc = check_ack(c, &s);
+		rc = check_ack(c, s);
 	if (!rc)
-		rc = check_data(c, &s);
+		rc = check_data(c, s);
 	if (rc) {
 		c->st.bad_segments_in++;
 		return rc;
@@ -1015,17 +1030,110 @@ int rel_input(struct rel_conn *c, const uint8_t *payload, size_t len, uint64_t n
 	c->last_rx = now_us;
 	if (c->state == REL_OPEN)
 		c->state = REL_ESTABLISHED;
-	if (s.flags & REL_F_RST) {
+	if (s->flags & REL_F_RST) {
 		end_conn(c, REL_ABORTED, INSEL_E_CLOSED, false);
 		return 0;
 	}
-	process_ack(c, &s, now_us);
-	if (s.flags & REL_F_SEQ)
-		process_data(c, &s, now_us);
-	if (s.flags & REL_F_ACK_REQ)
+	process_ack(c, s, now_us);
+	if (s->flags & REL_F_SEQ)
+		process_data(c, s, now_us);
+	if (s->flags & REL_F_ACK_REQ)
 		c->ack_now = c->ack_urgent = true;
 	check_closed(c, now_us);
 	return 0;
+}
+
+static int input_copy(struct rel_conn *c, const uint8_t *payload, size_t len, uint64_t now_us)
+{
+	struct rel_seg s;
+	int rc = rel_seg_decode(payload, len, &s);
+
+	if (rc) {
+		c->st.bad_segments_in++;
+		return rc;
+	}
+	/* New data with another header than the room guessed: guess that from now on. */
+	if ((s.flags & REL_F_SEQ) && s.len > 0 && s.seq >= c->rcv_high)
+		c->room_hl_next = (uint8_t)(len - s.len);
+	return input_segment(c, &s, now_us);
+}
+
+/* ---- opening in place ---- */
+
+/* The header a segment in place is guessed to have: the last one's, at first a data
+ * segment's without SACK blocks (a one-way transfer's data segments carry none). */
+static size_t room_header_guess(const struct rel_conn *c)
+{
+	if (c->room_hl_next)
+		return c->room_hl_next;
+	return REL_HDR_LEN + REL_SEQ_LEN + (c->p.unordered ? REL_MSG_LEN : 0);
+}
+
+uint8_t *rel_input_room(struct rel_conn *c, size_t len)
+{
+	size_t hl = room_header_guess(c), off;
+	uint64_t seq = max_u64(c->rcv_high, c->rcv_nxt);
+
+	off = (size_t)(seq & (c->rbuf_size - 1));
+	/* All of the room but its header must be free space, below the window's edge,
+	 * above everything received (so nothing received is overwritten), in one piece. */
+	if (c->room || finished(c) || len <= hl || len > REL_MAX_MSS || off < hl ||
+	    len - hl > c->rbuf_size - off || seq + (len - hl) > c->rcv_base + c->rbuf_size)
+		return NULL;
+	c->room = c->rbuf + off - hl;
+	c->room_len = len;
+	c->room_hl = hl;
+	c->room_seq = seq;
+	memcpy(c->room_saved, c->room, hl);
+	/* What is opened there may be a forgery's garbage: rel_free wipes it too. */
+	c->rbuf_high = max_u64(c->rbuf_high, seq + (len - hl));
+	return c->room;
+}
+
+void rel_input_unroom(struct rel_conn *c)
+{
+	if (!c->room)
+		return;
+	memcpy(c->room, c->room_saved, c->room_hl);
+	c->room = NULL;
+}
+
+/* The guess was wrong (another segment, another header, not a segment): moved out of
+ * the ring before the ring's bytes under the room come back, then taken as a copy. */
+static int input_moved(struct rel_conn *c, uint64_t now_us)
+{
+	size_t len = c->room_len;
+
+	if (!c->scratch && !(c->scratch = malloc(REL_MAX_MSS))) {
+		rel_input_unroom(c);
+		return -ENOMEM;   /* dropped: it comes again */
+	}
+	memcpy(c->scratch, c->room, len);
+	rel_input_unroom(c);
+	return input_copy(c, c->scratch, len, now_us);
+}
+
+/* The segment opened in the room: in place when it is the one guessed. Its header was
+ * decoded out of the ring before the bytes it covered come back; its payload lies where
+ * take_bytes would have copied it. */
+static int input_in_room(struct rel_conn *c, uint64_t now_us)
+{
+	struct rel_seg s;
+
+	if (rel_seg_decode(c->room, c->room_len, &s) != 0 || !(s.flags & REL_F_SEQ) ||
+	    s.seq != c->room_seq || s.data != c->room + c->room_hl)
+		return input_moved(c, now_us);
+	rel_input_unroom(c);
+	c->st.segments_in_place++;
+	return input_segment(c, &s, now_us);
+}
+
+int rel_input(struct rel_conn *c, const uint8_t *payload, size_t len, uint64_t now_us)
+{
+	if (c->room && payload == c->room && len == c->room_len)
+		return input_in_room(c, now_us);
+	rel_input_unroom(c);
+	return input_copy(c, payload, len, now_us);
 }
 
 bool rel_ack_urgent(const struct rel_conn *c)

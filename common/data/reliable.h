@@ -102,6 +102,8 @@ struct rel_stats {
 	uint64_t fast_recoveries;     /* loss episodes entered on SACK evidence */
 	uint64_t timeouts;            /* retransmission time-outs */
 	uint64_t timeouts_undone;     /* of those, found spurious and undone */
+	uint64_t segments_in_place;   /* of segments_in, opened where their payload stays
+				       * (rel_input_room) */
 	uint64_t dup_segments_in;     /* segments with no new bytes */
 	uint64_t bad_segments_in;     /* rejected by rel_input */
 	uint64_t srtt_us, rttvar_us, rto_us;
@@ -142,6 +144,19 @@ int rel_peek_conn(const uint8_t *payload, size_t len, uint32_t *conn_id);
  * INSEL_E_PROTOCOL (parses but impossible: acknowledges data never sent, another
  * conn_id, a message where the mode has none). Never fatal for the connection. */
 int rel_input(struct rel_conn *c, const uint8_t *payload, size_t len, uint64_t now_us);
+
+/* Opening in place, for a host that decrypts (opens) what arrives: where to open a
+ * sealed payload of len bytes so that, if it is the segment the engine expects next (new
+ * data right after the highest received, with the last such segment's header length),
+ * its payload already lies where it belongs in the receive buffer and rel_input copies
+ * nothing. The header lands in front of it, over bytes of the buffer that are kept and
+ * put back. NULL when there is no such room (the host opens into its own buffer). After
+ * a room was handed out, the host's next call on c must be rel_input with exactly that
+ * room and len (whatever was opened there: a wrong guess is moved out and taken as a
+ * copy) or, when nothing was opened there (the frame did not authenticate),
+ * rel_input_unroom. Until then the receive buffer is not to be read. */
+uint8_t *rel_input_room(struct rel_conn *c, size_t len);
+void rel_input_unroom(struct rel_conn *c);
 
 /* True when input since the last rel_output brought news the peer's loss recovery waits
  * for: a hole in the received data opened or closed, the peer's FIN, or its request for

@@ -70,6 +70,12 @@ struct sim {
 	uint64_t out_hash[2];        /* FNV-1a of every segment end[i] sent, in order */
 	uint64_t out_segs[2];        /* segments end[i] sent */
 	uint64_t out_in_place[2];    /* of those, left in the engine's send buffer */
+	/* A host that opens what arrives into the engine's receive buffer (rel_input_room),
+	 * the copy standing in for the decryption; every forge_every-th room first gets a
+	 * forgery's garbage that does not authenticate (rel_input_unroom). */
+	bool open_in_room;
+	unsigned forge_every;
+	uint64_t rooms[2], forged;   /* rooms handed out by end[i]; forgeries opened */
 };
 
 static uint64_t sim_rand(struct sim *s)
@@ -250,6 +256,28 @@ static void sim_pump(struct sim *s)
 		sim_pump_one(s, from);
 }
 
+/* One packet into end[to] as the host gives it: from its own buffer, or opened into
+ * the room the engine offers (as auxiliary/stream.c does with what it decrypts). */
+static int sim_input(struct sim *s, int to, const uint8_t *data, size_t len)
+{
+	struct rel_conn *c = s->end[to];
+	uint8_t *room;
+
+	if (!s->open_in_room || !(room = rel_input_room(c, len)))
+		return rel_input(c, data, len, s->now);
+	s->rooms[to]++;
+	if (s->forge_every && s->rooms[to] % s->forge_every == 0) {
+		for (size_t i = 0; i < len; i++)
+			room[i] = (uint8_t)(data[i] ^ 0x5a ^ i);
+		rel_input_unroom(c);
+		s->forged++;
+		if (!(room = rel_input_room(c, len)))
+			return rel_input(c, data, len, s->now);
+	}
+	memcpy(room, data, len);
+	return rel_input(c, room, len, s->now);
+}
+
 /* Every packet due, into its end; a batching host answers within the batch as
  * stream.c does. */
 static void sim_deliver(struct sim *s)
@@ -260,7 +288,7 @@ static void sim_deliver(struct sim *s)
 		struct sim_pkt *p = sim_heap_pop(s);
 		struct rel_conn *c = s->end[p->to];
 
-		if (c && rel_input(c, p->data, p->len, s->now) == 0 && s->batch_us &&
+		if (c && sim_input(s, p->to, p->data, p->len) == 0 && s->batch_us &&
 		    (++taken[p->to] >= s->ack_every || rel_ack_urgent(c))) {
 			taken[p->to] = 0;
 			s->outputs_mid_batch++;

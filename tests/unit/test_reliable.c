@@ -228,15 +228,23 @@ static void sim_setup(struct sim *s, const struct path *p, const struct rel_para
 struct out_trace {
 	bool view;                /* in: through rel_output_view */
 	bool in_place;            /* in: the application writes into the send buffer */
+	bool room;                /* in: segments opened into the receive buffer */
 	uint64_t hash[2], segs[2], in_place_segs[2];
+	uint64_t rooms[2], opened_in_place[2], segs_in[2];
 };
 
 static void trace_take(struct out_trace *t, const struct sim *s)
 {
 	for (int i = 0; i < 2; i++) {
+		struct rel_stats st;
+
+		rel_get_stats(s->end[i], &st);
 		t->hash[i] = s->out_hash[i];
 		t->segs[i] = s->out_segs[i];
 		t->in_place_segs[i] = s->out_in_place[i];
+		t->rooms[i] = s->rooms[i];
+		t->opened_in_place[i] = st.segments_in_place;
+		t->segs_in[i] = st.segments_in;
 	}
 }
 
@@ -256,6 +264,8 @@ static void run_ordered_traced(const struct path *p, const struct rel_params *pa
 	fill_pattern(x.src, total, seed);
 	sim_setup(&s, p, &rp, seed);
 	s.view = t && t->view;
+	s.open_in_room = t && t->room;
+	s.forge_every = s.open_in_room ? 97 : 0;
 	ok = sim_run(&s, app_ordered, both_closed, &x, s.now + 600 * SEC);
 	if (!ok)
 		dump(&s, "not closed");
@@ -649,6 +659,8 @@ static void run_unordered_traced(const struct path *p, size_t nmsg, uint64_t see
 		x.msg_len[i] = 4 + (size_t)((i * 7919 + seed) % (i % 10 == 0 ? 20000 : 3000));
 	sim_setup(&s, p, &rp, seed);
 	s.view = t && t->view;
+	s.open_in_room = t && t->room;
+	s.forge_every = s.open_in_room ? 97 : 0;
 	if (!sim_run(&s, app_unordered, both_closed, &x, s.now + 600 * SEC)) {
 		dump(&s, "unordered");
 		fprintf(stderr, "msgs sent %zu got %zu\n", x.msg_sent, x.msgs_got);
@@ -725,6 +737,139 @@ static void view_matches_copy(void **state)
 	run_unordered_traced(&lossy, 800, 33, &copy);
 	run_unordered_traced(&lossy, 800, 33, &view);
 	assert_same_segments(&copy, &view);
+}
+
+/* Segments opened into the receive buffer (rel_input_room) against the same seeds taken
+ * as copies: the same segments out of both ends (the engines went through the same
+ * states), every byte delivered exactly (run_*_traced check it), most of B's data
+ * opened in place, and some guesses wrong (retransmissions, reordering, duplicates, the
+ * ring's wrap) or forged (garbage opened and given back), all taken right. */
+static void assert_same_input(const struct out_trace *copy, const struct out_trace *room,
+			      double in_place_at_least, bool some_wrong)
+{
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(copy->segs[i], room->segs[i]);
+		assert_int_equal(copy->hash[i], room->hash[i]);
+		assert_int_equal(copy->segs_in[i], room->segs_in[i]);
+		assert_int_equal(copy->opened_in_place[i], 0);
+	}
+	fprintf(stderr, "B: %llu segments in, %llu rooms, %llu in place\n",
+		(unsigned long long)room->segs_in[1], (unsigned long long)room->rooms[1],
+		(unsigned long long)room->opened_in_place[1]);
+	assert_true((double)room->opened_in_place[1] >= in_place_at_least *
+						      (double)room->segs_in[1]);
+	if (some_wrong)
+		assert_true(room->rooms[1] > room->opened_in_place[1]);
+	else
+		assert_int_equal(room->rooms[1], room->opened_in_place[1]);
+}
+
+static void room_matches_copy(void **state)
+{
+	struct path lossy = { .loss = 0.03, .dup = 0.01, .reorder = 0.03, .delay_us = 2 * MS,
+			      .mbit = 100 };
+	struct path clean = { .delay_us = 2 * MS };   /* no queue to overflow */
+	struct rel_params small = { .conn_id = 3, .mss = 1350, .snd_buf = REL_MIN_BUF,
+				    .rcv_buf = REL_MIN_BUF };
+	struct out_trace copy = { 0 }, room = { .room = true };
+
+	(void)state;
+	/* In order, the 256 KiB ring wrapping eight times. */
+	run_ordered_traced(&clean, &small, 2 << 20, 41, &copy);
+	run_ordered_traced(&clean, &small, 2 << 20, 41, &room);
+	assert_same_input(&copy, &room, 0.9, false);
+	/* Loss, duplicates and reordering: holes, retransmissions into them, SACKs. */
+	copy = (struct out_trace){ 0 };
+	room = (struct out_trace){ .room = true };
+	run_ordered_traced(&lossy, &small, 2 << 20, 42, &copy);
+	run_ordered_traced(&lossy, &small, 2 << 20, 42, &room);
+	assert_same_input(&copy, &room, 0.75, true);
+	/* With the send side in place too, as the auxiliary runs. */
+	copy = (struct out_trace){ .view = true, .in_place = true };
+	room = (struct out_trace){ .view = true, .in_place = true, .room = true };
+	run_ordered_traced(&lossy, &small, 2 << 20, 43, &copy);
+	run_ordered_traced(&lossy, &small, 2 << 20, 43, &room);
+	assert_same_input(&copy, &room, 0.75, true);
+	/* Unordered messages (MSG headers, messages cut short at their ends). */
+	copy = (struct out_trace){ 0 };
+	room = (struct out_trace){ .room = true };
+	run_unordered_traced(&lossy, 800, 44, &copy);
+	run_unordered_traced(&lossy, 800, 44, &room);
+	assert_same_input(&copy, &room, 0.5, true);
+}
+
+/* The cases one by one: in place, a segment out of order where the next was guessed (a
+ * copy), the hole filled, a duplicate, an opening that did not authenticate, the
+ * ring's start (no room), and a room refused while one is out. */
+static void room_cases(void **state)
+{
+	struct rel_params rp = { .conn_id = 5, .mss = 1350, .rcv_buf = REL_MIN_BUF,
+				 .snd_buf = REL_MIN_BUF };
+	struct rel_conn *a, *b;
+	static uint8_t seg[8][2048], got[8 * 1400], want[8 * 1400];
+	int len[8], err, n = 0;
+	size_t total = 0;
+	struct rel_stats st;
+	uint8_t *room;
+
+	(void)state;
+	a = rel_new(&rp, 0, &err);
+	b = rel_new(&rp, 0, &err);
+	fill_pattern(want, sizeof(want), 5);
+	assert_true(rel_send(a, want, sizeof(want)) > 0);
+	/* At the ring's start there is no room in front for a header. */
+	assert_null(rel_input_room(b, 1000));
+	for (int i = 0; i < 6; i++) {
+		len[i] = rel_output(a, 10, seg[i], sizeof(seg[i]));
+		assert_true(len[i] > 0);
+	}
+	/* seg 0 the ordinary way, then seg 1 in place. */
+	assert_int_equal(rel_input(b, seg[0], (size_t)len[0], 20), 0);
+	room = rel_input_room(b, (size_t)len[1]);
+	assert_non_null(room);
+	assert_null(rel_input_room(b, (size_t)len[1]));   /* one at a time */
+	memcpy(room, seg[1], (size_t)len[1]);
+	assert_int_equal(rel_input(b, room, (size_t)len[1], 21), 0);
+	rel_get_stats(b, &st);
+	assert_int_equal(st.segments_in_place, 1);
+	/* seg 3 where seg 2 was guessed: taken as a copy, a hole left. */
+	room = rel_input_room(b, (size_t)len[3]);
+	assert_non_null(room);
+	memcpy(room, seg[3], (size_t)len[3]);
+	assert_int_equal(rel_input(b, room, (size_t)len[3], 22), 0);
+	assert_true(rel_recv_has_hole(b));
+	/* A forgery opened where seg 4 is guessed, given back: nothing changes. */
+	room = rel_input_room(b, (size_t)len[4]);
+	assert_non_null(room);
+	memset(room, 0xee, (size_t)len[4]);
+	rel_input_unroom(b);
+	/* seg 4 in place (right after the highest received), then seg 2 fills the hole
+	 * (a copy), then seg 3 again (a duplicate, guessed at seg 5's place). */
+	room = rel_input_room(b, (size_t)len[4]);
+	memcpy(room, seg[4], (size_t)len[4]);
+	assert_int_equal(rel_input(b, room, (size_t)len[4], 23), 0);
+	room = rel_input_room(b, (size_t)len[2]);
+	memcpy(room, seg[2], (size_t)len[2]);
+	assert_int_equal(rel_input(b, room, (size_t)len[2], 24), 0);
+	assert_false(rel_recv_has_hole(b));
+	room = rel_input_room(b, (size_t)len[3]);
+	memcpy(room, seg[3], (size_t)len[3]);
+	assert_int_equal(rel_input(b, room, (size_t)len[3], 25), 0);
+	/* A room not used for what was opened elsewhere: given back by rel_input. */
+	room = rel_input_room(b, (size_t)len[5]);
+	assert_non_null(room);
+	memset(room, 0xdd, 40);
+	assert_int_equal(rel_input(b, seg[5], (size_t)len[5], 26), 0);
+	rel_get_stats(b, &st);
+	assert_int_equal(st.segments_in_place, 2);
+	assert_int_equal(st.dup_segments_in, 1);
+	while ((n = rel_recv(b, got + total, sizeof(got) - total)) > 0)
+		total += (size_t)n;
+	assert_int_equal(total, rel_recv_next_len(b) + total);
+	assert_true(total > 5 * 1000);
+	assert_memory_equal(got, want, total);
+	rel_free(a);
+	rel_free(b);
 }
 
 /* With a hole in front, later complete messages are delivered at once. */
@@ -1242,6 +1387,8 @@ int main(void)
 		cmocka_unit_test(unordered_exactly_once),
 		cmocka_unit_test(unordered_delivers_past_a_hole),
 		cmocka_unit_test(view_matches_copy),
+		cmocka_unit_test(room_matches_copy),
+		cmocka_unit_test(room_cases),
 		cmocka_unit_test(abort_discards),
 		cmocka_unit_test(vanished_peer_times_out),
 		cmocka_unit_test(window_limits_sender),
