@@ -4,7 +4,8 @@
  * its bytes, delivered a millisecond apart to an engine that has data of its own in
  * flight (so ACKs and SACK blocks have something to act on). A segment that parses must
  * encode back to the same header bytes, every segment the engine sends must parse, and
- * nothing the engine does may crash, leak or return more than it was asked. */
+ * nothing the engine does may crash, leak or return more than it was asked. Segments may
+ * be opened in place in the receive buffer, as the auxiliary does (input below). */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -59,6 +60,28 @@ static void drain(struct rel_conn *c, uint64_t now)
 			abort();
 }
 
+/* A segment as the host gives it: from its own buffer or, with bit 32 of the first
+ * byte, opened into the room the engine offers in its receive buffer (rel_input_room:
+ * ASan checks the room is inside it); with bit 64 a forgery is opened there first and
+ * given back (rel_input_unroom). */
+static void input(struct rel_conn *c, uint8_t mode, const uint8_t *seg, size_t len,
+		  uint64_t now)
+{
+	uint8_t *room = (mode & 32) ? rel_input_room(c, len) : NULL;
+
+	if (room && (mode & 64)) {
+		memset(room, 0xa5, len);
+		rel_input_unroom(c);
+		room = rel_input_room(c, len);
+	}
+	if (!room) {
+		(void)rel_input(c, seg, len, now);
+		return;
+	}
+	memcpy(room, seg, len);
+	(void)rel_input(c, room, len, now);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct rel_params p = { .conn_id = 1, .mss = 1350, .snd_buf = REL_MIN_BUF,
@@ -98,7 +121,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check_codec(data + off, len);
 		if (data[0] & 8)  /* a host that follows the path MTU, within out's 2048 */
 			(void)rel_set_mss(c, REL_MIN_MSS + (uint32_t)(len % (2048 - REL_MIN_MSS + 1)));
-		(void)rel_input(c, data + off, len, now);
+		input(c, data[0], data + off, len, now);
 		now += 1000;
 		drain(c, now);
 		off += len;
