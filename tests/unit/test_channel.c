@@ -369,6 +369,65 @@ static void big_message_fragmented_and_reassembled(void **state)
 	pair_free(&p);
 }
 
+/* A host's room (channel_open_into): asked for once per whole DATA message, with its
+ * exact length. */
+struct room {
+	uint8_t buf[64];
+	size_t asked, len;
+};
+
+static uint8_t *give_room(void *ctx, size_t len)
+{
+	struct room *r = ctx;
+
+	r->asked++;
+	r->len = len;
+	return len <= sizeof r->buf ? r->buf : NULL;
+}
+
+static void opened_into_the_hosts_room(void **state)
+{
+	static struct captured c;
+	static uint8_t msg[3000];
+	struct room r = { .asked = 0 };
+	struct channel_room room = { give_room, &r };
+	struct pair p;
+	struct channel_msg m;
+	uint8_t d[2048];
+	size_t n;
+
+	(void)state;
+	pair_new(&p, SEC_CIPHER_AES256GCM);
+	n = a_seal(&p, "into the room", 1, d, sizeof d);
+	assert_int_equal(channel_open_into(p.b, d, n, &p.a_addr, 1, &room, &m), 1);
+	assert_int_equal(r.asked, 1);
+	assert_int_equal(r.len, strlen("into the room"));
+	assert_ptr_equal(m.data, r.buf);
+	assert_memory_equal(r.buf, "into the room", m.len);
+	/* No room (too long for it): the channel's own buffer. */
+	fill(msg, 100, 2);
+	n = (size_t)channel_seal_one(p.a, msg, 100, 2, d, sizeof d);
+	assert_int_equal(channel_open_into(p.b, d, n, &p.a_addr, 2, &room, &m), 1);
+	assert_int_equal(r.asked, 2);
+	assert_true(m.data != r.buf);
+	assert_memory_equal(m.data, msg, 100);
+	/* A forgery is opened there and refused: garbage in the room, nothing delivered. */
+	n = a_seal(&p, "forged", 3, d, sizeof d);
+	d[n - 1] ^= 1;
+	assert_int_equal(channel_open_into(p.b, d, n, &p.a_addr, 3, &room, &m), INSEL_E_AUTH);
+	assert_int_equal(r.asked, 3);
+	/* Fragments and keep-alives never ask. */
+	memset(&c, 0, sizeof c);
+	fill(msg, sizeof msg, 3);
+	assert_int_equal(channel_seal(p.a, msg, sizeof msg, 4, capture, &c), 3);
+	for (size_t i = 0; i < 3; i++)
+		assert_int_equal(channel_open_into(p.b, c.d[i], c.len[i], &p.a_addr, 4, &room, &m),
+				 i == 2 ? 1 : 0);
+	assert_memory_equal(m.data, msg, sizeof msg);
+	assert_int_equal(r.asked, 3);
+	pair_free(&p);
+}
+
 /* Fragments straight into B, checking each against the datagram size set. */
 struct to_b {
 	struct pair *p;
@@ -1185,6 +1244,7 @@ int main(void)
 		cmocka_unit_test(rekey_under_reordering_loses_nothing),
 		cmocka_unit_test(rekey_by_time_and_old_key_expires),
 		cmocka_unit_test(big_message_fragmented_and_reassembled),
+		cmocka_unit_test(opened_into_the_hosts_room),
 		cmocka_unit_test(mtu_changes_at_run_time),
 		cmocka_unit_test(missing_fragment_times_out_and_frees),
 		cmocka_unit_test(too_many_partial_messages_evict_oldest),
