@@ -60,7 +60,7 @@ wait_registered || fail "deployment did not come up"
 gw_a=$(lan_net 1).1
 first_port=40000
 listen_as b1 bob "$NETNS_TMP/listen-bob.log" --auto-answer || fail "bob cannot listen"
-spawn_in_ns b1 "$NETNS_TMP/echo.log" python3 "$UDP_TOOL" echo \
+spawn_echo b1 "$NETNS_TMP/echo.log" \
 	"$first_port-$((first_port + N - 1))" --bind "$(host_addr b1)" --count 100000000 \
 	--timeout 1200
 # The calls: at most 0.5 s each to set up (one after another, as the callee answers one

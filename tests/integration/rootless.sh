@@ -120,7 +120,7 @@ confined() {  # confined PID: no new privileges, a seccomp filter
 
 # ---- a two-channel call, both ways ----
 listen_as b1 bob "$NETNS_TMP/listen-bob.log" --auto-answer || fail "bob cannot listen"
-spawn_in_ns b1 "$NETNS_TMP/echo-b1.log" python3 "$UDP_TOOL" echo "$rtp,$rtcp" --bind "$b1" \
+spawn_echo b1 "$NETNS_TMP/echo-b1.log" "$rtp,$rtcp" --bind "$b1" \
 	--count 1000 --timeout 60
 out=$(insel_as a1 alice call bob@lan-b --udp "$rtp,$rtcp" 2>&1)
 echo "$out"

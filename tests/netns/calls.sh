@@ -50,7 +50,7 @@ nothing_lost_in_transit() {  # HOST USER: its calls' channels all say 0 lost in 
 listen_as b1 bob "$NETNS_TMP/listen-bob.log" --auto-answer || fail "bob cannot listen"
 # The echo lives until the test stops it; its own bound is the test's (300 s): under ASan
 # beside other work the sections before its last use took more than 120 s.
-spawn_in_ns b1 "$NETNS_TMP/echo-b1.log" python3 "$UDP_TOOL" echo 5004,5005 --count 100000 \
+spawn_echo b1 "$NETNS_TMP/echo-b1.log" 5004,5005 --count 100000 \
 	--timeout 300
 echo_pid=$LAST_PID
 out=$(insel_as a1 alice call bob@lan-b --udp 5004,5005 2>&1)
@@ -92,7 +92,7 @@ insel_as a2 carol hangup "$chat" >/dev/null 2>&1
 
 # ---- either secondary can be the caller (the paper's role swap) ----
 listen_as a2 carol "$NETNS_TMP/listen-carol.log" --auto-answer || fail "carol cannot listen"
-spawn_in_ns a2 "$NETNS_TMP/echo-a2.log" python3 "$UDP_TOOL" echo 6100 --count 100 --timeout 60
+spawn_echo a2 "$NETNS_TMP/echo-a2.log" 6100 --count 100 --timeout 60
 out=$(insel_as b1 bob call carol@lan-a --udp 6100 2>&1)
 check "bob on site B calls carol on site A" contains "$out" " up "
 check "the reverse call carries traffic" \
@@ -254,9 +254,8 @@ check "50 auxiliaries on each gateway" bash -c "[ $(aux_count a) -eq 50 ] && [ $
 # The echo starts once the calls are up, so that their set-up time (minutes under ASan
 # beside other work) does not eat its time bound: it used to start first, with 120 s for
 # the set-up and the traffic together.
-spawn_in_ns b1 "$NETNS_TMP/echo-many.log" python3 "$UDP_TOOL" echo 7000-7049 --count 100000 \
+spawn_echo b1 "$NETNS_TMP/echo-many.log" 7000-7049 --count 100000 \
 	--timeout 120
-wait_port b1 7000 udp && wait_port b1 7049 udp || fail "the echo on b1 did not bind"
 ok=0
 for i in $(seq 0 49); do
 	in_ns a1 python3 "$UDP_TOOL" send 10.1.0.1 $((7000 + i)) --count 3 --size 400 \
@@ -283,7 +282,7 @@ restart_secondary b 2
 both_registered() { wait_secondary_registered a && wait_secondary_registered b; }
 check "secondaries come back with compression on" both_registered
 listen_as b1 bob "$NETNS_TMP/listen-bob-2.log" --auto-answer || fail "bob cannot listen again"
-spawn_in_ns b1 "$NETNS_TMP/echo-z.log" python3 "$UDP_TOOL" echo 5020 --count 100 --timeout 60
+spawn_echo b1 "$NETNS_TMP/echo-z.log" 5020 --count 100 --timeout 60
 out=$(insel_as a1 alice call bob@lan-b --udp 5020 2>&1)
 echo "$out"
 zcall=$(call_id_of "$out")

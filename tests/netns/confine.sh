@@ -32,7 +32,7 @@ check "gw-b's secondary runs under a seccomp filter" \
 # ---- two concurrent calls through gw-a ----
 listen_as b1 bob "$NETNS_TMP/listen-bob.log" --auto-answer || fail "bob cannot listen"
 listen_as b2 dave "$NETNS_TMP/listen-dave.log" --auto-answer || fail "dave cannot listen"
-spawn_in_ns b1 "$NETNS_TMP/echo-b1.log" python3 "$UDP_TOOL" echo 5004 --count 1000 \
+spawn_echo b1 "$NETNS_TMP/echo-b1.log" 5004 --count 1000 \
 	--timeout 60
 out1=$(insel_as a1 alice call bob@lan-b --udp 5004 2>&1)
 check "alice calls bob" contains "$out1" " up "

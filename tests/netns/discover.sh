@@ -111,7 +111,7 @@ wait_registered || fail "the secondaries did not register"
 log_a=$NETNS_TMP/secondary-a.log
 log_b=$NETNS_TMP/secondary-b.log
 listen_as b1 bob "$NETNS_TMP/listen-bob.log" --auto-answer || fail "bob cannot listen"
-spawn_in_ns b1 "$NETNS_TMP/echo-b1.log" python3 "$UDP_TOOL" echo 5004 --count 100000 \
+spawn_echo b1 "$NETNS_TMP/echo-b1.log" 5004 --count 100000 \
 	--timeout 120
 
 # The secondary's log line for call ID: "call ID: candidates ...; NAT mapping M".

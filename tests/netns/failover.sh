@@ -90,7 +90,7 @@ check "traffic through the trunk" pings a2 10.2.0.12 3
 
 # ---- a UDP call beside the trunk ----
 listen_as b1 bob "$NETNS_TMP/listen-bob.log" --auto-answer || fail "bob cannot listen"
-spawn_in_ns b1 "$NETNS_TMP/echo-b1.log" python3 "$UDP_TOOL" echo 5004 --count 5000 --timeout 60
+spawn_echo b1 "$NETNS_TMP/echo-b1.log" 5004 --count 5000 --timeout 60
 out=$(insel_as a1 alice call bob@lan-b --udp 5004 2>&1)
 check "a UDP call goes up" contains "$out" " up "
 call=$(call_id_of "$out")

@@ -76,7 +76,7 @@ check "lan-a's secondary is still running after it hung up" kill -0 "${SECONDARY
 start_secondary b 2
 check "lan-b's secondary registers again" wait_secondary_registered b
 listen_as b1 bob "$NETNS_TMP/listen-bob.log" --auto-answer || fail "bob cannot listen"
-spawn_in_ns b1 "$NETNS_TMP/echo-b1.log" python3 "$UDP_TOOL" echo 5004 --count 100 --timeout 60
+spawn_echo b1 "$NETNS_TMP/echo-b1.log" 5004 --count 100 --timeout 60
 out=$(insel_as a1 alice call bob@lan-b --udp 5004 2>&1)
 echo "$out"
 check "alice calls bob after all that" contains "$out" " up "

@@ -293,6 +293,16 @@ listen_as() {
 	return 1
 }
 
+# spawn_echo HOST LOG PORTS [ECHO-ARGS...]: udp_tool.py's echo on HOST (PORTS as 5004,
+# 5004,5005 or 7000-7049), its PID in $LAST_PID; returns once every port is bound, so
+# that nothing sent right after meets a closed port. Fails the test if one is not.
+spawn_echo() {
+	local host=$1 log=$2 ports=$3
+	shift 3
+	spawn_in_ns "$host" "$log" python3 "$UDP_TOOL" echo "$ports" "$@"
+	wait_port "$host" "$ports" udp 10 || fail "the echo on $host did not bind $ports"
+}
+
 # add_trunk LETTER N TRUNK PEER_LAN [KEY=VALUE...]: appends a "[trunk TRUNK]" section to
 # site X's secondary configuration (written first if need be); it takes effect when the
 # secondary (re)starts. Extra arguments become lines of the section ("remote=10.2.0.0/24").

@@ -47,7 +47,7 @@ check "the same scan finds the key in the key holder (the scan sees keys)" \
 
 # ---- calls sign through the holders, both ways ----
 listen_as b1 bob "$NETNS_TMP/listen-bob.log" --auto-answer || fail "bob cannot listen"
-spawn_in_ns b1 "$NETNS_TMP/echo-b1.log" python3 "$UDP_TOOL" echo 5004 --count 100000 \
+spawn_echo b1 "$NETNS_TMP/echo-b1.log" 5004 --count 100000 \
 	--timeout 120
 out=$(insel_as a1 alice call bob@lan-b --udp 5004 2>&1)
 check "alice calls bob (every handshake signed by a key holder)" contains "$out" " up "
@@ -55,7 +55,7 @@ call1=$(call_id_of "$out")
 check "the call carries traffic" \
 	in_ns a1 python3 "$UDP_TOOL" send 10.1.0.1 5004 --count 10 --size 500
 listen_as a2 carol "$NETNS_TMP/listen-carol.log" --auto-answer || fail "carol cannot listen"
-spawn_in_ns a2 "$NETNS_TMP/echo-a2.log" python3 "$UDP_TOOL" echo 6100 --count 100 --timeout 60
+spawn_echo a2 "$NETNS_TMP/echo-a2.log" 6100 --count 100 --timeout 60
 out=$(insel_as b2 dave call carol@lan-a --udp 6100 2>&1)
 check "dave calls carol the other way" contains "$out" " up "
 check "that call carries traffic" \

@@ -176,17 +176,37 @@ topo_two_sites() {
 	topo_site b 2 b1 b2
 }
 
-# Waits until a TCP or UDP port is bound inside a namespace (bounded).
-wait_port() {  # wait_port NAME PORT [tcp|udp] [SECONDS]
-	local name=$1 port=$2 proto=${3:-tcp} secs=${4:-10} flag=-ltn
-	[ "$proto" = udp ] && flag=-lun
-	for _ in $(seq 1 $((secs * 10))); do
-		if in_ns "$name" ss $flag | awk '{print $4}' | grep -q ":$port\$"; then
-			return 0
+# The ports bound in ${NS}NAME: TCP ones listening, or UDP ones, one a line.
+bound_ports() {  # bound_ports NAME tcp|udp
+	local flag=-ltnH
+	[ "$2" = udp ] && flag=-lunH
+	in_ns "$1" ss $flag | awk '{ n = split($4, a, ":"); print a[n] }'
+}
+
+# port_list PORTS: 5004, 5004,5005 or 7000-7049 (udp_tool.py's syntax), one a line.
+port_list() {
+	local part
+	for part in ${1//,/ }; do
+		if [[ "$part" == *-* ]]; then
+			seq "${part%-*}" "${part#*-}"
+		else
+			echo "$part"
 		fi
+	done
+}
+
+# Waits until every one of PORTS is bound inside a namespace (bounded): a server started
+# in the background is not there at once, and a datagram sent to it before it binds meets
+# a closed port (the kernel drops it and answers port unreachable).
+wait_port() {  # wait_port NAME PORTS [tcp|udp] [SECONDS]
+	local name=$1 proto=${3:-tcp} secs=${4:-10} want missing=""
+	want=$(port_list "$2" | sort -u)
+	for _ in $(seq 1 $((secs * 10))); do
+		missing=$(comm -23 <(echo "$want") <(bound_ports "$name" "$proto" | sort -u))
+		[ -z "$missing" ] && return 0
 		sleep 0.1
 	done
-	echo "timed out waiting for $proto port $port in ${NS}$name" >&2
+	echo "timed out waiting for $proto port(s) $(echo $missing) in $name" >&2
 	return 1
 }
 

@@ -113,11 +113,8 @@ call_with_bytes() {
 }
 
 listen_as b1 bob "$NETNS_TMP/listen-bob.log" --auto-answer || fail "bob cannot listen"
-spawn_in_ns b1 "$NETNS_TMP/echo-b1.log" python3 "$UDP_TOOL" echo 5004 --count 100000 \
+spawn_echo b1 "$NETNS_TMP/echo-b1.log" 5004 --count 100000 \
 	--timeout 100
-# Bound before the first datagram: under load the echo can start after the call is up,
-# and a datagram reaching b1 before it (Udp NoPorts) is lost to the test, not to the call.
-wait_port b1 5004 udp 10 || fail "the echo on b1 did not bind"
 call_with_bytes "before any flood"
 CALL_BOUND_MS=$((LAST_CALL_MS * 3 > 10000 ? LAST_CALL_MS * 3 : 10000))
 

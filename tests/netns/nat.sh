@@ -98,7 +98,7 @@ wait_registered || fail "secondaries did not register"
 
 # ---- a caller behind NAT calls out ----
 listen_as b1 bob "$NETNS_TMP/listen-bob.log" --auto-answer --tun || fail "bob cannot listen"
-spawn_in_ns b1 "$NETNS_TMP/echo-b1.log" python3 "$UDP_TOOL" echo 5004,5005 --count 100000 \
+spawn_echo b1 "$NETNS_TMP/echo-b1.log" 5004,5005 --count 100000 \
 	--timeout 200
 out=$(insel_as a1 alice call bob@lan-b --udp 5004,5005 2>&1)
 echo "$out"
@@ -262,7 +262,7 @@ for _ in $(seq 1 50); do grep -qs "listening on" "$NETNS_TMP/gw-b-dump.txt" && b
 spawn_in_ns wan "$NETNS_TMP/capture.out" timeout 20 tcpdump -i v-nat-b -n -c 20 \
 	-w "$NETNS_TMP/call.pcap" "udp and src host ${caller_pub%:*} and dst port ${aux_b#*:}"
 capture_pid=$LAST_PID
-sleep 1
+for _ in $(seq 1 50); do grep -qs "listening on" "$NETNS_TMP/capture.out" && break; sleep 0.1; done
 in_ns a1 python3 "$UDP_TOOL" send 10.1.0.1 5004 --count 30 --size 300 >/dev/null
 wait "$capture_pid"
 out=$(in_ns mallory python3 "$NETNS_TMP/mallory.py" "$aux_b" "$caller_pub" "$NETNS_TMP/call.pcap")
@@ -290,7 +290,7 @@ check "the call ends cleanly" wait_aux_count a 0 5
 if nat_needs "the callee behind NAT: reversed, then direct" reverse probe; then
 	listen_as a1 alice "$NETNS_TMP/listen-alice.log" --auto-answer --tun ||
 		fail "alice cannot listen"
-	spawn_in_ns a1 "$NETNS_TMP/echo-a1.log" python3 "$UDP_TOOL" echo 5020 --count 100000 \
+	spawn_echo a1 "$NETNS_TMP/echo-a1.log" 5020 --count 100000 \
 		--timeout 120
 	out=$(insel_as b1 bob call alice@lan-a --udp 5020 2>&1)
 	echo "$out"
@@ -404,7 +404,7 @@ if nat_needs "a lying and flooding STUN server in the configuration" punch; then
 	json=$(insel_operator b calls --json 2>&1)
 	check "B's path is A's router, not Mallory" \
 		contains "$json" "\"remote\": *\"$(nat_public_addr a):"
-	spawn_in_ns b1 "$NETNS_TMP/echo-5006.log" python3 "$UDP_TOOL" echo 5006 --count 100 \
+	spawn_echo b1 "$NETNS_TMP/echo-5006.log" 5006 --count 100 \
 		--timeout 30
 	check "the call carries datagrams intact both ways" \
 		in_ns a1 python3 "$UDP_TOOL" send 10.1.0.1 5006 --count 20 --size 700
@@ -451,7 +451,7 @@ wait_path() {  # wait_path SITE CALL DATA SECONDS: until the call's path is DATA
 	return 1
 }
 if nat_needs "UDP blocked: the TCP fallback through the relay" tcp_fallback relay probe; then
-	spawn_in_ns b1 "$NETNS_TMP/echo-5008.log" python3 "$UDP_TOOL" echo 5008 --count 1000 \
+	spawn_echo b1 "$NETNS_TMP/echo-5008.log" 5008 --count 1000 \
 		--timeout 120
 	nat_block_udp a on
 	t0=$SECONDS
@@ -550,7 +550,7 @@ df_mtu() {
 }
 if nat_needs "a wan link of MTU 1280, then 1124, as a black hole" pmtud; then
 	listen_as b1 bob "$NETNS_TMP/listen-bob-mtu.log" --auto-answer || fail "bob cannot listen"
-	spawn_in_ns b1 "$NETNS_TMP/echo-5010.log" python3 "$UDP_TOOL" echo 5010 --count 1000 \
+	spawn_echo b1 "$NETNS_TMP/echo-5010.log" 5010 --count 1000 \
 		--timeout 120
 	out=$(insel_as a1 alice call bob@lan-b --udp 5010 2>&1)
 	check "a UDP call beside the trunk" contains "$out" " up "

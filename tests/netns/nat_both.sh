@@ -48,7 +48,7 @@ keepalive_ms=500
 
 
 listen_as b1 bob "$NETNS_TMP/listen-bob.log" --auto-answer --tun || fail "bob cannot listen"
-spawn_in_ns b1 "$NETNS_TMP/echo-b1.log" python3 "$UDP_TOOL" echo 5004-5010 --count 100000 \
+spawn_echo b1 "$NETNS_TMP/echo-b1.log" 5004-5010 --count 100000 \
 	--timeout 280
 
 # call_checks KIND DATA PORT: alice calls bob on PORT; the call is up, spliced, its data

@@ -39,7 +39,7 @@ done
 check "every trunk's link is measured both ways" test "$(fresh_links)" -ge 6
 
 listen_as b1 bob "$NETNS_TMP/listen-bob.log" --auto-answer || fail "bob cannot listen"
-spawn_in_ns b1 "$NETNS_TMP/echo-b1.log" python3 "$UDP_TOOL" echo 5004 --count 1000 --timeout 200
+spawn_echo b1 "$NETNS_TMP/echo-b1.log" 5004 --count 1000 --timeout 200
 
 # wait_path LETTER CALL DATA REMOTE SECONDS: the call's path on that side becomes it
 # (REMOTE "-": any).

@@ -58,7 +58,7 @@ PY
 
 listen_as b1 bob "$NETNS_TMP/listen-bob.log" --auto-answer || fail "bob cannot listen"
 listen_as b2 dave "$NETNS_TMP/listen-dave.log" --auto-answer || fail "dave cannot listen"
-spawn_in_ns b2 "$NETNS_TMP/echo-b2.log" python3 "$UDP_TOOL" echo 5006 --count 100000 \
+spawn_echo b2 "$NETNS_TMP/echo-b2.log" 5006 --count 100000 \
 	--timeout 60
 out=$(insel_as a1 alice call bob@lan-b --udp 5004 2>&1)
 check "alice calls bob (the call to flood)" contains "$out" " up "

@@ -69,7 +69,7 @@ check "no call left active in the directory" no_active_call 10
 
 # ---- (b) the rule gone: up at once, direct ----
 in_ns wan nft delete table inet insel_path_test
-spawn_in_ns b1 "$NETNS_TMP/echo-b1.log" python3 "$UDP_TOOL" echo 5004 --count 1000 --timeout 60
+spawn_echo b1 "$NETNS_TMP/echo-b1.log" 5004 --count 1000 --timeout 60
 out=$(insel_as a1 alice call bob@lan-b --udp 5004 2>&1)
 echo "$out"
 check "with UDP back, the call goes up" contains "$out" " up "

@@ -173,7 +173,7 @@ tcp_transfer "MTU 1280" 5301
 check "b1's SYN-ACK had its MSS clamped to the tunnel by gw-b ($(trunk_counter b mss_clamped))" \
 	test "$(trunk_counter b mss_clamped)" -ge 1
 listen_as b1 bob "$NETNS_TMP/listen-bob.log" --auto-answer || fail "bob cannot listen"
-spawn_in_ns b1 "$NETNS_TMP/echo-b1.log" python3 "$UDP_TOOL" echo 5004 --count 100000 \
+spawn_echo b1 "$NETNS_TMP/echo-b1.log" 5004 --count 100000 \
 	--timeout 280
 out=$(insel_as a1 alice call bob@lan-b --udp 5004 2>&1)
 check "a UDP call goes up" contains "$out" " up "

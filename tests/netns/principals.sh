@@ -82,7 +82,7 @@ check "site B registers with principal 2" registered_at b "$P2"
 
 # ---- a look-up at principal 2 finds a secondary registered at principal 1 ----
 listen_as a2 carol "$NETNS_TMP/listen-carol.log" --auto-answer || fail "carol cannot listen"
-spawn_in_ns a2 "$NETNS_TMP/echo-a2.log" python3 "$UDP_TOOL" echo 6100 --count 100000 \
+spawn_echo a2 "$NETNS_TMP/echo-a2.log" 6100 --count 100000 \
 	--timeout 120
 out=$(insel_as b1 bob call carol@lan-a --udp 6100 2>&1)
 check "bob (principal 2) calls carol (principal 1)" contains "$out" " up "

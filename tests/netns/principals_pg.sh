@@ -80,6 +80,7 @@ for ns in principal principal2; do
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.bind(("127.0.0.53", 53))
 time.sleep(300)'
+	wait_port "$ns" 53 udp 10 || fail "the silent name server in $ns did not bind"
 done
 DB="host=db1.insel.test,db2.insel.test port=5432,5432 dbname=insel user=postgres"
 DB+=" target_session_attrs=read-write connect_timeout=2"
@@ -146,7 +147,7 @@ listen_as a2 carol "$NETNS_TMP/listen-carol.log" --auto-answer || {
 	tail -n 5 "$NETNS_TMP"/principal*.log "$NETNS_TMP"/secondary-*.log >&2
 	fail "carol cannot listen"
 }
-spawn_in_ns a2 "$NETNS_TMP/echo-a2.log" python3 "$UDP_TOOL" echo 6100 --count 100000 \
+spawn_echo a2 "$NETNS_TMP/echo-a2.log" 6100 --count 100000 \
 	--timeout 120
 before=()
 for _ in 1 2; do
@@ -284,7 +285,7 @@ restart_site() {  # restart_site LETTER N ADDR: the principal checks its reach a
 add_user alice@lan-a
 check "principal 2 found that site B cannot be dialled" nat_wait_reachable lan-b false
 listen_as b1 bob "$NETNS_TMP/listen-bob.log" --auto-answer || fail "bob cannot listen"
-spawn_in_ns b1 "$NETNS_TMP/echo-b1.log" python3 "$UDP_TOOL" echo 5004 --count 100000 \
+spawn_echo b1 "$NETNS_TMP/echo-b1.log" 5004 --count 100000 \
 	--timeout 120
 out=$(insel_as a1 alice call bob@lan-b --udp 5004 2>&1)
 echo "$out"

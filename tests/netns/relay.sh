@@ -35,7 +35,7 @@ dropped_udp() {
 
 check "the principal runs its relay" wait_port principal 3479 udp 10
 listen_as b1 bob "$NETNS_TMP/listen-bob.log" --auto-answer || fail "bob cannot listen"
-spawn_in_ns b1 "$NETNS_TMP/echo-b1.log" python3 "$UDP_TOOL" echo 5004 --count 1000 --timeout 90
+spawn_echo b1 "$NETNS_TMP/echo-b1.log" 5004 --count 1000 --timeout 90
 
 # ---- UDP between the gateways blocked: relayed ----
 block_udp || fail "cannot add the nftables rule"

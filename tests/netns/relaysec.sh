@@ -68,9 +68,9 @@ wait_relay_field() {  # wait_relay_field SECONDARY FIELD OP VALUE SECONDS
 
 listen_as b1 bob "$NETNS_TMP/listen-bob.log" --auto-answer || fail "bob cannot listen"
 listen_as b2 dave "$NETNS_TMP/listen-dave.log" --auto-answer || fail "dave cannot listen"
-spawn_in_ns b1 "$NETNS_TMP/echo-b1.log" python3 "$UDP_TOOL" echo 5004,5005 --count 1000 \
+spawn_echo b1 "$NETNS_TMP/echo-b1.log" 5004,5005 --count 1000 \
 	--timeout 200
-spawn_in_ns b2 "$NETNS_TMP/echo-b2.log" python3 "$UDP_TOOL" echo 5006 --count 1000 --timeout 200
+spawn_echo b2 "$NETNS_TMP/echo-b2.log" 5006 --count 1000 --timeout 200
 
 # ---- relayed through C ----
 out=$(insel_as a1 alice call bob@lan-b --udp 5004 2>&1)

@@ -36,7 +36,7 @@ check "secondary show says the check found it" \
 
 # ---- alice calls bob, who is behind NAT: connection reversal ----
 listen_as b1 bob "$NETNS_TMP/listen-bob.log" --auto-answer || fail "bob cannot listen"
-spawn_in_ns b1 "$NETNS_TMP/echo-b1.log" python3 "$UDP_TOOL" echo 5004 --count 100000 \
+spawn_echo b1 "$NETNS_TMP/echo-b1.log" 5004 --count 100000 \
 	--timeout 120
 out=$(insel_as a1 alice call bob@lan-b --udp 5004 2>&1)
 echo "$out"
@@ -64,7 +64,7 @@ check "the principal's call record says reversed" \
 
 # ---- bob calls alice: A can be dialled, so it is direct ----
 listen_as a2 carol "$NETNS_TMP/listen-carol.log" --auto-answer || fail "carol cannot listen"
-spawn_in_ns a2 "$NETNS_TMP/echo-a2.log" python3 "$UDP_TOOL" echo 6100 --count 1000 --timeout 60
+spawn_echo a2 "$NETNS_TMP/echo-a2.log" 6100 --count 1000 --timeout 60
 out=$(insel_as b1 bob call carol@lan-a --udp 6100 2>&1)
 check "bob behind NAT calls carol: direct" contains "$out" "signalling direct"
 check "the direct call carries traffic" \

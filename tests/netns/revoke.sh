@@ -45,7 +45,7 @@ check "the trunk comes up" wait_ping a2 10.2.0.12 40
 # ---- a UDP call and a host network call beside the trunk ----
 listen_as b1 bob "$NETNS_TMP/listen-bob.log" --auto-answer --tun || fail "bob cannot listen"
 listen_as b2 dave "$NETNS_TMP/listen-dave.log" --auto-answer || fail "dave cannot listen"
-spawn_in_ns b2 "$NETNS_TMP/echo-b2.log" python3 "$UDP_TOOL" echo 6000 --count 100000 \
+spawn_echo b2 "$NETNS_TMP/echo-b2.log" 6000 --count 100000 \
 	--timeout 60
 out=$(insel_as a2 carol call dave@lan-b --udp 6000 2>&1)
 check "a UDP call carol -> dave goes up" contains "$out" " up "
@@ -58,7 +58,7 @@ check "the UDP call carries traffic" \
 check "the host call carries traffic" pings a1 10.2.0.11 3
 check "the trunk carries traffic" pings a2 10.2.0.12 3
 listen_as a1 alice "$NETNS_TMP/listen-alice.log" --auto-answer || fail "alice cannot listen"
-spawn_in_ns a1 "$NETNS_TMP/echo-a1.log" python3 "$UDP_TOOL" echo 6100 --count 100000 \
+spawn_echo a1 "$NETNS_TMP/echo-a1.log" 6100 --count 100000 \
 	--timeout 60
 out=$(insel_as b1 bob call alice@lan-a --udp 6100 2>&1)
 check "a UDP call placed from lan-b (bob -> alice) goes up" contains "$out" " up "

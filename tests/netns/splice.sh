@@ -23,7 +23,7 @@ check "the principal finds that site A's gateway cannot be dialled" nat_wait_rea
 check "nor site B's" nat_wait_reachable lan-b false
 
 listen_as b1 bob "$NETNS_TMP/listen-bob.log" --auto-answer || fail "bob cannot listen"
-spawn_in_ns b1 "$NETNS_TMP/echo-b1.log" python3 "$UDP_TOOL" echo 5004 --count 100000 \
+spawn_echo b1 "$NETNS_TMP/echo-b1.log" 5004 --count 100000 \
 	--timeout 120
 out=$(insel_as a1 alice call bob@lan-b --udp 5004 2>&1)
 echo "$out"

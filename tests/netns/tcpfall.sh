@@ -80,7 +80,7 @@ wait_path_line() {  # wait_path_line PATTERN SECONDS: insel calls on A shows it 
 check "the principal runs its relay (UDP 3479)" wait_port principal 3479 udp 10
 check "and its TCP fallback (TLS on 443)" wait_port principal 443 tcp 10
 listen_as b1 bob "$NETNS_TMP/listen-bob.log" --auto-answer || fail "bob cannot listen"
-spawn_in_ns b1 "$NETNS_TMP/echo-b1.log" python3 "$UDP_TOOL" echo 5004-5005 --count 10000 \
+spawn_echo b1 "$NETNS_TMP/echo-b1.log" 5004-5005 --count 10000 \
 	--timeout 200
 
 # ---- UDP blocked at site A: the call comes up over TCP ----

@@ -114,7 +114,7 @@ start_secondary a 1
 start_secondary b 2
 check "both secondaries register" wait_registered
 listen_as b1 bob "$NETNS_TMP/listen-bob.log" --auto-answer || fail "bob cannot listen"
-spawn_in_ns b1 "$NETNS_TMP/echo-b1.log" python3 "$UDP_TOOL" echo 5004 --count 100 --timeout 30
+spawn_echo b1 "$NETNS_TMP/echo-b1.log" 5004 --count 100 --timeout 30
 out=$(insel_as a1 alice call bob@lan-b --udp 5004 2>&1)
 check "a call goes up" contains "$out" " up "
 check "and carries traffic" in_ns a1 python3 "$UDP_TOOL" send 10.1.0.1 5004 --count 5 --size 300

@@ -42,7 +42,7 @@ done
 # ---- host to host, beside a UDP call ----
 check "no route between the LANs before any call" no_ping a1 10.2.0.11
 listen_as b1 bob "$NETNS_TMP/listen-bob.log" --auto-answer --tun || fail "bob cannot listen"
-spawn_in_ns b1 "$NETNS_TMP/echo-b1.log" python3 "$UDP_TOOL" echo 5004 --count 100000 \
+spawn_echo b1 "$NETNS_TMP/echo-b1.log" 5004 --count 100000 \
 	--timeout 120
 out=$(insel_as a1 alice call bob@lan-b --udp 5004 2>&1)
 check "a UDP call goes up" contains "$out" " up "

@@ -144,7 +144,7 @@ aux_wan() { in_ns "gw-$1" ss -uanp | awk '/insel-auxiliary/ {print $4}' | grep -
 # ---- UDP calls to and from the IPv6-only site ----
 listen_as b1 bob "$NETNS_TMP/listen-bob.log" --auto-answer || fail "bob cannot listen"
 reset_counters
-spawn_in_ns b1 "$NETNS_TMP/echo-b1.log" python3 "$UDP_TOOL" echo 5004,5005 --count 100000 \
+spawn_echo b1 "$NETNS_TMP/echo-b1.log" 5004,5005 --count 100000 \
 	--timeout 200
 out=$(insel_as a1 alice call bob@lan-b --udp 5004,5005 2>&1)
 echo "$out"
@@ -179,7 +179,7 @@ check "B, asking the principal's responder over IPv6, offered its IPv6 host cand
 insel_as a1 alice hangup "$call1" >/dev/null 2>&1
 
 listen_as a2 carol "$NETNS_TMP/listen-carol.log" --auto-answer || fail "carol cannot listen"
-spawn_in_ns a2 "$NETNS_TMP/echo-a2.log" python3 "$UDP_TOOL" echo 6100 --count 1000 --timeout 120
+spawn_echo a2 "$NETNS_TMP/echo-a2.log" 6100 --count 1000 --timeout 120
 reset_counters
 out=$(insel_as b2 dave call carol@lan-a --udp 6100 2>&1)
 echo "$out"
@@ -268,7 +268,7 @@ check "the LAN's entry (as list and look-up give it) carries both" \
 	bash -c "grep -q '\"reachable\": *false' <<<'$(pdir lan show lan-a --json 2>&1)' &&
 		 grep -q '\"reachable6\": *true' <<<'$(pdir lan show lan-a --json 2>&1)'"
 listen_as b1 bob "$NETNS_TMP/listen-bob-rev.log" --auto-answer || fail "bob cannot listen again"
-spawn_in_ns b1 "$NETNS_TMP/echo-b1-rev.log" python3 "$UDP_TOOL" echo 5006 --count 1000 \
+spawn_echo b1 "$NETNS_TMP/echo-b1-rev.log" 5006 --count 1000 \
 	--timeout 60
 out=$(insel_as a1 alice call bob@lan-b --udp 5006 2>&1)
 echo "$out"

@@ -151,7 +151,7 @@ listen_as b1 bob "$NETNS_TMP/listen-bob.log" --auto-answer || fail "bob cannot l
 # Live rates: a call carrying echoed traffic shows a non-zero rate each way in /api/state
 # (the caller's secondary reports its counters every 2 s, the principal takes the rate
 # over the last interval; docs/webview.md).
-spawn_in_ns b1 "$NETNS_TMP/echo-b1.log" python3 "$UDP_TOOL" echo 5004 --count 100000 \
+spawn_echo b1 "$NETNS_TMP/echo-b1.log" 5004 --count 100000 \
 	--timeout 60
 echo_pid=$LAST_PID
 out=$(insel_as a1 alice call bob@lan-b --udp 5004 2>&1)
