@@ -48,11 +48,24 @@ start_principal_with() {  # start_principal_with EXTRA-ARGS...: the principal, a
 	PRINCIPAL_PID=$LAST_PID
 	wait_port principal 7443 tcp 10
 }
-# sender LOG PORT COUNT: paced datagrams from a1 through the call on PORT (one every
-# 0.1 s), each echoed and checked byte for byte; the PID is left in $LAST_PID.
+# sender LOG PORT: paced datagrams from a1 through the call on PORT (one every 0.1 s),
+# each echoed and checked byte for byte, until stop_sender (at most 1,500, 150 s); the
+# PID is left in $LAST_PID.
 sender() {
-	spawn_in_ns a1 "$1" python3 "$UDP_TOOL" send 10.1.0.1 "$2" --count "$3" --size 300 \
-		--interval 0.1 --timeout 150 --retries 3
+	rm -f "$NETNS_TMP/stop-sender"
+	spawn_in_ns a1 "$1" python3 "$UDP_TOOL" send 10.1.0.1 "$2" --count 1500 --size 300 \
+		--interval 0.1 --timeout 160 --retries 3 --until "$NETNS_TMP/stop-sender"
+}
+# stop_sender: once the switch is done, 5 s more of datagrams through it (2.5 times
+# dead_after), then the sender stops (rather than running a fixed count past the switch).
+stop_sender() {
+	sleep 5
+	touch "$NETNS_TMP/stop-sender"
+}
+# all_intact LOG: the sender's summary says every datagram it sent came back intact.
+all_intact() {
+	cat "$1"
+	grep -Eq "^sent ([1-9][0-9]*) x 300 B: \1 intact, 0 corrupted, 0 lost" "$1"
 }
 wait_pid() {  # wait_pid PID SECONDS: until it exits (bounded); its status
 	for _ in $(seq 1 $(($2 * 10))); do
@@ -97,12 +110,12 @@ check "the client's insel status warns of the gateway's expiry" \
 
 # ---- a call in progress across the online renewal ----
 listen_as b1 bob "$NETNS_TMP/listen-bob.log" --auto-answer || fail "bob cannot listen"
-spawn_in_ns b1 "$NETNS_TMP/echo-b1.log" python3 "$UDP_TOOL" echo 5004,5006,5008 \
+spawn_echo b1 "$NETNS_TMP/echo-b1.log" 5004,5006,5008 \
 	--count 100000 --timeout 280
 out=$(insel_as a1 alice call bob@lan-b --udp 5004 2>&1)
 check "alice calls bob before the renewal" contains "$out" " up "
 long_call=$(call_id_of "$out")
-sender "$NETNS_TMP/send-1.log" 5004 300
+sender "$NETNS_TMP/send-1.log" 5004
 send1=$LAST_PID
 check "lan-a's gateway renews its certificate by itself (online issuing key)" \
 	wait_renewals 1 60
@@ -128,10 +141,10 @@ check "the directory records it as lan-a's certificate" \
 	contains "$(pdir secondary show lan-a --json 2>&1)" "\"fingerprint\": *\"$fp2\""
 check "pki requests --all: issued online" \
 	contains "$(pdir pki requests --all --json 2>&1)" '"issued_by": *"online"'
+stop_sender
 wait_pid "$send1" 60
-check "bytes kept flowing through the call across the switch (300 datagrams intact)" \
-	grep -q "300 intact, 0 corrupted, 0 lost" "$NETNS_TMP/send-1.log"
-cat "$NETNS_TMP/send-1.log"
+check "bytes kept flowing through the call across the switch (every datagram intact)" \
+	all_intact "$NETNS_TMP/send-1.log"
 check "it is still the same call" contains "$(insel_as a1 alice calls 2>&1)" "$long_call"
 wait_log "$NETNS_TMP/secondary-a.log" "registered LAN 'lan-a'.*" 5
 out=$(insel_as a1 alice call bob@lan-b --udp 5006 2>&1)
@@ -139,7 +152,7 @@ check "a new call from the renewed gateway goes up" contains "$out" " up "
 check "and carries traffic" in_ns a1 python3 "$UDP_TOOL" send 10.1.0.1 5006 --count 5
 insel_as a1 alice hangup "$(call_id_of "$out")" >/dev/null 2>&1
 listen_as a2 carol "$NETNS_TMP/listen-carol.log" --auto-answer || fail "carol cannot listen"
-spawn_in_ns a2 "$NETNS_TMP/echo-a2.log" python3 "$UDP_TOOL" echo 6100,6101 --count 1000 \
+spawn_echo a2 "$NETNS_TMP/echo-a2.log" 6100,6101 --count 1000 \
 	--timeout 280
 out=$(insel_as b1 bob call carol@lan-a --udp 6100 2>&1)
 check "a new call to the renewed gateway goes up" contains "$out" " up "
@@ -150,7 +163,7 @@ insel_as b1 bob hangup "$(call_id_of "$out")" >/dev/null 2>&1
 stop_pid "$PRINCIPAL_PID"
 start_principal_with || fail "principal did not restart"
 wait_registered || fail "secondaries did not register again"
-sender "$NETNS_TMP/send-2.log" 5004 500
+sender "$NETNS_TMP/send-2.log" 5004
 send2=$LAST_PID
 check "the next renewal waits for approval" \
 	wait_log "$NETNS_TMP/secondary-a.log" "waits for approval at the principal" 60
@@ -172,10 +185,10 @@ check "the gateway fetches the approved certificate and switches" wait_renewals 
 check "the certificate file holds the approved one" \
 	test "$(fingerprint_of "$PKI/lan-a.crt")" = \
 	"$(pdir pki requests --all --json | python3 -c 'import json, sys; print([r["fingerprint"] for r in json.load(sys.stdin) if r["request"] == '"$request"'][0])')"
+stop_sender
 wait_pid "$send2" 90
-cat "$NETNS_TMP/send-2.log"
-check "bytes kept flowing through the call across the second switch (500 intact)" \
-	grep -q "500 intact, 0 corrupted, 0 lost" "$NETNS_TMP/send-2.log"
+check "bytes kept flowing through the call across the second switch (every datagram intact)" \
+	all_intact "$NETNS_TMP/send-2.log"
 check "it is still the same call" contains "$(insel_as a1 alice calls 2>&1)" "$long_call"
 out=$(insel_as a1 alice call bob@lan-b --udp 5008 2>&1)
 check "a new call after the approved switch goes up" contains "$out" " up "

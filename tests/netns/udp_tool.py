@@ -5,13 +5,14 @@
       Echoes each datagram back to its sender on any of PORTS (5004, 5004,5005 or
       7000-7049); stops after N datagrams in all or S seconds.
   udp_tool.py send HOST PORT [--count N] [--size B] [--timeout S] [--src-port P]
-                             [--interval S] [--bind ADDR]
+                             [--interval S] [--bind ADDR] [--until FILE]
       Sends N datagrams of B bytes (a pattern that carries the sequence number), waits
       for each echo (resending a datagram whose echo does not come, --retries times) and
       checks it byte for byte; with --interval, a steady stream of one datagram every S
-      seconds; --bind sends from that address. Prints one summary line (with the longest
-      time a datagram waited for its echo, resends included); exits 0 only if every
-      datagram came back intact.
+      seconds; --bind sends from that address; --until stops the stream early once FILE
+      exists (N bounds it still). Prints one summary line (with the longest time a
+      datagram waited for its echo, resends included); exits 0 only if every datagram
+      sent came back intact.
   udp_tool.py stream HOST PORT [--count N] [--interval S] [--src-port P] [--delay S]
                      [--linger S]
       After --delay seconds, sends N datagrams to HOST:PORT, one every S seconds, from
@@ -20,6 +21,7 @@
       what arrives on --src-port for --linger seconds).
 """
 import argparse
+import os
 import selectors
 import socket
 import statistics
@@ -79,7 +81,11 @@ def send(args):
     worst = 0.0
     lost_seqs = []
     late = 0  # echoes of an earlier datagram that came after it was given up
+    sent = 0
     for seq in range(args.count):
+        if args.until and os.path.exists(args.until):
+            break
+        sent += 1
         if args.interval:
             time.sleep(args.interval)
         data = pattern(seq, args.size)
@@ -115,14 +121,15 @@ def send(args):
             bad += 1
         if time.monotonic() >= deadline:
             lost += args.count - seq - 1
+            sent = args.count
             break
     med = statistics.median(rtts) if rtts else 0
-    print(f"sent {args.count} x {args.size} B: {ok} intact, {bad} corrupted, {lost} lost,"
+    print(f"sent {sent} x {args.size} B: {ok} intact, {bad} corrupted, {lost} lost,"
           f" {resent} resent, median rtt {med:.0f} us, worst wait {worst * 1e6:.0f} us")
     if lost_seqs or late:
         # Which ones, and whether their echo came after all (late, not lost).
         print(f"no echo in time for datagrams {lost_seqs[:20]}; {late} echoes came late")
-    return 0 if ok == args.count else 1
+    return 0 if ok == sent else 1
 
 
 def stream(args):
@@ -173,6 +180,7 @@ def main():
     c.add_argument("--retries", type=int, default=1)
     c.add_argument("--interval", type=float, default=0)
     c.add_argument("--bind", default="0.0.0.0")
+    c.add_argument("--until")
     t = sub.add_parser("stream")
     t.add_argument("host")
     t.add_argument("port", type=int)
