@@ -24,6 +24,7 @@ struct sim_pkt {
 	uint64_t order;     /* tie-break: FIFO among equal times */
 	int to;             /* 0: A, 1: B */
 	uint16_t len;
+	struct sim_pkt *next_held;  /* sim_deliver's packets for a busy host */
 	uint8_t data[SIM_MAX_PKT];
 };
 
@@ -62,9 +63,21 @@ struct sim {
 	/* A host that reads in batches (the auxiliary, auxiliary/stream.c): with batch_us,
 	 * packets are taken only at multiples of it, all that arrived meanwhile at once,
 	 * and each end answers after every ack_every segments of a batch, at once when
-	 * rel_ack_urgent says so, and at the end of the batch. 0: every packet alone. */
+	 * rel_ack_urgent says so, and at the end of the batch. 0: every packet alone.
+	 * ack_every_hole (0: ack_every) replaces ack_every while the end's received data
+	 * has a hole (rel_recv_has_hole), as the auxiliary's STREAM_ACK_IN_RECOVERY; the
+	 * count runs across batches, as there. */
 	uint64_t batch_us;
-	unsigned ack_every;
+	unsigned ack_every, ack_every_hole;
+	unsigned taken[2];           /* segments each end took, for that count */
+	/* The hosts' CPU per segment (0: free), for a host whose work takes time: each
+	 * segment it takes in costs cost_in_us and each it sends cost_out_us of its own
+	 * clock cpu_at, which runs ahead of now while it works; what arrives meanwhile
+	 * waits until it is free, and what it sends leaves when it is sealed. So a window
+	 * sent and answered in one piece makes the two hosts take turns, as the auxiliaries
+	 * do, and an ACK within a batch lets the sender work while the receiver still does. */
+	double cost_in_us, cost_out_us;
+	double cpu_at[2];
 	uint64_t outputs_mid_batch;  /* rel_output runs within a batch */
 	bool view;                   /* output through rel_output_view, not rel_output */
 	uint64_t out_hash[2];        /* FNV-1a of every segment end[i] sent, in order */
@@ -141,6 +154,14 @@ static struct sim_pkt *sim_heap_pop(struct sim *s)
 	return top;
 }
 
+/* What end i's host reads on its clock: now, or later while it is still busy. */
+static uint64_t sim_host_now(const struct sim *s, int i)
+{
+	uint64_t busy = (uint64_t)s->cpu_at[i];
+
+	return busy > s->now ? busy : s->now;
+}
+
 static void sim_init(struct sim *s, uint64_t seed)
 {
 	memset(s, 0, sizeof(*s));
@@ -176,13 +197,13 @@ static void sim_enqueue(struct sim *s, int to, const uint8_t *data, size_t len, 
 static void sim_transmit(struct sim *s, int to, const uint8_t *data, size_t len)
 {
 	struct sim_link *l = &s->link[to];
-	uint64_t depart = s->now, at;
+	uint64_t sent_at = sim_host_now(s, 1 - to), depart = sent_at, at;
 
 	l->sent++;
 	if (l->bytes_per_us > 0) {
-		uint64_t start = l->free_at > s->now ? l->free_at : s->now;
+		uint64_t start = l->free_at > sent_at ? l->free_at : sent_at;
 
-		if (l->queue_us && start - s->now > l->queue_us) {
+		if (l->queue_us && start - sent_at > l->queue_us) {
 			l->queue_drops++;
 			return;
 		}
@@ -221,15 +242,18 @@ static void sim_transmit(struct sim *s, int to, const uint8_t *data, size_t len)
  * counted and hashed. */
 static int sim_output(struct sim *s, int from, uint8_t *buf, size_t cap, const uint8_t **seg)
 {
+	uint64_t now = sim_host_now(s, from);
 	int n;
 
 	*seg = buf;
 	if (s->view)
-		n = rel_output_view(s->end[from], s->now, buf, cap, seg);
+		n = rel_output_view(s->end[from], now, buf, cap, seg);
 	else
-		n = rel_output(s->end[from], s->now, buf, cap);
+		n = rel_output(s->end[from], now, buf, cap);
 	if (n <= 0)
 		return n;
+	if (s->cost_out_us > 0)
+		s->cpu_at[from] = (double)now + s->cost_out_us;
 	s->out_segs[from]++;
 	s->out_in_place[from] += *seg != buf;
 	for (int i = 0; i < n; i++)
@@ -258,13 +282,13 @@ static void sim_pump(struct sim *s)
 
 /* One packet into end[to] as the host gives it: from its own buffer, or opened into
  * the room the engine offers (as auxiliary/stream.c does with what it decrypts). */
-static int sim_input(struct sim *s, int to, const uint8_t *data, size_t len)
+static int sim_input(struct sim *s, int to, const uint8_t *data, size_t len, uint64_t now)
 {
 	struct rel_conn *c = s->end[to];
 	uint8_t *room;
 
 	if (!s->open_in_room || !(room = rel_input_room(c, len)))
-		return rel_input(c, data, len, s->now);
+		return rel_input(c, data, len, now);
 	s->rooms[to]++;
 	if (s->forge_every && s->rooms[to] % s->forge_every == 0) {
 		for (size_t i = 0; i < len; i++)
@@ -272,30 +296,70 @@ static int sim_input(struct sim *s, int to, const uint8_t *data, size_t len)
 		rel_input_unroom(c);
 		s->forged++;
 		if (!(room = rel_input_room(c, len)))
-			return rel_input(c, data, len, s->now);
+			return rel_input(c, data, len, now);
 	}
 	memcpy(room, data, len);
-	return rel_input(c, room, len, s->now);
+	return rel_input(c, room, len, now);
+}
+
+/* Whether a batching host answers after this segment, as stream.c does. */
+static bool sim_answer_now(struct sim *s, int to)
+{
+	struct rel_conn *c = s->end[to];
+	unsigned every = s->ack_every_hole && rel_recv_has_hole(c) ? s->ack_every_hole
+								    : s->ack_every;
+
+	return ++s->taken[to] % every == 0 || rel_ack_urgent(c);
 }
 
 /* Every packet due, into its end; a batching host answers within the batch as
  * stream.c does. */
 static void sim_deliver(struct sim *s)
 {
-	unsigned taken[2] = {0, 0};
+	bool reading[2] = {false, false};
+	struct sim_pkt *held = NULL;
 
 	while (s->heap_n && s->heap[0]->at <= s->now) {
 		struct sim_pkt *p = sim_heap_pop(s);
 		struct rel_conn *c = s->end[p->to];
+		uint64_t now = sim_host_now(s, p->to);
 
-		if (c && sim_input(s, p->to, p->data, p->len) == 0 && s->batch_us &&
-		    (++taken[p->to] >= s->ack_every || rel_ack_urgent(c))) {
-			taken[p->to] = 0;
+		if (now > s->now && !reading[p->to]) {
+			/* Its host is busy: it reads this when it is done, in the order
+			 * it arrived (kept in the heap as it was). */
+			p->next_held = held;
+			held = p;
+			continue;
+		}
+		reading[p->to] = true;
+		if (s->cost_in_us > 0)
+			s->cpu_at[p->to] = (double)now + s->cost_in_us;
+		if (c && sim_input(s, p->to, p->data, p->len, now) == 0 && s->batch_us &&
+		    sim_answer_now(s, p->to)) {
 			s->outputs_mid_batch++;
 			sim_pump_one(s, p->to);
 		}
 		free(p);
 	}
+	while (held) {
+		struct sim_pkt *p = held;
+
+		held = p->next_held;
+		sim_heap_push(s, p);
+	}
+}
+
+/* When the next packet can be read: its arrival, or when its busy host is free. */
+static uint64_t sim_next_read(const struct sim *s)
+{
+	uint64_t at = s->heap[0]->at;
+
+	if (at <= s->now)
+		for (int i = 0; i < 2; i++)
+			if (sim_host_now(s, i) > s->now &&
+			    (at <= s->now || sim_host_now(s, i) < at))
+				at = sim_host_now(s, i);
+	return at;
 }
 
 typedef void (*sim_app_fn)(struct sim *s, void *ctx);
@@ -313,10 +377,11 @@ static bool sim_run(struct sim *s, sim_app_fn app, bool (*done)(struct sim *, vo
 		sim_pump(s);
 		if (done && done(s, ctx))
 			return true;
-		if (s->heap_n)
-			next = s->batch_us ? (s->heap[0]->at + s->batch_us - 1) / s->batch_us *
-					     s->batch_us
-					   : s->heap[0]->at;
+		if (s->heap_n) {
+			next = sim_next_read(s);
+			if (s->batch_us)
+				next = (next + s->batch_us - 1) / s->batch_us * s->batch_us;
+		}
 		for (int i = 0; i < 2; i++)
 			if (s->end[i] && !rel_done(s->end[i], s->now)) {
 				uint64_t d = rel_next_deadline(s->end[i]);
