@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -436,27 +435,14 @@ static ssize_t read_chunk(int in, uint8_t *buf, size_t want, off_t at)
 	}
 }
 
-/* n bytes of in from offset at to the socket from the page cache (sendfile(2): no copy through
- * a buffer of ours); where sendfile does not apply or the file shrank under it, the rest
- * from buf, which holds the same bytes. */
-static int send_range(int to, int in, off_t at, const uint8_t *buf, size_t n)
-{
-	size_t done = 0;
-
-	while (done < n) {
-		ssize_t w = sendfile(to, in, &at, n - done);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			break;
-		done += (size_t)w;
-	}
-	return conn_write_full(to, buf + done, n - done);
-}
-
-/* The one copy loop of conn_copy and conn_copy_file: at < 0 reads and writes through our
- * buffer; at >= 0 (a file, from that offset) reads to hash and sends through send_range. */
+/* The one copy loop of conn_copy and conn_copy_file: reads into our buffer (at >= 0: a
+ * file, from that offset), hashes and writes from it. Not sendfile(2) for a file: the
+ * chunk is read for its hash anyway, and written from this buffer while it is in the
+ * caches the kernel's copy into the socket is cheap, where sendfile handed the gateway's
+ * auxiliary page-cache pages to copy from, long out of the caches by the time it read
+ * them (a loopback micro-benchmark of pread + SHA-256 + sendfile or write against recv
+ * into a 4 MiB ring, 200 MiB, six runs each: reader CPU medians 0.147 s -> 0.098 s,
+ * writer 0.243 s -> 0.212 s). */
 static int copy_chunks(int in, int to, off_t at, struct sha256 *h, struct progress *p,
 		       uint64_t limit, uint64_t *copied)
 {
@@ -472,8 +458,7 @@ static int copy_chunks(int in, int to, off_t at, struct sha256 *h, struct progre
 			return (int)n;
 		if (h)
 			sha256_add(h, buf, (size_t)n);
-		rc = at < 0 ? conn_write_full(to, buf, (size_t)n)
-			    : send_range(to, in, at, buf, (size_t)n);
+		rc = conn_write_full(to, buf, (size_t)n);
 		if (rc != 0)
 			return rc;
 		if (at >= 0)
