@@ -38,6 +38,10 @@
 #include "stun.h"
 
 #define WAIT_MS 3000  /* bound on every wait */
+/* The STUN time bound of a bind whose servers this test all answers: the reply comes once
+ * they have, so a long bound costs nothing, and a test descheduled between a request and
+ * its answer (a loaded host) does not see discovery give up on them. */
+#define ANSWERED_STUN_MS AUX_STUN_MAX_TIMEOUT_MS
 
 static const char *aux_path;
 static pid_t child;
@@ -259,7 +263,7 @@ static void two_servers_dependent(void **state)
 
 	(void)state;
 	spawn_aux();
-	send_json(bind_request(s, 2, 2000));
+	send_json(bind_request(s, 2, ANSWERED_STUN_MS));
 	for (int i = 0; i < 2; i++)
 		assert_true(next_request(s[i], WAIT_MS, &m[i], &from[i]));
 	assert_int_equal(from[0].sin_port, from[1].sin_port);
@@ -293,10 +297,10 @@ static void forged_answers_ignored(void **state)
 
 	(void)state;
 	spawn_aux();
-	send_json(bind_request(s, 2, 2000));
+	send_json(bind_request(s, 2, ANSWERED_STUN_MS));
 	for (int i = 0; i < 2; i++)
 		assert_true(next_request(s[i], WAIT_MS, &m[i], &from[i]));
-	send_json(bind_request(s, 2, 2000));
+	send_json(bind_request(s, 2, ANSWERED_STUN_MS));
 	reply = recv_json(WAIT_MS);
 	assert_non_null(reply);
 	assert_false(msg_reply_is_ok(reply, NULL, NULL));
@@ -324,10 +328,11 @@ static void silent_server_bounded(void **state)
 	struct stun_message first, again;
 	struct sockaddr_in from;
 	struct aux_bind_reply r;
-	uint64_t started = now_ms();
+	uint64_t started;
 
 	(void)state;
 	spawn_aux();
+	started = now_ms();  /* discovery's time runs from bind, not from the spawn */
 	send_json(bind_request(&s, 1, 500));
 	assert_true(next_request(s, WAIT_MS, &first, &from));
 	assert_true(next_request(s, WAIT_MS, &again, &from));
@@ -352,11 +357,12 @@ static void flood_ignored(void **state)
 	struct sockaddr_in from;
 	struct aux_bind_reply r;
 	uint8_t junk[64];
-	uint64_t started = now_ms();
+	uint64_t started;
 	json_t *reply;
 
 	(void)state;
 	spawn_aux();
+	started = now_ms();  /* discovery's time runs from bind, not from the spawn */
 	send_json(bind_request(&s, 1, 2000));
 	assert_true(next_request(s, WAIT_MS, &m, &from));
 	memset(junk, 0xa5, sizeof junk);
@@ -372,7 +378,7 @@ static void flood_ignored(void **state)
 	/* Past the socket's buffer a flood drowns anything, the answer too: it comes once
 	 * the flood has been read, as it would to a retransmission. */
 	reply = NULL;
-	for (int tries = 0; tries < 6 && !reply; tries++) {
+	while (!reply && now_ms() < started + WAIT_MS) {  /* bind answers within 2000 ms */
 		usleep(100000);
 		answer(s, &m, &from, "198.18.9.1:61000");
 		reply = recv_json(200);
@@ -436,7 +442,7 @@ static void stray_stun_after_start(void **state)
 
 	(void)state;
 	spawn_aux();
-	send_json(bind_request(&s, 1, 2000));
+	send_json(bind_request(&s, 1, ANSWERED_STUN_MS));
 	assert_true(next_request(s, WAIT_MS, &m, &from));
 	answer(s, &m, &from, "198.18.9.1:61000");
 	r = parse_reply(recv_json(WAIT_MS));
@@ -491,9 +497,11 @@ static int next_ttl(int fd, unsigned timeout_ms)
 
 /* Binds with one STUN server that says the WAN socket is seen at `mapped` (NULL: at its
  * own address, no NAT), then starts with the peer's host candidate at host's port and
- * its srflx candidate at srflx's, asking to prime with TTL 3 for window_ms. */
-static void start_primed(const char *mapped, int host, int srflx, unsigned window_ms)
+ * its srflx candidate at srflx's, asking to prime with TTL 3 for window_ms. Returns the
+ * time (now_ms) just before "start" was sent: the auxiliary's window opens no sooner. */
+static uint64_t start_primed(const char *mapped, int host, int srflx, unsigned window_ms)
 {
+	uint64_t asked;
 	int s = udp_socket();
 	struct stun_message m;
 	struct sockaddr_in from;
@@ -501,7 +509,7 @@ static void start_primed(const char *mapped, int host, int srflx, unsigned windo
 	json_t *req, *reply;
 
 	spawn_aux();
-	send_json(bind_request(&s, 1, 2000));
+	send_json(bind_request(&s, 1, ANSWERED_STUN_MS));
 	assert_true(next_request(s, WAIT_MS, &m, &from));
 	snprintf(own, sizeof own, "127.0.0.1:%u", ntohs(from.sin_port));
 	answer(s, &m, &from, mapped ? mapped : own);
@@ -517,10 +525,12 @@ static void start_primed(const char *mapped, int host, int srflx, unsigned windo
 				      "kind", "srflx", "addr", cand));
 	json_object_set_new(req, "prime", json_pack("{s:i, s:i}", "ttl", 3, "window_ms",
 						    (int)window_ms));
+	asked = now_ms();
 	send_json(req);
 	reply = recv_json(WAIT_MS);
 	expect_ok(reply);
 	json_decref(reply);
+	return asked;
 }
 
 static json_t *prime_stats(void)
@@ -536,38 +546,78 @@ static json_t *prime_stats(void)
 	return prime;
 }
 
-/* Behind a NAT: the srflx candidate's probes carry TTL 3 during the window, the host
- * candidate's the default; after the window, the full TTL. */
-static void priming_low_ttl_then_full(void **state)
+#define PRIME_WINDOW_MS 600
+/* The slack between the auxiliary's loop clock (libuv may read a coarse clock) and this
+ * test's now_ms. */
+#define CLOCK_SLACK_MS 10
+
+/* The state priming is in, as the stats say, and whether the reply came early enough to
+ * tell: only a reply read before the window can have closed (it opens no sooner than
+ * `asked`) must say "priming"; a later one may rightly say "ended". */
+static bool priming_seen(uint64_t asked, unsigned window_ms)
+{
+	json_t *prime = prime_stats();
+	bool judged = now_ms() + CLOCK_SLACK_MS < asked + window_ms;
+
+	if (judged) {
+		assert_string_equal(json_string_value(json_object_get(prime, "state")), "priming");
+		assert_int_equal(json_integer_value(json_object_get(prime, "targets")), 1);
+	}
+	json_decref(prime);
+	return judged;
+}
+
+/* One primed start behind a NAT, checked by what arrives rather than by this test's
+ * clock (a loaded host may deschedule the test or the auxiliary for hundreds of ms): the
+ * first probe to the srflx candidate leaves at "start", inside the window, with TTL 3, and
+ * every one after it with TTL 3 until the first with the full TTL; the host candidate's
+ * carry the default; once the full TTL is used, priming has ended by the window, no
+ * sooner than the window after it began. Returns whether the stats could be asked while
+ * the window was surely open (see priming_seen), which they then said. */
+static bool primed_window_run(void)
 {
 	int host = ttl_socket(), srflx = ttl_socket(), ttl, n = 0;
-	uint64_t start = now_ms();
+	uint64_t asked, deadline;
+	bool judged;
 	json_t *prime;
 
-	(void)state;
-	start_primed("198.18.9.1:61000", host, srflx, 600);
-	while (now_ms() < start + 300 && (ttl = next_ttl(srflx, 100)) > 0) {
-		assert_int_equal(ttl, 3);
+	asked = start_primed("198.18.9.1:61000", host, srflx, PRIME_WINDOW_MS);
+	judged = priming_seen(asked, PRIME_WINDOW_MS);
+	deadline = now_ms() + PRIME_WINDOW_MS + WAIT_MS;
+	while ((ttl = next_ttl(srflx, (unsigned)(deadline > now_ms() ? deadline - now_ms() : 0)))
+	       == 3)
 		n++;
-	}
 	assert_true(n >= 1);
+	assert_true(ttl > 3);  /* not -1: the window ended within its time and a bound */
 	ttl = next_ttl(host, WAIT_MS);
 	assert_true(ttl > 3);
 	prime = prime_stats();
-	assert_string_equal(json_string_value(json_object_get(prime, "state")), "priming");
-	assert_int_equal(json_integer_value(json_object_get(prime, "targets")), 1);
-	json_decref(prime);
-	while (now_ms() < start + 650)  /* the window and a little more */
-		next_ttl(srflx, 50);
-	ttl = next_ttl(srflx, 1500);
-	assert_true(ttl > 3);
-	prime = prime_stats();
 	assert_string_equal(json_string_value(json_object_get(prime, "state")), "ended");
+	assert_int_equal(json_integer_value(json_object_get(prime, "targets")), 1);
 	assert_true(json_integer_value(json_object_get(prime, "sent")) >= n);
+	assert_true(json_integer_value(json_object_get(prime, "ended_after_ms")) >=
+		    PRIME_WINDOW_MS);
 	assert_non_null(strstr(json_string_value(json_object_get(prime, "ended_by")), "window"));
 	json_decref(prime);
 	close(host);
 	close(srflx);
+	return judged;
+}
+
+/* Behind a NAT: the srflx candidate's probes carry TTL 3 during the window, the host
+ * candidate's the default; after the window, the full TTL. The stats must say "priming"
+ * during the window: a run on a host so loaded that they could not be asked in time
+ * proves nothing about that and is run again (at most three times in all). */
+static void priming_low_ttl_then_full(void **state)
+{
+	bool judged = false;
+
+	for (int run = 0; run < 3 && !judged; run++) {
+		if (run)
+			teardown(state);
+		judged = primed_window_run();
+	}
+	assert_true(judged);
 }
 
 /* No NAT in front of our socket (STUN saw its own address): nothing is primed. */
