@@ -738,27 +738,30 @@ static void assert_same_segments(const struct out_trace *copy, const struct out_
 	assert_true(view->in_place_segs[0] * 10 > view->segs[0] * 7);
 }
 
+/* The path and the 256 KiB buffers both comparisons of the in-place paths run on: loss,
+ * duplicates and reordering, so that holes, retransmissions and the ring's wrap occur. */
+static const struct path messy_path = { .loss = 0.03, .dup = 0.01, .reorder = 0.03,
+					.delay_us = 2 * MS, .mbit = 100 };
+static const struct rel_params small_rings = { .conn_id = 3, .mss = 1350,
+					       .snd_buf = REL_MIN_BUF, .rcv_buf = REL_MIN_BUF };
+
 static void view_matches_copy(void **state)
 {
-	struct path lossy = { .loss = 0.03, .dup = 0.01, .reorder = 0.03, .delay_us = 2 * MS,
-			      .mbit = 100 };
-	struct rel_params small = { .conn_id = 3, .mss = 1350, .snd_buf = REL_MIN_BUF,
-				    .rcv_buf = REL_MIN_BUF };
 	struct out_trace copy = { 0 }, view = { .view = true };
 
 	(void)state;
-	run_ordered_traced(&lossy, &small, 2 << 20, 31, &copy);
-	run_ordered_traced(&lossy, &small, 2 << 20, 31, &view);
+	run_ordered_traced(&messy_path, &small_rings, 2 << 20, 31, &copy);
+	run_ordered_traced(&messy_path, &small_rings, 2 << 20, 31, &view);
 	assert_same_segments(&copy, &view);
 	copy = (struct out_trace){ .in_place = true };
 	view = (struct out_trace){ .view = true, .in_place = true };
-	run_ordered_traced(&lossy, &small, 2 << 20, 32, &copy);
-	run_ordered_traced(&lossy, &small, 2 << 20, 32, &view);
+	run_ordered_traced(&messy_path, &small_rings, 2 << 20, 32, &copy);
+	run_ordered_traced(&messy_path, &small_rings, 2 << 20, 32, &view);
 	assert_same_segments(&copy, &view);
 	copy = (struct out_trace){ 0 };
 	view = (struct out_trace){ .view = true };
-	run_unordered_traced(&lossy, 800, 33, &copy);
-	run_unordered_traced(&lossy, 800, 33, &view);
+	run_unordered_traced(&messy_path, 800, 33, &copy);
+	run_unordered_traced(&messy_path, 800, 33, &view);
 	assert_same_segments(&copy, &view);
 }
 
@@ -789,35 +792,31 @@ static void assert_same_input(const struct out_trace *copy, const struct out_tra
 
 static void room_matches_copy(void **state)
 {
-	struct path lossy = { .loss = 0.03, .dup = 0.01, .reorder = 0.03, .delay_us = 2 * MS,
-			      .mbit = 100 };
 	struct path clean = { .delay_us = 2 * MS };   /* no queue to overflow */
-	struct rel_params small = { .conn_id = 3, .mss = 1350, .snd_buf = REL_MIN_BUF,
-				    .rcv_buf = REL_MIN_BUF };
 	struct out_trace copy = { 0 }, room = { .room = true };
 
 	(void)state;
 	/* In order, the 256 KiB ring wrapping eight times. */
-	run_ordered_traced(&clean, &small, 2 << 20, 41, &copy);
-	run_ordered_traced(&clean, &small, 2 << 20, 41, &room);
+	run_ordered_traced(&clean, &small_rings, 2 << 20, 41, &copy);
+	run_ordered_traced(&clean, &small_rings, 2 << 20, 41, &room);
 	assert_same_input(&copy, &room, 0.9, false);
 	/* Loss, duplicates and reordering: holes, retransmissions into them, SACKs. */
 	copy = (struct out_trace){ 0 };
 	room = (struct out_trace){ .room = true };
-	run_ordered_traced(&lossy, &small, 2 << 20, 42, &copy);
-	run_ordered_traced(&lossy, &small, 2 << 20, 42, &room);
+	run_ordered_traced(&messy_path, &small_rings, 2 << 20, 42, &copy);
+	run_ordered_traced(&messy_path, &small_rings, 2 << 20, 42, &room);
 	assert_same_input(&copy, &room, 0.75, true);
 	/* With the send side in place too, as the auxiliary runs. */
 	copy = (struct out_trace){ .view = true, .in_place = true };
 	room = (struct out_trace){ .view = true, .in_place = true, .room = true };
-	run_ordered_traced(&lossy, &small, 2 << 20, 43, &copy);
-	run_ordered_traced(&lossy, &small, 2 << 20, 43, &room);
+	run_ordered_traced(&messy_path, &small_rings, 2 << 20, 43, &copy);
+	run_ordered_traced(&messy_path, &small_rings, 2 << 20, 43, &room);
 	assert_same_input(&copy, &room, 0.75, true);
 	/* Unordered messages (MSG headers, messages cut short at their ends). */
 	copy = (struct out_trace){ 0 };
 	room = (struct out_trace){ .room = true };
-	run_unordered_traced(&lossy, 800, 44, &copy);
-	run_unordered_traced(&lossy, 800, 44, &room);
+	run_unordered_traced(&messy_path, 800, 44, &copy);
+	run_unordered_traced(&messy_path, 800, 44, &room);
 	assert_same_input(&copy, &room, 0.5, true);
 }
 
